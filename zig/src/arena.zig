@@ -1,0 +1,127 @@
+//! An arena is one reserved range of address space, carved into regions that are committed
+//! when the pool grows and decommitted by trim. Everything inside is addressed by granule
+//! offset (16 bytes) from the arena's base, a u32: that is what crosses the FFI boundary.
+//!
+//! Invariants: regions never overlap, each starts on a unit boundary and spans whole units;
+//! `unit_region[u]` names the region holding unit `u` (or none); `committed_bytes` is the sum of
+//! the lengths of committed regions.
+const std = @import("std");
+const assert = std.debug.assert;
+const Backend = @import("backend.zig").Backend;
+
+pub const granule_bytes: u64 = 16;
+/// Regions are made of whole units, so a region is found from an offset with one array lookup.
+pub const unit_bytes: u64 = 64 * 1024;
+pub const unit_granules: u32 = @intCast(unit_bytes / granule_bytes);
+/// The most address space one arena may reserve: its granule offsets stay below the error codes.
+pub const reserve_bytes_max: u64 = 64 * 1024 * 1024 * 1024 - unit_bytes;
+pub const none: u32 = std.math.maxInt(u32);
+
+pub const Region = struct {
+    start: u32, // granules from the base
+    len: u32, // granules
+    committed: bool,
+    live_count: u32,
+
+    pub fn end(self: Region) u64 {
+        return @as(u64, self.start) + self.len;
+    }
+};
+
+pub const Arena = struct {
+    gpa: std.mem.Allocator,
+    backend: Backend,
+    base: u64,
+    reserved_bytes: u64,
+    regions: std.ArrayList(Region) = .empty,
+    unit_region: std.ArrayList(u32) = .empty,
+    committed_bytes: u64 = 0,
+
+    pub fn init(gpa: std.mem.Allocator, backend: Backend, reserved_bytes: u64) ?Arena {
+        assert(reserved_bytes > 0 and reserved_bytes <= reserve_bytes_max);
+        assert(reserved_bytes % unit_bytes == 0);
+        const base = backend.reserve(reserved_bytes) orelse return null;
+        return .{ .gpa = gpa, .backend = backend, .base = base, .reserved_bytes = reserved_bytes };
+    }
+
+    pub fn deinit(self: *Arena) void {
+        self.backend.release(self.base, self.reserved_bytes);
+        self.regions.deinit(self.gpa);
+        self.unit_region.deinit(self.gpa);
+        self.* = undefined;
+    }
+
+    /// The region that holds granule `g`, or `none` where no committed region does.
+    pub inline fn regionOf(self: *const Arena, g: u32) u32 {
+        const unit = g / unit_granules;
+        if (unit >= self.unit_region.items.len) return none;
+        return self.unit_region.items[unit];
+    }
+
+    /// Commits a region of at least `len_bytes` (whole units), reusing a decommitted one that is
+    /// large enough before reserving fresh address space. Returns its index, or null when the
+    /// reservation is full or the OS refuses.
+    pub fn grow(self: *Arena, len_bytes: u64) ?u32 {
+        assert(len_bytes > 0 and len_bytes % unit_bytes == 0);
+        for (self.regions.items, 0..) |*region, index| {
+            if (region.committed or @as(u64, region.len) * granule_bytes < len_bytes) continue;
+            if (!self.backend.commit(self.base, @as(u64, region.start) * granule_bytes, @as(u64, region.len) * granule_bytes)) return null;
+            region.committed = true;
+            self.committed_bytes += @as(u64, region.len) * granule_bytes;
+            return @intCast(index);
+        }
+        const start_bytes = @as(u64, self.unit_region.items.len) * unit_bytes;
+        if (start_bytes + len_bytes > self.reserved_bytes) return null;
+        if (!self.backend.commit(self.base, start_bytes, len_bytes)) return null;
+        const index: u32 = @intCast(self.regions.items.len);
+        const units = len_bytes / unit_bytes;
+        self.regions.ensureUnusedCapacity(self.gpa, 1) catch return self.undoCommit(start_bytes, len_bytes);
+        self.unit_region.appendNTimes(self.gpa, index, units) catch return self.undoCommit(start_bytes, len_bytes);
+        self.regions.appendAssumeCapacity(.{
+            .start = @intCast(start_bytes / granule_bytes),
+            .len = @intCast(len_bytes / granule_bytes),
+            .committed = true,
+            .live_count = 0,
+        });
+        self.committed_bytes += len_bytes;
+        assert(self.unit_region.items.len * unit_bytes <= self.reserved_bytes);
+        return index;
+    }
+
+    fn undoCommit(self: *Arena, start_bytes: u64, len_bytes: u64) ?u32 {
+        self.backend.decommit(self.base, start_bytes, len_bytes);
+        return null;
+    }
+
+    /// Gives a committed region's memory back; its address range stays reserved for reuse.
+    pub fn shrink(self: *Arena, index: u32) void {
+        const region = &self.regions.items[index];
+        assert(region.committed and region.live_count == 0);
+        const len_bytes = @as(u64, region.len) * granule_bytes;
+        self.backend.decommit(self.base, @as(u64, region.start) * granule_bytes, len_bytes);
+        region.committed = false;
+        assert(self.committed_bytes >= len_bytes);
+        self.committed_bytes -= len_bytes;
+    }
+
+    pub fn address(self: *const Arena, g: u32) u64 {
+        assert(@as(u64, g) * granule_bytes < self.reserved_bytes);
+        return self.base + @as(u64, g) * granule_bytes;
+    }
+};
+
+test "grow commits whole units and finds regions by offset" {
+    var arena = Arena.init(std.testing.allocator, .host, 8 * unit_bytes).?;
+    defer arena.deinit();
+    try std.testing.expectEqual(@as(u32, 0), arena.grow(unit_bytes).?);
+    try std.testing.expectEqual(@as(u32, 1), arena.grow(2 * unit_bytes).?);
+    try std.testing.expectEqual(@as(u32, 0), arena.regionOf(0));
+    try std.testing.expectEqual(@as(u32, 1), arena.regionOf(unit_granules));
+    try std.testing.expectEqual(@as(u32, 1), arena.regionOf(3 * unit_granules - 1));
+    try std.testing.expectEqual(none, arena.regionOf(3 * unit_granules));
+    try std.testing.expectEqual(3 * unit_bytes, arena.committed_bytes);
+    try std.testing.expect(arena.grow(6 * unit_bytes) == null); // past the reservation
+    arena.shrink(1);
+    try std.testing.expectEqual(unit_bytes, arena.committed_bytes);
+    try std.testing.expectEqual(@as(u32, 1), arena.grow(unit_bytes).?); // the decommitted range is reused
+}

@@ -1,0 +1,59 @@
+//! Host memory from the OS: a range of address space reserved once (PROT_NONE, no swap
+//! reservation) and committed or decommitted in place, so an arena never moves and every
+//! pointer it hands out stays `base + offset`.
+const std = @import("std");
+const posix = std.posix;
+const assert = std.debug.assert;
+
+pub const page_bytes = std.heap.page_size_min;
+
+pub fn reserve(len: u64) ?u64 {
+    assert(len > 0 and len % page_bytes == 0);
+    const memory = posix.mmap(null, len, posix.PROT.NONE, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .NORESERVE = true }, -1, 0) catch return null;
+    assert(@intFromPtr(memory.ptr) % page_bytes == 0);
+    return @intFromPtr(memory.ptr);
+}
+
+pub fn release(base: u64, len: u64) void {
+    assert(base % page_bytes == 0 and len % page_bytes == 0);
+    posix.munmap(slice(base, len));
+}
+
+pub fn commit(base: u64, offset: u64, len: u64) bool {
+    assert((base + offset) % page_bytes == 0 and len % page_bytes == 0);
+    posix.mprotect(slice(base + offset, len), posix.PROT.READ | posix.PROT.WRITE) catch return false;
+    return true;
+}
+
+/// Gives the pages back to the OS (their contents are lost) and makes the range inaccessible again.
+pub fn decommit(base: u64, offset: u64, len: u64) void {
+    assert((base + offset) % page_bytes == 0 and len % page_bytes == 0);
+    const memory = slice(base + offset, len);
+    posix.madvise(memory.ptr, len, posix.MADV.DONTNEED) catch {};
+    posix.mprotect(memory, posix.PROT.NONE) catch {};
+}
+
+/// Makes pages inaccessible while keeping them committed: guard pages.
+pub fn protectNone(address: u64, len: u64) bool {
+    assert(address % page_bytes == 0 and len % page_bytes == 0);
+    posix.mprotect(slice(address, len), posix.PROT.NONE) catch return false;
+    return true;
+}
+
+fn slice(address: u64, len: u64) []align(page_bytes) u8 {
+    const pointer: [*]align(page_bytes) u8 = @ptrFromInt(address);
+    return pointer[0..len];
+}
+
+test "reserve, commit, write, decommit, release" {
+    const len = 4 * page_bytes;
+    const base = reserve(len).?;
+    try std.testing.expect(commit(base, page_bytes, page_bytes));
+    const bytes: [*]u8 = @ptrFromInt(base + page_bytes);
+    bytes[0] = 0xAB;
+    try std.testing.expectEqual(@as(u8, 0xAB), bytes[0]);
+    decommit(base, page_bytes, page_bytes);
+    try std.testing.expect(commit(base, page_bytes, page_bytes));
+    try std.testing.expectEqual(@as(u8, 0), bytes[0]); // decommitted pages come back zeroed
+    release(base, len);
+}

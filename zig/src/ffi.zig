@@ -1,0 +1,115 @@
+//! The C ABI: every function TypeScript calls (src/native.ts opens them), and nothing else.
+//! Arguments are 32-bit handles, granule offsets and f64 sizes, because bun:ffi passes those
+//! without allocation; results are status codes (0 ok, negative failure, see status.zig) or
+//! granule offsets, so a call never returns a BigInt and only `mp_pool_base` returns a pointer.
+//! Every export validates what it is given: bad input from JavaScript gets a status, never a crash.
+const std = @import("std");
+const assert = std.debug.assert;
+const status = @import("status.zig");
+const registry = @import("registry.zig");
+const pool_mod = @import("pool.zig");
+const stats_mod = @import("stats.zig");
+const Pool = pool_mod.Pool;
+
+pub const abi_version: u32 = 1;
+
+fn failNoPool(handle: i32) i32 {
+    return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
+}
+
+fn codeOf(err: status.Error) i32 {
+    return @intFromEnum(status.code(err));
+}
+
+export fn mp_abi_version() u32 {
+    return abi_version;
+}
+
+export fn mp_last_error(buffer: [*]u8, capacity: u32) u32 {
+    const message = status.lastMessage();
+    const len = @min(message.len, capacity);
+    @memcpy(buffer[0..len], message[0..len]);
+    return @intCast(len);
+}
+
+export fn mp_pool_create(name: [*]const u8, name_len: u32, raw_config: *const [pool_mod.config_field_count]f64) i32 {
+    if (name_len == 0 or name_len > 255) return codeOf(status.fail(error.Config, "a pool's name must be 1 to 255 bytes long", .{}));
+    const config = pool_mod.Config.parse(raw_config) catch |err| return codeOf(err);
+    return registry.add(Pool.create, name[0..name_len], config) catch |err| codeOf(err);
+}
+
+export fn mp_pool_find(name: [*]const u8, name_len: u32) i32 {
+    return registry.find(name[0..name_len]) orelse codeOf(status.fail(error.PoolNotFound, "no pool named '{s}'", .{name[0..name_len]}));
+}
+
+export fn mp_pool_destroy(handle: i32) i32 {
+    const pool = registry.remove(handle) orelse return failNoPool(handle);
+    pool.destroy();
+    return 0;
+}
+
+export fn mp_pool_list(out: [*]i32, capacity: u32) u32 {
+    return registry.list(out[0..capacity]);
+}
+
+export fn mp_pool_base(handle: i32) usize {
+    const pool = registry.get(handle) orelse return 0;
+    return @intCast(pool.arena.base);
+}
+
+export fn mp_pool_address_space(handle: i32) f64 {
+    const pool = registry.get(handle) orelse return @floatFromInt(failNoPool(handle));
+    return @floatFromInt(pool.arena.reserved_bytes);
+}
+
+export fn mp_pool_config(handle: i32, out: *[pool_mod.config_field_count]f64) i32 {
+    const pool = registry.get(handle) orelse return failNoPool(handle);
+    pool.writeConfig(out);
+    return 0;
+}
+
+export fn mp_pool_name(handle: i32, buffer: [*]u8, capacity: u32) i32 {
+    const pool = registry.get(handle) orelse return failNoPool(handle);
+    const len = @min(pool.name.len, capacity);
+    @memcpy(buffer[0..len], pool.name[0..len]);
+    return @intCast(pool.name.len);
+}
+
+/// Returns the block's granule offset from the pool's base, or `status.offset_error_base + code`.
+export fn mp_alloc(handle: i32, size: f64) u32 {
+    const pool = registry.get(handle) orelse return status.offsetError(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
+    if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
+        return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
+    }
+    return pool.alloc(@intFromFloat(size)) catch |err| status.offsetError(err);
+}
+
+export fn mp_free(handle: i32, g: u32) i32 {
+    const pool = registry.get(handle) orelse return failNoPool(handle);
+    pool.free(g) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// The size asked for when the live block at `g` was allocated, or -1 where no live block starts there.
+export fn mp_live_size(handle: i32, g: u32) f64 {
+    const pool = registry.get(handle) orelse return @floatFromInt(failNoPool(handle));
+    const size = pool.liveSize(g) orelse return -1;
+    return @floatFromInt(size);
+}
+
+export fn mp_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {
+    const pool = registry.get(handle) orelse return failNoPool(handle);
+    pool.writeStats(out);
+    return 0;
+}
+
+export fn mp_reset(handle: i32) i32 {
+    const pool = registry.get(handle) orelse return failNoPool(handle);
+    pool.reset() catch |err| return codeOf(err);
+    return 0;
+}
+
+export fn mp_trim(handle: i32) f64 {
+    const pool = registry.get(handle) orelse return @floatFromInt(failNoPool(handle));
+    return @floatFromInt(pool.trim());
+}

@@ -1,0 +1,380 @@
+//! A pool: an arena of regions from one backend, a placement strategy over it, statistics,
+//! and the lock its thread-safety setting asks for. The pool turns sizes in bytes into
+//! granules and regions into growth; the strategy only places blocks.
+const std = @import("std");
+const assert = std.debug.assert;
+const arena_mod = @import("arena.zig");
+const Arena = arena_mod.Arena;
+const backend_mod = @import("backend.zig");
+const Fixed = @import("strategy/fixed.zig").Fixed;
+const Tlsf = @import("strategy/tlsf.zig").Tlsf;
+const FreeResult = @import("strategy/tlsf.zig").FreeResult;
+const stats_mod = @import("stats.zig");
+const status = @import("status.zig");
+const Error = status.Error;
+
+const granule_bytes = arena_mod.granule_bytes;
+const unit_bytes = arena_mod.unit_bytes;
+pub const page_bytes = 4096;
+
+pub const StrategyKind = enum(u32) { fixed_size = 0, variable = 1 };
+pub const ThreadSafety = enum(u32) { none = 0, mutex = 1 };
+
+/// The configuration as TypeScript passes it: one f64 per field, in this order (src/native.ts).
+/// Named as PoolConfig names them, so messages name the field the user set.
+pub const ConfigField = enum(u32) { kind, allocatorType, blockSize, alignment, initialSize, maxSize, growth, threadSafety, collectStats };
+pub const config_field_count = @typeInfo(ConfigField).@"enum".fields.len;
+
+pub const Config = struct {
+    kind: backend_mod.Kind,
+    strategy: StrategyKind,
+    block_size: u64,
+    alignment: u64,
+    initial_size: u64,
+    max_size: u64, // 0: as large as the arena's reservation allows
+    growth: f64, // the next region's size as a multiple of the last; 0: never grow
+    thread_safety: ThreadSafety,
+    collect_stats: bool,
+
+    /// Reads and validates the fields; on failure the message names the field and its value.
+    pub fn parse(raw: *const [config_field_count]f64) Error!Config {
+        const field = struct {
+            fn integer(values: *const [config_field_count]f64, comptime which: ConfigField, max: u64) Error!u64 {
+                const value = values[@intFromEnum(which)];
+                if (!(value >= 0) or value != @floor(value) or value > @as(f64, @floatFromInt(max))) {
+                    return status.fail(error.Config, "{s} must be a whole number from 0 to {d}, got {d}", .{ @tagName(which), max, value });
+                }
+                return @intFromFloat(value);
+            }
+        };
+        const kind = std.meta.intToEnum(backend_mod.Kind, try field.integer(raw, .kind, 255)) catch
+            return status.fail(error.Config, "kind {d} is not a pool kind", .{raw[@intFromEnum(ConfigField.kind)]});
+        const strategy = std.meta.intToEnum(StrategyKind, try field.integer(raw, .allocatorType, 255)) catch
+            return status.fail(error.Config, "allocatorType {d} is not FixedSize (0) or Variable (1)", .{raw[@intFromEnum(ConfigField.allocatorType)]});
+        const thread_safety = std.meta.intToEnum(ThreadSafety, try field.integer(raw, .threadSafety, 255)) catch
+            return status.fail(error.Config, "threadSafety {d} is not supported", .{raw[@intFromEnum(ConfigField.threadSafety)]});
+        const config: Config = .{
+            .kind = kind,
+            .strategy = strategy,
+            .block_size = try field.integer(raw, .blockSize, std.math.maxInt(u32)),
+            .alignment = try field.integer(raw, .alignment, page_bytes),
+            .initial_size = try field.integer(raw, .initialSize, arena_mod.reserve_bytes_max),
+            .max_size = try field.integer(raw, .maxSize, arena_mod.reserve_bytes_max),
+            .growth = raw[@intFromEnum(ConfigField.growth)],
+            .thread_safety = thread_safety,
+            .collect_stats = raw[@intFromEnum(ConfigField.collectStats)] != 0,
+        };
+        if (config.alignment == 0 or !std.math.isPowerOfTwo(config.alignment))
+            return status.fail(error.Config, "alignment must be a power of two up to {d}, got {d}", .{ page_bytes, config.alignment });
+        if (config.initial_size == 0) return status.fail(error.Config, "initialSize must be above 0", .{});
+        if (config.max_size != 0 and config.initial_size > config.max_size)
+            return status.fail(error.Config, "initialSize ({d}) is larger than maxSize ({d})", .{ config.initial_size, config.max_size });
+        if (config.strategy == .fixed_size and config.block_size == 0)
+            return status.fail(error.Config, "blockSize must be above 0 for a FixedSize pool", .{});
+        if (config.strategy == .fixed_size and config.block_size > config.initial_size)
+            return status.fail(error.Config, "blockSize ({d}) is larger than initialSize ({d})", .{ config.block_size, config.initial_size });
+        if (!(config.growth == 0 or (config.growth >= 1 and config.growth <= 64)))
+            return status.fail(error.Config, "growth must be 0 (never grow) or from 1 to 64, got {d}", .{config.growth});
+        return config;
+    }
+
+    fn granulesFor(bytes: u64) u64 {
+        return std.math.divCeil(u64, bytes, granule_bytes) catch unreachable;
+    }
+};
+
+const Strategy = union(StrategyKind) { fixed_size: Fixed, variable: Tlsf };
+
+pub const Pool = struct {
+    gpa: std.mem.Allocator,
+    name: []u8,
+    config: Config,
+    arena: Arena,
+    strategy: Strategy,
+    stats: stats_mod.Stats,
+    mutex: std.Thread.Mutex = .{},
+    alignment_granules: u32,
+    last_region_bytes: u64 = 0,
+
+    pub fn create(gpa: std.mem.Allocator, name: []const u8, config: Config) Error!*Pool {
+        assert(name.len > 0);
+        const reserve_bytes = if (config.max_size == 0)
+            arena_mod.reserve_bytes_max
+        else
+            std.mem.alignForward(u64, config.max_size, unit_bytes);
+        const self = gpa.create(Pool) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        errdefer gpa.destroy(self);
+        const owned_name = gpa.dupe(u8, name) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        errdefer gpa.free(owned_name);
+        const arena = Arena.init(gpa, backend_mod.Backend.forKind(config.kind), reserve_bytes) orelse
+            return status.fail(error.OutOfMemory, "the OS refused to reserve {d} bytes of address space", .{reserve_bytes});
+        const alignment_granules: u32 = @intCast(@max(1, config.alignment / granule_bytes));
+        self.* = .{
+            .gpa = gpa,
+            .name = owned_name,
+            .config = config,
+            .arena = arena,
+            .strategy = switch (config.strategy) {
+                .fixed_size => .{ .fixed_size = Fixed.init(gpa, @intCast(std.mem.alignForward(u64, Config.granulesFor(config.block_size), alignment_granules))) },
+                .variable => .{ .variable = Tlsf.init(gpa) },
+            },
+            .stats = .{ .enabled = config.collect_stats },
+            .alignment_granules = alignment_granules,
+        };
+        if (!self.grow(std.mem.alignForward(u64, config.initial_size, unit_bytes))) {
+            self.deinitParts();
+            return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes", .{config.initial_size});
+        }
+        return self;
+    }
+
+    fn deinitParts(self: *Pool) void {
+        switch (self.strategy) {
+            inline else => |*strategy| strategy.deinit(),
+        }
+        self.arena.deinit();
+        self.gpa.free(self.name);
+    }
+
+    pub fn destroy(self: *Pool) void {
+        const gpa = self.gpa;
+        self.deinitParts();
+        gpa.destroy(self);
+    }
+
+    inline fn lock(self: *Pool) void {
+        if (self.config.thread_safety == .mutex) self.mutex.lock();
+    }
+
+    inline fn unlock(self: *Pool) void {
+        if (self.config.thread_safety == .mutex) self.mutex.unlock();
+    }
+
+    /// Largest request a single allocation of this pool could ever satisfy.
+    pub fn sizeMax(self: *const Pool) u64 {
+        return switch (self.config.strategy) {
+            .fixed_size => self.config.block_size,
+            .variable => self.arena.reserved_bytes - self.config.alignment,
+        };
+    }
+
+    /// A block of at least `size` bytes: its granule offset.
+    pub fn alloc(self: *Pool, size: u64) Error!u32 {
+        if (size == 0 or size > self.sizeMax()) {
+            return status.fail(error.InvalidSize, "cannot allocate {d} bytes from pool '{s}': sizes run from 1 to {d}", .{ size, self.name, self.sizeMax() });
+        }
+        self.lock();
+        defer self.unlock();
+        const timed = self.stats.sampleNow(self.stats.allocation_count);
+        const started = if (timed) std.time.Instant.now() catch null else null;
+        const g = self.place(size) orelse {
+            self.stats.failed_allocations += 1;
+            return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece", .{ self.name, size, self.arena.committed_bytes, self.arena.reserved_bytes });
+        };
+        assert(g < status.offset_error_base and g % self.alignment_granules == 0);
+        self.arena.regions.items[self.arena.regionOf(g)].live_count += 1;
+        self.stats.recordAlloc(size, self.blockGranules(size) * granule_bytes);
+        if (started) |start| {
+            const now = std.time.Instant.now() catch start;
+            self.stats.recordAllocTime(now.since(start));
+        }
+        return g;
+    }
+
+    fn blockGranules(self: *const Pool, size: u64) u64 {
+        return switch (self.strategy) {
+            .fixed_size => |fixed| fixed.stride,
+            .variable => Config.granulesFor(size),
+        };
+    }
+
+    /// Places the block, growing the arena once if the strategy finds no room.
+    fn place(self: *Pool, size: u64) ?u32 {
+        if (self.tryPlace(size)) |g| return g;
+        const needed = switch (self.strategy) {
+            .fixed_size => |fixed| @as(u64, fixed.stride) * granule_bytes,
+            .variable => size + self.config.alignment,
+        };
+        if (!self.growFor(needed)) return null;
+        return self.tryPlace(size);
+    }
+
+    fn tryPlace(self: *Pool, size: u64) ?u32 {
+        return switch (self.strategy) {
+            .fixed_size => |*fixed| fixed.alloc(&self.arena, @intCast(size)),
+            .variable => |*tlsf| (tlsf.alloc(@intCast(Config.granulesFor(size)), self.alignment_granules, size) catch null),
+        };
+    }
+
+    fn growFor(self: *Pool, needed_bytes: u64) bool {
+        if (self.config.growth == 0) return false;
+        const wanted: u64 = @intFromFloat(@as(f64, @floatFromInt(self.last_region_bytes)) * self.config.growth);
+        const room = self.arena.reserved_bytes - self.arena.committed_bytes;
+        const minimum = std.mem.alignForward(u64, needed_bytes, unit_bytes);
+        if (minimum > room) return false;
+        const len = @min(std.mem.alignForward(u64, @max(wanted, minimum), unit_bytes), room / unit_bytes * unit_bytes);
+        if (!self.grow(len)) return self.grow(minimum);
+        self.stats.growth_count += 1;
+        return true;
+    }
+
+    fn grow(self: *Pool, len_bytes: u64) bool {
+        const index = self.arena.grow(len_bytes) orelse return false;
+        const region = self.arena.regions.items[index];
+        const added = switch (self.strategy) {
+            .fixed_size => |*fixed| fixed.addRegion(index, region),
+            .variable => |*tlsf| tlsf.addRegion(region),
+        };
+        added catch {
+            self.arena.shrink(index);
+            return false;
+        };
+        self.last_region_bytes = @as(u64, region.len) * granule_bytes;
+        self.stats.recordReserved(self.arena.committed_bytes);
+        return true;
+    }
+
+    pub fn free(self: *Pool, g: u32) Error!void {
+        self.lock();
+        defer self.unlock();
+        const timed = self.stats.sampleNow(self.stats.free_count);
+        const started = if (timed) std.time.Instant.now() catch null else null;
+        const region_index = self.arena.regionOf(g);
+        if (region_index == arena_mod.none) {
+            return status.fail(error.InvalidPointer, "pointer at offset {d} is not in any region of pool '{s}'", .{ @as(u64, g) * granule_bytes, self.name });
+        }
+        const result: FreeResult = switch (self.strategy) {
+            .fixed_size => |*fixed| fixed.free(region_index, g),
+            .variable => |*tlsf| tlsf.free(g),
+        };
+        switch (result) {
+            .freed => |freed| {
+                const region = &self.arena.regions.items[region_index];
+                assert(region.live_count > 0);
+                region.live_count -= 1;
+                self.stats.recordFree(freed.requested_bytes, @as(u64, freed.granules) * granule_bytes);
+            },
+            .double_free => return status.fail(error.DoubleFree, "double free: the block at offset {d} of pool '{s}' is already free", .{ @as(u64, g) * granule_bytes, self.name }),
+            .interior_pointer => return status.fail(error.InvalidPointer, "pointer at offset {d} points inside an allocation of pool '{s}', not at its start", .{ @as(u64, g) * granule_bytes, self.name }),
+            .unknown_pointer => return status.fail(error.InvalidPointer, "pool '{s}' never gave out a block at offset {d}", .{ self.name, @as(u64, g) * granule_bytes }),
+        }
+        if (started) |start| {
+            const now = std.time.Instant.now() catch start;
+            self.stats.recordFreeTime(now.since(start));
+        }
+    }
+
+    /// The requested size of the live block at `g`, or null where none starts there.
+    pub fn liveSize(self: *Pool, g: u32) ?u64 {
+        self.lock();
+        defer self.unlock();
+        const region_index = self.arena.regionOf(g);
+        if (region_index == arena_mod.none) return null;
+        const live = switch (self.strategy) {
+            .fixed_size => |*fixed| fixed.lookup(region_index, g),
+            .variable => |*tlsf| tlsf.lookup(g),
+        } orelse return null;
+        return live.requested_bytes;
+    }
+
+    pub fn reset(self: *Pool) Error!void {
+        self.lock();
+        defer self.unlock();
+        for (self.arena.regions.items) |*region| region.live_count = 0;
+        switch (self.strategy) {
+            .fixed_size => |*fixed| fixed.reset(),
+            .variable => |*tlsf| tlsf.reset(self.arena.regions.items) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{}),
+        }
+        self.stats.recordReset();
+    }
+
+    /// Gives every empty region but the first back to the OS; returns the bytes released.
+    pub fn trim(self: *Pool) u64 {
+        self.lock();
+        defer self.unlock();
+        var released: u64 = 0;
+        for (self.arena.regions.items[1..], 1..) |region, index| {
+            if (!region.committed or region.live_count != 0) continue;
+            switch (self.strategy) {
+                .fixed_size => |*fixed| fixed.removeRegion(@intCast(index), region),
+                .variable => |*tlsf| tlsf.removeRegion(region),
+            }
+            self.arena.shrink(@intCast(index));
+            released += @as(u64, region.len) * granule_bytes;
+        }
+        self.stats.trim_count += 1;
+        self.stats.bytes_trimmed += released;
+        return released;
+    }
+
+    pub fn writeStats(self: *Pool, out: *[stats_mod.field_count]f64) void {
+        self.lock();
+        defer self.unlock();
+        var regions: u64 = 0;
+        for (self.arena.regions.items) |region| regions += @intFromBool(region.committed);
+        const free_granules, const largest_granules = switch (self.strategy) {
+            .fixed_size => |*fixed| .{ fixed.freeGranules(), @as(u64, if (fixed.free_stack.items.len > 0) fixed.stride else 0) },
+            .variable => |*tlsf| .{ tlsf.free_granules, tlsf.largestFreeGranules() },
+        };
+        self.stats.write(.{
+            .reserved = self.arena.committed_bytes,
+            .address_space = self.arena.reserved_bytes,
+            .regions = regions,
+            .free = free_granules * granule_bytes,
+            .largest_free = largest_granules * granule_bytes,
+        }, out);
+    }
+
+    pub fn writeConfig(self: *const Pool, out: *[config_field_count]f64) void {
+        const c = self.config;
+        out[@intFromEnum(ConfigField.kind)] = @floatFromInt(@intFromEnum(c.kind));
+        out[@intFromEnum(ConfigField.allocatorType)] = @floatFromInt(@intFromEnum(c.strategy));
+        out[@intFromEnum(ConfigField.blockSize)] = @floatFromInt(c.block_size);
+        out[@intFromEnum(ConfigField.alignment)] = @floatFromInt(c.alignment);
+        out[@intFromEnum(ConfigField.initialSize)] = @floatFromInt(c.initial_size);
+        out[@intFromEnum(ConfigField.maxSize)] = @floatFromInt(c.max_size);
+        out[@intFromEnum(ConfigField.growth)] = c.growth;
+        out[@intFromEnum(ConfigField.threadSafety)] = @floatFromInt(@intFromEnum(c.thread_safety));
+        out[@intFromEnum(ConfigField.collectStats)] = @floatFromInt(@intFromBool(c.collect_stats));
+    }
+};
+
+fn testConfig(strategy: StrategyKind) Config {
+    return .{ .kind = .cpu, .strategy = strategy, .block_size = 100, .alignment = 16, .initial_size = 64 * 1024, .max_size = 256 * 1024, .growth = 1, .thread_safety = .none, .collect_stats = true };
+}
+
+test "a variable pool grows to maxSize, then fails, then trims" {
+    const pool = try Pool.create(std.testing.allocator, "t", testConfig(.variable));
+    defer pool.destroy();
+    var offsets: [4]u32 = undefined;
+    for (&offsets) |*g| g.* = try pool.alloc(60 * 1024);
+    try std.testing.expectError(error.OutOfMemory, pool.alloc(60 * 1024));
+    try std.testing.expectEqual(@as(u64, 1), pool.stats.failed_allocations);
+    for (offsets) |g| try pool.free(g);
+    try std.testing.expectError(error.DoubleFree, pool.free(offsets[0]));
+    try std.testing.expectEqual(@as(u64, 3 * 64 * 1024), pool.trim());
+    try std.testing.expectEqual(@as(u64, 64 * 1024), pool.arena.committed_bytes);
+    _ = try pool.alloc(60 * 1024);
+}
+
+test "a fixed pool refuses sizes over its block size and resets" {
+    const pool = try Pool.create(std.testing.allocator, "f", testConfig(.fixed_size));
+    defer pool.destroy();
+    try std.testing.expectError(error.InvalidSize, pool.alloc(101));
+    const g = try pool.alloc(100);
+    try std.testing.expectEqual(@as(u64, 100), pool.liveSize(g).?);
+    try std.testing.expectError(error.InvalidPointer, pool.free(g + 1));
+    try pool.reset();
+    try std.testing.expectError(error.DoubleFree, pool.free(g));
+    try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
+}
+
+test "config parsing names the bad field" {
+    var raw: [config_field_count]f64 = .{ 0, 1, 0, 24, 65536, 0, 1, 0, 1 };
+    try std.testing.expectError(error.Config, Config.parse(&raw));
+    try std.testing.expect(std.mem.indexOf(u8, status.lastMessage(), "alignment") != null);
+    raw[@intFromEnum(ConfigField.alignment)] = 16;
+    raw[@intFromEnum(ConfigField.initialSize)] = 1.5;
+    try std.testing.expectError(error.Config, Config.parse(&raw));
+    try std.testing.expect(std.mem.indexOf(u8, status.lastMessage(), "initialSize") != null);
+}

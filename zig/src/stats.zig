@@ -1,0 +1,146 @@
+//! A pool's counters. Kept exact under the pool's lock; timings are sampled (one operation in
+//! `timing_sample_period`) so that reading the clock never dominates the hot path.
+const std = @import("std");
+const assert = std.debug.assert;
+
+pub const timing_sample_period = 256;
+
+/// The order in which `write` lays the figures out; src/stats.ts reads them by the same names.
+pub const Field = enum(u32) {
+    bytes_in_use,
+    bytes_allocated,
+    peak_bytes_in_use,
+    bytes_reserved,
+    peak_bytes_reserved,
+    address_space_bytes,
+    region_count,
+    allocation_count,
+    free_count,
+    failed_allocations,
+    live_allocations,
+    peak_live_allocations,
+    free_bytes,
+    largest_free_block,
+    fragmentation,
+    alloc_time_ns,
+    free_time_ns,
+    reset_count,
+    trim_count,
+    bytes_trimmed,
+    growth_count,
+};
+pub const field_count = @typeInfo(Field).@"enum".fields.len;
+
+pub const Stats = struct {
+    enabled: bool,
+    bytes_in_use: u64 = 0,
+    bytes_allocated: u64 = 0,
+    peak_bytes_in_use: u64 = 0,
+    peak_bytes_reserved: u64 = 0,
+    allocation_count: u64 = 0,
+    free_count: u64 = 0,
+    failed_allocations: u64 = 0,
+    live_allocations: u64 = 0,
+    peak_live_allocations: u64 = 0,
+    reset_count: u64 = 0,
+    trim_count: u64 = 0,
+    bytes_trimmed: u64 = 0,
+    growth_count: u64 = 0,
+    alloc_samples: u64 = 0,
+    alloc_sample_ns: u64 = 0,
+    free_samples: u64 = 0,
+    free_sample_ns: u64 = 0,
+
+    pub fn recordAlloc(self: *Stats, requested_bytes: u64, block_bytes: u64) void {
+        assert(block_bytes >= requested_bytes);
+        self.bytes_in_use += requested_bytes;
+        self.bytes_allocated += block_bytes;
+        self.live_allocations += 1;
+        self.allocation_count += 1;
+        if (!self.enabled) return;
+        self.peak_bytes_in_use = @max(self.peak_bytes_in_use, self.bytes_in_use);
+        self.peak_live_allocations = @max(self.peak_live_allocations, self.live_allocations);
+    }
+
+    pub fn recordFree(self: *Stats, requested_bytes: u64, block_bytes: u64) void {
+        assert(self.bytes_in_use >= requested_bytes and self.bytes_allocated >= block_bytes);
+        assert(self.live_allocations > 0);
+        self.bytes_in_use -= requested_bytes;
+        self.bytes_allocated -= block_bytes;
+        self.live_allocations -= 1;
+        self.free_count += 1;
+    }
+
+    pub fn recordReserved(self: *Stats, committed_bytes: u64) void {
+        self.peak_bytes_reserved = @max(self.peak_bytes_reserved, committed_bytes);
+    }
+
+    pub fn recordReset(self: *Stats) void {
+        self.free_count += self.live_allocations;
+        self.bytes_in_use = 0;
+        self.bytes_allocated = 0;
+        self.live_allocations = 0;
+        self.reset_count += 1;
+    }
+
+    /// Whether this operation is one whose duration is sampled.
+    pub inline fn sampleNow(self: *const Stats, count: u64) bool {
+        return self.enabled and count % timing_sample_period == 0;
+    }
+
+    pub fn recordAllocTime(self: *Stats, ns: u64) void {
+        self.alloc_samples += 1;
+        self.alloc_sample_ns += ns;
+    }
+
+    pub fn recordFreeTime(self: *Stats, ns: u64) void {
+        self.free_samples += 1;
+        self.free_sample_ns += ns;
+    }
+
+    pub const Space = struct { reserved: u64, address_space: u64, regions: u64, free: u64, largest_free: u64 };
+
+    pub fn write(self: *const Stats, space: Space, out: *[field_count]f64) void {
+        assert(space.largest_free <= space.free);
+        const f = struct {
+            fn of(value: u64) f64 {
+                return @floatFromInt(value);
+            }
+        }.of;
+        out.* = @splat(0);
+        out[@intFromEnum(Field.bytes_in_use)] = f(self.bytes_in_use);
+        out[@intFromEnum(Field.bytes_allocated)] = f(self.bytes_allocated);
+        out[@intFromEnum(Field.peak_bytes_in_use)] = f(self.peak_bytes_in_use);
+        out[@intFromEnum(Field.bytes_reserved)] = f(space.reserved);
+        out[@intFromEnum(Field.peak_bytes_reserved)] = f(@max(self.peak_bytes_reserved, space.reserved));
+        out[@intFromEnum(Field.address_space_bytes)] = f(space.address_space);
+        out[@intFromEnum(Field.region_count)] = f(space.regions);
+        out[@intFromEnum(Field.allocation_count)] = f(self.allocation_count);
+        out[@intFromEnum(Field.free_count)] = f(self.free_count);
+        out[@intFromEnum(Field.failed_allocations)] = f(self.failed_allocations);
+        out[@intFromEnum(Field.live_allocations)] = f(self.live_allocations);
+        out[@intFromEnum(Field.peak_live_allocations)] = f(self.peak_live_allocations);
+        out[@intFromEnum(Field.free_bytes)] = f(space.free);
+        out[@intFromEnum(Field.largest_free_block)] = f(space.largest_free);
+        out[@intFromEnum(Field.fragmentation)] = if (space.free == 0) 0 else 1.0 - f(space.largest_free) / f(space.free);
+        out[@intFromEnum(Field.alloc_time_ns)] = if (self.alloc_samples == 0) 0 else f(self.alloc_sample_ns) / f(self.alloc_samples);
+        out[@intFromEnum(Field.free_time_ns)] = if (self.free_samples == 0) 0 else f(self.free_sample_ns) / f(self.free_samples);
+        out[@intFromEnum(Field.reset_count)] = f(self.reset_count);
+        out[@intFromEnum(Field.trim_count)] = f(self.trim_count);
+        out[@intFromEnum(Field.bytes_trimmed)] = f(self.bytes_trimmed);
+        out[@intFromEnum(Field.growth_count)] = f(self.growth_count);
+    }
+};
+
+test "stats track peaks and fragmentation" {
+    var stats: Stats = .{ .enabled = true };
+    stats.recordAlloc(100, 112);
+    stats.recordAlloc(50, 64);
+    stats.recordFree(100, 112);
+    var out: [field_count]f64 = undefined;
+    stats.write(.{ .reserved = 4096, .address_space = 8192, .regions = 1, .free = 1000, .largest_free = 750 }, &out);
+    try std.testing.expectEqual(@as(f64, 50), out[@intFromEnum(Field.bytes_in_use)]);
+    try std.testing.expectEqual(@as(f64, 150), out[@intFromEnum(Field.peak_bytes_in_use)]);
+    try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(Field.live_allocations)]);
+    try std.testing.expectEqual(@as(f64, 0.25), out[@intFromEnum(Field.fragmentation)]);
+}

@@ -1,0 +1,84 @@
+//! Failures: a Zig error set inside the core, status codes at the FFI boundary (src/native.ts
+//! mirrors them), and the per-thread message that explains the last failure. Exports return a
+//! status (0 = ok, negative = failure), or, where they return a granule offset,
+//! `offset_error_base + magnitude`.
+const std = @import("std");
+const assert = std.debug.assert;
+
+pub const Error = error{
+    OutOfMemory,
+    InvalidPointer,
+    DoubleFree,
+    Config,
+    PoolExists,
+    PoolNotFound,
+    InvalidSize,
+    Unavailable,
+    TooManyPools,
+};
+
+pub const Code = enum(i32) {
+    ok = 0,
+    out_of_memory = -1,
+    invalid_pointer = -2,
+    double_free = -3,
+    config = -4,
+    pool_exists = -5,
+    pool_not_found = -6,
+    invalid_size = -7,
+    unavailable = -8,
+    too_many_pools = -9,
+};
+
+pub fn code(err: Error) Code {
+    return switch (err) {
+        error.OutOfMemory => .out_of_memory,
+        error.InvalidPointer => .invalid_pointer,
+        error.DoubleFree => .double_free,
+        error.Config => .config,
+        error.PoolExists => .pool_exists,
+        error.PoolNotFound => .pool_not_found,
+        error.InvalidSize => .invalid_size,
+        error.Unavailable => .unavailable,
+        error.TooManyPools => .too_many_pools,
+    };
+}
+
+/// Granule offsets returned by allocation exports are below this; values from it up are errors.
+pub const offset_error_base: u32 = 0xFFFF_FF00;
+
+pub fn offsetError(err: Error) u32 {
+    const magnitude: u32 = @intCast(-@intFromEnum(code(err)));
+    assert(magnitude > 0 and magnitude < 0x100);
+    return offset_error_base + magnitude;
+}
+
+const message_capacity = 512;
+threadlocal var message_buffer: [message_capacity]u8 = undefined;
+threadlocal var message_len: usize = 0;
+
+/// Records why the current call fails, for `mp_last_error`; returns `err` for `return fail(...)`.
+pub fn fail(err: Error, comptime fmt: []const u8, args: anytype) Error {
+    const written = std.fmt.bufPrint(&message_buffer, fmt, args) catch blk: {
+        const ellipsis = "...";
+        @memcpy(message_buffer[message_capacity - ellipsis.len ..], ellipsis);
+        break :blk message_buffer[0..];
+    };
+    message_len = written.len;
+    return err;
+}
+
+pub fn lastMessage() []const u8 {
+    assert(message_len <= message_capacity);
+    return message_buffer[0..message_len];
+}
+
+test "fail records a bounded message" {
+    const err = fail(error.Config, "field {s} is {d}", .{ "alignment", 3 });
+    try std.testing.expectEqual(error.Config, err);
+    try std.testing.expectEqualStrings("field alignment is 3", lastMessage());
+    const long = "x" ** 600;
+    try std.testing.expectEqual(error.Config, fail(error.Config, "{s}", .{long}));
+    try std.testing.expectEqual(@as(usize, message_capacity), lastMessage().len);
+    try std.testing.expectEqual(@as(u32, 0xFFFF_FF03), offsetError(error.DoubleFree));
+}

@@ -1,0 +1,198 @@
+//! Fixed-size placement: every block has the same stride, free blocks wait on a stack, so
+//! allocate and free are O(1). State is out of band: a live bit and a freed bit per block
+//! (a bad free is told apart from a double free without touching the memory), and the size
+//! each live block was asked for.
+//!
+//! Invariants: a block is on the free stack exactly when its live bit is clear and its region
+//! is committed; `live_count` equals the number of set live bits.
+const std = @import("std");
+const assert = std.debug.assert;
+const Region = @import("../arena.zig").Region;
+
+const RegionBlocks = struct {
+    start: u32 = 0,
+    count: u32 = 0,
+    live: std.DynamicBitSetUnmanaged = .{},
+    freed: std.DynamicBitSetUnmanaged = .{},
+    requested_bytes: []u32 = &.{},
+};
+
+pub const FreeResult = @import("tlsf.zig").FreeResult;
+pub const Live = @import("tlsf.zig").Tlsf.Live;
+
+pub const Fixed = struct {
+    gpa: std.mem.Allocator,
+    stride: u32, // granules
+    free_stack: std.ArrayList(u32) = .empty,
+    regions: std.ArrayList(RegionBlocks) = .empty,
+    live_count: u64 = 0,
+
+    pub fn init(gpa: std.mem.Allocator, stride: u32) Fixed {
+        assert(stride > 0);
+        return .{ .gpa = gpa, .stride = stride };
+    }
+
+    pub fn deinit(self: *Fixed) void {
+        for (self.regions.items) |*blocks| self.freeRegionBlocks(blocks);
+        self.regions.deinit(self.gpa);
+        self.free_stack.deinit(self.gpa);
+        self.* = undefined;
+    }
+
+    fn freeRegionBlocks(self: *Fixed, blocks: *RegionBlocks) void {
+        blocks.live.deinit(self.gpa);
+        blocks.freed.deinit(self.gpa);
+        self.gpa.free(blocks.requested_bytes);
+        blocks.* = .{};
+    }
+
+    /// Adds the blocks of region `index` (regions are added in index order, or re-added after trim).
+    pub fn addRegion(self: *Fixed, index: u32, region: Region) error{OutOfMemory}!void {
+        assert(region.committed and region.live_count == 0);
+        const count = region.len / self.stride;
+        assert(count > 0);
+        if (index == self.regions.items.len) try self.regions.append(self.gpa, .{});
+        assert(index < self.regions.items.len);
+        const blocks = &self.regions.items[index];
+        self.freeRegionBlocks(blocks);
+        errdefer self.freeRegionBlocks(blocks);
+        blocks.start = region.start;
+        blocks.count = count;
+        blocks.live = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
+        blocks.freed = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
+        blocks.requested_bytes = try self.gpa.alloc(u32, count);
+        try self.free_stack.ensureUnusedCapacity(self.gpa, count);
+        // Pushed in reverse so blocks are handed out in address order.
+        var slot = count;
+        while (slot > 0) {
+            slot -= 1;
+            self.free_stack.appendAssumeCapacity(region.start + slot * self.stride);
+        }
+    }
+
+    /// Takes an empty region's blocks off the free stack, before it is decommitted.
+    pub fn removeRegion(self: *Fixed, index: u32, region: Region) void {
+        assert(region.live_count == 0);
+        const end = region.end();
+        var kept: usize = 0;
+        for (self.free_stack.items) |g| {
+            if (g >= region.start and g < end) continue;
+            self.free_stack.items[kept] = g;
+            kept += 1;
+        }
+        assert(self.free_stack.items.len - kept == self.regions.items[index].count);
+        self.free_stack.shrinkRetainingCapacity(kept);
+        self.freeRegionBlocks(&self.regions.items[index]);
+    }
+
+    pub fn alloc(self: *Fixed, region_of: anytype, requested_bytes: u32) ?u32 {
+        const g = self.free_stack.pop() orelse return null;
+        const blocks = &self.regions.items[region_of.regionOf(g)];
+        const slot = (g - blocks.start) / self.stride;
+        assert(!blocks.live.isSet(slot));
+        blocks.live.set(slot);
+        blocks.requested_bytes[slot] = requested_bytes;
+        self.live_count += 1;
+        return g;
+    }
+
+    pub fn free(self: *Fixed, region_index: u32, g: u32) FreeResult {
+        const blocks = self.blockSlot(region_index, g) orelse return .interior_pointer;
+        const region = &self.regions.items[region_index];
+        if (!region.live.isSet(blocks)) return if (region.freed.isSet(blocks)) .double_free else .unknown_pointer;
+        region.live.unset(blocks);
+        region.freed.set(blocks);
+        // Capacity for every block of every region was reserved when the region was added.
+        assert(self.free_stack.items.len < self.free_stack.capacity);
+        self.free_stack.appendAssumeCapacity(g);
+        self.live_count -= 1;
+        return .{ .freed = .{ .granules = self.stride, .requested_bytes = region.requested_bytes[blocks] } };
+    }
+
+    pub fn lookup(self: *const Fixed, region_index: u32, g: u32) ?Live {
+        const slot = self.blockSlot(region_index, g) orelse return null;
+        const region = &self.regions.items[region_index];
+        if (!region.live.isSet(slot)) return null;
+        return .{ .granules = self.stride, .requested_bytes = region.requested_bytes[slot] };
+    }
+
+    /// The block index of `g` within its region, or null for an offset that starts no block.
+    fn blockSlot(self: *const Fixed, region_index: u32, g: u32) ?u32 {
+        if (region_index >= self.regions.items.len) return null;
+        const region = &self.regions.items[region_index];
+        if (region.count == 0 or g < region.start) return null;
+        const delta = g - region.start;
+        if (delta % self.stride != 0) return null;
+        const slot = delta / self.stride;
+        return if (slot < region.count) slot else null;
+    }
+
+    /// Frees every block at once; each previously live block counts as freed (a later free of it is a double free).
+    pub fn reset(self: *Fixed) void {
+        self.free_stack.clearRetainingCapacity();
+        for (self.regions.items) |*region| {
+            if (region.count == 0) continue;
+            var it = region.live.iterator(.{});
+            while (it.next()) |slot| region.freed.set(slot);
+            region.live.unsetAll();
+            var slot = region.count;
+            while (slot > 0) {
+                slot -= 1;
+                self.free_stack.appendAssumeCapacity(region.start + slot * self.stride);
+            }
+        }
+        self.live_count = 0;
+    }
+
+    pub fn freeGranules(self: *const Fixed) u64 {
+        return @as(u64, self.free_stack.items.len) * self.stride;
+    }
+
+    pub const LiveIterator = struct {
+        fixed: *const Fixed,
+        region: usize = 0,
+        bits: ?std.DynamicBitSetUnmanaged.Iterator(.{}) = null,
+
+        pub fn next(self: *LiveIterator) ?u32 {
+            while (self.region < self.fixed.regions.items.len) {
+                const region = &self.fixed.regions.items[self.region];
+                if (self.bits == null) self.bits = region.live.iterator(.{});
+                if (self.bits.?.next()) |slot| return region.start + @as(u32, @intCast(slot)) * self.fixed.stride;
+                self.bits = null;
+                self.region += 1;
+            }
+            return null;
+        }
+    };
+
+    pub fn liveIterator(self: *const Fixed) LiveIterator {
+        return .{ .fixed = self };
+    }
+};
+
+const OneRegion = struct {
+    pub fn regionOf(_: OneRegion, _: u32) u32 {
+        return 0;
+    }
+};
+
+test "fixed hands out blocks in order and tells bad frees apart" {
+    var fixed = Fixed.init(std.testing.allocator, 4);
+    defer fixed.deinit();
+    try fixed.addRegion(0, .{ .start = 0, .len = 16, .committed = true, .live_count = 0 });
+    const a = fixed.alloc(OneRegion{}, 60).?;
+    const b = fixed.alloc(OneRegion{}, 64).?;
+    try std.testing.expectEqual(@as(u32, 0), a);
+    try std.testing.expectEqual(@as(u32, 4), b);
+    try std.testing.expect(fixed.free(0, 2) == .interior_pointer);
+    try std.testing.expect(fixed.free(0, 8) == .unknown_pointer);
+    try std.testing.expectEqual(@as(u64, 60), fixed.free(0, a).freed.requested_bytes);
+    try std.testing.expect(fixed.free(0, a) == .double_free);
+    _ = fixed.alloc(OneRegion{}, 1).?;
+    _ = fixed.alloc(OneRegion{}, 1).?;
+    _ = fixed.alloc(OneRegion{}, 1).?;
+    try std.testing.expect(fixed.alloc(OneRegion{}, 1) == null);
+    fixed.reset();
+    try std.testing.expect(fixed.free(0, b) == .double_free);
+    try std.testing.expectEqual(@as(u64, 16), fixed.freeGranules());
+}

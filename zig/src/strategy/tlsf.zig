@@ -1,0 +1,381 @@
+//! Variable-size placement: TLSF (two-level segregated fit, Masmano et al.), allocate and
+//! free in O(1) bounded time with immediate coalescing. Sizes are in granules; the block
+//! records live out of band (in this struct, not in the memory they describe), so the same
+//! code places blocks in host, device and persistent memory, and a user's overrun cannot
+//! corrupt the allocator.
+//!
+//! Invariants: no two free blocks are physical neighbours (they are merged at once); every free
+//! block is in exactly the list its size maps to and its bit is set in both bitmaps; every
+//! live block is in `live` under its start; the blocks of a region tile it exactly.
+const std = @import("std");
+const assert = std.debug.assert;
+const OffsetMap = @import("offset_map.zig").OffsetMap;
+const Region = @import("../arena.zig").Region;
+
+const sl_log2 = 4;
+const sl_count = 1 << sl_log2;
+const fl_count = 32 - sl_log2 + 1;
+const nil: u32 = std.math.maxInt(u32);
+
+const Block = struct {
+    start: u32,
+    size: u32,
+    prev_phys: u32,
+    next_phys: u32,
+    prev_free: u32,
+    next_free: u32, // also links recycled records
+    is_free: bool,
+    requested_bytes: u64,
+};
+
+const Mapping = struct { fl: u32, sl: u32 };
+
+fn mapping(size: u64) Mapping {
+    assert(size > 0);
+    if (size < sl_count) return .{ .fl = 0, .sl = @intCast(size) };
+    const log2 = std.math.log2_int(u64, size);
+    return .{ .fl = log2 - sl_log2 + 1, .sl = @intCast((size >> @intCast(log2 - sl_log2)) ^ sl_count) };
+}
+
+/// The list whose every block fits `size`: the size rounded up to the next list boundary.
+fn mappingSearch(size: u64) Mapping {
+    if (size < sl_count) return mapping(size);
+    const log2 = std.math.log2_int(u64, size);
+    const rounded = size + (@as(u64, 1) << @intCast(log2 - sl_log2)) - 1;
+    return mapping(rounded);
+}
+
+pub const FreeResult = union(enum) {
+    freed: struct { granules: u32, requested_bytes: u64 },
+    double_free,
+    interior_pointer,
+    unknown_pointer,
+};
+
+pub const Tlsf = struct {
+    gpa: std.mem.Allocator,
+    blocks: std.ArrayList(Block) = .empty,
+    recycled: u32 = nil,
+    live: OffsetMap = .{},
+    fl_bitmap: u32 = 0,
+    sl_bitmap: [fl_count]u32 = @splat(0),
+    heads: [fl_count][sl_count]u32 = @splat(@splat(nil)),
+    free_granules: u64 = 0,
+
+    pub fn init(gpa: std.mem.Allocator) Tlsf {
+        return .{ .gpa = gpa };
+    }
+
+    pub fn deinit(self: *Tlsf) void {
+        self.blocks.deinit(self.gpa);
+        self.live.deinit(self.gpa);
+        self.* = undefined;
+    }
+
+    pub fn addRegion(self: *Tlsf, region: Region) error{OutOfMemory}!void {
+        assert(region.committed and region.live_count == 0 and region.len > 0);
+        const index = try self.newRecord();
+        self.blocks.items[index] = .{
+            .start = region.start,
+            .size = region.len,
+            .prev_phys = nil,
+            .next_phys = nil,
+            .prev_free = nil,
+            .next_free = nil,
+            .is_free = true,
+            .requested_bytes = 0,
+        };
+        self.insertFree(index);
+    }
+
+    /// Takes an empty region's single free block out of the lists, before the region is decommitted.
+    pub fn removeRegion(self: *Tlsf, region: Region) void {
+        assert(region.live_count == 0);
+        const index = self.findFreeBlock(region.start, region.len);
+        const block = self.blocks.items[index];
+        assert(block.prev_phys == nil and block.next_phys == nil);
+        self.removeFree(index);
+        self.recycle(index);
+    }
+
+    /// Places `size` granules at a multiple of `alignment` granules; null when nothing fits.
+    pub fn alloc(self: *Tlsf, size: u32, alignment: u32, requested_bytes: u64) error{OutOfMemory}!?u32 {
+        assert(size > 0 and std.math.isPowerOfTwo(alignment));
+        // Two records may be split off; reserve them first so failure leaves no half-done change.
+        try self.blocks.ensureUnusedCapacity(self.gpa, 2);
+        try self.live.ensureUnusedCapacity(self.gpa, 1);
+        const search_size = @as(u64, size) + alignment - 1;
+        const index = self.findSuitable(search_size) orelse return null;
+        self.removeFree(index);
+        var block = &self.blocks.items[index];
+        const aligned_start = std.mem.alignForward(u32, block.start, alignment);
+        if (aligned_start != block.start) {
+            // The gap before the aligned start becomes a free block of its own; its previous
+            // neighbour is in use (free neighbours are always merged), so nothing coalesces.
+            const gap = aligned_start - block.start;
+            const front = self.splitOff(index, gap);
+            self.insertFree(front);
+            block = &self.blocks.items[index];
+        }
+        assert(block.start % alignment == 0 and block.size >= size);
+        if (block.size > size) {
+            const tail = self.splitTail(index, size);
+            self.insertFree(tail);
+            block = &self.blocks.items[index];
+        }
+        block.is_free = false;
+        block.requested_bytes = requested_bytes;
+        self.live.putAssumeCapacity(block.start, index);
+        assert(block.size == size);
+        return block.start;
+    }
+
+    pub fn free(self: *Tlsf, start: u32) FreeResult {
+        const index = self.live.remove(start) orelse return self.classify(start);
+        var block = &self.blocks.items[index];
+        assert(!block.is_free and block.start == start);
+        const result: FreeResult = .{ .freed = .{ .granules = block.size, .requested_bytes = block.requested_bytes } };
+        block.is_free = true;
+        var merged = index;
+        if (block.prev_phys != nil and self.blocks.items[block.prev_phys].is_free) {
+            const prev = block.prev_phys;
+            self.removeFree(prev);
+            self.absorbNext(prev);
+            merged = prev;
+        }
+        const next = self.blocks.items[merged].next_phys;
+        if (next != nil and self.blocks.items[next].is_free) {
+            self.removeFree(next);
+            self.absorbNext(merged);
+        }
+        self.insertFree(merged);
+        return result;
+    }
+
+    pub const Live = struct { granules: u32, requested_bytes: u64 };
+
+    pub fn lookup(self: *const Tlsf, start: u32) ?Live {
+        const index = self.live.get(start) orelse return null;
+        const block = self.blocks.items[index];
+        assert(!block.is_free);
+        return .{ .granules = block.size, .requested_bytes = block.requested_bytes };
+    }
+
+    /// Forgets every block and makes each committed region one free block again.
+    pub fn reset(self: *Tlsf, regions: []const Region) error{OutOfMemory}!void {
+        self.blocks.clearRetainingCapacity();
+        self.recycled = nil;
+        self.live.clear();
+        self.fl_bitmap = 0;
+        self.sl_bitmap = @splat(0);
+        self.heads = @splat(@splat(nil));
+        self.free_granules = 0;
+        for (regions) |region| {
+            if (!region.committed) continue;
+            var empty = region;
+            empty.live_count = 0;
+            try self.addRegion(empty);
+        }
+    }
+
+    pub fn largestFreeGranules(self: *const Tlsf) u64 {
+        if (self.fl_bitmap == 0) return 0;
+        const fl = 31 - @clz(self.fl_bitmap);
+        const sl = 31 - @clz(self.sl_bitmap[fl]);
+        var largest: u64 = 0;
+        var index = self.heads[fl][sl];
+        while (index != nil) : (index = self.blocks.items[index].next_free) {
+            largest = @max(largest, self.blocks.items[index].size);
+        }
+        return largest;
+    }
+
+    pub fn liveIterator(self: *const Tlsf) OffsetMap.Iterator {
+        return self.live.iterator();
+    }
+
+    // ---- free lists ----
+
+    fn findSuitable(self: *const Tlsf, size: u64) ?u32 {
+        const want = mappingSearch(size);
+        if (want.fl >= fl_count) return null;
+        var fl = want.fl;
+        var sl_map = self.sl_bitmap[fl] & (~@as(u32, 0) << @intCast(want.sl));
+        if (sl_map == 0) {
+            const shift = fl + 1;
+            if (shift >= 32) return null;
+            const fl_map = self.fl_bitmap & (~@as(u32, 0) << @intCast(shift));
+            if (fl_map == 0) return null;
+            fl = @ctz(fl_map);
+            sl_map = self.sl_bitmap[fl];
+            assert(sl_map != 0);
+        }
+        const index = self.heads[fl][@ctz(sl_map)];
+        assert(index != nil and self.blocks.items[index].size >= size);
+        return index;
+    }
+
+    fn insertFree(self: *Tlsf, index: u32) void {
+        const block = &self.blocks.items[index];
+        assert(block.is_free);
+        const at = mapping(block.size);
+        const head = self.heads[at.fl][at.sl];
+        block.prev_free = nil;
+        block.next_free = head;
+        if (head != nil) self.blocks.items[head].prev_free = index;
+        self.heads[at.fl][at.sl] = index;
+        self.fl_bitmap |= @as(u32, 1) << @intCast(at.fl);
+        self.sl_bitmap[at.fl] |= @as(u32, 1) << @intCast(at.sl);
+        self.free_granules += block.size;
+    }
+
+    fn removeFree(self: *Tlsf, index: u32) void {
+        const block = &self.blocks.items[index];
+        assert(block.is_free);
+        const at = mapping(block.size);
+        if (block.prev_free != nil) {
+            self.blocks.items[block.prev_free].next_free = block.next_free;
+        } else {
+            assert(self.heads[at.fl][at.sl] == index);
+            self.heads[at.fl][at.sl] = block.next_free;
+            if (block.next_free == nil) {
+                self.sl_bitmap[at.fl] &= ~(@as(u32, 1) << @intCast(at.sl));
+                if (self.sl_bitmap[at.fl] == 0) self.fl_bitmap &= ~(@as(u32, 1) << @intCast(at.fl));
+            }
+        }
+        if (block.next_free != nil) self.blocks.items[block.next_free].prev_free = block.prev_free;
+        assert(self.free_granules >= block.size);
+        self.free_granules -= block.size;
+    }
+
+    // ---- physical blocks ----
+
+    /// Cuts the first `size` granules of block `index` into a new free record placed before it.
+    fn splitOff(self: *Tlsf, index: u32, size: u32) u32 {
+        const front = self.newRecordAssumeCapacity();
+        const block = &self.blocks.items[index];
+        assert(size > 0 and size < block.size);
+        self.blocks.items[front] = .{
+            .start = block.start,
+            .size = size,
+            .prev_phys = block.prev_phys,
+            .next_phys = index,
+            .prev_free = nil,
+            .next_free = nil,
+            .is_free = true,
+            .requested_bytes = 0,
+        };
+        if (block.prev_phys != nil) self.blocks.items[block.prev_phys].next_phys = front;
+        block.prev_phys = front;
+        block.start += size;
+        block.size -= size;
+        return front;
+    }
+
+    /// Keeps the first `size` granules in block `index` and returns the rest as a new free record.
+    fn splitTail(self: *Tlsf, index: u32, size: u32) u32 {
+        const tail = self.newRecordAssumeCapacity();
+        const block = &self.blocks.items[index];
+        assert(size > 0 and size < block.size);
+        self.blocks.items[tail] = .{
+            .start = block.start + size,
+            .size = block.size - size,
+            .prev_phys = index,
+            .next_phys = block.next_phys,
+            .prev_free = nil,
+            .next_free = nil,
+            .is_free = true,
+            .requested_bytes = 0,
+        };
+        if (block.next_phys != nil) self.blocks.items[block.next_phys].prev_phys = tail;
+        block.next_phys = tail;
+        block.size = size;
+        return tail;
+    }
+
+    /// Merges the physical successor of `index` (which must be out of the free lists) into it.
+    fn absorbNext(self: *Tlsf, index: u32) void {
+        const block = &self.blocks.items[index];
+        const next_index = block.next_phys;
+        assert(next_index != nil);
+        const next = self.blocks.items[next_index];
+        assert(block.start + block.size == next.start);
+        block.size += next.size;
+        block.next_phys = next.next_phys;
+        if (next.next_phys != nil) self.blocks.items[next.next_phys].prev_phys = index;
+        self.recycle(next_index);
+    }
+
+    fn newRecord(self: *Tlsf) error{OutOfMemory}!u32 {
+        try self.blocks.ensureUnusedCapacity(self.gpa, 1);
+        return self.newRecordAssumeCapacity();
+    }
+
+    fn newRecordAssumeCapacity(self: *Tlsf) u32 {
+        if (self.recycled != nil) {
+            const index = self.recycled;
+            self.recycled = self.blocks.items[index].next_free;
+            return index;
+        }
+        assert(self.blocks.items.len < nil);
+        const index: u32 = @intCast(self.blocks.items.len);
+        self.blocks.appendAssumeCapacity(undefined);
+        return index;
+    }
+
+    fn recycle(self: *Tlsf, index: u32) void {
+        self.blocks.items[index].next_free = self.recycled;
+        self.blocks.items[index].size = 0;
+        self.recycled = index;
+    }
+
+    fn findFreeBlock(self: *const Tlsf, start: u32, size: u32) u32 {
+        const at = mapping(size);
+        var index = self.heads[at.fl][at.sl];
+        while (index != nil) : (index = self.blocks.items[index].next_free) {
+            if (self.blocks.items[index].start == start) return index;
+        }
+        unreachable; // an empty region is always one free block in its list
+    }
+
+    /// Why `start` names no live block: the slow path of a bad free, so a linear scan is fine.
+    fn classify(self: *const Tlsf, start: u32) FreeResult {
+        for (self.blocks.items) |block| {
+            if (block.size == 0) continue; // a recycled record
+            if (start < block.start or start >= @as(u64, block.start) + block.size) continue;
+            if (block.is_free) return .double_free;
+            return .interior_pointer;
+        }
+        return .unknown_pointer;
+    }
+};
+
+test "mapping rounds up so any block in the found list fits" {
+    var size: u64 = 1;
+    while (size < 1 << 20) : (size += 7) {
+        const at = mappingSearch(size);
+        const found = mapping(size);
+        try std.testing.expect(at.fl > found.fl or (at.fl == found.fl and at.sl >= found.sl));
+    }
+}
+
+test "tlsf splits, coalesces and reports bad frees" {
+    var tlsf = Tlsf.init(std.testing.allocator);
+    defer tlsf.deinit();
+    try tlsf.addRegion(.{ .start = 0, .len = 1024, .committed = true, .live_count = 0 });
+    const a = (try tlsf.alloc(10, 1, 160)).?;
+    const b = (try tlsf.alloc(20, 4, 320)).?;
+    const c = (try tlsf.alloc(5, 1, 80)).?;
+    try std.testing.expect(b % 4 == 0);
+    try std.testing.expectEqual(@as(u32, 20), tlsf.lookup(b).?.granules);
+    try std.testing.expect(tlsf.free(b + 1) == .interior_pointer);
+    try std.testing.expect(tlsf.free(b) == .freed);
+    try std.testing.expect(tlsf.free(b) == .double_free);
+    try std.testing.expect(tlsf.free(5000) == .unknown_pointer);
+    try std.testing.expect(tlsf.free(a) == .freed);
+    try std.testing.expect(tlsf.free(c) == .freed);
+    try std.testing.expectEqual(@as(u64, 1024), tlsf.free_granules);
+    try std.testing.expectEqual(@as(u64, 1024), tlsf.largestFreeGranules()); // all merged back
+    try std.testing.expect((try tlsf.alloc(1025, 1, 0)) == null);
+    try std.testing.expectEqual(@as(u32, 0), (try tlsf.alloc(1024, 1, 0)).?);
+}

@@ -1,0 +1,12 @@
+//! The root of `zig build test`: pulls in every module's tests.
+test {
+    _ = @import("status.zig");
+    _ = @import("backend/host.zig");
+    _ = @import("arena.zig");
+    _ = @import("strategy/offset_map.zig");
+    _ = @import("strategy/tlsf.zig");
+    _ = @import("strategy/fixed.zig");
+    _ = @import("stats.zig");
+    _ = @import("pool.zig");
+    _ = @import("ffi.zig");
+}
