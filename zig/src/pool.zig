@@ -313,7 +313,7 @@ pub const Pool = struct {
         var regions: u64 = 0;
         for (self.arena.regions.items) |region| regions += @intFromBool(region.committed);
         const free_granules, const largest_granules = switch (self.strategy) {
-            .fixed_size => |*fixed| .{ fixed.freeGranules(), @as(u64, if (fixed.free_stack.items.len > 0) fixed.stride else 0) },
+            .fixed_size => |*fixed| .{ fixed.freeGranules(), fixed.freeGranules() },
             .variable => |*tlsf| .{ tlsf.free_granules, tlsf.largestFreeGranules() },
         };
         self.stats.write(.{

@@ -25,12 +25,13 @@ pub fn commit(base: u64, offset: u64, len: u64) bool {
     return true;
 }
 
-/// Gives the pages back to the OS (their contents are lost) and makes the range inaccessible again.
+/// Gives the pages back to the OS; their contents are lost. The range stays readable and
+/// writable (it reads as zeros), because a stale JavaScript view may still reach it and
+/// touching an inaccessible page would kill the process.
 pub fn decommit(base: u64, offset: u64, len: u64) void {
     assert((base + offset) % page_bytes == 0 and len % page_bytes == 0);
     const memory = slice(base + offset, len);
     posix.madvise(memory.ptr, len, posix.MADV.DONTNEED) catch {};
-    posix.mprotect(memory, posix.PROT.NONE) catch {};
 }
 
 /// Makes pages inaccessible while keeping them committed: guard pages.

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// Installs and builds whatever is missing, so `npm start` and `npm test` work on a fresh machine:
+// npm packages (Bun among them), the pinned Zig from PyPI into .tools/ (never globally), libpmem
+// from Debian where apt-get can, then the Zig core. `node .ci/setup.mjs test` also runs the core's
+// unit tests (`zig build test`). Each step is skipped when its result is already there.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ZIG_VERSION = "0.15.1";
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const zigHome = join(root, ".tools", "zig");
+const say = (message) => console.log(`[setup] ${message}`);
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: root, stdio: "inherit", ...options });
+  if (result.status !== 0) {
+    console.error(`[setup] failed: ${command} ${args.join(" ")}`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+function installNpmPackages() {
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  const missing = Object.keys(pkg.devDependencies ?? {}).filter((name) => !existsSync(join(root, "node_modules", name, "package.json")));
+  if (missing.length === 0 && existsSync(join(root, "node_modules", ".bin", "bun"))) return;
+  say(`installing npm packages (${missing.join(", ") || "bun"})`);
+  run("npm", ["install", "--no-audit", "--no-fund"]);
+}
+
+function zigVersion() {
+  const result = spawnSync("python3", ["-m", "ziglang", "version"], { env: zigEnv(), encoding: "utf8" });
+  return result.status === 0 ? result.stdout.trim() : undefined;
+}
+
+function zigEnv() {
+  return { ...process.env, PYTHONPATH: zigHome };
+}
+
+function installZig() {
+  if (zigVersion() === ZIG_VERSION) return;
+  say(`installing Zig ${ZIG_VERSION} into .tools/zig`);
+  run("python3", ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "--target", zigHome, `ziglang==${ZIG_VERSION}`]);
+}
+
+function hasLibrary(soname) {
+  try {
+    return execFileSync("ldconfig", ["-p"], { encoding: "utf8" }).includes(soname);
+  } catch {
+    return false;
+  }
+}
+
+/** libpmem serves PMEM pools; without it the rest works and createPMEMPool says what is missing. */
+function installLibpmem() {
+  if (hasLibrary("libpmem.so.1")) return;
+  if (process.getuid?.() !== 0 || spawnSync("apt-get", ["--version"], { stdio: "ignore" }).status !== 0) {
+    say("libpmem is missing and apt-get is not usable here: PMEM pools will be unavailable (install libpmem1)");
+    return;
+  }
+  say("installing libpmem (PMDK) from Debian");
+  const quiet = { stdio: ["ignore", "ignore", "inherit"] };
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const install = () => spawnSync("apt-get", ["install", "-y", "-q", "libpmem1", "libpmem-dev"], { ...quiet, env }).status === 0;
+  if (!install()) {
+    spawnSync("apt-get", ["update", "-q"], { ...quiet, env });
+    if (!install()) say("could not install libpmem: PMEM pools will be unavailable");
+  }
+}
+
+function buildCore(withTests) {
+  say(withTests ? "building the core and running its unit tests" : "building the core");
+  run("python3", ["-m", "ziglang", "build", "--summary", "none"], { cwd: join(root, "zig"), env: zigEnv() });
+  if (withTests) run("python3", ["-m", "ziglang", "build", "test", "--summary", "all"], { cwd: join(root, "zig"), env: zigEnv() });
+}
+
+installNpmPackages();
+installZig();
+installLibpmem();
+buildCore(process.argv[2] === "test");

@@ -1,0 +1,87 @@
+/**
+ * Allocation: a typed view of one block with an explicit lifetime. It knows when it dies:
+ * after free() (or the pool's reset() or destruction) every access throws instead of reaching
+ * memory that now belongs to someone else.
+ */
+import type { Pointer } from "bun:ffi";
+import { DoubleFreeError, UseAfterFreeError } from "./errors";
+import type { HostPool } from "./pool";
+
+export type TypedArrayConstructor =
+  | Int8ArrayConstructor
+  | Uint8ArrayConstructor
+  | Uint8ClampedArrayConstructor
+  | Int16ArrayConstructor
+  | Uint16ArrayConstructor
+  | Int32ArrayConstructor
+  | Uint32ArrayConstructor
+  | Float32ArrayConstructor
+  | Float64ArrayConstructor
+  | BigInt64ArrayConstructor
+  | BigUint64ArrayConstructor;
+
+export class Allocation {
+  /** Address of the first byte, for passing to native code. */
+  readonly ptr: Pointer;
+  /** Bytes asked for. */
+  readonly size: number;
+  /** @internal granule offset of the block in its pool. */
+  readonly offset: number;
+  /** @internal the pool's reset count when this was allocated: a later reset frees it too. */
+  readonly epoch: number;
+  #bytes: Uint8Array | undefined = undefined;
+  #freed = false;
+
+  /** @internal use pool.allocate() */
+  constructor(
+    readonly pool: HostPool,
+    ptr: Pointer,
+    size: number,
+    offset: number,
+  ) {
+    this.ptr = ptr;
+    this.size = size;
+    this.offset = offset;
+    this.epoch = pool.epoch;
+  }
+
+  /** Whether the memory is still this allocation's. */
+  get alive(): boolean {
+    return !this.#freed && this.epoch === this.pool.epoch && !this.pool.destroyed;
+  }
+
+  /** A Uint8Array over exactly the bytes asked for. */
+  get bytes(): Uint8Array {
+    this.#assertAlive("read bytes of");
+    return (this.#bytes ??= this.pool.view(this.offset, this.size));
+  }
+
+  /** A typed view of the whole block: as(Float32Array) has floor(size / 4) elements. */
+  as<T extends TypedArrayConstructor>(type: T): InstanceType<T> {
+    this.#assertAlive("view");
+    return this.pool.typedView(type, this.offset, this.size) as InstanceType<T>;
+  }
+
+  /** Returns the block to its pool. A second free is a DoubleFreeError. */
+  free(): void {
+    if (this.#freed) throw new DoubleFreeError(`double free: ${this.#describe()} was already freed`);
+    this.#assertAlive("free");
+    this.pool.release(this);
+    this.#freed = true;
+    this.#bytes = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    if (this.alive) this.free();
+  }
+
+  #assertAlive(action: string): void {
+    if (this.#freed) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: it was freed`);
+    if (this.pool.destroyed) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: pool '${this.pool.name}' was destroyed`);
+    if (this.epoch !== this.pool.epoch) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: pool '${this.pool.name}' was reset`);
+  }
+
+  #describe(): string {
+    return `the allocation of ${this.size} bytes at 0x${this.ptr.toString(16)} (pool '${this.pool.name}')`;
+  }
+}

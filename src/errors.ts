@@ -1,0 +1,81 @@
+/**
+ * Every error the library throws extends MemoryPoolError and carries a stable `code`, so
+ * callers can branch on `err.code` (or `instanceof`) rather than on message text.
+ */
+export class MemoryPoolError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A PoolConfig field is out of range; `field` names it and `value` is what it held. */
+export class ConfigError extends MemoryPoolError {
+  readonly field: string;
+  readonly value: unknown;
+  /** `value` undefined: `reason` is already a whole message (as the core words it). */
+  constructor(field: string, value: unknown, reason: string) {
+    super("CONFIG", value === undefined ? reason : `PoolConfig.${field} = ${describe(value)}: ${reason}`);
+    this.field = field;
+    this.value = value;
+  }
+}
+
+export class OutOfMemoryError extends MemoryPoolError {
+  constructor(message: string) {
+    super("OUT_OF_MEMORY", message);
+  }
+}
+
+/** A size that no allocation can have: zero, negative, fractional, NaN, or over the pool's limit. */
+export class InvalidSizeError extends MemoryPoolError {
+  constructor(message: string) {
+    super("INVALID_SIZE", message);
+  }
+}
+
+export class UseAfterFreeError extends MemoryPoolError {
+  constructor(message: string) {
+    super("USE_AFTER_FREE", message);
+  }
+}
+
+export class DoubleFreeError extends MemoryPoolError {
+  constructor(message: string) {
+    super("DOUBLE_FREE", message);
+  }
+}
+
+/** A pointer or view the pool never gave out: foreign, interior, or from another pool. */
+export class InvalidPointerError extends MemoryPoolError {
+  constructor(message: string) {
+    super("INVALID_POINTER", message);
+  }
+}
+
+export class PoolExistsError extends MemoryPoolError {
+  constructor(message: string) {
+    super("POOL_EXISTS", message);
+  }
+}
+
+export class PoolNotFoundError extends MemoryPoolError {
+  constructor(message: string) {
+    super("POOL_NOT_FOUND", message);
+  }
+}
+
+/** The native core is missing or does not match this version of the TypeScript side. */
+export class NativeLibraryError extends MemoryPoolError {
+  constructor(message: string) {
+    super("NATIVE_LIBRARY", message);
+  }
+}
+
+export function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "bigint") return `${value}n`;
+  return String(value);
+}

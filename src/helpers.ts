@@ -1,0 +1,23 @@
+/**
+ * The seed's helper functions: typed arrays from the manager's default CPU pool.
+ */
+import type { TypedArrayConstructor } from "./allocation";
+import { InvalidSizeError } from "./errors";
+import { MemoryPoolManager } from "./manager";
+
+/** allocate(n): a Uint8Array of n bytes. allocate(Int32Array, n): n elements of that type. */
+export function allocate(size: number): Uint8Array;
+export function allocate<T extends TypedArrayConstructor>(type: T, length: number): InstanceType<T>;
+export function allocate(typeOrSize: TypedArrayConstructor | number, length?: number): ArrayBufferView {
+  const pool = MemoryPoolManager.getInstance().defaultCPUPool;
+  if (typeof typeOrSize === "number") return pool.allocate(typeOrSize).bytes;
+  if (!(typeof length === "number" && Number.isSafeInteger(length) && length > 0)) {
+    throw new InvalidSizeError(`allocate(${typeOrSize?.name}, ${length}): the length is a whole number of elements above 0`);
+  }
+  return pool.allocate(length * typeOrSize.BYTES_PER_ELEMENT).as(typeOrSize);
+}
+
+/** Frees an array from allocate(). */
+export function deallocate(array: ArrayBufferView): void {
+  MemoryPoolManager.getInstance().defaultCPUPool.deallocate(array);
+}

@@ -1,0 +1,168 @@
+/**
+ * The FFI surface: the one file that opens the Zig core (zig/src/ffi.zig) and turns its status
+ * codes into typed errors. Everything else calls through `core` and `check`.
+ */
+import { dlopen, FFIType, type Pointer } from "bun:ffi";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import {
+  ConfigError,
+  DoubleFreeError,
+  InvalidPointerError,
+  InvalidSizeError,
+  MemoryPoolError,
+  NativeLibraryError,
+  OutOfMemoryError,
+  PoolExistsError,
+  PoolNotFoundError,
+} from "./errors";
+
+const ABI_VERSION = 1;
+
+/** Resolved from this module, never from the working directory. */
+export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
+
+/** Granule offsets from mp_alloc are below this; from it up they are errors. */
+export const OFFSET_ERROR_BASE = 0xffff_ff00;
+export const GRANULE_BYTES = 16;
+
+/** Mirrors zig/src/status.zig. */
+export const Status = {
+  ok: 0,
+  outOfMemory: -1,
+  invalidPointer: -2,
+  doubleFree: -3,
+  config: -4,
+  poolExists: -5,
+  poolNotFound: -6,
+  invalidSize: -7,
+  unavailable: -8,
+  tooManyPools: -9,
+} as const;
+
+/** Mirrors zig/src/pool.zig ConfigField: the order of the f64 config record. */
+export const CONFIG_FIELDS = [
+  "kind",
+  "allocatorType",
+  "blockSize",
+  "alignment",
+  "initialSize",
+  "maxSize",
+  "growth",
+  "threadSafety",
+  "collectStats",
+] as const;
+
+/** Mirrors zig/src/stats.zig Field: the order of the f64 stats record. */
+export const STATS_FIELDS = [
+  "bytesInUse",
+  "bytesAllocated",
+  "peakBytesInUse",
+  "bytesReserved",
+  "peakBytesReserved",
+  "addressSpaceBytes",
+  "regionCount",
+  "allocationCount",
+  "freeCount",
+  "failedAllocations",
+  "liveAllocations",
+  "peakLiveAllocations",
+  "freeBytes",
+  "largestFreeBlock",
+  "fragmentation",
+  "allocTimeNs",
+  "freeTimeNs",
+  "resetCount",
+  "trimCount",
+  "bytesTrimmed",
+  "growthCount",
+] as const;
+
+export const PoolKind = { cpu: 0 } as const;
+
+const { i32, u32, f64, ptr } = FFIType;
+const symbols = {
+  mp_abi_version: { args: [], returns: u32 },
+  mp_last_error: { args: [ptr, u32], returns: u32 },
+  mp_pool_create: { args: [ptr, u32, ptr], returns: i32 },
+  mp_pool_find: { args: [ptr, u32], returns: i32 },
+  mp_pool_destroy: { args: [i32], returns: i32 },
+  mp_pool_list: { args: [ptr, u32], returns: u32 },
+  mp_pool_base: { args: [i32], returns: ptr },
+  mp_pool_address_space: { args: [i32], returns: f64 },
+  mp_pool_config: { args: [i32, ptr], returns: i32 },
+  mp_pool_name: { args: [i32, ptr, u32], returns: i32 },
+  mp_alloc: { args: [i32, f64], returns: u32 },
+  mp_free: { args: [i32, u32], returns: i32 },
+  mp_live_size: { args: [i32, u32], returns: f64 },
+  mp_stats: { args: [i32, ptr], returns: i32 },
+  mp_reset: { args: [i32], returns: i32 },
+  mp_trim: { args: [i32], returns: f64 },
+} as const;
+
+function open() {
+  if (!existsSync(libraryPath)) {
+    throw new NativeLibraryError(
+      `the memory-pool core is not built: ${libraryPath} is missing. Run \`npm test\` or \`npm run build\` in the package's folder to build it.`,
+    );
+  }
+  const library = dlopen(libraryPath, symbols);
+  const version = library.symbols.mp_abi_version();
+  if (version !== ABI_VERSION) {
+    throw new NativeLibraryError(`the core at ${libraryPath} speaks ABI ${version}, this code expects ${ABI_VERSION}: rebuild it (npm run build)`);
+  }
+  return library.symbols;
+}
+
+export const core = open();
+
+const messageBuffer = new Uint8Array(512);
+const decoder = new TextDecoder();
+
+/** The core's explanation of the last failure on this thread. */
+export function lastError(): string {
+  const len = core.mp_last_error(messageBuffer, messageBuffer.length);
+  return decoder.decode(messageBuffer.subarray(0, len));
+}
+
+/** The typed error for a failed status; `message` replaces the core's own where given. */
+export function errorFor(status: number, message = lastError()): MemoryPoolError {
+  switch (status) {
+    case Status.outOfMemory:
+      return new OutOfMemoryError(message);
+    case Status.invalidPointer:
+      return new InvalidPointerError(message);
+    case Status.doubleFree:
+      return new DoubleFreeError(message);
+    case Status.config:
+      return new ConfigError(message.split(" ")[0] ?? "unknown", undefined, message);
+    case Status.poolExists:
+      return new PoolExistsError(message);
+    case Status.poolNotFound:
+      return new PoolNotFoundError(message);
+    case Status.invalidSize:
+      return new InvalidSizeError(message);
+    default:
+      return new MemoryPoolError(`STATUS_${-status}`, message);
+  }
+}
+
+/** Throws the typed error for a negative status; returns non-negative results as they are. */
+export function check(status: number): number {
+  if (status < 0) throw errorFor(status);
+  return status;
+}
+
+export function statusOfOffset(offset: number): number {
+  return -(offset - OFFSET_ERROR_BASE);
+}
+
+const encoder = new TextEncoder();
+export function encodeName(name: string): Uint8Array {
+  return encoder.encode(name);
+}
+export function decodeName(bytes: Uint8Array): string {
+  return decoder.decode(bytes);
+}
+
+export type { Pointer };

@@ -1,0 +1,179 @@
+/**
+ * Pools whose memory the CPU can touch. A pool is a handle into the core plus the address of
+ * its arena; views are cut by offset from a few large ArrayBuffers over the arena (one per 2 GiB
+ * window), so making a view costs no FFI call.
+ */
+import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
+import { Allocation, type TypedArrayConstructor } from "./allocation";
+import type { PoolConfig } from "./config";
+import { InvalidPointerError, InvalidSizeError, PoolNotFoundError, UseAfterFreeError } from "./errors";
+import { core, errorFor, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
+import { MemoryStats } from "./stats";
+import { STATS_FIELDS } from "./native";
+
+const WINDOW_SHIFT = 27; // granules per window: 2^27 x 16 B = 2 GiB
+const WINDOW_GRANULE_MASK = (1 << WINDOW_SHIFT) - 1;
+const WINDOW_BYTES = 2 ** 31;
+/** Windows overlap by half, so any block up to 2 GiB lies inside the window its start falls in. */
+const WINDOW_SPAN_BYTES = 2 ** 32;
+
+export type PoolKind = "cpu";
+export type Freeable = Allocation | number | ArrayBufferView;
+
+export abstract class HostPool {
+  abstract readonly kind: PoolKind;
+  /** @internal incremented by reset(): allocations from an older epoch are dead. */
+  epoch = 0;
+  /** @internal */
+  destroyed = false;
+  readonly #handle: number;
+  readonly #base: number;
+  readonly #addressSpace: number;
+  readonly #windows: (ArrayBuffer | undefined)[] = [];
+  readonly #statsRecord = new Float64Array(STATS_FIELDS.length);
+
+  /** @internal pools are made by MemoryPoolManager */
+  constructor(
+    readonly name: string,
+    readonly config: Readonly<PoolConfig>,
+    handle: number,
+  ) {
+    this.#handle = handle;
+    this.#base = Number(core.mp_pool_base(handle));
+    this.#addressSpace = core.mp_pool_address_space(handle);
+  }
+
+  /** (seed) An Allocation of `size` bytes. */
+  allocate(size: number): Allocation {
+    const offset = this.#alloc(size);
+    return new Allocation(this, (this.#base + offset * GRANULE_BYTES) as Pointer, size, offset);
+  }
+
+  /** A bare pointer for hot paths: no handle object; free it with deallocate(pointer). */
+  allocateRaw(size: number): Pointer {
+    return (this.#base + this.#alloc(size) * GRANULE_BYTES) as Pointer;
+  }
+
+  #alloc(size: number): number {
+    const offset = core.mp_alloc(this.#handle, typeof size === "number" ? size : NaN);
+    if (offset >= OFFSET_ERROR_BASE) throw this.#failure(statusOfOffset(offset));
+    return offset;
+  }
+
+  /** (seed) Frees an Allocation, its pointer, or a view that starts at its first byte. */
+  deallocate(target: Freeable): void {
+    if (typeof target === "number") return this.#freeAddress(target);
+    if (target instanceof Allocation) {
+      if (target.pool !== this) throw new InvalidPointerError(`the allocation at 0x${target.ptr.toString(16)} belongs to pool '${target.pool.name}', not '${this.name}'`);
+      return target.free();
+    }
+    if (ArrayBuffer.isView(target)) {
+      if (target.byteLength === 0) throw new InvalidPointerError("cannot free an empty or detached view: it names no memory");
+      return this.#freeAddress(addressOf(target as DataView));
+    }
+    throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${typeof target}`);
+  }
+
+  /** @internal called by Allocation.free() */
+  release(allocation: Allocation): void {
+    const status = core.mp_free(this.#handle, allocation.offset);
+    if (status !== 0) throw this.#failure(status);
+  }
+
+  #freeAddress(address: number): void {
+    const delta = address - this.#base;
+    if (!(delta >= 0 && delta < this.#addressSpace) || delta % GRANULE_BYTES !== 0) {
+      throw new InvalidPointerError(`pool '${this.name}' never gave out the pointer 0x${address.toString(16)}: it lies outside the pool`);
+    }
+    const status = core.mp_free(this.#handle, delta / GRANULE_BYTES);
+    if (status !== 0) throw this.#failure(status);
+  }
+
+  #failure(status: number) {
+    if (this.destroyed) return new PoolNotFoundError(`pool '${this.name}' was destroyed`);
+    return errorFor(status);
+  }
+
+  /** An Allocation over a live block of this pool, e.g. a pointer received from a Worker. */
+  fromPointer(address: number): Allocation {
+    const delta = address - this.#base;
+    const offset = delta / GRANULE_BYTES;
+    const size = delta >= 0 && delta < this.#addressSpace && Number.isInteger(offset) ? core.mp_live_size(this.#handle, offset) : -1;
+    if (size < 0) throw new InvalidPointerError(`0x${address.toString(16)} is not the start of a live allocation of pool '${this.name}'`);
+    return new Allocation(this, address as Pointer, size, offset);
+  }
+
+  /** @internal a Uint8Array over `size` bytes at granule `offset`. */
+  view(offset: number, size: number): Uint8Array {
+    if (size > WINDOW_BYTES) return new Uint8Array(this.#ownBuffer(offset, size));
+    return new Uint8Array(this.#window(offset >>> WINDOW_SHIFT), (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES, size);
+  }
+
+  /** @internal a view of `type` over the whole block at granule `offset`. */
+  typedView(type: TypedArrayConstructor, offset: number, size: number): ArrayBufferView {
+    const length = Math.floor(size / type.BYTES_PER_ELEMENT);
+    if (size > WINDOW_BYTES) return new type(this.#ownBuffer(offset, size), 0, length);
+    const byteOffset = (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES;
+    if (byteOffset % type.BYTES_PER_ELEMENT !== 0) {
+      throw new InvalidPointerError(`a ${type.name} needs ${type.BYTES_PER_ELEMENT}-byte alignment; pool '${this.name}' aligns to ${this.config.alignment}`);
+    }
+    return new type(this.#window(offset >>> WINDOW_SHIFT), byteOffset, length);
+  }
+
+  #window(index: number): ArrayBuffer {
+    const open = this.#windows[index];
+    if (open !== undefined) return open;
+    const start = index * WINDOW_BYTES;
+    const buffer = toArrayBuffer((this.#base + start) as Pointer, 0, Math.min(WINDOW_SPAN_BYTES, this.#addressSpace - start));
+    this.#windows[index] = buffer;
+    return buffer;
+  }
+
+  /** Blocks over 2 GiB get a buffer of their own (JavaScript caps one buffer at 4 GiB). */
+  #ownBuffer(offset: number, size: number): ArrayBuffer {
+    if (size > WINDOW_SPAN_BYTES) throw new InvalidSizeError(`a JavaScript view is at most 4 GiB; this block has ${size} bytes (pass .ptr to native code instead)`);
+    return toArrayBuffer((this.#base + offset * GRANULE_BYTES) as Pointer, 0, size);
+  }
+
+  /** (seed) The pool's figures now. */
+  getStats(): MemoryStats {
+    this.#check(core.mp_stats(this.#handle, this.#statsRecord));
+    return new MemoryStats(this.name, this.#statsRecord.slice());
+  }
+
+  /** Frees every allocation at once; their handles then throw UseAfterFreeError. */
+  reset(): void {
+    this.#check(core.mp_reset(this.#handle));
+    this.epoch++;
+  }
+
+  /** Gives empty regions (all but the first) back to the OS; returns the bytes released. */
+  trim(): number {
+    return this.#check(core.mp_trim(this.#handle));
+  }
+
+  #check(status: number): number {
+    if (status < 0) throw this.#failure(status);
+    return status;
+  }
+
+  /** @internal called by the manager: releases the memory and detaches every view of it. */
+  destroyNative(): void {
+    if (this.destroyed) throw new UseAfterFreeError(`pool '${this.name}' was already destroyed`);
+    this.#check(core.mp_pool_destroy(this.#handle));
+    this.destroyed = true;
+    // The memory is unmapped: views over it must not reach it. transfer(0) detaches every view.
+    for (const buffer of this.#windows) buffer?.transfer(0);
+    this.#windows.length = 0;
+  }
+
+  /** @internal */
+  get handle(): number {
+    return this.#handle;
+  }
+}
+
+/** (seed) A pool of host memory from the OS. */
+export class CPUMemoryPool extends HostPool {
+  readonly kind = "cpu" as const;
+}
