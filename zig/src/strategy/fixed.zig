@@ -26,6 +26,8 @@ pub const Fixed = struct {
     free_stack: std.ArrayList(u32) = .empty,
     regions: std.ArrayList(RegionBlocks) = .empty,
     live_count: u64 = 0,
+    /// Blocks in all committed regions: the free stack's capacity, so a free never allocates.
+    block_count: u64 = 0,
 
     pub fn init(gpa: std.mem.Allocator, stride: u32) Fixed {
         assert(stride > 0);
@@ -61,7 +63,8 @@ pub const Fixed = struct {
         blocks.live = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
         blocks.freed = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
         blocks.requested_bytes = try self.gpa.alloc(u32, count);
-        try self.free_stack.ensureUnusedCapacity(self.gpa, count);
+        try self.free_stack.ensureTotalCapacity(self.gpa, self.block_count + count);
+        self.block_count += count;
         // Pushed in reverse so blocks are handed out in address order.
         var slot = count;
         while (slot > 0) {
@@ -82,6 +85,7 @@ pub const Fixed = struct {
         }
         assert(self.free_stack.items.len - kept == self.regions.items[index].count);
         self.free_stack.shrinkRetainingCapacity(kept);
+        self.block_count -= self.regions.items[index].count;
         self.freeRegionBlocks(&self.regions.items[index]);
     }
 
@@ -103,7 +107,7 @@ pub const Fixed = struct {
         region.live.unset(blocks);
         region.freed.set(blocks);
         // Capacity for every block of every region was reserved when the region was added.
-        assert(self.free_stack.items.len < self.free_stack.capacity);
+        assert(self.free_stack.items.len < self.block_count and self.block_count <= self.free_stack.capacity);
         self.free_stack.appendAssumeCapacity(g);
         self.live_count -= 1;
         return .{ .freed = .{ .granules = self.stride, .requested_bytes = region.requested_bytes[blocks] } };
@@ -169,6 +173,24 @@ pub const Fixed = struct {
         return .{ .fixed = self };
     }
 };
+
+const TwoRegions = struct {
+    pub fn regionOf(_: TwoRegions, g: u32) u32 {
+        return if (g < 16) 0 else 1;
+    }
+};
+
+test "fixed frees every block of every region without allocating" {
+    var fixed = Fixed.init(std.testing.allocator, 4);
+    defer fixed.deinit();
+    try fixed.addRegion(0, .{ .start = 0, .len = 16, .committed = true, .live_count = 0 });
+    var blocks: [8]u32 = undefined;
+    for (blocks[0..4]) |*g| g.* = fixed.alloc(TwoRegions{}, 1).?;
+    try fixed.addRegion(1, .{ .start = 16, .len = 16, .committed = true, .live_count = 0 });
+    for (blocks[4..]) |*g| g.* = fixed.alloc(TwoRegions{}, 1).?;
+    for (blocks) |g| try std.testing.expect(fixed.free((TwoRegions{}).regionOf(g), g) == .freed);
+    try std.testing.expectEqual(@as(u64, 32), fixed.freeGranules());
+}
 
 const OneRegion = struct {
     pub fn regionOf(_: OneRegion, _: u32) u32 {
