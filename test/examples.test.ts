@@ -1,0 +1,92 @@
+/**
+ * Runs every example in its own process, as a user would (`bun examples/<name>.ts`), so the examples
+ * cannot silently rot: each must exit 0, print nothing on stderr, and print its key lines.
+ */
+import { describe, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+
+const root = join(import.meta.dir, "..");
+
+function runExample(name: string): { exitCode: number; stdout: string; stderr: string } {
+  const result = Bun.spawnSync([process.execPath, join("examples", name)], { cwd: root, stdout: "pipe", stderr: "pipe" });
+  return { exitCode: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+}
+
+/** Lines (as patterns) each example must print. */
+const expected: Record<string, RegExp[]> = {
+  "quickstart.ts": [
+    /^Created pool 'main_cpu_pool' \(FixedSize, 1024-byte blocks\)\.$/m,
+    /^Allocated 1024 bytes at 0x[0-9a-f]+; first bytes 1, 2, 3, 4, 256 floats, the last one 3\.5\.$/m,
+    /^Scratch allocation in use: 2 live allocations\.$/m,
+    /^After the block: 1 live allocation\.$/m,
+    /^allocateRaw gave the pointer 0x[0-9a-f]+; deallocate returned it\.$/m,
+    /^allocate\(Int32Array, 100\) gave 100 ints \(ints\[99\] = 9801\); allocate\(1024\) gave a Uint8Array of 1024 bytes\.$/m,
+    /^Preset pools: 'fast_pool' \(Variable, grows x2\) and 'small_blocks' \(FixedSize, 512-byte blocks\)\.$/m,
+    /^Freeing twice is caught: DoubleFreeError \(code DOUBLE_FREE\)\.$/m,
+    /^Memory pool 'main_cpu_pool'$/m,
+    /^ {2}live allocations +1 \(peak 2\)$/m,
+    /^Pools: .*main_cpu_pool \(cpu\).*fast_pool \(cpu\).*small_blocks \(cpu\)/m,
+    /^Destroyed every pool; 0 left\.$/m,
+  ],
+  "basic_cpu_pool.ts": [
+    /^Created CPU pool 'main_cpu_pool': 1024-byte blocks, 2 MiB reserved\.$/m,
+    /^Allocated 1024 bytes: 128 doubles written, their sum is 4064\.$/m,
+    /read back as 0xcafe\.$/m,
+    /^A 100-byte allocation takes one 1024-byte block: 2048 bytes in blocks for 1124 bytes asked\.$/m,
+    /^Asking for 4096 bytes fails: INVALID_SIZE: .*4096/m,
+    /^Freed both allocations; 0 live\.$/m,
+    /^Writing after free is caught: USE_AFTER_FREE\.$/m,
+    /^Freeing an interior pointer is caught: INVALID_POINTER: /m,
+    /^A second pool named 'main_cpu_pool' is refused: POOL_EXISTS\.$/m,
+    /^getPool\('main_cpu_pool'\) returns the same pool: true\.$/m,
+    /^Memory pool 'main_cpu_pool'$/m,
+    /^After destroyPool the name is gone: POOL_NOT_FOUND\.$/m,
+  ],
+  "helper_functions.ts": [
+    /^allocate\(Int32Array, 100\) gave an Int32Array of 100 elements \(400 bytes\); their sum is 14850\.$/m,
+    /^allocate\(Float64Array, 1000\) gave 1000 doubles; the largest is 1\.0000\.$/m,
+    /^allocate\(64\) gave a Uint8Array of 64 bytes; it now holds "Hello from the pool!"\.$/m,
+    /^The default pool 'default_cpu_pool' holds 3 allocations, \d+ bytes in use\.$/m,
+    /^After deallocate: 0 live allocations in 'default_cpu_pool'\.$/m,
+    /^Deallocating twice: DOUBLE_FREE\.$/m,
+    /^Deallocating an array the pool never gave out: INVALID_POINTER\.$/m,
+    /^Deallocating a subarray from the middle: INVALID_POINTER\.$/m,
+    /^Asking for 0 elements: INVALID_SIZE: /m,
+    /^Destroyed 'default_cpu_pool'; 0 pools left\.$/m,
+  ],
+  "advanced_configuration.ts": [
+    /^Created 'tuned_pool': 64 KiB up front, at most 256 KiB, growth x2, 64-byte alignment, threadSafety "mutex"\.$/m,
+    /^pool\.config\.maxSize is still 256 KiB after the config object changed\.$/m,
+    /^Blocks of 1, 3, 100, 1000 bytes start at multiples of 64: true\.$/m,
+    /^\d+ allocations of 16 KiB fit; the next one failed with OUT_OF_MEMORY: /m,
+    /^The pool grew 2 times to 3 regions, 256 KiB reserved; 1 allocation failed\.$/m,
+    /^Memory pool 'tuned_pool'$/m,
+    /^Freed all but 2 allocations; trim\(\) released 192 KiB, 64 KiB still reserved\.$/m,
+    /^reset\(\) freed everything: 0 live allocations\.$/m,
+    /^A handle from before the reset is caught: USE_AFTER_FREE\.$/m,
+    /^4 Workers made 400 allocations in 'tuned_pool'; each carries its Worker's tag: true\.$/m,
+    /^The main thread freed them all: 0 live allocations\.$/m,
+    /^alignment 24: ConfigError on field 'alignment': /m,
+    /^maxSize below initialSize: ConfigError on field 'initialSize': /m,
+    /^an unknown threadSafety: ConfigError on field 'threadSafety': /m,
+    /^Destroyed 'tuned_pool'; 0 pools left\.$/m,
+  ],
+};
+
+describe("examples", () => {
+  test("every example in examples/ is covered here", () => {
+    const files = readdirSync(join(root, "examples")).filter((file) => file.endsWith(".ts")).sort();
+    expect(files).toEqual(Object.keys(expected).sort());
+  });
+
+  for (const [name, patterns] of Object.entries(expected)) {
+    test(`${name} runs, exits 0 and prints its key lines`, () => {
+      const { exitCode, stdout, stderr } = runExample(name);
+      if (exitCode !== 0) console.error(`${name} failed:\n${stdout}\n${stderr}`);
+      expect(stderr).toBe("");
+      expect(exitCode).toBe(0);
+      for (const pattern of patterns) expect(stdout).toMatch(pattern);
+    });
+  }
+});
