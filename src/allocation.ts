@@ -29,6 +29,8 @@ export class Allocation {
   readonly offset: number;
   /** @internal the pool's reset count when this was allocated: a later reset frees it too. */
   readonly epoch: number;
+  /** The pool's number for this allocation: a block freed by pointer and reused gets a new one. */
+  readonly id: number;
   #bytes: Uint8Array | undefined = undefined;
   #freed = false;
 
@@ -38,16 +40,18 @@ export class Allocation {
     ptr: Pointer,
     size: number,
     offset: number,
+    id: number,
   ) {
     this.ptr = ptr;
     this.size = size;
     this.offset = offset;
+    this.id = id;
     this.epoch = pool.epoch;
   }
 
   /** Whether the memory is still this allocation's. */
   get alive(): boolean {
-    return !this.#freed && this.epoch === this.pool.epoch && !this.pool.destroyed;
+    return !this.#freed && this.epoch === this.pool.epoch && !this.pool.destroyed && this.pool.holds(this.offset, this.id);
   }
 
   /** A Uint8Array over exactly the bytes asked for. */
@@ -65,8 +69,14 @@ export class Allocation {
   /** Returns the block to its pool. A second free is a DoubleFreeError. */
   free(): void {
     if (this.#freed) throw new DoubleFreeError(`double free: ${this.#describe()} was already freed`);
-    this.#assertAlive("free");
-    this.pool.release(this);
+    if (this.pool.destroyed) throw new UseAfterFreeError(`cannot free ${this.#describe()}: pool '${this.pool.name}' was destroyed`);
+    if (this.epoch !== this.pool.epoch) throw new UseAfterFreeError(`cannot free ${this.#describe()}: pool '${this.pool.name}' was reset`);
+    try {
+      this.pool.release(this);
+    } catch (err) {
+      if (err instanceof DoubleFreeError) this.#freed = true; // freed by pointer, maybe reused since
+      throw err;
+    }
     this.#freed = true;
     this.#bytes = undefined;
   }
@@ -79,9 +89,13 @@ export class Allocation {
     if (this.#freed) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: it was freed`);
     if (this.pool.destroyed) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: pool '${this.pool.name}' was destroyed`);
     if (this.epoch !== this.pool.epoch) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: pool '${this.pool.name}' was reset`);
+    if (!this.pool.holds(this.offset, this.id)) {
+      this.#freed = true;
+      throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: it was freed through its pointer or a view`);
+    }
   }
 
   #describe(): string {
-    return `the allocation of ${this.size} bytes at 0x${this.ptr.toString(16)} (pool '${this.pool.name}')`;
+    return `allocation #${this.id} of ${this.size} bytes at 0x${this.ptr.toString(16)} (pool '${this.pool.name}')`;
   }
 }

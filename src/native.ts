@@ -93,8 +93,10 @@ const symbols = {
   mp_pool_config: { args: [i32, ptr], returns: i32 },
   mp_pool_name: { args: [i32, ptr, u32], returns: i32 },
   mp_alloc: { args: [i32, f64], returns: u32 },
-  mp_free: { args: [i32, u32], returns: i32 },
+  mp_last_id: { args: [], returns: u32 },
+  mp_free: { args: [i32, u32, u32], returns: i32 },
   mp_live_size: { args: [i32, u32], returns: f64 },
+  mp_live_id: { args: [i32, u32], returns: u32 },
   mp_stats: { args: [i32, ptr], returns: i32 },
   mp_reset: { args: [i32], returns: i32 },
   mp_trim: { args: [i32], returns: f64 },
@@ -115,6 +117,10 @@ function open() {
 }
 
 export const core = open();
+
+// Results come back as return values, never through typed arrays the core writes into on hot
+// paths: once Bun's JIT optimises a loop it may reuse an earlier read of such an array across the
+// FFI call and miss the new value (seen with Bun 1.4.4). Buffers for cold calls are copied at once.
 
 const messageBuffer = new Uint8Array(512);
 const decoder = new TextDecoder();

@@ -46,7 +46,7 @@ export abstract class HostPool {
   /** (seed) An Allocation of `size` bytes. */
   allocate(size: number): Allocation {
     const offset = this.#alloc(size);
-    return new Allocation(this, (this.#base + offset * GRANULE_BYTES) as Pointer, size, offset);
+    return new Allocation(this, (this.#base + offset * GRANULE_BYTES) as Pointer, size, offset, core.mp_last_id());
   }
 
   /** A bare pointer for hot paths: no handle object; free it with deallocate(pointer). */
@@ -74,10 +74,15 @@ export abstract class HostPool {
     throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${typeof target}`);
   }
 
-  /** @internal called by Allocation.free() */
+  /** @internal called by Allocation.free(): frees only if the block still holds that allocation. */
   release(allocation: Allocation): void {
-    const status = core.mp_free(this.#handle, allocation.offset);
+    const status = core.mp_free(this.#handle, allocation.offset, allocation.id);
     if (status !== 0) throw this.#failure(status);
+  }
+
+  /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
+  holds(offset: number, id: number): boolean {
+    return core.mp_live_id(this.#handle, offset) === id;
   }
 
   #freeAddress(address: number): void {
@@ -85,7 +90,7 @@ export abstract class HostPool {
     if (!(delta >= 0 && delta < this.#addressSpace) || delta % GRANULE_BYTES !== 0) {
       throw new InvalidPointerError(`pool '${this.name}' never gave out the pointer 0x${address.toString(16)}: it lies outside the pool`);
     }
-    const status = core.mp_free(this.#handle, delta / GRANULE_BYTES);
+    const status = core.mp_free(this.#handle, delta / GRANULE_BYTES, 0);
     if (status !== 0) throw this.#failure(status);
   }
 
@@ -100,7 +105,7 @@ export abstract class HostPool {
     const offset = delta / GRANULE_BYTES;
     const size = delta >= 0 && delta < this.#addressSpace && Number.isInteger(offset) ? core.mp_live_size(this.#handle, offset) : -1;
     if (size < 0) throw new InvalidPointerError(`0x${address.toString(16)} is not the start of a live allocation of pool '${this.name}'`);
-    return new Allocation(this, address as Pointer, size, offset);
+    return new Allocation(this, address as Pointer, size, offset, core.mp_last_id());
   }
 
   /** @internal a Uint8Array over `size` bytes at granule `offset`. */

@@ -148,6 +148,37 @@ describe("lifetime errors", () => {
     expect(() => fixed.deallocate(view)).toThrow(DoubleFreeError);
   });
 
+  test("a handle whose block was freed by pointer is dead, and cannot free the block's next owner", () => {
+    for (const [name, config] of [
+      ["life-by-pointer-var", new PoolConfig()],
+      ["life-by-pointer-fixed", PoolConfig.FixedSizeCPU(128)],
+    ] as const) {
+      const p = pool(name, config);
+      const a = p.allocate(100);
+      p.deallocate(a.ptr);
+      expect(a.alive).toBe(false);
+      expect(() => a.bytes).toThrow(UseAfterFreeError);
+      const b = p.allocate(100);
+      expect(b.ptr).toBe(a.ptr); // the same block, now b's
+      expect(b.id).not.toBe(a.id);
+      expect(() => a.free()).toThrow(DoubleFreeError);
+      expect(b.alive).toBe(true);
+      p.deallocate(b.ptr);
+      const next = p.allocate(100);
+      const err = thrown(() => b.free()); // b's block now holds `next`: the core refuses by id
+      expect(err).toBeInstanceOf(DoubleFreeError);
+      expect(err.message).toContain(`#${next.id}`);
+      expect(next.alive).toBe(true);
+      next.free();
+      const b2 = p.allocate(100);
+      expect(p.getStats().liveAllocations).toBe(1);
+      const c = p.allocate(100);
+      p.deallocate(c.bytes);
+      expect(c.alive).toBe(false);
+      b2.free();
+    }
+  });
+
   test("pointers the pool never gave out are InvalidPointerErrors", () => {
     for (const [name, config] of [
       ["life-invalid-var", new PoolConfig()],
@@ -254,6 +285,14 @@ describe("growth, limits, trim", () => {
     expect(new Set(blocks).size).toBe(200);
     expect(fixed.getStats().regionCount).toBeGreaterThan(1);
     for (const b of blocks) fixed.deallocate(b);
+  });
+
+  test("an aligned pool fills its regions with blocks of exactly the aligned size", () => {
+    const p = pool("grow-aligned", { initialSize: 64 * KiB, maxSize: 256 * KiB, growth: 2, alignment: 64 });
+    const blocks = [];
+    for (let i = 0; i < 16; i++) blocks.push(p.allocate(16 * KiB));
+    expect(() => p.allocate(16)).toThrow(OutOfMemoryError);
+    for (const b of blocks) b.free();
   });
 
   test("growth 2 doubles each new region", () => {

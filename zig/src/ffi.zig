@@ -75,26 +75,47 @@ export fn mp_pool_name(handle: i32, buffer: [*]u8, capacity: u32) i32 {
     return @intCast(pool.name.len);
 }
 
+/// The id of the allocation the last mp_alloc or mp_live_size on this thread found. Returned by a
+/// call of its own, not through an out-parameter: Bun's JIT may reuse an earlier read of a typed
+/// array across an FFI call, so memory the core writes is not reliably seen by hot JavaScript.
+threadlocal var last_id: u32 = 0;
+
+export fn mp_last_id() u32 {
+    return last_id;
+}
+
 /// Returns the block's granule offset from the pool's base, or `status.offset_error_base + code`.
 export fn mp_alloc(handle: i32, size: f64) u32 {
     const pool = registry.get(handle) orelse return status.offsetError(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
-    return pool.alloc(@intFromFloat(size)) catch |err| status.offsetError(err);
+    const placed = pool.alloc(@intFromFloat(size)) catch |err| return status.offsetError(err);
+    last_id = placed.id;
+    return placed.g;
 }
 
-export fn mp_free(handle: i32, g: u32) i32 {
+/// Frees the block at `g`; with `id` not 0 only if it still holds that allocation (else a double free).
+export fn mp_free(handle: i32, g: u32, id: u32) i32 {
     const pool = registry.get(handle) orelse return failNoPool(handle);
-    pool.free(g) catch |err| return codeOf(err);
+    pool.free(g, id) catch |err| return codeOf(err);
     return 0;
 }
 
-/// The size asked for when the live block at `g` was allocated, or -1 where no live block starts there.
+/// The size asked for when the live block at `g` was allocated, or -1 where no live block starts
+/// there; its allocation id is then `mp_last_id()`.
 export fn mp_live_size(handle: i32, g: u32) f64 {
     const pool = registry.get(handle) orelse return @floatFromInt(failNoPool(handle));
-    const size = pool.liveSize(g) orelse return -1;
-    return @floatFromInt(size);
+    const live = pool.lookup(g) orelse return -1;
+    last_id = live.id;
+    return @floatFromInt(live.requested_bytes);
+}
+
+/// The id of the allocation that holds the block at `g` now, or 0 where it is free.
+export fn mp_live_id(handle: i32, g: u32) u32 {
+    const pool = registry.get(handle) orelse return 0;
+    const live = pool.lookup(g) orelse return 0;
+    return live.id;
 }
 
 export fn mp_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {

@@ -95,6 +95,9 @@ pub const Pool = struct {
     mutex: std.Thread.Mutex = .{},
     alignment_granules: u32,
     last_region_bytes: u64 = 0,
+    /// Each allocation gets the next id (never 0): a handle that frees by id cannot free a
+    /// block that has since been freed by pointer and handed to someone else.
+    last_id: u32 = 0,
 
     pub fn create(gpa: std.mem.Allocator, name: []const u8, config: Config) Error!*Pool {
         assert(name.len > 0);
@@ -158,8 +161,10 @@ pub const Pool = struct {
         };
     }
 
-    /// A block of at least `size` bytes: its granule offset.
-    pub fn alloc(self: *Pool, size: u64) Error!u32 {
+    pub const Placed = struct { g: u32, id: u32 };
+
+    /// A block of at least `size` bytes: its granule offset and its allocation id.
+    pub fn alloc(self: *Pool, size: u64) Error!Placed {
         if (size == 0 or size > self.sizeMax()) {
             return status.fail(error.InvalidSize, "cannot allocate {d} bytes from pool '{s}': sizes run from 1 to {d}", .{ size, self.name, self.sizeMax() });
         }
@@ -167,7 +172,9 @@ pub const Pool = struct {
         defer self.unlock();
         const timed = self.stats.sampleNow(self.stats.allocation_count);
         const started = if (timed) std.time.Instant.now() catch null else null;
-        const g = self.place(size) orelse {
+        self.last_id = if (self.last_id == std.math.maxInt(u32)) 1 else self.last_id + 1;
+        const id = self.last_id;
+        const g = self.place(size, id) orelse {
             self.stats.failed_allocations += 1;
             return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece", .{ self.name, size, self.arena.committed_bytes, self.arena.reserved_bytes });
         };
@@ -178,7 +185,7 @@ pub const Pool = struct {
             const now = std.time.Instant.now() catch start;
             self.stats.recordAllocTime(now.since(start));
         }
-        return g;
+        return .{ .g = g, .id = id };
     }
 
     fn blockGranules(self: *const Pool, size: u64) u64 {
@@ -189,20 +196,20 @@ pub const Pool = struct {
     }
 
     /// Places the block, growing the arena once if the strategy finds no room.
-    fn place(self: *Pool, size: u64) ?u32 {
-        if (self.tryPlace(size)) |g| return g;
+    fn place(self: *Pool, size: u64, id: u32) ?u32 {
+        if (self.tryPlace(size, id)) |g| return g;
         const needed = switch (self.strategy) {
             .fixed_size => |fixed| @as(u64, fixed.stride) * granule_bytes,
             .variable => size + self.config.alignment,
         };
         if (!self.growFor(needed)) return null;
-        return self.tryPlace(size);
+        return self.tryPlace(size, id);
     }
 
-    fn tryPlace(self: *Pool, size: u64) ?u32 {
+    fn tryPlace(self: *Pool, size: u64, id: u32) ?u32 {
         return switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.alloc(&self.arena, @intCast(size)),
-            .variable => |*tlsf| (tlsf.alloc(@intCast(Config.granulesFor(size)), self.alignment_granules, size) catch null),
+            .fixed_size => |*fixed| fixed.alloc(&self.arena, id, @intCast(size)),
+            .variable => |*tlsf| (tlsf.alloc(@intCast(Config.granulesFor(size)), self.alignment_granules, id, size) catch null),
         };
     }
 
@@ -234,7 +241,8 @@ pub const Pool = struct {
         return true;
     }
 
-    pub fn free(self: *Pool, g: u32) Error!void {
+    /// Frees the block at `g`. With `expected_id` not 0, only if the block still holds that allocation.
+    pub fn free(self: *Pool, g: u32, expected_id: u32) Error!void {
         self.lock();
         defer self.unlock();
         const timed = self.stats.sampleNow(self.stats.free_count);
@@ -242,6 +250,14 @@ pub const Pool = struct {
         const region_index = self.arena.regionOf(g);
         if (region_index == arena_mod.none) {
             return status.fail(error.InvalidPointer, "pointer at offset {d} is not in any region of pool '{s}'", .{ @as(u64, g) * granule_bytes, self.name });
+        }
+        if (expected_id != 0) {
+            const live = self.lookupLocked(region_index, g);
+            const live_id = if (live) |block| block.id else 0;
+            if (live_id != expected_id) {
+                if (live_id == 0) return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, @as(u64, g) * granule_bytes, self.name });
+                return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed, and the block now holds allocation #{d}", .{ expected_id, @as(u64, g) * granule_bytes, self.name, live_id });
+            }
         }
         const result: FreeResult = switch (self.strategy) {
             .fixed_size => |*fixed| fixed.free(region_index, g),
@@ -264,17 +280,22 @@ pub const Pool = struct {
         }
     }
 
-    /// The requested size of the live block at `g`, or null where none starts there.
-    pub fn liveSize(self: *Pool, g: u32) ?u64 {
+    pub const Live = @import("strategy/tlsf.zig").Tlsf.Live;
+
+    /// The live block that starts at `g`, or null where none does.
+    pub fn lookup(self: *Pool, g: u32) ?Live {
         self.lock();
         defer self.unlock();
         const region_index = self.arena.regionOf(g);
         if (region_index == arena_mod.none) return null;
-        const live = switch (self.strategy) {
+        return self.lookupLocked(region_index, g);
+    }
+
+    fn lookupLocked(self: *Pool, region_index: u32, g: u32) ?Live {
+        return switch (self.strategy) {
             .fixed_size => |*fixed| fixed.lookup(region_index, g),
             .variable => |*tlsf| tlsf.lookup(g),
-        } orelse return null;
-        return live.requested_bytes;
+        };
     }
 
     pub fn reset(self: *Pool) Error!void {
@@ -347,11 +368,11 @@ test "a variable pool grows to maxSize, then fails, then trims" {
     const pool = try Pool.create(std.testing.allocator, "t", testConfig(.variable));
     defer pool.destroy();
     var offsets: [4]u32 = undefined;
-    for (&offsets) |*g| g.* = try pool.alloc(60 * 1024);
+    for (&offsets) |*g| g.* = (try pool.alloc(60 * 1024)).g;
     try std.testing.expectError(error.OutOfMemory, pool.alloc(60 * 1024));
     try std.testing.expectEqual(@as(u64, 1), pool.stats.failed_allocations);
-    for (offsets) |g| try pool.free(g);
-    try std.testing.expectError(error.DoubleFree, pool.free(offsets[0]));
+    for (offsets) |g| try pool.free(g, 0);
+    try std.testing.expectError(error.DoubleFree, pool.free(offsets[0], 0));
     try std.testing.expectEqual(@as(u64, 3 * 64 * 1024), pool.trim());
     try std.testing.expectEqual(@as(u64, 64 * 1024), pool.arena.committed_bytes);
     _ = try pool.alloc(60 * 1024);
@@ -361,11 +382,16 @@ test "a fixed pool refuses sizes over its block size and resets" {
     const pool = try Pool.create(std.testing.allocator, "f", testConfig(.fixed_size));
     defer pool.destroy();
     try std.testing.expectError(error.InvalidSize, pool.alloc(101));
-    const g = try pool.alloc(100);
-    try std.testing.expectEqual(@as(u64, 100), pool.liveSize(g).?);
-    try std.testing.expectError(error.InvalidPointer, pool.free(g + 1));
+    const placed = try pool.alloc(100);
+    const g = placed.g;
+    try std.testing.expectEqual(@as(u64, 100), pool.lookup(g).?.requested_bytes);
+    try std.testing.expectError(error.InvalidPointer, pool.free(g + 1, 0));
     try pool.reset();
-    try std.testing.expectError(error.DoubleFree, pool.free(g));
+    try std.testing.expectError(error.DoubleFree, pool.free(g, 0));
+    const again = try pool.alloc(10);
+    try std.testing.expectEqual(g, again.g); // the same block, a new allocation
+    try std.testing.expectError(error.DoubleFree, pool.free(g, placed.id));
+    try pool.free(g, again.id);
     try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
 }
 

@@ -2,6 +2,7 @@
 test {
     _ = @import("status.zig");
     _ = @import("backend/host.zig");
+    _ = @import("backend/cuda_driver.zig");
     _ = @import("arena.zig");
     _ = @import("strategy/offset_map.zig");
     _ = @import("strategy/tlsf.zig");

@@ -15,6 +15,7 @@ const RegionBlocks = struct {
     live: std.DynamicBitSetUnmanaged = .{},
     freed: std.DynamicBitSetUnmanaged = .{},
     requested_bytes: []u32 = &.{},
+    ids: []u32 = &.{},
 };
 
 pub const FreeResult = @import("tlsf.zig").FreeResult;
@@ -45,6 +46,7 @@ pub const Fixed = struct {
         blocks.live.deinit(self.gpa);
         blocks.freed.deinit(self.gpa);
         self.gpa.free(blocks.requested_bytes);
+        self.gpa.free(blocks.ids);
         blocks.* = .{};
     }
 
@@ -63,6 +65,7 @@ pub const Fixed = struct {
         blocks.live = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
         blocks.freed = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
         blocks.requested_bytes = try self.gpa.alloc(u32, count);
+        blocks.ids = try self.gpa.alloc(u32, count);
         try self.free_stack.ensureTotalCapacity(self.gpa, self.block_count + count);
         self.block_count += count;
         // Pushed in reverse so blocks are handed out in address order.
@@ -89,13 +92,15 @@ pub const Fixed = struct {
         self.freeRegionBlocks(&self.regions.items[index]);
     }
 
-    pub fn alloc(self: *Fixed, region_of: anytype, requested_bytes: u32) ?u32 {
+    pub fn alloc(self: *Fixed, region_of: anytype, id: u32, requested_bytes: u32) ?u32 {
+        assert(id != 0);
         const g = self.free_stack.pop() orelse return null;
         const blocks = &self.regions.items[region_of.regionOf(g)];
         const slot = (g - blocks.start) / self.stride;
         assert(!blocks.live.isSet(slot));
         blocks.live.set(slot);
         blocks.requested_bytes[slot] = requested_bytes;
+        blocks.ids[slot] = id;
         self.live_count += 1;
         return g;
     }
@@ -117,7 +122,7 @@ pub const Fixed = struct {
         const slot = self.blockSlot(region_index, g) orelse return null;
         const region = &self.regions.items[region_index];
         if (!region.live.isSet(slot)) return null;
-        return .{ .granules = self.stride, .requested_bytes = region.requested_bytes[slot] };
+        return .{ .granules = self.stride, .requested_bytes = region.requested_bytes[slot], .id = region.ids[slot] };
     }
 
     /// The block index of `g` within its region, or null for an offset that starts no block.
@@ -185,9 +190,9 @@ test "fixed frees every block of every region without allocating" {
     defer fixed.deinit();
     try fixed.addRegion(0, .{ .start = 0, .len = 16, .committed = true, .live_count = 0 });
     var blocks: [8]u32 = undefined;
-    for (blocks[0..4]) |*g| g.* = fixed.alloc(TwoRegions{}, 1).?;
+    for (blocks[0..4]) |*g| g.* = fixed.alloc(TwoRegions{}, 7, 1).?;
     try fixed.addRegion(1, .{ .start = 16, .len = 16, .committed = true, .live_count = 0 });
-    for (blocks[4..]) |*g| g.* = fixed.alloc(TwoRegions{}, 1).?;
+    for (blocks[4..]) |*g| g.* = fixed.alloc(TwoRegions{}, 7, 1).?;
     for (blocks) |g| try std.testing.expect(fixed.free((TwoRegions{}).regionOf(g), g) == .freed);
     try std.testing.expectEqual(@as(u64, 32), fixed.freeGranules());
 }
@@ -202,18 +207,18 @@ test "fixed hands out blocks in order and tells bad frees apart" {
     var fixed = Fixed.init(std.testing.allocator, 4);
     defer fixed.deinit();
     try fixed.addRegion(0, .{ .start = 0, .len = 16, .committed = true, .live_count = 0 });
-    const a = fixed.alloc(OneRegion{}, 60).?;
-    const b = fixed.alloc(OneRegion{}, 64).?;
+    const a = fixed.alloc(OneRegion{}, 7, 60).?;
+    const b = fixed.alloc(OneRegion{}, 7, 64).?;
     try std.testing.expectEqual(@as(u32, 0), a);
     try std.testing.expectEqual(@as(u32, 4), b);
     try std.testing.expect(fixed.free(0, 2) == .interior_pointer);
     try std.testing.expect(fixed.free(0, 8) == .unknown_pointer);
     try std.testing.expectEqual(@as(u64, 60), fixed.free(0, a).freed.requested_bytes);
     try std.testing.expect(fixed.free(0, a) == .double_free);
-    _ = fixed.alloc(OneRegion{}, 1).?;
-    _ = fixed.alloc(OneRegion{}, 1).?;
-    _ = fixed.alloc(OneRegion{}, 1).?;
-    try std.testing.expect(fixed.alloc(OneRegion{}, 1) == null);
+    _ = fixed.alloc(OneRegion{}, 7, 1).?;
+    _ = fixed.alloc(OneRegion{}, 7, 1).?;
+    _ = fixed.alloc(OneRegion{}, 7, 1).?;
+    try std.testing.expect(fixed.alloc(OneRegion{}, 7, 1) == null);
     fixed.reset();
     try std.testing.expect(fixed.free(0, b) == .double_free);
     try std.testing.expectEqual(@as(u64, 16), fixed.freeGranules());

@@ -25,6 +25,7 @@ const Block = struct {
     prev_free: u32,
     next_free: u32, // also links recycled records
     is_free: bool,
+    id: u32, // the allocation's id while live (see Pool), 0 while free
     requested_bytes: u64,
 };
 
@@ -83,6 +84,7 @@ pub const Tlsf = struct {
             .prev_free = nil,
             .next_free = nil,
             .is_free = true,
+            .id = 0,
             .requested_bytes = 0,
         };
         self.insertFree(index);
@@ -99,13 +101,12 @@ pub const Tlsf = struct {
     }
 
     /// Places `size` granules at a multiple of `alignment` granules; null when nothing fits.
-    pub fn alloc(self: *Tlsf, size: u32, alignment: u32, requested_bytes: u64) error{OutOfMemory}!?u32 {
-        assert(size > 0 and std.math.isPowerOfTwo(alignment));
+    pub fn alloc(self: *Tlsf, size: u32, alignment: u32, id: u32, requested_bytes: u64) error{OutOfMemory}!?u32 {
+        assert(size > 0 and std.math.isPowerOfTwo(alignment) and id != 0);
         // Two records may be split off; reserve them first so failure leaves no half-done change.
         try self.blocks.ensureUnusedCapacity(self.gpa, 2);
         try self.live.ensureUnusedCapacity(self.gpa, 1);
-        const search_size = @as(u64, size) + alignment - 1;
-        const index = self.findSuitable(search_size) orelse return null;
+        const index = self.findAligned(size, alignment) orelse return null;
         self.removeFree(index);
         var block = &self.blocks.items[index];
         const aligned_start = std.mem.alignForward(u32, block.start, alignment);
@@ -124,6 +125,7 @@ pub const Tlsf = struct {
             block = &self.blocks.items[index];
         }
         block.is_free = false;
+        block.id = id;
         block.requested_bytes = requested_bytes;
         self.live.putAssumeCapacity(block.start, index);
         assert(block.size == size);
@@ -136,6 +138,7 @@ pub const Tlsf = struct {
         assert(!block.is_free and block.start == start);
         const result: FreeResult = .{ .freed = .{ .granules = block.size, .requested_bytes = block.requested_bytes } };
         block.is_free = true;
+        block.id = 0;
         var merged = index;
         if (block.prev_phys != nil and self.blocks.items[block.prev_phys].is_free) {
             const prev = block.prev_phys;
@@ -152,13 +155,13 @@ pub const Tlsf = struct {
         return result;
     }
 
-    pub const Live = struct { granules: u32, requested_bytes: u64 };
+    pub const Live = struct { granules: u32, requested_bytes: u64, id: u32 };
 
     pub fn lookup(self: *const Tlsf, start: u32) ?Live {
         const index = self.live.get(start) orelse return null;
         const block = self.blocks.items[index];
         assert(!block.is_free);
-        return .{ .granules = block.size, .requested_bytes = block.requested_bytes };
+        return .{ .granules = block.size, .requested_bytes = block.requested_bytes, .id = block.id };
     }
 
     /// Forgets every block and makes each committed region one free block again.
@@ -195,6 +198,19 @@ pub const Tlsf = struct {
     }
 
     // ---- free lists ----
+
+    /// A free block that holds `size` granules at an aligned start. A good fit for `size` is
+    /// taken when its start happens to be aligned; only otherwise is the search widened by
+    /// `alignment - 1`, so aligned pools do not waste blocks of exactly the size asked for.
+    fn findAligned(self: *const Tlsf, size: u32, alignment: u32) ?u32 {
+        if (self.findSuitable(size)) |index| {
+            const block = self.blocks.items[index];
+            const aligned_start = std.mem.alignForward(u64, block.start, alignment);
+            if (aligned_start + size <= @as(u64, block.start) + block.size) return index;
+        }
+        if (alignment == 1) return null;
+        return self.findSuitable(@as(u64, size) + alignment - 1);
+    }
 
     fn findSuitable(self: *const Tlsf, size: u64) ?u32 {
         const want = mappingSearch(size);
@@ -263,6 +279,7 @@ pub const Tlsf = struct {
             .prev_free = nil,
             .next_free = nil,
             .is_free = true,
+            .id = 0,
             .requested_bytes = 0,
         };
         if (block.prev_phys != nil) self.blocks.items[block.prev_phys].next_phys = front;
@@ -285,6 +302,7 @@ pub const Tlsf = struct {
             .prev_free = nil,
             .next_free = nil,
             .is_free = true,
+            .id = 0,
             .requested_bytes = 0,
         };
         if (block.next_phys != nil) self.blocks.items[block.next_phys].prev_phys = tail;
@@ -359,13 +377,22 @@ test "mapping rounds up so any block in the found list fits" {
     }
 }
 
+test "an aligned pool uses a free block of exactly the size asked for" {
+    var tlsf = Tlsf.init(std.testing.allocator);
+    defer tlsf.deinit();
+    try tlsf.addRegion(.{ .start = 0, .len = 64, .committed = true, .live_count = 0 });
+    var id: u32 = 1;
+    while (id <= 4) : (id += 1) _ = (try tlsf.alloc(16, 4, id, 256)).?; // four blocks fill the region exactly
+    try std.testing.expectEqual(@as(u64, 0), tlsf.free_granules);
+}
+
 test "tlsf splits, coalesces and reports bad frees" {
     var tlsf = Tlsf.init(std.testing.allocator);
     defer tlsf.deinit();
     try tlsf.addRegion(.{ .start = 0, .len = 1024, .committed = true, .live_count = 0 });
-    const a = (try tlsf.alloc(10, 1, 160)).?;
-    const b = (try tlsf.alloc(20, 4, 320)).?;
-    const c = (try tlsf.alloc(5, 1, 80)).?;
+    const a = (try tlsf.alloc(10, 1, 1, 160)).?;
+    const b = (try tlsf.alloc(20, 4, 2, 320)).?;
+    const c = (try tlsf.alloc(5, 1, 3, 80)).?;
     try std.testing.expect(b % 4 == 0);
     try std.testing.expectEqual(@as(u32, 20), tlsf.lookup(b).?.granules);
     try std.testing.expect(tlsf.free(b + 1) == .interior_pointer);
@@ -376,6 +403,6 @@ test "tlsf splits, coalesces and reports bad frees" {
     try std.testing.expect(tlsf.free(c) == .freed);
     try std.testing.expectEqual(@as(u64, 1024), tlsf.free_granules);
     try std.testing.expectEqual(@as(u64, 1024), tlsf.largestFreeGranules()); // all merged back
-    try std.testing.expect((try tlsf.alloc(1025, 1, 0)) == null);
-    try std.testing.expectEqual(@as(u32, 0), (try tlsf.alloc(1024, 1, 0)).?);
+    try std.testing.expect((try tlsf.alloc(1025, 1, 4, 0)) == null);
+    try std.testing.expectEqual(@as(u32, 0), (try tlsf.alloc(1024, 1, 5, 0)).?);
 }

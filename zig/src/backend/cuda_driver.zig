@@ -1,0 +1,149 @@
+//! The CUDA driver API, found at run time (libcuda.so.1 through dlopen) rather than linked, so the
+//! core loads on machines without a driver and only GPU pools say what is missing. `load` runs
+//! once per process; afterwards `api()` hands out the resolved table or the reason it is absent.
+const std = @import("std");
+const assert = std.debug.assert;
+
+pub const Result = c_int;
+pub const success: Result = 0;
+pub const error_not_ready: Result = 600;
+pub const error_no_device: Result = 100;
+pub const error_invalid_device: Result = 101;
+pub const Device = c_int;
+pub const Context = ?*anyopaque;
+pub const Stream = ?*anyopaque;
+pub const Event = ?*anyopaque;
+pub const Module = ?*anyopaque;
+pub const Function = ?*anyopaque;
+pub const DevicePtr = u64;
+pub const MemHandle = u64;
+
+pub const MemLocation = extern struct { type: c_int, id: c_int };
+pub const MemAccessDesc = extern struct { location: MemLocation, flags: c_int };
+pub const MemAllocationProp = extern struct {
+    type: c_int,
+    requested_handle_types: c_int,
+    location: MemLocation,
+    win32_handle_meta_data: ?*anyopaque = null,
+    compression_type: u8 = 0,
+    gpu_direct_rdma_capable: u8 = 0,
+    usage: u16 = 0,
+    reserved: [4]u8 = @splat(0),
+};
+
+pub const mem_allocation_type_pinned = 1;
+pub const mem_location_type_device = 1;
+pub const mem_access_flags_read_write = 3;
+pub const mem_alloc_granularity_minimum = 0;
+pub const mem_host_register_portable = 1;
+pub const stream_non_blocking = 1;
+pub const event_disable_timing = 2;
+pub const device_attribute_vmm_supported = 102;
+
+/// Every entry point the core uses, by its versioned symbol name.
+pub const Api = struct {
+    cuInit: *const fn (c_uint) callconv(.c) Result,
+    cuGetErrorName: *const fn (Result, *?[*:0]const u8) callconv(.c) Result,
+    cuGetErrorString: *const fn (Result, *?[*:0]const u8) callconv(.c) Result,
+    cuDeviceGetCount: *const fn (*c_int) callconv(.c) Result,
+    cuDeviceGet: *const fn (*Device, c_int) callconv(.c) Result,
+    cuDeviceGetName: *const fn ([*]u8, c_int, Device) callconv(.c) Result,
+    cuDeviceGetAttribute: *const fn (*c_int, c_int, Device) callconv(.c) Result,
+    cuDeviceTotalMem_v2: *const fn (*usize, Device) callconv(.c) Result,
+    cuDevicePrimaryCtxRetain: *const fn (*Context, Device) callconv(.c) Result,
+    cuDevicePrimaryCtxRelease_v2: *const fn (Device) callconv(.c) Result,
+    cuCtxSetCurrent: *const fn (Context) callconv(.c) Result,
+    cuCtxSynchronize: *const fn () callconv(.c) Result,
+    cuMemGetInfo_v2: *const fn (*usize, *usize) callconv(.c) Result,
+    cuMemAddressReserve: *const fn (*DevicePtr, usize, usize, DevicePtr, c_ulonglong) callconv(.c) Result,
+    cuMemAddressFree: *const fn (DevicePtr, usize) callconv(.c) Result,
+    cuMemCreate: *const fn (*MemHandle, usize, *const MemAllocationProp, c_ulonglong) callconv(.c) Result,
+    cuMemRelease: *const fn (MemHandle) callconv(.c) Result,
+    cuMemMap: *const fn (DevicePtr, usize, usize, MemHandle, c_ulonglong) callconv(.c) Result,
+    cuMemUnmap: *const fn (DevicePtr, usize) callconv(.c) Result,
+    cuMemSetAccess: *const fn (DevicePtr, usize, *const MemAccessDesc, usize) callconv(.c) Result,
+    cuMemGetAllocationGranularity: *const fn (*usize, *const MemAllocationProp, c_int) callconv(.c) Result,
+    cuMemHostRegister_v2: *const fn (?*anyopaque, usize, c_uint) callconv(.c) Result,
+    cuMemHostUnregister: *const fn (?*anyopaque) callconv(.c) Result,
+    cuMemcpyHtoD_v2: *const fn (DevicePtr, ?*const anyopaque, usize) callconv(.c) Result,
+    cuMemcpyDtoH_v2: *const fn (?*anyopaque, DevicePtr, usize) callconv(.c) Result,
+    cuMemcpyDtoD_v2: *const fn (DevicePtr, DevicePtr, usize) callconv(.c) Result,
+    cuMemcpyHtoDAsync_v2: *const fn (DevicePtr, ?*const anyopaque, usize, Stream) callconv(.c) Result,
+    cuMemcpyDtoHAsync_v2: *const fn (?*anyopaque, DevicePtr, usize, Stream) callconv(.c) Result,
+    cuMemcpyDtoDAsync_v2: *const fn (DevicePtr, DevicePtr, usize, Stream) callconv(.c) Result,
+    cuMemsetD8_v2: *const fn (DevicePtr, u8, usize) callconv(.c) Result,
+    cuMemsetD8Async: *const fn (DevicePtr, u8, usize, Stream) callconv(.c) Result,
+    cuStreamCreate: *const fn (*Stream, c_uint) callconv(.c) Result,
+    cuStreamDestroy_v2: *const fn (Stream) callconv(.c) Result,
+    cuStreamSynchronize: *const fn (Stream) callconv(.c) Result,
+    cuStreamWaitEvent: *const fn (Stream, Event, c_uint) callconv(.c) Result,
+    cuEventCreate: *const fn (*Event, c_uint) callconv(.c) Result,
+    cuEventDestroy_v2: *const fn (Event) callconv(.c) Result,
+    cuEventRecord: *const fn (Event, Stream) callconv(.c) Result,
+    cuEventQuery: *const fn (Event) callconv(.c) Result,
+    cuEventSynchronize: *const fn (Event) callconv(.c) Result,
+    cuModuleLoadData: *const fn (*Module, ?*const anyopaque) callconv(.c) Result,
+    cuModuleUnload: *const fn (Module) callconv(.c) Result,
+    cuModuleGetFunction: *const fn (*Function, Module, [*:0]const u8) callconv(.c) Result,
+    cuLaunchKernel: *const fn (Function, c_uint, c_uint, c_uint, c_uint, c_uint, c_uint, c_uint, Stream, ?[*]?*anyopaque, ?[*]?*anyopaque) callconv(.c) Result,
+};
+
+const library_names = [_][:0]const u8{ "libcuda.so.1", "libcuda.so" };
+
+var once = std.once(load);
+var api_table: Api = undefined;
+var unavailable_reason_buffer: [256]u8 = undefined;
+var unavailable_reason: ?[]const u8 = null;
+
+fn setReason(comptime fmt: []const u8, args: anytype) void {
+    unavailable_reason = std.fmt.bufPrint(&unavailable_reason_buffer, fmt, args) catch unavailable_reason_buffer[0..];
+}
+
+fn load() void {
+    const handle = for (library_names) |name| {
+        if (std.c.dlopen(name, .{ .NOW = true })) |found| break found;
+    } else {
+        setReason("the CUDA driver (libcuda.so.1) is not installed or not on the loader's path", .{});
+        return;
+    };
+    inline for (@typeInfo(Api).@"struct".fields) |field| {
+        const symbol = std.c.dlsym(handle, field.name) orelse {
+            setReason("the CUDA driver is too old: it lacks {s}", .{field.name});
+            return;
+        };
+        @field(api_table, field.name) = @ptrCast(@alignCast(symbol));
+    }
+    const result = api_table.cuInit(0);
+    if (result != success) {
+        setReason("cuInit failed: {s} ({d}){s}", .{ errorName(result), result, if (result == error_no_device) ": no CUDA device is visible" else "" });
+        return;
+    }
+    unavailable_reason = null;
+}
+
+/// The driver table, or error.Unavailable with `unavailableReason()` saying why.
+pub fn api() error{Unavailable}!*const Api {
+    once.call();
+    if (unavailable_reason != null) return error.Unavailable;
+    return &api_table;
+}
+
+pub fn unavailableReason() []const u8 {
+    once.call();
+    return unavailable_reason orelse "";
+}
+
+/// The driver's name for a result code, e.g. CUDA_ERROR_OUT_OF_MEMORY.
+pub fn errorName(result: Result) []const u8 {
+    var name: ?[*:0]const u8 = null;
+    if (api_table.cuGetErrorName(result, &name) != success or name == null) return "CUDA_ERROR_UNKNOWN";
+    return std.mem.span(name.?);
+}
+
+test "without a driver, api() says why instead of crashing" {
+    const table = api() catch {
+        try std.testing.expect(unavailableReason().len > 0);
+        return;
+    };
+    _ = table; // a machine with a driver: loading worked
+}
