@@ -28,6 +28,16 @@ function configRecord(kind: number, config: PoolConfig): Float64Array {
     growth: config.growth,
     threadSafety: THREAD_SAFETY_CODES[config.threadSafety],
     collectStats: config.collectStats ? 1 : 0,
+    canaries: 0,
+    guardPages: 0,
+    guardSampleRate: 1,
+    fillOnAlloc: -1,
+    fillOnFree: -1,
+    quarantineBytes: 0,
+    trackHistory: 0,
+    leakReport: 0,
+    safeViews: 0,
+    historySize: 0,
   };
   return Float64Array.from(CONFIG_FIELDS, (field) => values[field]);
 }

@@ -17,7 +17,7 @@ import {
   PoolNotFoundError,
 } from "./errors";
 
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
@@ -51,6 +51,16 @@ export const CONFIG_FIELDS = [
   "growth",
   "threadSafety",
   "collectStats",
+  "canaries",
+  "guardPages",
+  "guardSampleRate",
+  "fillOnAlloc",
+  "fillOnFree",
+  "quarantineBytes",
+  "trackHistory",
+  "leakReport",
+  "safeViews",
+  "historySize",
 ] as const;
 
 /** Mirrors zig/src/stats.zig Field: the order of the f64 stats record. */

@@ -17,11 +17,16 @@ pub const unit_granules: u32 = @intCast(unit_bytes / granule_bytes);
 pub const reserve_bytes_max: u64 = 64 * 1024 * 1024 * 1024 - unit_bytes;
 pub const none: u32 = std.math.maxInt(u32);
 
+/// Who places blocks in a region: the pool's strategy, or the debug layer's allocator of
+/// guarded pages (zig/src/debug/guard.zig). A region has one owner while it is committed.
+pub const Owner = enum(u8) { strategy, guard };
+
 pub const Region = struct {
     start: u32, // granules from the base
     len: u32, // granules
     committed: bool,
     live_count: u32,
+    owner: Owner = .strategy,
 
     pub fn end(self: Region) u64 {
         return @as(u64, self.start) + self.len;
@@ -60,13 +65,16 @@ pub const Arena = struct {
 
     /// Commits a region of at least `len_bytes` (whole units), reusing a decommitted one that is
     /// large enough before reserving fresh address space. Returns its index, or null when the
-    /// reservation is full or the OS refuses.
+    /// reservation is full or the OS refuses. The region's owner is the strategy until the caller
+    /// says otherwise.
     pub fn grow(self: *Arena, len_bytes: u64) ?u32 {
         assert(len_bytes > 0 and len_bytes % unit_bytes == 0);
         for (self.regions.items, 0..) |*region, index| {
             if (region.committed or @as(u64, region.len) * granule_bytes < len_bytes) continue;
             if (!self.backend.commit(self.base, @as(u64, region.start) * granule_bytes, @as(u64, region.len) * granule_bytes)) return null;
+            assert(region.live_count == 0);
             region.committed = true;
+            region.owner = .strategy;
             self.committed_bytes += @as(u64, region.len) * granule_bytes;
             return @intCast(index);
         }

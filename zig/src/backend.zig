@@ -38,4 +38,18 @@ pub const Backend = union(enum) {
             .host => host.decommit(base, offset, len),
         }
     }
+
+    /// Whether pages can be made inaccessible, so that a stray access faults (guard pages).
+    pub fn canProtect(self: Backend) bool {
+        return switch (self) {
+            .host => true,
+        };
+    }
+
+    /// Makes committed pages inaccessible; `commit` makes them accessible again.
+    pub fn protectNone(self: Backend, base: u64, offset: u64, len: u64) bool {
+        return switch (self) {
+            .host => host.protectNone(base + offset, len),
+        };
+    }
 };

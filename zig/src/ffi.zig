@@ -9,9 +9,10 @@ const status = @import("status.zig");
 const registry = @import("registry.zig");
 const pool_mod = @import("pool.zig");
 const stats_mod = @import("stats.zig");
+const violation = @import("debug/violation.zig");
 const Pool = pool_mod.Pool;
 
-pub const abi_version: u32 = 1;
+pub const abi_version: u32 = 2;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
@@ -133,4 +134,45 @@ export fn mp_reset(handle: i32) i32 {
 export fn mp_trim(handle: i32) f64 {
     const pool = registry.get(handle) orelse return @floatFromInt(failNoPool(handle));
     return @floatFromInt(pool.trim());
+}
+
+/// Checks the pool's canaries and quarantined blocks: 0, or the status of the first damage found
+/// (its details through `mp_violation`).
+export fn mp_check(handle: i32) i32 {
+    const pool = registry.get(handle) orelse return failNoPool(handle);
+    pool.check() catch |err| return codeOf(err);
+    return 0;
+}
+
+/// A field (violation.Field) of the damage that the last failing call on this thread found.
+export fn mp_violation(field: u32) f64 {
+    const which = std.meta.intToEnum(violation.Field, field) catch return std.math.nan(f64);
+    return violation.lastField(which);
+}
+
+/// Writes the offsets of live allocations into `out`; returns how many there are (more than
+/// `capacity` means: call again with room for all), or a negative status.
+export fn mp_live_list(handle: i32, out: [*]u32, capacity: u32) i32 {
+    const pool = registry.get(handle) orelse return failNoPool(handle);
+    const count = pool.listLive(out[0..capacity]);
+    return @intCast(@min(count, std.math.maxInt(i32)));
+}
+
+/// 1 where the live allocation at `g` has guard pages, else 0.
+export fn mp_is_guarded(handle: i32, g: u32) u32 {
+    const pool = registry.get(handle) orelse return 0;
+    return @intFromBool(pool.isGuarded(g));
+}
+
+/// Hands the core the JavaScript stack of the allocation at `g`, for a fault report: 1 kept,
+/// 0 not needed (the allocation has no guard pages), or a negative status.
+export fn mp_set_stack(handle: i32, g: u32, stack: [*]const u8, len: u32) i32 {
+    const pool = registry.get(handle) orelse return failNoPool(handle);
+    const kept = pool.setStack(g, stack[0..len]) catch |err| return codeOf(err);
+    return @intFromBool(kept);
+}
+
+/// 1 where this core was built with the debug layer.
+export fn mp_debug_layer() u32 {
+    return @intFromBool(pool_mod.debug_layer_built);
 }

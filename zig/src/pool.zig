@@ -1,7 +1,10 @@
 //! A pool: an arena of regions from one backend, a placement strategy over it, statistics,
 //! and the lock its thread-safety setting asks for. The pool turns sizes in bytes into
-//! granules and regions into growth; the strategy only places blocks.
+//! granules and regions into growth; the strategy only places blocks. Where a debug switch is
+//! on, the debug layer (debug/layer.zig) stands between the pool and its strategy and takes
+//! over allocate, free and lookup; with every switch off the pool never calls it.
 const std = @import("std");
+const build_options = @import("build_options");
 const assert = std.debug.assert;
 const arena_mod = @import("arena.zig");
 const Arena = arena_mod.Arena;
@@ -12,6 +15,14 @@ const FreeResult = @import("strategy/tlsf.zig").FreeResult;
 const stats_mod = @import("stats.zig");
 const status = @import("status.zig");
 const Error = status.Error;
+const debug_config = @import("debug/config.zig");
+const DebugConfig = debug_config.DebugConfig;
+const Layer = @import("debug/layer.zig").Layer;
+const OffsetMap = @import("strategy/offset_map.zig").OffsetMap;
+
+/// Whether this core was built with the debug layer (`zig build -Ddebug-layer=false` leaves it
+/// out, to measure that a pool with every switch off costs the same as one without the code).
+pub const debug_layer_built = build_options.debug_layer;
 
 const granule_bytes = arena_mod.granule_bytes;
 const unit_bytes = arena_mod.unit_bytes;
@@ -22,7 +33,29 @@ pub const ThreadSafety = enum(u32) { none = 0, mutex = 1 };
 
 /// The configuration as TypeScript passes it: one f64 per field, in this order (src/native.ts).
 /// Named as PoolConfig names them, so messages name the field the user set.
-pub const ConfigField = enum(u32) { kind, allocatorType, blockSize, alignment, initialSize, maxSize, growth, threadSafety, collectStats };
+pub const ConfigField = enum(u32) {
+    kind,
+    allocatorType,
+    blockSize,
+    alignment,
+    initialSize,
+    maxSize,
+    growth,
+    threadSafety,
+    collectStats,
+    canaries,
+    guardPages,
+    guardSampleRate,
+    fillOnAlloc,
+    fillOnFree,
+    quarantineBytes,
+    trackHistory,
+    leakReport,
+    safeViews,
+    historySize,
+};
+/// The debug fields, in ConfigField order from `canaries` on (debug/config.zig reads them).
+const debug_fields = std.meta.fieldNames(debug_config.Raw);
 pub const config_field_count = @typeInfo(ConfigField).@"enum".fields.len;
 
 pub const Config = struct {
@@ -35,6 +68,7 @@ pub const Config = struct {
     growth: f64, // the next region's size as a multiple of the last; 0: never grow
     thread_safety: ThreadSafety,
     collect_stats: bool,
+    debug: DebugConfig = .{},
 
     /// Reads and validates the fields; on failure the message names the field and its value.
     pub fn parse(raw: *const [config_field_count]f64) Error!Config {
@@ -63,7 +97,10 @@ pub const Config = struct {
             .growth = raw[@intFromEnum(ConfigField.growth)],
             .thread_safety = thread_safety,
             .collect_stats = raw[@intFromEnum(ConfigField.collectStats)] != 0,
+            .debug = try DebugConfig.parse(debugRaw(raw), arena_mod.reserve_bytes_max),
         };
+        if (config.debug.coreActive() and !debug_layer_built)
+            return status.fail(error.Config, "this core was built without the debug layer (zig build -Ddebug-layer=false): canaries, guardPages, fills and quarantine are unavailable", .{});
         if (config.alignment == 0 or !std.math.isPowerOfTwo(config.alignment))
             return status.fail(error.Config, "alignment must be a power of two up to {d}, got {d}", .{ page_bytes, config.alignment });
         if (config.initial_size == 0) return status.fail(error.Config, "initialSize must be above 0", .{});
@@ -78,10 +115,24 @@ pub const Config = struct {
         return config;
     }
 
-    fn granulesFor(bytes: u64) u64 {
+    pub fn granulesFor(bytes: u64) u64 {
         return std.math.divCeil(u64, bytes, granule_bytes) catch unreachable;
     }
+
+    fn debugRaw(raw: *const [config_field_count]f64) debug_config.Raw {
+        var out: debug_config.Raw = .{};
+        inline for (debug_fields) |name| @field(out, name) = raw[@intFromEnum(@field(ConfigField, name))];
+        return out;
+    }
 };
+
+comptime {
+    // The debug fields close the record, in the same order as debug_config.Raw names them.
+    for (debug_fields, 0..) |name, i| {
+        assert(@intFromEnum(@field(ConfigField, name)) == @intFromEnum(ConfigField.canaries) + i);
+    }
+    assert(@intFromEnum(ConfigField.canaries) + debug_fields.len == config_field_count);
+}
 
 const Strategy = union(StrategyKind) { fixed_size: Fixed, variable: Tlsf };
 
@@ -98,6 +149,8 @@ pub const Pool = struct {
     /// Each allocation gets the next id (never 0): a handle that frees by id cannot free a
     /// block that has since been freed by pointer and handed to someone else.
     last_id: u32 = 0,
+    /// The debug layer, where a debug switch that acts in the core is on.
+    debug: ?*Layer = null,
 
     pub fn create(gpa: std.mem.Allocator, name: []const u8, config: Config) Error!*Pool {
         assert(name.len > 0);
@@ -112,19 +165,38 @@ pub const Pool = struct {
         const arena = Arena.init(gpa, backend_mod.Backend.forKind(config.kind), reserve_bytes) orelse
             return status.fail(error.OutOfMemory, "the OS refused to reserve {d} bytes of address space", .{reserve_bytes});
         const alignment_granules: u32 = @intCast(@max(1, config.alignment / granule_bytes));
+        const layer: ?*Layer = if (debug_layer_built and config.debug.coreActive()) blk: {
+            if (config.debug.guard != null and !arena.backend.canProtect()) {
+                var doomed = arena;
+                doomed.deinit();
+                return status.fail(error.Config, "guardPages needs memory whose pages can be protected; this pool's cannot", .{});
+            }
+            break :blk Layer.create(gpa, config.debug, config.alignment) catch {
+                var doomed = arena;
+                doomed.deinit();
+                return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+            };
+        } else null;
+        // A fixed-size block holds the debug layer's canaries around blockSize user bytes.
+        const block_bytes = if (layer) |debug| debug.strategyBlockBytes(config.block_size) else config.block_size;
         self.* = .{
             .gpa = gpa,
             .name = owned_name,
             .config = config,
             .arena = arena,
             .strategy = switch (config.strategy) {
-                .fixed_size => .{ .fixed_size = Fixed.init(gpa, @intCast(std.mem.alignForward(u64, Config.granulesFor(config.block_size), alignment_granules))) },
+                .fixed_size => .{ .fixed_size = Fixed.init(gpa, @intCast(std.mem.alignForward(u64, Config.granulesFor(block_bytes), alignment_granules))) },
                 .variable => .{ .variable = Tlsf.init(gpa) },
             },
             .stats = .{ .enabled = config.collect_stats },
             .alignment_granules = alignment_granules,
+            .debug = layer,
         };
-        if (!self.grow(std.mem.alignForward(u64, config.initial_size, unit_bytes))) {
+        const first_region_bytes = switch (self.strategy) {
+            .fixed_size => |fixed| @max(config.initial_size, @as(u64, fixed.stride) * granule_bytes),
+            .variable => config.initial_size,
+        };
+        if (!self.grow(std.mem.alignForward(u64, first_region_bytes, unit_bytes))) {
             self.deinitParts();
             return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes", .{config.initial_size});
         }
@@ -132,6 +204,7 @@ pub const Pool = struct {
     }
 
     fn deinitParts(self: *Pool) void {
+        if (self.debug) |layer| layer.destroy();
         switch (self.strategy) {
             inline else => |*strategy| strategy.deinit(),
         }
@@ -170,17 +243,13 @@ pub const Pool = struct {
         }
         self.lock();
         defer self.unlock();
+        if (debug_layer_built) if (self.debug) |layer| return layer.alloc(self, size);
         const timed = self.stats.sampleNow(self.stats.allocation_count);
         const started = if (timed) std.time.Instant.now() catch null else null;
-        self.last_id = if (self.last_id == std.math.maxInt(u32)) 1 else self.last_id + 1;
-        const id = self.last_id;
-        const g = self.place(size, id) orelse {
-            self.stats.failed_allocations += 1;
-            return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece", .{ self.name, size, self.arena.committed_bytes, self.arena.reserved_bytes });
-        };
+        const id = self.nextId();
+        const g = self.place(size, size, id) orelse return self.failPlace(size);
         assert(g < status.offset_error_base and g % self.alignment_granules == 0);
-        self.arena.regions.items[self.arena.regionOf(g)].live_count += 1;
-        self.stats.recordAlloc(size, self.blockGranules(size) * granule_bytes);
+        self.notePlaced(g, size, self.blockBytes(size));
         if (started) |start| {
             const now = std.time.Instant.now() catch start;
             self.stats.recordAllocTime(now.since(start));
@@ -188,28 +257,46 @@ pub const Pool = struct {
         return .{ .g = g, .id = id };
     }
 
-    fn blockGranules(self: *const Pool, size: u64) u64 {
-        return switch (self.strategy) {
+    pub inline fn nextId(self: *Pool) u32 {
+        self.last_id = if (self.last_id == std.math.maxInt(u32)) 1 else self.last_id + 1;
+        return self.last_id;
+    }
+
+    pub fn failPlace(self: *Pool, size: u64) Error {
+        self.stats.failed_allocations += 1;
+        return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece", .{ self.name, size, self.arena.committed_bytes, self.arena.reserved_bytes });
+    }
+
+    /// Counts a block placed at `block_g` for `size` user bytes in its region and the statistics.
+    pub inline fn notePlaced(self: *Pool, block_g: u32, size: u64, block_bytes: u64) void {
+        self.arena.regions.items[self.arena.regionOf(block_g)].live_count += 1;
+        self.stats.recordAlloc(size, block_bytes);
+    }
+
+    /// Bytes the strategy sets aside for a block of `block_bytes`.
+    pub inline fn blockBytes(self: *const Pool, block_bytes: u64) u64 {
+        return granule_bytes * switch (self.strategy) {
             .fixed_size => |fixed| fixed.stride,
-            .variable => Config.granulesFor(size),
+            .variable => Config.granulesFor(block_bytes),
         };
     }
 
-    /// Places the block, growing the arena once if the strategy finds no room.
-    fn place(self: *Pool, size: u64, id: u32) ?u32 {
-        if (self.tryPlace(size, id)) |g| return g;
+    /// Places a block of `block_bytes` that holds an allocation of `requested` bytes, growing
+    /// the arena once if the strategy finds no room.
+    pub fn place(self: *Pool, block_bytes: u64, requested: u64, id: u32) ?u32 {
+        if (self.tryPlace(block_bytes, requested, id)) |g| return g;
         const needed = switch (self.strategy) {
             .fixed_size => |fixed| @as(u64, fixed.stride) * granule_bytes,
-            .variable => size + self.config.alignment,
+            .variable => block_bytes + self.config.alignment,
         };
         if (!self.growFor(needed)) return null;
-        return self.tryPlace(size, id);
+        return self.tryPlace(block_bytes, requested, id);
     }
 
-    fn tryPlace(self: *Pool, size: u64, id: u32) ?u32 {
+    fn tryPlace(self: *Pool, block_bytes: u64, requested: u64, id: u32) ?u32 {
         return switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.alloc(&self.arena, id, @intCast(size)),
-            .variable => |*tlsf| (tlsf.alloc(@intCast(Config.granulesFor(size)), self.alignment_granules, id, size) catch null),
+            .fixed_size => |*fixed| fixed.alloc(&self.arena, id, @intCast(requested)),
+            .variable => |*tlsf| (tlsf.alloc(@intCast(Config.granulesFor(block_bytes)), self.alignment_granules, id, requested) catch null),
         };
     }
 
@@ -245,53 +332,75 @@ pub const Pool = struct {
     pub fn free(self: *Pool, g: u32, expected_id: u32) Error!void {
         self.lock();
         defer self.unlock();
+        if (debug_layer_built) if (self.debug) |layer| return layer.free(self, g, expected_id);
         const timed = self.stats.sampleNow(self.stats.free_count);
         const started = if (timed) std.time.Instant.now() catch null else null;
         const region_index = self.arena.regionOf(g);
-        if (region_index == arena_mod.none) {
-            return status.fail(error.InvalidPointer, "pointer at offset {d} is not in any region of pool '{s}'", .{ @as(u64, g) * granule_bytes, self.name });
-        }
+        if (region_index == arena_mod.none) return self.failOutside(g);
         if (expected_id != 0) {
             const live = self.lookupLocked(region_index, g);
             const live_id = if (live) |block| block.id else 0;
-            if (live_id != expected_id) {
-                if (live_id == 0) return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, @as(u64, g) * granule_bytes, self.name });
-                return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed, and the block now holds allocation #{d}", .{ expected_id, @as(u64, g) * granule_bytes, self.name, live_id });
-            }
+            if (live_id != expected_id) return self.failStaleId(g, expected_id, live_id);
         }
-        const result: FreeResult = switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.free(region_index, g),
-            .variable => |*tlsf| tlsf.free(g),
-        };
-        switch (result) {
-            .freed => |freed| {
-                const region = &self.arena.regions.items[region_index];
-                assert(region.live_count > 0);
-                region.live_count -= 1;
-                self.stats.recordFree(freed.requested_bytes, @as(u64, freed.granules) * granule_bytes);
-            },
-            .double_free => return status.fail(error.DoubleFree, "double free: the block at offset {d} of pool '{s}' is already free", .{ @as(u64, g) * granule_bytes, self.name }),
-            .interior_pointer => return status.fail(error.InvalidPointer, "pointer at offset {d} points inside an allocation of pool '{s}', not at its start", .{ @as(u64, g) * granule_bytes, self.name }),
-            .unknown_pointer => return status.fail(error.InvalidPointer, "pool '{s}' never gave out a block at offset {d}", .{ self.name, @as(u64, g) * granule_bytes }),
-        }
+        const freed = try self.failUnlessFreed(self.release(region_index, g), g);
+        self.stats.recordFree(freed.requested_bytes, @as(u64, freed.granules) * granule_bytes);
         if (started) |start| {
             const now = std.time.Instant.now() catch start;
             self.stats.recordFreeTime(now.since(start));
         }
     }
 
+    /// Gives the block at `g` back to the strategy; counts it out of its region if it was live.
+    pub inline fn release(self: *Pool, region_index: u32, g: u32) FreeResult {
+        const result: FreeResult = switch (self.strategy) {
+            .fixed_size => |*fixed| fixed.free(region_index, g),
+            .variable => |*tlsf| tlsf.free(g),
+        };
+        if (result == .freed) {
+            const region = &self.arena.regions.items[region_index];
+            assert(region.live_count > 0);
+            region.live_count -= 1;
+        }
+        return result;
+    }
+
+    pub const Freed = @typeInfo(FreeResult).@"union".fields[0].type;
+
+    /// The freed block, or the error that says why `g` named none.
+    pub fn failUnlessFreed(self: *const Pool, result: FreeResult, g: u32) Error!Freed {
+        return switch (result) {
+            .freed => |freed| freed,
+            .double_free => status.fail(error.DoubleFree, "double free: the block at offset {d} of pool '{s}' is already free", .{ @as(u64, g) * granule_bytes, self.name }),
+            .interior_pointer => status.fail(error.InvalidPointer, "pointer at offset {d} points inside an allocation of pool '{s}', not at its start", .{ @as(u64, g) * granule_bytes, self.name }),
+            .unknown_pointer => status.fail(error.InvalidPointer, "pool '{s}' never gave out a block at offset {d}", .{ self.name, @as(u64, g) * granule_bytes }),
+        };
+    }
+
+    pub fn failOutside(self: *const Pool, g: u32) Error {
+        return status.fail(error.InvalidPointer, "pointer at offset {d} is not in any region of pool '{s}'", .{ @as(u64, g) * granule_bytes, self.name });
+    }
+
+    /// A handle freed allocation `expected_id`, but the block at `g` holds `live_id` (0: none).
+    pub fn failStaleId(self: *const Pool, g: u32, expected_id: u32, live_id: u32) Error {
+        assert(expected_id != live_id);
+        if (live_id == 0) return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, @as(u64, g) * granule_bytes, self.name });
+        return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed, and the block now holds allocation #{d}", .{ expected_id, @as(u64, g) * granule_bytes, self.name, live_id });
+    }
+
     pub const Live = @import("strategy/tlsf.zig").Tlsf.Live;
 
-    /// The live block that starts at `g`, or null where none does.
+    /// The live allocation whose first byte is at `g`, or null where none is.
     pub fn lookup(self: *Pool, g: u32) ?Live {
         self.lock();
         defer self.unlock();
+        if (debug_layer_built) if (self.debug) |layer| return layer.lookup(self, g);
         const region_index = self.arena.regionOf(g);
         if (region_index == arena_mod.none) return null;
         return self.lookupLocked(region_index, g);
     }
 
-    fn lookupLocked(self: *Pool, region_index: u32, g: u32) ?Live {
+    /// The live block that starts at `g` in the strategy's region `region_index`.
+    pub fn lookupLocked(self: *Pool, region_index: u32, g: u32) ?Live {
         return switch (self.strategy) {
             .fixed_size => |*fixed| fixed.lookup(region_index, g),
             .variable => |*tlsf| tlsf.lookup(g),
@@ -304,8 +413,9 @@ pub const Pool = struct {
         for (self.arena.regions.items) |*region| region.live_count = 0;
         switch (self.strategy) {
             .fixed_size => |*fixed| fixed.reset(),
-            .variable => |*tlsf| tlsf.reset(self.arena.regions.items) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{}),
+            .variable => |*tlsf| tlsf.reset(self.arena.regions.items, .strategy) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{}),
         }
+        if (self.debug) |layer| layer.reset(self) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         self.stats.recordReset();
     }
 
@@ -316,9 +426,12 @@ pub const Pool = struct {
         var released: u64 = 0;
         for (self.arena.regions.items[1..], 1..) |region, index| {
             if (!region.committed or region.live_count != 0) continue;
-            switch (self.strategy) {
-                .fixed_size => |*fixed| fixed.removeRegion(@intCast(index), region),
-                .variable => |*tlsf| tlsf.removeRegion(region),
+            switch (region.owner) {
+                .strategy => switch (self.strategy) {
+                    .fixed_size => |*fixed| fixed.removeRegion(@intCast(index), region),
+                    .variable => |*tlsf| tlsf.removeRegion(region),
+                },
+                .guard => self.debug.?.removeGuardRegion(region),
             }
             self.arena.shrink(@intCast(index));
             released += @as(u64, region.len) * granule_bytes;
@@ -357,6 +470,67 @@ pub const Pool = struct {
         out[@intFromEnum(ConfigField.growth)] = c.growth;
         out[@intFromEnum(ConfigField.threadSafety)] = @floatFromInt(@intFromEnum(c.thread_safety));
         out[@intFromEnum(ConfigField.collectStats)] = @floatFromInt(@intFromBool(c.collect_stats));
+        const debug = c.debug.write();
+        inline for (debug_fields) |name| out[@intFromEnum(@field(ConfigField, name))] = @field(debug, name);
+    }
+
+    /// The strategy's live blocks, by their first granule (not the user's, under the debug layer).
+    pub const LiveBlocks = union(StrategyKind) {
+        fixed_size: Fixed.LiveIterator,
+        variable: OffsetMap.Iterator,
+
+        pub fn next(self: *LiveBlocks) ?u32 {
+            return switch (self.*) {
+                .fixed_size => |*it| it.next(),
+                .variable => |*it| if (it.next()) |slot| slot.key else null,
+            };
+        }
+    };
+
+    pub fn liveBlocks(self: *const Pool) LiveBlocks {
+        return switch (self.strategy) {
+            .fixed_size => |*fixed| .{ .fixed_size = fixed.liveIterator() },
+            .variable => |*tlsf| .{ .variable = tlsf.liveIterator() },
+        };
+    }
+
+    /// Checks every canary and every quarantined block's poison (a pool without the debug layer
+    /// has none: nothing to find).
+    pub fn check(self: *Pool) Error!void {
+        self.lock();
+        defer self.unlock();
+        if (debug_layer_built) if (self.debug) |layer| return layer.check(self);
+    }
+
+    /// Whether the live allocation at `g` has guard pages.
+    pub fn isGuarded(self: *Pool, g: u32) bool {
+        self.lock();
+        defer self.unlock();
+        if (debug_layer_built) if (self.debug) |layer| return layer.isGuarded(self, g);
+        return false;
+    }
+
+    /// Keeps the allocation's JavaScript stack where a fault report may need it (guarded
+    /// allocations); returns whether it was kept.
+    pub fn setStack(self: *Pool, g: u32, stack: []const u8) Error!bool {
+        self.lock();
+        defer self.unlock();
+        if (debug_layer_built) if (self.debug) |layer| return layer.setStack(self, g, stack);
+        return false;
+    }
+
+    /// Writes the offsets of live allocations (their first bytes) into `out`, as many as fit;
+    /// returns how many there are.
+    pub fn listLive(self: *Pool, out: []u32) u32 {
+        self.lock();
+        defer self.unlock();
+        if (debug_layer_built) if (self.debug) |layer| return layer.listLive(self, out);
+        var count: u32 = 0;
+        var blocks = self.liveBlocks();
+        while (blocks.next()) |g| : (count += 1) {
+            if (count < out.len) out[count] = g;
+        }
+        return count;
     }
 };
 
@@ -396,11 +570,18 @@ test "a fixed pool refuses sizes over its block size and resets" {
 }
 
 test "config parsing names the bad field" {
-    var raw: [config_field_count]f64 = .{ 0, 1, 0, 24, 65536, 0, 1, 0, 1 };
+    var raw: [config_field_count]f64 = .{ 0, 1, 0, 24, 65536, 0, 1, 0, 1, 0, 0, 1, -1, -1, 0, 0, 0, 0, 0 };
     try std.testing.expectError(error.Config, Config.parse(&raw));
     try std.testing.expect(std.mem.indexOf(u8, status.lastMessage(), "alignment") != null);
     raw[@intFromEnum(ConfigField.alignment)] = 16;
     raw[@intFromEnum(ConfigField.initialSize)] = 1.5;
     try std.testing.expectError(error.Config, Config.parse(&raw));
     try std.testing.expect(std.mem.indexOf(u8, status.lastMessage(), "initialSize") != null);
+    raw[@intFromEnum(ConfigField.initialSize)] = 65536;
+    raw[@intFromEnum(ConfigField.fillOnAlloc)] = 300;
+    try std.testing.expectError(error.Config, Config.parse(&raw));
+    try std.testing.expect(std.mem.indexOf(u8, status.lastMessage(), "fillOnAlloc") != null);
+    raw[@intFromEnum(ConfigField.fillOnAlloc)] = 0xCD;
+    const parsed = try Config.parse(&raw);
+    try std.testing.expectEqual(@as(?u8, 0xCD), parsed.debug.fill_on_alloc);
 }

@@ -34,6 +34,12 @@ pub inline fn get(handle: i32) ?*Pool {
     return slot.pool.load(.acquire);
 }
 
+/// The pool in `slot`, or null. Takes no lock: the fault handler reads the table with it.
+pub fn poolAt(slot: usize) ?*Pool {
+    assert(slot < pools_max);
+    return slots[slot].pool.load(.acquire);
+}
+
 pub fn add(create: anytype, name: []const u8, config: anytype) Error!i32 {
     mutex.lock();
     defer mutex.unlock();

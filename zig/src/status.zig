@@ -15,6 +15,10 @@ pub const Error = error{
     InvalidSize,
     Unavailable,
     TooManyPools,
+    /// Canaries around an allocation were damaged (debug/violation.zig says which and where).
+    BoundaryViolation,
+    /// A freed block in quarantine was written to (debug/violation.zig says which and where).
+    UseAfterFree,
 };
 
 pub const Code = enum(i32) {
@@ -28,6 +32,8 @@ pub const Code = enum(i32) {
     invalid_size = -7,
     unavailable = -8,
     too_many_pools = -9,
+    boundary_violation = -10,
+    use_after_free = -11,
 };
 
 pub fn code(err: Error) Code {
@@ -41,6 +47,8 @@ pub fn code(err: Error) Code {
         error.InvalidSize => .invalid_size,
         error.Unavailable => .unavailable,
         error.TooManyPools => .too_many_pools,
+        error.BoundaryViolation => .boundary_violation,
+        error.UseAfterFree => .use_after_free,
     };
 }
 

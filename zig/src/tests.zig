@@ -10,4 +10,11 @@ test {
     _ = @import("stats.zig");
     _ = @import("pool.zig");
     _ = @import("ffi.zig");
+    _ = @import("debug/canary.zig");
+    _ = @import("debug/violation.zig");
+    _ = @import("debug/quarantine.zig");
+    _ = @import("debug/guard.zig");
+    _ = @import("debug/config.zig");
+    _ = @import("debug/layer.zig");
+    _ = @import("debug/fault_handler.zig");
 }

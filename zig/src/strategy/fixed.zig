@@ -50,12 +50,13 @@ pub const Fixed = struct {
         blocks.* = .{};
     }
 
-    /// Adds the blocks of region `index` (regions are added in index order, or re-added after trim).
+    /// Adds the blocks of region `index` (the arena's index: regions the strategy does not own,
+    /// such as the debug layer's guard regions, leave empty entries behind).
     pub fn addRegion(self: *Fixed, index: u32, region: Region) error{OutOfMemory}!void {
         assert(region.committed and region.live_count == 0);
         const count = region.len / self.stride;
         assert(count > 0);
-        if (index == self.regions.items.len) try self.regions.append(self.gpa, .{});
+        while (index >= self.regions.items.len) try self.regions.append(self.gpa, .{});
         assert(index < self.regions.items.len);
         const blocks = &self.regions.items[index];
         self.freeRegionBlocks(blocks);

@@ -10,7 +10,8 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const OffsetMap = @import("offset_map.zig").OffsetMap;
-const Region = @import("../arena.zig").Region;
+const arena_mod = @import("../arena.zig");
+const Region = arena_mod.Region;
 
 const sl_log2 = 4;
 const sl_count = 1 << sl_log2;
@@ -164,8 +165,8 @@ pub const Tlsf = struct {
         return .{ .granules = block.size, .requested_bytes = block.requested_bytes, .id = block.id };
     }
 
-    /// Forgets every block and makes each committed region one free block again.
-    pub fn reset(self: *Tlsf, regions: []const Region) error{OutOfMemory}!void {
+    /// Forgets every block and makes each committed region of `owner` one free block again.
+    pub fn reset(self: *Tlsf, regions: []const Region, owner: arena_mod.Owner) error{OutOfMemory}!void {
         self.blocks.clearRetainingCapacity();
         self.recycled = nil;
         self.live.clear();
@@ -174,7 +175,7 @@ pub const Tlsf = struct {
         self.heads = @splat(@splat(nil));
         self.free_granules = 0;
         for (regions) |region| {
-            if (!region.committed) continue;
+            if (!region.committed or region.owner != owner) continue;
             var empty = region;
             empty.live_count = 0;
             try self.addRegion(empty);
@@ -356,8 +357,9 @@ pub const Tlsf = struct {
         unreachable; // an empty region is always one free block in its list
     }
 
-    /// Why `start` names no live block: the slow path of a bad free, so a linear scan is fine.
-    fn classify(self: *const Tlsf, start: u32) FreeResult {
+    /// Why `start` names no live block (or where it lies when it names none): the slow path of
+    /// a bad free, so a linear scan is fine.
+    pub fn classify(self: *const Tlsf, start: u32) FreeResult {
         for (self.blocks.items) |block| {
             if (block.size == 0) continue; // a recycled record
             if (start < block.start or start >= @as(u64, block.start) + block.size) continue;

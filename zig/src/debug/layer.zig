@@ -1,0 +1,545 @@
+//! The debug layer: what a pool does instead of calling its strategy directly when a debug
+//! switch that acts in the core is on. Both strategies get the same checks this way.
+//!
+//! - Canaries: a strategy block is [front canary][user bytes][back canary]; the user pointer is
+//!   `front_bytes` into the block (a multiple of the alignment, so alignment holds), and the back
+//!   canary starts at the very byte after the user bytes, so an overrun of one byte is seen.
+//! - Guard pages: allocations (all, or one in N) come from guard.zig instead of the strategy.
+//! - Fills: the user bytes are set to a pattern on allocate and on free.
+//! - Quarantine: freed blocks wait in quarantine.zig before the strategy may reuse them; those
+//!   of the strategy are poisoned (fillOnFree, else `poison_byte`) and checked when they leave,
+//!   so a write after free is found; guarded ones are inaccessible, so any access faults.
+//!
+//! Damage is recorded in violation.zig and returned as error.BoundaryViolation (canaries) or
+//! error.UseAfterFree (poison), after the free that found it has completed.
+//!
+//! Invariants: every strategy block of a live allocation has its canaries written (with
+//! canaries on); a block is in the quarantine exactly when its allocation was freed and the
+//! strategy (or the guard pages) has not had it back; a region's live_count counts its blocks
+//! that are live or in quarantine.
+const std = @import("std");
+const assert = std.debug.assert;
+const pool_mod = @import("../pool.zig");
+const Pool = pool_mod.Pool;
+const arena_mod = @import("../arena.zig");
+const status = @import("../status.zig");
+const Error = status.Error;
+const DebugConfig = @import("config.zig").DebugConfig;
+const canary = @import("canary.zig");
+const guard_mod = @import("guard.zig");
+const Guard = guard_mod.Guard;
+const Quarantine = @import("quarantine.zig").Quarantine;
+const violation_mod = @import("violation.zig");
+const Violation = violation_mod.Violation;
+const fault_handler = @import("fault_handler.zig");
+
+const granule_bytes = arena_mod.granule_bytes;
+/// Canary bytes after the user bytes, beyond the slack up to the next granule.
+const back_canary_bytes: u64 = 16;
+/// What a block in quarantine is filled with when fillOnFree does not say.
+pub const poison_byte: u8 = 0xDD;
+
+pub const Layer = struct {
+    gpa: std.mem.Allocator,
+    config: DebugConfig,
+    /// Bytes between a strategy block's start and its user bytes: the front canary, or 0.
+    front_bytes: u64,
+    back_bytes: u64,
+    guard: ?Guard,
+    quarantine: ?Quarantine,
+    /// Sampled allocations that could not get guard pages (address space or mappings ran out).
+    guard_fallbacks: u64 = 0,
+
+    pub fn create(gpa: std.mem.Allocator, config: DebugConfig, alignment_bytes: u64) error{OutOfMemory}!*Layer {
+        assert(config.coreActive());
+        assert(std.math.isPowerOfTwo(alignment_bytes) and alignment_bytes <= guard_mod.page_bytes);
+        const self = try gpa.create(Layer);
+        const front_bytes = if (config.canaries) @max(granule_bytes, alignment_bytes) else 0;
+        self.* = .{
+            .gpa = gpa,
+            .config = config,
+            .front_bytes = front_bytes,
+            .back_bytes = if (config.canaries) back_canary_bytes else 0,
+            .guard = if (config.guard) |position| Guard.init(gpa, .{
+                .position = position,
+                .sample_period = config.guard_sample_period,
+                .alignment_bytes = @max(granule_bytes, alignment_bytes),
+                .front_canary_bytes = front_bytes,
+                .back_canary_bytes = if (config.canaries) back_canary_bytes else 0,
+                .seed = seed(),
+            }) else null,
+            .quarantine = if (config.quarantine_bytes > 0) Quarantine.init(gpa, config.quarantine_bytes) else null,
+        };
+        if (config.guard != null) fault_handler.install();
+        return self;
+    }
+
+    /// Each pool samples differently and each run differently, so no allocation escapes sampling
+    /// for good.
+    fn seed() u64 {
+        const now = std.time.Instant.now() catch return 0x9E37_79B9_7F4A_7C15;
+        return @bitCast(now.timestamp.sec *% 1_000_000_007 +% now.timestamp.nsec);
+    }
+
+    pub fn destroy(self: *Layer) void {
+        if (self.guard) |*guard| guard.deinit();
+        if (self.quarantine) |*quarantine| quarantine.deinit();
+        self.gpa.destroy(self);
+    }
+
+    fn frontGranules(self: *const Layer) u32 {
+        return @intCast(self.front_bytes / granule_bytes);
+    }
+
+    /// The bytes a strategy block needs for `size` user bytes and their canaries.
+    pub fn strategyBlockBytes(self: *const Layer, size: u64) u64 {
+        return self.front_bytes + std.mem.alignForward(u64, size, granule_bytes) + self.back_bytes;
+    }
+
+    // ---- allocate ----
+
+    pub fn alloc(self: *Layer, pool: *Pool, size: u64) Error!Pool.Placed {
+        const id = pool.nextId();
+        if (self.guard) |*guard| if (guard.sample()) {
+            const granted = guard.alloc(&pool.arena, size, id) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+            if (granted) |block| {
+                pool.notePlaced(block.block_g, size, block.block_bytes);
+                self.fill(pool, block.user_g, size, self.config.fill_on_alloc);
+                return .{ .g = block.user_g, .id = id };
+            }
+            self.guard_fallbacks += 1; // placed unguarded below, with canaries where they are on
+        };
+        const block_g = pool.place(self.strategyBlockBytes(size), size, id) orelse return pool.failPlace(size);
+        const user_g = block_g + self.frontGranules();
+        assert(user_g < status.offset_error_base and user_g % pool.alignment_granules == 0);
+        if (self.config.canaries) {
+            self.writeCanaries(pool, block_g, size);
+        }
+        self.fill(pool, user_g, size, self.config.fill_on_alloc);
+        pool.notePlaced(block_g, size, pool.blockBytes(self.strategyBlockBytes(size)));
+        return .{ .g = user_g, .id = id };
+    }
+
+    fn writeCanaries(self: *const Layer, pool: *const Pool, block_g: u32, size: u64) void {
+        const front = self.frontCanary(block_g);
+        canary.fill(bytesAt(pool, front.start, front.len), pool.arena.base + front.start);
+        const back = self.backCanary(block_g, size);
+        canary.fill(bytesAt(pool, back.start, back.len), pool.arena.base + back.start);
+    }
+
+    const Span = struct { start: u64, len: u64 };
+
+    fn frontCanary(self: *const Layer, block_g: u32) Span {
+        return .{ .start = @as(u64, block_g) * granule_bytes, .len = self.front_bytes };
+    }
+
+    /// From the byte after the user bytes to the end of the block the layout asked for.
+    fn backCanary(self: *const Layer, block_g: u32, size: u64) Span {
+        const user_end = @as(u64, block_g) * granule_bytes + self.front_bytes + size;
+        const end = @as(u64, block_g) * granule_bytes + self.strategyBlockBytes(size);
+        return .{ .start = user_end, .len = end - user_end };
+    }
+
+    fn fill(self: *const Layer, pool: *const Pool, user_g: u32, size: u64, pattern: ?u8) void {
+        _ = self;
+        const byte = pattern orelse return;
+        @memset(bytesAt(pool, @as(u64, user_g) * granule_bytes, size), byte);
+    }
+
+    // ---- free ----
+
+    pub fn free(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!void {
+        const region_index = pool.arena.regionOf(g);
+        if (region_index == arena_mod.none) return pool.failOutside(g);
+        return switch (pool.arena.regions.items[region_index].owner) {
+            .guard => self.freeGuarded(pool, g, expected_id),
+            .strategy => self.freeInStrategy(pool, g, expected_id),
+        };
+    }
+
+    fn freeInStrategy(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!void {
+        if (self.quarantine) |*quarantine| if (quarantine.find(g)) |held| return self.failQuarantined(pool, held.id, g, expected_id);
+        if (g < self.frontGranules()) return status.fail(error.InvalidPointer, "pool '{s}' never gave out a block at offset {d}", .{ pool.name, @as(u64, g) * granule_bytes });
+        const block_g = g - self.frontGranules();
+        const region_index = pool.arena.regionOf(block_g);
+        if (region_index == arena_mod.none or pool.arena.regions.items[region_index].owner != .strategy) {
+            return status.fail(error.InvalidPointer, "pool '{s}' never gave out a block at offset {d}", .{ pool.name, @as(u64, g) * granule_bytes });
+        }
+        const live = pool.lookupLocked(region_index, block_g) orelse {
+            if (expected_id != 0) return pool.failStaleId(g, expected_id, 0);
+            _ = try pool.failUnlessFreed(pool.release(region_index, block_g), g);
+            unreachable; // no live block starts there, so the strategy cannot have freed one
+        };
+        if (expected_id != 0 and live.id != expected_id) return pool.failStaleId(g, expected_id, live.id);
+        const size = live.requested_bytes;
+        var found: ?Violation = if (self.config.canaries) self.checkCanaries(pool, block_g, g, size, live.id) else null;
+        const block_bytes = pool.blockBytes(self.strategyBlockBytes(size));
+        pool.stats.recordFree(size, block_bytes);
+        const held = if (self.quarantine) |*quarantine| blk: {
+            quarantine.reserve() catch break :blk false; // no room to remember it: reused at once
+            self.fill(pool, g, size, self.config.fill_on_free orelse poison_byte);
+            quarantine.push(.{ .user_g = g, .id = live.id, .size = size, .block_bytes = block_bytes, .guarded = false });
+            break :blk true;
+        } else false;
+        if (!held) {
+            self.fill(pool, g, size, self.config.fill_on_free);
+            const freed = pool.release(region_index, block_g);
+            assert(freed == .freed);
+        }
+        if (self.evictOverflow(pool)) |damage| found = found orelse damage;
+        if (found) |damage| return report(damage);
+    }
+
+    fn freeGuarded(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!void {
+        const guard = &self.guard.?; // only the guard makes guard regions
+        const record = guard.find(g) orelse {
+            if (expected_id != 0) return pool.failStaleId(g, expected_id, 0);
+            _ = try pool.failUnlessFreed(guard.pages.classify(g), g);
+            unreachable; // classify never answers .freed
+        };
+        if (record.state == .quarantined) return self.failQuarantined(pool, record.id, g, expected_id);
+        if (expected_id != 0 and record.id != expected_id) return pool.failStaleId(g, expected_id, record.id);
+        var found: ?Violation = checkGuardedCanaries(pool, record.*);
+        pool.stats.recordFree(record.size, record.blockBytes());
+        const region_index = pool.arena.regionOf(record.block_g);
+        if (!guard.seal(&pool.arena, record)) {
+            guard.forget(record); // its pages may still be accessible: the block is never reused
+        } else if (self.holdGuarded(record)) {
+            record.state = .quarantined;
+        } else {
+            guard.release(record);
+            unlive(pool, region_index);
+        }
+        if (self.evictOverflow(pool)) |damage| found = found orelse damage;
+        if (found) |damage| return report(damage);
+    }
+
+    fn holdGuarded(self: *Layer, record: *const guard_mod.Record) bool {
+        const quarantine = if (self.quarantine) |*quarantine| quarantine else return false;
+        quarantine.reserve() catch return false;
+        quarantine.push(.{ .user_g = record.user_g, .id = record.id, .size = record.size, .block_bytes = record.blockBytes(), .guarded = true });
+        return true;
+    }
+
+    fn failQuarantined(self: *const Layer, pool: *const Pool, held_id: u32, g: u32, expected_id: u32) Error {
+        _ = self;
+        if (expected_id != 0 and expected_id != held_id) return pool.failStaleId(g, expected_id, 0);
+        return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed (it waits in quarantine)", .{ held_id, @as(u64, g) * granule_bytes, pool.name });
+    }
+
+    /// Lets the oldest blocks out of quarantine while it is over its bounds; returns the first
+    /// damage found in their poison.
+    fn evictOverflow(self: *Layer, pool: *Pool) ?Violation {
+        const quarantine = if (self.quarantine) |*quarantine| quarantine else return null;
+        var found: ?Violation = null;
+        while (quarantine.overfull()) {
+            const entry = quarantine.popOldest().?;
+            const damage = self.leaveQuarantine(pool, entry);
+            found = found orelse damage;
+        }
+        return found;
+    }
+
+    fn leaveQuarantine(self: *Layer, pool: *Pool, entry: @import("quarantine.zig").Entry) ?Violation {
+        if (entry.guarded) {
+            const guard = &self.guard.?;
+            const record = guard.find(entry.user_g).?;
+            assert(record.state == .quarantined and record.id == entry.id);
+            const region_index = pool.arena.regionOf(record.block_g);
+            guard.release(record);
+            unlive(pool, region_index);
+            return null; // its pages were inaccessible all along: nothing can have written them
+        }
+        const damage = self.checkPoison(pool, entry.user_g, entry.size, entry.id);
+        const block_g = entry.user_g - self.frontGranules();
+        const freed = pool.release(pool.arena.regionOf(block_g), block_g);
+        assert(freed == .freed);
+        return damage;
+    }
+
+    fn unlive(pool: *Pool, region_index: u32) void {
+        const region = &pool.arena.regions.items[region_index];
+        assert(region.live_count > 0);
+        region.live_count -= 1;
+    }
+
+    // ---- checks ----
+
+    fn checkCanaries(self: *const Layer, pool: *const Pool, block_g: u32, user_g: u32, size: u64, id: u32) ?Violation {
+        const front = self.frontCanary(block_g);
+        const back = self.backCanary(block_g, size);
+        return damageIn(pool, front, back, user_g, size, id);
+    }
+
+    fn checkGuardedCanaries(pool: *const Pool, record: guard_mod.Record) ?Violation {
+        const front = record.frontCanary();
+        const back = record.backCanary();
+        return damageIn(pool, .{ .start = front.start, .len = front.len }, .{ .start = back.start, .len = back.len }, record.user_g, record.size, record.id);
+    }
+
+    /// The damage nearest the user bytes: before them first (an underflow is rarer, and
+    /// reported where it is), else after them.
+    fn damageIn(pool: *const Pool, front: Span, back: Span, user_g: u32, size: u64, id: u32) ?Violation {
+        const user_start = @as(u64, user_g) * granule_bytes;
+        const front_bytes = bytesAt(pool, front.start, front.len);
+        if (canary.firstDamaged(front_bytes, pool.arena.base + front.start, .downward)) |index| {
+            assert(front.start + front.len == user_start);
+            return .{
+                .id = id,
+                .user_g = user_g,
+                .size = size,
+                .side = .before,
+                .offset = @as(i64, @intCast(front.start + index)) - @as(i64, @intCast(user_start)),
+                .damaged_bytes = canary.countDamaged(front_bytes, pool.arena.base + front.start),
+            };
+        }
+        const back_bytes = bytesAt(pool, back.start, back.len);
+        if (canary.firstDamaged(back_bytes, pool.arena.base + back.start, .upward)) |index| {
+            assert(back.start == user_start + size);
+            return .{
+                .id = id,
+                .user_g = user_g,
+                .size = size,
+                .side = .after,
+                .offset = @intCast(size + index),
+                .damaged_bytes = canary.countDamaged(back_bytes, pool.arena.base + back.start),
+            };
+        }
+        return null;
+    }
+
+    fn checkPoison(self: *const Layer, pool: *const Pool, user_g: u32, size: u64, id: u32) ?Violation {
+        const poison = self.config.fill_on_free orelse poison_byte;
+        const user = bytesAt(pool, @as(u64, user_g) * granule_bytes, size);
+        const index = std.mem.indexOfNone(u8, user, &.{poison}) orelse return null;
+        var damaged: u64 = 0;
+        for (user[index..]) |byte| damaged += @intFromBool(byte != poison);
+        return .{ .id = id, .user_g = user_g, .size = size, .side = .freed, .offset = @intCast(index), .damaged_bytes = damaged };
+    }
+
+    /// Every live allocation's canaries and every quarantined block's poison; the first damage
+    /// found is reported.
+    pub fn check(self: *const Layer, pool: *Pool) Error!void {
+        var blocks = pool.liveBlocks();
+        while (blocks.next()) |block_g| {
+            const user_g = block_g + self.frontGranules();
+            const live = pool.lookupLocked(pool.arena.regionOf(block_g), block_g).?;
+            const damage = if (self.quarantine != null and self.quarantine.?.find(user_g) != null)
+                self.checkPoison(pool, user_g, live.requested_bytes, live.id)
+            else if (self.config.canaries)
+                self.checkCanaries(pool, block_g, user_g, live.requested_bytes, live.id)
+            else
+                null;
+            if (damage) |found| return report(found);
+        }
+        if (self.guard) |*guard| for (guard.records.items) |record| {
+            if (record.state != .live) continue;
+            if (checkGuardedCanaries(pool, record)) |found| return report(found);
+        };
+    }
+
+    fn report(damage: Violation) Error {
+        violation_mod.record(damage);
+        return switch (damage.side) {
+            .before, .after => error.BoundaryViolation,
+            .freed => error.UseAfterFree,
+        };
+    }
+
+    // ---- lookups ----
+
+    pub fn lookup(self: *Layer, pool: *Pool, g: u32) ?Pool.Live {
+        const region_index = pool.arena.regionOf(g);
+        if (region_index == arena_mod.none) return null;
+        if (pool.arena.regions.items[region_index].owner == .guard) {
+            const record = self.guard.?.find(g) orelse return null;
+            if (record.state != .live) return null;
+            return .{ .granules = record.block_granules, .requested_bytes = record.size, .id = record.id };
+        }
+        if (self.quarantine) |*quarantine| if (quarantine.find(g) != null) return null;
+        if (g < self.frontGranules()) return null;
+        const block_g = g - self.frontGranules();
+        const block_region = pool.arena.regionOf(block_g);
+        if (block_region == arena_mod.none or pool.arena.regions.items[block_region].owner != .strategy) return null;
+        return pool.lookupLocked(block_region, block_g);
+    }
+
+    /// Whether the live allocation at `g` has guard pages.
+    pub fn isGuarded(self: *Layer, pool: *Pool, g: u32) bool {
+        const region_index = pool.arena.regionOf(g);
+        if (region_index == arena_mod.none or pool.arena.regions.items[region_index].owner != .guard) return false;
+        const record = self.guard.?.find(g) orelse return false;
+        return record.state == .live;
+    }
+
+    /// Keeps the JavaScript stack of the guarded allocation at `g` for its fault report;
+    /// false where `g` is no live guarded allocation (unguarded ones need none in the core).
+    pub fn setStack(self: *Layer, pool: *Pool, g: u32, stack: []const u8) Error!bool {
+        if (!self.isGuarded(pool, g)) return false;
+        const guard = &self.guard.?;
+        guard.setStack(guard.find(g).?, stack) catch return status.fail(error.OutOfMemory, "no memory for the allocation's stack", .{});
+        return true;
+    }
+
+    pub fn listLive(self: *Layer, pool: *Pool, out: []u32) u32 {
+        var count: u32 = 0;
+        var blocks = pool.liveBlocks();
+        while (blocks.next()) |block_g| {
+            const user_g = block_g + self.frontGranules();
+            if (self.quarantine) |*quarantine| if (quarantine.find(user_g) != null) continue;
+            if (count < out.len) out[count] = user_g;
+            count += 1;
+        }
+        if (self.guard) |*guard| for (guard.records.items) |record| {
+            if (record.state != .live) continue;
+            if (count < out.len) out[count] = record.user_g;
+            count += 1;
+        };
+        return count;
+    }
+
+    // ---- whole-pool operations ----
+
+    /// After the strategy forgot every block (Pool.reset): forgets the quarantine and the
+    /// guarded blocks too.
+    pub fn reset(self: *Layer, pool: *Pool) error{OutOfMemory}!void {
+        if (self.quarantine) |*quarantine| quarantine.clear();
+        if (self.guard) |*guard| try guard.reset(&pool.arena);
+    }
+
+    pub fn removeGuardRegion(self: *Layer, region: arena_mod.Region) void {
+        self.guard.?.removeRegion(region);
+    }
+};
+
+fn bytesAt(pool: *const Pool, offset: u64, len: u64) []u8 {
+    assert(offset + len <= pool.arena.reserved_bytes);
+    const pointer: [*]u8 = @ptrFromInt(pool.arena.base + offset);
+    return pointer[0..len];
+}
+
+fn testPool(strategy: pool_mod.StrategyKind, debug: DebugConfig) !*Pool {
+    return Pool.create(std.testing.allocator, "debug-test", .{
+        .kind = .cpu,
+        .strategy = strategy,
+        .block_size = 100,
+        .alignment = 16,
+        .initial_size = 64 * 1024,
+        .max_size = 0,
+        .growth = 1,
+        .thread_safety = .none,
+        .collect_stats = true,
+        .debug = debug,
+    });
+}
+
+fn userBytes(pool: *const Pool, g: u32, len: u64) []u8 {
+    return bytesAt(pool, @as(u64, g) * granule_bytes, len);
+}
+
+test "canaries: an overrun by one byte and an underrun are found on free, named and measured" {
+    for ([_]pool_mod.StrategyKind{ .variable, .fixed_size }) |strategy| {
+        const pool = try testPool(strategy, .{ .canaries = true });
+        defer pool.destroy();
+        const a = try pool.alloc(13);
+        const b = try pool.alloc(64);
+        const c = try pool.alloc(32);
+        userBytes(pool, a.g, 14)[13] = 0; // one byte past the end
+        try std.testing.expectError(error.BoundaryViolation, pool.check());
+        try std.testing.expectEqual(@as(f64, @floatFromInt(a.id)), violation_mod.lastField(.id));
+        try std.testing.expectError(error.BoundaryViolation, pool.free(a.g, a.id));
+        try std.testing.expectEqual(@as(f64, 1), violation_mod.lastField(.side));
+        try std.testing.expectEqual(@as(f64, 13), violation_mod.lastField(.offset));
+        try std.testing.expectError(error.DoubleFree, pool.free(a.g, a.id)); // the free itself went through
+        (userBytes(pool, b.g - 1, 16))[12] = 7; // four bytes before the start
+        try std.testing.expectError(error.BoundaryViolation, pool.free(b.g, 0));
+        try std.testing.expectEqual(@as(f64, 0), violation_mod.lastField(.side));
+        try std.testing.expectEqual(@as(f64, -4), violation_mod.lastField(.offset));
+        try pool.check();
+        try pool.free(c.g, c.id);
+        try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
+    }
+}
+
+test "quarantine: freed blocks are not reused at once, double frees name the allocation, writes after free are found" {
+    const pool = try testPool(.variable, .{ .quarantine_bytes = 256, .fill_on_free = 0xEE });
+    defer pool.destroy();
+    const a = try pool.alloc(64);
+    try pool.free(a.g, a.id);
+    try std.testing.expect(pool.lookup(a.g) == null);
+    try std.testing.expectError(error.DoubleFree, pool.free(a.g, a.id));
+    try std.testing.expect(std.mem.indexOf(u8, status.lastMessage(), "quarantine") != null);
+    const b = try pool.alloc(64);
+    try std.testing.expect(b.g != a.g); // a's block still waits
+    userBytes(pool, a.g, 64)[5] = 1; // a write after free
+    try std.testing.expectError(error.UseAfterFree, pool.check());
+    try std.testing.expectEqual(@as(f64, 5), violation_mod.lastField(.offset));
+    try std.testing.expectEqual(@as(f64, 2), violation_mod.lastField(.side));
+    // Frees push a out of the quarantine (256 bytes hold three 80-byte blocks); it is reported then.
+    var reported = false;
+    for (0..4) |_| {
+        const next = try pool.alloc(64);
+        pool.free(next.g, next.id) catch |err| {
+            try std.testing.expectEqual(error.UseAfterFree, err);
+            try std.testing.expectEqual(@as(f64, @floatFromInt(a.id)), violation_mod.lastField(.id));
+            reported = true;
+        };
+    }
+    try std.testing.expect(reported);
+    try pool.free(b.g, b.id);
+}
+
+test "fills: user bytes are set on allocate and on free" {
+    const pool = try testPool(.fixed_size, .{ .fill_on_alloc = 0xCD, .fill_on_free = 0xDD });
+    defer pool.destroy();
+    const a = try pool.alloc(100);
+    for (userBytes(pool, a.g, 100)) |byte| try std.testing.expectEqual(@as(u8, 0xCD), byte);
+    try pool.free(a.g, a.id);
+    for (userBytes(pool, a.g, 100)) |byte| try std.testing.expectEqual(@as(u8, 0xDD), byte);
+}
+
+test "guard pages: every allocation guarded, bad frees typed, lists, trim and reset" {
+    const pool = try testPool(.variable, .{ .guard = .after, .canaries = true, .quarantine_bytes = 64 * 1024 });
+    defer pool.destroy();
+    try std.testing.expect(fault_handler.isInstalled());
+    var live: [20]Pool.Placed = undefined;
+    for (&live, 0..) |*placed, i| {
+        placed.* = try pool.alloc(1 + i * 300);
+        try std.testing.expect(pool.isGuarded(placed.g));
+        try std.testing.expectEqual(@as(u64, 1 + i * 300), pool.lookup(placed.g).?.requested_bytes);
+    }
+    var offsets: [32]u32 = undefined;
+    try std.testing.expectEqual(@as(u32, 20), pool.listLive(&offsets));
+    try std.testing.expectError(error.InvalidPointer, pool.free(live[3].g + 1, 0)); // interior
+    userBytes(pool, live[4].g, 1202)[1201] = 0; // one byte past 1201, inside the alignment slack
+    try std.testing.expectError(error.BoundaryViolation, pool.check());
+    try std.testing.expectEqual(@as(f64, 1201), violation_mod.lastField(.offset));
+    try std.testing.expectError(error.BoundaryViolation, pool.free(live[4].g, live[4].id));
+    try std.testing.expectError(error.DoubleFree, pool.free(live[4].g, 0)); // in quarantine
+    for (live, 0..) |placed, i| if (i != 4) try pool.free(placed.g, placed.id);
+    try std.testing.expectEqual(@as(u32, 0), pool.listLive(&offsets));
+    try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
+    const again = try pool.alloc(10);
+    try pool.reset();
+    try std.testing.expect(pool.lookup(again.g) == null);
+    try std.testing.expectError(error.DoubleFree, pool.free(again.g, again.id));
+    _ = pool.trim();
+    const after_trim = try pool.alloc(5000);
+    try std.testing.expect(pool.isGuarded(after_trim.g));
+    try pool.free(after_trim.g, after_trim.id);
+}
+
+test "sampled guard pages and a fixed pool: unguarded allocations keep their canaries" {
+    const pool = try testPool(.fixed_size, .{ .guard = .before, .guard_sample_period = 4, .canaries = true });
+    defer pool.destroy();
+    var guarded: u32 = 0;
+    var placed: [400]Pool.Placed = undefined;
+    for (&placed) |*p| {
+        p.* = try pool.alloc(100);
+        guarded += @intFromBool(pool.isGuarded(p.g));
+    }
+    try std.testing.expect(guarded > 50 and guarded < 200);
+    try pool.check();
+    for (placed) |p| try pool.free(p.g, p.id);
+    try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
+}
