@@ -71,14 +71,16 @@ export class Allocation {
     if (this.#freed) throw new DoubleFreeError(`double free: ${this.#describe()} was already freed`);
     if (this.pool.destroyed) throw new UseAfterFreeError(`cannot free ${this.#describe()}: pool '${this.pool.name}' was destroyed`);
     if (this.epoch !== this.pool.epoch) throw new UseAfterFreeError(`cannot free ${this.#describe()}: pool '${this.pool.name}' was reset`);
+    let damage: Error | undefined;
     try {
-      this.pool.release(this);
+      damage = this.pool.release(this); // the free went through, but found damage to report
     } catch (err) {
       if (err instanceof DoubleFreeError) this.#freed = true; // freed by pointer, maybe reused since
       throw err;
     }
     this.#freed = true;
     this.#bytes = undefined;
+    if (damage !== undefined) throw damage;
   }
 
   [Symbol.dispose](): void {
@@ -86,13 +88,17 @@ export class Allocation {
   }
 
   #assertAlive(action: string): void {
-    if (this.#freed) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: it was freed`);
+    if (this.#freed) this.#useAfterFree(`cannot ${action} ${this.#describe()}: it was freed`);
     if (this.pool.destroyed) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: pool '${this.pool.name}' was destroyed`);
     if (this.epoch !== this.pool.epoch) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: pool '${this.pool.name}' was reset`);
     if (!this.pool.holds(this.offset, this.id)) {
       this.#freed = true;
-      throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: it was freed through its pointer or a view`);
+      this.#useAfterFree(`cannot ${action} ${this.#describe()}: it was freed through its pointer or a view`);
     }
+  }
+
+  #useAfterFree(message: string): never {
+    throw new UseAfterFreeError(message + this.pool.stackNote(this.id));
   }
 
   #describe(): string {

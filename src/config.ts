@@ -10,6 +10,8 @@ const PAGE_BYTES = 4096;
 
 export type AllocatorType = "FixedSize" | "Variable";
 export type ThreadSafety = "none" | "mutex";
+export type GuardPagePosition = "after" | "before";
+
 
 export class PoolConfig {
   /** (seed) PoolConfig.AllocatorType.FixedSize | Variable */
@@ -36,6 +38,40 @@ export class PoolConfig {
   /** File of a PMEM pool. */
   pmemPoolPath = "";
 
+  // ---- debugging (see README "Debugging") ----
+
+  /**
+   * Each allocation gets pages of its own, its end against an inaccessible page (or its start,
+   * with guardPagePosition "before"): a native write past it faults at that write, and a report
+   * names the allocation. Freed guarded memory is inaccessible too. Implies safe views for the
+   * guarded allocations. Costs two pages of address space and a system call per allocation.
+   */
+  guardPages = false;
+  /** "after": overflows fault (the default). "before": underflows fault. */
+  guardPagePosition: GuardPagePosition = "after";
+  /** Guard one allocation in this many (on average, at random): cheap enough for production. 1: every one. */
+  guardSampleRate = 1;
+  /** Known bytes before and after each allocation, checked on free, on check() and on destroy. */
+  canaries = false;
+  /** A byte written over every allocation when it is made; undefined: off. */
+  fillOnAlloc: number | undefined = undefined;
+  /** A byte written over every allocation when it is freed; undefined: off. */
+  fillOnFree: number | undefined = undefined;
+  /**
+   * Freed memory is held back from reuse, up to this many bytes (0: off). While held it is
+   * poisoned (fillOnFree, else 0xdd) and a write to it is found when it leaves or on check();
+   * with guard pages it is inaccessible, so any use faults.
+   */
+  quarantineBytes = 0;
+  /** Each Allocation gets an ArrayBuffer of its own, detached when it is freed: stale views can neither read nor write. */
+  safeViews = false;
+  /** Keep a ring of recent allocate / free / violation events, with the JavaScript stack of each. */
+  trackHistory = false;
+  /** Events the history keeps (trackHistory). */
+  historySize = 1000;
+  /** Report live allocations when the pool is destroyed and at process exit, and Allocations garbage-collected while live. */
+  leakReport = false;
+
   /** (seed) A large variable-size pool that grows by doubling. */
   static HighPerformanceCPU(): PoolConfig {
     return Object.assign(new PoolConfig(), { allocatorType: "Variable", initialSize: 16 * MiB, growth: 2 } satisfies Partial<PoolConfig>);
@@ -51,19 +87,32 @@ export class PoolConfig {
     return Object.assign(new PoolConfig(), { deviceId, initialSize: 64 * MiB, growth: 2 } satisfies Partial<PoolConfig>);
   }
 
-  /** (seed) A device pool configured for debugging. */
+  /** (seed) A device pool configured for debugging: the host-side checks (history, leaks); the device-side ones come with GPU pools. */
   static DebugGPU(deviceId = 0): PoolConfig {
-    return Object.assign(new PoolConfig(), { deviceId, collectStats: true, threadSafety: "mutex" } satisfies Partial<PoolConfig>);
+    return Object.assign(new PoolConfig(), { deviceId, collectStats: true, threadSafety: "mutex", ...HOST_SIDE_DEBUG } satisfies Partial<PoolConfig>);
   }
 
-  /** A CPU pool configured for debugging. */
+  /** A CPU pool with every check on: guard pages on every allocation, canaries, fills, quarantine, safe views, history, leak reports. */
   static DebugCPU(): PoolConfig {
-    return Object.assign(new PoolConfig(), { collectStats: true, threadSafety: "mutex" } satisfies Partial<PoolConfig>);
+    return Object.assign(new PoolConfig(), { collectStats: true, threadSafety: "mutex", ...FULL_DEBUG } satisfies Partial<PoolConfig>);
   }
 
-  /** A persistent pool at `path`. */
+  /** A persistent pool at `path` with the checks that suit a mapped file: canaries, fills, safe views, history, leak reports (no guard pages, no quarantine). */
   static DebugPMEM(path = ""): PoolConfig {
-    return Object.assign(new PoolConfig(), { pmemPoolPath: path, collectStats: true, threadSafety: "mutex" } satisfies Partial<PoolConfig>);
+    return Object.assign(new PoolConfig(), {
+      pmemPoolPath: path,
+      collectStats: true,
+      threadSafety: "mutex",
+      ...HOST_SIDE_DEBUG,
+      canaries: true,
+      fillOnAlloc: FILL_ON_ALLOC,
+      fillOnFree: FILL_ON_FREE,
+    } satisfies Partial<PoolConfig>);
+  }
+
+  /** Whether any debug switch is on. */
+  get debugging(): boolean {
+    return this.guardPages || this.canaries || this.fillOnAlloc !== undefined || this.fillOnFree !== undefined || this.quarantineBytes > 0 || this.safeViews || this.trackHistory || this.leakReport;
   }
 
   clone(): PoolConfig {
@@ -103,8 +152,51 @@ export class PoolConfig {
     }
     if (typeof this.collectStats !== "boolean") throw new ConfigError("collectStats", this.collectStats, "must be true or false");
     if (typeof this.pmemPoolPath !== "string") throw new ConfigError("pmemPoolPath", this.pmemPoolPath, "must be a string");
+    validateDebug(this);
   }
 }
+
+/** The debug switches' fields, checked by PoolConfig.validate(). */
+function validateDebug(config: PoolConfig): void {
+  for (const field of ["guardPages", "canaries", "safeViews", "trackHistory", "leakReport"] as const) {
+    if (typeof config[field] !== "boolean") throw new ConfigError(field, config[field], "must be true or false");
+  }
+  if (config.guardPagePosition !== "after" && config.guardPagePosition !== "before") {
+    throw new ConfigError("guardPagePosition", config.guardPagePosition, 'must be "after" (overflows fault) or "before" (underflows fault)');
+  }
+  if (!(Number.isInteger(config.guardSampleRate) && config.guardSampleRate >= 1 && config.guardSampleRate <= 0xffff_ffff)) {
+    throw new ConfigError("guardSampleRate", config.guardSampleRate, "must be a whole number from 1 (every allocation) up: one allocation in N gets guard pages");
+  }
+  for (const field of ["fillOnAlloc", "fillOnFree"] as const) {
+    const value = config[field];
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 255)) {
+      throw new ConfigError(field, value, "must be a byte (0 to 255), or undefined for no fill");
+    }
+  }
+  if (!(Number.isSafeInteger(config.quarantineBytes) && config.quarantineBytes >= 0)) {
+    throw new ConfigError("quarantineBytes", config.quarantineBytes, "must be a whole number of bytes, or 0 for no quarantine");
+  }
+  if (!(Number.isInteger(config.historySize) && config.historySize >= 1 && config.historySize <= 1 << 20)) {
+    throw new ConfigError("historySize", config.historySize, `must be a whole number of events from 1 to ${1 << 20}`);
+  }
+}
+
+const FILL_ON_ALLOC = 0xcd;
+const FILL_ON_FREE = 0xdd;
+
+/** The switches that act in TypeScript, for any kind of memory. */
+const HOST_SIDE_DEBUG = { safeViews: true, trackHistory: true, leakReport: true } as const satisfies Partial<PoolConfig>;
+
+/** Every switch on: what DebugCPU() and MEMORY_POOL_DEBUG=1 give. */
+export const FULL_DEBUG = {
+  ...HOST_SIDE_DEBUG,
+  guardPages: true,
+  guardSampleRate: 1,
+  canaries: true,
+  fillOnAlloc: FILL_ON_ALLOC,
+  fillOnFree: FILL_ON_FREE,
+  quarantineBytes: 32 * MiB,
+} as const satisfies Partial<PoolConfig>;
 
 function positiveSize(field: string, value: unknown): void {
   if (!(typeof value === "number" && Number.isSafeInteger(value) && value > 0)) {

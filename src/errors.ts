@@ -36,9 +36,61 @@ export class InvalidSizeError extends MemoryPoolError {
   }
 }
 
+/** Where the debug layer saw an allocation's memory used: the allocation and how far into it. */
+export interface MemoryErrorDetails {
+  /** The pool's id for the allocation (Allocation.id). */
+  allocationId: number;
+  /** Address of the allocation's first byte. */
+  ptr: number;
+  /** Bytes asked for. */
+  size: number;
+  /** The damaged byte nearest the allocation, from its first byte: negative before it, `size` or more after it. */
+  offset: number;
+  /** How many bytes were found damaged. */
+  damagedBytes: number;
+  /** The JavaScript stack of the allocation, where trackHistory kept it. */
+  allocationStack: string | undefined;
+  /** The JavaScript stack of its free, where trackHistory kept it (freed memory only). */
+  freeStack?: string | undefined;
+}
+
+/**
+ * Memory used after it was freed: through a handle (always), or, where quarantine is on, a write
+ * into a freed block found when it leaves quarantine or on pool.check(); `details` then names
+ * the allocation and where it was written.
+ */
 export class UseAfterFreeError extends MemoryPoolError {
-  constructor(message: string) {
+  readonly details: MemoryErrorDetails | undefined;
+  constructor(message: string, details?: MemoryErrorDetails) {
     super("USE_AFTER_FREE", message);
+    this.details = details;
+  }
+}
+
+/**
+ * Canaries next to an allocation were overwritten: a write before its first byte or past its last.
+ * Found on free, on pool.check() and when the pool is destroyed. The error's own `stack` is where
+ * it was found; `allocationStack` is where the damaged allocation was made (with trackHistory).
+ */
+export class BoundaryViolationError extends MemoryPoolError {
+  readonly allocationId: number;
+  readonly side: "before" | "after";
+  readonly offset: number;
+  readonly ptr: number;
+  readonly size: number;
+  readonly damagedBytes: number;
+  readonly allocationStack: string | undefined;
+  readonly poolName: string;
+  constructor(message: string, poolName: string, details: MemoryErrorDetails) {
+    super("BOUNDARY_VIOLATION", message);
+    this.allocationId = details.allocationId;
+    this.side = details.offset < 0 ? "before" : "after";
+    this.offset = details.offset;
+    this.ptr = details.ptr;
+    this.size = details.size;
+    this.damagedBytes = details.damagedBytes;
+    this.allocationStack = details.allocationStack;
+    this.poolName = poolName;
   }
 }
 

@@ -2,6 +2,7 @@
 export { Allocation, type TypedArrayConstructor } from "./allocation";
 export { PoolConfig, type AllocatorType, type ThreadSafety } from "./config";
 export {
+  BoundaryViolationError,
   ConfigError,
   DoubleFreeError,
   InvalidPointerError,
@@ -12,6 +13,7 @@ export {
   PoolExistsError,
   PoolNotFoundError,
   UseAfterFreeError,
+  type MemoryErrorDetails,
 } from "./errors";
 export { allocate, deallocate } from "./helpers";
 export { MemoryPoolManager, type MemoryPool, type PoolInfo } from "./manager";

@@ -2,7 +2,10 @@
  * MemoryPoolManager (seed): one per process. Pool names live in the core's registry, which
  * every Worker shares, so getPool finds a pool wherever it was created.
  */
+import { writeSync } from "node:fs";
 import { PoolConfig } from "./config";
+import { withEnvironmentDebug } from "./debug/env";
+import { makeLeakWatch, type LeakWatch } from "./debug/tracker";
 import { ConfigError, PoolExistsError, PoolNotFoundError } from "./errors";
 import { check, CONFIG_FIELDS, core, decodeName, encodeName, PoolKind, Status } from "./native";
 import { CPUMemoryPool, type HostPool, type PoolKind as PoolKindName } from "./pool";
@@ -15,6 +18,7 @@ export interface PoolInfo {
 
 const STRATEGY_CODES = { FixedSize: 0, Variable: 1 } as const;
 const THREAD_SAFETY_CODES = { none: 0, mutex: 1 } as const;
+const GUARD_POSITION_CODES = { after: 1, before: 2 } as const;
 const DEFAULT_CPU_POOL = "default_cpu_pool";
 
 function configRecord(kind: number, config: PoolConfig): Float64Array {
@@ -28,16 +32,16 @@ function configRecord(kind: number, config: PoolConfig): Float64Array {
     growth: config.growth,
     threadSafety: THREAD_SAFETY_CODES[config.threadSafety],
     collectStats: config.collectStats ? 1 : 0,
-    canaries: 0,
-    guardPages: 0,
-    guardSampleRate: 1,
-    fillOnAlloc: -1,
-    fillOnFree: -1,
-    quarantineBytes: 0,
-    trackHistory: 0,
-    leakReport: 0,
-    safeViews: 0,
-    historySize: 0,
+    canaries: config.canaries ? 1 : 0,
+    guardPages: config.guardPages ? GUARD_POSITION_CODES[config.guardPagePosition] : 0,
+    guardSampleRate: config.guardSampleRate,
+    fillOnAlloc: config.fillOnAlloc ?? -1,
+    fillOnFree: config.fillOnFree ?? -1,
+    quarantineBytes: config.quarantineBytes,
+    trackHistory: config.trackHistory ? 1 : 0,
+    leakReport: config.leakReport ? 1 : 0,
+    safeViews: config.safeViews ? 1 : 0,
+    historySize: config.historySize,
   };
   return Float64Array.from(CONFIG_FIELDS, (field) => values[field]);
 }
@@ -53,6 +57,17 @@ function configFromRecord(record: Float64Array): PoolConfig {
     growth: field("growth"),
     threadSafety: field("threadSafety") === THREAD_SAFETY_CODES.mutex ? "mutex" : "none",
     collectStats: field("collectStats") !== 0,
+    canaries: field("canaries") !== 0,
+    guardPages: field("guardPages") !== 0,
+    guardPagePosition: field("guardPages") === GUARD_POSITION_CODES.before ? "before" : "after",
+    guardSampleRate: field("guardSampleRate"),
+    fillOnAlloc: field("fillOnAlloc") < 0 ? undefined : field("fillOnAlloc"),
+    fillOnFree: field("fillOnFree") < 0 ? undefined : field("fillOnFree"),
+    quarantineBytes: field("quarantineBytes"),
+    trackHistory: field("trackHistory") !== 0,
+    leakReport: field("leakReport") !== 0,
+    safeViews: field("safeViews") !== 0,
+    historySize: field("historySize"),
   } satisfies Partial<PoolConfig>);
 }
 
@@ -67,6 +82,9 @@ function validName(name: unknown): Uint8Array {
 export class MemoryPoolManager {
   static #instance: MemoryPoolManager | undefined;
   readonly #pools = new Map<string, MemoryPool>();
+  /** Finds Allocations garbage-collected while live; held here so it stays reachable (see tracker.ts). */
+  readonly #leakWatch: LeakWatch = makeLeakWatch();
+  #exitReportArmed = false;
 
   private constructor() {}
 
@@ -78,13 +96,34 @@ export class MemoryPoolManager {
   /** (seed) A pool of host memory. Throws PoolExistsError if the name is taken, ConfigError for a bad config. */
   createCPUPool(name: string, config: PoolConfig = new PoolConfig()): CPUMemoryPool {
     const encoded = validName(name);
-    const frozen = Object.freeze(config.clone());
+    // MEMORY_POOL_DEBUG turns debug switches on for every pool; pool.config shows what was used.
+    const frozen = Object.freeze(withEnvironmentDebug(config.clone()));
     frozen.validate();
     if (this.#live(name) !== undefined) throw new PoolExistsError(`a pool named '${name}' already exists`);
     const handle = check(core.mp_pool_create(encoded, encoded.length, configRecord(PoolKind.cpu, frozen)));
-    const pool = new CPUMemoryPool(name, frozen, handle);
-    this.#pools.set(name, pool);
+    return this.#adopt(new CPUMemoryPool(name, frozen, handle, this.#leakWatch));
+  }
+
+  #adopt<P extends MemoryPool>(pool: P): P {
+    this.#pools.set(pool.name, pool);
+    if (pool.config.leakReport) this.#armExitReport();
     return pool;
+  }
+
+  /** With leakReport, what is still allocated when the process exits is reported, pool by pool. */
+  #armExitReport(): void {
+    if (this.#exitReportArmed) return;
+    this.#exitReportArmed = true;
+    process.on("exit", () => {
+      for (const pool of this.#pools.values()) {
+        if (pool.destroyed || !pool.config.leakReport) continue;
+        try {
+          pool.reportLeaks("process exit");
+        } catch (err) {
+          writeSync(2, `memory-pool: no leak report for pool '${pool.name}': ${String(err)}\n`);
+        }
+      }
+    });
   }
 
   /** (seed) The pool with this name, created in this thread or in any other Worker. */
@@ -147,8 +186,6 @@ export class MemoryPoolManager {
   #attach(name: string, handle: number): MemoryPool {
     const record = new Float64Array(CONFIG_FIELDS.length);
     check(core.mp_pool_config(handle, record));
-    const pool = new CPUMemoryPool(name, Object.freeze(configFromRecord(record)), handle);
-    this.#pools.set(name, pool);
-    return pool;
+    return this.#adopt(new CPUMemoryPool(name, Object.freeze(configFromRecord(record)), handle, this.#leakWatch));
   }
 }

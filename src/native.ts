@@ -38,7 +38,12 @@ export const Status = {
   invalidSize: -7,
   unavailable: -8,
   tooManyPools: -9,
+  boundaryViolation: -10,
+  useAfterFree: -11,
 } as const;
+
+/** Mirrors zig/src/debug/violation.zig Field: what `mp_violation` reports of the last damage found. */
+export const Violation = { id: 0, userGranule: 1, size: 2, side: 3, offset: 4, damagedBytes: 5 } as const;
 
 /** Mirrors zig/src/pool.zig ConfigField: the order of the f64 config record. */
 export const CONFIG_FIELDS = [
@@ -110,6 +115,12 @@ const symbols = {
   mp_stats: { args: [i32, ptr], returns: i32 },
   mp_reset: { args: [i32], returns: i32 },
   mp_trim: { args: [i32], returns: f64 },
+  mp_check: { args: [i32], returns: i32 },
+  mp_violation: { args: [u32], returns: f64 },
+  mp_live_list: { args: [i32, ptr, u32], returns: i32 },
+  mp_is_guarded: { args: [i32, u32], returns: u32 },
+  mp_set_stack: { args: [i32, u32, ptr, u32], returns: i32 },
+  mp_debug_layer: { args: [], returns: u32 },
 } as const;
 
 function open() {

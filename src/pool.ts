@@ -4,10 +4,23 @@
  * window), so making a view costs no FFI call.
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
+import { writeSync } from "node:fs";
 import { Allocation, type TypedArrayConstructor } from "./allocation";
 import type { PoolConfig } from "./config";
-import { InvalidPointerError, InvalidSizeError, PoolNotFoundError, UseAfterFreeError } from "./errors";
-import { core, errorFor, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
+import { History, type HistoryEvent } from "./debug/history";
+import { describeAllocation, describeBoundaryViolation, describeWriteAfterFree, leakReport, stackSection, type LeakInfo } from "./debug/report";
+import { DebugTracker, type LeakWatch } from "./debug/tracker";
+import {
+  BoundaryViolationError,
+  DoubleFreeError,
+  InvalidPointerError,
+  InvalidSizeError,
+  PoolNotFoundError,
+  UseAfterFreeError,
+  type MemoryErrorDetails,
+  type MemoryPoolError,
+} from "./errors";
+import { core, errorFor, GRANULE_BYTES, OFFSET_ERROR_BASE, Status, statusOfOffset, Violation } from "./native";
 import { MemoryStats } from "./stats";
 import { STATS_FIELDS } from "./native";
 
@@ -31,27 +44,43 @@ export abstract class HostPool {
   readonly #addressSpace: number;
   readonly #windows: (ArrayBuffer | undefined)[] = [];
   readonly #statsRecord = new Float64Array(STATS_FIELDS.length);
+  /** The TypeScript half of the debug layer, where a switch that acts here is on; else undefined. */
+  readonly #debug: DebugTracker | undefined;
+  /** Recent events: every one with trackHistory, violations and leaks always (made on first use). */
+  #history: History | undefined;
 
   /** @internal pools are made by MemoryPoolManager */
   constructor(
     readonly name: string,
     readonly config: Readonly<PoolConfig>,
     handle: number,
+    watch?: LeakWatch,
   ) {
     this.#handle = handle;
     this.#base = Number(core.mp_pool_base(handle));
     this.#addressSpace = core.mp_pool_address_space(handle);
+    this.#debug = DebugTracker.wanted(config)
+      ? new DebugTracker(name, config, handle, this.#base, this.#events(), watch, (offset, id) => this.holds(offset, id))
+      : undefined;
+  }
+
+  #events(): History {
+    return (this.#history ??= new History(this.config.historySize));
   }
 
   /** (seed) An Allocation of `size` bytes. */
   allocate(size: number): Allocation {
     const offset = this.#alloc(size);
-    return new Allocation(this, (this.#base + offset * GRANULE_BYTES) as Pointer, size, offset, core.mp_last_id());
+    const allocation = new Allocation(this, (this.#base + offset * GRANULE_BYTES) as Pointer, size, offset, core.mp_last_id());
+    if (this.#debug !== undefined) this.#debug.allocated(offset, allocation.id, size, allocation);
+    return allocation;
   }
 
   /** A bare pointer for hot paths: no handle object; free it with deallocate(pointer). */
   allocateRaw(size: number): Pointer {
-    return (this.#base + this.#alloc(size) * GRANULE_BYTES) as Pointer;
+    const offset = this.#alloc(size);
+    if (this.#debug !== undefined) this.#debug.allocated(offset, core.mp_last_id(), size, undefined);
+    return (this.#base + offset * GRANULE_BYTES) as Pointer;
   }
 
   #alloc(size: number): number {
@@ -68,16 +97,61 @@ export abstract class HostPool {
       return target.free();
     }
     if (ArrayBuffer.isView(target)) {
-      if (target.byteLength === 0) throw new InvalidPointerError("cannot free an empty or detached view: it names no memory");
+      if (target.byteLength === 0) {
+        const freed = this.#debug?.detachedFrom(target.buffer);
+        if (freed !== undefined) throw new DoubleFreeError(`double free: this view of ${describeAllocation(freed.id, freed.size, freed.ptr, this.name)} was detached when it was freed`);
+        throw new InvalidPointerError("cannot free an empty or detached view: it names no memory");
+      }
       return this.#freeAddress(addressOf(target as DataView));
     }
     throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${typeof target}`);
   }
 
-  /** @internal called by Allocation.free(): frees only if the block still holds that allocation. */
-  release(allocation: Allocation): void {
+  /**
+   * @internal called by Allocation.free(): frees only if the block still holds that allocation.
+   * Throws where nothing was freed; returns the error to throw after marking the handle dead
+   * where the free went through but found damage (BoundaryViolationError, UseAfterFreeError).
+   */
+  release(allocation: Allocation): MemoryPoolError | undefined {
     const status = core.mp_free(this.#handle, allocation.offset, allocation.id);
-    if (status !== 0) throw this.#failure(status);
+    if (status === 0) {
+      if (this.#debug !== undefined) this.#debug.freed(allocation.offset);
+      return undefined;
+    }
+    return this.#afterFailedFree(status, allocation.offset);
+  }
+
+  #afterFailedFree(status: number, offset: number): MemoryPoolError {
+    if (status !== Status.boundaryViolation && status !== Status.useAfterFree) throw this.#failure(status);
+    const damage = this.#violation(status); // read before any other call to the core
+    this.#debug?.freed(offset);
+    return damage;
+  }
+
+  /** The error for the damage the core just reported (its details are the thread's last violation). */
+  #violation(status: number): MemoryPoolError {
+    const field = (which: number) => core.mp_violation(which);
+    const id = field(Violation.id);
+    const size = field(Violation.size);
+    const offset = field(Violation.offset);
+    const damagedBytes = field(Violation.damagedBytes);
+    const ptr = this.#base + field(Violation.userGranule) * GRANULE_BYTES;
+    const stacks = this.#debug?.stacksOf(id) ?? { allocated: undefined, freed: undefined };
+    const what = describeAllocation(id, size, ptr, this.name);
+    const details: MemoryErrorDetails = { allocationId: id, ptr, size, offset, damagedBytes, allocationStack: stacks.allocated };
+    const error =
+      status === Status.useAfterFree
+        ? new UseAfterFreeError(describeWriteAfterFree(what, offset, damagedBytes, stacks), { ...details, freeStack: stacks.freed })
+        : new BoundaryViolationError(describeBoundaryViolation(what, size, offset, damagedBytes, stacks.allocated), this.name, details);
+    this.#events().record("violation", id, ptr, size, undefined, error.message.split("\n")[0]);
+    return error;
+  }
+
+  /** @internal a note for UseAfterFreeError messages: where the allocation was made and freed (trackHistory). */
+  stackNote(id: number): string {
+    if (this.#debug === undefined || !this.config.trackHistory) return "";
+    const stacks = this.#debug.stacksOf(id);
+    return stackSection("allocated at", stacks.allocated) + (stacks.freed === undefined ? "" : stackSection("freed at", stacks.freed));
   }
 
   /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
@@ -90,12 +164,18 @@ export abstract class HostPool {
     if (!(delta >= 0 && delta < this.#addressSpace) || delta % GRANULE_BYTES !== 0) {
       throw new InvalidPointerError(`pool '${this.name}' never gave out the pointer 0x${address.toString(16)}: it lies outside the pool`);
     }
-    const status = core.mp_free(this.#handle, delta / GRANULE_BYTES, 0);
-    if (status !== 0) throw this.#failure(status);
+    const offset = delta / GRANULE_BYTES;
+    const status = core.mp_free(this.#handle, offset, 0);
+    if (status === 0) {
+      if (this.#debug !== undefined) this.#debug.freed(offset);
+      return;
+    }
+    throw this.#afterFailedFree(status, offset);
   }
 
-  #failure(status: number) {
+  #failure(status: number): MemoryPoolError {
     if (this.destroyed) return new PoolNotFoundError(`pool '${this.name}' was destroyed`);
+    if (status === Status.boundaryViolation || status === Status.useAfterFree) return this.#violation(status);
     return errorFor(status);
   }
 
@@ -105,11 +185,17 @@ export abstract class HostPool {
     const offset = delta / GRANULE_BYTES;
     const size = delta >= 0 && delta < this.#addressSpace && Number.isInteger(offset) ? core.mp_live_size(this.#handle, offset) : -1;
     if (size < 0) throw new InvalidPointerError(`0x${address.toString(16)} is not the start of a live allocation of pool '${this.name}'`);
-    return new Allocation(this, address as Pointer, size, offset, core.mp_last_id());
+    const allocation = new Allocation(this, address as Pointer, size, offset, core.mp_last_id());
+    if (this.#debug !== undefined) this.#debug.adopted(offset, allocation.id, size);
+    return allocation;
   }
 
   /** @internal a Uint8Array over `size` bytes at granule `offset`. */
   view(offset: number, size: number): Uint8Array {
+    if (this.#debug !== undefined) {
+      const own = this.#debug.bufferFor(offset);
+      if (own !== undefined) return new Uint8Array(own, 0, size);
+    }
     if (size > WINDOW_BYTES) return new Uint8Array(this.#ownBuffer(offset, size));
     return new Uint8Array(this.#window(offset >>> WINDOW_SHIFT), (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES, size);
   }
@@ -117,6 +203,10 @@ export abstract class HostPool {
   /** @internal a view of `type` over the whole block at granule `offset`. */
   typedView(type: TypedArrayConstructor, offset: number, size: number): ArrayBufferView {
     const length = Math.floor(size / type.BYTES_PER_ELEMENT);
+    if (this.#debug !== undefined) {
+      const own = this.#debug.bufferFor(offset);
+      if (own !== undefined) return new type(own, 0, length);
+    }
     if (size > WINDOW_BYTES) return new type(this.#ownBuffer(offset, size), 0, length);
     const byteOffset = (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES;
     if (byteOffset % type.BYTES_PER_ELEMENT !== 0) {
@@ -146,10 +236,63 @@ export abstract class HostPool {
     return new MemoryStats(this.name, this.#statsRecord.slice());
   }
 
-  /** Frees every allocation at once; their handles then throw UseAfterFreeError. */
+  /** Frees every allocation at once; their handles then throw UseAfterFreeError (and with safe views, their views are detached). */
   reset(): void {
     this.#check(core.mp_reset(this.#handle));
     this.epoch++;
+    this.#debug?.forgetAll(false);
+  }
+
+  // ---- debugging ----
+
+  /**
+   * Checks every live allocation's canaries and every quarantined block's poison. Throws a
+   * BoundaryViolationError (or, for a write into freed memory, a UseAfterFreeError) for the
+   * first damage found. A pool without canaries or quarantine has nothing to check.
+   */
+  check(): void {
+    const status = core.mp_check(this.#handle);
+    if (status !== 0) throw this.#failure(status);
+  }
+
+  /** Live allocations: id, address, size, age and stack (age and stack where a debug switch kept them). */
+  getLeaks(): LeakInfo[] {
+    let offsets = new Uint32Array(256);
+    let count = this.#check(core.mp_live_list(this.#handle, offsets, offsets.length));
+    if (count > offsets.length) {
+      offsets = new Uint32Array(count);
+      count = Math.min(count, this.#check(core.mp_live_list(this.#handle, offsets, offsets.length)));
+    }
+    const time = performance.timeOrigin + performance.now();
+    const leaks: LeakInfo[] = [];
+    for (const offset of offsets.subarray(0, count)) {
+      const size = core.mp_live_size(this.#handle, offset);
+      if (size < 0) continue;
+      const id = core.mp_last_id();
+      const record = this.#debug?.record(offset);
+      const known = record !== undefined && record.id === id ? record : undefined;
+      leaks.push({
+        id,
+        ptr: this.#base + offset * GRANULE_BYTES,
+        size,
+        age: known === undefined ? undefined : time - known.time,
+        stack: known === undefined ? undefined : this.#debug!.stacksOf(id).allocated,
+        collected: known?.collected ?? false,
+      });
+    }
+    return leaks.sort((a, b) => a.id - b.id);
+  }
+
+  /** Recent events, oldest first: allocations and frees with trackHistory, violations and leaks always. */
+  getHistory(): HistoryEvent[] {
+    return this.#history?.events() ?? [];
+  }
+
+  /** @internal writes the leak report to stderr where anything is still allocated; returns it. */
+  reportLeaks(when: string): string | undefined {
+    const report = leakReport(this.name, when, this.getLeaks());
+    if (report !== undefined) writeSync(2, report);
+    return report;
   }
 
   /** Gives empty regions (all but the first) back to the OS; returns the bytes released. */
@@ -162,14 +305,26 @@ export abstract class HostPool {
     return status;
   }
 
-  /** @internal called by the manager: releases the memory and detaches every view of it. */
+  /**
+   * @internal called by the manager: releases the memory and detaches every view of it. With
+   * canaries or quarantine, checks them first and throws what it found once the pool is gone;
+   * with leakReport, reports what is still allocated.
+   */
   destroyNative(): void {
     if (this.destroyed) throw new UseAfterFreeError(`pool '${this.name}' was already destroyed`);
+    let damage: MemoryPoolError | undefined;
+    if (this.config.canaries || this.config.quarantineBytes > 0 || this.config.guardPages) {
+      const status = core.mp_check(this.#handle);
+      if (status !== 0) damage = this.#failure(status);
+    }
+    if (this.config.leakReport) this.reportLeaks("destroyPool");
     this.#check(core.mp_pool_destroy(this.#handle));
     this.destroyed = true;
     // The memory is unmapped: views over it must not reach it. transfer(0) detaches every view.
     for (const buffer of this.#windows) buffer?.transfer(0);
     this.#windows.length = 0;
+    this.#debug?.forgetAll(true);
+    if (damage !== undefined) throw damage;
   }
 
   /** @internal */

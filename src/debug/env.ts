@@ -1,0 +1,67 @@
+/**
+ * MEMORY_POOL_DEBUG: debugging for every pool without a change to the code.
+ *
+ *   MEMORY_POOL_DEBUG=1                      every switch on (what PoolConfig.DebugCPU() turns on)
+ *   MEMORY_POOL_DEBUG=canaries,leakReport    just those switches
+ *   MEMORY_POOL_DEBUG=sampled                guard pages on one allocation in 1000
+ *   MEMORY_POOL_DEBUG=guardPages,guardSampleRate=100,quarantineBytes=1048576
+ *   MEMORY_POOL_DEBUG=0 (or unset, or empty) nothing
+ *
+ * Switches named here are turned on over the pool's own configuration; nothing is turned off.
+ */
+import { FULL_DEBUG, type PoolConfig } from "../config";
+import { ConfigError } from "../errors";
+
+export const DEBUG_VARIABLE = "MEMORY_POOL_DEBUG";
+const SAMPLED_RATE = 1000;
+
+type DebugFields = Partial<Pick<PoolConfig, keyof typeof FULL_DEBUG | "guardPagePosition">>;
+
+/** What the variable asks for, or undefined where it asks for nothing. */
+export function debugFromEnvironment(value = process.env[DEBUG_VARIABLE]): DebugFields | undefined {
+  const text = value?.trim() ?? "";
+  if (text === "" || text === "0" || text === "false" || text === "off") return undefined;
+  if (text === "1" || text === "true" || text === "on" || text === "all") return { ...FULL_DEBUG };
+  const fields: Record<string, unknown> = {};
+  for (const item of text.split(",")) {
+    const [name = "", setting] = item.split("=").map((part) => part.trim());
+    const number = setting === undefined ? undefined : Number(setting);
+    switch (name) {
+      case "sampled":
+        Object.assign(fields, { guardPages: true, guardSampleRate: number ?? SAMPLED_RATE });
+        break;
+      case "guardPages":
+      case "canaries":
+      case "safeViews":
+      case "trackHistory":
+      case "leakReport":
+        fields[name] = true;
+        break;
+      case "underflow":
+        Object.assign(fields, { guardPages: true, guardPagePosition: "before" });
+        break;
+      case "fillOnAlloc":
+      case "fillOnFree":
+      case "quarantineBytes":
+      case "guardSampleRate":
+        fields[name] = number ?? FULL_DEBUG[name];
+        break;
+      case "quarantine":
+        fields.quarantineBytes = number ?? FULL_DEBUG.quarantineBytes;
+        break;
+      default:
+        throw new ConfigError(
+          DEBUG_VARIABLE,
+          undefined,
+          `${DEBUG_VARIABLE}=${JSON.stringify(value)}: '${name}' is not a debug switch: use 1, or a list of guardPages, underflow, sampled[=N], guardSampleRate=N, canaries, fillOnAlloc[=byte], fillOnFree[=byte], quarantine[=bytes], safeViews, trackHistory, leakReport`,
+        );
+    }
+  }
+  return fields as DebugFields;
+}
+
+/** The configuration with the variable's switches turned on (a copy; `config` is left as it is). */
+export function withEnvironmentDebug(config: PoolConfig): PoolConfig {
+  const fields = debugFromEnvironment();
+  return fields === undefined ? config : Object.assign(config.clone(), fields);
+}

@@ -1,0 +1,197 @@
+/**
+ * The TypeScript half of a pool's debug layer: what only JavaScript can know or do. It keeps a
+ * record per live allocation where a switch needs one (the stack and time of its allocation,
+ * an ArrayBuffer of its own that is detached on free), the history ring, and the watch for
+ * Allocations garbage-collected while live. A pool makes one only where a switch that acts here
+ * is on, so a plain pool never calls into this file.
+ */
+import { toArrayBuffer, type Pointer } from "bun:ffi";
+import { writeSync } from "node:fs";
+import type { Allocation } from "../allocation";
+import type { PoolConfig } from "../config";
+import { core } from "../native";
+import type { History } from "./history";
+import { now } from "./history";
+import { describeAllocation } from "./report";
+import { captureStack, formatStack, type StackTrace } from "./stack";
+
+/** Frees remembered after the fact, so a later report about freed memory can say where it was made and freed. */
+const FREED_REMEMBERED = 4096;
+
+interface AllocationRecord {
+  readonly id: number;
+  readonly ptr: number;
+  readonly size: number;
+  readonly time: number;
+  readonly trace: StackTrace | undefined;
+  /** Views of this allocation come from a buffer of its own (safe views, or guard pages). */
+  readonly ownBuffer: boolean;
+  buffer: ArrayBuffer | undefined;
+  /** Its Allocation object was garbage-collected while the memory was live. */
+  collected: boolean;
+}
+
+interface FreedRecord {
+  readonly id: number;
+  readonly ptr: number;
+  readonly size: number;
+  readonly trace: StackTrace | undefined;
+  readonly freeTrace: StackTrace | undefined;
+}
+
+/** The stacks known for an allocation, formatted. */
+export interface AllocationStacks {
+  allocated: string | undefined;
+  freed: string | undefined;
+}
+
+/** What the process-wide watch needs to come back to this tracker when an Allocation is collected. */
+export interface CollectedNote {
+  tracker: DebugTracker;
+  offset: number;
+  id: number;
+}
+
+/** Kept reachable by the manager (a registry held only by a module's const may be collected in Bun). */
+export interface LeakWatch {
+  readonly registry: FinalizationRegistry<CollectedNote>;
+}
+
+export function makeLeakWatch(): LeakWatch {
+  return { registry: new FinalizationRegistry<CollectedNote>((note) => note.tracker.collected(note.offset, note.id)) };
+}
+
+export class DebugTracker {
+  readonly #records = new Map<number, AllocationRecord>();
+  readonly #freed = new Map<number, FreedRecord>();
+  /** Buffers detached on free, so a stale view handed back to deallocate() is named a double free. */
+  readonly #detached = new WeakMap<ArrayBuffer, { id: number; ptr: number; size: number }>();
+  readonly #keepRecords: boolean;
+  readonly #safeViews: boolean;
+  readonly #allGuarded: boolean;
+  readonly #someGuarded: boolean;
+  readonly #trackHistory: boolean;
+  readonly #leakReport: boolean;
+  #destroyed = false;
+
+  constructor(
+    readonly poolName: string,
+    config: Readonly<PoolConfig>,
+    readonly handle: number,
+    readonly base: number,
+    readonly history: History,
+    readonly watch: LeakWatch | undefined,
+    /** Whether the block at `offset` still holds allocation `id`. */
+    readonly holds: (offset: number, id: number) => boolean,
+  ) {
+    this.#trackHistory = config.trackHistory;
+    this.#leakReport = config.leakReport;
+    this.#safeViews = config.safeViews;
+    this.#allGuarded = config.guardPages && config.guardSampleRate === 1;
+    this.#someGuarded = config.guardPages && config.guardSampleRate > 1;
+    this.#keepRecords = config.trackHistory || config.leakReport || config.safeViews;
+  }
+
+  /** Which switches call for a tracker at all. */
+  static wanted(config: Readonly<PoolConfig>): boolean {
+    return config.trackHistory || config.leakReport || config.safeViews || config.guardPages;
+  }
+
+  /** After the core gave out `offset` for allocation `id`. */
+  allocated(offset: number, id: number, size: number, allocation: Allocation | undefined): void {
+    const guarded = this.#allGuarded || (this.#someGuarded && core.mp_is_guarded(this.handle, offset) === 1);
+    if (!this.#keepRecords && !guarded) return; // sampled guard pages, this one not sampled
+    const ptr = this.base + offset * 16;
+    const trace = this.#trackHistory ? captureStack() : undefined;
+    const record: AllocationRecord = { id, ptr, size, time: now(), trace, ownBuffer: this.#safeViews || guarded, buffer: undefined, collected: false };
+    this.#records.set(offset, record);
+    if (guarded && trace !== undefined) this.#passStackDown(offset, trace);
+    if (this.#trackHistory) this.history.record("allocate", id, ptr, size, trace);
+    if (this.#leakReport && allocation !== undefined) this.watch?.registry.register(allocation, { tracker: this, offset, id }, record);
+  }
+
+  /** The core keeps a guarded allocation's stack, so its fault report can name it as the process dies. */
+  #passStackDown(offset: number, trace: StackTrace): void {
+    const text = new TextEncoder().encode(formatStack(trace) ?? "");
+    core.mp_set_stack(this.handle, offset, text, text.length);
+  }
+
+  /** An Allocation made here for a block another thread allocated (pool.fromPointer). */
+  adopted(offset: number, id: number, size: number): void {
+    const known = this.#records.get(offset);
+    if (known !== undefined && known.id === id) return;
+    const guarded = this.#allGuarded || (this.#someGuarded && core.mp_is_guarded(this.handle, offset) === 1);
+    if (!this.#keepRecords && !guarded) return;
+    this.#records.set(offset, { id, ptr: this.base + offset * 16, size, time: now(), trace: undefined, ownBuffer: this.#safeViews || guarded, buffer: undefined, collected: false });
+  }
+
+  /** After the core freed the block at `offset`: detaches its views and remembers the free. */
+  freed(offset: number): void {
+    const record = this.#records.get(offset);
+    if (record === undefined) return;
+    this.#records.delete(offset);
+    this.#detach(record);
+    if (this.#leakReport) this.watch?.registry.unregister(record);
+    const freeTrace = this.#trackHistory ? captureStack() : undefined;
+    if (this.#trackHistory) this.history.record("free", record.id, record.ptr, record.size, freeTrace);
+    if (record.trace !== undefined || freeTrace !== undefined) {
+      this.#freed.set(record.id, { id: record.id, ptr: record.ptr, size: record.size, trace: record.trace, freeTrace });
+      if (this.#freed.size > FREED_REMEMBERED) this.#freed.delete(this.#freed.keys().next().value!);
+    }
+  }
+
+  #detach(record: AllocationRecord): void {
+    if (record.buffer === undefined) return;
+    this.#detached.set(record.buffer, { id: record.id, ptr: record.ptr, size: record.size });
+    record.buffer.transfer(0); // every view over it is detached: it reads undefined and ignores writes
+    record.buffer = undefined;
+  }
+
+  /** The buffer that views of the allocation at `offset` must use, or undefined for the pool's window. */
+  bufferFor(offset: number): ArrayBuffer | undefined {
+    const record = this.#records.get(offset);
+    if (record === undefined || !record.ownBuffer) return undefined;
+    return (record.buffer ??= toArrayBuffer(record.ptr as Pointer, 0, record.size));
+  }
+
+  /** What a detached buffer was a view of, for a stale view handed to deallocate(). */
+  detachedFrom(buffer: ArrayBufferLike): { id: number; ptr: number; size: number } | undefined {
+    return buffer instanceof ArrayBuffer ? this.#detached.get(buffer) : undefined;
+  }
+
+  /** Every allocation is gone at once (reset or destroy): every view is detached. */
+  forgetAll(destroyed: boolean): void {
+    for (const record of this.#records.values()) {
+      this.#detach(record);
+      if (this.#leakReport) this.watch?.registry.unregister(record);
+    }
+    this.#records.clear();
+    if (destroyed) this.#destroyed = true;
+  }
+
+  /** What is known of the live allocation at `offset`. */
+  record(offset: number): Readonly<AllocationRecord> | undefined {
+    return this.#records.get(offset);
+  }
+
+  /** Where allocation `id` was made and freed, as far as trackHistory recorded it. */
+  stacksOf(id: number): AllocationStacks {
+    for (const record of this.#records.values()) {
+      if (record.id === id) return { allocated: formatStack(record.trace), freed: undefined };
+    }
+    const freed = this.#freed.get(id);
+    return { allocated: formatStack(freed?.trace), freed: formatStack(freed?.freeTrace) };
+  }
+
+  /** Called by the watch: an Allocation object was garbage-collected. A leak if its memory is still allocated. */
+  collected(offset: number, id: number): void {
+    if (this.#destroyed) return;
+    const record = this.#records.get(offset);
+    if (record === undefined || record.id !== id || !this.holds(offset, id)) return;
+    record.collected = true;
+    const what = `${describeAllocation(id, record.size, record.ptr, this.poolName)} was garbage-collected while still allocated`;
+    this.history.record("leak", id, record.ptr, record.size, undefined, what);
+    const stack = formatStack(record.trace);
+    writeSync(2, `memory-pool: leak: ${what}; it can no longer be freed through its handle.\n${stack === undefined ? "  (allocation stack not recorded: turn on trackHistory)" : `  allocated at:\n${stack}`}\n`);
+  }
+}
