@@ -68,7 +68,7 @@ export class Allocation {
 
   /** Returns the block to its pool. A second free is a DoubleFreeError. */
   free(): void {
-    if (this.#freed) throw new DoubleFreeError(`double free: ${this.#describe()} was already freed`);
+    if (this.#freed) throw new DoubleFreeError(`double free: ${this.#describe()} was already freed${this.pool.stackNote(this.id)}`);
     if (this.pool.destroyed) throw new UseAfterFreeError(`cannot free ${this.#describe()}: pool '${this.pool.name}' was destroyed`);
     if (this.epoch !== this.pool.epoch) throw new UseAfterFreeError(`cannot free ${this.#describe()}: pool '${this.pool.name}' was reset`);
     let damage: Error | undefined;

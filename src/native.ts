@@ -119,7 +119,7 @@ const symbols = {
   mp_violation: { args: [u32], returns: f64 },
   mp_live_list: { args: [i32, ptr, u32], returns: i32 },
   mp_is_guarded: { args: [i32, u32], returns: u32 },
-  mp_set_stack: { args: [i32, u32, ptr, u32], returns: i32 },
+  mp_set_stack: { args: [i32, u32, u32, ptr, u32], returns: i32 },
   mp_debug_layer: { args: [], returns: u32 },
 } as const;
 

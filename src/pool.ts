@@ -24,6 +24,9 @@ import { core, errorFor, GRANULE_BYTES, OFFSET_ERROR_BASE, Status, statusOfOffse
 import { MemoryStats } from "./stats";
 import { STATS_FIELDS } from "./native";
 
+/** This thread's live pools: a pointer freed into the wrong pool is named with the pool it belongs to. */
+const livePools = new Set<HostPool>();
+
 const WINDOW_SHIFT = 27; // granules per window: 2^27 x 16 B = 2 GiB
 const WINDOW_GRANULE_MASK = (1 << WINDOW_SHIFT) - 1;
 const WINDOW_BYTES = 2 ** 31;
@@ -59,6 +62,7 @@ export abstract class HostPool {
     this.#handle = handle;
     this.#base = Number(core.mp_pool_base(handle));
     this.#addressSpace = core.mp_pool_address_space(handle);
+    livePools.add(this);
     this.#debug = DebugTracker.wanted(config)
       ? new DebugTracker(name, config, handle, this.#base, this.#events(), watch, (offset, id) => this.holds(offset, id))
       : undefined;
@@ -93,7 +97,10 @@ export abstract class HostPool {
   deallocate(target: Freeable): void {
     if (typeof target === "number") return this.#freeAddress(target);
     if (target instanceof Allocation) {
-      if (target.pool !== this) throw new InvalidPointerError(`the allocation at 0x${target.ptr.toString(16)} belongs to pool '${target.pool.name}', not '${this.name}'`);
+      if (target.pool !== this) {
+        const what = describeAllocation(target.id, target.size, target.ptr, target.pool.name);
+        throw new InvalidPointerError(`${what} belongs to pool '${target.pool.name}', not '${this.name}'${target.pool.stackNote(target.id)}`);
+      }
       return target.free();
     }
     if (ArrayBuffer.isView(target)) {
@@ -161,17 +168,56 @@ export abstract class HostPool {
 
   #freeAddress(address: number): void {
     const delta = address - this.#base;
-    if (!(delta >= 0 && delta < this.#addressSpace) || delta % GRANULE_BYTES !== 0) {
-      throw new InvalidPointerError(`pool '${this.name}' never gave out the pointer 0x${address.toString(16)}: it lies outside the pool`);
-    }
+    const inside = delta >= 0 && delta < this.#addressSpace;
+    if (!inside || delta % GRANULE_BYTES !== 0) throw this.#strangePointer(address, inside);
     const offset = delta / GRANULE_BYTES;
     const status = core.mp_free(this.#handle, offset, 0);
     if (status === 0) {
       if (this.#debug !== undefined) this.#debug.freed(offset);
       return;
     }
+    if (status === Status.doubleFree || status === Status.invalidPointer) throw this.#badFree(status, address, offset);
     throw this.#afterFailedFree(status, offset);
   }
+
+  /** A pointer that cannot name a block of this pool: off a granule, or outside the pool (maybe in another). */
+  #strangePointer(address: number, inside: boolean): InvalidPointerError {
+    const pointer = `0x${address.toString(16)}`;
+    if (inside) return new InvalidPointerError(`pool '${this.name}' never gave out the pointer ${pointer}: no block starts there${this.describePointer(address)}`);
+    for (const other of livePools) {
+      if (other !== this && other.#owns(address)) {
+        return new InvalidPointerError(`pool '${this.name}' never gave out the pointer ${pointer}: it belongs to pool '${other.name}'${other.describePointer(address)}`);
+      }
+    }
+    return new InvalidPointerError(`pool '${this.name}' never gave out the pointer ${pointer}: it lies outside the pool, in memory no pool of this thread gave out`);
+  }
+
+  #owns(address: number): boolean {
+    return !this.destroyed && address >= this.#base && address < this.#base + this.#addressSpace;
+  }
+
+  /** The core refused a free by pointer: says which allocation it was, where the debug records know. */
+  #badFree(status: number, address: number, offset: number): MemoryPoolError {
+    const error = this.#failure(status);
+    if (this.#debug === undefined) return error;
+    if (status === Status.doubleFree) {
+      const freed = this.#debug.freedAt(offset);
+      if (freed === undefined) return error;
+      const note = `\nthe pointer was ${describeAllocation(freed.id, freed.size, freed.ptr, this.name)}${stackSection("allocated at", freed.stacks.allocated)}${stackSection("freed at", freed.stacks.freed)}`;
+      return new DoubleFreeError(error.message + note);
+    }
+    return new InvalidPointerError(error.message + this.describePointer(address));
+  }
+
+  /** @internal what the debug records know of `address`: the live allocation it lies in, and its stack. */
+  describePointer(address: number): string {
+    const holder = this.#debug?.containing(address);
+    if (holder === undefined) return "";
+    const into = address - holder.ptr;
+    const where = into === 0 ? "it is the start of" : `it lies ${into} bytes into`;
+    return `\n${where} ${describeAllocation(holder.id, holder.size, holder.ptr, this.name)}${stackSection("allocated at", holder.stack)}`;
+  }
+
 
   #failure(status: number): MemoryPoolError {
     if (this.destroyed) return new PoolNotFoundError(`pool '${this.name}' was destroyed`);
@@ -320,6 +366,7 @@ export abstract class HostPool {
     if (this.config.leakReport) this.reportLeaks("destroyPool");
     this.#check(core.mp_pool_destroy(this.#handle));
     this.destroyed = true;
+    livePools.delete(this);
     // The memory is unmapped: views over it must not reach it. transfer(0) detaches every view.
     for (const buffer of this.#windows) buffer?.transfer(0);
     this.#windows.length = 0;

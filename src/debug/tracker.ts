@@ -26,12 +26,15 @@ interface AllocationRecord {
   readonly trace: StackTrace | undefined;
   /** Views of this allocation come from a buffer of its own (safe views, or guard pages). */
   readonly ownBuffer: boolean;
+  /** It has guard pages. */
+  readonly guarded: boolean;
   buffer: ArrayBuffer | undefined;
   /** Its Allocation object was garbage-collected while the memory was live. */
   collected: boolean;
 }
 
 interface FreedRecord {
+  readonly offset: number;
   readonly id: number;
   readonly ptr: number;
   readonly size: number;
@@ -61,9 +64,21 @@ export function makeLeakWatch(): LeakWatch {
   return { registry: new FinalizationRegistry<CollectedNote>((note) => note.tracker.collected(note.offset, note.id)) };
 }
 
+/** Which stack of an allocation `mp_set_stack` hands the core (zig/src/debug/guard.zig StackKind). */
+const StackKind = { allocation: 0, free: 1 } as const;
+type StackKind = (typeof StackKind)[keyof typeof StackKind];
+
+function remember(map: Map<number, FreedRecord>, key: number, freed: FreedRecord): void {
+  map.delete(key); // re-inserted as the newest
+  map.set(key, freed);
+  if (map.size > FREED_REMEMBERED) map.delete(map.keys().next().value!);
+}
+
 export class DebugTracker {
   readonly #records = new Map<number, AllocationRecord>();
+  /** Recent frees by allocation id, and the latest free at each offset: for reports about freed memory. */
   readonly #freed = new Map<number, FreedRecord>();
+  readonly #freedAt = new Map<number, FreedRecord>();
   /** Buffers detached on free, so a stale view handed back to deallocate() is named a double free. */
   readonly #detached = new WeakMap<ArrayBuffer, { id: number; ptr: number; size: number }>();
   readonly #keepRecords: boolean;
@@ -103,17 +118,17 @@ export class DebugTracker {
     if (!this.#keepRecords && !guarded) return; // sampled guard pages, this one not sampled
     const ptr = this.base + offset * 16;
     const trace = this.#trackHistory ? captureStack() : undefined;
-    const record: AllocationRecord = { id, ptr, size, time: now(), trace, ownBuffer: this.#safeViews || guarded, buffer: undefined, collected: false };
+    const record: AllocationRecord = { id, ptr, size, time: now(), trace, ownBuffer: this.#safeViews || guarded, guarded, buffer: undefined, collected: false };
     this.#records.set(offset, record);
-    if (guarded && trace !== undefined) this.#passStackDown(offset, trace);
+    if (guarded && trace !== undefined) this.#passStackDown(offset, trace, StackKind.allocation);
     if (this.#trackHistory) this.history.record("allocate", id, ptr, size, trace);
     if (this.#leakReport && allocation !== undefined) this.watch?.registry.register(allocation, { tracker: this, offset, id }, record);
   }
 
-  /** The core keeps a guarded allocation's stack, so its fault report can name it as the process dies. */
-  #passStackDown(offset: number, trace: StackTrace): void {
+  /** The core keeps a guarded allocation's stacks, so its fault report can name them as the process dies. */
+  #passStackDown(offset: number, trace: StackTrace, kind: StackKind): void {
     const text = new TextEncoder().encode(formatStack(trace) ?? "");
-    core.mp_set_stack(this.handle, offset, text, text.length);
+    core.mp_set_stack(this.handle, offset, kind, text, text.length);
   }
 
   /** An Allocation made here for a block another thread allocated (pool.fromPointer). */
@@ -122,7 +137,7 @@ export class DebugTracker {
     if (known !== undefined && known.id === id) return;
     const guarded = this.#allGuarded || (this.#someGuarded && core.mp_is_guarded(this.handle, offset) === 1);
     if (!this.#keepRecords && !guarded) return;
-    this.#records.set(offset, { id, ptr: this.base + offset * 16, size, time: now(), trace: undefined, ownBuffer: this.#safeViews || guarded, buffer: undefined, collected: false });
+    this.#records.set(offset, { id, ptr: this.base + offset * 16, size, time: now(), trace: undefined, ownBuffer: this.#safeViews || guarded, guarded, buffer: undefined, collected: false });
   }
 
   /** After the core freed the block at `offset`: detaches its views and remembers the free. */
@@ -134,10 +149,10 @@ export class DebugTracker {
     if (this.#leakReport) this.watch?.registry.unregister(record);
     const freeTrace = this.#trackHistory ? captureStack() : undefined;
     if (this.#trackHistory) this.history.record("free", record.id, record.ptr, record.size, freeTrace);
-    if (record.trace !== undefined || freeTrace !== undefined) {
-      this.#freed.set(record.id, { id: record.id, ptr: record.ptr, size: record.size, trace: record.trace, freeTrace });
-      if (this.#freed.size > FREED_REMEMBERED) this.#freed.delete(this.#freed.keys().next().value!);
-    }
+    if (freeTrace !== undefined && record.guarded) this.#passStackDown(offset, freeTrace, StackKind.free);
+    const freed: FreedRecord = { offset, id: record.id, ptr: record.ptr, size: record.size, trace: record.trace, freeTrace };
+    remember(this.#freed, record.id, freed);
+    remember(this.#freedAt, offset, freed);
   }
 
   #detach(record: AllocationRecord): void {
@@ -172,6 +187,21 @@ export class DebugTracker {
   /** What is known of the live allocation at `offset`. */
   record(offset: number): Readonly<AllocationRecord> | undefined {
     return this.#records.get(offset);
+  }
+
+  /** The latest allocation freed at `offset`, as far as it is remembered. */
+  freedAt(offset: number): { id: number; ptr: number; size: number; stacks: AllocationStacks } | undefined {
+    const freed = this.#freedAt.get(offset);
+    if (freed === undefined) return undefined;
+    return { id: freed.id, ptr: freed.ptr, size: freed.size, stacks: { allocated: formatStack(freed.trace), freed: formatStack(freed.freeTrace) } };
+  }
+
+  /** The live allocation whose bytes hold `address` (a linear search: for error reports). */
+  containing(address: number): { id: number; ptr: number; size: number; stack: string | undefined } | undefined {
+    for (const record of this.#records.values()) {
+      if (address >= record.ptr && address < record.ptr + record.size) return { id: record.id, ptr: record.ptr, size: record.size, stack: formatStack(record.trace) };
+    }
+    return undefined;
   }
 
   /** Where allocation `id` was made and freed, as far as trackHistory recorded it. */

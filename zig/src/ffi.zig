@@ -164,11 +164,12 @@ export fn mp_is_guarded(handle: i32, g: u32) u32 {
     return @intFromBool(pool.isGuarded(g));
 }
 
-/// Hands the core the JavaScript stack of the allocation at `g`, for a fault report: 1 kept,
-/// 0 not needed (the allocation has no guard pages), or a negative status.
-export fn mp_set_stack(handle: i32, g: u32, stack: [*]const u8, len: u32) i32 {
+/// Hands the core a JavaScript stack of the allocation at `g` (`kind` 0: where it was made,
+/// 1: where it was freed), for a fault report: 1 kept, 0 not needed (the allocation has no guard
+/// pages, or its memory was reused), or a negative status.
+export fn mp_set_stack(handle: i32, g: u32, kind: u32, stack: [*]const u8, len: u32) i32 {
     const pool = registry.get(handle) orelse return failNoPool(handle);
-    const kept = pool.setStack(g, stack[0..len]) catch |err| return codeOf(err);
+    const kept = pool.setStack(g, kind, stack[0..len]) catch |err| return codeOf(err);
     return @intFromBool(kept);
 }
 

@@ -510,12 +510,14 @@ pub const Pool = struct {
         return false;
     }
 
-    /// Keeps the allocation's JavaScript stack where a fault report may need it (guarded
-    /// allocations); returns whether it was kept.
-    pub fn setStack(self: *Pool, g: u32, stack: []const u8) Error!bool {
+    /// Keeps a JavaScript stack of the allocation (`kind`: 0 its allocation, 1 its free) where a
+    /// fault report may need it (guarded allocations); returns whether it was kept.
+    pub fn setStack(self: *Pool, g: u32, kind: u32, stack: []const u8) Error!bool {
+        const which = std.meta.intToEnum(@import("debug/guard.zig").StackKind, kind) catch
+            return status.fail(error.InvalidSize, "stack kind {d} is not 0 (allocation) or 1 (free)", .{kind});
         self.lock();
         defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.setStack(self, g, stack);
+        if (debug_layer_built) if (self.debug) |layer| return layer.setStack(self, g, which, stack);
         return false;
     }
 

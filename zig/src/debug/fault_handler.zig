@@ -97,26 +97,38 @@ fn writeReport(pool_name: []const u8, base: u64, address: u64, sig: i32, found: 
     const user = base + record.userStart();
     const user_end = user + record.size;
     const described = .{ record.id, record.size, user, pool_name };
-    if (record.state == .quarantined and address >= base + record.dataStart() and address < base + record.dataStart() + record.dataBytes()) {
+    const in_data = address >= base + record.dataStart() and address < base + record.dataStart() + record.dataBytes();
+    if (record.state == .quarantined and in_data) {
         if (address >= user and address < user_end) {
             say(&buffer, "  use after free: byte {d} of allocation #{d} ({d} bytes at 0x{x}, pool '{s}'), which was freed\n", .{address - user} ++ described);
         } else {
             say(&buffer, "  use after free: next to allocation #{d} ({d} bytes at 0x{x}, pool '{s}'), which was freed\n", described);
         }
     } else if (address >= user_end) {
-        say(&buffer, "  heap buffer overflow: {d} bytes past the end of allocation #{d} ({d} bytes at 0x{x}, pool '{s}'){s}\n", .{address - user_end} ++ described ++ .{freedNote(record)});
+        const distance = address - user_end + 1;
+        say(&buffer, "  heap buffer overflow: {d} byte{s} past the end of allocation #{d} ({d} bytes at 0x{x}, pool '{s}'){s}\n", .{ distance, plural(distance) } ++ described ++ .{freedNote(record)});
     } else if (address < user) {
-        say(&buffer, "  heap buffer underflow: {d} bytes before the start of allocation #{d} ({d} bytes at 0x{x}, pool '{s}'){s}\n", .{user - address} ++ described ++ .{freedNote(record)});
+        const distance = user - address;
+        say(&buffer, "  heap buffer underflow: {d} byte{s} before the start of allocation #{d} ({d} bytes at 0x{x}, pool '{s}'){s}\n", .{ distance, plural(distance) } ++ described ++ .{freedNote(record)});
     } else {
         say(&buffer, "  inside allocation #{d} ({d} bytes at 0x{x}, pool '{s}')\n", described);
     }
-    if (record.stack.len == 0) {
-        say(&buffer, "  allocated at: (not recorded: turn on trackHistory to keep allocation stacks)\n", .{});
+    writeStack(&buffer, "allocated at", record.stacks[@intFromEnum(guard_mod.StackKind.allocation)]);
+    if (record.state == .quarantined) writeStack(&buffer, "freed at", record.stacks[@intFromEnum(guard_mod.StackKind.free)]);
+}
+
+fn writeStack(buffer: []u8, label: []const u8, stack: []const u8) void {
+    if (stack.len == 0) {
+        say(buffer, "  {s}: (not recorded: turn on trackHistory to keep stacks)\n", .{label});
         return;
     }
-    say(&buffer, "  allocated at:\n", .{});
-    writeAll(record.stack);
+    say(buffer, "  {s}:\n", .{label});
+    writeAll(stack);
     writeAll("\n");
+}
+
+fn plural(count: u64) []const u8 {
+    return if (count == 1) "" else "s";
 }
 
 fn freedNote(record: *const guard_mod.Record) []const u8 {

@@ -36,6 +36,10 @@ pub const Position = enum(u32) { after = 1, before = 2 };
 
 pub const State = enum(u8) { vacant, live, quarantined };
 
+/// Which stack of an allocation a record keeps (src/debug/tracker.ts StackKind).
+pub const StackKind = enum(u32) { allocation = 0, free = 1 };
+const stack_kinds = @typeInfo(StackKind).@"enum".fields.len;
+
 pub const Record = struct {
     user_g: u32,
     block_g: u32,
@@ -44,8 +48,9 @@ pub const Record = struct {
     id: u32,
     state: State,
     position: Position,
-    /// The JavaScript stack of the allocation, where TypeScript passed it down (trackHistory).
-    stack: []u8 = &.{},
+    /// The JavaScript stacks of the allocation and of its free, where TypeScript passed them
+    /// down (trackHistory).
+    stacks: [stack_kinds]([]u8) = .{ &.{}, &.{} },
 
     /// The accessible pages of the block, in bytes from the pool's base.
     pub fn dataStart(self: Record) u64 {
@@ -113,7 +118,7 @@ pub const Guard = struct {
     }
 
     pub fn deinit(self: *Guard) void {
-        for (self.records.items) |*record| self.gpa.free(record.stack);
+        for (self.records.items) |*record| freeStacks(self.gpa, record);
         self.records.deinit(self.gpa);
         self.vacant.deinit(self.gpa);
         self.by_user.deinit(self.gpa);
@@ -191,7 +196,6 @@ pub const Guard = struct {
             self.records.appendAssumeCapacity(undefined);
             break :blk @intCast(self.records.items.len - 1);
         };
-        record.stack = &.{};
         self.records.items[index] = record;
         self.by_user.putAssumeCapacity(record.user_g, index);
         return .{ .user_g = record.user_g, .block_g = block_g, .block_bytes = record.blockBytes() };
@@ -245,21 +249,23 @@ pub const Guard = struct {
     pub fn forget(self: *Guard, record: *Record) void {
         const index = self.by_user.remove(record.user_g).?;
         assert(&self.records.items[index] == record);
-        self.gpa.free(record.stack);
+        freeStacks(self.gpa, record);
         record.* = .{ .user_g = 0, .block_g = 0, .block_granules = 0, .size = 0, .id = 0, .state = .vacant, .position = record.position };
         self.vacant.appendAssumeCapacity(index); // capacity for every record was reserved in alloc
     }
 
-    /// Keeps a copy of the allocation's JavaScript stack for the fault report (at most a page).
-    pub fn setStack(self: *Guard, record: *Record, stack: []const u8) error{OutOfMemory}!void {
+    /// Keeps a copy of a JavaScript stack of the allocation for the fault report (at most a page).
+    pub fn setStack(self: *Guard, record: *Record, kind: StackKind, stack: []const u8) error{OutOfMemory}!void {
+        assert(record.state != .vacant);
         const kept = try self.gpa.dupe(u8, stack[0..@min(stack.len, stack_bytes_max)]);
-        self.gpa.free(record.stack);
-        record.stack = kept;
+        const slot = &record.stacks[@intFromEnum(kind)];
+        self.gpa.free(slot.*);
+        slot.* = kept;
     }
 
     /// Forgets every guarded block: every page of every guard region is inaccessible again.
     pub fn reset(self: *Guard, arena: *Arena) error{OutOfMemory}!void {
-        for (self.records.items) |*record| self.gpa.free(record.stack);
+        for (self.records.items) |*record| freeStacks(self.gpa, record);
         self.records.clearRetainingCapacity();
         self.vacant.clearRetainingCapacity();
         self.by_user.clear();
@@ -288,6 +294,13 @@ pub const Guard = struct {
         return null;
     }
 };
+
+fn freeStacks(gpa: std.mem.Allocator, record: *Record) void {
+    for (&record.stacks) |*stack| {
+        gpa.free(stack.*);
+        stack.* = &.{};
+    }
+}
 
 fn bytesAt(arena: *const Arena, offset: u64, len: u64) []u8 {
     const pointer: [*]u8 = @ptrFromInt(arena.base + offset);

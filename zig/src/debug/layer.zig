@@ -372,12 +372,15 @@ pub const Layer = struct {
         return record.state == .live;
     }
 
-    /// Keeps the JavaScript stack of the guarded allocation at `g` for its fault report;
-    /// false where `g` is no live guarded allocation (unguarded ones need none in the core).
-    pub fn setStack(self: *Layer, pool: *Pool, g: u32, stack: []const u8) Error!bool {
-        if (!self.isGuarded(pool, g)) return false;
+    /// Keeps a JavaScript stack of the guarded allocation at `g` (live, or freed and in
+    /// quarantine) for a fault report; false where `g` is neither (unguarded allocations need
+    /// none in the core).
+    pub fn setStack(self: *Layer, pool: *Pool, g: u32, kind: guard_mod.StackKind, stack: []const u8) Error!bool {
+        const region_index = pool.arena.regionOf(g);
+        if (region_index == arena_mod.none or pool.arena.regions.items[region_index].owner != .guard) return false;
         const guard = &self.guard.?;
-        guard.setStack(guard.find(g).?, stack) catch return status.fail(error.OutOfMemory, "no memory for the allocation's stack", .{});
+        const record = guard.find(g) orelse return false;
+        guard.setStack(record, kind, stack) catch return status.fail(error.OutOfMemory, "no memory for the allocation's stack", .{});
         return true;
     }
 
