@@ -24,11 +24,15 @@ export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", 
 
 /** Granule offsets from mp_alloc are below this; from it up they are errors. */
 export const OFFSET_ERROR_BASE = 0xffff_ff00;
+/** mp_last_id after mp_alloc: the id in the low 31 bits, the top bit set for an allocation with guard pages. */
+export const ID_MASK = 0x7fff_ffff;
 export const GRANULE_BYTES = 16;
 
 /** Mirrors zig/src/status.zig. */
 export const Status = {
   ok: 0,
+  /** From mp_free: freed, and the allocation had guard pages. */
+  freedGuarded: 1,
   outOfMemory: -1,
   invalidPointer: -2,
   doubleFree: -3,

@@ -20,7 +20,7 @@ import {
   type MemoryErrorDetails,
   type MemoryPoolError,
 } from "./errors";
-import { core, errorFor, GRANULE_BYTES, OFFSET_ERROR_BASE, Status, statusOfOffset, Violation } from "./native";
+import { core, errorFor, GRANULE_BYTES, ID_MASK, OFFSET_ERROR_BASE, Status, statusOfOffset, Violation } from "./native";
 import { MemoryStats } from "./stats";
 import { STATS_FIELDS } from "./native";
 
@@ -75,8 +75,11 @@ export abstract class HostPool {
   /** (seed) An Allocation of `size` bytes. */
   allocate(size: number): Allocation {
     const offset = this.#alloc(size);
-    const allocation = new Allocation(this, (this.#base + offset * GRANULE_BYTES) as Pointer, size, offset, core.mp_last_id());
-    if (this.#debug !== undefined) this.#debug.allocated(offset, allocation.id, size, allocation);
+    const ptr = (this.#base + offset * GRANULE_BYTES) as Pointer;
+    if (this.#debug === undefined) return new Allocation(this, ptr, size, offset, core.mp_last_id());
+    const tagged = core.mp_last_id(); // its top bit: the allocation has guard pages
+    const allocation = new Allocation(this, ptr, size, offset, tagged & ID_MASK);
+    this.#debug.allocated(offset, tagged, size, allocation);
     return allocation;
   }
 
@@ -121,8 +124,8 @@ export abstract class HostPool {
    */
   release(allocation: Allocation): MemoryPoolError | undefined {
     const status = core.mp_free(this.#handle, allocation.offset, allocation.id);
-    if (status === 0) {
-      if (this.#debug !== undefined) this.#debug.freed(allocation.offset);
+    if (status >= 0) {
+      if (this.#debug !== undefined) this.#debug.freed(allocation.offset, status === Status.freedGuarded);
       return undefined;
     }
     return this.#afterFailedFree(status, allocation.offset);
@@ -131,7 +134,7 @@ export abstract class HostPool {
   #afterFailedFree(status: number, offset: number): MemoryPoolError {
     if (status !== Status.boundaryViolation && status !== Status.useAfterFree) throw this.#failure(status);
     const damage = this.#violation(status); // read before any other call to the core
-    this.#debug?.freed(offset);
+    this.#debug?.freed(offset, true);
     return damage;
   }
 
@@ -172,8 +175,8 @@ export abstract class HostPool {
     if (!inside || delta % GRANULE_BYTES !== 0) throw this.#strangePointer(address, inside);
     const offset = delta / GRANULE_BYTES;
     const status = core.mp_free(this.#handle, offset, 0);
-    if (status === 0) {
-      if (this.#debug !== undefined) this.#debug.freed(offset);
+    if (status >= 0) {
+      if (this.#debug !== undefined) this.#debug.freed(offset, status === Status.freedGuarded);
       return;
     }
     if (status === Status.doubleFree || status === Status.invalidPointer) throw this.#badFree(status, address, offset);

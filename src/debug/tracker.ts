@@ -9,7 +9,7 @@ import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { writeSync } from "node:fs";
 import type { Allocation } from "../allocation";
 import type { PoolConfig } from "../config";
-import { core } from "../native";
+import { core, ID_MASK } from "../native";
 import type { History } from "./history";
 import { now } from "./history";
 import { describeAllocation } from "./report";
@@ -68,23 +68,37 @@ export function makeLeakWatch(): LeakWatch {
 const StackKind = { allocation: 0, free: 1 } as const;
 type StackKind = (typeof StackKind)[keyof typeof StackKind];
 
-function remember(map: Map<number, FreedRecord>, key: number, freed: FreedRecord): void {
-  map.delete(key); // re-inserted as the newest
-  map.set(key, freed);
-  if (map.size > FREED_REMEMBERED) map.delete(map.keys().next().value!);
+/**
+ * The last FREED_REMEMBERED frees, found by allocation id and by offset. A ring decides which
+ * to forget: evicting the oldest key of a Map is linear in Bun once many keys were deleted.
+ */
+class RecentFrees {
+  readonly #ring: (FreedRecord | undefined)[] = new Array(FREED_REMEMBERED);
+  #next = 0;
+  readonly byId = new Map<number, FreedRecord>();
+  readonly byOffset = new Map<number, FreedRecord>();
+
+  add(freed: FreedRecord): void {
+    const oldest = this.#ring[this.#next];
+    if (oldest !== undefined) {
+      if (this.byId.get(oldest.id) === oldest) this.byId.delete(oldest.id);
+      if (this.byOffset.get(oldest.offset) === oldest) this.byOffset.delete(oldest.offset);
+    }
+    this.#ring[this.#next] = freed;
+    this.#next = (this.#next + 1) % FREED_REMEMBERED;
+    this.byId.set(freed.id, freed);
+    this.byOffset.set(freed.offset, freed);
+  }
 }
 
 export class DebugTracker {
   readonly #records = new Map<number, AllocationRecord>();
-  /** Recent frees by allocation id, and the latest free at each offset: for reports about freed memory. */
-  readonly #freed = new Map<number, FreedRecord>();
-  readonly #freedAt = new Map<number, FreedRecord>();
+  /** Recent frees, for reports about freed memory. */
+  readonly #freed = new RecentFrees();
   /** Buffers detached on free, so a stale view handed back to deallocate() is named a double free. */
   readonly #detached = new WeakMap<ArrayBuffer, { id: number; ptr: number; size: number }>();
   readonly #keepRecords: boolean;
   readonly #safeViews: boolean;
-  readonly #allGuarded: boolean;
-  readonly #someGuarded: boolean;
   readonly #trackHistory: boolean;
   readonly #leakReport: boolean;
   #destroyed = false;
@@ -102,8 +116,6 @@ export class DebugTracker {
     this.#trackHistory = config.trackHistory;
     this.#leakReport = config.leakReport;
     this.#safeViews = config.safeViews;
-    this.#allGuarded = config.guardPages && config.guardSampleRate === 1;
-    this.#someGuarded = config.guardPages && config.guardSampleRate > 1;
     this.#keepRecords = config.trackHistory || config.leakReport || config.safeViews;
   }
 
@@ -112,10 +124,14 @@ export class DebugTracker {
     return config.trackHistory || config.leakReport || config.safeViews || config.guardPages;
   }
 
-  /** After the core gave out `offset` for allocation `id`. */
-  allocated(offset: number, id: number, size: number, allocation: Allocation | undefined): void {
-    const guarded = this.#allGuarded || (this.#someGuarded && core.mp_is_guarded(this.handle, offset) === 1);
+  /**
+   * After the core gave out `offset` for an allocation; `tagged` is mp_last_id's answer: its id,
+   * and in the top bit whether it has guard pages.
+   */
+  allocated(offset: number, tagged: number, size: number, allocation: Allocation | undefined): void {
+    const guarded = tagged > ID_MASK;
     if (!this.#keepRecords && !guarded) return; // sampled guard pages, this one not sampled
+    const id = tagged & ID_MASK;
     const ptr = this.base + offset * 16;
     const trace = this.#trackHistory ? captureStack() : undefined;
     const record: AllocationRecord = { id, ptr, size, time: now(), trace, ownBuffer: this.#safeViews || guarded, guarded, buffer: undefined, collected: false };
@@ -135,13 +151,18 @@ export class DebugTracker {
   adopted(offset: number, id: number, size: number): void {
     const known = this.#records.get(offset);
     if (known !== undefined && known.id === id) return;
-    const guarded = this.#allGuarded || (this.#someGuarded && core.mp_is_guarded(this.handle, offset) === 1);
+    const guarded = core.mp_is_guarded(this.handle, offset) === 1;
     if (!this.#keepRecords && !guarded) return;
     this.#records.set(offset, { id, ptr: this.base + offset * 16, size, time: now(), trace: undefined, ownBuffer: this.#safeViews || guarded, guarded, buffer: undefined, collected: false });
   }
 
-  /** After the core freed the block at `offset`: detaches its views and remembers the free. */
-  freed(offset: number): void {
+  /**
+   * After the core freed the block at `offset` (`guarded`: it had guard pages, or the core may
+   * not have said): detaches its views and remembers the free. With sampled guard pages alone
+   * only guarded allocations have records, so the others cost nothing here.
+   */
+  freed(offset: number, guarded: boolean): void {
+    if (!guarded && !this.#keepRecords) return;
     const record = this.#records.get(offset);
     if (record === undefined) return;
     this.#records.delete(offset);
@@ -150,9 +171,7 @@ export class DebugTracker {
     const freeTrace = this.#trackHistory ? captureStack() : undefined;
     if (this.#trackHistory) this.history.record("free", record.id, record.ptr, record.size, freeTrace);
     if (freeTrace !== undefined && record.guarded) this.#passStackDown(offset, freeTrace, StackKind.free);
-    const freed: FreedRecord = { offset, id: record.id, ptr: record.ptr, size: record.size, trace: record.trace, freeTrace };
-    remember(this.#freed, record.id, freed);
-    remember(this.#freedAt, offset, freed);
+    this.#freed.add({ offset, id: record.id, ptr: record.ptr, size: record.size, trace: record.trace, freeTrace });
   }
 
   #detach(record: AllocationRecord): void {
@@ -191,7 +210,7 @@ export class DebugTracker {
 
   /** The latest allocation freed at `offset`, as far as it is remembered. */
   freedAt(offset: number): { id: number; ptr: number; size: number; stacks: AllocationStacks } | undefined {
-    const freed = this.#freedAt.get(offset);
+    const freed = this.#freed.byOffset.get(offset);
     if (freed === undefined) return undefined;
     return { id: freed.id, ptr: freed.ptr, size: freed.size, stacks: { allocated: formatStack(freed.trace), freed: formatStack(freed.freeTrace) } };
   }
@@ -209,7 +228,7 @@ export class DebugTracker {
     for (const record of this.#records.values()) {
       if (record.id === id) return { allocated: formatStack(record.trace), freed: undefined };
     }
-    const freed = this.#freed.get(id);
+    const freed = this.#freed.byId.get(id);
     return { allocated: formatStack(freed?.trace), freed: formatStack(freed?.freeTrace) };
   }
 

@@ -76,7 +76,8 @@ export fn mp_pool_name(handle: i32, buffer: [*]u8, capacity: u32) i32 {
     return @intCast(pool.name.len);
 }
 
-/// The id of the allocation the last mp_alloc or mp_live_size on this thread found. Returned by a
+/// The id of the allocation the last mp_alloc or mp_live_size on this thread found; after
+/// mp_alloc its top bit says the allocation has guard pages (ids stay below 2^31). Returned by a
 /// call of its own, not through an out-parameter: Bun's JIT may reuse an earlier read of a typed
 /// array across an FFI call, so memory the core writes is not reliably seen by hot JavaScript.
 threadlocal var last_id: u32 = 0;
@@ -92,15 +93,17 @@ export fn mp_alloc(handle: i32, size: f64) u32 {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
     const placed = pool.alloc(@intFromFloat(size)) catch |err| return status.offsetError(err);
-    last_id = placed.id;
+    assert(placed.id <= Pool.id_max);
+    last_id = placed.id | (@as(u32, @intFromBool(placed.guarded)) << 31);
     return placed.g;
 }
 
-/// Frees the block at `g`; with `id` not 0 only if it still holds that allocation (else a double free).
+/// Frees the block at `g`; with `id` not 0 only if it still holds that allocation (else a double
+/// free). Returns 0, or 1 where the allocation had guard pages, or a negative status.
 export fn mp_free(handle: i32, g: u32, id: u32) i32 {
     const pool = registry.get(handle) orelse return failNoPool(handle);
-    pool.free(g, id) catch |err| return codeOf(err);
-    return 0;
+    const guarded = pool.free(g, id) catch |err| return codeOf(err);
+    return @intFromBool(guarded);
 }
 
 /// The size asked for when the live block at `g` was allocated, or -1 where no live block starts

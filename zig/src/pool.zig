@@ -234,7 +234,11 @@ pub const Pool = struct {
         };
     }
 
-    pub const Placed = struct { g: u32, id: u32 };
+    /// `guarded`: the debug layer gave the allocation guard pages.
+    pub const Placed = struct { g: u32, id: u32, guarded: bool = false };
+
+    /// Allocation ids stay below this: the C ABI flags a guarded allocation in the id's top bit.
+    pub const id_max: u32 = std.math.maxInt(u31);
 
     /// A block of at least `size` bytes: its granule offset and its allocation id.
     pub fn alloc(self: *Pool, size: u64) Error!Placed {
@@ -258,7 +262,7 @@ pub const Pool = struct {
     }
 
     pub inline fn nextId(self: *Pool) u32 {
-        self.last_id = if (self.last_id == std.math.maxInt(u32)) 1 else self.last_id + 1;
+        self.last_id = if (self.last_id == id_max) 1 else self.last_id + 1;
         return self.last_id;
     }
 
@@ -329,7 +333,8 @@ pub const Pool = struct {
     }
 
     /// Frees the block at `g`. With `expected_id` not 0, only if the block still holds that allocation.
-    pub fn free(self: *Pool, g: u32, expected_id: u32) Error!void {
+    /// Returns whether the allocation had guard pages (so TypeScript knows to detach its views).
+    pub fn free(self: *Pool, g: u32, expected_id: u32) Error!bool {
         self.lock();
         defer self.unlock();
         if (debug_layer_built) if (self.debug) |layer| return layer.free(self, g, expected_id);
@@ -348,6 +353,7 @@ pub const Pool = struct {
             const now = std.time.Instant.now() catch start;
             self.stats.recordFreeTime(now.since(start));
         }
+        return false;
     }
 
     /// Gives the block at `g` back to the strategy; counts it out of its region if it was live.
@@ -547,7 +553,7 @@ test "a variable pool grows to maxSize, then fails, then trims" {
     for (&offsets) |*g| g.* = (try pool.alloc(60 * 1024)).g;
     try std.testing.expectError(error.OutOfMemory, pool.alloc(60 * 1024));
     try std.testing.expectEqual(@as(u64, 1), pool.stats.failed_allocations);
-    for (offsets) |g| try pool.free(g, 0);
+    for (offsets) |g| _ = try pool.free(g, 0);
     try std.testing.expectError(error.DoubleFree, pool.free(offsets[0], 0));
     try std.testing.expectEqual(@as(u64, 3 * 64 * 1024), pool.trim());
     try std.testing.expectEqual(@as(u64, 64 * 1024), pool.arena.committed_bytes);
@@ -567,7 +573,7 @@ test "a fixed pool refuses sizes over its block size and resets" {
     const again = try pool.alloc(10);
     try std.testing.expectEqual(g, again.g); // the same block, a new allocation
     try std.testing.expectError(error.DoubleFree, pool.free(g, placed.id));
-    try pool.free(g, again.id);
+    _ = try pool.free(g, again.id);
     try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
 }
 

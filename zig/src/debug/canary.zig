@@ -40,7 +40,22 @@ fn patternAt(address: u64, len: usize) []const u8 {
 }
 
 /// Writes canary bytes over `memory`, which starts at `address`.
-pub fn fill(memory: []u8, address: u64) void {
+pub inline fn fill(memory: []u8, address: u64) void {
+    if (memory.len >= period_bytes and memory.len <= 2 * period_bytes) {
+        // The usual canary (16 to 31 bytes): two overlapping 16-byte stores, no call.
+        const pattern = patternAt(address, memory.len);
+        memory[0..period_bytes].* = pattern[0..period_bytes].*;
+        memory[memory.len - period_bytes ..][0..period_bytes].* = pattern[memory.len - period_bytes ..][0..period_bytes].*;
+        return;
+    }
+    if (memory.len <= table_bytes - period_bytes) {
+        @memcpy(memory, patternAt(address, memory.len)); // the usual case: one copy
+        return;
+    }
+    fillLong(memory, address);
+}
+
+fn fillLong(memory: []u8, address: u64) void {
     var done: usize = 0;
     while (done < memory.len) {
         const chunk = patternAt(address + done, memory.len - done);
@@ -48,6 +63,21 @@ pub fn fill(memory: []u8, address: u64) void {
         done += chunk.len;
     }
     assert(done == memory.len);
+}
+
+/// Whether `memory` holds its canaries intact: the fast check, done on every free.
+pub inline fn intact(memory: []const u8, address: u64) bool {
+    if (memory.len >= period_bytes and memory.len <= 2 * period_bytes) {
+        const pattern = patternAt(address, memory.len);
+        const tail = memory.len - period_bytes;
+        return load16(memory, 0) == load16(pattern, 0) and load16(memory, tail) == load16(pattern, tail);
+    }
+    if (memory.len <= table_bytes - period_bytes) return std.mem.eql(u8, memory, patternAt(address, memory.len));
+    return firstDamaged(memory, address, .upward) == null;
+}
+
+inline fn load16(bytes: []const u8, at: usize) u128 {
+    return std.mem.readInt(u128, bytes[at..][0..period_bytes], .little);
 }
 
 /// Where the damage is found first: scanning up from the low end (bytes after an allocation,
@@ -95,11 +125,30 @@ test "fill then check finds nothing; damage is found nearest the allocation" {
     fill(&buffer, address);
     try std.testing.expect(firstDamaged(&buffer, address, .upward) == null);
     try std.testing.expect(firstDamaged(&buffer, address, .downward) == null);
+    try std.testing.expect(intact(&buffer, address));
     buffer[5] ^= 0xff;
+    try std.testing.expect(!intact(&buffer, address));
     buffer[200] ^= 0x01;
     try std.testing.expectEqual(@as(?usize, 5), firstDamaged(&buffer, address, .upward));
     try std.testing.expectEqual(@as(?usize, 200), firstDamaged(&buffer, address, .downward));
     try std.testing.expectEqual(@as(u64, 2), countDamaged(&buffer, address));
+}
+
+test "canaries of every length from 0 to 40 bytes: filled, intact, and any one damaged byte seen" {
+    var buffer: [40]u8 = undefined;
+    for (0..41) |len| {
+        for (0..period_bytes) |phase| {
+            const memory = buffer[0..len];
+            fill(memory, phase);
+            try std.testing.expect(intact(memory, phase));
+            for (0..len) |damaged| {
+                memory[damaged] ^= 0x10;
+                try std.testing.expect(!intact(memory, phase));
+                try std.testing.expectEqual(@as(?usize, damaged), firstDamaged(memory, phase, .upward));
+                memory[damaged] ^= 0x10;
+            }
+        }
+    }
 }
 
 test "the pattern depends on the address, and spans longer than a page" {
@@ -107,5 +156,6 @@ test "the pattern depends on the address, and spans longer than a page" {
     fill(&buffer, 3);
     try std.testing.expect(firstDamaged(&buffer, 3, .upward) == null);
     try std.testing.expect(firstDamaged(&buffer, 4, .upward) != null); // shifted by one byte: damaged
+    try std.testing.expect(intact(&buffer, 3) and !intact(&buffer, 4));
     for (buffer, 0..) |byte, i| try std.testing.expectEqual(byteAt(3 + i), byte);
 }

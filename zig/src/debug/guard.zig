@@ -227,14 +227,21 @@ pub const Guard = struct {
         return record;
     }
 
-    /// Makes a freed block's data inaccessible and gives its physical memory back; false where
-    /// the OS refused (the block must then never be reused: its pages may still be accessible).
+    /// Makes a freed block's data inaccessible; false where the OS refused (the block must then
+    /// never be reused: its pages may still be accessible).
     pub fn seal(self: *Guard, arena: *Arena, record: *Record) bool {
         _ = self;
         assert(record.state == .live);
-        if (!arena.backend.protectNone(arena.base, record.dataStart(), record.dataBytes())) return false;
+        return arena.backend.protectNone(arena.base, record.dataStart(), record.dataBytes());
+    }
+
+    /// Gives a sealed block's physical memory back: for blocks that stay unused a while
+    /// (quarantine) or are large. A small block reused soon keeps its pages, which saves a
+    /// system call now and a page fault at its next use.
+    pub fn discard(self: *Guard, arena: *Arena, record: *const Record) void {
+        _ = self;
+        assert(record.state != .vacant);
         arena.backend.decommit(arena.base, record.dataStart(), record.dataBytes());
-        return true;
     }
 
     /// Returns a sealed block's pages to the free guard pages and forgets its record.
@@ -328,6 +335,7 @@ test "guarded blocks: user bytes against the page edge, canaries in the slack, r
     try std.testing.expectEqual(@as(?usize, 0), canary.firstDamaged(bytesAt(&arena, back.start, back.len), arena.base + back.start, .upward));
     try std.testing.expect(guard.containing(granted.block_g + page_granules) == record); // the guard page
     try std.testing.expect(guard.seal(&arena, record));
+    guard.discard(&arena, record);
     guard.release(record);
     try std.testing.expect(guard.find(granted.user_g) == null);
     try std.testing.expect(guard.containing(granted.block_g) == null);

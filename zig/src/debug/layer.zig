@@ -36,6 +36,9 @@ const fault_handler = @import("fault_handler.zig");
 const granule_bytes = arena_mod.granule_bytes;
 /// Canary bytes after the user bytes, beyond the slack up to the next granule.
 const back_canary_bytes: u64 = 16;
+/// Freed guarded blocks this large give their physical memory back at once, even when they
+/// are not held in quarantine.
+const discard_bytes_min: u64 = 64 * 1024;
 /// What a block in quarantine is filled with when fillOnFree does not say.
 pub const poison_byte: u8 = 0xDD;
 
@@ -105,7 +108,7 @@ pub const Layer = struct {
             if (granted) |block| {
                 pool.notePlaced(block.block_g, size, block.block_bytes);
                 self.fill(pool, block.user_g, size, self.config.fill_on_alloc);
-                return .{ .g = block.user_g, .id = id };
+                return .{ .g = block.user_g, .id = id, .guarded = true };
             }
             self.guard_fallbacks += 1; // placed unguarded below, with canaries where they are on
         };
@@ -148,13 +151,20 @@ pub const Layer = struct {
 
     // ---- free ----
 
-    pub fn free(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!void {
+    /// Frees the allocation at `g`; returns whether it had guard pages.
+    pub fn free(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!bool {
         const region_index = pool.arena.regionOf(g);
         if (region_index == arena_mod.none) return pool.failOutside(g);
-        return switch (pool.arena.regions.items[region_index].owner) {
-            .guard => self.freeGuarded(pool, g, expected_id),
-            .strategy => self.freeInStrategy(pool, g, expected_id),
-        };
+        switch (pool.arena.regions.items[region_index].owner) {
+            .guard => {
+                try self.freeGuarded(pool, g, expected_id);
+                return true;
+            },
+            .strategy => {
+                try self.freeInStrategy(pool, g, expected_id);
+                return false;
+            },
+        }
     }
 
     fn freeInStrategy(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!void {
@@ -165,6 +175,7 @@ pub const Layer = struct {
         if (region_index == arena_mod.none or pool.arena.regions.items[region_index].owner != .strategy) {
             return status.fail(error.InvalidPointer, "pool '{s}' never gave out a block at offset {d}", .{ pool.name, @as(u64, g) * granule_bytes });
         }
+        if (self.quarantine == null) return self.releaseInStrategy(pool, region_index, block_g, g, expected_id);
         const live = pool.lookupLocked(region_index, block_g) orelse {
             if (expected_id != 0) return pool.failStaleId(g, expected_id, 0);
             _ = try pool.failUnlessFreed(pool.release(region_index, block_g), g);
@@ -175,18 +186,33 @@ pub const Layer = struct {
         var found: ?Violation = if (self.config.canaries) self.checkCanaries(pool, block_g, g, size, live.id) else null;
         const block_bytes = pool.blockBytes(self.strategyBlockBytes(size));
         pool.stats.recordFree(size, block_bytes);
-        const held = if (self.quarantine) |*quarantine| blk: {
-            quarantine.reserve() catch break :blk false; // no room to remember it: reused at once
+        const quarantine = &self.quarantine.?;
+        if (quarantine.reserve()) {
             self.fill(pool, g, size, self.config.fill_on_free orelse poison_byte);
             quarantine.push(.{ .user_g = g, .id = live.id, .size = size, .block_bytes = block_bytes, .guarded = false });
-            break :blk true;
-        } else false;
-        if (!held) {
+        } else |_| {
+            // No room to remember it: it is reused at once, like a pool without quarantine.
             self.fill(pool, g, size, self.config.fill_on_free);
             const freed = pool.release(region_index, block_g);
             assert(freed == .freed);
         }
         if (self.evictOverflow(pool)) |damage| found = found orelse damage;
+        if (found) |damage| return report(damage);
+    }
+
+    /// Frees a strategy block at once (no quarantine). The block's bookkeeping is out of band,
+    /// so its bytes are as they were after the strategy takes it back: the canaries are checked
+    /// then, with the size the strategy returns, and only a handle's free needs a lookup first.
+    fn releaseInStrategy(self: *Layer, pool: *Pool, region_index: u32, block_g: u32, g: u32, expected_id: u32) Error!void {
+        if (expected_id != 0) {
+            const live_id = if (pool.lookupLocked(region_index, block_g)) |live| live.id else 0;
+            if (live_id != expected_id) return pool.failStaleId(g, expected_id, live_id);
+        }
+        const freed = try pool.failUnlessFreed(pool.release(region_index, block_g), g);
+        const size = freed.requested_bytes;
+        pool.stats.recordFree(size, @as(u64, freed.granules) * granule_bytes);
+        const found = if (self.config.canaries) self.checkCanaries(pool, block_g, g, size, freed.id) else null;
+        self.fill(pool, g, size, self.config.fill_on_free);
         if (found) |damage| return report(damage);
     }
 
@@ -206,7 +232,9 @@ pub const Layer = struct {
             guard.forget(record); // its pages may still be accessible: the block is never reused
         } else if (self.holdGuarded(record)) {
             record.state = .quarantined;
+            guard.discard(&pool.arena, record);
         } else {
+            if (record.dataBytes() >= discard_bytes_min) guard.discard(&pool.arena, record);
             guard.release(record);
             unlive(pool, region_index);
         }
@@ -282,6 +310,8 @@ pub const Layer = struct {
     fn damageIn(pool: *const Pool, front: Span, back: Span, user_g: u32, size: u64, id: u32) ?Violation {
         const user_start = @as(u64, user_g) * granule_bytes;
         const front_bytes = bytesAt(pool, front.start, front.len);
+        const back_bytes = bytesAt(pool, back.start, back.len);
+        if (canary.intact(front_bytes, pool.arena.base + front.start) and canary.intact(back_bytes, pool.arena.base + back.start)) return null;
         if (canary.firstDamaged(front_bytes, pool.arena.base + front.start, .downward)) |index| {
             assert(front.start + front.len == user_start);
             return .{
@@ -293,7 +323,6 @@ pub const Layer = struct {
                 .damaged_bytes = canary.countDamaged(front_bytes, pool.arena.base + front.start),
             };
         }
-        const back_bytes = bytesAt(pool, back.start, back.len);
         if (canary.firstDamaged(back_bytes, pool.arena.base + back.start, .upward)) |index| {
             assert(back.start == user_start + size);
             return .{
@@ -459,7 +488,7 @@ test "canaries: an overrun by one byte and an underrun are found on free, named 
         try std.testing.expectEqual(@as(f64, 0), violation_mod.lastField(.side));
         try std.testing.expectEqual(@as(f64, -4), violation_mod.lastField(.offset));
         try pool.check();
-        try pool.free(c.g, c.id);
+        _ = try pool.free(c.g, c.id);
         try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
     }
 }
@@ -468,7 +497,7 @@ test "quarantine: freed blocks are not reused at once, double frees name the all
     const pool = try testPool(.variable, .{ .quarantine_bytes = 256, .fill_on_free = 0xEE });
     defer pool.destroy();
     const a = try pool.alloc(64);
-    try pool.free(a.g, a.id);
+    _ = try pool.free(a.g, a.id);
     try std.testing.expect(pool.lookup(a.g) == null);
     try std.testing.expectError(error.DoubleFree, pool.free(a.g, a.id));
     try std.testing.expect(std.mem.indexOf(u8, status.lastMessage(), "quarantine") != null);
@@ -482,14 +511,15 @@ test "quarantine: freed blocks are not reused at once, double frees name the all
     var reported = false;
     for (0..4) |_| {
         const next = try pool.alloc(64);
-        pool.free(next.g, next.id) catch |err| {
+        _ = pool.free(next.g, next.id) catch |err| {
             try std.testing.expectEqual(error.UseAfterFree, err);
             try std.testing.expectEqual(@as(f64, @floatFromInt(a.id)), violation_mod.lastField(.id));
             reported = true;
+            continue;
         };
     }
     try std.testing.expect(reported);
-    try pool.free(b.g, b.id);
+    _ = try pool.free(b.g, b.id);
 }
 
 test "fills: user bytes are set on allocate and on free" {
@@ -497,7 +527,7 @@ test "fills: user bytes are set on allocate and on free" {
     defer pool.destroy();
     const a = try pool.alloc(100);
     for (userBytes(pool, a.g, 100)) |byte| try std.testing.expectEqual(@as(u8, 0xCD), byte);
-    try pool.free(a.g, a.id);
+    _ = try pool.free(a.g, a.id);
     for (userBytes(pool, a.g, 100)) |byte| try std.testing.expectEqual(@as(u8, 0xDD), byte);
 }
 
@@ -519,7 +549,7 @@ test "guard pages: every allocation guarded, bad frees typed, lists, trim and re
     try std.testing.expectEqual(@as(f64, 1201), violation_mod.lastField(.offset));
     try std.testing.expectError(error.BoundaryViolation, pool.free(live[4].g, live[4].id));
     try std.testing.expectError(error.DoubleFree, pool.free(live[4].g, 0)); // in quarantine
-    for (live, 0..) |placed, i| if (i != 4) try pool.free(placed.g, placed.id);
+    for (live, 0..) |placed, i| if (i != 4) try std.testing.expect(try pool.free(placed.g, placed.id)); // guarded
     try std.testing.expectEqual(@as(u32, 0), pool.listLive(&offsets));
     try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
     const again = try pool.alloc(10);
@@ -529,7 +559,7 @@ test "guard pages: every allocation guarded, bad frees typed, lists, trim and re
     _ = pool.trim();
     const after_trim = try pool.alloc(5000);
     try std.testing.expect(pool.isGuarded(after_trim.g));
-    try pool.free(after_trim.g, after_trim.id);
+    _ = try pool.free(after_trim.g, after_trim.id);
 }
 
 test "sampled guard pages and a fixed pool: unguarded allocations keep their canaries" {
@@ -543,6 +573,9 @@ test "sampled guard pages and a fixed pool: unguarded allocations keep their can
     }
     try std.testing.expect(guarded > 50 and guarded < 200);
     try pool.check();
-    for (placed) |p| try pool.free(p.g, p.id);
+    for (placed) |p| {
+        const had_guard_pages = pool.isGuarded(p.g);
+        try std.testing.expectEqual(had_guard_pages, try pool.free(p.g, p.id));
+    }
     try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
 }

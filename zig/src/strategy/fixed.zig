@@ -116,7 +116,7 @@ pub const Fixed = struct {
         assert(self.free_stack.items.len < self.block_count and self.block_count <= self.free_stack.capacity);
         self.free_stack.appendAssumeCapacity(g);
         self.live_count -= 1;
-        return .{ .freed = .{ .granules = self.stride, .requested_bytes = region.requested_bytes[blocks] } };
+        return .{ .freed = .{ .granules = self.stride, .requested_bytes = region.requested_bytes[blocks], .id = region.ids[blocks] } };
     }
 
     pub fn lookup(self: *const Fixed, region_index: u32, g: u32) ?Live {

@@ -48,7 +48,7 @@ fn mappingSearch(size: u64) Mapping {
 }
 
 pub const FreeResult = union(enum) {
-    freed: struct { granules: u32, requested_bytes: u64 },
+    freed: struct { granules: u32, requested_bytes: u64, id: u32 },
     double_free,
     interior_pointer,
     unknown_pointer,
@@ -137,7 +137,7 @@ pub const Tlsf = struct {
         const index = self.live.remove(start) orelse return self.classify(start);
         var block = &self.blocks.items[index];
         assert(!block.is_free and block.start == start);
-        const result: FreeResult = .{ .freed = .{ .granules = block.size, .requested_bytes = block.requested_bytes } };
+        const result: FreeResult = .{ .freed = .{ .granules = block.size, .requested_bytes = block.requested_bytes, .id = block.id } };
         block.is_free = true;
         block.id = 0;
         var merged = index;
