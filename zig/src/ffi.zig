@@ -94,7 +94,7 @@ export fn mp_alloc(handle: i32, size: f64) u32 {
     }
     const placed = pool.alloc(@intFromFloat(size)) catch |err| return status.offsetError(err);
     assert(placed.id <= Pool.id_max);
-    last_id = placed.id | (@as(u32, @intFromBool(placed.guarded)) << 31);
+    last_id = placed.id | placed.flags;
     return placed.g;
 }
 

@@ -234,8 +234,11 @@ pub const Pool = struct {
         };
     }
 
-    /// `guarded`: the debug layer gave the allocation guard pages.
-    pub const Placed = struct { g: u32, id: u32, guarded: bool = false };
+    /// `flags`: `flag_guarded` where the debug layer gave the allocation guard pages. A whole
+    /// word, not a bool: the C ABI ORs it into the id, and a byte stored then read as a word
+    /// stalls the load (the plain path paid 10 ns for it).
+    pub const Placed = struct { g: u32, id: u32, flags: u32 = 0 };
+    pub const flag_guarded: u32 = 1 << 31;
 
     /// Allocation ids stay below this: the C ABI flags a guarded allocation in the id's top bit.
     pub const id_max: u32 = std.math.maxInt(u31);
@@ -247,7 +250,7 @@ pub const Pool = struct {
         }
         self.lock();
         defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.alloc(self, size);
+        if (debug_layer_built) if (self.debug) |layer| return @call(.never_inline, Layer.alloc, .{ layer, self, size });
         const timed = self.stats.sampleNow(self.stats.allocation_count);
         const started = if (timed) std.time.Instant.now() catch null else null;
         const id = self.nextId();
@@ -286,8 +289,10 @@ pub const Pool = struct {
     }
 
     /// Places a block of `block_bytes` that holds an allocation of `requested` bytes, growing
-    /// the arena once if the strategy finds no room.
-    pub fn place(self: *Pool, block_bytes: u64, requested: u64, id: u32) ?u32 {
+    /// the arena once if the strategy finds no room. Inline, with the strategy's own code inlined
+    /// into it: with two callers (the plain path and the debug layer) the compiler would
+    /// otherwise make calls of them, and the plain path would pay for the debug layer's presence.
+    pub inline fn place(self: *Pool, block_bytes: u64, requested: u64, id: u32) ?u32 {
         if (self.tryPlace(block_bytes, requested, id)) |g| return g;
         const needed = switch (self.strategy) {
             .fixed_size => |fixed| @as(u64, fixed.stride) * granule_bytes,
@@ -297,10 +302,10 @@ pub const Pool = struct {
         return self.tryPlace(block_bytes, requested, id);
     }
 
-    fn tryPlace(self: *Pool, block_bytes: u64, requested: u64, id: u32) ?u32 {
+    inline fn tryPlace(self: *Pool, block_bytes: u64, requested: u64, id: u32) ?u32 {
         return switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.alloc(&self.arena, id, @intCast(requested)),
-            .variable => |*tlsf| (tlsf.alloc(@intCast(Config.granulesFor(block_bytes)), self.alignment_granules, id, requested) catch null),
+            .fixed_size => |*fixed| @call(.always_inline, Fixed.alloc, .{ fixed, &self.arena, id, @as(u32, @intCast(requested)) }),
+            .variable => |*tlsf| (@call(.always_inline, Tlsf.alloc, .{ tlsf, @as(u32, @intCast(Config.granulesFor(block_bytes))), self.alignment_granules, id, requested }) catch null),
         };
     }
 
@@ -337,7 +342,7 @@ pub const Pool = struct {
     pub fn free(self: *Pool, g: u32, expected_id: u32) Error!bool {
         self.lock();
         defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.free(self, g, expected_id);
+        if (debug_layer_built) if (self.debug) |layer| return @call(.never_inline, Layer.free, .{ layer, self, g, expected_id });
         const timed = self.stats.sampleNow(self.stats.free_count);
         const started = if (timed) std.time.Instant.now() catch null else null;
         const region_index = self.arena.regionOf(g);
@@ -358,9 +363,10 @@ pub const Pool = struct {
 
     /// Gives the block at `g` back to the strategy; counts it out of its region if it was live.
     pub inline fn release(self: *Pool, region_index: u32, g: u32) FreeResult {
+        // Inlined for the same reason as `place`.
         const result: FreeResult = switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.free(region_index, g),
-            .variable => |*tlsf| tlsf.free(g),
+            .fixed_size => |*fixed| @call(.always_inline, Fixed.free, .{ fixed, region_index, g }),
+            .variable => |*tlsf| @call(.always_inline, Tlsf.free, .{ tlsf, g }),
         };
         if (result == .freed) {
             const region = &self.arena.regions.items[region_index];
@@ -372,10 +378,19 @@ pub const Pool = struct {
 
     pub const Freed = @typeInfo(FreeResult).@"union".fields[0].type;
 
-    /// The freed block, or the error that says why `g` named none.
-    pub fn failUnlessFreed(self: *const Pool, result: FreeResult, g: u32) Error!Freed {
+    /// The freed block, or the error that says why `g` named none. Inline, with the errors out of
+    /// line, so the hot path is one test of the result's tag.
+    pub inline fn failUnlessFreed(self: *const Pool, result: FreeResult, g: u32) Error!Freed {
         return switch (result) {
             .freed => |freed| freed,
+            else => self.failBadFree(result, g),
+        };
+    }
+
+    fn failBadFree(self: *const Pool, result: FreeResult, g: u32) Error {
+        @branchHint(.cold);
+        return switch (result) {
+            .freed => unreachable,
             .double_free => status.fail(error.DoubleFree, "double free: the block at offset {d} of pool '{s}' is already free", .{ @as(u64, g) * granule_bytes, self.name }),
             .interior_pointer => status.fail(error.InvalidPointer, "pointer at offset {d} points inside an allocation of pool '{s}', not at its start", .{ @as(u64, g) * granule_bytes, self.name }),
             .unknown_pointer => status.fail(error.InvalidPointer, "pool '{s}' never gave out a block at offset {d}", .{ self.name, @as(u64, g) * granule_bytes }),

@@ -108,7 +108,7 @@ pub const Layer = struct {
             if (granted) |block| {
                 pool.notePlaced(block.block_g, size, block.block_bytes);
                 self.fill(pool, block.user_g, size, self.config.fill_on_alloc);
-                return .{ .g = block.user_g, .id = id, .guarded = true };
+                return .{ .g = block.user_g, .id = id, .flags = Pool.flag_guarded };
             }
             self.guard_fallbacks += 1; // placed unguarded below, with canaries where they are on
         };
