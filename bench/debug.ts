@@ -124,6 +124,7 @@ const plain = poolWith("plain", {});
 const switches: [label: string, pool: CPUMemoryPool, goal?: number][] = [
   ["canaries only", poolWith("canaries", { canaries: true }), 1.5],
   ["sampled guard pages (1 in 1000)", poolWith("sampled", { guardPages: true, guardSampleRate: 1000 }), 1.1],
+  ["sampled guard pages (1 in 100)", poolWith("sampled-100", { guardPages: true, guardSampleRate: 100 })],
   ["guard pages on every allocation", poolWith("guarded", { guardPages: true })],
   ["fills (fillOnAlloc + fillOnFree)", poolWith("fills", { fillOnAlloc: 0xcd, fillOnFree: 0xdd })],
   ["quarantine (1 MiB)", poolWith("quarantine", { quarantineBytes: 1 << 20 })],

@@ -57,13 +57,13 @@ export class Allocation {
   /** A Uint8Array over exactly the bytes asked for. */
   get bytes(): Uint8Array {
     this.#assertAlive("read bytes of");
-    return (this.#bytes ??= this.pool.view(this.offset, this.size));
+    return (this.#bytes ??= this.pool.view(this.offset, this.size, this.id));
   }
 
   /** A typed view of the whole block: as(Float32Array) has floor(size / 4) elements. */
   as<T extends TypedArrayConstructor>(type: T): InstanceType<T> {
     this.#assertAlive("view");
-    return this.pool.typedView(type, this.offset, this.size) as InstanceType<T>;
+    return this.pool.typedView(type, this.offset, this.size, this.id) as InstanceType<T>;
   }
 
   /** Returns the block to its pool. A second free is a DoubleFreeError. */

@@ -49,6 +49,8 @@ export abstract class HostPool {
   readonly #statsRecord = new Float64Array(STATS_FIELDS.length);
   /** The TypeScript half of the debug layer, where a switch that acts here is on; else undefined. */
   readonly #debug: DebugTracker | undefined;
+  /** The tracker keeps a record of every allocation (history, leaks, safe views): it hears of each allocate and free. */
+  readonly #tracking: boolean;
   /** Recent events: every one with trackHistory, violations and leaks always (made on first use). */
   #history: History | undefined;
 
@@ -66,6 +68,7 @@ export abstract class HostPool {
     this.#debug = DebugTracker.wanted(config)
       ? new DebugTracker(name, config, handle, this.#base, this.#events(), watch, (offset, id) => this.holds(offset, id))
       : undefined;
+    this.#tracking = this.#debug?.keepsRecords ?? false;
   }
 
   #events(): History {
@@ -75,18 +78,16 @@ export abstract class HostPool {
   /** (seed) An Allocation of `size` bytes. */
   allocate(size: number): Allocation {
     const offset = this.#alloc(size);
-    const ptr = (this.#base + offset * GRANULE_BYTES) as Pointer;
-    if (this.#debug === undefined) return new Allocation(this, ptr, size, offset, core.mp_last_id());
-    const tagged = core.mp_last_id(); // its top bit: the allocation has guard pages
-    const allocation = new Allocation(this, ptr, size, offset, tagged & ID_MASK);
-    this.#debug.allocated(offset, tagged, size, allocation);
+    const tagged = core.mp_last_id(); // the id, and in its top bit whether the allocation has guard pages
+    const allocation = new Allocation(this, (this.#base + offset * GRANULE_BYTES) as Pointer, size, offset, tagged & ID_MASK);
+    if (this.#tracking) this.#debug!.allocated(offset, tagged, size, allocation);
     return allocation;
   }
 
   /** A bare pointer for hot paths: no handle object; free it with deallocate(pointer). */
   allocateRaw(size: number): Pointer {
     const offset = this.#alloc(size);
-    if (this.#debug !== undefined) this.#debug.allocated(offset, core.mp_last_id(), size, undefined);
+    if (this.#tracking) this.#debug!.allocated(offset, core.mp_last_id(), size, undefined);
     return (this.#base + offset * GRANULE_BYTES) as Pointer;
   }
 
@@ -125,7 +126,8 @@ export abstract class HostPool {
   release(allocation: Allocation): MemoryPoolError | undefined {
     const status = core.mp_free(this.#handle, allocation.offset, allocation.id);
     if (status >= 0) {
-      if (this.#debug !== undefined) this.#debug.freed(allocation.offset, status === Status.freedGuarded);
+      // Guarded allocations may have views of their own to detach even where nothing else is tracked.
+      if (this.#tracking || status === Status.freedGuarded) this.#debug!.freed(allocation.offset);
       return undefined;
     }
     return this.#afterFailedFree(status, allocation.offset);
@@ -134,7 +136,7 @@ export abstract class HostPool {
   #afterFailedFree(status: number, offset: number): MemoryPoolError {
     if (status !== Status.boundaryViolation && status !== Status.useAfterFree) throw this.#failure(status);
     const damage = this.#violation(status); // read before any other call to the core
-    this.#debug?.freed(offset, true);
+    this.#debug?.freed(offset);
     return damage;
   }
 
@@ -176,7 +178,7 @@ export abstract class HostPool {
     const offset = delta / GRANULE_BYTES;
     const status = core.mp_free(this.#handle, offset, 0);
     if (status >= 0) {
-      if (this.#debug !== undefined) this.#debug.freed(offset, status === Status.freedGuarded);
+      if (this.#tracking || status === Status.freedGuarded) this.#debug!.freed(offset);
       return;
     }
     if (status === Status.doubleFree || status === Status.invalidPointer) throw this.#badFree(status, address, offset);
@@ -235,25 +237,25 @@ export abstract class HostPool {
     const size = delta >= 0 && delta < this.#addressSpace && Number.isInteger(offset) ? core.mp_live_size(this.#handle, offset) : -1;
     if (size < 0) throw new InvalidPointerError(`0x${address.toString(16)} is not the start of a live allocation of pool '${this.name}'`);
     const allocation = new Allocation(this, address as Pointer, size, offset, core.mp_last_id());
-    if (this.#debug !== undefined) this.#debug.adopted(offset, allocation.id, size);
+    if (this.#tracking) this.#debug!.adopted(offset, allocation.id, size);
     return allocation;
   }
 
-  /** @internal a Uint8Array over `size` bytes at granule `offset`. */
-  view(offset: number, size: number): Uint8Array {
+  /** @internal a Uint8Array over the `size` bytes of allocation `id` at granule `offset`. */
+  view(offset: number, size: number, id: number): Uint8Array {
     if (this.#debug !== undefined) {
-      const own = this.#debug.bufferFor(offset);
+      const own = this.#debug.bufferFor(offset, id, size);
       if (own !== undefined) return new Uint8Array(own, 0, size);
     }
     if (size > WINDOW_BYTES) return new Uint8Array(this.#ownBuffer(offset, size));
     return new Uint8Array(this.#window(offset >>> WINDOW_SHIFT), (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES, size);
   }
 
-  /** @internal a view of `type` over the whole block at granule `offset`. */
-  typedView(type: TypedArrayConstructor, offset: number, size: number): ArrayBufferView {
+  /** @internal a view of `type` over the whole of allocation `id` at granule `offset`. */
+  typedView(type: TypedArrayConstructor, offset: number, size: number, id: number): ArrayBufferView {
     const length = Math.floor(size / type.BYTES_PER_ELEMENT);
     if (this.#debug !== undefined) {
-      const own = this.#debug.bufferFor(offset);
+      const own = this.#debug.bufferFor(offset, id, size);
       if (own !== undefined) return new type(own, 0, length);
     }
     if (size > WINDOW_BYTES) return new type(this.#ownBuffer(offset, size), 0, length);

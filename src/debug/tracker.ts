@@ -119,6 +119,11 @@ export class DebugTracker {
     this.#keepRecords = config.trackHistory || config.leakReport || config.safeViews;
   }
 
+  /** Whether every allocation gets a record (history, leaks, safe views), or only guarded ones that views were made of. */
+  get keepsRecords(): boolean {
+    return this.#keepRecords;
+  }
+
   /** Which switches call for a tracker at all. */
   static wanted(config: Readonly<PoolConfig>): boolean {
     return config.trackHistory || config.leakReport || config.safeViews || config.guardPages;
@@ -147,22 +152,26 @@ export class DebugTracker {
     core.mp_set_stack(this.handle, offset, kind, text, text.length);
   }
 
-  /** An Allocation made here for a block another thread allocated (pool.fromPointer). */
-  adopted(offset: number, id: number, size: number): void {
+  /**
+   * An Allocation made here for a block allocated elsewhere (pool.fromPointer, maybe another
+   * Worker), or one not recorded when it was made (guard pages without records).
+   */
+  adopted(offset: number, id: number, size: number): AllocationRecord | undefined {
     const known = this.#records.get(offset);
-    if (known !== undefined && known.id === id) return;
+    if (known !== undefined && known.id === id) return known;
     const guarded = core.mp_is_guarded(this.handle, offset) === 1;
-    if (!this.#keepRecords && !guarded) return;
-    this.#records.set(offset, { id, ptr: this.base + offset * 16, size, time: now(), trace: undefined, ownBuffer: this.#safeViews || guarded, guarded, buffer: undefined, collected: false });
+    if (!this.#keepRecords && !guarded) return undefined;
+    const record: AllocationRecord = { id, ptr: this.base + offset * 16, size, time: now(), trace: undefined, ownBuffer: this.#safeViews || guarded, guarded, buffer: undefined, collected: false };
+    this.#records.set(offset, record);
+    return record;
   }
 
   /**
-   * After the core freed the block at `offset` (`guarded`: it had guard pages, or the core may
-   * not have said): detaches its views and remembers the free. With sampled guard pages alone
-   * only guarded allocations have records, so the others cost nothing here.
+   * After the core freed the block at `offset`: detaches its views and remembers the free. The
+   * pool calls it for every free where records are kept, else only for guarded allocations (the
+   * only ones that may have views of their own), so sampled guard pages cost the rest nothing.
    */
-  freed(offset: number, guarded: boolean): void {
-    if (!guarded && !this.#keepRecords) return;
+  freed(offset: number): void {
     const record = this.#records.get(offset);
     if (record === undefined) return;
     this.#records.delete(offset);
@@ -181,9 +190,13 @@ export class DebugTracker {
     record.buffer = undefined;
   }
 
-  /** The buffer that views of the allocation at `offset` must use, or undefined for the pool's window. */
-  bufferFor(offset: number): ArrayBuffer | undefined {
-    const record = this.#records.get(offset);
+  /**
+   * The buffer that views of the allocation at `offset` (allocation `id`, `size` bytes) must use,
+   * or undefined for the pool's window. Without records, whether it has guard pages is asked
+   * here, when its first view is made, rather than on every allocation.
+   */
+  bufferFor(offset: number, id: number, size: number): ArrayBuffer | undefined {
+    const record = this.#records.get(offset) ?? (this.#keepRecords ? undefined : this.adopted(offset, id, size));
     if (record === undefined || !record.ownBuffer) return undefined;
     return (record.buffer ??= toArrayBuffer(record.ptr as Pointer, 0, record.size));
   }

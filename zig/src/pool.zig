@@ -250,7 +250,11 @@ pub const Pool = struct {
         }
         self.lock();
         defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return @call(.never_inline, Layer.alloc, .{ layer, self, size });
+        if (debug_layer_built) if (self.debug) |layer| {
+            if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.alloc, .{ layer, self, size });
+            // Sampled guard pages alone: only the sampled allocations leave the plain path.
+            if (layer.sampleGuard()) if (try @call(.never_inline, Layer.allocSampled, .{ layer, self, size })) |placed| return placed;
+        };
         const timed = self.stats.sampleNow(self.stats.allocation_count);
         const started = if (timed) std.time.Instant.now() catch null else null;
         const id = self.nextId();
@@ -342,7 +346,14 @@ pub const Pool = struct {
     pub fn free(self: *Pool, g: u32, expected_id: u32) Error!bool {
         self.lock();
         defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return @call(.never_inline, Layer.free, .{ layer, self, g, expected_id });
+        if (debug_layer_built) if (self.debug) |layer| {
+            if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.free, .{ layer, self, g, expected_id });
+            const region_index = self.arena.regionOf(g);
+            if (region_index != arena_mod.none and self.arena.regions.items[region_index].owner == .guard) {
+                try @call(.never_inline, Layer.freeSampled, .{ layer, self, g, expected_id });
+                return true;
+            }
+        };
         const timed = self.stats.sampleNow(self.stats.free_count);
         const started = if (timed) std.time.Instant.now() catch null else null;
         const region_index = self.arena.regionOf(g);

@@ -134,7 +134,7 @@ pub const Guard = struct {
     }
 
     /// Whether the next allocation is one of the sampled ones that get guard pages.
-    pub fn sample(self: *Guard) bool {
+    pub inline fn sample(self: *Guard) bool {
         assert(self.countdown >= 1);
         self.countdown -= 1;
         if (self.countdown != 0) return false;

@@ -52,6 +52,9 @@ pub const Layer = struct {
     quarantine: ?Quarantine,
     /// Sampled allocations that could not get guard pages (address space or mappings ran out).
     guard_fallbacks: u64 = 0,
+    /// Guard pages are the only switch on: an allocation not sampled, and its free, take the
+    /// pool's plain path, and the pool asks the layer only for the sampled ones (see Pool).
+    plain_unless_guarded: bool,
 
     pub fn create(gpa: std.mem.Allocator, config: DebugConfig, alignment_bytes: u64) error{OutOfMemory}!*Layer {
         assert(config.coreActive());
@@ -72,6 +75,8 @@ pub const Layer = struct {
                 .seed = seed(),
             }) else null,
             .quarantine = if (config.quarantine_bytes > 0) Quarantine.init(gpa, config.quarantine_bytes) else null,
+            .plain_unless_guarded = config.guard != null and !config.canaries and config.fill_on_alloc == null and
+                config.fill_on_free == null and config.quarantine_bytes == 0,
         };
         if (config.guard != null) fault_handler.install();
         return self;
@@ -90,7 +95,7 @@ pub const Layer = struct {
         self.gpa.destroy(self);
     }
 
-    fn frontGranules(self: *const Layer) u32 {
+    inline fn frontGranules(self: *const Layer) u32 {
         return @intCast(self.front_bytes / granule_bytes);
     }
 
@@ -101,29 +106,56 @@ pub const Layer = struct {
 
     // ---- allocate ----
 
+    /// The common paths (an unguarded block, canaries, fills) are inline here; guarded blocks,
+    /// rare where they are sampled, are out of line, so sampled guard pages cost the other
+    /// allocations next to nothing.
     pub fn alloc(self: *Layer, pool: *Pool, size: u64) Error!Pool.Placed {
         const id = pool.nextId();
         if (self.guard) |*guard| if (guard.sample()) {
-            const granted = guard.alloc(&pool.arena, size, id) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
-            if (granted) |block| {
-                pool.notePlaced(block.block_g, size, block.block_bytes);
-                self.fill(pool, block.user_g, size, self.config.fill_on_alloc);
-                return .{ .g = block.user_g, .id = id, .flags = Pool.flag_guarded };
-            }
+            if (try @call(.never_inline, allocGuarded, .{ self, pool, size, id })) |placed| return placed;
             self.guard_fallbacks += 1; // placed unguarded below, with canaries where they are on
         };
         const block_g = pool.place(self.strategyBlockBytes(size), size, id) orelse return pool.failPlace(size);
         const user_g = block_g + self.frontGranules();
-        assert(user_g < status.offset_error_base and user_g % pool.alignment_granules == 0);
-        if (self.config.canaries) {
-            self.writeCanaries(pool, block_g, size);
-        }
-        self.fill(pool, user_g, size, self.config.fill_on_alloc);
+        assert(user_g < status.offset_error_base);
+        if (self.config.canaries) self.writeCanaries(pool, block_g, size);
+        if (self.config.fill_on_alloc) |byte| fill(pool, user_g, size, byte);
         pool.notePlaced(block_g, size, pool.blockBytes(self.strategyBlockBytes(size)));
         return .{ .g = user_g, .id = id };
     }
 
-    fn writeCanaries(self: *const Layer, pool: *const Pool, block_g: u32, size: u64) void {
+    /// Whether the next allocation gets guard pages (plain_unless_guarded pools ask this first).
+    pub inline fn sampleGuard(self: *Layer) bool {
+        assert(self.plain_unless_guarded);
+        return self.guard.?.sample();
+    }
+
+    /// A sampled allocation of a plain_unless_guarded pool: a block with guard pages, or null
+    /// where none could be made (the pool then places it plainly).
+    pub fn allocSampled(self: *Layer, pool: *Pool, size: u64) Error!?Pool.Placed {
+        assert(self.plain_unless_guarded);
+        const placed = try self.allocGuarded(pool, size, pool.nextId());
+        if (placed == null) self.guard_fallbacks += 1;
+        return placed;
+    }
+
+    /// A free in a guard region of a plain_unless_guarded pool.
+    pub fn freeSampled(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!void {
+        assert(self.plain_unless_guarded);
+        return self.freeGuarded(pool, g, expected_id);
+    }
+
+    /// A block with guard pages, or null where none could be made.
+    fn allocGuarded(self: *Layer, pool: *Pool, size: u64, id: u32) Error!?Pool.Placed {
+        const guard = &self.guard.?;
+        const granted = guard.alloc(&pool.arena, size, id) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        const block = granted orelse return null;
+        pool.notePlaced(block.block_g, size, block.block_bytes);
+        if (self.config.fill_on_alloc) |byte| fill(pool, block.user_g, size, byte);
+        return .{ .g = block.user_g, .id = id, .flags = Pool.flag_guarded };
+    }
+
+    inline fn writeCanaries(self: *const Layer, pool: *const Pool, block_g: u32, size: u64) void {
         const front = self.frontCanary(block_g);
         canary.fill(bytesAt(pool, front.start, front.len), pool.arena.base + front.start);
         const back = self.backCanary(block_g, size);
@@ -132,50 +164,62 @@ pub const Layer = struct {
 
     const Span = struct { start: u64, len: u64 };
 
-    fn frontCanary(self: *const Layer, block_g: u32) Span {
+    inline fn frontCanary(self: *const Layer, block_g: u32) Span {
         return .{ .start = @as(u64, block_g) * granule_bytes, .len = self.front_bytes };
     }
 
     /// From the byte after the user bytes to the end of the block the layout asked for.
-    fn backCanary(self: *const Layer, block_g: u32, size: u64) Span {
+    inline fn backCanary(self: *const Layer, block_g: u32, size: u64) Span {
         const user_end = @as(u64, block_g) * granule_bytes + self.front_bytes + size;
         const end = @as(u64, block_g) * granule_bytes + self.strategyBlockBytes(size);
         return .{ .start = user_end, .len = end - user_end };
     }
 
-    fn fill(self: *const Layer, pool: *const Pool, user_g: u32, size: u64, pattern: ?u8) void {
-        _ = self;
-        const byte = pattern orelse return;
+    inline fn fill(pool: *const Pool, user_g: u32, size: u64, byte: u8) void {
         @memset(bytesAt(pool, @as(u64, user_g) * granule_bytes, size), byte);
     }
 
     // ---- free ----
 
-    /// Frees the allocation at `g`; returns whether it had guard pages.
+    /// Frees the allocation at `g`; returns whether it had guard pages. The common path (a
+    /// strategy block, no quarantine) is inline; the rest is out of line.
     pub fn free(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!bool {
         const region_index = pool.arena.regionOf(g);
         if (region_index == arena_mod.none) return pool.failOutside(g);
-        switch (pool.arena.regions.items[region_index].owner) {
-            .guard => {
-                try self.freeGuarded(pool, g, expected_id);
-                return true;
-            },
-            .strategy => {
-                try self.freeInStrategy(pool, g, expected_id);
-                return false;
-            },
+        if (pool.arena.regions.items[region_index].owner == .guard) {
+            try @call(.never_inline, freeGuarded, .{ self, pool, g, expected_id });
+            return true;
         }
+        if (self.quarantine != null) {
+            try @call(.never_inline, freeIntoQuarantine, .{ self, pool, g, expected_id });
+            return false;
+        }
+        if (self.front_bytes == 0) {
+            try self.releaseInStrategy(pool, region_index, g, g, expected_id);
+            return false;
+        }
+        const block_g = try self.blockOf(pool, g);
+        try self.releaseInStrategy(pool, pool.arena.regionOf(block_g), block_g, g, expected_id);
+        return false;
     }
 
-    fn freeInStrategy(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!void {
-        if (self.quarantine) |*quarantine| if (quarantine.find(g)) |held| return self.failQuarantined(pool, held.id, g, expected_id);
-        if (g < self.frontGranules()) return status.fail(error.InvalidPointer, "pool '{s}' never gave out a block at offset {d}", .{ pool.name, @as(u64, g) * granule_bytes });
+    /// The strategy block whose user bytes start at `g` (canaries before them).
+    inline fn blockOf(self: *const Layer, pool: *const Pool, g: u32) Error!u32 {
+        const never = "pool '{s}' never gave out a block at offset {d}";
+        if (g < self.frontGranules()) return status.fail(error.InvalidPointer, never, .{ pool.name, @as(u64, g) * granule_bytes });
         const block_g = g - self.frontGranules();
         const region_index = pool.arena.regionOf(block_g);
         if (region_index == arena_mod.none or pool.arena.regions.items[region_index].owner != .strategy) {
-            return status.fail(error.InvalidPointer, "pool '{s}' never gave out a block at offset {d}", .{ pool.name, @as(u64, g) * granule_bytes });
+            return status.fail(error.InvalidPointer, never, .{ pool.name, @as(u64, g) * granule_bytes });
         }
-        if (self.quarantine == null) return self.releaseInStrategy(pool, region_index, block_g, g, expected_id);
+        return block_g;
+    }
+
+    fn freeIntoQuarantine(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!void {
+        const quarantine = &self.quarantine.?;
+        if (quarantine.find(g)) |held| return self.failQuarantined(pool, held.id, g, expected_id);
+        const block_g = try self.blockOf(pool, g);
+        const region_index = pool.arena.regionOf(block_g);
         const live = pool.lookupLocked(region_index, block_g) orelse {
             if (expected_id != 0) return pool.failStaleId(g, expected_id, 0);
             _ = try pool.failUnlessFreed(pool.release(region_index, block_g), g);
@@ -186,13 +230,12 @@ pub const Layer = struct {
         var found: ?Violation = if (self.config.canaries) self.checkCanaries(pool, block_g, g, size, live.id) else null;
         const block_bytes = pool.blockBytes(self.strategyBlockBytes(size));
         pool.stats.recordFree(size, block_bytes);
-        const quarantine = &self.quarantine.?;
         if (quarantine.reserve()) {
-            self.fill(pool, g, size, self.config.fill_on_free orelse poison_byte);
+            fill(pool, g, size, self.config.fill_on_free orelse poison_byte);
             quarantine.push(.{ .user_g = g, .id = live.id, .size = size, .block_bytes = block_bytes, .guarded = false });
         } else |_| {
             // No room to remember it: it is reused at once, like a pool without quarantine.
-            self.fill(pool, g, size, self.config.fill_on_free);
+            if (self.config.fill_on_free) |byte| fill(pool, g, size, byte);
             const freed = pool.release(region_index, block_g);
             assert(freed == .freed);
         }
@@ -203,7 +246,7 @@ pub const Layer = struct {
     /// Frees a strategy block at once (no quarantine). The block's bookkeeping is out of band,
     /// so its bytes are as they were after the strategy takes it back: the canaries are checked
     /// then, with the size the strategy returns, and only a handle's free needs a lookup first.
-    fn releaseInStrategy(self: *Layer, pool: *Pool, region_index: u32, block_g: u32, g: u32, expected_id: u32) Error!void {
+    inline fn releaseInStrategy(self: *Layer, pool: *Pool, region_index: u32, block_g: u32, g: u32, expected_id: u32) Error!void {
         if (expected_id != 0) {
             const live_id = if (pool.lookupLocked(region_index, block_g)) |live| live.id else 0;
             if (live_id != expected_id) return pool.failStaleId(g, expected_id, live_id);
@@ -212,7 +255,7 @@ pub const Layer = struct {
         const size = freed.requested_bytes;
         pool.stats.recordFree(size, @as(u64, freed.granules) * granule_bytes);
         const found = if (self.config.canaries) self.checkCanaries(pool, block_g, g, size, freed.id) else null;
-        self.fill(pool, g, size, self.config.fill_on_free);
+        if (self.config.fill_on_free) |byte| fill(pool, g, size, byte);
         if (found) |damage| return report(damage);
     }
 
@@ -293,7 +336,7 @@ pub const Layer = struct {
 
     // ---- checks ----
 
-    fn checkCanaries(self: *const Layer, pool: *const Pool, block_g: u32, user_g: u32, size: u64, id: u32) ?Violation {
+    inline fn checkCanaries(self: *const Layer, pool: *const Pool, block_g: u32, user_g: u32, size: u64, id: u32) ?Violation {
         const front = self.frontCanary(block_g);
         const back = self.backCanary(block_g, size);
         return damageIn(pool, front, back, user_g, size, id);
@@ -307,11 +350,19 @@ pub const Layer = struct {
 
     /// The damage nearest the user bytes: before them first (an underflow is rarer, and
     /// reported where it is), else after them.
-    fn damageIn(pool: *const Pool, front: Span, back: Span, user_g: u32, size: u64, id: u32) ?Violation {
-        const user_start = @as(u64, user_g) * granule_bytes;
+    inline fn damageIn(pool: *const Pool, front: Span, back: Span, user_g: u32, size: u64, id: u32) ?Violation {
         const front_bytes = bytesAt(pool, front.start, front.len);
         const back_bytes = bytesAt(pool, back.start, back.len);
         if (canary.intact(front_bytes, pool.arena.base + front.start) and canary.intact(back_bytes, pool.arena.base + back.start)) return null;
+        return @call(.never_inline, describeDamage, .{ pool, front, back, user_g, size, id });
+    }
+
+    /// Where canaries were found damaged: the slow path, so the check above stays small.
+    fn describeDamage(pool: *const Pool, front: Span, back: Span, user_g: u32, size: u64, id: u32) ?Violation {
+        @branchHint(.cold);
+        const user_start = @as(u64, user_g) * granule_bytes;
+        const front_bytes = bytesAt(pool, front.start, front.len);
+        const back_bytes = bytesAt(pool, back.start, back.len);
         if (canary.firstDamaged(front_bytes, pool.arena.base + front.start, .downward)) |index| {
             assert(front.start + front.len == user_start);
             return .{
@@ -334,7 +385,7 @@ pub const Layer = struct {
                 .damaged_bytes = canary.countDamaged(back_bytes, pool.arena.base + back.start),
             };
         }
-        return null;
+        unreachable; // intact() saw damage, so firstDamaged finds it on one side or the other
     }
 
     fn checkPoison(self: *const Layer, pool: *const Pool, user_g: u32, size: u64, id: u32) ?Violation {
