@@ -85,6 +85,8 @@ describe("configuration", () => {
     expect(cpu.quarantineBytes).toBeGreaterThan(0);
     const pmem = PoolConfig.DebugPMEM("/tmp/x.pool");
     expect(pmem).toMatchObject({ pmemPoolPath: "/tmp/x.pool", guardPages: false, canaries: true, safeViews: true, trackHistory: true, leakReport: true, quarantineBytes: 0 });
+    expect(PoolConfig.SampledGuardsCPU()).toMatchObject({ guardPages: true, guardSampleRate: 5000, canaries: false, trackHistory: false });
+    expect(PoolConfig.SampledGuardsCPU(10).guardSampleRate).toBe(10);
     const gpu = PoolConfig.DebugGPU(1);
     expect(gpu).toMatchObject({ deviceId: 1, guardPages: false, canaries: false, trackHistory: true, leakReport: true });
     const p = pool("cfg-debugcpu", {}, PoolConfig.DebugCPU());
@@ -136,7 +138,7 @@ describe("MEMORY_POOL_DEBUG", () => {
     expect(debugFromEnvironment("")).toBeUndefined();
     expect(debugFromEnvironment("1")).toMatchObject({ guardPages: true, canaries: true, trackHistory: true, leakReport: true, safeViews: true });
     expect(debugFromEnvironment("canaries, leakReport")).toEqual({ canaries: true, leakReport: true });
-    expect(debugFromEnvironment("sampled")).toEqual({ guardPages: true, guardSampleRate: 1000 });
+    expect(debugFromEnvironment("sampled")).toEqual({ guardPages: true, guardSampleRate: 5000 });
     expect(debugFromEnvironment("sampled=50,quarantine=4096")).toEqual({ guardPages: true, guardSampleRate: 50, quarantineBytes: 4096 });
     expect(debugFromEnvironment("underflow,fillOnFree=0")).toEqual({ guardPages: true, guardPagePosition: "before", fillOnFree: 0 });
     const err = thrown<ConfigError>(() => debugFromEnvironment("canaries,guardpages"));
@@ -519,6 +521,32 @@ describe("bad frees are typed errors in every mode", () => {
       });
     }
   }
+});
+
+describe("Workers", () => {
+  test("a Worker opening a debug pool by name gets its switches; an allocation made there is checked here", async () => {
+    const p = pool("worker-debug", { threadSafety: "mutex" }, PoolConfig.DebugCPU());
+    const worker = new Worker(new URL("./fixtures/debug-pool-worker.ts", import.meta.url).href);
+    const reply = new Promise<{ address: number; config: Partial<PoolConfig>; history: string[] }>((resolve, reject) => {
+      worker.onmessage = (event) => resolve(event.data);
+      worker.onerror = (event) => reject(event);
+    });
+    worker.postMessage({ name: "worker-debug" });
+    const { address, config, history } = await reply;
+    worker.terminate();
+    expect(config).toEqual({ guardPages: true, guardPagePosition: "after", canaries: true, fillOnAlloc: 0xcd, quarantineBytes: p.config.quarantineBytes, trackHistory: true, leakReport: true, safeViews: true });
+    expect(history).toEqual(["allocate"]);
+    const adopted = p.fromPointer(address);
+    expect(adopted.size).toBe(100);
+    const view = adopted.bytes;
+    expect(view.buffer.byteLength).toBe(100); // a buffer of its own: guarded memory is never reached through the window
+    expect(view.every((byte) => byte === 42)).toBe(true);
+    expect(protectionsOf([address + 112])).toEqual(["---p"]);
+    p.check();
+    adopted.free();
+    expect(view.length).toBe(0);
+    expect(protectionsOf([address])).toEqual(["---p"]);
+  });
 });
 
 describe("everything on", () => {

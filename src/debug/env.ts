@@ -3,17 +3,16 @@
  *
  *   MEMORY_POOL_DEBUG=1                      every switch on (what PoolConfig.DebugCPU() turns on)
  *   MEMORY_POOL_DEBUG=canaries,leakReport    just those switches
- *   MEMORY_POOL_DEBUG=sampled                guard pages on one allocation in 1000
+ *   MEMORY_POOL_DEBUG=sampled                guard pages on one allocation in 5000 (SampledGuardsCPU)
  *   MEMORY_POOL_DEBUG=guardPages,guardSampleRate=100,quarantineBytes=1048576
  *   MEMORY_POOL_DEBUG=0 (or unset, or empty) nothing
  *
  * Switches named here are turned on over the pool's own configuration; nothing is turned off.
  */
-import { FULL_DEBUG, type PoolConfig } from "../config";
+import { FULL_DEBUG, SAMPLED_GUARD_RATE, type PoolConfig } from "../config";
 import { ConfigError } from "../errors";
 
 export const DEBUG_VARIABLE = "MEMORY_POOL_DEBUG";
-const SAMPLED_RATE = 1000;
 
 type DebugFields = Partial<Pick<PoolConfig, keyof typeof FULL_DEBUG | "guardPagePosition">>;
 
@@ -28,7 +27,7 @@ export function debugFromEnvironment(value = process.env[DEBUG_VARIABLE]): Debug
     const number = setting === undefined ? undefined : Number(setting);
     switch (name) {
       case "sampled":
-        Object.assign(fields, { guardPages: true, guardSampleRate: number ?? SAMPLED_RATE });
+        Object.assign(fields, { guardPages: true, guardSampleRate: number ?? SAMPLED_GUARD_RATE });
         break;
       case "guardPages":
       case "canaries":
