@@ -43,6 +43,7 @@ function openCore(path: string) {
     mp_pool_destroy: { args: [i32], returns: i32 },
     mp_alloc: { args: [i32, f64], returns: u32 },
     mp_free: { args: [i32, u32, u32], returns: i32 },
+    mp_debug_layer: { args: [], returns: u32 },
   });
   const core = library.symbols;
   const name = new TextEncoder().encode("bench-core");
@@ -50,6 +51,7 @@ function openCore(path: string) {
   const handle = core.mp_pool_create(name, name.length, config);
   if (handle < 0) throw new Error(`${path}: mp_pool_create failed (${handle})`);
   return {
+    hasDebugLayer: core.mp_debug_layer() === 1,
     loop: () => {
       const g = core.mp_alloc(handle, SIZE);
       core.mp_free(handle, g, 0);
@@ -98,6 +100,7 @@ function compare(label: string, ours: [string, () => void], anchor: [string, () 
 buildWithoutDebug();
 const withDebug = openCore(libraryPath);
 const withoutDebug = openCore(withoutDebugPath);
+if (!withDebug.hasDebugLayer || withoutDebug.hasDebugLayer) throw new Error("the two cores are not the builds with and without the debug layer");
 group("1. the core: debug off vs built without the debug layer", () => {
   compare("1. core alloc+free 64 B: debug off / no debug code", ["debug layer built, off", withDebug.loop], ["no debug layer in the build", withoutDebug.loop], 1.02);
 });

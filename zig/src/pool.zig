@@ -204,7 +204,7 @@ pub const Pool = struct {
     }
 
     fn deinitParts(self: *Pool) void {
-        if (self.debug) |layer| layer.destroy();
+        if (debug_layer_built) if (self.debug) |layer| layer.destroy();
         switch (self.strategy) {
             inline else => |*strategy| strategy.deinit(),
         }
@@ -447,7 +447,7 @@ pub const Pool = struct {
             .fixed_size => |*fixed| fixed.reset(),
             .variable => |*tlsf| tlsf.reset(self.arena.regions.items, .strategy) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{}),
         }
-        if (self.debug) |layer| layer.reset(self) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        if (debug_layer_built) if (self.debug) |layer| layer.reset(self) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         self.stats.recordReset();
     }
 
@@ -463,7 +463,7 @@ pub const Pool = struct {
                     .fixed_size => |*fixed| fixed.removeRegion(@intCast(index), region),
                     .variable => |*tlsf| tlsf.removeRegion(region),
                 },
-                .guard => self.debug.?.removeGuardRegion(region),
+                .guard => if (debug_layer_built) self.debug.?.removeGuardRegion(region) else unreachable,
             }
             self.arena.shrink(@intCast(index));
             released += @as(u64, region.len) * granule_bytes;

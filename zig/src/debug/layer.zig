@@ -404,7 +404,8 @@ pub const Layer = struct {
         while (blocks.next()) |block_g| {
             const user_g = block_g + self.frontGranules();
             const live = pool.lookupLocked(pool.arena.regionOf(block_g), block_g).?;
-            const damage = if (self.quarantine != null and self.quarantine.?.find(user_g) != null)
+            const held = if (self.quarantine) |*quarantine| quarantine.find(user_g) != null else false;
+            const damage = if (held)
                 self.checkPoison(pool, user_g, live.requested_bytes, live.id)
             else if (self.config.canaries)
                 self.checkCanaries(pool, block_g, user_g, live.requested_bytes, live.id)
