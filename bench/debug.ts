@@ -1,6 +1,6 @@
 /**
  * What the debug switches cost: `bun bench/debug.ts` (builds what it needs). Every figure runs
- * next to its anchor in this process, in A B B A order so drift falls on both sides, and the
+ * next to its anchor in this process, in A B B A A B order so drift falls on both sides, and the
  * lowest average of each side counts (interference only ever adds time).
  *
  *  1. Debug off vs a core built without the debug layer (zig build -Ddebug-layer=false), both
@@ -84,10 +84,10 @@ interface Row {
 }
 const rows: Row[] = [];
 
-/** Registers ours and its anchor as A B B A and returns the row that compares them. */
+/** Registers ours and its anchor as A B B A A B and returns the row that compares them. */
 function compare(label: string, ours: [string, () => void], anchor: [string, () => void], goal?: number): void {
   const row: Row = { label, ours: [], anchor: [], goal };
-  for (const [round, order] of ["AB", "BA"].entries()) {
+  for (const [round, order] of ["AB", "BA", "AB"].entries()) {
     for (const side of order) {
       const [name, fn] = side === "A" ? ours : anchor;
       bench(`${name} #${round + 1}`, fn);
