@@ -16,12 +16,16 @@ pub fn build(b: *std.Build) void {
     const lib = b.addLibrary(.{ .name = "memory_pool", .linkage = .dynamic, .root_module = core });
     b.installArtifact(lib);
 
-    const tests = b.addTest(.{ .root_module = b.createModule(.{
-        .root_source_file = b.path("src/tests.zig"),
-        .target = target,
-        .optimize = .Debug,
-        .link_libc = true,
-    }) });
+    const tests = b.addTest(.{
+        .root_module = b.createModule(.{
+            .root_source_file = b.path("src/tests.zig"),
+            .target = target,
+            .optimize = .Debug,
+            .link_libc = true,
+        }),
+        // LLVM: Zig's own x86 backend (the Debug default) cannot assemble movnti (pmem/media.zig).
+        .use_llvm = true,
+    });
     const run_tests = b.addRunArtifact(tests);
     const test_step = b.step("test", "Run the core's unit tests");
     test_step.dependOn(&run_tests.step);

@@ -347,7 +347,10 @@ pub const Pool = struct {
     }
 
     pub fn writeConfig(self: *const Pool, out: *[config_field_count]f64) void {
-        const c = self.config;
+        writeConfigOf(self.config, out);
+    }
+
+    pub fn writeConfigOf(c: Config, out: *[config_field_count]f64) void {
         out[@intFromEnum(ConfigField.kind)] = @floatFromInt(@intFromEnum(c.kind));
         out[@intFromEnum(ConfigField.allocatorType)] = @floatFromInt(@intFromEnum(c.strategy));
         out[@intFromEnum(ConfigField.blockSize)] = @floatFromInt(c.block_size);

@@ -10,4 +10,9 @@ test {
     _ = @import("stats.zig");
     _ = @import("pool.zig");
     _ = @import("ffi.zig");
+    _ = @import("pmem/libpmem.zig");
+    _ = @import("pmem/media.zig");
+    _ = @import("pmem/format.zig");
+    _ = @import("pmem/heap.zig");
+    _ = @import("pmem/pool.zig");
 }
