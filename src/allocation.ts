@@ -54,6 +54,11 @@ export class Allocation {
     return !this.#freed && this.epoch === this.pool.epoch && !this.pool.destroyed && this.pool.holds(this.offset, this.id);
   }
 
+  /** @internal whether free() was called on this handle (cheaper than `alive`: no call into the core). */
+  get released(): boolean {
+    return this.#freed;
+  }
+
   /** A Uint8Array over exactly the bytes asked for. */
   get bytes(): Uint8Array {
     this.#assertAlive("read bytes of");

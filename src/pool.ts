@@ -17,8 +17,38 @@ const WINDOW_BYTES = 2 ** 31;
 /** Windows overlap by half, so any block up to 2 GiB lies inside the window its start falls in. */
 const WINDOW_SPAN_BYTES = 2 ** 32;
 
-export type PoolKind = "cpu";
+export type PoolKind = "cpu" | "pmem";
 export type Freeable = Allocation | number | ArrayBufferView;
+
+/**
+ * @internal The core's calls a pool of host-visible memory makes. CPU pools and PMEM pools answer
+ * the same questions through exports of their own, so the views, lifetimes and checks below serve both.
+ */
+export interface HostNative {
+  base(handle: number): number;
+  addressSpace(handle: number): number;
+  alloc(handle: number, size: number): number;
+  free(handle: number, offset: number, id: number): number;
+  liveSize(handle: number, offset: number): number;
+  liveId(handle: number, offset: number): number;
+  stats(handle: number, out: Float64Array): number;
+  reset(handle: number): number;
+  trim(handle: number): number;
+  destroy(handle: number): number;
+}
+
+const cpuNative: HostNative = {
+  base: (handle) => Number(core.mp_pool_base(handle)),
+  addressSpace: core.mp_pool_address_space,
+  alloc: core.mp_alloc,
+  free: core.mp_free,
+  liveSize: core.mp_live_size,
+  liveId: core.mp_live_id,
+  stats: core.mp_stats,
+  reset: core.mp_reset,
+  trim: core.mp_trim,
+  destroy: core.mp_pool_destroy,
+};
 
 export abstract class HostPool {
   abstract readonly kind: PoolKind;
@@ -27,6 +57,7 @@ export abstract class HostPool {
   /** @internal */
   destroyed = false;
   readonly #handle: number;
+  readonly #native: HostNative;
   readonly #base: number;
   readonly #addressSpace: number;
   readonly #windows: (ArrayBuffer | undefined)[] = [];
@@ -37,10 +68,12 @@ export abstract class HostPool {
     readonly name: string,
     readonly config: Readonly<PoolConfig>,
     handle: number,
+    native: HostNative = cpuNative,
   ) {
     this.#handle = handle;
-    this.#base = Number(core.mp_pool_base(handle));
-    this.#addressSpace = core.mp_pool_address_space(handle);
+    this.#native = native;
+    this.#base = native.base(handle);
+    this.#addressSpace = native.addressSpace(handle);
   }
 
   /** (seed) An Allocation of `size` bytes. */
@@ -55,7 +88,7 @@ export abstract class HostPool {
   }
 
   #alloc(size: number): number {
-    const offset = core.mp_alloc(this.#handle, typeof size === "number" ? size : NaN);
+    const offset = this.#native.alloc(this.#handle, typeof size === "number" ? size : NaN);
     if (offset >= OFFSET_ERROR_BASE) throw this.#failure(statusOfOffset(offset));
     return offset;
   }
@@ -76,13 +109,13 @@ export abstract class HostPool {
 
   /** @internal called by Allocation.free(): frees only if the block still holds that allocation. */
   release(allocation: Allocation): void {
-    const status = core.mp_free(this.#handle, allocation.offset, allocation.id);
+    const status = this.#native.free(this.#handle, allocation.offset, allocation.id);
     if (status !== 0) throw this.#failure(status);
   }
 
   /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
   holds(offset: number, id: number): boolean {
-    return core.mp_live_id(this.#handle, offset) === id;
+    return this.#native.liveId(this.#handle, offset) === id;
   }
 
   #freeAddress(address: number): void {
@@ -90,8 +123,13 @@ export abstract class HostPool {
     if (!(delta >= 0 && delta < this.#addressSpace) || delta % GRANULE_BYTES !== 0) {
       throw new InvalidPointerError(`pool '${this.name}' never gave out the pointer 0x${address.toString(16)}: it lies outside the pool`);
     }
-    const status = core.mp_free(this.#handle, delta / GRANULE_BYTES, 0);
+    const status = this.#native.free(this.#handle, delta / GRANULE_BYTES, 0);
     if (status !== 0) throw this.#failure(status);
+  }
+
+  /** @internal the address of the first byte of the pool's memory. */
+  get base(): number {
+    return this.#base;
   }
 
   #failure(status: number) {
@@ -103,7 +141,7 @@ export abstract class HostPool {
   fromPointer(address: number): Allocation {
     const delta = address - this.#base;
     const offset = delta / GRANULE_BYTES;
-    const size = delta >= 0 && delta < this.#addressSpace && Number.isInteger(offset) ? core.mp_live_size(this.#handle, offset) : -1;
+    const size = delta >= 0 && delta < this.#addressSpace && Number.isInteger(offset) ? this.#native.liveSize(this.#handle, offset) : -1;
     if (size < 0) throw new InvalidPointerError(`0x${address.toString(16)} is not the start of a live allocation of pool '${this.name}'`);
     return new Allocation(this, address as Pointer, size, offset, core.mp_last_id());
   }
@@ -142,30 +180,35 @@ export abstract class HostPool {
 
   /** (seed) The pool's figures now. */
   getStats(): MemoryStats {
-    this.#check(core.mp_stats(this.#handle, this.#statsRecord));
+    this.#check(this.#native.stats(this.#handle, this.#statsRecord));
     return new MemoryStats(this.name, this.#statsRecord.slice());
   }
 
   /** Frees every allocation at once; their handles then throw UseAfterFreeError. */
   reset(): void {
-    this.#check(core.mp_reset(this.#handle));
+    this.#check(this.#native.reset(this.#handle));
     this.epoch++;
   }
 
   /** Gives empty regions (all but the first) back to the OS; returns the bytes released. */
   trim(): number {
-    return this.#check(core.mp_trim(this.#handle));
+    return this.#check(this.#native.trim(this.#handle));
+  }
+
+  /** @internal throws the typed error for a negative status, naming a destroyed pool as such. */
+  check(status: number): number {
+    if (status < 0) throw this.#failure(status);
+    return status;
   }
 
   #check(status: number): number {
-    if (status < 0) throw this.#failure(status);
-    return status;
+    return this.check(status);
   }
 
   /** @internal called by the manager: releases the memory and detaches every view of it. */
   destroyNative(): void {
     if (this.destroyed) throw new UseAfterFreeError(`pool '${this.name}' was already destroyed`);
-    this.#check(core.mp_pool_destroy(this.#handle));
+    this.#check(this.#native.destroy(this.#handle));
     this.destroyed = true;
     // The memory is unmapped: views over it must not reach it. transfer(0) detaches every view.
     for (const buffer of this.#windows) buffer?.transfer(0);

@@ -11,7 +11,7 @@ const pool_mod = @import("pool.zig");
 const stats_mod = @import("stats.zig");
 const Pool = pool_mod.Pool;
 
-pub const abi_version: u32 = 1;
+pub const abi_version: u32 = 2;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));

@@ -155,7 +155,8 @@ fn create(path: [:0]const u8, header: *const format.Header, failure: *Failure) C
     const directory = directoryOf(path, &directory_buffer);
     var temporary_buffer: [path_bytes_max + 64]u8 = undefined;
     var temporary: ?[:0]const u8 = null;
-    var fd = c.open(directory, .{ .ACCMODE = .RDWR, .TMPFILE = true, .CLOEXEC = true }, @as(c.mode_t, 0o666));
+    // O_TMPFILE is __O_TMPFILE | O_DIRECTORY; Zig's flag is only the first half.
+    var fd = c.open(directory, .{ .ACCMODE = .RDWR, .TMPFILE = true, .DIRECTORY = true, .CLOEXEC = true }, @as(c.mode_t, 0o666));
     if (fd < 0) {
         switch (lastErrno()) {
             .NOENT, .NOTDIR => {

@@ -206,9 +206,11 @@ pub const Pool = struct {
     pub fn alloc(self: *Pool, size: u64) Error!Placed {
         self.lock();
         defer self.unlock();
+        const started = if (self.stats.sampleNow(self.stats.allocation_count)) std.time.Instant.now() catch null else null;
         const placed = try self.placeLocked(size);
         self.heap.commit(placed.placed, self.allocDurability());
         self.stats.recordAlloc(size, self.blockBytes(placed.placed));
+        if (started) |start| self.stats.recordAllocTime((std.time.Instant.now() catch start).since(start));
         return .{ .g = placed.placed.g, .id = placed.id };
     }
 
@@ -242,8 +244,10 @@ pub const Pool = struct {
         self.lock();
         defer self.unlock();
         try self.checkFree(g, expected_id);
+        const started = if (self.stats.sampleNow(self.stats.free_count)) std.time.Instant.now() catch null else null;
         const result = self.heap.free(g);
         try self.recordFree(g, result);
+        if (started) |start| self.stats.recordFreeTime((std.time.Instant.now() catch start).since(start));
     }
 
     /// Refuses a free of a block that is not (or no longer) the allocation the caller holds, or
