@@ -65,7 +65,7 @@ describe("the header", () => {
     expectRefused(empty, "magic", "is empty");
     const { path } = makePool("magic");
     const bytes = readFileSync(path);
-    bytes[3] ^= 0xff;
+    bytes[3] = bytes[3]! ^ 0xff;
     writeFileSync(path, bytes);
     expectRefused(path, "magic", "magic");
   });
@@ -81,7 +81,7 @@ describe("the header", () => {
   test("a damaged header: the checksum", () => {
     const { path } = makePool("checksum");
     const bytes = readFileSync(path);
-    bytes[HEADER.heapBytes + 1] ^= 0x01;
+    bytes[HEADER.heapBytes + 1] = bytes[HEADER.heapBytes + 1]! ^ 0x01;
     writeFileSync(path, bytes);
     expectRefused(path, "checksum", "checksum is wrong");
   });

@@ -34,7 +34,7 @@ export function pmemConfig(path: string, overrides: Partial<PoolConfig> = {}): P
 
 export interface ChildResult {
   exitCode: number | null;
-  signalCode: string | null;
+  signalCode: string | number | null;
   stdout: string;
   stderr: string;
 }
