@@ -4,11 +4,12 @@
 //! strategy is rebuilt from the table (`restore`), so free lists never need to be durable.
 //!
 //! Commit protocol: an allocation or a free is one failure-atomic 8-byte store to its record.
-//! A free is drained before it returns and before its space can be placed again, so no space is
-//! ever owned twice, even across a power failure. An allocation's record may be left undrained
-//! (`Durability.deferred`): it becomes durable at the pool's next barrier, which every correct
-//! program passes before publishing the allocation (its contents are persisted first). A crash
-//! before that barrier leaves the block free, which is all a crash can do to an unpublished block.
+//! An allocation's record is written at the pool's next persist barrier (`writePending`, before
+//! the barrier's drain): a program persists an allocation's contents before it publishes it, and
+//! that persist makes the allocation durable too. A crash before then leaves the block free, which
+//! is all a crash can do to a block nothing durable refers to; and a block freed before then never
+//! touches the file at all. A free of a durable allocation is drained before it returns and before
+//! its space can be placed again, so no space is ever owned twice, even across a power failure.
 //!
 //! Records: 0 is free; otherwise {offset in granules from the file's start, size in granules, pad}
 //! with the size asked for = granules * 16 - pad. Variable pools keep records in any free slot (a
@@ -48,7 +49,7 @@ pub const Record = packed struct(u64) {
     }
 };
 
-pub const Durability = enum { drained, deferred };
+const PendingRecord = struct { slot: u32, word: u64 };
 
 /// A placement not yet committed: where, and which record will say so.
 pub const Placed = struct { g: u32, slot: u32, record: Record };
@@ -77,6 +78,9 @@ pub const Heap = struct {
     /// Variable: slots whose record is 0 (a stack), and the slot of each live block.
     free_slots: std.ArrayList(u32) = .empty,
     slot_of: OffsetMap = .{},
+    /// Allocations whose records are not written yet, in allocation order, and each one's index there by slot.
+    pending: std.ArrayList(PendingRecord) = .empty,
+    pending_index: OffsetMap = .{},
 
     pub fn init(gpa: std.mem.Allocator, media: *Media, header: *const format.Header) Heap {
         const table_words: [*]u64 = @ptrCast(@alignCast(media.base + header.table_offset));
@@ -102,6 +106,8 @@ pub const Heap = struct {
         }
         self.free_slots.deinit(self.gpa);
         self.slot_of.deinit(self.gpa);
+        self.pending.deinit(self.gpa);
+        self.pending_index.deinit(self.gpa);
         self.* = undefined;
     }
 
@@ -214,6 +220,9 @@ pub const Heap = struct {
     /// Chooses a block and a record for `size` bytes, in DRAM only: nothing is durable until `commit`.
     pub fn place(self: *Heap, size: u64, id: u32) PlaceError!Placed {
         assert(size > 0 and size <= self.sizeMax() and id != 0);
+        // Room to remember the record as pending, so commit cannot fail after the block is placed.
+        try self.pending.ensureUnusedCapacity(self.gpa, 1);
+        try self.pending_index.ensureUnusedCapacity(self.gpa, 1);
         switch (self.strategy) {
             .fixed_size => |*fixed| {
                 const g = fixed.alloc(SingleRegion{}, id, @intCast(size)) orelse return error.NoRoom;
@@ -233,17 +242,38 @@ pub const Heap = struct {
         }
     }
 
-    /// Makes a placement an allocation: one 8-byte store to its record.
-    pub fn commit(self: *Heap, placed: Placed, durability: Durability) void {
+    /// Makes a placement an allocation: its record is written at the next barrier (`writePending`).
+    pub fn commit(self: *Heap, placed: Placed) void {
         assert(Media.load(&self.table[placed.slot]) == 0);
-        self.media.commit(&self.table[placed.slot], placed.record.word(), durability == .drained);
+        self.pending_index.putAssumeCapacity(placed.slot, @intCast(self.pending.items.len));
+        self.pending.appendAssumeCapacity(.{ .slot = placed.slot, .word = placed.record.word() });
     }
 
-    /// Forgets a placement that was never committed (its record is still 0).
-    pub fn unplace(self: *Heap, placed: Placed) void {
-        assert(Media.load(&self.table[placed.slot]) == 0);
-        const result = self.releaseDram(placed.g, placed.slot);
-        assert(result == .freed);
+    pub fn hasPending(self: *const Heap) bool {
+        return self.pending.items.len != 0;
+    }
+
+    /// Writes the records of every allocation since the last barrier, undrained: the caller's
+    /// barrier, which follows, makes them durable together with whatever it persists.
+    pub fn writePending(self: *Heap) void {
+        for (self.pending.items) |record| {
+            assert(Media.load(&self.table[record.slot]) == 0);
+            self.media.commit(&self.table[record.slot], record.word, false);
+        }
+        self.pending.clearRetainingCapacity();
+        self.pending_index.clear();
+    }
+
+    /// Forgets the pending record of `slot`, if it has one (its allocation is freed before any barrier).
+    fn dropPending(self: *Heap, slot: u32) bool {
+        const index = self.pending_index.remove(slot) orelse return false;
+        const last = self.pending.pop().?;
+        if (index < self.pending.items.len) {
+            self.pending.items[index] = last;
+            _ = self.pending_index.remove(last.slot);
+            self.pending_index.putAssumeCapacity(last.slot, index);
+        }
+        return true;
     }
 
     /// The byte offset in the file of a record: what the redo log names.
@@ -263,7 +293,7 @@ pub const Heap = struct {
     /// Frees the block at `g`: durable when this returns. A bad offset changes nothing and says why.
     pub fn free(self: *Heap, g: u32) FreeResult {
         const slot = self.slotOf(g) orelse return self.classify(g);
-        self.media.commit(&self.table[slot], 0, true);
+        if (!self.dropPending(slot)) self.media.commit(&self.table[slot], 0, true);
         return self.releaseDram(g, slot);
     }
 
@@ -335,6 +365,8 @@ pub const Heap = struct {
     /// Frees everything: every record is zeroed and made durable (each one flips on its own, so a
     /// crash in the middle leaves each allocation whole or free), then placement starts over.
     pub fn reset(self: *Heap) error{OutOfMemory}!void {
+        self.pending.clearRetainingCapacity();
+        self.pending_index.clear();
         const table_offset = @intFromPtr(self.table.ptr) - @intFromPtr(self.media.base);
         self.media.zeroPersist(table_offset, self.table.len * @sizeOf(u64));
         switch (self.strategy) {

@@ -179,7 +179,8 @@ pub const Pool = struct {
     pub fn destroy(self: *Pool) void {
         const gpa = self.gpa;
         crash_points.untrack(@intFromPtr(self.mapped.base));
-        self.media.drain(); // deferred commits become durable before the file is let go
+        self.heap.writePending();
+        self.media.drain(); // allocations since the last barrier become durable before the file is let go
         self.heap.deinit();
         self.mapped.close();
         gpa.free(self.path);
@@ -195,10 +196,12 @@ pub const Pool = struct {
         if (self.config.thread_safety == .mutex) self.mutex.unlock();
     }
 
-    /// Single-threaded pools leave an allocation's record undrained (durable at the next barrier,
-    /// see heap.zig); shared pools drain it, because a barrier on another thread would not cover it.
-    fn allocDurability(self: *const Pool) heap_mod.Durability {
-        return if (self.config.thread_safety == .none) .deferred else .drained;
+    /// Writes the records of allocations made since the last barrier; every barrier of the pool
+    /// starts with this, on the thread that then drains (heap.zig).
+    fn writePending(self: *Pool) void {
+        self.lock();
+        defer self.unlock();
+        self.heap.writePending();
     }
 
     pub const Placed = struct { g: u32, id: u32 };
@@ -208,7 +211,7 @@ pub const Pool = struct {
         defer self.unlock();
         const started = if (self.stats.sampleNow(self.stats.allocation_count)) std.time.Instant.now() catch null else null;
         const placed = try self.placeLocked(size);
-        self.heap.commit(placed.placed, self.allocDurability());
+        self.heap.commit(placed.placed);
         self.stats.recordAlloc(size, self.blockBytes(placed.placed));
         if (started) |start| self.stats.recordAllocTime((std.time.Instant.now() catch start).since(start));
         return .{ .g = placed.placed.g, .id = placed.id };
@@ -293,20 +296,24 @@ pub const Pool = struct {
 
     pub fn persist(self: *Pool, offset: f64, len: f64) Error!void {
         const start, const bytes = try self.checkRange(offset, len);
+        self.writePending();
         self.media.persist(start, bytes);
     }
 
     pub fn flush(self: *Pool, offset: f64, len: f64) Error!void {
         const start, const bytes = try self.checkRange(offset, len);
+        self.writePending();
         self.media.flush(start, bytes);
     }
 
     pub fn drain(self: *Pool) void {
+        self.writePending();
         self.media.drain();
     }
 
     pub fn memcpyPersist(self: *Pool, offset: f64, source: [*]const u8, len: f64) Error!void {
         const start, const bytes = try self.checkRange(offset, len);
+        self.writePending();
         self.media.memcpyPersist(start, source[0..bytes]);
     }
 
@@ -328,6 +335,7 @@ pub const Pool = struct {
         try self.checkName(name);
         self.lock();
         defer self.unlock();
+        self.heap.writePending(); // what a root publishes is durable before the root is
         if (g != 0) {
             const live = self.heap.lookup(g) orelse return status.fail(error.InvalidPointer, "cannot publish offset {d} as root '{s}': no live allocation of PMEM pool '{s}' starts there", .{ @as(u64, g) * granule_bytes, name, self.name });
             if (expected_id != 0 and live.id != expected_id) return status.fail(error.DoubleFree, "cannot publish allocation #{d} as root '{s}': it was freed", .{ expected_id, name });
@@ -373,6 +381,7 @@ pub const Pool = struct {
         defer self.unlock();
         if (self.roots.find(name)) |index| return self.roots.target(index);
         if (std.mem.indexOfScalar(u32, &self.roots.targets, 0) == null) return self.noRootSlot();
+        self.heap.writePending();
         const placed = try self.placeLocked(size);
         self.media.zeroPersist(@as(usize, placed.placed.g) * granule_bytes, @intCast(self.blockBytes(placed.placed)));
         const index = self.roots.prepare(&self.media, name).?;
