@@ -14,7 +14,8 @@ pub const granule_bytes: u64 = 16;
 pub const unit_bytes: u64 = 64 * 1024;
 pub const unit_granules: u32 = @intCast(unit_bytes / granule_bytes);
 /// The most address space one arena may reserve: its granule offsets stay below the error codes.
-pub const reserve_bytes_max: u64 = 64 * 1024 * 1024 * 1024 - unit_bytes;
+/// (Less a 2 MiB device granule, so a reservation rounded to one still fits.)
+pub const reserve_bytes_max: u64 = 64 * 1024 * 1024 * 1024 - 2 * 1024 * 1024;
 pub const none: u32 = std.math.maxInt(u32);
 
 pub const Region = struct {
@@ -39,13 +40,19 @@ pub const Arena = struct {
 
     pub fn init(gpa: std.mem.Allocator, backend: Backend, reserved_bytes: u64) ?Arena {
         assert(reserved_bytes > 0 and reserved_bytes <= reserve_bytes_max);
-        assert(reserved_bytes % unit_bytes == 0);
+        assert(reserved_bytes % backend.granularity() == 0);
         const base = backend.reserve(reserved_bytes) orelse return null;
         return .{ .gpa = gpa, .backend = backend, .base = base, .reserved_bytes = reserved_bytes };
     }
 
     pub fn deinit(self: *Arena) void {
+        // Each committed region is decommitted first: device memory and pinned registrations
+        // belong to the region, not to the reservation.
+        for (self.regions.items) |region| {
+            if (region.committed) self.backend.decommit(self.base, @as(u64, region.start) * granule_bytes, @as(u64, region.len) * granule_bytes);
+        }
         self.backend.release(self.base, self.reserved_bytes);
+        self.backend.deinit();
         self.regions.deinit(self.gpa);
         self.unit_region.deinit(self.gpa);
         self.* = undefined;
@@ -62,7 +69,7 @@ pub const Arena = struct {
     /// large enough before reserving fresh address space. Returns its index, or null when the
     /// reservation is full or the OS refuses.
     pub fn grow(self: *Arena, len_bytes: u64) ?u32 {
-        assert(len_bytes > 0 and len_bytes % unit_bytes == 0);
+        assert(len_bytes > 0 and len_bytes % self.backend.granularity() == 0);
         for (self.regions.items, 0..) |*region, index| {
             if (region.committed or @as(u64, region.len) * granule_bytes < len_bytes) continue;
             if (!self.backend.commit(self.base, @as(u64, region.start) * granule_bytes, @as(u64, region.len) * granule_bytes)) return null;

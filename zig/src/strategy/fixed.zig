@@ -125,6 +125,14 @@ pub const Fixed = struct {
         return .{ .granules = self.stride, .requested_bytes = region.requested_bytes[slot], .id = region.ids[slot] };
     }
 
+    /// Gives the live block at `g` a new allocation id.
+    pub fn setId(self: *Fixed, region_index: u32, g: u32, id: u32) void {
+        const slot = self.blockSlot(region_index, g).?;
+        const region = &self.regions.items[region_index];
+        assert(region.live.isSet(slot) and id != 0);
+        region.ids[slot] = id;
+    }
+
     /// The block index of `g` within its region, or null for an offset that starts no block.
     fn blockSlot(self: *const Fixed, region_index: u32, g: u32) ?u32 {
         if (region_index >= self.regions.items.len) return null;
