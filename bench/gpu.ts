@@ -44,7 +44,7 @@ const outAddress = ptr(out);
 
 // Our pools. Creating the GPU pool makes the device's primary context current on this thread,
 // which the anchors' driver calls then use too.
-const gpu = manager.createGPUPool("bench_gpu", Object.assign(new PoolConfig(), { initialSize: 3 << 30 }));
+const gpu = manager.createGPUPool("bench_gpu", Object.assign(new PoolConfig(), { initialSize: 3 * 2 ** 30 }));
 const pinned = manager.createPinnedPool("bench_pinned", Object.assign(new PoolConfig(), { initialSize: 600 * MiB }));
 const stream = gpu.createStream();
 

@@ -18,7 +18,8 @@ import {
   PoolNotFoundError,
 } from "./errors";
 
-const ABI_VERSION = 1;
+/** Bumped with every change of an export's signature or of the config and stats records. */
+const ABI_VERSION = 2;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");

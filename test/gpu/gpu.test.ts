@@ -92,7 +92,8 @@ describe.skipIf(!gpu)("device pools", () => {
       expect(first.alive).toBe(false);
       expect(() => first.free()).toThrow(DoubleFreeError);
       expect(() => pool.copyHostToDevice(first, new Uint8Array(1))).toThrow(UseAfterFreeError);
-      expect(() => pool.deallocate(first.ptr + 16)).toThrow(InvalidPointerError);
+      expect(() => pool.deallocate(blocks[50]!.ptr + 16)).toThrow(InvalidPointerError); // inside a 755-byte block
+      expect(() => pool.deallocate(first.ptr + 8)).toThrow(InvalidPointerError);
       const raw = pool.allocateRaw(64);
       pool.deallocate(raw);
       expect(() => pool.deallocate(raw)).toThrow(DoubleFreeError);

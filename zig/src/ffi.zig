@@ -15,7 +15,7 @@ const device_mod = @import("gpu/device.zig");
 const gpu_copy = @import("gpu/copy.zig");
 const kernels = @import("gpu/kernels.zig");
 
-pub const abi_version: u32 = 1;
+pub const abi_version: u32 = 2;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));

@@ -228,9 +228,10 @@ pub const Pool = struct {
             self.reclaim(null, true);
             if (self.tryPlace(size, id)) |g| return g;
         }
+        // Regions start on a granularity boundary, so only alignments above a granule need slack.
         const needed = switch (self.strategy) {
             .fixed_size => |fixed| @as(u64, fixed.stride) * granule_bytes,
-            .variable => size + self.config.alignment,
+            .variable => Config.granulesFor(size) * granule_bytes + (self.alignment_granules - 1) * granule_bytes,
         };
         if (!self.growFor(needed)) return null;
         return self.tryPlace(size, id);
@@ -282,6 +283,17 @@ pub const Pool = struct {
         if (region_index == arena_mod.none) {
             return status.fail(error.InvalidPointer, "pointer at offset {d} is not in any region of pool '{s}'", .{ @as(u64, g) * granule_bytes, self.name });
         }
+        // The block's id matters only to a handle's free, or while stream frees are pending (a
+        // pending block must not be freed again); the plain pointer free skips the lookup.
+        if (expected_id != 0 or self.stream_frees.pending.items.len > 0) try self.checkId(region_index, g, expected_id);
+        try self.freeLocked(region_index, g);
+        if (started) |start| {
+            const now = std.time.Instant.now() catch start;
+            self.stats.recordFreeTime(now.since(start));
+        }
+    }
+
+    fn checkId(self: *Pool, region_index: u32, g: u32, expected_id: u32) Error!void {
         const live_id = if (self.lookupLocked(region_index, g)) |block| block.id else 0;
         if (live_id == pending_id) {
             return status.fail(error.DoubleFree, "double free: the block at offset {d} of pool '{s}' was already freed on a stream", .{ @as(u64, g) * granule_bytes, self.name });
@@ -291,11 +303,6 @@ pub const Pool = struct {
                 if (live_id == 0) return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, @as(u64, g) * granule_bytes, self.name });
                 return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed, and the block now holds allocation #{d}", .{ expected_id, @as(u64, g) * granule_bytes, self.name, live_id });
             }
-        }
-        try self.freeLocked(region_index, g);
-        if (started) |start| {
-            const now = std.time.Instant.now() catch start;
-            self.stats.recordFreeTime(now.since(start));
         }
     }
 

@@ -49,7 +49,9 @@ fn prepare(ring: *Ring, device: *Device) Error!void {
         buffer.* = @ptrCast(host.?);
         try device_mod.check(api, api.cuEventCreate(event, driver.event_disable_timing), "cuEventCreate (staging)");
     }
-    try device_mod.check(api, api.cuStreamCreate(&ring.stream, driver.stream_non_blocking), "cuStreamCreate (staging)");
+    // A blocking stream: it waits for work queued before on the legacy default stream (where
+    // fill() and synchronous copies run), as the driver's own synchronous copies do.
+    try device_mod.check(api, api.cuStreamCreate(&ring.stream, 0), "cuStreamCreate (staging)");
     ring.ready = true;
 }
 
