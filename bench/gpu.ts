@@ -47,6 +47,8 @@ const outAddress = ptr(out);
 const gpu = manager.createGPUPool("bench_gpu", Object.assign(new PoolConfig(), { initialSize: 3 * 2 ** 30 }));
 const pinned = manager.createPinnedPool("bench_pinned", Object.assign(new PoolConfig(), { initialSize: 600 * MiB }));
 const stream = gpu.createStream();
+const cpu = manager.createCPUPool("bench_cpu", new PoolConfig());
+const libc = dlopen("libc.so.6", { malloc: { args: [u64], returns: p }, free: { args: [p], returns: FFIType.void } }).symbols;
 
 interface Row {
   label: string;
@@ -81,6 +83,17 @@ group("allocate + free", () => {
     rows.push({ label: `allocateRaw+deallocate ${label}`, ours: `ours allocateRaw+deallocate ${label}`, anchor: `cuMemAllocAsync+cuMemFreeAsync ${label}`, kind: "time", goal: 0.05, sense: "max" });
     rows.push({ label: `allocate+free (handle) ${label}`, ours: `ours allocate+free (handle) ${label}`, anchor: `cuMemAllocAsync+cuMemFreeAsync ${label}`, kind: "time", goal: 0.05, sense: "max" });
   }
+  // For context: what one allocate+free through bun:ffi costs on this machine's CPU.
+  bench("CPU pool allocateRaw+deallocate 256 B", () => {
+    const a = cpu.allocateRaw(256);
+    cpu.deallocate(a);
+    do_not_optimize(a);
+  });
+  bench("libc malloc+free 256 B", () => {
+    const a = libc.malloc(256);
+    libc.free(a);
+    do_not_optimize(a);
+  });
   bench("cuMemAlloc+cuMemFree 1 MiB", () => {
     ok(cuda.cuMemAlloc_v2(outAddress, MiB));
     ok(cuda.cuMemFree_v2(read.u64(outAddress, 0)));
@@ -158,6 +171,9 @@ const tableRows = rows.map((row) => {
 console.log(`\nGPU benchmarks: ${device.name}, ${new Date().toISOString().slice(0, 10)}, Bun ${Bun.version}`);
 console.log(table(["figure", "ours", "anchor", "ratio", "goal", "met"], tableRows));
 console.log(`cuMemAlloc+cuMemFree 1 MiB (for reference): ${((average.get("cuMemAlloc+cuMemFree 1 MiB") ?? NaN) / 1000).toFixed(1)} µs a pair`);
+console.log(
+  `on this machine's CPU: CPU pool allocateRaw+deallocate 256 B ${(average.get("CPU pool allocateRaw+deallocate 256 B") ?? NaN).toFixed(1)} ns, libc malloc+free through bun:ffi ${(average.get("libc malloc+free 256 B") ?? NaN).toFixed(1)} ns`,
+);
 console.log(`driver calls that failed in the anchors: ${driverFailures}`);
 
 for (const a of [deviceBuffer, kernelA, kernelB]) a.free();
@@ -165,3 +181,4 @@ pinnedBuffer.free();
 stream.destroy();
 manager.destroyPool("bench_gpu");
 manager.destroyPool("bench_pinned");
+manager.destroyPool("bench_cpu");

@@ -69,9 +69,11 @@ export class GPUAllocation extends PoolAllocation {
   }
 
   /** Frees the block; with a stream, once the work queued on that stream so far is done. */
-  override free(options: StreamOptions = {}): void {
+  override free(options?: StreamOptions): void {
     this.assertFreeable();
-    this.settle(() => this.pool.releaseOnStream(this, options.stream));
+    const stream = options?.stream;
+    if (stream === undefined) this.settle(() => this.pool.release(this));
+    else this.settle(() => this.pool.releaseOnStream(this, stream));
   }
 
   /** @internal throws UseAfterFreeError unless the block is still this allocation's. */
@@ -100,14 +102,14 @@ export class GPUMemoryPool extends NativePool {
   pinnedPools: () => Iterable<PinnedMemoryPool> = () => [];
 
   /** (seed) A device allocation of `size` bytes; with a stream, blocks freed on it may be reused at once. */
-  allocate(size: number, options: StreamOptions = {}): GPUAllocation {
-    const offset = this.#allocOffset(size, options.stream);
+  allocate(size: number, options?: StreamOptions): GPUAllocation {
+    const offset = this.#allocOffset(size, options?.stream);
     return new GPUAllocation(this, this.addressOf(offset), size, offset, core.mp_last_id());
   }
 
   /** A bare device address for hot paths; free it with deallocate(address). */
-  allocateRaw(size: number, options: StreamOptions = {}): number {
-    return this.addressOf(this.#allocOffset(size, options.stream));
+  allocateRaw(size: number, options?: StreamOptions): number {
+    return this.addressOf(this.#allocOffset(size, options?.stream));
   }
 
   #allocOffset(size: number, stream: GPUStream | undefined): number {
@@ -118,19 +120,20 @@ export class GPUMemoryPool extends NativePool {
   }
 
   /** (seed) Frees a device allocation or address; with a stream, once that stream's queued work is done. */
-  deallocate(target: GPUAllocation | number, options: StreamOptions = {}): void {
-    if (target instanceof GPUAllocation) {
-      if (target.pool !== this) throw new InvalidPointerError(`the allocation at 0x${target.ptr.toString(16)} belongs to pool '${target.pool.name}', not '${this.name}'`);
-      return target.free(options);
+  deallocate(target: GPUAllocation | number, options?: StreamOptions): void {
+    const stream = options?.stream;
+    if (typeof target === "number") {
+      if (stream === undefined) return this.releaseAddress(target);
+      this.check(core.mp_free_on_stream(this.handle, this.offsetOf(target), 0, stream.handle));
+      return;
     }
-    if (typeof target !== "number") throw new InvalidPointerError(`deallocate takes a GPUAllocation or a device address, not ${typeof target}`);
-    if (options.stream === undefined) return this.releaseAddress(target);
-    this.check(core.mp_free_on_stream(this.handle, this.offsetOf(target), 0, options.stream.handle));
+    if (!(target instanceof GPUAllocation)) throw new InvalidPointerError(`deallocate takes a GPUAllocation or a device address, not ${typeof target}`);
+    if (target.pool !== this) throw new InvalidPointerError(`the allocation at 0x${target.ptr.toString(16)} belongs to pool '${target.pool.name}', not '${this.name}'`);
+    target.free(options);
   }
 
   /** @internal */
-  releaseOnStream(allocation: GPUAllocation, stream: GPUStream | undefined): void {
-    if (stream === undefined) return this.release(allocation);
+  releaseOnStream(allocation: GPUAllocation, stream: GPUStream): void {
     this.check(core.mp_free_on_stream(this.handle, allocation.offset, allocation.id, stream.handle));
   }
 
