@@ -67,6 +67,20 @@ export class PoolNotFoundError extends MemoryPoolError {
   }
 }
 
+/** A copy or fill would reach past the end of an allocation or array; nothing was copied. */
+export class OutOfBoundsError extends MemoryPoolError {
+  constructor(message: string) {
+    super("OUT_OF_BOUNDS", message);
+  }
+}
+
+/** No usable CUDA driver or device: the message says what is missing and what to do. */
+export class GPUUnavailableError extends MemoryPoolError {
+  constructor(message: string) {
+    super("GPU_UNAVAILABLE", message);
+  }
+}
+
 /** The native core is missing or does not match this version of the TypeScript side. */
 export class NativeLibraryError extends MemoryPoolError {
   constructor(message: string) {

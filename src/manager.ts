@@ -6,10 +6,11 @@ import { resolve } from "node:path";
 import { PoolConfig } from "./config";
 import { ConfigError, PoolExistsError, PoolNotFoundError } from "./errors";
 import { check, CONFIG_FIELDS, core, decodeName, encodeName, PoolKind, Status } from "./native";
+import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
-import { CPUMemoryPool, type HostPool, type PoolKind as PoolKindName } from "./pool";
+import { CPUMemoryPool, PinnedMemoryPool, type PoolKind as PoolKindName } from "./pool";
 
-export type MemoryPool = HostPool;
+export type MemoryPool = CPUMemoryPool | PinnedMemoryPool | GPUMemoryPool | PMEMMemoryPool;
 export interface PoolInfo {
   name: string;
   kind: PoolKindName;
@@ -18,6 +19,8 @@ export interface PoolInfo {
 const STRATEGY_CODES = { FixedSize: 0, Variable: 1 } as const;
 const THREAD_SAFETY_CODES = { none: 0, mutex: 1 } as const;
 const DEFAULT_CPU_POOL = "default_cpu_pool";
+const DEFAULT_GPU_POOL = "default_gpu_pool";
+const KIND_NAMES: Record<number, PoolKindName> = { [PoolKind.cpu]: "cpu", [PoolKind.gpu]: "gpu", [PoolKind.pinned]: "pinned" };
 
 function configRecord(kind: number, config: PoolConfig): Float64Array {
   const values: Record<(typeof CONFIG_FIELDS)[number], number> = {
@@ -30,6 +33,7 @@ function configRecord(kind: number, config: PoolConfig): Float64Array {
     growth: config.growth,
     threadSafety: THREAD_SAFETY_CODES[config.threadSafety],
     collectStats: config.collectStats ? 1 : 0,
+    deviceId: config.deviceId,
   };
   return Float64Array.from(CONFIG_FIELDS, (field) => values[field]);
 }
@@ -45,6 +49,7 @@ function configFromRecord(record: Float64Array): PoolConfig {
     growth: field("growth"),
     threadSafety: field("threadSafety") === THREAD_SAFETY_CODES.mutex ? "mutex" : "none",
     collectStats: field("collectStats") !== 0,
+    deviceId: field("deviceId"),
   } satisfies Partial<PoolConfig>);
 }
 
@@ -69,12 +74,38 @@ export class MemoryPoolManager {
 
   /** (seed) A pool of host memory. Throws PoolExistsError if the name is taken, ConfigError for a bad config. */
   createCPUPool(name: string, config: PoolConfig = new PoolConfig()): CPUMemoryPool {
+    return this.#create(name, config, PoolKind.cpu) as CPUMemoryPool;
+  }
+
+  /**
+   * (seed) A pool of device memory on GPU `config.deviceId`. Throws GPUUnavailableError where no
+   * CUDA driver or device answers, ConfigError for a deviceId that names no device.
+   */
+  createGPUPool(name: string, config: PoolConfig = new PoolConfig()): GPUMemoryPool {
+    return this.#create(name, config, PoolKind.gpu) as GPUMemoryPool;
+  }
+
+  /** A pool of page-locked host memory: host views, and the fastest source and target of GPU copies. */
+  createPinnedPool(name: string, config: PoolConfig = new PoolConfig()): PinnedMemoryPool {
+    return this.#create(name, config, PoolKind.pinned) as PinnedMemoryPool;
+  }
+
+  #create(name: string, config: PoolConfig, kind: number): MemoryPool {
     const encoded = validName(name);
     const frozen = Object.freeze(config.clone());
     frozen.validate();
     if (this.#live(name) !== undefined) throw new PoolExistsError(`a pool named '${name}' already exists`);
-    const handle = check(core.mp_pool_create(encoded, encoded.length, configRecord(PoolKind.cpu, frozen)));
-    const pool = new CPUMemoryPool(name, frozen, handle);
+    const handle = check(core.mp_pool_create(encoded, encoded.length, configRecord(kind, frozen)));
+    return this.#wrap(name, frozen, handle, kind);
+  }
+
+  #wrap(name: string, config: Readonly<PoolConfig>, handle: number, kind: number): MemoryPool {
+    const pool =
+      kind === PoolKind.gpu
+        ? Object.assign(new GPUMemoryPool(name, config, handle), { pinnedPools: () => this.#pinnedPools() })
+        : kind === PoolKind.pinned
+          ? new PinnedMemoryPool(name, config, handle)
+          : new CPUMemoryPool(name, config, handle);
     this.#pools.set(name, pool);
     return pool;
   }
@@ -102,17 +133,21 @@ export class MemoryPoolManager {
     return pool;
   }
 
+  *#pinnedPools(): Iterable<PinnedMemoryPool> {
+    for (const pool of this.#pools.values()) if (pool instanceof PinnedMemoryPool && !pool.destroyed) yield pool;
+  }
+
   /** (seed) The pool with this name, created in this thread or in any other Worker. */
-  getPool(name: string): MemoryPool {
+  getPool<P extends MemoryPool = MemoryPool>(name: string): P {
     const known = this.#live(name);
-    if (known !== undefined) return known;
+    if (known !== undefined) return known as P;
     const encoded = validName(name);
     const handle = core.mp_pool_find(encoded, encoded.length);
-    if (handle >= 0) return this.#attach(name, handle);
+    if (handle >= 0) return this.#attach(name, handle) as P;
     const pmemHandle = core.mp_pmem_find(encoded, encoded.length);
-    if (pmemHandle >= 0) return this.#attachPMEM(name, pmemHandle);
+    if (pmemHandle >= 0) return this.#attachPMEM(name, pmemHandle) as P;
     if (handle === Status.poolNotFound) throw new PoolNotFoundError(`no pool named '${name}'`);
-    return this.#attach(name, check(handle));
+    return this.#attach(name, check(handle)) as P;
   }
 
   /** Whether a pool of this name exists (in any thread). */
@@ -142,7 +177,8 @@ export class MemoryPoolManager {
     for (const handle of handles.subarray(0, count)) {
       const len = core.mp_pool_name(handle, nameBuffer, nameBuffer.length);
       if (len < 0) continue; // destroyed by another Worker since the list was taken
-      infos.push({ name: decodeName(nameBuffer.subarray(0, len)), kind: "cpu" });
+      const kind = KIND_NAMES[core.mp_pool_kind(handle)];
+      if (kind !== undefined) infos.push({ name: decodeName(nameBuffer.subarray(0, len)), kind });
     }
     const pmemHandles = new Int32Array(Math.max(64, core.mp_pmem_list(handles, 0)));
     const pmemCount = Math.min(pmemHandles.length, core.mp_pmem_list(pmemHandles, pmemHandles.length));
@@ -160,6 +196,24 @@ export class MemoryPoolManager {
     if (known instanceof CPUMemoryPool) return known;
     if (this.hasPool(DEFAULT_CPU_POOL)) return this.getPool(DEFAULT_CPU_POOL) as CPUMemoryPool;
     return this.createCPUPool(DEFAULT_CPU_POOL, Object.assign(new PoolConfig(), { threadSafety: "mutex" } satisfies Partial<PoolConfig>));
+  }
+
+  /** The pool that allocateGPU()/deallocateGPU() use: device 0, made on first use. */
+  get defaultGPUPool(): GPUMemoryPool {
+    const known = this.#live(DEFAULT_GPU_POOL);
+    if (known instanceof GPUMemoryPool) return known;
+    if (this.hasPool(DEFAULT_GPU_POOL)) return this.getPool(DEFAULT_GPU_POOL) as GPUMemoryPool;
+    return this.createGPUPool(DEFAULT_GPU_POOL, Object.assign(new PoolConfig(), { threadSafety: "mutex", initialSize: 2 << 20 } satisfies Partial<PoolConfig>));
+  }
+
+  /** CUDA devices the driver sees: ordinal, name and memory. Empty where no driver or device answers. */
+  listDevices(): { deviceId: number; name: string; totalMemory: number }[] {
+    const count = core.mp_gpu_device_count();
+    const nameBuffer = new Uint8Array(96);
+    return Array.from({ length: Math.max(0, count) }, (_, deviceId) => {
+      const len = check(core.mp_gpu_device_name(deviceId, nameBuffer, nameBuffer.length));
+      return { deviceId, name: decodeName(nameBuffer.subarray(0, len)), totalMemory: core.mp_gpu_device_memory(deviceId) };
+    });
   }
 
   #live(name: string): MemoryPool | undefined {
@@ -184,8 +238,6 @@ export class MemoryPoolManager {
   #attach(name: string, handle: number): MemoryPool {
     const record = new Float64Array(CONFIG_FIELDS.length);
     check(core.mp_pool_config(handle, record));
-    const pool = new CPUMemoryPool(name, Object.freeze(configFromRecord(record)), handle);
-    this.#pools.set(name, pool);
-    return pool;
+    return this.#wrap(name, Object.freeze(configFromRecord(record.slice())), handle, check(core.mp_pool_kind(handle)));
   }
 }

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import {
   ConfigError,
   DoubleFreeError,
+  GPUUnavailableError,
   InvalidPointerError,
   InvalidSizeError,
   MemoryPoolError,
@@ -22,7 +23,8 @@ import {
   type PMEMFormatReason,
 } from "./errors";
 
-const ABI_VERSION = 2;
+/** Bumped with every change of an export's signature or of the config and stats records. */
+const ABI_VERSION = 3;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
@@ -63,6 +65,7 @@ export const CONFIG_FIELDS = [
   "growth",
   "threadSafety",
   "collectStats",
+  "deviceId",
 ] as const;
 
 /** Mirrors zig/src/stats.zig Field: the order of the f64 stats record. */
@@ -90,7 +93,10 @@ export const STATS_FIELDS = [
   "growthCount",
 ] as const;
 
-export const PoolKind = { cpu: 0 } as const;
+/** Mirrors zig/src/backend.zig Kind. */
+export const PoolKind = { cpu: 0, gpu: 1, pinned: 2 } as const;
+/** Mirrors zig/src/gpu/copy.zig HostMemory. */
+export const HostMemory = { pageable: 0, pinned: 1 } as const;
 
 const { i32, u32, f64, ptr } = FFIType;
 const symbols = {
@@ -112,6 +118,23 @@ const symbols = {
   mp_stats: { args: [i32, ptr], returns: i32 },
   mp_reset: { args: [i32], returns: i32 },
   mp_trim: { args: [i32], returns: f64 },
+  mp_pool_kind: { args: [i32], returns: i32 },
+  mp_alloc_on_stream: { args: [i32, f64, ptr], returns: u32 },
+  mp_free_on_stream: { args: [i32, u32, u32, ptr], returns: i32 },
+  mp_gpu_device_count: { args: [], returns: i32 },
+  mp_gpu_device_name: { args: [u32, ptr, u32], returns: i32 },
+  mp_gpu_device_memory: { args: [u32], returns: f64 },
+  mp_gpu_kernels_available: { args: [], returns: u32 },
+  mp_gpu_copy_htod: { args: [u32, ptr, ptr, f64, u32, ptr], returns: i32 },
+  mp_gpu_copy_dtoh: { args: [u32, ptr, ptr, f64, u32, ptr], returns: i32 },
+  mp_gpu_copy_dtod: { args: [u32, ptr, ptr, f64, ptr], returns: i32 },
+  mp_gpu_stream_create: { args: [u32], returns: ptr },
+  mp_gpu_stream_synchronize: { args: [u32, ptr], returns: i32 },
+  mp_gpu_stream_destroy: { args: [u32, ptr], returns: i32 },
+  mp_gpu_fill: { args: [u32, ptr, u32, f64, ptr], returns: i32 },
+  mp_gpu_last_check: { args: [], returns: f64 },
+  mp_gpu_check_pattern: { args: [u32, ptr, u32, f64], returns: i32 },
+  mp_gpu_check_canaries: { args: [u32, ptr, u32, u32, u32], returns: i32 },
 } as const;
 
 /** PMEM pools (zig/src/pmem/): handles of their own; offsets and sizes as above. */
@@ -206,6 +229,8 @@ export function errorFor(status: number, message = lastError()): MemoryPoolError
       return new PMEMFileError(message);
     case Status.pmemRoot:
       return new PMEMRootError(message);
+    case Status.unavailable:
+      return new GPUUnavailableError(message);
     default:
       return new MemoryPoolError(`STATUS_${-status}`, message);
   }

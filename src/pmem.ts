@@ -11,9 +11,9 @@ import { Allocation } from "./allocation";
 import type { PoolConfig } from "./config";
 import { InvalidPointerError, InvalidSizeError, UseAfterFreeError } from "./errors";
 import { core, decodeName, encodeName, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
-import { HostPool, type HostNative } from "./pool";
+import { HostPool, type PoolCalls } from "./pool";
 
-const pmemNative: HostNative = {
+const pmemCalls: PoolCalls = {
   base: (handle) => Number(core.mp_pmem_base(handle)),
   addressSpace: core.mp_pmem_file_size,
   alloc: core.mp_pmem_alloc,
@@ -47,7 +47,7 @@ export class PMEMMemoryPool extends HostPool {
 
   /** @internal pools are made by MemoryPoolManager.createPMEMPool */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number) {
-    super(name, config, handle, pmemNative);
+    super(name, config, handle, pmemCalls);
     const len = core.mp_pmem_path(handle, nameBuffer, nameBuffer.length);
     const buffer = len > nameBuffer.length ? new Uint8Array(len) : nameBuffer;
     if (buffer !== nameBuffer) core.mp_pmem_path(handle, buffer, buffer.length);

@@ -1,15 +1,15 @@
 /**
- * Pools whose memory the CPU can touch. A pool is a handle into the core plus the address of
- * its arena; views are cut by offset from a few large ArrayBuffers over the arena (one per 2 GiB
- * window), so making a view costs no FFI call.
+ * Pools as TypeScript sees them: a handle into the core plus the address of the pool's arena.
+ * NativePool holds what every kind shares (allocation ids, frees, statistics, reset, trim,
+ * destruction); HostPool adds views, cut by offset from a few large ArrayBuffers over the arena
+ * (one per 2 GiB window), so making a view costs no FFI call.
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
-import { Allocation, type TypedArrayConstructor } from "./allocation";
+import { Allocation, PoolAllocation, type TypedArrayConstructor } from "./allocation";
 import type { PoolConfig } from "./config";
-import { InvalidPointerError, InvalidSizeError, PoolNotFoundError, UseAfterFreeError } from "./errors";
-import { core, errorFor, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
+import { InvalidPointerError, InvalidSizeError, MemoryPoolError, PoolNotFoundError, UseAfterFreeError } from "./errors";
+import { core, errorFor, GRANULE_BYTES, OFFSET_ERROR_BASE, STATS_FIELDS, statusOfOffset } from "./native";
 import { MemoryStats } from "./stats";
-import { STATS_FIELDS } from "./native";
 
 const WINDOW_SHIFT = 27; // granules per window: 2^27 x 16 B = 2 GiB
 const WINDOW_GRANULE_MASK = (1 << WINDOW_SHIFT) - 1;
@@ -17,14 +17,15 @@ const WINDOW_BYTES = 2 ** 31;
 /** Windows overlap by half, so any block up to 2 GiB lies inside the window its start falls in. */
 const WINDOW_SPAN_BYTES = 2 ** 32;
 
-export type PoolKind = "cpu" | "pmem";
+export type PoolKind = "cpu" | "gpu" | "pinned" | "pmem";
 export type Freeable = Allocation | number | ArrayBufferView;
 
 /**
- * @internal The core's calls a pool of host-visible memory makes. CPU pools and PMEM pools answer
- * the same questions through exports of their own, so the views, lifetimes and checks below serve both.
+ * @internal The core's calls a pool makes about its blocks. Pools in the core's main table (CPU,
+ * pinned, GPU) make them through mp_*; PMEM pools answer the same questions through mp_pmem_*,
+ * so the handles, views and checks below serve them too.
  */
-export interface HostNative {
+export interface PoolCalls {
   base(handle: number): number;
   addressSpace(handle: number): number;
   alloc(handle: number, size: number): number;
@@ -37,7 +38,7 @@ export interface HostNative {
   destroy(handle: number): number;
 }
 
-const cpuNative: HostNative = {
+const coreCalls: PoolCalls = {
   base: (handle) => Number(core.mp_pool_base(handle)),
   addressSpace: core.mp_pool_address_space,
   alloc: core.mp_alloc,
@@ -50,100 +51,149 @@ const cpuNative: HostNative = {
   destroy: core.mp_pool_destroy,
 };
 
-export abstract class HostPool {
+export abstract class NativePool {
   abstract readonly kind: PoolKind;
   /** @internal incremented by reset(): allocations from an older epoch are dead. */
   epoch = 0;
   /** @internal */
   destroyed = false;
-  readonly #handle: number;
-  readonly #native: HostNative;
-  readonly #base: number;
-  readonly #addressSpace: number;
-  readonly #windows: (ArrayBuffer | undefined)[] = [];
+  /** @internal the core's handle. */
+  readonly handle: number;
+  /** @internal address of the arena's first byte (a device address for GPU pools). */
+  readonly base: number;
+  /** @internal bytes of address space the arena spans. */
+  readonly addressSpace: number;
   readonly #statsRecord = new Float64Array(STATS_FIELDS.length);
+  readonly #calls: PoolCalls;
 
   /** @internal pools are made by MemoryPoolManager */
   constructor(
     readonly name: string,
     readonly config: Readonly<PoolConfig>,
     handle: number,
-    native: HostNative = cpuNative,
+    calls: PoolCalls = coreCalls,
   ) {
-    this.#handle = handle;
-    this.#native = native;
-    this.#base = native.base(handle);
-    this.#addressSpace = native.addressSpace(handle);
+    this.handle = handle;
+    this.#calls = calls;
+    this.base = calls.base(handle);
+    this.addressSpace = calls.addressSpace(handle);
   }
+
+  /** @internal a block's granule offset; throws the typed error where the core refuses. */
+  allocOffset(size: number): number {
+    const offset = this.#calls.alloc(this.handle, typeof size === "number" ? size : NaN);
+    if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
+    return offset;
+  }
+
+  /** @internal the address of granule `offset`. */
+  addressOf(offset: number): Pointer {
+    return (this.base + offset * GRANULE_BYTES) as Pointer;
+  }
+
+  /** @internal the granule offset of an address this pool gave out; InvalidPointerError otherwise. */
+  offsetOf(address: number): number {
+    const delta = address - this.base;
+    if (!(delta >= 0 && delta < this.addressSpace) || delta % GRANULE_BYTES !== 0) {
+      throw new InvalidPointerError(`pool '${this.name}' never gave out the pointer 0x${address.toString(16)}: it lies outside the pool`);
+    }
+    return delta / GRANULE_BYTES;
+  }
+
+  /** @internal called by PoolAllocation.free(): frees only if the block still holds that allocation. */
+  release(allocation: PoolAllocation): void {
+    this.check(this.#calls.free(this.handle, allocation.offset, allocation.id));
+  }
+
+  /** @internal frees the block at `address` whoever holds it (a raw pointer free). */
+  releaseAddress(address: number): void {
+    this.check(this.#calls.free(this.handle, this.offsetOf(address), 0));
+  }
+
+  /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
+  holds(offset: number, id: number): boolean {
+    return this.#calls.liveId(this.handle, offset) === id;
+  }
+
+  /** @internal the size and id of the live block at `address`; InvalidPointerError where none starts there. */
+  liveBlock(address: number): { offset: number; size: number; id: number } {
+    const delta = address - this.base;
+    const offset = delta / GRANULE_BYTES;
+    const size = delta >= 0 && delta < this.addressSpace && Number.isInteger(offset) ? this.#calls.liveSize(this.handle, offset) : -1;
+    if (size < 0) throw new InvalidPointerError(`0x${address.toString(16)} is not the start of a live allocation of pool '${this.name}'`);
+    return { offset, size, id: core.mp_last_id() };
+  }
+
+  /** @internal the typed error for a failed status (PoolNotFoundError once destroyed). */
+  failure(status: number): MemoryPoolError {
+    if (this.destroyed) return new PoolNotFoundError(`pool '${this.name}' was destroyed`);
+    return errorFor(status);
+  }
+
+  /** @internal throws for a negative status, returns others. */
+  check(status: number): number {
+    if (status < 0) throw this.failure(status);
+    return status;
+  }
+
+  /** (seed) The pool's figures now. */
+  getStats(): MemoryStats {
+    this.check(this.#calls.stats(this.handle, this.#statsRecord));
+    return new MemoryStats(this.name, this.#statsRecord.slice());
+  }
+
+  /** Frees every allocation at once; their handles then throw UseAfterFreeError. */
+  reset(): void {
+    this.check(this.#calls.reset(this.handle));
+    this.epoch++;
+  }
+
+  /** Gives empty regions (all but the first) back to the OS or device; returns the bytes released. */
+  trim(): number {
+    return this.check(this.#calls.trim(this.handle));
+  }
+
+  /** @internal called by the manager: releases the memory. */
+  destroyNative(): void {
+    if (this.destroyed) throw new UseAfterFreeError(`pool '${this.name}' was already destroyed`);
+    this.check(this.#calls.destroy(this.handle));
+    this.destroyed = true;
+  }
+}
+
+/** A pool whose memory the CPU can touch: allocations carry typed views. */
+export abstract class HostPool extends NativePool {
+  readonly #windows: (ArrayBuffer | undefined)[] = [];
 
   /** (seed) An Allocation of `size` bytes. */
   allocate(size: number): Allocation {
-    const offset = this.#alloc(size);
-    return new Allocation(this, (this.#base + offset * GRANULE_BYTES) as Pointer, size, offset, core.mp_last_id());
+    const offset = this.allocOffset(size);
+    return new Allocation(this, this.addressOf(offset), size, offset, core.mp_last_id());
   }
 
   /** A bare pointer for hot paths: no handle object; free it with deallocate(pointer). */
   allocateRaw(size: number): Pointer {
-    return (this.#base + this.#alloc(size) * GRANULE_BYTES) as Pointer;
-  }
-
-  #alloc(size: number): number {
-    const offset = this.#native.alloc(this.#handle, typeof size === "number" ? size : NaN);
-    if (offset >= OFFSET_ERROR_BASE) throw this.#failure(statusOfOffset(offset));
-    return offset;
+    return this.addressOf(this.allocOffset(size));
   }
 
   /** (seed) Frees an Allocation, its pointer, or a view that starts at its first byte. */
   deallocate(target: Freeable): void {
-    if (typeof target === "number") return this.#freeAddress(target);
+    if (typeof target === "number") return this.releaseAddress(target);
     if (target instanceof Allocation) {
       if (target.pool !== this) throw new InvalidPointerError(`the allocation at 0x${target.ptr.toString(16)} belongs to pool '${target.pool.name}', not '${this.name}'`);
       return target.free();
     }
     if (ArrayBuffer.isView(target)) {
       if (target.byteLength === 0) throw new InvalidPointerError("cannot free an empty or detached view: it names no memory");
-      return this.#freeAddress(addressOf(target as DataView));
+      return this.releaseAddress(addressOf(target as DataView));
     }
     throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${typeof target}`);
   }
 
-  /** @internal called by Allocation.free(): frees only if the block still holds that allocation. */
-  release(allocation: Allocation): void {
-    const status = this.#native.free(this.#handle, allocation.offset, allocation.id);
-    if (status !== 0) throw this.#failure(status);
-  }
-
-  /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
-  holds(offset: number, id: number): boolean {
-    return this.#native.liveId(this.#handle, offset) === id;
-  }
-
-  #freeAddress(address: number): void {
-    const delta = address - this.#base;
-    if (!(delta >= 0 && delta < this.#addressSpace) || delta % GRANULE_BYTES !== 0) {
-      throw new InvalidPointerError(`pool '${this.name}' never gave out the pointer 0x${address.toString(16)}: it lies outside the pool`);
-    }
-    const status = this.#native.free(this.#handle, delta / GRANULE_BYTES, 0);
-    if (status !== 0) throw this.#failure(status);
-  }
-
-  /** @internal the address of the first byte of the pool's memory. */
-  get base(): number {
-    return this.#base;
-  }
-
-  #failure(status: number) {
-    if (this.destroyed) return new PoolNotFoundError(`pool '${this.name}' was destroyed`);
-    return errorFor(status);
-  }
-
   /** An Allocation over a live block of this pool, e.g. a pointer received from a Worker. */
   fromPointer(address: number): Allocation {
-    const delta = address - this.#base;
-    const offset = delta / GRANULE_BYTES;
-    const size = delta >= 0 && delta < this.#addressSpace && Number.isInteger(offset) ? this.#native.liveSize(this.#handle, offset) : -1;
-    if (size < 0) throw new InvalidPointerError(`0x${address.toString(16)} is not the start of a live allocation of pool '${this.name}'`);
-    return new Allocation(this, address as Pointer, size, offset, core.mp_last_id());
+    const { offset, size, id } = this.liveBlock(address);
+    return new Allocation(this, address as Pointer, size, offset, id);
   }
 
   /** @internal a Uint8Array over `size` bytes at granule `offset`. */
@@ -167,7 +217,7 @@ export abstract class HostPool {
     const open = this.#windows[index];
     if (open !== undefined) return open;
     const start = index * WINDOW_BYTES;
-    const buffer = toArrayBuffer((this.#base + start) as Pointer, 0, Math.min(WINDOW_SPAN_BYTES, this.#addressSpace - start));
+    const buffer = toArrayBuffer((this.base + start) as Pointer, 0, Math.min(WINDOW_SPAN_BYTES, this.addressSpace - start));
     this.#windows[index] = buffer;
     return buffer;
   }
@@ -175,53 +225,23 @@ export abstract class HostPool {
   /** Blocks over 2 GiB get a buffer of their own (JavaScript caps one buffer at 4 GiB). */
   #ownBuffer(offset: number, size: number): ArrayBuffer {
     if (size > WINDOW_SPAN_BYTES) throw new InvalidSizeError(`a JavaScript view is at most 4 GiB; this block has ${size} bytes (pass .ptr to native code instead)`);
-    return toArrayBuffer((this.#base + offset * GRANULE_BYTES) as Pointer, 0, size);
+    return toArrayBuffer(this.addressOf(offset), 0, size);
   }
 
-  /** (seed) The pool's figures now. */
-  getStats(): MemoryStats {
-    this.#check(this.#native.stats(this.#handle, this.#statsRecord));
-    return new MemoryStats(this.name, this.#statsRecord.slice());
-  }
-
-  /** Frees every allocation at once; their handles then throw UseAfterFreeError. */
-  reset(): void {
-    this.#check(this.#native.reset(this.#handle));
-    this.epoch++;
-  }
-
-  /** Gives empty regions (all but the first) back to the OS; returns the bytes released. */
-  trim(): number {
-    return this.#check(this.#native.trim(this.#handle));
-  }
-
-  /** @internal throws the typed error for a negative status, naming a destroyed pool as such. */
-  check(status: number): number {
-    if (status < 0) throw this.#failure(status);
-    return status;
-  }
-
-  #check(status: number): number {
-    return this.check(status);
-  }
-
-  /** @internal called by the manager: releases the memory and detaches every view of it. */
-  destroyNative(): void {
-    if (this.destroyed) throw new UseAfterFreeError(`pool '${this.name}' was already destroyed`);
-    this.#check(this.#native.destroy(this.#handle));
-    this.destroyed = true;
-    // The memory is unmapped: views over it must not reach it. transfer(0) detaches every view.
+  /** @internal also detaches every view: the memory is unmapped, views must not reach it. */
+  override destroyNative(): void {
+    super.destroyNative();
     for (const buffer of this.#windows) buffer?.transfer(0);
     this.#windows.length = 0;
-  }
-
-  /** @internal */
-  get handle(): number {
-    return this.#handle;
   }
 }
 
 /** (seed) A pool of host memory from the OS. */
 export class CPUMemoryPool extends HostPool {
   readonly kind = "cpu" as const;
+}
+
+/** A pool of page-locked host memory: host views, and the fastest source and target of GPU copies. */
+export class PinnedMemoryPool extends HostPool {
+  readonly kind = "pinned" as const;
 }

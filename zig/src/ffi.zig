@@ -10,8 +10,12 @@ const registry = @import("registry.zig");
 const pool_mod = @import("pool.zig");
 const stats_mod = @import("stats.zig");
 const Pool = pool_mod.Pool;
+const driver = @import("backend/cuda_driver.zig");
+const device_mod = @import("gpu/device.zig");
+const gpu_copy = @import("gpu/copy.zig");
+const kernels = @import("gpu/kernels.zig");
 
-pub const abi_version: u32 = 2;
+pub const abi_version: u32 = 3;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
@@ -57,6 +61,11 @@ export fn mp_pool_base(handle: i32) usize {
     return @intCast(pool.arena.base);
 }
 
+export fn mp_pool_kind(handle: i32) i32 {
+    const pool = registry.get(handle) orelse return failNoPool(handle);
+    return @intCast(@intFromEnum(pool.config.kind));
+}
+
 export fn mp_pool_address_space(handle: i32) f64 {
     const pool = registry.get(handle) orelse return @floatFromInt(failNoPool(handle));
     return @floatFromInt(pool.arena.reserved_bytes);
@@ -90,7 +99,7 @@ export fn mp_alloc(handle: i32, size: f64) u32 {
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
-    const placed = pool.alloc(@intFromFloat(size)) catch |err| return status.offsetError(err);
+    const placed = pool.alloc(@intFromFloat(size), null) catch |err| return status.offsetError(err);
     last_id = placed.id;
     return placed.g;
 }
@@ -133,6 +142,129 @@ export fn mp_reset(handle: i32) i32 {
 export fn mp_trim(handle: i32) f64 {
     const pool = registry.get(handle) orelse return @floatFromInt(failNoPool(handle));
     return @floatFromInt(pool.trim());
+}
+
+// ---- GPU: streams, stream-ordered allocation, copies, debug kernels ----
+
+fn validLength(len: f64) ?usize {
+    if (!(len >= 1) or len != @floor(len) or len > 0x1p52) return null;
+    return @intFromFloat(len);
+}
+
+fn failLength(len: f64) i32 {
+    return codeOf(status.fail(error.InvalidSize, "a copy's length is a whole number of bytes above 0, got {d}", .{len}));
+}
+
+/// Like mp_alloc, for work on `stream`: blocks freed on that stream may be reused at once.
+export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 {
+    const pool = registry.get(handle) orelse return status.offsetError(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
+    if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
+        return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
+    }
+    const placed = pool.alloc(@intFromFloat(size), stream) catch |err| return status.offsetError(err);
+    last_id = placed.id;
+    return placed.g;
+}
+
+export fn mp_free_on_stream(handle: i32, g: u32, id: u32, stream: driver.Stream) i32 {
+    const pool = registry.get(handle) orelse return failNoPool(handle);
+    pool.freeOnStream(g, id, stream) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// How many CUDA devices are visible, or a negative status (the message says what is missing).
+export fn mp_gpu_device_count() i32 {
+    const n = device_mod.count() catch |err| return codeOf(err);
+    return @intCast(n);
+}
+
+/// Writes the device's name; returns its length, or a negative status.
+export fn mp_gpu_device_name(ordinal: u32, buffer: [*]u8, capacity: u32) i32 {
+    const device = device_mod.get(ordinal) catch |err| return codeOf(err);
+    const name = device.nameSlice();
+    const len = @min(name.len, capacity);
+    @memcpy(buffer[0..len], name[0..len]);
+    return @intCast(len);
+}
+
+export fn mp_gpu_device_memory(ordinal: u32) f64 {
+    const device = device_mod.get(ordinal) catch |err| return @floatFromInt(codeOf(err));
+    return @floatFromInt(device.total_bytes);
+}
+
+export fn mp_gpu_kernels_available() u32 {
+    return @intFromBool(kernels.available());
+}
+
+export fn mp_gpu_copy_htod(device: u32, dst: u64, src: [*]const u8, len: f64, host: u32, stream: driver.Stream) i32 {
+    const n = validLength(len) orelse return failLength(len);
+    const memory = std.meta.intToEnum(gpu_copy.HostMemory, host) catch return codeOf(status.fail(error.Config, "unknown host memory kind {d}", .{host}));
+    gpu_copy.hostToDevice(device, dst, src, n, memory, stream) catch |err| return codeOf(err);
+    return 0;
+}
+
+export fn mp_gpu_copy_dtoh(device: u32, dst: [*]u8, src: u64, len: f64, host: u32, stream: driver.Stream) i32 {
+    const n = validLength(len) orelse return failLength(len);
+    const memory = std.meta.intToEnum(gpu_copy.HostMemory, host) catch return codeOf(status.fail(error.Config, "unknown host memory kind {d}", .{host}));
+    gpu_copy.deviceToHost(device, dst, src, n, memory, stream) catch |err| return codeOf(err);
+    return 0;
+}
+
+export fn mp_gpu_copy_dtod(device: u32, dst: u64, src: u64, len: f64, stream: driver.Stream) i32 {
+    const n = validLength(len) orelse return failLength(len);
+    gpu_copy.deviceToDevice(device, dst, src, n, stream) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// A new non-blocking stream on the device, or null (the message says why).
+export fn mp_gpu_stream_create(device: u32) driver.Stream {
+    return gpu_copy.streamCreate(device) catch null;
+}
+
+export fn mp_gpu_stream_synchronize(device: u32, stream: driver.Stream) i32 {
+    gpu_copy.streamSynchronize(device, stream) catch |err| return codeOf(err);
+    return 0;
+}
+
+export fn mp_gpu_stream_destroy(device: u32, stream: driver.Stream) i32 {
+    gpu_copy.streamDestroy(device, stream) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// Writes `value` over `len` device bytes at `address`, on `stream` (null: legacy stream).
+export fn mp_gpu_fill(device: u32, address: u64, value: u32, len: f64, stream: driver.Stream) i32 {
+    const n = validLength(len) orelse return failLength(len);
+    const dev = device_mod.get(device) catch |err| return codeOf(err);
+    kernels.fill(dev, address, @truncate(value), n, stream) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// What the last check on this thread found: see mp_gpu_check_pattern and mp_gpu_check_canaries.
+threadlocal var last_check: f64 = 0;
+
+export fn mp_gpu_last_check() f64 {
+    return last_check;
+}
+
+/// 0 where all `len` bytes hold `value`; 1 where one does not (its offset: mp_gpu_last_check).
+export fn mp_gpu_check_pattern(device: u32, address: u64, value: u32, len: f64) i32 {
+    const n = validLength(len) orelse return failLength(len);
+    const dev = device_mod.get(device) catch |err| return codeOf(err);
+    const first_bad = kernels.checkPattern(dev, address, @truncate(value), n) catch |err| return codeOf(err);
+    last_check = @floatFromInt(first_bad orelse return 0);
+    return 1;
+}
+
+/// Checks the canaries of `count` allocations (a host array of {address, size} u64 pairs).
+/// 0 where all are intact; 1 where one is damaged: mp_gpu_last_check then holds
+/// index * 2^32 + (after ? 2^31 : 0) + offset.
+export fn mp_gpu_check_canaries(device: u32, table: [*]const kernels.Guarded, count: u32, canary_bytes: u32, value: u32) i32 {
+    if (canary_bytes == 0) return codeOf(status.fail(error.Config, "canary size must be above 0", .{}));
+    const dev = device_mod.get(device) catch |err| return codeOf(err);
+    const violation = kernels.checkCanaries(dev, table[0..count], canary_bytes, @truncate(value)) catch |err| return codeOf(err);
+    const found = violation orelse return 0;
+    last_check = @as(f64, @floatFromInt(found.index)) * 0x1p32 + (if (found.after) @as(f64, 0x1p31) else 0) + @as(f64, @floatFromInt(found.offset));
+    return 1;
 }
 
 // ---- PMEM pools (pmem/): the same shapes as above, over their own table of pools ----

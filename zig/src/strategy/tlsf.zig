@@ -213,6 +213,13 @@ pub const Tlsf = struct {
         return .{ .granules = block.size, .requested_bytes = block.requested_bytes, .id = block.id };
     }
 
+    /// Gives the live block at `start` a new allocation id.
+    pub fn setId(self: *Tlsf, start: u32, id: u32) void {
+        const index = self.live.get(start).?;
+        assert(!self.blocks.items[index].is_free and id != 0);
+        self.blocks.items[index].id = id;
+    }
+
     /// Forgets every block and makes each committed region one free block again.
     pub fn reset(self: *Tlsf, regions: []const Region) error{OutOfMemory}!void {
         self.blocks.clearRetainingCapacity();
