@@ -395,3 +395,47 @@ test "records pack offset and size into one word that is never 0" {
     try std.testing.expectEqual(@as(u32, 7), round.offset);
     try std.testing.expectEqual(@as(u64, 1000), round.requestedBytes());
 }
+
+test "records are written at the next barrier, a block freed before it never reaches the file, and restore finds the rest" {
+    _ = @import("libpmem.zig").api() catch return; // msync needs libpmem
+    const gpa = std.testing.allocator;
+    const header = format.plan(.{ .strategy = @intFromEnum(format.Strategy.variable), .alignment = 16, .block_bytes = 0 }, 256 * 1024, @splat(1)).?;
+    const memory = try std.heap.page_allocator.alignedAlloc(u8, .fromByteUnits(std.heap.page_size_min), header.file_bytes);
+    defer std.heap.page_allocator.free(memory);
+    @memset(memory, 0);
+    var media: Media = .{ .base = memory.ptr, .len = memory.len, .is_pmem = false };
+    var next_id: u32 = 0;
+    var problem: format.Problem = undefined;
+
+    var heap = Heap.init(gpa, &media, &header);
+    _ = try heap.restore(&next_id, &problem);
+    const kept = try heap.place(100, 1);
+    heap.commit(kept);
+    const dropped = try heap.place(200, 2);
+    heap.commit(dropped);
+    try std.testing.expect(heap.free(dropped.g) == .freed); // before any barrier: nothing written
+    const durable = try heap.place(300, 3);
+    heap.commit(durable);
+    for (heap.table) |word| try std.testing.expectEqual(@as(u64, 0), word);
+    heap.writePending();
+    try std.testing.expectEqual(kept.record.word(), heap.table[kept.slot]);
+    try std.testing.expect(heap.free(durable.g) == .freed); // a durable record is zeroed
+    try std.testing.expectEqual(@as(u64, 0), heap.table[durable.slot]);
+    heap.deinit();
+
+    heap = Heap.init(gpa, &media, &header);
+    const restored = try heap.restore(&next_id, &problem);
+    try std.testing.expectEqual(@as(u64, 1), restored.live_count);
+    try std.testing.expectEqual(@as(u64, 100), heap.lookup(kept.g).?.requested_bytes);
+    heap.deinit();
+
+    // A second record over the same block is damage, named as such; nothing is written.
+    const spare = (kept.slot + 1) % @as(u32, @intCast(header.table_capacity));
+    const table: [*]u64 = @ptrCast(@alignCast(memory.ptr + header.table_offset));
+    table[spare] = table[kept.slot];
+    heap = Heap.init(gpa, &media, &header);
+    defer heap.deinit();
+    try std.testing.expectError(error.Corrupt, heap.restore(&next_id, &problem));
+    try std.testing.expectEqual(format.Reason.metadata, problem.reason);
+    try std.testing.expect(std.mem.indexOf(u8, problem.message(), "two records own the same space") != null);
+}
