@@ -1,11 +1,11 @@
 /**
- * Allocation: a typed view of one block with an explicit lifetime. It knows when it dies:
- * after free() (or the pool's reset() or destruction) every access throws instead of reaching
- * memory that now belongs to someone else.
+ * Allocations: handles on one block each, with explicit lifetimes. A handle knows when it dies:
+ * after free() (by the handle, by its pointer or a view, by the pool's reset() or destruction)
+ * every access throws instead of reaching memory that now belongs to someone else.
  */
 import type { Pointer } from "bun:ffi";
-import { DoubleFreeError, UseAfterFreeError } from "./errors";
-import type { HostPool } from "./pool";
+import { DoubleFreeError, UseAfterFreeError, type MemoryPoolError } from "./errors";
+import type { HostPool, NativePool } from "./pool";
 
 export type TypedArrayConstructor =
   | Int8ArrayConstructor
@@ -20,23 +20,23 @@ export type TypedArrayConstructor =
   | BigInt64ArrayConstructor
   | BigUint64ArrayConstructor;
 
-export class Allocation {
-  /** Address of the first byte, for passing to native code. */
+/** What every kind of allocation shares: address, size, identity and lifetime. */
+export abstract class PoolAllocation {
+  /** Address of the first byte (a device address for GPU allocations), for native code. */
   readonly ptr: Pointer;
   /** Bytes asked for. */
   readonly size: number;
   /** @internal granule offset of the block in its pool. */
   readonly offset: number;
-  /** @internal the pool's reset count when this was allocated: a later reset frees it too. */
-  readonly epoch: number;
   /** The pool's number for this allocation: a block freed by pointer and reused gets a new one. */
   readonly id: number;
-  #bytes: Uint8Array | undefined = undefined;
+  /** @internal the pool's reset count when this was allocated: a later reset frees it too. */
+  readonly epoch: number;
   #freed = false;
 
   /** @internal use pool.allocate() */
   constructor(
-    readonly pool: HostPool,
+    readonly pool: NativePool,
     ptr: Pointer,
     size: number,
     offset: number,
@@ -54,54 +54,89 @@ export class Allocation {
     return !this.#freed && this.epoch === this.pool.epoch && !this.pool.destroyed && this.pool.holds(this.offset, this.id);
   }
 
-  /** A Uint8Array over exactly the bytes asked for. */
-  get bytes(): Uint8Array {
-    this.#assertAlive("read bytes of");
-    return (this.#bytes ??= this.pool.view(this.offset, this.size, this.id));
-  }
-
-  /** A typed view of the whole block: as(Float32Array) has floor(size / 4) elements. */
-  as<T extends TypedArrayConstructor>(type: T): InstanceType<T> {
-    this.#assertAlive("view");
-    return this.pool.typedView(type, this.offset, this.size, this.id) as InstanceType<T>;
+  /** @internal whether free() was called on this handle (cheaper than `alive`: no call into the core). */
+  get released(): boolean {
+    return this.#freed;
   }
 
   /** Returns the block to its pool. A second free is a DoubleFreeError. */
   free(): void {
-    if (this.#freed) throw new DoubleFreeError(`double free: ${this.#describe()} was already freed${this.pool.stackNote(this.id)}`);
-    if (this.pool.destroyed) throw new UseAfterFreeError(`cannot free ${this.#describe()}: pool '${this.pool.name}' was destroyed`);
-    if (this.epoch !== this.pool.epoch) throw new UseAfterFreeError(`cannot free ${this.#describe()}: pool '${this.pool.name}' was reset`);
-    let damage: Error | undefined;
-    try {
-      damage = this.pool.release(this); // the free went through, but found damage to report
-    } catch (err) {
-      if (err instanceof DoubleFreeError) this.#freed = true; // freed by pointer, maybe reused since
-      throw err;
-    }
-    this.#freed = true;
-    this.#bytes = undefined;
-    if (damage !== undefined) throw damage;
+    this.assertFreeable();
+    this.settle(() => this.pool.release(this));
   }
 
   [Symbol.dispose](): void {
     if (this.alive) this.free();
   }
 
-  #assertAlive(action: string): void {
-    if (this.#freed) this.#useAfterFree(`cannot ${action} ${this.#describe()}: it was freed`);
-    if (this.pool.destroyed) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: pool '${this.pool.name}' was destroyed`);
-    if (this.epoch !== this.pool.epoch) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: pool '${this.pool.name}' was reset`);
+  /** @internal throws unless this handle may still be freed. */
+  protected assertFreeable(): void {
+    if (this.#freed) throw new DoubleFreeError(`double free: ${this.describe()} was already freed${this.pool.stackNote(this.id)}`);
+    if (this.pool.destroyed) throw new UseAfterFreeError(`cannot free ${this.describe()}: pool '${this.pool.name}' was destroyed`);
+    if (this.epoch !== this.pool.epoch) throw new UseAfterFreeError(`cannot free ${this.describe()}: pool '${this.pool.name}' was reset`);
+  }
+
+  /**
+   * @internal runs the pool's release and marks the handle freed (also when the core says it
+   * already was). A release may return damage the free found (canaries, poison): the free went
+   * through, so the handle is dead, and the damage is thrown then.
+   */
+  protected settle(release: () => MemoryPoolError | undefined | void): void {
+    let damage: MemoryPoolError | undefined | void;
+    try {
+      damage = release();
+    } catch (err) {
+      if (err instanceof DoubleFreeError) this.#freed = true; // freed by pointer, maybe reused since
+      throw err;
+    }
+    this.#freed = true;
+    this.onFreed();
+    if (damage !== undefined) throw damage;
+  }
+
+  /** @internal hook for subclasses that cache views. */
+  protected onFreed(): void {}
+
+  /** @internal throws UseAfterFreeError unless the memory is still this allocation's. */
+  protected assertAlive(action: string): void {
+    if (this.#freed) this.#useAfterFree(`cannot ${action} ${this.describe()}: it was freed`);
+    if (this.pool.destroyed) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.pool.name}' was destroyed`);
+    if (this.epoch !== this.pool.epoch) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.pool.name}' was reset`);
     if (!this.pool.holds(this.offset, this.id)) {
       this.#freed = true;
-      this.#useAfterFree(`cannot ${action} ${this.#describe()}: it was freed through its pointer or a view`);
+      this.#useAfterFree(`cannot ${action} ${this.describe()}: it was freed through its pointer or a view`);
     }
   }
 
+  /** With trackHistory, the message says where the allocation was made and freed. */
   #useAfterFree(message: string): never {
     throw new UseAfterFreeError(message + this.pool.stackNote(this.id));
   }
 
-  #describe(): string {
+  /** @internal */
+  describe(): string {
     return `allocation #${this.id} of ${this.size} bytes at 0x${this.ptr.toString(16)} (pool '${this.pool.name}')`;
+  }
+}
+
+/** (seed) An allocation of host memory: typed views over exactly its bytes. */
+export class Allocation extends PoolAllocation {
+  declare readonly pool: HostPool;
+  #bytes: Uint8Array | undefined = undefined;
+
+  /** A Uint8Array over exactly the bytes asked for. */
+  get bytes(): Uint8Array {
+    this.assertAlive("read bytes of");
+    return (this.#bytes ??= this.pool.view(this.offset, this.size, this.id));
+  }
+
+  /** A typed view of the whole block: as(Float32Array) has floor(size / 4) elements. */
+  as<T extends TypedArrayConstructor>(type: T): InstanceType<T> {
+    this.assertAlive("view");
+    return this.pool.typedView(type, this.offset, this.size, this.id) as InstanceType<T>;
+  }
+
+  protected override onFreed(): void {
+    this.#bytes = undefined;
   }
 }

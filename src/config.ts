@@ -97,17 +97,13 @@ export class PoolConfig {
     return Object.assign(new PoolConfig(), { collectStats: true, threadSafety: "mutex", ...FULL_DEBUG } satisfies Partial<PoolConfig>);
   }
 
-  /** A persistent pool at `path` with the checks that suit a mapped file: canaries, fills, safe views, history, leak reports (no guard pages, no quarantine). */
+  /**
+   * A persistent pool at `path` with the checks that act in TypeScript: safe views, history, leak
+   * reports. (Canaries, fills, guard pages and quarantine would change the file's bytes and layout;
+   * a PMEM pool refuses them.)
+   */
   static DebugPMEM(path = ""): PoolConfig {
-    return Object.assign(new PoolConfig(), {
-      pmemPoolPath: path,
-      collectStats: true,
-      threadSafety: "mutex",
-      ...HOST_SIDE_DEBUG,
-      canaries: true,
-      fillOnAlloc: FILL_ON_ALLOC,
-      fillOnFree: FILL_ON_FREE,
-    } satisfies Partial<PoolConfig>);
+    return Object.assign(new PoolConfig(), { pmemPoolPath: path, collectStats: true, threadSafety: "mutex", ...HOST_SIDE_DEBUG } satisfies Partial<PoolConfig>);
   }
 
   /**
@@ -196,7 +192,7 @@ const FILL_ON_ALLOC = 0xcd;
 const FILL_ON_FREE = 0xdd;
 
 /** The switches that act in TypeScript, for any kind of memory. */
-const HOST_SIDE_DEBUG = { safeViews: true, trackHistory: true, leakReport: true } as const satisfies Partial<PoolConfig>;
+export const HOST_SIDE_DEBUG = { safeViews: true, trackHistory: true, leakReport: true } as const satisfies Partial<PoolConfig>;
 
 /** Every switch on: what DebugCPU() and MEMORY_POOL_DEBUG=1 give. */
 export const FULL_DEBUG = {

@@ -119,10 +119,61 @@ export class PoolNotFoundError extends MemoryPoolError {
   }
 }
 
+/** A copy or fill would reach past the end of an allocation or array; nothing was copied. */
+export class OutOfBoundsError extends MemoryPoolError {
+  constructor(message: string) {
+    super("OUT_OF_BOUNDS", message);
+  }
+}
+
+/** No usable CUDA driver or device: the message says what is missing and what to do. */
+export class GPUUnavailableError extends MemoryPoolError {
+  constructor(message: string) {
+    super("GPU_UNAVAILABLE", message);
+  }
+}
+
 /** The native core is missing or does not match this version of the TypeScript side. */
 export class NativeLibraryError extends MemoryPoolError {
   constructor(message: string) {
     super("NATIVE_LIBRARY", message);
+  }
+}
+
+/** PMEM pools need libpmem (PMDK's libpmem.so.1), which is not installed or not usable here. */
+export class PMEMUnavailableError extends MemoryPoolError {
+  constructor(message: string) {
+    super("PMEM_UNAVAILABLE", message);
+  }
+}
+
+/** Why a pool file was refused; the file is left as it was. */
+export type PMEMFormatReason = "magic" | "version" | "checksum" | "layout" | "truncated" | "extended" | "metadata";
+
+/**
+ * A file at pmemPoolPath that is not a pool this library can open: another program's file (`magic`),
+ * another format version, a damaged header (`checksum`), a layout other than the config's, a file
+ * cut short or grown since it was made, or damaged allocation metadata. Nothing was written to it.
+ */
+export class PMEMFormatError extends MemoryPoolError {
+  readonly reason: PMEMFormatReason;
+  constructor(message: string, reason: PMEMFormatReason) {
+    super("PMEM_FORMAT", message);
+    this.reason = reason;
+  }
+}
+
+/** pmemPoolPath cannot be used: a missing directory, no permission, not a file, no space, or in use. */
+export class PMEMFileError extends MemoryPoolError {
+  constructor(message: string) {
+    super("PMEM_FILE", message);
+  }
+}
+
+/** A root that cannot be set: a bad name, no free root slot, or freeing a block a root publishes. */
+export class PMEMRootError extends MemoryPoolError {
+  constructor(message: string) {
+    super("PMEM_ROOT", message);
   }
 }
 

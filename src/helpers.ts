@@ -2,7 +2,8 @@
  * The seed's helper functions: typed arrays from the manager's default CPU pool.
  */
 import type { TypedArrayConstructor } from "./allocation";
-import { InvalidSizeError } from "./errors";
+import { GPUAllocation } from "./gpu";
+import { InvalidPointerError, InvalidSizeError } from "./errors";
 import { MemoryPoolManager } from "./manager";
 
 /** allocate(n): a Uint8Array of n bytes. allocate(Int32Array, n): n elements of that type. */
@@ -20,4 +21,20 @@ export function allocate(typeOrSize: TypedArrayConstructor | number, length?: nu
 /** Frees an array from allocate(). */
 export function deallocate(array: ArrayBufferView): void {
   MemoryPoolManager.getInstance().defaultCPUPool.deallocate(array);
+}
+
+/** (seed) allocateGPU(Float32Array, 1000): a device allocation of 1000 floats, from the default GPU pool. */
+export function allocateGPU<T extends TypedArrayConstructor>(type: T, length: number): GPUAllocation {
+  if (!(typeof length === "number" && Number.isSafeInteger(length) && length > 0)) {
+    throw new InvalidSizeError(`allocateGPU(${type?.name}, ${length}): the length is a whole number of elements above 0`);
+  }
+  const allocation = MemoryPoolManager.getInstance().defaultGPUPool.allocate(length * type.BYTES_PER_ELEMENT);
+  allocation.elementType = type;
+  return allocation;
+}
+
+/** (seed) Frees an allocation from allocateGPU(). */
+export function deallocateGPU(allocation: GPUAllocation): void {
+  if (!(allocation instanceof GPUAllocation)) throw new InvalidPointerError("deallocateGPU takes the GPUAllocation that allocateGPU returned");
+  MemoryPoolManager.getInstance().defaultGPUPool.deallocate(allocation);
 }

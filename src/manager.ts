@@ -3,14 +3,17 @@
  * every Worker shares, so getPool finds a pool wherever it was created.
  */
 import { writeSync } from "node:fs";
+import { resolve } from "node:path";
 import { PoolConfig } from "./config";
 import { withEnvironmentDebug } from "./debug/env";
-import { makeLeakWatch, type LeakWatch } from "./debug/tracker";
+import { makeLeakWatch, setLeakWatch, type LeakWatch } from "./debug/tracker";
 import { ConfigError, PoolExistsError, PoolNotFoundError } from "./errors";
 import { check, CONFIG_FIELDS, core, decodeName, encodeName, PoolKind, Status } from "./native";
-import { CPUMemoryPool, type HostPool, type PoolKind as PoolKindName } from "./pool";
+import { GPUMemoryPool } from "./gpu";
+import { PMEMMemoryPool } from "./pmem";
+import { CPUMemoryPool, PinnedMemoryPool, type PoolKind as PoolKindName } from "./pool";
 
-export type MemoryPool = HostPool;
+export type MemoryPool = CPUMemoryPool | PinnedMemoryPool | GPUMemoryPool | PMEMMemoryPool;
 export interface PoolInfo {
   name: string;
   kind: PoolKindName;
@@ -20,6 +23,8 @@ const STRATEGY_CODES = { FixedSize: 0, Variable: 1 } as const;
 const THREAD_SAFETY_CODES = { none: 0, mutex: 1 } as const;
 const GUARD_POSITION_CODES = { after: 1, before: 2 } as const;
 const DEFAULT_CPU_POOL = "default_cpu_pool";
+const DEFAULT_GPU_POOL = "default_gpu_pool";
+const KIND_NAMES: Record<number, PoolKindName> = { [PoolKind.cpu]: "cpu", [PoolKind.gpu]: "gpu", [PoolKind.pinned]: "pinned" };
 
 function configRecord(kind: number, config: PoolConfig): Float64Array {
   const values: Record<(typeof CONFIG_FIELDS)[number], number> = {
@@ -32,6 +37,7 @@ function configRecord(kind: number, config: PoolConfig): Float64Array {
     growth: config.growth,
     threadSafety: THREAD_SAFETY_CODES[config.threadSafety],
     collectStats: config.collectStats ? 1 : 0,
+    deviceId: config.deviceId,
     canaries: config.canaries ? 1 : 0,
     guardPages: config.guardPages ? GUARD_POSITION_CODES[config.guardPagePosition] : 0,
     guardSampleRate: config.guardSampleRate,
@@ -57,6 +63,7 @@ function configFromRecord(record: Float64Array): PoolConfig {
     growth: field("growth"),
     threadSafety: field("threadSafety") === THREAD_SAFETY_CODES.mutex ? "mutex" : "none",
     collectStats: field("collectStats") !== 0,
+    deviceId: field("deviceId"),
     canaries: field("canaries") !== 0,
     guardPages: field("guardPages") !== 0,
     guardPagePosition: field("guardPages") === GUARD_POSITION_CODES.before ? "before" : "after",
@@ -86,7 +93,9 @@ export class MemoryPoolManager {
   readonly #leakWatch: LeakWatch = makeLeakWatch();
   #exitReportArmed = false;
 
-  private constructor() {}
+  private constructor() {
+    setLeakWatch(this.#leakWatch);
+  }
 
   /** (seed) The process's manager. */
   static getInstance(): MemoryPoolManager {
@@ -95,13 +104,40 @@ export class MemoryPoolManager {
 
   /** (seed) A pool of host memory. Throws PoolExistsError if the name is taken, ConfigError for a bad config. */
   createCPUPool(name: string, config: PoolConfig = new PoolConfig()): CPUMemoryPool {
+    return this.#create(name, config, PoolKind.cpu) as CPUMemoryPool;
+  }
+
+  /**
+   * (seed) A pool of device memory on GPU `config.deviceId`. Throws GPUUnavailableError where no
+   * CUDA driver or device answers, ConfigError for a deviceId that names no device.
+   */
+  createGPUPool(name: string, config: PoolConfig = new PoolConfig()): GPUMemoryPool {
+    return this.#create(name, config, PoolKind.gpu) as GPUMemoryPool;
+  }
+
+  /** A pool of page-locked host memory: host views, and the fastest source and target of GPU copies. */
+  createPinnedPool(name: string, config: PoolConfig = new PoolConfig()): PinnedMemoryPool {
+    return this.#create(name, config, PoolKind.pinned) as PinnedMemoryPool;
+  }
+
+  #create(name: string, config: PoolConfig, kind: number): MemoryPool {
     const encoded = validName(name);
     // MEMORY_POOL_DEBUG turns debug switches on for every pool; pool.config shows what was used.
-    const frozen = Object.freeze(withEnvironmentDebug(config.clone()));
+    const frozen = Object.freeze(withEnvironmentDebug(config.clone(), KIND_NAMES[kind] as "cpu" | "gpu" | "pinned"));
     frozen.validate();
     if (this.#live(name) !== undefined) throw new PoolExistsError(`a pool named '${name}' already exists`);
-    const handle = check(core.mp_pool_create(encoded, encoded.length, configRecord(PoolKind.cpu, frozen)));
-    return this.#adopt(new CPUMemoryPool(name, frozen, handle, this.#leakWatch));
+    const handle = check(core.mp_pool_create(encoded, encoded.length, configRecord(kind, frozen)));
+    return this.#wrap(name, frozen, handle, kind);
+  }
+
+  #wrap(name: string, config: Readonly<PoolConfig>, handle: number, kind: number): MemoryPool {
+    const pool =
+      kind === PoolKind.gpu
+        ? Object.assign(new GPUMemoryPool(name, config, handle), { pinnedPools: () => this.#pinnedPools() })
+        : kind === PoolKind.pinned
+          ? new PinnedMemoryPool(name, config, handle)
+          : new CPUMemoryPool(name, config, handle);
+    return this.#adopt(pool);
   }
 
   #adopt<P extends MemoryPool>(pool: P): P {
@@ -116,7 +152,7 @@ export class MemoryPoolManager {
     this.#exitReportArmed = true;
     process.on("exit", () => {
       for (const pool of this.#pools.values()) {
-        if (pool.destroyed || !pool.config.leakReport) continue;
+        if (pool.destroyed || !pool.config.leakReport || pool instanceof GPUMemoryPool) continue;
         try {
           pool.reportLeaks("process exit");
         } catch (err) {
@@ -126,24 +162,52 @@ export class MemoryPoolManager {
     });
   }
 
+  /**
+   * (seed) A persistent pool over the file at `config.pmemPoolPath`: created with `initialSize` bytes
+   * where there is no file, else opened and recovered, with every allocation and root it held.
+   * The file keeps its size (growth and maxSize do not apply) and its layout (allocatorType, blockSize,
+   * alignment). Throws PMEMUnavailableError without libpmem, PMEMFileError for a path that cannot be
+   * used, PMEMFormatError for a file that is not a sound pool (left untouched), ConfigError, PoolExistsError.
+   */
+  createPMEMPool(name: string, config: PoolConfig = new PoolConfig()): PMEMMemoryPool {
+    check(core.mp_pmem_available());
+    const encoded = validName(name);
+    const frozen = Object.freeze(withEnvironmentDebug(config.clone(), "pmem"));
+    frozen.validate();
+    if (frozen.pmemPoolPath === "") {
+      throw new ConfigError("pmemPoolPath", "", "a PMEM pool needs the path of its file (on a DAX file system for real PMEM, or e.g. under /dev/shm to emulate it)");
+    }
+    if (this.#live(name) !== undefined) throw new PoolExistsError(`a pool named '${name}' already exists`);
+    const path = encodeName(resolve(frozen.pmemPoolPath));
+    const handle = check(core.mp_pmem_open(encoded, encoded.length, path, path.length, configRecord(PoolKind.cpu, frozen)));
+    return this.#adopt(new PMEMMemoryPool(name, frozen, handle));
+  }
+
+  *#pinnedPools(): Iterable<PinnedMemoryPool> {
+    for (const pool of this.#pools.values()) if (pool instanceof PinnedMemoryPool && !pool.destroyed) yield pool;
+  }
+
   /** (seed) The pool with this name, created in this thread or in any other Worker. */
-  getPool(name: string): MemoryPool {
+  getPool<P extends MemoryPool = MemoryPool>(name: string): P {
     const known = this.#live(name);
-    if (known !== undefined) return known;
+    if (known !== undefined) return known as P;
     const encoded = validName(name);
     const handle = core.mp_pool_find(encoded, encoded.length);
+    if (handle >= 0) return this.#attach(name, handle) as P;
+    const pmemHandle = core.mp_pmem_find(encoded, encoded.length);
+    if (pmemHandle >= 0) return this.#attachPMEM(name, pmemHandle) as P;
     if (handle === Status.poolNotFound) throw new PoolNotFoundError(`no pool named '${name}'`);
-    return this.#attach(name, check(handle));
+    return this.#attach(name, check(handle)) as P;
   }
 
   /** Whether a pool of this name exists (in any thread). */
   hasPool(name: string): boolean {
     if (this.#live(name) !== undefined) return true;
     const encoded = validName(name);
-    return core.mp_pool_find(encoded, encoded.length) >= 0;
+    return core.mp_pool_find(encoded, encoded.length) >= 0 || core.mp_pmem_find(encoded, encoded.length) >= 0;
   }
 
-  /** Releases the pool's memory; its allocations and views die with it. */
+  /** Releases the pool's memory; its allocations and views die with it. A PMEM pool is closed; its file stays. */
   destroyPool(name: string): void {
     const pool = this.getPool(name);
     this.#pools.delete(name);
@@ -163,7 +227,15 @@ export class MemoryPoolManager {
     for (const handle of handles.subarray(0, count)) {
       const len = core.mp_pool_name(handle, nameBuffer, nameBuffer.length);
       if (len < 0) continue; // destroyed by another Worker since the list was taken
-      infos.push({ name: decodeName(nameBuffer.subarray(0, len)), kind: "cpu" });
+      const kind = KIND_NAMES[core.mp_pool_kind(handle)];
+      if (kind !== undefined) infos.push({ name: decodeName(nameBuffer.subarray(0, len)), kind });
+    }
+    const pmemHandles = new Int32Array(Math.max(64, core.mp_pmem_list(handles, 0)));
+    const pmemCount = Math.min(pmemHandles.length, core.mp_pmem_list(pmemHandles, pmemHandles.length));
+    for (const handle of pmemHandles.subarray(0, pmemCount)) {
+      const len = core.mp_pmem_name(handle, nameBuffer, nameBuffer.length);
+      if (len < 0) continue;
+      infos.push({ name: decodeName(nameBuffer.subarray(0, len)), kind: "pmem" });
     }
     return infos;
   }
@@ -176,6 +248,24 @@ export class MemoryPoolManager {
     return this.createCPUPool(DEFAULT_CPU_POOL, Object.assign(new PoolConfig(), { threadSafety: "mutex" } satisfies Partial<PoolConfig>));
   }
 
+  /** The pool that allocateGPU()/deallocateGPU() use: device 0, made on first use. */
+  get defaultGPUPool(): GPUMemoryPool {
+    const known = this.#live(DEFAULT_GPU_POOL);
+    if (known instanceof GPUMemoryPool) return known;
+    if (this.hasPool(DEFAULT_GPU_POOL)) return this.getPool(DEFAULT_GPU_POOL) as GPUMemoryPool;
+    return this.createGPUPool(DEFAULT_GPU_POOL, Object.assign(new PoolConfig(), { threadSafety: "mutex", initialSize: 2 << 20 } satisfies Partial<PoolConfig>));
+  }
+
+  /** CUDA devices the driver sees: ordinal, name and memory. Empty where no driver or device answers. */
+  listDevices(): { deviceId: number; name: string; totalMemory: number }[] {
+    const count = core.mp_gpu_device_count();
+    const nameBuffer = new Uint8Array(96);
+    return Array.from({ length: Math.max(0, count) }, (_, deviceId) => {
+      const len = check(core.mp_gpu_device_name(deviceId, nameBuffer, nameBuffer.length));
+      return { deviceId, name: decodeName(nameBuffer.subarray(0, len)), totalMemory: core.mp_gpu_device_memory(deviceId) };
+    });
+  }
+
   #live(name: string): MemoryPool | undefined {
     const pool = this.#pools.get(name);
     if (pool === undefined || !pool.destroyed) return pool;
@@ -183,9 +273,19 @@ export class MemoryPoolManager {
     return undefined;
   }
 
+  /** A PMEM pool opened in another Worker: the same file and allocations. */
+  #attachPMEM(name: string, handle: number): MemoryPool {
+    const record = new Float64Array(CONFIG_FIELDS.length);
+    check(core.mp_pmem_config(handle, record));
+    const pathBuffer = new Uint8Array(4096);
+    const len = check(core.mp_pmem_path(handle, pathBuffer, pathBuffer.length));
+    const config = Object.assign(configFromRecord(record), { pmemPoolPath: decodeName(pathBuffer.subarray(0, len)) });
+    return this.#adopt(new PMEMMemoryPool(name, Object.freeze(config), handle));
+  }
+
   #attach(name: string, handle: number): MemoryPool {
     const record = new Float64Array(CONFIG_FIELDS.length);
     check(core.mp_pool_config(handle, record));
-    return this.#adopt(new CPUMemoryPool(name, Object.freeze(configFromRecord(record)), handle, this.#leakWatch));
+    return this.#wrap(name, Object.freeze(configFromRecord(record.slice())), handle, check(core.mp_pool_kind(handle)));
   }
 }

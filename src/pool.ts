@@ -1,31 +1,29 @@
 /**
- * Pools whose memory the CPU can touch. A pool is a handle into the core plus the address of
- * its arena; views are cut by offset from a few large ArrayBuffers over the arena (one per 2 GiB
- * window), so making a view costs no FFI call.
+ * Pools as TypeScript sees them: a handle into the core plus the address of the pool's arena.
+ * NativePool holds what every kind shares (allocation ids, frees, statistics, reset, trim,
+ * destruction); HostPool adds views, cut by offset from a few large ArrayBuffers over the arena
+ * (one per 2 GiB window), so making a view costs no FFI call, and the TypeScript half of the
+ * debug layer (src/debug/), which a pool without debug switches never calls.
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
 import { writeSync } from "node:fs";
-import { Allocation, type TypedArrayConstructor } from "./allocation";
+import { Allocation, PoolAllocation, type TypedArrayConstructor } from "./allocation";
 import type { PoolConfig } from "./config";
 import { History, type HistoryEvent } from "./debug/history";
 import { describeAllocation, describeBoundaryViolation, describeWriteAfterFree, leakReport, stackSection, type LeakInfo } from "./debug/report";
-import { DebugTracker, type LeakWatch } from "./debug/tracker";
+import { DebugTracker, leakWatch } from "./debug/tracker";
 import {
   BoundaryViolationError,
   DoubleFreeError,
   InvalidPointerError,
   InvalidSizeError,
+  MemoryPoolError,
   PoolNotFoundError,
   UseAfterFreeError,
   type MemoryErrorDetails,
-  type MemoryPoolError,
 } from "./errors";
-import { core, errorFor, GRANULE_BYTES, ID_MASK, OFFSET_ERROR_BASE, Status, statusOfOffset, Violation } from "./native";
+import { core, errorFor, GRANULE_BYTES, ID_MASK, OFFSET_ERROR_BASE, Status, STATS_FIELDS, statusOfOffset, Violation } from "./native";
 import { MemoryStats } from "./stats";
-import { STATS_FIELDS } from "./native";
-
-/** This thread's live pools: a pointer freed into the wrong pool is named with the pool it belongs to. */
-const livePools = new Set<HostPool>();
 
 const WINDOW_SHIFT = 27; // granules per window: 2^27 x 16 B = 2 GiB
 const WINDOW_GRANULE_MASK = (1 << WINDOW_SHIFT) - 1;
@@ -33,24 +31,68 @@ const WINDOW_BYTES = 2 ** 31;
 /** Windows overlap by half, so any block up to 2 GiB lies inside the window its start falls in. */
 const WINDOW_SPAN_BYTES = 2 ** 32;
 
-export type PoolKind = "cpu";
+export type PoolKind = "cpu" | "gpu" | "pinned" | "pmem";
 export type Freeable = Allocation | number | ArrayBufferView;
 
-export abstract class HostPool {
+/**
+ * @internal The core's calls a pool makes about its blocks. Pools in the core's main table (CPU,
+ * pinned, GPU) make them through mp_*; PMEM pools answer the same questions through mp_pmem_*,
+ * so the handles, views and checks below serve them too. The debug calls are optional: a kind of
+ * pool without them has no canaries to check, and its live allocations are known from records.
+ */
+export interface PoolCalls {
+  base(handle: number): number;
+  addressSpace(handle: number): number;
+  alloc(handle: number, size: number): number;
+  free(handle: number, offset: number, id: number): number;
+  liveSize(handle: number, offset: number): number;
+  liveId(handle: number, offset: number): number;
+  stats(handle: number, out: Float64Array): number;
+  reset(handle: number): number;
+  trim(handle: number): number;
+  destroy(handle: number): number;
+  /** Canaries and quarantine: 0, or the status of the first damage (details from mp_violation). */
+  check?(handle: number): number;
+  /** The offsets of live allocations: how many there are, as many as fit written to `out`. */
+  liveList?(handle: number, out: Uint32Array, capacity: number): number;
+}
+
+const coreCalls: PoolCalls = {
+  base: (handle) => Number(core.mp_pool_base(handle)),
+  addressSpace: core.mp_pool_address_space,
+  alloc: core.mp_alloc,
+  free: core.mp_free,
+  liveSize: core.mp_live_size,
+  liveId: core.mp_live_id,
+  stats: core.mp_stats,
+  reset: core.mp_reset,
+  trim: core.mp_trim,
+  destroy: core.mp_pool_destroy,
+  check: core.mp_check,
+  liveList: core.mp_live_list,
+};
+
+/** This thread's live pools: a pointer freed into the wrong pool is named with the pool it belongs to. */
+const livePools = new Set<NativePool>();
+
+export abstract class NativePool {
   abstract readonly kind: PoolKind;
   /** @internal incremented by reset(): allocations from an older epoch are dead. */
   epoch = 0;
   /** @internal */
   destroyed = false;
-  readonly #handle: number;
-  readonly #base: number;
-  readonly #addressSpace: number;
-  readonly #windows: (ArrayBuffer | undefined)[] = [];
+  /** @internal the core's handle. */
+  readonly handle: number;
+  /** @internal address of the arena's first byte (a device address for GPU pools). */
+  readonly base: number;
+  /** @internal bytes of address space the arena spans. */
+  readonly addressSpace: number;
+  /** @internal the TypeScript half of the debug layer, where a switch that acts here is on (host pools). */
+  debug: DebugTracker | undefined = undefined;
+  /** @internal the tracker keeps a record of every allocation (history, leaks, safe views): it hears of each allocate and free. */
+  tracking = false;
   readonly #statsRecord = new Float64Array(STATS_FIELDS.length);
-  /** The TypeScript half of the debug layer, where a switch that acts here is on; else undefined. */
-  readonly #debug: DebugTracker | undefined;
-  /** The tracker keeps a record of every allocation (history, leaks, safe views): it hears of each allocate and free. */
-  readonly #tracking: boolean;
+  readonly #calls: PoolCalls;
   /** Recent events: every one with trackHistory, violations and leaks always (made on first use). */
   #history: History | undefined;
 
@@ -59,86 +101,102 @@ export abstract class HostPool {
     readonly name: string,
     readonly config: Readonly<PoolConfig>,
     handle: number,
-    watch?: LeakWatch,
+    calls: PoolCalls = coreCalls,
   ) {
-    this.#handle = handle;
-    this.#base = Number(core.mp_pool_base(handle));
-    this.#addressSpace = core.mp_pool_address_space(handle);
+    this.handle = handle;
+    this.#calls = calls;
+    this.base = calls.base(handle);
+    this.addressSpace = calls.addressSpace(handle);
     livePools.add(this);
-    this.#debug = DebugTracker.wanted(config)
-      ? new DebugTracker(name, config, handle, this.#base, this.#events(), watch, (offset, id) => this.holds(offset, id))
-      : undefined;
-    this.#tracking = this.#debug?.keepsRecords ?? false;
   }
 
-  #events(): History {
+  /** @internal the pool's history ring. */
+  events(): History {
     return (this.#history ??= new History(this.config.historySize));
   }
 
-  /** (seed) An Allocation of `size` bytes. */
-  allocate(size: number): Allocation {
-    const offset = this.#alloc(size);
-    const tagged = core.mp_last_id(); // the id, and in its top bit whether the allocation has guard pages
-    const allocation = new Allocation(this, (this.#base + offset * GRANULE_BYTES) as Pointer, size, offset, tagged & ID_MASK);
-    if (this.#tracking) this.#debug!.allocated(offset, tagged, size, allocation);
-    return allocation;
-  }
-
-  /** A bare pointer for hot paths: no handle object; free it with deallocate(pointer). */
-  allocateRaw(size: number): Pointer {
-    const offset = this.#alloc(size);
-    if (this.#tracking) this.#debug!.allocated(offset, core.mp_last_id(), size, undefined);
-    return (this.#base + offset * GRANULE_BYTES) as Pointer;
-  }
-
-  #alloc(size: number): number {
-    const offset = core.mp_alloc(this.#handle, typeof size === "number" ? size : NaN);
-    if (offset >= OFFSET_ERROR_BASE) throw this.#failure(statusOfOffset(offset));
+  /** @internal a block's granule offset; throws the typed error where the core refuses. */
+  allocOffset(size: number): number {
+    const offset = this.#calls.alloc(this.handle, typeof size === "number" ? size : NaN);
+    if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
     return offset;
   }
 
-  /** (seed) Frees an Allocation, its pointer, or a view that starts at its first byte. */
-  deallocate(target: Freeable): void {
-    if (typeof target === "number") return this.#freeAddress(target);
-    if (target instanceof Allocation) {
-      if (target.pool !== this) {
-        const what = describeAllocation(target.id, target.size, target.ptr, target.pool.name);
-        throw new InvalidPointerError(`${what} belongs to pool '${target.pool.name}', not '${this.name}'${target.pool.stackNote(target.id)}`);
-      }
-      return target.free();
-    }
-    if (ArrayBuffer.isView(target)) {
-      if (target.byteLength === 0) {
-        const freed = this.#debug?.detachedFrom(target.buffer);
-        if (freed !== undefined) throw new DoubleFreeError(`double free: this view of ${describeAllocation(freed.id, freed.size, freed.ptr, this.name)} was detached when it was freed`);
-        throw new InvalidPointerError("cannot free an empty or detached view: it names no memory");
-      }
-      return this.#freeAddress(addressOf(target as DataView));
-    }
-    throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${typeof target}`);
+  /** @internal the address of granule `offset`. */
+  addressOf(offset: number): Pointer {
+    return (this.base + offset * GRANULE_BYTES) as Pointer;
+  }
+
+  /** @internal the granule offset of an address this pool gave out; InvalidPointerError otherwise. */
+  offsetOf(address: number): number {
+    const delta = address - this.base;
+    const inside = delta >= 0 && delta < this.addressSpace;
+    if (!inside || delta % GRANULE_BYTES !== 0) throw this.strangePointer(address, inside);
+    return delta / GRANULE_BYTES;
   }
 
   /**
-   * @internal called by Allocation.free(): frees only if the block still holds that allocation.
+   * @internal called by PoolAllocation.free(): frees only if the block still holds that allocation.
    * Throws where nothing was freed; returns the error to throw after marking the handle dead
    * where the free went through but found damage (BoundaryViolationError, UseAfterFreeError).
    */
-  release(allocation: Allocation): MemoryPoolError | undefined {
-    const status = core.mp_free(this.#handle, allocation.offset, allocation.id);
+  release(allocation: PoolAllocation): MemoryPoolError | undefined {
+    const status = this.#calls.free(this.handle, allocation.offset, allocation.id);
     if (status >= 0) {
       // Guarded allocations may have views of their own to detach even where nothing else is tracked.
-      if (this.#tracking || status === Status.freedGuarded) this.#debug!.freed(allocation.offset);
+      if (this.tracking || status === Status.freedGuarded) this.debug!.freed(allocation.offset);
       return undefined;
     }
     return this.#afterFailedFree(status, allocation.offset);
   }
 
+  /** @internal frees the block at `address` whoever holds it (a raw pointer free). */
+  releaseAddress(address: number): void {
+    const offset = this.offsetOf(address);
+    const status = this.#calls.free(this.handle, offset, 0);
+    if (status >= 0) {
+      if (this.tracking || status === Status.freedGuarded) this.debug!.freed(offset);
+      return;
+    }
+    if (status === Status.doubleFree || status === Status.invalidPointer) throw this.#badFree(status, address, offset);
+    throw this.#afterFailedFree(status, offset);
+  }
+
   #afterFailedFree(status: number, offset: number): MemoryPoolError {
-    if (status !== Status.boundaryViolation && status !== Status.useAfterFree) throw this.#failure(status);
+    if (status !== Status.boundaryViolation && status !== Status.useAfterFree) throw this.failure(status);
     const damage = this.#violation(status); // read before any other call to the core
-    this.#debug?.freed(offset);
+    this.debug?.freed(offset);
     return damage;
   }
+
+  /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
+  holds(offset: number, id: number): boolean {
+    return this.#calls.liveId(this.handle, offset) === id;
+  }
+
+  /** @internal the size and id of the live block at `address`; InvalidPointerError where none starts there. */
+  liveBlock(address: number): { offset: number; size: number; id: number } {
+    const delta = address - this.base;
+    const offset = delta / GRANULE_BYTES;
+    const size = delta >= 0 && delta < this.addressSpace && Number.isInteger(offset) ? this.#calls.liveSize(this.handle, offset) : -1;
+    if (size < 0) throw new InvalidPointerError(`0x${address.toString(16)} is not the start of a live allocation of pool '${this.name}'`);
+    return { offset, size, id: core.mp_last_id() };
+  }
+
+  /** @internal the typed error for a failed status (PoolNotFoundError once destroyed). */
+  failure(status: number): MemoryPoolError {
+    if (this.destroyed) return new PoolNotFoundError(`pool '${this.name}' was destroyed`);
+    if (status === Status.boundaryViolation || status === Status.useAfterFree) return this.#violation(status);
+    return errorFor(status);
+  }
+
+  /** @internal throws for a negative status, returns others. */
+  expectOk(status: number): number {
+    if (status < 0) throw this.failure(status);
+    return status;
+  }
+
+  // ---- what the debug layer knows, for error messages ----
 
   /** The error for the damage the core just reported (its details are the thread's last violation). */
   #violation(status: number): MemoryPoolError {
@@ -147,46 +205,27 @@ export abstract class HostPool {
     const size = field(Violation.size);
     const offset = field(Violation.offset);
     const damagedBytes = field(Violation.damagedBytes);
-    const ptr = this.#base + field(Violation.userGranule) * GRANULE_BYTES;
-    const stacks = this.#debug?.stacksOf(id) ?? { allocated: undefined, freed: undefined };
+    const ptr = this.base + field(Violation.userGranule) * GRANULE_BYTES;
+    const stacks = this.debug?.stacksOf(id) ?? { allocated: undefined, freed: undefined };
     const what = describeAllocation(id, size, ptr, this.name);
     const details: MemoryErrorDetails = { allocationId: id, ptr, size, offset, damagedBytes, allocationStack: stacks.allocated };
     const error =
       status === Status.useAfterFree
         ? new UseAfterFreeError(describeWriteAfterFree(what, offset, damagedBytes, stacks), { ...details, freeStack: stacks.freed })
         : new BoundaryViolationError(describeBoundaryViolation(what, size, offset, damagedBytes, stacks.allocated), this.name, details);
-    this.#events().record("violation", id, ptr, size, undefined, error.message.split("\n")[0]);
+    this.events().record("violation", id, ptr, size, undefined, error.message.split("\n")[0]);
     return error;
   }
 
-  /** @internal a note for UseAfterFreeError messages: where the allocation was made and freed (trackHistory). */
+  /** @internal a note for error messages: where allocation `id` was made and freed (trackHistory). */
   stackNote(id: number): string {
-    if (this.#debug === undefined || !this.config.trackHistory) return "";
-    const stacks = this.#debug.stacksOf(id);
+    if (this.debug === undefined || !this.config.trackHistory) return "";
+    const stacks = this.debug.stacksOf(id);
     return stackSection("allocated at", stacks.allocated) + (stacks.freed === undefined ? "" : stackSection("freed at", stacks.freed));
   }
 
-  /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
-  holds(offset: number, id: number): boolean {
-    return core.mp_live_id(this.#handle, offset) === id;
-  }
-
-  #freeAddress(address: number): void {
-    const delta = address - this.#base;
-    const inside = delta >= 0 && delta < this.#addressSpace;
-    if (!inside || delta % GRANULE_BYTES !== 0) throw this.#strangePointer(address, inside);
-    const offset = delta / GRANULE_BYTES;
-    const status = core.mp_free(this.#handle, offset, 0);
-    if (status >= 0) {
-      if (this.#tracking || status === Status.freedGuarded) this.#debug!.freed(offset);
-      return;
-    }
-    if (status === Status.doubleFree || status === Status.invalidPointer) throw this.#badFree(status, address, offset);
-    throw this.#afterFailedFree(status, offset);
-  }
-
   /** A pointer that cannot name a block of this pool: off a granule, or outside the pool (maybe in another). */
-  #strangePointer(address: number, inside: boolean): InvalidPointerError {
+  strangePointer(address: number, inside: boolean): InvalidPointerError {
     const pointer = `0x${address.toString(16)}`;
     if (inside) return new InvalidPointerError(`pool '${this.name}' never gave out the pointer ${pointer}: no block starts there${this.describePointer(address)}`);
     for (const other of livePools) {
@@ -198,15 +237,15 @@ export abstract class HostPool {
   }
 
   #owns(address: number): boolean {
-    return !this.destroyed && address >= this.#base && address < this.#base + this.#addressSpace;
+    return !this.destroyed && address >= this.base && address < this.base + this.addressSpace;
   }
 
   /** The core refused a free by pointer: says which allocation it was, where the debug records know. */
   #badFree(status: number, address: number, offset: number): MemoryPoolError {
-    const error = this.#failure(status);
-    if (this.#debug === undefined) return error;
+    const error = this.failure(status);
+    if (this.debug === undefined) return error;
     if (status === Status.doubleFree) {
-      const freed = this.#debug.freedAt(offset);
+      const freed = this.debug.freedAt(offset);
       if (freed === undefined) return error;
       const note = `\nthe pointer was ${describeAllocation(freed.id, freed.size, freed.ptr, this.name)}${stackSection("allocated at", freed.stacks.allocated)}${stackSection("freed at", freed.stacks.freed)}`;
       return new DoubleFreeError(error.message + note);
@@ -216,85 +255,20 @@ export abstract class HostPool {
 
   /** @internal what the debug records know of `address`: the live allocation it lies in, and its stack. */
   describePointer(address: number): string {
-    const holder = this.#debug?.containing(address);
+    const holder = this.debug?.containing(address);
     if (holder === undefined) return "";
     const into = address - holder.ptr;
     const where = into === 0 ? "it is the start of" : `it lies ${into} bytes into`;
     return `\n${where} ${describeAllocation(holder.id, holder.size, holder.ptr, this.name)}${stackSection("allocated at", holder.stack)}`;
   }
 
-
-  #failure(status: number): MemoryPoolError {
-    if (this.destroyed) return new PoolNotFoundError(`pool '${this.name}' was destroyed`);
-    if (status === Status.boundaryViolation || status === Status.useAfterFree) return this.#violation(status);
-    return errorFor(status);
-  }
-
-  /** An Allocation over a live block of this pool, e.g. a pointer received from a Worker. */
-  fromPointer(address: number): Allocation {
-    const delta = address - this.#base;
-    const offset = delta / GRANULE_BYTES;
-    const size = delta >= 0 && delta < this.#addressSpace && Number.isInteger(offset) ? core.mp_live_size(this.#handle, offset) : -1;
-    if (size < 0) throw new InvalidPointerError(`0x${address.toString(16)} is not the start of a live allocation of pool '${this.name}'`);
-    const allocation = new Allocation(this, address as Pointer, size, offset, core.mp_last_id());
-    if (this.#tracking) this.#debug!.adopted(offset, allocation.id, size);
-    return allocation;
-  }
-
-  /** @internal a Uint8Array over the `size` bytes of allocation `id` at granule `offset`. */
-  view(offset: number, size: number, id: number): Uint8Array {
-    if (this.#debug !== undefined) {
-      const own = this.#debug.bufferFor(offset, id, size);
-      if (own !== undefined) return new Uint8Array(own, 0, size);
-    }
-    if (size > WINDOW_BYTES) return new Uint8Array(this.#ownBuffer(offset, size));
-    return new Uint8Array(this.#window(offset >>> WINDOW_SHIFT), (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES, size);
-  }
-
-  /** @internal a view of `type` over the whole of allocation `id` at granule `offset`. */
-  typedView(type: TypedArrayConstructor, offset: number, size: number, id: number): ArrayBufferView {
-    const length = Math.floor(size / type.BYTES_PER_ELEMENT);
-    if (this.#debug !== undefined) {
-      const own = this.#debug.bufferFor(offset, id, size);
-      if (own !== undefined) return new type(own, 0, length);
-    }
-    if (size > WINDOW_BYTES) return new type(this.#ownBuffer(offset, size), 0, length);
-    const byteOffset = (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES;
-    if (byteOffset % type.BYTES_PER_ELEMENT !== 0) {
-      throw new InvalidPointerError(`a ${type.name} needs ${type.BYTES_PER_ELEMENT}-byte alignment; pool '${this.name}' aligns to ${this.config.alignment}`);
-    }
-    return new type(this.#window(offset >>> WINDOW_SHIFT), byteOffset, length);
-  }
-
-  #window(index: number): ArrayBuffer {
-    const open = this.#windows[index];
-    if (open !== undefined) return open;
-    const start = index * WINDOW_BYTES;
-    const buffer = toArrayBuffer((this.#base + start) as Pointer, 0, Math.min(WINDOW_SPAN_BYTES, this.#addressSpace - start));
-    this.#windows[index] = buffer;
-    return buffer;
-  }
-
-  /** Blocks over 2 GiB get a buffer of their own (JavaScript caps one buffer at 4 GiB). */
-  #ownBuffer(offset: number, size: number): ArrayBuffer {
-    if (size > WINDOW_SPAN_BYTES) throw new InvalidSizeError(`a JavaScript view is at most 4 GiB; this block has ${size} bytes (pass .ptr to native code instead)`);
-    return toArrayBuffer((this.#base + offset * GRANULE_BYTES) as Pointer, 0, size);
-  }
+  // ---- the pool as a whole ----
 
   /** (seed) The pool's figures now. */
   getStats(): MemoryStats {
-    this.#check(core.mp_stats(this.#handle, this.#statsRecord));
+    this.expectOk(this.#calls.stats(this.handle, this.#statsRecord));
     return new MemoryStats(this.name, this.#statsRecord.slice());
   }
-
-  /** Frees every allocation at once; their handles then throw UseAfterFreeError (and with safe views, their views are detached). */
-  reset(): void {
-    this.#check(core.mp_reset(this.#handle));
-    this.epoch++;
-    this.#debug?.forgetAll(false);
-  }
-
-  // ---- debugging ----
 
   /**
    * Checks every live allocation's canaries and every quarantined block's poison. Throws a
@@ -302,36 +276,43 @@ export abstract class HostPool {
    * first damage found. A pool without canaries or quarantine has nothing to check.
    */
   check(): void {
-    const status = core.mp_check(this.#handle);
-    if (status !== 0) throw this.#failure(status);
+    if (this.#calls.check === undefined) return;
+    this.expectOk(this.#calls.check(this.handle));
   }
 
   /** Live allocations: id, address, size, age and stack (age and stack where a debug switch kept them). */
   getLeaks(): LeakInfo[] {
-    let offsets = new Uint32Array(256);
-    let count = this.#check(core.mp_live_list(this.#handle, offsets, offsets.length));
-    if (count > offsets.length) {
-      offsets = new Uint32Array(count);
-      count = Math.min(count, this.#check(core.mp_live_list(this.#handle, offsets, offsets.length)));
-    }
     const time = performance.timeOrigin + performance.now();
     const leaks: LeakInfo[] = [];
-    for (const offset of offsets.subarray(0, count)) {
-      const size = core.mp_live_size(this.#handle, offset);
+    for (const offset of this.#liveOffsets()) {
+      const size = this.#calls.liveSize(this.handle, offset);
       if (size < 0) continue;
       const id = core.mp_last_id();
-      const record = this.#debug?.record(offset);
+      const record = this.debug?.record(offset);
       const known = record !== undefined && record.id === id ? record : undefined;
       leaks.push({
         id,
-        ptr: this.#base + offset * GRANULE_BYTES,
+        ptr: this.base + offset * GRANULE_BYTES,
         size,
         age: known === undefined ? undefined : time - known.time,
-        stack: known === undefined ? undefined : this.#debug!.stacksOf(id).allocated,
+        stack: known === undefined ? undefined : this.debug!.stacksOf(id).allocated,
         collected: known?.collected ?? false,
       });
     }
     return leaks.sort((a, b) => a.id - b.id);
+  }
+
+  /** The offsets of live allocations: from the core where it lists them, else from the debug records. */
+  #liveOffsets(): Iterable<number> {
+    const list = this.#calls.liveList;
+    if (list === undefined) return this.debug?.recordedOffsets() ?? [];
+    let offsets = new Uint32Array(256);
+    let count = this.expectOk(list(this.handle, offsets, offsets.length));
+    if (count > offsets.length) {
+      offsets = new Uint32Array(count);
+      count = Math.min(count, this.expectOk(list(this.handle, offsets, offsets.length)));
+    }
+    return offsets.subarray(0, count);
   }
 
   /** Recent events, oldest first: allocations and frees with trackHistory, violations and leaks always. */
@@ -346,46 +327,155 @@ export abstract class HostPool {
     return report;
   }
 
-  /** Gives empty regions (all but the first) back to the OS; returns the bytes released. */
-  trim(): number {
-    return this.#check(core.mp_trim(this.#handle));
+  /** Frees every allocation at once; their handles then throw UseAfterFreeError (and with safe views, their views are detached). */
+  reset(): void {
+    this.expectOk(this.#calls.reset(this.handle));
+    this.epoch++;
+    this.debug?.forgetAll(false);
   }
 
-  #check(status: number): number {
-    if (status < 0) throw this.#failure(status);
-    return status;
+  /** Gives empty regions (all but the first) back to the OS or device; returns the bytes released. */
+  trim(): number {
+    return this.expectOk(this.#calls.trim(this.handle));
   }
 
   /**
-   * @internal called by the manager: releases the memory and detaches every view of it. With
-   * canaries or quarantine, checks them first and throws what it found once the pool is gone;
-   * with leakReport, reports what is still allocated.
+   * @internal called by the manager: releases the memory. With canaries, quarantine or guard
+   * pages, checks them first and throws what it found once the pool is gone; with leakReport,
+   * reports what is still allocated.
    */
   destroyNative(): void {
     if (this.destroyed) throw new UseAfterFreeError(`pool '${this.name}' was already destroyed`);
     let damage: MemoryPoolError | undefined;
-    if (this.config.canaries || this.config.quarantineBytes > 0 || this.config.guardPages) {
-      const status = core.mp_check(this.#handle);
-      if (status !== 0) damage = this.#failure(status);
+    if (this.#calls.check !== undefined && (this.config.canaries || this.config.quarantineBytes > 0 || this.config.guardPages)) {
+      const status = this.#calls.check(this.handle);
+      if (status !== 0) damage = this.failure(status);
     }
     if (this.config.leakReport) this.reportLeaks("destroyPool");
-    this.#check(core.mp_pool_destroy(this.#handle));
+    this.expectOk(this.#calls.destroy(this.handle));
     this.destroyed = true;
     livePools.delete(this);
-    // The memory is unmapped: views over it must not reach it. transfer(0) detaches every view.
-    for (const buffer of this.#windows) buffer?.transfer(0);
-    this.#windows.length = 0;
-    this.#debug?.forgetAll(true);
+    this.debug?.forgetAll(true);
     if (damage !== undefined) throw damage;
   }
+}
 
-  /** @internal */
-  get handle(): number {
-    return this.#handle;
+/** A pool whose memory the CPU can touch: allocations carry typed views. */
+export abstract class HostPool extends NativePool {
+  readonly #windows: (ArrayBuffer | undefined)[] = [];
+
+  /** @internal pools are made by MemoryPoolManager */
+  constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls) {
+    super(name, config, handle, calls);
+    if (DebugTracker.wanted(config)) {
+      this.debug = new DebugTracker(name, config, handle, this.base, this.events(), leakWatch(), (offset, id) => this.holds(offset, id));
+      this.tracking = this.debug.keepsRecords;
+    }
+  }
+
+  /** (seed) An Allocation of `size` bytes. */
+  allocate(size: number): Allocation {
+    const offset = this.allocOffset(size);
+    const tagged = core.mp_last_id(); // the id, and in its top bit whether the allocation has guard pages
+    const allocation = new Allocation(this, this.addressOf(offset), size, offset, tagged & ID_MASK);
+    if (this.tracking) this.debug!.allocated(offset, tagged, size, allocation);
+    return allocation;
+  }
+
+  /** A bare pointer for hot paths: no handle object; free it with deallocate(pointer). */
+  allocateRaw(size: number): Pointer {
+    const offset = this.allocOffset(size);
+    if (this.tracking) this.debug!.allocated(offset, core.mp_last_id(), size, undefined);
+    return this.addressOf(offset);
+  }
+
+  /** (seed) Frees an Allocation, its pointer, or a view that starts at its first byte. */
+  deallocate(target: Freeable): void {
+    if (typeof target === "number") return this.releaseAddress(target);
+    if (target instanceof Allocation) {
+      if (target.pool !== this) {
+        const what = describeAllocation(target.id, target.size, target.ptr, target.pool.name);
+        throw new InvalidPointerError(`${what} belongs to pool '${target.pool.name}', not '${this.name}'${target.pool.stackNote(target.id)}`);
+      }
+      return target.free();
+    }
+    if (ArrayBuffer.isView(target)) {
+      if (target.byteLength === 0) {
+        const freed = this.debug?.detachedFrom(target.buffer);
+        if (freed !== undefined) throw new DoubleFreeError(`double free: this view of ${describeAllocation(freed.id, freed.size, freed.ptr, this.name)} was detached when it was freed`);
+        throw new InvalidPointerError("cannot free an empty or detached view: it names no memory");
+      }
+      return this.releaseAddress(addressOf(target as DataView));
+    }
+    throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${typeof target}`);
+  }
+
+  /** An Allocation over a live block of this pool, e.g. a pointer received from a Worker. */
+  fromPointer(address: number): Allocation {
+    const { offset, size, id } = this.liveBlock(address);
+    if (this.tracking) this.debug!.adopted(offset, id, size);
+    return new Allocation(this, address as Pointer, size, offset, id);
+  }
+
+  /** @internal a Uint8Array over the `size` bytes of allocation `id` at granule `offset`. */
+  view(offset: number, size: number, id: number): Uint8Array {
+    if (this.debug !== undefined) {
+      const own = this.debug.bufferFor(offset, id, size);
+      if (own !== undefined) return new Uint8Array(own, 0, size);
+    }
+    if (size > WINDOW_BYTES) return new Uint8Array(this.#ownBuffer(offset, size));
+    return new Uint8Array(this.#window(offset >>> WINDOW_SHIFT), (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES, size);
+  }
+
+  /** @internal a view of `type` over the whole of allocation `id` at granule `offset`. */
+  typedView(type: TypedArrayConstructor, offset: number, size: number, id: number): ArrayBufferView {
+    const length = Math.floor(size / type.BYTES_PER_ELEMENT);
+    if (this.debug !== undefined) {
+      const own = this.debug.bufferFor(offset, id, size);
+      if (own !== undefined) return new type(own, 0, length);
+    }
+    if (size > WINDOW_BYTES) return new type(this.#ownBuffer(offset, size), 0, length);
+    const byteOffset = (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES;
+    if (byteOffset % type.BYTES_PER_ELEMENT !== 0) {
+      throw new InvalidPointerError(`a ${type.name} needs ${type.BYTES_PER_ELEMENT}-byte alignment; pool '${this.name}' aligns to ${this.config.alignment}`);
+    }
+    return new type(this.#window(offset >>> WINDOW_SHIFT), byteOffset, length);
+  }
+
+  #window(index: number): ArrayBuffer {
+    const open = this.#windows[index];
+    if (open !== undefined) return open;
+    const start = index * WINDOW_BYTES;
+    const buffer = toArrayBuffer((this.base + start) as Pointer, 0, Math.min(WINDOW_SPAN_BYTES, this.addressSpace - start));
+    this.#windows[index] = buffer;
+    return buffer;
+  }
+
+  /** Blocks over 2 GiB get a buffer of their own (JavaScript caps one buffer at 4 GiB). */
+  #ownBuffer(offset: number, size: number): ArrayBuffer {
+    if (size > WINDOW_SPAN_BYTES) throw new InvalidSizeError(`a JavaScript view is at most 4 GiB; this block has ${size} bytes (pass .ptr to native code instead)`);
+    return toArrayBuffer(this.addressOf(offset), 0, size);
+  }
+
+  /** @internal also detaches every view: the memory is unmapped, views must not reach it. */
+  override destroyNative(): void {
+    try {
+      super.destroyNative();
+    } finally {
+      if (this.destroyed) {
+        for (const buffer of this.#windows) buffer?.transfer(0);
+        this.#windows.length = 0;
+      }
+    }
   }
 }
 
 /** (seed) A pool of host memory from the OS. */
 export class CPUMemoryPool extends HostPool {
   readonly kind = "cpu" as const;
+}
+
+/** A pool of page-locked host memory: host views, and the fastest source and target of GPU copies. */
+export class PinnedMemoryPool extends HostPool {
+  readonly kind = "pinned" as const;
 }

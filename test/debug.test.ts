@@ -18,7 +18,8 @@ import {
   type Allocation,
 } from "../src/index";
 import { debugFromEnvironment } from "../src/debug/env";
-import { core } from "../src/native";
+import { CONFIG_FIELDS, core } from "../src/native";
+import { poolPath, removePoolFiles } from "./pmem/helpers";
 
 const manager = MemoryPoolManager.getInstance();
 const libc = dlopen("libc.so.6", { memset: { args: [FFIType.ptr, FFIType.i32, FFIType.u64], returns: FFIType.ptr } });
@@ -84,7 +85,7 @@ describe("configuration", () => {
     expect(cpu).toMatchObject({ guardPages: true, guardSampleRate: 1, canaries: true, fillOnAlloc: 0xcd, fillOnFree: 0xdd, safeViews: true, trackHistory: true, leakReport: true });
     expect(cpu.quarantineBytes).toBeGreaterThan(0);
     const pmem = PoolConfig.DebugPMEM("/tmp/x.pool");
-    expect(pmem).toMatchObject({ pmemPoolPath: "/tmp/x.pool", guardPages: false, canaries: true, safeViews: true, trackHistory: true, leakReport: true, quarantineBytes: 0 });
+    expect(pmem).toMatchObject({ pmemPoolPath: "/tmp/x.pool", guardPages: false, canaries: false, fillOnAlloc: undefined, safeViews: true, trackHistory: true, leakReport: true, quarantineBytes: 0 });
     expect(PoolConfig.SampledGuardsCPU()).toMatchObject({ guardPages: true, guardSampleRate: 5000, canaries: false, trackHistory: false });
     expect(PoolConfig.SampledGuardsCPU(10).guardSampleRate).toBe(10);
     const gpu = PoolConfig.DebugGPU(1);
@@ -122,10 +123,10 @@ describe("configuration", () => {
     pool("cfg-attach", { canaries: true, guardPages: true, guardPagePosition: "before", guardSampleRate: 7, fillOnAlloc: 1, quarantineBytes: 8192, trackHistory: true, historySize: 9 });
     const attached = (() => {
       // A second manager view of the same core pool: what getPool gives a Worker.
-      const record = new Float64Array(19);
+      const record = new Float64Array(CONFIG_FIELDS.length);
       const handle = core.mp_pool_find(new TextEncoder().encode("cfg-attach"), 10);
       expect(core.mp_pool_config(handle, record)).toBe(0);
-      return Array.from(record.subarray(9));
+      return Array.from(record.subarray(CONFIG_FIELDS.indexOf("canaries")));
     })();
     expect(attached).toEqual([1, 2, 7, 1, -1, 8192, 1, 0, 0, 9]);
   });
@@ -521,6 +522,47 @@ describe("bad frees are typed errors in every mode", () => {
       });
     }
   }
+});
+
+describe("other kinds of pool", () => {
+  // Without libpmem, createPMEMPool says what is missing (test/pmem covers that).
+  test.skipIf(core.mp_pmem_available() !== 0)("a PMEM pool takes the switches that act in TypeScript and refuses the rest, by name", () => {
+    const path = poolPath("debug");
+    try {
+      const refused = thrown<ConfigError>(() => manager.createPMEMPool("pmem-debug-refused", Object.assign(PoolConfig.DebugPMEM(path), { canaries: true, initialSize: 256 * 1024 })));
+      expect(refused).toBeInstanceOf(ConfigError);
+      expect(refused.message).toContain("canaries");
+      expect(manager.hasPool("pmem-debug-refused")).toBe(false);
+      const p = manager.createPMEMPool("pmem-debug", Object.assign(PoolConfig.DebugPMEM(path), { initialSize: 256 * 1024 }));
+      created.push("pmem-debug");
+      const a = p.allocate(64);
+      const view = a.bytes;
+      expect(view.buffer.byteLength).toBe(64); // safe views
+      expect(p.getLeaks().map((leak) => [leak.id, leak.size, leak.stack?.includes("debug.test.ts")])).toEqual([[a.id, 64, true]]);
+      a.free();
+      expect(view.length).toBe(0);
+      expect(p.getHistory().map((event) => event.kind)).toEqual(["allocate", "free"]);
+      p.check(); // nothing to check: no canaries in a PMEM pool
+    } finally {
+      if (manager.hasPool("pmem-debug")) manager.destroyPool("pmem-debug");
+      removePoolFiles();
+    }
+  });
+
+  // Pinned pools need a CUDA driver and device (test/gpu runs on the GPU machine).
+  test.skipIf(manager.listDevices().length === 0)("a pinned pool refuses guard pages, takes canaries, and a GPU pool refuses canaries", () => {
+    const refused = thrown<ConfigError>(() => manager.createPinnedPool("pinned-guard", Object.assign(new PoolConfig(), { guardPages: true })));
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect(refused.message).toContain("guardPages");
+    const pinned = manager.createPinnedPool("pinned-canaries", Object.assign(new PoolConfig(), { canaries: true }));
+    created.push("pinned-canaries");
+    const a = pinned.allocate(10);
+    nativeWrite(a.ptr + 10);
+    expect(() => a.free()).toThrow(BoundaryViolationError);
+    const gpu = thrown<ConfigError>(() => manager.createGPUPool("gpu-canaries", Object.assign(new PoolConfig(), { canaries: true })));
+    expect(gpu).toBeInstanceOf(ConfigError);
+    expect(gpu.message).toContain("GPU pool");
+  });
 });
 
 describe("Workers", () => {

@@ -71,7 +71,7 @@ describe("MemoryPoolManager", () => {
     worker.postMessage({ name: "mgr-from-worker" });
     const { address } = await done;
     worker.terminate();
-    const pool = manager.getPool("mgr-from-worker");
+    const pool = manager.getPool<CPUMemoryPool>("mgr-from-worker");
     expect(pool.config.allocatorType).toBe("FixedSize");
     expect(pool.config.blockSize).toBe(128);
     expect(pool.config.threadSafety).toBe("mutex");

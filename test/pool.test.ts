@@ -321,6 +321,18 @@ describe("growth, limits, trim", () => {
     blocks[0]!.free();
   });
 
+  test("after trim a region larger than any trimmed one fits in their merged range", () => {
+    const p = pool("grow-trim-merge", { initialSize: 64 * KiB, maxSize: 256 * KiB, growth: 1 });
+    const blocks = Array.from({ length: 4 }, () => p.allocate(60 * KiB));
+    for (const b of blocks.slice(1)) b.free();
+    expect(p.trim()).toBe(192 * KiB);
+    const big = p.allocate(190 * KiB); // three trimmed 64 KiB regions, now one range
+    big.bytes.fill(9);
+    expect(p.getStats().bytesReserved).toBe(256 * KiB);
+    big.free();
+    blocks[0]!.free();
+  });
+
   test("fixed-size trim and reuse", () => {
     const p = pool("grow-trim-fixed", { allocatorType: "FixedSize", blockSize: 32 * KiB, initialSize: 64 * KiB });
     const blocks = Array.from({ length: 6 }, () => p.allocate(32 * KiB));

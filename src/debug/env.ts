@@ -9,7 +9,7 @@
  *
  * Switches named here are turned on over the pool's own configuration; nothing is turned off.
  */
-import { FULL_DEBUG, SAMPLED_GUARD_RATE, type PoolConfig } from "../config";
+import { FULL_DEBUG, HOST_SIDE_DEBUG, SAMPLED_GUARD_RATE, type PoolConfig } from "../config";
 import { ConfigError } from "../errors";
 
 export const DEBUG_VARIABLE = "MEMORY_POOL_DEBUG";
@@ -59,8 +59,22 @@ export function debugFromEnvironment(value = process.env[DEBUG_VARIABLE]): Debug
   return fields as DebugFields;
 }
 
+/**
+ * What each kind of pool takes from the variable: everything for CPU pools; pinned memory cannot
+ * be protected page by page (no guard pages); device memory and PMEM files take only the switches
+ * that act in TypeScript, so MEMORY_POOL_DEBUG=1 never makes their creation fail.
+ */
+const ACCEPTED: Record<"cpu" | "pinned" | "gpu" | "pmem", readonly string[]> = {
+  cpu: Object.keys(FULL_DEBUG).concat("guardPagePosition"),
+  pinned: Object.keys(FULL_DEBUG).filter((name) => name !== "guardPages" && name !== "guardSampleRate"),
+  gpu: ["trackHistory", "leakReport"],
+  pmem: Object.keys(HOST_SIDE_DEBUG),
+};
+
 /** The configuration with the variable's switches turned on (a copy; `config` is left as it is). */
-export function withEnvironmentDebug(config: PoolConfig): PoolConfig {
+export function withEnvironmentDebug(config: PoolConfig, kind: keyof typeof ACCEPTED): PoolConfig {
   const fields = debugFromEnvironment();
-  return fields === undefined ? config : Object.assign(config.clone(), fields);
+  if (fields === undefined) return config;
+  const accepted = Object.fromEntries(Object.entries(fields).filter(([name]) => ACCEPTED[kind].includes(name)));
+  return Object.assign(config.clone(), accepted);
 }

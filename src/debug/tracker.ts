@@ -64,6 +64,18 @@ export function makeLeakWatch(): LeakWatch {
   return { registry: new FinalizationRegistry<CollectedNote>((note) => note.tracker.collected(note.offset, note.id)) };
 }
 
+/** The watch of this thread's manager, which holds it; pools made before there is one watch nothing. */
+let currentWatch: LeakWatch | undefined;
+
+/** @internal called by the manager, which keeps `watch` reachable for as long as it lives. */
+export function setLeakWatch(watch: LeakWatch): void {
+  currentWatch = watch;
+}
+
+export function leakWatch(): LeakWatch | undefined {
+  return currentWatch;
+}
+
 /** Which stack of an allocation `mp_set_stack` hands the core (zig/src/debug/guard.zig StackKind). */
 const StackKind = { allocation: 0, free: 1 } as const;
 type StackKind = (typeof StackKind)[keyof typeof StackKind];
@@ -214,6 +226,11 @@ export class DebugTracker {
     }
     this.#records.clear();
     if (destroyed) this.#destroyed = true;
+  }
+
+  /** The offsets of the allocations with records (every live one where records are kept). */
+  recordedOffsets(): number[] {
+    return [...this.#records.keys()];
   }
 
   /** What is known of the live allocation at `offset`. */

@@ -14,7 +14,8 @@ pub const granule_bytes: u64 = 16;
 pub const unit_bytes: u64 = 64 * 1024;
 pub const unit_granules: u32 = @intCast(unit_bytes / granule_bytes);
 /// The most address space one arena may reserve: its granule offsets stay below the error codes.
-pub const reserve_bytes_max: u64 = 64 * 1024 * 1024 * 1024 - unit_bytes;
+/// (Less a 2 MiB device granule, so a reservation rounded to one still fits.)
+pub const reserve_bytes_max: u64 = 64 * 1024 * 1024 * 1024 - 2 * 1024 * 1024;
 pub const none: u32 = std.math.maxInt(u32);
 
 /// Who places blocks in a region: the pool's strategy, or the debug layer's allocator of
@@ -44,13 +45,19 @@ pub const Arena = struct {
 
     pub fn init(gpa: std.mem.Allocator, backend: Backend, reserved_bytes: u64) ?Arena {
         assert(reserved_bytes > 0 and reserved_bytes <= reserve_bytes_max);
-        assert(reserved_bytes % unit_bytes == 0);
+        assert(reserved_bytes % backend.granularity() == 0);
         const base = backend.reserve(reserved_bytes) orelse return null;
         return .{ .gpa = gpa, .backend = backend, .base = base, .reserved_bytes = reserved_bytes };
     }
 
     pub fn deinit(self: *Arena) void {
+        // Each committed region is decommitted first: device memory and pinned registrations
+        // belong to the region, not to the reservation.
+        for (self.regions.items) |region| {
+            if (region.committed) self.backend.decommit(self.base, @as(u64, region.start) * granule_bytes, @as(u64, region.len) * granule_bytes);
+        }
         self.backend.release(self.base, self.reserved_bytes);
+        self.backend.deinit();
         self.regions.deinit(self.gpa);
         self.unit_region.deinit(self.gpa);
         self.* = undefined;
@@ -68,7 +75,7 @@ pub const Arena = struct {
     /// reservation is full or the OS refuses. The region's owner is the strategy until the caller
     /// says otherwise.
     pub fn grow(self: *Arena, len_bytes: u64) ?u32 {
-        assert(len_bytes > 0 and len_bytes % unit_bytes == 0);
+        assert(len_bytes > 0 and len_bytes % self.backend.granularity() == 0);
         for (self.regions.items, 0..) |*region, index| {
             if (region.committed or @as(u64, region.len) * granule_bytes < len_bytes) continue;
             if (!self.backend.commit(self.base, @as(u64, region.start) * granule_bytes, @as(u64, region.len) * granule_bytes)) return null;
@@ -101,7 +108,9 @@ pub const Arena = struct {
         return null;
     }
 
-    /// Gives a committed region's memory back; its address range stays reserved for reuse.
+    /// Gives a committed region's memory back; its address range stays reserved for reuse, merged
+    /// with decommitted neighbours (so a later, larger region fits there), and handed back to
+    /// the end of the reservation where it borders it.
     pub fn shrink(self: *Arena, index: u32) void {
         const region = &self.regions.items[index];
         assert(region.committed and region.live_count == 0);
@@ -110,6 +119,44 @@ pub const Arena = struct {
         region.committed = false;
         assert(self.committed_bytes >= len_bytes);
         self.committed_bytes -= len_bytes;
+        var merged = index;
+        if (self.neighbour(index, .before)) |before| {
+            if (!self.regions.items[before].committed) {
+                self.absorb(before, index);
+                merged = before;
+            }
+        }
+        if (self.neighbour(merged, .after)) |after| {
+            if (!self.regions.items[after].committed) self.absorb(merged, after);
+        }
+        const last = &self.regions.items[merged];
+        if (last.end() == self.unit_region.items.len * unit_granules) {
+            self.unit_region.shrinkRetainingCapacity(last.start / unit_granules);
+            last.len = 0; // a tombstone: no request fits it, and its range is the reservation's again
+        }
+    }
+
+    const Side = enum { before, after };
+
+    /// The region whose range touches region `index`'s on `side`, skipping tombstones.
+    fn neighbour(self: *const Arena, index: u32, side: Side) ?u32 {
+        const region = self.regions.items[index];
+        const unit: u64 = switch (side) {
+            .before => if (region.start == 0) return null else region.start / unit_granules - 1,
+            .after => region.end() / unit_granules,
+        };
+        if (unit >= self.unit_region.items.len) return null;
+        return self.unit_region.items[@intCast(unit)];
+    }
+
+    /// Merges decommitted region `absorbed` into `kept`, the one just before it in address order.
+    fn absorb(self: *Arena, kept: u32, absorbed: u32) void {
+        const into = &self.regions.items[kept];
+        const from = &self.regions.items[absorbed];
+        assert(!into.committed and !from.committed and into.end() == from.start);
+        for (self.unit_region.items[from.start / unit_granules .. @intCast(from.end() / unit_granules)]) |*owner| owner.* = kept;
+        into.len += from.len;
+        from.len = 0;
     }
 
     pub fn address(self: *const Arena, g: u32) u64 {
@@ -131,5 +178,19 @@ test "grow commits whole units and finds regions by offset" {
     try std.testing.expect(arena.grow(6 * unit_bytes) == null); // past the reservation
     arena.shrink(1);
     try std.testing.expectEqual(unit_bytes, arena.committed_bytes);
-    try std.testing.expectEqual(@as(u32, 1), arena.grow(unit_bytes).?); // the decommitted range is reused
+    // Region 1 bordered the end: its range went back to the reservation, and a larger region fits.
+    try std.testing.expectEqual(@as(u32, 2), arena.grow(7 * unit_bytes).?);
+    try std.testing.expectEqual(@as(u32, 2), arena.regionOf(unit_granules));
+}
+
+test "decommitted neighbours merge so a larger region fits between committed ones" {
+    var arena = Arena.init(std.testing.allocator, .host, 8 * unit_bytes).?;
+    defer arena.deinit();
+    for (0..4) |_| _ = arena.grow(unit_bytes).?;
+    _ = arena.grow(4 * unit_bytes).?; // regions 0..3 one unit each, region 4 the last four units
+    arena.shrink(1);
+    arena.shrink(2);
+    try std.testing.expect(arena.grow(3 * unit_bytes) == null); // two units free in the middle, none at the end
+    try std.testing.expectEqual(@as(u32, 1), arena.grow(2 * unit_bytes).?); // the merged pair
+    try std.testing.expectEqual(@as(u32, 1), arena.regionOf(2 * unit_granules));
 }

@@ -1,55 +1,93 @@
 //! Backends give an arena its address space and nothing else: reserve a range, commit and
 //! decommit parts of it, release it. Strategies never see which backend serves them.
 const std = @import("std");
+const assert = std.debug.assert;
 const host = @import("backend/host.zig");
+const pinned = @import("backend/pinned.zig");
+const DeviceArena = @import("backend/device_memory.zig").DeviceArena;
+const device_mod = @import("gpu/device.zig");
+const status = @import("status.zig");
 
 /// The kinds of pool the core serves; TypeScript names them (src/native.ts mirrors the values).
-pub const Kind = enum(u32) { cpu = 0 };
+pub const Kind = enum(u32) { cpu = 0, gpu = 1, pinned = 2 };
+
+/// Host regions are made of 64 KiB units (arena.unit_bytes); device regions of the driver's granularity.
+const host_granularity: u64 = 64 * 1024;
 
 pub const Backend = union(enum) {
     host: void,
+    device: *DeviceArena,
+    pinned: *device_mod.Device,
 
-    pub fn forKind(kind: Kind) Backend {
+    /// The backend for a pool of `kind`; GPU kinds fail where no driver or no such device is.
+    pub fn forKind(kind: Kind, device_id: u32) status.Error!Backend {
         return switch (kind) {
             .cpu => .host,
+            .gpu => .{ .device = DeviceArena.create(try device_mod.get(device_id)) orelse
+                return status.fail(error.OutOfMemory, "no memory for the device arena's bookkeeping", .{}) },
+            .pinned => .{ .pinned = try device_mod.get(device_id) },
         };
     }
 
-    pub fn reserve(self: Backend, len: u64) ?u64 {
+    pub fn deinit(self: Backend) void {
+        switch (self) {
+            .device => |arena| arena.destroy(),
+            .host, .pinned => {},
+        }
+    }
+
+    /// Regions start and end on multiples of this.
+    pub fn granularity(self: Backend) u64 {
         return switch (self) {
-            .host => host.reserve(len),
+            .host, .pinned => host_granularity,
+            .device => |arena| @max(host_granularity, arena.device.granularity),
+        };
+    }
+
+    pub fn hostAccessible(self: Backend) bool {
+        return self != .device;
+    }
+
+    pub fn reserve(self: Backend, len: u64) ?u64 {
+        assert(len % self.granularity() == 0);
+        return switch (self) {
+            .host, .pinned => host.reserve(len),
+            .device => |arena| arena.reserve(len),
         };
     }
 
     pub fn release(self: Backend, base: u64, len: u64) void {
         switch (self) {
-            .host => host.release(base, len),
+            .host, .pinned => host.release(base, len),
+            .device => |arena| arena.release(base, len),
         }
     }
 
     pub fn commit(self: Backend, base: u64, offset: u64, len: u64) bool {
         return switch (self) {
             .host => host.commit(base, offset, len),
+            .pinned => |device| pinned.commit(device, base, offset, len),
+            .device => |arena| arena.commit(base, offset, len),
         };
     }
 
     pub fn decommit(self: Backend, base: u64, offset: u64, len: u64) void {
         switch (self) {
             .host => host.decommit(base, offset, len),
+            .pinned => |device| pinned.decommit(device, base, offset, len),
+            .device => |arena| arena.decommit(base, offset, len),
         }
     }
 
-    /// Whether pages can be made inaccessible, so that a stray access faults (guard pages).
+    /// Whether pages can be made inaccessible, so that a stray access faults (guard pages), and
+    /// accessible again by `commit`. Pinned memory cannot: its commit registers it with the driver.
     pub fn canProtect(self: Backend) bool {
-        return switch (self) {
-            .host => true,
-        };
+        return self == .host;
     }
 
-    /// Makes committed pages inaccessible; `commit` makes them accessible again.
+    /// Makes committed pages inaccessible (where `canProtect`); `commit` makes them accessible again.
     pub fn protectNone(self: Backend, base: u64, offset: u64, len: u64) bool {
-        return switch (self) {
-            .host => host.protectNone(base + offset, len),
-        };
+        assert(self.canProtect());
+        return host.protectNone(base + offset, len);
     }
 };

@@ -9,10 +9,14 @@ const status = @import("status.zig");
 const registry = @import("registry.zig");
 const pool_mod = @import("pool.zig");
 const stats_mod = @import("stats.zig");
-const violation = @import("debug/violation.zig");
+const debug_violation = @import("debug/violation.zig");
 const Pool = pool_mod.Pool;
+const driver = @import("backend/cuda_driver.zig");
+const device_mod = @import("gpu/device.zig");
+const gpu_copy = @import("gpu/copy.zig");
+const kernels = @import("gpu/kernels.zig");
 
-pub const abi_version: u32 = 2;
+pub const abi_version: u32 = 4;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
@@ -58,6 +62,11 @@ export fn mp_pool_base(handle: i32) usize {
     return @intCast(pool.arena.base);
 }
 
+export fn mp_pool_kind(handle: i32) i32 {
+    const pool = registry.get(handle) orelse return failNoPool(handle);
+    return @intCast(@intFromEnum(pool.config.kind));
+}
+
 export fn mp_pool_address_space(handle: i32) f64 {
     const pool = registry.get(handle) orelse return @floatFromInt(failNoPool(handle));
     return @floatFromInt(pool.arena.reserved_bytes);
@@ -92,7 +101,7 @@ export fn mp_alloc(handle: i32, size: f64) u32 {
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
-    const placed = pool.alloc(@intFromFloat(size)) catch |err| return status.offsetError(err);
+    const placed = pool.alloc(@intFromFloat(size), null) catch |err| return status.offsetError(err);
     assert(placed.id <= Pool.id_max);
     last_id = placed.id | placed.flags;
     return placed.g;
@@ -147,10 +156,10 @@ export fn mp_check(handle: i32) i32 {
     return 0;
 }
 
-/// A field (violation.Field) of the damage that the last failing call on this thread found.
+/// A field (debug/violation.zig Field) of the damage that the last failing call on this thread found.
 export fn mp_violation(field: u32) f64 {
-    const which = std.meta.intToEnum(violation.Field, field) catch return std.math.nan(f64);
-    return violation.lastField(which);
+    const which = std.meta.intToEnum(debug_violation.Field, field) catch return std.math.nan(f64);
+    return debug_violation.lastField(which);
 }
 
 /// Writes the offsets of live allocations into `out`; returns how many there are (more than
@@ -179,4 +188,332 @@ export fn mp_set_stack(handle: i32, g: u32, kind: u32, stack: [*]const u8, len: 
 /// 1 where this core was built with the debug layer.
 export fn mp_debug_layer() u32 {
     return @intFromBool(pool_mod.debug_layer_built);
+}
+
+// ---- GPU: streams, stream-ordered allocation, copies, debug kernels ----
+
+fn validLength(len: f64) ?usize {
+    if (!(len >= 1) or len != @floor(len) or len > 0x1p52) return null;
+    return @intFromFloat(len);
+}
+
+fn failLength(len: f64) i32 {
+    return codeOf(status.fail(error.InvalidSize, "a copy's length is a whole number of bytes above 0, got {d}", .{len}));
+}
+
+/// Like mp_alloc, for work on `stream`: blocks freed on that stream may be reused at once.
+export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 {
+    const pool = registry.get(handle) orelse return status.offsetError(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
+    if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
+        return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
+    }
+    const placed = pool.alloc(@intFromFloat(size), stream) catch |err| return status.offsetError(err);
+    last_id = placed.id;
+    return placed.g;
+}
+
+export fn mp_free_on_stream(handle: i32, g: u32, id: u32, stream: driver.Stream) i32 {
+    const pool = registry.get(handle) orelse return failNoPool(handle);
+    pool.freeOnStream(g, id, stream) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// How many CUDA devices are visible, or a negative status (the message says what is missing).
+export fn mp_gpu_device_count() i32 {
+    const n = device_mod.count() catch |err| return codeOf(err);
+    return @intCast(n);
+}
+
+/// Writes the device's name; returns its length, or a negative status.
+export fn mp_gpu_device_name(ordinal: u32, buffer: [*]u8, capacity: u32) i32 {
+    const device = device_mod.get(ordinal) catch |err| return codeOf(err);
+    const name = device.nameSlice();
+    const len = @min(name.len, capacity);
+    @memcpy(buffer[0..len], name[0..len]);
+    return @intCast(len);
+}
+
+export fn mp_gpu_device_memory(ordinal: u32) f64 {
+    const device = device_mod.get(ordinal) catch |err| return @floatFromInt(codeOf(err));
+    return @floatFromInt(device.total_bytes);
+}
+
+export fn mp_gpu_kernels_available() u32 {
+    return @intFromBool(kernels.available());
+}
+
+export fn mp_gpu_copy_htod(device: u32, dst: u64, src: [*]const u8, len: f64, host: u32, stream: driver.Stream) i32 {
+    const n = validLength(len) orelse return failLength(len);
+    const memory = std.meta.intToEnum(gpu_copy.HostMemory, host) catch return codeOf(status.fail(error.Config, "unknown host memory kind {d}", .{host}));
+    gpu_copy.hostToDevice(device, dst, src, n, memory, stream) catch |err| return codeOf(err);
+    return 0;
+}
+
+export fn mp_gpu_copy_dtoh(device: u32, dst: [*]u8, src: u64, len: f64, host: u32, stream: driver.Stream) i32 {
+    const n = validLength(len) orelse return failLength(len);
+    const memory = std.meta.intToEnum(gpu_copy.HostMemory, host) catch return codeOf(status.fail(error.Config, "unknown host memory kind {d}", .{host}));
+    gpu_copy.deviceToHost(device, dst, src, n, memory, stream) catch |err| return codeOf(err);
+    return 0;
+}
+
+export fn mp_gpu_copy_dtod(device: u32, dst: u64, src: u64, len: f64, stream: driver.Stream) i32 {
+    const n = validLength(len) orelse return failLength(len);
+    gpu_copy.deviceToDevice(device, dst, src, n, stream) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// A new non-blocking stream on the device, or null (the message says why).
+export fn mp_gpu_stream_create(device: u32) driver.Stream {
+    return gpu_copy.streamCreate(device) catch null;
+}
+
+export fn mp_gpu_stream_synchronize(device: u32, stream: driver.Stream) i32 {
+    gpu_copy.streamSynchronize(device, stream) catch |err| return codeOf(err);
+    return 0;
+}
+
+export fn mp_gpu_stream_destroy(device: u32, stream: driver.Stream) i32 {
+    gpu_copy.streamDestroy(device, stream) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// Writes `value` over `len` device bytes at `address`, on `stream` (null: legacy stream).
+export fn mp_gpu_fill(device: u32, address: u64, value: u32, len: f64, stream: driver.Stream) i32 {
+    const n = validLength(len) orelse return failLength(len);
+    const dev = device_mod.get(device) catch |err| return codeOf(err);
+    kernels.fill(dev, address, @truncate(value), n, stream) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// What the last check on this thread found: see mp_gpu_check_pattern and mp_gpu_check_canaries.
+threadlocal var last_check: f64 = 0;
+
+export fn mp_gpu_last_check() f64 {
+    return last_check;
+}
+
+/// 0 where all `len` bytes hold `value`; 1 where one does not (its offset: mp_gpu_last_check).
+export fn mp_gpu_check_pattern(device: u32, address: u64, value: u32, len: f64) i32 {
+    const n = validLength(len) orelse return failLength(len);
+    const dev = device_mod.get(device) catch |err| return codeOf(err);
+    const first_bad = kernels.checkPattern(dev, address, @truncate(value), n) catch |err| return codeOf(err);
+    last_check = @floatFromInt(first_bad orelse return 0);
+    return 1;
+}
+
+/// Checks the canaries of `count` allocations (a host array of {address, size} u64 pairs).
+/// 0 where all are intact; 1 where one is damaged: mp_gpu_last_check then holds
+/// index * 2^32 + (after ? 2^31 : 0) + offset.
+export fn mp_gpu_check_canaries(device: u32, table: [*]const kernels.Guarded, count: u32, canary_bytes: u32, value: u32) i32 {
+    if (canary_bytes == 0) return codeOf(status.fail(error.Config, "canary size must be above 0", .{}));
+    const dev = device_mod.get(device) catch |err| return codeOf(err);
+    const violation = kernels.checkCanaries(dev, table[0..count], canary_bytes, @truncate(value)) catch |err| return codeOf(err);
+    const found = violation orelse return 0;
+    last_check = @as(f64, @floatFromInt(found.index)) * 0x1p32 + (if (found.after) @as(f64, 0x1p31) else 0) + @as(f64, @floatFromInt(found.offset));
+    return 1;
+}
+
+// ---- PMEM pools (pmem/): the same shapes as above, over their own table of pools ----
+
+const pmem_pool = @import("pmem/pool.zig");
+const PmemPool = pmem_pool.Pool;
+const crash_points = @import("pmem/crash_points.zig");
+const libpmem = @import("pmem/libpmem.zig");
+
+fn failNoPmemPool(handle: i32) i32 {
+    return codeOf(status.fail(error.PoolNotFound, "PMEM pool handle {d} names no open pool (closed?)", .{handle}));
+}
+
+fn offsetFailNoPmemPool(handle: i32) u32 {
+    return status.offsetError(status.fail(error.PoolNotFound, "PMEM pool handle {d} names no open pool (closed?)", .{handle}));
+}
+
+/// 0 where libpmem loads; otherwise a status whose message says what is missing.
+export fn mp_pmem_available() i32 {
+    _ = libpmem.api() catch return codeOf(status.fail(error.PmemUnavailable, "PMEM pools need libpmem: {s}", .{libpmem.unavailableReason()}));
+    return 0;
+}
+
+/// Opens the pool file at `path` (creating it where none exists) as pool `name`. The config record
+/// is a CPU pool's (pool.zig); its kind, maxSize and growth do not apply: a pool is its file's size.
+export fn mp_pmem_open(name: [*]const u8, name_len: u32, path: [*]const u8, path_len: u32, raw_config: *const [pool_mod.config_field_count]f64) i32 {
+    if (name_len == 0 or name_len > 255) return codeOf(status.fail(error.Config, "a pool's name must be 1 to 255 bytes long", .{}));
+    var record = raw_config.*;
+    record[@intFromEnum(pool_mod.ConfigField.kind)] = 0;
+    const base = pool_mod.Config.parse(&record) catch |err| return codeOf(err);
+    if (base.debug.coreActive()) {
+        return codeOf(status.fail(error.Config, "canaries, guardPages, fillOnAlloc, fillOnFree and quarantineBytes act on CPU and pinned pools; a PMEM pool takes trackHistory, leakReport and safeViews", .{}));
+    }
+    return registry.pmem.add(name[0..name_len], pmem_pool.Config{ .base = base, .path = path[0..path_len] }) catch |err| codeOf(err);
+}
+
+/// Why the last refused open on this thread was a format problem (format.zig Reason; 0: it was not).
+export fn mp_pmem_last_reason() u32 {
+    return @intFromEnum(pmem_pool.last_reason);
+}
+
+export fn mp_pmem_find(name: [*]const u8, name_len: u32) i32 {
+    return registry.pmem.find(name[0..name_len]) orelse codeOf(status.fail(error.PoolNotFound, "no PMEM pool named '{s}'", .{name[0..name_len]}));
+}
+
+/// Closes the pool: its deferred commits become durable, the file is unmapped and unlocked, and stays.
+export fn mp_pmem_close(handle: i32) i32 {
+    const pool = registry.pmem.remove(handle) orelse return failNoPmemPool(handle);
+    pool.destroy();
+    return 0;
+}
+
+export fn mp_pmem_list(out: [*]i32, capacity: u32) u32 {
+    return registry.pmem.list(out[0..capacity]);
+}
+
+export fn mp_pmem_name(handle: i32, buffer: [*]u8, capacity: u32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    const len = @min(pool.name.len, capacity);
+    @memcpy(buffer[0..len], pool.name[0..len]);
+    return @intCast(pool.name.len);
+}
+
+export fn mp_pmem_path(handle: i32, buffer: [*]u8, capacity: u32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    const len = @min(pool.path.len, capacity);
+    @memcpy(buffer[0..len], pool.path[0..len]);
+    return @intCast(pool.path.len);
+}
+
+export fn mp_pmem_config(handle: i32, out: *[pool_mod.config_field_count]f64) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool_mod.Pool.writeConfigOf(pool.config, out);
+    out[@intFromEnum(pool_mod.ConfigField.initialSize)] = @floatFromInt(pool.header.file_bytes);
+    return 0;
+}
+
+export fn mp_pmem_base(handle: i32) usize {
+    const pool = registry.pmem.get(handle) orelse return 0;
+    return @intFromPtr(pool.mapped.base);
+}
+
+export fn mp_pmem_file_size(handle: i32) f64 {
+    const pool = registry.pmem.get(handle) orelse return @floatFromInt(failNoPmemPool(handle));
+    return @floatFromInt(pool.mapped.len);
+}
+
+/// 1 on (real or forced) persistent memory, 0 where msync makes stores durable.
+export fn mp_pmem_is_pmem(handle: i32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    return @intFromBool(pool.media.is_pmem);
+}
+
+/// 1 where opening the pool created its file, 0 where it recovered an existing one.
+export fn mp_pmem_created(handle: i32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    return @intFromBool(pool.created);
+}
+
+export fn mp_pmem_alloc(handle: i32, size: f64) u32 {
+    const pool = registry.pmem.get(handle) orelse return offsetFailNoPmemPool(handle);
+    if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
+        return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
+    }
+    const placed = pool.alloc(@intFromFloat(size)) catch |err| return status.offsetError(err);
+    last_id = placed.id;
+    return placed.g;
+}
+
+export fn mp_pmem_free(handle: i32, g: u32, id: u32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.free(g, id) catch |err| return codeOf(err);
+    return 0;
+}
+
+export fn mp_pmem_live_size(handle: i32, g: u32) f64 {
+    const pool = registry.pmem.get(handle) orelse return @floatFromInt(failNoPmemPool(handle));
+    const live = pool.lookup(g) orelse return -1;
+    last_id = live.id;
+    return @floatFromInt(live.requested_bytes);
+}
+
+export fn mp_pmem_live_id(handle: i32, g: u32) u32 {
+    const pool = registry.pmem.get(handle) orelse return 0;
+    const live = pool.lookup(g) orelse return 0;
+    return live.id;
+}
+
+/// Makes `len` bytes at byte `offset` of the file durable (pmem_persist, or pmem_msync off PMEM).
+export fn mp_pmem_persist(handle: i32, offset: f64, len: f64) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.persist(offset, len) catch |err| return codeOf(err);
+    return 0;
+}
+
+export fn mp_pmem_flush(handle: i32, offset: f64, len: f64) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.flush(offset, len) catch |err| return codeOf(err);
+    return 0;
+}
+
+export fn mp_pmem_drain(handle: i32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.drain();
+    return 0;
+}
+
+export fn mp_pmem_memcpy_persist(handle: i32, offset: f64, source: [*]const u8, len: f64) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.memcpyPersist(offset, source, len) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// Publishes the block at `g` (0: none) as root `name`; `free_previous` 1 also frees what it published.
+export fn mp_pmem_set_root(handle: i32, name: [*]const u8, name_len: u32, g: u32, id: u32, free_previous: u32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.setRoot(name[0..name_len], g, id, free_previous != 0) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// The offset of root `name`'s block (its id is then mp_last_id()), 0 where there is no such root.
+export fn mp_pmem_get_root(handle: i32, name: [*]const u8, name_len: u32) u32 {
+    const pool = registry.pmem.get(handle) orelse return offsetFailNoPmemPool(handle);
+    return pool.getRoot(name[0..name_len]) catch |err| status.offsetError(err);
+}
+
+/// Root `name`'s block; where there is none, a zero-filled one of `size` bytes, allocated and published together.
+export fn mp_pmem_root(handle: i32, name: [*]const u8, name_len: u32, size: f64) u32 {
+    const pool = registry.pmem.get(handle) orelse return offsetFailNoPmemPool(handle);
+    if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
+        return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
+    }
+    return pool.root(name[0..name_len], @intFromFloat(size)) catch |err| status.offsetError(err);
+}
+
+/// Copies the name of the `index`-th root; returns its length, or -1 past the last root.
+export fn mp_pmem_root_name(handle: i32, index: u32, buffer: [*]u8, capacity: u32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    const name = pool.rootName(index) orelse return -1;
+    const len = @min(name.len, capacity);
+    @memcpy(buffer[0..len], name[0..len]);
+    return @intCast(name.len);
+}
+
+/// Writes the offsets of live allocations into `out`; returns how many there are.
+export fn mp_pmem_live_list(handle: i32, out: [*]u32, capacity: u32) u32 {
+    const pool = registry.pmem.get(handle) orelse return 0;
+    return @intCast(pool.liveOffsets(out[0..capacity]));
+}
+
+export fn mp_pmem_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.writeStats(out);
+    return 0;
+}
+
+export fn mp_pmem_reset(handle: i32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.reset() catch |err| return codeOf(err);
+    return 0;
+}
+
+/// Persist barriers passed in this process (counted only when MEMORY_POOL_CRASH_AT is set).
+export fn mp_pmem_barrier_count() f64 {
+    return @floatFromInt(crash_points.count());
 }

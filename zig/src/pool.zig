@@ -13,6 +13,8 @@ const Fixed = @import("strategy/fixed.zig").Fixed;
 const Tlsf = @import("strategy/tlsf.zig").Tlsf;
 const FreeResult = @import("strategy/tlsf.zig").FreeResult;
 const stats_mod = @import("stats.zig");
+const StreamFrees = @import("gpu/stream_frees.zig").StreamFrees;
+const driver = @import("backend/cuda_driver.zig");
 const status = @import("status.zig");
 const Error = status.Error;
 const debug_config = @import("debug/config.zig");
@@ -25,7 +27,6 @@ const OffsetMap = @import("strategy/offset_map.zig").OffsetMap;
 pub const debug_layer_built = build_options.debug_layer;
 
 const granule_bytes = arena_mod.granule_bytes;
-const unit_bytes = arena_mod.unit_bytes;
 pub const page_bytes = 4096;
 
 pub const StrategyKind = enum(u32) { fixed_size = 0, variable = 1 };
@@ -43,6 +44,7 @@ pub const ConfigField = enum(u32) {
     growth,
     threadSafety,
     collectStats,
+    deviceId,
     canaries,
     guardPages,
     guardSampleRate,
@@ -69,6 +71,7 @@ pub const Config = struct {
     thread_safety: ThreadSafety,
     collect_stats: bool,
     debug: DebugConfig = .{},
+    device_id: u32,
 
     /// Reads and validates the fields; on failure the message names the field and its value.
     pub fn parse(raw: *const [config_field_count]f64) Error!Config {
@@ -98,6 +101,7 @@ pub const Config = struct {
             .thread_safety = thread_safety,
             .collect_stats = raw[@intFromEnum(ConfigField.collectStats)] != 0,
             .debug = try DebugConfig.parse(debugRaw(raw), arena_mod.reserve_bytes_max),
+            .device_id = @intCast(try field.integer(raw, .deviceId, 1023)),
         };
         if (config.debug.coreActive() and !debug_layer_built)
             return status.fail(error.Config, "this core was built without the debug layer (zig build -Ddebug-layer=false): canaries, guardPages, fills and quarantine are unavailable", .{});
@@ -151,21 +155,36 @@ pub const Pool = struct {
     last_id: u32 = 0,
     /// The debug layer, where a debug switch that acts in the core is on.
     debug: ?*Layer = null,
+    /// GPU pools: blocks freed on a stream, held until that stream's work on them is done.
+    stream_frees: StreamFrees = .{},
+
+    /// The id a block carries while its stream-ordered free waits; no allocation gets it.
+    pub const pending_id: u32 = std.math.maxInt(u32);
 
     pub fn create(gpa: std.mem.Allocator, name: []const u8, config: Config) Error!*Pool {
         assert(name.len > 0);
+        const backend = try backend_mod.Backend.forKind(config.kind, config.device_id);
+        var backend_owned = true;
+        defer if (backend_owned) backend.deinit();
+        const granularity = backend.granularity();
         const reserve_bytes = if (config.max_size == 0)
             arena_mod.reserve_bytes_max
         else
-            std.mem.alignForward(u64, config.max_size, unit_bytes);
+            @min(arena_mod.reserve_bytes_max, std.mem.alignForward(u64, config.max_size, granularity));
         const self = gpa.create(Pool) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.destroy(self);
         const owned_name = gpa.dupe(u8, name) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.free(owned_name);
-        const arena = Arena.init(gpa, backend_mod.Backend.forKind(config.kind), reserve_bytes) orelse
-            return status.fail(error.OutOfMemory, "the OS refused to reserve {d} bytes of address space", .{reserve_bytes});
+        const arena = Arena.init(gpa, backend, reserve_bytes) orelse
+            return status.fail(error.OutOfMemory, "could not reserve {d} bytes of {s} address space", .{ reserve_bytes, @tagName(config.kind) });
+        backend_owned = false; // the arena releases it from here on
         const alignment_granules: u32 = @intCast(@max(1, config.alignment / granule_bytes));
         const layer: ?*Layer = if (debug_layer_built and config.debug.coreActive()) blk: {
+            if (!arena.backend.hostAccessible()) {
+                var doomed = arena;
+                doomed.deinit();
+                return status.fail(error.Config, "canaries, guardPages, fillOnAlloc, fillOnFree and quarantineBytes act on memory the CPU can reach; a GPU pool takes trackHistory and leakReport", .{});
+            }
             if (config.debug.guard != null and !arena.backend.canProtect()) {
                 var doomed = arena;
                 doomed.deinit();
@@ -196,9 +215,9 @@ pub const Pool = struct {
             .fixed_size => |fixed| @max(config.initial_size, @as(u64, fixed.stride) * granule_bytes),
             .variable => config.initial_size,
         };
-        if (!self.grow(std.mem.alignForward(u64, first_region_bytes, unit_bytes))) {
+        if (!self.grow(std.mem.alignForward(u64, first_region_bytes, granularity))) {
             self.deinitParts();
-            return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes", .{config.initial_size});
+            return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes of {s} memory", .{ config.initial_size, @tagName(config.kind) });
         }
         return self;
     }
@@ -214,6 +233,7 @@ pub const Pool = struct {
 
     pub fn destroy(self: *Pool) void {
         const gpa = self.gpa;
+        self.stream_frees.deinit(self.device());
         self.deinitParts();
         gpa.destroy(self);
     }
@@ -243,8 +263,18 @@ pub const Pool = struct {
     /// Allocation ids stay below this: the C ABI flags a guarded allocation in the id's top bit.
     pub const id_max: u32 = std.math.maxInt(u31);
 
-    /// A block of at least `size` bytes: its granule offset and its allocation id.
-    pub fn alloc(self: *Pool, size: u64) Error!Placed {
+    /// The CUDA device of a GPU or pinned pool.
+    pub fn device(self: *const Pool) ?*@import("gpu/device.zig").Device {
+        return switch (self.arena.backend) {
+            .device => |arena| arena.device,
+            .pinned => |dev| dev,
+            .host => null,
+        };
+    }
+
+    /// A block of at least `size` bytes for work on `stream` (null for none): its granule offset
+    /// and its allocation id.
+    pub fn alloc(self: *Pool, size: u64, stream: driver.Stream) Error!Placed {
         if (size == 0 or size > self.sizeMax()) {
             return status.fail(error.InvalidSize, "cannot allocate {d} bytes from pool '{s}': sizes run from 1 to {d}", .{ size, self.name, self.sizeMax() });
         }
@@ -258,6 +288,7 @@ pub const Pool = struct {
         const timed = self.stats.sampleNow(self.stats.allocation_count);
         const started = if (timed) std.time.Instant.now() catch null else null;
         const id = self.nextId();
+        if (self.stream_frees.pending.items.len > 0) self.reclaim(stream, false);
         const g = self.place(size, size, id) orelse return self.failPlace(size);
         assert(g < status.offset_error_base and g % self.alignment_granules == 0);
         self.notePlaced(g, size, self.blockBytes(size));
@@ -298,9 +329,15 @@ pub const Pool = struct {
     /// otherwise make calls of them, and the plain path would pay for the debug layer's presence.
     pub inline fn place(self: *Pool, block_bytes: u64, requested: u64, id: u32) ?u32 {
         if (self.tryPlace(block_bytes, requested, id)) |g| return g;
+        if (self.stream_frees.pending.items.len > 0) {
+            // Blocks still owned by streams: wait for them before asking the device for more.
+            self.reclaim(null, true);
+            if (self.tryPlace(block_bytes, requested, id)) |g| return g;
+        }
+        // Regions start on a granularity boundary, so only alignments above a granule need slack.
         const needed = switch (self.strategy) {
             .fixed_size => |fixed| @as(u64, fixed.stride) * granule_bytes,
-            .variable => block_bytes + self.config.alignment,
+            .variable => Config.granulesFor(block_bytes) * granule_bytes + (self.alignment_granules - 1) * granule_bytes,
         };
         if (!self.growFor(needed)) return null;
         return self.tryPlace(block_bytes, requested, id);
@@ -316,10 +353,11 @@ pub const Pool = struct {
     fn growFor(self: *Pool, needed_bytes: u64) bool {
         if (self.config.growth == 0) return false;
         const wanted: u64 = @intFromFloat(@as(f64, @floatFromInt(self.last_region_bytes)) * self.config.growth);
+        const granularity = self.arena.backend.granularity();
         const room = self.arena.reserved_bytes - self.arena.committed_bytes;
-        const minimum = std.mem.alignForward(u64, needed_bytes, unit_bytes);
+        const minimum = std.mem.alignForward(u64, needed_bytes, granularity);
         if (minimum > room) return false;
-        const len = @min(std.mem.alignForward(u64, @max(wanted, minimum), unit_bytes), room / unit_bytes * unit_bytes);
+        const len = @min(std.mem.alignForward(u64, @max(wanted, minimum), granularity), room / granularity * granularity);
         if (!self.grow(len)) return self.grow(minimum);
         self.stats.growth_count += 1;
         return true;
@@ -358,18 +396,63 @@ pub const Pool = struct {
         const started = if (timed) std.time.Instant.now() catch null else null;
         const region_index = self.arena.regionOf(g);
         if (region_index == arena_mod.none) return self.failOutside(g);
-        if (expected_id != 0) {
-            const live = self.lookupLocked(region_index, g);
-            const live_id = if (live) |block| block.id else 0;
-            if (live_id != expected_id) return self.failStaleId(g, expected_id, live_id);
-        }
-        const freed = try self.failUnlessFreed(self.release(region_index, g), g);
-        self.stats.recordFree(freed.requested_bytes, @as(u64, freed.granules) * granule_bytes);
+        // The block's id matters only to a handle's free, or while stream frees are pending (a
+        // pending block must not be freed again); the plain pointer free skips the lookup.
+        if (expected_id != 0 or self.stream_frees.pending.items.len > 0) try self.checkId(region_index, g, expected_id);
+        try self.freeLocked(region_index, g);
         if (started) |start| {
             const now = std.time.Instant.now() catch start;
             self.stats.recordFreeTime(now.since(start));
         }
         return false;
+    }
+
+    fn checkId(self: *Pool, region_index: u32, g: u32, expected_id: u32) Error!void {
+        const live_id = if (self.lookupLocked(region_index, g)) |block| block.id else 0;
+        if (live_id == pending_id) {
+            return status.fail(error.DoubleFree, "double free: the block at offset {d} of pool '{s}' was already freed on a stream", .{ @as(u64, g) * granule_bytes, self.name });
+        }
+        if (expected_id != 0 and live_id != expected_id) return self.failStaleId(g, expected_id, live_id);
+    }
+
+    fn freeLocked(self: *Pool, region_index: u32, g: u32) Error!void {
+        const freed = try self.failUnlessFreed(self.release(region_index, g), g);
+        self.stats.recordFree(freed.requested_bytes, @as(u64, freed.granules) * granule_bytes);
+    }
+
+    /// Frees the block at `g` once the work queued on `stream` so far is done: until then it goes
+    /// to no allocation on another stream (an allocation on the same stream may take it at once).
+    pub fn freeOnStream(self: *Pool, g: u32, expected_id: u32, stream: driver.Stream) Error!void {
+        const dev = self.device() orelse return status.fail(error.InvalidPointer, "pool '{s}' is not a GPU pool: free without a stream", .{self.name});
+        self.lock();
+        defer self.unlock();
+        const region_index = self.arena.regionOf(g);
+        const live = if (region_index == arena_mod.none) null else self.lookupLocked(region_index, g);
+        const live_id = if (live) |block| block.id else 0;
+        if (live_id == 0) return status.fail(error.InvalidPointer, "pool '{s}' has no live block at offset {d}", .{ self.name, @as(u64, g) * granule_bytes });
+        if (live_id == pending_id or (expected_id != 0 and live_id != expected_id)) {
+            return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, @as(u64, g) * granule_bytes, self.name });
+        }
+        try self.stream_frees.add(dev, g, stream);
+        self.setIdLocked(region_index, g, pending_id);
+    }
+
+    /// Frees the pending blocks whose stream is `stream` (stream order keeps them safe) or whose
+    /// work is done; with `wait`, waits for all of them.
+    fn reclaim(self: *Pool, stream: driver.Stream, wait: bool) void {
+        const dev = self.device().?;
+        while (self.stream_frees.takeReady(dev, stream, wait)) |g| {
+            const region_index = self.arena.regionOf(g);
+            self.setIdLocked(region_index, g, 1); // any id: it is freed at once
+            self.freeLocked(region_index, g) catch unreachable; // a pending block is live
+        }
+    }
+
+    fn setIdLocked(self: *Pool, region_index: u32, g: u32, id: u32) void {
+        switch (self.strategy) {
+            .fixed_size => |*fixed| fixed.setId(region_index, g, id),
+            .variable => |*tlsf| tlsf.setId(g, id),
+        }
     }
 
     /// Gives the block at `g` back to the strategy; counts it out of its region if it was live.
@@ -442,6 +525,7 @@ pub const Pool = struct {
     pub fn reset(self: *Pool) Error!void {
         self.lock();
         defer self.unlock();
+        if (self.stream_frees.pending.items.len > 0) self.reclaim(null, true);
         for (self.arena.regions.items) |*region| region.live_count = 0;
         switch (self.strategy) {
             .fixed_size => |*fixed| fixed.reset(),
@@ -455,6 +539,7 @@ pub const Pool = struct {
     pub fn trim(self: *Pool) u64 {
         self.lock();
         defer self.unlock();
+        if (self.stream_frees.pending.items.len > 0) self.reclaim(null, true);
         var released: u64 = 0;
         for (self.arena.regions.items[1..], 1..) |region, index| {
             if (!region.committed or region.live_count != 0) continue;
@@ -492,7 +577,10 @@ pub const Pool = struct {
     }
 
     pub fn writeConfig(self: *const Pool, out: *[config_field_count]f64) void {
-        const c = self.config;
+        writeConfigOf(self.config, out);
+    }
+
+    pub fn writeConfigOf(c: Config, out: *[config_field_count]f64) void {
         out[@intFromEnum(ConfigField.kind)] = @floatFromInt(@intFromEnum(c.kind));
         out[@intFromEnum(ConfigField.allocatorType)] = @floatFromInt(@intFromEnum(c.strategy));
         out[@intFromEnum(ConfigField.blockSize)] = @floatFromInt(c.block_size);
@@ -502,6 +590,7 @@ pub const Pool = struct {
         out[@intFromEnum(ConfigField.growth)] = c.growth;
         out[@intFromEnum(ConfigField.threadSafety)] = @floatFromInt(@intFromEnum(c.thread_safety));
         out[@intFromEnum(ConfigField.collectStats)] = @floatFromInt(@intFromBool(c.collect_stats));
+        out[@intFromEnum(ConfigField.deviceId)] = @floatFromInt(c.device_id);
         const debug = c.debug.write();
         inline for (debug_fields) |name| out[@intFromEnum(@field(ConfigField, name))] = @field(debug, name);
     }
@@ -569,34 +658,34 @@ pub const Pool = struct {
 };
 
 fn testConfig(strategy: StrategyKind) Config {
-    return .{ .kind = .cpu, .strategy = strategy, .block_size = 100, .alignment = 16, .initial_size = 64 * 1024, .max_size = 256 * 1024, .growth = 1, .thread_safety = .none, .collect_stats = true };
+    return .{ .kind = .cpu, .strategy = strategy, .block_size = 100, .alignment = 16, .initial_size = 64 * 1024, .max_size = 256 * 1024, .growth = 1, .thread_safety = .none, .collect_stats = true, .device_id = 0 };
 }
 
 test "a variable pool grows to maxSize, then fails, then trims" {
     const pool = try Pool.create(std.testing.allocator, "t", testConfig(.variable));
     defer pool.destroy();
     var offsets: [4]u32 = undefined;
-    for (&offsets) |*g| g.* = (try pool.alloc(60 * 1024)).g;
-    try std.testing.expectError(error.OutOfMemory, pool.alloc(60 * 1024));
+    for (&offsets) |*g| g.* = (try pool.alloc(60 * 1024, null)).g;
+    try std.testing.expectError(error.OutOfMemory, pool.alloc(60 * 1024, null));
     try std.testing.expectEqual(@as(u64, 1), pool.stats.failed_allocations);
     for (offsets) |g| _ = try pool.free(g, 0);
     try std.testing.expectError(error.DoubleFree, pool.free(offsets[0], 0));
     try std.testing.expectEqual(@as(u64, 3 * 64 * 1024), pool.trim());
     try std.testing.expectEqual(@as(u64, 64 * 1024), pool.arena.committed_bytes);
-    _ = try pool.alloc(60 * 1024);
+    _ = try pool.alloc(60 * 1024, null);
 }
 
 test "a fixed pool refuses sizes over its block size and resets" {
     const pool = try Pool.create(std.testing.allocator, "f", testConfig(.fixed_size));
     defer pool.destroy();
-    try std.testing.expectError(error.InvalidSize, pool.alloc(101));
-    const placed = try pool.alloc(100);
+    try std.testing.expectError(error.InvalidSize, pool.alloc(101, null));
+    const placed = try pool.alloc(100, null);
     const g = placed.g;
     try std.testing.expectEqual(@as(u64, 100), pool.lookup(g).?.requested_bytes);
     try std.testing.expectError(error.InvalidPointer, pool.free(g + 1, 0));
     try pool.reset();
     try std.testing.expectError(error.DoubleFree, pool.free(g, 0));
-    const again = try pool.alloc(10);
+    const again = try pool.alloc(10, null);
     try std.testing.expectEqual(g, again.g); // the same block, a new allocation
     try std.testing.expectError(error.DoubleFree, pool.free(g, placed.id));
     _ = try pool.free(g, again.id);
@@ -604,7 +693,7 @@ test "a fixed pool refuses sizes over its block size and resets" {
 }
 
 test "config parsing names the bad field" {
-    var raw: [config_field_count]f64 = .{ 0, 1, 0, 24, 65536, 0, 1, 0, 1, 0, 0, 1, -1, -1, 0, 0, 0, 0, 0 };
+    var raw: [config_field_count]f64 = .{ 0, 1, 0, 24, 65536, 0, 1, 0, 1, 0, 0, 0, 1, -1, -1, 0, 0, 0, 0, 0 };
     try std.testing.expectError(error.Config, Config.parse(&raw));
     try std.testing.expect(std.mem.indexOf(u8, status.lastMessage(), "alignment") != null);
     raw[@intFromEnum(ConfigField.alignment)] = 16;

@@ -19,6 +19,10 @@ pub const Error = error{
     BoundaryViolation,
     /// A freed block in quarantine was written to (debug/violation.zig says which and where).
     UseAfterFree,
+    PmemUnavailable,
+    PmemFormat,
+    PmemFile,
+    PmemRoot,
 };
 
 pub const Code = enum(i32) {
@@ -34,6 +38,11 @@ pub const Code = enum(i32) {
     too_many_pools = -9,
     boundary_violation = -10,
     use_after_free = -11,
+    // PMEM pools (zig/src/pmem/): numbered apart so other kinds can take the codes after -9.
+    pmem_unavailable = -20,
+    pmem_format = -21,
+    pmem_file = -22,
+    pmem_root = -23,
 };
 
 pub fn code(err: Error) Code {
@@ -49,6 +58,10 @@ pub fn code(err: Error) Code {
         error.TooManyPools => .too_many_pools,
         error.BoundaryViolation => .boundary_violation,
         error.UseAfterFree => .use_after_free,
+        error.PmemUnavailable => .pmem_unavailable,
+        error.PmemFormat => .pmem_format,
+        error.PmemFile => .pmem_file,
+        error.PmemRoot => .pmem_root,
     };
 }
 

@@ -17,4 +17,9 @@ test {
     _ = @import("debug/config.zig");
     _ = @import("debug/layer.zig");
     _ = @import("debug/fault_handler.zig");
+    _ = @import("pmem/libpmem.zig");
+    _ = @import("pmem/media.zig");
+    _ = @import("pmem/format.zig");
+    _ = @import("pmem/heap.zig");
+    _ = @import("pmem/pool.zig");
 }

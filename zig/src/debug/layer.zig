@@ -513,6 +513,7 @@ fn testPool(strategy: pool_mod.StrategyKind, debug: DebugConfig) !*Pool {
         .growth = 1,
         .thread_safety = .none,
         .collect_stats = true,
+        .device_id = 0,
         .debug = debug,
     });
 }
@@ -525,9 +526,9 @@ test "canaries: an overrun by one byte and an underrun are found on free, named 
     for ([_]pool_mod.StrategyKind{ .variable, .fixed_size }) |strategy| {
         const pool = try testPool(strategy, .{ .canaries = true });
         defer pool.destroy();
-        const a = try pool.alloc(13);
-        const b = try pool.alloc(64);
-        const c = try pool.alloc(32);
+        const a = try pool.alloc(13, null);
+        const b = try pool.alloc(64, null);
+        const c = try pool.alloc(32, null);
         userBytes(pool, a.g, 14)[13] = 0; // one byte past the end
         try std.testing.expectError(error.BoundaryViolation, pool.check());
         try std.testing.expectEqual(@as(f64, @floatFromInt(a.id)), violation_mod.lastField(.id));
@@ -548,12 +549,12 @@ test "canaries: an overrun by one byte and an underrun are found on free, named 
 test "quarantine: freed blocks are not reused at once, double frees name the allocation, writes after free are found" {
     const pool = try testPool(.variable, .{ .quarantine_bytes = 256, .fill_on_free = 0xEE });
     defer pool.destroy();
-    const a = try pool.alloc(64);
+    const a = try pool.alloc(64, null);
     _ = try pool.free(a.g, a.id);
     try std.testing.expect(pool.lookup(a.g) == null);
     try std.testing.expectError(error.DoubleFree, pool.free(a.g, a.id));
     try std.testing.expect(std.mem.indexOf(u8, status.lastMessage(), "quarantine") != null);
-    const b = try pool.alloc(64);
+    const b = try pool.alloc(64, null);
     try std.testing.expect(b.g != a.g); // a's block still waits
     userBytes(pool, a.g, 64)[5] = 1; // a write after free
     try std.testing.expectError(error.UseAfterFree, pool.check());
@@ -562,7 +563,7 @@ test "quarantine: freed blocks are not reused at once, double frees name the all
     // Frees push a out of the quarantine (256 bytes hold three 80-byte blocks); it is reported then.
     var reported = false;
     for (0..4) |_| {
-        const next = try pool.alloc(64);
+        const next = try pool.alloc(64, null);
         _ = pool.free(next.g, next.id) catch |err| {
             try std.testing.expectEqual(error.UseAfterFree, err);
             try std.testing.expectEqual(@as(f64, @floatFromInt(a.id)), violation_mod.lastField(.id));
@@ -577,7 +578,7 @@ test "quarantine: freed blocks are not reused at once, double frees name the all
 test "fills: user bytes are set on allocate and on free" {
     const pool = try testPool(.fixed_size, .{ .fill_on_alloc = 0xCD, .fill_on_free = 0xDD });
     defer pool.destroy();
-    const a = try pool.alloc(100);
+    const a = try pool.alloc(100, null);
     for (userBytes(pool, a.g, 100)) |byte| try std.testing.expectEqual(@as(u8, 0xCD), byte);
     _ = try pool.free(a.g, a.id);
     for (userBytes(pool, a.g, 100)) |byte| try std.testing.expectEqual(@as(u8, 0xDD), byte);
@@ -589,7 +590,7 @@ test "guard pages: every allocation guarded, bad frees typed, lists, trim and re
     try std.testing.expect(fault_handler.isInstalled());
     var live: [20]Pool.Placed = undefined;
     for (&live, 0..) |*placed, i| {
-        placed.* = try pool.alloc(1 + i * 300);
+        placed.* = try pool.alloc(1 + i * 300, null);
         try std.testing.expect(pool.isGuarded(placed.g));
         try std.testing.expectEqual(@as(u64, 1 + i * 300), pool.lookup(placed.g).?.requested_bytes);
     }
@@ -604,12 +605,12 @@ test "guard pages: every allocation guarded, bad frees typed, lists, trim and re
     for (live, 0..) |placed, i| if (i != 4) try std.testing.expect(try pool.free(placed.g, placed.id)); // guarded
     try std.testing.expectEqual(@as(u32, 0), pool.listLive(&offsets));
     try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
-    const again = try pool.alloc(10);
+    const again = try pool.alloc(10, null);
     try pool.reset();
     try std.testing.expect(pool.lookup(again.g) == null);
     try std.testing.expectError(error.DoubleFree, pool.free(again.g, again.id));
     _ = pool.trim();
-    const after_trim = try pool.alloc(5000);
+    const after_trim = try pool.alloc(5000, null);
     try std.testing.expect(pool.isGuarded(after_trim.g));
     _ = try pool.free(after_trim.g, after_trim.id);
 }
@@ -620,7 +621,7 @@ test "sampled guard pages and a fixed pool: unguarded allocations keep their can
     var guarded: u32 = 0;
     var placed: [400]Pool.Placed = undefined;
     for (&placed) |*p| {
-        p.* = try pool.alloc(100);
+        p.* = try pool.alloc(100, null);
         guarded += @intFromBool(pool.isGuarded(p.g));
     }
     try std.testing.expect(guarded > 50 and guarded < 200);

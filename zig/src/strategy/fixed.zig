@@ -24,6 +24,9 @@ pub const Live = @import("tlsf.zig").Tlsf.Live;
 pub const Fixed = struct {
     gpa: std.mem.Allocator,
     stride: u32, // granules
+    /// ceil(2^64 / stride): divides a u32 by the stride with one multiply (Lemire's fastdiv),
+    /// since a hardware divide on every allocate and free is a large part of their cost.
+    stride_reciprocal: u128,
     free_stack: std.ArrayList(u32) = .empty,
     regions: std.ArrayList(RegionBlocks) = .empty,
     live_count: u64 = 0,
@@ -32,7 +35,8 @@ pub const Fixed = struct {
 
     pub fn init(gpa: std.mem.Allocator, stride: u32) Fixed {
         assert(stride > 0);
-        return .{ .gpa = gpa, .stride = stride };
+        const reciprocal: u128 = std.math.divCeil(u128, 1 << 64, stride) catch unreachable;
+        return .{ .gpa = gpa, .stride = stride, .stride_reciprocal = reciprocal };
     }
 
     pub fn deinit(self: *Fixed) void {
@@ -93,11 +97,38 @@ pub const Fixed = struct {
         self.freeRegionBlocks(&self.regions.items[index]);
     }
 
+    pub const Restored = struct { slot: u32, id: u32, requested_bytes: u32 };
+
+    /// Adds region `index` with the blocks in `live` (distinct slots) already allocated, as they were
+    /// before a restart (persistent pools rebuild their placement from the records in their file).
+    pub fn restoreRegion(self: *Fixed, index: u32, region: Region, live: []const Restored) error{OutOfMemory}!void {
+        try self.addRegion(index, region);
+        const blocks = &self.regions.items[index];
+        assert(live.len <= blocks.count);
+        for (live) |block| {
+            assert(block.slot < blocks.count and !blocks.live.isSet(block.slot) and block.id != 0);
+            blocks.live.set(block.slot);
+            blocks.requested_bytes[block.slot] = block.requested_bytes;
+            blocks.ids[block.slot] = block.id;
+        }
+        self.live_count += live.len;
+        // addRegion pushed every block; keep only the free ones on the stack, in the same order.
+        var kept: usize = 0;
+        for (self.free_stack.items) |g| {
+            const slot = if (g >= blocks.start and g < @as(u64, blocks.start) + @as(u64, blocks.count) * self.stride) (g - blocks.start) / self.stride else null;
+            if (slot != null and blocks.live.isSet(slot.?)) continue;
+            self.free_stack.items[kept] = g;
+            kept += 1;
+        }
+        assert(self.free_stack.items.len - kept == live.len);
+        self.free_stack.shrinkRetainingCapacity(kept);
+    }
+
     pub fn alloc(self: *Fixed, region_of: anytype, id: u32, requested_bytes: u32) ?u32 {
         assert(id != 0);
         const g = self.free_stack.pop() orelse return null;
         const blocks = &self.regions.items[region_of.regionOf(g)];
-        const slot = (g - blocks.start) / self.stride;
+        const slot = self.divideByStride(g - blocks.start);
         assert(!blocks.live.isSet(slot));
         blocks.live.set(slot);
         blocks.requested_bytes[slot] = requested_bytes;
@@ -126,15 +157,29 @@ pub const Fixed = struct {
         return .{ .granules = self.stride, .requested_bytes = region.requested_bytes[slot], .id = region.ids[slot] };
     }
 
+    /// Gives the live block at `g` a new allocation id.
+    pub fn setId(self: *Fixed, region_index: u32, g: u32, id: u32) void {
+        const slot = self.blockSlot(region_index, g).?;
+        const region = &self.regions.items[region_index];
+        assert(region.live.isSet(slot) and id != 0);
+        region.ids[slot] = id;
+    }
+
     /// The block index of `g` within its region, or null for an offset that starts no block.
     fn blockSlot(self: *const Fixed, region_index: u32, g: u32) ?u32 {
         if (region_index >= self.regions.items.len) return null;
         const region = &self.regions.items[region_index];
         if (region.count == 0 or g < region.start) return null;
         const delta = g - region.start;
-        if (delta % self.stride != 0) return null;
-        const slot = delta / self.stride;
+        const slot = self.divideByStride(delta);
+        if (slot * self.stride != delta) return null;
         return if (slot < region.count) slot else null;
+    }
+
+    /// `x / stride` for any u32 `x`: exact because the reciprocal is rounded up and x < 2^32
+    /// (Lemire, Kaser, Kurz 2019); the test below checks it against the hardware divide.
+    inline fn divideByStride(self: *const Fixed, x: u32) u32 {
+        return @intCast((self.stride_reciprocal * x) >> 64);
     }
 
     /// Frees every block at once; each previously live block counts as freed (a later free of it is a double free).
@@ -204,6 +249,19 @@ const OneRegion = struct {
     }
 };
 
+test "division by the stride through its reciprocal is exact" {
+    var prng = std.Random.DefaultPrng.init(7);
+    const random = prng.random();
+    for ([_]u32{ 1, 3, 7, 13, 64, 100, 4097, 65535, 1 << 20 }) |stride| {
+        const fixed = Fixed.init(std.testing.allocator, stride);
+        for (0..10_000) |_| {
+            const x = random.int(u32);
+            try std.testing.expectEqual(x / stride, fixed.divideByStride(x));
+        }
+        try std.testing.expectEqual(std.math.maxInt(u32) / stride, fixed.divideByStride(std.math.maxInt(u32)));
+    }
+}
+
 test "fixed hands out blocks in order and tells bad frees apart" {
     var fixed = Fixed.init(std.testing.allocator, 4);
     defer fixed.deinit();
@@ -223,4 +281,19 @@ test "fixed hands out blocks in order and tells bad frees apart" {
     fixed.reset();
     try std.testing.expect(fixed.free(0, b) == .double_free);
     try std.testing.expectEqual(@as(u64, 16), fixed.freeGranules());
+}
+
+test "fixed restores a region with some blocks live" {
+    var fixed = Fixed.init(std.testing.allocator, 4);
+    defer fixed.deinit();
+    try fixed.restoreRegion(0, .{ .start = 8, .len = 16, .committed = true, .live_count = 0 }, &.{
+        .{ .slot = 1, .id = 5, .requested_bytes = 30 },
+        .{ .slot = 3, .id = 6, .requested_bytes = 64 },
+    });
+    try std.testing.expectEqual(@as(u64, 30), fixed.lookup(0, 12).?.requested_bytes);
+    try std.testing.expectEqual(@as(u64, 8), fixed.freeGranules());
+    try std.testing.expectEqual(@as(u32, 8), fixed.alloc(OneRegion{}, 7, 1).?);
+    try std.testing.expectEqual(@as(u32, 16), fixed.alloc(OneRegion{}, 8, 1).?);
+    try std.testing.expect(fixed.alloc(OneRegion{}, 9, 1) == null);
+    try std.testing.expect(fixed.free(0, 20) == .freed);
 }

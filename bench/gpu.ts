@@ -1,0 +1,184 @@
+/**
+ * GPU benchmarks, on the GPU machine: `bun bench/gpu.ts`. Every figure runs next to its anchor,
+ * the CUDA driver called directly through bun:ffi in this same process:
+ *   allocate+free          vs cuMemAllocAsync+cuMemFreeAsync on the device's default memory pool
+ *   pinned copies          vs cuMemcpyHtoD/DtoH from cuMemHostAlloc memory
+ *   pageable host->device  vs cuMemcpyHtoD from the same pageable typed array
+ *   fill / check kernels   vs cuMemcpyDtoD bandwidth (bytes read + written)
+ * Driver results are checked, so a bad anchor call cannot pass for a fast one.
+ */
+import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
+import { bench, do_not_optimize, group, run } from "mitata";
+import { MemoryPoolManager, PoolConfig, type GPUAllocation } from "../src/index.ts";
+import { core } from "../src/native.ts";
+import { formatRatio, MiB, table } from "./util.ts";
+
+const manager = MemoryPoolManager.getInstance();
+if (core.mp_gpu_device_count() <= 0) {
+  console.log("bench/gpu.ts: no GPU here; run it on the GPU machine.");
+  process.exit(0);
+}
+const device = manager.listDevices()[0]!;
+
+const { u32, u64, i32, ptr: p } = FFIType;
+const usize = FFIType.u64;
+const cuda = dlopen("libcuda.so.1", {
+  cuMemAllocAsync: { args: [p, usize, p], returns: i32 },
+  cuMemFreeAsync: { args: [u64, p], returns: i32 },
+  cuMemAlloc_v2: { args: [p, usize], returns: i32 },
+  cuMemFree_v2: { args: [u64], returns: i32 },
+  cuMemHostAlloc: { args: [p, usize, u32], returns: i32 },
+  cuMemcpyHtoD_v2: { args: [u64, p, usize], returns: i32 },
+  cuMemcpyDtoH_v2: { args: [p, u64, usize], returns: i32 },
+  cuMemcpyDtoD_v2: { args: [u64, u64, usize], returns: i32 },
+  cuCtxSynchronize: { args: [], returns: i32 },
+  cuStreamSynchronize: { args: [p], returns: i32 },
+}).symbols;
+
+let driverFailures = 0;
+const ok = (result: number) => {
+  if (result !== 0) driverFailures++;
+};
+const out = new BigUint64Array(1);
+const outAddress = ptr(out);
+
+// Our pools. Creating the GPU pool makes the device's primary context current on this thread,
+// which the anchors' driver calls then use too.
+const gpu = manager.createGPUPool("bench_gpu", Object.assign(new PoolConfig(), { initialSize: 3 * 2 ** 30 }));
+const pinned = manager.createPinnedPool("bench_pinned", Object.assign(new PoolConfig(), { initialSize: 600 * MiB }));
+const stream = gpu.createStream();
+const cpu = manager.createCPUPool("bench_cpu", new PoolConfig());
+const libc = dlopen("libc.so.6", { malloc: { args: [u64], returns: p }, free: { args: [p], returns: FFIType.void } }).symbols;
+
+interface Row {
+  label: string;
+  ours: string;
+  anchor: string;
+  kind: "time" | "bandwidth";
+  goal: number;
+  bytes?: number;
+  /** "max": ours/anchor at most goal (times); "min": ours/anchor at least goal (bandwidths). */
+  sense: "max" | "min";
+}
+const rows: Row[] = [];
+
+// ---- allocate + free ----
+const sizes = [256, 4096, 64 * 1024, 1 * MiB, 16 * MiB, 64 * MiB];
+group("allocate + free", () => {
+  for (const size of sizes) {
+    const label = size >= MiB ? `${size / MiB} MiB` : size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
+    bench(`ours allocateRaw+deallocate ${label}`, () => {
+      const a = gpu.allocateRaw(size);
+      gpu.deallocate(a);
+      do_not_optimize(a);
+    });
+    bench(`ours allocate+free (handle) ${label}`, () => {
+      const a = gpu.allocate(size);
+      a.free();
+    });
+    bench(`cuMemAllocAsync+cuMemFreeAsync ${label}`, () => {
+      ok(cuda.cuMemAllocAsync(outAddress, size, null));
+      ok(cuda.cuMemFreeAsync(read.u64(outAddress, 0), null));
+    });
+    rows.push({ label: `allocateRaw+deallocate ${label}`, ours: `ours allocateRaw+deallocate ${label}`, anchor: `cuMemAllocAsync+cuMemFreeAsync ${label}`, kind: "time", goal: 0.05, sense: "max" });
+    rows.push({ label: `allocate+free (handle) ${label}`, ours: `ours allocate+free (handle) ${label}`, anchor: `cuMemAllocAsync+cuMemFreeAsync ${label}`, kind: "time", goal: 0.05, sense: "max" });
+  }
+  // For context: what one allocate+free through bun:ffi costs on this machine's CPU.
+  bench("CPU pool allocateRaw+deallocate 256 B", () => {
+    const a = cpu.allocateRaw(256);
+    cpu.deallocate(a);
+    do_not_optimize(a);
+  });
+  bench("libc malloc+free 256 B", () => {
+    const a = libc.malloc(256);
+    libc.free(a);
+    do_not_optimize(a);
+  });
+  bench("cuMemAlloc+cuMemFree 1 MiB", () => {
+    ok(cuda.cuMemAlloc_v2(outAddress, MiB));
+    ok(cuda.cuMemFree_v2(read.u64(outAddress, 0)));
+  });
+});
+
+// ---- copies ----
+const copyBytes = 256 * MiB;
+const deviceBuffer: GPUAllocation = gpu.allocate(copyBytes);
+const pinnedBuffer = pinned.allocate(copyBytes);
+pinnedBuffer.bytes.fill(3);
+const pageable = new Uint8Array(copyBytes).fill(5);
+ok(cuda.cuMemHostAlloc(outAddress, copyBytes, 0));
+const driverPinned = Number(read.u64(outAddress, 0)) as Pointer;
+group("copies of 256 MiB", () => {
+  bench("ours host->device from the pinned pool", () => gpu.copyHostToDevice(deviceBuffer, pinnedBuffer));
+  bench("cuMemcpyHtoD from cuMemHostAlloc memory", () => ok(cuda.cuMemcpyHtoD_v2(deviceBuffer.ptr, driverPinned, copyBytes)));
+  bench("ours device->host into the pinned pool", () => gpu.copyDeviceToHost(pinnedBuffer, deviceBuffer));
+  bench("cuMemcpyDtoH into cuMemHostAlloc memory", () => ok(cuda.cuMemcpyDtoH_v2(driverPinned, deviceBuffer.ptr, copyBytes)));
+  bench("ours host->device from a pageable Uint8Array", () => gpu.copyHostToDevice(deviceBuffer, pageable));
+  bench("cuMemcpyHtoD from a pageable Uint8Array", () => ok(cuda.cuMemcpyHtoD_v2(deviceBuffer.ptr, ptr(pageable), copyBytes)));
+  bench("ours device->host into a pageable Uint8Array", () => gpu.copyDeviceToHost(pageable, deviceBuffer));
+  bench("cuMemcpyDtoH into a pageable Uint8Array", () => ok(cuda.cuMemcpyDtoH_v2(ptr(pageable), deviceBuffer.ptr, copyBytes)));
+});
+rows.push({ label: "host->device, pinned", ours: "ours host->device from the pinned pool", anchor: "cuMemcpyHtoD from cuMemHostAlloc memory", kind: "bandwidth", goal: 0.95, bytes: copyBytes, sense: "min" });
+rows.push({ label: "device->host, pinned", ours: "ours device->host into the pinned pool", anchor: "cuMemcpyDtoH into cuMemHostAlloc memory", kind: "bandwidth", goal: 0.95, bytes: copyBytes, sense: "min" });
+rows.push({ label: "host->device, pageable", ours: "ours host->device from a pageable Uint8Array", anchor: "cuMemcpyHtoD from a pageable Uint8Array", kind: "bandwidth", goal: 3, bytes: copyBytes, sense: "min" });
+rows.push({ label: "device->host, pageable", ours: "ours device->host into a pageable Uint8Array", anchor: "cuMemcpyDtoH into a pageable Uint8Array", kind: "bandwidth", goal: 1, bytes: copyBytes, sense: "min" });
+
+// ---- kernels ----
+const kernelBytes = 1024 * MiB;
+const kernelA = gpu.allocate(kernelBytes);
+const kernelB = gpu.allocate(kernelBytes);
+gpu.fill(kernelA, 0xab);
+group("kernels over 1 GiB", () => {
+  bench("ours fill kernel", () => {
+    gpu.fill(kernelB, 0xab, undefined, { stream });
+    stream.synchronize();
+  });
+  bench("ours check kernel (pattern)", () => {
+    do_not_optimize(core.mp_gpu_check_pattern(0, kernelA.ptr, 0xab, kernelBytes));
+  });
+  bench("cuMemcpyDtoD", () => {
+    ok(cuda.cuMemcpyDtoD_v2(kernelB.ptr, kernelA.ptr, kernelBytes));
+    ok(cuda.cuCtxSynchronize());
+  });
+});
+// The D2D copy moves 2 bytes (a read and a write) per byte copied; fill writes 1, check reads 1.
+rows.push({ label: "fill kernel (writes) vs D2D (reads+writes)", ours: "ours fill kernel", anchor: "cuMemcpyDtoD", kind: "bandwidth", goal: 0.8, bytes: kernelBytes, sense: "min" });
+rows.push({ label: "check kernel (reads) vs D2D (reads+writes)", ours: "ours check kernel (pattern)", anchor: "cuMemcpyDtoD", kind: "bandwidth", goal: 0.8, bytes: kernelBytes, sense: "min" });
+
+const { benchmarks } = await run();
+const average = new Map<string, number>();
+for (const trial of benchmarks) {
+  const stats = trial.runs[0]?.stats;
+  if (stats !== undefined) average.set(trial.alias, stats.avg);
+  else console.error(`benchmark '${trial.alias}' failed: ${String(trial.runs[0]?.error)}`);
+}
+
+const gbps = (bytes: number, ns: number) => bytes / ns; // bytes per ns = GB/s
+const tableRows = rows.map((row) => {
+  const ours = average.get(row.ours) ?? NaN;
+  const anchor = average.get(row.anchor) ?? NaN;
+  if (row.kind === "time") {
+    const ratio = ours / anchor;
+    return [row.label, `${ours.toFixed(1)} ns`, `${anchor.toFixed(0)} ns`, formatRatio(ratio), `<= ${row.goal}`, ratio <= row.goal ? "yes" : "no"];
+  }
+  const anchorTraffic = row.anchor === "cuMemcpyDtoD" ? 2 : 1;
+  const oursRate = gbps(row.bytes!, ours);
+  const anchorRate = gbps(row.bytes! * anchorTraffic, anchor);
+  const ratio = oursRate / anchorRate;
+  return [row.label, `${oursRate.toFixed(1)} GB/s`, `${anchorRate.toFixed(1)} GB/s`, formatRatio(ratio), `>= ${row.goal}`, ratio >= row.goal ? "yes" : "no"];
+});
+
+console.log(`\nGPU benchmarks: ${device.name}, ${new Date().toISOString().slice(0, 10)}, Bun ${Bun.version}`);
+console.log(table(["figure", "ours", "anchor", "ratio", "goal", "met"], tableRows));
+console.log(`cuMemAlloc+cuMemFree 1 MiB (for reference): ${((average.get("cuMemAlloc+cuMemFree 1 MiB") ?? NaN) / 1000).toFixed(1)} µs a pair`);
+console.log(
+  `on this machine's CPU: CPU pool allocateRaw+deallocate 256 B ${(average.get("CPU pool allocateRaw+deallocate 256 B") ?? NaN).toFixed(1)} ns, libc malloc+free through bun:ffi ${(average.get("libc malloc+free 256 B") ?? NaN).toFixed(1)} ns`,
+);
+console.log(`driver calls that failed in the anchors: ${driverFailures}`);
+
+for (const a of [deviceBuffer, kernelA, kernelB]) a.free();
+pinnedBuffer.free();
+stream.destroy();
+manager.destroyPool("bench_gpu");
+manager.destroyPool("bench_pinned");
+manager.destroyPool("bench_cpu");

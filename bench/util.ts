@@ -1,0 +1,68 @@
+/** Shared pieces of the benchmarks: a seeded PRNG, size streams, RSS, formatting. */
+import { readFileSync } from "node:fs";
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+
+/** xorshift32: a small, fixed-seed PRNG so every run sees the same sizes. */
+export function xorshift32(seed: number): () => number {
+  let state = seed >>> 0 || 0x9e3779b9;
+  return () => {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state;
+  };
+}
+
+/** `count` sizes drawn uniformly from [min, max] bytes. */
+export function randomSizes(count: number, min: number, max: number, seed: number): Uint32Array {
+  const next = xorshift32(seed);
+  const sizes = new Uint32Array(count);
+  const span = max - min + 1;
+  for (let i = 0; i < count; i++) sizes[i] = min + (next() % span);
+  return sizes;
+}
+
+/** Resident set size of this process in bytes (second field of /proc/self/statm, in pages). */
+export function rssBytes(): number {
+  const fields = readFileSync("/proc/self/statm", "utf8").split(" ");
+  return Number(fields[1]) * 4096;
+}
+
+export function cpuModel(): string {
+  try {
+    const line = readFileSync("/proc/cpuinfo", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("model name"));
+    return line?.split(":")[1]?.trim() ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+export function formatNs(ns: number): string {
+  if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms`;
+  if (ns >= 1e3) return `${(ns / 1e3).toFixed(2)} µs`;
+  return `${ns.toFixed(1)} ns`;
+}
+
+/** Three significant digits, so 0.0004 does not print as 0.000. */
+export function formatRatio(ratio: number): string {
+  return ratio >= 1 ? ratio.toFixed(3) : ratio.toPrecision(3);
+}
+
+export function formatBytes(n: number): string {
+  if (Math.abs(n) >= MiB) return `${(n / MiB).toFixed(2)} MiB`;
+  if (Math.abs(n) >= KiB) return `${(n / KiB).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+/** A markdown table: copy-pasteable into RESULTS.md. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
+}
