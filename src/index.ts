@@ -18,5 +18,14 @@ export {
 export { GPUAllocation, GPUMemoryPool, GPUStream, type CopyOptions, type HostSide, type StreamOptions } from "./gpu";
 export { allocate, allocateGPU, deallocate, deallocateGPU } from "./helpers";
 export { MemoryPoolManager, type MemoryPool, type PoolInfo } from "./manager";
-export { CPUMemoryPool, PinnedMemoryPool, type Freeable, type PoolKind } from "./pool";
-export { MemoryStats } from "./stats";
+export { CPUMemoryPool, PinnedMemoryPool, type Freeable, type PoolJSON, type PoolKind } from "./pool";
+export type {
+  AllocationDetails,
+  AllocationDetailsProvider,
+  BlockState,
+  PoolSnapshot,
+  SnapshotBlock,
+  SnapshotOptions,
+  SnapshotRegion,
+} from "./snapshot";
+export { MemoryStats, type MemoryStatsJSON } from "./stats";

@@ -19,7 +19,7 @@ import {
 } from "./errors";
 
 /** Bumped with every change of an export's signature or of the config and stats records. */
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
@@ -106,6 +106,8 @@ const symbols = {
   mp_stats: { args: [i32, ptr], returns: i32 },
   mp_reset: { args: [i32], returns: i32 },
   mp_trim: { args: [i32], returns: f64 },
+  mp_snapshot: { args: [i32, ptr, ptr, u32, ptr, u32, ptr], returns: i32 },
+  mp_copy_host: { args: [ptr, ptr, f64], returns: i32 },
   mp_pool_kind: { args: [i32], returns: i32 },
   mp_alloc_on_stream: { args: [i32, f64, ptr], returns: u32 },
   mp_free_on_stream: { args: [i32, u32, u32, ptr], returns: i32 },

@@ -14,8 +14,10 @@ const driver = @import("backend/cuda_driver.zig");
 const device_mod = @import("gpu/device.zig");
 const gpu_copy = @import("gpu/copy.zig");
 const kernels = @import("gpu/kernels.zig");
+const snapshot = @import("snapshot.zig");
+const host_copy = @import("host_copy.zig");
 
-pub const abi_version: u32 = 2;
+pub const abi_version: u32 = 3;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
@@ -142,6 +144,37 @@ export fn mp_reset(handle: i32) i32 {
 export fn mp_trim(handle: i32) f64 {
     const pool = registry.get(handle) orelse return @floatFromInt(failNoPool(handle));
     return @floatFromInt(pool.trim());
+}
+
+/// The pool's regions, blocks and statistics at one moment (see snapshot.zig). 0 when every
+/// record fit, 1 when a buffer was too small (the header then holds the counts needed), or a
+/// negative status.
+export fn mp_snapshot(
+    handle: i32,
+    header: *snapshot.Header,
+    regions: [*]snapshot.RegionRecord,
+    region_capacity: u32,
+    blocks: [*]snapshot.BlockRecord,
+    block_capacity: u32,
+    stats_out: *[stats_mod.field_count]f64,
+) i32 {
+    const pool = registry.get(handle) orelse return failNoPool(handle);
+    const fit = pool.writeSnapshot(.{
+        .header = header,
+        .regions = regions[0..region_capacity],
+        .blocks = blocks[0..block_capacity],
+        .stats = stats_out,
+    }) catch |err| return codeOf(err);
+    return @intFromBool(!fit);
+}
+
+/// Copies `len` bytes between two host addresses (the ranges may overlap).
+export fn mp_copy_host(dst: ?[*]u8, src: ?[*]const u8, len: f64) i32 {
+    const n = validLength(len) orelse return failLength(len);
+    const to = dst orelse return codeOf(status.fail(error.InvalidPointer, "a host copy's destination address is 0", .{}));
+    const from = src orelse return codeOf(status.fail(error.InvalidPointer, "a host copy's source address is 0", .{}));
+    host_copy.copy(to, from, n);
+    return 0;
 }
 
 // ---- GPU: streams, stream-ordered allocation, copies, debug kernels ----
