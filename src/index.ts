@@ -15,7 +15,8 @@ export {
   PoolNotFoundError,
   UseAfterFreeError,
 } from "./errors";
-export { GPUAllocation, GPUMemoryPool, GPUStream, type CopyOptions, type HostSide, type StreamOptions } from "./gpu";
+export { copy, type CopyOptions, type CopySide, type MemoryKind } from "./copy";
+export { GPUAllocation, GPUMemoryPool, GPUStream, type HostSide, type StreamOptions } from "./gpu";
 export { allocate, allocateGPU, deallocate, deallocateGPU } from "./helpers";
 export { MemoryPoolManager, type MemoryPool, type PoolInfo } from "./manager";
 export { CPUMemoryPool, PinnedMemoryPool, type Freeable, type PoolJSON, type PoolKind } from "./pool";

@@ -101,16 +101,12 @@ export class MemoryPoolManager {
   #wrap(name: string, config: Readonly<PoolConfig>, handle: number, kind: number): MemoryPool {
     const pool =
       kind === PoolKind.gpu
-        ? Object.assign(new GPUMemoryPool(name, config, handle), { pinnedPools: () => this.#pinnedPools() })
+        ? new GPUMemoryPool(name, config, handle)
         : kind === PoolKind.pinned
           ? new PinnedMemoryPool(name, config, handle)
           : new CPUMemoryPool(name, config, handle);
     this.#pools.set(name, pool);
     return pool;
-  }
-
-  *#pinnedPools(): Iterable<PinnedMemoryPool> {
-    for (const pool of this.#pools.values()) if (pool instanceof PinnedMemoryPool && !pool.destroyed) yield pool;
   }
 
   /** (seed) The pool with this name, created in this thread or in any other Worker. */

@@ -245,4 +245,27 @@ export class CPUMemoryPool extends HostPool {
 /** A pool of page-locked host memory: host views, and the fastest source and target of GPU copies. */
 export class PinnedMemoryPool extends HostPool {
   readonly kind = "pinned" as const;
+
+  /** @internal */
+  constructor(name: string, config: Readonly<PoolConfig>, handle: number) {
+    super(name, config, handle);
+    pinnedPools.add(this);
+  }
+
+  /** @internal */
+  override destroyNative(): void {
+    pinnedPools.delete(this);
+    super.destroyNative();
+  }
+}
+
+/** The pinned pools this thread knows, to tell page-locked memory from pageable by its address. */
+const pinnedPools = new Set<PinnedMemoryPool>();
+
+/** @internal whether `length` bytes at `address` lie in page-locked memory (a pinned pool's arena). */
+export function isPinned(address: number, length: number): boolean {
+  for (const pool of pinnedPools) {
+    if (!pool.destroyed && address >= pool.base && address + length <= pool.base + pool.addressSpace) return true;
+  }
+  return false;
 }
