@@ -37,33 +37,28 @@ export interface Endpoint {
   length: number;
   /** The CUDA device of device memory; -1 for host memory. */
   deviceId: number;
-  /** For messages: "allocation #3 of 100 bytes at 0x... (pool 'x')", "the destination Float32Array". */
-  name: string;
+  /** What the side was given as, for messages (built only when one is needed). */
+  side: CopySide;
+  role: "source" | "destination";
 }
 
-type CopyPath = (dst: Endpoint, src: Endpoint, length: number, stream: GPUStream | undefined) => void;
+type CopyPath = (dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined) => void;
 
 /**
- * The path for each (destination kind, source kind). Adding a kind to MemoryKind makes the
- * compiler ask for its rows. PMEM (the pmem branch) adds, each persisting a PMEM destination
- * before it returns:
- *   pmem<-pageable, pmem<-pinned, pmem<-pmem: pmem_memcpy_persist
- *   pageable<-pmem, pinned<-pmem: hostCopy
- *   pmem<-device: cuMemcpyDtoH straight into the PMEM mapping, which the pool registers with the
+ * The path for each destination kind and source kind. Adding a kind to MemoryKind makes the
+ * compiler ask for its row and column. PMEM (the pmem branch) adds, each persisting a PMEM
+ * destination before it returns:
+ *   pmem <- pageable, pinned, pmem: pmem_memcpy_persist
+ *   pageable, pinned <- pmem: hostCopy
+ *   pmem <- device: cuMemcpyDtoH straight into the PMEM mapping, which the pool registers with the
  *     driver (cuMemHostRegister, as pinned regions are: zig/src/backend/pinned.zig), then persist:
  *     a GPU checkpoint by direct DMA, with no extra host copy
- *   device<-pmem: cuMemcpyHtoD from the registered mapping
+ *   device <- pmem: cuMemcpyHtoD from the registered mapping
  */
-const PATHS: Record<`${MemoryKind}<-${MemoryKind}`, CopyPath> = {
-  "pageable<-pageable": hostCopy,
-  "pageable<-pinned": hostCopy,
-  "pinned<-pageable": hostCopy,
-  "pinned<-pinned": hostCopy,
-  "device<-pageable": hostToDevice,
-  "device<-pinned": hostToDevice,
-  "pageable<-device": deviceToHost,
-  "pinned<-device": deviceToHost,
-  "device<-device": deviceToDevice,
+const PATHS: Record<MemoryKind, Record<MemoryKind, CopyPath>> = {
+  pageable: { pageable: hostCopy, pinned: hostCopy, device: deviceToHost },
+  pinned: { pageable: hostCopy, pinned: hostCopy, device: deviceToHost },
+  device: { pageable: hostToDevice, pinned: hostToDevice, device: deviceToDevice },
 };
 
 /**
@@ -73,60 +68,54 @@ const PATHS: Record<`${MemoryKind}<-${MemoryKind}`, CopyPath> = {
  * allocation is a UseAfterFreeError. Done when it returns, unless `stream` is given and a GPU
  * path can queue the copy on it (then synchronize the stream before touching the bytes).
  */
-export function copy(dst: CopySide, src: CopySide, bytes?: number, options: CopyOptions = {}): number {
+export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: CopyOptions): number {
   const to = endpointOf(dst, "destination");
   const from = endpointOf(src, "source");
   return copyBetween(to, from, bytes, options);
 }
 
 /** @internal checks the range against both endpoints, then moves the bytes by the pair's path. */
-export function copyBetween(dst: Endpoint, src: Endpoint, bytes: number | undefined, options: CopyOptions): number {
-  const srcOffset = checkedOffset("srcOffset", options.srcOffset);
-  const dstOffset = checkedOffset("dstOffset", options.dstOffset);
+export function copyBetween(dst: Endpoint, src: Endpoint, bytes: number | undefined, options: CopyOptions | undefined): number {
+  const srcOffset = checkedOffset("srcOffset", options?.srcOffset);
+  const dstOffset = checkedOffset("dstOffset", options?.dstOffset);
   const length = bytes ?? src.length - srcOffset;
   if (!(Number.isSafeInteger(length) && length > 0)) throw new OutOfBoundsError(`a copy's length is a whole number of bytes above 0, got ${describe(length)}`);
-  checkRange(src, srcOffset, length, "from");
-  checkRange(dst, dstOffset, length, "to");
-  const path = PATHS[`${dst.kind}<-${src.kind}`];
-  path({ ...dst, address: dst.address + dstOffset }, { ...src, address: src.address + srcOffset }, length, options.stream);
+  checkRange(src, srcOffset, length);
+  checkRange(dst, dstOffset, length);
+  PATHS[dst.kind][src.kind](dst, dst.address + dstOffset, src, src.address + srcOffset, length, options?.stream);
   return length;
 }
 
 /** @internal a side of a copy as an endpoint; throws for freed allocations and things that are no memory. */
 export function endpointOf(side: CopySide, role: "source" | "destination"): Endpoint {
-  const action = role === "source" ? "copy from" : "copy into";
   if (side instanceof PoolAllocation) {
-    side.assertUsable(action);
+    side.assertUsable(role === "source" ? "copy from" : "copy into");
     const kind = side.pool.kind;
-    return {
-      kind: kind === "gpu" ? "device" : kind === "pinned" ? "pinned" : "pageable",
-      address: side.ptr,
-      length: side.size,
-      deviceId: kind === "gpu" ? side.pool.config.deviceId : -1,
-      name: side.describe(),
-    };
+    if (kind === "gpu") return { kind: "device", address: side.ptr, length: side.size, deviceId: side.pool.config.deviceId, side, role };
+    return { kind: kind === "pinned" ? "pinned" : "pageable", address: side.ptr, length: side.size, deviceId: -1, side, role };
   }
   if (ArrayBuffer.isView(side)) {
-    const name = `the ${role} ${side.constructor.name}`;
-    if (side.byteLength === 0) throw new OutOfBoundsError(`cannot ${action} ${name}: it is empty or detached`);
+    const length = side.byteLength;
+    if (length === 0) throw new OutOfBoundsError(`cannot copy ${role === "source" ? "from" : "into"} the ${role} ${side.constructor.name}: it is empty or detached`);
     const address = addressOf(side as DataView);
-    return { kind: isPinned(address, side.byteLength) ? "pinned" : "pageable", address, length: side.byteLength, deviceId: -1, name };
+    return { kind: isPinned(address, length) ? "pinned" : "pageable", address, length, deviceId: -1, side, role };
   }
   throw new InvalidPointerError(`the ${role} of a copy is an allocation or a typed array, not ${side === null ? "null" : typeof side}`);
 }
 
 /** @internal an offset of a copy or fill: a whole number of bytes from 0. */
 export function checkedOffset(name: string, value: number | undefined): number {
-  const offset = value ?? 0;
-  if (!(Number.isSafeInteger(offset) && offset >= 0)) throw new OutOfBoundsError(`${name} must be a whole number of bytes from 0, got ${describe(offset)}`);
-  return offset;
+  if (value === undefined) return 0;
+  if (!(Number.isSafeInteger(value) && value >= 0)) throw new OutOfBoundsError(`${name} must be a whole number of bytes from 0, got ${describe(value)}`);
+  return value;
 }
 
 /** @internal throws unless `length` bytes from `offset` lie inside the endpoint. */
-export function checkRange(side: Endpoint, offset: number, length: number, direction: "from" | "to"): void {
-  if (offset + length > side.length) {
-    throw new OutOfBoundsError(`cannot copy ${length} bytes ${direction} offset ${offset} of ${side.name}: it holds ${side.length} bytes`);
-  }
+export function checkRange(side: Endpoint, offset: number, length: number): void {
+  if (offset + length <= side.length) return;
+  const name = side.side instanceof PoolAllocation ? side.side.describe() : `the ${side.role} ${side.side.constructor.name}`;
+  const direction = side.role === "source" ? "from" : "to";
+  throw new OutOfBoundsError(`cannot copy ${length} bytes ${direction} offset ${offset} of ${name}: it holds ${side.length} bytes`);
 }
 
 function checkCore(status: number): void {
@@ -134,10 +123,10 @@ function checkCore(status: number): void {
 }
 
 /** Host to host: one memmove in the core (the ranges may overlap). */
-function hostCopy(dst: Endpoint, src: Endpoint, length: number, stream: GPUStream | undefined): void {
+function hostCopy(_dst: Endpoint, dstAddress: number, _src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
   // Work queued on the stream may still read or write these bytes; a host copy runs now.
   stream?.synchronize();
-  checkCore(core.mp_copy_host(dst.address as Pointer, src.address as Pointer, length));
+  checkCore(core.mp_copy_host(dstAddress as Pointer, srcAddress as Pointer, length));
 }
 
 function hostMemory(side: Endpoint): number {
@@ -145,12 +134,12 @@ function hostMemory(side: Endpoint): number {
 }
 
 /** Pinned memory goes straight to the DMA engine; pageable memory is staged (zig/src/gpu/copy.zig). */
-function hostToDevice(dst: Endpoint, src: Endpoint, length: number, stream: GPUStream | undefined): void {
-  checkCore(core.mp_gpu_copy_htod(dst.deviceId, dst.address as Pointer, src.address as Pointer, length, hostMemory(src), stream?.handle ?? null));
+function hostToDevice(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
+  checkCore(core.mp_gpu_copy_htod(dst.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, hostMemory(src), stream?.handle ?? null));
 }
 
-function deviceToHost(dst: Endpoint, src: Endpoint, length: number, stream: GPUStream | undefined): void {
-  checkCore(core.mp_gpu_copy_dtoh(src.deviceId, dst.address as Pointer, src.address as Pointer, length, hostMemory(dst), stream?.handle ?? null));
+function deviceToHost(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
+  checkCore(core.mp_gpu_copy_dtoh(src.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, hostMemory(dst), stream?.handle ?? null));
 }
 
 /** Bytes per step of a copy that goes through host memory. */
@@ -161,21 +150,21 @@ const BOUNCE_BYTES = 64 * 1024 * 1024;
  * map) and between overlapping ranges (which cuMemcpy does not allow), they go through host
  * memory in steps, in the order that reads every byte before it is overwritten.
  */
-function deviceToDevice(dst: Endpoint, src: Endpoint, length: number, stream: GPUStream | undefined): void {
+function deviceToDevice(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
   const sameDevice = dst.deviceId === src.deviceId;
-  const overlap = sameDevice && dst.address < src.address + length && src.address < dst.address + length;
+  const overlap = sameDevice && dstAddress < srcAddress + length && srcAddress < dstAddress + length;
   if (sameDevice && !overlap) {
-    checkCore(core.mp_gpu_copy_dtod(dst.deviceId, dst.address as Pointer, src.address as Pointer, length, stream?.handle ?? null));
+    checkCore(core.mp_gpu_copy_dtod(dst.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, stream?.handle ?? null));
     return;
   }
   stream?.synchronize();
   const bounce = new Uint8Array(Math.min(length, BOUNCE_BYTES));
-  const backwards = overlap && dst.address > src.address;
+  const backwards = overlap && dstAddress > srcAddress;
   for (let done = 0; done < length; ) {
     const step = Math.min(bounce.length, length - done);
     const at = backwards ? length - done - step : done;
-    checkCore(core.mp_gpu_copy_dtoh(src.deviceId, bounce, (src.address + at) as Pointer, step, HostMemory.pageable, null));
-    checkCore(core.mp_gpu_copy_htod(dst.deviceId, (dst.address + at) as Pointer, bounce, step, HostMemory.pageable, null));
+    checkCore(core.mp_gpu_copy_dtoh(src.deviceId, bounce, (srcAddress + at) as Pointer, step, HostMemory.pageable, null));
+    checkCore(core.mp_gpu_copy_htod(dst.deviceId, (dstAddress + at) as Pointer, bounce, step, HostMemory.pageable, null));
     done += step;
   }
 }

@@ -156,7 +156,7 @@ export class GPUMemoryPool extends NativePool {
     const offset = checkedOffset("dstOffset", options.dstOffset);
     const length = bytes ?? target.length - offset;
     if (!(Number.isSafeInteger(length) && length > 0)) throw new OutOfBoundsError(`a fill's length is a whole number of bytes above 0, got ${length}`);
-    checkRange(target, offset, length, "to");
+    checkRange(target, offset, length);
     if (!(Number.isInteger(value) && value >= 0 && value <= 255)) throw new OutOfBoundsError(`a fill value is a byte (0 to 255), got ${value}`);
     checkGPU(core.mp_gpu_fill(this.config.deviceId, (dst.ptr + offset) as Pointer, value, length, options.stream?.handle ?? null));
   }

@@ -264,6 +264,7 @@ const pinnedPools = new Set<PinnedMemoryPool>();
 
 /** @internal whether `length` bytes at `address` lie in page-locked memory (a pinned pool's arena). */
 export function isPinned(address: number, length: number): boolean {
+  if (pinnedPools.size === 0) return false;
   for (const pool of pinnedPools) {
     if (!pool.destroyed && address >= pool.base && address + length <= pool.base + pool.addressSpace) return true;
   }
