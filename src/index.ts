@@ -7,6 +7,7 @@ export {
   GPUUnavailableError,
   InvalidPointerError,
   InvalidSizeError,
+  InvalidSnapshotError,
   MemoryPoolError,
   NativeLibraryError,
   OutOfMemoryError,
@@ -19,6 +20,7 @@ export { copy, type CopyOptions, type CopySide, type MemoryKind } from "./copy";
 export { GPUAllocation, GPUMemoryPool, GPUStream, type HostSide, type StreamOptions } from "./gpu";
 export { allocate, allocateGPU, deallocate, deallocateGPU } from "./helpers";
 export { MemoryPoolManager, type MemoryPool, type PoolInfo } from "./manager";
+export { renderMemoryMap, type MemoryMapOptions } from "./memory_map";
 export { CPUMemoryPool, PinnedMemoryPool, type Freeable, type PoolJSON, type PoolKind } from "./pool";
 export type {
   AllocationDetails,

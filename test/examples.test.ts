@@ -72,6 +72,14 @@ const expected: Record<string, RegExp[]> = {
     /^an unknown threadSafety: ConfigError on field 'threadSafety': /m,
     /^Destroyed 'tuned_pool'; 0 pools left\.$/m,
   ],
+  "render_memory_map.ts": [
+    /^Built pool 'render_demo': \d+ live allocations in [2-9] regions, fragmentation [1-9]\d?\.\d %\.$/m,
+    /^Saved its snapshot \(\d+ regions, \d+ blocks\) to .+memory-map\.json\.$/m,
+    /^Drew it to .+memory-map\.svg \([\d.]+ KiB\); open it in a browser and hover a block\.$/m,
+    /^Memory pools: 1$/m,
+    /^ {2}render_demo +cpu +Variable +/m,
+    /^JSON\.stringify\(manager\) lists 1 pool\(s\)\.$/m,
+  ],
   // Without a GPU (CI) it explains and exits 0; on the GPU machine it does the round trip.
   "gpu_basic.ts": [/^(No GPU here: GPU pools are unavailable: .+|Copied 10240 bytes to the device and back; round trip intact: true)$/m],
 };
