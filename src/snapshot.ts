@@ -178,7 +178,9 @@ export function takeSnapshot(pool: NativePool, options: SnapshotOptions = {}): P
       continue;
     }
     const id = words[word + 2]!;
-    const block: SnapshotBlock = { offset, size, state, region: r, id, requestedSize: floats[b * (BLOCK_BYTES / 8) + 2]! };
+    const requestedSize = floats[b * (BLOCK_BYTES / 8) + 2]!;
+    // A pending block (freed on a stream, not yet reusable) holds no allocation any more: no id, no age.
+    const block: SnapshotBlock = id === 0 ? { offset, size, state, region: r, requestedSize } : { offset, size, state, region: r, id, requestedSize };
     if (id !== 0) {
       block.age = (((lastId - id) % ID_CYCLE) + ID_CYCLE) % ID_CYCLE;
       const known = details?.({ id, offset });
