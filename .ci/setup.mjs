@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Installs and builds whatever is missing, so `npm start` and `npm test` work on a fresh machine:
-// npm packages (Bun among them), the pinned Zig from PyPI into .tools/ (never globally), libpmem
-// from Debian where apt-get can, then the Zig core. `node .ci/setup.mjs test` also runs the core's
+// npm packages (Bun among them), the pinned Zig from PyPI into .tools/ (never globally), libpmem and
+// libpmemobj from Debian where apt-get can, then the Zig core. `node .ci/setup.mjs test` also runs the core's
 // unit tests (`zig build test`). Each step is skipped when its result is already there.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -52,20 +52,30 @@ function hasLibrary(soname) {
   }
 }
 
-/** libpmem serves PMEM pools; without it the rest works and createPMEMPool says what is missing. */
-function installLibpmem() {
-  if (hasLibrary("libpmem.so.1")) return;
+/**
+ * libpmem serves PMEM pools (without it the rest works and createPMEMPool says what is missing);
+ * libpmemobj is the anchor bench/pmem.ts measures them against. Both from Debian (PMDK 1.12).
+ */
+const PMDK_PACKAGES = [
+  { soname: "libpmem.so.1", packages: ["libpmem1", "libpmem-dev"], purpose: "PMEM pools will be unavailable" },
+  { soname: "libpmemobj.so.1", packages: ["libpmemobj1", "libpmemobj-dev"], purpose: "bench/pmem.ts cannot run its libpmemobj anchor" },
+];
+
+function installPmdk() {
+  const missing = PMDK_PACKAGES.filter(({ soname }) => !hasLibrary(soname));
+  if (missing.length === 0) return;
+  const packages = missing.flatMap((entry) => entry.packages);
   if (process.getuid?.() !== 0 || spawnSync("apt-get", ["--version"], { stdio: "ignore" }).status !== 0) {
-    say("libpmem is missing and apt-get is not usable here: PMEM pools will be unavailable (install libpmem1)");
+    for (const entry of missing) say(`${entry.soname} is missing and apt-get is not usable here: ${entry.purpose} (install ${entry.packages[0]})`);
     return;
   }
-  say("installing libpmem (PMDK) from Debian");
+  say(`installing ${packages.join(", ")} (PMDK) from Debian`);
   const quiet = { stdio: ["ignore", "ignore", "inherit"] };
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const install = () => spawnSync("apt-get", ["install", "-y", "-q", "libpmem1", "libpmem-dev"], { ...quiet, env }).status === 0;
+  const install = () => spawnSync("apt-get", ["install", "-y", "-q", ...packages], { ...quiet, env }).status === 0;
   if (!install()) {
     spawnSync("apt-get", ["update", "-q"], { ...quiet, env });
-    if (!install()) say("could not install libpmem: PMEM pools will be unavailable");
+    if (!install()) for (const entry of missing) say(`could not install ${entry.packages[0]}: ${entry.purpose}`);
   }
 }
 
@@ -77,5 +87,5 @@ function buildCore(withTests) {
 
 installNpmPackages();
 installZig();
-installLibpmem();
+installPmdk();
 buildCore(process.argv[2] === "test");

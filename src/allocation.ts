@@ -54,6 +54,11 @@ export abstract class PoolAllocation {
     return !this.#freed && this.epoch === this.pool.epoch && !this.pool.destroyed && this.pool.holds(this.offset, this.id);
   }
 
+  /** @internal whether free() was called on this handle (cheaper than `alive`: no call into the core). */
+  get released(): boolean {
+    return this.#freed;
+  }
+
   /** Returns the block to its pool. A second free is a DoubleFreeError. */
   free(): void {
     this.assertFreeable();

@@ -10,14 +10,14 @@ import { PoolAllocation } from "./allocation";
 import { InvalidPointerError, OutOfBoundsError, describe } from "./errors";
 import type { GPUStream, StreamOptions } from "./gpu";
 import { core, errorFor, HostMemory } from "./native";
-import { isPinned } from "./pool";
+import { trackedPoolAt, type HostPool } from "./pool";
 
 /**
  * Where bytes live, as far as moving them goes: pageable host memory (CPU pools, JavaScript
- * arrays), page-locked host memory (pinned pools: direct DMA), device memory (GPU pools).
- * PMEM pools add "pmem" (see PATHS).
+ * arrays), page-locked host memory (pinned pools: direct DMA), device memory (GPU pools), and
+ * persistent memory (PMEM pools: what is written there is persisted before the copy returns).
  */
-export type MemoryKind = "pageable" | "pinned" | "device";
+export type MemoryKind = "pageable" | "pinned" | "device" | "pmem";
 
 /** One side of a copy: an allocation of any pool, or any typed array or DataView. */
 export type CopySide = PoolAllocation | ArrayBufferView;
@@ -37,6 +37,8 @@ export interface Endpoint {
   length: number;
   /** The CUDA device of device memory; -1 for host memory. */
   deviceId: number;
+  /** The pool whose memory it is, where a path needs it (PMEM: to persist). */
+  pool: HostPool | undefined;
   /** What the side was given as, for messages (built only when one is needed). */
   side: CopySide;
   role: "source" | "destination";
@@ -45,40 +47,38 @@ export interface Endpoint {
 type CopyPath = (dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined) => void;
 
 /**
- * The path for each destination kind and source kind. Adding a kind to MemoryKind makes the
- * compiler ask for its row and column. PMEM (the pmem branch) adds, each persisting a PMEM
- * destination before it returns:
- *   pmem <- pageable, pinned, pmem: pmem_memcpy_persist
- *   pageable, pinned <- pmem: hostCopy
- *   pmem <- device: cuMemcpyDtoH straight into the PMEM mapping, which the pool registers with the
- *     driver (cuMemHostRegister, as pinned regions are: zig/src/backend/pinned.zig), then persist:
- *     a GPU checkpoint by direct DMA, with no extra host copy
- *   device <- pmem: cuMemcpyHtoD from the registered mapping
+ * The path for each destination kind (row) and source kind (column). Adding a kind to MemoryKind
+ * makes the compiler ask for its row and column.
  */
 const PATHS: Record<MemoryKind, Record<MemoryKind, CopyPath>> = {
-  pageable: { pageable: hostCopy, pinned: hostCopy, device: deviceToHost },
-  pinned: { pageable: hostCopy, pinned: hostCopy, device: deviceToHost },
-  device: { pageable: hostToDevice, pinned: hostToDevice, device: deviceToDevice },
+  pageable: { pageable: hostCopy, pinned: hostCopy, device: deviceToHost, pmem: hostCopy },
+  pinned: { pageable: hostCopy, pinned: hostCopy, device: deviceToHost, pmem: hostCopy },
+  device: { pageable: hostToDevice, pinned: hostToDevice, device: deviceToDevice, pmem: hostToDevice },
+  pmem: { pageable: intoPmem, pinned: intoPmem, device: deviceToPmem, pmem: intoPmem },
 };
 
 /**
  * Copies `bytes` (default: all of `src` past `srcOffset`) from `src` to `dst`, each an allocation
- * of any pool (CPU, pinned, GPU) or a typed array; returns the bytes copied. Offsets and lengths
- * are in bytes. Nothing moves unless the whole range fits both sides (OutOfBoundsError); a freed
- * allocation is a UseAfterFreeError. Done when it returns, unless `stream` is given and a GPU
- * path can queue the copy on it (then synchronize the stream before touching the bytes).
+ * of any pool (CPU, pinned, GPU, PMEM) or a typed array; returns the bytes copied. Offsets and
+ * lengths are in bytes. Nothing moves unless the whole range fits both sides (OutOfBoundsError); a
+ * freed allocation is a UseAfterFreeError. Done when it returns, unless `stream` is given and a GPU
+ * path can queue the copy on it (then synchronize the stream before touching the bytes). A PMEM
+ * destination (an allocation or a view of one) is durable when it returns.
  */
 export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: CopyOptions): number {
-  // Two typed arrays are host memory on both sides whatever pool they view: one memmove, with no
-  // endpoints built (a third of the cost of a small copy). Every check below still applies.
+  // Two typed arrays are host memory on both sides: one memmove, with no endpoints built (a third
+  // of the cost of a small copy), unless the destination views PMEM, which must be persisted.
   if (ArrayBuffer.isView(dst) && ArrayBuffer.isView(src) && dst.byteLength > 0 && src.byteLength > 0) {
     const srcOffset = checkedOffset("srcOffset", options?.srcOffset);
     const dstOffset = checkedOffset("dstOffset", options?.dstOffset);
     const length = bytes ?? src.byteLength - srcOffset;
     if (Number.isSafeInteger(length) && length > 0 && srcOffset + length <= src.byteLength && dstOffset + length <= dst.byteLength) {
-      options?.stream?.synchronize();
-      checkCore(core.mp_copy_host((addressOf(dst as DataView) + dstOffset) as Pointer, (addressOf(src as DataView) + srcOffset) as Pointer, length));
-      return length;
+      const dstAddress = addressOf(dst as DataView);
+      if (trackedPoolAt(dstAddress, dst.byteLength)?.kind !== "pmem") {
+        options?.stream?.synchronize();
+        checkCore(core.mp_copy_host((dstAddress + dstOffset) as Pointer, (addressOf(src as DataView) + srcOffset) as Pointer, length));
+        return length;
+      }
     }
   }
   const to = endpointOf(dst, "destination");
@@ -102,17 +102,23 @@ export function copyBetween(dst: Endpoint, src: Endpoint, bytes: number | undefi
 export function endpointOf(side: CopySide, role: "source" | "destination"): Endpoint {
   if (side instanceof PoolAllocation) {
     side.assertUsable(role === "source" ? "copy from" : "copy into");
-    const kind = side.pool.kind;
-    if (kind === "gpu") return { kind: "device", address: side.ptr, length: side.size, deviceId: side.pool.config.deviceId, side, role };
-    return { kind: kind === "pinned" ? "pinned" : "pageable", address: side.ptr, length: side.size, deviceId: -1, side, role };
+    const pool = side.pool;
+    if (pool.kind === "gpu") return { kind: "device", address: side.ptr, length: side.size, deviceId: pool.config.deviceId, pool: undefined, side, role };
+    const host = pool as HostPool;
+    return { kind: hostMemoryKind(host), address: side.ptr, length: side.size, deviceId: -1, pool: host, side, role };
   }
   if (ArrayBuffer.isView(side)) {
     const length = side.byteLength;
     if (length === 0) throw new OutOfBoundsError(`cannot copy ${role === "source" ? "from" : "into"} the ${role} ${side.constructor.name}: it is empty or detached`);
     const address = addressOf(side as DataView);
-    return { kind: isPinned(address, length) ? "pinned" : "pageable", address, length, deviceId: -1, side, role };
+    const pool = trackedPoolAt(address, length);
+    return { kind: pool === undefined ? "pageable" : hostMemoryKind(pool), address, length, deviceId: -1, pool, side, role };
   }
   throw new InvalidPointerError(`the ${role} of a copy is an allocation or a typed array, not ${side === null ? "null" : typeof side}`);
+}
+
+function hostMemoryKind(pool: HostPool): MemoryKind {
+  return pool.kind === "pinned" ? "pinned" : pool.kind === "pmem" ? "pmem" : "pageable";
 }
 
 /** @internal an offset of a copy or fill: a whole number of bytes from 0. */
@@ -152,6 +158,34 @@ function hostToDevice(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddre
 
 function deviceToHost(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
   checkCore(core.mp_gpu_copy_dtoh(src.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, hostMemory(dst), stream?.handle ?? null));
+}
+
+/**
+ * Into persistent memory from the host: pmem_memcpy_persist (non-temporal stores, nothing left to
+ * flush); where source and destination overlap (one PMEM allocation), memmove, then persist.
+ */
+function intoPmem(dst: Endpoint, dstAddress: number, _src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
+  stream?.synchronize();
+  const pool = dst.pool!;
+  const fileOffset = dstAddress - pool.base;
+  if (dstAddress < srcAddress + length && srcAddress < dstAddress + length) {
+    checkCore(core.mp_copy_host(dstAddress as Pointer, srcAddress as Pointer, length));
+    pool.check(core.mp_pmem_persist(pool.handle, fileOffset, length));
+    return;
+  }
+  pool.check(core.mp_pmem_memcpy_persist(pool.handle, fileOffset, srcAddress as Pointer, length));
+}
+
+/**
+ * A GPU checkpoint: the driver copies into the PMEM mapping, then the bytes are persisted. The
+ * mapping is not registered with the driver (yet), so the copy takes the pageable path (staged
+ * through pinned buffers above 1 MiB); registering it (cuMemHostRegister, as pinned regions are,
+ * zig/src/backend/pinned.zig) would make this one direct DMA.
+ */
+function deviceToPmem(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
+  deviceToHost(dst, dstAddress, src, srcAddress, length, stream); // synchronous: the pageable path waits
+  const pool = dst.pool!;
+  pool.check(core.mp_pmem_persist(pool.handle, dstAddress - pool.base, length));
 }
 
 /** Bytes per step of a copy that goes through host memory. */

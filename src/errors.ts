@@ -95,6 +95,43 @@ export class NativeLibraryError extends MemoryPoolError {
   }
 }
 
+/** PMEM pools need libpmem (PMDK's libpmem.so.1), which is not installed or not usable here. */
+export class PMEMUnavailableError extends MemoryPoolError {
+  constructor(message: string) {
+    super("PMEM_UNAVAILABLE", message);
+  }
+}
+
+/** Why a pool file was refused; the file is left as it was. */
+export type PMEMFormatReason = "magic" | "version" | "checksum" | "layout" | "truncated" | "extended" | "metadata";
+
+/**
+ * A file at pmemPoolPath that is not a pool this library can open: another program's file (`magic`),
+ * another format version, a damaged header (`checksum`), a layout other than the config's, a file
+ * cut short or grown since it was made, or damaged allocation metadata. Nothing was written to it.
+ */
+export class PMEMFormatError extends MemoryPoolError {
+  readonly reason: PMEMFormatReason;
+  constructor(message: string, reason: PMEMFormatReason) {
+    super("PMEM_FORMAT", message);
+    this.reason = reason;
+  }
+}
+
+/** pmemPoolPath cannot be used: a missing directory, no permission, not a file, no space, or in use. */
+export class PMEMFileError extends MemoryPoolError {
+  constructor(message: string) {
+    super("PMEM_FILE", message);
+  }
+}
+
+/** A root that cannot be set: a bad name, no free root slot, or freeing a block a root publishes. */
+export class PMEMRootError extends MemoryPoolError {
+  constructor(message: string) {
+    super("PMEM_ROOT", message);
+  }
+}
+
 export function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "bigint") return `${value}n`;

@@ -11,16 +11,22 @@ export {
   MemoryPoolError,
   NativeLibraryError,
   OutOfMemoryError,
+  PMEMFileError,
+  PMEMFormatError,
+  PMEMRootError,
   OutOfBoundsError,
+  PMEMUnavailableError,
   PoolExistsError,
   PoolNotFoundError,
   UseAfterFreeError,
+  type PMEMFormatReason,
 } from "./errors";
 export { copy, type CopyOptions, type CopySide, type MemoryKind } from "./copy";
 export { GPUAllocation, GPUMemoryPool, GPUStream, type HostSide, type StreamOptions } from "./gpu";
 export { allocate, allocateGPU, deallocate, deallocateGPU } from "./helpers";
 export { MemoryPoolManager, type MemoryPool, type PoolInfo } from "./manager";
 export { renderMemoryMap, type MemoryMapOptions } from "./memory_map";
+export { PMEMMemoryPool, type PersistTarget, type SetRootOptions } from "./pmem";
 export { CPUMemoryPool, PinnedMemoryPool, type Freeable, type PoolJSON, type PoolKind } from "./pool";
 export type {
   AllocationDetails,

@@ -2,14 +2,16 @@
  * MemoryPoolManager (seed): one per process. Pool names live in the core's registry, which
  * every Worker shares, so getPool finds a pool wherever it was created.
  */
+import { resolve } from "node:path";
 import { PoolConfig } from "./config";
 import { ConfigError, PoolExistsError, PoolNotFoundError } from "./errors";
 import { check, CONFIG_FIELDS, core, decodeName, encodeName, PoolKind, Status } from "./native";
 import { GPUMemoryPool } from "./gpu";
+import { PMEMMemoryPool } from "./pmem";
 import { CPUMemoryPool, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
 import { bytes, type MemoryStats } from "./stats";
 
-export type MemoryPool = CPUMemoryPool | PinnedMemoryPool | GPUMemoryPool;
+export type MemoryPool = CPUMemoryPool | PinnedMemoryPool | GPUMemoryPool | PMEMMemoryPool;
 export interface PoolInfo {
   name: string;
   kind: PoolKindName;
@@ -109,12 +111,38 @@ export class MemoryPoolManager {
     return pool;
   }
 
+  /**
+   * (seed) A persistent pool over the file at `config.pmemPoolPath`: created with `initialSize` bytes
+   * where there is no file, else opened and recovered, with every allocation and root it held.
+   * The file keeps its size (growth and maxSize do not apply) and its layout (allocatorType, blockSize,
+   * alignment). Throws PMEMUnavailableError without libpmem, PMEMFileError for a path that cannot be
+   * used, PMEMFormatError for a file that is not a sound pool (left untouched), ConfigError, PoolExistsError.
+   */
+  createPMEMPool(name: string, config: PoolConfig = new PoolConfig()): PMEMMemoryPool {
+    check(core.mp_pmem_available());
+    const encoded = validName(name);
+    const frozen = Object.freeze(config.clone());
+    frozen.validate();
+    if (frozen.pmemPoolPath === "") {
+      throw new ConfigError("pmemPoolPath", "", "a PMEM pool needs the path of its file (on a DAX file system for real PMEM, or e.g. under /dev/shm to emulate it)");
+    }
+    if (this.#live(name) !== undefined) throw new PoolExistsError(`a pool named '${name}' already exists`);
+    const path = encodeName(resolve(frozen.pmemPoolPath));
+    const handle = check(core.mp_pmem_open(encoded, encoded.length, path, path.length, configRecord(PoolKind.cpu, frozen)));
+    const pool = new PMEMMemoryPool(name, frozen, handle);
+    this.#pools.set(name, pool);
+    return pool;
+  }
+
   /** (seed) The pool with this name, created in this thread or in any other Worker. */
   getPool<P extends MemoryPool = MemoryPool>(name: string): P {
     const known = this.#live(name);
     if (known !== undefined) return known as P;
     const encoded = validName(name);
     const handle = core.mp_pool_find(encoded, encoded.length);
+    if (handle >= 0) return this.#attach(name, handle) as P;
+    const pmemHandle = core.mp_pmem_find(encoded, encoded.length);
+    if (pmemHandle >= 0) return this.#attachPMEM(name, pmemHandle) as P;
     if (handle === Status.poolNotFound) throw new PoolNotFoundError(`no pool named '${name}'`);
     return this.#attach(name, check(handle)) as P;
   }
@@ -123,10 +151,10 @@ export class MemoryPoolManager {
   hasPool(name: string): boolean {
     if (this.#live(name) !== undefined) return true;
     const encoded = validName(name);
-    return core.mp_pool_find(encoded, encoded.length) >= 0;
+    return core.mp_pool_find(encoded, encoded.length) >= 0 || core.mp_pmem_find(encoded, encoded.length) >= 0;
   }
 
-  /** Releases the pool's memory; its allocations and views die with it. */
+  /** Releases the pool's memory; its allocations and views die with it. A PMEM pool is closed; its file stays. */
   destroyPool(name: string): void {
     const pool = this.getPool(name);
     this.#pools.delete(name);
@@ -148,6 +176,13 @@ export class MemoryPoolManager {
       if (len < 0) continue; // destroyed by another Worker since the list was taken
       const kind = KIND_NAMES[core.mp_pool_kind(handle)];
       if (kind !== undefined) infos.push({ name: decodeName(nameBuffer.subarray(0, len)), kind });
+    }
+    const pmemHandles = new Int32Array(Math.max(64, core.mp_pmem_list(handles, 0)));
+    const pmemCount = Math.min(pmemHandles.length, core.mp_pmem_list(pmemHandles, pmemHandles.length));
+    for (const handle of pmemHandles.subarray(0, pmemCount)) {
+      const len = core.mp_pmem_name(handle, nameBuffer, nameBuffer.length);
+      if (len < 0) continue;
+      infos.push({ name: decodeName(nameBuffer.subarray(0, len)), kind: "pmem" });
     }
     return infos;
   }
@@ -227,6 +262,18 @@ export class MemoryPoolManager {
     if (pool === undefined || !pool.destroyed) return pool;
     this.#pools.delete(name);
     return undefined;
+  }
+
+  /** A PMEM pool opened in another Worker: the same file and allocations. */
+  #attachPMEM(name: string, handle: number): MemoryPool {
+    const record = new Float64Array(CONFIG_FIELDS.length);
+    check(core.mp_pmem_config(handle, record));
+    const pathBuffer = new Uint8Array(4096);
+    const len = check(core.mp_pmem_path(handle, pathBuffer, pathBuffer.length));
+    const config = Object.assign(configFromRecord(record), { pmemPoolPath: decodeName(pathBuffer.subarray(0, len)) });
+    const pool = new PMEMMemoryPool(name, Object.freeze(config), handle);
+    this.#pools.set(name, pool);
+    return pool;
   }
 
   #attach(name: string, handle: number): MemoryPool {

@@ -14,12 +14,17 @@ import {
   MemoryPoolError,
   NativeLibraryError,
   OutOfMemoryError,
+  PMEMFileError,
+  PMEMFormatError,
+  PMEMRootError,
+  PMEMUnavailableError,
   PoolExistsError,
   PoolNotFoundError,
+  type PMEMFormatReason,
 } from "./errors";
 
 /** Bumped with every change of an export's signature or of the config and stats records. */
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
@@ -40,7 +45,14 @@ export const Status = {
   invalidSize: -7,
   unavailable: -8,
   tooManyPools: -9,
+  pmemUnavailable: -20,
+  pmemFormat: -21,
+  pmemFile: -22,
+  pmemRoot: -23,
 } as const;
+
+/** Mirrors zig/src/pmem/format.zig Reason, by value (0: none). */
+const PMEM_FORMAT_REASONS = [undefined, "magic", "version", "checksum", "layout", "truncated", "extended", "metadata"] as const;
 
 /** Mirrors zig/src/pool.zig ConfigField: the order of the f64 config record. */
 export const CONFIG_FIELDS = [
@@ -127,13 +139,52 @@ const symbols = {
   mp_gpu_check_canaries: { args: [u32, ptr, u32, u32, u32], returns: i32 },
 } as const;
 
+/** PMEM pools (zig/src/pmem/): handles of their own; offsets and sizes as above. */
+const pmemSymbols = {
+  mp_pmem_available: { args: [], returns: i32 },
+  mp_pmem_open: { args: [ptr, u32, ptr, u32, ptr], returns: i32 },
+  mp_pmem_last_reason: { args: [], returns: u32 },
+  mp_pmem_find: { args: [ptr, u32], returns: i32 },
+  mp_pmem_close: { args: [i32], returns: i32 },
+  mp_pmem_list: { args: [ptr, u32], returns: u32 },
+  mp_pmem_name: { args: [i32, ptr, u32], returns: i32 },
+  mp_pmem_path: { args: [i32, ptr, u32], returns: i32 },
+  mp_pmem_config: { args: [i32, ptr], returns: i32 },
+  mp_pmem_base: { args: [i32], returns: ptr },
+  mp_pmem_file_size: { args: [i32], returns: f64 },
+  mp_pmem_is_pmem: { args: [i32], returns: i32 },
+  mp_pmem_created: { args: [i32], returns: i32 },
+  mp_pmem_alloc: { args: [i32, f64], returns: u32 },
+  mp_pmem_free: { args: [i32, u32, u32], returns: i32 },
+  mp_pmem_live_size: { args: [i32, u32], returns: f64 },
+  mp_pmem_live_id: { args: [i32, u32], returns: u32 },
+  mp_pmem_persist: { args: [i32, f64, f64], returns: i32 },
+  mp_pmem_flush: { args: [i32, f64, f64], returns: i32 },
+  mp_pmem_drain: { args: [i32], returns: i32 },
+  mp_pmem_memcpy_persist: { args: [i32, f64, ptr, f64], returns: i32 },
+  mp_pmem_set_root: { args: [i32, ptr, u32, u32, u32, u32], returns: i32 },
+  mp_pmem_get_root: { args: [i32, ptr, u32], returns: u32 },
+  mp_pmem_root: { args: [i32, ptr, u32, f64], returns: u32 },
+  mp_pmem_root_name: { args: [i32, u32, ptr, u32], returns: i32 },
+  mp_pmem_live_list: { args: [i32, ptr, u32], returns: u32 },
+  mp_pmem_stats: { args: [i32, ptr], returns: i32 },
+  mp_pmem_reset: { args: [i32], returns: i32 },
+  mp_pmem_snapshot: { args: [i32, ptr, ptr, u32, ptr, u32, ptr], returns: i32 },
+  mp_pmem_barrier_count: { args: [], returns: f64 },
+} as const;
+
 function open() {
   if (!existsSync(libraryPath)) {
     throw new NativeLibraryError(
       `the memory-pool core is not built: ${libraryPath} is missing. Run \`npm test\` or \`npm run build\` in the package's folder to build it.`,
     );
   }
-  const library = dlopen(libraryPath, symbols);
+  let library;
+  try {
+    library = dlopen(libraryPath, { ...symbols, ...pmemSymbols });
+  } catch (err) {
+    throw new NativeLibraryError(`the core at ${libraryPath} cannot be opened (${(err as Error).message}): rebuild it (npm run build)`);
+  }
   const version = library.symbols.mp_abi_version();
   if (version !== ABI_VERSION) {
     throw new NativeLibraryError(`the core at ${libraryPath} speaks ABI ${version}, this code expects ${ABI_VERSION}: rebuild it (npm run build)`);
@@ -173,6 +224,14 @@ export function errorFor(status: number, message = lastError()): MemoryPoolError
       return new PoolNotFoundError(message);
     case Status.invalidSize:
       return new InvalidSizeError(message);
+    case Status.pmemUnavailable:
+      return new PMEMUnavailableError(message);
+    case Status.pmemFormat:
+      return new PMEMFormatError(message, (PMEM_FORMAT_REASONS[core.mp_pmem_last_reason()] ?? "metadata") as PMEMFormatReason);
+    case Status.pmemFile:
+      return new PMEMFileError(message);
+    case Status.pmemRoot:
+      return new PMEMRootError(message);
     case Status.unavailable:
       return new GPUUnavailableError(message);
     default:

@@ -18,7 +18,7 @@ const WINDOW_BYTES = 2 ** 31;
 /** Windows overlap by half, so any block up to 2 GiB lies inside the window its start falls in. */
 const WINDOW_SPAN_BYTES = 2 ** 32;
 
-export type PoolKind = "cpu" | "gpu" | "pinned";
+export type PoolKind = "cpu" | "gpu" | "pinned" | "pmem";
 export type Freeable = Allocation | number | ArrayBufferView;
 
 /** What pool.toJSON() gives: for tools, logs and dashboards. */
@@ -30,6 +30,40 @@ export interface PoolJSON {
   stats?: MemoryStatsJSON;
   destroyed?: true;
 }
+
+/**
+ * @internal The core's calls a pool makes about its blocks. Pools in the core's main table (CPU,
+ * pinned, GPU) make them through mp_*; PMEM pools answer the same questions through mp_pmem_*,
+ * so the handles, views and checks below serve them too.
+ */
+export interface PoolCalls {
+  base(handle: number): number;
+  addressSpace(handle: number): number;
+  alloc(handle: number, size: number): number;
+  free(handle: number, offset: number, id: number): number;
+  liveSize(handle: number, offset: number): number;
+  liveId(handle: number, offset: number): number;
+  stats(handle: number, out: Float64Array): number;
+  reset(handle: number): number;
+  trim(handle: number): number;
+  destroy(handle: number): number;
+  /** zig/src/snapshot.zig: header, regions, their capacity, blocks, their capacity, statistics. */
+  snapshot(handle: number, header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number;
+}
+
+const coreCalls: PoolCalls = {
+  base: (handle) => Number(core.mp_pool_base(handle)),
+  addressSpace: core.mp_pool_address_space,
+  alloc: core.mp_alloc,
+  free: core.mp_free,
+  liveSize: core.mp_live_size,
+  liveId: core.mp_live_id,
+  stats: core.mp_stats,
+  reset: core.mp_reset,
+  trim: core.mp_trim,
+  destroy: core.mp_pool_destroy,
+  snapshot: core.mp_snapshot,
+};
 
 export abstract class NativePool {
   abstract readonly kind: PoolKind;
@@ -44,21 +78,24 @@ export abstract class NativePool {
   /** @internal bytes of address space the arena spans. */
   readonly addressSpace: number;
   readonly #statsRecord = new Float64Array(STATS_FIELDS.length);
+  readonly #calls: PoolCalls;
 
   /** @internal pools are made by MemoryPoolManager */
   constructor(
     readonly name: string,
     readonly config: Readonly<PoolConfig>,
     handle: number,
+    calls: PoolCalls = coreCalls,
   ) {
     this.handle = handle;
-    this.base = Number(core.mp_pool_base(handle));
-    this.addressSpace = core.mp_pool_address_space(handle);
+    this.#calls = calls;
+    this.base = calls.base(handle);
+    this.addressSpace = calls.addressSpace(handle);
   }
 
   /** @internal a block's granule offset; throws the typed error where the core refuses. */
   allocOffset(size: number): number {
-    const offset = core.mp_alloc(this.handle, typeof size === "number" ? size : NaN);
+    const offset = this.#calls.alloc(this.handle, typeof size === "number" ? size : NaN);
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
     return offset;
   }
@@ -79,24 +116,24 @@ export abstract class NativePool {
 
   /** @internal called by PoolAllocation.free(): frees only if the block still holds that allocation. */
   release(allocation: PoolAllocation): void {
-    this.check(core.mp_free(this.handle, allocation.offset, allocation.id));
+    this.check(this.#calls.free(this.handle, allocation.offset, allocation.id));
   }
 
   /** @internal frees the block at `address` whoever holds it (a raw pointer free). */
   releaseAddress(address: number): void {
-    this.check(core.mp_free(this.handle, this.offsetOf(address), 0));
+    this.check(this.#calls.free(this.handle, this.offsetOf(address), 0));
   }
 
   /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
   holds(offset: number, id: number): boolean {
-    return core.mp_live_id(this.handle, offset) === id;
+    return this.#calls.liveId(this.handle, offset) === id;
   }
 
   /** @internal the size and id of the live block at `address`; InvalidPointerError where none starts there. */
   liveBlock(address: number): { offset: number; size: number; id: number } {
     const delta = address - this.base;
     const offset = delta / GRANULE_BYTES;
-    const size = delta >= 0 && delta < this.addressSpace && Number.isInteger(offset) ? core.mp_live_size(this.handle, offset) : -1;
+    const size = delta >= 0 && delta < this.addressSpace && Number.isInteger(offset) ? this.#calls.liveSize(this.handle, offset) : -1;
     if (size < 0) throw new InvalidPointerError(`0x${address.toString(16)} is not the start of a live allocation of pool '${this.name}'`);
     return { offset, size, id: core.mp_last_id() };
   }
@@ -115,7 +152,7 @@ export abstract class NativePool {
 
   /** (seed) The pool's figures now. */
   getStats(): MemoryStats {
-    this.check(core.mp_stats(this.handle, this.#statsRecord));
+    this.check(this.#calls.stats(this.handle, this.#statsRecord));
     return new MemoryStats(this.name, this.#statsRecord.slice());
   }
 
@@ -126,6 +163,11 @@ export abstract class NativePool {
    */
   snapshot(options?: SnapshotOptions): PoolSnapshot {
     return takeSnapshot(this, options);
+  }
+
+  /** @internal the core's snapshot records (see takeSnapshot), through this pool's calls. */
+  snapshotRecords(header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number {
+    return this.check(this.#calls.snapshot(this.handle, header, regions, regionCapacity, blocks, blockCapacity, stats));
   }
 
   /**
@@ -145,19 +187,19 @@ export abstract class NativePool {
 
   /** Frees every allocation at once; their handles then throw UseAfterFreeError. */
   reset(): void {
-    this.check(core.mp_reset(this.handle));
+    this.check(this.#calls.reset(this.handle));
     this.epoch++;
   }
 
   /** Gives empty regions (all but the first) back to the OS or device; returns the bytes released. */
   trim(): number {
-    return this.check(core.mp_trim(this.handle));
+    return this.check(this.#calls.trim(this.handle));
   }
 
   /** @internal called by the manager: releases the memory. */
   destroyNative(): void {
     if (this.destroyed) throw new UseAfterFreeError(`pool '${this.name}' was already destroyed`);
-    this.check(core.mp_pool_destroy(this.handle));
+    this.check(this.#calls.destroy(this.handle));
     this.destroyed = true;
   }
 }
@@ -232,6 +274,7 @@ export abstract class HostPool extends NativePool {
   /** @internal also detaches every view: the memory is unmapped, views must not reach it. */
   override destroyNative(): void {
     super.destroyNative();
+    trackedPools.delete(this);
     for (const buffer of this.#windows) buffer?.transfer(0);
     this.#windows.length = 0;
   }
@@ -249,24 +292,26 @@ export class PinnedMemoryPool extends HostPool {
   /** @internal */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number) {
     super(name, config, handle);
-    pinnedPools.add(this);
-  }
-
-  /** @internal */
-  override destroyNative(): void {
-    pinnedPools.delete(this);
-    super.destroyNative();
+    trackAddresses(this);
   }
 }
 
-/** The pinned pools this thread knows, to tell page-locked memory from pageable by its address. */
-const pinnedPools = new Set<PinnedMemoryPool>();
+/**
+ * Pools whose memory a copy must tell apart by address (a typed array carries no pool): pinned
+ * memory goes straight to the DMA engine, PMEM must be persisted. CPU pools are ordinary memory.
+ */
+const trackedPools = new Set<HostPool>();
 
-/** @internal whether `length` bytes at `address` lie in page-locked memory (a pinned pool's arena). */
-export function isPinned(address: number, length: number): boolean {
-  if (pinnedPools.size === 0) return false;
-  for (const pool of pinnedPools) {
-    if (!pool.destroyed && address >= pool.base && address + length <= pool.base + pool.addressSpace) return true;
+/** @internal called by the constructors of pinned and PMEM pools; destroyNative forgets them. */
+export function trackAddresses(pool: HostPool): void {
+  trackedPools.add(pool);
+}
+
+/** @internal the pinned or PMEM pool whose memory holds all `length` bytes at `address`, if any. */
+export function trackedPoolAt(address: number, length: number): HostPool | undefined {
+  if (trackedPools.size === 0) return undefined;
+  for (const pool of trackedPools) {
+    if (!pool.destroyed && address >= pool.base && address + length <= pool.base + pool.addressSpace) return pool;
   }
-  return false;
+  return undefined;
 }

@@ -5,7 +5,7 @@
  * src/memory_map.ts draws them.
  */
 import type { PoolConfig } from "./config";
-import { core, STATS_FIELDS } from "./native";
+import { GRANULE_BYTES, STATS_FIELDS } from "./native";
 import type { NativePool, PoolKind } from "./pool";
 import { MemoryStats, type MemoryStatsJSON } from "./stats";
 
@@ -83,11 +83,9 @@ export interface SnapshotOptions {
   details?: AllocationDetailsProvider;
 }
 
-const HEADER_FIELDS = 4; // region_count, block_count, last_id, granule_bytes
-const REGION_WORDS = 4; // index, start, granules, live_count (u32 each)
+const HEADER_FIELDS = 4; // region_count, block_count, last_id, id_max
+const REGION_WORDS = 3; // index, start, granules (u32 each)
 const BLOCK_BYTES = 24; // start, granules, id, state (u32 each), requested_bytes (f64)
-/** Allocation ids run from 1 to 2^32 - 2 and wrap (zig/src/pool.zig). */
-const ID_CYCLE = 0xffff_fffe;
 /** Room for this many more records than the last count, for Workers allocating meanwhile. */
 const SLACK = 64;
 
@@ -110,7 +108,7 @@ function readRecords(pool: NativePool): Records {
     const regions = new Uint32Array(capacity.regions * REGION_WORDS);
     const blocks = new ArrayBuffer(capacity.blocks * BLOCK_BYTES);
     const stats = new Float64Array(STATS_FIELDS.length);
-    const status = pool.check(core.mp_snapshot(pool.handle, header, regions, capacity.regions, new Uint8Array(blocks), capacity.blocks, stats));
+    const status = pool.snapshotRecords(header, regions, capacity.regions, new Uint8Array(blocks), capacity.blocks, stats);
     // Copied at once: the JIT may reuse earlier reads of memory the core wrote (see native.ts).
     const [regionCount, blockCount] = header.slice();
     if (status === 0) {
@@ -132,7 +130,8 @@ function readRecords(pool: NativePool): Records {
 export function takeSnapshot(pool: NativePool, options: SnapshotOptions = {}): PoolSnapshot {
   const takenAt = new Date().toISOString();
   const records = readRecords(pool);
-  const [regionCount, blockCount, lastId, granuleBytes] = records.header as unknown as [number, number, number, number];
+  const [regionCount, blockCount, lastId, idMax] = records.header as unknown as [number, number, number, number];
+  const granuleBytes = GRANULE_BYTES;
   const details = options.details ?? pool.detailsProvider();
 
   const regions: SnapshotRegion[] = new Array(regionCount);
@@ -143,7 +142,7 @@ export function takeSnapshot(pool: NativePool, options: SnapshotOptions = {}): P
       index,
       offset: records.regions[word + 1]! * granuleBytes,
       size: records.regions[word + 2]! * granuleBytes,
-      liveBlocks: records.regions[word + 3]!,
+      liveBlocks: 0,
       freeBlocks: 0,
       freeBytes: 0,
       largestFreeBlock: 0,
@@ -177,12 +176,14 @@ export function takeSnapshot(pool: NativePool, options: SnapshotOptions = {}): P
       blocks[b] = { offset, size, state, region: r };
       continue;
     }
+    if (state === "live") region.liveBlocks++;
     const id = words[word + 2]!;
     const requestedSize = floats[b * (BLOCK_BYTES / 8) + 2]!;
     // A pending block (freed on a stream, not yet reusable) holds no allocation any more: no id, no age.
     const block: SnapshotBlock = id === 0 ? { offset, size, state, region: r, requestedSize } : { offset, size, state, region: r, id, requestedSize };
     if (id !== 0) {
-      block.age = (((lastId - id) % ID_CYCLE) + ID_CYCLE) % ID_CYCLE;
+      // Ids count up from 1 and wrap after idMax, so the distance may wrap too.
+      block.age = lastId >= id ? lastId - id : lastId + idMax - id;
       const known = details?.({ id, offset });
       if (known?.ageMs !== undefined) block.ageMs = known.ageMs;
       if (known?.stack !== undefined) block.stack = known.stack;

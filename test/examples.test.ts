@@ -3,14 +3,24 @@
  * cannot silently rot: each must exit 0, print nothing on stderr, and print its key lines.
  */
 import { describe, expect, test } from "bun:test";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const root = join(import.meta.dir, "..");
 
+/** PMEM examples get a pool file of their own (so runs never share one) and PMEM emulated. */
 function runExample(name: string): { exitCode: number; stdout: string; stderr: string } {
-  const result = Bun.spawnSync([process.execPath, join("examples", name)], { cwd: root, stdout: "pipe", stderr: "pipe" });
-  return { exitCode: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+  const pmem = name.startsWith("pmem_");
+  const poolFile = join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), `memory-pool-example-${process.pid}-${name}.pool`);
+  const args = pmem ? [poolFile] : [];
+  const env = pmem ? { ...process.env, PMEM_IS_PMEM_FORCE: "1" } : process.env;
+  try {
+    const result = Bun.spawnSync([process.execPath, join("examples", name), ...args], { cwd: root, stdout: "pipe", stderr: "pipe", env });
+    return { exitCode: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+  } finally {
+    if (pmem) rmSync(poolFile, { force: true });
+  }
 }
 
 /** Lines (as patterns) each example must print. */
@@ -79,6 +89,27 @@ const expected: Record<string, RegExp[]> = {
     /^Memory pools: 1$/m,
     /^ {2}render_demo +cpu +Variable +/m,
     /^JSON\.stringify\(manager\) lists 1 pool\(s\)\.$/m,
+  ],
+  "pmem_basic.ts": [
+    /^Created PMEM pool 'persistent_pool': 2 MiB file\.$/m,
+    /^Persistent memory \(real or PMEM_IS_PMEM_FORCE=1\): persist\(\) flushes CPU caches\.$/m,
+    /^Wrote "This data persists!" and persisted its 20 bytes\.$/m,
+    /^Published it as root 'greeting'\.$/m,
+    /^Copied 512 doubles into root 'samples' with memcpyPersist; the last is 0\.7410\.$/m,
+    /^Wrote 16 counters, flushed each and drained once\.$/m,
+    /^Freeing a published block is refused: PMEM_ROOT\.$/m,
+    /^Memory pool 'persistent_pool'$/m,
+    /^ {2}live allocations +2 \(peak 3\)$/m,
+    /^Roots: greeting, samples\.$/m,
+    /^Closed the pool; .* keeps its data for the next process\.$/m,
+  ],
+  "pmem_reopen.ts": [
+    /^\[parent\] created .* \(created: true\)$/m,
+    /^\[child \d+\] reopened the pool \(created: false\) and found 1 line\(s\): "written by the first process"$/m,
+    /^\[child \d+\] appended a line and exits without closing the pool$/m,
+    /^\[parent\] reopened the pool: 2 lines, 1 live allocation \(the old versions were freed\)$/m,
+    /^ {2}process \d+ was here$/m,
+    /^\[parent\] removed the pool file$/m,
   ],
   // Without a GPU (CI) it explains and exits 0; on the GPU machine it does the round trip.
   "gpu_basic.ts": [/^(No GPU here: GPU pools are unavailable: .+|Copied 10240 bytes to the device and back; round trip intact: true)$/m],

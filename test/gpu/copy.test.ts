@@ -13,18 +13,24 @@ import {
   type GPUAllocation,
   type GPUMemoryPool,
   type PinnedMemoryPool,
+  type PMEMMemoryPool,
+  type PoolAllocation,
 } from "../../src/index";
 import { core, lastError } from "../../src/native";
+import { pmemConfig, poolPath, removePoolFiles } from "../pmem/helpers";
 
 const manager = MemoryPoolManager.getInstance();
 const deviceCount = core.mp_gpu_device_count();
 const gpu = deviceCount > 0;
 if (!gpu) console.log(`[test/gpu/copy] GPU copy tests skipped: ${deviceCount < 0 ? lastError() : "the CUDA driver sees no device"}`);
+const pmem = core.mp_pmem_available() === 0;
+if (gpu && !pmem) console.log(`[test/gpu/copy] pairs with PMEM skipped: ${lastError()}`);
 
 const MiB = 1 << 20;
 const made: string[] = [];
 afterAll(() => {
   for (const name of made) if (manager.hasPool(name)) manager.destroyPool(name);
+  removePoolFiles();
 });
 
 function pattern(length: number, seed: number): Uint8Array {
@@ -45,6 +51,7 @@ describe.skipIf(!gpu)("copy between every pair of kinds", () => {
   let pinned: PinnedMemoryPool;
   let device: GPUMemoryPool;
   let device2: GPUMemoryPool;
+  let persistent: PMEMMemoryPool | undefined;
   const setUp = () => {
     if (device !== undefined) return;
     made.push("copy-cpu", "copy-pinned", "copy-device", "copy-device-2");
@@ -52,25 +59,36 @@ describe.skipIf(!gpu)("copy between every pair of kinds", () => {
     pinned = manager.createPinnedPool("copy-pinned", Object.assign(new PoolConfig(), { initialSize: 64 * MiB }));
     device = manager.createGPUPool("copy-device", Object.assign(new PoolConfig(), { initialSize: 256 * MiB }));
     device2 = manager.createGPUPool("copy-device-2", Object.assign(new PoolConfig(), { initialSize: 64 * MiB }));
+    if (pmem) {
+      made.push("copy-pmem");
+      persistent = manager.createPMEMPool("copy-pmem", pmemConfig(poolPath("gpu-copy"), { initialSize: 32 * MiB }));
+    }
   };
 
-  // Sizes on both sides of the 1 MiB staging threshold for pageable memory.
-  const kinds: Record<string, (length: number) => CopySide> = {
-    "typed array": (length) => new Uint8Array(length),
-    "CPU pool allocation": (length) => cpu.allocate(length),
-    "pinned allocation": (length) => pinned.allocate(length),
-    "typed view of pinned memory": (length) => pinned.allocate(length + 64).bytes.subarray(64),
-    "device allocation": (length) => device.allocate(length),
-    "device allocation of another pool": (length) => device2.allocate(length),
+  /** A side of `length` bytes of each kind, and how to give it back. Sizes straddle the 1 MiB staging threshold. */
+  type Maker = (length: number) => [side: CopySide, release: () => void];
+  const own = (allocation: PoolAllocation): ReturnType<Maker> => [allocation, () => allocation.free()];
+  const viewOf = (allocation: Allocation): ReturnType<Maker> => [allocation.bytes.subarray(64), () => allocation.free()];
+  const kinds: Record<string, Maker> = {
+    "typed array": (length) => [new Uint8Array(length), () => {}],
+    "CPU pool allocation": (length) => own(cpu.allocate(length)),
+    "pinned allocation": (length) => own(pinned.allocate(length)),
+    "typed view of pinned memory": (length) => viewOf(pinned.allocate(length + 64)),
+    "device allocation": (length) => own(device.allocate(length)),
+    "device allocation of another pool": (length) => own(device2.allocate(length)),
   };
+  if (pmem) {
+    kinds["PMEM allocation"] = (length) => own(persistent!.allocate(length));
+    kinds["typed view of PMEM"] = (length) => viewOf(persistent!.allocate(length + 64));
+  }
 
   for (const [dstKind, makeDst] of Object.entries(kinds)) {
     for (const [srcKind, makeSrc] of Object.entries(kinds)) {
       test(`${srcKind} -> ${dstKind}`, () => {
         setUp();
         for (const length of [4096, 3 * MiB + 5]) {
-          const src = makeSrc(length);
-          const dst = makeDst(length);
+          const [src, releaseSrc] = makeSrc(length);
+          const [dst, releaseDst] = makeDst(length);
           const expected = pattern(length, length & 0xff);
           copy(src, expected);
           expect(copy(dst, src)).toBe(length);
@@ -82,7 +100,8 @@ describe.skipIf(!gpu)("copy between every pair of kinds", () => {
           expect(Buffer.compare(back.subarray(48, 1048), expected.subarray(2000, 3000))).toBe(0);
           expect(back[47]).toBe(0);
           expect(back[1048]).toBe(0);
-          for (const side of [src, dst]) if (!ArrayBuffer.isView(side)) (side as Allocation | GPUAllocation).free();
+          releaseSrc();
+          releaseDst();
         }
       });
     }

@@ -17,7 +17,7 @@ const kernels = @import("gpu/kernels.zig");
 const snapshot = @import("snapshot.zig");
 const host_copy = @import("host_copy.zig");
 
-pub const abi_version: u32 = 3;
+pub const abi_version: u32 = 4;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
@@ -298,4 +298,226 @@ export fn mp_gpu_check_canaries(device: u32, table: [*]const kernels.Guarded, co
     const found = violation orelse return 0;
     last_check = @as(f64, @floatFromInt(found.index)) * 0x1p32 + (if (found.after) @as(f64, 0x1p31) else 0) + @as(f64, @floatFromInt(found.offset));
     return 1;
+}
+
+// ---- PMEM pools (pmem/): the same shapes as above, over their own table of pools ----
+
+const pmem_pool = @import("pmem/pool.zig");
+const PmemPool = pmem_pool.Pool;
+const crash_points = @import("pmem/crash_points.zig");
+const libpmem = @import("pmem/libpmem.zig");
+
+fn failNoPmemPool(handle: i32) i32 {
+    return codeOf(status.fail(error.PoolNotFound, "PMEM pool handle {d} names no open pool (closed?)", .{handle}));
+}
+
+fn offsetFailNoPmemPool(handle: i32) u32 {
+    return status.offsetError(status.fail(error.PoolNotFound, "PMEM pool handle {d} names no open pool (closed?)", .{handle}));
+}
+
+/// 0 where libpmem loads; otherwise a status whose message says what is missing.
+export fn mp_pmem_available() i32 {
+    _ = libpmem.api() catch return codeOf(status.fail(error.PmemUnavailable, "PMEM pools need libpmem: {s}", .{libpmem.unavailableReason()}));
+    return 0;
+}
+
+/// Opens the pool file at `path` (creating it where none exists) as pool `name`. The config record
+/// is a CPU pool's (pool.zig); its kind, maxSize and growth do not apply: a pool is its file's size.
+export fn mp_pmem_open(name: [*]const u8, name_len: u32, path: [*]const u8, path_len: u32, raw_config: *const [pool_mod.config_field_count]f64) i32 {
+    if (name_len == 0 or name_len > 255) return codeOf(status.fail(error.Config, "a pool's name must be 1 to 255 bytes long", .{}));
+    var record = raw_config.*;
+    record[@intFromEnum(pool_mod.ConfigField.kind)] = 0;
+    const base = pool_mod.Config.parse(&record) catch |err| return codeOf(err);
+    return registry.pmem.add(name[0..name_len], pmem_pool.Config{ .base = base, .path = path[0..path_len] }) catch |err| codeOf(err);
+}
+
+/// Why the last refused open on this thread was a format problem (format.zig Reason; 0: it was not).
+export fn mp_pmem_last_reason() u32 {
+    return @intFromEnum(pmem_pool.last_reason);
+}
+
+export fn mp_pmem_find(name: [*]const u8, name_len: u32) i32 {
+    return registry.pmem.find(name[0..name_len]) orelse codeOf(status.fail(error.PoolNotFound, "no PMEM pool named '{s}'", .{name[0..name_len]}));
+}
+
+/// Closes the pool: its deferred commits become durable, the file is unmapped and unlocked, and stays.
+export fn mp_pmem_close(handle: i32) i32 {
+    const pool = registry.pmem.remove(handle) orelse return failNoPmemPool(handle);
+    pool.destroy();
+    return 0;
+}
+
+export fn mp_pmem_list(out: [*]i32, capacity: u32) u32 {
+    return registry.pmem.list(out[0..capacity]);
+}
+
+export fn mp_pmem_name(handle: i32, buffer: [*]u8, capacity: u32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    const len = @min(pool.name.len, capacity);
+    @memcpy(buffer[0..len], pool.name[0..len]);
+    return @intCast(pool.name.len);
+}
+
+export fn mp_pmem_path(handle: i32, buffer: [*]u8, capacity: u32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    const len = @min(pool.path.len, capacity);
+    @memcpy(buffer[0..len], pool.path[0..len]);
+    return @intCast(pool.path.len);
+}
+
+export fn mp_pmem_config(handle: i32, out: *[pool_mod.config_field_count]f64) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool_mod.Pool.writeConfigOf(pool.config, out);
+    out[@intFromEnum(pool_mod.ConfigField.initialSize)] = @floatFromInt(pool.header.file_bytes);
+    return 0;
+}
+
+export fn mp_pmem_base(handle: i32) usize {
+    const pool = registry.pmem.get(handle) orelse return 0;
+    return @intFromPtr(pool.mapped.base);
+}
+
+export fn mp_pmem_file_size(handle: i32) f64 {
+    const pool = registry.pmem.get(handle) orelse return @floatFromInt(failNoPmemPool(handle));
+    return @floatFromInt(pool.mapped.len);
+}
+
+/// 1 on (real or forced) persistent memory, 0 where msync makes stores durable.
+export fn mp_pmem_is_pmem(handle: i32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    return @intFromBool(pool.media.is_pmem);
+}
+
+/// 1 where opening the pool created its file, 0 where it recovered an existing one.
+export fn mp_pmem_created(handle: i32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    return @intFromBool(pool.created);
+}
+
+export fn mp_pmem_alloc(handle: i32, size: f64) u32 {
+    const pool = registry.pmem.get(handle) orelse return offsetFailNoPmemPool(handle);
+    if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
+        return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
+    }
+    const placed = pool.alloc(@intFromFloat(size)) catch |err| return status.offsetError(err);
+    last_id = placed.id;
+    return placed.g;
+}
+
+export fn mp_pmem_free(handle: i32, g: u32, id: u32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.free(g, id) catch |err| return codeOf(err);
+    return 0;
+}
+
+export fn mp_pmem_live_size(handle: i32, g: u32) f64 {
+    const pool = registry.pmem.get(handle) orelse return @floatFromInt(failNoPmemPool(handle));
+    const live = pool.lookup(g) orelse return -1;
+    last_id = live.id;
+    return @floatFromInt(live.requested_bytes);
+}
+
+export fn mp_pmem_live_id(handle: i32, g: u32) u32 {
+    const pool = registry.pmem.get(handle) orelse return 0;
+    const live = pool.lookup(g) orelse return 0;
+    return live.id;
+}
+
+/// Makes `len` bytes at byte `offset` of the file durable (pmem_persist, or pmem_msync off PMEM).
+export fn mp_pmem_persist(handle: i32, offset: f64, len: f64) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.persist(offset, len) catch |err| return codeOf(err);
+    return 0;
+}
+
+export fn mp_pmem_flush(handle: i32, offset: f64, len: f64) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.flush(offset, len) catch |err| return codeOf(err);
+    return 0;
+}
+
+export fn mp_pmem_drain(handle: i32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.drain();
+    return 0;
+}
+
+export fn mp_pmem_memcpy_persist(handle: i32, offset: f64, source: [*]const u8, len: f64) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.memcpyPersist(offset, source, len) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// Publishes the block at `g` (0: none) as root `name`; `free_previous` 1 also frees what it published.
+export fn mp_pmem_set_root(handle: i32, name: [*]const u8, name_len: u32, g: u32, id: u32, free_previous: u32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.setRoot(name[0..name_len], g, id, free_previous != 0) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// The offset of root `name`'s block (its id is then mp_last_id()), 0 where there is no such root.
+export fn mp_pmem_get_root(handle: i32, name: [*]const u8, name_len: u32) u32 {
+    const pool = registry.pmem.get(handle) orelse return offsetFailNoPmemPool(handle);
+    return pool.getRoot(name[0..name_len]) catch |err| status.offsetError(err);
+}
+
+/// Root `name`'s block; where there is none, a zero-filled one of `size` bytes, allocated and published together.
+export fn mp_pmem_root(handle: i32, name: [*]const u8, name_len: u32, size: f64) u32 {
+    const pool = registry.pmem.get(handle) orelse return offsetFailNoPmemPool(handle);
+    if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
+        return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
+    }
+    return pool.root(name[0..name_len], @intFromFloat(size)) catch |err| status.offsetError(err);
+}
+
+/// Copies the name of the `index`-th root; returns its length, or -1 past the last root.
+export fn mp_pmem_root_name(handle: i32, index: u32, buffer: [*]u8, capacity: u32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    const name = pool.rootName(index) orelse return -1;
+    const len = @min(name.len, capacity);
+    @memcpy(buffer[0..len], name[0..len]);
+    return @intCast(name.len);
+}
+
+/// Writes the offsets of live allocations into `out`; returns how many there are.
+export fn mp_pmem_live_list(handle: i32, out: [*]u32, capacity: u32) u32 {
+    const pool = registry.pmem.get(handle) orelse return 0;
+    return @intCast(pool.liveOffsets(out[0..capacity]));
+}
+
+export fn mp_pmem_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.writeStats(out);
+    return 0;
+}
+
+/// Like mp_snapshot, for a PMEM pool: its heap as one region, offsets from the file's start.
+export fn mp_pmem_snapshot(
+    handle: i32,
+    header: *snapshot.Header,
+    regions: [*]snapshot.RegionRecord,
+    region_capacity: u32,
+    blocks: [*]snapshot.BlockRecord,
+    block_capacity: u32,
+    stats_out: *[stats_mod.field_count]f64,
+) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    const fit = pool.writeSnapshot(.{
+        .header = header,
+        .regions = regions[0..region_capacity],
+        .blocks = blocks[0..block_capacity],
+        .stats = stats_out,
+    }) catch |err| return codeOf(err);
+    return @intFromBool(!fit);
+}
+
+export fn mp_pmem_reset(handle: i32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.reset() catch |err| return codeOf(err);
+    return 0;
+}
+
+/// Persist barriers passed in this process (counted only when MEMORY_POOL_CRASH_AT is set).
+export fn mp_pmem_barrier_count() f64 {
+    return @floatFromInt(crash_points.count());
 }

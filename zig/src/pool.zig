@@ -421,7 +421,11 @@ pub const Pool = struct {
     pub fn writeSnapshot(self: *Pool, out: snapshot.Output) Error!bool {
         self.lock();
         defer self.unlock();
-        return snapshot.writeLocked(self, out) catch status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
+        const ids: snapshot.Ids = .{ .last = self.last_id, .max = pending_id - 1, .pending = pending_id };
+        const fit = snapshot.write(self.gpa, self.arena.regions.items, &self.strategy, ids, out) catch
+            return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
+        self.writeStatsLocked(out.stats);
+        return fit;
     }
 
     pub fn writeStatsLocked(self: *Pool, out: *[stats_mod.field_count]f64) void {
@@ -441,7 +445,10 @@ pub const Pool = struct {
     }
 
     pub fn writeConfig(self: *const Pool, out: *[config_field_count]f64) void {
-        const c = self.config;
+        writeConfigOf(self.config, out);
+    }
+
+    pub fn writeConfigOf(c: Config, out: *[config_field_count]f64) void {
         out[@intFromEnum(ConfigField.kind)] = @floatFromInt(@intFromEnum(c.kind));
         out[@intFromEnum(ConfigField.allocatorType)] = @floatFromInt(@intFromEnum(c.strategy));
         out[@intFromEnum(ConfigField.blockSize)] = @floatFromInt(c.block_size);

@@ -1,10 +1,14 @@
-//! The process-wide table of pools. Every thread (every Bun Worker) that opens the library sees
-//! the same table, so a pool created in one Worker is found by name in another. A handle is
+//! The process-wide tables of pools. Every thread (every Bun Worker) that opens the library sees
+//! the same tables, so a pool created in one Worker is found by name in another. A handle is
 //! `generation << slot_bits | slot`: a handle kept after its pool is destroyed no longer
 //! matches its slot's generation and is refused, even once the slot is reused.
+//!
+//! Pools of host and device memory (pool.zig) and PMEM pools (pmem/pool.zig) are different types
+//! with tables of their own; one lock and one namespace cover both, so a name names one pool.
 const std = @import("std");
 const assert = std.debug.assert;
 const Pool = @import("pool.zig").Pool;
+const PmemPool = @import("pmem/pool.zig").Pool;
 const status = @import("status.zig");
 const Error = status.Error;
 
@@ -12,12 +16,6 @@ const slot_bits = 12;
 pub const pools_max = 1 << slot_bits;
 const generation_max = (1 << (31 - slot_bits)) - 1;
 
-const Slot = struct {
-    pool: std.atomic.Value(?*Pool) = .init(null),
-    generation: std.atomic.Value(u32) = .init(1),
-};
-
-var slots: [pools_max]Slot = @splat(.{});
 var mutex: std.Thread.Mutex = .{};
 
 pub fn handleOf(slot: usize, generation: u32) i32 {
@@ -25,62 +23,122 @@ pub fn handleOf(slot: usize, generation: u32) i32 {
     return @intCast((generation << slot_bits) | slot);
 }
 
+fn Table(comptime T: type) type {
+    return struct {
+        const Slot = struct {
+            pool: std.atomic.Value(?*T) = .init(null),
+            generation: std.atomic.Value(u32) = .init(1),
+        };
+
+        slots: [pools_max]Slot = @splat(.{}),
+
+        /// The pool a handle names, or null for a handle that names no live pool.
+        inline fn get(self: *@This(), handle: i32) ?*T {
+            if (handle < 0) return null;
+            const raw: u32 = @intCast(handle);
+            const slot = &self.slots[raw & (pools_max - 1)];
+            if (slot.generation.load(.acquire) != raw >> slot_bits) return null;
+            return slot.pool.load(.acquire);
+        }
+
+        fn add(self: *@This(), create: anytype, name: []const u8, config: anytype) Error!i32 {
+            mutex.lock();
+            defer mutex.unlock();
+            if (nameTakenLocked(name)) return status.fail(error.PoolExists, "a pool named '{s}' already exists", .{name});
+            const index = for (&self.slots, 0..) |*slot, index| {
+                if (slot.pool.load(.monotonic) == null) break index;
+            } else return status.fail(error.TooManyPools, "no room for another pool: {d} pools exist", .{pools_max});
+            const pool = try create(std.heap.c_allocator, name, config);
+            self.slots[index].pool.store(pool, .release);
+            return handleOf(index, self.slots[index].generation.load(.monotonic));
+        }
+
+        fn findLocked(self: *@This(), name: []const u8) ?i32 {
+            for (&self.slots, 0..) |*slot, index| {
+                const pool = slot.pool.load(.monotonic) orelse continue;
+                if (std.mem.eql(u8, pool.name, name)) return handleOf(index, slot.generation.load(.monotonic));
+            }
+            return null;
+        }
+
+        fn remove(self: *@This(), handle: i32) ?*T {
+            mutex.lock();
+            defer mutex.unlock();
+            const pool = self.get(handle) orelse return null;
+            const slot = &self.slots[@as(u32, @intCast(handle)) & (pools_max - 1)];
+            slot.pool.store(null, .release);
+            const next = slot.generation.load(.monotonic) + 1;
+            slot.generation.store(if (next > generation_max) 1 else next, .release);
+            return pool;
+        }
+
+        fn list(self: *@This(), out: []i32) u32 {
+            mutex.lock();
+            defer mutex.unlock();
+            var count: u32 = 0;
+            for (&self.slots, 0..) |*slot, index| {
+                if (slot.pool.load(.monotonic) == null) continue;
+                if (count < out.len) out[count] = handleOf(index, slot.generation.load(.monotonic));
+                count += 1;
+            }
+            return count;
+        }
+    };
+}
+
+var pools: Table(Pool) = .{};
+var pmem_pools: Table(PmemPool) = .{};
+
+fn nameTakenLocked(name: []const u8) bool {
+    return pools.findLocked(name) != null or pmem_pools.findLocked(name) != null;
+}
+
 /// The pool a handle names, or null for a handle that names no live pool.
 pub inline fn get(handle: i32) ?*Pool {
-    if (handle < 0) return null;
-    const raw: u32 = @intCast(handle);
-    const slot = &slots[raw & (pools_max - 1)];
-    if (slot.generation.load(.acquire) != raw >> slot_bits) return null;
-    return slot.pool.load(.acquire);
+    return pools.get(handle);
 }
 
 pub fn add(create: anytype, name: []const u8, config: anytype) Error!i32 {
-    mutex.lock();
-    defer mutex.unlock();
-    if (findLocked(name) != null) return status.fail(error.PoolExists, "a pool named '{s}' already exists", .{name});
-    const index = for (&slots, 0..) |*slot, index| {
-        if (slot.pool.load(.monotonic) == null) break index;
-    } else return status.fail(error.TooManyPools, "no room for another pool: {d} pools exist", .{pools_max});
-    const pool = try create(std.heap.c_allocator, name, config);
-    slots[index].pool.store(pool, .release);
-    return handleOf(index, slots[index].generation.load(.monotonic));
+    return pools.add(create, name, config);
 }
 
 pub fn find(name: []const u8) ?i32 {
     mutex.lock();
     defer mutex.unlock();
-    return findLocked(name);
-}
-
-fn findLocked(name: []const u8) ?i32 {
-    for (&slots, 0..) |*slot, index| {
-        const pool = slot.pool.load(.monotonic) orelse continue;
-        if (std.mem.eql(u8, pool.name, name)) return handleOf(index, slot.generation.load(.monotonic));
-    }
-    return null;
+    return pools.findLocked(name);
 }
 
 /// Unpublishes the pool and returns it for the caller to destroy.
 pub fn remove(handle: i32) ?*Pool {
-    mutex.lock();
-    defer mutex.unlock();
-    const pool = get(handle) orelse return null;
-    const slot = &slots[@as(u32, @intCast(handle)) & (pools_max - 1)];
-    slot.pool.store(null, .release);
-    const next = slot.generation.load(.monotonic) + 1;
-    slot.generation.store(if (next > generation_max) 1 else next, .release);
-    return pool;
+    return pools.remove(handle);
 }
 
 /// Writes the handles of every live pool into `out`; returns how many there are.
 pub fn list(out: []i32) u32 {
-    mutex.lock();
-    defer mutex.unlock();
-    var count: u32 = 0;
-    for (&slots, 0..) |*slot, index| {
-        if (slot.pool.load(.monotonic) == null) continue;
-        if (count < out.len) out[count] = handleOf(index, slot.generation.load(.monotonic));
-        count += 1;
-    }
-    return count;
+    return pools.list(out);
 }
+
+/// PMEM pools: the same operations over their own table.
+pub const pmem = struct {
+    pub inline fn get(handle: i32) ?*PmemPool {
+        return pmem_pools.get(handle);
+    }
+
+    pub fn add(name: []const u8, config: anytype) Error!i32 {
+        return pmem_pools.add(PmemPool.create, name, config);
+    }
+
+    pub fn find(name: []const u8) ?i32 {
+        mutex.lock();
+        defer mutex.unlock();
+        return pmem_pools.findLocked(name);
+    }
+
+    pub fn remove(handle: i32) ?*PmemPool {
+        return pmem_pools.remove(handle);
+    }
+
+    pub fn list(out: []i32) u32 {
+        return pmem_pools.list(out);
+    }
+};

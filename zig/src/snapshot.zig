@@ -2,7 +2,8 @@
 //! live or free, in address order, with the pool's statistics taken under the same lock, so
 //! the figures and the blocks agree. src/snapshot.ts turns the records into plain data and
 //! src/memory_map.ts into a picture. A cold path: it walks the strategy's own bookkeeping and
-//! adds nothing to allocate or free.
+//! adds nothing to allocate or free. Pools of the main table (pool.zig) and PMEM pools
+//! (pmem/pool.zig) both write theirs here: the same strategies place their blocks.
 //!
 //! The caller provides the buffers. Where they are too small the header still holds the counts,
 //! so the caller retries with room; records past the capacities are counted, not written.
@@ -12,8 +13,10 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const arena_mod = @import("arena.zig");
+const Region = arena_mod.Region;
 const Pool = @import("pool.zig").Pool;
 const stats_mod = @import("stats.zig");
+const BlockView = @import("strategy/tlsf.zig").Tlsf.BlockView;
 
 /// What a block holds. src/snapshot.ts mirrors the values. `guard` and `quarantined` belong to
 /// the debug layer (guard pages; freed blocks held back from reuse): the values are fixed here
@@ -24,30 +27,29 @@ pub const Header = extern struct {
     region_count: u32,
     block_count: u32,
     /// The id of the pool's latest allocation: a live block's age, in allocations, is the
-    /// distance from its id to this one (ids count up, wrapping before Pool.pending_id).
+    /// distance from its id to this one, counting up from 1 and wrapping after `id_max`.
     last_id: u32,
-    granule_bytes: u32,
+    id_max: u32,
 };
 
 pub const RegionRecord = extern struct {
-    /// The arena's index for the region.
+    /// The pool's index for the region.
     index: u32,
     start: u32, // granules from the pool's base
     granules: u32,
-    live_count: u32,
 };
 
 pub const BlockRecord = extern struct {
     start: u32, // granules from the pool's base
     granules: u32,
-    id: u32, // the allocation's id; 0 for a free block
+    id: u32, // the allocation's id; 0 for a free block and a pending one
     state: u32, // a BlockState
     requested_bytes: f64, // what the allocation asked for; 0 for a free block
 };
 
 comptime {
     // The layouts src/snapshot.ts reads.
-    assert(@sizeOf(Header) == 16 and @sizeOf(RegionRecord) == 16 and @sizeOf(BlockRecord) == 24);
+    assert(@sizeOf(Header) == 16 and @sizeOf(RegionRecord) == 12 and @sizeOf(BlockRecord) == 24);
     assert(@offsetOf(BlockRecord, "requested_bytes") == 16);
 }
 
@@ -58,65 +60,74 @@ pub const Output = struct {
     stats: *[stats_mod.field_count]f64,
 };
 
-/// Writes the layout of `pool`, which the caller has locked. Returns whether every record fit.
-pub fn writeLocked(pool: *Pool, out: Output) error{OutOfMemory}!bool {
-    const gpa = pool.gpa;
-    const regions = pool.arena.regions.items;
+/// What a pool tells the walk besides its regions and strategy.
+pub const Ids = struct {
+    last: u32,
+    max: u32,
+    /// The id a block carries while a stream-ordered free waits (GPU pools); null where none can.
+    pending: ?u32,
+};
+
+/// Writes `regions` (the committed ones, in any order) and every block of `strategy` (a pointer
+/// to a union of the strategies, as pool.zig and pmem/heap.zig hold them) into `out`; the
+/// caller holds the pool's lock and writes `out.stats`. Returns whether every record fit.
+pub fn write(gpa: std.mem.Allocator, regions: []const Region, strategy: anytype, ids: Ids, out: Output) error{OutOfMemory}!bool {
     var order: std.ArrayList(u32) = .empty;
     defer order.deinit(gpa);
     for (regions, 0..) |region, index| {
         if (region.committed) try order.append(gpa, @intCast(index));
     }
     const by_start = struct {
-        fn lessThan(all: []const arena_mod.Region, a: u32, b: u32) bool {
+        fn lessThan(all: []const Region, a: u32, b: u32) bool {
             return all[a].start < all[b].start;
         }
     }.lessThan;
-    std.sort.pdq(u32, order.items, @as([]const arena_mod.Region, regions), by_start);
-
-    var region_end: u64 = 0;
+    std.sort.pdq(u32, order.items, regions, by_start);
     for (order.items, 0..) |index, n| {
         const region = regions[index];
-        assert(region.start >= region_end and region.len > 0);
-        region_end = region.end();
-        if (n < out.regions.len) out.regions[n] = .{ .index = index, .start = region.start, .granules = region.len, .live_count = region.live_count };
+        assert(region.len > 0);
+        if (n > 0) assert(region.start >= regions[order.items[n - 1]].end());
+        if (n < out.regions.len) out.regions[n] = .{ .index = index, .start = region.start, .granules = region.len };
     }
 
+    // Blocks come in address order, as regions do: one cursor finds each block's region.
     var block_count: usize = 0;
     var block_end: u64 = 0;
-    switch (pool.strategy) {
-        inline else => |*strategy| {
-            var walk = try strategy.walk(gpa);
+    var current: usize = 0;
+    switch (strategy.*) {
+        inline else => |*placement| {
+            var walk = try placement.walk(gpa);
             defer walk.deinit(gpa);
             while (walk.next()) |block| : (block_count += 1) {
-                const region = regions[pool.arena.regionOf(block.start)];
-                assert(region.committed and @as(u64, block.start) + block.granules <= region.end());
+                while (current < order.items.len and block.start >= regions[order.items[current]].end()) current += 1;
+                assert(current < order.items.len); // every block lies in a committed region
+                const region = regions[order.items[current]];
+                assert(block.start >= region.start and @as(u64, block.start) + block.granules <= region.end());
                 assert(block.start >= block_end);
                 block_end = @as(u64, block.start) + block.granules;
-                if (block_count < out.blocks.len) out.blocks[block_count] = record(block);
+                if (block_count < out.blocks.len) out.blocks[block_count] = record(block, ids.pending);
             }
         },
     }
-
-    pool.writeStatsLocked(out.stats);
     out.header.* = .{
         .region_count = @intCast(order.items.len),
         .block_count = @intCast(block_count),
-        .last_id = pool.last_id,
-        .granule_bytes = @intCast(arena_mod.granule_bytes),
+        .last_id = ids.last,
+        .id_max = ids.max,
     };
     return order.items.len <= out.regions.len and block_count <= out.blocks.len;
 }
 
-fn record(block: @import("strategy/tlsf.zig").Tlsf.BlockView) BlockRecord {
+fn record(block: BlockView, pending_id: ?u32) BlockRecord {
     // Debug layer (when merged): a live block its quarantine holds is `quarantined`, and the
     // regions its guard allocator owns report their blocks and guard pages here.
-    const state: BlockState = if (block.is_free) .free else if (block.id == Pool.pending_id) .pending else .live;
     assert(block.is_free == (block.id == 0));
+    const pending = pending_id != null and block.id == pending_id.?;
+    const state: BlockState = if (block.is_free) .free else if (pending) .pending else .live;
     return .{
         .start = block.start,
         .granules = block.granules,
-        .id = if (state == .pending) 0 else block.id,
+        .id = if (pending) 0 else block.id,
         .state = @intFromEnum(state),
         .requested_bytes = @floatFromInt(block.requested_bytes),
     };
@@ -162,6 +173,7 @@ test "a variable pool's snapshot tiles its regions with its live and free blocks
     const header = buffers.header;
     try std.testing.expectEqual(@as(u32, 2), header.region_count);
     try std.testing.expectEqual(c.id, header.last_id);
+    try std.testing.expectEqual(Pool.pending_id - 1, header.id_max);
     var granules: u64 = 0;
     var live: usize = 0;
     for (buffers.blocks[0..header.block_count]) |block| {

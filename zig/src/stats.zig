@@ -120,7 +120,7 @@ pub const Stats = struct {
     }
 
     /// `largest_free` is the largest request the free space could serve in one piece; a fixed-size
-/// pool serves any request from any free block, so it passes `free` and reads 0 fragmentation.
+    /// pool serves any request from any free block, so it passes `free` and reads 0 fragmentation.
     pub const Space = struct { reserved: u64, address_space: u64, regions: u64, free: u64, largest_free: u64 };
 
     pub fn write(self: *const Stats, space: Space, out: *[field_count]f64) void {

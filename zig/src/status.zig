@@ -15,6 +15,10 @@ pub const Error = error{
     InvalidSize,
     Unavailable,
     TooManyPools,
+    PmemUnavailable,
+    PmemFormat,
+    PmemFile,
+    PmemRoot,
 };
 
 pub const Code = enum(i32) {
@@ -28,6 +32,11 @@ pub const Code = enum(i32) {
     invalid_size = -7,
     unavailable = -8,
     too_many_pools = -9,
+    // PMEM pools (zig/src/pmem/): numbered apart so other kinds can take the codes after -9.
+    pmem_unavailable = -20,
+    pmem_format = -21,
+    pmem_file = -22,
+    pmem_root = -23,
 };
 
 pub fn code(err: Error) Code {
@@ -41,6 +50,10 @@ pub fn code(err: Error) Code {
         error.InvalidSize => .invalid_size,
         error.Unavailable => .unavailable,
         error.TooManyPools => .too_many_pools,
+        error.PmemUnavailable => .pmem_unavailable,
+        error.PmemFormat => .pmem_format,
+        error.PmemFile => .pmem_file,
+        error.PmemRoot => .pmem_root,
     };
 }
 

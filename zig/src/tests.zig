@@ -12,4 +12,9 @@ test {
     _ = @import("snapshot.zig");
     _ = @import("host_copy.zig");
     _ = @import("ffi.zig");
+    _ = @import("pmem/libpmem.zig");
+    _ = @import("pmem/media.zig");
+    _ = @import("pmem/format.zig");
+    _ = @import("pmem/heap.zig");
+    _ = @import("pmem/pool.zig");
 }

@@ -96,6 +96,33 @@ pub const Fixed = struct {
         self.freeRegionBlocks(&self.regions.items[index]);
     }
 
+    pub const Restored = struct { slot: u32, id: u32, requested_bytes: u32 };
+
+    /// Adds region `index` with the blocks in `live` (distinct slots) already allocated, as they were
+    /// before a restart (persistent pools rebuild their placement from the records in their file).
+    pub fn restoreRegion(self: *Fixed, index: u32, region: Region, live: []const Restored) error{OutOfMemory}!void {
+        try self.addRegion(index, region);
+        const blocks = &self.regions.items[index];
+        assert(live.len <= blocks.count);
+        for (live) |block| {
+            assert(block.slot < blocks.count and !blocks.live.isSet(block.slot) and block.id != 0);
+            blocks.live.set(block.slot);
+            blocks.requested_bytes[block.slot] = block.requested_bytes;
+            blocks.ids[block.slot] = block.id;
+        }
+        self.live_count += live.len;
+        // addRegion pushed every block; keep only the free ones on the stack, in the same order.
+        var kept: usize = 0;
+        for (self.free_stack.items) |g| {
+            const slot = if (g >= blocks.start and g < @as(u64, blocks.start) + @as(u64, blocks.count) * self.stride) (g - blocks.start) / self.stride else null;
+            if (slot != null and blocks.live.isSet(slot.?)) continue;
+            self.free_stack.items[kept] = g;
+            kept += 1;
+        }
+        assert(self.free_stack.items.len - kept == live.len);
+        self.free_stack.shrinkRetainingCapacity(kept);
+    }
+
     pub fn alloc(self: *Fixed, region_of: anytype, id: u32, requested_bytes: u32) ?u32 {
         assert(id != 0);
         const g = self.free_stack.pop() orelse return null;
@@ -324,4 +351,19 @@ test "walk yields every block, live and free, in address order" {
     }
     try std.testing.expectEqual(@as(usize, 6), count);
     try std.testing.expectEqualSlices(u32, &.{ 0, 4, 8, 12, 32, 36 }, &starts);
+}
+
+test "fixed restores a region with some blocks live" {
+    var fixed = Fixed.init(std.testing.allocator, 4);
+    defer fixed.deinit();
+    try fixed.restoreRegion(0, .{ .start = 8, .len = 16, .committed = true, .live_count = 0 }, &.{
+        .{ .slot = 1, .id = 5, .requested_bytes = 30 },
+        .{ .slot = 3, .id = 6, .requested_bytes = 64 },
+    });
+    try std.testing.expectEqual(@as(u64, 30), fixed.lookup(0, 12).?.requested_bytes);
+    try std.testing.expectEqual(@as(u64, 8), fixed.freeGranules());
+    try std.testing.expectEqual(@as(u32, 8), fixed.alloc(OneRegion{}, 7, 1).?);
+    try std.testing.expectEqual(@as(u32, 16), fixed.alloc(OneRegion{}, 8, 1).?);
+    try std.testing.expect(fixed.alloc(OneRegion{}, 9, 1) == null);
+    try std.testing.expect(fixed.free(0, 20) == .freed);
 }

@@ -90,6 +90,55 @@ pub const Tlsf = struct {
         self.insertFree(index);
     }
 
+    pub const Restored = struct { start: u32, size: u32, id: u32, requested_bytes: u64 };
+
+    /// Adds a region whose blocks in `live` (sorted by start, disjoint, inside it) are allocated, as
+    /// they were before a restart: the gaps between them become free blocks. Persistent pools rebuild
+    /// their placement this way from the records in their file. O(live.len).
+    pub fn restoreRegion(self: *Tlsf, region: Region, live: []const Restored) error{OutOfMemory}!void {
+        assert(region.committed and region.len > 0);
+        try self.blocks.ensureUnusedCapacity(self.gpa, 2 * live.len + 1);
+        try self.live.ensureUnusedCapacity(self.gpa, @intCast(live.len));
+        var cursor: u64 = region.start;
+        var previous: u32 = nil;
+        for (live) |block| {
+            assert(block.start >= cursor and block.size > 0 and block.id != 0);
+            assert(@as(u64, block.start) + block.size <= region.end());
+            if (block.start > cursor) {
+                previous = self.appendPhysical(previous, @intCast(cursor), @intCast(block.start - cursor), true);
+            }
+            previous = self.appendPhysical(previous, block.start, block.size, false);
+            self.blocks.items[previous].id = block.id;
+            self.blocks.items[previous].requested_bytes = block.requested_bytes;
+            self.live.putAssumeCapacity(block.start, previous);
+            cursor = @as(u64, block.start) + block.size;
+        }
+        if (cursor < region.end()) _ = self.appendPhysical(previous, @intCast(cursor), @intCast(region.end() - cursor), true);
+    }
+
+    /// A new block record after `previous` in physical order; a free one goes on its list.
+    fn appendPhysical(self: *Tlsf, previous: u32, start: u32, size: u32, is_free: bool) u32 {
+        const index = self.newRecordAssumeCapacity();
+        self.blocks.items[index] = .{
+            .start = start,
+            .size = size,
+            .prev_phys = previous,
+            .next_phys = nil,
+            .prev_free = nil,
+            .next_free = nil,
+            .is_free = is_free,
+            .id = 0,
+            .requested_bytes = 0,
+        };
+        if (previous != nil) {
+            assert(self.blocks.items[previous].start + self.blocks.items[previous].size == start);
+            assert(!(is_free and self.blocks.items[previous].is_free)); // free neighbours are always merged
+            self.blocks.items[previous].next_phys = index;
+        }
+        if (is_free) self.insertFree(index);
+        return index;
+    }
+
     /// Takes an empty region's single free block out of the lists, before the region is decommitted.
     pub fn removeRegion(self: *Tlsf, region: Region) void {
         assert(region.live_count == 0);
@@ -494,4 +543,20 @@ test "walk yields every block of every region in address order" {
     try std.testing.expectEqual(@as(u64, 4096 + 64), end);
     try std.testing.expectEqual(@as(u64, 164), all_granules); // the blocks tile both regions
     try std.testing.expect(count >= 5); // at least: free a, b, c, the rest of one region, the other region
+}
+
+test "tlsf restores a region around its live blocks, and they free and coalesce" {
+    var tlsf = Tlsf.init(std.testing.allocator);
+    defer tlsf.deinit();
+    try tlsf.restoreRegion(.{ .start = 100, .len = 1000, .committed = true, .live_count = 0 }, &.{
+        .{ .start = 100, .size = 10, .id = 1, .requested_bytes = 150 },
+        .{ .start = 200, .size = 50, .id = 2, .requested_bytes = 800 },
+        .{ .start = 250, .size = 5, .id = 3, .requested_bytes = 80 },
+    });
+    try std.testing.expectEqual(@as(u64, 1000 - 65), tlsf.free_granules);
+    try std.testing.expectEqual(@as(u64, 800), tlsf.lookup(200).?.requested_bytes);
+    try std.testing.expect(tlsf.free(201) == .interior_pointer);
+    try std.testing.expect(tlsf.free(150) == .double_free);
+    for ([_]u32{ 250, 100, 200 }) |start| try std.testing.expect(tlsf.free(start) == .freed);
+    try std.testing.expectEqual(@as(u64, 1000), tlsf.largestFreeGranules());
 }

@@ -1,0 +1,163 @@
+/**
+ * PMEM pools against their anchors, in one process, on one file system (/dev/shm, PMEM emulated):
+ *  - crash-consistent allocate + free: ours against libpmemobj's pmemobj_alloc / pmemobj_free, both
+ *    through bun:ffi (goal: at most 0.25x);
+ *  - persist of 4 KiB: ours against calling libpmem's pmem_persist directly (goal: at most 1.1x);
+ *  - recovery: reopening a pool that holds 10^6 allocations (goal: at most 1 s).
+ *
+ *   bun bench/pmem.ts
+ *
+ * Runs itself again with PMEM_IS_PMEM_FORCE=1 when the variable is not set (libpmem and libpmemobj
+ * read it when they load), so both sides flush CPU caches as they would on persistent memory.
+ */
+import { dlopen, FFIType, ptr as addressOf, type Pointer } from "bun:ffi";
+import { rmSync } from "node:fs";
+import { do_not_optimize, bench, run, summary } from "mitata";
+import { MemoryPoolManager, PoolConfig, type PMEMMemoryPool } from "../src/index.ts";
+
+if (process.env.PMEM_IS_PMEM_FORCE !== "1") {
+  const child = Bun.spawnSync([process.execPath, import.meta.path, ...process.argv.slice(2)], {
+    env: { ...process.env, PMEM_IS_PMEM_FORCE: "1" },
+    stdout: "inherit",
+    stderr: "inherit",
+  });
+  process.exit(child.exitCode ?? 1);
+}
+
+const directory = "/dev/shm";
+const files: string[] = [];
+const file = (tag: string) => {
+  const path = `${directory}/memory-pool-bench-${process.pid}-${tag}.pool`;
+  rmSync(path, { force: true });
+  files.push(path);
+  return path;
+};
+process.on("exit", () => files.forEach((path) => rmSync(path, { force: true })));
+
+const { u64, i32, ptr, cstring, u32, void: none } = FFIType;
+const libpmem = dlopen("libpmem.so.1", { pmem_persist: { args: [ptr, u64], returns: none } }).symbols;
+const libpmemobj = dlopen("libpmemobj.so.1", {
+  pmemobj_create: { args: [cstring, cstring, u64, u32], returns: ptr },
+  pmemobj_close: { args: [ptr], returns: none },
+  pmemobj_alloc: { args: [ptr, ptr, u64, u64, ptr, ptr], returns: i32 },
+  pmemobj_free: { args: [ptr], returns: none },
+  pmemobj_errormsg: { args: [], returns: cstring },
+}).symbols;
+
+const manager = MemoryPoolManager.getInstance();
+const MiB = 1024 * 1024;
+const pool: PMEMMemoryPool = manager.createPMEMPool("bench_pmem", Object.assign(new PoolConfig(), { pmemPoolPath: file("ours"), initialSize: 64 * MiB }));
+if (!pool.isPmem) throw new Error("PMEM is not emulated: PMEM_IS_PMEM_FORCE=1 did not reach libpmem");
+
+const cString = (text: string) => Buffer.from(`${text}\0`);
+const objectPool = libpmemobj.pmemobj_create(cString(file("pmemobj")), cString("bench"), 64 * MiB, 0o600);
+if (objectPool === null) throw new Error(`pmemobj_create failed: ${libpmemobj.pmemobj_errormsg()}`);
+const oid = new BigUint64Array(2); // PMEMoid { pool_uuid_lo, off }, in DRAM (as our bench keeps its pointer)
+
+summary(() => {
+  bench("pmemobj_alloc + pmemobj_free, 64 B (libpmemobj)", () => {
+    libpmemobj.pmemobj_alloc(objectPool, oid, 64, 0, null, null);
+    libpmemobj.pmemobj_free(oid);
+  }).baseline(true);
+  bench("allocateRaw + deallocate, 64 B (ours)", () => {
+    pool.deallocate(pool.allocateRaw(64));
+  });
+  bench("allocate + free, 64 B, Allocation handle (ours)", () => {
+    pool.allocate(64).free();
+  });
+});
+
+// The same pair with the block persisted in between, as a program that stores something does:
+// then our allocation is durable before the free, and the free drains a store of its own.
+const { pmemobj_direct } = dlopen("libpmemobj.so.1", { pmemobj_direct: { args: [u64, u64], returns: ptr } }).symbols;
+const { pmemobj_persist } = dlopen("libpmemobj.so.1", { pmemobj_persist: { args: [ptr, ptr, u64], returns: none } }).symbols;
+summary(() => {
+  bench("pmemobj_alloc + pmemobj_persist 64 B + pmemobj_free (libpmemobj)", () => {
+    libpmemobj.pmemobj_alloc(objectPool, oid, 64, 0, null, null);
+    pmemobj_persist(objectPool, pmemobj_direct(oid[0]!, oid[1]!), 64);
+    libpmemobj.pmemobj_free(oid);
+  }).baseline(true);
+  bench("allocate + persist 64 B + free (ours)", () => {
+    const allocation = pool.allocate(64);
+    pool.persist(allocation);
+    allocation.free();
+  });
+});
+
+summary(() => {
+  bench("pmemobj_alloc + pmemobj_free, 1 KiB (libpmemobj)", () => {
+    libpmemobj.pmemobj_alloc(objectPool, oid, 1024, 0, null, null);
+    libpmemobj.pmemobj_free(oid);
+  }).baseline(true);
+  bench("allocateRaw + deallocate, 1 KiB (ours)", () => {
+    pool.deallocate(pool.allocateRaw(1024));
+  });
+});
+
+const page = pool.allocate(4096);
+const pageBytes = page.bytes;
+const pageAddress = page.ptr as Pointer;
+let fillValue = 0;
+summary(() => {
+  bench("pmem_persist 4 KiB, dirty (raw libpmem)", () => {
+    pageBytes.fill(++fillValue & 255);
+    libpmem.pmem_persist(pageAddress, 4096);
+  }).baseline(true);
+  bench("persist 4 KiB, dirty (ours)", () => {
+    pageBytes.fill(++fillValue & 255);
+    pool.persist(page, 4096);
+  });
+});
+summary(() => {
+  bench("pmem_persist 4 KiB, one dirty line (raw libpmem)", () => {
+    pageBytes[0] = ++fillValue;
+    libpmem.pmem_persist(pageAddress, 4096);
+  }).baseline(true);
+  bench("persist 4 KiB, one dirty line (ours)", () => {
+    pageBytes[0] = ++fillValue;
+    pool.persist(page, 4096);
+  });
+});
+
+const { benchmarks } = await run();
+const average = (name: string) => benchmarks.find((trial) => trial.alias === name)?.runs[0]?.stats?.avg ?? NaN;
+do_not_optimize(addressOf(pageBytes));
+
+/** Reopening a pool holding `count` allocations of `size` bytes: the best of a few tries, in ms. */
+function recovery(strategy: "Variable" | "FixedSize", count: number, size: number): { ms: number; live: number } {
+  const path = file(`recovery-${strategy}`);
+  const heapBytes = strategy === "Variable" ? count * 128 : count * size; // Variable keeps a record per 128 heap bytes
+  const config = Object.assign(new PoolConfig(), { pmemPoolPath: path, initialSize: heapBytes + 64 * MiB, allocatorType: strategy, blockSize: size });
+  const filling = manager.createPMEMPool("bench_recovery", config);
+  for (let i = 0; i < count; i++) filling.allocateRaw(size);
+  filling.close();
+  let best = Infinity;
+  let live = 0;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const started = performance.now();
+    const reopened = manager.createPMEMPool("bench_recovery", config);
+    best = Math.min(best, performance.now() - started);
+    live = reopened.getStats().liveAllocations;
+    reopened.close();
+  }
+  rmSync(path, { force: true });
+  return { ms: best, live };
+}
+
+const variable = recovery("Variable", 1_000_000, 64);
+const fixed = recovery("FixedSize", 1_000_000, 64);
+const pair64 = average("allocateRaw + deallocate, 64 B (ours)") / average("pmemobj_alloc + pmemobj_free, 64 B (libpmemobj)");
+const pair1k = average("allocateRaw + deallocate, 1 KiB (ours)") / average("pmemobj_alloc + pmemobj_free, 1 KiB (libpmemobj)");
+const persistDirty = average("persist 4 KiB, dirty (ours)") / average("pmem_persist 4 KiB, dirty (raw libpmem)");
+const persistClean = average("persist 4 KiB, one dirty line (ours)") / average("pmem_persist 4 KiB, one dirty line (raw libpmem)");
+const verdict = (ok: boolean) => (ok ? "meets" : "MISSES");
+console.log(`
+Goals (PMEM_IS_PMEM_FORCE=1, files on ${directory}):
+  allocate + free, 64 B:   ${average("allocateRaw + deallocate, 64 B (ours)").toFixed(0)} ns vs libpmemobj ${average("pmemobj_alloc + pmemobj_free, 64 B (libpmemobj)").toFixed(0)} ns = ${pair64.toFixed(2)}x (goal <= 0.25x: ${verdict(pair64 <= 0.25)})
+  allocate + free, 1 KiB:  ${average("allocateRaw + deallocate, 1 KiB (ours)").toFixed(0)} ns vs libpmemobj ${average("pmemobj_alloc + pmemobj_free, 1 KiB (libpmemobj)").toFixed(0)} ns = ${pair1k.toFixed(2)}x
+  with a persist between: ${average("allocate + persist 64 B + free (ours)").toFixed(0)} ns vs libpmemobj ${average("pmemobj_alloc + pmemobj_persist 64 B + pmemobj_free (libpmemobj)").toFixed(0)} ns = ${(average("allocate + persist 64 B + free (ours)") / average("pmemobj_alloc + pmemobj_persist 64 B + pmemobj_free (libpmemobj)")).toFixed(2)}x
+  persist 4 KiB, dirty:    ${persistDirty.toFixed(3)}x raw pmem_persist (goal <= 1.1x: ${verdict(persistDirty <= 1.1)})
+  persist 4 KiB, 1 line:   ${persistClean.toFixed(3)}x raw pmem_persist
+  recovery, 10^6 allocations: Variable ${variable.ms.toFixed(0)} ms (${variable.live} live), FixedSize ${fixed.ms.toFixed(0)} ms (${fixed.live} live) (goal <= 1000 ms: ${verdict(Math.max(variable.ms, fixed.ms) <= 1000)})`);
+pool.close();
+libpmemobj.pmemobj_close(objectPool);

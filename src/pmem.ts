@@ -1,0 +1,188 @@
+/**
+ * PMEMMemoryPool (seed): a pool whose memory is a file mapped with libpmem, so that what a program
+ * allocated and persisted is still there, intact, after the process ends or dies at any instant.
+ *
+ * Allocations are host memory: the same Allocation handles and views as a CPU pool (HostPool),
+ * over the mapping. What is persistent: every allocation and free (crash-consistent in the core),
+ * named roots through which a new process finds its data, and whatever bytes you persist().
+ */
+import { ptr as addressOf, type Pointer } from "bun:ffi";
+import { Allocation } from "./allocation";
+import type { PoolConfig } from "./config";
+import { InvalidPointerError, InvalidSizeError, UseAfterFreeError } from "./errors";
+import { core, decodeName, encodeName, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
+import { HostPool, trackAddresses, type PoolCalls } from "./pool";
+
+const pmemCalls: PoolCalls = {
+  base: (handle) => Number(core.mp_pmem_base(handle)),
+  addressSpace: core.mp_pmem_file_size,
+  alloc: core.mp_pmem_alloc,
+  free: core.mp_pmem_free,
+  liveSize: core.mp_pmem_live_size,
+  liveId: core.mp_pmem_live_id,
+  stats: core.mp_pmem_stats,
+  reset: core.mp_pmem_reset,
+  trim: () => 0, // a pool is its file: there is nothing to give back
+  destroy: core.mp_pmem_close,
+  snapshot: core.mp_pmem_snapshot,
+};
+
+export interface SetRootOptions {
+  /** Also free the allocation the root published before, in the same atomic step (copy-on-write updates). */
+  freePrevious?: boolean;
+}
+
+/** What part of the pool's memory persist(), flush() and memcpyPersist() act on. */
+export type PersistTarget = Allocation | ArrayBufferView;
+
+const nameBuffer = new Uint8Array(256);
+
+export class PMEMMemoryPool extends HostPool {
+  readonly kind = "pmem" as const;
+  /** The pool's file (an absolute path). */
+  readonly path: string;
+  /** True on persistent memory, real or emulated (PMEM_IS_PMEM_FORCE=1): persist() flushes CPU caches. False: it calls msync. */
+  readonly isPmem: boolean;
+  /** Whether opening the pool created its file (false: an existing pool was opened and recovered). */
+  readonly created: boolean;
+
+  /** @internal pools are made by MemoryPoolManager.createPMEMPool */
+  constructor(name: string, config: Readonly<PoolConfig>, handle: number) {
+    super(name, config, handle, pmemCalls);
+    const len = core.mp_pmem_path(handle, nameBuffer, nameBuffer.length);
+    const buffer = len > nameBuffer.length ? new Uint8Array(len) : nameBuffer;
+    if (buffer !== nameBuffer) core.mp_pmem_path(handle, buffer, buffer.length);
+    this.path = decodeName(buffer.subarray(0, len));
+    this.isPmem = core.mp_pmem_is_pmem(handle) === 1;
+    this.created = core.mp_pmem_created(handle) === 1;
+    trackAddresses(this); // copy() persists what it writes into this memory, views included
+  }
+
+  /**
+   * (seed) Makes `length` bytes of `target` from `offset` durable: once this returns they survive a
+   * crash or power failure. pmem_persist on PMEM, pmem_msync elsewhere. A view persists its own bytes.
+   */
+  persist(target: PersistTarget, length?: number, offset = 0): void {
+    const start = this.#rangeStart(target, length, offset);
+    if (this.#rangeLength !== 0) this.check(core.mp_pmem_persist(this.handle, start, this.#rangeLength));
+  }
+
+  /** Starts writing `length` bytes back without waiting; drain() waits. flush() + drain() = persist(). */
+  flush(target: PersistTarget, length?: number, offset = 0): void {
+    const start = this.#rangeStart(target, length, offset);
+    if (this.#rangeLength !== 0) this.check(core.mp_pmem_flush(this.handle, start, this.#rangeLength));
+  }
+
+  /** Waits until everything flushed so far is durable. */
+  drain(): void {
+    this.check(core.mp_pmem_drain(this.handle));
+  }
+
+  /** Copies `source` into `target` at `offset` and makes it durable (pmem_memcpy_persist): for bulk writes. */
+  memcpyPersist(target: Allocation, source: ArrayBufferView | ArrayBuffer, offset = 0): void {
+    const bytes = ArrayBuffer.isView(source) ? source.byteLength : source.byteLength;
+    const start = this.#rangeStart(target, bytes, offset);
+    if (bytes === 0) return;
+    const view = ArrayBuffer.isView(source) ? source : new Uint8Array(source);
+    this.check(core.mp_pmem_memcpy_persist(this.handle, start, addressOf(view as DataView), bytes));
+  }
+
+  #rangeLength = 0;
+
+  /** The byte offset from the file's start of the range; its length is left in #rangeLength. */
+  #rangeStart(target: PersistTarget, length: number | undefined, offset: number): number {
+    if (target instanceof Allocation) {
+      this.#assertUsable(target);
+      const len = length ?? target.size - offset;
+      if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(len) && offset >= 0 && len >= 0 && offset + len <= target.size)) {
+        throw new InvalidSizeError(`cannot persist ${length} bytes at offset ${offset} of an allocation of ${target.size} bytes: the range must lie inside it`);
+      }
+      this.#rangeLength = len;
+      return target.offset * GRANULE_BYTES + offset;
+    }
+    if (ArrayBuffer.isView(target)) {
+      this.#rangeLength = target.byteLength;
+      if (target.byteLength === 0) return 0; // nothing to do (and an empty view may have no address)
+      return addressOf(target as DataView) - this.base;
+    }
+    throw new InvalidPointerError(`persist takes an Allocation of pool '${this.name}' or a view of one, not ${typeof target}`);
+  }
+
+  #assertUsable(allocation: Allocation): void {
+    if (allocation.pool !== this) throw new InvalidPointerError(`the allocation at 0x${allocation.ptr.toString(16)} belongs to pool '${allocation.pool.name}', not '${this.name}'`);
+    if (allocation.released || this.destroyed || allocation.epoch !== this.epoch) {
+      throw new UseAfterFreeError(`allocation #${allocation.id} of pool '${this.name}' was freed (or its pool reset or closed)`);
+    }
+  }
+
+  /**
+   * Publishes `allocation` under `name` (1 to 55 bytes of UTF-8), durably: a new process finds it
+   * with getRoot(name). `null` removes the root. A block has one root at most, and cannot be freed
+   * while published. With `freePrevious`, the block the root published before is freed in the same
+   * atomic step: allocate a new version, persist it, then setRoot(name, next, { freePrevious: true }).
+   */
+  setRoot(name: string, allocation: Allocation | null, options: SetRootOptions = {}): void {
+    const encoded = encodeName(name);
+    let offset = 0;
+    let id = 0;
+    if (allocation !== null) {
+      if (!(allocation instanceof Allocation)) throw new InvalidPointerError(`setRoot takes an Allocation of pool '${this.name}' or null`);
+      this.#assertUsable(allocation);
+      offset = allocation.offset;
+      id = allocation.id;
+    }
+    this.check(core.mp_pmem_set_root(this.handle, encoded, encoded.length, offset, id, options.freePrevious ? 1 : 0));
+  }
+
+  /** The allocation published as `name`, or undefined where there is no such root. */
+  getRoot(name: string): Allocation | undefined {
+    const encoded = encodeName(name);
+    const offset = this.#checkOffset(core.mp_pmem_get_root(this.handle, encoded, encoded.length));
+    return offset === 0 ? undefined : this.fromPointer(this.base + offset * GRANULE_BYTES);
+  }
+
+  /**
+   * The allocation published as `name`; where there is none, a new zero-filled one of `size` bytes,
+   * allocated and published in one atomic step (a crash leaves either both or neither). Like pmemobj_root.
+   */
+  root(name: string, size: number): Allocation {
+    const encoded = encodeName(name);
+    const offset = this.#checkOffset(core.mp_pmem_root(this.handle, encoded, encoded.length, typeof size === "number" ? size : NaN));
+    return this.fromPointer(this.base + offset * GRANULE_BYTES);
+  }
+
+  /** The names of every root. */
+  roots(): string[] {
+    const names: string[] = [];
+    for (let index = 0; ; index++) {
+      const len = core.mp_pmem_root_name(this.handle, index, nameBuffer, nameBuffer.length);
+      if (len < 0) return names;
+      names.push(decodeName(nameBuffer.subarray(0, len)));
+    }
+  }
+
+  /** Every live allocation, by address: after a restart, what the roots do not reach can be found here. */
+  allocations(): Allocation[] {
+    let offsets = new Uint32Array(1024);
+    let count = core.mp_pmem_live_list(this.handle, offsets, offsets.length);
+    while (count > offsets.length) {
+      offsets = new Uint32Array(count);
+      count = core.mp_pmem_live_list(this.handle, offsets, offsets.length);
+    }
+    return Array.from(offsets.subarray(0, count))
+      .sort((a, b) => a - b)
+      .map((offset) => this.fromPointer(this.base + offset * GRANULE_BYTES));
+  }
+
+  /** Closes the pool (as manager.destroyPool does): pending commits become durable, the file stays. */
+  close(): void {
+    this.destroyNative();
+  }
+
+  #checkOffset(offset: number): number {
+    if (offset >= OFFSET_ERROR_BASE) this.check(statusOfOffset(offset));
+    return offset;
+  }
+}
+
+export type { Pointer };

@@ -1,0 +1,66 @@
+/**
+ * Shared by the PMEM tests: pool files under /dev/shm (PMEM is emulated there), removed afterwards,
+ * and child Bun processes started with PMEM_IS_PMEM_FORCE=1 (libpmem reads it with getenv when it
+ * loads, so it must be in the environment the process starts with: assigning process.env in Bun
+ * does not reach it).
+ */
+import { existsSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PoolConfig } from "../../src/index";
+
+export const poolDirectory = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+export const fixture = (name: string) => join(import.meta.dir, "fixtures", name);
+
+const made = new Set<string>();
+let counter = 0;
+
+/** A fresh path for a pool file; removed by removePoolFiles(). */
+export function poolPath(tag: string): string {
+  const path = join(poolDirectory, `memory-pool-test-${process.pid}-${tag}-${counter++}.pool`);
+  made.add(path);
+  rmSync(path, { force: true });
+  return path;
+}
+
+export function removePoolFiles(): void {
+  for (const path of made) rmSync(path, { force: true });
+  made.clear();
+}
+
+export function pmemConfig(path: string, overrides: Partial<PoolConfig> = {}): PoolConfig {
+  return Object.assign(new PoolConfig(), { pmemPoolPath: path, initialSize: 256 * 1024 }, overrides);
+}
+
+export interface ChildResult {
+  exitCode: number | null;
+  signalCode: string | number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `bun <fixture> ...args` with PMEM forced on (and `env` added); resolves when it exits. */
+export async function runChild(script: string, args: string[], env: Record<string, string> = {}): Promise<ChildResult> {
+  const child = Bun.spawn([process.execPath, fixture(script), ...args], {
+    env: { ...process.env, PMEM_IS_PMEM_FORCE: "1", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  await child.exited;
+  return { exitCode: child.exitCode, signalCode: child.signalCode, stdout, stderr };
+}
+
+/** Runs `tasks` with at most `limit` at a time (the machine has few cores). */
+export async function inBatches<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const index = next++;
+      results[index] = await tasks[index]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return results;
+}

@@ -1,0 +1,264 @@
+//! Pool files on disk: open an existing one without changing it, or create a new one atomically,
+//! then lock and map it.
+//!
+//! Creation builds the whole file as an unnamed inode (O_TMPFILE; a hidden temporary name where the
+//! file system lacks it), persists it, and only then links it at its path: a crash while creating
+//! leaves no half-made pool behind, and two processes creating one path race safely (the loser opens
+//! the winner's file). Opening never uses pmem_map_file's PMEM_FILE_CREATE, which would resize a file.
+//! An exclusive flock keeps a second process (or a second pool in this one) out of an open pool.
+const std = @import("std");
+const assert = std.debug.assert;
+const c = std.c;
+const format = @import("format.zig");
+const libpmem = @import("libpmem.zig");
+const crash_points = @import("crash_points.zig");
+
+extern "c" fn posix_fallocate(fd: c.fd_t, offset: c.off_t, len: c.off_t) c_int;
+extern "c" fn strerror(errnum: c_int) [*:0]const u8;
+
+pub const path_bytes_max = 4095;
+
+pub const Mapped = struct {
+    fd: c.fd_t,
+    base: [*]align(std.heap.page_size_min) u8,
+    len: usize,
+    is_pmem: bool,
+
+    pub fn bytes(self: *const Mapped) []u8 {
+        return self.base[0..self.len];
+    }
+
+    pub fn close(self: *Mapped) void {
+        _ = c.munmap(self.base, self.len);
+        _ = c.close(self.fd); // also drops the lock
+        self.* = undefined;
+    }
+};
+
+/// Why a file could not be used; `message` says what and what to do.
+pub const Failure = struct {
+    kind: enum { file, format, config },
+    reason: format.Reason = .none,
+    message_buffer: [400]u8 = undefined,
+    message_len: usize = 0,
+
+    pub fn message(self: *const Failure) []const u8 {
+        return self.message_buffer[0..self.message_len];
+    }
+};
+
+fn fileFailure(comptime fmt: []const u8, args: anytype) Failure {
+    var result: Failure = .{ .kind = .file };
+    result.message_len = (std.fmt.bufPrint(&result.message_buffer, fmt, args) catch result.message_buffer[0..]).len;
+    return result;
+}
+
+fn errnoText() []const u8 {
+    return std.mem.span(strerror(@intFromEnum(std.posix.errno(@as(c_int, -1)))));
+}
+
+fn lastErrno() c.E {
+    return std.posix.errno(@as(c_int, -1));
+}
+
+pub const Opened = struct { mapped: Mapped, created: bool };
+
+/// Opens the pool file at `path`, or creates it from `header` (a planned new file) where none exists;
+/// `header` is null where the configuration is too small to plan one.
+pub fn openOrCreate(path: [:0]const u8, header: ?*const format.Header, failure: *Failure) ?Opened {
+    // Two rounds at most: a file another process links between our open and our create is opened.
+    for (0..2) |_| {
+        const fd = c.open(path, .{ .ACCMODE = .RDWR, .CLOEXEC = true });
+        if (fd >= 0) {
+            const mapped = openExisting(fd, path, failure) orelse return null;
+            return .{ .mapped = mapped, .created = false };
+        }
+        switch (lastErrno()) {
+            .NOENT => {},
+            .ACCES, .PERM => {
+                failure.* = fileFailure("cannot open '{s}': permission denied (a PMEM pool file must be readable and writable)", .{path});
+                return null;
+            },
+            .ISDIR => {
+                failure.* = fileFailure("'{s}' is a directory: pmemPoolPath names the pool's file", .{path});
+                return null;
+            },
+            else => {
+                failure.* = fileFailure("cannot open '{s}': {s}", .{ path, errnoText() });
+                return null;
+            },
+        }
+        const planned = header orelse {
+            failure.* = fileFailure("initialSize is too small for a new pool file at '{s}': it needs {d} bytes for its header, log, roots and table, and room for one block", .{ path, format.file_bytes_min });
+            failure.kind = .config;
+            return null;
+        };
+        switch (create(path, planned, failure)) {
+            .created => |mapped| return .{ .mapped = mapped, .created = true },
+            .exists => continue,
+            .failed => return null,
+        }
+    }
+    failure.* = fileFailure("'{s}' keeps appearing and disappearing: another process is creating and deleting it", .{path});
+    return null;
+}
+
+fn lock(fd: c.fd_t, path: []const u8, failure: *Failure) bool {
+    if (c.flock(fd, c.LOCK.EX | c.LOCK.NB) == 0) return true;
+    if (lastErrno() == .AGAIN) {
+        failure.* = fileFailure("'{s}' is in use: another process (or another pool in this one) has it open; close that pool first", .{path});
+    } else {
+        failure.* = fileFailure("cannot lock '{s}': {s}", .{ path, errnoText() });
+    }
+    return false;
+}
+
+fn openExisting(fd: c.fd_t, path: [:0]const u8, failure: *Failure) ?Mapped {
+    var keep = false;
+    defer if (!keep) {
+        _ = c.close(fd);
+    };
+    if (!lock(fd, path, failure)) return null;
+    var stat: c.Stat = undefined;
+    if (c.fstat(fd, &stat) != 0) {
+        failure.* = fileFailure("cannot stat '{s}': {s}", .{ path, errnoText() });
+        return null;
+    }
+    if (!c.S.ISREG(stat.mode)) {
+        failure.* = fileFailure("'{s}' is not a regular file: pmemPoolPath names the pool's file", .{path});
+        return null;
+    }
+    const file_bytes: u64 = @intCast(stat.size);
+    var page: [format.header_bytes]u8 = undefined;
+    const want: usize = @intCast(@min(file_bytes, format.header_bytes));
+    const got = c.pread(fd, &page, want, 0);
+    if (got != want) {
+        failure.* = fileFailure("cannot read the header of '{s}': {s}", .{ path, if (got < 0) errnoText() else "short read" });
+        return null;
+    }
+    if (format.validate(page[0..want], file_bytes, path)) |found| {
+        failure.* = .{ .kind = .format, .reason = found.reason };
+        const text = found.message();
+        @memcpy(failure.message_buffer[0..text.len], text);
+        failure.message_len = text.len;
+        return null;
+    }
+    const mapped = map(fd, @intCast(file_bytes), path, failure) orelse return null;
+    keep = true;
+    return mapped;
+}
+
+const Created = union(enum) { created: Mapped, exists, failed };
+
+fn create(path: [:0]const u8, header: *const format.Header, failure: *Failure) Created {
+    var directory_buffer: [path_bytes_max + 1]u8 = undefined;
+    const directory = directoryOf(path, &directory_buffer);
+    var temporary_buffer: [path_bytes_max + 64]u8 = undefined;
+    var temporary: ?[:0]const u8 = null;
+    // O_TMPFILE is __O_TMPFILE | O_DIRECTORY; Zig's flag is only the first half.
+    var fd = c.open(directory, .{ .ACCMODE = .RDWR, .TMPFILE = true, .DIRECTORY = true, .CLOEXEC = true }, @as(c.mode_t, 0o666));
+    if (fd < 0) {
+        switch (lastErrno()) {
+            .NOENT, .NOTDIR => {
+                failure.* = fileFailure("cannot create '{s}': the directory '{s}' does not exist", .{ path, directory });
+                return .failed;
+            },
+            .ACCES, .PERM, .ROFS => {
+                failure.* = fileFailure("cannot create '{s}': {s} (the directory '{s}' must be writable)", .{ path, errnoText(), directory });
+                return .failed;
+            },
+            else => {}, // no O_TMPFILE here: fall back to a hidden temporary name
+        }
+        const name = std.fmt.bufPrintZ(&temporary_buffer, "{s}.{d}.creating", .{ path, c.getpid() }) catch {
+            failure.* = fileFailure("path too long: '{s}'", .{path});
+            return .failed;
+        };
+        fd = c.open(name, .{ .ACCMODE = .RDWR, .CREAT = true, .TRUNC = true, .CLOEXEC = true }, @as(c.mode_t, 0o666));
+        if (fd < 0) {
+            failure.* = fileFailure("cannot create '{s}': {s}", .{ path, errnoText() });
+            return .failed;
+        }
+        temporary = name;
+    }
+    var keep = false;
+    defer if (!keep) {
+        _ = c.close(fd);
+        if (temporary) |name| _ = c.unlink(name);
+    };
+    if (c.ftruncate(fd, @intCast(header.file_bytes)) != 0) {
+        failure.* = fileFailure("cannot size '{s}' to {d} bytes: {s}", .{ path, header.file_bytes, errnoText() });
+        return .failed;
+    }
+    // Reserve the blocks now: a file system that runs out later would kill the process with SIGBUS.
+    const reserved = posix_fallocate(fd, 0, @intCast(header.file_bytes));
+    if (reserved != 0 and reserved != @intFromEnum(c.E.OPNOTSUPP) and reserved != @intFromEnum(c.E.INVAL)) {
+        failure.* = fileFailure("cannot reserve {d} bytes for '{s}': {s}", .{ header.file_bytes, path, std.mem.span(strerror(reserved)) });
+        return .failed;
+    }
+    if (!lock(fd, path, failure)) return .failed;
+    var mapped = map(fd, @intCast(header.file_bytes), path, failure) orelse return .failed;
+    initialize(&mapped, header);
+    crash_points.barrier(); // a crash here leaves no file: the new inode has no name yet
+    const linked = if (temporary) |name| c.link(name, path) else blk: {
+        var proc_buffer: [64]u8 = undefined;
+        const proc_path = std.fmt.bufPrintZ(&proc_buffer, "/proc/self/fd/{d}", .{fd}) catch unreachable;
+        break :blk c.linkat(c.AT.FDCWD, proc_path, c.AT.FDCWD, path, c.AT.SYMLINK_FOLLOW);
+    };
+    if (linked != 0) {
+        const err = lastErrno();
+        _ = c.munmap(mapped.base, mapped.len);
+        if (err == .EXIST) return .exists;
+        failure.* = fileFailure("cannot create '{s}': {s}", .{ path, errnoText() });
+        return .failed;
+    }
+    if (temporary) |name| _ = c.unlink(name);
+    syncDirectory(directory);
+    keep = true;
+    return .{ .created = mapped };
+}
+
+/// Writes the header over a new (zero-filled) file and makes the metadata durable.
+fn initialize(mapped: *Mapped, header: *const format.Header) void {
+    assert(mapped.len == header.file_bytes);
+    const api = libpmem.loaded();
+    @memcpy(mapped.base[0..@sizeOf(format.Header)], std.mem.asBytes(header));
+    const metadata_bytes: usize = @intCast(header.heap_offset);
+    if (mapped.is_pmem) api.pmem_persist(mapped.base, metadata_bytes) else _ = api.pmem_msync(mapped.base, metadata_bytes);
+    _ = c.fsync(mapped.fd);
+}
+
+fn map(fd: c.fd_t, len: usize, path: []const u8, failure: *Failure) ?Mapped {
+    const protection = c.PROT.READ | c.PROT.WRITE;
+    // MAP_SYNC works only on DAX file systems (real persistent memory): there, flushing the CPU
+    // cache is enough. Anywhere else the mapping is a plain shared one.
+    var is_sync = true;
+    var address = c.mmap(null, len, protection, .{ .TYPE = .SHARED_VALIDATE, .SYNC = true }, fd, 0);
+    if (address == c.MAP_FAILED) {
+        is_sync = false;
+        address = c.mmap(null, len, protection, .{ .TYPE = .SHARED }, fd, 0);
+    }
+    if (address == c.MAP_FAILED) {
+        failure.* = fileFailure("cannot map '{s}' ({d} bytes): {s}", .{ path, len, errnoText() });
+        return null;
+    }
+    const base: [*]align(std.heap.page_size_min) u8 = @ptrCast(@alignCast(address));
+    // pmem_is_pmem honours PMEM_IS_PMEM_FORCE, which is how a machine without PMEM emulates it.
+    const is_pmem = is_sync or libpmem.loaded().pmem_is_pmem(base, len) != 0;
+    return .{ .fd = fd, .base = base, .len = len, .is_pmem = is_pmem };
+}
+
+fn directoryOf(path: [:0]const u8, buffer: []u8) [:0]const u8 {
+    const slash = std.mem.lastIndexOfScalar(u8, path, '/') orelse return ".";
+    if (slash == 0) return "/";
+    @memcpy(buffer[0..slash], path[0..slash]);
+    buffer[slash] = 0;
+    return buffer[0..slash :0];
+}
+
+/// Makes the new name itself durable.
+fn syncDirectory(directory: [:0]const u8) void {
+    const fd = c.open(directory, .{ .ACCMODE = .RDONLY, .DIRECTORY = true, .CLOEXEC = true });
+    if (fd < 0) return;
+    _ = c.fsync(fd);
+    _ = c.close(fd);
+}

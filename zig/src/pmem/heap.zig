@@ -1,0 +1,444 @@
+//! The persistent allocator. Placement is the DRAM strategies' (TLSF or fixed-size, the same code
+//! that serves CPU pools: their bookkeeping is out of band); what survives a restart is the
+//! allocation table in the file, one 8-byte record for each possible allocation. On open the
+//! strategy is rebuilt from the table (`restore`), so free lists never need to be durable.
+//!
+//! Commit protocol: an allocation or a free is one failure-atomic 8-byte store to its record.
+//! An allocation's record is written at the pool's next persist barrier (`writePending`, before
+//! the barrier's drain): a program persists an allocation's contents before it publishes it, and
+//! that persist makes the allocation durable too. A crash before then leaves the block free, which
+//! is all a crash can do to a block nothing durable refers to; and a block freed before then never
+//! touches the file at all. A free of a durable allocation is drained before it returns and before
+//! its space can be placed again, so no space is ever owned twice, even across a power failure.
+//!
+//! Records: 0 is free; otherwise {offset in granules from the file's start, size in granules, pad}
+//! with the size asked for = granules * 16 - pad. Variable pools keep records in any free slot (a
+//! DRAM stack of free slots and a map from offset to slot are rebuilt on open); fixed-size pools
+//! keep block i's record in slot i.
+const std = @import("std");
+const assert = std.debug.assert;
+const format = @import("format.zig");
+const Media = @import("media.zig").Media;
+const Tlsf = @import("../strategy/tlsf.zig").Tlsf;
+const Fixed = @import("../strategy/fixed.zig").Fixed;
+const FreeResult = @import("../strategy/tlsf.zig").FreeResult;
+const OffsetMap = @import("../strategy/offset_map.zig").OffsetMap;
+const Region = @import("../arena.zig").Region;
+
+const granule_bytes = format.granule_bytes;
+
+pub const Record = packed struct(u64) {
+    offset: u32, // granules from the file's start
+    granules: u28, // ceil(requested / 16), never 0: a live record is never 0
+    pad: u4, // granules * 16 - requested
+
+    pub const requested_bytes_max: u64 = (std.math.maxInt(u28)) * granule_bytes;
+
+    pub fn of(offset: u32, requested_bytes: u64) Record {
+        assert(requested_bytes > 0 and requested_bytes <= requested_bytes_max);
+        const granules = std.math.divCeil(u64, requested_bytes, granule_bytes) catch unreachable;
+        return .{ .offset = offset, .granules = @intCast(granules), .pad = @intCast(granules * granule_bytes - requested_bytes) };
+    }
+
+    pub fn requestedBytes(self: Record) u64 {
+        return @as(u64, self.granules) * granule_bytes - self.pad;
+    }
+
+    pub fn word(self: Record) u64 {
+        return @bitCast(self);
+    }
+};
+
+const PendingRecord = struct { slot: u32, word: u64 };
+
+/// A placement not yet committed: where, and which record will say so.
+pub const Placed = struct { g: u32, slot: u32, record: Record };
+
+/// The live block that starts at an offset: what a lookup finds.
+pub const Live = Tlsf.Live;
+
+const Strategy = union(format.Strategy) { fixed_size: Fixed, variable: Tlsf };
+
+/// One region (the heap) for Fixed, which asks its caller which region an offset lies in.
+const SingleRegion = struct {
+    pub fn regionOf(_: SingleRegion, _: u32) u32 {
+        return 0;
+    }
+};
+
+pub const Heap = struct {
+    gpa: std.mem.Allocator,
+    media: *Media,
+    table: []u64, // in the mapping
+    heap_start: u32, // granules from the file's start
+    heap_end: u32,
+    alignment_granules: u32,
+    block_bytes: u64, // FixedSize: the most a block holds
+    strategy: Strategy,
+    /// Variable: slots whose record is 0 (a stack), and the slot of each live block.
+    free_slots: std.ArrayList(u32) = .empty,
+    slot_of: OffsetMap = .{},
+    /// Allocations whose records are not written yet, in allocation order, and each one's index there by slot.
+    pending: std.ArrayList(PendingRecord) = .empty,
+    pending_index: OffsetMap = .{},
+
+    pub fn init(gpa: std.mem.Allocator, media: *Media, header: *const format.Header) Heap {
+        const table_words: [*]u64 = @ptrCast(@alignCast(media.base + header.table_offset));
+        const strategy_kind: format.Strategy = @enumFromInt(header.layout.strategy);
+        return .{
+            .gpa = gpa,
+            .media = media,
+            .table = table_words[0..header.table_capacity],
+            .heap_start = @intCast(header.heap_offset / granule_bytes),
+            .heap_end = @intCast((header.heap_offset + header.heap_bytes) / granule_bytes),
+            .alignment_granules = @intCast(@max(1, header.layout.alignment / granule_bytes)),
+            .block_bytes = header.layout.block_bytes,
+            .strategy = switch (strategy_kind) {
+                .fixed_size => .{ .fixed_size = Fixed.init(gpa, @intCast(header.layout.strideGranules())) },
+                .variable => .{ .variable = Tlsf.init(gpa) },
+            },
+        };
+    }
+
+    pub fn deinit(self: *Heap) void {
+        switch (self.strategy) {
+            inline else => |*strategy| strategy.deinit(),
+        }
+        self.free_slots.deinit(self.gpa);
+        self.slot_of.deinit(self.gpa);
+        self.pending.deinit(self.gpa);
+        self.pending_index.deinit(self.gpa);
+        self.* = undefined;
+    }
+
+    /// The largest request one allocation can have.
+    pub fn sizeMax(self: *const Heap) u64 {
+        return switch (self.strategy) {
+            .fixed_size => self.block_bytes,
+            .variable => @min(Record.requested_bytes_max, @as(u64, self.heap_end - self.heap_start) * granule_bytes),
+        };
+    }
+
+    fn region(self: *const Heap) Region {
+        const len = switch (self.strategy) {
+            .fixed_size => |fixed| @as(u32, @intCast(self.table.len)) * fixed.stride,
+            .variable => self.heap_end - self.heap_start,
+        };
+        return .{ .start = self.heap_start, .len = len, .committed = true, .live_count = 0 };
+    }
+
+    // ---- recovery ----
+
+    pub const RestoreError = error{ OutOfMemory, Corrupt };
+
+    /// What recovery learned, for the pool's statistics; `problem` says what is corrupt.
+    pub const Restored = struct { live_count: u64 = 0, requested_bytes: u64 = 0, block_bytes: u64 = 0 };
+
+    /// Rebuilds placement from the table. `next_id` numbers the live allocations found. Reads only:
+    /// on error.Corrupt, `problem` names the record and nothing was written.
+    pub fn restore(self: *Heap, next_id: *u32, problem: *format.Problem) RestoreError!Restored {
+        var restored: Restored = .{};
+        switch (self.strategy) {
+            .fixed_size => |*fixed| {
+                var live: std.ArrayList(Fixed.Restored) = .empty;
+                defer live.deinit(self.gpa);
+                for (self.table, 0..) |word, slot| {
+                    if (word == 0) continue;
+                    const record: Record = @bitCast(word);
+                    const expected_offset = self.heap_start + @as(u64, slot) * fixed.stride;
+                    if (record.offset != expected_offset or record.requestedBytes() > self.block_bytes) {
+                        problem.* = corrupt("record {d} (0x{x:0>16}) does not describe block {d} (offset {d}, at most {d} bytes)", .{ slot, word, slot, expected_offset * granule_bytes, self.block_bytes });
+                        return error.Corrupt;
+                    }
+                    try live.append(self.gpa, .{ .slot = @intCast(slot), .id = nextId(next_id), .requested_bytes = @intCast(record.requestedBytes()) });
+                    restored.live_count += 1;
+                    restored.requested_bytes += record.requestedBytes();
+                    restored.block_bytes += @as(u64, fixed.stride) * granule_bytes;
+                }
+                try fixed.restoreRegion(0, self.region(), live.items);
+            },
+            .variable => |*tlsf| {
+                // Sort (offset, slot) pairs packed in one u64: the offset decides the order.
+                var found: std.ArrayList(u64) = .empty;
+                defer found.deinit(self.gpa);
+                try self.free_slots.ensureTotalCapacity(self.gpa, self.table.len);
+                var slot = self.table.len;
+                while (slot > 0) { // pushed in reverse, so low slots are used first
+                    slot -= 1;
+                    const word = self.table[slot];
+                    if (word == 0) {
+                        self.free_slots.appendAssumeCapacity(@intCast(slot));
+                        continue;
+                    }
+                    const record: Record = @bitCast(word);
+                    if (record.granules == 0 or record.offset < self.heap_start or @as(u64, record.offset) + record.granules > self.heap_end or record.offset % self.alignment_granules != 0) {
+                        problem.* = corrupt("record {d} (0x{x:0>16}) names a block outside the heap or misaligned", .{ slot, word });
+                        return error.Corrupt;
+                    }
+                    try found.append(self.gpa, @as(u64, record.offset) << 32 | slot);
+                }
+                std.sort.pdq(u64, found.items, {}, std.sort.asc(u64));
+                const live = try self.gpa.alloc(Tlsf.Restored, found.items.len);
+                defer self.gpa.free(live);
+                try self.slot_of.ensureUnusedCapacity(self.gpa, @intCast(found.items.len));
+                var end: u64 = 0;
+                for (found.items, live) |pair, *block| {
+                    const record_slot: u32 = @truncate(pair);
+                    const record: Record = @bitCast(self.table[record_slot]);
+                    if (record.offset < end) {
+                        problem.* = corrupt("record {d} claims offset {d}, inside another allocation: two records own the same space", .{ record_slot, @as(u64, record.offset) * granule_bytes });
+                        return error.Corrupt;
+                    }
+                    end = @as(u64, record.offset) + record.granules;
+                    block.* = .{ .start = record.offset, .size = record.granules, .id = nextId(next_id), .requested_bytes = record.requestedBytes() };
+                    self.slot_of.putAssumeCapacity(record.offset, record_slot);
+                    restored.live_count += 1;
+                    restored.requested_bytes += record.requestedBytes();
+                    restored.block_bytes += @as(u64, record.granules) * granule_bytes;
+                }
+                try tlsf.restoreRegion(self.region(), live);
+            },
+        }
+        return restored;
+    }
+
+    fn corrupt(comptime fmt: []const u8, args: anytype) format.Problem {
+        var result: format.Problem = .{ .reason = .metadata };
+        result.message_len = (std.fmt.bufPrint(&result.message_buffer, "the allocation table is damaged: " ++ fmt, args) catch result.message_buffer[0..]).len;
+        return result;
+    }
+
+    fn nextId(next_id: *u32) u32 {
+        next_id.* = if (next_id.* == std.math.maxInt(u32)) 1 else next_id.* + 1;
+        return next_id.*;
+    }
+
+    // ---- allocation ----
+
+    pub const PlaceError = error{ OutOfMemory, NoRoom, TableFull };
+
+    /// Chooses a block and a record for `size` bytes, in DRAM only: nothing is durable until `commit`.
+    pub fn place(self: *Heap, size: u64, id: u32) PlaceError!Placed {
+        assert(size > 0 and size <= self.sizeMax() and id != 0);
+        // Room to remember the record as pending, so commit cannot fail after the block is placed.
+        try self.pending.ensureUnusedCapacity(self.gpa, 1);
+        try self.pending_index.ensureUnusedCapacity(self.gpa, 1);
+        switch (self.strategy) {
+            .fixed_size => |*fixed| {
+                const g = fixed.alloc(SingleRegion{}, id, @intCast(size)) orelse return error.NoRoom;
+                const slot = (g - self.heap_start) / fixed.stride;
+                return .{ .g = g, .slot = slot, .record = Record.of(g, size) };
+            },
+            .variable => |*tlsf| {
+                if (self.free_slots.items.len == 0) return error.TableFull;
+                try self.slot_of.ensureUnusedCapacity(self.gpa, 1);
+                const granules: u32 = @intCast(std.math.divCeil(u64, size, granule_bytes) catch unreachable);
+                const g = (try tlsf.alloc(granules, self.alignment_granules, id, size)) orelse return error.NoRoom;
+                const slot = self.free_slots.pop().?;
+                assert(self.table[slot] == 0);
+                self.slot_of.putAssumeCapacity(g, slot);
+                return .{ .g = g, .slot = slot, .record = Record.of(g, size) };
+            },
+        }
+    }
+
+    /// Makes a placement an allocation: its record is written at the next barrier (`writePending`).
+    pub fn commit(self: *Heap, placed: Placed) void {
+        assert(Media.load(&self.table[placed.slot]) == 0);
+        self.pending_index.putAssumeCapacity(placed.slot, @intCast(self.pending.items.len));
+        self.pending.appendAssumeCapacity(.{ .slot = placed.slot, .word = placed.record.word() });
+    }
+
+    pub fn hasPending(self: *const Heap) bool {
+        return self.pending.items.len != 0;
+    }
+
+    /// Writes the records of every allocation since the last barrier, undrained: the caller's
+    /// barrier, which follows, makes them durable together with whatever it persists.
+    pub fn writePending(self: *Heap) void {
+        for (self.pending.items) |record| {
+            assert(Media.load(&self.table[record.slot]) == 0);
+            self.media.commit(&self.table[record.slot], record.word, false);
+        }
+        self.pending.clearRetainingCapacity();
+        self.pending_index.clear();
+    }
+
+    /// Forgets the pending record of `slot`, if it has one (its allocation is freed before any barrier).
+    fn dropPending(self: *Heap, slot: u32) bool {
+        const index = self.pending_index.remove(slot) orelse return false;
+        const last = self.pending.pop().?;
+        if (index < self.pending.items.len) {
+            self.pending.items[index] = last;
+            _ = self.pending_index.remove(last.slot);
+            self.pending_index.putAssumeCapacity(last.slot, index);
+        }
+        return true;
+    }
+
+    /// The byte offset in the file of a record: what the redo log names.
+    pub fn recordOffset(self: *const Heap, slot: u32) u64 {
+        assert(slot < self.table.len);
+        return @intFromPtr(&self.table[slot]) - @intFromPtr(self.media.base);
+    }
+
+    /// The record slot of the live block at `g`, or null where none starts there.
+    pub fn slotOf(self: *const Heap, g: u32) ?u32 {
+        return switch (self.strategy) {
+            .fixed_size => |*fixed| if (fixed.lookup(0, g) != null) (g - self.heap_start) / fixed.stride else null,
+            .variable => self.slot_of.get(g),
+        };
+    }
+
+    /// Frees the block at `g`: durable when this returns. A bad offset changes nothing and says why.
+    pub fn free(self: *Heap, g: u32) FreeResult {
+        const slot = self.slotOf(g) orelse return self.classify(g);
+        if (!self.dropPending(slot)) self.media.commit(&self.table[slot], 0, true);
+        return self.releaseDram(g, slot);
+    }
+
+    /// The DRAM half of a free whose record is already 0 (or was never written).
+    pub fn releaseDram(self: *Heap, g: u32, slot: u32) FreeResult {
+        switch (self.strategy) {
+            .fixed_size => |*fixed| return fixed.free(0, g),
+            .variable => |*tlsf| {
+                const result = tlsf.free(g);
+                assert(result == .freed);
+                const removed = self.slot_of.remove(g);
+                assert(removed == slot);
+                self.free_slots.appendAssumeCapacity(slot);
+                return result;
+            },
+        }
+    }
+
+    fn classify(self: *Heap, g: u32) FreeResult {
+        if (g < self.heap_start or g >= self.heap_end) return .unknown_pointer;
+        return switch (self.strategy) {
+            .fixed_size => |*fixed| fixed.free(0, g), // not live: only classifies
+            .variable => |*tlsf| tlsf.free(g), // not live: only classifies
+        };
+    }
+
+    pub fn lookup(self: *const Heap, g: u32) ?Live {
+        if (g < self.heap_start or g >= self.heap_end) return null;
+        return switch (self.strategy) {
+            .fixed_size => |*fixed| fixed.lookup(0, g),
+            .variable => |*tlsf| tlsf.lookup(g),
+        };
+    }
+
+    /// Offsets of every live block, in no particular order.
+    pub fn liveOffsets(self: *const Heap, out: []u32) usize {
+        var count: usize = 0;
+        switch (self.strategy) {
+            .fixed_size => |*fixed| {
+                var it = fixed.liveIterator();
+                while (it.next()) |g| : (count += 1) {
+                    if (count < out.len) out[count] = g;
+                }
+            },
+            .variable => {
+                var it = self.slot_of.iterator();
+                while (it.next()) |entry| : (count += 1) {
+                    if (count < out.len) out[count] = entry.key;
+                }
+            },
+        }
+        return count;
+    }
+
+    pub fn freeGranules(self: *const Heap) u64 {
+        return switch (self.strategy) {
+            .fixed_size => |*fixed| fixed.freeGranules(),
+            .variable => |*tlsf| tlsf.free_granules,
+        };
+    }
+
+    /// The largest request the free space serves in one piece, as stats.zig counts it: a fixed-size
+    /// heap serves any request from any free block, so all of its free space (0 fragmentation, as
+    /// a fixed-size CPU pool reads).
+    pub fn largestFreeGranules(self: *const Heap) u64 {
+        return switch (self.strategy) {
+            .fixed_size => |*fixed| fixed.freeGranules(),
+            .variable => |*tlsf| tlsf.largestFreeGranules(),
+        };
+    }
+
+    /// Frees everything: every record is zeroed and made durable (each one flips on its own, so a
+    /// crash in the middle leaves each allocation whole or free), then placement starts over.
+    pub fn reset(self: *Heap) error{OutOfMemory}!void {
+        self.pending.clearRetainingCapacity();
+        self.pending_index.clear();
+        const table_offset = @intFromPtr(self.table.ptr) - @intFromPtr(self.media.base);
+        self.media.zeroPersist(table_offset, self.table.len * @sizeOf(u64));
+        switch (self.strategy) {
+            .fixed_size => |*fixed| fixed.reset(),
+            .variable => |*tlsf| {
+                try tlsf.reset(&.{self.region()});
+                self.slot_of.clear();
+                self.free_slots.clearRetainingCapacity();
+                var slot = self.table.len;
+                while (slot > 0) {
+                    slot -= 1;
+                    self.free_slots.appendAssumeCapacity(@intCast(slot));
+                }
+            },
+        }
+    }
+};
+
+test "records pack offset and size into one word that is never 0" {
+    const record = Record.of(0x1234, 1);
+    try std.testing.expectEqual(@as(u64, 1), record.requestedBytes());
+    try std.testing.expect(record.word() != 0);
+    try std.testing.expectEqual(@as(u64, 17), Record.of(5, 17).requestedBytes());
+    try std.testing.expectEqual(Record.requested_bytes_max, Record.of(0, Record.requested_bytes_max).requestedBytes());
+    const round: Record = @bitCast(Record.of(7, 1000).word());
+    try std.testing.expectEqual(@as(u32, 7), round.offset);
+    try std.testing.expectEqual(@as(u64, 1000), round.requestedBytes());
+}
+
+test "records are written at the next barrier, a block freed before it never reaches the file, and restore finds the rest" {
+    _ = @import("libpmem.zig").api() catch return; // msync needs libpmem
+    const gpa = std.testing.allocator;
+    const header = format.plan(.{ .strategy = @intFromEnum(format.Strategy.variable), .alignment = 16, .block_bytes = 0 }, 256 * 1024, @splat(1)).?;
+    const memory = try std.heap.page_allocator.alignedAlloc(u8, .fromByteUnits(std.heap.page_size_min), header.file_bytes);
+    defer std.heap.page_allocator.free(memory);
+    @memset(memory, 0);
+    var media: Media = .{ .base = memory.ptr, .len = memory.len, .is_pmem = false };
+    var next_id: u32 = 0;
+    var problem: format.Problem = undefined;
+
+    var heap = Heap.init(gpa, &media, &header);
+    _ = try heap.restore(&next_id, &problem);
+    const kept = try heap.place(100, 1);
+    heap.commit(kept);
+    const dropped = try heap.place(200, 2);
+    heap.commit(dropped);
+    try std.testing.expect(heap.free(dropped.g) == .freed); // before any barrier: nothing written
+    const durable = try heap.place(300, 3);
+    heap.commit(durable);
+    for (heap.table) |word| try std.testing.expectEqual(@as(u64, 0), word);
+    heap.writePending();
+    try std.testing.expectEqual(kept.record.word(), heap.table[kept.slot]);
+    try std.testing.expect(heap.free(durable.g) == .freed); // a durable record is zeroed
+    try std.testing.expectEqual(@as(u64, 0), heap.table[durable.slot]);
+    heap.deinit();
+
+    heap = Heap.init(gpa, &media, &header);
+    const restored = try heap.restore(&next_id, &problem);
+    try std.testing.expectEqual(@as(u64, 1), restored.live_count);
+    try std.testing.expectEqual(@as(u64, 100), heap.lookup(kept.g).?.requested_bytes);
+    heap.deinit();
+
+    // A second record over the same block is damage, named as such; nothing is written.
+    const spare = (kept.slot + 1) % @as(u32, @intCast(header.table_capacity));
+    const table: [*]u64 = @ptrCast(@alignCast(memory.ptr + header.table_offset));
+    table[spare] = table[kept.slot];
+    heap = Heap.init(gpa, &media, &header);
+    defer heap.deinit();
+    try std.testing.expectError(error.Corrupt, heap.restore(&next_id, &problem));
+    try std.testing.expectEqual(format.Reason.metadata, problem.reason);
+    try std.testing.expect(std.mem.indexOf(u8, problem.message(), "two records own the same space") != null);
+}

@@ -1,0 +1,89 @@
+//! libpmem (PMDK 1.x), found at run time through dlopen rather than linked, so the core loads on
+//! machines without it and only PMEM pools say what is missing. `api()` resolves the table once
+//! per process and afterwards hands it out, or error.Unavailable with `unavailableReason()`.
+//!
+//! MEMORY_POOL_LIBPMEM names another library to load instead of libpmem.so.1 (a PMDK built
+//! elsewhere; the tests point it at a missing file to see the library without libpmem).
+const std = @import("std");
+const assert = std.debug.assert;
+
+/// Every entry point the core uses, by its symbol name (libpmem.h, PMDK 1.12).
+pub const Api = struct {
+    pmem_persist: *const fn (?*const anyopaque, usize) callconv(.c) void,
+    pmem_flush: *const fn (?*const anyopaque, usize) callconv(.c) void,
+    pmem_drain: *const fn () callconv(.c) void,
+    pmem_msync: *const fn (?*const anyopaque, usize) callconv(.c) c_int,
+    pmem_is_pmem: *const fn (?*const anyopaque, usize) callconv(.c) c_int,
+    pmem_memcpy_persist: *const fn (?*anyopaque, ?*const anyopaque, usize) callconv(.c) ?*anyopaque,
+    pmem_memset_persist: *const fn (?*anyopaque, c_int, usize) callconv(.c) ?*anyopaque,
+    pmem_check_version: *const fn (c_uint, c_uint) callconv(.c) ?[*:0]const u8,
+};
+
+/// The major version this table is written against, and the oldest minor that has every symbol.
+const major_required = 1;
+const minor_required = 0;
+const default_name: [:0]const u8 = "libpmem.so.1";
+pub const override_variable = "MEMORY_POOL_LIBPMEM";
+
+var once = std.once(load);
+var api_table: Api = undefined;
+var reason_buffer: [384]u8 = undefined;
+var unavailable_reason: ?[]const u8 = null;
+
+fn setReason(comptime fmt: []const u8, args: anytype) void {
+    unavailable_reason = std.fmt.bufPrint(&reason_buffer, fmt, args) catch reason_buffer[0..];
+}
+
+fn load() void {
+    const override = std.c.getenv(override_variable);
+    const name: [*:0]const u8 = if (override) |value| value else default_name.ptr;
+    const handle = std.c.dlopen(name, .{ .NOW = true }) orelse {
+        const detail: []const u8 = if (std.c.dlerror()) |message| std.mem.span(message) else "dlopen failed";
+        if (override != null) {
+            setReason("libpmem could not be loaded from {s}={s} ({s})", .{ override_variable, std.mem.span(name), detail });
+        } else {
+            setReason("libpmem (PMDK's libpmem.so.1) is not installed: install the libpmem1 package (Debian/Ubuntu: apt-get install libpmem1), or run `npm run build`, which installs it where apt-get can", .{});
+        }
+        return;
+    };
+    inline for (@typeInfo(Api).@"struct".fields) |field| {
+        const symbol = std.c.dlsym(handle, field.name) orelse {
+            setReason("the libpmem at {s} is too old or not PMDK's: it lacks {s}", .{ std.mem.span(name), field.name });
+            return;
+        };
+        @field(api_table, field.name) = @ptrCast(@alignCast(symbol));
+    }
+    if (api_table.pmem_check_version(major_required, minor_required)) |message| {
+        setReason("libpmem refuses version {d}.{d}: {s}", .{ major_required, minor_required, std.mem.span(message) });
+        return;
+    }
+    unavailable_reason = null;
+}
+
+/// The libpmem table, or error.Unavailable with `unavailableReason()` saying why.
+pub fn api() error{Unavailable}!*const Api {
+    once.call();
+    if (unavailable_reason != null) return error.Unavailable;
+    return &api_table;
+}
+
+/// Only valid after `api()` succeeded: the hot paths call through this without re-checking.
+pub inline fn loaded() *const Api {
+    assert(unavailable_reason == null);
+    return &api_table;
+}
+
+pub fn unavailableReason() []const u8 {
+    once.call();
+    return unavailable_reason orelse "";
+}
+
+test "api() loads libpmem or says why it cannot" {
+    const table = api() catch {
+        try std.testing.expect(unavailableReason().len > 0);
+        return;
+    };
+    var word: u64 = 7;
+    table.pmem_persist(&word, @sizeOf(u64)); // on any memory: flushes the line, never fails
+    try std.testing.expectEqual(@as(u64, 7), word);
+}
