@@ -53,7 +53,7 @@ type CopyPath = (dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: n
 const PATHS: Record<MemoryKind, Record<MemoryKind, CopyPath>> = {
   pageable: { pageable: hostCopy, pinned: hostCopy, device: deviceToHost, pmem: hostCopy },
   pinned: { pageable: hostCopy, pinned: hostCopy, device: deviceToHost, pmem: hostCopy },
-  device: { pageable: hostToDevice, pinned: hostToDevice, device: deviceToDevice, pmem: hostToDevice },
+  device: { pageable: hostToDevice, pinned: hostToDevice, device: deviceToDevice, pmem: pmemToDevice },
   pmem: { pageable: intoPmem, pinned: intoPmem, device: deviceToPmem, pmem: intoPmem },
 };
 
@@ -177,15 +177,28 @@ function intoPmem(dst: Endpoint, dstAddress: number, _src: Endpoint, srcAddress:
 }
 
 /**
- * A GPU checkpoint: the driver copies into the PMEM mapping, then the bytes are persisted. The
- * mapping is not registered with the driver (yet), so the copy takes the pageable path (staged
- * through pinned buffers above 1 MiB); registering it (cuMemHostRegister, as pinned regions are,
- * zig/src/backend/pinned.zig) would make this one direct DMA.
+ * Whether a PMEM pool's mapping is registered with the driver for direct DMA: registered on the
+ * first GPU copy that touches it (cuMemHostRegister over the whole file); where the driver refuses,
+ * copies take the staged pageable path.
+ */
+function pmemDmaMemory(pool: NonNullable<Endpoint["pool"]>, deviceId: number): number {
+  return core.mp_pmem_register_dma(pool.handle, deviceId) === 1 ? HostMemory.pinned : HostMemory.pageable;
+}
+
+/**
+ * A GPU checkpoint: one DMA from the device straight into the PMEM mapping (registered with the
+ * driver), then the bytes are persisted before this returns.
  */
 function deviceToPmem(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
-  deviceToHost(dst, dstAddress, src, srcAddress, length, stream); // synchronous: the pageable path waits
   const pool = dst.pool!;
+  checkCore(core.mp_gpu_copy_dtoh(src.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, pmemDmaMemory(pool, src.deviceId), stream?.handle ?? null));
+  stream?.synchronize(); // on a stream the DMA is queued: the bytes must land before they are persisted
   pool.check(core.mp_pmem_persist(pool.handle, dstAddress - pool.base, length));
+}
+
+/** A restore from persistent memory: one DMA from the registered mapping to the device. */
+function pmemToDevice(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
+  checkCore(core.mp_gpu_copy_htod(dst.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, pmemDmaMemory(src.pool!, dst.deviceId), stream?.handle ?? null));
 }
 
 /** Bytes per step of a copy that goes through host memory. */

@@ -17,7 +17,7 @@ const kernels = @import("gpu/kernels.zig");
 const snapshot = @import("snapshot.zig");
 const host_copy = @import("host_copy.zig");
 
-pub const abi_version: u32 = 4;
+pub const abi_version: u32 = 5;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
@@ -424,6 +424,13 @@ export fn mp_pmem_live_id(handle: i32, g: u32) u32 {
 }
 
 /// Makes `len` bytes at byte `offset` of the file durable (pmem_persist, or pmem_msync off PMEM).
+/// 1 where the PMEM pool's mapping is registered with the CUDA driver for direct DMA (done on
+/// the first call), 0 where the driver refuses or is absent (copies then take the staged path).
+export fn mp_pmem_register_dma(handle: i32, device: u32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    return @intFromBool(pool.registerForDma(device));
+}
+
 export fn mp_pmem_persist(handle: i32, offset: f64, len: f64) i32 {
     const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
     pool.persist(offset, len) catch |err| return codeOf(err);

@@ -3,6 +3,7 @@
 //! runs recovery: finish a committed redo log, rebuild placement from the allocation table, check
 //! the roots. Everything it reads is validated first, so a damaged file is refused untouched.
 const std = @import("std");
+const host_registration = @import("../gpu/host_registration.zig");
 const assert = std.debug.assert;
 const status = @import("../status.zig");
 const Error = status.Error;
@@ -58,6 +59,8 @@ pub const Pool = struct {
     last_id: u32 = 0,
     /// Whether this open made the file (false: it existed and was recovered).
     created: bool,
+    /// The mapping's registration with the CUDA driver, made by the first GPU copy that wants it.
+    dma: host_registration.State = .unknown,
 
     pub fn create(gpa: std.mem.Allocator, name: []const u8, config: Config) Error!*Pool {
         assert(name.len > 0);
@@ -178,9 +181,17 @@ pub const Pool = struct {
         return status.fail(error.PmemFormat, "'{s}': {s}", .{ self.path, problem.message() });
     }
 
+    /// Registers the whole mapping for direct DMA with device `device_id`; false where the driver refuses.
+    pub fn registerForDma(self: *Pool, device_id: u32) bool {
+        self.lock();
+        defer self.unlock();
+        return host_registration.register(&self.dma, device_id, self.mapped.base, self.mapped.len);
+    }
+
     pub fn destroy(self: *Pool) void {
         const gpa = self.gpa;
         crash_points.untrack(@intFromPtr(self.mapped.base));
+        host_registration.unregister(&self.dma, self.mapped.base);
         self.heap.writePending();
         self.media.drain(); // allocations since the last barrier become durable before the file is let go
         self.heap.deinit();
