@@ -94,6 +94,11 @@ export abstract class PoolAllocation {
     if (damage !== undefined) throw damage;
   }
 
+  /** @internal throws UseAfterFreeError unless the block is still this allocation's (copies check both sides). */
+  assertUsable(action: string): void {
+    this.assertAlive(action);
+  }
+
   /** @internal hook for subclasses that cache views. */
   protected onFreed(): void {}
 

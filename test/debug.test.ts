@@ -486,6 +486,36 @@ describe("history and leaks", () => {
   });
 });
 
+describe("snapshots", () => {
+  test("a snapshot of a debug pool shows guard pages, quarantined blocks, ages and allocation stacks", () => {
+    const p = pool("snap-debug", {}, PoolConfig.DebugCPU());
+    const kept = p.allocate(100);
+    const freed = p.allocate(200);
+    freed.free();
+    const snapshot = p.snapshot();
+    expect(snapshot.history).toBe(true);
+    const states = snapshot.blocks.map((block) => block.state);
+    expect(states.filter((state) => state === "guard").length).toBe(2); // one per guarded allocation, live or quarantined
+    const live = snapshot.blocks.find((block) => block.id === kept.id)!;
+    expect(live).toMatchObject({ state: "live", requestedSize: 100 });
+    expect(live.stack).toContain("debug.test.ts");
+    expect(live.ageMs).toBeGreaterThanOrEqual(0);
+    expect(snapshot.blocks.find((block) => block.id === freed.id)).toMatchObject({ state: "quarantined", requestedSize: 200 });
+    kept.free();
+  });
+
+  test("a canary pool's snapshot counts each block with its canaries; quarantined strategy blocks are marked", () => {
+    const p = pool("snap-canaries", { canaries: true, quarantineBytes: 1 << 16 });
+    const a = p.allocate(10);
+    const b = p.allocate(10);
+    a.free();
+    const blocks = p.snapshot().blocks;
+    expect(blocks.find((block) => block.id === a.id)).toMatchObject({ state: "quarantined", size: 48 }); // 16 + 16 + 16
+    expect(blocks.find((block) => block.id === b.id)).toMatchObject({ state: "live", size: 48 });
+    b.free();
+  });
+});
+
 describe("bad frees are typed errors in every mode", () => {
   const modes: [string, Partial<PoolConfig>][] = [
     ["plain", {}],

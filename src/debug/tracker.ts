@@ -8,6 +8,7 @@
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { writeSync } from "node:fs";
 import type { Allocation } from "../allocation";
+import type { AllocationDetailsProvider } from "../snapshot";
 import type { PoolConfig } from "../config";
 import { core, ID_MASK } from "../native";
 import type { History } from "./history";
@@ -231,6 +232,19 @@ export class DebugTracker {
   /** The offsets of the allocations with records (every live one where records are kept). */
   recordedOffsets(): number[] {
     return [...this.#records.keys()];
+  }
+
+  /** Ages and allocation stacks by allocation id, for a snapshot (indexed once per snapshot). */
+  detailsProvider(): AllocationDetailsProvider {
+    const byId = new Map<number, AllocationRecord>();
+    for (const record of this.#records.values()) byId.set(record.id, record);
+    const time = now();
+    return ({ id }) => {
+      const record = byId.get(id);
+      if (record === undefined) return undefined;
+      const stack = formatStack(record.trace);
+      return stack === undefined ? { ageMs: time - record.time } : { ageMs: time - record.time, stack };
+    };
   }
 
   /** What is known of the live allocation at `offset`. */

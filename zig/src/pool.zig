@@ -13,6 +13,7 @@ const Fixed = @import("strategy/fixed.zig").Fixed;
 const Tlsf = @import("strategy/tlsf.zig").Tlsf;
 const FreeResult = @import("strategy/tlsf.zig").FreeResult;
 const stats_mod = @import("stats.zig");
+const snapshot = @import("snapshot.zig");
 const StreamFrees = @import("gpu/stream_frees.zig").StreamFrees;
 const driver = @import("backend/cuda_driver.zig");
 const status = @import("status.zig");
@@ -561,6 +562,23 @@ pub const Pool = struct {
     pub fn writeStats(self: *Pool, out: *[stats_mod.field_count]f64) void {
         self.lock();
         defer self.unlock();
+        self.writeStatsLocked(out);
+    }
+
+    /// The pool's regions, blocks and statistics at one moment (see snapshot.zig); whether
+    /// every record fit in `out`.
+    pub fn writeSnapshot(self: *Pool, out: snapshot.Output) Error!bool {
+        self.lock();
+        defer self.unlock();
+        const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = pending_id };
+        const debug: ?*const Layer = if (debug_layer_built) self.debug else null;
+        const fit = snapshot.write(self.gpa, self.arena.regions.items, &self.strategy, ids, debug, out) catch
+            return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
+        self.writeStatsLocked(out.stats);
+        return fit;
+    }
+
+    pub fn writeStatsLocked(self: *Pool, out: *[stats_mod.field_count]f64) void {
         var regions: u64 = 0;
         for (self.arena.regions.items) |region| regions += @intFromBool(region.committed);
         const free_granules, const largest_granules = switch (self.strategy) {

@@ -9,6 +9,8 @@ test {
     _ = @import("strategy/fixed.zig");
     _ = @import("stats.zig");
     _ = @import("pool.zig");
+    _ = @import("snapshot.zig");
+    _ = @import("host_copy.zig");
     _ = @import("ffi.zig");
     _ = @import("debug/canary.zig");
     _ = @import("debug/violation.zig");

@@ -445,6 +445,12 @@ pub const Layer = struct {
         return pool.lookupLocked(block_region, block_g);
     }
 
+    /// Whether the strategy block at `block_g` is held in quarantine (freed, not yet reusable).
+    pub fn holdsInQuarantine(self: *const Layer, block_g: u32) bool {
+        const quarantine = if (self.quarantine) |*quarantine| quarantine else return false;
+        return quarantine.find(block_g + self.frontGranules()) != null;
+    }
+
     /// Whether the live allocation at `g` has guard pages.
     pub fn isGuarded(self: *Layer, pool: *Pool, g: u32) bool {
         const region_index = pool.arena.regionOf(g);
