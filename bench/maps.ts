@@ -7,7 +7,7 @@
  *     copy() device -> pinned (informs), copy() device -> PMEM, persisted (goal: at least 0.8x the anchor)
  * Every figure runs next to its anchor in this process. Results: bench/RESULTS.md.
  */
-import { dlopen, FFIType, read, type Pointer } from "bun:ffi";
+import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -149,7 +149,7 @@ if (core.mp_gpu_device_count() > 0) {
   }).symbols;
   const out = new BigUint64Array(1);
   if (cuda.cuMemHostAlloc(out, bytes, 0) !== 0) throw new Error("cuMemHostAlloc failed");
-  const driverPinned = Number(read.u64(out as unknown as Pointer, 0)) as Pointer;
+  const driverPinned = Number(read.u64(ptr(out), 0)) as Pointer;
   let failures = 0;
   const ours = timeMs(() => copy(host, device), 5, 1);
   const anchor = timeMs(() => (failures += cuda.cuMemcpyDtoH_v2(driverPinned, device.ptr, bytes) === 0 ? 0 : 1), 5, 1);
