@@ -112,6 +112,15 @@ const expected: Record<string, RegExp[]> = {
     /^\[parent\] removed the pool file$/m,
   ],
   // Without a GPU (CI) it explains and exits 0; on the GPU machine it does the round trip.
+  "debugging.ts": [
+    /^Caught BOUNDARY_VIOLATION: allocation #1 \(13 bytes\), damaged after it at offset 13\.$/m,
+    /^It was allocated at .*examples\/debugging\.ts:\d+:\d+\.$/m,
+    /^After free the old view has 0 bytes and reads undefined; the handle throws USE_AFTER_FREE\.$/m,
+    /^getLeaks\(\): #3, 100 bytes, allocated at .*examples\/debugging\.ts:\d+:\d+\.$/m,
+    /^getHistory\(\): allocate #1, violation #1, free #1, allocate #2, free #2, allocate #3\.$/m,
+    /^SampledGuardsCPU\(\): one allocation in 5000 gets guard pages\.$/m,
+    /^Destroyed both pools; 0 left\.$/m,
+  ],
   "gpu_basic.ts": [/^(No GPU here: GPU pools are unavailable: .+|Copied 10240 bytes to the device and back; round trip intact: true)$/m],
 };
 
