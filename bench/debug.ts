@@ -1,7 +1,8 @@
 /**
  * What the debug switches cost: `bun bench/debug.ts` (builds what it needs). Every figure runs
  * next to its anchor in this process, in A B B A A B order so drift falls on both sides, and the
- * lowest average of each side counts (interference only ever adds time).
+ * lowest median of each side counts (interference only ever adds time; on a shared 2-core machine
+ * the median of a run is steadier than its mean).
  *
  *  1. Debug off vs a core built without the debug layer (zig build -Ddebug-layer=false), both
  *     opened here through bun:ffi and driven the same way: alloc + free of 64 B.      goal ≤ 1.02×
@@ -147,16 +148,16 @@ for (const [label, pool, goal] of switches) {
 }
 
 const { benchmarks } = await run();
-const average = new Map<string, number>();
+const median = new Map<string, number>();
 for (const trial of benchmarks) {
   const stats = trial.runs[0]?.stats;
-  if (stats !== undefined) average.set(trial.alias, stats.avg);
+  if (stats !== undefined) median.set(trial.alias, stats.p50);
 }
 for (const pool of pools) manager.destroyPool(pool.name);
 withDebug.close();
 withoutDebug.close();
 
-const lowest = (names: string[]) => Math.min(...names.map((name) => average.get(name) ?? NaN));
+const lowest = (names: string[]) => Math.min(...names.map((name) => median.get(name) ?? NaN));
 const formatNs = (ns: number) => (ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(1)} ns`);
 const table: string[][] = [["figure", "ours", "anchor", "ratio", "goal", "met?"]];
 for (const row of rows) {
