@@ -50,8 +50,6 @@ pub const Layer = struct {
     back_bytes: u64,
     guard: ?Guard,
     quarantine: ?Quarantine,
-    /// Sampled allocations that could not get guard pages (address space or mappings ran out).
-    guard_fallbacks: u64 = 0,
     /// Guard pages are the only switch on: an allocation not sampled, and its free, take the
     /// pool's plain path, and the pool asks the layer only for the sampled ones (see Pool).
     plain_unless_guarded: bool,
@@ -113,7 +111,8 @@ pub const Layer = struct {
         const id = pool.nextId();
         if (self.guard) |*guard| if (guard.sample()) {
             if (try @call(.never_inline, allocGuarded, .{ self, pool, size, id })) |placed| return placed;
-            self.guard_fallbacks += 1; // placed unguarded below, with canaries where they are on
+            // No guard pages to be had (address space or the OS's mappings ran out): the
+            // allocation is placed unguarded below, with canaries where they are on.
         };
         const block_g = pool.place(self.strategyBlockBytes(size), size, id) orelse return pool.failPlace(size);
         const user_g = block_g + self.frontGranules();
@@ -134,9 +133,7 @@ pub const Layer = struct {
     /// where none could be made (the pool then places it plainly).
     pub fn allocSampled(self: *Layer, pool: *Pool, size: u64) Error!?Pool.Placed {
         assert(self.plain_unless_guarded);
-        const placed = try self.allocGuarded(pool, size, pool.nextId());
-        if (placed == null) self.guard_fallbacks += 1;
-        return placed;
+        return self.allocGuarded(pool, size, pool.nextId());
     }
 
     /// A free in a guard region of a plain_unless_guarded pool.
