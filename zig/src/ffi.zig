@@ -57,28 +57,33 @@ export fn mp_pool_list(out: [*]i32, capacity: u32) u32 {
 }
 
 export fn mp_pool_base(handle: i32) usize {
-    const pool = registry.get(handle) orelse return 0;
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return 0;
     return @intCast(pool.arena.base);
 }
 
 export fn mp_pool_kind(handle: i32) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     return @intCast(@intFromEnum(pool.config.kind));
 }
 
 export fn mp_pool_address_space(handle: i32) f64 {
-    const pool = registry.get(handle) orelse return @floatFromInt(failNoPool(handle));
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return @floatFromInt(failNoPool(handle));
     return @floatFromInt(pool.arena.reserved_bytes);
 }
 
 export fn mp_pool_config(handle: i32, out: *[pool_mod.config_field_count]f64) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     pool.writeConfig(out);
     return 0;
 }
 
 export fn mp_pool_name(handle: i32, buffer: [*]u8, capacity: u32) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     const len = @min(pool.name.len, capacity);
     @memcpy(buffer[0..len], pool.name[0..len]);
     return @intCast(pool.name.len);
@@ -95,7 +100,8 @@ export fn mp_last_id() u32 {
 
 /// Returns the block's granule offset from the pool's base, or `status.offset_error_base + code`.
 export fn mp_alloc(handle: i32, size: f64) u32 {
-    const pool = registry.get(handle) orelse return status.offsetError(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return status.offsetError(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
@@ -106,7 +112,8 @@ export fn mp_alloc(handle: i32, size: f64) u32 {
 
 /// Frees the block at `g`; with `id` not 0 only if it still holds that allocation (else a double free).
 export fn mp_free(handle: i32, g: u32, id: u32) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     pool.free(g, id) catch |err| return codeOf(err);
     return 0;
 }
@@ -114,7 +121,8 @@ export fn mp_free(handle: i32, g: u32, id: u32) i32 {
 /// The size asked for when the live block at `g` was allocated, or -1 where no live block starts
 /// there; its allocation id is then `mp_last_id()`.
 export fn mp_live_size(handle: i32, g: u32) f64 {
-    const pool = registry.get(handle) orelse return @floatFromInt(failNoPool(handle));
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return @floatFromInt(failNoPool(handle));
     const live = pool.lookup(g) orelse return -1;
     last_id = live.id;
     return @floatFromInt(live.requested_bytes);
@@ -122,25 +130,29 @@ export fn mp_live_size(handle: i32, g: u32) f64 {
 
 /// The id of the allocation that holds the block at `g` now, or 0 where it is free.
 export fn mp_live_id(handle: i32, g: u32) u32 {
-    const pool = registry.get(handle) orelse return 0;
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return 0;
     const live = pool.lookup(g) orelse return 0;
     return live.id;
 }
 
 export fn mp_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     pool.writeStats(out);
     return 0;
 }
 
 export fn mp_reset(handle: i32) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     pool.reset() catch |err| return codeOf(err);
     return 0;
 }
 
 export fn mp_trim(handle: i32) f64 {
-    const pool = registry.get(handle) orelse return @floatFromInt(failNoPool(handle));
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return @floatFromInt(failNoPool(handle));
     return @floatFromInt(pool.trim());
 }
 
@@ -157,7 +169,8 @@ fn failLength(len: f64) i32 {
 
 /// Like mp_alloc, for work on `stream`: blocks freed on that stream may be reused at once.
 export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 {
-    const pool = registry.get(handle) orelse return status.offsetError(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return status.offsetError(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
@@ -167,7 +180,8 @@ export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 
 }
 
 export fn mp_free_on_stream(handle: i32, g: u32, id: u32, stream: driver.Stream) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     pool.freeOnStream(g, id, stream) catch |err| return codeOf(err);
     return 0;
 }

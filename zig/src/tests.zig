@@ -9,6 +9,7 @@ test {
     _ = @import("strategy/fixed.zig");
     _ = @import("stats.zig");
     _ = @import("pool.zig");
+    _ = @import("sync/pool_guard.zig");
     _ = @import("ffi.zig");
     _ = @import("pmem/libpmem.zig");
     _ = @import("pmem/media.zig");
