@@ -17,6 +17,8 @@ export {
   PMEMUnavailableError,
   PoolExistsError,
   PoolNotFoundError,
+  ThreadSafetyError,
+  UnsupportedOperationError,
   UseAfterFreeError,
   type PMEMFormatReason,
 } from "./errors";

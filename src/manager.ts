@@ -17,7 +17,8 @@ export interface PoolInfo {
 }
 
 const STRATEGY_CODES = { FixedSize: 0, Variable: 1 } as const;
-const THREAD_SAFETY_CODES = { none: 0, mutex: 1 } as const;
+const THREAD_SAFETY_CODES = { none: 0, mutex: 1, lockFree: 2 } as const;
+const THREAD_SAFETY_NAMES = ["none", "mutex", "lockFree"] as const;
 const DEFAULT_CPU_POOL = "default_cpu_pool";
 const DEFAULT_GPU_POOL = "default_gpu_pool";
 const KIND_NAMES: Record<number, PoolKindName> = { [PoolKind.cpu]: "cpu", [PoolKind.gpu]: "gpu", [PoolKind.pinned]: "pinned" };
@@ -34,6 +35,7 @@ function configRecord(kind: number, config: PoolConfig): Float64Array {
     threadSafety: THREAD_SAFETY_CODES[config.threadSafety],
     collectStats: config.collectStats ? 1 : 0,
     deviceId: config.deviceId,
+    threadLocalCache: config.threadLocalCache ? 1 : 0,
   };
   return Float64Array.from(CONFIG_FIELDS, (field) => values[field]);
 }
@@ -47,7 +49,8 @@ function configFromRecord(record: Float64Array): PoolConfig {
     initialSize: field("initialSize"),
     maxSize: field("maxSize"),
     growth: field("growth"),
-    threadSafety: field("threadSafety") === THREAD_SAFETY_CODES.mutex ? "mutex" : "none",
+    threadSafety: THREAD_SAFETY_NAMES[field("threadSafety")] ?? "none",
+    threadLocalCache: field("threadLocalCache") !== 0,
     collectStats: field("collectStats") !== 0,
     deviceId: field("deviceId"),
   } satisfies Partial<PoolConfig>);

@@ -20,11 +20,13 @@ import {
   PMEMUnavailableError,
   PoolExistsError,
   PoolNotFoundError,
+  ThreadSafetyError,
+  UnsupportedOperationError,
   type PMEMFormatReason,
 } from "./errors";
 
 /** Bumped with every change of an export's signature or of the config and stats records. */
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
@@ -45,6 +47,8 @@ export const Status = {
   invalidSize: -7,
   unavailable: -8,
   tooManyPools: -9,
+  threadMisuse: -10,
+  unsupported: -11,
   pmemUnavailable: -20,
   pmemFormat: -21,
   pmemFile: -22,
@@ -66,6 +70,7 @@ export const CONFIG_FIELDS = [
   "threadSafety",
   "collectStats",
   "deviceId",
+  "threadLocalCache",
 ] as const;
 
 /** Mirrors zig/src/stats.zig Field: the order of the f64 stats record. */
@@ -106,6 +111,7 @@ const symbols = {
   mp_pool_find: { args: [ptr, u32], returns: i32 },
   mp_pool_destroy: { args: [i32], returns: i32 },
   mp_pool_list: { args: [ptr, u32], returns: u32 },
+  mp_thread_flush: { args: [], returns: FFIType.void },
   mp_pool_base: { args: [i32], returns: ptr },
   mp_pool_address_space: { args: [i32], returns: f64 },
   mp_pool_config: { args: [i32, ptr], returns: i32 },
@@ -191,6 +197,10 @@ function open() {
 
 export const core = open();
 
+// A Worker's blocks cached by threadLocalCache pools go back to their pools when its thread ends
+// (the core's thread-exit hook); a Worker that calls process.exit() also gives them back here.
+if (!Bun.isMainThread) process.on("exit", () => core.mp_thread_flush());
+
 // Results come back as return values, never through typed arrays the core writes into on hot
 // paths: once Bun's JIT optimises a loop it may reuse an earlier read of such an array across the
 // FFI call and miss the new value (seen with Bun 1.4.4). Buffers for cold calls are copied at once.
@@ -229,6 +239,10 @@ export function errorFor(status: number, message = lastError()): MemoryPoolError
       return new PMEMFileError(message);
     case Status.pmemRoot:
       return new PMEMRootError(message);
+    case Status.threadMisuse:
+      return new ThreadSafetyError(message);
+    case Status.unsupported:
+      return new UnsupportedOperationError(message);
     case Status.unavailable:
       return new GPUUnavailableError(message);
     default:

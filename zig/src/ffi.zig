@@ -14,11 +14,18 @@ const driver = @import("backend/cuda_driver.zig");
 const device_mod = @import("gpu/device.zig");
 const gpu_copy = @import("gpu/copy.zig");
 const kernels = @import("gpu/kernels.zig");
+const thread_cache = @import("sync/thread_cache.zig");
+const owner_check = @import("sync/owner_check.zig");
 
-pub const abi_version: u32 = 3;
+pub const abi_version: u32 = 4;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
+}
+
+/// ThreadMisuse where a "none" pool is used from a thread that did not make it (sync/owner_check.zig).
+inline fn checkOwner(pool: *const Pool) status.Error!void {
+    return owner_check.check(pool.config.thread_safety == .none, pool.owner_thread, pool.name);
 }
 
 fn codeOf(err: status.Error) i32 {
@@ -50,6 +57,12 @@ export fn mp_pool_destroy(handle: i32) i32 {
     const pool = registry.remove(handle) orelse return failNoPool(handle);
     pool.destroy();
     return 0;
+}
+
+/// Gives the calling thread's cached blocks back to their pools (a Worker calls it as it closes;
+/// a thread's end does it too).
+export fn mp_thread_flush() void {
+    thread_cache.flushAll();
 }
 
 export fn mp_pool_list(out: [*]i32, capacity: u32) u32 {
@@ -105,6 +118,7 @@ export fn mp_alloc(handle: i32, size: f64) u32 {
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
+    checkOwner(pool) catch |err| return status.offsetError(err);
     const placed = pool.alloc(@intFromFloat(size), null) catch |err| return status.offsetError(err);
     last_id = placed.id;
     return placed.g;
@@ -114,6 +128,7 @@ export fn mp_alloc(handle: i32, size: f64) u32 {
 export fn mp_free(handle: i32, g: u32, id: u32) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    checkOwner(pool) catch |err| return codeOf(err);
     pool.free(g, id) catch |err| return codeOf(err);
     return 0;
 }
@@ -146,6 +161,7 @@ export fn mp_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {
 export fn mp_reset(handle: i32) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    checkOwner(pool) catch |err| return codeOf(err);
     pool.reset() catch |err| return codeOf(err);
     return 0;
 }
@@ -153,6 +169,7 @@ export fn mp_reset(handle: i32) i32 {
 export fn mp_trim(handle: i32) f64 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return @floatFromInt(failNoPool(handle));
+    checkOwner(pool) catch |err| return @floatFromInt(codeOf(err));
     return @floatFromInt(pool.trim());
 }
 
@@ -309,6 +326,7 @@ export fn mp_pmem_open(name: [*]const u8, name_len: u32, path: [*]const u8, path
     var record = raw_config.*;
     record[@intFromEnum(pool_mod.ConfigField.kind)] = 0;
     const base = pool_mod.Config.parse(&record) catch |err| return codeOf(err);
+    if (base.sharedFixed()) return codeOf(status.fail(error.Config, "a PMEM pool takes threadSafety \"none\" or \"mutex\", without threadLocalCache", .{}));
     return registry.pmem.add(name[0..name_len], pmem_pool.Config{ .base = base, .path = path[0..path_len] }) catch |err| codeOf(err);
 }
 

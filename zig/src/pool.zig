@@ -12,6 +12,7 @@ const FreeResult = @import("strategy/tlsf.zig").FreeResult;
 const stats_mod = @import("stats.zig");
 const StreamFrees = @import("gpu/stream_frees.zig").StreamFrees;
 const driver = @import("backend/cuda_driver.zig");
+const SharedFixed = @import("sync/shared_fixed.zig").SharedFixed;
 const status = @import("status.zig");
 const Error = status.Error;
 
@@ -19,11 +20,11 @@ const granule_bytes = arena_mod.granule_bytes;
 pub const page_bytes = 4096;
 
 pub const StrategyKind = enum(u32) { fixed_size = 0, variable = 1 };
-pub const ThreadSafety = enum(u32) { none = 0, mutex = 1 };
+pub const ThreadSafety = enum(u32) { none = 0, mutex = 1, lock_free = 2 };
 
 /// The configuration as TypeScript passes it: one f64 per field, in this order (src/native.ts).
 /// Named as PoolConfig names them, so messages name the field the user set.
-pub const ConfigField = enum(u32) { kind, allocatorType, blockSize, alignment, initialSize, maxSize, growth, threadSafety, collectStats, deviceId };
+pub const ConfigField = enum(u32) { kind, allocatorType, blockSize, alignment, initialSize, maxSize, growth, threadSafety, collectStats, deviceId, threadLocalCache };
 pub const config_field_count = @typeInfo(ConfigField).@"enum".fields.len;
 
 pub const Config = struct {
@@ -37,6 +38,7 @@ pub const Config = struct {
     thread_safety: ThreadSafety,
     collect_stats: bool,
     device_id: u32,
+    thread_local_cache: bool = false,
 
     /// Reads and validates the fields; on failure the message names the field and its value.
     pub fn parse(raw: *const [config_field_count]f64) Error!Config {
@@ -66,7 +68,14 @@ pub const Config = struct {
             .thread_safety = thread_safety,
             .collect_stats = raw[@intFromEnum(ConfigField.collectStats)] != 0,
             .device_id = @intCast(try field.integer(raw, .deviceId, 1023)),
+            .thread_local_cache = raw[@intFromEnum(ConfigField.threadLocalCache)] != 0,
         };
+        if (config.thread_local_cache and config.thread_safety == .none)
+            return status.fail(error.Config, "threadLocalCache needs threadSafety \"mutex\" or \"lockFree\": caches serve pools that many threads share", .{});
+        if (config.sharedFixed() and config.strategy != .fixed_size)
+            return status.fail(error.Config, "threadSafety \"lockFree\" and threadLocalCache need a FixedSize pool for now (a Variable pool takes \"mutex\")", .{});
+        if (config.sharedFixed() and config.kind == .gpu)
+            return status.fail(error.Config, "threadSafety \"lockFree\" and threadLocalCache are for host pools; a GPU pool takes \"mutex\"", .{});
         if (config.alignment == 0 or !std.math.isPowerOfTwo(config.alignment))
             return status.fail(error.Config, "alignment must be a power of two up to {d}, got {d}", .{ page_bytes, config.alignment });
         if (config.initial_size == 0) return status.fail(error.Config, "initialSize must be above 0", .{});
@@ -79,6 +88,11 @@ pub const Config = struct {
         if (!(config.growth == 0 or (config.growth >= 1 and config.growth <= 64)))
             return status.fail(error.Config, "growth must be 0 (never grow) or from 1 to 64, got {d}", .{config.growth});
         return config;
+    }
+
+    /// Whether the pool places blocks through sync/shared_fixed.zig instead of under its lock.
+    pub fn sharedFixed(self: Config) bool {
+        return self.thread_safety == .lock_free or self.thread_local_cache;
     }
 
     fn granulesFor(bytes: u64) u64 {
@@ -103,6 +117,10 @@ pub const Pool = struct {
     last_id: u32 = 0,
     /// GPU pools: blocks freed on a stream, held until that stream's work on them is done.
     stream_frees: StreamFrees = .{},
+    /// lockFree and thread-cached pools: placement and counting that take no pool lock (sync/).
+    shared: ?*SharedFixed = null,
+    /// The thread that created the pool: a "none" pool is that thread's alone (sync/owner_check.zig).
+    owner_thread: std.Thread.Id,
 
     /// The id a block carries while its stream-ordered free waits; no allocation gets it.
     pub const pending_id: u32 = std.math.maxInt(u32);
@@ -136,7 +154,14 @@ pub const Pool = struct {
             },
             .stats = .{ .enabled = config.collect_stats },
             .alignment_granules = alignment_granules,
+            .owner_thread = std.Thread.getCurrentId(),
         };
+        if (config.sharedFixed()) {
+            self.shared = SharedFixed.create(gpa, self.strategy.fixed_size.stride, granule_bytes, reserve_bytes, config.thread_safety == .lock_free, config.thread_local_cache) catch |err| {
+                self.deinitParts();
+                return err;
+            };
+        }
         if (!self.grow(std.mem.alignForward(u64, config.initial_size, granularity))) {
             self.deinitParts();
             return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes of {s} memory", .{ config.initial_size, @tagName(config.kind) });
@@ -145,6 +170,7 @@ pub const Pool = struct {
     }
 
     fn deinitParts(self: *Pool) void {
+        if (self.shared) |shared| shared.destroy();
         switch (self.strategy) {
             inline else => |*strategy| strategy.deinit(),
         }
@@ -157,6 +183,11 @@ pub const Pool = struct {
         self.stream_frees.deinit(self.device());
         self.deinitParts();
         gpa.destroy(self);
+    }
+
+    /// Called by the registry once the pool has its handle.
+    pub fn published(self: *Pool, handle: i32) void {
+        if (self.shared) |shared| shared.handle = handle;
     }
 
     inline fn lock(self: *Pool) void {
@@ -191,6 +222,10 @@ pub const Pool = struct {
     pub fn alloc(self: *Pool, size: u64, stream: driver.Stream) Error!Placed {
         if (size == 0 or size > self.sizeMax()) {
             return status.fail(error.InvalidSize, "cannot allocate {d} bytes from pool '{s}': sizes run from 1 to {d}", .{ size, self.name, self.sizeMax() });
+        }
+        if (self.shared) |shared| {
+            const placed = try shared.alloc(self, @intCast(size));
+            return .{ .g = placed.g, .id = placed.id };
         }
         self.lock();
         defer self.unlock();
@@ -244,7 +279,9 @@ pub const Pool = struct {
         };
     }
 
-    fn growFor(self: *Pool, needed_bytes: u64) bool {
+    /// Adds a region for at least `needed_bytes`; false at maxSize or when the OS refuses.
+    /// Under the pool's lock, or a shared pool's growth lock.
+    pub fn growFor(self: *Pool, needed_bytes: u64) bool {
         if (self.config.growth == 0) return false;
         const wanted: u64 = @intFromFloat(@as(f64, @floatFromInt(self.last_region_bytes)) * self.config.growth);
         const granularity = self.arena.backend.granularity();
@@ -260,7 +297,7 @@ pub const Pool = struct {
     fn grow(self: *Pool, len_bytes: u64) bool {
         const index = self.arena.grow(len_bytes) orelse return false;
         const region = self.arena.regions.items[index];
-        const added = switch (self.strategy) {
+        const added = if (self.shared) |shared| shared.fixed.addRegion(region) else switch (self.strategy) {
             .fixed_size => |*fixed| fixed.addRegion(index, region),
             .variable => |*tlsf| tlsf.addRegion(region),
         };
@@ -275,6 +312,7 @@ pub const Pool = struct {
 
     /// Frees the block at `g`. With `expected_id` not 0, only if the block still holds that allocation.
     pub fn free(self: *Pool, g: u32, expected_id: u32) Error!void {
+        if (self.shared) |shared| return shared.free(self.name, g, expected_id, granule_bytes);
         self.lock();
         defer self.unlock();
         const timed = self.stats.sampleNow(self.stats.free_count);
@@ -363,6 +401,10 @@ pub const Pool = struct {
 
     /// The live block that starts at `g`, or null where none does.
     pub fn lookup(self: *Pool, g: u32) ?Live {
+        if (self.shared) |shared| {
+            const live = shared.fixed.lookup(g) orelse return null;
+            return .{ .granules = shared.fixed.stride, .requested_bytes = live.requested_bytes, .id = live.id };
+        }
         self.lock();
         defer self.unlock();
         const region_index = self.arena.regionOf(g);
@@ -378,6 +420,7 @@ pub const Pool = struct {
     }
 
     pub fn reset(self: *Pool) Error!void {
+        if (self.shared != null) return status.fail(error.Unsupported, "reset() is not available on lockFree or thread-cached pools yet (pool '{s}'): free the allocations instead", .{self.name});
         self.lock();
         defer self.unlock();
         if (self.stream_frees.pending.items.len > 0) self.reclaim(null, true);
@@ -391,6 +434,7 @@ pub const Pool = struct {
 
     /// Gives every empty region but the first back to the OS; returns the bytes released.
     pub fn trim(self: *Pool) u64 {
+        if (self.shared != null) return 0; // their regions are never removed (sync/lockfree_fixed.zig)
         self.lock();
         defer self.unlock();
         if (self.stream_frees.pending.items.len > 0) self.reclaim(null, true);
@@ -410,10 +454,16 @@ pub const Pool = struct {
     }
 
     pub fn writeStats(self: *Pool, out: *[stats_mod.field_count]f64) void {
+        if (self.shared) |shared| {
+            shared.growth_mutex.lock();
+            defer shared.growth_mutex.unlock();
+            var stats = self.stats;
+            const free_bytes = shared.figures(&stats);
+            return stats.write(.{ .reserved = self.arena.committed_bytes, .address_space = self.arena.reserved_bytes, .regions = self.regionCount(), .free = free_bytes, .largest_free = free_bytes }, out);
+        }
         self.lock();
         defer self.unlock();
-        var regions: u64 = 0;
-        for (self.arena.regions.items) |region| regions += @intFromBool(region.committed);
+        const regions = self.regionCount();
         const free_granules, const largest_granules = switch (self.strategy) {
             .fixed_size => |*fixed| .{ fixed.freeGranules(), fixed.freeGranules() },
             .variable => |*tlsf| .{ tlsf.free_granules, tlsf.largestFreeGranules() },
@@ -425,6 +475,12 @@ pub const Pool = struct {
             .free = free_granules * granule_bytes,
             .largest_free = largest_granules * granule_bytes,
         }, out);
+    }
+
+    fn regionCount(self: *const Pool) u64 {
+        var regions: u64 = 0;
+        for (self.arena.regions.items) |region| regions += @intFromBool(region.committed);
+        return regions;
     }
 
     pub fn writeConfig(self: *const Pool, out: *[config_field_count]f64) void {
@@ -442,6 +498,7 @@ pub const Pool = struct {
         out[@intFromEnum(ConfigField.threadSafety)] = @floatFromInt(@intFromEnum(c.thread_safety));
         out[@intFromEnum(ConfigField.collectStats)] = @floatFromInt(@intFromBool(c.collect_stats));
         out[@intFromEnum(ConfigField.deviceId)] = @floatFromInt(c.device_id);
+        out[@intFromEnum(ConfigField.threadLocalCache)] = @floatFromInt(@intFromBool(c.thread_local_cache));
     }
 };
 
@@ -481,7 +538,7 @@ test "a fixed pool refuses sizes over its block size and resets" {
 }
 
 test "config parsing names the bad field" {
-    var raw: [config_field_count]f64 = .{ 0, 1, 0, 24, 65536, 0, 1, 0, 1, 0 };
+    var raw: [config_field_count]f64 = .{ 0, 1, 0, 24, 65536, 0, 1, 0, 1, 0, 0 };
     try std.testing.expectError(error.Config, Config.parse(&raw));
     try std.testing.expect(std.mem.indexOf(u8, status.lastMessage(), "alignment") != null);
     raw[@intFromEnum(ConfigField.alignment)] = 16;

@@ -65,8 +65,10 @@ fn Table(comptime T: type) type {
                 if (slot.pool.load(.monotonic) == null) break index;
             } else return status.fail(error.TooManyPools, "no room for another pool: {d} pools exist", .{pools_max});
             const pool = try create(std.heap.c_allocator, name, config);
+            const handle = handleOf(index, self.slots[index].generation.load(.monotonic));
+            if (@hasDecl(T, "published")) pool.published(handle);
             self.slots[index].pool.store(pool, .release);
-            return handleOf(index, self.slots[index].generation.load(.monotonic));
+            return handle;
         }
 
         fn findLocked(self: *@This(), name: []const u8) ?i32 {

@@ -10,6 +10,8 @@ test {
     _ = @import("stats.zig");
     _ = @import("pool.zig");
     _ = @import("sync/pool_guard.zig");
+    _ = @import("sync/lockfree_fixed.zig");
+    _ = @import("sync/striped_counters.zig");
     _ = @import("ffi.zig");
     _ = @import("pmem/libpmem.zig");
     _ = @import("pmem/media.zig");

@@ -15,6 +15,7 @@
 //! any record at any time.
 const std = @import("std");
 const assert = std.debug.assert;
+const thread_exit = @import("thread_exit.zig");
 
 /// Two guarded calls at once per thread: a call on one pool may flush a thread cache that holds
 /// blocks of a second pool (thread_cache.zig).
@@ -50,6 +51,7 @@ fn record() ?*Record {
     };
     assert(claimed.active[0].load(.monotonic) == none and claimed.active[1].load(.monotonic) == none);
     current = claimed;
+    thread_exit.register();
     return claimed;
 }
 
