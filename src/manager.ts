@@ -167,6 +167,14 @@ export class MemoryPoolManager {
     pool.destroyNative();
   }
 
+  /**
+   * Gives the blocks this thread keeps in its caches (pools with threadLocalCache) back to their
+   * pools, for other threads to use. A Worker's caches go back by themselves when it ends.
+   */
+  flushThreadCaches(): void {
+    core.mp_thread_flush();
+  }
+
   /** Names and kinds of every pool in the process. */
   listPools(): PoolInfo[] {
     let handles = new Int32Array(64);

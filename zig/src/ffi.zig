@@ -72,6 +72,7 @@ export fn mp_pool_list(out: [*]i32, capacity: u32) u32 {
 export fn mp_pool_base(handle: i32) usize {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return 0;
+    pool.noteViewer();
     return @intCast(pool.arena.base);
 }
 
