@@ -89,6 +89,14 @@ group("allocate + free", () => {
     cpu.deallocate(a);
     do_not_optimize(a);
   });
+  bench("core mp_alloc+mp_free 256 B, no TypeScript", () => {
+    const g = core.mp_alloc(cpu.handle, 256);
+    core.mp_free(cpu.handle, g, 0);
+    do_not_optimize(g);
+  });
+  bench("two empty core calls", () => {
+    do_not_optimize(core.mp_abi_version() + core.mp_abi_version());
+  });
   bench("libc malloc+free 256 B", () => {
     const a = libc.malloc(256);
     libc.free(a);
@@ -171,9 +179,8 @@ const tableRows = rows.map((row) => {
 console.log(`\nGPU benchmarks: ${device.name}, ${new Date().toISOString().slice(0, 10)}, Bun ${Bun.version}`);
 console.log(table(["figure", "ours", "anchor", "ratio", "goal", "met"], tableRows));
 console.log(`cuMemAlloc+cuMemFree 1 MiB (for reference): ${((average.get("cuMemAlloc+cuMemFree 1 MiB") ?? NaN) / 1000).toFixed(1)} µs a pair`);
-console.log(
-  `on this machine's CPU: CPU pool allocateRaw+deallocate 256 B ${(average.get("CPU pool allocateRaw+deallocate 256 B") ?? NaN).toFixed(1)} ns, libc malloc+free through bun:ffi ${(average.get("libc malloc+free 256 B") ?? NaN).toFixed(1)} ns`,
-);
+const context = ["CPU pool allocateRaw+deallocate 256 B", "core mp_alloc+mp_free 256 B, no TypeScript", "two empty core calls", "libc malloc+free 256 B"];
+console.log(`on this machine's CPU: ${context.map((name) => `${name} ${(average.get(name) ?? NaN).toFixed(1)} ns`).join("; ")}`);
 console.log(`driver calls that failed in the anchors: ${driverFailures}`);
 
 for (const a of [deviceBuffer, kernelA, kernelB]) a.free();

@@ -88,6 +88,11 @@ export abstract class PoolAllocation {
     this.onFreed();
   }
 
+  /** @internal throws UseAfterFreeError unless the block is still this allocation's (copies check both sides). */
+  assertUsable(action: string): void {
+    this.assertAlive(action);
+  }
+
   /** @internal hook for subclasses that cache views. */
   protected onFreed(): void {}
 

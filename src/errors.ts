@@ -88,6 +88,13 @@ export class OutOfBoundsError extends MemoryPoolError {
   }
 }
 
+/** Something given as a pool snapshot is not one (renderMemoryMap, a saved file): the message says what is off. */
+export class InvalidSnapshotError extends MemoryPoolError {
+  constructor(message: string) {
+    super("INVALID_SNAPSHOT", message);
+  }
+}
+
 /** No usable CUDA driver or device: the message says what is missing and what to do. */
 export class GPUUnavailableError extends MemoryPoolError {
   constructor(message: string) {

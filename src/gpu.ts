@@ -1,14 +1,15 @@
 /**
  * GPU pools: device memory sub-allocated from large regions the core maps with CUDA's virtual
  * memory API, so allocate and free never call the driver. Device allocations carry an address,
- * a size and a lifetime, but no host view; bytes move with the copy methods, which check every
- * length and offset against the allocations before any DMA starts.
+ * a size and a lifetime, but no host view; bytes move with the copy methods (or copy()), which
+ * check every length and offset against both sides before any DMA starts (src/copy.ts).
  */
-import { ptr as addressOf, type Pointer } from "bun:ffi";
+import type { Pointer } from "bun:ffi";
 import { Allocation, PoolAllocation, type TypedArrayConstructor } from "./allocation";
+import { checkedOffset, checkRange, copyBetween, endpointOf, type CopyOptions, type Endpoint } from "./copy";
 import { InvalidPointerError, OutOfBoundsError, UseAfterFreeError } from "./errors";
-import { core, errorFor, HostMemory, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
-import { NativePool, PinnedMemoryPool } from "./pool";
+import { core, errorFor, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
+import { NativePool } from "./pool";
 
 /** A CUDA stream of a GPU pool's device: work on it runs in order, streams run concurrently. */
 export class GPUStream {
@@ -45,12 +46,7 @@ export interface StreamOptions {
   stream?: GPUStream;
 }
 
-export interface CopyOptions extends StreamOptions {
-  /** Bytes to skip at the start of the destination. */
-  dstOffset?: number;
-  /** Bytes to skip at the start of the source. */
-  srcOffset?: number;
-}
+export type { CopyOptions };
 
 /** A block of device memory: an address, a size and a lifetime; no host view. */
 export class GPUAllocation extends PoolAllocation {
@@ -75,11 +71,6 @@ export class GPUAllocation extends PoolAllocation {
     if (stream === undefined) this.settle(() => this.pool.release(this));
     else this.settle(() => this.pool.releaseOnStream(this, stream));
   }
-
-  /** @internal throws UseAfterFreeError unless the block is still this allocation's. */
-  assertUsable(action: string): void {
-    this.assertAlive(action);
-  }
 }
 
 /** Host memory a copy reads or writes: an Allocation of a host pool, or any typed array. */
@@ -89,18 +80,9 @@ function checkGPU(status: number): void {
   if (status < 0) throw errorFor(status);
 }
 
-interface HostRange {
-  address: number;
-  length: number;
-  memory: number;
-}
-
 /** (seed) A pool of device memory on `config.deviceId`. */
 export class GPUMemoryPool extends NativePool {
   readonly kind = "gpu" as const;
-  /** @internal the pinned pools, to tell page-locked host memory from pageable (the manager keeps it). */
-  pinnedPools: () => Iterable<PinnedMemoryPool> = () => [];
-
   /** (seed) A device allocation of `size` bytes; with a stream, blocks freed on it may be reused at once. */
   allocate(size: number, options?: StreamOptions): GPUAllocation {
     const offset = this.#allocOffset(size, options?.stream);
@@ -152,81 +134,45 @@ export class GPUMemoryPool extends NativePool {
 
   /** (seed) Copies `bytes` (default: all of `src`) from host memory to the device allocation. */
   copyHostToDevice(dst: GPUAllocation, src: HostSide, bytes?: number, options: CopyOptions = {}): void {
-    const host = this.#hostRange(src, "source");
-    const length = this.#copyLength(bytes, host.length, options.srcOffset, dst, options.dstOffset);
-    const address = dst.ptr + (options.dstOffset ?? 0);
-    checkGPU(core.mp_gpu_copy_htod(this.config.deviceId, address as Pointer, (host.address + (options.srcOffset ?? 0)) as Pointer, length, host.memory, options.stream?.handle ?? null));
+    const to = this.#ownEndpoint(dst, "copy into");
+    copyBetween(to, hostEndpoint(src, "source"), bytes, options);
   }
 
   /** (seed) Copies `bytes` (default: all of `src`) from the device allocation to host memory. */
   copyDeviceToHost(dst: HostSide, src: GPUAllocation, bytes?: number, options: CopyOptions = {}): void {
-    const host = this.#hostRange(dst, "destination");
-    this.#assertOwn(src, "copy from");
-    const length = this.#copyLength(bytes, src.size, options.srcOffset, { size: host.length, describe: () => "the host destination" }, options.dstOffset);
-    checkGPU(core.mp_gpu_copy_dtoh(this.config.deviceId, (host.address + (options.dstOffset ?? 0)) as Pointer, (src.ptr + (options.srcOffset ?? 0)) as Pointer, length, host.memory, options.stream?.handle ?? null));
+    const to = hostEndpoint(dst, "destination");
+    copyBetween(to, this.#ownEndpoint(src, "copy from"), bytes, options);
   }
 
   /** Copies `bytes` (default: all of `src`) between two device allocations of this device. */
   copyDeviceToDevice(dst: GPUAllocation, src: GPUAllocation, bytes?: number, options: CopyOptions = {}): void {
-    this.#assertOwn(src, "copy from");
-    const length = this.#copyLength(bytes, src.size, options.srcOffset, dst, options.dstOffset);
-    checkGPU(core.mp_gpu_copy_dtod(this.config.deviceId, (dst.ptr + (options.dstOffset ?? 0)) as Pointer, (src.ptr + (options.srcOffset ?? 0)) as Pointer, length, options.stream?.handle ?? null));
+    const from = this.#ownEndpoint(src, "copy from");
+    copyBetween(this.#ownEndpoint(dst, "copy into"), from, bytes, options);
   }
 
-  /** Sets `bytes` (default: all) of the allocation to `value`, with the fill kernel. */
+  /** Sets `bytes` (default: all past dstOffset) of the allocation to `value`, with the fill kernel. */
   fill(dst: GPUAllocation, value: number, bytes?: number, options: CopyOptions = {}): void {
-    const length = this.#copyLength(bytes, dst.size - (options.dstOffset ?? 0), 0, dst, options.dstOffset);
+    const target = this.#ownEndpoint(dst, "fill");
+    const offset = checkedOffset("dstOffset", options.dstOffset);
+    const length = bytes ?? target.length - offset;
+    if (!(Number.isSafeInteger(length) && length > 0)) throw new OutOfBoundsError(`a fill's length is a whole number of bytes above 0, got ${length}`);
+    checkRange(target, offset, length);
     if (!(Number.isInteger(value) && value >= 0 && value <= 255)) throw new OutOfBoundsError(`a fill value is a byte (0 to 255), got ${value}`);
-    checkGPU(core.mp_gpu_fill(this.config.deviceId, (dst.ptr + (options.dstOffset ?? 0)) as Pointer, value, length, options.stream?.handle ?? null));
+    checkGPU(core.mp_gpu_fill(this.config.deviceId, (dst.ptr + offset) as Pointer, value, length, options.stream?.handle ?? null));
   }
 
-  /** The checked length of a copy: `bytes` (or what the source holds past its offset) must fit both sides. */
-  #copyLength(
-    bytes: number | undefined,
-    sourceLength: number,
-    sourceOffset: number | undefined,
-    destination: { size: number; describe(): string },
-    destinationOffset: number | undefined,
-  ): number {
-    const srcOffset = sourceOffset ?? 0;
-    const dstOffset = destinationOffset ?? 0;
-    for (const [name, value] of [
-      ["srcOffset", srcOffset],
-      ["dstOffset", dstOffset],
-    ] as const) {
-      if (!(Number.isSafeInteger(value) && value >= 0)) throw new OutOfBoundsError(`${name} must be a whole number of bytes from 0, got ${value}`);
-    }
-    if (destination instanceof GPUAllocation) {
-      this.#assertOwn(destination, "copy into");
-    }
-    const length = bytes ?? sourceLength - srcOffset;
-    if (!(Number.isSafeInteger(length) && length > 0)) throw new OutOfBoundsError(`a copy's length is a whole number of bytes above 0, got ${length}`);
-    if (srcOffset + length > sourceLength) {
-      throw new OutOfBoundsError(`cannot copy ${length} bytes from offset ${srcOffset}: the source holds ${sourceLength} bytes`);
-    }
-    if (dstOffset + length > destination.size) {
-      throw new OutOfBoundsError(`cannot copy ${length} bytes to offset ${dstOffset}: ${destination.describe()} holds ${destination.size} bytes`);
-    }
-    return length;
-  }
-
-  #assertOwn(allocation: GPUAllocation, action: string): void {
+  /** A live device allocation on this pool's device, as a copy endpoint. */
+  #ownEndpoint(allocation: GPUAllocation, action: string): Endpoint {
     if (!(allocation instanceof GPUAllocation)) throw new InvalidPointerError(`cannot ${action} ${String(allocation)}: not a GPUAllocation`);
     if (allocation.deviceId !== this.config.deviceId) {
       throw new InvalidPointerError(`cannot ${action} ${allocation.describe()}: it is on device ${allocation.deviceId}, this pool on device ${this.config.deviceId}`);
     }
-    allocation.assertUsable(action);
+    return endpointOf(allocation, action === "copy from" ? "source" : "destination");
   }
+}
 
-  #hostRange(side: HostSide, role: string): HostRange {
-    if (side instanceof Allocation) {
-      const view = side.bytes; // throws UseAfterFreeError for a dead allocation
-      return { address: side.ptr, length: view.length, memory: side.pool.kind === "pinned" ? HostMemory.pinned : HostMemory.pageable };
-    }
-    if (!ArrayBuffer.isView(side)) throw new InvalidPointerError(`the ${role} must be an Allocation or a typed array`);
-    if (side.byteLength === 0) throw new OutOfBoundsError(`the ${role} is empty or detached`);
-    const address = addressOf(side as DataView);
-    const pinned = [...this.pinnedPools()].some((pool) => address >= pool.base && address + side.byteLength <= pool.base + pool.addressSpace);
-    return { address, length: side.byteLength, memory: pinned ? HostMemory.pinned : HostMemory.pageable };
-  }
+/** Host memory as a copy endpoint: an Allocation of a CPU or pinned pool, or a typed array. */
+function hostEndpoint(side: HostSide, role: "source" | "destination"): Endpoint {
+  if (!(side instanceof Allocation) && !ArrayBuffer.isView(side)) throw new InvalidPointerError(`the ${role} must be an Allocation or a typed array`);
+  return endpointOf(side, role);
 }

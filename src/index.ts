@@ -7,6 +7,7 @@ export {
   GPUUnavailableError,
   InvalidPointerError,
   InvalidSizeError,
+  InvalidSnapshotError,
   MemoryPoolError,
   NativeLibraryError,
   OutOfMemoryError,
@@ -22,9 +23,20 @@ export {
   UseAfterFreeError,
   type PMEMFormatReason,
 } from "./errors";
-export { GPUAllocation, GPUMemoryPool, GPUStream, type CopyOptions, type HostSide, type StreamOptions } from "./gpu";
+export { copy, type CopyOptions, type CopySide, type MemoryKind } from "./copy";
+export { GPUAllocation, GPUMemoryPool, GPUStream, type HostSide, type StreamOptions } from "./gpu";
 export { allocate, allocateGPU, deallocate, deallocateGPU } from "./helpers";
 export { MemoryPoolManager, type MemoryPool, type PoolInfo } from "./manager";
+export { renderMemoryMap, type MemoryMapOptions } from "./memory_map";
 export { PMEMMemoryPool, type PersistTarget, type SetRootOptions } from "./pmem";
-export { CPUMemoryPool, PinnedMemoryPool, type Freeable, type PoolKind } from "./pool";
-export { MemoryStats } from "./stats";
+export { CPUMemoryPool, PinnedMemoryPool, type Freeable, type PoolJSON, type PoolKind } from "./pool";
+export type {
+  AllocationDetails,
+  AllocationDetailsProvider,
+  BlockState,
+  PoolSnapshot,
+  SnapshotBlock,
+  SnapshotOptions,
+  SnapshotRegion,
+} from "./snapshot";
+export { MemoryStats, type MemoryStatsJSON } from "./stats";

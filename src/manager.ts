@@ -8,7 +8,8 @@ import { ConfigError, PoolExistsError, PoolNotFoundError } from "./errors";
 import { check, CONFIG_FIELDS, core, decodeName, encodeName, PoolKind, Status } from "./native";
 import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
-import { CPUMemoryPool, PinnedMemoryPool, type PoolKind as PoolKindName } from "./pool";
+import { CPUMemoryPool, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
+import { bytes, type MemoryStats } from "./stats";
 
 export type MemoryPool = CPUMemoryPool | PinnedMemoryPool | GPUMemoryPool | PMEMMemoryPool;
 export interface PoolInfo {
@@ -105,7 +106,7 @@ export class MemoryPoolManager {
   #wrap(name: string, config: Readonly<PoolConfig>, handle: number, kind: number): MemoryPool {
     const pool =
       kind === PoolKind.gpu
-        ? Object.assign(new GPUMemoryPool(name, config, handle), { pinnedPools: () => this.#pinnedPools() })
+        ? new GPUMemoryPool(name, config, handle)
         : kind === PoolKind.pinned
           ? new PinnedMemoryPool(name, config, handle)
           : new CPUMemoryPool(name, config, handle);
@@ -134,10 +135,6 @@ export class MemoryPoolManager {
     const pool = new PMEMMemoryPool(name, frozen, handle);
     this.#pools.set(name, pool);
     return pool;
-  }
-
-  *#pinnedPools(): Iterable<PinnedMemoryPool> {
-    for (const pool of this.#pools.values()) if (pool instanceof PinnedMemoryPool && !pool.destroyed) yield pool;
   }
 
   /** (seed) The pool with this name, created in this thread or in any other Worker. */
@@ -199,6 +196,50 @@ export class MemoryPoolManager {
       infos.push({ name: decodeName(nameBuffer.subarray(0, len)), kind: "pmem" });
     }
     return infos;
+  }
+
+  /** Every pool in the process (created in any Worker), as for JSON.stringify(manager). */
+  toJSON(): { pools: PoolJSON[] } {
+    return { pools: this.#everyPool().map((pool) => pool.toJSON()) };
+  }
+
+  /** (seed-style) One table of every pool in the process: what each holds, reserves and wastes. */
+  getStatsString(): string {
+    const rows = this.#everyPool().map((pool) => ({ pool, stats: pool.getStats() }));
+    const header = ["pool", "kind", "allocator", "in use", "peak", "reserved", "live", "fragmentation", "utilization", "allocs / frees", "failed"];
+    const cells = rows.map(({ pool, stats }) => [
+      pool.name,
+      pool.kind,
+      pool.config.allocatorType === "FixedSize" ? `FixedSize ${bytes(pool.config.blockSize)}` : "Variable",
+      bytes(stats.bytesInUse),
+      bytes(stats.peakBytesInUse),
+      bytes(stats.bytesReserved),
+      String(stats.liveAllocations),
+      `${(stats.fragmentation * 100).toFixed(1)} %`,
+      `${(stats.utilization * 100).toFixed(1)} %`,
+      `${stats.allocationCount} / ${stats.freeCount}`,
+      String(stats.failedAllocations),
+    ]);
+    const sum = (field: keyof MemoryStats & ("bytesInUse" | "bytesReserved" | "liveAllocations" | "failedAllocations")) =>
+      rows.reduce((total, { stats }) => total + stats[field], 0);
+    const total = ["total", "", "", bytes(sum("bytesInUse")), "", bytes(sum("bytesReserved")), String(sum("liveAllocations")), "", "", "", String(sum("failedAllocations"))];
+    const table = [header, ...cells, total];
+    const widths = header.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
+    const numeric = new Set([3, 4, 5, 6, 7, 8, 9, 10]);
+    const line = (row: string[]) => `  ${row.map((cell, column) => (numeric.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join("  ")}`.trimEnd();
+    return [`Memory pools: ${rows.length}`, line(header), ...cells.map(line), line(total)].join("\n");
+  }
+
+  /** Every pool in the process, skipping any another Worker destroys meanwhile. */
+  #everyPool(): MemoryPool[] {
+    return this.listPools().flatMap(({ name }) => {
+      try {
+        return [this.getPool(name)];
+      } catch (err) {
+        if (err instanceof PoolNotFoundError) return [];
+        throw err;
+      }
+    });
   }
 
   /** The pool that allocate()/deallocate() helpers use; made on first use. */

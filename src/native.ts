@@ -26,7 +26,7 @@ import {
 } from "./errors";
 
 /** Bumped with every change of an export's signature or of the config and stats records. */
-const ABI_VERSION = 4;
+const ABI_VERSION = 6;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
@@ -124,6 +124,8 @@ const symbols = {
   mp_stats: { args: [i32, ptr], returns: i32 },
   mp_reset: { args: [i32], returns: i32 },
   mp_trim: { args: [i32], returns: f64 },
+  mp_snapshot: { args: [i32, ptr, ptr, u32, ptr, u32, ptr], returns: i32 },
+  mp_copy_host: { args: [ptr, ptr, f64], returns: i32 },
   mp_pool_kind: { args: [i32], returns: i32 },
   mp_alloc_on_stream: { args: [i32, f64, ptr], returns: u32 },
   mp_free_on_stream: { args: [i32, u32, u32, ptr], returns: i32 },
@@ -162,6 +164,7 @@ const pmemSymbols = {
   mp_pmem_free: { args: [i32, u32, u32], returns: i32 },
   mp_pmem_live_size: { args: [i32, u32], returns: f64 },
   mp_pmem_live_id: { args: [i32, u32], returns: u32 },
+  mp_pmem_register_dma: { args: [i32, u32], returns: i32 },
   mp_pmem_persist: { args: [i32, f64, f64], returns: i32 },
   mp_pmem_flush: { args: [i32, f64, f64], returns: i32 },
   mp_pmem_drain: { args: [i32], returns: i32 },
@@ -173,6 +176,7 @@ const pmemSymbols = {
   mp_pmem_live_list: { args: [i32, ptr, u32], returns: u32 },
   mp_pmem_stats: { args: [i32, ptr], returns: i32 },
   mp_pmem_reset: { args: [i32], returns: i32 },
+  mp_pmem_snapshot: { args: [i32, ptr, ptr, u32, ptr, u32, ptr], returns: i32 },
   mp_pmem_barrier_count: { args: [], returns: f64 },
 } as const;
 

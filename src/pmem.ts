@@ -11,7 +11,7 @@ import { Allocation } from "./allocation";
 import type { PoolConfig } from "./config";
 import { InvalidPointerError, InvalidSizeError, UseAfterFreeError } from "./errors";
 import { core, decodeName, encodeName, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
-import { HostPool, type PoolCalls } from "./pool";
+import { HostPool, trackAddresses, type PoolCalls } from "./pool";
 
 const pmemCalls: PoolCalls = {
   base: (handle) => Number(core.mp_pmem_base(handle)),
@@ -24,6 +24,7 @@ const pmemCalls: PoolCalls = {
   reset: core.mp_pmem_reset,
   trim: () => 0, // a pool is its file: there is nothing to give back
   destroy: core.mp_pmem_close,
+  snapshot: core.mp_pmem_snapshot,
 };
 
 export interface SetRootOptions {
@@ -54,6 +55,7 @@ export class PMEMMemoryPool extends HostPool {
     this.path = decodeName(buffer.subarray(0, len));
     this.isPmem = core.mp_pmem_is_pmem(handle) === 1;
     this.created = core.mp_pmem_created(handle) === 1;
+    trackAddresses(this); // copy() persists what it writes into this memory, views included
   }
 
   /**

@@ -4,6 +4,8 @@
 import { STATS_FIELDS } from "./native";
 
 export type StatsField = (typeof STATS_FIELDS)[number];
+/** What MemoryStats.toJSON() gives: every figure by name, and the pool's name. */
+export type MemoryStatsJSON = { poolName: string } & Record<StatsField | "utilization", number>;
 
 export class MemoryStats {
   /** Bytes asked for by live allocations. */
@@ -68,8 +70,8 @@ export class MemoryStats {
     return [`Memory pool '${this.poolName}'`, ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`)].join("\n");
   }
 
-  toJSON(): Record<string, number | string> {
-    const out: Record<string, number | string> = { poolName: this.poolName };
+  toJSON(): MemoryStatsJSON {
+    const out = { poolName: this.poolName } as MemoryStatsJSON;
     for (const field of STATS_FIELDS) out[field] = this[field];
     out.utilization = this.utilization;
     return out;

@@ -82,6 +82,14 @@ const expected: Record<string, RegExp[]> = {
     /^an unknown threadSafety: ConfigError on field 'threadSafety': /m,
     /^Destroyed 'tuned_pool'; 0 pools left\.$/m,
   ],
+  "render_memory_map.ts": [
+    /^Built pool 'render_demo': \d+ live allocations in [2-9] regions, fragmentation [1-9]\d?\.\d %\.$/m,
+    /^Saved its snapshot \(\d+ regions, \d+ blocks\) to .+memory-map\.json\.$/m,
+    /^Drew it to .+memory-map\.svg \([\d.]+ KiB\); open it in a browser and hover a block\.$/m,
+    /^Memory pools: 1$/m,
+    /^ {2}render_demo +cpu +Variable +/m,
+    /^JSON\.stringify\(manager\) lists 1 pool\(s\)\.$/m,
+  ],
   "pmem_basic.ts": [
     /^Created PMEM pool 'persistent_pool': 2 MiB file\.$/m,
     /^Persistent memory \(real or PMEM_IS_PMEM_FORCE=1\): persist\(\) flushes CPU caches\.$/m,

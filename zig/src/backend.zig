@@ -39,7 +39,8 @@ pub const Backend = union(enum) {
     /// Regions start and end on multiples of this.
     pub fn granularity(self: Backend) u64 {
         return switch (self) {
-            .host, .pinned => host_granularity,
+            .host => host_granularity,
+            .pinned => pinned.granularity,
             .device => |arena| @max(host_granularity, arena.device.granularity),
         };
     }
@@ -51,7 +52,8 @@ pub const Backend = union(enum) {
     pub fn reserve(self: Backend, len: u64) ?u64 {
         assert(len % self.granularity() == 0);
         return switch (self) {
-            .host, .pinned => host.reserve(len),
+            .host => host.reserve(len),
+            .pinned => pinned.reserve(len),
             .device => |arena| arena.reserve(len),
         };
     }

@@ -14,10 +14,12 @@ const driver = @import("backend/cuda_driver.zig");
 const device_mod = @import("gpu/device.zig");
 const gpu_copy = @import("gpu/copy.zig");
 const kernels = @import("gpu/kernels.zig");
+const snapshot = @import("snapshot.zig");
+const host_copy = @import("host_copy.zig");
 const thread_cache = @import("sync/thread_cache.zig");
 const owner_check = @import("sync/owner_check.zig");
 
-pub const abi_version: u32 = 4;
+pub const abi_version: u32 = 6;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
@@ -172,6 +174,38 @@ export fn mp_trim(handle: i32) f64 {
     const pool = registry.enter(handle, .primary) orelse return @floatFromInt(failNoPool(handle));
     checkOwner(pool) catch |err| return @floatFromInt(codeOf(err));
     return @floatFromInt(pool.trim());
+}
+
+/// The pool's regions, blocks and statistics at one moment (see snapshot.zig). 0 when every
+/// record fit, 1 when a buffer was too small (the header then holds the counts needed), or a
+/// negative status.
+export fn mp_snapshot(
+    handle: i32,
+    header: *snapshot.Header,
+    regions: [*]snapshot.RegionRecord,
+    region_capacity: u32,
+    blocks: [*]snapshot.BlockRecord,
+    block_capacity: u32,
+    stats_out: *[stats_mod.field_count]f64,
+) i32 {
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    const fit = pool.writeSnapshot(.{
+        .header = header,
+        .regions = regions[0..region_capacity],
+        .blocks = blocks[0..block_capacity],
+        .stats = stats_out,
+    }) catch |err| return codeOf(err);
+    return @intFromBool(!fit);
+}
+
+/// Copies `len` bytes between two host addresses (the ranges may overlap).
+export fn mp_copy_host(dst: ?[*]u8, src: ?[*]const u8, len: f64) i32 {
+    const n = validLength(len) orelse return failLength(len);
+    const to = dst orelse return codeOf(status.fail(error.InvalidPointer, "a host copy's destination address is 0", .{}));
+    const from = src orelse return codeOf(status.fail(error.InvalidPointer, "a host copy's source address is 0", .{}));
+    host_copy.copy(to, from, n);
+    return 0;
 }
 
 // ---- GPU: streams, stream-ordered allocation, copies, debug kernels ----
@@ -424,6 +458,13 @@ export fn mp_pmem_live_id(handle: i32, g: u32) u32 {
 }
 
 /// Makes `len` bytes at byte `offset` of the file durable (pmem_persist, or pmem_msync off PMEM).
+/// 1 where the PMEM pool's mapping is registered with the CUDA driver for direct DMA (done on
+/// the first call), 0 where the driver refuses or is absent (copies then take the staged path).
+export fn mp_pmem_register_dma(handle: i32, device: u32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    return @intFromBool(pool.registerForDma(device));
+}
+
 export fn mp_pmem_persist(handle: i32, offset: f64, len: f64) i32 {
     const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
     pool.persist(offset, len) catch |err| return codeOf(err);
@@ -489,6 +530,26 @@ export fn mp_pmem_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {
     const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
     pool.writeStats(out);
     return 0;
+}
+
+/// Like mp_snapshot, for a PMEM pool: its heap as one region, offsets from the file's start.
+export fn mp_pmem_snapshot(
+    handle: i32,
+    header: *snapshot.Header,
+    regions: [*]snapshot.RegionRecord,
+    region_capacity: u32,
+    blocks: [*]snapshot.BlockRecord,
+    block_capacity: u32,
+    stats_out: *[stats_mod.field_count]f64,
+) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    const fit = pool.writeSnapshot(.{
+        .header = header,
+        .regions = regions[0..region_capacity],
+        .blocks = blocks[0..block_capacity],
+        .stats = stats_out,
+    }) catch |err| return codeOf(err);
+    return @intFromBool(!fit);
 }
 
 export fn mp_pmem_reset(handle: i32) i32 {

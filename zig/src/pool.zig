@@ -10,6 +10,7 @@ const Fixed = @import("strategy/fixed.zig").Fixed;
 const Tlsf = @import("strategy/tlsf.zig").Tlsf;
 const FreeResult = @import("strategy/tlsf.zig").FreeResult;
 const stats_mod = @import("stats.zig");
+const snapshot = @import("snapshot.zig");
 const StreamFrees = @import("gpu/stream_frees.zig").StreamFrees;
 const driver = @import("backend/cuda_driver.zig");
 const SharedFixed = @import("sync/shared_fixed.zig").SharedFixed;
@@ -483,6 +484,23 @@ pub const Pool = struct {
         }
         self.lock();
         defer self.unlock();
+        self.writeStatsLocked(out);
+    }
+
+    /// The pool's regions, blocks and statistics at one moment (see snapshot.zig); whether
+    /// every record fit in `out`.
+    pub fn writeSnapshot(self: *Pool, out: snapshot.Output) Error!bool {
+        if (self.shared != null) return status.fail(error.Unsupported, "snapshot() is not available on lockFree or thread-cached pools yet (pool '{s}')", .{self.name});
+        self.lock();
+        defer self.unlock();
+        const ids: snapshot.Ids = .{ .last = self.last_id, .max = pending_id - 1, .pending = pending_id };
+        const fit = snapshot.write(self.gpa, self.arena.regions.items, &self.strategy, ids, out) catch
+            return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
+        self.writeStatsLocked(out.stats);
+        return fit;
+    }
+
+    pub fn writeStatsLocked(self: *Pool, out: *[stats_mod.field_count]f64) void {
         const regions = self.regionCount();
         const free_granules, const largest_granules = switch (self.strategy) {
             .fixed_size => |*fixed| .{ fixed.freeGranules(), fixed.freeGranules() },

@@ -9,6 +9,8 @@ test {
     _ = @import("strategy/fixed.zig");
     _ = @import("stats.zig");
     _ = @import("pool.zig");
+    _ = @import("snapshot.zig");
+    _ = @import("host_copy.zig");
     _ = @import("sync/pool_guard.zig");
     _ = @import("sync/lockfree_fixed.zig");
     _ = @import("sync/striped_counters.zig");

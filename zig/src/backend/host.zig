@@ -8,10 +8,29 @@ const assert = std.debug.assert;
 pub const page_bytes = std.heap.page_size_min;
 
 pub fn reserve(len: u64) ?u64 {
+    return reserveAligned(len, page_bytes);
+}
+
+/// Reserves `len` bytes starting at a multiple of `alignment` (over-reserves, then gives back
+/// the ends), so regions can line up with 2 MiB huge pages.
+pub fn reserveAligned(len: u64, alignment: u64) ?u64 {
     assert(len > 0 and len % page_bytes == 0);
-    const memory = posix.mmap(null, len, posix.PROT.NONE, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .NORESERVE = true }, -1, 0) catch return null;
-    assert(@intFromPtr(memory.ptr) % page_bytes == 0);
-    return @intFromPtr(memory.ptr);
+    assert(std.math.isPowerOfTwo(alignment) and alignment >= page_bytes);
+    const slack = alignment - page_bytes;
+    const memory = posix.mmap(null, len + slack, posix.PROT.NONE, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .NORESERVE = true }, -1, 0) catch return null;
+    const start = @intFromPtr(memory.ptr);
+    const base = std.mem.alignForward(u64, start, alignment);
+    if (base > start) posix.munmap(slice(start, base - start));
+    const tail = start + len + slack - (base + len);
+    if (tail > 0) posix.munmap(slice(base + len, tail));
+    assert(base % alignment == 0);
+    return base;
+}
+
+/// Asks for transparent huge pages over a range (best effort: where THP is off nothing changes).
+pub fn adviseHugePages(address: u64, len: u64) void {
+    assert(address % page_bytes == 0 and len % page_bytes == 0);
+    posix.madvise(@ptrFromInt(address), len, posix.MADV.HUGEPAGE) catch {};
 }
 
 pub fn release(base: u64, len: u64) void {

@@ -13,7 +13,7 @@ const Device = device_mod.Device;
 const status = @import("../status.zig");
 const Error = status.Error;
 
-pub const chunk_bytes: usize = 8 * 1024 * 1024;
+pub const chunk_bytes: usize = 16 * 1024 * 1024;
 const depth = 4;
 /// Below this a staged copy gains nothing over the driver's own path.
 pub const staging_threshold_bytes: usize = 1024 * 1024;
@@ -35,7 +35,9 @@ var thread_pool_ok = false;
 
 fn startThreads() void {
     const cpus = std.Thread.getCpuCount() catch 1;
-    thread_pool.init(.{ .allocator = std.heap.c_allocator, .n_jobs = @min(8, @max(1, cpus)) }) catch return;
+    // memcpy from pageable memory is what limits a staged copy: as many threads as the machine
+    // spares (the calling thread copies too, and one core is left to the rest of the process).
+    thread_pool.init(.{ .allocator = std.heap.c_allocator, .n_jobs = std.math.clamp(cpus -| 2, 1, 14) }) catch return;
     thread_pool_ok = true;
 }
 

@@ -355,9 +355,12 @@ pub const Heap = struct {
         };
     }
 
+    /// The largest request the free space serves in one piece, as stats.zig counts it: a fixed-size
+    /// heap serves any request from any free block, so all of its free space (0 fragmentation, as
+    /// a fixed-size CPU pool reads).
     pub fn largestFreeGranules(self: *const Heap) u64 {
         return switch (self.strategy) {
-            .fixed_size => |*fixed| if (fixed.freeGranules() > 0) fixed.stride else 0,
+            .fixed_size => |*fixed| fixed.freeGranules(),
             .variable => |*tlsf| tlsf.largestFreeGranules(),
         };
     }

@@ -3,6 +3,7 @@
 //! runs recovery: finish a committed redo log, rebuild placement from the allocation table, check
 //! the roots. Everything it reads is validated first, so a damaged file is refused untouched.
 const std = @import("std");
+const host_registration = @import("../gpu/host_registration.zig");
 const assert = std.debug.assert;
 const status = @import("../status.zig");
 const Error = status.Error;
@@ -19,6 +20,8 @@ const redo_log = @import("redo_log.zig");
 const roots_mod = @import("roots.zig");
 const Roots = roots_mod.Roots;
 const FreeResult = @import("../strategy/tlsf.zig").FreeResult;
+const snapshot = @import("../snapshot.zig");
+const Region = @import("../arena.zig").Region;
 
 const granule_bytes = format.granule_bytes;
 
@@ -56,6 +59,8 @@ pub const Pool = struct {
     last_id: u32 = 0,
     /// Whether this open made the file (false: it existed and was recovered).
     created: bool,
+    /// The mapping's registration with the CUDA driver, made by the first GPU copy that wants it.
+    dma: host_registration.State = .unknown,
 
     pub fn create(gpa: std.mem.Allocator, name: []const u8, config: Config) Error!*Pool {
         assert(name.len > 0);
@@ -176,9 +181,17 @@ pub const Pool = struct {
         return status.fail(error.PmemFormat, "'{s}': {s}", .{ self.path, problem.message() });
     }
 
+    /// Registers the whole mapping for direct DMA with device `device_id`; false where the driver refuses.
+    pub fn registerForDma(self: *Pool, device_id: u32) bool {
+        self.lock();
+        defer self.unlock();
+        return host_registration.register(&self.dma, device_id, self.mapped.base, self.mapped.len);
+    }
+
     pub fn destroy(self: *Pool) void {
         const gpa = self.gpa;
         crash_points.untrack(@intFromPtr(self.mapped.base));
+        host_registration.unregister(&self.dma, self.mapped.base);
         self.heap.writePending();
         self.media.drain(); // allocations since the last barrier become durable before the file is let go
         self.heap.deinit();
@@ -425,6 +438,23 @@ pub const Pool = struct {
     pub fn writeStats(self: *Pool, out: *[stats_mod.field_count]f64) void {
         self.lock();
         defer self.unlock();
+        self.writeStatsLocked(out);
+    }
+
+    /// The heap's blocks and the pool's statistics at one moment (see snapshot.zig): one region,
+    /// the whole heap (bytes a fixed-size layout cannot use show as no block). Whether it all fit.
+    pub fn writeSnapshot(self: *Pool, out: snapshot.Output) Error!bool {
+        self.lock();
+        defer self.unlock();
+        assert(self.heap.heap_end > self.heap.heap_start);
+        const heap_region: Region = .{ .start = self.heap.heap_start, .len = self.heap.heap_end - self.heap.heap_start, .committed = true, .live_count = 0 };
+        const ids: snapshot.Ids = .{ .last = self.last_id, .max = std.math.maxInt(u32), .pending = null };
+        const fit = snapshot.write(self.gpa, &.{heap_region}, &self.heap.strategy, ids, out) catch return outOfMemory();
+        self.writeStatsLocked(out.stats);
+        return fit;
+    }
+
+    fn writeStatsLocked(self: *Pool, out: *[stats_mod.field_count]f64) void {
         const free_granules = self.heap.freeGranules();
         self.stats.write(.{
             .reserved = self.header.heap_bytes,

@@ -222,6 +222,55 @@ pub const Fixed = struct {
     pub fn liveIterator(self: *const Fixed) LiveIterator {
         return .{ .fixed = self };
     }
+
+    pub const BlockView = @import("tlsf.zig").Tlsf.BlockView;
+
+    /// Every block, live and free, in address order, for tools rather than hot paths. A region's
+    /// tail shorter than a stride holds no block and is not yielded. Free it with `deinit`.
+    pub fn walk(self: *const Fixed, gpa: std.mem.Allocator) error{OutOfMemory}!Walk {
+        var order: std.ArrayList(u32) = .empty;
+        errdefer order.deinit(gpa);
+        for (self.regions.items, 0..) |region, index| {
+            if (region.count > 0) try order.append(gpa, @intCast(index));
+        }
+        const by_start = struct {
+            fn lessThan(regions: []const RegionBlocks, a: u32, b: u32) bool {
+                return regions[a].start < regions[b].start;
+            }
+        }.lessThan;
+        std.sort.pdq(u32, order.items, @as([]const RegionBlocks, self.regions.items), by_start);
+        return .{ .fixed = self, .order = try order.toOwnedSlice(gpa) };
+    }
+
+    pub const Walk = struct {
+        fixed: *const Fixed,
+        order: []u32,
+        next_region: usize = 0,
+        slot: u32 = 0,
+
+        pub fn deinit(self: *Walk, gpa: std.mem.Allocator) void {
+            gpa.free(self.order);
+            self.* = undefined;
+        }
+
+        pub fn next(self: *Walk) ?BlockView {
+            while (self.next_region < self.order.len) {
+                const region = &self.fixed.regions.items[self.order[self.next_region]];
+                if (self.slot == region.count) {
+                    self.next_region += 1;
+                    self.slot = 0;
+                    continue;
+                }
+                const slot = self.slot;
+                self.slot += 1;
+                const start = region.start + slot * self.fixed.stride;
+                if (!region.live.isSet(slot)) return .{ .start = start, .granules = self.fixed.stride, .is_free = true, .id = 0, .requested_bytes = 0 };
+                assert(region.ids[slot] != 0);
+                return .{ .start = start, .granules = self.fixed.stride, .is_free = false, .id = region.ids[slot], .requested_bytes = region.requested_bytes[slot] };
+            }
+            return null;
+        }
+    };
 };
 
 const TwoRegions = struct {
@@ -280,6 +329,28 @@ test "fixed hands out blocks in order and tells bad frees apart" {
     fixed.reset();
     try std.testing.expect(fixed.free(0, b) == .double_free);
     try std.testing.expectEqual(@as(u64, 16), fixed.freeGranules());
+}
+
+test "walk yields every block, live and free, in address order" {
+    const gpa = std.testing.allocator;
+    var fixed = Fixed.init(gpa, 4);
+    defer fixed.deinit();
+    try fixed.addRegion(0, .{ .start = 0, .len = 18, .committed = true, .live_count = 0 }); // 4 blocks and a 2-granule tail
+    try fixed.addRegion(1, .{ .start = 32, .len = 8, .committed = true, .live_count = 0 });
+    const a = fixed.alloc(TwoRegions{}, 7, 60).?;
+    const b = fixed.alloc(TwoRegions{}, 8, 61).?;
+    try std.testing.expect(fixed.free((TwoRegions{}).regionOf(a), a) == .freed);
+    var walk = try fixed.walk(gpa);
+    defer walk.deinit(gpa);
+    var starts: [6]u32 = undefined;
+    var count: usize = 0;
+    while (walk.next()) |block| : (count += 1) {
+        starts[count] = block.start;
+        try std.testing.expectEqual(block.start != b, block.is_free);
+        if (block.start == b) try std.testing.expectEqual(@as(u64, 61), block.requested_bytes);
+    }
+    try std.testing.expectEqual(@as(usize, 6), count);
+    try std.testing.expectEqualSlices(u32, &.{ 0, 4, 8, 12, 32, 36 }, &starts);
 }
 
 test "fixed restores a region with some blocks live" {

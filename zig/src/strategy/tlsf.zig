@@ -253,6 +253,58 @@ pub const Tlsf = struct {
         return self.live.iterator();
     }
 
+    /// A block as tools see it (snapshot.zig): where it is, how large, and whose.
+    pub const BlockView = struct { start: u32, granules: u32, is_free: bool, id: u32, requested_bytes: u64 };
+
+    /// Every block, live and free, in address order, for tools rather than hot paths: one pass
+    /// over the records finds each region's first block (the one with no physical predecessor),
+    /// then each region's blocks follow their physical links. Free it with `deinit`.
+    pub fn walk(self: *const Tlsf, gpa: std.mem.Allocator) error{OutOfMemory}!Walk {
+        var heads: std.ArrayList(u32) = .empty;
+        errdefer heads.deinit(gpa);
+        for (self.blocks.items, 0..) |block, index| {
+            if (block.size == 0) continue; // a recycled record
+            if (block.prev_phys == nil) try heads.append(gpa, @intCast(index));
+        }
+        const by_start = struct {
+            fn lessThan(blocks: []const Block, a: u32, b: u32) bool {
+                return blocks[a].start < blocks[b].start;
+            }
+        }.lessThan;
+        std.sort.pdq(u32, heads.items, @as([]const Block, self.blocks.items), by_start);
+        return .{ .tlsf = self, .heads = try heads.toOwnedSlice(gpa) };
+    }
+
+    pub const Walk = struct {
+        tlsf: *const Tlsf,
+        heads: []u32,
+        next_head: usize = 0,
+        current: u32 = nil,
+        /// Where the previous block ended: the next one starts there, or a new region begins.
+        previous_end: u64 = 0,
+
+        pub fn deinit(self: *Walk, gpa: std.mem.Allocator) void {
+            gpa.free(self.heads);
+            self.* = undefined;
+        }
+
+        pub fn next(self: *Walk) ?BlockView {
+            if (self.current == nil) {
+                if (self.next_head == self.heads.len) return null;
+                self.current = self.heads[self.next_head];
+                self.next_head += 1;
+                assert(self.tlsf.blocks.items[self.current].start >= self.previous_end); // regions never overlap
+            } else {
+                assert(self.tlsf.blocks.items[self.current].start == self.previous_end); // blocks tile a region
+            }
+            const block = self.tlsf.blocks.items[self.current];
+            assert(block.size > 0 and (block.is_free == (block.id == 0)));
+            self.previous_end = @as(u64, block.start) + block.size;
+            self.current = block.next_phys;
+            return .{ .start = block.start, .granules = block.size, .is_free = block.is_free, .id = block.id, .requested_bytes = block.requested_bytes };
+        }
+    };
+
     // ---- free lists ----
 
     /// A free block that holds `size` granules at an aligned start. A good fit for `size` is
@@ -461,6 +513,36 @@ test "tlsf splits, coalesces and reports bad frees" {
     try std.testing.expectEqual(@as(u64, 1024), tlsf.largestFreeGranules()); // all merged back
     try std.testing.expect((try tlsf.alloc(1025, 1, 4, 0)) == null);
     try std.testing.expectEqual(@as(u32, 0), (try tlsf.alloc(1024, 1, 5, 0)).?);
+}
+
+test "walk yields every block of every region in address order" {
+    const gpa = std.testing.allocator;
+    var tlsf = Tlsf.init(gpa);
+    defer tlsf.deinit();
+    // The later region first: the walk orders regions by address, not by when they were added.
+    try tlsf.addRegion(.{ .start = 4096, .len = 64, .committed = true, .live_count = 0 });
+    try tlsf.addRegion(.{ .start = 0, .len = 100, .committed = true, .live_count = 0 });
+    const a = (try tlsf.alloc(10, 1, 1, 150)).?;
+    const b = (try tlsf.alloc(20, 1, 2, 320)).?;
+    _ = (try tlsf.alloc(30, 1, 3, 480)).?;
+    try std.testing.expect(tlsf.free(a) == .freed);
+    var walk = try tlsf.walk(gpa);
+    defer walk.deinit(gpa);
+    var count: usize = 0;
+    var end: u64 = 0;
+    var free_granules: u64 = 0;
+    var all_granules: u64 = 0;
+    while (walk.next()) |block| : (count += 1) {
+        try std.testing.expect(block.start >= end);
+        end = @as(u64, block.start) + block.granules;
+        all_granules += block.granules;
+        if (block.is_free) free_granules += block.granules;
+        if (block.start == b) try std.testing.expectEqual(@as(u32, 2), block.id);
+    }
+    try std.testing.expectEqual(tlsf.free_granules, free_granules);
+    try std.testing.expectEqual(@as(u64, 4096 + 64), end);
+    try std.testing.expectEqual(@as(u64, 164), all_granules); // the blocks tile both regions
+    try std.testing.expect(count >= 5); // at least: free a, b, c, the rest of one region, the other region
 }
 
 test "tlsf restores a region around its live blocks, and they free and coalesce" {

@@ -1,0 +1,229 @@
+/**
+ * copy(dst, src, bytes?, options?): bytes between any two allocations or typed arrays, whatever
+ * memory each lies in. Each side is resolved to an endpoint (address, length, memory kind,
+ * device); the length and both offsets are checked against both sides before anything moves;
+ * then the pair of kinds picks the path from one table. The GPU pool's copy methods go through
+ * the same checks.
+ */
+import { ptr as addressOf, type Pointer } from "bun:ffi";
+import { PoolAllocation } from "./allocation";
+import { InvalidPointerError, OutOfBoundsError, describe } from "./errors";
+import type { GPUStream, StreamOptions } from "./gpu";
+import { core, errorFor, HostMemory } from "./native";
+import { trackedPoolAt, type HostPool } from "./pool";
+
+/**
+ * Where bytes live, as far as moving them goes: pageable host memory (CPU pools, JavaScript
+ * arrays), page-locked host memory (pinned pools: direct DMA), device memory (GPU pools), and
+ * persistent memory (PMEM pools: what is written there is persisted before the copy returns).
+ */
+export type MemoryKind = "pageable" | "pinned" | "device" | "pmem";
+
+/** One side of a copy: an allocation of any pool, or any typed array or DataView. */
+export type CopySide = PoolAllocation | ArrayBufferView;
+
+export interface CopyOptions extends StreamOptions {
+  /** Bytes to skip at the start of the destination. */
+  dstOffset?: number;
+  /** Bytes to skip at the start of the source. */
+  srcOffset?: number;
+}
+
+/** @internal a side of a copy, resolved. */
+export interface Endpoint {
+  kind: MemoryKind;
+  address: number;
+  /** Bytes the side holds. */
+  length: number;
+  /** The CUDA device of device memory; -1 for host memory. */
+  deviceId: number;
+  /** The pool whose memory it is, where a path needs it (PMEM: to persist). */
+  pool: HostPool | undefined;
+  /** What the side was given as, for messages (built only when one is needed). */
+  side: CopySide;
+  role: "source" | "destination";
+}
+
+type CopyPath = (dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined) => void;
+
+/**
+ * The path for each destination kind (row) and source kind (column). Adding a kind to MemoryKind
+ * makes the compiler ask for its row and column.
+ */
+const PATHS: Record<MemoryKind, Record<MemoryKind, CopyPath>> = {
+  pageable: { pageable: hostCopy, pinned: hostCopy, device: deviceToHost, pmem: hostCopy },
+  pinned: { pageable: hostCopy, pinned: hostCopy, device: deviceToHost, pmem: hostCopy },
+  device: { pageable: hostToDevice, pinned: hostToDevice, device: deviceToDevice, pmem: pmemToDevice },
+  pmem: { pageable: intoPmem, pinned: intoPmem, device: deviceToPmem, pmem: intoPmem },
+};
+
+/**
+ * Copies `bytes` (default: all of `src` past `srcOffset`) from `src` to `dst`, each an allocation
+ * of any pool (CPU, pinned, GPU, PMEM) or a typed array; returns the bytes copied. Offsets and
+ * lengths are in bytes. Nothing moves unless the whole range fits both sides (OutOfBoundsError); a
+ * freed allocation is a UseAfterFreeError. Done when it returns, unless `stream` is given and a GPU
+ * path can queue the copy on it (then synchronize the stream before touching the bytes). A PMEM
+ * destination (an allocation or a view of one) is durable when it returns.
+ */
+export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: CopyOptions): number {
+  // Two typed arrays are host memory on both sides: one memmove, with no endpoints built (a third
+  // of the cost of a small copy), unless the destination views PMEM, which must be persisted.
+  if (ArrayBuffer.isView(dst) && ArrayBuffer.isView(src) && dst.byteLength > 0 && src.byteLength > 0) {
+    const srcOffset = checkedOffset("srcOffset", options?.srcOffset);
+    const dstOffset = checkedOffset("dstOffset", options?.dstOffset);
+    const length = bytes ?? src.byteLength - srcOffset;
+    if (Number.isSafeInteger(length) && length > 0 && srcOffset + length <= src.byteLength && dstOffset + length <= dst.byteLength) {
+      const dstAddress = addressOf(dst as DataView);
+      if (trackedPoolAt(dstAddress, dst.byteLength)?.kind !== "pmem") {
+        options?.stream?.synchronize();
+        checkCore(core.mp_copy_host((dstAddress + dstOffset) as Pointer, (addressOf(src as DataView) + srcOffset) as Pointer, length));
+        return length;
+      }
+    }
+  }
+  const to = endpointOf(dst, "destination");
+  const from = endpointOf(src, "source");
+  return copyBetween(to, from, bytes, options);
+}
+
+/** @internal checks the range against both endpoints, then moves the bytes by the pair's path. */
+export function copyBetween(dst: Endpoint, src: Endpoint, bytes: number | undefined, options: CopyOptions | undefined): number {
+  const srcOffset = checkedOffset("srcOffset", options?.srcOffset);
+  const dstOffset = checkedOffset("dstOffset", options?.dstOffset);
+  const length = bytes ?? src.length - srcOffset;
+  if (!(Number.isSafeInteger(length) && length > 0)) throw new OutOfBoundsError(`a copy's length is a whole number of bytes above 0, got ${describe(length)}`);
+  checkRange(src, srcOffset, length);
+  checkRange(dst, dstOffset, length);
+  PATHS[dst.kind][src.kind](dst, dst.address + dstOffset, src, src.address + srcOffset, length, options?.stream);
+  return length;
+}
+
+/** @internal a side of a copy as an endpoint; throws for freed allocations and things that are no memory. */
+export function endpointOf(side: CopySide, role: "source" | "destination"): Endpoint {
+  if (side instanceof PoolAllocation) {
+    side.assertUsable(role === "source" ? "copy from" : "copy into");
+    const pool = side.pool;
+    if (pool.kind === "gpu") return { kind: "device", address: side.ptr, length: side.size, deviceId: pool.config.deviceId, pool: undefined, side, role };
+    const host = pool as HostPool;
+    return { kind: hostMemoryKind(host), address: side.ptr, length: side.size, deviceId: -1, pool: host, side, role };
+  }
+  if (ArrayBuffer.isView(side)) {
+    const length = side.byteLength;
+    if (length === 0) throw new OutOfBoundsError(`cannot copy ${role === "source" ? "from" : "into"} the ${role} ${side.constructor.name}: it is empty or detached`);
+    const address = addressOf(side as DataView);
+    const pool = trackedPoolAt(address, length);
+    return { kind: pool === undefined ? "pageable" : hostMemoryKind(pool), address, length, deviceId: -1, pool, side, role };
+  }
+  throw new InvalidPointerError(`the ${role} of a copy is an allocation or a typed array, not ${side === null ? "null" : typeof side}`);
+}
+
+function hostMemoryKind(pool: HostPool): MemoryKind {
+  return pool.kind === "pinned" ? "pinned" : pool.kind === "pmem" ? "pmem" : "pageable";
+}
+
+/** @internal an offset of a copy or fill: a whole number of bytes from 0. */
+export function checkedOffset(name: string, value: number | undefined): number {
+  if (value === undefined) return 0;
+  if (!(Number.isSafeInteger(value) && value >= 0)) throw new OutOfBoundsError(`${name} must be a whole number of bytes from 0, got ${describe(value)}`);
+  return value;
+}
+
+/** @internal throws unless `length` bytes from `offset` lie inside the endpoint. */
+export function checkRange(side: Endpoint, offset: number, length: number): void {
+  if (offset + length <= side.length) return;
+  const name = side.side instanceof PoolAllocation ? side.side.describe() : `the ${side.role} ${side.side.constructor.name}`;
+  const direction = side.role === "source" ? "from" : "to";
+  throw new OutOfBoundsError(`cannot copy ${length} bytes ${direction} offset ${offset} of ${name}: it holds ${side.length} bytes`);
+}
+
+function checkCore(status: number): void {
+  if (status < 0) throw errorFor(status);
+}
+
+/** Host to host: one memmove in the core (the ranges may overlap). */
+function hostCopy(_dst: Endpoint, dstAddress: number, _src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
+  // Work queued on the stream may still read or write these bytes; a host copy runs now.
+  stream?.synchronize();
+  checkCore(core.mp_copy_host(dstAddress as Pointer, srcAddress as Pointer, length));
+}
+
+function hostMemory(side: Endpoint): number {
+  return side.kind === "pinned" ? HostMemory.pinned : HostMemory.pageable;
+}
+
+/** Pinned memory goes straight to the DMA engine; pageable memory is staged (zig/src/gpu/copy.zig). */
+function hostToDevice(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
+  checkCore(core.mp_gpu_copy_htod(dst.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, hostMemory(src), stream?.handle ?? null));
+}
+
+function deviceToHost(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
+  checkCore(core.mp_gpu_copy_dtoh(src.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, hostMemory(dst), stream?.handle ?? null));
+}
+
+/**
+ * Into persistent memory from the host: pmem_memcpy_persist (non-temporal stores, nothing left to
+ * flush); where source and destination overlap (one PMEM allocation), memmove, then persist.
+ */
+function intoPmem(dst: Endpoint, dstAddress: number, _src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
+  stream?.synchronize();
+  const pool = dst.pool!;
+  const fileOffset = dstAddress - pool.base;
+  if (dstAddress < srcAddress + length && srcAddress < dstAddress + length) {
+    checkCore(core.mp_copy_host(dstAddress as Pointer, srcAddress as Pointer, length));
+    pool.check(core.mp_pmem_persist(pool.handle, fileOffset, length));
+    return;
+  }
+  pool.check(core.mp_pmem_memcpy_persist(pool.handle, fileOffset, srcAddress as Pointer, length));
+}
+
+/**
+ * Whether a PMEM pool's mapping is registered with the driver for direct DMA: registered on the
+ * first GPU copy that touches it (cuMemHostRegister over the whole file); where the driver refuses,
+ * copies take the staged pageable path.
+ */
+function pmemDmaMemory(pool: NonNullable<Endpoint["pool"]>, deviceId: number): number {
+  return core.mp_pmem_register_dma(pool.handle, deviceId) === 1 ? HostMemory.pinned : HostMemory.pageable;
+}
+
+/**
+ * A GPU checkpoint: one DMA from the device straight into the PMEM mapping (registered with the
+ * driver), then the bytes are persisted before this returns.
+ */
+function deviceToPmem(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
+  const pool = dst.pool!;
+  checkCore(core.mp_gpu_copy_dtoh(src.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, pmemDmaMemory(pool, src.deviceId), stream?.handle ?? null));
+  stream?.synchronize(); // on a stream the DMA is queued: the bytes must land before they are persisted
+  pool.check(core.mp_pmem_persist(pool.handle, dstAddress - pool.base, length));
+}
+
+/** A restore from persistent memory: one DMA from the registered mapping to the device. */
+function pmemToDevice(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
+  checkCore(core.mp_gpu_copy_htod(dst.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, pmemDmaMemory(src.pool!, dst.deviceId), stream?.handle ?? null));
+}
+
+/** Bytes per step of a copy that goes through host memory. */
+const BOUNCE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * On one device the copy engine moves the bytes. Between devices (whose memory the other cannot
+ * map) and between overlapping ranges (which cuMemcpy does not allow), they go through host
+ * memory in steps, in the order that reads every byte before it is overwritten.
+ */
+function deviceToDevice(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
+  const sameDevice = dst.deviceId === src.deviceId;
+  const overlap = sameDevice && dstAddress < srcAddress + length && srcAddress < dstAddress + length;
+  if (sameDevice && !overlap) {
+    checkCore(core.mp_gpu_copy_dtod(dst.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, stream?.handle ?? null));
+    return;
+  }
+  stream?.synchronize();
+  const bounce = new Uint8Array(Math.min(length, BOUNCE_BYTES));
+  const backwards = overlap && dstAddress > srcAddress;
+  for (let done = 0; done < length; ) {
+    const step = Math.min(bounce.length, length - done);
+    const at = backwards ? length - done - step : done;
+    checkCore(core.mp_gpu_copy_dtoh(src.deviceId, bounce, (srcAddress + at) as Pointer, step, HostMemory.pageable, null));
+    checkCore(core.mp_gpu_copy_htod(dst.deviceId, (dstAddress + at) as Pointer, bounce, step, HostMemory.pageable, null));
+    done += step;
+  }
+}

@@ -1,0 +1,305 @@
+/**
+ * renderMemoryMap(snapshot): a picture of a pool as an SVG string. Each region is a band of rows
+ * (one row holds the same number of bytes everywhere, so sizes compare at a glance); each block
+ * is one <path class="block STATE"> coloured by its state, with a <title> that browsers show on
+ * hover. Fragmentation shows as colour: free blocks smaller than the pool's largest free block
+ * (space a larger request cannot use) are drawn warm, and a bar at the top splits the reserved
+ * bytes into live blocks, the largest free block, and that scattered free space. Pure
+ * TypeScript: it reads a snapshot, live or loaded from JSON.
+ */
+import { ConfigError, InvalidSnapshotError } from "./errors";
+import type { BlockState, PoolSnapshot, SnapshotBlock, SnapshotRegion } from "./snapshot";
+import { bytes } from "./stats";
+
+export interface MemoryMapOptions {
+  /** Width of the picture in pixels (default 960). */
+  width?: number;
+  /** Bytes one row shows; by default a power of two (a whole number of blocks for fixed-size pools) that fills about `rows` rows. */
+  rowBytes?: number;
+  /** Rows to aim for when choosing rowBytes (default 32). */
+  rows?: number;
+}
+
+const COLOURS: Record<BlockState, { fill: string; label: string }> = {
+  live: { fill: "#2f6db5", label: "live" },
+  free: { fill: "#dde5ee", label: "free" },
+  pending: { fill: "#8e5cc2", label: "freed on a stream, pending" },
+  guard: { fill: "#c23b33", label: "guard pages" },
+  quarantined: { fill: "#e39a1b", label: "quarantined" },
+};
+const SCATTERED_FREE = "#f4c09a";
+const MARGIN = 16;
+const GUTTER = 78; // row labels: the offset of each row's first byte
+const ROW_HEIGHT = 16;
+const ROW_GAP = 3;
+const REGION_LABEL = 22;
+const REGION_GAP = 14;
+const ROW_BYTES_MIN = 256;
+
+/** An SVG picture of the pool the snapshot describes (see the file comment). */
+export function renderMemoryMap(snapshot: PoolSnapshot, options: MemoryMapOptions = {}): string {
+  checkSnapshot(snapshot);
+  const width = options.width ?? 960;
+  if (!(Number.isInteger(width) && width >= 320)) throw new ConfigError("width", undefined, `MemoryMapOptions.width is a whole number of pixels from 320, got ${width}`);
+  const reserved = snapshot.regions.reduce((sum, region) => sum + region.size, 0);
+  const stride = snapshot.config.allocatorType === "FixedSize" ? snapshot.blocks[0]?.size : undefined;
+  const rowBytes = options.rowBytes ?? chooseRowBytes(reserved, options.rows ?? 32, stride);
+  if (!(Number.isSafeInteger(rowBytes) && rowBytes >= 16)) throw new ConfigError("rowBytes", undefined, `MemoryMapOptions.rowBytes is a whole number of bytes from 16, got ${rowBytes}`);
+  const mapWidth = width - 2 * MARGIN - GUTTER;
+  const scale = mapWidth / rowBytes; // pixels per byte
+  const present = new Set(snapshot.blocks.map((block) => block.state));
+  const totals = tally(snapshot);
+
+  const out: string[] = [];
+  let y = MARGIN;
+  // Header: what the pool is, its figures, and the bar that shows what fragmentation costs.
+  const config = snapshot.config;
+  const allocator = config.allocatorType === "FixedSize" ? `fixed-size, ${bytes(Number(config.blockSize))} blocks` : "variable-size (TLSF)";
+  out.push(text(MARGIN, (y += 16), `Pool '${snapshot.pool}': ${snapshot.kind}, ${allocator}`, "title"));
+  out.push(text(width - MARGIN, y, `taken ${snapshot.takenAt.replace("T", " ").replace(/\.\d+Z$/, " UTC")}`, "note end"));
+  // A fixed-size pool serves any request from any free block: its fragmentation is 0 (as the core counts it).
+  const fixedSize = config.allocatorType === "FixedSize";
+  const fragmentationOf = (free: number, largest: number) => (fixedSize || free === 0 ? 0 : 1 - largest / free);
+  const fragmentation = fragmentationOf(totals.freeBytes, totals.largestFree);
+  out.push(
+    text(
+      MARGIN,
+      (y += 20),
+      `${bytes(totals.requested)} in use in ${totals.live} allocation${totals.live === 1 ? "" : "s"} · ${bytes(reserved)} reserved in ${snapshot.regions.length} region${snapshot.regions.length === 1 ? "" : "s"} · ` +
+        `${bytes(totals.freeBytes)} free in ${totals.freeBlocks} block${totals.freeBlocks === 1 ? "" : "s"}, the largest ${bytes(totals.largestFree)} · fragmentation ${(fragmentation * 100).toFixed(1)} %`,
+      "summary",
+    ),
+  );
+  y += 10;
+  out.push(compositionBar(MARGIN, y, width - 2 * MARGIN, reserved, totals));
+  y += 12 + 18;
+  // Legend: the states present (live and free always), and the other marks.
+  const cursor = { x: MARGIN, y };
+  const share = (n: number) => {
+    const percent = reserved === 0 ? 0 : (n / reserved) * 100;
+    return percent === 0 ? "" : percent < 1 ? " < 1 %" : ` ${percent.toFixed(0)} %`;
+  };
+  const legendRight = width - MARGIN;
+  const stateBytes = (state: BlockState) => snapshot.blocks.reduce((sum, block) => (block.state === state ? sum + block.size : sum), 0);
+  for (const state of ["live", "free", "pending", "quarantined", "guard"] as const) {
+    if (state !== "live" && state !== "free" && !present.has(state)) continue;
+    const held = state === "free" ? totals.freeBytes - totals.scattered : stateBytes(state);
+    const label = state === "free" && totals.scattered > 0 ? "free, in the largest blocks" : COLOURS[state].label;
+    legendItem(out, cursor, legendRight, `<rect class="${state}" width="12" height="12"/>`, label + share(held));
+  }
+  if (totals.scattered > 0) legendItem(out, cursor, legendRight, `<rect class="scattered" width="12" height="12"/>`, "free, in smaller blocks" + share(totals.scattered));
+  if (totals.uncovered > 0) legendItem(out, cursor, legendRight, `<rect class="noblock" width="12" height="12"/>`, "no block" + share(totals.uncovered));
+  y = cursor.y + 12 + 18;
+  out.push(text(MARGIN, y, `one row = ${bytes(rowBytes)}, one pixel ≈ ${bytes(Math.max(1, Math.round(1 / scale)))}; hover a block for its details`, "note"));
+  y += 12;
+
+  // Regions: a label, then rows of rowBytes each, blocks drawn across them.
+  for (const [r, region] of snapshot.regions.entries()) {
+    const rows = Math.max(1, Math.ceil(region.size / rowBytes));
+    const regionFragmentation = fragmentationOf(region.freeBytes, region.largestFreeBlock);
+    out.push(
+      text(
+        MARGIN,
+        y + 15,
+        `region ${region.index} at +0x${region.offset.toString(16)}, ${bytes(region.size)}: ${region.liveBlocks} live, ${region.freeBlocks} free (${bytes(region.freeBytes)}, largest ${bytes(region.largestFreeBlock)}, fragmentation ${(regionFragmentation * 100).toFixed(1)} %)`,
+        "region",
+      ),
+    );
+    y += REGION_LABEL;
+    const top = y;
+    const rowY = (row: number) => top + row * (ROW_HEIGHT + ROW_GAP);
+    for (let row = 0; row < rows; row++) {
+      out.push(text(MARGIN + GUTTER - 6, rowY(row) + 12, `+0x${(region.offset + row * rowBytes).toString(16)}`, "address end"));
+    }
+    const segments = (start: number, end: number, gap = true) => {
+      let d = "";
+      for (let at = start; at < end; ) {
+        const row = Math.floor(at / rowBytes);
+        const rowEnd = Math.min(end, (row + 1) * rowBytes);
+        const x0 = MARGIN + GUTTER + (at - row * rowBytes) * scale;
+        let w = (rowEnd - at) * scale;
+        if (gap && rowEnd === end) w -= w >= 6 ? 1.5 : w >= 3 ? 1 : 0; // a gap where one block ends and the next begins
+        d += `M${fixed(x0)} ${rowY(row)}h${fixed(Math.max(w, 0.3))}v${ROW_HEIGHT}h${fixed(-Math.max(w, 0.3))}z`;
+        at = rowEnd;
+      }
+      return d;
+    };
+    // Bytes no block covers (a fixed-size region's tail, shorter than a block) are hatched.
+    let covered = 0;
+    const uncovered: string[] = [];
+    for (let b = region.firstBlock; b <= region.firstBlock + region.blockCount; b++) {
+      const next = b < region.firstBlock + region.blockCount ? snapshot.blocks[b]!.offset - region.offset : region.size;
+      if (next > covered) uncovered.push(segments(covered, next, false));
+      if (b < region.firstBlock + region.blockCount) covered = next + snapshot.blocks[b]!.size;
+    }
+    if (uncovered.length > 0) out.push(`<path class="noblock" d="${uncovered.join("")}"><title>no block: too small for one</title></path>`);
+    for (let b = region.firstBlock; b < region.firstBlock + region.blockCount; b++) {
+      const block = snapshot.blocks[b]!;
+      const start = block.offset - region.offset;
+      const scattered = block.state === "free" && block.size < totals.largestFree;
+      out.push(
+        `<path class="block ${block.state}${scattered ? " scattered" : ""}" d="${segments(start, start + block.size)}"><title>${escape(describeBlock(block, region, totals.largestFree))}</title></path>`,
+      );
+    }
+    y = rowY(rows) - ROW_GAP + REGION_GAP;
+  }
+  if (snapshot.regions.length === 0) out.push(text(MARGIN, (y += 16), "no committed regions", "region"));
+
+  const height = Math.ceil(y + MARGIN);
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img">`,
+    `<title>${escape(`Memory map of pool '${snapshot.pool}'`)}</title>`,
+    `<style>${STYLE}</style>`,
+    `<defs><pattern id="noblock" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#f5f5f5"/><rect width="2" height="6" fill="#cfcfcf"/></pattern></defs>`,
+    `<rect class="background" width="${width}" height="${height}"/>`,
+    ...out,
+    "</svg>",
+    "",
+  ].join("\n");
+}
+
+const STYLE = [
+  "text{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;fill:#1f2933}",
+  ".title{font-size:16px;font-weight:600}",
+  ".summary{font-size:12.5px}",
+  ".region{font-size:12px;font-weight:600;fill:#3e4c59}",
+  ".note,.legend{font-size:11.5px;fill:#52606d}",
+  ".address{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:10.5px;fill:#7b8794}",
+  ".end{text-anchor:end}",
+  ".background{fill:#ffffff}",
+  ".noblock{fill:url(#noblock)}",
+  ...Object.entries(COLOURS).map(([state, { fill }]) => `.${state}{fill:${fill}}`),
+  `.scattered{fill:${SCATTERED_FREE}}`,
+  ".block:hover{stroke:#111;stroke-width:1.5}",
+].join("");
+
+interface Totals {
+  live: number;
+  requested: number;
+  liveBytes: number;
+  otherBytes: number; // pending, guard, quarantined
+  freeBytes: number;
+  freeBlocks: number;
+  largestFree: number;
+  /** Free bytes in blocks smaller than the largest free block. */
+  scattered: number;
+  uncovered: number;
+}
+
+function tally(snapshot: PoolSnapshot): Totals {
+  const totals: Totals = { live: 0, requested: 0, liveBytes: 0, otherBytes: 0, freeBytes: 0, freeBlocks: 0, largestFree: 0, scattered: 0, uncovered: 0 };
+  for (const block of snapshot.blocks) {
+    if (block.state === "live") {
+      totals.live++;
+      totals.requested += block.requestedSize ?? block.size;
+      totals.liveBytes += block.size;
+    } else if (block.state === "free") {
+      totals.freeBlocks++;
+      totals.freeBytes += block.size;
+      totals.largestFree = Math.max(totals.largestFree, block.size);
+    } else {
+      totals.otherBytes += block.size;
+    }
+  }
+  for (const block of snapshot.blocks) if (block.state === "free" && block.size < totals.largestFree) totals.scattered += block.size;
+  const covered = totals.liveBytes + totals.otherBytes + totals.freeBytes;
+  totals.uncovered = snapshot.regions.reduce((sum, region) => sum + region.size, 0) - covered;
+  return totals;
+}
+
+/** Reserved bytes as one bar: live, other held blocks, the largest free piece, free elsewhere, no block. */
+function compositionBar(x: number, y: number, width: number, reserved: number, totals: Totals): string {
+  const parts: [string, number, string][] = [
+    [`class="live"`, totals.liveBytes, `live blocks: ${bytes(totals.liveBytes)}`],
+    [`fill="${COLOURS.quarantined.fill}"`, totals.otherBytes, `pending, quarantined or guard: ${bytes(totals.otherBytes)}`],
+    [`class="free"`, totals.freeBytes - totals.scattered, `free in blocks of the largest size (${bytes(totals.largestFree)}): ${bytes(totals.freeBytes - totals.scattered)}`],
+    [`class="scattered"`, totals.scattered, `free in smaller blocks, which a request over their size cannot use: ${bytes(totals.scattered)}`],
+    [`class="noblock"`, totals.uncovered, `no block: ${bytes(totals.uncovered)}`],
+  ];
+  const shapes: string[] = [];
+  let at = x;
+  for (const [paint, size, title] of parts) {
+    if (size <= 0 || reserved === 0) continue;
+    const w = (size / reserved) * width;
+    shapes.push(`<rect ${paint} x="${fixed(at)}" y="${y}" width="${fixed(Math.max(w, 1))}" height="12"><title>${escape(title)}</title></rect>`);
+    at += w;
+  }
+  return `<g class="composition">${shapes.join("")}<rect x="${x}" y="${y}" width="${width}" height="12" fill="none" stroke="#9aa5b1" stroke-width="0.8"/></g>`;
+}
+
+/** Appends a swatch and its label at the cursor, wrapping to a new line past `right`. */
+function legendItem(out: string[], cursor: { x: number; y: number }, right: number, swatch: string, label: string): void {
+  const itemWidth = 17 + label.length * 6.3; // 11.5px text runs about 6.3px a character
+  if (cursor.x > MARGIN && cursor.x + itemWidth > right) {
+    cursor.x = MARGIN;
+    cursor.y += 20;
+  }
+  out.push(`<g transform="translate(${fixed(cursor.x)} ${cursor.y})">${swatch}</g>`);
+  out.push(text(cursor.x + 17, cursor.y + 10, label, "legend"));
+  cursor.x += itemWidth + 16;
+}
+
+function describeBlock(block: SnapshotBlock, region: SnapshotRegion, largestFree: number): string {
+  const where = `at +0x${block.offset.toString(16)} (region ${region.index})`;
+  if (block.state === "free") return `free: ${formatBytes(block.size)} ${where}${block.size < largestFree ? `, smaller than the largest free block (${bytes(largestFree)})` : ""}`;
+  const parts = [`${block.state}: allocation #${block.id ?? "?"}, ${formatBytes(block.size)} block`];
+  if (block.requestedSize !== undefined && block.requestedSize !== block.size) parts[0] += ` (asked ${formatBytes(block.requestedSize)})`;
+  parts.push(where);
+  const ages: string[] = [];
+  if (block.age !== undefined) ages.push(`${block.age} allocation${block.age === 1 ? "" : "s"} ago`);
+  if (block.ageMs !== undefined) ages.push(`${block.ageMs.toFixed(1)} ms ago`);
+  if (ages.length > 0) parts.push(`allocated ${ages.join(", ")}`);
+  let description = parts.join(", ");
+  if (block.stack !== undefined) description += `\n${block.stack}`;
+  return description;
+}
+
+function formatBytes(n: number): string {
+  return n < 1024 ? `${n} B` : `${bytes(n)} (${n.toLocaleString("en-US")} B)`;
+}
+
+/**
+ * The smallest power of two (from 256 B) that shows `reserved` bytes in at most about `rows` rows;
+ * for fixed-size blocks, the nearest whole number of blocks, so the blocks line up in columns.
+ */
+function chooseRowBytes(reserved: number, rows: number, stride: number | undefined): number {
+  let rowBytes = ROW_BYTES_MIN;
+  while (reserved / rowBytes > rows) rowBytes *= 2;
+  if (stride === undefined) return rowBytes;
+  return stride * Math.max(1, Math.round(rowBytes / stride));
+}
+
+function text(x: number, y: number, content: string, className: string): string {
+  return `<text class="${className}" x="${fixed(x)}" y="${fixed(y)}">${escape(content)}</text>`;
+}
+
+function fixed(n: number): string {
+  return String(Math.round(n * 100) / 100);
+}
+
+const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
+function escape(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+}
+
+/** Throws InvalidSnapshotError for anything that is not a pool snapshot this version can draw. */
+function checkSnapshot(snapshot: PoolSnapshot): void {
+  const fail = (what: string) => {
+    throw new InvalidSnapshotError(`not a memory-pool snapshot: ${what} (take one with pool.snapshot(), or load the JSON it was saved as)`);
+  };
+  if (typeof snapshot !== "object" || snapshot === null) fail(`got ${snapshot === null ? "null" : typeof snapshot}`);
+  if (snapshot.format !== "memory-pool/snapshot") fail(`format is ${JSON.stringify(snapshot.format)}`);
+  if (snapshot.version !== 1) fail(`version ${JSON.stringify(snapshot.version)} is not 1`);
+  if (!Array.isArray(snapshot.regions) || !Array.isArray(snapshot.blocks)) fail("regions and blocks must be arrays");
+  for (const [r, region] of snapshot.regions.entries()) {
+    const own = [region.offset, region.size, region.firstBlock, region.blockCount];
+    if (!own.every((n) => Number.isSafeInteger(n) && n >= 0)) fail(`region ${r} has a field that is not a whole number`);
+    if (region.firstBlock + region.blockCount > snapshot.blocks.length) fail(`region ${r} names blocks past the end of the list`);
+    for (let b = region.firstBlock; b < region.firstBlock + region.blockCount; b++) {
+      const block = snapshot.blocks[b]!;
+      if (!(block.state in COLOURS)) fail(`block ${b} has the unknown state ${JSON.stringify(block.state)}`);
+      if (!(Number.isSafeInteger(block.offset) && Number.isSafeInteger(block.size) && block.size > 0)) fail(`block ${b} has no whole offset and size`);
+      if (block.offset < region.offset || block.offset + block.size > region.offset + region.size) fail(`block ${b} lies outside its region ${r}`);
+    }
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * Snapshots: a pool's regions and blocks at one moment, as plain, JSON-serialisable data. The
+ * core writes them in one call under the pool's lock (zig/src/snapshot.zig), with the statistics
+ * of the same moment, so blocks and figures agree even while other Workers use the pool.
+ * src/memory_map.ts draws them.
+ */
+import type { PoolConfig } from "./config";
+import { GRANULE_BYTES, STATS_FIELDS } from "./native";
+import type { NativePool, PoolKind } from "./pool";
+import { MemoryStats, type MemoryStatsJSON } from "./stats";
+
+/**
+ * What a block holds: `live` (allocated), `free`, `pending` (freed on a GPU stream whose work may
+ * still touch it), and from the debug layer `guard` (inaccessible guard pages) and `quarantined`
+ * (freed, held back from reuse so a use after free is caught).
+ */
+export type BlockState = "free" | "live" | "pending" | "guard" | "quarantined";
+/** In the order of zig/src/snapshot.zig BlockState. */
+const BLOCK_STATES: readonly BlockState[] = ["free", "live", "pending", "guard", "quarantined"];
+
+export interface SnapshotRegion {
+  /** The pool's own number for the region (regions are listed in address order). */
+  index: number;
+  /** Bytes from the pool's first byte. */
+  offset: number;
+  size: number;
+  liveBlocks: number;
+  freeBlocks: number;
+  freeBytes: number;
+  largestFreeBlock: number;
+  /** This region's blocks are blocks[firstBlock .. firstBlock + blockCount). */
+  firstBlock: number;
+  blockCount: number;
+}
+
+export interface SnapshotBlock {
+  /** Bytes from the pool's first byte. */
+  offset: number;
+  /** Bytes of the block (the request rounded up to granules or to the block size). */
+  size: number;
+  state: BlockState;
+  /** Position of the block's region in `regions`. */
+  region: number;
+  /** The allocation's id (blocks that hold one). */
+  id?: number;
+  /** Bytes the allocation asked for. */
+  requestedSize?: number;
+  /** Allocations the pool made after this one: an age that costs the hot path nothing. */
+  age?: number;
+  /** Milliseconds since the allocation, where history is on. */
+  ageMs?: number;
+  /** The JavaScript stack of the allocation, where history is on. */
+  stack?: string;
+}
+
+export interface PoolSnapshot {
+  format: "memory-pool/snapshot";
+  version: 1;
+  pool: string;
+  kind: PoolKind;
+  /** ISO 8601. */
+  takenAt: string;
+  /** Address of the pool's first byte (a device address for GPU pools). */
+  baseAddress: number;
+  config: Record<string, unknown>;
+  /** Whether blocks carry ageMs and stack (from a details provider). */
+  history: boolean;
+  regions: SnapshotRegion[];
+  blocks: SnapshotBlock[];
+  stats: MemoryStatsJSON;
+}
+
+/** Per-allocation details a history keeper knows and the core does not. */
+export interface AllocationDetails {
+  ageMs?: number;
+  stack?: string;
+}
+/** Asked once for each block that holds an allocation. */
+export type AllocationDetailsProvider = (allocation: { id: number; offset: number }) => AllocationDetails | undefined;
+
+export interface SnapshotOptions {
+  /** Ages in milliseconds and allocation stacks; by default the pool's own history, where it keeps one. */
+  details?: AllocationDetailsProvider;
+}
+
+const HEADER_FIELDS = 4; // region_count, block_count, last_id, id_max
+const REGION_WORDS = 3; // index, start, granules (u32 each)
+const BLOCK_BYTES = 24; // start, granules, id, state (u32 each), requested_bytes (f64)
+/** Room for this many more records than the last count, for Workers allocating meanwhile. */
+const SLACK = 64;
+
+interface Records {
+  header: Uint32Array;
+  regions: Uint32Array;
+  blockWords: Uint32Array;
+  blockFloats: Float64Array;
+  stats: Float64Array;
+}
+
+/** Capacity that fitted last time, per pool: a repeated snapshot needs one core call. */
+const lastCapacity = new WeakMap<NativePool, { regions: number; blocks: number }>();
+
+/** @internal reads the records, growing the buffers until they fit (a Worker may be allocating). */
+function readRecords(pool: NativePool): Records {
+  let capacity = lastCapacity.get(pool) ?? { regions: 16, blocks: 1024 };
+  for (;;) {
+    const header = new Uint32Array(HEADER_FIELDS);
+    const regions = new Uint32Array(capacity.regions * REGION_WORDS);
+    const blocks = new ArrayBuffer(capacity.blocks * BLOCK_BYTES);
+    const stats = new Float64Array(STATS_FIELDS.length);
+    const status = pool.snapshotRecords(header, regions, capacity.regions, new Uint8Array(blocks), capacity.blocks, stats);
+    // Copied at once: the JIT may reuse earlier reads of memory the core wrote (see native.ts).
+    const [regionCount, blockCount] = header.slice();
+    if (status === 0) {
+      lastCapacity.set(pool, capacity);
+      const used = blocks.slice(0, blockCount! * BLOCK_BYTES);
+      return {
+        header: header.slice(),
+        regions: regions.slice(0, regionCount! * REGION_WORDS),
+        blockWords: new Uint32Array(used),
+        blockFloats: new Float64Array(used),
+        stats: stats.slice(),
+      };
+    }
+    capacity = { regions: regionCount! + SLACK, blocks: blockCount! + Math.ceil(blockCount! / 8) + SLACK };
+  }
+}
+
+/** @internal pool.snapshot() */
+export function takeSnapshot(pool: NativePool, options: SnapshotOptions = {}): PoolSnapshot {
+  const takenAt = new Date().toISOString();
+  const records = readRecords(pool);
+  const [regionCount, blockCount, lastId, idMax] = records.header as unknown as [number, number, number, number];
+  const granuleBytes = GRANULE_BYTES;
+  const details = options.details ?? pool.detailsProvider();
+
+  const regions: SnapshotRegion[] = new Array(regionCount);
+  for (let r = 0; r < regionCount; r++) {
+    const word = r * REGION_WORDS;
+    const index = records.regions[word]!;
+    regions[r] = {
+      index,
+      offset: records.regions[word + 1]! * granuleBytes,
+      size: records.regions[word + 2]! * granuleBytes,
+      liveBlocks: 0,
+      freeBlocks: 0,
+      freeBytes: 0,
+      largestFreeBlock: 0,
+      firstBlock: 0,
+      blockCount: 0,
+    };
+  }
+
+  const blocks: SnapshotBlock[] = new Array(blockCount);
+  const words = records.blockWords;
+  const floats = records.blockFloats;
+  let r = 0;
+  let regionEnd = regionCount > 0 ? regions[0]!.offset + regions[0]!.size : 0;
+  for (let b = 0; b < blockCount; b++) {
+    const word = b * (BLOCK_BYTES / 4);
+    const offset = words[word]! * granuleBytes;
+    const size = words[word + 1]! * granuleBytes;
+    const state = BLOCK_STATES[words[word + 3]!]!; // the ABI version pins the values
+    // Blocks come in address order, region after region (zig/src/snapshot.zig).
+    while (offset >= regionEnd && r + 1 < regionCount) {
+      r++;
+      regions[r]!.firstBlock = b;
+      regionEnd = regions[r]!.offset + regions[r]!.size;
+    }
+    const region = regions[r]!;
+    region.blockCount++;
+    if (state === "free") {
+      region.freeBlocks++;
+      region.freeBytes += size;
+      if (size > region.largestFreeBlock) region.largestFreeBlock = size;
+      blocks[b] = { offset, size, state, region: r };
+      continue;
+    }
+    if (state === "live") region.liveBlocks++;
+    const id = words[word + 2]!;
+    const requestedSize = floats[b * (BLOCK_BYTES / 8) + 2]!;
+    // A pending block (freed on a stream, not yet reusable) holds no allocation any more: no id, no age.
+    const block: SnapshotBlock = id === 0 ? { offset, size, state, region: r, requestedSize } : { offset, size, state, region: r, id, requestedSize };
+    if (id !== 0) {
+      // Ids count up from 1 and wrap after idMax, so the distance may wrap too.
+      block.age = lastId >= id ? lastId - id : lastId + idMax - id;
+      const known = details?.({ id, offset });
+      if (known?.ageMs !== undefined) block.ageMs = known.ageMs;
+      if (known?.stack !== undefined) block.stack = known.stack;
+    }
+    blocks[b] = block;
+  }
+
+  return {
+    format: "memory-pool/snapshot",
+    version: 1,
+    pool: pool.name,
+    kind: pool.kind,
+    takenAt,
+    baseAddress: pool.base,
+    config: plainConfig(pool.config),
+    history: details !== undefined,
+    regions,
+    blocks,
+    stats: new MemoryStats(pool.name, records.stats).toJSON(),
+  };
+}
+
+/** The config's own fields as a plain object (JSON-serialisable, detached from the pool). */
+export function plainConfig(config: Readonly<PoolConfig>): Record<string, unknown> {
+  return { ...config };
+}

@@ -1,0 +1,200 @@
+//! A pool's layout at one moment, for tools: its committed regions and every block in them,
+//! live or free, in address order, with the pool's statistics taken under the same lock, so
+//! the figures and the blocks agree. src/snapshot.ts turns the records into plain data and
+//! src/memory_map.ts into a picture. A cold path: it walks the strategy's own bookkeeping and
+//! adds nothing to allocate or free. Pools of the main table (pool.zig) and PMEM pools
+//! (pmem/pool.zig) both write theirs here: the same strategies place their blocks.
+//!
+//! The caller provides the buffers. Where they are too small the header still holds the counts,
+//! so the caller retries with room; records past the capacities are counted, not written.
+//!
+//! Invariants of what is written: regions in address order, never overlapping; blocks in address
+//! order, each inside the region it names, never overlapping; a free block has id 0.
+const std = @import("std");
+const assert = std.debug.assert;
+const arena_mod = @import("arena.zig");
+const Region = arena_mod.Region;
+const Pool = @import("pool.zig").Pool;
+const stats_mod = @import("stats.zig");
+const BlockView = @import("strategy/tlsf.zig").Tlsf.BlockView;
+
+/// What a block holds. src/snapshot.ts mirrors the values. `guard` and `quarantined` belong to
+/// the debug layer (guard pages; freed blocks held back from reuse): the values are fixed here
+/// so the TypeScript side and the picture know them before the layer reports them.
+pub const BlockState = enum(u32) { free = 0, live = 1, pending = 2, guard = 3, quarantined = 4 };
+
+pub const Header = extern struct {
+    region_count: u32,
+    block_count: u32,
+    /// The id of the pool's latest allocation: a live block's age, in allocations, is the
+    /// distance from its id to this one, counting up from 1 and wrapping after `id_max`.
+    last_id: u32,
+    id_max: u32,
+};
+
+pub const RegionRecord = extern struct {
+    /// The pool's index for the region.
+    index: u32,
+    start: u32, // granules from the pool's base
+    granules: u32,
+};
+
+pub const BlockRecord = extern struct {
+    start: u32, // granules from the pool's base
+    granules: u32,
+    id: u32, // the allocation's id; 0 for a free block and a pending one
+    state: u32, // a BlockState
+    requested_bytes: f64, // what the allocation asked for; 0 for a free block
+};
+
+comptime {
+    // The layouts src/snapshot.ts reads.
+    assert(@sizeOf(Header) == 16 and @sizeOf(RegionRecord) == 12 and @sizeOf(BlockRecord) == 24);
+    assert(@offsetOf(BlockRecord, "requested_bytes") == 16);
+}
+
+pub const Output = struct {
+    header: *Header,
+    regions: []RegionRecord,
+    blocks: []BlockRecord,
+    stats: *[stats_mod.field_count]f64,
+};
+
+/// What a pool tells the walk besides its regions and strategy.
+pub const Ids = struct {
+    last: u32,
+    max: u32,
+    /// The id a block carries while a stream-ordered free waits (GPU pools); null where none can.
+    pending: ?u32,
+};
+
+/// Writes `regions` (the committed ones, in any order) and every block of `strategy` (a pointer
+/// to a union of the strategies, as pool.zig and pmem/heap.zig hold them) into `out`; the
+/// caller holds the pool's lock and writes `out.stats`. Returns whether every record fit.
+pub fn write(gpa: std.mem.Allocator, regions: []const Region, strategy: anytype, ids: Ids, out: Output) error{OutOfMemory}!bool {
+    var order: std.ArrayList(u32) = .empty;
+    defer order.deinit(gpa);
+    for (regions, 0..) |region, index| {
+        if (region.committed) try order.append(gpa, @intCast(index));
+    }
+    const by_start = struct {
+        fn lessThan(all: []const Region, a: u32, b: u32) bool {
+            return all[a].start < all[b].start;
+        }
+    }.lessThan;
+    std.sort.pdq(u32, order.items, regions, by_start);
+    for (order.items, 0..) |index, n| {
+        const region = regions[index];
+        assert(region.len > 0);
+        if (n > 0) assert(region.start >= regions[order.items[n - 1]].end());
+        if (n < out.regions.len) out.regions[n] = .{ .index = index, .start = region.start, .granules = region.len };
+    }
+
+    // Blocks come in address order, as regions do: one cursor finds each block's region.
+    var block_count: usize = 0;
+    var block_end: u64 = 0;
+    var current: usize = 0;
+    switch (strategy.*) {
+        inline else => |*placement| {
+            var walk = try placement.walk(gpa);
+            defer walk.deinit(gpa);
+            while (walk.next()) |block| : (block_count += 1) {
+                while (current < order.items.len and block.start >= regions[order.items[current]].end()) current += 1;
+                assert(current < order.items.len); // every block lies in a committed region
+                const region = regions[order.items[current]];
+                assert(block.start >= region.start and @as(u64, block.start) + block.granules <= region.end());
+                assert(block.start >= block_end);
+                block_end = @as(u64, block.start) + block.granules;
+                if (block_count < out.blocks.len) out.blocks[block_count] = record(block, ids.pending);
+            }
+        },
+    }
+    out.header.* = .{
+        .region_count = @intCast(order.items.len),
+        .block_count = @intCast(block_count),
+        .last_id = ids.last,
+        .id_max = ids.max,
+    };
+    return order.items.len <= out.regions.len and block_count <= out.blocks.len;
+}
+
+fn record(block: BlockView, pending_id: ?u32) BlockRecord {
+    // Debug layer (when merged): a live block its quarantine holds is `quarantined`, and the
+    // regions its guard allocator owns report their blocks and guard pages here.
+    assert(block.is_free == (block.id == 0));
+    const pending = pending_id != null and block.id == pending_id.?;
+    const state: BlockState = if (block.is_free) .free else if (pending) .pending else .live;
+    return .{
+        .start = block.start,
+        .granules = block.granules,
+        .id = if (pending) 0 else block.id,
+        .state = @intFromEnum(state),
+        .requested_bytes = @floatFromInt(block.requested_bytes),
+    };
+}
+
+const pool_mod = @import("pool.zig");
+
+fn testPool(strategy: pool_mod.StrategyKind, block_size: u64) !*Pool {
+    return Pool.create(std.testing.allocator, "snapshot", .{
+        .kind = .cpu,
+        .strategy = strategy,
+        .block_size = block_size,
+        .alignment = 16,
+        .initial_size = 64 * 1024,
+        .max_size = 256 * 1024,
+        .growth = 1,
+        .thread_safety = .none,
+        .collect_stats = true,
+        .device_id = 0,
+    });
+}
+
+const Buffers = struct {
+    header: Header = undefined,
+    regions: [8]RegionRecord = undefined,
+    blocks: [64]BlockRecord = undefined,
+    stats: [stats_mod.field_count]f64 = undefined,
+
+    fn output(self: *Buffers, region_capacity: usize, block_capacity: usize) Output {
+        return .{ .header = &self.header, .regions = self.regions[0..region_capacity], .blocks = self.blocks[0..block_capacity], .stats = &self.stats };
+    }
+};
+
+test "a variable pool's snapshot tiles its regions with its live and free blocks" {
+    const pool = try testPool(.variable, 0);
+    defer pool.destroy();
+    const a = try pool.alloc(100, null);
+    const b = try pool.alloc(60 * 1024, null);
+    const c = try pool.alloc(4000, null); // does not fit beside b: the pool grows a second region
+    try pool.free(a.g, a.id);
+    var buffers: Buffers = .{};
+    try std.testing.expect(try pool.writeSnapshot(buffers.output(8, 64)));
+    const header = buffers.header;
+    try std.testing.expectEqual(@as(u32, 2), header.region_count);
+    try std.testing.expectEqual(c.id, header.last_id);
+    try std.testing.expectEqual(Pool.pending_id - 1, header.id_max);
+    var granules: u64 = 0;
+    var live: usize = 0;
+    for (buffers.blocks[0..header.block_count]) |block| {
+        granules += block.granules;
+        if (block.state == @intFromEnum(BlockState.live)) live += 1;
+        if (block.start == b.g) try std.testing.expectEqual(@as(f64, 60 * 1024), block.requested_bytes);
+        if (block.start == a.g) try std.testing.expectEqual(@as(u32, @intFromEnum(BlockState.free)), block.state);
+    }
+    try std.testing.expectEqual(@as(usize, 2), live);
+    try std.testing.expectEqual(@as(u64, buffers.regions[0].granules) + buffers.regions[1].granules, granules);
+    try std.testing.expectEqual(@as(f64, 2), buffers.stats[@intFromEnum(stats_mod.Field.live_allocations)]);
+}
+
+test "a snapshot into buffers that are too small reports the counts it needs" {
+    const pool = try testPool(.fixed_size, 1024);
+    defer pool.destroy();
+    for (0..3) |_| _ = try pool.alloc(1000, null);
+    var buffers: Buffers = .{};
+    try std.testing.expect(!try pool.writeSnapshot(buffers.output(1, 2)));
+    try std.testing.expectEqual(@as(u32, 64), buffers.header.block_count); // 64 KiB of 1 KiB blocks
+    try std.testing.expectEqual(@as(u32, 1), buffers.header.region_count);
+    try std.testing.expectEqual(@as(u32, 1), buffers.blocks[0].id);
+    try std.testing.expectEqual(@as(u32, 2), buffers.blocks[1].id);
+}
