@@ -143,6 +143,15 @@ describe("threads", () => {
     expect(code).toBe("THREAD_SAFETY");
     expect(message).toContain("threads-none");
     pool.allocate(8).free(); // its own thread still may
+    // Its owner's calls skip the destroy guard, so no other thread may destroy it either.
+    const destroyer = spawn("pool-user-worker.ts");
+    const refused = nextMessage<{ code: string; message: string }>(destroyer);
+    destroyer.postMessage({ mode: "destroy", poolName: pool.name });
+    const destroyOutcome = await refused;
+    destroyer.terminate();
+    expect(destroyOutcome.code).toBe("THREAD_SAFETY");
+    expect(destroyOutcome.message).toContain("only that thread may destroy it");
+    pool.allocate(8).free();
     manager.destroyPool(pool.name);
   });
 

@@ -56,7 +56,7 @@ export fn mp_pool_find(name: [*]const u8, name_len: u32) i32 {
 }
 
 export fn mp_pool_destroy(handle: i32) i32 {
-    const pool = registry.remove(handle) orelse return failNoPool(handle);
+    const pool = registry.remove(handle) catch |err| return codeOf(err);
     pool.destroy();
     return 0;
 }

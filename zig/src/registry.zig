@@ -33,6 +33,9 @@ fn Table(comptime T: type) type {
         const Slot = struct {
             pool: std.atomic.Value(?*T) = .init(null),
             generation: std.atomic.Value(u32) = .init(1),
+            /// The owning thread of a threadSafety "none" pool, 0 for pools any thread may use.
+            /// The owner's calls skip the destroy guard: no other thread may destroy such a pool.
+            owner: std.atomic.Value(std.Thread.Id) = .init(0),
         };
 
         slots: [pools_max]Slot = @splat(.{}),
@@ -51,8 +54,10 @@ fn Table(comptime T: type) type {
             if (handle < 0) return null;
             const raw: u32 = @intCast(handle);
             const index = raw & (pools_max - 1);
-            if (!pool_guard.enter(which, table_key | index)) return null;
             const slot = &self.slots[index];
+            const owner = slot.owner.load(.monotonic);
+            if (owner != 0 and owner == std.Thread.getCurrentId()) return self.get(handle);
+            if (!pool_guard.enter(which, table_key | index)) return null;
             if (slot.generation.load(.seq_cst) != raw >> slot_bits) return null;
             return slot.pool.load(.acquire);
         }
@@ -67,6 +72,8 @@ fn Table(comptime T: type) type {
             const pool = try create(std.heap.c_allocator, name, config);
             const handle = handleOf(index, self.slots[index].generation.load(.monotonic));
             if (@hasDecl(T, "published")) pool.published(handle);
+            const single_threaded = @hasField(T, "owner_thread") and pool.config.thread_safety == .none;
+            self.slots[index].owner.store(if (single_threaded) pool.owner_thread else 0, .monotonic);
             self.slots[index].pool.store(pool, .release);
             return handle;
         }
@@ -81,12 +88,18 @@ fn Table(comptime T: type) type {
 
         /// Unpublishes the pool, then waits out every call still inside it (under the registry's
         /// lock, so the slot is not reused meanwhile; pool calls never take that lock).
-        fn remove(self: *@This(), handle: i32, table_key: u32) ?*T {
+        fn remove(self: *@This(), handle: i32, table_key: u32) Error!*T {
             mutex.lock();
             defer mutex.unlock();
-            const pool = self.get(handle) orelse return null;
+            const pool = self.get(handle) orelse return status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle});
             const index = @as(u32, @intCast(handle)) & (pools_max - 1);
             const slot = &self.slots[index];
+            const owner = slot.owner.load(.monotonic);
+            if (owner != 0 and owner != std.Thread.getCurrentId()) {
+                // Its owner's calls take no guard, so only the owner may destroy it.
+                return status.fail(error.ThreadMisuse, "pool '{s}' has threadSafety \"none\" and belongs to thread {d}; only that thread may destroy it", .{ pool.name, owner });
+            }
+            slot.owner.store(0, .monotonic);
             slot.pool.store(null, .release);
             const next = slot.generation.load(.monotonic) + 1;
             slot.generation.store(if (next > generation_max) 1 else next, .seq_cst);
@@ -145,7 +158,7 @@ pub fn find(name: []const u8) ?i32 {
 }
 
 /// Unpublishes the pool and returns it for the caller to destroy.
-pub fn remove(handle: i32) ?*Pool {
+pub fn remove(handle: i32) Error!*Pool {
     return pools.remove(handle, pools_key);
 }
 
@@ -171,7 +184,7 @@ pub const pmem = struct {
     }
 
     pub fn remove(handle: i32) ?*PmemPool {
-        return pmem_pools.remove(handle, pmem_key);
+        return pmem_pools.remove(handle, pmem_key) catch null;
     }
 
     pub fn list(out: []i32) u32 {
