@@ -9,7 +9,7 @@ const MiB = 1024 * KiB;
 const PAGE_BYTES = 4096;
 
 export type AllocatorType = "FixedSize" | "Variable";
-export type ThreadSafety = "none" | "mutex";
+export type ThreadSafety = "none" | "mutex" | "lockFree";
 export type GuardPagePosition = "after" | "before";
 
 
@@ -31,8 +31,17 @@ export class PoolConfig {
   growth = 1;
   /** Every block starts at a multiple of this (a power of two up to 4096). */
   alignment = 16;
-  /** "none": one thread at a time. "mutex": any Worker may use the pool at once. */
+  /**
+   * "none": only the thread that made the pool uses it (another thread gets ThreadSafetyError).
+   * "mutex": any Worker may use the pool at once, one call at a time. "lockFree": any Worker, no
+   * lock on allocate and free (FixedSize pools).
+   */
   threadSafety: ThreadSafety = "none";
+  /**
+   * Per-thread caches of free blocks in front of a shared FixedSize pool ("mutex" or "lockFree"):
+   * most allocations and frees touch only the calling thread's cache. Flushed when a Worker ends.
+   */
+  threadLocalCache = false;
   /** Count peaks and sample timings (counts of bytes and blocks are always kept). */
   collectStats = true;
   /** File of a PMEM pool. */
@@ -149,8 +158,15 @@ export class PoolConfig {
     if (!(typeof this.growth === "number" && (this.growth === 0 || (this.growth >= 1 && this.growth <= 64)))) {
       throw new ConfigError("growth", this.growth, "must be 0 (never grow) or a factor from 1 to 64");
     }
-    if (this.threadSafety !== "none" && this.threadSafety !== "mutex") {
-      throw new ConfigError("threadSafety", this.threadSafety, 'must be "none" or "mutex"');
+    if (this.threadSafety !== "none" && this.threadSafety !== "mutex" && this.threadSafety !== "lockFree") {
+      throw new ConfigError("threadSafety", this.threadSafety, 'must be "none", "mutex" or "lockFree"');
+    }
+    if (typeof this.threadLocalCache !== "boolean") throw new ConfigError("threadLocalCache", this.threadLocalCache, "must be true or false");
+    if (this.threadLocalCache && this.threadSafety === "none") {
+      throw new ConfigError("threadLocalCache", true, 'needs threadSafety "mutex" or "lockFree": caches serve pools that many threads share');
+    }
+    if ((this.threadLocalCache || this.threadSafety === "lockFree") && this.allocatorType !== "FixedSize") {
+      throw new ConfigError(this.threadLocalCache ? "threadLocalCache" : "threadSafety", this.threadLocalCache || this.threadSafety, 'needs a FixedSize pool for now (a Variable pool takes threadSafety "mutex")');
     }
     if (!(Number.isInteger(this.deviceId) && this.deviceId >= 0)) {
       throw new ConfigError("deviceId", this.deviceId, "must be a whole number from 0");

@@ -119,6 +119,20 @@ export class PoolNotFoundError extends MemoryPoolError {
   }
 }
 
+/** A threadSafety "none" pool used from a thread other than the one that made it (checked by the default build of the core). */
+export class ThreadSafetyError extends MemoryPoolError {
+  constructor(message: string) {
+    super("THREAD_SAFETY", message);
+  }
+}
+
+/** An operation this kind of pool does not offer (yet): the message says what to do instead. */
+export class UnsupportedOperationError extends MemoryPoolError {
+  constructor(message: string) {
+    super("UNSUPPORTED", message);
+  }
+}
+
 /** A copy or fill would reach past the end of an allocation or array; nothing was copied. */
 export class OutOfBoundsError extends MemoryPoolError {
   constructor(message: string) {

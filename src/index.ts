@@ -19,6 +19,8 @@ export {
   PMEMUnavailableError,
   PoolExistsError,
   PoolNotFoundError,
+  ThreadSafetyError,
+  UnsupportedOperationError,
   UseAfterFreeError,
   type MemoryErrorDetails,
   type PMEMFormatReason,

@@ -21,7 +21,8 @@ export interface PoolInfo {
 }
 
 const STRATEGY_CODES = { FixedSize: 0, Variable: 1 } as const;
-const THREAD_SAFETY_CODES = { none: 0, mutex: 1 } as const;
+const THREAD_SAFETY_CODES = { none: 0, mutex: 1, lockFree: 2 } as const;
+const THREAD_SAFETY_NAMES = ["none", "mutex", "lockFree"] as const;
 const GUARD_POSITION_CODES = { after: 1, before: 2 } as const;
 const DEFAULT_CPU_POOL = "default_cpu_pool";
 const DEFAULT_GPU_POOL = "default_gpu_pool";
@@ -39,6 +40,7 @@ function configRecord(kind: number, config: PoolConfig): Float64Array {
     threadSafety: THREAD_SAFETY_CODES[config.threadSafety],
     collectStats: config.collectStats ? 1 : 0,
     deviceId: config.deviceId,
+    threadLocalCache: config.threadLocalCache ? 1 : 0,
     canaries: config.canaries ? 1 : 0,
     guardPages: config.guardPages ? GUARD_POSITION_CODES[config.guardPagePosition] : 0,
     guardSampleRate: config.guardSampleRate,
@@ -62,7 +64,8 @@ function configFromRecord(record: Float64Array): PoolConfig {
     initialSize: field("initialSize"),
     maxSize: field("maxSize"),
     growth: field("growth"),
-    threadSafety: field("threadSafety") === THREAD_SAFETY_CODES.mutex ? "mutex" : "none",
+    threadSafety: THREAD_SAFETY_NAMES[field("threadSafety")] ?? "none",
+    threadLocalCache: field("threadLocalCache") !== 0,
     collectStats: field("collectStats") !== 0,
     deviceId: field("deviceId"),
     canaries: field("canaries") !== 0,
@@ -209,6 +212,14 @@ export class MemoryPoolManager {
     const pool = this.getPool(name);
     this.#pools.delete(name);
     pool.destroyNative();
+  }
+
+  /**
+   * Gives the blocks this thread keeps in its caches (pools with threadLocalCache) back to their
+   * pools, for other threads to use. A Worker's caches go back by themselves when it ends.
+   */
+  flushThreadCaches(): void {
+    core.mp_thread_flush();
   }
 
   /** Names and kinds of every pool in the process. */

@@ -20,6 +20,8 @@ import {
   PMEMUnavailableError,
   PoolExistsError,
   PoolNotFoundError,
+  ThreadSafetyError,
+  UnsupportedOperationError,
   type PMEMFormatReason,
 } from "./errors";
 
@@ -49,8 +51,10 @@ export const Status = {
   invalidSize: -7,
   unavailable: -8,
   tooManyPools: -9,
-  boundaryViolation: -10,
-  useAfterFree: -11,
+  threadMisuse: -10,
+  unsupported: -11,
+  boundaryViolation: -12,
+  useAfterFree: -13,
   pmemUnavailable: -20,
   pmemFormat: -21,
   pmemFile: -22,
@@ -75,6 +79,7 @@ export const CONFIG_FIELDS = [
   "threadSafety",
   "collectStats",
   "deviceId",
+  "threadLocalCache",
   "canaries",
   "guardPages",
   "guardSampleRate",
@@ -125,6 +130,7 @@ const symbols = {
   mp_pool_find: { args: [ptr, u32], returns: i32 },
   mp_pool_destroy: { args: [i32], returns: i32 },
   mp_pool_list: { args: [ptr, u32], returns: u32 },
+  mp_thread_flush: { args: [], returns: FFIType.void },
   mp_pool_base: { args: [i32], returns: ptr },
   mp_pool_address_space: { args: [i32], returns: f64 },
   mp_pool_config: { args: [i32, ptr], returns: i32 },
@@ -220,6 +226,10 @@ function open() {
 
 export const core = open();
 
+// A Worker's blocks cached by threadLocalCache pools go back to their pools when its thread ends
+// (the core's thread-exit hook); a Worker that calls process.exit() also gives them back here.
+if (!Bun.isMainThread) process.on("exit", () => core.mp_thread_flush());
+
 // Results come back as return values, never through typed arrays the core writes into on hot
 // paths: once Bun's JIT optimises a loop it may reuse an earlier read of such an array across the
 // FFI call and miss the new value (seen with Bun 1.4.4). Buffers for cold calls are copied at once.
@@ -258,6 +268,10 @@ export function errorFor(status: number, message = lastError()): MemoryPoolError
       return new PMEMFileError(message);
     case Status.pmemRoot:
       return new PMEMRootError(message);
+    case Status.threadMisuse:
+      return new ThreadSafetyError(message);
+    case Status.unsupported:
+      return new UnsupportedOperationError(message);
     case Status.unavailable:
       return new GPUUnavailableError(message);
     default:

@@ -153,7 +153,9 @@ describe("MEMORY_POOL_DEBUG", () => {
       const pool = MemoryPoolManager.getInstance().createCPUPool("env", new PoolConfig());
       const { guardPages, canaries, trackHistory } = pool.config;
       const a = pool.allocate(16);
-      console.log(JSON.stringify({ guardPages, canaries, trackHistory, events: pool.getHistory().length, aligned: (a.ptr + 16) % 4096 === 0 }));
+      const unlocked = MemoryPoolManager.getInstance().createCPUPool("env-lockfree", Object.assign(PoolConfig.FixedSizeCPU(64), { threadSafety: "lockFree" }));
+      const lockFree = { canaries: unlocked.config.canaries, trackHistory: unlocked.config.trackHistory };
+      console.log(JSON.stringify({ guardPages, canaries, trackHistory, events: pool.getHistory().length, aligned: (a.ptr + 16) % 4096 === 0, lockFree }));
       a.free();
     `;
     const run = (value: string) => {
@@ -161,9 +163,10 @@ describe("MEMORY_POOL_DEBUG", () => {
       expect(result.stderr.toString()).toBe("");
       return JSON.parse(result.stdout.toString());
     };
-    expect(run("1")).toEqual({ guardPages: true, canaries: true, trackHistory: true, events: 1, aligned: true });
-    expect(run("canaries")).toEqual({ guardPages: false, canaries: true, trackHistory: false, events: 0, aligned: false });
-    expect(run("0")).toEqual({ guardPages: false, canaries: false, trackHistory: false, events: 0, aligned: false });
+    // A lockFree pool takes only the switches that act in TypeScript, so its creation never fails for the variable.
+    expect(run("1")).toEqual({ guardPages: true, canaries: true, trackHistory: true, events: 1, aligned: true, lockFree: { canaries: false, trackHistory: true } });
+    expect(run("canaries")).toEqual({ guardPages: false, canaries: true, trackHistory: false, events: 0, aligned: false, lockFree: { canaries: false, trackHistory: false } });
+    expect(run("0")).toEqual({ guardPages: false, canaries: false, trackHistory: false, events: 0, aligned: false, lockFree: { canaries: false, trackHistory: false } });
   });
 });
 
@@ -561,7 +564,7 @@ describe("other kinds of pool", () => {
     try {
       const refused = thrown<ConfigError>(() => manager.createPMEMPool("pmem-debug-refused", Object.assign(PoolConfig.DebugPMEM(path), { canaries: true, initialSize: 256 * 1024 })));
       expect(refused).toBeInstanceOf(ConfigError);
-      expect(refused.message).toContain("canaries");
+      expect(refused.field).toBe("canaries");
       expect(manager.hasPool("pmem-debug-refused")).toBe(false);
       const p = manager.createPMEMPool("pmem-debug", Object.assign(PoolConfig.DebugPMEM(path), { initialSize: 256 * 1024 }));
       created.push("pmem-debug");
@@ -579,6 +582,24 @@ describe("other kinds of pool", () => {
     }
   });
 
+  test("a pool that allocates without its lock (lockFree, threadLocalCache) refuses the core's checks, by name", () => {
+    for (const [fields, field] of [
+      [{ threadSafety: "lockFree", canaries: true }, "canaries"],
+      [{ threadSafety: "mutex", threadLocalCache: true, quarantineBytes: 4096 }, "quarantineBytes"],
+    ] as const) {
+      const err = thrown<ConfigError>(() => pool("unlocked-debug", { ...PoolConfig.FixedSizeCPU(64), ...fields }));
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err.field).toBe(field);
+      expect(manager.hasPool("unlocked-debug")).toBe(false);
+    }
+    const tracked = pool("unlocked-tracked", { ...PoolConfig.FixedSizeCPU(64), threadSafety: "lockFree", trackHistory: true, safeViews: true });
+    const a = tracked.allocate(64);
+    const view = a.bytes;
+    a.free();
+    expect(view.length).toBe(0);
+    expect(tracked.getHistory().map((event) => event.kind)).toEqual(["allocate", "free"]);
+  });
+
   // Pinned pools need a CUDA driver and device (test/gpu runs on the GPU machine).
   test.skipIf(manager.listDevices().length === 0)("a pinned pool refuses guard pages, takes canaries, and a GPU pool refuses canaries", () => {
     const refused = thrown<ConfigError>(() => manager.createPinnedPool("pinned-guard", Object.assign(new PoolConfig(), { guardPages: true })));
@@ -591,7 +612,7 @@ describe("other kinds of pool", () => {
     expect(() => a.free()).toThrow(BoundaryViolationError);
     const gpu = thrown<ConfigError>(() => manager.createGPUPool("gpu-canaries", Object.assign(new PoolConfig(), { canaries: true })));
     expect(gpu).toBeInstanceOf(ConfigError);
-    expect(gpu.message).toContain("GPU pool");
+    expect(gpu.field).toBe("canaries");
   });
 });
 

@@ -64,17 +64,21 @@ export function debugFromEnvironment(value = process.env[DEBUG_VARIABLE]): Debug
  * be protected page by page (no guard pages); device memory and PMEM files take only the switches
  * that act in TypeScript, so MEMORY_POOL_DEBUG=1 never makes their creation fail.
  */
-const ACCEPTED: Record<"cpu" | "pinned" | "gpu" | "pmem", readonly string[]> = {
+const ACCEPTED: Record<"cpu" | "pinned" | "gpu" | "pmem" | "unlocked", readonly string[]> = {
   cpu: Object.keys(FULL_DEBUG).concat("guardPagePosition"),
   pinned: Object.keys(FULL_DEBUG).filter((name) => name !== "guardPages" && name !== "guardSampleRate"),
   gpu: ["trackHistory", "leakReport"],
   pmem: Object.keys(HOST_SIDE_DEBUG),
+  /** Pools that allocate without their lock (lockFree, threadLocalCache): the core's checks work under it. */
+  unlocked: Object.keys(HOST_SIDE_DEBUG),
 };
 
 /** The configuration with the variable's switches turned on (a copy; `config` is left as it is). */
-export function withEnvironmentDebug(config: PoolConfig, kind: keyof typeof ACCEPTED): PoolConfig {
+export function withEnvironmentDebug(config: PoolConfig, kind: Exclude<keyof typeof ACCEPTED, "unlocked">): PoolConfig {
   const fields = debugFromEnvironment();
   if (fields === undefined) return config;
-  const accepted = Object.fromEntries(Object.entries(fields).filter(([name]) => ACCEPTED[kind].includes(name)));
+  const unlocked = kind !== "gpu" && (config.threadSafety === "lockFree" || config.threadLocalCache);
+  const names = ACCEPTED[unlocked ? "unlocked" : kind];
+  const accepted = Object.fromEntries(Object.entries(fields).filter(([name]) => names.includes(name)));
   return Object.assign(config.clone(), accepted);
 }

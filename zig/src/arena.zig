@@ -42,6 +42,8 @@ pub const Arena = struct {
     regions: std.ArrayList(Region) = .empty,
     unit_region: std.ArrayList(u32) = .empty,
     committed_bytes: u64 = 0,
+    /// Set by `retireMapped`: the used range stays mapped for views in other threads.
+    retired: bool = false,
 
     pub fn init(gpa: std.mem.Allocator, backend: Backend, reserved_bytes: u64) ?Arena {
         assert(reserved_bytes > 0 and reserved_bytes <= reserve_bytes_max);
@@ -56,11 +58,24 @@ pub const Arena = struct {
         for (self.regions.items) |region| {
             if (region.committed) self.backend.decommit(self.base, @as(u64, region.start) * granule_bytes, @as(u64, region.len) * granule_bytes);
         }
-        self.backend.release(self.base, self.reserved_bytes);
+        if (!self.retired) self.backend.release(self.base, self.reserved_bytes);
         self.backend.deinit();
         self.regions.deinit(self.gpa);
         self.unit_region.deinit(self.gpa);
         self.* = undefined;
+    }
+
+    /// For a host arena that JavaScript views in other threads may still reach (the destroying
+    /// thread cannot detach them): `deinit` will give the memory back (MADV_DONTNEED, pages stay
+    /// readable and writable and read as zeros) but keep the used range mapped, so a stale view
+    /// reads zeros instead of killing the process. Only the never-used tail is unmapped now; the
+    /// used range's address space (not memory) stays taken for the life of the process.
+    pub fn retireMapped(self: *Arena) void {
+        assert(self.backend == .host and !self.retired);
+        const used_bytes = @as(u64, self.unit_region.items.len) * unit_bytes;
+        assert(used_bytes <= self.reserved_bytes);
+        if (used_bytes < self.reserved_bytes) self.backend.release(self.base + used_bytes, self.reserved_bytes - used_bytes);
+        self.retired = true;
     }
 
     /// The region that holds granule `g`, or `none` where no committed region does.

@@ -17,11 +17,18 @@ const gpu_copy = @import("gpu/copy.zig");
 const kernels = @import("gpu/kernels.zig");
 const snapshot = @import("snapshot.zig");
 const host_copy = @import("host_copy.zig");
+const thread_cache = @import("sync/thread_cache.zig");
+const owner_check = @import("sync/owner_check.zig");
 
 pub const abi_version: u32 = 6;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
+}
+
+/// ThreadMisuse where a "none" pool is used from a thread that did not make it (sync/owner_check.zig).
+inline fn checkOwner(pool: *const Pool) status.Error!void {
+    return owner_check.check(pool.config.thread_safety == .none, pool.owner_thread, pool.name);
 }
 
 fn codeOf(err: status.Error) i32 {
@@ -50,9 +57,15 @@ export fn mp_pool_find(name: [*]const u8, name_len: u32) i32 {
 }
 
 export fn mp_pool_destroy(handle: i32) i32 {
-    const pool = registry.remove(handle) orelse return failNoPool(handle);
+    const pool = registry.remove(handle) catch |err| return codeOf(err);
     pool.destroy();
     return 0;
+}
+
+/// Gives the calling thread's cached blocks back to their pools (a Worker calls it as it closes;
+/// a thread's end does it too).
+export fn mp_thread_flush() void {
+    thread_cache.flushAll();
 }
 
 export fn mp_pool_list(out: [*]i32, capacity: u32) u32 {
@@ -60,28 +73,34 @@ export fn mp_pool_list(out: [*]i32, capacity: u32) u32 {
 }
 
 export fn mp_pool_base(handle: i32) usize {
-    const pool = registry.get(handle) orelse return 0;
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return 0;
+    pool.noteViewer();
     return @intCast(pool.arena.base);
 }
 
 export fn mp_pool_kind(handle: i32) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     return @intCast(@intFromEnum(pool.config.kind));
 }
 
 export fn mp_pool_address_space(handle: i32) f64 {
-    const pool = registry.get(handle) orelse return @floatFromInt(failNoPool(handle));
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return @floatFromInt(failNoPool(handle));
     return @floatFromInt(pool.arena.reserved_bytes);
 }
 
 export fn mp_pool_config(handle: i32, out: *[pool_mod.config_field_count]f64) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     pool.writeConfig(out);
     return 0;
 }
 
 export fn mp_pool_name(handle: i32, buffer: [*]u8, capacity: u32) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     const len = @min(pool.name.len, capacity);
     @memcpy(buffer[0..len], pool.name[0..len]);
     return @intCast(pool.name.len);
@@ -99,10 +118,12 @@ export fn mp_last_id() u32 {
 
 /// Returns the block's granule offset from the pool's base, or `status.offset_error_base + code`.
 export fn mp_alloc(handle: i32, size: f64) u32 {
-    const pool = registry.get(handle) orelse return status.offsetError(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return status.offsetError(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
+    checkOwner(pool) catch |err| return status.offsetError(err);
     const placed = pool.alloc(@intFromFloat(size), null) catch |err| return status.offsetError(err);
     assert(placed.id <= Pool.id_max);
     last_id = placed.id | placed.flags;
@@ -112,7 +133,9 @@ export fn mp_alloc(handle: i32, size: f64) u32 {
 /// Frees the block at `g`; with `id` not 0 only if it still holds that allocation (else a double
 /// free). Returns 0, or 1 where the allocation had guard pages, or a negative status.
 export fn mp_free(handle: i32, g: u32, id: u32) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    checkOwner(pool) catch |err| return codeOf(err);
     const guarded = pool.free(g, id) catch |err| return codeOf(err);
     return @intFromBool(guarded);
 }
@@ -120,7 +143,8 @@ export fn mp_free(handle: i32, g: u32, id: u32) i32 {
 /// The size asked for when the live block at `g` was allocated, or -1 where no live block starts
 /// there; its allocation id is then `mp_last_id()`.
 export fn mp_live_size(handle: i32, g: u32) f64 {
-    const pool = registry.get(handle) orelse return @floatFromInt(failNoPool(handle));
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return @floatFromInt(failNoPool(handle));
     const live = pool.lookup(g) orelse return -1;
     last_id = live.id;
     return @floatFromInt(live.requested_bytes);
@@ -128,32 +152,39 @@ export fn mp_live_size(handle: i32, g: u32) f64 {
 
 /// The id of the allocation that holds the block at `g` now, or 0 where it is free.
 export fn mp_live_id(handle: i32, g: u32) u32 {
-    const pool = registry.get(handle) orelse return 0;
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return 0;
     const live = pool.lookup(g) orelse return 0;
     return live.id;
 }
 
 export fn mp_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     pool.writeStats(out);
     return 0;
 }
 
 export fn mp_reset(handle: i32) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    checkOwner(pool) catch |err| return codeOf(err);
     pool.reset() catch |err| return codeOf(err);
     return 0;
 }
 
 export fn mp_trim(handle: i32) f64 {
-    const pool = registry.get(handle) orelse return @floatFromInt(failNoPool(handle));
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return @floatFromInt(failNoPool(handle));
+    checkOwner(pool) catch |err| return @floatFromInt(codeOf(err));
     return @floatFromInt(pool.trim());
 }
 
 /// Checks the pool's canaries and quarantined blocks: 0, or the status of the first damage found
 /// (its details through `mp_violation`).
 export fn mp_check(handle: i32) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     pool.check() catch |err| return codeOf(err);
     return 0;
 }
@@ -167,14 +198,16 @@ export fn mp_violation(field: u32) f64 {
 /// Writes the offsets of live allocations into `out`; returns how many there are (more than
 /// `capacity` means: call again with room for all), or a negative status.
 export fn mp_live_list(handle: i32, out: [*]u32, capacity: u32) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     const count = pool.listLive(out[0..capacity]);
     return @intCast(@min(count, std.math.maxInt(i32)));
 }
 
 /// 1 where the live allocation at `g` has guard pages, else 0.
 export fn mp_is_guarded(handle: i32, g: u32) u32 {
-    const pool = registry.get(handle) orelse return 0;
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return 0;
     return @intFromBool(pool.isGuarded(g));
 }
 
@@ -182,7 +215,9 @@ export fn mp_is_guarded(handle: i32, g: u32) u32 {
 /// 1: where it was freed), for a fault report: 1 kept, 0 not needed (the allocation has no guard
 /// pages, or its memory was reused), or a negative status.
 export fn mp_set_stack(handle: i32, g: u32, kind: u32, stack: [*]const u8, len: u32) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    checkOwner(pool) catch |err| return codeOf(err);
     const kept = pool.setStack(g, kind, stack[0..len]) catch |err| return codeOf(err);
     return @intFromBool(kept);
 }
@@ -204,7 +239,8 @@ export fn mp_snapshot(
     block_capacity: u32,
     stats_out: *[stats_mod.field_count]f64,
 ) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     const fit = pool.writeSnapshot(.{
         .header = header,
         .regions = regions[0..region_capacity],
@@ -236,7 +272,8 @@ fn failLength(len: f64) i32 {
 
 /// Like mp_alloc, for work on `stream`: blocks freed on that stream may be reused at once.
 export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 {
-    const pool = registry.get(handle) orelse return status.offsetError(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return status.offsetError(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
@@ -246,7 +283,8 @@ export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 
 }
 
 export fn mp_free_on_stream(handle: i32, g: u32, id: u32, stream: driver.Stream) i32 {
-    const pool = registry.get(handle) orelse return failNoPool(handle);
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     pool.freeOnStream(g, id, stream) catch |err| return codeOf(err);
     return 0;
 }
@@ -375,8 +413,9 @@ export fn mp_pmem_open(name: [*]const u8, name_len: u32, path: [*]const u8, path
     record[@intFromEnum(pool_mod.ConfigField.kind)] = 0;
     const base = pool_mod.Config.parse(&record) catch |err| return codeOf(err);
     if (base.debug.coreActive()) {
-        return codeOf(status.fail(error.Config, "canaries, guardPages, fillOnAlloc, fillOnFree and quarantineBytes act on CPU and pinned pools; a PMEM pool takes trackHistory, leakReport and safeViews", .{}));
+        return codeOf(status.fail(error.Config, "{s} acts on CPU and pinned pools; a PMEM pool takes the debug switches that act in TypeScript (trackHistory, leakReport, safeViews)", .{base.debug.firstCoreSwitch()}));
     }
+    if (base.sharedFixed()) return codeOf(status.fail(error.Config, "a PMEM pool takes threadSafety \"none\" or \"mutex\", without threadLocalCache", .{}));
     return registry.pmem.add(name[0..name_len], pmem_pool.Config{ .base = base, .path = path[0..path_len] }) catch |err| codeOf(err);
 }
 

@@ -16,6 +16,7 @@ const stats_mod = @import("stats.zig");
 const snapshot = @import("snapshot.zig");
 const StreamFrees = @import("gpu/stream_frees.zig").StreamFrees;
 const driver = @import("backend/cuda_driver.zig");
+const SharedFixed = @import("sync/shared_fixed.zig").SharedFixed;
 const status = @import("status.zig");
 const Error = status.Error;
 const debug_config = @import("debug/config.zig");
@@ -31,7 +32,7 @@ const granule_bytes = arena_mod.granule_bytes;
 pub const page_bytes = 4096;
 
 pub const StrategyKind = enum(u32) { fixed_size = 0, variable = 1 };
-pub const ThreadSafety = enum(u32) { none = 0, mutex = 1 };
+pub const ThreadSafety = enum(u32) { none = 0, mutex = 1, lock_free = 2 };
 
 /// The configuration as TypeScript passes it: one f64 per field, in this order (src/native.ts).
 /// Named as PoolConfig names them, so messages name the field the user set.
@@ -46,6 +47,7 @@ pub const ConfigField = enum(u32) {
     threadSafety,
     collectStats,
     deviceId,
+    threadLocalCache,
     canaries,
     guardPages,
     guardSampleRate,
@@ -73,6 +75,7 @@ pub const Config = struct {
     collect_stats: bool,
     debug: DebugConfig = .{},
     device_id: u32,
+    thread_local_cache: bool = false,
 
     /// Reads and validates the fields; on failure the message names the field and its value.
     pub fn parse(raw: *const [config_field_count]f64) Error!Config {
@@ -103,9 +106,18 @@ pub const Config = struct {
             .collect_stats = raw[@intFromEnum(ConfigField.collectStats)] != 0,
             .debug = try DebugConfig.parse(debugRaw(raw), arena_mod.reserve_bytes_max),
             .device_id = @intCast(try field.integer(raw, .deviceId, 1023)),
+            .thread_local_cache = raw[@intFromEnum(ConfigField.threadLocalCache)] != 0,
         };
         if (config.debug.coreActive() and !debug_layer_built)
-            return status.fail(error.Config, "this core was built without the debug layer (zig build -Ddebug-layer=false): canaries, guardPages, fills and quarantine are unavailable", .{});
+            return status.fail(error.Config, "{s} is not in this core: it was built without the debug layer (zig build -Ddebug-layer=false)", .{config.debug.firstCoreSwitch()});
+        if (config.thread_local_cache and config.thread_safety == .none)
+            return status.fail(error.Config, "threadLocalCache needs threadSafety \"mutex\" or \"lockFree\": caches serve pools that many threads share", .{});
+        if (config.sharedFixed() and config.strategy != .fixed_size)
+            return status.fail(error.Config, "threadSafety \"lockFree\" and threadLocalCache need a FixedSize pool for now (a Variable pool takes \"mutex\")", .{});
+        if (config.sharedFixed() and config.kind == .gpu)
+            return status.fail(error.Config, "threadSafety \"lockFree\" and threadLocalCache are for host pools; a GPU pool takes \"mutex\"", .{});
+        if (config.debug.coreActive() and config.sharedFixed())
+            return status.fail(error.Config, "{s} works under the pool's lock: use threadSafety \"mutex\" (or \"none\") without threadLocalCache", .{config.debug.firstCoreSwitch()});
         if (config.alignment == 0 or !std.math.isPowerOfTwo(config.alignment))
             return status.fail(error.Config, "alignment must be a power of two up to {d}, got {d}", .{ page_bytes, config.alignment });
         if (config.initial_size == 0) return status.fail(error.Config, "initialSize must be above 0", .{});
@@ -118,6 +130,11 @@ pub const Config = struct {
         if (!(config.growth == 0 or (config.growth >= 1 and config.growth <= 64)))
             return status.fail(error.Config, "growth must be 0 (never grow) or from 1 to 64, got {d}", .{config.growth});
         return config;
+    }
+
+    /// Whether the pool places blocks through sync/shared_fixed.zig instead of under its lock.
+    pub fn sharedFixed(self: Config) bool {
+        return self.thread_safety == .lock_free or self.thread_local_cache;
     }
 
     pub fn granulesFor(bytes: u64) u64 {
@@ -158,6 +175,14 @@ pub const Pool = struct {
     debug: ?*Layer = null,
     /// GPU pools: blocks freed on a stream, held until that stream's work on them is done.
     stream_frees: StreamFrees = .{},
+    /// lockFree and thread-cached pools: placement and counting that take no pool lock (sync/).
+    shared: ?*SharedFixed = null,
+    /// The thread that created the pool: a "none" pool is that thread's alone (sync/owner_check.zig).
+    owner_thread: std.Thread.Id,
+    /// Threads that asked for the pool's base (to make views over it): the first, and whether
+    /// there were more. Decides whether destroy may unmap the memory (Arena.retireMapped).
+    first_viewer: std.atomic.Value(std.Thread.Id) = .init(0),
+    many_viewers: std.atomic.Value(bool) = .init(false),
 
     /// The id a block carries while its stream-ordered free waits; no allocation gets it.
     pub const pending_id: u32 = std.math.maxInt(u32);
@@ -184,7 +209,7 @@ pub const Pool = struct {
             if (!arena.backend.hostAccessible()) {
                 var doomed = arena;
                 doomed.deinit();
-                return status.fail(error.Config, "canaries, guardPages, fillOnAlloc, fillOnFree and quarantineBytes act on memory the CPU can reach; a GPU pool takes trackHistory and leakReport", .{});
+                return status.fail(error.Config, "{s} acts on memory the CPU can reach; a GPU pool takes trackHistory and leakReport (its device-side checks come with GPU pools)", .{config.debug.firstCoreSwitch()});
             }
             if (config.debug.guard != null and !arena.backend.canProtect()) {
                 var doomed = arena;
@@ -211,7 +236,14 @@ pub const Pool = struct {
             .stats = .{ .enabled = config.collect_stats },
             .alignment_granules = alignment_granules,
             .debug = layer,
+            .owner_thread = std.Thread.getCurrentId(),
         };
+        if (config.sharedFixed()) {
+            self.shared = SharedFixed.create(gpa, self.strategy.fixed_size.stride, granule_bytes, reserve_bytes, config.thread_safety == .lock_free, config.thread_local_cache) catch |err| {
+                self.deinitParts();
+                return err;
+            };
+        }
         const first_region_bytes = switch (self.strategy) {
             .fixed_size => |fixed| @max(config.initial_size, @as(u64, fixed.stride) * granule_bytes),
             .variable => config.initial_size,
@@ -225,6 +257,7 @@ pub const Pool = struct {
 
     fn deinitParts(self: *Pool) void {
         if (debug_layer_built) if (self.debug) |layer| layer.destroy();
+        if (self.shared) |shared| shared.destroy();
         switch (self.strategy) {
             inline else => |*strategy| strategy.deinit(),
         }
@@ -232,11 +265,32 @@ pub const Pool = struct {
         self.gpa.free(self.name);
     }
 
+    /// Called where a thread asks for the pool's base address to make views over its memory.
+    pub fn noteViewer(self: *Pool) void {
+        const me = std.Thread.getCurrentId();
+        assert(me != 0);
+        const first = self.first_viewer.cmpxchgStrong(0, me, .acq_rel, .acquire) orelse return;
+        if (first != me) self.many_viewers.store(true, .release);
+    }
+
+    /// Whether a thread other than the caller may hold views over the pool's memory.
+    fn viewedElsewhere(self: *const Pool) bool {
+        if (self.many_viewers.load(.acquire)) return true;
+        const first = self.first_viewer.load(.acquire);
+        return first != 0 and first != std.Thread.getCurrentId();
+    }
+
     pub fn destroy(self: *Pool) void {
         const gpa = self.gpa;
+        if (self.arena.backend == .host and self.viewedElsewhere()) self.arena.retireMapped();
         self.stream_frees.deinit(self.device());
         self.deinitParts();
         gpa.destroy(self);
+    }
+
+    /// Called by the registry once the pool has its handle.
+    pub fn published(self: *Pool, handle: i32) void {
+        if (self.shared) |shared| shared.handle = handle;
     }
 
     inline fn lock(self: *Pool) void {
@@ -278,6 +332,10 @@ pub const Pool = struct {
     pub fn alloc(self: *Pool, size: u64, stream: driver.Stream) Error!Placed {
         if (size == 0 or size > self.sizeMax()) {
             return status.fail(error.InvalidSize, "cannot allocate {d} bytes from pool '{s}': sizes run from 1 to {d}", .{ size, self.name, self.sizeMax() });
+        }
+        if (self.shared) |shared| {
+            const placed = try shared.alloc(self, @intCast(size));
+            return .{ .g = placed.g, .id = placed.id };
         }
         self.lock();
         defer self.unlock();
@@ -351,7 +409,9 @@ pub const Pool = struct {
         };
     }
 
-    fn growFor(self: *Pool, needed_bytes: u64) bool {
+    /// Adds a region for at least `needed_bytes`; false at maxSize or when the OS refuses.
+    /// Under the pool's lock, or a shared pool's growth lock.
+    pub fn growFor(self: *Pool, needed_bytes: u64) bool {
         if (self.config.growth == 0) return false;
         const wanted: u64 = @intFromFloat(@as(f64, @floatFromInt(self.last_region_bytes)) * self.config.growth);
         const granularity = self.arena.backend.granularity();
@@ -367,7 +427,7 @@ pub const Pool = struct {
     fn grow(self: *Pool, len_bytes: u64) bool {
         const index = self.arena.grow(len_bytes) orelse return false;
         const region = self.arena.regions.items[index];
-        const added = switch (self.strategy) {
+        const added = if (self.shared) |shared| shared.fixed.addRegion(region) else switch (self.strategy) {
             .fixed_size => |*fixed| fixed.addRegion(index, region),
             .variable => |*tlsf| tlsf.addRegion(region),
         };
@@ -383,6 +443,10 @@ pub const Pool = struct {
     /// Frees the block at `g`. With `expected_id` not 0, only if the block still holds that allocation.
     /// Returns whether the allocation had guard pages (so TypeScript knows to detach its views).
     pub fn free(self: *Pool, g: u32, expected_id: u32) Error!bool {
+        if (self.shared) |shared| {
+            try shared.free(self.name, g, expected_id, granule_bytes);
+            return false;
+        }
         self.lock();
         defer self.unlock();
         if (debug_layer_built) if (self.debug) |layer| {
@@ -507,6 +571,10 @@ pub const Pool = struct {
 
     /// The live allocation whose first byte is at `g`, or null where none is.
     pub fn lookup(self: *Pool, g: u32) ?Live {
+        if (self.shared) |shared| {
+            const live = shared.fixed.lookup(g) orelse return null;
+            return .{ .granules = shared.fixed.stride, .requested_bytes = live.requested_bytes, .id = live.id };
+        }
         self.lock();
         defer self.unlock();
         if (debug_layer_built) if (self.debug) |layer| return layer.lookup(self, g);
@@ -524,6 +592,7 @@ pub const Pool = struct {
     }
 
     pub fn reset(self: *Pool) Error!void {
+        if (self.shared != null) return status.fail(error.Unsupported, "reset() is not available on lockFree or thread-cached pools yet (pool '{s}'): free the allocations instead", .{self.name});
         self.lock();
         defer self.unlock();
         if (self.stream_frees.pending.items.len > 0) self.reclaim(null, true);
@@ -538,6 +607,7 @@ pub const Pool = struct {
 
     /// Gives every empty region but the first back to the OS; returns the bytes released.
     pub fn trim(self: *Pool) u64 {
+        if (self.shared != null) return 0; // their regions are never removed (sync/lockfree_fixed.zig)
         self.lock();
         defer self.unlock();
         if (self.stream_frees.pending.items.len > 0) self.reclaim(null, true);
@@ -560,6 +630,13 @@ pub const Pool = struct {
     }
 
     pub fn writeStats(self: *Pool, out: *[stats_mod.field_count]f64) void {
+        if (self.shared) |shared| {
+            shared.growth_mutex.lock();
+            defer shared.growth_mutex.unlock();
+            var stats = self.stats;
+            const free_bytes = shared.figures(&stats);
+            return stats.write(.{ .reserved = self.arena.committed_bytes, .address_space = self.arena.reserved_bytes, .regions = self.regionCount(), .free = free_bytes, .largest_free = free_bytes }, out);
+        }
         self.lock();
         defer self.unlock();
         self.writeStatsLocked(out);
@@ -568,6 +645,7 @@ pub const Pool = struct {
     /// The pool's regions, blocks and statistics at one moment (see snapshot.zig); whether
     /// every record fit in `out`.
     pub fn writeSnapshot(self: *Pool, out: snapshot.Output) Error!bool {
+        if (self.shared != null) return status.fail(error.Unsupported, "snapshot() is not available on lockFree or thread-cached pools yet (pool '{s}')", .{self.name});
         self.lock();
         defer self.unlock();
         const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = pending_id };
@@ -579,8 +657,7 @@ pub const Pool = struct {
     }
 
     pub fn writeStatsLocked(self: *Pool, out: *[stats_mod.field_count]f64) void {
-        var regions: u64 = 0;
-        for (self.arena.regions.items) |region| regions += @intFromBool(region.committed);
+        const regions = self.regionCount();
         const free_granules, const largest_granules = switch (self.strategy) {
             .fixed_size => |*fixed| .{ fixed.freeGranules(), fixed.freeGranules() },
             .variable => |*tlsf| .{ tlsf.free_granules, tlsf.largestFreeGranules() },
@@ -592,6 +669,12 @@ pub const Pool = struct {
             .free = free_granules * granule_bytes,
             .largest_free = largest_granules * granule_bytes,
         }, out);
+    }
+
+    fn regionCount(self: *const Pool) u64 {
+        var regions: u64 = 0;
+        for (self.arena.regions.items) |region| regions += @intFromBool(region.committed);
+        return regions;
     }
 
     pub fn writeConfig(self: *const Pool, out: *[config_field_count]f64) void {
@@ -609,6 +692,7 @@ pub const Pool = struct {
         out[@intFromEnum(ConfigField.threadSafety)] = @floatFromInt(@intFromEnum(c.thread_safety));
         out[@intFromEnum(ConfigField.collectStats)] = @floatFromInt(@intFromBool(c.collect_stats));
         out[@intFromEnum(ConfigField.deviceId)] = @floatFromInt(c.device_id);
+        out[@intFromEnum(ConfigField.threadLocalCache)] = @floatFromInt(@intFromBool(c.thread_local_cache));
         const debug = c.debug.write();
         inline for (debug_fields) |name| out[@intFromEnum(@field(ConfigField, name))] = @field(debug, name);
     }
@@ -711,7 +795,7 @@ test "a fixed pool refuses sizes over its block size and resets" {
 }
 
 test "config parsing names the bad field" {
-    var raw: [config_field_count]f64 = .{ 0, 1, 0, 24, 65536, 0, 1, 0, 1, 0, 0, 0, 1, -1, -1, 0, 0, 0, 0, 0 };
+    var raw: [config_field_count]f64 = .{ 0, 1, 0, 24, 65536, 0, 1, 0, 1, 0, 0, 0, 0, 1, -1, -1, 0, 0, 0, 0, 0 };
     try std.testing.expectError(error.Config, Config.parse(&raw));
     try std.testing.expect(std.mem.indexOf(u8, status.lastMessage(), "alignment") != null);
     raw[@intFromEnum(ConfigField.alignment)] = 16;

@@ -15,6 +15,8 @@ pub const Error = error{
     InvalidSize,
     Unavailable,
     TooManyPools,
+    ThreadMisuse,
+    Unsupported,
     /// Canaries around an allocation were damaged (debug/violation.zig says which and where).
     BoundaryViolation,
     /// A freed block in quarantine was written to (debug/violation.zig says which and where).
@@ -36,8 +38,10 @@ pub const Code = enum(i32) {
     invalid_size = -7,
     unavailable = -8,
     too_many_pools = -9,
-    boundary_violation = -10,
-    use_after_free = -11,
+    thread_misuse = -10,
+    unsupported = -11,
+    boundary_violation = -12,
+    use_after_free = -13,
     // PMEM pools (zig/src/pmem/): numbered apart so other kinds can take the codes after -9.
     pmem_unavailable = -20,
     pmem_format = -21,
@@ -56,6 +60,8 @@ pub fn code(err: Error) Code {
         error.InvalidSize => .invalid_size,
         error.Unavailable => .unavailable,
         error.TooManyPools => .too_many_pools,
+        error.ThreadMisuse => .thread_misuse,
+        error.Unsupported => .unsupported,
         error.BoundaryViolation => .boundary_violation,
         error.UseAfterFree => .use_after_free,
         error.PmemUnavailable => .pmem_unavailable,

@@ -11,6 +11,9 @@ test {
     _ = @import("pool.zig");
     _ = @import("snapshot.zig");
     _ = @import("host_copy.zig");
+    _ = @import("sync/pool_guard.zig");
+    _ = @import("sync/lockfree_fixed.zig");
+    _ = @import("sync/striped_counters.zig");
     _ = @import("ffi.zig");
     _ = @import("debug/canary.zig");
     _ = @import("debug/violation.zig");

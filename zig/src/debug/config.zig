@@ -44,6 +44,17 @@ pub const DebugConfig = struct {
         return self.canaries or self.guard != null or self.fill_on_alloc != null or self.fill_on_free != null or self.quarantine_bytes > 0;
     }
 
+    /// The name (as PoolConfig spells it) of the first switch that acts in the core, for messages
+    /// that refuse it.
+    pub fn firstCoreSwitch(self: DebugConfig) []const u8 {
+        assert(self.coreActive());
+        if (self.canaries) return "canaries";
+        if (self.guard != null) return "guardPages";
+        if (self.fill_on_alloc != null) return "fillOnAlloc";
+        if (self.fill_on_free != null) return "fillOnFree";
+        return "quarantineBytes";
+    }
+
     pub fn parse(raw: Raw, quarantine_bytes_max: u64) Error!DebugConfig {
         const config: DebugConfig = .{
             .canaries = try flag(raw.canaries, "canaries"),
@@ -108,6 +119,7 @@ test "debug switches parse, name the bad field, and write back the same" {
     const again = try DebugConfig.parse(parsed.write(), 1 << 30);
     try std.testing.expectEqual(parsed, again);
     try std.testing.expect(!(try DebugConfig.parse(.{ .trackHistory = 1, .leakReport = 1 }, 0)).coreActive());
+    try std.testing.expectEqualStrings("fillOnAlloc", (try DebugConfig.parse(.{ .fillOnAlloc = 1, .quarantineBytes = 64 }, 1024)).firstCoreSwitch());
     try std.testing.expectError(error.Config, DebugConfig.parse(.{ .fillOnFree = 256 }, 0));
     try std.testing.expect(std.mem.indexOf(u8, status.lastMessage(), "fillOnFree") != null);
     try std.testing.expectError(error.Config, DebugConfig.parse(.{ .guardPages = 3 }, 0));

@@ -1,0 +1,311 @@
+//! Fixed-size placement for many threads at once: allocate and free take no lock.
+//!
+//! Free blocks wait on a Treiber stack (Treiber 1986) whose 64-bit head is `tag << 32 | number`:
+//! the tag changes on every push and pop, so a pop that read a stale `next` fails its
+//! compare-and-swap instead of corrupting the stack (ABA; a thread would have to sleep through
+//! 2^32 stack operations to be fooled). A block's number is `g / stride`, which is distinct for
+//! every block of every region (regions never overlap and each is at least one stride long), so
+//! all bookkeeping is out of band in chunks indexed by number. Chunks are made when a region is
+//! added and never move or go away before the pool does: any thread may read any of them.
+//!
+//! Each block has one state word: 0 (never allocated), `id` (live, allocation `id`), or
+//! `id | freed_flag` (free, last held `id`). Free is one compare-and-swap from live to freed, so
+//! of two racing frees of one block exactly one wins and the other is a double free, told apart
+//! from a pointer the pool never gave out. Ids count up per block: a handle from an earlier
+//! allocation of a block never frees a later one (until 2^31 allocations of that one block).
+//!
+//! With `lock_free` false the same stack is pushed and popped under a mutex: the "mutex" pool
+//! behind thread caches, which take and give back blocks in batches.
+//!
+//! Regions are added under `growth_mutex` (the caller's), never removed: trim releases nothing.
+const std = @import("std");
+const assert = std.debug.assert;
+const Region = @import("../arena.zig").Region;
+
+const chunk_shift = 12;
+const chunk_blocks: u32 = 1 << chunk_shift;
+const nil: u32 = std.math.maxInt(u32);
+pub const freed_flag: u32 = 1 << 31;
+
+const Chunk = struct {
+    state: [chunk_blocks]std.atomic.Value(u32),
+    requested_bytes: [chunk_blocks]std.atomic.Value(u32),
+    next: [chunk_blocks]std.atomic.Value(u32),
+    /// `g + 1` of the block with this number, 0 where none: tells block starts from other offsets.
+    start_plus_one: [chunk_blocks]std.atomic.Value(u32),
+};
+
+pub const FreeResult = union(enum) {
+    freed: struct { requested_bytes: u32 },
+    double_free,
+    /// Live, but holding an allocation other than the one the caller named.
+    reused: u32,
+    interior_pointer,
+    unknown_pointer,
+};
+
+pub const Live = struct { requested_bytes: u32, id: u32 };
+
+pub const LockFreeFixed = struct {
+    gpa: std.mem.Allocator,
+    stride: u32, // granules
+    stride_reciprocal: u128,
+    lock_free: bool,
+    head: std.atomic.Value(u64) align(std.atomic.cache_line) = .init(nil),
+    list_mutex: std.Thread.Mutex = .{},
+    /// Indexed by `number >> chunk_shift`; sized for the whole reservation at init.
+    chunks: []std.atomic.Value(?*Chunk),
+    /// Blocks in all regions; written under the growth lock.
+    block_count: std.atomic.Value(u64) = .init(0),
+
+    pub fn init(gpa: std.mem.Allocator, stride: u32, reserved_granules: u64, lock_free: bool) error{OutOfMemory}!LockFreeFixed {
+        assert(stride > 0 and reserved_granules > 0);
+        const numbers_max = reserved_granules / stride + 1;
+        const chunks = try gpa.alloc(std.atomic.Value(?*Chunk), std.math.divCeil(u64, numbers_max, chunk_blocks) catch unreachable);
+        @memset(chunks, .init(null));
+        const reciprocal: u128 = std.math.divCeil(u128, 1 << 64, stride) catch unreachable;
+        return .{ .gpa = gpa, .stride = stride, .stride_reciprocal = reciprocal, .lock_free = lock_free, .chunks = chunks };
+    }
+
+    pub fn deinit(self: *LockFreeFixed) void {
+        for (self.chunks) |*slot| if (slot.load(.monotonic)) |chunk| self.gpa.destroy(chunk);
+        self.gpa.free(self.chunks);
+        self.* = undefined;
+    }
+
+    inline fn numberOf(self: *const LockFreeFixed, g: u32) u32 {
+        return @intCast((self.stride_reciprocal * g) >> 64);
+    }
+
+    inline fn chunkOf(self: *const LockFreeFixed, number: u32) ?*Chunk {
+        const index = number >> chunk_shift;
+        if (index >= self.chunks.len) return null;
+        return self.chunks[index].load(.acquire);
+    }
+
+    /// Adds every block of `region` and pushes them all with one swap of the head. Called under
+    /// the growth lock; the region must not have been added before.
+    pub fn addRegion(self: *LockFreeFixed, region: Region) error{OutOfMemory}!void {
+        assert(region.committed and region.len >= self.stride);
+        const count = region.len / self.stride;
+        const first = self.numberOf(region.start);
+        const last = self.numberOf(region.start + (count - 1) * self.stride);
+        assert(last >= first + count - 1); // numbers of one region's blocks are distinct
+        // Make every chunk first, so a failure leaves nothing half added.
+        var index = first >> chunk_shift;
+        while (index <= last >> chunk_shift) : (index += 1) {
+            if (self.chunks[index].load(.monotonic) != null) continue;
+            const chunk = try self.gpa.create(Chunk);
+            @memset(std.mem.asBytes(chunk), 0);
+            self.chunks[index].store(chunk, .release);
+        }
+        var previous: u32 = nil;
+        var slot = count;
+        while (slot > 0) { // linked in reverse, so blocks are handed out in address order
+            slot -= 1;
+            const g = region.start + slot * self.stride;
+            const number = self.numberOf(g);
+            const chunk = self.chunkOf(number).?;
+            const at = number & (chunk_blocks - 1);
+            assert(chunk.start_plus_one[at].load(.monotonic) == 0);
+            chunk.start_plus_one[at].store(g + 1, .monotonic);
+            chunk.state[at].store(0, .monotonic);
+            chunk.next[at].store(previous, .monotonic);
+            previous = number;
+        }
+        _ = self.block_count.fetchAdd(count, .monotonic);
+        self.pushChain(previous, self.numberOf(region.start + (count - 1) * self.stride));
+    }
+
+    inline fn lockList(self: *LockFreeFixed) void {
+        if (!self.lock_free) self.list_mutex.lock();
+    }
+
+    inline fn unlockList(self: *LockFreeFixed) void {
+        if (!self.lock_free) self.list_mutex.unlock();
+    }
+
+    /// Pushes the chain `first` .. `last` (already linked through `next`) with one swap of the head.
+    fn pushChain(self: *LockFreeFixed, first: u32, last: u32) void {
+        assert(first != nil and last != nil);
+        const last_chunk = self.chunkOf(last).?;
+        self.lockList();
+        defer self.unlockList();
+        var head = self.head.load(.monotonic);
+        while (true) {
+            last_chunk.next[last & (chunk_blocks - 1)].store(@truncate(head), .monotonic);
+            const tag = (head >> 32) +% 1;
+            head = self.head.cmpxchgWeak(head, tag << 32 | first, .release, .monotonic) orelse return;
+        }
+    }
+
+    /// Pushes blocks already marked freed (a thread cache's batch) in one swap of the head.
+    pub fn pushBatch(self: *LockFreeFixed, numbers: []const u32) void {
+        if (numbers.len == 0) return;
+        for (numbers[0 .. numbers.len - 1], numbers[1..]) |number, after| {
+            self.chunkOf(number).?.next[number & (chunk_blocks - 1)].store(after, .monotonic);
+        }
+        self.pushChain(numbers[0], numbers[numbers.len - 1]);
+    }
+
+    /// Pops up to `out.len` free blocks' numbers; returns how many.
+    pub fn popBatch(self: *LockFreeFixed, out: []u32) usize {
+        self.lockList();
+        defer self.unlockList();
+        for (out, 0..) |*number, taken| {
+            number.* = self.popLocked() orelse return taken;
+        }
+        return out.len;
+    }
+
+    pub fn pop(self: *LockFreeFixed) ?u32 {
+        self.lockList();
+        defer self.unlockList();
+        return self.popLocked();
+    }
+
+    fn popLocked(self: *LockFreeFixed) ?u32 {
+        var head = self.head.load(.acquire);
+        while (true) {
+            const number: u32 = @truncate(head);
+            if (number == nil) return null;
+            // The block may be popped by another thread meanwhile; its chunk stays, and a stale
+            // `next` fails the swap because the tag moved on.
+            const next = self.chunkOf(number).?.next[number & (chunk_blocks - 1)].load(.monotonic);
+            const tag = (head >> 32) +% 1;
+            head = self.head.cmpxchgWeak(head, tag << 32 | next, .acquire, .acquire) orelse return number;
+        }
+    }
+
+    /// Makes the popped block `number` live with a new id; returns its offset and id.
+    pub fn claim(self: *LockFreeFixed, number: u32, requested_bytes: u32) struct { g: u32, id: u32 } {
+        const chunk = self.chunkOf(number).?;
+        const at = number & (chunk_blocks - 1);
+        const old = chunk.state[at].load(.monotonic);
+        assert(old == 0 or old & freed_flag != 0); // only the thread that popped it may touch it
+        const next_id = (old & ~freed_flag) +% 1;
+        const id = if (next_id == 0 or next_id >= freed_flag) 1 else next_id;
+        chunk.requested_bytes[at].store(requested_bytes, .monotonic);
+        chunk.state[at].store(id, .release);
+        const start = chunk.start_plus_one[at].load(.monotonic);
+        assert(start != 0);
+        return .{ .g = start - 1, .id = id };
+    }
+
+    /// The number of the block that starts at `g`, or why there is none.
+    fn find(self: *const LockFreeFixed, g: u32) union(enum) { number: u32, interior_pointer, unknown_pointer } {
+        if (g == std.math.maxInt(u32)) return .unknown_pointer;
+        const number = self.numberOf(g);
+        const chunk = self.chunkOf(number) orelse return .unknown_pointer;
+        const start_plus_one = chunk.start_plus_one[number & (chunk_blocks - 1)].load(.monotonic);
+        if (start_plus_one == g + 1) return .{ .number = number };
+        if (start_plus_one != 0 and start_plus_one - 1 < g) return .interior_pointer;
+        return .unknown_pointer;
+    }
+
+    /// Marks the live block at `g` freed (with `expected_id` not 0, only while it holds that
+    /// allocation); returns its number through `number_out` for the caller to push or cache.
+    pub fn markFreed(self: *LockFreeFixed, g: u32, expected_id: u32, number_out: *u32) FreeResult {
+        const number = switch (self.find(g)) {
+            .number => |number| number,
+            .interior_pointer => return .interior_pointer,
+            .unknown_pointer => return .unknown_pointer,
+        };
+        const chunk = self.chunkOf(number).?;
+        const at = number & (chunk_blocks - 1);
+        var state = chunk.state[at].load(.acquire);
+        while (true) {
+            if (state == 0) return .unknown_pointer;
+            if (state & freed_flag != 0) return .double_free;
+            if (expected_id != 0 and state != expected_id) return .{ .reused = state };
+            // Read before the swap: once it is freed, the block may be someone else's.
+            const requested_bytes = chunk.requested_bytes[at].load(.monotonic);
+            state = chunk.state[at].cmpxchgWeak(state, state | freed_flag, .acq_rel, .acquire) orelse {
+                number_out.* = number;
+                return .{ .freed = .{ .requested_bytes = requested_bytes } };
+            };
+        }
+    }
+
+    pub fn push(self: *LockFreeFixed, number: u32) void {
+        self.pushBatch(&.{number});
+    }
+
+    pub fn lookup(self: *const LockFreeFixed, g: u32) ?Live {
+        const number = switch (self.find(g)) {
+            .number => |number| number,
+            else => return null,
+        };
+        const chunk = self.chunkOf(number).?;
+        const at = number & (chunk_blocks - 1);
+        const state = chunk.state[at].load(.acquire);
+        if (state == 0 or state & freed_flag != 0) return null;
+        return .{ .requested_bytes = chunk.requested_bytes[at].load(.monotonic), .id = state };
+    }
+};
+
+test "lock-free fixed: blocks in order, bad frees told apart, ids per block" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 3, 4096 * 4, true);
+    defer fixed.deinit();
+    try fixed.addRegion(.{ .start = 0, .len = 12, .committed = true, .live_count = 0 });
+    const a = fixed.claim(fixed.pop().?, 40);
+    const b = fixed.claim(fixed.pop().?, 48);
+    try std.testing.expectEqual(@as(u32, 0), a.g);
+    try std.testing.expectEqual(@as(u32, 3), b.g);
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(1, 0, &number) == .interior_pointer);
+    try std.testing.expect(fixed.markFreed(6, 0, &number) == .unknown_pointer);
+    try std.testing.expect(fixed.markFreed(4096, 0, &number) == .unknown_pointer);
+    try std.testing.expect(fixed.markFreed(a.g, a.id + 1, &number) == .reused);
+    try std.testing.expectEqual(@as(u32, 40), fixed.markFreed(a.g, a.id, &number).freed.requested_bytes);
+    fixed.push(number);
+    try std.testing.expect(fixed.markFreed(a.g, 0, &number) == .double_free);
+    const again = fixed.claim(fixed.pop().?, 1);
+    try std.testing.expectEqual(a.g, again.g);
+    try std.testing.expect(again.id != a.id);
+    try std.testing.expectEqual(@as(u32, 48), fixed.lookup(b.g).?.requested_bytes);
+    try std.testing.expect(fixed.lookup(6) == null);
+    var batch: [8]u32 = undefined;
+    try std.testing.expectEqual(@as(usize, 2), fixed.popBatch(&batch)); // 4 blocks, 2 live
+}
+
+test "lock-free fixed: threads race, every block is held by one thread at a time" {
+    const threads = 4;
+    const rounds = 20_000;
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit();
+    try fixed.addRegion(.{ .start = 0, .len = 64, .committed = true, .live_count = 0 });
+    var owners: [64]std.atomic.Value(u32) = @splat(.init(0));
+    var failures: std.atomic.Value(u32) = .init(0);
+    const Worker = struct {
+        fn run(pool: *LockFreeFixed, owner_of: *[64]std.atomic.Value(u32), me: u32, failed: *std.atomic.Value(u32)) void {
+            runChecked(pool, owner_of, me) catch {
+                _ = failed.fetchAdd(1, .monotonic);
+            };
+        }
+        fn runChecked(pool: *LockFreeFixed, owner_of: *[64]std.atomic.Value(u32), me: u32) !void {
+            var held: [8]struct { g: u32, id: u32 } = undefined;
+            for (0..rounds) |_| {
+                var count: usize = 0;
+                while (count < held.len) : (count += 1) {
+                    const number = pool.pop() orelse break;
+                    held[count] = .{ .g = pool.claim(number, 1).g, .id = 0 };
+                    held[count].id = pool.lookup(held[count].g).?.id;
+                    if (owner_of[held[count].g].swap(me, .acq_rel) != 0) return error.Overlap;
+                }
+                for (held[0..count]) |block| {
+                    owner_of[block.g].store(0, .release);
+                    var number: u32 = undefined;
+                    if (pool.markFreed(block.g, block.id, &number) != .freed) return error.LostBlock;
+                    pool.push(number);
+                }
+            }
+        }
+    };
+    var spawned: [threads]std.Thread = undefined;
+    for (&spawned, 1..) |*thread, me| thread.* = try std.Thread.spawn(.{}, Worker.run, .{ &fixed, &owners, @as(u32, @intCast(me)), &failures });
+    for (spawned) |thread| thread.join();
+    try std.testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
+    var all: [65]u32 = undefined;
+    try std.testing.expectEqual(@as(usize, 64), fixed.popBatch(&all)); // none lost, none twice
+}

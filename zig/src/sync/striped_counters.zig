@@ -1,0 +1,111 @@
+//! A pool's counters for pools used by many threads without one lock: each thread adds to one
+//! of `stripe_count` cache-line-sized stripes (its own, while there are no more threads than
+//! stripes), so counting costs an uncontended atomic add. A read sums the stripes.
+//!
+//! Exact: every operation is counted once, atomically; a read taken while operations are in
+//! flight sees each of them either counted or not. Peaks are not exact: they are the largest
+//! totals seen at reads and at every `peak_period`-th allocation of a thread (a lower bound).
+const std = @import("std");
+const assert = std.debug.assert;
+
+pub const stripe_count = 16;
+const peak_period = 64;
+
+const Stripe = struct {
+    allocations: std.atomic.Value(u64) align(std.atomic.cache_line) = .init(0),
+    frees: std.atomic.Value(u64) = .init(0),
+    /// Bytes asked for by allocations counted here, less those freed here: wraps below zero
+    /// when this stripe frees what another allocated; the sum over stripes does not.
+    requested_bytes: std.atomic.Value(u64) = .init(0),
+    failed: std.atomic.Value(u64) = .init(0),
+};
+
+var next_stripe: std.atomic.Value(u32) = .init(0);
+threadlocal var my_stripe: ?u32 = null;
+threadlocal var allocations_since_peak: u32 = 0;
+
+pub const Totals = struct {
+    allocations: u64,
+    frees: u64,
+    failed: u64,
+    requested_bytes: u64,
+
+    pub fn live(self: Totals) u64 {
+        assert(self.allocations >= self.frees);
+        return self.allocations - self.frees;
+    }
+};
+
+pub const StripedCounters = struct {
+    stripes: [stripe_count]Stripe = @splat(.{}),
+    peak_live: std.atomic.Value(u64) = .init(0),
+    peak_requested_bytes: std.atomic.Value(u64) = .init(0),
+
+    inline fn mine(self: *StripedCounters) *Stripe {
+        const index = my_stripe orelse blk: {
+            const assigned = next_stripe.fetchAdd(1, .monotonic) % stripe_count;
+            my_stripe = assigned;
+            break :blk assigned;
+        };
+        return &self.stripes[index];
+    }
+
+    pub fn recordAlloc(self: *StripedCounters, requested_bytes: u64) void {
+        const stripe = self.mine();
+        _ = stripe.requested_bytes.fetchAdd(requested_bytes, .monotonic);
+        _ = stripe.allocations.fetchAdd(1, .monotonic);
+        allocations_since_peak += 1;
+        if (allocations_since_peak >= peak_period) {
+            allocations_since_peak = 0;
+            self.notePeaks(self.read());
+        }
+    }
+
+    /// Counts the free before the block can be reused, so a read never sees more frees than allocations.
+    pub fn recordFree(self: *StripedCounters, requested_bytes: u64) void {
+        const stripe = self.mine();
+        _ = stripe.requested_bytes.fetchSub(requested_bytes, .monotonic);
+        _ = stripe.frees.fetchAdd(1, .monotonic);
+    }
+
+    pub fn recordFailure(self: *StripedCounters) void {
+        _ = self.mine().failed.fetchAdd(1, .monotonic);
+    }
+
+    pub fn read(self: *StripedCounters) Totals {
+        var totals: Totals = .{ .allocations = 0, .frees = 0, .failed = 0, .requested_bytes = 0 };
+        // Frees first: an allocation counted after its free was read would be read too, so
+        // allocations >= frees holds even mid-flight (a block is allocated before it is freed).
+        for (&self.stripes) |*stripe| totals.frees += stripe.frees.load(.acquire);
+        for (&self.stripes) |*stripe| {
+            totals.allocations += stripe.allocations.load(.acquire);
+            totals.failed += stripe.failed.load(.monotonic);
+            totals.requested_bytes +%= stripe.requested_bytes.load(.monotonic);
+        }
+        if (totals.frees > totals.allocations) totals.frees = totals.allocations; // see above: cannot happen, kept safe
+        return totals;
+    }
+
+    pub fn notePeaks(self: *StripedCounters, totals: Totals) void {
+        _ = self.peak_live.fetchMax(totals.live(), .monotonic);
+        // Mid-flight the byte sum may be off by the operations in flight; a wrapped (negative) one is skipped.
+        if (totals.requested_bytes < 1 << 62) _ = self.peak_requested_bytes.fetchMax(totals.requested_bytes, .monotonic);
+    }
+};
+
+test "striped counters add up across threads" {
+    var counters: StripedCounters = .{};
+    const Run = struct {
+        fn run(c: *StripedCounters) void {
+            for (0..10_000) |_| c.recordAlloc(10);
+            for (0..5_000) |_| c.recordFree(10);
+        }
+    };
+    var threads: [4]std.Thread = undefined;
+    for (&threads) |*t| t.* = try std.Thread.spawn(.{}, Run.run, .{&counters});
+    for (threads) |t| t.join();
+    const totals = counters.read();
+    try std.testing.expectEqual(@as(u64, 40_000), totals.allocations);
+    try std.testing.expectEqual(@as(u64, 20_000), totals.live());
+    try std.testing.expectEqual(@as(u64, 200_000), totals.requested_bytes);
+}
