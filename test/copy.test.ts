@@ -1,16 +1,14 @@
 // copy() between host memory of every kind this machine has: CPU pool allocations and JavaScript
 // typed arrays. Pinned and device memory need a GPU: test/gpu/copy.test.ts covers those pairs.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import {
   copy,
   InvalidPointerError,
   MemoryPoolManager,
   OutOfBoundsError,
-  PoolConfig,
   UseAfterFreeError,
   type Allocation,
   type CopySide,
-  type CPUMemoryPool,
   type MemoryPoolError,
 } from "../src/index";
 import { cpuPoolsPerTest } from "./support/pools";

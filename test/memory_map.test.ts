@@ -1,12 +1,11 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, InvalidSnapshotError, MemoryPoolManager, PoolConfig, renderMemoryMap, type CPUMemoryPool, type PoolSnapshot } from "../src/index";
+import { ConfigError, InvalidSnapshotError, renderMemoryMap, type CPUMemoryPool, type PoolSnapshot } from "../src/index";
 import { cpuPoolsPerTest } from "./support/pools";
 import { allElements, parseXml, type XmlElement } from "./support/xml";
 
-const manager = MemoryPoolManager.getInstance();
 const KiB = 1024;
 const pool = cpuPoolsPerTest();
 

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { MemoryPoolManager, PoolConfig, PoolNotFoundError, type CPUMemoryPool, type PoolSnapshot } from "../src/index";
+import { describe, expect, test } from "bun:test";
+import { MemoryPoolManager, PoolNotFoundError, type PoolSnapshot } from "../src/index";
 import { cpuPoolsPerTest } from "./support/pools";
 
 const manager = MemoryPoolManager.getInstance();
