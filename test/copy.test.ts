@@ -1,32 +1,21 @@
 // copy() between host memory of every kind this machine has: CPU pool allocations and JavaScript
 // typed arrays. Pinned and device memory need a GPU: test/gpu/copy.test.ts covers those pairs.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import {
   copy,
   InvalidPointerError,
   MemoryPoolManager,
   OutOfBoundsError,
-  PoolConfig,
   UseAfterFreeError,
   type Allocation,
   type CopySide,
-  type CPUMemoryPool,
   type MemoryPoolError,
 } from "../src/index";
+import { cpuPoolsPerTest } from "./support/pools";
 
 const manager = MemoryPoolManager.getInstance();
 const MiB = 1 << 20;
-let created: string[] = [];
-
-function pool(name: string, fields: Partial<PoolConfig> = {}): CPUMemoryPool {
-  created.push(name);
-  return manager.createCPUPool(name, Object.assign(new PoolConfig(), fields));
-}
-
-afterEach(() => {
-  for (const name of created) if (manager.hasPool(name)) manager.destroyPool(name);
-  created = [];
-});
+const pool = cpuPoolsPerTest();
 
 function pattern(length: number, seed: number): Uint8Array {
   const bytes = new Uint8Array(length);
@@ -49,14 +38,15 @@ function thrown(fn: () => unknown): MemoryPoolError {
 }
 
 describe("copy between host memory", () => {
+  let made = 0; // pool names, unique within a test
   // Each maker gives a fresh side of `length` bytes: the kinds of host memory without a GPU.
   const kinds: Record<string, (length: number) => CopySide> = {
-    "CPU pool allocation": (length) => pool(`copy-${created.length}`).allocate(length),
-    "fixed-size pool allocation": (length) => pool(`copy-${created.length}`, { allocatorType: "FixedSize", blockSize: length, initialSize: 4 * MiB }).allocate(length),
+    "CPU pool allocation": (length) => pool(`copy-${made++}`).allocate(length),
+    "fixed-size pool allocation": (length) => pool(`copy-${made++}`, { allocatorType: "FixedSize", blockSize: length, initialSize: 4 * MiB }).allocate(length),
     Uint8Array: (length) => new Uint8Array(length),
     "Float64Array at an offset": (length) => new Float64Array(new ArrayBuffer(length + 24), 24, length / 8),
     DataView: (length) => new DataView(new ArrayBuffer(length)),
-    "view of a pool allocation": (length) => pool(`copy-${created.length}`).allocate(length).bytes,
+    "view of a pool allocation": (length) => pool(`copy-${made++}`).allocate(length).bytes,
   };
 
   for (const [dstKind, makeDst] of Object.entries(kinds)) {

@@ -1,23 +1,13 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, InvalidSnapshotError, MemoryPoolManager, PoolConfig, renderMemoryMap, type CPUMemoryPool, type PoolSnapshot } from "../src/index";
+import { ConfigError, InvalidSnapshotError, renderMemoryMap, type CPUMemoryPool, type PoolSnapshot } from "../src/index";
+import { cpuPoolsPerTest } from "./support/pools";
 import { allElements, parseXml, type XmlElement } from "./support/xml";
 
-const manager = MemoryPoolManager.getInstance();
 const KiB = 1024;
-let created: string[] = [];
-
-function pool(name: string, fields: Partial<PoolConfig> = {}): CPUMemoryPool {
-  created.push(name);
-  return manager.createCPUPool(name, Object.assign(new PoolConfig(), fields));
-}
-
-afterEach(() => {
-  for (const name of created) if (manager.hasPool(name)) manager.destroyPool(name);
-  created = [];
-});
+const pool = cpuPoolsPerTest();
 
 /** The <path class="block STATE"> elements, one per block. */
 function blockElements(svg: XmlElement): XmlElement[] {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ptr as addressOf, read } from "bun:ffi";
 import {
   Allocation,
@@ -12,21 +12,12 @@ import {
   PoolNotFoundError,
   UseAfterFreeError,
 } from "../src/index";
+import { cpuPoolsPerTest } from "./support/pools";
 
 const manager = MemoryPoolManager.getInstance();
 const KiB = 1024;
 const MiB = 1024 * KiB;
-let created: string[] = [];
-
-function pool(name: string, fields: Partial<PoolConfig> = {}) {
-  created.push(name);
-  return manager.createCPUPool(name, Object.assign(new PoolConfig(), fields));
-}
-
-afterEach(() => {
-  for (const name of created) if (manager.hasPool(name)) manager.destroyPool(name);
-  created = [];
-});
+const pool = cpuPoolsPerTest();
 
 function thrown(fn: () => unknown): MemoryPoolError {
   try {

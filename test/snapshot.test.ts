@@ -1,20 +1,11 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { MemoryPoolManager, PoolConfig, PoolNotFoundError, type CPUMemoryPool, type PoolSnapshot } from "../src/index";
+import { describe, expect, test } from "bun:test";
+import { MemoryPoolManager, PoolNotFoundError, type PoolSnapshot } from "../src/index";
+import { cpuPoolsPerTest } from "./support/pools";
 
 const manager = MemoryPoolManager.getInstance();
 const KiB = 1024;
 const MiB = 1024 * KiB;
-let created: string[] = [];
-
-function pool(name: string, fields: Partial<PoolConfig> = {}): CPUMemoryPool {
-  created.push(name);
-  return manager.createCPUPool(name, Object.assign(new PoolConfig(), fields));
-}
-
-afterEach(() => {
-  for (const name of created) if (manager.hasPool(name)) manager.destroyPool(name);
-  created = [];
-});
+const pool = cpuPoolsPerTest();
 
 /** What holds for every snapshot: regions in address order, tiled by their blocks, figures that agree. */
 function expectConsistent(snap: PoolSnapshot): void {
