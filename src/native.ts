@@ -26,7 +26,7 @@ import {
 } from "./errors";
 
 /** Bumped with every change of an export's signature or of the config and stats records. */
-const ABI_VERSION = 6;
+const ABI_VERSION = 7;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");

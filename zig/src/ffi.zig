@@ -20,7 +20,7 @@ const host_copy = @import("host_copy.zig");
 const thread_cache = @import("sync/thread_cache.zig");
 const owner_check = @import("sync/owner_check.zig");
 
-pub const abi_version: u32 = 6;
+pub const abi_version: u32 = 7;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
