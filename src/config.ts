@@ -96,9 +96,22 @@ export class PoolConfig {
     return Object.assign(new PoolConfig(), { deviceId, initialSize: 64 * MiB, growth: 2 } satisfies Partial<PoolConfig>);
   }
 
-  /** (seed) A device pool configured for debugging: the host-side checks (history, leaks); the device-side ones come with GPU pools. */
+  /**
+   * (seed) A device pool configured for debugging: canaries around every allocation and fill
+   * patterns, written and checked by the debug kernels (on free, check() and destroy), history
+   * with stacks, leak reports.
+   */
   static DebugGPU(deviceId = 0): PoolConfig {
-    return Object.assign(new PoolConfig(), { deviceId, collectStats: true, threadSafety: "mutex", ...HOST_SIDE_DEBUG } satisfies Partial<PoolConfig>);
+    return Object.assign(new PoolConfig(), {
+      deviceId,
+      collectStats: true,
+      threadSafety: "mutex",
+      canaries: true,
+      fillOnAlloc: FILL_ON_ALLOC,
+      fillOnFree: FILL_ON_FREE,
+      trackHistory: true,
+      leakReport: true,
+    } satisfies Partial<PoolConfig>);
   }
 
   /** A CPU pool with every check on: guard pages on every allocation, canaries, fills, quarantine, safe views, history, leak reports. */

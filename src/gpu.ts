@@ -7,9 +7,13 @@
 import type { Pointer } from "bun:ffi";
 import { Allocation, PoolAllocation, type TypedArrayConstructor } from "./allocation";
 import { checkedOffset, checkRange, copyBetween, endpointOf, type CopyOptions, type Endpoint } from "./copy";
-import { InvalidPointerError, OutOfBoundsError, UseAfterFreeError } from "./errors";
-import { core, errorFor, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
-import { NativePool } from "./pool";
+import type { PoolConfig } from "./config";
+import type { HistoryEvent } from "./debug/history";
+import type { LeakInfo } from "./debug/report";
+import { InvalidPointerError, OutOfBoundsError, UseAfterFreeError, type MemoryPoolError } from "./errors";
+import { GPUDebug } from "./gpu_debug";
+import { core, errorFor, ID_MASK, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
+import { NativePool, type PoolCalls } from "./pool";
 
 /** A CUDA stream of a GPU pool's device: work on it runs in order, streams run concurrently. */
 export class GPUStream {
@@ -83,15 +87,34 @@ function checkGPU(status: number): void {
 /** (seed) A pool of device memory on `config.deviceId`. */
 export class GPUMemoryPool extends NativePool {
   readonly kind = "gpu" as const;
+  /** @internal the device-side checks (DebugGPU): canaries and fills by kernel, history, leaks. */
+  readonly gpuDebug: GPUDebug | undefined;
+
+  /** @internal pools are made by MemoryPoolManager */
+  constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls) {
+    super(name, config, handle, calls);
+    this.gpuDebug = GPUDebug.wanted(config) ? new GPUDebug(name, config) : undefined;
+  }
+
   /** (seed) A device allocation of `size` bytes; with a stream, blocks freed on it may be reused at once. */
   allocate(size: number, options?: StreamOptions): GPUAllocation {
-    const offset = this.#allocOffset(size, options?.stream);
-    return new GPUAllocation(this, this.addressOf(offset), size, offset, core.mp_last_id());
+    const debug = this.gpuDebug;
+    if (debug === undefined) {
+      const offset = this.#allocOffset(size, options?.stream);
+      return new GPUAllocation(this, this.addressOf(offset), size, offset, core.mp_last_id());
+    }
+    const offset = this.#allocOffset(debug.blockBytes(size), options?.stream);
+    const id = core.mp_last_id() & ID_MASK;
+    const ptr = debug.allocated(offset, this.addressOf(offset), id, size, options?.stream?.handle ?? null);
+    return new GPUAllocation(this, ptr as Pointer, size, offset, id);
   }
 
   /** A bare device address for hot paths; free it with deallocate(address). */
   allocateRaw(size: number, options?: StreamOptions): number {
-    return this.addressOf(this.#allocOffset(size, options?.stream));
+    const debug = this.gpuDebug;
+    if (debug === undefined) return this.addressOf(this.#allocOffset(size, options?.stream));
+    const offset = this.#allocOffset(debug.blockBytes(size), options?.stream);
+    return debug.allocated(offset, this.addressOf(offset), core.mp_last_id() & ID_MASK, size, options?.stream?.handle ?? null);
   }
 
   #allocOffset(size: number, stream: GPUStream | undefined): number {
@@ -105,6 +128,12 @@ export class GPUMemoryPool extends NativePool {
   deallocate(target: GPUAllocation | number, options?: StreamOptions): void {
     const stream = options?.stream;
     if (typeof target === "number") {
+      const debug = this.gpuDebug;
+      if (debug !== undefined) {
+        const damage = this.#freeChecked(this.offsetOf(target - debug.canaryBytes), 0, stream);
+        if (damage !== undefined) throw damage;
+        return;
+      }
       if (stream === undefined) return this.releaseAddress(target);
       this.expectOk(core.mp_free_on_stream(this.handle, this.offsetOf(target), 0, stream.handle));
       return;
@@ -115,14 +144,61 @@ export class GPUMemoryPool extends NativePool {
   }
 
   /** @internal */
-  releaseOnStream(allocation: GPUAllocation, stream: GPUStream): void {
+  releaseOnStream(allocation: GPUAllocation, stream: GPUStream): MemoryPoolError | undefined {
+    if (this.gpuDebug !== undefined) return this.#freeChecked(allocation.offset, allocation.id, stream);
     this.expectOk(core.mp_free_on_stream(this.handle, allocation.offset, allocation.id, stream.handle));
+    return undefined;
+  }
+
+  /** @internal with DebugGPU, a handle's free checks the canaries too. */
+  override release(allocation: PoolAllocation): MemoryPoolError | undefined {
+    if (this.gpuDebug === undefined) return super.release(allocation);
+    return this.#freeChecked(allocation.offset, allocation.id, undefined);
+  }
+
+  /**
+   * A free under DebugGPU: the core frees the block (by id where a handle frees it); the damage its
+   * canaries showed is returned for the caller to throw once it is released.
+   */
+  #freeChecked(blockOffset: number, id: number, stream: GPUStream | undefined): MemoryPoolError | undefined {
+    const debug = this.gpuDebug!;
+    const live = core.mp_live_id(this.handle, blockOffset);
+    const damage = live !== 0 && (id === 0 || live === id) ? debug.freeing(blockOffset, stream?.handle ?? null) : undefined;
+    if (stream === undefined) this.expectOk(core.mp_free(this.handle, blockOffset, id));
+    else this.expectOk(core.mp_free_on_stream(this.handle, blockOffset, id, stream.handle));
+    debug.freed(blockOffset);
+    return damage;
   }
 
   /** A GPUAllocation over a live block of this pool, e.g. an address received from a Worker. */
   fromPointer(address: number): GPUAllocation {
-    const { offset, size, id } = this.liveBlock(address);
-    return new GPUAllocation(this, address as Pointer, size, offset, id);
+    const canary = this.gpuDebug?.canaryBytes ?? 0;
+    const { offset, size, id } = this.liveBlock(address - canary);
+    return new GPUAllocation(this, address as Pointer, size - 2 * canary, offset, id);
+  }
+
+  /** DebugGPU: checks the canaries of every live allocation in one kernel launch; throws BoundaryViolationError for damage. */
+  override check(): void {
+    const damage = this.gpuDebug?.checkAll();
+    if (damage !== undefined) throw damage;
+  }
+
+  /** Live allocations (with age and stack where DebugGPU's switches keep them). */
+  override getLeaks(): LeakInfo[] {
+    return this.gpuDebug?.leaks() ?? super.getLeaks();
+  }
+
+  override getHistory(): HistoryEvent[] {
+    return this.gpuDebug?.history() ?? super.getHistory();
+  }
+
+  /** @internal canaries checked before the memory goes (the leak report is the base class's, from getLeaks). */
+  override destroyNative(): void {
+    const debug = this.gpuDebug;
+    const damage = debug !== undefined && !this.destroyed ? debug.checkAll() : undefined;
+    super.destroyNative();
+    debug?.forgetAll();
+    if (damage !== undefined) throw damage;
   }
 
   /** A new stream on this pool's device. */

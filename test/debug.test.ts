@@ -89,7 +89,7 @@ describe("configuration", () => {
     expect(PoolConfig.SampledGuardsCPU()).toMatchObject({ guardPages: true, guardSampleRate: 5000, canaries: false, trackHistory: false });
     expect(PoolConfig.SampledGuardsCPU(10).guardSampleRate).toBe(10);
     const gpu = PoolConfig.DebugGPU(1);
-    expect(gpu).toMatchObject({ deviceId: 1, guardPages: false, canaries: false, trackHistory: true, leakReport: true });
+    expect(gpu).toMatchObject({ deviceId: 1, guardPages: false, canaries: true, fillOnAlloc: 0xcd, fillOnFree: 0xdd, trackHistory: true, leakReport: true, quarantineBytes: 0 });
     const p = pool("cfg-debugcpu", {}, PoolConfig.DebugCPU());
     expect(p.config.guardPages).toBe(true);
     expect(p.config.fillOnFree).toBe(0xdd);
@@ -601,7 +601,7 @@ describe("other kinds of pool", () => {
   });
 
   // Pinned pools need a CUDA driver and device (test/gpu runs on the GPU machine).
-  test.skipIf(manager.listDevices().length === 0)("a pinned pool refuses guard pages, takes canaries, and a GPU pool refuses canaries", () => {
+  test.skipIf(manager.listDevices().length === 0)("a pinned pool refuses guard pages, takes canaries, and a GPU pool refuses guard pages", () => {
     const refused = thrown<ConfigError>(() => manager.createPinnedPool("pinned-guard", Object.assign(new PoolConfig(), { guardPages: true })));
     expect(refused).toBeInstanceOf(ConfigError);
     expect(refused.message).toContain("guardPages");
@@ -610,9 +610,10 @@ describe("other kinds of pool", () => {
     const a = pinned.allocate(10);
     nativeWrite(a.ptr + 10);
     expect(() => a.free()).toThrow(BoundaryViolationError);
-    const gpu = thrown<ConfigError>(() => manager.createGPUPool("gpu-canaries", Object.assign(new PoolConfig(), { canaries: true })));
+    // A GPU pool's canaries are the debug kernels' (test/gpu); guard pages need host pages.
+    const gpu = thrown<ConfigError>(() => manager.createGPUPool("gpu-guard", Object.assign(new PoolConfig(), { guardPages: true })));
     expect(gpu).toBeInstanceOf(ConfigError);
-    expect(gpu.field).toBe("canaries");
+    expect(gpu.message).toContain("guardPages");
   });
 });
 

@@ -61,13 +61,14 @@ export function debugFromEnvironment(value = process.env[DEBUG_VARIABLE]): Debug
 
 /**
  * What each kind of pool takes from the variable: everything for CPU pools; pinned memory cannot
- * be protected page by page (no guard pages); device memory and PMEM files take only the switches
- * that act in TypeScript, so MEMORY_POOL_DEBUG=1 never makes their creation fail.
+ * be protected page by page (no guard pages); device memory takes what the debug kernels do
+ * (canaries, fills) and the switches that act in TypeScript; PMEM files take only the latter, so
+ * MEMORY_POOL_DEBUG=1 never makes their creation fail.
  */
 const ACCEPTED: Record<"cpu" | "pinned" | "gpu" | "pmem" | "unlocked", readonly string[]> = {
   cpu: Object.keys(FULL_DEBUG).concat("guardPagePosition"),
   pinned: Object.keys(FULL_DEBUG).filter((name) => name !== "guardPages" && name !== "guardSampleRate"),
-  gpu: ["trackHistory", "leakReport"],
+  gpu: ["canaries", "fillOnAlloc", "fillOnFree", "trackHistory", "leakReport"],
   pmem: Object.keys(HOST_SIDE_DEBUG),
   /** Pools that allocate without their lock (lockFree, threadLocalCache): the core's checks work under it. */
   unlocked: Object.keys(HOST_SIDE_DEBUG),

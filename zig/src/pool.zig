@@ -158,6 +158,13 @@ comptime {
 
 const Strategy = union(StrategyKind) { fixed_size: Fixed, variable: Tlsf };
 
+/// Bytes of canary on each side of a GPU allocation (src/gpu_debug.ts places them): enough for the
+/// kernels to find overruns, and a multiple of the alignment so user pointers stay aligned.
+pub fn deviceCanaryBytes(alignment: u64) u64 {
+    assert(std.math.isPowerOfTwo(alignment));
+    return @max(64, alignment);
+}
+
 pub const Pool = struct {
     gpa: std.mem.Allocator,
     name: []u8,
@@ -205,12 +212,15 @@ pub const Pool = struct {
             return status.fail(error.OutOfMemory, "could not reserve {d} bytes of {s} address space", .{ reserve_bytes, @tagName(config.kind) });
         backend_owned = false; // the arena releases it from here on
         const alignment_granules: u32 = @intCast(@max(1, config.alignment / granule_bytes));
-        const layer: ?*Layer = if (debug_layer_built and config.debug.coreActive()) blk: {
-            if (!arena.backend.hostAccessible()) {
-                var doomed = arena;
-                doomed.deinit();
-                return status.fail(error.Config, "{s} acts on memory the CPU can reach; a GPU pool takes trackHistory and leakReport (its device-side checks come with GPU pools)", .{config.debug.firstCoreSwitch()});
-            }
+        // Device memory is checked from TypeScript with the debug kernels (src/gpu_debug.ts): the
+        // layer here reads and writes host memory, so a GPU pool takes only what the kernels do.
+        const device_side = !arena.backend.hostAccessible();
+        if (device_side and (config.debug.guard != null or config.debug.quarantine_bytes > 0)) {
+            var doomed = arena;
+            doomed.deinit();
+            return status.fail(error.Config, "{s} acts on memory the CPU can reach; a GPU pool takes canaries, fillOnAlloc and fillOnFree (run by the debug kernels), trackHistory and leakReport", .{if (config.debug.guard != null) "guardPages" else "quarantineBytes"});
+        }
+        const layer: ?*Layer = if (debug_layer_built and config.debug.coreActive() and !device_side) blk: {
             if (config.debug.guard != null and !arena.backend.canProtect()) {
                 var doomed = arena;
                 doomed.deinit();
@@ -222,8 +232,14 @@ pub const Pool = struct {
                 return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
             };
         } else null;
-        // A fixed-size block holds the debug layer's canaries around blockSize user bytes.
-        const block_bytes = if (layer) |debug| debug.strategyBlockBytes(config.block_size) else config.block_size;
+        // A fixed-size block holds the debug layer's canaries around blockSize user bytes (on a GPU,
+        // the canaries TypeScript places: deviceCanaryBytes on each side).
+        const block_bytes = if (layer) |debug|
+            debug.strategyBlockBytes(config.block_size)
+        else if (device_side and config.debug.canaries)
+            config.block_size + 2 * deviceCanaryBytes(config.alignment)
+        else
+            config.block_size;
         self.* = .{
             .gpa = gpa,
             .name = owned_name,
@@ -304,7 +320,8 @@ pub const Pool = struct {
     /// Largest request a single allocation of this pool could ever satisfy.
     pub fn sizeMax(self: *const Pool) u64 {
         return switch (self.config.strategy) {
-            .fixed_size => self.config.block_size,
+            // On a GPU with canaries, TypeScript asks for the user bytes and both canaries.
+            .fixed_size => self.config.block_size + if (!self.arena.backend.hostAccessible() and self.config.debug.canaries) 2 * deviceCanaryBytes(self.config.alignment) else 0,
             .variable => self.arena.reserved_bytes - self.config.alignment,
         };
     }
