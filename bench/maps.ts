@@ -163,7 +163,8 @@ if (core.mp_gpu_device_count() > 0) {
   if (core.mp_pmem_available() === 0) {
     // A pool file in /dev/shm (emulated PMEM; persist is msync there unless PMEM_IS_PMEM_FORCE=1).
     const path = join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), `bench-maps-${process.pid}.pool`);
-    const pmem = manager.createPMEMPool("bench_maps_pmem", Object.assign(new PoolConfig(), { pmemPoolPath: path, initialSize: bytes + 64 * MiB }));
+    // The file holds its header, tables and roots beside the heap: room for one 1 GiB block and more.
+    const pmem = manager.createPMEMPool("bench_maps_pmem", Object.assign(new PoolConfig(), { pmemPoolPath: path, initialSize: bytes + 512 * MiB }));
     const checkpoint = pmem.allocate(bytes);
     const toPmem = timeMs(() => copy(checkpoint, device), 5, 1);
     const ratio = rate(toPmem.best) / rate(anchor.best);
