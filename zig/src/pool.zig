@@ -172,7 +172,7 @@ pub const Pool = struct {
     arena: Arena,
     strategy: Strategy,
     stats: stats_mod.Stats,
-    mutex: std.Thread.Mutex = .{},
+    mutex: @import("sync/adaptive_mutex.zig").AdaptiveMutex = .{},
     alignment_granules: u32,
     last_region_bytes: u64 = 0,
     /// Each allocation gets the next id (never 0): a handle that frees by id cannot free a

@@ -19,6 +19,8 @@
 //!
 //! Regions are added under `growth_mutex` (the caller's), never removed: trim releases nothing.
 const std = @import("std");
+const adaptive = @import("adaptive_mutex.zig");
+const Backoff = adaptive.Backoff;
 const assert = std.debug.assert;
 const Region = @import("../arena.zig").Region;
 
@@ -52,7 +54,7 @@ pub const LockFreeFixed = struct {
     stride_reciprocal: u128,
     lock_free: bool,
     head: std.atomic.Value(u64) align(std.atomic.cache_line) = .init(nil),
-    list_mutex: std.Thread.Mutex = .{},
+    list_mutex: adaptive.AdaptiveMutex = .{},
     /// Indexed by `number >> chunk_shift`; sized for the whole reservation at init.
     chunks: []std.atomic.Value(?*Chunk),
     /// Blocks in all regions; written under the growth lock.
@@ -132,10 +134,12 @@ pub const LockFreeFixed = struct {
         self.lockList();
         defer self.unlockList();
         var head = self.head.load(.monotonic);
+        var backoff: Backoff = .{};
         while (true) {
             last_chunk.next[last & (chunk_blocks - 1)].store(@truncate(head), .monotonic);
             const tag = (head >> 32) +% 1;
             head = self.head.cmpxchgWeak(head, tag << 32 | first, .release, .monotonic) orelse return;
+            backoff.wait();
         }
     }
 
@@ -166,6 +170,7 @@ pub const LockFreeFixed = struct {
 
     fn popLocked(self: *LockFreeFixed) ?u32 {
         var head = self.head.load(.acquire);
+        var backoff: Backoff = .{};
         while (true) {
             const number: u32 = @truncate(head);
             if (number == nil) return null;
@@ -174,6 +179,7 @@ pub const LockFreeFixed = struct {
             const next = self.chunkOf(number).?.next[number & (chunk_blocks - 1)].load(.monotonic);
             const tag = (head >> 32) +% 1;
             head = self.head.cmpxchgWeak(head, tag << 32 | next, .acquire, .acquire) orelse return number;
+            backoff.wait();
         }
     }
 
