@@ -13,6 +13,7 @@ test {
     _ = @import("host_copy.zig");
     _ = @import("sync/pool_guard.zig");
     _ = @import("sync/adaptive_mutex.zig");
+    _ = @import("parallel.zig");
     _ = @import("sync/lockfree_fixed.zig");
     _ = @import("sync/striped_counters.zig");
     _ = @import("ffi.zig");

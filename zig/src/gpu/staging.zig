@@ -11,6 +11,7 @@ const driver = @import("../backend/cuda_driver.zig");
 const device_mod = @import("device.zig");
 const Device = device_mod.Device;
 const status = @import("../status.zig");
+const parallel = @import("../parallel.zig");
 const Error = status.Error;
 
 pub const chunk_bytes: usize = 16 * 1024 * 1024;
@@ -29,18 +30,6 @@ const Ring = struct {
 };
 
 var rings: [device_mod.devices_max]Ring = @splat(.{});
-var thread_pool: std.Thread.Pool = undefined;
-var thread_pool_once = std.once(startThreads);
-var thread_pool_ok = false;
-
-fn startThreads() void {
-    const cpus = std.Thread.getCpuCount() catch 1;
-    // memcpy from pageable memory is what limits a staged copy: as many threads as the machine
-    // spares (the calling thread copies too, and one core is left to the rest of the process).
-    thread_pool.init(.{ .allocator = std.heap.c_allocator, .n_jobs = std.math.clamp(cpus -| 2, 1, 14) }) catch return;
-    thread_pool_ok = true;
-}
-
 /// Makes the ring's buffers on first use; the caller holds `ring.mutex`.
 fn prepare(ring: *Ring, device: *Device) Error!void {
     if (ring.ready) return;
@@ -57,25 +46,15 @@ fn prepare(ring: *Ring, device: *Device) Error!void {
     ring.ready = true;
 }
 
-const Slice = struct { dst: [*]u8, src: [*]const u8, len: usize };
+const Copy = struct { dst: [*]u8, src: [*]const u8 };
 
-fn copySlice(slice: Slice) void {
-    @memcpy(slice.dst[0..slice.len], slice.src[0..slice.len]);
+fn copySlice(copy: Copy, start: usize, len: usize) void {
+    @memcpy(copy.dst[start..][0..len], copy.src[start..][0..len]);
 }
 
-/// memcpy split across the thread pool; the calling thread takes a share too.
+/// memcpy split across the spare cores (parallel.zig); the calling thread takes a share too.
 fn parallelCopy(dst: [*]u8, src: [*]const u8, len: usize) void {
-    thread_pool_once.call();
-    const parts = if (thread_pool_ok) @min(@as(usize, @intCast(thread_pool.threads.len)) + 1, @max(1, len / slice_bytes_min)) else 1;
-    if (parts <= 1) return copySlice(.{ .dst = dst, .src = src, .len = len });
-    const part_len = std.mem.alignForward(usize, std.math.divCeil(usize, len, parts) catch unreachable, 64);
-    var wait_group: std.Thread.WaitGroup = .{};
-    var offset: usize = part_len; // the first part is this thread's
-    while (offset < len) : (offset += part_len) {
-        thread_pool.spawnWg(&wait_group, copySlice, .{Slice{ .dst = dst + offset, .src = src + offset, .len = @min(part_len, len - offset) }});
-    }
-    copySlice(.{ .dst = dst, .src = src, .len = @min(part_len, len) });
-    thread_pool.waitAndWork(&wait_group);
+    parallel.forSlices(len, slice_bytes_min, Copy{ .dst = dst, .src = src }, copySlice);
 }
 
 pub fn hostToDevice(device: *Device, dst: u64, src: [*]const u8, len: usize) Error!void {

@@ -12,6 +12,7 @@ const std = @import("std");
 const builtin = @import("builtin");
 const assert = std.debug.assert;
 const libpmem = @import("libpmem.zig");
+const parallel = @import("../parallel.zig");
 const crash_points = @import("crash_points.zig");
 
 const page_bytes = std.heap.page_size_min;
@@ -37,7 +38,7 @@ pub const Media = struct {
         crash_points.noteFlush(start, len);
         crash_points.barrier();
         if (self.is_pmem) {
-            libpmem.loaded().pmem_persist(@ptrFromInt(start), len);
+            persistParallel(start, len);
         } else {
             self.syncDeferred();
             self.sync(start, len);
@@ -167,4 +168,18 @@ test "commits and persists reach the bytes, drained or deferred, in both modes" 
         media.drain();
         media.persist(8, 100);
     }
+}
+
+/// Above this a persist is split across the spare cores: flushing cache lines one by one is what
+/// bounds it (a GPU checkpoint of a gigabyte lands at DMA speed, then waits on the flushes).
+const parallel_persist_bytes: usize = 16 * 1024 * 1024;
+
+fn persistSlice(start: usize, offset: usize, len: usize) void {
+    // Each thread flushes and drains its own slice: a drain orders only its own thread's flushes.
+    libpmem.loaded().pmem_persist(@ptrFromInt(start + offset), len);
+}
+
+fn persistParallel(start: usize, len: usize) void {
+    if (len < parallel_persist_bytes) return libpmem.loaded().pmem_persist(@ptrFromInt(start), len);
+    parallel.forSlices(len, 2 * 1024 * 1024, start, persistSlice);
 }
