@@ -191,6 +191,9 @@ function pmemDmaMemory(pool: NonNullable<Endpoint["pool"]>, deviceId: number): n
  */
 function deviceToPmem(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
   const pool = dst.pool!;
+  stream?.synchronize(); // the checkpoint reads what work queued on the stream writes
+  // One call: DMA into the registered mapping, pipelined with the flushes (zig/src/gpu/checkpoint.zig).
+  if (pool.expectOk(core.mp_pmem_checkpoint(pool.handle, src.deviceId, dstAddress - pool.base, srcAddress as Pointer, length)) === 1) return;
   checkCore(core.mp_gpu_copy_dtoh(src.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, pmemDmaMemory(pool, src.deviceId), stream?.handle ?? null));
   stream?.synchronize(); // on a stream the DMA is queued: the bytes must land before they are persisted
   pool.expectOk(core.mp_pmem_persist(pool.handle, dstAddress - pool.base, length));

@@ -26,7 +26,7 @@ import {
 } from "./errors";
 
 /** Bumped with every change of an export's signature or of the config and stats records. */
-const ABI_VERSION = 7;
+const ABI_VERSION = 8;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
@@ -190,6 +190,7 @@ const pmemSymbols = {
   mp_pmem_live_size: { args: [i32, u32], returns: f64 },
   mp_pmem_live_id: { args: [i32, u32], returns: u32 },
   mp_pmem_register_dma: { args: [i32, u32], returns: i32 },
+  mp_pmem_checkpoint: { args: [i32, u32, f64, ptr, f64], returns: i32 },
   mp_pmem_persist: { args: [i32, f64, f64], returns: i32 },
   mp_pmem_flush: { args: [i32, f64, f64], returns: i32 },
   mp_pmem_drain: { args: [i32], returns: i32 },

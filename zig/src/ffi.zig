@@ -20,7 +20,7 @@ const host_copy = @import("host_copy.zig");
 const thread_cache = @import("sync/thread_cache.zig");
 const owner_check = @import("sync/owner_check.zig");
 
-pub const abi_version: u32 = 7;
+pub const abi_version: u32 = 8;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
@@ -517,6 +517,15 @@ export fn mp_pmem_live_id(handle: i32, g: u32) u32 {
 export fn mp_pmem_register_dma(handle: i32, device: u32) i32 {
     const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
     return @intFromBool(pool.registerForDma(device));
+}
+
+/// A GPU checkpoint: `len` device bytes from `src` into the PMEM file at `offset`, durable on
+/// return (direct DMA pipelined with the flushes). 1 when done, 0 where the driver refused to
+/// register the mapping (nothing copied: the caller takes the staged path), or a negative status.
+export fn mp_pmem_checkpoint(handle: i32, device: u32, offset: f64, src: u64, len: f64) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    const done = pool.checkpointFromDevice(device, offset, src, len) catch |err| return codeOf(err);
+    return @intFromBool(done);
 }
 
 export fn mp_pmem_persist(handle: i32, offset: f64, len: f64) i32 {

@@ -4,6 +4,7 @@
 //! the roots. Everything it reads is validated first, so a damaged file is refused untouched.
 const std = @import("std");
 const host_registration = @import("../gpu/host_registration.zig");
+const checkpoint = @import("../gpu/checkpoint.zig");
 const assert = std.debug.assert;
 const status = @import("../status.zig");
 const Error = status.Error;
@@ -61,6 +62,8 @@ pub const Pool = struct {
     created: bool,
     /// The mapping's registration with the CUDA driver, made by the first GPU copy that wants it.
     dma: host_registration.State = .unknown,
+    /// Where the checkpoint in progress lands in the file (checkpointFromDevice's chunks are relative to it).
+    checkpoint_base: usize = 0,
 
     pub fn create(gpa: std.mem.Allocator, name: []const u8, config: Config) Error!*Pool {
         assert(name.len > 0);
@@ -186,6 +189,22 @@ pub const Pool = struct {
         self.lock();
         defer self.unlock();
         return host_registration.register(&self.dma, device_id, self.mapped.base, self.mapped.len);
+    }
+
+    /// Device bytes at `src` into the file at `offset`, durable on return, by direct DMA pipelined
+    /// with the flushes. False (nothing copied) where the driver refuses to register the mapping.
+    pub fn checkpointFromDevice(self: *Pool, device_id: u32, offset: f64, src: u64, len: f64) Error!bool {
+        const start, const bytes = try self.checkRange(offset, len);
+        if (!self.registerForDma(device_id)) return false;
+        self.writePending();
+        const Persist = struct {
+            fn chunk(pool: *Pool, chunk_offset: usize, chunk_len: usize) void {
+                pool.media.persist(pool.checkpoint_base + chunk_offset, chunk_len);
+            }
+        };
+        self.checkpoint_base = start;
+        try checkpoint.deviceToDurable(device_id, self.mapped.base + start, src, bytes, self, Persist.chunk);
+        return true;
     }
 
     pub fn destroy(self: *Pool) void {
