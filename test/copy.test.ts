@@ -9,9 +9,9 @@ import {
   UseAfterFreeError,
   type Allocation,
   type CopySide,
-  type MemoryPoolError,
 } from "../src/index";
 import { cpuPoolsPerTest } from "./support/pools";
+import { thrown } from "./support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
 const MiB = 1 << 20;
@@ -28,14 +28,6 @@ function bytesOf(side: CopySide): Uint8Array {
   return (side as Allocation).bytes;
 }
 
-function thrown(fn: () => unknown): MemoryPoolError {
-  try {
-    fn();
-  } catch (err) {
-    return err as MemoryPoolError;
-  }
-  throw new Error("expected a throw");
-}
 
 describe("copy between host memory", () => {
   let made = 0; // pool names, unique within a test

@@ -20,6 +20,7 @@ import {
 import { debugFromEnvironment } from "../src/debug/env";
 import { CONFIG_FIELDS, core } from "../src/native";
 import { poolPath, removePoolFiles } from "./pmem/helpers";
+import { thrown } from "./support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
 const libc = dlopen("libc.so.6", { memset: { args: [FFIType.ptr, FFIType.i32, FFIType.u64], returns: FFIType.ptr } });
@@ -45,14 +46,6 @@ afterEach(() => {
   created = [];
 });
 
-function thrown<T = MemoryPoolError>(fn: () => unknown): T {
-  try {
-    fn();
-  } catch (err) {
-    return err as T;
-  }
-  throw new Error("expected a throw");
-}
 
 /** The protection of the page holding `address`, from /proc/self/maps ("rw-p", "---p"). */
 function protectionsOf(addresses: number[]): string[] {

@@ -13,20 +13,13 @@ import {
   UseAfterFreeError,
 } from "../src/index";
 import { cpuPoolsPerTest } from "./support/pools";
+import { thrown } from "./support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const pool = cpuPoolsPerTest();
 
-function thrown(fn: () => unknown): MemoryPoolError {
-  try {
-    fn();
-  } catch (err) {
-    return err as MemoryPoolError;
-  }
-  throw new Error("expected a throw");
-}
 
 describe("allocations", () => {
   test("ptr, size, bytes and as() see the same memory", () => {

@@ -4,6 +4,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import type { Pointer } from "bun:ffi";
 import { BoundaryViolationError, ConfigError, MemoryPoolManager, PoolConfig, type GPUAllocation, type GPUMemoryPool } from "../../src/index";
 import { core, HostMemory, lastError } from "../../src/native";
+import { thrown } from "../support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
 const deviceCount = core.mp_gpu_device_count();
@@ -37,14 +38,6 @@ function deviceBytes(address: number, length: number): Uint8Array {
   return out;
 }
 
-function thrown<E>(fn: () => unknown): E {
-  try {
-    fn();
-  } catch (err) {
-    return err as E;
-  }
-  throw new Error("expected a throw");
-}
 
 describe.skipIf(!gpu)("DebugGPU", () => {
   test("a kernel that writes past its allocation is caught on free, naming the allocation, side, offset and stack", () => {

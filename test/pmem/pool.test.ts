@@ -21,18 +21,11 @@ import {
   UseAfterFreeError,
 } from "../../src/index";
 import { pmemConfig, poolDirectory, poolPath, removePoolFiles, runChild } from "./helpers";
+import { thrown } from "../support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
 afterAll(removePoolFiles);
 
-function thrown(action: () => unknown): Error {
-  try {
-    action();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected an error");
-}
 
 describe("pool files", () => {
   test("createPMEMPool creates the file with initialSize, then opens the same file again", () => {
