@@ -30,6 +30,9 @@ const options: Record<string, Partial<PoolConfig> | "malloc"> = {
   lockFree: { threadSafety: "lockFree" },
   "mutex + threadLocalCache": { threadSafety: "mutex", threadLocalCache: true },
   "lockFree + threadLocalCache": { threadSafety: "lockFree", threadLocalCache: true },
+  // A Variable pool (the sizes here all 64 B): mutex, and the sharded path (a shard per Worker).
+  "Variable, mutex": { allocatorType: "Variable", threadSafety: "mutex" },
+  "Variable, lockFree (sharded)": { allocatorType: "Variable", threadSafety: "lockFree" },
 };
 
 function workerMain(): void {

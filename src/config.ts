@@ -178,9 +178,6 @@ export class PoolConfig {
     if (this.threadLocalCache && this.threadSafety === "none") {
       throw new ConfigError("threadLocalCache", true, 'needs threadSafety "mutex" or "lockFree": caches serve pools that many threads share');
     }
-    if ((this.threadLocalCache || this.threadSafety === "lockFree") && this.allocatorType !== "FixedSize") {
-      throw new ConfigError(this.threadLocalCache ? "threadLocalCache" : "threadSafety", this.threadLocalCache || this.threadSafety, 'needs a FixedSize pool for now (a Variable pool takes threadSafety "mutex")');
-    }
     if (!(Number.isInteger(this.deviceId) && this.deviceId >= 0)) {
       throw new ConfigError("deviceId", this.deviceId, "must be a whole number from 0");
     }

@@ -59,6 +59,9 @@ const options: { name: string; config: Partial<PoolConfig>; sizeMax: number }[] 
   { name: "lockFree, FixedSize", config: { allocatorType: "FixedSize", blockSize: 256, threadSafety: "lockFree", initialSize: 256 << 10 }, sizeMax: 256 },
   { name: "mutex + threadLocalCache", config: { allocatorType: "FixedSize", blockSize: 256, threadSafety: "mutex", threadLocalCache: true, initialSize: 256 << 10 }, sizeMax: 256 },
   { name: "lockFree + threadLocalCache", config: { allocatorType: "FixedSize", blockSize: 256, threadSafety: "lockFree", threadLocalCache: true, initialSize: 256 << 10 }, sizeMax: 256 },
+  // Variable pools take the sharded path: each Worker allocates from a shard of its own.
+  { name: "lockFree, Variable (sharded)", config: { allocatorType: "Variable", threadSafety: "lockFree", initialSize: 256 << 10 }, sizeMax: 2048 },
+  { name: "mutex + threadLocalCache, Variable (sharded)", config: { allocatorType: "Variable", threadSafety: "mutex", threadLocalCache: true, initialSize: 64 << 10 }, sizeMax: 2048 },
 ];
 
 describe(`stress: ${WORKERS} Workers x ${OPS} operations share one pool`, () => {
@@ -172,9 +175,28 @@ describe("threads", () => {
     manager.destroyPool(pool.name);
   });
 
+  test("a sharded Variable pool catches double frees, interior and foreign pointers exactly", () => {
+    const pool = manager.createCPUPool("threads-sharded-errors", Object.assign(new PoolConfig(), { threadSafety: "lockFree" }));
+    const a = pool.allocate(100);
+    const address = a.ptr;
+    pool.deallocate(address);
+    expect(() => pool.deallocate(address)).toThrow(expect.objectContaining({ code: "DOUBLE_FREE" }));
+    expect(() => a.free()).toThrow(expect.objectContaining({ code: "DOUBLE_FREE" }));
+    const b = pool.allocate(100);
+    expect(() => pool.deallocate(b.ptr + 16)).toThrow(expect.objectContaining({ code: "INVALID_POINTER" }));
+    expect(() => pool.deallocate(12345)).toThrow(expect.objectContaining({ code: "INVALID_POINTER" }));
+    expect(pool.fromPointer(b.ptr).size).toBe(100);
+    const stats = pool.getStats();
+    expect(stats.liveAllocations).toBe(1);
+    expect(stats.bytesInUse).toBe(100);
+    b.free();
+    expect(pool.getStats().freeBytes).toBe(pool.getStats().bytesReserved);
+    manager.destroyPool(pool.name);
+  });
+
   test("the thread-safety settings are validated and read back by other threads", () => {
     expect(() => manager.createCPUPool("threads-bad", Object.assign(new PoolConfig(), { threadLocalCache: true }))).toThrow(ConfigError);
-    expect(() => manager.createCPUPool("threads-bad", Object.assign(new PoolConfig(), { threadSafety: "lockFree" }))).toThrow(ConfigError);
+    expect(() => manager.createCPUPool("threads-bad", Object.assign(new PoolConfig(), { threadSafety: "lockFree", canaries: true }))).toThrow(ConfigError);
     expect(() => manager.createCPUPool("threads-bad", Object.assign(new PoolConfig(), { threadLocalCache: 1 as unknown as boolean }))).toThrow(ConfigError);
     const config = Object.assign(PoolConfig.FixedSizeCPU(32), { threadSafety: "lockFree", threadLocalCache: true });
     manager.createCPUPool("threads-config", config);

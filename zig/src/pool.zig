@@ -17,6 +17,7 @@ const snapshot = @import("snapshot.zig");
 const StreamFrees = @import("gpu/stream_frees.zig").StreamFrees;
 const driver = @import("backend/cuda_driver.zig");
 const SharedFixed = @import("sync/shared_fixed.zig").SharedFixed;
+const ShardedVariable = @import("sync/sharded_variable.zig").ShardedVariable;
 const status = @import("status.zig");
 const Error = status.Error;
 const debug_config = @import("debug/config.zig");
@@ -112,8 +113,6 @@ pub const Config = struct {
             return status.fail(error.Config, "{s} is not in this core: it was built without the debug layer (zig build -Ddebug-layer=false)", .{config.debug.firstCoreSwitch()});
         if (config.thread_local_cache and config.thread_safety == .none)
             return status.fail(error.Config, "threadLocalCache needs threadSafety \"mutex\" or \"lockFree\": caches serve pools that many threads share", .{});
-        if (config.sharedFixed() and config.strategy != .fixed_size)
-            return status.fail(error.Config, "threadSafety \"lockFree\" and threadLocalCache need a FixedSize pool for now (a Variable pool takes \"mutex\")", .{});
         if (config.sharedFixed() and config.kind == .gpu)
             return status.fail(error.Config, "threadSafety \"lockFree\" and threadLocalCache are for host pools; a GPU pool takes \"mutex\"", .{});
         if (config.debug.coreActive() and config.sharedFixed())
@@ -184,6 +183,8 @@ pub const Pool = struct {
     stream_frees: StreamFrees = .{},
     /// lockFree and thread-cached pools: placement and counting that take no pool lock (sync/).
     shared: ?*SharedFixed = null,
+    /// Variable pools that many threads use without the pool's lock (lockFree, threadLocalCache).
+    sharded: ?*ShardedVariable = null,
     /// The thread that created the pool: a "none" pool is that thread's alone (sync/owner_check.zig).
     owner_thread: std.Thread.Id,
     /// Threads that asked for the pool's base (to make views over it): the first, and whether
@@ -254,7 +255,12 @@ pub const Pool = struct {
             .debug = layer,
             .owner_thread = std.Thread.getCurrentId(),
         };
-        if (config.sharedFixed()) {
+        if (config.sharedFixed() and config.strategy == .variable) {
+            self.sharded = ShardedVariable.create(gpa) catch |err| {
+                self.deinitParts();
+                return err;
+            };
+        } else if (config.sharedFixed()) {
             self.shared = SharedFixed.create(gpa, self.strategy.fixed_size.stride, granule_bytes, reserve_bytes, config.thread_safety == .lock_free, config.thread_local_cache) catch |err| {
                 self.deinitParts();
                 return err;
@@ -274,6 +280,7 @@ pub const Pool = struct {
     fn deinitParts(self: *Pool) void {
         if (debug_layer_built) if (self.debug) |layer| layer.destroy();
         if (self.shared) |shared| shared.destroy();
+        if (self.sharded) |sharded| sharded.destroy();
         switch (self.strategy) {
             inline else => |*strategy| strategy.deinit(),
         }
@@ -352,6 +359,10 @@ pub const Pool = struct {
         }
         if (self.shared) |shared| {
             const placed = try shared.alloc(self, @intCast(size));
+            return .{ .g = placed.g, .id = placed.id };
+        }
+        if (self.sharded) |sharded| {
+            const placed = try sharded.alloc(self, size, @intCast(Config.granulesFor(size)), self.alignment_granules);
             return .{ .g = placed.g, .id = placed.id };
         }
         self.lock();
@@ -444,7 +455,7 @@ pub const Pool = struct {
     fn grow(self: *Pool, len_bytes: u64) bool {
         const index = self.arena.grow(len_bytes) orelse return false;
         const region = self.arena.regions.items[index];
-        const added = if (self.shared) |shared| shared.fixed.addRegion(region) else switch (self.strategy) {
+        const added = if (self.shared) |shared| shared.fixed.addRegion(region) else if (self.sharded) |sharded| sharded.addRegion(region) else switch (self.strategy) {
             .fixed_size => |*fixed| fixed.addRegion(index, region),
             .variable => |*tlsf| tlsf.addRegion(region),
         };
@@ -462,6 +473,10 @@ pub const Pool = struct {
     pub fn free(self: *Pool, g: u32, expected_id: u32) Error!bool {
         if (self.shared) |shared| {
             try shared.free(self.name, g, expected_id, granule_bytes);
+            return false;
+        }
+        if (self.sharded) |sharded| {
+            try sharded.free(self.name, g, expected_id);
             return false;
         }
         self.lock();
@@ -592,6 +607,7 @@ pub const Pool = struct {
             const live = shared.fixed.lookup(g) orelse return null;
             return .{ .granules = shared.fixed.stride, .requested_bytes = live.requested_bytes, .id = live.id };
         }
+        if (self.sharded) |sharded| return sharded.lookup(g);
         self.lock();
         defer self.unlock();
         if (debug_layer_built) if (self.debug) |layer| return layer.lookup(self, g);
@@ -609,7 +625,7 @@ pub const Pool = struct {
     }
 
     pub fn reset(self: *Pool) Error!void {
-        if (self.shared != null) return status.fail(error.Unsupported, "reset() is not available on lockFree or thread-cached pools yet (pool '{s}'): free the allocations instead", .{self.name});
+        if (self.shared != null or self.sharded != null) return status.fail(error.Unsupported, "reset() is not available on lockFree or thread-cached pools yet (pool '{s}'): free the allocations instead", .{self.name});
         self.lock();
         defer self.unlock();
         if (self.stream_frees.pending.items.len > 0) self.reclaim(null, true);
@@ -624,7 +640,7 @@ pub const Pool = struct {
 
     /// Gives every empty region but the first back to the OS; returns the bytes released.
     pub fn trim(self: *Pool) u64 {
-        if (self.shared != null) return 0; // their regions are never removed (sync/lockfree_fixed.zig)
+        if (self.shared != null or self.sharded != null) return 0; // their regions are never removed (sync/lockfree_fixed.zig, sync/sharded_variable.zig)
         self.lock();
         defer self.unlock();
         if (self.stream_frees.pending.items.len > 0) self.reclaim(null, true);
@@ -654,6 +670,14 @@ pub const Pool = struct {
             const free_bytes = shared.figures(&stats);
             return stats.write(.{ .reserved = self.arena.committed_bytes, .address_space = self.arena.reserved_bytes, .regions = self.regionCount(), .free = free_bytes, .largest_free = free_bytes }, out);
         }
+        if (self.sharded) |sharded| {
+            sharded.growth_mutex.lock();
+            defer sharded.growth_mutex.unlock();
+            var stats = self.stats;
+            const space = sharded.figures(&stats);
+            stats.bytes_allocated = self.arena.committed_bytes - space.free;
+            return stats.write(.{ .reserved = self.arena.committed_bytes, .address_space = self.arena.reserved_bytes, .regions = self.regionCount(), .free = space.free, .largest_free = space.largest }, out);
+        }
         self.lock();
         defer self.unlock();
         self.writeStatsLocked(out);
@@ -662,7 +686,7 @@ pub const Pool = struct {
     /// The pool's regions, blocks and statistics at one moment (see snapshot.zig); whether
     /// every record fit in `out`.
     pub fn writeSnapshot(self: *Pool, out: snapshot.Output) Error!bool {
-        if (self.shared != null) return status.fail(error.Unsupported, "snapshot() is not available on lockFree or thread-cached pools yet (pool '{s}')", .{self.name});
+        if (self.shared != null or self.sharded != null) return status.fail(error.Unsupported, "snapshot() is not available on lockFree or thread-cached pools yet (pool '{s}')", .{self.name});
         self.lock();
         defer self.unlock();
         const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = pending_id };
@@ -776,7 +800,7 @@ pub const Pool = struct {
     }
 };
 
-fn testConfig(strategy: StrategyKind) Config {
+pub fn testConfig(strategy: StrategyKind) Config {
     return .{ .kind = .cpu, .strategy = strategy, .block_size = 100, .alignment = 16, .initial_size = 64 * 1024, .max_size = 256 * 1024, .growth = 1, .thread_safety = .none, .collect_stats = true, .device_id = 0 };
 }
 

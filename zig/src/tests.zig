@@ -14,6 +14,7 @@ test {
     _ = @import("sync/pool_guard.zig");
     _ = @import("sync/adaptive_mutex.zig");
     _ = @import("parallel.zig");
+    _ = @import("sync/sharded_variable.zig");
     _ = @import("gpu/checkpoint.zig");
     _ = @import("sync/lockfree_fixed.zig");
     _ = @import("sync/striped_counters.zig");

@@ -1,0 +1,217 @@
+//! The pool side of a Variable pool that many threads use at once (`lockFree` or
+//! `threadLocalCache` on a Variable pool): the arena's regions are dealt out to shards, each a
+//! TLSF behind its own lock, and each thread allocates from its own shard, so threads seldom
+//! meet on a lock (the "sharded path for variable sizes"; a shard acts as its thread's cache).
+//! A free goes to the shard that owns the block's region, from whatever thread: cross-thread
+//! frees need no message. Growth, rare and slow, is serialised by `growth_mutex`.
+//!
+//! Invariants: a region belongs to exactly one shard from the moment it is added, recorded in
+//! `owners` (chunks that never move, so frees read it without the growth lock); a shard's TLSF is
+//! touched only under that shard's lock; ids are unique among live blocks (one atomic counter).
+const std = @import("std");
+const assert = std.debug.assert;
+const Tlsf = @import("../strategy/tlsf.zig").Tlsf;
+const AdaptiveMutex = @import("adaptive_mutex.zig").AdaptiveMutex;
+const StripedCounters = @import("striped_counters.zig").StripedCounters;
+const arena_mod = @import("../arena.zig");
+const stats_mod = @import("../stats.zig");
+const status = @import("../status.zig");
+const Error = status.Error;
+
+pub const shard_count = 16;
+const owner_chunk_units = 4096;
+const owner_chunks = std.math.divCeil(u64, arena_mod.reserve_bytes_max / arena_mod.unit_bytes + 1, owner_chunk_units) catch unreachable;
+/// Ids stay below 2^31 (TypeScript reads the top bit of an id as a flag) and above 0.
+const id_limit: u32 = 0x7FFF_FFFE;
+
+const Shard = struct {
+    mutex: AdaptiveMutex = .{},
+    tlsf: Tlsf,
+};
+
+var next_thread_shard: std.atomic.Value(u32) = .init(0);
+threadlocal var thread_shard: ?u32 = null;
+
+/// The calling thread's shard: threads are dealt shards round-robin on their first allocation.
+fn myShard() u32 {
+    return thread_shard orelse {
+        const shard = next_thread_shard.fetchAdd(1, .monotonic) % shard_count;
+        thread_shard = shard;
+        return shard;
+    };
+}
+
+pub const ShardedVariable = struct {
+    gpa: std.mem.Allocator,
+    shards: [shard_count]Shard,
+    /// Per arena unit: 1 + the shard that owns its region, 0 for none.
+    owners: [owner_chunks]std.atomic.Value(?*[owner_chunk_units]u8) = @splat(.init(null)),
+    growth_mutex: AdaptiveMutex = .{},
+    counters: StripedCounters = .{},
+    last_id: std.atomic.Value(u32) = .init(0),
+
+    pub fn create(gpa: std.mem.Allocator) Error!*ShardedVariable {
+        const self = gpa.create(ShardedVariable) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        self.* = .{ .gpa = gpa, .shards = undefined };
+        for (&self.shards) |*shard| shard.* = .{ .tlsf = Tlsf.init(gpa) };
+        return self;
+    }
+
+    pub fn destroy(self: *ShardedVariable) void {
+        for (&self.shards) |*shard| shard.tlsf.deinit();
+        for (&self.owners) |*chunk| if (chunk.load(.monotonic)) |units| self.gpa.destroy(units);
+        self.gpa.destroy(self);
+    }
+
+    /// Gives a newly committed region to the calling thread's shard (under the growth lock).
+    pub fn addRegion(self: *ShardedVariable, region: arena_mod.Region) error{OutOfMemory}!void {
+        const shard_index = myShard();
+        const first_unit = region.start / arena_mod.unit_granules;
+        const units = region.len / arena_mod.unit_granules;
+        for (first_unit..first_unit + units) |unit| {
+            const chunk = &self.owners[unit / owner_chunk_units];
+            const owned = chunk.load(.acquire) orelse blk: {
+                const fresh = try self.gpa.create([owner_chunk_units]u8);
+                fresh.* = @splat(0);
+                chunk.store(fresh, .release);
+                break :blk fresh;
+            };
+            @atomicStore(u8, &owned[unit % owner_chunk_units], @intCast(shard_index + 1), .release);
+        }
+        const shard = &self.shards[shard_index];
+        shard.mutex.lock();
+        defer shard.mutex.unlock();
+        try shard.tlsf.addRegion(region);
+    }
+
+    fn ownerOf(self: *const ShardedVariable, g: u32) ?*Shard {
+        const unit = g / arena_mod.unit_granules;
+        const chunk = self.owners[unit / owner_chunk_units].load(.acquire) orelse return null;
+        const owner = @atomicLoad(u8, &chunk[unit % owner_chunk_units], .acquire);
+        if (owner == 0) return null;
+        assert(owner <= shard_count);
+        return @constCast(&self.shards[owner - 1]);
+    }
+
+    fn nextId(self: *ShardedVariable) u32 {
+        const previous = self.last_id.fetchAdd(1, .monotonic);
+        return previous % id_limit + 1;
+    }
+
+    pub const Placed = struct { g: u32, id: u32 };
+
+    /// A block of `size` bytes; `pool.growFor(bytes)` adds a region to this thread's shard.
+    pub fn alloc(self: *ShardedVariable, pool: anytype, size: u64, granules: u32, alignment_granules: u32) Error!Placed {
+        const id = self.nextId();
+        const shard = &self.shards[myShard()];
+        if (try placeIn(shard, granules, alignment_granules, id, size)) |g| return self.placed(g, id, size);
+        self.growth_mutex.lock();
+        defer self.growth_mutex.unlock();
+        // Another thread may have freed into this shard meanwhile; else grow it.
+        if (try placeIn(shard, granules, alignment_granules, id, size)) |g| return self.placed(g, id, size);
+        const needed = @as(u64, granules + alignment_granules - 1) * arena_mod.granule_bytes;
+        if (pool.growFor(needed)) {
+            if (try placeIn(shard, granules, alignment_granules, id, size)) |g| return self.placed(g, id, size);
+        }
+        // No room to grow: any other shard with room will do.
+        for (&self.shards) |*other| {
+            if (other == shard) continue;
+            if (try placeIn(other, granules, alignment_granules, id, size)) |g| return self.placed(g, id, size);
+        }
+        self.counters.recordFailure();
+        return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece in any shard", .{ pool.name, size, pool.arena.committed_bytes, pool.arena.reserved_bytes });
+    }
+
+    fn placed(self: *ShardedVariable, g: u32, id: u32, size: u64) Placed {
+        self.counters.recordAlloc(size);
+        return .{ .g = g, .id = id };
+    }
+
+    fn placeIn(shard: *Shard, granules: u32, alignment_granules: u32, id: u32, size: u64) Error!?u32 {
+        shard.mutex.lock();
+        defer shard.mutex.unlock();
+        return shard.tlsf.alloc(granules, alignment_granules, id, size) catch status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+    }
+
+    /// Frees the block at `g` in the shard that owns it (with `expected_id` not 0, only while it holds that allocation).
+    pub fn free(self: *ShardedVariable, pool_name: []const u8, g: u32, expected_id: u32) Error!void {
+        const at_bytes = @as(u64, g) * arena_mod.granule_bytes;
+        const shard = self.ownerOf(g) orelse return status.fail(error.InvalidPointer, "pointer at offset {d} is not in any region of pool '{s}'", .{ at_bytes, pool_name });
+        shard.mutex.lock();
+        defer shard.mutex.unlock();
+        if (expected_id != 0) {
+            const live = shard.tlsf.lookup(g) orelse return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, at_bytes, pool_name });
+            if (live.id != expected_id) return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed, and the block now holds allocation #{d}", .{ expected_id, at_bytes, pool_name, live.id });
+        }
+        switch (shard.tlsf.free(g)) {
+            .freed => |freed| self.counters.recordFree(freed.requested_bytes),
+            .double_free => return status.fail(error.DoubleFree, "double free: the block at offset {d} of pool '{s}' is already free", .{ at_bytes, pool_name }),
+            .interior_pointer => return status.fail(error.InvalidPointer, "pointer at offset {d} points inside an allocation of pool '{s}', not at its start", .{ at_bytes, pool_name }),
+            .unknown_pointer => return status.fail(error.InvalidPointer, "pool '{s}' never gave out a block at offset {d}", .{ pool_name, at_bytes }),
+        }
+    }
+
+    pub fn lookup(self: *ShardedVariable, g: u32) ?Tlsf.Live {
+        const shard = self.ownerOf(g) orelse return null;
+        shard.mutex.lock();
+        defer shard.mutex.unlock();
+        return shard.tlsf.lookup(g);
+    }
+
+    /// Fills in the counters of `stats`; returns the free bytes and the largest free block.
+    /// Counts are exact once operations in flight finish; peaks are lower bounds.
+    pub fn figures(self: *ShardedVariable, stats: *stats_mod.Stats) struct { free: u64, largest: u64 } {
+        const totals = self.counters.read();
+        self.counters.notePeaks(totals);
+        const live = totals.live();
+        stats.allocation_count = totals.allocations;
+        stats.free_count = totals.frees;
+        stats.failed_allocations = totals.failed;
+        stats.live_allocations = live;
+        stats.bytes_in_use = totals.requested_bytes;
+        stats.peak_live_allocations = @max(live, self.counters.peak_live.load(.monotonic));
+        stats.peak_bytes_in_use = @max(totals.requested_bytes, self.counters.peak_requested_bytes.load(.monotonic));
+        var free_granules: u64 = 0;
+        var largest: u64 = 0;
+        for (&self.shards) |*shard| {
+            shard.mutex.lock();
+            defer shard.mutex.unlock();
+            free_granules += shard.tlsf.free_granules;
+            largest = @max(largest, shard.tlsf.largestFreeGranules());
+        }
+        return .{ .free = free_granules * arena_mod.granule_bytes, .largest = largest * arena_mod.granule_bytes };
+    }
+};
+
+test "threads allocate from their shards, free across shards, and nothing overlaps" {
+    const pool_mod = @import("../pool.zig");
+    var config = pool_mod.testConfig(.variable);
+    config.thread_safety = .lock_free;
+    config.max_size = 0;
+    const pool = try pool_mod.Pool.create(std.testing.allocator, "sharded", config);
+    defer pool.destroy();
+    const per_thread = 300;
+    var offsets: [4][per_thread]u32 = undefined;
+    const Worker = struct {
+        fn run(p: *pool_mod.Pool, out: *[per_thread]u32, seed: u32) void {
+            for (out, 0..) |*g, i| g.* = (p.alloc(16 + (seed * 7 + i * 13) % 900, null) catch unreachable).g;
+        }
+    };
+    var threads: [4]std.Thread = undefined;
+    for (&threads, 0..) |*thread, i| thread.* = try std.Thread.spawn(.{}, Worker.run, .{ pool, &offsets[i], @as(u32, @intCast(i)) });
+    for (threads) |thread| thread.join();
+    var seen = std.AutoHashMap(u32, void).init(std.testing.allocator);
+    defer seen.deinit();
+    for (offsets) |row| {
+        for (row) |g| try std.testing.expect((try seen.fetchPut(g, {})) == null);
+    }
+    // This thread frees everything, whichever shard owns it.
+    for (offsets) |row| {
+        for (row) |g| _ = try pool.free(g, 0);
+    }
+    try std.testing.expectError(error.DoubleFree, pool.free(offsets[0][0], 0));
+    var out: [stats_mod.field_count]f64 = undefined;
+    pool.writeStats(&out);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.live_allocations)]);
+    try std.testing.expectEqual(@as(f64, 4 * per_thread), out[@intFromEnum(stats_mod.Field.free_count)]);
+}
