@@ -161,16 +161,7 @@ pub const ShardedVariable = struct {
     /// Fills in the counters of `stats`; returns the free bytes and the largest free block.
     /// Counts are exact once operations in flight finish; peaks are lower bounds.
     pub fn figures(self: *ShardedVariable, stats: *stats_mod.Stats) struct { free: u64, largest: u64 } {
-        const totals = self.counters.read();
-        self.counters.notePeaks(totals);
-        const live = totals.live();
-        stats.allocation_count = totals.allocations;
-        stats.free_count = totals.frees;
-        stats.failed_allocations = totals.failed;
-        stats.live_allocations = live;
-        stats.bytes_in_use = totals.requested_bytes;
-        stats.peak_live_allocations = @max(live, self.counters.peak_live.load(.monotonic));
-        stats.peak_bytes_in_use = @max(totals.requested_bytes, self.counters.peak_requested_bytes.load(.monotonic));
+        _ = self.counters.writeInto(stats);
         var free_granules: u64 = 0;
         var largest: u64 = 0;
         for (&self.shards) |*shard| {

@@ -103,17 +103,8 @@ pub const SharedFixed = struct {
     /// Fills in the counters of `stats` (a copy of the pool's, which holds the growth figures).
     /// Counts are exact once operations in flight finish; peaks are lower bounds (striped_counters.zig).
     pub fn figures(self: *SharedFixed, stats: *stats_mod.Stats) u64 {
-        const totals = self.counters.read();
-        self.counters.notePeaks(totals);
-        const live = totals.live();
-        stats.allocation_count = totals.allocations;
-        stats.free_count = totals.frees;
-        stats.failed_allocations = totals.failed;
-        stats.live_allocations = live;
-        stats.bytes_in_use = totals.requested_bytes;
+        const live = self.counters.writeInto(stats);
         stats.bytes_allocated = live * self.stride_bytes;
-        stats.peak_live_allocations = @max(live, self.counters.peak_live.load(.monotonic));
-        stats.peak_bytes_in_use = @max(totals.requested_bytes, self.counters.peak_requested_bytes.load(.monotonic));
         const blocks = self.fixed.block_count.load(.monotonic);
         return (blocks -| live) * self.stride_bytes;
     }

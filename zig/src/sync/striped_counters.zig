@@ -7,6 +7,7 @@
 //! totals seen at reads and at every `peak_period`-th allocation of a thread (a lower bound).
 const std = @import("std");
 const assert = std.debug.assert;
+const stats_mod = @import("../stats.zig");
 
 pub const stripe_count = 16;
 const peak_period = 64;
@@ -90,6 +91,22 @@ pub const StripedCounters = struct {
         _ = self.peak_live.fetchMax(totals.live(), .monotonic);
         // Mid-flight the byte sum may be off by the operations in flight; a wrapped (negative) one is skipped.
         if (totals.requested_bytes < 1 << 62) _ = self.peak_requested_bytes.fetchMax(totals.requested_bytes, .monotonic);
+    }
+
+    /// Writes the counts and peaks into `stats` (a copy of the pool's); returns the live count.
+    /// Counts are exact once operations in flight finish; peaks are lower bounds.
+    pub fn writeInto(self: *StripedCounters, stats: *stats_mod.Stats) u64 {
+        const totals = self.read();
+        self.notePeaks(totals);
+        const live = totals.live();
+        stats.allocation_count = totals.allocations;
+        stats.free_count = totals.frees;
+        stats.failed_allocations = totals.failed;
+        stats.live_allocations = live;
+        stats.bytes_in_use = totals.requested_bytes;
+        stats.peak_live_allocations = @max(live, self.peak_live.load(.monotonic));
+        stats.peak_bytes_in_use = @max(totals.requested_bytes, self.peak_requested_bytes.load(.monotonic));
+        return live;
     }
 };
 
