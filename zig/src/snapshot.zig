@@ -229,18 +229,9 @@ fn record(block: BlockView, pending_id: ?u32, debug: ?*const Layer) BlockRecord 
 const pool_mod = @import("pool.zig");
 
 fn testPool(strategy: pool_mod.StrategyKind, block_size: u64) !*Pool {
-    return Pool.create(std.testing.allocator, "snapshot", .{
-        .kind = .cpu,
-        .strategy = strategy,
-        .block_size = block_size,
-        .alignment = 16,
-        .initial_size = 64 * 1024,
-        .max_size = 256 * 1024,
-        .growth = 1,
-        .thread_safety = .none,
-        .collect_stats = true,
-        .device_id = 0,
-    });
+    var config = pool_mod.testConfig(strategy);
+    config.block_size = block_size;
+    return Pool.create(std.testing.allocator, "snapshot", config);
 }
 
 const Buffers = struct {
@@ -293,19 +284,10 @@ test "a snapshot into buffers that are too small reports the counts it needs" {
 }
 
 test "with the debug layer: guarded blocks as data and guard page, quarantined blocks, address order" {
-    const pool = try Pool.create(std.testing.allocator, "snapshot-debug", .{
-        .kind = .cpu,
-        .strategy = .variable,
-        .block_size = 0,
-        .alignment = 16,
-        .initial_size = 64 * 1024,
-        .max_size = 0,
-        .growth = 1,
-        .thread_safety = .none,
-        .collect_stats = true,
-        .device_id = 0,
-        .debug = .{ .guard = .after, .guard_sample_period = 2, .canaries = true, .quarantine_bytes = 1 << 20 },
-    });
+    var config = pool_mod.testConfig(.variable);
+    config.max_size = 0;
+    config.debug = .{ .guard = .after, .guard_sample_period = 2, .canaries = true, .quarantine_bytes = 1 << 20 };
+    const pool = try Pool.create(std.testing.allocator, "snapshot-debug", config);
     defer pool.destroy();
     var placed: [8]Pool.Placed = undefined;
     for (&placed, 0..) |*p, i| p.* = try pool.alloc(100 + i, null);

@@ -506,19 +506,10 @@ fn bytesAt(pool: *const Pool, offset: u64, len: u64) []u8 {
 }
 
 fn testPool(strategy: pool_mod.StrategyKind, debug: DebugConfig) !*Pool {
-    return Pool.create(std.testing.allocator, "debug-test", .{
-        .kind = .cpu,
-        .strategy = strategy,
-        .block_size = 100,
-        .alignment = 16,
-        .initial_size = 64 * 1024,
-        .max_size = 0,
-        .growth = 1,
-        .thread_safety = .none,
-        .collect_stats = true,
-        .device_id = 0,
-        .debug = debug,
-    });
+    var config = pool_mod.testConfig(strategy);
+    config.max_size = 0;
+    config.debug = debug;
+    return Pool.create(std.testing.allocator, "debug-test", config);
 }
 
 fn userBytes(pool: *const Pool, g: u32, len: u64) []u8 {
