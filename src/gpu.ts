@@ -12,6 +12,7 @@ import type { HistoryEvent } from "./debug/history";
 import type { LeakInfo } from "./debug/report";
 import { InvalidPointerError, OutOfBoundsError, UseAfterFreeError, type MemoryPoolError } from "./errors";
 import { GPUDebug } from "./gpu_debug";
+import { exportAllocation, type GPUIPCHandle } from "./ipc";
 import { core, errorFor, ID_MASK, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
 import { NativePool, type PoolCalls } from "./pool";
 
@@ -199,6 +200,12 @@ export class GPUMemoryPool extends NativePool {
     super.destroyNative();
     debug?.forgetAll();
     if (damage !== undefined) throw damage;
+  }
+
+  /** A handle another Bun process opens with SharedGPUMemory.open() to see the same device bytes. */
+  exportAllocation(allocation: GPUAllocation): GPUIPCHandle {
+    if (!(allocation instanceof GPUAllocation) || allocation.pool !== this) throw new InvalidPointerError("exportAllocation takes a GPUAllocation of this pool");
+    return exportAllocation(allocation);
   }
 
   /** A new stream on this pool's device. */

@@ -28,6 +28,7 @@ export {
 export { copy, type CopyOptions, type CopySide, type MemoryKind } from "./copy";
 export { GPUAllocation, GPUMemoryPool, GPUStream, type HostSide, type StreamOptions } from "./gpu";
 export { allocate, allocateGPU, deallocate, deallocateGPU } from "./helpers";
+export { SharedGPUMemory, type GPUIPCHandle } from "./ipc";
 export { MemoryPoolManager, type MemoryPool, type PoolInfo } from "./manager";
 export { renderMemoryMap, type MemoryMapOptions } from "./memory_map";
 export { PMEMMemoryPool, type PersistTarget, type SetRootOptions } from "./pmem";

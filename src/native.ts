@@ -26,7 +26,7 @@ import {
 } from "./errors";
 
 /** Bumped with every change of an export's signature or of the config and stats records. */
-const ABI_VERSION = 8;
+const ABI_VERSION = 9;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
@@ -167,6 +167,11 @@ const symbols = {
   mp_gpu_fill: { args: [u32, ptr, u32, f64, ptr], returns: i32 },
   mp_gpu_last_check: { args: [], returns: f64 },
   mp_gpu_check_pattern: { args: [u32, ptr, u32, f64], returns: i32 },
+  mp_gpu_export: { args: [i32, u32], returns: i32 },
+  mp_gpu_export_region_offset: { args: [], returns: f64 },
+  mp_gpu_export_region_len: { args: [], returns: f64 },
+  mp_gpu_ipc_open: { args: [u32, i32, i32, f64], returns: ptr },
+  mp_gpu_ipc_close: { args: [ptr], returns: i32 },
   mp_gpu_check_canaries: { args: [u32, ptr, u32, u32, u32], returns: i32 },
 } as const;
 

@@ -15,12 +15,13 @@ const driver = @import("backend/cuda_driver.zig");
 const device_mod = @import("gpu/device.zig");
 const gpu_copy = @import("gpu/copy.zig");
 const kernels = @import("gpu/kernels.zig");
+const ipc = @import("gpu/ipc.zig");
 const snapshot = @import("snapshot.zig");
 const host_copy = @import("host_copy.zig");
 const thread_cache = @import("sync/thread_cache.zig");
 const owner_check = @import("sync/owner_check.zig");
 
-pub const abi_version: u32 = 8;
+pub const abi_version: u32 = 9;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
@@ -624,4 +625,40 @@ export fn mp_pmem_reset(handle: i32) i32 {
 /// Persist barriers passed in this process (counted only when MEMORY_POOL_CRASH_AT is set).
 export fn mp_pmem_barrier_count() f64 {
     return @floatFromInt(crash_points.count());
+}
+
+// ---- GPU memory shared between processes ----
+
+threadlocal var last_export: struct { region_offset: u64 = 0, region_len: u64 = 0 } = .{};
+
+/// Exports the device range holding the live block at `g` as a file descriptor of this process
+/// (≥ 0), or a negative status. The range's offset in the pool and length: mp_gpu_export_region().
+export fn mp_gpu_export(handle: i32, g: u32) i32 {
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    const exported = pool.exportBlock(g) catch |err| return codeOf(err);
+    last_export = .{ .region_offset = exported.region_offset, .region_len = exported.region_len };
+    return exported.fd;
+}
+
+export fn mp_gpu_export_region_offset() f64 {
+    return @floatFromInt(last_export.region_offset);
+}
+
+export fn mp_gpu_export_region_len() f64 {
+    return @floatFromInt(last_export.region_len);
+}
+
+/// Maps a range exported by process `pid` as descriptor `fd`; its address here, or 0 (see mp_last_error).
+export fn mp_gpu_ipc_open(device: u32, pid: i32, fd: i32, len: f64) u64 {
+    const n = validLength(len) orelse {
+        _ = failLength(len); // records the message
+        return 0;
+    };
+    return ipc.open(device, pid, fd, n) catch 0;
+}
+
+export fn mp_gpu_ipc_close(base: u64) i32 {
+    ipc.close(base) catch |err| return codeOf(err);
+    return 0;
 }

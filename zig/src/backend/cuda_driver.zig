@@ -39,6 +39,8 @@ pub const mem_host_register_portable = 1;
 pub const stream_non_blocking = 1;
 pub const event_disable_timing = 2;
 pub const device_attribute_vmm_supported = 102;
+pub const device_attribute_posix_fd_supported = 103;
+pub const mem_handle_type_posix_fd = 1;
 
 /// Every entry point the core uses, by its versioned symbol name.
 pub const Api = struct {
@@ -64,6 +66,8 @@ pub const Api = struct {
     cuMemMap: *const fn (DevicePtr, usize, usize, MemHandle, c_ulonglong) callconv(.c) Result,
     cuMemUnmap: *const fn (DevicePtr, usize) callconv(.c) Result,
     cuMemSetAccess: *const fn (DevicePtr, usize, *const MemAccessDesc, usize) callconv(.c) Result,
+    cuMemExportToShareableHandle: *const fn (*anyopaque, MemHandle, c_int, c_ulonglong) callconv(.c) Result,
+    cuMemImportFromShareableHandle: *const fn (*MemHandle, ?*anyopaque, c_int) callconv(.c) Result,
     cuMemGetAllocationGranularity: *const fn (*usize, *const MemAllocationProp, c_int) callconv(.c) Result,
     cuMemHostAlloc: *const fn (*?*anyopaque, usize, c_uint) callconv(.c) Result,
     cuMemFreeHost: *const fn (?*anyopaque) callconv(.c) Result,

@@ -16,6 +16,8 @@ pub const Device = struct {
     /// cuMemCreate sizes and cuMemMap offsets are multiples of this.
     granularity: u64,
     total_bytes: u64,
+    /// Its memory can be exported as a file descriptor, for another process to map (ipc.zig).
+    shareable: bool = false,
     name: [96]u8,
     name_len: usize,
     /// Guards what is made lazily on the device: the kernel module and the staging buffers.
@@ -74,10 +76,12 @@ pub fn get(ordinal: u32) Error!*Device {
     var vmm: c_int = 0;
     try check(api, api.cuDeviceGetAttribute(&vmm, driver.device_attribute_vmm_supported, device.handle), "cuDeviceGetAttribute");
     if (vmm == 0) return status.fail(error.Unavailable, "device {d} lacks virtual memory management (cuMemCreate), which GPU pools need", .{ordinal});
+    var posix_fd: c_int = 0;
+    device.shareable = api.cuDeviceGetAttribute(&posix_fd, driver.device_attribute_posix_fd_supported, device.handle) == driver.success and posix_fd != 0;
     try check(api, api.cuDevicePrimaryCtxRetain(&device.context, device.handle), "cuDevicePrimaryCtxRetain");
     try check(api, api.cuCtxSetCurrent(device.context), "cuCtxSetCurrent");
     var granularity: usize = 0;
-    const prop = allocationProp(device.ordinal);
+    const prop = allocationProp(device.ordinal, false);
     try check(api, api.cuMemGetAllocationGranularity(&granularity, &prop, driver.mem_alloc_granularity_minimum), "cuMemGetAllocationGranularity");
     assert(granularity > 0 and std.math.isPowerOfTwo(granularity));
     device.granularity = granularity;
@@ -90,10 +94,12 @@ pub fn get(ordinal: u32) Error!*Device {
     return device;
 }
 
-pub fn allocationProp(ordinal: c_int) driver.MemAllocationProp {
+/// What cuMemCreate is asked for: device memory of `ordinal`, exportable as a file descriptor
+/// where `shareable`.
+pub fn allocationProp(ordinal: c_int, shareable: bool) driver.MemAllocationProp {
     return .{
         .type = driver.mem_allocation_type_pinned,
-        .requested_handle_types = 0,
+        .requested_handle_types = if (shareable) driver.mem_handle_type_posix_fd else 0,
         .location = .{ .type = driver.mem_location_type_device, .id = ordinal },
     };
 }

@@ -1,0 +1,117 @@
+/**
+ * GPU memory shared between processes on one machine. The exporting process turns an allocation
+ * into a plain, JSON-serialisable handle; another Bun process opens it and sees the same device
+ * bytes. The driver keeps the memory alive while either side maps it: the exporter may free or
+ * destroy at any time without pulling memory from under the importer, who sees the range until
+ * it closes it (and should stop using the bytes once the exporter has reused them: the sharing
+ * is of memory, not of the allocation's lifetime).
+ */
+import type { Pointer } from "bun:ffi";
+import { InvalidPointerError, OutOfBoundsError, UseAfterFreeError } from "./errors";
+import type { GPUAllocation } from "./gpu";
+import { core, errorFor, GRANULE_BYTES, HostMemory, lastError, Status } from "./native";
+
+/** What travels to the other process (postMessage it, write it to a pipe, pass it on argv). */
+export interface GPUIPCHandle {
+  /** The exporting process, whose descriptor `fd` the importer takes a copy of. */
+  pid: number;
+  fd: number;
+  deviceId: number;
+  /** Bytes of the exported range (a whole region of the pool). */
+  rangeBytes: number;
+  /** Where the allocation starts in the range, and its size. */
+  offset: number;
+  size: number;
+}
+
+/** @internal the handle for `allocation`, exported by its pool's core. */
+export function exportAllocation(allocation: GPUAllocation): GPUIPCHandle {
+  allocation.assertUsable("export");
+  const fd = core.mp_gpu_export(allocation.pool.handle, allocation.offset);
+  if (fd < 0) throw errorFor(fd);
+  const rangeOffset = core.mp_gpu_export_region_offset();
+  return {
+    pid: process.pid,
+    fd,
+    deviceId: allocation.deviceId,
+    rangeBytes: core.mp_gpu_export_region_len(),
+    offset: allocation.ptr - allocation.pool.base - rangeOffset,
+    size: allocation.size,
+  };
+}
+
+/** Device memory of another process, mapped here. */
+export class SharedGPUMemory {
+  readonly #base: number;
+  #closed = false;
+
+  private constructor(
+    readonly handle: Readonly<GPUIPCHandle>,
+    base: number,
+  ) {
+    this.#base = base;
+  }
+
+  /** Maps what `handle` names; InvalidPointerError where the exporter or its descriptor is gone. */
+  static open(handle: GPUIPCHandle): SharedGPUMemory {
+    for (const field of ["pid", "fd", "deviceId", "rangeBytes", "offset", "size"] as const) {
+      if (!(Number.isSafeInteger(handle?.[field]) && handle[field] >= 0)) throw new InvalidPointerError(`not a GPU IPC handle: ${field} is ${String(handle?.[field])}`);
+    }
+    if (handle.offset % GRANULE_BYTES !== 0 || handle.offset + handle.size > handle.rangeBytes) {
+      throw new InvalidPointerError(`not a GPU IPC handle: the allocation (offset ${handle.offset}, ${handle.size} bytes) lies outside its range of ${handle.rangeBytes} bytes`);
+    }
+    const base = core.mp_gpu_ipc_open(handle.deviceId, handle.pid, handle.fd, handle.rangeBytes);
+    if (base === null || Number(base) === 0) {
+      const message = lastError();
+      throw message.startsWith("cannot") ? new InvalidPointerError(message) : errorFor(Status.unavailable, message);
+    }
+    return new SharedGPUMemory(Object.freeze({ ...handle }), Number(base));
+  }
+
+  /** The allocation's device address in this process. */
+  get ptr(): number {
+    this.#assertOpen();
+    return this.#base + this.handle.offset;
+  }
+
+  get size(): number {
+    return this.handle.size;
+  }
+
+  /** Copies the allocation's bytes (or the first `bytes`) into `dst`. */
+  read(dst: ArrayBufferView, bytes = Math.min(dst.byteLength, this.size)): void {
+    this.#check(bytes, dst.byteLength);
+    const status = core.mp_gpu_copy_dtoh(this.handle.deviceId, dst as unknown as Pointer, this.ptr as Pointer, bytes, HostMemory.pageable, null);
+    if (status < 0) throw errorFor(status);
+  }
+
+  /** Copies `src` (or its first `bytes`) into the allocation. */
+  write(src: ArrayBufferView, bytes = Math.min(src.byteLength, this.size)): void {
+    this.#check(bytes, src.byteLength);
+    const status = core.mp_gpu_copy_htod(this.handle.deviceId, this.ptr as Pointer, src as unknown as Pointer, bytes, HostMemory.pageable, null);
+    if (status < 0) throw errorFor(status);
+  }
+
+  /** Unmaps the range here; the memory goes once no process maps it. */
+  close(): void {
+    this.#assertOpen();
+    const status = core.mp_gpu_ipc_close(this.#base as Pointer);
+    if (status < 0) throw errorFor(status);
+    this.#closed = true;
+  }
+
+  [Symbol.dispose](): void {
+    if (!this.#closed) this.close();
+  }
+
+  #check(bytes: number, hostBytes: number): void {
+    this.#assertOpen();
+    if (!(Number.isSafeInteger(bytes) && bytes > 0 && bytes <= this.size && bytes <= hostBytes)) {
+      throw new OutOfBoundsError(`cannot copy ${bytes} bytes: the shared allocation holds ${this.size}, the host side ${hostBytes}`);
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new UseAfterFreeError("the shared GPU memory was closed");
+  }
+}
