@@ -9,7 +9,7 @@
 import type { Pointer } from "bun:ffi";
 import { InvalidPointerError, OutOfBoundsError, UseAfterFreeError } from "./errors";
 import type { GPUAllocation } from "./gpu";
-import { core, errorFor, GRANULE_BYTES, HostMemory, lastError, Status } from "./native";
+import { core, errorFor, GRANULE_BYTES, HostMemory } from "./native";
 
 /** What travels to the other process (postMessage it, write it to a pipe, pass it on argv). */
 export interface GPUIPCHandle {
@@ -61,10 +61,7 @@ export class SharedGPUMemory {
       throw new InvalidPointerError(`not a GPU IPC handle: the allocation (offset ${handle.offset}, ${handle.size} bytes) lies outside its range of ${handle.rangeBytes} bytes`);
     }
     const base = core.mp_gpu_ipc_open(handle.deviceId, handle.pid, handle.fd, handle.rangeBytes);
-    if (base === null || Number(base) === 0) {
-      const message = lastError();
-      throw message.startsWith("cannot") ? new InvalidPointerError(message) : errorFor(Status.unavailable, message);
-    }
+    if (base === null || Number(base) === 0) throw errorFor(core.mp_last_status());
     return new SharedGPUMemory(Object.freeze({ ...handle }), Number(base));
   }
 

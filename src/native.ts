@@ -172,6 +172,7 @@ const symbols = {
   mp_gpu_export_region_len: { args: [], returns: f64 },
   mp_gpu_ipc_open: { args: [u32, i32, i32, f64], returns: ptr },
   mp_gpu_ipc_close: { args: [ptr], returns: i32 },
+  mp_last_status: { args: [], returns: i32 },
   mp_gpu_check_canaries: { args: [u32, ptr, u32, u32, u32], returns: i32 },
 } as const;
 

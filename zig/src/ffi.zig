@@ -658,6 +658,11 @@ export fn mp_gpu_ipc_open(device: u32, pid: i32, fd: i32, len: f64) u64 {
     return ipc.open(device, pid, fd, n) catch 0;
 }
 
+/// The status of the last failure on this thread (for mp_gpu_ipc_open, which returns an address).
+export fn mp_last_status() i32 {
+    return @intFromEnum(status.lastCode());
+}
+
 export fn mp_gpu_ipc_close(base: u64) i32 {
     ipc.close(base) catch |err| return codeOf(err);
     return 0;

@@ -83,6 +83,13 @@ pub fn offsetError(err: Error) u32 {
 const message_capacity = 512;
 threadlocal var message_buffer: [message_capacity]u8 = undefined;
 threadlocal var message_len: usize = 0;
+threadlocal var last_error: ?Error = null;
+
+/// The failure the last `fail` on this thread recorded (for exports that return an address, so
+/// cannot return a status).
+pub fn lastCode() Code {
+    return if (last_error) |err| code(err) else .ok;
+}
 
 /// Records why the current call fails, for `mp_last_error`; returns `err` for `return fail(...)`.
 pub fn fail(err: Error, comptime fmt: []const u8, args: anytype) Error {
@@ -92,6 +99,7 @@ pub fn fail(err: Error, comptime fmt: []const u8, args: anytype) Error {
         break :blk message_buffer[0..];
     };
     message_len = written.len;
+    last_error = err;
     return err;
 }
 

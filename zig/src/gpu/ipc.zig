@@ -43,7 +43,11 @@ pub fn open(device_id: u32, pid: i32, fd: i32, len: u64) Error!u64 {
     const local_fd = try fetchDescriptor(pid, fd);
     defer std.posix.close(local_fd);
     var handle: driver.MemHandle = 0;
-    try device_mod.check(api, api.cuMemImportFromShareableHandle(&handle, @ptrFromInt(@as(usize, @intCast(local_fd))), driver.mem_handle_type_posix_fd), "cuMemImportFromShareableHandle");
+    const imported = api.cuMemImportFromShareableHandle(&handle, @ptrFromInt(@as(usize, @intCast(local_fd))), driver.mem_handle_type_posix_fd);
+    if (imported != driver.success) {
+        // The number may since name another descriptor of the exporter: its export is gone.
+        return status.fail(error.InvalidPointer, "descriptor {d} of process {d} is not exported GPU memory (any more): {s}", .{ fd, pid, driver.errorName(imported) });
+    }
     errdefer _ = api.cuMemRelease(handle);
     var base: driver.DevicePtr = 0;
     try device_mod.check(api, api.cuMemAddressReserve(&base, len, device.granularity, 0, 0), "cuMemAddressReserve (import)");
