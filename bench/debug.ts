@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { bench, do_not_optimize, group, run } from "mitata";
 import { MemoryPoolManager, PoolConfig, type CPUMemoryPool } from "../src/index";
 import { CONFIG_FIELDS, libraryPath } from "../src/native";
+import { timesByName } from "./util";
 
 const root = join(import.meta.dir, "..");
 const withoutDebugPath = join(root, "bench", "out", "nodebug", "lib", "libmemory_pool.so");
@@ -147,12 +148,7 @@ for (const [label, pool, goal] of switches) {
   });
 }
 
-const { benchmarks } = await run();
-const median = new Map<string, number>();
-for (const trial of benchmarks) {
-  const stats = trial.runs[0]?.stats;
-  if (stats !== undefined) median.set(trial.alias, stats.p50);
-}
+const median = timesByName(await run(), "p50");
 for (const pool of pools) manager.destroyPool(pool.name);
 withDebug.close();
 withoutDebug.close();

@@ -11,7 +11,7 @@ import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
 import { bench, do_not_optimize, group, run } from "mitata";
 import { MemoryPoolManager, PoolConfig, type GPUAllocation } from "../src/index.ts";
 import { core } from "../src/native.ts";
-import { formatRatio, MiB, table } from "./util.ts";
+import { formatRatio, MiB, table, timesByName } from "./util.ts";
 
 const manager = MemoryPoolManager.getInstance();
 if (core.mp_gpu_device_count() <= 0) {
@@ -153,13 +153,7 @@ group("kernels over 1 GiB", () => {
 rows.push({ label: "fill kernel (writes) vs D2D (reads+writes)", ours: "ours fill kernel", anchor: "cuMemcpyDtoD", kind: "bandwidth", goal: 0.8, bytes: kernelBytes, sense: "min" });
 rows.push({ label: "check kernel (reads) vs D2D (reads+writes)", ours: "ours check kernel (pattern)", anchor: "cuMemcpyDtoD", kind: "bandwidth", goal: 0.8, bytes: kernelBytes, sense: "min" });
 
-const { benchmarks } = await run();
-const average = new Map<string, number>();
-for (const trial of benchmarks) {
-  const stats = trial.runs[0]?.stats;
-  if (stats !== undefined) average.set(trial.alias, stats.avg);
-  else console.error(`benchmark '${trial.alias}' failed: ${String(trial.runs[0]?.error)}`);
-}
+const average = timesByName(await run());
 
 const gbps = (bytes: number, ns: number) => bytes / ns; // bytes per ns = GB/s
 const tableRows = rows.map((row) => {

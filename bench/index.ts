@@ -11,18 +11,11 @@ import { ffiSuite } from "./ffi";
 import type { Suite, TimedGoal } from "./goals";
 import { MEMORY_GOAL, runWorkload } from "./memory";
 import { statsSuite } from "./stats";
-import { cpuModel, formatBytes, formatNs, formatRatio, table } from "./util";
+import { cpuModel, formatBytes, formatNs, formatRatio, table, timesByName } from "./util";
 
 const suites: Suite[] = [cpuSuite(), statsSuite(), ffiSuite()];
 const started = performance.now();
-const { benchmarks } = await run();
-
-const average = new Map<string, number>();
-for (const trial of benchmarks) {
-  const stats = trial.runs[0]?.stats;
-  if (stats !== undefined) average.set(trial.alias, stats.avg);
-  else console.error(`benchmark '${trial.alias}' failed: ${String(trial.runs[0]?.error)}`);
-}
+const average = timesByName(await run());
 const notes = suites.flatMap((suite) => suite.notes?.() ?? []);
 for (const suite of suites) suite.cleanup();
 

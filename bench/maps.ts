@@ -15,7 +15,7 @@ import { do_not_optimize, group, run } from "mitata";
 import { copy, MemoryPoolManager, PoolConfig, renderMemoryMap, type CPUMemoryPool } from "../src/index.ts";
 import { core } from "../src/native.ts";
 import { compare, type TimedGoal } from "./goals.ts";
-import { cpuModel, formatNs, formatRatio, KiB, MiB, table, xorshift32 } from "./util.ts";
+import { cpuModel, formatNs, formatRatio, KiB, MiB, table, timesByName, xorshift32 } from "./util.ts";
 
 const manager = MemoryPoolManager.getInstance();
 const BLOCKS = 100_000;
@@ -119,12 +119,7 @@ for (const size of [64, 4 * KiB, 1 * MiB, 64 * MiB]) {
   });
 }
 
-const { benchmarks } = await run({ colors: false });
-const average = new Map<string, number>();
-for (const trial of benchmarks) {
-  const stats = trial.runs[0]?.stats;
-  if (stats !== undefined) average.set(trial.alias, stats.avg);
-}
+const average = timesByName(await run({ colors: false }));
 const lowest = (names: string[]) => Math.min(...names.map((name) => average.get(name) ?? NaN));
 const copyRows = goals.map((goal) => {
   const ours = lowest(goal.ours);

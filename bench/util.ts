@@ -66,3 +66,19 @@ export function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
   return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
 }
+
+/** What mitata's `run()` resolves to, as far as the tables need it. */
+interface MitataRun {
+  benchmarks: { alias: string; runs: { stats?: { avg: number; p50: number }; error?: unknown }[] }[];
+}
+
+/** Each benchmark's time per iteration by name (mitata's mean, or median), failures reported. */
+export function timesByName(result: MitataRun, statistic: "avg" | "p50" = "avg"): Map<string, number> {
+  const times = new Map<string, number>();
+  for (const trial of result.benchmarks) {
+    const stats = trial.runs[0]?.stats;
+    if (stats !== undefined) times.set(trial.alias, stats[statistic]);
+    else console.error(`benchmark '${trial.alias}' failed: ${String(trial.runs[0]?.error)}`);
+  }
+  return times;
+}
