@@ -129,16 +129,30 @@ export class Allocation extends PoolAllocation {
   declare readonly pool: HostPool;
   #bytes: Uint8Array | undefined = undefined;
 
-  /** A Uint8Array over exactly the bytes asked for. */
+  /**
+   * A Uint8Array over exactly the bytes asked for: its `.buffer` is this allocation and nothing
+   * else, and it is detached (length 0) once the allocation ends in this thread.
+   */
   get bytes(): Uint8Array {
     this.assertAlive("read bytes of");
-    return (this.#bytes ??= this.pool.view(this.offset, this.size, this.id));
+    return (this.#bytes ??= new Uint8Array(this.pool.exactBuffer(this.offset, this.size, this.id)));
   }
 
-  /** A typed view of the whole block: as(Float32Array) has floor(size / 4) elements. */
+  /** A typed view of the whole block, as safe as `bytes`: as(Float32Array) has floor(size / 4) elements. */
   as<T extends TypedArrayConstructor>(type: T): InstanceType<T> {
     this.assertAlive("view");
-    return this.pool.typedView(type, this.offset, this.size, this.id) as InstanceType<T>;
+    return new type(this.pool.exactBuffer(this.offset, this.size, this.id), 0, Math.floor(this.size / type.BYTES_PER_ELEMENT)) as InstanceType<T>;
+  }
+
+  /**
+   * UNSAFE, for hot loops only: a Uint8Array over the same bytes cut from the pool's 4 GiB window,
+   * which costs less to make (no buffer of its own). It gives up both safeties of `bytes`: its
+   * `.buffer` is the window, through which every other allocation of the pool can be read and
+   * written, and nothing detaches it, so kept past free() it reaches whatever is allocated there next.
+   */
+  windowBytes(): Uint8Array {
+    this.assertAlive("view");
+    return this.pool.windowView(this.offset, this.size);
   }
 
   protected override onFreed(): void {

@@ -72,7 +72,10 @@ export class PoolConfig {
    * with guard pages it is inaccessible, so any use faults.
    */
   quarantineBytes = 0;
-  /** Each Allocation gets an ArrayBuffer of its own, detached when it is freed: stale views can neither read nor write. */
+  /**
+   * Views are exact and detached on free by default (issue 12); this switch keeps a record per
+   * allocation so that a stale view handed back to deallocate() is named in the DoubleFreeError.
+   */
   safeViews = false;
   /** Keep a ring of recent allocate / free / violation events, with the JavaScript stack of each. */
   trackHistory = false;

@@ -1,13 +1,13 @@
 /**
  * Pools as TypeScript sees them: a handle into the core plus the address of the pool's arena.
  * NativePool holds what every kind shares (allocation ids, frees, statistics, reset, trim,
- * destruction); HostPool adds views, cut by offset from a few large ArrayBuffers over the arena
- * (one per 2 GiB window), so making a view costs no FFI call, and the TypeScript half of the
- * debug layer (src/debug/), which a pool without debug switches never calls.
+ * destruction); HostPool adds views (each over exactly its allocation, detached when it ends; the
+ * pool's 2 GiB windows only where asked for by name), and the TypeScript half of the debug layer
+ * (src/debug/), which a pool without debug switches never calls.
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
 import { writeSync } from "node:fs";
-import { Allocation, PoolAllocation, type TypedArrayConstructor } from "./allocation";
+import { Allocation, PoolAllocation } from "./allocation";
 import type { PoolConfig } from "./config";
 import { History, type HistoryEvent } from "./debug/history";
 import { describeAllocation, describeBoundaryViolation, describeWriteAfterFree, leakReport, stackSection, type LeakInfo } from "./debug/report";
@@ -157,7 +157,7 @@ export abstract class NativePool {
   release(allocation: PoolAllocation): MemoryPoolError | undefined {
     const status = this.#calls.free(this.handle, allocation.offset, allocation.id);
     if (status >= 0) {
-      // Guarded allocations may have views of their own to detach even where nothing else is tracked.
+      this.ended(allocation.offset);
       if (this.tracking || status === Status.freedGuarded) this.debug!.freed(allocation.offset);
       return undefined;
     }
@@ -169,6 +169,7 @@ export abstract class NativePool {
     const offset = this.offsetOf(address);
     const status = this.#calls.free(this.handle, offset, 0);
     if (status >= 0) {
+      this.ended(offset);
       if (this.tracking || status === Status.freedGuarded) this.debug!.freed(offset);
       return;
     }
@@ -179,9 +180,19 @@ export abstract class NativePool {
   #afterFailedFree(status: number, offset: number): MemoryPoolError {
     if (status !== Status.boundaryViolation && status !== Status.useAfterFree) throw this.failure(status);
     const damage = this.#violation(status); // read before any other call to the core
+    this.ended(offset);
     this.debug?.freed(offset);
     return damage;
   }
+
+  /**
+   * @internal called once the allocation at granule `offset` has ended (its block is free): host
+   * pools detach the views this thread made of it. Device memory has none.
+   */
+  ended(_offset: number): void {}
+
+  /** @internal every allocation ended at once (reset, destroy). */
+  endedAll(): void {}
 
   /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
   holds(offset: number, id: number): boolean {
@@ -374,6 +385,7 @@ export abstract class NativePool {
   reset(): void {
     this.expectOk(this.#calls.reset(this.handle));
     this.epoch++;
+    this.endedAll();
     this.debug?.forgetAll(false);
   }
 
@@ -398,14 +410,39 @@ export abstract class NativePool {
     this.expectOk(this.#calls.destroy(this.handle));
     this.destroyed = true;
     livePools.delete(this);
+    this.endedAll();
     this.debug?.forgetAll(true);
     if (damage !== undefined) throw damage;
   }
 }
 
-/** A pool whose memory the CPU can touch: allocations carry typed views. */
+/** An exact buffer handed out for allocation `id`: views of it die when that allocation ends. */
+interface ViewedAllocation {
+  readonly id: number;
+  readonly buffer: ArrayBuffer;
+}
+
+/** Spare buffers kept per pool and thread (see HostPool.#spares); past this the oldest set is dropped. */
+const SPARES_MAX = 1024;
+
+/**
+ * A pool whose memory the CPU can touch: allocations carry typed views.
+ *
+ * A view's buffer is exactly its allocation (an external ArrayBuffer over the block, made by
+ * toArrayBuffer), and it is detached when the allocation ends by any route in this thread:
+ * free(), deallocate(pointer or view), reset(), destroyPool. Detaching is `buffer.transfer()`:
+ * it moves the bytes' ownership to a new buffer without copying, and every view of the old one
+ * reads length 0. The new buffer was never handed out, so it is kept as a spare for the block:
+ * the next allocation of the same block and size views through it instead of paying for
+ * another toArrayBuffer (the costly step: bench/views.ts). The pool's 4 GiB window views
+ * (windowView) stay for hot loops that ask for them by name.
+ */
 export abstract class HostPool extends NativePool {
   readonly #windows: (ArrayBuffer | undefined)[] = [];
+  /** The live allocations this thread made views of, by granule offset. */
+  readonly #viewed = new Map<number, ViewedAllocation>();
+  /** By granule offset: buffers over blocks whose allocation ended, never handed out (see above). */
+  readonly #spares = new Map<number, ArrayBuffer>();
 
   /** @internal pools are made by MemoryPoolManager */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls) {
@@ -443,14 +480,18 @@ export abstract class HostPool extends NativePool {
       return target.free();
     }
     if (ArrayBuffer.isView(target)) {
-      if (target.byteLength === 0) {
-        const freed = this.debug?.detachedFrom(target.buffer);
-        if (freed !== undefined) throw new DoubleFreeError(`double free: this view of ${describeAllocation(freed.id, freed.size, freed.ptr, this.name)} was detached when it was freed`);
-        throw new InvalidPointerError("cannot free an empty or detached view: it names no memory");
-      }
+      if (target.byteLength === 0) throw this.#emptyView(target.buffer);
       return this.releaseAddress(addressOf(target as DataView));
     }
     throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${typeof target}`);
+  }
+
+  /** A view of length 0 handed to deallocate: detached when its allocation ended (a double free), or empty. */
+  #emptyView(buffer: ArrayBufferLike): MemoryPoolError {
+    if (!(buffer instanceof ArrayBuffer && buffer.detached)) return new InvalidPointerError("cannot free an empty view: it names no memory");
+    const freed = this.debug?.detachedFrom(buffer);
+    if (freed !== undefined) return new DoubleFreeError(`double free: this view of ${describeAllocation(freed.id, freed.size, freed.ptr, this.name)} was detached when it was freed`);
+    return new DoubleFreeError(`double free: this view was detached when its allocation was freed (pool '${this.name}')`);
   }
 
   /** An Allocation over a live block of this pool, e.g. a pointer received from a Worker. */
@@ -460,29 +501,64 @@ export abstract class HostPool extends NativePool {
     return new Allocation(this, address as Pointer, size, offset, id);
   }
 
-  /** @internal a Uint8Array over the `size` bytes of allocation `id` at granule `offset`. */
-  view(offset: number, size: number, id: number): Uint8Array {
-    if (this.debug !== undefined) {
-      const own = this.debug.bufferFor(offset, id, size);
-      if (own !== undefined) return new Uint8Array(own, 0, size);
+  /**
+   * @internal the buffer over exactly the `size` bytes of allocation `id` at granule `offset`:
+   * the one this thread already made for it, a spare of the same block and size, or a new one.
+   */
+  exactBuffer(offset: number, size: number, id: number): ArrayBuffer {
+    const viewed = this.#viewed.get(offset);
+    if (viewed !== undefined) {
+      if (viewed.id === id) return viewed.buffer;
+      // The allocation it was made for ended in another Worker; its views die now, not later.
+      this.#retire(offset, viewed.buffer);
     }
-    if (size > WINDOW_BYTES) return new Uint8Array(this.#ownBuffer(offset, size));
-    return new Uint8Array(this.#window(offset >>> WINDOW_SHIFT), (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES, size);
+    let buffer = this.#spares.get(offset);
+    if (buffer !== undefined && buffer.byteLength === size) this.#spares.delete(offset);
+    else buffer = this.#newBuffer(offset, size);
+    this.#viewed.set(offset, { id, buffer });
+    return buffer;
   }
 
-  /** @internal a view of `type` over the whole of allocation `id` at granule `offset`. */
-  typedView(type: TypedArrayConstructor, offset: number, size: number, id: number): ArrayBufferView {
-    const length = Math.floor(size / type.BYTES_PER_ELEMENT);
-    if (this.debug !== undefined) {
-      const own = this.debug.bufferFor(offset, id, size);
-      if (own !== undefined) return new type(own, 0, length);
+  #newBuffer(offset: number, size: number): ArrayBuffer {
+    if (size > WINDOW_SPAN_BYTES) throw new InvalidSizeError(`a JavaScript view is at most 4 GiB; this block has ${size} bytes (pass .ptr to native code instead)`);
+    return toArrayBuffer(this.addressOf(offset), 0, size);
+  }
+
+  /** Detaches every view of `buffer`; keeps what took its bytes over as the block's spare. */
+  #retire(offset: number, buffer: ArrayBuffer): void {
+    this.debug?.viewDetached(buffer, offset);
+    const spare = buffer.transfer();
+    if (this.#spares.size >= SPARES_MAX) this.#spares.clear();
+    this.#spares.set(offset, spare);
+  }
+
+  override ended(offset: number): void {
+    if (this.#viewed.size === 0) return;
+    const viewed = this.#viewed.get(offset);
+    if (viewed === undefined) return;
+    this.#viewed.delete(offset);
+    this.#retire(offset, viewed.buffer);
+  }
+
+  override endedAll(): void {
+    for (const [offset, viewed] of this.#viewed) {
+      this.debug?.viewDetached(viewed.buffer, offset);
+      viewed.buffer.transfer(0);
     }
-    if (size > WINDOW_BYTES) return new type(this.#ownBuffer(offset, size), 0, length);
-    const byteOffset = (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES;
-    if (byteOffset % type.BYTES_PER_ELEMENT !== 0) {
-      throw new InvalidPointerError(`a ${type.name} needs ${type.BYTES_PER_ELEMENT}-byte alignment; pool '${this.name}' aligns to ${this.config.alignment}`);
+    this.#viewed.clear();
+    this.#spares.clear();
+  }
+
+  /**
+   * @internal a Uint8Array over allocation bytes cut from the pool's 4 GiB window: no buffer of
+   * its own, so nothing detaches it, and its `.buffer` reaches every allocation of the pool.
+   */
+  windowView(offset: number, size: number): Uint8Array {
+    if (size > WINDOW_BYTES) throw new InvalidSizeError(`a window view is at most 2 GiB; this block has ${size} bytes: use .bytes`);
+    if (this.debug !== undefined && this.config.guardPages && core.mp_is_guarded(this.handle, offset) === 1) {
+      throw new InvalidPointerError(`pool '${this.name}': an allocation with guard pages has no window view (its memory moves out of reach when freed): use .bytes`);
     }
-    return new type(this.#window(offset >>> WINDOW_SHIFT), byteOffset, length);
+    return new Uint8Array(this.#window(offset >>> WINDOW_SHIFT), (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES, size);
   }
 
   #window(index: number): ArrayBuffer {
@@ -492,12 +568,6 @@ export abstract class HostPool extends NativePool {
     const buffer = toArrayBuffer((this.base + start) as Pointer, 0, Math.min(WINDOW_SPAN_BYTES, this.addressSpace - start));
     this.#windows[index] = buffer;
     return buffer;
-  }
-
-  /** Blocks over 2 GiB get a buffer of their own (JavaScript caps one buffer at 4 GiB). */
-  #ownBuffer(offset: number, size: number): ArrayBuffer {
-    if (size > WINDOW_SPAN_BYTES) throw new InvalidSizeError(`a JavaScript view is at most 4 GiB; this block has ${size} bytes (pass .ptr to native code instead)`);
-    return toArrayBuffer(this.addressOf(offset), 0, size);
   }
 
   /** @internal also detaches every view: the memory is unmapped, views must not reach it. */

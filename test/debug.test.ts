@@ -294,10 +294,12 @@ describe("guard pages", () => {
     expect(guarded.length).toBeLessThan(400);
     const guards = guarded.map((a) => a.ptr + 48);
     expect(protectionsOf(guards)).toEqual(guards.map(() => "---p"));
-    // Views of a guarded allocation are its own; the others are cut from the pool's window.
+    // Every view has a buffer of its own, guarded or not; a guarded allocation has no window view.
     expect(guarded[0]!.bytes.buffer.byteLength).toBe(48);
+    expect(() => guarded[0]!.windowBytes()).toThrow(InvalidPointerError);
     const plain = live.find((a) => core.mp_is_guarded(p.handle, a.offset) === 0)!;
-    expect(plain.bytes.buffer.byteLength).toBeGreaterThan(48);
+    expect(plain.bytes.buffer.byteLength).toBe(48);
+    expect(plain.windowBytes().buffer.byteLength).toBeGreaterThan(48);
     for (const a of live) a.free();
     expect(p.getStats().liveAllocations).toBe(0);
   });
@@ -404,7 +406,7 @@ describe("safe views", () => {
 
   test("a view's buffer holds exactly the allocation: no path to its neighbours", () => {
     const plain = pool("safe-off");
-    expect(plain.allocate(32).bytes.buffer.byteLength).toBeGreaterThan(32);
+    expect(plain.allocate(32).bytes.buffer.byteLength).toBe(32); // the default since issue 12
     const safe = pool("safe-on", { safeViews: true });
     const a = safe.allocate(32);
     expect(a.bytes.buffer.byteLength).toBe(32);

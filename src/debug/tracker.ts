@@ -1,11 +1,10 @@
 /**
  * The TypeScript half of a pool's debug layer: what only JavaScript can know or do. It keeps a
- * record per live allocation where a switch needs one (the stack and time of its allocation,
- * an ArrayBuffer of its own that is detached on free), the history ring, and the watch for
+ * record per live allocation where a switch needs one (the stack and time of its allocation),
+ * what the views detached on free were views of (for double-free reports), the history ring, and the watch for
  * Allocations garbage-collected while live. A pool makes one only where a switch that acts here
  * is on, so a plain pool never calls into this file.
  */
-import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { writeSync } from "node:fs";
 import type { Allocation } from "../allocation";
 import type { AllocationDetailsProvider } from "../snapshot";
@@ -25,11 +24,8 @@ interface AllocationRecord {
   readonly size: number;
   readonly time: number;
   readonly trace: StackTrace | undefined;
-  /** Views of this allocation come from a buffer of its own (safe views, or guard pages). */
-  readonly ownBuffer: boolean;
   /** It has guard pages. */
   readonly guarded: boolean;
-  buffer: ArrayBuffer | undefined;
   /** Its Allocation object was garbage-collected while the memory was live. */
   collected: boolean;
 }
@@ -111,7 +107,6 @@ export class DebugTracker {
   /** Buffers detached on free, so a stale view handed back to deallocate() is named a double free. */
   readonly #detached = new WeakMap<ArrayBuffer, { id: number; ptr: number; size: number }>();
   readonly #keepRecords: boolean;
-  readonly #safeViews: boolean;
   readonly #trackHistory: boolean;
   readonly #leakReport: boolean;
   #destroyed = false;
@@ -128,11 +123,10 @@ export class DebugTracker {
   ) {
     this.#trackHistory = config.trackHistory;
     this.#leakReport = config.leakReport;
-    this.#safeViews = config.safeViews;
     this.#keepRecords = config.trackHistory || config.leakReport || config.safeViews;
   }
 
-  /** Whether every allocation gets a record (history, leaks, safe views), or only guarded ones that views were made of. */
+  /** Whether every allocation gets a record (history, leaks, safeViews' reports), or only guarded ones. */
   get keepsRecords(): boolean {
     return this.#keepRecords;
   }
@@ -152,7 +146,7 @@ export class DebugTracker {
     const id = tagged & ID_MASK;
     const ptr = this.base + offset * 16;
     const trace = this.#trackHistory ? captureStack() : undefined;
-    const record: AllocationRecord = { id, ptr, size, time: now(), trace, ownBuffer: this.#safeViews || guarded, guarded, buffer: undefined, collected: false };
+    const record: AllocationRecord = { id, ptr, size, time: now(), trace, guarded, collected: false };
     this.#records.set(offset, record);
     if (guarded && trace !== undefined) this.#passStackDown(offset, trace, StackKind.allocation);
     if (this.#trackHistory) this.history.record("allocate", id, ptr, size, trace);
@@ -174,21 +168,20 @@ export class DebugTracker {
     if (known !== undefined && known.id === id) return known;
     const guarded = core.mp_is_guarded(this.handle, offset) === 1;
     if (!this.#keepRecords && !guarded) return undefined;
-    const record: AllocationRecord = { id, ptr: this.base + offset * 16, size, time: now(), trace: undefined, ownBuffer: this.#safeViews || guarded, guarded, buffer: undefined, collected: false };
+    const record: AllocationRecord = { id, ptr: this.base + offset * 16, size, time: now(), trace: undefined, guarded, collected: false };
     this.#records.set(offset, record);
     return record;
   }
 
   /**
-   * After the core freed the block at `offset`: detaches its views and remembers the free. The
-   * pool calls it for every free where records are kept, else only for guarded allocations (the
-   * only ones that may have views of their own), so sampled guard pages cost the rest nothing.
+   * After the core freed the block at `offset` (and the pool detached its views): remembers the
+   * free. The pool calls it for every free where records are kept, else only for guarded
+   * allocations, so sampled guard pages cost the rest nothing.
    */
   freed(offset: number): void {
     const record = this.#records.get(offset);
     if (record === undefined) return;
     this.#records.delete(offset);
-    this.#detach(record);
     if (this.#leakReport) this.watch?.registry.unregister(record);
     const freeTrace = this.#trackHistory ? captureStack() : undefined;
     if (this.#trackHistory) this.history.record("free", record.id, record.ptr, record.size, freeTrace);
@@ -196,22 +189,10 @@ export class DebugTracker {
     this.#freed.add({ offset, id: record.id, ptr: record.ptr, size: record.size, trace: record.trace, freeTrace });
   }
 
-  #detach(record: AllocationRecord): void {
-    if (record.buffer === undefined) return;
-    this.#detached.set(record.buffer, { id: record.id, ptr: record.ptr, size: record.size });
-    record.buffer.transfer(0); // every view over it is detached: it reads undefined and ignores writes
-    record.buffer = undefined;
-  }
-
-  /**
-   * The buffer that views of the allocation at `offset` (allocation `id`, `size` bytes) must use,
-   * or undefined for the pool's window. Without records, whether it has guard pages is asked
-   * here, when its first view is made, rather than on every allocation.
-   */
-  bufferFor(offset: number, id: number, size: number): ArrayBuffer | undefined {
-    const record = this.#records.get(offset) ?? (this.#keepRecords ? undefined : this.adopted(offset, id, size));
-    if (record === undefined || !record.ownBuffer) return undefined;
-    return (record.buffer ??= toArrayBuffer(record.ptr as Pointer, 0, record.size));
+  /** The pool is about to detach `buffer`, a view buffer of the allocation at `offset`: remembers whose it was. */
+  viewDetached(buffer: ArrayBuffer, offset: number): void {
+    const record = this.#records.get(offset);
+    if (record !== undefined) this.#detached.set(buffer, { id: record.id, ptr: record.ptr, size: record.size });
   }
 
   /** What a detached buffer was a view of, for a stale view handed to deallocate(). */
@@ -219,10 +200,9 @@ export class DebugTracker {
     return buffer instanceof ArrayBuffer ? this.#detached.get(buffer) : undefined;
   }
 
-  /** Every allocation is gone at once (reset or destroy): every view is detached. */
+  /** Every allocation is gone at once (reset or destroy; the pool detached the views). */
   forgetAll(destroyed: boolean): void {
     for (const record of this.#records.values()) {
-      this.#detach(record);
       if (this.#leakReport) this.watch?.registry.unregister(record);
     }
     this.#records.clear();

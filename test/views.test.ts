@@ -1,0 +1,157 @@
+// Views are safe by default (issue 12): a view's buffer is exactly its allocation, and every route
+// that ends the allocation in this thread detaches it, so a stale view reads and writes nothing.
+// Window views are the named opt-in and keep neither property.
+import { describe, expect, test } from "bun:test";
+import { ptr as addressOf, read } from "bun:ffi";
+import { allocate, deallocate, DoubleFreeError, InvalidPointerError, MemoryPoolManager, PoolConfig, type Allocation, type CPUMemoryPool } from "../src/index";
+import { core } from "../src/native";
+import { cpuPoolsPerTest } from "./support/pools";
+import { thrown } from "./support/thrown";
+
+const manager = MemoryPoolManager.getInstance();
+const pool = cpuPoolsPerTest();
+
+/** Every route that ends an allocation, applied to `victim` of pool `p` (named `name`). */
+const routes: [string, (p: CPUMemoryPool, victim: Allocation, name: string) => void][] = [
+  ["free()", (_p, victim) => victim.free()],
+  ["deallocate(pointer)", (p, victim) => p.deallocate(victim.ptr)],
+  ["deallocate(view)", (p, victim) => p.deallocate(victim.bytes)],
+  ["deallocate(allocation)", (p, victim) => p.deallocate(victim)],
+  ["reset()", (p) => p.reset()],
+  ["destroyPool", (_p, _victim, name) => manager.destroyPool(name)],
+];
+
+const configs: [string, Partial<PoolConfig>][] = [
+  ["Variable", {}],
+  ["FixedSize", PoolConfig.FixedSizeCPU(256)],
+];
+
+describe("default views", () => {
+  for (const [kind, fields] of configs) {
+    test(`${kind}: .bytes, .as() and their .buffer hold exactly the allocation`, () => {
+      const p = pool(`exact-${kind}`, fields);
+      for (const size of [1, 16, 64, 100, 256]) {
+        const a = p.allocate(size);
+        expect(a.bytes.buffer.byteLength).toBe(size);
+        expect(a.bytes.byteOffset).toBe(0);
+        expect(addressOf(a.bytes)).toBe(a.ptr);
+        expect(a.as(Uint32Array).length).toBe(Math.floor(size / 4));
+        expect(a.as(Uint32Array).buffer).toBe(a.bytes.buffer);
+        a.free();
+      }
+    });
+
+    for (const [route, end] of routes) {
+      test(`${kind}: after ${route} a view taken before has length 0 and a write through it reaches no other allocation`, () => {
+        const name = `ended-${kind}-${route}`;
+        const p = pool(name, fields);
+        const victim = p.allocate(64);
+        const neighbours = Array.from({ length: 4 }, () => p.allocate(64));
+        for (const n of neighbours) n.bytes.fill(0x5a);
+        const bytes = victim.bytes;
+        const words = victim.as(Float64Array);
+        end(p, victim, name);
+        for (const view of [bytes, words]) {
+          expect(view.byteLength).toBe(0);
+          expect(view.buffer.byteLength).toBe(0);
+          expect(view[0]).toBeUndefined();
+          view[0] = 9; // ignored: a detached view reaches nothing
+          expect(view[0]).toBeUndefined();
+          expect(() => view.fill(7)).toThrow(TypeError);
+        }
+        if (route === "destroyPool") return; // the memory is gone with the pool
+        if (route !== "reset()") {
+          for (const n of neighbours) expect(n.bytes.every((b) => b === 0x5a)).toBe(true);
+          // The next allocation of the same block and size (views over its spare buffer) is untouched too.
+          const next = p.allocate(64);
+          next.bytes.fill(1);
+          bytes[0] = 2;
+          expect(next.bytes[0]).toBe(1);
+          expect(bytes.length).toBe(0);
+        } else {
+          for (const n of neighbours) expect(read.u8(n.ptr, 0)).toBe(0x5a); // reset frees, it does not write
+        }
+      });
+    }
+  }
+
+  test("a block's next allocation of the same size gets a view of its own: the old one stays dead", () => {
+    const p = pool("spare-reuse", PoolConfig.FixedSizeCPU(64));
+    const first = p.allocate(48);
+    const old = first.bytes;
+    first.free();
+    const second = p.allocate(48);
+    expect(second.ptr).toBe(first.ptr); // the same block
+    const fresh = second.bytes;
+    expect(fresh.buffer).not.toBe(old.buffer);
+    fresh[0] = 3;
+    expect(old.length).toBe(0);
+    expect(old[0]).toBeUndefined();
+    const third = p.allocate(48);
+    second.free();
+    expect(fresh.length).toBe(0);
+    third.free();
+  });
+
+  test("an allocation that ended where this thread did not see it (another Worker) has its views detached when the block is viewed again", () => {
+    const p = pool("ended-elsewhere", PoolConfig.FixedSizeCPU(64));
+    const first = p.allocate(32);
+    const old = first.bytes;
+    expect(core.mp_free(p.handle, first.offset, first.id)).toBe(0); // as another Worker's free would
+    const second = p.allocate(32);
+    expect(second.ptr).toBe(first.ptr);
+    second.bytes[0] = 1;
+    expect(old.length).toBe(0);
+    second.free();
+  });
+
+  test("fromPointer's handle shares the allocation's buffer; both die with it", () => {
+    const p = pool("from-pointer-views");
+    const a = p.allocate(40);
+    const other = p.fromPointer(a.ptr);
+    expect(other.bytes.buffer).toBe(a.bytes.buffer);
+    p.deallocate(other.bytes);
+    expect(a.alive).toBe(false);
+    expect(() => a.bytes).toThrow();
+  });
+
+  test("a stale view handed back is a double free; an empty view of no allocation is an invalid pointer", () => {
+    const p = pool("stale-view");
+    const view = p.allocate(24).bytes;
+    p.deallocate(view);
+    expect(thrown(() => p.deallocate(view))).toBeInstanceOf(DoubleFreeError);
+    expect(thrown(() => p.deallocate(new Uint8Array(0)))).toBeInstanceOf(InvalidPointerError);
+  });
+
+  test("the helpers give exact views that deallocate() detaches", () => {
+    const bytes = allocate(100);
+    expect(bytes.buffer.byteLength).toBe(100);
+    const floats = allocate(Float32Array, 10);
+    expect(floats.length).toBe(10);
+    expect(floats.buffer.byteLength).toBe(40);
+    deallocate(bytes);
+    deallocate(floats);
+    expect(bytes.length).toBe(0);
+    expect(floats.length).toBe(0);
+  });
+});
+
+describe("window views (the unsafe opt-in)", () => {
+  test("windowBytes() sees the same bytes through the pool's window, and is not detached on free", () => {
+    const p = pool("window");
+    const a = p.allocate(64);
+    const b = p.allocate(64);
+    const window = a.windowBytes();
+    expect(window.length).toBe(64);
+    expect(window.buffer.byteLength).toBeGreaterThan(64); // the window: it reaches b as well
+    window[0] = 42;
+    expect(a.bytes[0]).toBe(42);
+    const wide = new Uint8Array(window.buffer, window.byteOffset, b.ptr - a.ptr + 1);
+    wide[b.ptr - a.ptr] = 17;
+    expect(b.bytes[0]).toBe(17); // what it gives up: every allocation is in reach
+    a.free();
+    expect(window.length).toBe(64); // and it outlives the allocation
+    expect(() => a.windowBytes()).toThrow();
+    b.free();
+  });
+});
