@@ -13,7 +13,7 @@ import type { LeakInfo } from "./debug/report";
 import { InvalidPointerError, OutOfBoundsError, UseAfterFreeError, type MemoryPoolError } from "./errors";
 import { GPUDebug } from "./gpu_debug";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
-import { core, errorFor, ID_MASK, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
+import { core, errorFor, ID_MASK, lastId, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
 import { NativePool, type PoolCalls } from "./pool";
 
 /** A CUDA stream of a GPU pool's device: work on it runs in order, streams run concurrently. */
@@ -102,10 +102,10 @@ export class GPUMemoryPool extends NativePool {
     const debug = this.gpuDebug;
     if (debug === undefined) {
       const offset = this.#allocOffset(size, options?.stream);
-      return new GPUAllocation(this, this.addressOf(offset), size, offset, core.mp_last_id());
+      return new GPUAllocation(this, this.addressOf(offset), size, offset, this.lastTaggedId);
     }
     const offset = this.#allocOffset(debug.blockBytes(size), options?.stream);
-    const id = core.mp_last_id() & ID_MASK;
+    const id = this.lastTaggedId & ID_MASK;
     const ptr = debug.allocated(offset, this.addressOf(offset), id, size, options?.stream?.handle ?? null);
     return new GPUAllocation(this, ptr as Pointer, size, offset, id);
   }
@@ -115,13 +115,14 @@ export class GPUMemoryPool extends NativePool {
     const debug = this.gpuDebug;
     if (debug === undefined) return this.addressOf(this.#allocOffset(size, options?.stream));
     const offset = this.#allocOffset(debug.blockBytes(size), options?.stream);
-    return debug.allocated(offset, this.addressOf(offset), core.mp_last_id() & ID_MASK, size, options?.stream?.handle ?? null);
+    return debug.allocated(offset, this.addressOf(offset), this.lastTaggedId & ID_MASK, size, options?.stream?.handle ?? null);
   }
 
   #allocOffset(size: number, stream: GPUStream | undefined): number {
     if (stream === undefined) return this.allocOffset(size);
     const offset = core.mp_alloc_on_stream(this.handle, typeof size === "number" ? size : NaN, stream.handle);
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
+    this.lastTaggedId = lastId();
     return offset;
   }
 

@@ -5,6 +5,7 @@
 import { writeSync } from "node:fs";
 import { resolve } from "node:path";
 import { PoolConfig } from "./config";
+import { flushAllCaches } from "./block_cache";
 import { withEnvironmentDebug } from "./debug/env";
 import { makeLeakWatch, setLeakWatch, type LeakWatch } from "./debug/tracker";
 import { ConfigError, PoolExistsError, PoolNotFoundError } from "./errors";
@@ -215,10 +216,12 @@ export class MemoryPoolManager {
   }
 
   /**
-   * Gives the blocks this thread keeps in its caches (pools with threadLocalCache) back to their
-   * pools, for other threads to use. A Worker's caches go back by themselves when it ends.
+   * Gives the blocks this thread keeps in its caches (its JavaScript caches of fixed-size lockFree
+   * and threadLocalCache pools, and the core's) back to their pools, for other threads to use. A
+   * Worker's caches go back by themselves when it ends.
    */
   flushThreadCaches(): void {
+    flushAllCaches();
     core.mp_thread_flush();
   }
 

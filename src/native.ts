@@ -2,7 +2,7 @@
  * The FFI surface: the one file that opens the Zig core (zig/src/ffi.zig) and turns its status
  * codes into typed errors. Everything else calls through `core` and `check`.
  */
-import { dlopen, FFIType, type Pointer } from "bun:ffi";
+import { dlopen, FFIType, toArrayBuffer, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -26,7 +26,7 @@ import {
 } from "./errors";
 
 /** Bumped with every change of an export's signature or of the config and stats records. */
-const ABI_VERSION = 9;
+const ABI_VERSION = 10;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
@@ -115,6 +115,7 @@ export const STATS_FIELDS = [
   "trimCount",
   "bytesTrimmed",
   "growthCount",
+  "cachedBytes",
 ] as const;
 
 /** Mirrors zig/src/backend.zig Kind. */
@@ -131,12 +132,17 @@ const symbols = {
   mp_pool_destroy: { args: [i32], returns: i32 },
   mp_pool_list: { args: [ptr, u32], returns: u32 },
   mp_thread_flush: { args: [], returns: FFIType.void },
+  mp_cache_open: { args: [i32], returns: ptr },
+  mp_cache_chunk: { args: [i32, u32], returns: ptr },
+  mp_cache_refill: { args: [i32, ptr], returns: i32 },
+  mp_cache_flush: { args: [i32, ptr, u32], returns: i32 },
   mp_pool_base: { args: [i32], returns: ptr },
   mp_pool_address_space: { args: [i32], returns: f64 },
   mp_pool_config: { args: [i32, ptr], returns: i32 },
   mp_pool_name: { args: [i32, ptr, u32], returns: i32 },
   mp_alloc: { args: [i32, f64], returns: u32 },
   mp_last_id: { args: [], returns: u32 },
+  mp_last_id_address: { args: [], returns: ptr },
   mp_free: { args: [i32, u32, u32], returns: i32 },
   mp_live_size: { args: [i32, u32], returns: f64 },
   mp_live_id: { args: [i32, u32], returns: u32 },
@@ -236,6 +242,16 @@ export const core = open();
 // A Worker's blocks cached by threadLocalCache pools go back to their pools when its thread ends
 // (the core's thread-exit hook); a Worker that calls process.exit() also gives them back here.
 if (!Bun.isMainThread) process.on("exit", () => core.mp_thread_flush());
+
+/**
+ * The calling thread's `last_id` word in the core (mp_last_id's answer), viewed once per thread:
+ * after mp_alloc or mp_live_size, lastId() reads it with Atomics.load (never a plain read, which
+ * the JIT may reuse across the call that wrote it) instead of crossing the FFI again.
+ */
+const lastIdWord = new Uint32Array(toArrayBuffer(core.mp_last_id_address()!, 0, 4));
+export function lastId(): number {
+  return Atomics.load(lastIdWord, 0);
+}
 
 // Results come back as return values, never through typed arrays the core writes into on hot
 // paths: once Bun's JIT optimises a loop it may reuse an earlier read of such an array across the

@@ -22,7 +22,8 @@ import {
   UseAfterFreeError,
   type MemoryErrorDetails,
 } from "./errors";
-import { core, errorFor, GRANULE_BYTES, ID_MASK, OFFSET_ERROR_BASE, Status, STATS_FIELDS, statusOfOffset, Violation } from "./native";
+import { BlockCache } from "./block_cache";
+import { core, errorFor, GRANULE_BYTES, ID_MASK, lastError, lastId, OFFSET_ERROR_BASE, Status, STATS_FIELDS, statusOfOffset, Violation } from "./native";
 import { plainConfig, takeSnapshot, type AllocationDetailsProvider, type PoolSnapshot, type SnapshotOptions } from "./snapshot";
 import { MemoryStats, type MemoryStatsJSON } from "./stats";
 
@@ -66,6 +67,8 @@ export interface PoolCalls {
   check?(handle: number): number;
   /** The offsets of live allocations: how many there are, as many as fit written to `out`. */
   liveList?(handle: number, out: Uint32Array, capacity: number): number;
+  /** This thread's JavaScript cache of the pool's free blocks, or null where the pool has none (src/block_cache.ts). */
+  openCache?(handle: number, maxBytes: number, poolName: string): BlockCache | null;
   /** zig/src/snapshot.zig: header, regions, their capacity, blocks, their capacity, statistics. */
   snapshot(handle: number, header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number;
 }
@@ -84,6 +87,7 @@ const coreCalls: PoolCalls = {
   check: core.mp_check,
   liveList: core.mp_live_list,
   snapshot: core.mp_snapshot,
+  openCache: BlockCache.open,
 };
 
 /** This thread's live pools: a pointer freed into the wrong pool is named with the pool it belongs to. */
@@ -109,6 +113,12 @@ export abstract class NativePool {
   readonly #calls: PoolCalls;
   /** Recent events: every one with trackHistory, violations and leaks always (made on first use). */
   #history: History | undefined;
+  /** This thread's cache of free blocks: undefined until the first allocation asks, null where the pool has none. */
+  #cache: BlockCache | null | undefined = undefined;
+  /** The message of a failure found by the cache (the core's last message is not about it). */
+  #cacheMessage: string | undefined = undefined;
+  /** @internal the id of the allocation allocOffset made last; its top bit set where it has guard pages. */
+  lastTaggedId = 0;
 
   /** @internal pools are made by MemoryPoolManager */
   constructor(
@@ -129,11 +139,44 @@ export abstract class NativePool {
     return (this.#history ??= new History(this.config.historySize));
   }
 
-  /** @internal a block's granule offset; throws the typed error where the core refuses. */
+  /**
+   * @internal a block's granule offset (its id in lastTaggedId): from this thread's cache where the
+   * pool has one and one block serves the size, else from the core. Throws the typed error.
+   */
   allocOffset(size: number): number {
+    const cache = this.#cache === undefined ? this.#openCache() : this.#cache;
+    if (cache !== null && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) {
+      const offset = cache.alloc(size);
+      if (offset < 0) throw this.failure(offset);
+      this.lastTaggedId = cache.lastId;
+      return offset;
+    }
     const offset = this.#calls.alloc(this.handle, typeof size === "number" ? size : NaN);
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
+    this.lastTaggedId = lastId();
     return offset;
+  }
+
+  #openCache(): BlockCache | null {
+    const open = this.#calls.openCache;
+    this.#cache = open === undefined || this.destroyed || this.config.allocatorType !== "FixedSize" ? null : open(this.handle, this.config.blockSize, this.name);
+    return this.#cache;
+  }
+
+  /** Frees the block at `offset` (by allocation `id` where not 0): in this thread's cache where it serves the block, else in the core. */
+  #free(offset: number, id: number): number {
+    const cache = this.#cache === undefined ? this.#openCache() : this.#cache;
+    if (cache !== null) {
+      const status = cache.free(offset, id);
+      if (status < 0) this.#cacheMessage = cache.message;
+      if (status !== 1) return status;
+    }
+    return this.#calls.free(this.handle, offset, id);
+  }
+
+  /** @internal gives this thread's cached blocks back to the pool (trim, reset, flushThreadCaches). */
+  flushCache(): void {
+    this.#cache?.flush();
   }
 
   /** @internal the address of granule `offset`. */
@@ -155,7 +198,7 @@ export abstract class NativePool {
    * where the free went through but found damage (BoundaryViolationError, UseAfterFreeError).
    */
   release(allocation: PoolAllocation): MemoryPoolError | undefined {
-    const status = this.#calls.free(this.handle, allocation.offset, allocation.id);
+    const status = this.#free(allocation.offset, allocation.id);
     if (status >= 0) {
       this.ended(allocation.offset);
       if (this.tracking || status === Status.freedGuarded) this.debug!.freed(allocation.offset);
@@ -167,7 +210,7 @@ export abstract class NativePool {
   /** @internal frees the block at `address` whoever holds it (a raw pointer free). */
   releaseAddress(address: number): void {
     const offset = this.offsetOf(address);
-    const status = this.#calls.free(this.handle, offset, 0);
+    const status = this.#free(offset, 0);
     if (status >= 0) {
       this.ended(offset);
       if (this.tracking || status === Status.freedGuarded) this.debug!.freed(offset);
@@ -196,6 +239,8 @@ export abstract class NativePool {
 
   /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
   holds(offset: number, id: number): boolean {
+    const cache = this.#cache;
+    if (cache != null && cache.open) return cache.liveId(offset) === id; // after a destroy elsewhere, the core says no
     return this.#calls.liveId(this.handle, offset) === id;
   }
 
@@ -205,14 +250,16 @@ export abstract class NativePool {
     const offset = delta / GRANULE_BYTES;
     const size = delta >= 0 && delta < this.addressSpace && Number.isInteger(offset) ? this.#calls.liveSize(this.handle, offset) : -1;
     if (size < 0) throw new InvalidPointerError(`0x${address.toString(16)} is not the start of a live allocation of pool '${this.name}'`);
-    return { offset, size, id: core.mp_last_id() };
+    return { offset, size, id: lastId() };
   }
 
   /** @internal the typed error for a failed status (PoolNotFoundError once destroyed). */
   failure(status: number): MemoryPoolError {
     if (this.destroyed) return new PoolNotFoundError(`pool '${this.name}' was destroyed`);
     if (status === Status.boundaryViolation || status === Status.useAfterFree) return this.#violation(status);
-    return errorFor(status);
+    const message = this.#cacheMessage ?? lastError();
+    this.#cacheMessage = undefined;
+    return errorFor(status, message);
   }
 
   /** @internal throws for a negative status, returns others. */
@@ -312,7 +359,7 @@ export abstract class NativePool {
     for (const offset of this.#liveOffsets()) {
       const size = this.#calls.liveSize(this.handle, offset);
       if (size < 0) continue;
-      const id = core.mp_last_id();
+      const id = lastId();
       const record = this.debug?.record(offset);
       const known = record !== undefined && record.id === id ? record : undefined;
       leaks.push({
@@ -383,6 +430,7 @@ export abstract class NativePool {
 
   /** Frees every allocation at once; their handles then throw UseAfterFreeError (and with safe views, their views are detached). */
   reset(): void {
+    this.flushCache();
     this.expectOk(this.#calls.reset(this.handle));
     this.epoch++;
     this.endedAll();
@@ -391,6 +439,7 @@ export abstract class NativePool {
 
   /** Gives empty regions (all but the first) back to the OS or device; returns the bytes released. */
   trim(): number {
+    this.flushCache();
     return this.expectOk(this.#calls.trim(this.handle));
   }
 
@@ -410,6 +459,8 @@ export abstract class NativePool {
     this.expectOk(this.#calls.destroy(this.handle));
     this.destroyed = true;
     livePools.delete(this);
+    this.#cache?.flush(); // the core closed it: this forgets it
+    this.#cache = null;
     this.endedAll();
     this.debug?.forgetAll(true);
     if (damage !== undefined) throw damage;
@@ -456,7 +507,7 @@ export abstract class HostPool extends NativePool {
   /** (seed) An Allocation of `size` bytes. */
   allocate(size: number): Allocation {
     const offset = this.allocOffset(size);
-    const tagged = core.mp_last_id(); // the id, and in its top bit whether the allocation has guard pages
+    const tagged = this.lastTaggedId; // the id, and in its top bit whether the allocation has guard pages
     const allocation = new Allocation(this, this.addressOf(offset), size, offset, tagged & ID_MASK);
     if (this.tracking) this.debug!.allocated(offset, tagged, size, allocation);
     return allocation;
@@ -465,7 +516,7 @@ export abstract class HostPool extends NativePool {
   /** A bare pointer for hot paths: no handle object; free it with deallocate(pointer). */
   allocateRaw(size: number): Pointer {
     const offset = this.allocOffset(size);
-    if (this.tracking) this.debug!.allocated(offset, core.mp_last_id(), size, undefined);
+    if (this.tracking) this.debug!.allocated(offset, this.lastTaggedId, size, undefined);
     return this.addressOf(offset);
   }
 

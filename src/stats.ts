@@ -37,6 +37,11 @@ export class MemoryStats {
   declare readonly trimCount: number;
   declare readonly bytesTrimmed: number;
   declare readonly growthCount: number;
+  /**
+   * Free blocks held in JavaScript thread caches (fixed-size lockFree / threadLocalCache pools):
+   * counted in freeBytes, never in bytesInUse; flushThreadCaches() or trim() give them back.
+   */
+  declare readonly cachedBytes: number;
 
   constructor(
     readonly poolName: string,
@@ -57,7 +62,7 @@ export class MemoryStats {
       ["bytes in use", `${bytes(this.bytesInUse)} (peak ${bytes(this.peakBytesInUse)})`],
       ["bytes in blocks", bytes(this.bytesAllocated)],
       ["bytes reserved", `${bytes(this.bytesReserved)} in ${this.regionCount} region(s) (peak ${bytes(this.peakBytesReserved)})`],
-      ["free", `${bytes(this.freeBytes)}, largest block ${bytes(this.largestFreeBlock)}`],
+      ["free", `${bytes(this.freeBytes)}, largest block ${bytes(this.largestFreeBlock)}${this.cachedBytes > 0 ? `, ${bytes(this.cachedBytes)} in thread caches` : ""}`],
       ["fragmentation", `${(this.fragmentation * 100).toFixed(1)} %`],
       ["utilization", `${(this.utilization * 100).toFixed(1)} %`],
       ["live allocations", `${this.liveAllocations} (peak ${this.peakLiveAllocations})`],

@@ -102,6 +102,16 @@ function runModel(name: string, config: PoolConfig, sizeOf: (random: (n: number)
   expect(end.liveAllocations).toBe(0);
   expect(end.bytesInUse).toBe(0);
   expect(end.bytesAllocated).toBe(0);
+  if (config.threadLocalCache || config.threadSafety === "lockFree") {
+    // A pool with a JavaScript thread cache (src/block_cache.ts): its regions stay, its cache goes back on flush.
+    manager.flushThreadCaches();
+    const flushed = pool.getStats();
+    expect(flushed.cachedBytes).toBe(0);
+    const stride = Math.ceil(config.blockSize / config.alignment) * config.alignment;
+    const regionBytes = flushed.bytesReserved / flushed.regionCount; // growth 1: regions of one size
+    expect(flushed.freeBytes).toBe(flushed.regionCount * Math.floor(regionBytes / stride) * stride); // every block free
+    return end;
+  }
   // With everything free, trim leaves the first region alone, and its free space is whole again.
   pool.trim();
   const trimmed = pool.getStats();
@@ -133,6 +143,13 @@ describe("model-based random operations", () => {
   test("FixedSize, blockSize 200", () => {
     const config = Object.assign(PoolConfig.FixedSizeCPU(200), { initialSize: 64 << 10 });
     runModel("model-fixed", config, (r) => 1 + r(200), 777);
+  });
+
+  test("FixedSize with the JavaScript thread cache (threadLocalCache), blockSize 48, growth on", () => {
+    const config = Object.assign(PoolConfig.FixedSizeCPU(48), { initialSize: 64 << 10, growth: 1, threadSafety: "mutex", threadLocalCache: true });
+    const end = runModel("model-fixed-cached", config, (r) => 1 + r(48), 31337);
+    expect(end.growthCount).toBeGreaterThan(0);
+    expect(end.cachedBytes).toBeGreaterThan(0); // freed blocks wait in this thread's cache until flushed
   });
 
   test("FixedSize, blockSize 4096, alignment 4096, mutex", () => {

@@ -36,7 +36,7 @@ describe("default views", () => {
         expect(a.bytes.byteOffset).toBe(0);
         expect(addressOf(a.bytes)).toBe(a.ptr);
         expect(a.as(Uint32Array).length).toBe(Math.floor(size / 4));
-        expect(a.as(Uint32Array).buffer).toBe(a.bytes.buffer);
+        expect(a.as(Uint32Array).buffer as ArrayBuffer).toBe(a.bytes.buffer as ArrayBuffer);
         a.free();
       }
     });

@@ -19,9 +19,10 @@ const ipc = @import("gpu/ipc.zig");
 const snapshot = @import("snapshot.zig");
 const host_copy = @import("host_copy.zig");
 const thread_cache = @import("sync/thread_cache.zig");
+const js_cache = @import("sync/js_cache.zig");
 const owner_check = @import("sync/owner_check.zig");
 
-pub const abi_version: u32 = 9;
+pub const abi_version: u32 = 10;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
@@ -63,10 +64,51 @@ export fn mp_pool_destroy(handle: i32) i32 {
     return 0;
 }
 
-/// Gives the calling thread's cached blocks back to their pools (a Worker calls it as it closes;
-/// a thread's end does it too).
+/// Gives the calling thread's cached blocks (the core's magazines) back to their pools (a Worker
+/// calls it as it closes; a thread's end does it too). JavaScript caches flush through
+/// mp_cache_flush, since JavaScript keeps their stack's count; a thread's end flushes them too.
 export fn mp_thread_flush() void {
     thread_cache.flushAll();
+}
+
+// ---- JavaScript thread caches (sync/js_cache.zig, src/block_cache.ts) ----
+
+/// The calling thread's cache record for the pool (its address, for JavaScript to view), or 0
+/// where the pool has no JavaScript cache (only fixed-size pools placed by sync/shared_fixed.zig).
+export fn mp_cache_open(handle: i32) usize {
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return 0;
+    const shared = pool.shared orelse return 0;
+    if (!pool.arena.backend.hostAccessible()) return 0;
+    const record = shared.openRecord() orelse return 0;
+    return @intFromPtr(record);
+}
+
+/// The address of the pool's block-state chunk `index` (lockfree_fixed.zig Chunk), or 0 where none is.
+export fn mp_cache_chunk(handle: i32, index: u32) usize {
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return 0;
+    const shared = pool.shared orelse return 0;
+    return @intFromPtr(shared.fixed.chunkAddress(index) orelse return 0);
+}
+
+/// Refills the record's stack (one batch of free blocks): its new count, or a negative status.
+export fn mp_cache_refill(handle: i32, record_address: usize) i32 {
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    const shared = pool.shared orelse return codeOf(status.fail(error.Unsupported, "pool '{s}' has no JavaScript cache", .{pool.name}));
+    const record = shared.record(record_address) orelse return codeOf(status.fail(error.InvalidPointer, "not a cache record of pool '{s}'", .{pool.name}));
+    const count = shared.refill(pool, record) catch |err| return codeOf(err);
+    return @intCast(count);
+}
+
+/// Gives the record's blocks from `keep` up back to the pool: the new count, or a negative status.
+export fn mp_cache_flush(handle: i32, record_address: usize, keep: u32) i32 {
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    const shared = pool.shared orelse return codeOf(status.fail(error.Unsupported, "pool '{s}' has no JavaScript cache", .{pool.name}));
+    const record = shared.record(record_address) orelse return codeOf(status.fail(error.InvalidPointer, "not a cache record of pool '{s}'", .{pool.name}));
+    return @intCast(shared.flush(record, keep));
 }
 
 export fn mp_pool_list(out: [*]i32, capacity: u32) u32 {
@@ -115,6 +157,12 @@ threadlocal var last_id: u32 = 0;
 
 export fn mp_last_id() u32 {
     return last_id;
+}
+
+/// The address of the calling thread's `last_id`: JavaScript reads it with Atomics.load after
+/// mp_alloc instead of crossing again for mp_last_id (the word lives as long as the thread).
+export fn mp_last_id_address() usize {
+    return @intFromPtr(&last_id);
 }
 
 /// Returns the block's granule offset from the pool's base, or `status.offset_error_base + code`.

@@ -28,6 +28,8 @@ pub const Field = enum(u32) {
     trim_count,
     bytes_trimmed,
     growth_count,
+    /// Free blocks held in JavaScript thread caches (sync/js_cache.zig): free, but not for other threads.
+    cached_bytes,
 };
 pub const field_count = @typeInfo(Field).@"enum".fields.len;
 
@@ -66,6 +68,7 @@ pub const Stats = struct {
     trim_count: u64 = 0,
     bytes_trimmed: u64 = 0,
     growth_count: u64 = 0,
+    cached_bytes: u64 = 0,
     alloc_samples: u64 = 0,
     alloc_sample_ns: u64 = 0,
     free_samples: u64 = 0,
@@ -152,6 +155,7 @@ pub const Stats = struct {
         out[@intFromEnum(Field.trim_count)] = f(self.trim_count);
         out[@intFromEnum(Field.bytes_trimmed)] = f(self.bytes_trimmed);
         out[@intFromEnum(Field.growth_count)] = f(self.growth_count);
+        out[@intFromEnum(Field.cached_bytes)] = f(self.cached_bytes);
     }
 };
 

@@ -24,18 +24,27 @@ const Backoff = adaptive.Backoff;
 const assert = std.debug.assert;
 const Region = @import("../arena.zig").Region;
 
-const chunk_shift = 12;
-const chunk_blocks: u32 = 1 << chunk_shift;
+pub const chunk_shift = 12;
+pub const chunk_blocks: u32 = 1 << chunk_shift;
 const nil: u32 = std.math.maxInt(u32);
 pub const freed_flag: u32 = 1 << 31;
 
-const Chunk = struct {
+/// Four arrays of words, in this order: JavaScript views a chunk as one Uint32Array (src/block_cache.ts).
+pub const Chunk = struct {
     state: [chunk_blocks]std.atomic.Value(u32),
     requested_bytes: [chunk_blocks]std.atomic.Value(u32),
     next: [chunk_blocks]std.atomic.Value(u32),
     /// `g + 1` of the block with this number, 0 where none: tells block starts from other offsets.
     start_plus_one: [chunk_blocks]std.atomic.Value(u32),
 };
+
+comptime {
+    assert(@offsetOf(Chunk, "state") == 0);
+    assert(@offsetOf(Chunk, "requested_bytes") == 4 * chunk_blocks);
+    assert(@offsetOf(Chunk, "next") == 8 * chunk_blocks);
+    assert(@offsetOf(Chunk, "start_plus_one") == 12 * chunk_blocks);
+    assert(@sizeOf(Chunk) == 16 * chunk_blocks);
+}
 
 pub const FreeResult = union(enum) {
     freed: struct { requested_bytes: u32 },
@@ -69,10 +78,18 @@ pub const LockFreeFixed = struct {
         return .{ .gpa = gpa, .stride = stride, .stride_reciprocal = reciprocal, .lock_free = lock_free, .chunks = chunks };
     }
 
-    pub fn deinit(self: *LockFreeFixed) void {
-        for (self.chunks) |*slot| if (slot.load(.monotonic)) |chunk| self.gpa.destroy(chunk);
+    /// With `keep_chunks`, the chunks stay allocated for the life of the process: JavaScript views
+    /// of them in other threads (js_cache.zig) may still read them once before they see the pool closed.
+    pub fn deinit(self: *LockFreeFixed, keep_chunks: bool) void {
+        if (!keep_chunks) for (self.chunks) |*slot| if (slot.load(.monotonic)) |chunk| self.gpa.destroy(chunk);
         self.gpa.free(self.chunks);
         self.* = undefined;
+    }
+
+    /// The address of chunk `index` (blocks `index << chunk_shift` on), for JavaScript to view; null where none.
+    pub fn chunkAddress(self: *const LockFreeFixed, index: u32) ?*Chunk {
+        if (index >= self.chunks.len) return null;
+        return self.chunks[index].load(.acquire);
     }
 
     inline fn numberOf(self: *const LockFreeFixed, g: u32) u32 {
@@ -252,7 +269,7 @@ pub const LockFreeFixed = struct {
 
 test "lock-free fixed: blocks in order, bad frees told apart, ids per block" {
     var fixed = try LockFreeFixed.init(std.testing.allocator, 3, 4096 * 4, true);
-    defer fixed.deinit();
+    defer fixed.deinit(false);
     try fixed.addRegion(.{ .start = 0, .len = 12, .committed = true, .live_count = 0 });
     const a = fixed.claim(fixed.pop().?, 40);
     const b = fixed.claim(fixed.pop().?, 48);
@@ -279,7 +296,7 @@ test "lock-free fixed: threads race, every block is held by one thread at a time
     const threads = 4;
     const rounds = 20_000;
     var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
-    defer fixed.deinit();
+    defer fixed.deinit(false);
     try fixed.addRegion(.{ .start = 0, .len = 64, .committed = true, .live_count = 0 });
     var owners: [64]std.atomic.Value(u32) = @splat(.init(0));
     var failures: std.atomic.Value(u32) = .init(0);

@@ -1,7 +1,8 @@
 //! The pool side of a fixed-size pool that many threads use without the pool's lock: `lockFree`
 //! pools and pools with `threadLocalCache`. Placement is lockfree_fixed.zig (its free stack under
 //! a mutex for "mutex" pools), optionally behind per-thread magazines (thread_cache.zig);
-//! counting is striped_counters.zig. Growth, the one rare and slow step, is serialised by
+//! counting is striped_counters.zig; JavaScript threads keep caches of their own in records the
+//! core sums into the figures (js_cache.zig). Growth, the one rare and slow step, is serialised by
 //! `growth_mutex`; a thread that finds no free block takes it, looks again, and grows.
 //!
 //! Invariants: the arena, its regions and the pool's growth figures change only under
@@ -12,6 +13,7 @@ const assert = std.debug.assert;
 const LockFreeFixed = @import("lockfree_fixed.zig").LockFreeFixed;
 const StripedCounters = @import("striped_counters.zig").StripedCounters;
 const thread_cache = @import("thread_cache.zig");
+const js_cache = @import("js_cache.zig");
 const stats_mod = @import("../stats.zig");
 const status = @import("../status.zig");
 const Error = status.Error;
@@ -29,6 +31,8 @@ pub const SharedFixed = struct {
     handle: i32 = -1,
     growth_mutex: std.Thread.Mutex = .{},
     counters: StripedCounters = .{},
+    /// The JavaScript caches' records of this pool, one per thread; the list under `growth_mutex`.
+    js_records: ?*js_cache.Record = null,
 
     pub fn create(gpa: std.mem.Allocator, stride_granules: u32, granule_bytes: u64, reserved_bytes: u64, lock_free: bool, cached: bool) Error!*SharedFixed {
         const self = gpa.create(SharedFixed) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
@@ -45,8 +49,78 @@ pub const SharedFixed = struct {
     }
 
     pub fn destroy(self: *SharedFixed) void {
-        self.fixed.deinit();
+        self.growth_mutex.lock();
+        js_cache.closeAll(self.js_records);
+        const viewed_elsewhere = js_cache.usedElsewhere(self.js_records);
+        self.growth_mutex.unlock();
+        self.fixed.deinit(viewed_elsewhere);
         self.gpa.destroy(self);
+    }
+
+    /// The calling thread's JavaScript cache record for this pool (made on first use); null where
+    /// no memory is left for one (JavaScript then takes the core's path).
+    pub fn openRecord(self: *SharedFixed) ?*js_cache.Record {
+        assert(self.handle >= 0);
+        self.growth_mutex.lock();
+        defer self.growth_mutex.unlock();
+        return js_cache.open(&self.js_records, self.handle, self.serial, self.fixed.stride);
+    }
+
+    /// The record at `address` if it is one of this pool's, else null.
+    pub fn record(self: *SharedFixed, address: usize) ?*js_cache.Record {
+        self.growth_mutex.lock();
+        defer self.growth_mutex.unlock();
+        const found = js_cache.find(self.js_records, address) orelse return null;
+        return if (found.serves(self.serial)) found else null;
+    }
+
+    /// Fills the record's stack with up to a batch of free blocks, growing the pool where none is
+    /// free; returns the new count. OutOfMemory where the pool has none and cannot grow.
+    pub fn refill(self: *SharedFixed, pool: anytype, target: *js_cache.Record) Error!u32 {
+        const count = @atomicLoad(u32, &target.shared.count, .acquire);
+        assert(count <= js_cache.capacity_blocks);
+        const room = target.shared.numbers[count..@min(js_cache.capacity_blocks, count + js_cache.batch_blocks)];
+        if (room.len == 0) return count;
+        var taken = self.fixed.popBatch(room);
+        if (taken == 0) {
+            self.growth_mutex.lock();
+            defer self.growth_mutex.unlock();
+            taken = self.fixed.popBatch(room);
+            if (taken == 0 and pool.growFor(self.stride_bytes)) taken = self.fixed.popBatch(room);
+        }
+        if (taken == 0) {
+            self.counters.recordFailure();
+            return status.fail(error.OutOfMemory, "pool '{s}' has no free block of {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.name, self.stride_bytes, pool.arena.committed_bytes, pool.arena.reserved_bytes });
+        }
+        const filled: u32 = @intCast(count + taken);
+        @atomicStore(u32, &target.shared.count, filled, .release);
+        self.notePeaks();
+        return filled;
+    }
+
+    const Combined = struct { allocations: u64, frees: u64, live: u64, requested_bytes: u64, cached_blocks: u64 };
+
+    /// The core path's counters and every JavaScript record's, summed. A block may be allocated on
+    /// one side and freed on the other, so the sums are signed until they are added up.
+    fn combined(self: *SharedFixed) Combined {
+        const core_totals = self.counters.read();
+        const js = js_cache.totals(@atomicLoad(?*js_cache.Record, &self.js_records, .acquire));
+        const allocations = core_totals.allocations + js.allocations;
+        const frees = @min(allocations, core_totals.frees + js.frees);
+        const bytes = @as(i64, @bitCast(core_totals.requested_bytes)) +% js.requested_bytes;
+        return .{ .allocations = allocations, .frees = frees, .live = allocations - frees, .requested_bytes = @intCast(@max(0, bytes)), .cached_blocks = js.cached_blocks };
+    }
+
+    /// Peaks are kept from what refills see (every batch a thread takes): lower bounds, as for the core path.
+    fn notePeaks(self: *SharedFixed) void {
+        const now = self.combined();
+        _ = self.counters.peak_live.fetchMax(now.live, .monotonic);
+        _ = self.counters.peak_requested_bytes.fetchMax(now.requested_bytes, .monotonic);
+    }
+
+    /// Gives the record's blocks from `keep` up back to the pool; returns the new count.
+    pub fn flush(self: *SharedFixed, target: *js_cache.Record, keep: u32) u32 {
+        return js_cache.flushTo(target, &self.fixed, keep);
     }
 
     fn owner(self: *const SharedFixed) thread_cache.Owner {
@@ -103,7 +177,16 @@ pub const SharedFixed = struct {
     /// Fills in the counters of `stats` (a copy of the pool's, which holds the growth figures).
     /// Counts are exact once operations in flight finish; peaks are lower bounds (striped_counters.zig).
     pub fn figures(self: *SharedFixed, stats: *stats_mod.Stats) u64 {
-        const live = self.counters.writeInto(stats);
+        _ = self.counters.writeInto(stats); // failures, and the core path's own peaks
+        const now = self.combined();
+        stats.allocation_count = now.allocations;
+        stats.free_count = now.frees;
+        const live = now.live;
+        stats.live_allocations = live;
+        stats.bytes_in_use = now.requested_bytes;
+        stats.peak_live_allocations = @max(stats.peak_live_allocations, live);
+        stats.peak_bytes_in_use = @max(stats.peak_bytes_in_use, now.requested_bytes);
+        stats.cached_bytes = now.cached_blocks * self.stride_bytes;
         stats.bytes_allocated = live * self.stride_bytes;
         const blocks = self.fixed.block_count.load(.monotonic);
         return (blocks -| live) * self.stride_bytes;

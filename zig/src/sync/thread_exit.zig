@@ -5,6 +5,7 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const thread_cache = @import("thread_cache.zig");
+const js_cache = @import("js_cache.zig");
 const pool_guard = @import("pool_guard.zig");
 
 var key: std.c.pthread_key_t = undefined;
@@ -18,6 +19,7 @@ fn makeKey() void {
 
 fn onExit(_: *anyopaque) callconv(.c) void {
     thread_cache.flushAll();
+    js_cache.flushThread();
     pool_guard.releaseRecord();
 }
 

@@ -1,0 +1,233 @@
+/**
+ * The JavaScript half of a pool's thread cache (the core's half: zig/src/sync/js_cache.zig). Each
+ * thread (each Bun Worker) that allocates from a fixed-size pool placed by the core's shared path
+ * keeps a stack of free blocks in a record in the core's memory, and allocates and frees on it with
+ * no FFI call; one core call refills or flushes a batch. Block state is the core's own: a state
+ * word per block (0 never allocated, the allocation's id while live, id | FREED once free) in
+ * chunks that this file views through toArrayBuffer and reads and writes with Atomics, so another
+ * thread's free, the core's lookups and this thread's checks all see one truth. A double free, a
+ * pointer no block starts at, and a free through the wrong pool are typed errors found here.
+ *
+ * A block on the stack is free (FREED set), counted by the core as cached, apart from the bytes in
+ * use. The record's counters (allocations, frees, bytes asked for) are summed into the pool's
+ * statistics by the core. When the thread ends, or on mp_thread_flush, the core gives the stack's
+ * blocks back.
+ *
+ * Atomics cost 5–20 ns each here (bench/RESULTS.md), so a hit uses one: the Atomics.store that
+ * publishes a block's new id, or the compare-and-swap that frees it (of two racing frees exactly
+ * one wins). Everything else is a plain read of a value this thread wrote, or one whose staleness
+ * the compare-and-swap catches. The stack's count is kept here (`#count`) and mirrored into the
+ * record for the core; after a refill the numbers are read with Atomics, since Bun's JIT may reuse
+ * a plain typed-array read across the FFI call that wrote them.
+ */
+import { toArrayBuffer, type Pointer } from "bun:ffi";
+import { core, GRANULE_BYTES, Status } from "./native";
+
+/** zig/src/sync/js_cache.zig Shared, as words: f64 counters 0..2, then u32 words. */
+const Word = { ownerSerial: 6, count: 7, strideGranules: 8, capacity: 9, numbers: 10 } as const;
+const Counter = { allocations: 0, frees: 1, requestedBytes: 2 } as const;
+const RECORD_BYTES = 40 + 4 * 256;
+/**
+ * zig/src/sync/lockfree_fixed.zig: state words carry this flag (bit 31) once free; ids stay below it.
+ * Chunks are viewed as an Int32Array, so a freed word is negative and every value stays an int32
+ * (a Uint32Array's words above 2^31 would be doubles, and the JIT's int32 speculation would fail).
+ */
+const FREED = -0x8000_0000;
+const CHUNK_SHIFT = 12;
+const CHUNK_BLOCKS = 1 << CHUNK_SHIFT;
+/** Word offsets of a chunk's arrays (lockfree_fixed.zig Chunk). */
+const REQUESTED = CHUNK_BLOCKS;
+const START_PLUS_ONE = 3 * CHUNK_BLOCKS;
+const CHUNK_BYTES = 16 * CHUNK_BLOCKS;
+/** A full stack gives back all but this many blocks in one call. */
+const KEEP_ON_FLUSH = 192;
+/** Operations between two checks that the pool still exists (see #closed). */
+const CHECK_PERIOD = 64;
+
+/** This thread's open caches, flushed together by flushThreadCaches() and as a Worker exits. */
+const openCaches = new Set<BlockCache>();
+
+/** Gives the blocks of every cache of this thread back to their pools. */
+export function flushAllCaches(): void {
+  for (const cache of openCaches) cache.flush();
+}
+
+// A Worker's caches go back as it exits (and, where it is terminated, as its thread ends: the core's exit hook).
+if (!Bun.isMainThread) process.on("exit", flushAllCaches);
+
+export class BlockCache {
+  readonly #handle: number;
+  readonly #address: Pointer;
+  readonly #words: Uint32Array;
+  readonly #counters: Float64Array;
+  readonly #serial: number;
+  readonly #stride: number;
+  readonly #capacity: number;
+  readonly #chunks: (Int32Array | undefined)[] = [];
+  /** Blocks on the stack: the truth is here, the record's count word mirrors it for the core. */
+  #count: number;
+  /** Operations since the record was last checked for a destroyed pool. */
+  #sinceCheck = 0;
+  /** Stack slots from this index up were written by the core's last refill: read them with Atomics. */
+  #refilledFrom = 0;
+  /** The largest request a block serves: bigger ones go to the core. */
+  readonly maxBytes: number;
+  /** The id of the allocation the last alloc() made. */
+  lastId = 0;
+  /** Why the last call that returned a failure failed. */
+  message = "";
+
+  constructor(handle: number, address: number, maxBytes: number, readonly poolName: string) {
+    this.#handle = handle;
+    this.#address = address as Pointer;
+    const record = toArrayBuffer(address as Pointer, 0, RECORD_BYTES);
+    this.#words = new Uint32Array(record);
+    this.#counters = new Float64Array(record, 0, 3);
+    this.#serial = Atomics.load(this.#words, Word.ownerSerial);
+    this.#stride = this.#words[Word.strideGranules]!;
+    this.#capacity = this.#words[Word.capacity]!;
+    this.#count = Atomics.load(this.#words, Word.count);
+    this.#refilledFrom = this.#count;
+    this.maxBytes = Math.min(maxBytes, this.#stride * GRANULE_BYTES);
+  }
+
+  /** Opens the calling thread's cache of the pool, or gives null where the pool has none. */
+  static open(handle: number, maxBytes: number, poolName: string): BlockCache | null {
+    const address = core.mp_cache_open(handle);
+    if (address === null || Number(address) === 0) return null;
+    const cache = new BlockCache(handle, Number(address), maxBytes, poolName);
+    openCaches.add(cache);
+    return cache;
+  }
+
+  /** Whether the pool is still there (another Worker may have destroyed it). */
+  get open(): boolean {
+    return Atomics.load(this.#words, Word.ownerSerial) === this.#serial;
+  }
+
+  /**
+   * Whether a hit must stop: every CHECK_PERIOD operations the record is read (with Atomics, so the
+   * JIT cannot hoist the read out of a loop) to see whether another Worker destroyed the pool. A
+   * thread that destroys a pool closes its own cache at once; other Workers notice within a period.
+   */
+  #closed(): boolean {
+    if (++this.#sinceCheck < CHECK_PERIOD) return false;
+    this.#sinceCheck = 0;
+    if (this.open) return false;
+    this.message = `pool '${this.poolName}' was destroyed`;
+    return true;
+  }
+
+  /** A block for `size` bytes (1..maxBytes, checked by the caller): its granule offset, id in `lastId`; or a negative status. */
+  alloc(size: number): number {
+    if (this.#closed()) return Status.poolNotFound;
+    let count = this.#count;
+    if (count === 0) {
+      count = core.mp_cache_refill(this.#handle, this.#address);
+      if (count < 0) return count;
+      this.#refilledFrom = 0;
+    }
+    count--;
+    const number = count < this.#refilledFrom ? Atomics.load(this.#words, Word.numbers + count) : this.#words[Word.numbers + count]!;
+    this.#refilledFrom = Math.min(this.#refilledFrom, count);
+    this.#count = count;
+    this.#words[Word.count] = count;
+    const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT)!;
+    const at = number & (CHUNK_BLOCKS - 1);
+    // Ids count up per block (as the core's claim does): a handle of an earlier allocation never
+    // frees a later one. The block is ours (freed, on our stack): no other thread writes its word.
+    const next = (chunk[at]! & 0x7fff_ffff) + 1;
+    const id = next > 0x7fff_ffff ? 1 : next;
+    chunk[REQUESTED + at] = size;
+    Atomics.store(chunk, at, id);
+    this.#counters[Counter.allocations]! += 1;
+    this.#counters[Counter.requestedBytes]! += size;
+    this.lastId = id;
+    return chunk[START_PLUS_ONE + at]! - 1;
+  }
+
+  /**
+   * Frees the block at granule `g` (with `expectedId` not 0, only while it holds that allocation):
+   * 0, 1 where it is not a single block this cache serves (the caller asks the core), or a negative status.
+   */
+  free(g: number, expectedId: number): number {
+    if (this.#closed()) return Status.poolNotFound;
+    const number = Math.floor(g / this.#stride);
+    const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT);
+    if (chunk === undefined) return this.#fail(Status.invalidPointer, `pool '${this.poolName}' never gave out a block at offset ${g * GRANULE_BYTES}`);
+    const at = number & (CHUNK_BLOCKS - 1);
+    const start = chunk[START_PLUS_ONE + at]!;
+    if (start !== g + 1) {
+      if (start !== 0 && start - 1 < g) return this.#fail(Status.invalidPointer, `pointer at offset ${g * GRANULE_BYTES} points inside an allocation of pool '${this.poolName}', not at its start`);
+      return this.#fail(Status.invalidPointer, `pool '${this.poolName}' never gave out a block at offset ${g * GRANULE_BYTES}`);
+    }
+    // A plain read first: where it is stale (another thread freed or took the block), the swap fails and the loop reads again with Atomics.
+    let state = chunk[at]!;
+    for (;;) {
+      if (state === 0) return this.#fail(Status.invalidPointer, `pool '${this.poolName}' never gave out a block at offset ${g * GRANULE_BYTES}`);
+      if (state < 0) {
+        return this.#fail(Status.doubleFree, expectedId !== 0 ? `double free: allocation #${expectedId} at offset ${g * GRANULE_BYTES} was already freed (pool '${this.poolName}')` : `double free: the block at offset ${g * GRANULE_BYTES} is already free (pool '${this.poolName}')`);
+      }
+      if (expectedId !== 0 && state !== expectedId) {
+        return this.#fail(Status.doubleFree, `double free: allocation #${expectedId} at offset ${g * GRANULE_BYTES} was already freed, and the block now holds allocation #${state} (pool '${this.poolName}')`);
+      }
+      const requested = chunk[REQUESTED + at]!;
+      if (requested > this.maxBytes) return 1;
+      // Of two racing frees exactly one swaps the state word; the other sees FREED and fails above.
+      const seen = Atomics.compareExchange(chunk, at, state, state | FREED);
+      if (seen !== state) {
+        state = seen;
+        continue;
+      }
+      this.#counters[Counter.frees]! += 1;
+      this.#counters[Counter.requestedBytes]! -= requested;
+      let count = this.#count;
+      if (count === this.#capacity) {
+        count = core.mp_cache_flush(this.#handle, this.#address, KEEP_ON_FLUSH);
+        this.#refilledFrom = Math.min(this.#refilledFrom, count);
+      }
+      this.#words[Word.numbers + count] = number;
+      this.#count = count + 1;
+      this.#words[Word.count] = count + 1;
+      return 0;
+    }
+  }
+
+  /** The id of the allocation that holds the block at `g` now, 0 where it is free or none starts there. */
+  liveId(g: number): number {
+    const number = Math.floor(g / this.#stride);
+    const chunk = this.#chunk(number >>> CHUNK_SHIFT);
+    if (chunk === undefined) return 0;
+    const at = number & (CHUNK_BLOCKS - 1);
+    if (chunk[START_PLUS_ONE + at] !== g + 1) return 0;
+    const state = Atomics.load(chunk, at);
+    return state < 0 ? 0 : state;
+  }
+
+  /** Gives every cached block back to the pool. */
+  flush(): void {
+    this.#sinceCheck = CHECK_PERIOD; // the next operation looks at the record
+    if (!this.open) {
+      openCaches.delete(this); // its pool is gone: nothing to give back, ever
+      return;
+    }
+    core.mp_cache_flush(this.#handle, this.#address, 0);
+    this.#count = 0;
+    this.#refilledFrom = 0;
+  }
+
+  #chunk(index: number): Int32Array | undefined {
+    const known = this.#chunks[index];
+    if (known !== undefined) return known;
+    const address = core.mp_cache_chunk(this.#handle, index);
+    if (address === null || Number(address) === 0) return undefined;
+    const chunk = new Int32Array(toArrayBuffer(address as Pointer, 0, CHUNK_BYTES));
+    this.#chunks[index] = chunk;
+    return chunk;
+  }
+
+  #fail(status: number, message: string): number {
+    this.message = message;
+    return status;
+  }
+}

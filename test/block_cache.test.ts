@@ -1,0 +1,132 @@
+// The JavaScript thread cache of fixed-size lockFree / threadLocalCache pools (src/block_cache.ts):
+// hits cross no FFI boundary, bad frees are still typed errors found on the cached path, and the
+// statistics stay exact, with cached bytes apart from bytes in use.
+import { afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { DoubleFreeError, InvalidPointerError, MemoryPoolManager, PoolConfig, PoolNotFoundError } from "../src/index";
+import { thrown } from "./support/thrown";
+
+const manager = MemoryPoolManager.getInstance();
+let created: string[] = [];
+afterEach(() => {
+  for (const name of created) if (manager.hasPool(name)) manager.destroyPool(name);
+  created = [];
+});
+function cachedPool(name: string, blockSize = 64, fields: Partial<InstanceType<typeof PoolConfig>> = {}) {
+  created.push(name);
+  return manager.createCPUPool(name, Object.assign(PoolConfig.FixedSizeCPU(blockSize), { threadSafety: "mutex", threadLocalCache: true }, fields));
+}
+
+describe("the JavaScript thread cache", () => {
+  test("hits cross no FFI boundary, batches cross once each, and bad frees are found with no FFI call", () => {
+    // In a process of its own: the core's functions are wrapped to count calls before the library captures them.
+    const result = Bun.spawnSync([process.execPath, join(import.meta.dir, "fixtures", "cache-crossings.ts")], { stdout: "pipe", stderr: "pipe" });
+    expect(result.stderr.toString()).toBe("");
+    const counts = JSON.parse(result.stdout.toString()) as { uncachedFree: number; hits: number; batches: number; badFrees: number; errors: string[] };
+    expect(counts.uncachedFree).toBeGreaterThan(0); // the counting works: a pool without a cache crosses
+    expect(counts.hits).toBe(0); // 10^4 pairs, .bytes and alive included
+    expect(counts.batches).toBeGreaterThan(0); // 1000 live blocks: a refill per 64, flushes on the way back
+    expect(counts.batches).toBeLessThan(40);
+    expect(counts.badFrees).toBe(0);
+    expect(counts.errors).toEqual(["DoubleFreeError", "DoubleFreeError", "InvalidPointerError", "InvalidPointerError", "InvalidPointerError", "InvalidPointerError", "InvalidPointerError"]);
+  });
+
+  test("double free, interior, foreign and unknown pointers and the wrong pool are typed errors, with messages", () => {
+    const pool = cachedPool("errors");
+    const other = cachedPool("errors-other");
+    const a = pool.allocate(48);
+    const b = pool.allocate(48);
+    const view = b.bytes;
+    const foreign = other.allocate(48);
+    pool.deallocate(a.ptr);
+    const caught = [
+      thrown(() => pool.deallocate(a.ptr)),
+      thrown(() => pool.deallocate(b.ptr + 16)),
+      thrown(() => pool.deallocate(foreign.ptr)),
+      thrown(() => pool.deallocate(b.ptr + 64 * 512)), // inside the pool, a block never given out
+    ];
+    expect(caught[0]).toBeInstanceOf(DoubleFreeError);
+    expect(caught[0]!.message).toContain("double free");
+    expect(caught[1]).toBeInstanceOf(InvalidPointerError);
+    expect(caught[1]!.message).toContain("inside an allocation");
+    expect(caught[2]!.message).toContain("belongs to pool 'errors-other'");
+    expect(caught[3]).toBeInstanceOf(InvalidPointerError);
+    // Nothing was freed by the refusals.
+    pool.deallocate(view);
+    expect(view.length).toBe(0);
+    expect(thrown(() => pool.deallocate(view))).toBeInstanceOf(DoubleFreeError);
+    expect(thrown(() => b.free())).toBeInstanceOf(DoubleFreeError);
+    foreign.free();
+    expect(thrown(() => other.deallocate(foreign.ptr))).toBeInstanceOf(DoubleFreeError);
+  });
+
+  test("a block freed and reused gets a new id: its old handle can neither use nor free it", () => {
+    const pool = cachedPool("ids");
+    const a = pool.allocate(64);
+    pool.deallocate(a.ptr);
+    const b = pool.allocate(32);
+    expect(b.ptr).toBe(a.ptr);
+    expect(b.id).not.toBe(a.id);
+    expect(a.alive).toBe(false);
+    expect(thrown(() => a.free())).toBeInstanceOf(DoubleFreeError);
+    expect(pool.fromPointer(b.ptr).size).toBe(32); // the core reads what the cache wrote
+    expect(b.alive).toBe(true);
+    b.free();
+  });
+
+  test("statistics: cached bytes apart from bytes in use; exact after everything is freed and flushed", () => {
+    const pool = cachedPool("stats", 100);
+    const live = Array.from({ length: 300 }, (_, i) => pool.allocate(1 + (i % 100)));
+    const requested = live.reduce((sum, a) => sum + a.size, 0);
+    let stats = pool.getStats();
+    expect(stats.liveAllocations).toBe(300);
+    expect(stats.bytesInUse).toBe(requested);
+    expect(stats.allocationCount).toBe(300);
+    expect(stats.cachedBytes % 112).toBe(0); // whole blocks of 100 bytes rounded up to granules
+    for (const a of live.splice(0, 150)) a.free();
+    stats = pool.getStats();
+    expect(stats.liveAllocations).toBe(150);
+    expect(stats.cachedBytes).toBeGreaterThan(0); // freed blocks wait in this thread's cache
+    expect(stats.freeBytes).toBeGreaterThanOrEqual(stats.cachedBytes);
+    for (const a of live) a.free();
+    manager.flushThreadCaches();
+    stats = pool.getStats();
+    expect(stats).toMatchObject({ liveAllocations: 0, bytesInUse: 0, bytesAllocated: 0, allocationCount: 300, freeCount: 300, cachedBytes: 0 });
+    expect(stats.freeBytes).toBe(Math.floor(stats.bytesReserved / 112) * 112); // every block of the region
+    expect(stats.peakLiveAllocations).toBeGreaterThanOrEqual(256);
+  });
+
+  test("a hot loop across refills and flushes never hands out a block twice (no stale reads by the JIT)", () => {
+    const pool = cachedPool("jit", 16, { initialSize: 1 << 20 });
+    for (let round = 0; round < 20; round++) {
+      const live = new Set<number>();
+      const count = 200 + round * 37;
+      for (let i = 0; i < count; i++) live.add(pool.allocateRaw(16));
+      expect(live.size).toBe(count);
+      for (const p of live) pool.deallocate(p);
+      if (round % 5 === 4) manager.flushThreadCaches();
+    }
+    manager.flushThreadCaches();
+    expect(pool.getStats().liveAllocations).toBe(0);
+    expect(pool.getStats().cachedBytes).toBe(0);
+  });
+
+  test("trim() gives the cached blocks back; a destroyed pool's cache is closed", () => {
+    const pool = cachedPool("closing");
+    pool.allocate(64).free();
+    expect(pool.getStats().cachedBytes).toBeGreaterThan(0);
+    pool.trim();
+    expect(pool.getStats().cachedBytes).toBe(0);
+    const kept = pool.allocateRaw(64);
+    manager.destroyPool("closing");
+    expect(thrown(() => pool.allocateRaw(64))).toBeInstanceOf(PoolNotFoundError);
+    expect(thrown(() => pool.deallocate(kept))).toBeInstanceOf(PoolNotFoundError);
+  });
+
+  test("requests a block cannot serve go to the core and get its errors", () => {
+    const pool = cachedPool("sizes");
+    expect(thrown(() => pool.allocateRaw(65)).constructor.name).toBe("InvalidSizeError");
+    expect(thrown(() => pool.allocateRaw(0)).constructor.name).toBe("InvalidSizeError");
+    expect(thrown(() => pool.allocateRaw(1.5)).constructor.name).toBe("InvalidSizeError");
+  });
+});

@@ -1,0 +1,185 @@
+//! The core's half of the JavaScript thread caches (src/block_cache.ts): for each pool and each
+//! thread that allocates from it in JavaScript, a record in memory both sides read. JavaScript
+//! keeps a stack of free blocks' numbers in it and allocates and frees on that stack with no FFI
+//! call, reading and writing the blocks' state words (lockfree_fixed.zig chunks, viewed from
+//! JavaScript) with Atomics; the core refills or flushes the stack in batches, sums the record's
+//! counters into the pool's statistics, and gives the stack's blocks back when the thread ends.
+//!
+//! A block on a record's stack is free as far as the pool is concerned (its state word says
+//! freed, so a second free is a double free, exactly as for thread_cache.zig's magazines), and is
+//! counted as cached, apart from the bytes in use.
+//!
+//! Records are never freed: a JavaScript view of one may outlive its pool (a Worker that did not
+//! see the pool destroyed). `owner_serial` names the pool a record serves, 0 once that pool is
+//! gone; JavaScript checks it before every use, and a thread reuses its own closed records.
+//!
+//! Invariants: a record is written by its thread only (JavaScript or this file on its behalf),
+//! except `owner_serial`, which destroy clears; `count <= capacity_blocks`; every number on a
+//! stack is a block of the record's pool whose state word has `freed_flag` set.
+const std = @import("std");
+const assert = std.debug.assert;
+const lockfree_fixed = @import("lockfree_fixed.zig");
+const thread_exit = @import("thread_exit.zig");
+const registry = @import("../registry.zig");
+
+pub const capacity_blocks = 256;
+/// Blocks a refill brings and a flush of a full stack gives back.
+pub const batch_blocks = 64;
+
+/// The part of a record JavaScript views; its layout is ABI (src/block_cache.ts mirrors it).
+pub const Shared = extern struct {
+    /// Allocations and frees made on the stack, and the bytes asked for by the first minus the
+    /// second (negative where this thread freed more than it allocated).
+    allocations: f64 = 0,
+    frees: f64 = 0,
+    requested_bytes: f64 = 0,
+    /// The low 32 bits of the serial of the pool the record serves; 0 when closed.
+    owner_serial: u32 = 0,
+    count: u32 = 0,
+    stride_granules: u32 = 0,
+    capacity: u32 = capacity_blocks,
+    numbers: [capacity_blocks]u32 = undefined,
+};
+
+comptime {
+    assert(@offsetOf(Shared, "owner_serial") == 24 and @offsetOf(Shared, "count") == 28);
+    assert(@offsetOf(Shared, "numbers") == 40);
+}
+
+pub const Record = extern struct {
+    shared: Shared = .{},
+    /// The pool's handle (to find it from the thread's exit) and its full serial.
+    handle: i32 = -1,
+    serial: u64 = 0,
+    next_in_pool: ?*Record = null,
+    next_in_thread: ?*Record = null,
+
+    pub fn serves(self: *const Record, serial: u64) bool {
+        return serial != 0 and self.serial == serial and @atomicLoad(u32, &self.shared.owner_serial, .acquire) != 0;
+    }
+};
+
+/// The record at `address` in the pool's list, or null: JavaScript hands addresses back, and one
+/// the core did not give out for this pool must not be written through.
+pub fn find(first: ?*Record, address: usize) ?*Record {
+    var it = first;
+    while (it) |record| : (it = record.next_in_pool) if (@intFromPtr(record) == address) return record;
+    return null;
+}
+
+pub fn serialWord(serial: u64) u32 {
+    const low: u32 = @truncate(serial);
+    return if (low == 0) 1 else low;
+}
+
+/// The calling thread's records, of every pool.
+threadlocal var thread_records: ?*Record = null;
+
+/// The calling thread's record for the pool with `serial` and `handle`, made (or a closed one
+/// reused) where it has none; `first` is the pool's list, which the caller holds the lock of.
+pub fn open(first: *?*Record, handle: i32, serial: u64, stride_granules: u32) ?*Record {
+    assert(serial != 0 and handle >= 0);
+    var closed: ?*Record = null;
+    var it = thread_records;
+    while (it) |record| : (it = record.next_in_thread) {
+        if (record.serves(serial)) return record;
+        if (closed == null and @atomicLoad(u32, &record.shared.owner_serial, .acquire) == 0) closed = record;
+    }
+    const record = closed orelse blk: {
+        const made = std.heap.page_allocator.create(Record) catch return null;
+        made.* = .{ .next_in_thread = thread_records };
+        thread_records = made;
+        thread_exit.register();
+        break :blk made;
+    };
+    record.shared = .{ .stride_granules = stride_granules };
+    record.handle = handle;
+    record.serial = serial;
+    record.next_in_pool = first.*;
+    @atomicStore(?*Record, first, record, .release); // statistics walk the list without the lock
+    @atomicStore(u32, &record.shared.owner_serial, serialWord(serial), .release);
+    return record;
+}
+
+/// Closes every record of a pool being destroyed (under its lock): their views see it closed.
+pub fn closeAll(first: ?*Record) void {
+    var it = first;
+    while (it) |record| : (it = record.next_in_pool) @atomicStore(u32, &record.shared.owner_serial, 0, .release);
+}
+
+/// Whether a thread other than the caller has a record in the list (its views may outlive the pool).
+pub fn usedElsewhere(first: ?*Record) bool {
+    var it = first;
+    while (it) |record| : (it = record.next_in_pool) {
+        if (!isMine(record)) return true;
+    }
+    return false;
+}
+
+fn isMine(record: *const Record) bool {
+    var it = thread_records;
+    while (it) |mine| : (it = mine.next_in_thread) if (mine == record) return true;
+    return false;
+}
+
+/// Pushes the record's blocks from `keep` up back to `fixed`; returns the new count.
+pub fn flushTo(record: *Record, fixed: *lockfree_fixed.LockFreeFixed, keep: u32) u32 {
+    const count = @atomicLoad(u32, &record.shared.count, .acquire);
+    assert(count <= capacity_blocks);
+    if (keep >= count) return count;
+    fixed.pushBatch(record.shared.numbers[keep..count]);
+    @atomicStore(u32, &record.shared.count, keep, .release);
+    return keep;
+}
+
+/// Gives every open record of the calling thread back to its pool, as the thread ends (thread_exit.zig):
+/// while JavaScript runs it keeps the count, and flushes through mp_cache_flush.
+pub fn flushThread() void {
+    var it = thread_records;
+    while (it) |record| : (it = record.next_in_thread) {
+        if (@atomicLoad(u32, &record.shared.owner_serial, .acquire) == 0 or record.shared.count == 0) continue;
+        defer registry.leave(.secondary);
+        const pool = registry.enter(record.handle, .secondary) orelse continue;
+        const shared = pool.shared orelse continue;
+        if (!record.serves(shared.serial)) continue;
+        _ = flushTo(record, &shared.fixed, 0);
+    }
+}
+
+/// Sums the counters of a pool's records: what JavaScript allocated and freed, and holds cached.
+pub const Totals = struct { allocations: u64 = 0, frees: u64 = 0, requested_bytes: i64 = 0, cached_blocks: u64 = 0 };
+
+pub fn totals(first: ?*Record) Totals {
+    var sum: Totals = .{};
+    var it = first;
+    while (it) |record| : (it = record.next_in_pool) {
+        const shared = &record.shared;
+        sum.allocations += @intFromFloat(@atomicLoad(f64, &shared.allocations, .monotonic));
+        sum.frees += @intFromFloat(@atomicLoad(f64, &shared.frees, .monotonic));
+        sum.requested_bytes += @intFromFloat(@atomicLoad(f64, &shared.requested_bytes, .monotonic));
+        sum.cached_blocks += @atomicLoad(u32, &shared.count, .monotonic);
+    }
+    return sum;
+}
+
+test "records: one per pool and thread, closed ones reused, totals summed" {
+    var list: ?*Record = null;
+    const a = open(&list, 1, 7, 4).?;
+    try std.testing.expectEqual(a, open(&list, 1, 7, 4).?);
+    a.shared.allocations = 3;
+    a.shared.frees = 1;
+    a.shared.requested_bytes = 128;
+    a.shared.count = 2;
+    const sum = totals(list);
+    try std.testing.expectEqual(@as(u64, 3), sum.allocations);
+    try std.testing.expectEqual(@as(i64, 128), sum.requested_bytes);
+    try std.testing.expectEqual(@as(u64, 2), sum.cached_blocks);
+    try std.testing.expect(!usedElsewhere(list));
+    closeAll(list);
+    try std.testing.expect(!a.serves(7));
+    var other: ?*Record = null;
+    const b = open(&other, 2, 8, 4).?;
+    try std.testing.expectEqual(a, b); // the closed record, reused
+    try std.testing.expectEqual(@as(u32, 0), b.shared.count);
+    closeAll(other);
+}
