@@ -5,17 +5,13 @@
  *  3. variable sizes 16 B..64 KiB, a ring of 1000 live blocks (free the oldest, allocate one)
  *     vs the same pattern with libc malloc/free (≤ 0.7×)
  */
-import type { Pointer } from "bun:ffi";
 import { do_not_optimize, group } from "mitata";
 import { MemoryPoolManager, PoolConfig } from "../src/index";
 import { free, malloc } from "./anchors";
 import { compare, type Suite, type TimedGoal } from "./goals";
-import { KiB, MiB, randomSizes } from "./util";
+import { makeRings } from "./ring";
+import { KiB, MiB } from "./util";
 
-const RING = 1000;
-const SIZE_STREAM = 1 << 16; // sizes are drawn from a pre-generated stream, cycled
-const SIZE_MASK = SIZE_STREAM - 1;
-const SIZE_SEED = 0x5eed_0001;
 const RING_WARMUP = 200_000;
 const POOLS = ["bench-fixed-64", "bench-variable", "bench-ring"];
 
@@ -108,55 +104,15 @@ export function cpuSuite(): Suite {
   });
 
   // 3. Variable sizes, 1000 live blocks: each iteration frees the oldest and allocates a new one.
-  const ringSizes = randomSizes(SIZE_STREAM, 16, 64 * KiB, SIZE_SEED);
   const ringPool = manager.createCPUPool("bench-ring", Object.assign(new PoolConfig(), { initialSize: 64 * MiB, growth: 2 }));
-  const poolRing = new Float64Array(RING);
-  const libcRing = new Float64Array(RING);
-  let poolSlot = 0;
-  let poolNext = 0;
-  let libcSlot = 0;
-  let libcNext = 0;
-  for (let i = 0; i < RING; i++) {
-    poolRing[i] = ringPool.allocateRaw(ringSizes[poolNext++]!);
-    libcRing[i] = malloc(ringSizes[libcNext++]!)!;
-  }
   // Run both rings to a steady state (free space cut up, the pool grown as far as it will) before timing.
-  for (let i = 0; i < RING_WARMUP; i++) {
-    ringPool.deallocate(poolRing[poolSlot]!);
-    poolRing[poolSlot] = ringPool.allocateRaw(ringSizes[poolNext]!);
-    poolNext = (poolNext + 1) & SIZE_MASK;
-    poolSlot = poolSlot + 1 === RING ? 0 : poolSlot + 1;
-    free(libcRing[libcSlot]! as Pointer);
-    libcRing[libcSlot] = malloc(ringSizes[libcNext]!)!;
-    libcNext = (libcNext + 1) & SIZE_MASK;
-    libcSlot = libcSlot + 1 === RING ? 0 : libcSlot + 1;
-  }
+  const rings = makeRings(ringPool, RING_WARMUP);
   group("3. random 16 B..64 KiB, ring of 1000 live blocks", () => {
     goals.push(
       compare(
         "3. ring of 1000, random 16 B..64 KiB vs malloc/free",
-        [
-          "pool ring: deallocate oldest + allocateRaw",
-          () => {
-            ringPool.deallocate(poolRing[poolSlot]!);
-            const p = ringPool.allocateRaw(ringSizes[poolNext]!);
-            poolRing[poolSlot] = p;
-            poolNext = (poolNext + 1) & SIZE_MASK;
-            poolSlot = poolSlot + 1 === RING ? 0 : poolSlot + 1;
-            do_not_optimize(p);
-          },
-        ],
-        [
-          "libc ring: free oldest + malloc (ffi)",
-          () => {
-            free(libcRing[libcSlot]! as Pointer);
-            const p = malloc(ringSizes[libcNext]!)!;
-            libcRing[libcSlot] = p;
-            libcNext = (libcNext + 1) & SIZE_MASK;
-            libcSlot = libcSlot + 1 === RING ? 0 : libcSlot + 1;
-            do_not_optimize(p);
-          },
-        ],
+        ["pool ring: deallocate oldest + allocateRaw", rings.poolStep],
+        ["libc ring: free oldest + malloc (ffi)", rings.libcStep],
         0.7,
       ),
     );
@@ -174,7 +130,7 @@ export function cpuSuite(): Suite {
       ];
     },
     cleanup() {
-      for (let i = 0; i < RING; i++) free(libcRing[i]! as Pointer);
+      rings.cleanup();
       for (const name of POOLS) manager.destroyPool(name);
     },
   };

@@ -8,6 +8,7 @@
  * adds time.
  */
 import { bench } from "mitata";
+import { formatNs, formatRatio } from "./util";
 
 export interface TimedGoal {
   /** Row label in the final table. */
@@ -62,4 +63,24 @@ export function compare(
     }
   }
   return row;
+}
+
+/** The table rows of `goals` from mitata's averages by name (the lowest run of each side counts), and the labels of unmet goals. */
+export function goalRows(goals: TimedGoal[], average: Map<string, number>): { rows: string[][]; unmet: string[] } {
+  const lowest = (names: string[]) => Math.min(...names.map((name) => average.get(name) ?? NaN));
+  const rows: string[][] = [];
+  const unmet: string[] = [];
+  for (const goal of goals) {
+    const ours = lowest(goal.ours);
+    const anchor = lowest(goal.anchor);
+    const ratio = ours / anchor;
+    if (goal.goal === undefined) {
+      rows.push([goal.label, formatNs(ours), formatNs(anchor), `${formatRatio(ratio)}×`, "(info)", "—"]);
+      continue;
+    }
+    const met = ratio <= goal.goal;
+    if (!met) unmet.push(goal.label);
+    rows.push([goal.label, formatNs(ours), formatNs(anchor), `${formatRatio(ratio)}×`, `≤ ${goal.goal}×`, met ? "yes" : "NO"]);
+  }
+  return { rows, unmet };
 }

@@ -8,10 +8,10 @@ import { join } from "node:path";
 import { run } from "mitata";
 import { cpuSuite } from "./cpu";
 import { ffiSuite } from "./ffi";
-import type { Suite, TimedGoal } from "./goals";
+import { goalRows, type Suite, type TimedGoal } from "./goals";
 import { MEMORY_GOAL, runWorkload } from "./memory";
 import { statsSuite } from "./stats";
-import { cpuModel, formatBytes, formatNs, formatRatio, table, timesByName } from "./util";
+import { cpuModel, formatBytes, table, timesByName } from "./util";
 
 const suites: Suite[] = [cpuSuite(), statsSuite(), ffiSuite()];
 const started = performance.now();
@@ -19,21 +19,7 @@ const average = timesByName(await run());
 const notes = suites.flatMap((suite) => suite.notes?.() ?? []);
 for (const suite of suites) suite.cleanup();
 
-const lowest = (names: string[]) => Math.min(...names.map((name) => average.get(name) ?? NaN));
-const rows: string[][] = [];
-const unmet: string[] = [];
-for (const goal of suites.flatMap((suite): TimedGoal[] => suite.goals)) {
-  const ours = lowest(goal.ours);
-  const anchor = lowest(goal.anchor);
-  const ratio = ours / anchor;
-  if (goal.goal === undefined) {
-    rows.push([goal.label, formatNs(ours), formatNs(anchor), `${formatRatio(ratio)}×`, "(info)", "—"]);
-    continue;
-  }
-  const met = ratio <= goal.goal;
-  if (!met) unmet.push(goal.label);
-  rows.push([goal.label, formatNs(ours), formatNs(anchor), `${formatRatio(ratio)}×`, `≤ ${goal.goal}×`, met ? "yes" : "NO"]);
-}
+const { rows, unmet } = goalRows(suites.flatMap((suite): TimedGoal[] => suite.goals), average);
 
 // 5. Memory, after the timings so the children do not compete with them.
 const pool = runWorkload("pool");

@@ -467,14 +467,19 @@ export abstract class NativePool {
   }
 }
 
-/** An exact buffer handed out for allocation `id`: views of it die when that allocation ends. */
-interface ViewedAllocation {
-  readonly id: number;
-  readonly buffer: ArrayBuffer;
+/**
+ * A block this thread made a view buffer for. While `live`, `buffer` is the exact buffer handed out
+ * for allocation `id`; once that allocation ended, `buffer` is its successor from transfer(), a
+ * spare never handed out, for the block's next allocation of the same size.
+ */
+interface ViewedBlock {
+  id: number;
+  buffer: ArrayBuffer;
+  live: boolean;
 }
 
-/** Spare buffers kept per pool and thread (see HostPool.#spares); past this the oldest set is dropped. */
-const SPARES_MAX = 1024;
+/** Blocks kept per pool and thread (see HostPool.#blocks); past this the spares are dropped. */
+const VIEWED_BLOCKS_MAX = 1024;
 
 /**
  * A pool whose memory the CPU can touch: allocations carry typed views.
@@ -490,10 +495,10 @@ const SPARES_MAX = 1024;
  */
 export abstract class HostPool extends NativePool {
   readonly #windows: (ArrayBuffer | undefined)[] = [];
-  /** The live allocations this thread made views of, by granule offset. */
-  readonly #viewed = new Map<number, ViewedAllocation>();
-  /** By granule offset: buffers over blocks whose allocation ended, never handed out (see above). */
-  readonly #spares = new Map<number, ArrayBuffer>();
+  /** By granule offset: the blocks this thread made view buffers for (live ones and spares). One entry per block, reused, so a view costs one lookup. */
+  readonly #blocks = new Map<number, ViewedBlock>();
+  /** How many of #blocks are live: frees skip the lookup while none is. */
+  #liveViews = 0;
 
   /** @internal pools are made by MemoryPoolManager */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls) {
@@ -557,17 +562,27 @@ export abstract class HostPool extends NativePool {
    * the one this thread already made for it, a spare of the same block and size, or a new one.
    */
   exactBuffer(offset: number, size: number, id: number): ArrayBuffer {
-    const viewed = this.#viewed.get(offset);
-    if (viewed !== undefined) {
-      if (viewed.id === id) return viewed.buffer;
-      // The allocation it was made for ended in another Worker; its views die now, not later.
-      this.#retire(offset, viewed.buffer);
+    const block = this.#blocks.get(offset);
+    if (block === undefined) {
+      if (this.#blocks.size >= VIEWED_BLOCKS_MAX) this.#dropSpares();
+      this.#blocks.set(offset, { id, buffer: this.#newBuffer(offset, size), live: true });
+      this.#liveViews++;
+      return this.#blocks.get(offset)!.buffer;
     }
-    let buffer = this.#spares.get(offset);
-    if (buffer !== undefined && buffer.byteLength === size) this.#spares.delete(offset);
-    else buffer = this.#newBuffer(offset, size);
-    this.#viewed.set(offset, { id, buffer });
-    return buffer;
+    if (block.live) {
+      if (block.id === id) return block.buffer;
+      // The allocation it was made for ended in another Worker; its views die now, not later.
+      this.#retire(offset, block);
+    }
+    if (block.buffer.byteLength !== size) block.buffer = this.#newBuffer(offset, size);
+    block.id = id;
+    block.live = true;
+    this.#liveViews++;
+    return block.buffer;
+  }
+
+  #dropSpares(): void {
+    for (const [offset, block] of this.#blocks) if (!block.live) this.#blocks.delete(offset);
   }
 
   #newBuffer(offset: number, size: number): ArrayBuffer {
@@ -575,29 +590,28 @@ export abstract class HostPool extends NativePool {
     return toArrayBuffer(this.addressOf(offset), 0, size);
   }
 
-  /** Detaches every view of `buffer`; keeps what took its bytes over as the block's spare. */
-  #retire(offset: number, buffer: ArrayBuffer): void {
-    this.debug?.viewDetached(buffer, offset);
-    const spare = buffer.transfer();
-    if (this.#spares.size >= SPARES_MAX) this.#spares.clear();
-    this.#spares.set(offset, spare);
+  /** Detaches every view of the block's live buffer; what took its bytes over stays as the block's spare. */
+  #retire(offset: number, block: ViewedBlock): void {
+    this.debug?.viewDetached(block.buffer, offset);
+    block.buffer = block.buffer.transfer();
+    block.live = false;
+    this.#liveViews--;
   }
 
   override ended(offset: number): void {
-    if (this.#viewed.size === 0) return;
-    const viewed = this.#viewed.get(offset);
-    if (viewed === undefined) return;
-    this.#viewed.delete(offset);
-    this.#retire(offset, viewed.buffer);
+    if (this.#liveViews === 0) return;
+    const block = this.#blocks.get(offset);
+    if (block !== undefined && block.live) this.#retire(offset, block);
   }
 
   override endedAll(): void {
-    for (const [offset, viewed] of this.#viewed) {
-      this.debug?.viewDetached(viewed.buffer, offset);
-      viewed.buffer.transfer(0);
+    for (const [offset, block] of this.#blocks) {
+      if (!block.live) continue;
+      this.debug?.viewDetached(block.buffer, offset);
+      block.buffer.transfer(0);
     }
-    this.#viewed.clear();
-    this.#spares.clear();
+    this.#blocks.clear();
+    this.#liveViews = 0;
   }
 
   /**

@@ -1,0 +1,151 @@
+/**
+ * `bun bench/boundary.ts`: issue 12's goal table, every row next to its anchor in this process.
+ * The rows that need the GPU machine (16 Workers, GPU pools) are `bun bench/threads.ts` and
+ * `bun bench/gpu.ts`; `collectStats` is in `npm run bench`. Figures: bench/RESULTS.md.
+ */
+import { toArrayBuffer, type Pointer } from "bun:ffi";
+import { do_not_optimize, group, run } from "mitata";
+import { copy, MemoryPoolManager, PoolConfig } from "../src/index";
+import { free, malloc } from "./anchors";
+import { compare, goalRows, type TimedGoal } from "./goals";
+import { makeRings } from "./ring";
+import { cpuModel, KiB, MiB, table, timesByName } from "./util";
+
+const manager = MemoryPoolManager.getInstance();
+const goals: TimedGoal[] = [];
+const pools: string[] = [];
+function pool(name: string, config: PoolConfig) {
+  pools.push(name);
+  return manager.createCPUPool(name, config);
+}
+
+const libcPair: [string, () => void] = [
+  "libc malloc(64) + free (ffi)",
+  () => {
+    const p = malloc(64);
+    free(p);
+    do_not_optimize(p);
+  },
+];
+
+// 1. Fixed 64 B pairs: the default FixedSize pool (the core's path) and one with the JavaScript thread cache.
+const fixed = pool("boundary-fixed", PoolConfig.FixedSizeCPU(64));
+const cached = pool("boundary-cached", Object.assign(PoolConfig.FixedSizeCPU(64), { threadSafety: "mutex", threadLocalCache: true }));
+group("fixed 64 B allocateRaw + deallocate", () => {
+  const row = compare(
+    "fixed 64 B allocateRaw+deallocate, JavaScript thread cache (threadLocalCache) vs libc",
+    [
+      "cached pool allocateRaw(64) + deallocate",
+      () => {
+        const p = cached.allocateRaw(64);
+        cached.deallocate(p);
+        do_not_optimize(p);
+      },
+    ],
+    libcPair,
+    0.5,
+  );
+  goals.push(row);
+  goals.push(
+    compare(
+      "fixed 64 B allocateRaw+deallocate, default FixedSize pool (core path) vs libc",
+      [
+        "default fixed pool allocateRaw(64) + deallocate",
+        () => {
+          const p = fixed.allocateRaw(64);
+          fixed.deallocate(p);
+          do_not_optimize(p);
+        },
+      ],
+      row.anchor,
+      0.5,
+    ),
+  );
+});
+
+// 2. Variable ring: 1000 live blocks of random sizes 16 B..64 KiB, free the oldest and allocate one.
+const rings = makeRings(pool("boundary-ring", Object.assign(new PoolConfig(), { initialSize: 64 * MiB, growth: 2 })), 200_000);
+group("variable ring of 1000", () => {
+  goals.push(compare("variable ring, random 16 B..64 KiB, 1000 live vs libc", ["pool ring step", rings.poolStep], ["libc ring step", rings.libcStep], 0.5));
+});
+
+// 3. allocate + .bytes (the default, safe view) + free(), against the floor and the JavaScript allocators.
+const variable = pool("boundary-views", Object.assign(new PoolConfig(), { initialSize: 8 * MiB, growth: 2 }));
+const scratch = malloc(2 * MiB)! as Pointer;
+const safeView = (n: number): [string, () => void] => [
+  `allocate(${n}).bytes + free()`,
+  () => {
+    const a = variable.allocate(n);
+    do_not_optimize(a.bytes);
+    a.free();
+  },
+];
+group("safe views", () => {
+  const floor: [string, () => void] = [
+    "floor: toArrayBuffer(64) + view + transfer(0)",
+    () => {
+      const buffer = toArrayBuffer(scratch, 0, 64);
+      do_not_optimize(new Uint8Array(buffer));
+      buffer.transfer(0);
+    },
+  ];
+  const row = compare("allocate+.bytes+free, 64 B, default safe view vs the floor (exact buffer made and detached)", safeView(64), floor, 1.25);
+  goals.push(row);
+  goals.push(compare("  same, 64 B, vs new Uint8Array(64)", ["allocate(64).bytes + free() (vs Uint8Array)", safeView(64)[1]], ["new Uint8Array(64)", () => do_not_optimize(new Uint8Array(64))], undefined));
+  goals.push(
+    compare(
+      "window-view opt-in, 64 B: allocate+windowBytes()+free vs new Uint8Array(64)",
+      [
+        "allocate(64).windowBytes() + free()",
+        () => {
+          const a = variable.allocate(64);
+          do_not_optimize(a.windowBytes());
+          a.free();
+        },
+      ],
+      ["new Uint8Array(64) (window row)", () => do_not_optimize(new Uint8Array(64))],
+      1.0,
+    ),
+  );
+  for (const [label, n] of [
+    ["4 KiB", 4 * KiB],
+    ["64 KiB", 64 * KiB],
+    ["1 MiB", MiB],
+  ] as const) {
+    const ours = safeView(n);
+    const row = compare(`allocate+.bytes+free, ${label} vs new Uint8Array`, ours, [`new Uint8Array(${label})`, () => do_not_optimize(new Uint8Array(n))], 0.25);
+    goals.push(row);
+    goals.push(compare(`  same, ${label} vs Buffer.allocUnsafe`, [`${ours[0]} (vs allocUnsafe)`, ours[1]], [`Buffer.allocUnsafe(${label})`, () => do_not_optimize(Buffer.allocUnsafe(n))], n >= 64 * KiB ? 0.5 : undefined));
+  }
+});
+
+// 4. Host copy() between allocations, against TypedArray.prototype.set.
+const copyPool = pool("boundary-copy", Object.assign(new PoolConfig(), { initialSize: 4 * MiB }));
+group("host copies", () => {
+  for (const [label, n, goal] of [
+    ["64 B", 64, 1.25],
+    ["4 KiB", 4 * KiB, 1.0],
+  ] as const) {
+    const from = copyPool.allocate(n);
+    const to = copyPool.allocate(n);
+    const src = from.bytes;
+    const dst = to.bytes;
+    goals.push(
+      compare(
+        `host copy() between allocations, ${label} vs TypedArray.prototype.set`,
+        [`copy(to, from) ${label}`, () => do_not_optimize(copy(to, from))],
+        [`dst.set(src) ${label}`, () => do_not_optimize(dst.set(src))],
+        goal,
+      ),
+    );
+  }
+});
+
+const started = performance.now();
+const average = timesByName(await run({ format: "quiet" } as Parameters<typeof run>[0]));
+rings.cleanup();
+for (const name of pools) manager.destroyPool(name);
+const { rows, unmet } = goalRows(goals, average);
+console.log(`\ncpu: ${cpuModel()} (${navigator.hardwareConcurrency} cores), Bun ${Bun.version}, ${new Date().toISOString().slice(0, 10)}`);
+console.log(table(["figure (issue 12)", "ours", "anchor", "ratio", "goal", "met?"], rows));
+console.log(`\n${unmet.length === 0 ? "all goals met" : `unmet: ${unmet.join("; ")}`} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
