@@ -13,9 +13,9 @@
  * statistics by the core. When the thread ends, or on mp_thread_flush, the core gives the stack's
  * blocks back.
  *
- * Atomics cost 5–20 ns each here (bench/RESULTS.md), so a hit uses one: the Atomics.store that
- * publishes a block's new id, or the compare-and-swap that frees it (of two racing frees exactly
- * one wins). Everything else is a plain read of a value this thread wrote, or one whose staleness
+ * Atomics cost 5–20 ns each here (bench/RESULTS.md), so a pair uses one: the compare-and-swap
+ * that frees a block (of two racing frees exactly one wins); an allocation publishes the block's
+ * new id with a plain store on x86-64 (see PLAIN_PUBLISH). Everything else is a plain read of a value this thread wrote, or one whose staleness
  * the compare-and-swap catches. The stack's count is kept here (`#count`) and mirrored into the
  * record for the core; after a refill the numbers are read with Atomics, since Bun's JIT may reuse
  * a plain typed-array read across the FFI call that wrote them.
@@ -39,6 +39,11 @@ const CHUNK_BLOCKS = 1 << CHUNK_SHIFT;
 const REQUESTED = CHUNK_BLOCKS;
 const START_PLUS_ONE = 3 * CHUNK_BLOCKS;
 const CHUNK_BYTES = 16 * CHUNK_BLOCKS;
+/**
+ * Where stores are seen by other cores in program order (x86-64), a plain store publishes a block's
+ * id after its size (JSC keeps typed-array stores in program order); elsewhere Atomics.store does.
+ */
+const PLAIN_PUBLISH = process.arch === "x64";
 /** A full stack gives back all but this many blocks in one call. */
 const KEEP_ON_FLUSH = 192;
 /** Operations between two checks that the pool still exists (see #closed). */
@@ -62,6 +67,8 @@ export class BlockCache {
   readonly #counters: Float64Array;
   readonly #serial: number;
   readonly #stride: number;
+  /** log2 of the stride where it is a power of two (a shift instead of a division), else -1. */
+  readonly #strideShift: number;
   readonly #capacity: number;
   readonly #chunks: (Int32Array | undefined)[] = [];
   /** Blocks on the stack: the truth is here, the record's count word mirrors it for the core. */
@@ -85,6 +92,7 @@ export class BlockCache {
     this.#counters = new Float64Array(record, 0, 3);
     this.#serial = Atomics.load(this.#words, Word.ownerSerial);
     this.#stride = this.#words[Word.strideGranules]!;
+    this.#strideShift = (this.#stride & (this.#stride - 1)) === 0 ? 31 - Math.clz32(this.#stride) : -1;
     this.#capacity = this.#words[Word.capacity]!;
     this.#count = Atomics.load(this.#words, Word.count);
     this.#refilledFrom = this.#count;
@@ -139,7 +147,8 @@ export class BlockCache {
     const next = (chunk[at]! & 0x7fff_ffff) + 1;
     const id = next > 0x7fff_ffff ? 1 : next;
     chunk[REQUESTED + at] = size;
-    Atomics.store(chunk, at, id);
+    if (PLAIN_PUBLISH) chunk[at] = id;
+    else Atomics.store(chunk, at, id);
     this.#counters[Counter.allocations]! += 1;
     this.#counters[Counter.requestedBytes]! += size;
     this.lastId = id;
@@ -152,7 +161,7 @@ export class BlockCache {
    */
   free(g: number, expectedId: number): number {
     if (this.#closed()) return Status.poolNotFound;
-    const number = Math.floor(g / this.#stride);
+    const number = this.#numberOf(g);
     const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT);
     if (chunk === undefined) return this.#fail(Status.invalidPointer, `pool '${this.poolName}' never gave out a block at offset ${g * GRANULE_BYTES}`);
     const at = number & (CHUNK_BLOCKS - 1);
@@ -195,7 +204,7 @@ export class BlockCache {
 
   /** The id of the allocation that holds the block at `g` now, 0 where it is free or none starts there. */
   liveId(g: number): number {
-    const number = Math.floor(g / this.#stride);
+    const number = this.#numberOf(g);
     const chunk = this.#chunk(number >>> CHUNK_SHIFT);
     if (chunk === undefined) return 0;
     const at = number & (CHUNK_BLOCKS - 1);
@@ -214,6 +223,11 @@ export class BlockCache {
     core.mp_cache_flush(this.#handle, this.#address, 0);
     this.#count = 0;
     this.#refilledFrom = 0;
+  }
+
+  /** The block number of granule `g` (lockfree_fixed.zig numberOf: g / stride, rounded down). */
+  #numberOf(g: number): number {
+    return this.#strideShift >= 0 ? g >>> this.#strideShift : Math.floor(g / this.#stride);
   }
 
   #chunk(index: number): Int32Array | undefined {
