@@ -389,3 +389,17 @@ describe("statistics", () => {
     a.free();
   });
 });
+
+describe("ids after the core's allocation", () => {
+  test("read from the thread's word after every call: a hot loop sees each new id (the JIT does not reuse the read)", () => {
+    const p = pool("ids-hot-loop");
+    const ids = new Int32Array(20_000);
+    for (let i = 0; i < ids.length; i++) {
+      const a = p.allocate(8);
+      ids[i] = a.id;
+      a.free();
+    }
+    for (let i = 1; i < ids.length; i++) if (ids[i] !== ids[i - 1]! + 1) throw new Error(`id ${ids[i]} after ${ids[i - 1]} at ${i}`);
+    expect(ids[ids.length - 1]! - ids[0]!).toBe(ids.length - 1);
+  });
+});
