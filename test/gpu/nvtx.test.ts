@@ -6,17 +6,17 @@
 // registration off (MEMORY_POOL_NVTX=0), which shows that the registration is what finds it.
 // Every sanitizer run's whole output is printed, so one run on the GPU machine is enough to debug.
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, configureNvtx, MemoryPoolManager, nvtxStatus, PoolConfig } from "../../src/index";
 import { core, lastError } from "../../src/native";
+import { findSanitizer, runUnderSanitizer, type SanitizerRun, type SanitizerTool } from "../support/sanitizer";
 
 const manager = MemoryPoolManager.getInstance();
 const deviceCount = core.mp_gpu_device_count();
 const gpu = deviceCount > 0;
-const sanitizer = process.env.COMPUTE_SANITIZER ?? (existsSync("/usr/local/cuda/bin/compute-sanitizer") ? "/usr/local/cuda/bin/compute-sanitizer" : Bun.which("compute-sanitizer"));
+const sanitizer = findSanitizer();
 const builtIn = nvtxStatus().builtIn;
-const sanitizerReady = gpu && sanitizer !== null && existsSync(sanitizer) && builtIn;
+const sanitizerReady = gpu && sanitizer !== null && builtIn;
 if (!gpu) console.log(`[test/gpu/nvtx] GPU and sanitizer tests skipped: ${deviceCount < 0 ? lastError() : "the CUDA driver sees no device"}`);
 else if (!builtIn) console.log("[test/gpu/nvtx] sanitizer tests skipped: this core was built without the CUDA headers (NVTX compiled out)");
 else if (!sanitizerReady) console.log("[test/gpu/nvtx] sanitizer tests skipped: compute-sanitizer not found (/usr/local/cuda/bin, PATH, or $COMPUTE_SANITIZER)");
@@ -111,29 +111,11 @@ describe.if(gpu)("GPU and pinned pools without a tool attached", () => {
   });
 });
 
-interface SanitizerRun {
-  output: string;
-  expected: number | undefined;
-  reported: number[];
-  errors: number | undefined;
-}
-
-const fixture = join(import.meta.dir, "..", "fixtures", "nvtx-scenario.ts");
-
-/** Runs one scenario under `compute-sanitizer --tool <tool>`; prints everything it said. */
-function underSanitizer(tool: "memcheck" | "initcheck", scenario: string, registerMemory: boolean): SanitizerRun {
-  const args = [sanitizer!, "--tool", tool, "--destroy-on-device-error=kernel", "--show-backtrace=no", "--target-processes", "all", process.execPath, fixture, scenario];
-  const result = Bun.spawnSync(args, { env: { ...process.env, MEMORY_POOL_NVTX: registerMemory ? "1" : "0" }, stdout: "pipe", stderr: "pipe" });
-  const output = `${result.stdout.toString()}${result.stderr.toString()}`;
-  console.log(`---- ${args.slice(0, -3).join(" ")} bun ${scenario} (MEMORY_POOL_NVTX=${registerMemory ? 1 : 0}), exit ${result.exitCode} ----\n${output}---- end ----`);
-  const expected = /expect address (0x[0-9a-f]+)/.exec(output)?.[1];
-  const summary = /ERROR SUMMARY: (\d+) error/.exec(output)?.[1];
-  return {
-    output,
-    expected: expected === undefined ? undefined : Number(expected),
-    reported: [...output.matchAll(/Address (0x[0-9a-f]+)/g)].map((match) => Number(match[1])),
-    errors: summary === undefined ? undefined : Number(summary),
-  };
+/** Runs one scenario under the sanitizer and prints everything it said. */
+function underSanitizer(tool: SanitizerTool, scenario: string, registerMemory: boolean): SanitizerRun {
+  const run = runUnderSanitizer(sanitizer!, tool, scenario, registerMemory);
+  console.log(`---- ${run.command}: exit ${run.exitCode} ----\n${run.output}---- end ----`);
+  return run;
 }
 
 function expectRanToTheEnd(run: SanitizerRun, registerMemory: boolean): void {
