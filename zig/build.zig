@@ -36,6 +36,8 @@ pub fn build(b: *std.Build) void {
     test_module.addOptions("build_options", options);
     test_module.addImport("kernels", kernels);
     addNvtx(b, test_module, nvtx_include);
+    // The unit tests attach a stand-in tool to NVTX (gpu/nvtx_fake_tool.c) to see what pools register.
+    if (nvtx_include != null) test_module.addCSourceFile(.{ .file = b.path("src/gpu/nvtx_fake_tool.c"), .flags = &.{ "-std=c11", "-fvisibility=hidden" } });
     // LLVM: Zig's own x86 backend (the Debug default) cannot assemble movnti (pmem/media.zig).
     const tests = b.addTest(.{ .root_module = test_module, .use_llvm = true });
     const run_tests = b.addRunArtifact(tests);
