@@ -709,3 +709,51 @@ export fn mp_gpu_ipc_close(base: u64) i32 {
     ipc.close(base) catch |err| return codeOf(err);
     return 0;
 }
+
+test "a pool that registers with NVTX tells an attached tool of each region, allocation, free, trim, reset and its end" {
+    // A CPU pool stands in for a GPU one (no device here): it is given the annotations a GPU or
+    // pinned pool gets when it is made, with its first region, and from then on the real call
+    // sites (these exports, pool.zig's growth, trim and reset) do the registering.
+    const tool = try nvtx.testing.fakeTool(true);
+    defer tool.answering = 0;
+    const saved = nvtx.state();
+    defer nvtx.testing.restoreSwitches(saved);
+    _ = mp_nvtx_configure(1, 0);
+    var raw: [pool_mod.config_field_count]f64 = .{ 0, 1, 0, 16, 65536, 262144, 1, 0, 1, 0, 0, 0, 0, 1, -1, -1, 0, 0, 0, 0, 0 };
+    const name = "nvtx-stand-in";
+    const handle = mp_pool_create(name, name.len, &raw);
+    try std.testing.expect(handle >= 0);
+    const pool = registry.enter(handle, .primary).?;
+    registry.leave(.primary);
+    pool.annotations = @TypeOf(pool.annotations).init(pool.gpa, pool.name, true);
+    pool.annotations.regionAdded(pool.arena.base, pool.arena.committed_bytes);
+    try std.testing.expectEqual(@as(c_int, 1), tool.heaps);
+    const first_heap = tool.last_heap;
+
+    const g = mp_alloc(handle, 100);
+    try std.testing.expect(g < status.offset_error_base);
+    try std.testing.expectEqual(@as(c_int, 1), tool.regions);
+    try std.testing.expectEqual(first_heap, tool.region_heap);
+    try std.testing.expectEqual(pool.arena.address(g), tool.region_ptr);
+    try std.testing.expectEqual(@as(u64, 100), tool.region_len);
+    try std.testing.expectEqual(@as(c_int, 1), tool.names);
+    try std.testing.expectEqual(@as(i32, 0), mp_free(handle, g, 0));
+    try std.testing.expectEqual(@as(c_int, 1), tool.regions_unregistered);
+    try std.testing.expectEqual(pool.arena.address(g), tool.unregistered_ptr);
+    try std.testing.expect(mp_free(handle, g, 0) < 0); // a double free unregisters nothing
+    try std.testing.expectEqual(@as(c_int, 1), tool.regions_unregistered);
+
+    const big = mp_alloc(handle, 100 * 1024); // past the first region: the pool grows a second heap
+    try std.testing.expectEqual(@as(c_int, 2), tool.heaps);
+    try std.testing.expectEqual(tool.last_heap, tool.region_heap);
+    try std.testing.expectEqual(@as(i32, 0), mp_free(handle, big, 0));
+    try std.testing.expect(mp_trim(handle) > 0);
+    try std.testing.expectEqual(@as(c_int, 1), tool.heaps_unregistered);
+
+    _ = mp_alloc(handle, 64);
+    try std.testing.expectEqual(@as(i32, 0), mp_reset(handle));
+    try std.testing.expectEqual(@as(c_int, 1), tool.heap_resets);
+    try std.testing.expectEqual(@as(i32, 0), mp_pool_destroy(handle));
+    try std.testing.expectEqual(@as(c_int, 2), tool.heaps_unregistered);
+    try std.testing.expectEqual(@as(c_int, 0), tool.bad_descriptors);
+}

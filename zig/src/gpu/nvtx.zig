@@ -253,11 +253,6 @@ pub const PoolAnnotations = struct {
     }
 };
 
-/// Puts the switches back as `saved` (a `state()`) had them: for tests that change them.
-fn restoreSwitches(saved: u32) void {
-    configure(saved & state_register_memory != 0, saved & state_ranges != 0);
-}
-
 test "switch values: off and on words, anything else keeps the default" {
     try std.testing.expect(!switchValue("0", true));
     try std.testing.expect(!switchValue("OFF", true));
@@ -268,7 +263,7 @@ test "switch values: off and on words, anything else keeps the default" {
 
 test "configure sets the switches a new pool takes; CPU pools stay inert" {
     const saved = state();
-    defer restoreSwitches(saved);
+    defer testing.restoreSwitches(saved);
     try std.testing.expectEqual(built, state() & state_built != 0);
     configure(false, null);
     try std.testing.expect(state() & state_register_memory == 0);
@@ -283,49 +278,58 @@ test "configure sets the switches a new pool takes; CPU pools stay inert" {
     cpu.deinit();
 }
 
-/// What the unit tests' stand-in tool (gpu/nvtx_fake_tool.c, linked into tests only) recorded.
-const FakeTool = extern struct {
-    answering: c_int,
-    heaps: c_int,
-    heaps_unregistered: c_int,
-    heap_resets: c_int,
-    regions: c_int,
-    regions_unregistered: c_int,
-    names: c_int,
-    bad_descriptors: c_int,
-    heap_base: u64,
-    heap_len: u64,
-    last_heap: ?*const anyopaque,
-    region_heap: ?*const anyopaque,
-    region_ptr: u64,
-    region_len: u64,
-    unregistered_ptr: u64,
-    named_ptr: u64,
-    heap_name: [128]u8,
-    region_name: [128]u8,
-};
-const fake = struct {
-    extern var nvtx_fake_tool: FakeTool;
-};
+/// For tests here and in other files: the stand-in tool (gpu/nvtx_fake_tool.c, linked into
+/// `zig build test` only) and putting the switches back.
+pub const testing = struct {
+    /// What the stand-in tool recorded.
+    pub const FakeTool = extern struct {
+        answering: c_int,
+        heaps: c_int,
+        heaps_unregistered: c_int,
+        heap_resets: c_int,
+        regions: c_int,
+        regions_unregistered: c_int,
+        names: c_int,
+        bad_descriptors: c_int,
+        heap_base: u64,
+        heap_len: u64,
+        last_heap: ?*const anyopaque,
+        region_heap: ?*const anyopaque,
+        region_ptr: u64,
+        region_len: u64,
+        unregistered_ptr: u64,
+        named_ptr: u64,
+        heap_name: [128]u8,
+        region_name: [128]u8,
+    };
+    const fake = struct {
+        extern var nvtx_fake_tool: FakeTool;
+    };
 
-/// The stand-in tool's records, or a skip where it is not linked or a real tool would answer.
-fn fakeTool(answering: bool) error{SkipZigTest}!*FakeTool {
-    if (!built or std.c.getenv("NVTX_INJECTION64_PATH") != null) return error.SkipZigTest;
-    const tool = &fake.nvtx_fake_tool;
-    tool.* = std.mem.zeroes(FakeTool);
-    tool.answering = @intFromBool(answering);
-    return tool;
-}
+    /// The stand-in tool's records, cleared, or a skip where it is not linked or a real tool would answer.
+    pub fn fakeTool(answering: bool) error{SkipZigTest}!*FakeTool {
+        if (!built or std.c.getenv("NVTX_INJECTION64_PATH") != null) return error.SkipZigTest;
+        const tool = &fake.nvtx_fake_tool;
+        tool.* = std.mem.zeroes(FakeTool);
+        tool.answering = @intFromBool(answering);
+        return tool;
+    }
 
-fn nameOf(buffer: *const [128]u8) []const u8 {
-    return std.mem.sliceTo(buffer, 0);
-}
+    pub fn nameOf(buffer: *const [128]u8) []const u8 {
+        return std.mem.sliceTo(buffer, 0);
+    }
+
+    /// Puts the switches back as `saved` (a `state()`) had them.
+    pub fn restoreSwitches(saved: u32) void {
+        configure(saved & state_register_memory != 0, saved & state_ranges != 0);
+    }
+};
 
 test "with a tool attached: a heap per region, a named region per allocation in its heap, gone on free, reset and trim" {
-    const tool = try fakeTool(true);
+    const tool = try testing.fakeTool(true);
     defer tool.answering = 0;
     const saved = state();
-    defer restoreSwitches(saved);
+    defer testing.restoreSwitches(saved);
     configure(true, false);
     var annotations = PoolAnnotations.init(std.testing.allocator, "gpu pool", true);
     annotations.regionAdded(0x7000_0000, 0x20_0000);
@@ -333,7 +337,7 @@ test "with a tool attached: a heap per region, a named region per allocation in 
     try std.testing.expect(state() & state_tool_attached != 0);
     try std.testing.expectEqual(@as(u64, 0x7000_0000), tool.heap_base);
     try std.testing.expectEqual(@as(u64, 0x20_0000), tool.heap_len);
-    try std.testing.expectEqualStrings("memory-pool 'gpu pool' region 0x70000000 (2097152 bytes)", nameOf(&tool.heap_name));
+    try std.testing.expectEqualStrings("memory-pool 'gpu pool' region 0x70000000 (2097152 bytes)", testing.nameOf(&tool.heap_name));
     const first_heap = tool.last_heap;
     annotations.regionAdded(0x7020_0000, 0x40_0000);
     const second_heap = tool.last_heap;
@@ -344,7 +348,7 @@ test "with a tool attached: a heap per region, a named region per allocation in 
     try std.testing.expectEqual(@as(u64, 0x7020_0100), tool.region_ptr);
     try std.testing.expectEqual(@as(u64, 100), tool.region_len);
     try std.testing.expectEqual(@as(u64, 0x7020_0100), tool.named_ptr);
-    try std.testing.expectEqualStrings("'gpu pool' #7 (100 bytes)", nameOf(&tool.region_name));
+    try std.testing.expectEqualStrings("'gpu pool' #7 (100 bytes)", testing.nameOf(&tool.region_name));
     annotations.allocated(0x7000_0000, 16, 8);
     try std.testing.expectEqual(first_heap, tool.region_heap);
 
@@ -363,10 +367,10 @@ test "with a tool attached: a heap per region, a named region per allocation in 
 }
 
 test "registration off: a tool sees nothing of a pool made then" {
-    const tool = try fakeTool(true);
+    const tool = try testing.fakeTool(true);
     defer tool.answering = 0;
     const saved = state();
-    defer restoreSwitches(saved);
+    defer testing.restoreSwitches(saved);
     configure(false, false);
     var annotations = PoolAnnotations.init(std.testing.allocator, "quiet", true);
     defer annotations.deinit();
@@ -379,9 +383,9 @@ test "registration off: a tool sees nothing of a pool made then" {
 
 test "without a tool attached a pool stays inactive: no heap is kept, frees and allocations do nothing" {
     if (std.c.getenv("NVTX_INJECTION64_PATH") != null) return error.SkipZigTest; // a tool would answer
-    if (built) _ = try fakeTool(false);
+    if (built) _ = try testing.fakeTool(false);
     const saved = state();
-    defer restoreSwitches(saved);
+    defer testing.restoreSwitches(saved);
     configure(true, true);
     var annotations = PoolAnnotations.init(std.testing.allocator, "pool", true);
     defer annotations.deinit();
