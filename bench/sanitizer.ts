@@ -29,7 +29,7 @@ const runs: [SanitizerTool, string, boolean][] = [
 
 const rows: string[][] = [];
 for (const [tool, scenario, registerMemory] of runs) {
-  const run = runUnderSanitizer(sanitizer, tool, scenario, registerMemory);
+  const run = await runUnderSanitizer(sanitizer, tool, scenario, registerMemory);
   console.log(`\n$ ${run.command}\n${run.output.trimEnd()}\n(exit ${run.exitCode})`);
   const named = run.expected === undefined ? "—" : run.reported.includes(run.expected) ? "yes" : "no";
   rows.push([tool, scenario, registerMemory ? "on" : "off", String(run.errors ?? "?"), named]);

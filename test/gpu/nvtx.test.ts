@@ -111,9 +111,27 @@ describe.if(gpu)("GPU and pinned pools without a tool attached", () => {
   });
 });
 
-/** Runs one scenario under the sanitizer and prints everything it said. */
-function underSanitizer(tool: SanitizerTool, scenario: string, registerMemory: boolean): SanitizerRun {
-  const run = runUnderSanitizer(sanitizer!, tool, scenario, registerMemory);
+/**
+ * Every sanitizer run the tests below read, started together when the file loads (each takes
+ * seconds under the sanitizer); a test awaits its own and prints everything it said.
+ */
+const runs = new Map<string, Promise<SanitizerRun>>();
+function runKey(tool: SanitizerTool, scenario: string, registerMemory: boolean): string {
+  return `${tool} ${scenario} ${registerMemory ? "on" : "off"}`;
+}
+if (sanitizerReady) {
+  const planned: [SanitizerTool, string, boolean][] = [
+    ["memcheck", "overrun", true],
+    ["memcheck", "in-bounds", true],
+    ["memcheck", "overrun", false],
+    ["memcheck", "use-after-free", true],
+    ["initcheck", "uninitialized-read", true],
+  ];
+  for (const [tool, scenario, registerMemory] of planned) runs.set(runKey(tool, scenario, registerMemory), runUnderSanitizer(sanitizer!, tool, scenario, registerMemory));
+}
+
+async function underSanitizer(tool: SanitizerTool, scenario: string, registerMemory: boolean): Promise<SanitizerRun> {
+  const run = await runs.get(runKey(tool, scenario, registerMemory))!;
   console.log(`---- ${run.command}: exit ${run.exitCode} ----\n${run.output}---- end ----`);
   return run;
 }
@@ -129,8 +147,8 @@ const sanitizerTimeout = 180_000;
 describe.if(sanitizerReady)("under compute-sanitizer", () => {
   test(
     "memcheck reports a kernel writing one byte past a pool block, into the gap before its neighbour",
-    () => {
-      const run = underSanitizer("memcheck", "overrun", true);
+    async () => {
+      const run = await underSanitizer("memcheck", "overrun", true);
       expectRanToTheEnd(run, true);
       expect(run.output).toContain("Invalid __global__ write of size 1 bytes");
       expect(run.expected).toBeDefined();
@@ -142,8 +160,8 @@ describe.if(sanitizerReady)("under compute-sanitizer", () => {
 
   test(
     "memcheck reports nothing for the same blocks written and read in bounds",
-    () => {
-      const run = underSanitizer("memcheck", "in-bounds", true);
+    async () => {
+      const run = await underSanitizer("memcheck", "in-bounds", true);
       expectRanToTheEnd(run, true);
       expect(run.output).not.toContain("Invalid __global__");
       expect(run.errors).toBe(0);
@@ -153,8 +171,8 @@ describe.if(sanitizerReady)("under compute-sanitizer", () => {
 
   test(
     "with registration off the same overrun goes unreported: the registration is what finds it",
-    () => {
-      const run = underSanitizer("memcheck", "overrun", false);
+    async () => {
+      const run = await underSanitizer("memcheck", "overrun", false);
       expectRanToTheEnd(run, false);
       expect(run.expected).toBeDefined();
       expect(run.reported).not.toContain(run.expected!);
@@ -165,8 +183,8 @@ describe.if(sanitizerReady)("under compute-sanitizer", () => {
 
   test(
     "memcheck reports a kernel writing to a freed pool block",
-    () => {
-      const run = underSanitizer("memcheck", "use-after-free", true);
+    async () => {
+      const run = await underSanitizer("memcheck", "use-after-free", true);
       expectRanToTheEnd(run, true);
       expect(run.output).toContain("Invalid __global__ write");
       expect(run.reported).toContain(run.expected!);
@@ -177,8 +195,8 @@ describe.if(sanitizerReady)("under compute-sanitizer", () => {
 
   test(
     "initcheck reports a kernel reading a pool block nothing wrote",
-    () => {
-      const run = underSanitizer("initcheck", "uninitialized-read", true);
+    async () => {
+      const run = await underSanitizer("initcheck", "uninitialized-read", true);
       expectRanToTheEnd(run, true);
       expect(run.output).toContain("Uninitialized __global__ memory read");
       expect(run.expected).toBeDefined();

@@ -27,17 +27,21 @@ export interface SanitizerRun {
 
 const fixture = join(import.meta.dir, "..", "fixtures", "nvtx-scenario.ts");
 
-/** Runs `scenario` under `compute-sanitizer --tool <tool>` with registration on or off (MEMORY_POOL_NVTX). */
-export function runUnderSanitizer(sanitizer: string, tool: SanitizerTool, scenario: string, registerMemory: boolean): SanitizerRun {
+/**
+ * Runs `scenario` under `compute-sanitizer --tool <tool>` with registration on or off
+ * (MEMORY_POOL_NVTX). Asynchronous, so that several runs (each slow under the sanitizer) overlap.
+ */
+export async function runUnderSanitizer(sanitizer: string, tool: SanitizerTool, scenario: string, registerMemory: boolean): Promise<SanitizerRun> {
   const options = ["--tool", tool, "--destroy-on-device-error=kernel", "--show-backtrace=no", "--target-processes", "all"];
   const flag = registerMemory ? "1" : "0";
-  const result = Bun.spawnSync([sanitizer, ...options, process.execPath, fixture, scenario], { env: { ...process.env, MEMORY_POOL_NVTX: flag }, stdout: "pipe", stderr: "pipe" });
-  const output = `${result.stdout.toString()}${result.stderr.toString()}`;
+  const child = Bun.spawn([sanitizer, ...options, process.execPath, fixture, scenario], { env: { ...process.env, MEMORY_POOL_NVTX: flag }, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const output = `${stdout}${stderr}`;
   const expected = /expect address (0x[0-9a-f]+)/.exec(output)?.[1];
   const summary = /ERROR SUMMARY: (\d+) error/.exec(output)?.[1];
   return {
     command: `MEMORY_POOL_NVTX=${flag} compute-sanitizer ${options.join(" ")} bun test/fixtures/nvtx-scenario.ts ${scenario}`,
-    exitCode: result.exitCode,
+    exitCode,
     output,
     expected: expected === undefined ? undefined : Number(expected),
     reported: [...output.matchAll(/Address (0x[0-9a-f]+)/g)].map((match) => Number(match[1])),
