@@ -83,9 +83,16 @@ fn findNvcc(b: *std.Build) ?[]const u8 {
 /// and the build says so. Adds the `nvtx` build option either way.
 fn nvtxInclude(b: *std.Build, options: *std.Build.Step.Options, target: std.Build.ResolvedTarget) ?[]const u8 {
     const wanted = b.option(bool, "nvtx", "Build the NVTX annotations where the CUDA headers are (default: true)") orelse true;
-    const include_dir = if (wanted and target.result.os.tag == .linux) findNvtxInclude(b) else null;
+    const linux = target.result.os.tag == .linux;
+    const include_dir = if (wanted and linux) findNvtxInclude(b) else null;
     options.addOption(bool, "nvtx", include_dir != null);
-    if (include_dir == null and wanted) std.debug.print("memory-pool: nvtx3/nvToolsExtMem.h not found (set CUDA_HOME, or install the CUDA toolkit); GPU pools will not be visible to compute-sanitizer or Nsight (NVTX compiled out)\n", .{});
+    if (include_dir == null and wanted) {
+        if (linux) {
+            std.debug.print("memory-pool: nvtx3/nvToolsExtMem.h not found (set CUDA_HOME, or install the CUDA toolkit); GPU pools will not be visible to compute-sanitizer or Nsight (NVTX compiled out)\n", .{});
+        } else {
+            std.debug.print("memory-pool: NVTX annotations are built for Linux targets only; compiled out for {s}\n", .{@tagName(target.result.os.tag)});
+        }
+    }
     return include_dir;
 }
 
