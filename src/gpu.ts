@@ -6,7 +6,7 @@
  */
 import type { Pointer } from "bun:ffi";
 import { Allocation, PoolAllocation, type TypedArrayConstructor } from "./allocation";
-import { checkedOffset, checkRange, copyBetween, endpointOf, type CopyOptions, type Endpoint } from "./copy";
+import { checkCopyOptions, checkedOffset, checkRange, copyBetween, endpointOf, type CopyOptions, type Endpoint } from "./copy";
 import type { PoolConfig } from "./config";
 import type { HistoryEvent } from "./debug/history";
 import type { LeakInfo } from "./debug/report";
@@ -15,6 +15,7 @@ import { GPUDebug } from "./gpu_debug";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
 import { core, errorFor, ID_MASK, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
 import { NativePool, type PoolCalls } from "./pool";
+import { pointerArg } from "./validate";
 
 /** A CUDA stream of a GPU pool's device: work on it runs in order, streams run concurrently. */
 export class GPUStream {
@@ -174,7 +175,7 @@ export class GPUMemoryPool extends NativePool {
   /** A GPUAllocation over a live block of this pool, e.g. an address received from a Worker. */
   fromPointer(address: number): GPUAllocation {
     const canary = this.gpuDebug?.canaryBytes ?? 0;
-    const { offset, size, id } = this.liveBlock(address - canary);
+    const { offset, size, id } = this.liveBlock(pointerArg("fromPointer", address) - canary);
     return new GPUAllocation(this, address as Pointer, size - 2 * canary, offset, id);
   }
 
@@ -235,6 +236,7 @@ export class GPUMemoryPool extends NativePool {
 
   /** Sets `bytes` (default: all past dstOffset) of the allocation to `value`, with the fill kernel. */
   fill(dst: GPUAllocation, value: number, bytes?: number, options: CopyOptions = {}): void {
+    checkCopyOptions(options);
     const target = this.#ownEndpoint(dst, "fill");
     const offset = checkedOffset("dstOffset", options.dstOffset);
     const length = bytes ?? target.length - offset;
