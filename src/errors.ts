@@ -246,5 +246,5 @@ export function describe(value: unknown): string {
   if (proto === null || proto === Object.prototype) return "an object";
   const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
   if (typeof name !== "string" || name === "") return "an object";
-  return `${/^[AEIOU]/.test(name) ? "an" : "a"} ${name}`;
+  return `${/^[AEIO]/.test(name) ? "an" : "a"} ${name}`;
 }
