@@ -3,7 +3,7 @@
  * created, so every bad field is a ConfigError that names the field and the value.
  */
 import { ConfigError } from "./errors";
-import { isPlainObject } from "./validate";
+import { isPlainObject, isWellFormedName } from "./validate";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -204,7 +204,7 @@ export class PoolConfig {
       throw invalid("deviceId", this.deviceId, "must be a whole number from 0");
     }
     if (typeof this.collectStats !== "boolean") throw invalid("collectStats", this.collectStats, "must be true or false");
-    if (typeof this.pmemPoolPath !== "string") throw invalid("pmemPoolPath", this.pmemPoolPath, "must be a string");
+    if (!isWellFormedName(this.pmemPoolPath)) throw invalid("pmemPoolPath", this.pmemPoolPath, "must be a string of well-formed Unicode (a lone surrogate would name another file)");
     validateDebug(this);
   }
 }

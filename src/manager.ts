@@ -13,6 +13,7 @@ import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
 import { CPUMemoryPool, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
 import { bytes, type MemoryStats } from "./stats";
+import { isWellFormedName } from "./validate";
 
 export type MemoryPool = CPUMemoryPool | PinnedMemoryPool | GPUMemoryPool | PMEMMemoryPool;
 export interface PoolInfo {
@@ -88,7 +89,7 @@ function configFromRecord(record: Float64Array): PoolConfig {
  * would name one pool.
  */
 function validName(name: unknown): Uint8Array {
-  if (typeof name === "string" && !name.isWellFormed()) {
+  if (typeof name === "string" && !isWellFormedName(name)) {
     throw new ConfigError("name", name, "a pool's name must be well-formed Unicode: it has a lone surrogate (\\uD800 to \\uDFFF), which UTF-8 cannot hold", "");
   }
   const encoded = typeof name === "string" ? encodeName(name) : undefined;

@@ -39,6 +39,14 @@ export function typedArrayTypeArg<T extends TypedArrayConstructor>(call: string,
   throw new InvalidArgumentError("type", `${call} takes a typed array type such as Float32Array or Int32Array, not ${describe(value)}`);
 }
 
+/**
+ * A name the core gets as UTF-8 (a pool's, a root's): a string without lone surrogates. UTF-8
+ * cannot hold one (it would become U+FFFD), so two different strings would be one name.
+ */
+export function isWellFormedName(value: unknown): value is string {
+  return typeof value === "string" && value.isWellFormed();
+}
+
 /** A plain object: made with `{}` (or Object.create(null)), not a class instance, array or function. */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null) return false;
