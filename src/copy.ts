@@ -7,11 +7,10 @@
  */
 import { ptr as addressOf, type Pointer } from "bun:ffi";
 import { PoolAllocation } from "./allocation";
-import { ConfigError, InvalidPointerError, OutOfBoundsError, describe } from "./errors";
-import { GPUStream, type StreamOptions } from "./gpu";
+import { InvalidPointerError, OutOfBoundsError, describe } from "./errors";
+import { streamOf, type GPUStream, type StreamOptions } from "./gpu";
 import { core, errorFor, HostMemory } from "./native";
 import { trackedPoolAt, type HostPool } from "./pool";
-import { optionsArg } from "./validate";
 
 /**
  * Where bytes live, as far as moving them goes: pageable host memory (CPU pools, JavaScript
@@ -131,10 +130,7 @@ const COPY_OPTIONS = ["dstOffset", "srcOffset", "stream"] as const;
  * given, is a GPUStream (a ConfigError otherwise); the offsets are checked where they are read.
  */
 export function checkCopyOptions(options: unknown): void {
-  const stream = optionsArg("CopyOptions", options, COPY_OPTIONS).stream;
-  if (stream !== undefined && !(stream instanceof GPUStream)) {
-    throw new ConfigError("stream", stream, "must be a GPUStream (from gpuPool.createStream())", "CopyOptions");
-  }
+  streamOf(options, "CopyOptions", COPY_OPTIONS);
 }
 
 /** @internal an offset of a copy or fill: a whole number of bytes from 0. */

@@ -10,12 +10,12 @@ import { checkCopyOptions, checkedOffset, checkRange, copyBetween, endpointOf, t
 import type { PoolConfig } from "./config";
 import type { HistoryEvent } from "./debug/history";
 import type { LeakInfo } from "./debug/report";
-import { InvalidPointerError, OutOfBoundsError, UseAfterFreeError, type MemoryPoolError } from "./errors";
+import { ConfigError, InvalidPointerError, OutOfBoundsError, UseAfterFreeError, type MemoryPoolError } from "./errors";
 import { GPUDebug } from "./gpu_debug";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
 import { core, errorFor, ID_MASK, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
 import { NativePool, type PoolCalls } from "./pool";
-import { pointerArg } from "./validate";
+import { optionsArg, pointerArg } from "./validate";
 
 /** A CUDA stream of a GPU pool's device: work on it runs in order, streams run concurrently. */
 export class GPUStream {
@@ -47,6 +47,17 @@ export class GPUStream {
   }
 }
 
+/**
+ * @internal the stream of a call's options (StreamOptions, or `owner` with `keys`): a GPUStream or
+ * none; an options object that is not one, an unknown key or another stream is a ConfigError.
+ */
+export function streamOf(options: unknown, owner = "StreamOptions", keys: readonly string[] = ["stream"]): GPUStream | undefined {
+  if (options === undefined) return undefined;
+  const stream = optionsArg(owner, options, keys).stream;
+  if (stream !== undefined && !(stream instanceof GPUStream)) throw new ConfigError("stream", stream, "must be a GPUStream (from gpuPool.createStream())", owner);
+  return stream;
+}
+
 export interface StreamOptions {
   /** Queue the work on this stream, or for allocate/deallocate: order the block's reuse by it. */
   stream?: GPUStream;
@@ -73,7 +84,7 @@ export class GPUAllocation extends PoolAllocation {
   /** Frees the block; with a stream, once the work queued on that stream so far is done. */
   override free(options?: StreamOptions): void {
     this.assertFreeable();
-    const stream = options?.stream;
+    const stream = streamOf(options);
     if (stream === undefined) this.settle(() => this.pool.release(this));
     else this.settle(() => this.pool.releaseOnStream(this, stream));
   }
@@ -101,22 +112,24 @@ export class GPUMemoryPool extends NativePool {
   /** (seed) A device allocation of `size` bytes; with a stream, blocks freed on it may be reused at once. */
   allocate(size: number, options?: StreamOptions): GPUAllocation {
     const debug = this.gpuDebug;
+    const stream = streamOf(options);
     if (debug === undefined) {
-      const offset = this.#allocOffset(size, options?.stream);
+      const offset = this.#allocOffset(size, stream);
       return new GPUAllocation(this, this.addressOf(offset), size, offset, core.mp_last_id());
     }
-    const offset = this.#allocOffset(debug.blockBytes(size), options?.stream);
+    const offset = this.#allocOffset(debug.blockBytes(size), stream);
     const id = core.mp_last_id() & ID_MASK;
-    const ptr = debug.allocated(offset, this.addressOf(offset), id, size, options?.stream?.handle ?? null);
+    const ptr = debug.allocated(offset, this.addressOf(offset), id, size, stream?.handle ?? null);
     return new GPUAllocation(this, ptr as Pointer, size, offset, id);
   }
 
   /** A bare device address for hot paths; free it with deallocate(address). */
   allocateRaw(size: number, options?: StreamOptions): number {
     const debug = this.gpuDebug;
-    if (debug === undefined) return this.addressOf(this.#allocOffset(size, options?.stream));
-    const offset = this.#allocOffset(debug.blockBytes(size), options?.stream);
-    return debug.allocated(offset, this.addressOf(offset), core.mp_last_id() & ID_MASK, size, options?.stream?.handle ?? null);
+    const stream = streamOf(options);
+    if (debug === undefined) return this.addressOf(this.#allocOffset(size, stream));
+    const offset = this.#allocOffset(debug.blockBytes(size), stream);
+    return debug.allocated(offset, this.addressOf(offset), core.mp_last_id() & ID_MASK, size, stream?.handle ?? null);
   }
 
   #allocOffset(size: number, stream: GPUStream | undefined): number {
@@ -128,7 +141,7 @@ export class GPUMemoryPool extends NativePool {
 
   /** (seed) Frees a device allocation or address; with a stream, once that stream's queued work is done. */
   deallocate(target: GPUAllocation | number, options?: StreamOptions): void {
-    const stream = options?.stream;
+    const stream = streamOf(options);
     if (typeof target === "number") {
       const debug = this.gpuDebug;
       if (debug !== undefined) {
