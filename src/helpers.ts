@@ -12,9 +12,9 @@ export function allocate(size: number): Uint8Array;
 export function allocate<T extends TypedArrayConstructor>(type: T, length: number): InstanceType<T>;
 export function allocate(typeOrSize: TypedArrayConstructor | number, length?: number): ArrayBufferView {
   const pool = MemoryPoolManager.getInstance().defaultCPUPool;
-  // A size (the pool refuses one of the wrong type), unless a type comes first or a length follows.
-  if (typeof typeOrSize === "number" || (arguments.length < 2 && typeof typeOrSize !== "function")) return pool.allocate(typeOrSize as number).bytes;
-  const type = typedArrayTypeArg("allocate", typeOrSize as TypedArrayConstructor);
+  // One argument is a size (the pool refuses one of the wrong type); with a length, a type comes first.
+  if (length === undefined && typeof typeOrSize !== "function") return pool.allocate(typeOrSize as number).bytes;
+  const type = typedArrayTypeArg("allocate(type, length)", typeOrSize as TypedArrayConstructor);
   return pool.allocate(elements("allocate", type, length)).as(type);
 }
 

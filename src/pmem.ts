@@ -101,7 +101,8 @@ export class PMEMMemoryPool extends HostPool {
   #rangeStart(target: PersistTarget, length: number | undefined, offset: number): number {
     if (target instanceof Allocation) {
       this.#assertUsable(target);
-      const len = length ?? target.size - offset;
+      // The default length is what follows a whole-number offset (a bigint must not reach the subtraction).
+      const len = length ?? target.size - (Number.isSafeInteger(offset) ? offset : NaN);
       if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(len) && offset >= 0 && len >= 0 && offset + len <= target.size)) {
         throw new InvalidSizeError(`cannot persist ${describe(length)} bytes at offset ${describe(offset)} of an allocation of ${target.size} bytes: the range must lie inside it`);
       }
