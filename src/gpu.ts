@@ -10,7 +10,7 @@ import { checkCopyOptions, checkedOffset, checkRange, copyBetween, endpointOf, t
 import type { PoolConfig } from "./config";
 import type { HistoryEvent } from "./debug/history";
 import type { LeakInfo } from "./debug/report";
-import { ConfigError, InvalidPointerError, OutOfBoundsError, UseAfterFreeError, type MemoryPoolError } from "./errors";
+import { ConfigError, describe, InvalidPointerError, OutOfBoundsError, UseAfterFreeError, type MemoryPoolError } from "./errors";
 import { GPUDebug } from "./gpu_debug";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
 import { core, errorFor, ID_MASK, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
@@ -253,15 +253,15 @@ export class GPUMemoryPool extends NativePool {
     const target = this.#ownEndpoint(dst, "fill");
     const offset = checkedOffset("dstOffset", options.dstOffset);
     const length = bytes ?? target.length - offset;
-    if (!(Number.isSafeInteger(length) && length > 0)) throw new OutOfBoundsError(`a fill's length is a whole number of bytes above 0, got ${length}`);
+    if (!(Number.isSafeInteger(length) && length > 0)) throw new OutOfBoundsError(`a fill's length is a whole number of bytes above 0, got ${describe(length)}`);
     checkRange(target, offset, length);
-    if (!(Number.isInteger(value) && value >= 0 && value <= 255)) throw new OutOfBoundsError(`a fill value is a byte (0 to 255), got ${value}`);
+    if (!(Number.isInteger(value) && value >= 0 && value <= 255)) throw new OutOfBoundsError(`a fill value is a byte (0 to 255), got ${describe(value)}`);
     checkGPU(core.mp_gpu_fill(this.config.deviceId, (dst.ptr + offset) as Pointer, value, length, options.stream?.handle ?? null));
   }
 
   /** A live device allocation on this pool's device, as a copy endpoint. */
   #ownEndpoint(allocation: GPUAllocation, action: string): Endpoint {
-    if (!(allocation instanceof GPUAllocation)) throw new InvalidPointerError(`cannot ${action} ${String(allocation)}: not a GPUAllocation`);
+    if (!(allocation instanceof GPUAllocation)) throw new InvalidPointerError(`cannot ${action} ${describe(allocation)}: not a GPUAllocation`);
     if (allocation.deviceId !== this.config.deviceId) {
       throw new InvalidPointerError(`cannot ${action} ${allocation.describe()}: it is on device ${allocation.deviceId}, this pool on device ${this.config.deviceId}`);
     }
