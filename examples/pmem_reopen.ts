@@ -9,14 +9,14 @@
 import { existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Allocation, MemoryPoolManager, PoolConfig, type PMEMMemoryPool } from "../src/index.ts";
+import { type Allocation, MemoryPoolManager, type PMEMMemoryPool } from "../src/index.ts";
 
 const [first, second] = process.argv.slice(2);
 const isChild = first === "--child";
 const path = (isChild ? second : first) ?? join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), `pmem_reopen_${process.pid}.pool`);
 
 const open = (): PMEMMemoryPool =>
-  MemoryPoolManager.getInstance().createPMEMPool("journal_pool", Object.assign(new PoolConfig(), { pmemPoolPath: path, initialSize: 1024 * 1024 }));
+  MemoryPoolManager.getInstance().createPMEMPool("journal_pool", { pmemPoolPath: path, initialSize: 1024 * 1024 });
 
 /** The journal: lines of text, stored as one block; an update writes a new block and swaps the root. */
 function readJournal(pool: PMEMMemoryPool): string[] {

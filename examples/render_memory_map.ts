@@ -12,7 +12,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { InvalidSnapshotError, MemoryPoolManager, PoolConfig, renderMemoryMap, type Allocation, type PoolSnapshot } from "../src/index.ts";
+import { InvalidSnapshotError, MemoryPoolManager, renderMemoryMap, type Allocation, type PoolSnapshot } from "../src/index.ts";
 
 const args = process.argv.slice(2);
 const outIndex = args.indexOf("--out");
@@ -43,7 +43,7 @@ if (saved !== undefined) {
 // 1. A pool that grows in 64 KiB regions, and a workload that leaves it fragmented: many small
 //    allocations, most of them freed at random, then larger ones that fit only some of the holes.
 const manager = MemoryPoolManager.getInstance();
-const pool = manager.createCPUPool("render_demo", Object.assign(new PoolConfig(), { initialSize: 64 * 1024, growth: 1, maxSize: 1024 * 1024 }));
+const pool = manager.createCPUPool("render_demo", { initialSize: 64 * 1024, growth: 1, maxSize: 1024 * 1024 });
 let seed = 2026;
 const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
 const live: Allocation[] = [];

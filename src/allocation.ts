@@ -6,6 +6,7 @@
 import type { Pointer } from "bun:ffi";
 import { DoubleFreeError, UseAfterFreeError, type MemoryPoolError } from "./errors";
 import type { HostPool, NativePool } from "./pool";
+import { typedArrayTypeArg } from "./validate";
 
 export type TypedArrayConstructor =
   | Int8ArrayConstructor
@@ -138,7 +139,7 @@ export class Allocation extends PoolAllocation {
   /** A typed view of the whole block: as(Float32Array) has floor(size / 4) elements. */
   as<T extends TypedArrayConstructor>(type: T): InstanceType<T> {
     this.assertAlive("view");
-    return this.pool.typedView(type, this.offset, this.size, this.id) as InstanceType<T>;
+    return this.pool.typedView(typedArrayTypeArg("as", type), this.offset, this.size, this.id) as InstanceType<T>;
   }
 
   protected override onFreed(): void {

@@ -11,15 +11,38 @@ export class MemoryPoolError extends Error {
   }
 }
 
-/** A PoolConfig field is out of range; `field` names it and `value` is what it held. */
+/**
+ * A setting is out of range or of the wrong type: a PoolConfig field, an option of a call
+ * (MemoryMapOptions, SnapshotOptions, CopyOptions...), a pool's name, MEMORY_POOL_DEBUG.
+ * `field` names it, `value` is what it held, `reason` says what it must be.
+ */
 export class ConfigError extends MemoryPoolError {
   readonly field: string;
   readonly value: unknown;
-  /** `value` undefined: `reason` is already a whole message (as the core words it). */
-  constructor(field: string, value: unknown, reason: string) {
-    super("CONFIG", value === undefined ? reason : `PoolConfig.${field} = ${describe(value)}: ${reason}`);
+  readonly reason: string;
+  /**
+   * The message is `owner.field = value: reason` (`owner` "": `field = value: reason`). Without
+   * `owner` and with `value` undefined, `reason` is already a whole message (as the core words it).
+   */
+  constructor(field: string, value: unknown, reason: string, owner?: string) {
+    const setting = owner === undefined ? `PoolConfig.${field}` : owner === "" ? field : `${owner}.${field}`;
+    super("CONFIG", owner === undefined && value === undefined ? reason : `${setting} = ${describe(value)}: ${reason}`);
     this.field = field;
     this.value = value;
+    this.reason = reason;
+  }
+}
+
+/**
+ * An argument of the wrong kind where no more specific error fits (a size is an InvalidSizeError,
+ * a pointer an InvalidPointerError, a setting a ConfigError): e.g. `as(null)`, where a typed
+ * array type such as Float32Array is wanted. `argument` names the parameter.
+ */
+export class InvalidArgumentError extends MemoryPoolError {
+  readonly argument: string;
+  constructor(argument: string, message: string) {
+    super("INVALID_ARGUMENT", message);
+    this.argument = argument;
   }
 }
 
@@ -198,8 +221,30 @@ export class PMEMRootError extends MemoryPoolError {
   }
 }
 
+/**
+ * A value for a message: numbers, booleans, bigints and (short) strings as they are; anything
+ * else by its type, never its contents (a view's bytes, an object's toString).
+ */
 export function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "bigint") return `${value}n`;
-  return String(value);
+  switch (typeof value) {
+    case "string":
+      return value.length <= 80 ? JSON.stringify(value) : `a string of ${value.length} characters`;
+    case "bigint":
+      return `${value}n`;
+    case "number":
+    case "boolean":
+    case "undefined":
+      return String(value);
+    case "symbol":
+      return "a symbol";
+    case "function":
+      return "a function";
+  }
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === null || proto === Object.prototype) return "an object";
+  const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+  if (typeof name !== "string" || name === "") return "an object";
+  return `${/^[AEIO]/.test(name) ? "an" : "a"} ${name}`;
 }

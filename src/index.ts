@@ -1,11 +1,12 @@
 /** memory-pool: memory pools for Bun. Everything public is exported here, and only here. */
 export { Allocation, PoolAllocation, type TypedArrayConstructor } from "./allocation";
-export { PoolConfig, type AllocatorType, type ThreadSafety } from "./config";
+export { PoolConfig, type AllocatorType, type PoolOptions, type ThreadSafety } from "./config";
 export {
   BoundaryViolationError,
   ConfigError,
   DoubleFreeError,
   GPUUnavailableError,
+  InvalidArgumentError,
   InvalidPointerError,
   InvalidSizeError,
   InvalidSnapshotError,

@@ -4,7 +4,7 @@
  */
 import { writeSync } from "node:fs";
 import { resolve } from "node:path";
-import { PoolConfig } from "./config";
+import { PoolConfig, type PoolOptions } from "./config";
 import { withEnvironmentDebug } from "./debug/env";
 import { makeLeakWatch, setLeakWatch, type LeakWatch } from "./debug/tracker";
 import { ConfigError, PoolExistsError, PoolNotFoundError } from "./errors";
@@ -13,6 +13,7 @@ import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
 import { CPUMemoryPool, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
 import { bytes, type MemoryStats } from "./stats";
+import { isWellFormedName } from "./validate";
 
 export type MemoryPool = CPUMemoryPool | PinnedMemoryPool | GPUMemoryPool | PMEMMemoryPool;
 export interface PoolInfo {
@@ -82,10 +83,18 @@ function configFromRecord(record: Float64Array): PoolConfig {
   } satisfies Partial<PoolConfig>);
 }
 
+/**
+ * A pool's name as the registry keys it: 1 to 255 bytes of UTF-8. A string with a lone surrogate
+ * is refused: UTF-8 cannot hold one (it would be encoded as U+FFFD), so two different strings
+ * would name one pool.
+ */
 function validName(name: unknown): Uint8Array {
+  if (typeof name === "string" && !isWellFormedName(name)) {
+    throw new ConfigError("name", name, "a pool's name must be well-formed Unicode: it has a lone surrogate (\\uD800 to \\uDFFF), which UTF-8 cannot hold", "");
+  }
   const encoded = typeof name === "string" ? encodeName(name) : undefined;
   if (encoded === undefined || encoded.length === 0 || encoded.length > 255) {
-    throw new ConfigError("name", name, "a pool's name is a string of 1 to 255 bytes");
+    throw new ConfigError("name", name, "a pool's name is a string of 1 to 255 bytes", "");
   }
   return encoded;
 }
@@ -107,7 +116,7 @@ export class MemoryPoolManager {
   }
 
   /** (seed) A pool of host memory. Throws PoolExistsError if the name is taken, ConfigError for a bad config. */
-  createCPUPool(name: string, config: PoolConfig = new PoolConfig()): CPUMemoryPool {
+  createCPUPool(name: string, config?: PoolConfig | PoolOptions): CPUMemoryPool {
     return this.#create(name, config, PoolKind.cpu) as CPUMemoryPool;
   }
 
@@ -115,19 +124,19 @@ export class MemoryPoolManager {
    * (seed) A pool of device memory on GPU `config.deviceId`. Throws GPUUnavailableError where no
    * CUDA driver or device answers, ConfigError for a deviceId that names no device.
    */
-  createGPUPool(name: string, config: PoolConfig = new PoolConfig()): GPUMemoryPool {
+  createGPUPool(name: string, config?: PoolConfig | PoolOptions): GPUMemoryPool {
     return this.#create(name, config, PoolKind.gpu) as GPUMemoryPool;
   }
 
   /** A pool of page-locked host memory: host views, and the fastest source and target of GPU copies. */
-  createPinnedPool(name: string, config: PoolConfig = new PoolConfig()): PinnedMemoryPool {
+  createPinnedPool(name: string, config?: PoolConfig | PoolOptions): PinnedMemoryPool {
     return this.#create(name, config, PoolKind.pinned) as PinnedMemoryPool;
   }
 
-  #create(name: string, config: PoolConfig, kind: number): MemoryPool {
+  #create(name: string, config: PoolConfig | PoolOptions | undefined, kind: number): MemoryPool {
     const encoded = validName(name);
     // MEMORY_POOL_DEBUG turns debug switches on for every pool; pool.config shows what was used.
-    const frozen = Object.freeze(withEnvironmentDebug(config.clone(), KIND_NAMES[kind] as "cpu" | "gpu" | "pinned"));
+    const frozen = Object.freeze(withEnvironmentDebug(PoolConfig.from(config), KIND_NAMES[kind] as "cpu" | "gpu" | "pinned"));
     frozen.validate();
     if (this.#live(name) !== undefined) throw new PoolExistsError(`a pool named '${name}' already exists`);
     const handle = check(core.mp_pool_create(encoded, encoded.length, configRecord(kind, frozen)));
@@ -173,10 +182,10 @@ export class MemoryPoolManager {
    * alignment). Throws PMEMUnavailableError without libpmem, PMEMFileError for a path that cannot be
    * used, PMEMFormatError for a file that is not a sound pool (left untouched), ConfigError, PoolExistsError.
    */
-  createPMEMPool(name: string, config: PoolConfig = new PoolConfig()): PMEMMemoryPool {
+  createPMEMPool(name: string, config?: PoolConfig | PoolOptions): PMEMMemoryPool {
     check(core.mp_pmem_available());
     const encoded = validName(name);
-    const frozen = Object.freeze(withEnvironmentDebug(config.clone(), "pmem"));
+    const frozen = Object.freeze(withEnvironmentDebug(PoolConfig.from(config), "pmem"));
     frozen.validate();
     if (frozen.pmemPoolPath === "") {
       throw new ConfigError("pmemPoolPath", "", "a PMEM pool needs the path of its file (on a DAX file system for real PMEM, or e.g. under /dev/shm to emulate it)");
@@ -297,7 +306,7 @@ export class MemoryPoolManager {
     const known = this.#live(DEFAULT_CPU_POOL);
     if (known instanceof CPUMemoryPool) return known;
     if (this.hasPool(DEFAULT_CPU_POOL)) return this.getPool(DEFAULT_CPU_POOL) as CPUMemoryPool;
-    return this.createCPUPool(DEFAULT_CPU_POOL, Object.assign(new PoolConfig(), { threadSafety: "mutex" } satisfies Partial<PoolConfig>));
+    return this.createCPUPool(DEFAULT_CPU_POOL, { threadSafety: "mutex" });
   }
 
   /** The pool that allocateGPU()/deallocateGPU() use: device 0, made on first use. */
@@ -305,7 +314,7 @@ export class MemoryPoolManager {
     const known = this.#live(DEFAULT_GPU_POOL);
     if (known instanceof GPUMemoryPool) return known;
     if (this.hasPool(DEFAULT_GPU_POOL)) return this.getPool(DEFAULT_GPU_POOL) as GPUMemoryPool;
-    return this.createGPUPool(DEFAULT_GPU_POOL, Object.assign(new PoolConfig(), { threadSafety: "mutex", initialSize: 2 << 20 } satisfies Partial<PoolConfig>));
+    return this.createGPUPool(DEFAULT_GPU_POOL, { threadSafety: "mutex", initialSize: 2 << 20 });
   }
 
   /** CUDA devices the driver sees: ordinal, name and memory. Empty where no driver or device answers. */

@@ -7,9 +7,10 @@
  * bytes into live blocks, the largest free block, and that scattered free space. Pure
  * TypeScript: it reads a snapshot, live or loaded from JSON.
  */
-import { ConfigError, InvalidSnapshotError } from "./errors";
+import { ConfigError, describe, InvalidSnapshotError } from "./errors";
 import type { BlockState, PoolSnapshot, SnapshotBlock, SnapshotRegion } from "./snapshot";
 import { bytes } from "./stats";
+import { optionsArg, wholeNumberOption } from "./validate";
 
 export interface MemoryMapOptions {
   /** Width of the picture in pixels (default 960). */
@@ -35,16 +36,30 @@ const ROW_GAP = 3;
 const REGION_LABEL = 22;
 const REGION_GAP = 14;
 const ROW_BYTES_MIN = 256;
+const OPTIONS = "MemoryMapOptions";
+const WIDTH_MAX = 1 << 16;
+const TARGET_ROWS_MAX = 4096;
+/** At most this many rows in one picture, over all regions. */
+const DRAWN_ROWS_MAX = 1 << 16;
 
 /** An SVG picture of the pool the snapshot describes (see the file comment). */
-export function renderMemoryMap(snapshot: PoolSnapshot, options: MemoryMapOptions = {}): string {
+export function renderMemoryMap(snapshot: PoolSnapshot, options?: MemoryMapOptions): string {
   checkSnapshot(snapshot);
-  const width = options.width ?? 960;
-  if (!(Number.isInteger(width) && width >= 320)) throw new ConfigError("width", undefined, `MemoryMapOptions.width is a whole number of pixels from 320, got ${width}`);
+  const given = optionsArg(OPTIONS, options, ["width", "rowBytes", "rows"]);
+  const width = wholeNumberOption(OPTIONS, given, "width", 320, WIDTH_MAX, "pixels") ?? 960;
+  const targetRows = wholeNumberOption(OPTIONS, given, "rows", 1, TARGET_ROWS_MAX, "rows") ?? 32;
+  const givenRowBytes = wholeNumberOption(OPTIONS, given, "rowBytes", 16, Number.MAX_SAFE_INTEGER, "bytes");
   const reserved = snapshot.regions.reduce((sum, region) => sum + region.size, 0);
   const stride = snapshot.config.allocatorType === "FixedSize" ? snapshot.blocks[0]?.size : undefined;
-  const rowBytes = options.rowBytes ?? chooseRowBytes(reserved, options.rows ?? 32, stride);
-  if (!(Number.isSafeInteger(rowBytes) && rowBytes >= 16)) throw new ConfigError("rowBytes", undefined, `MemoryMapOptions.rowBytes is a whole number of bytes from 16, got ${rowBytes}`);
+  const rowBytes = givenRowBytes ?? chooseRowBytes(reserved, targetRows, stride);
+  // Every row is drawn: a picture of a few GiB in rows of 16 bytes would never finish.
+  const drawnRows = snapshot.regions.reduce((sum, region) => sum + Math.max(1, Math.ceil(region.size / rowBytes)), 0);
+  if (drawnRows > DRAWN_ROWS_MAX) {
+    if (givenRowBytes !== undefined) {
+      throw new ConfigError("rowBytes", rowBytes, `would draw ${drawnRows} rows of this snapshot, more than ${DRAWN_ROWS_MAX}: choose larger rows (or leave rowBytes out)`, OPTIONS);
+    }
+    throw new InvalidSnapshotError(`the snapshot's ${snapshot.regions.length} regions would need ${drawnRows} rows, more than ${DRAWN_ROWS_MAX}: too many to draw`);
+  }
   const mapWidth = width - 2 * MARGIN - GUTTER;
   const scale = mapWidth / rowBytes; // pixels per byte
   const present = new Set(snapshot.blocks.map((block) => block.state));
@@ -283,23 +298,53 @@ function escape(value: string): string {
 }
 
 /** Throws InvalidSnapshotError for anything that is not a pool snapshot this version can draw. */
-function checkSnapshot(snapshot: PoolSnapshot): void {
-  const fail = (what: string) => {
+function checkSnapshot(snapshot: unknown): asserts snapshot is PoolSnapshot {
+  const fail = (what: string): never => {
     throw new InvalidSnapshotError(`not a memory-pool snapshot: ${what} (take one with pool.snapshot(), or load the JSON it was saved as)`);
   };
-  if (typeof snapshot !== "object" || snapshot === null) fail(`got ${snapshot === null ? "null" : typeof snapshot}`);
-  if (snapshot.format !== "memory-pool/snapshot") fail(`format is ${JSON.stringify(snapshot.format)}`);
-  if (snapshot.version !== 1) fail(`version ${JSON.stringify(snapshot.version)} is not 1`);
-  if (!Array.isArray(snapshot.regions) || !Array.isArray(snapshot.blocks)) fail("regions and blocks must be arrays");
-  for (const [r, region] of snapshot.regions.entries()) {
-    const own = [region.offset, region.size, region.firstBlock, region.blockCount];
-    if (!own.every((n) => Number.isSafeInteger(n) && n >= 0)) fail(`region ${r} has a field that is not a whole number`);
-    if (region.firstBlock + region.blockCount > snapshot.blocks.length) fail(`region ${r} names blocks past the end of the list`);
-    for (let b = region.firstBlock; b < region.firstBlock + region.blockCount; b++) {
-      const block = snapshot.blocks[b]!;
-      if (!(block.state in COLOURS)) fail(`block ${b} has the unknown state ${JSON.stringify(block.state)}`);
-      if (!(Number.isSafeInteger(block.offset) && Number.isSafeInteger(block.size) && block.size > 0)) fail(`block ${b} has no whole offset and size`);
-      if (block.offset < region.offset || block.offset + block.size > region.offset + region.size) fail(`block ${b} lies outside its region ${r}`);
+  const whole = (n: unknown) => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+  if (!isRecord(snapshot)) return fail(`got ${describe(snapshot)}`);
+  if (snapshot.format !== "memory-pool/snapshot") fail(`format is ${describe(snapshot.format)}`);
+  if (snapshot.version !== 1) fail(`version ${describe(snapshot.version)} is not 1`);
+  for (const field of ["pool", "kind", "takenAt"] as const) if (typeof snapshot[field] !== "string") fail(`${field} is ${describe(snapshot[field])}, not a string`);
+  const config = snapshot.config;
+  if (!isRecord(config)) return fail(`config is ${describe(config)}, not an object`);
+  if (config.allocatorType !== "FixedSize" && config.allocatorType !== "Variable") fail(`config.allocatorType is ${describe(config.allocatorType)}`);
+  if (config.allocatorType === "FixedSize" && !(whole(config.blockSize) && (config.blockSize as number) > 0)) fail(`config.blockSize is ${describe(config.blockSize)}`);
+  const { regions, blocks } = snapshot;
+  if (!Array.isArray(regions) || !Array.isArray(blocks)) return fail("regions and blocks must be arrays");
+  for (const [b, block] of blocks.entries()) {
+    if (!isRecord(block)) return fail(`block ${b} is ${describe(block)}`);
+    if (!(typeof block.state === "string" && Object.hasOwn(COLOURS, block.state))) fail(`block ${b} has the unknown state ${describe(block.state)}`);
+    if (!(whole(block.offset) && whole(block.size) && (block.size as number) > 0)) fail(`block ${b} has no whole offset and size`);
+    for (const field of ["id", "requestedSize", "age"] as const) {
+      if (block[field] !== undefined && !whole(block[field])) fail(`block ${b} has ${field} ${describe(block[field])}`);
     }
+    if (block.ageMs !== undefined && !(typeof block.ageMs === "number" && Number.isFinite(block.ageMs))) fail(`block ${b} has ageMs ${describe(block.ageMs)}`);
+    if (block.stack !== undefined && typeof block.stack !== "string") fail(`block ${b} has a stack that is ${describe(block.stack)}`);
   }
+  // Regions in address order, each over its own run of blocks, in address order, inside it.
+  let regionsEnd = 0;
+  let blocksEnd = 0;
+  for (const [r, region] of regions.entries()) {
+    if (!isRecord(region)) return fail(`region ${r} is ${describe(region)}`);
+    for (const field of ["index", "offset", "size", "liveBlocks", "freeBlocks", "freeBytes", "largestFreeBlock", "firstBlock", "blockCount"] as const) {
+      if (!whole(region[field])) fail(`region ${r} has ${field} ${describe(region[field])}, not a whole number`);
+    }
+    const { offset, size, firstBlock, blockCount } = region as unknown as SnapshotRegion;
+    if (offset < regionsEnd) fail(`region ${r} overlaps the one before it or is out of order`);
+    if (firstBlock < blocksEnd || firstBlock + blockCount > blocks.length) fail(`region ${r} names blocks another region has, or past the end of the list`);
+    let end = offset;
+    for (let b = firstBlock; b < firstBlock + blockCount; b++) {
+      const block = blocks[b] as SnapshotBlock;
+      if (block.offset < end || block.offset + block.size > offset + size) fail(`block ${b} overlaps the block before it or lies outside its region ${r}`);
+      end = block.offset + block.size;
+    }
+    regionsEnd = offset + size;
+    blocksEnd = firstBlock + blockCount;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

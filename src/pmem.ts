@@ -9,9 +9,10 @@
 import { ptr as addressOf, type Pointer } from "bun:ffi";
 import { Allocation } from "./allocation";
 import type { PoolConfig } from "./config";
-import { InvalidPointerError, InvalidSizeError, UseAfterFreeError } from "./errors";
+import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError, UseAfterFreeError } from "./errors";
 import { core, decodeName, encodeName, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
 import { HostPool, trackAddresses, type PoolCalls } from "./pool";
+import { isWellFormedName, optionsArg } from "./validate";
 
 const pmemCalls: PoolCalls = {
   base: (handle) => Number(core.mp_pmem_base(handle)),
@@ -36,6 +37,12 @@ export interface SetRootOptions {
 export type PersistTarget = Allocation | ArrayBufferView;
 
 const nameBuffer = new Uint8Array(256);
+
+/** A root's name as the core takes it; the core checks its length. */
+function rootName(name: unknown): Uint8Array {
+  if (!isWellFormedName(name)) throw new PMEMRootError(`a root's name is a string of well-formed Unicode, not ${describe(name)}`);
+  return encodeName(name);
+}
 
 export class PMEMMemoryPool extends HostPool {
   readonly kind = "pmem" as const;
@@ -80,7 +87,8 @@ export class PMEMMemoryPool extends HostPool {
 
   /** Copies `source` into `target` at `offset` and makes it durable (pmem_memcpy_persist): for bulk writes. */
   memcpyPersist(target: Allocation, source: ArrayBufferView | ArrayBuffer, offset = 0): void {
-    const bytes = ArrayBuffer.isView(source) ? source.byteLength : source.byteLength;
+    if (!(ArrayBuffer.isView(source) || source instanceof ArrayBuffer)) throw new InvalidArgumentError("source", `memcpyPersist copies from a typed array or ArrayBuffer, not ${describe(source)}`);
+    const bytes = source.byteLength;
     const start = this.#rangeStart(target, bytes, offset);
     if (bytes === 0) return;
     const view = ArrayBuffer.isView(source) ? source : new Uint8Array(source);
@@ -93,9 +101,10 @@ export class PMEMMemoryPool extends HostPool {
   #rangeStart(target: PersistTarget, length: number | undefined, offset: number): number {
     if (target instanceof Allocation) {
       this.#assertUsable(target);
-      const len = length ?? target.size - offset;
+      // The default length is what follows a whole-number offset (a bigint must not reach the subtraction).
+      const len = length ?? target.size - (Number.isSafeInteger(offset) ? offset : NaN);
       if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(len) && offset >= 0 && len >= 0 && offset + len <= target.size)) {
-        throw new InvalidSizeError(`cannot persist ${length} bytes at offset ${offset} of an allocation of ${target.size} bytes: the range must lie inside it`);
+        throw new InvalidSizeError(`cannot persist ${describe(length)} bytes at offset ${describe(offset)} of an allocation of ${target.size} bytes: the range must lie inside it`);
       }
       this.#rangeLength = len;
       return target.offset * GRANULE_BYTES + offset;
@@ -121,8 +130,9 @@ export class PMEMMemoryPool extends HostPool {
    * while published. With `freePrevious`, the block the root published before is freed in the same
    * atomic step: allocate a new version, persist it, then setRoot(name, next, { freePrevious: true }).
    */
-  setRoot(name: string, allocation: Allocation | null, options: SetRootOptions = {}): void {
-    const encoded = encodeName(name);
+  setRoot(name: string, allocation: Allocation | null, options?: SetRootOptions): void {
+    const encoded = rootName(name);
+    const freePrevious = optionsArg("SetRootOptions", options, ["freePrevious"]).freePrevious;
     let offset = 0;
     let id = 0;
     if (allocation !== null) {
@@ -131,12 +141,12 @@ export class PMEMMemoryPool extends HostPool {
       offset = allocation.offset;
       id = allocation.id;
     }
-    this.expectOk(core.mp_pmem_set_root(this.handle, encoded, encoded.length, offset, id, options.freePrevious ? 1 : 0));
+    this.expectOk(core.mp_pmem_set_root(this.handle, encoded, encoded.length, offset, id, freePrevious ? 1 : 0));
   }
 
   /** The allocation published as `name`, or undefined where there is no such root. */
   getRoot(name: string): Allocation | undefined {
-    const encoded = encodeName(name);
+    const encoded = rootName(name);
     const offset = this.#checkOffset(core.mp_pmem_get_root(this.handle, encoded, encoded.length));
     return offset === 0 ? undefined : this.fromPointer(this.base + offset * GRANULE_BYTES);
   }
@@ -146,7 +156,7 @@ export class PMEMMemoryPool extends HostPool {
    * allocated and published in one atomic step (a crash leaves either both or neither). Like pmemobj_root.
    */
   root(name: string, size: number): Allocation {
-    const encoded = encodeName(name);
+    const encoded = rootName(name);
     const offset = this.#checkOffset(core.mp_pmem_root(this.handle, encoded, encoded.length, typeof size === "number" ? size : NaN));
     return this.fromPointer(this.base + offset * GRANULE_BYTES);
   }

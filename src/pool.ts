@@ -23,6 +23,7 @@ import {
   type MemoryErrorDetails,
 } from "./errors";
 import { core, errorFor, GRANULE_BYTES, ID_MASK, OFFSET_ERROR_BASE, Status, STATS_FIELDS, statusOfOffset, Violation } from "./native";
+import { pointerArg } from "./validate";
 import { plainConfig, takeSnapshot, type AllocationDetailsProvider, type PoolSnapshot, type SnapshotOptions } from "./snapshot";
 import { MemoryStats, type MemoryStatsJSON } from "./stats";
 
@@ -109,6 +110,12 @@ export abstract class NativePool {
   readonly #calls: PoolCalls;
   /** Recent events: every one with trackHistory, violations and leaks always (made on first use). */
   #history: History | undefined;
+  /**
+   * @internal buffers of their own over blocks larger than a view window (HostPool.view), by the
+   * block's granule offset; made on the first such view. Detached when the block is freed, the
+   * pool reset or destroyed: the memory may be unmapped, and a view must not reach it then.
+   */
+  largeViews: Map<number, WeakRef<ArrayBuffer>[]> | undefined = undefined;
 
   /** @internal pools are made by MemoryPoolManager */
   constructor(
@@ -159,6 +166,7 @@ export abstract class NativePool {
     if (status >= 0) {
       // Guarded allocations may have views of their own to detach even where nothing else is tracked.
       if (this.tracking || status === Status.freedGuarded) this.debug!.freed(allocation.offset);
+      if (this.largeViews !== undefined) this.detachLargeViews(allocation.offset);
       return undefined;
     }
     return this.#afterFailedFree(status, allocation.offset);
@@ -170,6 +178,7 @@ export abstract class NativePool {
     const status = this.#calls.free(this.handle, offset, 0);
     if (status >= 0) {
       if (this.tracking || status === Status.freedGuarded) this.debug!.freed(offset);
+      if (this.largeViews !== undefined) this.detachLargeViews(offset);
       return;
     }
     if (status === Status.doubleFree || status === Status.invalidPointer) throw this.#badFree(status, address, offset);
@@ -180,7 +189,19 @@ export abstract class NativePool {
     if (status !== Status.boundaryViolation && status !== Status.useAfterFree) throw this.failure(status);
     const damage = this.#violation(status); // read before any other call to the core
     this.debug?.freed(offset);
+    if (this.largeViews !== undefined) this.detachLargeViews(offset);
     return damage;
+  }
+
+  /** @internal detaches the large views of the block at `offset`, or of every block (reset, destroy). */
+  detachLargeViews(offset?: number): void {
+    const views = this.largeViews;
+    if (views === undefined) return;
+    for (const [at, buffers] of views) {
+      if (offset !== undefined && at !== offset) continue;
+      for (const buffer of buffers) buffer.deref()?.transfer(0);
+      views.delete(at);
+    }
   }
 
   /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
@@ -375,6 +396,7 @@ export abstract class NativePool {
     this.expectOk(this.#calls.reset(this.handle));
     this.epoch++;
     this.debug?.forgetAll(false);
+    this.detachLargeViews();
   }
 
   /** Gives empty regions (all but the first) back to the OS or device; returns the bytes released. */
@@ -455,7 +477,7 @@ export abstract class HostPool extends NativePool {
 
   /** An Allocation over a live block of this pool, e.g. a pointer received from a Worker. */
   fromPointer(address: number): Allocation {
-    const { offset, size, id } = this.liveBlock(address);
+    const { offset, size, id } = this.liveBlock(pointerArg("fromPointer", address));
     if (this.tracking) this.debug!.adopted(offset, id, size);
     return new Allocation(this, address as Pointer, size, offset, id);
   }
@@ -494,10 +516,18 @@ export abstract class HostPool extends NativePool {
     return buffer;
   }
 
-  /** Blocks over 2 GiB get a buffer of their own (JavaScript caps one buffer at 4 GiB). */
+  /**
+   * Blocks over 2 GiB get a buffer of their own (JavaScript caps one buffer at 4 GiB), kept in
+   * largeViews to be detached when the block is freed (weakly: a view nobody holds may go).
+   */
   #ownBuffer(offset: number, size: number): ArrayBuffer {
     if (size > WINDOW_SPAN_BYTES) throw new InvalidSizeError(`a JavaScript view is at most 4 GiB; this block has ${size} bytes (pass .ptr to native code instead)`);
-    return toArrayBuffer(this.addressOf(offset), 0, size);
+    const buffer = toArrayBuffer(this.addressOf(offset), 0, size);
+    const views = (this.largeViews ??= new Map());
+    const held = views.get(offset)?.filter((ref: WeakRef<ArrayBuffer>) => ref.deref() !== undefined) ?? [];
+    held.push(new WeakRef(buffer));
+    views.set(offset, held);
+    return buffer;
   }
 
   /** @internal also detaches every view: the memory is unmapped, views must not reach it. */
@@ -509,6 +539,7 @@ export abstract class HostPool extends NativePool {
         trackedPools.delete(this);
         for (const buffer of this.#windows) buffer?.transfer(0);
         this.#windows.length = 0;
+        this.detachLargeViews();
       }
     }
   }

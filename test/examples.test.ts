@@ -80,6 +80,7 @@ const expected: Record<string, RegExp[]> = {
     /^alignment 24: ConfigError on field 'alignment': /m,
     /^maxSize below initialSize: ConfigError on field 'initialSize': /m,
     /^an unknown threadSafety: ConfigError on field 'threadSafety': /m,
+    /^a misspelt field: ConfigError on field 'blokSize': /m,
     /^Destroyed 'tuned_pool'; 0 pools left\.$/m,
   ],
   "render_memory_map.ts": [

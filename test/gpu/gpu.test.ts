@@ -19,6 +19,7 @@ import {
   UseAfterFreeError,
 } from "../../src/index";
 import { core, lastError } from "../../src/native";
+import { thrown } from "../support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
 const deviceCount = core.mp_gpu_device_count();
@@ -231,6 +232,31 @@ describe.skipIf(!gpu)("stream-ordered frees", () => {
     expect(() => pool.deallocate(address, { stream })).toThrow(DoubleFreeError);
     expect(() => pool.deallocate(address)).toThrow(DoubleFreeError);
     stream.synchronize();
+  });
+
+  test("a stream option that is not a GPUStream, or an unknown option, is a ConfigError naming it; nothing is allocated or freed", () => {
+    const pool = gpuPool("gpu-stream-options");
+    const a = pool.allocate(256);
+    const host = new Uint8Array(256);
+    for (const stream of [{}, 5, null, { handle: 0, synchronize() {} }]) {
+      const calls = [
+        () => pool.allocate(64, { stream } as never),
+        () => pool.allocateRaw(64, { stream } as never),
+        () => pool.deallocate(a, { stream } as never),
+        () => a.free({ stream } as never),
+        () => pool.copyHostToDevice(a, host, 256, { stream } as never),
+        () => pool.fill(a, 1, 256, { stream } as never),
+      ];
+      for (const call of calls) {
+        const err = thrown<ConfigError>(call);
+        expect(err).toBeInstanceOf(ConfigError);
+        expect(err.field).toBe("stream");
+      }
+    }
+    expect(thrown<ConfigError>(() => pool.allocate(64, { steam: 1 } as never)).field).toBe("steam");
+    expect(thrown<ConfigError>(() => pool.allocate(64, null as never)).field).toBe("StreamOptions");
+    expect(a.alive).toBe(true);
+    expect(pool.getStats().liveAllocations).toBe(1);
   });
 });
 
