@@ -12,6 +12,7 @@ import { check, CONFIG_FIELDS, core, decodeName, encodeName, PoolKind, Status } 
 import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
 import { CPUMemoryPool, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
+import { watchForShowStats } from "./show_stats";
 import { bytes, type MemoryStats } from "./stats";
 
 export type MemoryPool = CPUMemoryPool | PinnedMemoryPool | GPUMemoryPool | PMEMMemoryPool;
@@ -147,6 +148,7 @@ export class MemoryPoolManager {
   #adopt<P extends MemoryPool>(pool: P): P {
     this.#pools.set(pool.name, pool);
     if (pool.config.leakReport) this.#armExitReport();
+    watchForShowStats(pool);
     return pool;
   }
 

@@ -9,7 +9,7 @@
  */
 import { ConfigError, InvalidSnapshotError } from "./errors";
 import type { BlockState, PoolSnapshot, SnapshotBlock, SnapshotRegion } from "./snapshot";
-import { bytes } from "./stats";
+import { bytes, reservedParts } from "./stats";
 
 export interface MemoryMapOptions {
   /** Width of the picture in pixels (default 960). */
@@ -26,6 +26,7 @@ const COLOURS: Record<BlockState, { fill: string; label: string }> = {
   pending: { fill: "#8e5cc2", label: "freed on a stream, pending" },
   guard: { fill: "#c23b33", label: "guard pages" },
   quarantined: { fill: "#e39a1b", label: "quarantined" },
+  guardFree: { fill: "#f1dcdb", label: "free guard-region pages" },
 };
 const SCATTERED_FREE = "#f4c09a";
 const MARGIN = 16;
@@ -61,15 +62,23 @@ export function renderMemoryMap(snapshot: PoolSnapshot, options: MemoryMapOption
   const fixedSize = config.allocatorType === "FixedSize";
   const fragmentationOf = (free: number, largest: number) => (fixedSize || free === 0 ? 0 : 1 - largest / free);
   const fragmentation = fragmentationOf(totals.freeBytes, totals.largestFree);
-  out.push(
-    text(
-      MARGIN,
-      (y += 20),
-      `${bytes(totals.requested)} in use in ${totals.live} allocation${totals.live === 1 ? "" : "s"} · ${bytes(reserved)} reserved in ${snapshot.regions.length} region${snapshot.regions.length === 1 ? "" : "s"} · ` +
-        `${bytes(totals.freeBytes)} free in ${totals.freeBlocks} block${totals.freeBlocks === 1 ? "" : "s"}, the largest ${bytes(totals.largestFree)} · fragmentation ${(fragmentation * 100).toFixed(1)} %`,
-      "summary",
-    ),
-  );
+  // The reserved bytes by what holds them, counted from the blocks: the rows of getStatsString(),
+  // which counts them in the core (canaries and the peak are not blocks: those two come from the statistics).
+  out.push(text(MARGIN, (y += 20), `${bytes(totals.requested)} in use in ${totals.live} allocation${totals.live === 1 ? "" : "s"}`, "summary"));
+  const parts = reservedParts({
+    reserved,
+    regions: snapshot.regions.length,
+    peakReserved: snapshot.stats.peakBytesReserved,
+    liveBlocks: totals.liveBytes,
+    canaries: snapshot.stats.canaryBytes,
+    free: totals.freeBytes,
+    largestFree: fixedSize ? totals.freeBytes : totals.largestFree, // the largest request it serves, as the core counts it
+    fragmentation,
+    guardPages: totals.guardPages,
+    guardFree: totals.guardFree,
+    quarantined: totals.quarantined,
+  });
+  for (const [label, value] of parts) out.push(text(MARGIN, (y += 16), `${label}: ${value}`, "summary part"));
   y += 10;
   out.push(compositionBar(MARGIN, y, width - 2 * MARGIN, reserved, totals));
   y += 12 + 18;
@@ -81,7 +90,7 @@ export function renderMemoryMap(snapshot: PoolSnapshot, options: MemoryMapOption
   };
   const legendRight = width - MARGIN;
   const stateBytes = (state: BlockState) => snapshot.blocks.reduce((sum, block) => (block.state === state ? sum + block.size : sum), 0);
-  for (const state of ["live", "free", "pending", "quarantined", "guard"] as const) {
+  for (const state of ["live", "free", "pending", "quarantined", "guard", "guardFree"] as const) {
     if (state !== "live" && state !== "free" && !present.has(state)) continue;
     const held = state === "free" ? totals.freeBytes - totals.scattered : stateBytes(state);
     const label = state === "free" && totals.scattered > 0 ? "free, in the largest blocks" : COLOURS[state].label;
@@ -178,6 +187,10 @@ interface Totals {
   requested: number;
   liveBytes: number;
   otherBytes: number; // pending, guard, quarantined
+  guardPages: number;
+  quarantined: number;
+  /** Free pages of guard regions: not free space for ordinary allocations. */
+  guardFree: number;
   freeBytes: number;
   freeBlocks: number;
   largestFree: number;
@@ -187,7 +200,7 @@ interface Totals {
 }
 
 function tally(snapshot: PoolSnapshot): Totals {
-  const totals: Totals = { live: 0, requested: 0, liveBytes: 0, otherBytes: 0, freeBytes: 0, freeBlocks: 0, largestFree: 0, scattered: 0, uncovered: 0 };
+  const totals: Totals = { live: 0, requested: 0, liveBytes: 0, otherBytes: 0, guardPages: 0, quarantined: 0, guardFree: 0, freeBytes: 0, freeBlocks: 0, largestFree: 0, scattered: 0, uncovered: 0 };
   for (const block of snapshot.blocks) {
     if (block.state === "live") {
       totals.live++;
@@ -197,12 +210,16 @@ function tally(snapshot: PoolSnapshot): Totals {
       totals.freeBlocks++;
       totals.freeBytes += block.size;
       totals.largestFree = Math.max(totals.largestFree, block.size);
+    } else if (block.state === "guardFree") {
+      totals.guardFree += block.size;
     } else {
       totals.otherBytes += block.size;
+      if (block.state === "guard") totals.guardPages += block.size;
+      if (block.state === "quarantined") totals.quarantined += block.size;
     }
   }
   for (const block of snapshot.blocks) if (block.state === "free" && block.size < totals.largestFree) totals.scattered += block.size;
-  const covered = totals.liveBytes + totals.otherBytes + totals.freeBytes;
+  const covered = totals.liveBytes + totals.otherBytes + totals.freeBytes + totals.guardFree;
   totals.uncovered = snapshot.regions.reduce((sum, region) => sum + region.size, 0) - covered;
   return totals;
 }
@@ -212,6 +229,7 @@ function compositionBar(x: number, y: number, width: number, reserved: number, t
   const parts: [string, number, string][] = [
     [`class="live"`, totals.liveBytes, `live blocks: ${bytes(totals.liveBytes)}`],
     [`fill="${COLOURS.quarantined.fill}"`, totals.otherBytes, `pending, quarantined or guard: ${bytes(totals.otherBytes)}`],
+    [`class="guardFree"`, totals.guardFree, `free guard-region pages (only allocations with guard pages use them): ${bytes(totals.guardFree)}`],
     [`class="free"`, totals.freeBytes - totals.scattered, `free in blocks of the largest size (${bytes(totals.largestFree)}): ${bytes(totals.freeBytes - totals.scattered)}`],
     [`class="scattered"`, totals.scattered, `free in smaller blocks, which a request over their size cannot use: ${bytes(totals.scattered)}`],
     [`class="noblock"`, totals.uncovered, `no block: ${bytes(totals.uncovered)}`],
@@ -242,6 +260,7 @@ function legendItem(out: string[], cursor: { x: number; y: number }, right: numb
 function describeBlock(block: SnapshotBlock, region: SnapshotRegion, largestFree: number): string {
   const where = `at +0x${block.offset.toString(16)} (region ${region.index})`;
   if (block.state === "free") return `free: ${formatBytes(block.size)} ${where}${block.size < largestFree ? `, smaller than the largest free block (${bytes(largestFree)})` : ""}`;
+  if (block.state === "guardFree") return `free guard-region pages: ${formatBytes(block.size)} ${where}, for allocations with guard pages`;
   const parts = [`${block.state}: allocation #${block.id ?? "?"}, ${formatBytes(block.size)} block`];
   if (block.requestedSize !== undefined && block.requestedSize !== block.size) parts[0] += ` (asked ${formatBytes(block.requestedSize)})`;
   parts.push(where);

@@ -26,7 +26,7 @@ import {
 } from "./errors";
 
 /** Bumped with every change of an export's signature or of the config and stats records. */
-const ABI_VERSION = 9;
+const ABI_VERSION = 10;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
@@ -115,6 +115,14 @@ export const STATS_FIELDS = [
   "trimCount",
   "bytesTrimmed",
   "growthCount",
+  "bytesAllocatedTotal",
+  "bytesFreedTotal",
+  "allocTimeSamples",
+  "freeTimeSamples",
+  "guardPageBytes",
+  "guardFreeBytes",
+  "quarantinedBytes",
+  "canaryBytes",
 ] as const;
 
 /** Mirrors zig/src/backend.zig Kind. */
@@ -141,6 +149,7 @@ const symbols = {
   mp_live_size: { args: [i32, u32], returns: f64 },
   mp_live_id: { args: [i32, u32], returns: u32 },
   mp_stats: { args: [i32, ptr], returns: i32 },
+  mp_reset_peaks: { args: [i32], returns: i32 },
   mp_reset: { args: [i32], returns: i32 },
   mp_trim: { args: [i32], returns: f64 },
   mp_check: { args: [i32], returns: i32 },
@@ -207,6 +216,7 @@ const pmemSymbols = {
   mp_pmem_root_name: { args: [i32, u32, ptr, u32], returns: i32 },
   mp_pmem_live_list: { args: [i32, ptr, u32], returns: u32 },
   mp_pmem_stats: { args: [i32, ptr], returns: i32 },
+  mp_pmem_reset_peaks: { args: [i32], returns: i32 },
   mp_pmem_reset: { args: [i32], returns: i32 },
   mp_pmem_snapshot: { args: [i32, ptr, ptr, u32, ptr, u32, ptr], returns: i32 },
   mp_pmem_barrier_count: { args: [], returns: f64 },

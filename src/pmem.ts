@@ -21,6 +21,7 @@ const pmemCalls: PoolCalls = {
   liveSize: core.mp_pmem_live_size,
   liveId: core.mp_pmem_live_id,
   stats: core.mp_pmem_stats,
+  resetPeaks: core.mp_pmem_reset_peaks,
   reset: core.mp_pmem_reset,
   trim: () => 0, // a pool is its file: there is nothing to give back
   destroy: core.mp_pmem_close,

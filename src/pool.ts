@@ -24,6 +24,7 @@ import {
 } from "./errors";
 import { core, errorFor, GRANULE_BYTES, ID_MASK, OFFSET_ERROR_BASE, Status, STATS_FIELDS, statusOfOffset, Violation } from "./native";
 import { plainConfig, takeSnapshot, type AllocationDetailsProvider, type PoolSnapshot, type SnapshotOptions } from "./snapshot";
+import { showStatsBeforeDestroy } from "./show_stats";
 import { MemoryStats, type MemoryStatsJSON } from "./stats";
 
 const WINDOW_SHIFT = 27; // granules per window: 2^27 x 16 B = 2 GiB
@@ -59,6 +60,7 @@ export interface PoolCalls {
   liveSize(handle: number, offset: number): number;
   liveId(handle: number, offset: number): number;
   stats(handle: number, out: Float64Array): number;
+  resetPeaks(handle: number): number;
   reset(handle: number): number;
   trim(handle: number): number;
   destroy(handle: number): number;
@@ -78,6 +80,7 @@ const coreCalls: PoolCalls = {
   liveSize: core.mp_live_size,
   liveId: core.mp_live_id,
   stats: core.mp_stats,
+  resetPeaks: core.mp_reset_peaks,
   reset: core.mp_reset,
   trim: core.mp_trim,
   destroy: core.mp_pool_destroy,
@@ -284,6 +287,11 @@ export abstract class NativePool {
     return new MemoryStats(this.name, this.#statsRecord.slice());
   }
 
+  /** Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now: to measure one phase of a program. */
+  resetPeaks(): void {
+    this.expectOk(this.#calls.resetPeaks(this.handle));
+  }
+
   /**
    * Checks every live allocation's canaries and every quarantined block's poison. Throws a
    * BoundaryViolationError (or, for a write into freed memory, a UseAfterFreeError) for the
@@ -389,6 +397,7 @@ export abstract class NativePool {
    */
   destroyNative(): void {
     if (this.destroyed) throw new UseAfterFreeError(`pool '${this.name}' was already destroyed`);
+    showStatsBeforeDestroy(this);
     let damage: MemoryPoolError | undefined;
     if (this.#calls.check !== undefined && (this.config.canaries || this.config.quarantineBytes > 0 || this.config.guardPages)) {
       const status = this.#calls.check(this.handle);
