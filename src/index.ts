@@ -43,3 +43,4 @@ export type {
   SnapshotRegion,
 } from "./snapshot";
 export { MemoryStats, type MemoryStatsJSON } from "./stats";
+export { renderTimeline, type TimelineOptions, type TimelineSource } from "./timeline";
