@@ -140,7 +140,7 @@ export class OutOfBoundsError extends MemoryPoolError {
   }
 }
 
-/** Something given as a pool snapshot is not one (renderMemoryMap, a saved file): the message says what is off. */
+/** Something given as a pool snapshot or history is not one (renderMemoryMap, renderTimeline, a saved file): the message says what is off. */
 export class InvalidSnapshotError extends MemoryPoolError {
   constructor(message: string) {
     super("INVALID_SNAPSHOT", message);

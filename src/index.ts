@@ -1,6 +1,8 @@
 /** memory-pool: memory pools for Bun. Everything public is exported here, and only here. */
 export { Allocation, PoolAllocation, type TypedArrayConstructor } from "./allocation";
-export { PoolConfig, type AllocatorType, type ThreadSafety } from "./config";
+export { PoolConfig, type AllocatorType, type GuardPagePosition, type ThreadSafety } from "./config";
+export type { HistoryEvent, HistoryEventKind } from "./debug/history";
+export type { LeakInfo } from "./debug/report";
 export {
   BoundaryViolationError,
   ConfigError,
@@ -32,7 +34,7 @@ export { SharedGPUMemory, type GPUIPCHandle } from "./ipc";
 export { MemoryPoolManager, type MemoryPool, type PoolInfo } from "./manager";
 export { renderMemoryMap, type MemoryMapOptions } from "./memory_map";
 export { PMEMMemoryPool, type PersistTarget, type SetRootOptions } from "./pmem";
-export { CPUMemoryPool, PinnedMemoryPool, type Freeable, type PoolJSON, type PoolKind } from "./pool";
+export { CPUMemoryPool, PinnedMemoryPool, type Freeable, type HostPool, type NativePool, type PoolJSON, type PoolKind } from "./pool";
 export type {
   AllocationDetails,
   AllocationDetailsProvider,

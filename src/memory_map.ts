@@ -8,6 +8,7 @@
  * TypeScript: it reads a snapshot, live or loaded from JSON.
  */
 import { ConfigError, InvalidSnapshotError } from "./errors";
+import { escape, fixed } from "./markup";
 import type { BlockState, PoolSnapshot, SnapshotBlock, SnapshotRegion } from "./snapshot";
 import { bytes, reservedParts } from "./stats";
 
@@ -290,15 +291,6 @@ function chooseRowBytes(reserved: number, rows: number, stride: number | undefin
 
 function text(x: number, y: number, content: string, className: string): string {
   return `<text class="${className}" x="${fixed(x)}" y="${fixed(y)}">${escape(content)}</text>`;
-}
-
-function fixed(n: number): string {
-  return String(Math.round(n * 100) / 100);
-}
-
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
-function escape(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 }
 
 /** Throws InvalidSnapshotError for anything that is not a pool snapshot this version can draw. */

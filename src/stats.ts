@@ -70,7 +70,8 @@ export class MemoryStats {
   /** A readable, multi-line table; the reserved bytes split by what holds them, as the memory map shows them. */
   getStatsString(): string {
     const rows: [string, string][] = [
-      ["bytes in use", `${bytes(this.bytesInUse)} in ${count(this.liveAllocations, "allocation")} (peak ${bytes(this.peakBytesInUse)} in ${count(this.peakLiveAllocations, "allocation")})`],
+      ["bytes in use", `${bytes(this.bytesInUse)} (peak ${bytes(this.peakBytesInUse)})`],
+      ["live allocations", `${this.liveAllocations} (peak ${this.peakLiveAllocations})`],
       ["allocated / freed", `${bytes(this.bytesAllocatedTotal)} / ${bytes(this.bytesFreedTotal)} in ${this.allocationCount} / ${this.freeCount} calls, since the start`],
       ["failed allocations", String(this.failedAllocations)],
       ...reservedParts(figuresOf(this)).map(([label, value], index): [string, string] => [index === 0 ? label : `  ${label}`, value]),

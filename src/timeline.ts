@@ -8,6 +8,7 @@
  * one string, an SVG and a few lines of script for the hover details.
  */
 import { ConfigError, InvalidSnapshotError } from "./errors";
+import { escape, fixed } from "./markup";
 import type { HistoryEvent } from "./debug/history";
 import { bytes } from "./stats";
 
@@ -43,8 +44,9 @@ const MARGIN = { left: 80, right: 24, top: 56, bottom: 44 };
 
 /** An HTML page of memory over time from a pool's history, or from its events (see the file comment). */
 export function renderTimeline(source: TimelineSource | readonly HistoryEvent[], options: TimelineOptions = {}): string {
+  const readable = Array.isArray(source) || typeof (source as Partial<TimelineSource> | null)?.getHistory === "function";
+  if (!readable) throw new InvalidSnapshotError("renderTimeline takes a pool or an array of its history events (pool.getHistory())");
   const events = Array.isArray(source) ? (source as readonly HistoryEvent[]) : (source as TimelineSource).getHistory();
-  if (!Array.isArray(events)) throw new InvalidSnapshotError("renderTimeline takes a pool or an array of its history events (pool.getHistory())");
   const name = Array.isArray(source) ? undefined : (source as TimelineSource).name;
   const width = options.width ?? 1100;
   const height = options.height ?? 480;
@@ -171,15 +173,6 @@ function colourOf(id: number): string {
   return `hsl(${hue.toFixed(1)} 62% ${id % 2 === 0 ? 58 : 68}%)`;
 }
 
-function fixed(n: number): string {
-  return String(Math.round(n * 100) / 100);
-}
-
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-function escape(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-}
-
 const STYLE = [
   "body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1f2933;margin:16px;background:#fff}",
   "h1{font-size:18px;margin:0 0 4px}",
@@ -190,6 +183,7 @@ const STYLE = [
   ".end{text-anchor:end}",
   ".band{stroke:#fff;stroke-width:0.4}",
   ".band:hover{stroke:#111;stroke-width:1.2}",
+  "#peak{pointer-events:none}", // hovering at the peak reaches the band under the line
   ".peak{stroke:#c23b33;stroke-width:1.5;stroke-dasharray:4 3}",
   ".peak-label{font-size:12px;font-weight:600;fill:#c23b33}",
   "#details{font-size:12px;background:#f5f7fa;border:1px solid #e4e7eb;padding:8px;white-space:pre-wrap;min-height:3em}",
@@ -198,6 +192,7 @@ const STYLE = [
 /** Shows a band's details under the plot on hover; no library, no network. */
 const HOVER_SCRIPT = `
 const details = document.getElementById("details");
-for (const band of document.querySelectorAll(".band")) {
-  band.addEventListener("mouseenter", () => { details.textContent = band.dataset.details + "\\n" + band.dataset.stack; });
-}`;
+document.getElementById("bands").addEventListener("mouseover", (event) => {
+  const band = event.target.closest(".band");
+  if (band) details.textContent = band.dataset.details + "\\n" + band.dataset.stack;
+});`;

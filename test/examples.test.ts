@@ -90,6 +90,10 @@ const expected: Record<string, RegExp[]> = {
     /^ {2}render_demo +cpu +Variable +/m,
     /^JSON\.stringify\(manager\) lists 1 pool\(s\)\.$/m,
   ],
+  "memory_timeline.ts": [
+    /^Ran 6 batches in pool 'timeline_demo': 56 events, peak \d+ KiB in use\.$/m,
+    /^Drew its memory over time to .+memory-timeline\.html \([\d.]+ KiB, no network needed\); open it in a browser and hover a band\.$/m,
+  ],
   "pmem_basic.ts": [
     /^Created PMEM pool 'persistent_pool': 2 MiB file\.$/m,
     /^Persistent memory \(real or PMEM_IS_PMEM_FORCE=1\): persist\(\) flushes CPU caches\.$/m,

@@ -166,7 +166,7 @@ describe("MEMORY_POOL_SHOW_STATS", () => {
     const out = run("1");
     expect(out).toContain("Memory pool 'shown-at-destroy' (when it was destroyed)");
     expect(out).toContain("Memory pool 'shown-at-exit' (at process exit)");
-    expect(out).toMatch(/bytes in use +2\.93 KiB in 1 allocation/);
+    expect(out).toMatch(/bytes in use +2\.93 KiB \(peak 2\.93 KiB\)/);
     expect(out.indexOf("shown-at-destroy")).toBeLessThan(out.indexOf("shown-at-exit"));
   });
 
