@@ -5,6 +5,7 @@
  */
 import type { Pointer } from "bun:ffi";
 import { DoubleFreeError, UseAfterFreeError, type MemoryPoolError } from "./errors";
+import { allocationLine } from "./inspect";
 import type { HostPool, NativePool } from "./pool";
 
 export type TypedArrayConstructor =
@@ -67,6 +68,16 @@ export abstract class PoolAllocation {
 
   [Symbol.dispose](): void {
     if (this.alive) this.free();
+  }
+
+  /** One line: `Allocation #12 of 'main' 1.00 KiB at 0x7f3a12340000` ("(freed)" once freed). */
+  toString(): string {
+    return allocationLine(this.constructor.name, this);
+  }
+
+  /** console.log and Bun.inspect print the one line, not the pool behind the handle. */
+  [Bun.inspect.custom](): string {
+    return this.toString();
   }
 
   /** @internal throws unless this handle may still be freed. */

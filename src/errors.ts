@@ -9,6 +9,16 @@ export class MemoryPoolError extends Error {
     this.code = code;
     this.name = new.target.name;
   }
+
+  /** `DoubleFreeError [DOUBLE_FREE]: message`. */
+  override toString(): string {
+    return errorText(this, false);
+  }
+
+  /** The line above and the stack's frames; the details stay on the object (pointers in hex in the message). */
+  [Bun.inspect.custom](): string {
+    return errorText(this, true);
+  }
 }
 
 /** A PoolConfig field is out of range; `field` names it and `value` is what it held. */
@@ -196,6 +206,13 @@ export class PMEMRootError extends MemoryPoolError {
   constructor(message: string) {
     super("PMEM_ROOT", message);
   }
+}
+
+/** `BoundaryViolationError [BOUNDARY_VIOLATION]: message`, then the stack's frames where asked and kept. */
+function errorText(error: MemoryPoolError, withStack: boolean): string {
+  const head = `${error.name} [${error.code}]: ${error.message}`;
+  const frames = withStack ? (error.stack ?? "").split("\n").filter((line) => /^\s+at /.test(line)) : [];
+  return frames.length === 0 ? head : `${head}\n${frames.join("\n")}`;
 }
 
 export function describe(value: unknown): string {

@@ -12,6 +12,7 @@ import type { HistoryEvent } from "./debug/history";
 import type { LeakInfo } from "./debug/report";
 import { InvalidPointerError, OutOfBoundsError, UseAfterFreeError, type MemoryPoolError } from "./errors";
 import { GPUDebug } from "./gpu_debug";
+import { streamLine } from "./inspect";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
 import { core, errorFor, ID_MASK, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
 import { NativePool, type PoolCalls } from "./pool";
@@ -39,6 +40,15 @@ export class GPUStream {
 
   [Symbol.dispose](): void {
     if (!this.#destroyed) this.destroy();
+  }
+
+  /** One line: `GPUStream 0x55d0c0a1b2c0 on device 0`. */
+  toString(): string {
+    return streamLine(Number(this.handle), this.deviceId, this.#destroyed);
+  }
+
+  [Bun.inspect.custom](): string {
+    return this.toString();
   }
 
   #assertLive(): void {

@@ -217,6 +217,24 @@ export class MemoryPoolManager {
   }
 
   /**
+   * `using manager = MemoryPoolManager.getInstance()`: at the end of the block, destroys every pool
+   * this thread made or opened that is still alive (pools of other Workers it never opened are left
+   * alone). Each is destroyed even where another's destruction throws; the first error is thrown then.
+   */
+  [Symbol.dispose](): void {
+    let first: unknown;
+    for (const pool of [...this.#pools.values()]) {
+      if (pool.destroyed) continue;
+      try {
+        this.destroyPool(pool.name);
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    if (first !== undefined) throw first;
+  }
+
+  /**
    * Gives the blocks this thread keeps in its caches (pools with threadLocalCache) back to their
    * pools, for other threads to use. A Worker's caches go back by themselves when it ends.
    */

@@ -24,6 +24,7 @@ import {
 } from "./errors";
 import { core, errorFor, GRANULE_BYTES, ID_MASK, OFFSET_ERROR_BASE, Status, STATS_FIELDS, statusOfOffset, Violation } from "./native";
 import { plainConfig, takeSnapshot, type AllocationDetailsProvider, type PoolSnapshot, type SnapshotOptions } from "./snapshot";
+import { poolLine } from "./inspect";
 import { showStatsBeforeDestroy } from "./show_stats";
 import { MemoryStats, type MemoryStatsJSON } from "./stats";
 
@@ -376,6 +377,30 @@ export abstract class NativePool {
     const described = { name: this.name, kind: this.kind, config: plainConfig(this.config) };
     if (this.destroyed) return { ...described, destroyed: true };
     return { ...described, stats: this.getStats().toJSON() };
+  }
+
+  /** One line: name, kind, allocator, live allocations, bytes in use and reserved, base address in hex. */
+  toString(): string {
+    return poolLine(this.constructor.name, this);
+  }
+
+  /** console.log and Bun.inspect print the one line, not the pool's internals. */
+  [Bun.inspect.custom](): string {
+    return this.toString();
+  }
+
+  /**
+   * Releases the pool's memory, as manager.destroyPool(name) does: checks canaries, quarantine and
+   * guard pages first (throwing what it found once the pool is gone) and, with leakReport, reports
+   * what is still allocated. Every handle and view of the pool is dead afterwards.
+   */
+  destroy(): void {
+    this.destroyNative();
+  }
+
+  /** `using pool = manager.createCPUPool(...)`: destroyed at the end of the block, unless it already was. */
+  [Symbol.dispose](): void {
+    if (!this.destroyed) this.destroy();
   }
 
   /** Frees every allocation at once; their handles then throw UseAfterFreeError (and with safe views, their views are detached). */
