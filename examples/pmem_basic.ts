@@ -17,7 +17,7 @@ import { MemoryPoolManager, PMEMRootError, PoolConfig } from "../src/index.ts";
 const path = process.argv[2] ?? join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "my_persistent_pool.pool");
 const manager = MemoryPoolManager.getInstance();
 
-// (seed) A PMEM pool: its file is created with initialSize bytes, or opened if it exists.
+// A PMEM pool: its file is created with initialSize bytes, or opened if it exists.
 const config = new PoolConfig();
 config.pmemPoolPath = path;
 config.initialSize = 2 * 1024 * 1024;
@@ -25,7 +25,7 @@ const pmemPool = manager.createPMEMPool("persistent_pool", config);
 console.log(`${pmemPool.created ? "Created" : "Opened"} PMEM pool 'persistent_pool': ${config.initialSize / 1024 / 1024} MiB file.`);
 console.log(pmemPool.isPmem ? "Persistent memory (real or PMEM_IS_PMEM_FORCE=1): persist() flushes CPU caches." : "Not persistent memory: persist() calls msync (set PMEM_IS_PMEM_FORCE=1 to emulate PMEM).");
 
-// (seed) Allocate, write, persist: durable once persist returns.
+// Allocate, write, persist: durable once persist returns.
 const data = pmemPool.allocate(1024);
 new TextEncoder().encodeInto("This data persists!", data.bytes);
 pmemPool.persist(data, 20);

@@ -135,13 +135,13 @@ export abstract class PoolAllocation {
   }
 }
 
-/** (seed) An allocation of host memory: typed views over exactly its bytes. */
+/** An allocation of host memory: typed views over exactly its bytes. */
 export class Allocation extends PoolAllocation {
   declare readonly pool: HostPool;
-  #bytes: Uint8Array | undefined = undefined;
+  #bytes: Uint8Array<ArrayBuffer> | undefined = undefined;
 
   /** A Uint8Array over exactly the bytes asked for. */
-  get bytes(): Uint8Array {
+  get bytes(): Uint8Array<ArrayBuffer> {
     this.assertAlive("read bytes of");
     return (this.#bytes ??= this.pool.view(this.offset, this.size, this.id));
   }

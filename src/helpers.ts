@@ -7,7 +7,7 @@ import { InvalidPointerError, InvalidSizeError } from "./errors";
 import { MemoryPoolManager } from "./manager";
 
 /** allocate(n): a Uint8Array of n bytes. allocate(Int32Array, n): n elements of that type. */
-export function allocate(size: number): Uint8Array;
+export function allocate(size: number): Uint8Array<ArrayBuffer>;
 export function allocate<T extends TypedArrayConstructor>(type: T, length: number): InstanceType<T>;
 export function allocate(typeOrSize: TypedArrayConstructor | number, length?: number): ArrayBufferView {
   const pool = MemoryPoolManager.getInstance().defaultCPUPool;
@@ -23,7 +23,7 @@ export function deallocate(array: ArrayBufferView): void {
   MemoryPoolManager.getInstance().defaultCPUPool.deallocate(array);
 }
 
-/** (seed) allocateGPU(Float32Array, 1000): a device allocation of 1000 floats, from the default GPU pool. */
+/** allocateGPU(Float32Array, 1000): a device allocation of 1000 floats, from the default GPU pool. */
 export function allocateGPU<T extends TypedArrayConstructor>(type: T, length: number): GPUAllocation {
   if (!(typeof length === "number" && Number.isSafeInteger(length) && length > 0)) {
     throw new InvalidSizeError(`allocateGPU(${type?.name}, ${length}): the length is a whole number of elements above 0`);
@@ -33,7 +33,7 @@ export function allocateGPU<T extends TypedArrayConstructor>(type: T, length: nu
   return allocation;
 }
 
-/** (seed) Frees an allocation from allocateGPU(). */
+/** Frees an allocation from allocateGPU(). */
 export function deallocateGPU(allocation: GPUAllocation): void {
   if (!(allocation instanceof GPUAllocation)) throw new InvalidPointerError("deallocateGPU takes the GPUAllocation that allocateGPU returned");
   MemoryPoolManager.getInstance().defaultGPUPool.deallocate(allocation);

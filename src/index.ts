@@ -6,6 +6,7 @@ export type { LeakInfo } from "./debug/report";
 export {
   BoundaryViolationError,
   ConfigError,
+  CoreError,
   DoubleFreeError,
   GPUUnavailableError,
   InvalidPointerError,
@@ -24,14 +25,16 @@ export {
   ThreadSafetyError,
   UnsupportedOperationError,
   UseAfterFreeError,
+  type AnyMemoryPoolError,
   type MemoryErrorDetails,
+  type MemoryPoolErrorCode,
   type PMEMFormatReason,
 } from "./errors";
 export { copy, type CopyOptions, type CopySide, type MemoryKind } from "./copy";
 export { GPUAllocation, GPUMemoryPool, GPUStream, type HostSide, type StreamOptions } from "./gpu";
 export { allocate, allocateGPU, deallocate, deallocateGPU } from "./helpers";
 export { SharedGPUMemory, type GPUIPCHandle } from "./ipc";
-export { MemoryPoolManager, type MemoryPool, type PoolInfo } from "./manager";
+export { MemoryPoolManager, type MemoryPool, type PoolInfo, type PoolOfKind } from "./manager";
 export { renderMemoryMap, type MemoryMapOptions } from "./memory_map";
 export { PMEMMemoryPool, type PersistTarget, type SetRootOptions } from "./pmem";
 export { CPUMemoryPool, PinnedMemoryPool, type Freeable, type HostPool, type NativePool, type PoolJSON, type PoolKind } from "./pool";

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   ConfigError,
+  CoreError,
   DoubleFreeError,
   GPUUnavailableError,
   InvalidPointerError,
@@ -292,7 +293,7 @@ export function errorFor(status: number, message = lastError()): MemoryPoolError
     case Status.unavailable:
       return new GPUUnavailableError(message);
     default:
-      return new MemoryPoolError(`STATUS_${-status}`, message);
+      return new CoreError(message, status);
   }
 }
 

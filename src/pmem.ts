@@ -1,5 +1,5 @@
 /**
- * PMEMMemoryPool (seed): a pool whose memory is a file mapped with libpmem, so that what a program
+ * PMEMMemoryPool: a pool whose memory is a file mapped with libpmem, so that what a program
  * allocated and persisted is still there, intact, after the process ends or dies at any instant.
  *
  * Allocations are host memory: the same Allocation handles and views as a CPU pool (HostPool),
@@ -60,7 +60,7 @@ export class PMEMMemoryPool extends HostPool {
   }
 
   /**
-   * (seed) Makes `length` bytes of `target` from `offset` durable: once this returns they survive a
+   * Makes `length` bytes of `target` from `offset` durable: once this returns they survive a
    * crash or power failure. pmem_persist on PMEM, pmem_msync elsewhere. A view persists its own bytes.
    */
   persist(target: PersistTarget, length?: number, offset = 0): void {

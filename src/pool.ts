@@ -282,7 +282,7 @@ export abstract class NativePool {
 
   // ---- the pool as a whole ----
 
-  /** (seed) The pool's figures now. */
+  /** The pool's figures now. */
   getStats(): MemoryStats {
     this.expectOk(this.#calls.stats(this.handle, this.#statsRecord));
     return new MemoryStats(this.name, this.#statsRecord.slice());
@@ -495,7 +495,7 @@ export abstract class HostPool extends NativePool {
   }
 
   /** @internal a Uint8Array over the `size` bytes of allocation `id` at granule `offset`. */
-  view(offset: number, size: number, id: number): Uint8Array {
+  view(offset: number, size: number, id: number): Uint8Array<ArrayBuffer> {
     if (this.debug !== undefined) {
       const own = this.debug.bufferFor(offset, id, size);
       if (own !== undefined) return new Uint8Array(own, 0, size);
@@ -548,7 +548,7 @@ export abstract class HostPool extends NativePool {
   }
 }
 
-/** (seed) A pool of host memory from the OS. */
+/** A pool of host memory from the OS. */
 export class CPUMemoryPool extends HostPool {
   readonly kind = "cpu" as const;
 }
