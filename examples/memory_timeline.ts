@@ -10,8 +10,8 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { MemoryPoolManager, PoolConfig, renderTimeline, type Allocation } from "../src/index.ts";
+import { exampleArgs } from "./support/cli.ts";
 
 const usage = `Usage: bun examples/memory_timeline.ts [--out page.html]
 
@@ -21,17 +21,7 @@ Options:
   -o, --out <file>  where to write the page (default: memory-timeline.html in a temporary folder)
   -h, --help        show this help`;
 
-let options: { out?: string; help?: boolean };
-try {
-  options = parseArgs({ options: { out: { type: "string", short: "o" }, help: { type: "boolean", short: "h" } } }).values;
-} catch (err) {
-  console.error(`${(err as Error).message}\n\n${usage}`);
-  process.exit(2);
-}
-if (options.help) {
-  console.log(usage);
-  process.exit(0);
-}
+const options = exampleArgs(usage, { options: { out: { type: "string", short: "o" }, help: { type: "boolean", short: "h" } } }).values;
 
 const manager = MemoryPoolManager.getInstance();
 const pool = manager.createCPUPool("timeline_demo", Object.assign(PoolConfig.HighPerformanceCPU(), { trackHistory: true }));

@@ -1,5 +1,5 @@
 /**
- * Basic PMEM memory pool (the seed's example): a pool whose memory is a file mapped with libpmem.
+ * Basic PMEM memory pool (the C++ API's example): a pool whose memory is a file mapped with libpmem.
  * What you allocate and persist survives the process; named roots let the next process find it.
  *
  *   PMEM_IS_PMEM_FORCE=1 bun examples/pmem_basic.ts [pool file]
@@ -13,8 +13,17 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryPoolManager, PMEMRootError, PoolConfig } from "../src/index.ts";
+import { exampleArgs } from "./support/cli.ts";
 
-const path = process.argv[2] ?? join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "my_persistent_pool.pool");
+const usage = `Usage: PMEM_IS_PMEM_FORCE=1 bun examples/pmem_basic.ts [pool file]
+
+Creates (or reopens) a PMEM pool in the file, writes and persists data, publishes it as roots.
+The pool file defaults to my_persistent_pool.pool in /dev/shm (or the temporary folder).
+
+Options:
+  -h, --help  show this help`;
+const { positionals } = exampleArgs(usage, { options: { help: { type: "boolean", short: "h" } }, allowPositionals: true });
+const path = positionals[0] ?? join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "my_persistent_pool.pool");
 const manager = MemoryPoolManager.getInstance();
 
 // A PMEM pool: its file is created with initialSize bytes, or opened if it exists.
