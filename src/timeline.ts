@@ -36,8 +36,8 @@ interface Band {
   allocatedAt: number;
   freedAt: number | undefined;
   stack: string | undefined;
-  /** Bytes below the band after each event from start to end - 1. */
-  below: number[];
+  /** Bytes below the band from event `step` on, at each event where that changes (a band below it was freed). */
+  bases: { step: number; base: number }[];
 }
 
 const MARGIN = { left: 80, right: 24, top: 56, bottom: 44 };
@@ -67,12 +67,12 @@ export function renderTimeline(source: TimelineSource | readonly HistoryEvent[],
     // Bottom edge left to right, then the top edge back: one polygon, stepping where bands below it left.
     const lower: string[] = [];
     const upper: string[] = [];
-    for (let step = band.start; step < band.end; step++) {
-      const base = band.below[step - band.start]!;
+    band.bases.forEach(({ step, base }, i) => {
       // Event `step` is drawn over [step - 1, step]: the plot runs from x(0) to x(steps).
-      lower.push(`${fixed(x(step - 1))},${fixed(y(base))}`, `${fixed(x(step))},${fixed(y(base))}`);
-      upper.push(`${fixed(x(step - 1))},${fixed(y(base + band.size))}`, `${fixed(x(step))},${fixed(y(base + band.size))}`);
-    }
+      const until = band.bases[i + 1]?.step ?? band.end;
+      lower.push(`${fixed(x(step - 1))},${fixed(y(base))}`, `${fixed(x(until - 1))},${fixed(y(base))}`);
+      upper.push(`${fixed(x(step - 1))},${fixed(y(base + band.size))}`, `${fixed(x(until - 1))},${fixed(y(base + band.size))}`);
+    });
     const details = [
       `allocation #${band.id}: ${describeBytes(band.size)} at 0x${band.ptr.toString(16)}`,
       `made at event ${band.start}${band.freedAt === undefined ? ", still live at the end" : `, freed at event ${band.end}`}`,
@@ -122,39 +122,40 @@ export function renderTimeline(source: TimelineSource | readonly HistoryEvent[],
   ].join("\n");
 }
 
-/** Bands for the allocations in the history, stacked in the order they were made; totals per step. */
+/**
+ * Bands for the allocations in the history, stacked in the order they were made, and the bytes in
+ * use after each event. A band's base changes only when a band below it is freed, so each band keeps
+ * just those changes: the page grows with the events, not with events times live allocations.
+ */
 function layOut(events: readonly HistoryEvent[]): { bands: Band[]; steps: number; totals: number[] } {
   const bands: Band[] = [];
-  const live = new Map<number, Band>(); // by id, in the order made (Map keeps insertion order)
-  const totals: number[] = [];
+  const live: Band[] = []; // in the order made: each band's base is the sum of those before it
+  const totals: number[] = [0];
+  let total = 0;
   let step = 0;
   for (const event of events) {
     if (event.kind !== "allocate" && event.kind !== "free") continue;
     if (typeof event.id !== "number" || typeof event.size !== "number") throw new InvalidSnapshotError(`a history event needs a numeric id and size, got ${JSON.stringify(event)}`);
-    if (event.kind === "allocate") {
-      const band: Band = { id: event.id, size: event.size, ptr: event.ptr, start: step + 1, end: -1, allocatedAt: event.time, freedAt: undefined, stack: event.stack, below: [] };
-      live.set(event.id, band);
-      bands.push(band);
-    } else {
-      const band = live.get(event.id);
-      if (band !== undefined) {
-        band.end = step + 1;
-        band.freedAt = event.time;
-        live.delete(event.id);
-      }
-      // A free whose allocation the ring no longer holds: nothing to draw.
-    }
     step++;
-    // Every live band's base at this step: the sum of the bands made before it.
-    let base = 0;
-    for (const band of live.values()) {
-      band.below.push(base);
-      base += band.size;
+    if (event.kind === "allocate") {
+      const band: Band = { id: event.id, size: event.size, ptr: event.ptr, start: step, end: -1, allocatedAt: event.time, freedAt: undefined, stack: event.stack, bases: [{ step, base: total }] };
+      live.push(band);
+      bands.push(band);
+      total += event.size;
+    } else {
+      const index = live.findIndex((band) => band.id === event.id);
+      if (index >= 0) {
+        // A free whose allocation the ring no longer holds (index -1) has nothing to draw.
+        const [freed] = live.splice(index, 1);
+        freed!.end = step;
+        freed!.freedAt = event.time;
+        total -= freed!.size;
+        for (const above of live.slice(index)) above.bases.push({ step, base: above.bases.at(-1)!.base - freed!.size });
+      }
     }
-    totals[step] = base;
+    totals[step] = total;
   }
-  totals[0] = 0;
-  for (const band of live.values()) band.end = step + 1; // live at the end: drawn through the last event
+  for (const band of live) band.end = step + 1; // live at the end: drawn through the last event
   return { bands, steps: step, totals };
 }
 
