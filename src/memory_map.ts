@@ -111,7 +111,10 @@ export function renderMemoryMap(snapshot: PoolSnapshot, options: MemoryMapOption
       text(
         MARGIN,
         y + 15,
-        `region ${region.index} at +0x${region.offset.toString(16)}, ${bytes(region.size)}: ${region.liveBlocks} live, ${region.freeBlocks} free (${bytes(region.freeBytes)}, largest ${bytes(region.largestFreeBlock)}, fragmentation ${(regionFragmentation * 100).toFixed(1)} %)`,
+        `region ${region.index} at +0x${region.offset.toString(16)}, ${bytes(region.size)}: ${region.liveBlocks} live, ` +
+          (guardRegion(snapshot, region)
+            ? `guard pages: ${bytes(blockBytes(snapshot, region, "guardFree"))} free for allocations with guard pages`
+            : `${region.freeBlocks} free (${bytes(region.freeBytes)}, largest ${bytes(region.largestFreeBlock)}, fragmentation ${(regionFragmentation * 100).toFixed(1)} %)`),
         "region",
       ),
     );
@@ -244,6 +247,18 @@ function compositionBar(x: number, y: number, width: number, reserved: number, t
     at += w;
   }
   return `<g class="composition">${shapes.join("")}<rect x="${x}" y="${y}" width="${width}" height="12" fill="none" stroke="#9aa5b1" stroke-width="0.8"/></g>`;
+}
+
+/** Whether the debug layer placed the region (guard pages and their free pages; never a free block of the strategy). */
+function guardRegion(snapshot: PoolSnapshot, region: SnapshotRegion): boolean {
+  const blocks = snapshot.blocks.slice(region.firstBlock, region.firstBlock + region.blockCount);
+  return region.freeBlocks === 0 && blocks.some((block) => block.state === "guard" || block.state === "guardFree");
+}
+
+function blockBytes(snapshot: PoolSnapshot, region: SnapshotRegion, state: BlockState): number {
+  let sum = 0;
+  for (let b = region.firstBlock; b < region.firstBlock + region.blockCount; b++) if (snapshot.blocks[b]!.state === state) sum += snapshot.blocks[b]!.size;
+  return sum;
 }
 
 /** Appends a swatch and its label at the cursor, wrapping to a new line past `right`. */

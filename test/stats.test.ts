@@ -88,6 +88,7 @@ describe("the table and the memory map agree", () => {
     const svg = renderMemoryMap(p.snapshot());
     expect(svg).toContain('class="block guardFree"');
     expect(svg).not.toMatch(/class="block guardFree scattered"/);
+    expect(svg).toMatch(/region \d+ at \+0x[0-9a-f]+, [\d.]+ MiB: \d+ live, guard pages: [\d.]+ KiB free for allocations with guard pages/);
     expect(p.getStats().fragmentation).toBe(0); // the strategy's free space is one piece
     p.reset();
   });
