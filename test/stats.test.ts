@@ -4,26 +4,14 @@
  * saying the same for every debug preset, and MEMORY_POOL_SHOW_STATS printing tables at exit.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { MemoryPoolManager, PMEMUnavailableError, PoolConfig, renderMemoryMap, type MemoryStats, type PoolSnapshot } from "../src/index";
+import { MemoryPoolManager, PMEMUnavailableError, PoolConfig, renderMemoryMap } from "../src/index";
 import { cpuPoolsPerTest } from "./support/pools";
+import { mapRows, tableRows } from "./support/stats_rows";
 import { poolPath, removePoolFiles } from "./pmem/helpers";
 
 const pool = cpuPoolsPerTest();
 const manager = MemoryPoolManager.getInstance();
 afterAll(removePoolFiles);
-
-/** The table's rows as label -> value (labels trimmed). */
-function tableRows(stats: MemoryStats): Map<string, string> {
-  const rows = stats.getStatsString().split("\n").slice(1);
-  return new Map(rows.map((row) => row.trim().split(/ {2,}/) as [string, string]));
-}
-
-/** The memory map's rows of the reserved bytes ("label: value" texts). */
-function mapRows(snapshot: PoolSnapshot): Map<string, string> {
-  const svg = renderMemoryMap(snapshot);
-  const texts = [...svg.matchAll(/<text class="summary part"[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!);
-  return new Map(texts.map((t) => t.split(": ", 2) as [string, string]));
-}
 
 /** Allocations of assorted sizes, every third freed: live, free, quarantined and guarded blocks together. */
 function exercise(p: { allocate(size: number): { free(): void } }): void {
