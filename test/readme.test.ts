@@ -70,4 +70,31 @@ describe("the README's code blocks", () => {
       if (block.section === "A first pool") expect(stdout).toContain("Memory pool 'main_cpu_pool'");
     });
   });
+
+  test("the guard-page fault output it shows is what such a fault prints: the core's report, then Bun's banner", () => {
+    const shown = /\*\*What a guard-page fault prints\.\*\*[\s\S]*?\n```\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(shown).toBeDefined();
+    const script = `
+      import { dlopen, FFIType } from "bun:ffi";
+      import { MemoryPoolManager, PoolConfig } from ${JSON.stringify(join(root, "src", "index.ts"))};
+      const libc = dlopen("libc.so.6", { memset: { args: [FFIType.ptr, FFIType.i32, FFIType.u64], returns: FFIType.ptr } });
+      const pool = MemoryPoolManager.getInstance().createCPUPool("guarded", PoolConfig.DebugCPU());
+      const a = pool.allocate(100);
+      libc.symbols.memset(a.ptr, 0, 200);
+    `;
+    const file = join(folder, "overflow.ts");
+    writeFileSync(file, script);
+    const result = Bun.spawnSync([process.execPath, file], { stdout: "pipe", stderr: "pipe" });
+    expect(result.exitCode).not.toBe(0);
+    const printed = result.stdout.toString() + result.stderr.toString();
+    // Each line the README shows (addresses and paths aside) is printed, in that order.
+    const generic = (line: string) => line.replace(/0x[0-9a-fA-F]+/g, "0x?").replace(/at \S+:\d+:\d+/, "at ?").replace(/Bun v\S+ \(\w+\)/, "Bun v?").trim();
+    const lines = printed.split("\n").map(generic);
+    let at = 0;
+    for (const line of shown!.split("\n").map(generic).filter((l) => l !== "" && l !== "...")) {
+      const found = lines.indexOf(line, at);
+      expect([line, found >= 0]).toEqual([line, true]);
+      at = found + 1;
+    }
+  });
 });
