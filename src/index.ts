@@ -35,6 +35,7 @@ export { GPUAllocation, GPUMemoryPool, GPUStream, type HostSide, type StreamOpti
 export { allocate, allocateGPU, deallocate, deallocateGPU } from "./helpers";
 export { SharedGPUMemory, type GPUIPCHandle } from "./ipc";
 export { MemoryPoolManager, type MemoryPool, type PoolInfo, type PoolOfKind } from "./manager";
+export { configureNvtx, nvtxStatus, type NvtxOptions, type NvtxStatus } from "./nvtx";
 export { renderMemoryMap, type MemoryMapOptions } from "./memory_map";
 export { PMEMMemoryPool, type PersistTarget, type SetRootOptions } from "./pmem";
 export { CPUMemoryPool, PinnedMemoryPool, type Freeable, type HostPool, type NativePool, type PoolJSON, type PoolKind } from "./pool";

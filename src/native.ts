@@ -27,7 +27,7 @@ import {
 } from "./errors";
 
 /** Bumped with every change of an export's signature or of the config and stats records. */
-const ABI_VERSION = 10;
+const ABI_VERSION = 11;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
@@ -184,6 +184,8 @@ const symbols = {
   mp_gpu_ipc_close: { args: [ptr], returns: i32 },
   mp_last_status: { args: [], returns: i32 },
   mp_gpu_check_canaries: { args: [u32, ptr, u32, u32, u32], returns: i32 },
+  mp_nvtx_state: { args: [], returns: u32 },
+  mp_nvtx_configure: { args: [u32, u32], returns: u32 },
 } as const;
 
 /** PMEM pools (zig/src/pmem/): handles of their own; offsets and sizes as above. */

@@ -20,8 +20,9 @@ const snapshot = @import("snapshot.zig");
 const host_copy = @import("host_copy.zig");
 const thread_cache = @import("sync/thread_cache.zig");
 const owner_check = @import("sync/owner_check.zig");
+const nvtx = @import("gpu/nvtx.zig");
 
-pub const abi_version: u32 = 10;
+pub const abi_version: u32 = 11;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
@@ -125,8 +126,11 @@ export fn mp_alloc(handle: i32, size: f64) u32 {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
     checkOwner(pool) catch |err| return status.offsetError(err);
+    const range = pool.annotations.range("memory-pool: allocate");
+    defer range.end();
     const placed = pool.alloc(@intFromFloat(size), null) catch |err| return status.offsetError(err);
     assert(placed.id <= Pool.id_max);
+    pool.annotations.allocated(pool.arena.address(placed.g), @intFromFloat(size), placed.id);
     last_id = placed.id | placed.flags;
     return placed.g;
 }
@@ -137,7 +141,10 @@ export fn mp_free(handle: i32, g: u32, id: u32) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     checkOwner(pool) catch |err| return codeOf(err);
+    const range = pool.annotations.range("memory-pool: free");
+    defer range.end();
     const guarded = pool.free(g, id) catch |err| return codeOf(err);
+    pool.annotations.freed(pool.arena.address(g));
     return @intFromBool(guarded);
 }
 
@@ -178,6 +185,8 @@ export fn mp_reset(handle: i32) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     checkOwner(pool) catch |err| return codeOf(err);
+    const range = pool.annotations.range("memory-pool: reset");
+    defer range.end();
     pool.reset() catch |err| return codeOf(err);
     return 0;
 }
@@ -186,6 +195,8 @@ export fn mp_trim(handle: i32) f64 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return @floatFromInt(failNoPool(handle));
     checkOwner(pool) catch |err| return @floatFromInt(codeOf(err));
+    const range = pool.annotations.range("memory-pool: trim");
+    defer range.end();
     return @floatFromInt(pool.trim());
 }
 
@@ -286,7 +297,10 @@ export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
+    const range = pool.annotations.range("memory-pool: allocate on stream");
+    defer range.end();
     const placed = pool.alloc(@intFromFloat(size), stream) catch |err| return status.offsetError(err);
+    pool.annotations.allocated(pool.arena.address(placed.g), @intFromFloat(size), placed.id);
     last_id = placed.id;
     return placed.g;
 }
@@ -294,6 +308,9 @@ export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 
 export fn mp_free_on_stream(handle: i32, g: u32, id: u32, stream: driver.Stream) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    const range = pool.annotations.range("memory-pool: free on stream");
+    defer range.end();
+    // The block's NVTX region goes when the pool reclaims it (pool.zig reclaim), not here.
     pool.freeOnStream(g, id, stream) catch |err| return codeOf(err);
     return 0;
 }
@@ -322,9 +339,28 @@ export fn mp_gpu_kernels_available() u32 {
     return @intFromBool(kernels.available());
 }
 
+/// The NVTX switches and facts as bits (gpu/nvtx.zig state_*): built in, registering pool memory,
+/// ranges on, a tool attached.
+export fn mp_nvtx_state() u32 {
+    return nvtx.state();
+}
+
+/// Sets the NVTX switches (each: 0 off, 1 on, anything else unchanged); returns mp_nvtx_state().
+export fn mp_nvtx_configure(register_memory: u32, ranges: u32) u32 {
+    const Switch = struct {
+        fn of(value: u32) ?bool {
+            return if (value <= 1) value == 1 else null;
+        }
+    };
+    nvtx.configure(Switch.of(register_memory), Switch.of(ranges));
+    return nvtx.state();
+}
+
 export fn mp_gpu_copy_htod(device: u32, dst: u64, src: [*]const u8, len: f64, host: u32, stream: driver.Stream) i32 {
     const n = validLength(len) orelse return failLength(len);
     const memory = std.meta.intToEnum(gpu_copy.HostMemory, host) catch return codeOf(status.fail(error.Config, "unknown host memory kind {d}", .{host}));
+    const range = nvtx.beginRange("memory-pool: copy host to device");
+    defer range.end();
     gpu_copy.hostToDevice(device, dst, src, n, memory, stream) catch |err| return codeOf(err);
     return 0;
 }
@@ -332,12 +368,16 @@ export fn mp_gpu_copy_htod(device: u32, dst: u64, src: [*]const u8, len: f64, ho
 export fn mp_gpu_copy_dtoh(device: u32, dst: [*]u8, src: u64, len: f64, host: u32, stream: driver.Stream) i32 {
     const n = validLength(len) orelse return failLength(len);
     const memory = std.meta.intToEnum(gpu_copy.HostMemory, host) catch return codeOf(status.fail(error.Config, "unknown host memory kind {d}", .{host}));
+    const range = nvtx.beginRange("memory-pool: copy device to host");
+    defer range.end();
     gpu_copy.deviceToHost(device, dst, src, n, memory, stream) catch |err| return codeOf(err);
     return 0;
 }
 
 export fn mp_gpu_copy_dtod(device: u32, dst: u64, src: u64, len: f64, stream: driver.Stream) i32 {
     const n = validLength(len) orelse return failLength(len);
+    const range = nvtx.beginRange("memory-pool: copy device to device");
+    defer range.end();
     gpu_copy.deviceToDevice(device, dst, src, n, stream) catch |err| return codeOf(err);
     return 0;
 }
@@ -361,6 +401,8 @@ export fn mp_gpu_stream_destroy(device: u32, stream: driver.Stream) i32 {
 export fn mp_gpu_fill(device: u32, address: u64, value: u32, len: f64, stream: driver.Stream) i32 {
     const n = validLength(len) orelse return failLength(len);
     const dev = device_mod.get(device) catch |err| return codeOf(err);
+    const range = nvtx.beginRange("memory-pool: fill kernel");
+    defer range.end();
     kernels.fill(dev, address, @truncate(value), n, stream) catch |err| return codeOf(err);
     return 0;
 }
@@ -680,4 +722,52 @@ export fn mp_last_status() i32 {
 export fn mp_gpu_ipc_close(base: u64) i32 {
     ipc.close(base) catch |err| return codeOf(err);
     return 0;
+}
+
+test "a pool that registers with NVTX tells an attached tool of each region, allocation, free, trim, reset and its end" {
+    // A CPU pool stands in for a GPU one (no device here): it is given the annotations a GPU or
+    // pinned pool gets when it is made, with its first region, and from then on the real call
+    // sites (these exports, pool.zig's growth, trim and reset) do the registering.
+    const tool = try nvtx.testing.fakeTool(true);
+    defer tool.answering = 0;
+    const saved = nvtx.state();
+    defer nvtx.testing.restoreSwitches(saved);
+    _ = mp_nvtx_configure(1, 0);
+    var raw: [pool_mod.config_field_count]f64 = .{ 0, 1, 0, 16, 65536, 262144, 1, 0, 1, 0, 0, 0, 0, 1, -1, -1, 0, 0, 0, 0, 0 };
+    const name = "nvtx-stand-in";
+    const handle = mp_pool_create(name, name.len, &raw);
+    try std.testing.expect(handle >= 0);
+    const pool = registry.enter(handle, .primary).?;
+    registry.leave(.primary);
+    pool.annotations = @TypeOf(pool.annotations).init(pool.gpa, pool.name, true);
+    pool.annotations.regionAdded(pool.arena.base, pool.arena.committed_bytes);
+    try std.testing.expectEqual(@as(c_int, 1), tool.heaps);
+    const first_heap = tool.last_heap;
+
+    const g = mp_alloc(handle, 100);
+    try std.testing.expect(g < status.offset_error_base);
+    try std.testing.expectEqual(@as(c_int, 1), tool.regions);
+    try std.testing.expectEqual(first_heap, tool.region_heap);
+    try std.testing.expectEqual(pool.arena.address(g), tool.region_ptr);
+    try std.testing.expectEqual(@as(u64, 100), tool.region_len);
+    try std.testing.expectEqual(@as(c_int, 1), tool.names);
+    try std.testing.expectEqual(@as(i32, 0), mp_free(handle, g, 0));
+    try std.testing.expectEqual(@as(c_int, 1), tool.regions_unregistered);
+    try std.testing.expectEqual(pool.arena.address(g), tool.unregistered_ptr);
+    try std.testing.expect(mp_free(handle, g, 0) < 0); // a double free unregisters nothing
+    try std.testing.expectEqual(@as(c_int, 1), tool.regions_unregistered);
+
+    const big = mp_alloc(handle, 100 * 1024); // past the first region: the pool grows a second heap
+    try std.testing.expectEqual(@as(c_int, 2), tool.heaps);
+    try std.testing.expectEqual(tool.last_heap, tool.region_heap);
+    try std.testing.expectEqual(@as(i32, 0), mp_free(handle, big, 0));
+    try std.testing.expect(mp_trim(handle) > 0);
+    try std.testing.expectEqual(@as(c_int, 1), tool.heaps_unregistered);
+
+    _ = mp_alloc(handle, 64);
+    try std.testing.expectEqual(@as(i32, 0), mp_reset(handle));
+    try std.testing.expectEqual(@as(c_int, 1), tool.heap_resets);
+    try std.testing.expectEqual(@as(i32, 0), mp_pool_destroy(handle));
+    try std.testing.expectEqual(@as(c_int, 2), tool.heaps_unregistered);
+    try std.testing.expectEqual(@as(c_int, 0), tool.bad_descriptors);
 }

@@ -24,6 +24,7 @@ const debug_config = @import("debug/config.zig");
 const DebugConfig = debug_config.DebugConfig;
 const Layer = @import("debug/layer.zig").Layer;
 const OffsetMap = @import("strategy/offset_map.zig").OffsetMap;
+const PoolAnnotations = @import("gpu/nvtx.zig").PoolAnnotations;
 
 /// Whether this core was built with the debug layer (`zig build -Ddebug-layer=false` leaves it
 /// out, to measure that a pool with every switch off costs the same as one without the code).
@@ -191,6 +192,8 @@ pub const Pool = struct {
     /// there were more. Decides whether destroy may unmap the memory (Arena.retireMapped).
     first_viewer: std.atomic.Value(std.Thread.Id) = .init(0),
     many_viewers: std.atomic.Value(bool) = .init(false),
+    /// GPU and pinned pools: regions and allocations as NVTX heaps and regions, for compute-sanitizer.
+    annotations: PoolAnnotations = .{},
 
     /// The id a block carries while its stream-ordered free waits; no allocation gets it.
     pub const pending_id: u32 = std.math.maxInt(u32);
@@ -254,6 +257,7 @@ pub const Pool = struct {
             .alignment_granules = alignment_granules,
             .debug = layer,
             .owner_thread = std.Thread.getCurrentId(),
+            .annotations = PoolAnnotations.init(gpa, owned_name, config.kind != .cpu),
         };
         if (config.sharedFixed() and config.strategy == .variable) {
             self.sharded = ShardedVariable.create(gpa) catch |err| {
@@ -278,6 +282,7 @@ pub const Pool = struct {
     }
 
     fn deinitParts(self: *Pool) void {
+        self.annotations.deinit();
         if (debug_layer_built) if (self.debug) |layer| layer.destroy();
         if (self.shared) |shared| shared.destroy();
         if (self.sharded) |sharded| sharded.destroy();
@@ -476,6 +481,7 @@ pub const Pool = struct {
             return false;
         };
         self.last_region_bytes = @as(u64, region.len) * granule_bytes;
+        self.annotations.regionAdded(self.arena.address(region.start), self.last_region_bytes);
         self.stats.recordReserved(self.arena.committed_bytes);
         return true;
     }
@@ -553,6 +559,8 @@ pub const Pool = struct {
         while (self.stream_frees.takeReady(dev, stream, wait)) |g| {
             const region_index = self.arena.regionOf(g);
             self.setIdLocked(region_index, g, 1); // any id: it is freed at once
+            // Only now is the block unregistered: work queued before its free may still touch it.
+            self.annotations.freed(self.arena.address(g));
             self.freeLocked(region_index, g) catch unreachable; // a pending block is live
         }
     }
@@ -647,6 +655,7 @@ pub const Pool = struct {
             .variable => |*tlsf| tlsf.reset(self.arena.regions.items, .strategy) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{}),
         }
         if (debug_layer_built) if (self.debug) |layer| layer.reset(self) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        self.annotations.reset();
         self.stats.recordReset();
     }
 
@@ -666,6 +675,7 @@ pub const Pool = struct {
                 },
                 .guard => if (debug_layer_built) self.debug.?.removeGuardRegion(region) else unreachable,
             }
+            self.annotations.regionRemoved(self.arena.address(region.start));
             self.arena.shrink(@intCast(index));
             released += @as(u64, region.len) * granule_bytes;
         }

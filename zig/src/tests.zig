@@ -16,6 +16,7 @@ test {
     _ = @import("parallel.zig");
     _ = @import("sync/sharded_variable.zig");
     _ = @import("gpu/checkpoint.zig");
+    _ = @import("gpu/nvtx.zig");
     _ = @import("sync/lockfree_fixed.zig");
     _ = @import("sync/striped_counters.zig");
     _ = @import("ffi.zig");
