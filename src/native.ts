@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   ConfigError,
+  CoreError,
   DoubleFreeError,
   GPUUnavailableError,
   InvalidPointerError,
@@ -26,7 +27,7 @@ import {
 } from "./errors";
 
 /** Bumped with every change of an export's signature or of the config and stats records. */
-const ABI_VERSION = 10;
+const ABI_VERSION = 11;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
@@ -115,6 +116,14 @@ export const STATS_FIELDS = [
   "trimCount",
   "bytesTrimmed",
   "growthCount",
+  "bytesAllocatedTotal",
+  "bytesFreedTotal",
+  "allocTimeSamples",
+  "freeTimeSamples",
+  "guardPageBytes",
+  "guardFreeBytes",
+  "quarantinedBytes",
+  "canaryBytes",
 ] as const;
 
 /** Mirrors zig/src/backend.zig Kind. */
@@ -141,6 +150,7 @@ const symbols = {
   mp_live_size: { args: [i32, u32], returns: f64 },
   mp_live_id: { args: [i32, u32], returns: u32 },
   mp_stats: { args: [i32, ptr], returns: i32 },
+  mp_reset_peaks: { args: [i32], returns: i32 },
   mp_reset: { args: [i32], returns: i32 },
   mp_trim: { args: [i32], returns: f64 },
   mp_check: { args: [i32], returns: i32 },
@@ -209,6 +219,7 @@ const pmemSymbols = {
   mp_pmem_root_name: { args: [i32, u32, ptr, u32], returns: i32 },
   mp_pmem_live_list: { args: [i32, ptr, u32], returns: u32 },
   mp_pmem_stats: { args: [i32, ptr], returns: i32 },
+  mp_pmem_reset_peaks: { args: [i32], returns: i32 },
   mp_pmem_reset: { args: [i32], returns: i32 },
   mp_pmem_snapshot: { args: [i32, ptr, ptr, u32, ptr, u32, ptr], returns: i32 },
   mp_pmem_barrier_count: { args: [], returns: f64 },
@@ -284,7 +295,7 @@ export function errorFor(status: number, message = lastError()): MemoryPoolError
     case Status.unavailable:
       return new GPUUnavailableError(message);
     default:
-      return new MemoryPoolError(`STATUS_${-status}`, message);
+      return new CoreError(message, status);
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * PMEMMemoryPool (seed): a pool whose memory is a file mapped with libpmem, so that what a program
+ * PMEMMemoryPool: a pool whose memory is a file mapped with libpmem, so that what a program
  * allocated and persisted is still there, intact, after the process ends or dies at any instant.
  *
  * Allocations are host memory: the same Allocation handles and views as a CPU pool (HostPool),
@@ -22,6 +22,7 @@ const pmemCalls: PoolCalls = {
   liveSize: core.mp_pmem_live_size,
   liveId: core.mp_pmem_live_id,
   stats: core.mp_pmem_stats,
+  resetPeaks: core.mp_pmem_reset_peaks,
   reset: core.mp_pmem_reset,
   trim: () => 0, // a pool is its file: there is nothing to give back
   destroy: core.mp_pmem_close,
@@ -66,7 +67,7 @@ export class PMEMMemoryPool extends HostPool {
   }
 
   /**
-   * (seed) Makes `length` bytes of `target` from `offset` durable: once this returns they survive a
+   * Makes `length` bytes of `target` from `offset` durable: once this returns they survive a
    * crash or power failure. pmem_persist on PMEM, pmem_msync elsewhere. A view persists its own bytes.
    */
   persist(target: PersistTarget, length?: number, offset = 0): void {

@@ -3,7 +3,7 @@
  * cannot silently rot: each must exit 0, print nothing on stderr, and print its key lines.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -91,6 +91,10 @@ const expected: Record<string, RegExp[]> = {
     /^ {2}render_demo +cpu +Variable +/m,
     /^JSON\.stringify\(manager\) lists 1 pool\(s\)\.$/m,
   ],
+  "memory_timeline.ts": [
+    /^Ran 6 batches in pool 'timeline_demo': 56 events, peak \d+ KiB in use\.$/m,
+    /^Drew its memory over time to .+memory-timeline\.html \([\d.]+ KiB, no network needed\); open it in a browser and hover a band\.$/m,
+  ],
   "pmem_basic.ts": [
     /^Created PMEM pool 'persistent_pool': 2 MiB file\.$/m,
     /^Persistent memory \(real or PMEM_IS_PMEM_FORCE=1\): persist\(\) flushes CPU caches\.$/m,
@@ -130,6 +134,24 @@ describe("examples", () => {
     const files = readdirSync(join(root, "examples")).filter((file) => file.endsWith(".ts")).sort();
     expect(files).toEqual(Object.keys(expected).sort());
   });
+
+  // The examples that take arguments read them with parseArgs (examples/support/cli.ts).
+  const withArguments = Object.keys(expected).filter((name) => readFileSync(join(root, "examples", name), "utf8").includes("exampleArgs("));
+  test("the examples that take arguments are the four expected", () => {
+    expect(withArguments.sort()).toEqual(["memory_timeline.ts", "pmem_basic.ts", "pmem_reopen.ts", "render_memory_map.ts"]);
+  });
+  for (const name of withArguments) {
+    test(`${name} --help prints its usage and exits 0; an unknown option exits 2 with the usage on stderr`, () => {
+      const help = Bun.spawnSync([process.execPath, join("examples", name), "--help"], { cwd: root, stdout: "pipe", stderr: "pipe" });
+      expect(help.exitCode).toBe(0);
+      expect(help.stdout.toString()).toStartWith(`Usage: `);
+      expect(help.stdout.toString()).toContain(`examples/${name}`);
+      const bad = Bun.spawnSync([process.execPath, join("examples", name), "--no-such-option"], { cwd: root, stdout: "pipe", stderr: "pipe" });
+      expect(bad.exitCode).toBe(2);
+      expect(bad.stderr.toString()).toContain("Unknown option '--no-such-option'");
+      expect(bad.stderr.toString()).toContain("Usage: ");
+    });
+  }
 
   for (const [name, patterns] of Object.entries(expected)) {
     test(`${name} runs, exits 0 and prints its key lines`, () => {

@@ -22,7 +22,7 @@ const thread_cache = @import("sync/thread_cache.zig");
 const owner_check = @import("sync/owner_check.zig");
 const nvtx = @import("gpu/nvtx.zig");
 
-pub const abi_version: u32 = 10;
+pub const abi_version: u32 = 11;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
@@ -170,6 +170,14 @@ export fn mp_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     pool.writeStats(out);
+    return 0;
+}
+
+/// Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now.
+export fn mp_reset_peaks(handle: i32) i32 {
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    pool.resetPeaks();
     return 0;
 }
 
@@ -635,6 +643,12 @@ export fn mp_pmem_live_list(handle: i32, out: [*]u32, capacity: u32) u32 {
 export fn mp_pmem_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {
     const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
     pool.writeStats(out);
+    return 0;
+}
+
+export fn mp_pmem_reset_peaks(handle: i32) i32 {
+    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    pool.resetPeaks();
     return 0;
 }
 

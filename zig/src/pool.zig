@@ -731,7 +731,27 @@ pub const Pool = struct {
             .regions = regions,
             .free = free_granules * granule_bytes,
             .largest_free = largest_granules * granule_bytes,
+            .debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self) else .{}) else .{},
         }, out);
+    }
+
+    /// Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now.
+    pub fn resetPeaks(self: *Pool) void {
+        if (self.shared) |shared| {
+            shared.counters.resetPeaks();
+            shared.growth_mutex.lock();
+            defer shared.growth_mutex.unlock();
+            return self.stats.resetPeaks(self.arena.committed_bytes);
+        }
+        if (self.sharded) |sharded| {
+            sharded.counters.resetPeaks();
+            sharded.growth_mutex.lock();
+            defer sharded.growth_mutex.unlock();
+            return self.stats.resetPeaks(self.arena.committed_bytes);
+        }
+        self.lock();
+        defer self.unlock();
+        self.stats.resetPeaks(self.arena.committed_bytes);
     }
 
     fn regionCount(self: *const Pool) u64 {

@@ -454,6 +454,13 @@ pub const Pool = struct {
         self.stats.recordReset();
     }
 
+    /// Peaks start again from the figures now (stats.zig).
+    pub fn resetPeaks(self: *Pool) void {
+        self.lock();
+        defer self.unlock();
+        self.stats.resetPeaks(self.header.heap_bytes);
+    }
+
     pub fn writeStats(self: *Pool, out: *[stats_mod.field_count]f64) void {
         self.lock();
         defer self.unlock();
