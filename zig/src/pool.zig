@@ -10,7 +10,8 @@ const arena_mod = @import("arena.zig");
 const Arena = arena_mod.Arena;
 const backend_mod = @import("backend.zig");
 const Fixed = @import("strategy/fixed.zig").Fixed;
-const Tlsf = @import("strategy/tlsf.zig").Tlsf;
+const tlsf_mod = @import("strategy/tlsf.zig");
+const Tlsf = tlsf_mod.Tlsf;
 const FreeResult = @import("strategy/tlsf.zig").FreeResult;
 const stats_mod = @import("stats.zig");
 const snapshot = @import("snapshot.zig");
@@ -270,7 +271,7 @@ pub const Pool = struct {
             .fixed_size => |fixed| @max(config.initial_size, @as(u64, fixed.stride) * granule_bytes),
             .variable => config.initial_size,
         };
-        if (!self.grow(std.mem.alignForward(u64, first_region_bytes, granularity))) {
+        if (self.grow(std.mem.alignForward(u64, first_region_bytes, granularity)) == null) {
             self.deinitParts();
             return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes of {s} memory", .{ config.initial_size, @tagName(config.kind) });
         }
@@ -433,13 +434,20 @@ pub const Pool = struct {
             self.reclaim(null, true);
             if (self.tryPlace(block_bytes, requested, id)) |g| return g;
         }
-        // Regions start on a granularity boundary, so only alignments above a granule need slack.
-        const needed = switch (self.strategy) {
-            .fixed_size => |fixed| @as(u64, fixed.stride) * granule_bytes,
-            .variable => Config.granulesFor(block_bytes) * granule_bytes + (self.alignment_granules - 1) * granule_bytes,
+        const last_region_bytes = self.last_region_bytes;
+        const region_index = self.growFor(self.regionBytesFor(block_bytes)) orelse return null;
+        if (self.tryPlace(block_bytes, requested, id)) |g| return g;
+        // Only the strategy's bookkeeping can fail here: give the region back, as it was before.
+        self.ungrow(region_index, last_region_bytes);
+        return null;
+    }
+
+    /// The bytes a new region needs so the strategy is sure to place `block_bytes` in it.
+    pub fn regionBytesFor(self: *const Pool, block_bytes: u64) u64 {
+        return granule_bytes * switch (self.strategy) {
+            .fixed_size => |fixed| @as(u64, fixed.stride),
+            .variable => tlsf_mod.granulesSureToFit(Config.granulesFor(block_bytes), self.alignment_granules),
         };
-        if (!self.growFor(needed)) return null;
-        return self.tryPlace(block_bytes, requested, id);
     }
 
     inline fn tryPlace(self: *Pool, block_bytes: u64, requested: u64, id: u32) ?u32 {
@@ -449,23 +457,24 @@ pub const Pool = struct {
         };
     }
 
-    /// Adds a region for at least `needed_bytes`; false at maxSize or when the OS refuses.
+    /// Adds a region of at least `needed_bytes` (see `regionBytesFor`); returns its index, or
+    /// null at maxSize, with growth off, or when the OS refuses, having committed nothing.
     /// Under the pool's lock, or a shared pool's growth lock.
-    pub fn growFor(self: *Pool, needed_bytes: u64) bool {
-        if (self.config.growth == 0) return false;
+    pub fn growFor(self: *Pool, needed_bytes: u64) ?u32 {
+        if (self.config.growth == 0) return null;
         const wanted: u64 = @intFromFloat(@as(f64, @floatFromInt(self.last_region_bytes)) * self.config.growth);
         const granularity = self.arena.backend.granularity();
         const room = self.arena.reserved_bytes - self.arena.committed_bytes;
         const minimum = std.mem.alignForward(u64, needed_bytes, granularity);
-        if (minimum > room) return false;
+        if (minimum > room or minimum / granule_bytes > tlsf_mod.region_granules_max) return null;
         const len = @min(std.mem.alignForward(u64, @max(wanted, minimum), granularity), room / granularity * granularity);
-        if (!self.grow(len)) return self.grow(minimum);
+        const index = self.grow(len) orelse self.grow(minimum) orelse return null;
         self.stats.growth_count += 1;
-        return true;
+        return index;
     }
 
-    fn grow(self: *Pool, len_bytes: u64) bool {
-        const index = self.arena.grow(len_bytes) orelse return false;
+    fn grow(self: *Pool, len_bytes: u64) ?u32 {
+        const index = self.arena.grow(len_bytes) orelse return null;
         const region = self.arena.regions.items[index];
         const added = if (self.shared) |shared| shared.fixed.addRegion(region) else if (self.sharded) |sharded| sharded.addRegion(region) else switch (self.strategy) {
             .fixed_size => |*fixed| fixed.addRegion(index, region),
@@ -473,11 +482,25 @@ pub const Pool = struct {
         };
         added catch {
             self.arena.shrink(index);
-            return false;
+            return null;
         };
         self.last_region_bytes = @as(u64, region.len) * granule_bytes;
         self.stats.recordReserved(self.arena.committed_bytes);
-        return true;
+        return index;
+    }
+
+    /// Undoes `growFor` of the region `index`, still empty, of a pool placing under its lock.
+    fn ungrow(self: *Pool, index: u32, last_region_bytes: u64) void {
+        assert(self.shared == null and self.sharded == null);
+        const region = self.arena.regions.items[index];
+        assert(region.committed and region.live_count == 0 and region.owner == .strategy);
+        switch (self.strategy) {
+            .fixed_size => |*fixed| fixed.removeRegion(index, region),
+            .variable => |*tlsf| tlsf.removeRegion(region),
+        }
+        self.arena.shrink(index);
+        self.stats.growth_count -= 1;
+        self.last_region_bytes = last_region_bytes;
     }
 
     /// Frees the block at `g`. With `expected_id` not 0, only if the block still holds that allocation.
@@ -862,4 +885,38 @@ test "config parsing names the bad field" {
     raw[@intFromEnum(ConfigField.fillOnAlloc)] = 0xCD;
     const parsed = try Config.parse(&raw);
     try std.testing.expectEqual(@as(?u8, 0xCD), parsed.debug.fill_on_alloc);
+}
+
+test "a pool grows by what its strategy will find: sizes just above a region are served, failures commit nothing" {
+    const sizes = [_]u64{ 1, 64 * 1024 + 1, 2 * 1024 * 1024 + 1, 3 * 1024 * 1024 + 1, 10_000_000, 32 * 1024 * 1024 + 16, 100_000_000 };
+    for ([_]ThreadSafety{ .none, .mutex, .lock_free }) |thread_safety| {
+        for ([_]u64{ 16, 4096 }) |alignment| {
+            var config = testConfig(.variable);
+            config.initial_size = 1024 * 1024;
+            config.max_size = 0;
+            config.alignment = alignment;
+            config.thread_safety = thread_safety;
+            const pool = try Pool.create(std.testing.allocator, "sizes", config);
+            defer pool.destroy();
+            for (sizes) |size| {
+                const placed = try pool.alloc(size, null);
+                try std.testing.expect((@as(u64, placed.g) * granule_bytes) % alignment == 0);
+                _ = try pool.free(placed.g, placed.id);
+            }
+        }
+    }
+    // Growth off, or at maxSize: the exact error, and nothing committed by the failed tries.
+    for ([_]f64{ 0, 1 }) |growth| {
+        var config = testConfig(.variable);
+        config.initial_size = 1024 * 1024;
+        config.max_size = 4 * 1024 * 1024;
+        config.growth = growth;
+        const pool = try Pool.create(std.testing.allocator, "bounded", config);
+        defer pool.destroy();
+        const committed = pool.arena.committed_bytes;
+        for (0..3) |_| try std.testing.expectError(error.OutOfMemory, pool.alloc(4 * 1024 * 1024 - 16, null));
+        try std.testing.expectEqual(committed, pool.arena.committed_bytes);
+        try std.testing.expectEqual(@as(u64, 0), pool.stats.growth_count);
+        try std.testing.expectEqual(@as(u64, 3), pool.stats.failed_allocations);
+    }
 }

@@ -77,7 +77,7 @@ pub const SharedFixed = struct {
         defer self.growth_mutex.unlock();
         // Another thread may have grown the pool, or given blocks back, while this one waited.
         if (self.take()) |number| return number;
-        if (!pool.growFor(self.stride_bytes)) return null;
+        if (pool.growFor(self.stride_bytes) == null) return null;
         return self.take();
     }
 
