@@ -119,6 +119,16 @@ export class PoolNotFoundError extends MemoryPoolError {
   }
 }
 
+/**
+ * No room for another pool: 4096 pools exist at once (destroy one first), or the slots left have
+ * served so many pools that they are retired, so that a destroyed pool's handle never names another.
+ */
+export class TooManyPoolsError extends MemoryPoolError {
+  constructor(message: string) {
+    super("TOO_MANY_POOLS", message);
+  }
+}
+
 /** A threadSafety "none" pool used from a thread other than the one that made it (checked by the default build of the core). */
 export class ThreadSafetyError extends MemoryPoolError {
   constructor(message: string) {

@@ -42,7 +42,8 @@ export function renderMemoryMap(snapshot: PoolSnapshot, options: MemoryMapOption
   const width = options.width ?? 960;
   if (!(Number.isInteger(width) && width >= 320)) throw new ConfigError("width", undefined, `MemoryMapOptions.width is a whole number of pixels from 320, got ${width}`);
   const reserved = snapshot.regions.reduce((sum, region) => sum + region.size, 0);
-  const stride = snapshot.config.allocatorType === "FixedSize" ? snapshot.blocks[0]?.size : undefined;
+  // A run of blocks (a request over blockSize) is one block of several strides: the stride is the smallest.
+  const stride = snapshot.config.allocatorType === "FixedSize" && snapshot.blocks.length > 0 ? snapshot.blocks.reduce((least, block) => Math.min(least, block.size), Infinity) : undefined;
   const rowBytes = options.rowBytes ?? chooseRowBytes(reserved, options.rows ?? 32, stride);
   if (!(Number.isSafeInteger(rowBytes) && rowBytes >= 16)) throw new ConfigError("rowBytes", undefined, `MemoryMapOptions.rowBytes is a whole number of bytes from 16, got ${rowBytes}`);
   const mapWidth = width - 2 * MARGIN - GUTTER;

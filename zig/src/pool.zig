@@ -210,8 +210,12 @@ pub const Pool = struct {
         errdefer gpa.destroy(self);
         const owned_name = gpa.dupe(u8, name) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.free(owned_name);
-        const arena = Arena.init(gpa, backend, reserve_bytes) orelse
-            return status.fail(error.OutOfMemory, "could not reserve {d} bytes of {s} address space", .{ reserve_bytes, @tagName(config.kind) });
+        // A pool with a maxSize reserves just that; one without takes 64 GiB, or less where the
+        // process's address space runs short, but never less than its first region.
+        const least_bytes = if (config.max_size == 0) std.mem.alignForward(u64, config.initial_size, granularity) else reserve_bytes;
+        const arena = Arena.initShrinking(gpa, backend, reserve_bytes, least_bytes) orelse
+            return status.fail(error.OutOfMemory, "could not reserve {d} bytes of {s} address space: the pools of this process hold all the address space they may (96 TiB), or the OS refused; give pools a maxSize, or destroy some", .{ least_bytes, @tagName(config.kind) });
+        const reserved_bytes = arena.reserved_bytes;
         backend_owned = false; // the arena releases it from here on
         const alignment_granules: u32 = @intCast(@max(1, config.alignment / granule_bytes));
         // Device memory is checked from TypeScript with the debug kernels (src/gpu_debug.ts): the
@@ -262,7 +266,7 @@ pub const Pool = struct {
                 return err;
             };
         } else if (config.sharedFixed()) {
-            self.shared = SharedFixed.create(gpa, self.strategy.fixed_size.stride, granule_bytes, reserve_bytes, config.thread_safety == .lock_free, config.thread_local_cache) catch |err| {
+            self.shared = SharedFixed.create(gpa, self.strategy.fixed_size.stride, granule_bytes, reserved_bytes, config.thread_safety == .lock_free, config.thread_local_cache) catch |err| {
                 self.deinitParts();
                 return err;
             };
@@ -325,13 +329,21 @@ pub const Pool = struct {
         if (self.config.thread_safety == .mutex) self.mutex.unlock();
     }
 
-    /// Largest request a single allocation of this pool could ever satisfy.
+    /// Largest request a single allocation of this pool could ever satisfy. A fixed-size pool
+    /// serves a request over its block size with a run of blocks; the strategy keeps a request's
+    /// size in 32 bits.
     pub fn sizeMax(self: *const Pool) u64 {
         return switch (self.config.strategy) {
-            // On a GPU with canaries, TypeScript asks for the user bytes and both canaries.
-            .fixed_size => self.config.block_size + if (!self.arena.backend.hostAccessible() and self.config.debug.canaries) 2 * deviceCanaryBytes(self.config.alignment) else 0,
+            .fixed_size => @min(self.arena.reserved_bytes, std.math.maxInt(u32)),
             .variable => self.arena.reserved_bytes - self.config.alignment,
         };
+    }
+
+    /// Blocks of a fixed-size pool that a block of `block_bytes` takes: 1, or a run's length.
+    inline fn blocksFor(stride: u32, block_bytes: u64) u32 {
+        const stride_bytes = @as(u64, stride) * granule_bytes;
+        if (block_bytes <= stride_bytes) return 1;
+        return @intCast(std.math.divCeil(u64, block_bytes, stride_bytes) catch unreachable);
     }
 
     /// `flags`: `flag_guarded` where the debug layer gave the allocation guard pages. A whole
@@ -418,7 +430,7 @@ pub const Pool = struct {
     /// Bytes the strategy sets aside for a block of `block_bytes`.
     pub inline fn blockBytes(self: *const Pool, block_bytes: u64) u64 {
         return granule_bytes * switch (self.strategy) {
-            .fixed_size => |fixed| fixed.stride,
+            .fixed_size => |fixed| @as(u64, fixed.stride) * blocksFor(fixed.stride, block_bytes),
             .variable => Config.granulesFor(block_bytes),
         };
     }
@@ -445,14 +457,17 @@ pub const Pool = struct {
     /// The bytes a new region needs so the strategy is sure to place `block_bytes` in it.
     pub fn regionBytesFor(self: *const Pool, block_bytes: u64) u64 {
         return granule_bytes * switch (self.strategy) {
-            .fixed_size => |fixed| @as(u64, fixed.stride),
+            .fixed_size => |fixed| @as(u64, fixed.stride) * blocksFor(fixed.stride, block_bytes),
             .variable => tlsf_mod.granulesSureToFit(Config.granulesFor(block_bytes), self.alignment_granules),
         };
     }
 
     inline fn tryPlace(self: *Pool, block_bytes: u64, requested: u64, id: u32) ?u32 {
         return switch (self.strategy) {
-            .fixed_size => |*fixed| @call(.always_inline, Fixed.alloc, .{ fixed, &self.arena, id, @as(u32, @intCast(requested)) }),
+            .fixed_size => |*fixed| if (block_bytes <= @as(u64, fixed.stride) * granule_bytes)
+                @call(.always_inline, Fixed.alloc, .{ fixed, &self.arena, id, @as(u32, @intCast(requested)) })
+            else
+                @call(.never_inline, Fixed.allocRun, .{ fixed, blocksFor(fixed.stride, block_bytes), id, @as(u32, @intCast(requested)) }),
             .variable => |*tlsf| (@call(.always_inline, Tlsf.alloc, .{ tlsf, @as(u32, @intCast(Config.granulesFor(block_bytes))), self.alignment_granules, id, requested }) catch null),
         };
     }
@@ -476,7 +491,7 @@ pub const Pool = struct {
     fn grow(self: *Pool, len_bytes: u64) ?u32 {
         const index = self.arena.grow(len_bytes) orelse return null;
         const region = self.arena.regions.items[index];
-        const added = if (self.shared) |shared| shared.fixed.addRegion(region) else if (self.sharded) |sharded| sharded.addRegion(region) else switch (self.strategy) {
+        const added = if (self.shared) |shared| shared.addRegion(region) else if (self.sharded) |sharded| sharded.addRegion(region) else switch (self.strategy) {
             .fixed_size => |*fixed| fixed.addRegion(index, region),
             .variable => |*tlsf| tlsf.addRegion(region),
         };
@@ -639,7 +654,7 @@ pub const Pool = struct {
     /// The live allocation whose first byte is at `g`, or null where none is.
     pub fn lookup(self: *Pool, g: u32) ?Live {
         if (self.shared) |shared| {
-            const live = shared.fixed.lookup(g) orelse return null;
+            const live = shared.fixed.lookup(g) orelse return shared.lookupRun(g);
             return .{ .granules = shared.fixed.stride, .requested_bytes = live.requested_bytes, .id = live.id };
         }
         if (self.sharded) |sharded| return sharded.lookup(g);
@@ -702,8 +717,8 @@ pub const Pool = struct {
             shared.growth_mutex.lock();
             defer shared.growth_mutex.unlock();
             var stats = self.stats;
-            const free_bytes = shared.figures(&stats);
-            return stats.write(.{ .reserved = self.arena.committed_bytes, .address_space = self.arena.reserved_bytes, .regions = self.regionCount(), .free = free_bytes, .largest_free = free_bytes }, out);
+            const space = shared.figures(&stats);
+            return stats.write(.{ .reserved = self.arena.committed_bytes, .address_space = self.arena.reserved_bytes, .regions = self.regionCount(), .free = space.free, .largest_free = space.largest }, out);
         }
         if (self.sharded) |sharded| {
             sharded.growth_mutex.lock();
@@ -853,10 +868,11 @@ test "a variable pool grows to maxSize, then fails, then trims" {
     _ = try pool.alloc(60 * 1024, null);
 }
 
-test "a fixed pool refuses sizes over its block size and resets" {
+test "a fixed pool serves a block, refuses sizes past its reservation, and resets" {
     const pool = try Pool.create(std.testing.allocator, "f", testConfig(.fixed_size));
     defer pool.destroy();
-    try std.testing.expectError(error.InvalidSize, pool.alloc(101, null));
+    try std.testing.expectError(error.InvalidSize, pool.alloc(256 * 1024 + 1, null));
+    try std.testing.expectError(error.InvalidSize, pool.alloc(0, null));
     const placed = try pool.alloc(100, null);
     const g = placed.g;
     try std.testing.expectEqual(@as(u64, 100), pool.lookup(g).?.requested_bytes);
@@ -918,5 +934,51 @@ test "a pool grows by what its strategy will find: sizes just above a region are
         try std.testing.expectEqual(committed, pool.arena.committed_bytes);
         try std.testing.expectEqual(@as(u64, 0), pool.stats.growth_count);
         try std.testing.expectEqual(@as(u64, 3), pool.stats.failed_allocations);
+    }
+}
+
+test "a fixed pool serves a request of several blocks as a contiguous run, in every thread-safety mode" {
+    const modes = [_]struct { ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
+    for (modes) |mode| {
+        var config = testConfig(.fixed_size);
+        config.block_size = 1024;
+        config.initial_size = 16 * 1024;
+        config.max_size = 0;
+        config.thread_safety = mode[0];
+        config.thread_local_cache = mode[1];
+        const pool = try Pool.create(std.testing.allocator, "runs", config);
+        defer pool.destroy();
+        pool.published(0);
+        const single = try pool.alloc(1000, null);
+        const run = try pool.alloc(1024 * 10, null);
+        const big = try pool.alloc(3 * 1024 * 1024 + 1, null); // past the first region: the pool grows for it
+        try std.testing.expectEqual(@as(u64, 1024 * 10), pool.lookup(run.g).?.requested_bytes);
+        try std.testing.expectEqual(@as(u64, 10 * 1024 / granule_bytes), pool.lookup(run.g).?.granules);
+        try std.testing.expect(pool.lookup(run.g + @as(u32, 1024 / granule_bytes)) == null); // a block inside the run is not an allocation
+        // The run's bytes are its own: no other allocation lies inside it.
+        for ([_]Pool.Placed{ single, big }) |other| {
+            const other_start = @as(u64, other.g) * granule_bytes;
+            const run_start = @as(u64, run.g) * granule_bytes;
+            try std.testing.expect(other_start >= run_start + 10 * 1024 or other_start + 1000 <= run_start);
+        }
+        try std.testing.expectError(error.InvalidPointer, pool.free(run.g + @as(u32, 1024 / granule_bytes), 0));
+        var out: [stats_mod.field_count]f64 = undefined;
+        pool.writeStats(&out);
+        try std.testing.expectEqual(@as(f64, 3), out[@intFromEnum(stats_mod.Field.live_allocations)]);
+        try std.testing.expectEqual(@as(f64, 1024 + 10 * 1024 + 3073 * 1024), out[@intFromEnum(stats_mod.Field.bytes_allocated)]);
+        try std.testing.expectError(error.DoubleFree, pool.free(run.g, run.id + 1));
+        _ = try pool.free(run.g, run.id);
+        try std.testing.expectError(error.DoubleFree, pool.free(run.g, run.id));
+        try std.testing.expectError(error.DoubleFree, pool.free(run.g, 0));
+        _ = try pool.free(big.g, 0);
+        _ = try pool.free(single.g, single.id);
+        pool.writeStats(&out);
+        try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.live_allocations)]);
+        try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.bytes_allocated)]);
+        // The freed run is served again without growing.
+        const committed = pool.arena.committed_bytes;
+        const again = try pool.alloc(1024 * 10, null);
+        try std.testing.expectEqual(committed, pool.arena.committed_bytes);
+        _ = try pool.free(again.g, again.id);
     }
 }
