@@ -20,6 +20,7 @@ export {
   PoolExistsError,
   PoolNotFoundError,
   ThreadSafetyError,
+  TooManyPoolsError,
   UnsupportedOperationError,
   UseAfterFreeError,
   type MemoryErrorDetails,
