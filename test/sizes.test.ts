@@ -33,6 +33,8 @@ const presets: [string, () => PoolConfig][] = [
   ["FixedSizeCPU(512)", () => PoolConfig.FixedSizeCPU(512)],
   ["SampledGuardsCPU()", () => PoolConfig.SampledGuardsCPU()],
   ["DebugCPU()", () => PoolConfig.DebugCPU()],
+  ["FixedSize 512 with DebugCPU()'s switches", () => Object.assign(PoolConfig.DebugCPU(), { allocatorType: "FixedSize", blockSize: 512 })],
+  ["FixedSize 512, canaries and quarantine", () => Object.assign(PoolConfig.FixedSizeCPU(512), { canaries: true, quarantineBytes: 64 * KiB, fillOnFree: 0xdd })],
   ["Variable, alignment 4096", () => Object.assign(new PoolConfig(), { alignment: 4096 })],
   ["Variable, mutex", () => Object.assign(new PoolConfig(), { threadSafety: "mutex" })],
   ["Variable, lockFree", () => Object.assign(new PoolConfig(), { threadSafety: "lockFree" })],
@@ -75,9 +77,15 @@ describe("sizes from 1 byte to 300 MiB", () => {
     }
   });
 
-  for (const allocatorType of ["Variable", "FixedSize"] as const) {
+  const limited: [string, Partial<PoolConfig>][] = [
+    ["Variable", { allocatorType: "Variable" }],
+    ["FixedSize", { allocatorType: "FixedSize", blockSize: 4096 }],
+    ["Variable, lockFree", { allocatorType: "Variable", threadSafety: "lockFree" }],
+    ["FixedSize, lockFree + threadLocalCache", { allocatorType: "FixedSize", blockSize: 4096, threadSafety: "lockFree", threadLocalCache: true }],
+  ];
+  for (const [allocatorType, fields] of limited) {
     test(`${allocatorType}, growth off: past the first region is OutOfMemoryError, and nothing is committed by the tries`, () => {
-      const p = pool(`sizes-nogrowth-${allocatorType}`, { allocatorType, blockSize: 4096, initialSize: MiB, growth: 0 });
+      const p = pool(`sizes-nogrowth-${allocatorType}`, { ...fields, initialSize: MiB, growth: 0 });
       const reserved = p.getStats().bytesReserved;
       for (const size of [MiB + 1, 2 * MiB + 1, 100_000_000]) expect(thrown(() => p.allocate(size))).toBeInstanceOf(OutOfMemoryError);
       const stats = p.getStats();
@@ -87,7 +95,7 @@ describe("sizes from 1 byte to 300 MiB", () => {
     });
 
     test(`${allocatorType}, at maxSize: OutOfMemoryError, and reserved stays at what was committed`, () => {
-      const p = pool(`sizes-max-${allocatorType}`, { allocatorType, blockSize: 4096, initialSize: MiB, maxSize: 8 * MiB });
+      const p = pool(`sizes-max-${allocatorType}`, { ...fields, initialSize: MiB, maxSize: 8 * MiB });
       const held = p.allocate(5 * MiB); // grows to 6 MiB or more
       const reserved = p.getStats().bytesReserved;
       for (let i = 0; i < 4; i++) expect(thrown(() => p.allocate(3 * MiB)).code).toBe("OUT_OF_MEMORY");

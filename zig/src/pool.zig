@@ -491,7 +491,7 @@ pub const Pool = struct {
     fn grow(self: *Pool, len_bytes: u64) ?u32 {
         const index = self.arena.grow(len_bytes) orelse return null;
         const region = self.arena.regions.items[index];
-        const added = if (self.shared) |shared| shared.addRegion(region) else if (self.sharded) |sharded| sharded.addRegion(region) else switch (self.strategy) {
+        const added = if (self.shared) |shared| shared.fixed.addRegion(region) else if (self.sharded) |sharded| sharded.addRegion(region) else switch (self.strategy) {
             .fixed_size => |*fixed| fixed.addRegion(index, region),
             .variable => |*tlsf| tlsf.addRegion(region),
         };
@@ -654,8 +654,8 @@ pub const Pool = struct {
     /// The live allocation whose first byte is at `g`, or null where none is.
     pub fn lookup(self: *Pool, g: u32) ?Live {
         if (self.shared) |shared| {
-            const live = shared.fixed.lookup(g) orelse return shared.lookupRun(g);
-            return .{ .granules = shared.fixed.stride, .requested_bytes = live.requested_bytes, .id = live.id };
+            const live = shared.fixed.lookup(g) orelse return null;
+            return .{ .granules = shared.fixed.stride * shared.blocksFor(live.requested_bytes), .requested_bytes = live.requested_bytes, .id = live.id };
         }
         if (self.sharded) |sharded| return sharded.lookup(g);
         self.lock();
@@ -717,8 +717,8 @@ pub const Pool = struct {
             shared.growth_mutex.lock();
             defer shared.growth_mutex.unlock();
             var stats = self.stats;
-            const space = shared.figures(&stats);
-            return stats.write(.{ .reserved = self.arena.committed_bytes, .address_space = self.arena.reserved_bytes, .regions = self.regionCount(), .free = space.free, .largest_free = space.largest }, out);
+            const free_bytes = shared.figures(&stats);
+            return stats.write(.{ .reserved = self.arena.committed_bytes, .address_space = self.arena.reserved_bytes, .regions = self.regionCount(), .free = free_bytes, .largest_free = free_bytes }, out);
         }
         if (self.sharded) |sharded| {
             sharded.growth_mutex.lock();

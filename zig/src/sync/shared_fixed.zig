@@ -4,25 +4,21 @@
 //! counting is striped_counters.zig. Growth, the one rare and slow step, is serialised by
 //! `growth_mutex`; a thread that finds no free block takes it, looks again, and grows.
 //!
-//! A request over one block is a run of blocks (as in strategy/fixed.zig), but blocks on a lock-free
-//! stack and in thread magazines cannot be gathered into a contiguous run: runs are placed by a
-//! TLSF of their own, in whole blocks, in regions of their own, under `growth_mutex` and
-//! `runs_mutex` (the slow path the README states). A free that the blocks do not know goes there.
+//! A request over one block is a run of contiguous blocks (as in strategy/fixed.zig), gathered on a
+//! slow, locked path: under `growth_mutex` the free stack is drained, sorted, searched for the
+//! blocks in a row, and given back without them (growing once where no run is found). Blocks in
+//! thread magazines are not seen meanwhile; threads that find the stack empty wait on the growth lock.
 //!
 //! Invariants: the arena, its regions and the pool's growth figures change only under
-//! `growth_mutex` (taken before `runs_mutex` where both are held); a run region is in `runs` only; every block is exactly one of: live (state word holds its id), on the shared
+//! `growth_mutex`; `run_blocks` counts the blocks live runs hold beyond their first; every block is exactly one of: live (state word holds its id), on the shared
 //! stack, or in one thread's magazine (both free: state word flagged freed).
 const std = @import("std");
 const assert = std.debug.assert;
 const lockfree_fixed = @import("lockfree_fixed.zig");
 const LockFreeFixed = lockfree_fixed.LockFreeFixed;
-const freed_flag = lockfree_fixed.freed_flag;
 const StripedCounters = @import("striped_counters.zig").StripedCounters;
 const thread_cache = @import("thread_cache.zig");
 const stats_mod = @import("../stats.zig");
-const tlsf_mod = @import("../strategy/tlsf.zig");
-const Tlsf = tlsf_mod.Tlsf;
-const AdaptiveMutex = @import("adaptive_mutex.zig").AdaptiveMutex;
 const status = @import("../status.zig");
 const Error = status.Error;
 
@@ -39,14 +35,8 @@ pub const SharedFixed = struct {
     handle: i32 = -1,
     growth_mutex: std.Thread.Mutex = .{},
     counters: StripedCounters = .{},
-    /// Runs of blocks: placement, and what they hold (under `runs_mutex`).
-    runs: Tlsf,
-    runs_mutex: AdaptiveMutex = .{},
-    runs_last_id: u32 = 0,
-    runs_live: u64 = 0,
-    runs_granules: u64 = 0,
-    /// Set under `growth_mutex` while a region is grown for runs: `addRegion` gives it to them.
-    growing_runs: bool = false,
+    /// Blocks held by live runs beyond their first blocks (the counters count a run once).
+    run_blocks: std.atomic.Value(u64) = .init(0),
 
     pub fn create(gpa: std.mem.Allocator, stride_granules: u32, granule_bytes: u64, reserved_bytes: u64, lock_free: bool, cached: bool) Error!*SharedFixed {
         const self = gpa.create(SharedFixed) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
@@ -58,13 +48,11 @@ pub const SharedFixed = struct {
             .cached = cached,
             .stride_bytes = stride_granules * granule_bytes,
             .serial = next_serial.fetchAdd(1, .monotonic),
-            .runs = Tlsf.init(gpa),
         };
         return self;
     }
 
     pub fn destroy(self: *SharedFixed) void {
-        self.runs.deinit();
         self.fixed.deinit();
         self.gpa.destroy(self);
     }
@@ -102,82 +90,76 @@ pub const SharedFixed = struct {
         return self.take();
     }
 
-    /// Adds a newly committed region (under the growth lock): to the runs while growing for them.
-    pub fn addRegion(self: *SharedFixed, region: @import("../arena.zig").Region) error{OutOfMemory}!void {
-        if (!self.growing_runs) return self.fixed.addRegion(region);
-        self.runs_mutex.lock();
-        defer self.runs_mutex.unlock();
-        return self.runs.addRegion(region);
+    /// Blocks an allocation of `requested_bytes` holds: 1, or a run's length.
+    pub fn blocksFor(self: *const SharedFixed, requested_bytes: u64) u32 {
+        if (requested_bytes <= self.stride_bytes) return 1;
+        return @intCast(std.math.divCeil(u64, requested_bytes, self.stride_bytes) catch unreachable);
     }
 
     /// A run of blocks for `requested_bytes`, over one block: the slow, locked path.
     fn allocRun(self: *SharedFixed, pool: anytype, requested_bytes: u32) Error!Placed {
         @branchHint(.unlikely);
-        const granules: u32 = @intCast((std.math.divCeil(u64, requested_bytes, self.stride_bytes) catch unreachable) * self.fixed.stride);
+        const count = self.blocksFor(requested_bytes);
         self.growth_mutex.lock();
         defer self.growth_mutex.unlock();
-        const g = try self.placeRun(granules, pool.alignment_granules, requested_bytes) orelse blk: {
-            self.growing_runs = true;
-            const grown = pool.growFor(tlsf_mod.granulesSureToFit(granules, pool.alignment_granules) * (self.stride_bytes / self.fixed.stride));
-            self.growing_runs = false;
-            if (grown == null) break :blk null;
-            break :blk try self.placeRun(granules, pool.alignment_granules, requested_bytes);
-        } orelse {
-            self.counters.recordFailure();
-            return status.fail(error.OutOfMemory, "pool '{s}' cannot place a run of {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.name, requested_bytes, pool.arena.committed_bytes, pool.arena.reserved_bytes });
-        };
-        self.counters.recordAlloc(requested_bytes);
-        return .{ .g = g, .id = self.runs_last_id };
-    }
-
-    fn placeRun(self: *SharedFixed, granules: u32, alignment_granules: u32, requested_bytes: u32) Error!?u32 {
-        self.runs_mutex.lock();
-        defer self.runs_mutex.unlock();
-        const id = if (self.runs_last_id >= freed_flag - 1) 1 else self.runs_last_id + 1;
-        const g = (self.runs.alloc(granules, alignment_granules, id, requested_bytes) catch
-            return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{})) orelse return null;
-        self.runs_last_id = id;
-        self.runs_live += 1;
-        self.runs_granules += granules;
-        return g;
-    }
-
-    /// The live run at `g`, or null.
-    pub fn lookupRun(self: *SharedFixed, g: u32) ?Tlsf.Live {
-        self.runs_mutex.lock();
-        defer self.runs_mutex.unlock();
-        return self.runs.lookup(g);
-    }
-
-    /// Frees the run at `g`, where the blocks know no block at `g`; null where no run is there either.
-    fn freeRun(self: *SharedFixed, pool_name: []const u8, g: u32, expected_id: u32, at_bytes: u64) ?Error!void {
-        self.runs_mutex.lock();
-        defer self.runs_mutex.unlock();
-        if (self.runs.lookup(g)) |live| {
-            if (expected_id != 0 and live.id != expected_id) return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed, and the run now holds allocation #{d}", .{ expected_id, at_bytes, pool_name, live.id });
+        var drained: std.ArrayList(u32) = .empty;
+        defer drained.deinit(self.gpa);
+        var grown = false;
+        while (true) {
+            const first = try self.gatherRun(&drained, count);
+            if (first) |number| {
+                const placed = self.fixed.claimRun(number, count, requested_bytes);
+                _ = self.run_blocks.fetchAdd(count - 1, .monotonic);
+                self.counters.recordAlloc(requested_bytes);
+                return .{ .g = placed.g, .id = placed.id };
+            }
+            if (grown or pool.growFor(@as(u64, count) * self.stride_bytes) == null) break;
+            grown = true;
         }
-        switch (self.runs.free(g)) {
-            .freed => |freed| {
-                self.runs_live -= 1;
-                self.runs_granules -= freed.granules;
-                self.counters.recordFree(freed.requested_bytes);
-                return {};
-            },
-            .double_free => return status.fail(error.DoubleFree, "double free: the run at offset {d} of pool '{s}' is already free", .{ at_bytes, pool_name }),
-            .interior_pointer => return status.fail(error.InvalidPointer, "pointer at offset {d} points inside a run of pool '{s}', not at its start", .{ at_bytes, pool_name }),
-            .unknown_pointer => return null,
+        self.counters.recordFailure();
+        return status.fail(error.OutOfMemory, "pool '{s}' has no run of {d} free blocks for {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.name, count, requested_bytes, pool.arena.committed_bytes, pool.arena.reserved_bytes });
+    }
+
+    /// Drains the free stack, takes `count` blocks in a row off it (the first such in address
+    /// order) and pushes the rest back in address order; returns the first block's number, or
+    /// null (everything pushed back) where there is no such run. Under the growth lock.
+    fn gatherRun(self: *SharedFixed, drained: *std.ArrayList(u32), count: u32) Error!?u32 {
+        drained.clearRetainingCapacity();
+        defer if (drained.items.len > 0) self.fixed.pushBatch(drained.items);
+        var batch: [256]u32 = undefined;
+        while (true) {
+            const taken = self.fixed.popBatch(&batch);
+            drained.appendSlice(self.gpa, batch[0..taken]) catch
+                return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+            if (taken < batch.len) break;
         }
+        // Numbers grow with addresses, so sorted numbers are blocks in address order.
+        std.sort.pdq(u32, drained.items, {}, std.sort.asc(u32));
+        var run_start: usize = 0;
+        for (drained.items, 0..) |number, index| {
+            const contiguous = index > run_start and number == drained.items[index - 1] + 1 and
+                self.fixed.offsetOf(number).? == self.fixed.offsetOf(number - 1).? + self.fixed.stride;
+            if (!contiguous) run_start = index;
+            if (index + 1 - run_start == count) {
+                const first = drained.items[run_start];
+                // The rest go back; the run's blocks do not.
+                std.mem.copyForwards(u32, drained.items[run_start..], drained.items[index + 1 ..]);
+                drained.shrinkRetainingCapacity(drained.items.len - count);
+                return first;
+            }
+        }
+        return null;
     }
 
     /// Frees the block at `g` (with `expected_id` not 0, only while it holds that allocation).
     pub fn free(self: *SharedFixed, pool_name: []const u8, g: u32, expected_id: u32, granule_bytes: u64) Error!void {
         var number: u32 = undefined;
         const at_bytes = @as(u64, g) * granule_bytes;
-        const result = self.fixed.markFreed(g, expected_id, &number);
-        if (result == .unknown_pointer) if (self.freeRun(pool_name, g, expected_id, at_bytes)) |freed_run| return freed_run;
-        switch (result) {
+        switch (self.fixed.markFreed(g, expected_id, &number)) {
             .freed => |freed| {
                 self.counters.recordFree(freed.requested_bytes);
+                const count = self.blocksFor(freed.requested_bytes);
+                if (count > 1) return self.freeRun(number, count);
                 if (self.cached and self.handle >= 0) thread_cache.give(self.owner(), &self.fixed, number) else self.fixed.push(number);
             },
             .double_free => return if (expected_id != 0)
@@ -190,17 +172,27 @@ pub const SharedFixed = struct {
         }
     }
 
+    /// Gives back the blocks of the run whose first block, `first`, was just marked freed.
+    fn freeRun(self: *SharedFixed, first: u32, count: u32) void {
+        @branchHint(.unlikely);
+        self.fixed.releaseContinued(first, count);
+        _ = self.run_blocks.fetchSub(count - 1, .monotonic);
+        var numbers: [64]u32 = undefined;
+        var next = first;
+        while (next < first + count) { // pushed in address order, in chains of up to 64
+            const chain: u32 = @min(numbers.len, first + count - next);
+            for (numbers[0..chain], next..) |*number, value| number.* = @intCast(value);
+            self.fixed.pushBatch(numbers[0..chain]);
+            next += chain;
+        }
+    }
+
     /// Fills in the counters of `stats` (a copy of the pool's, which holds the growth figures).
     /// Counts are exact once operations in flight finish; peaks are lower bounds (striped_counters.zig).
-    pub fn figures(self: *SharedFixed, stats: *stats_mod.Stats) struct { free: u64, largest: u64 } {
-        const live = self.counters.writeInto(stats);
-        self.runs_mutex.lock();
-        defer self.runs_mutex.unlock();
-        const granule_bytes = self.stride_bytes / self.fixed.stride;
-        const live_blocks = live -| self.runs_live;
-        stats.bytes_allocated = live_blocks * self.stride_bytes + self.runs_granules * granule_bytes;
+    pub fn figures(self: *SharedFixed, stats: *stats_mod.Stats) u64 {
+        const live_blocks = self.counters.writeInto(stats) + self.run_blocks.load(.monotonic);
+        stats.bytes_allocated = live_blocks * self.stride_bytes;
         const blocks = self.fixed.block_count.load(.monotonic);
-        const free_blocks_bytes = (blocks -| live_blocks) * self.stride_bytes;
-        return .{ .free = free_blocks_bytes + self.runs.free_granules * granule_bytes, .largest = @max(@min(free_blocks_bytes, self.stride_bytes), self.runs.largestFreeGranules() * granule_bytes) };
+        return (blocks -| live_blocks) * self.stride_bytes;
     }
 };
