@@ -12,7 +12,7 @@
 //! `id | freed_flag` (free, last held `id`). Free is one compare-and-swap from live to freed, so
 //! of two racing frees of one block exactly one wins and the other is a double free, told apart
 //! from a pointer the pool never gave out. Ids count up per block: a handle from an earlier
-//! allocation of a block never frees a later one (until 2^31 allocations of that one block).
+//! allocation of a block never frees a later one (until 2^30 allocations of that one block).
 //!
 //! A run of blocks (a request over one block, see shared_fixed.zig) is `count` blocks with
 //! consecutive numbers, gathered off the stack by `claimRun`: the first holds the run's id and
