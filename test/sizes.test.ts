@@ -9,7 +9,7 @@
  * test costs address space, not memory.
  */
 import { describe, expect, test } from "bun:test";
-import { DoubleFreeError, InvalidPointerError, OutOfMemoryError, PoolConfig, TooManyPoolsError, type CPUMemoryPool } from "../src/index";
+import { DoubleFreeError, InvalidPointerError, MemoryPoolManager, OutOfMemoryError, PoolConfig, PoolNotFoundError, renderMemoryMap, type CPUMemoryPool } from "../src/index";
 import { cpuPoolsPerTest } from "./support/pools";
 import { thrown } from "./support/thrown";
 import type { Handed, SizesTask } from "./fixtures/sizes-worker";
@@ -184,6 +184,34 @@ describe("FixedSize: a request of several blocks is a contiguous run", () => {
       expect(p.getStats().bytesInUse).toBe(0);
     });
   }
+});
+
+test("FixedSize: a snapshot shows a run as one live block of its blocks, and the memory map draws it", () => {
+  const p = pool("runs-snapshot", { allocatorType: "FixedSize", blockSize: 1024, initialSize: 64 * KiB });
+  const single = p.allocate(100);
+  const run = p.allocate(1024 * 10);
+  const snapshot = p.snapshot();
+  const offset = Number(run.ptr) - Number(single.ptr); // the first block is at the pool's start
+  const block = snapshot.blocks.find((b) => b.offset === offset)!;
+  expect(block).toMatchObject({ size: 10 * 1024, state: "live", requestedSize: 10 * 1024, id: run.id });
+  expect(snapshot.blocks.filter((b) => b.offset > offset && b.offset < offset + 10 * 1024)).toEqual([]);
+  expect(snapshot.blocks.reduce((sum, b) => sum + b.size, 0)).toBe(64 * KiB);
+  expect(renderMemoryMap(snapshot)).toContain("1.00 KiB blocks");
+});
+
+test("a destroyed pool's object stays refused after thousands of pools took slots since", () => {
+  const manager = MemoryPoolManager.getInstance();
+  const old = manager.createCPUPool("stale-handle-old", new PoolConfig());
+  manager.destroyPool("stale-handle-old");
+  const config = Object.assign(new PoolConfig(), { initialSize: 64 * KiB, maxSize: 64 * KiB });
+  for (let i = 0; i < 4200; i++) manager.destroyPool(manager.createCPUPool(`stale-handle-${i}`, config).name); // past every slot
+  const live = pool("stale-handle-live");
+  const kept = live.allocate(64);
+  kept.bytes.fill(3);
+  for (const call of [() => old.getStats(), () => old.allocate(8), () => old.reset()]) expect(thrown(call)).toBeInstanceOf(PoolNotFoundError);
+  expect(kept.alive).toBe(true);
+  expect(kept.bytes[63]).toBe(3);
+  expect(live.getStats().liveAllocations).toBe(1);
 });
 
 function spawn(): Worker {
