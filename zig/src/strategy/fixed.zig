@@ -11,7 +11,9 @@
 //!
 //! Invariants: a block is on the free stack exactly when its live bit is clear and its region
 //! is committed; `live_count` equals the number of set live bits; a `continued` bit is set only
-//! with the live bit, and only where the block before it in the region is live.
+//! with the live bit, and only where the block before it in the region is live; a region's
+//! `run_count` is the number of live runs in it (0: its frees and lookups skip the run checks,
+//! so pools that never take runs pay one load for them).
 const std = @import("std");
 const assert = std.debug.assert;
 const Region = @import("../arena.zig").Region;
@@ -23,6 +25,8 @@ const RegionBlocks = struct {
     freed: std.DynamicBitSetUnmanaged = .{},
     /// Live blocks of a run after its first.
     continued: std.DynamicBitSetUnmanaged = .{},
+    /// Live runs in the region: where none are, frees and lookups skip the run checks.
+    run_count: u32 = 0,
     requested_bytes: []u32 = &.{},
     ids: []u32 = &.{},
 };
@@ -159,6 +163,7 @@ pub const Fixed = struct {
             region.continued.setRangeValue(.{ .start = first + 1, .end = first + count }, true);
             region.requested_bytes[first] = requested_bytes;
             region.ids[first] = id;
+            region.run_count += 1;
             self.live_count += count;
             // The run's blocks leave the free stack; the others keep their order.
             const start = region.start + first * self.stride;
@@ -205,11 +210,14 @@ pub const Fixed = struct {
         const slot = self.blockSlot(region_index, g) orelse return .interior_pointer;
         const region = &self.regions.items[region_index];
         if (!region.live.isSet(slot)) return if (region.freed.isSet(slot)) .double_free else .unknown_pointer;
-        if (region.continued.isSet(slot)) return .interior_pointer; // inside a run
-        const count = if (slot + 1 < region.count and region.continued.isSet(slot + 1)) runBlocks(region, slot) else 1;
+        const count = if (region.run_count == 0) 1 else blk: {
+            if (region.continued.isSet(slot)) return .interior_pointer; // inside a run
+            break :blk runBlocks(region, slot);
+        };
         region.live.unset(slot);
         region.freed.set(slot);
         if (count > 1) {
+            region.run_count -= 1;
             // The run's later blocks were never given out on their own: a free of one is no double free.
             region.live.setRangeValue(.{ .start = slot + 1, .end = slot + count }, false);
             region.continued.setRangeValue(.{ .start = slot + 1, .end = slot + count }, false);
@@ -229,7 +237,9 @@ pub const Fixed = struct {
     pub fn lookup(self: *const Fixed, region_index: u32, g: u32) ?Live {
         const slot = self.blockSlot(region_index, g) orelse return null;
         const region = &self.regions.items[region_index];
-        if (!region.live.isSet(slot) or region.continued.isSet(slot)) return null;
+        if (!region.live.isSet(slot)) return null;
+        if (region.run_count == 0) return .{ .granules = self.stride, .requested_bytes = region.requested_bytes[slot], .id = region.ids[slot] };
+        if (region.continued.isSet(slot)) return null;
         return .{ .granules = runBlocks(region, slot) * self.stride, .requested_bytes = region.requested_bytes[slot], .id = region.ids[slot] };
     }
 
@@ -267,6 +277,7 @@ pub const Fixed = struct {
             while (it.next()) |slot| region.freed.setValue(slot, !region.continued.isSet(slot));
             region.live.unsetAll();
             region.continued.unsetAll();
+            region.run_count = 0;
             var slot = region.count;
             while (slot > 0) {
                 slot -= 1;
