@@ -9,7 +9,8 @@
  * test costs address space, not memory.
  */
 import { describe, expect, test } from "bun:test";
-import { DoubleFreeError, InvalidPointerError, MemoryPoolManager, OutOfMemoryError, PoolConfig, PoolNotFoundError, renderMemoryMap, type CPUMemoryPool } from "../src/index";
+import { DoubleFreeError, InvalidPointerError, MemoryPoolError, MemoryPoolManager, OutOfMemoryError, PoolConfig, PoolNotFoundError, renderMemoryMap, TooManyPoolsError, type CPUMemoryPool } from "../src/index";
+import { errorFor, Status } from "../src/native";
 import { cpuPoolsPerTest } from "./support/pools";
 import { thrown } from "./support/thrown";
 import type { Handed, SizesTask } from "./fixtures/sizes-worker";
@@ -285,6 +286,18 @@ function child(script: string): { code: number | null; out: string } {
 }
 
 describe("how many pools a process holds", () => {
+  test("every failure status of the core has an error class of its own (no STATUS_ codes)", () => {
+    // Boundary violations and use after free carry details and are made by the pool (src/pool.ts).
+    const withDetails: number[] = [Status.boundaryViolation, Status.useAfterFree];
+    for (const [name, status] of Object.entries(Status)) {
+      if (status >= 0 || withDetails.includes(status)) continue;
+      const error = errorFor(status, name);
+      expect(error.code).not.toStartWith("STATUS_");
+      expect(error.constructor).not.toBe(MemoryPoolError);
+    }
+    expect(errorFor(Status.tooManyPools, "full")).toBeInstanceOf(TooManyPoolsError);
+  });
+
   test("4096 pools with a maxSize fit; the next is a TooManyPoolsError; a destroyed one makes room", () => {
     const { code, out } = child(`
       const { MemoryPoolManager, PoolConfig, TooManyPoolsError } = await import("./src/index");
