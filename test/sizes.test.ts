@@ -67,6 +67,16 @@ describe("sizes from 1 byte to 300 MiB", () => {
     });
   }
 
+  test("1 GiB + 16 from a default pool and from HighPerformanceCPU() (only its ends are touched)", () => {
+    for (const [name, config] of [["default", new PoolConfig()], ["high-performance", PoolConfig.HighPerformanceCPU()]] as const) {
+      const p = pool(`sizes-gib-${name}`, config);
+      const allocation = p.allocate(1024 * MiB + 16);
+      touch(allocation.bytes, 7);
+      allocation.free();
+      expect(p.getStats().failedAllocations).toBe(0);
+    }
+  });
+
   test("all sizes live at once in one default pool", () => {
     const p = pool("sizes-all-live");
     const live = SIZES.map((size, index) => {
