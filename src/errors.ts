@@ -26,6 +26,7 @@ export type MemoryPoolErrorCode =
   | "PMEM_FILE"
   | "PMEM_ROOT"
   | "INVALID_ARGUMENT"
+  | "TOO_MANY_POOLS"
   | "CORE";
 
 export class MemoryPoolError<Code extends MemoryPoolErrorCode = MemoryPoolErrorCode> extends Error {
@@ -178,6 +179,16 @@ export class PoolNotFoundError extends MemoryPoolError<"POOL_NOT_FOUND"> {
   }
 }
 
+/**
+ * No room for another pool: 4096 pools exist at once (destroy one first), or the slots left have
+ * served so many pools that they are retired, so that a destroyed pool's handle never names another.
+ */
+export class TooManyPoolsError extends MemoryPoolError<"TOO_MANY_POOLS"> {
+  constructor(message: string) {
+    super("TOO_MANY_POOLS", message);
+  }
+}
+
 /** A threadSafety "none" pool used from a thread other than the one that made it (checked by the default build of the core). */
 export class ThreadSafetyError extends MemoryPoolError<"THREAD_SAFETY"> {
   constructor(message: string) {
@@ -288,6 +299,7 @@ export type AnyMemoryPoolError =
   | PMEMFileError
   | PMEMRootError
   | InvalidArgumentError
+  | TooManyPoolsError
   | CoreError;
 
 /** `BoundaryViolationError [BOUNDARY_VIOLATION]: message`, then the stack's frames where asked and kept. */

@@ -24,6 +24,7 @@ export {
   PoolExistsError,
   PoolNotFoundError,
   ThreadSafetyError,
+  TooManyPoolsError,
   UnsupportedOperationError,
   UseAfterFreeError,
   type AnyMemoryPoolError,

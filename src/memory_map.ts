@@ -52,7 +52,8 @@ export function renderMemoryMap(snapshot: PoolSnapshot, options?: MemoryMapOptio
   const targetRows = wholeNumberOption(OPTIONS, given, "rows", 1, TARGET_ROWS_MAX, "rows") ?? 32;
   const givenRowBytes = wholeNumberOption(OPTIONS, given, "rowBytes", 16, Number.MAX_SAFE_INTEGER, "bytes");
   const reserved = snapshot.regions.reduce((sum, region) => sum + region.size, 0);
-  const stride = snapshot.config.allocatorType === "FixedSize" ? snapshot.blocks[0]?.size : undefined;
+  // A run of blocks (a request over blockSize) is one block of several strides: the stride is the smallest.
+  const stride = snapshot.config.allocatorType === "FixedSize" && snapshot.blocks.length > 0 ? snapshot.blocks.reduce((least, block) => Math.min(least, block.size), Infinity) : undefined;
   const rowBytes = givenRowBytes ?? chooseRowBytes(reserved, targetRows, stride);
   // Every row is drawn: a picture of a few GiB in rows of 16 bytes would never finish.
   const drawnRows = snapshot.regions.reduce((sum, region) => sum + Math.max(1, Math.ceil(region.size / rowBytes)), 0);

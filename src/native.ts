@@ -22,6 +22,7 @@ import {
   PoolExistsError,
   PoolNotFoundError,
   ThreadSafetyError,
+  TooManyPoolsError,
   UnsupportedOperationError,
   type PMEMFormatReason,
 } from "./errors";
@@ -288,6 +289,8 @@ export function errorFor(status: number, message = lastError()): MemoryPoolError
       return new PMEMFileError(message);
     case Status.pmemRoot:
       return new PMEMRootError(message);
+    case Status.tooManyPools:
+      return new TooManyPoolsError(message);
     case Status.threadMisuse:
       return new ThreadSafetyError(message);
     case Status.unsupported:
