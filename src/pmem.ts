@@ -78,13 +78,23 @@ export class PMEMMemoryPool extends HostPool {
     this.expectOk(core.mp_pmem_drain(this.handle));
   }
 
-  /** Copies `source` into `target` at `offset` and makes it durable (pmem_memcpy_persist): for bulk writes. */
-  memcpyPersist(target: Allocation, source: ArrayBufferView | ArrayBuffer, offset = 0): void {
-    const bytes = ArrayBuffer.isView(source) ? source.byteLength : source.byteLength;
-    const start = this.#rangeStart(target, bytes, offset);
+  /**
+   * Copies `source` into `target` (an allocation, or a view of one) at byte `offset` and makes it
+   * durable (pmem_memcpy_persist): for bulk writes. All of `source` must fit the target from
+   * `offset` (InvalidSizeError): the copy never reaches the next allocation.
+   */
+  memcpyPersist(target: PersistTarget, source: ArrayBufferView | ArrayBuffer, offset = 0): void {
+    if (!(ArrayBuffer.isView(source) || source instanceof ArrayBuffer)) throw new InvalidPointerError(`memcpyPersist copies from a typed array, DataView or ArrayBuffer, not ${source === null ? "null" : typeof source}`);
+    const bytes = source.byteLength;
+    const start = this.#rangeStart(target, bytes, offset); // checks that the copy fits the target
     if (bytes === 0) return;
-    const view = ArrayBuffer.isView(source) ? source : new Uint8Array(source);
-    this.expectOk(core.mp_pmem_memcpy_persist(this.handle, start, addressOf(view as DataView), bytes));
+    const from = addressOf((ArrayBuffer.isView(source) ? source : new Uint8Array(source)) as DataView);
+    if (target instanceof Allocation) {
+      // The core checks it again against the allocation it holds now.
+      this.expectOk(core.mp_pmem_memcpy_persist_into(this.handle, target.offset, target.id, offset, from, bytes));
+    } else {
+      this.expectOk(core.mp_pmem_memcpy_persist(this.handle, start, from, bytes));
+    }
   }
 
   #rangeLength = 0;
@@ -101,9 +111,13 @@ export class PMEMMemoryPool extends HostPool {
       return target.offset * GRANULE_BYTES + offset;
     }
     if (ArrayBuffer.isView(target)) {
-      this.#rangeLength = target.byteLength;
-      if (target.byteLength === 0) return 0; // nothing to do (and an empty view may have no address)
-      return addressOf(target as DataView) - this.base;
+      const len = length ?? target.byteLength - offset;
+      if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(len) && offset >= 0 && len >= 0 && offset + len <= target.byteLength)) {
+        throw new InvalidSizeError(`cannot persist ${length} bytes at offset ${offset} of a view of ${target.byteLength} bytes: the range must lie inside it`);
+      }
+      this.#rangeLength = len;
+      if (len === 0) return 0; // nothing to do (and an empty view may have no address)
+      return addressOf(target as DataView) - this.base + offset;
     }
     throw new InvalidPointerError(`persist takes an Allocation of pool '${this.name}' or a view of one, not ${typeof target}`);
   }
@@ -155,8 +169,8 @@ export class PMEMMemoryPool extends HostPool {
   roots(): string[] {
     const names: string[] = [];
     for (let index = 0; ; index++) {
-      const len = core.mp_pmem_root_name(this.handle, index, nameBuffer, nameBuffer.length);
-      if (len < 0) return names;
+      const len = this.expectOk(core.mp_pmem_root_name(this.handle, index, nameBuffer, nameBuffer.length));
+      if (len === 0) return names; // past the last root (a name has at least one byte)
       names.push(decodeName(nameBuffer.subarray(0, len)));
     }
   }
@@ -164,10 +178,10 @@ export class PMEMMemoryPool extends HostPool {
   /** Every live allocation, by address: after a restart, what the roots do not reach can be found here. */
   allocations(): Allocation[] {
     let offsets = new Uint32Array(1024);
-    let count = core.mp_pmem_live_list(this.handle, offsets, offsets.length);
+    let count = this.expectOk(core.mp_pmem_live_list(this.handle, offsets, offsets.length));
     while (count > offsets.length) {
       offsets = new Uint32Array(count);
-      count = core.mp_pmem_live_list(this.handle, offsets, offsets.length);
+      count = this.expectOk(core.mp_pmem_live_list(this.handle, offsets, offsets.length));
     }
     return Array.from(offsets.subarray(0, count))
       .sort((a, b) => a - b)

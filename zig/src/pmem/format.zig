@@ -48,6 +48,12 @@ pub const Layout = extern struct {
         return a.strategy == b.strategy and a.alignment == b.alignment and a.block_bytes == b.block_bytes;
     }
 
+    /// "Variable, alignment 16" or "FixedSize, alignment 64, blocks of 100 bytes", for messages.
+    pub fn format(self: Layout, writer: *std.Io.Writer) std.Io.Writer.Error!void {
+        try writer.print("{s}, alignment {d}", .{ strategyName(self.strategy), self.alignment });
+        if (self.block_bytes != 0) try writer.print(", blocks of {d} bytes", .{self.block_bytes});
+    }
+
     /// Granules from one block's start to the next (FixedSize).
     pub fn strideGranules(self: Layout) u64 {
         assert(self.strategy == @intFromEnum(Strategy.fixed_size));

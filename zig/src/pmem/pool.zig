@@ -23,6 +23,7 @@ const Roots = roots_mod.Roots;
 const FreeResult = @import("../strategy/tlsf.zig").FreeResult;
 const snapshot = @import("../snapshot.zig");
 const Region = @import("../arena.zig").Region;
+const Viewers = @import("../sync/viewers.zig").Viewers;
 
 const granule_bytes = format.granule_bytes;
 
@@ -64,6 +65,10 @@ pub const Pool = struct {
     dma: host_registration.State = .unknown,
     /// Where the checkpoint in progress lands in the file (checkpointFromDevice's chunks are relative to it).
     checkpoint_base: usize = 0,
+    /// The thread that opened the pool: a "none" pool is that thread's alone (sync/owner_check.zig).
+    owner_thread: std.Thread.Id,
+    /// Threads that asked for the mapping's base to make views: decides how close lets the file go.
+    viewers: Viewers = .{},
 
     pub fn create(gpa: std.mem.Allocator, name: []const u8, config: Config) Error!*Pool {
         assert(name.len > 0);
@@ -99,11 +104,7 @@ pub const Pool = struct {
         @memcpy(std.mem.asBytes(&header), mapped.base[0..@sizeOf(format.Header)]);
         if (!header.layout.eql(layout)) {
             last_reason = .layout;
-            return status.fail(error.PmemFormat, "'{s}' was made for a {s} pool (alignment {d}{s}{d}); this config asks for {s} (alignment {d}{s}{d}): open it with the layout it was made with", .{
-                owned_path,                            format.strategyName(header.layout.strategy), header.layout.alignment,
-                blockLabel(header.layout.block_bytes), header.layout.block_bytes,                   format.strategyName(layout.strategy),
-                layout.alignment,                      blockLabel(layout.block_bytes),              layout.block_bytes,
-            });
+            return status.fail(error.PmemFormat, "'{s}' was made for a {f} pool; this config asks for a {f} pool: open it with the layout it was made with", .{ owned_path, header.layout, layout });
         }
         self.* = .{
             .gpa = gpa,
@@ -117,6 +118,7 @@ pub const Pool = struct {
             .roots = undefined,
             .stats = .{ .enabled = config.base.collect_stats },
             .created = opened.created,
+            .owner_thread = std.Thread.getCurrentId(),
         };
         self.heap = Heap.init(gpa, &self.media, &self.header);
         errdefer self.heap.deinit();
@@ -124,10 +126,6 @@ pub const Pool = struct {
         try self.recover();
         crash_points.track(@intFromPtr(self.mapped.base), self.mapped.len);
         return self;
-    }
-
-    fn blockLabel(block_bytes: u64) []const u8 {
-        return if (block_bytes == 0) "" else ", blocks of ";
     }
 
     /// Finishes a committed redo log, rebuilds placement and loads the roots. Validates before it
@@ -214,7 +212,7 @@ pub const Pool = struct {
         self.heap.writePending();
         self.media.drain(); // allocations since the last barrier become durable before the file is let go
         self.heap.deinit();
-        self.mapped.close();
+        if (self.viewers.elsewhere()) self.mapped.retire() else self.mapped.close();
         gpa.free(self.path);
         gpa.free(self.name);
         gpa.destroy(self);
@@ -343,10 +341,32 @@ pub const Pool = struct {
         self.media.drain();
     }
 
+    /// Copies `len` bytes from `source` to byte `offset` of the file and makes them durable: for
+    /// copy(), whose caller has bounded the range by its destination; the core checks the heap.
     pub fn memcpyPersist(self: *Pool, offset: f64, source: [*]const u8, len: f64) Error!void {
         const start, const bytes = try self.checkRange(offset, len);
+        self.copyPersist(start, source[0..bytes]);
+    }
+
+    /// Copies `len` bytes from `source` to byte `at` of the live allocation at `g` (with `expected_id`
+    /// not 0: only while it holds that allocation) and makes them durable. The copy must fit the
+    /// allocation: it never reaches a neighbour.
+    pub fn memcpyPersistInto(self: *Pool, g: u32, expected_id: u32, at: f64, source: [*]const u8, len: f64) Error!void {
+        const live = self.lookup(g) orelse return status.fail(error.InvalidPointer, "memcpyPersist: no live allocation of PMEM pool '{s}' starts at offset {d}", .{ self.name, @as(u64, g) * granule_bytes });
+        if (expected_id != 0 and live.id != expected_id) return status.fail(error.InvalidPointer, "memcpyPersist: allocation #{d} of PMEM pool '{s}' was freed", .{ expected_id, self.name });
+        const size: f64 = @floatFromInt(live.requested_bytes);
+        if (!(at >= 0 and len >= 0 and at == @floor(at) and len == @floor(len) and at + len <= size)) {
+            return status.fail(error.InvalidSize, "memcpyPersist: {d} bytes at offset {d} do not fit allocation #{d} of PMEM pool '{s}' ({d} bytes)", .{ len, at, live.id, self.name, live.requested_bytes });
+        }
+        const start = @as(usize, g) * granule_bytes + @as(usize, @intFromFloat(at));
+        const bytes: usize = @intFromFloat(len);
+        assert(start >= self.header.heap_offset and start + bytes <= self.header.file_bytes);
+        self.copyPersist(start, source[0..bytes]);
+    }
+
+    fn copyPersist(self: *Pool, start: usize, bytes: []const u8) void {
         self.writePending();
-        self.media.memcpyPersist(start, source[0..bytes]);
+        self.media.memcpyPersist(start, bytes);
     }
 
     // ---- roots ----
