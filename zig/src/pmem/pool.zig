@@ -408,7 +408,7 @@ pub const Pool = struct {
         // Re-point (or remove) the root and free the block it published, durably together.
         const slot = self.heap.slotOf(previous).?;
         redo_log.commit(&self.media, &.{
-            .{ .offset = self.roots.targetOffset(index), .value = g },
+            .{ .offset = self.roots.targetOffset(index), .value = self.roots.targetWord(index, g) },
             .{ .offset = self.heap.recordOffset(slot), .value = 0 },
         }, .{ .header = &self.header });
         self.roots.noteTarget(index, g);
@@ -439,7 +439,7 @@ pub const Pool = struct {
         const index = self.roots.prepare(&self.media, name).?;
         redo_log.commit(&self.media, &.{
             .{ .offset = self.heap.recordOffset(placed.placed.slot), .value = placed.placed.record.word() },
-            .{ .offset = self.roots.targetOffset(index), .value = placed.placed.g },
+            .{ .offset = self.roots.targetOffset(index), .value = self.roots.targetWord(index, placed.placed.g) },
         }, .{ .header = &self.header });
         self.roots.noteTarget(index, placed.placed.g);
         self.stats.recordAlloc(size, self.blockBytes(placed.placed));
