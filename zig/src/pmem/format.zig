@@ -168,7 +168,7 @@ pub fn plan(layout: Layout, requested_bytes: u64, pool_id: [16]u8) ?Header {
         .reserved = 0,
     };
     header.checksum = header.computeChecksum();
-    assert(validateGeometry(&header) == null);
+    assert(header.heap_offset + header.heap_bytes == header.file_bytes and header.table_capacity * record_bytes <= table_bytes);
     return header;
 }
 
@@ -237,6 +237,14 @@ fn validateGeometry(header: *const Header) ?Problem {
     if (strategy == .fixed_size and header.table_capacity > header.heap_bytes / (layout.strideGranules() * granule_bytes)) {
         return problem(.layout, "{d} records for a heap of {d} bytes in {d}-byte blocks", .{ header.table_capacity, header.heap_bytes, layout.block_bytes });
     }
+    // The parts are a function of the layout and the file's size (`plan`): a header that tiles
+    // the file some other way (a smaller table, say) was not written by this format.
+    const planned = plan(layout, header.file_bytes, header.pool_id) orelse
+        return problem(.layout, "a {f} pool cannot be {d} bytes", .{ layout, header.file_bytes });
+    if (planned.table_capacity != header.table_capacity or planned.heap_offset != header.heap_offset) {
+        return problem(.layout, "a table of {d} records and a heap at {d}, where a {f} file of {d} bytes has {d} records and its heap at {d}", .{ header.table_capacity, header.heap_offset, layout, header.file_bytes, planned.table_capacity, planned.heap_offset });
+    }
+    assert(planned.heap_bytes == header.heap_bytes);
     return null;
 }
 
@@ -297,6 +305,7 @@ test "hostile sizes with a valid checksum are refused as layout, without wrappin
         .{ .field = "heap_offset", .value = max - page_bytes + 1 },
         .{ .field = "file_bytes", .value = max - page_bytes + 1 },
         .{ .field = "table_capacity", .value = max },
+        .{ .field = "table_capacity", .value = header.table_capacity - 1 }, // tiles the file, but not as planned
         .{ .field = "heap_bytes", .value = 0 },
     };
     for (cases) |case| {
