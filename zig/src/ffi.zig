@@ -389,7 +389,8 @@ export fn mp_gpu_check_canaries(device: u32, table: [*]const kernels.Guarded, co
 // ---- PMEM pools (pmem/): the same shapes as above, over their own table of pools ----
 // Every export that touches a pool enters the registry's guard as the exports above do (a pool
 // closed under a call waits for it; later calls get PoolNotFound), and every one that reads or
-// changes the pool's state takes the owner check of a threadSafety "none" pool.
+// changes the pool's state takes the owner check of a threadSafety "none" pool, except the
+// statistics, which any thread may read (as mp_stats: the manager's table of every pool).
 
 const pmem_pool = @import("pmem/pool.zig");
 const PmemPool = pmem_pool.Pool;
@@ -397,7 +398,7 @@ const crash_points = @import("pmem/crash_points.zig");
 const libpmem = @import("pmem/libpmem.zig");
 
 /// Who may make a call on a PMEM pool: any thread (what never changes after open: name, path,
-/// config, base, size), or only the owner where the pool is threadSafety "none".
+/// config, base, size; and the statistics), or only the owner where the pool is threadSafety "none".
 const PmemAccess = enum { any_thread, owner };
 
 /// The PMEM pool a handle names, held alive until `registry.leave(.primary)`, which the caller
@@ -640,7 +641,7 @@ export fn mp_pmem_live_list(handle: i32, out: [*]u32, capacity: u32) i32 {
 
 export fn mp_pmem_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const pool = enterPmem(handle, .any_thread) catch |err| return codeOf(err);
     pool.writeStats(out);
     return 0;
 }
