@@ -10,7 +10,7 @@ import { ptr as addressOf, type Pointer } from "bun:ffi";
 import { Allocation } from "./allocation";
 import type { PoolConfig } from "./config";
 import { InvalidPointerError, InvalidSizeError, UseAfterFreeError } from "./errors";
-import { core, decodeName, encodeName, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
+import { core, decodeName, encodeName, errorFor, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
 import { HostPool, trackAddresses, type PoolCalls } from "./pool";
 
 const pmemCalls: PoolCalls = {
@@ -19,13 +19,23 @@ const pmemCalls: PoolCalls = {
   alloc: core.mp_pmem_alloc,
   free: core.mp_pmem_free,
   liveSize: core.mp_pmem_live_size,
-  liveId: core.mp_pmem_live_id,
+  liveId: liveIdOrThrow,
   stats: core.mp_pmem_stats,
   reset: core.mp_pmem_reset,
   trim: () => 0, // a pool is its file: there is nothing to give back
   destroy: core.mp_pmem_close,
   snapshot: core.mp_pmem_snapshot,
 };
+
+/**
+ * The id of the allocation at `offset`, 0 where it is free; a closed pool (or another thread's
+ * "none" pool) throws its typed error rather than reading as a freed block.
+ */
+function liveIdOrThrow(handle: number, offset: number): number {
+  const id = core.mp_pmem_live_id(handle, offset);
+  if (id >= OFFSET_ERROR_BASE) throw errorFor(statusOfOffset(id));
+  return id;
+}
 
 export interface SetRootOptions {
   /** Also free the allocation the root published before, in the same atomic step (copy-on-write updates). */

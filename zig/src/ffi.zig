@@ -529,9 +529,11 @@ export fn mp_pmem_live_size(handle: i32, g: u32) f64 {
     return @floatFromInt(live.requested_bytes);
 }
 
+/// The id of the allocation that holds the block at `g` now, 0 where it is free, or
+/// `status.offset_error_base + code` where the call fails (no pool, or another thread's "none" pool).
 export fn mp_pmem_live_id(handle: i32, g: u32) u32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch return 0;
+    const pool = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
     const live = pool.lookup(g) orelse return 0;
     return live.id;
 }

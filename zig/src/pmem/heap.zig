@@ -237,8 +237,14 @@ pub const Heap = struct {
         return result;
     }
 
-    fn nextId(next_id: *u32) u32 {
-        next_id.* = if (next_id.* == std.math.maxInt(u32)) 1 else next_id.* + 1;
+    /// Allocation ids run from 1 to this and wrap, as host pools' do (pool.zig Pool.id_max):
+    /// TypeScript keeps the top bit for a flag, and the core's statuses lie above.
+    pub const id_max: u32 = std.math.maxInt(u31);
+
+    /// The id after `next_id.*`, stored back there.
+    pub fn nextId(next_id: *u32) u32 {
+        assert(next_id.* <= id_max);
+        next_id.* = if (next_id.* == id_max) 1 else next_id.* + 1;
         return next_id.*;
     }
 

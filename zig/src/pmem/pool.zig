@@ -27,6 +27,10 @@ const Viewers = @import("../sync/viewers.zig").Viewers;
 
 const granule_bytes = format.granule_bytes;
 
+comptime {
+    assert(Heap.id_max == pool_mod.Pool.id_max); // one id space for TypeScript's handles of every kind
+}
+
 /// Why the last open on this thread was refused as a format problem (mp_pmem_last_reason).
 pub threadlocal var last_reason: format.Reason = .none;
 
@@ -253,8 +257,8 @@ pub const Pool = struct {
         if (size == 0 or size > self.heap.sizeMax()) {
             return status.fail(error.InvalidSize, "cannot allocate {d} bytes from PMEM pool '{s}': sizes run from 1 to {d}", .{ size, self.name, self.heap.sizeMax() });
         }
-        self.last_id = if (self.last_id == std.math.maxInt(u32)) 1 else self.last_id + 1;
-        const placed = self.heap.place(size, self.last_id) catch |err| {
+        const id = Heap.nextId(&self.last_id);
+        const placed = self.heap.place(size, id) catch |err| {
             self.stats.failed_allocations += 1;
             return switch (err) {
                 error.OutOfMemory => outOfMemory(),
@@ -263,7 +267,7 @@ pub const Pool = struct {
             };
         };
         assert(placed.g % self.heap.alignment_granules == 0);
-        return .{ .placed = placed, .id = self.last_id };
+        return .{ .placed = placed, .id = id };
     }
 
     fn blockBytes(self: *const Pool, placed: heap_mod.Placed) u64 {
@@ -487,7 +491,7 @@ pub const Pool = struct {
         defer self.unlock();
         assert(self.heap.heap_end > self.heap.heap_start);
         const heap_region: Region = .{ .start = self.heap.heap_start, .len = self.heap.heap_end - self.heap.heap_start, .committed = true, .live_count = 0 };
-        const ids: snapshot.Ids = .{ .last = self.last_id, .max = std.math.maxInt(u32), .pending = null };
+        const ids: snapshot.Ids = .{ .last = self.last_id, .max = Heap.id_max, .pending = null };
         const fit = snapshot.write(self.gpa, &.{heap_region}, &self.heap.strategy, ids, null, out) catch return outOfMemory();
         self.writeStatsLocked(out.stats);
         return fit;
