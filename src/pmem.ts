@@ -18,7 +18,7 @@ const pmemCalls: PoolCalls = {
   addressSpace: core.mp_pmem_file_size,
   alloc: core.mp_pmem_alloc,
   free: core.mp_pmem_free,
-  liveSize: core.mp_pmem_live_size,
+  liveSize: liveSizeOrThrow,
   liveId: liveIdOrThrow,
   stats: core.mp_pmem_stats,
   reset: core.mp_pmem_reset,
@@ -35,6 +35,13 @@ function liveIdOrThrow(handle: number, offset: number): number {
   const id = core.mp_pmem_live_id(handle, offset);
   if (id >= OFFSET_ERROR_BASE) throw errorFor(statusOfOffset(id));
   return id;
+}
+
+/** The size of the live allocation at `offset`, -1 where none starts there; a failed call throws (as liveIdOrThrow). */
+function liveSizeOrThrow(handle: number, offset: number): number {
+  const size = core.mp_pmem_live_size(handle, offset);
+  if (size < -1) throw errorFor(size); // -1 is "no live block"; statuses below it (OutOfMemory, -1, cannot happen here)
+  return size;
 }
 
 export interface SetRootOptions {

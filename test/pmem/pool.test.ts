@@ -214,7 +214,8 @@ describe("allocations and durability", () => {
 
   test("roots() and allocations() on a closed pool throw PoolNotFoundError, as every other call does", () => {
     const pool = manager.createPMEMPool("pm-closed", pmemConfig(poolPath("closed")));
-    pool.setRoot("kept", pool.allocate(16));
+    const kept = pool.allocate(16);
+    pool.setRoot("kept", kept);
     expect(pool.roots()).toEqual(["kept"]);
     expect(pool.allocations()).toHaveLength(1);
     pool.close();
@@ -222,6 +223,7 @@ describe("allocations and durability", () => {
     expect(thrown(() => pool.allocations())).toBeInstanceOf(PoolNotFoundError);
     expect(thrown(() => pool.getRoot("kept"))).toBeInstanceOf(PoolNotFoundError);
     expect(thrown(() => pool.drain())).toBeInstanceOf(PoolNotFoundError);
+    expect(thrown(() => pool.fromPointer(kept.ptr))).toBeInstanceOf(PoolNotFoundError); // not "no live allocation"
   });
 
   test("a full pool says so; its table and heap limits are precise", () => {

@@ -40,6 +40,7 @@ test('a threadSafety "none" PMEM pool refuses another Worker with ThreadSafetyEr
   const { seen, ownerStillWorks } = JSON.parse(run.stdout);
   expect(seen).toEqual({
     allocate: "THREAD_SAFETY",
+    fromPointer: "THREAD_SAFETY",
     stats: "none", // as for CPU pools: the manager's table of every pool reads them from any Worker
     roots: "THREAD_SAFETY",
     drain: "THREAD_SAFETY",
