@@ -28,7 +28,7 @@ import {
 } from "./errors";
 
 /** Bumped with every change of an export's signature or of the config and stats records. */
-const ABI_VERSION = 11;
+const ABI_VERSION = 12;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
@@ -214,11 +214,12 @@ const pmemSymbols = {
   mp_pmem_flush: { args: [i32, f64, f64], returns: i32 },
   mp_pmem_drain: { args: [i32], returns: i32 },
   mp_pmem_memcpy_persist: { args: [i32, f64, ptr, f64], returns: i32 },
+  mp_pmem_memcpy_persist_into: { args: [i32, u32, u32, f64, ptr, f64], returns: i32 },
   mp_pmem_set_root: { args: [i32, ptr, u32, u32, u32, u32], returns: i32 },
   mp_pmem_get_root: { args: [i32, ptr, u32], returns: u32 },
   mp_pmem_root: { args: [i32, ptr, u32, f64], returns: u32 },
   mp_pmem_root_name: { args: [i32, u32, ptr, u32], returns: i32 },
-  mp_pmem_live_list: { args: [i32, ptr, u32], returns: u32 },
+  mp_pmem_live_list: { args: [i32, ptr, u32], returns: i32 },
   mp_pmem_stats: { args: [i32, ptr], returns: i32 },
   mp_pmem_reset_peaks: { args: [i32], returns: i32 },
   mp_pmem_reset: { args: [i32], returns: i32 },

@@ -19,6 +19,7 @@ const StreamFrees = @import("gpu/stream_frees.zig").StreamFrees;
 const driver = @import("backend/cuda_driver.zig");
 const SharedFixed = @import("sync/shared_fixed.zig").SharedFixed;
 const ShardedVariable = @import("sync/sharded_variable.zig").ShardedVariable;
+const Viewers = @import("sync/viewers.zig").Viewers;
 const status = @import("status.zig");
 const Error = status.Error;
 const debug_config = @import("debug/config.zig");
@@ -189,10 +190,9 @@ pub const Pool = struct {
     sharded: ?*ShardedVariable = null,
     /// The thread that created the pool: a "none" pool is that thread's alone (sync/owner_check.zig).
     owner_thread: std.Thread.Id,
-    /// Threads that asked for the pool's base (to make views over it): the first, and whether
-    /// there were more. Decides whether destroy may unmap the memory (Arena.retireMapped).
-    first_viewer: std.atomic.Value(std.Thread.Id) = .init(0),
-    many_viewers: std.atomic.Value(bool) = .init(false),
+    /// Threads that asked for the pool's base (to make views over it): decides whether destroy
+    /// may unmap the memory (Arena.retireMapped).
+    viewers: Viewers = .{},
     /// GPU and pinned pools: regions and allocations as NVTX heaps and regions, for compute-sanitizer.
     annotations: PoolAnnotations = .{},
 
@@ -300,22 +300,12 @@ pub const Pool = struct {
 
     /// Called where a thread asks for the pool's base address to make views over its memory.
     pub fn noteViewer(self: *Pool) void {
-        const me = std.Thread.getCurrentId();
-        assert(me != 0);
-        const first = self.first_viewer.cmpxchgStrong(0, me, .acq_rel, .acquire) orelse return;
-        if (first != me) self.many_viewers.store(true, .release);
-    }
-
-    /// Whether a thread other than the caller may hold views over the pool's memory.
-    fn viewedElsewhere(self: *const Pool) bool {
-        if (self.many_viewers.load(.acquire)) return true;
-        const first = self.first_viewer.load(.acquire);
-        return first != 0 and first != std.Thread.getCurrentId();
+        self.viewers.note();
     }
 
     pub fn destroy(self: *Pool) void {
         const gpa = self.gpa;
-        if (self.arena.backend == .host and self.viewedElsewhere()) self.arena.retireMapped();
+        if (self.arena.backend == .host and self.viewers.elsewhere()) self.arena.retireMapped();
         self.stream_frees.deinit(self.device());
         self.deinitParts();
         gpa.destroy(self);

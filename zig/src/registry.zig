@@ -200,10 +200,11 @@ pub fn list(out: []i32) u32 {
     return pools.list(out);
 }
 
-/// PMEM pools: the same operations over their own table.
+/// PMEM pools: the same operations over their own table, behind the same guard and owner rule.
 pub const pmem = struct {
-    pub inline fn get(handle: i32) ?*PmemPool {
-        return pmem_pools.get(handle);
+    /// Like `registry.enter`: the pool stays alive until `leave(which)`, owed also on null.
+    pub inline fn enter(handle: i32, which: pool_guard.Which) ?*PmemPool {
+        return pmem_pools.enter(handle, which, pmem_key);
     }
 
     pub fn add(name: []const u8, config: anytype) Error!i32 {
@@ -216,8 +217,8 @@ pub const pmem = struct {
         return pmem_pools.findLocked(name);
     }
 
-    pub fn remove(handle: i32) ?*PmemPool {
-        return pmem_pools.remove(handle, pmem_key) catch null;
+    pub fn remove(handle: i32) Error!*PmemPool {
+        return pmem_pools.remove(handle, pmem_key);
     }
 
     pub fn list(out: []i32) u32 {
