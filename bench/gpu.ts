@@ -5,11 +5,12 @@
  *   pinned copies          vs cuMemcpyHtoD/DtoH from cuMemHostAlloc memory
  *   pageable host->device  vs cuMemcpyHtoD from the same pageable typed array
  *   fill / check kernels   vs cuMemcpyDtoD bandwidth (bytes read + written)
+ *   NVTX registration on   vs the same pool kind with it off (no tool attached: must be noise)
  * Driver results are checked, so a bad anchor call cannot pass for a fast one.
  */
 import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
 import { bench, do_not_optimize, group, run } from "mitata";
-import { MemoryPoolManager, PoolConfig, type GPUAllocation } from "../src/index.ts";
+import { configureNvtx, MemoryPoolManager, nvtxStatus, PoolConfig, type GPUAllocation } from "../src/index.ts";
 import { core } from "../src/native.ts";
 import { formatRatio, MiB, table, timesByName } from "./util.ts";
 
@@ -108,6 +109,29 @@ group("allocate + free", () => {
   });
 });
 
+// ---- NVTX registration, on against off, with no tool attached ----
+// Pools keep the registration switch they were made with: one pair made with it on, one with it off.
+const nvtxBefore = nvtxStatus();
+configureNvtx({ registerMemory: true });
+const gpuRegistered = manager.createGPUPool("bench_gpu_nvtx_on", new PoolConfig());
+const pinnedRegistered = manager.createPinnedPool("bench_pinned_nvtx_on", new PoolConfig());
+configureNvtx({ registerMemory: false });
+const gpuUnregistered = manager.createGPUPool("bench_gpu_nvtx_off", new PoolConfig());
+const pinnedUnregistered = manager.createPinnedPool("bench_pinned_nvtx_off", new PoolConfig());
+configureNvtx({ registerMemory: nvtxBefore.registerMemory });
+group("NVTX registration (no tool attached)", () => {
+  for (const [kind, on, off] of [["GPU", gpuRegistered, gpuUnregistered], ["pinned", pinnedRegistered, pinnedUnregistered]] as const) {
+    for (const [label, pool] of [["on", on], ["off", off]] as const) {
+      bench(`${kind} allocateRaw+deallocate 256 B, registration ${label}`, () => {
+        const a = pool.allocateRaw(256);
+        pool.deallocate(a);
+        do_not_optimize(a);
+      });
+    }
+    rows.push({ label: `${kind} 256 B, NVTX registration on vs off`, ours: `${kind} allocateRaw+deallocate 256 B, registration on`, anchor: `${kind} allocateRaw+deallocate 256 B, registration off`, kind: "time", goal: 1.1, sense: "max" });
+  }
+});
+
 // ---- copies ----
 const copyBytes = 256 * MiB;
 const deviceBuffer: GPUAllocation = gpu.allocate(copyBytes);
@@ -176,6 +200,7 @@ console.log(`cuMemAlloc+cuMemFree 1 MiB (for reference): ${((average.get("cuMemA
 const context = ["CPU pool allocateRaw+deallocate 256 B", "core mp_alloc+mp_free 256 B, no TypeScript", "two empty core calls", "libc malloc+free 256 B"];
 console.log(`on this machine's CPU: ${context.map((name) => `${name} ${(average.get(name) ?? NaN).toFixed(1)} ns`).join("; ")}`);
 console.log(`driver calls that failed in the anchors: ${driverFailures}`);
+console.log(`NVTX: ${JSON.stringify(nvtxStatus())} (registration rows: a pool made with it on against one made with it off)`);
 
 for (const a of [deviceBuffer, kernelA, kernelB]) a.free();
 pinnedBuffer.free();
@@ -183,3 +208,4 @@ stream.destroy();
 manager.destroyPool("bench_gpu");
 manager.destroyPool("bench_pinned");
 manager.destroyPool("bench_cpu");
+for (const name of ["bench_gpu_nvtx_on", "bench_pinned_nvtx_on", "bench_gpu_nvtx_off", "bench_pinned_nvtx_off"]) manager.destroyPool(name);

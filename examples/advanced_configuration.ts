@@ -4,7 +4,7 @@
  *
  *   bun examples/advanced_configuration.ts
  */
-import { ConfigError, MemoryPoolManager, OutOfMemoryError, PoolConfig, UseAfterFreeError, type Allocation, type CPUMemoryPool } from "../src/index.ts";
+import { ConfigError, MemoryPoolManager, OutOfMemoryError, PoolConfig, UseAfterFreeError, type Allocation, type PoolOptions } from "../src/index.ts";
 
 const KiB = 1024;
 declare const self: Worker;
@@ -80,14 +80,15 @@ async function main(): Promise<void> {
   console.log(`The main thread freed them all: ${pool.getStats().liveAllocations} live allocations.`);
 
   // A bad field is a ConfigError that names it; the pool is not created.
-  const bad: [string, Partial<PoolConfig>][] = [
+  const bad: [string, PoolOptions][] = [
     ["alignment 24", { alignment: 24 }],
     ["maxSize below initialSize", { initialSize: 1024 * KiB, maxSize: 64 * KiB }],
     ["an unknown threadSafety", { threadSafety: "sometimes" as PoolConfig["threadSafety"] }],
+    ["a misspelt field", { blokSize: 64 } as PoolOptions],
   ];
   for (const [what, fields] of bad) {
     try {
-      manager.createCPUPool("misconfigured", Object.assign(new PoolConfig(), fields));
+      manager.createCPUPool("misconfigured", fields);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       console.log(`${what}: ConfigError on field '${err.field}': ${err.message}`);
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
 function workerThread(): void {
   self.onmessage = (event: MessageEvent<{ poolName: string; id: number }>) => {
     const { poolName, id } = event.data;
-    const pool = MemoryPoolManager.getInstance().getPool<CPUMemoryPool>(poolName);
+    const pool = MemoryPoolManager.getInstance().getPool(poolName, "cpu");
     const kept: number[] = [];
     for (let i = 0; i < 200; i++) {
       const a = pool.allocate(32 + i);

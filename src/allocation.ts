@@ -5,7 +5,9 @@
  */
 import type { Pointer } from "bun:ffi";
 import { DoubleFreeError, UseAfterFreeError, type MemoryPoolError } from "./errors";
+import { allocationLine } from "./inspect";
 import type { HostPool, NativePool } from "./pool";
+import { typedArrayTypeArg } from "./validate";
 
 export type TypedArrayConstructor =
   | Int8ArrayConstructor
@@ -69,6 +71,16 @@ export abstract class PoolAllocation {
     if (this.alive) this.free();
   }
 
+  /** One line: `Allocation #12 of 'main' 1.00 KiB at 0x7f3a12340000` ("(freed)" once freed). */
+  toString(): string {
+    return allocationLine(this.constructor.name, this);
+  }
+
+  /** console.log and Bun.inspect print the one line, not the pool behind the handle. */
+  [Bun.inspect.custom](): string {
+    return this.toString();
+  }
+
   /** @internal throws unless this handle may still be freed. */
   protected assertFreeable(): void {
     if (this.#freed) throw new DoubleFreeError(`double free: ${this.describe()} was already freed${this.pool.stackNote(this.id)}`);
@@ -124,16 +136,16 @@ export abstract class PoolAllocation {
   }
 }
 
-/** (seed) An allocation of host memory: typed views over exactly its bytes. */
+/** An allocation of host memory: typed views over exactly its bytes. */
 export class Allocation extends PoolAllocation {
   declare readonly pool: HostPool;
-  #bytes: Uint8Array | undefined = undefined;
+  #bytes: Uint8Array<ArrayBuffer> | undefined = undefined;
 
   /**
    * A Uint8Array over exactly the bytes asked for: its `.buffer` is this allocation and nothing
    * else, and it is detached (length 0) once the allocation ends in this thread.
    */
-  get bytes(): Uint8Array {
+  get bytes(): Uint8Array<ArrayBuffer> {
     this.assertAlive("read bytes of");
     return (this.#bytes ??= new Uint8Array(this.pool.exactBuffer(this.offset, this.size, this.id)));
   }
@@ -141,7 +153,8 @@ export class Allocation extends PoolAllocation {
   /** A typed view of the whole block, as safe as `bytes`: as(Float32Array) has floor(size / 4) elements. */
   as<T extends TypedArrayConstructor>(type: T): InstanceType<T> {
     this.assertAlive("view");
-    return new type(this.pool.exactBuffer(this.offset, this.size, this.id), 0, Math.floor(this.size / type.BYTES_PER_ELEMENT)) as InstanceType<T>;
+    const checked = typedArrayTypeArg("as", type);
+    return new checked(this.pool.exactBuffer(this.offset, this.size, this.id), 0, Math.floor(this.size / checked.BYTES_PER_ELEMENT)) as InstanceType<T>;
   }
 
   /**
@@ -150,7 +163,7 @@ export class Allocation extends PoolAllocation {
    * `.buffer` is the window, through which every other allocation of the pool can be read and
    * written, and nothing detaches it, so kept past free() it reaches whatever is allocated there next.
    */
-  windowBytes(): Uint8Array {
+  windowBytes(): Uint8Array<ArrayBuffer> {
     this.assertAlive("view");
     return this.pool.windowView(this.offset, this.size);
   }

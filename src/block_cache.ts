@@ -23,16 +23,19 @@
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { core, GRANULE_BYTES, Status } from "./native";
 
-/** zig/src/sync/js_cache.zig Shared, as words: f64 counters 0..2, then u32 words. */
-const Word = { ownerSerial: 6, count: 7, strideGranules: 8, capacity: 9, numbers: 10 } as const;
-const Counter = { allocations: 0, frees: 1, requestedBytes: 2 } as const;
-const RECORD_BYTES = 40 + 4 * 256;
+/** zig/src/sync/js_cache.zig Shared, as words: f64 counters 0..3, then u32 words. */
+const Word = { ownerSerial: 8, count: 9, strideGranules: 10, capacity: 11, numbers: 12 } as const;
+const Counter = { allocations: 0, frees: 1, allocatedBytes: 2, freedBytes: 3 } as const;
+const RECORD_BYTES = 48 + 4 * 256;
 /**
  * zig/src/sync/lockfree_fixed.zig: state words carry this flag (bit 31) once free; ids stay below it.
  * Chunks are viewed as an Int32Array, so a freed word is negative and every value stays an int32
  * (a Uint32Array's words above 2^31 would be doubles, and the JIT's int32 speculation would fail).
  */
 const FREED = -0x8000_0000;
+/** Bit 30: a block that a run of blocks holds after its first (lockfree_fixed.zig continued_flag); ids stay below it. */
+const CONTINUED = 0x4000_0000;
+const ID_BITS = CONTINUED - 1;
 const CHUNK_SHIFT = 12;
 const CHUNK_BLOCKS = 1 << CHUNK_SHIFT;
 /** Word offsets of a chunk's arrays (lockfree_fixed.zig Chunk). */
@@ -89,7 +92,7 @@ export class BlockCache {
     this.#address = address as Pointer;
     const record = toArrayBuffer(address as Pointer, 0, RECORD_BYTES);
     this.#words = new Uint32Array(record);
-    this.#counters = new Float64Array(record, 0, 3);
+    this.#counters = new Float64Array(record, 0, 4);
     this.#serial = Atomics.load(this.#words, Word.ownerSerial);
     this.#stride = this.#words[Word.strideGranules]!;
     this.#strideShift = (this.#stride & (this.#stride - 1)) === 0 ? 31 - Math.clz32(this.#stride) : -1;
@@ -144,13 +147,13 @@ export class BlockCache {
     const at = number & (CHUNK_BLOCKS - 1);
     // Ids count up per block (as the core's claim does): a handle of an earlier allocation never
     // frees a later one. The block is ours (freed, on our stack): no other thread writes its word.
-    const next = (chunk[at]! & 0x7fff_ffff) + 1;
-    const id = next > 0x7fff_ffff ? 1 : next;
+    const next = (chunk[at]! & ID_BITS) + 1;
+    const id = next > ID_BITS ? 1 : next;
     chunk[REQUESTED + at] = size;
     if (PLAIN_PUBLISH) chunk[at] = id;
     else Atomics.store(chunk, at, id);
     this.#counters[Counter.allocations]! += 1;
-    this.#counters[Counter.requestedBytes]! += size;
+    this.#counters[Counter.allocatedBytes]! += size;
     this.lastId = id;
     return chunk[START_PLUS_ONE + at]! - 1;
   }
@@ -174,6 +177,7 @@ export class BlockCache {
     let state = chunk[at]!;
     for (;;) {
       if (state === 0) return this.#fail(Status.invalidPointer, `pool '${this.poolName}' never gave out a block at offset ${g * GRANULE_BYTES}`);
+      if ((state & CONTINUED) !== 0) return this.#fail(Status.invalidPointer, `pointer at offset ${g * GRANULE_BYTES} points inside a run of blocks of pool '${this.poolName}', not at its start`);
       if (state < 0) {
         return this.#fail(Status.doubleFree, expectedId !== 0 ? `double free: allocation #${expectedId} at offset ${g * GRANULE_BYTES} was already freed (pool '${this.poolName}')` : `double free: the block at offset ${g * GRANULE_BYTES} is already free (pool '${this.poolName}')`);
       }
@@ -189,7 +193,7 @@ export class BlockCache {
         continue;
       }
       this.#counters[Counter.frees]! += 1;
-      this.#counters[Counter.requestedBytes]! -= requested;
+      this.#counters[Counter.freedBytes]! += requested;
       let count = this.#count;
       if (count === this.#capacity) {
         count = core.mp_cache_flush(this.#handle, this.#address, KEEP_ON_FLUSH);
@@ -210,7 +214,7 @@ export class BlockCache {
     const at = number & (CHUNK_BLOCKS - 1);
     if (chunk[START_PLUS_ONE + at] !== g + 1) return 0;
     const state = Atomics.load(chunk, at);
-    return state < 0 ? 0 : state;
+    return state < 0 || (state & CONTINUED) !== 0 ? 0 : state;
   }
 
   /** Gives every cached block back to the pool. */

@@ -3,6 +3,7 @@
  * created, so every bad field is a ConfigError that names the field and the value.
  */
 import { ConfigError } from "./errors";
+import { isPlainObject, isWellFormedName } from "./validate";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -149,69 +150,101 @@ export class PoolConfig {
     return Object.assign(new PoolConfig(), this);
   }
 
+  /**
+   * A new PoolConfig from what a create*Pool call was given: a PoolConfig, a plain object of its
+   * fields (`{ blockSize: 64 }`, `{ ...PoolConfig.DebugCPU(), initialSize: 1 << 20 }`; fields left
+   * out keep their defaults), or nothing. A key that is no field is a ConfigError naming it,
+   * either way; validate() then checks every field's type and range (undefined is a value too:
+   * only fillOnAlloc and fillOnFree take it).
+   */
+  static from(config: PoolConfig | PoolOptions | undefined): PoolConfig {
+    if (config === undefined) return new PoolConfig();
+    if (!(config instanceof PoolConfig || isPlainObject(config))) {
+      throw new ConfigError("config", config, "a pool's configuration is a PoolConfig or a plain object of its fields", "");
+    }
+    const made = new PoolConfig();
+    for (const [key, value] of Object.entries(config)) {
+      if (!FIELDS.has(key)) throw invalid(key, value, `is not a PoolConfig field (the fields: ${[...FIELDS].join(", ")})`);
+      (made as unknown as Record<string, unknown>)[key] = value;
+    }
+    return made;
+  }
+
   /** Throws a ConfigError for the first field out of range. */
   validate(): void {
     if (this.allocatorType !== "FixedSize" && this.allocatorType !== "Variable") {
-      throw new ConfigError("allocatorType", this.allocatorType, 'must be PoolConfig.AllocatorType.FixedSize or .Variable');
+      throw invalid("allocatorType", this.allocatorType, 'must be PoolConfig.AllocatorType.FixedSize or .Variable');
     }
     positiveSize("initialSize", this.initialSize);
+    if (typeof this.blockSize !== "number") throw invalid("blockSize", this.blockSize, "must be a whole number of bytes above 0");
     if (this.allocatorType === "FixedSize") {
       positiveSize("blockSize", this.blockSize);
-      if (this.blockSize > 0xffff_ffff) throw new ConfigError("blockSize", this.blockSize, "must be below 4 GiB");
+      if (this.blockSize > 0xffff_ffff) throw invalid("blockSize", this.blockSize, "must be below 4 GiB");
       if (this.blockSize > this.initialSize) {
-        throw new ConfigError("blockSize", this.blockSize, `is larger than initialSize (${this.initialSize}): no block would fit`);
+        throw invalid("blockSize", this.blockSize, `is larger than initialSize (${this.initialSize}): no block would fit`);
       }
     }
     if (!(Number.isSafeInteger(this.maxSize) && this.maxSize >= 0)) {
-      throw new ConfigError("maxSize", this.maxSize, "must be a whole number of bytes, or 0 for no limit");
+      throw invalid("maxSize", this.maxSize, "must be a whole number of bytes, or 0 for no limit");
     }
     if (this.maxSize > 0 && this.initialSize > this.maxSize) {
-      throw new ConfigError("initialSize", this.initialSize, `is larger than maxSize (${this.maxSize})`);
+      throw invalid("initialSize", this.initialSize, `is larger than maxSize (${this.maxSize})`);
     }
     if (!(Number.isInteger(this.alignment) && this.alignment >= 1 && this.alignment <= PAGE_BYTES && (this.alignment & (this.alignment - 1)) === 0)) {
-      throw new ConfigError("alignment", this.alignment, `must be a power of two from 1 to ${PAGE_BYTES}`);
+      throw invalid("alignment", this.alignment, `must be a power of two from 1 to ${PAGE_BYTES}`);
     }
     if (!(typeof this.growth === "number" && (this.growth === 0 || (this.growth >= 1 && this.growth <= 64)))) {
-      throw new ConfigError("growth", this.growth, "must be 0 (never grow) or a factor from 1 to 64");
+      throw invalid("growth", this.growth, "must be 0 (never grow) or a factor from 1 to 64");
     }
     if (this.threadSafety !== "none" && this.threadSafety !== "mutex" && this.threadSafety !== "lockFree") {
-      throw new ConfigError("threadSafety", this.threadSafety, 'must be "none", "mutex" or "lockFree"');
+      throw invalid("threadSafety", this.threadSafety, 'must be "none", "mutex" or "lockFree"');
     }
-    if (typeof this.threadLocalCache !== "boolean") throw new ConfigError("threadLocalCache", this.threadLocalCache, "must be true or false");
+    if (typeof this.threadLocalCache !== "boolean") throw invalid("threadLocalCache", this.threadLocalCache, "must be true or false");
     if (this.threadLocalCache && this.threadSafety === "none") {
-      throw new ConfigError("threadLocalCache", true, 'needs threadSafety "mutex" or "lockFree": caches serve pools that many threads share');
+      throw invalid("threadLocalCache", true, 'needs threadSafety "mutex" or "lockFree": caches serve pools that many threads share');
     }
     if (!(Number.isInteger(this.deviceId) && this.deviceId >= 0)) {
-      throw new ConfigError("deviceId", this.deviceId, "must be a whole number from 0");
+      throw invalid("deviceId", this.deviceId, "must be a whole number from 0");
     }
-    if (typeof this.collectStats !== "boolean") throw new ConfigError("collectStats", this.collectStats, "must be true or false");
-    if (typeof this.pmemPoolPath !== "string") throw new ConfigError("pmemPoolPath", this.pmemPoolPath, "must be a string");
+    if (typeof this.collectStats !== "boolean") throw invalid("collectStats", this.collectStats, "must be true or false");
+    if (!isWellFormedName(this.pmemPoolPath)) throw invalid("pmemPoolPath", this.pmemPoolPath, "must be a string of well-formed Unicode (a lone surrogate would name another file)");
     validateDebug(this);
   }
 }
 
+/** A pool's configuration as a plain object: any of PoolConfig's fields; the rest keep their defaults. */
+export type PoolOptions = Partial<Omit<PoolConfig, "debugging" | "clone" | "validate">>;
+
+/** A ConfigError about a PoolConfig field: the message names the field and the value, whatever it is. */
+function invalid(field: string, value: unknown, reason: string): ConfigError {
+  return new ConfigError(field, value, reason, "PoolConfig");
+}
+
+/** PoolConfig's fields: the keys a plain configuration may have. */
+const FIELDS: ReadonlySet<string> = new Set(Object.keys(new PoolConfig()));
+
 /** The debug switches' fields, checked by PoolConfig.validate(). */
 function validateDebug(config: PoolConfig): void {
   for (const field of ["guardPages", "canaries", "safeViews", "trackHistory", "leakReport"] as const) {
-    if (typeof config[field] !== "boolean") throw new ConfigError(field, config[field], "must be true or false");
+    if (typeof config[field] !== "boolean") throw invalid(field, config[field], "must be true or false");
   }
   if (config.guardPagePosition !== "after" && config.guardPagePosition !== "before") {
-    throw new ConfigError("guardPagePosition", config.guardPagePosition, 'must be "after" (overflows fault) or "before" (underflows fault)');
+    throw invalid("guardPagePosition", config.guardPagePosition, 'must be "after" (overflows fault) or "before" (underflows fault)');
   }
   if (!(Number.isInteger(config.guardSampleRate) && config.guardSampleRate >= 1 && config.guardSampleRate <= 0xffff_ffff)) {
-    throw new ConfigError("guardSampleRate", config.guardSampleRate, "must be a whole number from 1 (every allocation) up: one allocation in N gets guard pages");
+    throw invalid("guardSampleRate", config.guardSampleRate, "must be a whole number from 1 (every allocation) up: one allocation in N gets guard pages");
   }
   for (const field of ["fillOnAlloc", "fillOnFree"] as const) {
     const value = config[field];
     if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 255)) {
-      throw new ConfigError(field, value, "must be a byte (0 to 255), or undefined for no fill");
+      throw invalid(field, value, "must be a byte (0 to 255), or undefined for no fill");
     }
   }
   if (!(Number.isSafeInteger(config.quarantineBytes) && config.quarantineBytes >= 0)) {
-    throw new ConfigError("quarantineBytes", config.quarantineBytes, "must be a whole number of bytes, or 0 for no quarantine");
+    throw invalid("quarantineBytes", config.quarantineBytes, "must be a whole number of bytes, or 0 for no quarantine");
   }
   if (!(Number.isInteger(config.historySize) && config.historySize >= 1 && config.historySize <= 1 << 20)) {
-    throw new ConfigError("historySize", config.historySize, `must be a whole number of events from 1 to ${1 << 20}`);
+    throw invalid("historySize", config.historySize, `must be a whole number of events from 1 to ${1 << 20}`);
   }
 }
 
@@ -236,6 +269,6 @@ export const FULL_DEBUG = {
 
 function positiveSize(field: string, value: unknown): void {
   if (!(typeof value === "number" && Number.isSafeInteger(value) && value > 0)) {
-    throw new ConfigError(field, value, "must be a whole number of bytes above 0");
+    throw invalid(field, value, "must be a whole number of bytes above 0");
   }
 }

@@ -8,7 +8,7 @@
 import { ptr as addressOf, type Pointer } from "bun:ffi";
 import { PoolAllocation } from "./allocation";
 import { InvalidPointerError, OutOfBoundsError, describe } from "./errors";
-import type { GPUStream, StreamOptions } from "./gpu";
+import { streamOf, type GPUStream, type StreamOptions } from "./gpu";
 import { core, errorFor, HostMemory } from "./native";
 import { trackedPoolAt, type HostPool } from "./pool";
 
@@ -66,6 +66,7 @@ const PATHS: Record<MemoryKind, Record<MemoryKind, CopyPath>> = {
  * destination (an allocation or a view of one) is durable when it returns.
  */
 export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: CopyOptions): number {
+  if (options !== undefined) checkCopyOptions(options);
   // Two typed arrays are host memory on both sides: one memmove, with no endpoints built (a third
   // of the cost of a small copy), unless the destination views PMEM, which must be persisted.
   if (ArrayBuffer.isView(dst) && ArrayBuffer.isView(src) && dst.byteLength > 0 && src.byteLength > 0) {
@@ -88,6 +89,7 @@ export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: Cop
 
 /** @internal checks the range against both endpoints, then moves the bytes by the pair's path. */
 export function copyBetween(dst: Endpoint, src: Endpoint, bytes: number | undefined, options: CopyOptions | undefined): number {
+  if (options !== undefined) checkCopyOptions(options);
   const srcOffset = checkedOffset("srcOffset", options?.srcOffset);
   const dstOffset = checkedOffset("dstOffset", options?.dstOffset);
   const length = bytes ?? src.length - srcOffset;
@@ -119,6 +121,16 @@ export function endpointOf(side: CopySide, role: "source" | "destination"): Endp
 
 function hostMemoryKind(pool: HostPool): MemoryKind {
   return pool.kind === "pinned" ? "pinned" : pool.kind === "pmem" ? "pmem" : "pageable";
+}
+
+const COPY_OPTIONS = ["dstOffset", "srcOffset", "stream"] as const;
+
+/**
+ * @internal the options of a copy or fill: a plain object of COPY_OPTIONS whose stream, where
+ * given, is a GPUStream (a ConfigError otherwise); the offsets are checked where they are read.
+ */
+export function checkCopyOptions(options: unknown): void {
+  streamOf(options, "CopyOptions", COPY_OPTIONS);
 }
 
 /** @internal an offset of a copy or fill: a whole number of bytes from 0. */

@@ -6,15 +6,17 @@
  */
 import type { Pointer } from "bun:ffi";
 import { Allocation, PoolAllocation, type TypedArrayConstructor } from "./allocation";
-import { checkedOffset, checkRange, copyBetween, endpointOf, type CopyOptions, type Endpoint } from "./copy";
+import { checkCopyOptions, checkedOffset, checkRange, copyBetween, endpointOf, type CopyOptions, type Endpoint } from "./copy";
 import type { PoolConfig } from "./config";
 import type { HistoryEvent } from "./debug/history";
 import type { LeakInfo } from "./debug/report";
-import { InvalidPointerError, OutOfBoundsError, UseAfterFreeError, type MemoryPoolError } from "./errors";
+import { ConfigError, describe, InvalidPointerError, OutOfBoundsError, UseAfterFreeError, type MemoryPoolError } from "./errors";
 import { GPUDebug } from "./gpu_debug";
+import { streamLine } from "./inspect";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
 import { core, errorFor, ID_MASK, lastId, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
 import { NativePool, type PoolCalls } from "./pool";
+import { optionsArg, pointerArg } from "./validate";
 
 /** A CUDA stream of a GPU pool's device: work on it runs in order, streams run concurrently. */
 export class GPUStream {
@@ -41,9 +43,29 @@ export class GPUStream {
     if (!this.#destroyed) this.destroy();
   }
 
+  /** One line: `GPUStream 0x55d0c0a1b2c0 on device 0`. */
+  toString(): string {
+    return streamLine(Number(this.handle), this.deviceId, this.#destroyed);
+  }
+
+  [Bun.inspect.custom](): string {
+    return this.toString();
+  }
+
   #assertLive(): void {
     if (this.#destroyed) throw new UseAfterFreeError("the stream was destroyed");
   }
+}
+
+/**
+ * @internal the stream of a call's options (StreamOptions, or `owner` with `keys`): a GPUStream or
+ * none; an options object that is not one, an unknown key or another stream is a ConfigError.
+ */
+export function streamOf(options: unknown, owner = "StreamOptions", keys: readonly string[] = ["stream"]): GPUStream | undefined {
+  if (options === undefined) return undefined;
+  const stream = optionsArg(owner, options, keys).stream;
+  if (stream !== undefined && !(stream instanceof GPUStream)) throw new ConfigError("stream", stream, "must be a GPUStream (from gpuPool.createStream())", owner);
+  return stream;
 }
 
 export interface StreamOptions {
@@ -72,7 +94,7 @@ export class GPUAllocation extends PoolAllocation {
   /** Frees the block; with a stream, once the work queued on that stream so far is done. */
   override free(options?: StreamOptions): void {
     this.assertFreeable();
-    const stream = options?.stream;
+    const stream = streamOf(options);
     if (stream === undefined) this.settle(() => this.pool.release(this));
     else this.settle(() => this.pool.releaseOnStream(this, stream));
   }
@@ -85,7 +107,7 @@ function checkGPU(status: number): void {
   if (status < 0) throw errorFor(status);
 }
 
-/** (seed) A pool of device memory on `config.deviceId`. */
+/** A pool of device memory on `config.deviceId`. */
 export class GPUMemoryPool extends NativePool {
   readonly kind = "gpu" as const;
   /** @internal the device-side checks (DebugGPU): canaries and fills by kernel, history, leaks. */
@@ -97,25 +119,27 @@ export class GPUMemoryPool extends NativePool {
     this.gpuDebug = GPUDebug.wanted(config) ? new GPUDebug(name, config) : undefined;
   }
 
-  /** (seed) A device allocation of `size` bytes; with a stream, blocks freed on it may be reused at once. */
+  /** A device allocation of `size` bytes; with a stream, blocks freed on it may be reused at once. */
   allocate(size: number, options?: StreamOptions): GPUAllocation {
     const debug = this.gpuDebug;
+    const stream = streamOf(options);
     if (debug === undefined) {
-      const offset = this.#allocOffset(size, options?.stream);
+      const offset = this.#allocOffset(size, stream);
       return new GPUAllocation(this, this.addressOf(offset), size, offset, this.lastTaggedId);
     }
-    const offset = this.#allocOffset(debug.blockBytes(size), options?.stream);
+    const offset = this.#allocOffset(debug.blockBytes(size), stream);
     const id = this.lastTaggedId & ID_MASK;
-    const ptr = debug.allocated(offset, this.addressOf(offset), id, size, options?.stream?.handle ?? null);
+    const ptr = debug.allocated(offset, this.addressOf(offset), id, size, stream?.handle ?? null);
     return new GPUAllocation(this, ptr as Pointer, size, offset, id);
   }
 
   /** A bare device address for hot paths; free it with deallocate(address). */
   allocateRaw(size: number, options?: StreamOptions): number {
     const debug = this.gpuDebug;
-    if (debug === undefined) return this.addressOf(this.#allocOffset(size, options?.stream));
-    const offset = this.#allocOffset(debug.blockBytes(size), options?.stream);
-    return debug.allocated(offset, this.addressOf(offset), this.lastTaggedId & ID_MASK, size, options?.stream?.handle ?? null);
+    const stream = streamOf(options);
+    if (debug === undefined) return this.addressOf(this.#allocOffset(size, stream));
+    const offset = this.#allocOffset(debug.blockBytes(size), stream);
+    return debug.allocated(offset, this.addressOf(offset), this.lastTaggedId & ID_MASK, size, stream?.handle ?? null);
   }
 
   #allocOffset(size: number, stream: GPUStream | undefined): number {
@@ -126,9 +150,9 @@ export class GPUMemoryPool extends NativePool {
     return offset;
   }
 
-  /** (seed) Frees a device allocation or address; with a stream, once that stream's queued work is done. */
+  /** Frees a device allocation or address; with a stream, once that stream's queued work is done. */
   deallocate(target: GPUAllocation | number, options?: StreamOptions): void {
-    const stream = options?.stream;
+    const stream = streamOf(options);
     if (typeof target === "number") {
       const debug = this.gpuDebug;
       if (debug !== undefined) {
@@ -175,7 +199,7 @@ export class GPUMemoryPool extends NativePool {
   /** A GPUAllocation over a live block of this pool, e.g. an address received from a Worker. */
   fromPointer(address: number): GPUAllocation {
     const canary = this.gpuDebug?.canaryBytes ?? 0;
-    const { offset, size, id } = this.liveBlock(address - canary);
+    const { offset, size, id } = this.liveBlock(pointerArg("fromPointer", address) - canary);
     return new GPUAllocation(this, address as Pointer, size - 2 * canary, offset, id);
   }
 
@@ -216,13 +240,13 @@ export class GPUMemoryPool extends NativePool {
     return new GPUStream(this.config.deviceId, handle as Pointer);
   }
 
-  /** (seed) Copies `bytes` (default: all of `src`) from host memory to the device allocation. */
+  /** Copies `bytes` (default: all of `src`) from host memory to the device allocation. */
   copyHostToDevice(dst: GPUAllocation, src: HostSide, bytes?: number, options: CopyOptions = {}): void {
     const to = this.#ownEndpoint(dst, "copy into");
     copyBetween(to, hostEndpoint(src, "source"), bytes, options);
   }
 
-  /** (seed) Copies `bytes` (default: all of `src`) from the device allocation to host memory. */
+  /** Copies `bytes` (default: all of `src`) from the device allocation to host memory. */
   copyDeviceToHost(dst: HostSide, src: GPUAllocation, bytes?: number, options: CopyOptions = {}): void {
     const to = hostEndpoint(dst, "destination");
     copyBetween(to, this.#ownEndpoint(src, "copy from"), bytes, options);
@@ -236,18 +260,19 @@ export class GPUMemoryPool extends NativePool {
 
   /** Sets `bytes` (default: all past dstOffset) of the allocation to `value`, with the fill kernel. */
   fill(dst: GPUAllocation, value: number, bytes?: number, options: CopyOptions = {}): void {
+    checkCopyOptions(options);
     const target = this.#ownEndpoint(dst, "fill");
     const offset = checkedOffset("dstOffset", options.dstOffset);
     const length = bytes ?? target.length - offset;
-    if (!(Number.isSafeInteger(length) && length > 0)) throw new OutOfBoundsError(`a fill's length is a whole number of bytes above 0, got ${length}`);
+    if (!(Number.isSafeInteger(length) && length > 0)) throw new OutOfBoundsError(`a fill's length is a whole number of bytes above 0, got ${describe(length)}`);
     checkRange(target, offset, length);
-    if (!(Number.isInteger(value) && value >= 0 && value <= 255)) throw new OutOfBoundsError(`a fill value is a byte (0 to 255), got ${value}`);
+    if (!(Number.isInteger(value) && value >= 0 && value <= 255)) throw new OutOfBoundsError(`a fill value is a byte (0 to 255), got ${describe(value)}`);
     checkGPU(core.mp_gpu_fill(this.config.deviceId, (dst.ptr + offset) as Pointer, value, length, options.stream?.handle ?? null));
   }
 
   /** A live device allocation on this pool's device, as a copy endpoint. */
   #ownEndpoint(allocation: GPUAllocation, action: string): Endpoint {
-    if (!(allocation instanceof GPUAllocation)) throw new InvalidPointerError(`cannot ${action} ${String(allocation)}: not a GPUAllocation`);
+    if (!(allocation instanceof GPUAllocation)) throw new InvalidPointerError(`cannot ${action} ${describe(allocation)}: not a GPUAllocation`);
     if (allocation.deviceId !== this.config.deviceId) {
       throw new InvalidPointerError(`cannot ${action} ${allocation.describe()}: it is on device ${allocation.deviceId}, this pool on device ${this.config.deviceId}`);
     }

@@ -3,19 +3,27 @@
  */
 import type { TypedArrayConstructor } from "./allocation";
 import { GPUAllocation } from "./gpu";
-import { InvalidPointerError, InvalidSizeError } from "./errors";
+import { describe, InvalidPointerError, InvalidSizeError } from "./errors";
 import { MemoryPoolManager } from "./manager";
+import { typedArrayTypeArg } from "./validate";
 
 /** allocate(n): a Uint8Array of n bytes. allocate(Int32Array, n): n elements of that type. */
-export function allocate(size: number): Uint8Array;
+export function allocate(size: number): Uint8Array<ArrayBuffer>;
 export function allocate<T extends TypedArrayConstructor>(type: T, length: number): InstanceType<T>;
 export function allocate(typeOrSize: TypedArrayConstructor | number, length?: number): ArrayBufferView {
   const pool = MemoryPoolManager.getInstance().defaultCPUPool;
-  if (typeof typeOrSize === "number") return pool.allocate(typeOrSize).bytes;
+  // One argument is a size (the pool refuses one of the wrong type); with a length, a type comes first.
+  if (length === undefined && typeof typeOrSize !== "function") return pool.allocate(typeOrSize as number).bytes;
+  const type = typedArrayTypeArg("allocate(type, length)", typeOrSize as TypedArrayConstructor);
+  return pool.allocate(elements("allocate", type, length)).as(type);
+}
+
+/** Bytes of `length` elements of `type`; InvalidSizeError unless the length is a whole number above 0. */
+function elements(call: string, type: TypedArrayConstructor, length: unknown): number {
   if (!(typeof length === "number" && Number.isSafeInteger(length) && length > 0)) {
-    throw new InvalidSizeError(`allocate(${typeOrSize?.name}, ${length}): the length is a whole number of elements above 0`);
+    throw new InvalidSizeError(`${call}(${type.name}, ${describe(length)}): the length is a whole number of elements above 0`);
   }
-  return pool.allocate(length * typeOrSize.BYTES_PER_ELEMENT).as(typeOrSize);
+  return length * type.BYTES_PER_ELEMENT;
 }
 
 /** Frees an array from allocate(). */
@@ -23,17 +31,15 @@ export function deallocate(array: ArrayBufferView): void {
   MemoryPoolManager.getInstance().defaultCPUPool.deallocate(array);
 }
 
-/** (seed) allocateGPU(Float32Array, 1000): a device allocation of 1000 floats, from the default GPU pool. */
+/** allocateGPU(Float32Array, 1000): a device allocation of 1000 floats, from the default GPU pool. */
 export function allocateGPU<T extends TypedArrayConstructor>(type: T, length: number): GPUAllocation {
-  if (!(typeof length === "number" && Number.isSafeInteger(length) && length > 0)) {
-    throw new InvalidSizeError(`allocateGPU(${type?.name}, ${length}): the length is a whole number of elements above 0`);
-  }
-  const allocation = MemoryPoolManager.getInstance().defaultGPUPool.allocate(length * type.BYTES_PER_ELEMENT);
+  const bytes = elements("allocateGPU", typedArrayTypeArg("allocateGPU", type), length);
+  const allocation = MemoryPoolManager.getInstance().defaultGPUPool.allocate(bytes);
   allocation.elementType = type;
   return allocation;
 }
 
-/** (seed) Frees an allocation from allocateGPU(). */
+/** Frees an allocation from allocateGPU(). */
 export function deallocateGPU(allocation: GPUAllocation): void {
   if (!(allocation instanceof GPUAllocation)) throw new InvalidPointerError("deallocateGPU takes the GPUAllocation that allocateGPU returned");
   MemoryPoolManager.getInstance().defaultGPUPool.deallocate(allocation);

@@ -1,11 +1,11 @@
 /**
- * MemoryPoolManager (seed): one per process. Pool names live in the core's registry, which
+ * MemoryPoolManager: one per process. Pool names live in the core's registry, which
  * every Worker shares, so getPool finds a pool wherever it was created.
  */
 import { writeSync } from "node:fs";
 import { resolve } from "node:path";
-import { PoolConfig } from "./config";
 import { flushAllCaches } from "./block_cache";
+import { PoolConfig, type PoolOptions } from "./config";
 import { withEnvironmentDebug } from "./debug/env";
 import { makeLeakWatch, setLeakWatch, type LeakWatch } from "./debug/tracker";
 import { ConfigError, PoolExistsError, PoolNotFoundError } from "./errors";
@@ -13,9 +13,19 @@ import { check, CONFIG_FIELDS, core, decodeName, encodeName, PoolKind, Status } 
 import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
 import { CPUMemoryPool, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
+import { watchForShowStats } from "./show_stats";
 import { bytes, type MemoryStats } from "./stats";
+import { isWellFormedName } from "./validate";
 
 export type MemoryPool = CPUMemoryPool | PinnedMemoryPool | GPUMemoryPool | PMEMMemoryPool;
+/** The class of pool each kind names: what getPool(name, kind) returns. */
+export interface PoolOfKind {
+  cpu: CPUMemoryPool;
+  pinned: PinnedMemoryPool;
+  gpu: GPUMemoryPool;
+  pmem: PMEMMemoryPool;
+}
+const POOL_CLASSES: Record<keyof PoolOfKind, true> = { cpu: true, pinned: true, gpu: true, pmem: true };
 export interface PoolInfo {
   name: string;
   kind: PoolKindName;
@@ -83,10 +93,18 @@ function configFromRecord(record: Float64Array): PoolConfig {
   } satisfies Partial<PoolConfig>);
 }
 
+/**
+ * A pool's name as the registry keys it: 1 to 255 bytes of UTF-8. A string with a lone surrogate
+ * is refused: UTF-8 cannot hold one (it would be encoded as U+FFFD), so two different strings
+ * would name one pool.
+ */
 function validName(name: unknown): Uint8Array {
+  if (typeof name === "string" && !isWellFormedName(name)) {
+    throw new ConfigError("name", name, "a pool's name must be well-formed Unicode: it has a lone surrogate (\\uD800 to \\uDFFF), which UTF-8 cannot hold", "");
+  }
   const encoded = typeof name === "string" ? encodeName(name) : undefined;
   if (encoded === undefined || encoded.length === 0 || encoded.length > 255) {
-    throw new ConfigError("name", name, "a pool's name is a string of 1 to 255 bytes");
+    throw new ConfigError("name", name, "a pool's name is a string of 1 to 255 bytes", "");
   }
   return encoded;
 }
@@ -102,33 +120,33 @@ export class MemoryPoolManager {
     setLeakWatch(this.#leakWatch);
   }
 
-  /** (seed) The process's manager. */
+  /** The process's manager. */
   static getInstance(): MemoryPoolManager {
     return (MemoryPoolManager.#instance ??= new MemoryPoolManager());
   }
 
-  /** (seed) A pool of host memory. Throws PoolExistsError if the name is taken, ConfigError for a bad config. */
-  createCPUPool(name: string, config: PoolConfig = new PoolConfig()): CPUMemoryPool {
+  /** A pool of host memory. Throws PoolExistsError if the name is taken, ConfigError for a bad config. */
+  createCPUPool(name: string, config?: PoolConfig | PoolOptions): CPUMemoryPool {
     return this.#create(name, config, PoolKind.cpu) as CPUMemoryPool;
   }
 
   /**
-   * (seed) A pool of device memory on GPU `config.deviceId`. Throws GPUUnavailableError where no
+   * A pool of device memory on GPU `config.deviceId`. Throws GPUUnavailableError where no
    * CUDA driver or device answers, ConfigError for a deviceId that names no device.
    */
-  createGPUPool(name: string, config: PoolConfig = new PoolConfig()): GPUMemoryPool {
+  createGPUPool(name: string, config?: PoolConfig | PoolOptions): GPUMemoryPool {
     return this.#create(name, config, PoolKind.gpu) as GPUMemoryPool;
   }
 
   /** A pool of page-locked host memory: host views, and the fastest source and target of GPU copies. */
-  createPinnedPool(name: string, config: PoolConfig = new PoolConfig()): PinnedMemoryPool {
+  createPinnedPool(name: string, config?: PoolConfig | PoolOptions): PinnedMemoryPool {
     return this.#create(name, config, PoolKind.pinned) as PinnedMemoryPool;
   }
 
-  #create(name: string, config: PoolConfig, kind: number): MemoryPool {
+  #create(name: string, config: PoolConfig | PoolOptions | undefined, kind: number): MemoryPool {
     const encoded = validName(name);
     // MEMORY_POOL_DEBUG turns debug switches on for every pool; pool.config shows what was used.
-    const frozen = Object.freeze(withEnvironmentDebug(config.clone(), KIND_NAMES[kind] as "cpu" | "gpu" | "pinned"));
+    const frozen = Object.freeze(withEnvironmentDebug(PoolConfig.from(config), KIND_NAMES[kind] as "cpu" | "gpu" | "pinned"));
     frozen.validate();
     if (this.#live(name) !== undefined) throw new PoolExistsError(`a pool named '${name}' already exists`);
     const handle = check(core.mp_pool_create(encoded, encoded.length, configRecord(kind, frozen)));
@@ -148,6 +166,7 @@ export class MemoryPoolManager {
   #adopt<P extends MemoryPool>(pool: P): P {
     this.#pools.set(pool.name, pool);
     if (pool.config.leakReport) this.#armExitReport();
+    watchForShowStats(pool);
     return pool;
   }
 
@@ -168,16 +187,16 @@ export class MemoryPoolManager {
   }
 
   /**
-   * (seed) A persistent pool over the file at `config.pmemPoolPath`: created with `initialSize` bytes
+   * A persistent pool over the file at `config.pmemPoolPath`: created with `initialSize` bytes
    * where there is no file, else opened and recovered, with every allocation and root it held.
    * The file keeps its size (growth and maxSize do not apply) and its layout (allocatorType, blockSize,
    * alignment). Throws PMEMUnavailableError without libpmem, PMEMFileError for a path that cannot be
    * used, PMEMFormatError for a file that is not a sound pool (left untouched), ConfigError, PoolExistsError.
    */
-  createPMEMPool(name: string, config: PoolConfig = new PoolConfig()): PMEMMemoryPool {
+  createPMEMPool(name: string, config?: PoolConfig | PoolOptions): PMEMMemoryPool {
     check(core.mp_pmem_available());
     const encoded = validName(name);
-    const frozen = Object.freeze(withEnvironmentDebug(config.clone(), "pmem"));
+    const frozen = Object.freeze(withEnvironmentDebug(PoolConfig.from(config), "pmem"));
     frozen.validate();
     if (frozen.pmemPoolPath === "") {
       throw new ConfigError("pmemPoolPath", "", "a PMEM pool needs the path of its file (on a DAX file system for real PMEM, or e.g. under /dev/shm to emulate it)");
@@ -188,17 +207,32 @@ export class MemoryPoolManager {
     return this.#adopt(new PMEMMemoryPool(name, frozen, handle));
   }
 
-  /** (seed) The pool with this name, created in this thread or in any other Worker. */
-  getPool<P extends MemoryPool = MemoryPool>(name: string): P {
+  /**
+   * The pool with this name, created in this thread or in any other Worker (the C++ API's name).
+   * With a kind, the pool of that kind: `getPool("main", "cpu")` is a CPUMemoryPool, checked, and a
+   * pool of another kind is a PoolNotFoundError saying which kind it is.
+   */
+  getPool(name: string): MemoryPool;
+  getPool<K extends PoolKindName>(name: string, kind: K): PoolOfKind[K];
+  getPool(name: string, kind?: PoolKindName): MemoryPool {
+    const pool = this.#find(name);
+    if (kind !== undefined && pool.kind !== kind) {
+      if (!(kind in POOL_CLASSES)) throw new ConfigError("kind", kind, `getPool's kind is one of ${Object.keys(POOL_CLASSES).map((k) => `"${k}"`).join(", ")}`);
+      throw new PoolNotFoundError(`no ${kind} pool named '${name}': '${name}' is a ${pool.kind} pool (a ${pool.constructor.name})`);
+    }
+    return pool;
+  }
+
+  #find(name: string): MemoryPool {
     const known = this.#live(name);
-    if (known !== undefined) return known as P;
+    if (known !== undefined) return known;
     const encoded = validName(name);
     const handle = core.mp_pool_find(encoded, encoded.length);
-    if (handle >= 0) return this.#attach(name, handle) as P;
+    if (handle >= 0) return this.#attach(name, handle);
     const pmemHandle = core.mp_pmem_find(encoded, encoded.length);
-    if (pmemHandle >= 0) return this.#attachPMEM(name, pmemHandle) as P;
+    if (pmemHandle >= 0) return this.#attachPMEM(name, pmemHandle);
     if (handle === Status.poolNotFound) throw new PoolNotFoundError(`no pool named '${name}'`);
-    return this.#attach(name, check(handle)) as P;
+    return this.#attach(name, check(handle));
   }
 
   /** Whether a pool of this name exists (in any thread). */
@@ -213,6 +247,24 @@ export class MemoryPoolManager {
     const pool = this.getPool(name);
     this.#pools.delete(name);
     pool.destroyNative();
+  }
+
+  /**
+   * `using manager = MemoryPoolManager.getInstance()`: at the end of the block, destroys every pool
+   * this thread made or opened that is still alive (pools of other Workers it never opened are left
+   * alone). Each is destroyed even where another's destruction throws; the first error is thrown then.
+   */
+  [Symbol.dispose](): void {
+    let first: unknown;
+    for (const pool of [...this.#pools.values()]) {
+      if (pool.destroyed) continue;
+      try {
+        this.destroyPool(pool.name);
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    if (first !== undefined) throw first;
   }
 
   /**
@@ -256,7 +308,7 @@ export class MemoryPoolManager {
     return { pools: this.#everyPool().map((pool) => pool.toJSON()) };
   }
 
-  /** (seed-style) One table of every pool in the process: what each holds, reserves and wastes. */
+  /** One table of every pool in the process: what each holds, reserves and wastes. */
   getStatsString(): string {
     const rows = this.#everyPool().map((pool) => ({ pool, stats: pool.getStats() }));
     const header = ["pool", "kind", "allocator", "in use", "peak", "reserved", "live", "fragmentation", "utilization", "allocs / frees", "failed"];
@@ -299,16 +351,16 @@ export class MemoryPoolManager {
   get defaultCPUPool(): CPUMemoryPool {
     const known = this.#live(DEFAULT_CPU_POOL);
     if (known instanceof CPUMemoryPool) return known;
-    if (this.hasPool(DEFAULT_CPU_POOL)) return this.getPool(DEFAULT_CPU_POOL) as CPUMemoryPool;
-    return this.createCPUPool(DEFAULT_CPU_POOL, Object.assign(new PoolConfig(), { threadSafety: "mutex" } satisfies Partial<PoolConfig>));
+    if (this.hasPool(DEFAULT_CPU_POOL)) return this.getPool(DEFAULT_CPU_POOL, "cpu");
+    return this.createCPUPool(DEFAULT_CPU_POOL, { threadSafety: "mutex" });
   }
 
   /** The pool that allocateGPU()/deallocateGPU() use: device 0, made on first use. */
   get defaultGPUPool(): GPUMemoryPool {
     const known = this.#live(DEFAULT_GPU_POOL);
     if (known instanceof GPUMemoryPool) return known;
-    if (this.hasPool(DEFAULT_GPU_POOL)) return this.getPool(DEFAULT_GPU_POOL) as GPUMemoryPool;
-    return this.createGPUPool(DEFAULT_GPU_POOL, Object.assign(new PoolConfig(), { threadSafety: "mutex", initialSize: 2 << 20 } satisfies Partial<PoolConfig>));
+    if (this.hasPool(DEFAULT_GPU_POOL)) return this.getPool(DEFAULT_GPU_POOL, "gpu");
+    return this.createGPUPool(DEFAULT_GPU_POOL, { threadSafety: "mutex", initialSize: 2 << 20 });
   }
 
   /** CUDA devices the driver sees: ordinal, name and memory. Empty where no driver or device answers. */

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   ConfigError,
+  CoreError,
   DoubleFreeError,
   GPUUnavailableError,
   InvalidPointerError,
@@ -21,12 +22,13 @@ import {
   PoolExistsError,
   PoolNotFoundError,
   ThreadSafetyError,
+  TooManyPoolsError,
   UnsupportedOperationError,
   type PMEMFormatReason,
 } from "./errors";
 
 /** Bumped with every change of an export's signature or of the config and stats records. */
-const ABI_VERSION = 10;
+const ABI_VERSION = 13;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
@@ -115,6 +117,14 @@ export const STATS_FIELDS = [
   "trimCount",
   "bytesTrimmed",
   "growthCount",
+  "bytesAllocatedTotal",
+  "bytesFreedTotal",
+  "allocTimeSamples",
+  "freeTimeSamples",
+  "guardPageBytes",
+  "guardFreeBytes",
+  "quarantinedBytes",
+  "canaryBytes",
   "cachedBytes",
 ] as const;
 
@@ -147,6 +157,7 @@ const symbols = {
   mp_live_size: { args: [i32, u32], returns: f64 },
   mp_live_id: { args: [i32, u32], returns: u32 },
   mp_stats: { args: [i32, ptr], returns: i32 },
+  mp_reset_peaks: { args: [i32], returns: i32 },
   mp_reset: { args: [i32], returns: i32 },
   mp_trim: { args: [i32], returns: f64 },
   mp_check: { args: [i32], returns: i32 },
@@ -180,6 +191,8 @@ const symbols = {
   mp_gpu_ipc_close: { args: [ptr], returns: i32 },
   mp_last_status: { args: [], returns: i32 },
   mp_gpu_check_canaries: { args: [u32, ptr, u32, u32, u32], returns: i32 },
+  mp_nvtx_state: { args: [], returns: u32 },
+  mp_nvtx_configure: { args: [u32, u32], returns: u32 },
 } as const;
 
 /** PMEM pools (zig/src/pmem/): handles of their own; offsets and sizes as above. */
@@ -207,12 +220,14 @@ const pmemSymbols = {
   mp_pmem_flush: { args: [i32, f64, f64], returns: i32 },
   mp_pmem_drain: { args: [i32], returns: i32 },
   mp_pmem_memcpy_persist: { args: [i32, f64, ptr, f64], returns: i32 },
+  mp_pmem_memcpy_persist_into: { args: [i32, u32, u32, f64, ptr, f64], returns: i32 },
   mp_pmem_set_root: { args: [i32, ptr, u32, u32, u32, u32], returns: i32 },
   mp_pmem_get_root: { args: [i32, ptr, u32], returns: u32 },
   mp_pmem_root: { args: [i32, ptr, u32, f64], returns: u32 },
   mp_pmem_root_name: { args: [i32, u32, ptr, u32], returns: i32 },
-  mp_pmem_live_list: { args: [i32, ptr, u32], returns: u32 },
+  mp_pmem_live_list: { args: [i32, ptr, u32], returns: i32 },
   mp_pmem_stats: { args: [i32, ptr], returns: i32 },
+  mp_pmem_reset_peaks: { args: [i32], returns: i32 },
   mp_pmem_reset: { args: [i32], returns: i32 },
   mp_pmem_snapshot: { args: [i32, ptr, ptr, u32, ptr, u32, ptr], returns: i32 },
   mp_pmem_barrier_count: { args: [], returns: f64 },
@@ -291,6 +306,8 @@ export function errorFor(status: number, message = lastError()): MemoryPoolError
       return new PMEMFileError(message);
     case Status.pmemRoot:
       return new PMEMRootError(message);
+    case Status.tooManyPools:
+      return new TooManyPoolsError(message);
     case Status.threadMisuse:
       return new ThreadSafetyError(message);
     case Status.unsupported:
@@ -298,7 +315,7 @@ export function errorFor(status: number, message = lastError()): MemoryPoolError
     case Status.unavailable:
       return new GPUUnavailableError(message);
     default:
-      return new MemoryPoolError(`STATUS_${-status}`, message);
+      return new CoreError(message, status);
   }
 }
 

@@ -24,7 +24,10 @@ import {
 } from "./errors";
 import { BlockCache } from "./block_cache";
 import { core, errorFor, GRANULE_BYTES, ID_MASK, lastError, lastId, OFFSET_ERROR_BASE, Status, STATS_FIELDS, statusOfOffset, Violation } from "./native";
+import { pointerArg } from "./validate";
 import { plainConfig, takeSnapshot, type AllocationDetailsProvider, type PoolSnapshot, type SnapshotOptions } from "./snapshot";
+import { poolLine } from "./inspect";
+import { showStatsBeforeDestroy } from "./show_stats";
 import { MemoryStats, type MemoryStatsJSON } from "./stats";
 
 const WINDOW_SHIFT = 27; // granules per window: 2^27 x 16 B = 2 GiB
@@ -60,6 +63,7 @@ export interface PoolCalls {
   liveSize(handle: number, offset: number): number;
   liveId(handle: number, offset: number): number;
   stats(handle: number, out: Float64Array): number;
+  resetPeaks(handle: number): number;
   reset(handle: number): number;
   trim(handle: number): number;
   destroy(handle: number): number;
@@ -81,6 +85,7 @@ const coreCalls: PoolCalls = {
   liveSize: core.mp_live_size,
   liveId: core.mp_live_id,
   stats: core.mp_stats,
+  resetPeaks: core.mp_reset_peaks,
   reset: core.mp_reset,
   trim: core.mp_trim,
   destroy: core.mp_pool_destroy,
@@ -337,10 +342,15 @@ export abstract class NativePool {
 
   // ---- the pool as a whole ----
 
-  /** (seed) The pool's figures now. */
+  /** The pool's figures now. */
   getStats(): MemoryStats {
     this.expectOk(this.#calls.stats(this.handle, this.#statsRecord));
     return new MemoryStats(this.name, this.#statsRecord.slice());
+  }
+
+  /** Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now: to measure one phase of a program. */
+  resetPeaks(): void {
+    this.expectOk(this.#calls.resetPeaks(this.handle));
   }
 
   /**
@@ -429,7 +439,31 @@ export abstract class NativePool {
     return { ...described, stats: this.getStats().toJSON() };
   }
 
-  /** Frees every allocation at once; their handles then throw UseAfterFreeError (and with safe views, their views are detached). */
+  /** One line: name, kind, allocator, live allocations, bytes in use and reserved, base address in hex. */
+  toString(): string {
+    return poolLine(this.constructor.name, this);
+  }
+
+  /** console.log and Bun.inspect print the one line, not the pool's internals. */
+  [Bun.inspect.custom](): string {
+    return this.toString();
+  }
+
+  /**
+   * Releases the pool's memory, as manager.destroyPool(name) does: checks canaries, quarantine and
+   * guard pages first (throwing what it found once the pool is gone) and, with leakReport, reports
+   * what is still allocated. Every handle and view of the pool is dead afterwards.
+   */
+  destroy(): void {
+    this.destroyNative();
+  }
+
+  /** `using pool = manager.createCPUPool(...)`: destroyed at the end of the block, unless it already was. */
+  [Symbol.dispose](): void {
+    if (!this.destroyed) this.destroy();
+  }
+
+  /** Frees every allocation at once; their handles then throw UseAfterFreeError, and this thread's views of them are detached. */
   reset(): void {
     this.flushCache();
     this.expectOk(this.#calls.reset(this.handle));
@@ -451,6 +485,7 @@ export abstract class NativePool {
    */
   destroyNative(): void {
     if (this.destroyed) throw new UseAfterFreeError(`pool '${this.name}' was already destroyed`);
+    showStatsBeforeDestroy(this);
     let damage: MemoryPoolError | undefined;
     if (this.#calls.check !== undefined && (this.config.canaries || this.config.quarantineBytes > 0 || this.config.guardPages)) {
       const status = this.#calls.check(this.handle);
@@ -553,7 +588,7 @@ export abstract class HostPool extends NativePool {
 
   /** An Allocation over a live block of this pool, e.g. a pointer received from a Worker. */
   fromPointer(address: number): Allocation {
-    const { offset, size, id } = this.liveBlock(address);
+    const { offset, size, id } = this.liveBlock(pointerArg("fromPointer", address));
     if (this.tracking) this.debug!.adopted(offset, id, size);
     return new Allocation(this, address as Pointer, size, offset, id);
   }
@@ -619,7 +654,7 @@ export abstract class HostPool extends NativePool {
    * @internal a Uint8Array over allocation bytes cut from the pool's 4 GiB window: no buffer of
    * its own, so nothing detaches it, and its `.buffer` reaches every allocation of the pool.
    */
-  windowView(offset: number, size: number): Uint8Array {
+  windowView(offset: number, size: number): Uint8Array<ArrayBuffer> {
     if (size > WINDOW_BYTES) throw new InvalidSizeError(`a window view is at most 2 GiB; this block has ${size} bytes: use .bytes`);
     if (this.debug !== undefined && this.config.guardPages && core.mp_is_guarded(this.handle, offset) === 1) {
       throw new InvalidPointerError(`pool '${this.name}': an allocation with guard pages has no window view (its memory moves out of reach when freed): use .bytes`);
@@ -650,7 +685,7 @@ export abstract class HostPool extends NativePool {
   }
 }
 
-/** (seed) A pool of host memory from the OS. */
+/** A pool of host memory from the OS. */
 export class CPUMemoryPool extends HostPool {
   readonly kind = "cpu" as const;
 }

@@ -5,18 +5,21 @@
  * src/memory_map.ts draws them.
  */
 import type { PoolConfig } from "./config";
+import { ConfigError, describe } from "./errors";
 import { GRANULE_BYTES, STATS_FIELDS } from "./native";
 import type { NativePool, PoolKind } from "./pool";
 import { MemoryStats, type MemoryStatsJSON } from "./stats";
+import { optionsArg } from "./validate";
 
 /**
  * What a block holds: `live` (allocated), `free`, `pending` (freed on a GPU stream whose work may
- * still touch it), and from the debug layer `guard` (inaccessible guard pages) and `quarantined`
- * (freed, held back from reuse so a use after free is caught).
+ * still touch it), and from the debug layer `guard` (inaccessible guard pages), `quarantined`
+ * (freed, held back from reuse so a use after free is caught) and `guardFree` (free pages of a
+ * guard region, which only allocations with guard pages use).
  */
-export type BlockState = "free" | "live" | "pending" | "guard" | "quarantined";
+export type BlockState = "free" | "live" | "pending" | "guard" | "quarantined" | "guardFree";
 /** In the order of zig/src/snapshot.zig BlockState. */
-const BLOCK_STATES: readonly BlockState[] = ["free", "live", "pending", "guard", "quarantined"];
+const BLOCK_STATES: readonly BlockState[] = ["free", "live", "pending", "guard", "quarantined", "guardFree"];
 
 export interface SnapshotRegion {
   /** The pool's own number for the region (regions are listed in address order). */
@@ -127,12 +130,16 @@ function readRecords(pool: NativePool): Records {
 }
 
 /** @internal pool.snapshot() */
-export function takeSnapshot(pool: NativePool, options: SnapshotOptions = {}): PoolSnapshot {
+export function takeSnapshot(pool: NativePool, options?: SnapshotOptions): PoolSnapshot {
+  const given = optionsArg("SnapshotOptions", options, ["details"]).details;
+  if (!(given === undefined || typeof given === "function")) {
+    throw new ConfigError("details", given, "must be a function from { id, offset } to { ageMs?, stack? }", "SnapshotOptions");
+  }
   const takenAt = new Date().toISOString();
   const records = readRecords(pool);
   const [regionCount, blockCount, lastId, idMax] = records.header as unknown as [number, number, number, number];
   const granuleBytes = GRANULE_BYTES;
-  const details = options.details ?? pool.detailsProvider();
+  const details = (given as AllocationDetailsProvider | undefined) ?? pool.detailsProvider();
 
   const regions: SnapshotRegion[] = new Array(regionCount);
   for (let r = 0; r < regionCount; r++) {
@@ -169,10 +176,12 @@ export function takeSnapshot(pool: NativePool, options: SnapshotOptions = {}): P
     }
     const region = regions[r]!;
     region.blockCount++;
-    if (state === "free") {
-      region.freeBlocks++;
-      region.freeBytes += size;
-      if (size > region.largestFreeBlock) region.largestFreeBlock = size;
+    if (state === "free" || state === "guardFree") {
+      if (state === "free") {
+        region.freeBlocks++;
+        region.freeBytes += size;
+        if (size > region.largestFreeBlock) region.largestFreeBlock = size;
+      }
       blocks[b] = { offset, size, state, region: r };
       continue;
     }
@@ -185,8 +194,7 @@ export function takeSnapshot(pool: NativePool, options: SnapshotOptions = {}): P
       // Ids count up from 1 and wrap after idMax, so the distance may wrap too.
       block.age = lastId >= id ? lastId - id : lastId + idMax - id;
       const known = details?.({ id, offset });
-      if (known?.ageMs !== undefined) block.ageMs = known.ageMs;
-      if (known?.stack !== undefined) block.stack = known.stack;
+      if (known !== undefined) addDetails(block, known, details!);
     }
     blocks[b] = block;
   }
@@ -204,6 +212,19 @@ export function takeSnapshot(pool: NativePool, options: SnapshotOptions = {}): P
     blocks,
     stats: new MemoryStats(pool.name, records.stats).toJSON(),
   };
+}
+
+/** What a details provider said of a block; a provider that answers with the wrong types is a ConfigError. */
+function addDetails(block: SnapshotBlock, known: AllocationDetails, provider: AllocationDetailsProvider): void {
+  const refuse = (what: string) => {
+    throw new ConfigError("details", provider, `answered allocation #${block.id} with ${what}: it must answer undefined or { ageMs?: number, stack?: string }`, "SnapshotOptions");
+  };
+  if (typeof known !== "object" || known === null) refuse(describe(known));
+  const { ageMs, stack } = known;
+  if (!(ageMs === undefined || (typeof ageMs === "number" && Number.isFinite(ageMs)))) refuse(`ageMs ${describe(ageMs)}`);
+  if (!(stack === undefined || typeof stack === "string")) refuse(`stack ${describe(stack)}`);
+  if (ageMs !== undefined) block.ageMs = ageMs;
+  if (stack !== undefined) block.stack = stack;
 }
 
 /** The config's own fields as a plain object (JSON-serialisable, detached from the pool). */

@@ -123,10 +123,18 @@ describe("the JavaScript thread cache", () => {
     expect(thrown(() => pool.deallocate(kept))).toBeInstanceOf(PoolNotFoundError);
   });
 
-  test("requests a block cannot serve go to the core and get its errors", () => {
+  test("requests a block cannot serve go to the core: runs of blocks, and bad sizes with their errors", () => {
     const pool = cachedPool("sizes");
-    expect(thrown(() => pool.allocateRaw(65)).constructor.name).toBe("InvalidSizeError");
+    const run = pool.allocate(65); // two blocks in a row, placed by the core
+    expect(run.size).toBe(65);
+    expect(thrown(() => pool.deallocate(run.ptr + 64))).toBeInstanceOf(InvalidPointerError); // its second block, found on the cached path
+    const single = pool.allocate(64);
+    run.free(); // the core frees the run
+    single.free();
     expect(thrown(() => pool.allocateRaw(0)).constructor.name).toBe("InvalidSizeError");
     expect(thrown(() => pool.allocateRaw(1.5)).constructor.name).toBe("InvalidSizeError");
+    manager.flushThreadCaches();
+    const stats = pool.getStats();
+    expect(stats).toMatchObject({ liveAllocations: 0, bytesInUse: 0, bytesAllocated: 0, allocationCount: 2, freeCount: 2, cachedBytes: 0 });
   });
 });

@@ -46,7 +46,7 @@ function stampIntact(allocation: Allocation, stamp: number): boolean {
   return stampPositions(bytes.length).every((position) => bytes[position] === patternByte(stamp, position));
 }
 
-function runModel(name: string, config: PoolConfig, sizeOf: (random: (n: number) => number) => number, seed: number) {
+function runModel(name: string, config: PoolConfig, sizeOf: (random: (n: number) => number) => number, seed: number, operations = OPERATIONS) {
   names.push(name);
   const pool = manager.createCPUPool(name, config);
   const random = rng(seed);
@@ -57,8 +57,8 @@ function runModel(name: string, config: PoolConfig, sizeOf: (random: (n: number)
   let damaged = 0;
   let misaligned = 0;
   let target = 500;
-  for (let step = 0; step < OPERATIONS; step++) {
-    if (step % 10_000 === 0) target = 100 + random(1500); // phases of growth and shrinkage
+  for (let step = 0; step < operations; step++) {
+    if (step % 10_000 === 0) target = 100 + random(Math.min(1500, operations / 2)); // phases of growth and shrinkage
     const allocate = live.length === 0 || (live.length < target ? random(4) !== 0 : random(4) === 0);
     if (allocate) {
       const size = sizeOf(random);
@@ -138,6 +138,12 @@ describe("model-based random operations", () => {
   test("Variable (TLSF), alignment 256, growth 2", () => {
     const config = Object.assign(new PoolConfig(), { initialSize: 256 << 10, growth: 2, alignment: 256 });
     runModel("model-variable-aligned", config, (r) => 1 + r(4096), 12345);
+  });
+
+  test("Variable (TLSF), sizes up to 32 MiB, growth on: views exact over every block", () => {
+    const config = Object.assign(new PoolConfig(), { initialSize: 1 << 20, growth: 2 });
+    const end = runModel("model-variable-large", config, (r) => (r(16) === 0 ? 1 + r(32 << 20) : 1 + r(4096)), 0xb16, 3_000);
+    expect(end.growthCount).toBeGreaterThan(0);
   });
 
   test("FixedSize, blockSize 200", () => {

@@ -13,6 +13,7 @@ pub fn build(b: *std.Build) void {
     // pool with every debug switch off costs the same as a core without the code.
     const options = b.addOptions();
     options.addOption(bool, "debug_layer", b.option(bool, "debug-layer", "Build the debug layer (default: true)") orelse true);
+    const nvtx_include = nvtxInclude(b, options, target);
 
     const core = b.createModule(.{
         .root_source_file = b.path("src/ffi.zig"),
@@ -22,6 +23,7 @@ pub fn build(b: *std.Build) void {
     });
     core.addOptions("build_options", options);
     core.addImport("kernels", kernels);
+    addNvtx(b, core, nvtx_include);
     const lib = b.addLibrary(.{ .name = "memory_pool", .linkage = .dynamic, .root_module = core });
     b.installArtifact(lib);
 
@@ -33,6 +35,9 @@ pub fn build(b: *std.Build) void {
     });
     test_module.addOptions("build_options", options);
     test_module.addImport("kernels", kernels);
+    addNvtx(b, test_module, nvtx_include);
+    // The unit tests attach a stand-in tool to NVTX (gpu/nvtx_fake_tool.c) to see what pools register.
+    if (nvtx_include != null) test_module.addCSourceFile(.{ .file = b.path("src/gpu/nvtx_fake_tool.c"), .flags = &.{ "-std=c11", "-fvisibility=hidden" } });
     // LLVM: Zig's own x86 backend (the Debug default) cannot assemble movnti (pmem/media.zig).
     const tests = b.addTest(.{ .root_module = test_module, .use_llvm = true });
     const run_tests = b.addRunArtifact(tests);
@@ -69,4 +74,50 @@ fn findNvcc(b: *std.Build) ?[]const u8 {
         return path;
     }
     return b.findProgram(&.{"nvcc"}, &.{}) catch null;
+}
+
+/// NVTX (CUDA's tool annotations: memory heaps and regions for compute-sanitizer, ranges for
+/// Nsight Systems) goes in through a small C file over the header-only nvtx3 API of the CUDA
+/// toolkit. Returns the include folder that has it, or null where the headers are missing, the
+/// target is not Linux, or -Dnvtx=false: the annotations then compile to nothing (gpu/nvtx.zig)
+/// and the build says so. Adds the `nvtx` build option either way.
+fn nvtxInclude(b: *std.Build, options: *std.Build.Step.Options, target: std.Build.ResolvedTarget) ?[]const u8 {
+    const wanted = b.option(bool, "nvtx", "Build the NVTX annotations where the CUDA headers are (default: true)") orelse true;
+    const linux = target.result.os.tag == .linux;
+    const include_dir = if (wanted and linux) findNvtxInclude(b) else null;
+    options.addOption(bool, "nvtx", include_dir != null);
+    if (include_dir == null and wanted) {
+        if (linux) {
+            std.debug.print("memory-pool: nvtx3/nvToolsExtMem.h not found (set CUDA_HOME, or install the CUDA toolkit); GPU pools will not be visible to compute-sanitizer or Nsight (NVTX compiled out)\n", .{});
+        } else {
+            std.debug.print("memory-pool: NVTX annotations are built for Linux targets only; compiled out for {s}\n", .{@tagName(target.result.os.tag)});
+        }
+    }
+    return include_dir;
+}
+
+fn addNvtx(b: *std.Build, module: *std.Build.Module, include_dir: ?[]const u8) void {
+    const dir = include_dir orelse return;
+    module.addIncludePath(.{ .cwd_relative = dir });
+    module.addCSourceFile(.{ .file = b.path("src/gpu/nvtx.c"), .flags = &.{ "-std=c11", "-fvisibility=hidden" } });
+}
+
+/// The CUDA include folder that holds nvtx3/nvToolsExtMem.h: $CUDA_HOME, $CUDA_PATH, next to nvcc,
+/// or /usr/local/cuda.
+fn findNvtxInclude(b: *std.Build) ?[]const u8 {
+    var candidates: [4]?[]const u8 = .{ null, null, null, "/usr/local/cuda/include" };
+    if (b.graph.env_map.get("CUDA_HOME")) |home| candidates[0] = b.pathJoin(&.{ home, "include" });
+    if (b.graph.env_map.get("CUDA_PATH")) |home| candidates[1] = b.pathJoin(&.{ home, "include" });
+    if (findNvcc(b)) |nvcc| {
+        // nvcc may be a wrapper script elsewhere; its real folder is looked up through the link.
+        const real = std.fs.realpathAlloc(b.allocator, nvcc) catch nvcc;
+        candidates[2] = b.pathJoin(&.{ std.fs.path.dirname(std.fs.path.dirname(real) orelse "/") orelse "/", "include" });
+    }
+    for (candidates) |candidate| {
+        const dir = candidate orelse continue;
+        const header = b.pathJoin(&.{ dir, "nvtx3", "nvToolsExtMem.h" });
+        std.fs.accessAbsolute(header, .{}) catch continue;
+        return dir;
+    }
+    return null;
 }

@@ -9,8 +9,8 @@
  *
  * Switches named here are turned on over the pool's own configuration; nothing is turned off.
  */
-import { FULL_DEBUG, HOST_SIDE_DEBUG, SAMPLED_GUARD_RATE, type PoolConfig } from "../config";
-import { ConfigError } from "../errors";
+import { FULL_DEBUG, HOST_SIDE_DEBUG, PoolConfig, SAMPLED_GUARD_RATE } from "../config";
+import { ConfigError, describe } from "../errors";
 
 export const DEBUG_VARIABLE = "MEMORY_POOL_DEBUG";
 
@@ -22,9 +22,15 @@ export function debugFromEnvironment(value = process.env[DEBUG_VARIABLE]): Debug
   if (text === "" || text === "0" || text === "false" || text === "off") return undefined;
   if (text === "1" || text === "true" || text === "on" || text === "all") return { ...FULL_DEBUG };
   const fields: Record<string, unknown> = {};
+  const refuse = (item: string, reason: string): never => {
+    throw new ConfigError(DEBUG_VARIABLE, value, `'${item.trim()}' ${reason}`, "");
+  };
   for (const item of text.split(",")) {
     const [name = "", setting] = item.split("=").map((part) => part.trim());
+    if (setting === "") refuse(item, "needs a value after '='");
+    if (setting !== undefined && SWITCHES.has(name)) refuse(item, "is a switch that takes no value: name it to turn it on (nothing here turns a switch off)");
     const number = setting === undefined ? undefined : Number(setting);
+    const before = { ...fields };
     switch (name) {
       case "sampled":
         Object.assign(fields, { guardPages: true, guardSampleRate: number ?? SAMPLED_GUARD_RATE });
@@ -55,8 +61,25 @@ export function debugFromEnvironment(value = process.env[DEBUG_VARIABLE]): Debug
           `${DEBUG_VARIABLE}=${JSON.stringify(value)}: '${name}' is not a debug switch: use 1, or a list of guardPages, underflow, sampled[=N], guardSampleRate=N, canaries, fillOnAlloc[=byte], fillOnFree[=byte], quarantine[=bytes], safeViews, trackHistory, leakReport`,
         );
     }
+    checkItem(item, fields, before, refuse);
   }
   return fields as DebugFields;
+}
+
+const SWITCHES = new Set(["guardPages", "canaries", "safeViews", "trackHistory", "leakReport", "underflow"]);
+
+/**
+ * The settings one item made, checked as PoolConfig checks them, so a bad value is blamed on the
+ * variable and the item that gave it rather than on a PoolConfig field the program never set.
+ */
+function checkItem(item: string, fields: Record<string, unknown>, before: Record<string, unknown>, refuse: (item: string, reason: string) => never): void {
+  const made = Object.fromEntries(Object.entries(fields).filter(([name, setting]) => before[name] !== setting));
+  try {
+    Object.assign(new PoolConfig(), made).validate();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    refuse(item, `sets ${err.field} to ${describe(err.value)}, which ${err.reason}`);
+  }
 }
 
 /**

@@ -1,6 +1,9 @@
 // GPU pools, on a machine with a CUDA device. Where no driver or device answers, every test but
 // the one that checks the refusal is skipped, and the reason is printed.
 import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   allocate,
   allocateGPU,
@@ -19,6 +22,7 @@ import {
   UseAfterFreeError,
 } from "../../src/index";
 import { core, lastError } from "../../src/native";
+import { thrown } from "../support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
 const deviceCount = core.mp_gpu_device_count();
@@ -232,6 +236,31 @@ describe.skipIf(!gpu)("stream-ordered frees", () => {
     expect(() => pool.deallocate(address)).toThrow(DoubleFreeError);
     stream.synchronize();
   });
+
+  test("a stream option that is not a GPUStream, or an unknown option, is a ConfigError naming it; nothing is allocated or freed", () => {
+    const pool = gpuPool("gpu-stream-options");
+    const a = pool.allocate(256);
+    const host = new Uint8Array(256);
+    for (const stream of [{}, 5, null, { handle: 0, synchronize() {} }]) {
+      const calls = [
+        () => pool.allocate(64, { stream } as never),
+        () => pool.allocateRaw(64, { stream } as never),
+        () => pool.deallocate(a, { stream } as never),
+        () => a.free({ stream } as never),
+        () => pool.copyHostToDevice(a, host, 256, { stream } as never),
+        () => pool.fill(a, 1, 256, { stream } as never),
+      ];
+      for (const call of calls) {
+        const err = thrown<ConfigError>(call);
+        expect(err).toBeInstanceOf(ConfigError);
+        expect(err.field).toBe("stream");
+      }
+    }
+    expect(thrown<ConfigError>(() => pool.allocate(64, { steam: 1 } as never)).field).toBe("steam");
+    expect(thrown<ConfigError>(() => pool.allocate(64, null as never)).field).toBe("StreamOptions");
+    expect(a.alive).toBe(true);
+    expect(pool.getStats().liveAllocations).toBe(1);
+  });
 });
 
 describe.skipIf(!gpu)("kernels and helpers", () => {
@@ -262,6 +291,18 @@ describe.skipIf(!gpu)("kernels and helpers", () => {
     expect(back[999]).toBe(499.5);
     deallocateGPU(floats);
     expect(() => deallocateGPU(floats)).toThrow(DoubleFreeError);
+  });
+
+  test("the README's GPU example runs as written", () => {
+    const readme = readFileSync(join(import.meta.dir, "..", "..", "README.md"), "utf8");
+    const block = /## GPU\n[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    const script = block!.replace(`from "memory-pool"`, `from ${JSON.stringify(join(import.meta.dir, "..", "..", "src", "index.ts"))}`);
+    const file = join(mkdtempSync(join(tmpdir(), "memory-pool-readme-gpu-")), "gpu.ts");
+    writeFileSync(file, script);
+    const result = Bun.spawnSync([process.execPath, file]);
+    expect(result.stderr.toString()).toBe("");
+    expect(result.exitCode).toBe(0);
   });
 
   test("the seed's GPU example runs", () => {

@@ -16,8 +16,10 @@ test {
     _ = @import("parallel.zig");
     _ = @import("sync/sharded_variable.zig");
     _ = @import("gpu/checkpoint.zig");
+    _ = @import("gpu/nvtx.zig");
     _ = @import("sync/lockfree_fixed.zig");
     _ = @import("sync/striped_counters.zig");
+    _ = @import("sync/viewers.zig");
     _ = @import("sync/js_cache.zig");
     _ = @import("ffi.zig");
     _ = @import("debug/canary.zig");

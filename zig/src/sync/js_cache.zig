@@ -28,11 +28,12 @@ pub const batch_blocks = 64;
 
 /// The part of a record JavaScript views; its layout is ABI (src/block_cache.ts mirrors it).
 pub const Shared = extern struct {
-    /// Allocations and frees made on the stack, and the bytes asked for by the first minus the
-    /// second (negative where this thread freed more than it allocated).
+    /// Allocations and frees made on the stack, and the bytes asked for by each (a block allocated
+    /// in one thread may be freed in another: only the pool's sums balance).
     allocations: f64 = 0,
     frees: f64 = 0,
-    requested_bytes: f64 = 0,
+    allocated_bytes: f64 = 0,
+    freed_bytes: f64 = 0,
     /// The low 32 bits of the serial of the pool the record serves; 0 when closed.
     owner_serial: u32 = 0,
     count: u32 = 0,
@@ -42,8 +43,8 @@ pub const Shared = extern struct {
 };
 
 comptime {
-    assert(@offsetOf(Shared, "owner_serial") == 24 and @offsetOf(Shared, "count") == 28);
-    assert(@offsetOf(Shared, "numbers") == 40);
+    assert(@offsetOf(Shared, "owner_serial") == 32 and @offsetOf(Shared, "count") == 36);
+    assert(@offsetOf(Shared, "numbers") == 48);
 }
 
 pub const Record = extern struct {
@@ -147,7 +148,7 @@ pub fn flushThread() void {
 }
 
 /// Sums the counters of a pool's records: what JavaScript allocated and freed, and holds cached.
-pub const Totals = struct { allocations: u64 = 0, frees: u64 = 0, requested_bytes: i64 = 0, cached_blocks: u64 = 0 };
+pub const Totals = struct { allocations: u64 = 0, frees: u64 = 0, allocated_bytes: u64 = 0, freed_bytes: u64 = 0, cached_blocks: u64 = 0 };
 
 pub fn totals(first: ?*Record) Totals {
     var sum: Totals = .{};
@@ -156,7 +157,8 @@ pub fn totals(first: ?*Record) Totals {
         const shared = &record.shared;
         sum.allocations += @intFromFloat(@atomicLoad(f64, &shared.allocations, .monotonic));
         sum.frees += @intFromFloat(@atomicLoad(f64, &shared.frees, .monotonic));
-        sum.requested_bytes += @intFromFloat(@atomicLoad(f64, &shared.requested_bytes, .monotonic));
+        sum.allocated_bytes += @intFromFloat(@atomicLoad(f64, &shared.allocated_bytes, .monotonic));
+        sum.freed_bytes += @intFromFloat(@atomicLoad(f64, &shared.freed_bytes, .monotonic));
         sum.cached_blocks += @atomicLoad(u32, &shared.count, .monotonic);
     }
     return sum;
@@ -168,11 +170,13 @@ test "records: one per pool and thread, closed ones reused, totals summed" {
     try std.testing.expectEqual(a, open(&list, 1, 7, 4).?);
     a.shared.allocations = 3;
     a.shared.frees = 1;
-    a.shared.requested_bytes = 128;
+    a.shared.allocated_bytes = 200;
+    a.shared.freed_bytes = 72;
     a.shared.count = 2;
     const sum = totals(list);
     try std.testing.expectEqual(@as(u64, 3), sum.allocations);
-    try std.testing.expectEqual(@as(i64, 128), sum.requested_bytes);
+    try std.testing.expectEqual(@as(u64, 200), sum.allocated_bytes);
+    try std.testing.expectEqual(@as(u64, 72), sum.freed_bytes);
     try std.testing.expectEqual(@as(u64, 2), sum.cached_blocks);
     try std.testing.expect(!usedElsewhere(list));
     closeAll(list);

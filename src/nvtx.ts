@@ -1,0 +1,61 @@
+/**
+ * What CUDA's tools see of GPU and pinned pools (zig/src/gpu/nvtx.zig). Each committed region of
+ * such a pool is an NVTX memory heap and each live allocation a region of it, so compute-sanitizer
+ * reports a kernel's access outside a live allocation (past its end, or after its free) where it
+ * happens. Ranges around pool operations and copies (off by default) show in Nsight Systems.
+ * Without a tool attached every NVTX call is a no-op, so registration stays on by default.
+ *
+ * The switches are process-wide; their first values come from the environment when the process
+ * starts: MEMORY_POOL_NVTX=0 turns registration off, MEMORY_POOL_NVTX_RANGES=1 turns ranges on.
+ * Registration applies to pools made after it is set (a pool keeps what it started with).
+ */
+import { ConfigError } from "./errors";
+import { core } from "./native";
+
+/** Mirrors zig/src/gpu/nvtx.zig state_* bits. */
+const Bit = { built: 1, registerMemory: 2, ranges: 4, toolAttached: 8 } as const;
+/** What mp_nvtx_configure takes for "leave this switch as it is". */
+const UNCHANGED = 2;
+
+export interface NvtxOptions {
+  /** GPU and pinned pools made from now on register their regions and allocations. */
+  registerMemory: boolean;
+  /** Ranges around allocate, free, reset, trim, copies and fills. */
+  ranges: boolean;
+}
+
+export interface NvtxStatus extends NvtxOptions {
+  /** The core was built with the CUDA toolkit's NVTX headers (else nothing is registered). */
+  builtIn: boolean;
+  /** A tool (compute-sanitizer, Nsight) answered a pool's registration in this process. */
+  toolAttached: boolean;
+}
+
+function statusOf(bits: number): NvtxStatus {
+  return {
+    builtIn: (bits & Bit.built) !== 0,
+    registerMemory: (bits & Bit.registerMemory) !== 0,
+    ranges: (bits & Bit.ranges) !== 0,
+    toolAttached: (bits & Bit.toolAttached) !== 0,
+  };
+}
+
+/** The NVTX switches and whether a tool is attached. */
+export function nvtxStatus(): NvtxStatus {
+  return statusOf(core.mp_nvtx_state());
+}
+
+/** Sets the NVTX switches given (the others stay); returns the status after. */
+export function configureNvtx(options: Partial<NvtxOptions>): NvtxStatus {
+  if (typeof options !== "object" || options === null) throw new ConfigError("nvtx", undefined, `configureNvtx takes { registerMemory?, ranges? }, got ${String(options)}`);
+  const switchOf = (name: keyof NvtxOptions): number => {
+    const value = options[name];
+    if (value === undefined) return UNCHANGED;
+    if (typeof value !== "boolean") throw new ConfigError(name, undefined, `configureNvtx: ${name} must be true or false, got ${String(value)}`);
+    return value ? 1 : 0;
+  };
+  for (const name of Object.keys(options)) {
+    if (name !== "registerMemory" && name !== "ranges") throw new ConfigError(name, undefined, `configureNvtx: unknown option '${name}' (it takes registerMemory and ranges)`);
+  }
+  return statusOf(core.mp_nvtx_configure(switchOf("registerMemory"), switchOf("ranges")));
+}

@@ -1,0 +1,77 @@
+/**
+ * Checks of arguments at the public entry points, so a value of the wrong type is the typed error
+ * of its kind (a pointer an InvalidPointerError, an option a ConfigError, a typed array type an
+ * InvalidArgumentError) rather than a TypeError from deep inside, or a wrong value that works by
+ * coercion. Messages name a value's type, never its contents (errors.ts describe()).
+ */
+import { ConfigError, describe, InvalidArgumentError, InvalidPointerError } from "./errors";
+import type { TypedArrayConstructor } from "./allocation";
+
+/**
+ * A pointer: a whole number from 0, as bun:ffi's Pointer is. A bigint is refused (not converted),
+ * so a pointer has one type everywhere, `allocation.ptr` included; Number(p) converts one exactly.
+ */
+export function pointerArg(call: string, value: unknown): number {
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return value;
+  if (typeof value === "bigint") {
+    throw new InvalidPointerError(`${call} takes a pointer as a number (a bun:ffi Pointer), not a bigint (${describe(value)}): convert it with Number(p)`);
+  }
+  throw new InvalidPointerError(`${call} takes a pointer, a whole number from 0 (a bun:ffi Pointer), not ${describe(value)}`);
+}
+
+const TYPED_ARRAYS: ReadonlySet<unknown> = new Set<TypedArrayConstructor>([
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+]);
+
+/** One of the typed array constructors (Float32Array...). */
+export function typedArrayTypeArg<T extends TypedArrayConstructor>(call: string, value: T): T {
+  if (TYPED_ARRAYS.has(value)) return value;
+  throw new InvalidArgumentError("type", `${call} takes a typed array type such as Float32Array or Int32Array, not ${describe(value)}`);
+}
+
+/**
+ * A name the core gets as UTF-8 (a pool's, a root's): a string without lone surrogates. UTF-8
+ * cannot hold one (it would become U+FFFD), so two different strings would be one name.
+ */
+export function isWellFormedName(value: unknown): value is string {
+  return typeof value === "string" && value.isWellFormed();
+}
+
+/** A plain object: made with `{}` (or Object.create(null)), not a class instance, array or function. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * The options object of a call: undefined (no options) or a plain object whose keys are all among
+ * `keys`; anything else is a ConfigError. `owner` is the options' type name, for messages. Each
+ * option's own value is checked by the caller (wholeNumberOption, or its own test).
+ */
+export function optionsArg(owner: string, value: unknown, keys: readonly string[]): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) throw new ConfigError(owner, value, `options are a plain object with any of ${keys.join(", ")}`, "");
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) throw new ConfigError(key, value[key], `${owner} has no option '${key}': the options are ${keys.join(", ")}`, owner);
+  }
+  return value;
+}
+
+/** An option that is a whole number from `min` to `max`, or undefined where not given. */
+export function wholeNumberOption(owner: string, options: Record<string, unknown>, key: string, min: number, max: number, unit: string): number | undefined {
+  const value = options[key];
+  if (value === undefined) return undefined;
+  if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= max) return value;
+  throw new ConfigError(key, value, `must be a whole number of ${unit} from ${min} to ${max}`, owner);
+}

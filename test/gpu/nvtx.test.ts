@@ -1,0 +1,210 @@
+// NVTX annotations of GPU pools (src/nvtx.ts, zig/src/gpu/nvtx.zig). The switches are tested
+// everywhere; GPU pools without a tool on a machine with a CUDA device; and, where
+// compute-sanitizer is installed too, what it reports of test/fixtures/nvtx-scenario.ts run under
+// it: an overrun into a neighbouring block, a write to a freed block and a read of a block nothing
+// wrote, each reported at its address; nothing for in-bounds work; and the overrun unreported with
+// registration off (MEMORY_POOL_NVTX=0), which shows that the registration is what finds it.
+// Every sanitizer run's whole output is printed, so one run on the GPU machine is enough to debug.
+import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { ConfigError, configureNvtx, MemoryPoolManager, nvtxStatus, PoolConfig } from "../../src/index";
+import { core, lastError } from "../../src/native";
+import { findSanitizer, runUnderSanitizer, type SanitizerRun, type SanitizerTool } from "../support/sanitizer";
+
+const manager = MemoryPoolManager.getInstance();
+const deviceCount = core.mp_gpu_device_count();
+const gpu = deviceCount > 0;
+const sanitizer = findSanitizer();
+const builtIn = nvtxStatus().builtIn;
+const sanitizerReady = gpu && sanitizer !== null && builtIn;
+if (!gpu) console.log(`[test/gpu/nvtx] GPU and sanitizer tests skipped: ${deviceCount < 0 ? lastError() : "the CUDA driver sees no device"}`);
+else if (!builtIn) console.log("[test/gpu/nvtx] sanitizer tests skipped: this core was built without the CUDA headers (NVTX compiled out)");
+else if (!sanitizerReady) console.log("[test/gpu/nvtx] sanitizer tests skipped: compute-sanitizer not found (/usr/local/cuda/bin, PATH, or $COMPUTE_SANITIZER)");
+
+const initial = nvtxStatus();
+afterAll(() => {
+  configureNvtx({ registerMemory: initial.registerMemory, ranges: initial.ranges });
+});
+
+describe("the NVTX switches", () => {
+  test("configureNvtx sets each switch given and leaves the other", () => {
+    const off = configureNvtx({ registerMemory: false });
+    expect(off.registerMemory).toBe(false);
+    expect(off.ranges).toBe(initial.ranges);
+    const on = configureNvtx({ ranges: true, registerMemory: true });
+    expect(on).toMatchObject({ registerMemory: true, ranges: true, builtIn: initial.builtIn });
+    expect(nvtxStatus()).toEqual(on);
+    expect(configureNvtx({}).ranges).toBe(true);
+    configureNvtx({ ranges: false });
+    expect(nvtxStatus().ranges).toBe(false);
+  });
+
+  test("bad options are ConfigErrors and change nothing", () => {
+    const before = nvtxStatus();
+    expect(() => configureNvtx({ ranges: 1 as unknown as boolean })).toThrow(ConfigError);
+    expect(() => configureNvtx({ registerMemory: "no" as unknown as boolean })).toThrow(/registerMemory must be true or false/);
+    expect(() => configureNvtx({ colour: true } as unknown as { ranges: boolean })).toThrow(/unknown option 'colour'/);
+    expect(() => configureNvtx(null as unknown as { ranges: boolean })).toThrow(ConfigError);
+    expect(nvtxStatus()).toEqual(before);
+  });
+
+  test("the environment sets the switches a process starts with", () => {
+    const script = `import { nvtxStatus } from ${JSON.stringify(join(import.meta.dir, "..", "..", "src", "index.ts"))}; console.log(JSON.stringify(nvtxStatus()));`;
+    const run = (env: Record<string, string>) => {
+      const result = Bun.spawnSync([process.execPath, "-e", script], { env: { ...process.env, MEMORY_POOL_NVTX: "", MEMORY_POOL_NVTX_RANGES: "", ...env } });
+      expect(result.stderr.toString()).toBe("");
+      return JSON.parse(result.stdout.toString()) as ReturnType<typeof nvtxStatus>;
+    };
+    expect(run({})).toMatchObject({ registerMemory: true, ranges: false, toolAttached: false });
+    expect(run({ MEMORY_POOL_NVTX: "0", MEMORY_POOL_NVTX_RANGES: "1" })).toMatchObject({ registerMemory: false, ranges: true });
+    expect(run({ MEMORY_POOL_NVTX: "off", MEMORY_POOL_NVTX_RANGES: "yes" })).toMatchObject({ registerMemory: false, ranges: true });
+  });
+
+  test("CPU pools work the same with every switch on", () => {
+    configureNvtx({ registerMemory: true, ranges: true });
+    const pool = manager.createCPUPool("nvtx-cpu", Object.assign(new PoolConfig(), { allocatorType: "Variable" }));
+    try {
+      const a = pool.allocate(100);
+      a.bytes.fill(7);
+      a.free();
+      pool.reset();
+      expect(pool.getStats().liveAllocations).toBe(0);
+    } finally {
+      manager.destroyPool("nvtx-cpu");
+      configureNvtx({ ranges: initial.ranges });
+    }
+    expect(nvtxStatus().toolAttached).toBe(false);
+  });
+});
+
+describe.if(gpu)("GPU and pinned pools without a tool attached", () => {
+  test("allocate, free on a stream, copy, fill, reset and trim work with registration and ranges on", () => {
+    configureNvtx({ registerMemory: true, ranges: true });
+    const pool = manager.createGPUPool("nvtx-gpu", Object.assign(new PoolConfig(), { allocatorType: "Variable", initialSize: 2 * 1024 * 1024, growth: 2 }));
+    const pinned = manager.createPinnedPool("nvtx-pinned", Object.assign(new PoolConfig(), { allocatorType: "Variable", initialSize: 2 * 1024 * 1024 }));
+    try {
+      const stream = pool.createStream();
+      const a = pool.allocate(100);
+      const big = pool.allocate(3 * 1024 * 1024); // a second region
+      const host = pinned.allocate(100);
+      host.bytes.fill(9);
+      pool.copyHostToDevice(a, host);
+      pool.fill(big, 1);
+      const back = new Uint8Array(100);
+      pool.copyDeviceToHost(back, a);
+      expect(back.every((byte) => byte === 9)).toBe(true);
+      big.free({ stream });
+      stream.synchronize();
+      pool.trim();
+      a.free();
+      pool.allocate(64);
+      pool.reset();
+      expect(pool.getStats().liveAllocations).toBe(0);
+      stream.destroy();
+      host.free();
+      expect(nvtxStatus().toolAttached).toBe(false);
+    } finally {
+      manager.destroyPool("nvtx-gpu");
+      manager.destroyPool("nvtx-pinned");
+      configureNvtx({ ranges: initial.ranges });
+    }
+  });
+});
+
+/**
+ * Every sanitizer run the tests below read, started together when the file loads (each takes
+ * seconds under the sanitizer); a test awaits its own and prints everything it said.
+ */
+const runs = new Map<string, Promise<SanitizerRun>>();
+function runKey(tool: SanitizerTool, scenario: string, registerMemory: boolean): string {
+  return `${tool} ${scenario} ${registerMemory ? "on" : "off"}`;
+}
+if (sanitizerReady) {
+  const planned: [SanitizerTool, string, boolean][] = [
+    ["memcheck", "overrun", true],
+    ["memcheck", "in-bounds", true],
+    ["memcheck", "overrun", false],
+    ["memcheck", "use-after-free", true],
+    ["initcheck", "uninitialized-read", true],
+  ];
+  for (const [tool, scenario, registerMemory] of planned) runs.set(runKey(tool, scenario, registerMemory), runUnderSanitizer(sanitizer!, tool, scenario, registerMemory));
+}
+
+async function underSanitizer(tool: SanitizerTool, scenario: string, registerMemory: boolean): Promise<SanitizerRun> {
+  const run = await runs.get(runKey(tool, scenario, registerMemory))!;
+  console.log(`---- ${run.command}: exit ${run.exitCode} ----\n${run.output}---- end ----`);
+  return run;
+}
+
+function expectRanToTheEnd(run: SanitizerRun, registerMemory: boolean): void {
+  expect(run.output).toMatch(/^done; nvtx /m);
+  // Under the sanitizer a registering pool must have found the tool: else nothing was checked.
+  expect(run.output).toContain(registerMemory ? '"registerMemory":true,"ranges":true,"toolAttached":true' : '"registerMemory":false');
+}
+
+const sanitizerTimeout = 180_000;
+
+describe.if(sanitizerReady)("under compute-sanitizer", () => {
+  test(
+    "memcheck reports a kernel writing one byte past a pool block, into the gap before its neighbour",
+    async () => {
+      const run = await underSanitizer("memcheck", "overrun", true);
+      expectRanToTheEnd(run, true);
+      expect(run.output).toContain("Invalid __global__ write of size 1 bytes");
+      expect(run.expected).toBeDefined();
+      expect(run.reported).toContain(run.expected!);
+      expect(run.errors).toBeGreaterThanOrEqual(1);
+    },
+    sanitizerTimeout,
+  );
+
+  test(
+    "memcheck reports nothing for the same blocks written and read in bounds",
+    async () => {
+      const run = await underSanitizer("memcheck", "in-bounds", true);
+      expectRanToTheEnd(run, true);
+      expect(run.output).not.toContain("Invalid __global__");
+      expect(run.errors).toBe(0);
+    },
+    sanitizerTimeout,
+  );
+
+  test(
+    "with registration off the same overrun goes unreported: the registration is what finds it",
+    async () => {
+      const run = await underSanitizer("memcheck", "overrun", false);
+      expectRanToTheEnd(run, false);
+      expect(run.expected).toBeDefined();
+      expect(run.reported).not.toContain(run.expected!);
+      expect(run.errors).toBe(0);
+    },
+    sanitizerTimeout,
+  );
+
+  test(
+    "memcheck reports a kernel writing to a freed pool block",
+    async () => {
+      const run = await underSanitizer("memcheck", "use-after-free", true);
+      expectRanToTheEnd(run, true);
+      expect(run.output).toContain("Invalid __global__ write");
+      expect(run.reported).toContain(run.expected!);
+      expect(run.errors).toBeGreaterThanOrEqual(1);
+    },
+    sanitizerTimeout,
+  );
+
+  test(
+    "initcheck reports a kernel reading a pool block nothing wrote",
+    async () => {
+      const run = await underSanitizer("initcheck", "uninitialized-read", true);
+      expectRanToTheEnd(run, true);
+      expect(run.output).toContain("Uninitialized __global__ memory read");
+      expect(run.expected).toBeDefined();
+      // Every thread's read is reported at its own address: all inside the 256-byte block.
+      expect(run.reported.length).toBeGreaterThan(0);
+      for (const address of run.reported) expect(address - run.expected!).toBeWithin(0, 256);
+      expect(run.errors).toBeGreaterThanOrEqual(1);
+    },
+    sanitizerTimeout,
+  );
+});

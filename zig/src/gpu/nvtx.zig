@@ -1,0 +1,403 @@
+//! GPU and pinned pools as CUDA's tools see them, through NVTX (gpu/nvtx.c over the nvtx3 headers).
+//! To the driver a pool region is one allocation, so compute-sanitizer cannot tell a write past
+//! one pool allocation into the next from a good one. Here each committed region is registered as
+//! an NVTX memory heap and every live allocation as a region of it (named after its pool and id):
+//! memcheck then reports accesses outside live allocations, freed blocks included, the moment they
+//! happen. Ranges around pool operations and copies (off by default) show in Nsight Systems.
+//!
+//! Every NVTX call is a no-op unless a tool injected itself (NVTX_INJECTION64_PATH); a pool learns
+//! at its first heap whether one did, and without one its allocations and frees cost one test of
+//! a bool. Switches, process-wide, read once from the environment and changed by `configure`:
+//! MEMORY_POOL_NVTX=0 turns registration off (for pools made afterwards), MEMORY_POOL_NVTX_RANGES=1
+//! turns ranges on. Where the core was built without the CUDA headers all of this is compiled out.
+//!
+//! Invariants: a pool's `heaps` holds exactly the regions registered with the tool, each once;
+//! `active` implies `enabled`; regions are registered only inside a registered heap.
+const std = @import("std");
+const assert = std.debug.assert;
+const build_options = @import("build_options");
+
+/// Whether this core was built with NVTX (the CUDA toolkit's headers were found).
+pub const built: bool = build_options.nvtx;
+
+const Handle = ?*anyopaque;
+
+/// gpu/nvtx.c where built, else calls that do nothing (and name no symbol the library lacks).
+const glue = if (built) struct {
+    extern fn nvtx_glue_domain_create(name: [*:0]const u8) Handle;
+    extern fn nvtx_glue_heap_register(domain: Handle, base: u64, len: u64, name: [*:0]const u8) Handle;
+    extern fn nvtx_glue_heap_unregister(domain: Handle, heap: Handle) void;
+    extern fn nvtx_glue_heap_reset(domain: Handle, heap: Handle) void;
+    extern fn nvtx_glue_region_register(domain: Handle, heap: Handle, address: u64, len: u64) void;
+    extern fn nvtx_glue_region_unregister(domain: Handle, address: u64) void;
+    extern fn nvtx_glue_region_name(domain: Handle, address: u64, name: [*:0]const u8) void;
+    extern fn nvtx_glue_range_push(domain: Handle, message: [*:0]const u8) void;
+    extern fn nvtx_glue_range_pop(domain: Handle) void;
+    const domainCreate = nvtx_glue_domain_create;
+    const heapRegister = nvtx_glue_heap_register;
+    const heapUnregister = nvtx_glue_heap_unregister;
+    const heapReset = nvtx_glue_heap_reset;
+    const regionRegister = nvtx_glue_region_register;
+    const regionUnregister = nvtx_glue_region_unregister;
+    const regionName = nvtx_glue_region_name;
+    const rangePush = nvtx_glue_range_push;
+    const rangePop = nvtx_glue_range_pop;
+} else struct {
+    fn domainCreate(_: [*:0]const u8) Handle {
+        return null;
+    }
+    fn heapRegister(_: Handle, _: u64, _: u64, _: [*:0]const u8) Handle {
+        return null;
+    }
+    fn heapUnregister(_: Handle, _: Handle) void {}
+    fn heapReset(_: Handle, _: Handle) void {}
+    fn regionRegister(_: Handle, _: Handle, _: u64, _: u64) void {}
+    fn regionUnregister(_: Handle, _: u64) void {}
+    fn regionName(_: Handle, _: u64, _: [*:0]const u8) void {}
+    fn rangePush(_: Handle, _: [*:0]const u8) void {}
+    fn rangePop(_: Handle) void {}
+};
+
+pub const memory_variable = "MEMORY_POOL_NVTX";
+pub const ranges_variable = "MEMORY_POOL_NVTX_RANGES";
+
+var register_memory = std.atomic.Value(bool).init(true);
+var ranges_on = std.atomic.Value(bool).init(false);
+/// Set once a heap registration was answered: a tool is attached to this process.
+var tool_seen = std.atomic.Value(bool).init(false);
+var environment_once = std.once(readEnvironment);
+/// The "memory-pool" domain, made at the first annotation (after a CUDA context exists: the
+/// sanitizer wants CUDA initialized before the first NVTX call). Null also means NVTX's default.
+var domain: Handle = null;
+var domain_once = std.once(createDomain);
+
+fn readEnvironment() void {
+    if (std.c.getenv(memory_variable)) |value| register_memory.store(switchValue(std.mem.span(value), true), .monotonic);
+    if (std.c.getenv(ranges_variable)) |value| ranges_on.store(switchValue(std.mem.span(value), false), .monotonic);
+}
+
+fn createDomain() void {
+    domain = glue.domainCreate("memory-pool");
+}
+
+/// "0", "off", "false", "no" (any case) turn a switch off, "1", "on", "true", "yes" on; anything
+/// else (an empty value too) leaves its default.
+pub fn switchValue(value: []const u8, default: bool) bool {
+    const off = [_][]const u8{ "0", "off", "false", "no" };
+    const on = [_][]const u8{ "1", "on", "true", "yes" };
+    for (off) |word| if (std.ascii.eqlIgnoreCase(value, word)) return false;
+    for (on) |word| if (std.ascii.eqlIgnoreCase(value, word)) return true;
+    return default;
+}
+
+/// The bits `mp_nvtx_state` returns (src/nvtx.ts mirrors them).
+pub const state_built: u32 = 1;
+pub const state_register_memory: u32 = 2;
+pub const state_ranges: u32 = 4;
+pub const state_tool_attached: u32 = 8;
+
+pub fn state() u32 {
+    environment_once.call();
+    var bits: u32 = 0;
+    if (built) bits |= state_built;
+    if (register_memory.load(.monotonic)) bits |= state_register_memory;
+    if (ranges_on.load(.monotonic)) bits |= state_ranges;
+    if (tool_seen.load(.monotonic)) bits |= state_tool_attached;
+    return bits;
+}
+
+/// Sets the switches (null: leave as is). Registration applies to pools made afterwards: a pool
+/// keeps what it started with, so every region it registered is unregistered in turn.
+pub fn configure(memory: ?bool, ranges: ?bool) void {
+    environment_once.call();
+    if (memory) |on| register_memory.store(on, .monotonic);
+    if (ranges) |on| ranges_on.store(on, .monotonic);
+}
+
+/// An NVTX range, open until `end` (a no-op where ranges were off when it began).
+pub const Range = struct {
+    open: bool,
+
+    pub const none: Range = .{ .open = false };
+
+    pub inline fn end(self: Range) void {
+        if (self.open) glue.rangePop(domain);
+    }
+};
+
+/// Opens a range named `message` where ranges are on (copies and kernels: not tied to a pool).
+pub fn beginRange(comptime message: [:0]const u8) Range {
+    if (!built or !ranges_on.load(.monotonic)) return .none;
+    domain_once.call();
+    glue.rangePush(domain, message);
+    return .{ .open = true };
+}
+
+/// One pool's annotations. A plain field of the pool: CPU pools, and pools made with registration
+/// off or without a tool attached, keep it inert.
+pub const PoolAnnotations = struct {
+    /// Registration was on when the pool was made (a GPU or pinned pool in a core built with NVTX).
+    enabled: bool = false,
+    /// Enabled, and a tool answered the first heap: only then do allocations and frees call NVTX.
+    active: bool = false,
+    /// Ranges around this pool's operations (ranges were on when it was made).
+    ranges: bool = false,
+    gpa: std.mem.Allocator = undefined,
+    /// The pool's name (owned by the pool, which outlives this).
+    pool_name: []const u8 = "",
+    mutex: std.Thread.Mutex = .{},
+    heaps: std.ArrayList(Heap) = .empty,
+
+    const Heap = struct { base: u64, len: u64, handle: Handle };
+
+    /// `device_visible`: the pool's memory is reached by kernels (GPU and pinned pools).
+    pub fn init(gpa: std.mem.Allocator, pool_name: []const u8, device_visible: bool) PoolAnnotations {
+        if (!built or !device_visible) return .{};
+        environment_once.call();
+        const memory = register_memory.load(.monotonic);
+        const ranges = ranges_on.load(.monotonic);
+        if (memory or ranges) domain_once.call();
+        return .{ .enabled = memory, .ranges = ranges, .gpa = gpa, .pool_name = pool_name };
+    }
+
+    /// A region of `len` bytes at `base` was committed: it becomes a heap, no byte of it live yet.
+    pub fn regionAdded(self: *PoolAnnotations, base: u64, len: u64) void {
+        if (!self.enabled) return;
+        assert(base != 0 and len > 0);
+        var buffer: [320]u8 = undefined;
+        const name = std.fmt.bufPrintZ(&buffer, "memory-pool '{s}' region 0x{x} ({d} bytes)", .{ self.pool_name, base, len }) catch "memory-pool region";
+        const handle = glue.heapRegister(domain, base, len, name.ptr) orelse {
+            // No tool answered (NVTX returns null then): nothing of this pool is registered.
+            assert(!self.active or self.heaps.items.len > 0);
+            return;
+        };
+        tool_seen.store(true, .monotonic);
+        self.mutex.lock();
+        defer self.mutex.unlock();
+        self.heaps.append(self.gpa, .{ .base = base, .len = len, .handle = handle }) catch {
+            // Not kept, so not registered: the tool must not hold a heap no free will clear.
+            glue.heapUnregister(domain, handle);
+            return;
+        };
+        // Written once, while the pool is being made: other threads only ever read it afterwards.
+        if (!self.active) self.active = true;
+    }
+
+    /// The region at `base` is about to be decommitted (trim): its heap and regions go.
+    pub fn regionRemoved(self: *PoolAnnotations, base: u64) void {
+        if (!self.active) return;
+        self.mutex.lock();
+        defer self.mutex.unlock();
+        const index = self.heapIndex(base) orelse return;
+        assert(self.heaps.items[index].base == base);
+        glue.heapUnregister(domain, self.heaps.items[index].handle);
+        _ = self.heaps.swapRemove(index);
+    }
+
+    /// A block of `size` bytes at `address` was handed out as allocation `id`.
+    pub inline fn allocated(self: *PoolAnnotations, address: u64, size: u64, id: u32) void {
+        if (self.active) self.registerRegion(address, size, id);
+    }
+
+    /// The allocation at `address` was freed: any access to it is now out of bounds.
+    pub inline fn freed(self: *const PoolAnnotations, address: u64) void {
+        if (self.active) glue.regionUnregister(domain, address);
+    }
+
+    /// Every allocation was freed at once (the pool's reset).
+    pub fn reset(self: *PoolAnnotations) void {
+        if (!self.active) return;
+        self.mutex.lock();
+        defer self.mutex.unlock();
+        for (self.heaps.items) |heap| glue.heapReset(domain, heap.handle);
+    }
+
+    /// Opens a range named `message` around one of this pool's operations, where ranges are on.
+    pub inline fn range(self: *const PoolAnnotations, comptime message: [:0]const u8) Range {
+        if (!self.ranges) return .none;
+        glue.rangePush(domain, message);
+        return .{ .open = true };
+    }
+
+    /// The pool goes: every heap it registered is unregistered (its regions with it).
+    pub fn deinit(self: *PoolAnnotations) void {
+        if (!self.enabled) return;
+        self.mutex.lock();
+        for (self.heaps.items) |heap| glue.heapUnregister(domain, heap.handle);
+        self.heaps.deinit(self.gpa);
+        self.mutex.unlock();
+        self.* = .{};
+    }
+
+    fn registerRegion(self: *PoolAnnotations, address: u64, size: u64, id: u32) void {
+        @branchHint(.cold);
+        assert(size > 0);
+        self.mutex.lock();
+        const heap = if (self.heapIndex(address)) |index| self.heaps.items[index] else null;
+        self.mutex.unlock();
+        // A region whose heap the tool refused stays unregistered: the tool checks nothing there.
+        const owner = heap orelse return;
+        assert(address >= owner.base and address + size <= owner.base + owner.len);
+        glue.regionRegister(domain, owner.handle, address, size);
+        var buffer: [300]u8 = undefined;
+        const name = std.fmt.bufPrintZ(&buffer, "'{s}' #{d} ({d} bytes)", .{ self.pool_name, id, size }) catch return;
+        glue.regionName(domain, address, name.ptr);
+    }
+
+    /// The heap that holds `address`, under the mutex.
+    fn heapIndex(self: *const PoolAnnotations, address: u64) ?usize {
+        for (self.heaps.items, 0..) |heap, index| {
+            if (address >= heap.base and address - heap.base < heap.len) return index;
+        }
+        return null;
+    }
+};
+
+test "switch values: off and on words, anything else keeps the default" {
+    try std.testing.expect(!switchValue("0", true));
+    try std.testing.expect(!switchValue("OFF", true));
+    try std.testing.expect(switchValue("yes", false));
+    try std.testing.expect(switchValue("", true));
+    try std.testing.expect(!switchValue("maybe", false));
+}
+
+test "configure sets the switches a new pool takes; CPU pools stay inert" {
+    const saved = state();
+    defer testing.restoreSwitches(saved);
+    try std.testing.expectEqual(built, state() & state_built != 0);
+    configure(false, null);
+    try std.testing.expect(state() & state_register_memory == 0);
+    var off = PoolAnnotations.init(std.testing.allocator, "p", true);
+    try std.testing.expect(!off.enabled and !off.active);
+    configure(true, false);
+    var cpu = PoolAnnotations.init(std.testing.allocator, "p", false);
+    try std.testing.expect(!cpu.enabled);
+    cpu.regionAdded(0x10000, 0x10000);
+    try std.testing.expect(!cpu.active);
+    off.deinit();
+    cpu.deinit();
+}
+
+/// For tests here and in other files: the stand-in tool (gpu/nvtx_fake_tool.c, linked into
+/// `zig build test` only) and putting the switches back.
+pub const testing = struct {
+    /// What the stand-in tool recorded.
+    pub const FakeTool = extern struct {
+        answering: c_int,
+        heaps: c_int,
+        heaps_unregistered: c_int,
+        heap_resets: c_int,
+        regions: c_int,
+        regions_unregistered: c_int,
+        names: c_int,
+        bad_descriptors: c_int,
+        heap_base: u64,
+        heap_len: u64,
+        last_heap: ?*const anyopaque,
+        region_heap: ?*const anyopaque,
+        region_ptr: u64,
+        region_len: u64,
+        unregistered_ptr: u64,
+        named_ptr: u64,
+        heap_name: [128]u8,
+        region_name: [128]u8,
+    };
+    const fake = struct {
+        extern var nvtx_fake_tool: FakeTool;
+    };
+
+    /// The stand-in tool's records, cleared, or a skip where it is not linked or a real tool would answer.
+    pub fn fakeTool(answering: bool) error{SkipZigTest}!*FakeTool {
+        if (!built or std.c.getenv("NVTX_INJECTION64_PATH") != null) return error.SkipZigTest;
+        const tool = &fake.nvtx_fake_tool;
+        tool.* = std.mem.zeroes(FakeTool);
+        tool.answering = @intFromBool(answering);
+        return tool;
+    }
+
+    pub fn nameOf(buffer: *const [128]u8) []const u8 {
+        return std.mem.sliceTo(buffer, 0);
+    }
+
+    /// Puts the switches back as `saved` (a `state()`) had them.
+    pub fn restoreSwitches(saved: u32) void {
+        configure(saved & state_register_memory != 0, saved & state_ranges != 0);
+    }
+};
+
+test "with a tool attached: a heap per region, a named region per allocation in its heap, gone on free, reset and trim" {
+    const tool = try testing.fakeTool(true);
+    defer tool.answering = 0;
+    const saved = state();
+    defer testing.restoreSwitches(saved);
+    configure(true, false);
+    var annotations = PoolAnnotations.init(std.testing.allocator, "gpu pool", true);
+    annotations.regionAdded(0x7000_0000, 0x20_0000);
+    try std.testing.expect(annotations.active);
+    try std.testing.expect(state() & state_tool_attached != 0);
+    try std.testing.expectEqual(@as(u64, 0x7000_0000), tool.heap_base);
+    try std.testing.expectEqual(@as(u64, 0x20_0000), tool.heap_len);
+    try std.testing.expectEqualStrings("memory-pool 'gpu pool' region 0x70000000 (2097152 bytes)", testing.nameOf(&tool.heap_name));
+    const first_heap = tool.last_heap;
+    annotations.regionAdded(0x7020_0000, 0x40_0000);
+    const second_heap = tool.last_heap;
+    try std.testing.expectEqual(@as(c_int, 2), tool.heaps);
+
+    annotations.allocated(0x7020_0100, 100, 7);
+    try std.testing.expectEqual(second_heap, tool.region_heap);
+    try std.testing.expectEqual(@as(u64, 0x7020_0100), tool.region_ptr);
+    try std.testing.expectEqual(@as(u64, 100), tool.region_len);
+    try std.testing.expectEqual(@as(u64, 0x7020_0100), tool.named_ptr);
+    try std.testing.expectEqualStrings("'gpu pool' #7 (100 bytes)", testing.nameOf(&tool.region_name));
+    annotations.allocated(0x7000_0000, 16, 8);
+    try std.testing.expectEqual(first_heap, tool.region_heap);
+
+    annotations.freed(0x7000_0000);
+    try std.testing.expectEqual(@as(c_int, 1), tool.regions_unregistered);
+    try std.testing.expectEqual(@as(u64, 0x7000_0000), tool.unregistered_ptr);
+    annotations.reset();
+    try std.testing.expectEqual(@as(c_int, 2), tool.heap_resets);
+    annotations.regionRemoved(0x7020_0000);
+    try std.testing.expectEqual(@as(c_int, 1), tool.heaps_unregistered);
+    annotations.allocated(0x7020_0000, 16, 9); // no heap holds it any more: not registered
+    try std.testing.expectEqual(@as(c_int, 2), tool.regions);
+    annotations.deinit();
+    try std.testing.expectEqual(@as(c_int, 2), tool.heaps_unregistered);
+    try std.testing.expectEqual(@as(c_int, 0), tool.bad_descriptors);
+}
+
+test "registration off: a tool sees nothing of a pool made then" {
+    const tool = try testing.fakeTool(true);
+    defer tool.answering = 0;
+    const saved = state();
+    defer testing.restoreSwitches(saved);
+    configure(false, false);
+    var annotations = PoolAnnotations.init(std.testing.allocator, "quiet", true);
+    defer annotations.deinit();
+    annotations.regionAdded(0x9000_0000, 0x20_0000);
+    annotations.allocated(0x9000_0000, 64, 1);
+    annotations.freed(0x9000_0000);
+    try std.testing.expect(!annotations.active);
+    try std.testing.expectEqual(@as(c_int, 0), tool.heaps + tool.regions + tool.regions_unregistered);
+}
+
+test "without a tool attached a pool stays inactive: no heap is kept, frees and allocations do nothing" {
+    if (std.c.getenv("NVTX_INJECTION64_PATH") != null) return error.SkipZigTest; // a tool would answer
+    if (built) _ = try testing.fakeTool(false);
+    const saved = state();
+    defer testing.restoreSwitches(saved);
+    configure(true, true);
+    var annotations = PoolAnnotations.init(std.testing.allocator, "pool", true);
+    defer annotations.deinit();
+    try std.testing.expectEqual(built, annotations.enabled);
+    annotations.regionAdded(0x20_0000, 0x20_0000);
+    try std.testing.expect(!annotations.active);
+    try std.testing.expectEqual(@as(usize, 0), annotations.heaps.items.len);
+    annotations.allocated(0x20_0000, 100, 1);
+    annotations.freed(0x20_0000);
+    annotations.reset();
+    annotations.regionRemoved(0x20_0000);
+    const scope = annotations.range("memory-pool: test");
+    scope.end();
+    beginRange("memory-pool: test copy").end();
+}
