@@ -82,6 +82,16 @@ export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: Cop
       }
     }
   }
+  // Two allocations of CPU pools, whole or from the start: liveness checked, one memmove, no endpoints built.
+  if (options === undefined && dst instanceof PoolAllocation && src instanceof PoolAllocation && dst.pool.kind === "cpu" && src.pool.kind === "cpu") {
+    const length = bytes ?? src.size;
+    if (Number.isSafeInteger(length) && length > 0 && length <= src.size && length <= dst.size) {
+      dst.assertUsable("copy into");
+      src.assertUsable("copy from");
+      checkCore(core.mp_copy_host(dst.ptr, src.ptr, length));
+      return length;
+    }
+  }
   const to = endpointOf(dst, "destination");
   const from = endpointOf(src, "source");
   return copyBetween(to, from, bytes, options);
