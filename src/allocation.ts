@@ -121,6 +121,7 @@ export abstract class PoolAllocation {
     if (this.epoch !== this.pool.epoch) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.pool.name}' was reset`);
     if (!this.pool.holds(this.offset, this.id)) {
       this.#freed = true;
+      if (this.pool.destroyedElsewhere) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.pool.name}' was destroyed`);
       this.#useAfterFree(`cannot ${action} ${this.describe()}: it was freed through its pointer or a view`);
     }
   }

@@ -78,6 +78,8 @@ export class BlockCache {
   #count: number;
   /** Operations since the record was last checked for a destroyed pool. */
   #sinceCheck = 0;
+  /** Set once the pool was seen destroyed: every later operation fails at once. */
+  #dead = false;
   /** Stack slots from this index up were written by the core's last refill: read them with Atomics. */
   #refilledFrom = 0;
   /** The largest request a block serves: bigger ones go to the core. */
@@ -122,9 +124,10 @@ export class BlockCache {
    * thread that destroys a pool closes its own cache at once; other Workers notice within a period.
    */
   #closed(): boolean {
-    if (++this.#sinceCheck < CHECK_PERIOD) return false;
+    if (++this.#sinceCheck < CHECK_PERIOD && !this.#dead) return false;
     this.#sinceCheck = 0;
-    if (this.open) return false;
+    if (!this.#dead && this.open) return false;
+    this.#dead = true;
     this.message = `pool '${this.poolName}' was destroyed`;
     return true;
   }

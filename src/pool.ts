@@ -243,6 +243,12 @@ export abstract class NativePool {
   /** @internal every allocation ended at once (reset, destroy). */
   endedAll(): void {}
 
+  /** @internal whether this thread's cache saw the pool destroyed by another Worker. */
+  get destroyedElsewhere(): boolean {
+    const cache = this.#cache;
+    return cache != null && !cache.open;
+  }
+
   /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
   holds(offset: number, id: number): boolean {
     const cache = this.#cache;

@@ -111,6 +111,24 @@ describe("threads", () => {
     expect(outcome.viewByte).toBe(0); // the memory was given back, its range kept mapped
   });
 
+  test("a pool with JavaScript thread caches destroyed while a Worker uses it: a typed error there soon after, no crash", async () => {
+    const config = Object.assign(PoolConfig.FixedSizeCPU(64), { threadSafety: "mutex", threadLocalCache: true });
+    const pool = manager.createCPUPool("threads-destroyed-cached", config);
+    const worker = spawn("pool-user-worker.ts");
+    const started = nextMessage<{ started: boolean }>(worker);
+    worker.postMessage({ mode: "churn", poolName: pool.name });
+    expect((await started).started).toBe(true);
+    const failed = nextMessage<{ code: string; message: string; viewByte: number }>(worker);
+    await Bun.sleep(20); // the Worker allocates and frees on its cache
+    manager.destroyPool(pool.name);
+    const outcome = await failed;
+    worker.terminate();
+    // An allocation sees it within 64 operations (PoolNotFoundError); a view of a live handle at once.
+    expect(["POOL_NOT_FOUND", "USE_AFTER_FREE"]).toContain(outcome.code);
+    expect(outcome.message).toContain("was destroyed");
+    expect(outcome.viewByte).toBe(0); // the memory was given back, its range kept mapped
+  });
+
   test("a Worker's thread cache goes back to the pool when the Worker ends", async () => {
     // 16 blocks of 4 KiB and no growth: the main thread gets all 16 only if the Worker's cache was flushed.
     const config = Object.assign(PoolConfig.FixedSizeCPU(4096), { threadSafety: "lockFree", threadLocalCache: true, initialSize: 64 << 10, growth: 0 });
