@@ -115,7 +115,7 @@ export class BlockCache {
 
   /** Whether the pool is still there (another Worker may have destroyed it). */
   get open(): boolean {
-    return Atomics.load(this.#words, Word.ownerSerial) === this.#serial;
+    return !this.#dead && Atomics.load(this.#words, Word.ownerSerial) === this.#serial;
   }
 
   /**
@@ -127,9 +127,20 @@ export class BlockCache {
     if (++this.#sinceCheck < CHECK_PERIOD && !this.#dead) return false;
     this.#sinceCheck = 0;
     if (!this.#dead && this.open) return false;
-    this.#dead = true;
-    this.message = `pool '${this.poolName}' was destroyed`;
+    this.#die();
     return true;
+  }
+
+  /**
+   * The pool is gone: this cache never touches its record again, and tells the core so, which may
+   * then give the record to this thread's next pool (never while this object could still use it).
+   */
+  #die(): void {
+    this.message = `pool '${this.poolName}' was destroyed`;
+    if (this.#dead) return;
+    this.#dead = true;
+    openCaches.delete(this);
+    core.mp_cache_release(this.#address);
   }
 
   /** A block for `size` bytes (1..maxBytes, checked by the caller): its granule offset, id in `lastId`; or a negative status. */
@@ -223,8 +234,8 @@ export class BlockCache {
   /** Gives every cached block back to the pool. */
   flush(): void {
     this.#sinceCheck = CHECK_PERIOD; // the next operation looks at the record
-    if (!this.open) {
-      openCaches.delete(this); // its pool is gone: nothing to give back, ever
+    if (this.#dead || !this.open) {
+      this.#die(); // its pool is gone: nothing to give back, ever
       return;
     }
     core.mp_cache_flush(this.#handle, this.#address, 0);

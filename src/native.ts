@@ -146,6 +146,7 @@ const symbols = {
   mp_cache_chunk: { args: [i32, u32], returns: ptr },
   mp_cache_refill: { args: [i32, ptr], returns: i32 },
   mp_cache_flush: { args: [i32, ptr, u32], returns: i32 },
+  mp_cache_release: { args: [ptr], returns: u32 },
   mp_pool_base: { args: [i32], returns: ptr },
   mp_pool_address_space: { args: [i32], returns: f64 },
   mp_pool_config: { args: [i32, ptr], returns: i32 },

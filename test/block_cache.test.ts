@@ -123,6 +123,37 @@ describe("the JavaScript thread cache", () => {
     expect(thrown(() => pool.deallocate(kept))).toBeInstanceOf(PoolNotFoundError);
   });
 
+  test("a pool destroyed by another Worker: this thread's cache fails soon, and another pool's cache never shares its record", async () => {
+    const a = cachedPool("gone-elsewhere");
+    const kept = a.allocateRaw(64);
+    a.deallocate(a.allocateRaw(64));
+    const worker = new Worker(new URL("./fixtures/pool-user-worker.ts", import.meta.url).href);
+    const done = new Promise<{ code: string }>((resolve) => (worker.onmessage = (event) => resolve(event.data)));
+    worker.postMessage({ mode: "destroy", poolName: a.name });
+    expect((await done).code).toBe("none");
+    worker.terminate();
+    created = created.filter((name) => name !== a.name); // gone already
+    const b = cachedPool("after-gone");
+    const live = Array.from({ length: 100 }, () => b.allocate(64)); // a record of its own
+    let error: unknown;
+    for (let i = 0; i < 200 && error === undefined; i++) {
+      try {
+        a.deallocate(a.allocateRaw(64));
+      } catch (err) {
+        error = err;
+      }
+    }
+    expect(error).toBeInstanceOf(PoolNotFoundError);
+    expect(thrown(() => a.deallocate(kept))).toBeInstanceOf(PoolNotFoundError);
+    for (const x of live) x.free();
+    manager.flushThreadCaches();
+    expect(b.getStats()).toMatchObject({ liveAllocations: 0, allocationCount: 100, freeCount: 100, cachedBytes: 0 });
+    const again = cachedPool("reuses-record"); // may take the record the dead cache gave back
+    const blocks = new Set(Array.from({ length: 300 }, () => again.allocateRaw(64)));
+    expect(blocks.size).toBe(300);
+    for (const p of blocks) again.deallocate(p);
+  });
+
   test("requests a block cannot serve go to the core: runs of blocks, and bad sizes with their errors", () => {
     const pool = cachedPool("sizes");
     const run = pool.allocate(65); // two blocks in a row, placed by the core

@@ -104,6 +104,12 @@ export fn mp_cache_refill(handle: i32, record_address: usize) i32 {
     return @intCast(count);
 }
 
+/// JavaScript saw the record closed (its pool destroyed) and dropped its view: 1 where the thread
+/// may now reuse it for another pool, 0 where it is not this thread's, or still open.
+export fn mp_cache_release(record_address: usize) u32 {
+    return @intFromBool(js_cache.release(record_address));
+}
+
 /// Gives the record's blocks from `keep` up back to the pool: the new count, or a negative status.
 export fn mp_cache_flush(handle: i32, record_address: usize, keep: u32) i32 {
     defer registry.leave(.primary);

@@ -11,7 +11,8 @@
 //!
 //! Records are never freed: a JavaScript view of one may outlive its pool (a Worker that did not
 //! see the pool destroyed). `owner_serial` names the pool a record serves, 0 once that pool is
-//! gone; JavaScript checks it before every use, and a thread reuses its own closed records.
+//! gone; JavaScript checks it, and once it has seen it closed and dropped its view it says so
+//! (mp_cache_release): only then does the thread reuse the record for another pool.
 //!
 //! Invariants: a record is written by its thread only (JavaScript or this file on its behalf),
 //! except `owner_serial`, which destroy clears; `count <= capacity_blocks`; every number on a
@@ -54,6 +55,8 @@ pub const Record = extern struct {
     serial: u64 = 0,
     next_in_pool: ?*Record = null,
     next_in_thread: ?*Record = null,
+    /// Closed, and released by the JavaScript that viewed it: free for the thread's next pool.
+    reusable: bool = false,
 
     pub fn serves(self: *const Record, serial: u64) bool {
         return serial != 0 and self.serial == serial and @atomicLoad(u32, &self.shared.owner_serial, .acquire) != 0;
@@ -84,7 +87,7 @@ pub fn open(first: *?*Record, handle: i32, serial: u64, stride_granules: u32) ?*
     var it = thread_records;
     while (it) |record| : (it = record.next_in_thread) {
         if (record.serves(serial)) return record;
-        if (closed == null and @atomicLoad(u32, &record.shared.owner_serial, .acquire) == 0) closed = record;
+        if (closed == null and record.reusable) closed = record;
     }
     const record = closed orelse blk: {
         const made = std.heap.page_allocator.create(Record) catch return null;
@@ -94,12 +97,26 @@ pub fn open(first: *?*Record, handle: i32, serial: u64, stride_granules: u32) ?*
         break :blk made;
     };
     record.shared = .{ .stride_granules = stride_granules };
+    record.reusable = false;
     record.handle = handle;
     record.serial = serial;
     record.next_in_pool = first.*;
     @atomicStore(?*Record, first, record, .release); // statistics walk the list without the lock
     @atomicStore(u32, &record.shared.owner_serial, serialWord(serial), .release);
     return record;
+}
+
+/// JavaScript saw the record at `address` closed and dropped its view: the calling thread may
+/// reuse it. False for an address that is none of the thread's records, or one still open.
+pub fn release(address: usize) bool {
+    var it = thread_records;
+    while (it) |record| : (it = record.next_in_thread) {
+        if (@intFromPtr(record) != address) continue;
+        if (@atomicLoad(u32, &record.shared.owner_serial, .acquire) != 0) return false;
+        record.reusable = true;
+        return true;
+    }
+    return false;
 }
 
 /// Closes every record of a pool being destroyed (under its lock): their views see it closed.
@@ -179,11 +196,17 @@ test "records: one per pool and thread, closed ones reused, totals summed" {
     try std.testing.expectEqual(@as(u64, 72), sum.freed_bytes);
     try std.testing.expectEqual(@as(u64, 2), sum.cached_blocks);
     try std.testing.expect(!usedElsewhere(list));
+    try std.testing.expect(!release(@intFromPtr(a))); // still open: not reusable
     closeAll(list);
     try std.testing.expect(!a.serves(7));
     var other: ?*Record = null;
     const b = open(&other, 2, 8, 4).?;
-    try std.testing.expectEqual(a, b); // the closed record, reused
-    try std.testing.expectEqual(@as(u32, 0), b.shared.count);
+    try std.testing.expect(a != b); // closed, but its view not yet released
+    try std.testing.expect(release(@intFromPtr(a)));
+    var third: ?*Record = null;
+    const c = open(&third, 3, 9, 4).?;
+    try std.testing.expectEqual(a, c); // the released record, reused
+    try std.testing.expectEqual(@as(u32, 0), c.shared.count);
     closeAll(other);
+    closeAll(third);
 }
