@@ -17,8 +17,8 @@
  * that frees a block (of two racing frees exactly one wins); an allocation publishes the block's
  * new id with a plain store on x86-64 (see PLAIN_PUBLISH). Everything else is a plain read of a value this thread wrote, or one whose staleness
  * the compare-and-swap catches. The stack's count is kept here (`#count`) and mirrored into the
- * record for the core; after a refill the numbers are read with Atomics, since Bun's JIT may reuse
- * a plain typed-array read across the FFI call that wrote them.
+ * record for the core; numbers a refill wrote are read with Atomics (once each, as they are popped),
+ * since Bun's JIT may reuse a plain typed-array read across the FFI call that wrote them.
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { core, GRANULE_BYTES, Status } from "./native";
@@ -80,8 +80,12 @@ export class BlockCache {
   #sinceCheck = 0;
   /** Set once the pool was seen destroyed: every later operation fails at once. */
   #dead = false;
-  /** Stack slots from this index up were written by the core's last refill: read them with Atomics. */
-  #refilledFrom = 0;
+  /**
+   * Stack slots below this index may still hold numbers the core wrote (a refill writes slots from
+   * the count up; a push from here overwrites slot `count`, which is never below it): read them
+   * with Atomics. After a refill it is the new count; each pop lowers it to the slot popped.
+   */
+  #coreWrittenBelow = 0;
   /** The largest request a block serves: bigger ones go to the core. */
   readonly maxBytes: number;
   /** The id of the allocation the last alloc() made. */
@@ -100,7 +104,7 @@ export class BlockCache {
     this.#strideShift = (this.#stride & (this.#stride - 1)) === 0 ? 31 - Math.clz32(this.#stride) : -1;
     this.#capacity = this.#words[Word.capacity]!;
     this.#count = Atomics.load(this.#words, Word.count);
-    this.#refilledFrom = this.#count;
+    this.#coreWrittenBelow = this.#count;
     this.maxBytes = Math.min(maxBytes, this.#stride * GRANULE_BYTES);
   }
 
@@ -150,11 +154,16 @@ export class BlockCache {
     if (count === 0) {
       count = core.mp_cache_refill(this.#handle, this.#address);
       if (count < 0) return count;
-      this.#refilledFrom = 0;
+      this.#coreWrittenBelow = count;
     }
     count--;
-    const number = count < this.#refilledFrom ? Atomics.load(this.#words, Word.numbers + count) : this.#words[Word.numbers + count]!;
-    this.#refilledFrom = Math.min(this.#refilledFrom, count);
+    let number: number;
+    if (count < this.#coreWrittenBelow) {
+      number = Atomics.load(this.#words, Word.numbers + count);
+      this.#coreWrittenBelow = count;
+    } else {
+      number = this.#words[Word.numbers + count]!;
+    }
     this.#count = count;
     this.#words[Word.count] = count;
     const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT)!;
@@ -210,8 +219,7 @@ export class BlockCache {
       this.#counters[Counter.freedBytes]! += requested;
       let count = this.#count;
       if (count === this.#capacity) {
-        count = core.mp_cache_flush(this.#handle, this.#address, KEEP_ON_FLUSH);
-        this.#refilledFrom = Math.min(this.#refilledFrom, count);
+        count = core.mp_cache_flush(this.#handle, this.#address, KEEP_ON_FLUSH); // slots below stay as they were
       }
       this.#words[Word.numbers + count] = number;
       this.#count = count + 1;
@@ -240,7 +248,7 @@ export class BlockCache {
     }
     core.mp_cache_flush(this.#handle, this.#address, 0);
     this.#count = 0;
-    this.#refilledFrom = 0;
+    this.#coreWrittenBelow = 0;
   }
 
   /** The block number of granule `g` (lockfree_fixed.zig numberOf: g / stride, rounded down). */
