@@ -90,7 +90,7 @@ pub fn open(first: *?*Record, handle: i32, serial: u64, stride_granules: u32) ?*
         if (closed == null and record.reusable) closed = record;
     }
     const record = closed orelse blk: {
-        const made = std.heap.page_allocator.create(Record) catch return null;
+        const made = std.heap.c_allocator.create(Record) catch return null; // never freed: see above
         made.* = .{ .next_in_thread = thread_records };
         thread_records = made;
         thread_exit.register();
