@@ -1,7 +1,7 @@
 // The seed's "Basic GPU Memory Pool": a device pool, host memory from the default CPU pool,
 // copies both ways, and the GPU helper functions. Needs an NVIDIA GPU and its driver; without
 // one it says what is missing and exits 0.
-import { allocate, allocateGPU, deallocate, deallocateGPU, GPUUnavailableError, MemoryPoolManager, PoolConfig } from "../src/index.ts";
+import { allocate, allocateGPU, deallocate, deallocateGPU, GPUUnavailableError, MemoryPoolManager, PoolConfig } from "bun-memory-pool";
 
 const manager = MemoryPoolManager.getInstance();
 let gpu;

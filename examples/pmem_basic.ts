@@ -12,7 +12,7 @@
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MemoryPoolManager, PMEMRootError, PoolConfig } from "../src/index.ts";
+import { MemoryPoolManager, PMEMRootError, PoolConfig } from "bun-memory-pool";
 
 const path = process.argv[2] ?? join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "my_persistent_pool.pool");
 const manager = MemoryPoolManager.getInstance();

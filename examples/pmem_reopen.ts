@@ -9,7 +9,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Allocation, MemoryPoolManager, PoolConfig, type PMEMMemoryPool } from "../src/index.ts";
+import { type Allocation, MemoryPoolManager, PoolConfig, type PMEMMemoryPool } from "bun-memory-pool";
 
 const [first, second] = process.argv.slice(2);
 const isChild = first === "--child";

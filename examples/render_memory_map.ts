@@ -12,7 +12,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { InvalidSnapshotError, MemoryPoolManager, PoolConfig, renderMemoryMap, type Allocation, type PoolSnapshot } from "../src/index.ts";
+import { InvalidSnapshotError, MemoryPoolManager, PoolConfig, renderMemoryMap, type Allocation, type PoolSnapshot } from "bun-memory-pool";
 
 const args = process.argv.slice(2);
 const outIndex = args.indexOf("--out");

@@ -1,4 +1,4 @@
-/** memory-pool: memory pools for Bun. Everything public is exported here, and only here. */
+/** bun-memory-pool: memory pools for Bun. Everything public is exported here, and only here. */
 export { Allocation, PoolAllocation, type TypedArrayConstructor } from "./allocation";
 export { PoolConfig, type AllocatorType, type ThreadSafety } from "./config";
 export {
@@ -29,6 +29,7 @@ export { copy, type CopyOptions, type CopySide, type MemoryKind } from "./copy";
 export { GPUAllocation, GPUMemoryPool, GPUStream, type HostSide, type StreamOptions } from "./gpu";
 export { allocate, allocateGPU, deallocate, deallocateGPU } from "./helpers";
 export { SharedGPUMemory, type GPUIPCHandle } from "./ipc";
+export { isAvailable, unavailableReason } from "./loader";
 export { MemoryPoolManager, type MemoryPool, type PoolInfo } from "./manager";
 export { renderMemoryMap, type MemoryMapOptions } from "./memory_map";
 export { PMEMMemoryPool, type PersistTarget, type SetRootOptions } from "./pmem";

@@ -10,7 +10,7 @@ test("the README's 'A first pool' example runs", () => {
   const readme = readFileSync(join(root, "README.md"), "utf8");
   const block = /## A first pool\n\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
   expect(block).toBeDefined();
-  const script = block!.replace(`from "memory-pool"`, `from ${JSON.stringify(join(root, "src", "index.ts"))}`);
+  const script = block!.replace(`from "bun-memory-pool"`, `from ${JSON.stringify(join(root, "src", "index.ts"))}`);
   const file = join(mkdtempSync(join(tmpdir(), "memory-pool-readme-")), "first-pool.ts");
   writeFileSync(file, script);
   const result = Bun.spawnSync([process.execPath, file]);
