@@ -2,7 +2,7 @@
 // Installs and builds whatever is missing, so `npm start` and `npm test` work on a fresh machine:
 // npm packages (Bun among them), the pinned Zig from PyPI into .tools/ (never globally), libpmem and
 // libpmemobj from Debian where apt-get can, then the Zig core. `node .ci/setup.mjs test` also runs the core's
-// unit tests (`zig build test`). Each step is skipped when its result is already there.
+// unit tests (`zig build test`). Each step says what it does, or that its result is already there.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -12,6 +12,10 @@ const ZIG_VERSION = "0.15.1";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const zigHome = join(root, ".tools", "zig");
 const say = (message) => console.log(`[setup] ${message}`);
+const STEPS = 4;
+let step = 0;
+/** Announces the next step; what it does, or that it has nothing to do, follows indented. */
+const announce = (what) => say(`${++step}/${STEPS} ${what}`);
 
 function run(command, args, options = {}) {
   const result = spawnSync(command, args, { cwd: root, stdio: "inherit", ...options });
@@ -21,12 +25,19 @@ function run(command, args, options = {}) {
   }
 }
 
+/**
+ * `--omit=optional`: the optionalDependencies are the published cores (bun-memory-pool-linux-x64-gnu,
+ * ...), which in a checkout would stand in front of the core built here (src/loader.ts).
+ * package.json's allowScripts approves Bun's postinstall (it puts the Bun binary in place), which
+ * npm 11 otherwise lists as an unreviewed install script.
+ */
 function installNpmPackages() {
+  announce("npm packages (Bun, @types/bun, TypeScript, mitata)");
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
   const missing = Object.keys(pkg.devDependencies ?? {}).filter((name) => !existsSync(join(root, "node_modules", name, "package.json")));
-  if (missing.length === 0 && existsSync(join(root, "node_modules", ".bin", "bun"))) return;
-  say(`installing npm packages (${missing.join(", ") || "bun"})`);
-  run("npm", ["install", "--no-audit", "--no-fund"]);
+  if (missing.length === 0 && existsSync(join(root, "node_modules", ".bin", "bun"))) return say("    already installed in node_modules/");
+  say(`    installing ${missing.join(", ") || "bun"} with npm install`);
+  run("npm", ["install", "--no-audit", "--no-fund", "--omit=optional"]);
 }
 
 function zigVersion() {
@@ -38,10 +49,40 @@ function zigEnv() {
   return { ...process.env, PYTHONPATH: zigHome };
 }
 
+/** Python runs the pinned Zig: where `check` fails, installs `debianPackage` as root, or says to and exits. */
+function requirePython(check, what, debianPackage) {
+  if (spawnSync("python3", check, { stdio: "ignore" }).status === 0) return;
+  if (process.getuid?.() === 0 && spawnSync("apt-get", ["--version"], { stdio: "ignore" }).status === 0) {
+    say(`    ${what} is missing: installing ${debianPackage} from Debian (Zig comes from PyPI through it)`);
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    spawnSync("apt-get", ["update", "-q"], { stdio: ["ignore", "ignore", "inherit"], env });
+    run("apt-get", ["install", "-y", "-q", debianPackage], { stdio: ["ignore", "ignore", "inherit"], env });
+    if (spawnSync("python3", check, { stdio: "ignore" }).status === 0) return;
+  }
+  console.error(`[setup] ${what} is missing: Zig ${ZIG_VERSION} comes from PyPI through it. Install it (Debian/Ubuntu: sudo apt-get install ${debianPackage}) and run this again.`);
+  process.exit(1);
+}
+
 function installZig() {
-  if (zigVersion() === ZIG_VERSION) return;
-  say(`installing Zig ${ZIG_VERSION} into .tools/zig`);
-  run("python3", ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "--target", zigHome, `ziglang==${ZIG_VERSION}`]);
+  announce(`Zig ${ZIG_VERSION} (PyPI's ziglang, into .tools/zig)`);
+  requirePython(["--version"], "python3", "python3");
+  if (zigVersion() === ZIG_VERSION) return say("    already installed");
+  requirePython(["-m", "pip", "--version"], "pip (python3 -m pip)", "python3-pip");
+  say(`    downloading ziglang==${ZIG_VERSION} from PyPI (about 50 MB)`);
+  // pip installs into .tools/zig only (--target), never into the system's Python, so its warning
+  // about running as root does not apply (PIP_ROOT_USER_ACTION); and its output, which repeats the
+  // machine's own pip configuration (such as find-links folders it skips), is shown only on failure.
+  const args = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "--target", zigHome, `ziglang==${ZIG_VERSION}`];
+  const result = spawnSync("python3", args, { cwd: root, encoding: "utf8", env: { ...process.env, PIP_ROOT_USER_ACTION: "ignore" } });
+  if (result.status !== 0) {
+    process.stderr.write(result.stdout + result.stderr);
+    console.error(`[setup] failed: python3 ${args.join(" ")}`);
+    process.exit(result.status ?? 1);
+  }
+  if (zigVersion() !== ZIG_VERSION) {
+    console.error(`[setup] pip installed ziglang, but \`python3 -m ziglang version\` does not say ${ZIG_VERSION}`);
+    process.exit(1);
+  }
 }
 
 function hasLibrary(soname) {
@@ -62,26 +103,32 @@ const PMDK_PACKAGES = [
 ];
 
 function installPmdk() {
+  announce("libpmem and libpmemobj (PMDK, for PMEM pools)");
   const missing = PMDK_PACKAGES.filter(({ soname }) => !hasLibrary(soname));
-  if (missing.length === 0) return;
+  if (missing.length === 0) return say("    already installed");
   const packages = missing.flatMap((entry) => entry.packages);
   if (process.getuid?.() !== 0 || spawnSync("apt-get", ["--version"], { stdio: "ignore" }).status !== 0) {
-    for (const entry of missing) say(`${entry.soname} is missing and apt-get is not usable here: ${entry.purpose} (install ${entry.packages[0]})`);
+    for (const entry of missing) say(`    ${entry.soname} is missing and apt-get is not usable here: ${entry.purpose} (install ${entry.packages[0]})`);
     return;
   }
-  say(`installing ${packages.join(", ")} (PMDK) from Debian`);
+  say(`    installing ${packages.join(", ")} from Debian`);
   const quiet = { stdio: ["ignore", "ignore", "inherit"] };
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const install = () => spawnSync("apt-get", ["install", "-y", "-q", ...packages], { ...quiet, env }).status === 0;
   if (!install()) {
     spawnSync("apt-get", ["update", "-q"], { ...quiet, env });
-    if (!install()) for (const entry of missing) say(`could not install ${entry.packages[0]}: ${entry.purpose}`);
+    if (!install()) for (const entry of missing) say(`    could not install ${entry.packages[0]}: ${entry.purpose}`);
   }
 }
 
+/**
+ * Zig draws its progress on a terminal; `--summary new` lists afterwards what it compiled and how
+ * long that took, wherever the output goes.
+ */
 function buildCore(withTests) {
-  say(withTests ? "building the core and running its unit tests" : "building the core");
-  run("python3", ["-m", "ziglang", "build", "--summary", "none"], { cwd: join(root, "zig"), env: zigEnv() });
+  announce(withTests ? "the core (zig build; then its unit tests, zig build test)" : "the core (zig build)");
+  say("    compiling what changed (a first build takes about a minute: Zig, and nvcc for the CUDA debug kernels where it exists)");
+  run("python3", ["-m", "ziglang", "build", "--summary", "new"], { cwd: join(root, "zig"), env: zigEnv() });
   if (withTests) run("python3", ["-m", "ziglang", "build", "test", "--summary", "all"], { cwd: join(root, "zig"), env: zigEnv() });
 }
 
@@ -89,3 +136,4 @@ installNpmPackages();
 installZig();
 installPmdk();
 buildCore(process.argv[2] === "test");
+say("done. Bun is in node_modules/.bin: run a script with `npx bun examples/quickstart.ts`.");
