@@ -26,10 +26,9 @@ function run(command, args, options = {}) {
 }
 
 /**
- * `--omit=optional`: the optionalDependencies are the published cores (bun-memory-pool-linux-x64-gnu,
- * ...), which in a checkout would stand in front of the core built here (src/loader.ts).
  * package.json's allowScripts approves Bun's postinstall (it puts the Bun binary in place), which
- * npm 11 otherwise lists as an unreviewed install script.
+ * npm 11 otherwise lists as an unreviewed install script. The optionalDependencies (the published
+ * cores) may land in node_modules too; in a checkout the loader uses the core built here instead.
  */
 function installNpmPackages() {
   announce("npm packages (Bun, @types/bun, TypeScript, mitata)");
@@ -37,7 +36,7 @@ function installNpmPackages() {
   const missing = Object.keys(pkg.devDependencies ?? {}).filter((name) => !existsSync(join(root, "node_modules", name, "package.json")));
   if (missing.length === 0 && existsSync(join(root, "node_modules", ".bin", "bun"))) return say("    already installed in node_modules/");
   say(`    installing ${missing.join(", ") || "bun"} with npm install`);
-  run("npm", ["install", "--no-audit", "--no-fund", "--omit=optional"]);
+  run("npm", ["install", "--no-audit", "--no-fund"]);
 }
 
 function zigVersion() {

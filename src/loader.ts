@@ -3,7 +3,9 @@
  *   1. MEMORY_POOL_CORE_PATH, a file named in the environment (a core built elsewhere);
  *   2. the platform package (`bun-memory-pool-linux-x64-gnu`, ...: optionalDependencies), whose file
  *      a `bun build --compile` embeds, since each is required here by a literal name;
- *   3. a local build in a checkout (zig/zig-out/lib, made by `npm run build`);
+ *   3. a local build in a checkout (zig/zig-out/lib, made by `npm run build`). Where this file lies
+ *      in a checkout, that build is the one it uses, before any package: it matches the checkout's
+ *      sources, and a published core that npm put in the checkout's node_modules may not;
  * and otherwise records an error that names the platform and what to do. Nothing here throws at
  * import time: without a core, `isAvailable()` is false and every call into the core throws that error.
  */
@@ -82,16 +84,16 @@ export function locateCore(host: Host = currentHost()): CoreLocation {
     return { path: override, source: "environment" };
   }
   const key = platformKey(host.os, host.cpu, host.libc);
+  const local = checkoutCore(host.os);
+  if (existsSync(join(checkoutRoot, "zig", "build.zig"))) {
+    if (existsSync(local)) return { path: local, source: "checkout" };
+    throw new NativeLibraryError(`the ${PACKAGE_NAME} core is not built: ${local} is missing. Run \`npm run build\` (or \`npm test\`) in ${checkoutRoot} to build it.`);
+  }
   const platform = CORE_PLATFORMS.find((candidate) => candidate.key === key);
   const packaged = platform === undefined ? undefined : packagedCore(key);
   if (packaged) return { path: packaged, source: "package" };
-  const local = checkoutCore(host.os);
-  if (existsSync(local)) return { path: local, source: "checkout" };
 
   const buildYourOwn = `build a core from the source (git clone the repository, \`npm run build\`) and set ${CORE_PATH_ENV} to its zig/zig-out/lib/libmemory_pool.so`;
-  if (existsSync(join(checkoutRoot, "zig", "build.zig"))) {
-    throw new NativeLibraryError(`the ${PACKAGE_NAME} core is not built: ${local} is missing. Run \`npm run build\` (or \`npm test\`) in ${checkoutRoot} to build it.`);
-  }
   if (platform === undefined) {
     const prebuilt = CORE_PLATFORMS.map((candidate) => candidate.key).join(", ");
     throw new NativeLibraryError(`${PACKAGE_NAME} has no prebuilt core for ${key} (there are cores for ${prebuilt}): ${buildYourOwn}`);

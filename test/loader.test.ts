@@ -26,6 +26,14 @@ function copyOfSources(withBuildFile = false): string {
   return dir;
 }
 
+/** A stand-in platform package for this machine whose "core" is `corePath`. */
+function fakePlatformPackage(dir: string, corePath: string): void {
+  const name = `${PACKAGE_NAME}-${platformKey(process.platform, process.arch, "glibc")}`;
+  mkdirSync(join(dir, "node_modules", name), { recursive: true });
+  writeFileSync(join(dir, "node_modules", name, "package.json"), JSON.stringify({ name, version: "0.0.0", type: "module", main: "index.js" }));
+  writeFileSync(join(dir, "node_modules", name, "index.js"), `export default ${JSON.stringify(corePath)};\n`);
+}
+
 /** Imports the library in `dir` as a platform (faked before the import) and reports what it found. */
 function importIn(dir: string, env: Record<string, string | undefined>, platform?: string) {
   const fake = platform === undefined ? "" : `Object.defineProperty(process, "platform", { value: ${JSON.stringify(platform)} });`;
@@ -99,6 +107,22 @@ describe("importing without a core never throws; using it throws a NativeLibrary
     expect(found.created).toBe("NativeLibraryError NATIVE_LIBRARY");
     expect(found.reason).toContain(`found no core for ${key}: its package ${PACKAGE_NAME}-${key} is not installed`);
     expect(found.reason).toContain(`bun add ${PACKAGE_NAME}-${key}`);
+  });
+
+  test("an installed copy uses its platform package; a checkout uses its own build before any package", () => {
+    const installed = copyOfSources();
+    fakePlatformPackage(installed, builtCore);
+    expect(importIn(installed, {})).toEqual({ available: true, created: "created" });
+
+    const junk = join(installed, "junk.so");
+    writeFileSync(junk, "no core");
+    const checkout = copyOfSources(true);
+    fakePlatformPackage(checkout, junk);
+    mkdirSync(join(checkout, "zig", "zig-out", "lib"), { recursive: true });
+    cpSync(builtCore, join(checkout, "zig", "zig-out", "lib", "libmemory_pool.so"));
+    expect(importIn(checkout, {})).toEqual({ available: true, created: "created" });
+    fakePlatformPackage(installed, junk);
+    expect(importIn(installed, {}).reason).toContain(`the core at ${junk} cannot be opened`);
   });
 
   test("an unbuilt checkout: the error says to run npm run build there", () => {
