@@ -4,8 +4,8 @@
  * checkout, no Zig and no registry; an app there, compiled with `bun build --compile` and run from
  * an empty folder, and bundled with `bun build`.
  */
-import { beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { CORE_PLATFORMS, PACKAGE_NAME, corePackageName } from "../src/platforms";
@@ -89,10 +89,21 @@ const nvccFound = [process.env.NVCC, "/usr/local/cuda/bin/nvcc", "/usr/bin/nvcc"
 /** A CUDA fatbin starts with 0xBA55ED50 (little-endian). */
 const FATBIN_MAGIC = Buffer.from([0x50, 0xed, 0x55, 0xba]);
 
+/** Folders made here, removed at the end: a compiled binary alone is about 100 MB. */
+const made: string[] = [];
+function temporaryFolder(tag: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `bun-memory-pool-${tag}-`));
+  made.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 describe.skipIf(here === undefined)("installed from its packages", () => {
-  const out = mkdtempSync(join(tmpdir(), "bun-memory-pool-release-"));
+  const out = temporaryFolder("release");
   const tarball = (name: string) => join(out, `${name}-${version}.tgz`);
-  const project = mkdtempSync(join(tmpdir(), "bun-memory-pool-app-"));
+  const project = temporaryFolder("app");
 
   beforeAll(() => {
     const release = Bun.spawnSync([process.execPath, join(root, ".ci", "release.ts"), "--out", out, "--platforms", `${here!.key},${arm64.key}`], { cwd: root, stdout: "pipe", stderr: "pipe" });
@@ -156,7 +167,7 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
     const compile = run([process.execPath, "build", "--compile", "app.ts", "--outfile", "app-binary"], project);
     if (compile.exitCode !== 0) console.error(compile.stdout.toString(), compile.stderr.toString());
     expect(compile.exitCode).toBe(0);
-    const alone = mkdtempSync(join(tmpdir(), "bun-memory-pool-binary-"));
+    const alone = temporaryFolder("binary");
     renameSync(join(project, "app-binary"), join(alone, "app-binary"));
     expectAppRan(run([join(alone, "app-binary")], alone, { PATH: "/usr/bin:/bin", NO_COLOR: "1" }));
   });
@@ -164,7 +175,7 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
   test("bun build bundles the core beside the script, found from any working folder", () => {
     const bundle = run([process.execPath, "build", "app.ts", "--target", "bun", "--outdir", "bundle"], project);
     expect(bundle.exitCode).toBe(0);
-    const elsewhere = mkdtempSync(join(tmpdir(), "bun-memory-pool-cwd-"));
+    const elsewhere = temporaryFolder("cwd");
     mkdirSync(join(elsewhere, "sub"));
     expectAppRan(run([process.execPath, join(project, "bundle", "app.js")], join(elsewhere, "sub")));
   });

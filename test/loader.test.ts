@@ -3,8 +3,8 @@
  * and the errors that say what to do where there is no core. Imports that find no core run in child
  * processes on copies of src/ (outside any checkout), since a process loads its core once.
  */
-import { describe, expect, test } from "bun:test";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NativeLibraryError } from "../src/errors";
@@ -15,9 +15,15 @@ import "../src/native";
 const root = join(import.meta.dir, "..");
 const builtCore = join(root, "zig", "zig-out", "lib", "libmemory_pool.so");
 
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 /** src/ copied where no checkout is around it; `withBuildFile` makes it look like an unbuilt checkout. */
 function copyOfSources(withBuildFile = false): string {
   const dir = mkdtempSync(join(tmpdir(), "bun-memory-pool-loader-"));
+  made.push(dir);
   cpSync(join(root, "src"), join(dir, "src"), { recursive: true });
   if (withBuildFile) {
     mkdirSync(join(dir, "zig"));
@@ -57,7 +63,9 @@ describe("the loader", () => {
   });
 
   test(`${CORE_PATH_ENV} comes before the local build`, () => {
-    const elsewhere = join(mkdtempSync(join(tmpdir(), "bun-memory-pool-override-")), "core.so");
+    const folder = mkdtempSync(join(tmpdir(), "bun-memory-pool-override-"));
+    made.push(folder);
+    const elsewhere = join(folder, "core.so");
     cpSync(builtCore, elsewhere);
     expect(locateCore({ os: "linux", cpu: "x64", libc: "glibc", env: { [CORE_PATH_ENV]: elsewhere } })).toEqual({ path: elsewhere, source: "environment" });
   });
