@@ -106,6 +106,7 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
   const project = temporaryFolder("app");
 
   beforeAll(() => {
+    console.log(`install test: npm run release for ${here!.key} and ${arm64.key} (Zig's cache makes it quick after the first time, about a minute)`);
     const release = Bun.spawnSync([process.execPath, join(root, ".ci", "release.ts"), "--out", out, "--platforms", `${here!.key},${arm64.key}`], { cwd: root, stdout: "pipe", stderr: "pipe" });
     if (release.exitCode !== 0) console.error(release.stdout.toString(), release.stderr.toString());
     expect(release.exitCode).toBe(0);
