@@ -4,7 +4,7 @@
 // libpmemobj from Debian where apt-get can, then the Zig core. `node .ci/setup.mjs test` also runs the core's
 // unit tests (`zig build test`). Each step says what it does, or that its result is already there.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -12,7 +12,7 @@ const ZIG_VERSION = "0.15.1";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const zigHome = join(root, ".tools", "zig");
 const say = (message) => console.log(`[setup] ${message}`);
-const STEPS = 4;
+const STEPS = 5;
 let step = 0;
 /** Announces the next step; what it does, or that it has nothing to do, follows indented. */
 const announce = (what) => say(`${++step}/${STEPS} ${what}`);
@@ -131,8 +131,33 @@ function buildCore(withTests) {
   if (withTests) run("python3", ["-m", "ziglang", "build", "test", "--summary", "all"], { cwd: join(root, "zig"), env: zigEnv() });
 }
 
+/** Where Debian's qemu-user-static and libc6-arm64-cross put what runs an arm64 Linux program here. */
+const QEMU_AARCH64 = { emulator: "qemu-aarch64-static", sysroot: "/usr/aarch64-linux-gnu" };
+const arm64BunHome = join(root, ".tools", "bun-linux-aarch64");
+
+/**
+ * Optional: where qemu-user can run arm64 programs, Bun's own arm64 build (npm's
+ * @oven/bun-linux-aarch64, the version package.json pins) into .tools/, so the install test runs
+ * the arm64 core too. Without qemu the test checks only that core's ELF header.
+ */
+function installArm64Bun() {
+  announce("Bun for arm64 (optional: the install test runs the arm64 core under qemu-user with it)");
+  const emulates = spawnSync(QEMU_AARCH64.emulator, ["--version"], { stdio: "ignore" }).status === 0 && existsSync(join(QEMU_AARCH64.sysroot, "lib", "ld-linux-aarch64.so.1"));
+  if (!emulates) return say("    skipped: no qemu-user here (Debian: apt-get install qemu-user-static libc6-arm64-cross)");
+  if (existsSync(join(arm64BunHome, "bin", "bun"))) return say("    already in .tools/bun-linux-aarch64");
+  const version = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).devDependencies.bun;
+  say(`    fetching @oven/bun-linux-aarch64@${version} from npm (about 40 MB) into .tools/bun-linux-aarch64`);
+  mkdirSync(arm64BunHome, { recursive: true });
+  const packed = spawnSync("npm", ["pack", "--json", "--pack-destination", arm64BunHome, `@oven/bun-linux-aarch64@${version}`], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  if (packed.status !== 0) return say("    could not fetch it: the install test will check the arm64 core's ELF header only");
+  const tarball = join(arm64BunHome, JSON.parse(packed.stdout)[0].filename);
+  run("tar", ["-xzf", tarball, "-C", arm64BunHome, "--strip-components=1"]);
+  rmSync(tarball);
+}
+
 installNpmPackages();
 installZig();
 installPmdk();
 buildCore(process.argv[2] === "test");
+installArm64Bun();
 say("done. Bun is in node_modules/.bin: run a script with `npx bun examples/quickstart.ts`.");

@@ -14,6 +14,10 @@ const root = join(import.meta.dir, "..");
 const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
 const here = process.platform === "linux" && process.arch === "x64" ? CORE_PLATFORMS.find((platform) => platform.key === "linux-x64-gnu") : undefined;
 const arm64 = CORE_PLATFORMS.find((platform) => platform.key === "linux-arm64-gnu")!;
+/** Set-up fetches Bun's arm64 build where Debian's qemu-user-static and libc6-arm64-cross are installed. */
+const qemu = { emulator: Bun.which("qemu-aarch64-static"), sysroot: "/usr/aarch64-linux-gnu", bun: join(root, ".tools", "bun-linux-aarch64", "bin", "bun") };
+const emulates = qemu.emulator !== null && existsSync(join(qemu.sysroot, "lib", "ld-linux-aarch64.so.1")) && existsSync(qemu.bun);
+if (here !== undefined && !emulates) console.log("the arm64 core is checked, not run: no qemu-user here (apt-get install qemu-user-static libc6-arm64-cross, then npm test again)");
 if (here === undefined) console.log(`install tests skipped: they install the linux-x64-gnu package, and this is ${process.platform}-${process.arch}`);
 
 /** Nothing but Bun and the system's tools: no Zig, no PYTHONPATH, no registry, no core override. */
@@ -172,6 +176,20 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
     renameSync(join(project, "app-binary"), join(alone, "app-binary"));
     expectAppRan(run([join(alone, "app-binary")], alone, { PATH: "/usr/bin:/bin", NO_COLOR: "1" }));
   });
+
+  test.skipIf(!emulates)("the arm64 core runs, under qemu-user with Bun's arm64 build", () => {
+    const arm64Project = temporaryFolder("arm64-app");
+    const manifest = {
+      name: "arm64-app",
+      private: true,
+      type: "module",
+      dependencies: { [PACKAGE_NAME]: `file:${tarball(PACKAGE_NAME)}`, [corePackageName(arm64)]: `file:${tarball(corePackageName(arm64))}` },
+    };
+    writeFileSync(join(arm64Project, "package.json"), JSON.stringify(manifest));
+    writeFileSync(join(arm64Project, "app.ts"), app);
+    expect(run([process.execPath, "install", "--omit=optional", "--no-progress"], arm64Project).exitCode).toBe(0);
+    expectAppRan(run([qemu.emulator!, "-L", qemu.sysroot, qemu.bun, "app.ts"], arm64Project));
+  }, 60_000);
 
   test("bun build bundles the core beside the script, found from any working folder", () => {
     const bundle = run([process.execPath, "build", "app.ts", "--target", "bun", "--outdir", "bundle"], project);

@@ -25,8 +25,8 @@ describe.skipIf(node === null)("set-up", () => {
   test("announces its steps, and a missing python3 is named with the Debian package to install", () => {
     const result = setupWithPython("exit 127");
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toContain("[setup] 1/4 npm packages");
-    expect(result.stdout).toContain("[setup] 2/4 Zig 0.15.1");
+    expect(result.stdout).toContain("[setup] 1/5 npm packages");
+    expect(result.stdout).toContain("[setup] 2/5 Zig 0.15.1");
     expect(result.stderr).toContain("python3 is missing");
     expect(result.stderr).toContain("apt-get install python3)");
   });
