@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Installs and builds whatever is missing, so `npm start` and `npm test` work on a fresh machine:
 // npm packages (Bun among them), the pinned Zig from PyPI into .tools/ (never globally), libpmem and
-// libpmemobj from Debian where apt-get can, then the Zig core. `node .ci/setup.mjs test` also runs the core's
-// unit tests (`zig build test`). Each step says what it does, or that its result is already there.
+// libpmemobj from Debian where apt-get can, then the Zig core, and where qemu-user is installed Bun's
+// arm64 build for the install test. `node .ci/setup.mjs test` also runs the core's unit tests
+// (`zig build test`). Each step says what it does, or that its result is already there.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
