@@ -204,10 +204,13 @@ pub const Pool = struct {
         var backend_owned = true;
         defer if (backend_owned) backend.deinit();
         const granularity = backend.granularity();
-        const reserve_bytes = if (config.max_size == 0)
+        const wanted_bytes = if (config.max_size == 0)
             arena_mod.reserve_bytes_max
         else
             @min(arena_mod.reserve_bytes_max, std.mem.alignForward(u64, config.max_size, granularity));
+        // At least the first region (below): a fixed-size block, with device canaries, may pass initialSize.
+        const first_region_bound = std.mem.alignForward(u64, @max(config.initial_size, config.block_size + 2 * deviceCanaryBytes(config.alignment) + @max(config.alignment, granule_bytes)), granularity);
+        const reserve_bytes = backend.reservationBytes(wanted_bytes, first_region_bound, config.growth != 0, config.max_size != 0);
         const self = gpa.create(Pool) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.destroy(self);
         const owned_name = gpa.dupe(u8, name) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});

@@ -11,6 +11,12 @@
 //! MEMORY_POOL_NVTX=0 turns registration off (for pools made afterwards), MEMORY_POOL_NVTX_RANGES=1
 //! turns ranges on. Where the core was built without the CUDA headers all of this is compiled out.
 //!
+//! compute-sanitizer refuses heaps over memory of CUDA's virtual memory management API (seen with
+//! CUDA 13 and driver 580 on an H200: "Call to nvtxMemHeapRegister failed: One or more of the
+//! parameters is invalid"), which is how GPU pools map their regions, and accepts them over
+//! cuMemAlloc'd memory. So where a tool injected itself and registration is on, a GPU pool takes
+//! its memory from cuMemAlloc instead (`deviceMemoryForTool`, backend/device_memory.zig).
+//!
 //! Invariants: a pool's `heaps` holds exactly the regions registered with the tool, each once;
 //! `active` implies `enabled`; regions are registered only inside a registered heap.
 const std = @import("std");
@@ -66,6 +72,10 @@ var ranges_on = std.atomic.Value(bool).init(false);
 /// Set once a heap registration was answered: a tool is attached to this process.
 var tool_seen = std.atomic.Value(bool).init(false);
 var environment_once = std.once(readEnvironment);
+/// Whether a tool injected itself into NVTX when the process started, read once: the answer must
+/// not change between pools, since it decides where their memory comes from.
+var tool_injected: bool = false;
+var injection_once = std.once(readInjection);
 /// The "memory-pool" domain, made at the first annotation (after a CUDA context exists: the
 /// sanitizer wants CUDA initialized before the first NVTX call). Null also means NVTX's default.
 var domain: Handle = null;
@@ -74,6 +84,38 @@ var domain_once = std.once(createDomain);
 fn readEnvironment() void {
     if (std.c.getenv(memory_variable)) |value| register_memory.store(switchValue(std.mem.span(value), true), .monotonic);
     if (std.c.getenv(ranges_variable)) |value| ranges_on.store(switchValue(std.mem.span(value), false), .monotonic);
+}
+
+/// What compute-sanitizer and Nsight Systems set for the program they run: NVTX loads the tool from it.
+pub const injection_variable = "NVTX_INJECTION64_PATH";
+
+fn readInjection() void {
+    tool_injected = injectionNamed(if (std.c.getenv(injection_variable)) |value| std.mem.span(value) else null);
+}
+
+/// Whether the injection variable's value names a library (set and not empty).
+pub fn injectionNamed(value: ?[]const u8) bool {
+    const path = value orelse return false;
+    return path.len > 0;
+}
+
+/// A tool injected itself into NVTX in this process (decided once, at the first question).
+pub fn toolInjected() bool {
+    injection_once.call();
+    return tool_injected;
+}
+
+/// Whether a GPU pool made now takes memory a tool can check (one cuMemAlloc) instead of VMM
+/// mappings the tool refuses as heaps: only where it would register, in a core built with NVTX,
+/// with a tool injected. Elsewhere pools keep VMM (real growth and trim, IPC export).
+pub fn deviceMemoryForTool() bool {
+    environment_once.call();
+    return checkableDeviceMemory(built, register_memory.load(.monotonic), toolInjected());
+}
+
+/// The decision of `deviceMemoryForTool` from its three facts.
+pub fn checkableDeviceMemory(nvtx_built: bool, registering: bool, injected: bool) bool {
+    return nvtx_built and registering and injected;
 }
 
 fn createDomain() void {
@@ -95,6 +137,7 @@ pub const state_built: u32 = 1;
 pub const state_register_memory: u32 = 2;
 pub const state_ranges: u32 = 4;
 pub const state_tool_attached: u32 = 8;
+pub const state_tool_injected: u32 = 16;
 
 pub fn state() u32 {
     environment_once.call();
@@ -103,6 +146,7 @@ pub fn state() u32 {
     if (register_memory.load(.monotonic)) bits |= state_register_memory;
     if (ranges_on.load(.monotonic)) bits |= state_ranges;
     if (tool_seen.load(.monotonic)) bits |= state_tool_attached;
+    if (toolInjected()) bits |= state_tool_injected;
     return bits;
 }
 
@@ -259,6 +303,26 @@ test "switch values: off and on words, anything else keeps the default" {
     try std.testing.expect(switchValue("yes", false));
     try std.testing.expect(switchValue("", true));
     try std.testing.expect(!switchValue("maybe", false));
+}
+
+test "a GPU pool takes checkable memory only where it registers, with NVTX built and a tool injected" {
+    try std.testing.expect(checkableDeviceMemory(true, true, true));
+    try std.testing.expect(!checkableDeviceMemory(true, false, true)); // MEMORY_POOL_NVTX=0 keeps VMM under a tool
+    try std.testing.expect(!checkableDeviceMemory(true, true, false));
+    try std.testing.expect(!checkableDeviceMemory(false, true, true));
+    try std.testing.expect(injectionNamed("/usr/local/cuda/compute-sanitizer/libsanitizer-collection.so"));
+    try std.testing.expect(!injectionNamed(""));
+    try std.testing.expect(!injectionNamed(null));
+    // The process's own answer follows its environment, and switching registration off turns it off.
+    const saved = state();
+    defer testing.restoreSwitches(saved);
+    const injected = std.c.getenv(injection_variable) != null and std.mem.span(std.c.getenv(injection_variable).?).len > 0;
+    try std.testing.expectEqual(injected, toolInjected());
+    try std.testing.expectEqual(injected, state() & state_tool_injected != 0);
+    configure(true, null);
+    try std.testing.expectEqual(built and injected, deviceMemoryForTool());
+    configure(false, null);
+    try std.testing.expect(!deviceMemoryForTool());
 }
 
 test "configure sets the switches a new pool takes; CPU pools stay inert" {
