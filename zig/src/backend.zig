@@ -48,6 +48,16 @@ pub const Backend = union(enum) {
         };
     }
 
+    /// Where the whole reserved range lies in one allocation of the driver's (a device arena with
+    /// `.allocated` backing, once reserved), that allocation: a tool knows it, so its pool
+    /// registers it as one NVTX heap. Else null.
+    pub fn wholeAllocation(self: Backend) ?nvtx.PoolAnnotations.Extent {
+        return switch (self) {
+            .device => |arena| if (arena.backing == .allocated and arena.allocation != 0) .{ .base = arena.allocation, .len = arena.allocation_len } else null,
+            .host, .pinned => null,
+        };
+    }
+
     pub fn hostAccessible(self: Backend) bool {
         return self != .device;
     }

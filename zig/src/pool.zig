@@ -260,7 +260,7 @@ pub const Pool = struct {
             .alignment_granules = alignment_granules,
             .debug = layer,
             .owner_thread = std.Thread.getCurrentId(),
-            .annotations = PoolAnnotations.init(gpa, owned_name, config.kind != .cpu),
+            .annotations = PoolAnnotations.init(gpa, owned_name, config.kind != .cpu, arena.backend.wholeAllocation()),
         };
         if (config.sharedFixed() and config.strategy == .variable) {
             self.sharded = ShardedVariable.create(gpa) catch |err| {
