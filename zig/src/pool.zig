@@ -665,6 +665,7 @@ pub const Pool = struct {
     /// Gives every empty region but the first back to the OS; returns the bytes released.
     pub fn trim(self: *Pool) u64 {
         if (self.shared != null or self.sharded != null) return 0; // their regions are never removed (sync/lockfree_fixed.zig, sync/sharded_variable.zig)
+        if (self.arena.backend.wholeAllocation() != null) return 0; // one allocation: nothing goes back before the pool does
         self.lock();
         defer self.unlock();
         if (self.stream_frees.pending.items.len > 0) self.reclaim(null, true);

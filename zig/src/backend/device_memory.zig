@@ -7,8 +7,9 @@
 //! the arena is backed by one cuMemAlloc instead, chosen once when its pool is made: the sanitizer
 //! refuses NVTX heaps over VMM mappings and accepts them over memory it saw allocated. The whole
 //! reservation is then committed up front (so it is sized to what the pool can use, see
-//! `allocatedReservationBytes`); commit and decommit only keep the arena's books, trim gives no
-//! memory back, and export is refused (cuMemAlloc memory has no shareable handle).
+//! `allocatedReservationBytes`); commit and decommit only keep the arena's books, the pool's trim
+//! does nothing (backend.zig `wholeAllocation`), and export is refused (cuMemAlloc memory has no
+//! shareable handle). Its pool registers the allocation as one NVTX heap.
 //!
 //! Invariants: with `.mapped` backing every committed range has exactly one physical handle in
 //! `mappings`, mapped at its offset with read-write access for the owning device; with
@@ -214,7 +215,7 @@ pub const DeviceArena = struct {
 
     pub fn decommit(self: *DeviceArena, base: u64, offset: u64, len: u64) void {
         if (self.backing == .allocated) {
-            // The memory stays allocated until the arena is released: trim gives nothing back.
+            // The memory stays allocated until the arena is released (the pool never trims it).
             assert(base + offset + len <= self.allocation + self.allocation_len);
             return;
         }
