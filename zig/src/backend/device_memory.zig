@@ -106,7 +106,7 @@ pub const DeviceArena = struct {
     }
 
     pub fn destroy(self: *DeviceArena) void {
-        assert(self.mappings.items.len == 0);
+        assert(self.mappings.items.len == 0 and self.allocation == 0);
         self.mappings.deinit(std.heap.c_allocator);
         std.heap.c_allocator.destroy(self);
     }
@@ -145,12 +145,13 @@ pub const DeviceArena = struct {
     pub fn release(self: *DeviceArena, base: u64, len: u64) void {
         if (self.backing == .allocated) {
             assert(self.allocation != 0 and base >= self.allocation and base + len <= self.allocation + self.allocation_len);
+            const allocation = self.allocation;
+            self.allocation = 0;
+            self.allocation_len = 0;
             const api = self.device.enter() catch return;
             // Work queued on the memory must finish before it goes back.
             _ = api.cuCtxSynchronize();
-            _ = api.cuMemFree_v2(self.allocation);
-            self.allocation = 0;
-            self.allocation_len = 0;
+            _ = api.cuMemFree_v2(allocation);
             return;
         }
         while (self.mappings.items.len > 0) {
