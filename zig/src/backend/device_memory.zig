@@ -93,7 +93,7 @@ pub const DeviceArena = struct {
     }
 
     /// What a pool reserves (see `allocatedReservationBytes`): `wanted` with mapped backing.
-    /// Regions being multiples of `granularity` (a multiple of the device's).
+    /// `granularity`: what the arena's regions are multiples of (a multiple of the device's).
     pub fn reservationBytes(self: *const DeviceArena, wanted: u64, first_region: u64, grows: bool, limited: bool, granularity: u64) u64 {
         assert(granularity % self.device.granularity == 0);
         if (self.backing == .mapped) return wanted;
