@@ -79,6 +79,20 @@ function installPmdk() {
   }
 }
 
+/** test/timeline.test.ts opens the timeline page in a headless Chromium; without one it skips, saying why. */
+function installChromium() {
+  if (["chromium", "chromium-browser", "google-chrome"].some((name) => spawnSync("which", [name], { stdio: "ignore" }).status === 0)) return;
+  if (process.getuid?.() !== 0 || spawnSync("apt-get", ["--version"], { stdio: "ignore" }).status !== 0) {
+    say("chromium is missing and apt-get is not usable here: the timeline's browser test will skip (install chromium)");
+    return;
+  }
+  say("installing chromium from Debian (for the timeline's browser test)");
+  const options = { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } };
+  if (spawnSync("apt-get", ["install", "-y", "-q", "chromium"], options).status === 0) return;
+  spawnSync("apt-get", ["update", "-q"], options);
+  if (spawnSync("apt-get", ["install", "-y", "-q", "chromium"], options).status !== 0) say("could not install chromium: the timeline's browser test will skip");
+}
+
 function buildCore(withTests) {
   say(withTests ? "building the core and running its unit tests" : "building the core");
   run("python3", ["-m", "ziglang", "build", "--summary", "none"], { cwd: join(root, "zig"), env: zigEnv() });
@@ -88,4 +102,5 @@ function buildCore(withTests) {
 installNpmPackages();
 installZig();
 installPmdk();
+if (process.argv[2] === "test") installChromium();
 buildCore(process.argv[2] === "test");

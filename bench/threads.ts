@@ -10,7 +10,7 @@
  * throughput; lock-free reaches at least 2 x the mutex pool at 16 Workers.
  */
 import { cpus } from "node:os";
-import { MemoryPoolManager, PoolConfig, type CPUMemoryPool } from "../src/index";
+import { MemoryPoolManager, PoolConfig } from "../src/index";
 import { free, malloc } from "./anchors";
 
 declare const self: Worker;
@@ -52,7 +52,7 @@ function workerMain(): void {
         for (const p of ring) free(p as never);
       };
     } else {
-      const pool = MemoryPoolManager.getInstance().getPool<CPUMemoryPool>(job.poolName);
+      const pool = MemoryPoolManager.getInstance().getPool(job.poolName, "cpu");
       for (let i = 0; i < WINDOW; i++) ring[i] = pool.allocateRaw(BLOCK_BYTES);
       run = () => {
         for (let i = 0; i < job.pairs; i++) {
@@ -88,7 +88,7 @@ async function measure(option: string, workers: number, pairs: number): Promise<
   for (const worker of spawned) worker.terminate();
   if (config !== "malloc") {
     await Bun.sleep(20); // the Workers' thread caches go back as their threads end
-    const stats = manager.getPool<CPUMemoryPool>(poolName).getStats();
+    const stats = manager.getPool(poolName, "cpu").getStats();
     if (stats.liveAllocations !== 0 || stats.allocationCount !== stats.freeCount) throw new Error(`${option}: ${stats.liveAllocations} blocks still live after the run`);
     manager.destroyPool(poolName);
   }

@@ -4,7 +4,7 @@
  *
  *   bun examples/advanced_configuration.ts
  */
-import { ConfigError, MemoryPoolManager, OutOfMemoryError, PoolConfig, UseAfterFreeError, type Allocation, type CPUMemoryPool, type PoolOptions } from "../src/index.ts";
+import { ConfigError, MemoryPoolManager, OutOfMemoryError, PoolConfig, UseAfterFreeError, type Allocation, type PoolOptions } from "../src/index.ts";
 
 const KiB = 1024;
 declare const self: Worker;
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
 function workerThread(): void {
   self.onmessage = (event: MessageEvent<{ poolName: string; id: number }>) => {
     const { poolName, id } = event.data;
-    const pool = MemoryPoolManager.getInstance().getPool<CPUMemoryPool>(poolName);
+    const pool = MemoryPoolManager.getInstance().getPool(poolName, "cpu");
     const kept: number[] = [];
     for (let i = 0; i < 200; i++) {
       const a = pool.allocate(32 + i);

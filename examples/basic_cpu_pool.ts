@@ -37,20 +37,24 @@ const record = new DataView(data.bytes.buffer, data.bytes.byteOffset, data.size)
 record.setUint32(0, 0xcafe, true);
 console.log(`The first 4 bytes, written through a DataView, read back as 0x${record.getUint32(0, true).toString(16)}.`);
 
-// Smaller requests also take one block; larger ones than blockSize are refused.
+// Smaller requests also take one block; larger ones take a run of contiguous blocks.
 const small = cpuPool.allocate(100);
 console.log(`A 100-byte allocation takes one ${config.blockSize}-byte block: ${cpuPool.getStats().bytesAllocated} bytes in blocks for ${cpuPool.getStats().bytesInUse} bytes asked.`);
+const large = cpuPool.allocate(1024 * 10);
+large.bytes.fill(1);
+console.log(`A ${large.size}-byte allocation takes a run of ${large.size / config.blockSize} contiguous blocks: ${cpuPool.getStats().bytesAllocated} bytes in blocks now.`);
 try {
-  cpuPool.allocate(4096);
+  cpuPool.allocate(0);
 } catch (err) {
   if (!(err instanceof InvalidSizeError)) throw err;
-  console.log(`Asking for 4096 bytes fails: ${err.code}: ${err.message}`);
+  console.log(`Asking for 0 bytes fails: ${err.code}: ${err.message}`);
 }
 
 // Free with the handle or through the pool; both are the same thing.
+large.free();
 small.free();
 cpuPool.deallocate(data);
-console.log(`Freed both allocations; ${cpuPool.getStats().liveAllocations} live.`);
+console.log(`Freed all three allocations; ${cpuPool.getStats().liveAllocations} live.`);
 
 // A freed handle refuses access instead of reaching memory that is someone else's now.
 try {

@@ -1,12 +1,13 @@
-// The seed's "Basic GPU Memory Pool": a device pool, host memory from the default CPU pool,
-// copies both ways, and the GPU helper functions. Needs an NVIDIA GPU and its driver; without
-// one it says what is missing and exits 0.
+// The seed's "Basic GPU Memory Pool", as the design document writes it: a FixedSize device pool of
+// 1024-byte blocks, a 1024 * 10-byte allocation from it (a run of ten contiguous blocks), host
+// memory from the default CPU pool, copies both ways, and the GPU helper functions. Needs an NVIDIA
+// GPU and its driver; without one it says what is missing and exits 0.
 import { allocate, allocateGPU, deallocate, deallocateGPU, GPUUnavailableError, MemoryPoolManager } from "../src/index.ts";
 
 const manager = MemoryPoolManager.getInstance();
 let gpu;
 try {
-  gpu = manager.createGPUPool("main_gpu_pool", { deviceId: 0, initialSize: 64 << 20 });
+  gpu = manager.createGPUPool("main_gpu_pool", { allocatorType: "FixedSize", blockSize: 1024, deviceId: 0, initialSize: 2 * 1024 * 1024 });
 } catch (err) {
   if (!(err instanceof GPUUnavailableError)) throw err;
   console.log(`No GPU here: ${err.message}`);

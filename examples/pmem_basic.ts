@@ -1,5 +1,5 @@
 /**
- * Basic PMEM memory pool (the seed's example): a pool whose memory is a file mapped with libpmem.
+ * Basic PMEM memory pool (the C++ API's example): a pool whose memory is a file mapped with libpmem.
  * What you allocate and persist survives the process; named roots let the next process find it.
  *
  *   PMEM_IS_PMEM_FORCE=1 bun examples/pmem_basic.ts [pool file]
@@ -13,11 +13,20 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryPoolManager, PMEMRootError, PoolConfig } from "../src/index.ts";
+import { exampleArgs } from "./support/cli.ts";
 
-const path = process.argv[2] ?? join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "my_persistent_pool.pool");
+const usage = `Usage: PMEM_IS_PMEM_FORCE=1 bun examples/pmem_basic.ts [pool file]
+
+Creates (or reopens) a PMEM pool in the file, writes and persists data, publishes it as roots.
+The pool file defaults to my_persistent_pool.pool in /dev/shm (or the temporary folder).
+
+Options:
+  -h, --help  show this help`;
+const { positionals } = exampleArgs(usage, { options: { help: { type: "boolean", short: "h" } }, allowPositionals: true });
+const path = positionals[0] ?? join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "my_persistent_pool.pool");
 const manager = MemoryPoolManager.getInstance();
 
-// (seed) A PMEM pool: its file is created with initialSize bytes, or opened if it exists.
+// A PMEM pool: its file is created with initialSize bytes, or opened if it exists.
 const config = new PoolConfig();
 config.pmemPoolPath = path;
 config.initialSize = 2 * 1024 * 1024;
@@ -25,7 +34,7 @@ const pmemPool = manager.createPMEMPool("persistent_pool", config);
 console.log(`${pmemPool.created ? "Created" : "Opened"} PMEM pool 'persistent_pool': ${config.initialSize / 1024 / 1024} MiB file.`);
 console.log(pmemPool.isPmem ? "Persistent memory (real or PMEM_IS_PMEM_FORCE=1): persist() flushes CPU caches." : "Not persistent memory: persist() calls msync (set PMEM_IS_PMEM_FORCE=1 to emulate PMEM).");
 
-// (seed) Allocate, write, persist: durable once persist returns.
+// Allocate, write, persist: durable once persist returns.
 const data = pmemPool.allocate(1024);
 new TextEncoder().encodeInto("This data persists!", data.bytes);
 pmemPool.persist(data, 20);

@@ -10,10 +10,21 @@ import { existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Allocation, MemoryPoolManager, type PMEMMemoryPool } from "../src/index.ts";
+import { exampleArgs } from "./support/cli.ts";
 
-const [first, second] = process.argv.slice(2);
-const isChild = first === "--child";
-const path = (isChild ? second : first) ?? join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), `pmem_reopen_${process.pid}.pool`);
+const usage = `Usage: PMEM_IS_PMEM_FORCE=1 bun examples/pmem_reopen.ts [pool file]
+
+Writes a journal into a PMEM pool, has a child process reopen and append to it, then reads both.
+The pool file defaults to a new file in /dev/shm (or the temporary folder), removed at the end.
+
+Options:
+  -h, --help  show this help`;
+const { values, positionals } = exampleArgs(usage, {
+  options: { help: { type: "boolean", short: "h" }, child: { type: "boolean" } }, // --child: the second process (this script runs itself)
+  allowPositionals: true,
+});
+const isChild = values.child === true;
+const path = positionals[0] ?? join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), `pmem_reopen_${process.pid}.pool`);
 
 const open = (): PMEMMemoryPool =>
   MemoryPoolManager.getInstance().createPMEMPool("journal_pool", { pmemPoolPath: path, initialSize: 1024 * 1024 });

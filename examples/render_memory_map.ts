@@ -13,11 +13,22 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { InvalidSnapshotError, MemoryPoolManager, renderMemoryMap, type Allocation, type PoolSnapshot } from "../src/index.ts";
+import { exampleArgs } from "./support/cli.ts";
 
-const args = process.argv.slice(2);
-const outIndex = args.indexOf("--out");
-const out = outIndex >= 0 ? args.splice(outIndex, 2)[1] : undefined;
-const saved = args[0];
+const usage = `Usage: bun examples/render_memory_map.ts [snapshot.json] [--out map.svg]
+
+Without a snapshot: builds a fragmented pool, saves its snapshot as JSON and draws it as SVG.
+With a saved snapshot: draws it (to snapshot.svg unless --out says where).
+
+Options:
+  -o, --out <file>  where to write the SVG (the JSON goes next to it)
+  -h, --help        show this help`;
+const { values, positionals } = exampleArgs(usage, {
+  options: { out: { type: "string", short: "o" }, help: { type: "boolean", short: "h" } },
+  allowPositionals: true,
+});
+const out = values.out;
+const saved = positionals[0];
 
 if (saved !== undefined) {
   // Draw a snapshot saved earlier, perhaps by another process or on another machine.

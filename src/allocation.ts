@@ -5,6 +5,7 @@
  */
 import type { Pointer } from "bun:ffi";
 import { DoubleFreeError, UseAfterFreeError, type MemoryPoolError } from "./errors";
+import { allocationLine } from "./inspect";
 import type { HostPool, NativePool } from "./pool";
 import { typedArrayTypeArg } from "./validate";
 
@@ -70,6 +71,16 @@ export abstract class PoolAllocation {
     if (this.alive) this.free();
   }
 
+  /** One line: `Allocation #12 of 'main' 1.00 KiB at 0x7f3a12340000` ("(freed)" once freed). */
+  toString(): string {
+    return allocationLine(this.constructor.name, this);
+  }
+
+  /** console.log and Bun.inspect print the one line, not the pool behind the handle. */
+  [Bun.inspect.custom](): string {
+    return this.toString();
+  }
+
   /** @internal throws unless this handle may still be freed. */
   protected assertFreeable(): void {
     if (this.#freed) throw new DoubleFreeError(`double free: ${this.describe()} was already freed${this.pool.stackNote(this.id)}`);
@@ -125,13 +136,13 @@ export abstract class PoolAllocation {
   }
 }
 
-/** (seed) An allocation of host memory: typed views over exactly its bytes. */
+/** An allocation of host memory: typed views over exactly its bytes. */
 export class Allocation extends PoolAllocation {
   declare readonly pool: HostPool;
-  #bytes: Uint8Array | undefined = undefined;
+  #bytes: Uint8Array<ArrayBuffer> | undefined = undefined;
 
   /** A Uint8Array over exactly the bytes asked for. */
-  get bytes(): Uint8Array {
+  get bytes(): Uint8Array<ArrayBuffer> {
     this.assertAlive("read bytes of");
     return (this.#bytes ??= this.pool.view(this.offset, this.size, this.id));
   }

@@ -1,13 +1,50 @@
 /**
  * Every error the library throws extends MemoryPoolError and carries a stable `code`, so
- * callers can branch on `err.code` (or `instanceof`) rather than on message text.
+ * callers can branch on `err.code` (or `instanceof`) rather than on message text. Each class's
+ * `code` is one literal (ConfigError's is "CONFIG"); MemoryPoolErrorCode is every code, so a
+ * `switch (err.code)` over a MemoryPoolError completes and can be checked for exhaustiveness, and
+ * over an AnyMemoryPoolError narrows to the class (`case "CONFIG": err.field`).
  */
-export class MemoryPoolError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
+export type MemoryPoolErrorCode =
+  | "CONFIG"
+  | "OUT_OF_MEMORY"
+  | "INVALID_SIZE"
+  | "USE_AFTER_FREE"
+  | "BOUNDARY_VIOLATION"
+  | "DOUBLE_FREE"
+  | "INVALID_POINTER"
+  | "POOL_EXISTS"
+  | "POOL_NOT_FOUND"
+  | "THREAD_SAFETY"
+  | "UNSUPPORTED"
+  | "OUT_OF_BOUNDS"
+  | "INVALID_SNAPSHOT"
+  | "GPU_UNAVAILABLE"
+  | "NATIVE_LIBRARY"
+  | "PMEM_UNAVAILABLE"
+  | "PMEM_FORMAT"
+  | "PMEM_FILE"
+  | "PMEM_ROOT"
+  | "INVALID_ARGUMENT"
+  | "TOO_MANY_POOLS"
+  | "CORE";
+
+export class MemoryPoolError<Code extends MemoryPoolErrorCode = MemoryPoolErrorCode> extends Error {
+  readonly code: Code;
+  constructor(code: Code, message: string) {
     super(message);
     this.code = code;
     this.name = new.target.name;
+  }
+
+  /** `DoubleFreeError [DOUBLE_FREE]: message`. */
+  override toString(): string {
+    return errorText(this, false);
+  }
+
+  /** The line above and the stack's frames; the details stay on the object (pointers in hex in the message). */
+  [Bun.inspect.custom](): string {
+    return errorText(this, true);
   }
 }
 
@@ -16,7 +53,7 @@ export class MemoryPoolError extends Error {
  * (MemoryMapOptions, SnapshotOptions, CopyOptions...), a pool's name, MEMORY_POOL_DEBUG.
  * `field` names it, `value` is what it held, `reason` says what it must be.
  */
-export class ConfigError extends MemoryPoolError {
+export class ConfigError extends MemoryPoolError<"CONFIG"> {
   readonly field: string;
   readonly value: unknown;
   readonly reason: string;
@@ -38,7 +75,7 @@ export class ConfigError extends MemoryPoolError {
  * a pointer an InvalidPointerError, a setting a ConfigError): e.g. `as(null)`, where a typed
  * array type such as Float32Array is wanted. `argument` names the parameter.
  */
-export class InvalidArgumentError extends MemoryPoolError {
+export class InvalidArgumentError extends MemoryPoolError<"INVALID_ARGUMENT"> {
   readonly argument: string;
   constructor(argument: string, message: string) {
     super("INVALID_ARGUMENT", message);
@@ -46,14 +83,14 @@ export class InvalidArgumentError extends MemoryPoolError {
   }
 }
 
-export class OutOfMemoryError extends MemoryPoolError {
+export class OutOfMemoryError extends MemoryPoolError<"OUT_OF_MEMORY"> {
   constructor(message: string) {
     super("OUT_OF_MEMORY", message);
   }
 }
 
 /** A size that no allocation can have: zero, negative, fractional, NaN, or over the pool's limit. */
-export class InvalidSizeError extends MemoryPoolError {
+export class InvalidSizeError extends MemoryPoolError<"INVALID_SIZE"> {
   constructor(message: string) {
     super("INVALID_SIZE", message);
   }
@@ -82,7 +119,7 @@ export interface MemoryErrorDetails {
  * into a freed block found when it leaves quarantine or on pool.check(); `details` then names
  * the allocation and where it was written.
  */
-export class UseAfterFreeError extends MemoryPoolError {
+export class UseAfterFreeError extends MemoryPoolError<"USE_AFTER_FREE"> {
   readonly details: MemoryErrorDetails | undefined;
   constructor(message: string, details?: MemoryErrorDetails) {
     super("USE_AFTER_FREE", message);
@@ -95,7 +132,7 @@ export class UseAfterFreeError extends MemoryPoolError {
  * Found on free, on pool.check() and when the pool is destroyed. The error's own `stack` is where
  * it was found; `allocationStack` is where the damaged allocation was made (with trackHistory).
  */
-export class BoundaryViolationError extends MemoryPoolError {
+export class BoundaryViolationError extends MemoryPoolError<"BOUNDARY_VIOLATION"> {
   readonly allocationId: number;
   readonly side: "before" | "after";
   readonly offset: number;
@@ -117,77 +154,96 @@ export class BoundaryViolationError extends MemoryPoolError {
   }
 }
 
-export class DoubleFreeError extends MemoryPoolError {
+export class DoubleFreeError extends MemoryPoolError<"DOUBLE_FREE"> {
   constructor(message: string) {
     super("DOUBLE_FREE", message);
   }
 }
 
 /** A pointer or view the pool never gave out: foreign, interior, or from another pool. */
-export class InvalidPointerError extends MemoryPoolError {
+export class InvalidPointerError extends MemoryPoolError<"INVALID_POINTER"> {
   constructor(message: string) {
     super("INVALID_POINTER", message);
   }
 }
 
-export class PoolExistsError extends MemoryPoolError {
+export class PoolExistsError extends MemoryPoolError<"POOL_EXISTS"> {
   constructor(message: string) {
     super("POOL_EXISTS", message);
   }
 }
 
-export class PoolNotFoundError extends MemoryPoolError {
+export class PoolNotFoundError extends MemoryPoolError<"POOL_NOT_FOUND"> {
   constructor(message: string) {
     super("POOL_NOT_FOUND", message);
   }
 }
 
+/**
+ * No room for another pool: 4096 pools exist at once (destroy one first), or the slots left have
+ * served so many pools that they are retired, so that a destroyed pool's handle never names another.
+ */
+export class TooManyPoolsError extends MemoryPoolError<"TOO_MANY_POOLS"> {
+  constructor(message: string) {
+    super("TOO_MANY_POOLS", message);
+  }
+}
+
 /** A threadSafety "none" pool used from a thread other than the one that made it (checked by the default build of the core). */
-export class ThreadSafetyError extends MemoryPoolError {
+export class ThreadSafetyError extends MemoryPoolError<"THREAD_SAFETY"> {
   constructor(message: string) {
     super("THREAD_SAFETY", message);
   }
 }
 
 /** An operation this kind of pool does not offer (yet): the message says what to do instead. */
-export class UnsupportedOperationError extends MemoryPoolError {
+export class UnsupportedOperationError extends MemoryPoolError<"UNSUPPORTED"> {
   constructor(message: string) {
     super("UNSUPPORTED", message);
   }
 }
 
 /** A copy or fill would reach past the end of an allocation or array; nothing was copied. */
-export class OutOfBoundsError extends MemoryPoolError {
+export class OutOfBoundsError extends MemoryPoolError<"OUT_OF_BOUNDS"> {
   constructor(message: string) {
     super("OUT_OF_BOUNDS", message);
   }
 }
 
-/** Something given as a pool snapshot is not one (renderMemoryMap, a saved file): the message says what is off. */
-export class InvalidSnapshotError extends MemoryPoolError {
+/** Something given as a pool snapshot or history is not one (renderMemoryMap, renderTimeline, a saved file): the message says what is off. */
+export class InvalidSnapshotError extends MemoryPoolError<"INVALID_SNAPSHOT"> {
   constructor(message: string) {
     super("INVALID_SNAPSHOT", message);
   }
 }
 
 /** No usable CUDA driver or device: the message says what is missing and what to do. */
-export class GPUUnavailableError extends MemoryPoolError {
+export class GPUUnavailableError extends MemoryPoolError<"GPU_UNAVAILABLE"> {
   constructor(message: string) {
     super("GPU_UNAVAILABLE", message);
   }
 }
 
 /** The native core is missing or does not match this version of the TypeScript side. */
-export class NativeLibraryError extends MemoryPoolError {
+export class NativeLibraryError extends MemoryPoolError<"NATIVE_LIBRARY"> {
   constructor(message: string) {
     super("NATIVE_LIBRARY", message);
   }
 }
 
 /** PMEM pools need libpmem (PMDK's libpmem.so.1), which is not installed or not usable here. */
-export class PMEMUnavailableError extends MemoryPoolError {
+export class PMEMUnavailableError extends MemoryPoolError<"PMEM_UNAVAILABLE"> {
   constructor(message: string) {
     super("PMEM_UNAVAILABLE", message);
+  }
+}
+
+/** A failure the core reported with a status this version of the TypeScript side does not know (a newer core): the message is the core's. */
+export class CoreError extends MemoryPoolError<"CORE"> {
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super("CORE", `${message} (status ${status})`);
+    this.status = status;
   }
 }
 
@@ -199,7 +255,7 @@ export type PMEMFormatReason = "magic" | "version" | "checksum" | "layout" | "tr
  * another format version, a damaged header (`checksum`), a layout other than the config's, a file
  * cut short or grown since it was made, or damaged allocation metadata. Nothing was written to it.
  */
-export class PMEMFormatError extends MemoryPoolError {
+export class PMEMFormatError extends MemoryPoolError<"PMEM_FORMAT"> {
   readonly reason: PMEMFormatReason;
   constructor(message: string, reason: PMEMFormatReason) {
     super("PMEM_FORMAT", message);
@@ -208,17 +264,49 @@ export class PMEMFormatError extends MemoryPoolError {
 }
 
 /** pmemPoolPath cannot be used: a missing directory, no permission, not a file, no space, or in use. */
-export class PMEMFileError extends MemoryPoolError {
+export class PMEMFileError extends MemoryPoolError<"PMEM_FILE"> {
   constructor(message: string) {
     super("PMEM_FILE", message);
   }
 }
 
 /** A root that cannot be set: a bad name, no free root slot, or freeing a block a root publishes. */
-export class PMEMRootError extends MemoryPoolError {
+export class PMEMRootError extends MemoryPoolError<"PMEM_ROOT"> {
   constructor(message: string) {
     super("PMEM_ROOT", message);
   }
+}
+
+/** Every error class the library throws: `switch (err.code)` on one narrows it to its class. */
+export type AnyMemoryPoolError =
+  | ConfigError
+  | OutOfMemoryError
+  | InvalidSizeError
+  | UseAfterFreeError
+  | BoundaryViolationError
+  | DoubleFreeError
+  | InvalidPointerError
+  | PoolExistsError
+  | PoolNotFoundError
+  | ThreadSafetyError
+  | UnsupportedOperationError
+  | OutOfBoundsError
+  | InvalidSnapshotError
+  | GPUUnavailableError
+  | NativeLibraryError
+  | PMEMUnavailableError
+  | PMEMFormatError
+  | PMEMFileError
+  | PMEMRootError
+  | InvalidArgumentError
+  | TooManyPoolsError
+  | CoreError;
+
+/** `BoundaryViolationError [BOUNDARY_VIOLATION]: message`, then the stack's frames where asked and kept. */
+function errorText(error: MemoryPoolError, withStack: boolean): string {
+  const head = `${error.name} [${error.code}]: ${error.message}`;
+  const frames = withStack ? (error.stack ?? "").split("\n").filter((line) => /^\s+at /.test(line)) : [];
+  return frames.length === 0 ? head : `${head}\n${frames.join("\n")}`;
 }
 
 /**

@@ -12,6 +12,7 @@ import type { HistoryEvent } from "./debug/history";
 import type { LeakInfo } from "./debug/report";
 import { ConfigError, describe, InvalidPointerError, OutOfBoundsError, UseAfterFreeError, type MemoryPoolError } from "./errors";
 import { GPUDebug } from "./gpu_debug";
+import { streamLine } from "./inspect";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
 import { core, errorFor, ID_MASK, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
 import { NativePool, type PoolCalls } from "./pool";
@@ -40,6 +41,15 @@ export class GPUStream {
 
   [Symbol.dispose](): void {
     if (!this.#destroyed) this.destroy();
+  }
+
+  /** One line: `GPUStream 0x55d0c0a1b2c0 on device 0`. */
+  toString(): string {
+    return streamLine(Number(this.handle), this.deviceId, this.#destroyed);
+  }
+
+  [Bun.inspect.custom](): string {
+    return this.toString();
   }
 
   #assertLive(): void {
@@ -97,7 +107,7 @@ function checkGPU(status: number): void {
   if (status < 0) throw errorFor(status);
 }
 
-/** (seed) A pool of device memory on `config.deviceId`. */
+/** A pool of device memory on `config.deviceId`. */
 export class GPUMemoryPool extends NativePool {
   readonly kind = "gpu" as const;
   /** @internal the device-side checks (DebugGPU): canaries and fills by kernel, history, leaks. */
@@ -109,7 +119,7 @@ export class GPUMemoryPool extends NativePool {
     this.gpuDebug = GPUDebug.wanted(config) ? new GPUDebug(name, config) : undefined;
   }
 
-  /** (seed) A device allocation of `size` bytes; with a stream, blocks freed on it may be reused at once. */
+  /** A device allocation of `size` bytes; with a stream, blocks freed on it may be reused at once. */
   allocate(size: number, options?: StreamOptions): GPUAllocation {
     const debug = this.gpuDebug;
     const stream = streamOf(options);
@@ -139,7 +149,7 @@ export class GPUMemoryPool extends NativePool {
     return offset;
   }
 
-  /** (seed) Frees a device allocation or address; with a stream, once that stream's queued work is done. */
+  /** Frees a device allocation or address; with a stream, once that stream's queued work is done. */
   deallocate(target: GPUAllocation | number, options?: StreamOptions): void {
     const stream = streamOf(options);
     if (typeof target === "number") {
@@ -229,13 +239,13 @@ export class GPUMemoryPool extends NativePool {
     return new GPUStream(this.config.deviceId, handle as Pointer);
   }
 
-  /** (seed) Copies `bytes` (default: all of `src`) from host memory to the device allocation. */
+  /** Copies `bytes` (default: all of `src`) from host memory to the device allocation. */
   copyHostToDevice(dst: GPUAllocation, src: HostSide, bytes?: number, options: CopyOptions = {}): void {
     const to = this.#ownEndpoint(dst, "copy into");
     copyBetween(to, hostEndpoint(src, "source"), bytes, options);
   }
 
-  /** (seed) Copies `bytes` (default: all of `src`) from the device allocation to host memory. */
+  /** Copies `bytes` (default: all of `src`) from the device allocation to host memory. */
   copyDeviceToHost(dst: HostSide, src: GPUAllocation, bytes?: number, options: CopyOptions = {}): void {
     const to = hostEndpoint(dst, "destination");
     copyBetween(to, this.#ownEndpoint(src, "copy from"), bytes, options);

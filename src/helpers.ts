@@ -8,7 +8,7 @@ import { MemoryPoolManager } from "./manager";
 import { typedArrayTypeArg } from "./validate";
 
 /** allocate(n): a Uint8Array of n bytes. allocate(Int32Array, n): n elements of that type. */
-export function allocate(size: number): Uint8Array;
+export function allocate(size: number): Uint8Array<ArrayBuffer>;
 export function allocate<T extends TypedArrayConstructor>(type: T, length: number): InstanceType<T>;
 export function allocate(typeOrSize: TypedArrayConstructor | number, length?: number): ArrayBufferView {
   const pool = MemoryPoolManager.getInstance().defaultCPUPool;
@@ -31,7 +31,7 @@ export function deallocate(array: ArrayBufferView): void {
   MemoryPoolManager.getInstance().defaultCPUPool.deallocate(array);
 }
 
-/** (seed) allocateGPU(Float32Array, 1000): a device allocation of 1000 floats, from the default GPU pool. */
+/** allocateGPU(Float32Array, 1000): a device allocation of 1000 floats, from the default GPU pool. */
 export function allocateGPU<T extends TypedArrayConstructor>(type: T, length: number): GPUAllocation {
   const bytes = elements("allocateGPU", typedArrayTypeArg("allocateGPU", type), length);
   const allocation = MemoryPoolManager.getInstance().defaultGPUPool.allocate(bytes);
@@ -39,7 +39,7 @@ export function allocateGPU<T extends TypedArrayConstructor>(type: T, length: nu
   return allocation;
 }
 
-/** (seed) Frees an allocation from allocateGPU(). */
+/** Frees an allocation from allocateGPU(). */
 export function deallocateGPU(allocation: GPUAllocation): void {
   if (!(allocation instanceof GPUAllocation)) throw new InvalidPointerError("deallocateGPU takes the GPUAllocation that allocateGPU returned");
   MemoryPoolManager.getInstance().defaultGPUPool.deallocate(allocation);

@@ -1,5 +1,5 @@
 /**
- * MemoryPoolManager (seed): one per process. Pool names live in the core's registry, which
+ * MemoryPoolManager: one per process. Pool names live in the core's registry, which
  * every Worker shares, so getPool finds a pool wherever it was created.
  */
 import { writeSync } from "node:fs";
@@ -12,10 +12,19 @@ import { check, CONFIG_FIELDS, core, decodeName, encodeName, PoolKind, Status } 
 import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
 import { CPUMemoryPool, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
+import { watchForShowStats } from "./show_stats";
 import { bytes, type MemoryStats } from "./stats";
 import { isWellFormedName } from "./validate";
 
 export type MemoryPool = CPUMemoryPool | PinnedMemoryPool | GPUMemoryPool | PMEMMemoryPool;
+/** The class of pool each kind names: what getPool(name, kind) returns. */
+export interface PoolOfKind {
+  cpu: CPUMemoryPool;
+  pinned: PinnedMemoryPool;
+  gpu: GPUMemoryPool;
+  pmem: PMEMMemoryPool;
+}
+const POOL_CLASSES: Record<keyof PoolOfKind, true> = { cpu: true, pinned: true, gpu: true, pmem: true };
 export interface PoolInfo {
   name: string;
   kind: PoolKindName;
@@ -110,18 +119,18 @@ export class MemoryPoolManager {
     setLeakWatch(this.#leakWatch);
   }
 
-  /** (seed) The process's manager. */
+  /** The process's manager. */
   static getInstance(): MemoryPoolManager {
     return (MemoryPoolManager.#instance ??= new MemoryPoolManager());
   }
 
-  /** (seed) A pool of host memory. Throws PoolExistsError if the name is taken, ConfigError for a bad config. */
+  /** A pool of host memory. Throws PoolExistsError if the name is taken, ConfigError for a bad config. */
   createCPUPool(name: string, config?: PoolConfig | PoolOptions): CPUMemoryPool {
     return this.#create(name, config, PoolKind.cpu) as CPUMemoryPool;
   }
 
   /**
-   * (seed) A pool of device memory on GPU `config.deviceId`. Throws GPUUnavailableError where no
+   * A pool of device memory on GPU `config.deviceId`. Throws GPUUnavailableError where no
    * CUDA driver or device answers, ConfigError for a deviceId that names no device.
    */
   createGPUPool(name: string, config?: PoolConfig | PoolOptions): GPUMemoryPool {
@@ -156,6 +165,7 @@ export class MemoryPoolManager {
   #adopt<P extends MemoryPool>(pool: P): P {
     this.#pools.set(pool.name, pool);
     if (pool.config.leakReport) this.#armExitReport();
+    watchForShowStats(pool);
     return pool;
   }
 
@@ -176,7 +186,7 @@ export class MemoryPoolManager {
   }
 
   /**
-   * (seed) A persistent pool over the file at `config.pmemPoolPath`: created with `initialSize` bytes
+   * A persistent pool over the file at `config.pmemPoolPath`: created with `initialSize` bytes
    * where there is no file, else opened and recovered, with every allocation and root it held.
    * The file keeps its size (growth and maxSize do not apply) and its layout (allocatorType, blockSize,
    * alignment). Throws PMEMUnavailableError without libpmem, PMEMFileError for a path that cannot be
@@ -196,17 +206,32 @@ export class MemoryPoolManager {
     return this.#adopt(new PMEMMemoryPool(name, frozen, handle));
   }
 
-  /** (seed) The pool with this name, created in this thread or in any other Worker. */
-  getPool<P extends MemoryPool = MemoryPool>(name: string): P {
+  /**
+   * The pool with this name, created in this thread or in any other Worker (the C++ API's name).
+   * With a kind, the pool of that kind: `getPool("main", "cpu")` is a CPUMemoryPool, checked, and a
+   * pool of another kind is a PoolNotFoundError saying which kind it is.
+   */
+  getPool(name: string): MemoryPool;
+  getPool<K extends PoolKindName>(name: string, kind: K): PoolOfKind[K];
+  getPool(name: string, kind?: PoolKindName): MemoryPool {
+    const pool = this.#find(name);
+    if (kind !== undefined && pool.kind !== kind) {
+      if (!(kind in POOL_CLASSES)) throw new ConfigError("kind", kind, `getPool's kind is one of ${Object.keys(POOL_CLASSES).map((k) => `"${k}"`).join(", ")}`);
+      throw new PoolNotFoundError(`no ${kind} pool named '${name}': '${name}' is a ${pool.kind} pool (a ${pool.constructor.name})`);
+    }
+    return pool;
+  }
+
+  #find(name: string): MemoryPool {
     const known = this.#live(name);
-    if (known !== undefined) return known as P;
+    if (known !== undefined) return known;
     const encoded = validName(name);
     const handle = core.mp_pool_find(encoded, encoded.length);
-    if (handle >= 0) return this.#attach(name, handle) as P;
+    if (handle >= 0) return this.#attach(name, handle);
     const pmemHandle = core.mp_pmem_find(encoded, encoded.length);
-    if (pmemHandle >= 0) return this.#attachPMEM(name, pmemHandle) as P;
+    if (pmemHandle >= 0) return this.#attachPMEM(name, pmemHandle);
     if (handle === Status.poolNotFound) throw new PoolNotFoundError(`no pool named '${name}'`);
-    return this.#attach(name, check(handle)) as P;
+    return this.#attach(name, check(handle));
   }
 
   /** Whether a pool of this name exists (in any thread). */
@@ -221,6 +246,24 @@ export class MemoryPoolManager {
     const pool = this.getPool(name);
     this.#pools.delete(name);
     pool.destroyNative();
+  }
+
+  /**
+   * `using manager = MemoryPoolManager.getInstance()`: at the end of the block, destroys every pool
+   * this thread made or opened that is still alive (pools of other Workers it never opened are left
+   * alone). Each is destroyed even where another's destruction throws; the first error is thrown then.
+   */
+  [Symbol.dispose](): void {
+    let first: unknown;
+    for (const pool of [...this.#pools.values()]) {
+      if (pool.destroyed) continue;
+      try {
+        this.destroyPool(pool.name);
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    if (first !== undefined) throw first;
   }
 
   /**
@@ -262,7 +305,7 @@ export class MemoryPoolManager {
     return { pools: this.#everyPool().map((pool) => pool.toJSON()) };
   }
 
-  /** (seed-style) One table of every pool in the process: what each holds, reserves and wastes. */
+  /** One table of every pool in the process: what each holds, reserves and wastes. */
   getStatsString(): string {
     const rows = this.#everyPool().map((pool) => ({ pool, stats: pool.getStats() }));
     const header = ["pool", "kind", "allocator", "in use", "peak", "reserved", "live", "fragmentation", "utilization", "allocs / frees", "failed"];
@@ -305,7 +348,7 @@ export class MemoryPoolManager {
   get defaultCPUPool(): CPUMemoryPool {
     const known = this.#live(DEFAULT_CPU_POOL);
     if (known instanceof CPUMemoryPool) return known;
-    if (this.hasPool(DEFAULT_CPU_POOL)) return this.getPool(DEFAULT_CPU_POOL) as CPUMemoryPool;
+    if (this.hasPool(DEFAULT_CPU_POOL)) return this.getPool(DEFAULT_CPU_POOL, "cpu");
     return this.createCPUPool(DEFAULT_CPU_POOL, { threadSafety: "mutex" });
   }
 
@@ -313,7 +356,7 @@ export class MemoryPoolManager {
   get defaultGPUPool(): GPUMemoryPool {
     const known = this.#live(DEFAULT_GPU_POOL);
     if (known instanceof GPUMemoryPool) return known;
-    if (this.hasPool(DEFAULT_GPU_POOL)) return this.getPool(DEFAULT_GPU_POOL) as GPUMemoryPool;
+    if (this.hasPool(DEFAULT_GPU_POOL)) return this.getPool(DEFAULT_GPU_POOL, "gpu");
     return this.createGPUPool(DEFAULT_GPU_POOL, { threadSafety: "mutex", initialSize: 2 << 20 });
   }
 

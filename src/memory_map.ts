@@ -8,8 +8,9 @@
  * TypeScript: it reads a snapshot, live or loaded from JSON.
  */
 import { ConfigError, describe, InvalidSnapshotError } from "./errors";
+import { escape, fixed } from "./markup";
 import type { BlockState, PoolSnapshot, SnapshotBlock, SnapshotRegion } from "./snapshot";
-import { bytes } from "./stats";
+import { bytes, reservedParts } from "./stats";
 import { optionsArg, wholeNumberOption } from "./validate";
 
 export interface MemoryMapOptions {
@@ -27,6 +28,7 @@ const COLOURS: Record<BlockState, { fill: string; label: string }> = {
   pending: { fill: "#8e5cc2", label: "freed on a stream, pending" },
   guard: { fill: "#c23b33", label: "guard pages" },
   quarantined: { fill: "#e39a1b", label: "quarantined" },
+  guardFree: { fill: "#f1dcdb", label: "free guard-region pages" },
 };
 const SCATTERED_FREE = "#f4c09a";
 const MARGIN = 16;
@@ -50,7 +52,8 @@ export function renderMemoryMap(snapshot: PoolSnapshot, options?: MemoryMapOptio
   const targetRows = wholeNumberOption(OPTIONS, given, "rows", 1, TARGET_ROWS_MAX, "rows") ?? 32;
   const givenRowBytes = wholeNumberOption(OPTIONS, given, "rowBytes", 16, Number.MAX_SAFE_INTEGER, "bytes");
   const reserved = snapshot.regions.reduce((sum, region) => sum + region.size, 0);
-  const stride = snapshot.config.allocatorType === "FixedSize" ? snapshot.blocks[0]?.size : undefined;
+  // A run of blocks (a request over blockSize) is one block of several strides: the stride is the smallest.
+  const stride = snapshot.config.allocatorType === "FixedSize" && snapshot.blocks.length > 0 ? snapshot.blocks.reduce((least, block) => Math.min(least, block.size), Infinity) : undefined;
   const rowBytes = givenRowBytes ?? chooseRowBytes(reserved, targetRows, stride);
   // Every row is drawn: a picture of a few GiB in rows of 16 bytes would never finish.
   const drawnRows = snapshot.regions.reduce((sum, region) => sum + Math.max(1, Math.ceil(region.size / rowBytes)), 0);
@@ -76,15 +79,23 @@ export function renderMemoryMap(snapshot: PoolSnapshot, options?: MemoryMapOptio
   const fixedSize = config.allocatorType === "FixedSize";
   const fragmentationOf = (free: number, largest: number) => (fixedSize || free === 0 ? 0 : 1 - largest / free);
   const fragmentation = fragmentationOf(totals.freeBytes, totals.largestFree);
-  out.push(
-    text(
-      MARGIN,
-      (y += 20),
-      `${bytes(totals.requested)} in use in ${totals.live} allocation${totals.live === 1 ? "" : "s"} · ${bytes(reserved)} reserved in ${snapshot.regions.length} region${snapshot.regions.length === 1 ? "" : "s"} · ` +
-        `${bytes(totals.freeBytes)} free in ${totals.freeBlocks} block${totals.freeBlocks === 1 ? "" : "s"}, the largest ${bytes(totals.largestFree)} · fragmentation ${(fragmentation * 100).toFixed(1)} %`,
-      "summary",
-    ),
-  );
+  // The reserved bytes by what holds them, counted from the blocks: the rows of getStatsString(),
+  // which counts them in the core (canaries and the peak are not blocks: those two come from the statistics).
+  out.push(text(MARGIN, (y += 20), `${bytes(totals.requested)} in use in ${totals.live} allocation${totals.live === 1 ? "" : "s"}`, "summary"));
+  const parts = reservedParts({
+    reserved,
+    regions: snapshot.regions.length,
+    peakReserved: snapshot.stats.peakBytesReserved,
+    liveBlocks: totals.liveBytes,
+    canaries: snapshot.stats.canaryBytes,
+    free: totals.freeBytes,
+    largestFree: fixedSize ? totals.freeBytes : totals.largestFree, // the largest request it serves, as the core counts it
+    fragmentation,
+    guardPages: totals.guardPages,
+    guardFree: totals.guardFree,
+    quarantined: totals.quarantined,
+  });
+  for (const [label, value] of parts) out.push(text(MARGIN, (y += 16), `${label}: ${value}`, "summary part"));
   y += 10;
   out.push(compositionBar(MARGIN, y, width - 2 * MARGIN, reserved, totals));
   y += 12 + 18;
@@ -96,7 +107,7 @@ export function renderMemoryMap(snapshot: PoolSnapshot, options?: MemoryMapOptio
   };
   const legendRight = width - MARGIN;
   const stateBytes = (state: BlockState) => snapshot.blocks.reduce((sum, block) => (block.state === state ? sum + block.size : sum), 0);
-  for (const state of ["live", "free", "pending", "quarantined", "guard"] as const) {
+  for (const state of ["live", "free", "pending", "quarantined", "guard", "guardFree"] as const) {
     if (state !== "live" && state !== "free" && !present.has(state)) continue;
     const held = state === "free" ? totals.freeBytes - totals.scattered : stateBytes(state);
     const label = state === "free" && totals.scattered > 0 ? "free, in the largest blocks" : COLOURS[state].label;
@@ -116,7 +127,10 @@ export function renderMemoryMap(snapshot: PoolSnapshot, options?: MemoryMapOptio
       text(
         MARGIN,
         y + 15,
-        `region ${region.index} at +0x${region.offset.toString(16)}, ${bytes(region.size)}: ${region.liveBlocks} live, ${region.freeBlocks} free (${bytes(region.freeBytes)}, largest ${bytes(region.largestFreeBlock)}, fragmentation ${(regionFragmentation * 100).toFixed(1)} %)`,
+        `region ${region.index} at +0x${region.offset.toString(16)}, ${bytes(region.size)}: ${region.liveBlocks} live, ` +
+          (guardRegion(snapshot, region)
+            ? `guard pages: ${bytes(blockBytes(snapshot, region, "guardFree"))} free for allocations with guard pages`
+            : `${region.freeBlocks} free (${bytes(region.freeBytes)}, largest ${bytes(region.largestFreeBlock)}, fragmentation ${(regionFragmentation * 100).toFixed(1)} %)`),
         "region",
       ),
     );
@@ -193,6 +207,10 @@ interface Totals {
   requested: number;
   liveBytes: number;
   otherBytes: number; // pending, guard, quarantined
+  guardPages: number;
+  quarantined: number;
+  /** Free pages of guard regions: not free space for ordinary allocations. */
+  guardFree: number;
   freeBytes: number;
   freeBlocks: number;
   largestFree: number;
@@ -202,7 +220,7 @@ interface Totals {
 }
 
 function tally(snapshot: PoolSnapshot): Totals {
-  const totals: Totals = { live: 0, requested: 0, liveBytes: 0, otherBytes: 0, freeBytes: 0, freeBlocks: 0, largestFree: 0, scattered: 0, uncovered: 0 };
+  const totals: Totals = { live: 0, requested: 0, liveBytes: 0, otherBytes: 0, guardPages: 0, quarantined: 0, guardFree: 0, freeBytes: 0, freeBlocks: 0, largestFree: 0, scattered: 0, uncovered: 0 };
   for (const block of snapshot.blocks) {
     if (block.state === "live") {
       totals.live++;
@@ -212,12 +230,16 @@ function tally(snapshot: PoolSnapshot): Totals {
       totals.freeBlocks++;
       totals.freeBytes += block.size;
       totals.largestFree = Math.max(totals.largestFree, block.size);
+    } else if (block.state === "guardFree") {
+      totals.guardFree += block.size;
     } else {
       totals.otherBytes += block.size;
+      if (block.state === "guard") totals.guardPages += block.size;
+      if (block.state === "quarantined") totals.quarantined += block.size;
     }
   }
   for (const block of snapshot.blocks) if (block.state === "free" && block.size < totals.largestFree) totals.scattered += block.size;
-  const covered = totals.liveBytes + totals.otherBytes + totals.freeBytes;
+  const covered = totals.liveBytes + totals.otherBytes + totals.freeBytes + totals.guardFree;
   totals.uncovered = snapshot.regions.reduce((sum, region) => sum + region.size, 0) - covered;
   return totals;
 }
@@ -227,6 +249,7 @@ function compositionBar(x: number, y: number, width: number, reserved: number, t
   const parts: [string, number, string][] = [
     [`class="live"`, totals.liveBytes, `live blocks: ${bytes(totals.liveBytes)}`],
     [`fill="${COLOURS.quarantined.fill}"`, totals.otherBytes, `pending, quarantined or guard: ${bytes(totals.otherBytes)}`],
+    [`class="guardFree"`, totals.guardFree, `free guard-region pages (only allocations with guard pages use them): ${bytes(totals.guardFree)}`],
     [`class="free"`, totals.freeBytes - totals.scattered, `free in blocks of the largest size (${bytes(totals.largestFree)}): ${bytes(totals.freeBytes - totals.scattered)}`],
     [`class="scattered"`, totals.scattered, `free in smaller blocks, which a request over their size cannot use: ${bytes(totals.scattered)}`],
     [`class="noblock"`, totals.uncovered, `no block: ${bytes(totals.uncovered)}`],
@@ -240,6 +263,18 @@ function compositionBar(x: number, y: number, width: number, reserved: number, t
     at += w;
   }
   return `<g class="composition">${shapes.join("")}<rect x="${x}" y="${y}" width="${width}" height="12" fill="none" stroke="#9aa5b1" stroke-width="0.8"/></g>`;
+}
+
+/** Whether the debug layer placed the region (guard pages and their free pages; never a free block of the strategy). */
+function guardRegion(snapshot: PoolSnapshot, region: SnapshotRegion): boolean {
+  const blocks = snapshot.blocks.slice(region.firstBlock, region.firstBlock + region.blockCount);
+  return region.freeBlocks === 0 && blocks.some((block) => block.state === "guard" || block.state === "guardFree");
+}
+
+function blockBytes(snapshot: PoolSnapshot, region: SnapshotRegion, state: BlockState): number {
+  let sum = 0;
+  for (let b = region.firstBlock; b < region.firstBlock + region.blockCount; b++) if (snapshot.blocks[b]!.state === state) sum += snapshot.blocks[b]!.size;
+  return sum;
 }
 
 /** Appends a swatch and its label at the cursor, wrapping to a new line past `right`. */
@@ -257,6 +292,7 @@ function legendItem(out: string[], cursor: { x: number; y: number }, right: numb
 function describeBlock(block: SnapshotBlock, region: SnapshotRegion, largestFree: number): string {
   const where = `at +0x${block.offset.toString(16)} (region ${region.index})`;
   if (block.state === "free") return `free: ${formatBytes(block.size)} ${where}${block.size < largestFree ? `, smaller than the largest free block (${bytes(largestFree)})` : ""}`;
+  if (block.state === "guardFree") return `free guard-region pages: ${formatBytes(block.size)} ${where}, for allocations with guard pages`;
   const parts = [`${block.state}: allocation #${block.id ?? "?"}, ${formatBytes(block.size)} block`];
   if (block.requestedSize !== undefined && block.requestedSize !== block.size) parts[0] += ` (asked ${formatBytes(block.requestedSize)})`;
   parts.push(where);
@@ -286,15 +322,6 @@ function chooseRowBytes(reserved: number, rows: number, stride: number | undefin
 
 function text(x: number, y: number, content: string, className: string): string {
   return `<text class="${className}" x="${fixed(x)}" y="${fixed(y)}">${escape(content)}</text>`;
-}
-
-function fixed(n: number): string {
-  return String(Math.round(n * 100) / 100);
-}
-
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
-function escape(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 }
 
 /** Throws InvalidSnapshotError for anything that is not a pool snapshot this version can draw. */

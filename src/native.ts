@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   ConfigError,
+  CoreError,
   DoubleFreeError,
   GPUUnavailableError,
   InvalidPointerError,
@@ -21,12 +22,13 @@ import {
   PoolExistsError,
   PoolNotFoundError,
   ThreadSafetyError,
+  TooManyPoolsError,
   UnsupportedOperationError,
   type PMEMFormatReason,
 } from "./errors";
 
 /** Bumped with every change of an export's signature or of the config and stats records. */
-const ABI_VERSION = 10;
+const ABI_VERSION = 12;
 
 /** Resolved from this module, never from the working directory. */
 export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
@@ -115,6 +117,14 @@ export const STATS_FIELDS = [
   "trimCount",
   "bytesTrimmed",
   "growthCount",
+  "bytesAllocatedTotal",
+  "bytesFreedTotal",
+  "allocTimeSamples",
+  "freeTimeSamples",
+  "guardPageBytes",
+  "guardFreeBytes",
+  "quarantinedBytes",
+  "canaryBytes",
 ] as const;
 
 /** Mirrors zig/src/backend.zig Kind. */
@@ -141,6 +151,7 @@ const symbols = {
   mp_live_size: { args: [i32, u32], returns: f64 },
   mp_live_id: { args: [i32, u32], returns: u32 },
   mp_stats: { args: [i32, ptr], returns: i32 },
+  mp_reset_peaks: { args: [i32], returns: i32 },
   mp_reset: { args: [i32], returns: i32 },
   mp_trim: { args: [i32], returns: f64 },
   mp_check: { args: [i32], returns: i32 },
@@ -203,12 +214,14 @@ const pmemSymbols = {
   mp_pmem_flush: { args: [i32, f64, f64], returns: i32 },
   mp_pmem_drain: { args: [i32], returns: i32 },
   mp_pmem_memcpy_persist: { args: [i32, f64, ptr, f64], returns: i32 },
+  mp_pmem_memcpy_persist_into: { args: [i32, u32, u32, f64, ptr, f64], returns: i32 },
   mp_pmem_set_root: { args: [i32, ptr, u32, u32, u32, u32], returns: i32 },
   mp_pmem_get_root: { args: [i32, ptr, u32], returns: u32 },
   mp_pmem_root: { args: [i32, ptr, u32, f64], returns: u32 },
   mp_pmem_root_name: { args: [i32, u32, ptr, u32], returns: i32 },
-  mp_pmem_live_list: { args: [i32, ptr, u32], returns: u32 },
+  mp_pmem_live_list: { args: [i32, ptr, u32], returns: i32 },
   mp_pmem_stats: { args: [i32, ptr], returns: i32 },
+  mp_pmem_reset_peaks: { args: [i32], returns: i32 },
   mp_pmem_reset: { args: [i32], returns: i32 },
   mp_pmem_snapshot: { args: [i32, ptr, ptr, u32, ptr, u32, ptr], returns: i32 },
   mp_pmem_barrier_count: { args: [], returns: f64 },
@@ -277,6 +290,8 @@ export function errorFor(status: number, message = lastError()): MemoryPoolError
       return new PMEMFileError(message);
     case Status.pmemRoot:
       return new PMEMRootError(message);
+    case Status.tooManyPools:
+      return new TooManyPoolsError(message);
     case Status.threadMisuse:
       return new ThreadSafetyError(message);
     case Status.unsupported:
@@ -284,7 +299,7 @@ export function errorFor(status: number, message = lastError()): MemoryPoolError
     case Status.unavailable:
       return new GPUUnavailableError(message);
     default:
-      return new MemoryPoolError(`STATUS_${-status}`, message);
+      return new CoreError(message, status);
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * PMEMMemoryPool (seed): a pool whose memory is a file mapped with libpmem, so that what a program
+ * PMEMMemoryPool: a pool whose memory is a file mapped with libpmem, so that what a program
  * allocated and persisted is still there, intact, after the process ends or dies at any instant.
  *
  * Allocations are host memory: the same Allocation handles and views as a CPU pool (HostPool),
@@ -10,7 +10,7 @@ import { ptr as addressOf, type Pointer } from "bun:ffi";
 import { Allocation } from "./allocation";
 import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError, UseAfterFreeError } from "./errors";
-import { core, decodeName, encodeName, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
+import { core, decodeName, encodeName, errorFor, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
 import { HostPool, trackAddresses, type PoolCalls } from "./pool";
 import { isWellFormedName, optionsArg } from "./validate";
 
@@ -19,14 +19,32 @@ const pmemCalls: PoolCalls = {
   addressSpace: core.mp_pmem_file_size,
   alloc: core.mp_pmem_alloc,
   free: core.mp_pmem_free,
-  liveSize: core.mp_pmem_live_size,
-  liveId: core.mp_pmem_live_id,
+  liveSize: liveSizeOrThrow,
+  liveId: liveIdOrThrow,
   stats: core.mp_pmem_stats,
+  resetPeaks: core.mp_pmem_reset_peaks,
   reset: core.mp_pmem_reset,
   trim: () => 0, // a pool is its file: there is nothing to give back
   destroy: core.mp_pmem_close,
   snapshot: core.mp_pmem_snapshot,
 };
+
+/**
+ * The id of the allocation at `offset`, 0 where it is free; a closed pool (or another thread's
+ * "none" pool) throws its typed error rather than reading as a freed block.
+ */
+function liveIdOrThrow(handle: number, offset: number): number {
+  const id = core.mp_pmem_live_id(handle, offset);
+  if (id >= OFFSET_ERROR_BASE) throw errorFor(statusOfOffset(id));
+  return id;
+}
+
+/** The size of the live allocation at `offset`, -1 where none starts there; a failed call throws (as liveIdOrThrow). */
+function liveSizeOrThrow(handle: number, offset: number): number {
+  const size = core.mp_pmem_live_size(handle, offset);
+  if (size < -1) throw errorFor(size); // -1 is "no live block"; statuses below it (OutOfMemory, -1, cannot happen here)
+  return size;
+}
 
 export interface SetRootOptions {
   /** Also free the allocation the root published before, in the same atomic step (copy-on-write updates). */
@@ -66,7 +84,7 @@ export class PMEMMemoryPool extends HostPool {
   }
 
   /**
-   * (seed) Makes `length` bytes of `target` from `offset` durable: once this returns they survive a
+   * Makes `length` bytes of `target` from `offset` durable: once this returns they survive a
    * crash or power failure. pmem_persist on PMEM, pmem_msync elsewhere. A view persists its own bytes.
    */
   persist(target: PersistTarget, length?: number, offset = 0): void {
@@ -85,14 +103,23 @@ export class PMEMMemoryPool extends HostPool {
     this.expectOk(core.mp_pmem_drain(this.handle));
   }
 
-  /** Copies `source` into `target` at `offset` and makes it durable (pmem_memcpy_persist): for bulk writes. */
-  memcpyPersist(target: Allocation, source: ArrayBufferView | ArrayBuffer, offset = 0): void {
-    if (!(ArrayBuffer.isView(source) || source instanceof ArrayBuffer)) throw new InvalidArgumentError("source", `memcpyPersist copies from a typed array or ArrayBuffer, not ${describe(source)}`);
+  /**
+   * Copies `source` into `target` (an allocation, or a view of one) at byte `offset` and makes it
+   * durable (pmem_memcpy_persist): for bulk writes. All of `source` must fit the target from
+   * `offset` (InvalidSizeError): the copy never reaches the next allocation.
+   */
+  memcpyPersist(target: PersistTarget, source: ArrayBufferView | ArrayBuffer, offset = 0): void {
+    if (!(ArrayBuffer.isView(source) || source instanceof ArrayBuffer)) throw new InvalidArgumentError("source", `memcpyPersist copies from a typed array, DataView or ArrayBuffer, not ${describe(source)}`);
     const bytes = source.byteLength;
-    const start = this.#rangeStart(target, bytes, offset);
+    const start = this.#rangeStart(target, bytes, offset); // checks that the copy fits the target
     if (bytes === 0) return;
-    const view = ArrayBuffer.isView(source) ? source : new Uint8Array(source);
-    this.expectOk(core.mp_pmem_memcpy_persist(this.handle, start, addressOf(view as DataView), bytes));
+    const from = addressOf((ArrayBuffer.isView(source) ? source : new Uint8Array(source)) as DataView);
+    if (target instanceof Allocation) {
+      // The core checks it again against the allocation it holds now.
+      this.expectOk(core.mp_pmem_memcpy_persist_into(this.handle, target.offset, target.id, offset, from, bytes));
+    } else {
+      this.expectOk(core.mp_pmem_memcpy_persist(this.handle, start, from, bytes));
+    }
   }
 
   #rangeLength = 0;
@@ -110,11 +137,16 @@ export class PMEMMemoryPool extends HostPool {
       return target.offset * GRANULE_BYTES + offset;
     }
     if (ArrayBuffer.isView(target)) {
-      this.#rangeLength = target.byteLength;
-      if (target.byteLength === 0) return 0; // nothing to do (and an empty view may have no address)
-      return addressOf(target as DataView) - this.base;
+      // As above: only a whole-number offset reaches the subtraction (a symbol or bigint would throw a TypeError).
+      const len = length ?? target.byteLength - (Number.isSafeInteger(offset) ? offset : NaN);
+      if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(len) && offset >= 0 && len >= 0 && offset + len <= target.byteLength)) {
+        throw new InvalidSizeError(`cannot persist ${describe(length)} bytes at offset ${describe(offset)} of a view of ${target.byteLength} bytes: the range must lie inside it`);
+      }
+      this.#rangeLength = len;
+      if (len === 0) return 0; // nothing to do (and an empty view may have no address)
+      return addressOf(target as DataView) - this.base + offset;
     }
-    throw new InvalidPointerError(`persist takes an Allocation of pool '${this.name}' or a view of one, not ${typeof target}`);
+    throw new InvalidPointerError(`persist takes an Allocation of pool '${this.name}' or a view of one, not ${describe(target)}`);
   }
 
   #assertUsable(allocation: Allocation): void {
@@ -165,8 +197,8 @@ export class PMEMMemoryPool extends HostPool {
   roots(): string[] {
     const names: string[] = [];
     for (let index = 0; ; index++) {
-      const len = core.mp_pmem_root_name(this.handle, index, nameBuffer, nameBuffer.length);
-      if (len < 0) return names;
+      const len = this.expectOk(core.mp_pmem_root_name(this.handle, index, nameBuffer, nameBuffer.length));
+      if (len === 0) return names; // past the last root (a name has at least one byte)
       names.push(decodeName(nameBuffer.subarray(0, len)));
     }
   }
@@ -174,10 +206,10 @@ export class PMEMMemoryPool extends HostPool {
   /** Every live allocation, by address: after a restart, what the roots do not reach can be found here. */
   allocations(): Allocation[] {
     let offsets = new Uint32Array(1024);
-    let count = core.mp_pmem_live_list(this.handle, offsets, offsets.length);
+    let count = this.expectOk(core.mp_pmem_live_list(this.handle, offsets, offsets.length));
     while (count > offsets.length) {
       offsets = new Uint32Array(count);
-      count = core.mp_pmem_live_list(this.handle, offsets, offsets.length);
+      count = this.expectOk(core.mp_pmem_live_list(this.handle, offsets, offsets.length));
     }
     return Array.from(offsets.subarray(0, count))
       .sort((a, b) => a - b)

@@ -25,6 +25,8 @@ import {
 import { core, errorFor, GRANULE_BYTES, ID_MASK, OFFSET_ERROR_BASE, Status, STATS_FIELDS, statusOfOffset, Violation } from "./native";
 import { pointerArg } from "./validate";
 import { plainConfig, takeSnapshot, type AllocationDetailsProvider, type PoolSnapshot, type SnapshotOptions } from "./snapshot";
+import { poolLine } from "./inspect";
+import { showStatsBeforeDestroy } from "./show_stats";
 import { MemoryStats, type MemoryStatsJSON } from "./stats";
 
 const WINDOW_SHIFT = 27; // granules per window: 2^27 x 16 B = 2 GiB
@@ -60,6 +62,7 @@ export interface PoolCalls {
   liveSize(handle: number, offset: number): number;
   liveId(handle: number, offset: number): number;
   stats(handle: number, out: Float64Array): number;
+  resetPeaks(handle: number): number;
   reset(handle: number): number;
   trim(handle: number): number;
   destroy(handle: number): number;
@@ -79,6 +82,7 @@ const coreCalls: PoolCalls = {
   liveSize: core.mp_live_size,
   liveId: core.mp_live_id,
   stats: core.mp_stats,
+  resetPeaks: core.mp_reset_peaks,
   reset: core.mp_reset,
   trim: core.mp_trim,
   destroy: core.mp_pool_destroy,
@@ -299,10 +303,15 @@ export abstract class NativePool {
 
   // ---- the pool as a whole ----
 
-  /** (seed) The pool's figures now. */
+  /** The pool's figures now. */
   getStats(): MemoryStats {
     this.expectOk(this.#calls.stats(this.handle, this.#statsRecord));
     return new MemoryStats(this.name, this.#statsRecord.slice());
+  }
+
+  /** Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now: to measure one phase of a program. */
+  resetPeaks(): void {
+    this.expectOk(this.#calls.resetPeaks(this.handle));
   }
 
   /**
@@ -391,6 +400,30 @@ export abstract class NativePool {
     return { ...described, stats: this.getStats().toJSON() };
   }
 
+  /** One line: name, kind, allocator, live allocations, bytes in use and reserved, base address in hex. */
+  toString(): string {
+    return poolLine(this.constructor.name, this);
+  }
+
+  /** console.log and Bun.inspect print the one line, not the pool's internals. */
+  [Bun.inspect.custom](): string {
+    return this.toString();
+  }
+
+  /**
+   * Releases the pool's memory, as manager.destroyPool(name) does: checks canaries, quarantine and
+   * guard pages first (throwing what it found once the pool is gone) and, with leakReport, reports
+   * what is still allocated. Every handle and view of the pool is dead afterwards.
+   */
+  destroy(): void {
+    this.destroyNative();
+  }
+
+  /** `using pool = manager.createCPUPool(...)`: destroyed at the end of the block, unless it already was. */
+  [Symbol.dispose](): void {
+    if (!this.destroyed) this.destroy();
+  }
+
   /** Frees every allocation at once; their handles then throw UseAfterFreeError (and with safe views, their views are detached). */
   reset(): void {
     this.expectOk(this.#calls.reset(this.handle));
@@ -411,6 +444,7 @@ export abstract class NativePool {
    */
   destroyNative(): void {
     if (this.destroyed) throw new UseAfterFreeError(`pool '${this.name}' was already destroyed`);
+    showStatsBeforeDestroy(this);
     let damage: MemoryPoolError | undefined;
     if (this.#calls.check !== undefined && (this.config.canaries || this.config.quarantineBytes > 0 || this.config.guardPages)) {
       const status = this.#calls.check(this.handle);
@@ -483,7 +517,7 @@ export abstract class HostPool extends NativePool {
   }
 
   /** @internal a Uint8Array over the `size` bytes of allocation `id` at granule `offset`. */
-  view(offset: number, size: number, id: number): Uint8Array {
+  view(offset: number, size: number, id: number): Uint8Array<ArrayBuffer> {
     if (this.debug !== undefined) {
       const own = this.debug.bufferFor(offset, id, size);
       if (own !== undefined) return new Uint8Array(own, 0, size);
@@ -545,7 +579,7 @@ export abstract class HostPool extends NativePool {
   }
 }
 
-/** (seed) A pool of host memory from the OS. */
+/** A pool of host memory from the OS. */
 export class CPUMemoryPool extends HostPool {
   readonly kind = "cpu" as const;
 }

@@ -13,12 +13,13 @@ import { optionsArg } from "./validate";
 
 /**
  * What a block holds: `live` (allocated), `free`, `pending` (freed on a GPU stream whose work may
- * still touch it), and from the debug layer `guard` (inaccessible guard pages) and `quarantined`
- * (freed, held back from reuse so a use after free is caught).
+ * still touch it), and from the debug layer `guard` (inaccessible guard pages), `quarantined`
+ * (freed, held back from reuse so a use after free is caught) and `guardFree` (free pages of a
+ * guard region, which only allocations with guard pages use).
  */
-export type BlockState = "free" | "live" | "pending" | "guard" | "quarantined";
+export type BlockState = "free" | "live" | "pending" | "guard" | "quarantined" | "guardFree";
 /** In the order of zig/src/snapshot.zig BlockState. */
-const BLOCK_STATES: readonly BlockState[] = ["free", "live", "pending", "guard", "quarantined"];
+const BLOCK_STATES: readonly BlockState[] = ["free", "live", "pending", "guard", "quarantined", "guardFree"];
 
 export interface SnapshotRegion {
   /** The pool's own number for the region (regions are listed in address order). */
@@ -175,10 +176,12 @@ export function takeSnapshot(pool: NativePool, options?: SnapshotOptions): PoolS
     }
     const region = regions[r]!;
     region.blockCount++;
-    if (state === "free") {
-      region.freeBlocks++;
-      region.freeBytes += size;
-      if (size > region.largestFreeBlock) region.largestFreeBlock = size;
+    if (state === "free" || state === "guardFree") {
+      if (state === "free") {
+        region.freeBlocks++;
+        region.freeBytes += size;
+        if (size > region.largestFreeBlock) region.largestFreeBlock = size;
+      }
       blocks[b] = { offset, size, state, region: r };
       continue;
     }

@@ -1,5 +1,7 @@
 /**
- * MemoryStats (seed): a pool's figures at one moment, read from the core in one call.
+ * MemoryStats (the C++ API's name): a pool's figures at one moment, read from the core in one
+ * call, and the table a person reads them in. The reserved bytes are split by what holds them
+ * (reservedParts), the same rows renderMemoryMap draws from a snapshot's blocks.
  */
 import { STATS_FIELDS } from "./native";
 
@@ -30,9 +32,23 @@ export class MemoryStats {
   declare readonly largestFreeBlock: number;
   /** 1 - largestFreeBlock / freeBytes: 0 when free space is one piece. */
   declare readonly fragmentation: number;
-  /** Mean time of an allocation inside the core, from one sample in 256 (ns). */
+  /** Mean time of an allocation inside the core, from one sample in 256 (ns); 0 while allocTimeSamples is 0. */
   declare readonly allocTimeNs: number;
   declare readonly freeTimeNs: number;
+  /** How many allocations and frees the timings were measured on: 0 means no sample yet (a short run may have none). */
+  declare readonly allocTimeSamples: number;
+  declare readonly freeTimeSamples: number;
+  /** Bytes asked for by every allocation so far, and by every free (reset() frees what was live): cumulative. */
+  declare readonly bytesAllocatedTotal: number;
+  declare readonly bytesFreedTotal: number;
+  /** Debug layer: inaccessible guard pages of live and quarantined allocations. */
+  declare readonly guardPageBytes: number;
+  /** Debug layer: free pages of its guard regions (where guarded allocations are placed). */
+  declare readonly guardFreeBytes: number;
+  /** Debug layer: freed blocks held back from reuse (their accessible bytes). */
+  declare readonly quarantinedBytes: number;
+  /** Debug layer: canary bytes around live allocations (part of bytesAllocated). */
+  declare readonly canaryBytes: number;
   declare readonly resetCount: number;
   declare readonly trimCount: number;
   declare readonly bytesTrimmed: number;
@@ -51,19 +67,16 @@ export class MemoryStats {
     return this.bytesReserved === 0 ? 0 : this.bytesAllocated / this.bytesReserved;
   }
 
-  /** (seed) A readable, multi-line table. */
+  /** A readable, multi-line table; the reserved bytes split by what holds them, as the memory map shows them. */
   getStatsString(): string {
     const rows: [string, string][] = [
       ["bytes in use", `${bytes(this.bytesInUse)} (peak ${bytes(this.peakBytesInUse)})`],
-      ["bytes in blocks", bytes(this.bytesAllocated)],
-      ["bytes reserved", `${bytes(this.bytesReserved)} in ${this.regionCount} region(s) (peak ${bytes(this.peakBytesReserved)})`],
-      ["free", `${bytes(this.freeBytes)}, largest block ${bytes(this.largestFreeBlock)}`],
-      ["fragmentation", `${(this.fragmentation * 100).toFixed(1)} %`],
-      ["utilization", `${(this.utilization * 100).toFixed(1)} %`],
       ["live allocations", `${this.liveAllocations} (peak ${this.peakLiveAllocations})`],
-      ["allocations / frees", `${this.allocationCount} / ${this.freeCount}`],
+      ["allocated / freed", `${bytes(this.bytesAllocatedTotal)} / ${bytes(this.bytesFreedTotal)} in ${this.allocationCount} / ${this.freeCount} calls, since the start`],
       ["failed allocations", String(this.failedAllocations)],
-      ["alloc / free time", `${this.allocTimeNs.toFixed(0)} ns / ${this.freeTimeNs.toFixed(0)} ns (sampled, in the core)`],
+      ...reservedParts(figuresOf(this)).map(([label, value], index): [string, string] => [index === 0 ? label : `  ${label}`, value]),
+      ["utilization", `${(this.utilization * 100).toFixed(1)} % of reserved bytes in live blocks`],
+      ["alloc / free time", `${timing(this.allocTimeNs, this.allocTimeSamples)} / ${timing(this.freeTimeNs, this.freeTimeSamples)} (in the core, one call in ${TIMING_SAMPLE_PERIOD} timed)`],
       ["growths / trims / resets", `${this.growthCount} / ${this.trimCount} (${bytes(this.bytesTrimmed)} released) / ${this.resetCount}`],
     ];
     const width = Math.max(...rows.map(([label]) => label.length));
@@ -88,4 +101,69 @@ export function bytes(n: number): string {
     unit++;
   }
   return `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+}
+
+/** zig/src/stats.zig timing_sample_period. */
+const TIMING_SAMPLE_PERIOD = 256;
+
+function timing(ns: number, samples: number): string {
+  return samples === 0 ? "no sample yet" : `${ns.toFixed(0)} ns (${count(samples, "sample")})`;
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/** What a pool's reserved bytes hold, from its statistics or from a snapshot's blocks. */
+export interface ReservedFigures {
+  reserved: number;
+  regions: number;
+  peakReserved: number;
+  /** Blocks of live allocations (their guard pages apart), canaries included. */
+  liveBlocks: number;
+  canaries: number;
+  /** Free space for ordinary allocations, its largest piece, and fragmentation (0 to 1). */
+  free: number;
+  largestFree: number;
+  fragmentation: number;
+  guardPages: number;
+  guardFree: number;
+  quarantined: number;
+}
+
+/** The figures of a MemoryStats (or its JSON). */
+export function figuresOf(stats: MemoryStats | MemoryStatsJSON): ReservedFigures {
+  return {
+    reserved: stats.bytesReserved,
+    regions: stats.regionCount,
+    peakReserved: stats.peakBytesReserved,
+    liveBlocks: stats.bytesAllocated,
+    canaries: stats.canaryBytes,
+    free: stats.freeBytes,
+    largestFree: stats.largestFreeBlock,
+    fragmentation: stats.fragmentation,
+    guardPages: stats.guardPageBytes,
+    guardFree: stats.guardFreeBytes,
+    quarantined: stats.quarantinedBytes,
+  };
+}
+
+/**
+ * The reserved bytes as rows (label, value): the total first, then each part. The debug layer's
+ * parts appear where they hold anything; bytes no part accounts for (a fixed-size region's tail
+ * too short for a block, GPU blocks whose stream-ordered free is pending) are the last row.
+ * getStatsString() and renderMemoryMap() both print these rows, so they say the same.
+ */
+export function reservedParts(f: ReservedFigures): [string, string][] {
+  const rows: [string, string][] = [
+    ["bytes reserved", `${bytes(f.reserved)} in ${count(f.regions, "region")} (peak ${bytes(f.peakReserved)})`],
+    ["live blocks", f.canaries > 0 ? `${bytes(f.liveBlocks)}, of which canaries ${bytes(f.canaries)}` : bytes(f.liveBlocks)],
+    ["free", `${bytes(f.free)}, largest block ${bytes(f.largestFree)}, fragmentation ${(f.fragmentation * 100).toFixed(1)} %`],
+  ];
+  if (f.guardPages > 0) rows.push(["guard pages", bytes(f.guardPages)]);
+  if (f.guardFree > 0) rows.push(["free guard-region pages", bytes(f.guardFree)]);
+  if (f.quarantined > 0) rows.push(["quarantined", bytes(f.quarantined)]);
+  const other = f.reserved - f.liveBlocks - f.free - f.guardPages - f.guardFree - f.quarantined;
+  if (other > 0) rows.push(["in no block or pending", bytes(other)]);
+  return rows;
 }

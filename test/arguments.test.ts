@@ -105,7 +105,7 @@ describe("pool configuration: a PoolConfig or a plain object, checked the same w
         // Without libpmem, createPMEMPool says so first; everything else names the configuration.
         if (err.code === "PMEM_UNAVAILABLE") continue;
         expect(err).toBeInstanceOf(ConfigError);
-        expect((err as ConfigError).field).toBe("config");
+        expect((err as unknown as ConfigError).field).toBe("config");
       }
     });
   }

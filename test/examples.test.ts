@@ -3,7 +3,7 @@
  * cannot silently rot: each must exit 0, print nothing on stderr, and print its key lines.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -44,8 +44,9 @@ const expected: Record<string, RegExp[]> = {
     /^Allocated 1024 bytes: 128 doubles written, their sum is 4064\.$/m,
     /read back as 0xcafe\.$/m,
     /^A 100-byte allocation takes one 1024-byte block: 2048 bytes in blocks for 1124 bytes asked\.$/m,
-    /^Asking for 4096 bytes fails: INVALID_SIZE: .*4096/m,
-    /^Freed both allocations; 0 live\.$/m,
+    /^A 10240-byte allocation takes a run of 10 contiguous blocks: 12288 bytes in blocks now\.$/m,
+    /^Asking for 0 bytes fails: INVALID_SIZE: .*0 bytes/m,
+    /^Freed all three allocations; 0 live\.$/m,
     /^Writing after free is caught: USE_AFTER_FREE\.$/m,
     /^Freeing an interior pointer is caught: INVALID_POINTER: /m,
     /^A second pool named 'main_cpu_pool' is refused: POOL_EXISTS\.$/m,
@@ -91,6 +92,10 @@ const expected: Record<string, RegExp[]> = {
     /^ {2}render_demo +cpu +Variable +/m,
     /^JSON\.stringify\(manager\) lists 1 pool\(s\)\.$/m,
   ],
+  "memory_timeline.ts": [
+    /^Ran 6 batches in pool 'timeline_demo': 56 events, peak \d+ KiB in use\.$/m,
+    /^Drew its memory over time to .+memory-timeline\.html \([\d.]+ KiB, no network needed\); open it in a browser and hover a band\.$/m,
+  ],
   "pmem_basic.ts": [
     /^Created PMEM pool 'persistent_pool': 2 MiB file\.$/m,
     /^Persistent memory \(real or PMEM_IS_PMEM_FORCE=1\): persist\(\) flushes CPU caches\.$/m,
@@ -130,6 +135,24 @@ describe("examples", () => {
     const files = readdirSync(join(root, "examples")).filter((file) => file.endsWith(".ts")).sort();
     expect(files).toEqual(Object.keys(expected).sort());
   });
+
+  // The examples that take arguments read them with parseArgs (examples/support/cli.ts).
+  const withArguments = Object.keys(expected).filter((name) => readFileSync(join(root, "examples", name), "utf8").includes("exampleArgs("));
+  test("the examples that take arguments are the four expected", () => {
+    expect(withArguments.sort()).toEqual(["memory_timeline.ts", "pmem_basic.ts", "pmem_reopen.ts", "render_memory_map.ts"]);
+  });
+  for (const name of withArguments) {
+    test(`${name} --help prints its usage and exits 0; an unknown option exits 2 with the usage on stderr`, () => {
+      const help = Bun.spawnSync([process.execPath, join("examples", name), "--help"], { cwd: root, stdout: "pipe", stderr: "pipe" });
+      expect(help.exitCode).toBe(0);
+      expect(help.stdout.toString()).toStartWith(`Usage: `);
+      expect(help.stdout.toString()).toContain(`examples/${name}`);
+      const bad = Bun.spawnSync([process.execPath, join("examples", name), "--no-such-option"], { cwd: root, stdout: "pipe", stderr: "pipe" });
+      expect(bad.exitCode).toBe(2);
+      expect(bad.stderr.toString()).toContain("Unknown option '--no-such-option'");
+      expect(bad.stderr.toString()).toContain("Usage: ");
+    });
+  }
 
   for (const [name, patterns] of Object.entries(expected)) {
     test(`${name} runs, exits 0 and prints its key lines`, () => {

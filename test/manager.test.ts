@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   allocate,
+  ConfigError,
   CPUMemoryPool,
   deallocate,
   DoubleFreeError,
@@ -71,7 +72,7 @@ describe("MemoryPoolManager", () => {
     worker.postMessage({ name: "mgr-from-worker" });
     const { address } = await done;
     worker.terminate();
-    const pool = manager.getPool<CPUMemoryPool>("mgr-from-worker");
+    const pool = manager.getPool("mgr-from-worker", "cpu");
     expect(pool.config.allocatorType).toBe("FixedSize");
     expect(pool.config.blockSize).toBe(128);
     expect(pool.config.threadSafety).toBe("mutex");
@@ -80,6 +81,20 @@ describe("MemoryPoolManager", () => {
     expect(allocation.bytes[99]).toBe(42); // written by the Worker
     allocation.free();
     manager.destroyPool("mgr-from-worker");
+  });
+
+  test("getPool(name, kind) checks the kind: another kind is a PoolNotFoundError saying which it is", () => {
+    const pool = manager.createCPUPool("mgr-kind");
+    try {
+      expect(manager.getPool("mgr-kind", "cpu")).toBe(pool);
+      expect(manager.getPool("mgr-kind")).toBe(pool);
+      expect(() => manager.getPool("mgr-kind", "gpu")).toThrow(PoolNotFoundError);
+      expect(() => manager.getPool("mgr-kind", "pinned")).toThrow("no pinned pool named 'mgr-kind': 'mgr-kind' is a cpu pool (a CPUMemoryPool)");
+      expect(() => manager.getPool("mgr-kind", "disk" as never)).toThrow(ConfigError);
+      expect(() => manager.getPool("mgr-missing", "cpu")).toThrow("no pool named 'mgr-missing'");
+    } finally {
+      manager.destroyPool("mgr-kind");
+    }
   });
 });
 

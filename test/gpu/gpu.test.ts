@@ -1,6 +1,9 @@
 // GPU pools, on a machine with a CUDA device. Where no driver or device answers, every test but
 // the one that checks the refusal is skipped, and the reason is printed.
 import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   allocate,
   allocateGPU,
@@ -288,6 +291,18 @@ describe.skipIf(!gpu)("kernels and helpers", () => {
     expect(back[999]).toBe(499.5);
     deallocateGPU(floats);
     expect(() => deallocateGPU(floats)).toThrow(DoubleFreeError);
+  });
+
+  test("the README's GPU example runs as written", () => {
+    const readme = readFileSync(join(import.meta.dir, "..", "..", "README.md"), "utf8");
+    const block = /## GPU\n[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    const script = block!.replace(`from "memory-pool"`, `from ${JSON.stringify(join(import.meta.dir, "..", "..", "src", "index.ts"))}`);
+    const file = join(mkdtempSync(join(tmpdir(), "memory-pool-readme-gpu-")), "gpu.ts");
+    writeFileSync(file, script);
+    const result = Bun.spawnSync([process.execPath, file]);
+    expect(result.stderr.toString()).toBe("");
+    expect(result.exitCode).toBe(0);
   });
 
   test("the seed's GPU example runs", () => {

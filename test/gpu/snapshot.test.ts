@@ -3,6 +3,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { MemoryPoolManager, PoolConfig, renderMemoryMap } from "../../src/index";
 import { core, lastError } from "../../src/native";
+import { mapRows, tableRows } from "../support/stats_rows";
 import { parseXml, allElements } from "../support/xml";
 
 const manager = MemoryPoolManager.getInstance();
@@ -39,6 +40,23 @@ describe.skipIf(!gpu)("snapshots of device memory", () => {
     expect(pool.snapshot().blocks.some((b) => b.state === "pending")).toBe(false);
     busy.free();
     kept.free();
+  });
+
+  test("DebugGPU and a pool with a pending free: the statistics table and the memory map print the same rows", () => {
+    made.push("snap-gpu-rows");
+    const pool = manager.createGPUPool("snap-gpu-rows", Object.assign(PoolConfig.DebugGPU(), { initialSize: 64 * MiB, leakReport: false }));
+    using stream = pool.createStream();
+    const busy = pool.allocate(32 * MiB);
+    const held = Array.from({ length: 20 }, (_, i) => pool.allocate(100 + i * 300));
+    held.forEach((a, i) => i % 2 === 0 && a.free());
+    for (let i = 0; i < 20; i++) pool.fill(busy, i & 0xff, undefined, { stream });
+    held[1]!.free({ stream }); // pending while the stream works
+    const map = mapRows(pool.snapshot());
+    const table = tableRows(pool.getStats());
+    expect(map.size).toBeGreaterThanOrEqual(3);
+    for (const [label, value] of map) expect(`${label}: ${table.get(label)}`).toBe(`${label}: ${value}`);
+    stream.synchronize();
+    pool.reset();
   });
 
   test("a pinned pool's snapshot is like a CPU pool's", () => {

@@ -1,25 +1,22 @@
 /**
  * Damaged and foreign files: each is refused with a PMEMFormatError whose `reason` names the
- * problem, and the file is left byte for byte as it was. The header's layout is written here from
- * zig/src/pmem/format.zig (offsets below); a changed field gets a fresh CRC-32 where the test wants
- * the check after the checksum to fire.
+ * problem, and the file is left byte for byte as it was. The format is read through pool_file.ts;
+ * a changed field gets a fresh check (header CRC, record parity, root or log CRC) where the test
+ * wants the validation behind the check to fire. fuzz.test.ts damages every byte at random.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { appendFileSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
-import { MemoryPoolManager, PMEMFormatError, type PMEMFormatReason } from "../../src/index";
+import { MemoryPoolManager, PMEMFormatError, type PMEMFormatReason, type PoolConfig } from "../../src/index";
 import { pmemConfig, poolPath, removePoolFiles } from "./helpers";
+import { commitLog, HEADER, liveSlots, LOG_OFFSET, readField, record, recordOffset, resealHeader, ROOTS_OFFSET, rootWord, view, writeField } from "./pool_file";
 
 const manager = MemoryPoolManager.getInstance();
 afterAll(removePoolFiles);
 
-const HEADER = { version: 8, strategy: 16, fileBytes: 32, tableOffset: 64, tableCapacity: 72, heapOffset: 80, heapBytes: 88, checksum: 112 };
-const LOG_OFFSET = 4096;
-const ROOTS_OFFSET = 8192;
-
 /** A sound pool file with three allocations, one of them a root; returns its path and the record offsets. */
-function makePool(tag: string): { path: string; offsets: number[] } {
+function makePool(tag: string, overrides: Partial<PoolConfig> = {}): { path: string; offsets: number[] } {
   const path = poolPath(tag);
-  const pool = manager.createPMEMPool(`fmt-${tag}`, pmemConfig(path));
+  const pool = manager.createPMEMPool(`fmt-${tag}`, pmemConfig(path, overrides));
   const allocations = [pool.allocate(100), pool.allocate(200), pool.allocate(300)];
   for (const allocation of allocations) pool.persist(allocation);
   pool.setRoot("first", allocations[0]!);
@@ -28,20 +25,12 @@ function makePool(tag: string): { path: string; offsets: number[] } {
   return { path, offsets };
 }
 
-function view(bytes: Buffer): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function resealHeader(bytes: Buffer): void {
-  view(bytes).setUint32(HEADER.checksum, Bun.hash.crc32(bytes.subarray(0, HEADER.checksum)), true);
-}
-
 /** Opens the damaged file, expects the reason and a message containing `text`, and an untouched file. */
-function expectRefused(path: string, reason: PMEMFormatReason, text: string): void {
+function expectRefused(path: string, reason: PMEMFormatReason, text: string, overrides: Partial<PoolConfig> = {}): void {
   const before = readFileSync(path);
   let error: unknown;
   try {
-    manager.createPMEMPool("fmt-open", pmemConfig(path));
+    manager.createPMEMPool("fmt-open", pmemConfig(path, overrides));
   } catch (err) {
     error = err;
   }
@@ -73,15 +62,22 @@ describe("the header", () => {
   test("another format version", () => {
     const { path } = makePool("version");
     const bytes = readFileSync(path);
-    view(bytes).setUint32(HEADER.version, 7, true);
+    writeField(bytes, "version", 7n);
     writeFileSync(path, bytes);
-    expectRefused(path, "version", "format version 7");
+    expectRefused(path, "version", "format version 7; this library reads version 2 only");
+    writeField(bytes, "version", 1n); // the format before per-word checks: refused, not misread
+    writeFileSync(path, bytes);
+    expectRefused(path, "version", "format version 1; this library reads version 2 only");
   });
 
   test("a damaged header: the checksum", () => {
     const { path } = makePool("checksum");
     const bytes = readFileSync(path);
-    bytes[HEADER.heapBytes + 1] = bytes[HEADER.heapBytes + 1]! ^ 0x01;
+    bytes[HEADER.heapBytes[0] + 1] = bytes[HEADER.heapBytes[0] + 1]! ^ 0x01;
+    writeFileSync(path, bytes);
+    expectRefused(path, "checksum", "checksum is wrong");
+    bytes[HEADER.heapBytes[0] + 1] = bytes[HEADER.heapBytes[0] + 1]! ^ 0x01;
+    bytes[4000] = bytes[4000]! ^ 0x10; // past the header's fields, in its page: covered too
     writeFileSync(path, bytes);
     expectRefused(path, "checksum", "checksum is wrong");
   });
@@ -90,15 +86,38 @@ describe("the header", () => {
     const { path } = makePool("layout");
     const original = readFileSync(path);
     const unknown = Buffer.from(original);
-    view(unknown).setUint32(HEADER.strategy, 7, true);
+    writeField(unknown, "strategy", 7n);
     resealHeader(unknown);
     writeFileSync(path, unknown);
     expectRefused(path, "layout", "unknown allocator layout 7");
     const overlapping = Buffer.from(original);
-    view(overlapping).setBigUint64(HEADER.heapOffset, view(overlapping).getBigUint64(HEADER.heapOffset, true) - 4096n, true);
+    writeField(overlapping, "heapOffset", readField(overlapping, "heapOffset") - 4096n);
     resealHeader(overlapping);
     writeFileSync(path, overlapping);
     expectRefused(path, "layout", "do not tile the file");
+  });
+
+  test("hostile sizes with a valid checksum: a heap below the table's end, or one whose end wraps past 2^64", () => {
+    const { path } = makePool("hostile");
+    const original = readFileSync(path);
+    const fileBytes = readField(original, "fileBytes");
+    const cases: [string, [Parameters<typeof writeField>[1], bigint][]][] = [
+      ["heap at 0", [["heapOffset", 0n]]],
+      ["heap inside the roots", [["heapOffset", 8192n]]],
+      ["heap at the table's start", [["heapOffset", readField(original, "tableOffset")]]],
+      ["heap that wraps to the file's end", [["heapOffset", 2n ** 64n - 4096n], ["heapBytes", fileBytes + 4096n]]],
+      ["heap bytes that wrap", [["heapBytes", 2n ** 64n - 4096n]]],
+      ["a table of 2^64 - 1 records", [["tableCapacity", 2n ** 64n - 1n]]],
+      ["a file of 2^64 - 4096 bytes", [["fileBytes", 2n ** 64n - 4096n]]],
+      ["the reserved field", [["reserved", 1n]]],
+    ];
+    for (const [, fields] of cases) {
+      const damaged = Buffer.from(original);
+      for (const [field, value] of fields) writeField(damaged, field, value);
+      resealHeader(damaged);
+      writeFileSync(path, damaged);
+      expectRefused(path, "layout", "");
+    }
   });
 });
 
@@ -121,14 +140,6 @@ describe("the file's size", () => {
 });
 
 describe("the allocation metadata", () => {
-  const recordOffset = (bytes: Buffer, slot: number) => Number(view(bytes).getBigUint64(HEADER.tableOffset, true)) + slot * 8;
-  const liveSlots = (bytes: Buffer) => {
-    const capacity = Number(view(bytes).getBigUint64(HEADER.tableCapacity, true));
-    const slots: number[] = [];
-    for (let slot = 0; slot < capacity; slot++) if (view(bytes).getBigUint64(recordOffset(bytes, slot), true) !== 0n) slots.push(slot);
-    return slots;
-  };
-
   test("two records that own the same space", () => {
     const { path } = makePool("overlap");
     const bytes = readFileSync(path);
@@ -143,17 +154,44 @@ describe("the allocation metadata", () => {
     const { path } = makePool("outside");
     const bytes = readFileSync(path);
     const [first] = liveSlots(bytes);
-    view(bytes).setBigUint64(recordOffset(bytes, first!), (1n << 40n) | 3n, true); // offset 3 granules: the header
+    view(bytes).setBigUint64(recordOffset(bytes, first!), record(3, 256, 0), true); // offset 3 granules: the header
     writeFileSync(path, bytes);
     expectRefused(path, "metadata", "outside the heap");
+  });
+
+  test("a flipped bit in any record, free or live, fails its parity", () => {
+    const { path } = makePool("parity");
+    const bytes = readFileSync(path);
+    const [first] = liveSlots(bytes);
+    bytes[recordOffset(bytes, first!) + 4] = bytes[recordOffset(bytes, first!) + 4]! ^ 0x02; // the size: one granule more or less
+    writeFileSync(path, bytes);
+    expectRefused(path, "metadata", `record ${first} (0x`);
+    expectRefused(path, "metadata", "fails its parity check");
+  });
+
+  test("a FixedSize record of 0 granules with a pad (it overflowed on open): refused as metadata", () => {
+    const fixed = { allocatorType: "FixedSize", blockSize: 512 } as const;
+    const { path, offsets } = makePool("zero-granules", fixed);
+    const bytes = readFileSync(path);
+    const [first] = liveSlots(bytes);
+    view(bytes).setBigUint64(recordOffset(bytes, first!), record(offsets[0]!, 0, 5), true); // parity right: only the size is wrong
+    writeFileSync(path, bytes);
+    expectRefused(path, "metadata", "a size of 0 granules", fixed);
+    view(bytes).setBigUint64(recordOffset(bytes, first!), record(offsets[0]!, 40, 0), true); // 640 bytes in a 512-byte block
+    writeFileSync(path, bytes);
+    expectRefused(path, "metadata", "does not describe block", fixed);
   });
 
   test("a root that points where no allocation starts", () => {
     const { path, offsets } = makePool("dangling");
     const bytes = readFileSync(path);
-    view(bytes).setBigUint64(ROOTS_OFFSET, BigInt(offsets[0]! + 1), true);
+    view(bytes).setBigUint64(ROOTS_OFFSET, rootWord(bytes, 0, offsets[0]! + 1), true); // its check is right
     writeFileSync(path, bytes);
-    expectRefused(path, "metadata", "root slot 0 ('first')");
+    expectRefused(path, "metadata", "root slot 0 ('first') points at offset");
+    view(bytes).setBigUint64(ROOTS_OFFSET, rootWord(bytes, 0, offsets[0]!), true);
+    bytes[ROOTS_OFFSET + 9] = bytes[ROOTS_OFFSET + 9]! ^ 0x20; // the name's first letter: 'first' -> 'First'
+    writeFileSync(path, bytes);
+    expectRefused(path, "metadata", "root slot 0 fails its check");
   });
 
   test("a damaged redo log", () => {
@@ -161,11 +199,14 @@ describe("the allocation metadata", () => {
     const bytes = readFileSync(path);
     view(bytes).setBigUint64(LOG_OFFSET, 99n, true);
     writeFileSync(path, bytes);
-    expectRefused(path, "metadata", "redo log is damaged");
-    view(bytes).setBigUint64(LOG_OFFSET, 1n, true);
-    view(bytes).setBigUint64(LOG_OFFSET + 64, 100n, true); // an entry aimed at the header
+    expectRefused(path, "metadata", "redo log is damaged: its entry count is 99");
+    commitLog(bytes, [[100, 0n]]); // an entry aimed at the header, its check right
     writeFileSync(path, bytes);
     expectRefused(path, "metadata", "neither a record nor a root");
+    commitLog(bytes, [[recordOffset(bytes, liveSlots(bytes)[0]!), 0n]]);
+    bytes[LOG_OFFSET + 64 + 8] = 1; // the committed entry's value, after its check was taken
+    writeFileSync(path, bytes);
+    expectRefused(path, "metadata", "fail their check");
   });
 
   test("a committed redo log is finished on open (a crash after its commit point)", () => {
@@ -173,9 +214,7 @@ describe("the allocation metadata", () => {
     const bytes = readFileSync(path);
     const slots = liveSlots(bytes);
     // As if "free the third allocation" had committed and the process died before applying it.
-    view(bytes).setBigUint64(LOG_OFFSET + 64, BigInt(recordOffset(bytes, slots[2]!)), true);
-    view(bytes).setBigUint64(LOG_OFFSET + 72, 0n, true);
-    view(bytes).setBigUint64(LOG_OFFSET, 1n, true);
+    commitLog(bytes, [[recordOffset(bytes, slots[2]!), 0n]]);
     writeFileSync(path, bytes);
     const pool = manager.createPMEMPool("fmt-replay", pmemConfig(path));
     expect(pool.allocations().map((a) => a.offset)).toEqual(offsets.slice(0, 2));

@@ -4,10 +4,11 @@
  * the child processes run with PMEM_IS_PMEM_FORCE=1 and so flush CPU caches instead.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import {
   ConfigError,
   DoubleFreeError,
+  InvalidArgumentError,
   InvalidPointerError,
   InvalidSizeError,
   MemoryPoolManager,
@@ -18,8 +19,11 @@ import {
   PMEMRootError,
   PoolConfig,
   PoolExistsError,
+  PoolNotFoundError,
   UseAfterFreeError,
 } from "../../src/index";
+import { ptr } from "bun:ffi";
+import { core, Status } from "../../src/native";
 import { pmemConfig, poolDirectory, poolPath, removePoolFiles, runChild } from "./helpers";
 import { thrown } from "../support/thrown";
 
@@ -102,6 +106,13 @@ describe("pool files", () => {
     const tooSmall = thrown(() => manager.createPMEMPool("pm-bad", pmemConfig(poolPath("small"), { initialSize: 8000, allocatorType: "FixedSize", blockSize: 8000 })));
     expect(tooSmall).toBeInstanceOf(ConfigError);
     expect(tooSmall.message).toContain("initialSize is too small");
+    const link = poolPath("dangling-link");
+    const missingTarget = `${poolDirectory}/memory-pool-test-${process.pid}-no-such-target.pool`;
+    symlinkSync(missingTarget, link);
+    const dangling = thrown(() => manager.createPMEMPool("pm-bad", pmemConfig(link)));
+    expect(dangling).toBeInstanceOf(PMEMFileError);
+    expect(dangling.message).toBe(`'${link}' is a symbolic link to '${missingTarget}', which does not exist: point pmemPoolPath at the pool's file, or remove the link`);
+    expect(existsSync(missingTarget)).toBe(false); // nothing was created through the link
     expect(manager.hasPool("pm-bad")).toBe(false);
   });
 
@@ -124,9 +135,14 @@ describe("pool files", () => {
     const error = thrown(() => manager.createPMEMPool("pm-layout", pmemConfig(path)));
     expect(error).toBeInstanceOf(PMEMFormatError);
     expect((error as PMEMFormatError).reason).toBe("layout");
-    expect(error.message).toContain("FixedSize");
-    expect(error.message).toContain("Variable");
+    expect(error.message).toBe(`'${path}' was made for a FixedSize, alignment 16, blocks of 512 bytes pool; this config asks for a Variable, alignment 16 pool: open it with the layout it was made with`);
     expect(readFileSync(path).equals(before)).toBe(true);
+    const aligned = thrown(() => manager.createPMEMPool("pm-layout", pmemConfig(path, { allocatorType: "FixedSize", blockSize: 512, alignment: 64 })));
+    expect(aligned.message).toContain("this config asks for a FixedSize, alignment 64, blocks of 512 bytes pool");
+    const variable = poolPath("layout-variable");
+    manager.createPMEMPool("pm-layout", pmemConfig(variable)).close();
+    const variableError = thrown(() => manager.createPMEMPool("pm-layout", pmemConfig(variable, { alignment: 256 })));
+    expect(variableError.message).toContain("made for a Variable, alignment 16 pool; this config asks for a Variable, alignment 256 pool");
     const fixed = manager.createPMEMPool("pm-layout", pmemConfig(path, { allocatorType: "FixedSize", blockSize: 512 }));
     expect(fixed.created).toBe(false);
     fixed.close();
@@ -166,6 +182,49 @@ describe("allocations and durability", () => {
     expect([stats.allocationCount, stats.freeCount, stats.liveAllocations]).toEqual([2, 2, 0]);
     pool.close();
     expect(thrown(() => pool.allocate(8))).toBeInstanceOf(Error);
+  });
+
+  test("memcpyPersist copies into its target only: a source larger than the allocation or view is refused, the neighbour untouched", () => {
+    const pool = manager.createPMEMPool("pm-memcpy", pmemConfig(poolPath("memcpy")));
+    const target = pool.allocate(100);
+    const neighbour = pool.allocate(100);
+    neighbour.bytes.fill(5);
+    pool.persist(neighbour);
+    const tooLarge = thrown(() => pool.memcpyPersist(target, new Uint8Array(101).fill(9)));
+    expect(tooLarge).toBeInstanceOf(InvalidSizeError);
+    expect(thrown(() => pool.memcpyPersist(target, new Uint8Array(60), 50))).toBeInstanceOf(InvalidSizeError);
+    expect(thrown(() => pool.memcpyPersist(target.bytes, new Uint8Array(200).fill(9)))).toBeInstanceOf(InvalidSizeError); // a view: bounded by it
+    expect(thrown(() => pool.memcpyPersist(target.bytes.subarray(0, 10), new Uint8Array(11)))).toBeInstanceOf(InvalidSizeError);
+    expect(thrown(() => pool.memcpyPersist(target, null as unknown as Uint8Array))).toBeInstanceOf(InvalidArgumentError);
+    // The core bounds the copy by the allocation it holds, whatever TypeScript passes.
+    const big = new Uint8Array(200).fill(9);
+    expect(core.mp_pmem_memcpy_persist_into(pool.handle, target.offset, target.id, 0, ptr(big), 101)).toBe(Status.invalidSize);
+    expect(core.mp_pmem_memcpy_persist_into(pool.handle, target.offset, target.id, 99, ptr(big), 2)).toBe(Status.invalidSize);
+    expect(core.mp_pmem_memcpy_persist_into(pool.handle, target.offset, target.id, -1, ptr(big), 1)).toBe(Status.invalidSize);
+    expect(core.mp_pmem_memcpy_persist_into(pool.handle, target.offset + 1, 0, 0, ptr(big), 1)).toBe(Status.invalidPointer);
+    expect(core.mp_pmem_memcpy_persist_into(pool.handle, target.offset, target.id + 1000, 0, ptr(big), 1)).toBe(Status.invalidPointer);
+    expect(neighbour.bytes.every((byte) => byte === 5)).toBe(true);
+    expect(target.bytes.every((byte) => byte === 0)).toBe(true); // nothing moved
+    pool.memcpyPersist(target.bytes.subarray(10, 20), new Uint8Array(4).fill(1), 6); // a view, at an offset inside it
+    expect([...target.bytes.subarray(14, 22)]).toEqual([0, 0, 1, 1, 1, 1, 0, 0]);
+    pool.memcpyPersist(target, new Uint8Array(100).fill(2).buffer); // exactly fits
+    expect(target.bytes.every((byte) => byte === 2)).toBe(true);
+    expect(neighbour.bytes.every((byte) => byte === 5)).toBe(true);
+    pool.close();
+  });
+
+  test("roots() and allocations() on a closed pool throw PoolNotFoundError, as every other call does", () => {
+    const pool = manager.createPMEMPool("pm-closed", pmemConfig(poolPath("closed")));
+    const kept = pool.allocate(16);
+    pool.setRoot("kept", kept);
+    expect(pool.roots()).toEqual(["kept"]);
+    expect(pool.allocations()).toHaveLength(1);
+    pool.close();
+    expect(thrown(() => pool.roots())).toBeInstanceOf(PoolNotFoundError);
+    expect(thrown(() => pool.allocations())).toBeInstanceOf(PoolNotFoundError);
+    expect(thrown(() => pool.getRoot("kept"))).toBeInstanceOf(PoolNotFoundError);
+    expect(thrown(() => pool.drain())).toBeInstanceOf(PoolNotFoundError);
+    expect(thrown(() => pool.fromPointer(kept.ptr))).toBeInstanceOf(PoolNotFoundError); // not "no live allocation"
   });
 
   test("a full pool says so; its table and heap limits are precise", () => {

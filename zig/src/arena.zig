@@ -17,6 +17,12 @@ pub const unit_granules: u32 = @intCast(unit_bytes / granule_bytes);
 /// (Less a 2 MiB device granule, so a reservation rounded to one still fits.)
 pub const reserve_bytes_max: u64 = 64 * 1024 * 1024 * 1024 - 2 * 1024 * 1024;
 pub const none: u32 = std.math.maxInt(u32);
+/// The most address space all arenas of the process reserve together: three quarters of the 128 TiB
+/// a Linux process has, so the rest of the process (the JavaScript heap, libraries, threads'
+/// stacks) always finds room, however many pools there are.
+pub const process_reserve_max: u64 = 96 << 40;
+/// Address space the arenas of the process hold now.
+var process_reserved = std.atomic.Value(u64).init(0);
 
 /// Who places blocks in a region: the pool's strategy, or the debug layer's allocator of
 /// guarded pages (zig/src/debug/guard.zig). A region has one owner while it is committed.
@@ -48,8 +54,28 @@ pub const Arena = struct {
     pub fn init(gpa: std.mem.Allocator, backend: Backend, reserved_bytes: u64) ?Arena {
         assert(reserved_bytes > 0 and reserved_bytes <= reserve_bytes_max);
         assert(reserved_bytes % backend.granularity() == 0);
-        const base = backend.reserve(reserved_bytes) orelse return null;
+        if (process_reserved.fetchAdd(reserved_bytes, .monotonic) + reserved_bytes > process_reserve_max) {
+            _ = process_reserved.fetchSub(reserved_bytes, .monotonic);
+            return null;
+        }
+        const base = backend.reserve(reserved_bytes) orelse {
+            _ = process_reserved.fetchSub(reserved_bytes, .monotonic);
+            return null;
+        };
         return .{ .gpa = gpa, .backend = backend, .base = base, .reserved_bytes = reserved_bytes };
+    }
+
+    /// Like `init` with `wanted_bytes`, but where the process's address space is too short for it
+    /// (1,500 pools of 64 GiB each reach `process_reserve_max`) takes the largest power of two
+    /// below it that fits, down to `least_bytes`.
+    pub fn initShrinking(gpa: std.mem.Allocator, backend: Backend, wanted_bytes: u64, least_bytes: u64) ?Arena {
+        assert(least_bytes > 0 and least_bytes <= wanted_bytes);
+        if (init(gpa, backend, wanted_bytes)) |arena| return arena;
+        var len = std.math.floorPowerOfTwo(u64, wanted_bytes - 1);
+        while (len >= least_bytes and len % backend.granularity() == 0) : (len /= 2) {
+            if (init(gpa, backend, len)) |arena| return arena;
+        }
+        return null;
     }
 
     pub fn deinit(self: *Arena) void {
@@ -58,7 +84,10 @@ pub const Arena = struct {
         for (self.regions.items) |region| {
             if (region.committed) self.backend.decommit(self.base, @as(u64, region.start) * granule_bytes, @as(u64, region.len) * granule_bytes);
         }
-        if (!self.retired) self.backend.release(self.base, self.reserved_bytes);
+        if (!self.retired) {
+            self.backend.release(self.base, self.reserved_bytes);
+            _ = process_reserved.fetchSub(self.reserved_bytes, .monotonic);
+        }
         self.backend.deinit();
         self.regions.deinit(self.gpa);
         self.unit_region.deinit(self.gpa);
@@ -75,6 +104,7 @@ pub const Arena = struct {
         const used_bytes = @as(u64, self.unit_region.items.len) * unit_bytes;
         assert(used_bytes <= self.reserved_bytes);
         if (used_bytes < self.reserved_bytes) self.backend.release(self.base + used_bytes, self.reserved_bytes - used_bytes);
+        _ = process_reserved.fetchSub(self.reserved_bytes - used_bytes, .monotonic); // the used range stays taken
         self.retired = true;
     }
 

@@ -22,14 +22,15 @@ const thread_cache = @import("sync/thread_cache.zig");
 const owner_check = @import("sync/owner_check.zig");
 const nvtx = @import("gpu/nvtx.zig");
 
-pub const abi_version: u32 = 10;
+pub const abi_version: u32 = 12;
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
 }
 
-/// ThreadMisuse where a "none" pool is used from a thread that did not make it (sync/owner_check.zig).
-inline fn checkOwner(pool: *const Pool) status.Error!void {
+/// ThreadMisuse where a "none" pool (host, device or PMEM) is used from a thread that did not
+/// make it (sync/owner_check.zig).
+inline fn checkOwner(pool: anytype) status.Error!void {
     return owner_check.check(pool.config.thread_safety == .none, pool.owner_thread, pool.name);
 }
 
@@ -170,6 +171,14 @@ export fn mp_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     pool.writeStats(out);
+    return 0;
+}
+
+/// Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now.
+export fn mp_reset_peaks(handle: i32) i32 {
+    defer registry.leave(.primary);
+    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    pool.resetPeaks();
     return 0;
 }
 
@@ -428,18 +437,26 @@ export fn mp_gpu_check_canaries(device: u32, table: [*]const kernels.Guarded, co
 }
 
 // ---- PMEM pools (pmem/): the same shapes as above, over their own table of pools ----
+// Every export that touches a pool enters the registry's guard as the exports above do (a pool
+// closed under a call waits for it; later calls get PoolNotFound), and every one that reads or
+// changes the pool's state takes the owner check of a threadSafety "none" pool, except the
+// statistics, which any thread may read (as mp_stats: the manager's table of every pool).
 
 const pmem_pool = @import("pmem/pool.zig");
 const PmemPool = pmem_pool.Pool;
 const crash_points = @import("pmem/crash_points.zig");
 const libpmem = @import("pmem/libpmem.zig");
 
-fn failNoPmemPool(handle: i32) i32 {
-    return codeOf(status.fail(error.PoolNotFound, "PMEM pool handle {d} names no open pool (closed?)", .{handle}));
-}
+/// Who may make a call on a PMEM pool: any thread (what never changes after open: name, path,
+/// config, base, size; and the statistics), or only the owner where the pool is threadSafety "none".
+const PmemAccess = enum { any_thread, owner };
 
-fn offsetFailNoPmemPool(handle: i32) u32 {
-    return status.offsetError(status.fail(error.PoolNotFound, "PMEM pool handle {d} names no open pool (closed?)", .{handle}));
+/// The PMEM pool a handle names, held alive until `registry.leave(.primary)`, which the caller
+/// owes whatever this returns.
+inline fn enterPmem(handle: i32, access: PmemAccess) status.Error!*PmemPool {
+    const pool = registry.pmem.enter(handle, .primary) orelse return status.fail(error.PoolNotFound, "PMEM pool handle {d} names no open pool (closed?)", .{handle});
+    if (access == .owner) try checkOwner(pool);
+    return pool;
 }
 
 /// 0 where libpmem loads; otherwise a status whose message says what is missing.
@@ -471,9 +488,10 @@ export fn mp_pmem_find(name: [*]const u8, name_len: u32) i32 {
     return registry.pmem.find(name[0..name_len]) orelse codeOf(status.fail(error.PoolNotFound, "no PMEM pool named '{s}'", .{name[0..name_len]}));
 }
 
-/// Closes the pool: its deferred commits become durable, the file is unmapped and unlocked, and stays.
+/// Closes the pool once no call is inside it: its deferred commits become durable, the file is
+/// unmapped (or, where other threads made views over it, replaced by zero pages) and unlocked, and stays.
 export fn mp_pmem_close(handle: i32) i32 {
-    const pool = registry.pmem.remove(handle) orelse return failNoPmemPool(handle);
+    const pool = registry.pmem.remove(handle) catch |err| return codeOf(err);
     pool.destroy();
     return 0;
 }
@@ -483,50 +501,61 @@ export fn mp_pmem_list(out: [*]i32, capacity: u32) u32 {
 }
 
 export fn mp_pmem_name(handle: i32, buffer: [*]u8, capacity: u32) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .any_thread) catch |err| return codeOf(err);
     const len = @min(pool.name.len, capacity);
     @memcpy(buffer[0..len], pool.name[0..len]);
     return @intCast(pool.name.len);
 }
 
 export fn mp_pmem_path(handle: i32, buffer: [*]u8, capacity: u32) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .any_thread) catch |err| return codeOf(err);
     const len = @min(pool.path.len, capacity);
     @memcpy(buffer[0..len], pool.path[0..len]);
     return @intCast(pool.path.len);
 }
 
 export fn mp_pmem_config(handle: i32, out: *[pool_mod.config_field_count]f64) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .any_thread) catch |err| return codeOf(err);
     pool_mod.Pool.writeConfigOf(pool.config, out);
     out[@intFromEnum(pool_mod.ConfigField.initialSize)] = @floatFromInt(pool.header.file_bytes);
     return 0;
 }
 
+/// The mapping's address (0 where the handle names no pool); the calling thread is noted as one
+/// that may make views over it (see PmemPool.destroy).
 export fn mp_pmem_base(handle: i32) usize {
-    const pool = registry.pmem.get(handle) orelse return 0;
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .any_thread) catch return 0;
+    pool.viewers.note();
     return @intFromPtr(pool.mapped.base);
 }
 
 export fn mp_pmem_file_size(handle: i32) f64 {
-    const pool = registry.pmem.get(handle) orelse return @floatFromInt(failNoPmemPool(handle));
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .any_thread) catch |err| return @floatFromInt(codeOf(err));
     return @floatFromInt(pool.mapped.len);
 }
 
 /// 1 on (real or forced) persistent memory, 0 where msync makes stores durable.
 export fn mp_pmem_is_pmem(handle: i32) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .any_thread) catch |err| return codeOf(err);
     return @intFromBool(pool.media.is_pmem);
 }
 
 /// 1 where opening the pool created its file, 0 where it recovered an existing one.
 export fn mp_pmem_created(handle: i32) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .any_thread) catch |err| return codeOf(err);
     return @intFromBool(pool.created);
 }
 
 export fn mp_pmem_alloc(handle: i32, size: f64) u32 {
-    const pool = registry.pmem.get(handle) orelse return offsetFailNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
@@ -536,29 +565,34 @@ export fn mp_pmem_alloc(handle: i32, size: f64) u32 {
 }
 
 export fn mp_pmem_free(handle: i32, g: u32, id: u32) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
     pool.free(g, id) catch |err| return codeOf(err);
     return 0;
 }
 
 export fn mp_pmem_live_size(handle: i32, g: u32) f64 {
-    const pool = registry.pmem.get(handle) orelse return @floatFromInt(failNoPmemPool(handle));
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return @floatFromInt(codeOf(err));
     const live = pool.lookup(g) orelse return -1;
     last_id = live.id;
     return @floatFromInt(live.requested_bytes);
 }
 
+/// The id of the allocation that holds the block at `g` now, 0 where it is free, or
+/// `status.offset_error_base + code` where the call fails (no pool, or another thread's "none" pool).
 export fn mp_pmem_live_id(handle: i32, g: u32) u32 {
-    const pool = registry.pmem.get(handle) orelse return 0;
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
     const live = pool.lookup(g) orelse return 0;
     return live.id;
 }
 
-/// Makes `len` bytes at byte `offset` of the file durable (pmem_persist, or pmem_msync off PMEM).
 /// 1 where the PMEM pool's mapping is registered with the CUDA driver for direct DMA (done on
 /// the first call), 0 where the driver refuses or is absent (copies then take the staged path).
 export fn mp_pmem_register_dma(handle: i32, device: u32) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
     return @intFromBool(pool.registerForDma(device));
 }
 
@@ -566,75 +600,108 @@ export fn mp_pmem_register_dma(handle: i32, device: u32) i32 {
 /// return (direct DMA pipelined with the flushes). 1 when done, 0 where the driver refused to
 /// register the mapping (nothing copied: the caller takes the staged path), or a negative status.
 export fn mp_pmem_checkpoint(handle: i32, device: u32, offset: f64, src: u64, len: f64) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
     const done = pool.checkpointFromDevice(device, offset, src, len) catch |err| return codeOf(err);
     return @intFromBool(done);
 }
 
+/// Makes `len` bytes at byte `offset` of the file durable (pmem_persist, or pmem_msync off PMEM).
 export fn mp_pmem_persist(handle: i32, offset: f64, len: f64) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
     pool.persist(offset, len) catch |err| return codeOf(err);
     return 0;
 }
 
 export fn mp_pmem_flush(handle: i32, offset: f64, len: f64) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
     pool.flush(offset, len) catch |err| return codeOf(err);
     return 0;
 }
 
 export fn mp_pmem_drain(handle: i32) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
     pool.drain();
     return 0;
 }
 
+/// Copies `len` bytes from `source` to byte `offset` of the file and makes them durable (for
+/// copy(), which bounds the range by its destination first); the core checks that it is in the heap.
 export fn mp_pmem_memcpy_persist(handle: i32, offset: f64, source: [*]const u8, len: f64) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
     pool.memcpyPersist(offset, source, len) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// Copies `len` bytes from `source` to byte `at` of the live allocation at `g` (`id` not 0: only
+/// while it holds that allocation) and makes them durable; the copy must fit the allocation.
+export fn mp_pmem_memcpy_persist_into(handle: i32, g: u32, id: u32, at: f64, source: [*]const u8, len: f64) i32 {
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    pool.memcpyPersistInto(g, id, at, source, len) catch |err| return codeOf(err);
     return 0;
 }
 
 /// Publishes the block at `g` (0: none) as root `name`; `free_previous` 1 also frees what it published.
 export fn mp_pmem_set_root(handle: i32, name: [*]const u8, name_len: u32, g: u32, id: u32, free_previous: u32) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
     pool.setRoot(name[0..name_len], g, id, free_previous != 0) catch |err| return codeOf(err);
     return 0;
 }
 
 /// The offset of root `name`'s block (its id is then mp_last_id()), 0 where there is no such root.
 export fn mp_pmem_get_root(handle: i32, name: [*]const u8, name_len: u32) u32 {
-    const pool = registry.pmem.get(handle) orelse return offsetFailNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
     return pool.getRoot(name[0..name_len]) catch |err| status.offsetError(err);
 }
 
 /// Root `name`'s block; where there is none, a zero-filled one of `size` bytes, allocated and published together.
 export fn mp_pmem_root(handle: i32, name: [*]const u8, name_len: u32, size: f64) u32 {
-    const pool = registry.pmem.get(handle) orelse return offsetFailNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
     return pool.root(name[0..name_len], @intFromFloat(size)) catch |err| status.offsetError(err);
 }
 
-/// Copies the name of the `index`-th root; returns its length, or -1 past the last root.
+/// Copies the name of the `index`-th root; returns its length (at least 1), 0 past the last
+/// root, or a negative status.
 export fn mp_pmem_root_name(handle: i32, index: u32, buffer: [*]u8, capacity: u32) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
-    const name = pool.rootName(index) orelse return -1;
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const name = pool.rootName(index) orelse return 0;
+    assert(name.len > 0);
     const len = @min(name.len, capacity);
     @memcpy(buffer[0..len], name[0..len]);
     return @intCast(name.len);
 }
 
-/// Writes the offsets of live allocations into `out`; returns how many there are.
-export fn mp_pmem_live_list(handle: i32, out: [*]u32, capacity: u32) u32 {
-    const pool = registry.pmem.get(handle) orelse return 0;
-    return @intCast(pool.liveOffsets(out[0..capacity]));
+/// Writes the offsets of live allocations into `out`; returns how many there are (more than
+/// `capacity` means: call again with room for all), or a negative status.
+export fn mp_pmem_live_list(handle: i32, out: [*]u32, capacity: u32) i32 {
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    return @intCast(@min(pool.liveOffsets(out[0..capacity]), std.math.maxInt(i32)));
 }
 
 export fn mp_pmem_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .any_thread) catch |err| return codeOf(err);
     pool.writeStats(out);
+    return 0;
+}
+
+export fn mp_pmem_reset_peaks(handle: i32) i32 {
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    pool.resetPeaks();
     return 0;
 }
 
@@ -648,7 +715,8 @@ export fn mp_pmem_snapshot(
     block_capacity: u32,
     stats_out: *[stats_mod.field_count]f64,
 ) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
     const fit = pool.writeSnapshot(.{
         .header = header,
         .regions = regions[0..region_capacity],
@@ -659,7 +727,8 @@ export fn mp_pmem_snapshot(
 }
 
 export fn mp_pmem_reset(handle: i32) i32 {
-    const pool = registry.pmem.get(handle) orelse return failNoPmemPool(handle);
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
     pool.reset() catch |err| return codeOf(err);
     return 0;
 }

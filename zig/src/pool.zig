@@ -10,7 +10,8 @@ const arena_mod = @import("arena.zig");
 const Arena = arena_mod.Arena;
 const backend_mod = @import("backend.zig");
 const Fixed = @import("strategy/fixed.zig").Fixed;
-const Tlsf = @import("strategy/tlsf.zig").Tlsf;
+const tlsf_mod = @import("strategy/tlsf.zig");
+const Tlsf = tlsf_mod.Tlsf;
 const FreeResult = @import("strategy/tlsf.zig").FreeResult;
 const stats_mod = @import("stats.zig");
 const snapshot = @import("snapshot.zig");
@@ -18,6 +19,7 @@ const StreamFrees = @import("gpu/stream_frees.zig").StreamFrees;
 const driver = @import("backend/cuda_driver.zig");
 const SharedFixed = @import("sync/shared_fixed.zig").SharedFixed;
 const ShardedVariable = @import("sync/sharded_variable.zig").ShardedVariable;
+const Viewers = @import("sync/viewers.zig").Viewers;
 const status = @import("status.zig");
 const Error = status.Error;
 const debug_config = @import("debug/config.zig");
@@ -188,10 +190,9 @@ pub const Pool = struct {
     sharded: ?*ShardedVariable = null,
     /// The thread that created the pool: a "none" pool is that thread's alone (sync/owner_check.zig).
     owner_thread: std.Thread.Id,
-    /// Threads that asked for the pool's base (to make views over it): the first, and whether
-    /// there were more. Decides whether destroy may unmap the memory (Arena.retireMapped).
-    first_viewer: std.atomic.Value(std.Thread.Id) = .init(0),
-    many_viewers: std.atomic.Value(bool) = .init(false),
+    /// Threads that asked for the pool's base (to make views over it): decides whether destroy
+    /// may unmap the memory (Arena.retireMapped).
+    viewers: Viewers = .{},
     /// GPU and pinned pools: regions and allocations as NVTX heaps and regions, for compute-sanitizer.
     annotations: PoolAnnotations = .{},
 
@@ -215,8 +216,12 @@ pub const Pool = struct {
         errdefer gpa.destroy(self);
         const owned_name = gpa.dupe(u8, name) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.free(owned_name);
-        const arena = Arena.init(gpa, backend, reserve_bytes) orelse
-            return status.fail(error.OutOfMemory, "could not reserve {d} bytes of {s} address space", .{ reserve_bytes, @tagName(config.kind) });
+        // A pool with a maxSize reserves just that; one without takes 64 GiB, or less where the
+        // process's address space runs short, but never less than its first region.
+        const least_bytes = if (config.max_size == 0) std.mem.alignForward(u64, config.initial_size, granularity) else reserve_bytes;
+        const arena = Arena.initShrinking(gpa, backend, reserve_bytes, least_bytes) orelse
+            return status.fail(error.OutOfMemory, "could not reserve {d} bytes of {s} address space: the pools of this process hold all the address space they may (96 TiB), or the OS refused; give pools a maxSize, or destroy some", .{ least_bytes, @tagName(config.kind) });
+        const reserved_bytes = arena.reserved_bytes;
         backend_owned = false; // the arena releases it from here on
         const alignment_granules: u32 = @intCast(@max(1, config.alignment / granule_bytes));
         // Device memory is checked from TypeScript with the debug kernels (src/gpu_debug.ts): the
@@ -268,7 +273,7 @@ pub const Pool = struct {
                 return err;
             };
         } else if (config.sharedFixed()) {
-            self.shared = SharedFixed.create(gpa, self.strategy.fixed_size.stride, granule_bytes, reserve_bytes, config.thread_safety == .lock_free, config.thread_local_cache) catch |err| {
+            self.shared = SharedFixed.create(gpa, self.strategy.fixed_size.stride, granule_bytes, reserved_bytes, config.thread_safety == .lock_free, config.thread_local_cache) catch |err| {
                 self.deinitParts();
                 return err;
             };
@@ -277,7 +282,7 @@ pub const Pool = struct {
             .fixed_size => |fixed| @max(config.initial_size, @as(u64, fixed.stride) * granule_bytes),
             .variable => config.initial_size,
         };
-        if (!self.grow(std.mem.alignForward(u64, first_region_bytes, granularity))) {
+        if (self.grow(std.mem.alignForward(u64, first_region_bytes, granularity)) == null) {
             self.deinitParts();
             return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes of {s} memory", .{ config.initial_size, @tagName(config.kind) });
         }
@@ -298,22 +303,12 @@ pub const Pool = struct {
 
     /// Called where a thread asks for the pool's base address to make views over its memory.
     pub fn noteViewer(self: *Pool) void {
-        const me = std.Thread.getCurrentId();
-        assert(me != 0);
-        const first = self.first_viewer.cmpxchgStrong(0, me, .acq_rel, .acquire) orelse return;
-        if (first != me) self.many_viewers.store(true, .release);
-    }
-
-    /// Whether a thread other than the caller may hold views over the pool's memory.
-    fn viewedElsewhere(self: *const Pool) bool {
-        if (self.many_viewers.load(.acquire)) return true;
-        const first = self.first_viewer.load(.acquire);
-        return first != 0 and first != std.Thread.getCurrentId();
+        self.viewers.note();
     }
 
     pub fn destroy(self: *Pool) void {
         const gpa = self.gpa;
-        if (self.arena.backend == .host and self.viewedElsewhere()) self.arena.retireMapped();
+        if (self.arena.backend == .host and self.viewers.elsewhere()) self.arena.retireMapped();
         self.stream_frees.deinit(self.device());
         self.deinitParts();
         gpa.destroy(self);
@@ -332,13 +327,21 @@ pub const Pool = struct {
         if (self.config.thread_safety == .mutex) self.mutex.unlock();
     }
 
-    /// Largest request a single allocation of this pool could ever satisfy.
+    /// Largest request a single allocation of this pool could ever satisfy. A fixed-size pool
+    /// serves a request over its block size with a run of blocks; the strategy keeps a request's
+    /// size in 32 bits.
     pub fn sizeMax(self: *const Pool) u64 {
         return switch (self.config.strategy) {
-            // On a GPU with canaries, TypeScript asks for the user bytes and both canaries.
-            .fixed_size => self.config.block_size + if (!self.arena.backend.hostAccessible() and self.config.debug.canaries) 2 * deviceCanaryBytes(self.config.alignment) else 0,
+            .fixed_size => @min(self.arena.reserved_bytes, std.math.maxInt(u32)),
             .variable => self.arena.reserved_bytes - self.config.alignment,
         };
+    }
+
+    /// Blocks of a fixed-size pool that a block of `block_bytes` takes: 1, or a run's length.
+    inline fn blocksFor(stride: u32, block_bytes: u64) u32 {
+        const stride_bytes = @as(u64, stride) * granule_bytes;
+        if (block_bytes <= stride_bytes) return 1;
+        return @intCast(std.math.divCeil(u64, block_bytes, stride_bytes) catch unreachable);
     }
 
     /// `flags`: `flag_guarded` where the debug layer gave the allocation guard pages. A whole
@@ -425,7 +428,7 @@ pub const Pool = struct {
     /// Bytes the strategy sets aside for a block of `block_bytes`.
     pub inline fn blockBytes(self: *const Pool, block_bytes: u64) u64 {
         return granule_bytes * switch (self.strategy) {
-            .fixed_size => |fixed| fixed.stride,
+            .fixed_size => |fixed| @as(u64, fixed.stride) * blocksFor(fixed.stride, block_bytes),
             .variable => Config.granulesFor(block_bytes),
         };
     }
@@ -441,39 +444,50 @@ pub const Pool = struct {
             self.reclaim(null, true);
             if (self.tryPlace(block_bytes, requested, id)) |g| return g;
         }
-        // Regions start on a granularity boundary, so only alignments above a granule need slack.
-        const needed = switch (self.strategy) {
-            .fixed_size => |fixed| @as(u64, fixed.stride) * granule_bytes,
-            .variable => Config.granulesFor(block_bytes) * granule_bytes + (self.alignment_granules - 1) * granule_bytes,
+        const last_region_bytes = self.last_region_bytes;
+        const region_index = self.growFor(self.regionBytesFor(block_bytes)) orelse return null;
+        if (self.tryPlace(block_bytes, requested, id)) |g| return g;
+        // Only the strategy's bookkeeping can fail here: give the region back, as it was before.
+        self.ungrow(region_index, last_region_bytes);
+        return null;
+    }
+
+    /// The bytes a new region needs so the strategy is sure to place `block_bytes` in it.
+    pub fn regionBytesFor(self: *const Pool, block_bytes: u64) u64 {
+        return granule_bytes * switch (self.strategy) {
+            .fixed_size => |fixed| @as(u64, fixed.stride) * blocksFor(fixed.stride, block_bytes),
+            .variable => tlsf_mod.granulesSureToFit(Config.granulesFor(block_bytes), self.alignment_granules),
         };
-        if (!self.growFor(needed)) return null;
-        return self.tryPlace(block_bytes, requested, id);
     }
 
     inline fn tryPlace(self: *Pool, block_bytes: u64, requested: u64, id: u32) ?u32 {
         return switch (self.strategy) {
-            .fixed_size => |*fixed| @call(.always_inline, Fixed.alloc, .{ fixed, &self.arena, id, @as(u32, @intCast(requested)) }),
+            .fixed_size => |*fixed| if (block_bytes <= @as(u64, fixed.stride) * granule_bytes)
+                @call(.always_inline, Fixed.alloc, .{ fixed, &self.arena, id, @as(u32, @intCast(requested)) })
+            else
+                @call(.never_inline, Fixed.allocRun, .{ fixed, blocksFor(fixed.stride, block_bytes), id, @as(u32, @intCast(requested)) }),
             .variable => |*tlsf| (@call(.always_inline, Tlsf.alloc, .{ tlsf, @as(u32, @intCast(Config.granulesFor(block_bytes))), self.alignment_granules, id, requested }) catch null),
         };
     }
 
-    /// Adds a region for at least `needed_bytes`; false at maxSize or when the OS refuses.
+    /// Adds a region of at least `needed_bytes` (see `regionBytesFor`); returns its index, or
+    /// null at maxSize, with growth off, or when the OS refuses, having committed nothing.
     /// Under the pool's lock, or a shared pool's growth lock.
-    pub fn growFor(self: *Pool, needed_bytes: u64) bool {
-        if (self.config.growth == 0) return false;
+    pub fn growFor(self: *Pool, needed_bytes: u64) ?u32 {
+        if (self.config.growth == 0) return null;
         const wanted: u64 = @intFromFloat(@as(f64, @floatFromInt(self.last_region_bytes)) * self.config.growth);
         const granularity = self.arena.backend.granularity();
         const room = self.arena.reserved_bytes - self.arena.committed_bytes;
         const minimum = std.mem.alignForward(u64, needed_bytes, granularity);
-        if (minimum > room) return false;
+        if (minimum > room or minimum / granule_bytes > tlsf_mod.region_granules_max) return null;
         const len = @min(std.mem.alignForward(u64, @max(wanted, minimum), granularity), room / granularity * granularity);
-        if (!self.grow(len)) return self.grow(minimum);
+        const index = self.grow(len) orelse self.grow(minimum) orelse return null;
         self.stats.growth_count += 1;
-        return true;
+        return index;
     }
 
-    fn grow(self: *Pool, len_bytes: u64) bool {
-        const index = self.arena.grow(len_bytes) orelse return false;
+    fn grow(self: *Pool, len_bytes: u64) ?u32 {
+        const index = self.arena.grow(len_bytes) orelse return null;
         const region = self.arena.regions.items[index];
         const added = if (self.shared) |shared| shared.fixed.addRegion(region) else if (self.sharded) |sharded| sharded.addRegion(region) else switch (self.strategy) {
             .fixed_size => |*fixed| fixed.addRegion(index, region),
@@ -481,12 +495,26 @@ pub const Pool = struct {
         };
         added catch {
             self.arena.shrink(index);
-            return false;
+            return null;
         };
         self.last_region_bytes = @as(u64, region.len) * granule_bytes;
         self.annotations.regionAdded(self.arena.address(region.start), self.last_region_bytes);
         self.stats.recordReserved(self.arena.committed_bytes);
-        return true;
+        return index;
+    }
+
+    /// Undoes `growFor` of the region `index`, still empty, of a pool placing under its lock.
+    fn ungrow(self: *Pool, index: u32, last_region_bytes: u64) void {
+        assert(self.shared == null and self.sharded == null);
+        const region = self.arena.regions.items[index];
+        assert(region.committed and region.live_count == 0 and region.owner == .strategy);
+        switch (self.strategy) {
+            .fixed_size => |*fixed| fixed.removeRegion(index, region),
+            .variable => |*tlsf| tlsf.removeRegion(region),
+        }
+        self.arena.shrink(index);
+        self.stats.growth_count -= 1;
+        self.last_region_bytes = last_region_bytes;
     }
 
     /// Frees the block at `g`. With `expected_id` not 0, only if the block still holds that allocation.
@@ -628,7 +656,7 @@ pub const Pool = struct {
     pub fn lookup(self: *Pool, g: u32) ?Live {
         if (self.shared) |shared| {
             const live = shared.fixed.lookup(g) orelse return null;
-            return .{ .granules = shared.fixed.stride, .requested_bytes = live.requested_bytes, .id = live.id };
+            return .{ .granules = shared.fixed.stride * shared.blocksFor(live.requested_bytes), .requested_bytes = live.requested_bytes, .id = live.id };
         }
         if (self.sharded) |sharded| return sharded.lookup(g);
         self.lock();
@@ -735,7 +763,27 @@ pub const Pool = struct {
             .regions = regions,
             .free = free_granules * granule_bytes,
             .largest_free = largest_granules * granule_bytes,
+            .debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self) else .{}) else .{},
         }, out);
+    }
+
+    /// Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now.
+    pub fn resetPeaks(self: *Pool) void {
+        if (self.shared) |shared| {
+            shared.counters.resetPeaks();
+            shared.growth_mutex.lock();
+            defer shared.growth_mutex.unlock();
+            return self.stats.resetPeaks(self.arena.committed_bytes);
+        }
+        if (self.sharded) |sharded| {
+            sharded.counters.resetPeaks();
+            sharded.growth_mutex.lock();
+            defer sharded.growth_mutex.unlock();
+            return self.stats.resetPeaks(self.arena.committed_bytes);
+        }
+        self.lock();
+        defer self.unlock();
+        self.stats.resetPeaks(self.arena.committed_bytes);
     }
 
     fn regionCount(self: *const Pool) u64 {
@@ -844,10 +892,11 @@ test "a variable pool grows to maxSize, then fails, then trims" {
     _ = try pool.alloc(60 * 1024, null);
 }
 
-test "a fixed pool refuses sizes over its block size and resets" {
+test "a fixed pool serves a block, refuses sizes past its reservation, and resets" {
     const pool = try Pool.create(std.testing.allocator, "f", testConfig(.fixed_size));
     defer pool.destroy();
-    try std.testing.expectError(error.InvalidSize, pool.alloc(101, null));
+    try std.testing.expectError(error.InvalidSize, pool.alloc(256 * 1024 + 1, null));
+    try std.testing.expectError(error.InvalidSize, pool.alloc(0, null));
     const placed = try pool.alloc(100, null);
     const g = placed.g;
     try std.testing.expectEqual(@as(u64, 100), pool.lookup(g).?.requested_bytes);
@@ -876,4 +925,84 @@ test "config parsing names the bad field" {
     raw[@intFromEnum(ConfigField.fillOnAlloc)] = 0xCD;
     const parsed = try Config.parse(&raw);
     try std.testing.expectEqual(@as(?u8, 0xCD), parsed.debug.fill_on_alloc);
+}
+
+test "a pool grows by what its strategy will find: sizes just above a region are served, failures commit nothing" {
+    const sizes = [_]u64{ 1, 64 * 1024 + 1, 2 * 1024 * 1024 + 1, 3 * 1024 * 1024 + 1, 10_000_000, 32 * 1024 * 1024 + 16, 100_000_000 };
+    for ([_]ThreadSafety{ .none, .mutex, .lock_free }) |thread_safety| {
+        for ([_]u64{ 16, 4096 }) |alignment| {
+            var config = testConfig(.variable);
+            config.initial_size = 1024 * 1024;
+            config.max_size = 0;
+            config.alignment = alignment;
+            config.thread_safety = thread_safety;
+            const pool = try Pool.create(std.testing.allocator, "sizes", config);
+            defer pool.destroy();
+            for (sizes) |size| {
+                const placed = try pool.alloc(size, null);
+                try std.testing.expect((@as(u64, placed.g) * granule_bytes) % alignment == 0);
+                _ = try pool.free(placed.g, placed.id);
+            }
+        }
+    }
+    // Growth off, or at maxSize: the exact error, and nothing committed by the failed tries.
+    for ([_]f64{ 0, 1 }) |growth| {
+        var config = testConfig(.variable);
+        config.initial_size = 1024 * 1024;
+        config.max_size = 4 * 1024 * 1024;
+        config.growth = growth;
+        const pool = try Pool.create(std.testing.allocator, "bounded", config);
+        defer pool.destroy();
+        const committed = pool.arena.committed_bytes;
+        for (0..3) |_| try std.testing.expectError(error.OutOfMemory, pool.alloc(4 * 1024 * 1024 - 16, null));
+        try std.testing.expectEqual(committed, pool.arena.committed_bytes);
+        try std.testing.expectEqual(@as(u64, 0), pool.stats.growth_count);
+        try std.testing.expectEqual(@as(u64, 3), pool.stats.failed_allocations);
+    }
+}
+
+test "a fixed pool serves a request of several blocks as a contiguous run, in every thread-safety mode" {
+    const modes = [_]struct { ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
+    for (modes) |mode| {
+        var config = testConfig(.fixed_size);
+        config.block_size = 1024;
+        config.initial_size = 16 * 1024;
+        config.max_size = 0;
+        config.thread_safety = mode[0];
+        config.thread_local_cache = mode[1];
+        const pool = try Pool.create(std.testing.allocator, "runs", config);
+        defer pool.destroy();
+        pool.published(0);
+        const single = try pool.alloc(1000, null);
+        const run = try pool.alloc(1024 * 10, null);
+        const big = try pool.alloc(3 * 1024 * 1024 + 1, null); // past the first region: the pool grows for it
+        try std.testing.expectEqual(@as(u64, 1024 * 10), pool.lookup(run.g).?.requested_bytes);
+        try std.testing.expectEqual(@as(u64, 10 * 1024 / granule_bytes), pool.lookup(run.g).?.granules);
+        try std.testing.expect(pool.lookup(run.g + @as(u32, 1024 / granule_bytes)) == null); // a block inside the run is not an allocation
+        // The run's bytes are its own: no other allocation lies inside it.
+        for ([_]Pool.Placed{ single, big }) |other| {
+            const other_start = @as(u64, other.g) * granule_bytes;
+            const run_start = @as(u64, run.g) * granule_bytes;
+            try std.testing.expect(other_start >= run_start + 10 * 1024 or other_start + 1000 <= run_start);
+        }
+        try std.testing.expectError(error.InvalidPointer, pool.free(run.g + @as(u32, 1024 / granule_bytes), 0));
+        var out: [stats_mod.field_count]f64 = undefined;
+        pool.writeStats(&out);
+        try std.testing.expectEqual(@as(f64, 3), out[@intFromEnum(stats_mod.Field.live_allocations)]);
+        try std.testing.expectEqual(@as(f64, 1024 + 10 * 1024 + 3073 * 1024), out[@intFromEnum(stats_mod.Field.bytes_allocated)]);
+        try std.testing.expectError(error.DoubleFree, pool.free(run.g, run.id + 1));
+        _ = try pool.free(run.g, run.id);
+        try std.testing.expectError(error.DoubleFree, pool.free(run.g, run.id));
+        try std.testing.expectError(error.DoubleFree, pool.free(run.g, 0));
+        _ = try pool.free(big.g, 0);
+        _ = try pool.free(single.g, single.id);
+        pool.writeStats(&out);
+        try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.live_allocations)]);
+        try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.bytes_allocated)]);
+        // The freed run is served again without growing.
+        const committed = pool.arena.committed_bytes;
+        const again = try pool.alloc(1024 * 10, null);
+        try std.testing.expectEqual(committed, pool.arena.committed_bytes);
+        _ = try pool.free(again.g, again.id);
+    }
 }

@@ -1,7 +1,10 @@
 //! The process-wide tables of pools. Every thread (every Bun Worker) that opens the library sees
 //! the same tables, so a pool created in one Worker is found by name in another. A handle is
 //! `generation << slot_bits | slot`: a handle kept after its pool is destroyed no longer
-//! matches its slot's generation and is refused, even once the slot is reused.
+//! matches its slot's generation and is refused, even once the slot is reused. Generations never
+//! wrap: a slot whose generation is used up is retired for the life of the process (a wrapped
+//! generation would let a stale handle name a later pool), and slots are taken in turn so they
+//! wear evenly (4096 slots of 2^19 - 1 generations: two billion pools before the last retires).
 //!
 //! A thread inside a call on a pool holds it with `enter` (sync/pool_guard.zig): `remove` waits
 //! until no thread is inside, so a pool destroyed under other Workers fails their next call with
@@ -20,15 +23,19 @@ const pool_guard = @import("sync/pool_guard.zig");
 const slot_bits = 12;
 pub const pools_max = 1 << slot_bits;
 const generation_max = (1 << (31 - slot_bits)) - 1;
+/// The generation of a retired slot: no handle carries it (generations start at 1).
+const retired: u32 = 0;
 
 var mutex: std.Thread.Mutex = .{};
 
 pub fn handleOf(slot: usize, generation: u32) i32 {
-    assert(slot < pools_max and generation <= generation_max);
+    assert(slot < pools_max and generation <= generation_max and generation != retired);
     return @intCast((generation << slot_bits) | slot);
 }
 
-fn Table(comptime T: type) type {
+/// `last_generation`: the generation after which a slot retires (tests make it small).
+fn Table(comptime T: type, comptime last_generation: u32) type {
+    assert(last_generation >= 1 and last_generation <= generation_max);
     return struct {
         const Slot = struct {
             pool: std.atomic.Value(?*T) = .init(null),
@@ -39,6 +46,8 @@ fn Table(comptime T: type) type {
         };
 
         slots: [pools_max]Slot = @splat(.{}),
+        /// Where the search for a free slot starts: after the slot taken last.
+        next_slot: usize = 0,
 
         /// The pool a handle names, or null for a handle that names no live pool.
         inline fn get(self: *@This(), handle: i32) ?*T {
@@ -66,16 +75,32 @@ fn Table(comptime T: type) type {
             mutex.lock();
             defer mutex.unlock();
             if (nameTakenLocked(name)) return status.fail(error.PoolExists, "a pool named '{s}' already exists", .{name});
-            const index = for (&self.slots, 0..) |*slot, index| {
-                if (slot.pool.load(.monotonic) == null) break index;
-            } else return status.fail(error.TooManyPools, "no room for another pool: {d} pools exist", .{pools_max});
+            const index = self.freeSlotLocked() orelse return self.failFull();
             const pool = try create(std.heap.c_allocator, name, config);
+            self.next_slot = (index + 1) % pools_max;
             const handle = handleOf(index, self.slots[index].generation.load(.monotonic));
             if (@hasDecl(T, "published")) pool.published(handle);
             const single_threaded = @hasField(T, "owner_thread") and pool.config.thread_safety == .none;
             self.slots[index].owner.store(if (single_threaded) pool.owner_thread else 0, .monotonic);
             self.slots[index].pool.store(pool, .release);
             return handle;
+        }
+
+        /// A slot with no pool that is not retired, from `next_slot` on, in turn.
+        fn freeSlotLocked(self: *@This()) ?usize {
+            for (0..pools_max) |step| {
+                const index = (self.next_slot + step) % pools_max;
+                const slot = &self.slots[index];
+                if (slot.pool.load(.monotonic) == null and slot.generation.load(.monotonic) != retired) return index;
+            }
+            return null;
+        }
+
+        fn failFull(self: *@This()) Error {
+            var live: u32 = 0;
+            for (&self.slots) |*slot| live += @intFromBool(slot.pool.load(.monotonic) != null);
+            if (live == pools_max) return status.fail(error.TooManyPools, "no room for another pool: {d} pools exist, the most a process may have at once; destroy one first", .{pools_max});
+            return status.fail(error.TooManyPools, "no room for another pool: {d} pools exist and the other {d} slots are retired (each served {d} pools, whose handles must stay refused)", .{ live, pools_max - live, last_generation });
         }
 
         fn findLocked(self: *@This(), name: []const u8) ?i32 {
@@ -101,8 +126,10 @@ fn Table(comptime T: type) type {
             }
             slot.owner.store(0, .monotonic);
             slot.pool.store(null, .release);
-            const next = slot.generation.load(.monotonic) + 1;
-            slot.generation.store(if (next > generation_max) 1 else next, .seq_cst);
+            const generation = slot.generation.load(.monotonic);
+            assert(generation != retired and generation <= last_generation);
+            // Past its last generation the slot retires rather than wraps: never reused.
+            slot.generation.store(if (generation == last_generation) retired else generation + 1, .seq_cst);
             pool_guard.waitUntilUnused(table_key | index);
             assert(slot.pool.load(.monotonic) == null);
             return pool;
@@ -126,8 +153,8 @@ fn Table(comptime T: type) type {
 const pools_key: u32 = 0;
 const pmem_key: u32 = pools_max;
 
-var pools: Table(Pool) = .{};
-var pmem_pools: Table(PmemPool) = .{};
+var pools: Table(Pool, generation_max) = .{};
+var pmem_pools: Table(PmemPool, generation_max) = .{};
 
 fn nameTakenLocked(name: []const u8) bool {
     return pools.findLocked(name) != null or pmem_pools.findLocked(name) != null;
@@ -173,10 +200,11 @@ pub fn list(out: []i32) u32 {
     return pools.list(out);
 }
 
-/// PMEM pools: the same operations over their own table.
+/// PMEM pools: the same operations over their own table, behind the same guard and owner rule.
 pub const pmem = struct {
-    pub inline fn get(handle: i32) ?*PmemPool {
-        return pmem_pools.get(handle);
+    /// Like `registry.enter`: the pool stays alive until `leave(which)`, owed also on null.
+    pub inline fn enter(handle: i32, which: pool_guard.Which) ?*PmemPool {
+        return pmem_pools.enter(handle, which, pmem_key);
     }
 
     pub fn add(name: []const u8, config: anytype) Error!i32 {
@@ -189,11 +217,75 @@ pub const pmem = struct {
         return pmem_pools.findLocked(name);
     }
 
-    pub fn remove(handle: i32) ?*PmemPool {
-        return pmem_pools.remove(handle, pmem_key) catch null;
+    pub fn remove(handle: i32) Error!*PmemPool {
+        return pmem_pools.remove(handle, pmem_key);
     }
 
     pub fn list(out: []i32) u32 {
         return pmem_pools.list(out);
     }
 };
+
+test "a slot retires after its last generation: stale handles stay refused, other slots serve" {
+    const Fake = struct {
+        name: []u8,
+        config: Config,
+        const Config = struct {};
+        fn create(gpa: std.mem.Allocator, name: []const u8, config: Config) Error!*@This() {
+            const self = gpa.create(@This()) catch return error.OutOfMemory;
+            self.* = .{ .name = gpa.dupe(u8, name) catch return error.OutOfMemory, .config = config };
+            return self;
+        }
+        fn destroy(self: *@This()) void {
+            std.heap.c_allocator.free(self.name);
+            std.heap.c_allocator.destroy(self);
+        }
+    };
+    const last = 3; // a small generation width, so the test drives a slot past it quickly
+    const table = try std.testing.allocator.create(Table(Fake, last));
+    defer std.testing.allocator.destroy(table);
+    table.* = .{};
+    // Always the same slot, as if every other slot were busy: its generations run out.
+    var stale: std.ArrayList(i32) = .empty;
+    defer stale.deinit(std.testing.allocator);
+    for (0..last) |_| {
+        table.next_slot = 7;
+        const handle = try table.add(Fake.create, "fake-pool-under-test", Fake.Config{});
+        try std.testing.expectEqual(@as(i32, 7), handle & (pools_max - 1));
+        for (stale.items) |old| try std.testing.expect(table.get(old) == null);
+        try stale.append(std.testing.allocator, handle);
+        (try table.remove(handle, 2 * pools_max)).destroy();
+    }
+    try std.testing.expectEqual(retired, table.slots[7].generation.load(.monotonic));
+    table.next_slot = 7;
+    const next = try table.add(Fake.create, "fake-pool-under-test", Fake.Config{});
+    defer (table.remove(next, 2 * pools_max) catch unreachable).destroy();
+    try std.testing.expectEqual(@as(i32, 8), next & (pools_max - 1)); // slot 7 is never reused
+    for (stale.items) |old| {
+        try std.testing.expect(table.get(old) == null);
+        try std.testing.expectError(error.PoolNotFound, table.remove(old, 2 * pools_max));
+    }
+}
+
+test "the real table: a slot at its last generation retires, and its stale handle never names a later pool" {
+    const pool_mod = @import("pool.zig");
+    // Age one slot to its last generation directly (2^19 real cycles would take seconds).
+    mutex.lock();
+    const index = pools.freeSlotLocked().?;
+    pools.next_slot = index;
+    pools.slots[index].generation.store(generation_max, .monotonic);
+    mutex.unlock();
+    const handle = try add(pool_mod.Pool.create, "registry-wrap-test", pool_mod.testConfig(.variable));
+    try std.testing.expectEqual(@as(u32, generation_max), @as(u32, @intCast(handle)) >> slot_bits);
+    (try remove(handle)).destroy();
+    try std.testing.expect(get(handle) == null);
+    mutex.lock();
+    pools.next_slot = index;
+    mutex.unlock();
+    const later = try add(pool_mod.Pool.create, "registry-wrap-test", pool_mod.testConfig(.variable));
+    defer (remove(later) catch unreachable).destroy();
+    try std.testing.expect(@as(u32, @intCast(later)) & (pools_max - 1) != index);
+    try std.testing.expect(get(handle) == null);
+    try std.testing.expect(enter(handle, .primary) == null);
+    leave(.primary);
+}

@@ -23,8 +23,10 @@ const guard_mod = @import("debug/guard.zig");
 
 /// What a block holds. src/snapshot.ts mirrors the values. `guard` and `quarantined` belong to
 /// the debug layer (guard pages; freed blocks held back from reuse): the values are fixed here
-/// so the TypeScript side and the picture know them before the layer reports them.
-pub const BlockState = enum(u32) { free = 0, live = 1, pending = 2, guard = 3, quarantined = 4 };
+/// so the TypeScript side and the picture know them before the layer reports them. `guard_free`:
+/// free pages of a guard region, which only guarded allocations use (counted apart from `free`,
+/// as the statistics count them).
+pub const BlockState = enum(u32) { free = 0, live = 1, pending = 2, guard = 3, quarantined = 4, guard_free = 5 };
 
 pub const Header = extern struct {
     region_count: u32,
@@ -181,7 +183,7 @@ const GuardedBlocks = struct {
         const index = if (block.is_free) null else self.by_block.get(block.start);
         const guarded = self.guard.?.records.items[index orelse {
             // Free pages, or a block whose pages could not be sealed and is never reused.
-            const state: BlockState = if (block.is_free) .free else .guard;
+            const state: BlockState = if (block.is_free) .guard_free else .guard;
             emit.add(.{ .start = block.start, .granules = block.granules, .id = 0, .state = @intFromEnum(state), .requested_bytes = 0 });
             return;
         }];
@@ -296,10 +298,12 @@ test "with the debug layer: guarded blocks as data and guard page, quarantined b
     var buffers: Buffers = .{};
     try std.testing.expect(try pool.writeSnapshot(buffers.output(8, 64)));
     const blocks = buffers.blocks[0..buffers.header.block_count];
-    var count: [5]u32 = @splat(0);
+    var count: [@typeInfo(BlockState).@"enum".fields.len]u32 = @splat(0);
+    var bytes_by_state: [count.len]u64 = @splat(0);
     var previous_end: u64 = 0;
     for (blocks) |block| {
         count[block.state] += 1;
+        bytes_by_state[block.state] += @as(u64, block.granules) * arena_mod.granule_bytes;
         try std.testing.expect(block.start >= previous_end);
         previous_end = @as(u64, block.start) + block.granules;
         if (block.state == @intFromEnum(BlockState.guard)) try std.testing.expectEqual(@as(u32, 256), block.granules);
@@ -313,4 +317,17 @@ test "with the debug layer: guarded blocks as data and guard page, quarantined b
     try std.testing.expectEqual(@as(u32, 2), count[@intFromEnum(BlockState.quarantined)]);
     // Every guarded allocation, live or quarantined, has its guard page.
     try std.testing.expectEqual(guarded, count[@intFromEnum(BlockState.guard)]);
+    // The statistics split the reserved bytes as the blocks do (src/stats.ts reservedParts).
+    const stat = struct {
+        fn of(out: *const [stats_mod.field_count]f64, field: stats_mod.Field) u64 {
+            return @intFromFloat(out[@intFromEnum(field)]);
+        }
+    }.of;
+    const figures = &buffers.stats;
+    try std.testing.expectEqual(bytes_by_state[@intFromEnum(BlockState.live)], stat(figures, .bytes_allocated));
+    try std.testing.expectEqual(bytes_by_state[@intFromEnum(BlockState.free)], stat(figures, .free_bytes));
+    try std.testing.expectEqual(bytes_by_state[@intFromEnum(BlockState.guard)], stat(figures, .guard_page_bytes));
+    try std.testing.expectEqual(bytes_by_state[@intFromEnum(BlockState.guard_free)], stat(figures, .guard_free_bytes));
+    try std.testing.expectEqual(bytes_by_state[@intFromEnum(BlockState.quarantined)], stat(figures, .quarantined_bytes));
+    try std.testing.expect(stat(figures, .canary_bytes) > 0);
 }

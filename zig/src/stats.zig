@@ -28,6 +28,20 @@ pub const Field = enum(u32) {
     trim_count,
     bytes_trimmed,
     growth_count,
+    // Added after the first release of the record: appended, so older fields keep their places.
+    /// Bytes asked for by every allocation so far, and by every free (a reset frees what was live).
+    bytes_allocated_total,
+    bytes_freed_total,
+    /// How many operations the timings above were measured on: 0 means no sample yet.
+    alloc_time_samples,
+    free_time_samples,
+    /// The debug layer's share of the reserved bytes (0 without it): inaccessible guard pages of
+    /// live and quarantined blocks, free pages of its guard regions, blocks held in quarantine
+    /// (their accessible bytes), and the canaries of live allocations (part of bytes_allocated).
+    guard_page_bytes,
+    guard_free_bytes,
+    quarantined_bytes,
+    canary_bytes,
 };
 pub const field_count = @typeInfo(Field).@"enum".fields.len;
 
@@ -66,6 +80,8 @@ pub const Stats = struct {
     trim_count: u64 = 0,
     bytes_trimmed: u64 = 0,
     growth_count: u64 = 0,
+    bytes_allocated_total: u64 = 0,
+    bytes_freed_total: u64 = 0,
     alloc_samples: u64 = 0,
     alloc_sample_ns: u64 = 0,
     free_samples: u64 = 0,
@@ -75,6 +91,7 @@ pub const Stats = struct {
         assert(block_bytes >= requested_bytes);
         self.bytes_in_use += requested_bytes;
         self.bytes_allocated += block_bytes;
+        self.bytes_allocated_total += requested_bytes;
         self.live_allocations += 1;
         self.allocation_count += 1;
         if (!self.enabled) return;
@@ -87,6 +104,7 @@ pub const Stats = struct {
         assert(self.live_allocations > 0);
         self.bytes_in_use -= requested_bytes;
         self.bytes_allocated -= block_bytes;
+        self.bytes_freed_total += requested_bytes;
         self.live_allocations -= 1;
         self.free_count += 1;
     }
@@ -97,10 +115,18 @@ pub const Stats = struct {
 
     pub fn recordReset(self: *Stats) void {
         self.free_count += self.live_allocations;
+        self.bytes_freed_total += self.bytes_in_use;
         self.bytes_in_use = 0;
         self.bytes_allocated = 0;
         self.live_allocations = 0;
         self.reset_count += 1;
+    }
+
+    /// Peaks start again from what is live and committed now (a phase of a program measured alone).
+    pub fn resetPeaks(self: *Stats, committed_bytes: u64) void {
+        self.peak_bytes_in_use = self.bytes_in_use;
+        self.peak_live_allocations = self.live_allocations;
+        self.peak_bytes_reserved = committed_bytes;
     }
 
     /// Whether this operation is one whose duration is sampled. Not the first of a pool, which
@@ -121,7 +147,10 @@ pub const Stats = struct {
 
     /// `largest_free` is the largest request the free space could serve in one piece; a fixed-size
     /// pool serves any request from any free block, so it passes `free` and reads 0 fragmentation.
-    pub const Space = struct { reserved: u64, address_space: u64, regions: u64, free: u64, largest_free: u64 };
+    pub const Space = struct { reserved: u64, address_space: u64, regions: u64, free: u64, largest_free: u64, debug: DebugSpace = .{} };
+
+    /// What the debug layer holds of the reserved bytes (see the fields of the same names).
+    pub const DebugSpace = struct { guard_page_bytes: u64 = 0, guard_free_bytes: u64 = 0, quarantined_bytes: u64 = 0, canary_bytes: u64 = 0 };
 
     pub fn write(self: *const Stats, space: Space, out: *[field_count]f64) void {
         assert(space.largest_free <= space.free);
@@ -152,6 +181,14 @@ pub const Stats = struct {
         out[@intFromEnum(Field.trim_count)] = f(self.trim_count);
         out[@intFromEnum(Field.bytes_trimmed)] = f(self.bytes_trimmed);
         out[@intFromEnum(Field.growth_count)] = f(self.growth_count);
+        out[@intFromEnum(Field.bytes_allocated_total)] = f(self.bytes_allocated_total);
+        out[@intFromEnum(Field.bytes_freed_total)] = f(self.bytes_freed_total);
+        out[@intFromEnum(Field.alloc_time_samples)] = f(self.alloc_samples);
+        out[@intFromEnum(Field.free_time_samples)] = f(self.free_samples);
+        out[@intFromEnum(Field.guard_page_bytes)] = f(space.debug.guard_page_bytes);
+        out[@intFromEnum(Field.guard_free_bytes)] = f(space.debug.guard_free_bytes);
+        out[@intFromEnum(Field.quarantined_bytes)] = f(space.debug.quarantined_bytes);
+        out[@intFromEnum(Field.canary_bytes)] = f(space.debug.canary_bytes);
     }
 };
 
@@ -166,4 +203,20 @@ test "stats track peaks and fragmentation" {
     try std.testing.expectEqual(@as(f64, 150), out[@intFromEnum(Field.peak_bytes_in_use)]);
     try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(Field.live_allocations)]);
     try std.testing.expectEqual(@as(f64, 0.25), out[@intFromEnum(Field.fragmentation)]);
+    try std.testing.expectEqual(@as(f64, 150), out[@intFromEnum(Field.bytes_allocated_total)]);
+    try std.testing.expectEqual(@as(f64, 100), out[@intFromEnum(Field.bytes_freed_total)]);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(Field.alloc_time_samples)]);
+}
+
+test "reset peaks start from what is live; a reset counts the live bytes as freed" {
+    var stats: Stats = .{ .enabled = true };
+    stats.recordAlloc(100, 112);
+    stats.recordAlloc(50, 64);
+    stats.recordFree(100, 112);
+    stats.resetPeaks(4096);
+    try std.testing.expectEqual(@as(u64, 50), stats.peak_bytes_in_use);
+    try std.testing.expectEqual(@as(u64, 1), stats.peak_live_allocations);
+    stats.recordReset();
+    try std.testing.expectEqual(@as(u64, 150), stats.bytes_freed_total);
+    try std.testing.expectEqual(stats.bytes_allocated_total, stats.bytes_freed_total);
 }

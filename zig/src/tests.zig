@@ -19,6 +19,7 @@ test {
     _ = @import("gpu/nvtx.zig");
     _ = @import("sync/lockfree_fixed.zig");
     _ = @import("sync/striped_counters.zig");
+    _ = @import("sync/viewers.zig");
     _ = @import("ffi.zig");
     _ = @import("debug/canary.zig");
     _ = @import("debug/violation.zig");

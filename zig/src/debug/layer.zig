@@ -32,6 +32,7 @@ const Quarantine = @import("quarantine.zig").Quarantine;
 const violation_mod = @import("violation.zig");
 const Violation = violation_mod.Violation;
 const fault_handler = @import("fault_handler.zig");
+const DebugSpace = @import("../stats.zig").Stats.DebugSpace;
 
 const granule_bytes = arena_mod.granule_bytes;
 /// Canary bytes after the user bytes, beyond the slack up to the next granule.
@@ -147,7 +148,7 @@ pub const Layer = struct {
         const guard = &self.guard.?;
         const granted = guard.alloc(&pool.arena, size, id) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         const block = granted orelse return null;
-        pool.notePlaced(block.block_g, size, block.block_bytes);
+        pool.notePlaced(block.block_g, size, block.block_bytes - guard_mod.page_bytes); // the guard page is counted apart (space)
         if (self.config.fill_on_alloc) |byte| fill(pool, block.user_g, size, byte);
         return .{ .g = block.user_g, .id = id, .flags = Pool.flag_guarded };
     }
@@ -266,7 +267,7 @@ pub const Layer = struct {
         if (record.state == .quarantined) return self.failQuarantined(pool, record.id, g, expected_id);
         if (expected_id != 0 and record.id != expected_id) return pool.failStaleId(g, expected_id, record.id);
         var found: ?Violation = checkGuardedCanaries(pool, record.*);
-        pool.stats.recordFree(record.size, record.blockBytes());
+        pool.stats.recordFree(record.size, record.dataBytes());
         const region_index = pool.arena.regionOf(record.block_g);
         if (!guard.seal(&pool.arena, record)) {
             guard.forget(record); // its pages may still be accessible: the block is never reused
@@ -329,6 +330,39 @@ pub const Layer = struct {
         const region = &pool.arena.regions.items[region_index];
         assert(region.live_count > 0);
         region.live_count -= 1;
+    }
+
+    // ---- statistics ----
+
+    /// What the layer holds of the pool's reserved bytes (stats.zig DebugSpace): a walk of the
+    /// guarded records and, with canaries, of the live blocks. A cold path (statistics and
+    /// snapshots), so nothing is counted on allocate and free for it.
+    pub fn space(self: *const Layer, pool: *Pool) DebugSpace {
+        var out: DebugSpace = .{};
+        if (self.quarantine) |*quarantine| out.quarantined_bytes = quarantine.bytes_held;
+        if (self.guard) |*guard| {
+            out.guard_free_bytes = guard.pages.free_granules * granule_bytes;
+            for (guard.records.items) |record| {
+                if (record.state == .vacant) continue;
+                out.guard_page_bytes += guard_mod.page_bytes;
+                if (record.state == .quarantined) {
+                    // The quarantine holds the whole block; its guard page is counted as one.
+                    assert(out.quarantined_bytes >= guard_mod.page_bytes);
+                    out.quarantined_bytes -= guard_mod.page_bytes;
+                } else {
+                    out.canary_bytes += record.frontCanary().len + record.backCanary().len; // always written in the slack
+                }
+            }
+        }
+        if (self.config.canaries) {
+            var blocks = pool.liveBlocks();
+            while (blocks.next()) |block_g| {
+                if (self.holdsInQuarantine(block_g)) continue;
+                const live = pool.lookupLocked(pool.arena.regionOf(block_g), block_g).?;
+                out.canary_bytes += self.strategyBlockBytes(live.requested_bytes) - live.requested_bytes;
+            }
+        }
+        return out;
     }
 
     // ---- checks ----

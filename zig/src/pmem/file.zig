@@ -33,6 +33,19 @@ pub const Mapped = struct {
         _ = c.close(self.fd); // also drops the lock
         self.* = undefined;
     }
+
+    /// Lets the file go but keeps its address range mapped, as private zero pages that take no
+    /// memory until touched: for a pool that JavaScript views in other threads may still reach
+    /// (the closing thread cannot detach them), so such a view reads zeros instead of faulting,
+    /// and nothing it writes reaches the file. The range's address space stays taken for the life
+    /// of the process. Where the kernel refuses the new mapping the file's stays (views then
+    /// still see the file), which is still no fault.
+    pub fn retire(self: *Mapped) void {
+        const address = c.mmap(self.base, self.len, c.PROT.READ | c.PROT.WRITE, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .FIXED = true, .NORESERVE = true }, -1, 0);
+        assert(address == c.MAP_FAILED or address == @as(*anyopaque, @ptrCast(self.base)));
+        _ = c.close(self.fd); // also drops the lock
+        self.* = undefined;
+    }
 };
 
 /// Why a file could not be used; `message` says what and what to do.
@@ -74,7 +87,7 @@ pub fn openOrCreate(path: [:0]const u8, header: ?*const format.Header, failure: 
             return .{ .mapped = mapped, .created = false };
         }
         switch (lastErrno()) {
-            .NOENT => {},
+            .NOENT => if (danglingLink(path, failure)) return null,
             .ACCES, .PERM => {
                 failure.* = fileFailure("cannot open '{s}': permission denied (a PMEM pool file must be readable and writable)", .{path});
                 return null;
@@ -101,6 +114,16 @@ pub fn openOrCreate(path: [:0]const u8, header: ?*const format.Header, failure: 
     }
     failure.* = fileFailure("'{s}' keeps appearing and disappearing: another process is creating and deleting it", .{path});
     return null;
+}
+
+/// Whether `path`, which open() found missing, is a symbolic link to nothing: creating the pool
+/// there would fail (the link's name exists), so it is refused with what to do.
+fn danglingLink(path: [:0]const u8, failure: *Failure) bool {
+    var target: [path_bytes_max]u8 = undefined;
+    const len = c.readlink(path, &target, target.len);
+    if (len < 0) return false; // not a link (or gone): create the file
+    failure.* = fileFailure("'{s}' is a symbolic link to '{s}', which does not exist: point pmemPoolPath at the pool's file, or remove the link", .{ path, target[0..@intCast(len)] });
+    return true;
 }
 
 fn lock(fd: c.fd_t, path: []const u8, failure: *Failure) bool {

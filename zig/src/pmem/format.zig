@@ -6,9 +6,16 @@
 //!   [12 KiB, heap)      allocation table (heap.zig): one 8-byte record a possible allocation
 //!   [heap, file end)    the heap: what users allocate; page-aligned, so block alignment carries over
 //!
-//! Everything is little-endian. The header never changes after creation, so its checksum is checked
-//! once on open; what changes (table, roots, log) is validated by recovery. Validation only reads:
+//! Everything is little-endian. The header never changes after creation, so its checksum (over the
+//! whole header page) is checked once on open. What changes is changed one 8-byte word at a time,
+//! so each word that means something carries its own check, written in the same store: a table
+//! record has a parity bit, a root's target word a CRC-32 of its slot, the redo log's count word a
+//! CRC-32 of its entries. A flipped bit anywhere in the header or in a word in use is refused, and
+//! recovery validates what the checks cannot (offsets, overlaps, liveness). Validation only reads:
 //! a file that fails it is left untouched.
+//!
+//! Version 2 added the page-wide header checksum and the per-word checks; version 1 files are
+//! refused as another version.
 const std = @import("std");
 const builtin = @import("builtin");
 const assert = std.debug.assert;
@@ -18,7 +25,7 @@ comptime {
 }
 
 pub const magic = "MPOOLPM\x00".*;
-pub const version: u32 = 1;
+pub const version: u32 = 2;
 pub const page_bytes: u64 = 4096;
 pub const granule_bytes: u64 = 16;
 pub const header_bytes: u64 = page_bytes;
@@ -48,6 +55,12 @@ pub const Layout = extern struct {
         return a.strategy == b.strategy and a.alignment == b.alignment and a.block_bytes == b.block_bytes;
     }
 
+    /// "Variable, alignment 16" or "FixedSize, alignment 64, blocks of 100 bytes", for messages.
+    pub fn format(self: Layout, writer: *std.Io.Writer) std.Io.Writer.Error!void {
+        try writer.print("{s}, alignment {d}", .{ strategyName(self.strategy), self.alignment });
+        if (self.block_bytes != 0) try writer.print(", blocks of {d} bytes", .{self.block_bytes});
+    }
+
     /// Granules from one block's start to the next (FixedSize).
     pub fn strideGranules(self: Layout) u64 {
         assert(self.strategy == @intFromEnum(Strategy.fixed_size));
@@ -70,19 +83,31 @@ pub const Header = extern struct {
     heap_offset: u64,
     heap_bytes: u64,
     pool_id: [16]u8, // random, made at creation: tells copies of a pool from other pools in messages
-    checksum: u32, // CRC-32 (IEEE) of every byte before it
-    reserved: u32,
+    reserved: u32, // 0
+    checksum: u32, // see pageChecksum
 
     pub const checksum_offset = @offsetOf(Header, "checksum");
 
+    /// The checksum of the header page this header makes (the rest of the page is zero).
     pub fn computeChecksum(self: *const Header) u32 {
-        const bytes: *const [@sizeOf(Header)]u8 = @ptrCast(self);
-        return std.hash.Crc32.hash(bytes[0..checksum_offset]);
+        var page: [header_bytes]u8 = @splat(0);
+        @memcpy(page[0..@sizeOf(Header)], std.mem.asBytes(self));
+        return pageChecksum(&page);
     }
 };
 
+/// CRC-32 (IEEE) of the whole header page, its checksum field read as zero: a flip of any bit of
+/// the page, used or not, is caught.
+pub fn pageChecksum(page: *const [header_bytes]u8) u32 {
+    var crc = std.hash.Crc32.init();
+    crc.update(page[0..Header.checksum_offset]);
+    crc.update(&[_]u8{0} ** @sizeOf(u32));
+    crc.update(page[Header.checksum_offset + @sizeOf(u32) ..]);
+    return crc.final();
+}
+
 comptime {
-    assert(@sizeOf(Header) == 120);
+    assert(@sizeOf(Header) == 120 and Header.checksum_offset == 116);
     assert(@sizeOf(Header) <= header_bytes);
 }
 
@@ -143,7 +168,7 @@ pub fn plan(layout: Layout, requested_bytes: u64, pool_id: [16]u8) ?Header {
         .reserved = 0,
     };
     header.checksum = header.computeChecksum();
-    assert(validateGeometry(&header) == null);
+    assert(header.heap_offset + header.heap_bytes == header.file_bytes and header.table_capacity * record_bytes <= table_bytes);
     return header;
 }
 
@@ -155,15 +180,16 @@ pub fn validate(bytes: []const u8, file_bytes: u64, path: []const u8) ?Problem {
         if (file_bytes == 0) return problem(.magic, "'{s}' is empty (0 bytes), not a memory-pool PMEM file: delete it to create a pool there", .{path});
         return problem(.magic, "'{s}' is not a memory-pool PMEM file: its first bytes are not the magic \"MPOOLPM\" (wrong path, or another program's file)", .{path});
     }
-    if (bytes.len < @sizeOf(Header)) {
-        return problem(.truncated, "'{s}' is truncated: {d} bytes, too short for its own header ({d} bytes)", .{ path, file_bytes, @sizeOf(Header) });
+    if (bytes.len >= @offsetOf(Header, "version") + @sizeOf(u32)) {
+        const found = std.mem.readInt(u32, bytes[@offsetOf(Header, "version")..][0..4], .little);
+        if (found != version) return problem(.version, "'{s}' has format version {d}; this library reads version {d} only", .{ path, found, version });
+    }
+    if (bytes.len < header_bytes) {
+        return problem(.truncated, "'{s}' is truncated: {d} bytes, too short for its own header ({d} bytes)", .{ path, file_bytes, header_bytes });
     }
     var header: Header = undefined;
     @memcpy(std.mem.asBytes(&header), bytes[0..@sizeOf(Header)]);
-    if (header.version != version) {
-        return problem(.version, "'{s}' has format version {d}; this library reads version {d} only", .{ path, header.version, version });
-    }
-    const computed = header.computeChecksum();
+    const computed = pageChecksum(bytes[0..header_bytes]);
     if (header.checksum != computed) {
         return problem(.checksum, "'{s}': the header's checksum is wrong (stored 0x{x:0>8}, computed 0x{x:0>8}): the header is damaged", .{ path, header.checksum, computed });
     }
@@ -190,24 +216,35 @@ fn validateGeometry(header: *const Header) ?Problem {
     if (layout.alignment == 0 or layout.alignment > page_bytes or !std.math.isPowerOfTwo(layout.alignment)) {
         return problem(.layout, "alignment {d} is not a power of two up to {d}", .{ layout.alignment, page_bytes });
     }
+    if (header.reserved != 0) return problem(.layout, "the reserved field is {d}, not 0", .{header.reserved});
+    // Each part is compared with its bounds before anything is computed from it: no sum or
+    // difference below can wrap (every operand is at most file_bytes_max by then).
+    const sound = header.header_bytes == @sizeOf(Header) and
+        header.log_offset == log_offset and header.roots_offset == roots_offset and
+        header.root_capacity == root_capacity and header.table_offset == table_offset and
+        header.file_bytes % page_bytes == 0 and header.file_bytes <= file_bytes_max and
+        header.heap_offset % page_bytes == 0 and header.heap_offset > table_offset and header.heap_offset < header.file_bytes and
+        header.heap_bytes > 0 and header.heap_bytes == header.file_bytes - header.heap_offset and
+        header.table_capacity > 0 and header.table_capacity <= (header.heap_offset - table_offset) / record_bytes;
+    if (!sound) {
+        return problem(.layout, "the parts the header names do not tile the file (table at {d} for {d} records, heap at {d} for {d} bytes, file {d} bytes)", .{ header.table_offset, header.table_capacity, header.heap_offset, header.heap_bytes, header.file_bytes });
+    }
     switch (strategy) {
         .fixed_size => if (layout.block_bytes == 0 or layout.block_bytes > header.heap_bytes)
             return problem(.layout, "block size {d} does not fit the heap of {d} bytes", .{ layout.block_bytes, header.heap_bytes }),
         .variable => if (layout.block_bytes != 0) return problem(.layout, "a Variable layout has no block size, found {d}", .{layout.block_bytes}),
     }
-    const sound = header.header_bytes == @sizeOf(Header) and
-        header.log_offset == log_offset and header.roots_offset == roots_offset and
-        header.root_capacity == root_capacity and header.table_offset == table_offset and
-        header.table_capacity > 0 and header.table_capacity <= (header.heap_offset - table_offset) / record_bytes and
-        header.heap_offset % page_bytes == 0 and header.heap_offset > table_offset and
-        header.file_bytes % page_bytes == 0 and header.file_bytes <= file_bytes_max and
-        header.heap_bytes > 0 and header.heap_offset + header.heap_bytes == header.file_bytes;
-    if (!sound) {
-        return problem(.layout, "the parts the header names do not tile the file (table at {d} for {d} records, heap at {d} for {d} bytes, file {d} bytes)", .{ header.table_offset, header.table_capacity, header.heap_offset, header.heap_bytes, header.file_bytes });
-    }
     if (strategy == .fixed_size and header.table_capacity > header.heap_bytes / (layout.strideGranules() * granule_bytes)) {
         return problem(.layout, "{d} records for a heap of {d} bytes in {d}-byte blocks", .{ header.table_capacity, header.heap_bytes, layout.block_bytes });
     }
+    // The parts are a function of the layout and the file's size (`plan`): a header that tiles
+    // the file some other way (a smaller table, say) was not written by this format.
+    const planned = plan(layout, header.file_bytes, header.pool_id) orelse
+        return problem(.layout, "a {f} pool cannot be {d} bytes", .{ layout, header.file_bytes });
+    if (planned.table_capacity != header.table_capacity or planned.heap_offset != header.heap_offset) {
+        return problem(.layout, "a table of {d} records and a heap at {d}, where a {f} file of {d} bytes has {d} records and its heap at {d}", .{ header.table_capacity, header.heap_offset, layout, header.file_bytes, planned.table_capacity, planned.heap_offset });
+    }
+    assert(planned.heap_bytes == header.heap_bytes);
     return null;
 }
 
@@ -240,10 +277,13 @@ test "a planned header validates, and each kind of damage is named" {
     page[0] = 'X';
     try std.testing.expectEqual(Reason.magic, validate(&page, header.file_bytes, "p").?.reason);
     page[0] = 'M';
-    page[@offsetOf(Header, "version")] = 2;
-    try std.testing.expectEqual(Reason.version, validate(&page, header.file_bytes, "p").?.reason);
     page[@offsetOf(Header, "version")] = 1;
+    try std.testing.expectEqual(Reason.version, validate(&page, header.file_bytes, "p").?.reason);
+    page[@offsetOf(Header, "version")] = 2;
     page[@offsetOf(Header, "heap_bytes")] ^= 1;
+    try std.testing.expectEqual(Reason.checksum, validate(&page, header.file_bytes, "p").?.reason);
+    page[@offsetOf(Header, "heap_bytes")] ^= 1;
+    page[header_bytes - 1] ^= 0x80; // past the header's fields: still covered
     try std.testing.expectEqual(Reason.checksum, validate(&page, header.file_bytes, "p").?.reason);
     var bad = header;
     bad.layout.strategy = 9;
@@ -252,6 +292,42 @@ test "a planned header validates, and each kind of damage is named" {
     const found = validate(&page, header.file_bytes, "p").?;
     try std.testing.expectEqual(Reason.layout, found.reason);
     try std.testing.expect(std.mem.indexOf(u8, found.message(), "unknown allocator layout 9") != null);
+}
+
+test "hostile sizes with a valid checksum are refused as layout, without wrapping arithmetic" {
+    const variable: Layout = .{ .strategy = 1, .alignment = 16, .block_bytes = 0 };
+    const header = plan(variable, 1 << 20, test_id).?;
+    const Case = struct { field: []const u8, value: u64 };
+    const max = std.math.maxInt(u64);
+    const cases = [_]Case{
+        .{ .field = "heap_offset", .value = 0 }, // below the table's start
+        .{ .field = "heap_offset", .value = table_offset - page_bytes },
+        .{ .field = "heap_offset", .value = max - page_bytes + 1 },
+        .{ .field = "file_bytes", .value = max - page_bytes + 1 },
+        .{ .field = "table_capacity", .value = max },
+        .{ .field = "table_capacity", .value = header.table_capacity - 1 }, // tiles the file, but not as planned
+        .{ .field = "heap_bytes", .value = 0 },
+    };
+    for (cases) |case| {
+        var bad = header;
+        inline for (.{ "heap_offset", "heap_bytes", "file_bytes", "table_capacity" }) |name| {
+            if (std.mem.eql(u8, case.field, name)) @field(bad, name) = case.value;
+        }
+        bad.checksum = bad.computeChecksum();
+        const page = headerBytes(bad);
+        try std.testing.expectEqual(Reason.layout, validate(&page, header.file_bytes, "p").?.reason);
+    }
+    // A heap that starts past the end and wraps around to it: heap_offset + heap_bytes overflows to file_bytes.
+    var wrapping = header;
+    wrapping.heap_offset = max - page_bytes + 1;
+    wrapping.heap_bytes = header.file_bytes + page_bytes;
+    wrapping.checksum = wrapping.computeChecksum();
+    try std.testing.expectEqual(Reason.layout, validate(&headerBytes(wrapping), header.file_bytes, "p").?.reason);
+    var fixed_header = plan(.{ .strategy = 0, .alignment = 16, .block_bytes = 64 }, 1 << 20, test_id).?;
+    fixed_header.layout.block_bytes = max;
+    fixed_header.checksum = fixed_header.computeChecksum();
+    const page = headerBytes(fixed_header);
+    try std.testing.expectEqual(Reason.layout, validate(&page, fixed_header.file_bytes, "p").?.reason);
 }
 
 test "a fixed-size plan has a record for every block" {

@@ -11,8 +11,9 @@
 //! touches the file at all. A free of a durable allocation is drained before it returns and before
 //! its space can be placed again, so no space is ever owned twice, even across a power failure.
 //!
-//! Records: 0 is free; otherwise {offset in granules from the file's start, size in granules, pad}
-//! with the size asked for = granules * 16 - pad. Variable pools keep records in any free slot (a
+//! Records: 0 is free; otherwise {offset in granules from the file's start, size in granules, pad,
+//! parity} with the size asked for = granules * 16 - pad, and the parity bit making the count of
+//! set bits even, so any one flipped bit of any record, free or live, is refused on open. Variable pools keep records in any free slot (a
 //! DRAM stack of free slots and a map from offset to slot are rebuilt on open); fixed-size pools
 //! keep block i's record in slot i.
 const std = @import("std");
@@ -29,18 +30,35 @@ const granule_bytes = format.granule_bytes;
 
 pub const Record = packed struct(u64) {
     offset: u32, // granules from the file's start
-    granules: u28, // ceil(requested / 16), never 0: a live record is never 0
+    granules: u27, // ceil(requested / 16), never 0: a live record is never 0
     pad: u4, // granules * 16 - requested
+    parity: u1, // makes the word's count of set bits even
 
-    pub const requested_bytes_max: u64 = (std.math.maxInt(u28)) * granule_bytes;
+    pub const requested_bytes_max: u64 = (std.math.maxInt(u27)) * granule_bytes;
 
     pub fn of(offset: u32, requested_bytes: u64) Record {
         assert(requested_bytes > 0 and requested_bytes <= requested_bytes_max);
         const granules = std.math.divCeil(u64, requested_bytes, granule_bytes) catch unreachable;
-        return .{ .offset = offset, .granules = @intCast(granules), .pad = @intCast(granules * granule_bytes - requested_bytes) };
+        var record: Record = .{ .offset = offset, .granules = @intCast(granules), .pad = @intCast(granules * granule_bytes - requested_bytes), .parity = 0 };
+        record.parity = @intCast(@popCount(record.word()) & 1);
+        assert(record.sound());
+        return record;
+    }
+
+    /// What the table's word says, or null where no record could be that word: a bit flipped (the
+    /// parity is odd), or a size of 0 granules. Says nothing of where the block lies.
+    pub fn decode(stored: u64) ?Record {
+        if (@popCount(stored) & 1 != 0) return null;
+        const record: Record = @bitCast(stored);
+        return if (record.sound()) record else null;
+    }
+
+    fn sound(self: Record) bool {
+        return self.granules != 0; // then granules * 16 > pad: the size is at least 1
     }
 
     pub fn requestedBytes(self: Record) u64 {
+        assert(self.sound());
         return @as(u64, self.granules) * granule_bytes - self.pad;
     }
 
@@ -144,7 +162,10 @@ pub const Heap = struct {
                 defer live.deinit(self.gpa);
                 for (self.table, 0..) |word, slot| {
                     if (word == 0) continue;
-                    const record: Record = @bitCast(word);
+                    const record = Record.decode(word) orelse {
+                        problem.* = unsound(slot, word);
+                        return error.Corrupt;
+                    };
                     const expected_offset = self.heap_start + @as(u64, slot) * fixed.stride;
                     if (record.offset != expected_offset or record.requestedBytes() > self.block_bytes) {
                         problem.* = corrupt("record {d} (0x{x:0>16}) does not describe block {d} (offset {d}, at most {d} bytes)", .{ slot, word, slot, expected_offset * granule_bytes, self.block_bytes });
@@ -170,8 +191,11 @@ pub const Heap = struct {
                         self.free_slots.appendAssumeCapacity(@intCast(slot));
                         continue;
                     }
-                    const record: Record = @bitCast(word);
-                    if (record.granules == 0 or record.offset < self.heap_start or @as(u64, record.offset) + record.granules > self.heap_end or record.offset % self.alignment_granules != 0) {
+                    const record = Record.decode(word) orelse {
+                        problem.* = unsound(slot, word);
+                        return error.Corrupt;
+                    };
+                    if (record.offset < self.heap_start or @as(u64, record.offset) + record.granules > self.heap_end or record.offset % self.alignment_granules != 0) {
                         problem.* = corrupt("record {d} (0x{x:0>16}) names a block outside the heap or misaligned", .{ slot, word });
                         return error.Corrupt;
                     }
@@ -184,7 +208,7 @@ pub const Heap = struct {
                 var end: u64 = 0;
                 for (found.items, live) |pair, *block| {
                     const record_slot: u32 = @truncate(pair);
-                    const record: Record = @bitCast(self.table[record_slot]);
+                    const record = Record.decode(self.table[record_slot]).?;
                     if (record.offset < end) {
                         problem.* = corrupt("record {d} claims offset {d}, inside another allocation: two records own the same space", .{ record_slot, @as(u64, record.offset) * granule_bytes });
                         return error.Corrupt;
@@ -202,14 +226,25 @@ pub const Heap = struct {
         return restored;
     }
 
+    fn unsound(slot: usize, word: u64) format.Problem {
+        if (@popCount(word) & 1 != 0) return corrupt("record {d} (0x{x:0>16}) fails its parity check: a bit of it flipped", .{ slot, word });
+        return corrupt("record {d} (0x{x:0>16}) is neither free nor an allocation (a size of 0 granules)", .{ slot, word });
+    }
+
     fn corrupt(comptime fmt: []const u8, args: anytype) format.Problem {
         var result: format.Problem = .{ .reason = .metadata };
         result.message_len = (std.fmt.bufPrint(&result.message_buffer, "the allocation table is damaged: " ++ fmt, args) catch result.message_buffer[0..]).len;
         return result;
     }
 
-    fn nextId(next_id: *u32) u32 {
-        next_id.* = if (next_id.* == std.math.maxInt(u32)) 1 else next_id.* + 1;
+    /// Allocation ids run from 1 to this and wrap, as host pools' do (pool.zig Pool.id_max):
+    /// TypeScript keeps the top bit for a flag, and the core's statuses lie above.
+    pub const id_max: u32 = std.math.maxInt(u31);
+
+    /// The id after `next_id.*`, stored back there.
+    pub fn nextId(next_id: *u32) u32 {
+        assert(next_id.* <= id_max);
+        next_id.* = if (next_id.* == id_max) 1 else next_id.* + 1;
         return next_id.*;
     }
 
@@ -388,10 +423,18 @@ pub const Heap = struct {
     }
 };
 
-test "records pack offset and size into one word that is never 0" {
+test "records pack offset and size into one word that is never 0, and any flipped bit is caught" {
     const record = Record.of(0x1234, 1);
     try std.testing.expectEqual(@as(u64, 1), record.requestedBytes());
     try std.testing.expect(record.word() != 0);
+    for (0..64) |bit| {
+        try std.testing.expect(Record.decode(record.word() ^ (@as(u64, 1) << @intCast(bit))) == null);
+        try std.testing.expect(Record.decode(@as(u64, 1) << @intCast(bit)) == null); // a flip in a free record
+    }
+    // No granules but a pad, with even parity: the overflow of issue 11, refused as a record.
+    const empty: Record = .{ .offset = 0x1234, .granules = 0, .pad = 1, .parity = 0 };
+    try std.testing.expect(@popCount(empty.word()) & 1 == 0);
+    try std.testing.expect(Record.decode(empty.word()) == null);
     try std.testing.expectEqual(@as(u64, 17), Record.of(5, 17).requestedBytes());
     try std.testing.expectEqual(Record.requested_bytes_max, Record.of(0, Record.requested_bytes_max).requestedBytes());
     const round: Record = @bitCast(Record.of(7, 1000).word());

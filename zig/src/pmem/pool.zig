@@ -23,8 +23,13 @@ const Roots = roots_mod.Roots;
 const FreeResult = @import("../strategy/tlsf.zig").FreeResult;
 const snapshot = @import("../snapshot.zig");
 const Region = @import("../arena.zig").Region;
+const Viewers = @import("../sync/viewers.zig").Viewers;
 
 const granule_bytes = format.granule_bytes;
+
+comptime {
+    assert(Heap.id_max == pool_mod.Pool.id_max); // one id space for TypeScript's handles of every kind
+}
 
 /// Why the last open on this thread was refused as a format problem (mp_pmem_last_reason).
 pub threadlocal var last_reason: format.Reason = .none;
@@ -64,6 +69,10 @@ pub const Pool = struct {
     dma: host_registration.State = .unknown,
     /// Where the checkpoint in progress lands in the file (checkpointFromDevice's chunks are relative to it).
     checkpoint_base: usize = 0,
+    /// The thread that opened the pool: a "none" pool is that thread's alone (sync/owner_check.zig).
+    owner_thread: std.Thread.Id,
+    /// Threads that asked for the mapping's base to make views: decides how close lets the file go.
+    viewers: Viewers = .{},
 
     pub fn create(gpa: std.mem.Allocator, name: []const u8, config: Config) Error!*Pool {
         assert(name.len > 0);
@@ -99,11 +108,7 @@ pub const Pool = struct {
         @memcpy(std.mem.asBytes(&header), mapped.base[0..@sizeOf(format.Header)]);
         if (!header.layout.eql(layout)) {
             last_reason = .layout;
-            return status.fail(error.PmemFormat, "'{s}' was made for a {s} pool (alignment {d}{s}{d}); this config asks for {s} (alignment {d}{s}{d}): open it with the layout it was made with", .{
-                owned_path,                            format.strategyName(header.layout.strategy), header.layout.alignment,
-                blockLabel(header.layout.block_bytes), header.layout.block_bytes,                   format.strategyName(layout.strategy),
-                layout.alignment,                      blockLabel(layout.block_bytes),              layout.block_bytes,
-            });
+            return status.fail(error.PmemFormat, "'{s}' was made for a {f} pool; this config asks for a {f} pool: open it with the layout it was made with", .{ owned_path, header.layout, layout });
         }
         self.* = .{
             .gpa = gpa,
@@ -117,6 +122,7 @@ pub const Pool = struct {
             .roots = undefined,
             .stats = .{ .enabled = config.base.collect_stats },
             .created = opened.created,
+            .owner_thread = std.Thread.getCurrentId(),
         };
         self.heap = Heap.init(gpa, &self.media, &self.header);
         errdefer self.heap.deinit();
@@ -124,10 +130,6 @@ pub const Pool = struct {
         try self.recover();
         crash_points.track(@intFromPtr(self.mapped.base), self.mapped.len);
         return self;
-    }
-
-    fn blockLabel(block_bytes: u64) []const u8 {
-        return if (block_bytes == 0) "" else ", blocks of ";
     }
 
     /// Finishes a committed redo log, rebuilds placement and loads the roots. Validates before it
@@ -214,7 +216,7 @@ pub const Pool = struct {
         self.heap.writePending();
         self.media.drain(); // allocations since the last barrier become durable before the file is let go
         self.heap.deinit();
-        self.mapped.close();
+        if (self.viewers.elsewhere()) self.mapped.retire() else self.mapped.close();
         gpa.free(self.path);
         gpa.free(self.name);
         gpa.destroy(self);
@@ -255,8 +257,8 @@ pub const Pool = struct {
         if (size == 0 or size > self.heap.sizeMax()) {
             return status.fail(error.InvalidSize, "cannot allocate {d} bytes from PMEM pool '{s}': sizes run from 1 to {d}", .{ size, self.name, self.heap.sizeMax() });
         }
-        self.last_id = if (self.last_id == std.math.maxInt(u32)) 1 else self.last_id + 1;
-        const placed = self.heap.place(size, self.last_id) catch |err| {
+        const id = Heap.nextId(&self.last_id);
+        const placed = self.heap.place(size, id) catch |err| {
             self.stats.failed_allocations += 1;
             return switch (err) {
                 error.OutOfMemory => outOfMemory(),
@@ -265,7 +267,7 @@ pub const Pool = struct {
             };
         };
         assert(placed.g % self.heap.alignment_granules == 0);
-        return .{ .placed = placed, .id = self.last_id };
+        return .{ .placed = placed, .id = id };
     }
 
     fn blockBytes(self: *const Pool, placed: heap_mod.Placed) u64 {
@@ -343,10 +345,32 @@ pub const Pool = struct {
         self.media.drain();
     }
 
+    /// Copies `len` bytes from `source` to byte `offset` of the file and makes them durable: for
+    /// copy(), whose caller has bounded the range by its destination; the core checks the heap.
     pub fn memcpyPersist(self: *Pool, offset: f64, source: [*]const u8, len: f64) Error!void {
         const start, const bytes = try self.checkRange(offset, len);
+        self.copyPersist(start, source[0..bytes]);
+    }
+
+    /// Copies `len` bytes from `source` to byte `at` of the live allocation at `g` (with `expected_id`
+    /// not 0: only while it holds that allocation) and makes them durable. The copy must fit the
+    /// allocation: it never reaches a neighbour.
+    pub fn memcpyPersistInto(self: *Pool, g: u32, expected_id: u32, at: f64, source: [*]const u8, len: f64) Error!void {
+        const live = self.lookup(g) orelse return status.fail(error.InvalidPointer, "memcpyPersist: no live allocation of PMEM pool '{s}' starts at offset {d}", .{ self.name, @as(u64, g) * granule_bytes });
+        if (expected_id != 0 and live.id != expected_id) return status.fail(error.InvalidPointer, "memcpyPersist: allocation #{d} of PMEM pool '{s}' was freed", .{ expected_id, self.name });
+        const size: f64 = @floatFromInt(live.requested_bytes);
+        if (!(at >= 0 and len >= 0 and at == @floor(at) and len == @floor(len) and at + len <= size)) {
+            return status.fail(error.InvalidSize, "memcpyPersist: {d} bytes at offset {d} do not fit allocation #{d} of PMEM pool '{s}' ({d} bytes)", .{ len, at, live.id, self.name, live.requested_bytes });
+        }
+        const start = @as(usize, g) * granule_bytes + @as(usize, @intFromFloat(at));
+        const bytes: usize = @intFromFloat(len);
+        assert(start >= self.header.heap_offset and start + bytes <= self.header.file_bytes);
+        self.copyPersist(start, source[0..bytes]);
+    }
+
+    fn copyPersist(self: *Pool, start: usize, bytes: []const u8) void {
         self.writePending();
-        self.media.memcpyPersist(start, source[0..bytes]);
+        self.media.memcpyPersist(start, bytes);
     }
 
     // ---- roots ----
@@ -388,7 +412,7 @@ pub const Pool = struct {
         // Re-point (or remove) the root and free the block it published, durably together.
         const slot = self.heap.slotOf(previous).?;
         redo_log.commit(&self.media, &.{
-            .{ .offset = self.roots.targetOffset(index), .value = g },
+            .{ .offset = self.roots.targetOffset(index), .value = self.roots.targetWord(index, g) },
             .{ .offset = self.heap.recordOffset(slot), .value = 0 },
         }, .{ .header = &self.header });
         self.roots.noteTarget(index, g);
@@ -419,7 +443,7 @@ pub const Pool = struct {
         const index = self.roots.prepare(&self.media, name).?;
         redo_log.commit(&self.media, &.{
             .{ .offset = self.heap.recordOffset(placed.placed.slot), .value = placed.placed.record.word() },
-            .{ .offset = self.roots.targetOffset(index), .value = placed.placed.g },
+            .{ .offset = self.roots.targetOffset(index), .value = self.roots.targetWord(index, placed.placed.g) },
         }, .{ .header = &self.header });
         self.roots.noteTarget(index, placed.placed.g);
         self.stats.recordAlloc(size, self.blockBytes(placed.placed));
@@ -454,6 +478,13 @@ pub const Pool = struct {
         self.stats.recordReset();
     }
 
+    /// Peaks start again from the figures now (stats.zig).
+    pub fn resetPeaks(self: *Pool) void {
+        self.lock();
+        defer self.unlock();
+        self.stats.resetPeaks(self.header.heap_bytes);
+    }
+
     pub fn writeStats(self: *Pool, out: *[stats_mod.field_count]f64) void {
         self.lock();
         defer self.unlock();
@@ -467,7 +498,7 @@ pub const Pool = struct {
         defer self.unlock();
         assert(self.heap.heap_end > self.heap.heap_start);
         const heap_region: Region = .{ .start = self.heap.heap_start, .len = self.heap.heap_end - self.heap.heap_start, .committed = true, .live_count = 0 };
-        const ids: snapshot.Ids = .{ .last = self.last_id, .max = std.math.maxInt(u32), .pending = null };
+        const ids: snapshot.Ids = .{ .last = self.last_id, .max = Heap.id_max, .pending = null };
         const fit = snapshot.write(self.gpa, &.{heap_region}, &self.heap.strategy, ids, null, out) catch return outOfMemory();
         self.writeStatsLocked(out.stats);
         return fit;

@@ -2,10 +2,12 @@
 //! "allocate a block and publish it as a root" or "point a root at a new version and free the old".
 //!
 //! Protocol: write the entries (file offset, new value) and persist them; commit by storing the
-//! entry count (one 8-byte word, drained); apply the entries and persist them; clear the count.
-//! A crash before the count is durable leaves every target as it was; after it, recovery applies
-//! the entries again (applying twice is harmless) and clears the count. The count is on a cache
-//! line of its own, so writing entries never touches it.
+//! count word (one 8-byte word, drained): the entry count, and in its high half a CRC-32 of the
+//! entries, so a flipped bit in the word or in a committed entry is refused on open rather than
+//! replayed; apply the entries and persist them; clear the word. A crash before the word is durable
+//! leaves every target as it was; after it, recovery applies the entries again (applying twice is
+//! harmless) and clears the word. The word is on a cache line of its own, so writing entries never
+//! touches it.
 const std = @import("std");
 const assert = std.debug.assert;
 const format = @import("format.zig");
@@ -16,6 +18,7 @@ pub const entries_max = 8;
 pub const Entry = extern struct { offset: u64, value: u64 };
 
 pub const Log = extern struct {
+    /// 0 (empty), or the count of committed entries | their CRC-32 << 32 (see `countWord`).
     count: u64,
     reserved: [7]u64,
     entries: [entries_max]Entry,
@@ -44,6 +47,12 @@ pub const Targets = struct {
     }
 };
 
+/// The count word that commits `entries`.
+fn countWord(entries: []const Entry) u64 {
+    assert(entries.len > 0 and entries.len <= entries_max);
+    return @as(u64, std.hash.Crc32.hash(std.mem.sliceAsBytes(entries))) << 32 | entries.len;
+}
+
 /// Makes every entry durable together. The log must be empty (a pool's lock serialises users).
 pub fn commit(media: *Media, entries: []const Entry, targets: Targets) void {
     assert(entries.len > 0 and entries.len <= entries_max);
@@ -54,7 +63,7 @@ pub fn commit(media: *Media, entries: []const Entry, targets: Targets) void {
         slot.* = entry;
     }
     media.persist(format.log_offset + @offsetOf(Log, "entries"), entries.len * @sizeOf(Entry));
-    media.commit(&log.count, entries.len, true);
+    media.commit(&log.count, countWord(log.entries[0..entries.len]), true);
     apply(media, entries);
     media.commit(&log.count, 0, true);
 }
@@ -72,13 +81,18 @@ fn apply(media: *Media, entries: []const Entry) void {
 /// Reads only: on error.Corrupt `problem` says why and nothing was written.
 pub fn pending(media: *const Media, targets: Targets, problem: *format.Problem) error{Corrupt}!?[]const Entry {
     const log = at(media);
-    const count = Media.load(&log.count);
-    if (count == 0) return null;
-    if (count > entries_max) {
-        problem.* = corrupt("its entry count is {d}, at most {d} fit", .{ count, entries_max });
+    const word = Media.load(&log.count);
+    if (word == 0) return null;
+    const count: u32 = @truncate(word);
+    if (count == 0 or count > entries_max) {
+        problem.* = corrupt("its entry count is {d} (word 0x{x:0>16}), 1 to {d} when it holds entries", .{ count, word, entries_max });
         return error.Corrupt;
     }
-    const entries = log.entries[0..@intCast(count)];
+    const entries = log.entries[0..count];
+    if (countWord(entries) != word) {
+        problem.* = corrupt("its {d} committed entries fail their check (word 0x{x:0>16}): an entry or the count is damaged", .{ count, word });
+        return error.Corrupt;
+    }
     for (entries, 0..) |entry, index| {
         if (!targets.allows(entry.offset)) {
             problem.* = corrupt("entry {d} writes to offset {d}, which is neither a record nor a root", .{ index, entry.offset });

@@ -2,9 +2,11 @@
 //! offset of a live allocation, in one of 64 slots of 64 bytes (one cache line each).
 //!
 //! A slot's first word is its target: 0 is an empty slot (whatever name it holds is stale), else the
-//! allocation's offset in granules. Publishing a new name writes the name into an empty slot and
-//! persists it, then commits the target: one 8-byte store. Re-pointing or removing a root is one
-//! store too. Changes that must go with an allocation or a free use the redo log instead.
+//! allocation's offset in granules (low half) and a CRC-32 of the slot's name bytes and that offset
+//! (high half), so a flipped bit in a root's name, offset or check is refused on open. Publishing a
+//! new name writes the name (zero-padded) into an empty slot and persists it, then commits the
+//! target word: one 8-byte store. Re-pointing or removing a root is one store too. Changes that
+//! must go with an allocation or a free use the redo log instead (with `targetWord`).
 //! The targets are mirrored in DRAM, so a free can refuse a published block without reading the file.
 const std = @import("std");
 const assert = std.debug.assert;
@@ -15,12 +17,22 @@ pub const name_bytes_max = 55;
 pub const capacity: usize = @intCast(format.root_capacity);
 
 pub const Slot = extern struct {
+    /// 0, or the target's granule offset | check << 32 (see `targetWord`).
     target: u64,
     name_len: u8,
     name: [name_bytes_max]u8,
 
     pub fn nameSlice(self: *const Slot) []const u8 {
         return self.name[0..@min(self.name_len, name_bytes_max)];
+    }
+
+    /// The target word that points this slot (with the name it holds) at `g`; 0 for no target.
+    pub fn targetWord(self: *const Slot, g: u32) u64 {
+        if (g == 0) return 0;
+        var crc = std.hash.Crc32.init();
+        crc.update(std.mem.asBytes(self)[@sizeOf(u64)..]);
+        crc.update(std.mem.asBytes(&g));
+        return @as(u64, crc.final()) << 32 | g;
     }
 };
 
@@ -46,8 +58,13 @@ pub const Roots = struct {
             const stored = Media.load(&slot.target);
             self.targets[index] = 0;
             if (stored == 0) continue;
-            if (slot.name_len == 0 or slot.name_len > name_bytes_max or stored > std.math.maxInt(u32) or !is_live.check(@intCast(stored))) {
-                problem.* = corrupt("root slot {d} ('{s}') points at offset {d}, where no allocation starts", .{ index, slot.nameSlice(), stored * format.granule_bytes });
+            const g: u32 = @truncate(stored);
+            if (g == 0 or slot.targetWord(g) != stored) {
+                problem.* = corrupt("root slot {d} fails its check (target word 0x{x:0>16}): its name or target is damaged", .{ index, stored });
+                return error.Corrupt;
+            }
+            if (slot.name_len == 0 or slot.name_len > name_bytes_max or !is_live.check(g)) {
+                problem.* = corrupt("root slot {d} ('{s}') points at offset {d}, where no allocation starts", .{ index, slot.nameSlice(), @as(u64, g) * format.granule_bytes });
                 return error.Corrupt;
             }
             for (self.slots[0..index], self.targets[0..index]) |*earlier, earlier_target| {
@@ -56,7 +73,7 @@ pub const Roots = struct {
                     return error.Corrupt;
                 }
             }
-            self.targets[index] = @intCast(stored);
+            self.targets[index] = g;
             self.count += 1;
         }
     }
@@ -99,6 +116,11 @@ pub const Roots = struct {
         return format.roots_offset + index * format.root_slot_bytes;
     }
 
+    /// The word that points slot `index` at `g` (0: empties it): what the redo log writes there.
+    pub fn targetWord(self: *const Roots, index: usize, g: u32) u64 {
+        return self.slots[index].targetWord(g);
+    }
+
     /// Writes `name` into an empty slot and makes it durable; the slot stays empty until its target
     /// is committed (`commitTarget`, or the redo log and then `noteTarget`). Null when all are taken.
     pub fn prepare(self: *Roots, media: *Media, name_bytes: []const u8) ?usize {
@@ -107,6 +129,7 @@ pub const Roots = struct {
         const slot = &self.slots[index];
         assert(Media.load(&slot.target) == 0);
         slot.name_len = @intCast(name_bytes.len);
+        slot.name = @splat(0); // the check covers every name byte: none is left stale
         @memcpy(slot.name[0..name_bytes.len], name_bytes);
         media.persist(self.targetOffset(index) + @sizeOf(u64), @sizeOf(Slot) - @sizeOf(u64));
         return index;
@@ -114,13 +137,13 @@ pub const Roots = struct {
 
     /// Points slot `index` at `g` (0: removes the root) with one drained store.
     pub fn commitTarget(self: *Roots, media: *Media, index: usize, g: u32) void {
-        media.commit(&self.slots[index].target, g, true);
+        media.commit(&self.slots[index].target, self.targetWord(index, g), true);
         self.noteTarget(index, g);
     }
 
     /// Updates the DRAM mirror after the redo log changed a target.
     pub fn noteTarget(self: *Roots, index: usize, g: u32) void {
-        assert(Media.load(&self.slots[index].target) == g);
+        assert(Media.load(&self.slots[index].target) == self.targetWord(index, g));
         if (self.targets[index] == 0 and g != 0) self.count += 1;
         if (self.targets[index] != 0 and g == 0) self.count -= 1;
         self.targets[index] = g;

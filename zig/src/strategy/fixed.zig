@@ -3,8 +3,17 @@
 //! (a bad free is told apart from a double free without touching the memory), and the size
 //! each live block was asked for.
 //!
+//! A request larger than a block takes a run of contiguous blocks of one region (as foonathan/
+//! memory's array pools do): every block of the run is live, the blocks after its first are
+//! marked `continued`, and the first holds the request's size and id. A run is found by a scan of
+//! the regions' live bits and taken off the free stack by one pass over it, so it costs O(blocks
+//! in the pool) where a single block costs O(1); its free gives back its blocks one by one.
+//!
 //! Invariants: a block is on the free stack exactly when its live bit is clear and its region
-//! is committed; `live_count` equals the number of set live bits.
+//! is committed; `live_count` equals the number of set live bits; a `continued` bit is set only
+//! with the live bit, and only where the block before it in the region is live; a region's
+//! `run_count` is the number of live runs in it (0: its frees and lookups skip the run checks,
+//! so pools that never take runs pay one load for them).
 const std = @import("std");
 const assert = std.debug.assert;
 const Region = @import("../arena.zig").Region;
@@ -14,6 +23,10 @@ const RegionBlocks = struct {
     count: u32 = 0,
     live: std.DynamicBitSetUnmanaged = .{},
     freed: std.DynamicBitSetUnmanaged = .{},
+    /// Live blocks of a run after its first.
+    continued: std.DynamicBitSetUnmanaged = .{},
+    /// Live runs in the region: where none are, frees and lookups skip the run checks.
+    run_count: u32 = 0,
     requested_bytes: []u32 = &.{},
     ids: []u32 = &.{},
 };
@@ -49,6 +62,7 @@ pub const Fixed = struct {
     fn freeRegionBlocks(self: *Fixed, blocks: *RegionBlocks) void {
         blocks.live.deinit(self.gpa);
         blocks.freed.deinit(self.gpa);
+        blocks.continued.deinit(self.gpa);
         self.gpa.free(blocks.requested_bytes);
         self.gpa.free(blocks.ids);
         blocks.* = .{};
@@ -69,6 +83,7 @@ pub const Fixed = struct {
         blocks.count = count;
         blocks.live = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
         blocks.freed = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
+        blocks.continued = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
         blocks.requested_bytes = try self.gpa.alloc(u32, count);
         blocks.ids = try self.gpa.alloc(u32, count);
         try self.free_stack.ensureTotalCapacity(self.gpa, self.block_count + count);
@@ -137,24 +152,95 @@ pub const Fixed = struct {
         return g;
     }
 
+    /// Places a run of `count` (2 or more) contiguous blocks in one region: the first such run in
+    /// address order of the regions. Null where no region has one.
+    pub fn allocRun(self: *Fixed, count: u32, id: u32, requested_bytes: u32) ?u32 {
+        assert(count >= 2 and id != 0);
+        for (self.regions.items) |*region| {
+            if (region.count < count) continue;
+            const first = firstClearRun(&region.live, count) orelse continue;
+            region.live.setRangeValue(.{ .start = first, .end = first + count }, true);
+            region.continued.setRangeValue(.{ .start = first + 1, .end = first + count }, true);
+            region.requested_bytes[first] = requested_bytes;
+            region.ids[first] = id;
+            region.run_count += 1;
+            self.live_count += count;
+            // The run's blocks leave the free stack; the others keep their order.
+            const start = region.start + first * self.stride;
+            const end = start + count * self.stride;
+            var kept: usize = 0;
+            for (self.free_stack.items) |g| {
+                if (g >= start and g < end) continue;
+                self.free_stack.items[kept] = g;
+                kept += 1;
+            }
+            assert(self.free_stack.items.len - kept == count);
+            self.free_stack.shrinkRetainingCapacity(kept);
+            return start;
+        }
+        return null;
+    }
+
+    /// The first of `count` clear bits in a row, or null.
+    fn firstClearRun(bits: *const std.DynamicBitSetUnmanaged, count: u32) ?u32 {
+        var run_start: usize = 0;
+        var run_len: usize = 0;
+        var clear = bits.iterator(.{ .kind = .unset });
+        while (clear.next()) |slot| {
+            if (run_len > 0 and slot == run_start + run_len) {
+                run_len += 1;
+            } else {
+                run_start = slot;
+                run_len = 1;
+            }
+            if (run_len == count) return @intCast(run_start);
+        }
+        return null;
+    }
+
+    /// Blocks in the live allocation whose first block is `slot`: 1, or a run's length.
+    fn runBlocks(region: *const RegionBlocks, slot: u32) u32 {
+        assert(region.live.isSet(slot) and !region.continued.isSet(slot));
+        var end = slot + 1;
+        while (end < region.count and region.continued.isSet(end)) end += 1;
+        return end - slot;
+    }
+
     pub fn free(self: *Fixed, region_index: u32, g: u32) FreeResult {
-        const blocks = self.blockSlot(region_index, g) orelse return .interior_pointer;
+        const slot = self.blockSlot(region_index, g) orelse return .interior_pointer;
         const region = &self.regions.items[region_index];
-        if (!region.live.isSet(blocks)) return if (region.freed.isSet(blocks)) .double_free else .unknown_pointer;
-        region.live.unset(blocks);
-        region.freed.set(blocks);
+        if (!region.live.isSet(slot)) return if (region.freed.isSet(slot)) .double_free else .unknown_pointer;
+        const count = if (region.run_count == 0) 1 else blk: {
+            if (region.continued.isSet(slot)) return .interior_pointer; // inside a run
+            break :blk runBlocks(region, slot);
+        };
+        region.live.unset(slot);
+        region.freed.set(slot);
+        if (count > 1) {
+            region.run_count -= 1;
+            // The run's later blocks were never given out on their own: a free of one is no double free.
+            region.live.setRangeValue(.{ .start = slot + 1, .end = slot + count }, false);
+            region.continued.setRangeValue(.{ .start = slot + 1, .end = slot + count }, false);
+            region.freed.setRangeValue(.{ .start = slot + 1, .end = slot + count }, false);
+        }
         // Capacity for every block of every region was reserved when the region was added.
-        assert(self.free_stack.items.len < self.block_count and self.block_count <= self.free_stack.capacity);
-        self.free_stack.appendAssumeCapacity(g);
-        self.live_count -= 1;
-        return .{ .freed = .{ .granules = self.stride, .requested_bytes = region.requested_bytes[blocks], .id = region.ids[blocks] } };
+        assert(self.free_stack.items.len + count <= self.block_count and self.block_count <= self.free_stack.capacity);
+        var back = count;
+        while (back > 0) { // pushed last first, so the run's blocks are handed out in address order
+            back -= 1;
+            self.free_stack.appendAssumeCapacity(g + back * self.stride);
+        }
+        self.live_count -= count;
+        return .{ .freed = .{ .granules = count * self.stride, .requested_bytes = region.requested_bytes[slot], .id = region.ids[slot] } };
     }
 
     pub fn lookup(self: *const Fixed, region_index: u32, g: u32) ?Live {
         const slot = self.blockSlot(region_index, g) orelse return null;
         const region = &self.regions.items[region_index];
         if (!region.live.isSet(slot)) return null;
-        return .{ .granules = self.stride, .requested_bytes = region.requested_bytes[slot], .id = region.ids[slot] };
+        if (region.run_count == 0) return .{ .granules = self.stride, .requested_bytes = region.requested_bytes[slot], .id = region.ids[slot] };
+        if (region.continued.isSet(slot)) return null;
+        return .{ .granules = runBlocks(region, slot) * self.stride, .requested_bytes = region.requested_bytes[slot], .id = region.ids[slot] };
     }
 
     /// Gives the live block at `g` a new allocation id.
@@ -188,8 +274,10 @@ pub const Fixed = struct {
         for (self.regions.items) |*region| {
             if (region.count == 0) continue;
             var it = region.live.iterator(.{});
-            while (it.next()) |slot| region.freed.set(slot);
+            while (it.next()) |slot| region.freed.setValue(slot, !region.continued.isSet(slot));
             region.live.unsetAll();
+            region.continued.unsetAll();
+            region.run_count = 0;
             var slot = region.count;
             while (slot > 0) {
                 slot -= 1;
@@ -212,7 +300,10 @@ pub const Fixed = struct {
             while (self.region < self.fixed.regions.items.len) {
                 const region = &self.fixed.regions.items[self.region];
                 if (self.bits == null) self.bits = region.live.iterator(.{});
-                if (self.bits.?.next()) |slot| return region.start + @as(u32, @intCast(slot)) * self.fixed.stride;
+                while (self.bits.?.next()) |slot| {
+                    if (region.continued.isSet(slot)) continue; // a run is one allocation, at its first block
+                    return region.start + @as(u32, @intCast(slot)) * self.fixed.stride;
+                }
                 self.bits = null;
                 self.region += 1;
             }
@@ -266,8 +357,10 @@ pub const Fixed = struct {
                 self.slot += 1;
                 const start = region.start + slot * self.fixed.stride;
                 if (!region.live.isSet(slot)) return .{ .start = start, .granules = self.fixed.stride, .is_free = true, .id = 0, .requested_bytes = 0 };
-                assert(region.ids[slot] != 0);
-                return .{ .start = start, .granules = self.fixed.stride, .is_free = false, .id = region.ids[slot], .requested_bytes = region.requested_bytes[slot] };
+                assert(region.ids[slot] != 0 and !region.continued.isSet(slot));
+                const count = runBlocks(region, slot);
+                self.slot += count - 1;
+                return .{ .start = start, .granules = count * self.fixed.stride, .is_free = false, .id = region.ids[slot], .requested_bytes = region.requested_bytes[slot] };
             }
             return null;
         }
@@ -367,4 +460,47 @@ test "fixed restores a region with some blocks live" {
     try std.testing.expectEqual(@as(u32, 16), fixed.alloc(OneRegion{}, 8, 1).?);
     try std.testing.expect(fixed.alloc(OneRegion{}, 9, 1) == null);
     try std.testing.expect(fixed.free(0, 20) == .freed);
+}
+
+test "a run of contiguous blocks: placed in one piece, freed whole, bad frees of it told apart" {
+    const gpa = std.testing.allocator;
+    var fixed = Fixed.init(gpa, 4);
+    defer fixed.deinit();
+    try fixed.addRegion(0, .{ .start = 0, .len = 40, .committed = true, .live_count = 0 }); // 10 blocks
+    const single = fixed.alloc(OneRegion{}, 1, 10).?; // block 0
+    const run = fixed.allocRun(3, 2, 40).?; // blocks 1..3
+    try std.testing.expectEqual(@as(u32, 4), run);
+    try std.testing.expectEqual(@as(u32, 12), fixed.lookup(0, run).?.granules);
+    try std.testing.expect(fixed.lookup(0, run + 4) == null);
+    try std.testing.expectEqual(@as(u64, 6 * 4), fixed.freeGranules());
+    try std.testing.expect(fixed.allocRun(7, 3, 100) == null); // 6 blocks left in a row
+    // Single blocks keep coming from the free stack in address order, past the run.
+    try std.testing.expectEqual(@as(u32, 16), fixed.alloc(OneRegion{}, 4, 1).?);
+    try std.testing.expect(fixed.free(0, run + 4) == .interior_pointer); // a block inside the run
+    try std.testing.expect(fixed.free(0, run + 1) == .interior_pointer); // not a block start
+    var walk = try fixed.walk(gpa);
+    var granules: u64 = 0;
+    var allocations: usize = 0;
+    while (walk.next()) |block| {
+        granules += block.granules;
+        allocations += @intFromBool(!block.is_free);
+    }
+    walk.deinit(gpa);
+    try std.testing.expectEqual(@as(u64, 40), granules);
+    try std.testing.expectEqual(@as(usize, 3), allocations);
+    const freed = fixed.free(0, run).freed;
+    try std.testing.expectEqual(@as(u32, 12), freed.granules);
+    try std.testing.expectEqual(@as(u64, 40), freed.requested_bytes);
+    try std.testing.expect(fixed.free(0, run) == .double_free);
+    try std.testing.expect(fixed.free(0, run + 4) == .unknown_pointer); // never given out on its own
+    try std.testing.expectEqual(@as(u64, 2), fixed.live_count);
+    // The freed run's blocks are single blocks again, and a run again.
+    try std.testing.expectEqual(@as(u32, 4), fixed.alloc(OneRegion{}, 5, 1).?);
+    try std.testing.expect(fixed.free(0, 4) == .freed);
+    try std.testing.expect(fixed.free(0, single) == .freed);
+    try std.testing.expectEqual(@as(u32, 0), fixed.allocRun(4, 6, 64).?);
+    fixed.reset();
+    try std.testing.expect(fixed.free(0, 0) == .double_free);
+    try std.testing.expect(fixed.free(0, 4) == .unknown_pointer);
+    try std.testing.expectEqual(@as(u32, 0), fixed.allocRun(10, 7, 160).?);
 }

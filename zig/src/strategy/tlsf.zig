@@ -47,6 +47,30 @@ fn mappingSearch(size: u64) Mapping {
     return mapping(rounded);
 }
 
+/// The smallest size every block of list `at` has.
+fn listFloor(at: Mapping) u64 {
+    if (at.fl == 0) return at.sl;
+    return (@as(u64, sl_count) + at.sl) << @intCast(at.fl - 1);
+}
+
+/// Granules a free block needs for `alloc(size, alignment)` to be sure to find and use it: the
+/// floor of the list the widest search starts at. The search rounds a request up to the next list
+/// boundary, so a block of exactly `size` granules sits in a list below the one searched and is
+/// never found; growth makes regions at least this large. Above `region_granules_max`: no block
+/// can be found for the request at all.
+pub fn granulesSureToFit(size: u64, alignment: u32) u64 {
+    assert(size > 0 and std.math.isPowerOfTwo(alignment));
+    const widest = size + alignment - 1;
+    const at = mappingSearch(widest);
+    if (at.fl >= fl_count) return region_granules_max + 1;
+    const floor = listFloor(at);
+    assert(floor >= widest and mapping(floor).fl == at.fl and mapping(floor).sl == at.sl);
+    return floor;
+}
+
+/// The largest block the lists can hold (a region's length is a u32 of granules).
+pub const region_granules_max: u64 = std.math.maxInt(u32);
+
 pub const FreeResult = union(enum) {
     freed: struct { granules: u32, requested_bytes: u64, id: u32 },
     double_free,
@@ -485,6 +509,29 @@ test "mapping rounds up so any block in the found list fits" {
         const found = mapping(size);
         try std.testing.expect(at.fl > found.fl or (at.fl == found.fl and at.sl >= found.sl));
     }
+}
+
+test "a free block of granulesSureToFit granules is found for the request, one of its size is not always" {
+    var prng = std.Random.DefaultPrng.init(11);
+    const random = prng.random();
+    var missed_exact: usize = 0;
+    for (0..2000) |round| {
+        const size: u32 = if (round < 64) @intCast(round + 1) else random.intRangeAtMost(u32, 1, 1 << 28);
+        const alignment: u32 = @as(u32, 1) << random.intRangeAtMost(u5, 0, 8);
+        var tlsf = Tlsf.init(std.testing.allocator);
+        defer tlsf.deinit();
+        // A region of exactly what the search needs, at an unaligned start in the worst case.
+        const region_len: u32 = @intCast(granulesSureToFit(size, alignment));
+        try tlsf.addRegion(.{ .start = 1, .len = region_len, .committed = true, .live_count = 0 });
+        const g = (try tlsf.alloc(size, alignment, 1, 1)).?;
+        try std.testing.expect(g % alignment == 0 and g + size <= 1 + region_len);
+        var exact = Tlsf.init(std.testing.allocator);
+        defer exact.deinit();
+        try exact.addRegion(.{ .start = 0, .len = size, .committed = true, .live_count = 0 });
+        if ((try exact.alloc(size, 1, 1, 1)) == null) missed_exact += 1;
+    }
+    // The defect growth had: a region of exactly the request is not found for most sizes.
+    try std.testing.expect(missed_exact > 1000);
 }
 
 test "an aligned pool uses a free block of exactly the size asked for" {

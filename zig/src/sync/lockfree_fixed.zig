@@ -12,7 +12,12 @@
 //! `id | freed_flag` (free, last held `id`). Free is one compare-and-swap from live to freed, so
 //! of two racing frees of one block exactly one wins and the other is a double free, told apart
 //! from a pointer the pool never gave out. Ids count up per block: a handle from an earlier
-//! allocation of a block never frees a later one (until 2^31 allocations of that one block).
+//! allocation of a block never frees a later one (until 2^30 allocations of that one block).
+//!
+//! A run of blocks (a request over one block, see shared_fixed.zig) is `count` blocks with
+//! consecutive numbers, gathered off the stack by `claimRun`: the first holds the run's id and
+//! size, the others `continued_flag | last id`, so a free of one of them is an interior pointer
+//! and their ids still count up when they are single blocks again.
 //!
 //! With `lock_free` false the same stack is pushed and popped under a mutex: the "mutex" pool
 //! behind thread caches, which take and give back blocks in batches.
@@ -28,6 +33,8 @@ const chunk_shift = 12;
 const chunk_blocks: u32 = 1 << chunk_shift;
 const nil: u32 = std.math.maxInt(u32);
 pub const freed_flag: u32 = 1 << 31;
+/// Marks a block that a run holds after its first block. Ids stay below it.
+pub const continued_flag: u32 = 1 << 30;
 
 const Chunk = struct {
     state: [chunk_blocks]std.atomic.Value(u32),
@@ -190,12 +197,45 @@ pub const LockFreeFixed = struct {
         const old = chunk.state[at].load(.monotonic);
         assert(old == 0 or old & freed_flag != 0); // only the thread that popped it may touch it
         const next_id = (old & ~freed_flag) +% 1;
-        const id = if (next_id == 0 or next_id >= freed_flag) 1 else next_id;
+        const id = if (next_id == 0 or next_id >= continued_flag) 1 else next_id;
         chunk.requested_bytes[at].store(requested_bytes, .monotonic);
         chunk.state[at].store(id, .release);
         const start = chunk.start_plus_one[at].load(.monotonic);
         assert(start != 0);
         return .{ .g = start - 1, .id = id };
+    }
+
+    /// The offset of block `number` (of any region), or null for a number no block has.
+    pub fn offsetOf(self: *const LockFreeFixed, number: u32) ?u32 {
+        const chunk = self.chunkOf(number) orelse return null;
+        const start_plus_one = chunk.start_plus_one[number & (chunk_blocks - 1)].load(.monotonic);
+        return if (start_plus_one == 0) null else start_plus_one - 1;
+    }
+
+    /// Makes the popped blocks `first` .. `first + count - 1` (contiguous in memory) one live run.
+    pub fn claimRun(self: *LockFreeFixed, first: u32, count: u32, requested_bytes: u32) struct { g: u32, id: u32 } {
+        assert(count >= 2);
+        for (first + 1..first + count) |number| {
+            const chunk = self.chunkOf(@intCast(number)).?;
+            const at = number & (chunk_blocks - 1);
+            const old = chunk.state[at].load(.monotonic);
+            assert(old == 0 or old & freed_flag != 0);
+            chunk.requested_bytes[at].store(0, .monotonic);
+            chunk.state[at].store(continued_flag | (old & ~freed_flag), .release);
+        }
+        const placed = self.claim(first, requested_bytes);
+        return .{ .g = placed.g, .id = placed.id };
+    }
+
+    /// After the free of a run's first block `first`: marks its other blocks free, for the caller to push.
+    pub fn releaseContinued(self: *LockFreeFixed, first: u32, count: u32) void {
+        for (first + 1..first + count) |number| {
+            const chunk = self.chunkOf(@intCast(number)).?;
+            const at = number & (chunk_blocks - 1);
+            const state = chunk.state[at].load(.monotonic);
+            assert(state & continued_flag != 0 and state & freed_flag == 0);
+            chunk.state[at].store(freed_flag | (state & ~continued_flag), .release);
+        }
     }
 
     /// The number of the block that starts at `g`, or why there is none.
@@ -222,6 +262,7 @@ pub const LockFreeFixed = struct {
         var state = chunk.state[at].load(.acquire);
         while (true) {
             if (state == 0) return .unknown_pointer;
+            if (state & continued_flag != 0) return .interior_pointer; // inside a run
             if (state & freed_flag != 0) return .double_free;
             if (expected_id != 0 and state != expected_id) return .{ .reused = state };
             // Read before the swap: once it is freed, the block may be someone else's.
@@ -245,7 +286,7 @@ pub const LockFreeFixed = struct {
         const chunk = self.chunkOf(number).?;
         const at = number & (chunk_blocks - 1);
         const state = chunk.state[at].load(.acquire);
-        if (state == 0 or state & freed_flag != 0) return null;
+        if (state == 0 or state & (freed_flag | continued_flag) != 0) return null;
         return .{ .requested_bytes = chunk.requested_bytes[at].load(.monotonic), .id = state };
     }
 };
@@ -314,4 +355,30 @@ test "lock-free fixed: threads race, every block is held by one thread at a time
     try std.testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
     var all: [65]u32 = undefined;
     try std.testing.expectEqual(@as(usize, 64), fixed.popBatch(&all)); // none lost, none twice
+}
+
+test "lock-free fixed: a run's later blocks are interior pointers until the run is freed, and keep counting ids" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 2, 4096, true);
+    defer fixed.deinit();
+    try fixed.addRegion(.{ .start = 0, .len = 8, .committed = true, .live_count = 0 }); // 4 blocks
+    const single = fixed.claim(fixed.pop().?, 20); // block 0, id 1
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(single.g, single.id, &number) == .freed);
+    var popped: [4]u32 = undefined;
+    try std.testing.expectEqual(@as(usize, 3), fixed.popBatch(&popped)); // blocks 1..3; block 0 was freed but not pushed
+    fixed.push(number);
+    const run = fixed.claimRun(fixed.pop().?, 2, 64); // blocks 0 and 1
+    try std.testing.expectEqual(@as(u32, 0), run.g);
+    try std.testing.expectEqual(@as(u32, 2), run.id); // block 0's second allocation
+    try std.testing.expect(fixed.markFreed(2, 0, &number) == .interior_pointer);
+    try std.testing.expect(fixed.lookup(2) == null);
+    try std.testing.expectEqual(@as(u32, 64), fixed.lookup(0).?.requested_bytes);
+    try std.testing.expect(fixed.markFreed(0, run.id, &number) == .freed);
+    fixed.releaseContinued(number, 2);
+    try std.testing.expect(fixed.markFreed(2, 0, &number) == .double_free);
+    fixed.pushBatch(&.{ 0, 1 });
+    _ = fixed.pop().?;
+    const again = fixed.claim(fixed.pop().?, 1); // block 1, never allocated alone: id 1
+    try std.testing.expectEqual(@as(u32, 2), again.g);
+    try std.testing.expectEqual(@as(u32, 1), again.id);
 }

@@ -109,8 +109,7 @@ pub const ShardedVariable = struct {
         defer self.growth_mutex.unlock();
         // Another thread may have freed into this shard meanwhile; else grow it.
         if (try placeIn(shard, granules, alignment_granules, id, size)) |g| return self.placed(g, id, size);
-        const needed = @as(u64, granules + alignment_granules - 1) * arena_mod.granule_bytes;
-        if (pool.growFor(needed)) {
+        if (pool.growFor(pool.regionBytesFor(size)) != null) {
             if (try placeIn(shard, granules, alignment_granules, id, size)) |g| return self.placed(g, id, size);
         }
         // No room to grow: any other shard with room will do.

@@ -15,9 +15,10 @@ const peak_period = 64;
 const Stripe = struct {
     allocations: std.atomic.Value(u64) align(std.atomic.cache_line) = .init(0),
     frees: std.atomic.Value(u64) = .init(0),
-    /// Bytes asked for by allocations counted here, less those freed here: wraps below zero
-    /// when this stripe frees what another allocated; the sum over stripes does not.
-    requested_bytes: std.atomic.Value(u64) = .init(0),
+    /// Bytes asked for by allocations counted here, and by frees counted here: each only grows
+    /// (a stripe may free what another allocated), so the sums are the pool's cumulative bytes.
+    allocated_bytes: std.atomic.Value(u64) = .init(0),
+    freed_bytes: std.atomic.Value(u64) = .init(0),
     failed: std.atomic.Value(u64) = .init(0),
 };
 
@@ -29,7 +30,10 @@ pub const Totals = struct {
     allocations: u64,
     frees: u64,
     failed: u64,
+    /// Bytes asked for by live allocations: allocated_bytes - freed_bytes, as read.
     requested_bytes: u64,
+    allocated_bytes: u64,
+    freed_bytes: u64,
 
     pub fn live(self: Totals) u64 {
         assert(self.allocations >= self.frees);
@@ -53,7 +57,7 @@ pub const StripedCounters = struct {
 
     pub fn recordAlloc(self: *StripedCounters, requested_bytes: u64) void {
         const stripe = self.mine();
-        _ = stripe.requested_bytes.fetchAdd(requested_bytes, .monotonic);
+        _ = stripe.allocated_bytes.fetchAdd(requested_bytes, .monotonic);
         _ = stripe.allocations.fetchAdd(1, .monotonic);
         allocations_since_peak += 1;
         if (allocations_since_peak >= peak_period) {
@@ -65,7 +69,7 @@ pub const StripedCounters = struct {
     /// Counts the free before the block can be reused, so a read never sees more frees than allocations.
     pub fn recordFree(self: *StripedCounters, requested_bytes: u64) void {
         const stripe = self.mine();
-        _ = stripe.requested_bytes.fetchSub(requested_bytes, .monotonic);
+        _ = stripe.freed_bytes.fetchAdd(requested_bytes, .monotonic);
         _ = stripe.frees.fetchAdd(1, .monotonic);
     }
 
@@ -74,15 +78,20 @@ pub const StripedCounters = struct {
     }
 
     pub fn read(self: *StripedCounters) Totals {
-        var totals: Totals = .{ .allocations = 0, .frees = 0, .failed = 0, .requested_bytes = 0 };
+        var totals: Totals = .{ .allocations = 0, .frees = 0, .failed = 0, .requested_bytes = 0, .allocated_bytes = 0, .freed_bytes = 0 };
         // Frees first: an allocation counted after its free was read would be read too, so
         // allocations >= frees holds even mid-flight (a block is allocated before it is freed).
-        for (&self.stripes) |*stripe| totals.frees += stripe.frees.load(.acquire);
+        for (&self.stripes) |*stripe| {
+            totals.frees += stripe.frees.load(.acquire);
+            totals.freed_bytes += stripe.freed_bytes.load(.monotonic);
+        }
         for (&self.stripes) |*stripe| {
             totals.allocations += stripe.allocations.load(.acquire);
             totals.failed += stripe.failed.load(.monotonic);
-            totals.requested_bytes +%= stripe.requested_bytes.load(.monotonic);
+            totals.allocated_bytes += stripe.allocated_bytes.load(.monotonic);
         }
+        // Mid-flight a free's bytes may be read before its allocation's: the difference then wraps.
+        totals.requested_bytes = totals.allocated_bytes -% totals.freed_bytes;
         if (totals.frees > totals.allocations) totals.frees = totals.allocations; // see above: cannot happen, kept safe
         return totals;
     }
@@ -91,6 +100,13 @@ pub const StripedCounters = struct {
         _ = self.peak_live.fetchMax(totals.live(), .monotonic);
         // Mid-flight the byte sum may be off by the operations in flight; a wrapped (negative) one is skipped.
         if (totals.requested_bytes < 1 << 62) _ = self.peak_requested_bytes.fetchMax(totals.requested_bytes, .monotonic);
+    }
+
+    /// Peaks start again from the totals now.
+    pub fn resetPeaks(self: *StripedCounters) void {
+        const totals = self.read();
+        self.peak_live.store(totals.live(), .monotonic);
+        self.peak_requested_bytes.store(if (totals.requested_bytes < 1 << 62) totals.requested_bytes else 0, .monotonic);
     }
 
     /// Writes the counts and peaks into `stats` (a copy of the pool's); returns the live count.
@@ -104,6 +120,8 @@ pub const StripedCounters = struct {
         stats.failed_allocations = totals.failed;
         stats.live_allocations = live;
         stats.bytes_in_use = totals.requested_bytes;
+        stats.bytes_allocated_total = totals.allocated_bytes;
+        stats.bytes_freed_total = totals.freed_bytes;
         stats.peak_live_allocations = @max(live, self.peak_live.load(.monotonic));
         stats.peak_bytes_in_use = @max(totals.requested_bytes, self.peak_requested_bytes.load(.monotonic));
         return live;
@@ -125,4 +143,8 @@ test "striped counters add up across threads" {
     try std.testing.expectEqual(@as(u64, 40_000), totals.allocations);
     try std.testing.expectEqual(@as(u64, 20_000), totals.live());
     try std.testing.expectEqual(@as(u64, 200_000), totals.requested_bytes);
+    try std.testing.expectEqual(@as(u64, 400_000), totals.allocated_bytes);
+    try std.testing.expectEqual(@as(u64, 200_000), totals.freed_bytes);
+    counters.resetPeaks();
+    try std.testing.expectEqual(@as(u64, 20_000), counters.peak_live.load(.monotonic));
 }

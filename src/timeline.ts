@@ -1,0 +1,199 @@
+/**
+ * renderTimeline(pool or history): memory over time as a self-contained HTML page, as PyTorch's
+ * memory_viz draws its allocation history. The x axis counts events (allocations and frees, in
+ * the order trackHistory recorded them); the y axis is bytes in use. Each allocation is one band,
+ * stacked in the order the allocations were made: when one is freed, those above it move down.
+ * Hovering a band shows its id, size, address, when it was made and freed, and its stack. The
+ * peak is marked with a line and its figure. No network and no external scripts: the page is
+ * one string, an SVG and a few lines of script for the hover details.
+ */
+import { ConfigError, InvalidSnapshotError } from "./errors";
+import { escape, fixed } from "./markup";
+import type { HistoryEvent } from "./debug/history";
+import { bytes } from "./stats";
+
+export interface TimelineOptions {
+  /** Width and height of the plot in pixels (defaults 1100 and 480). */
+  width?: number;
+  height?: number;
+  /** The page's title (default: the pool's name, where a pool is given). */
+  title?: string;
+}
+
+/** What renderTimeline reads from a pool: its name and its history (trackHistory keeps it). */
+export interface TimelineSource {
+  readonly name: string;
+  getHistory(): HistoryEvent[];
+}
+
+/** One allocation's band: present from event `start` (which made it) to event `end - 1` (the free is event `end`). */
+interface Band {
+  id: number;
+  size: number;
+  ptr: number;
+  start: number;
+  end: number;
+  allocatedAt: number;
+  freedAt: number | undefined;
+  stack: string | undefined;
+  /** Bytes below the band from event `step` on, at each event where that changes (a band below it was freed). */
+  bases: { step: number; base: number }[];
+}
+
+const MARGIN = { left: 80, right: 24, top: 56, bottom: 44 };
+
+/** An HTML page of memory over time from a pool's history, or from its events (see the file comment). */
+export function renderTimeline(source: TimelineSource | readonly HistoryEvent[], options: TimelineOptions = {}): string {
+  const readable = Array.isArray(source) || typeof (source as Partial<TimelineSource> | null)?.getHistory === "function";
+  if (!readable) throw new InvalidSnapshotError("renderTimeline takes a pool or an array of its history events (pool.getHistory())");
+  const events = Array.isArray(source) ? (source as readonly HistoryEvent[]) : (source as TimelineSource).getHistory();
+  const name = Array.isArray(source) ? undefined : (source as TimelineSource).name;
+  const width = options.width ?? 1100;
+  const height = options.height ?? 480;
+  for (const [field, value] of [["width", width], ["height", height]] as const) {
+    if (!(Number.isInteger(value) && value >= 200)) throw new ConfigError(field, undefined, `TimelineOptions.${field} is a whole number of pixels from 200, got ${value}`);
+  }
+  const { bands, steps, totals } = layOut(events);
+  const peakStep = totals.reduce((best, total, step) => (total > totals[best]! ? step : best), 0);
+  const peakBytes = totals[peakStep] ?? 0;
+
+  const plotWidth = width - MARGIN.left - MARGIN.right;
+  const plotHeight = height - MARGIN.top - MARGIN.bottom;
+  const top = niceCeiling(Math.max(peakBytes, 1));
+  const x = (step: number) => MARGIN.left + (steps === 0 ? 0 : (step / steps) * plotWidth);
+  const y = (value: number) => MARGIN.top + plotHeight - (value / top) * plotHeight;
+
+  const shapes = bands.map((band) => {
+    // Bottom edge left to right, then the top edge back: one polygon, stepping where bands below it left.
+    const lower: string[] = [];
+    const upper: string[] = [];
+    band.bases.forEach(({ step, base }, i) => {
+      // Event `step` is drawn over [step - 1, step]: the plot runs from x(0) to x(steps).
+      const until = band.bases[i + 1]?.step ?? band.end;
+      lower.push(`${fixed(x(step - 1))},${fixed(y(base))}`, `${fixed(x(until - 1))},${fixed(y(base))}`);
+      upper.push(`${fixed(x(step - 1))},${fixed(y(base + band.size))}`, `${fixed(x(until - 1))},${fixed(y(base + band.size))}`);
+    });
+    const details = [
+      `allocation #${band.id}: ${describeBytes(band.size)} at 0x${band.ptr.toString(16)}`,
+      `made at event ${band.start}${band.freedAt === undefined ? ", still live at the end" : `, freed at event ${band.end}`}`,
+    ].join("\n");
+    return `<polygon class="band" fill="${colourOf(band.id)}" points="${[...lower, ...upper.reverse()].join(" ")}" data-id="${band.id}" data-size="${band.size}" data-details="${escape(details)}" data-stack="${escape(band.stack ?? "no stack kept (trackHistory keeps one)")}"/>`;
+  });
+
+  const axis: string[] = [];
+  for (let tick = 0; tick <= 4; tick++) {
+    const value = (top / 4) * tick;
+    axis.push(`<line class="grid" x1="${MARGIN.left}" x2="${width - MARGIN.right}" y1="${fixed(y(value))}" y2="${fixed(y(value))}"/>`);
+    axis.push(`<text class="tick end" x="${MARGIN.left - 6}" y="${fixed(y(value) + 4)}">${escape(bytes(value))}</text>`);
+  }
+  axis.push(`<text class="tick" x="${MARGIN.left}" y="${height - 14}">event 0</text>`);
+  axis.push(`<text class="tick end" x="${width - MARGIN.right}" y="${height - 14}">event ${steps}</text>`);
+
+  const peakX = x(peakStep - 0.5);
+  const peak =
+    steps === 0
+      ? ""
+      : `<g id="peak" data-step="${peakStep}" data-bytes="${peakBytes}" data-x="${fixed(peakX)}" data-y="${fixed(y(peakBytes))}">` +
+        `<line class="peak" x1="${fixed(peakX)}" x2="${fixed(peakX)}" y1="${MARGIN.top - 8}" y2="${MARGIN.top + plotHeight}"/>` +
+        `<text class="peak-label${peakX > width / 2 ? " end" : ""}" x="${fixed(peakX + (peakX > width / 2 ? -6 : 6))}" y="${MARGIN.top - 12}">peak ${escape(bytes(peakBytes))} at event ${peakStep}</text></g>`;
+
+  const title = options.title ?? (name === undefined ? "Memory over time" : `Memory over time: pool '${name}'`);
+  const summary =
+    steps === 0
+      ? "No allocations or frees in the history: turn trackHistory on (PoolConfig.trackHistory = true) and allocate."
+      : `${bands.length} allocation${bands.length === 1 ? "" : "s"} over ${steps} event${steps === 1 ? "" : "s"}; peak ${bytes(peakBytes)} at event ${peakStep}. Hover a band for its size and stack.`;
+  const svg = [
+    `<svg xmlns="http://www.w3.org/2000/svg" id="timeline" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" data-steps="${steps}" data-top-bytes="${top}">`,
+    `<rect class="background" width="${width}" height="${height}"/>`,
+    ...axis,
+    `<g id="bands">${shapes.join("")}</g>`,
+    peak,
+    "</svg>",
+  ].join("\n");
+  return [
+    "<!DOCTYPE html>",
+    `<html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title><style>${STYLE}</style></head>`,
+    `<body><h1>${escape(title)}</h1><p class="summary">${escape(summary)}</p>`,
+    svg,
+    `<pre id="details">Hover a band for its details.</pre>`,
+    `<script>${HOVER_SCRIPT}</script>`,
+    "</body></html>",
+    "",
+  ].join("\n");
+}
+
+/**
+ * Bands for the allocations in the history, stacked in the order they were made, and the bytes in
+ * use after each event. A band's base changes only when a band below it is freed, so each band keeps
+ * just those changes: the page grows with the events, not with events times live allocations.
+ */
+function layOut(events: readonly HistoryEvent[]): { bands: Band[]; steps: number; totals: number[] } {
+  const bands: Band[] = [];
+  const live: Band[] = []; // in the order made: each band's base is the sum of those before it
+  const totals: number[] = [0];
+  let total = 0;
+  let step = 0;
+  for (const event of events) {
+    if (event.kind !== "allocate" && event.kind !== "free") continue;
+    if (typeof event.id !== "number" || typeof event.size !== "number") throw new InvalidSnapshotError(`a history event needs a numeric id and size, got ${JSON.stringify(event)}`);
+    step++;
+    if (event.kind === "allocate") {
+      const band: Band = { id: event.id, size: event.size, ptr: event.ptr, start: step, end: -1, allocatedAt: event.time, freedAt: undefined, stack: event.stack, bases: [{ step, base: total }] };
+      live.push(band);
+      bands.push(band);
+      total += event.size;
+    } else {
+      const index = live.findIndex((band) => band.id === event.id);
+      if (index >= 0) {
+        // A free whose allocation the ring no longer holds (index -1) has nothing to draw.
+        const [freed] = live.splice(index, 1);
+        freed!.end = step;
+        freed!.freedAt = event.time;
+        total -= freed!.size;
+        for (const above of live.slice(index)) above.bases.push({ step, base: above.bases.at(-1)!.base - freed!.size });
+      }
+    }
+    totals[step] = total;
+  }
+  for (const band of live) band.end = step + 1; // live at the end: drawn through the last event
+  return { bands, steps: step, totals };
+}
+
+function niceCeiling(value: number): number {
+  const power = 2 ** Math.ceil(Math.log2(value));
+  return power * 0.75 >= value ? power * 0.75 : power;
+}
+
+function describeBytes(n: number): string {
+  return n < 1024 ? `${n} B` : `${bytes(n)} (${n.toLocaleString("en-US")} B)`;
+}
+
+/** A colour per allocation id, spread around the wheel so neighbours differ. */
+function colourOf(id: number): string {
+  const hue = (id * 137.508) % 360;
+  return `hsl(${hue.toFixed(1)} 62% ${id % 2 === 0 ? 58 : 68}%)`;
+}
+
+const STYLE = [
+  "body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1f2933;margin:16px;background:#fff}",
+  "h1{font-size:18px;margin:0 0 4px}",
+  ".summary{font-size:13px;color:#52606d;margin:0 0 8px}",
+  ".background{fill:#fff}",
+  ".grid{stroke:#e4e7eb;stroke-width:1}",
+  ".tick{font-size:11px;fill:#7b8794}",
+  ".end{text-anchor:end}",
+  ".band{stroke:#fff;stroke-width:0.4}",
+  ".band:hover{stroke:#111;stroke-width:1.2}",
+  "#peak{pointer-events:none}", // hovering at the peak reaches the band under the line
+  ".peak{stroke:#c23b33;stroke-width:1.5;stroke-dasharray:4 3}",
+  ".peak-label{font-size:12px;font-weight:600;fill:#c23b33}",
+  "#details{font-size:12px;background:#f5f7fa;border:1px solid #e4e7eb;padding:8px;white-space:pre-wrap;min-height:3em}",
+].join("");
+
+/** Shows a band's details under the plot on hover; no library, no network. */
+const HOVER_SCRIPT = `
+const details = document.getElementById("details");
+document.getElementById("bands").addEventListener("mouseover", (event) => {
+  const band = event.target.closest(".band");
+  if (band) details.textContent = band.dataset.details + "\\n" + band.dataset.stack;
+});`;
