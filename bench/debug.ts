@@ -17,7 +17,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { bench, do_not_optimize, group, run } from "mitata";
 import { MemoryPoolManager, PoolConfig, type CPUMemoryPool } from "../src/index";
-import { CONFIG_FIELDS, libraryPath } from "../src/native";
+import { locateCore } from "../src/loader";
+import { CONFIG_FIELDS } from "../src/native";
 import { timesByName } from "./util";
 
 const root = join(import.meta.dir, "..");
@@ -100,7 +101,7 @@ function compare(label: string, ours: [string, () => void], anchor: [string, () 
 }
 
 buildWithoutDebug();
-const withDebug = openCore(libraryPath);
+const withDebug = openCore(locateCore().path);
 const withoutDebug = openCore(withoutDebugPath);
 if (!withDebug.hasDebugLayer || withoutDebug.hasDebugLayer) throw new Error("the two cores are not the builds with and without the debug layer");
 group("1. the core: debug off vs built without the debug layer", () => {

@@ -1,4 +1,4 @@
-// Debug kernels of memory-pool, built by nvcc at build time into a fatbin that the Zig core
+// Debug kernels of bun-memory-pool, built by nvcc at build time into a fatbin that the Zig core
 // embeds and loads with the driver's module API (zig/src/gpu/kernels.zig).
 //   mp_fill            writes one byte value over a range (poison on allocate / free)
 //   mp_check_pattern   finds the first byte of a range that differs from a value

@@ -4,7 +4,7 @@
  *
  *   bun examples/advanced_configuration.ts
  */
-import { ConfigError, MemoryPoolManager, OutOfMemoryError, PoolConfig, UseAfterFreeError, type Allocation, type PoolOptions } from "../src/index.ts";
+import { ConfigError, MemoryPoolManager, OutOfMemoryError, PoolConfig, UseAfterFreeError, type Allocation, type PoolOptions } from "bun-memory-pool";
 
 const KiB = 1024;
 declare const self: Worker;

@@ -13,7 +13,7 @@ import {
   PoolExistsError,
   PoolNotFoundError,
   UseAfterFreeError,
-} from "../src/index.ts";
+} from "bun-memory-pool";
 
 const manager = MemoryPoolManager.getInstance();
 

@@ -8,7 +8,7 @@
  * report on stderr names the allocation, its size and the JavaScript stack that allocated it.
  */
 import { dlopen, FFIType, type Pointer } from "bun:ffi";
-import { BoundaryViolationError, MemoryPoolManager, PoolConfig, UseAfterFreeError } from "../src/index";
+import { BoundaryViolationError, MemoryPoolManager, PoolConfig, UseAfterFreeError } from "bun-memory-pool";
 
 // Native code, as a C library handed a pointer would be: libc's memset.
 const libc = dlopen("libc.so.6", { memset: { args: [FFIType.ptr, FFIType.i32, FFIType.u64], returns: FFIType.ptr } });

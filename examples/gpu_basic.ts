@@ -2,7 +2,7 @@
 // 1024-byte blocks, a 1024 * 10-byte allocation from it (a run of ten contiguous blocks), host
 // memory from the default CPU pool, copies both ways, and the GPU helper functions. Needs an NVIDIA
 // GPU and its driver; without one it says what is missing and exits 0.
-import { allocate, allocateGPU, deallocate, deallocateGPU, GPUUnavailableError, MemoryPoolManager } from "../src/index.ts";
+import { allocate, allocateGPU, deallocate, deallocateGPU, GPUUnavailableError, MemoryPoolManager } from "bun-memory-pool";
 
 const manager = MemoryPoolManager.getInstance();
 let gpu;

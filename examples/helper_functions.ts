@@ -4,7 +4,7 @@
  *
  *   bun examples/helper_functions.ts
  */
-import { allocate, deallocate, DoubleFreeError, InvalidPointerError, InvalidSizeError, MemoryPoolManager } from "../src/index.ts";
+import { allocate, deallocate, DoubleFreeError, InvalidPointerError, InvalidSizeError, MemoryPoolManager } from "bun-memory-pool";
 
 // allocate(Int32Array, 100) is the seed's allocate<int>(100): 100 ints, as an Int32Array.
 const array = allocate(Int32Array, 100);

@@ -10,7 +10,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MemoryPoolManager, PoolConfig, renderTimeline, type Allocation } from "../src/index.ts";
+import { MemoryPoolManager, PoolConfig, renderTimeline, type Allocation } from "bun-memory-pool";
 import { exampleArgs } from "./support/cli.ts";
 
 const usage = `Usage: bun examples/memory_timeline.ts [--out page.html]

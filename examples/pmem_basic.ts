@@ -12,7 +12,7 @@
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MemoryPoolManager, PMEMRootError, PoolConfig } from "../src/index.ts";
+import { MemoryPoolManager, PMEMRootError, PoolConfig } from "bun-memory-pool";
 import { exampleArgs } from "./support/cli.ts";
 
 const usage = `Usage: PMEM_IS_PMEM_FORCE=1 bun examples/pmem_basic.ts [pool file]

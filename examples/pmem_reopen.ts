@@ -9,7 +9,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Allocation, MemoryPoolManager, type PMEMMemoryPool } from "../src/index.ts";
+import { type Allocation, MemoryPoolManager, type PMEMMemoryPool } from "bun-memory-pool";
 import { exampleArgs } from "./support/cli.ts";
 
 const usage = `Usage: PMEM_IS_PMEM_FORCE=1 bun examples/pmem_reopen.ts [pool file]

@@ -1,7 +1,7 @@
 /**
  * Quick start: a CPU memory pool in a few lines. Run it with `npm start` (or `bun examples/quickstart.ts`).
  */
-import { allocate, deallocate, DoubleFreeError, MemoryPoolManager, PoolConfig } from "../src/index.ts";
+import { allocate, deallocate, DoubleFreeError, MemoryPoolManager, PoolConfig } from "bun-memory-pool";
 
 const manager = MemoryPoolManager.getInstance();
 

@@ -12,7 +12,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { InvalidSnapshotError, MemoryPoolManager, renderMemoryMap, type Allocation, type PoolSnapshot } from "../src/index.ts";
+import { InvalidSnapshotError, MemoryPoolManager, renderMemoryMap, type Allocation, type PoolSnapshot } from "bun-memory-pool";
 import { exampleArgs } from "./support/cli.ts";
 
 const usage = `Usage: bun examples/render_memory_map.ts [snapshot.json] [--out map.svg]

@@ -1,4 +1,4 @@
-/** memory-pool: memory pools for Bun. Everything public is exported here, and only here. */
+/** bun-memory-pool: memory pools for Bun. Everything public is exported here, and only here. */
 export { Allocation, PoolAllocation, type TypedArrayConstructor } from "./allocation";
 export { PoolConfig, type AllocatorType, type GuardPagePosition, type PoolOptions, type ThreadSafety } from "./config";
 export type { HistoryEvent, HistoryEventKind } from "./debug/history";
@@ -36,6 +36,7 @@ export { copy, type CopyOptions, type CopySide, type MemoryKind } from "./copy";
 export { GPUAllocation, GPUMemoryPool, GPUStream, type HostSide, type StreamOptions } from "./gpu";
 export { allocate, allocateGPU, deallocate, deallocateGPU } from "./helpers";
 export { SharedGPUMemory, type GPUIPCHandle } from "./ipc";
+export { isAvailable, unavailableReason } from "./loader";
 export { MemoryPoolManager, type MemoryPool, type PoolInfo, type PoolOfKind } from "./manager";
 export { configureNvtx, nvtxStatus, type NvtxOptions, type NvtxStatus } from "./nvtx";
 export { renderMemoryMap, type MemoryMapOptions } from "./memory_map";

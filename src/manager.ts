@@ -180,7 +180,7 @@ export class MemoryPoolManager {
         try {
           pool.reportLeaks("process exit");
         } catch (err) {
-          writeSync(2, `memory-pool: no leak report for pool '${pool.name}': ${String(err)}\n`);
+          writeSync(2, `bun-memory-pool: no leak report for pool '${pool.name}': ${String(err)}\n`);
         }
       }
     });

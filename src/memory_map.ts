@@ -86,7 +86,8 @@ export function renderMemoryMap(snapshot: PoolSnapshot, options?: MemoryMapOptio
     reserved,
     regions: snapshot.regions.length,
     peakReserved: snapshot.stats.peakBytesReserved,
-    liveBlocks: totals.liveBytes,
+    // The core counts a block freed on a stream as held until its stream is done (it is drawn as pending).
+    liveBlocks: totals.liveBytes + totals.pendingBytes,
     canaries: snapshot.stats.canaryBytes,
     free: totals.freeBytes,
     largestFree: fixedSize ? totals.freeBytes : totals.largestFree, // the largest request it serves, as the core counts it
@@ -206,6 +207,8 @@ interface Totals {
   live: number;
   requested: number;
   liveBytes: number;
+  /** Blocks freed on a stream whose work is not done: still held, drawn as pending. */
+  pendingBytes: number;
   otherBytes: number; // pending, guard, quarantined
   guardPages: number;
   quarantined: number;
@@ -220,7 +223,7 @@ interface Totals {
 }
 
 function tally(snapshot: PoolSnapshot): Totals {
-  const totals: Totals = { live: 0, requested: 0, liveBytes: 0, otherBytes: 0, guardPages: 0, quarantined: 0, guardFree: 0, freeBytes: 0, freeBlocks: 0, largestFree: 0, scattered: 0, uncovered: 0 };
+  const totals: Totals = { live: 0, requested: 0, liveBytes: 0, pendingBytes: 0, otherBytes: 0, guardPages: 0, quarantined: 0, guardFree: 0, freeBytes: 0, freeBlocks: 0, largestFree: 0, scattered: 0, uncovered: 0 };
   for (const block of snapshot.blocks) {
     if (block.state === "live") {
       totals.live++;
@@ -236,6 +239,7 @@ function tally(snapshot: PoolSnapshot): Totals {
       totals.otherBytes += block.size;
       if (block.state === "guard") totals.guardPages += block.size;
       if (block.state === "quarantined") totals.quarantined += block.size;
+      if (block.state === "pending") totals.pendingBytes += block.size;
     }
   }
   for (const block of snapshot.blocks) if (block.state === "free" && block.size < totals.largestFree) totals.scattered += block.size;

@@ -3,8 +3,6 @@
  * codes into typed errors. Everything else calls through `core` and `check`.
  */
 import { dlopen, FFIType, toArrayBuffer, type Pointer } from "bun:ffi";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import {
   ConfigError,
   CoreError,
@@ -26,12 +24,10 @@ import {
   UnsupportedOperationError,
   type PMEMFormatReason,
 } from "./errors";
+import { loadCore } from "./loader";
 
 /** Bumped with every change of an export's signature or of the config and stats records. */
 const ABI_VERSION = 13;
-
-/** Resolved from this module, never from the working directory. */
-export const libraryPath = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
 
 /** Granule offsets from mp_alloc are below this; from it up they are errors. */
 export const OFFSET_ERROR_BASE = 0xffff_ff00;
@@ -234,39 +230,37 @@ const pmemSymbols = {
   mp_pmem_barrier_count: { args: [], returns: f64 },
 } as const;
 
-function open() {
-  if (!existsSync(libraryPath)) {
-    throw new NativeLibraryError(
-      `the memory-pool core is not built: ${libraryPath} is missing. Run \`npm test\` or \`npm run build\` in the package's folder to build it.`,
-    );
-  }
+/** Where the core is found: src/loader.ts. */
+function open(libraryPath: string) {
   let library;
   try {
     library = dlopen(libraryPath, { ...symbols, ...pmemSymbols });
   } catch (err) {
-    throw new NativeLibraryError(`the core at ${libraryPath} cannot be opened (${(err as Error).message}): rebuild it (npm run build)`);
+    throw new NativeLibraryError(`the core at ${libraryPath} cannot be opened (${(err as Error).message}): a core built for this platform is needed`);
   }
   const version = library.symbols.mp_abi_version();
   if (version !== ABI_VERSION) {
-    throw new NativeLibraryError(`the core at ${libraryPath} speaks ABI ${version}, this code expects ${ABI_VERSION}: rebuild it (npm run build)`);
+    throw new NativeLibraryError(`the core at ${libraryPath} speaks ABI ${version}, this code expects ${ABI_VERSION}: use the core of the same version (rebuild it in a checkout: npm run build)`);
   }
   return library.symbols;
 }
 
-export const core = open();
+/** Never throws at import: without a core, every call throws the loader's NativeLibraryError. */
+export const core = loadCore(open);
 
 // A Worker's blocks cached by threadLocalCache pools go back to their pools when its thread ends
 // (the core's thread-exit hook); a Worker that calls process.exit() also gives them back here.
 if (!Bun.isMainThread) process.on("exit", () => core.mp_thread_flush());
 
 /**
- * The calling thread's `last_id` word in the core (mp_last_id's answer), viewed once per thread:
- * after mp_alloc or mp_live_size, lastId() reads it with Atomics.load (never a plain read, which
- * the JIT may reuse across the call that wrote it) instead of crossing the FFI again.
+ * The calling thread's `last_id` word in the core (mp_last_id's answer), viewed once per thread
+ * (on first use: importing never calls the core): after mp_alloc or mp_live_size, lastId() reads
+ * it with Atomics.load (never a plain read, which the JIT may reuse across the call that wrote it)
+ * instead of crossing the FFI again.
  */
-const lastIdWord = new Uint32Array(toArrayBuffer(core.mp_last_id_address()!, 0, 4));
+let lastIdWord: Uint32Array | undefined;
 export function lastId(): number {
-  return Atomics.load(lastIdWord, 0);
+  return Atomics.load((lastIdWord ??= new Uint32Array(toArrayBuffer(core.mp_last_id_address()!, 0, 4))), 0);
 }
 
 // Results come back as return values, never through typed arrays the core writes into on hot

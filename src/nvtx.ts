@@ -13,7 +13,7 @@ import { ConfigError } from "./errors";
 import { core } from "./native";
 
 /** Mirrors zig/src/gpu/nvtx.zig state_* bits. */
-const Bit = { built: 1, registerMemory: 2, ranges: 4, toolAttached: 8 } as const;
+const Bit = { built: 1, registerMemory: 2, ranges: 4, toolAttached: 8, toolInjected: 16 } as const;
 /** What mp_nvtx_configure takes for "leave this switch as it is". */
 const UNCHANGED = 2;
 
@@ -29,6 +29,12 @@ export interface NvtxStatus extends NvtxOptions {
   builtIn: boolean;
   /** A tool (compute-sanitizer, Nsight) answered a pool's registration in this process. */
   toolAttached: boolean;
+  /**
+   * A tool injected itself into NVTX when the process started (NVTX_INJECTION64_PATH is set, as
+   * compute-sanitizer and Nsight Systems do). GPU pools made with registerMemory on then take their
+   * memory from one cuMemAlloc the tool can check, instead of VMM mappings it refuses as heaps.
+   */
+  toolInjected: boolean;
 }
 
 function statusOf(bits: number): NvtxStatus {
@@ -37,6 +43,7 @@ function statusOf(bits: number): NvtxStatus {
     registerMemory: (bits & Bit.registerMemory) !== 0,
     ranges: (bits & Bit.ranges) !== 0,
     toolAttached: (bits & Bit.toolAttached) !== 0,
+    toolInjected: (bits & Bit.toolInjected) !== 0,
   };
 }
 

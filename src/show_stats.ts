@@ -43,6 +43,6 @@ function show(pool: Shown, when: string): void {
   try {
     writeSync(2, `${pool.getStats().getStatsString().replace("\n", ` (${when})\n`)}\n`);
   } catch (err) {
-    writeSync(2, `memory-pool: no statistics for pool '${pool.name}': ${String(err)}\n`);
+    writeSync(2, `bun-memory-pool: no statistics for pool '${pool.name}': ${String(err)}\n`);
   }
 }

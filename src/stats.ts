@@ -173,6 +173,6 @@ export function reservedParts(f: ReservedFigures): [string, string][] {
   if (f.guardFree > 0) rows.push(["free guard-region pages", bytes(f.guardFree)]);
   if (f.quarantined > 0) rows.push(["quarantined", bytes(f.quarantined)]);
   const other = f.reserved - f.liveBlocks - f.free - f.guardPages - f.guardFree - f.quarantined;
-  if (other > 0) rows.push(["in no block or pending", bytes(other)]);
+  if (other > 0) rows.push(["in no block", bytes(other)]); // a fixed-size region's tail, a region's unplaced end
   return rows;
 }

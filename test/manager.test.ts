@@ -1,7 +1,4 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, cpSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   allocate,
   ConfigError,
@@ -120,21 +117,5 @@ describe("helpers", () => {
     expect(() => allocate(0)).toThrow(InvalidSizeError);
     expect(() => allocate(Int32Array, -1)).toThrow(InvalidSizeError);
     expect(() => allocate(Int32Array, 2.5)).toThrow(InvalidSizeError);
-  });
-});
-
-describe("the native core", () => {
-  test("a missing core is a clear NativeLibraryError, not a crash", () => {
-    // A copy of the sources without the built library beside it.
-    const dir = mkdtempSync(join(tmpdir(), "memory-pool-unbuilt-"));
-    cpSync(join(import.meta.dir, "..", "src"), join(dir, "src"), { recursive: true });
-    symlinkSync(join(import.meta.dir, "..", "node_modules"), join(dir, "node_modules"));
-    const script = `import("./src/index.ts").then(() => console.log("loaded"), (e) => console.log(e.name + ": " + e.message))`;
-    const result = Bun.spawnSync([process.execPath, "-e", script], { cwd: dir });
-    const out = result.stdout.toString();
-    expect(result.exitCode).toBe(0);
-    expect(out).toContain("NativeLibraryError");
-    expect(out).toContain("is not built");
-    expect(out).toContain("npm");
   });
 });

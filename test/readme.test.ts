@@ -38,7 +38,7 @@ const noPMEM = core.mp_pmem_available() === 0 ? undefined : `no libpmem here: ${
 const PMEM_FILE = "/dev/shm/my_persistent_pool.pool";
 
 function asRun(code: string): string {
-  return code.replaceAll(`from "memory-pool"`, `from ${JSON.stringify(join(root, "src", "index.ts"))}`).replaceAll(PMEM_FILE, join(folder, "my_persistent_pool.pool"));
+  return code.replaceAll(`from "bun-memory-pool"`, `from ${JSON.stringify(join(root, "src", "index.ts"))}`).replaceAll(PMEM_FILE, join(folder, "my_persistent_pool.pool"));
 }
 
 const blocks = tsBlocks();

@@ -126,7 +126,9 @@ describe("threads", () => {
     // An allocation sees it within 64 operations (PoolNotFoundError); a view of a live handle at once.
     expect(["POOL_NOT_FOUND", "USE_AFTER_FREE"]).toContain(outcome.code);
     expect(outcome.message).toContain("was destroyed");
-    expect(outcome.viewByte).toBe(0); // the memory was given back, its range kept mapped
+    // The view reads (no crash): 7 where the Worker saw the cache closed before the memory was
+    // given back (the records close first), 0 after (the range stays mapped).
+    expect([0, 7]).toContain(outcome.viewByte);
   });
 
   test("a Worker's thread cache goes back to the pool when the Worker ends", async () => {

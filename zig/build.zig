@@ -20,6 +20,7 @@ pub fn build(b: *std.Build) void {
         .target = target,
         .optimize = optimize,
         .link_libc = true,
+        .strip = releaseStrip(b),
     });
     core.addOptions("build_options", options);
     core.addImport("kernels", kernels);
@@ -120,4 +121,12 @@ fn findNvtxInclude(b: *std.Build) ?[]const u8 {
         return dir;
     }
     return null;
+}
+
+// ---- release builds (.ci/release.ts): -Dtarget=<triple> -Dcpu=baseline -Dstrip=true ----
+
+/// -Dstrip=true leaves symbols and debug info out of the core, as the platform packages ship it
+/// (their cores are built for a baseline CPU of each architecture, never the build machine's).
+fn releaseStrip(b: *std.Build) ?bool {
+    return b.option(bool, "strip", "Strip symbols and debug info from the core (release packages)");
 }

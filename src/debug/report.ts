@@ -53,7 +53,7 @@ export function describeWriteAfterFree(what: string, offset: number, damaged: nu
 export function leakReport(poolName: string, when: string, leaks: readonly LeakInfo[]): string | undefined {
   if (leaks.length === 0) return undefined;
   const total = leaks.reduce((sum, leak) => sum + leak.size, 0);
-  const lines = [`memory-pool: leak report for pool '${poolName}' (${when}): ${plural(leaks.length, "allocation")} still live, ${bytes(total)}`];
+  const lines = [`bun-memory-pool: leak report for pool '${poolName}' (${when}): ${plural(leaks.length, "allocation")} still live, ${bytes(total)}`];
   for (const leak of leaks) {
     const age = leak.age === undefined ? "" : `, allocated ${formatAge(leak.age)} ago`;
     const collected = leak.collected ? " (its Allocation was garbage-collected: nothing can free it)" : "";

@@ -265,6 +265,6 @@ export class DebugTracker {
     const what = `${describeAllocation(id, record.size, record.ptr, this.poolName)} was garbage-collected while still allocated`;
     this.history.record("leak", id, record.ptr, record.size, undefined, what);
     const stack = formatStack(record.trace);
-    writeSync(2, `memory-pool: leak: ${what}; it can no longer be freed through its handle.\n${stack === undefined ? "  (allocation stack not recorded: turn on trackHistory)" : `  allocated at:\n${stack}`}\n`);
+    writeSync(2, `bun-memory-pool: leak: ${what}; it can no longer be freed through its handle.\n${stack === undefined ? "  (allocation stack not recorded: turn on trackHistory)" : `  allocated at:\n${stack}`}\n`);
   }
 }

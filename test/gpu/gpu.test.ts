@@ -297,7 +297,7 @@ describe.skipIf(!gpu)("kernels and helpers", () => {
     const readme = readFileSync(join(import.meta.dir, "..", "..", "README.md"), "utf8");
     const block = /## GPU\n[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(block).toBeDefined();
-    const script = block!.replace(`from "memory-pool"`, `from ${JSON.stringify(join(import.meta.dir, "..", "..", "src", "index.ts"))}`);
+    const script = block!.replace(`from "bun-memory-pool"`, `from ${JSON.stringify(join(import.meta.dir, "..", "..", "src", "index.ts"))}`);
     const file = join(mkdtempSync(join(tmpdir(), "memory-pool-readme-gpu-")), "gpu.ts");
     writeFileSync(file, script);
     const result = Bun.spawnSync([process.execPath, file]);

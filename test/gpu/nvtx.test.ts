@@ -3,7 +3,10 @@
 // compute-sanitizer is installed too, what it reports of test/fixtures/nvtx-scenario.ts run under
 // it: an overrun into a neighbouring block, a write to a freed block and a read of a block nothing
 // wrote, each reported at its address; nothing for in-bounds work; and the overrun unreported with
-// registration off (MEMORY_POOL_NVTX=0), which shows that the registration is what finds it.
+// registration off (MEMORY_POOL_NVTX=0), which shows that the registration is what finds it; the
+// same for a pinned pool. Under a tool GPU pools take one cuMemAlloc instead of VMM mappings (the
+// sanitizer refuses NVTX heaps over those): the "backing" scenario shows which memory a pool took,
+// with a tool, with a stand-in injection path (no sanitizer needed) and without.
 // Every sanitizer run's whole output is printed, so one run on the GPU machine is enough to debug.
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -22,6 +25,11 @@ else if (!builtIn) console.log("[test/gpu/nvtx] sanitizer tests skipped: this co
 else if (!sanitizerReady) console.log("[test/gpu/nvtx] sanitizer tests skipped: compute-sanitizer not found (/usr/local/cuda/bin, PATH, or $COMPUTE_SANITIZER)");
 
 const initial = nvtxStatus();
+/** An injection path no library is at: NVTX finds no tool there and stays a no-op, but the core sees one named. */
+const missingInjection = "/nonexistent/memory-pool-test/libno-nvtx-tool.so";
+const MiB = 1024 * 1024;
+/** What an arena reserves where nothing limits it (zig/src/arena.zig reserve_bytes_max). */
+const reserveBytesMax = 64 * 1024 * MiB - 2 * MiB;
 afterAll(() => {
   configureNvtx({ registerMemory: initial.registerMemory, ranges: initial.ranges });
 });
@@ -51,11 +59,13 @@ describe("the NVTX switches", () => {
   test("the environment sets the switches a process starts with", () => {
     const script = `import { nvtxStatus } from ${JSON.stringify(join(import.meta.dir, "..", "..", "src", "index.ts"))}; console.log(JSON.stringify(nvtxStatus()));`;
     const run = (env: Record<string, string>) => {
-      const result = Bun.spawnSync([process.execPath, "-e", script], { env: { ...process.env, MEMORY_POOL_NVTX: "", MEMORY_POOL_NVTX_RANGES: "", ...env } });
+      const result = Bun.spawnSync([process.execPath, "-e", script], { env: { ...process.env, MEMORY_POOL_NVTX: "", MEMORY_POOL_NVTX_RANGES: "", NVTX_INJECTION64_PATH: "", ...env } });
       expect(result.stderr.toString()).toBe("");
       return JSON.parse(result.stdout.toString()) as ReturnType<typeof nvtxStatus>;
     };
-    expect(run({})).toMatchObject({ registerMemory: true, ranges: false, toolAttached: false });
+    expect(run({})).toMatchObject({ registerMemory: true, ranges: false, toolAttached: false, toolInjected: false });
+    // An injection path is what a tool sets; none answers here (no NVTX call is made), so none is attached.
+    expect(run({ NVTX_INJECTION64_PATH: missingInjection })).toMatchObject({ toolInjected: true, toolAttached: false });
     expect(run({ MEMORY_POOL_NVTX: "0", MEMORY_POOL_NVTX_RANGES: "1" })).toMatchObject({ registerMemory: false, ranges: true });
     expect(run({ MEMORY_POOL_NVTX: "off", MEMORY_POOL_NVTX_RANGES: "yes" })).toMatchObject({ registerMemory: false, ranges: true });
   });
@@ -102,12 +112,84 @@ describe.if(gpu)("GPU and pinned pools without a tool attached", () => {
       expect(pool.getStats().liveAllocations).toBe(0);
       stream.destroy();
       host.free();
-      expect(nvtxStatus().toolAttached).toBe(false);
+      expect(nvtxStatus()).toMatchObject({ toolAttached: false, toolInjected: false });
     } finally {
       manager.destroyPool("nvtx-gpu");
       manager.destroyPool("nvtx-pinned");
       configureNvtx({ ranges: initial.ranges });
     }
+  });
+});
+
+/** What the "backing" scenario of test/fixtures/nvtx-scenario.ts printed. */
+interface Backing {
+  growingAddressSpace: number;
+  fixedAddressSpace: number;
+  limitedAddressSpace: number;
+  growths: number;
+  trimmed: number;
+  roundTrips: boolean;
+  exported: string;
+}
+
+function backingOf(output: string): Backing {
+  const line = /^backing (\{.*\})$/m.exec(output);
+  expect(line).not.toBeNull();
+  return JSON.parse(line![1]!) as Backing;
+}
+
+/** A tool-checkable pool: one cuMemAlloc, sized to what the pool can use, kept whole until the pool goes. */
+function expectOneAllocation(backing: Backing): void {
+  expect(backing.growingAddressSpace).toBeGreaterThanOrEqual(2 * MiB); // min(1 GiB, half the free memory), at least the first region
+  expect(backing.growingAddressSpace).toBeLessThanOrEqual(1024 * MiB);
+  expect(backing.growingAddressSpace % (2 * MiB)).toBe(0);
+  expect(backing.fixedAddressSpace).toBe(4 * MiB); // growth 0: its first region
+  expect(backing.limitedAddressSpace).toBe(8 * MiB); // its maxSize
+  expect(backing.growths).toBeGreaterThanOrEqual(1);
+  expect(backing.roundTrips).toBe(true);
+  expect(backing.trimmed).toBe(0);
+  expect(backing.exported).toMatch(/^UnsupportedOperationError: .*cuMemAlloc.*MEMORY_POOL_NVTX=0/);
+}
+
+describe.if(gpu)("where GPU pools take their memory from", () => {
+  const fixture = join(import.meta.dir, "..", "fixtures", "nvtx-scenario.ts");
+  /** Runs the scenario with `env` over this process's, less any injection path unless `env` names one. */
+  const run = (env: Record<string, string>): string => {
+    const { NVTX_INJECTION64_PATH: _ignored, ...inherited } = process.env;
+    const result = Bun.spawnSync([process.execPath, fixture, "backing"], { env: { ...inherited, MEMORY_POOL_NVTX_RANGES: "", ...env } });
+    const output = `${result.stdout.toString()}${result.stderr.toString()}`;
+    console.log(`---- backing ${JSON.stringify(env)}: exit ${result.exitCode} ----\n${output}---- end ----`);
+    expect(result.exitCode).toBe(0);
+    expect(output).toMatch(/^done; nvtx /m);
+    return output;
+  };
+
+  test("without a tool: VMM mappings, address space reserved up to the arena's most, trim gives a region back", () => {
+    const output = run({ MEMORY_POOL_NVTX: "1" });
+    expect(output).toContain('"toolInjected":false');
+    const backing = backingOf(output);
+    expect(backing.growingAddressSpace).toBe(reserveBytesMax);
+    expect(backing.fixedAddressSpace).toBe(reserveBytesMax);
+    expect(backing.limitedAddressSpace).toBe(8 * MiB);
+    expect(backing.roundTrips).toBe(true);
+    expect(backing.trimmed).toBe(4 * MiB);
+    expect(backing.exported).not.toMatch(/^UnsupportedOperationError/);
+  });
+
+  // Without NVTX compiled in no pool registers, so none needs checkable memory.
+  test.if(builtIn)("with a tool injected and registration on: one cuMemAlloc per pool, export refused", () => {
+    const output = run({ NVTX_INJECTION64_PATH: missingInjection, MEMORY_POOL_NVTX: "1" });
+    expect(output).toContain('"toolAttached":false,"toolInjected":true');
+    expectOneAllocation(backingOf(output));
+  });
+
+  test("with a tool injected and registration off: VMM mappings as without a tool", () => {
+    const output = run({ NVTX_INJECTION64_PATH: missingInjection, MEMORY_POOL_NVTX: "0" });
+    expect(output).toContain('"toolInjected":true');
+    const backing = backingOf(output);
+    expect(backing.growingAddressSpace).toBe(reserveBytesMax);
+    expect(backing.trimmed).toBe(4 * MiB);
+    expect(backing.exported).not.toMatch(/^UnsupportedOperationError/);
   });
 });
 
@@ -126,6 +208,9 @@ if (sanitizerReady) {
     ["memcheck", "overrun", false],
     ["memcheck", "use-after-free", true],
     ["initcheck", "uninitialized-read", true],
+    ["memcheck", "pinned-overrun", true],
+    ["memcheck", "pinned-overrun", false],
+    ["memcheck", "backing", true],
   ];
   for (const [tool, scenario, registerMemory] of planned) runs.set(runKey(tool, scenario, registerMemory), runUnderSanitizer(sanitizer!, tool, scenario, registerMemory));
 }
@@ -139,7 +224,9 @@ async function underSanitizer(tool: SanitizerTool, scenario: string, registerMem
 function expectRanToTheEnd(run: SanitizerRun, registerMemory: boolean): void {
   expect(run.output).toMatch(/^done; nvtx /m);
   // Under the sanitizer a registering pool must have found the tool: else nothing was checked.
-  expect(run.output).toContain(registerMemory ? '"registerMemory":true,"ranges":true,"toolAttached":true' : '"registerMemory":false');
+  expect(run.output).toContain(registerMemory ? '"registerMemory":true,"ranges":true,"toolAttached":true,"toolInjected":true' : '"registerMemory":false');
+  // Every heap a pool offered was taken (a GPU pool over VMM mappings was refused, CUDA 13).
+  expect(run.output).not.toContain("nvtxMemHeapRegister failed");
 }
 
 const sanitizerTimeout = 180_000;
@@ -189,6 +276,35 @@ describe.if(sanitizerReady)("under compute-sanitizer", () => {
       expect(run.output).toContain("Invalid __global__ write");
       expect(run.reported).toContain(run.expected!);
       expect(run.errors).toBeGreaterThanOrEqual(1);
+    },
+    sanitizerTimeout,
+  );
+
+  test(
+    "memcheck reports a kernel writing one byte past a pinned pool block; with registration off it goes unreported",
+    async () => {
+      const on = await underSanitizer("memcheck", "pinned-overrun", true);
+      expectRanToTheEnd(on, true);
+      expect(on.output).toContain("Invalid __global__ write of size 1 bytes");
+      expect(on.expected).toBeDefined();
+      expect(on.reported).toContain(on.expected!);
+      expect(on.errors).toBeGreaterThanOrEqual(1);
+      const off = await underSanitizer("memcheck", "pinned-overrun", false);
+      expectRanToTheEnd(off, false);
+      expect(off.expected).toBeDefined();
+      expect(off.reported).not.toContain(off.expected!);
+      expect(off.errors).toBe(0);
+    },
+    sanitizerTimeout,
+  );
+
+  test(
+    "under the sanitizer GPU pools are one cuMemAlloc each, registered whole, used and grown without a report",
+    async () => {
+      const run = await underSanitizer("memcheck", "backing", true);
+      expectRanToTheEnd(run, true);
+      expectOneAllocation(backingOf(run.output));
+      expect(run.errors).toBe(0);
     },
     sanitizerTimeout,
   );

@@ -48,7 +48,7 @@ describe("the header", () => {
   test("a file that is not a pool: another program's file, an empty file, a bad magic", () => {
     const foreign = poolPath("foreign");
     writeFileSync(foreign, "#!/bin/sh\necho not a pool\n");
-    expectRefused(foreign, "magic", "not a memory-pool PMEM file");
+    expectRefused(foreign, "magic", "not a bun-memory-pool PMEM file");
     const empty = poolPath("empty");
     writeFileSync(empty, "");
     expectRefused(empty, "magic", "is empty");

@@ -19,7 +19,7 @@ export interface SanitizerRun {
   output: string;
   /** The address the scenario says the sanitizer should name ("expect address 0x..."). */
   expected: number | undefined;
-  /** Every address the sanitizer's reports name. */
+  /** Every address the sanitizer's reports name as accessed. */
   reported: number[];
   /** From "ERROR SUMMARY: N errors". */
   errors: number | undefined;
@@ -44,7 +44,8 @@ export async function runUnderSanitizer(sanitizer: string, tool: SanitizerTool, 
     exitCode,
     output,
     expected: expected === undefined ? undefined : Number(expected),
-    reported: [...output.matchAll(/Address (0x[0-9a-f]+)/g)].map((match) => Number(match[1])),
+    // "Address 0x... is out of bounds" or, in newer sanitizers, "Access to 0x... is out of bounds".
+    reported: [...output.matchAll(/(?:Address|Access to) (0x[0-9a-f]+)/g)].map((match) => Number(match[1])),
     errors: summary === undefined ? undefined : Number(summary),
   };
 }

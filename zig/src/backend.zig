@@ -4,7 +4,9 @@ const std = @import("std");
 const assert = std.debug.assert;
 const host = @import("backend/host.zig");
 const pinned = @import("backend/pinned.zig");
-const DeviceArena = @import("backend/device_memory.zig").DeviceArena;
+const device_memory = @import("backend/device_memory.zig");
+const DeviceArena = device_memory.DeviceArena;
+const nvtx = @import("gpu/nvtx.zig");
 const device_mod = @import("gpu/device.zig");
 const status = @import("status.zig");
 
@@ -19,11 +21,12 @@ pub const Backend = union(enum) {
     device: *DeviceArena,
     pinned: *device_mod.Device,
 
-    /// The backend for a pool of `kind`; GPU kinds fail where no driver or no such device is.
+    /// The backend for a pool of `kind`; GPU kinds fail where no driver or no such device is. A GPU
+    /// pool made while a tool would check it takes memory the tool accepts (device_memory.zig).
     pub fn forKind(kind: Kind, device_id: u32) status.Error!Backend {
         return switch (kind) {
             .cpu => .host,
-            .gpu => .{ .device = DeviceArena.create(try device_mod.get(device_id)) orelse
+            .gpu => .{ .device = DeviceArena.create(try device_mod.get(device_id), if (nvtx.deviceMemoryForTool()) .allocated else .mapped) orelse
                 return status.fail(error.OutOfMemory, "no memory for the device arena's bookkeeping", .{}) },
             .pinned => .{ .pinned = try device_mod.get(device_id) },
         };
@@ -45,8 +48,32 @@ pub const Backend = union(enum) {
         };
     }
 
+    /// Where the whole reserved range lies in one allocation of the driver's (a device arena with
+    /// `.allocated` backing, once reserved), that allocation: a tool knows it, so its pool
+    /// registers it as one NVTX heap. Else null.
+    pub fn wholeAllocation(self: Backend) ?nvtx.PoolAnnotations.Extent {
+        return switch (self) {
+            .device => |arena| if (arena.backing == .allocated and arena.allocation != 0) .{ .base = arena.allocation, .len = arena.allocation_len } else null,
+            .host, .pinned => null,
+        };
+    }
+
     pub fn hostAccessible(self: Backend) bool {
         return self != .device;
+    }
+
+    /// The address space a pool's arena reserves: `wanted` (its maxSize, or the most an arena may
+    /// reserve where `limited` is false), except where the backend commits all it reserves at once
+    /// (a device arena backed by one allocation), which reserves only what the pool can use given
+    /// its `first_region` and whether it `grows`.
+    pub fn reservationBytes(self: Backend, wanted: u64, first_region: u64, grows: bool, limited: bool) u64 {
+        assert(wanted % self.granularity() == 0 and first_region % self.granularity() == 0);
+        const bytes = switch (self) {
+            .host, .pinned => wanted,
+            .device => |arena| arena.reservationBytes(wanted, first_region, grows, limited, self.granularity()),
+        };
+        assert(bytes > 0 and bytes <= wanted and bytes % self.granularity() == 0);
+        return bytes;
     }
 
     pub fn reserve(self: Backend, len: u64) ?u64 {

@@ -848,7 +848,7 @@ test "a pool that registers with NVTX tells an attached tool of each region, all
     try std.testing.expect(handle >= 0);
     const pool = registry.enter(handle, .primary).?;
     registry.leave(.primary);
-    pool.annotations = @TypeOf(pool.annotations).init(pool.gpa, pool.name, true);
+    pool.annotations = @TypeOf(pool.annotations).init(pool.gpa, pool.name, true, null);
     pool.annotations.regionAdded(pool.arena.base, pool.arena.committed_bytes);
     try std.testing.expectEqual(@as(c_int, 1), tool.heaps);
     const first_heap = tool.last_heap;

@@ -205,10 +205,13 @@ pub const Pool = struct {
         var backend_owned = true;
         defer if (backend_owned) backend.deinit();
         const granularity = backend.granularity();
-        const reserve_bytes = if (config.max_size == 0)
+        const wanted_bytes = if (config.max_size == 0)
             arena_mod.reserve_bytes_max
         else
             @min(arena_mod.reserve_bytes_max, std.mem.alignForward(u64, config.max_size, granularity));
+        // At least the first region (below): a fixed-size block, with device canaries, may pass initialSize.
+        const first_region_bound = std.mem.alignForward(u64, @max(config.initial_size, config.block_size + 2 * deviceCanaryBytes(config.alignment) + @max(config.alignment, granule_bytes)), granularity);
+        const reserve_bytes = backend.reservationBytes(wanted_bytes, first_region_bound, config.growth != 0, config.max_size != 0);
         const self = gpa.create(Pool) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.destroy(self);
         const owned_name = gpa.dupe(u8, name) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
@@ -262,7 +265,7 @@ pub const Pool = struct {
             .alignment_granules = alignment_granules,
             .debug = layer,
             .owner_thread = std.Thread.getCurrentId(),
-            .annotations = PoolAnnotations.init(gpa, owned_name, config.kind != .cpu),
+            .annotations = PoolAnnotations.init(gpa, owned_name, config.kind != .cpu, arena.backend.wholeAllocation()),
         };
         if (config.sharedFixed() and config.strategy == .variable) {
             self.sharded = ShardedVariable.create(gpa) catch |err| {
@@ -690,6 +693,7 @@ pub const Pool = struct {
     /// Gives every empty region but the first back to the OS; returns the bytes released.
     pub fn trim(self: *Pool) u64 {
         if (self.shared != null or self.sharded != null) return 0; // their regions are never removed (sync/lockfree_fixed.zig, sync/sharded_variable.zig)
+        if (self.arena.backend.wholeAllocation() != null) return 0; // one allocation: nothing goes back before the pool does
         self.lock();
         defer self.unlock();
         if (self.stream_frees.pending.items.len > 0) self.reclaim(null, true);

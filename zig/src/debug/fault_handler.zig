@@ -89,7 +89,7 @@ fn reportFault(address: u64, sig: i32) bool {
 fn writeReport(pool_name: []const u8, base: u64, address: u64, sig: i32, found: ?*const guard_mod.Record) void {
     var buffer: [1024]u8 = undefined;
     const signal_name = if (sig == posix.SIG.BUS) "SIGBUS" else "SIGSEGV";
-    say(&buffer, "\nmemory-pool: {s} at 0x{x}, on a guard page of pool '{s}'\n", .{ signal_name, address, pool_name });
+    say(&buffer, "\nbun-memory-pool: {s} at 0x{x}, on a guard page of pool '{s}'\n", .{ signal_name, address, pool_name });
     const record = found orelse {
         say(&buffer, "  the address lies in freed guarded memory (its allocation has left quarantine, or it was never given out)\n", .{});
         return;

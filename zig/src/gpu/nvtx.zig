@@ -11,6 +11,12 @@
 //! MEMORY_POOL_NVTX=0 turns registration off (for pools made afterwards), MEMORY_POOL_NVTX_RANGES=1
 //! turns ranges on. Where the core was built without the CUDA headers all of this is compiled out.
 //!
+//! compute-sanitizer refuses heaps over memory of CUDA's virtual memory management API (seen with
+//! CUDA 13 and driver 580 on an H200: "Call to nvtxMemHeapRegister failed: One or more of the
+//! parameters is invalid"), which is how GPU pools map their regions, and accepts them over
+//! cuMemAlloc'd memory. So where a tool injected itself and registration is on, a GPU pool takes
+//! its memory from cuMemAlloc instead (`deviceMemoryForTool`, backend/device_memory.zig).
+//!
 //! Invariants: a pool's `heaps` holds exactly the regions registered with the tool, each once;
 //! `active` implies `enabled`; regions are registered only inside a registered heap.
 const std = @import("std");
@@ -66,6 +72,10 @@ var ranges_on = std.atomic.Value(bool).init(false);
 /// Set once a heap registration was answered: a tool is attached to this process.
 var tool_seen = std.atomic.Value(bool).init(false);
 var environment_once = std.once(readEnvironment);
+/// Whether a tool injected itself into NVTX when the process started, read once: the answer must
+/// not change between pools, since it decides where their memory comes from.
+var tool_injected: bool = false;
+var injection_once = std.once(readInjection);
 /// The "memory-pool" domain, made at the first annotation (after a CUDA context exists: the
 /// sanitizer wants CUDA initialized before the first NVTX call). Null also means NVTX's default.
 var domain: Handle = null;
@@ -74,6 +84,38 @@ var domain_once = std.once(createDomain);
 fn readEnvironment() void {
     if (std.c.getenv(memory_variable)) |value| register_memory.store(switchValue(std.mem.span(value), true), .monotonic);
     if (std.c.getenv(ranges_variable)) |value| ranges_on.store(switchValue(std.mem.span(value), false), .monotonic);
+}
+
+/// What compute-sanitizer and Nsight Systems set for the program they run: NVTX loads the tool from it.
+pub const injection_variable = "NVTX_INJECTION64_PATH";
+
+fn readInjection() void {
+    tool_injected = injectionNamed(if (std.c.getenv(injection_variable)) |value| std.mem.span(value) else null);
+}
+
+/// Whether the injection variable's value names a library (set and not empty).
+pub fn injectionNamed(value: ?[]const u8) bool {
+    const path = value orelse return false;
+    return path.len > 0;
+}
+
+/// A tool injected itself into NVTX in this process (decided once, at the first question).
+pub fn toolInjected() bool {
+    injection_once.call();
+    return tool_injected;
+}
+
+/// Whether a GPU pool made now takes memory a tool can check (one cuMemAlloc) instead of VMM
+/// mappings the tool refuses as heaps: only where it would register, in a core built with NVTX,
+/// with a tool injected. Elsewhere pools keep VMM (real growth and trim, IPC export).
+pub fn deviceMemoryForTool() bool {
+    environment_once.call();
+    return checkableDeviceMemory(built, register_memory.load(.monotonic), toolInjected());
+}
+
+/// The decision of `deviceMemoryForTool` from its three facts.
+pub fn checkableDeviceMemory(nvtx_built: bool, registering: bool, injected: bool) bool {
+    return nvtx_built and registering and injected;
 }
 
 fn createDomain() void {
@@ -95,6 +137,7 @@ pub const state_built: u32 = 1;
 pub const state_register_memory: u32 = 2;
 pub const state_ranges: u32 = 4;
 pub const state_tool_attached: u32 = 8;
+pub const state_tool_injected: u32 = 16;
 
 pub fn state() u32 {
     environment_once.call();
@@ -103,6 +146,7 @@ pub fn state() u32 {
     if (register_memory.load(.monotonic)) bits |= state_register_memory;
     if (ranges_on.load(.monotonic)) bits |= state_ranges;
     if (tool_seen.load(.monotonic)) bits |= state_tool_attached;
+    if (toolInjected()) bits |= state_tool_injected;
     return bits;
 }
 
@@ -147,23 +191,40 @@ pub const PoolAnnotations = struct {
     pool_name: []const u8 = "",
     mutex: std.Thread.Mutex = .{},
     heaps: std.ArrayList(Heap) = .empty,
+    /// Where the pool's whole address range is one allocation (a GPU pool under a tool): the one
+    /// heap, registered with the first region and kept until the pool goes, so that the heap is
+    /// exactly the allocation the tool saw made. Else null: a heap per region.
+    whole: ?Extent = null,
+    /// The whole range's heap was asked for (so it is not asked again after a refusal).
+    whole_asked: bool = false,
 
     const Heap = struct { base: u64, len: u64, handle: Handle };
+    pub const Extent = struct { base: u64, len: u64 };
 
-    /// `device_visible`: the pool's memory is reached by kernels (GPU and pinned pools).
-    pub fn init(gpa: std.mem.Allocator, pool_name: []const u8, device_visible: bool) PoolAnnotations {
+    /// `device_visible`: the pool's memory is reached by kernels (GPU and pinned pools). `whole`:
+    /// the pool's address range where it is one allocation, to be one heap (see `whole`).
+    pub fn init(gpa: std.mem.Allocator, pool_name: []const u8, device_visible: bool, whole: ?Extent) PoolAnnotations {
         if (!built or !device_visible) return .{};
         environment_once.call();
         const memory = register_memory.load(.monotonic);
         const ranges = ranges_on.load(.monotonic);
         if (memory or ranges) domain_once.call();
-        return .{ .enabled = memory, .ranges = ranges, .gpa = gpa, .pool_name = pool_name };
+        if (whole) |extent| assert(extent.base != 0 and extent.len > 0);
+        return .{ .enabled = memory, .ranges = ranges, .gpa = gpa, .pool_name = pool_name, .whole = whole };
     }
 
-    /// A region of `len` bytes at `base` was committed: it becomes a heap, no byte of it live yet.
-    pub fn regionAdded(self: *PoolAnnotations, base: u64, len: u64) void {
+    /// A region of `len` bytes at `base` was committed: it becomes a heap (or lies in the whole
+    /// range's heap), no byte of it live yet.
+    pub fn regionAdded(self: *PoolAnnotations, region_base: u64, region_len: u64) void {
         if (!self.enabled) return;
-        assert(base != 0 and len > 0);
+        assert(region_base != 0 and region_len > 0);
+        const base, const len = if (self.whole) |extent| .{ extent.base, extent.len } else .{ region_base, region_len };
+        assert(region_base >= base and region_base + region_len <= base + len);
+        if (self.whole != null) {
+            // Registered with the first region (or refused then: the tool answers the same each time).
+            if (self.heaps.items.len > 0 or self.whole_asked) return;
+            self.whole_asked = true;
+        }
         var buffer: [320]u8 = undefined;
         const name = std.fmt.bufPrintZ(&buffer, "memory-pool '{s}' region 0x{x} ({d} bytes)", .{ self.pool_name, base, len }) catch "memory-pool region";
         const handle = glue.heapRegister(domain, base, len, name.ptr) orelse {
@@ -185,7 +246,9 @@ pub const PoolAnnotations = struct {
 
     /// The region at `base` is about to be decommitted (trim): its heap and regions go.
     pub fn regionRemoved(self: *PoolAnnotations, base: u64) void {
-        if (!self.active) return;
+        // The whole range's heap stays: its memory stays allocated, and the emptied region holds
+        // no registered allocation.
+        if (!self.active or self.whole != null) return;
         self.mutex.lock();
         defer self.mutex.unlock();
         const index = self.heapIndex(base) orelse return;
@@ -261,16 +324,36 @@ test "switch values: off and on words, anything else keeps the default" {
     try std.testing.expect(!switchValue("maybe", false));
 }
 
+test "a GPU pool takes checkable memory only where it registers, with NVTX built and a tool injected" {
+    try std.testing.expect(checkableDeviceMemory(true, true, true));
+    try std.testing.expect(!checkableDeviceMemory(true, false, true)); // MEMORY_POOL_NVTX=0 keeps VMM under a tool
+    try std.testing.expect(!checkableDeviceMemory(true, true, false));
+    try std.testing.expect(!checkableDeviceMemory(false, true, true));
+    try std.testing.expect(injectionNamed("/usr/local/cuda/compute-sanitizer/libsanitizer-collection.so"));
+    try std.testing.expect(!injectionNamed(""));
+    try std.testing.expect(!injectionNamed(null));
+    // The process's own answer follows its environment, and switching registration off turns it off.
+    const saved = state();
+    defer testing.restoreSwitches(saved);
+    const injected = std.c.getenv(injection_variable) != null and std.mem.span(std.c.getenv(injection_variable).?).len > 0;
+    try std.testing.expectEqual(injected, toolInjected());
+    try std.testing.expectEqual(injected, state() & state_tool_injected != 0);
+    configure(true, null);
+    try std.testing.expectEqual(built and injected, deviceMemoryForTool());
+    configure(false, null);
+    try std.testing.expect(!deviceMemoryForTool());
+}
+
 test "configure sets the switches a new pool takes; CPU pools stay inert" {
     const saved = state();
     defer testing.restoreSwitches(saved);
     try std.testing.expectEqual(built, state() & state_built != 0);
     configure(false, null);
     try std.testing.expect(state() & state_register_memory == 0);
-    var off = PoolAnnotations.init(std.testing.allocator, "p", true);
+    var off = PoolAnnotations.init(std.testing.allocator, "p", true, null);
     try std.testing.expect(!off.enabled and !off.active);
     configure(true, false);
-    var cpu = PoolAnnotations.init(std.testing.allocator, "p", false);
+    var cpu = PoolAnnotations.init(std.testing.allocator, "p", false, null);
     try std.testing.expect(!cpu.enabled);
     cpu.regionAdded(0x10000, 0x10000);
     try std.testing.expect(!cpu.active);
@@ -331,7 +414,7 @@ test "with a tool attached: a heap per region, a named region per allocation in 
     const saved = state();
     defer testing.restoreSwitches(saved);
     configure(true, false);
-    var annotations = PoolAnnotations.init(std.testing.allocator, "gpu pool", true);
+    var annotations = PoolAnnotations.init(std.testing.allocator, "gpu pool", true, null);
     annotations.regionAdded(0x7000_0000, 0x20_0000);
     try std.testing.expect(annotations.active);
     try std.testing.expect(state() & state_tool_attached != 0);
@@ -372,7 +455,7 @@ test "registration off: a tool sees nothing of a pool made then" {
     const saved = state();
     defer testing.restoreSwitches(saved);
     configure(false, false);
-    var annotations = PoolAnnotations.init(std.testing.allocator, "quiet", true);
+    var annotations = PoolAnnotations.init(std.testing.allocator, "quiet", true, null);
     defer annotations.deinit();
     annotations.regionAdded(0x9000_0000, 0x20_0000);
     annotations.allocated(0x9000_0000, 64, 1);
@@ -387,7 +470,7 @@ test "without a tool attached a pool stays inactive: no heap is kept, frees and 
     const saved = state();
     defer testing.restoreSwitches(saved);
     configure(true, true);
-    var annotations = PoolAnnotations.init(std.testing.allocator, "pool", true);
+    var annotations = PoolAnnotations.init(std.testing.allocator, "pool", true, null);
     defer annotations.deinit();
     try std.testing.expectEqual(built, annotations.enabled);
     annotations.regionAdded(0x20_0000, 0x20_0000);
@@ -400,4 +483,51 @@ test "without a tool attached a pool stays inactive: no heap is kept, frees and 
     const scope = annotations.range("memory-pool: test");
     scope.end();
     beginRange("memory-pool: test copy").end();
+}
+
+test "a pool whose range is one allocation registers that allocation as its one heap, kept through trim" {
+    const tool = try testing.fakeTool(true);
+    defer tool.answering = 0;
+    const saved = state();
+    defer testing.restoreSwitches(saved);
+    configure(true, false);
+    var annotations = PoolAnnotations.init(std.testing.allocator, "sanitized", true, .{ .base = 0x8000_0000, .len = 0x4000_0000 });
+    annotations.regionAdded(0x8000_0000, 0x20_0000);
+    try std.testing.expect(annotations.active);
+    try std.testing.expectEqual(@as(c_int, 1), tool.heaps);
+    try std.testing.expectEqual(@as(u64, 0x8000_0000), tool.heap_base);
+    try std.testing.expectEqual(@as(u64, 0x4000_0000), tool.heap_len);
+    const heap = tool.last_heap;
+    annotations.regionAdded(0x8020_0000, 0x40_0000); // growth inside the allocation: no new heap
+    try std.testing.expectEqual(@as(c_int, 1), tool.heaps);
+    annotations.allocated(0x8020_0040, 64, 3);
+    try std.testing.expectEqual(heap, tool.region_heap);
+    try std.testing.expectEqual(@as(u64, 0x8020_0040), tool.region_ptr);
+    annotations.freed(0x8020_0040);
+    annotations.regionRemoved(0x8020_0000); // trim: the memory stays allocated, so does the heap
+    try std.testing.expectEqual(@as(c_int, 0), tool.heaps_unregistered);
+    annotations.regionAdded(0x8020_0000, 0x40_0000);
+    annotations.allocated(0x8020_0000, 32, 4);
+    try std.testing.expectEqual(heap, tool.region_heap);
+    try std.testing.expectEqual(@as(c_int, 1), tool.heaps);
+    annotations.deinit();
+    try std.testing.expectEqual(@as(c_int, 1), tool.heaps_unregistered);
+    try std.testing.expectEqual(@as(c_int, 0), tool.bad_descriptors);
+}
+
+test "a one-allocation pool whose heap the tool refused asks once and registers nothing" {
+    const tool = try testing.fakeTool(false);
+    const saved = state();
+    defer testing.restoreSwitches(saved);
+    configure(true, false);
+    var annotations = PoolAnnotations.init(std.testing.allocator, "refused", true, .{ .base = 0x8000_0000, .len = 0x4000_0000 });
+    defer annotations.deinit();
+    annotations.regionAdded(0x8000_0000, 0x20_0000);
+    try std.testing.expect(annotations.whole_asked and !annotations.active);
+    tool.answering = 1; // a later answer would not be asked for: the first region decided
+    defer tool.answering = 0;
+    annotations.regionAdded(0x8020_0000, 0x20_0000);
+    annotations.allocated(0x8020_0000, 64, 1);
+    try std.testing.expect(!annotations.active);
+    try std.testing.expectEqual(@as(c_int, 0), tool.heaps + tool.regions);
 }

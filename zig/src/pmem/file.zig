@@ -20,6 +20,8 @@ pub const path_bytes_max = 4095;
 
 pub const Mapped = struct {
     fd: c.fd_t,
+    /// The file's device and inode, in the process's set of held pool files while it is mapped.
+    identity: Identity,
     base: [*]align(std.heap.page_size_min) u8,
     len: usize,
     is_pmem: bool,
@@ -31,6 +33,7 @@ pub const Mapped = struct {
     pub fn close(self: *Mapped) void {
         _ = c.munmap(self.base, self.len);
         _ = c.close(self.fd); // also drops the lock
+        forget(self.identity);
         self.* = undefined;
     }
 
@@ -44,9 +47,40 @@ pub const Mapped = struct {
         const address = c.mmap(self.base, self.len, c.PROT.READ | c.PROT.WRITE, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .FIXED = true, .NORESERVE = true }, -1, 0);
         assert(address == c.MAP_FAILED or address == @as(*anyopaque, @ptrCast(self.base)));
         _ = c.close(self.fd); // also drops the lock
+        forget(self.identity);
         self.* = undefined;
     }
 };
+
+/// A pool file by device and inode: what the lock below is about, whatever path named it.
+const Identity = struct { device: u64, inode: u64 };
+
+/// The pool files this process holds locked. A second open of one from this process is refused at
+/// once. A file another process holds is waited for a moment (lock_wait_ms) before it is refused,
+/// because a process that has just exited can still hold its lock: the kernel lets the file go with
+/// the process's mappings, and a driver that keeps the address space alive a little longer (seen
+/// with NVIDIA's driver: about 100 ms after exit) keeps the lock too.
+var held_mutex: std.Thread.Mutex = .{};
+var held: std.ArrayListUnmanaged(Identity) = .empty;
+const lock_wait_ms = 1000;
+const lock_poll_ms = 5;
+
+fn isHeld(identity: Identity) bool {
+    for (held.items) |item| if (std.meta.eql(item, identity)) return true;
+    return false;
+}
+
+fn forget(identity: Identity) void {
+    held_mutex.lock();
+    defer held_mutex.unlock();
+    for (held.items, 0..) |item, index| {
+        if (std.meta.eql(item, identity)) {
+            _ = held.swapRemove(index);
+            return;
+        }
+    }
+    unreachable; // every mapped pool file was added by lock()
+}
 
 /// Why a file could not be used; `message` says what and what to do.
 pub const Failure = struct {
@@ -126,14 +160,40 @@ fn danglingLink(path: [:0]const u8, failure: *Failure) bool {
     return true;
 }
 
-fn lock(fd: c.fd_t, path: []const u8, failure: *Failure) bool {
-    if (c.flock(fd, c.LOCK.EX | c.LOCK.NB) == 0) return true;
-    if (lastErrno() == .AGAIN) {
-        failure.* = fileFailure("'{s}' is in use: another process (or another pool in this one) has it open; close that pool first", .{path});
-    } else {
-        failure.* = fileFailure("cannot lock '{s}': {s}", .{ path, errnoText() });
+/// Takes the file's exclusive lock and adds it to the files this process holds; null (with
+/// `failure` saying why) where another pool or process has it.
+fn lock(fd: c.fd_t, path: []const u8, failure: *Failure) ?Identity {
+    var stat: c.Stat = undefined;
+    if (c.fstat(fd, &stat) != 0) {
+        failure.* = fileFailure("cannot stat '{s}': {s}", .{ path, errnoText() });
+        return null;
     }
-    return false;
+    const identity: Identity = .{ .device = @intCast(stat.dev), .inode = @intCast(stat.ino) };
+    held_mutex.lock();
+    defer held_mutex.unlock();
+    if (isHeld(identity)) {
+        failure.* = fileFailure("'{s}' is in use: another pool of this process has it open; close that pool first", .{path});
+        return null;
+    }
+    var waited_ms: u32 = 0;
+    while (c.flock(fd, c.LOCK.EX | c.LOCK.NB) != 0) {
+        if (lastErrno() != .AGAIN) {
+            failure.* = fileFailure("cannot lock '{s}': {s}", .{ path, errnoText() });
+            return null;
+        }
+        if (waited_ms >= lock_wait_ms) {
+            failure.* = fileFailure("'{s}' is in use: another process has it open; close that pool first", .{path});
+            return null;
+        }
+        std.Thread.sleep(lock_poll_ms * std.time.ns_per_ms);
+        waited_ms += lock_poll_ms;
+    }
+    held.append(std.heap.c_allocator, identity) catch {
+        _ = c.flock(fd, c.LOCK.UN);
+        failure.* = fileFailure("cannot open '{s}': out of memory", .{path});
+        return null;
+    };
+    return identity;
 }
 
 fn openExisting(fd: c.fd_t, path: [:0]const u8, failure: *Failure) ?Mapped {
@@ -141,7 +201,9 @@ fn openExisting(fd: c.fd_t, path: [:0]const u8, failure: *Failure) ?Mapped {
     defer if (!keep) {
         _ = c.close(fd);
     };
-    if (!lock(fd, path, failure)) return null;
+    const identity = lock(fd, path, failure) orelse return null;
+    var mapped_keep = false;
+    defer if (!mapped_keep) forget(identity);
     var stat: c.Stat = undefined;
     if (c.fstat(fd, &stat) != 0) {
         failure.* = fileFailure("cannot stat '{s}': {s}", .{ path, errnoText() });
@@ -166,8 +228,9 @@ fn openExisting(fd: c.fd_t, path: [:0]const u8, failure: *Failure) ?Mapped {
         failure.message_len = text.len;
         return null;
     }
-    const mapped = map(fd, @intCast(file_bytes), path, failure) orelse return null;
+    const mapped = map(fd, identity, @intCast(file_bytes), path, failure) orelse return null;
     keep = true;
+    mapped_keep = true;
     return mapped;
 }
 
@@ -218,8 +281,10 @@ fn create(path: [:0]const u8, header: *const format.Header, failure: *Failure) C
         failure.* = fileFailure("cannot reserve {d} bytes for '{s}': {s}", .{ header.file_bytes, path, std.mem.span(strerror(reserved)) });
         return .failed;
     }
-    if (!lock(fd, path, failure)) return .failed;
-    var mapped = map(fd, @intCast(header.file_bytes), path, failure) orelse return .failed;
+    const identity = lock(fd, path, failure) orelse return .failed;
+    var locked_keep = false;
+    defer if (!locked_keep) forget(identity);
+    var mapped = map(fd, identity, @intCast(header.file_bytes), path, failure) orelse return .failed;
     initialize(&mapped, header);
     crash_points.barrier(); // a crash here leaves no file: the new inode has no name yet
     const linked = if (temporary) |name| c.link(name, path) else blk: {
@@ -237,6 +302,7 @@ fn create(path: [:0]const u8, header: *const format.Header, failure: *Failure) C
     if (temporary) |name| _ = c.unlink(name);
     syncDirectory(directory);
     keep = true;
+    locked_keep = true;
     return .{ .created = mapped };
 }
 
@@ -250,7 +316,7 @@ fn initialize(mapped: *Mapped, header: *const format.Header) void {
     _ = c.fsync(mapped.fd);
 }
 
-fn map(fd: c.fd_t, len: usize, path: []const u8, failure: *Failure) ?Mapped {
+fn map(fd: c.fd_t, identity: Identity, len: usize, path: []const u8, failure: *Failure) ?Mapped {
     const protection = c.PROT.READ | c.PROT.WRITE;
     // MAP_SYNC works only on DAX file systems (real persistent memory): there, flushing the CPU
     // cache is enough. Anywhere else the mapping is a plain shared one.
@@ -267,7 +333,7 @@ fn map(fd: c.fd_t, len: usize, path: []const u8, failure: *Failure) ?Mapped {
     const base: [*]align(std.heap.page_size_min) u8 = @ptrCast(@alignCast(address));
     // pmem_is_pmem honours PMEM_IS_PMEM_FORCE, which is how a machine without PMEM emulates it.
     const is_pmem = is_sync or libpmem.loaded().pmem_is_pmem(base, len) != 0;
-    return .{ .fd = fd, .base = base, .len = len, .is_pmem = is_pmem };
+    return .{ .fd = fd, .identity = identity, .base = base, .len = len, .is_pmem = is_pmem };
 }
 
 fn directoryOf(path: [:0]const u8, buffer: []u8) [:0]const u8 {

@@ -177,8 +177,8 @@ pub fn plan(layout: Layout, requested_bytes: u64, pool_id: [16]u8) ?Header {
 pub fn validate(bytes: []const u8, file_bytes: u64, path: []const u8) ?Problem {
     assert(bytes.len == @min(file_bytes, header_bytes));
     if (bytes.len < magic.len or !std.mem.eql(u8, bytes[0..magic.len], &magic)) {
-        if (file_bytes == 0) return problem(.magic, "'{s}' is empty (0 bytes), not a memory-pool PMEM file: delete it to create a pool there", .{path});
-        return problem(.magic, "'{s}' is not a memory-pool PMEM file: its first bytes are not the magic \"MPOOLPM\" (wrong path, or another program's file)", .{path});
+        if (file_bytes == 0) return problem(.magic, "'{s}' is empty (0 bytes), not a bun-memory-pool PMEM file: delete it to create a pool there", .{path});
+        return problem(.magic, "'{s}' is not a bun-memory-pool PMEM file: its first bytes are not the magic \"MPOOLPM\" (wrong path, or another program's file)", .{path});
     }
     if (bytes.len >= @offsetOf(Header, "version") + @sizeOf(u32)) {
         const found = std.mem.readInt(u32, bytes[@offsetOf(Header, "version")..][0..4], .little);

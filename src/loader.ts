@@ -1,0 +1,138 @@
+/**
+ * Finds the native core and opens it, in this order:
+ *   1. MEMORY_POOL_CORE_PATH, a file named in the environment (a core built elsewhere);
+ *   2. the platform package (`bun-memory-pool-linux-x64-gnu`, ...: optionalDependencies), whose file
+ *      a `bun build --compile` embeds, since each is required here by a literal name;
+ *   3. a local build in a checkout (zig/zig-out/lib, made by `npm run build`). Where this file lies
+ *      in a checkout, that build is the one it uses, before any package: it matches the checkout's
+ *      sources, and a published core that npm put in the checkout's node_modules may not;
+ * and otherwise records an error that names the platform and what to do. Nothing here throws at
+ * import time: without a core, `isAvailable()` is false and every call into the core throws that error.
+ */
+import { existsSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
+import { NativeLibraryError } from "./errors";
+import { CORE_PLATFORMS, PACKAGE_NAME, corePackageName, platformKey, type CoreLibc } from "./platforms";
+
+export const CORE_PATH_ENV = "MEMORY_POOL_CORE_PATH";
+
+/** What the loader looks at: the running process unless a test says otherwise. */
+export interface Host {
+  os: string;
+  cpu: string;
+  libc: CoreLibc | undefined;
+  env: Record<string, string | undefined>;
+}
+
+export interface CoreLocation {
+  path: string;
+  source: "environment" | "package" | "checkout";
+}
+
+export function currentHost(): Host {
+  return { os: process.platform, cpu: process.arch, libc: process.platform === "linux" ? runningLibc() : undefined, env: process.env };
+}
+
+/** glibc reports its version through process.report (as detect-libc reads it); musl has none. */
+function runningLibc(): CoreLibc {
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return header?.glibcVersionRuntime ? "glibc" : "musl";
+}
+
+/**
+ * The core's path inside its platform package; undefined where that package is not installed,
+ * null for a key no package exists for. Each require names its package literally, inside the
+ * try, so a bundler embeds the installed one and leaves the others to fail here at run time.
+ */
+export function packagedCore(key: string): string | undefined | null {
+  let exported: { default: string };
+  try {
+    switch (key) {
+      case "linux-x64-gnu":
+        exported = require("bun-memory-pool-linux-x64-gnu");
+        break;
+      case "linux-arm64-gnu":
+        exported = require("bun-memory-pool-linux-arm64-gnu");
+        break;
+      case "linux-x64-musl":
+        exported = require("bun-memory-pool-linux-x64-musl");
+        break;
+      case "linux-arm64-musl":
+        exported = require("bun-memory-pool-linux-arm64-musl");
+        break;
+      default:
+        return null;
+    }
+  } catch {
+    return undefined;
+  }
+  // A `bun build` bundle (not --compile) names the copied file relative to the bundle.
+  return isAbsolute(exported.default) ? exported.default : join(import.meta.dir, exported.default);
+}
+
+const checkoutRoot = join(import.meta.dir, "..");
+
+function checkoutCore(os: string): string {
+  return join(checkoutRoot, "zig", "zig-out", "lib", os === "darwin" ? "libmemory_pool.dylib" : "libmemory_pool.so");
+}
+
+/** Where the core for `host` is; a NativeLibraryError that says what to do where it is nowhere. */
+export function locateCore(host: Host = currentHost()): CoreLocation {
+  const override = host.env[CORE_PATH_ENV];
+  if (override) {
+    if (!existsSync(override)) throw new NativeLibraryError(`${CORE_PATH_ENV} names ${override}, which does not exist: point it at a built core (libmemory_pool.so), or unset it`);
+    return { path: override, source: "environment" };
+  }
+  const key = platformKey(host.os, host.cpu, host.libc);
+  const local = checkoutCore(host.os);
+  if (existsSync(join(checkoutRoot, "zig", "build.zig"))) {
+    if (existsSync(local)) return { path: local, source: "checkout" };
+    throw new NativeLibraryError(`the ${PACKAGE_NAME} core is not built: ${local} is missing. Run \`npm run build\` (or \`npm test\`) in ${checkoutRoot} to build it.`);
+  }
+  const platform = CORE_PLATFORMS.find((candidate) => candidate.key === key);
+  const packaged = platform === undefined ? undefined : packagedCore(key);
+  if (packaged) return { path: packaged, source: "package" };
+
+  const buildYourOwn = `build a core from the source (git clone the repository, \`npm run build\`) and set ${CORE_PATH_ENV} to its zig/zig-out/lib/libmemory_pool.so`;
+  if (platform === undefined) {
+    const prebuilt = CORE_PLATFORMS.map((candidate) => candidate.key).join(", ");
+    throw new NativeLibraryError(`${PACKAGE_NAME} has no prebuilt core for ${key} (there are cores for ${prebuilt}): ${buildYourOwn}`);
+  }
+  const name = corePackageName(platform);
+  throw new NativeLibraryError(
+    `${PACKAGE_NAME} found no core for ${key}: its package ${name} is not installed. It is an optional dependency, so an install with --omit=optional (or --no-optional, or on another platform) leaves it out: add it (\`bun add ${name}\`), or ${buildYourOwn}`,
+  );
+}
+
+let loaded = false;
+let failure: NativeLibraryError | undefined;
+
+/**
+ * Locates the core and opens it with `open` (which checks what it opened). Where either fails,
+ * returns a stand-in whose every function throws the NativeLibraryError, so importing the library
+ * never throws and `isAvailable()` can say why.
+ */
+export function loadCore<Core extends object>(open: (path: string) => Core): Core {
+  loaded = true;
+  try {
+    return open(locateCore().path);
+  } catch (err) {
+    failure = err instanceof NativeLibraryError ? err : new NativeLibraryError(`the ${PACKAGE_NAME} core cannot be loaded: ${(err as Error).message}`);
+    const error = failure;
+    const unavailable = () => {
+      throw error;
+    };
+    // Every export reads as a function that throws: modules that keep a reference at import still load.
+    return new Proxy({} as Core, { get: () => unavailable });
+  }
+}
+
+/** Whether the native core was found and opened: false means every pool call would throw `unavailableReason()`. */
+export function isAvailable(): boolean {
+  return loaded && failure === undefined;
+}
+
+/** Why the core could not be loaded (the NativeLibraryError's message), or undefined where it was. */
+export function unavailableReason(): string | undefined {
+  return failure?.message;
+}

@@ -1,0 +1,201 @@
+/**
+ * The library as a dependency: `npm run release`'s packages (this machine's platform and
+ * linux-arm64-gnu, to keep the cross builds few) installed into a fresh Bun project that has no
+ * checkout, no Zig and no registry; an app there, compiled with `bun build --compile` and run from
+ * an empty folder, and bundled with `bun build`.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { CORE_PLATFORMS, PACKAGE_NAME, corePackageName } from "../src/platforms";
+
+const root = join(import.meta.dir, "..");
+const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+const here = process.platform === "linux" && process.arch === "x64" ? CORE_PLATFORMS.find((platform) => platform.key === "linux-x64-gnu") : undefined;
+const arm64 = CORE_PLATFORMS.find((platform) => platform.key === "linux-arm64-gnu")!;
+/** Set-up fetches Bun's arm64 build where Debian's qemu-user-static and libc6-arm64-cross are installed. */
+const qemu = { emulator: Bun.which("qemu-aarch64-static"), sysroot: "/usr/aarch64-linux-gnu", bun: join(root, ".tools", "bun-linux-aarch64", "bin", "bun") };
+const emulates = qemu.emulator !== null && existsSync(join(qemu.sysroot, "lib", "ld-linux-aarch64.so.1")) && existsSync(qemu.bun);
+if (here !== undefined && !emulates) console.log("the arm64 core is checked, not run: no qemu-user here (apt-get install qemu-user-static libc6-arm64-cross, then npm test again)");
+if (here === undefined) console.log(`install tests skipped: they install the linux-x64-gnu package, and this is ${process.platform}-${process.arch}`);
+
+/** Nothing but Bun and the system's tools: no Zig, no PYTHONPATH, no registry, no core override. */
+const isolated = {
+  PATH: `${dirname(process.execPath)}:/usr/bin:/bin`,
+  HOME: process.env.HOME,
+  TMPDIR: process.env.TMPDIR,
+  BUN_CONFIG_REGISTRY: "http://127.0.0.1:9/",
+  NO_COLOR: "1",
+};
+
+/** The app a user writes: a CPU pool, an allocation, a typed view, a free, statistics. */
+const app = `import { MemoryPoolManager, PoolConfig, isAvailable, unavailableReason } from "${PACKAGE_NAME}";
+
+if (!isAvailable()) throw new Error("no core: " + unavailableReason());
+const manager = MemoryPoolManager.getInstance();
+const config = new PoolConfig();
+config.initialSize = 1024 * 1024;
+const pool = manager.createCPUPool("installed", config);
+const block = pool.allocate(8 * 1000);
+const values = block.as(Float64Array);
+for (let i = 0; i < values.length; i++) values[i] = i;
+console.log("sum " + values.reduce((sum, value) => sum + value, 0));
+pool.deallocate(block);
+const stats = pool.getStats();
+console.log("allocations " + stats.allocationCount + ", frees " + stats.freeCount + ", live " + stats.liveAllocations);
+console.log(stats.getStatsString());
+manager.destroyPool("installed");
+`;
+
+function expectAppRan(result: { exitCode: number; stdout: Buffer; stderr: Buffer }): void {
+  const stdout = result.stdout.toString();
+  if (result.exitCode !== 0) console.error(stdout, result.stderr.toString());
+  expect(result.stderr.toString()).toBe("");
+  expect(result.exitCode).toBe(0);
+  expect(stdout).toContain("sum 499500\n");
+  expect(stdout).toContain("allocations 1, frees 1, live 0\n");
+  expect(stdout).toContain("Memory pool 'installed'");
+}
+
+function run(command: string[], cwd: string, env: Record<string, string | undefined> = isolated) {
+  return Bun.spawnSync(command, { cwd, env, stdout: "pipe", stderr: "pipe" });
+}
+
+/** A file from inside a tarball. */
+function fromTarball(tarball: string, path: string): Buffer {
+  const result = Bun.spawnSync(["tar", "-xzOf", tarball, `package/${path}`]);
+  expect(result.exitCode).toBe(0);
+  return result.stdout;
+}
+
+/** ELF's e_machine: 62 x86-64, 183 AArch64. */
+function elfMachine(file: Buffer): number {
+  expect(file.subarray(0, 4).toString("latin1")).toBe("\x7fELF");
+  expect(file[4]).toBe(2); // 64-bit
+  return file.readUInt16LE(18);
+}
+
+/** The names of an ELF64 file's sections, read from its section header table. */
+function sectionNames(file: Buffer): string[] {
+  const tableOffset = Number(file.readBigUInt64LE(0x28));
+  const entrySize = file.readUInt16LE(0x3a);
+  const count = file.readUInt16LE(0x3c);
+  const header = (index: number) => tableOffset + index * entrySize;
+  const names = Number(file.readBigUInt64LE(header(file.readUInt16LE(0x3e)) + 0x18));
+  return Array.from({ length: count }, (_, index) => {
+    const start = names + file.readUInt32LE(header(index));
+    return file.subarray(start, file.indexOf(0, start)).toString("latin1");
+  });
+}
+
+const nvccFound = [process.env.NVCC, "/usr/local/cuda/bin/nvcc", "/usr/bin/nvcc", Bun.which("nvcc")].some((path) => path && existsSync(path));
+/** A CUDA fatbin starts with 0xBA55ED50 (little-endian). */
+const FATBIN_MAGIC = Buffer.from([0x50, 0xed, 0x55, 0xba]);
+
+/** Folders made here, removed at the end: a compiled binary alone is about 100 MB. */
+const made: string[] = [];
+function temporaryFolder(tag: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `bun-memory-pool-${tag}-`));
+  made.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(here === undefined)("installed from its packages", () => {
+  const out = temporaryFolder("release");
+  const tarball = (name: string) => join(out, `${name}-${version}.tgz`);
+  const project = temporaryFolder("app");
+
+  beforeAll(() => {
+    console.log(`install test: npm run release for ${here!.key} and ${arm64.key} (Zig's cache makes it quick after the first time, about a minute)`);
+    const release = Bun.spawnSync([process.execPath, join(root, ".ci", "release.ts"), "--out", out, "--platforms", `${here!.key},${arm64.key}`], { cwd: root, stdout: "pipe", stderr: "pipe" });
+    if (release.exitCode !== 0) console.error(release.stdout.toString(), release.stderr.toString());
+    expect(release.exitCode).toBe(0);
+    // The platform package given explicitly, optional ones left out: bun asks no registry.
+    const manifest = {
+      name: "app",
+      private: true,
+      type: "module",
+      dependencies: { [PACKAGE_NAME]: `file:${tarball(PACKAGE_NAME)}`, [corePackageName(here!)]: `file:${tarball(corePackageName(here!))}` },
+    };
+    writeFileSync(join(project, "package.json"), JSON.stringify(manifest));
+    writeFileSync(join(project, "app.ts"), app);
+    const install = run([process.execPath, "install", "--omit=optional", "--no-progress"], project);
+    if (install.exitCode !== 0) console.error(install.stdout.toString(), install.stderr.toString());
+    expect(install.exitCode).toBe(0);
+  }, 120_000);
+
+  test("npm run release packs every asked-for platform package and the main one, all of one version", () => {
+    const main = JSON.parse(fromTarball(tarball(PACKAGE_NAME), "package.json").toString());
+    expect(main.name).toBe(PACKAGE_NAME);
+    expect(Object.keys(main.optionalDependencies).sort()).toEqual(CORE_PLATFORMS.map(corePackageName).sort());
+    for (const wanted of Object.values(main.optionalDependencies)) expect(wanted).toBe(version);
+    for (const platform of [here!, arm64]) {
+      const manifest = JSON.parse(fromTarball(tarball(corePackageName(platform)), "package.json").toString());
+      expect({ name: manifest.name, version: manifest.version, os: manifest.os, cpu: manifest.cpu, libc: manifest.libc }).toEqual({
+        name: corePackageName(platform),
+        version,
+        os: [platform.os],
+        cpu: [platform.cpu],
+        libc: [platform.libc],
+      });
+    }
+    // The main package carries the TypeScript side only: no Zig sources, no set-up script.
+    const listing = Bun.spawnSync(["tar", "-tzf", tarball(PACKAGE_NAME)]).stdout.toString();
+    expect(listing).toContain("package/src/loader.ts");
+    expect(listing).not.toContain("package/zig/");
+    expect(listing).not.toContain("package/.ci/");
+  });
+
+  test("the cores are ELF files for their CPUs, stripped, with the CUDA debug kernels where nvcc exists", () => {
+    const x64Core = fromTarball(tarball(corePackageName(here!)), here!.library);
+    const arm64Core = fromTarball(tarball(corePackageName(arm64)), arm64.library);
+    expect(elfMachine(x64Core)).toBe(62);
+    expect(elfMachine(arm64Core)).toBe(183);
+    for (const core of [x64Core, arm64Core]) {
+      const sections = sectionNames(core);
+      expect(sections).toContain(".dynsym");
+      expect(sections.filter((name) => name === ".symtab" || name.startsWith(".debug"))).toEqual([]);
+      expect(core.includes(FATBIN_MAGIC)).toBe(nvccFound);
+    }
+  });
+
+  test("an app in a fresh project runs against the installed packages", () => {
+    expect(existsSync(join(project, "node_modules", corePackageName(here!), here!.library))).toBe(true);
+    expectAppRan(run([process.execPath, "app.ts"], project));
+  });
+
+  test("bun build --compile embeds the core: the binary runs alone in an empty folder", () => {
+    const compile = run([process.execPath, "build", "--compile", "app.ts", "--outfile", "app-binary"], project);
+    if (compile.exitCode !== 0) console.error(compile.stdout.toString(), compile.stderr.toString());
+    expect(compile.exitCode).toBe(0);
+    const alone = temporaryFolder("binary");
+    renameSync(join(project, "app-binary"), join(alone, "app-binary"));
+    expectAppRan(run([join(alone, "app-binary")], alone, { PATH: "/usr/bin:/bin", NO_COLOR: "1" }));
+  });
+
+  test.skipIf(!emulates)("the arm64 core runs, under qemu-user with Bun's arm64 build", () => {
+    const arm64Project = temporaryFolder("arm64-app");
+    const manifest = {
+      name: "arm64-app",
+      private: true,
+      type: "module",
+      dependencies: { [PACKAGE_NAME]: `file:${tarball(PACKAGE_NAME)}`, [corePackageName(arm64)]: `file:${tarball(corePackageName(arm64))}` },
+    };
+    writeFileSync(join(arm64Project, "package.json"), JSON.stringify(manifest));
+    writeFileSync(join(arm64Project, "app.ts"), app);
+    expect(run([process.execPath, "install", "--omit=optional", "--no-progress"], arm64Project).exitCode).toBe(0);
+    expectAppRan(run([qemu.emulator!, "-L", qemu.sysroot, qemu.bun, "app.ts"], arm64Project));
+  }, 60_000);
+
+  test("bun build bundles the core beside the script, found from any working folder", () => {
+    const bundle = run([process.execPath, "build", "app.ts", "--target", "bun", "--outdir", "bundle"], project);
+    expect(bundle.exitCode).toBe(0);
+    const elsewhere = temporaryFolder("cwd");
+    mkdirSync(join(elsewhere, "sub"));
+    expectAppRan(run([process.execPath, join(project, "bundle", "app.js")], join(elsewhere, "sub")));
+  });
+});
