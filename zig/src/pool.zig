@@ -770,7 +770,7 @@ pub const Pool = struct {
     /// Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now.
     pub fn resetPeaks(self: *Pool) void {
         if (self.shared) |shared| {
-            shared.counters.resetPeaks();
+            shared.resetPeaks();
             shared.growth_mutex.lock();
             defer shared.growth_mutex.unlock();
             return self.stats.resetPeaks(self.arena.committed_bytes);

@@ -102,16 +102,16 @@ pub const SharedFixed = struct {
         }
         const filled: u32 = @intCast(count + taken);
         @atomicStore(u32, &target.shared.count, filled, .release);
-        self.notePeaks();
+        self.notePeaks(self.combined());
         return filled;
     }
 
-    const Combined = struct { allocations: u64, frees: u64, live: u64, allocated_bytes: u64, freed_bytes: u64, requested_bytes: u64, cached_blocks: u64 };
+    const Combined = struct { allocations: u64, frees: u64, failed: u64, live: u64, allocated_bytes: u64, freed_bytes: u64, requested_bytes: u64, cached_blocks: u64 };
 
     /// The core path's counters and every JavaScript record's, summed: a block may be allocated on
     /// one side and freed on the other, so only the sums balance.
     fn combined(self: *SharedFixed) Combined {
-        const core_totals = self.counters.read();
+        const core_totals = self.counters.readUnclamped();
         const js = js_cache.totals(@atomicLoad(?*js_cache.Record, &self.js_records, .acquire));
         const allocations = core_totals.allocations + js.allocations;
         const frees = @min(allocations, core_totals.frees + js.frees);
@@ -120,6 +120,7 @@ pub const SharedFixed = struct {
         return .{
             .allocations = allocations,
             .frees = frees,
+            .failed = core_totals.failed,
             .live = allocations - frees,
             .allocated_bytes = allocated_bytes,
             .freed_bytes = freed_bytes,
@@ -129,10 +130,16 @@ pub const SharedFixed = struct {
     }
 
     /// Peaks are kept from what refills see (every batch a thread takes): lower bounds, as for the core path.
-    fn notePeaks(self: *SharedFixed) void {
-        const now = self.combined();
+    fn notePeaks(self: *SharedFixed, now: Combined) void {
         _ = self.counters.peak_live.fetchMax(now.live, .monotonic);
         _ = self.counters.peak_requested_bytes.fetchMax(now.requested_bytes, .monotonic);
+    }
+
+    /// Peaks start again from the figures now, the JavaScript caches' counts included.
+    pub fn resetPeaks(self: *SharedFixed) void {
+        const now = self.combined();
+        self.counters.peak_live.store(now.live, .monotonic);
+        self.counters.peak_requested_bytes.store(now.requested_bytes, .monotonic);
     }
 
     /// Gives the record's blocks from `keep` up back to the pool; returns the new count.
@@ -273,16 +280,17 @@ pub const SharedFixed = struct {
     /// Fills in the counters of `stats` (a copy of the pool's, which holds the growth figures).
     /// Counts are exact once operations in flight finish; peaks are lower bounds (striped_counters.zig).
     pub fn figures(self: *SharedFixed, stats: *stats_mod.Stats) u64 {
-        _ = self.counters.writeInto(stats); // failures, and the core path's own peaks
         const now = self.combined();
+        self.notePeaks(now);
         stats.allocation_count = now.allocations;
         stats.free_count = now.frees;
+        stats.failed_allocations = now.failed;
         stats.live_allocations = now.live;
         stats.bytes_in_use = now.requested_bytes;
         stats.bytes_allocated_total = now.allocated_bytes;
         stats.bytes_freed_total = now.freed_bytes;
-        stats.peak_live_allocations = @max(stats.peak_live_allocations, now.live);
-        stats.peak_bytes_in_use = @max(stats.peak_bytes_in_use, now.requested_bytes);
+        stats.peak_live_allocations = @max(now.live, self.counters.peak_live.load(.monotonic));
+        stats.peak_bytes_in_use = @max(now.requested_bytes, self.counters.peak_requested_bytes.load(.monotonic));
         stats.cached_bytes = now.cached_blocks * self.stride_bytes;
         const live_blocks = now.live + self.run_blocks.load(.monotonic);
         stats.bytes_allocated = live_blocks * self.stride_bytes;
@@ -290,3 +298,47 @@ pub const SharedFixed = struct {
         return (blocks -| live_blocks) * self.stride_bytes;
     }
 };
+
+test "JavaScript cache records: a batch per refill, cached blocks counted apart, frees on either side summed" {
+    const pool_mod = @import("../pool.zig");
+    var config = pool_mod.testConfig(.fixed_size);
+    config.block_size = 64;
+    config.max_size = 0;
+    config.thread_safety = .mutex;
+    config.thread_local_cache = true;
+    const pool = try pool_mod.Pool.create(std.testing.allocator, "js-records", config);
+    defer pool.destroy();
+    pool.published(1);
+    const shared = pool.shared.?;
+    const record = shared.openRecord().?;
+    try std.testing.expectEqual(record, shared.openRecord().?); // one per thread
+    try std.testing.expectEqual(@as(u32, 4), record.shared.stride_granules);
+    const filled = try shared.refill(pool, record);
+    try std.testing.expectEqual(@as(u32, js_cache.batch_blocks), filled);
+    var out: [stats_mod.field_count]f64 = undefined;
+    pool.writeStats(&out);
+    try std.testing.expectEqual(@as(f64, 64 * js_cache.batch_blocks), out[@intFromEnum(stats_mod.Field.cached_bytes)]);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.live_allocations)]);
+    // What src/block_cache.ts does on a hit: pop a number, give the block a new id, count it.
+    record.shared.count = filled - 1;
+    const placed = shared.fixed.claim(record.shared.numbers[filled - 1], 40);
+    record.shared.allocations += 1;
+    record.shared.allocated_bytes += 40;
+    pool.writeStats(&out);
+    try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(stats_mod.Field.live_allocations)]);
+    try std.testing.expectEqual(@as(f64, 40), out[@intFromEnum(stats_mod.Field.bytes_in_use)]);
+    try std.testing.expectEqual(@as(f64, 64 * (js_cache.batch_blocks - 1)), out[@intFromEnum(stats_mod.Field.cached_bytes)]);
+    try std.testing.expectEqual(placed.id, pool.lookup(placed.g).?.id); // the core sees what the cache wrote
+    // Freed on the core's path (as another thread without a cache would): the sums still balance.
+    _ = try pool.free(placed.g, placed.id);
+    try std.testing.expectError(error.DoubleFree, pool.free(placed.g, 0));
+    pool.writeStats(&out);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.live_allocations)]);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.bytes_in_use)]);
+    try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(stats_mod.Field.allocation_count)]);
+    try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(stats_mod.Field.free_count)]);
+    try std.testing.expectEqual(@as(u32, 0), shared.flush(record, 0));
+    pool.writeStats(&out);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.cached_bytes)]);
+    try std.testing.expect(shared.record(@intFromPtr(record) + 8) == null); // an address the core did not give out
+}

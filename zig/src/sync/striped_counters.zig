@@ -78,6 +78,15 @@ pub const StripedCounters = struct {
     }
 
     pub fn read(self: *StripedCounters) Totals {
+        var totals = self.readUnclamped();
+        if (totals.frees > totals.allocations) totals.frees = totals.allocations; // see readUnclamped: cannot happen, kept safe
+        return totals;
+    }
+
+    /// The sums as counted. On their own the frees never exceed the allocations (see below); where
+    /// other counters add to them (a pool's JavaScript caches: a block allocated there may be freed
+    /// here), only the caller's sum of both balances, so it clamps that sum instead.
+    pub fn readUnclamped(self: *StripedCounters) Totals {
         var totals: Totals = .{ .allocations = 0, .frees = 0, .failed = 0, .requested_bytes = 0, .allocated_bytes = 0, .freed_bytes = 0 };
         // Frees first: an allocation counted after its free was read would be read too, so
         // allocations >= frees holds even mid-flight (a block is allocated before it is freed).
@@ -92,7 +101,6 @@ pub const StripedCounters = struct {
         }
         // Mid-flight a free's bytes may be read before its allocation's: the difference then wraps.
         totals.requested_bytes = totals.allocated_bytes -% totals.freed_bytes;
-        if (totals.frees > totals.allocations) totals.frees = totals.allocations; // see above: cannot happen, kept safe
         return totals;
     }
 
