@@ -53,8 +53,9 @@ export class PoolConfig {
   /**
    * Each allocation gets pages of its own, its end against an inaccessible page (or its start,
    * with guardPagePosition "before"): a native write past it faults at that write, and a report
-   * names the allocation. Freed guarded memory is inaccessible too. Implies safe views for the
-   * guarded allocations. Costs two pages of address space and a system call per allocation.
+   * names the allocation. Freed guarded memory is inaccessible too (views, exact by default, are
+   * detached; a guarded allocation has no window view). Costs two pages of address space and a
+   * system call per allocation.
    */
   guardPages = false;
   /** "after": overflows fault (the default). "before": underflows fault. */

@@ -112,7 +112,7 @@ export abstract class NativePool {
   readonly addressSpace: number;
   /** @internal the TypeScript half of the debug layer, where a switch that acts here is on (host pools). */
   debug: DebugTracker | undefined = undefined;
-  /** @internal the tracker keeps a record of every allocation (history, leaks, safe views): it hears of each allocate and free. */
+  /** @internal the tracker keeps a record of every allocation (history, leaks, safeViews' reports): it hears of each allocate and free. */
   tracking = false;
   readonly #statsRecord = new Float64Array(STATS_FIELDS.length);
   readonly #calls: PoolCalls;
