@@ -3,7 +3,7 @@
 // statistics stay exact, with cached bytes apart from bytes in use.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { DoubleFreeError, InvalidPointerError, MemoryPoolManager, PoolConfig, PoolNotFoundError } from "../src/index";
+import { DoubleFreeError, InvalidPointerError, MemoryPoolManager, PoolConfig, PoolNotFoundError, UseAfterFreeError } from "../src/index";
 import { thrown } from "./support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
@@ -109,6 +109,27 @@ describe("the JavaScript thread cache", () => {
     manager.flushThreadCaches();
     expect(pool.getStats().liveAllocations).toBe(0);
     expect(pool.getStats().cachedBytes).toBe(0);
+  });
+
+  test("reset() takes the cache's blocks back with every allocation: counts balance, old handles and ids stay dead", () => {
+    const pool = cachedPool("reset", 64);
+    const live = Array.from({ length: 200 }, (_, i) => pool.allocate(1 + (i % 64)));
+    for (const a of live.splice(0, 50)) a.free(); // some wait in the cache
+    const run = pool.allocate(200); // a run of blocks, from the core
+    pool.reset();
+    expect(live.every((a) => !a.alive)).toBe(true);
+    expect(thrown(() => live[0]!.free())).toBeInstanceOf(UseAfterFreeError);
+    let stats = pool.getStats();
+    expect(stats).toMatchObject({ liveAllocations: 0, bytesInUse: 0, bytesAllocated: 0, allocationCount: 201, freeCount: 201, cachedBytes: 0, resetCount: 1 });
+    expect(stats.freeBytes).toBe(stats.bytesReserved);
+    const again = pool.allocate(64);
+    expect(again.id).not.toBe(live.find((a) => a.ptr === again.ptr)?.id);
+    expect(pool.fromPointer(again.ptr).size).toBe(64);
+    expect(thrown(() => run.free())).toBeInstanceOf(UseAfterFreeError);
+    again.free();
+    manager.flushThreadCaches();
+    stats = pool.getStats();
+    expect(stats).toMatchObject({ liveAllocations: 0, allocationCount: 202, freeCount: 202 });
   });
 
   test("trim() gives the cached blocks back; a destroyed pool's cache is closed", () => {

@@ -6,7 +6,8 @@
  * Larger runs: STRESS_WORKERS=16 STRESS_OPS=100000 bun test test/threads.test.ts
  */
 import { describe, expect, test } from "bun:test";
-import { ConfigError, MemoryPoolManager, PoolConfig, UnsupportedOperationError, type CPUMemoryPool } from "../src/index";
+import { ConfigError, MemoryPoolManager, PoolConfig, UnsupportedOperationError, UseAfterFreeError, type CPUMemoryPool } from "../src/index";
+import { thrown } from "./support/thrown";
 import type { Passed, Report, StressTask } from "./fixtures/stress-worker";
 
 const manager = MemoryPoolManager.getInstance();
@@ -152,7 +153,36 @@ describe("threads", () => {
       manager.flushThreadCaches(); // the next Worker needs the blocks this thread's cache now holds
     }
     expect(pool.trim()).toBe(0);
-    expect(() => pool.reset()).toThrow(UnsupportedOperationError);
+    // The Workers' caches closed as their threads ended: the pool is this thread's alone, and may be reset.
+    const kept = pool.allocate(100);
+    pool.reset();
+    expect(kept.alive).toBe(false);
+    expect(pool.getStats()).toMatchObject({ liveAllocations: 0, bytesInUse: 0, resetCount: 1 });
+    manager.destroyPool(pool.name);
+  });
+
+  test("reset() of a pool with thread caches is refused while another Worker holds one; allowed once it ends", async () => {
+    const config = Object.assign(PoolConfig.FixedSizeCPU(64), { threadSafety: "mutex", threadLocalCache: true });
+    const pool = manager.createCPUPool("threads-cache-reset", config);
+    const worker = spawn("pool-user-worker.ts");
+    const done = nextMessage<{ code: string }>(worker);
+    worker.postMessage({ mode: "cache", poolName: pool.name, count: 5 });
+    expect((await done).code).toBe("none");
+    const live = pool.allocate(64);
+    const refused = thrown(() => pool.reset());
+    expect(refused).toBeInstanceOf(UnsupportedOperationError);
+    expect(refused.message).toContain("other Workers");
+    expect(live.alive).toBe(true); // nothing was reset
+    const closed = new Promise((resolve) => worker.addEventListener("close", resolve));
+    worker.terminate();
+    await closed;
+    await Bun.sleep(50); // the thread's exit hook runs after the close event
+    pool.reset();
+    expect(live.alive).toBe(false);
+    const again = pool.allocate(64);
+    expect(thrown(() => live.free())).toBeInstanceOf(UseAfterFreeError);
+    expect(pool.getStats()).toMatchObject({ liveAllocations: 1, allocationCount: 7, freeCount: 6, resetCount: 1 });
+    again.free();
     manager.destroyPool(pool.name);
   });
 

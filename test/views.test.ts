@@ -24,7 +24,7 @@ const routes: [string, (p: CPUMemoryPool, victim: Allocation, name: string) => v
 const configs: [string, Partial<PoolConfig>][] = [
   ["Variable", {}],
   ["FixedSize", PoolConfig.FixedSizeCPU(256)],
-  // Frees on the JavaScript thread cache (src/block_cache.ts); reset() is not available on such pools.
+  // Frees on the JavaScript thread cache (src/block_cache.ts).
   ["FixedSize with a JavaScript cache", { ...PoolConfig.FixedSizeCPU(256), threadSafety: "mutex", threadLocalCache: true }],
 ];
 
@@ -44,7 +44,6 @@ describe("default views", () => {
     });
 
     for (const [route, end] of routes) {
-      if (route === "reset()" && fields.threadLocalCache) continue;
       test(`${kind}: after ${route} a view taken before has length 0 and a write through it reaches no other allocation`, () => {
         const name = `ended-${kind}-${route}`;
         const p = pool(name, fields);

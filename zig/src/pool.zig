@@ -676,7 +676,13 @@ pub const Pool = struct {
     }
 
     pub fn reset(self: *Pool) Error!void {
-        if (self.shared != null or self.sharded != null) return status.fail(error.Unsupported, "reset() is not available on lockFree or thread-cached pools yet (pool '{s}'): free the allocations instead", .{self.name});
+        if (self.shared) |shared| {
+            try shared.reset(self);
+            self.annotations.reset();
+            self.stats.reset_count += 1;
+            return;
+        }
+        if (self.sharded != null) return status.fail(error.Unsupported, "reset() is not available on sharded Variable pools yet (pool '{s}'): free the allocations instead", .{self.name});
         self.lock();
         defer self.unlock();
         if (self.stream_frees.pending.items.len > 0) self.reclaim(null, true);

@@ -125,6 +125,24 @@ pub fn closeAll(first: ?*Record) void {
     while (it) |record| : (it = record.next_in_pool) @atomicStore(u32, &record.shared.owner_serial, 0, .release);
 }
 
+/// Whether a thread other than the caller has an open record in the list: a cache that may still
+/// hold blocks, or take them, while the caller works on the pool alone (reset).
+pub fn openElsewhere(first: ?*Record) bool {
+    var it = first;
+    while (it) |record| : (it = record.next_in_pool) {
+        if (@atomicLoad(u32, &record.shared.owner_serial, .acquire) != 0 and !isMine(record)) return true;
+    }
+    return false;
+}
+
+/// Flushes the calling thread's records in the list (their count is 0 after).
+pub fn flushMine(first: ?*Record, fixed: *lockfree_fixed.LockFreeFixed) void {
+    var it = first;
+    while (it) |record| : (it = record.next_in_pool) {
+        if (isMine(record)) _ = flushTo(record, fixed, 0);
+    }
+}
+
 /// Whether a thread other than the caller has a record in the list (its views may outlive the pool).
 pub fn usedElsewhere(first: ?*Record) bool {
     var it = first;
@@ -150,17 +168,22 @@ pub fn flushTo(record: *Record, fixed: *lockfree_fixed.LockFreeFixed, keep: u32)
     return keep;
 }
 
-/// Gives every open record of the calling thread back to its pool, as the thread ends (thread_exit.zig):
-/// while JavaScript runs it keeps the count, and flushes through mp_cache_flush.
+/// Gives every open record of the calling thread back to its pool and closes it, as the thread
+/// ends (thread_exit.zig): while JavaScript runs it keeps the count, and flushes through
+/// mp_cache_flush. Closed, the records no longer count as caches of their pools (reset).
 pub fn flushThread() void {
     var it = thread_records;
     while (it) |record| : (it = record.next_in_thread) {
-        if (@atomicLoad(u32, &record.shared.owner_serial, .acquire) == 0 or record.shared.count == 0) continue;
+        if (@atomicLoad(u32, &record.shared.owner_serial, .acquire) == 0) continue;
         defer registry.leave(.secondary);
         const pool = registry.enter(record.handle, .secondary) orelse continue;
         const shared = pool.shared orelse continue;
         if (!record.serves(shared.serial)) continue;
+        // Under the growth lock: a reset in another thread checks the records there.
+        shared.growth_mutex.lock();
+        defer shared.growth_mutex.unlock();
         _ = flushTo(record, &shared.fixed, 0);
+        @atomicStore(u32, &record.shared.owner_serial, 0, .release);
     }
 }
 

@@ -151,6 +151,37 @@ pub const LockFreeFixed = struct {
         if (!self.lock_free) self.list_mutex.unlock();
     }
 
+    /// Makes every block of `regions` free and puts them all on the stack, in address order (a
+    /// pool's reset). Single-threaded: the caller holds off every other user of the pool and has
+    /// taken back every thread cache's blocks. Ids keep counting up per block.
+    pub fn reset(self: *LockFreeFixed, regions: []const Region) void {
+        var first: u32 = nil;
+        var last: u32 = nil;
+        var index = regions.len;
+        while (index > 0) { // linked in reverse, so blocks are handed out in address order
+            index -= 1;
+            const region = regions[index];
+            if (!region.committed) continue;
+            var slot = region.len / self.stride;
+            while (slot > 0) {
+                slot -= 1;
+                const number = self.numberOf(region.start + slot * self.stride);
+                const chunk = self.chunkOf(number).?;
+                const at = number & (chunk_blocks - 1);
+                assert(chunk.start_plus_one[at].load(.monotonic) == region.start + slot * self.stride + 1);
+                const state = chunk.state[at].load(.monotonic);
+                chunk.state[at].store(if (state == 0) 0 else freed_flag | (state & ~(freed_flag | continued_flag)), .monotonic);
+                chunk.next[at].store(first, .monotonic);
+                if (last == nil) last = number;
+                first = number;
+            }
+        }
+        self.lockList();
+        defer self.unlockList();
+        const tag = (self.head.load(.monotonic) >> 32) +% 1;
+        self.head.store(tag << 32 | first, .release);
+    }
+
     /// Pushes the chain `first` .. `last` (already linked through `next`) with one swap of the head.
     fn pushChain(self: *LockFreeFixed, first: u32, last: u32) void {
         assert(first != nil and last != nil);

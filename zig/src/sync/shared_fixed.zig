@@ -41,6 +41,10 @@ pub const SharedFixed = struct {
     run_blocks: std.atomic.Value(u64) = .init(0),
     /// The JavaScript caches' records of this pool, one per thread; the list under `growth_mutex`.
     js_records: ?*js_cache.Record = null,
+    /// Threads whose magazines (thread_cache.zig) took blocks of this pool: the first, and whether
+    /// there were others. A reset needs every cache to be the caller's.
+    magazine_thread: std.atomic.Value(std.Thread.Id) = .init(0),
+    magazine_threads_many: std.atomic.Value(bool) = .init(false),
 
     pub fn create(gpa: std.mem.Allocator, stride_granules: u32, granule_bytes: u64, reserved_bytes: u64, lock_free: bool, cached: bool) Error!*SharedFixed {
         const self = gpa.create(SharedFixed) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
@@ -135,6 +139,22 @@ pub const SharedFixed = struct {
         _ = self.counters.peak_requested_bytes.fetchMax(now.requested_bytes, .monotonic);
     }
 
+    /// Frees every allocation at once (pool.reset, under no other lock): only where no other thread
+    /// holds a cache of the pool, since its blocks would be on the stack and in that cache at once.
+    pub fn reset(self: *SharedFixed, pool: anytype) Error!void {
+        self.growth_mutex.lock();
+        defer self.growth_mutex.unlock();
+        if (js_cache.openElsewhere(self.js_records) or self.magazinesElsewhere()) {
+            return status.fail(error.Unsupported, "reset() of pool '{s}' needs its thread caches to be this thread's alone: other Workers hold theirs until they end; free the allocations instead", .{pool.name});
+        }
+        js_cache.flushMine(self.js_records, &self.fixed);
+        if (self.magazine_thread.load(.acquire) != 0) thread_cache.flushAll(); // the caller's own magazines
+        const now = self.combined();
+        self.fixed.reset(pool.arena.regions.items);
+        self.counters.recordFrees(now.live, now.requested_bytes);
+        self.run_blocks.store(0, .monotonic);
+    }
+
     /// Peaks start again from the figures now, the JavaScript caches' counts included.
     pub fn resetPeaks(self: *SharedFixed) void {
         const now = self.combined();
@@ -166,8 +186,29 @@ pub const SharedFixed = struct {
         return .{ .g = placed.g, .id = placed.id };
     }
 
+    /// Notes the calling thread as one whose magazine holds blocks of this pool (one load when it is the first).
+    inline fn noteMagazineUser(self: *SharedFixed) void {
+        const me = std.Thread.getCurrentId();
+        const first = self.magazine_thread.load(.monotonic);
+        if (first == me) return;
+        if (first == 0) {
+            const other = self.magazine_thread.cmpxchgStrong(0, me, .acq_rel, .acquire) orelse return;
+            if (other == me) return;
+        }
+        self.magazine_threads_many.store(true, .release);
+    }
+
+    fn magazinesElsewhere(self: *const SharedFixed) bool {
+        if (self.magazine_threads_many.load(.acquire)) return true;
+        const first = self.magazine_thread.load(.acquire);
+        return first != 0 and first != std.Thread.getCurrentId();
+    }
+
     inline fn take(self: *SharedFixed) ?u32 {
-        if (self.cached and self.handle >= 0) return thread_cache.take(self.owner(), &self.fixed);
+        if (self.cached and self.handle >= 0) {
+            self.noteMagazineUser();
+            return thread_cache.take(self.owner(), &self.fixed);
+        }
         return self.fixed.pop();
     }
 
@@ -250,7 +291,10 @@ pub const SharedFixed = struct {
                 self.counters.recordFree(freed.requested_bytes);
                 const count = self.blocksFor(freed.requested_bytes);
                 if (count > 1) return self.freeRun(number, count);
-                if (self.cached and self.handle >= 0) thread_cache.give(self.owner(), &self.fixed, number) else self.fixed.push(number);
+                if (self.cached and self.handle >= 0) {
+                    self.noteMagazineUser();
+                    thread_cache.give(self.owner(), &self.fixed, number);
+                } else self.fixed.push(number);
             },
             .double_free => return if (expected_id != 0)
                 status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, at_bytes, pool_name })

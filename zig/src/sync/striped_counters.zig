@@ -73,6 +73,13 @@ pub const StripedCounters = struct {
         _ = stripe.frees.fetchAdd(1, .monotonic);
     }
 
+    /// `count` frees of `requested_bytes` in all at once (a pool's reset).
+    pub fn recordFrees(self: *StripedCounters, count: u64, requested_bytes: u64) void {
+        const stripe = self.mine();
+        _ = stripe.freed_bytes.fetchAdd(requested_bytes, .monotonic);
+        _ = stripe.frees.fetchAdd(count, .monotonic);
+    }
+
     pub fn recordFailure(self: *StripedCounters) void {
         _ = self.mine().failed.fetchAdd(1, .monotonic);
     }
