@@ -82,7 +82,7 @@ threadlocal var thread_records: ?*Record = null;
 /// The calling thread's record for the pool with `serial` and `handle`, made (or a closed one
 /// reused) where it has none; `first` is the pool's list, which the caller holds the lock of.
 pub fn open(first: *?*Record, handle: i32, serial: u64, stride_granules: u32) ?*Record {
-    assert(serial != 0 and handle >= 0);
+    assert(serial != 0 and handle >= 0 and stride_granules > 0);
     var closed: ?*Record = null;
     var it = thread_records;
     while (it) |record| : (it = record.next_in_thread) {
@@ -161,10 +161,11 @@ fn isMine(record: *const Record) bool {
 /// Pushes the record's blocks from `keep` up back to `fixed`; returns the new count.
 pub fn flushTo(record: *Record, fixed: *lockfree_fixed.LockFreeFixed, keep: u32) u32 {
     const count = @atomicLoad(u32, &record.shared.count, .acquire);
-    assert(count <= capacity_blocks);
+    assert(count <= capacity_blocks and record.shared.capacity == capacity_blocks);
     if (keep >= count) return count;
     fixed.pushBatch(record.shared.numbers[keep..count]);
     @atomicStore(u32, &record.shared.count, keep, .release);
+    assert(keep < count);
     return keep;
 }
 
