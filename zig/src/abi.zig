@@ -32,7 +32,7 @@ const nvtx = @import("gpu/nvtx.zig");
 const pmem_format = @import("pmem/format.zig");
 const registry = @import("registry.zig");
 
-/// The version of the exports' signatures (src/native.ts expects the same number).
+/// The version of the exports' signatures (src/abi.ts ABI_VERSION expects the same number).
 pub const version: u32 = 13;
 
 /// Numbers both sides use, by name.

@@ -38,7 +38,7 @@ pub const page_bytes = 4096;
 pub const StrategyKind = enum(u32) { fixed_size = 0, variable = 1 };
 pub const ThreadSafety = enum(u32) { none = 0, mutex = 1, lock_free = 2 };
 
-/// The configuration as TypeScript passes it: one f64 per field, in this order (src/native.ts).
+/// The configuration as TypeScript passes it: one f64 per field, in this order (abi.zig describes it to TypeScript).
 /// Named as PoolConfig names them, so messages name the field the user set.
 pub const ConfigField = enum(u32) {
     kind,
