@@ -100,7 +100,7 @@ describe("the core's description and the TypeScript side", () => {
     for (const record of ["config", "violation", "snapshotHeader", "snapshotRegion", "snapshotBlock"] as const) {
       expect(fieldNames(record).sort(), `record ${record}`).toEqual([...TYPESCRIPT_NAMES.records[record]].sort());
     }
-    expect([...CONFIG_FIELDS]).toEqual(fieldNames("config"));
+    expect([...CONFIG_FIELDS] as string[]).toEqual(fieldNames("config"));
   });
 
   test("records are laid out as TypeScript reads them: f64 arrays for config, stats and violations, aligned fields for snapshots", () => {
@@ -121,7 +121,7 @@ describe("the core's description and the TypeScript side", () => {
   });
 
   test("every statistic the core keeps reaches MemoryStats, and every one TypeScript types is in the core", () => {
-    expect([...STATS_FIELDS]).toEqual(fieldNames("stats"));
+    expect([...STATS_FIELDS] as string[]).toEqual(fieldNames("stats"));
     for (const name of TYPESCRIPT_NAMES.records.stats) expect(fieldNames("stats")).toContain(name);
     const pool = manager.createCPUPool("abi-stats", PoolConfig.FixedSizeCPU(64));
     try {
