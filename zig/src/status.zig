@@ -97,9 +97,9 @@ pub fn lastCode() Code {
 }
 
 /// Records why the current call fails, for `mp_last_error`; returns `err` for `return fail(...)`.
-/// A Config failure goes through `failConfig`, which names its setting.
-pub fn fail(err: Error, comptime fmt: []const u8, args: anytype) Error {
-    assert(err != error.Config);
+/// A Config failure goes through `failConfig`, which names its setting (refused at compile time here).
+pub fn fail(comptime err: Error, comptime fmt: []const u8, args: anytype) Error {
+    if (err == error.Config) @compileError("a Config failure names its setting: status.failConfig(setting, ...)");
     return record(err, fmt, args);
 }
 
