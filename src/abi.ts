@@ -162,14 +162,23 @@ export interface Abi {
   records: { readonly [R in RecordName]: AbiRecord<(typeof RECORDS)[R][number]> };
 }
 
+/** A NativeLibraryError for a core at `source` that does not fit this code: `what` says how. */
+function mismatch(source: string, what: string): NativeLibraryError {
+  return new NativeLibraryError(`the core at ${source} ${what}: use the core of the same version as this code (rebuild it in a checkout: npm run build)`);
+}
+
+/** Throws the NativeLibraryError that names both versions where the core's is not ABI_VERSION. */
+export function checkVersion(version: unknown, source: string): void {
+  if (version !== ABI_VERSION) throw mismatch(source, `speaks ABI ${version}, this code expects ${ABI_VERSION}`);
+}
+
 /**
  * Reads the core's description: a NativeLibraryError where it is not one, where its version is
  * not ABI_VERSION, or where it lacks a name this side uses (or has a config field this side would
  * leave unset). `source` names the core in messages.
  */
 export function readAbi(text: string, source: string): Abi {
-  const fail = (what: string) =>
-    new NativeLibraryError(`the core at ${source} ${what}: use the core of the same version as this code (rebuild it in a checkout: npm run build)`);
+  const fail = (what: string) => mismatch(source, what);
   let description: Description;
   try {
     description = JSON.parse(text) as Description;
@@ -177,7 +186,7 @@ export function readAbi(text: string, source: string): Abi {
     throw fail(`describes its ABI in a form this code cannot read (${(err as Error).message})`);
   }
   if (typeof description !== "object" || description === null) throw fail("describes its ABI in a form this code cannot read");
-  if (description.version !== ABI_VERSION) throw fail(`speaks ABI ${description.version}, this code expects ${ABI_VERSION}`);
+  checkVersion(description.version, source);
 
   const missing: string[] = [];
   const table = <Name extends string>(part: string, given: Record<string, number> | undefined, names: readonly Name[]): Record<Name, number> => {

@@ -24,7 +24,7 @@ import {
   UnsupportedOperationError,
   type PMEMFormatReason,
 } from "./errors";
-import { absentAbi, ABI_VERSION, type Abi, byValue, type ConfigFieldName, indices, readAbi, type StatsFieldName } from "./abi";
+import { absentAbi, type Abi, byValue, checkVersion, type ConfigFieldName, indices, readAbi, type StatsFieldName } from "./abi";
 import { loadCore } from "./loader";
 
 const { i32, u32, f64, ptr } = FFIType;
@@ -145,9 +145,7 @@ function open(libraryPath: string) {
   } catch (err) {
     throw cannotOpen(err);
   }
-  if (version !== ABI_VERSION) {
-    throw new NativeLibraryError(`the core at ${libraryPath} speaks ABI ${version}, this code expects ${ABI_VERSION}: use the core of the same version (rebuild it in a checkout: npm run build)`);
-  }
+  checkVersion(version, libraryPath);
   let library;
   try {
     library = dlopen(libraryPath, { ...symbols, ...pmemSymbols });

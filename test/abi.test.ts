@@ -54,6 +54,19 @@ describe("the core's description and the TypeScript side", () => {
     expect(readAbi(JSON.stringify(description), "the test")).toEqual(ABI);
   });
 
+  test("a description longer than the first buffer is asked for again, with room, and read whole", () => {
+    const long = JSON.stringify({ ...description, padding: "x".repeat(20_000) });
+    const bytes = new TextEncoder().encode(long);
+    const capacities: number[] = [];
+    const read = describeCore((buffer, capacity) => {
+      capacities.push(capacity);
+      buffer.set(bytes.subarray(0, Math.min(capacity, bytes.length)));
+      return bytes.length;
+    });
+    expect(read).toBe(long);
+    expect(capacities).toEqual([8192, bytes.length]);
+  });
+
   test("every status the core has is one the TypeScript side names, with the core's value, and turns into its own error", () => {
     expect(Object.keys(description.statuses).sort()).toEqual([...TYPESCRIPT_NAMES.statuses].sort());
     for (const [name, value] of Object.entries(description.statuses)) expect(Status[name as keyof typeof Status]).toBe(value);
@@ -231,7 +244,7 @@ console.log(JSON.stringify({ available: lib.isAvailable(), reason: lib.unavailab
   test("code that expects another ABI version does not bind the core: the library loads, says why, and every call throws it", () => {
     const found = loadWithEditedAbi((source) => source.replace(`export const ABI_VERSION = ${ABI_VERSION};`, "export const ABI_VERSION = 12;"));
     expect(found.available).toBe(false);
-    expect(found.reason).toBe(`the core at ${found.core} speaks ABI ${ABI_VERSION}, this code expects 12: use the core of the same version (rebuild it in a checkout: npm run build)`);
+    expect(found.reason).toBe(`the core at ${found.core} speaks ABI ${ABI_VERSION}, this code expects 12: use the core of the same version as this code (rebuild it in a checkout: npm run build)`);
     expect(found.created).toBe("NativeLibraryError");
   });
 
