@@ -211,12 +211,12 @@ describe("the loader refuses a description that does not match", () => {
     const abi = readAbi(
       described((d) => {
         const stats = d.records.stats!;
-        stats.fields.push(["cachedBytes", "f64", stats.bytes]);
+        stats.fields.push(["figureOfTomorrow", "f64", stats.bytes]);
         stats.bytes += 8;
       }),
       "the test",
     );
-    expect(abi.records.stats.order.at(-1)).toBe("cachedBytes");
+    expect(abi.records.stats.order.at(-1)).toBe("figureOfTomorrow");
   });
 
   /** Runs the library from a copy of src/ whose abi.ts is changed by `edit`, with this checkout's core. */
@@ -249,9 +249,9 @@ console.log(JSON.stringify({ available: lib.isAvailable(), reason: lib.unavailab
   });
 
   test("code that names a statistic the core does not keep is refused at load, naming it", () => {
-    const found = loadWithEditedAbi((source) => source.replace(`  "canaryBytes",\n] as const;`, `  "canaryBytes",\n  "cachedBytes",\n] as const;`));
+    const found = loadWithEditedAbi((source) => source.replace(`  "canaryBytes",\n] as const;`, `  "canaryBytes",\n  "figureOfTomorrow",\n] as const;`));
     expect(found.available).toBe(false);
-    expect(found.reason).toContain("lacks what this code uses: stats field cachedBytes");
+    expect(found.reason).toContain("lacks what this code uses: stats field figureOfTomorrow");
     expect(found.created).toBe("NativeLibraryError");
   });
 });
