@@ -15,14 +15,14 @@ import { BoundaryViolationError, GPUUnavailableError } from "./errors";
 import { History, type HistoryEvent } from "./debug/history";
 import { describeAllocation, describeBoundaryViolation, type LeakInfo } from "./debug/report";
 import { captureStack, formatStack, type StackTrace } from "./debug/stack";
-import { core, errorFor, GRANULE_BYTES, HostMemory } from "./native";
+import { ABI, core, errorFor, GRANULE_BYTES, HostMemory } from "./native";
 
 /** What a canary byte holds on the device. */
 export const DEVICE_CANARY_BYTE = 0xca;
 
-/** Mirrors zig/src/pool.zig deviceCanaryBytes. */
+/** As zig/src/pool.zig deviceCanaryBytes sizes them: the alignment, and at least the core's minimum. */
 export function deviceCanaryBytes(alignment: number): number {
-  return Math.max(64, alignment);
+  return Math.max(ABI.constants.deviceCanaryBytesMin, alignment);
 }
 
 interface DeviceRecord {

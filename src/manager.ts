@@ -9,7 +9,8 @@ import { PoolConfig, type PoolOptions } from "./config";
 import { withEnvironmentDebug } from "./debug/env";
 import { makeLeakWatch, setLeakWatch, type LeakWatch } from "./debug/tracker";
 import { ConfigError, PoolExistsError, PoolNotFoundError } from "./errors";
-import { check, CONFIG_FIELDS, core, decodeName, encodeName, PoolKind, Status } from "./native";
+import { byValue } from "./abi";
+import { ABI, check, CONFIG_FIELDS, core, decodeName, encodeName, PoolKind, Status } from "./native";
 import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
 import { CPUMemoryPool, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
@@ -31,10 +32,11 @@ export interface PoolInfo {
   kind: PoolKindName;
 }
 
-const STRATEGY_CODES = { FixedSize: 0, Variable: 1 } as const;
-const THREAD_SAFETY_CODES = { none: 0, mutex: 1, lockFree: 2 } as const;
-const THREAD_SAFETY_NAMES = ["none", "mutex", "lockFree"] as const;
-const GUARD_POSITION_CODES = { after: 1, before: 2 } as const;
+// The codes of the config record, as the core describes them (src/abi.ts).
+const STRATEGY_CODES = { FixedSize: ABI.enums.allocatorType.fixedSize, Variable: ABI.enums.allocatorType.variable } as const;
+const THREAD_SAFETY_CODES = ABI.enums.threadSafety;
+const THREAD_SAFETY_NAMES = byValue(THREAD_SAFETY_CODES);
+const GUARD_POSITION_CODES = ABI.enums.guardPosition;
 const DEFAULT_CPU_POOL = "default_cpu_pool";
 const DEFAULT_GPU_POOL = "default_gpu_pool";
 const KIND_NAMES: Record<number, PoolKindName> = { [PoolKind.cpu]: "cpu", [PoolKind.gpu]: "gpu", [PoolKind.pinned]: "pinned" };
@@ -103,8 +105,8 @@ function validName(name: unknown): Uint8Array {
     throw new ConfigError("name", name, "a pool's name must be well-formed Unicode: it has a lone surrogate (\\uD800 to \\uDFFF), which UTF-8 cannot hold", "");
   }
   const encoded = typeof name === "string" ? encodeName(name) : undefined;
-  if (encoded === undefined || encoded.length === 0 || encoded.length > 255) {
-    throw new ConfigError("name", name, "a pool's name is a string of 1 to 255 bytes", "");
+  if (encoded === undefined || encoded.length === 0 || encoded.length > ABI.constants.poolNameBytesMax) {
+    throw new ConfigError("name", name, `a pool's name is a string of 1 to ${ABI.constants.poolNameBytesMax} bytes`, "");
   }
   return encoded;
 }

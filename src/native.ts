@@ -24,115 +24,15 @@ import {
   UnsupportedOperationError,
   type PMEMFormatReason,
 } from "./errors";
+import { absentAbi, type Abi, byValue, checkVersion, type ConfigFieldName, indices, readAbi, type StatsFieldName } from "./abi";
 import { loadCore } from "./loader";
-
-/** Bumped with every change of an export's signature or of the config and stats records. */
-const ABI_VERSION = 13;
-
-/** Granule offsets from mp_alloc are below this; from it up they are errors. */
-export const OFFSET_ERROR_BASE = 0xffff_ff00;
-/** mp_last_id after mp_alloc: the id in the low 31 bits, the top bit set for an allocation with guard pages. */
-export const ID_MASK = 0x7fff_ffff;
-export const GRANULE_BYTES = 16;
-
-/** Mirrors zig/src/status.zig. */
-export const Status = {
-  ok: 0,
-  /** From mp_free: freed, and the allocation had guard pages. */
-  freedGuarded: 1,
-  outOfMemory: -1,
-  invalidPointer: -2,
-  doubleFree: -3,
-  config: -4,
-  poolExists: -5,
-  poolNotFound: -6,
-  invalidSize: -7,
-  unavailable: -8,
-  tooManyPools: -9,
-  threadMisuse: -10,
-  unsupported: -11,
-  boundaryViolation: -12,
-  useAfterFree: -13,
-  pmemUnavailable: -20,
-  pmemFormat: -21,
-  pmemFile: -22,
-  pmemRoot: -23,
-} as const;
-
-/** Mirrors zig/src/debug/violation.zig Field: what `mp_violation` reports of the last damage found. */
-export const Violation = { id: 0, userGranule: 1, size: 2, side: 3, offset: 4, damagedBytes: 5 } as const;
-
-/** Mirrors zig/src/pmem/format.zig Reason, by value (0: none). */
-const PMEM_FORMAT_REASONS = [undefined, "magic", "version", "checksum", "layout", "truncated", "extended", "metadata"] as const;
-
-/** Mirrors zig/src/pool.zig ConfigField: the order of the f64 config record. */
-export const CONFIG_FIELDS = [
-  "kind",
-  "allocatorType",
-  "blockSize",
-  "alignment",
-  "initialSize",
-  "maxSize",
-  "growth",
-  "threadSafety",
-  "collectStats",
-  "deviceId",
-  "threadLocalCache",
-  "canaries",
-  "guardPages",
-  "guardSampleRate",
-  "fillOnAlloc",
-  "fillOnFree",
-  "quarantineBytes",
-  "trackHistory",
-  "leakReport",
-  "safeViews",
-  "historySize",
-] as const;
-
-/** Mirrors zig/src/stats.zig Field: the order of the f64 stats record. */
-export const STATS_FIELDS = [
-  "bytesInUse",
-  "bytesAllocated",
-  "peakBytesInUse",
-  "bytesReserved",
-  "peakBytesReserved",
-  "addressSpaceBytes",
-  "regionCount",
-  "allocationCount",
-  "freeCount",
-  "failedAllocations",
-  "liveAllocations",
-  "peakLiveAllocations",
-  "freeBytes",
-  "largestFreeBlock",
-  "fragmentation",
-  "allocTimeNs",
-  "freeTimeNs",
-  "resetCount",
-  "trimCount",
-  "bytesTrimmed",
-  "growthCount",
-  "bytesAllocatedTotal",
-  "bytesFreedTotal",
-  "allocTimeSamples",
-  "freeTimeSamples",
-  "guardPageBytes",
-  "guardFreeBytes",
-  "quarantinedBytes",
-  "canaryBytes",
-  "cachedBytes",
-] as const;
-
-/** Mirrors zig/src/backend.zig Kind. */
-export const PoolKind = { cpu: 0, gpu: 1, pinned: 2 } as const;
-/** Mirrors zig/src/gpu/copy.zig HostMemory. */
-export const HostMemory = { pageable: 0, pinned: 1 } as const;
 
 const { i32, u32, f64, ptr } = FFIType;
 const symbols = {
   mp_abi_version: { args: [], returns: u32 },
+  mp_abi_describe: { args: [ptr, u32], returns: u32 },
   mp_last_error: { args: [ptr, u32], returns: u32 },
+  mp_last_error_setting: { args: [ptr, u32], returns: u32 },
   mp_pool_create: { args: [ptr, u32, ptr], returns: i32 },
   mp_pool_find: { args: [ptr, u32], returns: i32 },
   mp_pool_destroy: { args: [i32], returns: i32 },
@@ -230,23 +130,67 @@ const pmemSymbols = {
   mp_pmem_barrier_count: { args: [], returns: f64 },
 } as const;
 
-/** Where the core is found: src/loader.ts. */
+// ---- the ABI's description ----
+
+/** The core's description of its records, statuses and constants (src/abi.ts); absentAbi() until one loads. */
+let abi: Abi = absentAbi();
+
+/**
+ * Opens the core at `libraryPath` (found by src/loader.ts) and reads its ABI description. The
+ * version comes first, through the one export every core has had, so an older core (without
+ * the description or with other signatures) is named as such rather than failing to bind.
+ */
 function open(libraryPath: string) {
+  const cannotOpen = (err: unknown) =>
+    new NativeLibraryError(`the core at ${libraryPath} cannot be opened (${(err as Error).message}): a core built for this platform is needed`);
+  let version: number;
+  try {
+    const probe = dlopen(libraryPath, { mp_abi_version: symbols.mp_abi_version });
+    version = probe.symbols.mp_abi_version();
+    probe.close();
+  } catch (err) {
+    throw cannotOpen(err);
+  }
+  checkVersion(version, libraryPath);
   let library;
   try {
     library = dlopen(libraryPath, { ...symbols, ...pmemSymbols });
   } catch (err) {
-    throw new NativeLibraryError(`the core at ${libraryPath} cannot be opened (${(err as Error).message}): a core built for this platform is needed`);
+    throw cannotOpen(err);
   }
-  const version = library.symbols.mp_abi_version();
-  if (version !== ABI_VERSION) {
-    throw new NativeLibraryError(`the core at ${libraryPath} speaks ABI ${version}, this code expects ${ABI_VERSION}: use the core of the same version (rebuild it in a checkout: npm run build)`);
-  }
+  abi = readAbi(describeCore(library.symbols.mp_abi_describe), libraryPath);
   return library.symbols;
+}
+
+/** The core's description text, with a buffer as long as it says it needs. */
+export function describeCore(describe: (buffer: Uint8Array, capacity: number) => number): string {
+  let buffer = new Uint8Array(8192);
+  for (;;) {
+    const len = describe(buffer, buffer.length);
+    if (len <= buffer.length) return new TextDecoder().decode(buffer.subarray(0, len));
+    buffer = new Uint8Array(len);
+  }
 }
 
 /** Never throws at import: without a core, every call throws the loader's NativeLibraryError. */
 export const core = loadCore(open);
+
+/** What the loaded core describes (src/abi.ts): the tables below are built from it. */
+export const ABI: Abi = abi;
+export const Status = abi.statuses;
+/** Granule offsets from mp_alloc are below this; from it up they are errors. */
+export const OFFSET_ERROR_BASE = abi.constants.offsetErrorBase;
+/** mp_last_id after mp_alloc: the id in the low 31 bits, the top bit set for an allocation with guard pages. */
+export const ID_MASK = abi.constants.idMask;
+export const GRANULE_BYTES = abi.constants.granuleBytes;
+/** The field numbers `mp_violation` takes: what it reports of the last damage found. */
+export const Violation = indices(abi.records.violation);
+/** The order of the f64 config record. */
+export const CONFIG_FIELDS = abi.records.config.order as readonly ConfigFieldName[];
+/** The order of the f64 stats record: every figure the core keeps, including any this code has no type for. */
+export const STATS_FIELDS = abi.records.stats.order as readonly StatsFieldName[];
+export const PoolKind = abi.enums.poolKind;
+export const HostMemory = abi.enums.hostMemory;
 
 // A Worker's blocks cached by threadLocalCache pools go back to their pools when its thread ends
 // (the core's thread-exit hook); a Worker that calls process.exit() also gives them back here.
@@ -276,6 +220,19 @@ export function lastError(): string {
   return decoder.decode(messageBuffer.subarray(0, len));
 }
 
+/** The setting (a PoolConfig field, or "name") the core's last config failure on this thread is about. */
+function lastErrorSetting(): string {
+  const len = core.mp_last_error_setting(messageBuffer, messageBuffer.length);
+  return len === 0 ? "config" : decoder.decode(messageBuffer.subarray(0, Math.min(len, messageBuffer.length)));
+}
+
+const PMEM_FORMAT_REASONS = byValue(abi.enums.pmemFormatReason);
+/** What mp_pmem_last_reason says was wrong with a file ("metadata" where it says nothing known). */
+function pmemFormatReason(value: number): PMEMFormatReason {
+  const reason = PMEM_FORMAT_REASONS[value];
+  return reason === undefined || reason === "none" ? "metadata" : reason;
+}
+
 /** The typed error for a failed status; `message` replaces the core's own where given. */
 export function errorFor(status: number, message = lastError()): MemoryPoolError {
   switch (status) {
@@ -286,7 +243,7 @@ export function errorFor(status: number, message = lastError()): MemoryPoolError
     case Status.doubleFree:
       return new DoubleFreeError(message);
     case Status.config:
-      return new ConfigError(message.split(" ")[0] ?? "unknown", undefined, message);
+      return new ConfigError(lastErrorSetting(), undefined, message);
     case Status.poolExists:
       return new PoolExistsError(message);
     case Status.poolNotFound:
@@ -296,7 +253,7 @@ export function errorFor(status: number, message = lastError()): MemoryPoolError
     case Status.pmemUnavailable:
       return new PMEMUnavailableError(message);
     case Status.pmemFormat:
-      return new PMEMFormatError(message, (PMEM_FORMAT_REASONS[core.mp_pmem_last_reason()] ?? "metadata") as PMEMFormatReason);
+      return new PMEMFormatError(message, pmemFormatReason(core.mp_pmem_last_reason()));
     case Status.pmemFile:
       return new PMEMFileError(message);
     case Status.pmemRoot:

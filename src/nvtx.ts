@@ -10,10 +10,10 @@
  * Registration applies to pools made after it is set (a pool keeps what it started with).
  */
 import { ConfigError } from "./errors";
-import { core } from "./native";
+import { ABI, core } from "./native";
 
-/** Mirrors zig/src/gpu/nvtx.zig state_* bits. */
-const Bit = { built: 1, registerMemory: 2, ranges: 4, toolAttached: 8, toolInjected: 16 } as const;
+/** The bits of mp_nvtx_state (zig/src/gpu/nvtx.zig state_*). */
+const Bit = ABI.enums.nvtxState;
 /** What mp_nvtx_configure takes for "leave this switch as it is". */
 const UNCHANGED = 2;
 

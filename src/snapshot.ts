@@ -6,7 +6,8 @@
  */
 import type { PoolConfig } from "./config";
 import { ConfigError, describe } from "./errors";
-import { GRANULE_BYTES, STATS_FIELDS } from "./native";
+import { byValue } from "./abi";
+import { ABI, GRANULE_BYTES, STATS_FIELDS } from "./native";
 import type { NativePool, PoolKind } from "./pool";
 import { MemoryStats, type MemoryStatsJSON } from "./stats";
 import { optionsArg } from "./validate";
@@ -18,8 +19,6 @@ import { optionsArg } from "./validate";
  * guard region, which only allocations with guard pages use).
  */
 export type BlockState = "free" | "live" | "pending" | "guard" | "quarantined" | "guardFree";
-/** In the order of zig/src/snapshot.zig BlockState. */
-const BLOCK_STATES: readonly BlockState[] = ["free", "live", "pending", "guard", "quarantined", "guardFree"];
 
 export interface SnapshotRegion {
   /** The pool's own number for the region (regions are listed in address order). */
@@ -86,9 +85,12 @@ export interface SnapshotOptions {
   details?: AllocationDetailsProvider;
 }
 
-const HEADER_FIELDS = 4; // region_count, block_count, last_id, id_max
-const REGION_WORDS = 3; // index, start, granules (u32 each)
-const BLOCK_BYTES = 24; // start, granules, id, state (u32 each), requested_bytes (f64)
+// The records' layouts, as the core describes them (zig/src/snapshot.zig, src/abi.ts).
+const { snapshotHeader, snapshotRegion, snapshotBlock } = ABI.records;
+const REGION_WORDS = snapshotRegion.bytes / 4;
+const BLOCK_BYTES = snapshotBlock.bytes;
+/** A block's state by the value the core writes. */
+const BLOCK_STATES: readonly BlockState[] = byValue(ABI.enums.blockState);
 /** Room for this many more records than the last count, for Workers allocating meanwhile. */
 const SLACK = 64;
 
@@ -107,25 +109,27 @@ const lastCapacity = new WeakMap<NativePool, { regions: number; blocks: number }
 function readRecords(pool: NativePool): Records {
   let capacity = lastCapacity.get(pool) ?? { regions: 16, blocks: 1024 };
   for (;;) {
-    const header = new Uint32Array(HEADER_FIELDS);
+    const header = new Uint32Array(snapshotHeader.bytes / 4);
     const regions = new Uint32Array(capacity.regions * REGION_WORDS);
     const blocks = new ArrayBuffer(capacity.blocks * BLOCK_BYTES);
     const stats = new Float64Array(STATS_FIELDS.length);
     const status = pool.snapshotRecords(header, regions, capacity.regions, new Uint8Array(blocks), capacity.blocks, stats);
     // Copied at once: the JIT may reuse earlier reads of memory the core wrote (see native.ts).
-    const [regionCount, blockCount] = header.slice();
+    const copied = header.slice();
+    const regionCount = copied[snapshotHeader.fields.regionCount.index]!;
+    const blockCount = copied[snapshotHeader.fields.blockCount.index]!;
     if (status === 0) {
       lastCapacity.set(pool, capacity);
-      const used = blocks.slice(0, blockCount! * BLOCK_BYTES);
+      const used = blocks.slice(0, blockCount * BLOCK_BYTES);
       return {
-        header: header.slice(),
-        regions: regions.slice(0, regionCount! * REGION_WORDS),
+        header: copied,
+        regions: regions.slice(0, regionCount * REGION_WORDS),
         blockWords: new Uint32Array(used),
         blockFloats: new Float64Array(used),
         stats: stats.slice(),
       };
     }
-    capacity = { regions: regionCount! + SLACK, blocks: blockCount! + Math.ceil(blockCount! / 8) + SLACK };
+    capacity = { regions: regionCount + SLACK, blocks: blockCount + Math.ceil(blockCount / 8) + SLACK };
   }
 }
 
@@ -137,18 +141,21 @@ export function takeSnapshot(pool: NativePool, options?: SnapshotOptions): PoolS
   }
   const takenAt = new Date().toISOString();
   const records = readRecords(pool);
-  const [regionCount, blockCount, lastId, idMax] = records.header as unknown as [number, number, number, number];
+  const header = (field: keyof typeof snapshotHeader.fields) => records.header[snapshotHeader.fields[field].index]!;
+  const [regionCount, blockCount, lastId, idMax] = [header("regionCount"), header("blockCount"), header("lastId"), header("idMax")];
+  const regionField = snapshotRegion.fields;
+  const blockField = snapshotBlock.fields;
   const granuleBytes = GRANULE_BYTES;
   const details = (given as AllocationDetailsProvider | undefined) ?? pool.detailsProvider();
 
   const regions: SnapshotRegion[] = new Array(regionCount);
   for (let r = 0; r < regionCount; r++) {
     const word = r * REGION_WORDS;
-    const index = records.regions[word]!;
+    const index = records.regions[word + regionField.index.index]!;
     regions[r] = {
       index,
-      offset: records.regions[word + 1]! * granuleBytes,
-      size: records.regions[word + 2]! * granuleBytes,
+      offset: records.regions[word + regionField.start.index]! * granuleBytes,
+      size: records.regions[word + regionField.granules.index]! * granuleBytes,
       liveBlocks: 0,
       freeBlocks: 0,
       freeBytes: 0,
@@ -165,29 +172,29 @@ export function takeSnapshot(pool: NativePool, options?: SnapshotOptions): PoolS
   let regionEnd = regionCount > 0 ? regions[0]!.offset + regions[0]!.size : 0;
   for (let b = 0; b < blockCount; b++) {
     const word = b * (BLOCK_BYTES / 4);
-    const offset = words[word]! * granuleBytes;
-    const size = words[word + 1]! * granuleBytes;
-    const state = BLOCK_STATES[words[word + 3]!]!; // the ABI version pins the values
+    const offset = words[word + blockField.start.index]! * granuleBytes;
+    const size = words[word + blockField.granules.index]! * granuleBytes;
+    const state = BLOCK_STATES[words[word + blockField.state.index]!]!;
     // Blocks come in address order, region after region (zig/src/snapshot.zig).
     while (offset >= regionEnd && r + 1 < regionCount) {
       r++;
       regions[r]!.firstBlock = b;
       regionEnd = regions[r]!.offset + regions[r]!.size;
     }
-    const region = regions[r]!;
-    region.blockCount++;
+    const holder = regions[r]!;
+    holder.blockCount++;
     if (state === "free" || state === "guardFree") {
       if (state === "free") {
-        region.freeBlocks++;
-        region.freeBytes += size;
-        if (size > region.largestFreeBlock) region.largestFreeBlock = size;
+        holder.freeBlocks++;
+        holder.freeBytes += size;
+        if (size > holder.largestFreeBlock) holder.largestFreeBlock = size;
       }
       blocks[b] = { offset, size, state, region: r };
       continue;
     }
-    if (state === "live") region.liveBlocks++;
-    const id = words[word + 2]!;
-    const requestedSize = floats[b * (BLOCK_BYTES / 8) + 2]!;
+    if (state === "live") holder.liveBlocks++;
+    const id = words[word + blockField.id.index]!;
+    const requestedSize = floats[b * (BLOCK_BYTES / 8) + blockField.requestedBytes.index]!;
     // A pending block (freed on a stream, not yet reusable) holds no allocation any more: no id, no age.
     const block: SnapshotBlock = id === 0 ? { offset, size, state, region: r, requestedSize } : { offset, size, state, region: r, id, requestedSize };
     if (id !== 0) {

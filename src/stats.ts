@@ -3,7 +3,7 @@
  * call, and the table a person reads them in. The reserved bytes are split by what holds them
  * (reservedParts), the same rows renderMemoryMap draws from a snapshot's blocks.
  */
-import { STATS_FIELDS } from "./native";
+import { ABI, STATS_FIELDS } from "./native";
 
 export type StatsField = (typeof STATS_FIELDS)[number];
 /** What MemoryStats.toJSON() gives: every figure by name, and the pool's name. */
@@ -108,8 +108,8 @@ export function bytes(n: number): string {
   return `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
 }
 
-/** zig/src/stats.zig timing_sample_period. */
-const TIMING_SAMPLE_PERIOD = 256;
+/** One operation in this many is timed (zig/src/stats.zig timing_sample_period). */
+const TIMING_SAMPLE_PERIOD = ABI.constants.timingSamplePeriod;
 
 function timing(ns: number, samples: number): string {
   return samples === 0 ? "no sample yet" : `${ns.toFixed(0)} ns (${count(samples, "sample")})`;

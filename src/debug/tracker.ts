@@ -9,7 +9,7 @@ import { writeSync } from "node:fs";
 import type { Allocation } from "../allocation";
 import type { AllocationDetailsProvider } from "../snapshot";
 import type { PoolConfig } from "../config";
-import { core, ID_MASK } from "../native";
+import { ABI, core, ID_MASK } from "../native";
 import type { History } from "./history";
 import { now } from "./history";
 import { describeAllocation } from "./report";
@@ -74,7 +74,7 @@ export function leakWatch(): LeakWatch | undefined {
 }
 
 /** Which stack of an allocation `mp_set_stack` hands the core (zig/src/debug/guard.zig StackKind). */
-const StackKind = { allocation: 0, free: 1 } as const;
+const StackKind = ABI.enums.stackKind;
 type StackKind = (typeof StackKind)[keyof typeof StackKind];
 
 /**

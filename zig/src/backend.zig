@@ -10,7 +10,7 @@ const nvtx = @import("gpu/nvtx.zig");
 const device_mod = @import("gpu/device.zig");
 const status = @import("status.zig");
 
-/// The kinds of pool the core serves; TypeScript names them (src/native.ts mirrors the values).
+/// The kinds of pool the core serves; TypeScript names them (abi.zig describes the values to it).
 pub const Kind = enum(u32) { cpu = 0, gpu = 1, pinned = 2 };
 
 /// Host regions are made of 64 KiB units (arena.unit_bytes); device regions of the driver's granularity.

@@ -6,6 +6,7 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const status = @import("status.zig");
+const abi = @import("abi.zig");
 const registry = @import("registry.zig");
 const pool_mod = @import("pool.zig");
 const stats_mod = @import("stats.zig");
@@ -23,7 +24,10 @@ const js_cache = @import("sync/js_cache.zig");
 const owner_check = @import("sync/owner_check.zig");
 const nvtx = @import("gpu/nvtx.zig");
 
-pub const abi_version: u32 = 13;
+
+fn failName() status.Error {
+    return status.failConfig("name", "a pool's name must be 1 to {d} bytes long", .{registry.name_bytes_max});
+}
 
 fn failNoPool(handle: i32) i32 {
     return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
@@ -39,8 +43,23 @@ fn codeOf(err: status.Error) i32 {
     return @intFromEnum(status.code(err));
 }
 
+/// Kept apart from the description so that a loader of any version can tell an old core.
 export fn mp_abi_version() u32 {
-    return abi_version;
+    return abi.version;
+}
+
+/// The ABI's description (abi.zig): writes what fits of it into `buffer`, returns its length.
+export fn mp_abi_describe(buffer: [*]u8, capacity: u32) u32 {
+    return abi.describe(buffer[0..capacity]);
+}
+
+/// The setting the last Config failure on this thread is about (a PoolConfig field, or "name"):
+/// writes what fits into `buffer`, returns its length (0 where the last failure was not Config).
+export fn mp_last_error_setting(buffer: [*]u8, capacity: u32) u32 {
+    const setting = status.lastSetting();
+    const len = @min(setting.len, capacity);
+    @memcpy(buffer[0..len], setting[0..len]);
+    return @intCast(setting.len);
 }
 
 export fn mp_last_error(buffer: [*]u8, capacity: u32) u32 {
@@ -51,7 +70,7 @@ export fn mp_last_error(buffer: [*]u8, capacity: u32) u32 {
 }
 
 export fn mp_pool_create(name: [*]const u8, name_len: u32, raw_config: *const [pool_mod.config_field_count]f64) i32 {
-    if (name_len == 0 or name_len > 255) return codeOf(status.fail(error.Config, "a pool's name must be 1 to 255 bytes long", .{}));
+    if (name_len == 0 or name_len > registry.name_bytes_max) return codeOf(failName());
     const config = pool_mod.Config.parse(raw_config) catch |err| return codeOf(err);
     return registry.add(Pool.create, name[0..name_len], config) catch |err| codeOf(err);
 }
@@ -200,7 +219,7 @@ export fn mp_free(handle: i32, g: u32, id: u32) i32 {
     defer range.end();
     const guarded = pool.free(g, id) catch |err| return codeOf(err);
     pool.annotations.freed(pool.arena.address(g));
-    return @intFromBool(guarded);
+    return @intFromEnum(if (guarded) status.Code.freed_guarded else status.Code.ok);
 }
 
 /// The size asked for when the live block at `g` was allocated, or -1 where no live block starts
@@ -413,7 +432,7 @@ export fn mp_nvtx_configure(register_memory: u32, ranges: u32) u32 {
 
 export fn mp_gpu_copy_htod(device: u32, dst: u64, src: [*]const u8, len: f64, host: u32, stream: driver.Stream) i32 {
     const n = validLength(len) orelse return failLength(len);
-    const memory = std.meta.intToEnum(gpu_copy.HostMemory, host) catch return codeOf(status.fail(error.Config, "unknown host memory kind {d}", .{host}));
+    const memory = std.meta.intToEnum(gpu_copy.HostMemory, host) catch return codeOf(status.failConfig("hostMemory", "unknown host memory kind {d}", .{host}));
     const range = nvtx.beginRange("memory-pool: copy host to device");
     defer range.end();
     gpu_copy.hostToDevice(device, dst, src, n, memory, stream) catch |err| return codeOf(err);
@@ -422,7 +441,7 @@ export fn mp_gpu_copy_htod(device: u32, dst: u64, src: [*]const u8, len: f64, ho
 
 export fn mp_gpu_copy_dtoh(device: u32, dst: [*]u8, src: u64, len: f64, host: u32, stream: driver.Stream) i32 {
     const n = validLength(len) orelse return failLength(len);
-    const memory = std.meta.intToEnum(gpu_copy.HostMemory, host) catch return codeOf(status.fail(error.Config, "unknown host memory kind {d}", .{host}));
+    const memory = std.meta.intToEnum(gpu_copy.HostMemory, host) catch return codeOf(status.failConfig("hostMemory", "unknown host memory kind {d}", .{host}));
     const range = nvtx.beginRange("memory-pool: copy device to host");
     defer range.end();
     gpu_copy.deviceToHost(device, dst, src, n, memory, stream) catch |err| return codeOf(err);
@@ -482,7 +501,7 @@ export fn mp_gpu_check_pattern(device: u32, address: u64, value: u32, len: f64) 
 /// 0 where all are intact; 1 where one is damaged: mp_gpu_last_check then holds
 /// index * 2^32 + (after ? 2^31 : 0) + offset.
 export fn mp_gpu_check_canaries(device: u32, table: [*]const kernels.Guarded, count: u32, canary_bytes: u32, value: u32) i32 {
-    if (canary_bytes == 0) return codeOf(status.fail(error.Config, "canary size must be above 0", .{}));
+    if (canary_bytes == 0) return codeOf(status.failConfig("canaries", "canary size must be above 0", .{}));
     const dev = device_mod.get(device) catch |err| return codeOf(err);
     const violation = kernels.checkCanaries(dev, table[0..count], canary_bytes, @truncate(value)) catch |err| return codeOf(err);
     const found = violation orelse return 0;
@@ -522,14 +541,14 @@ export fn mp_pmem_available() i32 {
 /// Opens the pool file at `path` (creating it where none exists) as pool `name`. The config record
 /// is a CPU pool's (pool.zig); its kind, maxSize and growth do not apply: a pool is its file's size.
 export fn mp_pmem_open(name: [*]const u8, name_len: u32, path: [*]const u8, path_len: u32, raw_config: *const [pool_mod.config_field_count]f64) i32 {
-    if (name_len == 0 or name_len > 255) return codeOf(status.fail(error.Config, "a pool's name must be 1 to 255 bytes long", .{}));
+    if (name_len == 0 or name_len > registry.name_bytes_max) return codeOf(failName());
     var record = raw_config.*;
     record[@intFromEnum(pool_mod.ConfigField.kind)] = 0;
     const base = pool_mod.Config.parse(&record) catch |err| return codeOf(err);
     if (base.debug.coreActive()) {
-        return codeOf(status.fail(error.Config, "{s} acts on CPU and pinned pools; a PMEM pool takes the debug switches that act in TypeScript (trackHistory, leakReport, safeViews)", .{base.debug.firstCoreSwitch()}));
+        return codeOf(status.failConfig(base.debug.firstCoreSwitch(), "{s} acts on CPU and pinned pools; a PMEM pool takes the debug switches that act in TypeScript (trackHistory, leakReport, safeViews)", .{base.debug.firstCoreSwitch()}));
     }
-    if (base.sharedFixed()) return codeOf(status.fail(error.Config, "a PMEM pool takes threadSafety \"none\" or \"mutex\", without threadLocalCache", .{}));
+    if (base.sharedFixed()) return codeOf(status.failConfig(if (base.thread_local_cache) "threadLocalCache" else "threadSafety", "a PMEM pool takes threadSafety \"none\" or \"mutex\", without threadLocalCache", .{}));
     return registry.pmem.add(name[0..name_len], pmem_pool.Config{ .base = base, .path = path[0..path_len] }) catch |err| codeOf(err);
 }
 

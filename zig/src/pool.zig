@@ -38,7 +38,7 @@ pub const page_bytes = 4096;
 pub const StrategyKind = enum(u32) { fixed_size = 0, variable = 1 };
 pub const ThreadSafety = enum(u32) { none = 0, mutex = 1, lock_free = 2 };
 
-/// The configuration as TypeScript passes it: one f64 per field, in this order (src/native.ts).
+/// The configuration as TypeScript passes it: one f64 per field, in this order (abi.zig describes it to TypeScript).
 /// Named as PoolConfig names them, so messages name the field the user set.
 pub const ConfigField = enum(u32) {
     kind,
@@ -87,17 +87,17 @@ pub const Config = struct {
             fn integer(values: *const [config_field_count]f64, comptime which: ConfigField, max: u64) Error!u64 {
                 const value = values[@intFromEnum(which)];
                 if (!(value >= 0) or value != @floor(value) or value > @as(f64, @floatFromInt(max))) {
-                    return status.fail(error.Config, "{s} must be a whole number from 0 to {d}, got {d}", .{ @tagName(which), max, value });
+                    return status.failConfig(@tagName(which), "{s} must be a whole number from 0 to {d}, got {d}", .{ @tagName(which), max, value });
                 }
                 return @intFromFloat(value);
             }
         };
         const kind = std.meta.intToEnum(backend_mod.Kind, try field.integer(raw, .kind, 255)) catch
-            return status.fail(error.Config, "kind {d} is not a pool kind", .{raw[@intFromEnum(ConfigField.kind)]});
+            return status.failConfig("kind", "kind {d} is not a pool kind", .{raw[@intFromEnum(ConfigField.kind)]});
         const strategy = std.meta.intToEnum(StrategyKind, try field.integer(raw, .allocatorType, 255)) catch
-            return status.fail(error.Config, "allocatorType {d} is not FixedSize (0) or Variable (1)", .{raw[@intFromEnum(ConfigField.allocatorType)]});
+            return status.failConfig("allocatorType", "allocatorType {d} is not FixedSize (0) or Variable (1)", .{raw[@intFromEnum(ConfigField.allocatorType)]});
         const thread_safety = std.meta.intToEnum(ThreadSafety, try field.integer(raw, .threadSafety, 255)) catch
-            return status.fail(error.Config, "threadSafety {d} is not supported", .{raw[@intFromEnum(ConfigField.threadSafety)]});
+            return status.failConfig("threadSafety", "threadSafety {d} is not supported", .{raw[@intFromEnum(ConfigField.threadSafety)]});
         const config: Config = .{
             .kind = kind,
             .strategy = strategy,
@@ -113,24 +113,24 @@ pub const Config = struct {
             .thread_local_cache = raw[@intFromEnum(ConfigField.threadLocalCache)] != 0,
         };
         if (config.debug.coreActive() and !debug_layer_built)
-            return status.fail(error.Config, "{s} is not in this core: it was built without the debug layer (zig build -Ddebug-layer=false)", .{config.debug.firstCoreSwitch()});
+            return status.failConfig(config.debug.firstCoreSwitch(), "{s} is not in this core: it was built without the debug layer (zig build -Ddebug-layer=false)", .{config.debug.firstCoreSwitch()});
         if (config.thread_local_cache and config.thread_safety == .none)
-            return status.fail(error.Config, "threadLocalCache needs threadSafety \"mutex\" or \"lockFree\": caches serve pools that many threads share", .{});
+            return status.failConfig("threadLocalCache", "threadLocalCache needs threadSafety \"mutex\" or \"lockFree\": caches serve pools that many threads share", .{});
         if (config.sharedFixed() and config.kind == .gpu)
-            return status.fail(error.Config, "threadSafety \"lockFree\" and threadLocalCache are for host pools; a GPU pool takes \"mutex\"", .{});
+            return status.failConfig(if (config.thread_local_cache) "threadLocalCache" else "threadSafety", "threadSafety \"lockFree\" and threadLocalCache are for host pools; a GPU pool takes \"mutex\"", .{});
         if (config.debug.coreActive() and config.sharedFixed())
-            return status.fail(error.Config, "{s} works under the pool's lock: use threadSafety \"mutex\" (or \"none\") without threadLocalCache", .{config.debug.firstCoreSwitch()});
+            return status.failConfig(config.debug.firstCoreSwitch(), "{s} works under the pool's lock: use threadSafety \"mutex\" (or \"none\") without threadLocalCache", .{config.debug.firstCoreSwitch()});
         if (config.alignment == 0 or !std.math.isPowerOfTwo(config.alignment))
-            return status.fail(error.Config, "alignment must be a power of two up to {d}, got {d}", .{ page_bytes, config.alignment });
-        if (config.initial_size == 0) return status.fail(error.Config, "initialSize must be above 0", .{});
+            return status.failConfig("alignment", "alignment must be a power of two up to {d}, got {d}", .{ page_bytes, config.alignment });
+        if (config.initial_size == 0) return status.failConfig("initialSize", "initialSize must be above 0", .{});
         if (config.max_size != 0 and config.initial_size > config.max_size)
-            return status.fail(error.Config, "initialSize ({d}) is larger than maxSize ({d})", .{ config.initial_size, config.max_size });
+            return status.failConfig("initialSize", "initialSize ({d}) is larger than maxSize ({d})", .{ config.initial_size, config.max_size });
         if (config.strategy == .fixed_size and config.block_size == 0)
-            return status.fail(error.Config, "blockSize must be above 0 for a FixedSize pool", .{});
+            return status.failConfig("blockSize", "blockSize must be above 0 for a FixedSize pool", .{});
         if (config.strategy == .fixed_size and config.block_size > config.initial_size)
-            return status.fail(error.Config, "blockSize ({d}) is larger than initialSize ({d})", .{ config.block_size, config.initial_size });
+            return status.failConfig("blockSize", "blockSize ({d}) is larger than initialSize ({d})", .{ config.block_size, config.initial_size });
         if (!(config.growth == 0 or (config.growth >= 1 and config.growth <= 64)))
-            return status.fail(error.Config, "growth must be 0 (never grow) or from 1 to 64, got {d}", .{config.growth});
+            return status.failConfig("growth", "growth must be 0 (never grow) or from 1 to 64, got {d}", .{config.growth});
         return config;
     }
 
@@ -230,13 +230,14 @@ pub const Pool = struct {
         if (device_side and (config.debug.guard != null or config.debug.quarantine_bytes > 0)) {
             var doomed = arena;
             doomed.deinit();
-            return status.fail(error.Config, "{s} acts on memory the CPU can reach; a GPU pool takes canaries, fillOnAlloc and fillOnFree (run by the debug kernels), trackHistory and leakReport", .{if (config.debug.guard != null) "guardPages" else "quarantineBytes"});
+            const setting = if (config.debug.guard != null) "guardPages" else "quarantineBytes";
+            return status.failConfig(setting, "{s} acts on memory the CPU can reach; a GPU pool takes canaries, fillOnAlloc and fillOnFree (run by the debug kernels), trackHistory and leakReport", .{setting});
         }
         const layer: ?*Layer = if (debug_layer_built and config.debug.coreActive() and !device_side) blk: {
             if (config.debug.guard != null and !arena.backend.canProtect()) {
                 var doomed = arena;
                 doomed.deinit();
-                return status.fail(error.Config, "guardPages needs memory whose pages can be protected; this pool's cannot", .{});
+                return status.failConfig("guardPages", "guardPages needs memory whose pages can be protected; this pool's cannot", .{});
             }
             break :blk Layer.create(gpa, config.debug, config.alignment) catch {
                 var doomed = arena;

@@ -22,6 +22,8 @@ const pool_guard = @import("sync/pool_guard.zig");
 
 const slot_bits = 12;
 pub const pools_max = 1 << slot_bits;
+/// Bytes of a pool's name, the key of the table.
+pub const name_bytes_max = 255;
 const generation_max = (1 << (31 - slot_bits)) - 1;
 /// The generation of a retired slot: no handle carries it (generations start at 1).
 const retired: u32 = 0;

@@ -21,7 +21,7 @@ const BlockView = Tlsf.BlockView;
 const Layer = @import("debug/layer.zig").Layer;
 const guard_mod = @import("debug/guard.zig");
 
-/// What a block holds. src/snapshot.ts mirrors the values. `guard` and `quarantined` belong to
+/// What a block holds. abi.zig describes the values to src/snapshot.ts. `guard` and `quarantined` belong to
 /// the debug layer (guard pages; freed blocks held back from reuse): the values are fixed here
 /// so the TypeScript side and the picture know them before the layer reports them. `guard_free`:
 /// free pages of a guard region, which only guarded allocations use (counted apart from `free`,
@@ -53,7 +53,7 @@ pub const BlockRecord = extern struct {
 };
 
 comptime {
-    // The layouts src/snapshot.ts reads.
+    // The layouts abi.zig describes to src/snapshot.ts: packed, no padding to copy.
     assert(@sizeOf(Header) == 16 and @sizeOf(RegionRecord) == 12 and @sizeOf(BlockRecord) == 24);
     assert(@offsetOf(BlockRecord, "requested_bytes") == 16);
 }

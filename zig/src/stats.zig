@@ -5,7 +5,8 @@ const assert = std.debug.assert;
 
 pub const timing_sample_period = 256;
 
-/// The order in which `write` lays the figures out; src/stats.ts reads them by the same names.
+/// The order in which `write` lays the figures out; abi.zig describes it to TypeScript, so a new
+/// figure is a new tag here (appended) and its value in `write`: src/stats.ts carries every one.
 pub const Field = enum(u32) {
     bytes_in_use,
     bytes_allocated,

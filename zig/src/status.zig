@@ -1,5 +1,6 @@
-//! Failures: a Zig error set inside the core, status codes at the FFI boundary (src/native.ts
-//! mirrors them), and the per-thread message that explains the last failure. Exports return a
+//! Failures: a Zig error set inside the core, status codes at the FFI boundary (abi.zig describes
+//! them to TypeScript), and the per-thread message that explains the last failure, with the
+//! setting it is about where it is a config error. Exports return a
 //! status (0 = ok, negative = failure), or, where they return a granule offset,
 //! `offset_error_base + magnitude`.
 const std = @import("std");
@@ -29,6 +30,8 @@ pub const Error = error{
 
 pub const Code = enum(i32) {
     ok = 0,
+    /// From a free: freed, and the allocation had guard pages (not a failure).
+    freed_guarded = 1,
     out_of_memory = -1,
     invalid_pointer = -2,
     double_free = -3,
@@ -84,6 +87,8 @@ const message_capacity = 512;
 threadlocal var message_buffer: [message_capacity]u8 = undefined;
 threadlocal var message_len: usize = 0;
 threadlocal var last_error: ?Error = null;
+/// The setting (a PoolConfig field, or "name") the last Config failure is about: a static string.
+threadlocal var last_setting: []const u8 = "";
 
 /// The failure the last `fail` on this thread recorded (for exports that return an address, so
 /// cannot return a status).
@@ -92,7 +97,28 @@ pub fn lastCode() Code {
 }
 
 /// Records why the current call fails, for `mp_last_error`; returns `err` for `return fail(...)`.
-pub fn fail(err: Error, comptime fmt: []const u8, args: anytype) Error {
+/// A Config failure goes through `failConfig`, which names its setting (refused at compile time here).
+pub fn fail(comptime err: Error, comptime fmt: []const u8, args: anytype) Error {
+    if (err == error.Config) @compileError("a Config failure names its setting: status.failConfig(setting, ...)");
+    return record(err, fmt, args);
+}
+
+/// A Config failure about `setting`, as TypeScript names it (a PoolConfig field, or "name" for
+/// the pool's name): TypeScript reads it back (`mp_last_error_setting`) for ConfigError.field.
+/// `setting` must outlive the thread: a literal, or @tagName of a config field.
+pub fn failConfig(setting: []const u8, comptime fmt: []const u8, args: anytype) Error {
+    assert(setting.len > 0);
+    last_setting = setting;
+    return record(error.Config, fmt, args);
+}
+
+/// The setting of the last Config failure on this thread ("" where the last failure was another).
+pub fn lastSetting() []const u8 {
+    const last = last_error orelse return "";
+    return if (last == error.Config) last_setting else "";
+}
+
+fn record(err: Error, comptime fmt: []const u8, args: anytype) Error {
     const written = std.fmt.bufPrint(&message_buffer, fmt, args) catch blk: {
         const ellipsis = "...";
         @memcpy(message_buffer[message_capacity - ellipsis.len ..], ellipsis);
@@ -109,11 +135,13 @@ pub fn lastMessage() []const u8 {
 }
 
 test "fail records a bounded message" {
-    const err = fail(error.Config, "field {s} is {d}", .{ "alignment", 3 });
+    const err = failConfig("alignment", "field {s} is {d}", .{ "alignment", 3 });
     try std.testing.expectEqual(error.Config, err);
     try std.testing.expectEqualStrings("field alignment is 3", lastMessage());
+    try std.testing.expectEqualStrings("alignment", lastSetting());
     const long = "x" ** 600;
-    try std.testing.expectEqual(error.Config, fail(error.Config, "{s}", .{long}));
+    try std.testing.expectEqual(error.InvalidSize, fail(error.InvalidSize, "{s}", .{long}));
     try std.testing.expectEqual(@as(usize, message_capacity), lastMessage().len);
+    try std.testing.expectEqualStrings("", lastSetting());
     try std.testing.expectEqual(@as(u32, 0xFFFF_FF03), offsetError(error.DoubleFree));
 }

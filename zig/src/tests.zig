@@ -1,6 +1,7 @@
 //! The root of `zig build test`: pulls in every module's tests.
 test {
     _ = @import("status.zig");
+    _ = @import("abi.zig");
     _ = @import("backend/host.zig");
     _ = @import("backend/cuda_driver.zig");
     _ = @import("arena.zig");

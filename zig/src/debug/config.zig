@@ -73,7 +73,7 @@ pub const DebugConfig = struct {
             .safe_views = try flag(raw.safeViews, "safeViews"),
             .history_size = @intCast(try whole(raw.historySize, "historySize", history_size_max)),
         };
-        if (config.guard_sample_period == 0) return status.fail(error.Config, "guardSampleRate must be 1 (every allocation) or more (one in N), got 0", .{});
+        if (config.guard_sample_period == 0) return status.failConfig("guardSampleRate", "guardSampleRate must be 1 (every allocation) or more (one in N), got 0", .{});
         return config;
     }
 
@@ -95,13 +95,13 @@ pub const DebugConfig = struct {
 
 fn whole(value: f64, comptime name: []const u8, max: u64) Error!u64 {
     if (!(value >= 0) or value != @floor(value) or value > @as(f64, @floatFromInt(max))) {
-        return status.fail(error.Config, name ++ " must be a whole number from 0 to {d}, got {d}", .{ max, value });
+        return status.failConfig(name, name ++ " must be a whole number from 0 to {d}, got {d}", .{ max, value });
     }
     return @intFromFloat(value);
 }
 
 fn flag(value: f64, comptime name: []const u8) Error!bool {
-    if (value != 0 and value != 1) return status.fail(error.Config, name ++ " must be true or false, got {d}", .{value});
+    if (value != 0 and value != 1) return status.failConfig(name, name ++ " must be true or false, got {d}", .{value});
     return value == 1;
 }
 

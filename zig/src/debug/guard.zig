@@ -36,7 +36,7 @@ pub const Position = enum(u32) { after = 1, before = 2 };
 
 pub const State = enum(u8) { vacant, live, quarantined };
 
-/// Which stack of an allocation a record keeps (src/debug/tracker.ts StackKind).
+/// Which stack of an allocation a record keeps (abi.zig describes it to src/debug/tracker.ts).
 pub const StackKind = enum(u32) { allocation = 0, free = 1 };
 const stack_kinds = @typeInfo(StackKind).@"enum".fields.len;
 

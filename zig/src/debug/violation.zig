@@ -20,8 +20,8 @@ pub const Violation = struct {
     damaged_bytes: u64,
 };
 
-/// The fields as `mp_violation` numbers them (src/native.ts mirrors the order).
-pub const Field = enum(u32) { id, user_g, size, side, offset, damaged_bytes };
+/// The fields as `mp_violation` numbers them (abi.zig describes them to TypeScript).
+pub const Field = enum(u32) { id, user_granule, size, side, offset, damaged_bytes };
 
 threadlocal var last: Violation = .{ .id = 0, .user_g = 0, .size = 0, .side = .after, .offset = 0, .damaged_bytes = 0 };
 
@@ -38,7 +38,7 @@ pub fn record(violation: Violation) void {
 pub fn lastField(field: Field) f64 {
     return switch (field) {
         .id => @floatFromInt(last.id),
-        .user_g => @floatFromInt(last.user_g),
+        .user_granule => @floatFromInt(last.user_g),
         .size => @floatFromInt(last.size),
         .side => @floatFromInt(@intFromEnum(last.side)),
         .offset => @floatFromInt(last.offset),

@@ -64,7 +64,7 @@ pub fn get(ordinal: u32) Error!*Device {
     const visible = try count();
     if (visible == 0) return status.fail(error.Unavailable, "GPU pools are unavailable: the CUDA driver sees no device", .{});
     if (ordinal >= visible or ordinal >= devices_max) {
-        return status.fail(error.Config, "deviceId {d} names no CUDA device: {d} visible (0 to {d})", .{ ordinal, visible, visible - 1 });
+        return status.failConfig("deviceId", "deviceId {d} names no CUDA device: {d} visible (0 to {d})", .{ ordinal, visible, visible - 1 });
     }
     devices_mutex.lock();
     defer devices_mutex.unlock();

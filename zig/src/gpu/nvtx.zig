@@ -132,7 +132,7 @@ pub fn switchValue(value: []const u8, default: bool) bool {
     return default;
 }
 
-/// The bits `mp_nvtx_state` returns (src/nvtx.ts mirrors them).
+/// The bits `mp_nvtx_state` returns (abi.zig describes them to src/nvtx.ts).
 pub const state_built: u32 = 1;
 pub const state_register_memory: u32 = 2;
 pub const state_ranges: u32 = 4;

@@ -80,7 +80,7 @@ pub const Pool = struct {
         _ = libpmem.api() catch return status.fail(error.PmemUnavailable, "PMEM pools need libpmem: {s}", .{libpmem.unavailableReason()});
         crash_points.init();
         if (config.path.len == 0 or config.path.len > file.path_bytes_max or std.mem.indexOfScalar(u8, config.path, 0) != null) {
-            return status.fail(error.Config, "pmemPoolPath must name a file (1 to {d} bytes, no NUL), got {d} bytes", .{ file.path_bytes_max, config.path.len });
+            return status.failConfig("pmemPoolPath", "pmemPoolPath must name a file (1 to {d} bytes, no NUL), got {d} bytes", .{ file.path_bytes_max, config.path.len });
         }
         const self = gpa.create(Pool) catch return outOfMemory();
         errdefer gpa.destroy(self);
@@ -99,7 +99,7 @@ pub const Pool = struct {
             return switch (failure.kind) {
                 .file => status.fail(error.PmemFile, "{s}", .{failure.message()}),
                 .format => status.fail(error.PmemFormat, "{s}", .{failure.message()}),
-                .config => status.fail(error.Config, "{s}", .{failure.message()}),
+                .config => status.failConfig("initialSize", "{s}", .{failure.message()}), // file.zig: the only config failure
             };
         };
         var mapped = opened.mapped;
