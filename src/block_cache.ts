@@ -21,65 +21,60 @@
  * since Bun's JIT may reuse a plain typed-array read across the FFI call that wrote them.
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
+import { NativeLibraryError } from "./errors";
 import { ABI, core, GRANULE_BYTES, Status } from "./native";
 
 /**
- * The layout of a cache record and of a block-state chunk, from the core's ABI description
- * (zig/src/abi.zig: records.cacheRecord and the cache constants), read when the first cache opens:
- * importing this file never needs a core.
+ * The layout of a cache record (zig/src/sync/js_cache.zig Shared: f64 counters, then u32 words,
+ * then the stack) and of a block-state chunk (zig/src/sync/lockfree_fixed.zig Chunk: four arrays
+ * of u32 words), as constants, so the hot paths read no field for them (reading them from an
+ * object cost about 5 ns a pair). The core's ABI description (records.cacheRecord and the cache
+ * constants) is the one written form: the first cache to open checks these against it, and a core
+ * that differs is refused with a NativeLibraryError.
  */
-interface Layout {
-  /** Word indices (u32) of the record's fields, f64 indices of its counters, and of the stack's first number. */
-  ownerSerial: number;
-  count: number;
-  strideGranules: number;
-  capacity: number;
-  numbers: number;
-  allocations: number;
-  frees: number;
-  allocatedBytes: number;
-  freedBytes: number;
-  recordBytes: number;
-  /** Blocks per chunk as a shift; word offsets of a chunk's requested-size and start arrays; its bytes. */
-  chunkShift: number;
-  requested: number;
-  startPlusOne: number;
-  chunkBytes: number;
-  /**
-   * A state word's flags, as int32: chunks are viewed as an Int32Array, so a freed word (bit 31) is
-   * negative and every value stays an int32 (a Uint32Array's words above 2^31 would be doubles, and
-   * the JIT's int32 speculation would fail). `continued` marks a block a run holds after its first;
-   * ids stay below it.
-   */
-  freed: number;
-  continued: number;
-}
+const Word = { ownerSerial: 8, count: 9, strideGranules: 10, capacity: 11, numbers: 12 } as const;
+const Counter = { allocations: 0, frees: 1, allocatedBytes: 2, freedBytes: 3 } as const;
+const CHUNK_SHIFT = 12;
+const CHUNK_BLOCKS = 1 << CHUNK_SHIFT;
+/** Word offsets of a chunk's requested-size and start (`g + 1`) arrays; its state words come first. */
+const REQUESTED = CHUNK_BLOCKS;
+const START_PLUS_ONE = 3 * CHUNK_BLOCKS;
+const CHUNK_BYTES = 16 * CHUNK_BLOCKS;
+/**
+ * A state word's flags, as int32: chunks are viewed as an Int32Array, so a freed word (bit 31) is
+ * negative and every value stays an int32 (a Uint32Array's words above 2^31 would be doubles, and
+ * the JIT's int32 speculation would fail). CONTINUED marks a block a run holds after its first;
+ * ids stay below it.
+ */
+const FREED = -0x8000_0000;
+const CONTINUED = 0x4000_0000;
+const ID_BITS = CONTINUED - 1;
+const CAPACITY = 256;
+const RECORD_BYTES = 4 * Word.numbers + 4 * CAPACITY;
 
-let layout: Layout | undefined;
+let layoutChecked = false;
 
-function readLayout(): Layout {
-  const record = ABI.records.cacheRecord.fields;
-  const constants = ABI.constants;
-  const word = (name: "ownerSerial" | "count" | "strideGranules" | "capacity") => record[name].index;
-  const counter = (name: "allocations" | "frees" | "allocatedBytes" | "freedBytes") => record[name].index;
-  return {
-    ownerSerial: word("ownerSerial"),
-    count: word("count"),
-    strideGranules: word("strideGranules"),
-    capacity: word("capacity"),
-    numbers: constants.cacheNumbersOffset / 4,
-    allocations: counter("allocations"),
-    frees: counter("frees"),
-    allocatedBytes: counter("allocatedBytes"),
-    freedBytes: counter("freedBytes"),
-    recordBytes: ABI.records.cacheRecord.bytes,
-    chunkShift: constants.cacheChunkShift,
-    requested: constants.cacheChunkRequestedOffset / 4,
-    startPlusOne: constants.cacheChunkStartOffset / 4,
-    chunkBytes: constants.cacheChunkBytes,
-    freed: constants.blockFreedFlag | 0,
-    continued: constants.blockContinuedFlag,
-  };
+/** Throws a NativeLibraryError where the core describes the record or chunk otherwise than the constants above. */
+function checkLayout(): void {
+  if (layoutChecked) return;
+  const record = ABI.records.cacheRecord;
+  const c = ABI.constants;
+  const expected: [string, number, number][] = [
+    ["cacheRecord bytes", record.bytes, RECORD_BYTES],
+    ["cacheNumbersOffset", c.cacheNumbersOffset, 4 * Word.numbers],
+    ["cacheCapacity", c.cacheCapacity, CAPACITY],
+    ["cacheChunkShift", c.cacheChunkShift, CHUNK_SHIFT],
+    ["cacheChunkBytes", c.cacheChunkBytes, CHUNK_BYTES],
+    ["cacheChunkRequestedOffset", c.cacheChunkRequestedOffset, 4 * REQUESTED],
+    ["cacheChunkStartOffset", c.cacheChunkStartOffset, 4 * START_PLUS_ONE],
+    ["blockFreedFlag", c.blockFreedFlag | 0, FREED],
+    ["blockContinuedFlag", c.blockContinuedFlag, CONTINUED],
+    ...(Object.entries(Word).filter(([name]) => name !== "numbers") as [keyof typeof Word, number][]).map(([name, index]): [string, number, number] => [`cacheRecord ${name}`, record.fields[name as "count"].index, index]),
+    ...(Object.entries(Counter) as [keyof typeof Counter, number][]).map(([name, index]): [string, number, number] => [`cacheRecord ${name}`, record.fields[name].index, index]),
+  ];
+  const wrong = expected.filter(([, core, here]) => core !== here).map(([name, core, here]) => `${name} ${core} (this code: ${here})`);
+  if (wrong.length > 0) throw new NativeLibraryError(`the core's JavaScript cache layout differs from this code's: ${wrong.join(", ")}: use the core of the same version as this code (rebuild it in a checkout: npm run build)`);
+  layoutChecked = true;
 }
 
 /** A full stack gives back all but this many blocks in one call. */
@@ -114,21 +109,6 @@ export class BlockCache {
   readonly #strideShift: number;
   readonly #capacity: number;
   readonly #chunks: (Int32Array | undefined)[] = [];
-  /** The layout's figures this hot path reads, copied into fields of this object. */
-  readonly #countWord: number;
-  readonly #numbersWord: number;
-  readonly #ownerWord: number;
-  readonly #counterAllocations: number;
-  readonly #counterFrees: number;
-  readonly #counterAllocatedBytes: number;
-  readonly #counterFreedBytes: number;
-  readonly #chunkShift: number;
-  readonly #chunkMask: number;
-  readonly #requested: number;
-  readonly #startPlusOne: number;
-  readonly #chunkBytes: number;
-  readonly #freed: number;
-  readonly #continued: number;
   /** Blocks on the stack: the truth is here, the record's count word mirrors it for the core. */
   #count: number;
   /** Operations since the record was last checked for a destroyed pool. */
@@ -151,35 +131,21 @@ export class BlockCache {
   constructor(handle: number, address: number, maxBytes: number, readonly poolName: string) {
     this.#handle = handle;
     this.#address = address as Pointer;
-    const l = (layout ??= readLayout());
-    this.#countWord = l.count;
-    this.#numbersWord = l.numbers;
-    this.#ownerWord = l.ownerSerial;
-    this.#counterAllocations = l.allocations;
-    this.#counterFrees = l.frees;
-    this.#counterAllocatedBytes = l.allocatedBytes;
-    this.#counterFreedBytes = l.freedBytes;
-    this.#chunkShift = l.chunkShift;
-    this.#chunkMask = (1 << l.chunkShift) - 1;
-    this.#requested = l.requested;
-    this.#startPlusOne = l.startPlusOne;
-    this.#chunkBytes = l.chunkBytes;
-    this.#freed = l.freed;
-    this.#continued = l.continued;
-    const record = toArrayBuffer(address as Pointer, 0, l.numbers * 4 + 4 * ABI.constants.cacheCapacity);
+    const record = toArrayBuffer(address as Pointer, 0, RECORD_BYTES);
     this.#words = new Uint32Array(record);
-    this.#counters = new Float64Array(record, 0, Math.max(l.allocations, l.frees, l.allocatedBytes, l.freedBytes) + 1);
-    this.#serial = Atomics.load(this.#words, l.ownerSerial);
-    this.#stride = this.#words[l.strideGranules]!;
+    this.#counters = new Float64Array(record, 0, 4);
+    this.#serial = Atomics.load(this.#words, Word.ownerSerial);
+    this.#stride = this.#words[Word.strideGranules]!;
     this.#strideShift = (this.#stride & (this.#stride - 1)) === 0 ? 31 - Math.clz32(this.#stride) : -1;
-    this.#capacity = this.#words[l.capacity]!;
-    this.#count = Atomics.load(this.#words, l.count);
+    this.#capacity = this.#words[Word.capacity]!;
+    this.#count = Atomics.load(this.#words, Word.count);
     this.#coreWrittenBelow = this.#count;
     this.maxBytes = Math.min(maxBytes, this.#stride * GRANULE_BYTES);
   }
 
   /** Opens the calling thread's cache of the pool, or gives null where the pool has none. */
   static open(handle: number, maxBytes: number, poolName: string): BlockCache | null {
+    checkLayout();
     const address = core.mp_cache_open(handle);
     if (address === null || Number(address) === 0) return null;
     const cache = new BlockCache(handle, Number(address), maxBytes, poolName);
@@ -189,7 +155,7 @@ export class BlockCache {
 
   /** Whether the pool is still there (another Worker may have destroyed it). */
   get open(): boolean {
-    return !this.#dead && Atomics.load(this.#words, this.#ownerWord) === this.#serial;
+    return !this.#dead && Atomics.load(this.#words, Word.ownerSerial) === this.#serial;
   }
 
   /**
@@ -229,27 +195,26 @@ export class BlockCache {
     count--;
     let number: number;
     if (count < this.#coreWrittenBelow) {
-      number = Atomics.load(this.#words, this.#numbersWord + count);
+      number = Atomics.load(this.#words, Word.numbers + count);
       this.#coreWrittenBelow = count;
     } else {
-      number = this.#words[this.#numbersWord + count]!;
+      number = this.#words[Word.numbers + count]!;
     }
     this.#count = count;
-    this.#words[this.#countWord] = count;
-    const chunk = this.#chunks[number >>> this.#chunkShift] ?? this.#chunk(number >>> this.#chunkShift)!;
-    const at = number & this.#chunkMask;
+    this.#words[Word.count] = count;
+    const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT)!;
+    const at = number & (CHUNK_BLOCKS - 1);
     // Ids count up per block (as the core's claim does): a handle of an earlier allocation never
     // frees a later one. The block is ours (freed, on our stack): no other thread writes its word.
-    const idBits = this.#continued - 1;
-    const next = (chunk[at]! & idBits) + 1;
-    const id = next > idBits ? 1 : next;
-    chunk[this.#requested + at] = size;
+    const next = (chunk[at]! & ID_BITS) + 1;
+    const id = next > ID_BITS ? 1 : next;
+    chunk[REQUESTED + at] = size;
     if (PLAIN_PUBLISH) chunk[at] = id;
     else Atomics.store(chunk, at, id);
-    this.#counters[this.#counterAllocations]! += 1;
-    this.#counters[this.#counterAllocatedBytes]! += size;
+    this.#counters[Counter.allocations]! += 1;
+    this.#counters[Counter.allocatedBytes]! += size;
     this.lastId = id;
-    return chunk[this.#startPlusOne + at]! - 1;
+    return chunk[START_PLUS_ONE + at]! - 1;
   }
 
   /**
@@ -259,10 +224,10 @@ export class BlockCache {
   free(g: number, expectedId: number): number {
     if (this.#closed()) return Status.poolNotFound;
     const number = this.#numberOf(g);
-    const chunk = this.#chunks[number >>> this.#chunkShift] ?? this.#chunk(number >>> this.#chunkShift);
+    const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT);
     if (chunk === undefined) return this.#fail(Status.invalidPointer, `pool '${this.poolName}' never gave out a block at offset ${g * GRANULE_BYTES}`);
-    const at = number & this.#chunkMask;
-    const start = chunk[this.#startPlusOne + at]!;
+    const at = number & (CHUNK_BLOCKS - 1);
+    const start = chunk[START_PLUS_ONE + at]!;
     if (start !== g + 1) {
       if (start !== 0 && start - 1 < g) return this.#fail(Status.invalidPointer, `pointer at offset ${g * GRANULE_BYTES} points inside an allocation of pool '${this.poolName}', not at its start`);
       return this.#fail(Status.invalidPointer, `pool '${this.poolName}' never gave out a block at offset ${g * GRANULE_BYTES}`);
@@ -271,30 +236,30 @@ export class BlockCache {
     let state = chunk[at]!;
     for (;;) {
       if (state === 0) return this.#fail(Status.invalidPointer, `pool '${this.poolName}' never gave out a block at offset ${g * GRANULE_BYTES}`);
-      if ((state & this.#continued) !== 0) return this.#fail(Status.invalidPointer, `pointer at offset ${g * GRANULE_BYTES} points inside a run of blocks of pool '${this.poolName}', not at its start`);
+      if ((state & CONTINUED) !== 0) return this.#fail(Status.invalidPointer, `pointer at offset ${g * GRANULE_BYTES} points inside a run of blocks of pool '${this.poolName}', not at its start`);
       if (state < 0) {
         return this.#fail(Status.doubleFree, expectedId !== 0 ? `double free: allocation #${expectedId} at offset ${g * GRANULE_BYTES} was already freed (pool '${this.poolName}')` : `double free: the block at offset ${g * GRANULE_BYTES} is already free (pool '${this.poolName}')`);
       }
       if (expectedId !== 0 && state !== expectedId) {
         return this.#fail(Status.doubleFree, `double free: allocation #${expectedId} at offset ${g * GRANULE_BYTES} was already freed, and the block now holds allocation #${state} (pool '${this.poolName}')`);
       }
-      const requested = chunk[this.#requested + at]!;
+      const requested = chunk[REQUESTED + at]!;
       if (requested > this.maxBytes) return 1;
       // Of two racing frees exactly one swaps the state word; the other sees the freed flag and fails above.
-      const seen = Atomics.compareExchange(chunk, at, state, state | this.#freed);
+      const seen = Atomics.compareExchange(chunk, at, state, state | FREED);
       if (seen !== state) {
         state = seen;
         continue;
       }
-      this.#counters[this.#counterFrees]! += 1;
-      this.#counters[this.#counterFreedBytes]! += requested;
+      this.#counters[Counter.frees]! += 1;
+      this.#counters[Counter.freedBytes]! += requested;
       let count = this.#count;
       if (count === this.#capacity) {
         count = core.mp_cache_flush(this.#handle, this.#address, KEEP_ON_FLUSH); // slots below stay as they were
       }
-      this.#words[this.#numbersWord + count] = number;
+      this.#words[Word.numbers + count] = number;
       this.#count = count + 1;
-      this.#words[this.#countWord] = count + 1;
+      this.#words[Word.count] = count + 1;
       return 0;
     }
   }
@@ -302,12 +267,12 @@ export class BlockCache {
   /** The id of the allocation that holds the block at `g` now, 0 where it is free or none starts there. */
   liveId(g: number): number {
     const number = this.#numberOf(g);
-    const chunk = this.#chunk(number >>> this.#chunkShift);
+    const chunk = this.#chunk(number >>> CHUNK_SHIFT);
     if (chunk === undefined) return 0;
-    const at = number & this.#chunkMask;
-    if (chunk[this.#startPlusOne + at] !== g + 1) return 0;
+    const at = number & (CHUNK_BLOCKS - 1);
+    if (chunk[START_PLUS_ONE + at] !== g + 1) return 0;
     const state = Atomics.load(chunk, at);
-    return state < 0 || (state & this.#continued) !== 0 ? 0 : state;
+    return state < 0 || (state & CONTINUED) !== 0 ? 0 : state;
   }
 
   /** Gives every cached block back to the pool. */
@@ -332,7 +297,7 @@ export class BlockCache {
     if (known !== undefined) return known;
     const address = core.mp_cache_chunk(this.#handle, index);
     if (address === null || Number(address) === 0) return undefined;
-    const chunk = new Int32Array(toArrayBuffer(address as Pointer, 0, this.#chunkBytes));
+    const chunk = new Int32Array(toArrayBuffer(address as Pointer, 0, CHUNK_BYTES));
     this.#chunks[index] = chunk;
     return chunk;
   }
