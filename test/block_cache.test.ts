@@ -2,6 +2,8 @@
 // hits cross no FFI boundary, bad frees are still typed errors found on the cached path, and the
 // statistics stay exact, with cached bytes apart from bytes in use.
 import { afterEach, describe, expect, test } from "bun:test";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DoubleFreeError, InvalidPointerError, MemoryPoolManager, PoolConfig, PoolNotFoundError, UseAfterFreeError } from "../src/index";
 import { thrown } from "./support/thrown";
@@ -173,6 +175,30 @@ describe("the JavaScript thread cache", () => {
     const blocks = new Set(Array.from({ length: 300 }, () => again.allocateRaw(64)));
     expect(blocks.size).toBe(300);
     for (const p of blocks) again.deallocate(p);
+  });
+
+  test("code whose cache layout differs from the core's description is refused when its first cache opens", () => {
+    // A copy of src/ with the record's capacity edited, run in a child process against this core.
+    const dir = mkdtempSync(join(tmpdir(), "bun-memory-pool-cache-layout-"));
+    try {
+      cpSync(join(import.meta.dir, "..", "src"), join(dir, "src"), { recursive: true });
+      const file = join(dir, "src", "block_cache.ts");
+      const original = readFileSync(file, "utf8");
+      writeFileSync(file, original.replace("const CAPACITY = 256;", "const CAPACITY = 128;"));
+      expect(readFileSync(file, "utf8")).not.toBe(original);
+      const probe = `const { MemoryPoolManager, PoolConfig } = await import("./src/index.ts");
+        const pool = MemoryPoolManager.getInstance().createCPUPool("p", Object.assign(PoolConfig.FixedSizeCPU(64), { threadSafety: "mutex", threadLocalCache: true }));
+        try { pool.allocateRaw(64); console.log("allocated"); } catch (e) { console.log(e.name + ": " + e.message); }`;
+      writeFileSync(join(dir, "probe.ts"), probe);
+      const core = join(import.meta.dir, "..", "zig", "zig-out", "lib", "libmemory_pool.so");
+      const result = Bun.spawnSync([process.execPath, "probe.ts"], { cwd: dir, env: { PATH: process.env.PATH, MEMORY_POOL_CORE_PATH: core }, stdout: "pipe", stderr: "pipe" });
+      expect(result.stderr.toString()).toBe("");
+      const out = result.stdout.toString();
+      expect(out).toContain("NativeLibraryError: the core's JavaScript cache layout differs from this code's");
+      expect(out).toContain("cacheCapacity 256 (this code: 128)");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("requests a block cannot serve go to the core: runs of blocks, and bad sizes with their errors", () => {
