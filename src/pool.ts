@@ -520,7 +520,7 @@ interface ViewedBlock {
   live: boolean;
 }
 
-/** Blocks kept per pool and thread (see HostPool.#blocks); past this the spares are dropped. */
+/** Spare buffers kept per pool and thread (see HostPool.#blocks); past this many they are dropped. */
 const VIEWED_BLOCKS_MAX = 1024;
 
 /**
@@ -606,7 +606,8 @@ export abstract class HostPool extends NativePool {
   exactBuffer(offset: number, size: number, id: number): ArrayBuffer {
     const block = this.#blocks.get(offset);
     if (block === undefined) {
-      if (this.#blocks.size >= VIEWED_BLOCKS_MAX) this.#dropSpares();
+      // Past VIEWED_BLOCKS_MAX spares, all of them go (a sweep per that many new blocks: amortised O(1)).
+      if (this.#blocks.size - this.#liveViews >= VIEWED_BLOCKS_MAX) this.#dropSpares();
       this.#blocks.set(offset, { id, buffer: this.#newBuffer(offset, size), live: true });
       this.#liveViews++;
       return this.#blocks.get(offset)!.buffer;
