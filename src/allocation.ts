@@ -153,6 +153,7 @@ export class Allocation extends PoolAllocation {
     return this.pool.typedView(typedArrayTypeArg("as", type), this.offset, this.size, this.id) as InstanceType<T>;
   }
 
+  /** @internal */
   protected override onFreed(): void {
     this.#bytes = undefined;
   }

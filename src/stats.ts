@@ -54,6 +54,7 @@ export class MemoryStats {
   declare readonly bytesTrimmed: number;
   declare readonly growthCount: number;
 
+  /** @internal from the core's statistics record: pool.getStats() makes them. */
   constructor(
     readonly poolName: string,
     record: Float64Array,
