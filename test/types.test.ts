@@ -72,13 +72,12 @@ test("every exported class has its source's members less the @internal ones, inh
   const names = (classes: typeof source, keep: (member: { internal: boolean }) => boolean) =>
     Object.fromEntries([...classes].map(([name, members]) => [name, members.filter(keep).map((member) => member.name)]));
   expect(names(declared, () => true)).toEqual(names(source, (member) => !member.internal));
-  // The classes a user holds most, and the members the issue found in completion (issue 15).
+  // The classes a user holds most: each is declared, and the pools and allocations have members the
+  // library keeps to itself (the issue counted about 25 of them in a CPU pool's completion), none declared.
   const internal = names(source, (member) => member.internal);
   for (const name of ["CPUMemoryPool", "PinnedMemoryPool", "PMEMMemoryPool", "GPUMemoryPool", "Allocation", "GPUAllocation", "MemoryPoolManager"]) {
     expect(declared.has(name)).toBe(true);
   }
-  expect(internal.CPUMemoryPool).toEqual(expect.arrayContaining(["release", "destroyNative", "allocOffset", "holds", "view"]));
-  expect(internal.GPUMemoryPool).toEqual(expect.arrayContaining(["release", "destroyNative", "releaseOnStream", "gpuDebug"]));
-  expect(internal.Allocation).toEqual(expect.arrayContaining(["offset", "epoch", "released", "describe"]));
+  for (const name of ["CPUMemoryPool", "PMEMMemoryPool", "GPUMemoryPool", "Allocation"]) expect(internal[name]!.length).toBeGreaterThan(5);
   expect(names(declared, () => true).CPUMemoryPool).toEqual(expect.arrayContaining(["allocate", "deallocate", "getStats", "destroy", "name", "config", "kind"]));
 });
