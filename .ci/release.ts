@@ -4,6 +4,7 @@
  * ReleaseSafe, a baseline CPU of each architecture, stripped, the CUDA debug kernels embedded where
  * nvcc exists), makes one package per platform around it, and packs those and the main package,
  * all of one version, as tarballs into one folder (dist/ unless --out says), ready for `npm publish`.
+ * Packing the main package writes its declarations first (package.json's prepack: .ci/declarations.ts).
  *
  *   bun .ci/release.ts [--out DIR] [--platforms linux-x64-gnu,linux-arm64-gnu]
  *

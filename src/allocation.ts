@@ -169,6 +169,7 @@ export class Allocation extends PoolAllocation {
     return this.pool.windowView(this.offset, this.size);
   }
 
+  /** @internal */
   protected override onFreed(): void {
     this.#bytes = undefined;
   }

@@ -15,7 +15,7 @@ export type GuardPagePosition = "after" | "before";
 
 
 export class PoolConfig {
-  /** (seed) PoolConfig.AllocatorType.FixedSize | Variable */
+  /** PoolConfig.AllocatorType.FixedSize | Variable */
   static readonly AllocatorType = { FixedSize: "FixedSize", Variable: "Variable" } as const;
 
   /** FixedSize: every block has blockSize bytes, O(1). Variable: any size, TLSF, O(1) bounded. */
@@ -86,23 +86,23 @@ export class PoolConfig {
   /** Report live allocations when the pool is destroyed and at process exit, and Allocations garbage-collected while live. */
   leakReport = false;
 
-  /** (seed) A large variable-size pool that grows by doubling. */
+  /** A large variable-size pool that grows by doubling. */
   static HighPerformanceCPU(): PoolConfig {
     return Object.assign(new PoolConfig(), { allocatorType: "Variable", initialSize: 16 * MiB, growth: 2 } satisfies Partial<PoolConfig>);
   }
 
-  /** (seed) A fixed-size pool of `blockSize`-byte blocks. */
+  /** A fixed-size pool of `blockSize`-byte blocks. */
   static FixedSizeCPU(blockSize: number): PoolConfig {
     return Object.assign(new PoolConfig(), { allocatorType: "FixedSize", blockSize } satisfies Partial<PoolConfig>);
   }
 
-  /** (seed) A device pool on GPU `deviceId`. */
+  /** A device pool on GPU `deviceId`. */
   static HighPerformanceGPU(deviceId = 0): PoolConfig {
     return Object.assign(new PoolConfig(), { deviceId, initialSize: 64 * MiB, growth: 2 } satisfies Partial<PoolConfig>);
   }
 
   /**
-   * (seed) A device pool configured for debugging: canaries around every allocation and fill
+   * A device pool configured for debugging: canaries around every allocation and fill
    * patterns, written and checked by the debug kernels (on free, check() and destroy), history
    * with stacks, leak reports.
    */

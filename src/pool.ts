@@ -308,7 +308,7 @@ export abstract class NativePool {
     return stackSection("allocated at", stacks.allocated) + (stacks.freed === undefined ? "" : stackSection("freed at", stacks.freed));
   }
 
-  /** A pointer that cannot name a block of this pool: off a granule, or outside the pool (maybe in another). */
+  /** @internal a pointer that cannot name a block of this pool: off a granule, or outside the pool (maybe in another). */
   strangePointer(address: number, inside: boolean): InvalidPointerError {
     const pointer = `0x${address.toString(16)}`;
     if (inside) return new InvalidPointerError(`pool '${this.name}' never gave out the pointer ${pointer}: no block starts there${this.describePointer(address)}`);
@@ -551,7 +551,7 @@ export abstract class HostPool extends NativePool {
     }
   }
 
-  /** (seed) An Allocation of `size` bytes. */
+  /** An Allocation of `size` bytes. */
   allocate(size: number): Allocation {
     const offset = this.allocOffset(size);
     const tagged = this.lastTaggedId; // the id, and in its top bit whether the allocation has guard pages
@@ -567,7 +567,7 @@ export abstract class HostPool extends NativePool {
     return this.addressOf(offset);
   }
 
-  /** (seed) Frees an Allocation, its pointer, or a view that starts at its first byte. */
+  /** Frees an Allocation, its pointer, or a view that starts at its first byte. */
   deallocate(target: Freeable): void {
     if (typeof target === "number") return this.releaseAddress(target);
     if (target instanceof Allocation) {

@@ -59,6 +59,7 @@ export class MemoryStats {
    */
   declare readonly cachedBytes: number;
 
+  /** @internal from the core's statistics record: pool.getStats() makes them. */
   constructor(
     readonly poolName: string,
     record: Float64Array,

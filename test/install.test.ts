@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { CORE_PLATFORMS, PACKAGE_NAME, corePackageName } from "../src/platforms";
+import { checkConsumer } from "./support/consumer";
 
 const root = join(import.meta.dir, "..");
 const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
@@ -46,6 +47,21 @@ const stats = pool.getStats();
 console.log("allocations " + stats.allocationCount + ", frees " + stats.freeCount + ", live " + stats.liveAllocations);
 console.log(stats.getStatsString());
 manager.destroyPool("installed");
+`;
+
+/** What a user's editor sees of a pool and an allocation: the API, not the library's own members. */
+const typedApp = `import { MemoryPoolManager, type CPUMemoryPool } from "${PACKAGE_NAME}";
+
+const pool: CPUMemoryPool = MemoryPoolManager.getInstance().createCPUPool("typed", { blockSize: 64 });
+const block = pool.allocate(64);
+block.as(Float32Array)[0] = 1.5;
+// @ts-expect-error: not API, so not in the declarations
+pool.destroyNative();
+// @ts-expect-error: not API
+pool.holds(0, 1);
+// @ts-expect-error: not API
+block.offset;
+pool.destroy();
 `;
 
 function expectAppRan(result: { exitCode: number; stdout: Buffer; stderr: Buffer }): void {
@@ -143,9 +159,13 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
         libc: [platform.libc],
       });
     }
-    // The main package carries the TypeScript side only: no Zig sources, no set-up script.
+    // The main package carries the TypeScript side only: no Zig sources, no set-up script; Bun runs
+    // src/, editors read the declarations in types/ that packing it wrote.
     const listing = Bun.spawnSync(["tar", "-tzf", tarball(PACKAGE_NAME)]).stdout.toString();
     expect(listing).toContain("package/src/loader.ts");
+    expect({ types: main.types, exports: main.exports["."] }).toEqual({ types: "types/index.d.ts", exports: { types: "./types/index.d.ts", default: "./src/index.ts" } });
+    expect(listing).toContain("package/types/index.d.ts");
+    expect(listing).toContain("package/types/pool.d.ts");
     expect(listing).not.toContain("package/zig/");
     expect(listing).not.toContain("package/.ci/");
   });
@@ -167,6 +187,14 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
     expect(existsSync(join(project, "node_modules", corePackageName(here!), here!.library))).toBe(true);
     expectAppRan(run([process.execPath, "app.ts"], project));
   });
+
+  test("the app and a typed one type-check against the installed declarations, which hold the API only", () => {
+    writeFileSync(join(project, "typed.ts"), typedApp);
+    const consumer = checkConsumer([join(project, "app.ts"), join(project, "typed.ts")]);
+    expect(consumer.problems).toBe("");
+    expect(consumer.packageFiles).toContain("types/index.d.ts");
+    expect(consumer.packageFiles.filter((file) => !file.startsWith("types/"))).toEqual([]);
+  }, 60_000);
 
   test("bun build --compile embeds the core: the binary runs alone in an empty folder", () => {
     const compile = run([process.execPath, "build", "--compile", "app.ts", "--outfile", "app-binary"], project);
