@@ -307,12 +307,16 @@ export class MemoryPoolManager {
 
   /** One table of every pool in the process: what each holds, reserves and wastes. */
   getStatsString(): string {
-    const rows = this.#everyPool().map((pool) => ({ pool, stats: pool.getStats() }));
+    const listed = this.#everyPool().map((pool) => ({ pool, stats: pool.readableStats() }));
+    const rows = listed.flatMap(({ pool, stats }) => (typeof stats === "string" ? [] : [{ pool, stats }]));
+    // Another thread's "none" pools are named, without figures: only their owner may read them.
+    const elsewhere = listed.filter(({ stats }) => stats === "ownedByAnotherThread").map(({ pool }) => pool);
     const header = ["pool", "kind", "allocator", "in use", "peak", "reserved", "live", "fragmentation", "utilization", "allocs / frees", "failed"];
+    const allocator = (pool: MemoryPool) => (pool.config.allocatorType === "FixedSize" ? `FixedSize ${bytes(pool.config.blockSize)}` : "Variable");
     const cells = rows.map(({ pool, stats }) => [
       pool.name,
       pool.kind,
-      pool.config.allocatorType === "FixedSize" ? `FixedSize ${bytes(pool.config.blockSize)}` : "Variable",
+      allocator(pool),
       bytes(stats.bytesInUse),
       bytes(stats.peakBytesInUse),
       bytes(stats.bytesReserved),
@@ -329,7 +333,8 @@ export class MemoryPoolManager {
     const widths = header.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
     const numeric = new Set([3, 4, 5, 6, 7, 8, 9, 10]);
     const line = (row: string[]) => `  ${row.map((cell, column) => (numeric.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join("  ")}`.trimEnd();
-    return [`Memory pools: ${rows.length}`, line(header), ...cells.map(line), line(total)].join("\n");
+    const unread = elsewhere.map((pool) => line([pool.name, pool.kind, allocator(pool), "(threadSafety \"none\": another thread's)", ...Array<string>(7).fill("")]));
+    return [`Memory pools: ${rows.length + elsewhere.length}`, line(header), ...cells.map(line), ...unread, line(total)].join("\n");
   }
 
   /** Every pool in the process, skipping any another Worker destroys meanwhile. */

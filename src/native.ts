@@ -27,7 +27,7 @@ import {
 import { loadCore } from "./loader";
 
 /** Bumped with every change of an export's signature or of the config and stats records. */
-const ABI_VERSION = 12;
+const ABI_VERSION = 13;
 
 /** Granule offsets from mp_alloc are below this; from it up they are errors. */
 export const OFFSET_ERROR_BASE = 0xffff_ff00;
@@ -218,6 +218,8 @@ const pmemSymbols = {
   mp_pmem_live_list: { args: [i32, ptr, u32], returns: i32 },
   mp_pmem_stats: { args: [i32, ptr], returns: i32 },
   mp_pmem_reset_peaks: { args: [i32], returns: i32 },
+  mp_pmem_trim: { args: [i32], returns: f64 },
+  mp_pmem_check: { args: [i32], returns: i32 },
   mp_pmem_reset: { args: [i32], returns: i32 },
   mp_pmem_snapshot: { args: [i32, ptr, ptr, u32, ptr, u32, ptr], returns: i32 },
   mp_pmem_barrier_count: { args: [], returns: f64 },
