@@ -175,7 +175,7 @@ export class MemoryPoolManager {
     this.#exitReportArmed = true;
     process.on("exit", () => {
       for (const pool of this.#pools.values()) {
-        if (pool.destroyed || !pool.config.leakReport || pool instanceof GPUMemoryPool) continue;
+        if (pool.destroyed || !pool.config.leakReport || pool instanceof GPUMemoryPool || !pool.exists()) continue;
         try {
           pool.reportLeaks("process exit");
         } catch (err) {
@@ -256,9 +256,10 @@ export class MemoryPoolManager {
   [Symbol.dispose](): void {
     let first: unknown;
     for (const pool of [...this.#pools.values()]) {
-      if (pool.destroyed) continue;
+      if (pool.destroyed || !pool.exists()) continue; // destroyed here, or by another Worker
       try {
-        this.destroyPool(pool.name);
+        this.#pools.delete(pool.name);
+        pool.destroyNative(); // this object's pool, not one another Worker made under its name since
       } catch (err) {
         first ??= err;
       }
@@ -375,9 +376,13 @@ export class MemoryPoolManager {
     });
   }
 
+  /**
+   * This thread's object for the pool named `name`, while that pool lives: another Worker may have
+   * destroyed it (and made a new pool of that name since), which this thread's object does not know.
+   */
   #live(name: string): MemoryPool | undefined {
     const pool = this.#pools.get(name);
-    if (pool === undefined || !pool.destroyed) return pool;
+    if (pool === undefined || (!pool.destroyed && pool.exists())) return pool;
     this.#pools.delete(name);
     return undefined;
   }

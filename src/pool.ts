@@ -224,6 +224,11 @@ export abstract class NativePool {
     return id;
   }
 
+  /** @internal whether the pool still exists (another Worker may have destroyed it; this object's `destroyed` says only this thread did). */
+  exists(): boolean {
+    return !this.destroyed && this.#calls.addressSpace(this.handle) >= 0;
+  }
+
   /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
   holds(offset: number, id: number): boolean {
     return this.liveIdAt(offset) === id;
