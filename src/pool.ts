@@ -258,7 +258,8 @@ export abstract class NativePool {
   liveBlock(address: number): { offset: number; size: number; id: number } {
     const delta = address - this.base;
     const offset = delta / GRANULE_BYTES;
-    const size = delta >= 0 && delta < this.addressSpace && Number.isInteger(offset) ? this.#liveSizeAt(offset) : -1;
+    if (!(delta >= 0 && delta < this.addressSpace)) throw this.strangePointer(address, false); // names the pool it lies in, if any
+    const size = Number.isInteger(offset) ? this.#liveSizeAt(offset) : -1;
     if (size < 0) throw new InvalidPointerError(`0x${address.toString(16)} is not the start of a live allocation of pool '${this.name}'`);
     return { offset, size, id: core.mp_last_id() };
   }
