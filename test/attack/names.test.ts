@@ -5,7 +5,7 @@
  * getPool() of a new pool of that name returned the dead one (its calls: PoolNotFoundError).
  */
 import { expect, test } from "bun:test";
-import { ConfigError, MemoryPoolManager, PoolExistsError } from "../../src/index";
+import { ConfigError, MemoryPoolManager, PoolExistsError, ThreadSafetyError } from "../../src/index";
 import { thrown } from "../support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
@@ -36,6 +36,24 @@ test("a Worker sees what happened to a name in another thread: destroyed, made a
   } finally {
     worker.terminate();
   }
+});
+
+test('a threadSafety "none" pool goes with the Worker that made it: its name is free again, nothing else could destroy it', async () => {
+  const name = "attack-names-orphan";
+  const worker = new Worker(new URL("../fixtures/attack/orphan-worker.ts", import.meta.url).href);
+  await new Promise((resolve, reject) => {
+    worker.onmessage = resolve;
+    worker.onerror = (event) => reject(new Error(event.message));
+    worker.postMessage(name);
+  });
+  expect(manager.hasPool(name)).toBe(true);
+  expect(thrown(() => manager.destroyPool(name))).toBeInstanceOf(ThreadSafetyError); // only its owner may
+  const ended = new Promise((resolve) => worker.addEventListener("close", resolve));
+  worker.terminate();
+  await ended;
+  for (let waited = 0; manager.hasPool(name) && waited < 2000; waited += 10) await Bun.sleep(10); // the thread's end runs after close
+  expect(manager.hasPool(name)).toBe(false);
+  manager.createCPUPool(name).destroy();
 });
 
 test("names at the limits: 255 bytes of UTF-8 is the longest, and a NUL is part of a name", () => {
