@@ -62,7 +62,7 @@ describe('another thread\'s threadSafety "none" pool: every call that reads or c
   for (const [name, kind, config] of owned) {
     test(name, async () => {
       const { outcomes, ownerStillWorks } = await probe("none", kind, config);
-      for (const call of ["fromPointer", "fromPointer(bad)", ...calls]) expect([call, outcomes[call]]).toEqual([call, "THREAD_SAFETY"]);
+      for (const call of ["fromPointer", "fromPointer(bad)", "deallocate(ptr)", ...calls]) expect([call, outcomes[call]]).toEqual([call, "THREAD_SAFETY"]);
       // What tools read of every pool in the process names it, without the figures only its owner may read.
       expect(outcomes.toJSON).toBe("ownedByAnotherThread");
       expect(outcomes.toString).toContain(`another thread's (threadSafety "none")`);
