@@ -8,14 +8,18 @@
  * its statistics and blocks while its owner changed them without a lock.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { core, lastError } from "../../src/native";
 import { poolPath, removePoolFiles, runChild } from "../pmem/helpers";
+
+const deviceCount = core.mp_gpu_device_count();
+if (deviceCount <= 0) console.log(`[test/attack/threads] the pinned pool case skipped: ${deviceCount < 0 ? lastError() : "the CUDA driver sees no device"}`);
 
 afterAll(removePoolFiles);
 
 const child = "../../fixtures/attack/threads-child.ts";
 const calls = ["allocate", "allocateRaw", "getStats", "resetPeaks", "check", "getLeaks", "snapshot", "trim", "reset", "destroy"];
 
-async function probe(mode: "destroyed" | "none", kind: "cpu" | "pmem", config: object): Promise<{ outcomes: Record<string, string>; ownerStillWorks: boolean }> {
+async function probe(mode: "destroyed" | "none", kind: "cpu" | "pinned" | "pmem", config: object): Promise<{ outcomes: Record<string, string>; ownerStillWorks: boolean }> {
   const args = [mode, kind, JSON.stringify(config), ...(kind === "pmem" ? [poolPath(`attack-${mode}`)] : [])];
   const run = await runChild(child, args);
   expect(run.stderr).toBe("");
@@ -46,10 +50,16 @@ describe("a pool destroyed by another thread: every call in the Worker is PoolNo
       expect(outcomes.alive).toBe("false");
       expect(outcomes.oldView).toBe("0"); // the view made before reads zeros, never faults
       expect(outcomes.toJSON).toBe("destroyed");
-      expect(outcomes.toString).toEndWith(": destroyed");
+      expect(outcomes["String(pool)"]).toEndWith(": destroyed");
       expect(outcomes.getStatsString).toStartWith("Memory pools: 0");
     });
   }
+});
+
+test.skipIf(deviceCount <= 0)("a pinned pool destroyed by another thread: PoolNotFoundError in the Worker, its old view reads zeros", async () => {
+  const { outcomes } = await probe("destroyed", "pinned", { threadSafety: "mutex" });
+  for (const call of ["bytes", "fromPointer", "deallocate(ptr)", "free", ...calls]) expect([call, outcomes[call]]).toEqual([call, "POOL_NOT_FOUND"]);
+  expect(outcomes.oldView).toBe("0"); // the range stays mapped, as a CPU pool's (it was unmapped: the read faulted)
 });
 
 describe('another thread\'s threadSafety "none" pool: every call that reads or changes it is ThreadSafetyError', () => {
@@ -65,7 +75,7 @@ describe('another thread\'s threadSafety "none" pool: every call that reads or c
       for (const call of ["fromPointer", "fromPointer(bad)", "deallocate(ptr)", ...calls]) expect([call, outcomes[call]]).toEqual([call, "THREAD_SAFETY"]);
       // What tools read of every pool in the process names it, without the figures only its owner may read.
       expect(outcomes.toJSON).toBe("ownedByAnotherThread");
-      expect(outcomes.toString).toContain(`another thread's (threadSafety "none")`);
+      expect(outcomes["String(pool)"]).toContain(`another thread's (threadSafety "none")`);
       expect(outcomes.getStatsString).toMatch(new RegExp(`^  attack-none-${kind} +${kind} +.+ +\\(threadSafety "none": another thread's\\)$`, "m"));
       expect(JSON.parse(outcomes["manager.toJSON"]!).pools[0].ownedByAnotherThread).toBe(true);
       expect(ownerStillWorks).toBe(true);
