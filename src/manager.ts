@@ -114,6 +114,8 @@ export class MemoryPoolManager {
   /** Finds Allocations garbage-collected while live; held here so it stays reachable (see tracker.ts). */
   readonly #leakWatch: LeakWatch = makeLeakWatch();
   #exitReportArmed = false;
+  /** The pools this thread made (or opened), as opposed to ones it found that other Workers made. */
+  readonly #made = new WeakSet<MemoryPool>();
 
   private constructor() {
     setLeakWatch(this.#leakWatch);
@@ -149,22 +151,24 @@ export class MemoryPoolManager {
     frozen.validate();
     if (this.#live(name) !== undefined) throw new PoolExistsError(`a pool named '${name}' already exists`);
     const handle = check(core.mp_pool_create(encoded, encoded.length, configRecord(kind, frozen)));
-    return this.#wrap(name, frozen, handle, kind);
+    return this.#wrap(name, frozen, handle, kind, true);
   }
 
-  #wrap(name: string, config: Readonly<PoolConfig>, handle: number, kind: number): MemoryPool {
+  #wrap(name: string, config: Readonly<PoolConfig>, handle: number, kind: number, made: boolean): MemoryPool {
     const pool =
       kind === PoolKind.gpu
         ? new GPUMemoryPool(name, config, handle)
         : kind === PoolKind.pinned
           ? new PinnedMemoryPool(name, config, handle)
           : new CPUMemoryPool(name, config, handle);
-    return this.#adopt(pool);
+    return this.#adopt(pool, made);
   }
 
-  #adopt<P extends MemoryPool>(pool: P): P {
+  /** `made`: this thread made the pool (or opened its file), rather than finding one another Worker made. */
+  #adopt<P extends MemoryPool>(pool: P, made: boolean): P {
     this.#pools.set(pool.name, pool);
-    if (pool.config.leakReport) this.#armExitReport();
+    if (made) this.#made.add(pool);
+    if (pool.config.leakReport && made) this.#armExitReport();
     watchForShowStats(pool);
     return pool;
   }
@@ -173,11 +177,18 @@ export class MemoryPoolManager {
   #armExitReport(): void {
     if (this.#exitReportArmed) return;
     this.#exitReportArmed = true;
+    // What is still allocated when the process ends, in the pools this thread made; a Worker's end
+    // is not the process's: there, only its threadSafety "none" pools end with it. A pool another
+    // Worker made is that Worker's to report (this thread's view of it would call the allocations
+    // of every other thread leaks).
+    const when = Bun.isMainThread ? "process exit" : "Worker exit";
     process.on("exit", () => {
       for (const pool of this.#pools.values()) {
-        if (pool.destroyed || !pool.config.leakReport || pool instanceof GPUMemoryPool || !pool.exists()) continue;
+        if (pool.destroyed || !pool.config.leakReport || pool instanceof GPUMemoryPool || !this.#made.has(pool)) continue;
+        if (!Bun.isMainThread && pool.config.threadSafety !== "none") continue;
+        if (!pool.exists()) continue;
         try {
-          pool.reportLeaks("process exit");
+          pool.reportLeaks(when);
         } catch (err) {
           writeSync(2, `bun-memory-pool: no leak report for pool '${pool.name}': ${String(err)}\n`);
         }
@@ -203,7 +214,7 @@ export class MemoryPoolManager {
     if (this.#live(name) !== undefined) throw new PoolExistsError(`a pool named '${name}' already exists`);
     const path = encodeName(resolve(frozen.pmemPoolPath));
     const handle = check(core.mp_pmem_open(encoded, encoded.length, path, path.length, configRecord(PoolKind.cpu, frozen)));
-    return this.#adopt(new PMEMMemoryPool(name, frozen, handle));
+    return this.#adopt(new PMEMMemoryPool(name, frozen, handle), true);
   }
 
   /**
@@ -394,12 +405,12 @@ export class MemoryPoolManager {
     const pathBuffer = new Uint8Array(4096);
     const len = check(core.mp_pmem_path(handle, pathBuffer, pathBuffer.length));
     const config = Object.assign(configFromRecord(record), { pmemPoolPath: decodeName(pathBuffer.subarray(0, len)) });
-    return this.#adopt(new PMEMMemoryPool(name, Object.freeze(config), handle));
+    return this.#adopt(new PMEMMemoryPool(name, Object.freeze(config), handle), false);
   }
 
   #attach(name: string, handle: number): MemoryPool {
     const record = new Float64Array(CONFIG_FIELDS.length);
     check(core.mp_pool_config(handle, record));
-    return this.#wrap(name, Object.freeze(configFromRecord(record.slice())), handle, check(core.mp_pool_kind(handle)));
+    return this.#wrap(name, Object.freeze(configFromRecord(record.slice())), handle, check(core.mp_pool_kind(handle)), false);
   }
 }
