@@ -4,11 +4,13 @@
  * so there hasPool() said true, createCPUPool() of the freed name threw PoolExistsError, and
  * getPool() of a new pool of that name returned the dead one (its calls: PoolNotFoundError).
  */
-import { expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import { ConfigError, MemoryPoolManager, PoolExistsError, ThreadSafetyError } from "../../src/index";
+import { poolPath, removePoolFiles, runChild } from "../pmem/helpers";
 import { thrown } from "../support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
+afterAll(removePoolFiles);
 
 test("a Worker sees what happened to a name in another thread: destroyed, made again, free to take", async () => {
   const worker = new Worker(new URL("../fixtures/attack/names-worker.ts", import.meta.url).href);
@@ -54,6 +56,13 @@ test('a threadSafety "none" pool goes with the Worker that made it: its name is 
   for (let waited = 0; manager.hasPool(name) && waited < 2000; waited += 10) await Bun.sleep(10); // the thread's end runs after close
   expect(manager.hasPool(name)).toBe(false);
   manager.createCPUPool(name).destroy();
+});
+
+test('a Worker\'s "none" PMEM pool is closed as the Worker ends: the file opens again here, under the same name, with what it persisted', async () => {
+  const run = await runChild("../../fixtures/attack/pmem-orphan-child.ts", [poolPath("attack-orphan")]);
+  expect(run.stderr).toBe("");
+  expect(run.exitCode).toBe(0);
+  expect(JSON.parse(run.stdout)).toEqual({ gone: true, created: false, root: 42 });
 });
 
 test("names at the limits: 255 bytes of UTF-8 is the longest, and a NUL is part of a name", () => {
