@@ -53,7 +53,7 @@ export abstract class PoolAllocation {
 
   /** Whether the memory is still this allocation's. */
   get alive(): boolean {
-    return !this.#freed && this.epoch === this.pool.epoch && !this.pool.destroyed && this.pool.holds(this.offset, this.id);
+    return !this.#freed && this.epoch === this.pool.epoch && !this.pool.destroyed && this.pool.stillHolds(this.offset, this.id);
   }
 
   /** @internal whether free() was called on this handle (cheaper than `alive`: no call into the core). */

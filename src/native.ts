@@ -119,6 +119,8 @@ const pmemSymbols = {
   mp_pmem_live_list: { args: [i32, ptr, u32], returns: i32 },
   mp_pmem_stats: { args: [i32, ptr], returns: i32 },
   mp_pmem_reset_peaks: { args: [i32], returns: i32 },
+  mp_pmem_trim: { args: [i32], returns: f64 },
+  mp_pmem_check: { args: [i32], returns: i32 },
   mp_pmem_reset: { args: [i32], returns: i32 },
   mp_pmem_snapshot: { args: [i32, ptr, ptr, u32, ptr, u32, ptr], returns: i32 },
   mp_pmem_barrier_count: { args: [], returns: f64 },

@@ -10,7 +10,7 @@ import { ptr as addressOf, type Pointer } from "bun:ffi";
 import { Allocation } from "./allocation";
 import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError, UseAfterFreeError } from "./errors";
-import { core, decodeName, encodeName, errorFor, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
+import { core, decodeName, encodeName, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
 import { HostPool, trackAddresses, type PoolCalls } from "./pool";
 import { isWellFormedName, optionsArg } from "./validate";
 
@@ -19,32 +19,17 @@ const pmemCalls: PoolCalls = {
   addressSpace: core.mp_pmem_file_size,
   alloc: core.mp_pmem_alloc,
   free: core.mp_pmem_free,
-  liveSize: liveSizeOrThrow,
-  liveId: liveIdOrThrow,
+  liveSize: core.mp_pmem_live_size,
+  liveId: core.mp_pmem_live_id,
   stats: core.mp_pmem_stats,
   resetPeaks: core.mp_pmem_reset_peaks,
   reset: core.mp_pmem_reset,
-  trim: () => 0, // a pool is its file: there is nothing to give back
+  trim: core.mp_pmem_trim, // a pool is its file: nothing to give back, but a closed pool says so
   destroy: core.mp_pmem_close,
+  check: core.mp_pmem_check,
+  liveList: core.mp_pmem_live_list,
   snapshot: core.mp_pmem_snapshot,
 };
-
-/**
- * The id of the allocation at `offset`, 0 where it is free; a closed pool (or another thread's
- * "none" pool) throws its typed error rather than reading as a freed block.
- */
-function liveIdOrThrow(handle: number, offset: number): number {
-  const id = core.mp_pmem_live_id(handle, offset);
-  if (id >= OFFSET_ERROR_BASE) throw errorFor(statusOfOffset(id));
-  return id;
-}
-
-/** The size of the live allocation at `offset`, -1 where none starts there; a failed call throws (as liveIdOrThrow). */
-function liveSizeOrThrow(handle: number, offset: number): number {
-  const size = core.mp_pmem_live_size(handle, offset);
-  if (size < -1) throw errorFor(size); // -1 is "no live block"; statuses below it (OutOfMemory, -1, cannot happen here)
-  return size;
-}
 
 export interface SetRootOptions {
   /** Also free the allocation the root published before, in the same atomic step (copy-on-write updates). */

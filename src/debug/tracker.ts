@@ -148,6 +148,7 @@ export class DebugTracker {
    */
   allocated(offset: number, tagged: number, size: number, allocation: Allocation | undefined): void {
     const guarded = tagged > ID_MASK;
+    this.#dropStale(offset);
     if (!this.#keepRecords && !guarded) return; // sampled guard pages, this one not sampled
     const id = tagged & ID_MASK;
     const ptr = this.base + offset * 16;
@@ -172,6 +173,7 @@ export class DebugTracker {
   adopted(offset: number, id: number, size: number): AllocationRecord | undefined {
     const known = this.#records.get(offset);
     if (known !== undefined && known.id === id) return known;
+    this.#dropStale(offset);
     const guarded = core.mp_is_guarded(this.handle, offset) === 1;
     if (!this.#keepRecords && !guarded) return undefined;
     const record: AllocationRecord = { id, ptr: this.base + offset * 16, size, time: now(), trace: undefined, ownBuffer: this.#safeViews || guarded, guarded, buffer: undefined, collected: false };
@@ -196,6 +198,19 @@ export class DebugTracker {
     this.#freed.add({ offset, id: record.id, ptr: record.ptr, size: record.size, trace: record.trace, freeTrace });
   }
 
+  /**
+   * Forgets the record at `offset`, of an allocation another thread freed (this one heard nothing
+   * of it): a new allocation has the block now, so views of the old one are detached (safe views
+   * must not reach the new one's bytes) and its size no longer says how large a view may be.
+   */
+  #dropStale(offset: number): void {
+    const stale = this.#records.get(offset);
+    if (stale === undefined) return;
+    this.#records.delete(offset);
+    this.#detach(stale);
+    if (this.#leakReport) this.watch?.registry.unregister(stale);
+  }
+
   #detach(record: AllocationRecord): void {
     if (record.buffer === undefined) return;
     this.#detached.set(record.buffer, { id: record.id, ptr: record.ptr, size: record.size });
@@ -209,7 +224,9 @@ export class DebugTracker {
    * here, when its first view is made, rather than on every allocation.
    */
   bufferFor(offset: number, id: number, size: number): ArrayBuffer | undefined {
-    const record = this.#records.get(offset) ?? (this.#keepRecords ? undefined : this.adopted(offset, id, size));
+    const known = this.#records.get(offset);
+    // A record of another allocation at this offset is stale (freed by another thread): adopted() replaces it.
+    const record = known !== undefined && known.id === id ? known : this.adopted(offset, id, size);
     if (record === undefined || !record.ownBuffer) return undefined;
     return (record.buffer ??= toArrayBuffer(record.ptr as Pointer, 0, record.size));
   }
