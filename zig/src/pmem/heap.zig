@@ -25,6 +25,7 @@ const Tlsf = @import("../strategy/tlsf.zig").Tlsf;
 const Fixed = @import("../strategy/fixed.zig").Fixed;
 const FreeResult = @import("../strategy/tlsf.zig").FreeResult;
 const OffsetMap = @import("../strategy/offset_map.zig").OffsetMap;
+const MapSlot = @import("../strategy/offset_map.zig").Slot;
 const Region = @import("../arena.zig").Region;
 
 const granule_bytes = format.granule_bytes;
@@ -176,6 +177,9 @@ pub const Heap = struct {
                 // Sort (offset, slot) pairs packed in one u64: the offset decides the order.
                 var found: std.ArrayList(u64) = .empty;
                 defer found.deinit(self.gpa);
+                var records: usize = 0;
+                for (self.table) |word| records += @intFromBool(word != 0);
+                try found.ensureTotalCapacityPrecise(self.gpa, records);
                 try self.free_slots.ensureTotalCapacity(self.gpa, self.table.len);
                 var slot = self.table.len;
                 while (slot > 0) { // pushed in reverse, so low slots are used first
@@ -199,8 +203,11 @@ pub const Heap = struct {
                 const live = try self.gpa.alloc(Tlsf.Restored, found.items.len);
                 defer self.gpa.free(live);
                 try self.slot_of.ensureUnusedCapacity(self.gpa, @intCast(found.items.len));
+                // slot_of is filled at the end in one sweep (OffsetMap.putAllAssumeCapacity).
+                const slots = try self.gpa.alloc(MapSlot, 2 * found.items.len);
+                defer self.gpa.free(slots);
                 var end: u64 = 0;
-                for (found.items, live) |pair, *block| {
+                for (found.items, live, slots[0..found.items.len]) |pair, *block, *entry| {
                     const record_slot: u32 = @truncate(pair);
                     const record = Record.decode(self.table[record_slot]).?;
                     if (record.offset < end) {
@@ -209,11 +216,12 @@ pub const Heap = struct {
                     }
                     end = @as(u64, record.offset) + record.granules;
                     block.* = .{ .start = record.offset, .size = record.granules, .id = nextId(next_id), .requested_bytes = record.requestedBytes() };
-                    self.slot_of.putAssumeCapacity(record.offset, record_slot);
+                    entry.* = .{ .key = record.offset, .value = record_slot };
                     restored.live_count += 1;
                     restored.requested_bytes += record.requestedBytes();
                     restored.block_bytes += @as(u64, record.granules) * granule_bytes;
                 }
+                self.slot_of.putAllAssumeCapacity(slots[0..found.items.len], slots[found.items.len..]);
                 try tlsf.restoreRegion(self.region(), live);
             },
         }

@@ -20,6 +20,7 @@ const Heap = heap_mod.Heap;
 const redo_log = @import("redo_log.zig");
 const roots_mod = @import("roots.zig");
 const links = @import("links.zig");
+const dram = @import("dram.zig");
 const Roots = roots_mod.Roots;
 const FreeResult = @import("../strategy/tlsf.zig").FreeResult;
 const snapshot = @import("../snapshot.zig");
@@ -125,7 +126,7 @@ pub const Pool = struct {
             .created = opened.created,
             .owner_thread = std.Thread.getCurrentId(),
         };
-        self.heap = Heap.init(gpa, &self.media, &self.header);
+        self.heap = Heap.init(dram.allocator, &self.media, &self.header); // placement in huge pages (dram.zig)
         errdefer self.heap.deinit();
         self.roots = Roots.init(&self.media);
         try self.recover();

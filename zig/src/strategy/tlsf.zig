@@ -10,6 +10,7 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const OffsetMap = @import("offset_map.zig").OffsetMap;
+const MapSlot = @import("offset_map.zig").Slot;
 const arena_mod = @import("../arena.zig");
 const Region = arena_mod.Region;
 
@@ -124,9 +125,12 @@ pub const Tlsf = struct {
         assert(region.committed and region.len > 0);
         try self.blocks.ensureUnusedCapacity(self.gpa, 2 * live.len + 1);
         try self.live.ensureUnusedCapacity(self.gpa, @intCast(live.len));
+        // The live map is filled at the end in one sweep (OffsetMap.putAllAssumeCapacity).
+        const entries = try self.gpa.alloc(MapSlot, 2 * live.len);
+        defer self.gpa.free(entries);
         var cursor: u64 = region.start;
         var previous: u32 = nil;
-        for (live) |block| {
+        for (live, entries[0..live.len]) |block, *entry| {
             assert(block.start >= cursor and block.size > 0 and block.id != 0);
             assert(@as(u64, block.start) + block.size <= region.end());
             if (block.start > cursor) {
@@ -135,10 +139,11 @@ pub const Tlsf = struct {
             previous = self.appendPhysical(previous, block.start, block.size, false);
             self.blocks.items[previous].id = block.id;
             self.blocks.items[previous].requested_bytes = block.requested_bytes;
-            self.live.putAssumeCapacity(block.start, previous);
+            entry.* = .{ .key = block.start, .value = previous };
             cursor = @as(u64, block.start) + block.size;
         }
         if (cursor < region.end()) _ = self.appendPhysical(previous, @intCast(cursor), @intCast(region.end() - cursor), true);
+        self.live.putAllAssumeCapacity(entries[0..live.len], entries[live.len..]);
     }
 
     /// A new block record after `previous` in physical order; a free one goes on its list.
