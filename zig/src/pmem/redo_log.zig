@@ -7,8 +7,9 @@
 //! entries, so a flipped bit in the word or in a committed entry is refused on open rather than
 //! replayed; apply the entries and persist them; clear the word. A crash before the word is durable
 //! leaves every target as it was; after it, recovery applies the entries again (applying twice is
-//! harmless) and clears the word. The word is on a cache line of its own, so writing entries never
-//! touches it.
+//! harmless) and clears the word. The word is cleared without a drain of its own: it becomes
+//! durable at the next barrier, before anything later can change the entries' targets. The word
+//! is on a cache line of its own, so writing entries never touches it.
 const std = @import("std");
 const assert = std.debug.assert;
 const format = @import("format.zig");
@@ -73,7 +74,10 @@ pub fn commit(media: *Media, entries: []const Entry, targets: Targets) void {
     media.persist(format.log_offset + @offsetOf(Log, "entries"), entries.len * @sizeOf(Entry));
     media.commit(&log.count, countWord(log.entries[0..entries.len]), true);
     apply(media, entries);
-    media.commit(&log.count, 0, true);
+    // Emptied without a barrier of its own: the next barrier (which any later change to the file
+    // passes before it is durable) drains it. A crash before then replays entries that nothing
+    // has changed since, which leaves them as they are.
+    media.commit(&log.count, 0, false);
 }
 
 fn apply(media: *Media, entries: []const Entry) void {
