@@ -165,6 +165,7 @@ export class PMEMMemoryPool extends HostPool {
   }
 
   #assertUsable(allocation: Allocation): void {
+    if (!(allocation instanceof Allocation)) throw new InvalidPointerError(`expected an Allocation of pool '${this.name}', not ${describe(allocation)}`);
     if (allocation.pool !== this) throw new InvalidPointerError(`the allocation at 0x${allocation.ptr.toString(16)} belongs to pool '${allocation.pool.name}', not '${this.name}'`);
     if (allocation.released || this.destroyed || allocation.epoch !== this.epoch) {
       throw new UseAfterFreeError(`allocation #${allocation.id} of pool '${this.name}' was freed (or its pool reset or closed)`);
@@ -208,7 +209,6 @@ export class PMEMMemoryPool extends HostPool {
     let offset = 0;
     let id = 0;
     if (child !== null) {
-      if (!(child instanceof Allocation)) throw new InvalidPointerError(`link takes an Allocation of pool '${this.name}' or null as the child, not ${describe(child)}`);
       this.#assertUsable(child);
       offset = child.offset;
       id = child.id;
@@ -229,7 +229,6 @@ export class PMEMMemoryPool extends HostPool {
    * stored them durably), it leaks: allocations({ unreachable: true }) lists it. Prefer setRoot or link.
    */
   commitUnpublished(allocation: Allocation): void {
-    if (!(allocation instanceof Allocation)) throw new InvalidPointerError(`commitUnpublished takes an Allocation of pool '${this.name}', not ${describe(allocation)}`);
     this.#assertUsable(allocation);
     this.expectOk(core.mp_pmem_commit_unpublished(this.handle, allocation.offset, allocation.id));
   }

@@ -109,6 +109,8 @@ describe("misuse of links and commits", () => {
     }
     expect(thrown(() => pool.link(parent, "8" as unknown as number, child))).toBeInstanceOf(InvalidSizeError);
     expect(thrown(() => pool.link(parent, 0, {} as Allocation))).toBeInstanceOf(InvalidPointerError);
+    expect(thrown(() => pool.link({} as Allocation, 0, child))).toBeInstanceOf(InvalidPointerError); // found by the API fuzzer: a TypeError before
+    expect(thrown(() => pool.linked(7 as unknown as Allocation, 0))).toBeInstanceOf(InvalidPointerError);
     expect(thrown(() => pool.link(parent, 0, child, { freePrevious: true, extra: 1 } as never))).toBeInstanceOf(ConfigError);
     // Both unpublished: the child's publication would ride on a parent a crash can take away.
     const loose = pool.allocate(32);
