@@ -215,6 +215,8 @@ pub const Pool = struct {
         crash_points.untrack(@intFromPtr(self.mapped.base));
         host_registration.unregister(&self.dma, self.mapped.base);
         // Unpublished allocations never reached the file: they are free when it is opened again.
+        // What is deferred (the redo log's emptied count word) becomes durable before the file goes.
+        self.media.drain();
         self.heap.deinit();
         if (self.viewers.elsewhere()) self.mapped.retire() else self.mapped.close();
         gpa.free(self.path);
