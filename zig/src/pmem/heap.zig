@@ -24,8 +24,6 @@ const Media = @import("media.zig").Media;
 const Tlsf = @import("../strategy/tlsf.zig").Tlsf;
 const Fixed = @import("../strategy/fixed.zig").Fixed;
 const FreeResult = @import("../strategy/tlsf.zig").FreeResult;
-const OffsetMap = @import("../strategy/offset_map.zig").OffsetMap;
-const MapSlot = @import("../strategy/offset_map.zig").Slot;
 const Region = @import("../arena.zig").Region;
 
 const granule_bytes = format.granule_bytes;
@@ -93,9 +91,10 @@ pub const Heap = struct {
     alignment_granules: u32,
     block_bytes: u64, // FixedSize: the most a block holds
     strategy: Strategy,
-    /// Variable: slots whose record is 0 (a stack), and the slot of each live block.
+    /// Variable: slots whose record is 0 (a stack), and the slot of each live block by the index
+    /// of its TLSF record (Tlsf.liveIndex): an array, so recovery fills it in order, not a map.
     free_slots: std.ArrayList(u32) = .empty,
-    slot_of: OffsetMap = .{},
+    slot_by_record: std.ArrayList(u32) = .empty,
 
     pub fn init(gpa: std.mem.Allocator, media: *Media, header: *const format.Header) Heap {
         const table_words: [*]u64 = @ptrCast(@alignCast(media.base + header.table_offset));
@@ -120,7 +119,7 @@ pub const Heap = struct {
             inline else => |*strategy| strategy.deinit(),
         }
         self.free_slots.deinit(self.gpa);
-        self.slot_of.deinit(self.gpa);
+        self.slot_by_record.deinit(self.gpa);
         self.* = undefined;
     }
 
@@ -202,12 +201,10 @@ pub const Heap = struct {
                 std.sort.pdq(u64, found.items, {}, std.sort.asc(u64));
                 const live = try self.gpa.alloc(Tlsf.Restored, found.items.len);
                 defer self.gpa.free(live);
-                try self.slot_of.ensureUnusedCapacity(self.gpa, @intCast(found.items.len));
-                // slot_of is filled at the end in one sweep (OffsetMap.putAllAssumeCapacity).
-                const slots = try self.gpa.alloc(MapSlot, 2 * found.items.len);
-                defer self.gpa.free(slots);
+                const indices = try self.gpa.alloc(u32, found.items.len);
+                defer self.gpa.free(indices);
                 var end: u64 = 0;
-                for (found.items, live, slots[0..found.items.len]) |pair, *block, *entry| {
+                for (found.items, live) |pair, *block| {
                     const record_slot: u32 = @truncate(pair);
                     const record = Record.decode(self.table[record_slot]).?;
                     if (record.offset < end) {
@@ -216,13 +213,13 @@ pub const Heap = struct {
                     }
                     end = @as(u64, record.offset) + record.granules;
                     block.* = .{ .start = record.offset, .size = record.granules, .id = nextId(next_id), .requested_bytes = record.requestedBytes() };
-                    entry.* = .{ .key = record.offset, .value = record_slot };
                     restored.live_count += 1;
                     restored.requested_bytes += record.requestedBytes();
                     restored.block_bytes += @as(u64, record.granules) * granule_bytes;
                 }
-                self.slot_of.putAllAssumeCapacity(slots[0..found.items.len], slots[found.items.len..]);
-                try tlsf.restoreRegion(self.region(), live);
+                try tlsf.restoreRegion(self.region(), live, indices);
+                try self.slot_by_record.resize(self.gpa, tlsf.recordCount());
+                for (found.items, indices) |pair, index| self.slot_by_record.items[index] = @truncate(pair);
             },
         }
         return restored;
@@ -266,12 +263,15 @@ pub const Heap = struct {
             },
             .variable => |*tlsf| {
                 if (self.free_slots.items.len == 0) return error.TableFull;
-                try self.slot_of.ensureUnusedCapacity(self.gpa, 1);
+                try self.slot_by_record.ensureTotalCapacity(self.gpa, tlsf.recordCount() + Tlsf.records_per_alloc_max);
                 const granules: u32 = @intCast(std.math.divCeil(u64, size, granule_bytes) catch unreachable);
                 const g = (try tlsf.alloc(granules, self.alignment_granules, id, size)) orelse return error.NoRoom;
                 const slot = self.free_slots.pop().?;
                 assert(self.table[slot] == 0);
-                self.slot_of.putAssumeCapacity(g, slot);
+                const index = tlsf.liveIndex(g).?;
+                assert(tlsf.recordCount() <= self.slot_by_record.capacity);
+                self.slot_by_record.items.len = tlsf.recordCount(); // new records' entries are set as they become live
+                self.slot_by_record.items[index] = slot;
                 return .{ .g = g, .slot = slot, .record = Record.of(g, size) };
             },
         }
@@ -307,7 +307,7 @@ pub const Heap = struct {
     pub fn slotOf(self: *const Heap, g: u32) ?u32 {
         return switch (self.strategy) {
             .fixed_size => |*fixed| if (fixed.lookup(0, g) != null) (g - self.heap_start) / fixed.stride else null,
-            .variable => self.slot_of.get(g),
+            .variable => |*tlsf| self.slot_by_record.items[tlsf.liveIndex(g) orelse return null],
         };
     }
 
@@ -324,10 +324,9 @@ pub const Heap = struct {
         switch (self.strategy) {
             .fixed_size => |*fixed| return fixed.free(0, g),
             .variable => |*tlsf| {
+                assert(slot < self.table.len and Media.load(&self.table[slot]) == 0);
                 const result = tlsf.free(g);
                 assert(result == .freed);
-                const removed = self.slot_of.remove(g);
-                assert(removed == slot);
                 self.free_slots.appendAssumeCapacity(slot);
                 return result;
             },
@@ -360,8 +359,8 @@ pub const Heap = struct {
                     if (count < out.len) out[count] = g;
                 }
             },
-            .variable => {
-                var it = self.slot_of.iterator();
+            .variable => |*tlsf| {
+                var it = tlsf.liveIterator();
                 while (it.next()) |entry| : (count += 1) {
                     if (count < out.len) out[count] = entry.key;
                 }
@@ -396,7 +395,7 @@ pub const Heap = struct {
             .fixed_size => |*fixed| fixed.reset(),
             .variable => |*tlsf| {
                 try tlsf.reset(&.{self.region()}, .strategy);
-                self.slot_of.clear();
+                self.slot_by_record.clearRetainingCapacity();
                 self.free_slots.clearRetainingCapacity();
                 var slot = self.table.len;
                 while (slot > 0) {
