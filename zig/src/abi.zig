@@ -33,7 +33,7 @@ const pmem_format = @import("pmem/format.zig");
 const registry = @import("registry.zig");
 
 /// The version of the exports' signatures (src/abi.ts ABI_VERSION expects the same number).
-pub const version: u32 = 14;
+pub const version: u32 = 15;
 
 /// Numbers both sides use, by name.
 const constants = .{

@@ -517,8 +517,8 @@ export fn mp_pmem_find(name: [*]const u8, name_len: u32) i32 {
     return registry.pmem.find(name[0..name_len]) orelse codeOf(status.fail(error.PoolNotFound, "no PMEM pool named '{s}'", .{name[0..name_len]}));
 }
 
-/// Closes the pool once no call is inside it: its deferred commits become durable, the file is
-/// unmapped (or, where other threads made views over it, replaced by zero pages) and unlocked, and stays.
+/// Closes the pool once no call is inside it: unpublished allocations are let go (they never
+/// reached the file), the file is unmapped (or, where other threads made views over it, replaced by zero pages) and unlocked, and stays.
 export fn mp_pmem_close(handle: i32) i32 {
     const pool = registry.pmem.remove(handle) catch |err| return codeOf(err);
     pool.destroy();
@@ -718,6 +718,38 @@ export fn mp_pmem_live_list(handle: i32, out: [*]u32, capacity: u32) i32 {
     defer registry.leave(.primary);
     const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
     return @intCast(@min(pool.liveOffsets(out[0..capacity]), std.math.maxInt(i32)));
+}
+
+/// Like mp_pmem_live_list, for the live allocations no root reaches, directly or through links.
+export fn mp_pmem_unreachable_list(handle: i32, out: [*]u32, capacity: u32) i32 {
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const count = pool.unreachableOffsets(out[0..capacity]) catch |err| return codeOf(err);
+    return @intCast(@min(count, std.math.maxInt(i32)));
+}
+
+/// Writes a link to the block at `child` (0: none) into the word at byte `at` of the block at
+/// `parent`, publishing the child with it; `free_previous` 1 also frees what the word linked to.
+export fn mp_pmem_link(handle: i32, parent: u32, parent_id: u32, at: f64, child: u32, child_id: u32, free_previous: u32) i32 {
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    pool.link(parent, parent_id, at, child, child_id, free_previous != 0) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// The offset of the block the link at byte `at` of the block at `parent` names, 0 for none.
+export fn mp_pmem_linked(handle: i32, parent: u32, parent_id: u32, at: f64) u32 {
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
+    return pool.linked(parent, parent_id, at) catch |err| status.offsetError(err);
+}
+
+/// Makes the block at `g` durable without a root or link (the caller keeps its offset).
+export fn mp_pmem_commit_unpublished(handle: i32, g: u32, id: u32) i32 {
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    pool.commitUnpublished(g, id) catch |err| return codeOf(err);
+    return 0;
 }
 
 export fn mp_pmem_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {

@@ -10,6 +10,7 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const OffsetMap = @import("offset_map.zig").OffsetMap;
+const MapSlot = @import("offset_map.zig").Slot;
 const arena_mod = @import("../arena.zig");
 const Region = arena_mod.Region;
 
@@ -108,14 +109,19 @@ pub const Tlsf = struct {
 
     /// Adds a region whose blocks in `live` (sorted by start, disjoint, inside it) are allocated, as
     /// they were before a restart: the gaps between them become free blocks. Persistent pools rebuild
-    /// their placement this way from the records in their file. O(live.len).
-    pub fn restoreRegion(self: *Tlsf, region: Region, live: []const Restored) error{OutOfMemory}!void {
+    /// their placement this way from the records in their file. O(live.len). `indices` (as long as
+    /// `live`) receives each live block's record index (`liveIndex`).
+    pub fn restoreRegion(self: *Tlsf, region: Region, live: []const Restored, indices: []u32) error{OutOfMemory}!void {
+        assert(indices.len == live.len);
         assert(region.committed and region.len > 0);
         try self.blocks.ensureUnusedCapacity(self.gpa, 2 * live.len + 1);
         try self.live.ensureUnusedCapacity(self.gpa, @intCast(live.len));
+        // The live map is filled at the end in one sweep (OffsetMap.putAllAssumeCapacity).
+        const entries = try self.gpa.alloc(MapSlot, 2 * live.len);
+        defer self.gpa.free(entries);
         var cursor: u64 = region.start;
         var previous: u32 = nil;
-        for (live) |block| {
+        for (live, entries[0..live.len], indices) |block, *entry, *index| {
             assert(block.start >= cursor and block.size > 0 and block.id != 0);
             assert(@as(u64, block.start) + block.size <= region.end());
             if (block.start > cursor) {
@@ -124,10 +130,12 @@ pub const Tlsf = struct {
             previous = self.appendPhysical(previous, block.start, block.size, false);
             self.blocks.items[previous].id = block.id;
             self.blocks.items[previous].requested_bytes = block.requested_bytes;
-            self.live.putAssumeCapacity(block.start, previous);
+            entry.* = .{ .key = block.start, .value = previous };
+            index.* = previous;
             cursor = @as(u64, block.start) + block.size;
         }
         if (cursor < region.end()) _ = self.appendPhysical(previous, @intCast(cursor), @intCast(region.end() - cursor), true);
+        self.live.putAllAssumeCapacity(entries[0..live.len], entries[live.len..]);
     }
 
     /// A new block record after `previous` in physical order; a free one goes on its list.
@@ -219,6 +227,20 @@ pub const Tlsf = struct {
     }
 
     pub const Live = struct { granules: u32, requested_bytes: u64, id: u32 };
+
+    /// The index of the record of the live block at `start` (stable while it is live, below
+    /// `recordCount()`), or null where none starts there: owners keep per-block data by it.
+    pub fn liveIndex(self: *const Tlsf, start: u32) ?u32 {
+        return self.live.get(start);
+    }
+
+    /// Block records made so far (live, free and recycled): a bound on every `liveIndex`.
+    pub fn recordCount(self: *const Tlsf) usize {
+        return self.blocks.items.len;
+    }
+
+    /// Records `alloc` may add: the most `recordCount()` grows by in one allocation.
+    pub const records_per_alloc_max = 2;
 
     pub fn lookup(self: *const Tlsf, start: u32) ?Live {
         const index = self.live.get(start) orelse return null;
@@ -624,11 +646,13 @@ test "walk yields every block of every region in address order" {
 test "tlsf restores a region around its live blocks, and they free and coalesce" {
     var tlsf = Tlsf.init(std.testing.allocator);
     defer tlsf.deinit();
+    var indices: [3]u32 = undefined;
     try tlsf.restoreRegion(.{ .start = 100, .len = 1000, .committed = true, .live_count = 0 }, &.{
         .{ .start = 100, .size = 10, .id = 1, .requested_bytes = 150 },
         .{ .start = 200, .size = 50, .id = 2, .requested_bytes = 800 },
         .{ .start = 250, .size = 5, .id = 3, .requested_bytes = 80 },
-    });
+    }, &indices);
+    for ([_]u32{ 100, 200, 250 }, indices) |start, index| try std.testing.expectEqual(index, tlsf.liveIndex(start).?);
     try std.testing.expectEqual(@as(u64, 1000 - 65), tlsf.free_granules);
     try std.testing.expectEqual(@as(u64, 800), tlsf.lookup(200).?.requested_bytes);
     try std.testing.expect(tlsf.free(201) == .interior_pointer);
