@@ -6,11 +6,9 @@
  *
  *   PMEM_IS_PMEM_FORCE=1 bun examples/pmem_reopen.ts [pool file]
  */
-import { existsSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { type Allocation, MemoryPoolManager, type PMEMMemoryPool } from "bun-memory-pool";
-import { exampleArgs } from "./support/cli.ts";
+import { twoProcessArgs } from "./support/cli.ts";
 
 const usage = `Usage: PMEM_IS_PMEM_FORCE=1 bun examples/pmem_reopen.ts [pool file]
 
@@ -19,12 +17,7 @@ The pool file defaults to a new file in /dev/shm (or the temporary folder), remo
 
 Options:
   -h, --help  show this help`;
-const { values, positionals } = exampleArgs(usage, {
-  options: { help: { type: "boolean", short: "h" }, child: { type: "boolean" } }, // --child: the second process (this script runs itself)
-  allowPositionals: true,
-});
-const isChild = values.child === true;
-const path = positionals[0] ?? join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), `pmem_reopen_${process.pid}.pool`);
+const { isChild, path } = twoProcessArgs(usage, "pmem_reopen");
 
 const open = (): PMEMMemoryPool =>
   MemoryPoolManager.getInstance().createPMEMPool("journal_pool", { pmemPoolPath: path, initialSize: 1024 * 1024 });

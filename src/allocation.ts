@@ -53,7 +53,7 @@ export abstract class PoolAllocation {
 
   /** Whether the memory is still this allocation's. */
   get alive(): boolean {
-    return !this.#freed && this.epoch === this.pool.epoch && !this.pool.destroyed && this.pool.holds(this.offset, this.id);
+    return !this.#freed && this.epoch === this.pool.epoch && !this.pool.destroyed && this.pool.stillHolds(this.offset, this.id);
   }
 
   /** @internal whether free() was called on this handle (cheaper than `alive`: no call into the core). */
@@ -121,7 +121,6 @@ export abstract class PoolAllocation {
     if (this.epoch !== this.pool.epoch) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.pool.name}' was reset`);
     if (!this.pool.holds(this.offset, this.id)) {
       this.#freed = true;
-      if (this.pool.destroyedElsewhere) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.pool.name}' was destroyed`);
       this.#useAfterFree(`cannot ${action} ${this.describe()}: it was freed through its pointer or a view`);
     }
   }

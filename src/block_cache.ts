@@ -48,6 +48,8 @@ const CHUNK_BYTES = 16 * CHUNK_BLOCKS;
  */
 const FREED = -0x8000_0000;
 const CONTINUED = 0x4000_0000;
+/** Every block's word once the pool was destroyed while this thread's cache viewed it: the next use of any block sees it. */
+const DEAD = -1;
 const ID_BITS = CONTINUED - 1;
 const CAPACITY = 256;
 const RECORD_BYTES = 4 * Word.numbers + 4 * CAPACITY;
@@ -69,6 +71,7 @@ function checkLayout(): void {
     ["cacheChunkStartOffset", c.cacheChunkStartOffset, 4 * START_PLUS_ONE],
     ["blockFreedFlag", c.blockFreedFlag | 0, FREED],
     ["blockContinuedFlag", c.blockContinuedFlag, CONTINUED],
+    ["blockDeadState", c.blockDeadState | 0, DEAD],
     ...(Object.entries(Word).filter(([name]) => name !== "numbers") as [keyof typeof Word, number][]).map(([name, index]): [string, number, number] => [`cacheRecord ${name}`, record.fields[name as "count"].index, index]),
     ...(Object.entries(Counter) as [keyof typeof Counter, number][]).map(([name, index]): [string, number, number] => [`cacheRecord ${name}`, record.fields[name].index, index]),
   ];
@@ -79,8 +82,6 @@ function checkLayout(): void {
 
 /** A full stack gives back all but this many blocks in one call. */
 const KEEP_ON_FLUSH = 192;
-/** Operations between two checks that the pool still exists (see #closed). */
-const CHECK_PERIOD = 64;
 /**
  * Where stores are seen by other cores in program order (x86-64), a plain store publishes a block's
  * id after its size (JSC keeps typed-array stores in program order); elsewhere Atomics.store does.
@@ -111,8 +112,6 @@ export class BlockCache {
   readonly #chunks: (Int32Array | undefined)[] = [];
   /** Blocks on the stack: the truth is here, the record's count word mirrors it for the core. */
   #count: number;
-  /** Operations since the record was last checked for a destroyed pool. */
-  #sinceCheck = 0;
   /** Set once the pool was seen destroyed: every later operation fails at once. */
   #dead = false;
   /**
@@ -153,22 +152,20 @@ export class BlockCache {
     return cache;
   }
 
+  /** Whether the stack holds blocks (a request for a run of blocks gives them back first). */
+  get holdsBlocks(): boolean {
+    return this.#count > 0;
+  }
+
   /** Whether the pool is still there (another Worker may have destroyed it). */
   get open(): boolean {
     return !this.#dead && Atomics.load(this.#words, Word.ownerSerial) === this.#serial;
   }
 
-  /**
-   * Whether a hit must stop: every CHECK_PERIOD operations the record is read (with Atomics, so the
-   * JIT cannot hoist the read out of a loop) to see whether another Worker destroyed the pool. A
-   * thread that destroys a pool closes its own cache at once; other Workers notice within a period.
-   */
-  #closed(): boolean {
-    if (++this.#sinceCheck < CHECK_PERIOD && !this.#dead) return false;
-    this.#sinceCheck = 0;
-    if (!this.#dead && this.open) return false;
+  /** The pool was destroyed by another thread (its blocks say so): this cache stops for good. */
+  #died(): number {
     this.#die();
-    return true;
+    return Status.poolNotFound;
   }
 
   /**
@@ -185,11 +182,14 @@ export class BlockCache {
 
   /** A block for `size` bytes (1..maxBytes, checked by the caller): its granule offset, id in `lastId`; or a negative status. */
   alloc(size: number): number {
-    if (this.#closed()) return Status.poolNotFound;
+    if (this.#dead) return this.#died();
     let count = this.#count;
     if (count === 0) {
       count = core.mp_cache_refill(this.#handle, this.#address);
-      if (count < 0) return count;
+      if (count < 0) {
+        this.message = ""; // the core's own message says why
+        return count;
+      }
       this.#coreWrittenBelow = count;
     }
     count--;
@@ -206,7 +206,9 @@ export class BlockCache {
     const at = number & (CHUNK_BLOCKS - 1);
     // Ids count up per block (as the core's claim does): a handle of an earlier allocation never
     // frees a later one. The block is ours (freed, on our stack): no other thread writes its word.
-    const next = (chunk[at]! & ID_BITS) + 1;
+    const old = chunk[at]!;
+    if (old === DEAD) return this.#died();
+    const next = (old & ID_BITS) + 1;
     const id = next > ID_BITS ? 1 : next;
     chunk[REQUESTED + at] = size;
     if (PLAIN_PUBLISH) chunk[at] = id;
@@ -222,7 +224,7 @@ export class BlockCache {
    * 0, 1 where it is not a single block this cache serves (the caller asks the core), or a negative status.
    */
   free(g: number, expectedId: number): number {
-    if (this.#closed()) return Status.poolNotFound;
+    if (this.#dead) return this.#died();
     const number = this.#numberOf(g);
     const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT);
     if (chunk === undefined) return this.#fail(Status.invalidPointer, `pool '${this.poolName}' never gave out a block at offset ${g * GRANULE_BYTES}`);
@@ -235,6 +237,7 @@ export class BlockCache {
     // A plain read first: where it is stale (another thread freed or took the block), the swap fails and the loop reads again with Atomics.
     let state = chunk[at]!;
     for (;;) {
+      if (state === DEAD) return this.#died();
       if (state === 0) return this.#fail(Status.invalidPointer, `pool '${this.poolName}' never gave out a block at offset ${g * GRANULE_BYTES}`);
       if ((state & CONTINUED) !== 0) return this.#fail(Status.invalidPointer, `pointer at offset ${g * GRANULE_BYTES} points inside a run of blocks of pool '${this.poolName}', not at its start`);
       if (state < 0) {
@@ -277,7 +280,6 @@ export class BlockCache {
 
   /** Gives every cached block back to the pool. */
   flush(): void {
-    this.#sinceCheck = CHECK_PERIOD; // the next operation looks at the record
     if (this.#dead || !this.open) {
       this.#die(); // its pool is gone: nothing to give back, ever
       return;

@@ -270,7 +270,7 @@ export class PMEMFileError extends MemoryPoolError<"PMEM_FILE"> {
   }
 }
 
-/** A root that cannot be set: a bad name, no free root slot, or freeing a block a root publishes. */
+/** A root or link that cannot be set: a bad name, no free root slot, freeing a block a root publishes, or linking an unpublished block from an unpublished one. */
 export class PMEMRootError extends MemoryPoolError<"PMEM_ROOT"> {
   constructor(message: string) {
     super("PMEM_ROOT", message);

@@ -188,7 +188,7 @@ export class GPUMemoryPool extends NativePool {
    */
   #freeChecked(blockOffset: number, id: number, stream: GPUStream | undefined): MemoryPoolError | undefined {
     const debug = this.gpuDebug!;
-    const live = core.mp_live_id(this.handle, blockOffset);
+    const live = this.liveIdAt(blockOffset);
     const damage = live !== 0 && (id === 0 || live === id) ? debug.freeing(blockOffset, stream?.handle ?? null) : undefined;
     if (stream === undefined) this.expectOk(core.mp_free(this.handle, blockOffset, id));
     else this.expectOk(core.mp_free_on_stream(this.handle, blockOffset, id, stream.handle));

@@ -40,7 +40,7 @@ export { isAvailable, unavailableReason } from "./loader";
 export { MemoryPoolManager, type MemoryPool, type PoolInfo, type PoolOfKind } from "./manager";
 export { configureNvtx, nvtxStatus, type NvtxOptions, type NvtxStatus } from "./nvtx";
 export { renderMemoryMap, type MemoryMapOptions } from "./memory_map";
-export { PMEMMemoryPool, type PersistTarget, type SetRootOptions } from "./pmem";
+export { type AllocationsOptions, LINK_BYTES, type LinkOptions, PMEMMemoryPool, type PersistTarget, type SetRootOptions } from "./pmem";
 export { CPUMemoryPool, PinnedMemoryPool, type Freeable, type HostPool, type NativePool, type PoolJSON, type PoolKind } from "./pool";
 export type {
   AllocationDetails,

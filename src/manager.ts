@@ -117,6 +117,8 @@ export class MemoryPoolManager {
   /** Finds Allocations garbage-collected while live; held here so it stays reachable (see tracker.ts). */
   readonly #leakWatch: LeakWatch = makeLeakWatch();
   #exitReportArmed = false;
+  /** The pools this thread made (or opened), as opposed to ones it found that other Workers made. */
+  readonly #made = new WeakSet<MemoryPool>();
 
   private constructor() {
     setLeakWatch(this.#leakWatch);
@@ -152,22 +154,24 @@ export class MemoryPoolManager {
     frozen.validate();
     if (this.#live(name) !== undefined) throw new PoolExistsError(`a pool named '${name}' already exists`);
     const handle = check(core.mp_pool_create(encoded, encoded.length, configRecord(kind, frozen)));
-    return this.#wrap(name, frozen, handle, kind);
+    return this.#wrap(name, frozen, handle, kind, true);
   }
 
-  #wrap(name: string, config: Readonly<PoolConfig>, handle: number, kind: number): MemoryPool {
+  #wrap(name: string, config: Readonly<PoolConfig>, handle: number, kind: number, made: boolean): MemoryPool {
     const pool =
       kind === PoolKind.gpu
         ? new GPUMemoryPool(name, config, handle)
         : kind === PoolKind.pinned
           ? new PinnedMemoryPool(name, config, handle)
           : new CPUMemoryPool(name, config, handle);
-    return this.#adopt(pool);
+    return this.#adopt(pool, made);
   }
 
-  #adopt<P extends MemoryPool>(pool: P): P {
+  /** `made`: this thread made the pool (or opened its file), rather than finding one another Worker made. */
+  #adopt<P extends MemoryPool>(pool: P, made: boolean): P {
     this.#pools.set(pool.name, pool);
-    if (pool.config.leakReport) this.#armExitReport();
+    if (made) this.#made.add(pool);
+    if (pool.config.leakReport && made) this.#armExitReport();
     watchForShowStats(pool);
     return pool;
   }
@@ -176,11 +180,18 @@ export class MemoryPoolManager {
   #armExitReport(): void {
     if (this.#exitReportArmed) return;
     this.#exitReportArmed = true;
+    // What is still allocated when the process ends, in the pools this thread made; a Worker's end
+    // is not the process's: there, only its threadSafety "none" pools end with it. A pool another
+    // Worker made is that Worker's to report (this thread's view of it would call the allocations
+    // of every other thread leaks).
+    const when = Bun.isMainThread ? "process exit" : "Worker exit";
     process.on("exit", () => {
       for (const pool of this.#pools.values()) {
-        if (pool.destroyed || !pool.config.leakReport || pool instanceof GPUMemoryPool) continue;
+        if (pool.destroyed || !pool.config.leakReport || pool instanceof GPUMemoryPool || !this.#made.has(pool)) continue;
+        if (!Bun.isMainThread && pool.config.threadSafety !== "none") continue;
+        if (!pool.exists()) continue;
         try {
-          pool.reportLeaks("process exit");
+          pool.reportLeaks(when);
         } catch (err) {
           writeSync(2, `bun-memory-pool: no leak report for pool '${pool.name}': ${String(err)}\n`);
         }
@@ -206,7 +217,7 @@ export class MemoryPoolManager {
     if (this.#live(name) !== undefined) throw new PoolExistsError(`a pool named '${name}' already exists`);
     const path = encodeName(resolve(frozen.pmemPoolPath));
     const handle = check(core.mp_pmem_open(encoded, encoded.length, path, path.length, configRecord(PoolKind.cpu, frozen)));
-    return this.#adopt(new PMEMMemoryPool(name, frozen, handle));
+    return this.#adopt(new PMEMMemoryPool(name, frozen, handle), true);
   }
 
   /**
@@ -259,9 +270,10 @@ export class MemoryPoolManager {
   [Symbol.dispose](): void {
     let first: unknown;
     for (const pool of [...this.#pools.values()]) {
-      if (pool.destroyed) continue;
+      if (pool.destroyed || !pool.exists()) continue; // destroyed here, or by another Worker
       try {
-        this.destroyPool(pool.name);
+        this.#pools.delete(pool.name);
+        pool.destroyNative(); // this object's pool, not one another Worker made under its name since
       } catch (err) {
         first ??= err;
       }
@@ -312,12 +324,16 @@ export class MemoryPoolManager {
 
   /** One table of every pool in the process: what each holds, reserves and wastes. */
   getStatsString(): string {
-    const rows = this.#everyPool().map((pool) => ({ pool, stats: pool.getStats() }));
+    const listed = this.#everyPool().map((pool) => ({ pool, stats: pool.readableStats() }));
+    const rows = listed.flatMap(({ pool, stats }) => (typeof stats === "string" ? [] : [{ pool, stats }]));
+    // Another thread's "none" pools are named, without figures: only their owner may read them.
+    const elsewhere = listed.filter(({ stats }) => stats === "ownedByAnotherThread").map(({ pool }) => pool);
     const header = ["pool", "kind", "allocator", "in use", "peak", "reserved", "live", "fragmentation", "utilization", "allocs / frees", "failed"];
+    const allocator = (pool: MemoryPool) => (pool.config.allocatorType === "FixedSize" ? `FixedSize ${bytes(pool.config.blockSize)}` : "Variable");
     const cells = rows.map(({ pool, stats }) => [
       pool.name,
       pool.kind,
-      pool.config.allocatorType === "FixedSize" ? `FixedSize ${bytes(pool.config.blockSize)}` : "Variable",
+      allocator(pool),
       bytes(stats.bytesInUse),
       bytes(stats.peakBytesInUse),
       bytes(stats.bytesReserved),
@@ -334,7 +350,8 @@ export class MemoryPoolManager {
     const widths = header.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
     const numeric = new Set([3, 4, 5, 6, 7, 8, 9, 10]);
     const line = (row: string[]) => `  ${row.map((cell, column) => (numeric.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join("  ")}`.trimEnd();
-    return [`Memory pools: ${rows.length}`, line(header), ...cells.map(line), line(total)].join("\n");
+    const unread = elsewhere.map((pool) => line([pool.name, pool.kind, allocator(pool), "(threadSafety \"none\": another thread's)", ...Array<string>(7).fill("")]));
+    return [`Memory pools: ${rows.length + elsewhere.length}`, line(header), ...cells.map(line), ...unread, line(total)].join("\n");
   }
 
   /** Every pool in the process, skipping any another Worker destroys meanwhile. */
@@ -375,9 +392,13 @@ export class MemoryPoolManager {
     });
   }
 
+  /**
+   * This thread's object for the pool named `name`, while that pool lives: another Worker may have
+   * destroyed it (and made a new pool of that name since), which this thread's object does not know.
+   */
   #live(name: string): MemoryPool | undefined {
     const pool = this.#pools.get(name);
-    if (pool === undefined || !pool.destroyed) return pool;
+    if (pool === undefined || (!pool.destroyed && pool.exists())) return pool;
     this.#pools.delete(name);
     return undefined;
   }
@@ -389,12 +410,12 @@ export class MemoryPoolManager {
     const pathBuffer = new Uint8Array(4096);
     const len = check(core.mp_pmem_path(handle, pathBuffer, pathBuffer.length));
     const config = Object.assign(configFromRecord(record), { pmemPoolPath: decodeName(pathBuffer.subarray(0, len)) });
-    return this.#adopt(new PMEMMemoryPool(name, Object.freeze(config), handle));
+    return this.#adopt(new PMEMMemoryPool(name, Object.freeze(config), handle), false);
   }
 
   #attach(name: string, handle: number): MemoryPool {
     const record = new Float64Array(CONFIG_FIELDS.length);
     check(core.mp_pool_config(handle, record));
-    return this.#wrap(name, Object.freeze(configFromRecord(record.slice())), handle, check(core.mp_pool_kind(handle)));
+    return this.#wrap(name, Object.freeze(configFromRecord(record.slice())), handle, check(core.mp_pool_kind(handle)), false);
   }
 }

@@ -342,6 +342,10 @@ function checkSnapshot(snapshot: unknown): asserts snapshot is PoolSnapshot {
   if (!isRecord(config)) return fail(`config is ${describe(config)}, not an object`);
   if (config.allocatorType !== "FixedSize" && config.allocatorType !== "Variable") fail(`config.allocatorType is ${describe(config.allocatorType)}`);
   if (config.allocatorType === "FixedSize" && !(whole(config.blockSize) && (config.blockSize as number) > 0)) fail(`config.blockSize is ${describe(config.blockSize)}`);
+  // The map reads two figures of the statistics (what the blocks cannot say).
+  const stats = snapshot.stats;
+  if (!isRecord(stats)) return fail(`stats is ${describe(stats)}, not an object`);
+  for (const field of ["peakBytesReserved", "canaryBytes"] as const) if (!whole(stats[field])) fail(`stats.${field} is ${describe(stats[field])}, not a whole number`);
   const { regions, blocks } = snapshot;
   if (!Array.isArray(regions) || !Array.isArray(blocks)) return fail("regions and blocks must be arrays");
   for (const [b, block] of blocks.entries()) {

@@ -3,14 +3,16 @@
  * allocated and persisted is still there, intact, after the process ends or dies at any instant.
  *
  * Allocations are host memory: the same Allocation handles and views as a CPU pool (HostPool),
- * over the mapping. What is persistent: every allocation and free (crash-consistent in the core),
- * named roots through which a new process finds its data, and whatever bytes you persist().
+ * over the mapping. What is persistent: every published allocation and every free (crash-consistent
+ * in the core), named roots through which a new process finds its data, links from one allocation
+ * to another, and whatever bytes you persist(). An allocation is published, and so survives a crash,
+ * only by a root (setRoot), a link (link) or commitUnpublished; until then a crash leaves it free.
  */
 import { ptr as addressOf, type Pointer } from "bun:ffi";
 import { Allocation } from "./allocation";
 import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError, UseAfterFreeError } from "./errors";
-import { core, decodeName, encodeName, errorFor, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
+import { core, decodeName, encodeName, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
 import { HostPool, trackAddresses, type PoolCalls } from "./pool";
 import { isWellFormedName, optionsArg } from "./validate";
 
@@ -19,37 +21,35 @@ const pmemCalls: PoolCalls = {
   addressSpace: core.mp_pmem_file_size,
   alloc: core.mp_pmem_alloc,
   free: core.mp_pmem_free,
-  liveSize: liveSizeOrThrow,
-  liveId: liveIdOrThrow,
+  liveSize: core.mp_pmem_live_size,
+  liveId: core.mp_pmem_live_id,
   stats: core.mp_pmem_stats,
   resetPeaks: core.mp_pmem_reset_peaks,
   reset: core.mp_pmem_reset,
-  trim: () => 0, // a pool is its file: there is nothing to give back
+  trim: core.mp_pmem_trim, // a pool is its file: nothing to give back, but a closed pool says so
   destroy: core.mp_pmem_close,
+  check: core.mp_pmem_check,
+  liveList: core.mp_pmem_live_list,
   snapshot: core.mp_pmem_snapshot,
 };
-
-/**
- * The id of the allocation at `offset`, 0 where it is free; a closed pool (or another thread's
- * "none" pool) throws its typed error rather than reading as a freed block.
- */
-function liveIdOrThrow(handle: number, offset: number): number {
-  const id = core.mp_pmem_live_id(handle, offset);
-  if (id >= OFFSET_ERROR_BASE) throw errorFor(statusOfOffset(id));
-  return id;
-}
-
-/** The size of the live allocation at `offset`, -1 where none starts there; a failed call throws (as liveIdOrThrow). */
-function liveSizeOrThrow(handle: number, offset: number): number {
-  const size = core.mp_pmem_live_size(handle, offset);
-  if (size < -1) throw errorFor(size); // -1 is "no live block"; statuses below it (OutOfMemory, -1, cannot happen here)
-  return size;
-}
 
 export interface SetRootOptions {
   /** Also free the allocation the root published before, in the same atomic step (copy-on-write updates). */
   freePrevious?: boolean;
 }
+
+export interface LinkOptions {
+  /** Also free the allocation the word linked to before, in the same atomic step (replacing or removing a node). */
+  freePrevious?: boolean;
+}
+
+export interface AllocationsOptions {
+  /** Only the allocations no root reaches, directly or through links written with link(). */
+  unreachable?: boolean;
+}
+
+/** Bytes of a link word: link() writes one at a multiple of 8 inside the parent allocation. */
+export const LINK_BYTES = 8;
 
 /** What part of the pool's memory persist(), flush() and memcpyPersist() act on. */
 export type PersistTarget = Allocation | ArrayBufferView;
@@ -150,6 +150,7 @@ export class PMEMMemoryPool extends HostPool {
   }
 
   #assertUsable(allocation: Allocation): void {
+    if (!(allocation instanceof Allocation)) throw new InvalidPointerError(`expected an Allocation of pool '${this.name}', not ${describe(allocation)}`);
     if (allocation.pool !== this) throw new InvalidPointerError(`the allocation at 0x${allocation.ptr.toString(16)} belongs to pool '${allocation.pool.name}', not '${this.name}'`);
     if (allocation.released || this.destroyed || allocation.epoch !== this.epoch) {
       throw new UseAfterFreeError(`allocation #${allocation.id} of pool '${this.name}' was freed (or its pool reset or closed)`);
@@ -158,9 +159,11 @@ export class PMEMMemoryPool extends HostPool {
 
   /**
    * Publishes `allocation` under `name` (1 to 55 bytes of UTF-8), durably: a new process finds it
-   * with getRoot(name). `null` removes the root. A block has one root at most, and cannot be freed
-   * while published. With `freePrevious`, the block the root published before is freed in the same
-   * atomic step: allocate a new version, persist it, then setRoot(name, next, { freePrevious: true }).
+   * with getRoot(name). An unpublished allocation becomes durable in the same atomic step (before
+   * it, a crash leaves it free). `null` removes the root (the block it published stays allocated).
+   * A block has one root at most, and cannot be freed while a root publishes it. With
+   * `freePrevious`, the block the root published before is freed in the same atomic step:
+   * allocate a new version, fill it, persist it, then setRoot(name, next, { freePrevious: true }).
    */
   setRoot(name: string, allocation: Allocation | null, options?: SetRootOptions): void {
     const encoded = rootName(name);
@@ -174,6 +177,50 @@ export class PMEMMemoryPool extends HostPool {
       id = allocation.id;
     }
     this.expectOk(core.mp_pmem_set_root(this.handle, encoded, encoded.length, offset, id, freePrevious ? 1 : 0));
+  }
+
+  /**
+   * Writes a link to `child` (`null`: no link) into the 8 bytes at `byteOffset` (a multiple of 8) of
+   * `parent`, durably. Where `parent` is published (a root, a link or commitUnpublished reaches it)
+   * and `child` is not, the link and the child's allocation become durable in one atomic step: the
+   * link publishes the child. A crash before leaves the child free; after, it is there, linked.
+   * `parent` must be published first where `child` is unpublished (PMEMRootError otherwise). With
+   * `freePrevious`, the allocation the word linked to before is freed in the same step. Read a
+   * link with linked(); the word holds the child's offset and a check, so a damaged link is refused.
+   */
+  link(parent: Allocation, byteOffset: number, child: Allocation | null, options?: LinkOptions): void {
+    this.#assertUsable(parent);
+    const freePrevious = optionsArg("LinkOptions", options, ["freePrevious"]).freePrevious;
+    let offset = 0;
+    let id = 0;
+    if (child !== null) {
+      this.#assertUsable(child);
+      offset = child.offset;
+      id = child.id;
+    }
+    this.expectOk(core.mp_pmem_link(this.handle, parent.offset, parent.id, this.#wordOffset(byteOffset), offset, id, freePrevious ? 1 : 0));
+  }
+
+  /** The allocation the link at `byteOffset` of `parent` names, or undefined where the word is 0 (no link). */
+  linked(parent: Allocation, byteOffset: number): Allocation | undefined {
+    this.#assertUsable(parent);
+    const offset = this.#checkOffset(core.mp_pmem_linked(this.handle, parent.offset, parent.id, this.#wordOffset(byteOffset)));
+    return offset === 0 ? undefined : this.fromPointer(this.base + offset * GRANULE_BYTES);
+  }
+
+  /**
+   * Makes `allocation` durable without publishing it: no root or link reaches it, so after a
+   * restart only offsets your own code kept can find it. If they are lost (a crash before you
+   * stored them durably), it leaks: allocations({ unreachable: true }) lists it. Prefer setRoot or link.
+   */
+  commitUnpublished(allocation: Allocation): void {
+    this.#assertUsable(allocation);
+    this.expectOk(core.mp_pmem_commit_unpublished(this.handle, allocation.offset, allocation.id));
+  }
+
+  /** A link's byte offset as the core takes it (it checks the range); not a number: NaN, refused there. */
+  #wordOffset(byteOffset: unknown): number {
+    return typeof byteOffset === "number" ? byteOffset : NaN;
   }
 
   /** The allocation published as `name`, or undefined where there is no such root. */
@@ -203,20 +250,26 @@ export class PMEMMemoryPool extends HostPool {
     }
   }
 
-  /** Every live allocation, by address: after a restart, what the roots do not reach can be found here. */
-  allocations(): Allocation[] {
+  /**
+   * Every live allocation, by address: after a restart, what the roots do not reach can be found
+   * here. With `{ unreachable: true }`, only those no root reaches, directly or through links
+   * written with link(): unpublished ones, ones committed with commitUnpublished, and published
+   * ones whose root or link was removed. Finding them reads every reachable allocation.
+   */
+  allocations(options?: AllocationsOptions): Allocation[] {
+    const list = optionsArg("AllocationsOptions", options, ["unreachable"]).unreachable ? core.mp_pmem_unreachable_list : core.mp_pmem_live_list;
     let offsets = new Uint32Array(1024);
-    let count = this.expectOk(core.mp_pmem_live_list(this.handle, offsets, offsets.length));
+    let count = this.expectOk(list(this.handle, offsets, offsets.length));
     while (count > offsets.length) {
       offsets = new Uint32Array(count);
-      count = this.expectOk(core.mp_pmem_live_list(this.handle, offsets, offsets.length));
+      count = this.expectOk(list(this.handle, offsets, offsets.length));
     }
     return Array.from(offsets.subarray(0, count))
       .sort((a, b) => a - b)
       .map((offset) => this.fromPointer(this.base + offset * GRANULE_BYTES));
   }
 
-  /** Closes the pool (as manager.destroyPool does): pending commits become durable, the file stays. */
+  /** Closes the pool (as manager.destroyPool does): the file stays; unpublished allocations are not in it. */
   close(): void {
     this.destroyNative();
   }

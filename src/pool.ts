@@ -19,6 +19,7 @@ import {
   InvalidSizeError,
   MemoryPoolError,
   PoolNotFoundError,
+  ThreadSafetyError,
   UseAfterFreeError,
   type MemoryErrorDetails,
 } from "./errors";
@@ -44,9 +45,11 @@ export interface PoolJSON {
   name: string;
   kind: PoolKind;
   config: Record<string, unknown>;
-  /** Absent once the pool is destroyed. */
+  /** Absent once the pool is destroyed, and where it is another thread's threadSafety "none" pool. */
   stats?: MemoryStatsJSON;
   destroyed?: true;
+  /** A threadSafety "none" pool of another thread: only its owner may read its statistics. */
+  ownedByAnotherThread?: true;
 }
 
 /**
@@ -60,7 +63,9 @@ export interface PoolCalls {
   addressSpace(handle: number): number;
   alloc(handle: number, size: number): number;
   free(handle: number, offset: number, id: number): number;
+  /** The size asked for by the live allocation at `offset`, -1 where none starts there, or a status below -1. */
   liveSize(handle: number, offset: number): number;
+  /** The id of the allocation at `offset`, 0 where it is free, or OFFSET_ERROR_BASE + a status's magnitude. */
   liveId(handle: number, offset: number): number;
   stats(handle: number, out: Float64Array): number;
   resetPeaks(handle: number): number;
@@ -152,10 +157,15 @@ export abstract class NativePool {
     const cache = this.#cache === undefined ? this.#openCache() : this.#cache;
     if (cache !== null && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) {
       const offset = cache.alloc(size);
-      if (offset < 0) throw this.failure(offset);
+      if (offset < 0) {
+        if (cache.message !== "") this.#cacheMessage = cache.message;
+        throw this.failure(offset);
+      }
       this.lastTaggedId = cache.lastId;
       return offset;
     }
+    // A run of blocks is gathered from the pool's free stack: this thread's cached blocks go back first.
+    if (cache !== null && cache.holdsBlocks) cache.flush();
     const offset = this.#calls.alloc(this.handle, typeof size === "number" ? size : NaN);
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
     this.lastTaggedId = lastId();
@@ -243,24 +253,55 @@ export abstract class NativePool {
   /** @internal every allocation ended at once (reset, destroy). */
   endedAll(): void {}
 
-  /** @internal whether this thread's cache saw the pool destroyed by another Worker. */
-  get destroyedElsewhere(): boolean {
-    const cache = this.#cache;
-    return cache != null && !cache.open;
+  /**
+   * @internal the id of the allocation at `offset`, 0 where the block is free. A call the core
+   * refuses throws its typed error (PoolNotFoundError where another Worker destroyed the pool,
+   * ThreadSafetyError on another thread's "none" pool): it must not read as a freed block.
+   */
+  liveIdAt(offset: number): number {
+    const id = this.#calls.liveId(this.handle, offset);
+    if (id >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(id));
+    return id;
+  }
+
+  /** @internal whether the pool still exists (another Worker may have destroyed it; this object's `destroyed` says only this thread did). */
+  exists(): boolean {
+    return !this.destroyed && this.#calls.addressSpace(this.handle) >= 0;
   }
 
   /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
   holds(offset: number, id: number): boolean {
     const cache = this.#cache;
-    if (cache != null && cache.open) return cache.liveId(offset) === id; // after a destroy elsewhere, the core says no
-    return this.#calls.liveId(this.handle, offset) === id;
+    if (cache != null && cache.open) return cache.liveId(offset) === id; // once it is closed, the core says why
+    return this.liveIdAt(offset) === id;
+  }
+
+  /** @internal as holds(), but false where another Worker destroyed the pool (for `alive` and the leak watch). */
+  stillHolds(offset: number, id: number): boolean {
+    try {
+      return this.holds(offset, id);
+    } catch (err) {
+      if (err instanceof PoolNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * @internal the size asked for by the live allocation at `offset` (its id is then
+   * mp_last_id()), -1 where none starts there; a refused call throws, as liveIdAt.
+   */
+  #liveSizeAt(offset: number): number {
+    const size = this.#calls.liveSize(this.handle, offset);
+    if (size < -1) throw this.failure(size); // -1 is "no live block" (OutOfMemory, also -1, cannot happen here)
+    return size;
   }
 
   /** @internal the size and id of the live block at `address`; InvalidPointerError where none starts there. */
   liveBlock(address: number): { offset: number; size: number; id: number } {
     const delta = address - this.base;
     const offset = delta / GRANULE_BYTES;
-    const size = delta >= 0 && delta < this.addressSpace && Number.isInteger(offset) ? this.#calls.liveSize(this.handle, offset) : -1;
+    if (!(delta >= 0 && delta < this.addressSpace)) throw this.strangePointer(address, false); // names the pool it lies in, if any
+    const size = Number.isInteger(offset) ? this.#liveSizeAt(offset) : -1;
     if (size < 0) throw new InvalidPointerError(`0x${address.toString(16)} is not the start of a live allocation of pool '${this.name}'`);
     return { offset, size, id: lastId() };
   }
@@ -374,7 +415,7 @@ export abstract class NativePool {
     const time = performance.timeOrigin + performance.now();
     const leaks: LeakInfo[] = [];
     for (const offset of this.#liveOffsets()) {
-      const size = this.#calls.liveSize(this.handle, offset);
+      const size = this.#liveSizeAt(offset);
       if (size < 0) continue;
       const id = lastId();
       const record = this.debug?.record(offset);
@@ -442,7 +483,25 @@ export abstract class NativePool {
   toJSON(): PoolJSON {
     const described = { name: this.name, kind: this.kind, config: plainConfig(this.config) };
     if (this.destroyed) return { ...described, destroyed: true };
-    return { ...described, stats: this.getStats().toJSON() };
+    const stats = this.readableStats();
+    if (stats === "destroyed") return { ...described, destroyed: true };
+    if (stats === "ownedByAnotherThread") return { ...described, ownedByAnotherThread: true };
+    return { ...described, stats: stats.toJSON() };
+  }
+
+  /**
+   * @internal the statistics, for tables of every pool in the process: or why there are none, the
+   * pool being destroyed by another Worker, or another thread's threadSafety "none" pool (whose
+   * owner changes it without a lock, so only the owner may read it).
+   */
+  readableStats(): MemoryStats | "destroyed" | "ownedByAnotherThread" {
+    try {
+      return this.getStats();
+    } catch (err) {
+      if (err instanceof PoolNotFoundError) return "destroyed";
+      if (err instanceof ThreadSafetyError) return "ownedByAnotherThread";
+      throw err;
+    }
   }
 
   /** One line: name, kind, allocator, live allocations, bytes in use and reserved, base address in hex. */
@@ -546,7 +605,7 @@ export abstract class HostPool extends NativePool {
   constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls) {
     super(name, config, handle, calls);
     if (DebugTracker.wanted(config)) {
-      this.debug = new DebugTracker(name, config, handle, this.base, this.events(), leakWatch(), (offset, id) => this.holds(offset, id));
+      this.debug = new DebugTracker(name, config, handle, this.base, this.events(), leakWatch(), (offset, id) => this.stillHolds(offset, id));
       this.tracking = this.debug.keepsRecords;
     }
   }

@@ -117,6 +117,13 @@ const expected: Record<string, RegExp[]> = {
     /^ {2}process \d+ was here$/m,
     /^\[parent\] removed the pool file$/m,
   ],
+  "pmem_list.ts": [
+    /^\[parent\] created .* and signed it 3 times$/m,
+    /^\[child \d+\] reopened the book \(created: false\): 3 entries, the newest "third guest"$/m,
+    /^\[parent\] reopened the book: 3 entries, newest first:\n {2}signed by process \d+\n {2}third guest\n {2}second guest$/m,
+    /^\[parent\] 4 live allocations \(the book and its entries\); 0 that no root reaches: the child's draft was never published, so it was never kept$/m,
+    /^\[parent\] removed the pool file$/m,
+  ],
   // Without a GPU (CI) it explains and exits 0; on the GPU machine it does the round trip.
   "debugging.ts": [
     /^Caught BOUNDARY_VIOLATION: allocation #1 \(13 bytes\), damaged after it at offset 13\.$/m,
@@ -136,10 +143,10 @@ describe("examples", () => {
     expect(files).toEqual(Object.keys(expected).sort());
   });
 
-  // The examples that take arguments read them with parseArgs (examples/support/cli.ts).
-  const withArguments = Object.keys(expected).filter((name) => readFileSync(join(root, "examples", name), "utf8").includes("exampleArgs("));
-  test("the examples that take arguments are the four expected", () => {
-    expect(withArguments.sort()).toEqual(["memory_timeline.ts", "pmem_basic.ts", "pmem_reopen.ts", "render_memory_map.ts"]);
+  // The examples that take arguments read them with parseArgs (examples/support/cli.ts: exampleArgs, or twoProcessArgs for those that run themselves again).
+  const withArguments = Object.keys(expected).filter((name) => /\b(exampleArgs|twoProcessArgs)\(/.test(readFileSync(join(root, "examples", name), "utf8")));
+  test("the examples that take arguments are the five expected", () => {
+    expect(withArguments.sort()).toEqual(["memory_timeline.ts", "pmem_basic.ts", "pmem_list.ts", "pmem_reopen.ts", "render_memory_map.ts"]);
   });
   for (const name of withArguments) {
     test(`${name} --help prints its usage and exits 0; an unknown option exits 2 with the usage on stderr`, () => {

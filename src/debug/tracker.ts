@@ -142,6 +142,7 @@ export class DebugTracker {
    */
   allocated(offset: number, tagged: number, size: number, allocation: Allocation | undefined): void {
     const guarded = tagged > ID_MASK;
+    this.#dropStale(offset);
     if (!this.#keepRecords && !guarded) return; // sampled guard pages, this one not sampled
     const id = tagged & ID_MASK;
     const ptr = this.base + offset * 16;
@@ -166,6 +167,7 @@ export class DebugTracker {
   adopted(offset: number, id: number, size: number): AllocationRecord | undefined {
     const known = this.#records.get(offset);
     if (known !== undefined && known.id === id) return known;
+    this.#dropStale(offset);
     const guarded = core.mp_is_guarded(this.handle, offset) === 1;
     if (!this.#keepRecords && !guarded) return undefined;
     const record: AllocationRecord = { id, ptr: this.base + offset * 16, size, time: now(), trace: undefined, guarded, collected: false };
@@ -193,6 +195,18 @@ export class DebugTracker {
   viewDetached(buffer: ArrayBuffer, offset: number): void {
     const record = this.#records.get(offset);
     if (record !== undefined) this.#detached.set(buffer, { id: record.id, ptr: record.ptr, size: record.size });
+  }
+
+  /**
+   * Forgets the record at `offset`, of an allocation another thread freed (this one heard nothing
+   * of it): a new allocation has the block now. (The pool detaches the old allocation's views when
+   * the block is viewed again: HostPool.exactBuffer matches them by id.)
+   */
+  #dropStale(offset: number): void {
+    const stale = this.#records.get(offset);
+    if (stale === undefined) return;
+    this.#records.delete(offset);
+    if (this.#leakReport) this.watch?.registry.unregister(stale);
   }
 
   /** What a detached buffer was a view of, for a stale view handed to deallocate(). */

@@ -12,7 +12,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { checkRecovered, emptyModel, type Model } from "./crash_check";
-import { fixture, inBatches, poolPath, removePoolFiles, runChild } from "./helpers";
+import { inBatches, killAtRandom, poolPath, removePoolFiles, runChild } from "./helpers";
 
 afterAll(removePoolFiles);
 
@@ -85,32 +85,9 @@ describe("random SIGKILLs during a mixed workload", () => {
       const path = poolPath(`random-${chain}`);
       let model: Model = emptyModel();
       for (let round = 0; round < KILLS_PER_CHAIN; round++) {
-        const child = Bun.spawn([process.execPath, fixture("workload.ts"), path, strategy, String(chain * 1000 + round + 1), "0"], {
-          env: { ...process.env, PMEM_IS_PMEM_FORCE: "1" },
-          stdout: "pipe",
-          stderr: "pipe",
-        });
-        // Read as it comes (so the child never blocks on a full pipe) and note when the pool is open.
-        let stdout = "";
-        let opened: () => void = () => {};
-        const ready = new Promise<void>((resolve) => (opened = resolve));
-        const reading = (async () => {
-          const decoder = new TextDecoder();
-          for await (const chunk of child.stdout) {
-            stdout += decoder.decode(chunk, { stream: true });
-            if (stdout.includes("ready")) opened();
-          }
-          opened();
-        })();
-        const stderrText = new Response(child.stderr).text();
-        await Promise.race([ready, Bun.sleep(10_000)]);
-        await Bun.sleep(Math.floor(Math.random() * 30)); // then at a random instant of the workload
-        child.kill("SIGKILL");
-        await child.exited;
-        await reading;
-        const stderr = await stderrText;
+        const { stdout, stderr, signalCode } = await killAtRandom("workload.ts", [path, strategy, String(chain * 1000 + round + 1), "0"], 30);
         expect(stderr).toBe("");
-        expect(child.signalCode).toBe("SIGKILL");
+        expect(signalCode).toBe("SIGKILL");
         randomKills++;
         if (!existsSync(path)) {
           expect(stdout).not.toContain("ready");

@@ -89,7 +89,9 @@ export function damageCases(variant: Variant, sound: Uint8Array, seed: number): 
     for (let byte = LOG_OFFSET + 64; byte < LOG_OFFSET + 64 + count * 16; byte++) flip("a committed redo log entry", byte, "metadata");
     const crafted: [string, [number, bigint][], number?][] = [
       ["an entry aimed at the header", [[0, 0n]]],
-      ["an entry aimed past the table", [[table + capacity * 8, 0n]]],
+      ...(table + capacity * 8 < heapStart * 16 ? [["an entry aimed between the table and the heap", [[table + capacity * 8, 0n]]] as [string, [number, bigint][]]] : []),
+      ["an entry aimed past the file's end", [[fileBytes, 0n]]],
+      ["an entry aimed inside a word of the heap", [[heapStart * 16 + 4, 0n]]],
       ["an entry aimed inside a record", [[recordOffset(sound, live[0]!) + 4, 0n]]],
       ["an entry aimed at a root slot's name", [[ROOTS_OFFSET + 8, 0n]]],
       ["an entry aimed at 2^64 - 8", [[Number(2n ** 53n), 0n]]],
@@ -106,6 +108,8 @@ export function damageCases(variant: Variant, sound: Uint8Array, seed: number): 
         if (count === 0) view(bytes).setBigUint64(LOG_OFFSET, 1n << 40n, true);
       });
     }
+    // A log may write words of the heap (links): one that does, with its check right, is finished on open.
+    add("a committed redo log that writes a word of the heap", "opened", (bytes) => commitLog(bytes, [[heapStart * 16 + 8, 0x1234n]]));
     return cases;
   }
 
@@ -139,7 +143,8 @@ export function damageCases(variant: Variant, sound: Uint8Array, seed: number): 
   const fieldValue = (field: HeaderField) => readField(sound, field);
   const hostile: [HeaderField, bigint, Expected][] = [
     ["version", 0n, "version"],
-    ["version", 3n, "version"],
+    ["version", 2n, "version"],
+    ["version", 4n, "version"],
     ["version", U32_MAX, "version"],
     ["headerBytes", 0n, "layout"],
     ["headerBytes", 121n, "layout"],

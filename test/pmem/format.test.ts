@@ -13,13 +13,18 @@ import { commitLog, HEADER, liveSlots, LOG_OFFSET, readField, record, recordOffs
 const manager = MemoryPoolManager.getInstance();
 afterAll(removePoolFiles);
 
-/** A sound pool file with three allocations, one of them a root; returns its path and the record offsets. */
+/**
+ * A sound pool file with three allocations, published three ways: a root, commitUnpublished, and a
+ * link from the first; returns its path and the record offsets.
+ */
 function makePool(tag: string, overrides: Partial<PoolConfig> = {}): { path: string; offsets: number[] } {
   const path = poolPath(tag);
   const pool = manager.createPMEMPool(`fmt-${tag}`, pmemConfig(path, overrides));
   const allocations = [pool.allocate(100), pool.allocate(200), pool.allocate(300)];
   for (const allocation of allocations) pool.persist(allocation);
   pool.setRoot("first", allocations[0]!);
+  pool.commitUnpublished(allocations[1]!);
+  pool.link(allocations[0]!, 8, allocations[2]!);
   const offsets = allocations.map((allocation) => allocation.offset);
   pool.close();
   return { path, offsets };
@@ -64,10 +69,14 @@ describe("the header", () => {
     const bytes = readFileSync(path);
     writeField(bytes, "version", 7n);
     writeFileSync(path, bytes);
-    expectRefused(path, "version", "format version 7; this library reads version 2 only");
+    expectRefused(path, "version", "format version 7; this library reads version 3 only");
     writeField(bytes, "version", 1n); // the format before per-word checks: refused, not misread
     writeFileSync(path, bytes);
-    expectRefused(path, "version", "format version 1; this library reads version 2 only");
+    expectRefused(path, "version", "format version 1; this library reads version 3 only");
+    writeField(bytes, "version", 2n); // before publication: its records mean something else
+    resealHeader(bytes);
+    writeFileSync(path, bytes);
+    expectRefused(path, "version", "format version 2; this library reads version 3 only");
   });
 
   test("a damaged header: the checksum", () => {
@@ -202,7 +211,13 @@ describe("the allocation metadata", () => {
     expectRefused(path, "metadata", "redo log is damaged: its entry count is 99");
     commitLog(bytes, [[100, 0n]]); // an entry aimed at the header, its check right
     writeFileSync(path, bytes);
-    expectRefused(path, "metadata", "neither a record nor a root");
+    expectRefused(path, "metadata", "neither a record, a root nor a word of the heap");
+    commitLog(bytes, [[bytes.length, 0n]]); // just past the file's end
+    writeFileSync(path, bytes);
+    expectRefused(path, "metadata", "neither a record, a root nor a word of the heap");
+    commitLog(bytes, [[Number(readField(bytes, "heapOffset")) + 4, 0n]]); // inside a heap word
+    writeFileSync(path, bytes);
+    expectRefused(path, "metadata", "neither a record, a root nor a word of the heap");
     commitLog(bytes, [[recordOffset(bytes, liveSlots(bytes)[0]!), 0n]]);
     bytes[LOG_OFFSET + 64 + 8] = 1; // the committed entry's value, after its check was taken
     writeFileSync(path, bytes);

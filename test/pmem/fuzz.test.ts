@@ -23,7 +23,7 @@ const BATCH = 4000;
 const MAX_DEATHS = 20;
 const manager = MemoryPoolManager.getInstance();
 
-/** A sound file of `variant`: three allocations, persisted, and roots; its bytes. */
+/** A sound file of `variant`: three allocations, persisted and published (roots, a link, a commit); its bytes. */
 function soundFile(variant: Variant): Uint8Array {
   const path = poolPath(`fuzz-sound-${variant}`);
   const pool = manager.createPMEMPool(`fuzz-sound-${variant}`, Object.assign(new PoolConfig(), VARIANTS[variant], { pmemPoolPath: path }));
@@ -32,6 +32,8 @@ function soundFile(variant: Variant): Uint8Array {
   for (const block of blocks) pool.persist(block);
   pool.setRoot("first", blocks[0]!);
   if (variant !== "fixed") pool.setRoot("second root", blocks[1]!);
+  else pool.commitUnpublished(blocks[1]!);
+  pool.link(blocks[0]!, 16, blocks[2]!); // the third is published by a link from the first
   pool.close();
   const bytes = new Uint8Array(readFileSync(path));
   if (variant === "pendingLog") {

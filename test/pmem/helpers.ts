@@ -51,6 +51,37 @@ export async function runChild(script: string, args: string[], env: Record<strin
   return { exitCode: child.exitCode, signalCode: child.signalCode, stdout, stderr };
 }
 
+/**
+ * Runs `bun <fixture> ...args` with PMEM forced on, waits until it prints "ready" (its pool is open),
+ * then kills it with SIGKILL at a random instant of the next `windowMs` milliseconds.
+ */
+export async function killAtRandom(script: string, args: string[], windowMs: number): Promise<ChildResult> {
+  const child = Bun.spawn([process.execPath, fixture(script), ...args], {
+    env: { ...process.env, PMEM_IS_PMEM_FORCE: "1" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  // Read as it comes (so the child never blocks on a full pipe) and note when the pool is open.
+  let stdout = "";
+  let opened: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (opened = resolve));
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      stdout += decoder.decode(chunk, { stream: true });
+      if (stdout.includes("ready")) opened();
+    }
+    opened();
+  })();
+  const stderr = new Response(child.stderr).text();
+  await Promise.race([ready, Bun.sleep(10_000)]);
+  await Bun.sleep(Math.floor(Math.random() * windowMs));
+  child.kill("SIGKILL");
+  await child.exited;
+  await reading;
+  return { exitCode: child.exitCode, signalCode: child.signalCode, stdout, stderr: await stderr };
+}
+
 /** Runs `tasks` with at most `limit` at a time (the machine has few cores). */
 export async function inBatches<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
   const results: T[] = new Array(tasks.length);

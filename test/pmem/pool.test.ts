@@ -60,7 +60,7 @@ describe("pool files", () => {
     const path = poolPath("reopen");
     const written = await runChild("session.ts", ["write", path]);
     expect(written.stderr).toBe("");
-    expect(JSON.parse(written.stdout)).toEqual({ created: true, isPmem: true, live: 3 });
+    expect(JSON.parse(written.stdout)).toEqual({ created: true, isPmem: true, live: 4 }); // the draft is live until the process ends
     const first = JSON.parse((await runChild("session.ts", ["read", path])).stdout);
     expect(first).toEqual({
       created: false,
@@ -69,7 +69,8 @@ describe("pool files", () => {
       greeting: "This data persists!\u0000",
       greetingSize: 1024,
       sum: 1.5 * ((99 * 100) / 2),
-      sizes: [64, 800, 1024],
+      sizes: [64, 800, 1024], // not the draft: never published, it was never in the file
+      unreachable: [64], // committed without a root: only its writer's own records could find it
       live: 3,
     });
     const updated = await runChild("session.ts", ["update", path]);
@@ -79,6 +80,7 @@ describe("pool files", () => {
     expect(second.greeting).toBe("Updated in process 2");
     expect(second.greetingSize).toBe(32);
     expect(second.sizes).toEqual([32, 64, 800]); // the old greeting was freed with the root's update
+    expect(second.unreachable).toEqual([64]);
     // And this process (msync mode) reads the same file.
     const pool = manager.createPMEMPool("pm-reopen", pmemConfig(path));
     expect(new TextDecoder().decode(pool.getRoot("greeting")!.bytes)).toBe("Updated in process 2\0\0\0\0\0\0\0\0\0\0\0\0");

@@ -20,7 +20,7 @@ describe("snapshots of PMEM pools", () => {
     let pool: PMEMMemoryPool = manager.createPMEMPool("pm-snap", pmemConfig(path));
     const kept = [pool.allocate(100), pool.allocate(5000), pool.allocate(300)];
     pool.allocate(2000).free();
-    pool.persist(kept[2]!); // a barrier: the allocations are durable
+    for (const allocation of kept) pool.commitUnpublished(allocation); // durable: found again on reopening
     const before = pool.snapshot();
     expect(before.kind).toBe("pmem");
     expect(before.regions.length).toBe(1);

@@ -41,7 +41,7 @@ test('a threadSafety "none" PMEM pool refuses another Worker with ThreadSafetyEr
   expect(seen).toEqual({
     allocate: "THREAD_SAFETY",
     fromPointer: "THREAD_SAFETY",
-    stats: "none", // as for CPU pools: the manager's table of every pool reads them from any Worker
+    stats: "THREAD_SAFETY", // the owner changes the pool without a lock: only it may read the statistics
     roots: "THREAD_SAFETY",
     drain: "THREAD_SAFETY",
     close: "THREAD_SAFETY",

@@ -35,7 +35,7 @@ const js_cache = @import("sync/js_cache.zig");
 const lockfree_fixed = @import("sync/lockfree_fixed.zig");
 
 /// The version of the exports' signatures (src/abi.ts ABI_VERSION expects the same number).
-pub const version: u32 = 14;
+pub const version: u32 = 16;
 
 /// Numbers both sides use, by name.
 const constants = .{
@@ -59,6 +59,7 @@ const constants = .{
     .{ "cacheChunkStartOffset", @offsetOf(lockfree_fixed.Chunk, "start_plus_one") },
     .{ "blockFreedFlag", lockfree_fixed.freed_flag },
     .{ "blockContinuedFlag", lockfree_fixed.continued_flag },
+    .{ "blockDeadState", lockfree_fixed.dead_state },
 };
 
 /// The bits `mp_nvtx_state` returns.

@@ -94,13 +94,13 @@ pub const Arena = struct {
         self.* = undefined;
     }
 
-    /// For a host arena that JavaScript views in other threads may still reach (the destroying
+    /// For a host or pinned arena that JavaScript views in other threads may still reach (the destroying
     /// thread cannot detach them): `deinit` will give the memory back (MADV_DONTNEED, pages stay
     /// readable and writable and read as zeros) but keep the used range mapped, so a stale view
     /// reads zeros instead of killing the process. Only the never-used tail is unmapped now; the
     /// used range's address space (not memory) stays taken for the life of the process.
     pub fn retireMapped(self: *Arena) void {
-        assert(self.backend == .host and !self.retired);
+        assert(self.backend.hostAccessible() and !self.retired);
         const used_bytes = @as(u64, self.unit_region.items.len) * unit_bytes;
         assert(used_bytes <= self.reserved_bytes);
         if (used_bytes < self.reserved_bytes) self.backend.release(self.base + used_bytes, self.reserved_bytes - used_bytes);

@@ -39,6 +39,21 @@ inline fn checkOwner(pool: anytype) status.Error!void {
     return owner_check.check(pool.config.thread_safety == .none, pool.owner_thread, pool.name);
 }
 
+/// Who may make a call on a pool of either table: any thread (what never changes after the pool
+/// is made: name, kind, config, base, size), or, where the pool is threadSafety "none", only its
+/// owner. Reads of what changes (statistics, live blocks, snapshots, checks) are owner-only too:
+/// the owner changes the pool's tables without a lock, so another thread's read could follow a
+/// pointer into a table the owner is just reallocating.
+const Access = enum { any_thread, owner };
+
+/// The host or device pool a handle names, held alive until `registry.leave(.primary)`, which
+/// the caller owes whatever this returns.
+inline fn enterPool(handle: i32, access: Access) status.Error!*Pool {
+    const pool = registry.enter(handle, .primary) orelse return status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle});
+    if (access == .owner) try checkOwner(pool);
+    return pool;
+}
+
 fn codeOf(err: status.Error) i32 {
     return @intFromEnum(status.code(err));
 }
@@ -226,23 +241,25 @@ export fn mp_free(handle: i32, g: u32, id: u32) i32 {
 /// there; its allocation id is then `mp_last_id()`.
 export fn mp_live_size(handle: i32, g: u32) f64 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return @floatFromInt(failNoPool(handle));
+    const pool = enterPool(handle, .owner) catch |err| return @floatFromInt(codeOf(err));
     const live = pool.lookup(g) orelse return -1;
     last_id = live.id;
     return @floatFromInt(live.requested_bytes);
 }
 
-/// The id of the allocation that holds the block at `g` now, or 0 where it is free.
+/// The id of the allocation that holds the block at `g` now, 0 where it is free, or
+/// `status.offset_error_base + code` where the call fails (no pool, or another thread's "none"
+/// pool): a handle must not read a pool destroyed elsewhere as "freed".
 export fn mp_live_id(handle: i32, g: u32) u32 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return 0;
+    const pool = enterPool(handle, .owner) catch |err| return status.offsetError(err);
     const live = pool.lookup(g) orelse return 0;
     return live.id;
 }
 
 export fn mp_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
     pool.writeStats(out);
     return 0;
 }
@@ -250,15 +267,14 @@ export fn mp_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {
 /// Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now.
 export fn mp_reset_peaks(handle: i32) i32 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
     pool.resetPeaks();
     return 0;
 }
 
 export fn mp_reset(handle: i32) i32 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
-    checkOwner(pool) catch |err| return codeOf(err);
+    const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
     const range = pool.annotations.range("memory-pool: reset");
     defer range.end();
     pool.reset() catch |err| return codeOf(err);
@@ -267,8 +283,7 @@ export fn mp_reset(handle: i32) i32 {
 
 export fn mp_trim(handle: i32) f64 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return @floatFromInt(failNoPool(handle));
-    checkOwner(pool) catch |err| return @floatFromInt(codeOf(err));
+    const pool = enterPool(handle, .owner) catch |err| return @floatFromInt(codeOf(err));
     const range = pool.annotations.range("memory-pool: trim");
     defer range.end();
     return @floatFromInt(pool.trim());
@@ -278,7 +293,7 @@ export fn mp_trim(handle: i32) f64 {
 /// (its details through `mp_violation`).
 export fn mp_check(handle: i32) i32 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
     pool.check() catch |err| return codeOf(err);
     return 0;
 }
@@ -293,7 +308,7 @@ export fn mp_violation(field: u32) f64 {
 /// `capacity` means: call again with room for all), or a negative status.
 export fn mp_live_list(handle: i32, out: [*]u32, capacity: u32) i32 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
     const count = pool.listLive(out[0..capacity]);
     return @intCast(@min(count, std.math.maxInt(i32)));
 }
@@ -301,7 +316,7 @@ export fn mp_live_list(handle: i32, out: [*]u32, capacity: u32) i32 {
 /// 1 where the live allocation at `g` has guard pages, else 0.
 export fn mp_is_guarded(handle: i32, g: u32) u32 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return 0;
+    const pool = enterPool(handle, .owner) catch return 0;
     return @intFromBool(pool.isGuarded(g));
 }
 
@@ -310,8 +325,7 @@ export fn mp_is_guarded(handle: i32, g: u32) u32 {
 /// pages, or its memory was reused), or a negative status.
 export fn mp_set_stack(handle: i32, g: u32, kind: u32, stack: [*]const u8, len: u32) i32 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
-    checkOwner(pool) catch |err| return codeOf(err);
+    const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
     const kept = pool.setStack(g, kind, stack[0..len]) catch |err| return codeOf(err);
     return @intFromBool(kept);
 }
@@ -334,7 +348,7 @@ export fn mp_snapshot(
     stats_out: *[stats_mod.field_count]f64,
 ) i32 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
     const fit = pool.writeSnapshot(.{
         .header = header,
         .regions = regions[0..region_capacity],
@@ -367,7 +381,7 @@ fn failLength(len: f64) i32 {
 /// Like mp_alloc, for work on `stream`: blocks freed on that stream may be reused at once.
 export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return status.offsetError(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
+    const pool = enterPool(handle, .owner) catch |err| return status.offsetError(err);
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
@@ -381,7 +395,7 @@ export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 
 
 export fn mp_free_on_stream(handle: i32, g: u32, id: u32, stream: driver.Stream) i32 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
     const range = pool.annotations.range("memory-pool: free on stream");
     defer range.end();
     // The block's NVTX region goes when the pool reclaims it (pool.zig reclaim), not here.
@@ -512,21 +526,17 @@ export fn mp_gpu_check_canaries(device: u32, table: [*]const kernels.Guarded, co
 // ---- PMEM pools (pmem/): the same shapes as above, over their own table of pools ----
 // Every export that touches a pool enters the registry's guard as the exports above do (a pool
 // closed under a call waits for it; later calls get PoolNotFound), and every one that reads or
-// changes the pool's state takes the owner check of a threadSafety "none" pool, except the
-// statistics, which any thread may read (as mp_stats: the manager's table of every pool).
+// changes the pool's state takes the owner check of a threadSafety "none" pool (see Access).
 
 const pmem_pool = @import("pmem/pool.zig");
 const PmemPool = pmem_pool.Pool;
 const crash_points = @import("pmem/crash_points.zig");
 const libpmem = @import("pmem/libpmem.zig");
 
-/// Who may make a call on a PMEM pool: any thread (what never changes after open: name, path,
-/// config, base, size; and the statistics), or only the owner where the pool is threadSafety "none".
-const PmemAccess = enum { any_thread, owner };
 
 /// The PMEM pool a handle names, held alive until `registry.leave(.primary)`, which the caller
 /// owes whatever this returns.
-inline fn enterPmem(handle: i32, access: PmemAccess) status.Error!*PmemPool {
+inline fn enterPmem(handle: i32, access: Access) status.Error!*PmemPool {
     const pool = registry.pmem.enter(handle, .primary) orelse return status.fail(error.PoolNotFound, "PMEM pool handle {d} names no open pool (closed?)", .{handle});
     if (access == .owner) try checkOwner(pool);
     return pool;
@@ -561,8 +571,8 @@ export fn mp_pmem_find(name: [*]const u8, name_len: u32) i32 {
     return registry.pmem.find(name[0..name_len]) orelse codeOf(status.fail(error.PoolNotFound, "no PMEM pool named '{s}'", .{name[0..name_len]}));
 }
 
-/// Closes the pool once no call is inside it: its deferred commits become durable, the file is
-/// unmapped (or, where other threads made views over it, replaced by zero pages) and unlocked, and stays.
+/// Closes the pool once no call is inside it: unpublished allocations are let go (they never
+/// reached the file), the file is unmapped (or, where other threads made views over it, replaced by zero pages) and unlocked, and stays.
 export fn mp_pmem_close(handle: i32) i32 {
     const pool = registry.pmem.remove(handle) catch |err| return codeOf(err);
     pool.destroy();
@@ -764,9 +774,41 @@ export fn mp_pmem_live_list(handle: i32, out: [*]u32, capacity: u32) i32 {
     return @intCast(@min(pool.liveOffsets(out[0..capacity]), std.math.maxInt(i32)));
 }
 
+/// Like mp_pmem_live_list, for the live allocations no root reaches, directly or through links.
+export fn mp_pmem_unreachable_list(handle: i32, out: [*]u32, capacity: u32) i32 {
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const count = pool.unreachableOffsets(out[0..capacity]) catch |err| return codeOf(err);
+    return @intCast(@min(count, std.math.maxInt(i32)));
+}
+
+/// Writes a link to the block at `child` (0: none) into the word at byte `at` of the block at
+/// `parent`, publishing the child with it; `free_previous` 1 also frees what the word linked to.
+export fn mp_pmem_link(handle: i32, parent: u32, parent_id: u32, at: f64, child: u32, child_id: u32, free_previous: u32) i32 {
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    pool.link(parent, parent_id, at, child, child_id, free_previous != 0) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// The offset of the block the link at byte `at` of the block at `parent` names, 0 for none.
+export fn mp_pmem_linked(handle: i32, parent: u32, parent_id: u32, at: f64) u32 {
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
+    return pool.linked(parent, parent_id, at) catch |err| status.offsetError(err);
+}
+
+/// Makes the block at `g` durable without a root or link (the caller keeps its offset).
+export fn mp_pmem_commit_unpublished(handle: i32, g: u32, id: u32) i32 {
+    defer registry.leave(.primary);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    pool.commitUnpublished(g, id) catch |err| return codeOf(err);
+    return 0;
+}
+
 export fn mp_pmem_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .any_thread) catch |err| return codeOf(err);
+    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
     pool.writeStats(out);
     return 0;
 }
@@ -799,6 +841,22 @@ export fn mp_pmem_snapshot(
     return @intFromBool(!fit);
 }
 
+/// A PMEM pool is its file: there is nothing to give back. 0, or the status of a refused call
+/// (closed pool, another thread's "none" pool), as mp_trim.
+export fn mp_pmem_trim(handle: i32) f64 {
+    defer registry.leave(.primary);
+    _ = enterPmem(handle, .owner) catch |err| return @floatFromInt(codeOf(err));
+    return 0;
+}
+
+/// A PMEM pool has no canaries or quarantine: nothing to find. 0, or the status of a refused
+/// call, as mp_check.
+export fn mp_pmem_check(handle: i32) i32 {
+    defer registry.leave(.primary);
+    _ = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    return 0;
+}
+
 export fn mp_pmem_reset(handle: i32) i32 {
     defer registry.leave(.primary);
     const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
@@ -819,7 +877,7 @@ threadlocal var last_export: struct { region_offset: u64 = 0, region_len: u64 = 
 /// (≥ 0), or a negative status. The range's offset in the pool and length: mp_gpu_export_region().
 export fn mp_gpu_export(handle: i32, g: u32) i32 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
     const exported = pool.exportBlock(g) catch |err| return codeOf(err);
     last_export = .{ .region_offset = exported.region_offset, .region_len = exported.region_len };
     return exported.fd;

@@ -309,7 +309,9 @@ pub const Pool = struct {
 
     pub fn destroy(self: *Pool) void {
         const gpa = self.gpa;
-        if (self.arena.backend == .host and self.viewers.elsewhere()) self.arena.retireMapped();
+        // Host and pinned memory: JavaScript views in other threads may reach it (pinned regions
+        // are unregistered from the driver and given back as host regions are; the range stays).
+        if (self.arena.backend.hostAccessible() and self.viewers.elsewhere()) self.arena.retireMapped();
         self.stream_frees.deinit(self.device());
         self.deinitParts();
         gpa.destroy(self);

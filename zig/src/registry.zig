@@ -19,6 +19,7 @@ const PmemPool = @import("pmem/pool.zig").Pool;
 const status = @import("status.zig");
 const Error = status.Error;
 const pool_guard = @import("sync/pool_guard.zig");
+const thread_exit = @import("sync/thread_exit.zig");
 
 const slot_bits = 12;
 pub const pools_max = 1 << slot_bits;
@@ -84,6 +85,8 @@ fn Table(comptime T: type, comptime last_generation: u32) type {
             if (@hasDecl(T, "published")) pool.published(handle);
             const single_threaded = @hasField(T, "owner_thread") and pool.config.thread_safety == .none;
             self.slots[index].owner.store(if (single_threaded) pool.owner_thread else 0, .monotonic);
+            // Only its owner may use or destroy such a pool: it goes when the owner ends (destroyOwned).
+            if (single_threaded) thread_exit.register();
             self.slots[index].pool.store(pool, .release);
             return handle;
         }
@@ -135,6 +138,20 @@ fn Table(comptime T: type, comptime last_generation: u32) type {
             pool_guard.waitUntilUnused(table_key | index);
             assert(slot.pool.load(.monotonic) == null);
             return pool;
+        }
+
+        /// Removes and destroys every pool `thread` owns (threadSafety "none"); returns how many.
+        fn destroyOwnedBy(self: *@This(), thread: std.Thread.Id, table_key: u32) u32 {
+            var destroyed: u32 = 0;
+            for (&self.slots, 0..) |*slot, index| {
+                if (slot.owner.load(.monotonic) != thread) continue;
+                if (slot.pool.load(.acquire) == null) continue;
+                const handle = handleOf(index, slot.generation.load(.monotonic));
+                const pool = self.remove(handle, table_key) catch continue; // taken meanwhile: not ours
+                pool.destroy();
+                destroyed += 1;
+            }
+            return destroyed;
         }
 
         fn list(self: *@This(), out: []i32) u32 {
@@ -195,6 +212,14 @@ pub fn find(name: []const u8) ?i32 {
 /// Unpublishes the pool and returns it for the caller to destroy.
 pub fn remove(handle: i32) Error!*Pool {
     return pools.remove(handle, pools_key);
+}
+
+/// Destroys the threadSafety "none" pools (of both tables) the calling thread owns, as it ends:
+/// no other thread may use or destroy them, so they would otherwise hold their memory, name and
+/// slot for the life of the process. Returns how many.
+pub fn destroyOwned() u32 {
+    const me = std.Thread.getCurrentId();
+    return pools.destroyOwnedBy(me, pools_key) + pmem_pools.destroyOwnedBy(me, pmem_key);
 }
 
 /// Writes the handles of every live pool into `out`; returns how many there are.
@@ -290,4 +315,23 @@ test "the real table: a slot at its last generation retires, and its stale handl
     try std.testing.expect(get(handle) == null);
     try std.testing.expect(enter(handle, .primary) == null);
     leave(.primary);
+}
+
+test "a threadSafety \"none\" pool goes when the thread that made it ends: no other thread could ever destroy it" {
+    const pool_mod = @import("pool.zig");
+    const Maker = struct {
+        fn run(handle: *i32) void {
+            handle.* = add(pool_mod.Pool.create, "registry-orphan-test", pool_mod.testConfig(.variable)) catch -1;
+        }
+    };
+    var handle: i32 = -1;
+    const thread = try std.Thread.spawn(.{}, Maker.run, .{&handle});
+    thread.join();
+    try std.testing.expect(handle >= 0);
+    try std.testing.expect(get(handle) == null); // destroyed as its owner ended
+    try std.testing.expect(find("registry-orphan-test") == null);
+    // A pool this thread owns stays while it lives.
+    const mine = try add(pool_mod.Pool.create, "registry-orphan-test", pool_mod.testConfig(.variable));
+    defer (remove(mine) catch unreachable).destroy();
+    try std.testing.expect(get(mine) != null);
 }

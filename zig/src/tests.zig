@@ -34,5 +34,7 @@ test {
     _ = @import("pmem/media.zig");
     _ = @import("pmem/format.zig");
     _ = @import("pmem/heap.zig");
+    _ = @import("pmem/links.zig");
+    _ = @import("pmem/dram.zig");
     _ = @import("pmem/pool.zig");
 }

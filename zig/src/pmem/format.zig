@@ -1,7 +1,7 @@
 //! The pool file's format: where each part lies, and the header that says so.
 //!
 //!   [0, 4 KiB)          header: magic, format version, layout, sizes, CRC-32; written once at creation
-//!   [4 KiB, 8 KiB)      redo log (redo_log.zig): multi-word changes such as "allocate and publish a root"
+//!   [4 KiB, 8 KiB)      redo log (redo_log.zig): multi-word changes such as "publish a block as a root"
 //!   [8 KiB, 12 KiB)     named roots (roots.zig): 64 slots of 64 bytes
 //!   [12 KiB, heap)      allocation table (heap.zig): one 8-byte record a possible allocation
 //!   [heap, file end)    the heap: what users allocate; page-aligned, so block alignment carries over
@@ -14,8 +14,11 @@
 //! recovery validates what the checks cannot (offsets, overlaps, liveness). Validation only reads:
 //! a file that fails it is left untouched.
 //!
-//! Version 2 added the page-wide header checksum and the per-word checks; version 1 files are
-//! refused as another version.
+//! Version 2 added the page-wide header checksum and the per-word checks. Version 3 writes an
+//! allocation's record only when the allocation is published (a root, a link, or an explicit
+//! commit: heap.zig), and its redo log may write link words in the heap (links.zig): a version 2
+//! reader would refuse such a log, and read a version 2 file's unpublished allocations as
+//! published. Other versions are refused as such.
 const std = @import("std");
 const builtin = @import("builtin");
 const assert = std.debug.assert;
@@ -25,7 +28,7 @@ comptime {
 }
 
 pub const magic = "MPOOLPM\x00".*;
-pub const version: u32 = 2;
+pub const version: u32 = 3;
 pub const page_bytes: u64 = 4096;
 pub const granule_bytes: u64 = 16;
 pub const header_bytes: u64 = page_bytes;
@@ -277,9 +280,11 @@ test "a planned header validates, and each kind of damage is named" {
     page[0] = 'X';
     try std.testing.expectEqual(Reason.magic, validate(&page, header.file_bytes, "p").?.reason);
     page[0] = 'M';
-    page[@offsetOf(Header, "version")] = 1;
-    try std.testing.expectEqual(Reason.version, validate(&page, header.file_bytes, "p").?.reason);
-    page[@offsetOf(Header, "version")] = 2;
+    for ([_]u8{ 1, 2, 4 }) |other| {
+        page[@offsetOf(Header, "version")] = other;
+        try std.testing.expectEqual(Reason.version, validate(&page, header.file_bytes, "p").?.reason);
+    }
+    page[@offsetOf(Header, "version")] = version;
     page[@offsetOf(Header, "heap_bytes")] ^= 1;
     try std.testing.expectEqual(Reason.checksum, validate(&page, header.file_bytes, "p").?.reason);
     page[@offsetOf(Header, "heap_bytes")] ^= 1;

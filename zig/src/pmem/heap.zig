@@ -3,13 +3,14 @@
 //! allocation table in the file, one 8-byte record for each possible allocation. On open the
 //! strategy is rebuilt from the table (`restore`), so free lists never need to be durable.
 //!
-//! Commit protocol: an allocation or a free is one failure-atomic 8-byte store to its record.
-//! An allocation's record is written at the pool's next persist barrier (`writePending`, before
-//! the barrier's drain): a program persists an allocation's contents before it publishes it, and
-//! that persist makes the allocation durable too. A crash before then leaves the block free, which
-//! is all a crash can do to a block nothing durable refers to; and a block freed before then never
-//! touches the file at all. A free of a durable allocation is drained before it returns and before
-//! its space can be placed again, so no space is ever owned twice, even across a power failure.
+//! Commit protocol: an allocation is placed in DRAM only ("unpublished": its record in the file
+//! stays 0), and becomes durable only when something durable refers to it: the pool writes its
+//! record in the same crash-atomic step as the root or link that publishes it (the redo log), or,
+//! for code that keeps its own offsets, in one drained store when asked to (`commitRecord`). A
+//! crash before publication leaves the block free after recovery, so nothing leaks; a block
+//! freed before publication never touches the file at all. A free of a durable allocation is
+//! drained before it returns and before its space can be placed again, so no space is ever owned
+//! twice, even across a power failure. Whether a live block is published is its record: 0 or not.
 //!
 //! Records: 0 is free; otherwise {offset in granules from the file's start, size in granules, pad,
 //! parity} with the size asked for = granules * 16 - pad, and the parity bit making the count of
@@ -23,7 +24,6 @@ const Media = @import("media.zig").Media;
 const Tlsf = @import("../strategy/tlsf.zig").Tlsf;
 const Fixed = @import("../strategy/fixed.zig").Fixed;
 const FreeResult = @import("../strategy/tlsf.zig").FreeResult;
-const OffsetMap = @import("../strategy/offset_map.zig").OffsetMap;
 const Region = @import("../arena.zig").Region;
 
 const granule_bytes = format.granule_bytes;
@@ -67,9 +67,7 @@ pub const Record = packed struct(u64) {
     }
 };
 
-const PendingRecord = struct { slot: u32, word: u64 };
-
-/// A placement not yet committed: where, and which record will say so.
+/// A placement, unpublished until its record is written: where, and which record will say so.
 pub const Placed = struct { g: u32, slot: u32, record: Record };
 
 /// The live block that starts at an offset: what a lookup finds.
@@ -93,12 +91,10 @@ pub const Heap = struct {
     alignment_granules: u32,
     block_bytes: u64, // FixedSize: the most a block holds
     strategy: Strategy,
-    /// Variable: slots whose record is 0 (a stack), and the slot of each live block.
+    /// Variable: slots whose record is 0 (a stack), and the slot of each live block by the index
+    /// of its TLSF record (Tlsf.liveIndex): an array, so recovery fills it in order, not a map.
     free_slots: std.ArrayList(u32) = .empty,
-    slot_of: OffsetMap = .{},
-    /// Allocations whose records are not written yet, in allocation order, and each one's index there by slot.
-    pending: std.ArrayList(PendingRecord) = .empty,
-    pending_index: OffsetMap = .{},
+    slot_by_record: std.ArrayList(u32) = .empty,
 
     pub fn init(gpa: std.mem.Allocator, media: *Media, header: *const format.Header) Heap {
         const table_words: [*]u64 = @ptrCast(@alignCast(media.base + header.table_offset));
@@ -123,9 +119,7 @@ pub const Heap = struct {
             inline else => |*strategy| strategy.deinit(),
         }
         self.free_slots.deinit(self.gpa);
-        self.slot_of.deinit(self.gpa);
-        self.pending.deinit(self.gpa);
-        self.pending_index.deinit(self.gpa);
+        self.slot_by_record.deinit(self.gpa);
         self.* = undefined;
     }
 
@@ -182,6 +176,9 @@ pub const Heap = struct {
                 // Sort (offset, slot) pairs packed in one u64: the offset decides the order.
                 var found: std.ArrayList(u64) = .empty;
                 defer found.deinit(self.gpa);
+                var records: usize = 0;
+                for (self.table) |word| records += @intFromBool(word != 0);
+                try found.ensureTotalCapacityPrecise(self.gpa, records);
                 try self.free_slots.ensureTotalCapacity(self.gpa, self.table.len);
                 var slot = self.table.len;
                 while (slot > 0) { // pushed in reverse, so low slots are used first
@@ -204,7 +201,8 @@ pub const Heap = struct {
                 std.sort.pdq(u64, found.items, {}, std.sort.asc(u64));
                 const live = try self.gpa.alloc(Tlsf.Restored, found.items.len);
                 defer self.gpa.free(live);
-                try self.slot_of.ensureUnusedCapacity(self.gpa, @intCast(found.items.len));
+                const indices = try self.gpa.alloc(u32, found.items.len);
+                defer self.gpa.free(indices);
                 var end: u64 = 0;
                 for (found.items, live) |pair, *block| {
                     const record_slot: u32 = @truncate(pair);
@@ -215,12 +213,13 @@ pub const Heap = struct {
                     }
                     end = @as(u64, record.offset) + record.granules;
                     block.* = .{ .start = record.offset, .size = record.granules, .id = nextId(next_id), .requested_bytes = record.requestedBytes() };
-                    self.slot_of.putAssumeCapacity(record.offset, record_slot);
                     restored.live_count += 1;
                     restored.requested_bytes += record.requestedBytes();
                     restored.block_bytes += @as(u64, record.granules) * granule_bytes;
                 }
-                try tlsf.restoreRegion(self.region(), live);
+                try tlsf.restoreRegion(self.region(), live, indices);
+                try self.slot_by_record.resize(self.gpa, tlsf.recordCount());
+                for (found.items, indices) |pair, index| self.slot_by_record.items[index] = @truncate(pair);
             },
         }
         return restored;
@@ -252,12 +251,10 @@ pub const Heap = struct {
 
     pub const PlaceError = error{ OutOfMemory, NoRoom, TableFull };
 
-    /// Chooses a block and a record for `size` bytes, in DRAM only: nothing is durable until `commit`.
+    /// Chooses a block and a record for `size` bytes, in DRAM only: an unpublished allocation,
+    /// durable once its record is written (by the pool's redo log, or `commitRecord`).
     pub fn place(self: *Heap, size: u64, id: u32) PlaceError!Placed {
         assert(size > 0 and size <= self.sizeMax() and id != 0);
-        // Room to remember the record as pending, so commit cannot fail after the block is placed.
-        try self.pending.ensureUnusedCapacity(self.gpa, 1);
-        try self.pending_index.ensureUnusedCapacity(self.gpa, 1);
         switch (self.strategy) {
             .fixed_size => |*fixed| {
                 const g = fixed.alloc(SingleRegion{}, id, @intCast(size)) orelse return error.NoRoom;
@@ -266,49 +263,38 @@ pub const Heap = struct {
             },
             .variable => |*tlsf| {
                 if (self.free_slots.items.len == 0) return error.TableFull;
-                try self.slot_of.ensureUnusedCapacity(self.gpa, 1);
+                try self.slot_by_record.ensureTotalCapacity(self.gpa, tlsf.recordCount() + Tlsf.records_per_alloc_max);
                 const granules: u32 = @intCast(std.math.divCeil(u64, size, granule_bytes) catch unreachable);
                 const g = (try tlsf.alloc(granules, self.alignment_granules, id, size)) orelse return error.NoRoom;
                 const slot = self.free_slots.pop().?;
                 assert(self.table[slot] == 0);
-                self.slot_of.putAssumeCapacity(g, slot);
+                const index = tlsf.liveIndex(g).?;
+                assert(tlsf.recordCount() <= self.slot_by_record.capacity);
+                self.slot_by_record.items.len = tlsf.recordCount(); // new records' entries are set as they become live
+                self.slot_by_record.items[index] = slot;
                 return .{ .g = g, .slot = slot, .record = Record.of(g, size) };
             },
         }
     }
 
-    /// Makes a placement an allocation: its record is written at the next barrier (`writePending`).
-    pub fn commit(self: *Heap, placed: Placed) void {
-        assert(Media.load(&self.table[placed.slot]) == 0);
-        self.pending_index.putAssumeCapacity(placed.slot, @intCast(self.pending.items.len));
-        self.pending.appendAssumeCapacity(.{ .slot = placed.slot, .word = placed.record.word() });
+    /// Whether the live block whose record is at `slot` is published (its record is durable).
+    pub fn isPublished(self: *const Heap, slot: u32) bool {
+        return Media.load(&self.table[slot]) != 0;
     }
 
-    pub fn hasPending(self: *const Heap) bool {
-        return self.pending.items.len != 0;
+    /// The record that publishes the live, unpublished block at `g`: what the redo log (or
+    /// `commitRecord`) writes at `recordOffset(slot)`.
+    pub fn recordOf(self: *const Heap, g: u32, slot: u32) u64 {
+        assert(!self.isPublished(slot));
+        const live = self.lookup(g).?;
+        return Record.of(g, live.requested_bytes).word();
     }
 
-    /// Writes the records of every allocation since the last barrier, undrained: the caller's
-    /// barrier, which follows, makes them durable together with whatever it persists.
-    pub fn writePending(self: *Heap) void {
-        for (self.pending.items) |record| {
-            assert(Media.load(&self.table[record.slot]) == 0);
-            self.media.commit(&self.table[record.slot], record.word, false);
-        }
-        self.pending.clearRetainingCapacity();
-        self.pending_index.clear();
-    }
-
-    /// Forgets the pending record of `slot`, if it has one (its allocation is freed before any barrier).
-    fn dropPending(self: *Heap, slot: u32) bool {
-        const index = self.pending_index.remove(slot) orelse return false;
-        const last = self.pending.pop().?;
-        if (index < self.pending.items.len) {
-            self.pending.items[index] = last;
-            _ = self.pending_index.remove(last.slot);
-            self.pending_index.putAssumeCapacity(last.slot, index);
-        }
-        return true;
+    /// Publishes the live block at `g` on its own, with one drained store: for code that keeps its
+    /// own offsets (no root or link refers to the block). Already published: nothing to do.
+    pub fn commitRecord(self: *Heap, g: u32, slot: u32) void {
+        if (self.isPublished(slot)) return;
+        self.media.commit(&self.table[slot], self.recordOf(g, slot), true);
     }
 
     /// The byte offset in the file of a record: what the redo log names.
@@ -321,14 +307,15 @@ pub const Heap = struct {
     pub fn slotOf(self: *const Heap, g: u32) ?u32 {
         return switch (self.strategy) {
             .fixed_size => |*fixed| if (fixed.lookup(0, g) != null) (g - self.heap_start) / fixed.stride else null,
-            .variable => self.slot_of.get(g),
+            .variable => |*tlsf| self.slot_by_record.items[tlsf.liveIndex(g) orelse return null],
         };
     }
 
-    /// Frees the block at `g`: durable when this returns. A bad offset changes nothing and says why.
+    /// Frees the block at `g`: durable when this returns (an unpublished block's record is already
+    /// 0: the file is not touched). A bad offset changes nothing and says why.
     pub fn free(self: *Heap, g: u32) FreeResult {
         const slot = self.slotOf(g) orelse return self.classify(g);
-        if (!self.dropPending(slot)) self.media.commit(&self.table[slot], 0, true);
+        if (self.isPublished(slot)) self.media.commit(&self.table[slot], 0, true);
         return self.releaseDram(g, slot);
     }
 
@@ -337,10 +324,9 @@ pub const Heap = struct {
         switch (self.strategy) {
             .fixed_size => |*fixed| return fixed.free(0, g),
             .variable => |*tlsf| {
+                assert(slot < self.table.len and Media.load(&self.table[slot]) == 0);
                 const result = tlsf.free(g);
                 assert(result == .freed);
-                const removed = self.slot_of.remove(g);
-                assert(removed == slot);
                 self.free_slots.appendAssumeCapacity(slot);
                 return result;
             },
@@ -373,8 +359,8 @@ pub const Heap = struct {
                     if (count < out.len) out[count] = g;
                 }
             },
-            .variable => {
-                var it = self.slot_of.iterator();
+            .variable => |*tlsf| {
+                var it = tlsf.liveIterator();
                 while (it.next()) |entry| : (count += 1) {
                     if (count < out.len) out[count] = entry.key;
                 }
@@ -403,15 +389,13 @@ pub const Heap = struct {
     /// Frees everything: every record is zeroed and made durable (each one flips on its own, so a
     /// crash in the middle leaves each allocation whole or free), then placement starts over.
     pub fn reset(self: *Heap) error{OutOfMemory}!void {
-        self.pending.clearRetainingCapacity();
-        self.pending_index.clear();
         const table_offset = @intFromPtr(self.table.ptr) - @intFromPtr(self.media.base);
         self.media.zeroPersist(table_offset, self.table.len * @sizeOf(u64));
         switch (self.strategy) {
             .fixed_size => |*fixed| fixed.reset(),
             .variable => |*tlsf| {
                 try tlsf.reset(&.{self.region()}, .strategy);
-                self.slot_of.clear();
+                self.slot_by_record.clearRetainingCapacity();
                 self.free_slots.clearRetainingCapacity();
                 var slot = self.table.len;
                 while (slot > 0) {
@@ -442,7 +426,7 @@ test "records pack offset and size into one word that is never 0, and any flippe
     try std.testing.expectEqual(@as(u64, 1000), round.requestedBytes());
 }
 
-test "records are written at the next barrier, a block freed before it never reaches the file, and restore finds the rest" {
+test "records are written only when a block is published, an unpublished block never reaches the file, and restore finds the rest" {
     _ = @import("libpmem.zig").api() catch return; // msync needs libpmem
     const gpa = std.testing.allocator;
     const header = format.plan(.{ .strategy = @intFromEnum(format.Strategy.variable), .alignment = 16, .block_bytes = 0 }, 256 * 1024, @splat(1)).?;
@@ -456,14 +440,17 @@ test "records are written at the next barrier, a block freed before it never rea
     var heap = Heap.init(gpa, &media, &header);
     _ = try heap.restore(&next_id, &problem);
     const kept = try heap.place(100, 1);
-    heap.commit(kept);
     const dropped = try heap.place(200, 2);
-    heap.commit(dropped);
-    try std.testing.expect(heap.free(dropped.g) == .freed); // before any barrier: nothing written
+    try std.testing.expect(heap.free(dropped.g) == .freed); // never published: nothing written
     const durable = try heap.place(300, 3);
-    heap.commit(durable);
+    const forgotten = try heap.place(400, 4); // never published: free after a restart
     for (heap.table) |word| try std.testing.expectEqual(@as(u64, 0), word);
-    heap.writePending();
+    try std.testing.expect(!heap.isPublished(kept.slot));
+    try std.testing.expectEqual(kept.record.word(), heap.recordOf(kept.g, kept.slot));
+    heap.commitRecord(kept.g, kept.slot);
+    heap.commitRecord(durable.g, durable.slot);
+    heap.commitRecord(durable.g, durable.slot); // twice: already published, nothing to do
+    try std.testing.expect(heap.isPublished(kept.slot) and !heap.isPublished(forgotten.slot));
     try std.testing.expectEqual(kept.record.word(), heap.table[kept.slot]);
     try std.testing.expect(heap.free(durable.g) == .freed); // a durable record is zeroed
     try std.testing.expectEqual(@as(u64, 0), heap.table[durable.slot]);

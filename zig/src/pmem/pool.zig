@@ -19,6 +19,8 @@ const heap_mod = @import("heap.zig");
 const Heap = heap_mod.Heap;
 const redo_log = @import("redo_log.zig");
 const roots_mod = @import("roots.zig");
+const links = @import("links.zig");
+const dram = @import("dram.zig");
 const Roots = roots_mod.Roots;
 const FreeResult = @import("../strategy/tlsf.zig").FreeResult;
 const snapshot = @import("../snapshot.zig");
@@ -124,7 +126,7 @@ pub const Pool = struct {
             .created = opened.created,
             .owner_thread = std.Thread.getCurrentId(),
         };
-        self.heap = Heap.init(gpa, &self.media, &self.header);
+        self.heap = Heap.init(dram.allocator, &self.media, &self.header); // placement in huge pages (dram.zig)
         errdefer self.heap.deinit();
         self.roots = Roots.init(&self.media);
         try self.recover();
@@ -198,7 +200,6 @@ pub const Pool = struct {
     pub fn checkpointFromDevice(self: *Pool, device_id: u32, offset: f64, src: u64, len: f64) Error!bool {
         const start, const bytes = try self.checkRange(offset, len);
         if (!self.registerForDma(device_id)) return false;
-        self.writePending();
         const Persist = struct {
             fn chunk(pool: *Pool, chunk_offset: usize, chunk_len: usize) void {
                 pool.media.persist(pool.checkpoint_base + chunk_offset, chunk_len);
@@ -213,8 +214,9 @@ pub const Pool = struct {
         const gpa = self.gpa;
         crash_points.untrack(@intFromPtr(self.mapped.base));
         host_registration.unregister(&self.dma, self.mapped.base);
-        self.heap.writePending();
-        self.media.drain(); // allocations since the last barrier become durable before the file is let go
+        // Unpublished allocations never reached the file: they are free when it is opened again.
+        // What is deferred (the redo log's emptied count word) becomes durable before the file goes.
+        self.media.drain();
         self.heap.deinit();
         if (self.viewers.elsewhere()) self.mapped.retire() else self.mapped.close();
         gpa.free(self.path);
@@ -230,14 +232,6 @@ pub const Pool = struct {
         if (self.config.thread_safety == .mutex) self.mutex.unlock();
     }
 
-    /// Writes the records of allocations made since the last barrier; every barrier of the pool
-    /// starts with this, on the thread that then drains (heap.zig).
-    fn writePending(self: *Pool) void {
-        self.lock();
-        defer self.unlock();
-        self.heap.writePending();
-    }
-
     pub const Placed = struct { g: u32, id: u32 };
 
     pub fn alloc(self: *Pool, size: u64) Error!Placed {
@@ -245,7 +239,6 @@ pub const Pool = struct {
         defer self.unlock();
         const started = if (self.stats.sampleNow(self.stats.allocation_count)) std.time.Instant.now() catch null else null;
         const placed = try self.placeLocked(size);
-        self.heap.commit(placed.placed);
         self.stats.recordAlloc(size, self.blockBytes(placed.placed));
         if (started) |start| self.stats.recordAllocTime((std.time.Instant.now() catch start).since(start));
         return .{ .g = placed.placed.g, .id = placed.id };
@@ -330,18 +323,15 @@ pub const Pool = struct {
 
     pub fn persist(self: *Pool, offset: f64, len: f64) Error!void {
         const start, const bytes = try self.checkRange(offset, len);
-        self.writePending();
         self.media.persist(start, bytes);
     }
 
     pub fn flush(self: *Pool, offset: f64, len: f64) Error!void {
         const start, const bytes = try self.checkRange(offset, len);
-        self.writePending();
         self.media.flush(start, bytes);
     }
 
     pub fn drain(self: *Pool) void {
-        self.writePending();
         self.media.drain();
     }
 
@@ -369,7 +359,6 @@ pub const Pool = struct {
     }
 
     fn copyPersist(self: *Pool, start: usize, bytes: []const u8) void {
-        self.writePending();
         self.media.memcpyPersist(start, bytes);
     }
 
@@ -385,17 +374,45 @@ pub const Pool = struct {
         return status.fail(error.PmemRoot, "PMEM pool '{s}' has {d} roots, all it holds: remove one (setRoot(name, null)) or publish a table of your own through one root", .{ self.name, roots_mod.capacity });
     }
 
-    /// Publishes the live block at `g` as `name` (g = 0: removes the root). With `free_previous`
-    /// the block the root published before is freed in the same atomic step.
+    /// The live allocation at `g`, while it is the one with `expected_id` (0: any); `action` says
+    /// what was refused.
+    fn liveBlock(self: *const Pool, g: u32, expected_id: u32, comptime action: []const u8) Error!heap_mod.Live {
+        const live = self.heap.lookup(g) orelse return status.fail(error.InvalidPointer, "cannot " ++ action ++ " offset {d}: no live allocation of PMEM pool '{s}' starts there", .{ @as(u64, g) * granule_bytes, self.name });
+        if (expected_id != 0 and live.id != expected_id) return status.fail(error.DoubleFree, "cannot " ++ action ++ " allocation #{d} of PMEM pool '{s}': it was freed", .{ expected_id, self.name });
+        return live;
+    }
+
+    /// Adds to `change` the record that publishes the block at `g`, where it is not published yet.
+    fn publishInto(self: *const Pool, change: *Change, g: u32) void {
+        const slot = self.heap.slotOf(g).?;
+        if (!self.heap.isPublished(slot)) change.add(self.heap.recordOffset(slot), self.heap.recordOf(g, slot));
+    }
+
+    /// Adds to `change` the zeroed record that frees the published block at `g`; returns its slot,
+    /// for `releaseFreed` once the change is durable.
+    fn freeInto(self: *const Pool, change: *Change, g: u32) u32 {
+        const slot = self.heap.slotOf(g).?;
+        if (self.heap.isPublished(slot)) change.add(self.heap.recordOffset(slot), 0);
+        return slot;
+    }
+
+    fn releaseFreed(self: *Pool, g: u32, slot: u32) void {
+        const result = self.heap.releaseDram(g, slot);
+        self.recordFree(g, result) catch unreachable;
+    }
+
+    fn commitChange(self: *Pool, change: *const Change) void {
+        redo_log.commit(&self.media, change.entries[0..change.len], .{ .header = &self.header });
+    }
+
+    /// Publishes the live block at `g` as `name` (g = 0: removes the root). An unpublished block's
+    /// record is written in the same crash-atomic step as the root. With `free_previous` the block
+    /// the root published before is freed in that step too.
     pub fn setRoot(self: *Pool, name: []const u8, g: u32, expected_id: u32, free_previous: bool) Error!void {
         try self.checkName(name);
         self.lock();
         defer self.unlock();
-        self.heap.writePending(); // what a root publishes is durable before the root is
-        if (g != 0) {
-            const live = self.heap.lookup(g) orelse return status.fail(error.InvalidPointer, "cannot publish offset {d} as root '{s}': no live allocation of PMEM pool '{s}' starts there", .{ @as(u64, g) * granule_bytes, name, self.name });
-            if (expected_id != 0 and live.id != expected_id) return status.fail(error.DoubleFree, "cannot publish allocation #{d} as root '{s}': it was freed", .{ expected_id, name });
-        }
+        if (g != 0) _ = try self.liveBlock(g, expected_id, "publish as a root");
         const existing = self.roots.find(name);
         const previous: u32 = if (existing) |index| self.roots.target(index) else 0;
         if (previous == g) return; // already so
@@ -405,19 +422,87 @@ pub const Pool = struct {
             }
         }
         const index = existing orelse (if (g == 0) return else (self.roots.prepare(&self.media, name) orelse return self.noRootSlot()));
-        if (!free_previous or previous == 0) {
-            self.roots.commitTarget(&self.media, index, g);
-            return;
-        }
-        // Re-point (or remove) the root and free the block it published, durably together.
-        const slot = self.heap.slotOf(previous).?;
-        redo_log.commit(&self.media, &.{
-            .{ .offset = self.roots.targetOffset(index), .value = self.roots.targetWord(index, g) },
-            .{ .offset = self.heap.recordOffset(slot), .value = 0 },
-        }, .{ .header = &self.header });
+        var change: Change = .{};
+        change.add(self.roots.targetOffset(index), self.roots.targetWord(index, g));
+        if (g != 0) self.publishInto(&change, g);
+        const freed_slot = if (free_previous and previous != 0) self.freeInto(&change, previous) else null;
+        self.commitChange(&change);
         self.roots.noteTarget(index, g);
-        const result = self.heap.releaseDram(previous, slot);
-        self.recordFree(previous, result) catch unreachable;
+        if (freed_slot) |slot| self.releaseFreed(previous, slot);
+    }
+
+    /// The byte offset in the file of the 8-byte word at byte `at` of the live allocation at `g`.
+    fn linkWordOffset(self: *const Pool, g: u32, expected_id: u32, at: f64) Error!usize {
+        const live = try self.liveBlock(g, expected_id, "link from");
+        const size: f64 = @floatFromInt(live.requested_bytes);
+        if (!(at >= 0 and at == @floor(at) and @mod(at, links.word_bytes) == 0 and at + links.word_bytes <= size)) {
+            return status.fail(error.InvalidSize, "a link is an 8-byte word at a multiple of 8 inside its allocation: byte {d} of allocation #{d} of PMEM pool '{s}' ({d} bytes) is not one", .{ at, live.id, self.name, live.requested_bytes });
+        }
+        const offset = @as(usize, g) * granule_bytes + @as(usize, @intFromFloat(at));
+        assert(offset % links.word_bytes == 0 and offset >= self.header.heap_offset and offset + links.word_bytes <= self.header.file_bytes);
+        return offset;
+    }
+
+    fn linkWord(self: *const Pool, offset: usize) *u64 {
+        return @ptrCast(@alignCast(self.media.base + offset));
+    }
+
+    /// Writes a link to the live block at `child` (0: no link) into the 8-byte word at byte `at` of
+    /// the live block at `parent`. Where the parent is published and the child is not, the link and
+    /// the child's record are written in one crash-atomic step: the child is published by the link.
+    /// With `free_previous`, the block the word linked to before is freed in that step too.
+    pub fn link(self: *Pool, parent: u32, parent_id: u32, at: f64, child: u32, child_id: u32, free_previous: bool) Error!void {
+        self.lock();
+        defer self.unlock();
+        const offset = try self.linkWordOffset(parent, parent_id, at);
+        if (child != 0) _ = try self.liveBlock(child, child_id, "link to");
+        const parent_published = self.heap.isPublished(self.heap.slotOf(parent).?);
+        const child_published = child == 0 or self.heap.isPublished(self.heap.slotOf(child).?);
+        if (!parent_published and !child_published) {
+            return status.fail(error.PmemRoot, "cannot link unpublished allocation #{d} from allocation #{d} of PMEM pool '{s}', which is unpublished too: publish the parent first (setRoot, link it from a published block, or commitUnpublished), then link the child", .{ child_id, parent_id, self.name });
+        }
+        const previous: u32 = if (free_previous) try self.previousLink(offset, parent, child) else 0;
+        var change: Change = .{};
+        change.add(offset, links.word(child));
+        if (!child_published) self.publishInto(&change, child);
+        const freed_slot = if (previous != 0) self.freeInto(&change, previous) else null;
+        self.commitChange(&change);
+        if (freed_slot) |slot| self.releaseFreed(previous, slot);
+    }
+
+    /// The live block the link word at `offset` names, to be freed as it is replaced (0: none).
+    fn previousLink(self: *const Pool, offset: usize, parent: u32, child: u32) Error!u32 {
+        const stored = Media.load(self.linkWord(offset));
+        const previous = links.decode(stored) orelse return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' (0x{x:0>16}) is not a link: nothing was changed", .{ offset, self.name, stored });
+        if (previous == 0) return 0;
+        if (self.heap.lookup(previous) == null) return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' links to offset {d}, where no allocation starts (freed already?): nothing was changed", .{ offset, self.name, @as(u64, previous) * granule_bytes });
+        if (previous == child or previous == parent) return status.fail(error.InvalidPointer, "freePrevious would free the block the link {s}: nothing was changed", .{if (previous == child) "now points at" else "is written into"});
+        if (self.roots.publishing(previous)) |index| {
+            return status.fail(error.PmemRoot, "freePrevious: the block the link named is published as root '{s}': remove the root first", .{self.roots.name(index)});
+        }
+        return previous;
+    }
+
+    /// The offset of the block the link word at byte `at` of the block at `parent` names (0: none).
+    pub fn linked(self: *Pool, parent: u32, parent_id: u32, at: f64) Error!u32 {
+        self.lock();
+        defer self.unlock();
+        const offset = try self.linkWordOffset(parent, parent_id, at);
+        const stored = Media.load(self.linkWord(offset));
+        const target = links.decode(stored) orelse return status.fail(error.InvalidPointer, "the word at byte {d} of allocation #{d} of PMEM pool '{s}' (0x{x:0>16}) is not a link written by link()", .{ at, parent_id, self.name, stored });
+        if (target != 0 and self.heap.lookup(target) == null) {
+            return status.fail(error.InvalidPointer, "the link at byte {d} of allocation #{d} of PMEM pool '{s}' names offset {d}, where no allocation starts (freed without unlinking?)", .{ at, parent_id, self.name, @as(u64, target) * granule_bytes });
+        }
+        return target;
+    }
+
+    /// Makes the live block at `g` durable without a root or link: only the caller's own records
+    /// can find it again (what no root reaches is listed by `unreachableOffsets`).
+    pub fn commitUnpublished(self: *Pool, g: u32, expected_id: u32) Error!void {
+        self.lock();
+        defer self.unlock();
+        _ = try self.liveBlock(g, expected_id, "commit");
+        self.heap.commitRecord(g, self.heap.slotOf(g).?);
     }
 
     /// The offset of the block published as `name`, or 0 where there is no such root.
@@ -437,7 +522,6 @@ pub const Pool = struct {
         defer self.unlock();
         if (self.roots.find(name)) |index| return self.roots.target(index);
         if (std.mem.indexOfScalar(u32, &self.roots.targets, 0) == null) return self.noRootSlot();
-        self.heap.writePending();
         const placed = try self.placeLocked(size);
         self.media.zeroPersist(@as(usize, placed.placed.g) * granule_bytes, @intCast(self.blockBytes(placed.placed)));
         const index = self.roots.prepare(&self.media, name).?;
@@ -467,6 +551,25 @@ pub const Pool = struct {
         self.lock();
         defer self.unlock();
         return self.heap.liveOffsets(out);
+    }
+
+    /// Like `liveOffsets`, for the live blocks no root reaches, directly or through links.
+    pub fn unreachableOffsets(self: *Pool, out: []u32) Error!usize {
+        self.lock();
+        defer self.unlock();
+        var reached = std.DynamicBitSetUnmanaged.initEmpty(self.gpa, self.heap.table.len) catch return outOfMemory();
+        defer reached.deinit(self.gpa);
+        links.markReachable(self.gpa, &self.heap, self.media.base, &self.roots.targets, &reached) catch return outOfMemory();
+        const live = self.gpa.alloc(u32, self.heap.liveOffsets(&.{})) catch return outOfMemory();
+        defer self.gpa.free(live);
+        assert(self.heap.liveOffsets(live) == live.len);
+        var count: usize = 0;
+        for (live) |g| {
+            if (reached.isSet(self.heap.slotOf(g).?)) continue;
+            if (count < out.len) out[count] = g;
+            count += 1;
+        }
+        return count;
     }
 
     /// Frees every allocation and removes every root, durably (roots first, so none is left dangling).
@@ -513,6 +616,19 @@ pub const Pool = struct {
             .free = free_granules * granule_bytes,
             .largest_free = @min(free_granules, self.heap.largestFreeGranules()) * granule_bytes,
         }, out);
+    }
+};
+
+/// Words that must change together, durably: a root or link, the record that publishes a block,
+/// the record that frees one (redo_log.zig).
+const Change = struct {
+    entries: [redo_log.entries_max]redo_log.Entry = undefined,
+    len: usize = 0,
+
+    fn add(self: *Change, offset: u64, value: u64) void {
+        assert(self.len < redo_log.entries_max);
+        self.entries[self.len] = .{ .offset = offset, .value = value };
+        self.len += 1;
     }
 };
 

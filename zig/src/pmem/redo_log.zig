@@ -1,13 +1,15 @@
 //! A tiny redo log, for changes of several words that must become durable together, such as
-//! "allocate a block and publish it as a root" or "point a root at a new version and free the old".
+//! "allocate a block and publish it as a root", "point a root at a new version and free the old" or
+//! "write a link to a new block into its parent and make the block an allocation".
 //!
 //! Protocol: write the entries (file offset, new value) and persist them; commit by storing the
 //! count word (one 8-byte word, drained): the entry count, and in its high half a CRC-32 of the
 //! entries, so a flipped bit in the word or in a committed entry is refused on open rather than
 //! replayed; apply the entries and persist them; clear the word. A crash before the word is durable
 //! leaves every target as it was; after it, recovery applies the entries again (applying twice is
-//! harmless) and clears the word. The word is on a cache line of its own, so writing entries never
-//! touches it.
+//! harmless) and clears the word. The word is cleared without a drain of its own: it becomes
+//! durable at the next barrier, before anything later can change the entries' targets. The word
+//! is on a cache line of its own, so writing entries never touches it.
 const std = @import("std");
 const assert = std.debug.assert;
 const format = @import("format.zig");
@@ -33,7 +35,8 @@ pub fn at(media: *const Media) *Log {
     return @ptrCast(@alignCast(media.base + format.log_offset));
 }
 
-/// Where a log entry may write: a record of the table or a root's target word, nothing else.
+/// Where a log entry may write: a record of the table, a root's target word, or a word of the heap
+/// (a link from one allocation to another, links.zig), nothing else.
 pub const Targets = struct {
     header: *const format.Header,
 
@@ -43,7 +46,8 @@ pub const Targets = struct {
         const in_table = offset >= h.table_offset and offset < h.table_offset + h.table_capacity * format.record_bytes;
         const in_roots = offset >= h.roots_offset and offset < h.roots_offset + h.root_capacity * format.root_slot_bytes and
             (offset - h.roots_offset) % format.root_slot_bytes == 0; // the target word opens each slot
-        return in_table or in_roots;
+        const in_heap = offset >= h.heap_offset and offset < h.file_bytes;
+        return in_table or in_roots or in_heap;
     }
 };
 
@@ -56,6 +60,11 @@ fn countWord(entries: []const Entry) u64 {
 /// Makes every entry durable together. The log must be empty (a pool's lock serialises users).
 pub fn commit(media: *Media, entries: []const Entry, targets: Targets) void {
     assert(entries.len > 0 and entries.len <= entries_max);
+    if (entries.len == 1) { // one aligned word is failure-atomic on its own: no log needed
+        assert(targets.allows(entries[0].offset));
+        media.commit(@ptrCast(@alignCast(media.base + entries[0].offset)), entries[0].value, true);
+        return;
+    }
     const log = at(media);
     assert(Media.load(&log.count) == 0);
     for (entries, log.entries[0..entries.len]) |entry, *slot| {
@@ -65,7 +74,10 @@ pub fn commit(media: *Media, entries: []const Entry, targets: Targets) void {
     media.persist(format.log_offset + @offsetOf(Log, "entries"), entries.len * @sizeOf(Entry));
     media.commit(&log.count, countWord(log.entries[0..entries.len]), true);
     apply(media, entries);
-    media.commit(&log.count, 0, true);
+    // Emptied without a barrier of its own: the next barrier (which any later change to the file
+    // passes before it is durable) drains it. A crash before then replays entries that nothing
+    // has changed since, which leaves them as they are.
+    media.commit(&log.count, 0, false);
 }
 
 fn apply(media: *Media, entries: []const Entry) void {
@@ -95,7 +107,7 @@ pub fn pending(media: *const Media, targets: Targets, problem: *format.Problem) 
     }
     for (entries, 0..) |entry, index| {
         if (!targets.allows(entry.offset)) {
-            problem.* = corrupt("entry {d} writes to offset {d}, which is neither a record nor a root", .{ index, entry.offset });
+            problem.* = corrupt("entry {d} writes to offset {d}, which is neither a record, a root nor a word of the heap", .{ index, entry.offset });
             return error.Corrupt;
         }
     }

@@ -35,6 +35,9 @@ const nil: u32 = std.math.maxInt(u32);
 pub const freed_flag: u32 = 1 << 31;
 /// Marks a block that a run holds after its first block. Ids stay below it.
 pub const continued_flag: u32 = 1 << 30;
+/// Every block's word once its pool is destroyed while other threads' JavaScript caches view the
+/// chunks (js_cache.zig): their next use of any block sees it. No other state has all bits set.
+pub const dead_state: u32 = std.math.maxInt(u32);
 
 /// Four arrays of words, in this order: JavaScript views a chunk as one Uint32Array (src/block_cache.ts).
 pub const Chunk = struct {
@@ -91,6 +94,16 @@ pub const LockFreeFixed = struct {
         if (!keep_chunks) for (self.chunks) |*slot| if (slot.load(.monotonic)) |chunk| self.gpa.destroy(chunk);
         self.gpa.free(self.chunks);
         self.* = undefined;
+    }
+
+    /// Marks every block dead (its pool is being destroyed; the chunks stay for other threads' views).
+    pub fn markDead(self: *LockFreeFixed) void {
+        for (self.chunks) |*slot| {
+            const chunk = slot.load(.acquire) orelse continue;
+            for (&chunk.state, &chunk.start_plus_one) |*state, start| {
+                if (start.load(.monotonic) != 0) state.store(dead_state, .release);
+            }
+        }
     }
 
     /// The address of chunk `index` (blocks `index << chunk_shift` on), for JavaScript to view; null where none.

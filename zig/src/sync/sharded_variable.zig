@@ -48,7 +48,10 @@ pub const ShardedVariable = struct {
     owners: [owner_chunks]std.atomic.Value(?*[owner_chunk_units]u8) = @splat(.init(null)),
     growth_mutex: AdaptiveMutex = .{},
     counters: StripedCounters = .{},
-    last_id: std.atomic.Value(u32) = .init(0),
+    /// Allocations made so far: 64 bits, so the ids taken from it (modulo id_limit) run on without
+    /// a jump. A 32-bit count wrapped at 2^32 from id 4 back to 1, so the same block could get the
+    /// same id twice within four allocations, and a stale handle would take the new one for its own.
+    last_id: std.atomic.Value(u64) = .init(0),
 
     pub fn create(gpa: std.mem.Allocator) Error!*ShardedVariable {
         const self = gpa.create(ShardedVariable) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
@@ -95,7 +98,7 @@ pub const ShardedVariable = struct {
 
     fn nextId(self: *ShardedVariable) u32 {
         const previous = self.last_id.fetchAdd(1, .monotonic);
-        return previous % id_limit + 1;
+        return @intCast(previous % id_limit + 1);
     }
 
     pub const Placed = struct { g: u32, id: u32 };
@@ -204,4 +207,19 @@ test "threads allocate from their shards, free across shards, and nothing overla
     pool.writeStats(&out);
     try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.live_allocations)]);
     try std.testing.expectEqual(@as(f64, 4 * per_thread), out[@intFromEnum(stats_mod.Field.free_count)]);
+}
+
+test "ids run on past 2^32 allocations without repeating one soon after" {
+    const sharded = try ShardedVariable.create(std.testing.allocator);
+    defer sharded.destroy();
+    sharded.last_id.store((1 << 32) - 4, .monotonic);
+    var seen: [16]u32 = undefined;
+    for (&seen, 0..) |*id, i| {
+        id.* = sharded.nextId();
+        try std.testing.expect(id.* >= 1 and id.* <= id_limit);
+        for (seen[0..i]) |earlier| try std.testing.expect(earlier != id.*);
+    }
+    sharded.last_id.store(id_limit - 1, .monotonic);
+    try std.testing.expectEqual(id_limit, sharded.nextId());
+    try std.testing.expectEqual(@as(u32, 1), sharded.nextId()); // wraps after id_limit, to 1, never 0
 }

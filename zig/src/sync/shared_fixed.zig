@@ -64,6 +64,8 @@ pub const SharedFixed = struct {
         self.growth_mutex.lock();
         js_cache.closeAll(self.js_records);
         const viewed_elsewhere = js_cache.usedElsewhere(self.js_records);
+        // Other threads' caches see the pool gone at their next use of any block.
+        if (viewed_elsewhere) self.fixed.markDead();
         self.growth_mutex.unlock();
         self.fixed.deinit(viewed_elsewhere);
         self.gpa.destroy(self);
@@ -236,6 +238,7 @@ pub const SharedFixed = struct {
         var drained: std.ArrayList(u32) = .empty;
         defer drained.deinit(self.gpa);
         var grown = false;
+        var cache_returned = false;
         while (true) {
             const first = try self.gatherRun(&drained, count);
             if (first) |number| {
@@ -243,6 +246,13 @@ pub const SharedFixed = struct {
                 _ = self.run_blocks.fetchAdd(count - 1, .monotonic);
                 self.counters.recordAlloc(requested_bytes);
                 return .{ .g = placed.g, .id = placed.id };
+            }
+            // A run is gathered from the shared stack only: the blocks this thread's cache holds
+            // may be the ones that complete it (a thread that freed the whole pool holds a
+            // magazine of it). Give them back before growing or failing.
+            if (!cache_returned and self.cached and self.handle >= 0) {
+                cache_returned = true;
+                if (thread_cache.giveBack(self.owner(), &self.fixed) > 0) continue;
             }
             if (grown or pool.growFor(@as(u64, count) * self.stride_bytes) == null) break;
             grown = true;

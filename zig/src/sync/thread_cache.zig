@@ -78,6 +78,17 @@ fn flush(magazine: *Magazine) void {
     shared.fixed.pushBatch(magazine.numbers[0..magazine.count]);
 }
 
+/// Gives the calling thread's cached blocks of `owner` back to `fixed`, inside a call on that
+/// pool (a run of blocks is gathered from the shared stack); returns how many.
+pub fn giveBack(owner: Owner, fixed: *LockFreeFixed) u32 {
+    const magazine = &magazines[@as(u32, @intCast(owner.handle)) % ways];
+    if (magazine.owner.serial != owner.serial or magazine.count == 0) return 0;
+    const count = magazine.count;
+    fixed.pushBatch(magazine.numbers[0..count]);
+    magazine.count = 0;
+    return count;
+}
+
 /// Gives every magazine of the calling thread back to its pool.
 pub fn flushAll() void {
     for (&magazines) |*magazine| flush(magazine);

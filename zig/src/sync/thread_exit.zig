@@ -1,4 +1,5 @@
 //! What a thread leaves behind when it ends: the blocks in its caches go back to their pools,
+//! the threadSafety "none" pools it owns are destroyed (no other thread may use or destroy them),
 //! and its pool-guard record goes back for another thread. A pthread key's destructor runs
 //! this as the thread exits (thread-local variables are still there then); a Bun Worker's
 //! JavaScript side also calls `mp_thread_flush` as it closes, which is the same minus the record.
@@ -20,6 +21,7 @@ fn makeKey() void {
 fn onExit(_: *anyopaque) callconv(.c) void {
     thread_cache.flushAll();
     js_cache.flushThread();
+    _ = @import("../registry.zig").destroyOwned();
     pool_guard.releaseRecord();
 }
 

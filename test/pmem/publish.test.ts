@@ -1,0 +1,176 @@
+/**
+ * Publication: an allocation of a PMEM pool becomes durable only when a root (setRoot), a link
+ * written through the pool (link) or commitUnpublished publishes it; until then closing the pool, or
+ * a crash (crash.test.ts, patterns.test.ts), leaves it free. allocations({ unreachable: true }) lists
+ * what no root reaches. Pools here use msync (PMEM is not forced in this process).
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import {
+  type Allocation,
+  ConfigError,
+  InvalidPointerError,
+  InvalidSizeError,
+  LINK_BYTES,
+  MemoryPoolManager,
+  type PMEMMemoryPool,
+  PMEMRootError,
+  UseAfterFreeError,
+} from "../../src/index";
+import { thrown } from "../support/thrown";
+import { pmemConfig, poolPath, removePoolFiles } from "./helpers";
+
+const manager = MemoryPoolManager.getInstance();
+afterAll(removePoolFiles);
+
+let opened = 0;
+const open = (path: string, strategy: "Variable" | "FixedSize" = "Variable"): PMEMMemoryPool =>
+  manager.createPMEMPool(`pm-publish-${opened++}`, pmemConfig(path, { allocatorType: strategy, blockSize: 128 }));
+const sizes = (allocations: Allocation[]) => allocations.map((a) => a.size).sort((a, b) => a - b);
+/** The block and allocation a handle names (linked() makes a new handle for a block). */
+const identity = (allocation: Allocation | undefined) => allocation && { offset: allocation.offset, id: allocation.id };
+
+for (const strategy of ["Variable", "FixedSize"] as const) {
+  describe(`publication (${strategy})`, () => {
+    test("only what a root, a link or commitUnpublished publishes is there after reopening", () => {
+      const path = poolPath(`publish-${strategy}`);
+      let pool = open(path, strategy);
+      const rooted = pool.allocate(40);
+      const linked = pool.allocate(48);
+      const committed = pool.allocate(56);
+      const draft = pool.allocate(64);
+      for (const allocation of [rooted, linked, committed, draft]) {
+        allocation.bytes.fill(allocation.size);
+        pool.persist(allocation);
+      }
+      pool.setRoot("head", rooted);
+      pool.link(rooted, 8, linked);
+      pool.commitUnpublished(committed);
+      expect(identity(pool.linked(rooted, 8))).toEqual(identity(linked));
+      pool.link(rooted, 16, null);
+      expect(pool.linked(rooted, 16)).toBeUndefined(); // a zero word: no link
+      expect(sizes(pool.allocations())).toEqual([40, 48, 56, 64]);
+      expect(sizes(pool.allocations({ unreachable: true }))).toEqual([56, 64]); // the committed block and the draft
+      pool.close();
+
+      pool = open(path, strategy);
+      expect(sizes(pool.allocations())).toEqual([40, 48, 56]); // the draft was never in the file
+      const head = pool.getRoot("head")!;
+      const child = pool.linked(head, 8)!;
+      expect(child.size).toBe(48);
+      expect(child.bytes.every((byte) => byte === 48)).toBe(true);
+      expect(sizes(pool.allocations({ unreachable: true }))).toEqual([56]);
+      expect(pool.getStats().liveAllocations).toBe(3);
+      // Unlinking leaves the child allocated and unreachable; freePrevious frees it in the same step.
+      pool.link(head, 8, null);
+      expect(sizes(pool.allocations({ unreachable: true }))).toEqual([48, 56]);
+      pool.link(head, 8, child);
+      pool.link(head, 8, null, { freePrevious: true });
+      expect(child.released || pool.allocations().every((a) => a.offset !== child.offset)).toBe(true);
+      expect(sizes(pool.allocations())).toEqual([40, 56]);
+      pool.close();
+    });
+
+    test("a link publishes an unpublished child and frees the one it replaces, in one step", () => {
+      const path = poolPath(`replace-${strategy}`);
+      let pool = open(path, strategy);
+      const table = pool.root("table", 4 * LINK_BYTES);
+      const first = pool.allocate(30);
+      pool.link(table, 16, first);
+      const second = pool.allocate(31);
+      pool.link(table, 16, second, { freePrevious: true }); // copy-on-write of one entry
+      expect(first.released).toBe(false); // the handle is the caller's; the block is free
+      expect(sizes(pool.allocations())).toEqual([31, 32]);
+      // A chain built from a published parent down: each new node is published by its link.
+      const a = pool.allocate(24);
+      pool.link(table, 0, a);
+      const b = pool.allocate(24);
+      pool.link(a, 0, b);
+      pool.close();
+      pool = open(path, strategy);
+      const reopened = pool.getRoot("table")!;
+      expect(pool.linked(reopened, 16)!.size).toBe(31);
+      expect(pool.linked(pool.linked(reopened, 0)!, 0)!.size).toBe(24);
+      expect(pool.allocations({ unreachable: true })).toEqual([]);
+      pool.close();
+    });
+  });
+}
+
+describe("misuse of links and commits", () => {
+  test("offsets, unpublished pairs, damaged and dangling words, and freed handles are typed errors", () => {
+    const path = poolPath("link-misuse");
+    const pool = open(path);
+    const parent = pool.root("parent", 64);
+    const child = pool.allocate(16);
+    for (const at of [4, 60, 64, -8, 1.5, NaN]) {
+      expect(thrown(() => pool.link(parent, at, child))).toBeInstanceOf(InvalidSizeError);
+      expect(thrown(() => pool.linked(parent, at))).toBeInstanceOf(InvalidSizeError);
+    }
+    expect(thrown(() => pool.link(parent, "8" as unknown as number, child))).toBeInstanceOf(InvalidSizeError);
+    expect(thrown(() => pool.link(parent, 0, {} as Allocation))).toBeInstanceOf(InvalidPointerError);
+    expect(thrown(() => pool.link({} as Allocation, 0, child))).toBeInstanceOf(InvalidPointerError); // found by the API fuzzer: a TypeError before
+    expect(thrown(() => pool.linked(7 as unknown as Allocation, 0))).toBeInstanceOf(InvalidPointerError);
+    expect(thrown(() => pool.link(parent, 0, child, { freePrevious: true, extra: 1 } as never))).toBeInstanceOf(ConfigError);
+    // Both unpublished: the child's publication would ride on a parent a crash can take away.
+    const loose = pool.allocate(32);
+    const unpublishedPair = thrown(() => pool.link(loose, 0, child));
+    expect(unpublishedPair).toBeInstanceOf(PMEMRootError);
+    expect(unpublishedPair.message).toContain("publish the parent first");
+    // An unpublished parent may link to a published child (its own contents, published with it later).
+    pool.link(parent, 0, child);
+    pool.link(loose, 0, child);
+    expect(identity(pool.linked(loose, 0))).toEqual(identity(child));
+    // A word that is not a link: refused when read, and as the previous link to free.
+    new DataView(parent.bytes.buffer, parent.bytes.byteOffset).setUint32(8, 12345, true);
+    pool.persist(parent);
+    expect(thrown(() => pool.linked(parent, 8)).message).toContain("is not a link written by link()");
+    expect(thrown(() => pool.link(parent, 8, null, { freePrevious: true }))).toBeInstanceOf(InvalidPointerError);
+    // A damaged link (one bit flipped) is not followed.
+    parent.bytes[0] = parent.bytes[0]! ^ 0x10;
+    expect(thrown(() => pool.linked(parent, 0))).toBeInstanceOf(InvalidPointerError);
+    parent.bytes[0] = parent.bytes[0]! ^ 0x10;
+    expect(identity(pool.linked(parent, 0))).toEqual(identity(child));
+    // freePrevious never frees what the link now names, nor a root's block.
+    expect(thrown(() => pool.link(parent, 0, child, { freePrevious: true })).message).toContain("would free the block the link now points at");
+    pool.link(parent, 16, parent);
+    expect(thrown(() => pool.link(parent, 16, null, { freePrevious: true }))).toBeInstanceOf(InvalidPointerError);
+    const rooted = pool.root("other", 16);
+    pool.link(parent, 24, rooted);
+    expect(thrown(() => pool.link(parent, 24, null, { freePrevious: true }))).toBeInstanceOf(PMEMRootError);
+    // A link to a block freed since: dangling, refused when read.
+    const doomed = pool.allocate(16);
+    pool.link(parent, 32, doomed);
+    pool.deallocate(doomed);
+    expect(thrown(() => pool.linked(parent, 32)).message).toContain("where no allocation starts");
+    expect(thrown(() => pool.link(parent, 40, doomed))).toBeInstanceOf(UseAfterFreeError);
+    expect(thrown(() => pool.commitUnpublished(doomed))).toBeInstanceOf(UseAfterFreeError);
+    expect(thrown(() => pool.commitUnpublished(null as unknown as Allocation))).toBeInstanceOf(InvalidPointerError);
+    // A child from another pool.
+    const other = open(poolPath("link-other"));
+    const foreign = other.allocate(16);
+    expect(thrown(() => pool.link(parent, 40, foreign))).toBeInstanceOf(InvalidPointerError);
+    other.close();
+    pool.close();
+    expect(thrown(() => pool.link(parent, 0, null))).toBeInstanceOf(UseAfterFreeError);
+  });
+
+  test("a link word written into the file by hand is refused unless it is one link() would write", () => {
+    const path = poolPath("link-bytes");
+    let pool = open(path);
+    const holder = pool.root("holder", 16);
+    const target = pool.allocate(16);
+    pool.link(holder, 0, target);
+    const at = holder.offset * 16;
+    pool.close();
+    const bytes = readFileSync(path);
+    const word = bytes.readBigUInt64LE(at);
+    expect(word & 0xffff_ffffn).toBe(BigInt(target.offset)); // the target's granule offset, and a check above it
+    bytes.writeBigUInt64LE(word & 0xffff_ffffn, at); // the offset without its check
+    writeFileSync(path, bytes);
+    pool = open(path);
+    expect(thrown(() => pool.linked(pool.getRoot("holder")!, 0))).toBeInstanceOf(InvalidPointerError);
+    expect(pool.allocations({ unreachable: true }).map((a) => a.size)).toEqual([16]); // the target: no valid link reaches it
+    pool.close();
+  });
+});

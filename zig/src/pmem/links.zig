@@ -1,0 +1,82 @@
+//! Links: 8-byte words inside one allocation that name another, written through the pool so that a
+//! new block is published in the same crash-atomic step as the link to it (pool.zig `link`).
+//!
+//! A link word is the target's offset in granules (low half) and a check of that offset (high
+//! half, never 0), so 0 is "no link", a damaged link is refused rather than followed, and a word of
+//! user data is taken for a link only where its high half happens to be the check of its low half
+//! (one chance in 2^32 for arbitrary data). The reachability walk (`unreachable`) follows exactly
+//! these words from the roots: what it does not reach, no root reaches through links.
+const std = @import("std");
+const assert = std.debug.assert;
+const format = @import("format.zig");
+const Heap = @import("heap.zig").Heap;
+
+const granule_bytes = format.granule_bytes;
+pub const word_bytes = @sizeOf(u64);
+
+fn check(g: u32) u32 {
+    // A 32-bit mix (lowbias32) with a tag, so a link differs from a root's target word and from a record.
+    var x: u32 = g ^ 0x4C49_4E4B; // "LINK"
+    x ^= x >> 16;
+    x *%= 0x7FEB_352D;
+    x ^= x >> 15;
+    x *%= 0x846C_A68B;
+    x ^= x >> 16;
+    return x | 1; // never 0: a link word is never 0
+}
+
+/// The word that links to the block at `g` (0: no link).
+pub fn word(g: u32) u64 {
+    if (g == 0) return 0;
+    return @as(u64, check(g)) << 32 | g;
+}
+
+/// What a word links to: 0 for no link, the target's offset, or null where the word is not a link.
+pub fn decode(stored: u64) ?u32 {
+    if (stored == 0) return 0;
+    const g: u32 = @truncate(stored);
+    if (g == 0 or @as(u32, @truncate(stored >> 32)) != check(g)) return null;
+    return g;
+}
+
+/// Marks, in `reached` (one bit per table slot), every live block reachable from `roots` through
+/// link words in reached blocks' bytes. Bounded: each block is scanned at most once.
+pub fn markReachable(gpa: std.mem.Allocator, heap: *const Heap, base: [*]const u8, roots: []const u32, reached: *std.DynamicBitSetUnmanaged) error{OutOfMemory}!void {
+    var queue: std.ArrayList(u32) = .empty;
+    defer queue.deinit(gpa);
+    for (roots) |g| {
+        if (g != 0) try visit(gpa, heap, g, reached, &queue);
+    }
+    while (queue.pop()) |g| {
+        const live = heap.lookup(g).?;
+        const start = @as(usize, g) * granule_bytes;
+        const words = live.requested_bytes / word_bytes;
+        const block: [*]const u64 = @ptrCast(@alignCast(base + start));
+        for (block[0..words]) |stored| {
+            const target = decode(stored) orelse continue;
+            if (target != 0 and heap.lookup(target) != null) try visit(gpa, heap, target, reached, &queue);
+        }
+    }
+}
+
+fn visit(gpa: std.mem.Allocator, heap: *const Heap, g: u32, reached: *std.DynamicBitSetUnmanaged, queue: *std.ArrayList(u32)) error{OutOfMemory}!void {
+    const slot = heap.slotOf(g).?;
+    assert(slot < reached.bit_length);
+    if (reached.isSet(slot)) return;
+    reached.set(slot);
+    try queue.append(gpa, g);
+}
+
+test "a link word names its target, and damage or data is not taken for a link" {
+    try std.testing.expectEqual(@as(u64, 0), word(0));
+    try std.testing.expectEqual(@as(?u32, 0), decode(0));
+    for ([_]u32{ 1, 256, 0x1234_5678, std.math.maxInt(u32) }) |g| {
+        const linked = word(g);
+        try std.testing.expectEqual(@as(?u32, g), decode(linked));
+        for (0..64) |bit| { // one flipped bit is never another valid link
+            try std.testing.expectEqual(@as(?u32, null), decode(linked ^ (@as(u64, 1) << @intCast(bit))));
+        }
+    }
+    try std.testing.expectEqual(@as(?u32, null), decode(0x0000_0000_0000_1000)); // an offset without its check
+    try std.testing.expectEqual(@as(?u32, null), decode(0xFFFF_FFFF_0000_0000));
+}
