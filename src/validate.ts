@@ -126,3 +126,15 @@ export function wholeNumberOption(owner: string, options: Record<string, unknown
   if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= max) return value;
   throw new ConfigError(key, value, `must be a whole number of ${unit} from ${min} to ${max}`, owner);
 }
+
+/**
+ * What an environment switch's value says: false for 0, off, false, no and the empty value, true
+ * for 1, on, true, yes (any case, spaces around ignored), undefined for anything else. The words of
+ * every MEMORY_POOL_* switch, the core's (nvtx.zig switchValue) included.
+ */
+export function switchWord(value: string | undefined): boolean | undefined {
+  const text = (value ?? "").trim().toLowerCase();
+  if (text === "" || text === "0" || text === "off" || text === "false" || text === "no") return false;
+  if (text === "1" || text === "on" || text === "true" || text === "yes") return true;
+  return undefined;
+}
