@@ -119,6 +119,13 @@ export function optionsArg(owner: string, value: unknown, keys: readonly string[
   return options;
 }
 
+/** An option that is true or false, or undefined where not given: "yes" or 1 is not taken for true. */
+export function booleanOption(owner: string, options: Record<string, unknown>, key: string): boolean | undefined {
+  const value = options[key];
+  if (value === undefined || typeof value === "boolean") return value;
+  throw new ConfigError(key, value, "must be true or false", owner);
+}
+
 /** An option that is a whole number from `min` to `max`, or undefined where not given. */
 export function wholeNumberOption(owner: string, options: Record<string, unknown>, key: string, min: number, max: number, unit: string): number | undefined {
   const value = options[key];
