@@ -12,6 +12,17 @@ import { poolPath, removePoolFiles, runChild } from "../pmem/helpers";
 import { thrown } from "../support/thrown";
 
 afterAll(removePoolFiles);
+
+/** The word link() writes for the block at granule `g` (zig/src/pmem/links.zig): its check, then g. */
+function linkWord(g: number): bigint {
+  let x = (g ^ 0x4c49_4e4b) >>> 0;
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb_352d) >>> 0;
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846c_a68b) >>> 0;
+  x ^= x >>> 16;
+  return (BigInt((x | 1) >>> 0) << 32n) | BigInt(g >>> 0);
+}
 const manager = MemoryPoolManager.getInstance();
 let opened = 0;
 const open = (path: string, allocatorType: "Variable" | "FixedSize"): PMEMMemoryPool =>
@@ -63,6 +74,16 @@ for (const strategy of ["Variable", "FixedSize"] as const) {
     child.free();
     expect(thrown(() => pool.link(root, 0, child))).toBeInstanceOf(UseAfterFreeError);
     expect(pool.linked(root, 0)).toBeUndefined();
+    // A word with a valid check that points into the header or past the file is refused as damaged.
+    const words = new BigUint64Array(root.bytes.buffer, root.bytes.byteOffset, 8);
+    for (const [at, target] of [[16, 1], [24, 0xffff_ffff]] as const) {
+      words[at / 8] = linkWord(target);
+      const error = thrown(() => pool.linked(root, at));
+      expect(error).toBeInstanceOf(InvalidPointerError);
+      expect(error.message).toContain("outside the pool's heap (the word is damaged)");
+      expect(thrown(() => pool.link(root, at, null, { freePrevious: true })).message).toContain("outside the pool's heap");
+      words[at / 8] = 0n;
+    }
     pool.close();
     pool = open(path, strategy);
     const again = pool.getRoot("root")!;
