@@ -3,7 +3,7 @@
  * created, so every bad field is a ConfigError that names the field and the value.
  */
 import { ConfigError } from "./errors";
-import { isPlainObject, isWellFormedName } from "./validate";
+import { isPlainObject, isWellFormedName, optionEntries } from "./validate";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -160,11 +160,11 @@ export class PoolConfig {
    */
   static from(config: PoolConfig | PoolOptions | undefined): PoolConfig {
     if (config === undefined) return new PoolConfig();
-    if (!(config instanceof PoolConfig || isPlainObject(config))) {
+    if (!(isPlainObject(config) || isPoolConfig(config))) {
       throw new ConfigError("config", config, "a pool's configuration is a PoolConfig or a plain object of its fields", "");
     }
     const made = new PoolConfig();
-    for (const [key, value] of Object.entries(config)) {
+    for (const [key, value] of optionEntries(config, undefined, "config")) {
       if (!FIELDS.has(key)) throw invalid(key, value, `is not a PoolConfig field (the fields: ${[...FIELDS].join(", ")})`);
       (made as unknown as Record<string, unknown>)[key] = value;
     }
@@ -186,7 +186,7 @@ export class PoolConfig {
       }
     }
     if (!(Number.isSafeInteger(this.maxSize) && this.maxSize >= 0)) {
-      throw invalid("maxSize", this.maxSize, "must be a whole number of bytes, or 0 for no limit");
+      throw invalid("maxSize", this.maxSize, `must be a whole number of bytes from 0 (no limit) to ${Number.MAX_SAFE_INTEGER}`);
     }
     if (this.maxSize > 0 && this.initialSize > this.maxSize) {
       throw invalid("initialSize", this.initialSize, `is larger than maxSize (${this.maxSize})`);
@@ -221,6 +221,15 @@ function invalid(field: string, value: unknown, reason: string): ConfigError {
   return new ConfigError(field, value, reason, "PoolConfig");
 }
 
+/** Whether `value` is a PoolConfig; a revoked Proxy, or one whose getPrototypeOf trap throws, is not. */
+function isPoolConfig(value: unknown): value is PoolConfig {
+  try {
+    return value instanceof PoolConfig;
+  } catch {
+    return false;
+  }
+}
+
 /** PoolConfig's fields: the keys a plain configuration may have. */
 const FIELDS: ReadonlySet<string> = new Set(Object.keys(new PoolConfig()));
 
@@ -233,7 +242,7 @@ function validateDebug(config: PoolConfig): void {
     throw invalid("guardPagePosition", config.guardPagePosition, 'must be "after" (overflows fault) or "before" (underflows fault)');
   }
   if (!(Number.isInteger(config.guardSampleRate) && config.guardSampleRate >= 1 && config.guardSampleRate <= 0xffff_ffff)) {
-    throw invalid("guardSampleRate", config.guardSampleRate, "must be a whole number from 1 (every allocation) up: one allocation in N gets guard pages");
+    throw invalid("guardSampleRate", config.guardSampleRate, "must be a whole number from 1 (every allocation) to 4294967295: one allocation in N gets guard pages");
   }
   for (const field of ["fillOnAlloc", "fillOnFree"] as const) {
     const value = config[field];
@@ -242,7 +251,7 @@ function validateDebug(config: PoolConfig): void {
     }
   }
   if (!(Number.isSafeInteger(config.quarantineBytes) && config.quarantineBytes >= 0)) {
-    throw invalid("quarantineBytes", config.quarantineBytes, "must be a whole number of bytes, or 0 for no quarantine");
+    throw invalid("quarantineBytes", config.quarantineBytes, `must be a whole number of bytes from 0 (no quarantine) to ${Number.MAX_SAFE_INTEGER}`);
   }
   if (!(Number.isInteger(config.historySize) && config.historySize >= 1 && config.historySize <= 1 << 20)) {
     throw invalid("historySize", config.historySize, `must be a whole number of events from 1 to ${1 << 20}`);
@@ -270,6 +279,6 @@ export const FULL_DEBUG = {
 
 function positiveSize(field: string, value: unknown): void {
   if (!(typeof value === "number" && Number.isSafeInteger(value) && value > 0)) {
-    throw invalid(field, value, "must be a whole number of bytes above 0");
+    throw invalid(field, value, `must be a whole number of bytes from 1 to ${Number.MAX_SAFE_INTEGER}`);
   }
 }

@@ -329,10 +329,14 @@ export function describe(value: unknown): string {
       return "a function";
   }
   if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto === null || proto === Object.prototype) return "an object";
-  const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
-  if (typeof name !== "string" || name === "") return "an object";
-  return `${/^[AEIO]/.test(name) ? "an" : "a"} ${name}`;
+  try {
+    if (Array.isArray(value)) return "an array";
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto === null || proto === Object.prototype) return "an object";
+    const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+    if (typeof name !== "string" || name === "") return "an object";
+    return `${/^[AEIO]/.test(name) ? "an" : "a"} ${name}`;
+  } catch {
+    return "an object"; // a revoked Proxy, or one whose traps throw: describing it must not throw
+  }
 }

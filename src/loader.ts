@@ -9,7 +9,7 @@
  * and otherwise records an error that names the platform and what to do. Nothing here throws at
  * import time: without a core, `isAvailable()` is false and every call into the core throws that error.
  */
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { NativeLibraryError } from "./errors";
 import { CORE_PLATFORMS, PACKAGE_NAME, corePackageName, platformKey, type CoreLibc } from "./platforms";
@@ -102,6 +102,41 @@ export function locateCore(host: Host = currentHost()): CoreLocation {
   throw new NativeLibraryError(
     `${PACKAGE_NAME} found no core for ${key}: its package ${name} is not installed. It is an optional dependency, so an install with --omit=optional (or --no-optional, or on another platform) leaves it out: add it (\`bun add ${name}\`), or ${buildYourOwn}`,
   );
+}
+
+/** ELF machine numbers of the CPUs cores are built for (e_machine). */
+const ELF_MACHINES: Record<string, number> = { x64: 62, arm64: 183 };
+
+/**
+ * Why the file at `path` cannot be this process's core, read from its first bytes, or undefined
+ * where they look right: the dynamic loader's own words mislead (a core for another CPU is "No such
+ * file or directory", a directory "cannot read file data"). Never throws.
+ */
+export function coreFileProblem(path: string, cpu: string = process.arch): string | undefined {
+  const header = new Uint8Array(20);
+  let read: number;
+  try {
+    if (statSync(path).isDirectory()) return "it is a directory: name the library file in it";
+    const fd = openSync(path, "r");
+    try {
+      read = readSync(fd, header, 0, header.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    return `it cannot be read (${(err as { code?: string }).code ?? "unknown error"})`;
+  }
+  if (read < header.length || header[0] !== 0x7f || header[1] !== 0x45 || header[2] !== 0x4c || header[3] !== 0x46) {
+    return read === 0 ? "it is empty" : "it is not a shared library (no ELF header)";
+  }
+  if (header[4] !== 2) return "it is a 32-bit library; cores are 64-bit";
+  const machine = header[5] === 1 ? header[18]! | (header[19]! << 8) : (header[18]! << 8) | header[19]!;
+  const expected = ELF_MACHINES[cpu];
+  if (expected !== undefined && machine !== expected) {
+    const built = Object.keys(ELF_MACHINES).find((name) => ELF_MACHINES[name] === machine) ?? `ELF machine ${machine}`;
+    return `it is built for ${built}, and this process runs on ${cpu}`;
+  }
+  return undefined;
 }
 
 let loaded = false;

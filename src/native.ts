@@ -25,7 +25,7 @@ import {
   type PMEMFormatReason,
 } from "./errors";
 import { absentAbi, type Abi, byValue, checkVersion, type ConfigFieldName, indices, readAbi, type StatsFieldName } from "./abi";
-import { loadCore } from "./loader";
+import { coreFileProblem, loadCore } from "./loader";
 
 const { i32, u32, f64, ptr } = FFIType;
 const symbols = {
@@ -147,8 +147,10 @@ let abi: Abi = absentAbi();
  * the description or with other signatures) is named as such rather than failing to bind.
  */
 function open(libraryPath: string) {
-  const cannotOpen = (err: unknown) =>
-    new NativeLibraryError(`the core at ${libraryPath} cannot be opened (${(err as Error).message}): a core built for this platform is needed`);
+  const cannotOpen = (err: unknown) => {
+    const problem = coreFileProblem(libraryPath);
+    return new NativeLibraryError(`the core at ${libraryPath} cannot be opened (${problem ?? (err as Error)?.message}): a core built for this platform is needed`);
+  };
   let version: number;
   try {
     const probe = dlopen(libraryPath, { mp_abi_version: symbols.mp_abi_version });

@@ -11,6 +11,7 @@
  */
 import { ConfigError } from "./errors";
 import { ABI, core } from "./native";
+import { optionsArg } from "./validate";
 
 /** The bits of mp_nvtx_state (zig/src/gpu/nvtx.zig state_*). */
 const Bit = ABI.enums.nvtxState;
@@ -54,15 +55,13 @@ export function nvtxStatus(): NvtxStatus {
 
 /** Sets the NVTX switches given (the others stay); returns the status after. */
 export function configureNvtx(options: Partial<NvtxOptions>): NvtxStatus {
-  if (typeof options !== "object" || options === null) throw new ConfigError("nvtx", undefined, `configureNvtx takes { registerMemory?, ranges? }, got ${String(options)}`);
+  // Read as every call's options are (optionsArg): a hostile object is a ConfigError, in one format.
+  const given = optionsArg("NvtxOptions", options ?? null, ["registerMemory", "ranges"]);
   const switchOf = (name: keyof NvtxOptions): number => {
-    const value = options[name];
+    const value = given[name];
     if (value === undefined) return UNCHANGED;
-    if (typeof value !== "boolean") throw new ConfigError(name, undefined, `configureNvtx: ${name} must be true or false, got ${String(value)}`);
+    if (typeof value !== "boolean") throw new ConfigError(name, value, "must be true or false", "NvtxOptions");
     return value ? 1 : 0;
   };
-  for (const name of Object.keys(options)) {
-    if (name !== "registerMemory" && name !== "ranges") throw new ConfigError(name, undefined, `configureNvtx: unknown option '${name}' (it takes registerMemory and ranges)`);
-  }
   return statusOf(core.mp_nvtx_configure(switchOf("registerMemory"), switchOf("ranges")));
 }

@@ -14,7 +14,7 @@ import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError, UseAfterFreeError } from "./errors";
 import { core, decodeName, encodeName, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
 import { HostPool, trackAddresses, type PoolCalls } from "./pool";
-import { isWellFormedName, optionsArg } from "./validate";
+import { booleanOption, isWellFormedName, optionsArg } from "./validate";
 
 const pmemCalls: PoolCalls = {
   base: (handle) => Number(core.mp_pmem_base(handle)),
@@ -167,7 +167,7 @@ export class PMEMMemoryPool extends HostPool {
    */
   setRoot(name: string, allocation: Allocation | null, options?: SetRootOptions): void {
     const encoded = rootName(name);
-    const freePrevious = optionsArg("SetRootOptions", options, ["freePrevious"]).freePrevious;
+    const freePrevious = booleanOption("SetRootOptions", optionsArg("SetRootOptions", options, ["freePrevious"]), "freePrevious");
     let offset = 0;
     let id = 0;
     if (allocation !== null) {
@@ -190,7 +190,7 @@ export class PMEMMemoryPool extends HostPool {
    */
   link(parent: Allocation, byteOffset: number, child: Allocation | null, options?: LinkOptions): void {
     this.#assertUsable(parent);
-    const freePrevious = optionsArg("LinkOptions", options, ["freePrevious"]).freePrevious;
+    const freePrevious = booleanOption("LinkOptions", optionsArg("LinkOptions", options, ["freePrevious"]), "freePrevious");
     let offset = 0;
     let id = 0;
     if (child !== null) {
@@ -257,16 +257,24 @@ export class PMEMMemoryPool extends HostPool {
    * ones whose root or link was removed. Finding them reads every reachable allocation.
    */
   allocations(options?: AllocationsOptions): Allocation[] {
-    const list = optionsArg("AllocationsOptions", options, ["unreachable"]).unreachable ? core.mp_pmem_unreachable_list : core.mp_pmem_live_list;
+    const unreachable = booleanOption("AllocationsOptions", optionsArg("AllocationsOptions", options, ["unreachable"]), "unreachable");
+    const list = unreachable ? core.mp_pmem_unreachable_list : core.mp_pmem_live_list;
     let offsets = new Uint32Array(1024);
     let count = this.expectOk(list(this.handle, offsets, offsets.length));
     while (count > offsets.length) {
       offsets = new Uint32Array(count);
       count = this.expectOk(list(this.handle, offsets, offsets.length));
     }
-    return Array.from(offsets.subarray(0, count))
-      .sort((a, b) => a - b)
-      .map((offset) => this.fromPointer(this.base + offset * GRANULE_BYTES));
+    const found: Allocation[] = [];
+    for (const offset of offsets.subarray(0, count).sort()) {
+      try {
+        found.push(this.fromPointer(this.base + offset * GRANULE_BYTES));
+      } catch (err) {
+        // Another Worker freed it since the core listed it (a shared pool): it is no longer there to list.
+        if (!(err instanceof InvalidPointerError)) throw err;
+      }
+    }
+    return found;
   }
 
   /** Closes the pool (as manager.destroyPool does): the file stays; unpublished allocations are not in it. */

@@ -5,6 +5,7 @@
  */
 import { writeSync } from "node:fs";
 import type { MemoryStats } from "./stats";
+import { switchWord } from "./validate";
 
 export const SHOW_STATS_VARIABLE = "MEMORY_POOL_SHOW_STATS";
 
@@ -19,8 +20,7 @@ const watched = new Set<Shown>();
 let armed = false;
 
 export function showStatsWanted(value = process.env[SHOW_STATS_VARIABLE]): boolean {
-  const text = value?.trim().toLowerCase() ?? "";
-  return !(text === "" || text === "0" || text === "false" || text === "off" || text === "no");
+  return switchWord(value) !== false; // any other value asks for them too
 }
 
 /** Called for every pool the manager adopts: shown at exit where the variable asks for it. */

@@ -7,10 +7,11 @@
  * peak is marked with a line and its figure. No network and no external scripts: the page is
  * one string, an SVG and a few lines of script for the hover details.
  */
-import { ConfigError, InvalidSnapshotError } from "./errors";
+import { ConfigError, describe, InvalidSnapshotError } from "./errors";
 import { escape, fixed } from "./markup";
 import type { HistoryEvent } from "./debug/history";
 import { bytes } from "./stats";
+import { optionsArg, wholeNumberOption } from "./validate";
 
 export interface TimelineOptions {
   /** Width and height of the plot in pixels (defaults 1100 and 480). */
@@ -41,18 +42,21 @@ interface Band {
 }
 
 const MARGIN = { left: 80, right: 24, top: 56, bottom: 44 };
+const OPTIONS = "TimelineOptions";
+/** The widest or tallest plot drawn, in pixels (as renderMemoryMap's width). */
+const SIDE_MAX = 1 << 16;
 
 /** An HTML page of memory over time from a pool's history, or from its events (see the file comment). */
-export function renderTimeline(source: TimelineSource | readonly HistoryEvent[], options: TimelineOptions = {}): string {
+export function renderTimeline(source: TimelineSource | readonly HistoryEvent[], options?: TimelineOptions): string {
   const readable = Array.isArray(source) || typeof (source as Partial<TimelineSource> | null)?.getHistory === "function";
   if (!readable) throw new InvalidSnapshotError("renderTimeline takes a pool or an array of its history events (pool.getHistory())");
-  const events = Array.isArray(source) ? (source as readonly HistoryEvent[]) : (source as TimelineSource).getHistory();
-  const name = Array.isArray(source) ? undefined : (source as TimelineSource).name;
-  const width = options.width ?? 1100;
-  const height = options.height ?? 480;
-  for (const [field, value] of [["width", width], ["height", height]] as const) {
-    if (!(Number.isInteger(value) && value >= 200)) throw new ConfigError(field, undefined, `TimelineOptions.${field} is a whole number of pixels from 200, got ${value}`);
-  }
+  const given = optionsArg(OPTIONS, options, ["width", "height", "title"]);
+  const width = wholeNumberOption(OPTIONS, given, "width", 200, SIDE_MAX, "pixels") ?? 1100;
+  const height = wholeNumberOption(OPTIONS, given, "height", 200, SIDE_MAX, "pixels") ?? 480;
+  if (given.title !== undefined && typeof given.title !== "string") throw new ConfigError("title", given.title, "must be a string", OPTIONS);
+  const events: unknown = Array.isArray(source) ? source : (source as TimelineSource).getHistory();
+  if (!Array.isArray(events)) throw new InvalidSnapshotError(`a pool's history is an array of events, got ${describe(events)}`);
+  const name = Array.isArray(source) ? undefined : String((source as TimelineSource).name);
   const { bands, steps, totals } = layOut(events);
   const peakStep = totals.reduce((best, total, step) => (total > totals[best]! ? step : best), 0);
   const peakBytes = totals[peakStep] ?? 0;
@@ -97,7 +101,7 @@ export function renderTimeline(source: TimelineSource | readonly HistoryEvent[],
         `<line class="peak" x1="${fixed(peakX)}" x2="${fixed(peakX)}" y1="${MARGIN.top - 8}" y2="${MARGIN.top + plotHeight}"/>` +
         `<text class="peak-label${peakX > width / 2 ? " end" : ""}" x="${fixed(peakX + (peakX > width / 2 ? -6 : 6))}" y="${MARGIN.top - 12}">peak ${escape(bytes(peakBytes))} at event ${peakStep}</text></g>`;
 
-  const title = options.title ?? (name === undefined ? "Memory over time" : `Memory over time: pool '${name}'`);
+  const title = (given.title as string | undefined) ?? (name === undefined ? "Memory over time" : `Memory over time: pool '${name}'`);
   const summary =
     steps === 0
       ? "No allocations or frees in the history: turn trackHistory on (PoolConfig.trackHistory = true) and allocate."
@@ -127,15 +131,15 @@ export function renderTimeline(source: TimelineSource | readonly HistoryEvent[],
  * use after each event. A band's base changes only when a band below it is freed, so each band keeps
  * just those changes: the page grows with the events, not with events times live allocations.
  */
-function layOut(events: readonly HistoryEvent[]): { bands: Band[]; steps: number; totals: number[] } {
+function layOut(events: readonly unknown[]): { bands: Band[]; steps: number; totals: number[] } {
   const bands: Band[] = [];
   const live: Band[] = []; // in the order made: each band's base is the sum of those before it
   const totals: number[] = [0];
   let total = 0;
   let step = 0;
-  for (const event of events) {
+  for (const [index, event] of events.entries()) {
+    checkEvent(index, event);
     if (event.kind !== "allocate" && event.kind !== "free") continue;
-    if (typeof event.id !== "number" || typeof event.size !== "number") throw new InvalidSnapshotError(`a history event needs a numeric id and size, got ${JSON.stringify(event)}`);
     step++;
     if (event.kind === "allocate") {
       const band: Band = { id: event.id, size: event.size, ptr: event.ptr, start: step, end: -1, allocatedAt: event.time, freedAt: undefined, stack: event.stack, bases: [{ step, base: total }] };
@@ -157,6 +161,27 @@ function layOut(events: readonly HistoryEvent[]): { bands: Band[]; steps: number
   }
   for (const band of live) band.end = step + 1; // live at the end: drawn through the last event
   return { bands, steps: step, totals };
+}
+
+/**
+ * A history event as the page reads it: an allocation or free has whole, non-negative id, ptr and
+ * size, a finite time and a string stack if any (a history loaded from JSON may be anything: the
+ * page must neither throw an untyped error nor draw NaN); other kinds are only skipped.
+ */
+function checkEvent(index: number, event: unknown): asserts event is HistoryEvent {
+  const fail = (what: string): never => {
+    throw new InvalidSnapshotError(`history event ${index} ${what} (events are what pool.getHistory() returns)`);
+  };
+  if (typeof event !== "object" || event === null || Array.isArray(event)) return fail(`is ${describe(event)}, not an object`);
+  const fields = event as Record<string, unknown>;
+  if (typeof fields.kind !== "string") fail(`has the kind ${describe(fields.kind)}, not a string`);
+  if (fields.kind !== "allocate" && fields.kind !== "free") return;
+  for (const field of ["id", "size", "ptr"] as const) {
+    const value = fields[field];
+    if (!(typeof value === "number" && Number.isSafeInteger(value) && value >= 0)) fail(`needs a numeric id and size: its ${field} is ${describe(value)}, not a whole number from 0`);
+  }
+  if (!(typeof fields.time === "number" && Number.isFinite(fields.time))) fail(`has the time ${describe(fields.time)}, not a finite number`);
+  if (fields.stack !== undefined && typeof fields.stack !== "string") fail(`has a stack that is ${describe(fields.stack)}, not a string`);
 }
 
 function niceCeiling(value: number): number {

@@ -47,25 +47,83 @@ export function isWellFormedName(value: unknown): value is string {
   return typeof value === "string" && value.isWellFormed();
 }
 
-/** A plain object: made with `{}` (or Object.create(null)), not a class instance, array or function. */
+/**
+ * A plain object: made with `{}` (or Object.create(null)), not a class instance, array or function.
+ * A Proxy whose getPrototypeOf trap throws (or a revoked one) is none.
+ */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null) return false;
-  const proto: unknown = Object.getPrototypeOf(value);
+  let proto: unknown;
+  try {
+    proto = Object.getPrototypeOf(value);
+  } catch {
+    return false;
+  }
   return proto === Object.prototype || proto === null;
+}
+
+/** What a caller's object threw as it was read, for a message (reading the error may throw too). */
+function thrownText(thrown: unknown): string {
+  try {
+    return thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : describe(thrown);
+  } catch {
+    return describe(thrown);
+  }
+}
+
+/**
+ * The enumerable own entries of an options object (a plain object, a PoolConfig), each read once,
+ * so a getter cannot answer differently to the check and to the use. Whatever the object does as it
+ * is read (a getter or Proxy trap that throws) is a ConfigError naming the field, never the
+ * caller's own error passed through; a symbol key is no option. `owner` as ConfigError takes it
+ * (undefined: PoolConfig); `whole` names the object itself.
+ */
+export function optionEntries(value: object, owner: string | undefined, whole: string): [string, unknown][] {
+  let keys: (string | symbol)[];
+  try {
+    keys = Reflect.ownKeys(value);
+  } catch (thrown) {
+    throw new ConfigError(whole, value, `its keys cannot be listed (${thrownText(thrown)})`, "");
+  }
+  const entries: [string, unknown][] = [];
+  for (const key of keys) {
+    const field = typeof key === "symbol" ? key.toString() : key;
+    let read: unknown;
+    try {
+      if (!Object.getOwnPropertyDescriptor(value, key)?.enumerable) continue;
+      read = (value as Record<string | symbol, unknown>)[key];
+    } catch (thrown) {
+      // The whole message (no value to show): ConfigError takes `reason` so where `value` is undefined and no owner is given.
+      throw new ConfigError(field, undefined, `${owner ?? "PoolConfig"}.${field} cannot be read: it threw ${thrownText(thrown)}`);
+    }
+    if (typeof key === "symbol") throw new ConfigError(field, read, "a symbol key is no option: options are named by strings", owner);
+    entries.push([key, read]);
+  }
+  return entries;
 }
 
 /**
  * The options object of a call: undefined (no options) or a plain object whose keys are all among
  * `keys`; anything else is a ConfigError. `owner` is the options' type name, for messages. Each
- * option's own value is checked by the caller (wholeNumberOption, or its own test).
+ * option's own value is checked by the caller (wholeNumberOption, or its own test). Returns a copy,
+ * read once (optionEntries).
  */
 export function optionsArg(owner: string, value: unknown, keys: readonly string[]): Record<string, unknown> {
   if (value === undefined) return {};
   if (!isPlainObject(value)) throw new ConfigError(owner, value, `options are a plain object with any of ${keys.join(", ")}`, "");
-  for (const key of Object.keys(value)) {
-    if (!keys.includes(key)) throw new ConfigError(key, value[key], `${owner} has no option '${key}': the options are ${keys.join(", ")}`, owner);
+  const options: Record<string, unknown> = Object.create(null);
+  for (const [key, read] of optionEntries(value, owner, owner)) {
+    if (!keys.includes(key)) throw new ConfigError(key, read, `${owner} has no option '${key}': the options are ${keys.join(", ")}`, owner);
+    options[key] = read;
   }
-  return value;
+  return options;
+}
+
+/** An option that is true or false, or undefined where not given: "yes" or 1 is not taken for true. */
+export function booleanOption(owner: string, options: Record<string, unknown>, key: string): boolean | undefined {
+  const value = options[key];
+  if (value === undefined || typeof value === "boolean") return value;
+  throw new ConfigError(key, value, "must be true or false", owner);
 }
 
 /** An option that is a whole number from `min` to `max`, or undefined where not given. */
@@ -74,4 +132,16 @@ export function wholeNumberOption(owner: string, options: Record<string, unknown
   if (value === undefined) return undefined;
   if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= max) return value;
   throw new ConfigError(key, value, `must be a whole number of ${unit} from ${min} to ${max}`, owner);
+}
+
+/**
+ * What an environment switch's value says: false for 0, off, false, no and the empty value, true
+ * for 1, on, true, yes (any case, spaces around ignored), undefined for anything else. The words of
+ * every MEMORY_POOL_* switch, the core's (nvtx.zig switchValue) included.
+ */
+export function switchWord(value: string | undefined): boolean | undefined {
+  const text = (value ?? "").trim().toLowerCase();
+  if (text === "" || text === "0" || text === "off" || text === "false" || text === "no") return false;
+  if (text === "1" || text === "on" || text === "true" || text === "yes") return true;
+  return undefined;
 }

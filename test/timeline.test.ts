@@ -65,7 +65,7 @@ describe("renderTimeline as a page", () => {
   test("bad options and bad input are typed errors", () => {
     expect(() => renderTimeline([], { width: 10 })).toThrow(ConfigError);
     expect(() => renderTimeline({} as never)).toThrow("renderTimeline takes a pool or an array of its history events");
-    expect(() => renderTimeline([{ kind: "allocate", id: "x" } as never])).toThrow("a history event needs a numeric id and size");
+    expect(() => renderTimeline([{ kind: "allocate", id: "x" } as never])).toThrow("history event 0 needs a numeric id and size");
   });
 });
 

@@ -5,12 +5,13 @@
  *   MEMORY_POOL_DEBUG=canaries,leakReport    just those switches
  *   MEMORY_POOL_DEBUG=sampled                guard pages on one allocation in 5000 (SampledGuardsCPU)
  *   MEMORY_POOL_DEBUG=guardPages,guardSampleRate=100,quarantineBytes=1048576
- *   MEMORY_POOL_DEBUG=0 (or unset, or empty) nothing
+ *   MEMORY_POOL_DEBUG=0 (or off, false, no: any case; or unset, or empty) nothing
  *
  * Switches named here are turned on over the pool's own configuration; nothing is turned off.
  */
 import { FULL_DEBUG, HOST_SIDE_DEBUG, PoolConfig, SAMPLED_GUARD_RATE } from "../config";
 import { ConfigError, describe } from "../errors";
+import { switchWord } from "../validate";
 
 export const DEBUG_VARIABLE = "MEMORY_POOL_DEBUG";
 
@@ -19,15 +20,18 @@ type DebugFields = Partial<Pick<PoolConfig, keyof typeof FULL_DEBUG | "guardPage
 /** What the variable asks for, or undefined where it asks for nothing. */
 export function debugFromEnvironment(value = process.env[DEBUG_VARIABLE]): DebugFields | undefined {
   const text = value?.trim() ?? "";
-  if (text === "" || text === "0" || text === "false" || text === "off") return undefined;
-  if (text === "1" || text === "true" || text === "on" || text === "all") return { ...FULL_DEBUG };
+  const word = switchWord(text);
+  if (word === false) return undefined;
+  if (word === true || text.toLowerCase() === "all") return { ...FULL_DEBUG };
   const fields: Record<string, unknown> = {};
+  // Every refusal in one format: the variable, its value (as describe() shows any value) and the item.
   const refuse = (item: string, reason: string): never => {
     throw new ConfigError(DEBUG_VARIABLE, value, `'${item.trim()}' ${reason}`, "");
   };
   for (const item of text.split(",")) {
-    const [name = "", setting] = item.split("=").map((part) => part.trim());
+    const [name = "", setting, ...extra] = item.split("=").map((part) => part.trim());
     if (setting === "") refuse(item, "needs a value after '='");
+    if (extra.length > 0) refuse(item, "has more than one '=': an item is a switch or name=value");
     if (setting !== undefined && SWITCHES.has(name)) refuse(item, "is a switch that takes no value: name it to turn it on (nothing here turns a switch off)");
     const number = setting === undefined ? undefined : Number(setting);
     const before = { ...fields };
@@ -55,10 +59,9 @@ export function debugFromEnvironment(value = process.env[DEBUG_VARIABLE]): Debug
         fields.quarantineBytes = number ?? FULL_DEBUG.quarantineBytes;
         break;
       default:
-        throw new ConfigError(
-          DEBUG_VARIABLE,
-          undefined,
-          `${DEBUG_VARIABLE}=${JSON.stringify(value)}: '${name}' is not a debug switch: use 1, or a list of guardPages, underflow, sampled[=N], guardSampleRate=N, canaries, fillOnAlloc[=byte], fillOnFree[=byte], quarantine[=bytes], safeViews, trackHistory, leakReport`,
+        refuse(
+          item,
+          "is not a debug switch: use 1 (or 0), or a list of guardPages, underflow, sampled[=N], guardSampleRate=N, canaries, fillOnAlloc[=byte], fillOnFree[=byte], quarantine[=bytes], safeViews, trackHistory, leakReport",
         );
     }
     checkItem(item, fields, before, refuse);

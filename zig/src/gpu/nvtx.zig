@@ -122,9 +122,11 @@ fn createDomain() void {
     domain = glue.domainCreate("memory-pool");
 }
 
-/// "0", "off", "false", "no" (any case) turn a switch off, "1", "on", "true", "yes" on; anything
-/// else (an empty value too) leaves its default.
-pub fn switchValue(value: []const u8, default: bool) bool {
+/// "0", "off", "false", "no" (any case, spaces around ignored) turn a switch off, "1", "on",
+/// "true", "yes" on; anything else (an empty value too) leaves its default. The words of every
+/// MEMORY_POOL_* switch (src/validate.ts switchWord).
+pub fn switchValue(raw: []const u8, default: bool) bool {
+    const value = std.mem.trim(u8, raw, " \t");
     const off = [_][]const u8{ "0", "off", "false", "no" };
     const on = [_][]const u8{ "1", "on", "true", "yes" };
     for (off) |word| if (std.ascii.eqlIgnoreCase(value, word)) return false;
@@ -322,6 +324,7 @@ test "switch values: off and on words, anything else keeps the default" {
     try std.testing.expect(switchValue("yes", false));
     try std.testing.expect(switchValue("", true));
     try std.testing.expect(!switchValue("maybe", false));
+    try std.testing.expect(!switchValue(" 0 ", true)); // as the TypeScript switches read it
 }
 
 test "a GPU pool takes checkable memory only where it registers, with NVTX built and a tool injected" {

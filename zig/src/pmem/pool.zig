@@ -475,12 +475,18 @@ pub const Pool = struct {
         const stored = Media.load(self.linkWord(offset));
         const previous = links.decode(stored) orelse return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' (0x{x:0>16}) is not a link: nothing was changed", .{ offset, self.name, stored });
         if (previous == 0) return 0;
-        if (self.heap.lookup(previous) == null) return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' links to offset {d}, where no allocation starts (freed already?): nothing was changed", .{ offset, self.name, @as(u64, previous) * granule_bytes });
+        if (self.heap.lookup(previous) == null) return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' links to offset {d}, {s}: nothing was changed", .{ offset, self.name, @as(u64, previous) * granule_bytes, self.whyNoBlock(previous) });
         if (previous == child or previous == parent) return status.fail(error.InvalidPointer, "freePrevious would free the block the link {s}: nothing was changed", .{if (previous == child) "now points at" else "is written into"});
         if (self.roots.publishing(previous)) |index| {
             return status.fail(error.PmemRoot, "freePrevious: the block the link named is published as root '{s}': remove the root first", .{self.roots.name(index)});
         }
         return previous;
+    }
+
+    /// Why a link's target `g` is no live block: outside the heap only a damaged word can point.
+    fn whyNoBlock(self: *const Pool, g: u32) []const u8 {
+        if (g < self.heap.heap_start or g >= self.heap.heap_end) return "outside the pool's heap (the word is damaged)";
+        return "where no allocation starts (freed without unlinking?)";
     }
 
     /// The offset of the block the link word at byte `at` of the block at `parent` names (0: none).
@@ -491,7 +497,7 @@ pub const Pool = struct {
         const stored = Media.load(self.linkWord(offset));
         const target = links.decode(stored) orelse return status.fail(error.InvalidPointer, "the word at byte {d} of allocation #{d} of PMEM pool '{s}' (0x{x:0>16}) is not a link written by link()", .{ at, parent_id, self.name, stored });
         if (target != 0 and self.heap.lookup(target) == null) {
-            return status.fail(error.InvalidPointer, "the link at byte {d} of allocation #{d} of PMEM pool '{s}' names offset {d}, where no allocation starts (freed without unlinking?)", .{ at, parent_id, self.name, @as(u64, target) * granule_bytes });
+            return status.fail(error.InvalidPointer, "the link at byte {d} of allocation #{d} of PMEM pool '{s}' names offset {d}, {s}", .{ at, parent_id, self.name, @as(u64, target) * granule_bytes, self.whyNoBlock(target) });
         }
         return target;
     }
