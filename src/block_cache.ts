@@ -51,6 +51,8 @@ const CONTINUED = 0x4000_0000;
 /** Every block's word once the pool was destroyed while this thread's cache viewed it: the next use of any block sees it. */
 const DEAD = -1;
 const ID_BITS = CONTINUED - 1;
+/** liveId() where this cache cannot tell (its pool was destroyed under it): ask the core. */
+export const CACHE_CANNOT_TELL = -1;
 const CAPACITY = 256;
 const RECORD_BYTES = 4 * Word.numbers + 4 * CAPACITY;
 
@@ -267,14 +269,21 @@ export class BlockCache {
     }
   }
 
-  /** The id of the allocation that holds the block at `g` now, 0 where it is free or none starts there. */
+  /**
+   * The id of the allocation that holds the block at `g` now, 0 where it is free or none starts
+   * there, or CACHE_CANNOT_TELL where this cache cannot say: the pool was destroyed (its blocks read
+   * dead) or the core no longer gives this thread the block's chunk. Then the core answers (with
+   * PoolNotFoundError). The caller's check that the cache is open comes first and another Worker may
+   * destroy the pool just after it: a dead block must never read as one freed by pointer.
+   */
   liveId(g: number): number {
     const number = this.#numberOf(g);
     const chunk = this.#chunk(number >>> CHUNK_SHIFT);
-    if (chunk === undefined) return 0;
+    if (chunk === undefined) return CACHE_CANNOT_TELL;
     const at = number & (CHUNK_BLOCKS - 1);
     if (chunk[START_PLUS_ONE + at] !== g + 1) return 0;
     const state = Atomics.load(chunk, at);
+    if (state === DEAD) return CACHE_CANNOT_TELL;
     return state < 0 || (state & CONTINUED) !== 0 ? 0 : state;
   }
 

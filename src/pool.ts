@@ -23,7 +23,7 @@ import {
   UseAfterFreeError,
   type MemoryErrorDetails,
 } from "./errors";
-import { BlockCache } from "./block_cache";
+import { BlockCache, CACHE_CANNOT_TELL } from "./block_cache";
 import { core, errorFor, GRANULE_BYTES, ID_MASK, lastError, lastId, OFFSET_ERROR_BASE, Status, STATS_FIELDS, statusOfOffset, Violation } from "./native";
 import { pointerArg } from "./validate";
 import { plainConfig, takeSnapshot, type AllocationDetailsProvider, type PoolSnapshot, type SnapshotOptions } from "./snapshot";
@@ -272,8 +272,12 @@ export abstract class NativePool {
   /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
   holds(offset: number, id: number): boolean {
     const cache = this.#cache;
-    if (cache != null && cache.open) return cache.liveId(offset) === id; // once it is closed, the core says why
-    return this.liveIdAt(offset) === id;
+    if (cache != null && cache.open) {
+      // Another Worker may destroy the pool after the check above: then the core says so (PoolNotFoundError).
+      const live = cache.liveId(offset);
+      if (live !== CACHE_CANNOT_TELL) return live === id;
+    }
+    return this.liveIdAt(offset) === id; // once the cache is closed, the core says why
   }
 
   /** @internal as holds(), but false where another Worker destroyed the pool (for `alive` and the leak watch). */

@@ -6,6 +6,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DoubleFreeError, InvalidPointerError, MemoryPoolManager, PoolConfig, PoolNotFoundError, UseAfterFreeError } from "../src/index";
+import { BlockCache, CACHE_CANNOT_TELL } from "../src/block_cache";
 import { thrown } from "./support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
@@ -176,6 +177,52 @@ describe("the JavaScript thread cache", () => {
     expect(blocks.size).toBe(300);
     for (const p of blocks) again.deallocate(p);
   });
+
+  test("a pool destroyed by another Worker just after this thread saw its cache open: a live block reads as the pool gone, never as freed by pointer", async () => {
+    // The race test/attack/churn.test.ts met: holds() checks the cache open, another Worker's
+    // destroy closes it and marks every block dead, then the block's state is read. A second view
+    // of this thread's record stands for the check already made: it is read after the destroy.
+    const pool = cachedPool("dies-under-check", 256, { threadSafety: "lockFree", threadLocalCache: false });
+    const live = pool.allocate(8);
+    const sawOpen = BlockCache.open(pool.handle, 256, pool.name)!;
+    expect(sawOpen.liveId(live.offset)).toBe(live.id);
+    const worker = new Worker(new URL("./fixtures/pool-user-worker.ts", import.meta.url).href);
+    const done = new Promise<{ code: string }>((resolve) => (worker.onmessage = (event) => resolve(event.data)));
+    worker.postMessage({ mode: "destroy", poolName: pool.name });
+    expect((await done).code).toBe("none");
+    worker.terminate();
+    created = created.filter((name) => name !== pool.name); // gone already
+    expect(sawOpen.liveId(live.offset)).toBe(CACHE_CANNOT_TELL); // dead, not free: the core answers
+    const error = thrown(() => live.bytes);
+    expect(error).toBeInstanceOf(PoolNotFoundError);
+    expect(error).not.toBeInstanceOf(UseAfterFreeError);
+    expect(live.alive).toBe(false);
+  });
+
+  test("a Worker checking its live blocks while another thread destroys the pool ends with PoolNotFoundError, never UseAfterFreeError", async () => {
+    // End to end, the same race as above: before the fix about 1 round in 8 ended "it was freed
+    // through its pointer or a view" on this machine (2 cores); 60 rounds take about 2 s.
+    const codes: Record<string, number> = {};
+    for (let round = 0; round < 60; round++) {
+      const name = `dead-check-${round}`;
+      const pool = cachedPool(name, 256, { threadSafety: "lockFree", threadLocalCache: false });
+      pool.allocate(8); // this thread's record: the Worker's is another's, so the destroy marks every block dead
+      const worker = new Worker(new URL("./fixtures/dead-check-worker.ts", import.meta.url).href);
+      const started = Promise.withResolvers<void>();
+      const ended = Promise.withResolvers<{ code: string; message: string }>();
+      worker.onmessage = (event) => (event.data.started ? started.resolve() : ended.resolve(event.data));
+      worker.postMessage({ poolName: name, count: 20_000 });
+      await started.promise;
+      await Bun.sleep(1);
+      manager.destroyPool(name);
+      const { code, message } = await ended.promise;
+      worker.terminate();
+      codes[code] = (codes[code] ?? 0) + 1;
+      if (code !== "POOL_NOT_FOUND") console.error(message);
+    }
+    created = [];
+    expect(codes).toEqual({ POOL_NOT_FOUND: 60 });
+  }, 20_000);
 
   test("code whose cache layout differs from the core's description is refused when its first cache opens", () => {
     // A copy of src/ with the record's capacity edited, run in a child process against this core.
