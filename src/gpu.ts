@@ -14,7 +14,7 @@ import { ConfigError, describe, InvalidPointerError, OutOfBoundsError, UseAfterF
 import { GPUDebug } from "./gpu_debug";
 import { streamLine } from "./inspect";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
-import { core, errorFor, ID_MASK, lastId, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
+import { check, core, errorFor, ID_MASK, lastId, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
 import { NativePool, type PoolCalls } from "./pool";
 import { optionsArg, pointerArg } from "./validate";
 
@@ -30,12 +30,12 @@ export class GPUStream {
   /** Waits for everything queued on the stream. */
   synchronize(): void {
     this.#assertLive();
-    checkGPU(core.mp_gpu_stream_synchronize(this.deviceId, this.handle));
+    check(core.mp_gpu_stream_synchronize(this.deviceId, this.handle));
   }
 
   destroy(): void {
     this.#assertLive();
-    checkGPU(core.mp_gpu_stream_destroy(this.deviceId, this.handle));
+    check(core.mp_gpu_stream_destroy(this.deviceId, this.handle));
     this.#destroyed = true;
   }
 
@@ -102,10 +102,6 @@ export class GPUAllocation extends PoolAllocation {
 
 /** Host memory a copy reads or writes: an Allocation of a host pool, or any typed array. */
 export type HostSide = Allocation | ArrayBufferView;
-
-function checkGPU(status: number): void {
-  if (status < 0) throw errorFor(status);
-}
 
 /** A pool of device memory on `config.deviceId`. */
 export class GPUMemoryPool extends NativePool {
@@ -267,7 +263,7 @@ export class GPUMemoryPool extends NativePool {
     if (!(Number.isSafeInteger(length) && length > 0)) throw new OutOfBoundsError(`a fill's length is a whole number of bytes above 0, got ${describe(length)}`);
     checkRange(target, offset, length);
     if (!(Number.isInteger(value) && value >= 0 && value <= 255)) throw new OutOfBoundsError(`a fill value is a byte (0 to 255), got ${describe(value)}`);
-    checkGPU(core.mp_gpu_fill(this.config.deviceId, (dst.ptr + offset) as Pointer, value, length, options.stream?.handle ?? null));
+    check(core.mp_gpu_fill(this.config.deviceId, (dst.ptr + offset) as Pointer, value, length, options.stream?.handle ?? null));
   }
 
   /** A live device allocation on this pool's device, as a copy endpoint. */

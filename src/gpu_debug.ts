@@ -12,10 +12,10 @@
 import type { Pointer } from "bun:ffi";
 import type { PoolConfig } from "./config";
 import { BoundaryViolationError, GPUUnavailableError } from "./errors";
-import { History, type HistoryEvent } from "./debug/history";
+import { History, now, type HistoryEvent } from "./debug/history";
 import { describeAllocation, describeBoundaryViolation, type LeakInfo } from "./debug/report";
 import { captureStack, formatStack, type StackTrace } from "./debug/stack";
-import { ABI, core, errorFor, GRANULE_BYTES, HostMemory } from "./native";
+import { ABI, check, core, GRANULE_BYTES, HostMemory } from "./native";
 
 /** What a canary byte holds on the device. */
 export const DEVICE_CANARY_BYTE = 0xca;
@@ -87,7 +87,7 @@ export class GPUDebug {
   freeing(blockOffset: number, stream: Pointer | null): BoundaryViolationError | undefined {
     const record = this.#records.get(blockOffset);
     if (record === undefined) return undefined;
-    if (stream !== null) checkGPU(core.mp_gpu_stream_synchronize(this.#deviceId, stream)); // the check reads what the stream wrote
+    if (stream !== null) check(core.mp_gpu_stream_synchronize(this.#deviceId, stream)); // the check reads what the stream wrote
     const damage = this.canaryBytes > 0 ? this.#check([record]) : undefined;
     if (this.config.fillOnFree !== undefined) this.#fill(record.ptr, this.config.fillOnFree, record.size, stream);
     return damage;
@@ -114,7 +114,7 @@ export class GPUDebug {
       table[2 * index + 1] = BigInt(record.size);
     });
     const status = core.mp_gpu_check_canaries(this.#deviceId, table, records.length, this.canaryBytes, DEVICE_CANARY_BYTE);
-    checkGPU(status);
+    check(status);
     if (status === 0) return undefined;
     const found = core.mp_gpu_last_check();
     const record = records[Math.floor(found / 2 ** 32)]!;
@@ -126,7 +126,7 @@ export class GPUDebug {
   #violation(record: DeviceRecord, after: boolean): BoundaryViolationError {
     const canary = new Uint8Array(this.canaryBytes);
     const start = after ? record.ptr + record.size : record.ptr - this.canaryBytes;
-    checkGPU(core.mp_gpu_copy_dtoh(this.#deviceId, canary, start as Pointer, canary.length, HostMemory.pageable, null));
+    check(core.mp_gpu_copy_dtoh(this.#deviceId, canary, start as Pointer, canary.length, HostMemory.pageable, null));
     const damaged = canary.filter((byte) => byte !== DEVICE_CANARY_BYTE).length;
     // The damaged byte nearest the allocation: the last one before it, the first one after it.
     const nearest = after ? canary.findIndex((byte) => byte !== DEVICE_CANARY_BYTE) : canary.findLastIndex((byte) => byte !== DEVICE_CANARY_BYTE);
@@ -159,14 +159,7 @@ export class GPUDebug {
   }
 
   #fill(address: number, value: number, length: number, stream: Pointer | null): void {
-    if (length > 0) checkGPU(core.mp_gpu_fill(this.#deviceId, address as Pointer, value, length, stream));
+    if (length > 0) check(core.mp_gpu_fill(this.#deviceId, address as Pointer, value, length, stream));
   }
 }
 
-function checkGPU(status: number): void {
-  if (status < 0) throw errorFor(status);
-}
-
-function now(): number {
-  return performance.timeOrigin + performance.now();
-}
