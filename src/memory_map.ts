@@ -121,7 +121,7 @@ export function renderMemoryMap(snapshot: PoolSnapshot, options?: MemoryMapOptio
   y += 12;
 
   // Regions: a label, then rows of rowBytes each, blocks drawn across them.
-  for (const [r, region] of snapshot.regions.entries()) {
+  for (const region of snapshot.regions) {
     const rows = Math.max(1, Math.ceil(region.size / rowBytes));
     const regionFragmentation = fragmentationOf(region.freeBytes, region.largestFreeBlock);
     out.push(

@@ -93,9 +93,3 @@ pub fn giveBack(owner: Owner, fixed: *LockFreeFixed) u32 {
 pub fn flushAll() void {
     for (&magazines) |*magazine| flush(magazine);
 }
-
-/// Blocks in the calling thread's magazine for `owner` (tests).
-pub fn cachedCount(owner: Owner) u32 {
-    const magazine = &magazines[@as(u32, @intCast(owner.handle)) % ways];
-    return if (magazine.owner.serial == owner.serial) magazine.count else 0;
-}
