@@ -2,7 +2,7 @@
  * Pools as TypeScript sees them: a handle into the core plus the address of the pool's arena.
  * NativePool holds what every kind shares (allocation ids, frees, statistics, reset, trim,
  * destruction); HostPool adds views (each over exactly its allocation, detached when it ends; the
- * pool's 2 GiB windows only where asked for by name), and the TypeScript half of the debug layer
+ * pool's 4 GiB windows only where asked for by name), and the TypeScript half of the debug layer
  * (src/debug/), which a pool without debug switches never calls.
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
