@@ -671,9 +671,10 @@ export abstract class HostPool extends NativePool {
     if (block === undefined) {
       // Past VIEWED_BLOCKS_MAX spares, all of them go (a sweep per that many new blocks: amortised O(1)).
       if (this.#blocks.size - this.#liveViews >= VIEWED_BLOCKS_MAX) this.#dropSpares();
-      this.#blocks.set(offset, { id, buffer: this.#newBuffer(offset, size), live: true });
+      const buffer = this.#newBuffer(offset, size);
+      this.#blocks.set(offset, { id, buffer, live: true });
       this.#liveViews++;
-      return this.#blocks.get(offset)!.buffer;
+      return buffer;
     }
     if (block.live) {
       if (block.id === id) return block.buffer;
