@@ -229,18 +229,18 @@ export class BlockCache {
     if (this.#dead) return this.#died();
     const number = this.#numberOf(g);
     const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT);
-    if (chunk === undefined) return this.#fail(Status.invalidPointer, `pool '${this.poolName}' never gave out a block at offset ${g * GRANULE_BYTES}`);
+    if (chunk === undefined) return this.#neverGaveOut(g);
     const at = number & (CHUNK_BLOCKS - 1);
     const start = chunk[START_PLUS_ONE + at]!;
     if (start !== g + 1) {
       if (start !== 0 && start - 1 < g) return this.#fail(Status.invalidPointer, `pointer at offset ${g * GRANULE_BYTES} points inside an allocation of pool '${this.poolName}', not at its start`);
-      return this.#fail(Status.invalidPointer, `pool '${this.poolName}' never gave out a block at offset ${g * GRANULE_BYTES}`);
+      return this.#neverGaveOut(g);
     }
     // A plain read first: where it is stale (another thread freed or took the block), the swap fails and the loop reads again with Atomics.
     let state = chunk[at]!;
     for (;;) {
       if (state === DEAD) return this.#died();
-      if (state === 0) return this.#fail(Status.invalidPointer, `pool '${this.poolName}' never gave out a block at offset ${g * GRANULE_BYTES}`);
+      if (state === 0) return this.#neverGaveOut(g);
       if ((state & CONTINUED) !== 0) return this.#fail(Status.invalidPointer, `pointer at offset ${g * GRANULE_BYTES} points inside a run of blocks of pool '${this.poolName}', not at its start`);
       if (state < 0) {
         return this.#fail(Status.doubleFree, expectedId !== 0 ? `double free: allocation #${expectedId} at offset ${g * GRANULE_BYTES} was already freed (pool '${this.poolName}')` : `double free: the block at offset ${g * GRANULE_BYTES} is already free (pool '${this.poolName}')`);
@@ -316,5 +316,10 @@ export class BlockCache {
   #fail(status: number, message: string): number {
     this.message = message;
     return status;
+  }
+
+  /** A free of granule `g`, where no block of this pool starts. */
+  #neverGaveOut(g: number): number {
+    return this.#fail(Status.invalidPointer, `pool '${this.poolName}' never gave out a block at offset ${g * GRANULE_BYTES}`);
   }
 }
