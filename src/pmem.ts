@@ -62,6 +62,19 @@ function rootName(name: unknown): Uint8Array {
   return encodeName(name);
 }
 
+/**
+ * The length of the range to persist at `offset` of `what` (`extent` bytes long): `length`, or by
+ * default what follows the offset; InvalidSizeError where the range does not lie inside it.
+ */
+function persistLength(length: number | undefined, offset: number, extent: number, what: string): number {
+  // Only a whole-number offset reaches the subtraction (a symbol or bigint would throw a TypeError).
+  const len = length ?? extent - (Number.isSafeInteger(offset) ? offset : NaN);
+  if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(len) && offset >= 0 && len >= 0 && offset + len <= extent)) {
+    throw new InvalidSizeError(`cannot persist ${describe(length)} bytes at offset ${describe(offset)} of ${what} of ${extent} bytes: the range must lie inside it`);
+  }
+  return len;
+}
+
 export class PMEMMemoryPool extends HostPool {
   readonly kind = "pmem" as const;
   /** The pool's file (an absolute path). */
@@ -128,21 +141,11 @@ export class PMEMMemoryPool extends HostPool {
   #rangeStart(target: PersistTarget, length: number | undefined, offset: number): number {
     if (target instanceof Allocation) {
       this.#assertUsable(target);
-      // The default length is what follows a whole-number offset (a bigint must not reach the subtraction).
-      const len = length ?? target.size - (Number.isSafeInteger(offset) ? offset : NaN);
-      if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(len) && offset >= 0 && len >= 0 && offset + len <= target.size)) {
-        throw new InvalidSizeError(`cannot persist ${describe(length)} bytes at offset ${describe(offset)} of an allocation of ${target.size} bytes: the range must lie inside it`);
-      }
-      this.#rangeLength = len;
+      this.#rangeLength = persistLength(length, offset, target.size, "an allocation");
       return target.offset * GRANULE_BYTES + offset;
     }
     if (ArrayBuffer.isView(target)) {
-      // As above: only a whole-number offset reaches the subtraction (a symbol or bigint would throw a TypeError).
-      const len = length ?? target.byteLength - (Number.isSafeInteger(offset) ? offset : NaN);
-      if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(len) && offset >= 0 && len >= 0 && offset + len <= target.byteLength)) {
-        throw new InvalidSizeError(`cannot persist ${describe(length)} bytes at offset ${describe(offset)} of a view of ${target.byteLength} bytes: the range must lie inside it`);
-      }
-      this.#rangeLength = len;
+      const len = (this.#rangeLength = persistLength(length, offset, target.byteLength, "a view"));
       if (len === 0) return 0; // nothing to do (and an empty view may have no address)
       return addressOf(target as DataView) - this.base + offset;
     }
