@@ -457,9 +457,9 @@ pub const Pool = struct {
 
     /// The bytes a new region needs so the strategy is sure to place `block_bytes` in it.
     pub fn regionBytesFor(self: *const Pool, block_bytes: u64) u64 {
-        return granule_bytes * switch (self.strategy) {
-            .fixed_size => |fixed| @as(u64, fixed.stride) * blocksFor(fixed.stride, block_bytes),
-            .variable => tlsf_mod.granulesSureToFit(Config.granulesFor(block_bytes), self.alignment_granules),
+        return switch (self.strategy) {
+            .fixed_size => self.blockBytes(block_bytes), // the blocks (or run) themselves: they need no slack
+            .variable => granule_bytes * tlsf_mod.granulesSureToFit(Config.granulesFor(block_bytes), self.alignment_granules),
         };
     }
 
