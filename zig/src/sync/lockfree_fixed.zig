@@ -39,7 +39,7 @@ pub const continued_flag: u32 = 1 << 30;
 /// chunks (js_cache.zig): their next use of any block sees it. No other state has all bits set.
 pub const dead_state: u32 = std.math.maxInt(u32);
 
-/// Four arrays of words, in this order: JavaScript views a chunk as one Uint32Array (src/block_cache.ts).
+/// Four arrays of words, in this order: JavaScript views a chunk as one Int32Array (src/block_cache.ts).
 pub const Chunk = struct {
     state: [chunk_blocks]std.atomic.Value(u32),
     requested_bytes: [chunk_blocks]std.atomic.Value(u32),
