@@ -29,8 +29,13 @@ fn failName() status.Error {
     return status.failConfig("name", "a pool's name must be 1 to {d} bytes long", .{registry.name_bytes_max});
 }
 
+/// PoolNotFound for a handle that names no live pool (never one, or destroyed).
+fn noPool(handle: i32) status.Error {
+    return status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle});
+}
+
 fn failNoPool(handle: i32) i32 {
-    return codeOf(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
+    return codeOf(noPool(handle));
 }
 
 /// ThreadMisuse where a "none" pool (host, device or PMEM) is used from a thread that did not
@@ -49,7 +54,7 @@ const Access = enum { any_thread, owner };
 /// The host or device pool a handle names, held alive until `registry.leave(.primary)`, which
 /// the caller owes whatever this returns.
 inline fn enterPool(handle: i32, access: Access) status.Error!*Pool {
-    const pool = registry.enter(handle, .primary) orelse return status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle});
+    const pool = registry.enter(handle, .primary) orelse return noPool(handle);
     if (access == .owner) try checkOwner(pool);
     return pool;
 }
@@ -210,7 +215,7 @@ export fn mp_last_id_address() usize {
 /// Returns the block's granule offset from the pool's base, or `status.offset_error_base + code`.
 export fn mp_alloc(handle: i32, size: f64) u32 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return status.offsetError(status.fail(error.PoolNotFound, "pool handle {d} names no live pool (destroyed?)", .{handle}));
+    const pool = registry.enter(handle, .primary) orelse return status.offsetError(noPool(handle));
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
