@@ -8,9 +8,10 @@
 import { ptr as addressOf, type Pointer } from "bun:ffi";
 import { PoolAllocation } from "./allocation";
 import { InvalidPointerError, OutOfBoundsError, describe } from "./errors";
-import { streamOf, type GPUStream, type StreamOptions } from "./gpu";
-import { core, errorFor, HostMemory } from "./native";
+import { HostMemory } from "./native";
+import * as native from "./native";
 import { trackedPoolAt, type HostPool } from "./pool";
+import { streamOf, type GPUStream, type StreamOptions } from "./stream";
 
 /**
  * Where bytes live, as far as moving them goes: pageable host memory (CPU pools, JavaScript
@@ -77,7 +78,7 @@ export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: Cop
       const dstAddress = addressOf(dst as DataView);
       if (trackedPoolAt(dstAddress, dst.byteLength)?.kind !== "pmem") {
         options?.stream?.synchronize();
-        checkCore(core.mp_copy_host((dstAddress + dstOffset) as Pointer, (addressOf(src as DataView) + srcOffset) as Pointer, length));
+        native.copyHost((dstAddress + dstOffset) as Pointer, (addressOf(src as DataView) + srcOffset) as Pointer, length);
         return length;
       }
     }
@@ -88,7 +89,7 @@ export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: Cop
     if (Number.isSafeInteger(length) && length > 0 && length <= src.size && length <= dst.size) {
       dst.assertUsable("copy into");
       src.assertUsable("copy from");
-      checkCore(core.mp_copy_host(dst.ptr, src.ptr, length));
+      native.copyHost(dst.ptr, src.ptr, length);
       return length;
     }
   }
@@ -158,15 +159,11 @@ export function checkRange(side: Endpoint, offset: number, length: number): void
   throw new OutOfBoundsError(`cannot copy ${length} bytes ${direction} offset ${offset} of ${name}: it holds ${side.length} bytes`);
 }
 
-function checkCore(status: number): void {
-  if (status < 0) throw errorFor(status);
-}
-
 /** Host to host: one memmove in the core (the ranges may overlap). */
 function hostCopy(_dst: Endpoint, dstAddress: number, _src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
   // Work queued on the stream may still read or write these bytes; a host copy runs now.
   stream?.synchronize();
-  checkCore(core.mp_copy_host(dstAddress as Pointer, srcAddress as Pointer, length));
+  native.copyHost(dstAddress as Pointer, srcAddress as Pointer, length);
 }
 
 function hostMemory(side: Endpoint): number {
@@ -175,11 +172,11 @@ function hostMemory(side: Endpoint): number {
 
 /** Pinned memory goes straight to the DMA engine; pageable memory is staged (zig/src/gpu/copy.zig). */
 function hostToDevice(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
-  checkCore(core.mp_gpu_copy_htod(dst.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, hostMemory(src), stream?.handle ?? null));
+  native.copyHostToDevice(dst.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, hostMemory(src), stream?.handle ?? null);
 }
 
 function deviceToHost(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
-  checkCore(core.mp_gpu_copy_dtoh(src.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, hostMemory(dst), stream?.handle ?? null));
+  native.copyDeviceToHost(src.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, hostMemory(dst), stream?.handle ?? null);
 }
 
 /**
@@ -191,11 +188,11 @@ function intoPmem(dst: Endpoint, dstAddress: number, _src: Endpoint, srcAddress:
   const pool = dst.pool!;
   const fileOffset = dstAddress - pool.base;
   if (dstAddress < srcAddress + length && srcAddress < dstAddress + length) {
-    checkCore(core.mp_copy_host(dstAddress as Pointer, srcAddress as Pointer, length));
-    pool.expectOk(core.mp_pmem_persist(pool.handle, fileOffset, length));
+    native.copyHost(dstAddress as Pointer, srcAddress as Pointer, length);
+    pool.expectOk(native.persistPmem(pool.handle, fileOffset, length));
     return;
   }
-  pool.expectOk(core.mp_pmem_memcpy_persist(pool.handle, fileOffset, srcAddress as Pointer, length));
+  pool.expectOk(native.memcpyPersistPmem(pool.handle, fileOffset, srcAddress as Pointer, length));
 }
 
 /**
@@ -204,7 +201,7 @@ function intoPmem(dst: Endpoint, dstAddress: number, _src: Endpoint, srcAddress:
  * copies take the staged pageable path.
  */
 function pmemDmaMemory(pool: NonNullable<Endpoint["pool"]>, deviceId: number): number {
-  return core.mp_pmem_register_dma(pool.handle, deviceId) === 1 ? HostMemory.pinned : HostMemory.pageable;
+  return native.pmemRegisteredForDma(pool.handle, deviceId) ? HostMemory.pinned : HostMemory.pageable;
 }
 
 /**
@@ -215,15 +212,15 @@ function deviceToPmem(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddre
   const pool = dst.pool!;
   stream?.synchronize(); // the checkpoint reads what work queued on the stream writes
   // One call: DMA into the registered mapping, pipelined with the flushes (zig/src/gpu/checkpoint.zig).
-  if (pool.expectOk(core.mp_pmem_checkpoint(pool.handle, src.deviceId, dstAddress - pool.base, srcAddress as Pointer, length)) === 1) return;
-  checkCore(core.mp_gpu_copy_dtoh(src.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, pmemDmaMemory(pool, src.deviceId), stream?.handle ?? null));
+  if (pool.expectOk(native.checkpointPmem(pool.handle, src.deviceId, dstAddress - pool.base, srcAddress as Pointer, length)) === 1) return;
+  native.copyDeviceToHost(src.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, pmemDmaMemory(pool, src.deviceId), stream?.handle ?? null);
   stream?.synchronize(); // on a stream the DMA is queued: the bytes must land before they are persisted
-  pool.expectOk(core.mp_pmem_persist(pool.handle, dstAddress - pool.base, length));
+  pool.expectOk(native.persistPmem(pool.handle, dstAddress - pool.base, length));
 }
 
 /** A restore from persistent memory: one DMA from the registered mapping to the device. */
 function pmemToDevice(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
-  checkCore(core.mp_gpu_copy_htod(dst.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, pmemDmaMemory(src.pool!, dst.deviceId), stream?.handle ?? null));
+  native.copyHostToDevice(dst.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, pmemDmaMemory(src.pool!, dst.deviceId), stream?.handle ?? null);
 }
 
 /** Bytes per step of a copy that goes through host memory. */
@@ -238,7 +235,7 @@ function deviceToDevice(dst: Endpoint, dstAddress: number, src: Endpoint, srcAdd
   const sameDevice = dst.deviceId === src.deviceId;
   const overlap = sameDevice && dstAddress < srcAddress + length && srcAddress < dstAddress + length;
   if (sameDevice && !overlap) {
-    checkCore(core.mp_gpu_copy_dtod(dst.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, stream?.handle ?? null));
+    native.copyDeviceToDevice(dst.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, stream?.handle ?? null);
     return;
   }
   stream?.synchronize();
@@ -247,8 +244,8 @@ function deviceToDevice(dst: Endpoint, dstAddress: number, src: Endpoint, srcAdd
   for (let done = 0; done < length; ) {
     const step = Math.min(bounce.length, length - done);
     const at = backwards ? length - done - step : done;
-    checkCore(core.mp_gpu_copy_dtoh(src.deviceId, bounce, (srcAddress + at) as Pointer, step, HostMemory.pageable, null));
-    checkCore(core.mp_gpu_copy_htod(dst.deviceId, (dstAddress + at) as Pointer, bounce, step, HostMemory.pageable, null));
+    native.copyDeviceToHost(src.deviceId, bounce, (srcAddress + at) as Pointer, step, HostMemory.pageable, null);
+    native.copyHostToDevice(dst.deviceId, (dstAddress + at) as Pointer, bounce, step, HostMemory.pageable, null);
     done += step;
   }
 }

@@ -10,69 +10,16 @@ import { checkCopyOptions, checkedOffset, checkRange, copyBetween, endpointOf, t
 import type { PoolConfig } from "./config";
 import type { HistoryEvent } from "./debug/history";
 import type { LeakInfo } from "./debug/report";
-import { ConfigError, describe, InvalidPointerError, OutOfBoundsError, UseAfterFreeError, type MemoryPoolError } from "./errors";
+import { describe, InvalidPointerError, OutOfBoundsError, type MemoryPoolError } from "./errors";
 import { GPUDebug } from "./gpu_debug";
-import { streamLine } from "./inspect";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
-import { check, core, errorFor, ID_MASK, lastId, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
+import { allocationIdOf, lastId, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
+import * as native from "./native";
 import { NativePool, type PoolCalls } from "./pool";
-import { optionsArg, pointerArg } from "./validate";
+import { GPUStream, streamOf, type StreamOptions } from "./stream";
+import { pointerArg } from "./validate";
 
-/** A CUDA stream of a GPU pool's device: work on it runs in order, streams run concurrently. */
-export class GPUStream {
-  #destroyed = false;
-  /** @internal */
-  constructor(
-    readonly deviceId: number,
-    readonly handle: Pointer,
-  ) {}
-
-  /** Waits for everything queued on the stream. */
-  synchronize(): void {
-    this.#assertLive();
-    check(core.mp_gpu_stream_synchronize(this.deviceId, this.handle));
-  }
-
-  destroy(): void {
-    this.#assertLive();
-    check(core.mp_gpu_stream_destroy(this.deviceId, this.handle));
-    this.#destroyed = true;
-  }
-
-  [Symbol.dispose](): void {
-    if (!this.#destroyed) this.destroy();
-  }
-
-  /** One line: `GPUStream 0x55d0c0a1b2c0 on device 0`. */
-  toString(): string {
-    return streamLine(Number(this.handle), this.deviceId, this.#destroyed);
-  }
-
-  [Bun.inspect.custom](): string {
-    return this.toString();
-  }
-
-  #assertLive(): void {
-    if (this.#destroyed) throw new UseAfterFreeError("the stream was destroyed");
-  }
-}
-
-/**
- * @internal the stream of a call's options (StreamOptions, or `owner` with `keys`): a GPUStream or
- * none; an options object that is not one, an unknown key or another stream is a ConfigError.
- */
-export function streamOf(options: unknown, owner = "StreamOptions", keys: readonly string[] = ["stream"]): GPUStream | undefined {
-  if (options === undefined) return undefined;
-  const stream = optionsArg(owner, options, keys).stream;
-  if (stream !== undefined && !(stream instanceof GPUStream)) throw new ConfigError("stream", stream, "must be a GPUStream (from gpuPool.createStream())", owner);
-  return stream;
-}
-
-export interface StreamOptions {
-  /** Queue the work on this stream, or for allocate/deallocate: order the block's reuse by it. */
-  stream?: GPUStream;
-}
-
+export { GPUStream, type StreamOptions };
 export type { CopyOptions };
 
 /** A block of device memory: an address, a size and a lifetime; no host view. */
@@ -124,7 +71,7 @@ export class GPUMemoryPool extends NativePool {
       return new GPUAllocation(this, this.addressOf(offset), size, offset, this.lastTaggedId);
     }
     const offset = this.#allocOffset(debug.blockBytes(size), stream);
-    const id = this.lastTaggedId & ID_MASK;
+    const id = allocationIdOf(this.lastTaggedId);
     const ptr = debug.allocated(offset, this.addressOf(offset), id, size, stream?.handle ?? null);
     return new GPUAllocation(this, ptr as Pointer, size, offset, id);
   }
@@ -135,12 +82,12 @@ export class GPUMemoryPool extends NativePool {
     const stream = streamOf(options);
     if (debug === undefined) return this.addressOf(this.#allocOffset(size, stream));
     const offset = this.#allocOffset(debug.blockBytes(size), stream);
-    return debug.allocated(offset, this.addressOf(offset), this.lastTaggedId & ID_MASK, size, stream?.handle ?? null);
+    return debug.allocated(offset, this.addressOf(offset), allocationIdOf(this.lastTaggedId), size, stream?.handle ?? null);
   }
 
   #allocOffset(size: number, stream: GPUStream | undefined): number {
     if (stream === undefined) return this.allocOffset(size);
-    const offset = core.mp_alloc_on_stream(this.handle, typeof size === "number" ? size : NaN, stream.handle);
+    const offset = native.allocOnStream(this.handle, typeof size === "number" ? size : NaN, stream.handle);
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
     this.lastTaggedId = lastId();
     return offset;
@@ -157,7 +104,7 @@ export class GPUMemoryPool extends NativePool {
         return;
       }
       if (stream === undefined) return this.releaseAddress(target);
-      this.expectOk(core.mp_free_on_stream(this.handle, this.offsetOf(target), 0, stream.handle));
+      this.expectOk(native.freeOnStream(this.handle, this.offsetOf(target), 0, stream.handle));
       return;
     }
     if (!(target instanceof GPUAllocation)) throw new InvalidPointerError(`deallocate takes a GPUAllocation or a device address, not ${typeof target}`);
@@ -168,7 +115,7 @@ export class GPUMemoryPool extends NativePool {
   /** @internal */
   releaseOnStream(allocation: GPUAllocation, stream: GPUStream): MemoryPoolError | undefined {
     if (this.gpuDebug !== undefined) return this.#freeChecked(allocation.offset, allocation.id, stream);
-    this.expectOk(core.mp_free_on_stream(this.handle, allocation.offset, allocation.id, stream.handle));
+    this.expectOk(native.freeOnStream(this.handle, allocation.offset, allocation.id, stream.handle));
     return undefined;
   }
 
@@ -186,8 +133,8 @@ export class GPUMemoryPool extends NativePool {
     const debug = this.gpuDebug!;
     const live = this.liveIdAt(blockOffset);
     const damage = live !== 0 && (id === 0 || live === id) ? debug.freeing(blockOffset, stream?.handle ?? null) : undefined;
-    if (stream === undefined) this.expectOk(core.mp_free(this.handle, blockOffset, id));
-    else this.expectOk(core.mp_free_on_stream(this.handle, blockOffset, id, stream.handle));
+    if (stream === undefined) this.expectOk(native.free(this.handle, blockOffset, id));
+    else this.expectOk(native.freeOnStream(this.handle, blockOffset, id, stream.handle));
     debug.freed(blockOffset);
     return damage;
   }
@@ -231,9 +178,7 @@ export class GPUMemoryPool extends NativePool {
 
   /** A new stream on this pool's device. */
   createStream(): GPUStream {
-    const handle = core.mp_gpu_stream_create(this.config.deviceId);
-    if (handle === null || Number(handle) === 0) throw errorFor(Status.unavailable);
-    return new GPUStream(this.config.deviceId, handle as Pointer);
+    return new GPUStream(this.config.deviceId, native.createStream(this.config.deviceId));
   }
 
   /** Copies `bytes` (default: all of `src`) from host memory to the device allocation. */
@@ -263,7 +208,7 @@ export class GPUMemoryPool extends NativePool {
     if (!(Number.isSafeInteger(length) && length > 0)) throw new OutOfBoundsError(`a fill's length is a whole number of bytes above 0, got ${describe(length)}`);
     checkRange(target, offset, length);
     if (!(Number.isInteger(value) && value >= 0 && value <= 255)) throw new OutOfBoundsError(`a fill value is a byte (0 to 255), got ${describe(value)}`);
-    check(core.mp_gpu_fill(this.config.deviceId, (dst.ptr + offset) as Pointer, value, length, options.stream?.handle ?? null));
+    native.fillDevice(this.config.deviceId, (dst.ptr + offset) as Pointer, value, length, options.stream?.handle ?? null);
   }
 
   /** A live device allocation on this pool's device, as a copy endpoint. */

@@ -15,7 +15,8 @@ import { BoundaryViolationError, GPUUnavailableError } from "./errors";
 import { History, now, type HistoryEvent } from "./debug/history";
 import { describeAllocation, describeBoundaryViolation, type LeakInfo } from "./debug/report";
 import { captureStack, formatStack, type StackTrace } from "./debug/stack";
-import { ABI, check, core, GRANULE_BYTES, HostMemory } from "./native";
+import { ABI, GRANULE_BYTES, HostMemory } from "./native";
+import * as native from "./native";
 
 /** What a canary byte holds on the device. */
 export const DEVICE_CANARY_BYTE = 0xca;
@@ -51,7 +52,7 @@ export class GPUDebug {
     this.canaryBytes = config.canaries ? deviceCanaryBytes(config.alignment) : 0;
     this.#history = new History(config.historySize);
     this.#deviceId = config.deviceId;
-    if ((config.canaries || config.fillOnAlloc !== undefined || config.fillOnFree !== undefined) && core.mp_gpu_kernels_available() === 0) {
+    if ((config.canaries || config.fillOnAlloc !== undefined || config.fillOnFree !== undefined) && !native.gpuKernelsAvailable()) {
       throw new GPUUnavailableError(`pool '${poolName}': canaries and fill patterns need the debug kernels, and this core was built without nvcc (reinstall where nvcc is, or turn them off)`);
     }
   }
@@ -87,7 +88,7 @@ export class GPUDebug {
   freeing(blockOffset: number, stream: Pointer | null): BoundaryViolationError | undefined {
     const record = this.#records.get(blockOffset);
     if (record === undefined) return undefined;
-    if (stream !== null) check(core.mp_gpu_stream_synchronize(this.#deviceId, stream)); // the check reads what the stream wrote
+    if (stream !== null) native.synchronizeStream(this.#deviceId, stream); // the check reads what the stream wrote
     const damage = this.canaryBytes > 0 ? this.#check([record]) : undefined;
     if (this.config.fillOnFree !== undefined) this.#fill(record.ptr, this.config.fillOnFree, record.size, stream);
     return damage;
@@ -113,20 +114,15 @@ export class GPUDebug {
       table[2 * index] = BigInt(record.ptr);
       table[2 * index + 1] = BigInt(record.size);
     });
-    const status = core.mp_gpu_check_canaries(this.#deviceId, table, records.length, this.canaryBytes, DEVICE_CANARY_BYTE);
-    check(status);
-    if (status === 0) return undefined;
-    const found = core.mp_gpu_last_check();
-    const record = records[Math.floor(found / 2 ** 32)]!;
-    const after = found % 2 ** 32 >= 2 ** 31;
-    return this.#violation(record, after);
+    const damage = native.checkDeviceCanaries(this.#deviceId, table, this.canaryBytes, DEVICE_CANARY_BYTE);
+    return damage === undefined ? undefined : this.#violation(records[damage.index]!, damage.after);
   }
 
   /** Reads the damaged canary back to say exactly which bytes changed. */
   #violation(record: DeviceRecord, after: boolean): BoundaryViolationError {
     const canary = new Uint8Array(this.canaryBytes);
     const start = after ? record.ptr + record.size : record.ptr - this.canaryBytes;
-    check(core.mp_gpu_copy_dtoh(this.#deviceId, canary, start as Pointer, canary.length, HostMemory.pageable, null));
+    native.copyDeviceToHost(this.#deviceId, canary, start as Pointer, canary.length, HostMemory.pageable, null);
     const damaged = canary.filter((byte) => byte !== DEVICE_CANARY_BYTE).length;
     // The damaged byte nearest the allocation: the last one before it, the first one after it.
     const nearest = after ? canary.findIndex((byte) => byte !== DEVICE_CANARY_BYTE) : canary.findLastIndex((byte) => byte !== DEVICE_CANARY_BYTE);
@@ -159,7 +155,7 @@ export class GPUDebug {
   }
 
   #fill(address: number, value: number, length: number, stream: Pointer | null): void {
-    if (length > 0) check(core.mp_gpu_fill(this.#deviceId, address as Pointer, value, length, stream));
+    if (length > 0) native.fillDevice(this.#deviceId, address as Pointer, value, length, stream);
   }
 }
 

@@ -9,7 +9,8 @@
 import type { Pointer } from "bun:ffi";
 import { InvalidPointerError, OutOfBoundsError, UseAfterFreeError } from "./errors";
 import type { GPUAllocation } from "./gpu";
-import { core, errorFor, GRANULE_BYTES, HostMemory } from "./native";
+import { GRANULE_BYTES, HostMemory } from "./native";
+import * as native from "./native";
 
 /** What travels to the other process (postMessage it, write it to a pipe, pass it on argv). */
 export interface GPUIPCHandle {
@@ -27,15 +28,13 @@ export interface GPUIPCHandle {
 /** @internal the handle for `allocation`, exported by its pool's core. */
 export function exportAllocation(allocation: GPUAllocation): GPUIPCHandle {
   allocation.assertUsable("export");
-  const fd = core.mp_gpu_export(allocation.pool.handle, allocation.offset);
-  if (fd < 0) throw errorFor(fd);
-  const rangeOffset = core.mp_gpu_export_region_offset();
+  const { fd, regionOffset, regionBytes } = native.exportDeviceRegion(allocation.pool.handle, allocation.offset);
   return {
     pid: process.pid,
     fd,
     deviceId: allocation.deviceId,
-    rangeBytes: core.mp_gpu_export_region_len(),
-    offset: allocation.ptr - allocation.pool.base - rangeOffset,
+    rangeBytes: regionBytes,
+    offset: allocation.ptr - allocation.pool.base - regionOffset,
     size: allocation.size,
   };
 }
@@ -60,9 +59,8 @@ export class SharedGPUMemory {
     if (handle.offset % GRANULE_BYTES !== 0 || handle.offset + handle.size > handle.rangeBytes) {
       throw new InvalidPointerError(`not a GPU IPC handle: the allocation (offset ${handle.offset}, ${handle.size} bytes) lies outside its range of ${handle.rangeBytes} bytes`);
     }
-    const base = core.mp_gpu_ipc_open(handle.deviceId, handle.pid, handle.fd, handle.rangeBytes);
-    if (base === null || Number(base) === 0) throw errorFor(core.mp_last_status());
-    return new SharedGPUMemory(Object.freeze({ ...handle }), Number(base));
+    const base = native.openDeviceRegion(handle.deviceId, handle.pid, handle.fd, handle.rangeBytes);
+    return new SharedGPUMemory(Object.freeze({ ...handle }), base);
   }
 
   /** The allocation's device address in this process. */
@@ -78,22 +76,19 @@ export class SharedGPUMemory {
   /** Copies the allocation's bytes (or the first `bytes`) into `dst`. */
   read(dst: ArrayBufferView, bytes = Math.min(dst.byteLength, this.size)): void {
     this.#check(bytes, dst.byteLength);
-    const status = core.mp_gpu_copy_dtoh(this.handle.deviceId, dst as unknown as Pointer, this.ptr as Pointer, bytes, HostMemory.pageable, null);
-    if (status < 0) throw errorFor(status);
+    native.copyDeviceToHost(this.handle.deviceId, dst as unknown as Pointer, this.ptr as Pointer, bytes, HostMemory.pageable, null);
   }
 
   /** Copies `src` (or its first `bytes`) into the allocation. */
   write(src: ArrayBufferView, bytes = Math.min(src.byteLength, this.size)): void {
     this.#check(bytes, src.byteLength);
-    const status = core.mp_gpu_copy_htod(this.handle.deviceId, this.ptr as Pointer, src as unknown as Pointer, bytes, HostMemory.pageable, null);
-    if (status < 0) throw errorFor(status);
+    native.copyHostToDevice(this.handle.deviceId, this.ptr as Pointer, src as unknown as Pointer, bytes, HostMemory.pageable, null);
   }
 
   /** Unmaps the range here; the memory goes once no process maps it. */
   close(): void {
     this.#assertOpen();
-    const status = core.mp_gpu_ipc_close(this.#base as Pointer);
-    if (status < 0) throw errorFor(status);
+    native.closeDeviceRegion(this.#base);
     this.#closed = true;
   }
 

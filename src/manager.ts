@@ -10,7 +10,8 @@ import { withEnvironmentDebug } from "./debug/env";
 import { makeLeakWatch, setLeakWatch, type LeakWatch } from "./debug/tracker";
 import { ConfigError, PoolExistsError, PoolNotFoundError } from "./errors";
 import { byValue } from "./abi";
-import { ABI, check, CONFIG_FIELDS, core, decodeName, encodeName, PoolKind, Status } from "./native";
+import { ABI, CONFIG_FIELDS, encodeName, PoolKind } from "./native";
+import * as native from "./native";
 import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
 import { CPUMemoryPool, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
@@ -153,7 +154,7 @@ export class MemoryPoolManager {
     const frozen = Object.freeze(withEnvironmentDebug(PoolConfig.from(config), KIND_NAMES[kind] as "cpu" | "gpu" | "pinned"));
     frozen.validate();
     if (this.#live(name) !== undefined) throw new PoolExistsError(`a pool named '${name}' already exists`);
-    const handle = check(core.mp_pool_create(encoded, encoded.length, configRecord(kind, frozen)));
+    const handle = native.createPool(encoded, configRecord(kind, frozen));
     return this.#wrap(name, frozen, handle, kind, true);
   }
 
@@ -207,7 +208,7 @@ export class MemoryPoolManager {
    * used, PMEMFormatError for a file that is not a sound pool (left untouched), ConfigError, PoolExistsError.
    */
   createPMEMPool(name: string, config?: PoolConfig | PoolOptions): PMEMMemoryPool {
-    check(core.mp_pmem_available());
+    native.requirePmem();
     const encoded = validName(name);
     const frozen = Object.freeze(withEnvironmentDebug(PoolConfig.from(config), "pmem"));
     frozen.validate();
@@ -216,7 +217,7 @@ export class MemoryPoolManager {
     }
     if (this.#live(name) !== undefined) throw new PoolExistsError(`a pool named '${name}' already exists`);
     const path = encodeName(resolve(frozen.pmemPoolPath));
-    const handle = check(core.mp_pmem_open(encoded, encoded.length, path, path.length, configRecord(PoolKind.cpu, frozen)));
+    const handle = native.openPmemPool(encoded, path, configRecord(PoolKind.cpu, frozen));
     return this.#adopt(new PMEMMemoryPool(name, frozen, handle), true);
   }
 
@@ -240,19 +241,18 @@ export class MemoryPoolManager {
     const known = this.#live(name);
     if (known !== undefined) return known;
     const encoded = validName(name);
-    const handle = core.mp_pool_find(encoded, encoded.length);
-    if (handle >= 0) return this.#attach(name, handle);
-    const pmemHandle = core.mp_pmem_find(encoded, encoded.length);
-    if (pmemHandle >= 0) return this.#attachPMEM(name, pmemHandle);
-    if (handle === Status.poolNotFound) throw new PoolNotFoundError(`no pool named '${name}'`);
-    return this.#attach(name, check(handle));
+    const handle = native.findPool(encoded);
+    if (handle !== undefined) return this.#attach(name, handle);
+    const pmemHandle = native.findPmemPool(encoded);
+    if (pmemHandle !== undefined) return this.#attachPMEM(name, pmemHandle);
+    throw new PoolNotFoundError(`no pool named '${name}'`);
   }
 
   /** Whether a pool of this name exists (in any thread). */
   hasPool(name: string): boolean {
     if (this.#live(name) !== undefined) return true;
     const encoded = validName(name);
-    return core.mp_pool_find(encoded, encoded.length) >= 0 || core.mp_pmem_find(encoded, encoded.length) >= 0;
+    return native.findPool(encoded) !== undefined || native.findPmemPool(encoded) !== undefined;
   }
 
   /** Releases the pool's memory; its allocations and views die with it. A PMEM pool is closed; its file stays. */
@@ -288,33 +288,33 @@ export class MemoryPoolManager {
    */
   flushThreadCaches(): void {
     flushAllCaches();
-    core.mp_thread_flush();
+    native.flushThreadCaches();
   }
 
   /** Names and kinds of every pool in the process. */
   listPools(): PoolInfo[] {
-    let handles = new Int32Array(64);
-    let count = core.mp_pool_list(handles, handles.length);
-    if (count > handles.length) {
-      handles = new Int32Array(count);
-      count = Math.min(count, core.mp_pool_list(handles, handles.length));
-    }
-    const nameBuffer = new Uint8Array(256);
     const infos: PoolInfo[] = [];
-    for (const handle of handles.subarray(0, count)) {
-      const len = core.mp_pool_name(handle, nameBuffer, nameBuffer.length);
-      if (len < 0) continue; // destroyed by another Worker since the list was taken
-      const kind = KIND_NAMES[core.mp_pool_kind(handle)];
-      if (kind !== undefined) infos.push({ name: decodeName(nameBuffer.subarray(0, len)), kind });
+    for (const handle of native.listPools()) {
+      const name = native.poolName(handle);
+      if (name === undefined) continue; // destroyed by another Worker since the list was taken
+      const kind = KIND_NAMES[this.#kindOf(handle)];
+      if (kind !== undefined) infos.push({ name, kind });
     }
-    const pmemHandles = new Int32Array(Math.max(64, core.mp_pmem_list(handles, 0)));
-    const pmemCount = Math.min(pmemHandles.length, core.mp_pmem_list(pmemHandles, pmemHandles.length));
-    for (const handle of pmemHandles.subarray(0, pmemCount)) {
-      const len = core.mp_pmem_name(handle, nameBuffer, nameBuffer.length);
-      if (len < 0) continue;
-      infos.push({ name: decodeName(nameBuffer.subarray(0, len)), kind: "pmem" });
+    for (const handle of native.listPmemPools()) {
+      const name = native.pmemPoolName(handle);
+      if (name !== undefined) infos.push({ name, kind: "pmem" });
     }
     return infos;
+  }
+
+  /** The kind code of a listed pool, or -1 where another Worker destroyed it since the list was taken. */
+  #kindOf(handle: number): number {
+    try {
+      return native.poolKind(handle);
+    } catch (err) {
+      if (err instanceof PoolNotFoundError) return -1;
+      throw err;
+    }
   }
 
   /** Every pool in the process (created in any Worker), as for JSON.stringify(manager). */
@@ -384,12 +384,7 @@ export class MemoryPoolManager {
 
   /** CUDA devices the driver sees: ordinal, name and memory. Empty where no driver or device answers. */
   listDevices(): { deviceId: number; name: string; totalMemory: number }[] {
-    const count = core.mp_gpu_device_count();
-    const nameBuffer = new Uint8Array(96);
-    return Array.from({ length: Math.max(0, count) }, (_, deviceId) => {
-      const len = check(core.mp_gpu_device_name(deviceId, nameBuffer, nameBuffer.length));
-      return { deviceId, name: decodeName(nameBuffer.subarray(0, len)), totalMemory: core.mp_gpu_device_memory(deviceId) };
-    });
+    return Array.from({ length: native.gpuDeviceCount() }, (_, deviceId) => ({ deviceId, name: native.gpuDeviceName(deviceId), totalMemory: native.gpuDeviceMemory(deviceId) }));
   }
 
   /**
@@ -405,17 +400,11 @@ export class MemoryPoolManager {
 
   /** A PMEM pool opened in another Worker: the same file and allocations. */
   #attachPMEM(name: string, handle: number): MemoryPool {
-    const record = new Float64Array(CONFIG_FIELDS.length);
-    check(core.mp_pmem_config(handle, record));
-    const pathBuffer = new Uint8Array(4096);
-    const len = check(core.mp_pmem_path(handle, pathBuffer, pathBuffer.length));
-    const config = Object.assign(configFromRecord(record), { pmemPoolPath: decodeName(pathBuffer.subarray(0, len)) });
+    const config = Object.assign(configFromRecord(native.pmemPoolConfig(handle)), { pmemPoolPath: native.pmemPoolPath(handle) });
     return this.#adopt(new PMEMMemoryPool(name, Object.freeze(config), handle), false);
   }
 
   #attach(name: string, handle: number): MemoryPool {
-    const record = new Float64Array(CONFIG_FIELDS.length);
-    check(core.mp_pool_config(handle, record));
-    return this.#wrap(name, Object.freeze(configFromRecord(record.slice())), handle, check(core.mp_pool_kind(handle)), false);
+    return this.#wrap(name, Object.freeze(configFromRecord(native.poolConfig(handle))), handle, native.poolKind(handle), false);
   }
 }

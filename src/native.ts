@@ -1,6 +1,11 @@
 /**
- * The FFI surface: the one file that opens the Zig core (zig/src/ffi.zig) and turns its status
- * codes into typed errors. Everything else calls through `core` and `check`.
+ * The FFI surface: the one file that opens the Zig core (zig/src/ffi.zig), binds its symbols and
+ * turns its status codes into typed errors. Every other file calls the core through the typed
+ * functions below, one per core operation, which take and give JavaScript values and throw the
+ * typed error (src/errors.ts) where the core refuses. A pool's block calls (alloc, free, liveId...)
+ * give statuses back instead: the pool turns them into errors with what only it knows (its name,
+ * its debug records), through errorFor(), the one table from statuses to errors.
+ * test/ffi_boundary.test.ts checks that no other file in src/ binds or calls the core itself.
  */
 import { dlopen, FFIType, toArrayBuffer, type Pointer } from "bun:ffi";
 import {
@@ -181,7 +186,14 @@ export function describeCore(describe: (buffer: Uint8Array, capacity: number) =>
 }
 
 /** Never throws at import: without a core, every call throws the loader's NativeLibraryError. */
-export const core = loadCore(open);
+const lib = loadCore(open);
+
+/**
+ * @internal the core's symbols, raw: for src/pmem.ts until PMEM pools are ordinary pools (issue 13),
+ * and for tests that hand the core what the typed functions below refuse. Other files in src/ call
+ * the typed functions (test/ffi_boundary.test.ts).
+ */
+export const core = lib;
 
 /** What the loaded core describes (src/abi.ts): the tables below are built from it. */
 export const ABI: Abi = abi;
@@ -202,7 +214,7 @@ export const HostMemory = abi.enums.hostMemory;
 
 // A Worker's blocks cached by threadLocalCache pools go back to their pools when its thread ends
 // (the core's thread-exit hook); a Worker that calls process.exit() also gives them back here.
-if (!Bun.isMainThread) process.on("exit", () => core.mp_thread_flush());
+if (!Bun.isMainThread) process.on("exit", () => lib.mp_thread_flush());
 
 /**
  * The calling thread's `last_id` word in the core (mp_last_id's answer), viewed once per thread
@@ -212,7 +224,7 @@ if (!Bun.isMainThread) process.on("exit", () => core.mp_thread_flush());
  */
 let lastIdWord: Uint32Array | undefined;
 export function lastId(): number {
-  return Atomics.load((lastIdWord ??= new Uint32Array(toArrayBuffer(core.mp_last_id_address()!, 0, 4))), 0);
+  return Atomics.load((lastIdWord ??= new Uint32Array(toArrayBuffer(lib.mp_last_id_address()!, 0, 4))), 0);
 }
 
 // Results come back as return values, never through typed arrays the core writes into on hot
@@ -224,13 +236,13 @@ const decoder = new TextDecoder();
 
 /** The core's explanation of the last failure on this thread. */
 export function lastError(): string {
-  const len = core.mp_last_error(messageBuffer, messageBuffer.length);
+  const len = lib.mp_last_error(messageBuffer, messageBuffer.length);
   return decoder.decode(messageBuffer.subarray(0, len));
 }
 
 /** The setting (a PoolConfig field, or "name") the core's last config failure on this thread is about. */
 function lastErrorSetting(): string {
-  const len = core.mp_last_error_setting(messageBuffer, messageBuffer.length);
+  const len = lib.mp_last_error_setting(messageBuffer, messageBuffer.length);
   return len === 0 ? "config" : decoder.decode(messageBuffer.subarray(0, Math.min(len, messageBuffer.length)));
 }
 
@@ -261,7 +273,7 @@ export function errorFor(status: number, message = lastError()): MemoryPoolError
     case Status.pmemUnavailable:
       return new PMEMUnavailableError(message);
     case Status.pmemFormat:
-      return new PMEMFormatError(message, pmemFormatReason(core.mp_pmem_last_reason()));
+      return new PMEMFormatError(message, pmemFormatReason(lib.mp_pmem_last_reason()));
     case Status.pmemFile:
       return new PMEMFileError(message);
     case Status.pmemRoot:
@@ -280,7 +292,7 @@ export function errorFor(status: number, message = lastError()): MemoryPoolError
 }
 
 /** Throws the typed error for a negative status; returns non-negative results as they are. */
-export function check(status: number): number {
+function check(status: number): number {
   if (status < 0) throw errorFor(status);
   return status;
 }
@@ -295,6 +307,321 @@ export function encodeName(name: string): Uint8Array {
 }
 export function decodeName(bytes: Uint8Array): string {
   return decoder.decode(bytes);
+}
+
+// ---- the typed functions: one per core operation ----
+// Names are buffers of UTF-8 (encodeName), checked by the caller for what it reports (ConfigError).
+
+/** A name the core wrote into `buffer`: its length comes back (negative: a status), longer than the buffer where it did not fit. */
+function readName(write: (buffer: Uint8Array, capacity: number) => number, capacity: number): string | number {
+  let buffer = new Uint8Array(capacity);
+  let len = write(buffer, buffer.length);
+  if (len > buffer.length) {
+    buffer = new Uint8Array(len);
+    len = Math.min(len, write(buffer, buffer.length));
+  }
+  return len < 0 ? len : decoder.decode(buffer.subarray(0, len));
+}
+
+function nameOrThrow(name: string | number): string {
+  if (typeof name === "number") throw errorFor(name);
+  return name;
+}
+
+/** The handles a list call wrote (the core says how many there are; a second call where they did not fit). */
+function readHandles(list: (out: Int32Array, capacity: number) => number): Int32Array {
+  let handles = new Int32Array(64);
+  let count = list(handles, handles.length);
+  if (count > handles.length) {
+    handles = new Int32Array(count);
+    count = Math.min(count, list(handles, handles.length));
+  }
+  return handles.subarray(0, count);
+}
+
+// -- the registry of pools (every Worker's) --
+
+/** A new pool of `config` (the f64 record in CONFIG_FIELDS order, its kind included): its handle. */
+export function createPool(name: Uint8Array, config: Float64Array): number {
+  return check(lib.mp_pool_create(name, name.length, config));
+}
+
+/** The handle of the pool named `name` (made in any Worker), or undefined where there is none. */
+export function findPool(name: Uint8Array): number | undefined {
+  const handle = lib.mp_pool_find(name, name.length);
+  return handle === Status.poolNotFound ? undefined : check(handle);
+}
+
+/** The handles of every pool in the process (PMEM pools apart). */
+export function listPools(): Int32Array {
+  return readHandles(lib.mp_pool_list);
+}
+
+/** The name of the pool `handle`, or undefined where another Worker destroyed it. */
+export function poolName(handle: number): string | undefined {
+  return nameWhileOpen(lib.mp_pool_name, handle);
+}
+
+/** A pool's name, by a call that fails for a pool that is gone: undefined then. */
+function nameWhileOpen(nameOf: (handle: number, buffer: Uint8Array, capacity: number) => number, handle: number): string | undefined {
+  const name = readName((buffer, capacity) => nameOf(handle, buffer, capacity), abi.constants.poolNameBytesMax);
+  return typeof name === "string" ? name : undefined;
+}
+
+/** What the pool `handle` is (a PoolKind code). */
+export function poolKind(handle: number): number {
+  return check(lib.mp_pool_kind(handle));
+}
+
+/** The pool's config record (CONFIG_FIELDS order), as the core keeps it. */
+export function poolConfig(handle: number): Float64Array {
+  return configRecord(lib.mp_pool_config, handle);
+}
+
+function configRecord(read: (handle: number, record: Float64Array) => number, handle: number): Float64Array {
+  const record = new Float64Array(CONFIG_FIELDS.length);
+  check(read(handle, record));
+  return record;
+}
+
+/** Gives the blocks the core caches for this thread (threadLocalCache pools) back to their pools. */
+export function flushThreadCaches(): void {
+  lib.mp_thread_flush();
+}
+
+// -- a pool's blocks: statuses, for the pool to turn into errors (src/pool.ts PoolCalls) --
+// The calls that give a granule offset or an id give OFFSET_ERROR_BASE + a status's magnitude for a
+// failure (statusOfOffset()); the others give a negative status. They are the bound symbols
+// themselves: allocate and free are the hot paths, and a wrapper there would be a frame more.
+
+/** The address of the pool's arena (a device address for GPU pools). */
+export function poolBase(handle: number): number {
+  return Number(lib.mp_pool_base(handle));
+}
+/** Bytes of address space the arena spans; a negative status where the pool is gone. */
+export const poolAddressSpace = lib.mp_pool_address_space;
+/** A block of `size` bytes: its granule offset (the allocation's id in lastId()), or an offset error. */
+export const alloc = lib.mp_alloc;
+/** Frees the block at a granule offset (only while it holds allocation `id`, where not 0): 0, Status.freedGuarded, or a status. */
+export const free = lib.mp_free;
+/** The size asked for by the live allocation at an offset (its id in lastId()), -1 where none starts there, or a status below -1. */
+export const liveSize = lib.mp_live_size;
+/** The id of the allocation at an offset, 0 where the block is free, or an offset error. */
+export const liveId = lib.mp_live_id;
+/** Writes the pool's figures (STATS_FIELDS order). */
+export const poolStats = lib.mp_stats;
+export const resetPoolPeaks = lib.mp_reset_peaks;
+/** Frees every allocation at once. */
+export const resetPool = lib.mp_reset;
+/** Gives empty regions back: the bytes released, or a status. */
+export const trimPool = lib.mp_trim;
+export const destroyPool = lib.mp_pool_destroy;
+/** Canaries and quarantine: 0, or the status of the first damage (then lastViolation() says what). */
+export const checkPool = lib.mp_check;
+/** Writes the offsets of live allocations: how many there are. */
+export const listLiveOffsets = lib.mp_live_list;
+/** zig/src/snapshot.zig: header, regions, their capacity, blocks, their capacity, statistics. */
+export const poolSnapshot = lib.mp_snapshot;
+/** As alloc, with the block's reuse ordered by a CUDA stream (GPU pools). */
+export const allocOnStream = lib.mp_alloc_on_stream;
+/** As free, once the work queued on the stream so far is done (GPU pools). */
+export const freeOnStream = lib.mp_free_on_stream;
+
+/** The id of the allocation a tagged id names (lastId()'s answer after alloc: the top bit says whether it has guard pages). */
+export function allocationIdOf(tagged: number): number {
+  return tagged & ID_MASK;
+}
+/** Whether the allocation of a tagged id has guard pages. */
+export function hasGuardPages(tagged: number): boolean {
+  return tagged > ID_MASK;
+}
+
+/** What the core found of the last damage on this thread (a free, check or quarantine's eviction that gave a violation status). */
+export interface ViolationReport {
+  /** The allocation's id and the size it asked for. */
+  id: number;
+  size: number;
+  /** Where the first damaged byte is, from the allocation's start (negative: before it). */
+  offset: number;
+  damagedBytes: number;
+  /** The granule offset of the allocation's first byte. */
+  userGranule: number;
+}
+export function lastViolation(): ViolationReport {
+  return {
+    id: lib.mp_violation(Violation.id),
+    size: lib.mp_violation(Violation.size),
+    offset: lib.mp_violation(Violation.offset),
+    damagedBytes: lib.mp_violation(Violation.damagedBytes),
+    userGranule: lib.mp_violation(Violation.userGranule),
+  };
+}
+
+/** Whether the allocation at a granule offset has guard pages. */
+export function isGuarded(handle: number, offset: number): boolean {
+  return lib.mp_is_guarded(handle, offset) === 1;
+}
+
+/** Hands the core an allocation's stack (`kind`: allocation or free), which its fault report names as the process dies. */
+export function setAllocationStack(handle: number, offset: number, kind: number, stack: string): void {
+  const text = encoder.encode(stack);
+  lib.mp_set_stack(handle, offset, kind, text, text.length);
+}
+
+// -- the JavaScript thread cache's record and chunks (src/block_cache.ts, zig/src/sync/js_cache.zig) --
+
+/** The address of this thread's cache record of the pool, or 0 where the pool has no JavaScript cache. */
+export function openCache(handle: number): number {
+  return Number(lib.mp_cache_open(handle) ?? 0);
+}
+/** The address of the pool's block-state chunk `index`, or 0 where the core gives this thread none. */
+export function cacheChunk(handle: number, index: number): number {
+  return Number(lib.mp_cache_chunk(handle, index) ?? 0);
+}
+/** Fills the record's stack with free blocks: the new count, or a status. */
+export const refillCache = lib.mp_cache_refill;
+/** Gives all but `keep` of the record's blocks back: the new count, or a status. */
+export const flushCache = lib.mp_cache_flush;
+/** This thread is done with the record (its pool is gone). */
+export function releaseCache(address: number): void {
+  lib.mp_cache_release(address as Pointer);
+}
+
+// -- copies --
+
+/** memmove of `length` bytes between host addresses. */
+export function copyHost(dst: Pointer, src: Pointer, length: number): void {
+  const status = lib.mp_copy_host(dst, src, length);
+  if (status < 0) throw errorFor(status);
+}
+
+// -- CUDA devices, streams, copies and kernels --
+
+/** CUDA devices the driver sees; 0 where no driver or device answers. */
+export function gpuDeviceCount(): number {
+  return Math.max(0, lib.mp_gpu_device_count());
+}
+export function gpuDeviceName(deviceId: number): string {
+  return nameOrThrow(readName((buffer, capacity) => lib.mp_gpu_device_name(deviceId, buffer, capacity), 96));
+}
+/** Bytes of memory of the device. */
+export function gpuDeviceMemory(deviceId: number): number {
+  return lib.mp_gpu_device_memory(deviceId);
+}
+/** Whether the core was built with the debug kernels (nvcc): canaries and fill patterns on the device. */
+export function gpuKernelsAvailable(): boolean {
+  return lib.mp_gpu_kernels_available() !== 0;
+}
+
+type HostBytes = Pointer | NodeJS.TypedArray;
+
+/** Host to device on `deviceId`; `hostMemory` (HostMemory) says whether the host side is pinned (direct DMA) or pageable (staged). */
+export function copyHostToDevice(deviceId: number, dst: Pointer, src: HostBytes, length: number, hostMemory: number, stream: Pointer | null): void {
+  check(lib.mp_gpu_copy_htod(deviceId, dst, src, length, hostMemory, stream));
+}
+export function copyDeviceToHost(deviceId: number, dst: HostBytes, src: Pointer, length: number, hostMemory: number, stream: Pointer | null): void {
+  check(lib.mp_gpu_copy_dtoh(deviceId, dst, src, length, hostMemory, stream));
+}
+export function copyDeviceToDevice(deviceId: number, dst: Pointer, src: Pointer, length: number, stream: Pointer | null): void {
+  check(lib.mp_gpu_copy_dtod(deviceId, dst, src, length, stream));
+}
+
+/** A new CUDA stream on the device: its handle. */
+export function createStream(deviceId: number): Pointer {
+  const handle = lib.mp_gpu_stream_create(deviceId);
+  if (handle === null || Number(handle) === 0) throw errorFor(Status.unavailable);
+  return handle as Pointer;
+}
+/** Waits for everything queued on the stream. */
+export function synchronizeStream(deviceId: number, stream: Pointer): void {
+  check(lib.mp_gpu_stream_synchronize(deviceId, stream));
+}
+export function destroyStream(deviceId: number, stream: Pointer): void {
+  check(lib.mp_gpu_stream_destroy(deviceId, stream));
+}
+
+/** Sets `length` device bytes at `address` to `value`, with the fill kernel (queued on `stream` where given). */
+export function fillDevice(deviceId: number, address: Pointer, value: number, length: number, stream: Pointer | null): void {
+  check(lib.mp_gpu_fill(deviceId, address, value, length, stream));
+}
+
+/**
+ * Checks the canaries (`canaryBytes` of `canaryByte` each side) of the device allocations in
+ * `table` (address, size pairs) in one launch: undefined where all are intact, else where the first
+ * damage is: the record's index, and whether it is after the allocation (else before it).
+ */
+export function checkDeviceCanaries(deviceId: number, table: BigUint64Array, canaryBytes: number, canaryByte: number): { index: number; after: boolean } | undefined {
+  if (check(lib.mp_gpu_check_canaries(deviceId, table, table.length / 2, canaryBytes, canaryByte)) === 0) return undefined;
+  const found = lib.mp_gpu_last_check();
+  return { index: Math.floor(found / 2 ** 32), after: found % 2 ** 32 >= 2 ** 31 };
+}
+
+// -- CUDA IPC --
+
+/** Exports the region of the GPU pool `handle` that holds the block at a granule offset: a descriptor and where the region lies. */
+export function exportDeviceRegion(handle: number, offset: number): { fd: number; regionOffset: number; regionBytes: number } {
+  const fd = check(lib.mp_gpu_export(handle, offset));
+  return { fd, regionOffset: lib.mp_gpu_export_region_offset(), regionBytes: lib.mp_gpu_export_region_len() };
+}
+/** Maps another process's exported region here: its base address. */
+export function openDeviceRegion(deviceId: number, pid: number, fd: number, rangeBytes: number): number {
+  const base = lib.mp_gpu_ipc_open(deviceId, pid, fd, rangeBytes);
+  if (base === null || Number(base) === 0) throw errorFor(lib.mp_last_status());
+  return Number(base);
+}
+export function closeDeviceRegion(base: number): void {
+  check(lib.mp_gpu_ipc_close(base as Pointer));
+}
+
+// -- NVTX (zig/src/gpu/nvtx.zig) --
+
+/** The NVTX switches and what is attached, as the bits of abi.enums.nvtxState. */
+export function nvtxState(): number {
+  return lib.mp_nvtx_state();
+}
+/** Sets the switches (0 off, 1 on, 2 as it is); the state bits after. */
+export function setNvtx(registerMemory: number, ranges: number): number {
+  return lib.mp_nvtx_configure(registerMemory, ranges);
+}
+
+// -- PMEM, for src/manager.ts and src/copy.ts (src/pmem.ts calls `core` itself until PMEM pools are ordinary pools) --
+
+/** Throws PMEMUnavailableError where libpmem cannot be loaded. */
+export function requirePmem(): void {
+  check(lib.mp_pmem_available());
+}
+/** Opens (or creates) the PMEM pool of the file at `path` (UTF-8): its handle. */
+export function openPmemPool(name: Uint8Array, path: Uint8Array, config: Float64Array): number {
+  return check(lib.mp_pmem_open(name, name.length, path, path.length, config));
+}
+/** The handle of the PMEM pool named `name`, or undefined where there is none. */
+export function findPmemPool(name: Uint8Array): number | undefined {
+  const handle = lib.mp_pmem_find(name, name.length);
+  return handle < 0 ? undefined : handle;
+}
+export function listPmemPools(): Int32Array {
+  return readHandles(lib.mp_pmem_list);
+}
+/** The PMEM pool's name, or undefined where it was closed. */
+export function pmemPoolName(handle: number): string | undefined {
+  return nameWhileOpen(lib.mp_pmem_name, handle);
+}
+export function pmemPoolConfig(handle: number): Float64Array {
+  return configRecord(lib.mp_pmem_config, handle);
+}
+/** The PMEM pool's file (an absolute path). */
+export function pmemPoolPath(handle: number): string {
+  return nameOrThrow(readName((buffer, capacity) => lib.mp_pmem_path(handle, buffer, capacity), 4096));
+}
+/** Makes `length` bytes at a file offset durable: a status, for the pool. */
+export const persistPmem = lib.mp_pmem_persist;
+/** Copies host bytes to a file offset and makes them durable: a status, for the pool. */
+export const memcpyPersistPmem = lib.mp_pmem_memcpy_persist;
+/** One DMA from the device into the registered mapping, then persisted: 1 where done, 0 where the caller copies, or a status. */
+export const checkpointPmem = lib.mp_pmem_checkpoint;
+/** Whether the PMEM pool's mapping is registered with the driver for direct DMA (registered on first use). */
+export function pmemRegisteredForDma(handle: number, deviceId: number): boolean {
+  return lib.mp_pmem_register_dma(handle, deviceId) === 1;
 }
 
 export type { Pointer };

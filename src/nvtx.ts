@@ -10,7 +10,8 @@
  * Registration applies to pools made after it is set (a pool keeps what it started with).
  */
 import { ConfigError } from "./errors";
-import { ABI, core } from "./native";
+import { ABI } from "./native";
+import * as native from "./native";
 import { optionsArg } from "./validate";
 
 /** The bits of mp_nvtx_state (zig/src/gpu/nvtx.zig state_*). */
@@ -50,7 +51,7 @@ function statusOf(bits: number): NvtxStatus {
 
 /** The NVTX switches and whether a tool is attached. */
 export function nvtxStatus(): NvtxStatus {
-  return statusOf(core.mp_nvtx_state());
+  return statusOf(native.nvtxState());
 }
 
 /** Sets the NVTX switches given (the others stay); returns the status after. */
@@ -63,5 +64,5 @@ export function configureNvtx(options: Partial<NvtxOptions>): NvtxStatus {
     if (typeof value !== "boolean") throw new ConfigError(name, value, "must be true or false", "NvtxOptions");
     return value ? 1 : 0;
   };
-  return statusOf(core.mp_nvtx_configure(switchOf("registerMemory"), switchOf("ranges")));
+  return statusOf(native.setNvtx(switchOf("registerMemory"), switchOf("ranges")));
 }

@@ -9,7 +9,8 @@ import { writeSync } from "node:fs";
 import type { Allocation } from "../allocation";
 import type { AllocationDetailsProvider } from "../snapshot";
 import type { PoolConfig } from "../config";
-import { ABI, core, ID_MASK } from "../native";
+import { ABI, allocationIdOf, hasGuardPages } from "../native";
+import * as native from "../native";
 import type { History } from "./history";
 import { now } from "./history";
 import { describeAllocation } from "./report";
@@ -141,10 +142,10 @@ export class DebugTracker {
    * and in the top bit whether it has guard pages.
    */
   allocated(offset: number, tagged: number, size: number, allocation: Allocation | undefined): void {
-    const guarded = tagged > ID_MASK;
+    const guarded = hasGuardPages(tagged);
     this.#dropStale(offset);
     if (!this.#keepRecords && !guarded) return; // sampled guard pages, this one not sampled
-    const id = tagged & ID_MASK;
+    const id = allocationIdOf(tagged);
     const ptr = this.base + offset * 16;
     const trace = this.#trackHistory ? captureStack() : undefined;
     const record: AllocationRecord = { id, ptr, size, time: now(), trace, guarded, collected: false };
@@ -156,8 +157,7 @@ export class DebugTracker {
 
   /** The core keeps a guarded allocation's stacks, so its fault report can name them as the process dies. */
   #passStackDown(offset: number, trace: StackTrace, kind: StackKind): void {
-    const text = new TextEncoder().encode(formatStack(trace) ?? "");
-    core.mp_set_stack(this.handle, offset, kind, text, text.length);
+    native.setAllocationStack(this.handle, offset, kind, formatStack(trace) ?? "");
   }
 
   /**
@@ -168,7 +168,7 @@ export class DebugTracker {
     const known = this.#records.get(offset);
     if (known !== undefined && known.id === id) return known;
     this.#dropStale(offset);
-    const guarded = core.mp_is_guarded(this.handle, offset) === 1;
+    const guarded = native.isGuarded(this.handle, offset);
     if (!this.#keepRecords && !guarded) return undefined;
     const record: AllocationRecord = { id, ptr: this.base + offset * 16, size, time: now(), trace: undefined, guarded, collected: false };
     this.#records.set(offset, record);

@@ -1,0 +1,64 @@
+/**
+ * CUDA streams, and the `stream` option of the calls that take one. Apart from src/gpu.ts so that
+ * src/copy.ts (which GPU pools' copy methods use) can take a stream without importing GPU pools.
+ */
+import type { Pointer } from "bun:ffi";
+import { ConfigError, UseAfterFreeError } from "./errors";
+import { streamLine } from "./inspect";
+import * as native from "./native";
+import { optionsArg } from "./validate";
+
+/** A CUDA stream of a GPU pool's device: work on it runs in order, streams run concurrently. */
+export class GPUStream {
+  #destroyed = false;
+  /** @internal */
+  constructor(
+    readonly deviceId: number,
+    readonly handle: Pointer,
+  ) {}
+
+  /** Waits for everything queued on the stream. */
+  synchronize(): void {
+    this.#assertLive();
+    native.synchronizeStream(this.deviceId, this.handle);
+  }
+
+  destroy(): void {
+    this.#assertLive();
+    native.destroyStream(this.deviceId, this.handle);
+    this.#destroyed = true;
+  }
+
+  [Symbol.dispose](): void {
+    if (!this.#destroyed) this.destroy();
+  }
+
+  /** One line: `GPUStream 0x55d0c0a1b2c0 on device 0`. */
+  toString(): string {
+    return streamLine(Number(this.handle), this.deviceId, this.#destroyed);
+  }
+
+  [Bun.inspect.custom](): string {
+    return this.toString();
+  }
+
+  #assertLive(): void {
+    if (this.#destroyed) throw new UseAfterFreeError("the stream was destroyed");
+  }
+}
+
+/**
+ * @internal the stream of a call's options (StreamOptions, or `owner` with `keys`): a GPUStream or
+ * none; an options object that is not one, an unknown key or another stream is a ConfigError.
+ */
+export function streamOf(options: unknown, owner = "StreamOptions", keys: readonly string[] = ["stream"]): GPUStream | undefined {
+  if (options === undefined) return undefined;
+  const stream = optionsArg(owner, options, keys).stream;
+  if (stream !== undefined && !(stream instanceof GPUStream)) throw new ConfigError("stream", stream, "must be a GPUStream (from gpuPool.createStream())", owner);
+  return stream;
+}
+
+export interface StreamOptions {
+  /** Queue the work on this stream, or for allocate/deallocate: order the block's reuse by it. */
+  stream?: GPUStream;
+}
