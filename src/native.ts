@@ -391,41 +391,72 @@ export function flushThreadCaches(): void {
 
 // -- a pool's blocks: statuses, for the pool to turn into errors (src/pool.ts PoolCalls) --
 // The calls that give a granule offset or an id give OFFSET_ERROR_BASE + a status's magnitude for a
-// failure (statusOfOffset()); the others give a negative status. They are the bound symbols
-// themselves: allocate and free are the hot paths, and a wrapper there would be a frame more.
+// failure (statusOfOffset()); the others give a negative status. Like every function here they
+// read the symbol when called (a test may wrap the core's symbols to count calls); Bun's JIT
+// inlines them into the pool's hot paths (bench/boundary.ts measures those).
 
 /** The address of the pool's arena (a device address for GPU pools). */
 export function poolBase(handle: number): number {
   return Number(lib.mp_pool_base(handle));
 }
 /** Bytes of address space the arena spans; a negative status where the pool is gone. */
-export const poolAddressSpace = lib.mp_pool_address_space;
+export function poolAddressSpace(handle: number): number {
+  return lib.mp_pool_address_space(handle);
+}
 /** A block of `size` bytes: its granule offset (the allocation's id in lastId()), or an offset error. */
-export const alloc = lib.mp_alloc;
+export function alloc(handle: number, size: number): number {
+  return lib.mp_alloc(handle, size);
+}
 /** Frees the block at a granule offset (only while it holds allocation `id`, where not 0): 0, Status.freedGuarded, or a status. */
-export const free = lib.mp_free;
+export function free(handle: number, offset: number, id: number): number {
+  return lib.mp_free(handle, offset, id);
+}
 /** The size asked for by the live allocation at an offset (its id in lastId()), -1 where none starts there, or a status below -1. */
-export const liveSize = lib.mp_live_size;
+export function liveSize(handle: number, offset: number): number {
+  return lib.mp_live_size(handle, offset);
+}
 /** The id of the allocation at an offset, 0 where the block is free, or an offset error. */
-export const liveId = lib.mp_live_id;
+export function liveId(handle: number, offset: number): number {
+  return lib.mp_live_id(handle, offset);
+}
 /** Writes the pool's figures (STATS_FIELDS order). */
-export const poolStats = lib.mp_stats;
-export const resetPoolPeaks = lib.mp_reset_peaks;
+export function poolStats(handle: number, out: Float64Array): number {
+  return lib.mp_stats(handle, out);
+}
+export function resetPoolPeaks(handle: number): number {
+  return lib.mp_reset_peaks(handle);
+}
 /** Frees every allocation at once. */
-export const resetPool = lib.mp_reset;
+export function resetPool(handle: number): number {
+  return lib.mp_reset(handle);
+}
 /** Gives empty regions back: the bytes released, or a status. */
-export const trimPool = lib.mp_trim;
-export const destroyPool = lib.mp_pool_destroy;
+export function trimPool(handle: number): number {
+  return lib.mp_trim(handle);
+}
+export function destroyPool(handle: number): number {
+  return lib.mp_pool_destroy(handle);
+}
 /** Canaries and quarantine: 0, or the status of the first damage (then lastViolation() says what). */
-export const checkPool = lib.mp_check;
+export function checkPool(handle: number): number {
+  return lib.mp_check(handle);
+}
 /** Writes the offsets of live allocations: how many there are. */
-export const listLiveOffsets = lib.mp_live_list;
+export function listLiveOffsets(handle: number, out: Uint32Array, capacity: number): number {
+  return lib.mp_live_list(handle, out, capacity);
+}
 /** zig/src/snapshot.zig: header, regions, their capacity, blocks, their capacity, statistics. */
-export const poolSnapshot = lib.mp_snapshot;
+export function poolSnapshot(handle: number, header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number {
+  return lib.mp_snapshot(handle, header, regions, regionCapacity, blocks, blockCapacity, stats);
+}
 /** As alloc, with the block's reuse ordered by a CUDA stream (GPU pools). */
-export const allocOnStream = lib.mp_alloc_on_stream;
+export function allocOnStream(handle: number, size: number, stream: Pointer): number {
+  return lib.mp_alloc_on_stream(handle, size, stream);
+}
 /** As free, once the work queued on the stream so far is done (GPU pools). */
-export const freeOnStream = lib.mp_free_on_stream;
+export function freeOnStream(handle: number, offset: number, id: number, stream: Pointer): number {
+  return lib.mp_free_on_stream(handle, offset, id, stream);
+}
 
 /** The id of the allocation a tagged id names (lastId()'s answer after alloc: the top bit says whether it has guard pages). */
 export function allocationIdOf(tagged: number): number {
@@ -479,9 +510,13 @@ export function cacheChunk(handle: number, index: number): number {
   return Number(lib.mp_cache_chunk(handle, index) ?? 0);
 }
 /** Fills the record's stack with free blocks: the new count, or a status. */
-export const refillCache = lib.mp_cache_refill;
+export function refillCache(handle: number, record: Pointer): number {
+  return lib.mp_cache_refill(handle, record);
+}
 /** Gives all but `keep` of the record's blocks back: the new count, or a status. */
-export const flushCache = lib.mp_cache_flush;
+export function flushCache(handle: number, record: Pointer, keep: number): number {
+  return lib.mp_cache_flush(handle, record, keep);
+}
 /** This thread is done with the record (its pool is gone). */
 export function releaseCache(address: number): void {
   lib.mp_cache_release(address as Pointer);
@@ -614,11 +649,17 @@ export function pmemPoolPath(handle: number): string {
   return nameOrThrow(readName((buffer, capacity) => lib.mp_pmem_path(handle, buffer, capacity), 4096));
 }
 /** Makes `length` bytes at a file offset durable: a status, for the pool. */
-export const persistPmem = lib.mp_pmem_persist;
+export function persistPmem(handle: number, fileOffset: number, length: number): number {
+  return lib.mp_pmem_persist(handle, fileOffset, length);
+}
 /** Copies host bytes to a file offset and makes them durable: a status, for the pool. */
-export const memcpyPersistPmem = lib.mp_pmem_memcpy_persist;
+export function memcpyPersistPmem(handle: number, fileOffset: number, src: Pointer, length: number): number {
+  return lib.mp_pmem_memcpy_persist(handle, fileOffset, src, length);
+}
 /** One DMA from the device into the registered mapping, then persisted: 1 where done, 0 where the caller copies, or a status. */
-export const checkpointPmem = lib.mp_pmem_checkpoint;
+export function checkpointPmem(handle: number, deviceId: number, fileOffset: number, src: Pointer, length: number): number {
+  return lib.mp_pmem_checkpoint(handle, deviceId, fileOffset, src, length);
+}
 /** Whether the PMEM pool's mapping is registered with the driver for direct DMA (registered on first use). */
 export function pmemRegisteredForDma(handle: number, deviceId: number): boolean {
   return lib.mp_pmem_register_dma(handle, deviceId) === 1;
