@@ -8,7 +8,6 @@
  */
 import type { Pointer } from "bun:ffi";
 import { InvalidPointerError, OutOfBoundsError, UseAfterFreeError } from "./errors";
-import type { GPUAllocation } from "./gpu";
 import { GRANULE_BYTES, HostMemory } from "./native";
 import * as native from "./native";
 
@@ -25,8 +24,18 @@ export interface GPUIPCHandle {
   size: number;
 }
 
+/** What exporting reads of a device allocation (a GPUAllocation, src/gpu.ts, which calls this). */
+export interface ExportedAllocation {
+  readonly pool: { readonly handle: number; readonly base: number };
+  readonly offset: number;
+  readonly ptr: number;
+  readonly size: number;
+  readonly deviceId: number;
+  assertUsable(action: string): void;
+}
+
 /** @internal the handle for `allocation`, exported by its pool's core. */
-export function exportAllocation(allocation: GPUAllocation): GPUIPCHandle {
+export function exportAllocation(allocation: ExportedAllocation): GPUIPCHandle {
   allocation.assertUsable("export");
   const { fd, regionOffset, regionBytes } = native.exportDeviceRegion(allocation.pool.handle, allocation.offset);
   return {
