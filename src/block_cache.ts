@@ -22,7 +22,8 @@
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { NativeLibraryError } from "./errors";
-import { ABI, core, GRANULE_BYTES, Status } from "./native";
+import { ABI, GRANULE_BYTES, Status } from "./native";
+import * as native from "./native";
 
 /**
  * The layout of a cache record (zig/src/sync/js_cache.zig Shared: f64 counters, then u32 words,
@@ -147,9 +148,9 @@ export class BlockCache {
   /** Opens the calling thread's cache of the pool, or gives null where the pool has none. */
   static open(handle: number, maxBytes: number, poolName: string): BlockCache | null {
     checkLayout();
-    const address = core.mp_cache_open(handle);
-    if (address === null || Number(address) === 0) return null;
-    const cache = new BlockCache(handle, Number(address), maxBytes, poolName);
+    const address = native.openCache(handle);
+    if (address === 0) return null;
+    const cache = new BlockCache(handle, address, maxBytes, poolName);
     openCaches.add(cache);
     return cache;
   }
@@ -179,7 +180,7 @@ export class BlockCache {
     if (this.#dead) return;
     this.#dead = true;
     openCaches.delete(this);
-    core.mp_cache_release(this.#address);
+    native.releaseCache(this.#address);
   }
 
   /** A block for `size` bytes (1..maxBytes, checked by the caller): its granule offset, id in `lastId`; or a negative status. */
@@ -187,7 +188,7 @@ export class BlockCache {
     if (this.#dead) return this.#died();
     let count = this.#count;
     if (count === 0) {
-      count = core.mp_cache_refill(this.#handle, this.#address);
+      count = native.refillCache(this.#handle, this.#address);
       if (count < 0) {
         this.message = ""; // the core's own message says why
         return count;
@@ -260,7 +261,7 @@ export class BlockCache {
       this.#counters[Counter.freedBytes]! += requested;
       let count = this.#count;
       if (count === this.#capacity) {
-        count = core.mp_cache_flush(this.#handle, this.#address, KEEP_ON_FLUSH); // slots below stay as they were
+        count = native.flushCache(this.#handle, this.#address, KEEP_ON_FLUSH); // slots below stay as they were
       }
       this.#words[Word.numbers + count] = number;
       this.#count = count + 1;
@@ -293,7 +294,7 @@ export class BlockCache {
       this.#die(); // its pool is gone: nothing to give back, ever
       return;
     }
-    core.mp_cache_flush(this.#handle, this.#address, 0);
+    native.flushCache(this.#handle, this.#address, 0);
     this.#count = 0;
     this.#coreWrittenBelow = 0;
   }
@@ -306,8 +307,8 @@ export class BlockCache {
   #chunk(index: number): Int32Array | undefined {
     const known = this.#chunks[index];
     if (known !== undefined) return known;
-    const address = core.mp_cache_chunk(this.#handle, index);
-    if (address === null || Number(address) === 0) return undefined;
+    const address = native.cacheChunk(this.#handle, index);
+    if (address === 0) return undefined;
     const chunk = new Int32Array(toArrayBuffer(address as Pointer, 0, CHUNK_BYTES));
     this.#chunks[index] = chunk;
     return chunk;

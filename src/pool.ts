@@ -24,7 +24,8 @@ import {
   type MemoryErrorDetails,
 } from "./errors";
 import { BlockCache, CACHE_CANNOT_TELL } from "./block_cache";
-import { core, errorFor, GRANULE_BYTES, ID_MASK, lastError, lastId, OFFSET_ERROR_BASE, Status, STATS_FIELDS, statusOfOffset, Violation } from "./native";
+import { allocationIdOf, errorFor, GRANULE_BYTES, lastError, lastId, OFFSET_ERROR_BASE, Status, STATS_FIELDS, statusOfOffset } from "./native";
+import * as native from "./native";
 import { pointerArg } from "./validate";
 import { plainConfig, takeSnapshot, type AllocationDetailsProvider, type PoolSnapshot, type SnapshotOptions } from "./snapshot";
 import { poolLine } from "./inspect";
@@ -83,20 +84,20 @@ export interface PoolCalls {
 }
 
 const coreCalls: PoolCalls = {
-  base: (handle) => Number(core.mp_pool_base(handle)),
-  addressSpace: core.mp_pool_address_space,
-  alloc: core.mp_alloc,
-  free: core.mp_free,
-  liveSize: core.mp_live_size,
-  liveId: core.mp_live_id,
-  stats: core.mp_stats,
-  resetPeaks: core.mp_reset_peaks,
-  reset: core.mp_reset,
-  trim: core.mp_trim,
-  destroy: core.mp_pool_destroy,
-  check: core.mp_check,
-  liveList: core.mp_live_list,
-  snapshot: core.mp_snapshot,
+  base: native.poolBase,
+  addressSpace: native.poolAddressSpace,
+  alloc: native.alloc,
+  free: native.free,
+  liveSize: native.liveSize,
+  liveId: native.liveId,
+  stats: native.poolStats,
+  resetPeaks: native.resetPoolPeaks,
+  reset: native.resetPool,
+  trim: native.trimPool,
+  destroy: native.destroyPool,
+  check: native.checkPool,
+  liveList: native.listLiveOffsets,
+  snapshot: native.poolSnapshot,
   openCache: BlockCache.open,
 };
 
@@ -329,12 +330,8 @@ export abstract class NativePool {
 
   /** The error for the damage the core just reported (its details are the thread's last violation). */
   #violation(status: number): MemoryPoolError {
-    const field = (which: number) => core.mp_violation(which);
-    const id = field(Violation.id);
-    const size = field(Violation.size);
-    const offset = field(Violation.offset);
-    const damagedBytes = field(Violation.damagedBytes);
-    const ptr = this.base + field(Violation.userGranule) * GRANULE_BYTES;
+    const { id, size, offset, damagedBytes, userGranule } = native.lastViolation();
+    const ptr = this.base + userGranule * GRANULE_BYTES;
     const stacks = this.debug?.stacksOf(id) ?? { allocated: undefined, freed: undefined };
     const what = describeAllocation(id, size, ptr, this.name);
     const details: MemoryErrorDetails = { allocationId: id, ptr, size, offset, damagedBytes, allocationStack: stacks.allocated };
@@ -618,7 +615,7 @@ export abstract class HostPool extends NativePool {
   allocate(size: number): Allocation {
     const offset = this.allocOffset(size);
     const tagged = this.lastTaggedId; // the id, and in its top bit whether the allocation has guard pages
-    const allocation = new Allocation(this, this.addressOf(offset), size, offset, tagged & ID_MASK);
+    const allocation = new Allocation(this, this.addressOf(offset), size, offset, allocationIdOf(tagged));
     if (this.tracking) this.debug!.allocated(offset, tagged, size, allocation);
     return allocation;
   }
@@ -727,7 +724,7 @@ export abstract class HostPool extends NativePool {
    */
   windowView(offset: number, size: number): Uint8Array<ArrayBuffer> {
     if (size > WINDOW_BYTES) throw new InvalidSizeError(`a window view is at most 2 GiB; this block has ${size} bytes: use .bytes`);
-    if (this.debug !== undefined && this.config.guardPages && core.mp_is_guarded(this.handle, offset) === 1) {
+    if (this.debug !== undefined && this.config.guardPages && native.isGuarded(this.handle, offset)) {
       throw new InvalidPointerError(`pool '${this.name}': an allocation with guard pages has no window view (its memory moves out of reach when freed): use .bytes`);
     }
     return new Uint8Array(this.#window(offset >>> WINDOW_SHIFT), (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES, size);
