@@ -147,7 +147,10 @@ export class Allocation extends PoolAllocation {
    */
   get bytes(): Uint8Array<ArrayBuffer> {
     this.assertAlive("read bytes of");
-    return (this.#bytes ??= new Uint8Array(this.pool.exactBuffer(this.offset, this.size, this.id)));
+    const cached = this.#bytes;
+    // A view the caller detached by transferring its buffer away is replaced (size is never 0).
+    if (cached !== undefined && cached.byteLength !== 0) return cached;
+    return (this.#bytes = new Uint8Array(this.pool.exactBuffer(this.offset, this.size, this.id)));
   }
 
   /** A typed view of the whole block, as safe as `bytes`: as(Float32Array) has floor(size / 4) elements. */

@@ -677,8 +677,9 @@ export abstract class HostPool extends NativePool {
       return buffer;
     }
     if (block.live) {
-      if (block.id === id) return block.buffer;
+      if (block.id === id && !block.buffer.detached) return block.buffer;
       // The allocation it was made for ended in another Worker; its views die now, not later.
+      // (Or the caller transferred the buffer away, and this one was detached by it: a new one.)
       this.#retire(offset, block);
     }
     if (block.buffer.byteLength !== size) block.buffer = this.#newBuffer(offset, size);
@@ -697,10 +698,16 @@ export abstract class HostPool extends NativePool {
     return toArrayBuffer(this.addressOf(offset), 0, size);
   }
 
-  /** Detaches every view of the block's live buffer; what took its bytes over stays as the block's spare. */
+  /**
+   * Detaches every view of the block's live buffer; what took its bytes over stays as the block's
+   * spare. A buffer the caller already transferred away (`buffer.transfer()`, a postMessage or
+   * structuredClone transfer list) is detached here, and left with no spare (a spare of 0 bytes
+   * fits no allocation): whoever holds the transferred buffer keeps reaching the block, which only
+   * its owner can prevent (see the README).
+   */
   #retire(offset: number, block: ViewedBlock): void {
     this.debug?.viewDetached(block.buffer, offset);
-    block.buffer = block.buffer.transfer();
+    block.buffer = block.buffer.detached ? new ArrayBuffer(0) : block.buffer.transfer();
     block.live = false;
     this.#liveViews--;
   }
@@ -715,7 +722,7 @@ export abstract class HostPool extends NativePool {
     for (const [offset, block] of this.#blocks) {
       if (!block.live) continue;
       this.debug?.viewDetached(block.buffer, offset);
-      block.buffer.transfer(0);
+      if (!block.buffer.detached) block.buffer.transfer(0);
     }
     this.#blocks.clear();
     this.#liveViews = 0;
