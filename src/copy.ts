@@ -11,6 +11,7 @@ import { InvalidPointerError, OutOfBoundsError, describe } from "./errors";
 import { streamOf, type GPUStream, type StreamOptions } from "./gpu";
 import { core, errorFor, HostMemory } from "./native";
 import { trackedPoolAt, type HostPool } from "./pool";
+import { byteLengthOf } from "./validate";
 
 /**
  * Where bytes live, as far as moving them goes: pageable host memory (CPU pools, JavaScript
@@ -69,13 +70,15 @@ export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: Cop
   if (options !== undefined) checkCopyOptions(options);
   // Two typed arrays are host memory on both sides: one memmove, with no endpoints built (a third
   // of the cost of a small copy), unless the destination views PMEM, which must be persisted.
-  if (ArrayBuffer.isView(dst) && ArrayBuffer.isView(src) && dst.byteLength > 0 && src.byteLength > 0) {
+  const dstBytes = ArrayBuffer.isView(dst) ? byteLengthOf(dst) : 0;
+  const srcBytes = ArrayBuffer.isView(src) ? byteLengthOf(src) : 0;
+  if (dstBytes > 0 && srcBytes > 0) {
     const srcOffset = checkedOffset("srcOffset", options?.srcOffset);
     const dstOffset = checkedOffset("dstOffset", options?.dstOffset);
-    const length = bytes ?? src.byteLength - srcOffset;
-    if (Number.isSafeInteger(length) && length > 0 && srcOffset + length <= src.byteLength && dstOffset + length <= dst.byteLength) {
+    const length = bytes ?? srcBytes - srcOffset;
+    if (Number.isSafeInteger(length) && length > 0 && srcOffset + length <= srcBytes && dstOffset + length <= dstBytes) {
       const dstAddress = addressOf(dst as DataView);
-      if (trackedPoolAt(dstAddress, dst.byteLength)?.kind !== "pmem") {
+      if (trackedPoolAt(dstAddress, dstBytes)?.kind !== "pmem") {
         options?.stream?.synchronize();
         checkCore(core.mp_copy_host((dstAddress + dstOffset) as Pointer, (addressOf(src as DataView) + srcOffset) as Pointer, length));
         return length;
@@ -120,7 +123,7 @@ export function endpointOf(side: CopySide, role: "source" | "destination"): Endp
     return { kind: hostMemoryKind(host), address: side.ptr, length: side.size, deviceId: -1, pool: host, side, role };
   }
   if (ArrayBuffer.isView(side)) {
-    const length = side.byteLength;
+    const length = byteLengthOf(side);
     if (length === 0) throw new OutOfBoundsError(`cannot copy ${role === "source" ? "from" : "into"} the ${role} ${side.constructor.name}: it is empty or detached`);
     const address = addressOf(side as DataView);
     const pool = trackedPoolAt(address, length);

@@ -7,9 +7,10 @@
  * is of memory, not of the allocation's lifetime).
  */
 import type { Pointer } from "bun:ffi";
-import { InvalidPointerError, OutOfBoundsError, UseAfterFreeError } from "./errors";
+import { describe, InvalidArgumentError, InvalidPointerError, OutOfBoundsError, UseAfterFreeError } from "./errors";
 import type { GPUAllocation } from "./gpu";
 import { core, errorFor, GRANULE_BYTES, HostMemory } from "./native";
+import { byteLengthOf } from "./validate";
 
 /** What travels to the other process (postMessage it, write it to a pipe, pass it on argv). */
 export interface GPUIPCHandle {
@@ -76,15 +77,15 @@ export class SharedGPUMemory {
   }
 
   /** Copies the allocation's bytes (or the first `bytes`) into `dst`. */
-  read(dst: ArrayBufferView, bytes = Math.min(dst.byteLength, this.size)): void {
-    this.#check(bytes, dst.byteLength);
+  read(dst: ArrayBufferView, bytes = Math.min(hostBytes(dst), this.size)): void {
+    this.#check(bytes, hostBytes(dst));
     const status = core.mp_gpu_copy_dtoh(this.handle.deviceId, dst as unknown as Pointer, this.ptr as Pointer, bytes, HostMemory.pageable, null);
     if (status < 0) throw errorFor(status);
   }
 
   /** Copies `src` (or its first `bytes`) into the allocation. */
-  write(src: ArrayBufferView, bytes = Math.min(src.byteLength, this.size)): void {
-    this.#check(bytes, src.byteLength);
+  write(src: ArrayBufferView, bytes = Math.min(hostBytes(src), this.size)): void {
+    this.#check(bytes, hostBytes(src));
     const status = core.mp_gpu_copy_htod(this.handle.deviceId, this.ptr as Pointer, src as unknown as Pointer, bytes, HostMemory.pageable, null);
     if (status < 0) throw errorFor(status);
   }
@@ -111,4 +112,10 @@ export class SharedGPUMemory {
   #assertOpen(): void {
     if (this.#closed) throw new UseAfterFreeError("the shared GPU memory was closed");
   }
+}
+
+/** The bytes of the host side of a read or write: a typed array or DataView, measured as it really is. */
+function hostBytes(view: ArrayBufferView): number {
+  if (!ArrayBuffer.isView(view)) throw new InvalidArgumentError("view", `SharedGPUMemory copies to and from a typed array or DataView, not ${describe(view)}`);
+  return byteLengthOf(view);
 }

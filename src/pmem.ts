@@ -14,7 +14,7 @@ import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError, UseAfterFreeError } from "./errors";
 import { core, decodeName, encodeName, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
 import { HostPool, trackAddresses, type PoolCalls } from "./pool";
-import { booleanOption, isWellFormedName, optionsArg } from "./validate";
+import { booleanOption, byteLengthOf, isWellFormedName, optionsArg } from "./validate";
 
 const pmemCalls: PoolCalls = {
   base: (handle) => Number(core.mp_pmem_base(handle)),
@@ -123,7 +123,7 @@ export class PMEMMemoryPool extends HostPool {
    */
   memcpyPersist(target: PersistTarget, source: ArrayBufferView | ArrayBuffer, offset = 0): void {
     if (!(ArrayBuffer.isView(source) || source instanceof ArrayBuffer)) throw new InvalidArgumentError("source", `memcpyPersist copies from a typed array, DataView or ArrayBuffer, not ${describe(source)}`);
-    const bytes = source.byteLength;
+    const bytes = byteLengthOf(source);
     const start = this.#rangeStart(target, bytes, offset); // checks that the copy fits the target
     if (bytes === 0) return;
     const from = addressOf((ArrayBuffer.isView(source) ? source : new Uint8Array(source)) as DataView);
@@ -145,7 +145,7 @@ export class PMEMMemoryPool extends HostPool {
       return target.offset * GRANULE_BYTES + offset;
     }
     if (ArrayBuffer.isView(target)) {
-      const len = (this.#rangeLength = persistLength(length, offset, target.byteLength, "a view"));
+      const len = (this.#rangeLength = persistLength(length, offset, byteLengthOf(target), "a view"));
       if (len === 0) return 0; // nothing to do (and an empty view may have no address)
       return addressOf(target as DataView) - this.base + offset;
     }

@@ -25,7 +25,7 @@ import {
 } from "./errors";
 import { BlockCache, CACHE_CANNOT_TELL } from "./block_cache";
 import { core, errorFor, GRANULE_BYTES, ID_MASK, lastError, lastId, OFFSET_ERROR_BASE, Status, STATS_FIELDS, statusOfOffset, Violation } from "./native";
-import { pointerArg } from "./validate";
+import { byteLengthOf, pointerArg } from "./validate";
 import { plainConfig, takeSnapshot, type AllocationDetailsProvider, type PoolSnapshot, type SnapshotOptions } from "./snapshot";
 import { poolLine } from "./inspect";
 import { showStatsBeforeDestroy } from "./show_stats";
@@ -641,7 +641,7 @@ export abstract class HostPool extends NativePool {
       return target.free();
     }
     if (ArrayBuffer.isView(target)) {
-      if (target.byteLength === 0) throw this.#emptyView(target.buffer);
+      if (byteLengthOf(target) === 0) throw this.#emptyView(target.buffer);
       return this.releaseAddress(addressOf(target as DataView));
     }
     throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${typeof target}`);

@@ -19,6 +19,26 @@ export function pointerArg(call: string, value: unknown): number {
   throw new InvalidPointerError(`${call} takes a pointer, a whole number from 0 (a bun:ffi Pointer), not ${describe(value)}`);
 }
 
+// The engine's own byteLength getters, taken when this module loads: a call that hands a view's
+// address to native code must know how many bytes the view really spans.
+const typedArrayByteLength = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteLength")!.get!) as (view: unknown) => number;
+const dataViewByteLength = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(DataView.prototype, "byteLength")!.get!) as (view: unknown) => number;
+const arrayBufferByteLength = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength")!.get!) as (buffer: unknown) => number;
+
+/**
+ * The bytes a typed array, DataView or ArrayBuffer really spans (0 once detached), read by the
+ * engine's getter: `view.byteLength` is whatever a subclass, an own property or a patched prototype
+ * says, and native code told a larger length reads or writes past the view's memory.
+ */
+export function byteLengthOf(value: ArrayBufferView | ArrayBuffer): number {
+  if (!ArrayBuffer.isView(value)) return arrayBufferByteLength(value);
+  try {
+    return typedArrayByteLength(value);
+  } catch {
+    return dataViewByteLength(value); // the one kind of view that is no typed array
+  }
+}
+
 const TYPED_ARRAYS: ReadonlySet<unknown> = new Set<TypedArrayConstructor>([
   Int8Array,
   Uint8Array,
