@@ -13,7 +13,7 @@ import { byValue } from "./abi";
 import { ABI, check, CONFIG_FIELDS, core, decodeName, encodeName, PoolKind, Status } from "./native";
 import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
-import { CPUMemoryPool, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
+import { CPUMemoryPool, onPoolDestroyed, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
 import { watchForShowStats } from "./show_stats";
 import { bytes, type MemoryStats } from "./stats";
 import { isWellFormedName } from "./validate";
@@ -122,6 +122,12 @@ export class MemoryPoolManager {
 
   private constructor() {
     setLeakWatch(this.#leakWatch);
+    // However a pool of this thread is destroyed (destroyPool, pool.destroy(), close(), `using`),
+    // the manager lets go of it: a program that makes and destroys pools of ever new names would
+    // otherwise keep every one (its records, views and history) for the life of the thread.
+    onPoolDestroyed((pool) => {
+      if (this.#pools.get(pool.name) === pool) this.#pools.delete(pool.name);
+    });
   }
 
   /** The process's manager. */
@@ -169,6 +175,7 @@ export class MemoryPoolManager {
 
   /** `made`: this thread made the pool (or opened its file), rather than finding one another Worker made. */
   #adopt<P extends MemoryPool>(pool: P, made: boolean): P {
+    if (this.#pools.size >= this.#sweepAt) this.#sweep();
     this.#pools.set(pool.name, pool);
     if (made) this.#made.add(pool);
     if (pool.config.leakReport && made) this.#armExitReport();
@@ -257,9 +264,7 @@ export class MemoryPoolManager {
 
   /** Releases the pool's memory; its allocations and views die with it. A PMEM pool is closed; its file stays. */
   destroyPool(name: string): void {
-    const pool = this.getPool(name);
-    this.#pools.delete(name);
-    pool.destroyNative();
+    this.getPool(name).destroyNative();
   }
 
   /**
@@ -272,7 +277,6 @@ export class MemoryPoolManager {
     for (const pool of [...this.#pools.values()]) {
       if (pool.destroyed || !pool.exists()) continue; // destroyed here, or by another Worker
       try {
-        this.#pools.delete(pool.name);
         pool.destroyNative(); // this object's pool, not one another Worker made under its name since
       } catch (err) {
         first ??= err;
@@ -396,6 +400,19 @@ export class MemoryPoolManager {
    * This thread's object for the pool named `name`, while that pool lives: another Worker may have
    * destroyed it (and made a new pool of that name since), which this thread's object does not know.
    */
+  /** Pools the map may hold before #sweep() looks for ones other Workers destroyed. */
+  #sweepAt = 64;
+
+  /**
+   * Lets go of the pools that other Workers destroyed (this thread's own go as it destroys them):
+   * a thread that finds pools of ever new names by getPool would keep every one. Run as the map
+   * doubles, so its cost per pool adopted stays constant.
+   */
+  #sweep(): void {
+    for (const [name, pool] of this.#pools) if (pool.destroyed || !pool.exists()) this.#pools.delete(name);
+    this.#sweepAt = Math.max(64, 2 * this.#pools.size);
+  }
+
   #live(name: string): MemoryPool | undefined {
     const pool = this.#pools.get(name);
     if (pool === undefined || (!pool.destroyed && pool.exists())) return pool;

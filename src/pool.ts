@@ -103,6 +103,14 @@ const coreCalls: PoolCalls = {
 /** This thread's live pools: a pointer freed into the wrong pool is named with the pool it belongs to. */
 const livePools = new Set<NativePool>();
 
+/** Told of every pool this thread destroys, by whatever route (the manager forgets it then). */
+let destroyedListener: ((pool: NativePool) => void) | undefined;
+
+/** @internal the manager's: called with each pool as this thread destroys it. */
+export function onPoolDestroyed(listener: (pool: NativePool) => void): void {
+  destroyedListener = listener;
+}
+
 export abstract class NativePool {
   abstract readonly kind: PoolKind;
   /** @internal incremented by reset(): allocations from an older epoch are dead. */
@@ -564,6 +572,7 @@ export abstract class NativePool {
     this.expectOk(this.#calls.destroy(this.handle));
     this.destroyed = true;
     livePools.delete(this);
+    destroyedListener?.(this);
     this.#cache?.flush(); // the core closed it: this forgets it
     this.#cache = null;
     this.endedAll();
