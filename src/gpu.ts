@@ -80,8 +80,7 @@ export interface StreamOptions {
 export type { CopyOptions };
 
 /** A block of device memory: an address, a size and a lifetime; no host view. */
-export class GPUAllocation extends PoolAllocation {
-  declare readonly pool: GPUMemoryPool;
+export class GPUAllocation extends PoolAllocation<GPUMemoryPool> {
   /** Set by allocateGPU(Type, length): the element type the block was sized for. */
   elementType: TypedArrayConstructor | undefined = undefined;
 
