@@ -269,12 +269,13 @@ export class MemoryPoolManager {
 
   /**
    * `using manager = MemoryPoolManager.getInstance()`: at the end of the block, destroys every pool
-   * this thread made or opened that is still alive (pools of other Workers it never opened are left
-   * alone). Each is destroyed even where another's destruction throws; the first error is thrown then.
+   * this thread made or opened that is still alive (pools it only found by name, with getPool, are
+   * their makers' and are left alone). Each is destroyed even where another's destruction throws; the first error is thrown then.
    */
   [Symbol.dispose](): void {
     let first: unknown;
     for (const pool of [...this.#pools.values()]) {
+      if (!this.#made.has(pool)) continue; // found with getPool: its maker's to destroy
       if (pool.destroyed || !pool.exists()) continue; // destroyed here, or by another Worker
       try {
         pool.destroyNative(); // this object's pool, not one another Worker made under its name since
