@@ -16,7 +16,7 @@ import { streamLine } from "./inspect";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
 import { check, core, errorFor, ID_MASK, lastId, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
 import { NativePool, type PoolCalls } from "./pool";
-import { optionsArg, pointerArg } from "./validate";
+import { optionsArg, pointerArg, sizeArg } from "./validate";
 
 /** A CUDA stream of a GPU pool's device: work on it runs in order, streams run concurrently. */
 export class GPUStream {
@@ -143,7 +143,7 @@ export class GPUMemoryPool extends NativePool {
 
   #allocOffset(size: number, stream: GPUStream | undefined): number {
     if (stream === undefined) return this.allocOffset(size);
-    const offset = core.mp_alloc_on_stream(this.handle, typeof size === "number" ? size : NaN, stream.handle);
+    const offset = core.mp_alloc_on_stream(this.handle, sizeArg(size), stream.handle);
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
     this.lastTaggedId = lastId();
     return offset;

@@ -14,7 +14,7 @@ import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError, UseAfterFreeError } from "./errors";
 import { core, decodeName, encodeName, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
 import { HostPool, trackAddresses, type PoolCalls } from "./pool";
-import { booleanOption, byteLengthOf, isWellFormedName, optionsArg } from "./validate";
+import { booleanOption, byteLengthOf, isWellFormedName, optionsArg, sizeArg } from "./validate";
 
 const pmemCalls: PoolCalls = {
   base: (handle) => Number(core.mp_pmem_base(handle)),
@@ -239,7 +239,7 @@ export class PMEMMemoryPool extends HostPool {
    */
   root(name: string, size: number): Allocation {
     const encoded = rootName(name);
-    const offset = this.#checkOffset(core.mp_pmem_root(this.handle, encoded, encoded.length, typeof size === "number" ? size : NaN));
+    const offset = this.#checkOffset(core.mp_pmem_root(this.handle, encoded, encoded.length, sizeArg(size)));
     return this.fromPointer(this.base + offset * GRANULE_BYTES);
   }
 

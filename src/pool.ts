@@ -25,7 +25,7 @@ import {
 } from "./errors";
 import { BlockCache, CACHE_CANNOT_TELL } from "./block_cache";
 import { core, errorFor, GRANULE_BYTES, ID_MASK, lastError, lastId, OFFSET_ERROR_BASE, Status, STATS_FIELDS, statusOfOffset, Violation } from "./native";
-import { byteLengthOf, pointerArg } from "./validate";
+import { byteLengthOf, pointerArg, sizeArg } from "./validate";
 import { plainConfig, takeSnapshot, type AllocationDetailsProvider, type PoolSnapshot, type SnapshotOptions } from "./snapshot";
 import { poolLine } from "./inspect";
 import { showStatsBeforeDestroy } from "./show_stats";
@@ -163,7 +163,8 @@ export abstract class NativePool {
    */
   allocOffset(size: number): number {
     const cache = this.#cache === undefined ? this.#openCache() : this.#cache;
-    if (cache !== null && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) {
+    // typeof first: `>>>` would run an object's valueOf and throw a TypeError on a bigint.
+    if (cache !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) {
       const offset = cache.alloc(size);
       if (offset < 0) {
         if (cache.message !== "") this.#cacheMessage = cache.message;
@@ -174,7 +175,7 @@ export abstract class NativePool {
     }
     // A run of blocks is gathered from the pool's free stack: this thread's cached blocks go back first.
     if (cache !== null && cache.holdsBlocks) cache.flush();
-    const offset = this.#calls.alloc(this.handle, typeof size === "number" ? size : NaN);
+    const offset = this.#calls.alloc(this.handle, sizeArg(size));
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
     this.lastTaggedId = lastId();
     return offset;

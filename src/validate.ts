@@ -4,7 +4,7 @@
  * InvalidArgumentError) rather than a TypeError from deep inside, or a wrong value that works by
  * coercion. Messages name a value's type, never its contents (errors.ts describe()).
  */
-import { ConfigError, describe, InvalidArgumentError, InvalidPointerError } from "./errors";
+import { ConfigError, describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError } from "./errors";
 import type { TypedArrayConstructor } from "./allocation";
 
 /**
@@ -17,6 +17,16 @@ export function pointerArg(call: string, value: unknown): number {
     throw new InvalidPointerError(`${call} takes a pointer as a number (a bun:ffi Pointer), not a bigint (${describe(value)}): convert it with Number(p)`);
   }
   throw new InvalidPointerError(`${call} takes a pointer, a whole number from 0 (a bun:ffi Pointer), not ${describe(value)}`);
+}
+
+/**
+ * A size in bytes as the core takes it: a finite number (the core checks that it is whole and in
+ * range). Anything else is an InvalidSizeError saying what it was: the core, handed NaN for it,
+ * would say "cannot allocate nan bytes" of a string or a bigint.
+ */
+export function sizeArg(value: unknown): number {
+  if (typeof value === "number" && Number.isFinite(value)) return value;
+  throw new InvalidSizeError(`cannot allocate ${describe(value)} bytes: a size is a number, a whole number of bytes above 0`);
 }
 
 // The engine's own byteLength getters, taken when this module loads: a call that hands a view's
