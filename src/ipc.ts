@@ -41,6 +41,8 @@ export function exportAllocation(allocation: GPUAllocation): GPUIPCHandle {
   };
 }
 
+const HANDLE_FIELDS = ["pid", "fd", "deviceId", "rangeBytes", "offset", "size"] as const;
+
 /** Device memory of another process, mapped here. */
 export class SharedGPUMemory {
   readonly #base: number;
@@ -53,17 +55,30 @@ export class SharedGPUMemory {
     this.#base = base;
   }
 
-  /** Maps what `handle` names; InvalidPointerError where the exporter or its descriptor is gone. */
+  /**
+   * Maps what `handle` names; InvalidPointerError where the exporter or its descriptor is gone.
+   * Each field is read once, into a record of its own, before anything is checked: a getter
+   * cannot pass the checks with one value and map or copy with another.
+   */
   static open(handle: GPUIPCHandle): SharedGPUMemory {
-    for (const field of ["pid", "fd", "deviceId", "rangeBytes", "offset", "size"] as const) {
-      if (!(Number.isSafeInteger(handle?.[field]) && handle[field] >= 0)) throw new InvalidPointerError(`not a GPU IPC handle: ${field} is ${String(handle?.[field])}`);
+    const read: Record<string, number> = {};
+    for (const field of HANDLE_FIELDS) {
+      let value: unknown;
+      try {
+        value = (handle as unknown as Record<string, unknown> | null | undefined)?.[field];
+      } catch (thrown) {
+        throw new InvalidPointerError(`not a GPU IPC handle: its ${field} cannot be read (${describe(thrown)} thrown)`);
+      }
+      if (!(typeof value === "number" && Number.isSafeInteger(value) && value >= 0)) throw new InvalidPointerError(`not a GPU IPC handle: ${field} is ${describe(value)}`);
+      read[field] = value;
     }
-    if (handle.offset % GRANULE_BYTES !== 0 || handle.offset + handle.size > handle.rangeBytes) {
-      throw new InvalidPointerError(`not a GPU IPC handle: the allocation (offset ${handle.offset}, ${handle.size} bytes) lies outside its range of ${handle.rangeBytes} bytes`);
+    const checked = Object.freeze(read as unknown as GPUIPCHandle);
+    if (checked.offset % GRANULE_BYTES !== 0 || checked.offset + checked.size > checked.rangeBytes) {
+      throw new InvalidPointerError(`not a GPU IPC handle: the allocation (offset ${checked.offset}, ${checked.size} bytes) lies outside its range of ${checked.rangeBytes} bytes`);
     }
-    const base = core.mp_gpu_ipc_open(handle.deviceId, handle.pid, handle.fd, handle.rangeBytes);
+    const base = core.mp_gpu_ipc_open(checked.deviceId, checked.pid, checked.fd, checked.rangeBytes);
     if (base === null || Number(base) === 0) throw errorFor(core.mp_last_status());
-    return new SharedGPUMemory(Object.freeze({ ...handle }), Number(base));
+    return new SharedGPUMemory(checked, Number(base));
   }
 
   /** The allocation's device address in this process. */
