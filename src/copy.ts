@@ -196,19 +196,13 @@ function deviceToHost(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddre
 }
 
 /**
- * Into persistent memory from the host: pmem_memcpy_persist (non-temporal stores, nothing left to
- * flush); where source and destination overlap (one PMEM allocation), memmove, then persist.
+ * Into persistent memory from the host: one call that copies and persists (pmem_memmove_persist,
+ * non-temporal stores, nothing left to flush); source and destination may overlap (one PMEM allocation).
  */
 function intoPmem(dst: Endpoint, dstAddress: number, _src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
   stream?.synchronize();
   const pool = dst.pool!;
-  const fileOffset = dstAddress - pool.base;
-  if (dstAddress < srcAddress + length && srcAddress < dstAddress + length) {
-    checkCore(core.mp_copy_host(dstAddress as Pointer, srcAddress as Pointer, length));
-    pool.expectOk(core.mp_pmem_persist(pool.handle, fileOffset, length));
-    return;
-  }
-  pool.expectOk(core.mp_pmem_memcpy_persist(pool.handle, fileOffset, srcAddress as Pointer, length));
+  pool.expectOk(core.mp_pmem_memcpy_persist(pool.handle, dstAddress - pool.base, srcAddress as Pointer, length));
 }
 
 /**
