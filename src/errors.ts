@@ -305,7 +305,14 @@ export type AnyMemoryPoolError =
 /** `BoundaryViolationError [BOUNDARY_VIOLATION]: message`, then the stack's frames where asked and kept. */
 function errorText(error: MemoryPoolError, withStack: boolean): string {
   const head = `${error.name} [${error.code}]: ${error.message}`;
-  const frames = withStack ? (error.stack ?? "").split("\n").filter((line) => /^\s+at /.test(line)) : [];
+  // A program's Error.prepareStackTrace may make `stack` anything (an array of call sites) or throw.
+  let stack: unknown = "";
+  try {
+    stack = withStack ? error.stack : "";
+  } catch {
+    stack = "";
+  }
+  const frames = typeof stack === "string" ? stack.split("\n").filter((line) => /^\s+at /.test(line)) : [];
   return frames.length === 0 ? head : `${head}\n${frames.join("\n")}`;
 }
 
