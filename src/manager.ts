@@ -235,9 +235,13 @@ export class MemoryPoolManager {
   getPool(name: string): MemoryPool;
   getPool<K extends PoolKindName>(name: string, kind: K): PoolOfKind[K];
   getPool(name: string, kind?: PoolKindName): MemoryPool {
+    // The kind is checked first, whether or not the pool exists: an own key of POOL_CLASSES, so
+    // "toString" is no kind and an object's toString never runs.
+    if (kind !== undefined && !(typeof kind === "string" && Object.hasOwn(POOL_CLASSES, kind))) {
+      throw new ConfigError("kind", kind, `getPool's kind is one of ${Object.keys(POOL_CLASSES).map((k) => `"${k}"`).join(", ")}`);
+    }
     const pool = this.#find(name);
     if (kind !== undefined && pool.kind !== kind) {
-      if (!(kind in POOL_CLASSES)) throw new ConfigError("kind", kind, `getPool's kind is one of ${Object.keys(POOL_CLASSES).map((k) => `"${k}"`).join(", ")}`);
       throw new PoolNotFoundError(`no ${kind} pool named '${name}': '${name}' is a ${pool.kind} pool (a ${pool.constructor.name})`);
     }
     return pool;
