@@ -752,7 +752,8 @@ export abstract class HostPool extends NativePool {
 
   #window(index: number): ArrayBuffer {
     const open = this.#windows[index];
-    if (open !== undefined) return open;
+    // A window the caller detached by transferring its buffer away is made again.
+    if (open !== undefined && !open.detached) return open;
     const start = index * WINDOW_BYTES;
     const buffer = toArrayBuffer((this.base + start) as Pointer, 0, Math.min(WINDOW_SPAN_BYTES, this.addressSpace - start));
     this.#windows[index] = buffer;
@@ -766,7 +767,7 @@ export abstract class HostPool extends NativePool {
     } finally {
       if (this.destroyed) {
         trackedPools.delete(this);
-        for (const buffer of this.#windows) buffer?.transfer(0);
+        for (const buffer of this.#windows) if (buffer !== undefined && !buffer.detached) buffer.transfer(0);
         this.#windows.length = 0;
       }
     }

@@ -5,6 +5,8 @@
  * ("Receiver is detached") after the core had freed the block, leaving the handle looking alive
  * and the block poisoned: every later view of any allocation there threw the same TypeError, and
  * reset() and destroy() did too. The handle's cached `bytes` stayed the detached, empty view.
+ * The same with windowBytes(): a transferred window broke every later window view of the pool
+ * (TypeError "Buffer is already detached") and destroy() threw a TypeError.
  */
 import { expect, test } from "bun:test";
 import { DoubleFreeError, UseAfterFreeError } from "../../src/index";
@@ -59,3 +61,17 @@ for (const [how, transfer] of transfers) {
     expect(p.destroyed).toBe(true);
   });
 }
+
+test("a transferred window: later windows are made again, and the pool is destroyed without a TypeError", () => {
+  const p = pool("attack-transfer-window");
+  const a = p.allocate(64);
+  a.windowBytes().fill(4);
+  a.windowBytes().buffer.transfer(16);
+  const again = a.windowBytes();
+  expect(again.length).toBe(64);
+  expect(again[63]).toBe(4);
+  expect(p.allocate(16).windowBytes().length).toBe(16);
+  a.windowBytes().buffer.transfer();
+  p.destroy();
+  expect(p.destroyed).toBe(true);
+});
