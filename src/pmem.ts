@@ -179,7 +179,10 @@ export class PMEMMemoryPool extends HostPool {
       offset = allocation.offset;
       id = allocation.id;
     }
+    // The block the root names now: freed by the call where freePrevious asks, and then its views must die.
+    const previous = freePrevious ? this.#offsetOrNone(core.mp_pmem_get_root(this.handle, encoded, encoded.length)) : 0;
     this.expectOk(core.mp_pmem_set_root(this.handle, encoded, encoded.length, offset, id, freePrevious ? 1 : 0));
+    this.#freedByCore(previous, offset);
   }
 
   /**
@@ -201,7 +204,27 @@ export class PMEMMemoryPool extends HostPool {
       offset = child.offset;
       id = child.id;
     }
-    this.expectOk(core.mp_pmem_link(this.handle, parent.offset, parent.id, this.#wordOffset(byteOffset), offset, id, freePrevious ? 1 : 0));
+    const word = this.#wordOffset(byteOffset);
+    const previous = freePrevious ? this.#offsetOrNone(core.mp_pmem_linked(this.handle, parent.offset, parent.id, word)) : 0;
+    this.expectOk(core.mp_pmem_link(this.handle, parent.offset, parent.id, word, offset, id, freePrevious ? 1 : 0));
+    this.#freedByCore(previous, offset);
+  }
+
+  /** A granule offset the core returned, or 0 where it returned none or an error (the call after it says why). */
+  #offsetOrNone(offset: number): number {
+    return offset >= OFFSET_ERROR_BASE ? 0 : offset;
+  }
+
+  /**
+   * After setRoot or link with freePrevious: the core freed the block at `previous` (0: none) unless
+   * it is the one just published (`kept`). As after any free in this thread, its views are detached
+   * and the debug records hear of it: else a view of the freed block would read and write whatever
+   * allocation takes the block next.
+   */
+  #freedByCore(previous: number, kept: number): void {
+    if (previous === 0 || previous === kept) return;
+    this.ended(previous);
+    if (this.tracking) this.debug!.freed(previous);
   }
 
   /** The allocation the link at `byteOffset` of `parent` names, or undefined where the word is 0 (no link). */
