@@ -377,18 +377,28 @@ export class MemoryPoolManager {
 
   /** The pool that allocate()/deallocate() helpers use; made on first use. */
   get defaultCPUPool(): CPUMemoryPool {
-    const known = this.#live(DEFAULT_CPU_POOL);
-    if (known instanceof CPUMemoryPool) return known;
-    if (this.hasPool(DEFAULT_CPU_POOL)) return this.getPool(DEFAULT_CPU_POOL, "cpu");
-    return this.createCPUPool(DEFAULT_CPU_POOL, { threadSafety: "mutex" });
+    return this.#defaultPool(DEFAULT_CPU_POOL, "cpu", () => this.createCPUPool(DEFAULT_CPU_POOL, { threadSafety: "mutex" }));
   }
 
   /** The pool that allocateGPU()/deallocateGPU() use: device 0, made on first use. */
   get defaultGPUPool(): GPUMemoryPool {
-    const known = this.#live(DEFAULT_GPU_POOL);
-    if (known instanceof GPUMemoryPool) return known;
-    if (this.hasPool(DEFAULT_GPU_POOL)) return this.getPool(DEFAULT_GPU_POOL, "gpu");
-    return this.createGPUPool(DEFAULT_GPU_POOL, { threadSafety: "mutex", initialSize: 2 << 20 });
+    return this.#defaultPool(DEFAULT_GPU_POOL, "gpu", () => this.createGPUPool(DEFAULT_GPU_POOL, { threadSafety: "mutex", initialSize: 2 << 20 }));
+  }
+
+  /**
+   * A default pool: this thread's, the one another Worker made, or a new one. Workers using the
+   * helpers for the first time at once race to make it: the losers find the winner's (a check
+   * with hasPool() first would leave the race open between the check and the make).
+   */
+  #defaultPool<K extends "cpu" | "gpu">(name: string, kind: K, make: () => PoolOfKind[K]): PoolOfKind[K] {
+    const known = this.#live(name);
+    if (known !== undefined && known.kind === kind) return known as PoolOfKind[K];
+    try {
+      return make();
+    } catch (err) {
+      if (err instanceof PoolExistsError) return this.getPool(name, kind);
+      throw err;
+    }
   }
 
   /** CUDA devices the driver sees: ordinal, name and memory. Empty where no driver or device answers. */
