@@ -10,6 +10,7 @@
  */
 import { ptr as addressOf, type Pointer } from "bun:ffi";
 import { Allocation } from "./allocation";
+import type { LeakInfo } from "./debug/report";
 import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError, UseAfterFreeError } from "./errors";
 import { core, decodeName, encodeName, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
@@ -284,15 +285,8 @@ export class PMEMMemoryPool extends HostPool {
    */
   allocations(options?: AllocationsOptions): Allocation[] {
     const unreachable = booleanOption("AllocationsOptions", optionsArg("AllocationsOptions", options, ["unreachable"]), "unreachable");
-    const list = unreachable ? core.mp_pmem_unreachable_list : core.mp_pmem_live_list;
-    let offsets = new Uint32Array(1024);
-    let count = this.expectOk(list(this.handle, offsets, offsets.length));
-    while (count > offsets.length) {
-      offsets = new Uint32Array(count);
-      count = this.expectOk(list(this.handle, offsets, offsets.length));
-    }
     const found: Allocation[] = [];
-    for (const offset of offsets.subarray(0, count).sort()) {
+    for (const offset of this.#listed(unreachable === true).sort()) {
       try {
         found.push(this.fromPointer(this.base + offset * GRANULE_BYTES));
       } catch (err) {
@@ -301,6 +295,35 @@ export class PMEMMemoryPool extends HostPool {
       }
     }
     return found;
+  }
+
+  /** The granule offsets of every live allocation, or of those no root reaches, as the core lists them. */
+  #listed(unreachable: boolean): Uint32Array {
+    const list = unreachable ? core.mp_pmem_unreachable_list : core.mp_pmem_live_list;
+    let offsets = new Uint32Array(1024);
+    let count = this.expectOk(list(this.handle, offsets, offsets.length));
+    while (count > offsets.length) {
+      offsets = new Uint32Array(count);
+      count = this.expectOk(list(this.handle, offsets, offsets.length));
+    }
+    return offsets.subarray(0, count);
+  }
+
+  /**
+   * @internal a handle collected is no leak here: roots, links and allocations() find the block
+   * again. What no root reaches is reported when the pool closes (leaked()).
+   */
+  override lostWithHandle(): boolean {
+    return false;
+  }
+
+  /**
+   * @internal the leak report's allocations: those no root or link reaches (unpublished ones, lost
+   * at close; committed ones no root reaches, left in the file), not the published data.
+   */
+  protected override leaked(): LeakInfo[] {
+    const unreachable = new Set(Array.from(this.#listed(true), (offset) => this.base + offset * GRANULE_BYTES));
+    return this.getLeaks().filter((leak) => unreachable.has(leak.ptr));
   }
 
   /** Closes the pool (as manager.destroyPool does): the file stays; unpublished allocations are not in it. */

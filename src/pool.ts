@@ -445,6 +445,11 @@ export abstract class NativePool {
     return leaks.sort((a, b) => a.id - b.id);
   }
 
+  /** @internal what a leak report lists: every live allocation (a PMEM pool's published ones are its data, not leaks). */
+  protected leaked(): LeakInfo[] {
+    return this.getLeaks();
+  }
+
   /** The offsets of live allocations: from the core where it lists them, else from the debug records. */
   #liveOffsets(): Iterable<number> {
     const list = this.#calls.liveList;
@@ -465,7 +470,7 @@ export abstract class NativePool {
 
   /** @internal writes the leak report to stderr where anything is still allocated; returns it. */
   reportLeaks(when: string): string | undefined {
-    const report = leakReport(this.name, when, this.getLeaks());
+    const report = leakReport(this.name, when, this.leaked());
     if (report !== undefined) writeSync(2, report);
     return report;
   }
@@ -619,9 +624,17 @@ export abstract class HostPool extends NativePool {
   constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls) {
     super(name, config, handle, calls);
     if (DebugTracker.wanted(config)) {
-      this.debug = new DebugTracker(name, config, handle, this.base, this.events(), leakWatch(), (offset, id) => this.stillHolds(offset, id));
+      this.debug = new DebugTracker(name, config, handle, this.base, this.events(), leakWatch(), (offset, id) => this.lostWithHandle(offset, id));
       this.tracking = this.debug.keepsRecords;
     }
+  }
+
+  /**
+   * @internal whether allocation `id` at `offset`, whose handle was just garbage-collected, is
+   * lost with it (the leak watch reports it): in memory that ends with the process, while it lives.
+   */
+  lostWithHandle(offset: number, id: number): boolean {
+    return this.stillHolds(offset, id);
   }
 
   /** An Allocation of `size` bytes. */
