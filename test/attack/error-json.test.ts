@@ -47,8 +47,9 @@ test("JSON.stringify of the errors of a use after free, a double free and a dama
     expect(JSON.parse(JSON.stringify(error))).toMatchObject({ name: type.name, code: error.code, message: error.message });
   }
   const damaged = pool.allocate(16);
-  damaged.windowBytes();
-  new Uint8Array(damaged.windowBytes().buffer, damaged.windowBytes().byteOffset + 16, 1)[0] ^= 0xff; // the first canary byte after it
+  const window = damaged.windowBytes();
+  const canary = new Uint8Array(window.buffer, window.byteOffset + 16, 1); // the first canary byte after it
+  canary[0] = canary[0]! ^ 0xff;
   const violation = thrown<BoundaryViolationError>(() => damaged.free());
   expect(violation).toBeInstanceOf(BoundaryViolationError);
   expect(JSON.parse(JSON.stringify(violation))).toMatchObject({ code: "BOUNDARY_VIOLATION", message: violation.message, allocationId: damaged.id, side: "after", poolName: pool.name });
