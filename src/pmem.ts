@@ -259,12 +259,25 @@ export class PMEMMemoryPool extends HostPool {
 
   /**
    * The allocation published as `name`; where there is none, a new zero-filled one of `size` bytes,
-   * allocated and published in one atomic step (a crash leaves either both or neither). Like pmemobj_root.
+   * allocated and published in one atomic step (a crash leaves either both or neither). Like
+   * pmemobj_root, a root smaller than `size` grows: a copy of it, zero-filled past its old end,
+   * replaces it in one atomic step (a crash leaves the old root or the grown one), and handles of
+   * the old block then throw UseAfterFreeError.
    */
   root(name: string, size: number): Allocation {
     const encoded = rootName(name);
     const offset = this.#checkOffset(core.mp_pmem_root(this.handle, encoded, encoded.length, sizeArg(size)));
-    return this.fromPointer(this.base + offset * GRANULE_BYTES);
+    const found = this.fromPointer(this.base + offset * GRANULE_BYTES);
+    if (found.size >= size) return found;
+    // Made smaller, by an earlier version of the program: handing it out as it is would let code
+    // that trusts `size` (native code given .ptr) write past its end.
+    const grown = this.allocate(size);
+    const bytes = grown.bytes;
+    bytes.fill(0);
+    bytes.set(found.bytes); // link words hold the child's offset and its check: they stay valid links here
+    this.persist(grown);
+    this.setRoot(name, grown, { freePrevious: true });
+    return grown;
   }
 
   /** The names of every root. */
