@@ -15,7 +15,11 @@ export type StackTrace = Error;
 
 export function captureStack(): StackTrace {
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = FRAMES_MAX + LIBRARY_FRAMES_MAX;
+  try {
+    Error.stackTraceLimit = FRAMES_MAX + LIBRARY_FRAMES_MAX;
+  } catch {
+    return new Error(); // Error frozen (a hardened program's lockdown): the program's own depth
+  }
   const trace = new Error();
   Error.stackTraceLimit = limit;
   return trace;
