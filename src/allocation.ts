@@ -22,38 +22,69 @@ export type TypedArrayConstructor =
   | BigInt64ArrayConstructor
   | BigUint64ArrayConstructor;
 
-/** What every kind of allocation shares: address, size, identity and lifetime. */
-export abstract class PoolAllocation {
-  /** Address of the first byte (a device address for GPU allocations), for native code. */
-  readonly ptr: Pointer;
-  /** Bytes asked for. */
-  readonly size: number;
-  /** @internal granule offset of the block in its pool. */
-  readonly offset: number;
-  /** The pool's number for this allocation: a block freed by pointer and reused gets a new one. */
-  readonly id: number;
-  /** @internal the pool's reset count when this was allocated: a later reset frees it too. */
-  readonly epoch: number;
+/**
+ * What every kind of allocation shares: address, size, identity and lifetime. These are read-only
+ * for real, not only in the types: native code is handed `ptr` and `size` (copies, views), so a
+ * handle whose `size` a caller could set (`a.size = 1 << 28`, as if to resize it) would make a copy
+ * or a view reach far past its block.
+ */
+export abstract class PoolAllocation<P extends NativePool = NativePool> {
+  readonly #pool: P;
+  readonly #ptr: Pointer;
+  readonly #size: number;
+  readonly #offset: number;
+  readonly #id: number;
+  readonly #epoch: number;
   #freed = false;
 
   /** @internal use pool.allocate() */
-  constructor(
-    readonly pool: NativePool,
-    ptr: Pointer,
-    size: number,
-    offset: number,
-    id: number,
-  ) {
-    this.ptr = ptr;
-    this.size = size;
-    this.offset = offset;
-    this.id = id;
-    this.epoch = pool.epoch;
+  constructor(pool: P, ptr: Pointer, size: number, offset: number, id: number) {
+    this.#pool = pool;
+    this.#ptr = ptr;
+    this.#size = size;
+    this.#offset = offset;
+    this.#id = id;
+    this.#epoch = pool.epoch;
+  }
+
+  /** The pool the allocation came from. */
+  get pool(): P {
+    return this.#pool;
+  }
+
+  /** Address of the first byte (a device address for GPU allocations), for native code. */
+  get ptr(): Pointer {
+    return this.#ptr;
+  }
+
+  /** Bytes asked for. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** @internal granule offset of the block in its pool. */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /** The pool's number for this allocation: a block freed by pointer and reused gets a new one. */
+  get id(): number {
+    return this.#id;
+  }
+
+  /** @internal the pool's reset count when this was allocated: a later reset frees it too. */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** For JSON.stringify: which allocation it is (its pool by name). */
+  toJSON(): { pool: string; id: number; ptr: number; size: number } {
+    return { pool: this.#pool.name, id: this.#id, ptr: this.#ptr, size: this.#size };
   }
 
   /** Whether the memory is still this allocation's. */
   get alive(): boolean {
-    return !this.#freed && this.epoch === this.pool.epoch && !this.pool.destroyed && this.pool.stillHolds(this.offset, this.id);
+    return !this.#freed && this.#epoch === this.#pool.epoch && !this.#pool.destroyed && this.#pool.stillHolds(this.#offset, this.#id);
   }
 
   /** @internal whether free() was called on this handle (cheaper than `alive`: no call into the core). */
@@ -64,7 +95,7 @@ export abstract class PoolAllocation {
   /** Returns the block to its pool. A second free is a DoubleFreeError. */
   free(): void {
     this.assertFreeable();
-    this.settle(() => this.pool.release(this));
+    this.settle(() => this.#pool.release(this));
   }
 
   [Symbol.dispose](): void {
@@ -83,9 +114,9 @@ export abstract class PoolAllocation {
 
   /** @internal throws unless this handle may still be freed. */
   protected assertFreeable(): void {
-    if (this.#freed) throw new DoubleFreeError(`double free: ${this.describe()} was already freed${this.pool.stackNote(this.id)}`);
-    if (this.pool.destroyed) throw new UseAfterFreeError(`cannot free ${this.describe()}: pool '${this.pool.name}' was destroyed`);
-    if (this.epoch !== this.pool.epoch) throw new UseAfterFreeError(`cannot free ${this.describe()}: pool '${this.pool.name}' was reset`);
+    if (this.#freed) throw new DoubleFreeError(`double free: ${this.describe()} was already freed${this.#pool.stackNote(this.#id)}`);
+    if (this.#pool.destroyed) throw new UseAfterFreeError(`cannot free ${this.describe()}: pool '${this.#pool.name}' was destroyed`);
+    if (this.#epoch !== this.#pool.epoch) throw new UseAfterFreeError(`cannot free ${this.describe()}: pool '${this.#pool.name}' was reset`);
   }
 
   /**
@@ -117,9 +148,9 @@ export abstract class PoolAllocation {
   /** @internal throws UseAfterFreeError unless the memory is still this allocation's. */
   protected assertAlive(action: string): void {
     if (this.#freed) this.#useAfterFree(`cannot ${action} ${this.describe()}: it was freed`);
-    if (this.pool.destroyed) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.pool.name}' was destroyed`);
-    if (this.epoch !== this.pool.epoch) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.pool.name}' was reset`);
-    if (!this.pool.holds(this.offset, this.id)) {
+    if (this.#pool.destroyed) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.#pool.name}' was destroyed`);
+    if (this.#epoch !== this.#pool.epoch) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.#pool.name}' was reset`);
+    if (!this.#pool.holds(this.#offset, this.#id)) {
       this.#freed = true;
       this.#useAfterFree(`cannot ${action} ${this.describe()}: it was freed through its pointer or a view`);
     }
@@ -127,18 +158,17 @@ export abstract class PoolAllocation {
 
   /** With trackHistory, the message says where the allocation was made and freed. */
   #useAfterFree(message: string): never {
-    throw new UseAfterFreeError(message + this.pool.stackNote(this.id));
+    throw new UseAfterFreeError(message + this.#pool.stackNote(this.#id));
   }
 
   /** @internal */
   describe(): string {
-    return `allocation #${this.id} of ${this.size} bytes at 0x${this.ptr.toString(16)} (pool '${this.pool.name}')`;
+    return `allocation #${this.#id} of ${this.#size} bytes at 0x${this.#ptr.toString(16)} (pool '${this.#pool.name}')`;
   }
 }
 
 /** An allocation of host memory: typed views over exactly its bytes. */
-export class Allocation extends PoolAllocation {
-  declare readonly pool: HostPool;
+export class Allocation extends PoolAllocation<HostPool> {
   #bytes: Uint8Array<ArrayBuffer> | undefined = undefined;
 
   /**
@@ -147,7 +177,10 @@ export class Allocation extends PoolAllocation {
    */
   get bytes(): Uint8Array<ArrayBuffer> {
     this.assertAlive("read bytes of");
-    return (this.#bytes ??= new Uint8Array(this.pool.exactBuffer(this.offset, this.size, this.id)));
+    const cached = this.#bytes;
+    // A view the caller detached by transferring its buffer away is replaced (size is never 0).
+    if (cached !== undefined && cached.byteLength !== 0) return cached;
+    return (this.#bytes = new Uint8Array(this.pool.exactBuffer(this.offset, this.size, this.id)));
   }
 
   /** A typed view of the whole block, as safe as `bytes`: as(Float32Array) has floor(size / 4) elements. */

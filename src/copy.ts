@@ -11,7 +11,8 @@ import { InvalidPointerError, OutOfBoundsError, describe } from "./errors";
 import { HostMemory } from "./native";
 import * as native from "./native";
 import { trackedPoolAt, type HostPool } from "./pool";
-import { streamOf, type GPUStream, type StreamOptions } from "./stream";
+import { streamOption, type GPUStream, type StreamOptions } from "./stream";
+import { byteLengthOf, optionsArg } from "./validate";
 
 /**
  * Where bytes live, as far as moving them goes: pageable host memory (CPU pools, JavaScript
@@ -67,17 +68,20 @@ const PATHS: Record<MemoryKind, Record<MemoryKind, CopyPath>> = {
  * destination (an allocation or a view of one) is durable when it returns.
  */
 export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: CopyOptions): number {
-  if (options !== undefined) checkCopyOptions(options);
+  // Read once, first: a getter that frees or destroys runs before either side is checked.
+  const read = copyOptionsArg(options);
   // Two typed arrays are host memory on both sides: one memmove, with no endpoints built (a third
   // of the cost of a small copy), unless the destination views PMEM, which must be persisted.
-  if (ArrayBuffer.isView(dst) && ArrayBuffer.isView(src) && dst.byteLength > 0 && src.byteLength > 0) {
-    const srcOffset = checkedOffset("srcOffset", options?.srcOffset);
-    const dstOffset = checkedOffset("dstOffset", options?.dstOffset);
-    const length = bytes ?? src.byteLength - srcOffset;
-    if (Number.isSafeInteger(length) && length > 0 && srcOffset + length <= src.byteLength && dstOffset + length <= dst.byteLength) {
+  const dstBytes = ArrayBuffer.isView(dst) ? byteLengthOf(dst) : 0;
+  const srcBytes = ArrayBuffer.isView(src) ? byteLengthOf(src) : 0;
+  if (dstBytes > 0 && srcBytes > 0) {
+    const srcOffset = checkedOffset("srcOffset", read.srcOffset);
+    const dstOffset = checkedOffset("dstOffset", read.dstOffset);
+    const length = bytes ?? srcBytes - srcOffset;
+    if (Number.isSafeInteger(length) && length > 0 && srcOffset + length <= srcBytes && dstOffset + length <= dstBytes) {
       const dstAddress = addressOf(dst as DataView);
-      if (trackedPoolAt(dstAddress, dst.byteLength)?.kind !== "pmem") {
-        options?.stream?.synchronize();
+      if (trackedPoolAt(dstAddress, dstBytes)?.kind !== "pmem") {
+        read.stream?.synchronize();
         native.copyHost((dstAddress + dstOffset) as Pointer, (addressOf(src as DataView) + srcOffset) as Pointer, length);
         return length;
       }
@@ -95,19 +99,21 @@ export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: Cop
   }
   const to = endpointOf(dst, "destination");
   const from = endpointOf(src, "source");
-  return copyBetween(to, from, bytes, options);
+  return copyBetween(to, from, bytes, read);
 }
 
-/** @internal checks the range against both endpoints, then moves the bytes by the pair's path. */
-export function copyBetween(dst: Endpoint, src: Endpoint, bytes: number | undefined, options: CopyOptions | undefined): number {
-  if (options !== undefined) checkCopyOptions(options);
-  const srcOffset = checkedOffset("srcOffset", options?.srcOffset);
-  const dstOffset = checkedOffset("dstOffset", options?.dstOffset);
+/**
+ * @internal checks the range against both endpoints, then moves the bytes by the pair's path.
+ * `options` are as copyOptionsArg read them, before the endpoints were made.
+ */
+export function copyBetween(dst: Endpoint, src: Endpoint, bytes: number | undefined, options: Readonly<CopyOptions>): number {
+  const srcOffset = checkedOffset("srcOffset", options.srcOffset);
+  const dstOffset = checkedOffset("dstOffset", options.dstOffset);
   const length = bytes ?? src.length - srcOffset;
   if (!(Number.isSafeInteger(length) && length > 0)) throw new OutOfBoundsError(`a copy's length is a whole number of bytes above 0, got ${describe(length)}`);
   checkRange(src, srcOffset, length);
   checkRange(dst, dstOffset, length);
-  PATHS[dst.kind][src.kind](dst, dst.address + dstOffset, src, src.address + srcOffset, length, options?.stream);
+  PATHS[dst.kind][src.kind](dst, dst.address + dstOffset, src, src.address + srcOffset, length, options.stream);
   return length;
 }
 
@@ -121,7 +127,7 @@ export function endpointOf(side: CopySide, role: "source" | "destination"): Endp
     return { kind: hostMemoryKind(host), address: side.ptr, length: side.size, deviceId: -1, pool: host, side, role };
   }
   if (ArrayBuffer.isView(side)) {
-    const length = side.byteLength;
+    const length = byteLengthOf(side);
     if (length === 0) throw new OutOfBoundsError(`cannot copy ${role === "source" ? "from" : "into"} the ${role} ${side.constructor.name}: it is empty or detached`);
     const address = addressOf(side as DataView);
     const pool = trackedPoolAt(address, length);
@@ -136,12 +142,19 @@ function hostMemoryKind(pool: HostPool): MemoryKind {
 
 const COPY_OPTIONS = ["dstOffset", "srcOffset", "stream"] as const;
 
+const NO_OPTIONS: Readonly<CopyOptions> = Object.freeze({});
+
 /**
- * @internal the options of a copy or fill: a plain object of COPY_OPTIONS whose stream, where
- * given, is a GPUStream (a ConfigError otherwise); the offsets are checked where they are read.
+ * @internal the options of a copy or fill, read once into a record of their own: a plain object of
+ * COPY_OPTIONS whose stream, where given, is a GPUStream (a ConfigError otherwise); the offsets are
+ * checked where they are used. Callers read them before anything else, so what a getter does (free
+ * an allocation, destroy a pool) is done before the sides are checked, and a getter cannot give
+ * the check one stream or offset and the copy another.
  */
-export function checkCopyOptions(options: unknown): void {
-  streamOf(options, "CopyOptions", COPY_OPTIONS);
+export function copyOptionsArg(options: unknown): Readonly<CopyOptions> {
+  if (options === undefined) return NO_OPTIONS;
+  const read = optionsArg("CopyOptions", options, COPY_OPTIONS);
+  return { dstOffset: read.dstOffset as number | undefined, srcOffset: read.srcOffset as number | undefined, stream: streamOption(read.stream, "CopyOptions") };
 }
 
 /** @internal an offset of a copy or fill: a whole number of bytes from 0. */
@@ -180,19 +193,13 @@ function deviceToHost(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddre
 }
 
 /**
- * Into persistent memory from the host: pmem_memcpy_persist (non-temporal stores, nothing left to
- * flush); where source and destination overlap (one PMEM allocation), memmove, then persist.
+ * Into persistent memory from the host: one call that copies and persists (pmem_memmove_persist,
+ * non-temporal stores, nothing left to flush); source and destination may overlap (one PMEM allocation).
  */
 function intoPmem(dst: Endpoint, dstAddress: number, _src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
   stream?.synchronize();
   const pool = dst.pool!;
-  const fileOffset = dstAddress - pool.base;
-  if (dstAddress < srcAddress + length && srcAddress < dstAddress + length) {
-    native.copyHost(dstAddress as Pointer, srcAddress as Pointer, length);
-    pool.expectOk(native.persistPmem(pool.handle, fileOffset, length));
-    return;
-  }
-  pool.expectOk(native.memcpyPersistPmem(pool.handle, fileOffset, srcAddress as Pointer, length));
+  pool.expectOk(native.memcpyPersistPmem(pool.handle, dstAddress - pool.base, srcAddress as Pointer, length));
 }
 
 /**

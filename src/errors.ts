@@ -46,6 +46,30 @@ export class MemoryPoolError<Code extends MemoryPoolErrorCode = MemoryPoolErrorC
   [Bun.inspect.custom](): string {
     return errorText(this, true);
   }
+
+  /**
+   * JSON.stringify(error), as loggers write errors: name, code, message (an Error's own message is
+   * not enumerable, so it was left out) and the class's fields. A field holding a caller's value
+   * (ConfigError's `value`) is named as messages name it: a bigint or a cyclic object made
+   * JSON.stringify throw, and a large typed array put its contents in the log.
+   */
+  toJSON(): Record<string, unknown> {
+    const json: Record<string, unknown> = { name: this.name, code: this.code, message: this.message };
+    for (const [key, value] of Object.entries(this)) if (!(key in json)) json[key] = jsonField(value);
+    return json;
+  }
+}
+
+/** A field as JSON can hold it: numbers, strings, booleans and records of them as they are; anything else as describe() names it. */
+function jsonField(value: unknown): unknown {
+  const plain = (item: unknown) => item === null || item === undefined || typeof item === "string" || typeof item === "boolean" || typeof item === "number";
+  if (plain(value)) return value;
+  try {
+    if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype && Object.values(value as object).every(plain)) return value;
+  } catch {
+    // a Proxy whose traps throw: named by describe(), which never throws
+  }
+  return describe(value);
 }
 
 /**
@@ -305,7 +329,14 @@ export type AnyMemoryPoolError =
 /** `BoundaryViolationError [BOUNDARY_VIOLATION]: message`, then the stack's frames where asked and kept. */
 function errorText(error: MemoryPoolError, withStack: boolean): string {
   const head = `${error.name} [${error.code}]: ${error.message}`;
-  const frames = withStack ? (error.stack ?? "").split("\n").filter((line) => /^\s+at /.test(line)) : [];
+  // A program's Error.prepareStackTrace may make `stack` anything (an array of call sites) or throw.
+  let stack: unknown = "";
+  try {
+    stack = withStack ? error.stack : "";
+  } catch {
+    stack = "";
+  }
+  const frames = typeof stack === "string" ? stack.split("\n").filter((line) => /^\s+at /.test(line)) : [];
   return frames.length === 0 ? head : `${head}\n${frames.join("\n")}`;
 }
 

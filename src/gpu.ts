@@ -6,7 +6,7 @@
  */
 import type { Pointer } from "bun:ffi";
 import { Allocation, PoolAllocation, type TypedArrayConstructor } from "./allocation";
-import { checkCopyOptions, checkedOffset, checkRange, copyBetween, endpointOf, type CopyOptions, type Endpoint } from "./copy";
+import { checkedOffset, checkRange, copyBetween, copyOptionsArg, endpointOf, type CopyOptions, type Endpoint } from "./copy";
 import type { PoolConfig } from "./config";
 import type { HistoryEvent } from "./debug/history";
 import type { LeakInfo } from "./debug/report";
@@ -17,14 +17,13 @@ import { allocationIdOf, lastId, OFFSET_ERROR_BASE, statusOfOffset } from "./nat
 import * as native from "./native";
 import { NativePool, type PoolCalls } from "./pool";
 import { GPUStream, streamOf, type StreamOptions } from "./stream";
-import { pointerArg } from "./validate";
+import { pointerArg, sizeArg } from "./validate";
 
 export { GPUStream, type StreamOptions };
 export type { CopyOptions };
 
 /** A block of device memory: an address, a size and a lifetime; no host view. */
-export class GPUAllocation extends PoolAllocation {
-  declare readonly pool: GPUMemoryPool;
+export class GPUAllocation extends PoolAllocation<GPUMemoryPool> {
   /** Set by allocateGPU(Type, length): the element type the block was sized for. */
   elementType: TypedArrayConstructor | undefined = undefined;
 
@@ -40,8 +39,8 @@ export class GPUAllocation extends PoolAllocation {
 
   /** Frees the block; with a stream, once the work queued on that stream so far is done. */
   override free(options?: StreamOptions): void {
+    const stream = streamOf(options); // first: what its getters do is done before the handle is checked
     this.assertFreeable();
-    const stream = streamOf(options);
     if (stream === undefined) this.settle(() => this.pool.release(this));
     else this.settle(() => this.pool.releaseOnStream(this, stream));
   }
@@ -87,7 +86,7 @@ export class GPUMemoryPool extends NativePool {
 
   #allocOffset(size: number, stream: GPUStream | undefined): number {
     if (stream === undefined) return this.allocOffset(size);
-    const offset = native.allocOnStream(this.handle, typeof size === "number" ? size : NaN, stream.handle);
+    const offset = native.allocOnStream(this.handle, sizeArg(size), stream.handle);
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
     this.lastTaggedId = lastId();
     return offset;
@@ -182,33 +181,38 @@ export class GPUMemoryPool extends NativePool {
   }
 
   /** Copies `bytes` (default: all of `src`) from host memory to the device allocation. */
-  copyHostToDevice(dst: GPUAllocation, src: HostSide, bytes?: number, options: CopyOptions = {}): void {
+  // Each reads its options first (copyOptionsArg): their getters run before the sides are checked.
+
+  copyHostToDevice(dst: GPUAllocation, src: HostSide, bytes?: number, options?: CopyOptions): void {
+    const read = copyOptionsArg(options);
     const to = this.#ownEndpoint(dst, "copy into");
-    copyBetween(to, hostEndpoint(src, "source"), bytes, options);
+    copyBetween(to, hostEndpoint(src, "source"), bytes, read);
   }
 
   /** Copies `bytes` (default: all of `src`) from the device allocation to host memory. */
-  copyDeviceToHost(dst: HostSide, src: GPUAllocation, bytes?: number, options: CopyOptions = {}): void {
+  copyDeviceToHost(dst: HostSide, src: GPUAllocation, bytes?: number, options?: CopyOptions): void {
+    const read = copyOptionsArg(options);
     const to = hostEndpoint(dst, "destination");
-    copyBetween(to, this.#ownEndpoint(src, "copy from"), bytes, options);
+    copyBetween(to, this.#ownEndpoint(src, "copy from"), bytes, read);
   }
 
   /** Copies `bytes` (default: all of `src`) between two device allocations of this device. */
-  copyDeviceToDevice(dst: GPUAllocation, src: GPUAllocation, bytes?: number, options: CopyOptions = {}): void {
+  copyDeviceToDevice(dst: GPUAllocation, src: GPUAllocation, bytes?: number, options?: CopyOptions): void {
+    const read = copyOptionsArg(options);
     const from = this.#ownEndpoint(src, "copy from");
-    copyBetween(this.#ownEndpoint(dst, "copy into"), from, bytes, options);
+    copyBetween(this.#ownEndpoint(dst, "copy into"), from, bytes, read);
   }
 
   /** Sets `bytes` (default: all past dstOffset) of the allocation to `value`, with the fill kernel. */
-  fill(dst: GPUAllocation, value: number, bytes?: number, options: CopyOptions = {}): void {
-    checkCopyOptions(options);
+  fill(dst: GPUAllocation, value: number, bytes?: number, options?: CopyOptions): void {
+    const read = copyOptionsArg(options);
     const target = this.#ownEndpoint(dst, "fill");
-    const offset = checkedOffset("dstOffset", options.dstOffset);
+    const offset = checkedOffset("dstOffset", read.dstOffset);
     const length = bytes ?? target.length - offset;
     if (!(Number.isSafeInteger(length) && length > 0)) throw new OutOfBoundsError(`a fill's length is a whole number of bytes above 0, got ${describe(length)}`);
     checkRange(target, offset, length);
     if (!(Number.isInteger(value) && value >= 0 && value <= 255)) throw new OutOfBoundsError(`a fill value is a byte (0 to 255), got ${describe(value)}`);
-    native.fillDevice(this.config.deviceId, (dst.ptr + offset) as Pointer, value, length, options.stream?.handle ?? null);
+    native.fillDevice(this.config.deviceId, (dst.ptr + offset) as Pointer, value, length, read.stream?.handle ?? null);
   }
 
   /** A live device allocation on this pool's device, as a copy endpoint. */

@@ -1,7 +1,7 @@
 /**
  * The seed's helper functions: typed arrays from the manager's default CPU pool.
  */
-import type { TypedArrayConstructor } from "./allocation";
+import type { Allocation, TypedArrayConstructor } from "./allocation";
 import { GPUAllocation } from "./gpu";
 import { describe, InvalidPointerError, InvalidSizeError } from "./errors";
 import { MemoryPoolManager } from "./manager";
@@ -13,9 +13,22 @@ export function allocate<T extends TypedArrayConstructor>(type: T, length: numbe
 export function allocate(typeOrSize: TypedArrayConstructor | number, length?: number): ArrayBufferView {
   const pool = MemoryPoolManager.getInstance().defaultCPUPool;
   // One argument is a size (the pool refuses one of the wrong type); with a length, a type comes first.
-  if (length === undefined && typeof typeOrSize !== "function") return pool.allocate(typeOrSize as number).bytes;
+  if (length === undefined && typeof typeOrSize !== "function") return viewOf(pool.allocate(typeOrSize as number), (allocation) => allocation.bytes);
   const type = typedArrayTypeArg("allocate(type, length)", typeOrSize as TypedArrayConstructor);
-  return pool.allocate(elements("allocate", type, length)).as(type);
+  return viewOf(pool.allocate(elements("allocate", type, length)), (allocation) => allocation.as(type));
+}
+
+/**
+ * The view the caller gets of a new allocation; where none can be made (over 4 GiB), the
+ * allocation is freed before the error goes on: the caller never held its handle to free it.
+ */
+function viewOf<T>(allocation: Allocation, view: (allocation: Allocation) => T): T {
+  try {
+    return view(allocation);
+  } catch (err) {
+    allocation.free();
+    throw err;
+  }
 }
 
 /** Bytes of `length` elements of `type`; InvalidSizeError unless the length is a whole number above 0. */

@@ -7,9 +7,10 @@
  * is of memory, not of the allocation's lifetime).
  */
 import type { Pointer } from "bun:ffi";
-import { InvalidPointerError, OutOfBoundsError, UseAfterFreeError } from "./errors";
+import { describe, InvalidArgumentError, InvalidPointerError, OutOfBoundsError, UseAfterFreeError } from "./errors";
 import { GRANULE_BYTES, HostMemory } from "./native";
 import * as native from "./native";
+import { byteLengthOf } from "./validate";
 
 /** What travels to the other process (postMessage it, write it to a pipe, pass it on argv). */
 export interface GPUIPCHandle {
@@ -48,6 +49,8 @@ export function exportAllocation(allocation: ExportedAllocation): GPUIPCHandle {
   };
 }
 
+const HANDLE_FIELDS = ["pid", "fd", "deviceId", "rangeBytes", "offset", "size"] as const;
+
 /** Device memory of another process, mapped here. */
 export class SharedGPUMemory {
   readonly #base: number;
@@ -60,16 +63,29 @@ export class SharedGPUMemory {
     this.#base = base;
   }
 
-  /** Maps what `handle` names; InvalidPointerError where the exporter or its descriptor is gone. */
+  /**
+   * Maps what `handle` names; InvalidPointerError where the exporter or its descriptor is gone.
+   * Each field is read once, into a record of its own, before anything is checked: a getter
+   * cannot pass the checks with one value and map or copy with another.
+   */
   static open(handle: GPUIPCHandle): SharedGPUMemory {
-    for (const field of ["pid", "fd", "deviceId", "rangeBytes", "offset", "size"] as const) {
-      if (!(Number.isSafeInteger(handle?.[field]) && handle[field] >= 0)) throw new InvalidPointerError(`not a GPU IPC handle: ${field} is ${String(handle?.[field])}`);
+    const read: Record<string, number> = {};
+    for (const field of HANDLE_FIELDS) {
+      let value: unknown;
+      try {
+        value = (handle as unknown as Record<string, unknown> | null | undefined)?.[field];
+      } catch (thrown) {
+        throw new InvalidPointerError(`not a GPU IPC handle: its ${field} cannot be read (${describe(thrown)} thrown)`);
+      }
+      if (!(typeof value === "number" && Number.isSafeInteger(value) && value >= 0)) throw new InvalidPointerError(`not a GPU IPC handle: ${field} is ${describe(value)}`);
+      read[field] = value;
     }
-    if (handle.offset % GRANULE_BYTES !== 0 || handle.offset + handle.size > handle.rangeBytes) {
-      throw new InvalidPointerError(`not a GPU IPC handle: the allocation (offset ${handle.offset}, ${handle.size} bytes) lies outside its range of ${handle.rangeBytes} bytes`);
+    const checked = Object.freeze(read as unknown as GPUIPCHandle);
+    if (checked.offset % GRANULE_BYTES !== 0 || checked.offset + checked.size > checked.rangeBytes) {
+      throw new InvalidPointerError(`not a GPU IPC handle: the allocation (offset ${checked.offset}, ${checked.size} bytes) lies outside its range of ${checked.rangeBytes} bytes`);
     }
-    const base = native.openDeviceRegion(handle.deviceId, handle.pid, handle.fd, handle.rangeBytes);
-    return new SharedGPUMemory(Object.freeze({ ...handle }), base);
+    const base = native.openDeviceRegion(checked.deviceId, checked.pid, checked.fd, checked.rangeBytes);
+    return new SharedGPUMemory(checked, base);
   }
 
   /** The allocation's device address in this process. */
@@ -83,14 +99,14 @@ export class SharedGPUMemory {
   }
 
   /** Copies the allocation's bytes (or the first `bytes`) into `dst`. */
-  read(dst: ArrayBufferView, bytes = Math.min(dst.byteLength, this.size)): void {
-    this.#check(bytes, dst.byteLength);
+  read(dst: ArrayBufferView, bytes = Math.min(hostBytes(dst), this.size)): void {
+    this.#check(bytes, hostBytes(dst));
     native.copyDeviceToHost(this.handle.deviceId, dst as unknown as Pointer, this.ptr as Pointer, bytes, HostMemory.pageable, null);
   }
 
   /** Copies `src` (or its first `bytes`) into the allocation. */
-  write(src: ArrayBufferView, bytes = Math.min(src.byteLength, this.size)): void {
-    this.#check(bytes, src.byteLength);
+  write(src: ArrayBufferView, bytes = Math.min(hostBytes(src), this.size)): void {
+    this.#check(bytes, hostBytes(src));
     native.copyHostToDevice(this.handle.deviceId, this.ptr as Pointer, src as unknown as Pointer, bytes, HostMemory.pageable, null);
   }
 
@@ -115,4 +131,10 @@ export class SharedGPUMemory {
   #assertOpen(): void {
     if (this.#closed) throw new UseAfterFreeError("the shared GPU memory was closed");
   }
+}
+
+/** The bytes of the host side of a read or write: a typed array or DataView, measured as it really is. */
+function hostBytes(view: ArrayBufferView): number {
+  if (!ArrayBuffer.isView(view)) throw new InvalidArgumentError("view", `SharedGPUMemory copies to and from a typed array or DataView, not ${describe(view)}`);
+  return byteLengthOf(view);
 }

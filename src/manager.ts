@@ -14,7 +14,7 @@ import { ABI, CONFIG_FIELDS, encodeName, PoolKind } from "./native";
 import * as native from "./native";
 import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
-import { CPUMemoryPool, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
+import { CPUMemoryPool, onPoolDestroyed, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
 import { watchForShowStats } from "./show_stats";
 import { bytes, type MemoryStats } from "./stats";
 import { isWellFormedName } from "./validate";
@@ -123,6 +123,12 @@ export class MemoryPoolManager {
 
   private constructor() {
     setLeakWatch(this.#leakWatch);
+    // However a pool of this thread is destroyed (destroyPool, pool.destroy(), close(), `using`),
+    // the manager lets go of it: a program that makes and destroys pools of ever new names would
+    // otherwise keep every one (its records, views and history) for the life of the thread.
+    onPoolDestroyed((pool) => {
+      if (this.#pools.get(pool.name) === pool) this.#pools.delete(pool.name);
+    });
   }
 
   /** The process's manager. */
@@ -170,6 +176,7 @@ export class MemoryPoolManager {
 
   /** `made`: this thread made the pool (or opened its file), rather than finding one another Worker made. */
   #adopt<P extends MemoryPool>(pool: P, made: boolean): P {
+    if (this.#pools.size >= this.#sweepAt) this.#sweep();
     this.#pools.set(pool.name, pool);
     if (made) this.#made.add(pool);
     if (pool.config.leakReport && made) this.#armExitReport();
@@ -229,9 +236,13 @@ export class MemoryPoolManager {
   getPool(name: string): MemoryPool;
   getPool<K extends PoolKindName>(name: string, kind: K): PoolOfKind[K];
   getPool(name: string, kind?: PoolKindName): MemoryPool {
+    // The kind is checked first, whether or not the pool exists: an own key of POOL_CLASSES, so
+    // "toString" is no kind and an object's toString never runs.
+    if (kind !== undefined && !(typeof kind === "string" && Object.hasOwn(POOL_CLASSES, kind))) {
+      throw new ConfigError("kind", kind, `getPool's kind is one of ${Object.keys(POOL_CLASSES).map((k) => `"${k}"`).join(", ")}`);
+    }
     const pool = this.#find(name);
     if (kind !== undefined && pool.kind !== kind) {
-      if (!(kind in POOL_CLASSES)) throw new ConfigError("kind", kind, `getPool's kind is one of ${Object.keys(POOL_CLASSES).map((k) => `"${k}"`).join(", ")}`);
       throw new PoolNotFoundError(`no ${kind} pool named '${name}': '${name}' is a ${pool.kind} pool (a ${pool.constructor.name})`);
     }
     return pool;
@@ -257,22 +268,20 @@ export class MemoryPoolManager {
 
   /** Releases the pool's memory; its allocations and views die with it. A PMEM pool is closed; its file stays. */
   destroyPool(name: string): void {
-    const pool = this.getPool(name);
-    this.#pools.delete(name);
-    pool.destroyNative();
+    this.getPool(name).destroyNative();
   }
 
   /**
    * `using manager = MemoryPoolManager.getInstance()`: at the end of the block, destroys every pool
-   * this thread made or opened that is still alive (pools of other Workers it never opened are left
-   * alone). Each is destroyed even where another's destruction throws; the first error is thrown then.
+   * this thread made or opened that is still alive (pools it only found by name, with getPool, are
+   * their makers' and are left alone). Each is destroyed even where another's destruction throws; the first error is thrown then.
    */
   [Symbol.dispose](): void {
     let first: unknown;
     for (const pool of [...this.#pools.values()]) {
+      if (!this.#made.has(pool)) continue; // found with getPool: its maker's to destroy
       if (pool.destroyed || !pool.exists()) continue; // destroyed here, or by another Worker
       try {
-        this.#pools.delete(pool.name);
         pool.destroyNative(); // this object's pool, not one another Worker made under its name since
       } catch (err) {
         first ??= err;
@@ -368,18 +377,28 @@ export class MemoryPoolManager {
 
   /** The pool that allocate()/deallocate() helpers use; made on first use. */
   get defaultCPUPool(): CPUMemoryPool {
-    const known = this.#live(DEFAULT_CPU_POOL);
-    if (known instanceof CPUMemoryPool) return known;
-    if (this.hasPool(DEFAULT_CPU_POOL)) return this.getPool(DEFAULT_CPU_POOL, "cpu");
-    return this.createCPUPool(DEFAULT_CPU_POOL, { threadSafety: "mutex" });
+    return this.#defaultPool(DEFAULT_CPU_POOL, "cpu", () => this.createCPUPool(DEFAULT_CPU_POOL, { threadSafety: "mutex" }));
   }
 
   /** The pool that allocateGPU()/deallocateGPU() use: device 0, made on first use. */
   get defaultGPUPool(): GPUMemoryPool {
-    const known = this.#live(DEFAULT_GPU_POOL);
-    if (known instanceof GPUMemoryPool) return known;
-    if (this.hasPool(DEFAULT_GPU_POOL)) return this.getPool(DEFAULT_GPU_POOL, "gpu");
-    return this.createGPUPool(DEFAULT_GPU_POOL, { threadSafety: "mutex", initialSize: 2 << 20 });
+    return this.#defaultPool(DEFAULT_GPU_POOL, "gpu", () => this.createGPUPool(DEFAULT_GPU_POOL, { threadSafety: "mutex", initialSize: 2 << 20 }));
+  }
+
+  /**
+   * A default pool: this thread's, the one another Worker made, or a new one. Workers using the
+   * helpers for the first time at once race to make it: the losers find the winner's (a check
+   * with hasPool() first would leave the race open between the check and the make).
+   */
+  #defaultPool<K extends "cpu" | "gpu">(name: string, kind: K, make: () => PoolOfKind[K]): PoolOfKind[K] {
+    const known = this.#live(name);
+    if (known !== undefined && known.kind === kind) return known as PoolOfKind[K];
+    try {
+      return make();
+    } catch (err) {
+      if (err instanceof PoolExistsError) return this.getPool(name, kind);
+      throw err;
+    }
   }
 
   /** CUDA devices the driver sees: ordinal, name and memory. Empty where no driver or device answers. */
@@ -391,6 +410,19 @@ export class MemoryPoolManager {
    * This thread's object for the pool named `name`, while that pool lives: another Worker may have
    * destroyed it (and made a new pool of that name since), which this thread's object does not know.
    */
+  /** Pools the map may hold before #sweep() looks for ones other Workers destroyed. */
+  #sweepAt = 64;
+
+  /**
+   * Lets go of the pools that other Workers destroyed (this thread's own go as it destroys them):
+   * a thread that finds pools of ever new names by getPool would keep every one. Run as the map
+   * doubles, so its cost per pool adopted stays constant.
+   */
+  #sweep(): void {
+    for (const [name, pool] of this.#pools) if (pool.destroyed || !pool.exists()) this.#pools.delete(name);
+    this.#sweepAt = Math.max(64, 2 * this.#pools.size);
+  }
+
   #live(name: string): MemoryPool | undefined {
     const pool = this.#pools.get(name);
     if (pool === undefined || (!pool.destroyed && pool.exists())) return pool;

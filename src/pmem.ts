@@ -10,11 +10,12 @@
  */
 import { ptr as addressOf, type Pointer } from "bun:ffi";
 import { Allocation } from "./allocation";
+import type { LeakInfo } from "./debug/report";
 import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError, UseAfterFreeError } from "./errors";
 import { core, decodeName, encodeName, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
 import { HostPool, trackAddresses, type PoolCalls } from "./pool";
-import { booleanOption, isWellFormedName, optionsArg } from "./validate";
+import { booleanOption, byteLengthOf, isWellFormedName, optionsArg, sizeArg } from "./validate";
 
 const pmemCalls: PoolCalls = {
   base: (handle) => Number(core.mp_pmem_base(handle)),
@@ -123,7 +124,7 @@ export class PMEMMemoryPool extends HostPool {
    */
   memcpyPersist(target: PersistTarget, source: ArrayBufferView | ArrayBuffer, offset = 0): void {
     if (!(ArrayBuffer.isView(source) || source instanceof ArrayBuffer)) throw new InvalidArgumentError("source", `memcpyPersist copies from a typed array, DataView or ArrayBuffer, not ${describe(source)}`);
-    const bytes = source.byteLength;
+    const bytes = byteLengthOf(source);
     const start = this.#rangeStart(target, bytes, offset); // checks that the copy fits the target
     if (bytes === 0) return;
     const from = addressOf((ArrayBuffer.isView(source) ? source : new Uint8Array(source)) as DataView);
@@ -145,7 +146,7 @@ export class PMEMMemoryPool extends HostPool {
       return target.offset * GRANULE_BYTES + offset;
     }
     if (ArrayBuffer.isView(target)) {
-      const len = (this.#rangeLength = persistLength(length, offset, target.byteLength, "a view"));
+      const len = (this.#rangeLength = persistLength(length, offset, byteLengthOf(target), "a view"));
       if (len === 0) return 0; // nothing to do (and an empty view may have no address)
       return addressOf(target as DataView) - this.base + offset;
     }
@@ -179,7 +180,10 @@ export class PMEMMemoryPool extends HostPool {
       offset = allocation.offset;
       id = allocation.id;
     }
+    // The block the root names now: freed by the call where freePrevious asks, and then its views must die.
+    const previous = freePrevious ? this.#offsetOrNone(core.mp_pmem_get_root(this.handle, encoded, encoded.length)) : 0;
     this.expectOk(core.mp_pmem_set_root(this.handle, encoded, encoded.length, offset, id, freePrevious ? 1 : 0));
+    this.#freedByCore(previous, offset);
   }
 
   /**
@@ -201,7 +205,27 @@ export class PMEMMemoryPool extends HostPool {
       offset = child.offset;
       id = child.id;
     }
-    this.expectOk(core.mp_pmem_link(this.handle, parent.offset, parent.id, this.#wordOffset(byteOffset), offset, id, freePrevious ? 1 : 0));
+    const word = this.#wordOffset(byteOffset);
+    const previous = freePrevious ? this.#offsetOrNone(core.mp_pmem_linked(this.handle, parent.offset, parent.id, word)) : 0;
+    this.expectOk(core.mp_pmem_link(this.handle, parent.offset, parent.id, word, offset, id, freePrevious ? 1 : 0));
+    this.#freedByCore(previous, offset);
+  }
+
+  /** A granule offset the core returned, or 0 where it returned none or an error (the call after it says why). */
+  #offsetOrNone(offset: number): number {
+    return offset >= OFFSET_ERROR_BASE ? 0 : offset;
+  }
+
+  /**
+   * After setRoot or link with freePrevious: the core freed the block at `previous` (0: none) unless
+   * it is the one just published (`kept`). As after any free in this thread, its views are detached
+   * and the debug records hear of it: else a view of the freed block would read and write whatever
+   * allocation takes the block next.
+   */
+  #freedByCore(previous: number, kept: number): void {
+    if (previous === 0 || previous === kept) return;
+    this.ended(previous);
+    if (this.tracking) this.debug!.freed(previous);
   }
 
   /** The allocation the link at `byteOffset` of `parent` names, or undefined where the word is 0 (no link). */
@@ -235,12 +259,25 @@ export class PMEMMemoryPool extends HostPool {
 
   /**
    * The allocation published as `name`; where there is none, a new zero-filled one of `size` bytes,
-   * allocated and published in one atomic step (a crash leaves either both or neither). Like pmemobj_root.
+   * allocated and published in one atomic step (a crash leaves either both or neither). Like
+   * pmemobj_root, a root smaller than `size` grows: a copy of it, zero-filled past its old end,
+   * replaces it in one atomic step (a crash leaves the old root or the grown one), and handles of
+   * the old block then throw UseAfterFreeError.
    */
   root(name: string, size: number): Allocation {
     const encoded = rootName(name);
-    const offset = this.#checkOffset(core.mp_pmem_root(this.handle, encoded, encoded.length, typeof size === "number" ? size : NaN));
-    return this.fromPointer(this.base + offset * GRANULE_BYTES);
+    const offset = this.#checkOffset(core.mp_pmem_root(this.handle, encoded, encoded.length, sizeArg(size)));
+    const found = this.fromPointer(this.base + offset * GRANULE_BYTES);
+    if (found.size >= size) return found;
+    // Made smaller, by an earlier version of the program: handing it out as it is would let code
+    // that trusts `size` (native code given .ptr) write past its end.
+    const grown = this.allocate(size);
+    const bytes = grown.bytes;
+    bytes.fill(0);
+    bytes.set(found.bytes); // link words hold the child's offset and its check: they stay valid links here
+    this.persist(grown);
+    this.setRoot(name, grown, { freePrevious: true });
+    return grown;
   }
 
   /** The names of every root. */
@@ -261,15 +298,8 @@ export class PMEMMemoryPool extends HostPool {
    */
   allocations(options?: AllocationsOptions): Allocation[] {
     const unreachable = booleanOption("AllocationsOptions", optionsArg("AllocationsOptions", options, ["unreachable"]), "unreachable");
-    const list = unreachable ? core.mp_pmem_unreachable_list : core.mp_pmem_live_list;
-    let offsets = new Uint32Array(1024);
-    let count = this.expectOk(list(this.handle, offsets, offsets.length));
-    while (count > offsets.length) {
-      offsets = new Uint32Array(count);
-      count = this.expectOk(list(this.handle, offsets, offsets.length));
-    }
     const found: Allocation[] = [];
-    for (const offset of offsets.subarray(0, count).sort()) {
+    for (const offset of this.#listed(unreachable === true).sort()) {
       try {
         found.push(this.fromPointer(this.base + offset * GRANULE_BYTES));
       } catch (err) {
@@ -278,6 +308,35 @@ export class PMEMMemoryPool extends HostPool {
       }
     }
     return found;
+  }
+
+  /** The granule offsets of every live allocation, or of those no root reaches, as the core lists them. */
+  #listed(unreachable: boolean): Uint32Array {
+    const list = unreachable ? core.mp_pmem_unreachable_list : core.mp_pmem_live_list;
+    let offsets = new Uint32Array(1024);
+    let count = this.expectOk(list(this.handle, offsets, offsets.length));
+    while (count > offsets.length) {
+      offsets = new Uint32Array(count);
+      count = this.expectOk(list(this.handle, offsets, offsets.length));
+    }
+    return offsets.subarray(0, count);
+  }
+
+  /**
+   * @internal a handle collected is no leak here: roots, links and allocations() find the block
+   * again. What no root reaches is reported when the pool closes (leaked()).
+   */
+  override lostWithHandle(): boolean {
+    return false;
+  }
+
+  /**
+   * @internal the leak report's allocations: those no root or link reaches (unpublished ones, lost
+   * at close; committed ones no root reaches, left in the file), not the published data.
+   */
+  protected override leaked(): LeakInfo[] {
+    const unreachable = new Set(Array.from(this.#listed(true), (offset) => this.base + offset * GRANULE_BYTES));
+    return this.getLeaks().filter((leak) => unreachable.has(leak.ptr));
   }
 
   /** Closes the pool (as manager.destroyPool does): the file stays; unpublished allocations are not in it. */

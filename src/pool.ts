@@ -26,7 +26,7 @@ import {
 import { BlockCache, CACHE_CANNOT_TELL } from "./block_cache";
 import { allocationIdOf, errorFor, GRANULE_BYTES, lastError, lastId, OFFSET_ERROR_BASE, Status, STATS_FIELDS, statusOfOffset } from "./native";
 import * as native from "./native";
-import { pointerArg } from "./validate";
+import { byteLengthOf, pointerArg, sizeArg } from "./validate";
 import { plainConfig, takeSnapshot, type AllocationDetailsProvider, type PoolSnapshot, type SnapshotOptions } from "./snapshot";
 import { poolLine } from "./inspect";
 import { showStatsBeforeDestroy } from "./show_stats";
@@ -104,6 +104,14 @@ const coreCalls: PoolCalls = {
 /** This thread's live pools: a pointer freed into the wrong pool is named with the pool it belongs to. */
 const livePools = new Set<NativePool>();
 
+/** Told of every pool this thread destroys, by whatever route (the manager forgets it then). */
+let destroyedListener: ((pool: NativePool) => void) | undefined;
+
+/** @internal the manager's: called with each pool as this thread destroys it. */
+export function onPoolDestroyed(listener: (pool: NativePool) => void): void {
+  destroyedListener = listener;
+}
+
 export abstract class NativePool {
   abstract readonly kind: PoolKind;
   /** @internal incremented by reset(): allocations from an older epoch are dead. */
@@ -156,7 +164,8 @@ export abstract class NativePool {
    */
   allocOffset(size: number): number {
     const cache = this.#cache === undefined ? this.#openCache() : this.#cache;
-    if (cache !== null && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) {
+    // typeof first: `>>>` would run an object's valueOf and throw a TypeError on a bigint.
+    if (cache !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) {
       const offset = cache.alloc(size);
       if (offset < 0) {
         if (cache.message !== "") this.#cacheMessage = cache.message;
@@ -167,7 +176,7 @@ export abstract class NativePool {
     }
     // A run of blocks is gathered from the pool's free stack: this thread's cached blocks go back first.
     if (cache !== null && cache.holdsBlocks) cache.flush();
-    const offset = this.#calls.alloc(this.handle, typeof size === "number" ? size : NaN);
+    const offset = this.#calls.alloc(this.handle, sizeArg(size));
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
     this.lastTaggedId = lastId();
     return offset;
@@ -433,6 +442,11 @@ export abstract class NativePool {
     return leaks.sort((a, b) => a.id - b.id);
   }
 
+  /** @internal what a leak report lists: every live allocation (a PMEM pool's published ones are its data, not leaks). */
+  protected leaked(): LeakInfo[] {
+    return this.getLeaks();
+  }
+
   /** The offsets of live allocations: from the core where it lists them, else from the debug records. */
   #liveOffsets(): Iterable<number> {
     const list = this.#calls.liveList;
@@ -453,7 +467,7 @@ export abstract class NativePool {
 
   /** @internal writes the leak report to stderr where anything is still allocated; returns it. */
   reportLeaks(when: string): string | undefined {
-    const report = leakReport(this.name, when, this.getLeaks());
+    const report = leakReport(this.name, when, this.leaked());
     if (report !== undefined) writeSync(2, report);
     return report;
   }
@@ -561,6 +575,7 @@ export abstract class NativePool {
     this.expectOk(this.#calls.destroy(this.handle));
     this.destroyed = true;
     livePools.delete(this);
+    destroyedListener?.(this);
     this.#cache?.flush(); // the core closed it: this forgets it
     this.#cache = null;
     this.endedAll();
@@ -606,9 +621,17 @@ export abstract class HostPool extends NativePool {
   constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls) {
     super(name, config, handle, calls);
     if (DebugTracker.wanted(config)) {
-      this.debug = new DebugTracker(name, config, handle, this.base, this.events(), leakWatch(), (offset, id) => this.stillHolds(offset, id));
+      this.debug = new DebugTracker(name, config, handle, this.base, this.events(), leakWatch(), (offset, id) => this.lostWithHandle(offset, id));
       this.tracking = this.debug.keepsRecords;
     }
+  }
+
+  /**
+   * @internal whether allocation `id` at `offset`, whose handle was just garbage-collected, is
+   * lost with it (the leak watch reports it): in memory that ends with the process, while it lives.
+   */
+  lostWithHandle(offset: number, id: number): boolean {
+    return this.stillHolds(offset, id);
   }
 
   /** An Allocation of `size` bytes. */
@@ -638,7 +661,7 @@ export abstract class HostPool extends NativePool {
       return target.free();
     }
     if (ArrayBuffer.isView(target)) {
-      if (target.byteLength === 0) throw this.#emptyView(target.buffer);
+      if (byteLengthOf(target) === 0) throw this.#emptyView(target.buffer);
       return this.releaseAddress(addressOf(target as DataView));
     }
     throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${typeof target}`);
@@ -674,8 +697,9 @@ export abstract class HostPool extends NativePool {
       return buffer;
     }
     if (block.live) {
-      if (block.id === id) return block.buffer;
+      if (block.id === id && !block.buffer.detached) return block.buffer;
       // The allocation it was made for ended in another Worker; its views die now, not later.
+      // (Or the caller transferred the buffer away, and this one was detached by it: a new one.)
       this.#retire(offset, block);
     }
     if (block.buffer.byteLength !== size) block.buffer = this.#newBuffer(offset, size);
@@ -694,10 +718,16 @@ export abstract class HostPool extends NativePool {
     return toArrayBuffer(this.addressOf(offset), 0, size);
   }
 
-  /** Detaches every view of the block's live buffer; what took its bytes over stays as the block's spare. */
+  /**
+   * Detaches every view of the block's live buffer; what took its bytes over stays as the block's
+   * spare. A buffer the caller already transferred away (`buffer.transfer()`, a postMessage or
+   * structuredClone transfer list) is detached here, and left with no spare (a spare of 0 bytes
+   * fits no allocation): whoever holds the transferred buffer keeps reaching the block, which only
+   * its owner can prevent (see the README).
+   */
   #retire(offset: number, block: ViewedBlock): void {
     this.debug?.viewDetached(block.buffer, offset);
-    block.buffer = block.buffer.transfer();
+    block.buffer = block.buffer.detached ? new ArrayBuffer(0) : block.buffer.transfer();
     block.live = false;
     this.#liveViews--;
   }
@@ -712,7 +742,7 @@ export abstract class HostPool extends NativePool {
     for (const [offset, block] of this.#blocks) {
       if (!block.live) continue;
       this.debug?.viewDetached(block.buffer, offset);
-      block.buffer.transfer(0);
+      if (!block.buffer.detached) block.buffer.transfer(0);
     }
     this.#blocks.clear();
     this.#liveViews = 0;
@@ -732,7 +762,8 @@ export abstract class HostPool extends NativePool {
 
   #window(index: number): ArrayBuffer {
     const open = this.#windows[index];
-    if (open !== undefined) return open;
+    // A window the caller detached by transferring its buffer away is made again.
+    if (open !== undefined && !open.detached) return open;
     const start = index * WINDOW_BYTES;
     const buffer = toArrayBuffer((this.base + start) as Pointer, 0, Math.min(WINDOW_SPAN_BYTES, this.addressSpace - start));
     this.#windows[index] = buffer;
@@ -746,7 +777,7 @@ export abstract class HostPool extends NativePool {
     } finally {
       if (this.destroyed) {
         trackedPools.delete(this);
-        for (const buffer of this.#windows) buffer?.transfer(0);
+        for (const buffer of this.#windows) if (buffer !== undefined && !buffer.detached) buffer.transfer(0);
         this.#windows.length = 0;
       }
     }

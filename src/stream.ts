@@ -53,7 +53,11 @@ export class GPUStream {
  */
 export function streamOf(options: unknown, owner = "StreamOptions", keys: readonly string[] = ["stream"]): GPUStream | undefined {
   if (options === undefined) return undefined;
-  const stream = optionsArg(owner, options, keys).stream;
+  return streamOption(optionsArg(owner, options, keys).stream, owner);
+}
+
+/** @internal the `stream` option of `owner`, as read: a GPUStream or none (ConfigError otherwise). */
+export function streamOption(stream: unknown, owner: string): GPUStream | undefined {
   if (stream !== undefined && !(stream instanceof GPUStream)) throw new ConfigError("stream", stream, "must be a GPUStream (from gpuPool.createStream())", owner);
   return stream;
 }

@@ -4,7 +4,7 @@
  * InvalidArgumentError) rather than a TypeError from deep inside, or a wrong value that works by
  * coercion. Messages name a value's type, never its contents (errors.ts describe()).
  */
-import { ConfigError, describe, InvalidArgumentError, InvalidPointerError } from "./errors";
+import { ConfigError, describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError } from "./errors";
 import type { TypedArrayConstructor } from "./allocation";
 
 /**
@@ -17,6 +17,36 @@ export function pointerArg(call: string, value: unknown): number {
     throw new InvalidPointerError(`${call} takes a pointer as a number (a bun:ffi Pointer), not a bigint (${describe(value)}): convert it with Number(p)`);
   }
   throw new InvalidPointerError(`${call} takes a pointer, a whole number from 0 (a bun:ffi Pointer), not ${describe(value)}`);
+}
+
+/**
+ * A size in bytes as the core takes it: a finite number (the core checks that it is whole and in
+ * range). Anything else is an InvalidSizeError saying what it was: the core, handed NaN for it,
+ * would say "cannot allocate nan bytes" of a string or a bigint.
+ */
+export function sizeArg(value: unknown): number {
+  if (typeof value === "number" && Number.isFinite(value)) return value;
+  throw new InvalidSizeError(`cannot allocate ${describe(value)} bytes: a size is a number, a whole number of bytes above 0`);
+}
+
+// The engine's own byteLength getters, taken when this module loads: a call that hands a view's
+// address to native code must know how many bytes the view really spans.
+const typedArrayByteLength = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteLength")!.get!) as (view: unknown) => number;
+const dataViewByteLength = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(DataView.prototype, "byteLength")!.get!) as (view: unknown) => number;
+const arrayBufferByteLength = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength")!.get!) as (buffer: unknown) => number;
+
+/**
+ * The bytes a typed array, DataView or ArrayBuffer really spans (0 once detached), read by the
+ * engine's getter: `view.byteLength` is whatever a subclass, an own property or a patched prototype
+ * says, and native code told a larger length reads or writes past the view's memory.
+ */
+export function byteLengthOf(value: ArrayBufferView | ArrayBuffer): number {
+  if (!ArrayBuffer.isView(value)) return arrayBufferByteLength(value);
+  try {
+    return typedArrayByteLength(value);
+  } catch {
+    return dataViewByteLength(value); // the one kind of view that is no typed array
+  }
 }
 
 const TYPED_ARRAYS: ReadonlySet<unknown> = new Set<TypedArrayConstructor>([

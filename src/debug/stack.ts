@@ -15,7 +15,11 @@ export type StackTrace = Error;
 
 export function captureStack(): StackTrace {
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = FRAMES_MAX + LIBRARY_FRAMES_MAX;
+  try {
+    Error.stackTraceLimit = FRAMES_MAX + LIBRARY_FRAMES_MAX;
+  } catch {
+    return new Error(); // Error frozen (a hardened program's lockdown): the program's own depth
+  }
   const trace = new Error();
   Error.stackTraceLimit = limit;
   return trace;
@@ -24,9 +28,29 @@ export function captureStack(): StackTrace {
 /** The caller's frames, one per line ("    at f (file:line:column)"), without the library's own. */
 export function formatStack(trace: StackTrace | undefined): string | undefined {
   if (trace === undefined) return undefined;
-  const frames = (trace.stack ?? "")
+  const frames = stackText(trace)
     .split("\n")
     .filter((line) => line.startsWith("    at ") && !line.includes(LIBRARY_DIR))
     .slice(0, FRAMES_MAX);
   return frames.length > 0 ? frames.join("\n") : "    at <unknown>";
+}
+
+/**
+ * The trace's stack in the engine's own text. Bun formats a stack when it is first read, through
+ * the program's Error.prepareStackTrace if it has one (source-map-support installs one; the
+ * `callsites` idiom returns an array of call sites; a hook may return anything, or throw): that
+ * hook is set aside while the library reads its own traces, so every report can be written.
+ */
+function stackText(trace: Error): string {
+  const hooks = Error as unknown as { prepareStackTrace: unknown };
+  const prepare = hooks.prepareStackTrace;
+  try {
+    if (prepare !== undefined) hooks.prepareStackTrace = undefined;
+    const stack: unknown = trace.stack;
+    return typeof stack === "string" ? stack : "";
+  } catch {
+    return ""; // a hook that could not be set aside (Error frozen) and threw
+  } finally {
+    if (prepare !== undefined && hooks.prepareStackTrace !== prepare) hooks.prepareStackTrace = prepare;
+  }
 }

@@ -14,7 +14,8 @@ pub const Api = struct {
     pmem_drain: *const fn () callconv(.c) void,
     pmem_msync: *const fn (?*const anyopaque, usize) callconv(.c) c_int,
     pmem_is_pmem: *const fn (?*const anyopaque, usize) callconv(.c) c_int,
-    pmem_memcpy_persist: *const fn (?*anyopaque, ?*const anyopaque, usize) callconv(.c) ?*anyopaque,
+    /// memmove, not memcpy: a caller's source may overlap the destination (a view of the same allocation).
+    pmem_memmove_persist: *const fn (?*anyopaque, ?*const anyopaque, usize) callconv(.c) ?*anyopaque,
     pmem_memset_persist: *const fn (?*anyopaque, c_int, usize) callconv(.c) ?*anyopaque,
     pmem_check_version: *const fn (c_uint, c_uint) callconv(.c) ?[*:0]const u8,
 };

@@ -65,16 +65,17 @@ pub const Media = struct {
         crash_points.noteDrain();
     }
 
-    /// Copies `source` to `offset` and makes it durable: a barrier.
+    /// Copies `source` to `offset` and makes it durable: a barrier. `source` may overlap the
+    /// destination (JavaScript hands in views of the pool's own memory): it is copied as memmove does.
     pub fn memcpyPersist(self: *Media, offset: usize, source: []const u8) void {
         assert(offset <= self.len and source.len <= self.len - offset);
         const start = self.address(offset);
         crash_points.noteFlush(start, source.len);
         crash_points.barrier();
         if (self.is_pmem) {
-            _ = libpmem.loaded().pmem_memcpy_persist(@ptrFromInt(start), source.ptr, source.len);
+            _ = libpmem.loaded().pmem_memmove_persist(@ptrFromInt(start), source.ptr, source.len);
         } else {
-            @memcpy(self.base[offset..][0..source.len], source);
+            @memmove(self.base[offset..][0..source.len], source);
             self.syncDeferred();
             self.sync(start, source.len);
         }
@@ -167,6 +168,21 @@ test "commits and persists reach the bytes, drained or deferred, in both modes" 
         media.flush(0, 64);
         media.drain();
         media.persist(8, 100);
+    }
+}
+
+test "memcpyPersist copies a source that overlaps its destination as memmove does, in both modes" {
+    _ = libpmem.api() catch return;
+    const memory = try std.heap.page_allocator.alignedAlloc(u8, .fromByteUnits(page_bytes), page_bytes);
+    defer std.heap.page_allocator.free(memory);
+    for ([_]bool{ true, false }) |is_pmem| {
+        var media: Media = .{ .base = memory.ptr, .len = memory.len, .is_pmem = is_pmem };
+        for (memory[0..256], 0..) |*byte, i| byte.* = @intCast(i);
+        media.memcpyPersist(16, memory[0..200]); // forwards over itself
+        for (memory[16..216], 0..) |byte, i| try std.testing.expectEqual(@as(u8, @intCast(i)), byte);
+        for (memory[0..256], 0..) |*byte, i| byte.* = @intCast(i);
+        media.memcpyPersist(0, memory[16..216]); // backwards over itself
+        for (memory[0..200], 16..) |byte, i| try std.testing.expectEqual(@as(u8, @intCast(i)), byte);
     }
 }
 

@@ -1,0 +1,28 @@
+/**
+ * An allocation's address, size and identity as a JavaScript caller can reach them. Found by
+ * attacking main: `ptr`, `size`, `offset`, `id` and `pool` were readonly in the types only; at run
+ * time they were plain writable properties, and native code trusts them. `a.size = 1 << 28` (as if
+ * to resize the block) then `copy(a, array)` or `a.bytes` wrote far past the block and crashed the
+ * process; `a.ptr = 4096` made copy() write at that address. They are now accessors over private
+ * fields: an assignment is a TypeError (ES modules are strict) and changes nothing. In a child
+ * process, so a crash is a failure naming the case.
+ */
+import { expect, test } from "bun:test";
+import { runChild } from "../pmem/helpers";
+
+test("assigning to an allocation's ptr, size, offset, id or pool throws a TypeError and changes nothing", async () => {
+  const run = await runChild("../../fixtures/attack/handle-fields-child.ts", []);
+  expect({ signal: run.signalCode, stderr: run.stderr }).toEqual({ signal: null, stderr: "" });
+  expect(run.exitCode).toBe(0);
+  const results = run.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  expect(results).toEqual(
+    ["ptr", "size", "offset", "id", "pool", "epoch"].map((field) => ({ field, assignment: "TypeError", unchanged: true, copied: 64, viewBytes: 64, freed: true })),
+  );
+});
+
+test("JSON.stringify of an allocation names it: pool, id, address and size", async () => {
+  const { MemoryPoolManager } = await import("../../src/index");
+  using pool = MemoryPoolManager.getInstance().createCPUPool("attack-handle-json");
+  const a = pool.allocate(24);
+  expect(JSON.parse(JSON.stringify(a))).toEqual({ pool: "attack-handle-json", id: a.id, ptr: a.ptr, size: 24 });
+});
