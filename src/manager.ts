@@ -39,7 +39,7 @@ const THREAD_SAFETY_NAMES = byValue(THREAD_SAFETY_CODES);
 const GUARD_POSITION_CODES = ABI.enums.guardPosition;
 const DEFAULT_CPU_POOL = "default_cpu_pool";
 const DEFAULT_GPU_POOL = "default_gpu_pool";
-const KIND_NAMES: Record<number, PoolKindName> = { [PoolKind.cpu]: "cpu", [PoolKind.gpu]: "gpu", [PoolKind.pinned]: "pinned" };
+const KIND_NAMES: Record<number, PoolKindName> = { [PoolKind.cpu]: "cpu", [PoolKind.gpu]: "gpu", [PoolKind.pinned]: "pinned", [PoolKind.pmem]: "pmem" };
 
 function configRecord(kind: number, config: PoolConfig): Float64Array {
   const values: Record<(typeof CONFIG_FIELDS)[number], number> = {
@@ -242,8 +242,6 @@ export class MemoryPoolManager {
     const encoded = validName(name);
     const handle = core.mp_pool_find(encoded, encoded.length);
     if (handle >= 0) return this.#attach(name, handle);
-    const pmemHandle = core.mp_pmem_find(encoded, encoded.length);
-    if (pmemHandle >= 0) return this.#attachPMEM(name, pmemHandle);
     if (handle === Status.poolNotFound) throw new PoolNotFoundError(`no pool named '${name}'`);
     return this.#attach(name, check(handle));
   }
@@ -252,7 +250,7 @@ export class MemoryPoolManager {
   hasPool(name: string): boolean {
     if (this.#live(name) !== undefined) return true;
     const encoded = validName(name);
-    return core.mp_pool_find(encoded, encoded.length) >= 0 || core.mp_pmem_find(encoded, encoded.length) >= 0;
+    return core.mp_pool_find(encoded, encoded.length) >= 0;
   }
 
   /** Releases the pool's memory; its allocations and views die with it. A PMEM pool is closed; its file stays. */
@@ -306,13 +304,6 @@ export class MemoryPoolManager {
       if (len < 0) continue; // destroyed by another Worker since the list was taken
       const kind = KIND_NAMES[core.mp_pool_kind(handle)];
       if (kind !== undefined) infos.push({ name: decodeName(nameBuffer.subarray(0, len)), kind });
-    }
-    const pmemHandles = new Int32Array(Math.max(64, core.mp_pmem_list(handles, 0)));
-    const pmemCount = Math.min(pmemHandles.length, core.mp_pmem_list(pmemHandles, pmemHandles.length));
-    for (const handle of pmemHandles.subarray(0, pmemCount)) {
-      const len = core.mp_pmem_name(handle, nameBuffer, nameBuffer.length);
-      if (len < 0) continue;
-      infos.push({ name: decodeName(nameBuffer.subarray(0, len)), kind: "pmem" });
     }
     return infos;
   }
@@ -403,19 +394,17 @@ export class MemoryPoolManager {
     return undefined;
   }
 
-  /** A PMEM pool opened in another Worker: the same file and allocations. */
-  #attachPMEM(name: string, handle: number): MemoryPool {
-    const record = new Float64Array(CONFIG_FIELDS.length);
-    check(core.mp_pmem_config(handle, record));
-    const pathBuffer = new Uint8Array(4096);
-    const len = check(core.mp_pmem_path(handle, pathBuffer, pathBuffer.length));
-    const config = Object.assign(configFromRecord(record), { pmemPoolPath: decodeName(pathBuffer.subarray(0, len)) });
-    return this.#adopt(new PMEMMemoryPool(name, Object.freeze(config), handle), false);
-  }
-
+  /** A pool made in another Worker (a PMEM pool: the same file and allocations). */
   #attach(name: string, handle: number): MemoryPool {
     const record = new Float64Array(CONFIG_FIELDS.length);
     check(core.mp_pool_config(handle, record));
-    return this.#wrap(name, Object.freeze(configFromRecord(record.slice())), handle, check(core.mp_pool_kind(handle)), false);
+    const kind = check(core.mp_pool_kind(handle));
+    if (kind === PoolKind.pmem) {
+      const pathBuffer = new Uint8Array(4096);
+      const len = check(core.mp_pmem_path(handle, pathBuffer, pathBuffer.length));
+      const config = Object.assign(configFromRecord(record), { pmemPoolPath: decodeName(pathBuffer.subarray(0, len)) });
+      return this.#adopt(new PMEMMemoryPool(name, Object.freeze(config), handle), false);
+    }
+    return this.#wrap(name, Object.freeze(configFromRecord(record.slice())), handle, kind, false);
   }
 }

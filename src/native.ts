@@ -92,25 +92,14 @@ const symbols = {
   mp_nvtx_configure: { args: [u32, u32], returns: u32 },
 } as const;
 
-/** PMEM pools (zig/src/pmem/): handles of their own; offsets and sizes as above. */
+/** PMEM pools (zig/src/pmem/): opening, durability, roots and links; everything else a pool does goes through the calls above with the pool's handle. */
 const pmemSymbols = {
   mp_pmem_available: { args: [], returns: i32 },
   mp_pmem_open: { args: [ptr, u32, ptr, u32, ptr], returns: i32 },
   mp_pmem_last_reason: { args: [], returns: u32 },
-  mp_pmem_find: { args: [ptr, u32], returns: i32 },
-  mp_pmem_close: { args: [i32], returns: i32 },
-  mp_pmem_list: { args: [ptr, u32], returns: u32 },
-  mp_pmem_name: { args: [i32, ptr, u32], returns: i32 },
   mp_pmem_path: { args: [i32, ptr, u32], returns: i32 },
-  mp_pmem_config: { args: [i32, ptr], returns: i32 },
-  mp_pmem_base: { args: [i32], returns: ptr },
-  mp_pmem_file_size: { args: [i32], returns: f64 },
   mp_pmem_is_pmem: { args: [i32], returns: i32 },
   mp_pmem_created: { args: [i32], returns: i32 },
-  mp_pmem_alloc: { args: [i32, f64], returns: u32 },
-  mp_pmem_free: { args: [i32, u32, u32], returns: i32 },
-  mp_pmem_live_size: { args: [i32, u32], returns: f64 },
-  mp_pmem_live_id: { args: [i32, u32], returns: u32 },
   mp_pmem_register_dma: { args: [i32, u32], returns: i32 },
   mp_pmem_checkpoint: { args: [i32, u32, f64, ptr, f64], returns: i32 },
   mp_pmem_persist: { args: [i32, f64, f64], returns: i32 },
@@ -122,17 +111,10 @@ const pmemSymbols = {
   mp_pmem_get_root: { args: [i32, ptr, u32], returns: u32 },
   mp_pmem_root: { args: [i32, ptr, u32, f64], returns: u32 },
   mp_pmem_root_name: { args: [i32, u32, ptr, u32], returns: i32 },
-  mp_pmem_live_list: { args: [i32, ptr, u32], returns: i32 },
   mp_pmem_unreachable_list: { args: [i32, ptr, u32], returns: i32 },
   mp_pmem_link: { args: [i32, u32, u32, f64, u32, u32, u32], returns: i32 },
   mp_pmem_linked: { args: [i32, u32, u32, f64], returns: u32 },
   mp_pmem_commit_unpublished: { args: [i32, u32, u32], returns: i32 },
-  mp_pmem_stats: { args: [i32, ptr], returns: i32 },
-  mp_pmem_reset_peaks: { args: [i32], returns: i32 },
-  mp_pmem_trim: { args: [i32], returns: f64 },
-  mp_pmem_check: { args: [i32], returns: i32 },
-  mp_pmem_reset: { args: [i32], returns: i32 },
-  mp_pmem_snapshot: { args: [i32, ptr, ptr, u32, ptr, u32, ptr], returns: i32 },
   mp_pmem_barrier_count: { args: [], returns: f64 },
 } as const;
 

@@ -2,7 +2,9 @@
 //! and the lock its thread-safety setting asks for. The pool turns sizes in bytes into
 //! granules and regions into growth; the strategy only places blocks. Where a debug switch is
 //! on, the debug layer (debug/layer.zig) stands between the pool and its strategy and takes
-//! over allocate, free and lookup; with every switch off the pool never calls it.
+//! over allocate, free and lookup; with every switch off the pool never calls it. A PMEM pool
+//! is this pool over a mapped file (backend/pmem_file.zig) with a journal (pmem/journal.zig)
+//! told of each placement and release: pmem/open.zig makes one.
 const std = @import("std");
 const build_options = @import("build_options");
 const assert = std.debug.assert;
@@ -10,6 +12,8 @@ const arena_mod = @import("arena.zig");
 const Arena = arena_mod.Arena;
 const backend_mod = @import("backend.zig");
 const Fixed = @import("strategy/fixed.zig").Fixed;
+const placement_mod = @import("strategy/placement.zig");
+const Journal = @import("pmem/journal.zig").Journal;
 const tlsf_mod = @import("strategy/tlsf.zig");
 const Tlsf = tlsf_mod.Tlsf;
 const FreeResult = @import("strategy/tlsf.zig").FreeResult;
@@ -35,7 +39,7 @@ pub const debug_layer_built = build_options.debug_layer;
 const granule_bytes = arena_mod.granule_bytes;
 pub const page_bytes = 4096;
 
-pub const StrategyKind = enum(u32) { fixed_size = 0, variable = 1 };
+pub const StrategyKind = placement_mod.Kind;
 pub const ThreadSafety = enum(u32) { none = 0, mutex = 1, lock_free = 2 };
 
 /// The configuration as TypeScript passes it: one f64 per field, in this order (abi.zig describes it to TypeScript).
@@ -158,7 +162,7 @@ comptime {
     assert(@intFromEnum(ConfigField.canaries) + debug_fields.len == config_field_count);
 }
 
-const Strategy = union(StrategyKind) { fixed_size: Fixed, variable: Tlsf };
+const Strategy = placement_mod.Placement;
 
 /// Bytes of canary on each side of a GPU allocation (src/gpu_debug.ts places them): enough for the
 /// kernels to find overruns, and a multiple of the alignment so user pointers stay aligned.
@@ -195,34 +199,51 @@ pub const Pool = struct {
     viewers: Viewers = .{},
     /// GPU and pinned pools: regions and allocations as NVTX heaps and regions, for compute-sanitizer.
     annotations: PoolAnnotations = .{},
+    /// PMEM pools: the allocation table, roots, links and redo log in the file, told of each
+    /// placement and release (pmem/journal.zig).
+    journal: ?*Journal = null,
+    /// The largest request one allocation may have (`sizeMax`).
+    size_max: u64 = 0,
 
     /// The id a block carries while its stream-ordered free waits; no allocation gets it.
     pub const pending_id: u32 = std.math.maxInt(u32);
 
     pub fn create(gpa: std.mem.Allocator, name: []const u8, config: Config) Error!*Pool {
+        return createOver(gpa, name, config, try backend_mod.Backend.forKind(config.kind, config.device_id), null);
+    }
+
+    /// A pool over `backend` (owned from here on, also on failure). With a `journal` (owned too),
+    /// the backend is a mapped file (`Backend.mappedBytes`): the arena takes it whole, its one
+    /// region is the journal's, and the journal rebuilds the placement from the file.
+    pub fn createOver(gpa: std.mem.Allocator, name: []const u8, config: Config, backend: backend_mod.Backend, journal: ?*Journal) Error!*Pool {
         assert(name.len > 0);
-        const backend = try backend_mod.Backend.forKind(config.kind, config.device_id);
+        assert((journal != null) == (backend.mappedBytes() != null));
         var backend_owned = true;
         defer if (backend_owned) backend.deinit();
+        var journal_owned = journal != null;
+        defer if (journal_owned) journal.?.destroy();
         const granularity = backend.granularity();
-        const wanted_bytes = if (config.max_size == 0)
+        const wanted_bytes = if (backend.mappedBytes()) |mapped|
+            mapped
+        else if (config.max_size == 0)
             arena_mod.reserve_bytes_max
         else
             @min(arena_mod.reserve_bytes_max, std.mem.alignForward(u64, config.max_size, granularity));
         // At least the first region (below): a fixed-size block, with device canaries, may pass initialSize.
         const first_region_bound = std.mem.alignForward(u64, @max(config.initial_size, config.block_size + 2 * deviceCanaryBytes(config.alignment) + @max(config.alignment, granule_bytes)), granularity);
-        const reserve_bytes = backend.reservationBytes(wanted_bytes, first_region_bound, config.growth != 0, config.max_size != 0);
+        const reserve_bytes = if (backend.mappedBytes()) |mapped| mapped else backend.reservationBytes(wanted_bytes, first_region_bound, config.growth != 0, config.max_size != 0);
         const self = gpa.create(Pool) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.destroy(self);
         const owned_name = gpa.dupe(u8, name) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.free(owned_name);
         // A pool with a maxSize reserves just that; one without takes 64 GiB, or less where the
         // process's address space runs short, but never less than its first region.
-        const least_bytes = if (config.max_size == 0) std.mem.alignForward(u64, config.initial_size, granularity) else reserve_bytes;
+        const least_bytes = if (config.max_size == 0 and backend.mappedBytes() == null) std.mem.alignForward(u64, config.initial_size, granularity) else reserve_bytes;
         const arena = Arena.initShrinking(gpa, backend, reserve_bytes, least_bytes) orelse
             return status.fail(error.OutOfMemory, "could not reserve {d} bytes of {s} address space: the pools of this process hold all the address space they may (96 TiB), or the OS refused; give pools a maxSize, or destroy some", .{ least_bytes, @tagName(config.kind) });
         const reserved_bytes = arena.reserved_bytes;
         backend_owned = false; // the arena releases it from here on
+        journal_owned = false; // the pool (deinitParts) destroys it from here on
         const alignment_granules: u32 = @intCast(@max(1, config.alignment / granule_bytes));
         // Device memory is checked from TypeScript with the debug kernels (src/gpu_debug.ts): the
         // layer here reads and writes host memory, so a GPU pool takes only what the kernels do.
@@ -258,16 +279,26 @@ pub const Pool = struct {
             .name = owned_name,
             .config = config,
             .arena = arena,
-            .strategy = switch (config.strategy) {
-                .fixed_size => .{ .fixed_size = Fixed.init(gpa, @intCast(std.mem.alignForward(u64, Config.granulesFor(block_bytes), alignment_granules))) },
-                .variable => .{ .variable = Tlsf.init(gpa) },
-            },
+            // A PMEM pool's placement lives in huge pages (pmem/dram.zig): recovery writes it all at once.
+            .strategy = Strategy.init(if (journal) |j| j.table.gpa else gpa, config.strategy, if (journal) |j| j.table.stride else @intCast(std.mem.alignForward(u64, Config.granulesFor(block_bytes), alignment_granules))),
             .stats = .{ .enabled = config.collect_stats },
             .alignment_granules = alignment_granules,
             .debug = layer,
             .owner_thread = std.Thread.getCurrentId(),
-            .annotations = PoolAnnotations.init(gpa, owned_name, config.kind != .cpu, arena.backend.wholeAllocation()),
+            .annotations = PoolAnnotations.init(gpa, owned_name, config.kind == .gpu or config.kind == .pinned, arena.backend.wholeAllocation()),
+            .journal = journal,
         };
+        self.size_max = if (journal) |j| j.sizeMax() else switch (config.strategy) {
+            .fixed_size => @min(self.arena.reserved_bytes, std.math.maxInt(u32)),
+            .variable => self.arena.reserved_bytes - config.alignment,
+        };
+        if (journal) |j| {
+            self.recover(j) catch |err| {
+                self.deinitParts();
+                return err;
+            };
+            return self;
+        }
         if (config.sharedFixed() and config.strategy == .variable) {
             self.sharded = ShardedVariable.create(gpa) catch |err| {
                 self.deinitParts();
@@ -290,16 +321,33 @@ pub const Pool = struct {
         return self;
     }
 
+    /// A PMEM pool's first and only region is the heap of its file, its placement rebuilt from the
+    /// journal's table, its statistics from what the table holds.
+    fn recover(self: *Pool, journal: *Journal) Error!void {
+        assert(self.arena.regions.items.len == 0);
+        const start_bytes, const len_bytes = journal.regionBytes();
+        const index = self.arena.adopt(start_bytes, len_bytes) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        const region = &self.arena.regions.items[index];
+        const restored = try journal.recover(&self.strategy, region.*, &self.last_id);
+        region.live_count = @intCast(restored.live_count);
+        self.last_region_bytes = len_bytes;
+        self.stats.live_allocations = restored.live_count;
+        self.stats.peak_live_allocations = restored.live_count;
+        self.stats.bytes_in_use = restored.requested_bytes;
+        self.stats.peak_bytes_in_use = restored.requested_bytes;
+        self.stats.bytes_allocated = restored.block_bytes;
+        self.stats.recordReserved(self.arena.committed_bytes);
+    }
+
+    /// Everything but the name and the record itself (create's failures free those by errdefer).
     fn deinitParts(self: *Pool) void {
         self.annotations.deinit();
+        if (self.journal) |journal| journal.destroy();
         if (debug_layer_built) if (self.debug) |layer| layer.destroy();
         if (self.shared) |shared| shared.destroy();
         if (self.sharded) |sharded| sharded.destroy();
-        switch (self.strategy) {
-            inline else => |*strategy| strategy.deinit(),
-        }
+        self.strategy.deinit();
         self.arena.deinit();
-        self.gpa.free(self.name);
     }
 
     /// Called where a thread asks for the pool's base address to make views over its memory.
@@ -309,11 +357,14 @@ pub const Pool = struct {
 
     pub fn destroy(self: *Pool) void {
         const gpa = self.gpa;
+        // What the journal defers becomes durable while the file is still mapped.
+        if (self.journal) |journal| journal.finish();
         // Host and pinned memory: JavaScript views in other threads may reach it (pinned regions
         // are unregistered from the driver and given back as host regions are; the range stays).
         if (self.arena.backend.hostAccessible() and self.viewers.elsewhere()) self.arena.retireMapped();
         self.stream_frees.deinit(self.device());
         self.deinitParts();
+        gpa.free(self.name);
         gpa.destroy(self);
     }
 
@@ -322,22 +373,21 @@ pub const Pool = struct {
         if (self.shared) |shared| shared.handle = handle;
     }
 
-    inline fn lock(self: *Pool) void {
+    /// The pool's lock, for layers whose operations span several steps (pmem/journal.zig).
+    pub inline fn lock(self: *Pool) void {
         if (self.config.thread_safety == .mutex) self.mutex.lock();
     }
 
-    inline fn unlock(self: *Pool) void {
+    pub inline fn unlock(self: *Pool) void {
         if (self.config.thread_safety == .mutex) self.mutex.unlock();
     }
 
     /// Largest request a single allocation of this pool could ever satisfy. A fixed-size pool
     /// serves a request over its block size with a run of blocks; the strategy keeps a request's
     /// size in 32 bits.
-    pub fn sizeMax(self: *const Pool) u64 {
-        return switch (self.config.strategy) {
-            .fixed_size => @min(self.arena.reserved_bytes, std.math.maxInt(u32)),
-            .variable => self.arena.reserved_bytes - self.config.alignment,
-        };
+    pub inline fn sizeMax(self: *const Pool) u64 {
+        assert(self.size_max > 0);
+        return self.size_max;
     }
 
     /// Blocks of a fixed-size pool that a block of `block_bytes` takes: 1, or a run's length.
@@ -373,16 +423,14 @@ pub const Pool = struct {
         return switch (self.arena.backend) {
             .device => |arena| arena.device,
             .pinned => |dev| dev,
-            .host => null,
+            .host, .pmem => null,
         };
     }
 
     /// A block of at least `size` bytes for work on `stream` (null for none): its granule offset
     /// and its allocation id.
     pub fn alloc(self: *Pool, size: u64, stream: driver.Stream) Error!Placed {
-        if (size == 0 or size > self.sizeMax()) {
-            return status.fail(error.InvalidSize, "cannot allocate {d} bytes from pool '{s}': sizes run from 1 to {d}", .{ size, self.name, self.sizeMax() });
-        }
+        try self.checkSize(size);
         if (self.shared) |shared| {
             const placed = try shared.alloc(self, @intCast(size));
             return .{ .g = placed.g, .id = placed.id };
@@ -393,6 +441,22 @@ pub const Pool = struct {
         }
         self.lock();
         defer self.unlock();
+        return self.allocUnderLock(size, stream);
+    }
+
+    inline fn checkSize(self: *const Pool, size: u64) Error!void {
+        if (size == 0 or size > self.sizeMax()) {
+            return status.fail(error.InvalidSize, "cannot allocate {d} bytes from pool '{s}': sizes run from 1 to {d}", .{ size, self.name, self.sizeMax() });
+        }
+    }
+
+    /// `alloc` for a layer that holds the pool's lock (pmem/journal.zig root()).
+    pub fn allocLocked(self: *Pool, size: u64) Error!Placed {
+        try self.checkSize(size);
+        return self.allocUnderLock(size, null);
+    }
+
+    inline fn allocUnderLock(self: *Pool, size: u64, stream: driver.Stream) Error!Placed {
         if (debug_layer_built) if (self.debug) |layer| {
             if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.alloc, .{ layer, self, size });
             // Sampled guard pages alone: only the sampled allocations leave the plain path.
@@ -402,7 +466,7 @@ pub const Pool = struct {
         const started = if (timed) std.time.Instant.now() catch null else null;
         const id = self.nextId();
         if (self.stream_frees.pending.items.len > 0) self.reclaim(stream, false);
-        const g = self.place(size, size, id) orelse return self.failPlace(size);
+        const g = if (self.journal) |journal| try self.placeRecorded(journal, size, id) else self.place(size, size, id) orelse return self.failPlace(size);
         assert(g < status.offset_error_base and g % self.alignment_granules == 0);
         self.notePlaced(g, size, self.blockBytes(size));
         if (started) |start| {
@@ -410,6 +474,20 @@ pub const Pool = struct {
             self.stats.recordAllocTime(now.since(start));
         }
         return .{ .g = g, .id = id };
+    }
+
+    /// Places a block whose record the journal keeps (PMEM): the journal is told before and after.
+    fn placeRecorded(self: *Pool, journal: *Journal, size: u64, id: u32) Error!u32 {
+        journal.reserve(&self.strategy, self.name) catch |err| {
+            self.stats.failed_allocations += 1;
+            return err;
+        };
+        const g = self.place(size, size, id) orelse {
+            self.stats.failed_allocations += 1;
+            return journal.failNoRoom(self.name, size, self.strategy.freeSpace()[0] * granule_bytes);
+        };
+        journal.notePlaced(&self.strategy, g);
+        return g;
     }
 
     pub inline fn nextId(self: *Pool) u32 {
@@ -565,8 +643,36 @@ pub const Pool = struct {
     }
 
     fn freeLocked(self: *Pool, region_index: u32, g: u32) Error!void {
+        if (self.journal) |journal| return self.freeRecorded(journal, region_index, g);
         const freed = try self.failUnlessFreed(self.release(region_index, g), g);
         self.stats.recordFree(freed.requested_bytes, @as(u64, freed.granules) * granule_bytes);
+    }
+
+    /// Frees a block whose record the journal keeps (PMEM): the journal is told before and after.
+    fn freeRecorded(self: *Pool, journal: *Journal, region_index: u32, g: u32) Error!void {
+        const slot = try journal.beforeRelease(&self.strategy, g, self.name);
+        const freed = try self.failUnlessFreed(self.release(region_index, g), g);
+        journal.released(slot.?); // a block the placement freed was live: the journal had its slot
+        self.stats.recordFree(freed.requested_bytes, @as(u64, freed.granules) * granule_bytes);
+    }
+
+    /// Frees the block at `g` for a layer that holds the pool's lock (pmem/journal.zig freePrevious).
+    pub fn freeLockedAt(self: *Pool, g: u32) Error!void {
+        const region_index = self.arena.regionOf(g);
+        if (region_index == arena_mod.none) return self.failOutside(g);
+        return self.freeLocked(region_index, g);
+    }
+
+    /// The live allocation at `g`, for a layer that holds the pool's lock.
+    pub fn liveLocked(self: *Pool, g: u32) ?Live {
+        const region_index = self.arena.regionOf(g);
+        if (region_index == arena_mod.none) return null;
+        return self.lookupLocked(region_index, g);
+    }
+
+    /// The placement, for a layer that holds the pool's lock and keeps data by block (the journal's table).
+    pub fn placementLocked(self: *const Pool) *const Strategy {
+        return &self.strategy;
     }
 
     /// Frees the block at `g` once the work queued on `stream` so far is done: until then it goes
@@ -672,10 +778,7 @@ pub const Pool = struct {
 
     /// The live block that starts at `g` in the strategy's region `region_index`.
     pub fn lookupLocked(self: *Pool, region_index: u32, g: u32) ?Live {
-        return switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.lookup(region_index, g),
-            .variable => |*tlsf| tlsf.lookup(g),
-        };
+        return self.strategy.lookup(region_index, g);
     }
 
     pub fn reset(self: *Pool) Error!void {
@@ -689,6 +792,7 @@ pub const Pool = struct {
         self.lock();
         defer self.unlock();
         if (self.stream_frees.pending.items.len > 0) self.reclaim(null, true);
+        if (self.journal) |journal| journal.reset();
         for (self.arena.regions.items) |*region| region.live_count = 0;
         switch (self.strategy) {
             .fixed_size => |*fixed| fixed.reset(),
@@ -762,10 +866,7 @@ pub const Pool = struct {
 
     pub fn writeStatsLocked(self: *Pool, out: *[stats_mod.field_count]f64) void {
         const regions = self.regionCount();
-        const free_granules, const largest_granules = switch (self.strategy) {
-            .fixed_size => |*fixed| .{ fixed.freeGranules(), fixed.freeGranules() },
-            .variable => |*tlsf| .{ tlsf.free_granules, tlsf.largestFreeGranules() },
-        };
+        const free_granules, const largest_granules = self.strategy.freeSpace();
         self.stats.write(.{
             .reserved = self.arena.committed_bytes,
             .address_space = self.arena.reserved_bytes,
@@ -873,6 +974,10 @@ pub const Pool = struct {
     pub fn listLive(self: *Pool, out: []u32) u32 {
         self.lock();
         defer self.unlock();
+        return self.listLiveLocked(out);
+    }
+
+    pub fn listLiveLocked(self: *Pool, out: []u32) u32 {
         if (debug_layer_built) if (self.debug) |layer| return layer.listLive(self, out);
         var count: u32 = 0;
         var blocks = self.liveBlocks();

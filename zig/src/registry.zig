@@ -10,12 +10,10 @@
 //! until no thread is inside, so a pool destroyed under other Workers fails their next call with
 //! PoolNotFound and never frees memory a call is still using.
 //!
-//! Pools of host and device memory (pool.zig) and PMEM pools (pmem/pool.zig) are different types
-//! with tables of their own; one lock and one namespace cover both, so a name names one pool.
+//! Pools of every kind (host, device, pinned, PMEM: pool.zig) are in one table, one namespace.
 const std = @import("std");
 const assert = std.debug.assert;
 const Pool = @import("pool.zig").Pool;
-const PmemPool = @import("pmem/pool.zig").Pool;
 const status = @import("status.zig");
 const Error = status.Error;
 const pool_guard = @import("sync/pool_guard.zig");
@@ -77,7 +75,7 @@ fn Table(comptime T: type, comptime last_generation: u32) type {
         fn add(self: *@This(), create: anytype, name: []const u8, config: anytype) Error!i32 {
             mutex.lock();
             defer mutex.unlock();
-            if (nameTakenLocked(name)) return status.fail(error.PoolExists, "a pool named '{s}' already exists", .{name});
+            if (self.findLocked(name) != null) return status.fail(error.PoolExists, "a pool named '{s}' already exists", .{name});
             const index = self.freeSlotLocked() orelse return self.failFull();
             const pool = try create(std.heap.c_allocator, name, config);
             self.next_slot = (index + 1) % pools_max;
@@ -168,16 +166,10 @@ fn Table(comptime T: type, comptime last_generation: u32) type {
     };
 }
 
-/// Guard keys: the slot, with a bit saying which table (both tables use the same slot numbers).
+/// Guard keys: the slot (a key is the slot plus what tells tables apart; there is one table).
 const pools_key: u32 = 0;
-const pmem_key: u32 = pools_max;
 
 var pools: Table(Pool, generation_max) = .{};
-var pmem_pools: Table(PmemPool, generation_max) = .{};
-
-fn nameTakenLocked(name: []const u8) bool {
-    return pools.findLocked(name) != null or pmem_pools.findLocked(name) != null;
-}
 
 /// The pool a handle names, or null for a handle that names no live pool.
 pub inline fn get(handle: i32) ?*Pool {
@@ -214,44 +206,18 @@ pub fn remove(handle: i32) Error!*Pool {
     return pools.remove(handle, pools_key);
 }
 
-/// Destroys the threadSafety "none" pools (of both tables) the calling thread owns, as it ends:
+/// Destroys the threadSafety "none" pools the calling thread owns, as it ends:
 /// no other thread may use or destroy them, so they would otherwise hold their memory, name and
 /// slot for the life of the process. Returns how many.
 pub fn destroyOwned() u32 {
     const me = std.Thread.getCurrentId();
-    return pools.destroyOwnedBy(me, pools_key) + pmem_pools.destroyOwnedBy(me, pmem_key);
+    return pools.destroyOwnedBy(me, pools_key);
 }
 
 /// Writes the handles of every live pool into `out`; returns how many there are.
 pub fn list(out: []i32) u32 {
     return pools.list(out);
 }
-
-/// PMEM pools: the same operations over their own table, behind the same guard and owner rule.
-pub const pmem = struct {
-    /// Like `registry.enter`: the pool stays alive until `leave(which)`, owed also on null.
-    pub inline fn enter(handle: i32, which: pool_guard.Which) ?*PmemPool {
-        return pmem_pools.enter(handle, which, pmem_key);
-    }
-
-    pub fn add(name: []const u8, config: anytype) Error!i32 {
-        return pmem_pools.add(PmemPool.create, name, config);
-    }
-
-    pub fn find(name: []const u8) ?i32 {
-        mutex.lock();
-        defer mutex.unlock();
-        return pmem_pools.findLocked(name);
-    }
-
-    pub fn remove(handle: i32) Error!*PmemPool {
-        return pmem_pools.remove(handle, pmem_key);
-    }
-
-    pub fn list(out: []i32) u32 {
-        return pmem_pools.list(out);
-    }
-};
 
 test "a slot retires after its last generation: stale handles stay refused, other slots serve" {
     const Fake = struct {

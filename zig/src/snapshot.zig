@@ -2,8 +2,8 @@
 //! live or free, in address order, with the pool's statistics taken under the same lock, so
 //! the figures and the blocks agree. src/snapshot.ts turns the records into plain data and
 //! src/memory_map.ts into a picture. A cold path: it walks the strategy's own bookkeeping and
-//! adds nothing to allocate or free. Pools of the main table (pool.zig) and PMEM pools
-//! (pmem/pool.zig) both write theirs here: the same strategies place their blocks.
+//! adds nothing to allocate or free. Every pool (pool.zig), PMEM pools included, writes its
+//! snapshot here: the same strategies place their blocks.
 //!
 //! The caller provides the buffers. Where they are too small the header still holds the counts,
 //! so the caller retries with room; records past the capacities are counted, not written.
@@ -74,7 +74,7 @@ pub const Ids = struct {
 };
 
 /// Writes `regions` (the committed ones, in any order) and every block of `strategy` (a pointer
-/// to a union of the strategies, as pool.zig and pmem/heap.zig hold them) into `out`, with the
+/// to a union of the strategies, strategy/placement.zig) into `out`, with the
 /// debug layer's guarded blocks and quarantine where the pool has one; the caller holds the
 /// pool's lock and writes `out.stats`. Returns whether every record fit.
 pub fn write(gpa: std.mem.Allocator, regions: []const Region, strategy: anytype, ids: Ids, debug: ?*const Layer, out: Output) error{OutOfMemory}!bool {

@@ -33,8 +33,11 @@ test {
     _ = @import("pmem/libpmem.zig");
     _ = @import("pmem/media.zig");
     _ = @import("pmem/format.zig");
-    _ = @import("pmem/heap.zig");
+    _ = @import("pmem/table.zig");
+    _ = @import("pmem/journal.zig");
+    _ = @import("strategy/placement.zig");
     _ = @import("pmem/links.zig");
     _ = @import("pmem/dram.zig");
-    _ = @import("pmem/pool.zig");
+    _ = @import("pmem/open.zig");
+    _ = @import("backend/pmem_file.zig");
 }
