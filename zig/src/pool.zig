@@ -29,6 +29,8 @@ const Error = status.Error;
 const debug_config = @import("debug/config.zig");
 const DebugConfig = debug_config.DebugConfig;
 const Layer = @import("debug/layer.zig").Layer;
+const Debugged = @import("debug/entry.zig").Debugged;
+const Locking = @import("sync/locking.zig").Locking;
 const OffsetMap = @import("strategy/offset_map.zig").OffsetMap;
 const PoolAnnotations = @import("gpu/nvtx.zig").PoolAnnotations;
 
@@ -202,8 +204,14 @@ pub const Pool = struct {
     /// PMEM pools: the allocation table, roots, links and redo log in the file, told of each
     /// placement and release (pmem/journal.zig).
     journal: ?*Journal = null,
+    /// Allocate, free and lookup as the pool's layers compose them, chosen once when it is made
+    /// (`chooseEntry`): no call tests which layers the pool has.
+    entry: *const Entry = undefined,
     /// The largest request one allocation may have (`sizeMax`).
     size_max: u64 = 0,
+
+    /// The stream an allocation is for (GPU pools; null for none).
+    pub const Stream = driver.Stream;
 
     /// The id a block carries while its stream-ordered free waits; no allocation gets it.
     pub const pending_id: u32 = std.math.maxInt(u32);
@@ -297,6 +305,7 @@ pub const Pool = struct {
                 self.deinitParts();
                 return err;
             };
+            self.entry = self.chooseEntry();
             return self;
         }
         if (config.sharedFixed() and config.strategy == .variable) {
@@ -318,7 +327,44 @@ pub const Pool = struct {
             self.deinitParts();
             return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes of {s} memory", .{ config.initial_size, @tagName(config.kind) });
         }
+        self.entry = self.chooseEntry();
         return self;
+    }
+
+    /// The entry points of a pool's layers, from the outside in: a lock (sync/locking.zig, or
+    /// none for the lock-free and sharded placements, which synchronise themselves), the debug
+    /// layer (debug/entry.zig) where a switch acts in the core, and the placement with its
+    /// statistics and, for PMEM, its journal (`Placing`).
+    pub const Entry = struct {
+        alloc: *const fn (*Pool, u64, driver.Stream) Error!Placed,
+        free: *const fn (*Pool, u32, u32) Error!bool,
+        lookup: *const fn (*Pool, u32) ?Live,
+
+        fn of(comptime Layers: type) Entry {
+            return .{ .alloc = Layers.alloc, .free = Layers.free, .lookup = Layers.lookup };
+        }
+    };
+
+    fn lockedEntries(comptime Inner: type) [2]Entry {
+        return .{ Entry.of(Locking(Pool, Inner, false)), Entry.of(Locking(Pool, Inner, true)) };
+    }
+    const plain_entries = lockedEntries(Placing(false));
+    const journaled_entries = lockedEntries(Placing(true));
+    const debug_entries = if (debug_layer_built) lockedEntries(Debugged(Pool, Placing(false))) else undefined;
+    const shared_entry = Entry.of(SharedFixed.Entry(Pool));
+    const sharded_entry = Entry.of(ShardedVariable.Entry(Pool));
+
+    fn chooseEntry(self: *const Pool) *const Entry {
+        if (self.shared != null) return &shared_entry;
+        if (self.sharded != null) return &sharded_entry;
+        assert(self.config.thread_safety != .lock_free);
+        const locked = @intFromBool(self.config.thread_safety == .mutex);
+        if (self.journal != null) {
+            assert(self.debug == null);
+            return &journaled_entries[locked];
+        }
+        if (debug_layer_built) if (self.debug != null) return &debug_entries[locked];
+        return &plain_entries[locked];
     }
 
     /// A PMEM pool's first and only region is the heap of its file, its placement rebuilt from the
@@ -431,17 +477,7 @@ pub const Pool = struct {
     /// and its allocation id.
     pub fn alloc(self: *Pool, size: u64, stream: driver.Stream) Error!Placed {
         try self.checkSize(size);
-        if (self.shared) |shared| {
-            const placed = try shared.alloc(self, @intCast(size));
-            return .{ .g = placed.g, .id = placed.id };
-        }
-        if (self.sharded) |sharded| {
-            const placed = try sharded.alloc(self, size, @intCast(Config.granulesFor(size)), self.alignment_granules);
-            return .{ .g = placed.g, .id = placed.id };
-        }
-        self.lock();
-        defer self.unlock();
-        return self.allocUnderLock(size, stream);
+        return self.entry.alloc(self, size, stream);
     }
 
     inline fn checkSize(self: *const Pool, size: u64) Error!void {
@@ -450,30 +486,53 @@ pub const Pool = struct {
         }
     }
 
-    /// `alloc` for a layer that holds the pool's lock (pmem/journal.zig root()).
+    /// `alloc` for the journal, which holds the pool's lock (pmem/journal.zig root()).
     pub fn allocLocked(self: *Pool, size: u64) Error!Placed {
+        assert(self.journal != null);
         try self.checkSize(size);
-        return self.allocUnderLock(size, null);
+        return Placing(true).alloc(self, size, null);
     }
 
-    inline fn allocUnderLock(self: *Pool, size: u64, stream: driver.Stream) Error!Placed {
-        if (debug_layer_built) if (self.debug) |layer| {
-            if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.alloc, .{ layer, self, size });
-            // Sampled guard pages alone: only the sampled allocations leave the plain path.
-            if (layer.sampleGuard()) if (try @call(.never_inline, Layer.allocSampled, .{ layer, self, size })) |placed| return placed;
+    /// The innermost layer: the placement, its statistics and (`journaled`: PMEM) the journal,
+    /// under the pool's lock where it has one.
+    fn Placing(comptime journaled: bool) type {
+        return struct {
+            pub inline fn alloc(pool: *Pool, size: u64, stream: driver.Stream) Error!Placed {
+                assert(journaled == (pool.journal != null));
+                const timed = pool.stats.sampleNow(pool.stats.allocation_count);
+                const started = if (timed) std.time.Instant.now() catch null else null;
+                const id = pool.nextId();
+                if (pool.stream_frees.pending.items.len > 0) pool.reclaim(stream, false);
+                const g = if (journaled) try pool.placeRecorded(pool.journal.?, size, id) else pool.place(size, size, id) orelse return pool.failPlace(size);
+                assert(g < status.offset_error_base and g % pool.alignment_granules == 0);
+                pool.notePlaced(g, size, pool.blockBytes(size));
+                if (started) |start| {
+                    const now = std.time.Instant.now() catch start;
+                    pool.stats.recordAllocTime(now.since(start));
+                }
+                return .{ .g = g, .id = id };
+            }
+
+            pub inline fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
+                const timed = pool.stats.sampleNow(pool.stats.free_count);
+                const started = if (timed) std.time.Instant.now() catch null else null;
+                const region_index = pool.arena.regionOf(g);
+                if (region_index == arena_mod.none) return pool.failOutside(g);
+                // The block's id matters only to a handle's free, or while stream frees are pending (a
+                // pending block must not be freed again); the plain pointer free skips the lookup.
+                if (expected_id != 0 or pool.stream_frees.pending.items.len > 0) try pool.checkId(region_index, g, expected_id);
+                try pool.releaseBlock(journaled, region_index, g);
+                if (started) |start| {
+                    const now = std.time.Instant.now() catch start;
+                    pool.stats.recordFreeTime(now.since(start));
+                }
+                return false;
+            }
+
+            pub inline fn lookup(pool: *Pool, g: u32) ?Live {
+                return pool.liveLocked(g);
+            }
         };
-        const timed = self.stats.sampleNow(self.stats.allocation_count);
-        const started = if (timed) std.time.Instant.now() catch null else null;
-        const id = self.nextId();
-        if (self.stream_frees.pending.items.len > 0) self.reclaim(stream, false);
-        const g = if (self.journal) |journal| try self.placeRecorded(journal, size, id) else self.place(size, size, id) orelse return self.failPlace(size);
-        assert(g < status.offset_error_base and g % self.alignment_granules == 0);
-        self.notePlaced(g, size, self.blockBytes(size));
-        if (started) |start| {
-            const now = std.time.Instant.now() catch start;
-            self.stats.recordAllocTime(now.since(start));
-        }
-        return .{ .g = g, .id = id };
     }
 
     /// Places a block whose record the journal keeps (PMEM): the journal is told before and after.
@@ -601,37 +660,7 @@ pub const Pool = struct {
     /// Frees the block at `g`. With `expected_id` not 0, only if the block still holds that allocation.
     /// Returns whether the allocation had guard pages (so TypeScript knows to detach its views).
     pub fn free(self: *Pool, g: u32, expected_id: u32) Error!bool {
-        if (self.shared) |shared| {
-            try shared.free(self.name, g, expected_id, granule_bytes);
-            return false;
-        }
-        if (self.sharded) |sharded| {
-            try sharded.free(self.name, g, expected_id);
-            return false;
-        }
-        self.lock();
-        defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| {
-            if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.free, .{ layer, self, g, expected_id });
-            const region_index = self.arena.regionOf(g);
-            if (region_index != arena_mod.none and self.arena.regions.items[region_index].owner == .guard) {
-                try @call(.never_inline, Layer.freeSampled, .{ layer, self, g, expected_id });
-                return true;
-            }
-        };
-        const timed = self.stats.sampleNow(self.stats.free_count);
-        const started = if (timed) std.time.Instant.now() catch null else null;
-        const region_index = self.arena.regionOf(g);
-        if (region_index == arena_mod.none) return self.failOutside(g);
-        // The block's id matters only to a handle's free, or while stream frees are pending (a
-        // pending block must not be freed again); the plain pointer free skips the lookup.
-        if (expected_id != 0 or self.stream_frees.pending.items.len > 0) try self.checkId(region_index, g, expected_id);
-        try self.freeLocked(region_index, g);
-        if (started) |start| {
-            const now = std.time.Instant.now() catch start;
-            self.stats.recordFreeTime(now.since(start));
-        }
-        return false;
+        return self.entry.free(self, g, expected_id);
     }
 
     fn checkId(self: *Pool, region_index: u32, g: u32, expected_id: u32) Error!void {
@@ -642,10 +671,16 @@ pub const Pool = struct {
         if (expected_id != 0 and live_id != expected_id) return self.failStaleId(g, expected_id, live_id);
     }
 
-    fn freeLocked(self: *Pool, region_index: u32, g: u32) Error!void {
-        if (self.journal) |journal| return self.freeRecorded(journal, region_index, g);
+    /// Gives the block at `g` back to the placement and counts it; `journaled`: the journal is told.
+    inline fn releaseBlock(self: *Pool, comptime journaled: bool, region_index: u32, g: u32) Error!void {
+        if (journaled) return self.freeRecorded(self.journal.?, region_index, g);
         const freed = try self.failUnlessFreed(self.release(region_index, g), g);
         self.stats.recordFree(freed.requested_bytes, @as(u64, freed.granules) * granule_bytes);
+    }
+
+    /// `releaseBlock` for the cold callers (stream frees, the journal's freePrevious).
+    fn freeLocked(self: *Pool, region_index: u32, g: u32) Error!void {
+        return if (self.journal != null) self.releaseBlock(true, region_index, g) else self.releaseBlock(false, region_index, g);
     }
 
     /// Frees a block whose record the journal keeps (PMEM): the journal is told before and after.
@@ -763,17 +798,7 @@ pub const Pool = struct {
 
     /// The live allocation whose first byte is at `g`, or null where none is.
     pub fn lookup(self: *Pool, g: u32) ?Live {
-        if (self.shared) |shared| {
-            const live = shared.fixed.lookup(g) orelse return null;
-            return .{ .granules = shared.fixed.stride * shared.blocksFor(live.requested_bytes), .requested_bytes = live.requested_bytes, .id = live.id };
-        }
-        if (self.sharded) |sharded| return sharded.lookup(g);
-        self.lock();
-        defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.lookup(self, g);
-        const region_index = self.arena.regionOf(g);
-        if (region_index == arena_mod.none) return null;
-        return self.lookupLocked(region_index, g);
+        return self.entry.lookup(self, g);
     }
 
     /// The live block that starts at `g` in the strategy's region `region_index`.

@@ -14,6 +14,7 @@ test {
     _ = @import("host_copy.zig");
     _ = @import("sync/pool_guard.zig");
     _ = @import("sync/adaptive_mutex.zig");
+    _ = @import("sync/locking.zig");
     _ = @import("parallel.zig");
     _ = @import("sync/sharded_variable.zig");
     _ = @import("gpu/checkpoint.zig");

@@ -103,6 +103,26 @@ pub const ShardedVariable = struct {
 
     pub const Placed = struct { g: u32, id: u32 };
 
+    /// A pool's entry points where this places its blocks (pool.zig `chooseEntry`): no pool lock.
+    pub fn Entry(comptime Pool: type) type {
+        return struct {
+            pub fn alloc(pool: *Pool, size: u64, _: Pool.Stream) Error!Pool.Placed {
+                const granules: u32 = @intCast(std.math.divCeil(u64, size, arena_mod.granule_bytes) catch unreachable);
+                const got = try pool.sharded.?.alloc(pool, size, granules, pool.alignment_granules);
+                return .{ .g = got.g, .id = got.id };
+            }
+
+            pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
+                try pool.sharded.?.free(pool.name, g, expected_id);
+                return false;
+            }
+
+            pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
+                return pool.sharded.?.lookup(g);
+            }
+        };
+    }
+
     /// A block of `size` bytes; `pool.growFor(bytes)` adds a region to this thread's shard.
     pub fn alloc(self: *ShardedVariable, pool: anytype, size: u64, granules: u32, alignment_granules: u32) Error!Placed {
         const id = self.nextId();

@@ -176,6 +176,27 @@ pub const SharedFixed = struct {
 
     pub const Placed = struct { g: u32, id: u32 };
 
+    /// A pool's entry points where this places its blocks (pool.zig `chooseEntry`): no pool lock.
+    pub fn Entry(comptime Pool: type) type {
+        return struct {
+            pub fn alloc(pool: *Pool, size: u64, _: Pool.Stream) Error!Pool.Placed {
+                const placed = try pool.shared.?.alloc(pool, @intCast(size));
+                return .{ .g = placed.g, .id = placed.id };
+            }
+
+            pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
+                try pool.shared.?.free(pool.name, g, expected_id, @import("../arena.zig").granule_bytes);
+                return false;
+            }
+
+            pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
+                const shared = pool.shared.?;
+                const live = shared.fixed.lookup(g) orelse return null;
+                return .{ .granules = shared.fixed.stride * shared.blocksFor(live.requested_bytes), .requested_bytes = live.requested_bytes, .id = live.id };
+            }
+        };
+    }
+
     /// A block for `requested_bytes`; `pool.growFor(bytes)` adds a region (under the growth lock).
     pub fn alloc(self: *SharedFixed, pool: anytype, requested_bytes: u32) Error!Placed {
         if (requested_bytes > self.stride_bytes) return self.allocRun(pool, requested_bytes);
