@@ -13,6 +13,7 @@ const Arena = arena_mod.Arena;
 const backend_mod = @import("backend.zig");
 const Fixed = @import("strategy/fixed.zig").Fixed;
 const placement_mod = @import("strategy/placement.zig");
+const placed_mod = @import("placed.zig");
 const Journal = @import("pmem/journal.zig").Journal;
 const tlsf_mod = @import("strategy/tlsf.zig");
 const Tlsf = tlsf_mod.Tlsf;
@@ -443,14 +444,12 @@ pub const Pool = struct {
         return @intCast(std.math.divCeil(u64, block_bytes, stride_bytes) catch unreachable);
     }
 
-    /// `flags`: `flag_guarded` where the debug layer gave the allocation guard pages. A whole
-    /// word, not a bool: the C ABI ORs it into the id, and a byte stored then read as a word
-    /// stalls the load (the plain path paid 10 ns for it).
-    pub const Placed = struct { g: u32, id: u32, flags: u32 = 0 };
-    pub const flag_guarded: u32 = 1 << 31;
+    /// An allocation as the pool hands it out (placed.zig).
+    pub const Placed = placed_mod.Placed;
+    pub const flag_guarded = placed_mod.flag_guarded;
 
     /// Allocation ids stay below this: the C ABI flags a guarded allocation in the id's top bit.
-    pub const id_max: u32 = std.math.maxInt(u31);
+    pub const id_max = placed_mod.id_max;
 
     /// Exports the device range that holds the live block at `g` for another process (gpu/ipc.zig).
     pub fn exportBlock(self: *Pool, g: u32) Error!@import("backend/device_memory.zig").DeviceArena.Export {

@@ -18,6 +18,8 @@ const status = @import("status.zig");
 const Error = status.Error;
 const pool_guard = @import("sync/pool_guard.zig");
 const thread_exit = @import("sync/thread_exit.zig");
+const thread_cache = @import("sync/thread_cache.zig");
+const fault_handler = @import("debug/fault_handler.zig");
 
 const slot_bits = 12;
 pub const pools_max = 1 << slot_bits;
@@ -81,10 +83,14 @@ fn Table(comptime T: type, comptime last_generation: u32) type {
             self.next_slot = (index + 1) % pools_max;
             const handle = handleOf(index, self.slots[index].generation.load(.monotonic));
             if (@hasDecl(T, "published")) pool.published(handle);
+            if (T == Pool) installHooks();
             const single_threaded = @hasField(T, "owner_thread") and pool.config.thread_safety == .none;
             self.slots[index].owner.store(if (single_threaded) pool.owner_thread else 0, .monotonic);
             // Only its owner may use or destroy such a pool: it goes when the owner ends (destroyOwned).
-            if (single_threaded) thread_exit.register();
+            if (single_threaded) {
+                thread_exit.hook(.owned_pools, destroyOwnedHook);
+                thread_exit.register();
+            }
             self.slots[index].pool.store(pool, .release);
             return handle;
         }
@@ -212,6 +218,36 @@ pub fn remove(handle: i32) Error!*Pool {
 pub fn destroyOwned() u32 {
     const me = std.Thread.getCurrentId();
     return pools.destroyOwnedBy(me, pools_key);
+}
+
+/// What other files reach pools through, set as pools are made: a thread's cached blocks find
+/// their pool by handle (thread_cache.zig), a fault on a guard page finds its pool
+/// (fault_handler.zig). They take these rather than import this file, which imports the pools.
+fn installHooks() void {
+    thread_cache.setReturn(returnCachedBlocks);
+    fault_handler.setFinder(findGuardFault);
+}
+
+/// Gives a thread's cached blocks back to the pool `owner` names, if it still lives.
+fn returnCachedBlocks(owner: thread_cache.Owner, numbers: []const u32) void {
+    // Usually called inside a call on another pool: this one is held as the thread's second.
+    defer leave(.secondary);
+    const pool = pools.enter(owner.handle, .secondary, pools_key) orelse return; // destroyed: dropped with it
+    thread_cache.returnTo(pool, owner, numbers);
+}
+
+/// The pool whose guard page `address` lies on, walking the table without a lock (a fault handler runs this).
+fn findGuardFault(address: u64) fault_handler.Finding {
+    for (0..pools_max) |slot| {
+        const pool = poolAt(slot) orelse continue;
+        const finding = fault_handler.inspect(pool, address);
+        if (finding != .elsewhere) return finding;
+    }
+    return .elsewhere;
+}
+
+fn destroyOwnedHook() void {
+    _ = destroyOwned();
 }
 
 /// Writes the handles of every live pool into `out`; returns how many there are.

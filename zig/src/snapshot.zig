@@ -14,7 +14,6 @@ const std = @import("std");
 const assert = std.debug.assert;
 const arena_mod = @import("arena.zig");
 const Region = arena_mod.Region;
-const Pool = @import("pool.zig").Pool;
 const stats_mod = @import("stats.zig");
 const Tlsf = @import("strategy/tlsf.zig").Tlsf;
 const BlockView = Tlsf.BlockView;
@@ -228,25 +227,6 @@ fn record(block: BlockView, pending_id: ?u32, debug: ?*const Layer) BlockRecord 
     };
 }
 
-const pool_mod = @import("pool.zig");
-
-fn testPool(strategy: pool_mod.StrategyKind, block_size: u64) !*Pool {
-    var config = pool_mod.testConfig(strategy);
-    config.block_size = block_size;
-    return Pool.create(std.testing.allocator, "snapshot", config);
-}
-
-const Buffers = struct {
-    header: Header = undefined,
-    regions: [8]RegionRecord = undefined,
-    blocks: [64]BlockRecord = undefined,
-    stats: [stats_mod.field_count]f64 = undefined,
-
-    fn output(self: *Buffers, region_capacity: usize, block_capacity: usize) Output {
-        return .{ .header = &self.header, .regions = self.regions[0..region_capacity], .blocks = self.blocks[0..block_capacity], .stats = &self.stats };
-    }
-};
-
 test "a variable pool's snapshot tiles its regions with its live and free blocks" {
     const pool = try testPool(.variable, 0);
     defer pool.destroy();
@@ -331,3 +311,23 @@ test "with the debug layer: guarded blocks as data and guard page, quarantined b
     try std.testing.expectEqual(bytes_by_state[@intFromEnum(BlockState.quarantined)], stat(figures, .quarantined_bytes));
     try std.testing.expect(stat(figures, .canary_bytes) > 0);
 }
+
+const pool_mod = @import("pool.zig"); // the tests make real pools
+const Pool = pool_mod.Pool;
+
+fn testPool(strategy: pool_mod.StrategyKind, block_size: u64) !*Pool {
+    var config = pool_mod.testConfig(strategy);
+    config.block_size = block_size;
+    return Pool.create(std.testing.allocator, "snapshot", config);
+}
+
+const Buffers = struct {
+    header: Header = undefined,
+    regions: [8]RegionRecord = undefined,
+    blocks: [64]BlockRecord = undefined,
+    stats: [stats_mod.field_count]f64 = undefined,
+
+    fn output(self: *Buffers, region_capacity: usize, block_capacity: usize) Output {
+        return .{ .header = &self.header, .regions = self.regions[0..region_capacity], .blocks = self.blocks[0..block_capacity], .stats = &self.stats };
+    }
+};

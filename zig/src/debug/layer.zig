@@ -19,8 +19,9 @@
 //! that are live or in quarantine.
 const std = @import("std");
 const assert = std.debug.assert;
-const pool_mod = @import("../pool.zig");
-const Pool = pool_mod.Pool;
+const placed_mod = @import("../placed.zig");
+const Placed = placed_mod.Placed;
+const Live = @import("../strategy/tlsf.zig").Tlsf.Live;
 const arena_mod = @import("../arena.zig");
 const status = @import("../status.zig");
 const Error = status.Error;
@@ -108,7 +109,7 @@ pub const Layer = struct {
     /// The common paths (an unguarded block, canaries, fills) are inline here; guarded blocks,
     /// rare where they are sampled, are out of line, so sampled guard pages cost the other
     /// allocations next to nothing.
-    pub fn alloc(self: *Layer, pool: *Pool, size: u64) Error!Pool.Placed {
+    pub fn alloc(self: *Layer, pool: anytype, size: u64) Error!Placed {
         const id = pool.nextId();
         if (self.guard) |*guard| if (guard.sample()) {
             if (try @call(.never_inline, allocGuarded, .{ self, pool, size, id })) |placed| return placed;
@@ -132,28 +133,28 @@ pub const Layer = struct {
 
     /// A sampled allocation of a plain_unless_guarded pool: a block with guard pages, or null
     /// where none could be made (the pool then places it plainly).
-    pub fn allocSampled(self: *Layer, pool: *Pool, size: u64) Error!?Pool.Placed {
+    pub fn allocSampled(self: *Layer, pool: anytype, size: u64) Error!?Placed {
         assert(self.plain_unless_guarded);
         return self.allocGuarded(pool, size, pool.nextId());
     }
 
     /// A free in a guard region of a plain_unless_guarded pool.
-    pub fn freeSampled(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!void {
+    pub fn freeSampled(self: *Layer, pool: anytype, g: u32, expected_id: u32) Error!void {
         assert(self.plain_unless_guarded);
         return self.freeGuarded(pool, g, expected_id);
     }
 
     /// A block with guard pages, or null where none could be made.
-    fn allocGuarded(self: *Layer, pool: *Pool, size: u64, id: u32) Error!?Pool.Placed {
+    fn allocGuarded(self: *Layer, pool: anytype, size: u64, id: u32) Error!?Placed {
         const guard = &self.guard.?;
         const granted = guard.alloc(&pool.arena, size, id) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         const block = granted orelse return null;
         pool.notePlaced(block.block_g, size, block.block_bytes - guard_mod.page_bytes); // the guard page is counted apart (space)
         if (self.config.fill_on_alloc) |byte| fill(pool, block.user_g, size, byte);
-        return .{ .g = block.user_g, .id = id, .flags = Pool.flag_guarded };
+        return .{ .g = block.user_g, .id = id, .flags = placed_mod.flag_guarded };
     }
 
-    inline fn writeCanaries(self: *const Layer, pool: *const Pool, block_g: u32, size: u64) void {
+    inline fn writeCanaries(self: *const Layer, pool: anytype, block_g: u32, size: u64) void {
         const front = self.frontCanary(block_g);
         canary.fill(bytesAt(pool, front.start, front.len), pool.arena.base + front.start);
         const back = self.backCanary(block_g, size);
@@ -173,7 +174,7 @@ pub const Layer = struct {
         return .{ .start = user_end, .len = end - user_end };
     }
 
-    inline fn fill(pool: *const Pool, user_g: u32, size: u64, byte: u8) void {
+    inline fn fill(pool: anytype, user_g: u32, size: u64, byte: u8) void {
         @memset(bytesAt(pool, @as(u64, user_g) * granule_bytes, size), byte);
     }
 
@@ -181,7 +182,7 @@ pub const Layer = struct {
 
     /// Frees the allocation at `g`; returns whether it had guard pages. The common path (a
     /// strategy block, no quarantine) is inline; the rest is out of line.
-    pub fn free(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!bool {
+    pub fn free(self: *Layer, pool: anytype, g: u32, expected_id: u32) Error!bool {
         const region_index = pool.arena.regionOf(g);
         if (region_index == arena_mod.none) return pool.failOutside(g);
         if (pool.arena.regions.items[region_index].owner == .guard) {
@@ -202,7 +203,7 @@ pub const Layer = struct {
     }
 
     /// The strategy block whose user bytes start at `g` (canaries before them).
-    inline fn blockOf(self: *const Layer, pool: *const Pool, g: u32) Error!u32 {
+    inline fn blockOf(self: *const Layer, pool: anytype, g: u32) Error!u32 {
         const never = "pool '{s}' never gave out a block at offset {d}";
         if (g < self.frontGranules()) return status.fail(error.InvalidPointer, never, .{ pool.name, @as(u64, g) * granule_bytes });
         const block_g = g - self.frontGranules();
@@ -213,7 +214,7 @@ pub const Layer = struct {
         return block_g;
     }
 
-    fn freeIntoQuarantine(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!void {
+    fn freeIntoQuarantine(self: *Layer, pool: anytype, g: u32, expected_id: u32) Error!void {
         const quarantine = &self.quarantine.?;
         if (quarantine.find(g)) |held| return self.failQuarantined(pool, held.id, g, expected_id);
         const block_g = try self.blockOf(pool, g);
@@ -244,7 +245,7 @@ pub const Layer = struct {
     /// Frees a strategy block at once (no quarantine). The block's bookkeeping is out of band,
     /// so its bytes are as they were after the strategy takes it back: the canaries are checked
     /// then, with the size the strategy returns, and only a handle's free needs a lookup first.
-    inline fn releaseInStrategy(self: *Layer, pool: *Pool, region_index: u32, block_g: u32, g: u32, expected_id: u32) Error!void {
+    inline fn releaseInStrategy(self: *Layer, pool: anytype, region_index: u32, block_g: u32, g: u32, expected_id: u32) Error!void {
         if (expected_id != 0) {
             const live_id = if (pool.lookupLocked(region_index, block_g)) |live| live.id else 0;
             if (live_id != expected_id) return pool.failStaleId(g, expected_id, live_id);
@@ -257,7 +258,7 @@ pub const Layer = struct {
         if (found) |damage| return report(damage);
     }
 
-    fn freeGuarded(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!void {
+    fn freeGuarded(self: *Layer, pool: anytype, g: u32, expected_id: u32) Error!void {
         const guard = &self.guard.?; // only the guard makes guard regions
         const record = guard.find(g) orelse {
             if (expected_id != 0) return pool.failStaleId(g, expected_id, 0);
@@ -290,7 +291,7 @@ pub const Layer = struct {
         return true;
     }
 
-    fn failQuarantined(self: *const Layer, pool: *const Pool, held_id: u32, g: u32, expected_id: u32) Error {
+    fn failQuarantined(self: *const Layer, pool: anytype, held_id: u32, g: u32, expected_id: u32) Error {
         _ = self;
         if (expected_id != 0 and expected_id != held_id) return pool.failStaleId(g, expected_id, 0);
         return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed (it waits in quarantine)", .{ held_id, @as(u64, g) * granule_bytes, pool.name });
@@ -298,7 +299,7 @@ pub const Layer = struct {
 
     /// Lets the oldest blocks out of quarantine while it is over its bounds; returns the first
     /// damage found in their poison.
-    fn evictOverflow(self: *Layer, pool: *Pool) ?Violation {
+    fn evictOverflow(self: *Layer, pool: anytype) ?Violation {
         const quarantine = if (self.quarantine) |*quarantine| quarantine else return null;
         var found: ?Violation = null;
         while (quarantine.overfull()) {
@@ -309,7 +310,7 @@ pub const Layer = struct {
         return found;
     }
 
-    fn leaveQuarantine(self: *Layer, pool: *Pool, entry: @import("quarantine.zig").Entry) ?Violation {
+    fn leaveQuarantine(self: *Layer, pool: anytype, entry: @import("quarantine.zig").Entry) ?Violation {
         if (entry.guarded) {
             const guard = &self.guard.?;
             const record = guard.find(entry.user_g).?;
@@ -326,7 +327,7 @@ pub const Layer = struct {
         return damage;
     }
 
-    fn unlive(pool: *Pool, region_index: u32) void {
+    fn unlive(pool: anytype, region_index: u32) void {
         const region = &pool.arena.regions.items[region_index];
         assert(region.live_count > 0);
         region.live_count -= 1;
@@ -337,7 +338,7 @@ pub const Layer = struct {
     /// What the layer holds of the pool's reserved bytes (stats.zig DebugSpace): a walk of the
     /// guarded records and, with canaries, of the live blocks. A cold path (statistics and
     /// snapshots), so nothing is counted on allocate and free for it.
-    pub fn space(self: *const Layer, pool: *Pool) DebugSpace {
+    pub fn space(self: *const Layer, pool: anytype) DebugSpace {
         var out: DebugSpace = .{};
         if (self.quarantine) |*quarantine| out.quarantined_bytes = quarantine.bytes_held;
         if (self.guard) |*guard| {
@@ -367,13 +368,13 @@ pub const Layer = struct {
 
     // ---- checks ----
 
-    inline fn checkCanaries(self: *const Layer, pool: *const Pool, block_g: u32, user_g: u32, size: u64, id: u32) ?Violation {
+    inline fn checkCanaries(self: *const Layer, pool: anytype, block_g: u32, user_g: u32, size: u64, id: u32) ?Violation {
         const front = self.frontCanary(block_g);
         const back = self.backCanary(block_g, size);
         return damageIn(pool, front, back, user_g, size, id);
     }
 
-    fn checkGuardedCanaries(pool: *const Pool, record: guard_mod.Record) ?Violation {
+    fn checkGuardedCanaries(pool: anytype, record: guard_mod.Record) ?Violation {
         const front = record.frontCanary();
         const back = record.backCanary();
         return damageIn(pool, .{ .start = front.start, .len = front.len }, .{ .start = back.start, .len = back.len }, record.user_g, record.size, record.id);
@@ -381,7 +382,7 @@ pub const Layer = struct {
 
     /// The damage nearest the user bytes: before them first (an underflow is rarer, and
     /// reported where it is), else after them.
-    inline fn damageIn(pool: *const Pool, front: Span, back: Span, user_g: u32, size: u64, id: u32) ?Violation {
+    inline fn damageIn(pool: anytype, front: Span, back: Span, user_g: u32, size: u64, id: u32) ?Violation {
         const front_bytes = bytesAt(pool, front.start, front.len);
         const back_bytes = bytesAt(pool, back.start, back.len);
         if (canary.intact(front_bytes, pool.arena.base + front.start) and canary.intact(back_bytes, pool.arena.base + back.start)) return null;
@@ -389,7 +390,7 @@ pub const Layer = struct {
     }
 
     /// Where canaries were found damaged: the slow path, so the check above stays small.
-    fn describeDamage(pool: *const Pool, front: Span, back: Span, user_g: u32, size: u64, id: u32) ?Violation {
+    fn describeDamage(pool: anytype, front: Span, back: Span, user_g: u32, size: u64, id: u32) ?Violation {
         @branchHint(.cold);
         const user_start = @as(u64, user_g) * granule_bytes;
         const front_bytes = bytesAt(pool, front.start, front.len);
@@ -419,7 +420,7 @@ pub const Layer = struct {
         unreachable; // intact() saw damage, so firstDamaged finds it on one side or the other
     }
 
-    fn checkPoison(self: *const Layer, pool: *const Pool, user_g: u32, size: u64, id: u32) ?Violation {
+    fn checkPoison(self: *const Layer, pool: anytype, user_g: u32, size: u64, id: u32) ?Violation {
         const poison = self.config.fill_on_free orelse poison_byte;
         const user = bytesAt(pool, @as(u64, user_g) * granule_bytes, size);
         const index = std.mem.indexOfNone(u8, user, &.{poison}) orelse return null;
@@ -430,7 +431,7 @@ pub const Layer = struct {
 
     /// Every live allocation's canaries and every quarantined block's poison; the first damage
     /// found is reported.
-    pub fn check(self: *const Layer, pool: *Pool) Error!void {
+    pub fn check(self: *const Layer, pool: anytype) Error!void {
         var blocks = pool.liveBlocks();
         while (blocks.next()) |block_g| {
             const user_g = block_g + self.frontGranules();
@@ -460,7 +461,7 @@ pub const Layer = struct {
 
     // ---- lookups ----
 
-    pub fn lookup(self: *Layer, pool: *Pool, g: u32) ?Pool.Live {
+    pub fn lookup(self: *Layer, pool: anytype, g: u32) ?Live {
         const region_index = pool.arena.regionOf(g);
         if (region_index == arena_mod.none) return null;
         if (pool.arena.regions.items[region_index].owner == .guard) {
@@ -483,7 +484,7 @@ pub const Layer = struct {
     }
 
     /// Whether the live allocation at `g` has guard pages.
-    pub fn isGuarded(self: *Layer, pool: *Pool, g: u32) bool {
+    pub fn isGuarded(self: *Layer, pool: anytype, g: u32) bool {
         const region_index = pool.arena.regionOf(g);
         if (region_index == arena_mod.none or pool.arena.regions.items[region_index].owner != .guard) return false;
         const record = self.guard.?.find(g) orelse return false;
@@ -493,7 +494,7 @@ pub const Layer = struct {
     /// Keeps a JavaScript stack of the guarded allocation at `g` (live, or freed and in
     /// quarantine) for a fault report; false where `g` is neither (unguarded allocations need
     /// none in the core).
-    pub fn setStack(self: *Layer, pool: *Pool, g: u32, kind: guard_mod.StackKind, stack: []const u8) Error!bool {
+    pub fn setStack(self: *Layer, pool: anytype, g: u32, kind: guard_mod.StackKind, stack: []const u8) Error!bool {
         const region_index = pool.arena.regionOf(g);
         if (region_index == arena_mod.none or pool.arena.regions.items[region_index].owner != .guard) return false;
         const guard = &self.guard.?;
@@ -502,7 +503,7 @@ pub const Layer = struct {
         return true;
     }
 
-    pub fn listLive(self: *Layer, pool: *Pool, out: []u32) u32 {
+    pub fn listLive(self: *Layer, pool: anytype, out: []u32) u32 {
         var count: u32 = 0;
         var blocks = pool.liveBlocks();
         while (blocks.next()) |block_g| {
@@ -523,7 +524,7 @@ pub const Layer = struct {
 
     /// After the strategy forgot every block (Pool.reset): forgets the quarantine and the
     /// guarded blocks too.
-    pub fn reset(self: *Layer, pool: *Pool) error{OutOfMemory}!void {
+    pub fn reset(self: *Layer, pool: anytype) error{OutOfMemory}!void {
         if (self.quarantine) |*quarantine| quarantine.clear();
         if (self.guard) |*guard| try guard.reset(&pool.arena);
     }
@@ -533,21 +534,10 @@ pub const Layer = struct {
     }
 };
 
-fn bytesAt(pool: *const Pool, offset: u64, len: u64) []u8 {
+fn bytesAt(pool: anytype, offset: u64, len: u64) []u8 {
     assert(offset + len <= pool.arena.reserved_bytes);
     const pointer: [*]u8 = @ptrFromInt(pool.arena.base + offset);
     return pointer[0..len];
-}
-
-fn testPool(strategy: pool_mod.StrategyKind, debug: DebugConfig) !*Pool {
-    var config = pool_mod.testConfig(strategy);
-    config.max_size = 0;
-    config.debug = debug;
-    return Pool.create(std.testing.allocator, "debug-test", config);
-}
-
-fn userBytes(pool: *const Pool, g: u32, len: u64) []u8 {
-    return bytesAt(pool, @as(u64, g) * granule_bytes, len);
 }
 
 test "canaries: an overrun by one byte and an underrun are found on free, named and measured" {
@@ -660,3 +650,17 @@ test "sampled guard pages and a fixed pool: unguarded allocations keep their can
     }
     try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
 }
+
+fn testPool(strategy: pool_mod.StrategyKind, debug: DebugConfig) !*Pool {
+    var config = pool_mod.testConfig(strategy);
+    config.max_size = 0;
+    config.debug = debug;
+    return Pool.create(std.testing.allocator, "debug-test", config);
+}
+
+fn userBytes(pool: anytype, g: u32, len: u64) []u8 {
+    return bytesAt(pool, @as(u64, g) * granule_bytes, len);
+}
+
+const pool_mod = @import("../pool.zig"); // the tests make real pools
+const Pool = pool_mod.Pool;

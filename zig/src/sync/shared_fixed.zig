@@ -20,6 +20,7 @@ const LockFreeFixed = lockfree_fixed.LockFreeFixed;
 const StripedCounters = @import("striped_counters.zig").StripedCounters;
 const thread_cache = @import("thread_cache.zig");
 const js_cache = @import("js_cache.zig");
+const thread_exit = @import("thread_exit.zig");
 const stats_mod = @import("../stats.zig");
 const status = @import("../status.zig");
 const Error = status.Error;
@@ -49,6 +50,8 @@ pub const SharedFixed = struct {
     pub fn create(gpa: std.mem.Allocator, stride_granules: u32, granule_bytes: u64, reserved_bytes: u64, lock_free: bool, cached: bool) Error!*SharedFixed {
         const self = gpa.create(SharedFixed) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.destroy(self);
+        // Magazines of this pool's blocks go back as a thread ends (sync/thread_exit.zig).
+        if (cached) thread_exit.hook(.core_caches, thread_cache.flushAll);
         self.* = .{
             .gpa = gpa,
             .fixed = LockFreeFixed.init(gpa, stride_granules, reserved_bytes / granule_bytes, lock_free) catch
@@ -75,6 +78,7 @@ pub const SharedFixed = struct {
     /// no memory is left for one (JavaScript then takes the core's path).
     pub fn openRecord(self: *SharedFixed) ?*js_cache.Record {
         assert(self.handle >= 0);
+        thread_exit.hook(.js_caches, js_cache.flushThread); // before js_cache.open registers the thread
         self.growth_mutex.lock();
         defer self.growth_mutex.unlock();
         return js_cache.open(&self.js_records, self.handle, self.serial, self.fixed.stride);
