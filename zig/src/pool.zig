@@ -346,8 +346,9 @@ pub const Pool = struct {
         }
     };
 
+    /// A "none" pool calls `Inner` itself; a "mutex" pool through the lock.
     fn lockedEntries(comptime Inner: type) [2]Entry {
-        return .{ Entry.of(Locking(Pool, Inner, false)), Entry.of(Locking(Pool, Inner, true)) };
+        return .{ Entry.of(Inner), Entry.of(Locking(Pool, Inner, true)) };
     }
     const plain_entries = lockedEntries(Placing(false));
     const journaled_entries = lockedEntries(Placing(true));
@@ -496,7 +497,7 @@ pub const Pool = struct {
     /// under the pool's lock where it has one.
     fn Placing(comptime journaled: bool) type {
         return struct {
-            pub inline fn alloc(pool: *Pool, size: u64, stream: driver.Stream) Error!Placed {
+            pub fn alloc(pool: *Pool, size: u64, stream: driver.Stream) Error!Placed {
                 assert(journaled == (pool.journal != null));
                 const timed = pool.stats.sampleNow(pool.stats.allocation_count);
                 const started = if (timed) std.time.Instant.now() catch null else null;
@@ -512,7 +513,7 @@ pub const Pool = struct {
                 return .{ .g = g, .id = id };
             }
 
-            pub inline fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
+            pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
                 const timed = pool.stats.sampleNow(pool.stats.free_count);
                 const started = if (timed) std.time.Instant.now() catch null else null;
                 const region_index = pool.arena.regionOf(g);
@@ -528,7 +529,7 @@ pub const Pool = struct {
                 return false;
             }
 
-            pub inline fn lookup(pool: *Pool, g: u32) ?Live {
+            pub fn lookup(pool: *Pool, g: u32) ?Live {
                 return pool.liveLocked(g);
             }
         };

@@ -11,14 +11,14 @@ const Layer = @import("layer.zig").Layer;
 /// `Plain` is the placement layer the debug layer stands in front of (pool.zig `Placing`).
 pub fn Debugged(comptime Pool: type, comptime Plain: type) type {
     return struct {
-        pub inline fn alloc(pool: *Pool, size: u64, stream: Pool.Stream) Error!Pool.Placed {
+        pub fn alloc(pool: *Pool, size: u64, stream: Pool.Stream) Error!Pool.Placed {
             const layer = pool.debug.?;
             if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.alloc, .{ layer, pool, size });
             if (layer.sampleGuard()) if (try @call(.never_inline, Layer.allocSampled, .{ layer, pool, size })) |placed| return placed;
             return Plain.alloc(pool, size, stream);
         }
 
-        pub inline fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
+        pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
             const layer = pool.debug.?;
             if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.free, .{ layer, pool, g, expected_id });
             const region_index = pool.arena.regionOf(g);
@@ -29,7 +29,7 @@ pub fn Debugged(comptime Pool: type, comptime Plain: type) type {
             return Plain.free(pool, g, expected_id);
         }
 
-        pub inline fn lookup(pool: *Pool, g: u32) ?Pool.Live {
+        pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
             return pool.debug.?.lookup(pool, g);
         }
     };
