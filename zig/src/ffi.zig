@@ -9,6 +9,7 @@ const status = @import("status.zig");
 const abi = @import("abi.zig");
 const registry = @import("registry.zig");
 const pool_mod = @import("pool.zig");
+const config_mod = @import("config.zig");
 const stats_mod = @import("stats.zig");
 const debug_violation = @import("debug/violation.zig");
 const Pool = pool_mod.Pool;
@@ -89,9 +90,9 @@ export fn mp_last_error(buffer: [*]u8, capacity: u32) u32 {
     return @intCast(len);
 }
 
-export fn mp_pool_create(name: [*]const u8, name_len: u32, raw_config: *const [pool_mod.config_field_count]f64) i32 {
+export fn mp_pool_create(name: [*]const u8, name_len: u32, raw_config: *const [config_mod.config_field_count]f64) i32 {
     if (name_len == 0 or name_len > registry.name_bytes_max) return codeOf(failName());
-    const config = pool_mod.Config.parse(raw_config) catch |err| return codeOf(err);
+    const config = config_mod.Config.parse(raw_config) catch |err| return codeOf(err);
     return registry.add(Pool.create, name[0..name_len], config) catch |err| codeOf(err);
 }
 
@@ -181,7 +182,7 @@ export fn mp_pool_address_space(handle: i32) f64 {
     return @floatFromInt(pool.arena.reserved_bytes);
 }
 
-export fn mp_pool_config(handle: i32, out: *[pool_mod.config_field_count]f64) i32 {
+export fn mp_pool_config(handle: i32, out: *[config_mod.config_field_count]f64) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     pool.writeConfig(out);
@@ -557,11 +558,11 @@ export fn mp_pmem_available() i32 {
 /// Opens the pool file at `path` (creating it where none exists) as pool `name`: a handle of the
 /// one table. The config record is a CPU pool's (pool.zig); its kind, maxSize and growth do not
 /// apply: a pool is its file's size.
-export fn mp_pmem_open(name: [*]const u8, name_len: u32, path: [*]const u8, path_len: u32, raw_config: *const [pool_mod.config_field_count]f64) i32 {
+export fn mp_pmem_open(name: [*]const u8, name_len: u32, path: [*]const u8, path_len: u32, raw_config: *const [config_mod.config_field_count]f64) i32 {
     if (name_len == 0 or name_len > registry.name_bytes_max) return codeOf(failName());
     var record = raw_config.*;
-    record[@intFromEnum(pool_mod.ConfigField.kind)] = 0;
-    const base = pool_mod.Config.parse(&record) catch |err| return codeOf(err);
+    record[@intFromEnum(config_mod.ConfigField.kind)] = 0;
+    const base = config_mod.Config.parse(&record) catch |err| return codeOf(err);
     if (base.debug.coreActive()) {
         return codeOf(status.failConfig(base.debug.firstCoreSwitch(), "{s} acts on CPU and pinned pools; a PMEM pool takes the debug switches that act in TypeScript (trackHistory, leakReport, safeViews)", .{base.debug.firstCoreSwitch()}));
     }
@@ -779,7 +780,7 @@ test "a pool that registers with NVTX tells an attached tool of each region, all
     const saved = nvtx.state();
     defer nvtx.testing.restoreSwitches(saved);
     _ = mp_nvtx_configure(1, 0);
-    var raw: [pool_mod.config_field_count]f64 = .{ 0, 1, 0, 16, 65536, 262144, 1, 0, 1, 0, 0, 0, 0, 1, -1, -1, 0, 0, 0, 0, 0 };
+    var raw: [config_mod.config_field_count]f64 = .{ 0, 1, 0, 16, 65536, 262144, 1, 0, 1, 0, 0, 0, 0, 1, -1, -1, 0, 0, 0, 0, 0 };
     const name = "nvtx-stand-in";
     const handle = mp_pool_create(name, name.len, &raw);
     try std.testing.expect(handle >= 0);

@@ -298,20 +298,21 @@ test "a slot retires after its last generation: stale handles stay refused, othe
 
 test "the real table: a slot at its last generation retires, and its stale handle never names a later pool" {
     const pool_mod = @import("pool.zig");
+    const config_mod = @import("config.zig");
     // Age one slot to its last generation directly (2^19 real cycles would take seconds).
     mutex.lock();
     const index = pools.freeSlotLocked().?;
     pools.next_slot = index;
     pools.slots[index].generation.store(generation_max, .monotonic);
     mutex.unlock();
-    const handle = try add(pool_mod.Pool.create, "registry-wrap-test", pool_mod.testConfig(.variable));
+    const handle = try add(pool_mod.Pool.create, "registry-wrap-test", config_mod.testConfig(.variable));
     try std.testing.expectEqual(@as(u32, generation_max), @as(u32, @intCast(handle)) >> slot_bits);
     (try remove(handle)).destroy();
     try std.testing.expect(get(handle) == null);
     mutex.lock();
     pools.next_slot = index;
     mutex.unlock();
-    const later = try add(pool_mod.Pool.create, "registry-wrap-test", pool_mod.testConfig(.variable));
+    const later = try add(pool_mod.Pool.create, "registry-wrap-test", config_mod.testConfig(.variable));
     defer (remove(later) catch unreachable).destroy();
     try std.testing.expect(@as(u32, @intCast(later)) & (pools_max - 1) != index);
     try std.testing.expect(get(handle) == null);
@@ -321,9 +322,10 @@ test "the real table: a slot at its last generation retires, and its stale handl
 
 test "a threadSafety \"none\" pool goes when the thread that made it ends: no other thread could ever destroy it" {
     const pool_mod = @import("pool.zig");
+    const config_mod = @import("config.zig");
     const Maker = struct {
         fn run(handle: *i32) void {
-            handle.* = add(pool_mod.Pool.create, "registry-orphan-test", pool_mod.testConfig(.variable)) catch -1;
+            handle.* = add(pool_mod.Pool.create, "registry-orphan-test", config_mod.testConfig(.variable)) catch -1;
         }
     };
     var handle: i32 = -1;
@@ -333,7 +335,7 @@ test "a threadSafety \"none\" pool goes when the thread that made it ends: no ot
     try std.testing.expect(get(handle) == null); // destroyed as its owner ended
     try std.testing.expect(find("registry-orphan-test") == null);
     // A pool this thread owns stays while it lives.
-    const mine = try add(pool_mod.Pool.create, "registry-orphan-test", pool_mod.testConfig(.variable));
+    const mine = try add(pool_mod.Pool.create, "registry-orphan-test", config_mod.testConfig(.variable));
     defer (remove(mine) catch unreachable).destroy();
     try std.testing.expect(get(mine) != null);
 }

@@ -266,7 +266,7 @@ test "a snapshot into buffers that are too small reports the counts it needs" {
 }
 
 test "with the debug layer: guarded blocks as data and guard page, quarantined blocks, address order" {
-    var config = pool_mod.testConfig(.variable);
+    var config = config_mod.testConfig(.variable);
     config.max_size = 0;
     config.debug = .{ .guard = .after, .guard_sample_period = 2, .canaries = true, .quarantine_bytes = 1 << 20 };
     const pool = try Pool.create(std.testing.allocator, "snapshot-debug", config);
@@ -313,10 +313,11 @@ test "with the debug layer: guarded blocks as data and guard page, quarantined b
 }
 
 const pool_mod = @import("pool.zig"); // the tests make real pools
+const config_mod = @import("config.zig");
 const Pool = pool_mod.Pool;
 
-fn testPool(strategy: pool_mod.StrategyKind, block_size: u64) !*Pool {
-    var config = pool_mod.testConfig(strategy);
+fn testPool(strategy: config_mod.StrategyKind, block_size: u64) !*Pool {
+    var config = config_mod.testConfig(strategy);
     config.block_size = block_size;
     return Pool.create(std.testing.allocator, "snapshot", config);
 }

@@ -9,6 +9,7 @@ test {
     _ = @import("strategy/tlsf.zig");
     _ = @import("strategy/fixed.zig");
     _ = @import("stats.zig");
+    _ = @import("config.zig");
     _ = @import("pool.zig");
     _ = @import("snapshot.zig");
     _ = @import("host_copy.zig");

@@ -541,7 +541,7 @@ fn bytesAt(pool: anytype, offset: u64, len: u64) []u8 {
 }
 
 test "canaries: an overrun by one byte and an underrun are found on free, named and measured" {
-    for ([_]pool_mod.StrategyKind{ .variable, .fixed_size }) |strategy| {
+    for ([_]config_mod.StrategyKind{ .variable, .fixed_size }) |strategy| {
         const pool = try testPool(strategy, .{ .canaries = true });
         defer pool.destroy();
         const a = try pool.alloc(13, null);
@@ -651,8 +651,8 @@ test "sampled guard pages and a fixed pool: unguarded allocations keep their can
     try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
 }
 
-fn testPool(strategy: pool_mod.StrategyKind, debug: DebugConfig) !*Pool {
-    var config = pool_mod.testConfig(strategy);
+fn testPool(strategy: config_mod.StrategyKind, debug: DebugConfig) !*Pool {
+    var config = config_mod.testConfig(strategy);
     config.max_size = 0;
     config.debug = debug;
     return Pool.create(std.testing.allocator, "debug-test", config);
@@ -663,4 +663,5 @@ fn userBytes(pool: anytype, g: u32, len: u64) []u8 {
 }
 
 const pool_mod = @import("../pool.zig"); // the tests make real pools
+const config_mod = @import("../config.zig");
 const Pool = pool_mod.Pool;

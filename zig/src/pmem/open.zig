@@ -8,6 +8,7 @@ const assert = std.debug.assert;
 const status = @import("../status.zig");
 const Error = status.Error;
 const pool_mod = @import("../pool.zig");
+const config_mod = @import("../config.zig");
 const arena_mod = @import("../arena.zig");
 const PmemFile = @import("../backend/pmem_file.zig").PmemFile;
 const libpmem = @import("libpmem.zig");
@@ -23,7 +24,7 @@ comptime {
 }
 
 pub const Config = struct {
-    base: pool_mod.Config,
+    base: config_mod.Config,
     path: []const u8,
 
     fn layout(self: Config) format.Layout {
@@ -103,7 +104,7 @@ test "a PMEM pool is the one pool: it allocates, frees, resets and reopens with 
     const path = "/dev/shm/memory-pool-zig-open-test.pool";
     std.fs.deleteFileAbsolute(path) catch {};
     defer std.fs.deleteFileAbsolute(path) catch {};
-    var base = pool_mod.testConfig(.variable);
+    var base = config_mod.testConfig(.variable);
     base.initial_size = 1024 * 1024;
     const config: Config = .{ .base = base, .path = path };
     {
@@ -131,7 +132,7 @@ test "a PMEM pool is the one pool: it allocates, frees, resets and reopens with 
     }
     // Another layout is refused, and the file is left as it was.
     var fixed = config;
-    fixed.base = pool_mod.testConfig(.fixed_size);
+    fixed.base = config_mod.testConfig(.fixed_size);
     try std.testing.expectError(error.PmemFormat, open(std.testing.allocator, "pmem-open-test", fixed));
     try std.testing.expectEqual(format.Reason.layout, journal_mod.last_reason);
 }

@@ -198,7 +198,8 @@ pub const ShardedVariable = struct {
 
 test "threads allocate from their shards, free across shards, and nothing overlaps" {
     const pool_mod = @import("../pool.zig");
-    var config = pool_mod.testConfig(.variable);
+    const config_mod = @import("../config.zig");
+    var config = config_mod.testConfig(.variable);
     config.thread_safety = .lock_free;
     config.max_size = 0;
     const pool = try pool_mod.Pool.create(std.testing.allocator, "sharded", config);

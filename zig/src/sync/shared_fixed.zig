@@ -380,7 +380,8 @@ pub const SharedFixed = struct {
 
 test "JavaScript cache records: a batch per refill, cached blocks counted apart, frees on either side summed" {
     const pool_mod = @import("../pool.zig");
-    var config = pool_mod.testConfig(.fixed_size);
+    const config_mod = @import("../config.zig");
+    var config = config_mod.testConfig(.fixed_size);
     config.block_size = 64;
     config.max_size = 0;
     config.thread_safety = .mutex;
