@@ -761,7 +761,7 @@ pub const Pool = struct {
         self.lock();
         defer self.unlock();
         const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = pending_id };
-        const debug: ?*const Layer = if (debug_layer_built) self.debug else null;
+        const debug: snapshot.DebugView = if (debug_layer_built) (if (self.debug) |layer| layer.snapshotView() else .{}) else .{};
         const fit = snapshot.write(self.gpa, self.arena.regions.items, &self.strategy, ids, debug, out) catch
             return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
         self.writeStatsLocked(out.stats);

@@ -17,7 +17,6 @@ const Region = arena_mod.Region;
 const stats_mod = @import("stats.zig");
 const Tlsf = @import("strategy/tlsf.zig").Tlsf;
 const BlockView = Tlsf.BlockView;
-const Layer = @import("debug/layer.zig").Layer;
 const guard_mod = @import("debug/guard.zig");
 
 /// What a block holds. abi.zig describes the values to src/snapshot.ts. `guard` and `quarantined` belong to
@@ -72,11 +71,28 @@ pub const Ids = struct {
     pending: ?u32,
 };
 
+/// What the debug layer adds to a pool's picture, as the pool hands it over (only this: the walk
+/// knows nothing else of the layer): its allocator of guarded pages, and which strategy blocks
+/// wait in quarantine.
+pub const DebugView = struct {
+    guard: ?*const guard_mod.Guard = null,
+    /// Whether the strategy block starting at a granule waits in quarantine (null: none do).
+    in_quarantine: ?struct {
+        context: *const anyopaque,
+        holds: *const fn (context: *const anyopaque, block_g: u32) bool,
+    } = null,
+
+    fn holdsInQuarantine(self: DebugView, block_g: u32) bool {
+        const quarantine = self.in_quarantine orelse return false;
+        return quarantine.holds(quarantine.context, block_g);
+    }
+};
+
 /// Writes `regions` (the committed ones, in any order) and every block of `strategy` (a pointer
 /// to a union of the strategies, strategy/placement.zig) into `out`, with the
 /// debug layer's guarded blocks and quarantine where the pool has one; the caller holds the
 /// pool's lock and writes `out.stats`. Returns whether every record fit.
-pub fn write(gpa: std.mem.Allocator, regions: []const Region, strategy: anytype, ids: Ids, debug: ?*const Layer, out: Output) error{OutOfMemory}!bool {
+pub fn write(gpa: std.mem.Allocator, regions: []const Region, strategy: anytype, ids: Ids, debug: DebugView, out: Output) error{OutOfMemory}!bool {
     var order: std.ArrayList(u32) = .empty;
     defer order.deinit(gpa);
     for (regions, 0..) |region, index| {
@@ -154,9 +170,8 @@ const GuardedBlocks = struct {
     /// Block start to record index, for the allocated blocks.
     by_block: std.AutoHashMapUnmanaged(u32, u32) = .empty,
 
-    fn init(gpa: std.mem.Allocator, debug: ?*const Layer) error{OutOfMemory}!GuardedBlocks {
-        const layer = debug orelse return .{};
-        const guard = if (layer.guard) |*guard| guard else return .{};
+    fn init(gpa: std.mem.Allocator, debug: DebugView) error{OutOfMemory}!GuardedBlocks {
+        const guard = debug.guard orelse return .{};
         var self: GuardedBlocks = .{ .guard = guard };
         errdefer self.deinit(gpa);
         for (guard.records.items, 0..) |guarded, index| {
@@ -207,14 +222,14 @@ const GuardedBlocks = struct {
     }
 };
 
-fn record(block: BlockView, pending_id: ?u32, debug: ?*const Layer) BlockRecord {
+fn record(block: BlockView, pending_id: ?u32, debug: DebugView) BlockRecord {
     assert(block.is_free == (block.id == 0));
     const pending = pending_id != null and block.id == pending_id.?;
     const state: BlockState = if (block.is_free)
         .free
     else if (pending)
         .pending
-    else if (debug != null and debug.?.holdsInQuarantine(block.start))
+    else if (debug.holdsInQuarantine(block.start))
         .quarantined
     else
         .live;

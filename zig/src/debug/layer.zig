@@ -33,6 +33,7 @@ const Quarantine = @import("quarantine.zig").Quarantine;
 const violation_mod = @import("violation.zig");
 const Violation = violation_mod.Violation;
 const fault_handler = @import("fault_handler.zig");
+const snapshot = @import("../snapshot.zig");
 const DebugSpace = @import("../stats.zig").Stats.DebugSpace;
 
 const granule_bytes = arena_mod.granule_bytes;
@@ -481,6 +482,20 @@ pub const Layer = struct {
     pub fn holdsInQuarantine(self: *const Layer, block_g: u32) bool {
         const quarantine = if (self.quarantine) |*quarantine| quarantine else return false;
         return quarantine.find(block_g + self.frontGranules()) != null;
+    }
+
+    /// What a snapshot shows of the layer (snapshot.zig DebugView): the guarded pages, and the
+    /// blocks held in quarantine.
+    pub fn snapshotView(self: *const Layer) snapshot.DebugView {
+        return .{
+            .guard = if (self.guard) |*guard| guard else null,
+            .in_quarantine = if (self.quarantine != null) .{ .context = self, .holds = holdsErased } else null,
+        };
+    }
+
+    fn holdsErased(context: *const anyopaque, block_g: u32) bool {
+        const self: *const Layer = @ptrCast(@alignCast(context));
+        return self.holdsInQuarantine(block_g);
     }
 
     /// Whether the live allocation at `g` has guard pages.
