@@ -577,6 +577,61 @@ pub const Pool = struct {
         return self.freeLocked(region_index, g);
     }
 
+    /// What the debug layer may use of the pool it stands in front of (debug/layer.zig is handed
+    /// this, never the pool): the arena, whose regions hold its guarded pages; the placement
+    /// beneath it and the counting of what it places and frees; the pool's failure messages.
+    pub const Beneath = struct {
+        pool: *Pool,
+
+        pub inline fn arena(self: Beneath) *Arena {
+            return &self.pool.arena;
+        }
+        pub inline fn name(self: Beneath) []const u8 {
+            return self.pool.name;
+        }
+        pub inline fn nextId(self: Beneath) u32 {
+            return self.pool.nextId();
+        }
+        pub inline fn place(self: Beneath, block_bytes: u64, requested: u64, id: u32) ?u32 {
+            return self.pool.place(block_bytes, requested, id);
+        }
+        pub inline fn blockBytes(self: Beneath, block_bytes: u64) u64 {
+            return self.pool.blockBytes(block_bytes);
+        }
+        pub inline fn notePlaced(self: Beneath, block_g: u32, size: u64, block_bytes: u64) void {
+            self.pool.notePlaced(block_g, size, block_bytes);
+        }
+        pub inline fn release(self: Beneath, region_index: u32, g: u32) FreeResult {
+            return self.pool.release(region_index, g);
+        }
+        /// Counts a free the layer made (the placement's release does not count).
+        pub inline fn noteFreed(self: Beneath, requested_bytes: u64, block_bytes: u64) void {
+            self.pool.stats.recordFree(requested_bytes, block_bytes);
+        }
+        pub inline fn lookup(self: Beneath, region_index: u32, g: u32) ?Live {
+            return self.pool.lookupLocked(region_index, g);
+        }
+        pub inline fn liveBlocks(self: Beneath) LiveBlocks {
+            return self.pool.liveBlocks();
+        }
+        pub inline fn failUnlessFreed(self: Beneath, result: FreeResult, g: u32) Error!Freed {
+            return self.pool.failUnlessFreed(result, g);
+        }
+        pub fn failPlace(self: Beneath, size: u64) Error {
+            return self.pool.failPlace(size);
+        }
+        pub fn failOutside(self: Beneath, g: u32) Error {
+            return self.pool.failOutside(g);
+        }
+        pub fn failStaleId(self: Beneath, g: u32, expected_id: u32, live_id: u32) Error {
+            return self.pool.failStaleId(g, expected_id, live_id);
+        }
+    };
+
+    pub fn beneath(self: *Pool) Beneath {
+        return .{ .pool = self };
+    }
+
     /// The live allocation at `g`, for a layer that holds the pool's lock.
     pub fn liveLocked(self: *Pool, g: u32) ?Live {
         const region_index = self.arena.regionOf(g);
@@ -702,7 +757,7 @@ pub const Pool = struct {
             .fixed_size => |*fixed| fixed.reset(),
             .variable => |*tlsf| tlsf.reset(self.arena.regions.items, .strategy) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{}),
         }
-        if (debug_layer_built) if (self.debug) |layer| layer.reset(self) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        if (debug_layer_built) if (self.debug) |layer| layer.reset(self.beneath()) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         self.annotations.reset();
         self.stats.recordReset();
     }
@@ -777,7 +832,7 @@ pub const Pool = struct {
             .regions = regions,
             .free = free_granules * granule_bytes,
             .largest_free = largest_granules * granule_bytes,
-            .debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self) else .{}) else .{},
+            .debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self.beneath()) else .{}) else .{},
         }, out);
     }
 
@@ -836,14 +891,14 @@ pub const Pool = struct {
     pub fn check(self: *Pool) Error!void {
         self.lock();
         defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.check(self);
+        if (debug_layer_built) if (self.debug) |layer| return layer.check(self.beneath());
     }
 
     /// Whether the live allocation at `g` has guard pages.
     pub fn isGuarded(self: *Pool, g: u32) bool {
         self.lock();
         defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.isGuarded(self, g);
+        if (debug_layer_built) if (self.debug) |layer| return layer.isGuarded(self.beneath(), g);
         return false;
     }
 
@@ -854,7 +909,7 @@ pub const Pool = struct {
             return status.fail(error.InvalidSize, "stack kind {d} is not 0 (allocation) or 1 (free)", .{kind});
         self.lock();
         defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.setStack(self, g, which, stack);
+        if (debug_layer_built) if (self.debug) |layer| return layer.setStack(self.beneath(), g, which, stack);
         return false;
     }
 
@@ -867,7 +922,7 @@ pub const Pool = struct {
     }
 
     pub fn listLiveLocked(self: *Pool, out: []u32) u32 {
-        if (debug_layer_built) if (self.debug) |layer| return layer.listLive(self, out);
+        if (debug_layer_built) if (self.debug) |layer| return layer.listLive(self.beneath(), out);
         var count: u32 = 0;
         var blocks = self.liveBlocks();
         while (blocks.next()) |g| : (count += 1) {

@@ -13,24 +13,24 @@ pub fn Debugged(comptime Pool: type, comptime Plain: type) type {
     return struct {
         pub fn alloc(pool: *Pool, size: u64, stream: Pool.Stream) Error!Pool.Placed {
             const layer = pool.debug.?;
-            if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.alloc, .{ layer, pool, size });
-            if (layer.sampleGuard()) if (try @call(.never_inline, Layer.allocSampled, .{ layer, pool, size })) |placed| return placed;
+            if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.alloc, .{ layer, pool.beneath(), size });
+            if (layer.sampleGuard()) if (try @call(.never_inline, Layer.allocSampled, .{ layer, pool.beneath(), size })) |placed| return placed;
             return Plain.alloc(pool, size, stream);
         }
 
         pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
             const layer = pool.debug.?;
-            if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.free, .{ layer, pool, g, expected_id });
+            if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.free, .{ layer, pool.beneath(), g, expected_id });
             const region_index = pool.arena.regionOf(g);
             if (region_index != arena_mod.none and pool.arena.regions.items[region_index].owner == .guard) {
-                try @call(.never_inline, Layer.freeSampled, .{ layer, pool, g, expected_id });
+                try @call(.never_inline, Layer.freeSampled, .{ layer, pool.beneath(), g, expected_id });
                 return true;
             }
             return Plain.free(pool, g, expected_id);
         }
 
         pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
-            return pool.debug.?.lookup(pool, g);
+            return pool.debug.?.lookup(pool.beneath(), g);
         }
     };
 }
