@@ -30,7 +30,8 @@ const status = @import("status.zig");
 const Error = status.Error;
 const Layer = @import("debug/layer.zig").Layer;
 const Debugged = @import("debug/entry.zig").Debugged;
-const Locking = @import("sync/locking.zig").Locking;
+const locking = @import("sync/locking.zig");
+const Lock = locking.Lock;
 const OffsetMap = @import("strategy/offset_map.zig").OffsetMap;
 const PoolAnnotations = @import("gpu/nvtx.zig").PoolAnnotations;
 
@@ -211,10 +212,10 @@ pub const Pool = struct {
         return self;
     }
 
-    /// The entry points of a pool's layers, from the outside in: a lock (sync/locking.zig, or
-    /// none for the lock-free and sharded placements, which synchronise themselves), the debug
-    /// layer (debug/entry.zig) where a switch acts in the core, and the placement with its
-    /// statistics and, for PMEM, its journal (`Placing`).
+    /// The entry points of a pool's layers, from the outside in: the debug layer
+    /// (debug/entry.zig) where a switch acts in the core, and the placement with its statistics
+    /// and, for PMEM, its journal (`Placing`); each takes the pool's lock as a comptime
+    /// parameter (sync/locking.zig). Lock-free and sharded placements synchronise themselves.
     pub const Entry = struct {
         alloc: *const fn (*Pool, u64, driver.Stream) Error!Placed,
         free: *const fn (*Pool, u32, u32) Error!bool,
@@ -225,13 +226,13 @@ pub const Pool = struct {
         }
     };
 
-    /// A "none" pool calls `Inner` itself; a "mutex" pool through the lock.
-    fn lockedEntries(comptime Inner: type) [2]Entry {
-        return .{ Entry.of(Inner), Entry.of(Locking(Pool, Inner, true)) };
-    }
-    const plain_entries = lockedEntries(Placing(false));
-    const journaled_entries = lockedEntries(Placing(true));
-    const debug_entries = if (debug_layer_built) lockedEntries(Debugged(Pool, Placing(false))) else undefined;
+    /// Indexed by whether the pool has a mutex (threadSafety "mutex").
+    const plain_entries = [2]Entry{ Entry.of(Placing(false, Lock(false))), Entry.of(Placing(false, Lock(true))) };
+    const journaled_entries = [2]Entry{ Entry.of(Placing(true, Lock(false))), Entry.of(Placing(true, Lock(true))) };
+    const debug_entries = if (debug_layer_built) [2]Entry{
+        Entry.of(Debugged(Pool, Placing(false, locking.Held), Lock(false))),
+        Entry.of(Debugged(Pool, Placing(false, locking.Held), Lock(true))),
+    } else undefined;
     const shared_entry = Entry.of(SharedFixed.Entry(Pool));
     const sharded_entry = Entry.of(ShardedVariable.Entry(Pool));
 
@@ -354,7 +355,7 @@ pub const Pool = struct {
 
     /// A block of at least `size` bytes for work on `stream` (null for none): its granule offset
     /// and its allocation id.
-    pub fn alloc(self: *Pool, size: u64, stream: driver.Stream) Error!Placed {
+    pub inline fn alloc(self: *Pool, size: u64, stream: driver.Stream) Error!Placed {
         try self.checkSize(size);
         return self.entry.alloc(self, size, stream);
     }
@@ -369,15 +370,17 @@ pub const Pool = struct {
     pub fn allocLocked(self: *Pool, size: u64) Error!Placed {
         assert(self.journal != null);
         try self.checkSize(size);
-        return Placing(true).alloc(self, size, null);
+        return Placing(true, locking.Held).alloc(self, size, null);
     }
 
     /// The innermost layer: the placement, its statistics and (`journaled`: PMEM) the journal,
-    /// under the pool's lock where it has one.
-    fn Placing(comptime journaled: bool) type {
+    /// under the pool's lock `L` (sync/locking.zig).
+    fn Placing(comptime journaled: bool, comptime L: type) type {
         return struct {
             pub fn alloc(pool: *Pool, size: u64, stream: driver.Stream) Error!Placed {
                 assert(journaled == (pool.journal != null));
+                L.acquire(pool);
+                defer L.release(pool);
                 const timed = pool.stats.sampleNow(pool.stats.allocation_count);
                 const started = if (timed) std.time.Instant.now() catch null else null;
                 const id = pool.nextId();
@@ -393,6 +396,8 @@ pub const Pool = struct {
             }
 
             pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
+                L.acquire(pool);
+                defer L.release(pool);
                 const timed = pool.stats.sampleNow(pool.stats.free_count);
                 const started = if (timed) std.time.Instant.now() catch null else null;
                 const region_index = pool.arena.regionOf(g);
@@ -409,6 +414,8 @@ pub const Pool = struct {
             }
 
             pub fn lookup(pool: *Pool, g: u32) ?Live {
+                L.acquire(pool);
+                defer L.release(pool);
                 return pool.liveLocked(g);
             }
         };
@@ -538,7 +545,7 @@ pub const Pool = struct {
 
     /// Frees the block at `g`. With `expected_id` not 0, only if the block still holds that allocation.
     /// Returns whether the allocation had guard pages (so TypeScript knows to detach its views).
-    pub fn free(self: *Pool, g: u32, expected_id: u32) Error!bool {
+    pub inline fn free(self: *Pool, g: u32, expected_id: u32) Error!bool {
         return self.entry.free(self, g, expected_id);
     }
 

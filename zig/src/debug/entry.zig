@@ -8,10 +8,13 @@ const Error = @import("../status.zig").Error;
 const arena_mod = @import("../arena.zig");
 const Layer = @import("layer.zig").Layer;
 
-/// `Plain` is the placement layer the debug layer stands in front of (pool.zig `Placing`).
-pub fn Debugged(comptime Pool: type, comptime Plain: type) type {
+/// `Plain` is the placement layer the debug layer stands in front of (pool.zig `Placing`, taking
+/// no lock of its own); `L` the pool's lock (sync/locking.zig), held around both.
+pub fn Debugged(comptime Pool: type, comptime Plain: type, comptime L: type) type {
     return struct {
         pub fn alloc(pool: *Pool, size: u64, stream: Pool.Stream) Error!Pool.Placed {
+            L.acquire(pool);
+            defer L.release(pool);
             const layer = pool.debug.?;
             if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.alloc, .{ layer, pool.beneath(), size });
             if (layer.sampleGuard()) if (try @call(.never_inline, Layer.allocSampled, .{ layer, pool.beneath(), size })) |placed| return placed;
@@ -19,6 +22,8 @@ pub fn Debugged(comptime Pool: type, comptime Plain: type) type {
         }
 
         pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
+            L.acquire(pool);
+            defer L.release(pool);
             const layer = pool.debug.?;
             if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.free, .{ layer, pool.beneath(), g, expected_id });
             const region_index = pool.arena.regionOf(g);
@@ -30,6 +35,8 @@ pub fn Debugged(comptime Pool: type, comptime Plain: type) type {
         }
 
         pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
+            L.acquire(pool);
+            defer L.release(pool);
             return pool.debug.?.lookup(pool.beneath(), g);
         }
     };
