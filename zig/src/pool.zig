@@ -220,21 +220,26 @@ pub const Pool = struct {
         alloc: *const fn (*Pool, u64, driver.Stream) Error!Placed,
         free: *const fn (*Pool, u32, u32) Error!bool,
         lookup: *const fn (*Pool, u32) ?Live,
+        /// The whole-pool operations, which lock-free and sharded placements do their own way.
+        reset: *const fn (*Pool) Error!void,
+        writeStats: *const fn (*Pool, *[stats_mod.field_count]f64) void,
+        resetPeaks: *const fn (*Pool) void,
 
-        fn of(comptime Layers: type) Entry {
-            return .{ .alloc = Layers.alloc, .free = Layers.free, .lookup = Layers.lookup };
+        /// `Hot`: the per-block entry points; `Cold`: the whole-pool operations.
+        fn of(comptime Hot: type, comptime Cold: type) Entry {
+            return .{ .alloc = Hot.alloc, .free = Hot.free, .lookup = Hot.lookup, .reset = Cold.reset, .writeStats = Cold.writeStats, .resetPeaks = Cold.resetPeaks };
         }
     };
 
     /// Indexed by whether the pool has a mutex (threadSafety "mutex").
-    const plain_entries = [2]Entry{ Entry.of(Placing(false, Lock(false))), Entry.of(Placing(false, Lock(true))) };
-    const journaled_entries = [2]Entry{ Entry.of(Placing(true, Lock(false))), Entry.of(Placing(true, Lock(true))) };
+    const plain_entries = [2]Entry{ Entry.of(Placing(false, Lock(false)), Whole), Entry.of(Placing(false, Lock(true)), Whole) };
+    const journaled_entries = [2]Entry{ Entry.of(Placing(true, Lock(false)), Whole), Entry.of(Placing(true, Lock(true)), Whole) };
     const debug_entries = if (debug_layer_built) [2]Entry{
-        Entry.of(Debugged(Pool, Placing(false, locking.Held), Lock(false))),
-        Entry.of(Debugged(Pool, Placing(false, locking.Held), Lock(true))),
+        Entry.of(Debugged(Pool, Placing(false, locking.Held), Lock(false)), Whole),
+        Entry.of(Debugged(Pool, Placing(false, locking.Held), Lock(true)), Whole),
     } else undefined;
-    const shared_entry = Entry.of(SharedFixed.Entry(Pool));
-    const sharded_entry = Entry.of(ShardedVariable.Entry(Pool));
+    const shared_entry = Entry.of(SharedFixed.Entry(Pool), SharedFixed.Entry(Pool));
+    const sharded_entry = Entry.of(ShardedVariable.Entry(Pool), ShardedVariable.Entry(Pool));
 
     fn chooseEntry(self: *const Pool) *const Entry {
         if (self.shared != null) return &shared_entry;
@@ -748,13 +753,29 @@ pub const Pool = struct {
     }
 
     pub fn reset(self: *Pool) Error!void {
-        if (self.shared) |shared| {
-            try shared.reset(self);
-            self.annotations.reset();
-            self.stats.reset_count += 1;
-            return;
+        return self.entry.reset(self);
+    }
+
+    /// The whole-pool operations of a pool that places under its lock (the plain, debug and
+    /// journaled entries).
+    const Whole = struct {
+        fn reset(pool: *Pool) Error!void {
+            return pool.resetPlaced();
         }
-        if (self.sharded != null) return status.fail(error.Unsupported, "reset() is not available on sharded Variable pools yet (pool '{s}'): free the allocations instead", .{self.name});
+        fn writeStats(pool: *Pool, out: *[stats_mod.field_count]f64) void {
+            pool.lock();
+            defer pool.unlock();
+            pool.writeStatsLocked(out);
+        }
+        fn resetPeaks(pool: *Pool) void {
+            pool.lock();
+            defer pool.unlock();
+            pool.stats.resetPeaks(pool.arena.committed_bytes);
+        }
+    };
+
+    fn resetPlaced(self: *Pool) Error!void {
+        assert(self.shared == null and self.sharded == null);
         self.lock();
         defer self.unlock();
         if (self.stream_frees.pending.items.len > 0) self.reclaim(null, true);
@@ -796,24 +817,7 @@ pub const Pool = struct {
     }
 
     pub fn writeStats(self: *Pool, out: *[stats_mod.field_count]f64) void {
-        if (self.shared) |shared| {
-            shared.growth_mutex.lock();
-            defer shared.growth_mutex.unlock();
-            var stats = self.stats;
-            const free_bytes = shared.figures(&stats);
-            return stats.write(.{ .reserved = self.arena.committed_bytes, .address_space = self.arena.reserved_bytes, .regions = self.regionCount(), .free = free_bytes, .largest_free = free_bytes }, out);
-        }
-        if (self.sharded) |sharded| {
-            sharded.growth_mutex.lock();
-            defer sharded.growth_mutex.unlock();
-            var stats = self.stats;
-            const space = sharded.figures(&stats);
-            stats.bytes_allocated = self.arena.committed_bytes - space.free;
-            return stats.write(.{ .reserved = self.arena.committed_bytes, .address_space = self.arena.reserved_bytes, .regions = self.regionCount(), .free = space.free, .largest_free = space.largest }, out);
-        }
-        self.lock();
-        defer self.unlock();
-        self.writeStatsLocked(out);
+        self.entry.writeStats(self, out);
     }
 
     /// The pool's regions, blocks and statistics at one moment (see snapshot.zig); whether
@@ -845,24 +849,10 @@ pub const Pool = struct {
 
     /// Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now.
     pub fn resetPeaks(self: *Pool) void {
-        if (self.shared) |shared| {
-            shared.resetPeaks();
-            shared.growth_mutex.lock();
-            defer shared.growth_mutex.unlock();
-            return self.stats.resetPeaks(self.arena.committed_bytes);
-        }
-        if (self.sharded) |sharded| {
-            sharded.counters.resetPeaks();
-            sharded.growth_mutex.lock();
-            defer sharded.growth_mutex.unlock();
-            return self.stats.resetPeaks(self.arena.committed_bytes);
-        }
-        self.lock();
-        defer self.unlock();
-        self.stats.resetPeaks(self.arena.committed_bytes);
+        self.entry.resetPeaks(self);
     }
 
-    fn regionCount(self: *const Pool) u64 {
+    pub fn regionCount(self: *const Pool) u64 {
         var regions: u64 = 0;
         for (self.arena.regions.items) |region| regions += @intFromBool(region.committed);
         return regions;

@@ -25,8 +25,16 @@ pub fn Lock(comptime mutex: bool) type {
     };
 }
 
-/// For a layer called by another that already holds the pool's lock.
-pub const Held = Lock(false);
+/// For a layer called by another that already holds the pool's lock (or whose pool has none).
+pub const Held = struct {
+    pub inline fn acquire(pool: anytype) void {
+        _ = pool;
+    }
+
+    pub inline fn release(pool: anytype) void {
+        _ = pool;
+    }
+};
 
 test "a mutex pool's lock is held between acquire and release; a \"none\" pool's takes nothing" {
     const Mutex = @import("adaptive_mutex.zig").AdaptiveMutex;
@@ -49,4 +57,10 @@ test "a mutex pool's lock is held between acquire and release; a \"none\" pool's
     Lock(false).acquire(&unlocked);
     try std.testing.expect(!unlocked.held());
     Lock(false).release(&unlocked);
+    Lock(true).acquire(&locked);
+    Held.acquire(&locked); // a layer under one that holds it: nothing more to take
+    try std.testing.expect(locked.held());
+    Held.release(&locked);
+    try std.testing.expect(locked.held());
+    Lock(true).release(&locked);
 }

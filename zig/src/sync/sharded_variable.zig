@@ -120,6 +120,28 @@ pub const ShardedVariable = struct {
             pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
                 return pool.sharded.?.lookup(g);
             }
+
+            pub fn reset(pool: *Pool) Error!void {
+                return status.fail(error.Unsupported, "reset() is not available on sharded Variable pools yet (pool '{s}'): free the allocations instead", .{pool.name});
+            }
+
+            pub fn writeStats(pool: *Pool, out: *[stats_mod.field_count]f64) void {
+                const sharded = pool.sharded.?;
+                sharded.growth_mutex.lock();
+                defer sharded.growth_mutex.unlock();
+                var stats = pool.stats;
+                const space = sharded.figures(&stats);
+                stats.bytes_allocated = pool.arena.committed_bytes - space.free;
+                stats.write(.{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = space.free, .largest_free = space.largest }, out);
+            }
+
+            pub fn resetPeaks(pool: *Pool) void {
+                const sharded = pool.sharded.?;
+                sharded.counters.resetPeaks();
+                sharded.growth_mutex.lock();
+                defer sharded.growth_mutex.unlock();
+                pool.stats.resetPeaks(pool.arena.committed_bytes);
+            }
         };
     }
 

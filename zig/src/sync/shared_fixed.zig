@@ -193,6 +193,29 @@ pub const SharedFixed = struct {
                 return false;
             }
 
+            pub fn reset(pool: *Pool) Error!void {
+                try pool.shared.?.reset(pool);
+                pool.annotations.reset();
+                pool.stats.reset_count += 1;
+            }
+
+            pub fn writeStats(pool: *Pool, out: *[stats_mod.field_count]f64) void {
+                const shared = pool.shared.?;
+                shared.growth_mutex.lock();
+                defer shared.growth_mutex.unlock();
+                var stats = pool.stats;
+                const free_bytes = shared.figures(&stats);
+                stats.write(.{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = free_bytes, .largest_free = free_bytes }, out);
+            }
+
+            pub fn resetPeaks(pool: *Pool) void {
+                const shared = pool.shared.?;
+                shared.resetPeaks();
+                shared.growth_mutex.lock();
+                defer shared.growth_mutex.unlock();
+                pool.stats.resetPeaks(pool.arena.committed_bytes);
+            }
+
             pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
                 const shared = pool.shared.?;
                 const live = shared.fixed.lookup(g) orelse return null;
