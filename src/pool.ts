@@ -54,9 +54,9 @@ export interface PoolJSON {
 }
 
 /**
- * @internal The core's calls a pool makes about its blocks. Pools in the core's main table (CPU,
- * pinned, GPU) make them through mp_*; PMEM pools answer the same questions through mp_pmem_*,
- * so the handles, views and checks below serve them too. The debug calls are optional: a kind of
+ * @internal The core's calls a pool makes about its blocks. Every pool in the core's one table
+ * (CPU, pinned, GPU, PMEM) makes them through mp_*; a kind of pool may answer some differently
+ * (gpu_debug.ts), so the handles, views and checks below serve all of them. The debug calls are optional: a kind of
  * pool without them has no canaries to check, and its live allocations are known from records.
  */
 export interface PoolCalls {
