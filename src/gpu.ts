@@ -14,7 +14,7 @@ import { ConfigError, describe, InvalidPointerError, OutOfBoundsError, UseAfterF
 import { GPUDebug } from "./gpu_debug";
 import { streamLine } from "./inspect";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
-import { check, core, errorFor, ID_MASK, lastId, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
+import { check, core, errorFor, ID_MASK, OFFSET_ERROR_BASE, Status, statusOfOffset } from "./native";
 import { NativePool, type PoolCalls } from "./pool";
 import { optionsArg, pointerArg, sizeArg } from "./validate";
 
@@ -145,7 +145,7 @@ export class GPUMemoryPool extends NativePool {
     if (stream === undefined) return this.allocOffset(size);
     const offset = core.mp_alloc_on_stream(this.handle, sizeArg(size), stream.handle);
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
-    this.lastTaggedId = lastId();
+    this.tookCoreId();
     return offset;
   }
 

@@ -113,10 +113,12 @@ export function onPoolDestroyed(listener: (pool: NativePool) => void): void {
 
 export abstract class NativePool {
   abstract readonly kind: PoolKind;
-  /** @internal incremented by reset(): allocations from an older epoch are dead. */
-  epoch = 0;
-  /** @internal */
-  destroyed = false;
+  // The state the pool changes after it is made lives in private fields: a program that freezes
+  // its objects (a deep freeze of state holding a pool) must not stop the pool from changing it,
+  // nor can code outside set it (a pool whose `destroyed` was set back to false).
+  #epoch = 0;
+  #destroyed = false;
+  #lastTaggedId = 0;
   /** @internal the core's handle. */
   readonly handle: number;
   /** @internal address of the arena's first byte (a device address for GPU pools). */
@@ -135,8 +137,6 @@ export abstract class NativePool {
   #cache: BlockCache | null | undefined = undefined;
   /** The message of a failure found by the cache (the core's last message is not about it). */
   #cacheMessage: string | undefined = undefined;
-  /** @internal the id of the allocation allocOffset made last; its top bit set where it has guard pages. */
-  lastTaggedId = 0;
 
   /** @internal pools are made by MemoryPoolManager */
   constructor(
@@ -150,6 +150,26 @@ export abstract class NativePool {
     this.base = calls.base(handle);
     this.addressSpace = calls.addressSpace(handle);
     livePools.add(this);
+  }
+
+  /** @internal incremented by reset(): allocations from an older epoch are dead. */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** @internal whether this thread destroyed the pool (another Worker may have: see exists()). */
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /** @internal the id of the allocation allocOffset made last; its top bit set where it has guard pages. */
+  get lastTaggedId(): number {
+    return this.#lastTaggedId;
+  }
+
+  /** @internal after the core made an allocation (mp_alloc and its kin): takes its id, as lastTaggedId. */
+  tookCoreId(): void {
+    this.#lastTaggedId = lastId();
   }
 
   /** @internal the pool's history ring. */
@@ -170,14 +190,14 @@ export abstract class NativePool {
         if (cache.message !== "") this.#cacheMessage = cache.message;
         throw this.failure(offset);
       }
-      this.lastTaggedId = cache.lastId;
+      this.#lastTaggedId = cache.lastId;
       return offset;
     }
     // A run of blocks is gathered from the pool's free stack: this thread's cached blocks go back first.
     if (cache !== null && cache.holdsBlocks) cache.flush();
     const offset = this.#calls.alloc(this.handle, sizeArg(size));
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
-    this.lastTaggedId = lastId();
+    this.tookCoreId();
     return offset;
   }
 
@@ -550,7 +570,7 @@ export abstract class NativePool {
   reset(): void {
     this.flushCache();
     this.expectOk(this.#calls.reset(this.handle));
-    this.epoch++;
+    this.#epoch++;
     this.endedAll();
     this.debug?.forgetAll(false);
   }
@@ -576,7 +596,7 @@ export abstract class NativePool {
     }
     if (this.config.leakReport) this.reportLeaks("destroyPool");
     this.expectOk(this.#calls.destroy(this.handle));
-    this.destroyed = true;
+    this.#destroyed = true;
     livePools.delete(this);
     destroyedListener?.(this);
     this.#cache?.flush(); // the core closed it: this forgets it
