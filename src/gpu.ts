@@ -21,21 +21,36 @@ import { optionsArg, pointerArg, sizeArg } from "./validate";
 /** A CUDA stream of a GPU pool's device: work on it runs in order, streams run concurrently. */
 export class GPUStream {
   #destroyed = false;
+  readonly #deviceId: number;
+  readonly #handle: Pointer;
   /** @internal */
-  constructor(
-    readonly deviceId: number,
-    readonly handle: Pointer,
-  ) {}
+  constructor(deviceId: number, handle: Pointer) {
+    this.#deviceId = deviceId;
+    this.#handle = handle;
+  }
+
+  /** The device the stream is on. */
+  get deviceId(): number {
+    return this.#deviceId;
+  }
+
+  /**
+   * The CUstream, for native code (and every call that queues work on the stream): refused with
+   * UseAfterFreeError once the stream is destroyed, so a destroyed stream never reaches the driver.
+   * Read-only: it was a plain field, and a handle set by a caller went to the driver as a CUstream.
+   */
+  get handle(): Pointer {
+    this.#assertLive();
+    return this.#handle;
+  }
 
   /** Waits for everything queued on the stream. */
   synchronize(): void {
-    this.#assertLive();
-    check(core.mp_gpu_stream_synchronize(this.deviceId, this.handle));
+    check(core.mp_gpu_stream_synchronize(this.#deviceId, this.handle));
   }
 
   destroy(): void {
-    this.#assertLive();
-    check(core.mp_gpu_stream_destroy(this.deviceId, this.handle));
+    check(core.mp_gpu_stream_destroy(this.#deviceId, this.handle));
     this.#destroyed = true;
   }
 
@@ -45,7 +60,7 @@ export class GPUStream {
 
   /** One line: `GPUStream 0x55d0c0a1b2c0 on device 0`. */
   toString(): string {
-    return streamLine(Number(this.handle), this.deviceId, this.#destroyed);
+    return streamLine(Number(this.#handle), this.#deviceId, this.#destroyed);
   }
 
   [Bun.inspect.custom](): string {
