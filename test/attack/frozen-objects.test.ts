@@ -5,7 +5,9 @@
  * allocate() threw a TypeError after the core had made the block (leaking it), reset() threw
  * after the core had reset (old handles then looked alive), and destroy() threw after the core had
  * destroyed the pool, which then still said it was not destroyed. That state is now private, and
- * code outside cannot set it either (`pool.destroyed = false`).
+ * code outside cannot set it either (`pool.destroyed = false`), nor what the pool is: `name`,
+ * `config`, and the internal base address and handle every view and core call is made from
+ * (`pool.base = 4096` made the next allocation's view a view of address 0x1000: SIGSEGV).
  */
 import { expect, test } from "bun:test";
 import { DoubleFreeError, MemoryPoolManager, PoolConfig, UseAfterFreeError } from "../../src/index";
@@ -47,6 +49,22 @@ for (const [kind, fields] of kinds) {
     expect(manager.hasPool(pool.name)).toBe(false);
   });
 }
+
+test("what a pool is cannot be set from outside", () => {
+  const pool = manager.createCPUPool("attack-frozen-identity", { allocatorType: "FixedSize", blockSize: 64, threadSafety: "lockFree" });
+  const hostile: Record<string, unknown> = { name: "other", config: { ...pool.config, blockSize: 1 << 20 }, handle: 0, base: 0, addressSpace: 2 ** 40 };
+  for (const [field, value] of Object.entries(hostile)) {
+    expect(thrown(() => ((pool as unknown as Record<string, unknown>)[field] = value))).toBeInstanceOf(TypeError);
+  }
+  expect(pool.name).toBe("attack-frozen-identity");
+  expect(pool.config.blockSize).toBe(64);
+  const a = pool.allocate(4096);
+  a.bytes.fill(3);
+  const neighbour = pool.allocate(64);
+  neighbour.bytes.fill(4);
+  expect(a.bytes.every((byte) => byte === 3)).toBe(true);
+  pool.destroy();
+});
 
 test("a pool's state cannot be set from outside", () => {
   const pool = manager.createCPUPool("attack-frozen-state");
