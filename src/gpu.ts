@@ -5,12 +5,12 @@
  * check every length and offset against both sides before any DMA starts (src/copy.ts).
  */
 import type { Pointer } from "bun:ffi";
-import { Allocation, PoolAllocation, type TypedArrayConstructor } from "./allocation";
+import { Allocation, MADE_BY_POOL, PoolAllocation, type TypedArrayConstructor } from "./allocation";
 import { checkedOffset, checkRange, copyBetween, copyOptionsArg, endpointOf, type CopyOptions, type Endpoint } from "./copy";
 import type { PoolConfig } from "./config";
 import type { HistoryEvent } from "./debug/history";
 import type { LeakInfo } from "./debug/report";
-import { ConfigError, describe, InvalidPointerError, OutOfBoundsError, UseAfterFreeError, type MemoryPoolError } from "./errors";
+import { ConfigError, describe, InvalidPointerError, OutOfBoundsError, UnsupportedOperationError, UseAfterFreeError, type MemoryPoolError } from "./errors";
 import { GPUDebug } from "./gpu_debug";
 import { streamLine } from "./inspect";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
@@ -23,8 +23,9 @@ export class GPUStream {
   #destroyed = false;
   readonly #deviceId: number;
   readonly #handle: Pointer;
-  /** @internal */
-  constructor(deviceId: number, handle: Pointer) {
+  /** @internal made by gpuPool.createStream(): a handle from anywhere else would go to the driver as a CUstream */
+  constructor(deviceId: number, handle: Pointer, made?: typeof MADE_BY_POOL) {
+    if (made !== MADE_BY_POOL) throw new UnsupportedOperationError("GPUStream has no public constructor: gpuPool.createStream() makes streams");
     this.#deviceId = deviceId;
     this.#handle = handle;
   }
@@ -139,12 +140,12 @@ export class GPUMemoryPool extends NativePool {
     const stream = streamOf(options);
     if (debug === undefined) {
       const offset = this.#allocOffset(size, stream);
-      return new GPUAllocation(this, this.addressOf(offset), size, offset, this.lastTaggedId);
+      return new GPUAllocation(this, this.addressOf(offset), size, offset, this.lastTaggedId, MADE_BY_POOL);
     }
     const offset = this.#allocOffset(debug.blockBytes(size), stream);
     const id = this.lastTaggedId & ID_MASK;
     const ptr = debug.allocated(offset, this.addressOf(offset), id, size, stream?.handle ?? null);
-    return new GPUAllocation(this, ptr as Pointer, size, offset, id);
+    return new GPUAllocation(this, ptr as Pointer, size, offset, id, MADE_BY_POOL);
   }
 
   /** A bare device address for hot paths; free it with deallocate(address). */
@@ -214,7 +215,7 @@ export class GPUMemoryPool extends NativePool {
   fromPointer(address: number): GPUAllocation {
     const canary = this.gpuDebug?.canaryBytes ?? 0;
     const { offset, size, id } = this.liveBlock(pointerArg("fromPointer", address) - canary);
-    return new GPUAllocation(this, address as Pointer, size - 2 * canary, offset, id);
+    return new GPUAllocation(this, address as Pointer, size - 2 * canary, offset, id, MADE_BY_POOL);
   }
 
   /** DebugGPU: checks the canaries of every live allocation in one kernel launch; throws BoundaryViolationError for damage. */
@@ -251,7 +252,7 @@ export class GPUMemoryPool extends NativePool {
   createStream(): GPUStream {
     const handle = core.mp_gpu_stream_create(this.config.deviceId);
     if (handle === null || Number(handle) === 0) throw errorFor(Status.unavailable);
-    return new GPUStream(this.config.deviceId, handle as Pointer);
+    return new GPUStream(this.config.deviceId, handle as Pointer, MADE_BY_POOL);
   }
 
   /** Copies `bytes` (default: all of `src`) from host memory to the device allocation. */

@@ -7,7 +7,7 @@
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
 import { writeSync } from "node:fs";
-import { Allocation, PoolAllocation } from "./allocation";
+import { Allocation, MADE_BY_POOL, PoolAllocation } from "./allocation";
 import type { PoolConfig } from "./config";
 import { History, type HistoryEvent } from "./debug/history";
 import { describeAllocation, describeBoundaryViolation, describeWriteAfterFree, leakReport, stackSection, type LeakInfo } from "./debug/report";
@@ -684,7 +684,7 @@ export abstract class HostPool extends NativePool {
   allocate(size: number): Allocation {
     const offset = this.allocOffset(size);
     const tagged = this.lastTaggedId; // the id, and in its top bit whether the allocation has guard pages
-    const allocation = new Allocation(this, this.addressOf(offset), size, offset, tagged & ID_MASK);
+    const allocation = new Allocation(this, this.addressOf(offset), size, offset, tagged & ID_MASK, MADE_BY_POOL);
     if (this.tracking) this.debug!.allocated(offset, tagged, size, allocation);
     return allocation;
   }
@@ -725,7 +725,7 @@ export abstract class HostPool extends NativePool {
   fromPointer(address: number): Allocation {
     const { offset, size, id } = this.liveBlock(pointerArg("fromPointer", address));
     if (this.tracking) this.debug!.adopted(offset, id, size);
-    return new Allocation(this, address as Pointer, size, offset, id);
+    return new Allocation(this, address as Pointer, size, offset, id, MADE_BY_POOL);
   }
 
   /**

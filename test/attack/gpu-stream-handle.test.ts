@@ -10,6 +10,7 @@
 import { afterAll, expect, test } from "bun:test";
 import type { Pointer } from "bun:ffi";
 import { copy, GPUStream, MemoryPoolManager, UseAfterFreeError } from "../../src/index";
+import { MADE_BY_POOL } from "../../src/allocation";
 import { core, lastError } from "../../src/native";
 import { thrown } from "../support/thrown";
 
@@ -17,7 +18,7 @@ const deviceCount = core.mp_gpu_device_count();
 if (deviceCount <= 0) console.log(`[test/attack/gpu-stream-handle] the destroyed-stream case skipped: ${deviceCount < 0 ? lastError() : "the CUDA driver sees no device"}`);
 
 test("a stream's handle and device cannot be set", () => {
-  const stream = new GPUStream(0, 0x55d0c0a1b2c0 as Pointer); // never used: no driver is called
+  const stream = new GPUStream(0, 0x55d0c0a1b2c0 as Pointer, MADE_BY_POOL); // never used: no driver is called
   for (const field of ["handle", "deviceId"]) {
     expect(thrown(() => ((stream as unknown as Record<string, unknown>)[field] = 0xdead))).toBeInstanceOf(TypeError);
   }
