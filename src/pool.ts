@@ -724,8 +724,9 @@ export abstract class HostPool extends NativePool {
   /** An Allocation over a live block of this pool, e.g. a pointer received from a Worker. */
   fromPointer(address: number): Allocation {
     const { offset, size, id } = this.liveBlock(pointerArg("fromPointer", address));
-    if (this.tracking) this.debug!.adopted(offset, id, size);
-    return new Allocation(this, address as Pointer, size, offset, id, MADE_BY_POOL);
+    const allocation = new Allocation(this, address as Pointer, size, offset, id, MADE_BY_POOL);
+    if (this.tracking) this.debug!.adopted(offset, id, size, allocation);
+    return allocation;
   }
 
   /**
