@@ -38,7 +38,7 @@ export function applyLog(model: Model, stdout: string): string[] | undefined {
       model.live.delete(Number(rest[2]));
       model.live.set(Number(rest[1]), Number(rest[3]));
     }
-    if (op === "C") {
+    if (op === "C" && rest[0] !== "full") {
       model.live.set(Number(rest[1]), Number(rest[2]));
       model.roots.set(rest[0]!, Number(rest[1]));
     }
