@@ -6,7 +6,7 @@
  * Uint8Arrays the copy reads and writes (an allocation's `.bytes`). Figures: bench/RESULTS.md.
  */
 import { do_not_optimize, group, run } from "mitata";
-import { copy, MemoryPoolManager, PoolConfig, type CopySide } from "../src/index";
+import { copy, MemoryPoolManager, PoolConfig, type Allocation, type CopySide } from "../src/index";
 import { compare, goalRows, type TimedGoal } from "./goals";
 import { cpuModel, KiB, MiB, table, timesByName } from "./util";
 
@@ -26,7 +26,7 @@ for (const [label, n, goal] of SIZES) {
   from.bytes.fill(1);
   const source = new Uint8Array(n).fill(2);
   const target = new Uint8Array(n);
-  const bytesOf = (side: CopySide) => (ArrayBuffer.isView(side) ? (side as Uint8Array) : side.bytes);
+  const bytesOf = (side: CopySide) => (ArrayBuffer.isView(side) ? (side as Uint8Array) : (side as Allocation).bytes);
   const pairs: [name: string, dst: CopySide, src: CopySide][] = [
     ["allocation <- allocation", to, from],
     ["allocation <- typed array", to, source],
