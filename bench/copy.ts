@@ -4,6 +4,7 @@
  * timed between two allocations, from a typed array into an allocation, from an allocation into
  * a typed array, and between two typed arrays. The anchor for a pair is `dst.set(src)` on the
  * Uint8Arrays the copy reads and writes (an allocation's `.bytes`). Figures: bench/RESULTS.md.
+ * `bun bench/copy.ts 64 4096` times only those sizes (in bytes).
  */
 import { do_not_optimize, group, run } from "mitata";
 import { copy, MemoryPoolManager, PoolConfig, type Allocation, type CopySide } from "../src/index";
@@ -17,10 +18,12 @@ const SIZES: [label: string, bytes: number, goal: number][] = [
   ["64 KiB", 64 * KiB, 1.0],
   ["64 MiB", 64 * MiB, 1.0],
 ];
+const only = process.argv.slice(2).map(Number);
+const sizes = only.length === 0 ? SIZES : SIZES.filter(([, bytes]) => only.includes(bytes));
 const copyPool = manager.createCPUPool("bench-copy", Object.assign(new PoolConfig(), { initialSize: 160 * MiB }));
 const goals: TimedGoal[] = [];
 
-for (const [label, n, goal] of SIZES) {
+for (const [label, n, goal] of sizes) {
   const from = copyPool.allocate(n);
   const to = copyPool.allocate(n);
   from.bytes.fill(1);

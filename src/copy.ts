@@ -146,11 +146,15 @@ const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype);
 const setBytes = typedArrayPrototype.set as (this: Uint8Array, source: Uint8Array, offset: number) => void;
 const bufferPrototype: object = typeof Buffer === "function" ? Buffer.prototype : Uint8Array.prototype;
 
-/** The view of an allocation that proves it alive (see above), or undefined. */
+/** Whether a pool's allocations end in this thread only (threadSafety "none"): then their attached views prove them alive. */
+function endsOnlyHere(pool: HostPool): boolean {
+  return pool.config.threadSafety === "none";
+}
+
+/** The view of an allocation of such a pool that proves it alive (see above), or undefined. */
 function liveBytesOf(allocation: Allocation): Uint8Array | undefined {
   const view = allocation.cachedBytes;
-  if (view === undefined || view[0] === undefined || allocation.pool.config.threadSafety !== "none") return undefined;
-  return view;
+  return view === undefined || view[0] === undefined ? undefined : view;
 }
 
 /** A whole number of bytes from 0 (the checked path names anything else). */
@@ -164,7 +168,9 @@ function isByteCount(value: unknown): value is number {
  * Their views are read only to prove them alive.
  */
 function copyAllocationBytes(dst: Allocation, src: Allocation, bytes: number | undefined, at: number, start: number): number {
-  if (dst.pool.kind === "pmem" || liveBytesOf(dst) === undefined || liveBytesOf(src) === undefined) return 0;
+  const pool = dst.pool;
+  if (pool.kind === "pmem" || !endsOnlyHere(pool) || (src.pool !== pool && !endsOnlyHere(src.pool))) return 0;
+  if (liveBytesOf(dst) === undefined || liveBytesOf(src) === undefined) return 0;
   const size = src.size;
   const length = bytes ?? size - start;
   if (!(Number.isSafeInteger(length) && length > 0 && start + length <= size && at + length <= dst.size)) return 0;
@@ -205,8 +211,8 @@ function copyHostBytes(dst: CopySide, src: CopySide, bytes: number | undefined, 
   const toLength = toArray ? claimedLength(dst) : dst instanceof Allocation && dst.pool.kind !== "pmem" ? dst.size : -1;
   if (fromLength <= 0 || toLength <= 0) return 0;
   if ((fromArray && !hasLength(src, fromLength)) || (toArray && !hasLength(dst, toLength))) return 0;
-  const from = fromArray ? src : liveBytesOf(src as Allocation);
-  const to = toArray ? dst : liveBytesOf(dst as Allocation);
+  const from = fromArray ? src : endsOnlyHere((src as Allocation).pool) ? liveBytesOf(src as Allocation) : undefined;
+  const to = toArray ? dst : endsOnlyHere((dst as Allocation).pool) ? liveBytesOf(dst as Allocation) : undefined;
   if (from === undefined || to === undefined) return 0;
   if (toArray && tracksPmemMemory() && trackedPoolAt(addressOf(to), toLength)?.kind === "pmem") return 0;
   if (!((bytes === undefined || bytes === fromLength) && at + fromLength <= toLength)) return 0;
