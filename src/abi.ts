@@ -11,7 +11,7 @@ import { NativeLibraryError } from "./errors";
  * The version of the exports' signatures this code calls (zig/src/abi.zig `version`). Records,
  * statuses and constants are matched by name and need no bump.
  */
-export const ABI_VERSION = 16;
+export const ABI_VERSION = 17;
 
 /** The statuses this side tells apart (zig/src/status.zig Code). */
 const STATUSES = [
@@ -59,7 +59,7 @@ const CONSTANTS = [
 ] as const;
 
 const ENUMS = {
-  poolKind: ["cpu", "gpu", "pinned"],
+  poolKind: ["cpu", "gpu", "pinned", "pmem"],
   hostMemory: ["pageable", "pinned"],
   blockState: ["free", "live", "pending", "guard", "quarantined", "guardFree"],
   stackKind: ["allocation", "free"],

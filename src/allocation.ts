@@ -4,7 +4,7 @@
  * every access throws instead of reaching memory that now belongs to someone else.
  */
 import type { Pointer } from "bun:ffi";
-import { DoubleFreeError, UseAfterFreeError, type MemoryPoolError } from "./errors";
+import { DoubleFreeError, UnsupportedOperationError, UseAfterFreeError, type MemoryPoolError } from "./errors";
 import { allocationLine } from "./inspect";
 import type { HostPool, NativePool } from "./pool";
 import { typedArrayTypeArg } from "./validate";
@@ -28,6 +28,14 @@ export type TypedArrayConstructor =
  * handle whose `size` a caller could set (`a.size = 1 << 28`, as if to resize it) would make a copy
  * or a view reach far past its block.
  */
+/**
+ * @internal what pools hand the constructors of allocations. The classes are exported (for
+ * instanceof), so their constructors can be called from outside, where `ptr` and `size` need not
+ * be the block's: without this they refuse (a forged 64-byte handle claiming 256 MiB made a view
+ * that reached far past its block).
+ */
+export const MADE_BY_POOL: unique symbol = Symbol("made by a pool");
+
 export abstract class PoolAllocation<P extends NativePool = NativePool> {
   readonly #pool: P;
   readonly #ptr: Pointer;
@@ -38,7 +46,8 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
   #freed = false;
 
   /** @internal use pool.allocate() */
-  constructor(pool: P, ptr: Pointer, size: number, offset: number, id: number) {
+  constructor(pool: P, ptr: Pointer, size: number, offset: number, id: number, made?: typeof MADE_BY_POOL) {
+    if (made !== MADE_BY_POOL) throw new UnsupportedOperationError(`${new.target.name} has no public constructor: pool.allocate() and pool.fromPointer() make allocations`);
     this.#pool = pool;
     this.#ptr = ptr;
     this.#size = size;

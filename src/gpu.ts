@@ -5,7 +5,7 @@
  * check every length and offset against both sides before any DMA starts (src/copy.ts).
  */
 import type { Pointer } from "bun:ffi";
-import { Allocation, PoolAllocation, type TypedArrayConstructor } from "./allocation";
+import { Allocation, MADE_BY_POOL, PoolAllocation, type TypedArrayConstructor } from "./allocation";
 import { checkedOffset, checkRange, copyBetween, copyOptionsArg, endpointOf, type CopyOptions, type Endpoint } from "./copy";
 import type { PoolConfig } from "./config";
 import type { HistoryEvent } from "./debug/history";
@@ -67,12 +67,12 @@ export class GPUMemoryPool extends NativePool {
     const stream = streamOf(options);
     if (debug === undefined) {
       const offset = this.#allocOffset(size, stream);
-      return new GPUAllocation(this, this.addressOf(offset), size, offset, this.lastTaggedId);
+      return new GPUAllocation(this, this.addressOf(offset), size, offset, this.lastTaggedId, MADE_BY_POOL);
     }
     const offset = this.#allocOffset(debug.blockBytes(size), stream);
     const id = allocationIdOf(this.lastTaggedId);
     const ptr = debug.allocated(offset, this.addressOf(offset), id, size, stream?.handle ?? null);
-    return new GPUAllocation(this, ptr as Pointer, size, offset, id);
+    return new GPUAllocation(this, ptr as Pointer, size, offset, id, MADE_BY_POOL);
   }
 
   /** A bare device address for hot paths; free it with deallocate(address). */
@@ -88,7 +88,7 @@ export class GPUMemoryPool extends NativePool {
     if (stream === undefined) return this.allocOffset(size);
     const offset = native.allocOnStream(this.handle, sizeArg(size), stream.handle);
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
-    this.lastTaggedId = lastId();
+    this.tookCoreId();
     return offset;
   }
 
@@ -142,7 +142,7 @@ export class GPUMemoryPool extends NativePool {
   fromPointer(address: number): GPUAllocation {
     const canary = this.gpuDebug?.canaryBytes ?? 0;
     const { offset, size, id } = this.liveBlock(pointerArg("fromPointer", address) - canary);
-    return new GPUAllocation(this, address as Pointer, size - 2 * canary, offset, id);
+    return new GPUAllocation(this, address as Pointer, size - 2 * canary, offset, id, MADE_BY_POOL);
   }
 
   /** DebugGPU: checks the canaries of every live allocation in one kernel launch; throws BoundaryViolationError for damage. */
@@ -177,7 +177,7 @@ export class GPUMemoryPool extends NativePool {
 
   /** A new stream on this pool's device. */
   createStream(): GPUStream {
-    return new GPUStream(this.config.deviceId, native.createStream(this.config.deviceId));
+    return new GPUStream(this.config.deviceId, native.createStream(this.config.deviceId), MADE_BY_POOL);
   }
 
   /** Copies `bytes` (default: all of `src`) from host memory to the device allocation. */

@@ -40,7 +40,7 @@ const THREAD_SAFETY_NAMES = byValue(THREAD_SAFETY_CODES);
 const GUARD_POSITION_CODES = ABI.enums.guardPosition;
 const DEFAULT_CPU_POOL = "default_cpu_pool";
 const DEFAULT_GPU_POOL = "default_gpu_pool";
-const KIND_NAMES: Record<number, PoolKindName> = { [PoolKind.cpu]: "cpu", [PoolKind.gpu]: "gpu", [PoolKind.pinned]: "pinned" };
+const KIND_NAMES: Record<number, PoolKindName> = { [PoolKind.cpu]: "cpu", [PoolKind.gpu]: "gpu", [PoolKind.pinned]: "pinned", [PoolKind.pmem]: "pmem" };
 
 function configRecord(kind: number, config: PoolConfig): Float64Array {
   const values: Record<(typeof CONFIG_FIELDS)[number], number> = {
@@ -254,8 +254,6 @@ export class MemoryPoolManager {
     const encoded = validName(name);
     const handle = native.findPool(encoded);
     if (handle !== undefined) return this.#attach(name, handle);
-    const pmemHandle = native.findPmemPool(encoded);
-    if (pmemHandle !== undefined) return this.#attachPMEM(name, pmemHandle);
     throw new PoolNotFoundError(`no pool named '${name}'`);
   }
 
@@ -263,7 +261,7 @@ export class MemoryPoolManager {
   hasPool(name: string): boolean {
     if (this.#live(name) !== undefined) return true;
     const encoded = validName(name);
-    return native.findPool(encoded) !== undefined || native.findPmemPool(encoded) !== undefined;
+    return native.findPool(encoded) !== undefined;
   }
 
   /** Releases the pool's memory; its allocations and views die with it. A PMEM pool is closed; its file stays. */
@@ -308,10 +306,6 @@ export class MemoryPoolManager {
       if (name === undefined) continue; // destroyed by another Worker since the list was taken
       const kind = KIND_NAMES[this.#kindOf(handle)];
       if (kind !== undefined) infos.push({ name, kind });
-    }
-    for (const handle of native.listPmemPools()) {
-      const name = native.pmemPoolName(handle);
-      if (name !== undefined) infos.push({ name, kind: "pmem" });
     }
     return infos;
   }
@@ -430,13 +424,14 @@ export class MemoryPoolManager {
     return undefined;
   }
 
-  /** A PMEM pool opened in another Worker: the same file and allocations. */
-  #attachPMEM(name: string, handle: number): MemoryPool {
-    const config = Object.assign(configFromRecord(native.pmemPoolConfig(handle)), { pmemPoolPath: native.pmemPoolPath(handle) });
-    return this.#adopt(new PMEMMemoryPool(name, Object.freeze(config), handle), false);
-  }
-
+  /** A pool made in another Worker (a PMEM pool: the same file and allocations). */
   #attach(name: string, handle: number): MemoryPool {
-    return this.#wrap(name, Object.freeze(configFromRecord(native.poolConfig(handle))), handle, native.poolKind(handle), false);
+    const record = native.poolConfig(handle);
+    const kind = native.poolKind(handle);
+    if (kind === PoolKind.pmem) {
+      const config = Object.assign(configFromRecord(record), { pmemPoolPath: native.pmemPoolPath(handle) });
+      return this.#adopt(new PMEMMemoryPool(name, Object.freeze(config), handle), false);
+    }
+    return this.#wrap(name, Object.freeze(configFromRecord(record)), handle, kind, false);
   }
 }

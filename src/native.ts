@@ -97,25 +97,14 @@ const symbols = {
   mp_nvtx_configure: { args: [u32, u32], returns: u32 },
 } as const;
 
-/** PMEM pools (zig/src/pmem/): handles of their own; offsets and sizes as above. */
+/** PMEM pools (zig/src/pmem/): opening, durability, roots and links; everything else a pool does goes through the calls above with the pool's handle. */
 const pmemSymbols = {
   mp_pmem_available: { args: [], returns: i32 },
   mp_pmem_open: { args: [ptr, u32, ptr, u32, ptr], returns: i32 },
   mp_pmem_last_reason: { args: [], returns: u32 },
-  mp_pmem_find: { args: [ptr, u32], returns: i32 },
-  mp_pmem_close: { args: [i32], returns: i32 },
-  mp_pmem_list: { args: [ptr, u32], returns: u32 },
-  mp_pmem_name: { args: [i32, ptr, u32], returns: i32 },
   mp_pmem_path: { args: [i32, ptr, u32], returns: i32 },
-  mp_pmem_config: { args: [i32, ptr], returns: i32 },
-  mp_pmem_base: { args: [i32], returns: ptr },
-  mp_pmem_file_size: { args: [i32], returns: f64 },
   mp_pmem_is_pmem: { args: [i32], returns: i32 },
   mp_pmem_created: { args: [i32], returns: i32 },
-  mp_pmem_alloc: { args: [i32, f64], returns: u32 },
-  mp_pmem_free: { args: [i32, u32, u32], returns: i32 },
-  mp_pmem_live_size: { args: [i32, u32], returns: f64 },
-  mp_pmem_live_id: { args: [i32, u32], returns: u32 },
   mp_pmem_register_dma: { args: [i32, u32], returns: i32 },
   mp_pmem_checkpoint: { args: [i32, u32, f64, ptr, f64], returns: i32 },
   mp_pmem_persist: { args: [i32, f64, f64], returns: i32 },
@@ -127,17 +116,10 @@ const pmemSymbols = {
   mp_pmem_get_root: { args: [i32, ptr, u32], returns: u32 },
   mp_pmem_root: { args: [i32, ptr, u32, f64], returns: u32 },
   mp_pmem_root_name: { args: [i32, u32, ptr, u32], returns: i32 },
-  mp_pmem_live_list: { args: [i32, ptr, u32], returns: i32 },
   mp_pmem_unreachable_list: { args: [i32, ptr, u32], returns: i32 },
   mp_pmem_link: { args: [i32, u32, u32, f64, u32, u32, u32], returns: i32 },
   mp_pmem_linked: { args: [i32, u32, u32, f64], returns: u32 },
   mp_pmem_commit_unpublished: { args: [i32, u32, u32], returns: i32 },
-  mp_pmem_stats: { args: [i32, ptr], returns: i32 },
-  mp_pmem_reset_peaks: { args: [i32], returns: i32 },
-  mp_pmem_trim: { args: [i32], returns: f64 },
-  mp_pmem_check: { args: [i32], returns: i32 },
-  mp_pmem_reset: { args: [i32], returns: i32 },
-  mp_pmem_snapshot: { args: [i32, ptr, ptr, u32, ptr, u32, ptr], returns: i32 },
   mp_pmem_barrier_count: { args: [], returns: f64 },
 } as const;
 
@@ -619,7 +601,7 @@ export function setNvtx(registerMemory: number, ranges: number): number {
   return lib.mp_nvtx_configure(registerMemory, ranges);
 }
 
-// -- PMEM, for src/manager.ts and src/copy.ts (src/pmem.ts calls `core` itself until PMEM pools are ordinary pools) --
+// -- PMEM: opening, durability, roots and links (a PMEM pool is an ordinary pool for everything else) --
 
 /** Throws PMEMUnavailableError where libpmem cannot be loaded. */
 export function requirePmem(): void {
@@ -628,21 +610,6 @@ export function requirePmem(): void {
 /** Opens (or creates) the PMEM pool of the file at `path` (UTF-8): its handle. */
 export function openPmemPool(name: Uint8Array, path: Uint8Array, config: Float64Array): number {
   return check(lib.mp_pmem_open(name, name.length, path, path.length, config));
-}
-/** The handle of the PMEM pool named `name`, or undefined where there is none. */
-export function findPmemPool(name: Uint8Array): number | undefined {
-  const handle = lib.mp_pmem_find(name, name.length);
-  return handle < 0 ? undefined : handle;
-}
-export function listPmemPools(): Int32Array {
-  return readHandles(lib.mp_pmem_list);
-}
-/** The PMEM pool's name, or undefined where it was closed. */
-export function pmemPoolName(handle: number): string | undefined {
-  return nameWhileOpen(lib.mp_pmem_name, handle);
-}
-export function pmemPoolConfig(handle: number): Float64Array {
-  return configRecord(lib.mp_pmem_config, handle);
 }
 /** The PMEM pool's file (an absolute path). */
 export function pmemPoolPath(handle: number): string {

@@ -14,25 +14,9 @@ import type { LeakInfo } from "./debug/report";
 import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError, UseAfterFreeError } from "./errors";
 import { core, decodeName, encodeName, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
-import { HostPool, trackAddresses, type PoolCalls } from "./pool";
+import { HostPool, trackAddresses } from "./pool";
 import { booleanOption, byteLengthOf, isWellFormedName, optionsArg, sizeArg } from "./validate";
-
-const pmemCalls: PoolCalls = {
-  base: (handle) => Number(core.mp_pmem_base(handle)),
-  addressSpace: core.mp_pmem_file_size,
-  alloc: core.mp_pmem_alloc,
-  free: core.mp_pmem_free,
-  liveSize: core.mp_pmem_live_size,
-  liveId: core.mp_pmem_live_id,
-  stats: core.mp_pmem_stats,
-  resetPeaks: core.mp_pmem_reset_peaks,
-  reset: core.mp_pmem_reset,
-  trim: core.mp_pmem_trim, // a pool is its file: nothing to give back, but a closed pool says so
-  destroy: core.mp_pmem_close,
-  check: core.mp_pmem_check,
-  liveList: core.mp_pmem_live_list,
-  snapshot: core.mp_pmem_snapshot,
-};
+import * as native from "./native";
 
 export interface SetRootOptions {
   /** Also free the allocation the root published before, in the same atomic step (copy-on-write updates). */
@@ -87,7 +71,7 @@ export class PMEMMemoryPool extends HostPool {
 
   /** @internal pools are made by MemoryPoolManager.createPMEMPool */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number) {
-    super(name, config, handle, pmemCalls);
+    super(name, config, handle); // a pool of the core's one table: the same calls as every pool
     const len = core.mp_pmem_path(handle, nameBuffer, nameBuffer.length);
     const buffer = len > nameBuffer.length ? new Uint8Array(len) : nameBuffer;
     if (buffer !== nameBuffer) core.mp_pmem_path(handle, buffer, buffer.length);
@@ -312,7 +296,7 @@ export class PMEMMemoryPool extends HostPool {
 
   /** The granule offsets of every live allocation, or of those no root reaches, as the core lists them. */
   #listed(unreachable: boolean): Uint32Array {
-    const list = unreachable ? core.mp_pmem_unreachable_list : core.mp_pmem_live_list;
+    const list = unreachable ? core.mp_pmem_unreachable_list : native.listLiveOffsets;
     let offsets = new Uint32Array(1024);
     let count = this.expectOk(list(this.handle, offsets, offsets.length));
     while (count > offsets.length) {

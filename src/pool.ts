@@ -7,7 +7,7 @@
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
 import { writeSync } from "node:fs";
-import { Allocation, PoolAllocation } from "./allocation";
+import { Allocation, MADE_BY_POOL, PoolAllocation } from "./allocation";
 import type { PoolConfig } from "./config";
 import { History, type HistoryEvent } from "./debug/history";
 import { describeAllocation, describeBoundaryViolation, describeWriteAfterFree, leakReport, stackSection, type LeakInfo } from "./debug/report";
@@ -54,9 +54,9 @@ export interface PoolJSON {
 }
 
 /**
- * @internal The core's calls a pool makes about its blocks. Pools in the core's main table (CPU,
- * pinned, GPU) make them through mp_*; PMEM pools answer the same questions through mp_pmem_*,
- * so the handles, views and checks below serve them too. The debug calls are optional: a kind of
+ * @internal The core's calls a pool makes about its blocks. Every pool in the core's one table
+ * (CPU, pinned, GPU, PMEM) makes them through mp_*; a kind of pool may answer some differently
+ * (gpu_debug.ts), so the handles, views and checks below serve all of them. The debug calls are optional: a kind of
  * pool without them has no canaries to check, and its live allocations are known from records.
  */
 export interface PoolCalls {
@@ -114,16 +114,19 @@ export function onPoolDestroyed(listener: (pool: NativePool) => void): void {
 
 export abstract class NativePool {
   abstract readonly kind: PoolKind;
-  /** @internal incremented by reset(): allocations from an older epoch are dead. */
-  epoch = 0;
-  /** @internal */
-  destroyed = false;
-  /** @internal the core's handle. */
-  readonly handle: number;
-  /** @internal address of the arena's first byte (a device address for GPU pools). */
-  readonly base: number;
-  /** @internal bytes of address space the arena spans. */
-  readonly addressSpace: number;
+  // The state the pool changes after it is made lives in private fields: a program that freezes
+  // its objects (a deep freeze of state holding a pool) must not stop the pool from changing it,
+  // nor can code outside set it (a pool whose `destroyed` was set back to false).
+  #epoch = 0;
+  #destroyed = false;
+  #lastTaggedId = 0;
+  // What the pool is, fixed when it is made, in private fields: views, copies and the core are
+  // given addresses from `base` and sizes from `config`, so they must not be settable from outside.
+  readonly #name: string;
+  readonly #config: Readonly<PoolConfig>;
+  readonly #handle: number;
+  readonly #base: number;
+  readonly #addressSpace: number;
   /** @internal the TypeScript half of the debug layer, where a switch that acts here is on (host pools). */
   debug: DebugTracker | undefined = undefined;
   /** @internal the tracker keeps a record of every allocation (history, leaks, safeViews' reports): it hears of each allocate and free. */
@@ -136,26 +139,66 @@ export abstract class NativePool {
   #cache: BlockCache | null | undefined = undefined;
   /** The message of a failure found by the cache (the core's last message is not about it). */
   #cacheMessage: string | undefined = undefined;
-  /** @internal the id of the allocation allocOffset made last; its top bit set where it has guard pages. */
-  lastTaggedId = 0;
 
   /** @internal pools are made by MemoryPoolManager */
-  constructor(
-    readonly name: string,
-    readonly config: Readonly<PoolConfig>,
-    handle: number,
-    calls: PoolCalls = coreCalls,
-  ) {
-    this.handle = handle;
+  constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls: PoolCalls = coreCalls) {
+    this.#name = name;
+    this.#config = config;
+    this.#handle = handle;
     this.#calls = calls;
-    this.base = calls.base(handle);
-    this.addressSpace = calls.addressSpace(handle);
+    this.#base = calls.base(handle);
+    this.#addressSpace = calls.addressSpace(handle);
     livePools.add(this);
+  }
+
+  /** The pool's name. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** The configuration it was made with (frozen). */
+  get config(): Readonly<PoolConfig> {
+    return this.#config;
+  }
+
+  /** @internal the core's handle. */
+  get handle(): number {
+    return this.#handle;
+  }
+
+  /** @internal address of the arena's first byte (a device address for GPU pools). */
+  get base(): number {
+    return this.#base;
+  }
+
+  /** @internal bytes of address space the arena spans. */
+  get addressSpace(): number {
+    return this.#addressSpace;
+  }
+
+  /** @internal incremented by reset(): allocations from an older epoch are dead. */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** @internal whether this thread destroyed the pool (another Worker may have: see exists()). */
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /** @internal the id of the allocation allocOffset made last; its top bit set where it has guard pages. */
+  get lastTaggedId(): number {
+    return this.#lastTaggedId;
+  }
+
+  /** @internal after the core made an allocation (mp_alloc and its kin): takes its id, as lastTaggedId. */
+  tookCoreId(): void {
+    this.#lastTaggedId = lastId();
   }
 
   /** @internal the pool's history ring. */
   events(): History {
-    return (this.#history ??= new History(this.config.historySize));
+    return (this.#history ??= new History(this.#config.historySize));
   }
 
   /**
@@ -171,20 +214,20 @@ export abstract class NativePool {
         if (cache.message !== "") this.#cacheMessage = cache.message;
         throw this.failure(offset);
       }
-      this.lastTaggedId = cache.lastId;
+      this.#lastTaggedId = cache.lastId;
       return offset;
     }
     // A run of blocks is gathered from the pool's free stack: this thread's cached blocks go back first.
     if (cache !== null && cache.holdsBlocks) cache.flush();
-    const offset = this.#calls.alloc(this.handle, sizeArg(size));
+    const offset = this.#calls.alloc(this.#handle, sizeArg(size));
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
-    this.lastTaggedId = lastId();
+    this.tookCoreId();
     return offset;
   }
 
   #openCache(): BlockCache | null {
     const open = this.#calls.openCache;
-    this.#cache = open === undefined || this.destroyed || this.config.allocatorType !== "FixedSize" ? null : open(this.handle, this.config.blockSize, this.name);
+    this.#cache = open === undefined || this.destroyed || this.#config.allocatorType !== "FixedSize" ? null : open(this.#handle, this.#config.blockSize, this.#name);
     return this.#cache;
   }
 
@@ -196,7 +239,7 @@ export abstract class NativePool {
       if (status < 0) this.#cacheMessage = cache.message;
       if (status !== 1) return status;
     }
-    return this.#calls.free(this.handle, offset, id);
+    return this.#calls.free(this.#handle, offset, id);
   }
 
   /** @internal gives this thread's cached blocks back to the pool (trim, reset, flushThreadCaches). */
@@ -206,16 +249,16 @@ export abstract class NativePool {
 
   /** @internal the address of granule `offset`. */
   addressOf(offset: number): Pointer {
-    return (this.base + offset * GRANULE_BYTES) as Pointer;
+    return (this.#base + offset * GRANULE_BYTES) as Pointer;
   }
 
   /** @internal the granule offset of an address this pool gave out; InvalidPointerError otherwise. */
   offsetOf(address: number): number {
     // Addresses are doubles above 2^32: dividing by 16 is exact, and `% 16` on a double would be a call to fmod.
-    const offset = (address - this.base) / GRANULE_BYTES;
-    if (offset >>> 0 === offset && offset < this.addressSpace / GRANULE_BYTES) return offset;
-    const delta = address - this.base;
-    throw this.strangePointer(address, delta >= 0 && delta < this.addressSpace);
+    const offset = (address - this.#base) / GRANULE_BYTES;
+    if (offset >>> 0 === offset && offset < this.#addressSpace / GRANULE_BYTES) return offset;
+    const delta = address - this.#base;
+    throw this.strangePointer(address, delta >= 0 && delta < this.#addressSpace);
   }
 
   /**
@@ -269,14 +312,14 @@ export abstract class NativePool {
    * ThreadSafetyError on another thread's "none" pool): it must not read as a freed block.
    */
   liveIdAt(offset: number): number {
-    const id = this.#calls.liveId(this.handle, offset);
+    const id = this.#calls.liveId(this.#handle, offset);
     if (id >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(id));
     return id;
   }
 
   /** @internal whether the pool still exists (another Worker may have destroyed it; this object's `destroyed` says only this thread did). */
   exists(): boolean {
-    return !this.destroyed && this.#calls.addressSpace(this.handle) >= 0;
+    return !this.destroyed && this.#calls.addressSpace(this.#handle) >= 0;
   }
 
   /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
@@ -305,24 +348,24 @@ export abstract class NativePool {
    * mp_last_id()), -1 where none starts there; a refused call throws, as liveIdAt.
    */
   #liveSizeAt(offset: number): number {
-    const size = this.#calls.liveSize(this.handle, offset);
+    const size = this.#calls.liveSize(this.#handle, offset);
     if (size < -1) throw this.failure(size); // -1 is "no live block" (OutOfMemory, also -1, cannot happen here)
     return size;
   }
 
   /** @internal the size and id of the live block at `address`; InvalidPointerError where none starts there. */
   liveBlock(address: number): { offset: number; size: number; id: number } {
-    const delta = address - this.base;
+    const delta = address - this.#base;
     const offset = delta / GRANULE_BYTES;
-    if (!(delta >= 0 && delta < this.addressSpace)) throw this.strangePointer(address, false); // names the pool it lies in, if any
+    if (!(delta >= 0 && delta < this.#addressSpace)) throw this.strangePointer(address, false); // names the pool it lies in, if any
     const size = Number.isInteger(offset) ? this.#liveSizeAt(offset) : -1;
-    if (size < 0) throw new InvalidPointerError(`0x${address.toString(16)} is not the start of a live allocation of pool '${this.name}'`);
+    if (size < 0) throw new InvalidPointerError(`0x${address.toString(16)} is not the start of a live allocation of pool '${this.#name}'`);
     return { offset, size, id: lastId() };
   }
 
   /** @internal the typed error for a failed status (PoolNotFoundError once destroyed). */
   failure(status: number): MemoryPoolError {
-    if (this.destroyed) return new PoolNotFoundError(`pool '${this.name}' was destroyed`);
+    if (this.destroyed) return new PoolNotFoundError(`pool '${this.#name}' was destroyed`);
     if (status === Status.boundaryViolation || status === Status.useAfterFree) return this.#violation(status);
     const message = this.#cacheMessage ?? lastError();
     this.#cacheMessage = undefined;
@@ -340,21 +383,21 @@ export abstract class NativePool {
   /** The error for the damage the core just reported (its details are the thread's last violation). */
   #violation(status: number): MemoryPoolError {
     const { id, size, offset, damagedBytes, userGranule } = native.lastViolation();
-    const ptr = this.base + userGranule * GRANULE_BYTES;
+    const ptr = this.#base + userGranule * GRANULE_BYTES;
     const stacks = this.debug?.stacksOf(id) ?? { allocated: undefined, freed: undefined };
-    const what = describeAllocation(id, size, ptr, this.name);
+    const what = describeAllocation(id, size, ptr, this.#name);
     const details: MemoryErrorDetails = { allocationId: id, ptr, size, offset, damagedBytes, allocationStack: stacks.allocated };
     const error =
       status === Status.useAfterFree
         ? new UseAfterFreeError(describeWriteAfterFree(what, offset, damagedBytes, stacks), { ...details, freeStack: stacks.freed })
-        : new BoundaryViolationError(describeBoundaryViolation(what, size, offset, damagedBytes, stacks.allocated), this.name, details);
+        : new BoundaryViolationError(describeBoundaryViolation(what, size, offset, damagedBytes, stacks.allocated), this.#name, details);
     this.events().record("violation", id, ptr, size, undefined, error.message.split("\n")[0]);
     return error;
   }
 
   /** @internal a note for error messages: where allocation `id` was made and freed (trackHistory). */
   stackNote(id: number): string {
-    if (this.debug === undefined || !this.config.trackHistory) return "";
+    if (this.debug === undefined || !this.#config.trackHistory) return "";
     const stacks = this.debug.stacksOf(id);
     return stackSection("allocated at", stacks.allocated) + (stacks.freed === undefined ? "" : stackSection("freed at", stacks.freed));
   }
@@ -362,17 +405,17 @@ export abstract class NativePool {
   /** @internal a pointer that cannot name a block of this pool: off a granule, or outside the pool (maybe in another). */
   strangePointer(address: number, inside: boolean): InvalidPointerError {
     const pointer = `0x${address.toString(16)}`;
-    if (inside) return new InvalidPointerError(`pool '${this.name}' never gave out the pointer ${pointer}: no block starts there${this.describePointer(address)}`);
+    if (inside) return new InvalidPointerError(`pool '${this.#name}' never gave out the pointer ${pointer}: no block starts there${this.describePointer(address)}`);
     for (const other of livePools) {
       if (other !== this && other.#owns(address)) {
-        return new InvalidPointerError(`pool '${this.name}' never gave out the pointer ${pointer}: it belongs to pool '${other.name}'${other.describePointer(address)}`);
+        return new InvalidPointerError(`pool '${this.#name}' never gave out the pointer ${pointer}: it belongs to pool '${other.name}'${other.describePointer(address)}`);
       }
     }
-    return new InvalidPointerError(`pool '${this.name}' never gave out the pointer ${pointer}: it lies outside the pool, in memory no pool of this thread gave out`);
+    return new InvalidPointerError(`pool '${this.#name}' never gave out the pointer ${pointer}: it lies outside the pool, in memory no pool of this thread gave out`);
   }
 
   #owns(address: number): boolean {
-    return !this.destroyed && address >= this.base && address < this.base + this.addressSpace;
+    return !this.destroyed && address >= this.#base && address < this.#base + this.#addressSpace;
   }
 
   /** The core refused a free by pointer: says which allocation it was, where the debug records know. */
@@ -382,7 +425,7 @@ export abstract class NativePool {
     if (status === Status.doubleFree) {
       const freed = this.debug.freedAt(offset);
       if (freed === undefined) return error;
-      const note = `\nthe pointer was ${describeAllocation(freed.id, freed.size, freed.ptr, this.name)}${stackSection("allocated at", freed.stacks.allocated)}${stackSection("freed at", freed.stacks.freed)}`;
+      const note = `\nthe pointer was ${describeAllocation(freed.id, freed.size, freed.ptr, this.#name)}${stackSection("allocated at", freed.stacks.allocated)}${stackSection("freed at", freed.stacks.freed)}`;
       return new DoubleFreeError(error.message + note);
     }
     return new InvalidPointerError(error.message + this.describePointer(address));
@@ -394,20 +437,20 @@ export abstract class NativePool {
     if (holder === undefined) return "";
     const into = address - holder.ptr;
     const where = into === 0 ? "it is the start of" : `it lies ${into} bytes into`;
-    return `\n${where} ${describeAllocation(holder.id, holder.size, holder.ptr, this.name)}${stackSection("allocated at", holder.stack)}`;
+    return `\n${where} ${describeAllocation(holder.id, holder.size, holder.ptr, this.#name)}${stackSection("allocated at", holder.stack)}`;
   }
 
   // ---- the pool as a whole ----
 
   /** The pool's figures now. */
   getStats(): MemoryStats {
-    this.expectOk(this.#calls.stats(this.handle, this.#statsRecord));
-    return new MemoryStats(this.name, this.#statsRecord.slice());
+    this.expectOk(this.#calls.stats(this.#handle, this.#statsRecord));
+    return new MemoryStats(this.#name, this.#statsRecord.slice());
   }
 
   /** Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now: to measure one phase of a program. */
   resetPeaks(): void {
-    this.expectOk(this.#calls.resetPeaks(this.handle));
+    this.expectOk(this.#calls.resetPeaks(this.#handle));
   }
 
   /**
@@ -417,7 +460,7 @@ export abstract class NativePool {
    */
   check(): void {
     if (this.#calls.check === undefined) return;
-    this.expectOk(this.#calls.check(this.handle));
+    this.expectOk(this.#calls.check(this.#handle));
   }
 
   /** Live allocations: id, address, size, age and stack (age and stack where a debug switch kept them). */
@@ -432,7 +475,7 @@ export abstract class NativePool {
       const known = record !== undefined && record.id === id ? record : undefined;
       leaks.push({
         id,
-        ptr: this.base + offset * GRANULE_BYTES,
+        ptr: this.#base + offset * GRANULE_BYTES,
         size,
         age: known === undefined ? undefined : time - known.time,
         stack: known === undefined ? undefined : this.debug!.stacksOf(id).allocated,
@@ -452,10 +495,10 @@ export abstract class NativePool {
     const list = this.#calls.liveList;
     if (list === undefined) return this.debug?.recordedOffsets() ?? [];
     let offsets = new Uint32Array(256);
-    let count = this.expectOk(list(this.handle, offsets, offsets.length));
+    let count = this.expectOk(list(this.#handle, offsets, offsets.length));
     if (count > offsets.length) {
       offsets = new Uint32Array(count);
-      count = Math.min(count, this.expectOk(list(this.handle, offsets, offsets.length)));
+      count = Math.min(count, this.expectOk(list(this.#handle, offsets, offsets.length)));
     }
     return offsets.subarray(0, count);
   }
@@ -467,7 +510,7 @@ export abstract class NativePool {
 
   /** @internal writes the leak report to stderr where anything is still allocated; returns it. */
   reportLeaks(when: string): string | undefined {
-    const report = leakReport(this.name, when, this.leaked());
+    const report = leakReport(this.#name, when, this.leaked());
     if (report !== undefined) writeSync(2, report);
     return report;
   }
@@ -483,7 +526,7 @@ export abstract class NativePool {
 
   /** @internal the core's snapshot records (see takeSnapshot), through this pool's calls. */
   snapshotRecords(header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number {
-    return this.expectOk(this.#calls.snapshot(this.handle, header, regions, regionCapacity, blocks, blockCapacity, stats));
+    return this.expectOk(this.#calls.snapshot(this.#handle, header, regions, regionCapacity, blocks, blockCapacity, stats));
   }
 
   /**
@@ -496,7 +539,7 @@ export abstract class NativePool {
 
   /** Name, kind, config and statistics, for JSON.stringify(pool). */
   toJSON(): PoolJSON {
-    const described = { name: this.name, kind: this.kind, config: plainConfig(this.config) };
+    const described = { name: this.#name, kind: this.kind, config: plainConfig(this.#config) };
     if (this.destroyed) return { ...described, destroyed: true };
     const stats = this.readableStats();
     if (stats === "destroyed") return { ...described, destroyed: true };
@@ -546,8 +589,8 @@ export abstract class NativePool {
   /** Frees every allocation at once; their handles then throw UseAfterFreeError, and this thread's views of them are detached. */
   reset(): void {
     this.flushCache();
-    this.expectOk(this.#calls.reset(this.handle));
-    this.epoch++;
+    this.expectOk(this.#calls.reset(this.#handle));
+    this.#epoch++;
     this.endedAll();
     this.debug?.forgetAll(false);
   }
@@ -555,7 +598,7 @@ export abstract class NativePool {
   /** Gives empty regions (all but the first) back to the OS or device; returns the bytes released. */
   trim(): number {
     this.flushCache();
-    return this.expectOk(this.#calls.trim(this.handle));
+    return this.expectOk(this.#calls.trim(this.#handle));
   }
 
   /**
@@ -564,16 +607,16 @@ export abstract class NativePool {
    * reports what is still allocated.
    */
   destroyNative(): void {
-    if (this.destroyed) throw new UseAfterFreeError(`pool '${this.name}' was already destroyed`);
+    if (this.destroyed) throw new UseAfterFreeError(`pool '${this.#name}' was already destroyed`);
     showStatsBeforeDestroy(this);
     let damage: MemoryPoolError | undefined;
-    if (this.#calls.check !== undefined && (this.config.canaries || this.config.quarantineBytes > 0 || this.config.guardPages)) {
-      const status = this.#calls.check(this.handle);
+    if (this.#calls.check !== undefined && (this.#config.canaries || this.#config.quarantineBytes > 0 || this.#config.guardPages)) {
+      const status = this.#calls.check(this.#handle);
       if (status !== 0) damage = this.failure(status);
     }
-    if (this.config.leakReport) this.reportLeaks("destroyPool");
-    this.expectOk(this.#calls.destroy(this.handle));
-    this.destroyed = true;
+    if (this.#config.leakReport) this.reportLeaks("destroyPool");
+    this.expectOk(this.#calls.destroy(this.#handle));
+    this.#destroyed = true;
     livePools.delete(this);
     destroyedListener?.(this);
     this.#cache?.flush(); // the core closed it: this forgets it
@@ -638,7 +681,7 @@ export abstract class HostPool extends NativePool {
   allocate(size: number): Allocation {
     const offset = this.allocOffset(size);
     const tagged = this.lastTaggedId; // the id, and in its top bit whether the allocation has guard pages
-    const allocation = new Allocation(this, this.addressOf(offset), size, offset, allocationIdOf(tagged));
+    const allocation = new Allocation(this, this.addressOf(offset), size, offset, allocationIdOf(tagged), MADE_BY_POOL);
     if (this.tracking) this.debug!.allocated(offset, tagged, size, allocation);
     return allocation;
   }
@@ -678,8 +721,9 @@ export abstract class HostPool extends NativePool {
   /** An Allocation over a live block of this pool, e.g. a pointer received from a Worker. */
   fromPointer(address: number): Allocation {
     const { offset, size, id } = this.liveBlock(pointerArg("fromPointer", address));
-    if (this.tracking) this.debug!.adopted(offset, id, size);
-    return new Allocation(this, address as Pointer, size, offset, id);
+    const allocation = new Allocation(this, address as Pointer, size, offset, id, MADE_BY_POOL);
+    if (this.tracking) this.debug!.adopted(offset, id, size, allocation);
+    return allocation;
   }
 
   /**

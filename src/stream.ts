@@ -3,7 +3,8 @@
  * src/copy.ts (which GPU pools' copy methods use) can take a stream without importing GPU pools.
  */
 import type { Pointer } from "bun:ffi";
-import { ConfigError, UseAfterFreeError } from "./errors";
+import { MADE_BY_POOL } from "./allocation";
+import { ConfigError, UnsupportedOperationError, UseAfterFreeError } from "./errors";
 import { streamLine } from "./inspect";
 import * as native from "./native";
 import { optionsArg } from "./validate";
@@ -11,21 +12,37 @@ import { optionsArg } from "./validate";
 /** A CUDA stream of a GPU pool's device: work on it runs in order, streams run concurrently. */
 export class GPUStream {
   #destroyed = false;
-  /** @internal */
-  constructor(
-    readonly deviceId: number,
-    readonly handle: Pointer,
-  ) {}
+  readonly #deviceId: number;
+  readonly #handle: Pointer;
+  /** @internal made by gpuPool.createStream(): a handle from anywhere else would go to the driver as a CUstream */
+  constructor(deviceId: number, handle: Pointer, made?: typeof MADE_BY_POOL) {
+    if (made !== MADE_BY_POOL) throw new UnsupportedOperationError("GPUStream has no public constructor: gpuPool.createStream() makes streams");
+    this.#deviceId = deviceId;
+    this.#handle = handle;
+  }
+
+  /** The device the stream is on. */
+  get deviceId(): number {
+    return this.#deviceId;
+  }
+
+  /**
+   * The CUstream, for native code (and every call that queues work on the stream): refused with
+   * UseAfterFreeError once the stream is destroyed, so a destroyed stream never reaches the driver.
+   * Read-only: a handle set by a caller would go to the driver as a CUstream.
+   */
+  get handle(): Pointer {
+    this.#assertLive();
+    return this.#handle;
+  }
 
   /** Waits for everything queued on the stream. */
   synchronize(): void {
-    this.#assertLive();
-    native.synchronizeStream(this.deviceId, this.handle);
+    native.synchronizeStream(this.#deviceId, this.handle);
   }
 
   destroy(): void {
-    this.#assertLive();
-    native.destroyStream(this.deviceId, this.handle);
+    native.destroyStream(this.#deviceId, this.handle);
     this.#destroyed = true;
   }
 
@@ -35,7 +52,7 @@ export class GPUStream {
 
   /** One line: `GPUStream 0x55d0c0a1b2c0 on device 0`. */
   toString(): string {
-    return streamLine(Number(this.handle), this.deviceId, this.#destroyed);
+    return streamLine(Number(this.#handle), this.#deviceId, this.#destroyed);
   }
 
   [Bun.inspect.custom](): string {

@@ -180,11 +180,12 @@ describe("the JavaScript thread cache", () => {
 
   test("a pool destroyed by another Worker just after this thread saw its cache open: a live block reads as the pool gone, never as freed by pointer", async () => {
     // The race test/attack/churn.test.ts met: holds() checks the cache open, another Worker's
-    // destroy closes it and marks every block dead, then the block's state is read. A second view
-    // of this thread's record stands for the check already made: it is read after the destroy.
+    // destroy closes it and marks every block dead, then the block's state is read. This view of
+    // the thread's record stands for the check already made: it is read after the destroy. It is
+    // opened first: the core gives a thread's record to one view (the pool then takes its path).
     const pool = cachedPool("dies-under-check", 256, { threadSafety: "lockFree", threadLocalCache: false });
-    const live = pool.allocate(8);
     const sawOpen = BlockCache.open(pool.handle, 256, pool.name)!;
+    const live = pool.allocate(8);
     expect(sawOpen.liveId(live.offset)).toBe(live.id);
     const worker = new Worker(new URL("./fixtures/pool-user-worker.ts", import.meta.url).href);
     const done = new Promise<{ code: string }>((resolve) => (worker.onmessage = (event) => resolve(event.data)));

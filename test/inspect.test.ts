@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import type { Pointer } from "bun:ffi";
 import { DoubleFreeError, GPUStream, MemoryPoolManager, PoolNotFoundError, UseAfterFreeError } from "../src/index";
+import { MADE_BY_POOL } from "../src/allocation";
 import { cpuPoolsPerTest } from "./support/pools";
 
 const pool = cpuPoolsPerTest();
@@ -53,7 +54,7 @@ describe("one line each, pointers in hex", () => {
   });
 
   test("a stream: its handle in hex and its device", () => {
-    const stream = new GPUStream(0, 0x55d0c0a1b2c0 as Pointer); // never used: no driver is called
+    const stream = new GPUStream(0, 0x55d0c0a1b2c0 as Pointer, MADE_BY_POOL); // never used: no driver is called
     expect(Bun.inspect(stream)).toBe("GPUStream 0x55d0c0a1b2c0 on device 0");
   });
 });

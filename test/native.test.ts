@@ -57,11 +57,10 @@ describe("the registry's typed functions", () => {
     expect(native.findPool(native.encodeName("native-bad-config"))).toBeUndefined();
   });
 
-  test("PMEM pools: no pool of a name is undefined, a dead handle a PoolNotFoundError", () => {
-    expect(native.findPmemPool(native.encodeName("native-no-such-pmem-pool"))).toBeUndefined();
-    expect(native.pmemPoolName(123_456)).toBeUndefined();
+  test("PMEM pools: a dead handle's path is a PoolNotFoundError (names, configs and lists are the ordinary pool's)", () => {
     expect(thrown(() => native.pmemPoolPath(123_456))).toBeInstanceOf(PoolNotFoundError);
-    expect(thrown(() => native.pmemPoolConfig(123_456))).toBeInstanceOf(PoolNotFoundError);
+    expect(thrown(() => native.poolConfig(123_456))).toBeInstanceOf(PoolNotFoundError);
+    expect(native.poolName(123_456)).toBeUndefined();
   });
 });
 

@@ -29,6 +29,11 @@ interface AllocationRecord {
   readonly guarded: boolean;
   /** Its Allocation object was garbage-collected while the memory was live. */
   collected: boolean;
+  /**
+   * How many Allocation objects of this thread for it the leak watch follows (pool.allocate made
+   * one; pool.fromPointer makes more): it is lost only once the last of them is collected.
+   */
+  handles: number;
 }
 
 interface FreedRecord {
@@ -148,11 +153,18 @@ export class DebugTracker {
     const id = allocationIdOf(tagged);
     const ptr = this.base + offset * 16;
     const trace = this.#trackHistory ? captureStack() : undefined;
-    const record: AllocationRecord = { id, ptr, size, time: now(), trace, guarded, collected: false };
+    const record: AllocationRecord = { id, ptr, size, time: now(), trace, guarded, collected: false, handles: 0 };
     this.#records.set(offset, record);
     if (guarded && trace !== undefined) this.#passStackDown(offset, trace, StackKind.allocation);
     if (this.#trackHistory) this.history.record("allocate", id, ptr, size, trace);
-    if (this.#leakReport && allocation !== undefined) this.watch?.registry.register(allocation, { tracker: this, offset, id }, record);
+    if (allocation !== undefined) this.#watch(record, allocation, offset);
+  }
+
+  /** With leakReport, the leak watch follows `allocation`, one more handle of `record`'s allocation. */
+  #watch(record: AllocationRecord, allocation: Allocation, offset: number): void {
+    if (!this.#leakReport || this.watch === undefined) return;
+    this.watch.registry.register(allocation, { tracker: this, offset, id: record.id }, record);
+    record.handles++;
   }
 
   /** The core keeps a guarded allocation's stacks, so its fault report can name them as the process dies. */
@@ -164,13 +176,18 @@ export class DebugTracker {
    * An Allocation made here for a block allocated elsewhere (pool.fromPointer, maybe another
    * Worker), or one not recorded when it was made (guard pages without records).
    */
-  adopted(offset: number, id: number, size: number): AllocationRecord | undefined {
+  adopted(offset: number, id: number, size: number, allocation?: Allocation): AllocationRecord | undefined {
     const known = this.#records.get(offset);
-    if (known !== undefined && known.id === id) return known;
+    if (known !== undefined && known.id === id) {
+      // Followed only where a handle made here is followed already: an allocation that lives by its
+      // pointer (allocateRaw, another Worker's) is not lost when a handle adopted for a while goes.
+      if (allocation !== undefined && known.handles > 0) this.#watch(known, allocation, offset);
+      return known;
+    }
     this.#dropStale(offset);
     const guarded = native.isGuarded(this.handle, offset);
     if (!this.#keepRecords && !guarded) return undefined;
-    const record: AllocationRecord = { id, ptr: this.base + offset * 16, size, time: now(), trace: undefined, guarded, collected: false };
+    const record: AllocationRecord = { id, ptr: this.base + offset * 16, size, time: now(), trace: undefined, guarded, collected: false, handles: 0 };
     this.#records.set(offset, record);
     return record;
   }
@@ -274,7 +291,9 @@ export class DebugTracker {
   collected(offset: number, id: number): void {
     if (this.#destroyed) return;
     const record = this.#records.get(offset);
-    if (record === undefined || record.id !== id || !this.holds(offset, id)) return;
+    if (record === undefined || record.id !== id) return;
+    record.handles--;
+    if (record.handles > 0 || !this.holds(offset, id)) return; // another handle of it lives on, or it was freed
     record.collected = true;
     const what = `${describeAllocation(id, record.size, record.ptr, this.poolName)} was garbage-collected while still allocated`;
     this.history.record("leak", id, record.ptr, record.size, undefined, what);

@@ -22,6 +22,7 @@ const status = @import("status.zig");
 const arena_mod = @import("arena.zig");
 const backend = @import("backend.zig");
 const pool_mod = @import("pool.zig");
+const config_mod = @import("config.zig");
 const stats_mod = @import("stats.zig");
 const snapshot = @import("snapshot.zig");
 const violation = @import("debug/violation.zig");
@@ -35,7 +36,7 @@ const js_cache = @import("sync/js_cache.zig");
 const lockfree_fixed = @import("sync/lockfree_fixed.zig");
 
 /// The version of the exports' signatures (src/abi.ts ABI_VERSION expects the same number).
-pub const version: u32 = 16;
+pub const version: u32 = 17;
 
 /// Numbers both sides use, by name.
 const constants = .{
@@ -46,7 +47,7 @@ const constants = .{
     .{ "guardedIdFlag", pool_mod.Pool.flag_guarded },
     .{ "timingSamplePeriod", stats_mod.timing_sample_period },
     .{ "deviceCanaryBytesMin", pool_mod.deviceCanaryBytes(1) },
-    .{ "alignmentMax", pool_mod.page_bytes },
+    .{ "alignmentMax", config_mod.page_bytes },
     .{ "historySizeMax", debug_config.history_size_max },
     .{ "poolNameBytesMax", registry.name_bytes_max },
     // The JavaScript thread caches (sync/js_cache.zig, src/block_cache.ts): where a record's stack
@@ -83,11 +84,11 @@ pub const description: []const u8 = blk: {
         ",\"stackKind\":" ++ enumObject(guard.StackKind) ++
         ",\"pmemFormatReason\":" ++ enumObject(pmem_format.Reason) ++
         ",\"nvtxState\":" ++ pairs(nvtx_state) ++
-        ",\"allocatorType\":" ++ enumObject(pool_mod.StrategyKind) ++
-        ",\"threadSafety\":" ++ enumObject(pool_mod.ThreadSafety) ++
+        ",\"allocatorType\":" ++ enumObject(config_mod.StrategyKind) ++
+        ",\"threadSafety\":" ++ enumObject(config_mod.ThreadSafety) ++
         ",\"guardPosition\":" ++ enumObject(guard.Position) ++
         "},\"records\":{" ++
-        "\"config\":" ++ f64Record(pool_mod.ConfigField) ++
+        "\"config\":" ++ f64Record(config_mod.ConfigField) ++
         ",\"stats\":" ++ f64Record(stats_mod.Field) ++
         ",\"violation\":" ++ f64Record(violation.Field) ++
         ",\"snapshotHeader\":" ++ structRecord(snapshot.Header) ++
@@ -190,7 +191,7 @@ test "the description is JSON that names every record field, status and constant
     try std.testing.expectEqual(@as(usize, stats_mod.field_count), stats.get("fields").?.array.items.len);
     try std.testing.expectEqualStrings("bytesInUse", stats.get("fields").?.array.items[0].array.items[0].string);
     const config_fields = records.get("config").?.object.get("fields").?.array.items;
-    try std.testing.expectEqual(@as(usize, pool_mod.config_field_count), config_fields.len);
+    try std.testing.expectEqual(@as(usize, config_mod.config_field_count), config_fields.len);
     const block = records.get("snapshotBlock").?.object;
     try std.testing.expectEqual(@as(i64, @sizeOf(snapshot.BlockRecord)), block.get("bytes").?.integer);
     const requested = block.get("fields").?.array.items[4].array.items;

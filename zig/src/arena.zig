@@ -101,9 +101,9 @@ pub const Arena = struct {
     /// used range's address space (not memory) stays taken for the life of the process.
     pub fn retireMapped(self: *Arena) void {
         assert(self.backend.hostAccessible() and !self.retired);
-        const used_bytes = @as(u64, self.unit_region.items.len) * unit_bytes;
-        assert(used_bytes <= self.reserved_bytes);
-        if (used_bytes < self.reserved_bytes) self.backend.release(self.base + used_bytes, self.reserved_bytes - used_bytes);
+        // A mapped file's last unit may pass its end: the file is all there is.
+        const used_bytes = @min(@as(u64, self.unit_region.items.len) * unit_bytes, self.reserved_bytes);
+        self.backend.retire(self.base, used_bytes, self.reserved_bytes);
         _ = process_reserved.fetchSub(self.reserved_bytes - used_bytes, .monotonic); // the used range stays taken
         self.retired = true;
     }
@@ -146,6 +146,29 @@ pub const Arena = struct {
         self.committed_bytes += len_bytes;
         assert(self.unit_region.items.len * unit_bytes <= self.reserved_bytes);
         return index;
+    }
+
+    /// Takes the range [start_bytes, start_bytes + len_bytes) of a backend whose memory is there
+    /// already (a mapped file: `Backend.mappedBytes`) as the arena's first and only region; its
+    /// index is 0. Units before it name no region; the unit it starts in names it even where it
+    /// starts inside that unit (offsets there before its start are no block of its strategy).
+    pub fn adopt(self: *Arena, start_bytes: u64, len_bytes: u64) error{OutOfMemory}!u32 {
+        assert(self.regions.items.len == 0 and self.backend.mappedBytes() != null);
+        assert(start_bytes % granule_bytes == 0 and len_bytes % granule_bytes == 0 and len_bytes > 0);
+        assert(start_bytes + len_bytes <= self.reserved_bytes);
+        const first_unit = start_bytes / unit_bytes;
+        const end_unit = std.math.divCeil(u64, start_bytes + len_bytes, unit_bytes) catch unreachable;
+        try self.regions.ensureUnusedCapacity(self.gpa, 1);
+        try self.unit_region.appendNTimes(self.gpa, none, first_unit);
+        try self.unit_region.appendNTimes(self.gpa, 0, end_unit - first_unit);
+        self.regions.appendAssumeCapacity(.{
+            .start = @intCast(start_bytes / granule_bytes),
+            .len = @intCast(len_bytes / granule_bytes),
+            .committed = true,
+            .live_count = 0,
+        });
+        self.committed_bytes = len_bytes;
+        return 0;
     }
 
     fn undoCommit(self: *Arena, start_bytes: u64, len_bytes: u64) ?u32 {

@@ -5,13 +5,14 @@ const assert = std.debug.assert;
 const host = @import("backend/host.zig");
 const pinned = @import("backend/pinned.zig");
 const device_memory = @import("backend/device_memory.zig");
+const PmemFile = @import("backend/pmem_file.zig").PmemFile;
 const DeviceArena = device_memory.DeviceArena;
 const nvtx = @import("gpu/nvtx.zig");
 const device_mod = @import("gpu/device.zig");
 const status = @import("status.zig");
 
 /// The kinds of pool the core serves; TypeScript names them (abi.zig describes the values to it).
-pub const Kind = enum(u32) { cpu = 0, gpu = 1, pinned = 2 };
+pub const Kind = enum(u32) { cpu = 0, gpu = 1, pinned = 2, pmem = 3 };
 
 /// Host regions are made of 64 KiB units (arena.unit_bytes); device regions of the driver's granularity.
 const host_granularity: u64 = 64 * 1024;
@@ -20,6 +21,8 @@ pub const Backend = union(enum) {
     host: void,
     device: *DeviceArena,
     pinned: *device_mod.Device,
+    /// A PMEM pool's mapped file (made by pmem/open.zig, which has its path): one region, no growth.
+    pmem: *PmemFile,
 
     /// The backend for a pool of `kind`; GPU kinds fail where no driver or no such device is. A GPU
     /// pool made while a tool would check it takes memory the tool accepts (device_memory.zig).
@@ -29,12 +32,14 @@ pub const Backend = union(enum) {
             .gpu => .{ .device = DeviceArena.create(try device_mod.get(device_id), if (nvtx.deviceMemoryForTool()) .allocated else .mapped) orelse
                 return status.fail(error.OutOfMemory, "no memory for the device arena's bookkeeping", .{}) },
             .pinned => .{ .pinned = try device_mod.get(device_id) },
+            .pmem => status.failConfig("kind", "a PMEM pool is opened over its file (createPMEMPool), not created as a pool of kind {d}", .{@intFromEnum(kind)}),
         };
     }
 
     pub fn deinit(self: Backend) void {
         switch (self) {
             .device => |arena| arena.destroy(),
+            .pmem => |mapped| mapped.destroy(),
             .host, .pinned => {},
         }
     }
@@ -43,6 +48,7 @@ pub const Backend = union(enum) {
     pub fn granularity(self: Backend) u64 {
         return switch (self) {
             .host => host_granularity,
+            .pmem => std.heap.page_size_min,
             .pinned => pinned.granularity,
             .device => |arena| @max(host_granularity, arena.device.granularity),
         };
@@ -54,7 +60,16 @@ pub const Backend = union(enum) {
     pub fn wholeAllocation(self: Backend) ?nvtx.PoolAnnotations.Extent {
         return switch (self) {
             .device => |arena| if (arena.backing == .allocated and arena.allocation != 0) .{ .base = arena.allocation, .len = arena.allocation_len } else null,
-            .host, .pinned => null,
+            .host, .pinned, .pmem => null,
+        };
+    }
+
+    /// Where the backend's address space exists already (a mapped file), its length: the arena
+    /// reserves exactly that. Else null.
+    pub fn mappedBytes(self: Backend) ?u64 {
+        return switch (self) {
+            .pmem => |mapped| mapped.mapped.len,
+            .host, .pinned, .device => null,
         };
     }
 
@@ -69,7 +84,7 @@ pub const Backend = union(enum) {
     pub fn reservationBytes(self: Backend, wanted: u64, first_region: u64, grows: bool, limited: bool) u64 {
         assert(wanted % self.granularity() == 0 and first_region % self.granularity() == 0);
         const bytes = switch (self) {
-            .host, .pinned => wanted,
+            .host, .pinned, .pmem => wanted,
             .device => |arena| arena.reservationBytes(wanted, first_region, grows, limited, self.granularity()),
         };
         assert(bytes > 0 and bytes <= wanted and bytes % self.granularity() == 0);
@@ -82,6 +97,7 @@ pub const Backend = union(enum) {
             .host => host.reserve(len),
             .pinned => pinned.reserve(len),
             .device => |arena| arena.reserve(len),
+            .pmem => |mapped| mapped.reserve(len),
         };
     }
 
@@ -89,6 +105,19 @@ pub const Backend = union(enum) {
         switch (self) {
             .host, .pinned => host.release(base, len),
             .device => |arena| arena.release(base, len),
+            .pmem => |mapped| mapped.close(base, len),
+        }
+    }
+
+    /// Gives back what the arena never used of its reservation, past `used_bytes`, while the used
+    /// range stays mapped for JavaScript views in other threads (Arena.retireMapped). A mapped
+    /// file is let go as a whole, its range kept as zero pages.
+    pub fn retire(self: Backend, base: u64, used_bytes: u64, reserved_bytes: u64) void {
+        assert(self.hostAccessible() and used_bytes <= reserved_bytes);
+        switch (self) {
+            .host, .pinned => if (used_bytes < reserved_bytes) host.release(base + used_bytes, reserved_bytes - used_bytes),
+            .pmem => |mapped| mapped.retire(),
+            .device => unreachable,
         }
     }
 
@@ -97,6 +126,7 @@ pub const Backend = union(enum) {
             .host => host.commit(base, offset, len),
             .pinned => |device| pinned.commit(device, base, offset, len),
             .device => |arena| arena.commit(base, offset, len),
+            .pmem => true, // mapped already
         };
     }
 
@@ -105,6 +135,7 @@ pub const Backend = union(enum) {
             .host => host.decommit(base, offset, len),
             .pinned => |device| pinned.decommit(device, base, offset, len),
             .device => |arena| arena.decommit(base, offset, len),
+            .pmem => {}, // the file keeps its pages
         }
     }
 

@@ -9,6 +9,7 @@ const status = @import("status.zig");
 const abi = @import("abi.zig");
 const registry = @import("registry.zig");
 const pool_mod = @import("pool.zig");
+const config_mod = @import("config.zig");
 const stats_mod = @import("stats.zig");
 const debug_violation = @import("debug/violation.zig");
 const Pool = pool_mod.Pool;
@@ -89,9 +90,9 @@ export fn mp_last_error(buffer: [*]u8, capacity: u32) u32 {
     return @intCast(len);
 }
 
-export fn mp_pool_create(name: [*]const u8, name_len: u32, raw_config: *const [pool_mod.config_field_count]f64) i32 {
+export fn mp_pool_create(name: [*]const u8, name_len: u32, raw_config: *const [config_mod.config_field_count]f64) i32 {
     if (name_len == 0 or name_len > registry.name_bytes_max) return codeOf(failName());
-    const config = pool_mod.Config.parse(raw_config) catch |err| return codeOf(err);
+    const config = config_mod.Config.parse(raw_config) catch |err| return codeOf(err);
     return registry.add(Pool.create, name[0..name_len], config) catch |err| codeOf(err);
 }
 
@@ -181,7 +182,7 @@ export fn mp_pool_address_space(handle: i32) f64 {
     return @floatFromInt(pool.arena.reserved_bytes);
 }
 
-export fn mp_pool_config(handle: i32, out: *[pool_mod.config_field_count]f64) i32 {
+export fn mp_pool_config(handle: i32, out: *[config_mod.config_field_count]f64) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     pool.writeConfig(out);
@@ -528,23 +529,24 @@ export fn mp_gpu_check_canaries(device: u32, table: [*]const kernels.Guarded, co
     return 1;
 }
 
-// ---- PMEM pools (pmem/): the same shapes as above, over their own table of pools ----
-// Every export that touches a pool enters the registry's guard as the exports above do (a pool
-// closed under a call waits for it; later calls get PoolNotFound), and every one that reads or
-// changes the pool's state takes the owner check of a threadSafety "none" pool (see Access).
+// ---- PMEM pools (pmem/): opening, durability and roots ----
+// A PMEM pool is a pool like any other: its handle is in the one table, and everything a pool does
+// (allocate, free, statistics, snapshot, reset, list, close) goes through the exports above. These
+// are only what a file adds: opening it, making bytes durable, roots and links. Each enters the
+// registry's guard and takes the owner check of a threadSafety "none" pool (see Access).
 
-const pmem_pool = @import("pmem/pool.zig");
-const PmemPool = pmem_pool.Pool;
+const pmem_open = @import("pmem/open.zig");
+const Journal = @import("pmem/journal.zig").Journal;
+const journal_mod = @import("pmem/journal.zig");
 const crash_points = @import("pmem/crash_points.zig");
 const libpmem = @import("pmem/libpmem.zig");
 
-
-/// The PMEM pool a handle names, held alive until `registry.leave(.primary)`, which the caller
-/// owes whatever this returns.
-inline fn enterPmem(handle: i32, access: Access) status.Error!*PmemPool {
-    const pool = registry.pmem.enter(handle, .primary) orelse return status.fail(error.PoolNotFound, "PMEM pool handle {d} names no open pool (closed?)", .{handle});
-    if (access == .owner) try checkOwner(pool);
-    return pool;
+/// The PMEM pool a handle names and its journal, held alive until `registry.leave(.primary)`,
+/// which the caller owes whatever this returns.
+inline fn enterPmem(handle: i32, access: Access) status.Error!struct { *Pool, *Journal } {
+    const pool = try enterPool(handle, access);
+    const journal = pool.journal orelse return status.fail(error.Unsupported, "pool '{s}' is a {s} pool, not a PMEM pool: it has no file", .{ pool.name, @tagName(pool.config.kind) });
+    return .{ pool, journal };
 }
 
 /// 0 where libpmem loads; otherwise a status whose message says what is missing.
@@ -553,135 +555,55 @@ export fn mp_pmem_available() i32 {
     return 0;
 }
 
-/// Opens the pool file at `path` (creating it where none exists) as pool `name`. The config record
-/// is a CPU pool's (pool.zig); its kind, maxSize and growth do not apply: a pool is its file's size.
-export fn mp_pmem_open(name: [*]const u8, name_len: u32, path: [*]const u8, path_len: u32, raw_config: *const [pool_mod.config_field_count]f64) i32 {
+/// Opens the pool file at `path` (creating it where none exists) as pool `name`: a handle of the
+/// one table. The config record is a CPU pool's (pool.zig); its kind, maxSize and growth do not
+/// apply: a pool is its file's size.
+export fn mp_pmem_open(name: [*]const u8, name_len: u32, path: [*]const u8, path_len: u32, raw_config: *const [config_mod.config_field_count]f64) i32 {
     if (name_len == 0 or name_len > registry.name_bytes_max) return codeOf(failName());
     var record = raw_config.*;
-    record[@intFromEnum(pool_mod.ConfigField.kind)] = 0;
-    const base = pool_mod.Config.parse(&record) catch |err| return codeOf(err);
+    record[@intFromEnum(config_mod.ConfigField.kind)] = 0;
+    const base = config_mod.Config.parse(&record) catch |err| return codeOf(err);
     if (base.debug.coreActive()) {
         return codeOf(status.failConfig(base.debug.firstCoreSwitch(), "{s} acts on CPU and pinned pools; a PMEM pool takes the debug switches that act in TypeScript (trackHistory, leakReport, safeViews)", .{base.debug.firstCoreSwitch()}));
     }
-    if (base.sharedFixed()) return codeOf(status.failConfig(if (base.thread_local_cache) "threadLocalCache" else "threadSafety", "a PMEM pool takes threadSafety \"none\" or \"mutex\", without threadLocalCache", .{}));
-    return registry.pmem.add(name[0..name_len], pmem_pool.Config{ .base = base, .path = path[0..path_len] }) catch |err| codeOf(err);
+    if (base.sharedFixed()) return codeOf(status.failConfig(if (base.thread_local_cache) "threadLocalCache" else "threadSafety", "a PMEM pool takes threadSafety \"none\" or \"mutex\", without threadLocalCache: its journal writes under the pool's lock", .{}));
+    return registry.add(pmem_open.open, name[0..name_len], pmem_open.Config{ .base = base, .path = path[0..path_len] }) catch |err| codeOf(err);
 }
 
 /// Why the last refused open on this thread was a format problem (format.zig Reason; 0: it was not).
 export fn mp_pmem_last_reason() u32 {
-    return @intFromEnum(pmem_pool.last_reason);
-}
-
-export fn mp_pmem_find(name: [*]const u8, name_len: u32) i32 {
-    return registry.pmem.find(name[0..name_len]) orelse codeOf(status.fail(error.PoolNotFound, "no PMEM pool named '{s}'", .{name[0..name_len]}));
-}
-
-/// Closes the pool once no call is inside it: unpublished allocations are let go (they never
-/// reached the file), the file is unmapped (or, where other threads made views over it, replaced by zero pages) and unlocked, and stays.
-export fn mp_pmem_close(handle: i32) i32 {
-    const pool = registry.pmem.remove(handle) catch |err| return codeOf(err);
-    pool.destroy();
-    return 0;
-}
-
-export fn mp_pmem_list(out: [*]i32, capacity: u32) u32 {
-    return registry.pmem.list(out[0..capacity]);
-}
-
-export fn mp_pmem_name(handle: i32, buffer: [*]u8, capacity: u32) i32 {
-    defer registry.leave(.primary);
-    const pool = enterPmem(handle, .any_thread) catch |err| return codeOf(err);
-    const len = @min(pool.name.len, capacity);
-    @memcpy(buffer[0..len], pool.name[0..len]);
-    return @intCast(pool.name.len);
+    return @intFromEnum(journal_mod.last_reason);
 }
 
 export fn mp_pmem_path(handle: i32, buffer: [*]u8, capacity: u32) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .any_thread) catch |err| return codeOf(err);
-    const len = @min(pool.path.len, capacity);
-    @memcpy(buffer[0..len], pool.path[0..len]);
-    return @intCast(pool.path.len);
-}
-
-export fn mp_pmem_config(handle: i32, out: *[pool_mod.config_field_count]f64) i32 {
-    defer registry.leave(.primary);
-    const pool = enterPmem(handle, .any_thread) catch |err| return codeOf(err);
-    pool_mod.Pool.writeConfigOf(pool.config, out);
-    out[@intFromEnum(pool_mod.ConfigField.initialSize)] = @floatFromInt(pool.header.file_bytes);
-    return 0;
-}
-
-/// The mapping's address (0 where the handle names no pool); the calling thread is noted as one
-/// that may make views over it (see PmemPool.destroy).
-export fn mp_pmem_base(handle: i32) usize {
-    defer registry.leave(.primary);
-    const pool = enterPmem(handle, .any_thread) catch return 0;
-    pool.viewers.note();
-    return @intFromPtr(pool.mapped.base);
-}
-
-export fn mp_pmem_file_size(handle: i32) f64 {
-    defer registry.leave(.primary);
-    const pool = enterPmem(handle, .any_thread) catch |err| return @floatFromInt(codeOf(err));
-    return @floatFromInt(pool.mapped.len);
+    _, const journal = enterPmem(handle, .any_thread) catch |err| return codeOf(err);
+    const path = journal.file.path;
+    const len = @min(path.len, capacity);
+    @memcpy(buffer[0..len], path[0..len]);
+    return @intCast(path.len);
 }
 
 /// 1 on (real or forced) persistent memory, 0 where msync makes stores durable.
 export fn mp_pmem_is_pmem(handle: i32) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .any_thread) catch |err| return codeOf(err);
-    return @intFromBool(pool.media.is_pmem);
+    _, const journal = enterPmem(handle, .any_thread) catch |err| return codeOf(err);
+    return @intFromBool(journal.media.is_pmem);
 }
 
 /// 1 where opening the pool created its file, 0 where it recovered an existing one.
 export fn mp_pmem_created(handle: i32) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .any_thread) catch |err| return codeOf(err);
-    return @intFromBool(pool.created);
-}
-
-export fn mp_pmem_alloc(handle: i32, size: f64) u32 {
-    defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
-    if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
-        return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
-    }
-    const placed = pool.alloc(@intFromFloat(size)) catch |err| return status.offsetError(err);
-    last_id = placed.id;
-    return placed.g;
-}
-
-export fn mp_pmem_free(handle: i32, g: u32, id: u32) i32 {
-    defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    pool.free(g, id) catch |err| return codeOf(err);
-    return 0;
-}
-
-export fn mp_pmem_live_size(handle: i32, g: u32) f64 {
-    defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return @floatFromInt(codeOf(err));
-    const live = pool.lookup(g) orelse return -1;
-    last_id = live.id;
-    return @floatFromInt(live.requested_bytes);
-}
-
-/// The id of the allocation that holds the block at `g` now, 0 where it is free, or
-/// `status.offset_error_base + code` where the call fails (no pool, or another thread's "none" pool).
-export fn mp_pmem_live_id(handle: i32, g: u32) u32 {
-    defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
-    const live = pool.lookup(g) orelse return 0;
-    return live.id;
+    _, const journal = enterPmem(handle, .any_thread) catch |err| return codeOf(err);
+    return @intFromBool(journal.file.created);
 }
 
 /// 1 where the PMEM pool's mapping is registered with the CUDA driver for direct DMA (done on
 /// the first call), 0 where the driver refuses or is absent (copies then take the staged path).
 export fn mp_pmem_register_dma(handle: i32, device: u32) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    return @intFromBool(pool.registerForDma(device));
+    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    return @intFromBool(journal.registerForDma(pool, device));
 }
 
 /// A GPU checkpoint: `len` device bytes from `src` into the PMEM file at `offset`, durable on
@@ -689,30 +611,30 @@ export fn mp_pmem_register_dma(handle: i32, device: u32) i32 {
 /// register the mapping (nothing copied: the caller takes the staged path), or a negative status.
 export fn mp_pmem_checkpoint(handle: i32, device: u32, offset: f64, src: u64, len: f64) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    const done = pool.checkpointFromDevice(device, offset, src, len) catch |err| return codeOf(err);
+    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const done = journal.checkpointFromDevice(pool, device, offset, src, len) catch |err| return codeOf(err);
     return @intFromBool(done);
 }
 
 /// Makes `len` bytes at byte `offset` of the file durable (pmem_persist, or pmem_msync off PMEM).
 export fn mp_pmem_persist(handle: i32, offset: f64, len: f64) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    pool.persist(offset, len) catch |err| return codeOf(err);
+    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    journal.persist(pool.name, offset, len) catch |err| return codeOf(err);
     return 0;
 }
 
 export fn mp_pmem_flush(handle: i32, offset: f64, len: f64) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    pool.flush(offset, len) catch |err| return codeOf(err);
+    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    journal.flush(pool.name, offset, len) catch |err| return codeOf(err);
     return 0;
 }
 
 export fn mp_pmem_drain(handle: i32) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    pool.drain();
+    _, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    journal.drain();
     return 0;
 }
 
@@ -720,8 +642,8 @@ export fn mp_pmem_drain(handle: i32) i32 {
 /// copy(), which bounds the range by its destination first); the core checks that it is in the heap.
 export fn mp_pmem_memcpy_persist(handle: i32, offset: f64, source: [*]const u8, len: f64) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    pool.memcpyPersist(offset, source, len) catch |err| return codeOf(err);
+    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    journal.memcpyPersist(pool.name, offset, source, len) catch |err| return codeOf(err);
     return 0;
 }
 
@@ -729,61 +651,53 @@ export fn mp_pmem_memcpy_persist(handle: i32, offset: f64, source: [*]const u8, 
 /// while it holds that allocation) and makes them durable; the copy must fit the allocation.
 export fn mp_pmem_memcpy_persist_into(handle: i32, g: u32, id: u32, at: f64, source: [*]const u8, len: f64) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    pool.memcpyPersistInto(g, id, at, source, len) catch |err| return codeOf(err);
+    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    journal.memcpyPersistInto(pool, g, id, at, source, len) catch |err| return codeOf(err);
     return 0;
 }
 
 /// Publishes the block at `g` (0: none) as root `name`; `free_previous` 1 also frees what it published.
 export fn mp_pmem_set_root(handle: i32, name: [*]const u8, name_len: u32, g: u32, id: u32, free_previous: u32) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    pool.setRoot(name[0..name_len], g, id, free_previous != 0) catch |err| return codeOf(err);
+    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    journal.setRoot(pool, name[0..name_len], g, id, free_previous != 0) catch |err| return codeOf(err);
     return 0;
 }
 
-/// The offset of root `name`'s block (its id is then mp_last_id()), 0 where there is no such root.
+/// The offset of root `name`'s block, 0 where there is no such root.
 export fn mp_pmem_get_root(handle: i32, name: [*]const u8, name_len: u32) u32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
-    return pool.getRoot(name[0..name_len]) catch |err| status.offsetError(err);
+    const pool, const journal = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
+    return journal.getRoot(pool, name[0..name_len]) catch |err| status.offsetError(err);
 }
 
 /// Root `name`'s block; where there is none, a zero-filled one of `size` bytes, allocated and published together.
 export fn mp_pmem_root(handle: i32, name: [*]const u8, name_len: u32, size: f64) u32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
+    const pool, const journal = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
-    return pool.root(name[0..name_len], @intFromFloat(size)) catch |err| status.offsetError(err);
+    return journal.root(pool, name[0..name_len], @intFromFloat(size)) catch |err| status.offsetError(err);
 }
 
 /// Copies the name of the `index`-th root; returns its length (at least 1), 0 past the last
 /// root, or a negative status.
 export fn mp_pmem_root_name(handle: i32, index: u32, buffer: [*]u8, capacity: u32) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    const name = pool.rootName(index) orelse return 0;
+    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const name = journal.rootName(pool, index) orelse return 0;
     assert(name.len > 0);
     const len = @min(name.len, capacity);
     @memcpy(buffer[0..len], name[0..len]);
     return @intCast(name.len);
 }
 
-/// Writes the offsets of live allocations into `out`; returns how many there are (more than
-/// `capacity` means: call again with room for all), or a negative status.
-export fn mp_pmem_live_list(handle: i32, out: [*]u32, capacity: u32) i32 {
-    defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    return @intCast(@min(pool.liveOffsets(out[0..capacity]), std.math.maxInt(i32)));
-}
-
-/// Like mp_pmem_live_list, for the live allocations no root reaches, directly or through links.
+/// Like mp_live_list, for the live allocations no root reaches, directly or through links.
 export fn mp_pmem_unreachable_list(handle: i32, out: [*]u32, capacity: u32) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    const count = pool.unreachableOffsets(out[0..capacity]) catch |err| return codeOf(err);
+    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const count = journal.unreachableOffsets(pool, out[0..capacity]) catch |err| return codeOf(err);
     return @intCast(@min(count, std.math.maxInt(i32)));
 }
 
@@ -791,81 +705,23 @@ export fn mp_pmem_unreachable_list(handle: i32, out: [*]u32, capacity: u32) i32 
 /// `parent`, publishing the child with it; `free_previous` 1 also frees what the word linked to.
 export fn mp_pmem_link(handle: i32, parent: u32, parent_id: u32, at: f64, child: u32, child_id: u32, free_previous: u32) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    pool.link(parent, parent_id, at, child, child_id, free_previous != 0) catch |err| return codeOf(err);
+    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    journal.link(pool, parent, parent_id, at, child, child_id, free_previous != 0) catch |err| return codeOf(err);
     return 0;
 }
 
 /// The offset of the block the link at byte `at` of the block at `parent` names, 0 for none.
 export fn mp_pmem_linked(handle: i32, parent: u32, parent_id: u32, at: f64) u32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
-    return pool.linked(parent, parent_id, at) catch |err| status.offsetError(err);
+    const pool, const journal = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
+    return journal.linked(pool, parent, parent_id, at) catch |err| status.offsetError(err);
 }
 
 /// Makes the block at `g` durable without a root or link (the caller keeps its offset).
 export fn mp_pmem_commit_unpublished(handle: i32, g: u32, id: u32) i32 {
     defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    pool.commitUnpublished(g, id) catch |err| return codeOf(err);
-    return 0;
-}
-
-export fn mp_pmem_stats(handle: i32, out: *[stats_mod.field_count]f64) i32 {
-    defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    pool.writeStats(out);
-    return 0;
-}
-
-export fn mp_pmem_reset_peaks(handle: i32) i32 {
-    defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    pool.resetPeaks();
-    return 0;
-}
-
-/// Like mp_snapshot, for a PMEM pool: its heap as one region, offsets from the file's start.
-export fn mp_pmem_snapshot(
-    handle: i32,
-    header: *snapshot.Header,
-    regions: [*]snapshot.RegionRecord,
-    region_capacity: u32,
-    blocks: [*]snapshot.BlockRecord,
-    block_capacity: u32,
-    stats_out: *[stats_mod.field_count]f64,
-) i32 {
-    defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    const fit = pool.writeSnapshot(.{
-        .header = header,
-        .regions = regions[0..region_capacity],
-        .blocks = blocks[0..block_capacity],
-        .stats = stats_out,
-    }) catch |err| return codeOf(err);
-    return @intFromBool(!fit);
-}
-
-/// A PMEM pool is its file: there is nothing to give back. 0, or the status of a refused call
-/// (closed pool, another thread's "none" pool), as mp_trim.
-export fn mp_pmem_trim(handle: i32) f64 {
-    defer registry.leave(.primary);
-    _ = enterPmem(handle, .owner) catch |err| return @floatFromInt(codeOf(err));
-    return 0;
-}
-
-/// A PMEM pool has no canaries or quarantine: nothing to find. 0, or the status of a refused
-/// call, as mp_check.
-export fn mp_pmem_check(handle: i32) i32 {
-    defer registry.leave(.primary);
-    _ = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    return 0;
-}
-
-export fn mp_pmem_reset(handle: i32) i32 {
-    defer registry.leave(.primary);
-    const pool = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    pool.reset() catch |err| return codeOf(err);
+    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    journal.commitUnpublished(pool, g, id) catch |err| return codeOf(err);
     return 0;
 }
 
@@ -924,7 +780,7 @@ test "a pool that registers with NVTX tells an attached tool of each region, all
     const saved = nvtx.state();
     defer nvtx.testing.restoreSwitches(saved);
     _ = mp_nvtx_configure(1, 0);
-    var raw: [pool_mod.config_field_count]f64 = .{ 0, 1, 0, 16, 65536, 262144, 1, 0, 1, 0, 0, 0, 0, 1, -1, -1, 0, 0, 0, 0, 0 };
+    var raw: [config_mod.config_field_count]f64 = .{ 0, 1, 0, 16, 65536, 262144, 1, 0, 1, 0, 0, 0, 0, 1, -1, -1, 0, 0, 0, 0, 0 };
     const name = "nvtx-stand-in";
     const handle = mp_pool_create(name, name.len, &raw);
     try std.testing.expect(handle >= 0);

@@ -2,7 +2,9 @@
 //! and the lock its thread-safety setting asks for. The pool turns sizes in bytes into
 //! granules and regions into growth; the strategy only places blocks. Where a debug switch is
 //! on, the debug layer (debug/layer.zig) stands between the pool and its strategy and takes
-//! over allocate, free and lookup; with every switch off the pool never calls it.
+//! over allocate, free and lookup; with every switch off the pool never calls it. A PMEM pool
+//! is this pool over a mapped file (backend/pmem_file.zig) with a journal (pmem/journal.zig)
+//! told of each placement and release: pmem/open.zig makes one.
 const std = @import("std");
 const build_options = @import("build_options");
 const assert = std.debug.assert;
@@ -10,6 +12,10 @@ const arena_mod = @import("arena.zig");
 const Arena = arena_mod.Arena;
 const backend_mod = @import("backend.zig");
 const Fixed = @import("strategy/fixed.zig").Fixed;
+const placement_mod = @import("strategy/placement.zig");
+const placed_mod = @import("placed.zig");
+const config_mod = @import("config.zig");
+const Journal = @import("pmem/journal.zig").Journal;
 const tlsf_mod = @import("strategy/tlsf.zig");
 const Tlsf = tlsf_mod.Tlsf;
 const FreeResult = @import("strategy/tlsf.zig").FreeResult;
@@ -22,9 +28,10 @@ const ShardedVariable = @import("sync/sharded_variable.zig").ShardedVariable;
 const Viewers = @import("sync/viewers.zig").Viewers;
 const status = @import("status.zig");
 const Error = status.Error;
-const debug_config = @import("debug/config.zig");
-const DebugConfig = debug_config.DebugConfig;
 const Layer = @import("debug/layer.zig").Layer;
+const Debugged = @import("debug/entry.zig").Debugged;
+const locking = @import("sync/locking.zig");
+const Lock = locking.Lock;
 const OffsetMap = @import("strategy/offset_map.zig").OffsetMap;
 const PoolAnnotations = @import("gpu/nvtx.zig").PoolAnnotations;
 
@@ -33,132 +40,12 @@ const PoolAnnotations = @import("gpu/nvtx.zig").PoolAnnotations;
 pub const debug_layer_built = build_options.debug_layer;
 
 const granule_bytes = arena_mod.granule_bytes;
-pub const page_bytes = 4096;
+const StrategyKind = config_mod.StrategyKind;
+const ThreadSafety = config_mod.ThreadSafety;
+const Config = config_mod.Config;
+const config_field_count = config_mod.config_field_count;
 
-pub const StrategyKind = enum(u32) { fixed_size = 0, variable = 1 };
-pub const ThreadSafety = enum(u32) { none = 0, mutex = 1, lock_free = 2 };
-
-/// The configuration as TypeScript passes it: one f64 per field, in this order (abi.zig describes it to TypeScript).
-/// Named as PoolConfig names them, so messages name the field the user set.
-pub const ConfigField = enum(u32) {
-    kind,
-    allocatorType,
-    blockSize,
-    alignment,
-    initialSize,
-    maxSize,
-    growth,
-    threadSafety,
-    collectStats,
-    deviceId,
-    threadLocalCache,
-    canaries,
-    guardPages,
-    guardSampleRate,
-    fillOnAlloc,
-    fillOnFree,
-    quarantineBytes,
-    trackHistory,
-    leakReport,
-    safeViews,
-    historySize,
-};
-/// The debug fields, in ConfigField order from `canaries` on (debug/config.zig reads them).
-const debug_fields = std.meta.fieldNames(debug_config.Raw);
-pub const config_field_count = @typeInfo(ConfigField).@"enum".fields.len;
-
-pub const Config = struct {
-    kind: backend_mod.Kind,
-    strategy: StrategyKind,
-    block_size: u64,
-    alignment: u64,
-    initial_size: u64,
-    max_size: u64, // 0: as large as the arena's reservation allows
-    growth: f64, // the next region's size as a multiple of the last; 0: never grow
-    thread_safety: ThreadSafety,
-    collect_stats: bool,
-    debug: DebugConfig = .{},
-    device_id: u32,
-    thread_local_cache: bool = false,
-
-    /// Reads and validates the fields; on failure the message names the field and its value.
-    pub fn parse(raw: *const [config_field_count]f64) Error!Config {
-        const field = struct {
-            fn integer(values: *const [config_field_count]f64, comptime which: ConfigField, max: u64) Error!u64 {
-                const value = values[@intFromEnum(which)];
-                if (!(value >= 0) or value != @floor(value) or value > @as(f64, @floatFromInt(max))) {
-                    return status.failConfig(@tagName(which), "{s} must be a whole number from 0 to {d}, got {d}", .{ @tagName(which), max, value });
-                }
-                return @intFromFloat(value);
-            }
-        };
-        const kind = std.meta.intToEnum(backend_mod.Kind, try field.integer(raw, .kind, 255)) catch
-            return status.failConfig("kind", "kind {d} is not a pool kind", .{raw[@intFromEnum(ConfigField.kind)]});
-        const strategy = std.meta.intToEnum(StrategyKind, try field.integer(raw, .allocatorType, 255)) catch
-            return status.failConfig("allocatorType", "allocatorType {d} is not FixedSize (0) or Variable (1)", .{raw[@intFromEnum(ConfigField.allocatorType)]});
-        const thread_safety = std.meta.intToEnum(ThreadSafety, try field.integer(raw, .threadSafety, 255)) catch
-            return status.failConfig("threadSafety", "threadSafety {d} is not supported", .{raw[@intFromEnum(ConfigField.threadSafety)]});
-        const config: Config = .{
-            .kind = kind,
-            .strategy = strategy,
-            .block_size = try field.integer(raw, .blockSize, std.math.maxInt(u32)),
-            .alignment = try field.integer(raw, .alignment, page_bytes),
-            .initial_size = try field.integer(raw, .initialSize, arena_mod.reserve_bytes_max),
-            .max_size = try field.integer(raw, .maxSize, arena_mod.reserve_bytes_max),
-            .growth = raw[@intFromEnum(ConfigField.growth)],
-            .thread_safety = thread_safety,
-            .collect_stats = raw[@intFromEnum(ConfigField.collectStats)] != 0,
-            .debug = try DebugConfig.parse(debugRaw(raw), arena_mod.reserve_bytes_max),
-            .device_id = @intCast(try field.integer(raw, .deviceId, 1023)),
-            .thread_local_cache = raw[@intFromEnum(ConfigField.threadLocalCache)] != 0,
-        };
-        if (config.debug.coreActive() and !debug_layer_built)
-            return status.failConfig(config.debug.firstCoreSwitch(), "{s} is not in this core: it was built without the debug layer (zig build -Ddebug-layer=false)", .{config.debug.firstCoreSwitch()});
-        if (config.thread_local_cache and config.thread_safety == .none)
-            return status.failConfig("threadLocalCache", "threadLocalCache needs threadSafety \"mutex\" or \"lockFree\": caches serve pools that many threads share", .{});
-        if (config.sharedFixed() and config.kind == .gpu)
-            return status.failConfig(if (config.thread_local_cache) "threadLocalCache" else "threadSafety", "threadSafety \"lockFree\" and threadLocalCache are for host pools; a GPU pool takes \"mutex\"", .{});
-        if (config.debug.coreActive() and config.sharedFixed())
-            return status.failConfig(config.debug.firstCoreSwitch(), "{s} works under the pool's lock: use threadSafety \"mutex\" (or \"none\") without threadLocalCache", .{config.debug.firstCoreSwitch()});
-        if (config.alignment == 0 or !std.math.isPowerOfTwo(config.alignment))
-            return status.failConfig("alignment", "alignment must be a power of two up to {d}, got {d}", .{ page_bytes, config.alignment });
-        if (config.initial_size == 0) return status.failConfig("initialSize", "initialSize must be above 0", .{});
-        if (config.max_size != 0 and config.initial_size > config.max_size)
-            return status.failConfig("initialSize", "initialSize ({d}) is larger than maxSize ({d})", .{ config.initial_size, config.max_size });
-        if (config.strategy == .fixed_size and config.block_size == 0)
-            return status.failConfig("blockSize", "blockSize must be above 0 for a FixedSize pool", .{});
-        if (config.strategy == .fixed_size and config.block_size > config.initial_size)
-            return status.failConfig("blockSize", "blockSize ({d}) is larger than initialSize ({d})", .{ config.block_size, config.initial_size });
-        if (!(config.growth == 0 or (config.growth >= 1 and config.growth <= 64)))
-            return status.failConfig("growth", "growth must be 0 (never grow) or from 1 to 64, got {d}", .{config.growth});
-        return config;
-    }
-
-    /// Whether the pool places blocks through sync/shared_fixed.zig instead of under its lock.
-    pub fn sharedFixed(self: Config) bool {
-        return self.thread_safety == .lock_free or self.thread_local_cache;
-    }
-
-    pub fn granulesFor(bytes: u64) u64 {
-        return std.math.divCeil(u64, bytes, granule_bytes) catch unreachable;
-    }
-
-    fn debugRaw(raw: *const [config_field_count]f64) debug_config.Raw {
-        var out: debug_config.Raw = .{};
-        inline for (debug_fields) |name| @field(out, name) = raw[@intFromEnum(@field(ConfigField, name))];
-        return out;
-    }
-};
-
-comptime {
-    // The debug fields close the record, in the same order as debug_config.Raw names them.
-    for (debug_fields, 0..) |name, i| {
-        assert(@intFromEnum(@field(ConfigField, name)) == @intFromEnum(ConfigField.canaries) + i);
-    }
-    assert(@intFromEnum(ConfigField.canaries) + debug_fields.len == config_field_count);
-}
-
-const Strategy = union(StrategyKind) { fixed_size: Fixed, variable: Tlsf };
+const Strategy = placement_mod.Placement;
 
 /// Bytes of canary on each side of a GPU allocation (src/gpu_debug.ts places them): enough for the
 /// kernels to find overruns, and a multiple of the alignment so user pointers stay aligned.
@@ -195,34 +82,57 @@ pub const Pool = struct {
     viewers: Viewers = .{},
     /// GPU and pinned pools: regions and allocations as NVTX heaps and regions, for compute-sanitizer.
     annotations: PoolAnnotations = .{},
+    /// PMEM pools: the allocation table, roots, links and redo log in the file, told of each
+    /// placement and release (pmem/journal.zig).
+    journal: ?*Journal = null,
+    /// Allocate, free and lookup as the pool's layers compose them, chosen once when it is made
+    /// (`chooseEntry`): no call tests which layers the pool has.
+    entry: *const Entry = undefined,
+    /// The largest request one allocation may have (`sizeMax`).
+    size_max: u64 = 0,
+
+    /// The stream an allocation is for (GPU pools; null for none).
+    pub const Stream = driver.Stream;
 
     /// The id a block carries while its stream-ordered free waits; no allocation gets it.
     pub const pending_id: u32 = std.math.maxInt(u32);
 
     pub fn create(gpa: std.mem.Allocator, name: []const u8, config: Config) Error!*Pool {
+        return createOver(gpa, name, config, try backend_mod.Backend.forKind(config.kind, config.device_id), null);
+    }
+
+    /// A pool over `backend` (owned from here on, also on failure). With a `journal` (owned too),
+    /// the backend is a mapped file (`Backend.mappedBytes`): the arena takes it whole, its one
+    /// region is the journal's, and the journal rebuilds the placement from the file.
+    pub fn createOver(gpa: std.mem.Allocator, name: []const u8, config: Config, backend: backend_mod.Backend, journal: ?*Journal) Error!*Pool {
         assert(name.len > 0);
-        const backend = try backend_mod.Backend.forKind(config.kind, config.device_id);
+        assert((journal != null) == (backend.mappedBytes() != null));
         var backend_owned = true;
         defer if (backend_owned) backend.deinit();
+        var journal_owned = journal != null;
+        defer if (journal_owned) journal.?.destroy();
         const granularity = backend.granularity();
-        const wanted_bytes = if (config.max_size == 0)
+        const wanted_bytes = if (backend.mappedBytes()) |mapped|
+            mapped
+        else if (config.max_size == 0)
             arena_mod.reserve_bytes_max
         else
             @min(arena_mod.reserve_bytes_max, std.mem.alignForward(u64, config.max_size, granularity));
         // At least the first region (below): a fixed-size block, with device canaries, may pass initialSize.
         const first_region_bound = std.mem.alignForward(u64, @max(config.initial_size, config.block_size + 2 * deviceCanaryBytes(config.alignment) + @max(config.alignment, granule_bytes)), granularity);
-        const reserve_bytes = backend.reservationBytes(wanted_bytes, first_region_bound, config.growth != 0, config.max_size != 0);
+        const reserve_bytes = if (backend.mappedBytes()) |mapped| mapped else backend.reservationBytes(wanted_bytes, first_region_bound, config.growth != 0, config.max_size != 0);
         const self = gpa.create(Pool) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.destroy(self);
         const owned_name = gpa.dupe(u8, name) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.free(owned_name);
         // A pool with a maxSize reserves just that; one without takes 64 GiB, or less where the
         // process's address space runs short, but never less than its first region.
-        const least_bytes = if (config.max_size == 0) std.mem.alignForward(u64, config.initial_size, granularity) else reserve_bytes;
+        const least_bytes = if (config.max_size == 0 and backend.mappedBytes() == null) std.mem.alignForward(u64, config.initial_size, granularity) else reserve_bytes;
         const arena = Arena.initShrinking(gpa, backend, reserve_bytes, least_bytes) orelse
             return status.fail(error.OutOfMemory, "could not reserve {d} bytes of {s} address space: the pools of this process hold all the address space they may (96 TiB), or the OS refused; give pools a maxSize, or destroy some", .{ least_bytes, @tagName(config.kind) });
         const reserved_bytes = arena.reserved_bytes;
         backend_owned = false; // the arena releases it from here on
+        journal_owned = false; // the pool (deinitParts) destroys it from here on
         const alignment_granules: u32 = @intCast(@max(1, config.alignment / granule_bytes));
         // Device memory is checked from TypeScript with the debug kernels (src/gpu_debug.ts): the
         // layer here reads and writes host memory, so a GPU pool takes only what the kernels do.
@@ -258,16 +168,27 @@ pub const Pool = struct {
             .name = owned_name,
             .config = config,
             .arena = arena,
-            .strategy = switch (config.strategy) {
-                .fixed_size => .{ .fixed_size = Fixed.init(gpa, @intCast(std.mem.alignForward(u64, Config.granulesFor(block_bytes), alignment_granules))) },
-                .variable => .{ .variable = Tlsf.init(gpa) },
-            },
+            // A PMEM pool's placement lives in huge pages (pmem/dram.zig): recovery writes it all at once.
+            .strategy = Strategy.init(if (journal) |j| j.table.gpa else gpa, config.strategy, if (journal) |j| j.table.stride else @intCast(std.mem.alignForward(u64, Config.granulesFor(block_bytes), alignment_granules))),
             .stats = .{ .enabled = config.collect_stats },
             .alignment_granules = alignment_granules,
             .debug = layer,
             .owner_thread = std.Thread.getCurrentId(),
-            .annotations = PoolAnnotations.init(gpa, owned_name, config.kind != .cpu, arena.backend.wholeAllocation()),
+            .annotations = PoolAnnotations.init(gpa, owned_name, config.kind == .gpu or config.kind == .pinned, arena.backend.wholeAllocation()),
+            .journal = journal,
         };
+        self.size_max = if (journal) |j| j.sizeMax() else switch (config.strategy) {
+            .fixed_size => @min(self.arena.reserved_bytes, std.math.maxInt(u32)),
+            .variable => self.arena.reserved_bytes - config.alignment,
+        };
+        if (journal) |j| {
+            self.recover(j) catch |err| {
+                self.deinitParts();
+                return err;
+            };
+            self.entry = self.chooseEntry();
+            return self;
+        }
         if (config.sharedFixed() and config.strategy == .variable) {
             self.sharded = ShardedVariable.create(gpa) catch |err| {
                 self.deinitParts();
@@ -287,19 +208,79 @@ pub const Pool = struct {
             self.deinitParts();
             return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes of {s} memory", .{ config.initial_size, @tagName(config.kind) });
         }
+        self.entry = self.chooseEntry();
         return self;
     }
 
+    /// The entry points of a pool's layers, from the outside in: the debug layer
+    /// (debug/entry.zig) where a switch acts in the core, and the placement with its statistics
+    /// and, for PMEM, its journal (`Placing`); each takes the pool's lock as a comptime
+    /// parameter (sync/locking.zig). Lock-free and sharded placements synchronise themselves.
+    pub const Entry = struct {
+        alloc: *const fn (*Pool, u64, driver.Stream) Error!Placed,
+        free: *const fn (*Pool, u32, u32) Error!bool,
+        lookup: *const fn (*Pool, u32) ?Live,
+        /// The whole-pool operations, which lock-free and sharded placements do their own way.
+        reset: *const fn (*Pool) Error!void,
+        writeStats: *const fn (*Pool, *[stats_mod.field_count]f64) void,
+        resetPeaks: *const fn (*Pool) void,
+
+        /// `Hot`: the per-block entry points; `Cold`: the whole-pool operations.
+        fn of(comptime Hot: type, comptime Cold: type) Entry {
+            return .{ .alloc = Hot.alloc, .free = Hot.free, .lookup = Hot.lookup, .reset = Cold.reset, .writeStats = Cold.writeStats, .resetPeaks = Cold.resetPeaks };
+        }
+    };
+
+    /// Indexed by whether the pool has a mutex (threadSafety "mutex").
+    const plain_entries = [2]Entry{ Entry.of(Placing(false, Lock(false)), Whole), Entry.of(Placing(false, Lock(true)), Whole) };
+    const journaled_entries = [2]Entry{ Entry.of(Placing(true, Lock(false)), Whole), Entry.of(Placing(true, Lock(true)), Whole) };
+    const debug_entries = if (debug_layer_built) [2]Entry{
+        Entry.of(Debugged(Pool, Placing(false, locking.Held), Lock(false)), Whole),
+        Entry.of(Debugged(Pool, Placing(false, locking.Held), Lock(true)), Whole),
+    } else undefined;
+    const shared_entry = Entry.of(SharedFixed.Entry(Pool), SharedFixed.Entry(Pool));
+    const sharded_entry = Entry.of(ShardedVariable.Entry(Pool), ShardedVariable.Entry(Pool));
+
+    fn chooseEntry(self: *const Pool) *const Entry {
+        if (self.shared != null) return &shared_entry;
+        if (self.sharded != null) return &sharded_entry;
+        assert(self.config.thread_safety != .lock_free);
+        const locked = @intFromBool(self.config.thread_safety == .mutex);
+        if (self.journal != null) {
+            assert(self.debug == null);
+            return &journaled_entries[locked];
+        }
+        if (debug_layer_built) if (self.debug != null) return &debug_entries[locked];
+        return &plain_entries[locked];
+    }
+
+    /// A PMEM pool's first and only region is the heap of its file, its placement rebuilt from the
+    /// journal's table, its statistics from what the table holds.
+    fn recover(self: *Pool, journal: *Journal) Error!void {
+        assert(self.arena.regions.items.len == 0);
+        const start_bytes, const len_bytes = journal.regionBytes();
+        const index = self.arena.adopt(start_bytes, len_bytes) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        const region = &self.arena.regions.items[index];
+        const restored = try journal.recover(&self.strategy, region.*, &self.last_id);
+        region.live_count = @intCast(restored.live_count);
+        self.last_region_bytes = len_bytes;
+        self.stats.live_allocations = restored.live_count;
+        self.stats.peak_live_allocations = restored.live_count;
+        self.stats.bytes_in_use = restored.requested_bytes;
+        self.stats.peak_bytes_in_use = restored.requested_bytes;
+        self.stats.bytes_allocated = restored.block_bytes;
+        self.stats.recordReserved(self.arena.committed_bytes);
+    }
+
+    /// Everything but the name and the record itself (create's failures free those by errdefer).
     fn deinitParts(self: *Pool) void {
         self.annotations.deinit();
+        if (self.journal) |journal| journal.destroy();
         if (debug_layer_built) if (self.debug) |layer| layer.destroy();
         if (self.shared) |shared| shared.destroy();
         if (self.sharded) |sharded| sharded.destroy();
-        switch (self.strategy) {
-            inline else => |*strategy| strategy.deinit(),
-        }
+        self.strategy.deinit();
         self.arena.deinit();
-        self.gpa.free(self.name);
     }
 
     /// Called where a thread asks for the pool's base address to make views over its memory.
@@ -309,11 +290,14 @@ pub const Pool = struct {
 
     pub fn destroy(self: *Pool) void {
         const gpa = self.gpa;
+        // What the journal defers becomes durable while the file is still mapped.
+        if (self.journal) |journal| journal.finish();
         // Host and pinned memory: JavaScript views in other threads may reach it (pinned regions
         // are unregistered from the driver and given back as host regions are; the range stays).
         if (self.arena.backend.hostAccessible() and self.viewers.elsewhere()) self.arena.retireMapped();
         self.stream_frees.deinit(self.device());
         self.deinitParts();
+        gpa.free(self.name);
         gpa.destroy(self);
     }
 
@@ -322,22 +306,21 @@ pub const Pool = struct {
         if (self.shared) |shared| shared.handle = handle;
     }
 
-    inline fn lock(self: *Pool) void {
+    /// The pool's lock, for layers whose operations span several steps (pmem/journal.zig).
+    pub inline fn lock(self: *Pool) void {
         if (self.config.thread_safety == .mutex) self.mutex.lock();
     }
 
-    inline fn unlock(self: *Pool) void {
+    pub inline fn unlock(self: *Pool) void {
         if (self.config.thread_safety == .mutex) self.mutex.unlock();
     }
 
     /// Largest request a single allocation of this pool could ever satisfy. A fixed-size pool
     /// serves a request over its block size with a run of blocks; the strategy keeps a request's
     /// size in 32 bits.
-    pub fn sizeMax(self: *const Pool) u64 {
-        return switch (self.config.strategy) {
-            .fixed_size => @min(self.arena.reserved_bytes, std.math.maxInt(u32)),
-            .variable => self.arena.reserved_bytes - self.config.alignment,
-        };
+    pub inline fn sizeMax(self: *const Pool) u64 {
+        assert(self.size_max > 0);
+        return self.size_max;
     }
 
     /// Blocks of a fixed-size pool that a block of `block_bytes` takes: 1, or a run's length.
@@ -347,14 +330,12 @@ pub const Pool = struct {
         return @intCast(std.math.divCeil(u64, block_bytes, stride_bytes) catch unreachable);
     }
 
-    /// `flags`: `flag_guarded` where the debug layer gave the allocation guard pages. A whole
-    /// word, not a bool: the C ABI ORs it into the id, and a byte stored then read as a word
-    /// stalls the load (the plain path paid 10 ns for it).
-    pub const Placed = struct { g: u32, id: u32, flags: u32 = 0 };
-    pub const flag_guarded: u32 = 1 << 31;
+    /// An allocation as the pool hands it out (placed.zig).
+    pub const Placed = placed_mod.Placed;
+    pub const flag_guarded = placed_mod.flag_guarded;
 
     /// Allocation ids stay below this: the C ABI flags a guarded allocation in the id's top bit.
-    pub const id_max: u32 = std.math.maxInt(u31);
+    pub const id_max = placed_mod.id_max;
 
     /// Exports the device range that holds the live block at `g` for another process (gpu/ipc.zig).
     pub fn exportBlock(self: *Pool, g: u32) Error!@import("backend/device_memory.zig").DeviceArena.Export {
@@ -373,43 +354,90 @@ pub const Pool = struct {
         return switch (self.arena.backend) {
             .device => |arena| arena.device,
             .pinned => |dev| dev,
-            .host => null,
+            .host, .pmem => null,
         };
     }
 
     /// A block of at least `size` bytes for work on `stream` (null for none): its granule offset
     /// and its allocation id.
-    pub fn alloc(self: *Pool, size: u64, stream: driver.Stream) Error!Placed {
+    pub inline fn alloc(self: *Pool, size: u64, stream: driver.Stream) Error!Placed {
+        try self.checkSize(size);
+        return self.entry.alloc(self, size, stream);
+    }
+
+    inline fn checkSize(self: *const Pool, size: u64) Error!void {
         if (size == 0 or size > self.sizeMax()) {
             return status.fail(error.InvalidSize, "cannot allocate {d} bytes from pool '{s}': sizes run from 1 to {d}", .{ size, self.name, self.sizeMax() });
         }
-        if (self.shared) |shared| {
-            const placed = try shared.alloc(self, @intCast(size));
-            return .{ .g = placed.g, .id = placed.id };
-        }
-        if (self.sharded) |sharded| {
-            const placed = try sharded.alloc(self, size, @intCast(Config.granulesFor(size)), self.alignment_granules);
-            return .{ .g = placed.g, .id = placed.id };
-        }
-        self.lock();
-        defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| {
-            if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.alloc, .{ layer, self, size });
-            // Sampled guard pages alone: only the sampled allocations leave the plain path.
-            if (layer.sampleGuard()) if (try @call(.never_inline, Layer.allocSampled, .{ layer, self, size })) |placed| return placed;
+    }
+
+    /// `alloc` for the journal, which holds the pool's lock (pmem/journal.zig root()).
+    pub fn allocLocked(self: *Pool, size: u64) Error!Placed {
+        assert(self.journal != null);
+        try self.checkSize(size);
+        return Placing(true, locking.Held).alloc(self, size, null);
+    }
+
+    /// The innermost layer: the placement, its statistics and (`journaled`: PMEM) the journal,
+    /// under the pool's lock `L` (sync/locking.zig).
+    fn Placing(comptime journaled: bool, comptime L: type) type {
+        return struct {
+            pub fn alloc(pool: *Pool, size: u64, stream: driver.Stream) Error!Placed {
+                assert(journaled == (pool.journal != null));
+                L.acquire(pool);
+                defer L.release(pool);
+                const timed = pool.stats.sampleNow(pool.stats.allocation_count);
+                const started = if (timed) std.time.Instant.now() catch null else null;
+                const id = pool.nextId();
+                if (pool.stream_frees.pending.items.len > 0) pool.reclaim(stream, false);
+                const g = if (journaled) try pool.placeRecorded(pool.journal.?, size, id) else pool.place(size, size, id) orelse return pool.failPlace(size);
+                assert(g < status.offset_error_base and g % pool.alignment_granules == 0);
+                pool.notePlaced(g, size, pool.blockBytes(size));
+                if (started) |start| {
+                    const now = std.time.Instant.now() catch start;
+                    pool.stats.recordAllocTime(now.since(start));
+                }
+                return .{ .g = g, .id = id };
+            }
+
+            pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
+                L.acquire(pool);
+                defer L.release(pool);
+                const timed = pool.stats.sampleNow(pool.stats.free_count);
+                const started = if (timed) std.time.Instant.now() catch null else null;
+                const region_index = pool.arena.regionOf(g);
+                if (region_index == arena_mod.none) return pool.failOutside(g);
+                // The block's id matters only to a handle's free, or while stream frees are pending (a
+                // pending block must not be freed again); the plain pointer free skips the lookup.
+                if (expected_id != 0 or pool.stream_frees.pending.items.len > 0) try pool.checkId(region_index, g, expected_id);
+                try pool.releaseBlock(journaled, region_index, g);
+                if (started) |start| {
+                    const now = std.time.Instant.now() catch start;
+                    pool.stats.recordFreeTime(now.since(start));
+                }
+                return false;
+            }
+
+            pub fn lookup(pool: *Pool, g: u32) ?Live {
+                L.acquire(pool);
+                defer L.release(pool);
+                return pool.liveLocked(g);
+            }
         };
-        const timed = self.stats.sampleNow(self.stats.allocation_count);
-        const started = if (timed) std.time.Instant.now() catch null else null;
-        const id = self.nextId();
-        if (self.stream_frees.pending.items.len > 0) self.reclaim(stream, false);
-        const g = self.place(size, size, id) orelse return self.failPlace(size);
-        assert(g < status.offset_error_base and g % self.alignment_granules == 0);
-        self.notePlaced(g, size, self.blockBytes(size));
-        if (started) |start| {
-            const now = std.time.Instant.now() catch start;
-            self.stats.recordAllocTime(now.since(start));
-        }
-        return .{ .g = g, .id = id };
+    }
+
+    /// Places a block whose record the journal keeps (PMEM): the journal is told before and after.
+    fn placeRecorded(self: *Pool, journal: *Journal, size: u64, id: u32) Error!u32 {
+        journal.reserve(&self.strategy, self.name) catch |err| {
+            self.stats.failed_allocations += 1;
+            return err;
+        };
+        const g = self.place(size, size, id) orelse {
+            self.stats.failed_allocations += 1;
+            return journal.failNoRoom(self.name, size, self.strategy.freeSpace()[0] * granule_bytes);
+        };
+        journal.notePlaced(&self.strategy, g);
+        return g;
     }
 
     pub inline fn nextId(self: *Pool) u32 {
@@ -522,38 +550,8 @@ pub const Pool = struct {
 
     /// Frees the block at `g`. With `expected_id` not 0, only if the block still holds that allocation.
     /// Returns whether the allocation had guard pages (so TypeScript knows to detach its views).
-    pub fn free(self: *Pool, g: u32, expected_id: u32) Error!bool {
-        if (self.shared) |shared| {
-            try shared.free(self.name, g, expected_id, granule_bytes);
-            return false;
-        }
-        if (self.sharded) |sharded| {
-            try sharded.free(self.name, g, expected_id);
-            return false;
-        }
-        self.lock();
-        defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| {
-            if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.free, .{ layer, self, g, expected_id });
-            const region_index = self.arena.regionOf(g);
-            if (region_index != arena_mod.none and self.arena.regions.items[region_index].owner == .guard) {
-                try @call(.never_inline, Layer.freeSampled, .{ layer, self, g, expected_id });
-                return true;
-            }
-        };
-        const timed = self.stats.sampleNow(self.stats.free_count);
-        const started = if (timed) std.time.Instant.now() catch null else null;
-        const region_index = self.arena.regionOf(g);
-        if (region_index == arena_mod.none) return self.failOutside(g);
-        // The block's id matters only to a handle's free, or while stream frees are pending (a
-        // pending block must not be freed again); the plain pointer free skips the lookup.
-        if (expected_id != 0 or self.stream_frees.pending.items.len > 0) try self.checkId(region_index, g, expected_id);
-        try self.freeLocked(region_index, g);
-        if (started) |start| {
-            const now = std.time.Instant.now() catch start;
-            self.stats.recordFreeTime(now.since(start));
-        }
-        return false;
+    pub inline fn free(self: *Pool, g: u32, expected_id: u32) Error!bool {
+        return self.entry.free(self, g, expected_id);
     }
 
     fn checkId(self: *Pool, region_index: u32, g: u32, expected_id: u32) Error!void {
@@ -564,9 +562,98 @@ pub const Pool = struct {
         if (expected_id != 0 and live_id != expected_id) return self.failStaleId(g, expected_id, live_id);
     }
 
-    fn freeLocked(self: *Pool, region_index: u32, g: u32) Error!void {
+    /// Gives the block at `g` back to the placement and counts it; `journaled`: the journal is told.
+    inline fn releaseBlock(self: *Pool, comptime journaled: bool, region_index: u32, g: u32) Error!void {
+        if (journaled) return self.freeRecorded(self.journal.?, region_index, g);
         const freed = try self.failUnlessFreed(self.release(region_index, g), g);
         self.stats.recordFree(freed.requested_bytes, @as(u64, freed.granules) * granule_bytes);
+    }
+
+    /// `releaseBlock` for the cold callers (stream frees, the journal's freePrevious).
+    fn freeLocked(self: *Pool, region_index: u32, g: u32) Error!void {
+        return if (self.journal != null) self.releaseBlock(true, region_index, g) else self.releaseBlock(false, region_index, g);
+    }
+
+    /// Frees a block whose record the journal keeps (PMEM): the journal is told before and after.
+    fn freeRecorded(self: *Pool, journal: *Journal, region_index: u32, g: u32) Error!void {
+        const slot = try journal.beforeRelease(&self.strategy, g, self.name);
+        const freed = try self.failUnlessFreed(self.release(region_index, g), g);
+        journal.released(slot.?); // a block the placement freed was live: the journal had its slot
+        self.stats.recordFree(freed.requested_bytes, @as(u64, freed.granules) * granule_bytes);
+    }
+
+    /// Frees the block at `g` for a layer that holds the pool's lock (pmem/journal.zig freePrevious).
+    pub fn freeLockedAt(self: *Pool, g: u32) Error!void {
+        const region_index = self.arena.regionOf(g);
+        if (region_index == arena_mod.none) return self.failOutside(g);
+        return self.freeLocked(region_index, g);
+    }
+
+    /// What the debug layer may use of the pool it stands in front of (debug/layer.zig is handed
+    /// this, never the pool): the arena, whose regions hold its guarded pages; the placement
+    /// beneath it and the counting of what it places and frees; the pool's failure messages.
+    pub const Beneath = struct {
+        pool: *Pool,
+
+        pub inline fn arena(self: Beneath) *Arena {
+            return &self.pool.arena;
+        }
+        pub inline fn name(self: Beneath) []const u8 {
+            return self.pool.name;
+        }
+        pub inline fn nextId(self: Beneath) u32 {
+            return self.pool.nextId();
+        }
+        pub inline fn place(self: Beneath, block_bytes: u64, requested: u64, id: u32) ?u32 {
+            return self.pool.place(block_bytes, requested, id);
+        }
+        pub inline fn blockBytes(self: Beneath, block_bytes: u64) u64 {
+            return self.pool.blockBytes(block_bytes);
+        }
+        pub inline fn notePlaced(self: Beneath, block_g: u32, size: u64, block_bytes: u64) void {
+            self.pool.notePlaced(block_g, size, block_bytes);
+        }
+        pub inline fn release(self: Beneath, region_index: u32, g: u32) FreeResult {
+            return self.pool.release(region_index, g);
+        }
+        /// Counts a free the layer made (the placement's release does not count).
+        pub inline fn noteFreed(self: Beneath, requested_bytes: u64, block_bytes: u64) void {
+            self.pool.stats.recordFree(requested_bytes, block_bytes);
+        }
+        pub inline fn lookup(self: Beneath, region_index: u32, g: u32) ?Live {
+            return self.pool.lookupLocked(region_index, g);
+        }
+        pub inline fn liveBlocks(self: Beneath) LiveBlocks {
+            return self.pool.liveBlocks();
+        }
+        pub inline fn failUnlessFreed(self: Beneath, result: FreeResult, g: u32) Error!Freed {
+            return self.pool.failUnlessFreed(result, g);
+        }
+        pub fn failPlace(self: Beneath, size: u64) Error {
+            return self.pool.failPlace(size);
+        }
+        pub fn failOutside(self: Beneath, g: u32) Error {
+            return self.pool.failOutside(g);
+        }
+        pub fn failStaleId(self: Beneath, g: u32, expected_id: u32, live_id: u32) Error {
+            return self.pool.failStaleId(g, expected_id, live_id);
+        }
+    };
+
+    pub fn beneath(self: *Pool) Beneath {
+        return .{ .pool = self };
+    }
+
+    /// The live allocation at `g`, for a layer that holds the pool's lock.
+    pub fn liveLocked(self: *Pool, g: u32) ?Live {
+        const region_index = self.arena.regionOf(g);
+        if (region_index == arena_mod.none) return null;
+        return self.lookupLocked(region_index, g);
+    }
+
+    /// The placement, for a layer that holds the pool's lock and keeps data by block (the journal's table).
+    pub fn placementLocked(self: *const Pool) *const Strategy {
+        return &self.strategy;
     }
 
     /// Frees the block at `g` once the work queued on `stream` so far is done: until then it goes
@@ -657,44 +744,48 @@ pub const Pool = struct {
 
     /// The live allocation whose first byte is at `g`, or null where none is.
     pub fn lookup(self: *Pool, g: u32) ?Live {
-        if (self.shared) |shared| {
-            const live = shared.fixed.lookup(g) orelse return null;
-            return .{ .granules = shared.fixed.stride * shared.blocksFor(live.requested_bytes), .requested_bytes = live.requested_bytes, .id = live.id };
-        }
-        if (self.sharded) |sharded| return sharded.lookup(g);
-        self.lock();
-        defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.lookup(self, g);
-        const region_index = self.arena.regionOf(g);
-        if (region_index == arena_mod.none) return null;
-        return self.lookupLocked(region_index, g);
+        return self.entry.lookup(self, g);
     }
 
     /// The live block that starts at `g` in the strategy's region `region_index`.
     pub fn lookupLocked(self: *Pool, region_index: u32, g: u32) ?Live {
-        return switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.lookup(region_index, g),
-            .variable => |*tlsf| tlsf.lookup(g),
-        };
+        return self.strategy.lookup(region_index, g);
     }
 
     pub fn reset(self: *Pool) Error!void {
-        if (self.shared) |shared| {
-            try shared.reset(self);
-            self.annotations.reset();
-            self.stats.reset_count += 1;
-            return;
+        return self.entry.reset(self);
+    }
+
+    /// The whole-pool operations of a pool that places under its lock (the plain, debug and
+    /// journaled entries).
+    const Whole = struct {
+        fn reset(pool: *Pool) Error!void {
+            return pool.resetPlaced();
         }
-        if (self.sharded != null) return status.fail(error.Unsupported, "reset() is not available on sharded Variable pools yet (pool '{s}'): free the allocations instead", .{self.name});
+        fn writeStats(pool: *Pool, out: *[stats_mod.field_count]f64) void {
+            pool.lock();
+            defer pool.unlock();
+            pool.writeStatsLocked(out);
+        }
+        fn resetPeaks(pool: *Pool) void {
+            pool.lock();
+            defer pool.unlock();
+            pool.stats.resetPeaks(pool.arena.committed_bytes);
+        }
+    };
+
+    fn resetPlaced(self: *Pool) Error!void {
+        assert(self.shared == null and self.sharded == null);
         self.lock();
         defer self.unlock();
         if (self.stream_frees.pending.items.len > 0) self.reclaim(null, true);
+        if (self.journal) |journal| journal.reset();
         for (self.arena.regions.items) |*region| region.live_count = 0;
         switch (self.strategy) {
             .fixed_size => |*fixed| fixed.reset(),
             .variable => |*tlsf| tlsf.reset(self.arena.regions.items, .strategy) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{}),
         }
-        if (debug_layer_built) if (self.debug) |layer| layer.reset(self) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        if (debug_layer_built) if (self.debug) |layer| layer.reset(self.beneath()) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         self.annotations.reset();
         self.stats.recordReset();
     }
@@ -726,24 +817,7 @@ pub const Pool = struct {
     }
 
     pub fn writeStats(self: *Pool, out: *[stats_mod.field_count]f64) void {
-        if (self.shared) |shared| {
-            shared.growth_mutex.lock();
-            defer shared.growth_mutex.unlock();
-            var stats = self.stats;
-            const free_bytes = shared.figures(&stats);
-            return stats.write(.{ .reserved = self.arena.committed_bytes, .address_space = self.arena.reserved_bytes, .regions = self.regionCount(), .free = free_bytes, .largest_free = free_bytes }, out);
-        }
-        if (self.sharded) |sharded| {
-            sharded.growth_mutex.lock();
-            defer sharded.growth_mutex.unlock();
-            var stats = self.stats;
-            const space = sharded.figures(&stats);
-            stats.bytes_allocated = self.arena.committed_bytes - space.free;
-            return stats.write(.{ .reserved = self.arena.committed_bytes, .address_space = self.arena.reserved_bytes, .regions = self.regionCount(), .free = space.free, .largest_free = space.largest }, out);
-        }
-        self.lock();
-        defer self.unlock();
-        self.writeStatsLocked(out);
+        self.entry.writeStats(self, out);
     }
 
     /// The pool's regions, blocks and statistics at one moment (see snapshot.zig); whether
@@ -753,7 +827,7 @@ pub const Pool = struct {
         self.lock();
         defer self.unlock();
         const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = pending_id };
-        const debug: ?*const Layer = if (debug_layer_built) self.debug else null;
+        const debug: snapshot.DebugView = if (debug_layer_built) (if (self.debug) |layer| layer.snapshotView() else .{}) else .{};
         const fit = snapshot.write(self.gpa, self.arena.regions.items, &self.strategy, ids, debug, out) catch
             return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
         self.writeStatsLocked(out.stats);
@@ -762,64 +836,32 @@ pub const Pool = struct {
 
     pub fn writeStatsLocked(self: *Pool, out: *[stats_mod.field_count]f64) void {
         const regions = self.regionCount();
-        const free_granules, const largest_granules = switch (self.strategy) {
-            .fixed_size => |*fixed| .{ fixed.freeGranules(), fixed.freeGranules() },
-            .variable => |*tlsf| .{ tlsf.free_granules, tlsf.largestFreeGranules() },
-        };
+        const free_granules, const largest_granules = self.strategy.freeSpace();
         self.stats.write(.{
             .reserved = self.arena.committed_bytes,
             .address_space = self.arena.reserved_bytes,
             .regions = regions,
             .free = free_granules * granule_bytes,
             .largest_free = largest_granules * granule_bytes,
-            .debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self) else .{}) else .{},
+            .debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self.beneath()) else .{}) else .{},
         }, out);
     }
 
     /// Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now.
     pub fn resetPeaks(self: *Pool) void {
-        if (self.shared) |shared| {
-            shared.resetPeaks();
-            shared.growth_mutex.lock();
-            defer shared.growth_mutex.unlock();
-            return self.stats.resetPeaks(self.arena.committed_bytes);
-        }
-        if (self.sharded) |sharded| {
-            sharded.counters.resetPeaks();
-            sharded.growth_mutex.lock();
-            defer sharded.growth_mutex.unlock();
-            return self.stats.resetPeaks(self.arena.committed_bytes);
-        }
-        self.lock();
-        defer self.unlock();
-        self.stats.resetPeaks(self.arena.committed_bytes);
+        self.entry.resetPeaks(self);
     }
 
-    fn regionCount(self: *const Pool) u64 {
+    pub fn regionCount(self: *const Pool) u64 {
         var regions: u64 = 0;
         for (self.arena.regions.items) |region| regions += @intFromBool(region.committed);
         return regions;
     }
 
     pub fn writeConfig(self: *const Pool, out: *[config_field_count]f64) void {
-        writeConfigOf(self.config, out);
+        self.config.write(out);
     }
 
-    pub fn writeConfigOf(c: Config, out: *[config_field_count]f64) void {
-        out[@intFromEnum(ConfigField.kind)] = @floatFromInt(@intFromEnum(c.kind));
-        out[@intFromEnum(ConfigField.allocatorType)] = @floatFromInt(@intFromEnum(c.strategy));
-        out[@intFromEnum(ConfigField.blockSize)] = @floatFromInt(c.block_size);
-        out[@intFromEnum(ConfigField.alignment)] = @floatFromInt(c.alignment);
-        out[@intFromEnum(ConfigField.initialSize)] = @floatFromInt(c.initial_size);
-        out[@intFromEnum(ConfigField.maxSize)] = @floatFromInt(c.max_size);
-        out[@intFromEnum(ConfigField.growth)] = c.growth;
-        out[@intFromEnum(ConfigField.threadSafety)] = @floatFromInt(@intFromEnum(c.thread_safety));
-        out[@intFromEnum(ConfigField.collectStats)] = @floatFromInt(@intFromBool(c.collect_stats));
-        out[@intFromEnum(ConfigField.deviceId)] = @floatFromInt(c.device_id);
-        out[@intFromEnum(ConfigField.threadLocalCache)] = @floatFromInt(@intFromBool(c.thread_local_cache));
-        const debug = c.debug.write();
-        inline for (debug_fields) |name| out[@intFromEnum(@field(ConfigField, name))] = @field(debug, name);
-    }
 
     /// The strategy's live blocks, by their first granule (not the user's, under the debug layer).
     pub const LiveBlocks = union(StrategyKind) {
@@ -846,14 +888,14 @@ pub const Pool = struct {
     pub fn check(self: *Pool) Error!void {
         self.lock();
         defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.check(self);
+        if (debug_layer_built) if (self.debug) |layer| return layer.check(self.beneath());
     }
 
     /// Whether the live allocation at `g` has guard pages.
     pub fn isGuarded(self: *Pool, g: u32) bool {
         self.lock();
         defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.isGuarded(self, g);
+        if (debug_layer_built) if (self.debug) |layer| return layer.isGuarded(self.beneath(), g);
         return false;
     }
 
@@ -864,7 +906,7 @@ pub const Pool = struct {
             return status.fail(error.InvalidSize, "stack kind {d} is not 0 (allocation) or 1 (free)", .{kind});
         self.lock();
         defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.setStack(self, g, which, stack);
+        if (debug_layer_built) if (self.debug) |layer| return layer.setStack(self.beneath(), g, which, stack);
         return false;
     }
 
@@ -873,7 +915,11 @@ pub const Pool = struct {
     pub fn listLive(self: *Pool, out: []u32) u32 {
         self.lock();
         defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.listLive(self, out);
+        return self.listLiveLocked(out);
+    }
+
+    pub fn listLiveLocked(self: *Pool, out: []u32) u32 {
+        if (debug_layer_built) if (self.debug) |layer| return layer.listLive(self.beneath(), out);
         var count: u32 = 0;
         var blocks = self.liveBlocks();
         while (blocks.next()) |g| : (count += 1) {
@@ -883,9 +929,7 @@ pub const Pool = struct {
     }
 };
 
-pub fn testConfig(strategy: StrategyKind) Config {
-    return .{ .kind = .cpu, .strategy = strategy, .block_size = 100, .alignment = 16, .initial_size = 64 * 1024, .max_size = 256 * 1024, .growth = 1, .thread_safety = .none, .collect_stats = true, .device_id = 0 };
-}
+const testConfig = config_mod.testConfig;
 
 test "a variable pool grows to maxSize, then fails, then trims" {
     const pool = try Pool.create(std.testing.allocator, "t", testConfig(.variable));
@@ -917,23 +961,6 @@ test "a fixed pool serves a block, refuses sizes past its reservation, and reset
     try std.testing.expectError(error.DoubleFree, pool.free(g, placed.id));
     _ = try pool.free(g, again.id);
     try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
-}
-
-test "config parsing names the bad field" {
-    var raw: [config_field_count]f64 = .{ 0, 1, 0, 24, 65536, 0, 1, 0, 1, 0, 0, 0, 0, 1, -1, -1, 0, 0, 0, 0, 0 };
-    try std.testing.expectError(error.Config, Config.parse(&raw));
-    try std.testing.expect(std.mem.indexOf(u8, status.lastMessage(), "alignment") != null);
-    raw[@intFromEnum(ConfigField.alignment)] = 16;
-    raw[@intFromEnum(ConfigField.initialSize)] = 1.5;
-    try std.testing.expectError(error.Config, Config.parse(&raw));
-    try std.testing.expect(std.mem.indexOf(u8, status.lastMessage(), "initialSize") != null);
-    raw[@intFromEnum(ConfigField.initialSize)] = 65536;
-    raw[@intFromEnum(ConfigField.fillOnAlloc)] = 300;
-    try std.testing.expectError(error.Config, Config.parse(&raw));
-    try std.testing.expect(std.mem.indexOf(u8, status.lastMessage(), "fillOnAlloc") != null);
-    raw[@intFromEnum(ConfigField.fillOnAlloc)] = 0xCD;
-    const parsed = try Config.parse(&raw);
-    try std.testing.expectEqual(@as(?u8, 0xCD), parsed.debug.fill_on_alloc);
 }
 
 test "a pool grows by what its strategy will find: sizes just above a region are served, failures commit nothing" {

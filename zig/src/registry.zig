@@ -10,16 +10,16 @@
 //! until no thread is inside, so a pool destroyed under other Workers fails their next call with
 //! PoolNotFound and never frees memory a call is still using.
 //!
-//! Pools of host and device memory (pool.zig) and PMEM pools (pmem/pool.zig) are different types
-//! with tables of their own; one lock and one namespace cover both, so a name names one pool.
+//! Pools of every kind (host, device, pinned, PMEM: pool.zig) are in one table, one namespace.
 const std = @import("std");
 const assert = std.debug.assert;
 const Pool = @import("pool.zig").Pool;
-const PmemPool = @import("pmem/pool.zig").Pool;
 const status = @import("status.zig");
 const Error = status.Error;
 const pool_guard = @import("sync/pool_guard.zig");
 const thread_exit = @import("sync/thread_exit.zig");
+const thread_cache = @import("sync/thread_cache.zig");
+const fault_handler = @import("debug/fault_handler.zig");
 
 const slot_bits = 12;
 pub const pools_max = 1 << slot_bits;
@@ -77,16 +77,20 @@ fn Table(comptime T: type, comptime last_generation: u32) type {
         fn add(self: *@This(), create: anytype, name: []const u8, config: anytype) Error!i32 {
             mutex.lock();
             defer mutex.unlock();
-            if (nameTakenLocked(name)) return status.fail(error.PoolExists, "a pool named '{s}' already exists", .{name});
+            if (self.findLocked(name) != null) return status.fail(error.PoolExists, "a pool named '{s}' already exists", .{name});
             const index = self.freeSlotLocked() orelse return self.failFull();
             const pool = try create(std.heap.c_allocator, name, config);
             self.next_slot = (index + 1) % pools_max;
             const handle = handleOf(index, self.slots[index].generation.load(.monotonic));
             if (@hasDecl(T, "published")) pool.published(handle);
+            if (T == Pool) installHooks();
             const single_threaded = @hasField(T, "owner_thread") and pool.config.thread_safety == .none;
             self.slots[index].owner.store(if (single_threaded) pool.owner_thread else 0, .monotonic);
             // Only its owner may use or destroy such a pool: it goes when the owner ends (destroyOwned).
-            if (single_threaded) thread_exit.register();
+            if (single_threaded) {
+                thread_exit.hook(.owned_pools, destroyOwnedHook);
+                thread_exit.register();
+            }
             self.slots[index].pool.store(pool, .release);
             return handle;
         }
@@ -168,16 +172,10 @@ fn Table(comptime T: type, comptime last_generation: u32) type {
     };
 }
 
-/// Guard keys: the slot, with a bit saying which table (both tables use the same slot numbers).
+/// Guard keys: the slot (a key is the slot plus what tells tables apart; there is one table).
 const pools_key: u32 = 0;
-const pmem_key: u32 = pools_max;
 
 var pools: Table(Pool, generation_max) = .{};
-var pmem_pools: Table(PmemPool, generation_max) = .{};
-
-fn nameTakenLocked(name: []const u8) bool {
-    return pools.findLocked(name) != null or pmem_pools.findLocked(name) != null;
-}
 
 /// The pool a handle names, or null for a handle that names no live pool.
 pub inline fn get(handle: i32) ?*Pool {
@@ -214,44 +212,48 @@ pub fn remove(handle: i32) Error!*Pool {
     return pools.remove(handle, pools_key);
 }
 
-/// Destroys the threadSafety "none" pools (of both tables) the calling thread owns, as it ends:
+/// Destroys the threadSafety "none" pools the calling thread owns, as it ends:
 /// no other thread may use or destroy them, so they would otherwise hold their memory, name and
 /// slot for the life of the process. Returns how many.
 pub fn destroyOwned() u32 {
     const me = std.Thread.getCurrentId();
-    return pools.destroyOwnedBy(me, pools_key) + pmem_pools.destroyOwnedBy(me, pmem_key);
+    return pools.destroyOwnedBy(me, pools_key);
+}
+
+/// What other files reach pools through, set as pools are made: a thread's cached blocks find
+/// their pool by handle (thread_cache.zig), a fault on a guard page finds its pool
+/// (fault_handler.zig). They take these rather than import this file, which imports the pools.
+fn installHooks() void {
+    thread_cache.setReturn(returnCachedBlocks);
+    fault_handler.setFinder(findGuardFault);
+}
+
+/// Gives a thread's cached blocks back to the pool `owner` names, if it still lives.
+fn returnCachedBlocks(owner: thread_cache.Owner, numbers: []const u32) void {
+    // Usually called inside a call on another pool: this one is held as the thread's second.
+    defer leave(.secondary);
+    const pool = pools.enter(owner.handle, .secondary, pools_key) orelse return; // destroyed: dropped with it
+    thread_cache.returnTo(pool, owner, numbers);
+}
+
+/// The pool whose guard page `address` lies on, walking the table without a lock (a fault handler runs this).
+fn findGuardFault(address: u64) fault_handler.Finding {
+    for (0..pools_max) |slot| {
+        const pool = poolAt(slot) orelse continue;
+        const finding = fault_handler.inspect(pool, address);
+        if (finding != .elsewhere) return finding;
+    }
+    return .elsewhere;
+}
+
+fn destroyOwnedHook() void {
+    _ = destroyOwned();
 }
 
 /// Writes the handles of every live pool into `out`; returns how many there are.
 pub fn list(out: []i32) u32 {
     return pools.list(out);
 }
-
-/// PMEM pools: the same operations over their own table, behind the same guard and owner rule.
-pub const pmem = struct {
-    /// Like `registry.enter`: the pool stays alive until `leave(which)`, owed also on null.
-    pub inline fn enter(handle: i32, which: pool_guard.Which) ?*PmemPool {
-        return pmem_pools.enter(handle, which, pmem_key);
-    }
-
-    pub fn add(name: []const u8, config: anytype) Error!i32 {
-        return pmem_pools.add(PmemPool.create, name, config);
-    }
-
-    pub fn find(name: []const u8) ?i32 {
-        mutex.lock();
-        defer mutex.unlock();
-        return pmem_pools.findLocked(name);
-    }
-
-    pub fn remove(handle: i32) Error!*PmemPool {
-        return pmem_pools.remove(handle, pmem_key);
-    }
-
-    pub fn list(out: []i32) u32 {
-        return pmem_pools.list(out);
-    }
-};
 
 test "a slot retires after its last generation: stale handles stay refused, other slots serve" {
     const Fake = struct {
@@ -296,20 +298,21 @@ test "a slot retires after its last generation: stale handles stay refused, othe
 
 test "the real table: a slot at its last generation retires, and its stale handle never names a later pool" {
     const pool_mod = @import("pool.zig");
+    const config_mod = @import("config.zig");
     // Age one slot to its last generation directly (2^19 real cycles would take seconds).
     mutex.lock();
     const index = pools.freeSlotLocked().?;
     pools.next_slot = index;
     pools.slots[index].generation.store(generation_max, .monotonic);
     mutex.unlock();
-    const handle = try add(pool_mod.Pool.create, "registry-wrap-test", pool_mod.testConfig(.variable));
+    const handle = try add(pool_mod.Pool.create, "registry-wrap-test", config_mod.testConfig(.variable));
     try std.testing.expectEqual(@as(u32, generation_max), @as(u32, @intCast(handle)) >> slot_bits);
     (try remove(handle)).destroy();
     try std.testing.expect(get(handle) == null);
     mutex.lock();
     pools.next_slot = index;
     mutex.unlock();
-    const later = try add(pool_mod.Pool.create, "registry-wrap-test", pool_mod.testConfig(.variable));
+    const later = try add(pool_mod.Pool.create, "registry-wrap-test", config_mod.testConfig(.variable));
     defer (remove(later) catch unreachable).destroy();
     try std.testing.expect(@as(u32, @intCast(later)) & (pools_max - 1) != index);
     try std.testing.expect(get(handle) == null);
@@ -319,9 +322,10 @@ test "the real table: a slot at its last generation retires, and its stale handl
 
 test "a threadSafety \"none\" pool goes when the thread that made it ends: no other thread could ever destroy it" {
     const pool_mod = @import("pool.zig");
+    const config_mod = @import("config.zig");
     const Maker = struct {
         fn run(handle: *i32) void {
-            handle.* = add(pool_mod.Pool.create, "registry-orphan-test", pool_mod.testConfig(.variable)) catch -1;
+            handle.* = add(pool_mod.Pool.create, "registry-orphan-test", config_mod.testConfig(.variable)) catch -1;
         }
     };
     var handle: i32 = -1;
@@ -331,7 +335,7 @@ test "a threadSafety \"none\" pool goes when the thread that made it ends: no ot
     try std.testing.expect(get(handle) == null); // destroyed as its owner ended
     try std.testing.expect(find("registry-orphan-test") == null);
     // A pool this thread owns stays while it lives.
-    const mine = try add(pool_mod.Pool.create, "registry-orphan-test", pool_mod.testConfig(.variable));
+    const mine = try add(pool_mod.Pool.create, "registry-orphan-test", config_mod.testConfig(.variable));
     defer (remove(mine) catch unreachable).destroy();
     try std.testing.expect(get(mine) != null);
 }

@@ -2,8 +2,8 @@
 //! live or free, in address order, with the pool's statistics taken under the same lock, so
 //! the figures and the blocks agree. src/snapshot.ts turns the records into plain data and
 //! src/memory_map.ts into a picture. A cold path: it walks the strategy's own bookkeeping and
-//! adds nothing to allocate or free. Pools of the main table (pool.zig) and PMEM pools
-//! (pmem/pool.zig) both write theirs here: the same strategies place their blocks.
+//! adds nothing to allocate or free. Every pool (pool.zig), PMEM pools included, writes its
+//! snapshot here: the same strategies place their blocks.
 //!
 //! The caller provides the buffers. Where they are too small the header still holds the counts,
 //! so the caller retries with room; records past the capacities are counted, not written.
@@ -14,11 +14,9 @@ const std = @import("std");
 const assert = std.debug.assert;
 const arena_mod = @import("arena.zig");
 const Region = arena_mod.Region;
-const Pool = @import("pool.zig").Pool;
 const stats_mod = @import("stats.zig");
 const Tlsf = @import("strategy/tlsf.zig").Tlsf;
 const BlockView = Tlsf.BlockView;
-const Layer = @import("debug/layer.zig").Layer;
 const guard_mod = @import("debug/guard.zig");
 
 /// What a block holds. abi.zig describes the values to src/snapshot.ts. `guard` and `quarantined` belong to
@@ -73,11 +71,28 @@ pub const Ids = struct {
     pending: ?u32,
 };
 
+/// What the debug layer adds to a pool's picture, as the pool hands it over (only this: the walk
+/// knows nothing else of the layer): its allocator of guarded pages, and which strategy blocks
+/// wait in quarantine.
+pub const DebugView = struct {
+    guard: ?*const guard_mod.Guard = null,
+    /// Whether the strategy block starting at a granule waits in quarantine (null: none do).
+    in_quarantine: ?struct {
+        context: *const anyopaque,
+        holds: *const fn (context: *const anyopaque, block_g: u32) bool,
+    } = null,
+
+    fn holdsInQuarantine(self: DebugView, block_g: u32) bool {
+        const quarantine = self.in_quarantine orelse return false;
+        return quarantine.holds(quarantine.context, block_g);
+    }
+};
+
 /// Writes `regions` (the committed ones, in any order) and every block of `strategy` (a pointer
-/// to a union of the strategies, as pool.zig and pmem/heap.zig hold them) into `out`, with the
+/// to a union of the strategies, strategy/placement.zig) into `out`, with the
 /// debug layer's guarded blocks and quarantine where the pool has one; the caller holds the
 /// pool's lock and writes `out.stats`. Returns whether every record fit.
-pub fn write(gpa: std.mem.Allocator, regions: []const Region, strategy: anytype, ids: Ids, debug: ?*const Layer, out: Output) error{OutOfMemory}!bool {
+pub fn write(gpa: std.mem.Allocator, regions: []const Region, strategy: anytype, ids: Ids, debug: DebugView, out: Output) error{OutOfMemory}!bool {
     var order: std.ArrayList(u32) = .empty;
     defer order.deinit(gpa);
     for (regions, 0..) |region, index| {
@@ -155,9 +170,8 @@ const GuardedBlocks = struct {
     /// Block start to record index, for the allocated blocks.
     by_block: std.AutoHashMapUnmanaged(u32, u32) = .empty,
 
-    fn init(gpa: std.mem.Allocator, debug: ?*const Layer) error{OutOfMemory}!GuardedBlocks {
-        const layer = debug orelse return .{};
-        const guard = if (layer.guard) |*guard| guard else return .{};
+    fn init(gpa: std.mem.Allocator, debug: DebugView) error{OutOfMemory}!GuardedBlocks {
+        const guard = debug.guard orelse return .{};
         var self: GuardedBlocks = .{ .guard = guard };
         errdefer self.deinit(gpa);
         for (guard.records.items, 0..) |guarded, index| {
@@ -208,14 +222,14 @@ const GuardedBlocks = struct {
     }
 };
 
-fn record(block: BlockView, pending_id: ?u32, debug: ?*const Layer) BlockRecord {
+fn record(block: BlockView, pending_id: ?u32, debug: DebugView) BlockRecord {
     assert(block.is_free == (block.id == 0));
     const pending = pending_id != null and block.id == pending_id.?;
     const state: BlockState = if (block.is_free)
         .free
     else if (pending)
         .pending
-    else if (debug != null and debug.?.holdsInQuarantine(block.start))
+    else if (debug.holdsInQuarantine(block.start))
         .quarantined
     else
         .live;
@@ -227,25 +241,6 @@ fn record(block: BlockView, pending_id: ?u32, debug: ?*const Layer) BlockRecord 
         .requested_bytes = @floatFromInt(block.requested_bytes),
     };
 }
-
-const pool_mod = @import("pool.zig");
-
-fn testPool(strategy: pool_mod.StrategyKind, block_size: u64) !*Pool {
-    var config = pool_mod.testConfig(strategy);
-    config.block_size = block_size;
-    return Pool.create(std.testing.allocator, "snapshot", config);
-}
-
-const Buffers = struct {
-    header: Header = undefined,
-    regions: [8]RegionRecord = undefined,
-    blocks: [64]BlockRecord = undefined,
-    stats: [stats_mod.field_count]f64 = undefined,
-
-    fn output(self: *Buffers, region_capacity: usize, block_capacity: usize) Output {
-        return .{ .header = &self.header, .regions = self.regions[0..region_capacity], .blocks = self.blocks[0..block_capacity], .stats = &self.stats };
-    }
-};
 
 test "a variable pool's snapshot tiles its regions with its live and free blocks" {
     const pool = try testPool(.variable, 0);
@@ -286,7 +281,7 @@ test "a snapshot into buffers that are too small reports the counts it needs" {
 }
 
 test "with the debug layer: guarded blocks as data and guard page, quarantined blocks, address order" {
-    var config = pool_mod.testConfig(.variable);
+    var config = config_mod.testConfig(.variable);
     config.max_size = 0;
     config.debug = .{ .guard = .after, .guard_sample_period = 2, .canaries = true, .quarantine_bytes = 1 << 20 };
     const pool = try Pool.create(std.testing.allocator, "snapshot-debug", config);
@@ -331,3 +326,24 @@ test "with the debug layer: guarded blocks as data and guard page, quarantined b
     try std.testing.expectEqual(bytes_by_state[@intFromEnum(BlockState.quarantined)], stat(figures, .quarantined_bytes));
     try std.testing.expect(stat(figures, .canary_bytes) > 0);
 }
+
+const pool_mod = @import("pool.zig"); // the tests make real pools
+const config_mod = @import("config.zig");
+const Pool = pool_mod.Pool;
+
+fn testPool(strategy: config_mod.StrategyKind, block_size: u64) !*Pool {
+    var config = config_mod.testConfig(strategy);
+    config.block_size = block_size;
+    return Pool.create(std.testing.allocator, "snapshot", config);
+}
+
+const Buffers = struct {
+    header: Header = undefined,
+    regions: [8]RegionRecord = undefined,
+    blocks: [64]BlockRecord = undefined,
+    stats: [stats_mod.field_count]f64 = undefined,
+
+    fn output(self: *Buffers, region_capacity: usize, block_capacity: usize) Output {
+        return .{ .header = &self.header, .regions = self.regions[0..region_capacity], .blocks = self.blocks[0..block_capacity], .stats = &self.stats };
+    }
+};

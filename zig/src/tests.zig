@@ -9,11 +9,13 @@ test {
     _ = @import("strategy/tlsf.zig");
     _ = @import("strategy/fixed.zig");
     _ = @import("stats.zig");
+    _ = @import("config.zig");
     _ = @import("pool.zig");
     _ = @import("snapshot.zig");
     _ = @import("host_copy.zig");
     _ = @import("sync/pool_guard.zig");
     _ = @import("sync/adaptive_mutex.zig");
+    _ = @import("sync/locking.zig");
     _ = @import("parallel.zig");
     _ = @import("sync/sharded_variable.zig");
     _ = @import("gpu/checkpoint.zig");
@@ -33,8 +35,11 @@ test {
     _ = @import("pmem/libpmem.zig");
     _ = @import("pmem/media.zig");
     _ = @import("pmem/format.zig");
-    _ = @import("pmem/heap.zig");
+    _ = @import("pmem/table.zig");
+    _ = @import("pmem/journal.zig");
+    _ = @import("strategy/placement.zig");
     _ = @import("pmem/links.zig");
     _ = @import("pmem/dram.zig");
-    _ = @import("pmem/pool.zig");
+    _ = @import("pmem/open.zig");
+    _ = @import("backend/pmem_file.zig");
 }

@@ -13,11 +13,43 @@
 const std = @import("std");
 const posix = std.posix;
 const assert = std.debug.assert;
-const registry = @import("../registry.zig");
 const arena_mod = @import("../arena.zig");
 const guard_mod = @import("guard.zig");
 
 const granule_bytes = arena_mod.granule_bytes;
+
+/// Where a fault's address lies, as one pool sees it (`inspect`).
+pub const Finding = union(enum) {
+    /// Not in this pool's memory.
+    elsewhere,
+    /// In this pool's memory, but not on a guard page: not ours to report.
+    unguarded,
+    /// On a guard page of pool `pool_name`, whose arena starts at `base`: the guarded allocation
+    /// whose pages hold it (null where it left quarantine or was never given out).
+    guarded: struct { pool_name: []const u8, base: u64, record: ?*const guard_mod.Record },
+};
+
+/// Walks every live pool with `inspect` (the registry holds them; it sets this as pools are
+/// made, so this file needs no table of its own). Read in the handler: atomic, no lock.
+var find_fault = std.atomic.Value(?*const fn (address: u64) Finding).init(null);
+
+pub fn setFinder(finder: *const fn (address: u64) Finding) void {
+    const previous = find_fault.swap(finder, .acq_rel);
+    assert(previous == null or previous == finder);
+}
+
+/// Where `address` lies in `pool` (any pool with an arena, a name and an optional debug layer
+/// with guard pages).
+pub fn inspect(pool: anytype, address: u64) Finding {
+    const layer = pool.debug orelse return .elsewhere;
+    const guard = if (layer.guard) |*guard| guard else return .elsewhere;
+    const base = pool.arena.base;
+    if (address < base or address >= base + pool.arena.reserved_bytes) return .elsewhere;
+    const g = (address - base) / granule_bytes;
+    const region_index = pool.arena.regionOf(@intCast(g));
+    if (region_index == arena_mod.none or pool.arena.regions.items[region_index].owner != .guard) return .unguarded;
+    return .{ .guarded = .{ .pool_name = pool.name, .base = base, .record = guard.containing(g) } };
+}
 
 var installed = std.atomic.Value(bool).init(false);
 var install_mutex: std.Thread.Mutex = .{};
@@ -71,19 +103,14 @@ fn handle(sig: i32, info: *const posix.siginfo_t, context: ?*anyopaque) callconv
 
 /// Writes the report for a fault at `address` if it lies in a guard region; false otherwise.
 fn reportFault(address: u64, sig: i32) bool {
-    for (0..registry.pools_max) |slot| {
-        const pool = registry.poolAt(slot) orelse continue;
-        const layer = pool.debug orelse continue;
-        const guard = if (layer.guard) |*guard| guard else continue;
-        const base = pool.arena.base;
-        if (address < base or address >= base + pool.arena.reserved_bytes) continue;
-        const g = (address - base) / granule_bytes;
-        const region_index = pool.arena.regionOf(@intCast(g));
-        if (region_index == arena_mod.none or pool.arena.regions.items[region_index].owner != .guard) return false;
-        writeReport(pool.name, base, address, sig, guard.containing(g));
-        return true;
+    const find = find_fault.load(.acquire) orelse return false;
+    switch (find(address)) {
+        .elsewhere, .unguarded => return false,
+        .guarded => |site| {
+            writeReport(site.pool_name, site.base, address, sig, site.record);
+            return true;
+        },
     }
-    return false;
 }
 
 fn writeReport(pool_name: []const u8, base: u64, address: u64, sig: i32, found: ?*const guard_mod.Record) void {

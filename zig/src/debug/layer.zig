@@ -19,8 +19,9 @@
 //! that are live or in quarantine.
 const std = @import("std");
 const assert = std.debug.assert;
-const pool_mod = @import("../pool.zig");
-const Pool = pool_mod.Pool;
+const placed_mod = @import("../placed.zig");
+const Placed = placed_mod.Placed;
+const Live = @import("../strategy/tlsf.zig").Tlsf.Live;
 const arena_mod = @import("../arena.zig");
 const status = @import("../status.zig");
 const Error = status.Error;
@@ -32,6 +33,7 @@ const Quarantine = @import("quarantine.zig").Quarantine;
 const violation_mod = @import("violation.zig");
 const Violation = violation_mod.Violation;
 const fault_handler = @import("fault_handler.zig");
+const snapshot = @import("../snapshot.zig");
 const DebugSpace = @import("../stats.zig").Stats.DebugSpace;
 
 const granule_bytes = arena_mod.granule_bytes;
@@ -108,19 +110,19 @@ pub const Layer = struct {
     /// The common paths (an unguarded block, canaries, fills) are inline here; guarded blocks,
     /// rare where they are sampled, are out of line, so sampled guard pages cost the other
     /// allocations next to nothing.
-    pub fn alloc(self: *Layer, pool: *Pool, size: u64) Error!Pool.Placed {
-        const id = pool.nextId();
+    pub fn alloc(self: *Layer, below: anytype, size: u64) Error!Placed {
+        const id = below.nextId();
         if (self.guard) |*guard| if (guard.sample()) {
-            if (try @call(.never_inline, allocGuarded, .{ self, pool, size, id })) |placed| return placed;
+            if (try @call(.never_inline, allocGuarded, .{ self, below, size, id })) |placed| return placed;
             // No guard pages to be had (address space or the OS's mappings ran out): the
             // allocation is placed unguarded below, with canaries where they are on.
         };
-        const block_g = pool.place(self.strategyBlockBytes(size), size, id) orelse return pool.failPlace(size);
+        const block_g = below.place(self.strategyBlockBytes(size), size, id) orelse return below.failPlace(size);
         const user_g = block_g + self.frontGranules();
         assert(user_g < status.offset_error_base);
-        if (self.config.canaries) self.writeCanaries(pool, block_g, size);
-        if (self.config.fill_on_alloc) |byte| fill(pool, user_g, size, byte);
-        pool.notePlaced(block_g, size, pool.blockBytes(self.strategyBlockBytes(size)));
+        if (self.config.canaries) self.writeCanaries(below, block_g, size);
+        if (self.config.fill_on_alloc) |byte| fill(below, user_g, size, byte);
+        below.notePlaced(block_g, size, below.blockBytes(self.strategyBlockBytes(size)));
         return .{ .g = user_g, .id = id };
     }
 
@@ -132,32 +134,32 @@ pub const Layer = struct {
 
     /// A sampled allocation of a plain_unless_guarded pool: a block with guard pages, or null
     /// where none could be made (the pool then places it plainly).
-    pub fn allocSampled(self: *Layer, pool: *Pool, size: u64) Error!?Pool.Placed {
+    pub fn allocSampled(self: *Layer, below: anytype, size: u64) Error!?Placed {
         assert(self.plain_unless_guarded);
-        return self.allocGuarded(pool, size, pool.nextId());
+        return self.allocGuarded(below, size, below.nextId());
     }
 
     /// A free in a guard region of a plain_unless_guarded pool.
-    pub fn freeSampled(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!void {
+    pub fn freeSampled(self: *Layer, below: anytype, g: u32, expected_id: u32) Error!void {
         assert(self.plain_unless_guarded);
-        return self.freeGuarded(pool, g, expected_id);
+        return self.freeGuarded(below, g, expected_id);
     }
 
     /// A block with guard pages, or null where none could be made.
-    fn allocGuarded(self: *Layer, pool: *Pool, size: u64, id: u32) Error!?Pool.Placed {
+    fn allocGuarded(self: *Layer, below: anytype, size: u64, id: u32) Error!?Placed {
         const guard = &self.guard.?;
-        const granted = guard.alloc(&pool.arena, size, id) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        const granted = guard.alloc(below.arena(), size, id) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         const block = granted orelse return null;
-        pool.notePlaced(block.block_g, size, block.block_bytes - guard_mod.page_bytes); // the guard page is counted apart (space)
-        if (self.config.fill_on_alloc) |byte| fill(pool, block.user_g, size, byte);
-        return .{ .g = block.user_g, .id = id, .flags = Pool.flag_guarded };
+        below.notePlaced(block.block_g, size, block.block_bytes - guard_mod.page_bytes); // the guard page is counted apart (space)
+        if (self.config.fill_on_alloc) |byte| fill(below, block.user_g, size, byte);
+        return .{ .g = block.user_g, .id = id, .flags = placed_mod.flag_guarded };
     }
 
-    inline fn writeCanaries(self: *const Layer, pool: *const Pool, block_g: u32, size: u64) void {
+    inline fn writeCanaries(self: *const Layer, below: anytype, block_g: u32, size: u64) void {
         const front = self.frontCanary(block_g);
-        canary.fill(bytesAt(pool, front.start, front.len), pool.arena.base + front.start);
+        canary.fill(bytesAt(below, front.start, front.len), below.arena().base + front.start);
         const back = self.backCanary(block_g, size);
-        canary.fill(bytesAt(pool, back.start, back.len), pool.arena.base + back.start);
+        canary.fill(bytesAt(below, back.start, back.len), below.arena().base + back.start);
     }
 
     const Span = struct { start: u64, len: u64 };
@@ -173,113 +175,113 @@ pub const Layer = struct {
         return .{ .start = user_end, .len = end - user_end };
     }
 
-    inline fn fill(pool: *const Pool, user_g: u32, size: u64, byte: u8) void {
-        @memset(bytesAt(pool, @as(u64, user_g) * granule_bytes, size), byte);
+    inline fn fill(below: anytype, user_g: u32, size: u64, byte: u8) void {
+        @memset(bytesAt(below, @as(u64, user_g) * granule_bytes, size), byte);
     }
 
     // ---- free ----
 
     /// Frees the allocation at `g`; returns whether it had guard pages. The common path (a
     /// strategy block, no quarantine) is inline; the rest is out of line.
-    pub fn free(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!bool {
-        const region_index = pool.arena.regionOf(g);
-        if (region_index == arena_mod.none) return pool.failOutside(g);
-        if (pool.arena.regions.items[region_index].owner == .guard) {
-            try @call(.never_inline, freeGuarded, .{ self, pool, g, expected_id });
+    pub fn free(self: *Layer, below: anytype, g: u32, expected_id: u32) Error!bool {
+        const region_index = below.arena().regionOf(g);
+        if (region_index == arena_mod.none) return below.failOutside(g);
+        if (below.arena().regions.items[region_index].owner == .guard) {
+            try @call(.never_inline, freeGuarded, .{ self, below, g, expected_id });
             return true;
         }
         if (self.quarantine != null) {
-            try @call(.never_inline, freeIntoQuarantine, .{ self, pool, g, expected_id });
+            try @call(.never_inline, freeIntoQuarantine, .{ self, below, g, expected_id });
             return false;
         }
         if (self.front_bytes == 0) {
-            try self.releaseInStrategy(pool, region_index, g, g, expected_id);
+            try self.releaseInStrategy(below, region_index, g, g, expected_id);
             return false;
         }
-        const block_g = try self.blockOf(pool, g);
-        try self.releaseInStrategy(pool, pool.arena.regionOf(block_g), block_g, g, expected_id);
+        const block_g = try self.blockOf(below, g);
+        try self.releaseInStrategy(below, below.arena().regionOf(block_g), block_g, g, expected_id);
         return false;
     }
 
     /// The strategy block whose user bytes start at `g` (canaries before them).
-    inline fn blockOf(self: *const Layer, pool: *const Pool, g: u32) Error!u32 {
+    inline fn blockOf(self: *const Layer, below: anytype, g: u32) Error!u32 {
         const never = "pool '{s}' never gave out a block at offset {d}";
-        if (g < self.frontGranules()) return status.fail(error.InvalidPointer, never, .{ pool.name, @as(u64, g) * granule_bytes });
+        if (g < self.frontGranules()) return status.fail(error.InvalidPointer, never, .{ below.name(), @as(u64, g) * granule_bytes });
         const block_g = g - self.frontGranules();
-        const region_index = pool.arena.regionOf(block_g);
-        if (region_index == arena_mod.none or pool.arena.regions.items[region_index].owner != .strategy) {
-            return status.fail(error.InvalidPointer, never, .{ pool.name, @as(u64, g) * granule_bytes });
+        const region_index = below.arena().regionOf(block_g);
+        if (region_index == arena_mod.none or below.arena().regions.items[region_index].owner != .strategy) {
+            return status.fail(error.InvalidPointer, never, .{ below.name(), @as(u64, g) * granule_bytes });
         }
         return block_g;
     }
 
-    fn freeIntoQuarantine(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!void {
+    fn freeIntoQuarantine(self: *Layer, below: anytype, g: u32, expected_id: u32) Error!void {
         const quarantine = &self.quarantine.?;
-        if (quarantine.find(g)) |held| return self.failQuarantined(pool, held.id, g, expected_id);
-        const block_g = try self.blockOf(pool, g);
-        const region_index = pool.arena.regionOf(block_g);
-        const live = pool.lookupLocked(region_index, block_g) orelse {
-            if (expected_id != 0) return pool.failStaleId(g, expected_id, 0);
-            _ = try pool.failUnlessFreed(pool.release(region_index, block_g), g);
+        if (quarantine.find(g)) |held| return self.failQuarantined(below, held.id, g, expected_id);
+        const block_g = try self.blockOf(below, g);
+        const region_index = below.arena().regionOf(block_g);
+        const live = below.lookup(region_index, block_g) orelse {
+            if (expected_id != 0) return below.failStaleId(g, expected_id, 0);
+            _ = try below.failUnlessFreed(below.release(region_index, block_g), g);
             unreachable; // no live block starts there, so the strategy cannot have freed one
         };
-        if (expected_id != 0 and live.id != expected_id) return pool.failStaleId(g, expected_id, live.id);
+        if (expected_id != 0 and live.id != expected_id) return below.failStaleId(g, expected_id, live.id);
         const size = live.requested_bytes;
-        var found: ?Violation = if (self.config.canaries) self.checkCanaries(pool, block_g, g, size, live.id) else null;
-        const block_bytes = pool.blockBytes(self.strategyBlockBytes(size));
-        pool.stats.recordFree(size, block_bytes);
+        var found: ?Violation = if (self.config.canaries) self.checkCanaries(below, block_g, g, size, live.id) else null;
+        const block_bytes = below.blockBytes(self.strategyBlockBytes(size));
+        below.noteFreed(size, block_bytes);
         if (quarantine.reserve()) {
-            fill(pool, g, size, self.config.fill_on_free orelse poison_byte);
+            fill(below, g, size, self.config.fill_on_free orelse poison_byte);
             quarantine.push(.{ .user_g = g, .id = live.id, .size = size, .block_bytes = block_bytes, .guarded = false });
         } else |_| {
             // No room to remember it: it is reused at once, like a pool without quarantine.
-            if (self.config.fill_on_free) |byte| fill(pool, g, size, byte);
-            const freed = pool.release(region_index, block_g);
+            if (self.config.fill_on_free) |byte| fill(below, g, size, byte);
+            const freed = below.release(region_index, block_g);
             assert(freed == .freed);
         }
-        if (self.evictOverflow(pool)) |damage| found = found orelse damage;
+        if (self.evictOverflow(below)) |damage| found = found orelse damage;
         if (found) |damage| return report(damage);
     }
 
     /// Frees a strategy block at once (no quarantine). The block's bookkeeping is out of band,
     /// so its bytes are as they were after the strategy takes it back: the canaries are checked
     /// then, with the size the strategy returns, and only a handle's free needs a lookup first.
-    inline fn releaseInStrategy(self: *Layer, pool: *Pool, region_index: u32, block_g: u32, g: u32, expected_id: u32) Error!void {
+    inline fn releaseInStrategy(self: *Layer, below: anytype, region_index: u32, block_g: u32, g: u32, expected_id: u32) Error!void {
         if (expected_id != 0) {
-            const live_id = if (pool.lookupLocked(region_index, block_g)) |live| live.id else 0;
-            if (live_id != expected_id) return pool.failStaleId(g, expected_id, live_id);
+            const live_id = if (below.lookup(region_index, block_g)) |live| live.id else 0;
+            if (live_id != expected_id) return below.failStaleId(g, expected_id, live_id);
         }
-        const freed = try pool.failUnlessFreed(pool.release(region_index, block_g), g);
+        const freed = try below.failUnlessFreed(below.release(region_index, block_g), g);
         const size = freed.requested_bytes;
-        pool.stats.recordFree(size, @as(u64, freed.granules) * granule_bytes);
-        const found = if (self.config.canaries) self.checkCanaries(pool, block_g, g, size, freed.id) else null;
-        if (self.config.fill_on_free) |byte| fill(pool, g, size, byte);
+        below.noteFreed(size, @as(u64, freed.granules) * granule_bytes);
+        const found = if (self.config.canaries) self.checkCanaries(below, block_g, g, size, freed.id) else null;
+        if (self.config.fill_on_free) |byte| fill(below, g, size, byte);
         if (found) |damage| return report(damage);
     }
 
-    fn freeGuarded(self: *Layer, pool: *Pool, g: u32, expected_id: u32) Error!void {
+    fn freeGuarded(self: *Layer, below: anytype, g: u32, expected_id: u32) Error!void {
         const guard = &self.guard.?; // only the guard makes guard regions
         const record = guard.find(g) orelse {
-            if (expected_id != 0) return pool.failStaleId(g, expected_id, 0);
-            _ = try pool.failUnlessFreed(guard.pages.classify(g), g);
+            if (expected_id != 0) return below.failStaleId(g, expected_id, 0);
+            _ = try below.failUnlessFreed(guard.pages.classify(g), g);
             unreachable; // classify never answers .freed
         };
-        if (record.state == .quarantined) return self.failQuarantined(pool, record.id, g, expected_id);
-        if (expected_id != 0 and record.id != expected_id) return pool.failStaleId(g, expected_id, record.id);
-        var found: ?Violation = checkGuardedCanaries(pool, record.*);
-        pool.stats.recordFree(record.size, record.dataBytes());
-        const region_index = pool.arena.regionOf(record.block_g);
-        if (!guard.seal(&pool.arena, record)) {
+        if (record.state == .quarantined) return self.failQuarantined(below, record.id, g, expected_id);
+        if (expected_id != 0 and record.id != expected_id) return below.failStaleId(g, expected_id, record.id);
+        var found: ?Violation = checkGuardedCanaries(below, record.*);
+        below.noteFreed(record.size, record.dataBytes());
+        const region_index = below.arena().regionOf(record.block_g);
+        if (!guard.seal(below.arena(), record)) {
             guard.forget(record); // its pages may still be accessible: the block is never reused
         } else if (self.holdGuarded(record)) {
             record.state = .quarantined;
-            guard.discard(&pool.arena, record);
+            guard.discard(below.arena(), record);
         } else {
-            if (record.dataBytes() >= discard_bytes_min) guard.discard(&pool.arena, record);
+            if (record.dataBytes() >= discard_bytes_min) guard.discard(below.arena(), record);
             guard.release(record);
-            unlive(pool, region_index);
+            unlive(below, region_index);
         }
-        if (self.evictOverflow(pool)) |damage| found = found orelse damage;
+        if (self.evictOverflow(below)) |damage| found = found orelse damage;
         if (found) |damage| return report(damage);
     }
 
@@ -290,44 +292,44 @@ pub const Layer = struct {
         return true;
     }
 
-    fn failQuarantined(self: *const Layer, pool: *const Pool, held_id: u32, g: u32, expected_id: u32) Error {
+    fn failQuarantined(self: *const Layer, below: anytype, held_id: u32, g: u32, expected_id: u32) Error {
         _ = self;
-        if (expected_id != 0 and expected_id != held_id) return pool.failStaleId(g, expected_id, 0);
-        return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed (it waits in quarantine)", .{ held_id, @as(u64, g) * granule_bytes, pool.name });
+        if (expected_id != 0 and expected_id != held_id) return below.failStaleId(g, expected_id, 0);
+        return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed (it waits in quarantine)", .{ held_id, @as(u64, g) * granule_bytes, below.name() });
     }
 
     /// Lets the oldest blocks out of quarantine while it is over its bounds; returns the first
     /// damage found in their poison.
-    fn evictOverflow(self: *Layer, pool: *Pool) ?Violation {
+    fn evictOverflow(self: *Layer, below: anytype) ?Violation {
         const quarantine = if (self.quarantine) |*quarantine| quarantine else return null;
         var found: ?Violation = null;
         while (quarantine.overfull()) {
             const entry = quarantine.popOldest().?;
-            const damage = self.leaveQuarantine(pool, entry);
+            const damage = self.leaveQuarantine(below, entry);
             found = found orelse damage;
         }
         return found;
     }
 
-    fn leaveQuarantine(self: *Layer, pool: *Pool, entry: @import("quarantine.zig").Entry) ?Violation {
+    fn leaveQuarantine(self: *Layer, below: anytype, entry: @import("quarantine.zig").Entry) ?Violation {
         if (entry.guarded) {
             const guard = &self.guard.?;
             const record = guard.find(entry.user_g).?;
             assert(record.state == .quarantined and record.id == entry.id);
-            const region_index = pool.arena.regionOf(record.block_g);
+            const region_index = below.arena().regionOf(record.block_g);
             guard.release(record);
-            unlive(pool, region_index);
+            unlive(below, region_index);
             return null; // its pages were inaccessible all along: nothing can have written them
         }
-        const damage = self.checkPoison(pool, entry.user_g, entry.size, entry.id);
+        const damage = self.checkPoison(below, entry.user_g, entry.size, entry.id);
         const block_g = entry.user_g - self.frontGranules();
-        const freed = pool.release(pool.arena.regionOf(block_g), block_g);
+        const freed = below.release(below.arena().regionOf(block_g), block_g);
         assert(freed == .freed);
         return damage;
     }
 
-    fn unlive(pool: *Pool, region_index: u32) void {
-        const region = &pool.arena.regions.items[region_index];
+    fn unlive(below: anytype, region_index: u32) void {
+        const region = &below.arena().regions.items[region_index];
         assert(region.live_count > 0);
         region.live_count -= 1;
     }
@@ -337,7 +339,7 @@ pub const Layer = struct {
     /// What the layer holds of the pool's reserved bytes (stats.zig DebugSpace): a walk of the
     /// guarded records and, with canaries, of the live blocks. A cold path (statistics and
     /// snapshots), so nothing is counted on allocate and free for it.
-    pub fn space(self: *const Layer, pool: *Pool) DebugSpace {
+    pub fn space(self: *const Layer, below: anytype) DebugSpace {
         var out: DebugSpace = .{};
         if (self.quarantine) |*quarantine| out.quarantined_bytes = quarantine.bytes_held;
         if (self.guard) |*guard| {
@@ -355,10 +357,10 @@ pub const Layer = struct {
             }
         }
         if (self.config.canaries) {
-            var blocks = pool.liveBlocks();
+            var blocks = below.liveBlocks();
             while (blocks.next()) |block_g| {
                 if (self.holdsInQuarantine(block_g)) continue;
-                const live = pool.lookupLocked(pool.arena.regionOf(block_g), block_g).?;
+                const live = below.lookup(below.arena().regionOf(block_g), block_g).?;
                 out.canary_bytes += self.strategyBlockBytes(live.requested_bytes) - live.requested_bytes;
             }
         }
@@ -367,34 +369,34 @@ pub const Layer = struct {
 
     // ---- checks ----
 
-    inline fn checkCanaries(self: *const Layer, pool: *const Pool, block_g: u32, user_g: u32, size: u64, id: u32) ?Violation {
+    inline fn checkCanaries(self: *const Layer, below: anytype, block_g: u32, user_g: u32, size: u64, id: u32) ?Violation {
         const front = self.frontCanary(block_g);
         const back = self.backCanary(block_g, size);
-        return damageIn(pool, front, back, user_g, size, id);
+        return damageIn(below, front, back, user_g, size, id);
     }
 
-    fn checkGuardedCanaries(pool: *const Pool, record: guard_mod.Record) ?Violation {
+    fn checkGuardedCanaries(below: anytype, record: guard_mod.Record) ?Violation {
         const front = record.frontCanary();
         const back = record.backCanary();
-        return damageIn(pool, .{ .start = front.start, .len = front.len }, .{ .start = back.start, .len = back.len }, record.user_g, record.size, record.id);
+        return damageIn(below, .{ .start = front.start, .len = front.len }, .{ .start = back.start, .len = back.len }, record.user_g, record.size, record.id);
     }
 
     /// The damage nearest the user bytes: before them first (an underflow is rarer, and
     /// reported where it is), else after them.
-    inline fn damageIn(pool: *const Pool, front: Span, back: Span, user_g: u32, size: u64, id: u32) ?Violation {
-        const front_bytes = bytesAt(pool, front.start, front.len);
-        const back_bytes = bytesAt(pool, back.start, back.len);
-        if (canary.intact(front_bytes, pool.arena.base + front.start) and canary.intact(back_bytes, pool.arena.base + back.start)) return null;
-        return @call(.never_inline, describeDamage, .{ pool, front, back, user_g, size, id });
+    inline fn damageIn(below: anytype, front: Span, back: Span, user_g: u32, size: u64, id: u32) ?Violation {
+        const front_bytes = bytesAt(below, front.start, front.len);
+        const back_bytes = bytesAt(below, back.start, back.len);
+        if (canary.intact(front_bytes, below.arena().base + front.start) and canary.intact(back_bytes, below.arena().base + back.start)) return null;
+        return @call(.never_inline, describeDamage, .{ below, front, back, user_g, size, id });
     }
 
     /// Where canaries were found damaged: the slow path, so the check above stays small.
-    fn describeDamage(pool: *const Pool, front: Span, back: Span, user_g: u32, size: u64, id: u32) ?Violation {
+    fn describeDamage(below: anytype, front: Span, back: Span, user_g: u32, size: u64, id: u32) ?Violation {
         @branchHint(.cold);
         const user_start = @as(u64, user_g) * granule_bytes;
-        const front_bytes = bytesAt(pool, front.start, front.len);
-        const back_bytes = bytesAt(pool, back.start, back.len);
-        if (canary.firstDamaged(front_bytes, pool.arena.base + front.start, .downward)) |index| {
+        const front_bytes = bytesAt(below, front.start, front.len);
+        const back_bytes = bytesAt(below, back.start, back.len);
+        if (canary.firstDamaged(front_bytes, below.arena().base + front.start, .downward)) |index| {
             assert(front.start + front.len == user_start);
             return .{
                 .id = id,
@@ -402,10 +404,10 @@ pub const Layer = struct {
                 .size = size,
                 .side = .before,
                 .offset = @as(i64, @intCast(front.start + index)) - @as(i64, @intCast(user_start)),
-                .damaged_bytes = canary.countDamaged(front_bytes, pool.arena.base + front.start),
+                .damaged_bytes = canary.countDamaged(front_bytes, below.arena().base + front.start),
             };
         }
-        if (canary.firstDamaged(back_bytes, pool.arena.base + back.start, .upward)) |index| {
+        if (canary.firstDamaged(back_bytes, below.arena().base + back.start, .upward)) |index| {
             assert(back.start == user_start + size);
             return .{
                 .id = id,
@@ -413,15 +415,15 @@ pub const Layer = struct {
                 .size = size,
                 .side = .after,
                 .offset = @intCast(size + index),
-                .damaged_bytes = canary.countDamaged(back_bytes, pool.arena.base + back.start),
+                .damaged_bytes = canary.countDamaged(back_bytes, below.arena().base + back.start),
             };
         }
         unreachable; // intact() saw damage, so firstDamaged finds it on one side or the other
     }
 
-    fn checkPoison(self: *const Layer, pool: *const Pool, user_g: u32, size: u64, id: u32) ?Violation {
+    fn checkPoison(self: *const Layer, below: anytype, user_g: u32, size: u64, id: u32) ?Violation {
         const poison = self.config.fill_on_free orelse poison_byte;
-        const user = bytesAt(pool, @as(u64, user_g) * granule_bytes, size);
+        const user = bytesAt(below, @as(u64, user_g) * granule_bytes, size);
         const index = std.mem.indexOfNone(u8, user, &.{poison}) orelse return null;
         var damaged: u64 = 0;
         for (user[index..]) |byte| damaged += @intFromBool(byte != poison);
@@ -430,23 +432,23 @@ pub const Layer = struct {
 
     /// Every live allocation's canaries and every quarantined block's poison; the first damage
     /// found is reported.
-    pub fn check(self: *const Layer, pool: *Pool) Error!void {
-        var blocks = pool.liveBlocks();
+    pub fn check(self: *const Layer, below: anytype) Error!void {
+        var blocks = below.liveBlocks();
         while (blocks.next()) |block_g| {
             const user_g = block_g + self.frontGranules();
-            const live = pool.lookupLocked(pool.arena.regionOf(block_g), block_g).?;
+            const live = below.lookup(below.arena().regionOf(block_g), block_g).?;
             const held = if (self.quarantine) |*quarantine| quarantine.find(user_g) != null else false;
             const damage = if (held)
-                self.checkPoison(pool, user_g, live.requested_bytes, live.id)
+                self.checkPoison(below, user_g, live.requested_bytes, live.id)
             else if (self.config.canaries)
-                self.checkCanaries(pool, block_g, user_g, live.requested_bytes, live.id)
+                self.checkCanaries(below, block_g, user_g, live.requested_bytes, live.id)
             else
                 null;
             if (damage) |found| return report(found);
         }
         if (self.guard) |*guard| for (guard.records.items) |record| {
             if (record.state != .live) continue;
-            if (checkGuardedCanaries(pool, record)) |found| return report(found);
+            if (checkGuardedCanaries(below, record)) |found| return report(found);
         };
     }
 
@@ -460,10 +462,10 @@ pub const Layer = struct {
 
     // ---- lookups ----
 
-    pub fn lookup(self: *Layer, pool: *Pool, g: u32) ?Pool.Live {
-        const region_index = pool.arena.regionOf(g);
+    pub fn lookup(self: *Layer, below: anytype, g: u32) ?Live {
+        const region_index = below.arena().regionOf(g);
         if (region_index == arena_mod.none) return null;
-        if (pool.arena.regions.items[region_index].owner == .guard) {
+        if (below.arena().regions.items[region_index].owner == .guard) {
             const record = self.guard.?.find(g) orelse return null;
             if (record.state != .live) return null;
             return .{ .granules = record.block_granules, .requested_bytes = record.size, .id = record.id };
@@ -471,9 +473,9 @@ pub const Layer = struct {
         if (self.quarantine) |*quarantine| if (quarantine.find(g) != null) return null;
         if (g < self.frontGranules()) return null;
         const block_g = g - self.frontGranules();
-        const block_region = pool.arena.regionOf(block_g);
-        if (block_region == arena_mod.none or pool.arena.regions.items[block_region].owner != .strategy) return null;
-        return pool.lookupLocked(block_region, block_g);
+        const block_region = below.arena().regionOf(block_g);
+        if (block_region == arena_mod.none or below.arena().regions.items[block_region].owner != .strategy) return null;
+        return below.lookup(block_region, block_g);
     }
 
     /// Whether the strategy block at `block_g` is held in quarantine (freed, not yet reusable).
@@ -482,10 +484,24 @@ pub const Layer = struct {
         return quarantine.find(block_g + self.frontGranules()) != null;
     }
 
+    /// What a snapshot shows of the layer (snapshot.zig DebugView): the guarded pages, and the
+    /// blocks held in quarantine.
+    pub fn snapshotView(self: *const Layer) snapshot.DebugView {
+        return .{
+            .guard = if (self.guard) |*guard| guard else null,
+            .in_quarantine = if (self.quarantine != null) .{ .context = self, .holds = holdsErased } else null,
+        };
+    }
+
+    fn holdsErased(context: *const anyopaque, block_g: u32) bool {
+        const self: *const Layer = @ptrCast(@alignCast(context));
+        return self.holdsInQuarantine(block_g);
+    }
+
     /// Whether the live allocation at `g` has guard pages.
-    pub fn isGuarded(self: *Layer, pool: *Pool, g: u32) bool {
-        const region_index = pool.arena.regionOf(g);
-        if (region_index == arena_mod.none or pool.arena.regions.items[region_index].owner != .guard) return false;
+    pub fn isGuarded(self: *Layer, below: anytype, g: u32) bool {
+        const region_index = below.arena().regionOf(g);
+        if (region_index == arena_mod.none or below.arena().regions.items[region_index].owner != .guard) return false;
         const record = self.guard.?.find(g) orelse return false;
         return record.state == .live;
     }
@@ -493,18 +509,18 @@ pub const Layer = struct {
     /// Keeps a JavaScript stack of the guarded allocation at `g` (live, or freed and in
     /// quarantine) for a fault report; false where `g` is neither (unguarded allocations need
     /// none in the core).
-    pub fn setStack(self: *Layer, pool: *Pool, g: u32, kind: guard_mod.StackKind, stack: []const u8) Error!bool {
-        const region_index = pool.arena.regionOf(g);
-        if (region_index == arena_mod.none or pool.arena.regions.items[region_index].owner != .guard) return false;
+    pub fn setStack(self: *Layer, below: anytype, g: u32, kind: guard_mod.StackKind, stack: []const u8) Error!bool {
+        const region_index = below.arena().regionOf(g);
+        if (region_index == arena_mod.none or below.arena().regions.items[region_index].owner != .guard) return false;
         const guard = &self.guard.?;
         const record = guard.find(g) orelse return false;
         guard.setStack(record, kind, stack) catch return status.fail(error.OutOfMemory, "no memory for the allocation's stack", .{});
         return true;
     }
 
-    pub fn listLive(self: *Layer, pool: *Pool, out: []u32) u32 {
+    pub fn listLive(self: *Layer, below: anytype, out: []u32) u32 {
         var count: u32 = 0;
-        var blocks = pool.liveBlocks();
+        var blocks = below.liveBlocks();
         while (blocks.next()) |block_g| {
             const user_g = block_g + self.frontGranules();
             if (self.quarantine) |*quarantine| if (quarantine.find(user_g) != null) continue;
@@ -523,9 +539,9 @@ pub const Layer = struct {
 
     /// After the strategy forgot every block (Pool.reset): forgets the quarantine and the
     /// guarded blocks too.
-    pub fn reset(self: *Layer, pool: *Pool) error{OutOfMemory}!void {
+    pub fn reset(self: *Layer, below: anytype) error{OutOfMemory}!void {
         if (self.quarantine) |*quarantine| quarantine.clear();
-        if (self.guard) |*guard| try guard.reset(&pool.arena);
+        if (self.guard) |*guard| try guard.reset(below.arena());
     }
 
     pub fn removeGuardRegion(self: *Layer, region: arena_mod.Region) void {
@@ -533,25 +549,14 @@ pub const Layer = struct {
     }
 };
 
-fn bytesAt(pool: *const Pool, offset: u64, len: u64) []u8 {
-    assert(offset + len <= pool.arena.reserved_bytes);
-    const pointer: [*]u8 = @ptrFromInt(pool.arena.base + offset);
+fn bytesAt(below: anytype, offset: u64, len: u64) []u8 {
+    assert(offset + len <= below.arena().reserved_bytes);
+    const pointer: [*]u8 = @ptrFromInt(below.arena().base + offset);
     return pointer[0..len];
 }
 
-fn testPool(strategy: pool_mod.StrategyKind, debug: DebugConfig) !*Pool {
-    var config = pool_mod.testConfig(strategy);
-    config.max_size = 0;
-    config.debug = debug;
-    return Pool.create(std.testing.allocator, "debug-test", config);
-}
-
-fn userBytes(pool: *const Pool, g: u32, len: u64) []u8 {
-    return bytesAt(pool, @as(u64, g) * granule_bytes, len);
-}
-
 test "canaries: an overrun by one byte and an underrun are found on free, named and measured" {
-    for ([_]pool_mod.StrategyKind{ .variable, .fixed_size }) |strategy| {
+    for ([_]config_mod.StrategyKind{ .variable, .fixed_size }) |strategy| {
         const pool = try testPool(strategy, .{ .canaries = true });
         defer pool.destroy();
         const a = try pool.alloc(13, null);
@@ -660,3 +665,18 @@ test "sampled guard pages and a fixed pool: unguarded allocations keep their can
     }
     try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
 }
+
+fn testPool(strategy: config_mod.StrategyKind, debug: DebugConfig) !*Pool {
+    var config = config_mod.testConfig(strategy);
+    config.max_size = 0;
+    config.debug = debug;
+    return Pool.create(std.testing.allocator, "debug-test", config);
+}
+
+fn userBytes(pool: *Pool, g: u32, len: u64) []u8 {
+    return bytesAt(pool.beneath(), @as(u64, g) * granule_bytes, len);
+}
+
+const pool_mod = @import("../pool.zig"); // the tests make real pools
+const config_mod = @import("../config.zig");
+const Pool = pool_mod.Pool;

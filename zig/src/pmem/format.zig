@@ -3,7 +3,7 @@
 //!   [0, 4 KiB)          header: magic, format version, layout, sizes, CRC-32; written once at creation
 //!   [4 KiB, 8 KiB)      redo log (redo_log.zig): multi-word changes such as "publish a block as a root"
 //!   [8 KiB, 12 KiB)     named roots (roots.zig): 64 slots of 64 bytes
-//!   [12 KiB, heap)      allocation table (heap.zig): one 8-byte record a possible allocation
+//!   [12 KiB, heap)      allocation table (table.zig): one 8-byte record a possible allocation
 //!   [heap, file end)    the heap: what users allocate; page-aligned, so block alignment carries over
 //!
 //! Everything is little-endian. The header never changes after creation, so its checksum (over the
@@ -16,7 +16,7 @@
 //!
 //! Version 2 added the page-wide header checksum and the per-word checks. Version 3 writes an
 //! allocation's record only when the allocation is published (a root, a link, or an explicit
-//! commit: heap.zig), and its redo log may write link words in the heap (links.zig): a version 2
+//! commit: table.zig), and its redo log may write link words in the heap (links.zig): a version 2
 //! reader would refuse such a log, and read a version 2 file's unpublished allocations as
 //! published. Other versions are refused as such.
 const std = @import("std");

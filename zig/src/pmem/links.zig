@@ -9,7 +9,6 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const format = @import("format.zig");
-const Heap = @import("heap.zig").Heap;
 
 const granule_bytes = format.granule_bytes;
 pub const word_bytes = @sizeOf(u64);
@@ -40,8 +39,9 @@ pub fn decode(stored: u64) ?u32 {
 }
 
 /// Marks, in `reached` (one bit per table slot), every live block reachable from `roots` through
-/// link words in reached blocks' bytes. Bounded: each block is scanned at most once.
-pub fn markReachable(gpa: std.mem.Allocator, heap: *const Heap, base: [*]const u8, roots: []const u32, reached: *std.DynamicBitSetUnmanaged) error{OutOfMemory}!void {
+/// link words in reached blocks' bytes. Bounded: each block is scanned at most once. `heap`
+/// answers `lookup(g)` (the live block at `g`, or null) and `slotOf(g)` (its record slot).
+pub fn markReachable(gpa: std.mem.Allocator, heap: anytype, base: [*]const u8, roots: []const u32, reached: *std.DynamicBitSetUnmanaged) error{OutOfMemory}!void {
     var queue: std.ArrayList(u32) = .empty;
     defer queue.deinit(gpa);
     for (roots) |g| {
@@ -59,7 +59,7 @@ pub fn markReachable(gpa: std.mem.Allocator, heap: *const Heap, base: [*]const u
     }
 }
 
-fn visit(gpa: std.mem.Allocator, heap: *const Heap, g: u32, reached: *std.DynamicBitSetUnmanaged, queue: *std.ArrayList(u32)) error{OutOfMemory}!void {
+fn visit(gpa: std.mem.Allocator, heap: anytype, g: u32, reached: *std.DynamicBitSetUnmanaged, queue: *std.ArrayList(u32)) error{OutOfMemory}!void {
     const slot = heap.slotOf(g).?;
     assert(slot < reached.bit_length);
     if (reached.isSet(slot)) return;

@@ -57,6 +57,10 @@ pub const Record = extern struct {
     next_in_thread: ?*Record = null,
     /// Closed, and released by the JavaScript that viewed it: free for the thread's next pool.
     reusable: bool = false,
+    /// A JavaScript cache views it. A second one in the thread (a second copy of the library,
+    /// loaded from another path onto this core) would keep its own count of the same stack and
+    /// hand out blocks the first still holds: it gets none, and takes the core's path.
+    viewed: bool = false,
 
     pub fn serves(self: *const Record, serial: u64) bool {
         return serial != 0 and self.serial == serial and @atomicLoad(u32, &self.shared.owner_serial, .acquire) != 0;
@@ -80,13 +84,18 @@ pub fn serialWord(serial: u64) u32 {
 threadlocal var thread_records: ?*Record = null;
 
 /// The calling thread's record for the pool with `serial` and `handle`, made (or a closed one
-/// reused) where it has none; `first` is the pool's list, which the caller holds the lock of.
+/// reused) where it has none; `first` is the pool's list, which the caller holds the lock of. Null
+/// where a JavaScript cache of this thread views the pool's record already (see `viewed`).
 pub fn open(first: *?*Record, handle: i32, serial: u64, stride_granules: u32) ?*Record {
     assert(serial != 0 and handle >= 0 and stride_granules > 0);
     var closed: ?*Record = null;
     var it = thread_records;
     while (it) |record| : (it = record.next_in_thread) {
-        if (record.serves(serial)) return record;
+        if (record.serves(serial)) {
+            if (record.viewed) return null;
+            record.viewed = true;
+            return record;
+        }
         if (closed == null and record.reusable) closed = record;
     }
     const record = closed orelse blk: {
@@ -98,6 +107,7 @@ pub fn open(first: *?*Record, handle: i32, serial: u64, stride_granules: u32) ?*
     };
     record.shared = .{ .stride_granules = stride_granules };
     record.reusable = false;
+    record.viewed = true;
     record.handle = handle;
     record.serial = serial;
     record.next_in_pool = first.*;
@@ -208,7 +218,8 @@ pub fn totals(first: ?*Record) Totals {
 test "records: one per pool and thread, closed ones reused, totals summed" {
     var list: ?*Record = null;
     const a = open(&list, 1, 7, 4).?;
-    try std.testing.expectEqual(a, open(&list, 1, 7, 4).?);
+    try std.testing.expect(open(&list, 1, 7, 4) == null); // one JavaScript cache views it: a second gets none
+    try std.testing.expectEqual(a, list.?);
     a.shared.allocations = 3;
     a.shared.frees = 1;
     a.shared.allocated_bytes = 200;

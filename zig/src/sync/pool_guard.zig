@@ -51,6 +51,7 @@ fn record() ?*Record {
     };
     assert(claimed.active[0].load(.monotonic) == none and claimed.active[1].load(.monotonic) == none);
     current = claimed;
+    thread_exit.hook(.guard_record, releaseRecord);
     thread_exit.register();
     return claimed;
 }

@@ -103,6 +103,48 @@ pub const ShardedVariable = struct {
 
     pub const Placed = struct { g: u32, id: u32 };
 
+    /// A pool's entry points where this places its blocks (pool.zig `chooseEntry`): no pool lock.
+    pub fn Entry(comptime Pool: type) type {
+        return struct {
+            pub fn alloc(pool: *Pool, size: u64, _: Pool.Stream) Error!Pool.Placed {
+                const granules: u32 = @intCast(std.math.divCeil(u64, size, arena_mod.granule_bytes) catch unreachable);
+                const got = try pool.sharded.?.alloc(pool, size, granules, pool.alignment_granules);
+                return .{ .g = got.g, .id = got.id };
+            }
+
+            pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
+                try pool.sharded.?.free(pool.name, g, expected_id);
+                return false;
+            }
+
+            pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
+                return pool.sharded.?.lookup(g);
+            }
+
+            pub fn reset(pool: *Pool) Error!void {
+                return status.fail(error.Unsupported, "reset() is not available on sharded Variable pools yet (pool '{s}'): free the allocations instead", .{pool.name});
+            }
+
+            pub fn writeStats(pool: *Pool, out: *[stats_mod.field_count]f64) void {
+                const sharded = pool.sharded.?;
+                sharded.growth_mutex.lock();
+                defer sharded.growth_mutex.unlock();
+                var stats = pool.stats;
+                const space = sharded.figures(&stats);
+                stats.bytes_allocated = pool.arena.committed_bytes - space.free;
+                stats.write(.{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = space.free, .largest_free = space.largest }, out);
+            }
+
+            pub fn resetPeaks(pool: *Pool) void {
+                const sharded = pool.sharded.?;
+                sharded.counters.resetPeaks();
+                sharded.growth_mutex.lock();
+                defer sharded.growth_mutex.unlock();
+                pool.stats.resetPeaks(pool.arena.committed_bytes);
+            }
+        };
+    }
+
     /// A block of `size` bytes; `pool.growFor(bytes)` adds a region to this thread's shard.
     pub fn alloc(self: *ShardedVariable, pool: anytype, size: u64, granules: u32, alignment_granules: u32) Error!Placed {
         const id = self.nextId();
@@ -178,7 +220,8 @@ pub const ShardedVariable = struct {
 
 test "threads allocate from their shards, free across shards, and nothing overlaps" {
     const pool_mod = @import("../pool.zig");
-    var config = pool_mod.testConfig(.variable);
+    const config_mod = @import("../config.zig");
+    var config = config_mod.testConfig(.variable);
     config.thread_safety = .lock_free;
     config.max_size = 0;
     const pool = try pool_mod.Pool.create(std.testing.allocator, "sharded", config);

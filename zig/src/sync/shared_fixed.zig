@@ -20,6 +20,7 @@ const LockFreeFixed = lockfree_fixed.LockFreeFixed;
 const StripedCounters = @import("striped_counters.zig").StripedCounters;
 const thread_cache = @import("thread_cache.zig");
 const js_cache = @import("js_cache.zig");
+const thread_exit = @import("thread_exit.zig");
 const stats_mod = @import("../stats.zig");
 const status = @import("../status.zig");
 const Error = status.Error;
@@ -49,6 +50,8 @@ pub const SharedFixed = struct {
     pub fn create(gpa: std.mem.Allocator, stride_granules: u32, granule_bytes: u64, reserved_bytes: u64, lock_free: bool, cached: bool) Error!*SharedFixed {
         const self = gpa.create(SharedFixed) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.destroy(self);
+        // Magazines of this pool's blocks go back as a thread ends (sync/thread_exit.zig).
+        if (cached) thread_exit.hook(.core_caches, thread_cache.flushAll);
         self.* = .{
             .gpa = gpa,
             .fixed = LockFreeFixed.init(gpa, stride_granules, reserved_bytes / granule_bytes, lock_free) catch
@@ -75,6 +78,7 @@ pub const SharedFixed = struct {
     /// no memory is left for one (JavaScript then takes the core's path).
     pub fn openRecord(self: *SharedFixed) ?*js_cache.Record {
         assert(self.handle >= 0);
+        thread_exit.hook(.js_caches, js_cache.flushThread); // before js_cache.open registers the thread
         self.growth_mutex.lock();
         defer self.growth_mutex.unlock();
         return js_cache.open(&self.js_records, self.handle, self.serial, self.fixed.stride);
@@ -175,6 +179,50 @@ pub const SharedFixed = struct {
     }
 
     pub const Placed = struct { g: u32, id: u32 };
+
+    /// A pool's entry points where this places its blocks (pool.zig `chooseEntry`): no pool lock.
+    pub fn Entry(comptime Pool: type) type {
+        return struct {
+            pub fn alloc(pool: *Pool, size: u64, _: Pool.Stream) Error!Pool.Placed {
+                const placed = try pool.shared.?.alloc(pool, @intCast(size));
+                return .{ .g = placed.g, .id = placed.id };
+            }
+
+            pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
+                try pool.shared.?.free(pool.name, g, expected_id, @import("../arena.zig").granule_bytes);
+                return false;
+            }
+
+            pub fn reset(pool: *Pool) Error!void {
+                try pool.shared.?.reset(pool);
+                pool.annotations.reset();
+                pool.stats.reset_count += 1;
+            }
+
+            pub fn writeStats(pool: *Pool, out: *[stats_mod.field_count]f64) void {
+                const shared = pool.shared.?;
+                shared.growth_mutex.lock();
+                defer shared.growth_mutex.unlock();
+                var stats = pool.stats;
+                const free_bytes = shared.figures(&stats);
+                stats.write(.{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = free_bytes, .largest_free = free_bytes }, out);
+            }
+
+            pub fn resetPeaks(pool: *Pool) void {
+                const shared = pool.shared.?;
+                shared.resetPeaks();
+                shared.growth_mutex.lock();
+                defer shared.growth_mutex.unlock();
+                pool.stats.resetPeaks(pool.arena.committed_bytes);
+            }
+
+            pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
+                const shared = pool.shared.?;
+                const live = shared.fixed.lookup(g) orelse return null;
+                return .{ .granules = shared.fixed.stride * shared.blocksFor(live.requested_bytes), .requested_bytes = live.requested_bytes, .id = live.id };
+            }
+        };
+    }
 
     /// A block for `requested_bytes`; `pool.growFor(bytes)` adds a region (under the growth lock).
     pub fn alloc(self: *SharedFixed, pool: anytype, requested_bytes: u32) Error!Placed {
@@ -355,7 +403,8 @@ pub const SharedFixed = struct {
 
 test "JavaScript cache records: a batch per refill, cached blocks counted apart, frees on either side summed" {
     const pool_mod = @import("../pool.zig");
-    var config = pool_mod.testConfig(.fixed_size);
+    const config_mod = @import("../config.zig");
+    var config = config_mod.testConfig(.fixed_size);
     config.block_size = 64;
     config.max_size = 0;
     config.thread_safety = .mutex;
@@ -365,7 +414,7 @@ test "JavaScript cache records: a batch per refill, cached blocks counted apart,
     pool.published(1);
     const shared = pool.shared.?;
     const record = shared.openRecord().?;
-    try std.testing.expectEqual(record, shared.openRecord().?); // one per thread
+    try std.testing.expect(shared.openRecord() == null); // one per thread, viewed by one JavaScript cache
     try std.testing.expectEqual(@as(u32, 4), record.shared.stride_granules);
     const filled = try shared.refill(pool, record);
     try std.testing.expectEqual(@as(u32, js_cache.batch_blocks), filled);

@@ -15,7 +15,6 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const LockFreeFixed = @import("lockfree_fixed.zig").LockFreeFixed;
-const registry = @import("../registry.zig");
 
 pub const magazine_blocks = 64;
 pub const batch_blocks = magazine_blocks / 2;
@@ -66,16 +65,30 @@ pub fn give(owner: Owner, fixed: *LockFreeFixed, number: u32) void {
     magazine.count += 1;
 }
 
+/// How a magazine's blocks find their pool by its handle: set by the registry, which holds the
+/// pools (this file does not import it: the registry's pools hold magazines of this file).
+var return_blocks = std.atomic.Value(?*const fn (owner: Owner, numbers: []const u32) void).init(null);
+
+pub fn setReturn(give_back: *const fn (owner: Owner, numbers: []const u32) void) void {
+    const previous = return_blocks.swap(give_back, .acq_rel);
+    assert(previous == null or previous == give_back);
+}
+
 /// Gives the magazine's blocks back to its pool (if that pool still lives), leaving it empty.
 fn flush(magazine: *Magazine) void {
     defer magazine.count = 0;
     if (magazine.count == 0) return;
-    // Usually called inside a call on another pool: this one is held as the thread's second.
-    defer registry.leave(.secondary);
-    const pool = registry.enter(magazine.owner.handle, .secondary) orelse return; // destroyed: dropped with it
-    const shared = pool.shared orelse return; // a pool of another kind took the handle: not ours
-    if (shared.serial != magazine.owner.serial) return;
-    shared.fixed.pushBatch(magazine.numbers[0..magazine.count]);
+    // Unset only where no pool was ever registered (a unit test's pool): none to find, dropped.
+    const give_back = return_blocks.load(.acquire) orelse return;
+    give_back(magazine.owner, magazine.numbers[0..magazine.count]);
+}
+
+/// Pushes `numbers`, cached from the pool `owner` named, to `pool` (which now holds the handle)
+/// if it is that pool still: a pool of another kind, or a later one, is not ours.
+pub fn returnTo(pool: anytype, owner: Owner, numbers: []const u32) void {
+    const shared = pool.shared orelse return;
+    if (shared.serial != owner.serial) return;
+    shared.fixed.pushBatch(numbers);
 }
 
 /// Gives the calling thread's cached blocks of `owner` back to `fixed`, inside a call on that

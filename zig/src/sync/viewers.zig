@@ -2,8 +2,8 @@
 //! first one, and whether there were more. A pool destroyed by the only thread that viewed it
 //! may unmap its memory (that thread's JavaScript detaches its views first); one viewed by
 //! another thread must keep the range mapped and reading zeros, because the destroying thread
-//! cannot detach views that live in other Workers. Host pools (pool.zig) and PMEM pools
-//! (pmem/pool.zig) both decide this here.
+//! cannot detach views that live in other Workers. Every pool (pool.zig), a PMEM pool's mapped
+//! file included, decides this here.
 const std = @import("std");
 const assert = std.debug.assert;
 

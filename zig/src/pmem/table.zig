@@ -1,7 +1,8 @@
-//! The persistent allocator. Placement is the DRAM strategies' (TLSF or fixed-size, the same code
-//! that serves CPU pools: their bookkeeping is out of band); what survives a restart is the
-//! allocation table in the file, one 8-byte record for each possible allocation. On open the
-//! strategy is rebuilt from the table (`restore`), so free lists never need to be durable.
+//! The allocation table of a PMEM file: one 8-byte record for each possible allocation, what
+//! survives a restart. Placement is the pool's own (strategy/placement.zig: TLSF or fixed-size, the
+//! same code that serves every pool, its bookkeeping out of band); on open it is rebuilt from the
+//! table (`restore`), so free lists never need to be durable. The table is told of each placement
+//! and release at the pool's place/release seam (journal.zig) and knows nothing else of the pool.
 //!
 //! Commit protocol: an allocation is placed in DRAM only ("unpublished": its record in the file
 //! stays 0), and becomes durable only when something durable refers to it: the pool writes its
@@ -23,7 +24,7 @@ const format = @import("format.zig");
 const Media = @import("media.zig").Media;
 const Tlsf = @import("../strategy/tlsf.zig").Tlsf;
 const Fixed = @import("../strategy/fixed.zig").Fixed;
-const FreeResult = @import("../strategy/tlsf.zig").FreeResult;
+const Placement = @import("../strategy/placement.zig").Placement;
 const Region = @import("../arena.zig").Region;
 
 const granule_bytes = format.granule_bytes;
@@ -67,75 +68,63 @@ pub const Record = packed struct(u64) {
     }
 };
 
-/// A placement, unpublished until its record is written: where, and which record will say so.
-pub const Placed = struct { g: u32, slot: u32, record: Record };
 
-/// The live block that starts at an offset: what a lookup finds.
-pub const Live = Tlsf.Live;
+/// The placement's region of the heap is the arena's first and only: region index 0.
+const region_index: u32 = 0;
 
-const Strategy = union(format.Strategy) { fixed_size: Fixed, variable: Tlsf };
-
-/// One region (the heap) for Fixed, which asks its caller which region an offset lies in.
-const SingleRegion = struct {
-    pub fn regionOf(_: SingleRegion, _: u32) u32 {
-        return 0;
-    }
-};
-
-pub const Heap = struct {
+pub const Table = struct {
     gpa: std.mem.Allocator,
     media: *Media,
-    table: []u64, // in the mapping
+    words: []u64, // in the mapping
+    kind: format.Strategy,
     heap_start: u32, // granules from the file's start
     heap_end: u32,
     alignment_granules: u32,
     block_bytes: u64, // FixedSize: the most a block holds
-    strategy: Strategy,
+    stride: u32, // FixedSize: granules a block takes (Variable: 0)
     /// Variable: slots whose record is 0 (a stack), and the slot of each live block by the index
     /// of its TLSF record (Tlsf.liveIndex): an array, so recovery fills it in order, not a map.
     free_slots: std.ArrayList(u32) = .empty,
     slot_by_record: std.ArrayList(u32) = .empty,
 
-    pub fn init(gpa: std.mem.Allocator, media: *Media, header: *const format.Header) Heap {
+    pub fn init(gpa: std.mem.Allocator, media: *Media, header: *const format.Header) Table {
         const table_words: [*]u64 = @ptrCast(@alignCast(media.base + header.table_offset));
-        const strategy_kind: format.Strategy = @enumFromInt(header.layout.strategy);
+        assert(header.table_capacity > 0 and header.heap_offset % granule_bytes == 0);
         return .{
             .gpa = gpa,
             .media = media,
-            .table = table_words[0..header.table_capacity],
+            .words = table_words[0..header.table_capacity],
+            .kind = @enumFromInt(header.layout.strategy),
             .heap_start = @intCast(header.heap_offset / granule_bytes),
             .heap_end = @intCast((header.heap_offset + header.heap_bytes) / granule_bytes),
             .alignment_granules = @intCast(@max(1, header.layout.alignment / granule_bytes)),
             .block_bytes = header.layout.block_bytes,
-            .strategy = switch (strategy_kind) {
-                .fixed_size => .{ .fixed_size = Fixed.init(gpa, @intCast(header.layout.strideGranules())) },
-                .variable => .{ .variable = Tlsf.init(gpa) },
-            },
+            .stride = if (header.layout.strategy == @intFromEnum(format.Strategy.fixed_size)) @intCast(header.layout.strideGranules()) else 0,
         };
     }
 
-    pub fn deinit(self: *Heap) void {
-        switch (self.strategy) {
-            inline else => |*strategy| strategy.deinit(),
-        }
+    pub fn deinit(self: *Table) void {
         self.free_slots.deinit(self.gpa);
         self.slot_by_record.deinit(self.gpa);
         self.* = undefined;
     }
 
     /// The largest request one allocation can have.
-    pub fn sizeMax(self: *const Heap) u64 {
-        return switch (self.strategy) {
+    pub fn sizeMax(self: *const Table) u64 {
+        return switch (self.kind) {
             .fixed_size => self.block_bytes,
             .variable => @min(Record.requested_bytes_max, @as(u64, self.heap_end - self.heap_start) * granule_bytes),
         };
     }
 
-    fn region(self: *const Heap) Region {
-        const len = switch (self.strategy) {
-            .fixed_size => |fixed| @as(u32, @intCast(self.table.len)) * fixed.stride,
+    /// The part of the heap placement uses, as the arena's region (granules from the file's start):
+    /// the whole heap, or for fixed-size blocks the blocks the table has records for.
+    pub fn region(self: *const Table) Region {
+        const len = switch (self.kind) {
+            .fixed_size => @as(u32, @intCast(self.words.len)) * self.stride,
             .variable => self.heap_end - self.heap_start,
         };
+        assert(len > 0 and self.heap_start + len <= self.heap_end);
         return .{ .start = self.heap_start, .len = len, .committed = true, .live_count = 0 };
     }
 
@@ -146,15 +135,19 @@ pub const Heap = struct {
     /// What recovery learned, for the pool's statistics; `problem` says what is corrupt.
     pub const Restored = struct { live_count: u64 = 0, requested_bytes: u64 = 0, block_bytes: u64 = 0 };
 
-    /// Rebuilds placement from the table. `next_id` numbers the live allocations found. Reads only:
-    /// on error.Corrupt, `problem` names the record and nothing was written.
-    pub fn restore(self: *Heap, next_id: *u32, problem: *format.Problem) RestoreError!Restored {
+    /// Rebuilds `placement` (empty, of the table's kind) from the table over `heap` (the arena's
+    /// region: `region()`). `next_id` numbers the live allocations found. Reads only: on
+    /// error.Corrupt, `problem` names the record and nothing was written.
+    pub fn restore(self: *Table, placement: *Placement, heap: Region, next_id: *u32, problem: *format.Problem) RestoreError!Restored {
+        assert(@intFromEnum(placement.*) == @intFromEnum(self.kind));
+        assert(heap.start == self.heap_start and heap.len == self.region().len);
         var restored: Restored = .{};
-        switch (self.strategy) {
+        switch (placement.*) {
             .fixed_size => |*fixed| {
+                assert(fixed.stride == self.stride);
                 var live: std.ArrayList(Fixed.Restored) = .empty;
                 defer live.deinit(self.gpa);
-                for (self.table, 0..) |word, slot| {
+                for (self.words, 0..) |word, slot| {
                     if (word == 0) continue;
                     const record = Record.decode(word) orelse {
                         problem.* = unsound(slot, word);
@@ -170,20 +163,20 @@ pub const Heap = struct {
                     restored.requested_bytes += record.requestedBytes();
                     restored.block_bytes += @as(u64, fixed.stride) * granule_bytes;
                 }
-                try fixed.restoreRegion(0, self.region(), live.items);
+                try fixed.restoreRegion(region_index, heap, live.items);
             },
             .variable => |*tlsf| {
                 // Sort (offset, slot) pairs packed in one u64: the offset decides the order.
                 var found: std.ArrayList(u64) = .empty;
                 defer found.deinit(self.gpa);
                 var records: usize = 0;
-                for (self.table) |word| records += @intFromBool(word != 0);
+                for (self.words) |word| records += @intFromBool(word != 0);
                 try found.ensureTotalCapacityPrecise(self.gpa, records);
-                try self.free_slots.ensureTotalCapacity(self.gpa, self.table.len);
-                var slot = self.table.len;
+                try self.free_slots.ensureTotalCapacity(self.gpa, self.words.len);
+                var slot = self.words.len;
                 while (slot > 0) { // pushed in reverse, so low slots are used first
                     slot -= 1;
-                    const word = self.table[slot];
+                    const word = self.words[slot];
                     if (word == 0) {
                         self.free_slots.appendAssumeCapacity(@intCast(slot));
                         continue;
@@ -206,7 +199,7 @@ pub const Heap = struct {
                 var end: u64 = 0;
                 for (found.items, live) |pair, *block| {
                     const record_slot: u32 = @truncate(pair);
-                    const record = Record.decode(self.table[record_slot]).?;
+                    const record = Record.decode(self.words[record_slot]).?;
                     if (record.offset < end) {
                         problem.* = corrupt("record {d} claims offset {d}, inside another allocation: two records own the same space", .{ record_slot, @as(u64, record.offset) * granule_bytes });
                         return error.Corrupt;
@@ -217,7 +210,7 @@ pub const Heap = struct {
                     restored.requested_bytes += record.requestedBytes();
                     restored.block_bytes += @as(u64, record.granules) * granule_bytes;
                 }
-                try tlsf.restoreRegion(self.region(), live, indices);
+                try tlsf.restoreRegion(heap, live, indices);
                 try self.slot_by_record.resize(self.gpa, tlsf.recordCount());
                 for (found.items, indices) |pair, index| self.slot_by_record.items[index] = @truncate(pair);
             },
@@ -236,168 +229,118 @@ pub const Heap = struct {
         return result;
     }
 
-    /// Allocation ids run from 1 to this and wrap, as host pools' do (pool.zig Pool.id_max):
-    /// TypeScript keeps the top bit for a flag, and the core's statuses lie above.
+    /// Allocation ids run from 1 to this and wrap, as every pool's do (pool.zig Pool.id_max).
     pub const id_max: u32 = std.math.maxInt(u31);
 
     /// The id after `next_id.*`, stored back there.
-    pub fn nextId(next_id: *u32) u32 {
+    fn nextId(next_id: *u32) u32 {
         assert(next_id.* <= id_max);
         next_id.* = if (next_id.* == id_max) 1 else next_id.* + 1;
         return next_id.*;
     }
 
-    // ---- allocation ----
+    // ---- the place/release seam ----
 
-    pub const PlaceError = error{ OutOfMemory, NoRoom, TableFull };
+    pub const ReserveError = error{ OutOfMemory, TableFull };
 
-    /// Chooses a block and a record for `size` bytes, in DRAM only: an unpublished allocation,
-    /// durable once its record is written (by the pool's redo log, or `commitRecord`).
-    pub fn place(self: *Heap, size: u64, id: u32) PlaceError!Placed {
-        assert(size > 0 and size <= self.sizeMax() and id != 0);
-        switch (self.strategy) {
-            .fixed_size => |*fixed| {
-                const g = fixed.alloc(SingleRegion{}, id, @intCast(size)) orelse return error.NoRoom;
-                const slot = (g - self.heap_start) / fixed.stride;
-                return .{ .g = g, .slot = slot, .record = Record.of(g, size) };
-            },
+    /// Before a placement: a record will be there for it (Variable: a free slot, and room to map
+    /// it; FixedSize: block i has slot i).
+    pub fn reserve(self: *Table, placement: *const Placement) ReserveError!void {
+        switch (placement.*) {
+            .fixed_size => {},
             .variable => |*tlsf| {
                 if (self.free_slots.items.len == 0) return error.TableFull;
                 try self.slot_by_record.ensureTotalCapacity(self.gpa, tlsf.recordCount() + Tlsf.records_per_alloc_max);
-                const granules: u32 = @intCast(std.math.divCeil(u64, size, granule_bytes) catch unreachable);
-                const g = (try tlsf.alloc(granules, self.alignment_granules, id, size)) orelse return error.NoRoom;
+            },
+        }
+    }
+
+    /// After `placement` placed a block at `g` (with `reserve` before it): the block's record slot
+    /// is chosen, in DRAM only. The block is unpublished until its record is written.
+    pub fn notePlaced(self: *Table, placement: *const Placement, g: u32) void {
+        switch (placement.*) {
+            .fixed_size => assert(g >= self.heap_start and (g - self.heap_start) % self.stride == 0),
+            .variable => |*tlsf| {
                 const slot = self.free_slots.pop().?;
-                assert(self.table[slot] == 0);
+                assert(self.words[slot] == 0);
                 const index = tlsf.liveIndex(g).?;
                 assert(tlsf.recordCount() <= self.slot_by_record.capacity);
                 self.slot_by_record.items.len = tlsf.recordCount(); // new records' entries are set as they become live
                 self.slot_by_record.items[index] = slot;
-                return .{ .g = g, .slot = slot, .record = Record.of(g, size) };
             },
         }
     }
 
-    /// Whether the live block whose record is at `slot` is published (its record is durable).
-    pub fn isPublished(self: *const Heap, slot: u32) bool {
-        return Media.load(&self.table[slot]) != 0;
-    }
-
-    /// The record that publishes the live, unpublished block at `g`: what the redo log (or
-    /// `commitRecord`) writes at `recordOffset(slot)`.
-    pub fn recordOf(self: *const Heap, g: u32, slot: u32) u64 {
-        assert(!self.isPublished(slot));
-        const live = self.lookup(g).?;
-        return Record.of(g, live.requested_bytes).word();
-    }
-
-    /// Publishes the live block at `g` on its own, with one drained store: for code that keeps its
-    /// own offsets (no root or link refers to the block). Already published: nothing to do.
-    pub fn commitRecord(self: *Heap, g: u32, slot: u32) void {
-        if (self.isPublished(slot)) return;
-        self.media.commit(&self.table[slot], self.recordOf(g, slot), true);
-    }
-
-    /// The byte offset in the file of a record: what the redo log names.
-    pub fn recordOffset(self: *const Heap, slot: u32) u64 {
-        assert(slot < self.table.len);
-        return @intFromPtr(&self.table[slot]) - @intFromPtr(self.media.base);
+    /// The live block that starts at `g` (any offset, a damaged file's included), or null.
+    pub fn lookup(self: *const Table, placement: *const Placement, g: u32) ?Tlsf.Live {
+        if (g < self.heap_start or g >= self.heap_end) return null;
+        return placement.lookup(region_index, g);
     }
 
     /// The record slot of the live block at `g`, or null where none starts there.
-    pub fn slotOf(self: *const Heap, g: u32) ?u32 {
-        return switch (self.strategy) {
-            .fixed_size => |*fixed| if (fixed.lookup(0, g) != null) (g - self.heap_start) / fixed.stride else null,
+    pub fn slotOf(self: *const Table, placement: *const Placement, g: u32) ?u32 {
+        if (g < self.heap_start or g >= self.heap_end) return null;
+        return switch (placement.*) {
+            .fixed_size => |*fixed| if (fixed.lookup(region_index, g) != null) (g - self.heap_start) / fixed.stride else null,
             .variable => |*tlsf| self.slot_by_record.items[tlsf.liveIndex(g) orelse return null],
         };
     }
 
-    /// Frees the block at `g`: durable when this returns (an unpublished block's record is already
-    /// 0: the file is not touched). A bad offset changes nothing and says why.
-    pub fn free(self: *Heap, g: u32) FreeResult {
-        const slot = self.slotOf(g) orelse return self.classify(g);
-        if (self.isPublished(slot)) self.media.commit(&self.table[slot], 0, true);
-        return self.releaseDram(g, slot);
+    /// Before the placement releases the live block whose record is at `slot`: where the block
+    /// is published, its record is zeroed, durably, before this returns (so no space is ever
+    /// owned twice, even across a power failure); an unpublished block's record is already 0.
+    pub fn unrecord(self: *Table, slot: u32) void {
+        if (self.isPublished(slot)) self.media.commit(&self.words[slot], 0, true);
+        assert(Media.load(&self.words[slot]) == 0);
     }
 
-    /// The DRAM half of a free whose record is already 0 (or was never written).
-    pub fn releaseDram(self: *Heap, g: u32, slot: u32) FreeResult {
-        switch (self.strategy) {
-            .fixed_size => |*fixed| return fixed.free(0, g),
-            .variable => |*tlsf| {
-                assert(slot < self.table.len and Media.load(&self.table[slot]) == 0);
-                const result = tlsf.free(g);
-                assert(result == .freed);
-                self.free_slots.appendAssumeCapacity(slot);
-                return result;
-            },
+    /// After the placement released the block whose record, at `slot`, is 0: the slot is free.
+    pub fn released(self: *Table, slot: u32) void {
+        assert(slot < self.words.len and Media.load(&self.words[slot]) == 0);
+        switch (self.kind) {
+            .fixed_size => {},
+            .variable => self.free_slots.appendAssumeCapacity(slot),
         }
     }
 
-    fn classify(self: *Heap, g: u32) FreeResult {
-        if (g < self.heap_start or g >= self.heap_end) return .unknown_pointer;
-        return switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.free(0, g), // not live: only classifies
-            .variable => |*tlsf| tlsf.free(g), // not live: only classifies
-        };
+    // ---- publication ----
+
+    /// Whether the live block whose record is at `slot` is published (its record is durable).
+    pub fn isPublished(self: *const Table, slot: u32) bool {
+        return Media.load(&self.words[slot]) != 0;
     }
 
-    pub fn lookup(self: *const Heap, g: u32) ?Live {
-        if (g < self.heap_start or g >= self.heap_end) return null;
-        return switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.lookup(0, g),
-            .variable => |*tlsf| tlsf.lookup(g),
-        };
+    /// The record that publishes the block at `g` of `requested_bytes`: what the redo log (or
+    /// `commitRecord`) writes at `recordOffset(slot)`.
+    pub fn recordOf(g: u32, requested_bytes: u64) u64 {
+        return Record.of(g, requested_bytes).word();
     }
 
-    /// Offsets of every live block, in no particular order.
-    pub fn liveOffsets(self: *const Heap, out: []u32) usize {
-        var count: usize = 0;
-        switch (self.strategy) {
-            .fixed_size => |*fixed| {
-                var it = fixed.liveIterator();
-                while (it.next()) |g| : (count += 1) {
-                    if (count < out.len) out[count] = g;
-                }
-            },
-            .variable => |*tlsf| {
-                var it = tlsf.liveIterator();
-                while (it.next()) |entry| : (count += 1) {
-                    if (count < out.len) out[count] = entry.key;
-                }
-            },
-        }
-        return count;
+    /// Publishes the record `word` at `slot` on its own, with one drained store: for code that
+    /// keeps its own offsets (no root or link refers to the block). Already published: nothing to do.
+    pub fn commitRecord(self: *Table, slot: u32, word: u64) void {
+        if (self.isPublished(slot)) return;
+        assert(word != 0);
+        self.media.commit(&self.words[slot], word, true);
     }
 
-    pub fn freeGranules(self: *const Heap) u64 {
-        return switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.freeGranules(),
-            .variable => |*tlsf| tlsf.free_granules,
-        };
+    /// The byte offset in the file of a record: what the redo log names.
+    pub fn recordOffset(self: *const Table, slot: u32) u64 {
+        assert(slot < self.words.len);
+        return @intFromPtr(&self.words[slot]) - @intFromPtr(self.media.base);
     }
 
-    /// The largest request the free space serves in one piece, as stats.zig counts it: a fixed-size
-    /// heap serves any request from any free block, so all of its free space (0 fragmentation, as
-    /// a fixed-size CPU pool reads).
-    pub fn largestFreeGranules(self: *const Heap) u64 {
-        return switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.freeGranules(),
-            .variable => |*tlsf| tlsf.largestFreeGranules(),
-        };
-    }
-
-    /// Frees everything: every record is zeroed and made durable (each one flips on its own, so a
-    /// crash in the middle leaves each allocation whole or free), then placement starts over.
-    pub fn reset(self: *Heap) error{OutOfMemory}!void {
-        const table_offset = @intFromPtr(self.table.ptr) - @intFromPtr(self.media.base);
-        self.media.zeroPersist(table_offset, self.table.len * @sizeOf(u64));
-        switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.reset(),
-            .variable => |*tlsf| {
-                try tlsf.reset(&.{self.region()}, .strategy);
+    /// Frees everything, durably: every record is zeroed (each flips on its own, so a crash in
+    /// the middle leaves each allocation whole or free); the pool resets its placement after.
+    pub fn reset(self: *Table) void {
+        const table_offset = @intFromPtr(self.words.ptr) - @intFromPtr(self.media.base);
+        self.media.zeroPersist(table_offset, self.words.len * @sizeOf(u64));
+        switch (self.kind) {
+            .fixed_size => {},
+            .variable => {
                 self.slot_by_record.clearRetainingCapacity();
                 self.free_slots.clearRetainingCapacity();
-                var slot = self.table.len;
+                var slot = self.words.len;
                 while (slot > 0) {
                     slot -= 1;
                     self.free_slots.appendAssumeCapacity(@intCast(slot));
@@ -426,6 +369,37 @@ test "records pack offset and size into one word that is never 0, and any flippe
     try std.testing.expectEqual(@as(u64, 1000), round.requestedBytes());
 }
 
+/// A pool's place/release seam in miniature, for the test below: placement plus the table.
+const TestPool = struct {
+    table: Table,
+    placement: Placement,
+    last_id: u32 = 0,
+
+    fn place(self: *TestPool, size: u64) !struct { g: u32, slot: u32 } {
+        try self.table.reserve(&self.placement);
+        const granules: u32 = @intCast(std.math.divCeil(u64, size, granule_bytes) catch unreachable);
+        const g = (try self.placement.variable.alloc(granules, 1, Table.nextId(&self.last_id), size)).?;
+        self.table.notePlaced(&self.placement, g);
+        return .{ .g = g, .slot = self.table.slotOf(&self.placement, g).? };
+    }
+
+    fn free(self: *TestPool, g: u32) void {
+        const slot = self.table.slotOf(&self.placement, g).?;
+        self.table.unrecord(slot);
+        assert(self.placement.variable.free(g) == .freed);
+        self.table.released(slot);
+    }
+
+    fn commit(self: *TestPool, g: u32, slot: u32) void {
+        self.table.commitRecord(slot, Table.recordOf(g, self.placement.lookup(0, g).?.requested_bytes));
+    }
+
+    fn deinit(self: *TestPool) void {
+        self.placement.deinit();
+        self.table.deinit();
+    }
+};
+
 test "records are written only when a block is published, an unpublished block never reaches the file, and restore finds the rest" {
     _ = @import("libpmem.zig").api() catch return; // msync needs libpmem
     const gpa = std.testing.allocator;
@@ -434,41 +408,39 @@ test "records are written only when a block is published, an unpublished block n
     defer std.heap.page_allocator.free(memory);
     @memset(memory, 0);
     var media: Media = .{ .base = memory.ptr, .len = memory.len, .is_pmem = false };
-    var next_id: u32 = 0;
     var problem: format.Problem = undefined;
 
-    var heap = Heap.init(gpa, &media, &header);
-    _ = try heap.restore(&next_id, &problem);
-    const kept = try heap.place(100, 1);
-    const dropped = try heap.place(200, 2);
-    try std.testing.expect(heap.free(dropped.g) == .freed); // never published: nothing written
-    const durable = try heap.place(300, 3);
-    const forgotten = try heap.place(400, 4); // never published: free after a restart
-    for (heap.table) |word| try std.testing.expectEqual(@as(u64, 0), word);
-    try std.testing.expect(!heap.isPublished(kept.slot));
-    try std.testing.expectEqual(kept.record.word(), heap.recordOf(kept.g, kept.slot));
-    heap.commitRecord(kept.g, kept.slot);
-    heap.commitRecord(durable.g, durable.slot);
-    heap.commitRecord(durable.g, durable.slot); // twice: already published, nothing to do
-    try std.testing.expect(heap.isPublished(kept.slot) and !heap.isPublished(forgotten.slot));
-    try std.testing.expectEqual(kept.record.word(), heap.table[kept.slot]);
-    try std.testing.expect(heap.free(durable.g) == .freed); // a durable record is zeroed
-    try std.testing.expectEqual(@as(u64, 0), heap.table[durable.slot]);
-    heap.deinit();
+    var pool: TestPool = .{ .table = Table.init(gpa, &media, &header), .placement = Placement.init(gpa, .variable, 0) };
+    _ = try pool.table.restore(&pool.placement, pool.table.region(), &pool.last_id, &problem);
+    const kept = try pool.place(100);
+    const dropped = try pool.place(200);
+    pool.free(dropped.g); // never published: nothing written
+    const durable = try pool.place(300);
+    const forgotten = try pool.place(400); // never published: free after a restart
+    for (pool.table.words) |word| try std.testing.expectEqual(@as(u64, 0), word);
+    try std.testing.expect(!pool.table.isPublished(kept.slot));
+    pool.commit(kept.g, kept.slot);
+    pool.commit(durable.g, durable.slot);
+    pool.commit(durable.g, durable.slot); // twice: already published, nothing to do
+    try std.testing.expect(pool.table.isPublished(kept.slot) and !pool.table.isPublished(forgotten.slot));
+    try std.testing.expectEqual(Record.of(kept.g, 100).word(), pool.table.words[kept.slot]);
+    pool.free(durable.g); // a durable record is zeroed
+    try std.testing.expectEqual(@as(u64, 0), pool.table.words[durable.slot]);
+    pool.deinit();
 
-    heap = Heap.init(gpa, &media, &header);
-    const restored = try heap.restore(&next_id, &problem);
+    pool = .{ .table = Table.init(gpa, &media, &header), .placement = Placement.init(gpa, .variable, 0) };
+    const restored = try pool.table.restore(&pool.placement, pool.table.region(), &pool.last_id, &problem);
     try std.testing.expectEqual(@as(u64, 1), restored.live_count);
-    try std.testing.expectEqual(@as(u64, 100), heap.lookup(kept.g).?.requested_bytes);
-    heap.deinit();
+    try std.testing.expectEqual(@as(u64, 100), pool.placement.lookup(0, kept.g).?.requested_bytes);
+    pool.deinit();
 
     // A second record over the same block is damage, named as such; nothing is written.
     const spare = (kept.slot + 1) % @as(u32, @intCast(header.table_capacity));
-    const table: [*]u64 = @ptrCast(@alignCast(memory.ptr + header.table_offset));
-    table[spare] = table[kept.slot];
-    heap = Heap.init(gpa, &media, &header);
-    defer heap.deinit();
-    try std.testing.expectError(error.Corrupt, heap.restore(&next_id, &problem));
+    const words: [*]u64 = @ptrCast(@alignCast(memory.ptr + header.table_offset));
+    words[spare] = words[kept.slot];
+    pool = .{ .table = Table.init(gpa, &media, &header), .placement = Placement.init(gpa, .variable, 0) };
+    defer pool.deinit();
+    try std.testing.expectError(error.Corrupt, pool.table.restore(&pool.placement, pool.table.region(), &pool.last_id, &problem));
     try std.testing.expectEqual(format.Reason.metadata, problem.reason);
     try std.testing.expect(std.mem.indexOf(u8, problem.message(), "two records own the same space") != null);
 }

@@ -1,0 +1,102 @@
+/**
+ * The core's files import each other without a cycle (issue 13): each file is read for its
+ * `@import("x.zig")` lines before its tests (see importsOf), and the graph they make must have no
+ * cycle. A cycle is reported as the files on it.
+ */
+import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, normalize, relative } from "node:path";
+
+const source = join(import.meta.dir, "..", "zig", "src");
+
+function zigFiles(directory: string): string[] {
+  return readdirSync(directory, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(directory, entry.name);
+    if (entry.isDirectory()) return zigFiles(path);
+    return entry.name.endsWith(".zig") ? [path] : [];
+  });
+}
+
+/**
+ * The .zig files `text` imports before its tests, relative to `source`. A file's tests and the
+ * helpers only they use come after its code (from its first top-level `test` on), and may import
+ * anything: a test is not a dependency of the code.
+ */
+export function importsOf(text: string, file: string): string[] {
+  const found: string[] = [];
+  for (const line of text.split("\n")) {
+    if (/^test\b/.test(line)) break;
+    for (const match of line.matchAll(/@import\("([^"]+\.zig)"\)/g)) {
+      found.push(relative(source, normalize(join(dirname(file), match[1]!))));
+    }
+  }
+  return found;
+}
+
+/** The cycles of a graph (each as the files on it, a strongly connected component of two or more, or a file that imports itself). */
+export function cyclesOf(graph: Map<string, string[]>): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  let next = 0;
+  const visit = (node: string): void => {
+    index.set(node, next);
+    low.set(node, next);
+    next++;
+    stack.push(node);
+    onStack.add(node);
+    for (const target of graph.get(node) ?? []) {
+      if (!graph.has(target)) continue;
+      if (!index.has(target)) {
+        visit(target);
+        low.set(node, Math.min(low.get(node)!, low.get(target)!));
+      } else if (onStack.has(target)) {
+        low.set(node, Math.min(low.get(node)!, index.get(target)!));
+      }
+    }
+    if (low.get(node) !== index.get(node)) return;
+    const component: string[] = [];
+    let member: string;
+    do {
+      member = stack.pop()!;
+      onStack.delete(member);
+      component.push(member);
+    } while (member !== node);
+    if (component.length > 1 || (graph.get(node) ?? []).includes(node)) cycles.push(component.sort());
+  };
+  for (const node of graph.keys()) if (!index.has(node)) visit(node);
+  return cycles;
+}
+
+describe("the core's import graph", () => {
+  test("the cycle finder finds a cycle, a self-import and none where there is none", () => {
+    expect(cyclesOf(new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]], ["d", ["a"]]]))).toEqual([["a", "b", "c"]]);
+    expect(cyclesOf(new Map([["a", ["a"]]]))).toEqual([["a"]]);
+    expect(cyclesOf(new Map([["a", ["b"]], ["b", []], ["c", ["a", "b"]]]))).toEqual([]);
+    expect(importsOf('const a = @import("a.zig");\nconst c = @import("sub/c.zig");\ntest "t" {\n    _ = @import("b.zig");\n}\nconst d = @import("d.zig");\n', join(source, "x.zig"))).toEqual(["a.zig", "sub/c.zig"]);
+  });
+
+  /**
+   * Imports that close a cycle and are another engineer's to remove, each with why: the test
+   * leaves them out of the graph, and fails once one is gone (then delete it here).
+   */
+  const pending: [string, string, string][] = [
+    // flushThread enters the registry to find a record's pool; the registry's pools hold the
+    // records (pool.zig -> sync/shared_fixed.zig -> sync/js_cache.zig). Its owner can take the
+    // pool lookup as thread_cache.zig does (a hook the registry sets).
+    ["sync/js_cache.zig", "registry.zig", "the JavaScript caches (issue 12) look pools up by handle"],
+  ];
+
+  test("no Zig file under zig/src imports itself through others", () => {
+    const graph = new Map(zigFiles(source).map((file) => [relative(source, file), importsOf(readFileSync(file, "utf8"), file)]));
+    expect(graph.size).toBeGreaterThan(50);
+    expect(graph.get("ffi.zig")).toContain("registry.zig");
+    for (const [from, to] of pending) {
+      expect(graph.get(from)).toContain(to); // still there: else take it off the list
+      graph.set(from, graph.get(from)!.filter((target) => target !== to));
+    }
+    expect(cyclesOf(graph)).toEqual([]);
+  });
+});

@@ -1,0 +1,507 @@
+//! The journal of a PMEM pool: what makes the one Pool (pool.zig) persistent. It holds the
+//! allocation table (table.zig), the named roots (roots.zig), the redo log (redo_log.zig) and the
+//! links (links.zig), over the file the PMEM backend mapped (backend/pmem_file.zig).
+//!
+//! It meets the pool at the place/release seam every layer uses: before a placement (`reserve`),
+//! after it (`notePlaced`), before a release (`beforeRelease`) and after it (`released`), and at a
+//! reset. Its own operations (roots, links, durable copies) are handed the pool and use only what
+//! the pool offers every layer: its lock, the live block at an offset, an allocation and a free
+//! under the lock, the list of live blocks. Recovery (`recover`) rebuilds the pool's placement
+//! from the table.
+//!
+//! Commit protocol (table.zig): an allocation is placed in DRAM only ("unpublished"); it becomes
+//! durable when a root or link publishes it, its record written in the same crash-atomic step
+//! (the redo log), or when the caller commits it on its own (`commitUnpublished`). A crash before
+//! leaves it free: nothing leaks.
+const std = @import("std");
+const assert = std.debug.assert;
+const status = @import("../status.zig");
+const Error = status.Error;
+const host_registration = @import("../gpu/host_registration.zig");
+const checkpoint = @import("../gpu/checkpoint.zig");
+const Placement = @import("../strategy/placement.zig").Placement;
+const Live = @import("../strategy/tlsf.zig").Tlsf.Live;
+const Region = @import("../arena.zig").Region;
+const PmemFile = @import("../backend/pmem_file.zig").PmemFile;
+const crash_points = @import("crash_points.zig");
+const format = @import("format.zig");
+const Media = @import("media.zig").Media;
+const table_mod = @import("table.zig");
+const Table = table_mod.Table;
+const redo_log = @import("redo_log.zig");
+const roots_mod = @import("roots.zig");
+const Roots = roots_mod.Roots;
+const links = @import("links.zig");
+
+const granule_bytes = format.granule_bytes;
+
+/// Why the last open on this thread was refused as a format problem (mp_pmem_last_reason).
+pub threadlocal var last_reason: format.Reason = .none;
+
+pub const Journal = struct {
+    /// For the journal itself and the temporaries of its walks.
+    gpa: std.mem.Allocator,
+    file: *PmemFile,
+    media: *Media,
+    header: format.Header,
+    table: Table,
+    roots: Roots,
+    /// The mapping's registration with the CUDA driver, made by the first GPU copy that wants it.
+    dma: host_registration.State = .unknown,
+    /// Where the checkpoint in progress lands in the file (checkpointFromDevice's chunks are relative to it).
+    checkpoint_base: usize = 0,
+
+    /// A journal over `file`, whose first bytes hold `header` (validated); `table_gpa` holds the
+    /// table's DRAM maps (pmem/dram.zig: huge pages, for recovery's speed).
+    pub fn create(gpa: std.mem.Allocator, table_gpa: std.mem.Allocator, file: *PmemFile, header: format.Header) ?*Journal {
+        assert(header.file_bytes == file.mapped.len);
+        const self = gpa.create(Journal) catch return null;
+        self.* = .{ .gpa = gpa, .file = file, .media = &file.media, .header = header, .table = undefined, .roots = Roots.init(&file.media) };
+        self.table = Table.init(table_gpa, self.media, &self.header);
+        return self;
+    }
+
+    /// Makes what is deferred durable and lets the file's registrations go: before the mapping goes.
+    pub fn finish(self: *Journal) void {
+        crash_points.untrack(@intFromPtr(self.file.mapped.base));
+        host_registration.unregister(&self.dma, self.file.mapped.base);
+        // Unpublished allocations never reached the file: they are free when it is opened again.
+        // What is deferred (the redo log's emptied count word) becomes durable before the file goes.
+        self.media.drain();
+    }
+
+    pub fn destroy(self: *Journal) void {
+        self.table.deinit();
+        self.gpa.destroy(self);
+    }
+
+    pub fn sizeMax(self: *const Journal) u64 {
+        return self.table.sizeMax();
+    }
+
+    /// The heap's part that placement uses, in bytes from the file's start: the arena's one region.
+    pub fn regionBytes(self: *const Journal) struct { u64, u64 } {
+        const heap = self.table.region();
+        return .{ @as(u64, heap.start) * granule_bytes, @as(u64, heap.len) * granule_bytes };
+    }
+
+    // ---- recovery ----
+
+    /// Finishes a committed redo log, rebuilds `placement` (empty) over `heap` (the arena's region)
+    /// from the table, and loads the roots. Validates before it writes: a damaged file is refused
+    /// as it was. `next_id` numbers the live allocations found.
+    pub fn recover(self: *Journal, placement: *Placement, heap: Region, next_id: *u32) Error!Table.Restored {
+        var problem: format.Problem = undefined;
+        const targets: redo_log.Targets = .{ .header = &self.header };
+        const pending = redo_log.pending(self.media, targets, &problem) catch return self.refuse(&problem);
+        // Apply the log in place (not yet durable) so the checks below see its result; undone on failure.
+        var previous: [redo_log.entries_max]u64 = undefined;
+        if (pending) |entries| {
+            for (entries, previous[0..entries.len]) |entry, *old| {
+                const word: *u64 = @ptrCast(@alignCast(self.media.base + entry.offset));
+                old.* = word.*;
+                word.* = entry.value;
+            }
+        }
+        const restored = self.table.restore(placement, heap, next_id, &problem) catch |err| {
+            self.undo(pending, &previous);
+            return if (err == error.OutOfMemory) outOfMemory() else self.refuse(&problem);
+        };
+        const LiveCheck = struct {
+            table: *const Table,
+            placement: *const Placement,
+            pub fn check(live: @This(), g: u32) bool {
+                return live.table.lookup(live.placement, g) != null;
+            }
+        };
+        self.roots.load(LiveCheck{ .table = &self.table, .placement = placement }, &problem) catch {
+            self.undo(pending, &previous);
+            return self.refuse(&problem);
+        };
+        if (pending) |entries| redo_log.replay(self.media, entries);
+        crash_points.track(@intFromPtr(self.file.mapped.base), self.file.mapped.len);
+        return restored;
+    }
+
+    fn undo(self: *Journal, pending: ?[]const redo_log.Entry, previous: []const u64) void {
+        const entries = pending orelse return;
+        // Backwards, so a word named twice gets its first value back.
+        var index = entries.len;
+        while (index > 0) {
+            index -= 1;
+            const word: *u64 = @ptrCast(@alignCast(self.media.base + entries[index].offset));
+            word.* = previous[index];
+        }
+    }
+
+    fn refuse(self: *Journal, problem: *const format.Problem) Error {
+        last_reason = problem.reason;
+        return status.fail(error.PmemFormat, "'{s}': {s}", .{ self.file.path, problem.message() });
+    }
+
+    // ---- the place/release seam (the pool calls these under its lock) ----
+
+    /// Before the pool places `size` bytes: a record will be there for the block.
+    pub fn reserve(self: *Journal, placement: *const Placement, pool_name: []const u8) Error!void {
+        self.table.reserve(placement) catch |err| return switch (err) {
+            error.OutOfMemory => outOfMemory(),
+            error.TableFull => status.fail(error.OutOfMemory, "PMEM pool '{s}' holds {d} allocations, all its table has room for (one per {d} heap bytes): free some, or use a FixedSize pool for many small blocks", .{ pool_name, self.header.table_capacity, format.heap_bytes_per_record }),
+        };
+    }
+
+    /// The pool placed a block at `g` (unpublished until a root or link names it).
+    pub fn notePlaced(self: *Journal, placement: *const Placement, g: u32) void {
+        self.table.notePlaced(placement, g);
+    }
+
+    /// Why nothing could be placed: a PMEM pool's size is its file's.
+    pub fn failNoRoom(self: *const Journal, pool_name: []const u8, size: u64, free_bytes: u64) Error {
+        return status.fail(error.OutOfMemory, "PMEM pool '{s}' cannot place {d} bytes: {d} of its {d} heap bytes are free, none in one piece large enough (a PMEM pool's size is its file's: make it with a larger initialSize)", .{ pool_name, size, free_bytes, self.header.heap_bytes });
+    }
+
+    /// Before the pool releases the block at `g`: refused where a root publishes it; its record is
+    /// zeroed, durably, where it was published. The block's record slot, for `released`, or null
+    /// where no live block starts at `g` (the placement then says what `g` is).
+    pub fn beforeRelease(self: *Journal, placement: *const Placement, g: u32, pool_name: []const u8) Error!?u32 {
+        const slot = self.table.slotOf(placement, g) orelse return null;
+        if (self.roots.publishing(g)) |index| {
+            return status.fail(error.PmemRoot, "the allocation at offset {d} of PMEM pool '{s}' is published as root '{s}': remove the root first (setRoot(\"{s}\", null)), or free it with setRoot(\"{s}\", null, {{ freePrevious: true }})", .{ @as(u64, g) * granule_bytes, pool_name, self.roots.name(index), self.roots.name(index), self.roots.name(index) });
+        }
+        self.table.unrecord(slot);
+        return slot;
+    }
+
+    /// The pool released the block whose record slot `beforeRelease` gave.
+    pub fn released(self: *Journal, slot: u32) void {
+        self.table.released(slot);
+    }
+
+    /// Before the pool resets its placement: every root and record goes, durably (roots first, so
+    /// none is left dangling).
+    pub fn reset(self: *Journal) void {
+        self.roots.clear(self.media);
+        self.table.reset();
+    }
+
+    // ---- durability of user data ----
+
+    fn checkRange(self: *const Journal, pool_name: []const u8, offset: f64, len: f64) Error!struct { usize, usize } {
+        const heap_start: f64 = @floatFromInt(self.header.heap_offset);
+        const file_end: f64 = @floatFromInt(self.header.file_bytes);
+        if (!(offset >= heap_start and len >= 0 and offset == @floor(offset) and len == @floor(len) and offset + len <= file_end)) {
+            return status.fail(error.InvalidPointer, "the range of {d} bytes at offset {d} is not inside the heap of PMEM pool '{s}' (offsets {d} to {d})", .{ len, offset, pool_name, heap_start, file_end });
+        }
+        return .{ @intFromFloat(offset), @intFromFloat(len) };
+    }
+
+    /// Makes `len` bytes at byte `offset` of the file durable. Takes no lock: the range is checked
+    /// against the heap, which never moves.
+    pub fn persist(self: *Journal, pool_name: []const u8, offset: f64, len: f64) Error!void {
+        const start, const bytes = try self.checkRange(pool_name, offset, len);
+        self.media.persist(start, bytes);
+    }
+
+    pub fn flush(self: *Journal, pool_name: []const u8, offset: f64, len: f64) Error!void {
+        const start, const bytes = try self.checkRange(pool_name, offset, len);
+        self.media.flush(start, bytes);
+    }
+
+    pub fn drain(self: *Journal) void {
+        self.media.drain();
+    }
+
+    /// Copies `len` bytes from `source` to byte `offset` of the file and makes them durable: for
+    /// copy(), whose caller has bounded the range by its destination; this checks the heap.
+    pub fn memcpyPersist(self: *Journal, pool_name: []const u8, offset: f64, source: [*]const u8, len: f64) Error!void {
+        const start, const bytes = try self.checkRange(pool_name, offset, len);
+        self.media.memcpyPersist(start, source[0..bytes]);
+    }
+
+    /// Copies `len` bytes from `source` to byte `at` of the live allocation at `g` of `pool` (with
+    /// `expected_id` not 0: only while it holds that allocation) and makes them durable. The copy
+    /// must fit the allocation: it never reaches a neighbour.
+    pub fn memcpyPersistInto(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, source: [*]const u8, len: f64) Error!void {
+        const live = blk: {
+            pool.lock();
+            defer pool.unlock();
+            break :blk pool.liveLocked(g);
+        } orelse return status.fail(error.InvalidPointer, "memcpyPersist: no live allocation of PMEM pool '{s}' starts at offset {d}", .{ pool.name, @as(u64, g) * granule_bytes });
+        if (expected_id != 0 and live.id != expected_id) return status.fail(error.InvalidPointer, "memcpyPersist: allocation #{d} of PMEM pool '{s}' was freed", .{ expected_id, pool.name });
+        const size: f64 = @floatFromInt(live.requested_bytes);
+        if (!(at >= 0 and len >= 0 and at == @floor(at) and len == @floor(len) and at + len <= size)) {
+            return status.fail(error.InvalidSize, "memcpyPersist: {d} bytes at offset {d} do not fit allocation #{d} of PMEM pool '{s}' ({d} bytes)", .{ len, at, live.id, pool.name, live.requested_bytes });
+        }
+        const start = @as(usize, g) * granule_bytes + @as(usize, @intFromFloat(at));
+        const bytes: usize = @intFromFloat(len);
+        assert(start >= self.header.heap_offset and start + bytes <= self.header.file_bytes);
+        self.media.memcpyPersist(start, source[0..bytes]);
+    }
+
+    /// Registers the whole mapping for direct DMA with device `device_id`; false where the driver refuses.
+    pub fn registerForDma(self: *Journal, pool: anytype, device_id: u32) bool {
+        pool.lock();
+        defer pool.unlock();
+        return host_registration.register(&self.dma, device_id, self.file.mapped.base, self.file.mapped.len);
+    }
+
+    /// Device bytes at `src` into the file at `offset`, durable on return, by direct DMA pipelined
+    /// with the flushes. False (nothing copied) where the driver refuses to register the mapping.
+    pub fn checkpointFromDevice(self: *Journal, pool: anytype, device_id: u32, offset: f64, src: u64, len: f64) Error!bool {
+        const start, const bytes = try self.checkRange(pool.name, offset, len);
+        if (!self.registerForDma(pool, device_id)) return false;
+        const Persist = struct {
+            fn chunk(journal: *Journal, chunk_offset: usize, chunk_len: usize) void {
+                journal.media.persist(journal.checkpoint_base + chunk_offset, chunk_len);
+            }
+        };
+        self.checkpoint_base = start;
+        try checkpoint.deviceToDurable(device_id, self.file.mapped.base + start, src, bytes, self, Persist.chunk);
+        return true;
+    }
+
+    // ---- roots and links (each under the pool's lock) ----
+
+    fn checkName(pool_name: []const u8, name: []const u8) Error!void {
+        if (name.len == 0 or name.len > roots_mod.name_bytes_max) {
+            return status.fail(error.PmemRoot, "a root's name is 1 to {d} bytes of UTF-8, got {d} bytes (PMEM pool '{s}')", .{ roots_mod.name_bytes_max, name.len, pool_name });
+        }
+    }
+
+    fn noRootSlot(pool_name: []const u8) Error {
+        return status.fail(error.PmemRoot, "PMEM pool '{s}' has {d} roots, all it holds: remove one (setRoot(name, null)) or publish a table of your own through one root", .{ pool_name, roots_mod.capacity });
+    }
+
+    /// The live allocation at `g`, while it is the one with `expected_id` (0: any); `action` says
+    /// what was refused.
+    fn liveBlock(pool: anytype, g: u32, expected_id: u32, comptime action: []const u8) Error!Live {
+        const live = pool.liveLocked(g) orelse return status.fail(error.InvalidPointer, "cannot " ++ action ++ " offset {d}: no live allocation of PMEM pool '{s}' starts there", .{ @as(u64, g) * granule_bytes, pool.name });
+        if (expected_id != 0 and live.id != expected_id) return status.fail(error.DoubleFree, "cannot " ++ action ++ " allocation #{d} of PMEM pool '{s}': it was freed", .{ expected_id, pool.name });
+        return live;
+    }
+
+    fn slotOf(self: *const Journal, pool: anytype, g: u32) u32 {
+        return self.table.slotOf(pool.placementLocked(), g).?;
+    }
+
+    /// Adds to `change` the record that publishes the live block at `g`, where it is not published yet.
+    fn publishInto(self: *const Journal, pool: anytype, change: *Change, g: u32) void {
+        const slot = self.slotOf(pool, g);
+        if (!self.table.isPublished(slot)) change.add(self.table.recordOffset(slot), Table.recordOf(g, pool.liveLocked(g).?.requested_bytes));
+    }
+
+    /// Adds to `change` the zeroed record that frees the published block at `g` (the pool frees
+    /// it in DRAM once the change is durable: `beforeRelease` then finds its record 0).
+    fn freeInto(self: *const Journal, pool: anytype, change: *Change, g: u32) void {
+        const slot = self.slotOf(pool, g);
+        if (self.table.isPublished(slot)) change.add(self.table.recordOffset(slot), 0);
+    }
+
+    fn commitChange(self: *Journal, change: *const Change) void {
+        redo_log.commit(self.media, change.entries[0..change.len], .{ .header = &self.header });
+    }
+
+    /// Publishes the live block at `g` as `name` (g = 0: removes the root). An unpublished block's
+    /// record is written in the same crash-atomic step as the root. With `free_previous` the block
+    /// the root published before is freed in that step too.
+    pub fn setRoot(self: *Journal, pool: anytype, name: []const u8, g: u32, expected_id: u32, free_previous: bool) Error!void {
+        try checkName(pool.name, name);
+        pool.lock();
+        defer pool.unlock();
+        if (g != 0) _ = try liveBlock(pool, g, expected_id, "publish as a root");
+        const existing = self.roots.find(name);
+        const previous: u32 = if (existing) |index| self.roots.target(index) else 0;
+        if (previous == g) return; // already so
+        if (g != 0) {
+            if (self.roots.publishing(g)) |other| {
+                return status.fail(error.PmemRoot, "the allocation at offset {d} is already published as root '{s}': a block has one root at most", .{ @as(u64, g) * granule_bytes, self.roots.name(other) });
+            }
+        }
+        const index = existing orelse (if (g == 0) return else (self.roots.prepare(self.media, name) orelse return noRootSlot(pool.name)));
+        var change: Change = .{};
+        change.add(self.roots.targetOffset(index), self.roots.targetWord(index, g));
+        if (g != 0) self.publishInto(pool, &change, g);
+        const frees_previous = free_previous and previous != 0;
+        if (frees_previous) self.freeInto(pool, &change, previous);
+        self.commitChange(&change);
+        self.roots.noteTarget(index, g);
+        if (frees_previous) pool.freeLockedAt(previous) catch unreachable; // live, and no root publishes it now
+    }
+
+    /// The byte offset in the file of the 8-byte word at byte `at` of the live allocation at `g`.
+    fn linkWordOffset(self: *const Journal, pool: anytype, g: u32, expected_id: u32, at: f64) Error!usize {
+        const live = try liveBlock(pool, g, expected_id, "link from");
+        const size: f64 = @floatFromInt(live.requested_bytes);
+        if (!(at >= 0 and at == @floor(at) and @mod(at, links.word_bytes) == 0 and at + links.word_bytes <= size)) {
+            return status.fail(error.InvalidSize, "a link is an 8-byte word at a multiple of 8 inside its allocation: byte {d} of allocation #{d} of PMEM pool '{s}' ({d} bytes) is not one", .{ at, live.id, pool.name, live.requested_bytes });
+        }
+        const offset = @as(usize, g) * granule_bytes + @as(usize, @intFromFloat(at));
+        assert(offset % links.word_bytes == 0 and offset >= self.header.heap_offset and offset + links.word_bytes <= self.header.file_bytes);
+        return offset;
+    }
+
+    fn linkWord(self: *const Journal, offset: usize) *u64 {
+        return @ptrCast(@alignCast(self.media.base + offset));
+    }
+
+    /// Writes a link to the live block at `child` (0: no link) into the 8-byte word at byte `at` of
+    /// the live block at `parent`. Where the parent is published and the child is not, the link and
+    /// the child's record are written in one crash-atomic step: the child is published by the link.
+    /// With `free_previous`, the block the word linked to before is freed in that step too.
+    pub fn link(self: *Journal, pool: anytype, parent: u32, parent_id: u32, at: f64, child: u32, child_id: u32, free_previous: bool) Error!void {
+        pool.lock();
+        defer pool.unlock();
+        const offset = try self.linkWordOffset(pool, parent, parent_id, at);
+        if (child != 0) _ = try liveBlock(pool, child, child_id, "link to");
+        const parent_published = self.table.isPublished(self.slotOf(pool, parent));
+        const child_published = child == 0 or self.table.isPublished(self.slotOf(pool, child));
+        if (!parent_published and !child_published) {
+            return status.fail(error.PmemRoot, "cannot link unpublished allocation #{d} from allocation #{d} of PMEM pool '{s}', which is unpublished too: publish the parent first (setRoot, link it from a published block, or commitUnpublished), then link the child", .{ child_id, parent_id, pool.name });
+        }
+        const previous: u32 = if (free_previous) try self.previousLink(pool, offset, parent, child) else 0;
+        var change: Change = .{};
+        change.add(offset, links.word(child));
+        if (!child_published) self.publishInto(pool, &change, child);
+        if (previous != 0) self.freeInto(pool, &change, previous);
+        self.commitChange(&change);
+        if (previous != 0) pool.freeLockedAt(previous) catch unreachable; // live, and no root publishes it
+    }
+
+    /// The live block the link word at `offset` names, to be freed as it is replaced (0: none).
+    fn previousLink(self: *const Journal, pool: anytype, offset: usize, parent: u32, child: u32) Error!u32 {
+        const stored = Media.load(self.linkWord(offset));
+        const previous = links.decode(stored) orelse return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' (0x{x:0>16}) is not a link: nothing was changed", .{ offset, pool.name, stored });
+        if (previous == 0) return 0;
+        if (pool.liveLocked(previous) == null) return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' links to offset {d}, {s}: nothing was changed", .{ offset, pool.name, @as(u64, previous) * granule_bytes, self.whyNoBlock(previous) });
+        if (previous == child or previous == parent) return status.fail(error.InvalidPointer, "freePrevious would free the block the link {s}: nothing was changed", .{if (previous == child) "now points at" else "is written into"});
+        if (self.roots.publishing(previous)) |index| {
+            return status.fail(error.PmemRoot, "freePrevious: the block the link named is published as root '{s}': remove the root first", .{self.roots.name(index)});
+        }
+        return previous;
+    }
+
+    /// Why a link's target `g` is no live block: outside the heap only a damaged word can point.
+    fn whyNoBlock(self: *const Journal, g: u32) []const u8 {
+        if (g < self.table.heap_start or g >= self.table.heap_end) return "outside the pool's heap (the word is damaged)";
+        return "where no allocation starts (freed without unlinking?)";
+    }
+
+    /// The offset of the block the link word at byte `at` of the block at `parent` names (0: none).
+    pub fn linked(self: *Journal, pool: anytype, parent: u32, parent_id: u32, at: f64) Error!u32 {
+        pool.lock();
+        defer pool.unlock();
+        const offset = try self.linkWordOffset(pool, parent, parent_id, at);
+        const stored = Media.load(self.linkWord(offset));
+        const target = links.decode(stored) orelse return status.fail(error.InvalidPointer, "the word at byte {d} of allocation #{d} of PMEM pool '{s}' (0x{x:0>16}) is not a link written by link()", .{ at, parent_id, pool.name, stored });
+        if (target != 0 and pool.liveLocked(target) == null) {
+            return status.fail(error.InvalidPointer, "the link at byte {d} of allocation #{d} of PMEM pool '{s}' names offset {d}, {s}", .{ at, parent_id, pool.name, @as(u64, target) * granule_bytes, self.whyNoBlock(target) });
+        }
+        return target;
+    }
+
+    /// Makes the live block at `g` durable without a root or link: only the caller's own records
+    /// can find it again (what no root reaches is listed by `unreachableOffsets`).
+    pub fn commitUnpublished(self: *Journal, pool: anytype, g: u32, expected_id: u32) Error!void {
+        pool.lock();
+        defer pool.unlock();
+        const live = try liveBlock(pool, g, expected_id, "commit");
+        self.table.commitRecord(self.slotOf(pool, g), Table.recordOf(g, live.requested_bytes));
+    }
+
+    /// The offset of the block published as `name`, or 0 where there is no such root.
+    pub fn getRoot(self: *Journal, pool: anytype, name: []const u8) Error!u32 {
+        try checkName(pool.name, name);
+        pool.lock();
+        defer pool.unlock();
+        const index = self.roots.find(name) orelse return 0;
+        return self.roots.target(index);
+    }
+
+    /// The block published as `name`; where there is none, a new zero-filled block of `size` bytes
+    /// is allocated and published, durably together (like pmemobj_root).
+    pub fn root(self: *Journal, pool: anytype, name: []const u8, size: u64) Error!u32 {
+        try checkName(pool.name, name);
+        pool.lock();
+        defer pool.unlock();
+        if (self.roots.find(name)) |index| return self.roots.target(index);
+        if (std.mem.indexOfScalar(u32, &self.roots.targets, 0) == null) return noRootSlot(pool.name);
+        const placed = try pool.allocLocked(size);
+        const live = pool.liveLocked(placed.g).?;
+        self.media.zeroPersist(@as(usize, placed.g) * granule_bytes, @as(usize, live.granules) * granule_bytes);
+        const index = self.roots.prepare(self.media, name).?;
+        redo_log.commit(self.media, &.{
+            .{ .offset = self.table.recordOffset(self.slotOf(pool, placed.g)), .value = Table.recordOf(placed.g, size) },
+            .{ .offset = self.roots.targetOffset(index), .value = self.roots.targetWord(index, placed.g) },
+        }, .{ .header = &self.header });
+        self.roots.noteTarget(index, placed.g);
+        return placed.g;
+    }
+
+    /// The name of the `index`-th root in slot order, or null past the last.
+    pub fn rootName(self: *Journal, pool: anytype, index: usize) ?[]const u8 {
+        pool.lock();
+        defer pool.unlock();
+        var seen: usize = 0;
+        for (self.roots.targets, 0..) |target, slot| {
+            if (target == 0) continue;
+            if (seen == index) return self.roots.name(slot);
+            seen += 1;
+        }
+        return null;
+    }
+
+    /// Like the pool's list of live blocks, for the live blocks no root reaches, directly or through links.
+    pub fn unreachableOffsets(self: *Journal, pool: anytype, out: []u32) Error!usize {
+        pool.lock();
+        defer pool.unlock();
+        const Blocks = struct {
+            table: *const Table,
+            placement: *const Placement,
+            pub fn lookup(blocks: @This(), g: u32) ?Live {
+                return blocks.table.lookup(blocks.placement, g);
+            }
+            pub fn slotOf(blocks: @This(), g: u32) ?u32 {
+                return blocks.table.slotOf(blocks.placement, g);
+            }
+        };
+        const blocks: Blocks = .{ .table = &self.table, .placement = pool.placementLocked() };
+        var reached = std.DynamicBitSetUnmanaged.initEmpty(self.gpa, self.table.words.len) catch return outOfMemory();
+        defer reached.deinit(self.gpa);
+        links.markReachable(self.gpa, blocks, self.media.base, &self.roots.targets, &reached) catch return outOfMemory();
+        const live = self.gpa.alloc(u32, pool.listLiveLocked(&.{})) catch return outOfMemory();
+        defer self.gpa.free(live);
+        assert(pool.listLiveLocked(live) == live.len);
+        var count: usize = 0;
+        for (live) |g| {
+            if (reached.isSet(blocks.slotOf(g).?)) continue;
+            if (count < out.len) out[count] = g;
+            count += 1;
+        }
+        return count;
+    }
+};
+
+/// Words that must change together, durably: a root or link, the record that publishes a block,
+/// the record that frees one (redo_log.zig).
+const Change = struct {
+    entries: [redo_log.entries_max]redo_log.Entry = undefined,
+    len: usize = 0,
+
+    fn add(self: *Change, offset: u64, value: u64) void {
+        assert(self.len < redo_log.entries_max);
+        self.entries[self.len] = .{ .offset = offset, .value = value };
+        self.len += 1;
+    }
+};
+
+fn outOfMemory() Error {
+    return status.fail(error.OutOfMemory, "no memory for a PMEM pool's bookkeeping", .{});
+}
+
+test "a change holds the words of one crash-atomic step, in order" {
+    var change: Change = .{};
+    change.add(64, 1);
+    change.add(128, 0);
+    try std.testing.expectEqual(@as(usize, 2), change.len);
+    try std.testing.expectEqual(@as(u64, 128), change.entries[1].offset);
+    try std.testing.expectEqual(@as(u64, 0), change.entries[1].value);
+}
