@@ -3,7 +3,8 @@
  * memory each lies in. Each side is resolved to an endpoint (address, length, memory kind,
  * device); the length and both offsets are checked against both sides before anything moves;
  * then the pair of kinds picks the path from one table. The GPU pool's copy methods go through
- * the same checks.
+ * the same checks. Host bytes whose life and length JavaScript can prove (an allocation's attached
+ * view, a Uint8Array) skip the endpoints and the core's checks: see the fast paths below.
  */
 import { ptr as addressOf, type Pointer } from "bun:ffi";
 import { Allocation, PoolAllocation } from "./allocation";

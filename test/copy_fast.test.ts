@@ -37,6 +37,15 @@ describe("copy within one allocation over itself", () => {
     });
   }
 
+  test("Buffers on either side, whole and at an offset", () => {
+    const a = viewed(pool("fast-buffer"), pattern(64, 15));
+    const out = Buffer.alloc(80);
+    expect(copy(out, a, undefined, { dstOffset: 16 })).toBe(64);
+    expect(Buffer.compare(out.subarray(16), pattern(64, 15))).toBe(0);
+    expect(copy(a, Buffer.from(pattern(64, 16)))).toBe(64);
+    expect(Buffer.compare(a.bytes, pattern(64, 16))).toBe(0);
+  });
+
   test("two Uint8Arrays over one buffer, overlapping both ways", () => {
     const bytes = pattern(100, 2);
     copy(bytes.subarray(10, 70), bytes.subarray(0, 60));
