@@ -192,6 +192,14 @@ export class Allocation extends PoolAllocation<HostPool> {
     return (this.#bytes = new Uint8Array(this.pool.exactBuffer(this.offset, this.size, this.id)));
   }
 
+  /**
+   * @internal the view `bytes` made last, as it is now (detached once the allocation ended in this
+   * thread by any route); undefined before `bytes` was read and after free(). Reads nothing else.
+   */
+  get cachedBytes(): Uint8Array<ArrayBuffer> | undefined {
+    return this.#bytes;
+  }
+
   /** A typed view of the whole block, as safe as `bytes`: as(Float32Array) has floor(size / 4) elements. */
   as<T extends TypedArrayConstructor>(type: T): InstanceType<T> {
     this.assertAlive("view");

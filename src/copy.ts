@@ -3,14 +3,15 @@
  * memory each lies in. Each side is resolved to an endpoint (address, length, memory kind,
  * device); the length and both offsets are checked against both sides before anything moves;
  * then the pair of kinds picks the path from one table. The GPU pool's copy methods go through
- * the same checks.
+ * the same checks. Host bytes whose life and length JavaScript can prove (an allocation's attached
+ * view, a Uint8Array) skip the endpoints and the core's checks: see the fast paths below.
  */
 import { ptr as addressOf, type Pointer } from "bun:ffi";
-import { PoolAllocation } from "./allocation";
+import { Allocation, PoolAllocation } from "./allocation";
 import { InvalidPointerError, OutOfBoundsError, describe } from "./errors";
 import { HostMemory } from "./native";
 import * as native from "./native";
-import { trackedPoolAt, type HostPool } from "./pool";
+import { trackedPoolAt, tracksPmemMemory, type HostPool } from "./pool";
 import { streamOption, type GPUStream, type StreamOptions } from "./stream";
 import { byteLengthOf, optionsArg } from "./validate";
 
@@ -68,8 +69,30 @@ const PATHS: Record<MemoryKind, Record<MemoryKind, CopyPath>> = {
  * destination (an allocation or a view of one) is durable when it returns.
  */
 export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: CopyOptions): number {
+  // Kept small, so that JSC inlines it into the caller: no options, host bytes on both sides.
+  if (options === undefined) {
+    const moved = dst instanceof Allocation && src instanceof Allocation ? copyAllocationBytes(dst, src, bytes, 0, 0) : copyHostBytes(dst, src, bytes, 0);
+    if (moved !== 0) return moved;
+  }
+  return copyChecked(dst, src, bytes, options);
+}
+
+/**
+ * copy() where the fast path did not take it: the options read once, the fast path again with their
+ * offsets, then sides checked live by the core (a memmove with no endpoints built), then endpoints.
+ */
+function copyChecked(dst: CopySide, src: CopySide, bytes: number | undefined, options: CopyOptions | undefined): number {
   // Read once, first: a getter that frees or destroys runs before either side is checked.
   const read = copyOptionsArg(options);
+  if (options !== undefined && read.stream === undefined) {
+    const at = read.dstOffset ?? 0;
+    const start = read.srcOffset ?? 0;
+    if (isByteCount(at) && isByteCount(start)) {
+      const both = dst instanceof Allocation && src instanceof Allocation;
+      const moved = both ? copyAllocationBytes(dst, src, bytes, at, start) : start === 0 ? copyHostBytes(dst, src, bytes, at) : 0;
+      if (moved !== 0) return moved;
+    }
+  }
   // Two typed arrays are host memory on both sides: one memmove, with no endpoints built (a third
   // of the cost of a small copy), unless the destination views PMEM, which must be persisted.
   const dstBytes = ArrayBuffer.isView(dst) ? byteLengthOf(dst) : 0;
@@ -87,8 +110,8 @@ export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: Cop
       }
     }
   }
-  // Two allocations of CPU pools, whole or from the start: liveness checked, one memmove, no endpoints built.
-  if (options === undefined && dst instanceof PoolAllocation && src instanceof PoolAllocation && dst.pool.kind === "cpu" && src.pool.kind === "cpu") {
+  // Two allocations of host pools (no PMEM destination), whole or from the start: liveness checked, one memmove, no endpoints built.
+  if (options === undefined && dst instanceof Allocation && src instanceof Allocation && dst.pool.kind !== "pmem") {
     const length = bytes ?? src.size;
     if (Number.isSafeInteger(length) && length > 0 && length <= src.size && length <= dst.size) {
       dst.assertUsable("copy into");
@@ -100,6 +123,102 @@ export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: Cop
   const to = endpointOf(dst, "destination");
   const from = endpointOf(src, "source");
   return copyBetween(to, from, bytes, read);
+}
+
+/*
+ * The fast paths: no endpoint, no option record, no call into the core but the copy. Each returns
+ * the bytes copied, or 0 where it does not apply or a check fails: then copyChecked copies, or
+ * throws the typed error that says why. A side is
+ * - an Allocation of a threadSafety "none" pool whose `bytes` view was made: no other thread can
+ *   end such an allocation, and every end in this thread (a free by any route, reset, destroy)
+ *   detaches that view, so the view attached proves that the allocation lives. Attached is read as
+ *   `view[0] !== undefined`: an element read that no property, subclass or patched prototype can
+ *   answer (a detached view has no elements; an allocation has at least one byte).
+ * - a Uint8Array (or Buffer): its `length` as it claims, confirmed the same way (an element at
+ *   length - 1 and none at length), so a view that lies about its length is not taken.
+ * A destination in PMEM (an allocation of a PMEM pool, a view of one) is not taken: it must be
+ * persisted. The bytes move by one memmove in the core (two allocations: their addresses are
+ * known) or by the engine's TypedArray.prototype.set (a typed array side: its address would cost
+ * more to ask for than the copy); both are overlap-safe, as a copy within one allocation needs.
+ */
+
+// The engine's own set, taken when this module loads: what a caller patches later changes no copy.
+const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype);
+const setBytes = typedArrayPrototype.set as (this: Uint8Array, source: Uint8Array, offset: number) => void;
+const bufferPrototype: object = typeof Buffer === "function" ? Buffer.prototype : Uint8Array.prototype;
+
+/** Whether a pool's allocations end in this thread only (threadSafety "none"): then their attached views prove them alive. */
+function endsOnlyHere(pool: HostPool): boolean {
+  return pool.config.threadSafety === "none";
+}
+
+/** The view of an allocation of such a pool that proves it alive (see above), or undefined. */
+function liveBytesOf(allocation: Allocation): Uint8Array | undefined {
+  const view = allocation.cachedBytes;
+  return view === undefined || view[0] === undefined ? undefined : view;
+}
+
+/** A whole number of bytes from 0 (the checked path names anything else). */
+function isByteCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/**
+ * Between two allocations, `bytes` (default: all of `src` past `start`) from `start` to `at` (whole
+ * numbers from 0): one memmove at their addresses (the ranges may overlap, within one allocation).
+ * Their views are read only to prove them alive.
+ */
+function copyAllocationBytes(dst: Allocation, src: Allocation, bytes: number | undefined, at: number, start: number): number {
+  const pool = dst.pool;
+  if (pool.kind === "pmem" || !endsOnlyHere(pool) || (src.pool !== pool && !endsOnlyHere(src.pool))) return 0;
+  if (liveBytesOf(dst) === undefined || liveBytesOf(src) === undefined) return 0;
+  const size = src.size;
+  const length = bytes ?? size - start;
+  if (!(Number.isSafeInteger(length) && length > 0 && start + length <= size && at + length <= dst.size)) return 0;
+  native.copyHost((dst.ptr + at) as Pointer, (src.ptr + start) as Pointer, length);
+  return length;
+}
+
+/** A Uint8Array (or Buffer) of its own: `set` copies its bytes as they are. */
+function isByteArray(side: CopySide): side is Uint8Array {
+  if (!ArrayBuffer.isView(side)) return false;
+  const proto: unknown = Object.getPrototypeOf(side);
+  return proto === Uint8Array.prototype || proto === bufferPrototype;
+}
+
+/** What a Uint8Array's `length` says, where it says a number (a caller's getter may say anything). */
+function claimedLength(view: Uint8Array): number {
+  const claimed: unknown = view.length;
+  return typeof claimed === "number" ? claimed : -1;
+}
+
+/** Whether a Uint8Array has exactly `claimed` elements (attached, and not lying about its length). */
+function hasLength(view: Uint8Array, claimed: number): boolean {
+  return view[claimed - 1] !== undefined && view[claimed] === undefined;
+}
+
+/**
+ * Where either side is a Uint8Array: all of the source, into the destination at `at` (a whole
+ * number from 0), by the engine's TypedArray.prototype.set. A part of a source goes to the checked
+ * path: cutting it (subarray) would run a caller's code (its species constructor) between the
+ * checks and the copy.
+ */
+function copyHostBytes(dst: CopySide, src: CopySide, bytes: number | undefined, at: number): number {
+  const fromArray = isByteArray(src);
+  const toArray = isByteArray(dst);
+  // Claimed lengths first: a patched `length` getter is a caller's code and may end an allocation
+  // or detach a view. Everything after reads only elements and private fields.
+  const fromLength = fromArray ? claimedLength(src) : src instanceof Allocation ? src.size : -1;
+  const toLength = toArray ? claimedLength(dst) : dst instanceof Allocation && dst.pool.kind !== "pmem" ? dst.size : -1;
+  if (fromLength <= 0 || toLength <= 0) return 0;
+  if ((fromArray && !hasLength(src, fromLength)) || (toArray && !hasLength(dst, toLength))) return 0;
+  const from = fromArray ? src : endsOnlyHere((src as Allocation).pool) ? liveBytesOf(src as Allocation) : undefined;
+  const to = toArray ? dst : endsOnlyHere((dst as Allocation).pool) ? liveBytesOf(dst as Allocation) : undefined;
+  if (from === undefined || to === undefined) return 0;
+  if (toArray && tracksPmemMemory() && trackedPoolAt(addressOf(to), toLength)?.kind === "pmem") return 0;
+  if (!((bytes === undefined || bytes === fromLength) && at + fromLength <= toLength)) return 0;
+  setBytes.call(to, from, at);
+  return fromLength;
 }
 
 /**

@@ -855,6 +855,13 @@ export function trackAddresses(pool: HostPool): void {
   trackedPools.add(pool);
 }
 
+/** @internal whether a PMEM pool is open here: until one is, no typed array views PMEM (copy() looks up no address). */
+export function tracksPmemMemory(): boolean {
+  if (trackedPools.size === 0) return false;
+  for (const pool of trackedPools) if (pool.kind === "pmem") return true;
+  return false;
+}
+
 /** @internal the pinned or PMEM pool whose memory holds all `length` bytes at `address`, if any. */
 export function trackedPoolAt(address: number, length: number): HostPool | undefined {
   if (trackedPools.size === 0) return undefined;

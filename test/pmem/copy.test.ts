@@ -83,8 +83,15 @@ async function copyThenLosePower(how: string): Promise<{ bytes: Uint8Array; file
 
 describe("a PMEM destination is durable when copy() returns", () => {
   const expected = pattern(LENGTH);
-  for (const how of ["allocation", "view", "cpu"]) {
-    test(`copy into a PMEM ${how === "view" ? "view" : "allocation"}${how === "cpu" ? " from a CPU pool" : ""} survives power loss`, async () => {
+  const cases: Record<string, string> = {
+    allocation: "allocation",
+    view: "view",
+    cpu: "allocation from a CPU pool",
+    viewed: "allocation from a CPU pool, both with views made (as copy()'s fast path takes them)",
+    "viewed-array": "allocation with its view made, from a Uint8Array",
+  };
+  for (const [how, what] of Object.entries(cases)) {
+    test(`copy into a PMEM ${what} survives power loss`, async () => {
       expect(Buffer.compare((await copyThenLosePower(how)).bytes, expected)).toBe(0);
     });
   }

@@ -1,0 +1,61 @@
+/**
+ * `bun bench/copy.ts`: host copy() against its anchor, TypedArray.prototype.set over the same
+ * bytes, in this process (issue 12: at most 1.25x at 64 B, at most 1.0x from 4 KiB). Each size is
+ * timed between two allocations, from a typed array into an allocation, from an allocation into
+ * a typed array, and between two typed arrays. The anchor for a pair is `dst.set(src)` on the
+ * Uint8Arrays the copy reads and writes (an allocation's `.bytes`). Figures: bench/RESULTS.md.
+ * `bun bench/copy.ts 64 4096` times only those sizes (in bytes).
+ */
+import { do_not_optimize, group, run } from "mitata";
+import { copy, MemoryPoolManager, PoolConfig, type Allocation, type CopySide } from "../src/index";
+import { compare, goalRows, type TimedGoal } from "./goals";
+import { cpuModel, KiB, MiB, table, timesByName } from "./util";
+
+const manager = MemoryPoolManager.getInstance();
+const SIZES: [label: string, bytes: number, goal: number][] = [
+  ["64 B", 64, 1.25],
+  ["4 KiB", 4 * KiB, 1.0],
+  ["64 KiB", 64 * KiB, 1.0],
+  ["64 MiB", 64 * MiB, 1.0],
+];
+const only = process.argv.slice(2).map(Number);
+const sizes = only.length === 0 ? SIZES : SIZES.filter(([, bytes]) => only.includes(bytes));
+const copyPool = manager.createCPUPool("bench-copy", Object.assign(new PoolConfig(), { initialSize: 160 * MiB }));
+const goals: TimedGoal[] = [];
+
+for (const [label, n, goal] of sizes) {
+  const from = copyPool.allocate(n);
+  const to = copyPool.allocate(n);
+  from.bytes.fill(1);
+  const source = new Uint8Array(n).fill(2);
+  const target = new Uint8Array(n);
+  const bytesOf = (side: CopySide) => (ArrayBuffer.isView(side) ? (side as Uint8Array) : (side as Allocation).bytes);
+  const pairs: [name: string, dst: CopySide, src: CopySide][] = [
+    ["allocation <- allocation", to, from],
+    ["allocation <- typed array", to, source],
+    ["typed array <- allocation", target, from],
+    ["typed array <- typed array", target, source],
+  ];
+  group(`host copies of ${label}`, () => {
+    for (const [name, dst, src] of pairs) {
+      const dstBytes = bytesOf(dst);
+      const srcBytes = bytesOf(src);
+      goals.push(
+        compare(
+          `copy(), ${name}, ${label} vs TypedArray.prototype.set`,
+          [`copy ${name} ${label}`, () => do_not_optimize(copy(dst, src))],
+          [`set ${name} ${label}`, () => do_not_optimize(dstBytes.set(srcBytes))],
+          goal,
+        ),
+      );
+    }
+  });
+}
+
+const started = performance.now();
+const average = timesByName(await run({ format: "quiet" } as Parameters<typeof run>[0]));
+manager.destroyPool("bench-copy");
+const { rows, unmet } = goalRows(goals, average);
+console.log(`\ncpu: ${cpuModel()} (${navigator.hardwareConcurrency} cores), Bun ${Bun.version}, ${new Date().toISOString().slice(0, 10)}`);
+console.log(table(["figure (issue 12)", "ours", "anchor", "ratio", "goal", "met?"], rows));
+console.log(`\n${unmet.length === 0 ? "all goals met" : `unmet: ${unmet.join("; ")}`} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
