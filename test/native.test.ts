@@ -108,8 +108,7 @@ describe("PMEM's typed functions give statuses, and offsets decoded from the cor
 
   test.skipIf(noPMEM !== undefined)("on a live pool: roots, their names, links and the unreachable list, by offset", () => {
     const path = poolPath("native-typed");
-    const pool = manager.createPMEMPool("native-pmem", pmemConfig(path));
-    made.push(pool.name);
+    using pool = manager.createPMEMPool("native-pmem", pmemConfig(path)); // closed before removePoolFiles removes its file
     expect(native.pmemPoolPath(pool.handle)).toBe(path);
     expect(native.pmemFileCreated(pool.handle)).toBe(true);
     const name = native.encodeName("native-root");
