@@ -11,11 +11,11 @@
 import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
 import { bench, do_not_optimize, group, run } from "mitata";
 import { configureNvtx, MemoryPoolManager, nvtxStatus, PoolConfig, type GPUAllocation } from "../src/index.ts";
-import { core } from "../src/native.ts";
+import { gpuDeviceCount, rawCoreForTests as core } from "../src/native.ts";
 import { formatRatio, MiB, table, timesByName } from "./util.ts";
 
 const manager = MemoryPoolManager.getInstance();
-if (core.mp_gpu_device_count() <= 0) {
+if (gpuDeviceCount() === 0) {
   console.log("bench/gpu.ts: no GPU here; run it on the GPU machine.");
   process.exit(0);
 }

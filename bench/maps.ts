@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { do_not_optimize, group, run } from "mitata";
 import { copy, MemoryPoolManager, PoolConfig, renderMemoryMap, type CPUMemoryPool } from "../src/index.ts";
-import { core } from "../src/native.ts";
+import { gpuDeviceCount, pmemUnavailableReason } from "../src/native.ts";
 import { compare, type TimedGoal } from "./goals.ts";
 import { cpuModel, formatNs, formatRatio, KiB, MiB, table, timesByName, xorshift32 } from "./util.ts";
 
@@ -130,7 +130,7 @@ manager.destroyPool("bench_maps_copy");
 
 // ---- 3. GPU: the device -> pinned reference for GPU -> PMEM ----
 const gpuRows: string[][] = [];
-if (core.mp_gpu_device_count() > 0) {
+if (gpuDeviceCount() > 0) {
   const bytes = 1024 * MiB;
   const gpu = manager.createGPUPool("bench_maps_gpu", Object.assign(new PoolConfig(), { initialSize: bytes + 64 * MiB }));
   const pinned = manager.createPinnedPool("bench_maps_pinned", Object.assign(new PoolConfig(), { initialSize: bytes + 64 * MiB }));
@@ -155,7 +155,7 @@ if (core.mp_gpu_device_count() > 0) {
     `${rate(anchor.best).toFixed(1)} GB/s`,
     `${formatRatio(rate(ours.best) / rate(anchor.best))}×`,
   ]);
-  if (core.mp_pmem_available() === 0) {
+  if (pmemUnavailableReason() === undefined) {
     // A pool file in /dev/shm (emulated PMEM; persist is msync there unless PMEM_IS_PMEM_FORCE=1).
     const path = join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), `bench-maps-${process.pid}.pool`);
     // The file holds its header, tables and roots beside the heap: room for one 1 GiB block and more.

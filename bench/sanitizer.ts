@@ -7,12 +7,12 @@
  * the sanitizer GPU pools take one cuMemAlloc each (it refuses NVTX heaps over VMM mappings): the
  * "backing" scenario prints the address space each pool took and what export gives.
  */
-import { core } from "../src/native.ts";
+import { gpuDeviceCount } from "../src/native.ts";
 import { findSanitizer, runUnderSanitizer, type SanitizerTool } from "../test/support/sanitizer.ts";
 import { table } from "./util.ts";
 
 const sanitizer = findSanitizer();
-if (core.mp_gpu_device_count() <= 0 || sanitizer === null) {
+if (gpuDeviceCount() === 0 || sanitizer === null) {
   console.log("bench/sanitizer.ts: needs a CUDA device and compute-sanitizer; run it on the GPU machine.");
   process.exit(0);
 }

@@ -13,7 +13,7 @@ import type { LeakInfo } from "./debug/report";
 import { describe, InvalidPointerError, OutOfBoundsError, type MemoryPoolError } from "./errors";
 import { GPUDebug } from "./gpu_debug";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
-import { allocationIdOf, lastId, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
+import { allocationIdOf } from "./native";
 import * as native from "./native";
 import { NativePool, type PoolCalls } from "./pool";
 import { GPUStream, streamOf, type StreamOptions } from "./stream";
@@ -87,7 +87,7 @@ export class GPUMemoryPool extends NativePool {
   #allocOffset(size: number, stream: GPUStream | undefined): number {
     if (stream === undefined) return this.allocOffset(size);
     const offset = native.allocOnStream(this.handle, sizeArg(size), stream.handle);
-    if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
+    if (offset < 0) throw this.failure(offset);
     this.tookCoreId();
     return offset;
   }

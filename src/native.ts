@@ -171,16 +171,16 @@ export function describeCore(describe: (buffer: Uint8Array, capacity: number) =>
 const lib = loadCore(open);
 
 /**
- * @internal the core's symbols, raw: for src/pmem.ts until PMEM pools are ordinary pools (issue 13),
- * and for tests that hand the core what the typed functions below refuse. Other files in src/ call
- * the typed functions (test/ffi_boundary.test.ts).
+ * @internal the core's symbols, raw, for test/ and bench/ only: the ABI tests, tests that hand the
+ * core what the typed functions below refuse and check its status, tests that wrap a symbol to count
+ * calls, and benches of the bare crossing. Nothing in src/ uses it (test/ffi_boundary.test.ts).
  */
-export const core = lib;
+export const rawCoreForTests = lib;
 
 /** What the loaded core describes (src/abi.ts): the tables below are built from it. */
 export const ABI: Abi = abi;
 export const Status = abi.statuses;
-/** Granule offsets from mp_alloc are below this; from it up they are errors. */
+/** Granule offsets from alloc and liveId are below this; from it up they are errors (statusOfOffset). */
 export const OFFSET_ERROR_BASE = abi.constants.offsetErrorBase;
 /** mp_last_id after mp_alloc: the id in the low 31 bits, the top bit set for an allocation with guard pages. */
 export const ID_MASK = abi.constants.idMask;
@@ -279,16 +279,22 @@ function check(status: number): number {
   return status;
 }
 
+/**
+ * The status an offset error stands for. Only src/pool.ts's hot path (alloc, liveId) sees offset
+ * errors; every other call that gives an offset decodes them here (offsetOrStatus).
+ */
 export function statusOfOffset(offset: number): number {
   return -(offset - OFFSET_ERROR_BASE);
+}
+
+/** A granule offset (or id) the core gave, as it is; an offset error as its (negative) status. */
+function offsetOrStatus(offset: number): number {
+  return offset >= OFFSET_ERROR_BASE ? statusOfOffset(offset) : offset;
 }
 
 const encoder = new TextEncoder();
 export function encodeName(name: string): Uint8Array {
   return encoder.encode(name);
-}
-export function decodeName(bytes: Uint8Array): string {
-  return decoder.decode(bytes);
 }
 
 // ---- the typed functions: one per core operation ----
@@ -372,8 +378,8 @@ export function flushThreadCaches(): void {
 }
 
 // -- a pool's blocks: statuses, for the pool to turn into errors (src/pool.ts PoolCalls) --
-// The calls that give a granule offset or an id give OFFSET_ERROR_BASE + a status's magnitude for a
-// failure (statusOfOffset()); the others give a negative status. Like every function here they
+// alloc and liveId, on the pool's hot path, give the core's answer as it is: OFFSET_ERROR_BASE + a
+// status's magnitude for a failure (statusOfOffset()); the others give a negative status. Like every function here they
 // read the symbol when called (a test may wrap the core's symbols to count calls); Bun's JIT
 // inlines them into the pool's hot paths (bench/boundary.ts measures those).
 
@@ -431,9 +437,9 @@ export function listLiveOffsets(handle: number, out: Uint32Array, capacity: numb
 export function poolSnapshot(handle: number, header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number {
   return lib.mp_snapshot(handle, header, regions, regionCapacity, blocks, blockCapacity, stats);
 }
-/** As alloc, with the block's reuse ordered by a CUDA stream (GPU pools). */
+/** As alloc, with the block's reuse ordered by a CUDA stream (GPU pools): its granule offset, or a negative status. */
 export function allocOnStream(handle: number, size: number, stream: Pointer): number {
-  return lib.mp_alloc_on_stream(handle, size, stream);
+  return offsetOrStatus(lib.mp_alloc_on_stream(handle, size, stream));
 }
 /** As free, once the work queued on the stream so far is done (GPU pools). */
 export function freeOnStream(handle: number, offset: number, id: number, stream: Pointer): number {
@@ -517,6 +523,11 @@ export function copyHost(dst: Pointer, src: Pointer, length: number): void {
 /** CUDA devices the driver sees; 0 where no driver or device answers. */
 export function gpuDeviceCount(): number {
   return Math.max(0, lib.mp_gpu_device_count());
+}
+/** Why no GPU is usable here (the core's reason where the driver does not answer), or undefined where a device answers. */
+export function gpuUnavailableReason(): string | undefined {
+  const count = lib.mp_gpu_device_count();
+  return count > 0 ? undefined : count < 0 ? lastError() : "the CUDA driver sees no device";
 }
 export function gpuDeviceName(deviceId: number): string {
   return nameOrThrow(readName((buffer, capacity) => lib.mp_gpu_device_name(deviceId, buffer, capacity), 96));
@@ -607,6 +618,10 @@ export function setNvtx(registerMemory: number, ranges: number): number {
 export function requirePmem(): void {
   check(lib.mp_pmem_available());
 }
+/** Why PMEM pools cannot be made here (the core's reason), or undefined where libpmem loads. */
+export function pmemUnavailableReason(): string | undefined {
+  return lib.mp_pmem_available() < 0 ? lastError() : undefined;
+}
 /** Opens (or creates) the PMEM pool of the file at `path` (UTF-8): its handle. */
 export function openPmemPool(name: Uint8Array, path: Uint8Array, config: Float64Array): number {
   return check(lib.mp_pmem_open(name, name.length, path, path.length, config));
@@ -615,13 +630,78 @@ export function openPmemPool(name: Uint8Array, path: Uint8Array, config: Float64
 export function pmemPoolPath(handle: number): string {
   return nameOrThrow(readName((buffer, capacity) => lib.mp_pmem_path(handle, buffer, capacity), 4096));
 }
-/** Makes `length` bytes at a file offset durable: a status, for the pool. */
+/** Whether the file is on persistent memory, real or emulated (persists flush CPU caches; else they msync). */
+export function isOnPersistentMemory(handle: number): boolean {
+  return lib.mp_pmem_is_pmem(handle) === 1;
+}
+/** Whether opening the pool created its file (false: an existing pool was opened and recovered). */
+export function pmemFileCreated(handle: number): boolean {
+  return lib.mp_pmem_created(handle) === 1;
+}
+
+// The calls below give statuses (or granule offsets, else a negative status) for the pool to turn
+// into errors (PMEMMemoryPool, src/copy.ts), as a pool's block calls do.
+
+/** Makes `length` bytes at a file offset durable: a status. */
 export function persistPmem(handle: number, fileOffset: number, length: number): number {
   return lib.mp_pmem_persist(handle, fileOffset, length);
 }
-/** Copies host bytes to a file offset and makes them durable: a status, for the pool. */
+/** Starts writing `length` bytes at a file offset back without waiting (drainPmem waits): a status. */
+export function flushPmem(handle: number, fileOffset: number, length: number): number {
+  return lib.mp_pmem_flush(handle, fileOffset, length);
+}
+/** Waits until everything flushed so far is durable: a status. */
+export function drainPmem(handle: number): number {
+  return lib.mp_pmem_drain(handle);
+}
+/** Copies host bytes to a file offset and makes them durable: a status. */
 export function memcpyPersistPmem(handle: number, fileOffset: number, src: Pointer, length: number): number {
   return lib.mp_pmem_memcpy_persist(handle, fileOffset, src, length);
+}
+/** As memcpyPersistPmem, into the allocation `id` at a granule offset, at byte `at` of it (the core checks that it fits): a status. */
+export function memcpyPersistIntoPmem(handle: number, offset: number, id: number, at: number, src: Pointer, length: number): number {
+  return lib.mp_pmem_memcpy_persist_into(handle, offset, id, at, src, length);
+}
+
+/** Publishes the allocation `id` at a granule offset (0: none, removing the root) as root `name`; `freePrevious` frees the block it published before in the same step: a status. */
+export function setPmemRoot(handle: number, name: Uint8Array, offset: number, id: number, freePrevious: boolean): number {
+  return lib.mp_pmem_set_root(handle, name, name.length, offset, id, freePrevious ? 1 : 0);
+}
+/** The granule offset root `name` publishes, 0 where there is no such root, or a negative status. */
+export function pmemRootOffset(handle: number, name: Uint8Array): number {
+  return offsetOrStatus(lib.mp_pmem_get_root(handle, name, name.length));
+}
+/** As pmemRootOffset; where there is no such root, a zero-filled block of `size` bytes allocated and published as it in one step. */
+export function pmemRootOrNew(handle: number, name: Uint8Array, size: number): number {
+  return offsetOrStatus(lib.mp_pmem_root(handle, name, name.length, size));
+}
+/** The name of root number `index`: "" past the last root, or a negative status. */
+export function pmemRootName(handle: number, index: number): string | number {
+  return readName((buffer, capacity) => lib.mp_pmem_root_name(handle, index, buffer, capacity), 64);
+}
+/** Writes the offsets of the live allocations no root or link reaches: how many there are (or a negative status). */
+export function listUnreachableOffsets(handle: number, out: Uint32Array, capacity: number): number {
+  return lib.mp_pmem_unreachable_list(handle, out, capacity);
+}
+/**
+ * Writes a link to the allocation `childId` at `childOffset` (0: none) into the word at byte `at` of
+ * the allocation `parentId` at `parentOffset`, publishing the child with it; `freePrevious` frees
+ * what the word linked to in the same step: a status.
+ */
+export function linkPmem(handle: number, parentOffset: number, parentId: number, at: number, childOffset: number, childId: number, freePrevious: boolean): number {
+  return lib.mp_pmem_link(handle, parentOffset, parentId, at, childOffset, childId, freePrevious ? 1 : 0);
+}
+/** The granule offset the link word at byte `at` of the parent names, 0 where the word is 0, or a negative status. */
+export function pmemLinked(handle: number, parentOffset: number, parentId: number, at: number): number {
+  return offsetOrStatus(lib.mp_pmem_linked(handle, parentOffset, parentId, at));
+}
+/** Makes the allocation `id` at a granule offset durable without a root or link: a status. */
+export function commitUnpublishedPmem(handle: number, offset: number, id: number): number {
+  return lib.mp_pmem_commit_unpublished(handle, offset, id);
+}
+/** Persist barriers passed in this process (counted only where MEMORY_POOL_CRASH_AT is set: the crash tests). */
+export function pmemBarrierCount(): number {
+  return lib.mp_pmem_barrier_count();
 }
 /** One DMA from the device into the registered mapping, then persisted: 1 where done, 0 where the caller copies, or a status. */
 export function checkpointPmem(handle: number, deviceId: number, fileOffset: number, src: Pointer, length: number): number {

@@ -13,7 +13,7 @@ import { Allocation } from "./allocation";
 import type { LeakInfo } from "./debug/report";
 import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError, UseAfterFreeError } from "./errors";
-import { core, decodeName, encodeName, GRANULE_BYTES, OFFSET_ERROR_BASE, statusOfOffset } from "./native";
+import { encodeName, GRANULE_BYTES } from "./native";
 import { HostPool, trackAddresses } from "./pool";
 import { booleanOption, byteLengthOf, isWellFormedName, optionsArg, sizeArg } from "./validate";
 import * as native from "./native";
@@ -38,8 +38,6 @@ export const LINK_BYTES = 8;
 
 /** What part of the pool's memory persist(), flush() and memcpyPersist() act on. */
 export type PersistTarget = Allocation | ArrayBufferView;
-
-const nameBuffer = new Uint8Array(256);
 
 /** A root's name as the core takes it; the core checks its length. */
 function rootName(name: unknown): Uint8Array {
@@ -72,12 +70,9 @@ export class PMEMMemoryPool extends HostPool {
   /** @internal pools are made by MemoryPoolManager.createPMEMPool */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number) {
     super(name, config, handle); // a pool of the core's one table: the same calls as every pool
-    const len = core.mp_pmem_path(handle, nameBuffer, nameBuffer.length);
-    const buffer = len > nameBuffer.length ? new Uint8Array(len) : nameBuffer;
-    if (buffer !== nameBuffer) core.mp_pmem_path(handle, buffer, buffer.length);
-    this.path = decodeName(buffer.subarray(0, len));
-    this.isPmem = core.mp_pmem_is_pmem(handle) === 1;
-    this.created = core.mp_pmem_created(handle) === 1;
+    this.path = native.pmemPoolPath(handle);
+    this.isPmem = native.isOnPersistentMemory(handle);
+    this.created = native.pmemFileCreated(handle);
     trackAddresses(this); // copy() persists what it writes into this memory, views included
   }
 
@@ -87,18 +82,18 @@ export class PMEMMemoryPool extends HostPool {
    */
   persist(target: PersistTarget, length?: number, offset = 0): void {
     const start = this.#rangeStart(target, length, offset);
-    if (this.#rangeLength !== 0) this.expectOk(core.mp_pmem_persist(this.handle, start, this.#rangeLength));
+    if (this.#rangeLength !== 0) this.expectOk(native.persistPmem(this.handle, start, this.#rangeLength));
   }
 
   /** Starts writing `length` bytes back without waiting; drain() waits. flush() + drain() = persist(). */
   flush(target: PersistTarget, length?: number, offset = 0): void {
     const start = this.#rangeStart(target, length, offset);
-    if (this.#rangeLength !== 0) this.expectOk(core.mp_pmem_flush(this.handle, start, this.#rangeLength));
+    if (this.#rangeLength !== 0) this.expectOk(native.flushPmem(this.handle, start, this.#rangeLength));
   }
 
   /** Waits until everything flushed so far is durable. */
   drain(): void {
-    this.expectOk(core.mp_pmem_drain(this.handle));
+    this.expectOk(native.drainPmem(this.handle));
   }
 
   /**
@@ -114,9 +109,9 @@ export class PMEMMemoryPool extends HostPool {
     const from = addressOf((ArrayBuffer.isView(source) ? source : new Uint8Array(source)) as DataView);
     if (target instanceof Allocation) {
       // The core checks it again against the allocation it holds now.
-      this.expectOk(core.mp_pmem_memcpy_persist_into(this.handle, target.offset, target.id, offset, from, bytes));
+      this.expectOk(native.memcpyPersistIntoPmem(this.handle, target.offset, target.id, offset, from, bytes));
     } else {
-      this.expectOk(core.mp_pmem_memcpy_persist(this.handle, start, from, bytes));
+      this.expectOk(native.memcpyPersistPmem(this.handle, start, from, bytes));
     }
   }
 
@@ -165,8 +160,8 @@ export class PMEMMemoryPool extends HostPool {
       id = allocation.id;
     }
     // The block the root names now: freed by the call where freePrevious asks, and then its views must die.
-    const previous = freePrevious ? this.#offsetOrNone(core.mp_pmem_get_root(this.handle, encoded, encoded.length)) : 0;
-    this.expectOk(core.mp_pmem_set_root(this.handle, encoded, encoded.length, offset, id, freePrevious ? 1 : 0));
+    const previous = freePrevious ? this.#offsetOrNone(native.pmemRootOffset(this.handle, encoded)) : 0;
+    this.expectOk(native.setPmemRoot(this.handle, encoded, offset, id, freePrevious === true));
     this.#freedByCore(previous, offset);
   }
 
@@ -190,14 +185,14 @@ export class PMEMMemoryPool extends HostPool {
       id = child.id;
     }
     const word = this.#wordOffset(byteOffset);
-    const previous = freePrevious ? this.#offsetOrNone(core.mp_pmem_linked(this.handle, parent.offset, parent.id, word)) : 0;
-    this.expectOk(core.mp_pmem_link(this.handle, parent.offset, parent.id, word, offset, id, freePrevious ? 1 : 0));
+    const previous = freePrevious ? this.#offsetOrNone(native.pmemLinked(this.handle, parent.offset, parent.id, word)) : 0;
+    this.expectOk(native.linkPmem(this.handle, parent.offset, parent.id, word, offset, id, freePrevious === true));
     this.#freedByCore(previous, offset);
   }
 
-  /** A granule offset the core returned, or 0 where it returned none or an error (the call after it says why). */
+  /** A granule offset the core returned, or 0 where it returned none or a status (the call after it says why). */
   #offsetOrNone(offset: number): number {
-    return offset >= OFFSET_ERROR_BASE ? 0 : offset;
+    return offset < 0 ? 0 : offset;
   }
 
   /**
@@ -215,7 +210,7 @@ export class PMEMMemoryPool extends HostPool {
   /** The allocation the link at `byteOffset` of `parent` names, or undefined where the word is 0 (no link). */
   linked(parent: Allocation, byteOffset: number): Allocation | undefined {
     this.#assertUsable(parent);
-    const offset = this.#checkOffset(core.mp_pmem_linked(this.handle, parent.offset, parent.id, this.#wordOffset(byteOffset)));
+    const offset = this.expectOk(native.pmemLinked(this.handle, parent.offset, parent.id, this.#wordOffset(byteOffset)));
     return offset === 0 ? undefined : this.fromPointer(this.base + offset * GRANULE_BYTES);
   }
 
@@ -226,7 +221,7 @@ export class PMEMMemoryPool extends HostPool {
    */
   commitUnpublished(allocation: Allocation): void {
     this.#assertUsable(allocation);
-    this.expectOk(core.mp_pmem_commit_unpublished(this.handle, allocation.offset, allocation.id));
+    this.expectOk(native.commitUnpublishedPmem(this.handle, allocation.offset, allocation.id));
   }
 
   /** A link's byte offset as the core takes it (it checks the range); not a number: NaN, refused there. */
@@ -237,7 +232,7 @@ export class PMEMMemoryPool extends HostPool {
   /** The allocation published as `name`, or undefined where there is no such root. */
   getRoot(name: string): Allocation | undefined {
     const encoded = rootName(name);
-    const offset = this.#checkOffset(core.mp_pmem_get_root(this.handle, encoded, encoded.length));
+    const offset = this.expectOk(native.pmemRootOffset(this.handle, encoded));
     return offset === 0 ? undefined : this.fromPointer(this.base + offset * GRANULE_BYTES);
   }
 
@@ -250,7 +245,7 @@ export class PMEMMemoryPool extends HostPool {
    */
   root(name: string, size: number): Allocation {
     const encoded = rootName(name);
-    const offset = this.#checkOffset(core.mp_pmem_root(this.handle, encoded, encoded.length, sizeArg(size)));
+    const offset = this.expectOk(native.pmemRootOrNew(this.handle, encoded, sizeArg(size)));
     const found = this.fromPointer(this.base + offset * GRANULE_BYTES);
     if (found.size >= size) return found;
     // Made smaller, by an earlier version of the program: handing it out as it is would let code
@@ -268,9 +263,10 @@ export class PMEMMemoryPool extends HostPool {
   roots(): string[] {
     const names: string[] = [];
     for (let index = 0; ; index++) {
-      const len = this.expectOk(core.mp_pmem_root_name(this.handle, index, nameBuffer, nameBuffer.length));
-      if (len === 0) return names; // past the last root (a name has at least one byte)
-      names.push(decodeName(nameBuffer.subarray(0, len)));
+      const name = native.pmemRootName(this.handle, index);
+      if (typeof name === "number") throw this.failure(name);
+      if (name === "") return names; // past the last root (a name has at least one byte)
+      names.push(name);
     }
   }
 
@@ -296,7 +292,7 @@ export class PMEMMemoryPool extends HostPool {
 
   /** The granule offsets of every live allocation, or of those no root reaches, as the core lists them. */
   #listed(unreachable: boolean): Uint32Array {
-    const list = unreachable ? core.mp_pmem_unreachable_list : native.listLiveOffsets;
+    const list = unreachable ? native.listUnreachableOffsets : native.listLiveOffsets;
     let offsets = new Uint32Array(1024);
     let count = this.expectOk(list(this.handle, offsets, offsets.length));
     while (count > offsets.length) {
@@ -326,11 +322,6 @@ export class PMEMMemoryPool extends HostPool {
   /** Closes the pool (as manager.destroyPool does): the file stays; unpublished allocations are not in it. */
   close(): void {
     this.destroyNative();
-  }
-
-  #checkOffset(offset: number): number {
-    if (offset >= OFFSET_ERROR_BASE) this.expectOk(statusOfOffset(offset));
-    return offset;
   }
 }
 

@@ -33,10 +33,10 @@ import {
   UseAfterFreeError,
 } from "../src/index";
 import { isAvailable } from "../src/loader";
-import { ABI, CONFIG_FIELDS, core, describeCore, errorFor, Status, STATS_FIELDS } from "../src/native";
+import { ABI, CONFIG_FIELDS, describeCore, errorFor, rawCoreForTests, Status, STATS_FIELDS } from "../src/native";
 
 const root = join(import.meta.dir, "..");
-const description = JSON.parse(describeCore(core.mp_abi_describe)) as Description;
+const description = JSON.parse(describeCore(rawCoreForTests.mp_abi_describe)) as Description;
 const manager = MemoryPoolManager.getInstance();
 
 const made: string[] = [];
@@ -50,7 +50,7 @@ describe("the core's description and the TypeScript side", () => {
   test("the core loaded, and its description is the one the tables were built from", () => {
     expect(isAvailable()).toBe(true);
     expect(description.version).toBe(ABI_VERSION);
-    expect(core.mp_abi_version()).toBe(ABI_VERSION);
+    expect(rawCoreForTests.mp_abi_version()).toBe(ABI_VERSION);
     expect(readAbi(JSON.stringify(description), "the test")).toEqual(ABI);
   });
 
@@ -266,7 +266,7 @@ describe("config errors name their field from the core", () => {
   };
   const create = (name: string, config: Float64Array) => {
     const bytes = new TextEncoder().encode(name);
-    return core.mp_pool_create(bytes, bytes.length, config);
+    return rawCoreForTests.mp_pool_create(bytes, bytes.length, config);
   };
 
   test("a pool's name: field 'name', though the message starts 'a pool's name'", () => {
@@ -294,8 +294,8 @@ describe("config errors name their field from the core", () => {
   });
 
   test("a failure that is not a config error names no setting", () => {
-    expect(core.mp_pool_destroy(0x7fff_fff0)).toBe(Status.poolNotFound);
+    expect(rawCoreForTests.mp_pool_destroy(0x7fff_fff0)).toBe(Status.poolNotFound);
     const buffer = new Uint8Array(64);
-    expect(core.mp_last_error_setting(buffer, buffer.length)).toBe(0);
+    expect(rawCoreForTests.mp_last_error_setting(buffer, buffer.length)).toBe(0);
   });
 });

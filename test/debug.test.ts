@@ -18,7 +18,7 @@ import {
   type Allocation,
 } from "../src/index";
 import { debugFromEnvironment } from "../src/debug/env";
-import { CONFIG_FIELDS, core } from "../src/native";
+import * as native from "../src/native";
 import { poolPath, removePoolFiles } from "./pmem/helpers";
 import { thrown } from "./support/thrown";
 
@@ -116,10 +116,10 @@ describe("configuration", () => {
     pool("cfg-attach", { canaries: true, guardPages: true, guardPagePosition: "before", guardSampleRate: 7, fillOnAlloc: 1, quarantineBytes: 8192, trackHistory: true, historySize: 9 });
     const attached = (() => {
       // A second manager view of the same core pool: what getPool gives a Worker.
-      const record = new Float64Array(CONFIG_FIELDS.length);
-      const handle = core.mp_pool_find(new TextEncoder().encode("cfg-attach"), 10);
-      expect(core.mp_pool_config(handle, record)).toBe(0);
-      return Array.from(record.subarray(CONFIG_FIELDS.indexOf("canaries")));
+      const handle = native.findPool(native.encodeName("cfg-attach"));
+      expect(handle).toBeDefined();
+      const record = native.poolConfig(handle!);
+      return Array.from(record.subarray(native.CONFIG_FIELDS.indexOf("canaries")));
     })();
     expect(attached).toEqual([1, 2, 7, 1, -1, 8192, 1, 0, 0, 9]);
   });
@@ -251,7 +251,7 @@ describe("guard pages", () => {
     expect(guards.every((address) => address % PAGE === 0)).toBe(true);
     expect(protectionsOf(guards)).toEqual(guards.map(() => "---p"));
     expect(protectionsOf(live.map((a) => a.ptr))).toEqual(live.map(() => "rw-p"));
-    for (const a of live) expect(core.mp_is_guarded(p.handle, a.offset)).toBe(1);
+    for (const a of live) expect(native.isGuarded(p.handle, a.offset)).toBe(true);
     // An overrun too small to reach the page lands in the slack, where canaries catch it.
     const odd = live.filter((a) => a.size % 16 !== 0);
     for (const a of odd) {
@@ -289,7 +289,7 @@ describe("guard pages", () => {
   test("sampled: about one allocation in N is guarded, the rest are plain and cost no record", () => {
     const p = pool("guard-sampled", { guardPages: true, guardSampleRate: 20 });
     const live = Array.from({ length: 4000 }, () => p.allocate(48));
-    const guarded = live.filter((a) => core.mp_is_guarded(p.handle, a.offset) === 1);
+    const guarded = live.filter((a) => native.isGuarded(p.handle, a.offset));
     expect(guarded.length).toBeGreaterThan(100);
     expect(guarded.length).toBeLessThan(400);
     const guards = guarded.map((a) => a.ptr + 48);
@@ -297,7 +297,7 @@ describe("guard pages", () => {
     // Every view has a buffer of its own, guarded or not; a guarded allocation has no window view.
     expect(guarded[0]!.bytes.buffer.byteLength).toBe(48);
     expect(() => guarded[0]!.windowBytes()).toThrow(InvalidPointerError);
-    const plain = live.find((a) => core.mp_is_guarded(p.handle, a.offset) === 0)!;
+    const plain = live.find((a) => !native.isGuarded(p.handle, a.offset))!;
     expect(plain.bytes.buffer.byteLength).toBe(48);
     expect(plain.windowBytes().buffer.byteLength).toBeGreaterThan(48);
     for (const a of live) a.free();
@@ -554,7 +554,7 @@ describe("bad frees are typed errors in every mode", () => {
 
 describe("other kinds of pool", () => {
   // Without libpmem, createPMEMPool says what is missing (test/pmem covers that).
-  test.skipIf(core.mp_pmem_available() !== 0)("a PMEM pool takes the switches that act in TypeScript and refuses the rest, by name", () => {
+  test.skipIf(native.pmemUnavailableReason() !== undefined)("a PMEM pool takes the switches that act in TypeScript and refuses the rest, by name", () => {
     const path = poolPath("debug");
     try {
       const refused = thrown<ConfigError>(() => manager.createPMEMPool("pmem-debug-refused", Object.assign(PoolConfig.DebugPMEM(path), { canaries: true, initialSize: 256 * 1024 })));

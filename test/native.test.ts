@@ -4,8 +4,10 @@
  * they reach the core's symbols when called, not through a copy taken at load.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { ConfigError, GPUUnavailableError, InvalidPointerError, InvalidSizeError, MemoryPoolManager, PoolConfig, PoolNotFoundError } from "../src/index";
+import { ptr } from "bun:ffi";
+import { ConfigError, GPUUnavailableError, InvalidPointerError, InvalidSizeError, MemoryPoolManager, PMEMUnavailableError, PoolConfig, PoolNotFoundError } from "../src/index";
 import * as native from "../src/native";
+import { pmemConfig, poolPath, removePoolFiles } from "./pmem/helpers";
 import { thrown } from "./support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
@@ -64,6 +66,73 @@ describe("the registry's typed functions", () => {
   });
 });
 
+describe("PMEM's typed functions give statuses, and offsets decoded from the core's offset errors", () => {
+  const noPMEM = native.pmemUnavailableReason();
+  if (noPMEM !== undefined) console.log(`[test/native] the PMEM calls on a live pool are not tested here: ${noPMEM}`);
+  afterAll(removePoolFiles);
+
+  test("whether PMEM is here: pmemUnavailableReason says why not exactly where requirePmem throws", () => {
+    if (noPMEM === undefined) {
+      expect(() => native.requirePmem()).not.toThrow();
+    } else {
+      const error = thrown(() => native.requirePmem());
+      expect(error).toBeInstanceOf(PMEMUnavailableError);
+      expect(error.message).toBe(noPMEM);
+    }
+  });
+
+  test("on a dead handle: every call gives poolNotFound, those that give offsets too (never an offset error)", () => {
+    const handle = deadHandle();
+    const name = native.encodeName("root");
+    const source = new Uint8Array(8);
+    for (const status of [
+      native.pmemRootOffset(handle, name),
+      native.pmemRootOrNew(handle, name, 64),
+      native.pmemLinked(handle, 1, 1, 0),
+      native.pmemRootName(handle, 0),
+      native.setPmemRoot(handle, name, 0, 0, false),
+      native.linkPmem(handle, 1, 1, 0, 0, 0, false),
+      native.commitUnpublishedPmem(handle, 1, 1),
+      native.persistPmem(handle, 0, 8),
+      native.flushPmem(handle, 0, 8),
+      native.drainPmem(handle),
+      native.memcpyPersistPmem(handle, 0, ptr(source), 8),
+      native.memcpyPersistIntoPmem(handle, 1, 1, 0, ptr(source), 8),
+      native.listUnreachableOffsets(handle, new Uint32Array(4), 4),
+    ]) {
+      expect(status).toBe(native.Status.poolNotFound);
+    }
+    expect(native.isOnPersistentMemory(handle)).toBe(false);
+    expect(native.pmemFileCreated(handle)).toBe(false);
+  });
+
+  test.skipIf(noPMEM !== undefined)("on a live pool: roots, their names, links and the unreachable list, by offset", () => {
+    const path = poolPath("native-typed");
+    using pool = manager.createPMEMPool("native-pmem", pmemConfig(path)); // closed before removePoolFiles removes its file
+    expect(native.pmemPoolPath(pool.handle)).toBe(path);
+    expect(native.pmemFileCreated(pool.handle)).toBe(true);
+    const name = native.encodeName("native-root");
+    expect(native.pmemRootOffset(pool.handle, name)).toBe(0); // no such root
+    const rootOffset = native.pmemRootOrNew(pool.handle, name, 64);
+    expect(rootOffset).toBeGreaterThan(0);
+    expect(native.pmemRootOffset(pool.handle, name)).toBe(rootOffset);
+    expect(native.pmemRootName(pool.handle, 0)).toBe("native-root");
+    expect(native.pmemRootName(pool.handle, 1)).toBe(""); // past the last root
+    // A bad word offset is refused with a status, not an offset error.
+    expect(native.pmemLinked(pool.handle, rootOffset, native.liveId(pool.handle, rootOffset), 3)).toBeLessThan(0);
+    expect(native.pmemLinked(pool.handle, rootOffset, native.liveId(pool.handle, rootOffset), 0)).toBe(0); // a zero-filled word: no link
+    const child = pool.allocate(16);
+    expect(native.listUnreachableOffsets(pool.handle, new Uint32Array(4), 4)).toBe(1); // the child, not yet linked
+    expect(native.linkPmem(pool.handle, rootOffset, native.liveId(pool.handle, rootOffset), 0, child.offset, child.id, false)).toBe(0);
+    expect(native.pmemLinked(pool.handle, rootOffset, native.liveId(pool.handle, rootOffset), 0)).toBe(child.offset);
+    expect(native.listUnreachableOffsets(pool.handle, new Uint32Array(4), 4)).toBe(0);
+    expect(native.setPmemRoot(pool.handle, name, 0, 0, false)).toBe(0); // the root removed: both are unreachable now
+    expect(native.pmemRootOffset(pool.handle, name)).toBe(0);
+    expect(native.listUnreachableOffsets(pool.handle, new Uint32Array(4), 4)).toBe(2);
+    expect(native.drainPmem(pool.handle)).toBe(0);
+  });
+});
+
 describe("a pool's block calls give statuses for the pool to decode", () => {
   test("on a dead handle: an offset error that decodes to poolNotFound, and negative statuses", () => {
     const handle = deadHandle();
@@ -102,7 +171,7 @@ describe("a pool's block calls give statuses for the pool to decode", () => {
   });
 
   test("each reads the core's symbol when called (a test's wrapper of the symbol sees the call)", () => {
-    const symbols = native.core as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const symbols = native.rawCoreForTests as unknown as Record<string, (...args: unknown[]) => unknown>;
     const original = symbols.mp_alloc!;
     const seen: unknown[][] = [];
     symbols.mp_alloc = (...args: unknown[]) => {
@@ -130,7 +199,17 @@ describe("copies and the GPU's typed functions", () => {
   });
 
   const devices = native.gpuDeviceCount();
-  if (devices === 0) console.log("[test/native] the device calls' success is not tested here: the CUDA driver sees no device");
+  if (devices === 0) console.log(`[test/native] the device calls' success is not tested here: ${native.gpuUnavailableReason()}`);
+
+  test("gpuUnavailableReason says why exactly where no device answers", () => {
+    const reason = native.gpuUnavailableReason();
+    if (devices > 0) expect(reason).toBeUndefined();
+    else expect(reason).toBeString();
+  });
+
+  test("a stream-ordered allocation on a dead handle gives poolNotFound (the offset error decoded)", () => {
+    expect(native.allocOnStream(deadHandle(), 64, null as never)).toBe(native.Status.poolNotFound);
+  });
   test.skipIf(devices > 0)("without a CUDA device: no devices, and every device call is a GPUUnavailableError (here: no driver or no device)", () => {
     expect(devices).toBe(0);
     for (const call of [

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { core, lastError } from "../src/native";
+import { gpuUnavailableReason, pmemUnavailableReason } from "../src/native";
 
 const root = join(import.meta.dir, "..");
 const readme = readFileSync(join(root, "README.md"), "utf8");
@@ -32,9 +32,10 @@ function tsBlocks(): Block[] {
   return blocks;
 }
 
-const deviceCount = core.mp_gpu_device_count();
-const noGPU = deviceCount > 0 ? undefined : `no GPU here: ${deviceCount < 0 ? lastError() : "the CUDA driver sees no device"}`;
-const noPMEM = core.mp_pmem_available() === 0 ? undefined : `no libpmem here: ${lastError()}`;
+const whyNoGPU = gpuUnavailableReason();
+const noGPU = whyNoGPU === undefined ? undefined : `no GPU here: ${whyNoGPU}`;
+const whyNoPMEM = pmemUnavailableReason();
+const noPMEM = whyNoPMEM === undefined ? undefined : `no libpmem here: ${whyNoPMEM}`;
 const PMEM_FILE = "/dev/shm/my_persistent_pool.pool";
 
 function asRun(code: string): string {

@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { ptr as addressOf, read } from "bun:ffi";
 import { allocate, deallocate, DoubleFreeError, InvalidPointerError, MemoryPoolManager, PoolConfig, type Allocation, type CPUMemoryPool } from "../src/index";
-import { core } from "../src/native";
+import * as native from "../src/native";
 import { cpuPoolsPerTest } from "./support/pools";
 import { thrown } from "./support/thrown";
 
@@ -99,7 +99,7 @@ describe("default views", () => {
     const p = pool("ended-elsewhere", PoolConfig.FixedSizeCPU(64));
     const first = p.allocate(32);
     const old = first.bytes;
-    expect(core.mp_free(p.handle, first.offset, first.id)).toBe(0); // as another Worker's free would
+    expect(native.free(p.handle, first.offset, first.id)).toBe(0); // as another Worker's free would
     const second = p.allocate(32);
     expect(second.ptr).toBe(first.ptr);
     second.bytes[0] = 1;

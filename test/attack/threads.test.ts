@@ -8,11 +8,11 @@
  * its statistics and blocks while its owner changed them without a lock.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { core, lastError } from "../../src/native";
+import { gpuUnavailableReason } from "../../src/native";
 import { poolPath, removePoolFiles, runChild } from "../pmem/helpers";
 
-const deviceCount = core.mp_gpu_device_count();
-if (deviceCount <= 0) console.log(`[test/attack/threads] the pinned pool case skipped: ${deviceCount < 0 ? lastError() : "the CUDA driver sees no device"}`);
+const noGPU = gpuUnavailableReason();
+if (noGPU !== undefined) console.log(`[test/attack/threads] the pinned pool case skipped: ${noGPU}`);
 
 afterAll(removePoolFiles);
 
@@ -56,7 +56,7 @@ describe("a pool destroyed by another thread: every call in the Worker is PoolNo
   }
 });
 
-test.skipIf(deviceCount <= 0)("a pinned pool destroyed by another thread: PoolNotFoundError in the Worker, its old view reads zeros", async () => {
+test.skipIf(noGPU !== undefined)("a pinned pool destroyed by another thread: PoolNotFoundError in the Worker, its old view reads zeros", async () => {
   const { outcomes } = await probe("destroyed", "pinned", { threadSafety: "mutex" });
   for (const call of ["bytes", "fromPointer", "deallocate(ptr)", "free", ...calls]) expect([call, outcomes[call]]).toEqual([call, "POOL_NOT_FOUND"]);
   expect(outcomes.oldView).toBe("0"); // the range stays mapped, as a CPU pool's (it was unmapped: the read faulted)

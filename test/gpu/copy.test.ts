@@ -16,15 +16,17 @@ import {
   type PMEMMemoryPool,
   type PoolAllocation,
 } from "../../src/index";
-import { core, lastError } from "../../src/native";
+import { gpuDeviceCount, gpuUnavailableReason, pmemUnavailableReason } from "../../src/native";
 import { pmemConfig, poolPath, removePoolFiles } from "../pmem/helpers";
 
 const manager = MemoryPoolManager.getInstance();
-const deviceCount = core.mp_gpu_device_count();
-const gpu = deviceCount > 0;
-if (!gpu) console.log(`[test/gpu/copy] GPU copy tests skipped: ${deviceCount < 0 ? lastError() : "the CUDA driver sees no device"}`);
-const pmem = core.mp_pmem_available() === 0;
-if (gpu && !pmem) console.log(`[test/gpu/copy] pairs with PMEM skipped: ${lastError()}`);
+const deviceCount = gpuDeviceCount();
+const noGPU = gpuUnavailableReason();
+const gpu = noGPU === undefined;
+if (!gpu) console.log(`[test/gpu/copy] GPU copy tests skipped: ${noGPU}`);
+const noPMEM = pmemUnavailableReason();
+const pmem = noPMEM === undefined;
+if (gpu && !pmem) console.log(`[test/gpu/copy] pairs with PMEM skipped: ${noPMEM}`);
 
 const MiB = 1 << 20;
 const made: string[] = [];

@@ -3,13 +3,13 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import type { Pointer } from "bun:ffi";
 import { BoundaryViolationError, ConfigError, MemoryPoolManager, PoolConfig, type GPUAllocation, type GPUMemoryPool } from "../../src/index";
-import { core, HostMemory, lastError } from "../../src/native";
+import { copyDeviceToHost, fillDevice, gpuKernelsAvailable, gpuUnavailableReason, HostMemory } from "../../src/native";
 import { thrown } from "../support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
-const deviceCount = core.mp_gpu_device_count();
-const gpu = deviceCount > 0 && core.mp_gpu_kernels_available() === 1;
-if (!gpu) console.log(`[test/gpu/debug] DebugGPU tests skipped: ${deviceCount < 0 ? lastError() : deviceCount === 0 ? "the CUDA driver sees no device" : "the core was built without nvcc"}`);
+const noGPU = gpuUnavailableReason();
+const gpu = noGPU === undefined && gpuKernelsAvailable();
+if (!gpu) console.log(`[test/gpu/debug] DebugGPU tests skipped: ${noGPU ?? "the core was built without nvcc"}`);
 
 const made: string[] = [];
 function debugPool(name: string, fields: Partial<PoolConfig> = {}): GPUMemoryPool {
@@ -29,12 +29,12 @@ afterAll(() => {
 
 /** A kernel writing `length` bytes of `value` at a device address, past whatever bounds there are. */
 function strayKernelWrite(address: number, length: number, value = 0x42): void {
-  expect(core.mp_gpu_fill(0, address as Pointer, value, length, null)).toBe(0);
+  fillDevice(0, address as Pointer, value, length, null); // throws the typed error where the core refuses
 }
 
 function deviceBytes(address: number, length: number): Uint8Array {
   const out = new Uint8Array(length);
-  expect(core.mp_gpu_copy_dtoh(0, out, address as Pointer, length, HostMemory.pageable, null)).toBe(0);
+  copyDeviceToHost(0, out, address as Pointer, length, HostMemory.pageable, null);
   return out;
 }
 

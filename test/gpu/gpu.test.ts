@@ -21,13 +21,13 @@ import {
   PoolConfig,
   UseAfterFreeError,
 } from "../../src/index";
-import { core, lastError } from "../../src/native";
+import { gpuDeviceCount, gpuUnavailableReason } from "../../src/native";
 import { thrown } from "../support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
-const deviceCount = core.mp_gpu_device_count();
-const gpu = deviceCount > 0;
-const whyNot = deviceCount < 0 ? lastError() : "the CUDA driver sees no device";
+const deviceCount = gpuDeviceCount();
+const whyNot = gpuUnavailableReason();
+const gpu = whyNot === undefined;
 if (!gpu) console.log(`[test/gpu] GPU tests skipped: ${whyNot}`);
 else console.log(`[test/gpu] running on ${manager.listDevices().map((d) => `${d.deviceId}: ${d.name}`).join(", ")}`);
 

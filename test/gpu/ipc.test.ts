@@ -1,12 +1,12 @@
 // GPU memory shared between two Bun processes on device 0. Skipped, saying why, without a GPU.
 import { describe, expect, test } from "bun:test";
 import { InvalidPointerError, MemoryPoolManager, PoolConfig, SharedGPUMemory, UseAfterFreeError } from "../../src/index";
-import { core, lastError } from "../../src/native";
+import { gpuUnavailableReason } from "../../src/native";
 
 const manager = MemoryPoolManager.getInstance();
-const deviceCount = core.mp_gpu_device_count();
-const gpu = deviceCount > 0;
-if (!gpu) console.log(`[test/gpu/ipc] IPC tests skipped: ${deviceCount < 0 ? lastError() : "the CUDA driver sees no device"}`);
+const noGPU = gpuUnavailableReason();
+const gpu = noGPU === undefined;
+if (!gpu) console.log(`[test/gpu/ipc] IPC tests skipped: ${noGPU}`);
 
 const child = `${import.meta.dir}/../fixtures/ipc-child.ts`;
 function runChild(handle: unknown): { sum?: number; size?: number; error?: string; code?: string; message?: string } {

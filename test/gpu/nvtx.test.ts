@@ -11,16 +11,16 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { ConfigError, configureNvtx, MemoryPoolManager, nvtxStatus, PoolConfig } from "../../src/index";
-import { core, lastError } from "../../src/native";
+import { gpuUnavailableReason } from "../../src/native";
 import { findSanitizer, runUnderSanitizer, type SanitizerRun, type SanitizerTool } from "../support/sanitizer";
 
 const manager = MemoryPoolManager.getInstance();
-const deviceCount = core.mp_gpu_device_count();
-const gpu = deviceCount > 0;
+const noGPU = gpuUnavailableReason();
+const gpu = noGPU === undefined;
 const sanitizer = findSanitizer();
 const builtIn = nvtxStatus().builtIn;
 const sanitizerReady = gpu && sanitizer !== null && builtIn;
-if (!gpu) console.log(`[test/gpu/nvtx] GPU and sanitizer tests skipped: ${deviceCount < 0 ? lastError() : "the CUDA driver sees no device"}`);
+if (!gpu) console.log(`[test/gpu/nvtx] GPU and sanitizer tests skipped: ${noGPU}`);
 else if (!builtIn) console.log("[test/gpu/nvtx] sanitizer tests skipped: this core was built without the CUDA headers (NVTX compiled out)");
 else if (!sanitizerReady) console.log("[test/gpu/nvtx] sanitizer tests skipped: compute-sanitizer not found (/usr/local/cuda/bin, PATH, or $COMPUTE_SANITIZER)");
 

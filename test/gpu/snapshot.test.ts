@@ -2,14 +2,14 @@
 // saying why, without one.
 import { afterAll, describe, expect, test } from "bun:test";
 import { MemoryPoolManager, PoolConfig, renderMemoryMap } from "../../src/index";
-import { core, lastError } from "../../src/native";
+import { gpuUnavailableReason } from "../../src/native";
 import { mapRows, tableRows } from "../support/stats_rows";
 import { parseXml, allElements } from "../support/xml";
 
 const manager = MemoryPoolManager.getInstance();
-const deviceCount = core.mp_gpu_device_count();
-const gpu = deviceCount > 0;
-if (!gpu) console.log(`[test/gpu/snapshot] GPU snapshot tests skipped: ${deviceCount < 0 ? lastError() : "the CUDA driver sees no device"}`);
+const noGPU = gpuUnavailableReason();
+const gpu = noGPU === undefined;
+if (!gpu) console.log(`[test/gpu/snapshot] GPU snapshot tests skipped: ${noGPU}`);
 
 const MiB = 1 << 20;
 const made: string[] = [];

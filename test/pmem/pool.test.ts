@@ -23,7 +23,7 @@ import {
   UseAfterFreeError,
 } from "../../src/index";
 import { ptr } from "bun:ffi";
-import { core, Status } from "../../src/native";
+import { memcpyPersistIntoPmem, Status } from "../../src/native";
 import { pmemConfig, poolDirectory, poolPath, removePoolFiles, runChild } from "./helpers";
 import { thrown } from "../support/thrown";
 
@@ -200,11 +200,11 @@ describe("allocations and durability", () => {
     expect(thrown(() => pool.memcpyPersist(target, null as unknown as Uint8Array))).toBeInstanceOf(InvalidArgumentError);
     // The core bounds the copy by the allocation it holds, whatever TypeScript passes.
     const big = new Uint8Array(200).fill(9);
-    expect(core.mp_pmem_memcpy_persist_into(pool.handle, target.offset, target.id, 0, ptr(big), 101)).toBe(Status.invalidSize);
-    expect(core.mp_pmem_memcpy_persist_into(pool.handle, target.offset, target.id, 99, ptr(big), 2)).toBe(Status.invalidSize);
-    expect(core.mp_pmem_memcpy_persist_into(pool.handle, target.offset, target.id, -1, ptr(big), 1)).toBe(Status.invalidSize);
-    expect(core.mp_pmem_memcpy_persist_into(pool.handle, target.offset + 1, 0, 0, ptr(big), 1)).toBe(Status.invalidPointer);
-    expect(core.mp_pmem_memcpy_persist_into(pool.handle, target.offset, target.id + 1000, 0, ptr(big), 1)).toBe(Status.invalidPointer);
+    expect(memcpyPersistIntoPmem(pool.handle, target.offset, target.id, 0, ptr(big), 101)).toBe(Status.invalidSize);
+    expect(memcpyPersistIntoPmem(pool.handle, target.offset, target.id, 99, ptr(big), 2)).toBe(Status.invalidSize);
+    expect(memcpyPersistIntoPmem(pool.handle, target.offset, target.id, -1, ptr(big), 1)).toBe(Status.invalidSize);
+    expect(memcpyPersistIntoPmem(pool.handle, target.offset + 1, 0, 0, ptr(big), 1)).toBe(Status.invalidPointer);
+    expect(memcpyPersistIntoPmem(pool.handle, target.offset, target.id + 1000, 0, ptr(big), 1)).toBe(Status.invalidPointer);
     expect(neighbour.bytes.every((byte) => byte === 5)).toBe(true);
     expect(target.bytes.every((byte) => byte === 0)).toBe(true); // nothing moved
     pool.memcpyPersist(target.bytes.subarray(10, 20), new Uint8Array(4).fill(1), 6); // a view, at an offset inside it
