@@ -122,6 +122,11 @@ export class BlockCache {
    * with Atomics. After a refill it is the new count; each pop lowers it to the slot popped.
    */
   #coreWrittenBelow = 0;
+  /**
+   * Whether only this thread ever touches the pool (threadSafety "none": the core refuses every
+   * other thread): then a free marks its block with a plain store, since no other free can race it.
+   */
+  readonly #exclusive: boolean;
   /** The largest request a block serves: bigger ones go to the core. */
   readonly maxBytes: number;
   /** The id of the allocation the last alloc() made. */
@@ -129,8 +134,9 @@ export class BlockCache {
   /** Why the last call that returned a failure failed. */
   message = "";
 
-  constructor(handle: number, address: number, maxBytes: number, readonly poolName: string) {
+  constructor(handle: number, address: number, maxBytes: number, readonly poolName: string, exclusive: boolean) {
     this.#handle = handle;
+    this.#exclusive = exclusive;
     this.#address = address as Pointer;
     const record = toArrayBuffer(address as Pointer, 0, RECORD_BYTES);
     this.#words = new Uint32Array(record);
@@ -145,11 +151,11 @@ export class BlockCache {
   }
 
   /** Opens the calling thread's cache of the pool, or gives null where the pool has none. */
-  static open(handle: number, maxBytes: number, poolName: string): BlockCache | null {
+  static open(handle: number, maxBytes: number, poolName: string, exclusive: boolean): BlockCache | null {
     checkLayout();
     const address = core.mp_cache_open(handle);
     if (address === null || Number(address) === 0) return null;
-    const cache = new BlockCache(handle, Number(address), maxBytes, poolName);
+    const cache = new BlockCache(handle, Number(address), maxBytes, poolName, exclusive);
     openCaches.add(cache);
     return cache;
   }
@@ -178,12 +184,25 @@ export class BlockCache {
     this.message = `pool '${this.poolName}' was destroyed`;
     if (this.#dead) return;
     this.#dead = true;
+    // The hot paths test neither: an empty stack and no known chunk send them to the slow paths, which do.
+    this.#count = 0;
+    this.#coreWrittenBelow = 0;
+    this.#chunks.length = 0;
     openCaches.delete(this);
     core.mp_cache_release(this.#address);
   }
 
   /** A block for `size` bytes (1..maxBytes, checked by the caller): its granule offset, id in `lastId`; or a negative status. */
   alloc(size: number): number {
+    // The hot path is kept small (JSC inlines by bytecode size): refills, a destroyed pool and
+    // numbers a refill wrote go to #allocSlow. A dead cache's count is 0, so it always goes there.
+    const count = this.#count - 1;
+    if (count < this.#coreWrittenBelow) return this.#allocSlow(size);
+    return this.#take(this.#words[Word.numbers + count]!, count, size);
+  }
+
+  /** Refills an empty stack, reads a number a refill wrote (with Atomics: see the file's comment), or fails for a destroyed pool. */
+  #allocSlow(size: number): number {
     if (this.#dead) return this.#died();
     let count = this.#count;
     if (count === 0) {
@@ -195,30 +214,36 @@ export class BlockCache {
       this.#coreWrittenBelow = count;
     }
     count--;
-    let number: number;
-    if (count < this.#coreWrittenBelow) {
-      number = Atomics.load(this.#words, Word.numbers + count);
-      this.#coreWrittenBelow = count;
-    } else {
-      number = this.#words[Word.numbers + count]!;
-    }
-    this.#count = count;
-    this.#words[Word.count] = count;
+    const number = Atomics.load(this.#words, Word.numbers + count);
+    this.#coreWrittenBelow = count;
+    return this.#take(number, count, size);
+  }
+
+  /** Pops `number` (the top of the stack, now `count` blocks) and gives its block a new allocation of `size` bytes. */
+  #take(number: number, count: number, size: number): number {
     const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT)!;
     const at = number & (CHUNK_BLOCKS - 1);
     // Ids count up per block (as the core's claim does): a handle of an earlier allocation never
-    // frees a later one. The block is ours (freed, on our stack): no other thread writes its word.
-    const old = chunk[at]!;
-    if (old === DEAD) return this.#died();
-    const next = (old & ID_BITS) + 1;
-    const id = next > ID_BITS ? 1 : next;
+    // frees a later one. The block is ours (freed, on our stack): no other thread writes its word,
+    // except a destroy in another Worker, which writes DEAD (-1: its id bits are all set).
+    const next = (chunk[at]! & ID_BITS) + 1;
+    if (next > ID_BITS) return this.#wrapOrDie(chunk, at, number, count, size);
+    this.#count = count;
+    this.#words[Word.count] = count;
     chunk[REQUESTED + at] = size;
-    if (PLAIN_PUBLISH) chunk[at] = id;
-    else Atomics.store(chunk, at, id);
+    if (PLAIN_PUBLISH) chunk[at] = next;
+    else Atomics.store(chunk, at, next);
     this.#counters[Counter.allocations]! += 1;
     this.#counters[Counter.allocatedBytes]! += size;
-    this.lastId = id;
+    this.lastId = next;
     return chunk[START_PLUS_ONE + at]! - 1;
+  }
+
+  /** The block's id bits were all set: its ids wrap to 1, or (DEAD) the pool was destroyed by another Worker. */
+  #wrapOrDie(chunk: Int32Array, at: number, number: number, count: number, size: number): number {
+    if (chunk[at] === DEAD) return this.#died();
+    chunk[at] = FREED; // id 0 with the freed flag: the next id is 1
+    return this.#take(number, count, size);
   }
 
   /**
@@ -226,9 +251,41 @@ export class BlockCache {
    * 0, 1 where it is not a single block this cache serves (the caller asks the core), or a negative status.
    */
   free(g: number, expectedId: number): number {
+    const number = this.#strideShift >= 0 ? g >>> this.#strideShift : Math.floor(g / this.#stride);
+    const chunk = this.#chunks[number >>> CHUNK_SHIFT];
+    const at = number & (CHUNK_BLOCKS - 1);
+    // One test for the common case: the block starts at g, holds a single live allocation (the
+    // one expected), and its chunk is known. Everything else is sorted out by #freeSlow.
+    if (chunk === undefined || chunk[START_PLUS_ONE + at] !== g + 1) return this.#freeSlow(g, expectedId);
+    const state = chunk[at]!;
+    if (state <= 0 || state >= CONTINUED || (expectedId !== 0 && state !== expectedId)) return this.#freeSlow(g, expectedId);
+    const requested = chunk[REQUESTED + at]!;
+    if (requested > this.maxBytes) return 1;
+    // Of two racing frees exactly one swaps the state word; the other sees the freed flag (slow
+    // path). A pool only this thread may touch has no racing free: a plain store (a CAS costs
+    // 6-9 ns here, half of libc's whole malloc + free: bench/RESULTS.md).
+    if (this.#exclusive) chunk[at] = state | FREED;
+    else if (Atomics.compareExchange(chunk, at, state, state | FREED) !== state) return this.#freeSlow(g, expectedId);
+    return this.#push(number, requested);
+  }
+
+  /** Puts the freed block `number` on the stack (flushing a batch to the core where it is full) and counts the free. */
+  #push(number: number, requested: number): number {
+    this.#counters[Counter.frees]! += 1;
+    this.#counters[Counter.freedBytes]! += requested;
+    let count = this.#count;
+    if (count === this.#capacity) count = core.mp_cache_flush(this.#handle, this.#address, KEEP_ON_FLUSH); // slots below stay as they were
+    this.#words[Word.numbers + count] = number;
+    this.#count = count + 1;
+    this.#words[Word.count] = count + 1;
+    return 0;
+  }
+
+  /** The free of #free's uncommon cases: a chunk not viewed yet, a block in a race, and every failure. */
+  #freeSlow(g: number, expectedId: number): number {
     if (this.#dead) return this.#died();
     const number = this.#numberOf(g);
-    const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT);
+    const chunk = this.#chunk(number >>> CHUNK_SHIFT);
     if (chunk === undefined) return this.#neverGaveOut(g);
     const at = number & (CHUNK_BLOCKS - 1);
     const start = chunk[START_PLUS_ONE + at]!;
@@ -236,8 +293,7 @@ export class BlockCache {
       if (start !== 0 && start - 1 < g) return this.#fail(Status.invalidPointer, `pointer at offset ${g * GRANULE_BYTES} points inside an allocation of pool '${this.poolName}', not at its start`);
       return this.#neverGaveOut(g);
     }
-    // A plain read first: where it is stale (another thread freed or took the block), the swap fails and the loop reads again with Atomics.
-    let state = chunk[at]!;
+    let state = Atomics.load(chunk, at);
     for (;;) {
       if (state === DEAD) return this.#died();
       if (state === 0) return this.#neverGaveOut(g);
@@ -250,22 +306,9 @@ export class BlockCache {
       }
       const requested = chunk[REQUESTED + at]!;
       if (requested > this.maxBytes) return 1;
-      // Of two racing frees exactly one swaps the state word; the other sees the freed flag and fails above.
       const seen = Atomics.compareExchange(chunk, at, state, state | FREED);
-      if (seen !== state) {
-        state = seen;
-        continue;
-      }
-      this.#counters[Counter.frees]! += 1;
-      this.#counters[Counter.freedBytes]! += requested;
-      let count = this.#count;
-      if (count === this.#capacity) {
-        count = core.mp_cache_flush(this.#handle, this.#address, KEEP_ON_FLUSH); // slots below stay as they were
-      }
-      this.#words[Word.numbers + count] = number;
-      this.#count = count + 1;
-      this.#words[Word.count] = count + 1;
-      return 0;
+      if (seen === state) return this.#push(number, requested);
+      state = seen;
     }
   }
 

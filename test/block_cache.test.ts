@@ -25,18 +25,24 @@ describe("the JavaScript thread cache", () => {
     // In a process of its own: the core's functions are wrapped to count calls before the library captures them.
     const result = Bun.spawnSync([process.execPath, join(import.meta.dir, "fixtures", "cache-crossings.ts")], { stdout: "pipe", stderr: "pipe" });
     expect(result.stderr.toString()).toBe("");
-    const counts = JSON.parse(result.stdout.toString()) as { uncachedFree: number; hits: number; batches: number; badFrees: number; errors: string[] };
+    const counts = JSON.parse(result.stdout.toString()) as { uncachedFree: number; hits: number; defaultHits: number; batches: number; badFrees: number; errors: string[] };
     expect(counts.uncachedFree).toBeGreaterThan(0); // the counting works: a pool without a cache crosses
     expect(counts.hits).toBe(0); // 10^4 pairs, .bytes and alive included
+    expect(counts.defaultHits).toBe(0); // the same on a default FixedSize pool (threadSafety "none")
     expect(counts.batches).toBeGreaterThan(0); // 1000 live blocks: a refill per 64, flushes on the way back
     expect(counts.batches).toBeLessThan(40);
     expect(counts.badFrees).toBe(0);
     expect(counts.errors).toEqual(["DoubleFreeError", "DoubleFreeError", "InvalidPointerError", "InvalidPointerError", "InvalidPointerError", "InvalidPointerError", "InvalidPointerError"]);
   });
 
-  test("double free, interior, foreign and unknown pointers and the wrong pool are typed errors, with messages", () => {
-    const pool = cachedPool("errors");
-    const other = cachedPool("errors-other");
+  // Shared pools free with a compare-and-swap, a default ("none") pool with a plain store: both must find every bad free.
+  for (const [label, fields] of [
+    ["threadLocalCache", {}],
+    ['default "none"', { threadSafety: "none", threadLocalCache: false }],
+  ] as const) {
+  test(`double free, interior, foreign and unknown pointers and the wrong pool are typed errors, with messages (${label})`, () => {
+    const pool = cachedPool(`errors ${label}`, 64, fields);
+    const other = cachedPool(`errors-other ${label}`, 64, fields);
     const a = pool.allocate(48);
     const b = pool.allocate(48);
     const view = b.bytes;
@@ -52,7 +58,7 @@ describe("the JavaScript thread cache", () => {
     expect(caught[0]!.message).toContain("double free");
     expect(caught[1]).toBeInstanceOf(InvalidPointerError);
     expect(caught[1]!.message).toContain("inside an allocation");
-    expect(caught[2]!.message).toContain("belongs to pool 'errors-other'");
+    expect(caught[2]!.message).toContain(`belongs to pool 'errors-other ${label}'`);
     expect(caught[3]).toBeInstanceOf(InvalidPointerError);
     // Nothing was freed by the refusals.
     pool.deallocate(view);
@@ -62,6 +68,7 @@ describe("the JavaScript thread cache", () => {
     foreign.free();
     expect(thrown(() => other.deallocate(foreign.ptr))).toBeInstanceOf(DoubleFreeError);
   });
+  }
 
   test("a block freed and reused gets a new id: its old handle can neither use nor free it", () => {
     const pool = cachedPool("ids");
@@ -77,8 +84,12 @@ describe("the JavaScript thread cache", () => {
     b.free();
   });
 
-  test("statistics: cached bytes apart from bytes in use; exact after everything is freed and flushed", () => {
-    const pool = cachedPool("stats", 100);
+  for (const [label, fields] of [
+    ["threadLocalCache", {}],
+    ['default "none"', { threadSafety: "none", threadLocalCache: false }],
+  ] as const) {
+  test(`statistics: cached bytes apart from bytes in use; exact after everything is freed and flushed (${label})`, () => {
+    const pool = cachedPool(`stats ${label}`, 100, fields);
     const live = Array.from({ length: 300 }, (_, i) => pool.allocate(1 + (i % 100)));
     const requested = live.reduce((sum, a) => sum + a.size, 0);
     let stats = pool.getStats();
@@ -98,6 +109,7 @@ describe("the JavaScript thread cache", () => {
     expect(stats.freeBytes).toBe(Math.floor(stats.bytesReserved / 112) * 112); // every block of the region
     expect(stats.peakLiveAllocations).toBeGreaterThanOrEqual(256);
   });
+  }
 
   test("a hot loop across refills and flushes never hands out a block twice (no stale reads by the JIT)", () => {
     const pool = cachedPool("jit", 16, { initialSize: 1 << 20 });
@@ -184,7 +196,7 @@ describe("the JavaScript thread cache", () => {
     // of this thread's record stands for the check already made: it is read after the destroy.
     const pool = cachedPool("dies-under-check", 256, { threadSafety: "lockFree", threadLocalCache: false });
     const live = pool.allocate(8);
-    const sawOpen = BlockCache.open(pool.handle, 256, pool.name)!;
+    const sawOpen = BlockCache.open(pool.handle, 256, pool.name, false)!;
     expect(sawOpen.liveId(live.offset)).toBe(live.id);
     const worker = new Worker(new URL("./fixtures/pool-user-worker.ts", import.meta.url).href);
     const done = new Promise<{ code: string }>((resolve) => (worker.onmessage = (event) => resolve(event.data)));

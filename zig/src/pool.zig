@@ -139,6 +139,15 @@ pub const Config = struct {
         return self.thread_safety == .lock_free or self.thread_local_cache;
     }
 
+    /// Whether a fixed-size pool's blocks are placed by sync/shared_fixed.zig: those above, and
+    /// every host FixedSize pool of one thread (threadSafety "none", the default) without the core's debug layer, since JavaScript's thread cache
+    /// (src/block_cache.ts) needs the block state words that placement keeps (a pool with the
+    /// layer takes the core's path: the cache is bypassed).
+    pub fn placedShared(self: Config) bool {
+        if (self.strategy != .fixed_size) return false;
+        return self.sharedFixed() or (self.thread_safety == .none and self.kind != .gpu and !self.debug.coreActive());
+    }
+
     pub fn granulesFor(bytes: u64) u64 {
         return std.math.divCeil(u64, bytes, granule_bytes) catch unreachable;
     }
@@ -273,7 +282,7 @@ pub const Pool = struct {
                 self.deinitParts();
                 return err;
             };
-        } else if (config.sharedFixed()) {
+        } else if (config.placedShared()) {
             self.shared = SharedFixed.create(gpa, self.strategy.fixed_size.stride, granule_bytes, reserved_bytes, config.thread_safety == .lock_free, config.thread_local_cache) catch |err| {
                 self.deinitParts();
                 return err;
@@ -701,7 +710,8 @@ pub const Pool = struct {
 
     /// Gives every empty region but the first back to the OS; returns the bytes released.
     pub fn trim(self: *Pool) u64 {
-        if (self.shared != null or self.sharded != null) return 0; // their regions are never removed (sync/lockfree_fixed.zig, sync/sharded_variable.zig)
+        if (self.shared) |shared| if (!shared.trims(self)) return 0; // its regions are never removed (sync/lockfree_fixed.zig)
+        if (self.sharded != null) return 0; // sync/sharded_variable.zig never removes regions
         if (self.arena.backend.wholeAllocation() != null) return 0; // one allocation: nothing goes back before the pool does
         self.lock();
         defer self.unlock();
@@ -709,7 +719,10 @@ pub const Pool = struct {
         var released: u64 = 0;
         for (self.arena.regions.items[1..], 1..) |region, index| {
             if (!region.committed or region.live_count != 0) continue;
-            switch (region.owner) {
+            if (self.shared) |shared| { // one thread's pool: its blocks are all on the stack once free
+                if (!shared.fixed.regionFree(region)) continue;
+                shared.fixed.removeRegion(self.gpa, region) catch break; // no memory to sort the stack: keep the rest
+            } else switch (region.owner) {
                 .strategy => switch (self.strategy) {
                     .fixed_size => |*fixed| fixed.removeRegion(@intCast(index), region),
                     .variable => |*tlsf| tlsf.removeRegion(region),
@@ -749,6 +762,14 @@ pub const Pool = struct {
     /// The pool's regions, blocks and statistics at one moment (see snapshot.zig); whether
     /// every record fit in `out`.
     pub fn writeSnapshot(self: *Pool, out: snapshot.Output) Error!bool {
+        if (self.shared) |shared| if (shared.trims(self)) {
+            // One thread's pool: no block changes meanwhile. Ids count per block: no ages (id_max 0).
+            const placement = shared.placement(self.arena.regions.items);
+            const fit = snapshot.write(self.gpa, self.arena.regions.items, &placement, .{ .last = 0, .max = 0, .pending = null }, null, out) catch
+                return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
+            self.writeStats(out.stats);
+            return fit;
+        };
         if (self.shared != null or self.sharded != null) return status.fail(error.Unsupported, "snapshot() is not available on lockFree or thread-cached pools yet (pool '{s}')", .{self.name});
         self.lock();
         defer self.unlock();

@@ -22,7 +22,9 @@
 //! With `lock_free` false the same stack is pushed and popped under a mutex: the "mutex" pool
 //! behind thread caches, which take and give back blocks in batches.
 //!
-//! Regions are added under `growth_mutex` (the caller's), never removed: trim releases nothing.
+//! Regions are added under `growth_mutex` (the caller's). They are removed (trim) only from a
+//! stack under its mutex whose pool no other thread may use (threadSafety "none": see
+//! `removeRegion`); lock-free stacks keep every region for the pool's life.
 const std = @import("std");
 const adaptive = @import("adaptive_mutex.zig");
 const Backoff = adaptive.Backoff;
@@ -194,6 +196,116 @@ pub const LockFreeFixed = struct {
         const tag = (self.head.load(.monotonic) >> 32) +% 1;
         self.head.store(tag << 32 | first, .release);
     }
+
+    /// Whether every block of `region` is free (or never allocated): none live, none in a run.
+    pub fn regionFree(self: *const LockFreeFixed, region: Region) bool {
+        var slot: u32 = 0;
+        while (slot < region.len / self.stride) : (slot += 1) {
+            const number = self.numberOf(region.start + slot * self.stride);
+            const state = self.chunkOf(number).?.state[number & (chunk_blocks - 1)].load(.acquire);
+            if (state != 0 and state & freed_flag == 0) return false;
+        }
+        return true;
+    }
+
+    /// Takes the blocks of `region`, every one free and on the stack (`regionFree`, with every
+    /// cache of them given back), off the stack and out of the chunks, before it is decommitted.
+    /// Single-threaded: only a pool whose stack is under its mutex and that no other thread uses.
+    /// Chunks stay (JavaScript views them); the region's words read "no block" again.
+    pub fn removeRegion(self: *LockFreeFixed, gpa: std.mem.Allocator, region: Region) error{OutOfMemory}!void {
+        assert(!self.lock_free and self.regionFree(region));
+        const count = region.len / self.stride;
+        var kept: std.ArrayList(u32) = .empty;
+        defer kept.deinit(gpa);
+        try kept.ensureTotalCapacity(gpa, self.block_count.load(.monotonic));
+        self.lockList();
+        defer self.unlockList();
+        const first = self.numberOf(region.start);
+        const last = self.numberOf(region.start + (count - 1) * self.stride);
+        var removed: u32 = 0;
+        while (self.popLocked()) |number| {
+            if (number >= first and number <= last) removed += 1 else kept.appendAssumeCapacity(number);
+        }
+        assert(removed == count); // every block of the region was on the stack
+        var number = first;
+        while (number <= last) : (number += 1) {
+            const chunk = self.chunkOf(number).?;
+            const at = number & (chunk_blocks - 1);
+            chunk.start_plus_one[at].store(0, .monotonic);
+            chunk.state[at].store(0, .monotonic);
+            chunk.requested_bytes[at].store(0, .monotonic);
+        }
+        _ = self.block_count.fetchSub(count, .monotonic);
+        // The rest go back in the order they were popped.
+        var previous: u32 = nil;
+        var index = kept.items.len;
+        while (index > 0) {
+            index -= 1;
+            const kept_number = kept.items[index];
+            self.chunkOf(kept_number).?.next[kept_number & (chunk_blocks - 1)].store(previous, .monotonic);
+            previous = kept_number;
+        }
+        const tag = (self.head.load(.monotonic) >> 32) +% 1;
+        self.head.store(tag << 32 | previous, .release);
+    }
+
+    /// Every block of `regions` (in any order; committed ones only), live runs as one block, in
+    /// address order, for snapshots: a block on a thread cache's stack is free. Free it with `deinit`.
+    pub fn walk(self: *const LockFreeFixed, gpa: std.mem.Allocator, regions: []const Region) error{OutOfMemory}!Walk {
+        var order: std.ArrayList(Region) = .empty;
+        errdefer order.deinit(gpa);
+        for (regions) |region| if (region.committed) try order.append(gpa, region);
+        const by_start = struct {
+            fn lessThan(_: void, a: Region, b: Region) bool {
+                return a.start < b.start;
+            }
+        }.lessThan;
+        std.sort.pdq(Region, order.items, {}, by_start);
+        return .{ .fixed = self, .order = try order.toOwnedSlice(gpa) };
+    }
+
+    pub const BlockView = @import("../strategy/tlsf.zig").Tlsf.BlockView;
+
+    pub const Walk = struct {
+        fixed: *const LockFreeFixed,
+        order: []Region,
+        next_region: usize = 0,
+        slot: u32 = 0,
+
+        pub fn deinit(self: *Walk, gpa: std.mem.Allocator) void {
+            gpa.free(self.order);
+            self.* = undefined;
+        }
+
+        pub fn next(self: *Walk) ?BlockView {
+            const stride = self.fixed.stride;
+            while (self.next_region < self.order.len) {
+                const region = self.order[self.next_region];
+                if (self.slot == region.len / stride) {
+                    self.next_region += 1;
+                    self.slot = 0;
+                    continue;
+                }
+                const start = region.start + self.slot * stride;
+                self.slot += 1;
+                const number = self.fixed.numberOf(start);
+                const chunk = self.fixed.chunkOf(number).?;
+                const at = number & (chunk_blocks - 1);
+                const state = chunk.state[at].load(.acquire);
+                if (state == 0 or state & freed_flag != 0) return .{ .start = start, .granules = stride, .is_free = true, .id = 0, .requested_bytes = 0 };
+                assert(state & continued_flag == 0); // a run's later blocks are passed over with its first
+                var count: u32 = 1;
+                while (self.slot < region.len / stride) : (self.slot += 1) {
+                    const later = number + count;
+                    const later_state = self.fixed.chunkOf(later).?.state[later & (chunk_blocks - 1)].load(.acquire);
+                    if (later_state & continued_flag == 0 or later_state & freed_flag != 0) break;
+                    count += 1;
+                }
+                return .{ .start = start, .granules = count * stride, .is_free = false, .id = state, .requested_bytes = chunk.requested_bytes[at].load(.monotonic) };
+            }
+            return null;
+        }
+    };
 
     /// Pushes the chain `first` .. `last` (already linked through `next`) with one swap of the head.
     fn pushChain(self: *LockFreeFixed, first: u32, last: u32) void {

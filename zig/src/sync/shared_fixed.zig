@@ -106,6 +106,8 @@ pub const SharedFixed = struct {
             self.counters.recordFailure();
             return status.fail(error.OutOfMemory, "pool '{s}' has no free block of {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.name, self.stride_bytes, pool.arena.committed_bytes, pool.arena.reserved_bytes });
         }
+        // The stack's top is handed out first: reversed, the batch goes out in the order it was popped (address order on a fresh pool).
+        std.mem.reverse(u32, room[0..taken]);
         const filled: u32 = @intCast(count + taken);
         @atomicStore(u32, &target.shared.count, filled, .release);
         self.notePeaks(self.combined());
@@ -139,6 +141,28 @@ pub const SharedFixed = struct {
     fn notePeaks(self: *SharedFixed, now: Combined) void {
         _ = self.counters.peak_live.fetchMax(now.live, .monotonic);
         _ = self.counters.peak_requested_bytes.fetchMax(now.requested_bytes, .monotonic);
+    }
+
+    /// Whether trim may give regions back: only where one thread uses the pool and its stack is
+    /// under a mutex (threadSafety "none"), so no other thread takes a block meanwhile and no
+    /// magazine or other thread's cache holds one (the caller's JavaScript cache flushed first).
+    pub fn trims(self: *const SharedFixed, pool: anytype) bool {
+        return !self.fixed.lock_free and !self.cached and pool.config.thread_safety == .none;
+    }
+
+    /// A placement snapshot.zig walks (as it walks the strategies): the blocks of `regions`.
+    pub const Placement = union(enum) {
+        blocks: struct {
+            fixed: *const LockFreeFixed,
+            regions: []const @import("../arena.zig").Region,
+            pub fn walk(self: *const @This(), gpa: std.mem.Allocator) error{OutOfMemory}!LockFreeFixed.Walk {
+                return self.fixed.walk(gpa, self.regions);
+            }
+        },
+    };
+
+    pub fn placement(self: *const SharedFixed, regions: []const @import("../arena.zig").Region) Placement {
+        return .{ .blocks = .{ .fixed = &self.fixed, .regions = regions } };
     }
 
     /// Frees every allocation at once (pool.reset, under no other lock): only where no other thread
