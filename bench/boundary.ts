@@ -28,7 +28,7 @@ const libcPair: [string, () => void] = [
   },
 ];
 
-// 1. Fixed 64 B pairs: the default FixedSize pool (the core's path) and one with the JavaScript thread cache.
+// 1. Fixed 64 B pairs: the default FixedSize pool (threadSafety "none") and a shared one (threadLocalCache), both on the JavaScript cache.
 const fixed = pool("boundary-fixed", PoolConfig.FixedSizeCPU(64));
 const cached = pool("boundary-cached", Object.assign(PoolConfig.FixedSizeCPU(64), { threadSafety: "mutex", threadLocalCache: true }));
 group("fixed 64 B allocateRaw + deallocate", () => {
@@ -48,7 +48,7 @@ group("fixed 64 B allocateRaw + deallocate", () => {
   goals.push(row);
   goals.push(
     compare(
-      "fixed 64 B allocateRaw+deallocate, default FixedSize pool (core path) vs libc",
+      "fixed 64 B allocateRaw+deallocate, default FixedSize pool (\"none\": JavaScript cache, plain-store free) vs libc",
       [
         "default fixed pool allocateRaw(64) + deallocate",
         () => {

@@ -15,7 +15,7 @@ const cached = mk("probe-cached", { threadSafety: "mutex", threadLocalCache: tru
 const lockFree = mk("probe-lockfree", { threadSafety: "lockFree" });
 const plain = mk("probe-plain", {});
 const bare = mk("probe-bare", { threadSafety: "mutex", threadLocalCache: true });
-const cache = BlockCache.open(bare.handle, 64, "probe-bare", false)!;
+const cache = BlockCache.open(bare.handle, 64, "probe-bare")!;
 
 const rows: [string, () => void][] = [];
 const bench = (name: string, fn: () => void) => rows.push([name, fn]);

@@ -22,7 +22,7 @@
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { NativeLibraryError } from "./errors";
-import { ABI, core, GRANULE_BYTES, Status } from "./native";
+import { ABI, cachePoolIds, core, GRANULE_BYTES, Status } from "./native";
 
 /**
  * The layout of a cache record (zig/src/sync/js_cache.zig Shared: f64 counters, then u32 words,
@@ -124,9 +124,14 @@ export class BlockCache {
   #coreWrittenBelow = 0;
   /**
    * Whether only this thread ever touches the pool (threadSafety "none": the core refuses every
-   * other thread): then a free marks its block with a plain store, since no other free can race it.
+   * other thread): then a free marks its block with a plain store, since no other free can race
+   * it, and ids count pool-wide (as the core's other placements give them) on #poolIds.
    */
   readonly #exclusive: boolean;
+  /** The core's word holding the pool's last id (exclusive pools), written on every allocation here. */
+  readonly #poolIds: Int32Array | null;
+  /** The pool's last id: this thread's copy is the truth (the core's allocations are told with sawCoreId). */
+  #lastPoolId = 0;
   /** The largest request a block serves: bigger ones go to the core. */
   readonly maxBytes: number;
   /** The id of the allocation the last alloc() made. */
@@ -134,9 +139,11 @@ export class BlockCache {
   /** Why the last call that returned a failure failed. */
   message = "";
 
-  constructor(handle: number, address: number, maxBytes: number, readonly poolName: string, exclusive: boolean) {
+  constructor(handle: number, address: number, maxBytes: number, readonly poolName: string) {
     this.#handle = handle;
-    this.#exclusive = exclusive;
+    this.#poolIds = cachePoolIds(handle);
+    this.#exclusive = this.#poolIds !== null;
+    if (this.#poolIds !== null) this.#lastPoolId = Atomics.load(this.#poolIds, 0);
     this.#address = address as Pointer;
     const record = toArrayBuffer(address as Pointer, 0, RECORD_BYTES);
     this.#words = new Uint32Array(record);
@@ -151,13 +158,18 @@ export class BlockCache {
   }
 
   /** Opens the calling thread's cache of the pool, or gives null where the pool has none. */
-  static open(handle: number, maxBytes: number, poolName: string, exclusive: boolean): BlockCache | null {
+  static open(handle: number, maxBytes: number, poolName: string): BlockCache | null {
     checkLayout();
     const address = core.mp_cache_open(handle);
     if (address === null || Number(address) === 0) return null;
-    const cache = new BlockCache(handle, Number(address), maxBytes, poolName, exclusive);
+    const cache = new BlockCache(handle, Number(address), maxBytes, poolName);
     openCaches.add(cache);
     return cache;
+  }
+
+  /** The core made allocation `id` of an exclusive pool (a run, or a request over a block): ids go on from it. */
+  sawCoreId(id: number): void {
+    if (this.#poolIds !== null) this.#lastPoolId = id;
   }
 
   /** Whether the stack holds blocks (a request for a run of blocks gives them back first). */
@@ -223,11 +235,19 @@ export class BlockCache {
   #take(number: number, count: number, size: number): number {
     const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT)!;
     const at = number & (CHUNK_BLOCKS - 1);
-    // Ids count up per block (as the core's claim does): a handle of an earlier allocation never
-    // frees a later one. The block is ours (freed, on our stack): no other thread writes its word,
-    // except a destroy in another Worker, which writes DEAD (-1: its id bits are all set).
-    const next = (chunk[at]! & ID_BITS) + 1;
-    if (next > ID_BITS) return this.#wrapOrDie(chunk, at, number, count, size);
+    // Ids count up pool-wide on an exclusive pool, per block on a shared one (as the core's claim
+    // does): a handle of an earlier allocation never frees a later one. The block is ours (freed,
+    // on our stack): no other thread writes its word, except a destroy in another Worker (shared
+    // pools only), which writes DEAD (-1: its id bits are all set).
+    let next: number;
+    if (this.#poolIds !== null) {
+      next = this.#lastPoolId === ID_BITS ? 1 : this.#lastPoolId + 1;
+      this.#lastPoolId = next;
+      this.#poolIds[0] = next;
+    } else {
+      next = (chunk[at]! & ID_BITS) + 1;
+      if (next > ID_BITS) return this.#wrapOrDie(chunk, at, number, count, size);
+    }
     this.#count = count;
     this.#words[Word.count] = count;
     chunk[REQUESTED + at] = size;

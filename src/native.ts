@@ -40,6 +40,7 @@ const symbols = {
   mp_thread_flush: { args: [], returns: FFIType.void },
   mp_cache_open: { args: [i32], returns: ptr },
   mp_cache_chunk: { args: [i32, u32], returns: ptr },
+  mp_cache_ids: { args: [i32], returns: ptr },
   mp_cache_refill: { args: [i32, ptr], returns: i32 },
   mp_cache_flush: { args: [i32, ptr, u32], returns: i32 },
   mp_cache_release: { args: [ptr], returns: u32 },
@@ -203,6 +204,17 @@ export const HostMemory = abi.enums.hostMemory;
 // A Worker's blocks cached by threadLocalCache pools go back to their pools when its thread ends
 // (the core's thread-exit hook); a Worker that calls process.exit() also gives them back here.
 if (!Bun.isMainThread) process.on("exit", () => core.mp_thread_flush());
+
+/**
+ * A view of the last pool-wide id of a FixedSize pool only one thread uses (zig/src/ffi.zig
+ * mp_cache_ids), for the JavaScript cache to count ids on as the core does; null where the
+ * pool's ids count per block (shared pools) or the pool has no cache.
+ */
+export function cachePoolIds(handle: number): Int32Array | null {
+  const address = core.mp_cache_ids(handle);
+  if (address === null || Number(address) === 0) return null;
+  return new Int32Array(toArrayBuffer(address as Pointer, 0, 4));
+}
 
 /**
  * The calling thread's `last_id` word in the core (mp_last_id's answer), viewed once per thread

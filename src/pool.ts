@@ -77,7 +77,7 @@ export interface PoolCalls {
   /** The offsets of live allocations: how many there are, as many as fit written to `out`. */
   liveList?(handle: number, out: Uint32Array, capacity: number): number;
   /** This thread's JavaScript cache of the pool's free blocks, or null where the pool has none (src/block_cache.ts). */
-  openCache?(handle: number, maxBytes: number, poolName: string, exclusive: boolean): BlockCache | null;
+  openCache?(handle: number, maxBytes: number, poolName: string): BlockCache | null;
   /** zig/src/snapshot.zig: header, regions, their capacity, blocks, their capacity, statistics. */
   snapshot(handle: number, header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number;
 }
@@ -169,13 +169,13 @@ export abstract class NativePool {
     const offset = this.#calls.alloc(this.handle, typeof size === "number" ? size : NaN);
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
     this.lastTaggedId = lastId();
+    if (cache !== null) cache.sawCoreId(this.lastTaggedId);
     return offset;
   }
 
   #openCache(): BlockCache | null {
     const open = this.#calls.openCache;
-    const config = this.config;
-    this.#cache = open === undefined || this.destroyed || config.allocatorType !== "FixedSize" ? null : open(this.handle, config.blockSize, this.name, config.threadSafety === "none");
+    this.#cache = open === undefined || this.destroyed || this.config.allocatorType !== "FixedSize" ? null : open(this.handle, this.config.blockSize, this.name);
     return this.#cache;
   }
 

@@ -47,7 +47,7 @@ export interface SnapshotBlock {
   id?: number;
   /** Bytes the allocation asked for. */
   requestedSize?: number;
-  /** Allocations the pool made after this one: an age that costs the hot path nothing. Absent where ids count per block (FixedSize pools the JavaScript cache serves). */
+  /** Allocations the pool made after this one: an age that costs the hot path nothing. */
   age?: number;
   /** Milliseconds since the allocation, where history is on. */
   ageMs?: number;
@@ -198,9 +198,8 @@ export function takeSnapshot(pool: NativePool, options?: SnapshotOptions): PoolS
     // A pending block (freed on a stream, not yet reusable) holds no allocation any more: no id, no age.
     const block: SnapshotBlock = id === 0 ? { offset, size, state, region: r, requestedSize } : { offset, size, state, region: r, id, requestedSize };
     if (id !== 0) {
-      // Ids count up from 1 and wrap after idMax, so the distance may wrap too. A pool whose ids
-      // count per block (FixedSize placed for the JavaScript cache) has no such order: idMax 0, no age.
-      if (idMax !== 0) block.age = lastId >= id ? lastId - id : lastId + idMax - id;
+      // Ids count up from 1 and wrap after idMax, so the distance may wrap too.
+      block.age = lastId >= id ? lastId - id : lastId + idMax - id;
       const known = details?.({ id, offset });
       if (known !== undefined) addDetails(block, known, details!);
     }

@@ -70,6 +70,18 @@ describe("the JavaScript thread cache", () => {
   });
   }
 
+  test("a default (\"none\") pool's ids count pool-wide, across the cache and the core's runs", () => {
+    const pool = cachedPool("pool-ids", 64, { threadSafety: "none", threadLocalCache: false });
+    const made = [pool.allocate(64), pool.allocate(200), pool.allocate(10), pool.allocate(300), pool.allocate(64)]; // runs go through the core
+    expect(made.map((a) => a.id)).toEqual([1, 2, 3, 4, 5]);
+    made[0]!.free();
+    const again = pool.allocate(64); // the freed block, from the cache, with the next id
+    expect(again.ptr).toBe(made[0]!.ptr);
+    expect(again.id).toBe(6);
+    expect(pool.snapshot().blocks.find((b) => b.offset === 0)).toMatchObject({ id: 6, age: 0 });
+    for (const a of [again, ...made.slice(1)]) a.free();
+  });
+
   test("a block freed and reused gets a new id: its old handle can neither use nor free it", () => {
     const pool = cachedPool("ids");
     const a = pool.allocate(64);
@@ -196,7 +208,7 @@ describe("the JavaScript thread cache", () => {
     // of this thread's record stands for the check already made: it is read after the destroy.
     const pool = cachedPool("dies-under-check", 256, { threadSafety: "lockFree", threadLocalCache: false });
     const live = pool.allocate(8);
-    const sawOpen = BlockCache.open(pool.handle, 256, pool.name, false)!;
+    const sawOpen = BlockCache.open(pool.handle, 256, pool.name)!;
     expect(sawOpen.liveId(live.offset)).toBe(live.id);
     const worker = new Worker(new URL("./fixtures/pool-user-worker.ts", import.meta.url).href);
     const done = new Promise<{ code: string }>((resolve) => (worker.onmessage = (event) => resolve(event.data)));

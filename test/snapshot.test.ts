@@ -105,10 +105,9 @@ describe("snapshot of a fixed-size pool", () => {
     const stride = 1008; // 1000 rounded up to the 16-byte alignment
     expect(snap.blocks.length).toBe(Math.floor((64 * KiB) / stride));
     expect(snap.blocks.slice(0, 4)).toEqual([
-      // No ages: a FixedSize pool's ids count per block (the JavaScript cache gives them), so they have no pool-wide order.
-      { offset: 0, size: stride, state: "live", region: 0, id: a.id, requestedSize: 1000 },
+      { offset: 0, size: stride, state: "live", region: 0, id: a.id, requestedSize: 1000, age: 2 },
       { offset: stride, size: stride, state: "free", region: 0 },
-      { offset: 2 * stride, size: stride, state: "live", region: 0, id: c.id, requestedSize: 999 },
+      { offset: 2 * stride, size: stride, state: "live", region: 0, id: c.id, requestedSize: 999, age: 0 },
       { offset: 3 * stride, size: stride, state: "free", region: 0 },
     ]);
     expect(snap.regions[0]).toMatchObject({ offset: 0, size: 64 * KiB, liveBlocks: 2, freeBlocks: 63, largestFreeBlock: stride });
@@ -125,7 +124,7 @@ describe("snapshot of a fixed-size pool", () => {
     expect(second.regions.length).toBe(2);
     expect(second.blocks.length).toBe((2 * MiB) / 16);
     expect(second.blocks.filter((b) => b.state === "live").length).toBe(70_000);
-    expect(second.blocks[69_999]).toMatchObject({ state: "live", requestedSize: 16 });
+    expect(second.blocks[69_999]).toMatchObject({ state: "live", age: 0 });
     expectConsistent(second);
   });
 });

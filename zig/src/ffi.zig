@@ -125,6 +125,15 @@ export fn mp_cache_open(handle: i32) usize {
     return @intFromPtr(record);
 }
 
+/// The address of the pool's last pool-wide id (a u32, sync/shared_fixed.zig `pool_last_id`) for
+/// JavaScript's cache to count on, or 0 where the pool's ids count per block (it is shared by threads).
+export fn mp_cache_ids(handle: i32) usize {
+    defer registry.leave(.primary);
+    const pool = enterPool(handle, .owner) catch return 0;
+    const shared = pool.shared orelse return 0;
+    return if (shared.pool_ids) @intFromPtr(&shared.pool_last_id) else 0;
+}
+
 /// The address of the pool's block-state chunk `index` (lockfree_fixed.zig Chunk), or 0 where none is.
 export fn mp_cache_chunk(handle: i32, index: u32) usize {
     defer registry.leave(.primary);

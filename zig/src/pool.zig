@@ -283,7 +283,8 @@ pub const Pool = struct {
                 return err;
             };
         } else if (config.placedShared()) {
-            self.shared = SharedFixed.create(gpa, self.strategy.fixed_size.stride, granule_bytes, reserved_bytes, config.thread_safety == .lock_free, config.thread_local_cache) catch |err| {
+            const pool_ids = config.thread_safety == .none; // one thread: ids count pool-wide (shared_fixed.zig)
+            self.shared = SharedFixed.create(gpa, self.strategy.fixed_size.stride, granule_bytes, reserved_bytes, config.thread_safety == .lock_free, config.thread_local_cache, pool_ids) catch |err| {
                 self.deinitParts();
                 return err;
             };
@@ -763,9 +764,10 @@ pub const Pool = struct {
     /// every record fit in `out`.
     pub fn writeSnapshot(self: *Pool, out: snapshot.Output) Error!bool {
         if (self.shared) |shared| if (shared.trims(self)) {
-            // One thread's pool: no block changes meanwhile. Ids count per block: no ages (id_max 0).
+            // One thread's pool: no block changes meanwhile, and its ids count pool-wide.
             const placement = shared.placement(self.arena.regions.items);
-            const fit = snapshot.write(self.gpa, self.arena.regions.items, &placement, .{ .last = 0, .max = 0, .pending = null }, null, out) catch
+            const ids: snapshot.Ids = .{ .last = shared.pool_last_id, .max = SharedFixed.pool_id_max, .pending = null };
+            const fit = snapshot.write(self.gpa, self.arena.regions.items, &placement, ids, null, out) catch
                 return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
             self.writeStats(out.stats);
             return fit;

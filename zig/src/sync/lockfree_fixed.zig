@@ -69,6 +69,9 @@ pub const FreeResult = union(enum) {
 
 pub const Live = struct { requested_bytes: u32, id: u32 };
 
+/// A block made live: its offset and id.
+pub const Claimed = struct { g: u32, id: u32 };
+
 pub const LockFreeFixed = struct {
     gpa: std.mem.Allocator,
     stride: u32, // granules
@@ -364,13 +367,20 @@ pub const LockFreeFixed = struct {
     }
 
     /// Makes the popped block `number` live with a new id; returns its offset and id.
-    pub fn claim(self: *LockFreeFixed, number: u32, requested_bytes: u32) struct { g: u32, id: u32 } {
+    pub fn claim(self: *LockFreeFixed, number: u32, requested_bytes: u32) Claimed {
+        const chunk = self.chunkOf(number).?;
+        const old = chunk.state[number & (chunk_blocks - 1)].load(.monotonic);
+        const next_id = (old & ~freed_flag) +% 1;
+        return self.claimAs(number, requested_bytes, if (next_id == 0 or next_id >= continued_flag) 1 else next_id);
+    }
+
+    /// As `claim`, with the id given (a pool whose ids count pool-wide: shared_fixed.zig `pool_ids`).
+    pub fn claimAs(self: *LockFreeFixed, number: u32, requested_bytes: u32, id: u32) Claimed {
+        assert(id != 0 and id < continued_flag);
         const chunk = self.chunkOf(number).?;
         const at = number & (chunk_blocks - 1);
         const old = chunk.state[at].load(.monotonic);
         assert(old == 0 or old & freed_flag != 0); // only the thread that popped it may touch it
-        const next_id = (old & ~freed_flag) +% 1;
-        const id = if (next_id == 0 or next_id >= continued_flag) 1 else next_id;
         chunk.requested_bytes[at].store(requested_bytes, .monotonic);
         chunk.state[at].store(id, .release);
         const start = chunk.start_plus_one[at].load(.monotonic);
@@ -386,7 +396,7 @@ pub const LockFreeFixed = struct {
     }
 
     /// Makes the popped blocks `first` .. `first + count - 1` (contiguous in memory) one live run.
-    pub fn claimRun(self: *LockFreeFixed, first: u32, count: u32, requested_bytes: u32) struct { g: u32, id: u32 } {
+    pub fn claimRun(self: *LockFreeFixed, first: u32, count: u32, requested_bytes: u32, id: ?u32) Claimed {
         assert(count >= 2);
         for (first + 1..first + count) |number| {
             const chunk = self.chunkOf(@intCast(number)).?;
@@ -396,7 +406,7 @@ pub const LockFreeFixed = struct {
             chunk.requested_bytes[at].store(0, .monotonic);
             chunk.state[at].store(continued_flag | (old & ~freed_flag), .release);
         }
-        const placed = self.claim(first, requested_bytes);
+        const placed = if (id) |given| self.claimAs(first, requested_bytes, given) else self.claim(first, requested_bytes);
         return .{ .g = placed.g, .id = placed.id };
     }
 
@@ -540,7 +550,7 @@ test "lock-free fixed: a run's later blocks are interior pointers until the run 
     var popped: [4]u32 = undefined;
     try std.testing.expectEqual(@as(usize, 3), fixed.popBatch(&popped)); // blocks 1..3; block 0 was freed but not pushed
     fixed.push(number);
-    const run = fixed.claimRun(fixed.pop().?, 2, 64); // blocks 0 and 1
+    const run = fixed.claimRun(fixed.pop().?, 2, 64, null); // blocks 0 and 1
     try std.testing.expectEqual(@as(u32, 0), run.g);
     try std.testing.expectEqual(@as(u32, 2), run.id); // block 0's second allocation
     try std.testing.expect(fixed.markFreed(2, 0, &number) == .interior_pointer);

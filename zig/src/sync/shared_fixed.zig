@@ -33,6 +33,13 @@ pub const SharedFixed = struct {
     stride_bytes: u64,
     /// Names this pool for the thread caches' lifetime; never reused.
     serial: u64,
+    /// Whether ids count pool-wide, as the core's other placements give them (a pool only its own
+    /// thread uses, threadSafety "none": snapshots age blocks by id, the debug layer's records key
+    /// by id). Elsewhere each block counts its own ids, since a shared counter would be a contended
+    /// atomic on every allocation. JavaScript's cache reads and writes `pool_last_id` too
+    /// (mp_cache_ids): one thread, so plain loads and stores.
+    pool_ids: bool,
+    pool_last_id: u32 = 0,
     /// Set once the registry publishes the pool (thread caches find it again by handle).
     handle: i32 = -1,
     growth_mutex: std.Thread.Mutex = .{},
@@ -46,7 +53,8 @@ pub const SharedFixed = struct {
     magazine_thread: std.atomic.Value(std.Thread.Id) = .init(0),
     magazine_threads_many: std.atomic.Value(bool) = .init(false),
 
-    pub fn create(gpa: std.mem.Allocator, stride_granules: u32, granule_bytes: u64, reserved_bytes: u64, lock_free: bool, cached: bool) Error!*SharedFixed {
+    pub fn create(gpa: std.mem.Allocator, stride_granules: u32, granule_bytes: u64, reserved_bytes: u64, lock_free: bool, cached: bool, pool_ids: bool) Error!*SharedFixed {
+        assert(!(pool_ids and (lock_free or cached))); // a pool-wide counter only where one thread allocates
         const self = gpa.create(SharedFixed) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.destroy(self);
         self.* = .{
@@ -54,6 +62,7 @@ pub const SharedFixed = struct {
             .fixed = LockFreeFixed.init(gpa, stride_granules, reserved_bytes / granule_bytes, lock_free) catch
                 return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{}),
             .cached = cached,
+            .pool_ids = pool_ids,
             .stride_bytes = stride_granules * granule_bytes,
             .serial = next_serial.fetchAdd(1, .monotonic),
         };
@@ -207,9 +216,19 @@ pub const SharedFixed = struct {
             self.counters.recordFailure();
             return status.fail(error.OutOfMemory, "pool '{s}' has no free block of {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.name, self.stride_bytes, pool.arena.committed_bytes, pool.arena.reserved_bytes });
         };
-        const placed = self.fixed.claim(number, requested_bytes);
+        const placed = if (self.pool_ids) self.fixed.claimAs(number, requested_bytes, self.nextPoolId()) else self.fixed.claim(number, requested_bytes);
         self.counters.recordAlloc(requested_bytes);
         return .{ .g = placed.g, .id = placed.id };
+    }
+
+    /// The largest id a state word holds (ids stay below the continued flag).
+    pub const pool_id_max: u32 = lockfree_fixed.continued_flag - 1;
+
+    /// The next pool-wide id (`pool_ids`): from 1 up to `pool_id_max`, then 1 again (as src/block_cache.ts counts).
+    fn nextPoolId(self: *SharedFixed) u32 {
+        assert(self.pool_ids);
+        self.pool_last_id = if (self.pool_last_id >= pool_id_max) 1 else self.pool_last_id + 1;
+        return self.pool_last_id;
     }
 
     /// Notes the calling thread as one whose magazine holds blocks of this pool (one load when it is the first).
@@ -266,7 +285,7 @@ pub const SharedFixed = struct {
         while (true) {
             const first = try self.gatherRun(&drained, count);
             if (first) |number| {
-                const placed = self.fixed.claimRun(number, count, requested_bytes);
+                const placed = self.fixed.claimRun(number, count, requested_bytes, if (self.pool_ids) self.nextPoolId() else null);
                 _ = self.run_blocks.fetchAdd(count - 1, .monotonic);
                 self.counters.recordAlloc(requested_bytes);
                 return .{ .g = placed.g, .id = placed.id };
