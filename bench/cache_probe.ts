@@ -16,6 +16,8 @@ const lockFree = mk("probe-lockfree", { threadSafety: "lockFree" });
 const plain = mk("probe-plain", {});
 const bare = mk("probe-bare", { threadSafety: "mutex", threadLocalCache: true });
 const cache = BlockCache.open(bare.handle, 64, "probe-bare")!;
+const bareNone = mk("probe-bare-none", {});
+const exclusive = BlockCache.open(bareNone.handle, 64, "probe-bare-none")!;
 
 const rows: [string, () => void][] = [];
 const bench = (name: string, fn: () => void) => rows.push([name, fn]);
@@ -39,7 +41,7 @@ bench("cached pool allocateRaw+deallocate", () => {
   cached.deallocate(p);
   do_not_optimize(p);
 });
-bench("plain (core) pool allocateRaw+deallocate", () => {
+bench("default (\"none\") pool allocateRaw+deallocate", () => {
   const p = plain.allocateRaw(64);
   plain.deallocate(p);
   do_not_optimize(p);
@@ -55,6 +57,11 @@ bench("BlockCache alloc+free alone", () => {
   do_not_optimize(g);
 });
 const base = bare.base;
+bench("BlockCache alloc+free alone, exclusive (\"none\")", () => {
+  const g = exclusive.alloc(64);
+  exclusive.free(g, 0);
+  do_not_optimize(g);
+});
 bench("BlockCache alloc+free with address math (/16)", () => {
   const p = base + cache.alloc(64) * 16;
   const g = (p - base) / 16;
@@ -111,4 +118,5 @@ for (const [name] of rows) {
   console.log(`${best.toFixed(2).padStart(8)} ns  ${name}`);
 }
 cache.flush();
-for (const name of ["probe-cached", "probe-lockfree", "probe-plain", "probe-bare"]) manager.destroyPool(name);
+exclusive.flush();
+for (const name of ["probe-cached", "probe-lockfree", "probe-plain", "probe-bare", "probe-bare-none"]) manager.destroyPool(name);
