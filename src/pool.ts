@@ -162,16 +162,28 @@ export abstract class NativePool {
    * pool has one and one block serves the size, else from the core. Throws the typed error.
    */
   allocOffset(size: number): number {
-    const cache = this.#cache === undefined ? this.#openCache() : this.#cache;
-    if (cache !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) {
+    // The hit is kept small so that JSC inlines it into callers; everything else is #allocOffsetSlow.
+    const cache = this.#cache;
+    if (cache != null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) {
       const offset = cache.alloc(size);
-      if (offset < 0) {
-        if (cache.message !== "") this.#cacheMessage = cache.message;
-        throw this.failure(offset);
+      if (offset >= 0) {
+        this.lastTaggedId = cache.lastId;
+        return offset;
       }
-      this.lastTaggedId = cache.lastId;
-      return offset;
+      return this.#cacheFailed(cache, offset);
     }
+    return this.#allocOffsetSlow(size);
+  }
+
+  #cacheFailed(cache: BlockCache, status: number): never {
+    if (cache.message !== "") this.#cacheMessage = cache.message;
+    throw this.failure(status);
+  }
+
+  /** allocOffset where the cache is not open yet, or does not serve the request. */
+  #allocOffsetSlow(size: number): number {
+    const cache = this.#cache === undefined ? this.#openCache() : this.#cache;
+    if (cache !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) return this.allocOffset(size);
     // A run of blocks is gathered from the pool's free stack: this thread's cached blocks go back first.
     if (cache !== null && cache.holdsBlocks) cache.flush();
     const offset = this.#calls.alloc(this.handle, typeof size === "number" ? size : NaN);
@@ -236,6 +248,11 @@ export abstract class NativePool {
   releaseAddress(address: number): void {
     const offset = this.offsetOf(address);
     const status = this.#free(offset, 0);
+    if (status === 0 && !this.tracking) return this.ended(offset); // the common case, kept small for JSC's inliner
+    this.#afterFree(status, address, offset);
+  }
+
+  #afterFree(status: number, address: number, offset: number): void {
     if (status >= 0) {
       this.ended(offset);
       if (this.tracking || status === Status.freedGuarded) this.debug!.freed(offset);
@@ -642,6 +659,10 @@ export abstract class HostPool extends NativePool {
   /** Frees an Allocation, its pointer, or a view that starts at its first byte. */
   deallocate(target: Freeable): void {
     if (typeof target === "number") return this.releaseAddress(target);
+    this.#deallocateObject(target);
+  }
+
+  #deallocateObject(target: Allocation | ArrayBufferView): void {
     if (target instanceof Allocation) {
       if (target.pool !== this) {
         const what = describeAllocation(target.id, target.size, target.ptr, target.pool.name);
