@@ -23,9 +23,11 @@ const routes: [string, (p: CPUMemoryPool, victim: Allocation, name: string) => v
 
 const configs: [string, Partial<PoolConfig>][] = [
   ["Variable", {}],
+  // Frees on the JavaScript thread cache (src/block_cache.ts): plain stores on a default ("none") pool, compare-and-swap on a shared one.
   ["FixedSize", PoolConfig.FixedSizeCPU(256)],
-  // Frees on the JavaScript thread cache (src/block_cache.ts).
   ["FixedSize with a JavaScript cache", { ...PoolConfig.FixedSizeCPU(256), threadSafety: "mutex", threadLocalCache: true }],
+  // The core's path for fixed-size blocks.
+  ["FixedSize, mutex", { ...PoolConfig.FixedSizeCPU(256), threadSafety: "mutex" }],
 ];
 
 describe("default views", () => {
