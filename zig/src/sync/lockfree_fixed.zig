@@ -565,3 +565,41 @@ test "lock-free fixed: a run's later blocks are interior pointers until the run 
     try std.testing.expectEqual(@as(u32, 2), again.g);
     try std.testing.expectEqual(@as(u32, 1), again.id);
 }
+
+test "lock-free fixed under a mutex: a free region is removed from the stack and the chunks; the walk lists blocks and runs" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 2, 4096, false);
+    defer fixed.deinit(false);
+    const first: Region = .{ .start = 0, .len = 8, .committed = true, .live_count = 0 }; // 4 blocks
+    const second: Region = .{ .start = 8, .len = 9, .committed = true, .live_count = 0 }; // 4 blocks and a tail
+    try fixed.addRegion(first);
+    const single = fixed.claimAs(fixed.pop().?, 20, 7); // block 0, a given id
+    try std.testing.expectEqual(@as(u32, 7), single.id);
+    var numbers: [2]u32 = undefined;
+    try std.testing.expectEqual(@as(usize, 2), fixed.popBatch(&numbers)); // blocks 1, 2
+    const run = fixed.claimRun(numbers[0], 2, 50, 8); // blocks 1 and 2, one run
+    try fixed.addRegion(second); // its blocks go on top of the stack
+    try std.testing.expect(!fixed.regionFree(first));
+    try std.testing.expect(fixed.regionFree(second));
+
+    var walk = try fixed.walk(std.testing.allocator, &.{ second, first }); // any order in, address order out
+    defer walk.deinit(std.testing.allocator);
+    const expected = [_]LockFreeFixed.BlockView{
+        .{ .start = 0, .granules = 2, .is_free = false, .id = 7, .requested_bytes = 20 },
+        .{ .start = 2, .granules = 4, .is_free = false, .id = 8, .requested_bytes = 50 },
+        .{ .start = 6, .granules = 2, .is_free = true, .id = 0, .requested_bytes = 0 },
+    };
+    for (expected) |block| try std.testing.expectEqual(block, walk.next().?);
+    for (0..4) |slot| try std.testing.expectEqual(@as(u32, 8 + 2 * @as(u32, @intCast(slot))), walk.next().?.start);
+    try std.testing.expect(walk.next() == null); // the tail of the second region is no block
+
+    try fixed.removeRegion(std.testing.allocator, second);
+    try std.testing.expectEqual(@as(u64, 4), fixed.block_count.load(.monotonic));
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(8, 0, &number) == .unknown_pointer); // no block starts there any more
+    try std.testing.expectEqual(@as(u32, 3), fixed.pop().?); // the first region's free block stays on the stack
+    try std.testing.expect(fixed.pop() == null);
+    try std.testing.expect(fixed.markFreed(run.g, run.id, &number) == .freed);
+    fixed.releaseContinued(number, 2);
+    try fixed.addRegion(second); // the same range again: its words were cleared
+    try std.testing.expectEqual(@as(u64, 8), fixed.block_count.load(.monotonic));
+}
