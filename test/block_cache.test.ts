@@ -82,6 +82,26 @@ describe("the JavaScript thread cache", () => {
     for (const a of [again, ...made.slice(1)]) a.free();
   });
 
+  test("leak reports list the live allocations of a cached pool, not its cached blocks", () => {
+    for (const [label, fields] of [
+      ["threadLocalCache", { leakReport: true }],
+      ['default "none"', { threadSafety: "none", threadLocalCache: false, leakReport: true, trackHistory: true }],
+    ] as const) {
+      const pool = cachedPool(`leaks ${label}`, 64, fields);
+      const kept = [pool.allocate(10), pool.allocate(200)]; // a block, and a run through the core
+      const raw = pool.allocateRaw(30);
+      pool.allocate(20).free(); // its block waits in the cache
+      expect(pool.getLeaks().map((leak) => [leak.id, leak.size])).toEqual([
+        [kept[0]!.id, 10],
+        [kept[1]!.id, 200],
+        [pool.fromPointer(raw).id, 30],
+      ]);
+      for (const a of kept) a.free();
+      pool.deallocate(raw);
+      expect(pool.getLeaks()).toEqual([]);
+    }
+  });
+
   test("a block freed and reused gets a new id: its old handle can neither use nor free it", () => {
     const pool = cachedPool("ids");
     const a = pool.allocate(64);

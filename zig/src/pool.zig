@@ -894,6 +894,7 @@ pub const Pool = struct {
     /// Writes the offsets of live allocations (their first bytes) into `out`, as many as fit;
     /// returns how many there are.
     pub fn listLive(self: *Pool, out: []u32) u32 {
+        if (self.shared) |shared| return shared.fixed.listLive(self.arena.regions.items, out); // its blocks are in its chunks, not the strategy
         self.lock();
         defer self.unlock();
         if (debug_layer_built) if (self.debug) |layer| return layer.listLive(self, out);

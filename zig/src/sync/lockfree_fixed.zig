@@ -211,6 +211,25 @@ pub const LockFreeFixed = struct {
         return true;
     }
 
+    /// Writes the offsets of the live allocations (a run's first block) in `regions` into `out`,
+    /// as many as fit; returns how many there are. On a pool other threads use, a moment's view.
+    pub fn listLive(self: *const LockFreeFixed, regions: []const Region, out: []u32) u32 {
+        var count: u32 = 0;
+        for (regions) |region| {
+            if (!region.committed) continue;
+            var slot: u32 = 0;
+            while (slot < region.len / self.stride) : (slot += 1) {
+                const g = region.start + slot * self.stride;
+                const number = self.numberOf(g);
+                const state = self.chunkOf(number).?.state[number & (chunk_blocks - 1)].load(.acquire);
+                if (state == 0 or state & (freed_flag | continued_flag) != 0) continue;
+                if (count < out.len) out[count] = g;
+                count += 1;
+            }
+        }
+        return count;
+    }
+
     /// Takes the blocks of `region`, every one free and on the stack (`regionFree`, with every
     /// cache of them given back), off the stack and out of the chunks, before it is decommitted.
     /// Single-threaded: only a pool whose stack is under its mutex and that no other thread uses.
@@ -591,6 +610,9 @@ test "lock-free fixed under a mutex: a free region is removed from the stack and
     for (expected) |block| try std.testing.expectEqual(block, walk.next().?);
     for (0..4) |slot| try std.testing.expectEqual(@as(u32, 8 + 2 * @as(u32, @intCast(slot))), walk.next().?.start);
     try std.testing.expect(walk.next() == null); // the tail of the second region is no block
+    var live: [4]u32 = undefined;
+    try std.testing.expectEqual(@as(u32, 2), fixed.listLive(&.{ first, second }, &live));
+    try std.testing.expectEqualSlices(u32, &.{ 0, 2 }, live[0..2]); // the run once, by its first block
 
     try fixed.removeRegion(std.testing.allocator, second);
     try std.testing.expectEqual(@as(u64, 4), fixed.block_count.load(.monotonic));
