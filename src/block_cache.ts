@@ -13,8 +13,11 @@
  * statistics by the core. When the thread ends, or on mp_thread_flush, the core gives the stack's
  * blocks back.
  *
- * Atomics cost 5–20 ns each here (bench/RESULTS.md), so a pair uses one: the compare-and-swap
- * that frees a block (of two racing frees exactly one wins); an allocation publishes the block's
+ * Atomics cost 5–20 ns each here (they are calls in this Bun, not instructions: bench/RESULTS.md),
+ * so a pair uses at most one: the compare-and-swap that frees a block of a shared pool (of two
+ * racing frees exactly one wins). A pool only its own thread may touch (threadSafety "none", the
+ * default) has no racing free: a plain store frees there, and ids count pool-wide on a word the
+ * core shares (cachePoolIds), as its other placements count them. An allocation publishes the block's
  * new id with a plain store on x86-64 (see PLAIN_PUBLISH). Everything else is a plain read of a value this thread wrote, or one whose staleness
  * the compare-and-swap catches. The stack's count is kept here (`#count`) and mirrored into the
  * record for the core; numbers a refill wrote are read with Atomics (once each, as they are popped),
