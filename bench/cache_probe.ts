@@ -15,9 +15,9 @@ const cached = mk("probe-cached", { threadSafety: "mutex", threadLocalCache: tru
 const lockFree = mk("probe-lockfree", { threadSafety: "lockFree" });
 const plain = mk("probe-plain", {});
 const bare = mk("probe-bare", { threadSafety: "mutex", threadLocalCache: true });
-const cache = BlockCache.open(bare.handle, 64, "probe-bare")!;
+const cache = BlockCache.open(bare.handle, 64, "probe-bare", false)!;
 const bareNone = mk("probe-bare-none", {});
-const exclusive = BlockCache.open(bareNone.handle, 64, "probe-bare-none")!;
+const exclusive = BlockCache.open(bareNone.handle, 64, "probe-bare-none", true)!;
 
 const rows: [string, () => void][] = [];
 const bench = (name: string, fn: () => void) => rows.push([name, fn]);

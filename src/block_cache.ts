@@ -85,6 +85,8 @@ function checkLayout(): void {
   layoutChecked = true;
 }
 
+/** Ids a shared pool's cache takes from the core at once (a call per this many allocations). */
+const ID_BATCH = 64;
 /** A full stack gives back all but this many blocks in one call. */
 const KEEP_ON_FLUSH = 192;
 /**
@@ -128,13 +130,19 @@ export class BlockCache {
   /**
    * Whether only this thread ever touches the pool (threadSafety "none": the core refuses every
    * other thread): then a free marks its block with a plain store, since no other free can race
-   * it, and ids count pool-wide (as the core's other placements give them) on #poolIds.
+   * it, and ids are counted here one by one on #ids (a shared pool's, a batch at a time).
    */
   readonly #exclusive: boolean;
-  /** The core's word holding the pool's last id (exclusive pools), written on every allocation here. */
-  readonly #poolIds: Int32Array | null;
+  /**
+   * The core's word holding the pool's last id: an exclusive pool's is written on every allocation
+   * here; a shared pool's is advanced a batch at a time with a compare-and-swap (#takeIds).
+   */
+  readonly #ids: Int32Array;
   /** The pool's last id: this thread's copy is the truth (the core's allocations are told with sawCoreId). */
   #lastPoolId = 0;
+  /** A shared pool's ids this thread took from the core (a batch at a time) and has not given out: #nextId up to #idsEnd. */
+  #nextId = 0;
+  #idsEnd = 0;
   /** The largest request a block serves: bigger ones go to the core. */
   readonly maxBytes: number;
   /** The id of the allocation the last alloc() made. */
@@ -142,11 +150,13 @@ export class BlockCache {
   /** Why the last call that returned a failure failed. */
   message = "";
 
-  constructor(handle: number, address: number, maxBytes: number, readonly poolName: string) {
+  constructor(handle: number, address: number, maxBytes: number, readonly poolName: string, exclusive: boolean) {
     this.#handle = handle;
-    this.#poolIds = cachePoolIds(handle);
-    this.#exclusive = this.#poolIds !== null;
-    if (this.#poolIds !== null) this.#lastPoolId = Atomics.load(this.#poolIds, 0);
+    const ids = cachePoolIds(handle);
+    if (ids === null) throw new NativeLibraryError(`the core gave a cache of pool '${poolName}' but no id word`);
+    this.#ids = ids;
+    this.#exclusive = exclusive;
+    this.#lastPoolId = Atomics.load(ids, 0);
     this.#address = address as Pointer;
     const record = toArrayBuffer(address as Pointer, 0, RECORD_BYTES);
     this.#words = new Uint32Array(record);
@@ -161,18 +171,18 @@ export class BlockCache {
   }
 
   /** Opens the calling thread's cache of the pool, or gives null where the pool has none. */
-  static open(handle: number, maxBytes: number, poolName: string): BlockCache | null {
+  static open(handle: number, maxBytes: number, poolName: string, exclusive: boolean): BlockCache | null {
     checkLayout();
     const address = core.mp_cache_open(handle);
     if (address === null || Number(address) === 0) return null;
-    const cache = new BlockCache(handle, Number(address), maxBytes, poolName);
+    const cache = new BlockCache(handle, Number(address), maxBytes, poolName, exclusive);
     openCaches.add(cache);
     return cache;
   }
 
   /** The core made allocation `id` of an exclusive pool (a run, or a request over a block): ids go on from it. */
   sawCoreId(id: number): void {
-    if (this.#poolIds !== null) this.#lastPoolId = id;
+    if (this.#exclusive) this.#lastPoolId = id;
   }
 
   /** Whether the stack holds blocks (a request for a run of blocks gives them back first). */
@@ -238,18 +248,20 @@ export class BlockCache {
   #take(number: number, count: number, size: number): number {
     const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT)!;
     const at = number & (CHUNK_BLOCKS - 1);
-    // Ids count up pool-wide on an exclusive pool, per block on a shared one (as the core's claim
-    // does): a handle of an earlier allocation never frees a later one. The block is ours (freed,
-    // on our stack): no other thread writes its word, except a destroy in another Worker (shared
-    // pools only), which writes DEAD (-1: its id bits are all set).
+    // Ids count up pool-wide (as the core gives them): a handle of an earlier allocation never
+    // frees a later one. An exclusive pool's are counted here and written through; a shared
+    // pool's come in batches from the core. The block is ours (freed, on our stack): no other
+    // thread writes its word, except a destroy in another Worker (shared pools only), which
+    // writes DEAD.
     let next: number;
-    if (this.#poolIds !== null) {
+    if (this.#exclusive) {
       next = this.#lastPoolId === ID_BITS ? 1 : this.#lastPoolId + 1;
       this.#lastPoolId = next;
-      this.#poolIds[0] = next;
+      this.#ids[0] = next;
     } else {
-      next = (chunk[at]! & ID_BITS) + 1;
-      if (next > ID_BITS) return this.#wrapOrDie(chunk, at, number, count, size);
+      if (chunk[at] === DEAD) return this.#died();
+      if (this.#nextId === this.#idsEnd) this.#takeIds();
+      next = this.#nextId++;
     }
     this.#count = count;
     this.#words[Word.count] = count;
@@ -262,11 +274,25 @@ export class BlockCache {
     return chunk[START_PLUS_ONE + at]! - 1;
   }
 
-  /** The block's id bits were all set: its ids wrap to 1, or (DEAD) the pool was destroyed by another Worker. */
-  #wrapOrDie(chunk: Int32Array, at: number, number: number, count: number, size: number): number {
-    if (chunk[at] === DEAD) return this.#died();
-    chunk[at] = FREED; // id 0 with the freed flag: the next id is 1
-    return this.#take(number, count, size);
+  /**
+   * Takes the next batch of a shared pool's ids off the core's word, as the core's takeIds does
+   * (zig/src/sync/shared_fixed.zig): from 1 up to ID_BITS, a batch that would pass it starting
+   * again at 1. One compare-and-swap a batch. Where another Worker destroyed the pool meanwhile,
+   * the core kept the word (as it keeps the chunks) for views like this one.
+   */
+  #takeIds(): void {
+    const ids = this.#ids;
+    let last = Atomics.load(ids, 0);
+    for (;;) {
+      const first = last > ID_BITS - ID_BATCH ? 1 : last + 1;
+      const seen = Atomics.compareExchange(ids, 0, last, first + ID_BATCH - 1);
+      if (seen === last) {
+        this.#nextId = first;
+        this.#idsEnd = first + ID_BATCH;
+        return;
+      }
+      last = seen;
+    }
   }
 
   /**

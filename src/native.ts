@@ -206,9 +206,8 @@ export const HostMemory = abi.enums.hostMemory;
 if (!Bun.isMainThread) process.on("exit", () => core.mp_thread_flush());
 
 /**
- * A view of the last pool-wide id of a FixedSize pool only one thread uses (zig/src/ffi.zig
- * mp_cache_ids), for the JavaScript cache to count ids on as the core does; null where the
- * pool's ids count per block (shared pools) or the pool has no cache.
+ * A view of the last id of a FixedSize pool placed for the JavaScript cache (zig/src/ffi.zig
+ * mp_cache_ids), on which the cache counts ids as the core does; null where the pool has no cache.
  */
 export function cachePoolIds(handle: number): Int32Array | null {
   const address = core.mp_cache_ids(handle);

@@ -82,7 +82,7 @@ export interface PoolCalls {
   /** The offsets of live allocations: how many there are, as many as fit written to `out`. */
   liveList?(handle: number, out: Uint32Array, capacity: number): number;
   /** This thread's JavaScript cache of the pool's free blocks, or null where the pool has none (src/block_cache.ts). */
-  openCache?(handle: number, maxBytes: number, poolName: string): BlockCache | null;
+  openCache?(handle: number, maxBytes: number, poolName: string, exclusive: boolean): BlockCache | null;
   /** zig/src/snapshot.zig: header, regions, their capacity, blocks, their capacity, statistics. */
   snapshot(handle: number, header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number;
 }
@@ -195,7 +195,9 @@ export abstract class NativePool {
 
   #openCache(): BlockCache | null {
     const open = this.#calls.openCache;
-    this.#cache = open === undefined || this.destroyed || this.config.allocatorType !== "FixedSize" ? null : open(this.handle, this.config.blockSize, this.name);
+    // A "none" pool is this thread's alone (the core refuses every other): its cache frees with plain stores.
+    const config = this.config;
+    this.#cache = open === undefined || this.destroyed || config.allocatorType !== "FixedSize" ? null : open(this.handle, config.blockSize, this.name, config.threadSafety === "none");
     return this.#cache;
   }
 

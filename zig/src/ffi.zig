@@ -125,13 +125,14 @@ export fn mp_cache_open(handle: i32) usize {
     return @intFromPtr(record);
 }
 
-/// The address of the pool's last pool-wide id (a u32, sync/shared_fixed.zig `pool_last_id`) for
-/// JavaScript's cache to count on, or 0 where the pool's ids count per block (it is shared by threads).
+/// The address of the pool's last id (a u32, sync/shared_fixed.zig `last_id`) for JavaScript's
+/// cache: where one thread uses the pool it counts on it with plain loads and stores; where
+/// threads share it, it takes a batch with a compare-and-swap as `takeIds` does. 0: no such pool.
 export fn mp_cache_ids(handle: i32) usize {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch return 0;
     const shared = pool.shared orelse return 0;
-    return if (shared.pool_ids) @intFromPtr(&shared.pool_last_id) else 0;
+    return @intFromPtr(&shared.last_id.raw);
 }
 
 /// The address of the pool's block-state chunk `index` (lockfree_fixed.zig Chunk), or 0 where none is.

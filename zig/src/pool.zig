@@ -283,8 +283,7 @@ pub const Pool = struct {
                 return err;
             };
         } else if (config.placedShared()) {
-            const pool_ids = config.thread_safety == .none; // one thread: ids count pool-wide (shared_fixed.zig)
-            self.shared = SharedFixed.create(gpa, self.strategy.fixed_size.stride, granule_bytes, reserved_bytes, config.thread_safety == .lock_free, config.thread_local_cache, pool_ids) catch |err| {
+            self.shared = SharedFixed.create(gpa, self.strategy.fixed_size.stride, granule_bytes, reserved_bytes, config.thread_safety == .lock_free, config.thread_local_cache, config.thread_safety == .none) catch |err| {
                 self.deinitParts();
                 return err;
             };
@@ -766,7 +765,7 @@ pub const Pool = struct {
         if (self.shared) |shared| if (shared.trims(self)) {
             // One thread's pool: no block changes meanwhile, and its ids count pool-wide.
             const placement = shared.placement(self.arena.regions.items);
-            const ids: snapshot.Ids = .{ .last = shared.pool_last_id, .max = SharedFixed.pool_id_max, .pending = null };
+            const ids: snapshot.Ids = .{ .last = shared.last_id.load(.monotonic), .max = SharedFixed.pool_id_max, .pending = null };
             const fit = snapshot.write(self.gpa, self.arena.regions.items, &placement, ids, null, out) catch
                 return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
             self.writeStats(out.stats);

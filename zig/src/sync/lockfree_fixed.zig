@@ -11,8 +11,9 @@
 //! Each block has one state word: 0 (never allocated), `id` (live, allocation `id`), or
 //! `id | freed_flag` (free, last held `id`). Free is one compare-and-swap from live to freed, so
 //! of two racing frees of one block exactly one wins and the other is a double free, told apart
-//! from a pointer the pool never gave out. Ids count up per block: a handle from an earlier
-//! allocation of a block never frees a later one (until 2^30 allocations of that one block).
+//! from a pointer the pool never gave out. A claim takes the id it is given (shared_fixed.zig
+//! counts them pool-wide) or, with `claim`, counts up per block: either way a handle from an
+//! earlier allocation of a block never frees a later one (until the ids wrap after 2^30).
 //!
 //! A run of blocks (a request over one block, see shared_fixed.zig) is `count` blocks with
 //! consecutive numbers, gathered off the stack by `claimRun`: the first holds the run's id and
@@ -171,7 +172,7 @@ pub const LockFreeFixed = struct {
 
     /// Makes every block of `regions` free and puts them all on the stack, in address order (a
     /// pool's reset). Single-threaded: the caller holds off every other user of the pool and has
-    /// taken back every thread cache's blocks. Ids keep counting up per block.
+    /// taken back every thread cache's blocks. The blocks keep their last ids (a stale handle stays stale).
     pub fn reset(self: *LockFreeFixed, regions: []const Region) void {
         var first: u32 = nil;
         var last: u32 = nil;
@@ -415,7 +416,7 @@ pub const LockFreeFixed = struct {
     }
 
     /// Makes the popped blocks `first` .. `first + count - 1` (contiguous in memory) one live run.
-    pub fn claimRun(self: *LockFreeFixed, first: u32, count: u32, requested_bytes: u32, id: ?u32) Claimed {
+    pub fn claimRun(self: *LockFreeFixed, first: u32, count: u32, requested_bytes: u32, id: u32) Claimed {
         assert(count >= 2);
         for (first + 1..first + count) |number| {
             const chunk = self.chunkOf(@intCast(number)).?;
@@ -425,8 +426,7 @@ pub const LockFreeFixed = struct {
             chunk.requested_bytes[at].store(0, .monotonic);
             chunk.state[at].store(continued_flag | (old & ~freed_flag), .release);
         }
-        const placed = if (id) |given| self.claimAs(first, requested_bytes, given) else self.claim(first, requested_bytes);
-        return .{ .g = placed.g, .id = placed.id };
+        return self.claimAs(first, requested_bytes, id);
     }
 
     /// After the free of a run's first block `first`: marks its other blocks free, for the caller to push.
@@ -569,9 +569,9 @@ test "lock-free fixed: a run's later blocks are interior pointers until the run 
     var popped: [4]u32 = undefined;
     try std.testing.expectEqual(@as(usize, 3), fixed.popBatch(&popped)); // blocks 1..3; block 0 was freed but not pushed
     fixed.push(number);
-    const run = fixed.claimRun(fixed.pop().?, 2, 64, null); // blocks 0 and 1
+    const run = fixed.claimRun(fixed.pop().?, 2, 64, 2); // blocks 0 and 1
     try std.testing.expectEqual(@as(u32, 0), run.g);
-    try std.testing.expectEqual(@as(u32, 2), run.id); // block 0's second allocation
+    try std.testing.expectEqual(@as(u32, 2), run.id);
     try std.testing.expect(fixed.markFreed(2, 0, &number) == .interior_pointer);
     try std.testing.expect(fixed.lookup(2) == null);
     try std.testing.expectEqual(@as(u32, 64), fixed.lookup(0).?.requested_bytes);

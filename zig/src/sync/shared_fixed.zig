@@ -33,13 +33,14 @@ pub const SharedFixed = struct {
     stride_bytes: u64,
     /// Names this pool for the thread caches' lifetime; never reused.
     serial: u64,
-    /// Whether ids count pool-wide, as the core's other placements give them (a pool only its own
-    /// thread uses, threadSafety "none": snapshots age blocks by id, the debug layer's records key
-    /// by id). Elsewhere each block counts its own ids, since a shared counter would be a contended
-    /// atomic on every allocation. JavaScript's cache reads and writes `pool_last_id` too
-    /// (mp_cache_ids): one thread, so plain loads and stores.
-    pool_ids: bool,
-    pool_last_id: u32 = 0,
+    /// Whether only one thread uses the pool (threadSafety "none"): JavaScript's cache then frees
+    /// with plain stores and counts ids on `last_id` (mp_cache_ids) with plain loads and stores.
+    exclusive: bool,
+    /// The pool's last allocation id. Ids count pool-wide, as the core's other placements give
+    /// them (snapshots age blocks by id, the debug layer's records key by id); the threads of a
+    /// shared pool take them in batches (`takeIds`), so the counter is touched once a batch.
+    /// Allocated apart and kept, as the chunks are, where other threads' caches viewed it (destroy).
+    last_id: *std.atomic.Value(u32),
     /// Set once the registry publishes the pool (thread caches find it again by handle).
     handle: i32 = -1,
     growth_mutex: std.Thread.Mutex = .{},
@@ -53,16 +54,20 @@ pub const SharedFixed = struct {
     magazine_thread: std.atomic.Value(std.Thread.Id) = .init(0),
     magazine_threads_many: std.atomic.Value(bool) = .init(false),
 
-    pub fn create(gpa: std.mem.Allocator, stride_granules: u32, granule_bytes: u64, reserved_bytes: u64, lock_free: bool, cached: bool, pool_ids: bool) Error!*SharedFixed {
-        assert(!(pool_ids and (lock_free or cached))); // a pool-wide counter only where one thread allocates
+    pub fn create(gpa: std.mem.Allocator, stride_granules: u32, granule_bytes: u64, reserved_bytes: u64, lock_free: bool, cached: bool, exclusive: bool) Error!*SharedFixed {
+        assert(!(exclusive and (lock_free or cached))); // one thread's pool takes neither
         const self = gpa.create(SharedFixed) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.destroy(self);
+        const last_id = gpa.create(std.atomic.Value(u32)) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        errdefer gpa.destroy(last_id);
+        last_id.* = .init(0);
         self.* = .{
+            .last_id = last_id,
             .gpa = gpa,
             .fixed = LockFreeFixed.init(gpa, stride_granules, reserved_bytes / granule_bytes, lock_free) catch
                 return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{}),
             .cached = cached,
-            .pool_ids = pool_ids,
+            .exclusive = exclusive,
             .stride_bytes = stride_granules * granule_bytes,
             .serial = next_serial.fetchAdd(1, .monotonic),
         };
@@ -77,6 +82,7 @@ pub const SharedFixed = struct {
         if (viewed_elsewhere) self.fixed.markDead();
         self.growth_mutex.unlock();
         self.fixed.deinit(viewed_elsewhere);
+        if (!viewed_elsewhere) self.gpa.destroy(self.last_id); // else another thread's cache may still take ids off it once
         self.gpa.destroy(self);
     }
 
@@ -216,7 +222,7 @@ pub const SharedFixed = struct {
             self.counters.recordFailure();
             return status.fail(error.OutOfMemory, "pool '{s}' has no free block of {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.name, self.stride_bytes, pool.arena.committed_bytes, pool.arena.reserved_bytes });
         };
-        const placed = if (self.pool_ids) self.fixed.claimAs(number, requested_bytes, self.nextPoolId()) else self.fixed.claim(number, requested_bytes);
+        const placed = self.fixed.claimAs(number, requested_bytes, self.takeIds(1));
         self.counters.recordAlloc(requested_bytes);
         return .{ .g = placed.g, .id = placed.id };
     }
@@ -224,11 +230,23 @@ pub const SharedFixed = struct {
     /// The largest id a state word holds (ids stay below the continued flag).
     pub const pool_id_max: u32 = lockfree_fixed.continued_flag - 1;
 
-    /// The next pool-wide id (`pool_ids`): from 1 up to `pool_id_max`, then 1 again (as src/block_cache.ts counts).
-    fn nextPoolId(self: *SharedFixed) u32 {
-        assert(self.pool_ids);
-        self.pool_last_id = if (self.pool_last_id >= pool_id_max) 1 else self.pool_last_id + 1;
-        return self.pool_last_id;
+    /// The first of `count` consecutive new ids, from 1 up to `pool_id_max`, then from 1 again (a
+    /// batch never wraps inside: it starts again at 1). Any thread; JavaScript's caches of shared
+    /// pools take a batch at a time on the same word, the same way (src/block_cache.ts #takeIds).
+    pub fn takeIds(self: *SharedFixed, count: u32) u32 {
+        assert(count >= 1 and count <= id_batch_max);
+        var last = self.last_id.load(.monotonic);
+        while (true) {
+            const first = if (last > pool_id_max - count) 1 else last + 1;
+            last = self.last_id.cmpxchgWeak(last, first + count - 1, .monotonic, .monotonic) orelse return first;
+        }
+    }
+
+    /// The most ids one call of `takeIds` gives.
+    pub const id_batch_max: u32 = 1 << 16;
+
+    comptime {
+        assert(@sizeOf(std.atomic.Value(u32)) == 4); // JavaScript views `last_id` as one int32
     }
 
     /// Notes the calling thread as one whose magazine holds blocks of this pool (one load when it is the first).
@@ -285,7 +303,7 @@ pub const SharedFixed = struct {
         while (true) {
             const first = try self.gatherRun(&drained, count);
             if (first) |number| {
-                const placed = self.fixed.claimRun(number, count, requested_bytes, if (self.pool_ids) self.nextPoolId() else null);
+                const placed = self.fixed.claimRun(number, count, requested_bytes, self.takeIds(1));
                 _ = self.run_blocks.fetchAdd(count - 1, .monotonic);
                 self.counters.recordAlloc(requested_bytes);
                 return .{ .g = placed.g, .id = placed.id };
