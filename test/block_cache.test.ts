@@ -123,6 +123,26 @@ describe("the JavaScript thread cache", () => {
     for (const a of live) a.free();
   });
 
+  test("snapshots of shared cached pools list live blocks (ids, sizes, ages) and cached ones as free", () => {
+    for (const fields of [{ threadSafety: "lockFree", threadLocalCache: false }, { threadSafety: "mutex", threadLocalCache: true }] as const) {
+      const pool = cachedPool(`snap ${fields.threadSafety}`, 64, fields);
+      const a = pool.allocate(10);
+      const b = pool.allocate(20);
+      pool.allocate(30).free(); // waits in this thread's cache
+      const snap = pool.snapshot();
+      const live = snap.blocks.filter((block) => block.state === "live");
+      expect(live.map((block) => [block.offset, block.id, block.requestedSize])).toEqual([
+        [a.ptr - pool.base, a.id, 10],
+        [b.ptr - pool.base, b.id, 20],
+      ]);
+      expect(live[0]!.age).toBeGreaterThan(live[1]!.age!); // a came first
+      expect(snap.blocks.length).toBe(Math.floor(snap.stats.bytesReserved / 64));
+      expect(snap.stats.liveAllocations).toBe(2);
+      a.free();
+      b.free();
+    }
+  });
+
   test("a block freed and reused gets a new id: its old handle can neither use nor free it", () => {
     const pool = cachedPool("ids");
     const a = pool.allocate(64);

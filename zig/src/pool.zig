@@ -762,16 +762,21 @@ pub const Pool = struct {
     /// The pool's regions, blocks and statistics at one moment (see snapshot.zig); whether
     /// every record fit in `out`.
     pub fn writeSnapshot(self: *Pool, out: snapshot.Output) Error!bool {
-        if (self.shared) |shared| if (shared.trims(self)) {
-            // One thread's pool: no block changes meanwhile, and its ids count pool-wide.
-            const placement = shared.placement(self.arena.regions.items);
-            const ids: snapshot.Ids = .{ .last = shared.last_id.load(.monotonic), .max = SharedFixed.pool_id_max, .pending = null };
-            const fit = snapshot.write(self.gpa, self.arena.regions.items, &placement, ids, null, out) catch
-                return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
+        if (self.shared) |shared| {
+            // Regions stay put under the growth lock. Blocks of a pool other threads use may change
+            // meanwhile (their allocations take no lock): a moment's view, the figures taken after.
+            const fit = fit: {
+                shared.growth_mutex.lock();
+                defer shared.growth_mutex.unlock();
+                const placement = shared.placement(self.arena.regions.items);
+                const ids: snapshot.Ids = .{ .last = shared.last_id.load(.monotonic), .max = SharedFixed.pool_id_max, .pending = null };
+                break :fit snapshot.write(self.gpa, self.arena.regions.items, &placement, ids, null, out) catch
+                    return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
+            };
             self.writeStats(out.stats);
             return fit;
-        };
-        if (self.shared != null or self.sharded != null) return status.fail(error.Unsupported, "snapshot() is not available on lockFree or thread-cached pools yet (pool '{s}')", .{self.name});
+        }
+        if (self.sharded != null) return status.fail(error.Unsupported, "snapshot() is not available on sharded Variable pools yet (pool '{s}')", .{self.name});
         self.lock();
         defer self.unlock();
         const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = pending_id };
