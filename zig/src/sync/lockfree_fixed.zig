@@ -315,8 +315,9 @@ pub const LockFreeFixed = struct {
                 const chunk = self.fixed.chunkOf(number).?;
                 const at = number & (chunk_blocks - 1);
                 const state = chunk.state[at].load(.acquire);
-                if (state == 0 or state & freed_flag != 0) return .{ .start = start, .granules = stride, .is_free = true, .id = 0, .requested_bytes = 0 };
-                assert(state & continued_flag == 0); // a run's later blocks are passed over with its first
+                // A run's later blocks are passed over with its first; one met alone belongs to a run
+                // that another thread is freeing meanwhile (its first block already reads free).
+                if (state == 0 or state & (freed_flag | continued_flag) != 0) return .{ .start = start, .granules = stride, .is_free = true, .id = 0, .requested_bytes = 0 };
                 var count: u32 = 1;
                 while (self.slot < region.len / stride) : (self.slot += 1) {
                     const later = number + count;
