@@ -13,8 +13,11 @@
  * statistics by the core. When the thread ends, or on mp_thread_flush, the core gives the stack's
  * blocks back.
  *
- * Atomics cost 5–20 ns each here (bench/RESULTS.md), so a pair uses one: the compare-and-swap
- * that frees a block (of two racing frees exactly one wins); an allocation publishes the block's
+ * Atomics cost 5–20 ns each here (they are calls in this Bun, not instructions: bench/RESULTS.md),
+ * so a pair uses at most one: the compare-and-swap that frees a block of a shared pool (of two
+ * racing frees exactly one wins). A pool only its own thread may touch (threadSafety "none", the
+ * default) has no racing free: a plain store frees there, and ids count pool-wide on a word the
+ * core shares (cachePoolIds), as its other placements count them. An allocation publishes the block's
  * new id with a plain store on x86-64 (see PLAIN_PUBLISH). Everything else is a plain read of a value this thread wrote, or one whose staleness
  * the compare-and-swap catches. The stack's count is kept here (`#count`) and mirrored into the
  * record for the core; numbers a refill wrote are read with Atomics (once each, as they are popped),
@@ -83,6 +86,8 @@ function checkLayout(): void {
   layoutChecked = true;
 }
 
+/** Ids a shared pool's cache takes from the core at once (a call per this many allocations). */
+const ID_BATCH = 64;
 /** A full stack gives back all but this many blocks in one call. */
 const KEEP_ON_FLUSH = 192;
 /**
@@ -123,6 +128,22 @@ export class BlockCache {
    * with Atomics. After a refill it is the new count; each pop lowers it to the slot popped.
    */
   #coreWrittenBelow = 0;
+  /**
+   * Whether only this thread ever touches the pool (threadSafety "none": the core refuses every
+   * other thread): then a free marks its block with a plain store, since no other free can race
+   * it, and ids are counted here one by one on #ids (a shared pool's, a batch at a time).
+   */
+  readonly #exclusive: boolean;
+  /**
+   * The core's word holding the pool's last id: an exclusive pool's is written on every allocation
+   * here; a shared pool's is advanced a batch at a time with a compare-and-swap (#takeIds).
+   */
+  readonly #ids: Int32Array;
+  /** The pool's last id: this thread's copy is the truth (the core's allocations are told with sawCoreId). */
+  #lastPoolId = 0;
+  /** A shared pool's ids this thread took from the core (a batch at a time) and has not given out: #nextId up to #idsEnd. */
+  #nextId = 0;
+  #idsEnd = 0;
   /** The largest request a block serves: bigger ones go to the core. */
   readonly maxBytes: number;
   /** The id of the allocation the last alloc() made. */
@@ -130,8 +151,13 @@ export class BlockCache {
   /** Why the last call that returned a failure failed. */
   message = "";
 
-  constructor(handle: number, address: number, maxBytes: number, readonly poolName: string) {
+  constructor(handle: number, address: number, maxBytes: number, readonly poolName: string, exclusive: boolean) {
     this.#handle = handle;
+    const ids = native.cachePoolIds(handle);
+    if (ids === null) throw new NativeLibraryError(`the core gave a cache of pool '${poolName}' but no id word`);
+    this.#ids = ids;
+    this.#exclusive = exclusive;
+    this.#lastPoolId = Atomics.load(ids, 0);
     this.#address = address as Pointer;
     const record = toArrayBuffer(address as Pointer, 0, RECORD_BYTES);
     this.#words = new Uint32Array(record);
@@ -146,13 +172,18 @@ export class BlockCache {
   }
 
   /** Opens the calling thread's cache of the pool, or gives null where the pool has none. */
-  static open(handle: number, maxBytes: number, poolName: string): BlockCache | null {
+  static open(handle: number, maxBytes: number, poolName: string, exclusive: boolean): BlockCache | null {
     checkLayout();
     const address = native.openCache(handle);
     if (address === 0) return null;
-    const cache = new BlockCache(handle, address, maxBytes, poolName);
+    const cache = new BlockCache(handle, address, maxBytes, poolName, exclusive);
     openCaches.add(cache);
     return cache;
+  }
+
+  /** The core made allocation `id` of an exclusive pool (a run, or a request over a block): ids go on from it. */
+  sawCoreId(id: number): void {
+    if (this.#exclusive) this.#lastPoolId = id;
   }
 
   /** Whether the stack holds blocks (a request for a run of blocks gives them back first). */
@@ -179,12 +210,25 @@ export class BlockCache {
     this.message = `pool '${this.poolName}' was destroyed`;
     if (this.#dead) return;
     this.#dead = true;
+    // The hot paths test neither: an empty stack and no known chunk send them to the slow paths, which do.
+    this.#count = 0;
+    this.#coreWrittenBelow = 0;
+    this.#chunks.length = 0;
     openCaches.delete(this);
     native.releaseCache(this.#address);
   }
 
   /** A block for `size` bytes (1..maxBytes, checked by the caller): its granule offset, id in `lastId`; or a negative status. */
   alloc(size: number): number {
+    // The hot path is kept small (JSC inlines by bytecode size): refills, a destroyed pool and
+    // numbers a refill wrote go to #allocSlow. A dead cache's count is 0, so it always goes there.
+    const count = this.#count - 1;
+    if (count < this.#coreWrittenBelow) return this.#allocSlow(size);
+    return this.#take(this.#words[Word.numbers + count]!, count, size);
+  }
+
+  /** Refills an empty stack, reads a number a refill wrote (with Atomics: see the file's comment), or fails for a destroyed pool. */
+  #allocSlow(size: number): number {
     if (this.#dead) return this.#died();
     let count = this.#count;
     if (count === 0) {
@@ -196,30 +240,60 @@ export class BlockCache {
       this.#coreWrittenBelow = count;
     }
     count--;
-    let number: number;
-    if (count < this.#coreWrittenBelow) {
-      number = Atomics.load(this.#words, Word.numbers + count);
-      this.#coreWrittenBelow = count;
+    const number = Atomics.load(this.#words, Word.numbers + count);
+    this.#coreWrittenBelow = count;
+    return this.#take(number, count, size);
+  }
+
+  /** Pops `number` (the top of the stack, now `count` blocks) and gives its block a new allocation of `size` bytes. */
+  #take(number: number, count: number, size: number): number {
+    const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT)!;
+    const at = number & (CHUNK_BLOCKS - 1);
+    // Ids count up pool-wide (as the core gives them): a handle of an earlier allocation never
+    // frees a later one. An exclusive pool's are counted here and written through; a shared
+    // pool's come in batches from the core. The block is ours (freed, on our stack): no other
+    // thread writes its word, except a destroy in another Worker (shared pools only), which
+    // writes DEAD.
+    let next: number;
+    if (this.#exclusive) {
+      next = this.#lastPoolId === ID_BITS ? 1 : this.#lastPoolId + 1;
+      this.#lastPoolId = next;
+      this.#ids[0] = next;
     } else {
-      number = this.#words[Word.numbers + count]!;
+      if (chunk[at] === DEAD) return this.#died();
+      if (this.#nextId === this.#idsEnd) this.#takeIds();
+      next = this.#nextId++;
     }
     this.#count = count;
     this.#words[Word.count] = count;
-    const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT)!;
-    const at = number & (CHUNK_BLOCKS - 1);
-    // Ids count up per block (as the core's claim does): a handle of an earlier allocation never
-    // frees a later one. The block is ours (freed, on our stack): no other thread writes its word.
-    const old = chunk[at]!;
-    if (old === DEAD) return this.#died();
-    const next = (old & ID_BITS) + 1;
-    const id = next > ID_BITS ? 1 : next;
     chunk[REQUESTED + at] = size;
-    if (PLAIN_PUBLISH) chunk[at] = id;
-    else Atomics.store(chunk, at, id);
+    if (PLAIN_PUBLISH) chunk[at] = next;
+    else Atomics.store(chunk, at, next);
     this.#counters[Counter.allocations]! += 1;
     this.#counters[Counter.allocatedBytes]! += size;
-    this.lastId = id;
+    this.lastId = next;
     return chunk[START_PLUS_ONE + at]! - 1;
+  }
+
+  /**
+   * Takes the next batch of a shared pool's ids off the core's word, as the core's takeIds does
+   * (zig/src/sync/shared_fixed.zig): from 1 up to ID_BITS, a batch that would pass it starting
+   * again at 1. One compare-and-swap a batch. Where another Worker destroyed the pool meanwhile,
+   * the core kept the word (as it keeps the chunks) for views like this one.
+   */
+  #takeIds(): void {
+    const ids = this.#ids;
+    let last = Atomics.load(ids, 0);
+    for (;;) {
+      const first = last > ID_BITS - ID_BATCH ? 1 : last + 1;
+      const seen = Atomics.compareExchange(ids, 0, last, first + ID_BATCH - 1);
+      if (seen === last) {
+        this.#nextId = first;
+        this.#idsEnd = first + ID_BATCH;
+        return;
+      }
+      last = seen;
+    }
   }
 
   /**
@@ -227,9 +301,41 @@ export class BlockCache {
    * 0, 1 where it is not a single block this cache serves (the caller asks the core), or a negative status.
    */
   free(g: number, expectedId: number): number {
+    const number = this.#strideShift >= 0 ? g >>> this.#strideShift : Math.floor(g / this.#stride);
+    const chunk = this.#chunks[number >>> CHUNK_SHIFT];
+    const at = number & (CHUNK_BLOCKS - 1);
+    // One test for the common case: the block starts at g, holds a single live allocation (the
+    // one expected), and its chunk is known. Everything else is sorted out by #freeSlow.
+    if (chunk === undefined || chunk[START_PLUS_ONE + at] !== g + 1) return this.#freeSlow(g, expectedId);
+    const state = chunk[at]!;
+    if (state <= 0 || state >= CONTINUED || (expectedId !== 0 && state !== expectedId)) return this.#freeSlow(g, expectedId);
+    const requested = chunk[REQUESTED + at]!;
+    if (requested > this.maxBytes) return 1;
+    // Of two racing frees exactly one swaps the state word; the other sees the freed flag (slow
+    // path). A pool only this thread may touch has no racing free: a plain store (a CAS costs
+    // 6-9 ns here, half of libc's whole malloc + free: bench/RESULTS.md).
+    if (this.#exclusive) chunk[at] = state | FREED;
+    else if (Atomics.compareExchange(chunk, at, state, state | FREED) !== state) return this.#freeSlow(g, expectedId);
+    return this.#push(number, requested);
+  }
+
+  /** Puts the freed block `number` on the stack (flushing a batch to the core where it is full) and counts the free. */
+  #push(number: number, requested: number): number {
+    this.#counters[Counter.frees]! += 1;
+    this.#counters[Counter.freedBytes]! += requested;
+    let count = this.#count;
+    if (count === this.#capacity) count = native.flushCache(this.#handle, this.#address, KEEP_ON_FLUSH); // slots below stay as they were
+    this.#words[Word.numbers + count] = number;
+    this.#count = count + 1;
+    this.#words[Word.count] = count + 1;
+    return 0;
+  }
+
+  /** The free of #free's uncommon cases: a chunk not viewed yet, a block in a race, and every failure. */
+  #freeSlow(g: number, expectedId: number): number {
     if (this.#dead) return this.#died();
     const number = this.#numberOf(g);
-    const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT);
+    const chunk = this.#chunk(number >>> CHUNK_SHIFT);
     if (chunk === undefined) return this.#neverGaveOut(g);
     const at = number & (CHUNK_BLOCKS - 1);
     const start = chunk[START_PLUS_ONE + at]!;
@@ -237,8 +343,7 @@ export class BlockCache {
       if (start !== 0 && start - 1 < g) return this.#fail(Status.invalidPointer, `pointer at offset ${g * GRANULE_BYTES} points inside an allocation of pool '${this.poolName}', not at its start`);
       return this.#neverGaveOut(g);
     }
-    // A plain read first: where it is stale (another thread freed or took the block), the swap fails and the loop reads again with Atomics.
-    let state = chunk[at]!;
+    let state = Atomics.load(chunk, at);
     for (;;) {
       if (state === DEAD) return this.#died();
       if (state === 0) return this.#neverGaveOut(g);
@@ -251,22 +356,9 @@ export class BlockCache {
       }
       const requested = chunk[REQUESTED + at]!;
       if (requested > this.maxBytes) return 1;
-      // Of two racing frees exactly one swaps the state word; the other sees the freed flag and fails above.
       const seen = Atomics.compareExchange(chunk, at, state, state | FREED);
-      if (seen !== state) {
-        state = seen;
-        continue;
-      }
-      this.#counters[Counter.frees]! += 1;
-      this.#counters[Counter.freedBytes]! += requested;
-      let count = this.#count;
-      if (count === this.#capacity) {
-        count = native.flushCache(this.#handle, this.#address, KEEP_ON_FLUSH); // slots below stay as they were
-      }
-      this.#words[Word.numbers + count] = number;
-      this.#count = count + 1;
-      this.#words[Word.count] = count + 1;
-      return 0;
+      if (seen === state) return this.#push(number, requested);
+      state = seen;
     }
   }
 

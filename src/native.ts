@@ -45,6 +45,7 @@ const symbols = {
   mp_thread_flush: { args: [], returns: FFIType.void },
   mp_cache_open: { args: [i32], returns: ptr },
   mp_cache_chunk: { args: [i32, u32], returns: ptr },
+  mp_cache_ids: { args: [i32], returns: ptr },
   mp_cache_refill: { args: [i32, ptr], returns: i32 },
   mp_cache_flush: { args: [i32, ptr, u32], returns: i32 },
   mp_cache_release: { args: [ptr], returns: u32 },
@@ -197,6 +198,16 @@ export const HostMemory = abi.enums.hostMemory;
 // A Worker's blocks cached by threadLocalCache pools go back to their pools when its thread ends
 // (the core's thread-exit hook); a Worker that calls process.exit() also gives them back here.
 if (!Bun.isMainThread) process.on("exit", () => lib.mp_thread_flush());
+
+/**
+ * A view of the last id of a FixedSize pool placed for the JavaScript cache (zig/src/ffi.zig
+ * mp_cache_ids), on which the cache counts ids as the core does; null where the pool has no cache.
+ */
+export function cachePoolIds(handle: number): Int32Array | null {
+  const address = lib.mp_cache_ids(handle);
+  if (address === null || Number(address) === 0) return null;
+  return new Int32Array(toArrayBuffer(address as Pointer, 0, 4));
+}
 
 /**
  * The calling thread's `last_id` word in the core (mp_last_id's answer), viewed once per thread

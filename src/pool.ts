@@ -32,6 +32,11 @@ import { poolLine } from "./inspect";
 import { showStatsBeforeDestroy } from "./show_stats";
 import { MemoryStats, type MemoryStatsJSON } from "./stats";
 
+/**
+ * 1 / GRANULE_BYTES, exact (a power of two): an address becomes a granule offset with a multiply,
+ * where a division by the imported binding costs a divide's latency on every deallocate.
+ */
+const PER_GRANULE = 1 / GRANULE_BYTES;
 const WINDOW_SHIFT = 27; // granules per window: 2^27 x 16 B = 2 GiB
 const WINDOW_GRANULE_MASK = (1 << WINDOW_SHIFT) - 1;
 const WINDOW_BYTES = 2 ** 31;
@@ -78,7 +83,7 @@ export interface PoolCalls {
   /** The offsets of live allocations: how many there are, as many as fit written to `out`. */
   liveList?(handle: number, out: Uint32Array, capacity: number): number;
   /** This thread's JavaScript cache of the pool's free blocks, or null where the pool has none (src/block_cache.ts). */
-  openCache?(handle: number, maxBytes: number, poolName: string): BlockCache | null;
+  openCache?(handle: number, maxBytes: number, poolName: string, exclusive: boolean): BlockCache | null;
   /** zig/src/snapshot.zig: header, regions, their capacity, blocks, their capacity, statistics. */
   snapshot(handle: number, header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number;
 }
@@ -127,6 +132,8 @@ export abstract class NativePool {
   readonly #handle: number;
   readonly #base: number;
   readonly #addressSpace: number;
+  /** Granules the arena spans: every offset this pool gives out is below it. */
+  readonly #granules: number;
   /** @internal the TypeScript half of the debug layer, where a switch that acts here is on (host pools). */
   debug: DebugTracker | undefined = undefined;
   /** @internal the tracker keeps a record of every allocation (history, leaks, safeViews' reports): it hears of each allocate and free. */
@@ -148,6 +155,7 @@ export abstract class NativePool {
     this.#calls = calls;
     this.#base = calls.base(handle);
     this.#addressSpace = calls.addressSpace(handle);
+    this.#granules = this.#addressSpace * PER_GRANULE;
     livePools.add(this);
   }
 
@@ -194,6 +202,8 @@ export abstract class NativePool {
   /** @internal after the core made an allocation (mp_alloc and its kin): takes its id, as lastTaggedId. */
   tookCoreId(): void {
     this.#lastTaggedId = lastId();
+    // A cached pool counts ids in JavaScript too: an id the core gave is one the cache must not give again.
+    if (this.#cache) this.#cache.sawCoreId(this.#lastTaggedId);
   }
 
   /** @internal the pool's history ring. */
@@ -206,17 +216,28 @@ export abstract class NativePool {
    * pool has one and one block serves the size, else from the core. Throws the typed error.
    */
   allocOffset(size: number): number {
-    const cache = this.#cache === undefined ? this.#openCache() : this.#cache;
-    // typeof first: `>>>` would run an object's valueOf and throw a TypeError on a bigint.
-    if (cache !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) {
+    // The hit is kept small so that JSC inlines it into callers; everything else is #allocOffsetSlow.
+    const cache = this.#cache;
+    if (cache != null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) {
       const offset = cache.alloc(size);
-      if (offset < 0) {
-        if (cache.message !== "") this.#cacheMessage = cache.message;
-        throw this.failure(offset);
+      if (offset >= 0) {
+        this.#lastTaggedId = cache.lastId;
+        return offset;
       }
-      this.#lastTaggedId = cache.lastId;
-      return offset;
+      return this.#cacheFailed(cache, offset);
     }
+    return this.#allocOffsetSlow(size);
+  }
+
+  #cacheFailed(cache: BlockCache, status: number): never {
+    if (cache.message !== "") this.#cacheMessage = cache.message;
+    throw this.failure(status);
+  }
+
+  /** allocOffset where the cache is not open yet, or does not serve the request. */
+  #allocOffsetSlow(size: number): number {
+    const cache = this.#cache === undefined ? this.#openCache() : this.#cache;
+    if (cache !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) return this.allocOffset(size);
     // A run of blocks is gathered from the pool's free stack: this thread's cached blocks go back first.
     if (cache !== null && cache.holdsBlocks) cache.flush();
     const offset = this.#calls.alloc(this.#handle, sizeArg(size));
@@ -227,7 +248,9 @@ export abstract class NativePool {
 
   #openCache(): BlockCache | null {
     const open = this.#calls.openCache;
-    this.#cache = open === undefined || this.destroyed || this.#config.allocatorType !== "FixedSize" ? null : open(this.#handle, this.#config.blockSize, this.#name);
+    // A "none" pool is this thread's alone (the core refuses every other): its cache frees with plain stores.
+    const config = this.#config;
+    this.#cache = open === undefined || this.destroyed || config.allocatorType !== "FixedSize" ? null : open(this.#handle, config.blockSize, this.#name, config.threadSafety === "none");
     return this.#cache;
   }
 
@@ -254,9 +277,9 @@ export abstract class NativePool {
 
   /** @internal the granule offset of an address this pool gave out; InvalidPointerError otherwise. */
   offsetOf(address: number): number {
-    // Addresses are doubles above 2^32: dividing by 16 is exact, and `% 16` on a double would be a call to fmod.
-    const offset = (address - this.#base) / GRANULE_BYTES;
-    if (offset >>> 0 === offset && offset < this.#addressSpace / GRANULE_BYTES) return offset;
+    // Addresses are doubles above 2^32: multiplying by 1/16 is exact, and `% 16` on a double would be a call to fmod.
+    const offset = (address - this.#base) * PER_GRANULE;
+    if (offset >>> 0 === offset && offset < this.#granules) return offset;
     const delta = address - this.#base;
     throw this.strangePointer(address, delta >= 0 && delta < this.#addressSpace);
   }
@@ -280,6 +303,11 @@ export abstract class NativePool {
   releaseAddress(address: number): void {
     const offset = this.offsetOf(address);
     const status = this.#free(offset, 0);
+    if (status === 0 && !this.tracking) return this.ended(offset); // the common case, kept small for JSC's inliner
+    this.#afterFree(status, address, offset);
+  }
+
+  #afterFree(status: number, address: number, offset: number): void {
     if (status >= 0) {
       this.ended(offset);
       if (this.tracking || status === Status.freedGuarded) this.debug!.freed(offset);
@@ -696,6 +724,10 @@ export abstract class HostPool extends NativePool {
   /** Frees an Allocation, its pointer, or a view that starts at its first byte. */
   deallocate(target: Freeable): void {
     if (typeof target === "number") return this.releaseAddress(target);
+    this.#deallocateObject(target);
+  }
+
+  #deallocateObject(target: Allocation | ArrayBufferView): void {
     if (target instanceof Allocation) {
       if (target.pool !== this) {
         const what = describeAllocation(target.id, target.size, target.ptr, target.pool.name);

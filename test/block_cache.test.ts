@@ -25,18 +25,24 @@ describe("the JavaScript thread cache", () => {
     // In a process of its own: the core's functions are wrapped to count calls before the library captures them.
     const result = Bun.spawnSync([process.execPath, join(import.meta.dir, "fixtures", "cache-crossings.ts")], { stdout: "pipe", stderr: "pipe" });
     expect(result.stderr.toString()).toBe("");
-    const counts = JSON.parse(result.stdout.toString()) as { uncachedFree: number; hits: number; batches: number; badFrees: number; errors: string[] };
+    const counts = JSON.parse(result.stdout.toString()) as { uncachedFree: number; hits: number; defaultHits: number; batches: number; badFrees: number; errors: string[] };
     expect(counts.uncachedFree).toBeGreaterThan(0); // the counting works: a pool without a cache crosses
     expect(counts.hits).toBe(0); // 10^4 pairs, .bytes and alive included
+    expect(counts.defaultHits).toBe(0); // the same on a default FixedSize pool (threadSafety "none")
     expect(counts.batches).toBeGreaterThan(0); // 1000 live blocks: a refill per 64, flushes on the way back
     expect(counts.batches).toBeLessThan(40);
     expect(counts.badFrees).toBe(0);
     expect(counts.errors).toEqual(["DoubleFreeError", "DoubleFreeError", "InvalidPointerError", "InvalidPointerError", "InvalidPointerError", "InvalidPointerError", "InvalidPointerError"]);
   });
 
-  test("double free, interior, foreign and unknown pointers and the wrong pool are typed errors, with messages", () => {
-    const pool = cachedPool("errors");
-    const other = cachedPool("errors-other");
+  // Shared pools free with a compare-and-swap, a default ("none") pool with a plain store: both must find every bad free.
+  for (const [label, fields] of [
+    ["threadLocalCache", {}],
+    ['default "none"', { threadSafety: "none", threadLocalCache: false }],
+  ] as const) {
+  test(`double free, interior, foreign and unknown pointers and the wrong pool are typed errors, with messages (${label})`, () => {
+    const pool = cachedPool(`errors ${label}`, 64, fields);
+    const other = cachedPool(`errors-other ${label}`, 64, fields);
     const a = pool.allocate(48);
     const b = pool.allocate(48);
     const view = b.bytes;
@@ -52,7 +58,7 @@ describe("the JavaScript thread cache", () => {
     expect(caught[0]!.message).toContain("double free");
     expect(caught[1]).toBeInstanceOf(InvalidPointerError);
     expect(caught[1]!.message).toContain("inside an allocation");
-    expect(caught[2]!.message).toContain("belongs to pool 'errors-other'");
+    expect(caught[2]!.message).toContain(`belongs to pool 'errors-other ${label}'`);
     expect(caught[3]).toBeInstanceOf(InvalidPointerError);
     // Nothing was freed by the refusals.
     pool.deallocate(view);
@@ -61,6 +67,80 @@ describe("the JavaScript thread cache", () => {
     expect(thrown(() => b.free())).toBeInstanceOf(DoubleFreeError);
     foreign.free();
     expect(thrown(() => other.deallocate(foreign.ptr))).toBeInstanceOf(DoubleFreeError);
+  });
+  }
+
+  test("a default (\"none\") pool's ids count pool-wide, across the cache and the core's runs", () => {
+    const pool = cachedPool("pool-ids", 64, { threadSafety: "none", threadLocalCache: false });
+    const made = [pool.allocate(64), pool.allocate(200), pool.allocate(10), pool.allocate(300), pool.allocate(64)]; // runs go through the core
+    expect(made.map((a) => a.id)).toEqual([1, 2, 3, 4, 5]);
+    made[0]!.free();
+    const again = pool.allocate(64); // the freed block, from the cache, with the next id
+    expect(again.ptr).toBe(made[0]!.ptr);
+    expect(again.id).toBe(6);
+    expect(pool.snapshot().blocks.find((b) => b.offset === 0)).toMatchObject({ id: 6, age: 0 });
+    for (const a of [again, ...made.slice(1)]) a.free();
+  });
+
+  test("leak reports list the live allocations of a cached pool, not its cached blocks", () => {
+    for (const [label, fields] of [
+      ["threadLocalCache", { leakReport: true }],
+      ['default "none"', { threadSafety: "none", threadLocalCache: false, leakReport: true, trackHistory: true }],
+    ] as const) {
+      const pool = cachedPool(`leaks ${label}`, 64, fields);
+      const kept = [pool.allocate(10), pool.allocate(200)]; // a block, and a run through the core
+      const raw = pool.allocateRaw(30);
+      pool.allocate(20).free(); // its block waits in the cache
+      const byId = (a: number[], b: number[]) => a[0]! - b[0]!;
+      expect(pool.getLeaks().map((leak) => [leak.id, leak.size]).sort(byId)).toEqual(
+        [
+          [kept[0]!.id, 10],
+          [kept[1]!.id, 200],
+          [pool.fromPointer(raw).id, 30],
+        ].sort(byId),
+      );
+      for (const a of kept) a.free();
+      pool.deallocate(raw);
+      expect(pool.getLeaks()).toEqual([]);
+    }
+  });
+
+  test("a shared pool's ids count pool-wide too (each thread takes a batch): the debug layer's records name the right allocation", () => {
+    const pool = cachedPool("shared-ids", 64, { threadSafety: "lockFree", threadLocalCache: false, trackHistory: true });
+    const live = Array.from({ length: 300 }, () => pool.allocate(8)); // across several refills and id batches
+    expect(new Set(live.map((a) => a.id)).size).toBe(300);
+    const first = pool.allocate(10);
+    const second = pool.allocate(20);
+    expect(first.id).not.toBe(second.id);
+    first.free();
+    second.free();
+    // Each double free names where its own allocation was made: with per-block ids both were #1,
+    // and the later record answered for both.
+    const allocatedAt = (message: string) => message.slice(message.indexOf("allocated at"), message.indexOf("freed at"));
+    const [aboutFirst, aboutSecond] = [thrown(() => first.free())!.message, thrown(() => second.free())!.message].map(allocatedAt);
+    expect(aboutFirst).toContain("block_cache.test.ts");
+    expect(aboutFirst).not.toBe(aboutSecond);
+    for (const a of live) a.free();
+  });
+
+  test("snapshots of shared cached pools list live blocks (ids, sizes, ages) and cached ones as free", () => {
+    for (const fields of [{ threadSafety: "lockFree", threadLocalCache: false }, { threadSafety: "mutex", threadLocalCache: true }] as const) {
+      const pool = cachedPool(`snap ${fields.threadSafety}`, 64, fields);
+      const a = pool.allocate(10);
+      const b = pool.allocate(20);
+      pool.allocate(30).free(); // waits in this thread's cache
+      const snap = pool.snapshot();
+      const live = snap.blocks.filter((block) => block.state === "live");
+      expect(live.map((block) => [block.offset, block.id, block.requestedSize])).toEqual([
+        [a.ptr - pool.base, a.id, 10],
+        [b.ptr - pool.base, b.id, 20],
+      ]);
+      expect(live[0]!.age).toBeGreaterThan(live[1]!.age!); // a came first
+      expect(snap.blocks.length).toBe(Math.floor(snap.stats.bytesReserved / 64));
+      expect(snap.stats.liveAllocations).toBe(2);
+      a.free();
+      b.free();
+    }
   });
 
   test("a block freed and reused gets a new id: its old handle can neither use nor free it", () => {
@@ -77,8 +157,12 @@ describe("the JavaScript thread cache", () => {
     b.free();
   });
 
-  test("statistics: cached bytes apart from bytes in use; exact after everything is freed and flushed", () => {
-    const pool = cachedPool("stats", 100);
+  for (const [label, fields] of [
+    ["threadLocalCache", {}],
+    ['default "none"', { threadSafety: "none", threadLocalCache: false }],
+  ] as const) {
+  test(`statistics: cached bytes apart from bytes in use; exact after everything is freed and flushed (${label})`, () => {
+    const pool = cachedPool(`stats ${label}`, 100, fields);
     const live = Array.from({ length: 300 }, (_, i) => pool.allocate(1 + (i % 100)));
     const requested = live.reduce((sum, a) => sum + a.size, 0);
     let stats = pool.getStats();
@@ -98,6 +182,7 @@ describe("the JavaScript thread cache", () => {
     expect(stats.freeBytes).toBe(Math.floor(stats.bytesReserved / 112) * 112); // every block of the region
     expect(stats.peakLiveAllocations).toBeGreaterThanOrEqual(256);
   });
+  }
 
   test("a hot loop across refills and flushes never hands out a block twice (no stale reads by the JIT)", () => {
     const pool = cachedPool("jit", 16, { initialSize: 1 << 20 });
@@ -184,7 +269,7 @@ describe("the JavaScript thread cache", () => {
     // the thread's record stands for the check already made: it is read after the destroy. It is
     // opened first: the core gives a thread's record to one view (the pool then takes its path).
     const pool = cachedPool("dies-under-check", 256, { threadSafety: "lockFree", threadLocalCache: false });
-    const sawOpen = BlockCache.open(pool.handle, 256, pool.name)!;
+    const sawOpen = BlockCache.open(pool.handle, 256, pool.name, false)!;
     const live = pool.allocate(8);
     expect(sawOpen.liveId(live.offset)).toBe(live.id);
     const worker = new Worker(new URL("./fixtures/pool-user-worker.ts", import.meta.url).href);

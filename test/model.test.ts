@@ -158,6 +158,12 @@ describe("model-based random operations", () => {
     expect(end.cachedBytes).toBeGreaterThan(0); // freed blocks wait in this thread's cache until flushed
   });
 
+  test("FixedSize default (threadSafety \"none\": the JavaScript cache, plain-store frees), runs up to 24 MiB, growth on", () => {
+    const config = Object.assign(PoolConfig.FixedSizeCPU(4096), { initialSize: 1 << 20, growth: 2 });
+    const end = runModel("model-fixed-default-runs", config, (r) => (r(32) === 0 ? 1 + r(24 << 20) : 1 + r(4096)), 0xfeed, 3_000);
+    expect(end.growthCount).toBeGreaterThan(0); // runs of tens of MiB outgrew the first region
+  });
+
   test("FixedSize, blockSize 4096, alignment 4096, mutex", () => {
     const config = Object.assign(PoolConfig.FixedSizeCPU(4096), { initialSize: 1 << 20, alignment: 4096, threadSafety: "mutex" });
     runModel("model-fixed-page", config, (r) => 1 + r(4096), 4242);

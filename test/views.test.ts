@@ -23,9 +23,11 @@ const routes: [string, (p: CPUMemoryPool, victim: Allocation, name: string) => v
 
 const configs: [string, Partial<PoolConfig>][] = [
   ["Variable", {}],
+  // Frees on the JavaScript thread cache (src/block_cache.ts): plain stores on a default ("none") pool, compare-and-swap on a shared one.
   ["FixedSize", PoolConfig.FixedSizeCPU(256)],
-  // Frees on the JavaScript thread cache (src/block_cache.ts).
   ["FixedSize with a JavaScript cache", { ...PoolConfig.FixedSizeCPU(256), threadSafety: "mutex", threadLocalCache: true }],
+  // The core's path for fixed-size blocks.
+  ["FixedSize, mutex", { ...PoolConfig.FixedSizeCPU(256), threadSafety: "mutex" }],
 ];
 
 describe("default views", () => {
@@ -96,7 +98,9 @@ describe("default views", () => {
   });
 
   test("an allocation that ended where this thread did not see it (another Worker) has its views detached when the block is viewed again", () => {
-    const p = pool("ended-elsewhere", PoolConfig.FixedSizeCPU(64));
+    // A Variable pool: the core's path, which hands the freed block out again at once (a FixedSize
+    // pool's JavaScript cache would hand out one of its own blocks first).
+    const p = pool("ended-elsewhere", Object.assign(new PoolConfig(), { initialSize: 1 << 20 }));
     const first = p.allocate(32);
     const old = first.bytes;
     expect(native.free(p.handle, first.offset, first.id)).toBe(0); // as another Worker's free would

@@ -20,7 +20,7 @@ const runs: [string, object, ("read" | "trim" | "reset")[]][] = [
   ["lockFree, FixedSize", { threadSafety: "lockFree", allocatorType: "FixedSize", blockSize: 256 }, ["read", "trim"]],
   ["lockFree, Variable (sharded)", { threadSafety: "lockFree" }, ["read", "trim"]],
   ["mutex + threadLocalCache, Variable", { threadSafety: "mutex", threadLocalCache: true }, ["read"]],
-  ["lockFree + threadLocalCache, FixedSize", { threadSafety: "lockFree", threadLocalCache: true, allocatorType: "FixedSize", blockSize: 256 }, ["trim"]],
+  ["lockFree + threadLocalCache, FixedSize", { threadSafety: "lockFree", threadLocalCache: true, allocatorType: "FixedSize", blockSize: 256 }, ["read", "trim"]],
   ["DebugCPU switches but guard pages", { threadSafety: "mutex", canaries: true, quarantineBytes: 256 << 10, trackHistory: true, safeViews: true, fillOnAlloc: 0xcd, fillOnFree: 0xde }, ["read", "reset"]],
   ["SampledGuardsCPU-like (guard pages on 1 in 50)", { threadSafety: "mutex", guardPages: true, guardSampleRate: 50 }, ["read", "trim"]],
 ];

@@ -122,6 +122,17 @@ pub const Config = struct {
         return self.thread_safety == .lock_free or self.thread_local_cache;
     }
 
+    /// Whether a fixed-size pool's blocks are placed by sync/shared_fixed.zig: those above, and
+    /// every host FixedSize pool of one thread (threadSafety "none", the default) without the
+    /// core's debug layer, since JavaScript's thread cache (src/block_cache.ts) needs the block
+    /// state words that placement keeps (a pool with the layer takes the core's path: the cache
+    /// is bypassed). PMEM pools never: their journal records every placement under the lock.
+    pub fn placedShared(self: Config) bool {
+        if (self.strategy != .fixed_size) return false;
+        const host_memory = self.kind == .cpu or self.kind == .pinned;
+        return self.sharedFixed() or (self.thread_safety == .none and host_memory and !self.debug.coreActive());
+    }
+
     pub fn granulesFor(bytes: u64) u64 {
         return std.math.divCeil(u64, bytes, granule_bytes) catch unreachable;
     }

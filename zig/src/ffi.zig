@@ -119,17 +119,27 @@ export fn mp_thread_flush() void {
 /// where the pool has no JavaScript cache (only fixed-size pools placed by sync/shared_fixed.zig).
 export fn mp_cache_open(handle: i32) usize {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return 0;
+    const pool = enterPool(handle, .owner) catch return 0; // another thread's "none" pool: the core's path says why
     const shared = pool.shared orelse return 0;
     if (!pool.arena.backend.hostAccessible()) return 0;
     const record = shared.openRecord() orelse return 0;
     return @intFromPtr(record);
 }
 
+/// The address of the pool's last id (a u32, sync/shared_fixed.zig `last_id`) for JavaScript's
+/// cache: where one thread uses the pool it counts on it with plain loads and stores; where
+/// threads share it, it takes a batch with a compare-and-swap as `takeIds` does. 0: no such pool.
+export fn mp_cache_ids(handle: i32) usize {
+    defer registry.leave(.primary);
+    const pool = enterPool(handle, .owner) catch return 0;
+    const shared = pool.shared orelse return 0;
+    return @intFromPtr(&shared.last_id.raw);
+}
+
 /// The address of the pool's block-state chunk `index` (lockfree_fixed.zig Chunk), or 0 where none is.
 export fn mp_cache_chunk(handle: i32, index: u32) usize {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return 0;
+    const pool = enterPool(handle, .owner) catch return 0;
     const shared = pool.shared orelse return 0;
     return @intFromPtr(shared.fixed.chunkAddress(index) orelse return 0);
 }
@@ -137,7 +147,7 @@ export fn mp_cache_chunk(handle: i32, index: u32) usize {
 /// Refills the record's stack (one batch of free blocks): its new count, or a negative status.
 export fn mp_cache_refill(handle: i32, record_address: usize) i32 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
     const shared = pool.shared orelse return codeOf(status.fail(error.Unsupported, "pool '{s}' has no JavaScript cache", .{pool.name}));
     const record = shared.record(record_address) orelse return codeOf(status.fail(error.InvalidPointer, "not a cache record of pool '{s}'", .{pool.name}));
     const count = shared.refill(pool, record) catch |err| return codeOf(err);
@@ -153,7 +163,7 @@ export fn mp_cache_release(record_address: usize) u32 {
 /// Gives the record's blocks from `keep` up back to the pool: the new count, or a negative status.
 export fn mp_cache_flush(handle: i32, record_address: usize, keep: u32) i32 {
     defer registry.leave(.primary);
-    const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
+    const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
     const shared = pool.shared orelse return codeOf(status.fail(error.Unsupported, "pool '{s}' has no JavaScript cache", .{pool.name}));
     const record = shared.record(record_address) orelse return codeOf(status.fail(error.InvalidPointer, "not a cache record of pool '{s}'", .{pool.name}));
     return @intCast(shared.flush(record, keep));

@@ -194,8 +194,8 @@ pub const Pool = struct {
                 self.deinitParts();
                 return err;
             };
-        } else if (config.sharedFixed()) {
-            self.shared = SharedFixed.create(gpa, self.strategy.fixed_size.stride, granule_bytes, reserved_bytes, config.thread_safety == .lock_free, config.thread_local_cache) catch |err| {
+        } else if (config.placedShared()) {
+            self.shared = SharedFixed.create(gpa, self.strategy.fixed_size.stride, granule_bytes, reserved_bytes, config.thread_safety == .lock_free, config.thread_local_cache, config.thread_safety == .none) catch |err| {
                 self.deinitParts();
                 return err;
             };
@@ -792,7 +792,8 @@ pub const Pool = struct {
 
     /// Gives every empty region but the first back to the OS; returns the bytes released.
     pub fn trim(self: *Pool) u64 {
-        if (self.shared != null or self.sharded != null) return 0; // their regions are never removed (sync/lockfree_fixed.zig, sync/sharded_variable.zig)
+        if (self.shared) |shared| if (!shared.trims(self)) return 0; // its regions are never removed (sync/lockfree_fixed.zig)
+        if (self.sharded != null) return 0; // sync/sharded_variable.zig never removes regions
         if (self.arena.backend.wholeAllocation() != null) return 0; // one allocation: nothing goes back before the pool does
         self.lock();
         defer self.unlock();
@@ -800,7 +801,10 @@ pub const Pool = struct {
         var released: u64 = 0;
         for (self.arena.regions.items[1..], 1..) |region, index| {
             if (!region.committed or region.live_count != 0) continue;
-            switch (region.owner) {
+            if (self.shared) |shared| { // one thread's pool: its blocks are all on the stack once free
+                if (!shared.fixed.regionFree(region)) continue;
+                shared.fixed.removeRegion(self.gpa, region) catch break; // no memory to sort the stack: keep the rest
+            } else switch (region.owner) {
                 .strategy => switch (self.strategy) {
                     .fixed_size => |*fixed| fixed.removeRegion(@intCast(index), region),
                     .variable => |*tlsf| tlsf.removeRegion(region),
@@ -823,7 +827,21 @@ pub const Pool = struct {
     /// The pool's regions, blocks and statistics at one moment (see snapshot.zig); whether
     /// every record fit in `out`.
     pub fn writeSnapshot(self: *Pool, out: snapshot.Output) Error!bool {
-        if (self.shared != null or self.sharded != null) return status.fail(error.Unsupported, "snapshot() is not available on lockFree or thread-cached pools yet (pool '{s}')", .{self.name});
+        if (self.shared) |shared| {
+            // Regions stay put under the growth lock. Blocks of a pool other threads use may change
+            // meanwhile (their allocations take no lock): a moment's view, the figures taken after.
+            const fit = fit: {
+                shared.growth_mutex.lock();
+                defer shared.growth_mutex.unlock();
+                const placement = shared.placement(self.arena.regions.items);
+                const ids: snapshot.Ids = .{ .last = shared.last_id.load(.monotonic), .max = SharedFixed.pool_id_max, .pending = null };
+                break :fit snapshot.write(self.gpa, self.arena.regions.items, &placement, ids, null, out) catch
+                    return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
+            };
+            self.writeStats(out.stats);
+            return fit;
+        }
+        if (self.sharded != null) return status.fail(error.Unsupported, "snapshot() is not available on sharded Variable pools yet (pool '{s}')", .{self.name});
         self.lock();
         defer self.unlock();
         const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = pending_id };
@@ -913,6 +931,7 @@ pub const Pool = struct {
     /// Writes the offsets of live allocations (their first bytes) into `out`, as many as fit;
     /// returns how many there are.
     pub fn listLive(self: *Pool, out: []u32) u32 {
+        if (self.shared) |shared| return shared.fixed.listLive(self.arena.regions.items, out); // its blocks are in its chunks, not the strategy
         self.lock();
         defer self.unlock();
         return self.listLiveLocked(out);

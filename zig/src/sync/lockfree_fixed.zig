@@ -11,8 +11,9 @@
 //! Each block has one state word: 0 (never allocated), `id` (live, allocation `id`), or
 //! `id | freed_flag` (free, last held `id`). Free is one compare-and-swap from live to freed, so
 //! of two racing frees of one block exactly one wins and the other is a double free, told apart
-//! from a pointer the pool never gave out. Ids count up per block: a handle from an earlier
-//! allocation of a block never frees a later one (until 2^30 allocations of that one block).
+//! from a pointer the pool never gave out. A claim takes the id it is given (shared_fixed.zig
+//! counts them pool-wide) or, with `claim`, counts up per block: either way a handle from an
+//! earlier allocation of a block never frees a later one (until the ids wrap after 2^30).
 //!
 //! A run of blocks (a request over one block, see shared_fixed.zig) is `count` blocks with
 //! consecutive numbers, gathered off the stack by `claimRun`: the first holds the run's id and
@@ -22,7 +23,9 @@
 //! With `lock_free` false the same stack is pushed and popped under a mutex: the "mutex" pool
 //! behind thread caches, which take and give back blocks in batches.
 //!
-//! Regions are added under `growth_mutex` (the caller's), never removed: trim releases nothing.
+//! Regions are added under `growth_mutex` (the caller's). They are removed (trim) only from a
+//! stack under its mutex whose pool no other thread may use (threadSafety "none": see
+//! `removeRegion`); lock-free stacks keep every region for the pool's life.
 const std = @import("std");
 const adaptive = @import("adaptive_mutex.zig");
 const Backoff = adaptive.Backoff;
@@ -66,6 +69,9 @@ pub const FreeResult = union(enum) {
 };
 
 pub const Live = struct { requested_bytes: u32, id: u32 };
+
+/// A block made live: its offset and id.
+pub const Claimed = struct { g: u32, id: u32 };
 
 pub const LockFreeFixed = struct {
     gpa: std.mem.Allocator,
@@ -166,7 +172,7 @@ pub const LockFreeFixed = struct {
 
     /// Makes every block of `regions` free and puts them all on the stack, in address order (a
     /// pool's reset). Single-threaded: the caller holds off every other user of the pool and has
-    /// taken back every thread cache's blocks. Ids keep counting up per block.
+    /// taken back every thread cache's blocks. The blocks keep their last ids (a stale handle stays stale).
     pub fn reset(self: *LockFreeFixed, regions: []const Region) void {
         var first: u32 = nil;
         var last: u32 = nil;
@@ -194,6 +200,136 @@ pub const LockFreeFixed = struct {
         const tag = (self.head.load(.monotonic) >> 32) +% 1;
         self.head.store(tag << 32 | first, .release);
     }
+
+    /// Whether every block of `region` is free (or never allocated): none live, none in a run.
+    pub fn regionFree(self: *const LockFreeFixed, region: Region) bool {
+        var slot: u32 = 0;
+        while (slot < region.len / self.stride) : (slot += 1) {
+            const number = self.numberOf(region.start + slot * self.stride);
+            const state = self.chunkOf(number).?.state[number & (chunk_blocks - 1)].load(.acquire);
+            if (state != 0 and state & freed_flag == 0) return false;
+        }
+        return true;
+    }
+
+    /// Writes the offsets of the live allocations (a run's first block) in `regions` into `out`,
+    /// as many as fit; returns how many there are. On a pool other threads use, a moment's view.
+    pub fn listLive(self: *const LockFreeFixed, regions: []const Region, out: []u32) u32 {
+        var count: u32 = 0;
+        for (regions) |region| {
+            if (!region.committed) continue;
+            var slot: u32 = 0;
+            while (slot < region.len / self.stride) : (slot += 1) {
+                const g = region.start + slot * self.stride;
+                const number = self.numberOf(g);
+                const state = self.chunkOf(number).?.state[number & (chunk_blocks - 1)].load(.acquire);
+                if (state == 0 or state & (freed_flag | continued_flag) != 0) continue;
+                if (count < out.len) out[count] = g;
+                count += 1;
+            }
+        }
+        return count;
+    }
+
+    /// Takes the blocks of `region`, every one free and on the stack (`regionFree`, with every
+    /// cache of them given back), off the stack and out of the chunks, before it is decommitted.
+    /// Single-threaded: only a pool whose stack is under its mutex and that no other thread uses.
+    /// Chunks stay (JavaScript views them); the region's words read "no block" again.
+    pub fn removeRegion(self: *LockFreeFixed, gpa: std.mem.Allocator, region: Region) error{OutOfMemory}!void {
+        assert(!self.lock_free and self.regionFree(region));
+        const count = region.len / self.stride;
+        var kept: std.ArrayList(u32) = .empty;
+        defer kept.deinit(gpa);
+        try kept.ensureTotalCapacity(gpa, self.block_count.load(.monotonic));
+        self.lockList();
+        defer self.unlockList();
+        const first = self.numberOf(region.start);
+        const last = self.numberOf(region.start + (count - 1) * self.stride);
+        var removed: u32 = 0;
+        while (self.popLocked()) |number| {
+            if (number >= first and number <= last) removed += 1 else kept.appendAssumeCapacity(number);
+        }
+        assert(removed == count); // every block of the region was on the stack
+        var number = first;
+        while (number <= last) : (number += 1) {
+            const chunk = self.chunkOf(number).?;
+            const at = number & (chunk_blocks - 1);
+            chunk.start_plus_one[at].store(0, .monotonic);
+            chunk.state[at].store(0, .monotonic);
+            chunk.requested_bytes[at].store(0, .monotonic);
+        }
+        _ = self.block_count.fetchSub(count, .monotonic);
+        // The rest go back in the order they were popped.
+        var previous: u32 = nil;
+        var index = kept.items.len;
+        while (index > 0) {
+            index -= 1;
+            const kept_number = kept.items[index];
+            self.chunkOf(kept_number).?.next[kept_number & (chunk_blocks - 1)].store(previous, .monotonic);
+            previous = kept_number;
+        }
+        const tag = (self.head.load(.monotonic) >> 32) +% 1;
+        self.head.store(tag << 32 | previous, .release);
+    }
+
+    /// Every block of `regions` (in any order; committed ones only), live runs as one block, in
+    /// address order, for snapshots: a block on a thread cache's stack is free. Free it with `deinit`.
+    pub fn walk(self: *const LockFreeFixed, gpa: std.mem.Allocator, regions: []const Region) error{OutOfMemory}!Walk {
+        var order: std.ArrayList(Region) = .empty;
+        errdefer order.deinit(gpa);
+        for (regions) |region| if (region.committed) try order.append(gpa, region);
+        const by_start = struct {
+            fn lessThan(_: void, a: Region, b: Region) bool {
+                return a.start < b.start;
+            }
+        }.lessThan;
+        std.sort.pdq(Region, order.items, {}, by_start);
+        return .{ .fixed = self, .order = try order.toOwnedSlice(gpa) };
+    }
+
+    pub const BlockView = @import("../strategy/tlsf.zig").Tlsf.BlockView;
+
+    pub const Walk = struct {
+        fixed: *const LockFreeFixed,
+        order: []Region,
+        next_region: usize = 0,
+        slot: u32 = 0,
+
+        pub fn deinit(self: *Walk, gpa: std.mem.Allocator) void {
+            gpa.free(self.order);
+            self.* = undefined;
+        }
+
+        pub fn next(self: *Walk) ?BlockView {
+            const stride = self.fixed.stride;
+            while (self.next_region < self.order.len) {
+                const region = self.order[self.next_region];
+                if (self.slot == region.len / stride) {
+                    self.next_region += 1;
+                    self.slot = 0;
+                    continue;
+                }
+                const start = region.start + self.slot * stride;
+                self.slot += 1;
+                const number = self.fixed.numberOf(start);
+                const chunk = self.fixed.chunkOf(number).?;
+                const at = number & (chunk_blocks - 1);
+                const state = chunk.state[at].load(.acquire);
+                // A run's later blocks are passed over with its first; one met alone belongs to a run
+                // that another thread is freeing meanwhile (its first block already reads free).
+                if (state == 0 or state & (freed_flag | continued_flag) != 0) return .{ .start = start, .granules = stride, .is_free = true, .id = 0, .requested_bytes = 0 };
+                var count: u32 = 1;
+                while (self.slot < region.len / stride) : (self.slot += 1) {
+                    const later = number + count;
+                    const later_state = self.fixed.chunkOf(later).?.state[later & (chunk_blocks - 1)].load(.acquire);
+                    if (later_state & continued_flag == 0 or later_state & freed_flag != 0) break;
+                    count += 1;
+                }
+                return .{ .start = start, .granules = count * stride, .is_free = false, .id = state, .requested_bytes = chunk.requested_bytes[at].load(.monotonic) };
+            }
+            return null;
+        }
+    };
 
     /// Pushes the chain `first` .. `last` (already linked through `next`) with one swap of the head.
     fn pushChain(self: *LockFreeFixed, first: u32, last: u32) void {
@@ -252,13 +388,20 @@ pub const LockFreeFixed = struct {
     }
 
     /// Makes the popped block `number` live with a new id; returns its offset and id.
-    pub fn claim(self: *LockFreeFixed, number: u32, requested_bytes: u32) struct { g: u32, id: u32 } {
+    pub fn claim(self: *LockFreeFixed, number: u32, requested_bytes: u32) Claimed {
+        const chunk = self.chunkOf(number).?;
+        const old = chunk.state[number & (chunk_blocks - 1)].load(.monotonic);
+        const next_id = (old & ~freed_flag) +% 1;
+        return self.claimAs(number, requested_bytes, if (next_id == 0 or next_id >= continued_flag) 1 else next_id);
+    }
+
+    /// As `claim`, with the id given (a pool whose ids count pool-wide: shared_fixed.zig `pool_ids`).
+    pub fn claimAs(self: *LockFreeFixed, number: u32, requested_bytes: u32, id: u32) Claimed {
+        assert(id != 0 and id < continued_flag);
         const chunk = self.chunkOf(number).?;
         const at = number & (chunk_blocks - 1);
         const old = chunk.state[at].load(.monotonic);
         assert(old == 0 or old & freed_flag != 0); // only the thread that popped it may touch it
-        const next_id = (old & ~freed_flag) +% 1;
-        const id = if (next_id == 0 or next_id >= continued_flag) 1 else next_id;
         chunk.requested_bytes[at].store(requested_bytes, .monotonic);
         chunk.state[at].store(id, .release);
         const start = chunk.start_plus_one[at].load(.monotonic);
@@ -274,7 +417,7 @@ pub const LockFreeFixed = struct {
     }
 
     /// Makes the popped blocks `first` .. `first + count - 1` (contiguous in memory) one live run.
-    pub fn claimRun(self: *LockFreeFixed, first: u32, count: u32, requested_bytes: u32) struct { g: u32, id: u32 } {
+    pub fn claimRun(self: *LockFreeFixed, first: u32, count: u32, requested_bytes: u32, id: u32) Claimed {
         assert(count >= 2);
         for (first + 1..first + count) |number| {
             const chunk = self.chunkOf(@intCast(number)).?;
@@ -284,8 +427,7 @@ pub const LockFreeFixed = struct {
             chunk.requested_bytes[at].store(0, .monotonic);
             chunk.state[at].store(continued_flag | (old & ~freed_flag), .release);
         }
-        const placed = self.claim(first, requested_bytes);
-        return .{ .g = placed.g, .id = placed.id };
+        return self.claimAs(first, requested_bytes, id);
     }
 
     /// After the free of a run's first block `first`: marks its other blocks free, for the caller to push.
@@ -428,9 +570,9 @@ test "lock-free fixed: a run's later blocks are interior pointers until the run 
     var popped: [4]u32 = undefined;
     try std.testing.expectEqual(@as(usize, 3), fixed.popBatch(&popped)); // blocks 1..3; block 0 was freed but not pushed
     fixed.push(number);
-    const run = fixed.claimRun(fixed.pop().?, 2, 64); // blocks 0 and 1
+    const run = fixed.claimRun(fixed.pop().?, 2, 64, 2); // blocks 0 and 1
     try std.testing.expectEqual(@as(u32, 0), run.g);
-    try std.testing.expectEqual(@as(u32, 2), run.id); // block 0's second allocation
+    try std.testing.expectEqual(@as(u32, 2), run.id);
     try std.testing.expect(fixed.markFreed(2, 0, &number) == .interior_pointer);
     try std.testing.expect(fixed.lookup(2) == null);
     try std.testing.expectEqual(@as(u32, 64), fixed.lookup(0).?.requested_bytes);
@@ -442,4 +584,45 @@ test "lock-free fixed: a run's later blocks are interior pointers until the run 
     const again = fixed.claim(fixed.pop().?, 1); // block 1, never allocated alone: id 1
     try std.testing.expectEqual(@as(u32, 2), again.g);
     try std.testing.expectEqual(@as(u32, 1), again.id);
+}
+
+test "lock-free fixed under a mutex: a free region is removed from the stack and the chunks; the walk lists blocks and runs" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 2, 4096, false);
+    defer fixed.deinit(false);
+    const first: Region = .{ .start = 0, .len = 8, .committed = true, .live_count = 0 }; // 4 blocks
+    const second: Region = .{ .start = 8, .len = 9, .committed = true, .live_count = 0 }; // 4 blocks and a tail
+    try fixed.addRegion(first);
+    const single = fixed.claimAs(fixed.pop().?, 20, 7); // block 0, a given id
+    try std.testing.expectEqual(@as(u32, 7), single.id);
+    var numbers: [2]u32 = undefined;
+    try std.testing.expectEqual(@as(usize, 2), fixed.popBatch(&numbers)); // blocks 1, 2
+    const run = fixed.claimRun(numbers[0], 2, 50, 8); // blocks 1 and 2, one run
+    try fixed.addRegion(second); // its blocks go on top of the stack
+    try std.testing.expect(!fixed.regionFree(first));
+    try std.testing.expect(fixed.regionFree(second));
+
+    var walk = try fixed.walk(std.testing.allocator, &.{ second, first }); // any order in, address order out
+    defer walk.deinit(std.testing.allocator);
+    const expected = [_]LockFreeFixed.BlockView{
+        .{ .start = 0, .granules = 2, .is_free = false, .id = 7, .requested_bytes = 20 },
+        .{ .start = 2, .granules = 4, .is_free = false, .id = 8, .requested_bytes = 50 },
+        .{ .start = 6, .granules = 2, .is_free = true, .id = 0, .requested_bytes = 0 },
+    };
+    for (expected) |block| try std.testing.expectEqual(block, walk.next().?);
+    for (0..4) |slot| try std.testing.expectEqual(@as(u32, 8 + 2 * @as(u32, @intCast(slot))), walk.next().?.start);
+    try std.testing.expect(walk.next() == null); // the tail of the second region is no block
+    var live: [4]u32 = undefined;
+    try std.testing.expectEqual(@as(u32, 2), fixed.listLive(&.{ first, second }, &live));
+    try std.testing.expectEqualSlices(u32, &.{ 0, 2 }, live[0..2]); // the run once, by its first block
+
+    try fixed.removeRegion(std.testing.allocator, second);
+    try std.testing.expectEqual(@as(u64, 4), fixed.block_count.load(.monotonic));
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(8, 0, &number) == .unknown_pointer); // no block starts there any more
+    try std.testing.expectEqual(@as(u32, 3), fixed.pop().?); // the first region's free block stays on the stack
+    try std.testing.expect(fixed.pop() == null);
+    try std.testing.expect(fixed.markFreed(run.g, run.id, &number) == .freed);
+    fixed.releaseContinued(number, 2);
+    try fixed.addRegion(second); // the same range again: its words were cleared
+    try std.testing.expectEqual(@as(u64, 8), fixed.block_count.load(.monotonic));
 }

@@ -34,6 +34,14 @@ pub const SharedFixed = struct {
     stride_bytes: u64,
     /// Names this pool for the thread caches' lifetime; never reused.
     serial: u64,
+    /// Whether only one thread uses the pool (threadSafety "none"): JavaScript's cache then frees
+    /// with plain stores and counts ids on `last_id` (mp_cache_ids) with plain loads and stores.
+    exclusive: bool,
+    /// The pool's last allocation id. Ids count pool-wide, as the core's other placements give
+    /// them (snapshots age blocks by id, the debug layer's records key by id); the threads of a
+    /// shared pool take them in batches (`takeIds`), so the counter is touched once a batch.
+    /// Allocated apart and kept, as the chunks are, where other threads' caches viewed it (destroy).
+    last_id: *std.atomic.Value(u32),
     /// Set once the registry publishes the pool (thread caches find it again by handle).
     handle: i32 = -1,
     growth_mutex: std.Thread.Mutex = .{},
@@ -47,16 +55,22 @@ pub const SharedFixed = struct {
     magazine_thread: std.atomic.Value(std.Thread.Id) = .init(0),
     magazine_threads_many: std.atomic.Value(bool) = .init(false),
 
-    pub fn create(gpa: std.mem.Allocator, stride_granules: u32, granule_bytes: u64, reserved_bytes: u64, lock_free: bool, cached: bool) Error!*SharedFixed {
+    pub fn create(gpa: std.mem.Allocator, stride_granules: u32, granule_bytes: u64, reserved_bytes: u64, lock_free: bool, cached: bool, exclusive: bool) Error!*SharedFixed {
+        assert(!(exclusive and (lock_free or cached))); // one thread's pool takes neither
         const self = gpa.create(SharedFixed) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.destroy(self);
         // Magazines of this pool's blocks go back as a thread ends (sync/thread_exit.zig).
         if (cached) thread_exit.hook(.core_caches, thread_cache.flushAll);
+        const last_id = gpa.create(std.atomic.Value(u32)) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        errdefer gpa.destroy(last_id);
+        last_id.* = .init(0);
         self.* = .{
+            .last_id = last_id,
             .gpa = gpa,
             .fixed = LockFreeFixed.init(gpa, stride_granules, reserved_bytes / granule_bytes, lock_free) catch
                 return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{}),
             .cached = cached,
+            .exclusive = exclusive,
             .stride_bytes = stride_granules * granule_bytes,
             .serial = next_serial.fetchAdd(1, .monotonic),
         };
@@ -71,6 +85,7 @@ pub const SharedFixed = struct {
         if (viewed_elsewhere) self.fixed.markDead();
         self.growth_mutex.unlock();
         self.fixed.deinit(viewed_elsewhere);
+        if (!viewed_elsewhere) self.gpa.destroy(self.last_id); // else another thread's cache may still take ids off it once
         self.gpa.destroy(self);
     }
 
@@ -110,6 +125,8 @@ pub const SharedFixed = struct {
             self.counters.recordFailure();
             return status.fail(error.OutOfMemory, "pool '{s}' has no free block of {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.name, self.stride_bytes, pool.arena.committed_bytes, pool.arena.reserved_bytes });
         }
+        // The stack's top is handed out first: reversed, the batch goes out in the order it was popped (address order on a fresh pool).
+        std.mem.reverse(u32, room[0..taken]);
         const filled: u32 = @intCast(count + taken);
         @atomicStore(u32, &target.shared.count, filled, .release);
         self.notePeaks(self.combined());
@@ -143,6 +160,28 @@ pub const SharedFixed = struct {
     fn notePeaks(self: *SharedFixed, now: Combined) void {
         _ = self.counters.peak_live.fetchMax(now.live, .monotonic);
         _ = self.counters.peak_requested_bytes.fetchMax(now.requested_bytes, .monotonic);
+    }
+
+    /// Whether trim may give regions back: only where one thread uses the pool and its stack is
+    /// under a mutex (threadSafety "none"), so no other thread takes a block meanwhile and no
+    /// magazine or other thread's cache holds one (the caller's JavaScript cache flushed first).
+    pub fn trims(self: *const SharedFixed, pool: anytype) bool {
+        return !self.fixed.lock_free and !self.cached and pool.config.thread_safety == .none;
+    }
+
+    /// A placement snapshot.zig walks (as it walks the strategies): the blocks of `regions`.
+    pub const Placement = union(enum) {
+        blocks: struct {
+            fixed: *const LockFreeFixed,
+            regions: []const @import("../arena.zig").Region,
+            pub fn walk(self: *const @This(), gpa: std.mem.Allocator) error{OutOfMemory}!LockFreeFixed.Walk {
+                return self.fixed.walk(gpa, self.regions);
+            }
+        },
+    };
+
+    pub fn placement(self: *const SharedFixed, regions: []const @import("../arena.zig").Region) Placement {
+        return .{ .blocks = .{ .fixed = &self.fixed, .regions = regions } };
     }
 
     /// Frees every allocation at once (pool.reset, under no other lock): only where no other thread
@@ -231,9 +270,31 @@ pub const SharedFixed = struct {
             self.counters.recordFailure();
             return status.fail(error.OutOfMemory, "pool '{s}' has no free block of {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.name, self.stride_bytes, pool.arena.committed_bytes, pool.arena.reserved_bytes });
         };
-        const placed = self.fixed.claim(number, requested_bytes);
+        const placed = self.fixed.claimAs(number, requested_bytes, self.takeIds(1));
         self.counters.recordAlloc(requested_bytes);
         return .{ .g = placed.g, .id = placed.id };
+    }
+
+    /// The largest id a state word holds (ids stay below the continued flag).
+    pub const pool_id_max: u32 = lockfree_fixed.continued_flag - 1;
+
+    /// The first of `count` consecutive new ids, from 1 up to `pool_id_max`, then from 1 again (a
+    /// batch never wraps inside: it starts again at 1). Any thread; JavaScript's caches of shared
+    /// pools take a batch at a time on the same word, the same way (src/block_cache.ts #takeIds).
+    pub fn takeIds(self: *SharedFixed, count: u32) u32 {
+        assert(count >= 1 and count <= id_batch_max);
+        var last = self.last_id.load(.monotonic);
+        while (true) {
+            const first = if (last > pool_id_max - count) 1 else last + 1;
+            last = self.last_id.cmpxchgWeak(last, first + count - 1, .monotonic, .monotonic) orelse return first;
+        }
+    }
+
+    /// The most ids one call of `takeIds` gives.
+    pub const id_batch_max: u32 = 1 << 16;
+
+    comptime {
+        assert(@sizeOf(std.atomic.Value(u32)) == 4); // JavaScript views `last_id` as one int32
     }
 
     /// Notes the calling thread as one whose magazine holds blocks of this pool (one load when it is the first).
@@ -290,7 +351,7 @@ pub const SharedFixed = struct {
         while (true) {
             const first = try self.gatherRun(&drained, count);
             if (first) |number| {
-                const placed = self.fixed.claimRun(number, count, requested_bytes);
+                const placed = self.fixed.claimRun(number, count, requested_bytes, self.takeIds(1));
                 _ = self.run_blocks.fetchAdd(count - 1, .monotonic);
                 self.counters.recordAlloc(requested_bytes);
                 return .{ .g = placed.g, .id = placed.id };
