@@ -835,7 +835,7 @@ pub const Pool = struct {
                 defer shared.growth_mutex.unlock();
                 const placement = shared.placement(self.arena.regions.items);
                 const ids: snapshot.Ids = .{ .last = shared.last_id.load(.monotonic), .max = SharedFixed.pool_id_max, .pending = null };
-                break :fit snapshot.write(self.gpa, self.arena.regions.items, &placement, ids, null, out) catch
+                break :fit snapshot.write(self.gpa, self.arena.regions.items, &placement, ids, .{}, out) catch
                     return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
             };
             self.writeStats(out.stats);
