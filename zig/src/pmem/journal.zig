@@ -159,21 +159,18 @@ pub const Journal = struct {
         return status.fail(error.OutOfMemory, "PMEM pool '{s}' cannot place {d} bytes: {d} of its {d} heap bytes are free, none in one piece large enough (a PMEM pool's size is its file's: make it with a larger initialSize)", .{ pool_name, size, free_bytes, self.header.heap_bytes });
     }
 
-    /// Before the pool releases the block at `g`: refused where a root publishes it; its record is
-    /// zeroed, durably, where it was published. The block's record slot, for `released`, or null
-    /// where no live block starts at `g` (the placement then says what `g` is).
-    pub fn beforeRelease(self: *Journal, placement: *const Placement, g: u32, pool_name: []const u8) Error!?u32 {
-        const slot = self.table.slotOf(placement, g) orelse return null;
+    /// Before the pool releases the block at `g`: refused where a root publishes it.
+    pub fn beforeRelease(self: *const Journal, g: u32, pool_name: []const u8) Error!void {
         if (self.roots.publishing(g)) |index| {
             return status.fail(error.PmemRoot, "the allocation at offset {d} of PMEM pool '{s}' is published as root '{s}': remove the root first (setRoot(\"{s}\", null)), or free it with setRoot(\"{s}\", null, {{ freePrevious: true }})", .{ @as(u64, g) * granule_bytes, pool_name, self.roots.name(index), self.roots.name(index), self.roots.name(index) });
         }
-        self.table.unrecord(slot);
-        return slot;
     }
 
-    /// The pool released the block whose record slot `beforeRelease` gave.
-    pub fn released(self: *Journal, slot: u32) void {
-        self.table.released(slot);
+    /// The pool released the live block at `g` (`record`: FreeResult.freed.record), still under
+    /// its lock: where the block was published its record is zeroed, durably, before the space
+    /// can be placed again; an unpublished block's free never touches the file.
+    pub fn released(self: *Journal, g: u32, record: u32) void {
+        self.table.released(g, record);
     }
 
     /// Before the pool resets its placement: every root and record goes, durably (roots first, so
@@ -290,7 +287,7 @@ pub const Journal = struct {
     }
 
     /// Adds to `change` the zeroed record that frees the published block at `g` (the pool frees
-    /// it in DRAM once the change is durable: `beforeRelease` then finds its record 0).
+    /// it in DRAM once the change is durable: `released` then finds its record 0).
     fn freeInto(self: *const Journal, pool: anytype, change: *Change, g: u32) void {
         const slot = self.slotOf(pool, g);
         if (self.table.isPublished(slot)) change.add(self.table.recordOffset(slot), 0);
