@@ -79,7 +79,11 @@ for (const strategy of ["Variable", "FixedSize"] as const) {
       pool.link(table, 16, first);
       const second = pool.allocate(31);
       pool.link(table, 16, second, { freePrevious: true }); // copy-on-write of one entry
-      expect(first.released).toBe(false); // the handle is the caller's; the block is free
+      // The handle was not freed through itself, yet it is dead: using it says so, and marks it released.
+      expect(first.alive).toBe(false);
+      expect(thrown(() => pool.persist(first))).toBeInstanceOf(UseAfterFreeError);
+      expect(first.released).toBe(true);
+      expect(thrown(() => pool.flush(first))).toBeInstanceOf(UseAfterFreeError);
       expect(sizes(pool.allocations())).toEqual([31, 32]);
       // A chain built from a published parent down: each new node is published by its link.
       const a = pool.allocate(24);
