@@ -576,7 +576,7 @@ pub const Pool = struct {
 
     /// Frees a block whose record the journal keeps (PMEM): the journal is told before and after.
     fn freeRecorded(self: *Pool, journal: *Journal, region_index: u32, g: u32) Error!void {
-        try journal.beforeRelease(g, self.name);
+        try journal.beforeRelease(self, g);
         const freed = try self.failUnlessFreed(self.release(region_index, g), g);
         journal.released(g, freed.record); // under the lock still: durable before the space is placed again
         self.stats.recordFree(freed.requested_bytes, @as(u64, freed.granules) * granule_bytes);
