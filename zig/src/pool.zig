@@ -351,18 +351,6 @@ pub const Pool = struct {
     /// Allocation ids stay below this: the C ABI flags a guarded allocation in the id's top bit.
     pub const id_max = placed_mod.id_max;
 
-    /// Exports the device range that holds the live block at `g` for another process (gpu/ipc.zig).
-    pub fn exportBlock(self: *Pool, g: u32) Error!@import("backend/device_memory.zig").DeviceArena.Export {
-        const arena = switch (self.arena.backend) {
-            .device => |device_arena| device_arena,
-            else => return status.fail(error.InvalidPointer, "pool '{s}' is not a GPU pool: only device memory is shared between processes", .{self.name}),
-        };
-        if (self.lookup(g) == null) return status.fail(error.InvalidPointer, "pool '{s}' has no live allocation at offset {d}", .{ self.name, @as(u64, g) * granule_bytes });
-        self.lock();
-        defer self.unlock();
-        return arena.exportRange(@as(u64, g) * granule_bytes);
-    }
-
     /// The CUDA device of a GPU or pinned pool.
     pub fn device(self: *const Pool) ?*@import("gpu/device.zig").Device {
         return switch (self.arena.backend) {
