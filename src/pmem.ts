@@ -132,12 +132,22 @@ export class PMEMMemoryPool extends HostPool {
     throw new InvalidPointerError(`persist takes an Allocation of pool '${this.name}' or a view of one, not ${describe(target)}`);
   }
 
+  /**
+   * Whether the core has freed a block on this thread's behalf (setRoot or link with
+   * freePrevious, a root grown): a handle of it was not freed through itself, so only asking
+   * the core tells that it is dead.
+   */
+  #freedThroughCore = false;
+
   #assertUsable(allocation: Allocation): void {
     if (!(allocation instanceof Allocation)) throw new InvalidPointerError(`expected an Allocation of pool '${this.name}', not ${describe(allocation)}`);
     if (allocation.pool !== this) throw new InvalidPointerError(`the allocation at 0x${allocation.ptr.toString(16)} belongs to pool '${allocation.pool.name}', not '${this.name}'`);
     if (allocation.released || this.destroyed || allocation.epoch !== this.epoch) {
       throw new UseAfterFreeError(`allocation #${allocation.id} of pool '${this.name}' was freed (or its pool reset or closed)`);
     }
+    // The full check (one call into the core) only once freePrevious has freed some block: then
+    // the handle is marked freed (released) and the call throws UseAfterFreeError.
+    if (this.#freedThroughCore) allocation.assertUsable("use");
   }
 
   /**
@@ -203,6 +213,7 @@ export class PMEMMemoryPool extends HostPool {
    */
   #freedByCore(previous: number, kept: number): void {
     if (previous === 0 || previous === kept) return;
+    this.#freedThroughCore = true;
     this.ended(previous);
     if (this.tracking) this.debug!.freed(previous);
   }

@@ -318,8 +318,14 @@ describe("roots", () => {
     expect(full).toBeInstanceOf(PMEMRootError);
     expect(full.message).toContain("64 roots");
     const before = pool.getStats().liveAllocations;
+    const old = pool.getRoot("r0")!;
     const next = pool.allocate(32);
     pool.setRoot("r0", next, { freePrevious: true });
+    // The old version's handle is dead though it was never freed through itself; the new one lives.
+    expect(thrown(() => pool.persist(old))).toBeInstanceOf(UseAfterFreeError);
+    expect(old.released).toBe(true);
+    pool.persist(next);
+    expect(next.released).toBe(false);
     expect(pool.getStats().liveAllocations).toBe(before); // one more, one less
     pool.setRoot("r1", null, { freePrevious: true });
     expect(pool.getStats().liveAllocations).toBe(before - 1);

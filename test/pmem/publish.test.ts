@@ -79,7 +79,11 @@ for (const strategy of ["Variable", "FixedSize"] as const) {
       pool.link(table, 16, first);
       const second = pool.allocate(31);
       pool.link(table, 16, second, { freePrevious: true }); // copy-on-write of one entry
-      expect(first.released).toBe(false); // the handle is the caller's; the block is free
+      // The handle was not freed through itself, yet it is dead: using it says so, and marks it released.
+      expect(first.alive).toBe(false);
+      expect(thrown(() => pool.persist(first))).toBeInstanceOf(UseAfterFreeError);
+      expect(first.released).toBe(true);
+      expect(thrown(() => pool.flush(first))).toBeInstanceOf(UseAfterFreeError);
       expect(sizes(pool.allocations())).toEqual([31, 32]);
       // A chain built from a published parent down: each new node is published by its link.
       const a = pool.allocate(24);
@@ -138,10 +142,15 @@ describe("misuse of links and commits", () => {
     const rooted = pool.root("other", 16);
     pool.link(parent, 24, rooted);
     expect(thrown(() => pool.link(parent, 24, null, { freePrevious: true }))).toBeInstanceOf(PMEMRootError);
-    // A link to a block freed since: dangling, refused when read.
+    // A block a link names cannot be freed; a link word put back by hand after it was freed
+    // (bytes, not link()) names free space: dangling, refused when read.
     const doomed = pool.allocate(16);
     pool.link(parent, 32, doomed);
+    expect(thrown(() => pool.deallocate(doomed))).toBeInstanceOf(PMEMRootError);
+    const saved = parent.bytes.slice(32, 40);
+    pool.link(parent, 32, null);
     pool.deallocate(doomed);
+    parent.bytes.set(saved, 32);
     expect(thrown(() => pool.linked(parent, 32)).message).toContain("where no allocation starts");
     expect(thrown(() => pool.link(parent, 40, doomed))).toBeInstanceOf(UseAfterFreeError);
     expect(thrown(() => pool.commitUnpublished(doomed))).toBeInstanceOf(UseAfterFreeError);
@@ -173,4 +182,77 @@ describe("misuse of links and commits", () => {
     expect(pool.allocations({ unreachable: true }).map((a) => a.size)).toEqual([16]); // the target: no valid link reaches it
     pool.close();
   });
+});
+
+describe("a block a link names is not freed from under it", () => {
+  for (const strategy of ["Variable", "FixedSize"] as const) {
+    test(`freeing a linked child is refused until the link is gone, also after reopening (${strategy})`, () => {
+      const path = poolPath(`linked-free-${strategy}`);
+      let pool = open(path, strategy);
+      const parent = pool.root("parent", 32);
+      const child = pool.allocate(24);
+      child.bytes.fill(7);
+      pool.persist(child);
+      pool.link(parent, 8, child);
+      // Before: the free went through and the block went to the next allocation of its size, which
+      // the link then named (a stale link, followed to someone else's data).
+      const refused = thrown(() => child.free());
+      expect(refused).toBeInstanceOf(PMEMRootError);
+      expect(refused.message).toContain("the link at byte 8");
+      expect(child.alive).toBe(true);
+      expect(child.bytes.every((byte) => byte === 7)).toBe(true);
+      pool.close();
+      // After a restart the links in the file are found again (one scan, at the first need).
+      pool = open(path, strategy);
+      const again = pool.getRoot("parent")!;
+      const reopenedChild = pool.linked(again, 8)!;
+      expect(thrown(() => pool.deallocate(reopenedChild))).toBeInstanceOf(PMEMRootError);
+      // A copy of the link word (a copy-on-write of the parent, bytes and all) names it too.
+      const copy = pool.allocate(32);
+      copy.bytes.set(again.bytes);
+      pool.persist(copy);
+      pool.commitUnpublished(copy);
+      pool.link(again, 8, null); // the original link gone; the copy's remains
+      expect(thrown(() => pool.deallocate(reopenedChild)).message).toContain(`offset ${copy.offset * 16}`);
+      copy.free();
+      pool.deallocate(reopenedChild); // nothing names it now
+      expect(pool.linked(again, 8)).toBeUndefined();
+      pool.close();
+    });
+
+    test(`freePrevious refuses a block another link or root still names, and changes nothing (${strategy})`, () => {
+      const path = poolPath(`shared-${strategy}`);
+      const pool = open(path, strategy);
+      const a = pool.root("a", 32);
+      const b = pool.root("b", 32);
+      const shared = pool.allocate(16);
+      shared.bytes.fill(9);
+      pool.persist(shared);
+      pool.link(a, 0, shared);
+      pool.link(b, 0, shared);
+      const live = pool.getStats().liveAllocations;
+      const replacement = pool.allocate(16);
+      const refused = thrown(() => pool.link(a, 0, replacement, { freePrevious: true }));
+      expect(refused).toBeInstanceOf(PMEMRootError);
+      expect(refused.message).toContain("nothing was changed");
+      expect(identity(pool.linked(a, 0))).toEqual(identity(shared)); // the old link stands
+      expect(identity(pool.linked(b, 0))).toEqual(identity(shared));
+      expect(shared.bytes.every((byte) => byte === 9)).toBe(true);
+      expect(pool.getStats().liveAllocations).toBe(live + 1); // the replacement, unpublished, and nothing freed
+      // The root's block is linked from elsewhere: setRoot's freePrevious refuses it too.
+      const root = pool.root("r", 16);
+      pool.link(a, 8, root);
+      const next = pool.allocate(16);
+      expect(thrown(() => pool.setRoot("r", next, { freePrevious: true }))).toBeInstanceOf(PMEMRootError);
+      expect(identity(pool.getRoot("r"))).toEqual(identity(root));
+      // Once the other link is gone, replacing through the last one frees it.
+      pool.link(b, 0, null);
+      pool.link(a, 0, replacement, { freePrevious: true });
+      expect(shared.alive).toBe(false);
+      pool.link(a, 8, null);
+      pool.setRoot("r", next, { freePrevious: true });
+      expect(root.alive).toBe(false);
+      pool.close();
+    });
+  }
 });

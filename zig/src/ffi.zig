@@ -749,7 +749,7 @@ threadlocal var last_export: struct { region_offset: u64 = 0, region_len: u64 = 
 export fn mp_gpu_export(handle: i32, g: u32) i32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
-    const exported = pool.exportBlock(g) catch |err| return codeOf(err);
+    const exported = ipc.exportBlock(pool, g) catch |err| return codeOf(err);
     last_export = .{ .region_offset = exported.region_offset, .region_len = exported.region_len };
     return exported.fd;
 }

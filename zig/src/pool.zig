@@ -20,6 +20,7 @@ const tlsf_mod = @import("strategy/tlsf.zig");
 const Tlsf = tlsf_mod.Tlsf;
 const FreeResult = @import("strategy/tlsf.zig").FreeResult;
 const stats_mod = @import("stats.zig");
+const Timing = stats_mod.Timing;
 const snapshot = @import("snapshot.zig");
 const StreamFrees = @import("gpu/stream_frees.zig").StreamFrees;
 const driver = @import("backend/cuda_driver.zig");
@@ -231,13 +232,25 @@ pub const Pool = struct {
         }
     };
 
-    /// Indexed by whether the pool has a mutex (threadSafety "mutex").
-    const plain_entries = [2]Entry{ Entry.of(Placing(false, Lock(false)), Whole), Entry.of(Placing(false, Lock(true)), Whole) };
-    const journaled_entries = [2]Entry{ Entry.of(Placing(true, Lock(false)), Whole), Entry.of(Placing(true, Lock(true)), Whole) };
-    const debug_entries = if (debug_layer_built) [2]Entry{
-        Entry.of(Debugged(Pool, Placing(false, locking.Held), Lock(false)), Whole),
-        Entry.of(Debugged(Pool, Placing(false, locking.Held), Lock(true)), Whole),
-    } else undefined;
+    /// Indexed by whether the pool has a mutex (threadSafety "mutex"), then by whether it times
+    /// its calls (collectStats: the statistics' timing layer, stats.zig Timing).
+    const plain_entries = entriesOf(.plain);
+    const journaled_entries = entriesOf(.journaled);
+    const debug_entries = if (debug_layer_built) entriesOf(.debugged) else undefined;
+
+    fn entriesOf(comptime kind: enum { plain, journaled, debugged }) [2][2]Entry {
+        var table: [2][2]Entry = undefined;
+        inline for (.{ false, true }) |locked| {
+            inline for (.{ false, true }) |timed| {
+                table[@intFromBool(locked)][@intFromBool(timed)] = switch (kind) {
+                    .plain => Entry.of(Placing(false, Lock(locked), Timing(timed)), Whole),
+                    .journaled => Entry.of(Placing(true, Lock(locked), Timing(timed)), Whole),
+                    .debugged => Entry.of(Debugged(Pool, Placing(false, locking.Held, Timing(timed)), Lock(locked)), Whole),
+                };
+            }
+        }
+        return table;
+    }
     const shared_entry = Entry.of(SharedFixed.Entry(Pool), SharedFixed.Entry(Pool));
     const sharded_entry = Entry.of(ShardedVariable.Entry(Pool), ShardedVariable.Entry(Pool));
 
@@ -246,12 +259,13 @@ pub const Pool = struct {
         if (self.sharded != null) return &sharded_entry;
         assert(self.config.thread_safety != .lock_free);
         const locked = @intFromBool(self.config.thread_safety == .mutex);
+        const timed = @intFromBool(self.stats.enabled);
         if (self.journal != null) {
             assert(self.debug == null);
-            return &journaled_entries[locked];
+            return &journaled_entries[locked][timed];
         }
-        if (debug_layer_built) if (self.debug != null) return &debug_entries[locked];
-        return &plain_entries[locked];
+        if (debug_layer_built) if (self.debug != null) return &debug_entries[locked][timed];
+        return &plain_entries[locked][timed];
     }
 
     /// A PMEM pool's first and only region is the heap of its file, its placement rebuilt from the
@@ -337,18 +351,6 @@ pub const Pool = struct {
     /// Allocation ids stay below this: the C ABI flags a guarded allocation in the id's top bit.
     pub const id_max = placed_mod.id_max;
 
-    /// Exports the device range that holds the live block at `g` for another process (gpu/ipc.zig).
-    pub fn exportBlock(self: *Pool, g: u32) Error!@import("backend/device_memory.zig").DeviceArena.Export {
-        const arena = switch (self.arena.backend) {
-            .device => |device_arena| device_arena,
-            else => return status.fail(error.InvalidPointer, "pool '{s}' is not a GPU pool: only device memory is shared between processes", .{self.name}),
-        };
-        if (self.lookup(g) == null) return status.fail(error.InvalidPointer, "pool '{s}' has no live allocation at offset {d}", .{ self.name, @as(u64, g) * granule_bytes });
-        self.lock();
-        defer self.unlock();
-        return arena.exportRange(@as(u64, g) * granule_bytes);
-    }
-
     /// The CUDA device of a GPU or pinned pool.
     pub fn device(self: *const Pool) ?*@import("gpu/device.zig").Device {
         return switch (self.arena.backend) {
@@ -371,50 +373,45 @@ pub const Pool = struct {
         }
     }
 
-    /// `alloc` for the journal, which holds the pool's lock (pmem/journal.zig root()).
+    /// `alloc` for the journal, which holds the pool's lock (pmem/journal.zig root()); counted,
+    /// not timed (a root's allocation is timed with the journal's durable writes around it).
     pub fn allocLocked(self: *Pool, size: u64) Error!Placed {
         assert(self.journal != null);
         try self.checkSize(size);
-        return Placing(true, locking.Held).alloc(self, size, null);
+        return Placing(true, locking.Held, Timing(false)).alloc(self, size, null);
     }
 
     /// The innermost layer: the placement, its statistics and (`journaled`: PMEM) the journal,
     /// under the pool's lock `L` (sync/locking.zig).
-    fn Placing(comptime journaled: bool, comptime L: type) type {
+    /// The placement layer: `journaled` (PMEM) tells the journal of each placement and release;
+    /// `L` is the pool's lock (sync/locking.zig), `T` the statistics' timing (stats.zig Timing).
+    fn Placing(comptime journaled: bool, comptime L: type, comptime T: type) type {
         return struct {
             pub fn alloc(pool: *Pool, size: u64, stream: driver.Stream) Error!Placed {
                 assert(journaled == (pool.journal != null));
                 L.acquire(pool);
                 defer L.release(pool);
-                const timed = pool.stats.sampleNow(pool.stats.allocation_count);
-                const started = if (timed) std.time.Instant.now() catch null else null;
+                const started = T.startAlloc(&pool.stats);
                 const id = pool.nextId();
                 if (pool.stream_frees.pending.items.len > 0) pool.reclaim(stream, false);
                 const g = if (journaled) try pool.placeRecorded(pool.journal.?, size, id) else pool.place(size, size, id) orelse return pool.failPlace(size);
                 assert(g < status.offset_error_base and g % pool.alignment_granules == 0);
                 pool.notePlaced(g, size, pool.blockBytes(size));
-                if (started) |start| {
-                    const now = std.time.Instant.now() catch start;
-                    pool.stats.recordAllocTime(now.since(start));
-                }
+                T.endAlloc(&pool.stats, started);
                 return .{ .g = g, .id = id };
             }
 
             pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
                 L.acquire(pool);
                 defer L.release(pool);
-                const timed = pool.stats.sampleNow(pool.stats.free_count);
-                const started = if (timed) std.time.Instant.now() catch null else null;
+                const started = T.startFree(&pool.stats);
                 const region_index = pool.arena.regionOf(g);
                 if (region_index == arena_mod.none) return pool.failOutside(g);
                 // The block's id matters only to a handle's free, or while stream frees are pending (a
                 // pending block must not be freed again); the plain pointer free skips the lookup.
                 if (expected_id != 0 or pool.stream_frees.pending.items.len > 0) try pool.checkId(region_index, g, expected_id);
                 try pool.releaseBlock(journaled, region_index, g);
-                if (started) |start| {
-                    const now = std.time.Instant.now() catch start;
-                    pool.stats.recordFreeTime(now.since(start));
-                }
+                T.endFree(&pool.stats, started);
                 return false;
             }
 
@@ -576,9 +573,9 @@ pub const Pool = struct {
 
     /// Frees a block whose record the journal keeps (PMEM): the journal is told before and after.
     fn freeRecorded(self: *Pool, journal: *Journal, region_index: u32, g: u32) Error!void {
-        const slot = try journal.beforeRelease(&self.strategy, g, self.name);
+        try journal.beforeRelease(self, g);
         const freed = try self.failUnlessFreed(self.release(region_index, g), g);
-        journal.released(slot.?); // a block the placement freed was live: the journal had its slot
+        journal.released(g, freed.record); // under the lock still: durable before the space is placed again
         self.stats.recordFree(freed.requested_bytes, @as(u64, freed.granules) * granule_bytes);
     }
 

@@ -5,6 +5,7 @@ test {
     _ = @import("backend/host.zig");
     _ = @import("backend/cuda_driver.zig");
     _ = @import("arena.zig");
+    _ = @import("unfilled.zig");
     _ = @import("strategy/offset_map.zig");
     _ = @import("strategy/tlsf.zig");
     _ = @import("strategy/fixed.zig");

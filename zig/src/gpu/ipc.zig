@@ -13,11 +13,26 @@ const driver = @import("../backend/cuda_driver.zig");
 const device_mod = @import("device.zig");
 const status = @import("../status.zig");
 const Error = status.Error;
+const DeviceArena = @import("../backend/device_memory.zig").DeviceArena;
+const granule_bytes = @import("../arena.zig").granule_bytes;
 
 const Import = struct { device_id: u32, base: u64, len: u64, handle: driver.MemHandle };
 
 var imports: std.ArrayList(Import) = .empty;
 var imports_mutex: std.Thread.Mutex = .{};
+
+/// Exports the device range that holds the live block at `g` of `pool` (pool.zig: its arena,
+/// lookup and lock) for another process: only a GPU pool's memory is shared between processes.
+pub fn exportBlock(pool: anytype, g: u32) Error!DeviceArena.Export {
+    const arena = switch (pool.arena.backend) {
+        .device => |device_arena| device_arena,
+        else => return status.fail(error.InvalidPointer, "pool '{s}' is not a GPU pool: only device memory is shared between processes", .{pool.name}),
+    };
+    if (pool.lookup(g) == null) return status.fail(error.InvalidPointer, "pool '{s}' has no live allocation at offset {d}", .{ pool.name, @as(u64, g) * granule_bytes });
+    pool.lock();
+    defer pool.unlock();
+    return arena.exportRange(@as(u64, g) * granule_bytes);
+}
 
 /// A copy, in this process, of descriptor `fd` of process `pid`.
 fn fetchDescriptor(pid: i32, fd: i32) Error!i32 {

@@ -50,6 +50,9 @@ pub const Journal = struct {
     dma: host_registration.State = .unknown,
     /// Where the checkpoint in progress lands in the file (checkpointFromDevice's chunks are relative to it).
     checkpoint_base: usize = 0,
+    /// Which blocks a link word may name (links.zig Named): what keeps a linked block from being
+    /// freed while a link still names it.
+    named: links.Named = .{},
 
     /// A journal over `file`, whose first bytes hold `header` (validated); `table_gpa` holds the
     /// table's DRAM maps (pmem/dram.zig: huge pages, for recovery's speed).
@@ -71,6 +74,7 @@ pub const Journal = struct {
     }
 
     pub fn destroy(self: *Journal) void {
+        self.named.deinit(self.gpa);
         self.table.deinit();
         self.gpa.destroy(self);
     }
@@ -159,26 +163,28 @@ pub const Journal = struct {
         return status.fail(error.OutOfMemory, "PMEM pool '{s}' cannot place {d} bytes: {d} of its {d} heap bytes are free, none in one piece large enough (a PMEM pool's size is its file's: make it with a larger initialSize)", .{ pool_name, size, free_bytes, self.header.heap_bytes });
     }
 
-    /// Before the pool releases the block at `g`: refused where a root publishes it; its record is
-    /// zeroed, durably, where it was published. The block's record slot, for `released`, or null
-    /// where no live block starts at `g` (the placement then says what `g` is).
-    pub fn beforeRelease(self: *Journal, placement: *const Placement, g: u32, pool_name: []const u8) Error!?u32 {
-        const slot = self.table.slotOf(placement, g) orelse return null;
+    /// Before the pool releases the block at `g` of `pool` (under its lock): refused where a root
+    /// publishes it, or a link names it. Only a published block can be named by a link (link()
+    /// publishes its child), so an unpublished one's free reads nothing more.
+    pub fn beforeRelease(self: *Journal, pool: anytype, g: u32) Error!void {
         if (self.roots.publishing(g)) |index| {
-            return status.fail(error.PmemRoot, "the allocation at offset {d} of PMEM pool '{s}' is published as root '{s}': remove the root first (setRoot(\"{s}\", null)), or free it with setRoot(\"{s}\", null, {{ freePrevious: true }})", .{ @as(u64, g) * granule_bytes, pool_name, self.roots.name(index), self.roots.name(index), self.roots.name(index) });
+            return status.fail(error.PmemRoot, "the allocation at offset {d} of PMEM pool '{s}' is published as root '{s}': remove the root first (setRoot(\"{s}\", null)), or free it with setRoot(\"{s}\", null, {{ freePrevious: true }})", .{ @as(u64, g) * granule_bytes, pool.name, self.roots.name(index), self.roots.name(index), self.roots.name(index) });
         }
-        self.table.unrecord(slot);
-        return slot;
+        const slot = self.table.slotOf(pool.placementLocked(), g) orelse return; // no live block: the placement says what g is
+        if (self.table.isPublished(slot)) try self.refuseIfLinked(pool, g, null, "cannot free");
     }
 
-    /// The pool released the block whose record slot `beforeRelease` gave.
-    pub fn released(self: *Journal, slot: u32) void {
-        self.table.released(slot);
+    /// The pool released the live block at `g` (`record`: FreeResult.freed.record), still under
+    /// its lock: where the block was published its record is zeroed, durably, before the space
+    /// can be placed again; an unpublished block's free never touches the file.
+    pub fn released(self: *Journal, g: u32, record: u32) void {
+        self.table.released(g, record);
     }
 
     /// Before the pool resets its placement: every root and record goes, durably (roots first, so
     /// none is left dangling).
     pub fn reset(self: *Journal) void {
+        self.named.forget(self.gpa);
         self.roots.clear(self.media);
         self.table.reset();
     }
@@ -290,7 +296,7 @@ pub const Journal = struct {
     }
 
     /// Adds to `change` the zeroed record that frees the published block at `g` (the pool frees
-    /// it in DRAM once the change is durable: `beforeRelease` then finds its record 0).
+    /// it in DRAM once the change is durable: `released` then finds its record 0).
     fn freeInto(self: *const Journal, pool: anytype, change: *Change, g: u32) void {
         const slot = self.slotOf(pool, g);
         if (self.table.isPublished(slot)) change.add(self.table.recordOffset(slot), 0);
@@ -316,15 +322,73 @@ pub const Journal = struct {
                 return status.fail(error.PmemRoot, "the allocation at offset {d} is already published as root '{s}': a block has one root at most", .{ @as(u64, g) * granule_bytes, self.roots.name(other) });
             }
         }
+        const frees_previous = free_previous and previous != 0;
+        if (frees_previous) try self.refuseIfLinked(pool, previous, null, "freePrevious: cannot free");
         const index = existing orelse (if (g == 0) return else (self.roots.prepare(self.media, name) orelse return noRootSlot(pool.name)));
         var change: Change = .{};
         change.add(self.roots.targetOffset(index), self.roots.targetWord(index, g));
         if (g != 0) self.publishInto(pool, &change, g);
-        const frees_previous = free_previous and previous != 0;
         if (frees_previous) self.freeInto(pool, &change, previous);
         self.commitChange(&change);
         self.roots.noteTarget(index, g);
         if (frees_previous) pool.freeLockedAt(previous) catch unreachable; // live, and no root publishes it now
+    }
+
+    /// Refuses (PmemRoot) where a link word other than the one at byte `skip` of the file names
+    /// the live block at `g`: freeing it would leave that link naming free space, and later
+    /// whatever allocation takes it (a stale link). Scans every live block only where `g` may be
+    /// named (links.Named); where none names it any longer, it is marked so.
+    fn refuseIfLinked(self: *Journal, pool: anytype, g: u32, skip: ?usize, comptime action: []const u8) Error!void {
+        try self.knowNamed(pool);
+        const slot = self.slotOf(pool, g);
+        if (!self.named.may(slot)) return;
+        if (try self.wordNaming(pool, g, skip)) |at| {
+            const parent = at.parent;
+            return status.fail(error.PmemRoot, action ++ " the allocation at offset {d} of PMEM pool '{s}': the link at byte {d} of the allocation at offset {d} names it (or bytes copied from a link do): unlink it first (link(parent, {d}, null)), or free it through that link with link(parent, {d}, null, {{ freePrevious: true }}); nothing was changed", .{ @as(u64, g) * granule_bytes, pool.name, at.byte, @as(u64, parent) * granule_bytes, at.byte, at.byte });
+        }
+        self.named.clear(slot);
+    }
+
+    /// Where `named` does not yet cover the words written before this process opened the file:
+    /// one scan of every live block marks what their link words name.
+    fn knowNamed(self: *Journal, pool: anytype) Error!void {
+        if (self.named.known) return;
+        self.named.start(self.gpa, self.table.words.len) catch return outOfMemory();
+        const live = self.gpa.alloc(u32, pool.listLiveLocked(&.{})) catch return outOfMemory();
+        defer self.gpa.free(live);
+        assert(pool.listLiveLocked(live) == live.len);
+        for (live) |parent| {
+            for (self.blockWords(pool, parent)) |stored| {
+                const target = links.decode(stored) orelse continue;
+                if (target == 0 or pool.liveLocked(target) == null) continue;
+                self.named.noteKnown(self.slotOf(pool, target));
+            }
+        }
+    }
+
+    fn blockWords(self: *const Journal, pool: anytype, g: u32) []const u64 {
+        const live = pool.liveLocked(g).?;
+        const words: [*]const u64 = @ptrCast(@alignCast(self.media.base + @as(usize, g) * granule_bytes));
+        return words[0 .. live.requested_bytes / links.word_bytes];
+    }
+
+    /// The first link word (other than the one at byte `skip` of the file) in a live block that
+    /// names `g`: its block and byte in it.
+    fn wordNaming(self: *const Journal, pool: anytype, g: u32, skip: ?usize) Error!?struct { parent: u32, byte: usize } {
+        const wanted = links.word(g);
+        const live = self.gpa.alloc(u32, pool.listLiveLocked(&.{})) catch return outOfMemory();
+        defer self.gpa.free(live);
+        assert(pool.listLiveLocked(live) == live.len);
+        for (live) |parent| {
+            if (parent == g) continue; // its own words go with it
+            for (self.blockWords(pool, parent), 0..) |stored, index| {
+                if (stored != wanted) continue;
+                const byte = index * links.word_bytes;
+                if (skip != null and @as(usize, parent) * granule_bytes + byte == skip.?) continue;
+                return .{ .parent = parent, .byte = byte };
+            }
+        }
+        return null;
     }
 
     /// The byte offset in the file of the 8-byte word at byte `at` of the live allocation at `g`.
@@ -362,12 +426,13 @@ pub const Journal = struct {
         change.add(offset, links.word(child));
         if (!child_published) self.publishInto(pool, &change, child);
         if (previous != 0) self.freeInto(pool, &change, previous);
+        if (child != 0) self.named.note(self.slotOf(pool, child));
         self.commitChange(&change);
         if (previous != 0) pool.freeLockedAt(previous) catch unreachable; // live, and no root publishes it
     }
 
     /// The live block the link word at `offset` names, to be freed as it is replaced (0: none).
-    fn previousLink(self: *const Journal, pool: anytype, offset: usize, parent: u32, child: u32) Error!u32 {
+    fn previousLink(self: *Journal, pool: anytype, offset: usize, parent: u32, child: u32) Error!u32 {
         const stored = Media.load(self.linkWord(offset));
         const previous = links.decode(stored) orelse return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' (0x{x:0>16}) is not a link: nothing was changed", .{ offset, pool.name, stored });
         if (previous == 0) return 0;
@@ -376,6 +441,7 @@ pub const Journal = struct {
         if (self.roots.publishing(previous)) |index| {
             return status.fail(error.PmemRoot, "freePrevious: the block the link named is published as root '{s}': remove the root first", .{self.roots.name(index)});
         }
+        try self.refuseIfLinked(pool, previous, offset, "freePrevious: cannot free");
         return previous;
     }
 

@@ -80,3 +80,64 @@ test "a link word names its target, and damage or data is not taken for a link" 
     try std.testing.expectEqual(@as(?u32, null), decode(0x0000_0000_0000_1000)); // an offset without its check
     try std.testing.expectEqual(@as(?u32, null), decode(0xFFFF_FFFF_0000_0000));
 }
+
+/// Which blocks a link word may name, by record slot, in DRAM: what lets a free refuse a block a
+/// link still names (journal.zig) without reading the heap at every free. A set bit may be stale
+/// (the word was overwritten since): the journal then reads the heap to be sure, and clears it.
+/// A clear bit is exact once `known`: link words are written by link() (which notes its child) or
+/// copied from words that named the block already (whose bit is then set), and the words written
+/// before the file was opened were found by one scan when the set was started.
+pub const Named = struct {
+    bits: std.DynamicBitSetUnmanaged = .{},
+    /// Whether the scan of the blocks found at open was made: until then nothing is noted.
+    known: bool = false,
+
+    pub fn start(self: *Named, gpa: std.mem.Allocator, slots: usize) error{OutOfMemory}!void {
+        assert(!self.known);
+        self.bits = try std.DynamicBitSetUnmanaged.initEmpty(gpa, slots);
+        self.known = true;
+    }
+
+    /// A link to the block at record `slot` is being written. Before `start` the scan will find it.
+    pub fn note(self: *Named, slot: u32) void {
+        if (self.known) self.bits.set(slot);
+    }
+
+    pub fn noteKnown(self: *Named, slot: u32) void {
+        assert(self.known);
+        self.bits.set(slot);
+    }
+
+    pub fn may(self: *const Named, slot: u32) bool {
+        assert(self.known);
+        return self.bits.isSet(slot);
+    }
+
+    pub fn clear(self: *Named, slot: u32) void {
+        self.bits.unset(slot);
+    }
+
+    /// Every block was freed (a reset): none is named, and the next need scans again.
+    pub fn forget(self: *Named, gpa: std.mem.Allocator) void {
+        self.deinit(gpa);
+        self.* = .{};
+    }
+
+    pub fn deinit(self: *Named, gpa: std.mem.Allocator) void {
+        if (self.known) self.bits.deinit(gpa);
+    }
+};
+
+test "a block is named once noted, until cleared; nothing is noted before the set is started" {
+    var named: Named = .{};
+    defer named.deinit(std.testing.allocator);
+    named.note(3); // not started: the scan will find it
+    try named.start(std.testing.allocator, 8);
+    try std.testing.expect(!named.may(3));
+    named.note(3);
+    try std.testing.expect(named.may(3) and !named.may(4));
+    named.clear(3);
+    try std.testing.expect(!named.may(3));
+    named.forget(std.testing.allocator);
+    try std.testing.expect(!named.known);
+}

@@ -22,6 +22,7 @@ const std = @import("std");
 const assert = std.debug.assert;
 const format = @import("format.zig");
 const Media = @import("media.zig").Media;
+const unfilled = @import("../unfilled.zig");
 const Tlsf = @import("../strategy/tlsf.zig").Tlsf;
 const Fixed = @import("../strategy/fixed.zig").Fixed;
 const Placement = @import("../strategy/placement.zig").Placement;
@@ -145,8 +146,11 @@ pub const Table = struct {
         switch (placement.*) {
             .fixed_size => |*fixed| {
                 assert(fixed.stride == self.stride);
-                var live: std.ArrayList(Fixed.Restored) = .empty;
-                defer live.deinit(self.gpa);
+                var records: usize = 0;
+                for (self.words) |word| records += @intFromBool(word != 0);
+                // Unfilled (unfilled.zig): recovery writes what it reads, and fills nothing twice.
+                var live = try unfilled.listWithCapacity(self.gpa, Fixed.Restored, records);
+                defer unfilled.free(self.gpa, live.allocatedSlice());
                 for (self.words, 0..) |word, slot| {
                     if (word == 0) continue;
                     const record = Record.decode(word) orelse {
@@ -158,7 +162,7 @@ pub const Table = struct {
                         problem.* = corrupt("record {d} (0x{x:0>16}) does not describe block {d} (offset {d}, at most {d} bytes)", .{ slot, word, slot, expected_offset * granule_bytes, self.block_bytes });
                         return error.Corrupt;
                     }
-                    try live.append(self.gpa, .{ .slot = @intCast(slot), .id = nextId(next_id), .requested_bytes = @intCast(record.requestedBytes()) });
+                    live.appendAssumeCapacity(.{ .slot = @intCast(slot), .id = nextId(next_id), .requested_bytes = @intCast(record.requestedBytes()) });
                     restored.live_count += 1;
                     restored.requested_bytes += record.requestedBytes();
                     restored.block_bytes += @as(u64, fixed.stride) * granule_bytes;
@@ -167,11 +171,12 @@ pub const Table = struct {
             },
             .variable => |*tlsf| {
                 // Sort (offset, slot) pairs packed in one u64: the offset decides the order.
-                var found: std.ArrayList(u64) = .empty;
-                defer found.deinit(self.gpa);
+                // Unfilled (unfilled.zig): recovery writes what it reads, and fills nothing twice.
                 var records: usize = 0;
                 for (self.words) |word| records += @intFromBool(word != 0);
-                try found.ensureTotalCapacityPrecise(self.gpa, records);
+                var found = try unfilled.listWithCapacity(self.gpa, u64, records);
+                defer unfilled.free(self.gpa, found.allocatedSlice());
+                if (self.free_slots.capacity == 0) self.free_slots = try unfilled.listWithCapacity(self.gpa, u32, self.words.len);
                 try self.free_slots.ensureTotalCapacity(self.gpa, self.words.len);
                 var slot = self.words.len;
                 while (slot > 0) { // pushed in reverse, so low slots are used first
@@ -189,13 +194,13 @@ pub const Table = struct {
                         problem.* = corrupt("record {d} (0x{x:0>16}) names a block outside the heap or misaligned", .{ slot, word });
                         return error.Corrupt;
                     }
-                    try found.append(self.gpa, @as(u64, record.offset) << 32 | slot);
+                    found.appendAssumeCapacity(@as(u64, record.offset) << 32 | slot);
                 }
                 std.sort.pdq(u64, found.items, {}, std.sort.asc(u64));
-                const live = try self.gpa.alloc(Tlsf.Restored, found.items.len);
-                defer self.gpa.free(live);
-                const indices = try self.gpa.alloc(u32, found.items.len);
-                defer self.gpa.free(indices);
+                const live = try unfilled.alloc(self.gpa, Tlsf.Restored, found.items.len);
+                defer unfilled.free(self.gpa, live);
+                const indices = try unfilled.alloc(self.gpa, u32, found.items.len);
+                defer unfilled.free(self.gpa, indices);
                 var end: u64 = 0;
                 for (found.items, live) |pair, *block| {
                     const record_slot: u32 = @truncate(pair);
@@ -211,6 +216,7 @@ pub const Table = struct {
                     restored.block_bytes += @as(u64, record.granules) * granule_bytes;
                 }
                 try tlsf.restoreRegion(heap, live, indices);
+                if (self.slot_by_record.capacity == 0) self.slot_by_record = try unfilled.listWithCapacity(self.gpa, u32, tlsf.recordCount());
                 try self.slot_by_record.resize(self.gpa, tlsf.recordCount());
                 for (found.items, indices) |pair, index| self.slot_by_record.items[index] = @truncate(pair);
             },
@@ -263,7 +269,8 @@ pub const Table = struct {
             .variable => |*tlsf| {
                 const slot = self.free_slots.pop().?;
                 assert(self.words[slot] == 0);
-                const index = tlsf.liveIndex(g).?;
+                const index = tlsf.last_placed; // the block at g: placed just now
+                assert(tlsf.blocks.items[index].start == g and !tlsf.blocks.items[index].is_free);
                 assert(tlsf.recordCount() <= self.slot_by_record.capacity);
                 self.slot_by_record.items.len = tlsf.recordCount(); // new records' entries are set as they become live
                 self.slot_by_record.items[index] = slot;
@@ -286,17 +293,19 @@ pub const Table = struct {
         };
     }
 
-    /// Before the placement releases the live block whose record is at `slot`: where the block
-    /// is published, its record is zeroed, durably, before this returns (so no space is ever
-    /// owned twice, even across a power failure); an unpublished block's record is already 0.
-    pub fn unrecord(self: *Table, slot: u32) void {
+    /// After the placement released the live block at `g` (`record`: the placement's record of it,
+    /// FreeResult.freed.record): where the block was published, its record is zeroed, durably,
+    /// before this returns, and the caller still holds the pool's lock, so no space is ever owned
+    /// twice, even across a power failure; an unpublished block's record is already 0 and the
+    /// file is not touched. Its slot is free again.
+    pub fn released(self: *Table, g: u32, record: u32) void {
+        const slot = switch (self.kind) {
+            .fixed_size => (g - self.heap_start) / self.stride,
+            .variable => self.slot_by_record.items[record],
+        };
+        assert(slot < self.words.len);
         if (self.isPublished(slot)) self.media.commit(&self.words[slot], 0, true);
         assert(Media.load(&self.words[slot]) == 0);
-    }
-
-    /// After the placement released the block whose record, at `slot`, is 0: the slot is free.
-    pub fn released(self: *Table, slot: u32) void {
-        assert(slot < self.words.len and Media.load(&self.words[slot]) == 0);
         switch (self.kind) {
             .fixed_size => {},
             .variable => self.free_slots.appendAssumeCapacity(slot),
@@ -384,10 +393,8 @@ const TestPool = struct {
     }
 
     fn free(self: *TestPool, g: u32) void {
-        const slot = self.table.slotOf(&self.placement, g).?;
-        self.table.unrecord(slot);
-        assert(self.placement.variable.free(g) == .freed);
-        self.table.released(slot);
+        const result = self.placement.variable.free(g);
+        self.table.released(g, result.freed.record);
     }
 
     fn commit(self: *TestPool, g: u32, slot: u32) void {

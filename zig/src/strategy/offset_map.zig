@@ -5,6 +5,7 @@
 //! Invariants: capacity is a power of two; count <= capacity * 1/2; every key sits between
 //! its home slot and the first empty slot after it.
 const std = @import("std");
+const unfilled = @import("../unfilled.zig");
 const assert = std.debug.assert;
 
 pub const empty_key: u32 = std.math.maxInt(u32);
@@ -131,12 +132,12 @@ pub const OffsetMap = struct {
     fn resize(self: *OffsetMap, gpa: std.mem.Allocator, capacity: usize) error{OutOfMemory}!void {
         assert(std.math.isPowerOfTwo(capacity) and capacity >= self.count * 2);
         const old = self.slots;
-        self.slots = try gpa.alloc(Slot, capacity);
+        self.slots = try unfilled.alloc(gpa, Slot, capacity); // every slot is written just below
         for (self.slots) |*slot| slot.key = empty_key;
         self.shift = @intCast(32 - std.math.log2_int(usize, capacity));
         self.count = 0;
         for (old) |slot| if (slot.key != empty_key) self.putAssumeCapacity(slot.key, slot.value);
-        gpa.free(old);
+        unfilled.free(gpa, old);
     }
 
     pub const Iterator = struct {

@@ -8,6 +8,7 @@
 //! block is in exactly the list its size maps to and its bit is set in both bitmaps; every
 //! live block is in `live` under its start; the blocks of a region tile it exactly.
 const std = @import("std");
+const unfilled = @import("../unfilled.zig");
 const assert = std.debug.assert;
 const OffsetMap = @import("offset_map.zig").OffsetMap;
 const MapSlot = @import("offset_map.zig").Slot;
@@ -62,7 +63,9 @@ pub fn granulesSureToFit(size: u64, alignment: u32) u64 {
 pub const region_granules_max: u64 = std.math.maxInt(u32);
 
 pub const FreeResult = union(enum) {
-    freed: struct { granules: u32, requested_bytes: u64, id: u32 },
+    /// `record`: the placement's record of the block just freed (Tlsf: its block index, the
+    /// `liveIndex` it had), so a layer that keyed something by it needs no lookup of its own.
+    freed: struct { granules: u32, requested_bytes: u64, id: u32, record: u32 = 0 },
     double_free,
     interior_pointer,
     unknown_pointer,
@@ -73,6 +76,9 @@ pub const Tlsf = struct {
     blocks: std.ArrayList(Block) = .empty,
     recycled: u32 = nil,
     live: OffsetMap = .{},
+    /// The record index of the block `alloc` placed last (its `liveIndex`): a layer told of the
+    /// placement (the PMEM table) keys by it without a lookup of its own.
+    last_placed: u32 = nil,
     fl_bitmap: u32 = 0,
     sl_bitmap: [fl_count]u32 = @splat(0),
     heads: [fl_count][sl_count]u32 = @splat(@splat(nil)),
@@ -114,11 +120,13 @@ pub const Tlsf = struct {
     pub fn restoreRegion(self: *Tlsf, region: Region, live: []const Restored, indices: []u32) error{OutOfMemory}!void {
         assert(indices.len == live.len);
         assert(region.committed and region.len > 0);
+        // Unfilled (unfilled.zig): every record and entry is written below.
+        if (self.blocks.capacity == 0) self.blocks = try unfilled.listWithCapacity(self.gpa, Block, 2 * live.len + 1);
         try self.blocks.ensureUnusedCapacity(self.gpa, 2 * live.len + 1);
         try self.live.ensureUnusedCapacity(self.gpa, @intCast(live.len));
         // The live map is filled at the end in one sweep (OffsetMap.putAllAssumeCapacity).
-        const entries = try self.gpa.alloc(MapSlot, 2 * live.len);
-        defer self.gpa.free(entries);
+        const entries = try unfilled.alloc(self.gpa, MapSlot, 2 * live.len);
+        defer unfilled.free(self.gpa, entries);
         var cursor: u64 = region.start;
         var previous: u32 = nil;
         for (live, entries[0..live.len], indices) |block, *entry, *index| {
@@ -199,6 +207,7 @@ pub const Tlsf = struct {
         block.id = id;
         block.requested_bytes = requested_bytes;
         self.live.putAssumeCapacity(block.start, index);
+        self.last_placed = index;
         assert(block.size == size);
         return block.start;
     }
@@ -207,7 +216,7 @@ pub const Tlsf = struct {
         const index = self.live.remove(start) orelse return self.classify(start);
         var block = &self.blocks.items[index];
         assert(!block.is_free and block.start == start);
-        const result: FreeResult = .{ .freed = .{ .granules = block.size, .requested_bytes = block.requested_bytes, .id = block.id } };
+        const result: FreeResult = .{ .freed = .{ .granules = block.size, .requested_bytes = block.requested_bytes, .id = block.id, .record = index } };
         block.is_free = true;
         block.id = 0;
         var merged = index;
