@@ -9,7 +9,7 @@
  * only by a root (setRoot), a link (link) or commitUnpublished; until then a crash leaves it free.
  */
 import { ptr as addressOf, type Pointer } from "bun:ffi";
-import { Allocation } from "./allocation";
+import { Allocation, isAllocation } from "./allocation";
 import type { LeakInfo } from "./debug/report";
 import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError, UseAfterFreeError } from "./errors";
@@ -107,7 +107,7 @@ export class PMEMMemoryPool extends HostPool {
     const start = this.#rangeStart(target, bytes, offset); // checks that the copy fits the target
     if (bytes === 0) return;
     const from = addressOf((ArrayBuffer.isView(source) ? source : new Uint8Array(source)) as DataView);
-    if (target instanceof Allocation) {
+    if (isAllocation(target)) {
       // The core checks it again against the allocation it holds now.
       this.expectOk(native.memcpyPersistIntoPmem(this.handle, target.offset, target.id, offset, from, bytes));
     } else {
@@ -119,7 +119,7 @@ export class PMEMMemoryPool extends HostPool {
 
   /** The byte offset from the file's start of the range; its length is left in #rangeLength. */
   #rangeStart(target: PersistTarget, length: number | undefined, offset: number): number {
-    if (target instanceof Allocation) {
+    if (isAllocation(target)) {
       this.#assertUsable(target);
       this.#rangeLength = persistLength(length, offset, target.size, "an allocation");
       return target.offset * GRANULE_BYTES + offset;
@@ -133,7 +133,7 @@ export class PMEMMemoryPool extends HostPool {
   }
 
   #assertUsable(allocation: Allocation): void {
-    if (!(allocation instanceof Allocation)) throw new InvalidPointerError(`expected an Allocation of pool '${this.name}', not ${describe(allocation)}`);
+    if (!isAllocation(allocation)) throw new InvalidPointerError(`expected an Allocation of pool '${this.name}', not ${describe(allocation)}`);
     if (allocation.pool !== this) throw new InvalidPointerError(`the allocation at 0x${allocation.ptr.toString(16)} belongs to pool '${allocation.pool.name}', not '${this.name}'`);
     if (allocation.released || this.destroyed || allocation.epoch !== this.epoch) {
       throw new UseAfterFreeError(`allocation #${allocation.id} of pool '${this.name}' was freed (or its pool reset or closed)`);
@@ -154,7 +154,7 @@ export class PMEMMemoryPool extends HostPool {
     let offset = 0;
     let id = 0;
     if (allocation !== null) {
-      if (!(allocation instanceof Allocation)) throw new InvalidPointerError(`setRoot takes an Allocation of pool '${this.name}' or null`);
+      if (!isAllocation(allocation)) throw new InvalidPointerError(`setRoot takes an Allocation of pool '${this.name}' or null`);
       this.#assertUsable(allocation);
       offset = allocation.offset;
       id = allocation.id;
