@@ -12,7 +12,7 @@ import { ptr as addressOf, type Pointer } from "bun:ffi";
 import { Allocation, isAllocation } from "./allocation";
 import type { LeakInfo } from "./debug/report";
 import type { PoolConfig } from "./config";
-import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError, UseAfterFreeError } from "./errors";
+import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError } from "./errors";
 import { encodeName, GRANULE_BYTES } from "./native";
 import { HostPool, trackAddresses } from "./pool";
 import { booleanOption, byteLengthOf, isWellFormedName, optionsArg, sizeArg } from "./validate";
@@ -120,7 +120,7 @@ export class PMEMMemoryPool extends HostPool {
   /** The byte offset from the file's start of the range; its length is left in #rangeLength. */
   #rangeStart(target: PersistTarget, length: number | undefined, offset: number): number {
     if (isAllocation(target)) {
-      this.#assertUsable(target);
+      this.#assertUsable(target, "persist");
       this.#rangeLength = persistLength(length, offset, target.size, "an allocation");
       return target.offset * GRANULE_BYTES + offset;
     }
@@ -132,12 +132,16 @@ export class PMEMMemoryPool extends HostPool {
     throw new InvalidPointerError(`persist takes an Allocation of pool '${this.name}' or a view of one, not ${describe(target)}`);
   }
 
-  #assertUsable(allocation: Allocation): void {
+  /**
+   * Throws unless `allocation` is a live allocation of this pool: UseAfterFreeError also where it
+   * was freed through its pointer, a view, or by the core (freePrevious), which its handle does
+   * not know until the core is asked (else persist went on to the block's next allocation, and a
+   * publish or link was refused as an InvalidPointerError or DoubleFreeError).
+   */
+  #assertUsable(allocation: Allocation, action: string): void {
     if (!isAllocation(allocation)) throw new InvalidPointerError(`expected an Allocation of pool '${this.name}', not ${describe(allocation)}`);
     if (allocation.pool !== this) throw new InvalidPointerError(`the allocation at 0x${allocation.ptr.toString(16)} belongs to pool '${allocation.pool.name}', not '${this.name}'`);
-    if (allocation.released || this.destroyed || allocation.epoch !== this.epoch) {
-      throw new UseAfterFreeError(`allocation #${allocation.id} of pool '${this.name}' was freed (or its pool reset or closed)`);
-    }
+    allocation.assertUsable(action);
   }
 
   /**
@@ -155,7 +159,7 @@ export class PMEMMemoryPool extends HostPool {
     let id = 0;
     if (allocation !== null) {
       if (!isAllocation(allocation)) throw new InvalidPointerError(`setRoot takes an Allocation of pool '${this.name}' or null`);
-      this.#assertUsable(allocation);
+      this.#assertUsable(allocation, "publish");
       offset = allocation.offset;
       id = allocation.id;
     }
@@ -175,12 +179,12 @@ export class PMEMMemoryPool extends HostPool {
    * link with linked(); the word holds the child's offset and a check, so a damaged link is refused.
    */
   link(parent: Allocation, byteOffset: number, child: Allocation | null, options?: LinkOptions): void {
-    this.#assertUsable(parent);
+    this.#assertUsable(parent, "link from");
     const freePrevious = booleanOption("LinkOptions", optionsArg("LinkOptions", options, ["freePrevious"]), "freePrevious");
     let offset = 0;
     let id = 0;
     if (child !== null) {
-      this.#assertUsable(child);
+      this.#assertUsable(child, "link to");
       offset = child.offset;
       id = child.id;
     }
@@ -209,7 +213,7 @@ export class PMEMMemoryPool extends HostPool {
 
   /** The allocation the link at `byteOffset` of `parent` names, or undefined where the word is 0 (no link). */
   linked(parent: Allocation, byteOffset: number): Allocation | undefined {
-    this.#assertUsable(parent);
+    this.#assertUsable(parent, "read a link of");
     const offset = this.expectOk(native.pmemLinked(this.handle, parent.offset, parent.id, this.#wordOffset(byteOffset)));
     return offset === 0 ? undefined : this.fromPointer(this.base + offset * GRANULE_BYTES);
   }
@@ -220,7 +224,7 @@ export class PMEMMemoryPool extends HostPool {
    * stored them durably), it leaks: allocations({ unreachable: true }) lists it. Prefer setRoot or link.
    */
   commitUnpublished(allocation: Allocation): void {
-    this.#assertUsable(allocation);
+    this.#assertUsable(allocation, "commit");
     this.expectOk(native.commitUnpublishedPmem(this.handle, allocation.offset, allocation.id));
   }
 
