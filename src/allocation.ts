@@ -36,6 +36,26 @@ export type TypedArrayConstructor =
  */
 export const MADE_BY_POOL: unique symbol = Symbol("made by a pool");
 
+/*
+ * Whether a value is a handle a pool made. `instanceof` tests only the prototype, which any object
+ * can be given (Object.create(Allocation.prototype), setPrototypeOf) and a Proxy of a handle
+ * passes; such an object has none of the fields, and reading one throws a TypeError where the
+ * caller was owed a typed error (copy, deallocate, setRoot, persist all read them). The private
+ * fields are the proof: a Proxy does not forward them.
+ */
+let hasPoolFields: (value: object) => boolean;
+let hasHostFields: (value: object) => boolean;
+
+/** @internal whether `value` is an allocation a pool made, of any kind (what `instanceof PoolAllocation` means to ask). */
+export function isPoolAllocation(value: unknown): value is PoolAllocation {
+  return typeof value === "object" && value !== null && hasPoolFields(value);
+}
+
+/** @internal whether `value` is an Allocation (host memory) a pool made (what `instanceof Allocation` means to ask). */
+export function isAllocation(value: unknown): value is Allocation {
+  return typeof value === "object" && value !== null && hasHostFields(value);
+}
+
 export abstract class PoolAllocation<P extends NativePool = NativePool> {
   readonly #pool: P;
   readonly #ptr: Pointer;
@@ -54,6 +74,11 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     this.#offset = offset;
     this.#id = id;
     this.#epoch = pool.epoch;
+  }
+
+  static {
+    // `#pool in value`: only code inside the class can ask it (see isPoolAllocation).
+    hasPoolFields = (value) => #pool in value;
   }
 
   /** The pool the allocation came from. */
@@ -179,6 +204,10 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 /** An allocation of host memory: typed views over exactly its bytes. */
 export class Allocation extends PoolAllocation<HostPool> {
   #bytes: Uint8Array<ArrayBuffer> | undefined = undefined;
+
+  static {
+    hasHostFields = (value) => #bytes in value;
+  }
 
   /**
    * A Uint8Array over exactly the bytes asked for: its `.buffer` is this allocation and nothing

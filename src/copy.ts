@@ -7,7 +7,7 @@
  * view, a Uint8Array) skip the endpoints and the core's checks: see the fast paths below.
  */
 import { ptr as addressOf, type Pointer } from "bun:ffi";
-import { Allocation, PoolAllocation } from "./allocation";
+import { Allocation, isAllocation, isPoolAllocation, PoolAllocation } from "./allocation";
 import { InvalidPointerError, OutOfBoundsError, describe } from "./errors";
 import { HostMemory } from "./native";
 import * as native from "./native";
@@ -71,7 +71,7 @@ const PATHS: Record<MemoryKind, Record<MemoryKind, CopyPath>> = {
 export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: CopyOptions): number {
   // Kept small, so that JSC inlines it into the caller: no options, host bytes on both sides.
   if (options === undefined) {
-    const moved = dst instanceof Allocation && src instanceof Allocation ? copyAllocationBytes(dst, src, bytes, 0, 0) : copyHostBytes(dst, src, bytes, 0);
+    const moved = isAllocation(dst) && isAllocation(src) ? copyAllocationBytes(dst, src, bytes, 0, 0) : copyHostBytes(dst, src, bytes, 0);
     if (moved !== 0) return moved;
   }
   return copyChecked(dst, src, bytes, options);
@@ -88,7 +88,7 @@ function copyChecked(dst: CopySide, src: CopySide, bytes: number | undefined, op
     const at = read.dstOffset ?? 0;
     const start = read.srcOffset ?? 0;
     if (isByteCount(at) && isByteCount(start)) {
-      const both = dst instanceof Allocation && src instanceof Allocation;
+      const both = isAllocation(dst) && isAllocation(src);
       const moved = both ? copyAllocationBytes(dst, src, bytes, at, start) : start === 0 ? copyHostBytes(dst, src, bytes, at) : 0;
       if (moved !== 0) return moved;
     }
@@ -111,7 +111,7 @@ function copyChecked(dst: CopySide, src: CopySide, bytes: number | undefined, op
     }
   }
   // Two allocations of host pools (no PMEM destination), whole or from the start: liveness checked, one memmove, no endpoints built.
-  if (options === undefined && dst instanceof Allocation && src instanceof Allocation && dst.pool.kind !== "pmem") {
+  if (options === undefined && isAllocation(dst) && isAllocation(src) && dst.pool.kind !== "pmem") {
     const length = bytes ?? src.size;
     if (Number.isSafeInteger(length) && length > 0 && length <= src.size && length <= dst.size) {
       dst.assertUsable("copy into");
@@ -208,8 +208,8 @@ function copyHostBytes(dst: CopySide, src: CopySide, bytes: number | undefined, 
   const toArray = isByteArray(dst);
   // Claimed lengths first: a patched `length` getter is a caller's code and may end an allocation
   // or detach a view. Everything after reads only elements and private fields.
-  const fromLength = fromArray ? claimedLength(src) : src instanceof Allocation ? src.size : -1;
-  const toLength = toArray ? claimedLength(dst) : dst instanceof Allocation && dst.pool.kind !== "pmem" ? dst.size : -1;
+  const fromLength = fromArray ? claimedLength(src) : isAllocation(src) ? src.size : -1;
+  const toLength = toArray ? claimedLength(dst) : isAllocation(dst) && dst.pool.kind !== "pmem" ? dst.size : -1;
   if (fromLength <= 0 || toLength <= 0) return 0;
   if ((fromArray && !hasLength(src, fromLength)) || (toArray && !hasLength(dst, toLength))) return 0;
   const from = fromArray ? src : endsOnlyHere((src as Allocation).pool) ? liveBytesOf(src as Allocation) : undefined;
@@ -238,7 +238,7 @@ export function copyBetween(dst: Endpoint, src: Endpoint, bytes: number | undefi
 
 /** @internal a side of a copy as an endpoint; throws for freed allocations and things that are no memory. */
 export function endpointOf(side: CopySide, role: "source" | "destination"): Endpoint {
-  if (side instanceof PoolAllocation) {
+  if (isPoolAllocation(side)) {
     side.assertUsable(role === "source" ? "copy from" : "copy into");
     const pool = side.pool;
     if (pool.kind === "gpu") return { kind: "device", address: side.ptr, length: side.size, deviceId: pool.config.deviceId, pool: undefined, side, role };
@@ -286,7 +286,7 @@ export function checkedOffset(name: string, value: number | undefined): number {
 /** @internal throws unless `length` bytes from `offset` lie inside the endpoint. */
 export function checkRange(side: Endpoint, offset: number, length: number): void {
   if (offset + length <= side.length) return;
-  const name = side.side instanceof PoolAllocation ? side.side.describe() : `the ${side.role} ${side.side.constructor.name}`;
+  const name = isPoolAllocation(side.side) ? side.side.describe() : `the ${side.role} ${side.side.constructor.name}`;
   const direction = side.role === "source" ? "from" : "to";
   throw new OutOfBoundsError(`cannot copy ${length} bytes ${direction} offset ${offset} of ${name}: it holds ${side.length} bytes`);
 }

@@ -5,7 +5,7 @@
  * check every length and offset against both sides before any DMA starts (src/copy.ts).
  */
 import type { Pointer } from "bun:ffi";
-import { Allocation, MADE_BY_POOL, PoolAllocation, type TypedArrayConstructor } from "./allocation";
+import { Allocation, isAllocation, MADE_BY_POOL, PoolAllocation, type TypedArrayConstructor } from "./allocation";
 import { checkedOffset, checkRange, copyBetween, copyOptionsArg, endpointOf, type CopyOptions, type Endpoint } from "./copy";
 import type { PoolConfig } from "./config";
 import type { HistoryEvent } from "./debug/history";
@@ -227,6 +227,6 @@ export class GPUMemoryPool extends NativePool {
 
 /** Host memory as a copy endpoint: an Allocation of a CPU or pinned pool, or a typed array. */
 function hostEndpoint(side: HostSide, role: "source" | "destination"): Endpoint {
-  if (!(side instanceof Allocation) && !ArrayBuffer.isView(side)) throw new InvalidPointerError(`the ${role} must be an Allocation or a typed array`);
+  if (!isAllocation(side) && !ArrayBuffer.isView(side)) throw new InvalidPointerError(`the ${role} must be an Allocation or a typed array`);
   return endpointOf(side, role);
 }

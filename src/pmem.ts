@@ -9,10 +9,10 @@
  * only by a root (setRoot), a link (link) or commitUnpublished; until then a crash leaves it free.
  */
 import { ptr as addressOf, type Pointer } from "bun:ffi";
-import { Allocation } from "./allocation";
+import { Allocation, isAllocation } from "./allocation";
 import type { LeakInfo } from "./debug/report";
 import type { PoolConfig } from "./config";
-import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError, UseAfterFreeError } from "./errors";
+import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError } from "./errors";
 import { encodeName, GRANULE_BYTES } from "./native";
 import { HostPool, trackAddresses } from "./pool";
 import { booleanOption, byteLengthOf, isWellFormedName, optionsArg, sizeArg } from "./validate";
@@ -107,7 +107,7 @@ export class PMEMMemoryPool extends HostPool {
     const start = this.#rangeStart(target, bytes, offset); // checks that the copy fits the target
     if (bytes === 0) return;
     const from = addressOf((ArrayBuffer.isView(source) ? source : new Uint8Array(source)) as DataView);
-    if (target instanceof Allocation) {
+    if (isAllocation(target)) {
       // The core checks it again against the allocation it holds now.
       this.expectOk(native.memcpyPersistIntoPmem(this.handle, target.offset, target.id, offset, from, bytes));
     } else {
@@ -119,8 +119,8 @@ export class PMEMMemoryPool extends HostPool {
 
   /** The byte offset from the file's start of the range; its length is left in #rangeLength. */
   #rangeStart(target: PersistTarget, length: number | undefined, offset: number): number {
-    if (target instanceof Allocation) {
-      this.#assertUsable(target);
+    if (isAllocation(target)) {
+      this.#assertUsable(target, "persist");
       this.#rangeLength = persistLength(length, offset, target.size, "an allocation");
       return target.offset * GRANULE_BYTES + offset;
     }
@@ -133,21 +133,15 @@ export class PMEMMemoryPool extends HostPool {
   }
 
   /**
-   * Whether the core has freed a block on this thread's behalf (setRoot or link with
-   * freePrevious, a root grown): a handle of it was not freed through itself, so only asking
-   * the core tells that it is dead.
+   * Throws unless `allocation` is a live allocation of this pool: UseAfterFreeError also where it
+   * was freed through its pointer, a view, or by the core (freePrevious), which its handle does
+   * not know until the core is asked (else persist went on to the block's next allocation, and a
+   * publish or link was refused as an InvalidPointerError or DoubleFreeError).
    */
-  #freedThroughCore = false;
-
-  #assertUsable(allocation: Allocation): void {
-    if (!(allocation instanceof Allocation)) throw new InvalidPointerError(`expected an Allocation of pool '${this.name}', not ${describe(allocation)}`);
+  #assertUsable(allocation: Allocation, action: string): void {
+    if (!isAllocation(allocation)) throw new InvalidPointerError(`expected an Allocation of pool '${this.name}', not ${describe(allocation)}`);
     if (allocation.pool !== this) throw new InvalidPointerError(`the allocation at 0x${allocation.ptr.toString(16)} belongs to pool '${allocation.pool.name}', not '${this.name}'`);
-    if (allocation.released || this.destroyed || allocation.epoch !== this.epoch) {
-      throw new UseAfterFreeError(`allocation #${allocation.id} of pool '${this.name}' was freed (or its pool reset or closed)`);
-    }
-    // The full check (one call into the core) only once freePrevious has freed some block: then
-    // the handle is marked freed (released) and the call throws UseAfterFreeError.
-    if (this.#freedThroughCore) allocation.assertUsable("use");
+    allocation.assertUsable(action);
   }
 
   /**
@@ -164,8 +158,8 @@ export class PMEMMemoryPool extends HostPool {
     let offset = 0;
     let id = 0;
     if (allocation !== null) {
-      if (!(allocation instanceof Allocation)) throw new InvalidPointerError(`setRoot takes an Allocation of pool '${this.name}' or null`);
-      this.#assertUsable(allocation);
+      if (!isAllocation(allocation)) throw new InvalidPointerError(`setRoot takes an Allocation of pool '${this.name}' or null`);
+      this.#assertUsable(allocation, "publish");
       offset = allocation.offset;
       id = allocation.id;
     }
@@ -185,12 +179,12 @@ export class PMEMMemoryPool extends HostPool {
    * link with linked(); the word holds the child's offset and a check, so a damaged link is refused.
    */
   link(parent: Allocation, byteOffset: number, child: Allocation | null, options?: LinkOptions): void {
-    this.#assertUsable(parent);
+    this.#assertUsable(parent, "link from");
     const freePrevious = booleanOption("LinkOptions", optionsArg("LinkOptions", options, ["freePrevious"]), "freePrevious");
     let offset = 0;
     let id = 0;
     if (child !== null) {
-      this.#assertUsable(child);
+      this.#assertUsable(child, "link to");
       offset = child.offset;
       id = child.id;
     }
@@ -213,14 +207,13 @@ export class PMEMMemoryPool extends HostPool {
    */
   #freedByCore(previous: number, kept: number): void {
     if (previous === 0 || previous === kept) return;
-    this.#freedThroughCore = true;
     this.ended(previous);
     if (this.tracking) this.debug!.freed(previous);
   }
 
   /** The allocation the link at `byteOffset` of `parent` names, or undefined where the word is 0 (no link). */
   linked(parent: Allocation, byteOffset: number): Allocation | undefined {
-    this.#assertUsable(parent);
+    this.#assertUsable(parent, "read a link of");
     const offset = this.expectOk(native.pmemLinked(this.handle, parent.offset, parent.id, this.#wordOffset(byteOffset)));
     return offset === 0 ? undefined : this.fromPointer(this.base + offset * GRANULE_BYTES);
   }
@@ -231,7 +224,7 @@ export class PMEMMemoryPool extends HostPool {
    * stored them durably), it leaks: allocations({ unreachable: true }) lists it. Prefer setRoot or link.
    */
   commitUnpublished(allocation: Allocation): void {
-    this.#assertUsable(allocation);
+    this.#assertUsable(allocation, "commit");
     this.expectOk(native.commitUnpublishedPmem(this.handle, allocation.offset, allocation.id));
   }
 

@@ -7,7 +7,7 @@
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
 import { writeSync } from "node:fs";
-import { Allocation, MADE_BY_POOL, PoolAllocation } from "./allocation";
+import { Allocation, isAllocation, MADE_BY_POOL, PoolAllocation } from "./allocation";
 import type { PoolConfig } from "./config";
 import { History, type HistoryEvent } from "./debug/history";
 import { describeAllocation, describeBoundaryViolation, describeWriteAfterFree, leakReport, stackSection, type LeakInfo } from "./debug/report";
@@ -728,7 +728,7 @@ export abstract class HostPool extends NativePool {
   }
 
   #deallocateObject(target: Allocation | ArrayBufferView): void {
-    if (target instanceof Allocation) {
+    if (isAllocation(target)) {
       if (target.pool !== this) {
         const what = describeAllocation(target.id, target.size, target.ptr, target.pool.name);
         throw new InvalidPointerError(`${what} belongs to pool '${target.pool.name}', not '${this.name}'${target.pool.stackNote(target.id)}`);

@@ -928,13 +928,18 @@ pub const Pool = struct {
     /// Writes the offsets of live allocations (their first bytes) into `out`, as many as fit;
     /// returns how many there are.
     pub fn listLive(self: *Pool, out: []u32) u32 {
-        if (self.shared) |shared| return shared.fixed.listLive(self.arena.regions.items, out); // its blocks are in its chunks, not the strategy
+        // Pools that place their blocks without the pool's lock keep them apart from `strategy`
+        // (which holds none of theirs): their own lists. Listing `strategy` for them gave no live
+        // allocation, so getLeaks() and leak reports found none.
+        if (self.shared) |shared| return shared.fixed.listLive(self.arena.regions.items, out);
+        if (self.sharded) |sharded| return sharded.listLive(out);
         self.lock();
         defer self.unlock();
         return self.listLiveLocked(out);
     }
 
     pub fn listLiveLocked(self: *Pool, out: []u32) u32 {
+        assert(self.shared == null and self.sharded == null); // see listLive
         if (debug_layer_built) if (self.debug) |layer| return layer.listLive(self.beneath(), out);
         var count: u32 = 0;
         var blocks = self.liveBlocks();

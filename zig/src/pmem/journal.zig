@@ -437,6 +437,8 @@ pub const Journal = struct {
         const previous = links.decode(stored) orelse return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' (0x{x:0>16}) is not a link: nothing was changed", .{ offset, pool.name, stored });
         if (previous == 0) return 0;
         if (pool.liveLocked(previous) == null) return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' links to offset {d}, {s}: nothing was changed", .{ offset, pool.name, @as(u64, previous) * granule_bytes, self.whyNoBlock(previous) });
+        // Dangling (see linked()): the block holds an allocation the link never named; freeing it would free another's.
+        if (!self.table.isPublished(self.slotOf(pool, previous))) return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' links to offset {d}, where the allocation it linked to was freed without unlinking (the block now holds an allocation nothing published): nothing was changed", .{ offset, pool.name, @as(u64, previous) * granule_bytes });
         if (previous == child or previous == parent) return status.fail(error.InvalidPointer, "freePrevious would free the block the link {s}: nothing was changed", .{if (previous == child) "now points at" else "is written into"});
         if (self.roots.publishing(previous)) |index| {
             return status.fail(error.PmemRoot, "freePrevious: the block the link named is published as root '{s}': remove the root first", .{self.roots.name(index)});
@@ -460,6 +462,11 @@ pub const Journal = struct {
         const target = links.decode(stored) orelse return status.fail(error.InvalidPointer, "the word at byte {d} of allocation #{d} of PMEM pool '{s}' (0x{x:0>16}) is not a link written by link()", .{ at, parent_id, pool.name, stored });
         if (target != 0 and pool.liveLocked(target) == null) {
             return status.fail(error.InvalidPointer, "the link at byte {d} of allocation #{d} of PMEM pool '{s}' names offset {d}, {s}", .{ at, parent_id, pool.name, @as(u64, target) * granule_bytes, self.whyNoBlock(target) });
+        }
+        // link() published its target: an unpublished block there is a later allocation in the
+        // block of one freed without unlinking (links.zig markReachable), not what was linked.
+        if (target != 0 and !self.table.isPublished(self.slotOf(pool, target))) {
+            return status.fail(error.InvalidPointer, "the link at byte {d} of allocation #{d} of PMEM pool '{s}' names offset {d}, where the allocation it linked to was freed without unlinking: the block now holds an allocation nothing published", .{ at, parent_id, pool.name, @as(u64, target) * granule_bytes });
         }
         return target;
     }
@@ -527,6 +534,9 @@ pub const Journal = struct {
             }
             pub fn slotOf(blocks: @This(), g: u32) ?u32 {
                 return blocks.table.slotOf(blocks.placement, g);
+            }
+            pub fn isPublished(blocks: @This(), g: u32) bool {
+                return blocks.table.isPublished(blocks.slotOf(g).?);
             }
         };
         const blocks: Blocks = .{ .table = &self.table, .placement = pool.placementLocked() };

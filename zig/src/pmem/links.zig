@@ -40,7 +40,13 @@ pub fn decode(stored: u64) ?u32 {
 
 /// Marks, in `reached` (one bit per table slot), every live block reachable from `roots` through
 /// link words in reached blocks' bytes. Bounded: each block is scanned at most once. `heap`
-/// answers `lookup(g)` (the live block at `g`, or null) and `slotOf(g)` (its record slot).
+/// answers `lookup(g)` (the live block at `g`, or null), `slotOf(g)` (its record slot) and
+/// `isPublished(g)` (its record is in the file).
+///
+/// A link is followed only to a published block. link() publishes what it links to, so a word
+/// naming an unpublished block is dangling: its target was freed without unlinking and the block
+/// taken since by an allocation nothing published, which a crash or close loses. Followed, it made
+/// that allocation "reachable": missing from the unreachable list and the leak report, though lost.
 pub fn markReachable(gpa: std.mem.Allocator, heap: anytype, base: [*]const u8, roots: []const u32, reached: *std.DynamicBitSetUnmanaged) error{OutOfMemory}!void {
     var queue: std.ArrayList(u32) = .empty;
     defer queue.deinit(gpa);
@@ -54,7 +60,7 @@ pub fn markReachable(gpa: std.mem.Allocator, heap: anytype, base: [*]const u8, r
         const block: [*]const u64 = @ptrCast(@alignCast(base + start));
         for (block[0..words]) |stored| {
             const target = decode(stored) orelse continue;
-            if (target != 0 and heap.lookup(target) != null) try visit(gpa, heap, target, reached, &queue);
+            if (target != 0 and heap.lookup(target) != null and heap.isPublished(target)) try visit(gpa, heap, target, reached, &queue);
         }
     }
 }
@@ -140,4 +146,31 @@ test "a block is named once noted, until cleared; nothing is noted before the se
     try std.testing.expect(!named.may(3));
     named.forget(std.testing.allocator);
     try std.testing.expect(!named.known);
+}
+
+test "the walk follows a link only to a published block: an unpublished one there took a freed target's block" {
+    const gpa = std.testing.allocator;
+    // Blocks of 16 bytes at granules 1, 2 and 3 (slots 0, 1, 2); block 1 links to 2 and 3, and
+    // block 3 is unpublished: the allocation block 1 linked to there was freed, and a new one placed.
+    var memory = [_]u64{0} ** 8;
+    memory[2 * 1] = word(2);
+    memory[2 * 1 + 1] = word(3);
+    const Heap = struct {
+        const Live = struct { requested_bytes: u64 };
+        pub fn lookup(_: @This(), g: u32) ?Live {
+            return if (g >= 1 and g <= 3) .{ .requested_bytes = 16 } else null;
+        }
+        pub fn slotOf(_: @This(), g: u32) ?u32 {
+            return if (g >= 1 and g <= 3) g - 1 else null;
+        }
+        pub fn isPublished(_: @This(), g: u32) bool {
+            return g != 3;
+        }
+    };
+    comptime assert(granule_bytes == 16);
+    var reached = try std.DynamicBitSetUnmanaged.initEmpty(gpa, 3);
+    defer reached.deinit(gpa);
+    try markReachable(gpa, Heap{}, @ptrCast(&memory), &.{1}, &reached);
+    try std.testing.expect(reached.isSet(0) and reached.isSet(1));
+    try std.testing.expect(!reached.isSet(2));
 }

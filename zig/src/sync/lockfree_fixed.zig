@@ -494,6 +494,24 @@ pub const LockFreeFixed = struct {
     }
 };
 
+test "lock-free fixed: the live list names each live allocation once, a run at its first block" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 3, 4096 * 4, true);
+    defer fixed.deinit(false);
+    const regions = [_]Region{.{ .start = 0, .len = 12, .committed = true, .live_count = 0 }};
+    try fixed.addRegion(regions[0]);
+    var out: [4]u32 = undefined;
+    try std.testing.expectEqual(@as(u32, 0), fixed.listLive(&regions, &out));
+    const a = fixed.claim(fixed.pop().?, 40);
+    const b = fixed.claim(fixed.pop().?, 48);
+    try std.testing.expectEqual(@as(u32, 2), fixed.listLive(&regions, &out));
+    try std.testing.expectEqualSlices(u32, &.{ a.g, b.g }, out[0..2]);
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(a.g, a.id, &number) == .freed);
+    try std.testing.expectEqual(@as(u32, 1), fixed.listLive(&regions, out[0..0])); // counts past what fits
+    try std.testing.expectEqual(@as(u32, 1), fixed.listLive(&regions, &out));
+    try std.testing.expectEqual(b.g, out[0]);
+}
+
 test "lock-free fixed: blocks in order, bad frees told apart, ids per block" {
     var fixed = try LockFreeFixed.init(std.testing.allocator, 3, 4096 * 4, true);
     defer fixed.deinit(false);

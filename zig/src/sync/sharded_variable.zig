@@ -195,6 +195,22 @@ pub const ShardedVariable = struct {
         }
     }
 
+    /// Writes the offsets of live allocations into `out`, as many as fit, shard by shard; returns
+    /// how many there are. For tools (leak reports): each shard is listed under its own lock, so
+    /// other threads may allocate and free in the others meanwhile.
+    pub fn listLive(self: *ShardedVariable, out: []u32) u32 {
+        var count: u32 = 0;
+        for (&self.shards) |*shard| {
+            shard.mutex.lock();
+            defer shard.mutex.unlock();
+            var blocks = shard.tlsf.liveIterator();
+            while (blocks.next()) |slot| : (count += 1) {
+                if (count < out.len) out[count] = slot.key;
+            }
+        }
+        return count;
+    }
+
     pub fn lookup(self: *ShardedVariable, g: u32) ?Tlsf.Live {
         const shard = self.ownerOf(g) orelse return null;
         shard.mutex.lock();
