@@ -347,6 +347,8 @@ export class BlockCache {
     for (;;) {
       if (state === DEAD) return this.#died();
       if (state === 0) return this.#neverGaveOut(g);
+      // A handle's block started its allocation: inside a run now, that allocation ended (a double free, as the core's other placements say).
+      if ((state & CONTINUED) !== 0 && expectedId !== 0) return this.#fail(Status.doubleFree, `double free: allocation #${expectedId} at offset ${g * GRANULE_BYTES} was already freed (pool '${this.poolName}')`);
       if ((state & CONTINUED) !== 0) return this.#fail(Status.invalidPointer, `pointer at offset ${g * GRANULE_BYTES} points inside a run of blocks of pool '${this.poolName}', not at its start`);
       if (state < 0) {
         return this.#fail(Status.doubleFree, expectedId !== 0 ? `double free: allocation #${expectedId} at offset ${g * GRANULE_BYTES} was already freed (pool '${this.poolName}')` : `double free: the block at offset ${g * GRANULE_BYTES} is already free (pool '${this.poolName}')`);
