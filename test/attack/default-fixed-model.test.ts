@@ -8,18 +8,14 @@
  * model's (bytes in use, live allocations, allocation and free counts), and periodically
  * getLeaks() and snapshot() must name exactly the model's live allocations.
  */
-import { afterEach, describe, expect, test } from "bun:test";
-import { DoubleFreeError, InvalidPointerError, MemoryPoolManager, OutOfMemoryError, PoolConfig, UseAfterFreeError, type Allocation, type CPUMemoryPool } from "../../src/index";
+import { describe, expect, test } from "bun:test";
+import { DoubleFreeError, InvalidPointerError, OutOfMemoryError, PoolConfig, UseAfterFreeError, type Allocation, type CPUMemoryPool } from "../../src/index";
+import { cpuPoolsPerTest } from "../support/pools";
 import { random } from "../support/random";
 import { thrown } from "../support/thrown";
 
 const OPERATIONS = 20_000;
-const manager = MemoryPoolManager.getInstance();
-let created: string[] = [];
-afterEach(() => {
-  for (const name of created) if (manager.hasPool(name)) manager.destroyPool(name);
-  created = [];
-});
+const cpuPool = cpuPoolsPerTest();
 
 interface Live {
   ptr: number;
@@ -33,9 +29,8 @@ interface Live {
 function run(blockSize: number, fields: Partial<PoolConfig>, seed: number, allocShare = 40): Record<string, number> {
   const seen: Record<string, number> = { outOfMemory: 0, runs: 0, staleRefused: 0, resets: 0, trimmedBytes: 0, checks: 0 };
   const name = `model ${blockSize} ${JSON.stringify(fields)}`;
-  created.push(name, `${name} other`);
-  const pool: CPUMemoryPool = manager.createCPUPool(name, Object.assign(PoolConfig.FixedSizeCPU(blockSize), fields));
-  const other: CPUMemoryPool = manager.createCPUPool(`${name} other`, PoolConfig.FixedSizeCPU(blockSize));
+  const pool: CPUMemoryPool = cpuPool(name, Object.assign(PoolConfig.FixedSizeCPU(blockSize), fields));
+  const other: CPUMemoryPool = cpuPool(`${name} other`, PoolConfig.FixedSizeCPU(blockSize));
   expect(pool.config.threadSafety).toBe("none");
   const foreign = other.allocate(Math.min(blockSize, 8));
   const next = random(seed);
@@ -168,5 +163,7 @@ describe("default FixedSize pool against a model", () => {
   test("blockSize 1024, bounded (maxSize = initialSize = 64 blocks): out of memory is typed and changes nothing", () => {
     expect(run(1024, { initialSize: 64 * 1024, maxSize: 64 * 1024 }, 0xb0bb, 70).outOfMemory).toBeGreaterThan(0);
   });
-  test("blockSize 100, alignment 256", () => run(100, { initialSize: 64 * 1024, alignment: 256 }, 0xa11));
+  test("blockSize 100, alignment 256", () => {
+    run(100, { initialSize: 64 * 1024, alignment: 256 }, 0xa11);
+  });
 });

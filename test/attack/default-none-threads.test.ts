@@ -15,19 +15,19 @@ test("another thread's default pool is refused by every route, and a Worker's go
   expect(run.exitCode).toBe(0);
   const result = JSON.parse(run.stdout);
   const { flushThreadCaches, ...routes } = result.refused;
-  expect(flushThreadCaches).toBe("no error"); // the Worker's own caches: it has none of this pool
-  for (const [route, error] of Object.entries(routes)) expect({ route, error }).toEqual({ route, error: "ThreadSafetyError" });
+  expect(flushThreadCaches).toBe("ok"); // the Worker's own caches: it has none of this pool
+  for (const [route, error] of Object.entries(routes)) expect({ route, error }).toEqual({ route, error: "THREAD_SAFETY" });
   expect(Object.keys(routes).length).toBe(11);
   expect(result.mineAfter).toEqual({ same: true, alive: true });
   for (const how of ["exit", "terminate"]) {
     expect(result.endings[how]).toEqual({
       cachedBeforeExit: true,
-      whileAlive: "ThreadSafetyError",
+      whileAlive: "THREAD_SAFETY",
       hasPool: false,
-      deallocate: "PoolNotFoundError",
-      run: "PoolNotFoundError",
-      allocate: "PoolNotFoundError",
-      getPool: "PoolNotFoundError",
+      deallocate: "POOL_NOT_FOUND",
+      run: "POOL_NOT_FOUND",
+      allocate: "POOL_NOT_FOUND",
+      getPool: "POOL_NOT_FOUND",
     });
   }
 }, 30_000);

@@ -5,22 +5,17 @@
  * the same way whether the cache or the core (a run) gives them; a stale handle across the wrap is
  * refused, and snapshot() and getLeaks() name the allocations by their ids.
  */
-import { afterEach, expect, test } from "bun:test";
-import { DoubleFreeError, MemoryPoolManager, PoolConfig, type ThreadSafety } from "../../src/index";
+import { expect, test } from "bun:test";
+import { DoubleFreeError, PoolConfig, type ThreadSafety } from "../../src/index";
 import * as native from "../../src/native";
+import { cpuPoolsPerTest } from "../support/pools";
 import { thrown } from "../support/thrown";
 
 const ID_MAX = 0x3fff_ffff;
-const manager = MemoryPoolManager.getInstance();
-let created: string[] = [];
-afterEach(() => {
-  for (const name of created) if (manager.hasPool(name)) manager.destroyPool(name);
-  created = [];
-});
+const cpuPool = cpuPoolsPerTest();
 
 test('a default ("none") pool: ids wrap from 2^30 - 1 to 1, by the cache and the core alike', () => {
-  created.push("ids none");
-  const pool = manager.createCPUPool("ids none", PoolConfig.FixedSizeCPU(64));
+  const pool = cpuPool("ids none", PoolConfig.FixedSizeCPU(64));
   Atomics.store(native.cachePoolIds(pool.handle)!, 0, ID_MAX - 3); // before the cache opens: it starts from the word
   const handles = [pool.allocate(8), pool.allocate(8), pool.allocate(8), pool.allocate(200), pool.allocate(8)];
   expect(handles.map((handle) => handle.id)).toEqual([ID_MAX - 2, ID_MAX - 1, ID_MAX, 1, 2]);
@@ -46,9 +41,7 @@ test('a default ("none") pool: ids wrap from 2^30 - 1 to 1, by the cache and the
 
 for (const threadSafety of ["lockFree", "mutex"] as ThreadSafety[]) {
   test(`a shared pool on the cache (${threadSafety}${threadSafety === "mutex" ? " + threadLocalCache" : ""}): a batch of ids that would pass 2^30 - 1 starts again at 1`, () => {
-    const name = `ids ${threadSafety}`;
-    created.push(name);
-    const pool = manager.createCPUPool(name, Object.assign(PoolConfig.FixedSizeCPU(64), { threadSafety, threadLocalCache: threadSafety === "mutex" }));
+    const pool = cpuPool(`ids ${threadSafety}`, Object.assign(PoolConfig.FixedSizeCPU(64), { threadSafety, threadLocalCache: threadSafety === "mutex" }));
     const word = native.cachePoolIds(pool.handle)!;
     Atomics.store(word, 0, ID_MAX - 3);
     const ids = Array.from({ length: 3 }, () => pool.allocate(8).id);

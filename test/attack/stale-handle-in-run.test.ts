@@ -5,22 +5,16 @@
  * shared placement (lockfree_fixed.zig markFreed) said InvalidPointerError "inside a run", where
  * the core's own placement ("mutex") says DoubleFreeError; a stale id must read the same everywhere.
  */
-import { afterEach, expect, test } from "bun:test";
-import { DoubleFreeError, MemoryPoolManager, PoolConfig, type ThreadSafety } from "../../src/index";
+import { expect, test } from "bun:test";
+import { DoubleFreeError, PoolConfig, type ThreadSafety } from "../../src/index";
+import { cpuPoolsPerTest } from "../support/pools";
 import { thrown } from "../support/thrown";
 
-const manager = MemoryPoolManager.getInstance();
-let created: string[] = [];
-afterEach(() => {
-  for (const name of created) if (manager.hasPool(name)) manager.destroyPool(name);
-  created = [];
-});
+const cpuPool = cpuPoolsPerTest();
 
 for (const [threadSafety, threadLocalCache] of [["none", false], ["mutex", false], ["mutex", true], ["lockFree", false]] as [ThreadSafety, boolean][]) {
   test(`threadSafety ${threadSafety}${threadLocalCache ? " with threadLocalCache" : ""}: a stale handle whose block a run took is a DoubleFreeError`, () => {
-    const name = `stale in run ${threadSafety} ${threadLocalCache}`;
-    created.push(name);
-    const pool = manager.createCPUPool(name, Object.assign(PoolConfig.FixedSizeCPU(64), { threadSafety, threadLocalCache }));
+    const pool = cpuPool(`stale in run ${threadSafety} ${threadLocalCache}`, Object.assign(PoolConfig.FixedSizeCPU(64), { threadSafety, threadLocalCache }));
     const first = pool.allocate(8);
     const second = pool.allocate(8);
     expect((second.ptr as number) - (first.ptr as number)).toBe(64);
