@@ -149,12 +149,14 @@ function run(blockSize: number, fields: Partial<PoolConfig>, seed: number, alloc
   // Ids are unique among live allocations, and every handle still says what it is.
   expect(new Set(live.map((block) => block.id)).size).toBe(live.length);
   for (const block of live) if (block.allocation) expect(block.allocation.alive).toBe(true);
+  for (const block of live.splice(0)) pool.deallocate(block.ptr); // nothing left for a leak report
+  expect(pool.getStats()).toMatchObject({ bytesInUse: 0, liveAllocations: 0 });
   for (const kind of ["runs", "staleRefused", "resets", "checks"]) expect({ kind, count: seen[kind]! > 0 }).toEqual({ kind, count: true });
   return seen;
 }
 
 describe("default FixedSize pool against a model", () => {
-  for (const blockSize of [16, 17, 64, 4096]) {
+  for (const blockSize of [16, 17, 48, 64, 4096]) { // 48: a stride of 3 granules (a division, not a shift)
     test(`blockSize ${blockSize}, growing from a small pool`, () => {
       const seen = run(blockSize, { initialSize: 64 * 1024 }, 0x5eed + blockSize);
       if (blockSize === 4096) expect(seen.trimmedBytes).toBeGreaterThan(0); // the pool grew past its first region and gave regions back
@@ -162,6 +164,9 @@ describe("default FixedSize pool against a model", () => {
   }
   test("blockSize 1024, bounded (maxSize = initialSize = 64 blocks): out of memory is typed and changes nothing", () => {
     expect(run(1024, { initialSize: 64 * 1024, maxSize: 64 * 1024 }, 0xb0bb, 70).outOfMemory).toBeGreaterThan(0);
+  });
+  test("blockSize 64 with trackHistory, leakReport and safeViews (TypeScript's debug switches: the cache stays on)", () => {
+    run(64, { initialSize: 64 * 1024, trackHistory: true, leakReport: true, safeViews: true }, 0xdeb9);
   });
   test("blockSize 100, alignment 256", () => {
     run(100, { initialSize: 64 * 1024, alignment: 256 }, 0xa11);
