@@ -18,14 +18,9 @@ function populate(pool: ReturnType<typeof cpuPool>) {
   return held;
 }
 
-test("after reset(): stale handles are UseAfterFree, stale pointers and views double frees, the cache emptied", () => {
-  const pool = cpuPool("lifetimes reset", Object.assign(PoolConfig.FixedSizeCPU(64), { initialSize: 64 * 1024 }));
-  const { single, run, raw, view } = populate(pool);
-  pool.reset();
-  expect(pool.getStats()).toMatchObject({ cachedBytes: 0, bytesInUse: 0, liveAllocations: 0 });
-  const next = [pool.allocate(40), pool.allocate(300)]; // the same blocks again, new allocations
-  expect(next[0]!.ptr).toBe(single.ptr);
-  expect({
+/** What each route does with what populate() gave, once its allocations ended. */
+function routes(pool: ReturnType<typeof cpuPool>, { single, run, raw, view }: ReturnType<typeof populate>) {
+  return {
     single: outcome(() => single.free()),
     run: outcome(() => run.free()),
     raw: outcome(() => pool.deallocate(raw)),
@@ -34,7 +29,17 @@ test("after reset(): stale handles are UseAfterFree, stale pointers and views do
     alive: single.alive,
     bytes: outcome(() => single.bytes),
     fromPointer: outcome(() => pool.fromPointer(raw)),
-  }).toEqual({ single: "USE_AFTER_FREE", run: "USE_AFTER_FREE", raw: "DOUBLE_FREE", view: "DOUBLE_FREE", viewLength: 0, alive: false, bytes: "USE_AFTER_FREE", fromPointer: "INVALID_POINTER" });
+  };
+}
+
+test("after reset(): stale handles are UseAfterFree, stale pointers and views double frees, the cache emptied", () => {
+  const pool = cpuPool("lifetimes reset", Object.assign(PoolConfig.FixedSizeCPU(64), { initialSize: 64 * 1024 }));
+  const held = populate(pool);
+  pool.reset();
+  expect(pool.getStats()).toMatchObject({ cachedBytes: 0, bytesInUse: 0, liveAllocations: 0 });
+  const next = [pool.allocate(40), pool.allocate(300)]; // the same blocks again, new allocations
+  expect(next[0]!.ptr).toBe(held.single.ptr);
+  expect(routes(pool, held)).toEqual({ single: "USE_AFTER_FREE", run: "USE_AFTER_FREE", raw: "DOUBLE_FREE", view: "DOUBLE_FREE", viewLength: 0, alive: false, bytes: "USE_AFTER_FREE", fromPointer: "INVALID_POINTER" });
   expect(next.every((allocation) => allocation.alive)).toBe(true); // no stale free reached them
   expect(pool.getStats()).toMatchObject({ bytesInUse: 340, liveAllocations: 2 });
 });
@@ -54,17 +59,10 @@ test("after trim(): the cache's blocks are given back first, and live allocation
 
 test("after destroy: every route is a typed error", () => {
   const pool = cpuPool("lifetimes destroy", Object.assign(PoolConfig.FixedSizeCPU(64), { initialSize: 64 * 1024 }));
-  const { single, run, raw, view } = populate(pool);
+  const held = populate(pool);
   pool.destroy();
   expect({
-    single: outcome(() => single.free()),
-    run: outcome(() => run.free()),
-    raw: outcome(() => pool.deallocate(raw)),
-    view: outcome(() => pool.deallocate(view)),
-    viewLength: view.length,
-    alive: single.alive,
-    bytes: outcome(() => single.bytes),
-    fromPointer: outcome(() => pool.fromPointer(raw)),
+    ...routes(pool, held),
     allocate: outcome(() => pool.allocate(8)),
     allocateRaw: outcome(() => pool.allocateRaw(8)),
     getStats: outcome(() => pool.getStats()),
