@@ -40,7 +40,12 @@ const Word = { ownerSerial: 8, count: 9, strideGranules: 10, capacity: 11, numbe
 const Counter = { allocations: 0, frees: 1, allocatedBytes: 2, freedBytes: 3 } as const;
 const CHUNK_SHIFT = 12;
 const CHUNK_BLOCKS = 1 << CHUNK_SHIFT;
-/** Word offsets of a chunk's requested-size and start (`g + 1`) arrays; its state words come first. */
+/**
+ * Word offsets of a chunk's requested-size and start (`g + 1`) arrays; its state words come first.
+ * Both hold u32s, read here through the chunk's Int32Array: past 2^31 (a block at 32 GiB into the
+ * pool, a request of 2 GiB or more) they read negative, so they are read with `>>> 0` or compared
+ * with `(g + 1) | 0`.
+ */
 const REQUESTED = CHUNK_BLOCKS;
 const START_PLUS_ONE = 3 * CHUNK_BLOCKS;
 const CHUNK_BYTES = 16 * CHUNK_BLOCKS;
@@ -272,7 +277,7 @@ export class BlockCache {
     this.#counters[Counter.allocations]! += 1;
     this.#counters[Counter.allocatedBytes]! += size;
     this.lastId = next;
-    return chunk[START_PLUS_ONE + at]! - 1;
+    return (chunk[START_PLUS_ONE + at]! >>> 0) - 1;
   }
 
   /**
@@ -306,10 +311,10 @@ export class BlockCache {
     const at = number & (CHUNK_BLOCKS - 1);
     // One test for the common case: the block starts at g, holds a single live allocation (the
     // one expected), and its chunk is known. Everything else is sorted out by #freeSlow.
-    if (chunk === undefined || chunk[START_PLUS_ONE + at] !== g + 1) return this.#freeSlow(g, expectedId);
+    if (chunk === undefined || chunk[START_PLUS_ONE + at] !== ((g + 1) | 0)) return this.#freeSlow(g, expectedId);
     const state = chunk[at]!;
     if (state <= 0 || state >= CONTINUED || (expectedId !== 0 && state !== expectedId)) return this.#freeSlow(g, expectedId);
-    const requested = chunk[REQUESTED + at]!;
+    const requested = chunk[REQUESTED + at]! >>> 0;
     if (requested > this.maxBytes) return 1;
     // Of two racing frees exactly one swaps the state word; the other sees the freed flag (slow
     // path). A pool only this thread may touch has no racing free: a plain store (a CAS costs
@@ -338,7 +343,7 @@ export class BlockCache {
     const chunk = this.#chunk(number >>> CHUNK_SHIFT);
     if (chunk === undefined) return this.#neverGaveOut(g);
     const at = number & (CHUNK_BLOCKS - 1);
-    const start = chunk[START_PLUS_ONE + at]!;
+    const start = chunk[START_PLUS_ONE + at]! >>> 0;
     if (start !== g + 1) {
       if (start !== 0 && start - 1 < g) return this.#fail(Status.invalidPointer, `pointer at offset ${g * GRANULE_BYTES} points inside an allocation of pool '${this.poolName}', not at its start`);
       return this.#neverGaveOut(g);
@@ -347,6 +352,8 @@ export class BlockCache {
     for (;;) {
       if (state === DEAD) return this.#died();
       if (state === 0) return this.#neverGaveOut(g);
+      // A handle's block started its allocation: inside a run now, that allocation ended (a double free, as the core's other placements say).
+      if ((state & CONTINUED) !== 0 && expectedId !== 0) return this.#fail(Status.doubleFree, `double free: allocation #${expectedId} at offset ${g * GRANULE_BYTES} was already freed (pool '${this.poolName}')`);
       if ((state & CONTINUED) !== 0) return this.#fail(Status.invalidPointer, `pointer at offset ${g * GRANULE_BYTES} points inside a run of blocks of pool '${this.poolName}', not at its start`);
       if (state < 0) {
         return this.#fail(Status.doubleFree, expectedId !== 0 ? `double free: allocation #${expectedId} at offset ${g * GRANULE_BYTES} was already freed (pool '${this.poolName}')` : `double free: the block at offset ${g * GRANULE_BYTES} is already free (pool '${this.poolName}')`);
@@ -354,7 +361,7 @@ export class BlockCache {
       if (expectedId !== 0 && state !== expectedId) {
         return this.#fail(Status.doubleFree, `double free: allocation #${expectedId} at offset ${g * GRANULE_BYTES} was already freed, and the block now holds allocation #${state} (pool '${this.poolName}')`);
       }
-      const requested = chunk[REQUESTED + at]!;
+      const requested = chunk[REQUESTED + at]! >>> 0;
       if (requested > this.maxBytes) return 1;
       const seen = Atomics.compareExchange(chunk, at, state, state | FREED);
       if (seen === state) return this.#push(number, requested);
@@ -374,7 +381,7 @@ export class BlockCache {
     const chunk = this.#chunk(number >>> CHUNK_SHIFT);
     if (chunk === undefined) return CACHE_CANNOT_TELL;
     const at = number & (CHUNK_BLOCKS - 1);
-    if (chunk[START_PLUS_ONE + at] !== g + 1) return 0;
+    if (chunk[START_PLUS_ONE + at] !== ((g + 1) | 0)) return 0;
     const state = Atomics.load(chunk, at);
     if (state === DEAD) return CACHE_CANNOT_TELL;
     return state < 0 || (state & CONTINUED) !== 0 ? 0 : state;

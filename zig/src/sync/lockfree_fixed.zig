@@ -465,7 +465,8 @@ pub const LockFreeFixed = struct {
         var state = chunk.state[at].load(.acquire);
         while (true) {
             if (state == 0) return .unknown_pointer;
-            if (state & continued_flag != 0) return .interior_pointer; // inside a run
+            // Inside a run: a pointer into it, or a handle's block (it started its allocation) that ended and was reused by the run.
+            if (state & continued_flag != 0) return if (expected_id != 0) .double_free else .interior_pointer;
             if (state & freed_flag != 0) return .double_free;
             if (expected_id != 0 and state != expected_id) return .{ .reused = state };
             // Read before the swap: once it is freed, the block may be someone else's.
@@ -592,6 +593,7 @@ test "lock-free fixed: a run's later blocks are interior pointers until the run 
     try std.testing.expectEqual(@as(u32, 0), run.g);
     try std.testing.expectEqual(@as(u32, 2), run.id);
     try std.testing.expect(fixed.markFreed(2, 0, &number) == .interior_pointer);
+    try std.testing.expect(fixed.markFreed(2, 1, &number) == .double_free); // a stale handle of block 1's earlier allocation
     try std.testing.expect(fixed.lookup(2) == null);
     try std.testing.expectEqual(@as(u32, 64), fixed.lookup(0).?.requested_bytes);
     try std.testing.expect(fixed.markFreed(0, run.id, &number) == .freed);
