@@ -329,7 +329,11 @@ export class BlockCache {
     this.#counters[Counter.frees]! += 1;
     this.#counters[Counter.freedBytes]! += requested;
     let count = this.#count;
-    if (count === this.#capacity) count = native.flushCache(this.#handle, this.#address, KEEP_ON_FLUSH); // slots below stay as they were
+    if (count === this.#capacity) {
+      count = native.flushCache(this.#handle, this.#address, KEEP_ON_FLUSH); // slots below stay as they were
+      // Another Worker destroyed the pool since this free's swap: a status, never a stack count.
+      if (count < 0) return count === Status.poolNotFound ? this.#died() : count;
+    }
     this.#words[Word.numbers + count] = number;
     this.#count = count + 1;
     this.#words[Word.count] = count + 1;
