@@ -201,15 +201,32 @@ pub fn flushThread() void {
 /// Sums the counters of a pool's records: what JavaScript allocated and freed, and holds cached.
 pub const Totals = struct { allocations: u64 = 0, frees: u64 = 0, allocated_bytes: u64 = 0, freed_bytes: u64 = 0, cached_blocks: u64 = 0 };
 
+/// A counter JavaScript keeps in the record, as a count: the record is memory JavaScript writes, so
+/// a value no count can be (negative, NaN, past 2^53) reads as 0 instead of stopping the process
+/// in the conversion (the statistics are then wrong, which a test of them shows; a crash shows nothing).
+fn counted(value: f64) u64 {
+    const count_max: f64 = 9007199254740992.0; // 2^53: every whole number below is exact
+    if (!(value >= 0 and value <= count_max)) return 0;
+    return @intFromFloat(@trunc(value));
+}
+
+test "a JavaScript counter that no count can be reads as 0, never a trap" {
+    try std.testing.expectEqual(@as(u64, 0), counted(-1));
+    try std.testing.expectEqual(@as(u64, 0), counted(std.math.nan(f64)));
+    try std.testing.expectEqual(@as(u64, 0), counted(std.math.inf(f64)));
+    try std.testing.expectEqual(@as(u64, 0), counted(1e300));
+    try std.testing.expectEqual(@as(u64, 42), counted(42));
+}
+
 pub fn totals(first: ?*Record) Totals {
     var sum: Totals = .{};
     var it = first;
     while (it) |record| : (it = record.next_in_pool) {
         const shared = &record.shared;
-        sum.allocations += @intFromFloat(@atomicLoad(f64, &shared.allocations, .monotonic));
-        sum.frees += @intFromFloat(@atomicLoad(f64, &shared.frees, .monotonic));
-        sum.allocated_bytes += @intFromFloat(@atomicLoad(f64, &shared.allocated_bytes, .monotonic));
-        sum.freed_bytes += @intFromFloat(@atomicLoad(f64, &shared.freed_bytes, .monotonic));
+        sum.allocations += counted(@atomicLoad(f64, &shared.allocations, .monotonic));
+        sum.frees += counted(@atomicLoad(f64, &shared.frees, .monotonic));
+        sum.allocated_bytes += counted(@atomicLoad(f64, &shared.allocated_bytes, .monotonic));
+        sum.freed_bytes += counted(@atomicLoad(f64, &shared.freed_bytes, .monotonic));
         sum.cached_blocks += @atomicLoad(u32, &shared.count, .monotonic);
     }
     return sum;
