@@ -68,43 +68,57 @@ export function readSources(): Map<string, string> {
 }
 
 /**
- * The cycles of a graph: each strongly connected component of more than one file (or a file that
- * imports itself), by Tarjan's algorithm, as a path that returns to its start.
+ * The cycles of a graph of plain names (each node and the nodes it points to; a target that is no
+ * node is left out): each strongly connected component of more than one node, or a node that points
+ * to itself, by Tarjan's algorithm, with the node the search closed it at. The one cycle finder of
+ * the import tests of src/ (importCycles) and of the core (test/zig_imports.test.ts).
  */
-export function importCycles(graph: ImportGraph): string[][] {
+export function stronglyConnectedCycles(graph: Map<string, string[]>): { members: string[]; closedAt: string }[] {
   const index = new Map<string, number>();
   const low = new Map<string, number>();
   const stack: string[] = [];
   const onStack = new Set<string>();
-  const components: string[][] = [];
+  const cycles: { members: string[]; closedAt: string }[] = [];
   let next = 0;
-  const visit = (file: string): void => {
-    index.set(file, next);
-    low.set(file, next);
+  const visit = (node: string): void => {
+    index.set(node, next);
+    low.set(node, next);
     next++;
-    stack.push(file);
-    onStack.add(file);
-    for (const { to } of graph.get(file) ?? []) {
-      if (!index.has(to)) {
-        visit(to);
-        low.set(file, Math.min(low.get(file)!, low.get(to)!));
-      } else if (onStack.has(to)) {
-        low.set(file, Math.min(low.get(file)!, index.get(to)!));
+    stack.push(node);
+    onStack.add(node);
+    for (const target of graph.get(node) ?? []) {
+      if (!graph.has(target)) continue;
+      if (!index.has(target)) {
+        visit(target);
+        low.set(node, Math.min(low.get(node)!, low.get(target)!));
+      } else if (onStack.has(target)) {
+        low.set(node, Math.min(low.get(node)!, index.get(target)!));
       }
     }
-    if (low.get(file) !== index.get(file)) return;
-    const component: string[] = [];
+    if (low.get(node) !== index.get(node)) return;
+    const members: string[] = [];
     let member: string;
     do {
       member = stack.pop()!;
       onStack.delete(member);
-      component.push(member);
-    } while (member !== file);
-    const selfImport = graph.get(file)?.some(({ to }) => to === file) ?? false;
-    if (component.length > 1 || selfImport) components.push(cyclePath(graph, new Set(component), file));
+      members.push(member);
+    } while (member !== node);
+    if (members.length > 1 || (graph.get(node) ?? []).includes(node)) cycles.push({ members, closedAt: node });
   };
-  for (const file of graph.keys()) if (!index.has(file)) visit(file);
-  return components;
+  for (const node of graph.keys()) if (!index.has(node)) visit(node);
+  return cycles;
+}
+
+/**
+ * The cycles of an import graph: each strongly connected component of more than one file (or a
+ * file that imports itself), as a path that returns to its start.
+ */
+export function importCycles(graph: ImportGraph): string[][] {
+  const plain = new Map<string, string[]>();
+  for (const [file, edges] of graph) plain.set(file, edges.map(({ to }) => to));
+  // An edge to a file outside the graph joins no cycle; keep every target as a node.
+  for (const targets of plain.values()) for (const to of targets) if (!plain.has(to)) plain.set(to, []);
+  return stronglyConnectedCycles(plain).map(({ members, closedAt }) => cyclePath(graph, new Set(members), closedAt));
 }
 
 /** A path through the component from `start` back to it (breadth-first: a shortest one), to name in a failure. */
