@@ -181,13 +181,25 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   /** @internal throws UseAfterFreeError unless the memory is still this allocation's. */
   protected assertAlive(action: string): void {
+    this.assertUsableAsFarAsKnown(action);
+    if (!this.#pool.holds(this.#offset, this.#id)) this.freedElsewhere(action);
+  }
+
+  /**
+   * @internal throws UseAfterFreeError where this thread knows the allocation ended (freed through
+   * this handle, pool destroyed or reset); for a call that passes its id to the core, which checks
+   * the rest in the same call (a free through its pointer or by another Worker).
+   */
+  assertUsableAsFarAsKnown(action: string): void {
     if (this.#freed) this.#useAfterFree(`cannot ${action} ${this.describe()}: it was freed`);
     if (this.#pool.destroyed) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.#pool.name}' was destroyed`);
     if (this.#epoch !== this.#pool.epoch) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.#pool.name}' was reset`);
-    if (!this.#pool.holds(this.#offset, this.#id)) {
-      this.#freed = true;
-      this.#useAfterFree(`cannot ${action} ${this.describe()}: it was freed through its pointer or a view`);
-    }
+  }
+
+  /** @internal the core says the block no longer holds this allocation: the handle is dead from now on. */
+  freedElsewhere(action: string): never {
+    this.#freed = true;
+    this.#useAfterFree(`cannot ${action} ${this.describe()}: it was freed through its pointer or a view`);
   }
 
   /** With trackHistory, the message says where the allocation was made and freed. */

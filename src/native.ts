@@ -111,6 +111,8 @@ const pmemSymbols = {
   mp_pmem_persist: { args: [i32, f64, f64], returns: i32 },
   mp_pmem_flush: { args: [i32, f64, f64], returns: i32 },
   mp_pmem_drain: { args: [i32], returns: i32 },
+  mp_pmem_persist_allocation: { args: [i32, u32, u32, f64, f64], returns: i32 },
+  mp_pmem_flush_allocation: { args: [i32, u32, u32, f64, f64], returns: i32 },
   mp_pmem_memcpy_persist: { args: [i32, f64, ptr, f64], returns: i32 },
   mp_pmem_memcpy_persist_into: { args: [i32, u32, u32, f64, ptr, f64], returns: i32 },
   mp_pmem_set_root: { args: [i32, ptr, u32, u32, u32, u32], returns: i32 },
@@ -657,6 +659,17 @@ export function pmemFileCreated(handle: number): boolean {
 export function persistPmem(handle: number, fileOffset: number, length: number): number {
   return lib.mp_pmem_persist(handle, fileOffset, length);
 }
+/**
+ * Makes `length` bytes at byte `at` of the allocation `id` at a granule offset durable, checked in
+ * the same call: a status (useAfterFree where the block no longer holds allocation `id`).
+ */
+export function persistPmemAllocation(handle: number, offset: number, id: number, at: number, length: number): number {
+  return lib.mp_pmem_persist_allocation(handle, offset, id, at, length);
+}
+/** As persistPmemAllocation, but only starts writing the range back (drainPmem waits): a status. */
+export function flushPmemAllocation(handle: number, offset: number, id: number, at: number, length: number): number {
+  return lib.mp_pmem_flush_allocation(handle, offset, id, at, length);
+}
 /** Starts writing `length` bytes at a file offset back without waiting (drainPmem waits): a status. */
 export function flushPmem(handle: number, fileOffset: number, length: number): number {
   return lib.mp_pmem_flush(handle, fileOffset, length);
@@ -669,7 +682,7 @@ export function drainPmem(handle: number): number {
 export function memcpyPersistPmem(handle: number, fileOffset: number, src: Pointer, length: number): number {
   return lib.mp_pmem_memcpy_persist(handle, fileOffset, src, length);
 }
-/** As memcpyPersistPmem, into the allocation `id` at a granule offset, at byte `at` of it (the core checks that it fits): a status. */
+/** As memcpyPersistPmem, into the allocation `id` at a granule offset, at byte `at` of it (the core checks that it fits): a status (useAfterFree where the block no longer holds allocation `id`). */
 export function memcpyPersistIntoPmem(handle: number, offset: number, id: number, at: number, src: Pointer, length: number): number {
   return lib.mp_pmem_memcpy_persist_into(handle, offset, id, at, src, length);
 }

@@ -13,7 +13,7 @@ import { Allocation, isAllocation } from "./allocation";
 import type { LeakInfo } from "./debug/report";
 import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError } from "./errors";
-import { encodeName, GRANULE_BYTES } from "./native";
+import { encodeName, GRANULE_BYTES, Status } from "./native";
 import { HostPool, trackAddresses } from "./pool";
 import { booleanOption, byteLengthOf, isWellFormedName, optionsArg, sizeArg } from "./validate";
 import * as native from "./native";
@@ -81,13 +81,24 @@ export class PMEMMemoryPool extends HostPool {
    * crash or power failure. pmem_persist on PMEM, pmem_msync elsewhere. A view persists its own bytes.
    */
   persist(target: PersistTarget, length?: number, offset = 0): void {
-    const start = this.#rangeStart(target, length, offset);
+    if (isAllocation(target)) {
+      const len = this.#allocationRange(target, length, offset, "persist");
+      // One call checks the allocation (offset and id) and persists: never into the block's next allocation.
+      if (len !== 0) this.#expectHeld(target, "persist", native.persistPmemAllocation(this.handle, target.offset, target.id, offset, len));
+      return;
+    }
+    const start = this.#viewStart(target, length, offset);
     if (this.#rangeLength !== 0) this.expectOk(native.persistPmem(this.handle, start, this.#rangeLength));
   }
 
   /** Starts writing `length` bytes back without waiting; drain() waits. flush() + drain() = persist(). */
   flush(target: PersistTarget, length?: number, offset = 0): void {
-    const start = this.#rangeStart(target, length, offset);
+    if (isAllocation(target)) {
+      const len = this.#allocationRange(target, length, offset, "persist");
+      if (len !== 0) this.#expectHeld(target, "persist", native.flushPmemAllocation(this.handle, target.offset, target.id, offset, len));
+      return;
+    }
+    const start = this.#viewStart(target, length, offset);
     if (this.#rangeLength !== 0) this.expectOk(native.flushPmem(this.handle, start, this.#rangeLength));
   }
 
@@ -104,26 +115,44 @@ export class PMEMMemoryPool extends HostPool {
   memcpyPersist(target: PersistTarget, source: ArrayBufferView | ArrayBuffer, offset = 0): void {
     if (!(ArrayBuffer.isView(source) || source instanceof ArrayBuffer)) throw new InvalidArgumentError("source", `memcpyPersist copies from a typed array, DataView or ArrayBuffer, not ${describe(source)}`);
     const bytes = byteLengthOf(source);
-    const start = this.#rangeStart(target, bytes, offset); // checks that the copy fits the target
+    if (isAllocation(target)) {
+      this.#allocationRange(target, bytes, offset, "persist"); // checks that the copy fits the target
+      if (bytes === 0) return;
+      const from = addressOf((ArrayBuffer.isView(source) ? source : new Uint8Array(source)) as DataView);
+      // The core checks it again against the allocation it holds now, in the same call as the copy.
+      this.#expectHeld(target, "persist", native.memcpyPersistIntoPmem(this.handle, target.offset, target.id, offset, from, bytes));
+      return;
+    }
+    const start = this.#viewStart(target, bytes, offset); // checks that the copy fits the target
     if (bytes === 0) return;
     const from = addressOf((ArrayBuffer.isView(source) ? source : new Uint8Array(source)) as DataView);
-    if (isAllocation(target)) {
-      // The core checks it again against the allocation it holds now.
-      this.expectOk(native.memcpyPersistIntoPmem(this.handle, target.offset, target.id, offset, from, bytes));
-    } else {
-      this.expectOk(native.memcpyPersistPmem(this.handle, start, from, bytes));
-    }
+    this.expectOk(native.memcpyPersistPmem(this.handle, start, from, bytes));
+  }
+
+  /**
+   * The length of the range of `allocation` a persist, flush or copy acts on, after the checks this
+   * thread can make alone (this pool's allocation, not freed, destroyed or reset here); the core
+   * checks the rest (a free through its pointer or by another Worker) in the call that acts on it.
+   * An empty range reaches no such call, so the core is asked here.
+   */
+  #allocationRange(allocation: Allocation, length: number | undefined, offset: number, action: string): number {
+    if (allocation.pool !== this) throw new InvalidPointerError(`the allocation at 0x${allocation.ptr.toString(16)} belongs to pool '${allocation.pool.name}', not '${this.name}'`);
+    allocation.assertUsableAsFarAsKnown(action);
+    const len = persistLength(length, offset, allocation.size, "an allocation");
+    if (len === 0) allocation.assertUsable(action);
+    return len;
+  }
+
+  /** Throws for a status of a call on `allocation`: UseAfterFreeError (the handle is then dead) where the core says the block no longer holds it. */
+  #expectHeld(allocation: Allocation, action: string, status: number): void {
+    if (status === Status.useAfterFree) allocation.freedElsewhere(action);
+    this.expectOk(status);
   }
 
   #rangeLength = 0;
 
-  /** The byte offset from the file's start of the range; its length is left in #rangeLength. */
-  #rangeStart(target: PersistTarget, length: number | undefined, offset: number): number {
-    if (isAllocation(target)) {
-      this.#assertUsable(target, "persist");
-      this.#rangeLength = persistLength(length, offset, target.size, "an allocation");
-      return target.offset * GRANULE_BYTES + offset;
-    }
+  /** The byte offset from the file's start of the range of a view; its length is left in #rangeLength. */
+  #viewStart(target: PersistTarget, length: number | undefined, offset: number): number {
     if (ArrayBuffer.isView(target)) {
       const len = (this.#rangeLength = persistLength(length, offset, byteLengthOf(target), "a view"));
       if (len === 0) return 0; // nothing to do (and an empty view may have no address)

@@ -95,6 +95,8 @@ describe("PMEM's typed functions give statuses, and offsets decoded from the cor
       native.commitUnpublishedPmem(handle, 1, 1),
       native.persistPmem(handle, 0, 8),
       native.flushPmem(handle, 0, 8),
+      native.persistPmemAllocation(handle, 1, 1, 0, 8),
+      native.flushPmemAllocation(handle, 1, 1, 0, 8),
       native.drainPmem(handle),
       native.memcpyPersistPmem(handle, 0, ptr(source), 8),
       native.memcpyPersistIntoPmem(handle, 1, 1, 0, ptr(source), 8),

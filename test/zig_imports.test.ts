@@ -47,25 +47,10 @@ describe("the core's import graph", () => {
     expect(importsOf('const a = @import("a.zig");\nconst c = @import("sub/c.zig");\ntest "t" {\n    _ = @import("b.zig");\n}\nconst d = @import("d.zig");\n', join(source, "x.zig"))).toEqual(["a.zig", "sub/c.zig"]);
   });
 
-  /**
-   * Imports that close a cycle and are another engineer's to remove, each with why: the test
-   * leaves them out of the graph, and fails once one is gone (then delete it here).
-   */
-  const pending: [string, string, string][] = [
-    // flushThread enters the registry to find a record's pool; the registry's pools hold the
-    // records (pool.zig -> sync/shared_fixed.zig -> sync/js_cache.zig). Its owner can take the
-    // pool lookup as thread_cache.zig does (a hook the registry sets).
-    ["sync/js_cache.zig", "registry.zig", "the JavaScript caches (issue 12) look pools up by handle"],
-  ];
-
   test("no Zig file under zig/src imports itself through others", () => {
     const graph = new Map(zigFiles(source).map((file) => [relative(source, file), importsOf(readFileSync(file, "utf8"), file)]));
     expect(graph.size).toBeGreaterThan(50);
     expect(graph.get("ffi.zig")).toContain("registry.zig");
-    for (const [from, to] of pending) {
-      expect(graph.get(from)).toContain(to); // still there: else take it off the list
-      graph.set(from, graph.get(from)!.filter((target) => target !== to));
-    }
     expect(cyclesOf(graph)).toEqual([]);
   });
 });

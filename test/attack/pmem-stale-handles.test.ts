@@ -8,7 +8,7 @@
  * the block's new allocation is left as it was.
  */
 import { afterAll, expect, test } from "bun:test";
-import { type Allocation, MemoryPoolManager, PoolConfig, type PMEMMemoryPool, UseAfterFreeError } from "../../src/index";
+import { type Allocation, DoubleFreeError, MemoryPoolManager, PoolConfig, type PMEMMemoryPool, UseAfterFreeError } from "../../src/index";
 import { poolPath, removePoolFiles } from "../pmem/helpers";
 import { thrown } from "../support/thrown";
 
@@ -54,6 +54,31 @@ test("freed through its pointer or a view, with the block free or taken again", 
         taker.free();
       }
     }
+  }
+});
+
+test("persist, flush and memcpyPersist each refuse a handle freed through its pointer the first time they see it (the core checks in the same call)", () => {
+  using pm = manager.createPMEMPool("attack-stale-first", config("stale-first"));
+  const firstCalls: [string, (stale: Allocation) => unknown][] = [
+    ["persist", (stale) => pm.persist(stale)],
+    ["persist of part", (stale) => pm.persist(stale, 8, 4)],
+    ["persist of nothing", (stale) => pm.persist(stale, 0)],
+    ["flush", (stale) => pm.flush(stale)],
+    ["memcpyPersist", (stale) => pm.memcpyPersist(stale, new Uint8Array(4).fill(1))],
+  ];
+  for (const [what, call] of firstCalls) {
+    const stale = pm.allocate(32);
+    pm.deallocate(stale.ptr);
+    const taker = pm.allocate(32);
+    expect(taker.ptr).toBe(stale.ptr);
+    taker.bytes.fill(9);
+    const error = thrown(() => call(stale));
+    expect(error, what).toBeInstanceOf(UseAfterFreeError);
+    expect((error as Error).message, what).toContain("freed through its pointer");
+    expect(thrown(() => stale.free()), what).toBeInstanceOf(DoubleFreeError); // the handle is dead now
+    expect(taker.bytes.every((byte) => byte === 9), what).toBe(true);
+    pm.persist(taker); // the block's own allocation persists as before
+    taker.free();
   }
 });
 

@@ -23,7 +23,7 @@ import {
   UseAfterFreeError,
 } from "../../src/index";
 import { ptr } from "bun:ffi";
-import { memcpyPersistIntoPmem, Status } from "../../src/native";
+import { flushPmemAllocation, memcpyPersistIntoPmem, persistPmemAllocation, Status } from "../../src/native";
 import { pmemConfig, poolDirectory, poolPath, removePoolFiles, runChild } from "./helpers";
 import { thrown } from "../support/thrown";
 
@@ -204,7 +204,16 @@ describe("allocations and durability", () => {
     expect(memcpyPersistIntoPmem(pool.handle, target.offset, target.id, 99, ptr(big), 2)).toBe(Status.invalidSize);
     expect(memcpyPersistIntoPmem(pool.handle, target.offset, target.id, -1, ptr(big), 1)).toBe(Status.invalidSize);
     expect(memcpyPersistIntoPmem(pool.handle, target.offset + 1, 0, 0, ptr(big), 1)).toBe(Status.invalidPointer);
-    expect(memcpyPersistIntoPmem(pool.handle, target.offset, target.id + 1000, 0, ptr(big), 1)).toBe(Status.invalidPointer);
+    expect(memcpyPersistIntoPmem(pool.handle, target.offset, target.id + 1000, 0, ptr(big), 1)).toBe(Status.useAfterFree); // another allocation's id
+    // persist and flush of an allocation: the same checks, in the call that writes the range back.
+    for (const call of [persistPmemAllocation, flushPmemAllocation]) {
+      expect(call(pool.handle, target.offset, target.id, 0, 101)).toBe(Status.invalidSize);
+      expect(call(pool.handle, target.offset, target.id, 99, 2)).toBe(Status.invalidSize);
+      expect(call(pool.handle, target.offset, target.id, 0.5, 1)).toBe(Status.invalidSize);
+      expect(call(pool.handle, target.offset + 1, 0, 0, 1)).toBe(Status.invalidPointer);
+      expect(call(pool.handle, target.offset, target.id + 1000, 0, 1)).toBe(Status.useAfterFree);
+      expect(call(pool.handle, target.offset, target.id, 0, 100)).toBe(0);
+    }
     expect(neighbour.bytes.every((byte) => byte === 5)).toBe(true);
     expect(target.bytes.every((byte) => byte === 0)).toBe(true); // nothing moved
     pool.memcpyPersist(target.bytes.subarray(10, 20), new Uint8Array(4).fill(1), 6); // a view, at an offset inside it

@@ -36,7 +36,7 @@ const js_cache = @import("sync/js_cache.zig");
 const lockfree_fixed = @import("sync/lockfree_fixed.zig");
 
 /// The version of the exports' signatures (src/abi.ts ABI_VERSION expects the same number).
-pub const version: u32 = 18;
+pub const version: u32 = 19;
 
 /// Numbers both sides use, by name.
 const constants = .{

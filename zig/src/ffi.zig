@@ -648,6 +648,24 @@ export fn mp_pmem_drain(handle: i32) i32 {
     return 0;
 }
 
+/// Makes `len` bytes at byte `at` of the allocation at `g` durable, checked in the same call:
+/// UseAfterFree where the block no longer holds allocation `id` (not 0), InvalidPointer where no
+/// live allocation starts at `g`, InvalidSize where the range does not fit the allocation.
+export fn mp_pmem_persist_allocation(handle: i32, g: u32, id: u32, at: f64, len: f64) i32 {
+    defer registry.leave(.primary);
+    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    journal.persistAllocation(pool, g, id, at, len) catch |err| return codeOf(err);
+    return 0;
+}
+
+/// As mp_pmem_persist_allocation, but only starts writing the range back (mp_pmem_drain waits).
+export fn mp_pmem_flush_allocation(handle: i32, g: u32, id: u32, at: f64, len: f64) i32 {
+    defer registry.leave(.primary);
+    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    journal.flushAllocation(pool, g, id, at, len) catch |err| return codeOf(err);
+    return 0;
+}
+
 /// Copies `len` bytes from `source` to byte `offset` of the file and makes them durable (for
 /// copy(), which bounds the range by its destination first); the core checks that it is in the heap.
 export fn mp_pmem_memcpy_persist(handle: i32, offset: f64, source: [*]const u8, len: f64) i32 {
@@ -658,7 +676,7 @@ export fn mp_pmem_memcpy_persist(handle: i32, offset: f64, source: [*]const u8, 
 }
 
 /// Copies `len` bytes from `source` to byte `at` of the live allocation at `g` (`id` not 0: only
-/// while it holds that allocation) and makes them durable; the copy must fit the allocation.
+/// while it holds that allocation: else UseAfterFree) and makes them durable; the copy must fit the allocation.
 export fn mp_pmem_memcpy_persist_into(handle: i32, g: u32, id: u32, at: f64, source: [*]const u8, len: f64) i32 {
     defer registry.leave(.primary);
     const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);

@@ -22,7 +22,8 @@ const FreeResult = @import("strategy/tlsf.zig").FreeResult;
 const stats_mod = @import("stats.zig");
 const Timing = stats_mod.Timing;
 const snapshot = @import("snapshot.zig");
-const StreamFrees = @import("gpu/stream_frees.zig").StreamFrees;
+const stream_frees_mod = @import("gpu/stream_frees.zig");
+const StreamFrees = stream_frees_mod.StreamFrees;
 const driver = @import("backend/cuda_driver.zig");
 const SharedFixed = @import("sync/shared_fixed.zig").SharedFixed;
 const ShardedVariable = @import("sync/sharded_variable.zig").ShardedVariable;
@@ -94,9 +95,6 @@ pub const Pool = struct {
 
     /// The stream an allocation is for (GPU pools; null for none).
     pub const Stream = driver.Stream;
-
-    /// The id a block carries while its stream-ordered free waits; no allocation gets it.
-    pub const pending_id: u32 = std.math.maxInt(u32);
 
     pub fn create(gpa: std.mem.Allocator, name: []const u8, config: Config) Error!*Pool {
         return createOver(gpa, name, config, try backend_mod.Backend.forKind(config.kind, config.device_id), null);
@@ -393,7 +391,7 @@ pub const Pool = struct {
                 defer L.release(pool);
                 const started = T.startAlloc(&pool.stats);
                 const id = pool.nextId();
-                if (pool.stream_frees.pending.items.len > 0) pool.reclaim(stream, false);
+                if (pool.stream_frees.any()) pool.stream_frees.reclaim(pool, stream, false);
                 const g = if (journaled) try pool.placeRecorded(pool.journal.?, size, id) else pool.place(size, size, id) orelse return pool.failPlace(size);
                 assert(g < status.offset_error_base and g % pool.alignment_granules == 0);
                 pool.notePlaced(g, size, pool.blockBytes(size));
@@ -409,7 +407,7 @@ pub const Pool = struct {
                 if (region_index == arena_mod.none) return pool.failOutside(g);
                 // The block's id matters only to a handle's free, or while stream frees are pending (a
                 // pending block must not be freed again); the plain pointer free skips the lookup.
-                if (expected_id != 0 or pool.stream_frees.pending.items.len > 0) try pool.checkId(region_index, g, expected_id);
+                if (expected_id != 0 or pool.stream_frees.any()) try pool.checkId(region_index, g, expected_id);
                 try pool.releaseBlock(journaled, region_index, g);
                 T.endFree(&pool.stats, started);
                 return false;
@@ -467,9 +465,9 @@ pub const Pool = struct {
     /// otherwise make calls of them, and the plain path would pay for the debug layer's presence.
     pub inline fn place(self: *Pool, block_bytes: u64, requested: u64, id: u32) ?u32 {
         if (self.tryPlace(block_bytes, requested, id)) |g| return g;
-        if (self.stream_frees.pending.items.len > 0) {
+        if (self.stream_frees.any()) {
             // Blocks still owned by streams: wait for them before asking the device for more.
-            self.reclaim(null, true);
+            self.stream_frees.reclaim(self, null, true);
             if (self.tryPlace(block_bytes, requested, id)) |g| return g;
         }
         const last_region_bytes = self.last_region_bytes;
@@ -553,9 +551,7 @@ pub const Pool = struct {
 
     fn checkId(self: *Pool, region_index: u32, g: u32, expected_id: u32) Error!void {
         const live_id = if (self.lookupLocked(region_index, g)) |block| block.id else 0;
-        if (live_id == pending_id) {
-            return status.fail(error.DoubleFree, "double free: the block at offset {d} of pool '{s}' was already freed on a stream", .{ @as(u64, g) * granule_bytes, self.name });
-        }
+        try StreamFrees.checkNotPending(live_id, g, self.name);
         if (expected_id != 0 and live_id != expected_id) return self.failStaleId(g, expected_id, live_id);
     }
 
@@ -653,37 +649,15 @@ pub const Pool = struct {
         return &self.strategy;
     }
 
-    /// Frees the block at `g` once the work queued on `stream` so far is done: until then it goes
-    /// to no allocation on another stream (an allocation on the same stream may take it at once).
+    /// Frees the block at `g` once the work queued on `stream` so far is done (gpu/stream_frees.zig).
     pub fn freeOnStream(self: *Pool, g: u32, expected_id: u32, stream: driver.Stream) Error!void {
-        const dev = self.device() orelse return status.fail(error.InvalidPointer, "pool '{s}' is not a GPU pool: free without a stream", .{self.name});
-        self.lock();
-        defer self.unlock();
+        return self.stream_frees.freeOnStream(self, g, expected_id, stream);
+    }
+
+    /// Sets the id of the live block at `g`, for the stream frees' pending id; the caller holds the lock.
+    pub fn setIdLocked(self: *Pool, g: u32, id: u32) void {
         const region_index = self.arena.regionOf(g);
-        const live = if (region_index == arena_mod.none) null else self.lookupLocked(region_index, g);
-        const live_id = if (live) |block| block.id else 0;
-        if (live_id == 0) return status.fail(error.InvalidPointer, "pool '{s}' has no live block at offset {d}", .{ self.name, @as(u64, g) * granule_bytes });
-        if (live_id == pending_id or (expected_id != 0 and live_id != expected_id)) {
-            return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, @as(u64, g) * granule_bytes, self.name });
-        }
-        try self.stream_frees.add(dev, g, stream);
-        self.setIdLocked(region_index, g, pending_id);
-    }
-
-    /// Frees the pending blocks whose stream is `stream` (stream order keeps them safe) or whose
-    /// work is done; with `wait`, waits for all of them.
-    fn reclaim(self: *Pool, stream: driver.Stream, wait: bool) void {
-        const dev = self.device().?;
-        while (self.stream_frees.takeReady(dev, stream, wait)) |g| {
-            const region_index = self.arena.regionOf(g);
-            self.setIdLocked(region_index, g, 1); // any id: it is freed at once
-            // Only now is the block unregistered: work queued before its free may still touch it.
-            self.annotations.freed(self.arena.address(g));
-            self.freeLocked(region_index, g) catch unreachable; // a pending block is live
-        }
-    }
-
-    fn setIdLocked(self: *Pool, region_index: u32, g: u32, id: u32) void {
+        assert(region_index != arena_mod.none);
         switch (self.strategy) {
             .fixed_size => |*fixed| fixed.setId(region_index, g, id),
             .variable => |*tlsf| tlsf.setId(g, id),
@@ -775,7 +749,7 @@ pub const Pool = struct {
         assert(self.shared == null and self.sharded == null);
         self.lock();
         defer self.unlock();
-        if (self.stream_frees.pending.items.len > 0) self.reclaim(null, true);
+        self.stream_frees.reclaim(self, null, true);
         if (self.journal) |journal| journal.reset();
         for (self.arena.regions.items) |*region| region.live_count = 0;
         switch (self.strategy) {
@@ -794,7 +768,7 @@ pub const Pool = struct {
         if (self.arena.backend.wholeAllocation() != null) return 0; // one allocation: nothing goes back before the pool does
         self.lock();
         defer self.unlock();
-        if (self.stream_frees.pending.items.len > 0) self.reclaim(null, true);
+        self.stream_frees.reclaim(self, null, true);
         var released: u64 = 0;
         for (self.arena.regions.items[1..], 1..) |region, index| {
             if (!region.committed or region.live_count != 0) continue;
@@ -841,7 +815,7 @@ pub const Pool = struct {
         if (self.sharded != null) return status.fail(error.Unsupported, "snapshot() is not available on sharded Variable pools yet (pool '{s}')", .{self.name});
         self.lock();
         defer self.unlock();
-        const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = pending_id };
+        const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = stream_frees_mod.pending_id };
         const debug: snapshot.DebugView = if (debug_layer_built) (if (self.debug) |layer| layer.snapshotView() else .{}) else .{};
         const fit = snapshot.write(self.gpa, self.arena.regions.items, &self.strategy, ids, debug, out) catch
             return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});

@@ -19,6 +19,7 @@ const Error = status.Error;
 const pool_guard = @import("sync/pool_guard.zig");
 const thread_exit = @import("sync/thread_exit.zig");
 const thread_cache = @import("sync/thread_cache.zig");
+const js_cache = @import("sync/js_cache.zig");
 const fault_handler = @import("debug/fault_handler.zig");
 
 const slot_bits = 12;
@@ -221,10 +222,12 @@ pub fn destroyOwned() u32 {
 }
 
 /// What other files reach pools through, set as pools are made: a thread's cached blocks find
-/// their pool by handle (thread_cache.zig), a fault on a guard page finds its pool
-/// (fault_handler.zig). They take these rather than import this file, which imports the pools.
+/// their pool by handle (thread_cache.zig, and js_cache.zig as its thread ends), a fault on a
+/// guard page finds its pool (fault_handler.zig). They take these rather than import this file,
+/// which imports the pools.
 fn installHooks() void {
     thread_cache.setReturn(returnCachedBlocks);
+    js_cache.setFlushRecord(flushJsCacheRecord);
     fault_handler.setFinder(findGuardFault);
 }
 
@@ -234,6 +237,13 @@ fn returnCachedBlocks(owner: thread_cache.Owner, numbers: []const u32) void {
     defer leave(.secondary);
     const pool = pools.enter(owner.handle, .secondary, pools_key) orelse return; // destroyed: dropped with it
     thread_cache.returnTo(pool, owner, numbers);
+}
+
+/// Gives a JavaScript cache record's blocks back to the pool its handle names, if it still lives.
+fn flushJsCacheRecord(record: *js_cache.Record) void {
+    defer leave(.secondary);
+    const pool = pools.enter(record.handle, .secondary, pools_key) orelse return; // destroyed: dropped with it
+    js_cache.flushRecordTo(pool, record);
 }
 
 /// The pool whose guard page `address` lies on, walking the table without a lock (a fault handler runs this).

@@ -6,12 +6,22 @@
 //!
 //! Invariants: each pending entry owns one recorded event; idle events wait in `spare` for reuse
 //! (creating an event costs microseconds); entries leave in any order but are scanned oldest first.
+//! A pending block keeps its place in the pool with `pending_id` for its id, so no free, by handle
+//! or by pointer, takes it twice.
+//!
+//! The pool (pool.zig) is handed in, and only what it offers every layer is used: its device, its
+//! lock, the live block at an offset, setting a live block's id and freeing it under the lock.
 const std = @import("std");
 const assert = std.debug.assert;
 const driver = @import("../backend/cuda_driver.zig");
 const device_mod = @import("device.zig");
 const Device = device_mod.Device;
-const Error = @import("../status.zig").Error;
+const status = @import("../status.zig");
+const Error = status.Error;
+const granule_bytes = @import("../arena.zig").granule_bytes;
+
+/// The id a block carries while its stream-ordered free waits; no allocation gets it.
+pub const pending_id: u32 = std.math.maxInt(u32);
 
 const Pending = struct { g: u32, stream: driver.Stream, event: driver.Event };
 /// An allocation looks at no more than this many pending entries unless it must wait.
@@ -35,7 +45,47 @@ pub const StreamFrees = struct {
         self.spare.deinit(std.heap.c_allocator);
     }
 
-    pub fn add(self: *StreamFrees, device: *Device, g: u32, stream: driver.Stream) Error!void {
+    /// Whether any block waits for its stream (the pool's frees then check every id).
+    pub inline fn any(self: *const StreamFrees) bool {
+        return self.pending.items.len > 0;
+    }
+
+    /// DoubleFree where `live_id` is a block's whose free waits for its stream.
+    pub fn checkNotPending(live_id: u32, g: u32, pool_name: []const u8) Error!void {
+        if (live_id == pending_id) {
+            return status.fail(error.DoubleFree, "double free: the block at offset {d} of pool '{s}' was already freed on a stream", .{ @as(u64, g) * granule_bytes, pool_name });
+        }
+    }
+
+    /// Frees the block at `g` of `pool` once the work queued on `stream` so far is done: until then
+    /// it goes to no allocation on another stream (an allocation on the same stream may take it at once).
+    pub fn freeOnStream(self: *StreamFrees, pool: anytype, g: u32, expected_id: u32, stream: driver.Stream) Error!void {
+        const dev = pool.device() orelse return status.fail(error.InvalidPointer, "pool '{s}' is not a GPU pool: free without a stream", .{pool.name});
+        pool.lock();
+        defer pool.unlock();
+        const live_id = if (pool.liveLocked(g)) |block| block.id else 0;
+        if (live_id == 0) return status.fail(error.InvalidPointer, "pool '{s}' has no live block at offset {d}", .{ pool.name, @as(u64, g) * granule_bytes });
+        if (live_id == pending_id or (expected_id != 0 and live_id != expected_id)) {
+            return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, @as(u64, g) * granule_bytes, pool.name });
+        }
+        try self.add(dev, g, stream);
+        pool.setIdLocked(g, pending_id);
+    }
+
+    /// Frees the pending blocks of `pool` whose stream is `stream` (stream order keeps them safe)
+    /// or whose work is done; with `wait`, waits for all of them. The caller holds the pool's lock.
+    pub fn reclaim(self: *StreamFrees, pool: anytype, stream: driver.Stream, wait: bool) void {
+        if (!self.any()) return;
+        const dev = pool.device().?;
+        while (self.takeReady(dev, stream, wait)) |g| {
+            pool.setIdLocked(g, 1); // any id: it is freed at once
+            // Only now is the block unregistered: work queued before its free may still touch it.
+            pool.annotations.freed(pool.arena.address(g));
+            pool.freeLockedAt(g) catch unreachable; // a pending block is live
+        }
+    }
+
+    fn add(self: *StreamFrees, device: *Device, g: u32, stream: driver.Stream) Error!void {
         const api = try device.enter();
         try self.pending.ensureUnusedCapacity(std.heap.c_allocator, 1);
         // Room in `spare` for every event, so takeReady can always put one back.

@@ -223,24 +223,51 @@ pub const Journal = struct {
         self.media.memcpyPersist(start, source[0..bytes]);
     }
 
+    /// Makes `len` bytes at byte `at` of the live allocation at `g` of `pool` durable (with
+    /// `expected_id` not 0: only while it holds that allocation): the check and the persist in one
+    /// call, so a handle freed through its pointer or by another thread never persists into the
+    /// block's next allocation.
+    pub fn persistAllocation(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
+        const start, const bytes = try self.allocationRange(pool, "persist", g, expected_id, at, len);
+        self.media.persist(start, bytes);
+    }
+
+    /// As persistAllocation, but only starts writing the range back (drain waits).
+    pub fn flushAllocation(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
+        const start, const bytes = try self.allocationRange(pool, "flush", g, expected_id, at, len);
+        self.media.flush(start, bytes);
+    }
+
     /// Copies `len` bytes from `source` to byte `at` of the live allocation at `g` of `pool` (with
     /// `expected_id` not 0: only while it holds that allocation) and makes them durable. The copy
     /// must fit the allocation: it never reaches a neighbour.
     pub fn memcpyPersistInto(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, source: [*]const u8, len: f64) Error!void {
+        const start, const bytes = try self.allocationRange(pool, "memcpyPersist", g, expected_id, at, len);
+        self.media.memcpyPersist(start, source[0..bytes]);
+    }
+
+    /// The file range of `len` bytes at byte `at` of the live allocation at `g`: InvalidPointer
+    /// where no live allocation starts there, UseAfterFree where it is not allocation
+    /// `expected_id` (not 0) any more, InvalidSize where the range does not fit it. The check
+    /// holds the pool's lock; the range stays the caller's while it holds the allocation.
+    fn allocationRange(self: *const Journal, pool: anytype, comptime action: []const u8, g: u32, expected_id: u32, at: f64, len: f64) Error!struct { usize, usize } {
         const live = blk: {
             pool.lock();
             defer pool.unlock();
             break :blk pool.liveLocked(g);
-        } orelse return status.fail(error.InvalidPointer, "memcpyPersist: no live allocation of PMEM pool '{s}' starts at offset {d}", .{ pool.name, @as(u64, g) * granule_bytes });
-        if (expected_id != 0 and live.id != expected_id) return status.fail(error.InvalidPointer, "memcpyPersist: allocation #{d} of PMEM pool '{s}' was freed", .{ expected_id, pool.name });
-        const size: f64 = @floatFromInt(live.requested_bytes);
+        };
+        if (live == null or (expected_id != 0 and live.?.id != expected_id)) {
+            if (expected_id != 0) return status.fail(error.UseAfterFree, action ++ ": allocation #{d} of PMEM pool '{s}' was freed", .{ expected_id, pool.name });
+            return status.fail(error.InvalidPointer, action ++ ": no live allocation of PMEM pool '{s}' starts at offset {d}", .{ pool.name, @as(u64, g) * granule_bytes });
+        }
+        const size: f64 = @floatFromInt(live.?.requested_bytes);
         if (!(at >= 0 and len >= 0 and at == @floor(at) and len == @floor(len) and at + len <= size)) {
-            return status.fail(error.InvalidSize, "memcpyPersist: {d} bytes at offset {d} do not fit allocation #{d} of PMEM pool '{s}' ({d} bytes)", .{ len, at, live.id, pool.name, live.requested_bytes });
+            return status.fail(error.InvalidSize, action ++ ": {d} bytes at offset {d} do not fit allocation #{d} of PMEM pool '{s}' ({d} bytes)", .{ len, at, live.?.id, pool.name, live.?.requested_bytes });
         }
         const start = @as(usize, g) * granule_bytes + @as(usize, @intFromFloat(at));
         const bytes: usize = @intFromFloat(len);
         assert(start >= self.header.heap_offset and start + bytes <= self.header.file_bytes);
-        self.media.memcpyPersist(start, source[0..bytes]);
+        return .{ start, bytes };
     }
 
     /// Registers the whole mapping for direct DMA with device `device_id`; false where the driver refuses.

@@ -21,7 +21,6 @@ const std = @import("std");
 const assert = std.debug.assert;
 const lockfree_fixed = @import("lockfree_fixed.zig");
 const thread_exit = @import("thread_exit.zig");
-const registry = @import("../registry.zig");
 
 pub const capacity_blocks = 256;
 /// Blocks a refill brings and a flush of a full stack gives back.
@@ -179,23 +178,37 @@ pub fn flushTo(record: *Record, fixed: *lockfree_fixed.LockFreeFixed, keep: u32)
     return keep;
 }
 
+/// Gives one open record's blocks back to its pool, if that pool still lives (`flushRecordTo`).
+/// The registry sets it as pools are made: it finds pools by handle, and this file does not
+/// import it (the registry's pools hold the records).
+var flush_record = std.atomic.Value(?*const fn (record: *Record) void).init(null);
+
+pub fn setFlushRecord(flush: *const fn (record: *Record) void) void {
+    const previous = flush_record.swap(flush, .acq_rel);
+    assert(previous == null or previous == flush);
+}
+
 /// Gives every open record of the calling thread back to its pool and closes it, as the thread
 /// ends (thread_exit.zig): while JavaScript runs it keeps the count, and flushes through
 /// mp_cache_flush. Closed, the records no longer count as caches of their pools (reset).
 pub fn flushThread() void {
+    const flush = flush_record.load(.acquire) orelse return; // no pool was made: no record is open
     var it = thread_records;
     while (it) |record| : (it = record.next_in_thread) {
         if (@atomicLoad(u32, &record.shared.owner_serial, .acquire) == 0) continue;
-        defer registry.leave(.secondary);
-        const pool = registry.enter(record.handle, .secondary) orelse continue;
-        const shared = pool.shared orelse continue;
-        if (!record.serves(shared.serial)) continue;
-        // Under the growth lock: a reset in another thread checks the records there.
-        shared.growth_mutex.lock();
-        defer shared.growth_mutex.unlock();
-        _ = flushTo(record, &shared.fixed, 0);
-        @atomicStore(u32, &record.shared.owner_serial, 0, .release);
+        flush(record);
     }
+}
+
+/// flushThread's work for one record, handed the pool the record's handle names (entered).
+pub fn flushRecordTo(pool: anytype, record: *Record) void {
+    const shared = pool.shared orelse return;
+    if (!record.serves(shared.serial)) return;
+    // Under the growth lock: a reset in another thread checks the records there.
+    shared.growth_mutex.lock();
+    defer shared.growth_mutex.unlock();
+    _ = flushTo(record, &shared.fixed, 0);
+    @atomicStore(u32, &record.shared.owner_serial, 0, .release);
 }
 
 /// Sums the counters of a pool's records: what JavaScript allocated and freed, and holds cached.
