@@ -5,7 +5,7 @@
  * check every length and offset against both sides before any DMA starts (src/copy.ts).
  */
 import type { Pointer } from "bun:ffi";
-import { Allocation, isAllocation, MADE_BY_POOL, PoolAllocation, type TypedArrayConstructor } from "./allocation";
+import { Allocation, isAllocation, isPoolAllocation, MADE_BY_POOL, PoolAllocation, type TypedArrayConstructor } from "./allocation";
 import { checkedOffset, checkRange, copyBetween, copyOptionsArg, endpointOf, type CopyOptions, type Endpoint } from "./copy";
 import type { PoolConfig } from "./config";
 import type { HistoryEvent } from "./debug/history";
@@ -44,6 +44,15 @@ export class GPUAllocation extends PoolAllocation<GPUMemoryPool> {
     if (stream === undefined) this.settle(() => this.pool.release(this));
     else this.settle(() => this.pool.releaseOnStream(this, stream));
   }
+}
+
+/**
+ * @internal whether `value` is a GPUAllocation a pool made: `instanceof` alone passes
+ * Object.create(GPUAllocation.prototype) and Proxies, whose missing private fields would then
+ * throw a TypeError inside the library instead of the InvalidPointerError the caller is owed.
+ */
+export function isGPUAllocation(value: unknown): value is GPUAllocation {
+  return isPoolAllocation(value) && value instanceof GPUAllocation;
 }
 
 /** Host memory a copy reads or writes: an Allocation of a host pool, or any typed array. */
@@ -106,7 +115,7 @@ export class GPUMemoryPool extends NativePool {
       this.expectOk(native.freeOnStream(this.handle, this.offsetOf(target), 0, stream.handle));
       return;
     }
-    if (!(target instanceof GPUAllocation)) throw new InvalidPointerError(`deallocate takes a GPUAllocation or a device address, not ${typeof target}`);
+    if (!isGPUAllocation(target)) throw new InvalidPointerError(`deallocate takes a GPUAllocation or a device address, not ${typeof target}`);
     if (target.pool !== this) throw new InvalidPointerError(`the allocation at 0x${target.ptr.toString(16)} belongs to pool '${target.pool.name}', not '${this.name}'`);
     target.free(options);
   }
@@ -171,7 +180,7 @@ export class GPUMemoryPool extends NativePool {
 
   /** A handle another Bun process opens with SharedGPUMemory.open() to see the same device bytes. */
   exportAllocation(allocation: GPUAllocation): GPUIPCHandle {
-    if (!(allocation instanceof GPUAllocation) || allocation.pool !== this) throw new InvalidPointerError("exportAllocation takes a GPUAllocation of this pool");
+    if (!isGPUAllocation(allocation) || allocation.pool !== this) throw new InvalidPointerError("exportAllocation takes a GPUAllocation of this pool");
     return exportAllocation(allocation);
   }
 
@@ -217,7 +226,7 @@ export class GPUMemoryPool extends NativePool {
 
   /** A live device allocation on this pool's device, as a copy endpoint. */
   #ownEndpoint(allocation: GPUAllocation, action: string): Endpoint {
-    if (!(allocation instanceof GPUAllocation)) throw new InvalidPointerError(`cannot ${action} ${describe(allocation)}: not a GPUAllocation`);
+    if (!isGPUAllocation(allocation)) throw new InvalidPointerError(`cannot ${action} ${describe(allocation)}: not a GPUAllocation`);
     if (allocation.deviceId !== this.config.deviceId) {
       throw new InvalidPointerError(`cannot ${action} ${allocation.describe()}: it is on device ${allocation.deviceId}, this pool on device ${this.config.deviceId}`);
     }

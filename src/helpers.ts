@@ -2,7 +2,7 @@
  * The seed's helper functions: typed arrays from the manager's default CPU pool.
  */
 import type { Allocation, TypedArrayConstructor } from "./allocation";
-import { GPUAllocation } from "./gpu";
+import { isGPUAllocation, type GPUAllocation } from "./gpu";
 import { describe, InvalidPointerError, InvalidSizeError } from "./errors";
 import { MemoryPoolManager } from "./manager";
 import { typedArrayTypeArg } from "./validate";
@@ -54,6 +54,6 @@ export function allocateGPU<T extends TypedArrayConstructor>(type: T, length: nu
 
 /** Frees an allocation from allocateGPU(). */
 export function deallocateGPU(allocation: GPUAllocation): void {
-  if (!(allocation instanceof GPUAllocation)) throw new InvalidPointerError("deallocateGPU takes the GPUAllocation that allocateGPU returned");
+  if (!isGPUAllocation(allocation)) throw new InvalidPointerError("deallocateGPU takes the GPUAllocation that allocateGPU returned");
   MemoryPoolManager.getInstance().defaultGPUPool.deallocate(allocation);
 }

@@ -6,7 +6,7 @@
  * where the caller was owed a typed error. A handle is now known by its fields (isAllocation).
  */
 import { afterAll, expect, test } from "bun:test";
-import { Allocation, copy, InvalidPointerError, MemoryPoolManager, PoolConfig } from "../../src/index";
+import { Allocation, copy, deallocateGPU, GPUAllocation, InvalidPointerError, MemoryPoolManager, PoolConfig } from "../../src/index";
 import { poolPath, removePoolFiles } from "../pmem/helpers";
 import { thrown } from "../support/thrown";
 
@@ -69,4 +69,12 @@ test("a PMEM pool's setRoot, persist, memcpyPersist and link refuse them", () =>
   }
   expect(pm.roots()).toEqual([]);
   expect(pm.linked(real, 0)).toBeUndefined();
+});
+
+test("deallocateGPU refuses objects that only pass instanceof GPUAllocation, GPU or none", () => {
+  for (const fake of [Object.create(GPUAllocation.prototype), Object.setPrototypeOf({ ptr: 4096, size: 64 }, GPUAllocation.prototype)]) {
+    const error = thrown(() => deallocateGPU(fake as GPUAllocation));
+    expect(error).toBeInstanceOf(InvalidPointerError);
+    expect((error as Error).message).toContain("GPUAllocation");
+  }
 });
