@@ -202,14 +202,16 @@ pub const Journal = struct {
 
     /// Makes `len` bytes at byte `offset` of the file durable. Takes no lock: the range is checked
     /// against the heap, which never moves.
-    pub fn persist(self: *Journal, pool_name: []const u8, offset: f64, len: f64) Error!void {
-        const start, const bytes = try self.checkRange(pool_name, offset, len);
+    pub fn persist(self: *Journal, pool: anytype, offset: f64, len: f64) Error!void {
+        const start, const bytes = try self.checkRange(pool.name, offset, len);
         self.media.persist(start, bytes);
+        self.noteWrittenLinks(pool, start, bytes);
     }
 
-    pub fn flush(self: *Journal, pool_name: []const u8, offset: f64, len: f64) Error!void {
-        const start, const bytes = try self.checkRange(pool_name, offset, len);
+    pub fn flush(self: *Journal, pool: anytype, offset: f64, len: f64) Error!void {
+        const start, const bytes = try self.checkRange(pool.name, offset, len);
         self.media.flush(start, bytes);
+        self.noteWrittenLinks(pool, start, bytes);
     }
 
     pub fn drain(self: *Journal) void {
@@ -218,9 +220,36 @@ pub const Journal = struct {
 
     /// Copies `len` bytes from `source` to byte `offset` of the file and makes them durable: for
     /// copy(), whose caller has bounded the range by its destination; this checks the heap.
-    pub fn memcpyPersist(self: *Journal, pool_name: []const u8, offset: f64, source: [*]const u8, len: f64) Error!void {
-        const start, const bytes = try self.checkRange(pool_name, offset, len);
+    pub fn memcpyPersist(self: *Journal, pool: anytype, offset: f64, source: [*]const u8, len: f64) Error!void {
+        const start, const bytes = try self.checkRange(pool.name, offset, len);
         self.media.memcpyPersist(start, source[0..bytes]);
+        self.noteWrittenLinks(pool, start, bytes);
+    }
+
+    /// Notes in `named` each live block that a link word in the `bytes` at `start` of the file
+    /// names. Bytes written from outside the pool and persisted (memcpyPersist, copy(), a view then
+    /// persist(), a device checkpoint) may hold link words no link() wrote: a node copied from a
+    /// replica pool, or bytes saved before the file was reopened. Unnoted, such a word let its
+    /// target be freed and then named the block's next allocation. Takes the pool's lock only where
+    /// a word decodes as a link (one chance in 2^32 for other data).
+    fn noteWrittenLinks(self: *Journal, pool: anytype, start: usize, bytes: usize) void {
+        assert(start >= self.header.heap_offset and start + bytes <= self.header.file_bytes);
+        const first = std.mem.alignForward(usize, start, links.word_bytes); // link words are aligned
+        const end = std.mem.alignBackward(usize, start + bytes, links.word_bytes);
+        if (end <= first) return;
+        const words: [*]const u64 = @ptrCast(@alignCast(self.media.base + first));
+        var locked = false;
+        defer if (locked) pool.unlock();
+        for (words[0 .. (end - first) / links.word_bytes]) |stored| {
+            const target = links.decode(stored) orelse continue;
+            if (target == 0) continue;
+            if (!locked) {
+                pool.lock();
+                locked = true;
+                if (!self.named.known) return; // the scan at the first need will find the word
+            }
+            if (pool.liveLocked(target) != null) self.named.noteKnown(self.slotOf(pool, target));
+        }
     }
 
     /// Makes `len` bytes at byte `at` of the live allocation at `g` of `pool` durable (with
@@ -230,12 +259,14 @@ pub const Journal = struct {
     pub fn persistAllocation(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
         const start, const bytes = try self.allocationRange(pool, "persist", g, expected_id, at, len);
         self.media.persist(start, bytes);
+        self.noteWrittenLinks(pool, start, bytes);
     }
 
     /// As persistAllocation, but only starts writing the range back (drain waits).
     pub fn flushAllocation(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
         const start, const bytes = try self.allocationRange(pool, "flush", g, expected_id, at, len);
         self.media.flush(start, bytes);
+        self.noteWrittenLinks(pool, start, bytes);
     }
 
     /// Copies `len` bytes from `source` to byte `at` of the live allocation at `g` of `pool` (with
@@ -244,6 +275,7 @@ pub const Journal = struct {
     pub fn memcpyPersistInto(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, source: [*]const u8, len: f64) Error!void {
         const start, const bytes = try self.allocationRange(pool, "memcpyPersist", g, expected_id, at, len);
         self.media.memcpyPersist(start, source[0..bytes]);
+        self.noteWrittenLinks(pool, start, bytes);
     }
 
     /// The file range of `len` bytes at byte `at` of the live allocation at `g`: InvalidPointer
@@ -289,6 +321,7 @@ pub const Journal = struct {
         };
         self.checkpoint_base = start;
         try checkpoint.deviceToDurable(device_id, self.file.mapped.base + start, src, bytes, self, Persist.chunk);
+        self.noteWrittenLinks(pool, start, bytes);
         return true;
     }
 
