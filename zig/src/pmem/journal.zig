@@ -550,12 +550,17 @@ pub const Journal = struct {
     }
 
     /// The block published as `name`; where there is none, a new zero-filled block of `size` bytes
-    /// is allocated and published, durably together (like pmemobj_root).
+    /// is allocated and published, durably together (like pmemobj_root). Where the root has fewer
+    /// bytes than `size`, it grows (growRoot).
     pub fn root(self: *Journal, pool: anytype, name: []const u8, size: u64) Error!u32 {
         try checkName(pool.name, name);
         pool.lock();
         defer pool.unlock();
-        if (self.roots.find(name)) |index| return self.roots.target(index);
+        if (self.roots.find(name)) |index| {
+            const existing = self.roots.target(index);
+            if (pool.liveLocked(existing).?.requested_bytes >= size) return existing;
+            return self.growRoot(pool, index, existing, size);
+        }
         if (std.mem.indexOfScalar(u32, &self.roots.targets, 0) == null) return noRootSlot(pool.name);
         const placed = try pool.allocLocked(size);
         const live = pool.liveLocked(placed.g).?;
@@ -566,6 +571,30 @@ pub const Journal = struct {
             .{ .offset = self.roots.targetOffset(index), .value = self.roots.targetWord(index, placed.g) },
         }, .{ .header = &self.header });
         self.roots.noteTarget(index, placed.g);
+        return placed.g;
+    }
+
+    /// Replaces the block `old` that root `index` publishes with a copy of `size` bytes, zero-filled
+    /// past its old end (its link words stay valid links): the copy's record, the root and the old
+    /// block's free in one crash-atomic step, under the lock, so no other thread sees the root
+    /// between the two blocks, or hands out a copy that another grow then frees. Refused, before
+    /// anything is allocated, where a link names the old block (the link would be left naming free space).
+    fn growRoot(self: *Journal, pool: anytype, index: usize, old: u32, size: u64) Error!u32 {
+        const old_bytes = pool.liveLocked(old).?.requested_bytes;
+        assert(old_bytes < size and self.roots.publishing(old) == index);
+        try self.refuseIfLinked(pool, old, null, "root() cannot grow");
+        const placed = try pool.allocLocked(size);
+        const live = pool.liveLocked(placed.g).?;
+        const start = @as(usize, placed.g) * granule_bytes;
+        self.media.zeroPersist(start, @as(usize, live.granules) * granule_bytes);
+        self.media.memcpyPersist(start, (self.media.base + @as(usize, old) * granule_bytes)[0..old_bytes]);
+        var change: Change = .{};
+        change.add(self.table.recordOffset(self.slotOf(pool, placed.g)), Table.recordOf(placed.g, size));
+        change.add(self.roots.targetOffset(index), self.roots.targetWord(index, placed.g));
+        self.freeInto(pool, &change, old);
+        self.commitChange(&change);
+        self.roots.noteTarget(index, placed.g);
+        pool.freeLockedAt(old) catch unreachable; // live, and no root publishes it now
         return placed.g;
     }
 
