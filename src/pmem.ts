@@ -136,8 +136,7 @@ export class PMEMMemoryPool extends HostPool {
    * An empty range reaches no such call, so the core is asked here.
    */
   #allocationRange(allocation: Allocation, length: number | undefined, offset: number, action: string): number {
-    if (allocation.pool !== this) throw new InvalidPointerError(`the allocation at 0x${allocation.ptr.toString(16)} belongs to pool '${allocation.pool.name}', not '${this.name}'`);
-    allocation.assertUsableAsFarAsKnown(action);
+    this.#assertOwnAsFarAsKnown(allocation, action);
     const len = persistLength(length, offset, allocation.size, "an allocation");
     if (len === 0) allocation.assertUsable(action);
     return len;
@@ -169,8 +168,19 @@ export class PMEMMemoryPool extends HostPool {
    */
   #assertUsable(allocation: Allocation, action: string): void {
     if (!isAllocation(allocation)) throw new InvalidPointerError(`expected an Allocation of pool '${this.name}', not ${describe(allocation)}`);
-    if (allocation.pool !== this) throw new InvalidPointerError(`the allocation at 0x${allocation.ptr.toString(16)} belongs to pool '${allocation.pool.name}', not '${this.name}'`);
+    this.#assertOwnAsFarAsKnown(allocation, action);
     allocation.assertUsable(action);
+  }
+
+  /**
+   * Throws unless `allocation` is this pool's and not known here to have ended. Its own pool's end
+   * is checked first: a handle of this file's earlier open (closed, then opened again under the
+   * same name) is a UseAfterFreeError as copy() says, not an InvalidPointerError that it "belongs
+   * to pool 'p', not 'p'".
+   */
+  #assertOwnAsFarAsKnown(allocation: Allocation, action: string): void {
+    allocation.assertUsableAsFarAsKnown(action);
+    if (allocation.pool !== this) throw new InvalidPointerError(`the allocation at 0x${allocation.ptr.toString(16)} belongs to pool '${allocation.pool.name}', not '${this.name}'`);
   }
 
   /**
