@@ -233,23 +233,32 @@ pub const Journal = struct {
     /// target be freed and then named the block's next allocation. Takes the pool's lock only where
     /// a word decodes as a link (one chance in 2^32 for other data).
     fn noteWrittenLinks(self: *Journal, pool: anytype, start: usize, bytes: usize) void {
-        assert(start >= self.header.heap_offset and start + bytes <= self.header.file_bytes);
-        const first = std.mem.alignForward(usize, start, links.word_bytes); // link words are aligned
-        const end = std.mem.alignBackward(usize, start + bytes, links.word_bytes);
-        if (end <= first) return;
-        const words: [*]const u64 = @ptrCast(@alignCast(self.media.base + first));
-        var locked = false;
-        defer if (locked) pool.unlock();
-        for (words[0 .. (end - first) / links.word_bytes]) |stored| {
+        for (self.wordsWritten(start, bytes)) |stored| {
             const target = links.decode(stored) orelse continue;
             if (target == 0) continue;
-            if (!locked) {
-                pool.lock();
-                locked = true;
-                if (!self.named.known) return; // the scan at the first need will find the word
-            }
-            if (pool.liveLocked(target) != null) self.named.noteKnown(self.slotOf(pool, target));
+            pool.lock();
+            defer pool.unlock();
+            return self.noteWrittenLinksLocked(pool, start, bytes);
         }
+    }
+
+    /// noteWrittenLinks for a caller that holds the pool's lock.
+    fn noteWrittenLinksLocked(self: *Journal, pool: anytype, start: usize, bytes: usize) void {
+        if (!self.named.known) return; // the scan at the first need will find the words
+        for (self.wordsWritten(start, bytes)) |stored| {
+            const target = links.decode(stored) orelse continue;
+            if (target != 0 and pool.liveLocked(target) != null) self.named.noteKnown(self.slotOf(pool, target));
+        }
+    }
+
+    /// The whole 8-byte words (where link words lie) in the `bytes` at `start` of the file.
+    fn wordsWritten(self: *const Journal, start: usize, bytes: usize) []const u64 {
+        assert(start >= self.header.heap_offset and start + bytes <= self.header.file_bytes);
+        const first = std.mem.alignForward(usize, start, links.word_bytes);
+        const end = std.mem.alignBackward(usize, start + bytes, links.word_bytes);
+        if (end <= first) return &.{};
+        const words: [*]const u64 = @ptrCast(@alignCast(self.media.base + first));
+        return words[0 .. (end - first) / links.word_bytes];
     }
 
     /// Makes `len` bytes at byte `at` of the live allocation at `g` of `pool` durable (with
@@ -257,37 +266,44 @@ pub const Journal = struct {
     /// call, so a handle freed through its pointer or by another thread never persists into the
     /// block's next allocation.
     pub fn persistAllocation(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
-        const start, const bytes = try self.allocationRange(pool, "persist", g, expected_id, at, len);
+        const start, const bytes = try self.allocationRangeUnlocked(pool, "persist", g, expected_id, at, len);
         self.media.persist(start, bytes);
         self.noteWrittenLinks(pool, start, bytes);
     }
 
     /// As persistAllocation, but only starts writing the range back (drain waits).
     pub fn flushAllocation(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
-        const start, const bytes = try self.allocationRange(pool, "flush", g, expected_id, at, len);
+        const start, const bytes = try self.allocationRangeUnlocked(pool, "flush", g, expected_id, at, len);
         self.media.flush(start, bytes);
         self.noteWrittenLinks(pool, start, bytes);
     }
 
     /// Copies `len` bytes from `source` to byte `at` of the live allocation at `g` of `pool` (with
     /// `expected_id` not 0: only while it holds that allocation) and makes them durable. The copy
-    /// must fit the allocation: it never reaches a neighbour.
+    /// must fit the allocation: it never reaches a neighbour. The copy holds the pool's lock, as
+    /// the check does: a free in another thread between the two let it write into the block's next
+    /// allocation (a flush or persist of such a range changes no byte, and takes the lock only to check).
     pub fn memcpyPersistInto(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, source: [*]const u8, len: f64) Error!void {
+        pool.lock();
+        defer pool.unlock();
         const start, const bytes = try self.allocationRange(pool, "memcpyPersist", g, expected_id, at, len);
         self.media.memcpyPersist(start, source[0..bytes]);
-        self.noteWrittenLinks(pool, start, bytes);
+        self.noteWrittenLinksLocked(pool, start, bytes);
+    }
+
+    /// allocationRange, taking the pool's lock for the check only.
+    fn allocationRangeUnlocked(self: *const Journal, pool: anytype, comptime action: []const u8, g: u32, expected_id: u32, at: f64, len: f64) Error!struct { usize, usize } {
+        pool.lock();
+        defer pool.unlock();
+        return self.allocationRange(pool, action, g, expected_id, at, len);
     }
 
     /// The file range of `len` bytes at byte `at` of the live allocation at `g`: InvalidPointer
     /// where no live allocation starts there, UseAfterFree where it is not allocation
     /// `expected_id` (not 0) any more, InvalidSize where the range does not fit it. The check
-    /// holds the pool's lock; the range stays the caller's while it holds the allocation.
+    /// is checked under the pool's lock, which the caller holds.
     fn allocationRange(self: *const Journal, pool: anytype, comptime action: []const u8, g: u32, expected_id: u32, at: f64, len: f64) Error!struct { usize, usize } {
-        const live = blk: {
-            pool.lock();
-            defer pool.unlock();
-            break :blk pool.liveLocked(g);
-        };
+        const live = pool.liveLocked(g); // the caller holds the pool's lock
         if (live == null or (expected_id != 0 and live.?.id != expected_id)) {
             if (expected_id != 0) return status.fail(error.UseAfterFree, action ++ ": allocation #{d} of PMEM pool '{s}' was freed", .{ expected_id, pool.name });
             return status.fail(error.InvalidPointer, action ++ ": no live allocation of PMEM pool '{s}' starts at offset {d}", .{ pool.name, @as(u64, g) * granule_bytes });
