@@ -314,10 +314,19 @@ function deviceToHost(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddre
 /**
  * Into persistent memory from the host: one call that copies and persists (pmem_memmove_persist,
  * non-temporal stores, nothing left to flush); source and destination may overlap (one PMEM allocation).
+ * Into an allocation, the core checks it (offset and id) under the pool's lock, which the copy holds:
+ * a free by another Worker after the check above never lets the copy into the block's next allocation.
  */
 function intoPmem(dst: Endpoint, dstAddress: number, _src: Endpoint, srcAddress: number, length: number, stream: GPUStream | undefined): void {
   stream?.synchronize();
   const pool = dst.pool!;
+  const side = dst.side;
+  if (isAllocation(side)) {
+    const status = native.memcpyPersistIntoPmem(pool.handle, side.offset, side.id, dstAddress - side.ptr, srcAddress as Pointer, length);
+    if (status === native.Status.useAfterFree) side.freedElsewhere("copy into");
+    pool.expectOk(status);
+    return;
+  }
   pool.expectOk(native.memcpyPersistPmem(pool.handle, dstAddress - pool.base, srcAddress as Pointer, length));
 }
 

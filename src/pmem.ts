@@ -136,8 +136,7 @@ export class PMEMMemoryPool extends HostPool {
    * An empty range reaches no such call, so the core is asked here.
    */
   #allocationRange(allocation: Allocation, length: number | undefined, offset: number, action: string): number {
-    if (allocation.pool !== this) throw new InvalidPointerError(`the allocation at 0x${allocation.ptr.toString(16)} belongs to pool '${allocation.pool.name}', not '${this.name}'`);
-    allocation.assertUsableAsFarAsKnown(action);
+    this.#assertOwnAsFarAsKnown(allocation, action);
     const len = persistLength(length, offset, allocation.size, "an allocation");
     if (len === 0) allocation.assertUsable(action);
     return len;
@@ -169,8 +168,19 @@ export class PMEMMemoryPool extends HostPool {
    */
   #assertUsable(allocation: Allocation, action: string): void {
     if (!isAllocation(allocation)) throw new InvalidPointerError(`expected an Allocation of pool '${this.name}', not ${describe(allocation)}`);
-    if (allocation.pool !== this) throw new InvalidPointerError(`the allocation at 0x${allocation.ptr.toString(16)} belongs to pool '${allocation.pool.name}', not '${this.name}'`);
+    this.#assertOwnAsFarAsKnown(allocation, action);
     allocation.assertUsable(action);
+  }
+
+  /**
+   * Throws unless `allocation` is this pool's and not known here to have ended. Its own pool's end
+   * is checked first: a handle of this file's earlier open (closed, then opened again under the
+   * same name) is a UseAfterFreeError as copy() says, not an InvalidPointerError that it "belongs
+   * to pool 'p', not 'p'".
+   */
+  #assertOwnAsFarAsKnown(allocation: Allocation, action: string): void {
+    allocation.assertUsableAsFarAsKnown(action);
+    if (allocation.pool !== this) throw new InvalidPointerError(`the allocation at 0x${allocation.ptr.toString(16)} belongs to pool '${allocation.pool.name}', not '${this.name}'`);
   }
 
   /**
@@ -274,22 +284,18 @@ export class PMEMMemoryPool extends HostPool {
    * allocated and published in one atomic step (a crash leaves either both or neither). Like
    * pmemobj_root, a root smaller than `size` grows: a copy of it, zero-filled past its old end,
    * replaces it in one atomic step (a crash leaves the old root or the grown one), and handles of
-   * the old block then throw UseAfterFreeError.
+   * the old block then throw UseAfterFreeError. A root that a link names cannot grow (the link would
+   * name free space): PMEMRootError, and nothing is changed.
    */
   root(name: string, size: number): Allocation {
     const encoded = rootName(name);
-    const offset = this.expectOk(native.pmemRootOrNew(this.handle, encoded, sizeArg(size)));
-    const found = this.fromPointer(this.base + offset * GRANULE_BYTES);
-    if (found.size >= size) return found;
-    // Made smaller, by an earlier version of the program: handing it out as it is would let code
-    // that trusts `size` (native code given .ptr) write past its end.
-    const grown = this.allocate(size);
-    const bytes = grown.bytes;
-    bytes.fill(0);
-    bytes.set(found.bytes); // link words hold the child's offset and its check: they stay valid links here
-    this.persist(grown);
-    this.setRoot(name, grown, { freePrevious: true });
-    return grown;
+    const bytes = sizeArg(size);
+    // The block the root names now: where the core grows the root (an earlier version of the
+    // program made it smaller), it frees this one in the same step, and its views here must die.
+    const previous = this.#offsetOrNone(native.pmemRootOffset(this.handle, encoded));
+    const offset = this.expectOk(native.pmemRootOrNew(this.handle, encoded, bytes));
+    this.#freedByCore(previous, offset);
+    return this.fromPointer(this.base + offset * GRANULE_BYTES);
   }
 
   /** The names of every root. */

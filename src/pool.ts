@@ -729,7 +729,9 @@ export abstract class HostPool extends NativePool {
 
   #deallocateObject(target: Allocation | ArrayBufferView): void {
     if (isAllocation(target)) {
-      if (target.pool !== this) {
+      // A handle of a destroyed pool (another of the same name may have taken its place) is a
+      // UseAfterFreeError, as its free() says, not an InvalidPointerError "of 'p', not 'p'".
+      if (target.pool !== this && !target.pool.destroyed) {
         const what = describeAllocation(target.id, target.size, target.ptr, target.pool.name);
         throw new InvalidPointerError(`${what} belongs to pool '${target.pool.name}', not '${this.name}'${target.pool.stackNote(target.id)}`);
       }

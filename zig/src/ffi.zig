@@ -630,14 +630,14 @@ export fn mp_pmem_checkpoint(handle: i32, device: u32, offset: f64, src: u64, le
 export fn mp_pmem_persist(handle: i32, offset: f64, len: f64) i32 {
     defer registry.leave(.primary);
     const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    journal.persist(pool.name, offset, len) catch |err| return codeOf(err);
+    journal.persist(pool, offset, len) catch |err| return codeOf(err);
     return 0;
 }
 
 export fn mp_pmem_flush(handle: i32, offset: f64, len: f64) i32 {
     defer registry.leave(.primary);
     const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    journal.flush(pool.name, offset, len) catch |err| return codeOf(err);
+    journal.flush(pool, offset, len) catch |err| return codeOf(err);
     return 0;
 }
 
@@ -671,7 +671,7 @@ export fn mp_pmem_flush_allocation(handle: i32, g: u32, id: u32, at: f64, len: f
 export fn mp_pmem_memcpy_persist(handle: i32, offset: f64, source: [*]const u8, len: f64) i32 {
     defer registry.leave(.primary);
     const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    journal.memcpyPersist(pool.name, offset, source, len) catch |err| return codeOf(err);
+    journal.memcpyPersist(pool, offset, source, len) catch |err| return codeOf(err);
     return 0;
 }
 

@@ -202,14 +202,16 @@ pub const Journal = struct {
 
     /// Makes `len` bytes at byte `offset` of the file durable. Takes no lock: the range is checked
     /// against the heap, which never moves.
-    pub fn persist(self: *Journal, pool_name: []const u8, offset: f64, len: f64) Error!void {
-        const start, const bytes = try self.checkRange(pool_name, offset, len);
+    pub fn persist(self: *Journal, pool: anytype, offset: f64, len: f64) Error!void {
+        const start, const bytes = try self.checkRange(pool.name, offset, len);
         self.media.persist(start, bytes);
+        self.noteWrittenLinks(pool, start, bytes);
     }
 
-    pub fn flush(self: *Journal, pool_name: []const u8, offset: f64, len: f64) Error!void {
-        const start, const bytes = try self.checkRange(pool_name, offset, len);
+    pub fn flush(self: *Journal, pool: anytype, offset: f64, len: f64) Error!void {
+        const start, const bytes = try self.checkRange(pool.name, offset, len);
         self.media.flush(start, bytes);
+        self.noteWrittenLinks(pool, start, bytes);
     }
 
     pub fn drain(self: *Journal) void {
@@ -218,9 +220,45 @@ pub const Journal = struct {
 
     /// Copies `len` bytes from `source` to byte `offset` of the file and makes them durable: for
     /// copy(), whose caller has bounded the range by its destination; this checks the heap.
-    pub fn memcpyPersist(self: *Journal, pool_name: []const u8, offset: f64, source: [*]const u8, len: f64) Error!void {
-        const start, const bytes = try self.checkRange(pool_name, offset, len);
+    pub fn memcpyPersist(self: *Journal, pool: anytype, offset: f64, source: [*]const u8, len: f64) Error!void {
+        const start, const bytes = try self.checkRange(pool.name, offset, len);
         self.media.memcpyPersist(start, source[0..bytes]);
+        self.noteWrittenLinks(pool, start, bytes);
+    }
+
+    /// Notes in `named` each live block that a link word in the `bytes` at `start` of the file
+    /// names. Bytes written from outside the pool and persisted (memcpyPersist, copy(), a view then
+    /// persist(), a device checkpoint) may hold link words no link() wrote: a node copied from a
+    /// replica pool, or bytes saved before the file was reopened. Unnoted, such a word let its
+    /// target be freed and then named the block's next allocation. Takes the pool's lock only where
+    /// a word decodes as a link (one chance in 2^32 for other data).
+    fn noteWrittenLinks(self: *Journal, pool: anytype, start: usize, bytes: usize) void {
+        for (self.wordsWritten(start, bytes)) |stored| {
+            const target = links.decode(stored) orelse continue;
+            if (target == 0) continue;
+            pool.lock();
+            defer pool.unlock();
+            return self.noteWrittenLinksLocked(pool, start, bytes);
+        }
+    }
+
+    /// noteWrittenLinks for a caller that holds the pool's lock.
+    fn noteWrittenLinksLocked(self: *Journal, pool: anytype, start: usize, bytes: usize) void {
+        if (!self.named.known) return; // the scan at the first need will find the words
+        for (self.wordsWritten(start, bytes)) |stored| {
+            const target = links.decode(stored) orelse continue;
+            if (target != 0 and pool.liveLocked(target) != null) self.named.noteKnown(self.slotOf(pool, target));
+        }
+    }
+
+    /// The whole 8-byte words (where link words lie) in the `bytes` at `start` of the file.
+    fn wordsWritten(self: *const Journal, start: usize, bytes: usize) []const u64 {
+        assert(start >= self.header.heap_offset and start + bytes <= self.header.file_bytes);
+        const first = std.mem.alignForward(usize, start, links.word_bytes);
+        const end = std.mem.alignBackward(usize, start + bytes, links.word_bytes);
+        if (end <= first) return &.{};
+        const words: [*]const u64 = @ptrCast(@alignCast(self.media.base + first));
+        return words[0 .. (end - first) / links.word_bytes];
     }
 
     /// Makes `len` bytes at byte `at` of the live allocation at `g` of `pool` durable (with
@@ -228,34 +266,44 @@ pub const Journal = struct {
     /// call, so a handle freed through its pointer or by another thread never persists into the
     /// block's next allocation.
     pub fn persistAllocation(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
-        const start, const bytes = try self.allocationRange(pool, "persist", g, expected_id, at, len);
+        const start, const bytes = try self.allocationRangeUnlocked(pool, "persist", g, expected_id, at, len);
         self.media.persist(start, bytes);
+        self.noteWrittenLinks(pool, start, bytes);
     }
 
     /// As persistAllocation, but only starts writing the range back (drain waits).
     pub fn flushAllocation(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
-        const start, const bytes = try self.allocationRange(pool, "flush", g, expected_id, at, len);
+        const start, const bytes = try self.allocationRangeUnlocked(pool, "flush", g, expected_id, at, len);
         self.media.flush(start, bytes);
+        self.noteWrittenLinks(pool, start, bytes);
     }
 
     /// Copies `len` bytes from `source` to byte `at` of the live allocation at `g` of `pool` (with
     /// `expected_id` not 0: only while it holds that allocation) and makes them durable. The copy
-    /// must fit the allocation: it never reaches a neighbour.
+    /// must fit the allocation: it never reaches a neighbour. The copy holds the pool's lock, as
+    /// the check does: a free in another thread between the two let it write into the block's next
+    /// allocation (a flush or persist of such a range changes no byte, and takes the lock only to check).
     pub fn memcpyPersistInto(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, source: [*]const u8, len: f64) Error!void {
+        pool.lock();
+        defer pool.unlock();
         const start, const bytes = try self.allocationRange(pool, "memcpyPersist", g, expected_id, at, len);
         self.media.memcpyPersist(start, source[0..bytes]);
+        self.noteWrittenLinksLocked(pool, start, bytes);
+    }
+
+    /// allocationRange, taking the pool's lock for the check only.
+    fn allocationRangeUnlocked(self: *const Journal, pool: anytype, comptime action: []const u8, g: u32, expected_id: u32, at: f64, len: f64) Error!struct { usize, usize } {
+        pool.lock();
+        defer pool.unlock();
+        return self.allocationRange(pool, action, g, expected_id, at, len);
     }
 
     /// The file range of `len` bytes at byte `at` of the live allocation at `g`: InvalidPointer
     /// where no live allocation starts there, UseAfterFree where it is not allocation
     /// `expected_id` (not 0) any more, InvalidSize where the range does not fit it. The check
-    /// holds the pool's lock; the range stays the caller's while it holds the allocation.
+    /// is checked under the pool's lock, which the caller holds.
     fn allocationRange(self: *const Journal, pool: anytype, comptime action: []const u8, g: u32, expected_id: u32, at: f64, len: f64) Error!struct { usize, usize } {
-        const live = blk: {
-            pool.lock();
-            defer pool.unlock();
-            break :blk pool.liveLocked(g);
-        };
+        const live = pool.liveLocked(g); // the caller holds the pool's lock
         if (live == null or (expected_id != 0 and live.?.id != expected_id)) {
             if (expected_id != 0) return status.fail(error.UseAfterFree, action ++ ": allocation #{d} of PMEM pool '{s}' was freed", .{ expected_id, pool.name });
             return status.fail(error.InvalidPointer, action ++ ": no live allocation of PMEM pool '{s}' starts at offset {d}", .{ pool.name, @as(u64, g) * granule_bytes });
@@ -289,6 +337,7 @@ pub const Journal = struct {
         };
         self.checkpoint_base = start;
         try checkpoint.deviceToDurable(device_id, self.file.mapped.base + start, src, bytes, self, Persist.chunk);
+        self.noteWrittenLinks(pool, start, bytes);
         return true;
     }
 
@@ -517,12 +566,17 @@ pub const Journal = struct {
     }
 
     /// The block published as `name`; where there is none, a new zero-filled block of `size` bytes
-    /// is allocated and published, durably together (like pmemobj_root).
+    /// is allocated and published, durably together (like pmemobj_root). Where the root has fewer
+    /// bytes than `size`, it grows (growRoot).
     pub fn root(self: *Journal, pool: anytype, name: []const u8, size: u64) Error!u32 {
         try checkName(pool.name, name);
         pool.lock();
         defer pool.unlock();
-        if (self.roots.find(name)) |index| return self.roots.target(index);
+        if (self.roots.find(name)) |index| {
+            const existing = self.roots.target(index);
+            if (pool.liveLocked(existing).?.requested_bytes >= size) return existing;
+            return self.growRoot(pool, index, existing, size);
+        }
         if (std.mem.indexOfScalar(u32, &self.roots.targets, 0) == null) return noRootSlot(pool.name);
         const placed = try pool.allocLocked(size);
         const live = pool.liveLocked(placed.g).?;
@@ -533,6 +587,30 @@ pub const Journal = struct {
             .{ .offset = self.roots.targetOffset(index), .value = self.roots.targetWord(index, placed.g) },
         }, .{ .header = &self.header });
         self.roots.noteTarget(index, placed.g);
+        return placed.g;
+    }
+
+    /// Replaces the block `old` that root `index` publishes with a copy of `size` bytes, zero-filled
+    /// past its old end (its link words stay valid links): the copy's record, the root and the old
+    /// block's free in one crash-atomic step, under the lock, so no other thread sees the root
+    /// between the two blocks, or hands out a copy that another grow then frees. Refused, before
+    /// anything is allocated, where a link names the old block (the link would be left naming free space).
+    fn growRoot(self: *Journal, pool: anytype, index: usize, old: u32, size: u64) Error!u32 {
+        const old_bytes = pool.liveLocked(old).?.requested_bytes;
+        assert(old_bytes < size and self.roots.publishing(old) == index);
+        try self.refuseIfLinked(pool, old, null, "root() cannot grow");
+        const placed = try pool.allocLocked(size);
+        const live = pool.liveLocked(placed.g).?;
+        const start = @as(usize, placed.g) * granule_bytes;
+        self.media.zeroPersist(start, @as(usize, live.granules) * granule_bytes);
+        self.media.memcpyPersist(start, (self.media.base + @as(usize, old) * granule_bytes)[0..old_bytes]);
+        var change: Change = .{};
+        change.add(self.table.recordOffset(self.slotOf(pool, placed.g)), Table.recordOf(placed.g, size));
+        change.add(self.roots.targetOffset(index), self.roots.targetWord(index, placed.g));
+        self.freeInto(pool, &change, old);
+        self.commitChange(&change);
+        self.roots.noteTarget(index, placed.g);
+        pool.freeLockedAt(old) catch unreachable; // live, and no root publishes it now
         return placed.g;
     }
 

@@ -90,9 +90,11 @@ test "a link word names its target, and damage or data is not taken for a link" 
 /// Which blocks a link word may name, by record slot, in DRAM: what lets a free refuse a block a
 /// link still names (journal.zig) without reading the heap at every free. A set bit may be stale
 /// (the word was overwritten since): the journal then reads the heap to be sure, and clears it.
-/// A clear bit is exact once `known`: link words are written by link() (which notes its child) or
-/// copied from words that named the block already (whose bit is then set), and the words written
-/// before the file was opened were found by one scan when the set was started.
+/// A clear bit is exact once `known`: link words are written by link() (which notes its child),
+/// copied from words that named the block already (whose bit is then set), or come from outside
+/// the pool through a persist, memcpyPersist, copy() or checkpoint (journal.zig noteWrittenLinks
+/// notes what they name); the words written before the file was opened were found by one scan
+/// when the set was started. A word written through a view and never persisted is not noted.
 pub const Named = struct {
     bits: std.DynamicBitSetUnmanaged = .{},
     /// Whether the scan of the blocks found at open was made: until then nothing is noted.

@@ -60,6 +60,11 @@ pub const Record = extern struct {
     /// loaded from another path onto this core) would keep its own count of the same stack and
     /// hand out blocks the first still holds: it gets none, and takes the core's path.
     viewed: bool = false,
+    /// Its thread ended and gave its blocks back (flushRecordTo): another thread of the same pool
+    /// takes it, counters and all, rather than adding one more record to the pool's list (a
+    /// program that runs a Worker per task would otherwise grow the list, walked by every getStats,
+    /// by one record per Worker for the pool's life). Read and written under the pool's growth lock.
+    orphaned: bool = false,
 
     pub fn serves(self: *const Record, serial: u64) bool {
         return serial != 0 and self.serial == serial and @atomicLoad(u32, &self.shared.owner_serial, .acquire) != 0;
@@ -97,6 +102,9 @@ pub fn open(first: *?*Record, handle: i32, serial: u64, stride_granules: u32) ?*
         }
         if (closed == null and record.reusable) closed = record;
     }
+    if (closed == null) {
+        if (orphanIn(first.*)) |record| return adopt(record, serial);
+    }
     const record = closed orelse blk: {
         const made = std.heap.c_allocator.create(Record) catch return null; // never freed: see above
         made.* = .{ .next_in_thread = thread_records };
@@ -111,6 +119,28 @@ pub fn open(first: *?*Record, handle: i32, serial: u64, stride_granules: u32) ?*
     record.serial = serial;
     record.next_in_pool = first.*;
     @atomicStore(?*Record, first, record, .release); // statistics walk the list without the lock
+    @atomicStore(u32, &record.shared.owner_serial, serialWord(serial), .release);
+    return record;
+}
+
+/// A record of the pool's list whose thread ended, or null.
+fn orphanIn(first: ?*Record) ?*Record {
+    var it = first;
+    while (it) |record| : (it = record.next_in_pool) if (record.orphaned) return record;
+    return null;
+}
+
+/// Makes an ended thread's record of the pool with `serial` the calling thread's: it stays in the
+/// pool's list, where its counters still count (the pool's statistics sum them), with no block cached.
+fn adopt(record: *Record, serial: u64) *Record {
+    assert(record.orphaned and record.serial == serial and record.shared.count == 0);
+    assert(@atomicLoad(u32, &record.shared.owner_serial, .acquire) == 0);
+    record.orphaned = false;
+    record.reusable = false;
+    record.viewed = true;
+    record.next_in_thread = thread_records;
+    thread_records = record;
+    thread_exit.register();
     @atomicStore(u32, &record.shared.owner_serial, serialWord(serial), .release);
     return record;
 }
@@ -209,6 +239,7 @@ pub fn flushRecordTo(pool: anytype, record: *Record) void {
     defer shared.growth_mutex.unlock();
     _ = flushTo(record, &shared.fixed, 0);
     @atomicStore(u32, &record.shared.owner_serial, 0, .release);
+    record.orphaned = true; // the thread ends: another thread of the pool may take the record
 }
 
 /// Sums the counters of a pool's records: what JavaScript allocated and freed, and holds cached.
@@ -274,4 +305,25 @@ test "records: one per pool and thread, closed ones reused, totals summed" {
     try std.testing.expectEqual(@as(u32, 0), c.shared.count);
     closeAll(other);
     closeAll(third);
+}
+
+test "an ended thread's record is taken by the next thread that opens the pool, its counters kept" {
+    const Ended = struct {
+        fn run(list: *?*Record) void {
+            const record = open(list, 4, 11, 4).?;
+            record.shared.allocations = 5;
+            // As flushRecordTo leaves it when the thread ends (its stack already given back).
+            @atomicStore(u32, &record.shared.owner_serial, 0, .release);
+            record.orphaned = true;
+        }
+    };
+    var list: ?*Record = null;
+    const thread = try std.Thread.spawn(.{}, Ended.run, .{&list});
+    thread.join();
+    const ended = list.?;
+    const mine = open(&list, 4, 11, 4).?;
+    try std.testing.expectEqual(ended, mine); // adopted: the list did not grow
+    try std.testing.expect(mine.next_in_pool == null and !mine.orphaned and mine.serves(11));
+    try std.testing.expectEqual(@as(u64, 5), totals(list).allocations);
+    closeAll(list);
 }
