@@ -46,14 +46,15 @@ function rootName(name: unknown): Uint8Array {
 }
 
 /**
- * The length of the range to persist at `offset` of `what` (`extent` bytes long): `length`, or by
- * default what follows the offset; InvalidSizeError where the range does not lie inside it.
+ * The length of the range to `action` (persist, flush, copy into) at `offset` of `what` (`extent`
+ * bytes long): `length`, or by default what follows the offset; InvalidSizeError where the range
+ * does not lie inside it.
  */
-function persistLength(length: number | undefined, offset: number, extent: number, what: string): number {
+function persistLength(length: number | undefined, offset: number, extent: number, what: string, action: string): number {
   // Only a whole-number offset reaches the subtraction (a symbol or bigint would throw a TypeError).
   const len = length ?? extent - (Number.isSafeInteger(offset) ? offset : NaN);
   if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(len) && offset >= 0 && len >= 0 && offset + len <= extent)) {
-    throw new InvalidSizeError(`cannot persist ${describe(length)} bytes at offset ${describe(offset)} of ${what} of ${extent} bytes: the range must lie inside it`);
+    throw new InvalidSizeError(`cannot ${action} ${describe(length)} bytes at offset ${describe(offset)} of ${what} of ${extent} bytes: the range must lie inside it`);
   }
   return len;
 }
@@ -87,18 +88,18 @@ export class PMEMMemoryPool extends HostPool {
       if (len !== 0) this.#expectHeld(target, "persist", native.persistPmemAllocation(this.handle, target.offset, target.id, offset, len));
       return;
     }
-    const start = this.#viewStart(target, length, offset);
+    const start = this.#viewStart(target, length, offset, "persist");
     if (this.#rangeLength !== 0) this.expectOk(native.persistPmem(this.handle, start, this.#rangeLength));
   }
 
   /** Starts writing `length` bytes back without waiting; drain() waits. flush() + drain() = persist(). */
   flush(target: PersistTarget, length?: number, offset = 0): void {
     if (isAllocation(target)) {
-      const len = this.#allocationRange(target, length, offset, "persist");
-      if (len !== 0) this.#expectHeld(target, "persist", native.flushPmemAllocation(this.handle, target.offset, target.id, offset, len));
+      const len = this.#allocationRange(target, length, offset, "flush");
+      if (len !== 0) this.#expectHeld(target, "flush", native.flushPmemAllocation(this.handle, target.offset, target.id, offset, len));
       return;
     }
-    const start = this.#viewStart(target, length, offset);
+    const start = this.#viewStart(target, length, offset, "flush");
     if (this.#rangeLength !== 0) this.expectOk(native.flushPmem(this.handle, start, this.#rangeLength));
   }
 
@@ -116,14 +117,14 @@ export class PMEMMemoryPool extends HostPool {
     if (!(ArrayBuffer.isView(source) || source instanceof ArrayBuffer)) throw new InvalidArgumentError("source", `memcpyPersist copies from a typed array, DataView or ArrayBuffer, not ${describe(source)}`);
     const bytes = byteLengthOf(source);
     if (isAllocation(target)) {
-      this.#allocationRange(target, bytes, offset, "persist"); // checks that the copy fits the target
+      this.#allocationRange(target, bytes, offset, "copy into"); // checks that the copy fits the target
       if (bytes === 0) return;
       const from = addressOf((ArrayBuffer.isView(source) ? source : new Uint8Array(source)) as DataView);
       // The core checks it again against the allocation it holds now, in the same call as the copy.
-      this.#expectHeld(target, "persist", native.memcpyPersistIntoPmem(this.handle, target.offset, target.id, offset, from, bytes));
+      this.#expectHeld(target, "copy into", native.memcpyPersistIntoPmem(this.handle, target.offset, target.id, offset, from, bytes));
       return;
     }
-    const start = this.#viewStart(target, bytes, offset); // checks that the copy fits the target
+    const start = this.#viewStart(target, bytes, offset, "copy into"); // checks that the copy fits the target
     if (bytes === 0) return;
     const from = addressOf((ArrayBuffer.isView(source) ? source : new Uint8Array(source)) as DataView);
     this.expectOk(native.memcpyPersistPmem(this.handle, start, from, bytes));
@@ -137,7 +138,7 @@ export class PMEMMemoryPool extends HostPool {
    */
   #allocationRange(allocation: Allocation, length: number | undefined, offset: number, action: string): number {
     this.#assertOwnAsFarAsKnown(allocation, action);
-    const len = persistLength(length, offset, allocation.size, "an allocation");
+    const len = persistLength(length, offset, allocation.size, "an allocation", action);
     if (len === 0) allocation.assertUsable(action);
     return len;
   }
@@ -151,13 +152,13 @@ export class PMEMMemoryPool extends HostPool {
   #rangeLength = 0;
 
   /** The byte offset from the file's start of the range of a view; its length is left in #rangeLength. */
-  #viewStart(target: PersistTarget, length: number | undefined, offset: number): number {
+  #viewStart(target: PersistTarget, length: number | undefined, offset: number, action: string): number {
     if (ArrayBuffer.isView(target)) {
-      const len = (this.#rangeLength = persistLength(length, offset, byteLengthOf(target), "a view"));
+      const len = (this.#rangeLength = persistLength(length, offset, byteLengthOf(target), "a view", action));
       if (len === 0) return 0; // nothing to do (and an empty view may have no address)
       return addressOf(target as DataView) - this.base + offset;
     }
-    throw new InvalidPointerError(`persist takes an Allocation of pool '${this.name}' or a view of one, not ${describe(target)}`);
+    throw new InvalidPointerError(`cannot ${action} ${describe(target)}: pool '${this.name}' takes an Allocation of its own or a view of one`);
   }
 
   /**
