@@ -186,10 +186,10 @@ export const Status = abi.statuses;
 /** Granule offsets from alloc and liveId are below this; from it up they are errors (statusOfOffset). */
 export const OFFSET_ERROR_BASE = abi.constants.offsetErrorBase;
 /** mp_last_id after mp_alloc: the id in the low 31 bits, the top bit set for an allocation with guard pages. */
-export const ID_MASK = abi.constants.idMask;
+const ID_MASK = abi.constants.idMask;
 export const GRANULE_BYTES = abi.constants.granuleBytes;
 /** The field numbers `mp_violation` takes: what it reports of the last damage found. */
-export const Violation = indices(abi.records.violation);
+const Violation = indices(abi.records.violation);
 /** The order of the f64 config record. */
 export const CONFIG_FIELDS = abi.records.config.order as readonly ConfigFieldName[];
 /** The order of the f64 stats record: every figure the core keeps, including any this code has no type for. */
