@@ -4,7 +4,9 @@
  * Each Worker holds a window of 64 blocks: it frees the oldest and allocates a new one, so every
  * operation is one allocate and one free of a 64-byte block (FixedSize pools of 64-byte blocks).
  *
- *   bun bench/threads.ts                      (THREADS_WORKERS=1,2,4 THREADS_PAIRS=200000 to shorten)
+ *   bun bench/threads.ts                      (THREADS_WORKERS=1,2,4 THREADS_PAIRS=200000 to shorten;
+ *                                              THREADS_OPTIONS="libc malloc,lockFree" for some rows;
+ *                                              THREADS_WARMUP=0: no untimed warm-up rounds)
  *
  * Goals (issue 4): with thread caches, 16 Workers reach at least 0.8 x 16 x one Worker's
  * throughput; lock-free reaches at least 2 x the mutex pool at 16 Workers. Issue 12: the thread-
@@ -24,6 +26,9 @@ interface Job {
 
 const WINDOW = 64;
 const BLOCK_BYTES = 64;
+/** Untimed pairs each Worker runs before the timed ones, in rounds (so that the loop is entered, and compiled, as a call). */
+const WARMUP_PAIRS = 100_000;
+const WARMUP_ROUNDS = Number(process.env.THREADS_WARMUP ?? 5);
 
 const options: Record<string, Partial<PoolConfig> | "malloc"> = {
   "libc malloc": "malloc",
@@ -41,50 +46,70 @@ function workerMain(): void {
     if (event.data === "go") return;
     const job = event.data;
     const ring: number[] = new Array(WINDOW).fill(0);
-    let run: () => void;
+    // run(n): n pairs on the ring; finish(): frees what the ring holds.
+    let run: (pairs: number) => void;
+    let finish: () => void;
     if (job.option === "libc malloc") {
       for (let i = 0; i < WINDOW; i++) ring[i] = malloc(BLOCK_BYTES) as number;
-      run = () => {
-        for (let i = 0; i < job.pairs; i++) {
+      run = (pairs) => {
+        for (let i = 0; i < pairs; i++) {
           const at = i & (WINDOW - 1);
           free(ring[at] as never);
           ring[at] = malloc(BLOCK_BYTES) as number;
         }
+      };
+      finish = () => {
         for (const p of ring) free(p as never);
       };
     } else {
       const pool = MemoryPoolManager.getInstance().getPool(job.poolName, "cpu");
       for (let i = 0; i < WINDOW; i++) ring[i] = pool.allocateRaw(BLOCK_BYTES);
-      run = () => {
-        for (let i = 0; i < job.pairs; i++) {
+      run = (pairs) => {
+        for (let i = 0; i < pairs; i++) {
           const at = i & (WINDOW - 1);
           pool.deallocate(ring[at]!);
           ring[at] = pool.allocateRaw(BLOCK_BYTES);
         }
+      };
+      finish = () => {
         for (const p of ring) pool.deallocate(p);
       };
     }
+    // The timed loop runs once: untimed, it would be measured mostly before JSC's optimising tier
+    // compiled it (in a fresh Worker, whose compiler threads share the cores with every other
+    // Worker). Each Worker runs the same pairs first, libc's as the pool's; THREADS_WARMUP=0 skips it.
+    for (let round = 0; round < WARMUP_ROUNDS; round++) run(WARMUP_PAIRS);
     self.onmessage = () => {
+      const cpu = process.threadCpuUsage();
       const start = performance.now();
-      run();
-      self.postMessage({ ms: performance.now() - start });
+      run(job.pairs);
+      const ms = performance.now() - start;
+      const spent = process.threadCpuUsage(cpu);
+      finish();
+      self.postMessage({ ms, cpuNsPerPair: ((spent.user + spent.system) * 1000) / job.pairs });
     };
     self.postMessage({ ready: true });
   };
 }
 
-async function measure(option: string, workers: number, pairs: number): Promise<number> {
+/** Pairs per second over the wall-clock time of every Worker's run, and the mean of the Workers' own CPU time a pair. */
+interface Measured {
+  perSecond: number;
+  cpuNsPerPair: number;
+}
+
+async function measure(option: string, workers: number, pairs: number): Promise<Measured> {
   const config = options[option]!;
   const poolName = `bench-threads-${option}-${workers}`;
   const manager = MemoryPoolManager.getInstance();
   if (config !== "malloc") manager.createCPUPool(poolName, Object.assign(PoolConfig.FixedSizeCPU(BLOCK_BYTES), { initialSize: 4 << 20, growth: 2 }, config));
   const spawned = Array.from({ length: workers }, () => new Worker(import.meta.url));
-  const message = (worker: Worker) => new Promise<{ ms?: number }>((resolve) => (worker.onmessage = (event) => resolve(event.data)));
+  const message = (worker: Worker) => new Promise<{ ms?: number; cpuNsPerPair?: number }>((resolve) => (worker.onmessage = (event) => resolve(event.data)));
   await Promise.all(spawned.map((worker) => { const ready = message(worker); worker.postMessage({ option, poolName, pairs } satisfies Job); return ready; }));
   const start = performance.now();
   const results = spawned.map(message);
   for (const worker of spawned) worker.postMessage("go");
-  await Promise.all(results);
+  const done = await Promise.all(results);
   const wallMs = performance.now() - start;
   for (const worker of spawned) worker.terminate();
   if (config !== "malloc") {
@@ -93,7 +118,8 @@ async function measure(option: string, workers: number, pairs: number): Promise<
     if (stats.liveAllocations !== 0 || stats.allocationCount !== stats.freeCount) throw new Error(`${option}: ${stats.liveAllocations} blocks still live after the run`);
     manager.destroyPool(poolName);
   }
-  return (workers * pairs) / (wallMs / 1000);
+  const cpuNsPerPair = done.reduce((sum, result) => sum + result.cpuNsPerPair!, 0) / workers;
+  return { perSecond: (workers * pairs) / (wallMs / 1000), cpuNsPerPair };
 }
 
 async function main(): Promise<void> {
@@ -102,9 +128,18 @@ async function main(): Promise<void> {
   const cores = cpus().length;
   console.log(`# Threads: alloc + free pairs per second, ${pairs} pairs per Worker, ${cores} cores (${cpus()[0]?.model ?? "?"}), Bun ${Bun.version}\n`);
   const rows: Record<string, number[]> = {};
+  const cpuRows: Record<string, number[]> = {};
+  // THREADS_OPTIONS="libc malloc,lockFree" measures only those (the goal lines need the libc row and the cached ones).
+  const chosen = process.env.THREADS_OPTIONS?.split(",") ?? Object.keys(options);
   for (const option of Object.keys(options)) {
+    if (!chosen.includes(option)) continue;
     rows[option] = [];
-    for (const workers of counts) rows[option]!.push(await measure(option, workers, pairs));
+    cpuRows[option] = [];
+    for (const workers of counts) {
+      const measured = await measure(option, workers, pairs);
+      rows[option]!.push(measured.perSecond);
+      cpuRows[option]!.push(measured.cpuNsPerPair);
+    }
   }
   const millions = (x: number) => (x / 1e6).toFixed(2);
   console.log(`| option | ${counts.map((n) => `${n} W (M/s)`).join(" | ")} | scaling at ${counts.at(-1)} W |`);
@@ -113,7 +148,13 @@ async function main(): Promise<void> {
     const scaling = figures.at(-1)! / (figures[0]! * counts.at(-1)!);
     console.log(`| ${option} | ${figures.map(millions).join(" | ")} | ${scaling.toFixed(2)} x linear |`);
   }
+  // A Worker's own CPU time a pair: what a pair costs where the machine is shared (wall-clock
+  // figures then count the time other processes held the cores).
+  console.log(`\n| option | ${counts.map((n) => `${n} W (CPU ns a pair)`).join(" | ")} |`);
+  console.log(`|---|${counts.map(() => "---:").join("|")}|`);
+  for (const [option, figures] of Object.entries(cpuRows)) console.log(`| ${option} | ${figures.map((ns) => ns.toFixed(1)).join(" | ")} |`);
   const last = counts.length - 1;
+  if (!["libc malloc", "lockFree", "mutex", "mutex + threadLocalCache", "lockFree + threadLocalCache"].every((option) => option in rows)) return;
   const cached = rows["lockFree + threadLocalCache"]![last]! / (rows["lockFree + threadLocalCache"]![0]! * counts[last]!);
   const lockFreeVsMutex = rows.lockFree![last]! / rows.mutex![last]!;
   console.log(`\nGoal: thread caches scale >= 0.8 x linear at ${counts[last]} Workers: ${cached.toFixed(2)} (${cached >= 0.8 ? "met" : "not met"})`);

@@ -70,6 +70,42 @@ describe("the JavaScript thread cache", () => {
   });
   }
 
+  // A chunk of state words covers 4096 blocks; a cache views chunks as it meets their blocks, and
+  // every chunk below one it needs (its list of views has no holes, so its hot paths test none).
+  async function blocksOf(pool: { name: string }, count: number, fields: object): Promise<number[]> {
+    if ("threadSafety" in fields) return Array.from({ length: count }, () => (pool as ReturnType<typeof cachedPool>).allocateRaw(64));
+    // A shared pool's blocks made by a Worker: this thread's cache meets them first in a free.
+    const worker = new Worker(new URL("./fixtures/pool-user-worker.ts", import.meta.url).href);
+    const done = new Promise<{ pointers: number[] }>((resolve) => (worker.onmessage = (event) => resolve(event.data)));
+    worker.postMessage({ mode: "raw", poolName: pool.name, count });
+    const { pointers } = await done;
+    worker.terminate();
+    return pointers;
+  }
+  for (const [label, fields] of [
+    ["threadLocalCache, blocks made by a Worker", {}],
+    ['default "none"', { threadSafety: "none", threadLocalCache: false }],
+  ] as const) {
+    test(`blocks past the first chunk of state words are served with every check (${label})`, async () => {
+      const pool = cachedPool(`chunks ${label}`, 64, { initialSize: 1 << 20, ...fields });
+      const count = 3 * 4096 + 100; // four chunks
+      const made = await blocksOf(pool, count, fields);
+      expect(new Set(made).size).toBe(count);
+      for (let i = count - 1; i >= 0; i -= 2) pool.deallocate(made[i]!); // from the last chunk down
+      expect(thrown(() => pool.deallocate(made[count - 1]!))).toBeInstanceOf(DoubleFreeError);
+      expect(thrown(() => pool.deallocate(made[count - 2]! + 16))!.message).toContain("inside an allocation");
+      expect(thrown(() => pool.deallocate(made[5000]! + 32))).toBeInstanceOf(InvalidPointerError);
+      expect(pool.getStats().liveAllocations).toBe(count / 2);
+      // The freed blocks come back (from the cache, then the core), each once, none of the live ones.
+      const again = Array.from({ length: count / 2 }, () => pool.allocateRaw(64));
+      expect(new Set([...again, ...made.filter((_, i) => i % 2 === 0)]).size).toBe(count);
+      for (const p of again) pool.deallocate(p);
+      for (let i = 0; i < count; i += 2) pool.deallocate(made[i]!);
+      manager.flushThreadCaches();
+      expect(pool.getStats()).toMatchObject({ liveAllocations: 0, allocationCount: count * 1.5, freeCount: count * 1.5, bytesInUse: 0, cachedBytes: 0 });
+    });
+  }
+
   test("a default (\"none\") pool's ids count pool-wide, across the cache and the core's runs", () => {
     const pool = cachedPool("pool-ids", 64, { threadSafety: "none", threadLocalCache: false });
     const made = [pool.allocate(64), pool.allocate(200), pool.allocate(10), pool.allocate(300), pool.allocate(64)]; // runs go through the core

@@ -47,8 +47,15 @@ comptime {
     assert(@offsetOf(Shared, "numbers") == 48);
 }
 
+/// Records start on a boundary of this many bytes and span whole multiples of it: a record is
+/// written by its thread on every allocation and free, so no other thread's data may share its
+/// cache lines (128: two 64-byte lines, as adjacent-line prefetchers pair them). Threads usually
+/// allocate from malloc arenas of their own, but not always (MALLOC_ARENA_MAX, more threads than
+/// arenas), and then records of two threads, each 1072 bytes and more, would share a line.
+pub const record_alignment = 128;
+
 pub const Record = extern struct {
-    shared: Shared = .{},
+    shared: Shared align(record_alignment) = .{},
     /// The pool's handle (to find it from the thread's exit) and its full serial.
     handle: i32 = -1,
     serial: u64 = 0,
@@ -65,6 +72,10 @@ pub const Record = extern struct {
     /// program that runs a Worker per task would otherwise grow the list, walked by every getStats,
     /// by one record per Worker for the pool's life). Read and written under the pool's growth lock.
     orphaned: bool = false,
+
+    comptime {
+        assert(@alignOf(Record) == record_alignment and @sizeOf(Record) % record_alignment == 0);
+    }
 
     pub fn serves(self: *const Record, serial: u64) bool {
         return serial != 0 and self.serial == serial and @atomicLoad(u32, &self.shared.owner_serial, .acquire) != 0;
@@ -281,6 +292,7 @@ test "records: one per pool and thread, closed ones reused, totals summed" {
     const a = open(&list, 1, 7, 4).?;
     try std.testing.expect(open(&list, 1, 7, 4) == null); // one JavaScript cache views it: a second gets none
     try std.testing.expectEqual(a, list.?);
+    try std.testing.expectEqual(@as(usize, 0), @intFromPtr(a) % record_alignment); // no other data on its lines
     a.shared.allocations = 3;
     a.shared.frees = 1;
     a.shared.allocated_bytes = 200;
