@@ -2,12 +2,15 @@
  * `bun bench/cache_probe.ts`: where the time of a cached fixed-size pair goes (issue 12 priority 1).
  * Each row removes one more piece of the pool's cached allocateRaw + deallocate, down to a bare
  * typed-array stack, next to libc malloc + free through bun:ffi. A probe, not a goal table.
+ *
+ * PROBE_CLOCK=cpu times each row by this thread's CPU time instead of mitata's wall clock (see
+ * threadCpuTimes in util.ts): on a machine other processes load, the figures that still compare.
  */
 import { do_not_optimize, bench as register, run } from "mitata";
 import { MemoryPoolManager, PoolConfig } from "../src/index";
 import { BlockCache } from "../src/block_cache";
 import { free, malloc } from "./anchors";
-import { timesByName } from "./util";
+import { threadCpuTimes, timesByName } from "./util";
 
 const manager = MemoryPoolManager.getInstance();
 const mk = (name: string, extra: Partial<PoolConfig>) => manager.createCPUPool(name, Object.assign(PoolConfig.FixedSizeCPU(64), extra));
@@ -110,12 +113,17 @@ bench("Atomics.load alone", () => {
   do_not_optimize(Atomics.load(state, 5));
 });
 
-// Three rounds, each row once a round: the lowest mean counts (interference only adds time).
-for (let round = 0; round < 3; round++) for (const [name, fn] of rows) register(`${name} #${round}`, fn);
-const times = timesByName(await run({ format: "quiet" } as Parameters<typeof run>[0]));
-for (const [name] of rows) {
-  const best = Math.min(...[0, 1, 2].map((round) => times.get(`${name} #${round}`)!));
-  console.log(`${best.toFixed(2).padStart(8)} ns  ${name}`);
+if (process.env.PROBE_CLOCK === "cpu") {
+  const times = threadCpuTimes(rows);
+  for (const [name] of rows) console.log(`${times.get(name)!.toFixed(2).padStart(8)} ns  ${name} (thread CPU time)`);
+} else {
+  // Three rounds, each row once a round: the lowest mean counts (interference only adds time).
+  for (let round = 0; round < 3; round++) for (const [name, fn] of rows) register(`${name} #${round}`, fn);
+  const times = timesByName(await run({ format: "quiet" } as Parameters<typeof run>[0]));
+  for (const [name] of rows) {
+    const best = Math.min(...[0, 1, 2].map((round) => times.get(`${name} #${round}`)!));
+    console.log(`${best.toFixed(2).padStart(8)} ns  ${name}`);
+  }
 }
 cache.flush();
 exclusive.flush();
