@@ -26,7 +26,7 @@ interface Job {
 
 const WINDOW = 64;
 const BLOCK_BYTES = 64;
-/** Untimed pairs each Worker runs before the timed ones, in rounds (so that the loop is entered, and compiled, as a call). */
+/** Untimed pairs each Worker runs before the timed ones, a round at a time (so that the timed call enters the loop compiled). */
 const WARMUP_PAIRS = 100_000;
 const WARMUP_ROUNDS = Number(process.env.THREADS_WARMUP ?? 5);
 
@@ -76,9 +76,20 @@ function workerMain(): void {
       };
     }
     // The timed loop runs once: untimed, it would be measured mostly before JSC's optimising tier
-    // compiled it (in a fresh Worker, whose compiler threads share the cores with every other
-    // Worker). Each Worker runs the same pairs first, libc's as the pool's; THREADS_WARMUP=0 skips it.
-    for (let round = 0; round < WARMUP_ROUNDS; round++) run(WARMUP_PAIRS);
+    // compiled it (a fresh Worker's loop takes about 10^6 pairs to get there on the dev machine,
+    // and JSC compiles on one DFG and one FTL thread for the whole process, so more Workers wait
+    // longer). Each Worker runs rounds of the same pairs first, libc's as the pool's, until three
+    // rounds in a row are within 5% of the fastest (at least WARMUP_ROUNDS, at most 8 times as
+    // many); THREADS_WARMUP=0 skips it.
+    let fastest = Infinity;
+    let steady = 0;
+    for (let round = 0; round < WARMUP_ROUNDS * 8 && (round < WARMUP_ROUNDS || steady < 3); round++) {
+      const start = performance.now();
+      run(WARMUP_PAIRS);
+      const ms = performance.now() - start;
+      steady = ms <= fastest * 1.05 ? steady + 1 : 0;
+      fastest = Math.min(fastest, ms);
+    }
     self.onmessage = () => {
       const cpu = process.threadCpuUsage();
       const start = performance.now();
