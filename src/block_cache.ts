@@ -123,6 +123,12 @@ export class BlockCache {
   readonly #strideShift: number;
   readonly #capacity: number;
   readonly #chunks: (Int32Array | undefined)[] = [];
+  /**
+   * Chunk 0's view once made (blocks 0 to 4095: a pool's first 256 KiB of 64-byte blocks), read
+   * from a field of its own: the hot paths' chain of dependent loads (a popped number, its chunk,
+   * the block's words) loses a step for the blocks most pools use.
+   */
+  #chunk0: Int32Array | undefined = undefined;
   /** Blocks on the stack: the truth is here, the record's count word mirrors it for the core. */
   #count: number;
   /** Set once the pool was seen destroyed: every later operation fails at once. */
@@ -219,6 +225,7 @@ export class BlockCache {
     this.#count = 0;
     this.#coreWrittenBelow = 0;
     this.#chunks.length = 0;
+    this.#chunk0 = undefined;
     openCaches.delete(this);
     native.releaseCache(this.#address);
   }
@@ -252,7 +259,7 @@ export class BlockCache {
 
   /** Pops `number` (the top of the stack, now `count` blocks) and gives its block a new allocation of `size` bytes. */
   #take(number: number, count: number, size: number): number {
-    const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT)!;
+    const chunk = (number < CHUNK_BLOCKS ? this.#chunk0 : this.#chunks[number >>> CHUNK_SHIFT]) ?? this.#chunk(number >>> CHUNK_SHIFT)!;
     const at = number & (CHUNK_BLOCKS - 1);
     // Ids count up pool-wide (as the core gives them): a handle of an earlier allocation never
     // frees a later one. An exclusive pool's are counted here and written through; a shared
@@ -307,7 +314,7 @@ export class BlockCache {
    */
   free(g: number, expectedId: number): number {
     const number = this.#strideShift >= 0 ? g >>> this.#strideShift : Math.floor(g / this.#stride);
-    const chunk = this.#chunks[number >>> CHUNK_SHIFT];
+    const chunk = number < CHUNK_BLOCKS ? this.#chunk0 : this.#chunks[number >>> CHUNK_SHIFT];
     const at = number & (CHUNK_BLOCKS - 1);
     // One test for the common case: the block starts at g, holds a single live allocation (the
     // one expected), and its chunk is known. Everything else is sorted out by #freeSlow.
@@ -414,6 +421,7 @@ export class BlockCache {
     if (address === 0) return undefined;
     const chunk = new Int32Array(toArrayBuffer(address as Pointer, 0, CHUNK_BYTES));
     this.#chunks[index] = chunk;
+    if (index === 0) this.#chunk0 = chunk;
     return chunk;
   }
 
