@@ -34,6 +34,8 @@ export function sizeArg(value: unknown): number {
 const typedArrayByteLength = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteLength")!.get!) as (view: unknown) => number;
 const dataViewByteLength = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(DataView.prototype, "byteLength")!.get!) as (view: unknown) => number;
 const arrayBufferByteLength = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength")!.get!) as (buffer: unknown) => number;
+const typedArrayBuffer = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "buffer")!.get!) as (view: unknown) => ArrayBufferLike;
+const dataViewBuffer = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(DataView.prototype, "buffer")!.get!) as (view: unknown) => ArrayBufferLike;
 
 /**
  * The bytes a typed array, DataView or ArrayBuffer really spans (0 once detached), read by the
@@ -45,7 +47,39 @@ export function byteLengthOf(value: ArrayBufferView | ArrayBuffer): number {
   try {
     return typedArrayByteLength(value);
   } catch {
-    return dataViewByteLength(value); // the one kind of view that is no typed array
+    // The one kind of view that is no typed array. Its getter throws where a typed array's reads 0:
+    // over a detached buffer (its allocation was freed) or past the end of a shrunk resizable one.
+    // Either way it spans no bytes, and a caller asks its length to say so with a typed error.
+    try {
+      return dataViewByteLength(value);
+    } catch {
+      return 0;
+    }
+  }
+}
+
+/**
+ * The buffer a view really views, read by the engine's getter (`view.buffer` may be an own
+ * property, a subclass's getter that throws, or a Proxy whose traps throw).
+ */
+export function bufferOf(view: ArrayBufferView): ArrayBufferLike {
+  try {
+    return typedArrayBuffer(view);
+  } catch {
+    return dataViewBuffer(view);
+  }
+}
+
+/**
+ * Whether `value` is an ArrayBuffer (not a SharedArrayBuffer), by the engine's own check: a Proxy's
+ * traps never run (`instanceof` would call its getPrototypeOf trap, which may throw).
+ */
+export function isArrayBuffer(value: unknown): value is ArrayBuffer {
+  try {
+    arrayBufferByteLength(value);
+    return true;
+  } catch {
+    return false;
   }
 }
 
