@@ -12,20 +12,11 @@
 import { afterAll, expect, test } from "bun:test";
 import { allocate, copy, deallocate, MemoryPoolError, MemoryPoolManager, type PMEMMemoryPool } from "../../src/index";
 import { poolPath, removePoolFiles } from "../pmem/helpers";
+import { outcome } from "../support/thrown";
 
 afterAll(removePoolFiles);
 
 const manager = MemoryPoolManager.getInstance();
-
-/** The error's code, or "untyped: ..." for anything that is not a MemoryPoolError. */
-function outcome(call: () => unknown): string {
-  try {
-    call();
-    return "done";
-  } catch (err) {
-    return err instanceof MemoryPoolError ? err.code : `untyped: ${String(err)}`;
-  }
-}
 
 test("a DataView of a freed allocation is a double free to deallocate, and empty to copy", () => {
   using cpu = manager.createCPUPool("attack-dataview-cpu", { initialSize: 1 << 16 });
