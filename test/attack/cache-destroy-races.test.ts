@@ -15,7 +15,7 @@ import { join } from "node:path";
 
 const fixture = (name: string) => join(import.meta.dir, "..", "fixtures", "attack", name);
 
-async function run(script: string, args: string[] = []): Promise<{ stdout: string; stderr: string; exitCode: number | null; signal: string | null }> {
+async function run(script: string, args: string[] = []): Promise<{ stdout: string; stderr: string; exitCode: number | null; signal: unknown }> {
   const child = Bun.spawn([process.execPath, fixture(script), ...args], { stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
   await child.exited;
