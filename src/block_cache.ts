@@ -210,6 +210,13 @@ export class BlockCache {
     return Status.poolNotFound;
   }
 
+  /** The pool is being destroyed, or was: PoolNotFound; once its record is closed, this cache dies. */
+  #poolGoing(): number {
+    if (!this.open) return this.#died();
+    this.message = `pool '${this.poolName}' was destroyed`;
+    return Status.poolNotFound;
+  }
+
   /**
    * The pool is gone: this cache never touches its record again, and tells the core so, which may
    * then give the record to this thread's next pool (never while this object could still use it).
@@ -256,8 +263,9 @@ export class BlockCache {
   /** Pops `number` (the top of the stack, now `count` blocks) and gives its block a new allocation of `size` bytes. */
   #take(number: number, count: number, size: number): number {
     const chunk = this.#chunks[number >>> CHUNK_SHIFT] ?? this.#chunk(number >>> CHUNK_SHIFT);
-    // A chunk not viewed yet, which the core no longer gives: another Worker destroyed the pool.
-    if (chunk === undefined) return this.#died();
+    // A chunk not viewed yet, which the core no longer gives: another Worker destroys the pool. Until
+    // the destroy has closed the record (which this cache then releases), the stack stays as it is.
+    if (chunk === undefined) return this.#poolGoing();
     const at = number & (CHUNK_BLOCKS - 1);
     // Ids count up pool-wide (as the core gives them): a handle of an earlier allocation never
     // frees a later one. An exclusive pool's are counted here and written through; a shared
@@ -350,8 +358,10 @@ export class BlockCache {
     if (this.#dead) return this.#died();
     const number = this.#numberOf(g);
     const chunk = this.#chunk(number >>> CHUNK_SHIFT);
-    // No such chunk: past the pool's blocks, or the pool was destroyed (the core gives none then).
-    if (chunk === undefined) return this.open ? this.#neverGaveOut(g) : this.#died();
+    // No chunk: past the pool's blocks, or the pool is being destroyed by another Worker (the core
+    // gives none from the moment the destroy begins, before it closes this cache's record). The
+    // core's free answers either: InvalidPointerError, or PoolNotFoundError.
+    if (chunk === undefined) return 1;
     const at = number & (CHUNK_BLOCKS - 1);
     const start = chunk[START_PLUS_ONE + at]! >>> 0;
     if (start !== g + 1) {
