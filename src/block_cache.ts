@@ -162,10 +162,8 @@ export class BlockCache {
   /** Why the last call that returned a failure failed. */
   message = "";
 
-  constructor(handle: number, address: number, maxBytes: number, readonly poolName: string, exclusive: boolean) {
+  constructor(handle: number, address: number, ids: Int32Array, maxBytes: number, readonly poolName: string, exclusive: boolean) {
     this.#handle = handle;
-    const ids = native.cachePoolIds(handle);
-    if (ids === null) throw new NativeLibraryError(`the core gave a cache of pool '${poolName}' but no id word`);
     this.#ids = ids;
     this.#exclusive = exclusive;
     this.#lastPoolId = Atomics.load(ids, 0);
@@ -185,9 +183,14 @@ export class BlockCache {
   /** Opens the calling thread's cache of the pool, or gives null where the pool has none. */
   static open(handle: number, maxBytes: number, poolName: string, exclusive: boolean): BlockCache | null {
     checkLayout();
+    // The id word first: another Worker may destroy the pool at any moment, and a record the core
+    // opened for this thread must reach a cache (which releases it once it sees the pool gone).
+    // The core keeps the word past the pool's end, as it keeps the record.
+    const ids = native.cachePoolIds(handle);
+    if (ids === null) return null; // no cache, or no pool: the core's path says which
     const address = native.openCache(handle);
     if (address === 0) return null;
-    const cache = new BlockCache(handle, address, maxBytes, poolName, exclusive);
+    const cache = new BlockCache(handle, address, ids, maxBytes, poolName, exclusive);
     openCaches.add(cache);
     return cache;
   }
@@ -210,6 +213,13 @@ export class BlockCache {
   /** The pool was destroyed by another thread (its blocks say so): this cache stops for good. */
   #died(): number {
     this.#die();
+    return Status.poolNotFound;
+  }
+
+  /** The pool is being destroyed, or was: PoolNotFound; once its record is closed, this cache dies. */
+  #poolGoing(): number {
+    if (!this.open) return this.#died();
+    this.message = `pool '${this.poolName}' was destroyed`;
     return Status.poolNotFound;
   }
 
@@ -259,7 +269,10 @@ export class BlockCache {
 
   /** Pops `number` (the top of the stack, now `count` blocks) and gives its block a new allocation of `size` bytes. */
   #take(number: number, count: number, size: number): number {
-    const chunk = (number < CHUNK_BLOCKS ? this.#chunk0 : this.#chunks[number >>> CHUNK_SHIFT]) ?? this.#chunk(number >>> CHUNK_SHIFT)!;
+    const chunk = (number < CHUNK_BLOCKS ? this.#chunk0 : this.#chunks[number >>> CHUNK_SHIFT]) ?? this.#chunk(number >>> CHUNK_SHIFT);
+    // A chunk not viewed yet, which the core no longer gives: another Worker destroys the pool. Until
+    // the destroy has closed the record (which this cache then releases), the stack stays as it is.
+    if (chunk === undefined) return this.#poolGoing();
     const at = number & (CHUNK_BLOCKS - 1);
     // Ids count up pool-wide (as the core gives them): a handle of an earlier allocation never
     // frees a later one. An exclusive pool's are counted here and written through; a shared
@@ -352,7 +365,10 @@ export class BlockCache {
     if (this.#dead) return this.#died();
     const number = this.#numberOf(g);
     const chunk = this.#chunk(number >>> CHUNK_SHIFT);
-    if (chunk === undefined) return this.#neverGaveOut(g);
+    // No chunk: past the pool's blocks, or the pool is being destroyed by another Worker (the core
+    // gives none from the moment the destroy begins, before it closes this cache's record). The
+    // core's free answers either: InvalidPointerError, or PoolNotFoundError.
+    if (chunk === undefined) return 1;
     const at = number & (CHUNK_BLOCKS - 1);
     const start = chunk[START_PLUS_ONE + at]! >>> 0;
     if (start !== g + 1) {

@@ -247,7 +247,7 @@ export function endpointOf(side: CopySide, role: "source" | "destination"): Endp
   }
   if (ArrayBuffer.isView(side)) {
     const length = byteLengthOf(side);
-    if (length === 0) throw new OutOfBoundsError(`cannot copy ${role === "source" ? "from" : "into"} the ${role} ${side.constructor.name}: it is empty or detached`);
+    if (length === 0) throw new OutOfBoundsError(`cannot copy ${role === "source" ? "from" : "into"} the ${role}, ${describe(side)}: it is empty or detached`);
     const address = addressOf(side as DataView);
     const pool = trackedPoolAt(address, length);
     return { kind: pool === undefined ? "pageable" : hostMemoryKind(pool), address, length, deviceId: -1, pool, side, role };

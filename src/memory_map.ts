@@ -11,7 +11,7 @@ import { ConfigError, describe, InvalidSnapshotError } from "./errors";
 import { escape, fixed } from "./markup";
 import type { BlockState, PoolSnapshot, SnapshotBlock, SnapshotRegion } from "./snapshot";
 import { bytes, reservedParts } from "./stats";
-import { optionsArg, wholeNumberOption } from "./validate";
+import { copyOfData, optionsArg, wholeNumberOption } from "./validate";
 
 export interface MemoryMapOptions {
   /** Width of the picture in pixels (default 960). */
@@ -45,7 +45,8 @@ const TARGET_ROWS_MAX = 4096;
 const DRAWN_ROWS_MAX = 1 << 16;
 
 /** An SVG picture of the pool the snapshot describes (see the file comment). */
-export function renderMemoryMap(snapshot: PoolSnapshot, options?: MemoryMapOptions): string {
+export function renderMemoryMap(source: PoolSnapshot, options?: MemoryMapOptions): string {
+  const snapshot = copyOfData(source, "the snapshot");
   checkSnapshot(snapshot);
   const given = optionsArg(OPTIONS, options, ["width", "rowBytes", "rows"]);
   const width = wholeNumberOption(OPTIONS, given, "width", 320, WIDTH_MAX, "pixels") ?? 960;

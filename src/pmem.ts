@@ -15,7 +15,7 @@ import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError } from "./errors";
 import { encodeName, GRANULE_BYTES, Status } from "./native";
 import { HostPool, trackAddresses } from "./pool";
-import { booleanOption, byteLengthOf, isWellFormedName, optionsArg, sizeArg } from "./validate";
+import { booleanOption, byteLengthOf, isArrayBuffer, isWellFormedName, optionsArg, sizeArg } from "./validate";
 import * as native from "./native";
 
 export interface SetRootOptions {
@@ -114,7 +114,7 @@ export class PMEMMemoryPool extends HostPool {
    * `offset` (InvalidSizeError): the copy never reaches the next allocation.
    */
   memcpyPersist(target: PersistTarget, source: ArrayBufferView | ArrayBuffer, offset = 0): void {
-    if (!(ArrayBuffer.isView(source) || source instanceof ArrayBuffer)) throw new InvalidArgumentError("source", `memcpyPersist copies from a typed array, DataView or ArrayBuffer, not ${describe(source)}`);
+    if (!(ArrayBuffer.isView(source) || isArrayBuffer(source))) throw new InvalidArgumentError("source", `memcpyPersist copies from a typed array, DataView or ArrayBuffer, not ${describe(source)}`);
     const bytes = byteLengthOf(source);
     if (isAllocation(target)) {
       this.#allocationRange(target, bytes, offset, "copy into"); // checks that the copy fits the target

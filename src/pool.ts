@@ -26,7 +26,7 @@ import {
 import { BlockCache, CACHE_CANNOT_TELL } from "./block_cache";
 import { allocationIdOf, errorFor, GRANULE_BYTES, lastError, lastId, OFFSET_ERROR_BASE, Status, STATS_FIELDS, statusOfOffset } from "./native";
 import * as native from "./native";
-import { byteLengthOf, pointerArg, sizeArg } from "./validate";
+import { bufferOf, byteLengthOf, pointerArg, sizeArg } from "./validate";
 import { plainConfig, takeSnapshot, type AllocationDetailsProvider, type PoolSnapshot, type SnapshotOptions } from "./snapshot";
 import { poolLine } from "./inspect";
 import { showStatsBeforeDestroy } from "./show_stats";
@@ -738,7 +738,7 @@ export abstract class HostPool extends NativePool {
       return target.free();
     }
     if (ArrayBuffer.isView(target)) {
-      if (byteLengthOf(target) === 0) throw this.#emptyView(target.buffer);
+      if (byteLengthOf(target) === 0) throw this.#emptyView(bufferOf(target));
       return this.releaseAddress(addressOf(target as DataView));
     }
     throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${typeof target}`);

@@ -21,6 +21,15 @@ export class GPUStream {
     this.#handle = handle;
   }
 
+  /**
+   * @internal whether `value` is a stream gpuPool.createStream() made, by its private field: a Proxy's
+   * traps never run (instanceof calls getPrototypeOf, which may throw) and an object made from the
+   * prototype (Object.create) is none.
+   */
+  static made(value: unknown): value is GPUStream {
+    return typeof value === "object" && value !== null && #handle in value;
+  }
+
   /** The device the stream is on. */
   get deviceId(): number {
     return this.#deviceId;
@@ -75,7 +84,7 @@ export function streamOf(options: unknown, owner = "StreamOptions", keys: readon
 
 /** @internal the `stream` option of `owner`, as read: a GPUStream or none (ConfigError otherwise). */
 export function streamOption(stream: unknown, owner: string): GPUStream | undefined {
-  if (stream !== undefined && !(stream instanceof GPUStream)) throw new ConfigError("stream", stream, "must be a GPUStream (from gpuPool.createStream())", owner);
+  if (stream !== undefined && !GPUStream.made(stream)) throw new ConfigError("stream", stream, "must be a GPUStream (from gpuPool.createStream())", owner);
   return stream;
 }
 

@@ -7,11 +7,11 @@
  * peak is marked with a line and its figure. No network and no external scripts: the page is
  * one string, an SVG and a few lines of script for the hover details.
  */
-import { ConfigError, describe, InvalidSnapshotError } from "./errors";
+import { ConfigError, describe, InvalidSnapshotError, MemoryPoolError } from "./errors";
 import { escape, fixed } from "./markup";
 import type { HistoryEvent } from "./debug/history";
 import { bytes } from "./stats";
-import { optionsArg, wholeNumberOption } from "./validate";
+import { copyOfData, optionsArg, wholeNumberOption } from "./validate";
 
 export interface TimelineOptions {
   /** Width and height of the plot in pixels (defaults 1100 and 480). */
@@ -48,15 +48,11 @@ const SIDE_MAX = 1 << 16;
 
 /** An HTML page of memory over time from a pool's history, or from its events (see the file comment). */
 export function renderTimeline(source: TimelineSource | readonly HistoryEvent[], options?: TimelineOptions): string {
-  const readable = Array.isArray(source) || typeof (source as Partial<TimelineSource> | null)?.getHistory === "function";
-  if (!readable) throw new InvalidSnapshotError("renderTimeline takes a pool or an array of its history events (pool.getHistory())");
+  const { events, name } = readSource(source);
   const given = optionsArg(OPTIONS, options, ["width", "height", "title"]);
   const width = wholeNumberOption(OPTIONS, given, "width", 200, SIDE_MAX, "pixels") ?? 1100;
   const height = wholeNumberOption(OPTIONS, given, "height", 200, SIDE_MAX, "pixels") ?? 480;
   if (given.title !== undefined && typeof given.title !== "string") throw new ConfigError("title", given.title, "must be a string", OPTIONS);
-  const events: unknown = Array.isArray(source) ? source : (source as TimelineSource).getHistory();
-  if (!Array.isArray(events)) throw new InvalidSnapshotError(`a pool's history is an array of events, got ${describe(events)}`);
-  const name = Array.isArray(source) ? undefined : String((source as TimelineSource).name);
   const { bands, steps, totals } = layOut(events);
   const peakStep = totals.reduce((best, total, step) => (total > totals[best]! ? step : best), 0);
   const peakBytes = totals[peakStep] ?? 0;
@@ -131,6 +127,28 @@ export function renderTimeline(source: TimelineSource | readonly HistoryEvent[],
  * use after each event. A band's base changes only when a band below it is freed, so each band keeps
  * just those changes: the page grows with the events, not with events times live allocations.
  */
+/**
+ * The events to draw (a copy: see copyOfData) and the pool's name, read once from a pool or an
+ * array. What the source's getters or a Proxy's traps throw is an InvalidSnapshotError; a pool's
+ * own typed error (getHistory() of a destroyed pool) passes as it is.
+ */
+function readSource(source: unknown): { events: unknown[]; name: string | undefined } {
+  let events: unknown;
+  let name: string | undefined;
+  try {
+    if (Array.isArray(source)) events = source;
+    else if (typeof (source as Partial<TimelineSource> | null)?.getHistory === "function") {
+      events = (source as TimelineSource).getHistory();
+      name = String((source as TimelineSource).name);
+    } else throw new InvalidSnapshotError("renderTimeline takes a pool or an array of its history events (pool.getHistory())");
+  } catch (err) {
+    if (err instanceof MemoryPoolError) throw err;
+    throw new InvalidSnapshotError(`renderTimeline cannot read its source (${describe(source)}): reading it threw ${describe(err)}`);
+  }
+  if (!Array.isArray(events)) throw new InvalidSnapshotError(`a pool's history is an array of events, got ${describe(events)}`);
+  return { events: copyOfData(events, "the history"), name };
+}
+
 function layOut(events: readonly unknown[]): { bands: Band[]; steps: number; totals: number[] } {
   const bands: Band[] = [];
   const live: Band[] = []; // in the order made: each band's base is the sum of those before it

@@ -4,7 +4,7 @@
  * InvalidArgumentError) rather than a TypeError from deep inside, or a wrong value that works by
  * coercion. Messages name a value's type, never its contents (errors.ts describe()).
  */
-import { ConfigError, describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError } from "./errors";
+import { ConfigError, describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, InvalidSnapshotError } from "./errors";
 import type { TypedArrayConstructor } from "./allocation";
 
 /**
@@ -34,6 +34,8 @@ export function sizeArg(value: unknown): number {
 const typedArrayByteLength = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteLength")!.get!) as (view: unknown) => number;
 const dataViewByteLength = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(DataView.prototype, "byteLength")!.get!) as (view: unknown) => number;
 const arrayBufferByteLength = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength")!.get!) as (buffer: unknown) => number;
+const typedArrayBuffer = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "buffer")!.get!) as (view: unknown) => ArrayBufferLike;
+const dataViewBuffer = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(DataView.prototype, "buffer")!.get!) as (view: unknown) => ArrayBufferLike;
 
 /**
  * The bytes a typed array, DataView or ArrayBuffer really spans (0 once detached), read by the
@@ -45,7 +47,39 @@ export function byteLengthOf(value: ArrayBufferView | ArrayBuffer): number {
   try {
     return typedArrayByteLength(value);
   } catch {
-    return dataViewByteLength(value); // the one kind of view that is no typed array
+    // The one kind of view that is no typed array. Its getter throws where a typed array's reads 0:
+    // over a detached buffer (its allocation was freed) or past the end of a shrunk resizable one.
+    // Either way it spans no bytes, and a caller asks its length to say so with a typed error.
+    try {
+      return dataViewByteLength(value);
+    } catch {
+      return 0;
+    }
+  }
+}
+
+/**
+ * The buffer a view really views, read by the engine's getter (`view.buffer` may be an own
+ * property, a subclass's getter that throws, or a Proxy whose traps throw).
+ */
+export function bufferOf(view: ArrayBufferView): ArrayBufferLike {
+  try {
+    return typedArrayBuffer(view);
+  } catch {
+    return dataViewBuffer(view);
+  }
+}
+
+/**
+ * Whether `value` is an ArrayBuffer (not a SharedArrayBuffer), by the engine's own check: a Proxy's
+ * traps never run (`instanceof` would call its getPrototypeOf trap, which may throw).
+ */
+export function isArrayBuffer(value: unknown): value is ArrayBuffer {
+  try {
+    arrayBufferByteLength(value);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -174,4 +208,45 @@ export function switchWord(value: string | undefined): boolean | undefined {
   if (text === "" || text === "0" || text === "off" || text === "false" || text === "no") return false;
   if (text === "1" || text === "on" || text === "true" || text === "yes") return true;
   return undefined;
+}
+
+/** How deep copyOfData copies: a snapshot's fields lie at most this deep (snapshot.blocks[i].field). */
+const DATA_DEPTH = 4;
+
+/**
+ * A copy of data a caller hands in to be drawn (a snapshot, history events), read once: arrays and
+ * objects to DATA_DEPTH, by their own enumerable keys, as JSON.stringify reads them. Getters and a
+ * Proxy's traps run once, and what they throw is an InvalidSnapshotError saying so, never the
+ * caller's own error or a TypeError; the copy is then checked and drawn, so a getter cannot pass
+ * the check with one value and be drawn with another. Typed arrays, DataViews and buffers stay as
+ * they are, unread (the checks refuse them by type): a view of a pool's window spans gigabytes of
+ * mostly unmapped memory, which structuredClone would read (a crash).
+ */
+export function copyOfData<T>(value: T, what: string): T {
+  try {
+    return copyToDepth(value, 0) as T;
+  } catch (err) {
+    throw new InvalidSnapshotError(`${what} cannot be read as data: reading it threw ${describe(err)}`);
+  }
+}
+
+function copyToDepth(value: unknown, depth: number): unknown {
+  if (typeof value !== "object" || value === null || depth > DATA_DEPTH || ArrayBuffer.isView(value) || isBuffer(value)) return value;
+  if (Array.isArray(value)) return Array.from(value, (item) => copyToDepth(item, depth + 1));
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) copy[key] = copyToDepth((value as Record<string, unknown>)[key], depth + 1);
+  return copy;
+}
+
+const sharedBufferByteLength = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, "byteLength")!.get!) as (buffer: unknown) => number;
+
+/** Whether `value` is an ArrayBuffer or a SharedArrayBuffer, by the engine's checks (no Proxy trap runs). */
+function isBuffer(value: unknown): boolean {
+  if (isArrayBuffer(value)) return true;
+  try {
+    sharedBufferByteLength(value);
+    return true;
+  } catch {
+    return false;
+  }
 }

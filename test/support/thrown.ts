@@ -1,5 +1,5 @@
-// The error a call throws, for tests that assert on its fields; fails the test if nothing is thrown.
-import type { MemoryPoolError } from "../../src/index";
+// The error a call throws, for tests that assert on its fields (fails the test if nothing is thrown), and how a call ends.
+import { MemoryPoolError } from "../../src/index";
 
 export function thrown<T = MemoryPoolError>(fn: () => unknown): T {
   try {
@@ -8,4 +8,14 @@ export function thrown<T = MemoryPoolError>(fn: () => unknown): T {
     return err as T;
   }
   throw new Error("expected a throw");
+}
+
+/** What a call ends in, as a word a table of cases can hold: "done", the code of the MemoryPoolError it throws, or "untyped: ..." for any other throw. */
+export function outcome(fn: () => unknown): string {
+  try {
+    fn();
+    return "done";
+  } catch (err) {
+    return err instanceof MemoryPoolError ? err.code : `untyped: ${String(err)}`;
+  }
 }

@@ -35,8 +35,22 @@ fn setReason(comptime fmt: []const u8, args: anytype) void {
     unavailable_reason = std.fmt.bufPrint(&reason_buffer, fmt, args) catch reason_buffer[0..];
 }
 
+/// The library MEMORY_POOL_LIBPMEM names, or null where it is unset or empty: an empty value means
+/// unset, as for MEMORY_POOL_CORE_PATH (dlopen("") opens the program itself, which has no libpmem).
+fn overrideName(value: ?[*:0]const u8) ?[*:0]const u8 {
+    const given = value orelse return null;
+    return if (given[0] == 0) null else given;
+}
+
+test "an empty MEMORY_POOL_LIBPMEM is no override" {
+    try std.testing.expect(overrideName(null) == null);
+    try std.testing.expect(overrideName("") == null);
+    const named: [*:0]const u8 = "/opt/pmdk/libpmem.so.1";
+    try std.testing.expectEqual(named, overrideName(named).?);
+}
+
 fn load() void {
-    const override = std.c.getenv(override_variable);
+    const override = overrideName(std.c.getenv(override_variable));
     const name: [*:0]const u8 = if (override) |value| value else default_name.ptr;
     const handle = std.c.dlopen(name, .{ .NOW = true }) orelse {
         const detail: []const u8 = if (std.c.dlerror()) |message| std.mem.span(message) else "dlopen failed";
