@@ -64,6 +64,12 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
   readonly #id: number;
   readonly #epoch: number;
   #freed = false;
+  /**
+   * The pool's count of ended allocations (endCount) when this one was last known alive, -1 where
+   * that count proves nothing (see NativePool.endCount): while the count has not moved, no
+   * allocation of the pool ended, so this one lives, and no call into the core need say so.
+   */
+  #aliveAtEnds: number;
 
   /** @internal use pool.allocate() */
   constructor(pool: P, ptr: Pointer, size: number, offset: number, id: number, made?: typeof MADE_BY_POOL) {
@@ -74,6 +80,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     this.#offset = offset;
     this.#id = id;
     this.#epoch = pool.epoch;
+    this.#aliveAtEnds = pool.endCount;
   }
 
   static {
@@ -129,7 +136,14 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
   /** Returns the block to its pool. A second free is a DoubleFreeError. */
   free(): void {
     this.assertFreeable();
-    this.settle(() => this.#pool.release(this));
+    // settle()'s steps written out: no closure made per free (the handle's common path).
+    let damage: MemoryPoolError | undefined;
+    try {
+      damage = this.#pool.release(this);
+    } catch (err) {
+      this.#releaseFailed(err);
+    }
+    this.#released(damage);
   }
 
   [Symbol.dispose](): void {
@@ -163,9 +177,17 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     try {
       damage = release();
     } catch (err) {
-      if (err instanceof DoubleFreeError) this.#freed = true; // freed by pointer, maybe reused since
-      throw err;
+      this.#releaseFailed(err);
     }
+    this.#released(damage ?? undefined);
+  }
+
+  #releaseFailed(err: unknown): never {
+    if (err instanceof DoubleFreeError) this.#freed = true; // freed by pointer, maybe reused since
+    throw err;
+  }
+
+  #released(damage: MemoryPoolError | undefined): void {
     this.#freed = true;
     this.onFreed();
     if (damage !== undefined) throw damage;
@@ -181,8 +203,12 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   /** @internal throws UseAfterFreeError unless the memory is still this allocation's. */
   protected assertAlive(action: string): void {
+    // No allocation of the pool ended since this one was known alive (reset and destroy count too).
+    const at = this.#aliveAtEnds;
+    if (at >= 0 && at === this.#pool.endCount && !this.#freed) return;
     this.assertUsableAsFarAsKnown(action);
     if (!this.#pool.holds(this.#offset, this.#id)) this.freedElsewhere(action);
+    this.#aliveAtEnds = this.#pool.endCount;
   }
 
   /**
