@@ -675,11 +675,21 @@ export abstract class NativePool {
 interface ViewedBlock {
   id: number;
   buffer: ArrayBuffer;
+  /** `buffer`'s length as made (0: no spare), read here rather than from a getter a caller may patch. */
+  size: number;
   live: boolean;
 }
 
 /** Spare buffers kept per pool and thread (see HostPool.#blocks); past this many they are dropped. */
 const VIEWED_BLOCKS_MAX = 1024;
+/**
+ * Bytes of spare buffers kept per pool and thread; a block freed past this keeps none. JSC counts
+ * an external buffer's bytes as heap: some MiB of them, live, make every JavaScript allocation of
+ * the process dearer (bench/RESULTS.md), and a spare saves only a toArrayBuffer call.
+ */
+const SPARE_BYTES_MAX = 2 ** 20;
+/** What a block without a spare holds: it fits no allocation (sizes are at least 1) and is never handed out. */
+const NO_SPARE = new ArrayBuffer(0);
 /** Window views kept per pool and thread for reuse (see HostPool.#windowViews); past this many they are dropped. */
 const WINDOW_VIEWS_MAX = 4096;
 
@@ -711,6 +721,8 @@ export abstract class HostPool extends NativePool {
   readonly #blocks = new Map<number, ViewedBlock>();
   /** How many of #blocks are live: frees skip the lookup while none is. */
   #liveViews = 0;
+  /** Bytes of the spares in #blocks (at most SPARE_BYTES_MAX). */
+  #spareBytes = 0;
   /** Ends this thread told ended()/endedAll() of (see endCount). */
   #ends = 0;
   /** Whether #ends proves life (endCount): decided on first use, the subclass's `kind` being set after this constructor. */
@@ -798,7 +810,7 @@ export abstract class HostPool extends NativePool {
       // Past VIEWED_BLOCKS_MAX spares, all of them go (a sweep per that many new blocks: amortised O(1)).
       if (this.#blocks.size - this.#liveViews >= VIEWED_BLOCKS_MAX) this.#dropSpares();
       const buffer = this.#newBuffer(offset, size);
-      this.#blocks.set(offset, { id, buffer, live: true });
+      this.#blocks.set(offset, { id, buffer, size, live: true });
       this.#liveViews++;
       return buffer;
     }
@@ -808,7 +820,11 @@ export abstract class HostPool extends NativePool {
       // (Or the caller transferred the buffer away, and this one was detached by it: a new one.)
       this.#retire(offset, block);
     }
-    if (block.buffer.byteLength !== size) block.buffer = this.#newBuffer(offset, size);
+    this.#spareBytes -= block.size; // the spare is handed out, or replaced
+    if (block.size !== size) {
+      block.buffer = this.#newBuffer(offset, size);
+      block.size = size;
+    }
     block.id = id;
     block.live = true;
     this.#liveViews++;
@@ -817,6 +833,7 @@ export abstract class HostPool extends NativePool {
 
   #dropSpares(): void {
     for (const [offset, block] of this.#blocks) if (!block.live) this.#blocks.delete(offset);
+    this.#spareBytes = 0;
   }
 
   #newBuffer(offset: number, size: number): ArrayBuffer {
@@ -826,14 +843,22 @@ export abstract class HostPool extends NativePool {
 
   /**
    * Detaches every view of the block's live buffer; what took its bytes over stays as the block's
-   * spare. A buffer the caller already transferred away (`buffer.transfer()`, a postMessage or
-   * structuredClone transfer list) is detached here, and left with no spare (a spare of 0 bytes
-   * fits no allocation): whoever holds the transferred buffer keeps reaching the block, which only
-   * its owner can prevent (see the README).
+   * spare, within SPARE_BYTES_MAX (past it the buffer is detached with transfer(0) and the block
+   * keeps none). A buffer the caller already transferred away (`buffer.transfer()`, a postMessage or
+   * structuredClone transfer list) is detached here, and left with no spare: whoever holds the
+   * transferred buffer keeps reaching the block, which only its owner can prevent (see the README).
    */
   #retire(offset: number, block: ViewedBlock): void {
-    this.debug?.viewDetached(block.buffer, offset);
-    block.buffer = block.buffer.detached ? new ArrayBuffer(0) : block.buffer.transfer();
+    const buffer = block.buffer;
+    this.debug?.viewDetached(buffer, offset);
+    if (buffer.detached || this.#spareBytes + block.size > SPARE_BYTES_MAX) {
+      if (!buffer.detached) buffer.transfer(0);
+      block.buffer = NO_SPARE;
+      block.size = 0;
+    } else {
+      block.buffer = buffer.transfer();
+      this.#spareBytes += block.size;
+    }
     block.live = false;
     this.#liveViews--;
   }
@@ -864,6 +889,7 @@ export abstract class HostPool extends NativePool {
     }
     this.#blocks.clear();
     this.#liveViews = 0;
+    this.#spareBytes = 0;
   }
 
   /**

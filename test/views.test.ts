@@ -97,6 +97,23 @@ describe("default views", () => {
     third.free();
   });
 
+  test("blocks freed past the spares' byte budget keep no spare: their next allocations still get exact views, the old ones stay dead", () => {
+    const p = pool("spare-budget", { initialSize: 16 << 20 });
+    const size = 256 << 10; // 8 of them are twice the budget (1 MiB)
+    const first = Array.from({ length: 8 }, () => p.allocate(size));
+    const old = first.map((a) => a.bytes);
+    for (const a of first) a.free();
+    const again = Array.from({ length: 8 }, () => p.allocate(size));
+    expect(new Set(again.map((a) => a.ptr))).toEqual(new Set(first.map((a) => a.ptr)));
+    again.forEach((a, i) => {
+      expect(a.bytes.buffer.byteLength).toBe(size);
+      a.bytes.fill(i + 1);
+    });
+    for (const view of old) expect(view.length).toBe(0);
+    again.forEach((a, i) => expect(read.u8(a.ptr, size - 1)).toBe(i + 1));
+    for (const a of again) a.free();
+  });
+
   test("an allocation that ended where this thread did not see it (another Worker) has its views detached when the block is viewed again", () => {
     // A Variable pool: the core's path, which hands the freed block out again at once (a FixedSize
     // pool's JavaScript cache would hand out one of its own blocks first).
