@@ -128,6 +128,16 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     return !this.#freed && this.#epoch === this.#pool.epoch && !this.#pool.destroyed && this.#pool.stillHolds(this.#offset, this.#id);
   }
 
+  /**
+   * @internal whether this thread knows the allocation lives without asking the core: no allocation
+   * of its pool ended since this one was last known alive (reset and destroy count too). False
+   * where that cannot be known so (see NativePool.endCount): then `alive` or the core says.
+   */
+  get knownAlive(): boolean {
+    const at = this.#aliveAtEnds;
+    return at >= 0 && at === this.#pool.endCount && !this.#freed;
+  }
+
   /** @internal whether free() was called on this handle (cheaper than `alive`: no call into the core). */
   get released(): boolean {
     return this.#freed;
@@ -203,9 +213,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   /** @internal throws UseAfterFreeError unless the memory is still this allocation's. */
   protected assertAlive(action: string): void {
-    // No allocation of the pool ended since this one was known alive (reset and destroy count too).
-    const at = this.#aliveAtEnds;
-    if (at >= 0 && at === this.#pool.endCount && !this.#freed) return;
+    if (this.knownAlive) return;
     this.assertUsableAsFarAsKnown(action);
     if (!this.#pool.holds(this.#offset, this.#id)) this.freedElsewhere(action);
     this.#aliveAtEnds = this.#pool.endCount;
