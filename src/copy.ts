@@ -181,7 +181,9 @@ function isByteCount(value: unknown): value is number {
  * Their views are read only to prove them alive.
  */
 function copyAllocationBytes(dst: Allocation, src: Allocation, bytes: number | undefined, at: number, start: number): number {
-  if (!provenAlive(dst) || !provenAlive(src) || dst.pool.kind === "pmem") return 0;
+  const pool = dst.pool;
+  if (pool.kind === "pmem" || !endsOnlyHere(pool) || (src.pool !== pool && !endsOnlyHere(src.pool))) return 0;
+  if (!provenAlive(dst) || !provenAlive(src)) return 0;
   const size = src.size;
   const length = bytes ?? size - start;
   if (!(Number.isSafeInteger(length) && length > 0 && start + length <= size && at + length <= dst.size)) return 0;
@@ -189,9 +191,9 @@ function copyAllocationBytes(dst: Allocation, src: Allocation, bytes: number | u
   return length;
 }
 
-/** Whether this thread knows, with no call into the core, that an allocation lives: its count of ends (knownAlive), or its attached view (see above). */
+/** Whether this thread knows that an allocation of a "none" host pool lives, with no call into the core: its attached view (see above), or its pool's count of ends (knownAlive). */
 function provenAlive(allocation: Allocation): boolean {
-  return allocation.knownAlive || (endsOnlyHere(allocation.pool) && liveBytesOf(allocation) !== undefined);
+  return liveBytesOf(allocation) !== undefined || allocation.knownAlive;
 }
 
 /** A Uint8Array (or Buffer) of its own: `set` copies its bytes as they are. */
