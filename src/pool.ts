@@ -7,7 +7,7 @@
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
 import { writeSync } from "node:fs";
-import { Allocation, isAllocation, MADE_BY_POOL, PoolAllocation } from "./allocation";
+import { Allocation, isAllocation, MADE_BY_POOL, PoolAllocation, type EndCount } from "./allocation";
 import type { PoolConfig } from "./config";
 import { History, type HistoryEvent } from "./debug/history";
 import { describeAllocation, describeBoundaryViolation, describeWriteAfterFree, leakReport, stackSection, type LeakInfo } from "./debug/report";
@@ -335,16 +335,6 @@ export abstract class NativePool {
 
   /** @internal every allocation ended at once (reset, destroy). */
   endedAll(): void {}
-
-  /**
-   * @internal where every end of this pool's allocations is one this thread makes and tells
-   * ended()/endedAll() of (host pools of threadSafety "none"): how many it has told so far, so a
-   * handle that saw the same count is still alive. -1 where the count proves nothing (another
-   * thread may free, or the core ends allocations of its own accord).
-   */
-  get endCount(): number {
-    return -1;
-  }
 
   /**
    * @internal the id of the allocation at `offset`, 0 where the block is free. A call the core
@@ -723,9 +713,9 @@ export abstract class HostPool extends NativePool {
   #liveViews = 0;
   /** Bytes of the spares in #blocks (at most SPARE_BYTES_MAX). */
   #spareBytes = 0;
-  /** Ends this thread told ended()/endedAll() of (see endCount). */
-  #ends = 0;
-  /** Whether #ends proves life (endCount): decided on first use, the subclass's `kind` being set after this constructor. */
+  /** Ends this thread told ended()/endedAll() of: handed to this pool's handles where it proves life (#endsProof). */
+  readonly #endCount: EndCount = { ends: 0 };
+  /** Whether #endCount proves life: decided on first use, the subclass's `kind` being set after this constructor. */
   #endsProveLife: boolean | undefined = undefined;
 
   /** @internal pools are made by MemoryPoolManager */
@@ -749,7 +739,7 @@ export abstract class HostPool extends NativePool {
   allocate(size: number): Allocation {
     const offset = this.allocOffset(size);
     const tagged = this.lastTaggedId; // the id, and in its top bit whether the allocation has guard pages
-    const allocation = new Allocation(this, this.addressOf(offset), size, offset, allocationIdOf(tagged), MADE_BY_POOL);
+    const allocation = new Allocation(this, this.addressOf(offset), size, offset, allocationIdOf(tagged), MADE_BY_POOL, this.#endsProof());
     if (this.tracking) this.debug!.allocated(offset, tagged, size, allocation);
     return allocation;
   }
@@ -795,7 +785,7 @@ export abstract class HostPool extends NativePool {
   /** An Allocation over a live block of this pool, e.g. a pointer received from a Worker. */
   fromPointer(address: number): Allocation {
     const { offset, size, id } = this.liveBlock(pointerArg("fromPointer", address));
-    const allocation = new Allocation(this, address as Pointer, size, offset, id, MADE_BY_POOL);
+    const allocation = new Allocation(this, address as Pointer, size, offset, id, MADE_BY_POOL, this.#endsProof());
     if (this.tracking) this.debug!.adopted(offset, id, size, allocation);
     return allocation;
   }
@@ -864,24 +854,25 @@ export abstract class HostPool extends NativePool {
   }
 
   /**
-   * A "none" pool's allocations end only in its own thread (the core refuses any other), and only
-   * by the routes that call ended() or endedAll(). Not PMEM pools: their core also frees blocks
-   * named by links and roots, which is told here by ended() too but is not worth the proof's risk.
+   * The count handles of this pool may take as proof of life, or undefined. A "none" pool's
+   * allocations end only in its own thread (the core refuses any other), and only by the routes
+   * that call ended() or endedAll(). Not PMEM pools: their core also frees blocks named by links
+   * and roots, which is told here by ended() too but is not worth the proof's risk.
    */
-  override get endCount(): number {
+  #endsProof(): EndCount | undefined {
     const proves = this.#endsProveLife ?? (this.#endsProveLife = this.config.threadSafety === "none" && this.kind !== "pmem");
-    return proves ? this.#ends : -1;
+    return proves ? this.#endCount : undefined;
   }
 
   override ended(offset: number): void {
-    this.#ends++;
+    this.#endCount.ends++;
     if (this.#liveViews === 0) return;
     const block = this.#blocks.get(offset);
     if (block !== undefined && block.live) this.#retire(offset, block);
   }
 
   override endedAll(): void {
-    this.#ends++;
+    this.#endCount.ends++;
     for (const [offset, block] of this.#blocks) {
       if (!block.live) continue;
       this.debug?.viewDetached(block.buffer, offset);
