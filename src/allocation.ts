@@ -323,10 +323,12 @@ export class Allocation extends PoolAllocation<HostPool> {
   }
 
   /**
-   * UNSAFE, for hot loops only: a Uint8Array over the same bytes cut from the pool's 4 GiB window,
-   * which costs less to make (no buffer of its own). It gives up both safeties of `bytes`: its
-   * `.buffer` is the window, through which every other allocation of the pool can be read and
-   * written, and nothing detaches it, so kept past free() it reaches whatever is allocated there next.
+   * UNSAFE, for hot loops only: a Uint8Array over the same bytes cut from one of the pool's windows
+   * (buffers over a MiB or more of its memory), made once per block and handed out again, the same
+   * view, while the block's allocation has the same size: no buffer of its own per allocation. It
+   * gives up both safeties of `bytes`: its `.buffer` is the window, through which other allocations
+   * of the pool can be read and written, and nothing detaches it, so kept past free() it reaches
+   * whatever is allocated there next. It is never longer than the allocation it is handed out for.
    */
   windowBytes(): Uint8Array<ArrayBuffer> {
     this.assertAlive("view");

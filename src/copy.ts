@@ -78,14 +78,8 @@ const PATHS: Record<MemoryKind, Record<MemoryKind, CopyPath>> = {
  * path can queue the copy on it (then synchronize the stream before touching the bytes). A PMEM
  * destination (an allocation or a view of one) is durable when it returns.
  */
-export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: CopyOptions): number;
-export function copy(dst: CopySide, src: CopySide): number {
-  // Two parameters declared, the others read from `arguments`: a call with fewer arguments than a
-  // function declares goes through JSC's arity fixup, 9 ns a call here (copy(a, b) against a 12 ns
-  // `set`), where reading absent arguments costs nothing (bench/RESULTS.md).
-  const count = arguments.length;
-  const bytes = count > 2 ? (arguments[2] as number | undefined) : undefined;
-  const options = count > 3 ? (arguments[3] as CopyOptions | undefined) : undefined;
+export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: CopyOptions): number {
+  // Kept small, so that JSC inlines it into the caller: no options, host bytes on both sides.
   if (options === undefined) {
     const moved = copyFast(dst, src, bytes);
     if (moved !== 0) return moved;
