@@ -101,9 +101,27 @@ group("safe views", () => {
   const row = compare("allocate+.bytes+free, 64 B, default safe view vs the floor (exact buffer made and detached)", safeView(64), floor, 1.25);
   goals.push(row);
   goals.push(compare("  same, 64 B, vs new Uint8Array(64)", ["allocate(64).bytes + free() (vs Uint8Array)", safeView(64)[1]], ["new Uint8Array(64)", () => do_not_optimize(new Uint8Array(64))], undefined));
+  // The same pairs on the default FixedSize pool (its allocations and frees stay in JavaScript), the pool a hot loop of 64 B blocks picks.
+  const fixedView = (windowed: boolean): [string, () => void] => [
+    `default FixedSize pool allocate(64)${windowed ? ".windowBytes()" : ".bytes"} + free()`,
+    () => {
+      const a = fixed.allocate(64);
+      do_not_optimize(windowed ? a.windowBytes() : a.bytes);
+      a.free();
+    },
+  ];
+  goals.push(compare("  same, 64 B, default FixedSize pool, vs the floor", fixedView(false), row.anchor, 1.25));
   goals.push(
     compare(
-      "window-view opt-in, 64 B: allocate+windowBytes()+free vs new Uint8Array(64)",
+      "window-view opt-in, 64 B, default FixedSize pool: allocate+windowBytes()+free vs new Uint8Array(64)",
+      fixedView(true),
+      ["new Uint8Array(64) (fixed window row)", () => do_not_optimize(new Uint8Array(64))],
+      1.0,
+    ),
+  );
+  goals.push(
+    compare(
+      "window-view opt-in, 64 B, Variable pool: allocate+windowBytes()+free vs new Uint8Array(64)",
       [
         "allocate(64).windowBytes() + free()",
         () => {

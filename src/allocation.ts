@@ -46,6 +46,34 @@ export const MADE_BY_POOL: unique symbol = Symbol("made by a pool");
 let hasPoolFields: (value: object) => boolean;
 let hasHostFields: (value: object) => boolean;
 
+/**
+ * @internal a pool's count of the ends of its allocations, where every end is one this thread makes
+ * and counts (host pools of threadSafety "none": HostPool). The pool hands it to the handles it
+ * makes; neither lets anyone else reach it, so no caller can make a handle believe it lives.
+ */
+export interface EndCount {
+  ends: number;
+}
+
+/*
+ * An allocation's fields as its pool made them, for the library's own checks and copies: read from
+ * the private fields, past any getter a caller shadowed with an own property (handles are ordinary
+ * objects: Object.defineProperty(a, "size", ...) succeeds) or patched on the prototype.
+ */
+/** @internal the address of an allocation's first byte. */
+export let addressOfAllocation: (allocation: PoolAllocation) => number;
+/** @internal the bytes an allocation was asked for. */
+export let sizeOfAllocation: (allocation: PoolAllocation) => number;
+/** @internal an allocation's granule offset in its pool and its id there. */
+export let offsetOfAllocation: (allocation: PoolAllocation) => number;
+export let idOfAllocation: (allocation: PoolAllocation) => number;
+/** @internal the pool an allocation came from. */
+export let poolOfAllocation: <P extends NativePool>(allocation: PoolAllocation<P>) => P;
+/** @internal whether this thread knows an allocation lives with no call into the core (see PoolAllocation's #aliveAtEnds). */
+export let knownAlive: (allocation: PoolAllocation) => boolean;
+/** @internal the view `bytes` made last (Allocation's cachedBytes). */
+export let viewOfAllocation: (allocation: Allocation) => Uint8Array<ArrayBuffer> | undefined;
+
 /** @internal whether `value` is an allocation a pool made, of any kind (what `instanceof PoolAllocation` means to ask). */
 export function isPoolAllocation(value: unknown): value is PoolAllocation {
   return typeof value === "object" && value !== null && hasPoolFields(value);
@@ -64,9 +92,17 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
   readonly #id: number;
   readonly #epoch: number;
   #freed = false;
+  /** The pool's count of ends, where it proves life (EndCount); undefined elsewhere. */
+  readonly #endCount: EndCount | undefined;
+  /**
+   * #endCount's value when this allocation was last known alive, -1 where there is none: while the
+   * count has not moved, no allocation of the pool ended (reset and destroy count too), so this one
+   * lives, and no call into the core need say so.
+   */
+  #aliveAtEnds: number;
 
   /** @internal use pool.allocate() */
-  constructor(pool: P, ptr: Pointer, size: number, offset: number, id: number, made?: typeof MADE_BY_POOL) {
+  constructor(pool: P, ptr: Pointer, size: number, offset: number, id: number, made?: typeof MADE_BY_POOL, endCount?: EndCount) {
     if (made !== MADE_BY_POOL) throw new UnsupportedOperationError(`${new.target.name} has no public constructor: pool.allocate() and pool.fromPointer() make allocations`);
     this.#pool = pool;
     this.#ptr = ptr;
@@ -74,11 +110,24 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     this.#offset = offset;
     this.#id = id;
     this.#epoch = pool.epoch;
+    this.#endCount = endCount;
+    this.#aliveAtEnds = endCount === undefined ? -1 : endCount.ends;
   }
 
   static {
     // `#pool in value`: only code inside the class can ask it (see isPoolAllocation).
     hasPoolFields = (value) => #pool in value;
+    addressOfAllocation = (allocation) => allocation.#ptr;
+    sizeOfAllocation = (allocation) => allocation.#size;
+    offsetOfAllocation = (allocation) => allocation.#offset;
+    idOfAllocation = (allocation) => allocation.#id;
+    poolOfAllocation = <P extends NativePool>(allocation: PoolAllocation<P>) => allocation.#pool;
+    knownAlive = (allocation) => allocation.#knownAlive();
+  }
+
+  #knownAlive(): boolean {
+    const at = this.#aliveAtEnds;
+    return at >= 0 && at === this.#endCount!.ends && !this.#freed;
   }
 
   /** The pool the allocation came from. */
@@ -129,7 +178,14 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
   /** Returns the block to its pool. A second free is a DoubleFreeError. */
   free(): void {
     this.assertFreeable();
-    this.settle(() => this.#pool.release(this));
+    // settle()'s steps written out: no closure made per free (the handle's common path).
+    let damage: MemoryPoolError | undefined;
+    try {
+      damage = this.#pool.release(this);
+    } catch (err) {
+      this.#releaseFailed(err);
+    }
+    this.#released(damage);
   }
 
   [Symbol.dispose](): void {
@@ -163,9 +219,17 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     try {
       damage = release();
     } catch (err) {
-      if (err instanceof DoubleFreeError) this.#freed = true; // freed by pointer, maybe reused since
-      throw err;
+      this.#releaseFailed(err);
     }
+    this.#released(damage ?? undefined);
+  }
+
+  #releaseFailed(err: unknown): never {
+    if (err instanceof DoubleFreeError) this.#freed = true; // freed by pointer, maybe reused since
+    throw err;
+  }
+
+  #released(damage: MemoryPoolError | undefined): void {
     this.#freed = true;
     this.onFreed();
     if (damage !== undefined) throw damage;
@@ -181,8 +245,12 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   /** @internal throws UseAfterFreeError unless the memory is still this allocation's. */
   protected assertAlive(action: string): void {
+    if (this.#knownAlive()) return;
     this.assertUsableAsFarAsKnown(action);
+    // Read before the core is asked: an end in between leaves the count moved, never a stale proof.
+    const ends = this.#endCount === undefined ? -1 : this.#endCount.ends;
     if (!this.#pool.holds(this.#offset, this.#id)) this.freedElsewhere(action);
+    this.#aliveAtEnds = ends;
   }
 
   /**
@@ -219,6 +287,7 @@ export class Allocation extends PoolAllocation<HostPool> {
 
   static {
     hasHostFields = (value) => #bytes in value;
+    viewOfAllocation = (allocation) => allocation.#bytes;
   }
 
   /**
@@ -230,7 +299,12 @@ export class Allocation extends PoolAllocation<HostPool> {
     const cached = this.#bytes;
     // A view the caller detached by transferring its buffer away is replaced (size is never 0).
     if (cached !== undefined && cached.byteLength !== 0) return cached;
-    return (this.#bytes = new Uint8Array(this.pool.exactBuffer(this.offset, this.size, this.id)));
+    return (this.#bytes = new Uint8Array(this.#exactBuffer()));
+  }
+
+  /** The buffer over exactly this allocation, from the fields the pool gave it (a caller's own `size` property must not make a longer one). */
+  #exactBuffer(): ArrayBuffer {
+    return poolOfAllocation(this).exactBuffer(offsetOfAllocation(this), sizeOfAllocation(this), idOfAllocation(this));
   }
 
   /**
@@ -245,18 +319,20 @@ export class Allocation extends PoolAllocation<HostPool> {
   as<T extends TypedArrayConstructor>(type: T): InstanceType<T> {
     this.assertAlive("view");
     const checked = typedArrayTypeArg("as", type);
-    return new checked(this.pool.exactBuffer(this.offset, this.size, this.id), 0, Math.floor(this.size / checked.BYTES_PER_ELEMENT)) as InstanceType<T>;
+    return new checked(this.#exactBuffer(), 0, Math.floor(sizeOfAllocation(this) / checked.BYTES_PER_ELEMENT)) as InstanceType<T>;
   }
 
   /**
-   * UNSAFE, for hot loops only: a Uint8Array over the same bytes cut from the pool's 4 GiB window,
-   * which costs less to make (no buffer of its own). It gives up both safeties of `bytes`: its
-   * `.buffer` is the window, through which every other allocation of the pool can be read and
-   * written, and nothing detaches it, so kept past free() it reaches whatever is allocated there next.
+   * UNSAFE, for hot loops only: a Uint8Array over the same bytes cut from one of the pool's windows
+   * (buffers over a MiB or more of its memory), made once per block and handed out again, the same
+   * view, while the block's allocation has the same size: no buffer of its own per allocation. It
+   * gives up both safeties of `bytes`: its `.buffer` is the window, through which other allocations
+   * of the pool can be read and written, and nothing detaches it, so kept past free() it reaches
+   * whatever is allocated there next. It is never longer than the allocation it is handed out for.
    */
   windowBytes(): Uint8Array<ArrayBuffer> {
     this.assertAlive("view");
-    return this.pool.windowView(this.offset, this.size);
+    return poolOfAllocation(this).windowView(offsetOfAllocation(this), sizeOfAllocation(this));
   }
 
   /** @internal */

@@ -7,7 +7,17 @@
  * view, a Uint8Array) skip the endpoints and the core's checks: see the fast paths below.
  */
 import { ptr as addressOf, type Pointer } from "bun:ffi";
-import { Allocation, isAllocation, isPoolAllocation, PoolAllocation } from "./allocation";
+import {
+  addressOfAllocation,
+  Allocation,
+  isAllocation,
+  isPoolAllocation,
+  knownAlive,
+  PoolAllocation,
+  poolOfAllocation,
+  sizeOfAllocation,
+  viewOfAllocation,
+} from "./allocation";
 import { InvalidPointerError, OutOfBoundsError, describe } from "./errors";
 import { HostMemory } from "./native";
 import * as native from "./native";
@@ -71,10 +81,16 @@ const PATHS: Record<MemoryKind, Record<MemoryKind, CopyPath>> = {
 export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: CopyOptions): number {
   // Kept small, so that JSC inlines it into the caller: no options, host bytes on both sides.
   if (options === undefined) {
-    const moved = isAllocation(dst) && isAllocation(src) ? copyAllocationBytes(dst, src, bytes, 0, 0) : copyHostBytes(dst, src, bytes, 0);
+    const moved = copyFast(dst, src, bytes);
     if (moved !== 0) return moved;
   }
   return copyChecked(dst, src, bytes, options);
+}
+
+/** copy() with no options where a fast path below takes it, else 0. */
+function copyFast(dst: CopySide, src: CopySide, bytes: number | undefined): number {
+  if (isByteArray(dst) && isByteArray(src)) return copyByteArrays(dst, src, bytes);
+  return isAllocation(dst) && isAllocation(src) ? copyAllocationBytes(dst, src, bytes, 0, 0) : copyHostBytes(dst, src, bytes, 0);
 }
 
 /**
@@ -111,12 +127,12 @@ function copyChecked(dst: CopySide, src: CopySide, bytes: number | undefined, op
     }
   }
   // Two allocations of host pools (no PMEM destination), whole or from the start: liveness checked, one memmove, no endpoints built.
-  if (options === undefined && isAllocation(dst) && isAllocation(src) && dst.pool.kind !== "pmem") {
-    const length = bytes ?? src.size;
-    if (Number.isSafeInteger(length) && length > 0 && length <= src.size && length <= dst.size) {
+  if (options === undefined && isAllocation(dst) && isAllocation(src) && poolOfAllocation(dst).kind !== "pmem") {
+    const length = bytes ?? sizeOfAllocation(src);
+    if (Number.isSafeInteger(length) && length > 0 && length <= sizeOfAllocation(src) && length <= sizeOfAllocation(dst)) {
       dst.assertUsable("copy into");
       src.assertUsable("copy from");
-      native.copyHost(dst.ptr, src.ptr, length);
+      native.copyHost(addressOfAllocation(dst) as Pointer, addressOfAllocation(src) as Pointer, length);
       return length;
     }
   }
@@ -154,7 +170,7 @@ function endsOnlyHere(pool: HostPool): boolean {
 
 /** The view of an allocation of such a pool that proves it alive (see above), or undefined. */
 function liveBytesOf(allocation: Allocation): Uint8Array | undefined {
-  const view = allocation.cachedBytes;
+  const view = viewOfAllocation(allocation);
   return view === undefined || view[0] === undefined ? undefined : view;
 }
 
@@ -169,14 +185,20 @@ function isByteCount(value: unknown): value is number {
  * Their views are read only to prove them alive.
  */
 function copyAllocationBytes(dst: Allocation, src: Allocation, bytes: number | undefined, at: number, start: number): number {
-  const pool = dst.pool;
-  if (pool.kind === "pmem" || !endsOnlyHere(pool) || (src.pool !== pool && !endsOnlyHere(src.pool))) return 0;
-  if (liveBytesOf(dst) === undefined || liveBytesOf(src) === undefined) return 0;
-  const size = src.size;
+  const pool = poolOfAllocation(dst);
+  const srcPool = poolOfAllocation(src);
+  if (pool.kind === "pmem" || !endsOnlyHere(pool) || (srcPool !== pool && !endsOnlyHere(srcPool))) return 0;
+  if (!provenAlive(dst) || !provenAlive(src)) return 0;
+  const size = sizeOfAllocation(src);
   const length = bytes ?? size - start;
-  if (!(Number.isSafeInteger(length) && length > 0 && start + length <= size && at + length <= dst.size)) return 0;
-  native.copyHost((dst.ptr + at) as Pointer, (src.ptr + start) as Pointer, length);
+  if (!(Number.isSafeInteger(length) && length > 0 && start + length <= size && at + length <= sizeOfAllocation(dst))) return 0;
+  native.copyHost((addressOfAllocation(dst) + at) as Pointer, (addressOfAllocation(src) + start) as Pointer, length);
   return length;
+}
+
+/** Whether this thread knows that an allocation of a "none" host pool lives, with no call into the core: its attached view (see above), or its pool's count of ends (knownAlive). */
+function provenAlive(allocation: Allocation): boolean {
+  return liveBytesOf(allocation) !== undefined || knownAlive(allocation);
 }
 
 /** A Uint8Array (or Buffer) of its own: `set` copies its bytes as they are. */
@@ -208,16 +230,25 @@ function copyHostBytes(dst: CopySide, src: CopySide, bytes: number | undefined, 
   const toArray = isByteArray(dst);
   // Claimed lengths first: a patched `length` getter is a caller's code and may end an allocation
   // or detach a view. Everything after reads only elements and private fields.
-  const fromLength = fromArray ? claimedLength(src) : isAllocation(src) ? src.size : -1;
-  const toLength = toArray ? claimedLength(dst) : isAllocation(dst) && dst.pool.kind !== "pmem" ? dst.size : -1;
-  if (fromLength <= 0 || toLength <= 0) return 0;
+  const fromLength = fromArray ? claimedLength(src) : isAllocation(src) ? sizeOfAllocation(src) : -1;
+  const toLength = toArray ? claimedLength(dst) : isAllocation(dst) && poolOfAllocation(dst).kind !== "pmem" ? sizeOfAllocation(dst) : -1;
+  if (fromLength <= 0 || toLength <= 0 || !(bytes === undefined || bytes === fromLength) || at + fromLength > toLength) return 0;
   if ((fromArray && !hasLength(src, fromLength)) || (toArray && !hasLength(dst, toLength))) return 0;
-  const from = fromArray ? src : endsOnlyHere((src as Allocation).pool) ? liveBytesOf(src as Allocation) : undefined;
-  const to = toArray ? dst : endsOnlyHere((dst as Allocation).pool) ? liveBytesOf(dst as Allocation) : undefined;
+  const from = fromArray ? src : endsOnlyHere(poolOfAllocation(src as Allocation)) ? liveBytesOf(src as Allocation) : undefined;
+  const to = toArray ? dst : endsOnlyHere(poolOfAllocation(dst as Allocation)) ? liveBytesOf(dst as Allocation) : undefined;
   if (from === undefined || to === undefined) return 0;
   if (toArray && tracksPmemMemory() && trackedPoolAt(addressOf(to), toLength)?.kind === "pmem") return 0;
-  if (!((bytes === undefined || bytes === fromLength) && at + fromLength <= toLength)) return 0;
   setBytes.call(to, from, at);
+  return fromLength;
+}
+
+/** copyHostBytes for two Uint8Arrays (or Buffers), all of the source at the destination's start: its checks and nothing else. */
+function copyByteArrays(dst: Uint8Array, src: Uint8Array, bytes: number | undefined): number {
+  const fromLength = claimedLength(src);
+  const toLength = claimedLength(dst);
+  if (!(fromLength > 0 && fromLength <= toLength && (bytes === undefined || bytes === fromLength) && hasLength(src, fromLength) && hasLength(dst, toLength))) return 0;
+  if (tracksPmemMemory() && trackedPoolAt(addressOf(dst), toLength)?.kind === "pmem") return 0;
+  setBytes.call(dst, src, 0);
   return fromLength;
 }
 
@@ -240,10 +271,12 @@ export function copyBetween(dst: Endpoint, src: Endpoint, bytes: number | undefi
 export function endpointOf(side: CopySide, role: "source" | "destination"): Endpoint {
   if (isPoolAllocation(side)) {
     side.assertUsable(role === "source" ? "copy from" : "copy into");
-    const pool = side.pool;
-    if (pool.kind === "gpu") return { kind: "device", address: side.ptr, length: side.size, deviceId: pool.config.deviceId, pool: undefined, side, role };
+    const pool = poolOfAllocation(side);
+    const address = addressOfAllocation(side);
+    const length = sizeOfAllocation(side);
+    if (pool.kind === "gpu") return { kind: "device", address, length, deviceId: pool.config.deviceId, pool: undefined, side, role };
     const host = pool as HostPool;
-    return { kind: hostMemoryKind(host), address: side.ptr, length: side.size, deviceId: -1, pool: host, side, role };
+    return { kind: hostMemoryKind(host), address, length, deviceId: -1, pool: host, side, role };
   }
   if (ArrayBuffer.isView(side)) {
     const length = byteLengthOf(side);

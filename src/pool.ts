@@ -2,12 +2,12 @@
  * Pools as TypeScript sees them: a handle into the core plus the address of the pool's arena.
  * NativePool holds what every kind shares (allocation ids, frees, statistics, reset, trim,
  * destruction); HostPool adds views (each over exactly its allocation, detached when it ends; the
- * pool's 4 GiB windows only where asked for by name), and the TypeScript half of the debug layer
+ * pool's windows only where asked for by name), and the TypeScript half of the debug layer
  * (src/debug/), which a pool without debug switches never calls.
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
 import { writeSync } from "node:fs";
-import { Allocation, isAllocation, MADE_BY_POOL, PoolAllocation } from "./allocation";
+import { Allocation, isAllocation, MADE_BY_POOL, PoolAllocation, type EndCount } from "./allocation";
 import type { PoolConfig } from "./config";
 import { History, type HistoryEvent } from "./debug/history";
 import { describeAllocation, describeBoundaryViolation, describeWriteAfterFree, leakReport, stackSection, type LeakInfo } from "./debug/report";
@@ -40,6 +40,8 @@ const PER_GRANULE = 1 / GRANULE_BYTES;
 const WINDOW_SHIFT = 27; // granules per window: 2^27 x 16 B = 2 GiB
 const WINDOW_GRANULE_MASK = (1 << WINDOW_SHIFT) - 1;
 const WINDOW_BYTES = 2 ** 31;
+/** The least a window spans (see HostPool.#window): below a few MiB, JSC's heap accounting does not notice it. */
+const WINDOW_MIN_BYTES = 2 ** 20;
 /** Windows overlap by half, so any block up to 2 GiB lies inside the window its start falls in. */
 const WINDOW_SPAN_BYTES = 2 ** 32;
 
@@ -663,11 +665,23 @@ export abstract class NativePool {
 interface ViewedBlock {
   id: number;
   buffer: ArrayBuffer;
+  /** `buffer`'s length as made (0: no spare), read here rather than from a getter a caller may patch. */
+  size: number;
   live: boolean;
 }
 
 /** Spare buffers kept per pool and thread (see HostPool.#blocks); past this many they are dropped. */
 const VIEWED_BLOCKS_MAX = 1024;
+/**
+ * Bytes of spare buffers kept per pool and thread; a block freed past this keeps none. JSC counts
+ * an external buffer's bytes as heap: some MiB of them, live, make every JavaScript allocation of
+ * the process dearer (bench/RESULTS.md), and a spare saves only a toArrayBuffer call.
+ */
+const SPARE_BYTES_MAX = 2 ** 20;
+/** What a block without a spare holds: it fits no allocation (sizes are at least 1) and is never handed out. */
+const NO_SPARE = new ArrayBuffer(0);
+/** Window views kept per pool and thread for reuse (see HostPool.#windowViews); past this many they are dropped. */
+const WINDOW_VIEWS_MAX = 4096;
 
 /**
  * A pool whose memory the CPU can touch: allocations carry typed views.
@@ -678,15 +692,31 @@ const VIEWED_BLOCKS_MAX = 1024;
  * it moves the bytes' ownership to a new buffer without copying, and every view of the old one
  * reads length 0. The new buffer was never handed out, so it is kept as a spare for the block:
  * the next allocation of the same block and size views through it instead of paying for
- * another toArrayBuffer (the costly step: bench/views.ts). The pool's 4 GiB window views
+ * another toArrayBuffer (the costly step: bench/views.ts). The pool's window views
  * (windowView) stay for hot loops that ask for them by name.
  */
 export abstract class HostPool extends NativePool {
   readonly #windows: (ArrayBuffer | undefined)[] = [];
+  /** Each window's length as made (read here, not from the buffer, whose getter a caller may patch). */
+  readonly #windowLengths: number[] = [];
+  /** Windows a larger one replaced: views made of them still reach the pool, so destroy detaches them too. */
+  readonly #outgrownWindows: ArrayBuffer[] = [];
+  /**
+   * By granule offset: the window view made last for each block, handed out again while the
+   * block's allocation has the same size (making one is JSC's slow constructor path, ~40 ns). A
+   * window view outlives its allocation anyway (see windowView), so reusing it gives up nothing more.
+   */
+  readonly #windowViews = new Map<number, Uint8Array<ArrayBuffer>>();
   /** By granule offset: the blocks this thread made view buffers for (live ones and spares). One entry per block, reused, so a view costs one lookup. */
   readonly #blocks = new Map<number, ViewedBlock>();
   /** How many of #blocks are live: frees skip the lookup while none is. */
   #liveViews = 0;
+  /** Bytes of the spares in #blocks (at most SPARE_BYTES_MAX). */
+  #spareBytes = 0;
+  /** Ends this thread told ended()/endedAll() of: handed to this pool's handles where it proves life (#endsProof). */
+  readonly #endCount: EndCount = { ends: 0 };
+  /** Whether #endCount proves life: decided on first use, the subclass's `kind` being set after this constructor. */
+  #endsProveLife: boolean | undefined = undefined;
 
   /** @internal pools are made by MemoryPoolManager */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls) {
@@ -709,7 +739,7 @@ export abstract class HostPool extends NativePool {
   allocate(size: number): Allocation {
     const offset = this.allocOffset(size);
     const tagged = this.lastTaggedId; // the id, and in its top bit whether the allocation has guard pages
-    const allocation = new Allocation(this, this.addressOf(offset), size, offset, allocationIdOf(tagged), MADE_BY_POOL);
+    const allocation = new Allocation(this, this.addressOf(offset), size, offset, allocationIdOf(tagged), MADE_BY_POOL, this.#endsProof());
     if (this.tracking) this.debug!.allocated(offset, tagged, size, allocation);
     return allocation;
   }
@@ -755,7 +785,7 @@ export abstract class HostPool extends NativePool {
   /** An Allocation over a live block of this pool, e.g. a pointer received from a Worker. */
   fromPointer(address: number): Allocation {
     const { offset, size, id } = this.liveBlock(pointerArg("fromPointer", address));
-    const allocation = new Allocation(this, address as Pointer, size, offset, id, MADE_BY_POOL);
+    const allocation = new Allocation(this, address as Pointer, size, offset, id, MADE_BY_POOL, this.#endsProof());
     if (this.tracking) this.debug!.adopted(offset, id, size, allocation);
     return allocation;
   }
@@ -770,7 +800,7 @@ export abstract class HostPool extends NativePool {
       // Past VIEWED_BLOCKS_MAX spares, all of them go (a sweep per that many new blocks: amortised O(1)).
       if (this.#blocks.size - this.#liveViews >= VIEWED_BLOCKS_MAX) this.#dropSpares();
       const buffer = this.#newBuffer(offset, size);
-      this.#blocks.set(offset, { id, buffer, live: true });
+      this.#blocks.set(offset, { id, buffer, size, live: true });
       this.#liveViews++;
       return buffer;
     }
@@ -780,7 +810,11 @@ export abstract class HostPool extends NativePool {
       // (Or the caller transferred the buffer away, and this one was detached by it: a new one.)
       this.#retire(offset, block);
     }
-    if (block.buffer.byteLength !== size) block.buffer = this.#newBuffer(offset, size);
+    this.#spareBytes -= block.size; // the spare is handed out, or replaced
+    if (block.size !== size) {
+      block.buffer = this.#newBuffer(offset, size);
+      block.size = size;
+    }
     block.id = id;
     block.live = true;
     this.#liveViews++;
@@ -789,6 +823,7 @@ export abstract class HostPool extends NativePool {
 
   #dropSpares(): void {
     for (const [offset, block] of this.#blocks) if (!block.live) this.#blocks.delete(offset);
+    this.#spareBytes = 0;
   }
 
   #newBuffer(offset: number, size: number): ArrayBuffer {
@@ -798,25 +833,46 @@ export abstract class HostPool extends NativePool {
 
   /**
    * Detaches every view of the block's live buffer; what took its bytes over stays as the block's
-   * spare. A buffer the caller already transferred away (`buffer.transfer()`, a postMessage or
-   * structuredClone transfer list) is detached here, and left with no spare (a spare of 0 bytes
-   * fits no allocation): whoever holds the transferred buffer keeps reaching the block, which only
-   * its owner can prevent (see the README).
+   * spare, within SPARE_BYTES_MAX (past it the buffer is detached with transfer(0) and the block
+   * keeps none). A buffer the caller already transferred away (`buffer.transfer()`, a postMessage or
+   * structuredClone transfer list) is detached here, and left with no spare: whoever holds the
+   * transferred buffer keeps reaching the block, which only its owner can prevent (see the README).
    */
   #retire(offset: number, block: ViewedBlock): void {
-    this.debug?.viewDetached(block.buffer, offset);
-    block.buffer = block.buffer.detached ? new ArrayBuffer(0) : block.buffer.transfer();
+    const buffer = block.buffer;
+    this.debug?.viewDetached(buffer, offset);
+    if (buffer.detached || this.#spareBytes + block.size > SPARE_BYTES_MAX) {
+      if (!buffer.detached) buffer.transfer(0);
+      block.buffer = NO_SPARE;
+      block.size = 0;
+    } else {
+      block.buffer = buffer.transfer();
+      this.#spareBytes += block.size;
+    }
     block.live = false;
     this.#liveViews--;
   }
 
+  /**
+   * The count handles of this pool may take as proof of life, or undefined. A "none" pool's
+   * allocations end only in its own thread (the core refuses any other), and only by the routes
+   * that call ended() or endedAll(). Not PMEM pools: their core also frees blocks named by links
+   * and roots, which is told here by ended() too but is not worth the proof's risk.
+   */
+  #endsProof(): EndCount | undefined {
+    const proves = this.#endsProveLife ?? (this.#endsProveLife = this.config.threadSafety === "none" && this.kind !== "pmem");
+    return proves ? this.#endCount : undefined;
+  }
+
   override ended(offset: number): void {
+    this.#endCount.ends++;
     if (this.#liveViews === 0) return;
     const block = this.#blocks.get(offset);
     if (block !== undefined && block.live) this.#retire(offset, block);
   }
 
   override endedAll(): void {
+    this.#endCount.ends++;
     for (const [offset, block] of this.#blocks) {
       if (!block.live) continue;
       this.debug?.viewDetached(block.buffer, offset);
@@ -824,27 +880,53 @@ export abstract class HostPool extends NativePool {
     }
     this.#blocks.clear();
     this.#liveViews = 0;
+    this.#spareBytes = 0;
   }
 
   /**
-   * @internal a Uint8Array over allocation bytes cut from the pool's 4 GiB window: no buffer of
-   * its own, so nothing detaches it, and its `.buffer` reaches every allocation of the pool.
+   * @internal a Uint8Array over allocation bytes cut from one of the pool's windows: no buffer of
+   * its own, so nothing detaches it, and its `.buffer` reaches other allocations of the pool. The
+   * block's last window view is handed out again while it spans the same size.
    */
   windowView(offset: number, size: number): Uint8Array<ArrayBuffer> {
-    if (size > WINDOW_BYTES) throw new InvalidSizeError(`a window view is at most 2 GiB; this block has ${size} bytes: use .bytes`);
     if (this.debug !== undefined && this.config.guardPages && native.isGuarded(this.handle, offset)) {
       throw new InvalidPointerError(`pool '${this.name}': an allocation with guard pages has no window view (its memory moves out of reach when freed): use .bytes`);
     }
-    return new Uint8Array(this.#window(offset >>> WINDOW_SHIFT), (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES, size);
+    // The view this block's last window view was, where it spans exactly `size` bytes: its length is
+    // read as elements (one at size - 1, none at size), which no patched getter can answer.
+    const made = this.#windowViews.get(offset);
+    if (made !== undefined && made[size - 1] !== undefined && made[size] === undefined) return made;
+    return this.#newWindowView(offset, size);
   }
 
-  #window(index: number): ArrayBuffer {
+  #newWindowView(offset: number, size: number): Uint8Array<ArrayBuffer> {
+    if (size > WINDOW_BYTES) throw new InvalidSizeError(`a window view is at most 2 GiB; this block has ${size} bytes: use .bytes`);
+    const at = (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES;
+    const view = new Uint8Array(this.#window(offset >>> WINDOW_SHIFT, at + size), at, size);
+    if (this.#windowViews.size >= WINDOW_VIEWS_MAX) this.#windowViews.clear();
+    this.#windowViews.set(offset, view);
+    return view;
+  }
+
+  /**
+   * Window `index` (from byte index x 2 GiB of the pool), reaching at least `end` bytes into it. A
+   * window spans twice what its views need so far (at least 1 MiB), not the pool's whole address
+   * space: JSC counts an external buffer's bytes as heap, and a live buffer of 64 MiB or more makes
+   * every JavaScript allocation of the process 3-5x dearer (bench/RESULTS.md). A view further in
+   * makes a larger window; the one it outgrew stays in #outgrownWindows, for destroy to detach.
+   */
+  #window(index: number, end: number): ArrayBuffer {
     const open = this.#windows[index];
     // A window the caller detached by transferring its buffer away is made again.
-    if (open !== undefined && !open.detached) return open;
+    if (open !== undefined && !open.detached) {
+      if (this.#windowLengths[index]! >= end) return open;
+      this.#outgrownWindows.push(open);
+    }
     const start = index * WINDOW_BYTES;
-    const buffer = toArrayBuffer((this.base + start) as Pointer, 0, Math.min(WINDOW_SPAN_BYTES, this.addressSpace - start));
+    const length = Math.min(WINDOW_SPAN_BYTES, this.addressSpace - start, Math.max(WINDOW_MIN_BYTES, 2 ** Math.ceil(Math.log2(2 * end))));
+    const buffer = toArrayBuffer((this.base + start) as Pointer, 0, length);
     this.#windows[index] = buffer;
+    this.#windowLengths[index] = length;
     return buffer;
   }
 
@@ -855,8 +937,10 @@ export abstract class HostPool extends NativePool {
     } finally {
       if (this.destroyed) {
         trackedPools.delete(this);
-        for (const buffer of this.#windows) if (buffer !== undefined && !buffer.detached) buffer.transfer(0);
+        for (const buffer of [...this.#windows, ...this.#outgrownWindows]) if (buffer !== undefined && !buffer.detached) buffer.transfer(0);
         this.#windows.length = 0;
+        this.#outgrownWindows.length = 0;
+        this.#windowViews.clear();
       }
     }
   }

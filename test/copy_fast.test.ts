@@ -116,6 +116,24 @@ describe("an allocation that ended is a UseAfterFreeError on either side, and it
     }
   }
 
+  // Allocations never viewed: their proof of life is the pool's count of ends (Allocation.knownAlive).
+  for (const [route, end] of ends) {
+    test(`${route}, between allocations never viewed`, () => {
+      const p = pool("fast-unviewed", { allocatorType: "FixedSize", blockSize: 64, initialSize: 64 * 64 });
+      const source = p.allocate(64);
+      const target = p.allocate(64);
+      copy(target, source); // taken with no view made, no call into the core but the copy
+      const ended = p.allocate(64);
+      end(p, ended);
+      const next = p.allocate(64);
+      const other = route === "reset()" ? p.allocate(64) : target;
+      expect(thrown(() => copy(ended, other))).toBeInstanceOf(UseAfterFreeError);
+      expect(thrown(() => copy(other, ended))).toBeInstanceOf(UseAfterFreeError);
+      expect(next.bytes.every((b) => b === 0)).toBe(true);
+      if (route !== "reset()") expect(copy(target, source)).toBe(64); // the others live on (the core asked once)
+    });
+  }
+
   test("a destroyed pool's allocation, on either side", () => {
     const live = viewed(pool("fast-live"), pattern(64, 7));
     const gone = viewed(pool("fast-destroyed"), new Uint8Array(64));

@@ -3,7 +3,7 @@
 // Window views are the named opt-in and keep neither property.
 import { describe, expect, test } from "bun:test";
 import { ptr as addressOf, read } from "bun:ffi";
-import { allocate, deallocate, DoubleFreeError, InvalidPointerError, MemoryPoolManager, PoolConfig, type Allocation, type CPUMemoryPool } from "../src/index";
+import { allocate, deallocate, DoubleFreeError, InvalidPointerError, MemoryPoolManager, PoolConfig, UseAfterFreeError, type Allocation, type CPUMemoryPool } from "../src/index";
 import * as native from "../src/native";
 import { cpuPoolsPerTest } from "./support/pools";
 import { thrown } from "./support/thrown";
@@ -97,6 +97,23 @@ describe("default views", () => {
     third.free();
   });
 
+  test("blocks freed past the spares' byte budget keep no spare: their next allocations still get exact views, the old ones stay dead", () => {
+    const p = pool("spare-budget", { initialSize: 16 << 20 });
+    const size = 256 << 10; // 8 of them are twice the budget (1 MiB)
+    const first = Array.from({ length: 8 }, () => p.allocate(size));
+    const old = first.map((a) => a.bytes);
+    for (const a of first) a.free();
+    const again = Array.from({ length: 8 }, () => p.allocate(size));
+    expect(new Set(again.map((a) => a.ptr))).toEqual(new Set(first.map((a) => a.ptr)));
+    again.forEach((a, i) => {
+      expect(a.bytes.buffer.byteLength).toBe(size);
+      a.bytes.fill(i + 1);
+    });
+    for (const view of old) expect(view.length).toBe(0);
+    again.forEach((a, i) => expect(read.u8(a.ptr, size - 1)).toBe(i + 1));
+    for (const a of again) a.free();
+  });
+
   test("an allocation that ended where this thread did not see it (another Worker) has its views detached when the block is viewed again", () => {
     // A Variable pool: the core's path, which hands the freed block out again at once (a FixedSize
     // pool's JavaScript cache would hand out one of its own blocks first).
@@ -160,4 +177,87 @@ describe("window views (the unsafe opt-in)", () => {
     expect(() => a.windowBytes()).toThrow();
     b.free();
   });
+
+  test("a block's window view is handed out again while its allocation has the same size, and is never longer than the allocation", () => {
+    const p = pool("window-reuse", PoolConfig.FixedSizeCPU(64));
+    const a = p.allocate(64);
+    const view = a.windowBytes();
+    expect(a.windowBytes()).toBe(view);
+    a.free();
+    const b = p.allocate(64);
+    expect(b.ptr).toBe(a.ptr); // the same block, the same size: the same view
+    expect(b.windowBytes()).toBe(view);
+    b.free();
+    const c = p.allocate(16);
+    expect(c.ptr).toBe(a.ptr);
+    const short = c.windowBytes();
+    expect(short).not.toBe(view);
+    expect(short.length).toBe(16);
+    expect(short.byteOffset).toBe(view.byteOffset);
+    expect(c.windowBytes()).toBe(short);
+    c.free();
+    const d = p.allocate(64);
+    expect(d.ptr).toBe(a.ptr);
+    expect(d.windowBytes().length).toBe(64);
+    // A view the caller cut short by transferring the window away is made again over a new window.
+    d.windowBytes().buffer.transfer(0);
+    expect(d.windowBytes().length).toBe(64);
+    d.free();
+  });
+
+  test("a window spans what its views reach, not the pool's address space; destroy detaches the windows it outgrew too", () => {
+    const name = "window-grows";
+    const p = pool(name, { initialSize: 64 << 20 });
+    const first = p.allocate(64);
+    const early = first.windowBytes();
+    expect(early.buffer.byteLength).toBeLessThanOrEqual(1 << 20); // a 4 GiB window made every JavaScript allocation dearer (bench/RESULTS.md)
+    const big = p.allocate(8 << 20);
+    const far = p.allocate(64);
+    const late = far.windowBytes();
+    expect(late.length).toBe(64);
+    expect(late.buffer.byteLength).toBeGreaterThan(far.ptr - p.base + 64 - 1);
+    expect(late.buffer.byteLength).toBeLessThanOrEqual(64 << 20);
+    late[0] = 5;
+    expect(far.bytes[0]).toBe(5);
+    early[0] = 6;
+    expect(first.bytes[0]).toBe(6); // a view of the window it outgrew still reaches its block
+    big.free();
+    manager.destroyPool(name);
+    expect(early.length).toBe(0);
+    expect(late.length).toBe(0);
+  });
+});
+
+describe("handles of a threadSafety \"none\" pool know when they end without asking the core", () => {
+  for (const [kind, fields] of configs.slice(0, 2)) {
+    test(`${kind}: an end by any route of this thread, through this handle or not, makes the handle throw`, () => {
+      const p = pool(`ends-${kind}`, fields);
+      const a = p.allocate(64);
+      const twin = p.fromPointer(a.ptr);
+      a.bytes.fill(1);
+      twin.free(); // the same allocation through another handle
+      expect(thrown(() => a.bytes)).toBeInstanceOf(UseAfterFreeError);
+      expect(thrown(() => a.windowBytes())).toBeInstanceOf(UseAfterFreeError);
+      expect(thrown(() => a.as(Uint32Array))).toBeInstanceOf(UseAfterFreeError);
+      const b = p.allocate(64);
+      p.deallocate(b.ptr);
+      expect(thrown(() => b.windowBytes())).toBeInstanceOf(UseAfterFreeError);
+      const c = p.allocate(64);
+      c.bytes[0] = 4;
+      p.reset();
+      expect(thrown(() => c.bytes)).toBeInstanceOf(UseAfterFreeError);
+    });
+
+    test(`${kind}: another allocation's end leaves a live handle usable (the core is asked once, then it is known alive again)`, () => {
+      const p = pool(`ends-other-${kind}`, fields);
+      const live = p.allocate(64);
+      const other = p.allocate(64);
+      p.deallocate(other.ptr);
+      expect(live.bytes.length).toBe(64);
+      expect(live.windowBytes().length).toBe(64);
+      expect(live.alive).toBe(true);
+      live.free();
+      expect(live.alive).toBe(false);
+    });
+  }
 });
