@@ -11,7 +11,8 @@
  *  - persist of 4 KiB: ours against calling libpmem's pmem_persist directly (goal: at most 1.1x);
  *  - recovery: reopening a pool that holds 10^6 published allocations (goal: at most 0.1 s).
  *
- *   bun bench/pmem.ts
+ *   bun bench/pmem.ts            every row, then recovery
+ *   bun bench/pmem.ts persist    only the rows whose name holds "persist" (recovery: "recovery")
  *
  * Runs itself again with PMEM_IS_PMEM_FORCE=1 when the variable is not set (libpmem and libpmemobj
  * read it when they load), so both sides flush CPU caches as they would on persistent memory.
@@ -163,7 +164,8 @@ summary(() => {
   });
 });
 
-const { benchmarks } = await run();
+const only = process.argv[2];
+const { benchmarks } = await run(only === undefined ? {} : { filter: new RegExp(only.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")) });
 const average = (name: string) => benchmarks.find((trial) => trial.alias === name)?.runs[0]?.stats?.avg ?? NaN;
 do_not_optimize(addressOf(pageBytes));
 
@@ -188,8 +190,9 @@ function recovery(strategy: "Variable" | "FixedSize", count: number, size: numbe
   return { ms: best, live };
 }
 
-const variable = recovery("Variable", 1_000_000, 64);
-const fixed = recovery("FixedSize", 1_000_000, 64);
+const measuresRecovery = only === undefined || "recovery".includes(only);
+const variable = measuresRecovery ? recovery("Variable", 1_000_000, 64) : { ms: NaN, live: 0 };
+const fixed = measuresRecovery ? recovery("FixedSize", 1_000_000, 64) : { ms: NaN, live: 0 };
 const pair64 = average("allocateRaw + deallocate, 64 B (ours)") / average("pmemobj_alloc + pmemobj_free, 64 B (libpmemobj)");
 const pair1k = average("allocateRaw + deallocate, 1 KiB (ours)") / average("pmemobj_alloc + pmemobj_free, 1 KiB (libpmemobj)");
 const persisted = average("allocate + persist 64 B + free (ours)") / average("pmemobj_alloc + pmemobj_persist 64 B + pmemobj_free (libpmemobj)");

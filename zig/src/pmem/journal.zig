@@ -204,14 +204,14 @@ pub const Journal = struct {
     /// against the heap, which never moves.
     pub fn persist(self: *Journal, pool: anytype, offset: f64, len: f64) Error!void {
         const start, const bytes = try self.checkRange(pool.name, offset, len);
+        self.noteWrittenLinks(pool, start, bytes); // before the flush evicts the lines it reads
         self.media.persist(start, bytes);
-        self.noteWrittenLinks(pool, start, bytes);
     }
 
     pub fn flush(self: *Journal, pool: anytype, offset: f64, len: f64) Error!void {
         const start, const bytes = try self.checkRange(pool.name, offset, len);
-        self.media.flush(start, bytes);
         self.noteWrittenLinks(pool, start, bytes);
+        self.media.flush(start, bytes);
     }
 
     pub fn drain(self: *Journal) void {
@@ -230,25 +230,37 @@ pub const Journal = struct {
     /// names. Bytes written from outside the pool and persisted (memcpyPersist, copy(), a view then
     /// persist(), a device checkpoint) may hold link words no link() wrote: a node copied from a
     /// replica pool, or bytes saved before the file was reopened. Unnoted, such a word let its
-    /// target be freed and then named the block's next allocation. Takes the pool's lock only where
-    /// a word decodes as a link (one chance in 2^32 for other data).
+    /// target be freed and then named the block's next allocation. Runs at every persist, so the
+    /// scan costs next to nothing for other data (links.firstLinkInto); it takes the pool's lock
+    /// only where a word is a link into the heap (one chance in 2^32 for other data). A persist
+    /// scans before it flushes: the bytes are then still in the cache.
     fn noteWrittenLinks(self: *Journal, pool: anytype, start: usize, bytes: usize) void {
-        for (self.wordsWritten(start, bytes)) |stored| {
-            const target = links.decode(stored) orelse continue;
-            if (target == 0) continue;
-            pool.lock();
-            defer pool.unlock();
-            return self.noteWrittenLinksLocked(pool, start, bytes);
-        }
+        const words = self.wordsWritten(start, bytes);
+        const first = links.firstLinkInto(words, self.linkTargets()) orelse return;
+        pool.lock();
+        defer pool.unlock();
+        self.noteLinksLocked(pool, words[first..]);
     }
 
     /// noteWrittenLinks for a caller that holds the pool's lock.
     fn noteWrittenLinksLocked(self: *Journal, pool: anytype, start: usize, bytes: usize) void {
+        self.noteLinksLocked(pool, self.wordsWritten(start, bytes));
+    }
+
+    /// Notes in `named` each live block a link word of `words` names (under the pool's lock).
+    fn noteLinksLocked(self: *Journal, pool: anytype, words: []const u64) void {
         if (!self.named.known) return; // the scan at the first need will find the words
-        for (self.wordsWritten(start, bytes)) |stored| {
-            const target = links.decode(stored) orelse continue;
-            if (target != 0 and pool.liveLocked(target) != null) self.named.noteKnown(self.slotOf(pool, target));
+        var rest = words;
+        while (links.firstLinkInto(rest, self.linkTargets())) |at| {
+            const target: u32 = @truncate(rest[at]);
+            if (pool.liveLocked(target) != null) self.named.noteKnown(self.slotOf(pool, target));
+            rest = rest[at + 1 ..];
         }
+    }
+
+    /// The granules a link word can name: the heap's.
+    fn linkTargets(self: *const Journal) links.Targets {
+        return .{ .start = self.table.heap_start, .end = self.table.heap_end };
     }
 
     /// The whole 8-byte words (where link words lie) in the `bytes` at `start` of the file.
@@ -267,15 +279,15 @@ pub const Journal = struct {
     /// block's next allocation.
     pub fn persistAllocation(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
         const start, const bytes = try self.allocationRangeUnlocked(pool, "persist", g, expected_id, at, len);
+        self.noteWrittenLinks(pool, start, bytes); // before the flush evicts the lines it reads
         self.media.persist(start, bytes);
-        self.noteWrittenLinks(pool, start, bytes);
     }
 
     /// As persistAllocation, but only starts writing the range back (drain waits).
     pub fn flushAllocation(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
         const start, const bytes = try self.allocationRangeUnlocked(pool, "flush", g, expected_id, at, len);
-        self.media.flush(start, bytes);
         self.noteWrittenLinks(pool, start, bytes);
+        self.media.flush(start, bytes);
     }
 
     /// Copies `len` bytes from `source` to byte `at` of the live allocation at `g` of `pool` (with
@@ -433,13 +445,7 @@ pub const Journal = struct {
         const live = self.gpa.alloc(u32, pool.listLiveLocked(&.{})) catch return outOfMemory();
         defer self.gpa.free(live);
         assert(pool.listLiveLocked(live) == live.len);
-        for (live) |parent| {
-            for (self.blockWords(pool, parent)) |stored| {
-                const target = links.decode(stored) orelse continue;
-                if (target == 0 or pool.liveLocked(target) == null) continue;
-                self.named.noteKnown(self.slotOf(pool, target));
-            }
-        }
+        for (live) |parent| self.noteLinksLocked(pool, self.blockWords(pool, parent));
     }
 
     fn blockWords(self: *const Journal, pool: anytype, g: u32) []const u64 {
