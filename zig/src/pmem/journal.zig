@@ -164,14 +164,16 @@ pub const Journal = struct {
     }
 
     /// Before the pool releases the block at `g` of `pool` (under its lock): refused where a root
-    /// publishes it, or a link names it. Only a published block can be named by a link (link()
-    /// publishes its child), so an unpublished one's free reads nothing more.
+    /// publishes it, or a link names it. Only a published block can be published by a root (its
+    /// record is written in the root's step) or named by a link (link() publishes its child), so
+    /// an unpublished one's free (every free of a block nothing published) reads nothing more.
     pub fn beforeRelease(self: *Journal, pool: anytype, g: u32) Error!void {
+        const slot = self.table.slotOf(pool.placementLocked(), g) orelse return; // no live block: the placement says what g is
+        if (!self.table.isPublished(slot)) return;
         if (self.roots.publishing(g)) |index| {
             return status.fail(error.PmemRoot, "the allocation at offset {d} of PMEM pool '{s}' is published as root '{s}': remove the root first (setRoot(\"{s}\", null)), or free it with setRoot(\"{s}\", null, {{ freePrevious: true }})", .{ @as(u64, g) * granule_bytes, pool.name, self.roots.name(index), self.roots.name(index), self.roots.name(index) });
         }
-        const slot = self.table.slotOf(pool.placementLocked(), g) orelse return; // no live block: the placement says what g is
-        if (self.table.isPublished(slot)) try self.refuseIfLinked(pool, g, null, "cannot free");
+        try self.refuseIfLinked(pool, g, null, "cannot free");
     }
 
     /// The pool released the live block at `g` (`record`: FreeResult.freed.record), still under
