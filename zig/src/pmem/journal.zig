@@ -168,12 +168,21 @@ pub const Journal = struct {
     /// record is written in the root's step) or named by a link (link() publishes its child), so
     /// an unpublished one's free (every free of a block nothing published) reads nothing more.
     pub fn beforeRelease(self: *Journal, pool: anytype, g: u32) Error!void {
-        const slot = self.table.slotOf(pool.placementLocked(), g) orelse return; // no live block: the placement says what g is
-        if (!self.table.isPublished(slot)) return;
+        const published = self.publishedLocked(pool, g) orelse return; // no live block: the placement says what g is
+        if (!published) return;
         if (self.roots.publishing(g)) |index| {
             return status.fail(error.PmemRoot, "the allocation at offset {d} of PMEM pool '{s}' is published as root '{s}': remove the root first (setRoot(\"{s}\", null)), or free it with setRoot(\"{s}\", null, {{ freePrevious: true }})", .{ @as(u64, g) * granule_bytes, pool.name, self.roots.name(index), self.roots.name(index), self.roots.name(index) });
         }
         try self.refuseIfLinked(pool, g, null, "cannot free");
+    }
+
+    /// Whether the live block at `g` of `pool` is published (its record is in the file), or null
+    /// where no live block starts there; under the pool's lock. One lookup and one load: what a
+    /// cache of freed blocks asks before it keeps one (an unpublished block's free touches no
+    /// file state; a published one's must reach the journal, which zeroes its record durably).
+    pub fn publishedLocked(self: *const Journal, pool: anytype, g: u32) ?bool {
+        const slot = self.table.slotOf(pool.placementLocked(), g) orelse return null;
+        return self.table.isPublished(slot);
     }
 
     /// The pool released the live block at `g` (`record`: FreeResult.freed.record), still under
