@@ -54,9 +54,15 @@ pub fn count() u64 {
     return barrier_count;
 }
 
+// The hooks below are inline tests of one flag, with the work out of line: they run at every
+// persist, flush and drain, where the crash test mode is off.
+
 /// Called at every persist barrier, after its flushes and before its drain.
-pub fn barrier() void {
-    if (!enabled_flag) return;
+pub inline fn barrier() void {
+    if (enabled_flag) countBarrier();
+}
+
+fn countBarrier() void {
     mutex.lock();
     barrier_count += 1;
     const now = barrier_count == crash_at;
@@ -65,8 +71,12 @@ pub fn barrier() void {
 }
 
 /// Power mode: the lines of [address, address + len) were flushed; they survive once drained.
-pub fn noteFlush(address: usize, len: usize) void {
-    if (!enabled_flag or mode != .power or len == 0) return;
+pub inline fn noteFlush(address: usize, len: usize) void {
+    if (enabled_flag) notePending(address, len);
+}
+
+fn notePending(address: usize, len: usize) void {
+    if (mode != .power or len == 0) return;
     mutex.lock();
     defer mutex.unlock();
     const range: Range = .{ .start = std.mem.alignBackward(usize, address, line_bytes), .end = std.mem.alignForward(usize, address + len, line_bytes) };
@@ -74,8 +84,12 @@ pub fn noteFlush(address: usize, len: usize) void {
 }
 
 /// Power mode: every flushed line is now durable; copy it into its file's shadow.
-pub fn noteDrain() void {
-    if (!enabled_flag or mode != .power) return;
+pub inline fn noteDrain() void {
+    if (enabled_flag) copyDrained();
+}
+
+fn copyDrained() void {
+    if (mode != .power) return;
     mutex.lock();
     defer mutex.unlock();
     for (pending.items) |range| {

@@ -13,15 +13,29 @@ const format = @import("format.zig");
 const granule_bytes = format.granule_bytes;
 pub const word_bytes = @sizeOf(u64);
 
-fn check(g: u32) u32 {
+/// The high half of the link word to `g`: one u32, or a vector of them (the scan checks 8 words at once).
+fn check(g: anytype) @TypeOf(g) {
+    const T = @TypeOf(g);
+    comptime assert(T == u32 or @typeInfo(T).vector.child == u32);
+    const Shift = if (T == u32) u5 else @Vector(@typeInfo(T).vector.len, u5);
+    const Each = struct {
+        fn c(value: u32) T {
+            return if (T == u32) value else @splat(value);
+        }
+        fn by(bits: u5) Shift {
+            return if (T == u32) bits else @splat(bits);
+        }
+    };
+    const c = Each.c;
+    const by = Each.by;
     // A 32-bit mix (lowbias32) with a tag, so a link differs from a root's target word and from a record.
-    var x: u32 = g ^ 0x4C49_4E4B; // "LINK"
-    x ^= x >> 16;
-    x *%= 0x7FEB_352D;
-    x ^= x >> 15;
-    x *%= 0x846C_A68B;
-    x ^= x >> 16;
-    return x | 1; // never 0: a link word is never 0
+    var x: T = g ^ c(0x4C49_4E4B); // "LINK"
+    x ^= x >> by(16);
+    x *%= c(0x7FEB_352D);
+    x ^= x >> by(15);
+    x *%= c(0x846C_A68B);
+    x ^= x >> by(16);
+    return x | c(1); // never 0: a link word is never 0
 }
 
 /// The word that links to the block at `g` (0: no link).
@@ -36,6 +50,41 @@ pub fn decode(stored: u64) ?u32 {
     const g: u32 = @truncate(stored);
     if (g == 0 or @as(u32, @truncate(stored >> 32)) != check(g)) return null;
     return g;
+}
+
+/// The granules a link word found by a scan may name: a pool's heap, [start, end), never granule 0.
+pub const Targets = struct { start: u32, end: u32 };
+
+/// The index of the first word of `words` that is a link to a granule in `heap`, or null where
+/// none is: what a persist of bytes written from outside the pool looks for (journal.zig
+/// noteWrittenLinks). It runs on every persist, so ordinary data must cost next to nothing: 8
+/// words at a time, a word is first tested by what every such link word passes, its low half
+/// inside the heap and its high half odd (the check's low bit is set), in three vector operations;
+/// only a group with a word that passes is hashed (in vector too). Zeros, integers below 2^32,
+/// and most pointers and random words (their low half outside the heap) fail the first test.
+pub fn firstLinkInto(words: []const u64, heap: Targets) ?usize {
+    assert(heap.start > 0 and heap.start <= heap.end);
+    const lanes = 8;
+    const Words = @Vector(lanes, u64);
+    const Halves = @Vector(lanes, u32);
+    const start: Halves = @splat(heap.start);
+    const span: Halves = @splat(heap.end - heap.start);
+    const odd: Halves = @splat(1);
+    var index: usize = 0;
+    while (index + lanes <= words.len) : (index += lanes) {
+        const group: Words = words[index..][0..lanes].*;
+        const low: Halves = @truncate(group);
+        const high: Halves = @truncate(group >> @splat(32));
+        // Unsigned: a low half below the heap's start wraps far above its size.
+        const inside = ((low -% start) < span) & ((high & odd) == odd);
+        if (!@reduce(.Or, inside)) continue;
+        if (std.simd.firstTrue(inside & (high == check(low)))) |lane| return index + lane;
+    }
+    for (words[index..], index..) |stored, at| {
+        const g: u32 = @truncate(stored);
+        if (g >= heap.start and g < heap.end and @as(u32, @truncate(stored >> 32)) == check(g)) return at;
+    }
+    return null;
 }
 
 /// Marks, in `reached` (one bit per table slot), every live block reachable from `roots` through
@@ -175,4 +224,89 @@ test "the walk follows a link only to a published block: an unpublished one ther
     try markReachable(gpa, Heap{}, @ptrCast(&memory), &.{1}, &reached);
     try std.testing.expect(reached.isSet(0) and reached.isSet(1));
     try std.testing.expect(!reached.isSet(2));
+}
+
+test "the scan finds a link word into the heap at every place in a group and in the tail" {
+    const heap: Targets = .{ .start = 1024, .end = 1024 + 4096 };
+    var words = [_]u64{0} ** 21; // two groups of 8 and a tail of 5
+    try std.testing.expectEqual(@as(?usize, null), firstLinkInto(&words, heap));
+    for (0..words.len) |at| {
+        for ([_]u32{ heap.start, heap.start + 77, heap.end - 1 }) |g| {
+            words[at] = word(g);
+            try std.testing.expectEqual(@as(?usize, at), firstLinkInto(&words, heap));
+            try std.testing.expectEqual(@as(?usize, null), firstLinkInto(words[at + 1 ..], heap));
+            words[at] = 0;
+        }
+    }
+    words[3] = word(heap.start + 5);
+    words[17] = word(heap.start + 9);
+    try std.testing.expectEqual(@as(?usize, 3), firstLinkInto(&words, heap));
+    try std.testing.expectEqual(@as(?usize, 13), firstLinkInto(words[4..], heap));
+}
+
+test "the scan passes over data: zeros, integers, pointers, links outside the heap, damaged links" {
+    const heap: Targets = .{ .start = 1024, .end = 1024 + (1 << 22) }; // a 64 MiB heap
+    var words: [64]u64 = undefined;
+    const patterns = [_]*const fn (usize) u64{
+        struct {
+            fn f(_: usize) u64 {
+                return 0;
+            }
+        }.f,
+        struct { // small integers, and u32 pairs counting up (high halves odd, low halves in the heap)
+            fn f(i: usize) u64 {
+                return @as(u64, 2 * i + 2049) << 32 | (2 * i + 2048);
+            }
+        }.f,
+        struct { // pointers into a 48-bit address space, some with a low half in the heap
+            fn f(i: usize) u64 {
+                return 0x0000_7F01_0000_0000 + i * 0x1_0000_0000 + 4096 + i * 16;
+            }
+        }.f,
+        struct { // links to granules just outside the heap
+            fn f(i: usize) u64 {
+                return word(if (i % 2 == 0) 1023 else 1024 + (1 << 22));
+            }
+        }.f,
+        struct { // links into the heap with one bit of the check flipped
+            fn f(i: usize) u64 {
+                return word(@intCast(1024 + i * 1000)) ^ (@as(u64, 1) << @intCast(33 + i % 31));
+            }
+        }.f,
+        struct {
+            fn f(i: usize) u64 {
+                return @as(u64, @bitCast(@as(f64, @floatFromInt(i)) * 1.25 + 0.1));
+            }
+        }.f,
+    };
+    for (patterns) |pattern| {
+        for (&words, 0..) |*stored, i| stored.* = pattern(i);
+        for (0..words.len) |skip| try std.testing.expectEqual(@as(?usize, null), firstLinkInto(words[skip..], heap));
+    }
+}
+
+test "the scan finds exactly the words that decode as links into the heap, in random data" {
+    const heap: Targets = .{ .start = 4096, .end = 4096 + (1 << 20) };
+    var prng = std.Random.DefaultPrng.init(0x5EED_1);
+    const random = prng.random();
+    var words: [203]u64 = undefined;
+    for (0..200) |_| {
+        for (&words) |*stored| {
+            stored.* = switch (random.uintLessThan(u8, 4)) {
+                0 => random.int(u64),
+                1 => word(random.intRangeLessThan(u32, 1, heap.end + 4096)), // links in and around the heap
+                2 => @as(u64, random.int(u32) | 1) << 32 | random.intRangeLessThan(u32, heap.start, heap.end), // passes the first test only
+                else => 0,
+            };
+        }
+        var expected: ?usize = null;
+        for (words, 0..) |stored, at| {
+            const target = decode(stored) orelse continue;
+            if (target >= heap.start and target < heap.end) {
+                expected = at;
+                break;
+            }
+        }
+        try std.testing.expectEqual(expected, firstLinkInto(&words, heap));
+    }
 }

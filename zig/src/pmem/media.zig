@@ -33,15 +33,39 @@ pub const Media = struct {
 
     /// Makes [offset, offset + len) durable: a barrier.
     pub fn persist(self: *Media, offset: usize, len: usize) void {
+        self.persistVisiting(offset, len, {}, visitNothing);
+    }
+
+    fn visitNothing(_: void, _: usize, _: usize) void {}
+
+    /// As persist, calling `visit(context, part_offset, part_len)` on each part of the range just
+    /// before that part is flushed, on the thread that flushes it: work that reads the bytes (the
+    /// journal's link scan) finds them still in the cache, and a large range's reads are split
+    /// across the cores as its flushes are. The parts tile the range; they may run at once.
+    pub fn persistVisiting(self: *Media, offset: usize, len: usize, context: anytype, comptime visit: fn (@TypeOf(context), usize, usize) void) void {
         assert(offset <= self.len and len <= self.len - offset);
         const start = self.address(offset);
         crash_points.noteFlush(start, len);
         crash_points.barrier();
-        if (self.is_pmem) {
-            persistParallel(start, len);
-        } else {
+        if (!self.is_pmem) {
+            visit(context, offset, len);
             self.syncDeferred();
             self.sync(start, len);
+        } else if (len < parallel_persist_bytes) {
+            visit(context, offset, len);
+            libpmem.loaded().pmem_persist(@ptrFromInt(start), len);
+        } else {
+            const Parts = struct {
+                media: *const Media,
+                offset: usize,
+                context: @TypeOf(context),
+                // Each thread flushes and drains its own part: a drain orders only its own thread's flushes.
+                fn part(parts: *const @This(), at: usize, part_len: usize) void {
+                    visit(parts.context, parts.offset + at, part_len);
+                    libpmem.loaded().pmem_persist(@ptrFromInt(parts.media.address(parts.offset + at)), part_len);
+                }
+            };
+            parallel.forSlices(len, 2 * 1024 * 1024, &Parts{ .media = self, .offset = offset, .context = context }, Parts.part);
         }
         crash_points.noteDrain();
     }
@@ -190,12 +214,29 @@ test "memcpyPersist copies a source that overlaps its destination as memmove doe
 /// bounds it (a GPU checkpoint of a gigabyte lands at DMA speed, then waits on the flushes).
 const parallel_persist_bytes: usize = 16 * 1024 * 1024;
 
-fn persistSlice(start: usize, offset: usize, len: usize) void {
-    // Each thread flushes and drains its own slice: a drain orders only its own thread's flushes.
-    libpmem.loaded().pmem_persist(@ptrFromInt(start + offset), len);
-}
-
-fn persistParallel(start: usize, len: usize) void {
-    if (len < parallel_persist_bytes) return libpmem.loaded().pmem_persist(@ptrFromInt(start), len);
-    parallel.forSlices(len, 2 * 1024 * 1024, start, persistSlice);
+test "a visited persist visits parts that tile the range once, in both modes and above the parallel size" {
+    _ = libpmem.api() catch return;
+    const len = parallel_persist_bytes + 3 * page_bytes;
+    const memory = try std.heap.page_allocator.alignedAlloc(u8, .fromByteUnits(page_bytes), len + page_bytes);
+    defer std.heap.page_allocator.free(memory);
+    const Seen = struct {
+        bytes: std.atomic.Value(usize) = .init(0),
+        low: std.atomic.Value(usize) = .init(std.math.maxInt(usize)),
+        high: std.atomic.Value(usize) = .init(0),
+        fn visit(seen: *@This(), offset: usize, part_len: usize) void {
+            _ = seen.bytes.fetchAdd(part_len, .monotonic);
+            _ = seen.low.fetchMin(offset, .monotonic);
+            _ = seen.high.fetchMax(offset + part_len, .monotonic);
+        }
+    };
+    for ([_]bool{ true, false }) |is_pmem| {
+        var media: Media = .{ .base = memory.ptr, .len = memory.len, .is_pmem = is_pmem };
+        for ([_]usize{ 100, len }) |range| {
+            var seen: Seen = .{};
+            media.persistVisiting(24, range, &seen, Seen.visit);
+            try std.testing.expectEqual(range, seen.bytes.load(.monotonic));
+            try std.testing.expectEqual(@as(usize, 24), seen.low.load(.monotonic));
+            try std.testing.expectEqual(24 + range, seen.high.load(.monotonic));
+        }
+    }
 }

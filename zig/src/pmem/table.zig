@@ -287,10 +287,13 @@ pub const Table = struct {
     /// The record slot of the live block at `g`, or null where none starts there.
     pub fn slotOf(self: *const Table, placement: *const Placement, g: u32) ?u32 {
         if (g < self.heap_start or g >= self.heap_end) return null;
-        return switch (placement.*) {
-            .fixed_size => |*fixed| if (fixed.lookup(region_index, g) != null) (g - self.heap_start) / fixed.stride else null,
-            .variable => |*tlsf| self.slot_by_record.items[tlsf.liveIndex(g) orelse return null],
-        };
+        switch (placement.*) {
+            .fixed_size => |*fixed| return if (fixed.lookup(region_index, g) != null) (g - self.heap_start) / fixed.stride else null,
+            .variable => |*tlsf| {
+                const index = tlsf.liveIndex(g) orelse return null;
+                return self.slot_by_record.items[index];
+            },
+        }
     }
 
     /// After the placement released the live block at `g` (`record`: the placement's record of it,

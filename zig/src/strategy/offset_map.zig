@@ -32,7 +32,7 @@ pub const OffsetMap = struct {
         return @as(u32, key *% 0x9E37_79B9) >> self.shift;
     }
 
-    pub inline fn get(self: *const OffsetMap, key: u32) ?u32 {
+    pub fn get(self: *const OffsetMap, key: u32) ?u32 {
         assert(key != empty_key);
         if (self.slots.len == 0) return null;
         const mask = self.slots.len - 1;
