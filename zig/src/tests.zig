@@ -9,6 +9,7 @@ test {
     _ = @import("strategy/offset_map.zig");
     _ = @import("strategy/tlsf.zig");
     _ = @import("strategy/fixed.zig");
+    _ = @import("strategy/stride_walk.zig");
     _ = @import("stats.zig");
     _ = @import("config.zig");
     _ = @import("pool.zig");
