@@ -22,8 +22,8 @@ const FreeResult = @import("strategy/tlsf.zig").FreeResult;
 const stats_mod = @import("stats.zig");
 const Timing = stats_mod.Timing;
 const snapshot = @import("snapshot.zig");
-const stream_frees_mod = @import("gpu/stream_frees.zig");
-const StreamFrees = stream_frees_mod.StreamFrees;
+const pool_gpu = @import("gpu/pool_gpu.zig");
+const PoolGpu = pool_gpu.PoolGpu;
 const driver = @import("backend/cuda_driver.zig");
 const SharedFixed = @import("sync/shared_fixed.zig").SharedFixed;
 const ShardedVariable = @import("sync/sharded_variable.zig").ShardedVariable;
@@ -35,7 +35,6 @@ const Debugged = @import("debug/entry.zig").Debugged;
 const locking = @import("sync/locking.zig");
 const Lock = locking.Lock;
 const OffsetMap = @import("strategy/offset_map.zig").OffsetMap;
-const PoolAnnotations = @import("gpu/nvtx.zig").PoolAnnotations;
 
 /// Whether this core was built with the debug layer (`zig build -Ddebug-layer=false` leaves it
 /// out, to measure that a pool with every switch off costs the same as one without the code).
@@ -71,8 +70,9 @@ pub const Pool = struct {
     last_id: u32 = 0,
     /// The debug layer, where a debug switch that acts in the core is on.
     debug: ?*Layer = null,
-    /// GPU pools: blocks freed on a stream, held until that stream's work on them is done.
-    stream_frees: StreamFrees = .{},
+    /// GPU and pinned pools: NVTX annotations of regions and allocations (for compute-sanitizer),
+    /// and blocks freed on a stream, held until that stream's work on them is done (gpu/pool_gpu.zig).
+    gpu: PoolGpu = .{},
     /// lockFree and thread-cached pools: placement and counting that take no pool lock (sync/).
     shared: ?*SharedFixed = null,
     /// Variable pools that many threads use without the pool's lock (lockFree, threadLocalCache).
@@ -82,8 +82,6 @@ pub const Pool = struct {
     /// Threads that asked for the pool's base (to make views over it): decides whether destroy
     /// may unmap the memory (Arena.retireMapped).
     viewers: Viewers = .{},
-    /// GPU and pinned pools: regions and allocations as NVTX heaps and regions, for compute-sanitizer.
-    annotations: PoolAnnotations = .{},
     /// PMEM pools: the allocation table, roots, links and redo log in the file, told of each
     /// placement and release (pmem/journal.zig).
     journal: ?*Journal = null,
@@ -173,7 +171,7 @@ pub const Pool = struct {
             .alignment_granules = alignment_granules,
             .debug = layer,
             .owner_thread = std.Thread.getCurrentId(),
-            .annotations = PoolAnnotations.init(gpa, owned_name, config.kind == .gpu or config.kind == .pinned, arena.backend.wholeAllocation()),
+            .gpu = PoolGpu.init(gpa, owned_name, config.kind == .gpu or config.kind == .pinned, arena.backend.wholeAllocation()),
             .journal = journal,
         };
         self.size_max = if (journal) |j| j.sizeMax() else switch (config.strategy) {
@@ -286,7 +284,7 @@ pub const Pool = struct {
 
     /// Everything but the name and the record itself (create's failures free those by errdefer).
     fn deinitParts(self: *Pool) void {
-        self.annotations.deinit();
+        self.gpu.deinit();
         if (self.journal) |journal| journal.destroy();
         if (debug_layer_built) if (self.debug) |layer| layer.destroy();
         if (self.shared) |shared| shared.destroy();
@@ -307,7 +305,7 @@ pub const Pool = struct {
         // Host and pinned memory: JavaScript views in other threads may reach it (pinned regions
         // are unregistered from the driver and given back as host regions are; the range stays).
         if (self.arena.backend.hostAccessible() and self.viewers.elsewhere()) self.arena.retireMapped();
-        self.stream_frees.deinit(self.device());
+        self.gpu.endStreams(self.device());
         self.deinitParts();
         gpa.free(self.name);
         gpa.destroy(self);
@@ -391,7 +389,7 @@ pub const Pool = struct {
                 defer L.release(pool);
                 const started = T.startAlloc(&pool.stats);
                 const id = pool.nextId();
-                if (pool.stream_frees.any()) pool.stream_frees.reclaim(pool, stream, false);
+                if (pool.gpu.pending()) pool.gpu.reclaim(pool, stream, false);
                 const g = if (journaled) try pool.placeRecorded(pool.journal.?, size, id) else pool.place(size, size, id) orelse return pool.failPlace(size);
                 assert(g < status.offset_error_base and g % pool.alignment_granules == 0);
                 pool.notePlaced(g, size, pool.blockBytes(size));
@@ -407,7 +405,7 @@ pub const Pool = struct {
                 if (region_index == arena_mod.none) return pool.failOutside(g);
                 // The block's id matters only to a handle's free, or while stream frees are pending (a
                 // pending block must not be freed again); the plain pointer free skips the lookup.
-                if (expected_id != 0 or pool.stream_frees.any()) try pool.checkId(region_index, g, expected_id);
+                if (expected_id != 0 or pool.gpu.pending()) try pool.checkId(region_index, g, expected_id);
                 try pool.releaseBlock(journaled, region_index, g);
                 T.endFree(&pool.stats, started);
                 return false;
@@ -465,9 +463,9 @@ pub const Pool = struct {
     /// otherwise make calls of them, and the plain path would pay for the debug layer's presence.
     pub inline fn place(self: *Pool, block_bytes: u64, requested: u64, id: u32) ?u32 {
         if (self.tryPlace(block_bytes, requested, id)) |g| return g;
-        if (self.stream_frees.any()) {
+        if (self.gpu.pending()) {
             // Blocks still owned by streams: wait for them before asking the device for more.
-            self.stream_frees.reclaim(self, null, true);
+            self.gpu.reclaim(self, null, true);
             if (self.tryPlace(block_bytes, requested, id)) |g| return g;
         }
         const last_region_bytes = self.last_region_bytes;
@@ -524,7 +522,7 @@ pub const Pool = struct {
             return null;
         };
         self.last_region_bytes = @as(u64, region.len) * granule_bytes;
-        self.annotations.regionAdded(self.arena.address(region.start), self.last_region_bytes);
+        self.gpu.regionAdded(self.arena.address(region.start), self.last_region_bytes);
         self.stats.recordReserved(self.arena.committed_bytes);
         return index;
     }
@@ -551,7 +549,7 @@ pub const Pool = struct {
 
     fn checkId(self: *Pool, region_index: u32, g: u32, expected_id: u32) Error!void {
         const live_id = if (self.lookupLocked(region_index, g)) |block| block.id else 0;
-        try StreamFrees.checkNotPending(live_id, g, self.name);
+        try PoolGpu.checkNotPending(live_id, g, self.name);
         if (expected_id != 0 and live_id != expected_id) return self.failStaleId(g, expected_id, live_id);
     }
 
@@ -649,9 +647,9 @@ pub const Pool = struct {
         return &self.strategy;
     }
 
-    /// Frees the block at `g` once the work queued on `stream` so far is done (gpu/stream_frees.zig).
+    /// Frees the block at `g` once the work queued on `stream` so far is done (gpu/pool_gpu.zig).
     pub fn freeOnStream(self: *Pool, g: u32, expected_id: u32, stream: driver.Stream) Error!void {
-        return self.stream_frees.freeOnStream(self, g, expected_id, stream);
+        return self.gpu.freeOnStream(self, g, expected_id, stream);
     }
 
     /// Sets the id of the live block at `g`, for the stream frees' pending id; the caller holds the lock.
@@ -749,7 +747,7 @@ pub const Pool = struct {
         assert(self.shared == null and self.sharded == null);
         self.lock();
         defer self.unlock();
-        self.stream_frees.reclaim(self, null, true);
+        self.gpu.reclaim(self, null, true);
         if (self.journal) |journal| journal.reset();
         for (self.arena.regions.items) |*region| region.live_count = 0;
         switch (self.strategy) {
@@ -757,7 +755,7 @@ pub const Pool = struct {
             .variable => |*tlsf| tlsf.reset(self.arena.regions.items, .strategy) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{}),
         }
         if (debug_layer_built) if (self.debug) |layer| layer.reset(self.beneath()) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
-        self.annotations.reset();
+        self.gpu.reset();
         self.stats.recordReset();
     }
 
@@ -768,7 +766,7 @@ pub const Pool = struct {
         if (self.arena.backend.wholeAllocation() != null) return 0; // one allocation: nothing goes back before the pool does
         self.lock();
         defer self.unlock();
-        self.stream_frees.reclaim(self, null, true);
+        self.gpu.reclaim(self, null, true);
         var released: u64 = 0;
         for (self.arena.regions.items[1..], 1..) |region, index| {
             if (!region.committed or region.live_count != 0) continue;
@@ -782,7 +780,7 @@ pub const Pool = struct {
                 },
                 .guard => if (debug_layer_built) self.debug.?.removeGuardRegion(region) else unreachable,
             }
-            self.annotations.regionRemoved(self.arena.address(region.start));
+            self.gpu.regionRemoved(self.arena.address(region.start));
             self.arena.shrink(@intCast(index));
             released += @as(u64, region.len) * granule_bytes;
         }
@@ -815,7 +813,7 @@ pub const Pool = struct {
         if (self.sharded != null) return status.fail(error.Unsupported, "snapshot() is not available on sharded Variable pools yet (pool '{s}')", .{self.name});
         self.lock();
         defer self.unlock();
-        const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = stream_frees_mod.pending_id };
+        const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = pool_gpu.pending_id };
         const debug: snapshot.DebugView = if (debug_layer_built) (if (self.debug) |layer| layer.snapshotView() else .{}) else .{};
         const fit = snapshot.write(self.gpa, self.arena.regions.items, &self.strategy, ids, debug, out) catch
             return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});

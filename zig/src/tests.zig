@@ -22,6 +22,7 @@ test {
     _ = @import("sync/sharded_variable.zig");
     _ = @import("gpu/checkpoint.zig");
     _ = @import("gpu/nvtx.zig");
+    _ = @import("gpu/pool_gpu.zig");
     _ = @import("sync/lockfree_fixed.zig");
     _ = @import("sync/striped_counters.zig");
     _ = @import("sync/viewers.zig");

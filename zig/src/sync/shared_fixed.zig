@@ -234,7 +234,7 @@ pub const SharedFixed = struct {
 
             pub fn reset(pool: *Pool) Error!void {
                 try pool.shared.?.reset(pool);
-                pool.annotations.reset();
+                pool.gpu.reset();
                 pool.stats.reset_count += 1;
             }
 
