@@ -20,7 +20,7 @@ const tlsf_mod = @import("strategy/tlsf.zig");
 const Tlsf = tlsf_mod.Tlsf;
 const FreeResult = @import("strategy/tlsf.zig").FreeResult;
 const stats_mod = @import("stats.zig");
-const Timing = stats_mod.Timing;
+const layers = @import("layers.zig").Layers(Pool);
 const snapshot = @import("snapshot.zig");
 const pool_gpu = @import("gpu/pool_gpu.zig");
 const PoolGpu = pool_gpu.PoolGpu;
@@ -31,9 +31,6 @@ const Viewers = @import("sync/viewers.zig").Viewers;
 const status = @import("status.zig");
 const Error = status.Error;
 const Layer = @import("debug/layer.zig").Layer;
-const Debugged = @import("debug/entry.zig").Debugged;
-const locking = @import("sync/locking.zig");
-const Lock = locking.Lock;
 const OffsetMap = @import("strategy/offset_map.zig").OffsetMap;
 
 /// Whether this core was built with the debug layer (`zig build -Ddebug-layer=false` leaves it
@@ -86,7 +83,7 @@ pub const Pool = struct {
     /// placement and release (pmem/journal.zig).
     journal: ?*Journal = null,
     /// Allocate, free and lookup as the pool's layers compose them, chosen once when it is made
-    /// (`chooseEntry`): no call tests which layers the pool has.
+    /// (layers.zig `choose`): no call tests which layers the pool has.
     entry: *const Entry = undefined,
     /// The largest request one allocation may have (`sizeMax`).
     size_max: u64 = 0,
@@ -183,7 +180,7 @@ pub const Pool = struct {
                 self.deinitParts();
                 return err;
             };
-            self.entry = self.chooseEntry();
+            self.entry = layers.choose(self);
             return self;
         }
         if (config.sharedFixed() and config.strategy == .variable) {
@@ -205,64 +202,26 @@ pub const Pool = struct {
             self.deinitParts();
             return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes of {s} memory", .{ config.initial_size, @tagName(config.kind) });
         }
-        self.entry = self.chooseEntry();
+        self.entry = layers.choose(self);
         return self;
     }
 
-    /// The entry points of a pool's layers, from the outside in: the debug layer
-    /// (debug/entry.zig) where a switch acts in the core, and the placement with its statistics
-    /// and, for PMEM, its journal (`Placing`); each takes the pool's lock as a comptime
-    /// parameter (sync/locking.zig). Lock-free and sharded placements synchronise themselves.
+    /// The entry points of a pool's layers (layers.zig composes them: lock, debug layer,
+    /// statistics, placement), chosen once when the pool is made.
     pub const Entry = struct {
         alloc: *const fn (*Pool, u64, driver.Stream) Error!Placed,
         free: *const fn (*Pool, u32, u32) Error!bool,
         lookup: *const fn (*Pool, u32) ?Live,
-        /// The whole-pool operations, which lock-free and sharded placements do their own way.
+        /// The whole-pool operations.
         reset: *const fn (*Pool) Error!void,
         writeStats: *const fn (*Pool, *[stats_mod.field_count]f64) void,
         resetPeaks: *const fn (*Pool) void,
 
         /// `Hot`: the per-block entry points; `Cold`: the whole-pool operations.
-        fn of(comptime Hot: type, comptime Cold: type) Entry {
+        pub fn of(comptime Hot: type, comptime Cold: type) Entry {
             return .{ .alloc = Hot.alloc, .free = Hot.free, .lookup = Hot.lookup, .reset = Cold.reset, .writeStats = Cold.writeStats, .resetPeaks = Cold.resetPeaks };
         }
     };
-
-    /// Indexed by whether the pool has a mutex (threadSafety "mutex"), then by whether it times
-    /// its calls (collectStats: the statistics' timing layer, stats.zig Timing).
-    const plain_entries = entriesOf(.plain);
-    const journaled_entries = entriesOf(.journaled);
-    const debug_entries = if (debug_layer_built) entriesOf(.debugged) else undefined;
-
-    fn entriesOf(comptime kind: enum { plain, journaled, debugged }) [2][2]Entry {
-        var table: [2][2]Entry = undefined;
-        inline for (.{ false, true }) |locked| {
-            inline for (.{ false, true }) |timed| {
-                table[@intFromBool(locked)][@intFromBool(timed)] = switch (kind) {
-                    .plain => Entry.of(Placing(false, Lock(locked), Timing(timed)), Whole),
-                    .journaled => Entry.of(Placing(true, Lock(locked), Timing(timed)), Whole),
-                    .debugged => Entry.of(Debugged(Pool, Placing(false, locking.Held, Timing(timed)), Lock(locked)), Whole),
-                };
-            }
-        }
-        return table;
-    }
-    const shared_entry = Entry.of(SharedFixed.Entry(Pool), SharedFixed.Entry(Pool));
-    const sharded_entry = Entry.of(ShardedVariable.Entry(Pool), ShardedVariable.Entry(Pool));
-
-    fn chooseEntry(self: *const Pool) *const Entry {
-        if (self.shared != null) return &shared_entry;
-        if (self.sharded != null) return &sharded_entry;
-        assert(self.config.thread_safety != .lock_free);
-        const locked = @intFromBool(self.config.thread_safety == .mutex);
-        const timed = @intFromBool(self.stats.enabled);
-        if (self.journal != null) {
-            assert(self.debug == null);
-            return &journaled_entries[locked][timed];
-        }
-        if (debug_layer_built) if (self.debug != null) return &debug_entries[locked][timed];
-        return &plain_entries[locked][timed];
-    }
 
     /// A PMEM pool's first and only region is the heap of its file, its placement rebuilt from the
     /// journal's table, its statistics from what the table holds.
@@ -374,61 +333,14 @@ pub const Pool = struct {
     pub fn allocLocked(self: *Pool, size: u64) Error!Placed {
         assert(self.journal != null);
         try self.checkSize(size);
-        return Placing(true, locking.Held, Timing(false)).alloc(self, size, null);
-    }
-
-    /// The innermost layer: the placement, its statistics and (`journaled`: PMEM) the journal,
-    /// under the pool's lock `L` (sync/locking.zig).
-    /// The placement layer: `journaled` (PMEM) tells the journal of each placement and release;
-    /// `L` is the pool's lock (sync/locking.zig), `T` the statistics' timing (stats.zig Timing).
-    fn Placing(comptime journaled: bool, comptime L: type, comptime T: type) type {
-        return struct {
-            pub fn alloc(pool: *Pool, size: u64, stream: driver.Stream) Error!Placed {
-                assert(journaled == (pool.journal != null));
-                L.acquire(pool);
-                defer L.release(pool);
-                const started = T.startAlloc(&pool.stats);
-                const id = pool.nextId();
-                if (pool.gpu.pending()) pool.gpu.reclaim(pool, stream, false);
-                const g = if (journaled) try pool.placeRecorded(pool.journal.?, size, id) else pool.place(size, size, id) orelse return pool.failPlace(size);
-                assert(g < status.offset_error_base and g % pool.alignment_granules == 0);
-                pool.notePlaced(g, size, pool.blockBytes(size));
-                T.endAlloc(&pool.stats, started);
-                return .{ .g = g, .id = id };
-            }
-
-            pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
-                L.acquire(pool);
-                defer L.release(pool);
-                const started = T.startFree(&pool.stats);
-                const region_index = pool.arena.regionOf(g);
-                if (region_index == arena_mod.none) return pool.failOutside(g);
-                // The block's id matters only to a handle's free, or while stream frees are pending (a
-                // pending block must not be freed again); the plain pointer free skips the lookup.
-                if (expected_id != 0 or pool.gpu.pending()) try pool.checkId(region_index, g, expected_id);
-                try pool.releaseBlock(journaled, region_index, g);
-                T.endFree(&pool.stats, started);
-                return false;
-            }
-
-            pub fn lookup(pool: *Pool, g: u32) ?Live {
-                L.acquire(pool);
-                defer L.release(pool);
-                return pool.liveLocked(g);
-            }
-        };
+        return layers.allocHeld(self, size);
     }
 
     /// Places a block whose record the journal keeps (PMEM): the journal is told before and after.
-    fn placeRecorded(self: *Pool, journal: *Journal, size: u64, id: u32) Error!u32 {
-        journal.reserve(&self.strategy, self.name) catch |err| {
-            self.stats.failed_allocations += 1;
-            return err;
-        };
-        const g = self.place(size, size, id) orelse {
-            self.stats.failed_allocations += 1;
+    pub fn placeRecorded(self: *Pool, journal: *Journal, size: u64, id: u32) Error!u32 {
+        try journal.reserve(&self.strategy, self.name);
+        const g = self.place(size, size, id) orelse
             return journal.failNoRoom(self.name, size, self.strategy.freeSpace()[0] * granule_bytes);
-        };
         journal.notePlaced(&self.strategy, g);
         return g;
     }
@@ -438,15 +350,14 @@ pub const Pool = struct {
         return self.last_id;
     }
 
-    pub fn failPlace(self: *Pool, size: u64) Error {
-        self.stats.failed_allocations += 1;
+    /// Why `size` bytes found no place (the statistics layer counts the failure).
+    pub fn failPlace(self: *const Pool, size: u64) Error {
         return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece", .{ self.name, size, self.arena.committed_bytes, self.arena.reserved_bytes });
     }
 
-    /// Counts a block placed at `block_g` for `size` user bytes in its region and the statistics.
-    pub inline fn notePlaced(self: *Pool, block_g: u32, size: u64, block_bytes: u64) void {
+    /// Counts a block placed at `block_g` in its region (trim gives back only empty regions).
+    pub inline fn notePlacedIn(self: *Pool, block_g: u32) void {
         self.arena.regions.items[self.arena.regionOf(block_g)].live_count += 1;
-        self.stats.recordAlloc(size, block_bytes);
     }
 
     /// Bytes the strategy sets aside for a block of `block_bytes`.
@@ -547,37 +458,31 @@ pub const Pool = struct {
         return self.entry.free(self, g, expected_id);
     }
 
-    fn checkId(self: *Pool, region_index: u32, g: u32, expected_id: u32) Error!void {
+    /// DoubleFree where the block at `g` waits for its stream, or holds another allocation than `expected_id` (not 0).
+    pub fn checkId(self: *Pool, region_index: u32, g: u32, expected_id: u32) Error!void {
         const live_id = if (self.lookupLocked(region_index, g)) |block| block.id else 0;
         try PoolGpu.checkNotPending(live_id, g, self.name);
         if (expected_id != 0 and live_id != expected_id) return self.failStaleId(g, expected_id, live_id);
     }
 
-    /// Gives the block at `g` back to the placement and counts it; `journaled`: the journal is told.
-    inline fn releaseBlock(self: *Pool, comptime journaled: bool, region_index: u32, g: u32) Error!void {
+    /// Gives the block at `g` back to the placement; `journaled`: the journal is told.
+    pub inline fn releaseBlock(self: *Pool, comptime journaled: bool, region_index: u32, g: u32) Error!Freed {
         if (journaled) return self.freeRecorded(self.journal.?, region_index, g);
-        const freed = try self.failUnlessFreed(self.release(region_index, g), g);
-        self.stats.recordFree(freed.requested_bytes, @as(u64, freed.granules) * granule_bytes);
-    }
-
-    /// `releaseBlock` for the cold callers (stream frees, the journal's freePrevious).
-    fn freeLocked(self: *Pool, region_index: u32, g: u32) Error!void {
-        return if (self.journal != null) self.releaseBlock(true, region_index, g) else self.releaseBlock(false, region_index, g);
+        return self.failUnlessFreed(self.release(region_index, g), g);
     }
 
     /// Frees a block whose record the journal keeps (PMEM): the journal is told before and after.
-    fn freeRecorded(self: *Pool, journal: *Journal, region_index: u32, g: u32) Error!void {
+    fn freeRecorded(self: *Pool, journal: *Journal, region_index: u32, g: u32) Error!Freed {
         try journal.beforeRelease(self, g);
         const freed = try self.failUnlessFreed(self.release(region_index, g), g);
         journal.released(g, freed.record); // under the lock still: durable before the space is placed again
-        self.stats.recordFree(freed.requested_bytes, @as(u64, freed.granules) * granule_bytes);
+        return freed;
     }
 
-    /// Frees the block at `g` for a layer that holds the pool's lock (pmem/journal.zig freePrevious).
+    /// Frees the block at `g` for a layer that holds the pool's lock (pmem/journal.zig
+    /// freePrevious, the GPU side's stream frees): counted, not timed.
     pub fn freeLockedAt(self: *Pool, g: u32) Error!void {
-        const region_index = self.arena.regionOf(g);
-        if (region_index == arena_mod.none) return self.failOutside(g);
-        return self.freeLocked(region_index, g);
+        return layers.freeHeld(self, g);
     }
 
     /// What the debug layer may use of the pool it stands in front of (debug/layer.zig is handed
@@ -601,8 +506,10 @@ pub const Pool = struct {
         pub inline fn blockBytes(self: Beneath, block_bytes: u64) u64 {
             return self.pool.blockBytes(block_bytes);
         }
+        /// Counts a block the layer placed, in its region and the statistics.
         pub inline fn notePlaced(self: Beneath, block_g: u32, size: u64, block_bytes: u64) void {
-            self.pool.notePlaced(block_g, size, block_bytes);
+            self.pool.notePlacedIn(block_g);
+            self.pool.stats.recordAlloc(size, block_bytes);
         }
         pub inline fn release(self: Beneath, region_index: u32, g: u32) FreeResult {
             return self.pool.release(region_index, g);
@@ -620,7 +527,9 @@ pub const Pool = struct {
         pub inline fn failUnlessFreed(self: Beneath, result: FreeResult, g: u32) Error!Freed {
             return self.pool.failUnlessFreed(result, g);
         }
+        /// Counts the failure and says why.
         pub fn failPlace(self: Beneath, size: u64) Error {
+            self.pool.stats.failed_allocations += 1;
             return self.pool.failPlace(size);
         }
         pub fn failOutside(self: Beneath, g: u32) Error {
@@ -725,28 +634,10 @@ pub const Pool = struct {
         return self.entry.reset(self);
     }
 
-    /// The whole-pool operations of a pool that places under its lock (the plain, debug and
-    /// journaled entries).
-    const Whole = struct {
-        fn reset(pool: *Pool) Error!void {
-            return pool.resetPlaced();
-        }
-        fn writeStats(pool: *Pool, out: *[stats_mod.field_count]f64) void {
-            pool.lock();
-            defer pool.unlock();
-            pool.writeStatsLocked(out);
-        }
-        fn resetPeaks(pool: *Pool) void {
-            pool.lock();
-            defer pool.unlock();
-            pool.stats.resetPeaks(pool.arena.committed_bytes);
-        }
-    };
-
-    fn resetPlaced(self: *Pool) Error!void {
+    /// Every block of the pool's own placement free again, under its lock (layers.zig Locked:
+    /// the statistics layer counts the reset).
+    pub fn resetPlaced(self: *Pool) Error!void {
         assert(self.shared == null and self.sharded == null);
-        self.lock();
-        defer self.unlock();
         self.gpu.reclaim(self, null, true);
         if (self.journal) |journal| journal.reset();
         for (self.arena.regions.items) |*region| region.live_count = 0;
@@ -756,7 +647,6 @@ pub const Pool = struct {
         }
         if (debug_layer_built) if (self.debug) |layer| layer.reset(self.beneath()) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         self.gpu.reset();
-        self.stats.recordReset();
     }
 
     /// Gives every empty region but the first back to the OS; returns the bytes released.
@@ -822,16 +712,21 @@ pub const Pool = struct {
     }
 
     pub fn writeStatsLocked(self: *Pool, out: *[stats_mod.field_count]f64) void {
+        self.stats.write(self.spaceLocked(), out);
+    }
+
+    /// The pool's space as its own placement holds it, under its lock.
+    pub fn spaceLocked(self: *Pool) stats_mod.Stats.Space {
         const regions = self.regionCount();
         const free_granules, const largest_granules = self.strategy.freeSpace();
-        self.stats.write(.{
+        return .{
             .reserved = self.arena.committed_bytes,
             .address_space = self.arena.reserved_bytes,
             .regions = regions,
             .free = free_granules * granule_bytes,
             .largest_free = largest_granules * granule_bytes,
             .debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self.beneath()) else .{}) else .{},
-        }, out);
+        };
     }
 
     /// Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now.

@@ -11,6 +11,8 @@ test {
     _ = @import("strategy/fixed.zig");
     _ = @import("strategy/stride_walk.zig");
     _ = @import("stats.zig");
+    _ = @import("counting.zig");
+    _ = @import("layers.zig");
     _ = @import("config.zig");
     _ = @import("pool.zig");
     _ = @import("snapshot.zig");

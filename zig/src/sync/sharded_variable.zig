@@ -103,18 +103,21 @@ pub const ShardedVariable = struct {
 
     pub const Placed = struct { g: u32, id: u32 };
 
-    /// A pool's entry points where this places its blocks (pool.zig `chooseEntry`): no pool lock.
-    pub fn Entry(comptime Pool: type) type {
+    /// This placement as layers.zig's placement interface (the pool's `sharded`): it takes no pool
+    /// lock, and counts in its striped counters (counting.zig Striped reads them).
+    pub fn Interface(comptime Pool: type) type {
         return struct {
             pub fn alloc(pool: *Pool, size: u64, _: Pool.Stream) Error!Pool.Placed {
-                const granules: u32 = @intCast(std.math.divCeil(u64, size, arena_mod.granule_bytes) catch unreachable);
-                const got = try pool.sharded.?.alloc(pool, size, granules, pool.alignment_granules);
+                const got = try pool.sharded.?.alloc(pool, size, granulesFor(size), pool.alignment_granules);
                 return .{ .g = got.g, .id = got.id };
             }
 
-            pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
+            pub fn blockBytes(_: *const Pool, size: u64) u64 {
+                return @as(u64, granulesFor(size)) * arena_mod.granule_bytes;
+            }
+
+            pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!void {
                 try pool.sharded.?.free(pool.name, g, expected_id);
-                return false;
             }
 
             pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
@@ -125,14 +128,15 @@ pub const ShardedVariable = struct {
                 return status.fail(error.Unsupported, "reset() is not available on sharded Variable pools yet (pool '{s}'): free the allocations instead", .{pool.name});
             }
 
-            pub fn writeStats(pool: *Pool, out: *[stats_mod.field_count]f64) void {
+            /// The pool's figures (its record, which holds the growth figures, with the counts filled in) and space.
+            pub fn figures(pool: *Pool, stats: *stats_mod.Stats) stats_mod.Stats.Space {
                 const sharded = pool.sharded.?;
                 sharded.growth_mutex.lock();
                 defer sharded.growth_mutex.unlock();
-                var stats = pool.stats;
-                const space = sharded.figures(&stats);
+                stats.* = pool.stats;
+                const space = sharded.figures(stats);
                 stats.bytes_allocated = pool.arena.committed_bytes - space.free;
-                stats.write(.{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = space.free, .largest_free = space.largest }, out);
+                return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = space.free, .largest_free = space.largest };
             }
 
             pub fn resetPeaks(pool: *Pool) void {
@@ -143,6 +147,11 @@ pub const ShardedVariable = struct {
                 pool.stats.resetPeaks(pool.arena.committed_bytes);
             }
         };
+    }
+
+    fn granulesFor(size: u64) u32 {
+        assert(size > 0);
+        return @intCast(std.math.divCeil(u64, size, arena_mod.granule_bytes) catch unreachable);
     }
 
     /// A block of `size` bytes; `pool.growFor(bytes)` adds a region to this thread's shard.

@@ -219,32 +219,43 @@ pub const SharedFixed = struct {
 
     pub const Placed = struct { g: u32, id: u32 };
 
-    /// A pool's entry points where this places its blocks (pool.zig `chooseEntry`): no pool lock.
-    pub fn Entry(comptime Pool: type) type {
+    /// This placement as layers.zig's placement interface (the pool's `shared`): it takes no pool
+    /// lock, and counts in its striped counters (counting.zig Striped reads them).
+    pub fn Interface(comptime Pool: type) type {
         return struct {
             pub fn alloc(pool: *Pool, size: u64, _: Pool.Stream) Error!Pool.Placed {
                 const placed = try pool.shared.?.alloc(pool, @intCast(size));
                 return .{ .g = placed.g, .id = placed.id };
             }
 
-            pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
+            pub fn blockBytes(pool: *const Pool, size: u64) u64 {
+                const shared = pool.shared.?;
+                return shared.blocksFor(size) * shared.stride_bytes;
+            }
+
+            pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!void {
                 try pool.shared.?.free(pool.name, g, expected_id, @import("../arena.zig").granule_bytes);
-                return false;
+            }
+
+            pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
+                const shared = pool.shared.?;
+                const live = shared.fixed.lookup(g) orelse return null;
+                return .{ .granules = shared.fixed.stride * shared.blocksFor(live.requested_bytes), .requested_bytes = live.requested_bytes, .id = live.id };
             }
 
             pub fn reset(pool: *Pool) Error!void {
                 try pool.shared.?.reset(pool);
                 pool.gpu.reset();
-                pool.stats.reset_count += 1;
             }
 
-            pub fn writeStats(pool: *Pool, out: *[stats_mod.field_count]f64) void {
+            /// The pool's figures (its record, which holds the growth figures, with the counts filled in) and space.
+            pub fn figures(pool: *Pool, stats: *stats_mod.Stats) stats_mod.Stats.Space {
                 const shared = pool.shared.?;
                 shared.growth_mutex.lock();
                 defer shared.growth_mutex.unlock();
-                var stats = pool.stats;
-                const free_bytes = shared.figures(&stats);
-                stats.write(.{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = free_bytes, .largest_free = free_bytes }, out);
+                stats.* = pool.stats;
+                const free_bytes = shared.figures(stats);
+                return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = free_bytes, .largest_free = free_bytes };
             }
 
             pub fn resetPeaks(pool: *Pool) void {
@@ -253,12 +264,6 @@ pub const SharedFixed = struct {
                 shared.growth_mutex.lock();
                 defer shared.growth_mutex.unlock();
                 pool.stats.resetPeaks(pool.arena.committed_bytes);
-            }
-
-            pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
-                const shared = pool.shared.?;
-                const live = shared.fixed.lookup(g) orelse return null;
-                return .{ .granules = shared.fixed.stride * shared.blocksFor(live.requested_bytes), .requested_bytes = live.requested_bytes, .id = live.id };
             }
         };
     }
