@@ -18,6 +18,11 @@
 //!                                            only while it holds that allocation); what was freed
 //!   lookup(pool, g) ?Live                    the live allocation that starts at `g`
 //!   reset(pool) Error!void                   every block free again
+//!   listLive(pool, []u32) u32                the live allocations' offsets, as many as fit; how many
+//!   writeSnapshot(pool, Output) Error!bool   regions, blocks and figures at one moment (snapshot.zig)
+//!   addRegion(pool, index, Region) !void     a region the pool grew by (under the growth lock)
+//!   trims(pool) bool                         whether trim may give its regions back
+//!   removeRegion(pool, index, Region) Removal  an empty region trim offers: removed, kept, or stop
 //! and for the statistics layer it goes with: `space(pool) Stats.Space` (counting.zig `Exact`), or
 //! `figures(pool, *Stats) Stats.Space` and `resetPeaks(pool)` (counting.zig `Striped`).
 const std = @import("std");
@@ -28,6 +33,7 @@ const Debugged = @import("debug/entry.zig").Debugged;
 const SharedFixed = @import("sync/shared_fixed.zig").SharedFixed;
 const ShardedVariable = @import("sync/sharded_variable.zig").ShardedVariable;
 const stats_mod = @import("stats.zig");
+const snapshot = @import("snapshot.zig");
 const status = @import("status.zig");
 const Error = status.Error;
 const arena_mod = @import("arena.zig");
@@ -43,7 +49,7 @@ pub fn Layers(comptime Pool: type) type {
         pub fn stack(comptime L: type, comptime debugged: bool, comptime S: type, comptime P: type) Entry {
             const Plain = Placing(if (debugged) locking.Held else L, S, P);
             const Hot = if (debugged) Debugged(Pool, Plain, L) else Plain;
-            return Entry.of(Hot, Whole(L, S, P));
+            return Entry.of(Hot, Whole(L, S, P), P);
         }
 
         /// Allocate, free and lookup through statistics `S` and placement `P`, under lock `L`.
@@ -100,6 +106,18 @@ pub fn Layers(comptime Pool: type) type {
                     defer L.release(pool);
                     S.resetPeaks(pool, P);
                 }
+
+                pub fn listLive(pool: *Pool, out: []u32) u32 {
+                    L.acquire(pool);
+                    defer L.release(pool);
+                    return P.listLive(pool, out);
+                }
+
+                pub fn writeSnapshot(pool: *Pool, out: snapshot.Output) Error!bool {
+                    L.acquire(pool);
+                    defer L.release(pool);
+                    return P.writeSnapshot(pool, out);
+                }
             };
         }
 
@@ -140,6 +158,28 @@ pub fn Layers(comptime Pool: type) type {
 
                 pub fn space(pool: *Pool) stats_mod.Stats.Space {
                     return pool.spaceLocked();
+                }
+
+                pub fn listLive(pool: *Pool, out: []u32) u32 {
+                    return pool.listLiveLocked(out);
+                }
+
+                pub fn writeSnapshot(pool: *Pool, out: snapshot.Output) Error!bool {
+                    return pool.writeSnapshotPlaced(out);
+                }
+
+                pub fn addRegion(pool: *Pool, index: u32, region: arena_mod.Region) error{OutOfMemory}!void {
+                    return pool.addRegionPlaced(index, region);
+                }
+
+                /// Its empty regions go back (pool.zig trim: but for a range that is one allocation).
+                pub fn trims(pool: *const Pool) bool {
+                    _ = pool;
+                    return true;
+                }
+
+                pub fn removeRegion(pool: *Pool, index: u32, region: arena_mod.Region) Pool.Removal {
+                    return pool.removeRegionPlaced(index, region);
                 }
             };
         }

@@ -194,6 +194,7 @@ pub const Pool = struct {
                 return err;
             };
         }
+        self.entry = layers.choose(self);
         const first_region_bytes = switch (self.strategy) {
             .fixed_size => |fixed| @max(config.initial_size, @as(u64, fixed.stride) * granule_bytes),
             .variable => config.initial_size,
@@ -202,7 +203,6 @@ pub const Pool = struct {
             self.deinitParts();
             return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes of {s} memory", .{ config.initial_size, @tagName(config.kind) });
         }
-        self.entry = layers.choose(self);
         return self;
     }
 
@@ -216,12 +216,33 @@ pub const Pool = struct {
         reset: *const fn (*Pool) Error!void,
         writeStats: *const fn (*Pool, *[stats_mod.field_count]f64) void,
         resetPeaks: *const fn (*Pool) void,
+        listLive: *const fn (*Pool, []u32) u32,
+        writeSnapshot: *const fn (*Pool, snapshot.Output) Error!bool,
+        /// The placement's side of growth and trim (the caller holds the lock growth takes).
+        addRegion: *const fn (*Pool, u32, arena_mod.Region) error{OutOfMemory}!void,
+        trims: *const fn (*const Pool) bool,
+        removeRegion: *const fn (*Pool, u32, arena_mod.Region) Removal,
 
-        /// `Hot`: the per-block entry points; `Cold`: the whole-pool operations.
-        pub fn of(comptime Hot: type, comptime Cold: type) Entry {
-            return .{ .alloc = Hot.alloc, .free = Hot.free, .lookup = Hot.lookup, .reset = Cold.reset, .writeStats = Cold.writeStats, .resetPeaks = Cold.resetPeaks };
+        /// `Hot`: the per-block entry points; `Cold`: the whole-pool operations; `P`: the placement.
+        pub fn of(comptime Hot: type, comptime Cold: type, comptime P: type) Entry {
+            return .{
+                .alloc = Hot.alloc,
+                .free = Hot.free,
+                .lookup = Hot.lookup,
+                .reset = Cold.reset,
+                .writeStats = Cold.writeStats,
+                .resetPeaks = Cold.resetPeaks,
+                .listLive = Cold.listLive,
+                .writeSnapshot = Cold.writeSnapshot,
+                .addRegion = P.addRegion,
+                .trims = P.trims,
+                .removeRegion = P.removeRegion,
+            };
         }
     };
+
+    /// What a placement did with an empty region trim offered it.
+    pub const Removal = enum { removed, kept, stop };
 
     /// A PMEM pool's first and only region is the heap of its file, its placement rebuilt from the
     /// journal's table, its statistics from what the table holds.
@@ -424,11 +445,7 @@ pub const Pool = struct {
     fn grow(self: *Pool, len_bytes: u64) ?u32 {
         const index = self.arena.grow(len_bytes) orelse return null;
         const region = self.arena.regions.items[index];
-        const added = if (self.shared) |shared| shared.fixed.addRegion(region) else if (self.sharded) |sharded| sharded.addRegion(region) else switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.addRegion(index, region),
-            .variable => |*tlsf| tlsf.addRegion(region),
-        };
-        added catch {
+        self.entry.addRegion(self, index, region) catch {
             self.arena.shrink(index);
             return null;
         };
@@ -436,6 +453,29 @@ pub const Pool = struct {
         self.gpu.regionAdded(self.arena.address(region.start), self.last_region_bytes);
         self.stats.recordReserved(self.arena.committed_bytes);
         return index;
+    }
+
+    /// Gives a newly committed region to the pool's own placement (layers.zig Locked).
+    pub fn addRegionPlaced(self: *Pool, index: u32, region: arena_mod.Region) error{OutOfMemory}!void {
+        assert(self.shared == null and self.sharded == null);
+        return switch (self.strategy) {
+            .fixed_size => |*fixed| fixed.addRegion(index, region),
+            .variable => |*tlsf| tlsf.addRegion(region),
+        };
+    }
+
+    /// Takes the empty region `index` from the pool's own placement, or the debug layer's guard
+    /// regions (layers.zig Locked, for trim).
+    pub fn removeRegionPlaced(self: *Pool, index: u32, region: arena_mod.Region) Removal {
+        assert(region.committed and region.live_count == 0);
+        switch (region.owner) {
+            .strategy => switch (self.strategy) {
+                .fixed_size => |*fixed| fixed.removeRegion(index, region),
+                .variable => |*tlsf| tlsf.removeRegion(region),
+            },
+            .guard => if (debug_layer_built) self.debug.?.removeGuardRegion(region) else unreachable,
+        }
+        return .removed;
     }
 
     /// Undoes `growFor` of the region `index`, still empty, of a pool placing under its lock.
@@ -651,8 +691,7 @@ pub const Pool = struct {
 
     /// Gives every empty region but the first back to the OS; returns the bytes released.
     pub fn trim(self: *Pool) u64 {
-        if (self.shared) |shared| if (!shared.trims(self)) return 0; // its regions are never removed (sync/lockfree_fixed.zig)
-        if (self.sharded != null) return 0; // sync/sharded_variable.zig never removes regions
+        if (!self.entry.trims(self)) return 0; // a placement that never gives regions back
         if (self.arena.backend.wholeAllocation() != null) return 0; // one allocation: nothing goes back before the pool does
         self.lock();
         defer self.unlock();
@@ -660,15 +699,10 @@ pub const Pool = struct {
         var released: u64 = 0;
         for (self.arena.regions.items[1..], 1..) |region, index| {
             if (!region.committed or region.live_count != 0) continue;
-            if (self.shared) |shared| { // one thread's pool: its blocks are all on the stack once free
-                if (!shared.fixed.regionFree(region)) continue;
-                shared.fixed.removeRegion(self.gpa, region) catch break; // no memory to sort the stack: keep the rest
-            } else switch (region.owner) {
-                .strategy => switch (self.strategy) {
-                    .fixed_size => |*fixed| fixed.removeRegion(@intCast(index), region),
-                    .variable => |*tlsf| tlsf.removeRegion(region),
-                },
-                .guard => if (debug_layer_built) self.debug.?.removeGuardRegion(region) else unreachable,
+            switch (self.entry.removeRegion(self, @intCast(index), region)) {
+                .removed => {},
+                .kept => continue,
+                .stop => break,
             }
             self.gpu.regionRemoved(self.arena.address(region.start));
             self.arena.shrink(@intCast(index));
@@ -686,23 +720,11 @@ pub const Pool = struct {
     /// The pool's regions, blocks and statistics at one moment (see snapshot.zig); whether
     /// every record fit in `out`.
     pub fn writeSnapshot(self: *Pool, out: snapshot.Output) Error!bool {
-        if (self.shared) |shared| {
-            // Regions stay put under the growth lock. Blocks of a pool other threads use may change
-            // meanwhile (their allocations take no lock): a moment's view, the figures taken after.
-            const fit = fit: {
-                shared.growth_mutex.lock();
-                defer shared.growth_mutex.unlock();
-                const placement = shared.placement(self.arena.regions.items);
-                const ids: snapshot.Ids = .{ .last = shared.last_id.load(.monotonic), .max = SharedFixed.pool_id_max, .pending = null };
-                break :fit snapshot.write(self.gpa, self.arena.regions.items, &placement, ids, .{}, out) catch
-                    return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
-            };
-            self.writeStats(out.stats);
-            return fit;
-        }
-        if (self.sharded != null) return status.fail(error.Unsupported, "snapshot() is not available on sharded Variable pools yet (pool '{s}')", .{self.name});
-        self.lock();
-        defer self.unlock();
+        return self.entry.writeSnapshot(self, out);
+    }
+
+    /// `writeSnapshot` of the pool's own placement, under its lock (layers.zig Locked).
+    pub fn writeSnapshotPlaced(self: *Pool, out: snapshot.Output) Error!bool {
         const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = pool_gpu.pending_id };
         const debug: snapshot.DebugView = if (debug_layer_built) (if (self.debug) |layer| layer.snapshotView() else .{}) else .{};
         const fit = snapshot.write(self.gpa, self.arena.regions.items, &self.strategy, ids, debug, out) catch
@@ -796,17 +818,13 @@ pub const Pool = struct {
     /// returns how many there are.
     pub fn listLive(self: *Pool, out: []u32) u32 {
         // Pools that place their blocks without the pool's lock keep them apart from `strategy`
-        // (which holds none of theirs): their own lists. Listing `strategy` for them gave no live
-        // allocation, so getLeaks() and leak reports found none.
-        if (self.shared) |shared| return shared.fixed.listLive(self.arena.regions.items, out);
-        if (self.sharded) |sharded| return sharded.listLive(out);
-        self.lock();
-        defer self.unlock();
-        return self.listLiveLocked(out);
+        // (which holds none of theirs): their placements list them. Listing `strategy` for them
+        // gave no live allocation, so getLeaks() and leak reports found none.
+        return self.entry.listLive(self, out);
     }
 
     pub fn listLiveLocked(self: *Pool, out: []u32) u32 {
-        assert(self.shared == null and self.sharded == null); // see listLive
+        assert(self.shared == null and self.sharded == null); // see listLive (layers.zig Locked)
         if (debug_layer_built) if (self.debug) |layer| return layer.listLive(self.beneath(), out);
         var count: u32 = 0;
         var blocks = self.liveBlocks();

@@ -15,6 +15,7 @@ const AdaptiveMutex = @import("adaptive_mutex.zig").AdaptiveMutex;
 const StripedCounters = @import("striped_counters.zig").StripedCounters;
 const arena_mod = @import("../arena.zig");
 const stats_mod = @import("../stats.zig");
+const snapshot = @import("../snapshot.zig");
 const status = @import("../status.zig");
 const Error = status.Error;
 
@@ -145,6 +146,28 @@ pub const ShardedVariable = struct {
                 sharded.growth_mutex.lock();
                 defer sharded.growth_mutex.unlock();
                 pool.stats.resetPeaks(pool.arena.committed_bytes);
+            }
+
+            pub fn listLive(pool: *Pool, out: []u32) u32 {
+                return pool.sharded.?.listLive(out);
+            }
+
+            pub fn writeSnapshot(pool: *Pool, _: snapshot.Output) Error!bool {
+                return status.fail(error.Unsupported, "snapshot() is not available on sharded Variable pools yet (pool '{s}')", .{pool.name});
+            }
+
+            /// To the calling thread's shard.
+            pub fn addRegion(pool: *Pool, _: u32, region: arena_mod.Region) error{OutOfMemory}!void {
+                return pool.sharded.?.addRegion(region);
+            }
+
+            /// A shard's regions are never removed.
+            pub fn trims(_: *const Pool) bool {
+                return false;
+            }
+
+            pub fn removeRegion(_: *Pool, _: u32, _: arena_mod.Region) Pool.Removal {
+                unreachable; // trims() says no
             }
         };
     }

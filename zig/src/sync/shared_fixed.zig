@@ -22,6 +22,8 @@ const thread_cache = @import("thread_cache.zig");
 const js_cache = @import("js_cache.zig");
 const thread_exit = @import("thread_exit.zig");
 const stats_mod = @import("../stats.zig");
+const snapshot = @import("../snapshot.zig");
+const Region = @import("../arena.zig").Region;
 const status = @import("../status.zig");
 const Error = status.Error;
 
@@ -264,6 +266,42 @@ pub const SharedFixed = struct {
                 shared.growth_mutex.lock();
                 defer shared.growth_mutex.unlock();
                 pool.stats.resetPeaks(pool.arena.committed_bytes);
+            }
+
+            pub fn listLive(pool: *Pool, out: []u32) u32 {
+                return pool.shared.?.fixed.listLive(pool.arena.regions.items, out);
+            }
+
+            pub fn writeSnapshot(pool: *Pool, out: snapshot.Output) Error!bool {
+                const shared = pool.shared.?;
+                // Regions stay put under the growth lock. Blocks of a pool other threads use may change
+                // meanwhile (their allocations take no lock): a moment's view, the figures taken after.
+                const fit = fit: {
+                    shared.growth_mutex.lock();
+                    defer shared.growth_mutex.unlock();
+                    const blocks = shared.placement(pool.arena.regions.items);
+                    const ids: snapshot.Ids = .{ .last = shared.last_id.load(.monotonic), .max = pool_id_max, .pending = null };
+                    break :fit snapshot.write(pool.gpa, pool.arena.regions.items, &blocks, ids, .{}, out) catch
+                        return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{pool.name});
+                };
+                pool.writeStats(out.stats);
+                return fit;
+            }
+
+            pub fn addRegion(pool: *Pool, _: u32, region: Region) error{OutOfMemory}!void {
+                return pool.shared.?.fixed.addRegion(region);
+            }
+
+            pub fn trims(pool: *const Pool) bool {
+                return pool.shared.?.trims(pool); // else its regions are never removed (lockfree_fixed.zig)
+            }
+
+            /// One thread's pool: its blocks are all on the stack once free.
+            pub fn removeRegion(pool: *Pool, _: u32, region: Region) Pool.Removal {
+                const shared = pool.shared.?;
+                if (!shared.fixed.regionFree(region)) return .kept;
+                shared.fixed.removeRegion(pool.gpa, region) catch return .stop; // no memory to sort the stack: keep the rest
+                return .removed;
             }
         };
     }
