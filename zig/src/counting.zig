@@ -22,10 +22,9 @@ pub fn Exact(comptime timed: bool) type {
             return T.startAlloc(&pool.stats);
         }
 
-        /// A block of `block_bytes` (what the placement set aside) was placed for `size` bytes.
-        pub inline fn placed(pool: anytype, started: Started, size: u64, block_bytes: u64) void {
-            assert(size > 0 and block_bytes >= size);
-            pool.stats.recordAlloc(size, block_bytes);
+        /// Placement `P` placed a block for `size` bytes (what it set aside: `P.blockBytes`).
+        pub inline fn placed(pool: anytype, started: Started, size: u64, comptime P: type) void {
+            pool.stats.recordAlloc(size, P.blockBytes(pool, size));
             T.endAlloc(&pool.stats, started);
         }
 
@@ -70,9 +69,9 @@ pub const Striped = struct {
         _ = pool;
     }
 
-    pub inline fn placed(pool: anytype, started: Started, size: u64, block_bytes: u64) void {
-        _ = .{ pool, started };
-        assert(size > 0 and block_bytes >= size);
+    /// Nothing to do (and nothing to compute: the placement's block bytes are not asked for).
+    pub inline fn placed(pool: anytype, started: Started, size: u64, comptime P: type) void {
+        _ = .{ pool, started, size, P };
     }
 
     pub inline fn failed(pool: anytype) void {
@@ -143,8 +142,13 @@ test "exact counting counts what is placed and freed, a failure, and a reset" {
     const FakePool = struct { stats: Stats = .{ .enabled = true }, arena: struct { committed_bytes: u64 = 4096 } = .{} };
     var pool: FakePool = .{};
     const Counted = Exact(false);
-    Counted.placed(&pool, Counted.startAlloc(&pool), 100, 112);
-    Counted.placed(&pool, Counted.startAlloc(&pool), 50, 64);
+    const Blocks = struct { // a placement that sets 112 bytes aside for 100, and 64 for 50
+        fn blockBytes(_: *FakePool, size: u64) u64 {
+            return if (size == 100) 112 else 64;
+        }
+    };
+    Counted.placed(&pool, Counted.startAlloc(&pool), 100, Blocks);
+    Counted.placed(&pool, Counted.startAlloc(&pool), 50, Blocks);
     Counted.failed(&pool);
     Counted.freed(&pool, Counted.startFree(&pool), .{ .requested_bytes = 100, .granules = 7 });
     try std.testing.expectEqual(@as(u64, 50), pool.stats.bytes_in_use);

@@ -64,7 +64,7 @@ pub fn Layers(comptime Pool: type) type {
                         return err;
                     };
                     assert(placed.g < status.offset_error_base);
-                    S.placed(pool, started, size, P.blockBytes(pool, size));
+                    S.placed(pool, started, size, P);
                     return placed;
                 }
 
