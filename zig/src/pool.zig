@@ -11,14 +11,12 @@ const assert = std.debug.assert;
 const arena_mod = @import("arena.zig");
 const Arena = arena_mod.Arena;
 const backend_mod = @import("backend.zig");
-const Fixed = @import("strategy/fixed.zig").Fixed;
 const placement_mod = @import("strategy/placement.zig");
 const placed_mod = @import("placed.zig");
 const config_mod = @import("config.zig");
 const Journal = @import("pmem/journal.zig").Journal;
 const tlsf_mod = @import("strategy/tlsf.zig");
-const Tlsf = tlsf_mod.Tlsf;
-const FreeResult = @import("strategy/tlsf.zig").FreeResult;
+const FreeResult = placement_mod.FreeResult;
 const stats_mod = @import("stats.zig");
 const layers = @import("layers.zig").Layers(Pool);
 const snapshot = @import("snapshot.zig");
@@ -31,14 +29,12 @@ const Viewers = @import("sync/viewers.zig").Viewers;
 const status = @import("status.zig");
 const Error = status.Error;
 const Layer = @import("debug/layer.zig").Layer;
-const OffsetMap = @import("strategy/offset_map.zig").OffsetMap;
 
 /// Whether this core was built with the debug layer (`zig build -Ddebug-layer=false` leaves it
 /// out, to measure that a pool with every switch off costs the same as one without the code).
 pub const debug_layer_built = build_options.debug_layer;
 
 const granule_bytes = arena_mod.granule_bytes;
-const StrategyKind = config_mod.StrategyKind;
 const ThreadSafety = config_mod.ThreadSafety;
 const Config = config_mod.Config;
 const config_field_count = config_mod.config_field_count;
@@ -313,13 +309,6 @@ pub const Pool = struct {
         return self.size_max;
     }
 
-    /// Blocks of a fixed-size pool that a block of `block_bytes` takes: 1, or a run's length.
-    inline fn blocksFor(stride: u32, block_bytes: u64) u32 {
-        const stride_bytes = @as(u64, stride) * granule_bytes;
-        if (block_bytes <= stride_bytes) return 1;
-        return @intCast(std.math.divCeil(u64, block_bytes, stride_bytes) catch unreachable);
-    }
-
     /// An allocation as the pool hands it out (placed.zig).
     pub const Placed = placed_mod.Placed;
     pub const flag_guarded = placed_mod.flag_guarded;
@@ -383,10 +372,7 @@ pub const Pool = struct {
 
     /// Bytes the strategy sets aside for a block of `block_bytes`.
     pub inline fn blockBytes(self: *const Pool, block_bytes: u64) u64 {
-        return granule_bytes * switch (self.strategy) {
-            .fixed_size => |fixed| @as(u64, fixed.stride) * blocksFor(fixed.stride, block_bytes),
-            .variable => Config.granulesFor(block_bytes),
-        };
+        return self.strategy.blockBytes(block_bytes);
     }
 
     /// Places a block of `block_bytes` that holds an allocation of `requested` bytes, growing
@@ -410,20 +396,11 @@ pub const Pool = struct {
 
     /// The bytes a new region needs so the strategy is sure to place `block_bytes` in it.
     pub fn regionBytesFor(self: *const Pool, block_bytes: u64) u64 {
-        return switch (self.strategy) {
-            .fixed_size => self.blockBytes(block_bytes), // the blocks (or run) themselves: they need no slack
-            .variable => granule_bytes * tlsf_mod.granulesSureToFit(Config.granulesFor(block_bytes), self.alignment_granules),
-        };
+        return self.strategy.regionBytesFor(block_bytes, self.alignment_granules);
     }
 
     inline fn tryPlace(self: *Pool, block_bytes: u64, requested: u64, id: u32) ?u32 {
-        return switch (self.strategy) {
-            .fixed_size => |*fixed| if (block_bytes <= @as(u64, fixed.stride) * granule_bytes)
-                @call(.always_inline, Fixed.alloc, .{ fixed, &self.arena, id, @as(u32, @intCast(requested)) })
-            else
-                @call(.never_inline, Fixed.allocRun, .{ fixed, blocksFor(fixed.stride, block_bytes), id, @as(u32, @intCast(requested)) }),
-            .variable => |*tlsf| (@call(.always_inline, Tlsf.alloc, .{ tlsf, @as(u32, @intCast(Config.granulesFor(block_bytes))), self.alignment_granules, id, requested }) catch null),
-        };
+        return self.strategy.place(&self.arena, block_bytes, requested, id, self.alignment_granules);
     }
 
     /// Adds a region of at least `needed_bytes` (see `regionBytesFor`); returns its index, or
@@ -458,10 +435,7 @@ pub const Pool = struct {
     /// Gives a newly committed region to the pool's own placement (layers.zig Locked).
     pub fn addRegionPlaced(self: *Pool, index: u32, region: arena_mod.Region) error{OutOfMemory}!void {
         assert(self.shared == null and self.sharded == null);
-        return switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.addRegion(index, region),
-            .variable => |*tlsf| tlsf.addRegion(region),
-        };
+        return self.strategy.addRegion(index, region);
     }
 
     /// Takes the empty region `index` from the pool's own placement, or the debug layer's guard
@@ -469,10 +443,7 @@ pub const Pool = struct {
     pub fn removeRegionPlaced(self: *Pool, index: u32, region: arena_mod.Region) Removal {
         assert(region.committed and region.live_count == 0);
         switch (region.owner) {
-            .strategy => switch (self.strategy) {
-                .fixed_size => |*fixed| fixed.removeRegion(index, region),
-                .variable => |*tlsf| tlsf.removeRegion(region),
-            },
+            .strategy => self.strategy.removeRegion(index, region),
             .guard => if (debug_layer_built) self.debug.?.removeGuardRegion(region) else unreachable,
         }
         return .removed;
@@ -483,10 +454,7 @@ pub const Pool = struct {
         assert(self.shared == null and self.sharded == null);
         const region = self.arena.regions.items[index];
         assert(region.committed and region.live_count == 0 and region.owner == .strategy);
-        switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.removeRegion(index, region),
-            .variable => |*tlsf| tlsf.removeRegion(region),
-        }
+        self.strategy.removeRegion(index, region);
         self.arena.shrink(index);
         self.stats.growth_count -= 1;
         self.last_region_bytes = last_region_bytes;
@@ -605,19 +573,13 @@ pub const Pool = struct {
     pub fn setIdLocked(self: *Pool, g: u32, id: u32) void {
         const region_index = self.arena.regionOf(g);
         assert(region_index != arena_mod.none);
-        switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.setId(region_index, g, id),
-            .variable => |*tlsf| tlsf.setId(g, id),
-        }
+        self.strategy.setId(region_index, g, id);
     }
 
     /// Gives the block at `g` back to the strategy; counts it out of its region if it was live.
     pub inline fn release(self: *Pool, region_index: u32, g: u32) FreeResult {
         // Inlined for the same reason as `place`.
-        const result: FreeResult = switch (self.strategy) {
-            .fixed_size => |*fixed| @call(.always_inline, Fixed.free, .{ fixed, region_index, g }),
-            .variable => |*tlsf| @call(.always_inline, Tlsf.free, .{ tlsf, g }),
-        };
+        const result = self.strategy.free(region_index, g);
         if (result == .freed) {
             const region = &self.arena.regions.items[region_index];
             assert(region.live_count > 0);
@@ -681,10 +643,7 @@ pub const Pool = struct {
         self.gpu.reclaim(self, null, true);
         if (self.journal) |journal| journal.reset();
         for (self.arena.regions.items) |*region| region.live_count = 0;
-        switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.reset(),
-            .variable => |*tlsf| tlsf.reset(self.arena.regions.items, .strategy) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{}),
-        }
+        self.strategy.reset(self.arena.regions.items) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         if (debug_layer_built) if (self.debug) |layer| layer.reset(self.beneath()) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         self.gpu.reset();
     }
@@ -768,23 +727,10 @@ pub const Pool = struct {
 
 
     /// The strategy's live blocks, by their first granule (not the user's, under the debug layer).
-    pub const LiveBlocks = union(StrategyKind) {
-        fixed_size: Fixed.LiveIterator,
-        variable: OffsetMap.Iterator,
-
-        pub fn next(self: *LiveBlocks) ?u32 {
-            return switch (self.*) {
-                .fixed_size => |*it| it.next(),
-                .variable => |*it| if (it.next()) |slot| slot.key else null,
-            };
-        }
-    };
+    pub const LiveBlocks = Strategy.LiveBlocks;
 
     pub fn liveBlocks(self: *const Pool) LiveBlocks {
-        return switch (self.strategy) {
-            .fixed_size => |*fixed| .{ .fixed_size = fixed.liveIterator() },
-            .variable => |*tlsf| .{ .variable = tlsf.liveIterator() },
-        };
+        return self.strategy.liveBlocks();
     }
 
     /// Checks every canary and every quarantined block's poison (a pool without the debug layer

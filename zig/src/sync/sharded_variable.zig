@@ -174,7 +174,7 @@ pub const ShardedVariable = struct {
 
     fn granulesFor(size: u64) u32 {
         assert(size > 0);
-        return @intCast(std.math.divCeil(u64, size, arena_mod.granule_bytes) catch unreachable);
+        return @intCast(arena_mod.granulesFor(size));
     }
 
     /// A block of `size` bytes; `pool.growFor(bytes)` adds a region to this thread's shard.
