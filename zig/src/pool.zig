@@ -1,10 +1,13 @@
-//! A pool: an arena of regions from one backend, a placement strategy over it, statistics,
-//! and the lock its thread-safety setting asks for. The pool turns sizes in bytes into
-//! granules and regions into growth; the strategy only places blocks. Where a debug switch is
-//! on, the debug layer (debug/layer.zig) stands between the pool and its strategy and takes
-//! over allocate, free and lookup; with every switch off the pool never calls it. A PMEM pool
-//! is this pool over a mapped file (backend/pmem_file.zig) with a journal (pmem/journal.zig)
-//! told of each placement and release: pmem/open.zig makes one.
+//! A pool: an arena of regions from one backend, a placement over it (strategy/placement.zig,
+//! fixed-size or TLSF under the pool's lock; or sync/'s lock-free and sharded placements), its
+//! statistics record, and the lock its thread-safety setting asks for. The pool turns sizes in
+//! bytes into granules and regions into growth; the placement only places blocks. Allocate, free,
+//! lookup and the whole-pool operations go through the pool's Entry, which layers.zig composes
+//! once, when the pool is made: lock, debug layer (debug/entry.zig, where a switch acts in the
+//! core), statistics (counting.zig), placement. The NVTX annotations and stream-ordered frees of
+//! GPU and pinned pools are gpu/pool_gpu.zig's. A PMEM pool is this pool over a mapped file
+//! (backend/pmem_file.zig) with a journal (pmem/journal.zig) told of each placement and release
+//! at the placement's seam: pmem/open.zig makes one.
 const std = @import("std");
 const build_options = @import("build_options");
 const assert = std.debug.assert;
