@@ -10,6 +10,11 @@ const assert = std.debug.assert;
 const Backend = @import("backend.zig").Backend;
 
 pub const granule_bytes: u64 = 16;
+
+/// Granules that hold `bytes`.
+pub inline fn granulesFor(bytes: u64) u64 {
+    return std.math.divCeil(u64, bytes, granule_bytes) catch unreachable;
+}
 /// Regions are made of whole units, so a region is found from an offset with one array lookup.
 pub const unit_bytes: u64 = 64 * 1024;
 pub const unit_granules: u32 = @intCast(unit_bytes / granule_bytes);

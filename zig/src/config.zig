@@ -133,9 +133,7 @@ pub const Config = struct {
         return self.sharedFixed() or (self.thread_safety == .none and host_memory and !self.debug.coreActive());
     }
 
-    pub fn granulesFor(bytes: u64) u64 {
-        return std.math.divCeil(u64, bytes, granule_bytes) catch unreachable;
-    }
+    pub const granulesFor = arena_mod.granulesFor;
 
     /// The record TypeScript reads back (mp_pool_config): the fields as `parse` takes them.
     pub fn write(c: Config, out: *[config_field_count]f64) void {

@@ -231,11 +231,11 @@ export fn mp_alloc(handle: i32, size: f64) u32 {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
     checkOwner(pool) catch |err| return status.offsetError(err);
-    const range = pool.annotations.range("memory-pool: allocate");
+    const range = pool.gpu.range("memory-pool: allocate");
     defer range.end();
     const placed = pool.alloc(@intFromFloat(size), null) catch |err| return status.offsetError(err);
     assert(placed.id <= Pool.id_max);
-    pool.annotations.allocated(pool.arena.address(placed.g), @intFromFloat(size), placed.id);
+    pool.gpu.allocated(pool.arena.address(placed.g), @intFromFloat(size), placed.id);
     last_id = placed.id | placed.flags;
     return placed.g;
 }
@@ -246,10 +246,10 @@ export fn mp_free(handle: i32, g: u32, id: u32) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     checkOwner(pool) catch |err| return codeOf(err);
-    const range = pool.annotations.range("memory-pool: free");
+    const range = pool.gpu.range("memory-pool: free");
     defer range.end();
     const guarded = pool.free(g, id) catch |err| return codeOf(err);
-    pool.annotations.freed(pool.arena.address(g));
+    pool.gpu.freed(pool.arena.address(g));
     return @intFromEnum(if (guarded) status.Code.freed_guarded else status.Code.ok);
 }
 
@@ -291,7 +291,7 @@ export fn mp_reset_peaks(handle: i32) i32 {
 export fn mp_reset(handle: i32) i32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
-    const range = pool.annotations.range("memory-pool: reset");
+    const range = pool.gpu.range("memory-pool: reset");
     defer range.end();
     pool.reset() catch |err| return codeOf(err);
     return 0;
@@ -300,7 +300,7 @@ export fn mp_reset(handle: i32) i32 {
 export fn mp_trim(handle: i32) f64 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return @floatFromInt(codeOf(err));
-    const range = pool.annotations.range("memory-pool: trim");
+    const range = pool.gpu.range("memory-pool: trim");
     defer range.end();
     return @floatFromInt(pool.trim());
 }
@@ -401,10 +401,10 @@ export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
-    const range = pool.annotations.range("memory-pool: allocate on stream");
+    const range = pool.gpu.range("memory-pool: allocate on stream");
     defer range.end();
     const placed = pool.alloc(@intFromFloat(size), stream) catch |err| return status.offsetError(err);
-    pool.annotations.allocated(pool.arena.address(placed.g), @intFromFloat(size), placed.id);
+    pool.gpu.allocated(pool.arena.address(placed.g), @intFromFloat(size), placed.id);
     last_id = placed.id;
     return placed.g;
 }
@@ -412,9 +412,9 @@ export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 
 export fn mp_free_on_stream(handle: i32, g: u32, id: u32, stream: driver.Stream) i32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
-    const range = pool.annotations.range("memory-pool: free on stream");
+    const range = pool.gpu.range("memory-pool: free on stream");
     defer range.end();
-    // The block's NVTX region goes when the pool reclaims it (pool.zig reclaim), not here.
+    // The block's NVTX region goes when the pool reclaims it (gpu/pool_gpu.zig reclaim), not here.
     pool.freeOnStream(g, id, stream) catch |err| return codeOf(err);
     return 0;
 }
@@ -814,8 +814,8 @@ test "a pool that registers with NVTX tells an attached tool of each region, all
     try std.testing.expect(handle >= 0);
     const pool = registry.enter(handle, .primary).?;
     registry.leave(.primary);
-    pool.annotations = @TypeOf(pool.annotations).init(pool.gpa, pool.name, true, null);
-    pool.annotations.regionAdded(pool.arena.base, pool.arena.committed_bytes);
+    pool.gpu = @TypeOf(pool.gpu).init(pool.gpa, pool.name, true, null);
+    pool.gpu.regionAdded(pool.arena.base, pool.arena.committed_bytes);
     try std.testing.expectEqual(@as(c_int, 1), tool.heaps);
     const first_heap = tool.last_heap;
 

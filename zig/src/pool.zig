@@ -1,29 +1,30 @@
-//! A pool: an arena of regions from one backend, a placement strategy over it, statistics,
-//! and the lock its thread-safety setting asks for. The pool turns sizes in bytes into
-//! granules and regions into growth; the strategy only places blocks. Where a debug switch is
-//! on, the debug layer (debug/layer.zig) stands between the pool and its strategy and takes
-//! over allocate, free and lookup; with every switch off the pool never calls it. A PMEM pool
-//! is this pool over a mapped file (backend/pmem_file.zig) with a journal (pmem/journal.zig)
-//! told of each placement and release: pmem/open.zig makes one.
+//! A pool: an arena of regions from one backend, a placement over it (strategy/placement.zig,
+//! fixed-size or TLSF under the pool's lock; or sync/'s lock-free and sharded placements), its
+//! statistics record, and the lock its thread-safety setting asks for. The pool turns sizes in
+//! bytes into granules and regions into growth; the placement only places blocks. Allocate, free,
+//! lookup and the whole-pool operations go through the pool's Entry, which layers.zig composes
+//! once, when the pool is made: lock, debug layer (debug/entry.zig, where a switch acts in the
+//! core), statistics (counting.zig), placement. The NVTX annotations and stream-ordered frees of
+//! GPU and pinned pools are gpu/pool_gpu.zig's. A PMEM pool is this pool over a mapped file
+//! (backend/pmem_file.zig) with a journal (pmem/journal.zig) told of each placement and release
+//! at the placement's seam: pmem/open.zig makes one.
 const std = @import("std");
 const build_options = @import("build_options");
 const assert = std.debug.assert;
 const arena_mod = @import("arena.zig");
 const Arena = arena_mod.Arena;
 const backend_mod = @import("backend.zig");
-const Fixed = @import("strategy/fixed.zig").Fixed;
 const placement_mod = @import("strategy/placement.zig");
 const placed_mod = @import("placed.zig");
 const config_mod = @import("config.zig");
 const Journal = @import("pmem/journal.zig").Journal;
 const tlsf_mod = @import("strategy/tlsf.zig");
-const Tlsf = tlsf_mod.Tlsf;
-const FreeResult = @import("strategy/tlsf.zig").FreeResult;
+const FreeResult = placement_mod.FreeResult;
 const stats_mod = @import("stats.zig");
-const Timing = stats_mod.Timing;
+const layers = @import("layers.zig").Layers(Pool);
 const snapshot = @import("snapshot.zig");
-const stream_frees_mod = @import("gpu/stream_frees.zig");
-const StreamFrees = stream_frees_mod.StreamFrees;
+const pool_gpu = @import("gpu/pool_gpu.zig");
+const PoolGpu = pool_gpu.PoolGpu;
 const driver = @import("backend/cuda_driver.zig");
 const SharedFixed = @import("sync/shared_fixed.zig").SharedFixed;
 const ShardedVariable = @import("sync/sharded_variable.zig").ShardedVariable;
@@ -31,18 +32,12 @@ const Viewers = @import("sync/viewers.zig").Viewers;
 const status = @import("status.zig");
 const Error = status.Error;
 const Layer = @import("debug/layer.zig").Layer;
-const Debugged = @import("debug/entry.zig").Debugged;
-const locking = @import("sync/locking.zig");
-const Lock = locking.Lock;
-const OffsetMap = @import("strategy/offset_map.zig").OffsetMap;
-const PoolAnnotations = @import("gpu/nvtx.zig").PoolAnnotations;
 
 /// Whether this core was built with the debug layer (`zig build -Ddebug-layer=false` leaves it
 /// out, to measure that a pool with every switch off costs the same as one without the code).
 pub const debug_layer_built = build_options.debug_layer;
 
 const granule_bytes = arena_mod.granule_bytes;
-const StrategyKind = config_mod.StrategyKind;
 const ThreadSafety = config_mod.ThreadSafety;
 const Config = config_mod.Config;
 const config_field_count = config_mod.config_field_count;
@@ -71,8 +66,9 @@ pub const Pool = struct {
     last_id: u32 = 0,
     /// The debug layer, where a debug switch that acts in the core is on.
     debug: ?*Layer = null,
-    /// GPU pools: blocks freed on a stream, held until that stream's work on them is done.
-    stream_frees: StreamFrees = .{},
+    /// GPU and pinned pools: NVTX annotations of regions and allocations (for compute-sanitizer),
+    /// and blocks freed on a stream, held until that stream's work on them is done (gpu/pool_gpu.zig).
+    gpu: PoolGpu = .{},
     /// lockFree and thread-cached pools: placement and counting that take no pool lock (sync/).
     shared: ?*SharedFixed = null,
     /// Variable pools that many threads use without the pool's lock (lockFree, threadLocalCache).
@@ -82,13 +78,11 @@ pub const Pool = struct {
     /// Threads that asked for the pool's base (to make views over it): decides whether destroy
     /// may unmap the memory (Arena.retireMapped).
     viewers: Viewers = .{},
-    /// GPU and pinned pools: regions and allocations as NVTX heaps and regions, for compute-sanitizer.
-    annotations: PoolAnnotations = .{},
     /// PMEM pools: the allocation table, roots, links and redo log in the file, told of each
     /// placement and release (pmem/journal.zig).
     journal: ?*Journal = null,
     /// Allocate, free and lookup as the pool's layers compose them, chosen once when it is made
-    /// (`chooseEntry`): no call tests which layers the pool has.
+    /// (layers.zig `choose`): no call tests which layers the pool has.
     entry: *const Entry = undefined,
     /// The largest request one allocation may have (`sizeMax`).
     size_max: u64 = 0,
@@ -173,7 +167,7 @@ pub const Pool = struct {
             .alignment_granules = alignment_granules,
             .debug = layer,
             .owner_thread = std.Thread.getCurrentId(),
-            .annotations = PoolAnnotations.init(gpa, owned_name, config.kind == .gpu or config.kind == .pinned, arena.backend.wholeAllocation()),
+            .gpu = PoolGpu.init(gpa, owned_name, config.kind == .gpu or config.kind == .pinned, arena.backend.wholeAllocation()),
             .journal = journal,
         };
         self.size_max = if (journal) |j| j.sizeMax() else switch (config.strategy) {
@@ -185,7 +179,7 @@ pub const Pool = struct {
                 self.deinitParts();
                 return err;
             };
-            self.entry = self.chooseEntry();
+            self.entry = layers.choose(self);
             return self;
         }
         if (config.sharedFixed() and config.strategy == .variable) {
@@ -199,6 +193,7 @@ pub const Pool = struct {
                 return err;
             };
         }
+        self.entry = layers.choose(self);
         const first_region_bytes = switch (self.strategy) {
             .fixed_size => |fixed| @max(config.initial_size, @as(u64, fixed.stride) * granule_bytes),
             .variable => config.initial_size,
@@ -207,64 +202,46 @@ pub const Pool = struct {
             self.deinitParts();
             return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes of {s} memory", .{ config.initial_size, @tagName(config.kind) });
         }
-        self.entry = self.chooseEntry();
         return self;
     }
 
-    /// The entry points of a pool's layers, from the outside in: the debug layer
-    /// (debug/entry.zig) where a switch acts in the core, and the placement with its statistics
-    /// and, for PMEM, its journal (`Placing`); each takes the pool's lock as a comptime
-    /// parameter (sync/locking.zig). Lock-free and sharded placements synchronise themselves.
+    /// The entry points of a pool's layers (layers.zig composes them: lock, debug layer,
+    /// statistics, placement), chosen once when the pool is made.
     pub const Entry = struct {
         alloc: *const fn (*Pool, u64, driver.Stream) Error!Placed,
         free: *const fn (*Pool, u32, u32) Error!bool,
         lookup: *const fn (*Pool, u32) ?Live,
-        /// The whole-pool operations, which lock-free and sharded placements do their own way.
+        /// The whole-pool operations.
         reset: *const fn (*Pool) Error!void,
         writeStats: *const fn (*Pool, *[stats_mod.field_count]f64) void,
         resetPeaks: *const fn (*Pool) void,
+        listLive: *const fn (*Pool, []u32) u32,
+        writeSnapshot: *const fn (*Pool, snapshot.Output) Error!bool,
+        /// The placement's side of growth and trim (the caller holds the lock growth takes).
+        addRegion: *const fn (*Pool, u32, arena_mod.Region) error{OutOfMemory}!void,
+        trims: *const fn (*const Pool) bool,
+        removeRegion: *const fn (*Pool, u32, arena_mod.Region) Removal,
 
-        /// `Hot`: the per-block entry points; `Cold`: the whole-pool operations.
-        fn of(comptime Hot: type, comptime Cold: type) Entry {
-            return .{ .alloc = Hot.alloc, .free = Hot.free, .lookup = Hot.lookup, .reset = Cold.reset, .writeStats = Cold.writeStats, .resetPeaks = Cold.resetPeaks };
+        /// `Hot`: the per-block entry points; `Cold`: the whole-pool operations; `P`: the placement.
+        pub fn of(comptime Hot: type, comptime Cold: type, comptime P: type) Entry {
+            return .{
+                .alloc = Hot.alloc,
+                .free = Hot.free,
+                .lookup = Hot.lookup,
+                .reset = Cold.reset,
+                .writeStats = Cold.writeStats,
+                .resetPeaks = Cold.resetPeaks,
+                .listLive = Cold.listLive,
+                .writeSnapshot = Cold.writeSnapshot,
+                .addRegion = P.addRegion,
+                .trims = P.trims,
+                .removeRegion = P.removeRegion,
+            };
         }
     };
 
-    /// Indexed by whether the pool has a mutex (threadSafety "mutex"), then by whether it times
-    /// its calls (collectStats: the statistics' timing layer, stats.zig Timing).
-    const plain_entries = entriesOf(.plain);
-    const journaled_entries = entriesOf(.journaled);
-    const debug_entries = if (debug_layer_built) entriesOf(.debugged) else undefined;
-
-    fn entriesOf(comptime kind: enum { plain, journaled, debugged }) [2][2]Entry {
-        var table: [2][2]Entry = undefined;
-        inline for (.{ false, true }) |locked| {
-            inline for (.{ false, true }) |timed| {
-                table[@intFromBool(locked)][@intFromBool(timed)] = switch (kind) {
-                    .plain => Entry.of(Placing(false, Lock(locked), Timing(timed)), Whole),
-                    .journaled => Entry.of(Placing(true, Lock(locked), Timing(timed)), Whole),
-                    .debugged => Entry.of(Debugged(Pool, Placing(false, locking.Held, Timing(timed)), Lock(locked)), Whole),
-                };
-            }
-        }
-        return table;
-    }
-    const shared_entry = Entry.of(SharedFixed.Entry(Pool), SharedFixed.Entry(Pool));
-    const sharded_entry = Entry.of(ShardedVariable.Entry(Pool), ShardedVariable.Entry(Pool));
-
-    fn chooseEntry(self: *const Pool) *const Entry {
-        if (self.shared != null) return &shared_entry;
-        if (self.sharded != null) return &sharded_entry;
-        assert(self.config.thread_safety != .lock_free);
-        const locked = @intFromBool(self.config.thread_safety == .mutex);
-        const timed = @intFromBool(self.stats.enabled);
-        if (self.journal != null) {
-            assert(self.debug == null);
-            return &journaled_entries[locked][timed];
-        }
-        if (debug_layer_built) if (self.debug != null) return &debug_entries[locked][timed];
-        return &plain_entries[locked][timed];
-    }
+    /// What a placement did with an empty region trim offered it.
+    pub const Removal = enum { removed, kept, stop };
 
     /// A PMEM pool's first and only region is the heap of its file, its placement rebuilt from the
     /// journal's table, its statistics from what the table holds.
@@ -286,7 +263,7 @@ pub const Pool = struct {
 
     /// Everything but the name and the record itself (create's failures free those by errdefer).
     fn deinitParts(self: *Pool) void {
-        self.annotations.deinit();
+        self.gpu.deinit();
         if (self.journal) |journal| journal.destroy();
         if (debug_layer_built) if (self.debug) |layer| layer.destroy();
         if (self.shared) |shared| shared.destroy();
@@ -307,7 +284,7 @@ pub const Pool = struct {
         // Host and pinned memory: JavaScript views in other threads may reach it (pinned regions
         // are unregistered from the driver and given back as host regions are; the range stays).
         if (self.arena.backend.hostAccessible() and self.viewers.elsewhere()) self.arena.retireMapped();
-        self.stream_frees.deinit(self.device());
+        self.gpu.endStreams(self.device());
         self.deinitParts();
         gpa.free(self.name);
         gpa.destroy(self);
@@ -333,13 +310,6 @@ pub const Pool = struct {
     pub inline fn sizeMax(self: *const Pool) u64 {
         assert(self.size_max > 0);
         return self.size_max;
-    }
-
-    /// Blocks of a fixed-size pool that a block of `block_bytes` takes: 1, or a run's length.
-    inline fn blocksFor(stride: u32, block_bytes: u64) u32 {
-        const stride_bytes = @as(u64, stride) * granule_bytes;
-        if (block_bytes <= stride_bytes) return 1;
-        return @intCast(std.math.divCeil(u64, block_bytes, stride_bytes) catch unreachable);
     }
 
     /// An allocation as the pool hands it out (placed.zig).
@@ -376,61 +346,14 @@ pub const Pool = struct {
     pub fn allocLocked(self: *Pool, size: u64) Error!Placed {
         assert(self.journal != null);
         try self.checkSize(size);
-        return Placing(true, locking.Held, Timing(false)).alloc(self, size, null);
-    }
-
-    /// The innermost layer: the placement, its statistics and (`journaled`: PMEM) the journal,
-    /// under the pool's lock `L` (sync/locking.zig).
-    /// The placement layer: `journaled` (PMEM) tells the journal of each placement and release;
-    /// `L` is the pool's lock (sync/locking.zig), `T` the statistics' timing (stats.zig Timing).
-    fn Placing(comptime journaled: bool, comptime L: type, comptime T: type) type {
-        return struct {
-            pub fn alloc(pool: *Pool, size: u64, stream: driver.Stream) Error!Placed {
-                assert(journaled == (pool.journal != null));
-                L.acquire(pool);
-                defer L.release(pool);
-                const started = T.startAlloc(&pool.stats);
-                const id = pool.nextId();
-                if (pool.stream_frees.any()) pool.stream_frees.reclaim(pool, stream, false);
-                const g = if (journaled) try pool.placeRecorded(pool.journal.?, size, id) else pool.place(size, size, id) orelse return pool.failPlace(size);
-                assert(g < status.offset_error_base and g % pool.alignment_granules == 0);
-                pool.notePlaced(g, size, pool.blockBytes(size));
-                T.endAlloc(&pool.stats, started);
-                return .{ .g = g, .id = id };
-            }
-
-            pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
-                L.acquire(pool);
-                defer L.release(pool);
-                const started = T.startFree(&pool.stats);
-                const region_index = pool.arena.regionOf(g);
-                if (region_index == arena_mod.none) return pool.failOutside(g);
-                // The block's id matters only to a handle's free, or while stream frees are pending (a
-                // pending block must not be freed again); the plain pointer free skips the lookup.
-                if (expected_id != 0 or pool.stream_frees.any()) try pool.checkId(region_index, g, expected_id);
-                try pool.releaseBlock(journaled, region_index, g);
-                T.endFree(&pool.stats, started);
-                return false;
-            }
-
-            pub fn lookup(pool: *Pool, g: u32) ?Live {
-                L.acquire(pool);
-                defer L.release(pool);
-                return pool.liveLocked(g);
-            }
-        };
+        return layers.allocHeld(self, size);
     }
 
     /// Places a block whose record the journal keeps (PMEM): the journal is told before and after.
-    fn placeRecorded(self: *Pool, journal: *Journal, size: u64, id: u32) Error!u32 {
-        journal.reserve(&self.strategy, self.name) catch |err| {
-            self.stats.failed_allocations += 1;
-            return err;
-        };
-        const g = self.place(size, size, id) orelse {
-            self.stats.failed_allocations += 1;
+    pub fn placeRecorded(self: *Pool, journal: *Journal, size: u64, id: u32) Error!u32 {
+        try journal.reserve(&self.strategy, self.name);
+        const g = self.place(size, size, id) orelse
             return journal.failNoRoom(self.name, size, self.strategy.freeSpace()[0] * granule_bytes);
-        };
         journal.notePlaced(&self.strategy, g);
         return g;
     }
@@ -440,23 +363,19 @@ pub const Pool = struct {
         return self.last_id;
     }
 
-    pub fn failPlace(self: *Pool, size: u64) Error {
-        self.stats.failed_allocations += 1;
+    /// Why `size` bytes found no place (the statistics layer counts the failure).
+    pub fn failPlace(self: *const Pool, size: u64) Error {
         return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece", .{ self.name, size, self.arena.committed_bytes, self.arena.reserved_bytes });
     }
 
-    /// Counts a block placed at `block_g` for `size` user bytes in its region and the statistics.
-    pub inline fn notePlaced(self: *Pool, block_g: u32, size: u64, block_bytes: u64) void {
+    /// Counts a block placed at `block_g` in its region (trim gives back only empty regions).
+    pub inline fn notePlacedIn(self: *Pool, block_g: u32) void {
         self.arena.regions.items[self.arena.regionOf(block_g)].live_count += 1;
-        self.stats.recordAlloc(size, block_bytes);
     }
 
     /// Bytes the strategy sets aside for a block of `block_bytes`.
     pub inline fn blockBytes(self: *const Pool, block_bytes: u64) u64 {
-        return granule_bytes * switch (self.strategy) {
-            .fixed_size => |fixed| @as(u64, fixed.stride) * blocksFor(fixed.stride, block_bytes),
-            .variable => Config.granulesFor(block_bytes),
-        };
+        return self.strategy.blockBytes(block_bytes);
     }
 
     /// Places a block of `block_bytes` that holds an allocation of `requested` bytes, growing
@@ -465,9 +384,9 @@ pub const Pool = struct {
     /// otherwise make calls of them, and the plain path would pay for the debug layer's presence.
     pub inline fn place(self: *Pool, block_bytes: u64, requested: u64, id: u32) ?u32 {
         if (self.tryPlace(block_bytes, requested, id)) |g| return g;
-        if (self.stream_frees.any()) {
+        if (self.gpu.pending()) {
             // Blocks still owned by streams: wait for them before asking the device for more.
-            self.stream_frees.reclaim(self, null, true);
+            self.gpu.reclaim(self, null, true);
             if (self.tryPlace(block_bytes, requested, id)) |g| return g;
         }
         const last_region_bytes = self.last_region_bytes;
@@ -480,20 +399,11 @@ pub const Pool = struct {
 
     /// The bytes a new region needs so the strategy is sure to place `block_bytes` in it.
     pub fn regionBytesFor(self: *const Pool, block_bytes: u64) u64 {
-        return switch (self.strategy) {
-            .fixed_size => self.blockBytes(block_bytes), // the blocks (or run) themselves: they need no slack
-            .variable => granule_bytes * tlsf_mod.granulesSureToFit(Config.granulesFor(block_bytes), self.alignment_granules),
-        };
+        return self.strategy.regionBytesFor(block_bytes, self.alignment_granules);
     }
 
     inline fn tryPlace(self: *Pool, block_bytes: u64, requested: u64, id: u32) ?u32 {
-        return switch (self.strategy) {
-            .fixed_size => |*fixed| if (block_bytes <= @as(u64, fixed.stride) * granule_bytes)
-                @call(.always_inline, Fixed.alloc, .{ fixed, &self.arena, id, @as(u32, @intCast(requested)) })
-            else
-                @call(.never_inline, Fixed.allocRun, .{ fixed, blocksFor(fixed.stride, block_bytes), id, @as(u32, @intCast(requested)) }),
-            .variable => |*tlsf| (@call(.always_inline, Tlsf.alloc, .{ tlsf, @as(u32, @intCast(Config.granulesFor(block_bytes))), self.alignment_granules, id, requested }) catch null),
-        };
+        return self.strategy.place(&self.arena, block_bytes, requested, id, self.alignment_granules);
     }
 
     /// Adds a region of at least `needed_bytes` (see `regionBytesFor`); returns its index, or
@@ -515,18 +425,31 @@ pub const Pool = struct {
     fn grow(self: *Pool, len_bytes: u64) ?u32 {
         const index = self.arena.grow(len_bytes) orelse return null;
         const region = self.arena.regions.items[index];
-        const added = if (self.shared) |shared| shared.fixed.addRegion(region) else if (self.sharded) |sharded| sharded.addRegion(region) else switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.addRegion(index, region),
-            .variable => |*tlsf| tlsf.addRegion(region),
-        };
-        added catch {
+        self.entry.addRegion(self, index, region) catch {
             self.arena.shrink(index);
             return null;
         };
         self.last_region_bytes = @as(u64, region.len) * granule_bytes;
-        self.annotations.regionAdded(self.arena.address(region.start), self.last_region_bytes);
+        self.gpu.regionAdded(self.arena.address(region.start), self.last_region_bytes);
         self.stats.recordReserved(self.arena.committed_bytes);
         return index;
+    }
+
+    /// Gives a newly committed region to the pool's own placement (layers.zig Locked).
+    pub fn addRegionPlaced(self: *Pool, index: u32, region: arena_mod.Region) error{OutOfMemory}!void {
+        assert(self.shared == null and self.sharded == null);
+        return self.strategy.addRegion(index, region);
+    }
+
+    /// Takes the empty region `index` from the pool's own placement, or the debug layer's guard
+    /// regions (layers.zig Locked, for trim).
+    pub fn removeRegionPlaced(self: *Pool, index: u32, region: arena_mod.Region) Removal {
+        assert(region.committed and region.live_count == 0);
+        switch (region.owner) {
+            .strategy => self.strategy.removeRegion(index, region),
+            .guard => if (debug_layer_built) self.debug.?.removeGuardRegion(region) else unreachable,
+        }
+        return .removed;
     }
 
     /// Undoes `growFor` of the region `index`, still empty, of a pool placing under its lock.
@@ -534,10 +457,7 @@ pub const Pool = struct {
         assert(self.shared == null and self.sharded == null);
         const region = self.arena.regions.items[index];
         assert(region.committed and region.live_count == 0 and region.owner == .strategy);
-        switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.removeRegion(index, region),
-            .variable => |*tlsf| tlsf.removeRegion(region),
-        }
+        self.strategy.removeRegion(index, region);
         self.arena.shrink(index);
         self.stats.growth_count -= 1;
         self.last_region_bytes = last_region_bytes;
@@ -549,37 +469,31 @@ pub const Pool = struct {
         return self.entry.free(self, g, expected_id);
     }
 
-    fn checkId(self: *Pool, region_index: u32, g: u32, expected_id: u32) Error!void {
+    /// DoubleFree where the block at `g` waits for its stream, or holds another allocation than `expected_id` (not 0).
+    pub fn checkId(self: *Pool, region_index: u32, g: u32, expected_id: u32) Error!void {
         const live_id = if (self.lookupLocked(region_index, g)) |block| block.id else 0;
-        try StreamFrees.checkNotPending(live_id, g, self.name);
+        try PoolGpu.checkNotPending(live_id, g, self.name);
         if (expected_id != 0 and live_id != expected_id) return self.failStaleId(g, expected_id, live_id);
     }
 
-    /// Gives the block at `g` back to the placement and counts it; `journaled`: the journal is told.
-    inline fn releaseBlock(self: *Pool, comptime journaled: bool, region_index: u32, g: u32) Error!void {
+    /// Gives the block at `g` back to the placement; `journaled`: the journal is told.
+    pub inline fn releaseBlock(self: *Pool, comptime journaled: bool, region_index: u32, g: u32) Error!Freed {
         if (journaled) return self.freeRecorded(self.journal.?, region_index, g);
-        const freed = try self.failUnlessFreed(self.release(region_index, g), g);
-        self.stats.recordFree(freed.requested_bytes, @as(u64, freed.granules) * granule_bytes);
-    }
-
-    /// `releaseBlock` for the cold callers (stream frees, the journal's freePrevious).
-    fn freeLocked(self: *Pool, region_index: u32, g: u32) Error!void {
-        return if (self.journal != null) self.releaseBlock(true, region_index, g) else self.releaseBlock(false, region_index, g);
+        return self.failUnlessFreed(self.release(region_index, g), g);
     }
 
     /// Frees a block whose record the journal keeps (PMEM): the journal is told before and after.
-    fn freeRecorded(self: *Pool, journal: *Journal, region_index: u32, g: u32) Error!void {
+    fn freeRecorded(self: *Pool, journal: *Journal, region_index: u32, g: u32) Error!Freed {
         try journal.beforeRelease(self, g);
         const freed = try self.failUnlessFreed(self.release(region_index, g), g);
         journal.released(g, freed.record); // under the lock still: durable before the space is placed again
-        self.stats.recordFree(freed.requested_bytes, @as(u64, freed.granules) * granule_bytes);
+        return freed;
     }
 
-    /// Frees the block at `g` for a layer that holds the pool's lock (pmem/journal.zig freePrevious).
+    /// Frees the block at `g` for a layer that holds the pool's lock (pmem/journal.zig
+    /// freePrevious, the GPU side's stream frees): counted, not timed.
     pub fn freeLockedAt(self: *Pool, g: u32) Error!void {
-        const region_index = self.arena.regionOf(g);
-        if (region_index == arena_mod.none) return self.failOutside(g);
-        return self.freeLocked(region_index, g);
+        return layers.freeHeld(self, g);
     }
 
     /// What the debug layer may use of the pool it stands in front of (debug/layer.zig is handed
@@ -603,8 +517,10 @@ pub const Pool = struct {
         pub inline fn blockBytes(self: Beneath, block_bytes: u64) u64 {
             return self.pool.blockBytes(block_bytes);
         }
+        /// Counts a block the layer placed, in its region and the statistics.
         pub inline fn notePlaced(self: Beneath, block_g: u32, size: u64, block_bytes: u64) void {
-            self.pool.notePlaced(block_g, size, block_bytes);
+            self.pool.notePlacedIn(block_g);
+            self.pool.stats.recordAlloc(size, block_bytes);
         }
         pub inline fn release(self: Beneath, region_index: u32, g: u32) FreeResult {
             return self.pool.release(region_index, g);
@@ -622,7 +538,9 @@ pub const Pool = struct {
         pub inline fn failUnlessFreed(self: Beneath, result: FreeResult, g: u32) Error!Freed {
             return self.pool.failUnlessFreed(result, g);
         }
+        /// Counts the failure and says why.
         pub fn failPlace(self: Beneath, size: u64) Error {
+            self.pool.stats.failed_allocations += 1;
             return self.pool.failPlace(size);
         }
         pub fn failOutside(self: Beneath, g: u32) Error {
@@ -649,28 +567,22 @@ pub const Pool = struct {
         return &self.strategy;
     }
 
-    /// Frees the block at `g` once the work queued on `stream` so far is done (gpu/stream_frees.zig).
+    /// Frees the block at `g` once the work queued on `stream` so far is done (gpu/pool_gpu.zig).
     pub fn freeOnStream(self: *Pool, g: u32, expected_id: u32, stream: driver.Stream) Error!void {
-        return self.stream_frees.freeOnStream(self, g, expected_id, stream);
+        return self.gpu.freeOnStream(self, g, expected_id, stream);
     }
 
     /// Sets the id of the live block at `g`, for the stream frees' pending id; the caller holds the lock.
     pub fn setIdLocked(self: *Pool, g: u32, id: u32) void {
         const region_index = self.arena.regionOf(g);
         assert(region_index != arena_mod.none);
-        switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.setId(region_index, g, id),
-            .variable => |*tlsf| tlsf.setId(g, id),
-        }
+        self.strategy.setId(region_index, g, id);
     }
 
     /// Gives the block at `g` back to the strategy; counts it out of its region if it was live.
     pub inline fn release(self: *Pool, region_index: u32, g: u32) FreeResult {
         // Inlined for the same reason as `place`.
-        const result: FreeResult = switch (self.strategy) {
-            .fixed_size => |*fixed| @call(.always_inline, Fixed.free, .{ fixed, region_index, g }),
-            .variable => |*tlsf| @call(.always_inline, Tlsf.free, .{ tlsf, g }),
-        };
+        const result = self.strategy.free(region_index, g);
         if (result == .freed) {
             const region = &self.arena.regions.items[region_index];
             assert(region.live_count > 0);
@@ -727,62 +639,34 @@ pub const Pool = struct {
         return self.entry.reset(self);
     }
 
-    /// The whole-pool operations of a pool that places under its lock (the plain, debug and
-    /// journaled entries).
-    const Whole = struct {
-        fn reset(pool: *Pool) Error!void {
-            return pool.resetPlaced();
-        }
-        fn writeStats(pool: *Pool, out: *[stats_mod.field_count]f64) void {
-            pool.lock();
-            defer pool.unlock();
-            pool.writeStatsLocked(out);
-        }
-        fn resetPeaks(pool: *Pool) void {
-            pool.lock();
-            defer pool.unlock();
-            pool.stats.resetPeaks(pool.arena.committed_bytes);
-        }
-    };
-
-    fn resetPlaced(self: *Pool) Error!void {
+    /// Every block of the pool's own placement free again, under its lock (layers.zig Locked:
+    /// the statistics layer counts the reset).
+    pub fn resetPlaced(self: *Pool) Error!void {
         assert(self.shared == null and self.sharded == null);
-        self.lock();
-        defer self.unlock();
-        self.stream_frees.reclaim(self, null, true);
+        self.gpu.reclaim(self, null, true);
         if (self.journal) |journal| journal.reset();
         for (self.arena.regions.items) |*region| region.live_count = 0;
-        switch (self.strategy) {
-            .fixed_size => |*fixed| fixed.reset(),
-            .variable => |*tlsf| tlsf.reset(self.arena.regions.items, .strategy) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{}),
-        }
+        self.strategy.reset(self.arena.regions.items) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         if (debug_layer_built) if (self.debug) |layer| layer.reset(self.beneath()) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
-        self.annotations.reset();
-        self.stats.recordReset();
+        self.gpu.reset();
     }
 
     /// Gives every empty region but the first back to the OS; returns the bytes released.
     pub fn trim(self: *Pool) u64 {
-        if (self.shared) |shared| if (!shared.trims(self)) return 0; // its regions are never removed (sync/lockfree_fixed.zig)
-        if (self.sharded != null) return 0; // sync/sharded_variable.zig never removes regions
+        if (!self.entry.trims(self)) return 0; // a placement that never gives regions back
         if (self.arena.backend.wholeAllocation() != null) return 0; // one allocation: nothing goes back before the pool does
         self.lock();
         defer self.unlock();
-        self.stream_frees.reclaim(self, null, true);
+        self.gpu.reclaim(self, null, true);
         var released: u64 = 0;
         for (self.arena.regions.items[1..], 1..) |region, index| {
             if (!region.committed or region.live_count != 0) continue;
-            if (self.shared) |shared| { // one thread's pool: its blocks are all on the stack once free
-                if (!shared.fixed.regionFree(region)) continue;
-                shared.fixed.removeRegion(self.gpa, region) catch break; // no memory to sort the stack: keep the rest
-            } else switch (region.owner) {
-                .strategy => switch (self.strategy) {
-                    .fixed_size => |*fixed| fixed.removeRegion(@intCast(index), region),
-                    .variable => |*tlsf| tlsf.removeRegion(region),
-                },
-                .guard => if (debug_layer_built) self.debug.?.removeGuardRegion(region) else unreachable,
+            switch (self.entry.removeRegion(self, @intCast(index), region)) {
+                .removed => {},
+                .kept => continue,
+                .stop => break,
             }
-            self.annotations.regionRemoved(self.arena.address(region.start));
+            self.gpu.regionRemoved(self.arena.address(region.start));
             self.arena.shrink(@intCast(index));
             released += @as(u64, region.len) * granule_bytes;
         }
@@ -798,24 +682,12 @@ pub const Pool = struct {
     /// The pool's regions, blocks and statistics at one moment (see snapshot.zig); whether
     /// every record fit in `out`.
     pub fn writeSnapshot(self: *Pool, out: snapshot.Output) Error!bool {
-        if (self.shared) |shared| {
-            // Regions stay put under the growth lock. Blocks of a pool other threads use may change
-            // meanwhile (their allocations take no lock): a moment's view, the figures taken after.
-            const fit = fit: {
-                shared.growth_mutex.lock();
-                defer shared.growth_mutex.unlock();
-                const placement = shared.placement(self.arena.regions.items);
-                const ids: snapshot.Ids = .{ .last = shared.last_id.load(.monotonic), .max = SharedFixed.pool_id_max, .pending = null };
-                break :fit snapshot.write(self.gpa, self.arena.regions.items, &placement, ids, .{}, out) catch
-                    return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
-            };
-            self.writeStats(out.stats);
-            return fit;
-        }
-        if (self.sharded != null) return status.fail(error.Unsupported, "snapshot() is not available on sharded Variable pools yet (pool '{s}')", .{self.name});
-        self.lock();
-        defer self.unlock();
-        const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = stream_frees_mod.pending_id };
+        return self.entry.writeSnapshot(self, out);
+    }
+
+    /// `writeSnapshot` of the pool's own placement, under its lock (layers.zig Locked).
+    pub fn writeSnapshotPlaced(self: *Pool, out: snapshot.Output) Error!bool {
+        const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = pool_gpu.pending_id };
         const debug: snapshot.DebugView = if (debug_layer_built) (if (self.debug) |layer| layer.snapshotView() else .{}) else .{};
         const fit = snapshot.write(self.gpa, self.arena.regions.items, &self.strategy, ids, debug, out) catch
             return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
@@ -824,16 +696,21 @@ pub const Pool = struct {
     }
 
     pub fn writeStatsLocked(self: *Pool, out: *[stats_mod.field_count]f64) void {
+        self.stats.write(self.spaceLocked(), out);
+    }
+
+    /// The pool's space as its own placement holds it, under its lock.
+    pub fn spaceLocked(self: *Pool) stats_mod.Stats.Space {
         const regions = self.regionCount();
         const free_granules, const largest_granules = self.strategy.freeSpace();
-        self.stats.write(.{
+        return .{
             .reserved = self.arena.committed_bytes,
             .address_space = self.arena.reserved_bytes,
             .regions = regions,
             .free = free_granules * granule_bytes,
             .largest_free = largest_granules * granule_bytes,
             .debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self.beneath()) else .{}) else .{},
-        }, out);
+        };
     }
 
     /// Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now.
@@ -853,23 +730,10 @@ pub const Pool = struct {
 
 
     /// The strategy's live blocks, by their first granule (not the user's, under the debug layer).
-    pub const LiveBlocks = union(StrategyKind) {
-        fixed_size: Fixed.LiveIterator,
-        variable: OffsetMap.Iterator,
-
-        pub fn next(self: *LiveBlocks) ?u32 {
-            return switch (self.*) {
-                .fixed_size => |*it| it.next(),
-                .variable => |*it| if (it.next()) |slot| slot.key else null,
-            };
-        }
-    };
+    pub const LiveBlocks = Strategy.LiveBlocks;
 
     pub fn liveBlocks(self: *const Pool) LiveBlocks {
-        return switch (self.strategy) {
-            .fixed_size => |*fixed| .{ .fixed_size = fixed.liveIterator() },
-            .variable => |*tlsf| .{ .variable = tlsf.liveIterator() },
-        };
+        return self.strategy.liveBlocks();
     }
 
     /// Checks every canary and every quarantined block's poison (a pool without the debug layer
@@ -903,17 +767,13 @@ pub const Pool = struct {
     /// returns how many there are.
     pub fn listLive(self: *Pool, out: []u32) u32 {
         // Pools that place their blocks without the pool's lock keep them apart from `strategy`
-        // (which holds none of theirs): their own lists. Listing `strategy` for them gave no live
-        // allocation, so getLeaks() and leak reports found none.
-        if (self.shared) |shared| return shared.fixed.listLive(self.arena.regions.items, out);
-        if (self.sharded) |sharded| return sharded.listLive(out);
-        self.lock();
-        defer self.unlock();
-        return self.listLiveLocked(out);
+        // (which holds none of theirs): their placements list them. Listing `strategy` for them
+        // gave no live allocation, so getLeaks() and leak reports found none.
+        return self.entry.listLive(self, out);
     }
 
     pub fn listLiveLocked(self: *Pool, out: []u32) u32 {
-        assert(self.shared == null and self.sharded == null); // see listLive
+        assert(self.shared == null and self.sharded == null); // see listLive (layers.zig Locked)
         if (debug_layer_built) if (self.debug) |layer| return layer.listLive(self.beneath(), out);
         var count: u32 = 0;
         var blocks = self.liveBlocks();

@@ -1,5 +1,6 @@
-//! A pool's counters. Kept exact under the pool's lock; timings are sampled (one operation in
-//! `timing_sample_period`) so that reading the clock never dominates the hot path.
+//! A pool's statistics record: its counters and how they are written out. Kept exact under the
+//! pool's lock; timings are sampled (one operation in `timing_sample_period`) so that reading the
+//! clock never dominates the hot path. counting.zig is the layer that counts and times.
 const std = @import("std");
 const assert = std.debug.assert;
 
@@ -198,41 +199,6 @@ pub const Stats = struct {
 };
 
 
-/// The statistics' timing layer: a pool's allocate and free timed one call in
-/// `timing_sample_period` where collectStats is on (`on`). Chosen once when the pool is made
-/// (pool.zig Entry): a pool without collectStats runs none of it, not even the test of whether to.
-pub fn Timing(comptime on: bool) type {
-    return struct {
-        pub const Started = if (on) ?std.time.Instant else void;
-
-        pub inline fn startAlloc(stats: *const Stats) Started {
-            return if (on) start(stats, stats.allocation_count) else {};
-        }
-
-        pub inline fn startFree(stats: *const Stats) Started {
-            return if (on) start(stats, stats.free_count) else {};
-        }
-
-        inline fn start(stats: *const Stats, count: u64) ?std.time.Instant {
-            assert(stats.enabled);
-            return if (stats.sampleNow(count)) std.time.Instant.now() catch null else null;
-        }
-
-        pub inline fn endAlloc(stats: *Stats, started: Started) void {
-            if (on) if (started) |at| stats.recordAllocTime(since(at));
-        }
-
-        pub inline fn endFree(stats: *Stats, started: Started) void {
-            if (on) if (started) |at| stats.recordFreeTime(since(at));
-        }
-
-        inline fn since(at: std.time.Instant) u64 {
-            const now = std.time.Instant.now() catch at;
-            return now.since(at);
-        }
-    };
-}
-
 test "stats track peaks and fragmentation" {
     var stats: Stats = .{ .enabled = true };
     stats.recordAlloc(100, 112);
@@ -260,20 +226,4 @@ test "reset peaks start from what is live; a reset counts the live bytes as free
     stats.recordReset();
     try std.testing.expectEqual(@as(u64, 150), stats.bytes_freed_total);
     try std.testing.expectEqual(stats.bytes_allocated_total, stats.bytes_freed_total);
-}
-
-test "the timing layer samples one call in a period where it is on, and is nothing where it is off" {
-    var stats: Stats = .{ .enabled = true };
-    const Timed = Timing(true);
-    stats.allocation_count = timing_sample_period - 1;
-    const started = Timed.startAlloc(&stats);
-    try std.testing.expect(started != null);
-    Timed.endAlloc(&stats, started);
-    try std.testing.expectEqual(@as(u64, 1), stats.alloc_samples);
-    stats.free_count = 0; // not a sampled call
-    const skipped = Timed.startFree(&stats);
-    try std.testing.expect(skipped == null);
-    Timed.endFree(&stats, skipped);
-    try std.testing.expectEqual(@as(u64, 0), stats.free_samples);
-    try std.testing.expectEqual(@as(usize, 0), @sizeOf(Timing(false).Started));
 }

@@ -9,7 +9,10 @@ test {
     _ = @import("strategy/offset_map.zig");
     _ = @import("strategy/tlsf.zig");
     _ = @import("strategy/fixed.zig");
+    _ = @import("strategy/stride_walk.zig");
     _ = @import("stats.zig");
+    _ = @import("counting.zig");
+    _ = @import("layers.zig");
     _ = @import("config.zig");
     _ = @import("pool.zig");
     _ = @import("snapshot.zig");
@@ -21,6 +24,7 @@ test {
     _ = @import("sync/sharded_variable.zig");
     _ = @import("gpu/checkpoint.zig");
     _ = @import("gpu/nvtx.zig");
+    _ = @import("gpu/pool_gpu.zig");
     _ = @import("sync/lockfree_fixed.zig");
     _ = @import("sync/striped_counters.zig");
     _ = @import("sync/viewers.zig");

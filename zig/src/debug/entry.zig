@@ -1,6 +1,6 @@
 //! The debug layer's entry points (debug/layer.zig does the work): a pool with a debug switch
 //! that acts in the core gets these, between its lock and its placement; a pool without one never
-//! runs a line of them (pool.zig `chooseEntry`). With sampled guard pages alone, only the sampled
+//! runs a line of them (layers.zig `choose`). With sampled guard pages alone, only the sampled
 //! allocations (and the frees of their guard regions) leave the plain path.
 const std = @import("std");
 const assert = std.debug.assert;
@@ -8,8 +8,8 @@ const Error = @import("../status.zig").Error;
 const arena_mod = @import("../arena.zig");
 const Layer = @import("layer.zig").Layer;
 
-/// `Plain` is the placement layer the debug layer stands in front of (pool.zig `Placing`, taking
-/// no lock of its own); `L` the pool's lock (sync/locking.zig), held around both.
+/// `Plain` is the statistics and placement the debug layer stands in front of (layers.zig
+/// `Placing`, taking no lock of its own); `L` the pool's lock (sync/locking.zig), held around both.
 pub fn Debugged(comptime Pool: type, comptime Plain: type, comptime L: type) type {
     return struct {
         pub fn alloc(pool: *Pool, size: u64, stream: Pool.Stream) Error!Pool.Placed {

@@ -11,6 +11,7 @@
 //!
 //! The pool (pool.zig) is handed in, and only what it offers every layer is used: its device, its
 //! lock, the live block at an offset, setting a live block's id and freeing it under the lock.
+//! pool_gpu.zig, the pool's GPU side, holds these with the pool's NVTX annotations and reclaims.
 const std = @import("std");
 const assert = std.debug.assert;
 const driver = @import("../backend/cuda_driver.zig");
@@ -70,19 +71,6 @@ pub const StreamFrees = struct {
         }
         try self.add(dev, g, stream);
         pool.setIdLocked(g, pending_id);
-    }
-
-    /// Frees the pending blocks of `pool` whose stream is `stream` (stream order keeps them safe)
-    /// or whose work is done; with `wait`, waits for all of them. The caller holds the pool's lock.
-    pub fn reclaim(self: *StreamFrees, pool: anytype, stream: driver.Stream, wait: bool) void {
-        if (!self.any()) return;
-        const dev = pool.device().?;
-        while (self.takeReady(dev, stream, wait)) |g| {
-            pool.setIdLocked(g, 1); // any id: it is freed at once
-            // Only now is the block unregistered: work queued before its free may still touch it.
-            pool.annotations.freed(pool.arena.address(g));
-            pool.freeLockedAt(g) catch unreachable; // a pending block is live
-        }
     }
 
     fn add(self: *StreamFrees, device: *Device, g: u32, stream: driver.Stream) Error!void {

@@ -17,6 +17,7 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const Region = @import("../arena.zig").Region;
+const stride_walk = @import("stride_walk.zig");
 
 const RegionBlocks = struct {
     start: u32 = 0,
@@ -315,7 +316,7 @@ pub const Fixed = struct {
         return .{ .fixed = self };
     }
 
-    pub const BlockView = @import("tlsf.zig").Tlsf.BlockView;
+    pub const BlockView = stride_walk.BlockView;
 
     /// Every block, live and free, in address order, for tools rather than hot paths. A region's
     /// tail shorter than a stride holds no block and is not yielded. Free it with `deinit`.
@@ -325,46 +326,29 @@ pub const Fixed = struct {
         for (self.regions.items, 0..) |region, index| {
             if (region.count > 0) try order.append(gpa, @intCast(index));
         }
-        const by_start = struct {
-            fn lessThan(regions: []const RegionBlocks, a: u32, b: u32) bool {
-                return regions[a].start < regions[b].start;
-            }
-        }.lessThan;
-        std.sort.pdq(u32, order.items, @as([]const RegionBlocks, self.regions.items), by_start);
-        return .{ .fixed = self, .order = try order.toOwnedSlice(gpa) };
+        return Walk.init(gpa, self, &order);
     }
 
-    pub const Walk = struct {
-        fixed: *const Fixed,
-        order: []u32,
-        next_region: usize = 0,
-        slot: u32 = 0,
+    /// Regions by their index in `regions` (stride_walk.zig asks these three).
+    pub const Walk = stride_walk.StrideWalk(Fixed, u32);
 
-        pub fn deinit(self: *Walk, gpa: std.mem.Allocator) void {
-            gpa.free(self.order);
-            self.* = undefined;
-        }
+    pub fn walkStart(self: *const Fixed, index: u32) u32 {
+        return self.regions.items[index].start;
+    }
 
-        pub fn next(self: *Walk) ?BlockView {
-            while (self.next_region < self.order.len) {
-                const region = &self.fixed.regions.items[self.order[self.next_region]];
-                if (self.slot == region.count) {
-                    self.next_region += 1;
-                    self.slot = 0;
-                    continue;
-                }
-                const slot = self.slot;
-                self.slot += 1;
-                const start = region.start + slot * self.fixed.stride;
-                if (!region.live.isSet(slot)) return .{ .start = start, .granules = self.fixed.stride, .is_free = true, .id = 0, .requested_bytes = 0 };
-                assert(region.ids[slot] != 0 and !region.continued.isSet(slot));
-                const count = runBlocks(region, slot);
-                self.slot += count - 1;
-                return .{ .start = start, .granules = count * self.fixed.stride, .is_free = false, .id = region.ids[slot], .requested_bytes = region.requested_bytes[slot] };
-            }
-            return null;
-        }
-    };
+    pub fn walkBlocks(self: *const Fixed, index: u32) u32 {
+        return self.regions.items[index].count;
+    }
+
+    pub fn walkBlock(self: *const Fixed, index: u32, slot: u32) stride_walk.WalkedBlock {
+        const region = &self.regions.items[index];
+        assert(slot < region.count);
+        const start = region.start + slot * self.stride;
+        if (!region.live.isSet(slot)) return .{ .view = .{ .start = start, .granules = self.stride, .is_free = true, .id = 0, .requested_bytes = 0 }, .blocks = 1 };
+        assert(region.ids[slot] != 0 and !region.continued.isSet(slot));
+        const count = runBlocks(region, slot);
+        return .{ .view = .{ .start = start, .granules = count * self.stride, .is_free = false, .id = region.ids[slot], .requested_bytes = region.requested_bytes[slot] }, .blocks = count };
+    }
 };
 
 const TwoRegions = struct {

@@ -31,6 +31,7 @@ const adaptive = @import("adaptive_mutex.zig");
 const Backoff = adaptive.Backoff;
 const assert = std.debug.assert;
 const Region = @import("../arena.zig").Region;
+const stride_walk = @import("../strategy/stride_walk.zig");
 
 pub const chunk_shift = 12;
 pub const chunk_blocks: u32 = 1 << chunk_shift;
@@ -278,58 +279,41 @@ pub const LockFreeFixed = struct {
         var order: std.ArrayList(Region) = .empty;
         errdefer order.deinit(gpa);
         for (regions) |region| if (region.committed) try order.append(gpa, region);
-        const by_start = struct {
-            fn lessThan(_: void, a: Region, b: Region) bool {
-                return a.start < b.start;
-            }
-        }.lessThan;
-        std.sort.pdq(Region, order.items, {}, by_start);
-        return .{ .fixed = self, .order = try order.toOwnedSlice(gpa) };
+        return Walk.init(gpa, self, &order);
     }
 
-    pub const BlockView = @import("../strategy/tlsf.zig").Tlsf.BlockView;
+    pub const BlockView = stride_walk.BlockView;
 
-    pub const Walk = struct {
-        fixed: *const LockFreeFixed,
-        order: []Region,
-        next_region: usize = 0,
-        slot: u32 = 0,
+    /// Regions by their arena records (stride_walk.zig asks these three).
+    pub const Walk = stride_walk.StrideWalk(LockFreeFixed, Region);
 
-        pub fn deinit(self: *Walk, gpa: std.mem.Allocator) void {
-            gpa.free(self.order);
-            self.* = undefined;
+    pub fn walkStart(_: *const LockFreeFixed, region: Region) u32 {
+        return region.start;
+    }
+
+    pub fn walkBlocks(self: *const LockFreeFixed, region: Region) u32 {
+        return region.len / self.stride;
+    }
+
+    pub fn walkBlock(self: *const LockFreeFixed, region: Region, slot: u32) stride_walk.WalkedBlock {
+        const blocks = region.len / self.stride;
+        assert(slot < blocks);
+        const start = region.start + slot * self.stride;
+        const number = self.numberOf(start);
+        const chunk = self.chunkOf(number).?;
+        const at = number & (chunk_blocks - 1);
+        const state = chunk.state[at].load(.acquire);
+        // A run's later blocks are passed over with its first; one met alone belongs to a run
+        // that another thread is freeing meanwhile (its first block already reads free).
+        if (state == 0 or state & (freed_flag | continued_flag) != 0) return .{ .view = .{ .start = start, .granules = self.stride, .is_free = true, .id = 0, .requested_bytes = 0 }, .blocks = 1 };
+        var count: u32 = 1;
+        while (slot + count < blocks) : (count += 1) {
+            const later = number + count;
+            const later_state = self.chunkOf(later).?.state[later & (chunk_blocks - 1)].load(.acquire);
+            if (later_state & continued_flag == 0 or later_state & freed_flag != 0) break;
         }
-
-        pub fn next(self: *Walk) ?BlockView {
-            const stride = self.fixed.stride;
-            while (self.next_region < self.order.len) {
-                const region = self.order[self.next_region];
-                if (self.slot == region.len / stride) {
-                    self.next_region += 1;
-                    self.slot = 0;
-                    continue;
-                }
-                const start = region.start + self.slot * stride;
-                self.slot += 1;
-                const number = self.fixed.numberOf(start);
-                const chunk = self.fixed.chunkOf(number).?;
-                const at = number & (chunk_blocks - 1);
-                const state = chunk.state[at].load(.acquire);
-                // A run's later blocks are passed over with its first; one met alone belongs to a run
-                // that another thread is freeing meanwhile (its first block already reads free).
-                if (state == 0 or state & (freed_flag | continued_flag) != 0) return .{ .start = start, .granules = stride, .is_free = true, .id = 0, .requested_bytes = 0 };
-                var count: u32 = 1;
-                while (self.slot < region.len / stride) : (self.slot += 1) {
-                    const later = number + count;
-                    const later_state = self.fixed.chunkOf(later).?.state[later & (chunk_blocks - 1)].load(.acquire);
-                    if (later_state & continued_flag == 0 or later_state & freed_flag != 0) break;
-                    count += 1;
-                }
-                return .{ .start = start, .granules = count * stride, .is_free = false, .id = state, .requested_bytes = chunk.requested_bytes[at].load(.monotonic) };
-            }
-            return null;
-        }
-    };
+        return .{ .view = .{ .start = start, .granules = count * self.stride, .is_free = false, .id = state, .requested_bytes = chunk.requested_bytes[at].load(.monotonic) }, .blocks = count };
+    }
 
     /// Pushes the chain `first` .. `last` (already linked through `next`) with one swap of the head.
     fn pushChain(self: *LockFreeFixed, first: u32, last: u32) void {

@@ -1,9 +1,9 @@
 //! The pool's lock as a layer, specialised at compile time: for threadSafety "mutex" it takes the
 //! pool's mutex around the work of the layers under it; for "none" (the registry lets only the
-//! owning thread call) it is empty and compiles to nothing. The layers that run under it (pool.zig
+//! owning thread call) it is empty and compiles to nothing. The layers that run under it (layers.zig
 //! `Placing`, debug/entry.zig `Debugged`) take one as a comptime parameter and the pool picks
-//! the instance once, when it is made (pool.zig `chooseEntry`): no call asks which thread-safety
-//! the pool has. Lock-free and sharded placements synchronise themselves and take none.
+//! the instance once, when it is made (layers.zig `choose`): no call asks which thread-safety
+//! the pool has. Lock-free and sharded placements synchronise themselves (`SelfSynced`).
 //!
 //! A parameter, not a wrapper around the inner layer: a wrapper either calls the inner layer (a
 //! call more per allocation) or inlines it, and an inlined body's result is built in a temporary
@@ -35,6 +35,10 @@ pub const Held = struct {
         _ = pool;
     }
 };
+
+/// For placements that synchronise themselves (lock-free, thread-cached and sharded ones): the
+/// pool's lock is not theirs to take.
+pub const SelfSynced = Held;
 
 test "a mutex pool's lock is held between acquire and release; a \"none\" pool's takes nothing" {
     const Mutex = @import("adaptive_mutex.zig").AdaptiveMutex;

@@ -15,6 +15,7 @@ const AdaptiveMutex = @import("adaptive_mutex.zig").AdaptiveMutex;
 const StripedCounters = @import("striped_counters.zig").StripedCounters;
 const arena_mod = @import("../arena.zig");
 const stats_mod = @import("../stats.zig");
+const snapshot = @import("../snapshot.zig");
 const status = @import("../status.zig");
 const Error = status.Error;
 
@@ -103,18 +104,21 @@ pub const ShardedVariable = struct {
 
     pub const Placed = struct { g: u32, id: u32 };
 
-    /// A pool's entry points where this places its blocks (pool.zig `chooseEntry`): no pool lock.
-    pub fn Entry(comptime Pool: type) type {
+    /// This placement as layers.zig's placement interface (the pool's `sharded`): it takes no pool
+    /// lock, and counts in its striped counters (counting.zig Striped reads them).
+    pub fn Interface(comptime Pool: type) type {
         return struct {
             pub fn alloc(pool: *Pool, size: u64, _: Pool.Stream) Error!Pool.Placed {
-                const granules: u32 = @intCast(std.math.divCeil(u64, size, arena_mod.granule_bytes) catch unreachable);
-                const got = try pool.sharded.?.alloc(pool, size, granules, pool.alignment_granules);
+                const got = try pool.sharded.?.alloc(pool, size, granulesFor(size), pool.alignment_granules);
                 return .{ .g = got.g, .id = got.id };
             }
 
-            pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
+            pub fn blockBytes(_: *const Pool, size: u64) u64 {
+                return @as(u64, granulesFor(size)) * arena_mod.granule_bytes;
+            }
+
+            pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!void {
                 try pool.sharded.?.free(pool.name, g, expected_id);
-                return false;
             }
 
             pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
@@ -125,14 +129,15 @@ pub const ShardedVariable = struct {
                 return status.fail(error.Unsupported, "reset() is not available on sharded Variable pools yet (pool '{s}'): free the allocations instead", .{pool.name});
             }
 
-            pub fn writeStats(pool: *Pool, out: *[stats_mod.field_count]f64) void {
+            /// The pool's figures (its record, which holds the growth figures, with the counts filled in) and space.
+            pub fn figures(pool: *Pool, stats: *stats_mod.Stats) stats_mod.Stats.Space {
                 const sharded = pool.sharded.?;
                 sharded.growth_mutex.lock();
                 defer sharded.growth_mutex.unlock();
-                var stats = pool.stats;
-                const space = sharded.figures(&stats);
+                stats.* = pool.stats;
+                const space = sharded.figures(stats);
                 stats.bytes_allocated = pool.arena.committed_bytes - space.free;
-                stats.write(.{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = space.free, .largest_free = space.largest }, out);
+                return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = space.free, .largest_free = space.largest };
             }
 
             pub fn resetPeaks(pool: *Pool) void {
@@ -142,7 +147,34 @@ pub const ShardedVariable = struct {
                 defer sharded.growth_mutex.unlock();
                 pool.stats.resetPeaks(pool.arena.committed_bytes);
             }
+
+            pub fn listLive(pool: *Pool, out: []u32) u32 {
+                return pool.sharded.?.listLive(out);
+            }
+
+            pub fn writeSnapshot(pool: *Pool, _: snapshot.Output) Error!bool {
+                return status.fail(error.Unsupported, "snapshot() is not available on sharded Variable pools yet (pool '{s}')", .{pool.name});
+            }
+
+            /// To the calling thread's shard.
+            pub fn addRegion(pool: *Pool, _: u32, region: arena_mod.Region) error{OutOfMemory}!void {
+                return pool.sharded.?.addRegion(region);
+            }
+
+            /// A shard's regions are never removed.
+            pub fn trims(_: *const Pool) bool {
+                return false;
+            }
+
+            pub fn removeRegion(_: *Pool, _: u32, _: arena_mod.Region) Pool.Removal {
+                unreachable; // trims() says no
+            }
         };
+    }
+
+    fn granulesFor(size: u64) u32 {
+        assert(size > 0);
+        return @intCast(arena_mod.granulesFor(size));
     }
 
     /// A block of `size` bytes; `pool.growFor(bytes)` adds a region to this thread's shard.

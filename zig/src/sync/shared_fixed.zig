@@ -22,6 +22,8 @@ const thread_cache = @import("thread_cache.zig");
 const js_cache = @import("js_cache.zig");
 const thread_exit = @import("thread_exit.zig");
 const stats_mod = @import("../stats.zig");
+const snapshot = @import("../snapshot.zig");
+const Region = @import("../arena.zig").Region;
 const status = @import("../status.zig");
 const Error = status.Error;
 
@@ -219,32 +221,43 @@ pub const SharedFixed = struct {
 
     pub const Placed = struct { g: u32, id: u32 };
 
-    /// A pool's entry points where this places its blocks (pool.zig `chooseEntry`): no pool lock.
-    pub fn Entry(comptime Pool: type) type {
+    /// This placement as layers.zig's placement interface (the pool's `shared`): it takes no pool
+    /// lock, and counts in its striped counters (counting.zig Striped reads them).
+    pub fn Interface(comptime Pool: type) type {
         return struct {
             pub fn alloc(pool: *Pool, size: u64, _: Pool.Stream) Error!Pool.Placed {
                 const placed = try pool.shared.?.alloc(pool, @intCast(size));
                 return .{ .g = placed.g, .id = placed.id };
             }
 
-            pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
+            pub fn blockBytes(pool: *const Pool, size: u64) u64 {
+                const shared = pool.shared.?;
+                return shared.blocksFor(size) * shared.stride_bytes;
+            }
+
+            pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!void {
                 try pool.shared.?.free(pool.name, g, expected_id, @import("../arena.zig").granule_bytes);
-                return false;
+            }
+
+            pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
+                const shared = pool.shared.?;
+                const live = shared.fixed.lookup(g) orelse return null;
+                return .{ .granules = shared.fixed.stride * shared.blocksFor(live.requested_bytes), .requested_bytes = live.requested_bytes, .id = live.id };
             }
 
             pub fn reset(pool: *Pool) Error!void {
                 try pool.shared.?.reset(pool);
-                pool.annotations.reset();
-                pool.stats.reset_count += 1;
+                pool.gpu.reset();
             }
 
-            pub fn writeStats(pool: *Pool, out: *[stats_mod.field_count]f64) void {
+            /// The pool's figures (its record, which holds the growth figures, with the counts filled in) and space.
+            pub fn figures(pool: *Pool, stats: *stats_mod.Stats) stats_mod.Stats.Space {
                 const shared = pool.shared.?;
                 shared.growth_mutex.lock();
                 defer shared.growth_mutex.unlock();
-                var stats = pool.stats;
-                const free_bytes = shared.figures(&stats);
-                stats.write(.{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = free_bytes, .largest_free = free_bytes }, out);
+                stats.* = pool.stats;
+                const free_bytes = shared.figures(stats);
+                return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = free_bytes, .largest_free = free_bytes };
             }
 
             pub fn resetPeaks(pool: *Pool) void {
@@ -255,10 +268,40 @@ pub const SharedFixed = struct {
                 pool.stats.resetPeaks(pool.arena.committed_bytes);
             }
 
-            pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
+            pub fn listLive(pool: *Pool, out: []u32) u32 {
+                return pool.shared.?.fixed.listLive(pool.arena.regions.items, out);
+            }
+
+            pub fn writeSnapshot(pool: *Pool, out: snapshot.Output) Error!bool {
                 const shared = pool.shared.?;
-                const live = shared.fixed.lookup(g) orelse return null;
-                return .{ .granules = shared.fixed.stride * shared.blocksFor(live.requested_bytes), .requested_bytes = live.requested_bytes, .id = live.id };
+                // Regions stay put under the growth lock. Blocks of a pool other threads use may change
+                // meanwhile (their allocations take no lock): a moment's view, the figures taken after.
+                const fit = fit: {
+                    shared.growth_mutex.lock();
+                    defer shared.growth_mutex.unlock();
+                    const blocks = shared.placement(pool.arena.regions.items);
+                    const ids: snapshot.Ids = .{ .last = shared.last_id.load(.monotonic), .max = pool_id_max, .pending = null };
+                    break :fit snapshot.write(pool.gpa, pool.arena.regions.items, &blocks, ids, .{}, out) catch
+                        return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{pool.name});
+                };
+                pool.writeStats(out.stats);
+                return fit;
+            }
+
+            pub fn addRegion(pool: *Pool, _: u32, region: Region) error{OutOfMemory}!void {
+                return pool.shared.?.fixed.addRegion(region);
+            }
+
+            pub fn trims(pool: *const Pool) bool {
+                return pool.shared.?.trims(pool); // else its regions are never removed (lockfree_fixed.zig)
+            }
+
+            /// One thread's pool: its blocks are all on the stack once free.
+            pub fn removeRegion(pool: *Pool, _: u32, region: Region) Pool.Removal {
+                const shared = pool.shared.?;
+                if (!shared.fixed.regionFree(region)) return .kept;
+                shared.fixed.removeRegion(pool.gpa, region) catch return .stop; // no memory to sort the stack: keep the rest
+                return .removed;
             }
         };
     }
