@@ -289,7 +289,7 @@ export abstract class NativePool {
    * Throws where nothing was freed; returns the error to throw after marking the handle dead
    * where the free went through but found damage (BoundaryViolationError, UseAfterFreeError).
    */
-  release(allocation: PoolAllocation): MemoryPoolError | undefined {
+  release(allocation: Pick<PoolAllocation, "offset" | "id">): MemoryPoolError | undefined {
     const status = this.#free(allocation.offset, allocation.id);
     if (status >= 0) {
       this.ended(allocation.offset);
@@ -738,8 +738,25 @@ export abstract class HostPool extends NativePool {
       return target.free();
     }
     if (ArrayBuffer.isView(target)) {
-      if (byteLengthOf(target) === 0) throw this.#emptyView(bufferOf(target));
-      return this.releaseAddress(addressOf(target as DataView));
+      const buffer = bufferOf(target);
+      if (byteLengthOf(target) === 0) throw this.#emptyView(buffer);
+      const address = addressOf(target as DataView);
+      const offset = this.offsetOf(address);
+      const block = this.#blocks.get(offset);
+      // A view this thread made of an allocation frees that allocation, by its id, as its handle
+      // does: another Worker may have ended it and its block be another allocation's since (this
+      // thread's view stays attached until it next views the block), which a free by address
+      // would take from its owner.
+      if (block === undefined || !block.live || block.buffer !== buffer) return this.releaseAddress(address);
+      let damage: MemoryPoolError | undefined;
+      try {
+        damage = this.release({ offset, id: block.id });
+      } catch (err) {
+        if (err instanceof DoubleFreeError) this.ended(offset); // ended elsewhere: its views die now
+        throw err;
+      }
+      if (damage !== undefined) throw damage;
+      return;
     }
     throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${typeof target}`);
   }
