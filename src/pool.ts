@@ -412,7 +412,7 @@ export abstract class NativePool {
   #violation(status: number): MemoryPoolError {
     const { id, size, offset, damagedBytes, userGranule } = native.lastViolation();
     const ptr = this.#base + userGranule * GRANULE_BYTES;
-    const stacks = this.debug?.stacksOf(id) ?? { allocated: undefined, freed: undefined };
+    const stacks = this.debug?.stacksOf(id, userGranule) ?? { allocated: undefined, freed: undefined };
     const what = describeAllocation(id, size, ptr, this.#name);
     const details: MemoryErrorDetails = { allocationId: id, ptr, size, offset, damagedBytes, allocationStack: stacks.allocated };
     const error =
@@ -423,10 +423,10 @@ export abstract class NativePool {
     return error;
   }
 
-  /** @internal a note for error messages: where allocation `id` was made and freed (trackHistory). */
-  stackNote(id: number): string {
+  /** @internal a note for error messages: where allocation `id` at granule `offset` was made and freed (trackHistory). */
+  stackNote(id: number, offset: number): string {
     if (this.debug === undefined || !this.#config.trackHistory) return "";
-    const stacks = this.debug.stacksOf(id);
+    const stacks = this.debug.stacksOf(id, offset);
     return stackSection("allocated at", stacks.allocated) + (stacks.freed === undefined ? "" : stackSection("freed at", stacks.freed));
   }
 
@@ -506,7 +506,7 @@ export abstract class NativePool {
         ptr: this.#base + offset * GRANULE_BYTES,
         size,
         age: known === undefined ? undefined : time - known.time,
-        stack: known === undefined ? undefined : this.debug!.stacksOf(id).allocated,
+        stack: known === undefined ? undefined : this.debug!.stacksOf(id, offset).allocated,
         collected: known?.collected ?? false,
       });
     }
@@ -733,7 +733,7 @@ export abstract class HostPool extends NativePool {
       // UseAfterFreeError, as its free() says, not an InvalidPointerError "of 'p', not 'p'".
       if (target.pool !== this && !target.pool.destroyed) {
         const what = describeAllocation(target.id, target.size, target.ptr, target.pool.name);
-        throw new InvalidPointerError(`${what} belongs to pool '${target.pool.name}', not '${this.name}'${target.pool.stackNote(target.id)}`);
+        throw new InvalidPointerError(`${what} belongs to pool '${target.pool.name}', not '${this.name}'${target.pool.stackNote(target.id, target.offset)}`);
       }
       return target.free();
     }
