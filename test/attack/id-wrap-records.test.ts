@@ -3,12 +3,13 @@
  * from 1: a long-lived allocation and one made 2^30 allocations later hold the same id). Found by
  * attacking main: snapshot() looked ages and stacks up by id, so of two live allocations with one
  * id, one was drawn with the other's age and stack; getLeaks() and the notes of error messages
- * (where an allocation was made and freed) took the first record with that id, another block's.
- * Each now finds its record by block and id. As default-pool-ids.test.ts does, the test starts a
+ * (where an allocation was made and freed) took the first record with that id, another block's;
+ * renderTimeline ended the older one's band at the newer one's free. Each now finds its record by
+ * block (or pointer) and id. As default-pool-ids.test.ts does, the test starts a
  * pool's id word near the top (mp_cache_ids) instead of making 2^30 allocations.
  */
 import { expect, test } from "bun:test";
-import { DoubleFreeError, PoolConfig, type Allocation } from "../../src/index";
+import { DoubleFreeError, PoolConfig, renderTimeline, type Allocation } from "../../src/index";
 import * as native from "../../src/native";
 import { cpuPoolsPerTest } from "../support/pools";
 import { thrown } from "../support/thrown";
@@ -64,4 +65,13 @@ test("a double free's note names where that allocation was made and freed, not i
   expect(error!.message).toContain(earlyStack.split("\n")[0]!.trim());
   expect(error!.message).not.toContain(lateStack.split("\n")[0]!.trim());
   expect(error!.message).toContain("freed at");
+});
+
+test("renderTimeline ends the band of the allocation freed, not of its live twin", async () => {
+  const { pool, early, twin } = await twins();
+  twin.free();
+  const details = [...renderTimeline(pool.getHistory()).matchAll(/data-details="([^"]*)"/g)].map((match) => match[1]!);
+  const bandOf = (allocation: Allocation) => details.find((text) => text.includes(`at 0x${(allocation.ptr as number).toString(16)}`))!;
+  expect(bandOf(early)).toContain("still live at the end");
+  expect(bandOf(twin)).toContain("freed at event");
 });
