@@ -204,7 +204,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   /** @internal throws unless this handle may still be freed. */
   protected assertFreeable(): void {
-    if (this.#freed) throw new DoubleFreeError(`double free: ${this.describe()} was already freed${this.#pool.stackNote(this.#id)}`);
+    if (this.#freed) throw new DoubleFreeError(`double free: ${this.describe()} was already freed${this.#pool.stackNote(this.#id, this.#offset)}`);
     if (this.#pool.destroyed) throw new UseAfterFreeError(`cannot free ${this.describe()}: pool '${this.#pool.name}' was destroyed`);
     if (this.#epoch !== this.#pool.epoch) throw new UseAfterFreeError(`cannot free ${this.describe()}: pool '${this.#pool.name}' was reset`);
   }
@@ -272,7 +272,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   /** With trackHistory, the message says where the allocation was made and freed. */
   #useAfterFree(message: string): never {
-    throw new UseAfterFreeError(message + this.#pool.stackNote(this.#id));
+    throw new UseAfterFreeError(message + this.#pool.stackNote(this.#id, this.#offset));
   }
 
   /** @internal */

@@ -291,7 +291,7 @@ export abstract class NativePool {
    * Throws where nothing was freed; returns the error to throw after marking the handle dead
    * where the free went through but found damage (BoundaryViolationError, UseAfterFreeError).
    */
-  release(allocation: PoolAllocation): MemoryPoolError | undefined {
+  release(allocation: Pick<PoolAllocation, "offset" | "id">): MemoryPoolError | undefined {
     const status = this.#free(allocation.offset, allocation.id);
     if (status >= 0) {
       this.ended(allocation.offset);
@@ -414,7 +414,7 @@ export abstract class NativePool {
   #violation(status: number): MemoryPoolError {
     const { id, size, offset, damagedBytes, userGranule } = native.lastViolation();
     const ptr = this.#base + userGranule * GRANULE_BYTES;
-    const stacks = this.debug?.stacksOf(id) ?? { allocated: undefined, freed: undefined };
+    const stacks = this.debug?.stacksOf(id, userGranule) ?? { allocated: undefined, freed: undefined };
     const what = describeAllocation(id, size, ptr, this.#name);
     const details: MemoryErrorDetails = { allocationId: id, ptr, size, offset, damagedBytes, allocationStack: stacks.allocated };
     const error =
@@ -425,10 +425,10 @@ export abstract class NativePool {
     return error;
   }
 
-  /** @internal a note for error messages: where allocation `id` was made and freed (trackHistory). */
-  stackNote(id: number): string {
+  /** @internal a note for error messages: where allocation `id` at granule `offset` was made and freed (trackHistory). */
+  stackNote(id: number, offset: number): string {
     if (this.debug === undefined || !this.#config.trackHistory) return "";
-    const stacks = this.debug.stacksOf(id);
+    const stacks = this.debug.stacksOf(id, offset);
     return stackSection("allocated at", stacks.allocated) + (stacks.freed === undefined ? "" : stackSection("freed at", stacks.freed));
   }
 
@@ -508,7 +508,7 @@ export abstract class NativePool {
         ptr: this.#base + offset * GRANULE_BYTES,
         size,
         age: known === undefined ? undefined : time - known.time,
-        stack: known === undefined ? undefined : this.debug!.stacksOf(id).allocated,
+        stack: known === undefined ? undefined : this.debug!.stacksOf(id, offset).allocated,
         collected: known?.collected ?? false,
       });
     }
@@ -763,13 +763,30 @@ export abstract class HostPool extends NativePool {
       // UseAfterFreeError, as its free() says, not an InvalidPointerError "of 'p', not 'p'".
       if (target.pool !== this && !target.pool.destroyed) {
         const what = describeAllocation(target.id, target.size, target.ptr, target.pool.name);
-        throw new InvalidPointerError(`${what} belongs to pool '${target.pool.name}', not '${this.name}'${target.pool.stackNote(target.id)}`);
+        throw new InvalidPointerError(`${what} belongs to pool '${target.pool.name}', not '${this.name}'${target.pool.stackNote(target.id, target.offset)}`);
       }
       return target.free();
     }
     if (ArrayBuffer.isView(target)) {
-      if (byteLengthOf(target) === 0) throw this.#emptyView(bufferOf(target));
-      return this.releaseAddress(addressOf(target as DataView));
+      const buffer = bufferOf(target);
+      if (byteLengthOf(target) === 0) throw this.#emptyView(buffer);
+      const address = addressOf(target as DataView);
+      const offset = this.offsetOf(address);
+      const block = this.#blocks.get(offset);
+      // A view this thread made of an allocation frees that allocation, by its id, as its handle
+      // does: another Worker may have ended it and its block be another allocation's since (this
+      // thread's view stays attached until it next views the block), which a free by address
+      // would take from its owner.
+      if (block === undefined || !block.live || block.buffer !== buffer) return this.releaseAddress(address);
+      let damage: MemoryPoolError | undefined;
+      try {
+        damage = this.release({ offset, id: block.id });
+      } catch (err) {
+        if (err instanceof DoubleFreeError) this.ended(offset); // ended elsewhere: its views die now
+        throw err;
+      }
+      if (damage !== undefined) throw damage;
+      return;
     }
     throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${typeof target}`);
   }

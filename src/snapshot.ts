@@ -77,8 +77,8 @@ export interface AllocationDetails {
   ageMs?: number;
   stack?: string;
 }
-/** Asked once for each block that holds an allocation. */
-export type AllocationDetailsProvider = (allocation: { id: number; offset: number }) => AllocationDetails | undefined;
+/** Asked once for each block that holds an allocation: its id, and the block's offset and size in bytes. */
+export type AllocationDetailsProvider = (allocation: { id: number; offset: number; size: number }) => AllocationDetails | undefined;
 
 export interface SnapshotOptions {
   /** Ages in milliseconds and allocation stacks; by default the pool's own history, where it keeps one. */
@@ -200,7 +200,7 @@ export function takeSnapshot(pool: NativePool, options?: SnapshotOptions): PoolS
     if (id !== 0) {
       // Ids count up from 1 and wrap after idMax, so the distance may wrap too.
       block.age = lastId >= id ? lastId - id : lastId + idMax - id;
-      const known = details?.({ id, offset });
+      const known = details?.({ id, offset, size });
       if (known !== undefined) addDetails(block, known, details!);
     }
     blocks[b] = block;

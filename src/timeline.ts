@@ -165,7 +165,8 @@ function layOut(events: readonly unknown[]): { bands: Band[]; steps: number; tot
       bands.push(band);
       total += event.size;
     } else {
-      const index = live.findIndex((band) => band.id === event.id);
+      // By id and pointer: ids wrap after 2^30 - 1, so two live allocations can share an id.
+      const index = live.findIndex((band) => band.id === event.id && band.ptr === event.ptr);
       if (index >= 0) {
         // A free whose allocation the ring no longer holds (index -1) has nothing to draw.
         const [freed] = live.splice(index, 1);

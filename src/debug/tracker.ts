@@ -245,13 +245,21 @@ export class DebugTracker {
     return [...this.#records.keys()];
   }
 
-  /** Ages and allocation stacks by allocation id, for a snapshot (indexed once per snapshot). */
+  /** Ages and allocation stacks of a snapshot's blocks (indexed once per snapshot). */
   detailsProvider(): AllocationDetailsProvider {
-    const byId = new Map<number, AllocationRecord>();
-    for (const record of this.#records.values()) byId.set(record.id, record);
+    // By id and block: ids wrap after 2^30 - 1, so an allocation older than the wrap and a newer
+    // one can hold the same id (each would be drawn with the other's age and stack). A record is
+    // at its user granule, inside its block (past a leading canary or guard page).
+    const byId = new Map<number, AllocationRecord[]>();
+    for (const record of this.#records.values()) {
+      const sharing = byId.get(record.id);
+      if (sharing === undefined) byId.set(record.id, [record]);
+      else sharing.push(record);
+    }
     const time = now();
-    return ({ id }) => {
-      const record = byId.get(id);
+    return ({ id, offset, size }) => {
+      const start = this.base + offset;
+      const record = byId.get(id)?.find((candidate) => candidate.ptr >= start && candidate.ptr < start + size);
       if (record === undefined) return undefined;
       const stack = formatStack(record.trace);
       return stack === undefined ? { ageMs: time - record.time } : { ageMs: time - record.time, stack };
@@ -278,13 +286,17 @@ export class DebugTracker {
     return undefined;
   }
 
-  /** Where allocation `id` was made and freed, as far as trackHistory recorded it. */
-  stacksOf(id: number): AllocationStacks {
-    for (const record of this.#records.values()) {
-      if (record.id === id) return { allocated: formatStack(record.trace), freed: undefined };
-    }
-    const freed = this.#freed.byId.get(id);
-    return { allocated: formatStack(freed?.trace), freed: formatStack(freed?.freeTrace) };
+  /**
+   * Where allocation `id` at granule `offset` was made and freed, as far as trackHistory recorded
+   * it. Both must match: ids wrap after 2^30 - 1, so another allocation may hold the same id.
+   */
+  stacksOf(id: number, offset: number): AllocationStacks {
+    const live = this.#records.get(offset);
+    if (live !== undefined && live.id === id) return { allocated: formatStack(live.trace), freed: undefined };
+    const latest = this.#freed.byOffset.get(offset);
+    const freed = latest !== undefined && latest.id === id ? latest : this.#freed.byId.get(id);
+    if (freed === undefined || freed.offset !== offset) return { allocated: undefined, freed: undefined };
+    return { allocated: formatStack(freed.trace), freed: formatStack(freed.freeTrace) };
   }
 
   /** Called by the watch: an Allocation object was garbage-collected. A leak if its memory is still allocated. */
