@@ -27,6 +27,8 @@ const StreamFrees = stream_frees_mod.StreamFrees;
 const driver = @import("backend/cuda_driver.zig");
 const SharedFixed = @import("sync/shared_fixed.zig").SharedFixed;
 const ShardedVariable = @import("sync/sharded_variable.zig").ShardedVariable;
+const js_bins = @import("sync/js_bins.zig");
+const Bins = js_bins.Bins;
 const Viewers = @import("sync/viewers.zig").Viewers;
 const status = @import("status.zig");
 const Error = status.Error;
@@ -77,6 +79,8 @@ pub const Pool = struct {
     shared: ?*SharedFixed = null,
     /// Variable pools that many threads use without the pool's lock (lockFree, threadLocalCache).
     sharded: ?*ShardedVariable = null,
+    /// A "none" Variable pool's JavaScript bins, once its thread opened them (sync/js_bins.zig).
+    bins: ?*Bins = null,
     /// The thread that created the pool: a "none" pool is that thread's alone (sync/owner_check.zig).
     owner_thread: std.Thread.Id,
     /// Threads that asked for the pool's base (to make views over it): decides whether destroy
@@ -291,6 +295,7 @@ pub const Pool = struct {
         if (debug_layer_built) if (self.debug) |layer| layer.destroy();
         if (self.shared) |shared| shared.destroy();
         if (self.sharded) |sharded| sharded.destroy();
+        if (self.bins) |bins| bins.destroy();
         self.strategy.deinit();
         self.arena.deinit();
     }
@@ -392,7 +397,7 @@ pub const Pool = struct {
                 const started = T.startAlloc(&pool.stats);
                 const id = pool.nextId();
                 if (pool.stream_frees.any()) pool.stream_frees.reclaim(pool, stream, false);
-                const g = if (journaled) try pool.placeRecorded(pool.journal.?, size, id) else pool.place(size, size, id) orelse return pool.failPlace(size);
+                const g = if (journaled) try pool.placeRecorded(pool.journal.?, size, size, id) else pool.place(size, size, id) orelse return pool.failPlace(size);
                 assert(g < status.offset_error_base and g % pool.alignment_granules == 0);
                 pool.notePlaced(g, size, pool.blockBytes(size));
                 T.endAlloc(&pool.stats, started);
@@ -422,12 +427,12 @@ pub const Pool = struct {
     }
 
     /// Places a block whose record the journal keeps (PMEM): the journal is told before and after.
-    fn placeRecorded(self: *Pool, journal: *Journal, size: u64, id: u32) Error!u32 {
+    fn placeRecorded(self: *Pool, journal: *Journal, block_bytes: u64, size: u64, id: u32) Error!u32 {
         journal.reserve(&self.strategy, self.name) catch |err| {
             self.stats.failed_allocations += 1;
             return err;
         };
-        const g = self.place(size, size, id) orelse {
+        const g = self.place(block_bytes, size, id) orelse {
             self.stats.failed_allocations += 1;
             return journal.failNoRoom(self.name, size, self.strategy.freeSpace()[0] * granule_bytes);
         };
@@ -658,6 +663,7 @@ pub const Pool = struct {
     pub fn setIdLocked(self: *Pool, g: u32, id: u32) void {
         const region_index = self.arena.regionOf(g);
         assert(region_index != arena_mod.none);
+        self.leaveBinsLocked(g);
         switch (self.strategy) {
             .fixed_size => |*fixed| fixed.setId(region_index, g, id),
             .variable => |*tlsf| tlsf.setId(g, id),
@@ -666,8 +672,14 @@ pub const Pool = struct {
 
     /// Gives the block at `g` back to the strategy; counts it out of its region if it was live.
     pub inline fn release(self: *Pool, region_index: u32, g: u32) FreeResult {
+        // A block the JavaScript bins hold is free already; one they handed out is freed as its current allocation.
+        const binned_live: ?u32 = if (self.bins) |bins| switch (bins.find(g)) {
+            .none => null,
+            .binned => return .double_free,
+            .live => |slot| slot,
+        } else null;
         // Inlined for the same reason as `place`.
-        const result: FreeResult = switch (self.strategy) {
+        var result: FreeResult = switch (self.strategy) {
             .fixed_size => |*fixed| @call(.always_inline, Fixed.free, .{ fixed, region_index, g }),
             .variable => |*tlsf| @call(.always_inline, Tlsf.free, .{ tlsf, g }),
         };
@@ -675,6 +687,10 @@ pub const Pool = struct {
             const region = &self.arena.regions.items[region_index];
             assert(region.live_count > 0);
             region.live_count -= 1;
+            if (binned_live) |slot| {
+                result.freed.id = self.bins.?.shared.slots[slot].state;
+                self.bins.?.releasedLive(slot);
+            }
         }
         return result;
     }
@@ -720,7 +736,78 @@ pub const Pool = struct {
 
     /// The live block that starts at `g` in the strategy's region `region_index`.
     pub fn lookupLocked(self: *Pool, region_index: u32, g: u32) ?Live {
-        return self.strategy.lookup(region_index, g);
+        const live = self.strategy.lookup(region_index, g) orelse return null;
+        const bins = self.bins orelse return live;
+        return switch (bins.find(g)) {
+            .none => live,
+            .binned => null, // free, held by this thread's JavaScript bins
+            .live => |slot| .{ .granules = live.granules, .requested_bytes = bins.shared.slots[slot].requested, .id = bins.shared.slots[slot].state },
+        };
+    }
+
+    /// The pool's JavaScript bins (sync/js_bins.zig), made on the first call: null where the pool
+    /// may not have them (only its thread touches a "none" pool, so JavaScript and the core never
+    /// work on the table at once; the debug layer and the sharded placement keep their own state).
+    pub fn openBins(self: *Pool) ?*Bins {
+        if (self.bins) |bins| return bins;
+        if (self.config.strategy != .variable or self.config.thread_safety != .none) return null;
+        if (self.debug != null or self.config.debug.coreActive() or self.shared != null or self.sharded != null) return null;
+        const bins = Bins.create(@intFromPtr(&self.last_id)) orelse return null;
+        bins.setCap(self.arena.committed_bytes);
+        self.bins = bins;
+        return bins;
+    }
+
+    /// A miss of the JavaScript bins: a block of `capacity` bytes for an allocation of `size`,
+    /// registered in the bins' table (where a slot is free) so that JavaScript may bin it when it
+    /// is freed. Counted and journaled as any allocation.
+    pub fn allocBinned(self: *Pool, size: u64, capacity: u64) Error!Placed {
+        const bins = self.bins.?;
+        try self.checkSize(size);
+        if (capacity < size or capacity > self.sizeMax()) return status.fail(error.InvalidSize, "a bin's block of {d} bytes cannot hold {d} bytes (pool '{s}')", .{ capacity, size, self.name });
+        self.lock();
+        defer self.unlock();
+        const id = self.nextId();
+        if (self.stream_frees.any()) self.stream_frees.reclaim(self, null, false);
+        const g = if (self.journal) |journal| try self.placeRecorded(journal, capacity, size, id) else self.place(capacity, size, id) orelse return self.failPlace(size);
+        assert(g < status.offset_error_base and g % self.alignment_granules == 0);
+        const peaks = .{ self.stats.peak_bytes_in_use, self.stats.peak_live_allocations };
+        self.notePlaced(g, size, self.blockBytes(capacity));
+        if (size <= std.math.maxInt(u32)) _ = bins.register(g, @intCast(Config.granulesFor(capacity)), @intCast(size), id);
+        if (self.stats.enabled) bins.notePeaks(&self.stats, peaks[0], peaks[1]);
+        bins.setCap(self.arena.committed_bytes);
+        return .{ .g = g, .id = id };
+    }
+
+    /// Gives every block the JavaScript bins hold back to the placement; returns how many.
+    pub fn flushBins(self: *Pool) Error!u32 {
+        const bins = self.bins orelse return 0;
+        self.lock();
+        defer self.unlock();
+        var flushed: u32 = 0;
+        var from: u32 = 0;
+        while (bins.nextBinned(from)) |slot| : (flushed += 1) {
+            from = slot + 1;
+            try self.freeLockedAt(bins.takeBinned(slot));
+        }
+        return flushed;
+    }
+
+    /// The live block at `g` leaves the JavaScript bins' management, where they manage it: its
+    /// current id and size go into the placement's record and the statistics, and its free goes to
+    /// the core from now on (a PMEM root or link publishes it, a GPU stream frees it).
+    pub fn leaveBinsLocked(self: *Pool, g: u32) void {
+        const bins = self.bins orelse return;
+        const slot = switch (bins.find(g)) {
+            .live => |slot| slot,
+            .none, .binned => return,
+        };
+        const left = bins.leave(slot);
+        self.strategy.variable.setId(g, left.id);
+        self.strategy.variable.setRequested(g, left.requested);
+        const in_use = @as(i64, @intCast(self.stats.bytes_in_use)) + left.bytes_in_use_change;
+        assert(in_use >= 0);
+        self.stats.bytes_in_use = @intCast(in_use);
     }
 
     pub fn reset(self: *Pool) Error!void {
@@ -742,6 +829,7 @@ pub const Pool = struct {
             pool.lock();
             defer pool.unlock();
             pool.stats.resetPeaks(pool.arena.committed_bytes);
+            if (pool.bins) |bins| bins.resetPeaks(&pool.stats);
         }
     };
 
@@ -751,6 +839,7 @@ pub const Pool = struct {
         defer self.unlock();
         self.stream_frees.reclaim(self, null, true);
         if (self.journal) |journal| journal.reset();
+        if (self.bins) |bins| bins.reset();
         for (self.arena.regions.items) |*region| region.live_count = 0;
         switch (self.strategy) {
             .fixed_size => |*fixed| fixed.reset(),
@@ -817,7 +906,8 @@ pub const Pool = struct {
         defer self.unlock();
         const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = stream_frees_mod.pending_id };
         const debug: snapshot.DebugView = if (debug_layer_built) (if (self.debug) |layer| layer.snapshotView() else .{}) else .{};
-        const fit = snapshot.write(self.gpa, self.arena.regions.items, &self.strategy, ids, debug, out) catch
+        const placement = js_bins.Placement.of(&self.strategy, self.bins);
+        const fit = snapshot.write(self.gpa, self.arena.regions.items, &placement, ids, debug, out) catch
             return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
         self.writeStatsLocked(out.stats);
         return fit;
@@ -834,6 +924,7 @@ pub const Pool = struct {
             .largest_free = largest_granules * granule_bytes,
             .debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self.beneath()) else .{}) else .{},
         }, out);
+        if (self.bins) |bins| bins.correct(out);
     }
 
     /// Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now.
@@ -917,8 +1008,10 @@ pub const Pool = struct {
         if (debug_layer_built) if (self.debug) |layer| return layer.listLive(self.beneath(), out);
         var count: u32 = 0;
         var blocks = self.liveBlocks();
-        while (blocks.next()) |g| : (count += 1) {
+        while (blocks.next()) |g| {
+            if (self.bins) |bins| if (bins.find(g) == .binned) continue; // free, in the JavaScript bins
             if (count < out.len) out[count] = g;
+            count += 1;
         }
         return count;
     }
