@@ -113,6 +113,29 @@ describe("a default Variable pool's JavaScript bins", () => {
     big.free();
   });
 
+  test("every route that ends an allocation detaches its views, and the block's next allocation is untouched by them", () => {
+    const p = pool("bins-views");
+    const routes: [string, (a: ReturnType<typeof p.allocate>) => void][] = [
+      ["free()", (a) => a.free()],
+      ["deallocate(pointer)", (a) => p.deallocate(a.ptr)],
+      ["deallocate(view)", (a) => p.deallocate(a.bytes)],
+      ["reset()", () => p.reset()],
+    ];
+    for (const [, end] of routes) {
+      const a = p.allocate(300);
+      const view = a.bytes;
+      expect(view.buffer.byteLength).toBe(300);
+      end(a);
+      expect(view.byteLength).toBe(0);
+      const next = p.allocate(300); // from the bins where the route binned it
+      next.bytes.fill(5);
+      view[0] = 9; // a detached view writes nothing (an index past its length 0)
+      expect(next.bytes.every((byte) => byte === 5)).toBe(true);
+      next.free();
+    }
+    expect(p.getStats().liveAllocations).toBe(0);
+  });
+
   test("a shared (mutex) Variable pool has no bins: frees go to the core at once", () => {
     const p = pool("bins-none-for-mutex", { threadSafety: "mutex" });
     p.allocate(100).free();
