@@ -172,11 +172,16 @@ export fn mp_cache_flush(handle: i32, record_address: usize, keep: u32) i32 {
 // ---- A Variable pool's JavaScript bins (sync/js_bins.zig, src/size_bins.ts) ----
 
 /// The address of the pool's bins table (sync/js_bins.zig Shared), made on the first call, or 0
-/// where the pool has none (only threadSafety "none" Variable pools without the debug layer).
+/// where the pool has none (only threadSafety "none" Variable pools without the debug layer), or
+/// where it was given already.
 export fn mp_bins_open(handle: i32) usize {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch return 0; // another thread's "none" pool: the core's path says why
     const bins = pool.openBins() orelse return 0;
+    // One JavaScript view: a second (a second copy of the library in this thread) would bin the
+    // same blocks apart and hand them out twice. It takes the core's path.
+    if (bins.viewed) return 0;
+    bins.viewed = true;
     return @intFromPtr(bins.shared);
 }
 

@@ -89,6 +89,8 @@ pub const Bins = struct {
     unused_count: u32,
     /// Slots in use.
     count: u32 = 0,
+    /// A JavaScript cache views the table (mp_bins_open gives it once).
+    viewed: bool = false,
     /// No slot at or past it was ever used (slots are taken lowest first at the start).
     high: u32 = 0,
     /// The sum of `recorded` over slots in use: the pool's counters hold it as bytes in use.
