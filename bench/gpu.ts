@@ -84,6 +84,27 @@ group("allocate + free", () => {
     rows.push({ label: `allocateRaw+deallocate ${label}`, ours: `ours allocateRaw+deallocate ${label}`, anchor: `cuMemAllocAsync+cuMemFreeAsync ${label}`, kind: "time", goal: 0.05, sense: "max" });
     rows.push({ label: `allocate+free (handle) ${label}`, ours: `ours allocate+free (handle) ${label}`, anchor: `cuMemAllocAsync+cuMemFreeAsync ${label}`, kind: "time", goal: 0.05, sense: "max" });
   }
+  // Random sizes, 256 B to 64 MiB, log-uniform (a fixed-seed sequence of 4096, the same for both):
+  // each pair allocates and frees one size, the next pair the next size.
+  let seed = 0x2545f491;
+  const randomSizes = Array.from({ length: 4096 }, () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return Math.round(256 * 2 ** (((seed >>> 0) / 2 ** 32) * 18)); // 2^8 .. 2^26
+  });
+  let ourNext = 0;
+  let driverNext = 0;
+  bench("ours allocateRaw+deallocate random 256 B..64 MiB", () => {
+    const a = gpu.allocateRaw(randomSizes[ourNext++ & 4095]!);
+    gpu.deallocate(a);
+    do_not_optimize(a);
+  });
+  bench("cuMemAllocAsync+cuMemFreeAsync random 256 B..64 MiB", () => {
+    ok(cuda.cuMemAllocAsync(outAddress, randomSizes[driverNext++ & 4095]!, null));
+    ok(cuda.cuMemFreeAsync(read.u64(outAddress, 0), null));
+  });
+  rows.push({ label: "allocateRaw+deallocate random 256 B..64 MiB", ours: "ours allocateRaw+deallocate random 256 B..64 MiB", anchor: "cuMemAllocAsync+cuMemFreeAsync random 256 B..64 MiB", kind: "time", goal: 0.1, sense: "max" });
   // For context: what one allocate+free through bun:ffi costs on this machine's CPU.
   bench("CPU pool allocateRaw+deallocate 256 B", () => {
     const a = cpu.allocateRaw(256);

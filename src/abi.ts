@@ -11,7 +11,7 @@ import { NativeLibraryError } from "./errors";
  * The version of the exports' signatures this code calls (zig/src/abi.zig `version`). Records,
  * statuses and constants are matched by name and need no bump.
  */
-export const ABI_VERSION = 19;
+export const ABI_VERSION = 20;
 
 /** The statuses this side tells apart (zig/src/status.zig Code). */
 const STATUSES = [
@@ -56,6 +56,13 @@ const CONSTANTS = [
   "blockFreedFlag",
   "blockContinuedFlag",
   "blockDeadState",
+  // A Variable pool's JavaScript bins (src/size_bins.ts).
+  "binsSlotsOffset",
+  "binsHashOffset",
+  "binsSlotCapacity",
+  "binsHashBits",
+  "binsHashMultiplier",
+  "binsBinnedFlag",
 ] as const;
 
 const ENUMS = {
@@ -137,6 +144,7 @@ const RECORDS = {
   snapshotRegion: ["index", "start", "granules"],
   snapshotBlock: ["start", "granules", "id", "state", "requestedBytes"],
   cacheRecord: ["allocations", "frees", "allocatedBytes", "freedBytes", "ownerSerial", "count", "strideGranules", "capacity"],
+  binsHeader: ["allocations", "frees", "allocatedBytes", "freedBytes", "liveRequestedBytes", "cachedBytes", "cachedBlocks", "capBytes", "idsAddress", "slotCapacity", "hashBits"],
 } as const;
 
 /** Every name this side uses, by part of the description (the ABI test compares them with the core's). */

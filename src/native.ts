@@ -49,6 +49,9 @@ const symbols = {
   mp_cache_refill: { args: [i32, ptr], returns: i32 },
   mp_cache_flush: { args: [i32, ptr, u32], returns: i32 },
   mp_cache_release: { args: [ptr], returns: u32 },
+  mp_bins_open: { args: [i32], returns: ptr },
+  mp_bins_alloc: { args: [i32, f64, f64], returns: u32 },
+  mp_bins_flush: { args: [i32, ptr], returns: i32 },
   mp_pool_base: { args: [i32], returns: ptr },
   mp_pool_address_space: { args: [i32], returns: f64 },
   mp_pool_config: { args: [i32, ptr], returns: i32 },
@@ -511,6 +514,22 @@ export function cacheChunk(handle: number, index: number): number {
   return Number(lib.mp_cache_chunk(handle, index) ?? 0);
 }
 /** Fills the record's stack with free blocks: the new count, or a status. */
+/** The address of a Variable pool's JavaScript bins table (zig/src/sync/js_bins.zig), made on first use; 0 where the pool has none. */
+export function openBins(handle: number): number {
+  return Number(lib.mp_bins_open(handle) ?? 0);
+}
+
+/** A miss of the bins: a block of `capacity` bytes for `size`, registered in the bins' table; its granule offset, or a negative status. */
+export function allocBinned(handle: number, size: number, capacity: number): number {
+  const offset = lib.mp_bins_alloc(handle, size, capacity);
+  return offset >= OFFSET_ERROR_BASE ? statusOfOffset(offset) : offset;
+}
+
+/** Gives every block the bins at `table` hold back to the pool: how many, or a negative status. */
+export function flushBins(handle: number, table: number): number {
+  return lib.mp_bins_flush(handle, table as Pointer);
+}
+
 export function refillCache(handle: number, record: Pointer): number {
   return lib.mp_cache_refill(handle, record);
 }

@@ -24,6 +24,8 @@ import {
   type MemoryErrorDetails,
 } from "./errors";
 import { BlockCache, CACHE_CANNOT_TELL } from "./block_cache";
+import { SizeBins } from "./size_bins";
+import type { ThreadCache } from "./thread_cache";
 import { allocationIdOf, errorFor, GRANULE_BYTES, lastError, lastId, OFFSET_ERROR_BASE, Status, STATS_FIELDS, statusOfOffset } from "./native";
 import * as native from "./native";
 import { bufferOf, byteLengthOf, pointerArg, sizeArg } from "./validate";
@@ -85,7 +87,7 @@ export interface PoolCalls {
   /** The offsets of live allocations: how many there are, as many as fit written to `out`. */
   liveList?(handle: number, out: Uint32Array, capacity: number): number;
   /** This thread's JavaScript cache of the pool's free blocks, or null where the pool has none (src/block_cache.ts). */
-  openCache?(handle: number, maxBytes: number, poolName: string, exclusive: boolean): BlockCache | null;
+  openCache?(handle: number, maxBytes: number, poolName: string, exclusive: boolean): ThreadCache | null;
   /** zig/src/snapshot.zig: header, regions, their capacity, blocks, their capacity, statistics. */
   snapshot(handle: number, header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number;
 }
@@ -145,7 +147,7 @@ export abstract class NativePool {
   /** Recent events: every one with trackHistory, violations and leaks always (made on first use). */
   #history: History | undefined;
   /** This thread's cache of free blocks: undefined until the first allocation asks, null where the pool has none. */
-  #cache: BlockCache | null | undefined = undefined;
+  #cache: ThreadCache | null | undefined = undefined;
   /** The message of a failure found by the cache (the core's last message is not about it). */
   #cacheMessage: string | undefined = undefined;
 
@@ -231,7 +233,7 @@ export abstract class NativePool {
     return this.#allocOffsetSlow(size);
   }
 
-  #cacheFailed(cache: BlockCache, status: number): never {
+  #cacheFailed(cache: ThreadCache, status: number): never {
     if (cache.message !== "") this.#cacheMessage = cache.message;
     throw this.failure(status);
   }
@@ -248,11 +250,14 @@ export abstract class NativePool {
     return offset;
   }
 
-  #openCache(): BlockCache | null {
+  #openCache(): ThreadCache | null {
     const open = this.#calls.openCache;
-    // A "none" pool is this thread's alone (the core refuses every other): its cache frees with plain stores.
+    // A "none" pool is this thread's alone (the core refuses every other): its cache frees with plain
+    // stores. A Variable pool's bins (src/size_bins.ts) are for "none" pools only.
     const config = this.#config;
-    this.#cache = open === undefined || this.destroyed || config.allocatorType !== "FixedSize" ? null : open(this.#handle, config.blockSize, this.#name, config.threadSafety === "none");
+    if (open === undefined || this.destroyed) this.#cache = null;
+    else if (config.allocatorType === "FixedSize") this.#cache = open(this.#handle, config.blockSize, this.#name, config.threadSafety === "none");
+    else this.#cache = config.threadSafety === "none" ? SizeBins.open(this.#handle, this.#name) : null;
     return this.#cache;
   }
 
@@ -551,6 +556,7 @@ export abstract class NativePool {
    * a pool of 10^5 blocks takes a few milliseconds. Draw it with renderMemoryMap().
    */
   snapshot(options?: SnapshotOptions): PoolSnapshot {
+    this.flushCache(); // this thread's cached blocks go back first: the snapshot shows the placement they leave
     return takeSnapshot(this, options);
   }
 

@@ -25,7 +25,7 @@ describe("the JavaScript thread cache", () => {
     // In a process of its own: the core's functions are wrapped to count calls before the library captures them.
     const result = Bun.spawnSync([process.execPath, join(import.meta.dir, "fixtures", "cache-crossings.ts")], { stdout: "pipe", stderr: "pipe" });
     expect(result.stderr.toString()).toBe("");
-    const counts = JSON.parse(result.stdout.toString()) as { uncachedFree: number; hits: number; defaultHits: number; batches: number; badFrees: number; errors: string[] };
+    const counts = JSON.parse(result.stdout.toString()) as { uncachedFree: number; hits: number; defaultHits: number; batches: number; badFrees: number; errors: string[]; variableHits: number; variableBadFrees: number; variableErrors: string[] };
     expect(counts.uncachedFree).toBeGreaterThan(0); // the counting works: a pool without a cache crosses
     expect(counts.hits).toBe(0); // 10^4 pairs, .bytes and alive included
     expect(counts.defaultHits).toBe(0); // the same on a default FixedSize pool (threadSafety "none")
@@ -33,6 +33,10 @@ describe("the JavaScript thread cache", () => {
     expect(counts.batches).toBeLessThan(40);
     expect(counts.badFrees).toBe(0);
     expect(counts.errors).toEqual(["DoubleFreeError", "DoubleFreeError", "InvalidPointerError", "InvalidPointerError", "InvalidPointerError", "InvalidPointerError", "InvalidPointerError"]);
+    // A default Variable pool's bins (src/size_bins.ts): repeated sizes, .bytes and alive cross nothing; so do a binned block's double free, a stale handle's free and the wrong pool's pointer.
+    expect(counts.variableHits).toBe(0);
+    expect(counts.variableBadFrees).toBe(0);
+    expect(counts.variableErrors).toEqual(["DoubleFreeError", "DoubleFreeError", "InvalidPointerError"]);
   });
 
   // Shared pools free with a compare-and-swap, a default ("none") pool with a plain store: both must find every bad free.

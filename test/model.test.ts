@@ -133,6 +133,7 @@ describe("model-based random operations", () => {
     const config = Object.assign(new PoolConfig(), { initialSize: 1 << 20, growth: 1 });
     const end = runModel("model-variable", config, (r) => (r(8) === 0 ? 1 + r(65536) : 1 + r(512)), 0xc0ffee);
     expect(end.growthCount).toBeGreaterThan(0); // the workload outgrew the first region
+    expect(end.cachedBytes).toBeGreaterThan(0); // a default ("none") Variable pool: its JavaScript bins were on (src/size_bins.ts)
   });
 
   test("Variable (TLSF), alignment 256, growth 2", () => {
@@ -144,6 +145,7 @@ describe("model-based random operations", () => {
     const config = Object.assign(new PoolConfig(), { initialSize: 1 << 20, growth: 2 });
     const end = runModel("model-variable-large", config, (r) => (r(16) === 0 ? 1 + r(32 << 20) : 1 + r(4096)), 0xb16, 3_000);
     expect(end.growthCount).toBeGreaterThan(0);
+    expect(end.cachedBytes).toBeGreaterThan(0); // the JavaScript bins were on
   });
 
   test("FixedSize, blockSize 200", () => {

@@ -39,6 +39,7 @@ describe("a Variable pool without growth serves its whole remaining space, then 
       expect(thrown(() => p.allocate(fields.alignment ?? 16))).toBeInstanceOf(OutOfMemoryError);
       rest.free();
       first.free();
+      p.trim(); // a "none" pool's JavaScript bins give the blocks back
       // Freed and merged: the whole region is one block again, and serves a request of all of it.
       const all = p.allocate(p.getStats().largestFreeBlock - (fields.canaries ? 2 * 16 : 0));
       all.free();

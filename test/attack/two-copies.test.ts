@@ -16,10 +16,10 @@ const root = join(import.meta.dir, "..", "..");
 const copy = mkdtempSync(join(tmpdir(), "memory-pool-second-copy-"));
 afterAll(() => rmSync(copy, { recursive: true, force: true }));
 
-test("a second copy of the library on the same core never gets blocks the first holds", async () => {
+for (const pool of ["lockFree FixedSize", "default Variable (JavaScript bins)"]) test(`a second copy of the library on the same core never gets blocks the first holds (${pool})`, async () => {
   cpSync(join(root, "src"), join(copy, "src"), { recursive: true });
   const core = join(root, "zig", "zig-out", "lib", "libmemory_pool.so");
-  const run = await runChild("../../fixtures/attack/two-copies-child.ts", [copy], { MEMORY_POOL_CORE_PATH: core });
+  const run = await runChild("../../fixtures/attack/two-copies-child.ts", pool.startsWith("default") ? [copy, "variable"] : [copy], { MEMORY_POOL_CORE_PATH: core });
   expect(run.stderr).toBe("");
   expect(run.exitCode).toBe(0);
   const result = JSON.parse(run.stdout) as { twice: number; liveInPool: number; held: number; after: number };

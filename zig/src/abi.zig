@@ -33,10 +33,11 @@ const nvtx = @import("gpu/nvtx.zig");
 const pmem_format = @import("pmem/format.zig");
 const registry = @import("registry.zig");
 const js_cache = @import("sync/js_cache.zig");
+const js_bins = @import("sync/js_bins.zig");
 const lockfree_fixed = @import("sync/lockfree_fixed.zig");
 
 /// The version of the exports' signatures (src/abi.ts ABI_VERSION expects the same number).
-pub const version: u32 = 19;
+pub const version: u32 = 20;
 
 /// Numbers both sides use, by name.
 const constants = .{
@@ -61,6 +62,13 @@ const constants = .{
     .{ "blockFreedFlag", lockfree_fixed.freed_flag },
     .{ "blockContinuedFlag", lockfree_fixed.continued_flag },
     .{ "blockDeadState", lockfree_fixed.dead_state },
+    // A Variable pool's JavaScript bins (sync/js_bins.zig, src/size_bins.ts): the table's parts.
+    .{ "binsSlotsOffset", @offsetOf(js_bins.Shared, "slots") },
+    .{ "binsHashOffset", @offsetOf(js_bins.Shared, "hash") },
+    .{ "binsSlotCapacity", js_bins.slot_capacity },
+    .{ "binsHashBits", js_bins.hash_bits },
+    .{ "binsHashMultiplier", js_bins.hash_multiplier },
+    .{ "binsBinnedFlag", js_bins.binned_flag },
 };
 
 /// The bits `mp_nvtx_state` returns.
@@ -95,6 +103,7 @@ pub const description: []const u8 = blk: {
         ",\"snapshotRegion\":" ++ structRecord(snapshot.RegionRecord) ++
         ",\"snapshotBlock\":" ++ structRecord(snapshot.BlockRecord) ++
         ",\"cacheRecord\":" ++ structRecord(js_cache.Shared) ++
+        ",\"binsHeader\":" ++ structRecord(js_bins.Header) ++
         "}}";
 };
 

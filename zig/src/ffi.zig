@@ -169,6 +169,50 @@ export fn mp_cache_flush(handle: i32, record_address: usize, keep: u32) i32 {
     return @intCast(shared.flush(record, keep));
 }
 
+// ---- A Variable pool's JavaScript bins (sync/js_bins.zig, src/size_bins.ts) ----
+
+/// The address of the pool's bins table (sync/js_bins.zig Shared), made on the first call, or 0
+/// where the pool has none (only threadSafety "none" Variable pools without the debug layer), or
+/// where it was given already.
+export fn mp_bins_open(handle: i32) usize {
+    defer registry.leave(.primary);
+    const pool = enterPool(handle, .owner) catch return 0; // another thread's "none" pool: the core's path says why
+    const bins = pool.openBins() orelse return 0;
+    // One JavaScript view: a second (a second copy of the library in this thread) would bin the
+    // same blocks apart and hand them out twice. It takes the core's path.
+    if (bins.viewed) return 0;
+    bins.viewed = true;
+    return @intFromPtr(bins.shared);
+}
+
+/// A miss of the bins: as mp_alloc, with a block of `capacity` bytes (the bin's) registered in the
+/// bins' table; the id is mp_last_id's.
+export fn mp_bins_alloc(handle: i32, size: f64, capacity: f64) u32 {
+    defer registry.leave(.primary);
+    const pool = enterPool(handle, .owner) catch |err| return status.offsetError(err);
+    if (pool.bins == null) return status.offsetError(status.fail(error.Unsupported, "pool '{s}' has no JavaScript bins", .{pool.name}));
+    if (!(size >= 1) or size != @floor(size) or size > 0x1p52 or !(capacity >= size) or capacity != @floor(capacity) or capacity > 0x1p52) {
+        return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes in a block of {d}: sizes are whole numbers above 0", .{ size, capacity }));
+    }
+    const range = pool.gpu.range("memory-pool: allocate");
+    defer range.end();
+    const placed = pool.allocBinned(@intFromFloat(size), @intFromFloat(capacity)) catch |err| return status.offsetError(err);
+    pool.gpu.allocated(pool.arena.address(placed.g), @intFromFloat(size), placed.id);
+    last_id = placed.id;
+    return placed.g;
+}
+
+/// Gives every block the bins at `address` hold back to the pool: how many, or a negative status
+/// (PoolNotFound where the handle names no pool with those bins: it was destroyed).
+export fn mp_bins_flush(handle: i32, address: usize) i32 {
+    defer registry.leave(.primary);
+    const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
+    const bins = pool.bins orelse return codeOf(status.fail(error.PoolNotFound, "pool '{s}' has no JavaScript bins", .{pool.name}));
+    if (@intFromPtr(bins.shared) != address) return codeOf(status.fail(error.PoolNotFound, "the pool these bins served was destroyed", .{}));
+    const flushed = pool.flushBins() catch |err| return codeOf(err);
+    return @intCast(flushed);
+}
+
 export fn mp_pool_list(out: [*]i32, capacity: u32) u32 {
     return registry.list(out[0..capacity]);
 }

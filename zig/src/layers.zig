@@ -23,7 +23,9 @@
 //!   addRegion(pool, index, Region) !void     a region the pool grew by (under the growth lock)
 //!   trims(pool) bool                         whether trim may give its regions back
 //!   removeRegion(pool, index, Region) Removal  an empty region trim offers: removed, kept, or stop
-//! and for the statistics layer it goes with: `space(pool) Stats.Space` (counting.zig `Exact`), or
+//! and for the statistics layer it goes with: `space(pool) Stats.Space`, `correctFigures(pool, out)`
+//! and `correctPeaks(pool)` (counting.zig `Exact`: the figures and peaks as the allocations made
+//! hold them, where a cache in front of the placement, JavaScript's bins, hands blocks out), or
 //! `figures(pool, *Stats) Stats.Space` and `resetPeaks(pool)` (counting.zig `Striped`).
 const std = @import("std");
 const assert = std.debug.assert;
@@ -125,10 +127,15 @@ pub fn Layers(comptime Pool: type) type {
         pub fn Locked(comptime journaled: bool) type {
             return struct {
                 pub inline fn alloc(pool: *Pool, size: u64, stream: Pool.Stream) Error!Pool.Placed {
-                    assert(journaled == (pool.journal != null));
+                    return placeBlock(pool, size, size, stream);
+                }
+
+                /// A block of `block_bytes` (at least `size`) for an allocation of `size` bytes.
+                pub inline fn placeBlock(pool: *Pool, block_bytes: u64, size: u64, stream: Pool.Stream) Error!Pool.Placed {
+                    assert(journaled == (pool.journal != null) and block_bytes >= size);
                     const id = pool.nextId();
                     if (pool.gpu.pending()) pool.gpu.reclaim(pool, stream, false);
-                    const g = if (journaled) try pool.placeRecorded(pool.journal.?, size, id) else pool.place(size, size, id) orelse return pool.failPlace(size);
+                    const g = if (journaled) try pool.placeRecorded(pool.journal.?, block_bytes, size, id) else pool.place(block_bytes, size, id) orelse return pool.failPlace(size);
                     assert(g < status.offset_error_base and g % pool.alignment_granules == 0);
                     pool.notePlacedIn(g);
                     return .{ .g = g, .id = id };
@@ -157,6 +164,14 @@ pub fn Layers(comptime Pool: type) type {
 
                 pub fn space(pool: *Pool) stats_mod.Stats.Space {
                     return pool.spaceLocked();
+                }
+
+                pub fn correctFigures(pool: *Pool, out: *[stats_mod.field_count]f64) void {
+                    pool.correctFiguresLocked(out);
+                }
+
+                pub fn correctPeaks(pool: *Pool) void {
+                    pool.correctPeaksLocked();
                 }
 
                 pub fn listLive(pool: *Pool, out: []u32) u32 {
@@ -220,6 +235,23 @@ pub fn Layers(comptime Pool: type) type {
         pub fn allocHeld(pool: *Pool, size: u64) Error!Pool.Placed {
             assert(pool.journal != null);
             return Placing(locking.Held, counting.Exact(false), Locked(true)).alloc(pool, size, null);
+        }
+
+        /// A block of `capacity` bytes for an allocation of `size` (a miss of JavaScript's bins,
+        /// pool.zig allocBinned, which holds the pool's lock): counted as any allocation, a failure
+        /// too, at the block's bytes; not timed.
+        pub fn allocBlock(pool: *Pool, size: u64, capacity: u64) Error!Pool.Placed {
+            const S = counting.Exact(false);
+            const started = S.startAlloc(pool);
+            const placed = (if (pool.journal != null)
+                Locked(true).placeBlock(pool, capacity, size, null)
+            else
+                Locked(false).placeBlock(pool, capacity, size, null)) catch |err| {
+                S.failed(pool);
+                return err;
+            };
+            S.placedBlock(pool, started, size, pool.blockBytes(capacity));
+            return placed;
         }
 
         /// Frees the block at `g` for a layer that holds the pool's lock (stream frees, the journal's

@@ -28,6 +28,8 @@ const PoolGpu = pool_gpu.PoolGpu;
 const driver = @import("backend/cuda_driver.zig");
 const SharedFixed = @import("sync/shared_fixed.zig").SharedFixed;
 const ShardedVariable = @import("sync/sharded_variable.zig").ShardedVariable;
+const js_bins = @import("sync/js_bins.zig");
+const Bins = js_bins.Bins;
 const Viewers = @import("sync/viewers.zig").Viewers;
 const status = @import("status.zig");
 const Error = status.Error;
@@ -73,6 +75,8 @@ pub const Pool = struct {
     shared: ?*SharedFixed = null,
     /// Variable pools that many threads use without the pool's lock (lockFree, threadLocalCache).
     sharded: ?*ShardedVariable = null,
+    /// A "none" Variable pool's JavaScript bins, once its thread opened them (sync/js_bins.zig).
+    bins: ?*Bins = null,
     /// The thread that created the pool: a "none" pool is that thread's alone (sync/owner_check.zig).
     owner_thread: std.Thread.Id,
     /// Threads that asked for the pool's base (to make views over it): decides whether destroy
@@ -268,6 +272,7 @@ pub const Pool = struct {
         if (debug_layer_built) if (self.debug) |layer| layer.destroy();
         if (self.shared) |shared| shared.destroy();
         if (self.sharded) |sharded| sharded.destroy();
+        if (self.bins) |bins| bins.destroy();
         self.strategy.deinit();
         self.arena.deinit();
     }
@@ -349,10 +354,11 @@ pub const Pool = struct {
         return layers.allocHeld(self, size);
     }
 
-    /// Places a block whose record the journal keeps (PMEM): the journal is told before and after.
-    pub fn placeRecorded(self: *Pool, journal: *Journal, size: u64, id: u32) Error!u32 {
+    /// Places a block of `block_bytes` for `size` bytes whose record the journal keeps (PMEM): the
+    /// journal is told before and after (the statistics layer counts a failure).
+    pub fn placeRecorded(self: *Pool, journal: *Journal, block_bytes: u64, size: u64, id: u32) Error!u32 {
         try journal.reserve(&self.strategy, self.name);
-        const g = self.place(size, size, id) orelse
+        const g = self.place(block_bytes, size, id) orelse
             return journal.failNoRoom(self.name, size, self.strategy.freeSpace()[0] * granule_bytes);
         journal.notePlaced(&self.strategy, g);
         return g;
@@ -576,17 +582,28 @@ pub const Pool = struct {
     pub fn setIdLocked(self: *Pool, g: u32, id: u32) void {
         const region_index = self.arena.regionOf(g);
         assert(region_index != arena_mod.none);
+        self.leaveBinsLocked(g); // its id is the core's from now on, and so is its free
         self.strategy.setId(region_index, g, id);
     }
 
     /// Gives the block at `g` back to the strategy; counts it out of its region if it was live.
     pub inline fn release(self: *Pool, region_index: u32, g: u32) FreeResult {
+        // A block the JavaScript bins hold is free already; one they handed out is freed as its current allocation.
+        const binned_live: ?u32 = if (self.bins) |bins| switch (bins.find(g)) {
+            .none => null,
+            .binned => return .double_free,
+            .live => |slot| slot,
+        } else null;
         // Inlined for the same reason as `place`.
-        const result = self.strategy.free(region_index, g);
+        var result = self.strategy.free(region_index, g);
         if (result == .freed) {
             const region = &self.arena.regions.items[region_index];
             assert(region.live_count > 0);
             region.live_count -= 1;
+            if (binned_live) |slot| {
+                result.freed.id = self.bins.?.shared.slots[slot].state;
+                self.bins.?.releasedLive(slot);
+            }
         }
         return result;
     }
@@ -632,7 +649,75 @@ pub const Pool = struct {
 
     /// The live block that starts at `g` in the strategy's region `region_index`.
     pub fn lookupLocked(self: *Pool, region_index: u32, g: u32) ?Live {
-        return self.strategy.lookup(region_index, g);
+        const live = self.strategy.lookup(region_index, g) orelse return null;
+        const bins = self.bins orelse return live;
+        return switch (bins.find(g)) {
+            .none => live,
+            .binned => null, // free, held by this thread's JavaScript bins
+            .live => |slot| .{ .granules = live.granules, .requested_bytes = bins.shared.slots[slot].requested, .id = bins.shared.slots[slot].state },
+        };
+    }
+
+    /// The pool's JavaScript bins (sync/js_bins.zig), made on the first call: null where the pool
+    /// may not have them (only its thread touches a "none" pool, so JavaScript and the core never
+    /// work on the table at once; the debug layer and the sharded placement keep their own state).
+    pub fn openBins(self: *Pool) ?*Bins {
+        if (self.bins) |bins| return bins;
+        if (self.config.strategy != .variable or self.config.thread_safety != .none) return null;
+        if (self.debug != null or self.config.debug.coreActive() or self.shared != null or self.sharded != null) return null;
+        const bins = Bins.create(@intFromPtr(&self.last_id)) orelse return null;
+        bins.setCap(self.arena.committed_bytes);
+        self.bins = bins;
+        return bins;
+    }
+
+    /// A miss of the JavaScript bins: a block of `capacity` bytes for an allocation of `size`,
+    /// registered in the bins' table (where a slot is free) so that JavaScript may bin it when it
+    /// is freed. Counted (a failure too) and journaled as any allocation, through the pool's
+    /// statistics layer and placement (layers.zig `allocBlock`).
+    pub fn allocBinned(self: *Pool, size: u64, capacity: u64) Error!Placed {
+        const bins = self.bins.?;
+        try self.checkSize(size);
+        if (capacity < size or capacity > self.sizeMax()) return status.fail(error.InvalidSize, "a bin's block of {d} bytes cannot hold {d} bytes (pool '{s}')", .{ capacity, size, self.name });
+        self.lock();
+        defer self.unlock();
+        const peaks = .{ self.stats.peak_bytes_in_use, self.stats.peak_live_allocations };
+        const placed = try layers.allocBlock(self, size, capacity);
+        if (size <= std.math.maxInt(u32)) _ = bins.register(placed.g, @intCast(Config.granulesFor(capacity)), @intCast(size), placed.id);
+        if (self.stats.enabled) bins.notePeaks(&self.stats, peaks[0], peaks[1]);
+        bins.setCap(self.arena.committed_bytes);
+        return placed;
+    }
+
+    /// Gives every block the JavaScript bins hold back to the placement; returns how many.
+    pub fn flushBins(self: *Pool) Error!u32 {
+        const bins = self.bins orelse return 0;
+        self.lock();
+        defer self.unlock();
+        var flushed: u32 = 0;
+        var from: u32 = 0;
+        while (bins.nextBinned(from)) |slot| : (flushed += 1) {
+            from = slot + 1;
+            try self.freeLockedAt(bins.takeBinned(slot));
+        }
+        return flushed;
+    }
+
+    /// The live block at `g` leaves the JavaScript bins' management, where they manage it: its
+    /// current id and size go into the placement's record and the statistics, and its free goes to
+    /// the core from now on (a PMEM root or link publishes it, a GPU stream frees it).
+    pub fn leaveBinsLocked(self: *Pool, g: u32) void {
+        const bins = self.bins orelse return;
+        const slot = switch (bins.find(g)) {
+            .live => |slot| slot,
+            .none, .binned => return,
+        };
+        const left = bins.leave(slot);
+        self.strategy.variable.setId(g, left.id);
+        self.strategy.variable.setRequested(g, left.requested);
+        const in_use = @as(i64, @intCast(self.stats.bytes_in_use)) + left.bytes_in_use_change;
+        assert(in_use >= 0);
+        self.stats.bytes_in_use = @intCast(in_use);
     }
 
     pub fn reset(self: *Pool) Error!void {
@@ -645,6 +730,7 @@ pub const Pool = struct {
         assert(self.shared == null and self.sharded == null);
         self.gpu.reclaim(self, null, true);
         if (self.journal) |journal| journal.reset();
+        if (self.bins) |bins| bins.reset();
         for (self.arena.regions.items) |*region| region.live_count = 0;
         self.strategy.reset(self.arena.regions.items) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         if (debug_layer_built) if (self.debug) |layer| layer.reset(self.beneath()) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
@@ -689,7 +775,8 @@ pub const Pool = struct {
     pub fn writeSnapshotPlaced(self: *Pool, out: snapshot.Output) Error!bool {
         const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = pool_gpu.pending_id };
         const debug: snapshot.DebugView = if (debug_layer_built) (if (self.debug) |layer| layer.snapshotView() else .{}) else .{};
-        const fit = snapshot.write(self.gpa, self.arena.regions.items, &self.strategy, ids, debug, out) catch
+        const placement = js_bins.Placement.of(&self.strategy, self.bins);
+        const fit = snapshot.write(self.gpa, self.arena.regions.items, &placement, ids, debug, out) catch
             return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
         self.writeStatsLocked(out.stats);
         return fit;
@@ -697,6 +784,19 @@ pub const Pool = struct {
 
     pub fn writeStatsLocked(self: *Pool, out: *[stats_mod.field_count]f64) void {
         self.stats.write(self.spaceLocked(), out);
+        self.correctFiguresLocked(out);
+    }
+
+    /// The figures just written from the pool's record (`out`) become those of the allocations
+    /// made, where JavaScript's bins hand blocks out (sync/js_bins.zig `correct`).
+    pub fn correctFiguresLocked(self: *const Pool, out: *[stats_mod.field_count]f64) void {
+        if (self.bins) |bins| bins.correct(out);
+    }
+
+    /// The record's peaks, just reset, start from what the allocations hold, where JavaScript's
+    /// bins hand blocks out (the record counts binned blocks as in use).
+    pub fn correctPeaksLocked(self: *Pool) void {
+        if (self.bins) |bins| bins.resetPeaks(&self.stats);
     }
 
     /// The pool's space as its own placement holds it, under its lock.
@@ -777,8 +877,10 @@ pub const Pool = struct {
         if (debug_layer_built) if (self.debug) |layer| return layer.listLive(self.beneath(), out);
         var count: u32 = 0;
         var blocks = self.liveBlocks();
-        while (blocks.next()) |g| : (count += 1) {
+        while (blocks.next()) |g| {
+            if (self.bins) |bins| if (bins.find(g) == .binned) continue; // free, in the JavaScript bins
             if (count < out.len) out[count] = g;
+            count += 1;
         }
         return count;
     }
@@ -896,4 +998,49 @@ test "a fixed pool serves a request of several blocks as a contiguous run, in ev
         try std.testing.expectEqual(committed, pool.arena.committed_bytes);
         _ = try pool.free(again.g, again.id);
     }
+}
+
+test "JavaScript's bins through the pool's layers: a miss counted at its block's bytes, a failed one counted; a binned block is free to every reader, and a flush gives it back" {
+    const pool = try Pool.create(std.testing.allocator, "bins", testConfig(.variable));
+    defer pool.destroy();
+    const bins = pool.openBins().?;
+    const F = stats_mod.Field;
+    var out: [stats_mod.field_count]f64 = undefined;
+    const placed = try pool.allocBinned(100, 1024);
+    try std.testing.expectEqual(@as(u64, 100), pool.lookup(placed.g).?.requested_bytes);
+    pool.writeStats(&out);
+    try std.testing.expectEqual(@as(f64, 100), out[@intFromEnum(F.bytes_in_use)]);
+    try std.testing.expectEqual(@as(f64, 1024), out[@intFromEnum(F.bytes_allocated)]);
+    // No room for the block's capacity (the pool reserves 256 KiB): the statistics layer counts it.
+    try std.testing.expectError(error.OutOfMemory, pool.allocBinned(100, 250 * 1024));
+    try std.testing.expectError(error.InvalidSize, pool.allocBinned(100, 50)); // a block smaller than its request
+    pool.writeStats(&out);
+    try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(F.failed_allocations)]);
+    try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(F.allocation_count)]);
+    // JavaScript frees it into its bins, as src/size_bins.ts does.
+    const header = &bins.shared.header;
+    bins.shared.slots[bins.find(placed.g).live].state |= js_bins.binned_flag;
+    header.cached_blocks += 1;
+    header.cached_bytes += 1024;
+    header.live_requested_bytes -= 100;
+    header.frees += 1;
+    header.freed_bytes += 100;
+    try std.testing.expect(pool.lookup(placed.g) == null);
+    try std.testing.expectError(error.DoubleFree, pool.free(placed.g, 0));
+    try std.testing.expectEqual(@as(u32, 0), pool.listLive(&.{}));
+    pool.writeStats(&out);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(F.live_allocations)]);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(F.bytes_in_use)]);
+    try std.testing.expectEqual(@as(f64, 1024), out[@intFromEnum(F.cached_bytes)]);
+    try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(F.free_count)]);
+    pool.resetPeaks();
+    pool.writeStats(&out);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(F.peak_live_allocations)]);
+    try std.testing.expectEqual(@as(u32, 1), try pool.flushBins());
+    pool.writeStats(&out);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(F.bytes_allocated)]);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(F.cached_bytes)]);
+    try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(F.free_count)]);
+    const again = try pool.alloc(100, null); // the flushed block is the placement's again
+    try std.testing.expectEqual(placed.g, again.g);
 }

@@ -29,6 +29,7 @@ test {
     _ = @import("sync/striped_counters.zig");
     _ = @import("sync/viewers.zig");
     _ = @import("sync/js_cache.zig");
+    _ = @import("sync/js_bins.zig");
     _ = @import("ffi.zig");
     _ = @import("debug/canary.zig");
     _ = @import("debug/violation.zig");

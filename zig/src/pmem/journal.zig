@@ -426,6 +426,7 @@ pub const Journal = struct {
 
     /// Adds to `change` the record that publishes the live block at `g`, where it is not published yet.
     fn publishInto(self: *const Journal, pool: anytype, change: *Change, g: u32) void {
+        pool.leaveBinsLocked(g); // published: its free must reach this journal, never JavaScript's bins
         const slot = self.slotOf(pool, g);
         if (!self.table.isPublished(slot)) change.add(self.table.recordOffset(slot), Table.recordOf(g, pool.liveLocked(g).?.requested_bytes));
     }
@@ -606,6 +607,7 @@ pub const Journal = struct {
         pool.lock();
         defer pool.unlock();
         const live = try liveBlock(pool, g, expected_id, "commit");
+        pool.leaveBinsLocked(g); // published: its free must reach this journal, never JavaScript's bins
         self.table.commitRecord(self.slotOf(pool, g), Table.recordOf(g, live.requested_bytes));
     }
 

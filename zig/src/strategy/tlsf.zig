@@ -265,6 +265,14 @@ pub const Tlsf = struct {
         self.blocks.items[index].id = id;
     }
 
+    /// Gives the live block at `start` the requested size of its current allocation (the
+    /// JavaScript bins hand a block out again with another size: sync/js_bins.zig `leave`).
+    pub fn setRequested(self: *Tlsf, start: u32, requested_bytes: u64) void {
+        const index = self.live.get(start).?;
+        assert(!self.blocks.items[index].is_free and requested_bytes <= @as(u64, self.blocks.items[index].size) * 16);
+        self.blocks.items[index].requested_bytes = requested_bytes;
+    }
+
     /// Forgets every block and makes each committed region of `owner` one free block again.
     pub fn reset(self: *Tlsf, regions: []const Region, owner: arena_mod.Owner) error{OutOfMemory}!void {
         self.blocks.clearRetainingCapacity();

@@ -259,7 +259,7 @@ pub const Totals = struct { allocations: u64 = 0, frees: u64 = 0, allocated_byte
 /// A counter JavaScript keeps in the record, as a count: the record is memory JavaScript writes, so
 /// a value no count can be (negative, NaN, past 2^53) reads as 0 instead of stopping the process
 /// in the conversion (the statistics are then wrong, which a test of them shows; a crash shows nothing).
-fn counted(value: f64) u64 {
+pub fn counted(value: f64) u64 {
     const count_max: f64 = 9007199254740992.0; // 2^53: every whole number below is exact
     if (!(value >= 0 and value <= count_max)) return 0;
     return @intFromFloat(@trunc(value));

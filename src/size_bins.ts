@@ -1,0 +1,296 @@
+/**
+ * The JavaScript half of a Variable pool's bins (the core's half: zig/src/sync/js_bins.zig). A pool
+ * only its creating thread may touch (threadSafety "none", the default) and without the core's debug
+ * switches keeps, in this thread, bins of freed blocks by size class, up to 64 MiB: each size up to
+ * 256 B its own class, then 16 classes a power of two. A class holds blocks of the sizes it spans; a
+ * request takes the class's last block where it is large enough (a repeated size, the CUDA caching
+ * allocators' case of tensors, always is), else a block of the next two classes (at most ~1/8
+ * larger). An allocation of a size a bin holds, and the free of a
+ * block the bins manage, make no FFI call; a miss is one core call that places a block of the size
+ * asked for (rounded to granules, as the core's own path does: the pool's geometry is what that path
+ * would make) and registers it in a table both sides read.
+ *
+ * The table has a slot per managed block (offset, capacity in granules, requested size, state: the
+ * live allocation's id, or the binned flag over it) and an open-addressing hash from offset to slot,
+ * probed here in an Int32Array. The core's readers (liveSize, fromPointer, holds, snapshots,
+ * allocations(), statistics) read it, so a binned block is free and one handed out again is live
+ * with its new id and size; a double free, a stale handle's free and a free after the block left are
+ * typed errors found here. Only the core adds or removes slots (a miss, a free through the core, a
+ * flush, reset, and a block that leaves: a PMEM root or link publishes it, a GPU stream frees it:
+ * its free then goes to the core, which journals it or waits for the stream).
+ *
+ * Binned bytes are capped at a quarter of the pool's committed bytes, and at least 8 MiB (the core
+ * sets the cap at each miss); a free past the cap, or into a full bin, goes to the core. The bins
+ * are flushed back on trim(), reset(), destroyPool, Worker exit, and before a request the bins do
+ * not serve; an allocation that fails for lack of memory flushes them and tries once more.
+ *
+ * No Atomics on the hot paths but one load of the pool's id word: only this thread touches the pool
+ * and its table, and the id word is also written by the core's own allocations (roots, streams).
+ */
+import { toArrayBuffer, type Pointer } from "bun:ffi";
+import { CACHE_CANNOT_TELL } from "./block_cache";
+import { NativeLibraryError } from "./errors";
+import { ABI, GRANULE_BYTES, lastId, Status } from "./native";
+import * as native from "./native";
+import type { ThreadCache } from "./thread_cache";
+
+/** The header's f64 counters (zig/src/sync/js_bins.zig Header), by index. */
+const Header = { allocations: 0, frees: 1, allocatedBytes: 2, freedBytes: 3, liveRequestedBytes: 4, cachedBytes: 5, cachedBlocks: 6, capBytes: 7, idsAddress: 8 } as const;
+const HEADER_BYTES = 80;
+const SLOT_CAPACITY = 1 << 15;
+const HASH_BITS = 16;
+const HASH_SHIFT = 32 - HASH_BITS;
+const HASH_MASK = (1 << HASH_BITS) - 1;
+const HASH_MULTIPLIER = 0x9e37_79b1 | 0;
+const SLOTS_OFFSET = HEADER_BYTES;
+const HASH_OFFSET = SLOTS_OFFSET + 16 * SLOT_CAPACITY;
+const TABLE_BYTES = HASH_OFFSET + 4 * (1 << HASH_BITS);
+/** A binned slot's state, read through an Int32Array: negative. */
+const BINNED = -0x8000_0000;
+/** A slot's words: offset, capacity in granules, requested bytes, state. */
+const G = 0;
+const GRANULES = 1;
+const REQUESTED = 2;
+const STATE = 3;
+
+/** The largest request the bins serve (64 MiB); larger ones take the core's path. */
+const MAX_BYTES = 64 << 20;
+/** Blocks a size class holds at most. */
+const CLASS_DEPTH = 8;
+/** Where a request's class is empty, the classes above it that may serve it. */
+const CLASSES_ABOVE = 2;
+/** Size classes: exact granule counts up to 16, then 16 a power of two up to MAX_BYTES. */
+const CLASSES = classOf(MAX_BYTES / GRANULE_BYTES) + 1;
+
+/** The class of a block, or a request, of `granules`. */
+function classOf(granules: number): number {
+  if (granules <= 16) return granules;
+  const shift = 27 - Math.clz32(granules);
+  return (shift << 4) + (granules >>> shift);
+}
+
+let layoutChecked = false;
+
+function checkLayout(): void {
+  if (layoutChecked) return;
+  const c = ABI.constants;
+  const header = ABI.records.binsHeader;
+  const expected: [string, number, number][] = [
+    ["binsHeader bytes", header.bytes, HEADER_BYTES],
+    ["binsSlotsOffset", c.binsSlotsOffset, SLOTS_OFFSET],
+    ["binsHashOffset", c.binsHashOffset, HASH_OFFSET],
+    ["binsSlotCapacity", c.binsSlotCapacity, SLOT_CAPACITY],
+    ["binsHashBits", c.binsHashBits, HASH_BITS],
+    ["binsHashMultiplier", c.binsHashMultiplier | 0, HASH_MULTIPLIER],
+    ["binsBinnedFlag", c.binsBinnedFlag | 0, BINNED],
+    ...(Object.entries(Header) as [keyof typeof Header, number][]).map(([name, index]): [string, number, number] => [`binsHeader ${name}`, header.fields[name].index, index]),
+  ];
+  const wrong = expected.filter(([, core, here]) => core !== here).map(([name, core, here]) => `${name} ${core} (this code: ${here})`);
+  if (wrong.length > 0) throw new NativeLibraryError(`the core's JavaScript bins layout differs from this code's: ${wrong.join(", ")}: use the core of the same version as this code (rebuild it in a checkout: npm run build)`);
+  layoutChecked = true;
+}
+
+/** This thread's open bins, flushed as a Worker exits. */
+const openBins = new Set<SizeBins>();
+if (!Bun.isMainThread) process.on("exit", () => {
+  for (const bins of openBins) bins.flush();
+});
+
+export class SizeBins implements ThreadCache {
+  readonly #handle: number;
+  readonly #address: number;
+  readonly #header: Float64Array;
+  readonly #slots: Int32Array;
+  readonly #hash: Int32Array;
+  /** The pool's last id (the core's word): each allocation here takes the next. */
+  readonly #ids: Int32Array;
+  readonly #idMax: number;
+  /** Size classes: CLASS_DEPTH slots each, and how many each holds. */
+  readonly #classSlots = new Int32Array(CLASSES * CLASS_DEPTH);
+  readonly #classCounts = new Int32Array(CLASSES);
+  #dead = false;
+  readonly maxBytes = MAX_BYTES;
+  lastId = 0;
+  message = "";
+
+  private constructor(handle: number, address: number, readonly poolName: string) {
+    this.#handle = handle;
+    this.#address = address;
+    const table = toArrayBuffer(address as Pointer, 0, TABLE_BYTES);
+    this.#header = new Float64Array(table, 0, HEADER_BYTES / 8);
+    this.#slots = new Int32Array(table, SLOTS_OFFSET, 4 * SLOT_CAPACITY);
+    this.#hash = new Int32Array(table, HASH_OFFSET, 1 << HASH_BITS);
+    this.#ids = new Int32Array(toArrayBuffer(this.#header[Header.idsAddress]! as Pointer, 0, 4));
+    this.#idMax = ABI.constants.idMask;
+  }
+
+  /** The calling thread's bins of the pool, or null where the pool has none. */
+  static open(handle: number, poolName: string): SizeBins | null {
+    checkLayout();
+    const address = native.openBins(handle);
+    if (address === 0) return null;
+    const bins = new SizeBins(handle, address, poolName);
+    openBins.add(bins);
+    return bins;
+  }
+
+  get open(): boolean {
+    return !this.#dead;
+  }
+
+  get holdsBlocks(): boolean {
+    return !this.#dead && this.#header[Header.cachedBlocks]! > 0;
+  }
+
+  sawCoreId(_id: number): void {} // ids are counted on the core's word itself
+
+  alloc(size: number): number {
+    const granules = (size + GRANULE_BYTES - 1) >>> 4;
+    const index = granules <= 16 ? granules : classOf(granules);
+    const count = this.#classCounts[index]! - 1;
+    // The class of the size asked for holds blocks of its size and a little more or less: its last one, where it is large enough (a repeated size always is).
+    if (count >= 0) {
+      const slot = this.#classSlots[index * CLASS_DEPTH + count]!;
+      if (this.#slots[(slot << 2) + GRANULES]! >= granules) {
+        this.#classCounts[index] = count;
+        return this.#hand(slot, size, granules);
+      }
+    }
+    return this.#allocAbove(size, granules, index);
+  }
+
+  /** No block of the request's class serves it: one of the next CLASSES_ABOVE classes' (each at least its size; at most ~1/8 larger past 16 granules), else the core's. */
+  #allocAbove(size: number, granules: number, index: number): number {
+    const last = Math.min(index + CLASSES_ABOVE, CLASSES - 1);
+    for (let above = index + 1; above <= last; above++) {
+      const count = this.#classCounts[above]! - 1;
+      if (count < 0) continue;
+      this.#classCounts[above] = count;
+      return this.#hand(this.#classSlots[above * CLASS_DEPTH + count]!, size, granules);
+    }
+    return this.#miss(size, granules * GRANULE_BYTES);
+  }
+
+  /** Hands the binned block in `slot` out for `size` bytes: its offset. */
+  #hand(slot: number, size: number, granules: number): number {
+    const slots = this.#slots;
+    const at = slot << 2;
+    // A slot the core took back meanwhile (a reset not made through this pool's reset()): not ours.
+    if (slots[at + STATE]! >= 0 || slots[at + GRANULES]! < granules) return this.#outOfStep(size);
+    const last = Atomics.load(this.#ids, 0);
+    const id = last === this.#idMax ? 1 : last + 1;
+    this.#ids[0] = id;
+    slots[at + REQUESTED] = size;
+    slots[at + STATE] = id;
+    const header = this.#header;
+    header[Header.allocations]! += 1;
+    header[Header.allocatedBytes]! += size;
+    header[Header.liveRequestedBytes]! += size;
+    header[Header.cachedBytes]! -= slots[at + GRANULES]! * GRANULE_BYTES;
+    header[Header.cachedBlocks]! -= 1;
+    this.lastId = id;
+    return slots[at + G]! >>> 0;
+  }
+
+  /** The bins disagree with the table: forget them (the core holds the truth) and take a new block. */
+  #outOfStep(size: number): number {
+    this.#forget();
+    return this.#miss(size, Math.ceil(size / GRANULE_BYTES) * GRANULE_BYTES);
+  }
+
+  /** A block from the core for `size` bytes in a block of `capacity`: after a failure for lack of memory, the bins go back and it tries once more. */
+  #miss(size: number, capacity: number): number {
+    if (this.#dead) return this.#died();
+    let offset = native.allocBinned(this.#handle, size, capacity);
+    if (offset === Status.outOfMemory && this.holdsBlocks) {
+      this.flush();
+      offset = native.allocBinned(this.#handle, size, capacity);
+    }
+    if (offset < 0) {
+      this.message = ""; // the core's own message says why
+      return offset;
+    }
+    this.lastId = lastId();
+    return offset;
+  }
+
+  /** The slot of the block at `g`, or -1 where the bins do not manage it. */
+  #slotOf(g: number): number {
+    const hash = this.#hash;
+    const slots = this.#slots;
+    const key = g | 0;
+    let at = Math.imul(key, HASH_MULTIPLIER) >>> HASH_SHIFT;
+    for (;;) {
+      const entry = hash[at]!;
+      if (entry === 0) return -1;
+      if (slots[(entry - 1) << 2] === key) return entry - 1;
+      at = (at + 1) & HASH_MASK;
+    }
+  }
+
+  free(g: number, expectedId: number): number {
+    if (this.#dead) return 1; // the core says why
+    const slot = this.#slotOf(g);
+    if (slot < 0) return 1;
+    const slots = this.#slots;
+    const at = slot << 2;
+    const state = slots[at + STATE]!;
+    if (state < 0 || (expectedId !== 0 && state !== expectedId)) return this.#doubleFree(g, expectedId, state);
+    const granules = slots[at + GRANULES]!;
+    const header = this.#header;
+    const bytes = granules * GRANULE_BYTES;
+    if (header[Header.cachedBytes]! + bytes > header[Header.capBytes]!) return 1; // past the cap: the core frees it
+    const index = classOf(granules);
+    const count = this.#classCounts[index]!;
+    if (count === CLASS_DEPTH) return 1; // a full class: the core frees it
+    this.#classSlots[index * CLASS_DEPTH + count] = slot;
+    this.#classCounts[index] = count + 1;
+    const requested = slots[at + REQUESTED]!;
+    slots[at + STATE] = state | BINNED;
+    header[Header.frees]! += 1;
+    header[Header.freedBytes]! += requested;
+    header[Header.liveRequestedBytes]! -= requested;
+    header[Header.cachedBytes]! += bytes;
+    header[Header.cachedBlocks]! += 1;
+    return 0;
+  }
+
+  #doubleFree(g: number, expectedId: number, state: number): number {
+    const where = `at offset ${g * GRANULE_BYTES}`;
+    if (expectedId === 0) this.message = `double free: the block ${where} is already free (pool '${this.poolName}')`;
+    else if (state < 0) this.message = `double free: allocation #${expectedId} ${where} was already freed (pool '${this.poolName}')`;
+    else this.message = `double free: allocation #${expectedId} ${where} was already freed, and the block now holds allocation #${state} (pool '${this.poolName}')`;
+    return Status.doubleFree;
+  }
+
+  liveId(g: number): number {
+    if (this.#dead) return CACHE_CANNOT_TELL;
+    const slot = this.#slotOf(g);
+    if (slot < 0) return CACHE_CANNOT_TELL;
+    const state = this.#slots[(slot << 2) + STATE]!;
+    return state < 0 ? 0 : state;
+  }
+
+  flush(): void {
+    if (this.#dead) return;
+    // The core first: where the pool is gone (destroyed), the table is too, and must not be read.
+    const flushed = native.flushBins(this.#handle, this.#address);
+    if (flushed === Status.poolNotFound) return this.#die();
+    this.#forget();
+  }
+
+  #forget(): void {
+    this.#classCounts.fill(0);
+  }
+
+  #died(): number {
+    this.message = `pool '${this.poolName}' was destroyed`;
+    return Status.poolNotFound;
+  }
+
+  #die(): void {
+    this.#dead = true;
+    this.#forget();
+    openBins.delete(this);
+  }
+}
