@@ -7,7 +7,10 @@
 //! core), statistics (counting.zig), placement. The NVTX annotations and stream-ordered frees of
 //! GPU and pinned pools are gpu/pool_gpu.zig's. A PMEM pool is this pool over a mapped file
 //! (backend/pmem_file.zig) with a journal (pmem/journal.zig) told of each placement and release
-//! at the placement's seam: pmem/open.zig makes one.
+//! at the placement's seam: pmem/open.zig makes one. A "none" Variable pool's JavaScript bins
+//! (sync/js_bins.zig) sit in front of its own placement: the placement's readers here (release,
+//! lookup, listing, snapshots, reset, and the figures the statistics layer asks it to correct)
+//! see a binned block as free and a block handed out again as its current allocation.
 const std = @import("std");
 const build_options = @import("build_options");
 const assert = std.debug.assert;

@@ -9,7 +9,8 @@
 //! release, with the id and requested size of its first allocation in the TLSF's record. The
 //! slot holds its truth: the current allocation's id (state > 0), or the binned flag (free, held
 //! for this thread: cached bytes, apart from bytes in use). The pool's readers ask here first
-//! (`Pool.lookupLocked`, `listLive`, snapshots, statistics), so a binned block is not live and a
+//! (`Pool.lookupLocked`, `listLive`, snapshots, and the statistics layer through the placement's
+//! `correctFigures`/`correctPeaks`, layers.zig), so a binned block is not live and a
 //! block handed out again has its new id and size. Where a block leaves the bins' management while
 //! live (a PMEM root or link publishes it, a GPU stream frees it), `leave` writes its current id
 //! and size into the TLSF's record and the pool's statistics: from then on it is an ordinary block,
