@@ -668,6 +668,8 @@ pub const Pool = struct {
         if (self.bins) |bins| return bins;
         if (self.config.strategy != .variable or self.config.thread_safety != .none) return null;
         if (self.debug != null or self.config.debug.coreActive() or self.shared != null or self.sharded != null) return null;
+        // A block freed into the bins stays registered as live with the tool, which would then miss a kernel's use after free.
+        if (self.gpu.watchedByTool()) return null;
         const bins = Bins.create(@intFromPtr(&self.last_id)) orelse return null;
         bins.setCap(self.arena.committed_bytes);
         self.bins = bins;
@@ -1001,6 +1003,15 @@ test "a fixed pool serves a request of several blocks as a contiguous run, in ev
         try std.testing.expectEqual(committed, pool.arena.committed_bytes);
         _ = try pool.free(again.g, again.id);
     }
+}
+
+test "no JavaScript bins for a pool an NVTX tool watches: its frees must reach the tool" {
+    const pool = try Pool.create(std.testing.allocator, "watched", testConfig(.variable));
+    defer pool.destroy();
+    pool.gpu.annotations.active = true; // as when compute-sanitizer answered the pool's first heap
+    try std.testing.expect(pool.openBins() == null);
+    pool.gpu.annotations.active = false;
+    try std.testing.expect(pool.openBins() != null);
 }
 
 test "JavaScript's bins through the pool's layers: a miss counted at its block's bytes, a failed one counted; a binned block is free to every reader, and a flush gives it back" {

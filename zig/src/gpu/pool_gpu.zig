@@ -68,6 +68,12 @@ pub const PoolGpu = struct {
         self.annotations.freed(address);
     }
 
+    /// Whether an NVTX tool (compute-sanitizer) checks the pool's allocations one by one: then
+    /// every allocation and free must reach the core, which tells the tool (no JavaScript bins).
+    pub inline fn watchedByTool(self: *const PoolGpu) bool {
+        return self.annotations.active;
+    }
+
     /// A range named `message` around one of the pool's operations, where ranges are on.
     pub inline fn range(self: *const PoolGpu, comptime message: [:0]const u8) nvtx.Range {
         return self.annotations.range(message);
