@@ -336,27 +336,44 @@ export class BlockCache {
     if (state <= 0 || state >= CONTINUED || (expectedId !== 0 && state !== expectedId)) return this.#freeSlow(g, expectedId);
     const requested = chunk[REQUESTED + at]! >>> 0;
     if (requested > this.maxBytes) return 1;
+    const count = this.#stackTop(number);
+    if (count < 0) return count;
     // Of two racing frees exactly one swaps the state word; the other sees the freed flag (slow
     // path). A pool only this thread may touch has no racing free: a plain store (a CAS costs
     // 6-9 ns here, half of libc's whole malloc + free: bench/RESULTS.md).
     if (this.#exclusive) chunk[at] = state | FREED;
-    else if (Atomics.compareExchange(chunk, at, state, state | FREED) !== state) return this.#freeSlow(g, expectedId);
-    return this.#push(number, requested);
+    else if (Atomics.compareExchange(chunk, at, state, state | FREED) !== state) {
+      this.#words[Word.count] = count; // not ours to free: off the stack again
+      return this.#freeSlow(g, expectedId);
+    }
+    return this.#pushed(count, requested);
   }
 
-  /** Puts the freed block `number` on the stack (flushing a batch to the core where it is full) and counts the free. */
-  #push(number: number, requested: number): number {
-    this.#counters[Counter.frees]! += 1;
-    this.#counters[Counter.freedBytes]! += requested;
+  /**
+   * Puts block `number` on the stack for the core to see (flushing a batch to the core where it is
+   * full) before the caller marks it freed: a Worker ended by terminate() stops its JavaScript at
+   * any call, and a block marked freed but on no stack would be lost to the pool for good, where
+   * one on the stack but not yet marked is still live, which the core's flush at the thread's end
+   * tells by its state word (js_cache.zig flushRecordTo). Returns the slot, or a negative status.
+   */
+  #stackTop(number: number): number {
     let count = this.#count;
     if (count === this.#capacity) {
       count = native.flushCache(this.#handle, this.#address, KEEP_ON_FLUSH); // slots below stay as they were
-      // Another Worker destroyed the pool since this free's swap: a status, never a stack count.
+      // Another Worker destroyed the pool meanwhile: a status, never a stack count.
       if (count < 0) return count === Status.poolNotFound ? this.#died() : count;
+      this.#count = count;
     }
     this.#words[Word.numbers + count] = number;
-    this.#count = count + 1;
     this.#words[Word.count] = count + 1;
+    return count;
+  }
+
+  /** The block put in slot `count` by #stackTop is marked freed: it is this cache's now; counts the free. */
+  #pushed(count: number, requested: number): number {
+    this.#count = count + 1;
+    this.#counters[Counter.frees]! += 1;
+    this.#counters[Counter.freedBytes]! += requested;
     return 0;
   }
 
@@ -390,8 +407,11 @@ export class BlockCache {
       }
       const requested = chunk[REQUESTED + at]! >>> 0;
       if (requested > this.maxBytes) return 1;
+      const count = this.#stackTop(number);
+      if (count < 0) return count;
       const seen = Atomics.compareExchange(chunk, at, state, state | FREED);
-      if (seen === state) return this.#push(number, requested);
+      if (seen === state) return this.#pushed(count, requested);
+      this.#words[Word.count] = count; // another free won: off the stack again
       state = seen;
     }
   }

@@ -241,6 +241,22 @@ pub fn flushThread() void {
     }
 }
 
+/// Takes off the stack of an ended thread's record every block that is not free. JavaScript puts a
+/// block on the stack before it marks it freed (src/block_cache.ts #stackTop), and a Worker ended
+/// by terminate() may stop between the two: that block is still live, and must not be handed out.
+fn dropUnfreed(record: *Record, fixed: *const lockfree_fixed.LockFreeFixed) void {
+    const count = @atomicLoad(u32, &record.shared.count, .acquire);
+    assert(count <= capacity_blocks);
+    var kept: u32 = 0;
+    for (record.shared.numbers[0..count]) |number| {
+        if (!fixed.isFree(number)) continue;
+        record.shared.numbers[kept] = number;
+        kept += 1;
+    }
+    assert(kept <= count);
+    @atomicStore(u32, &record.shared.count, kept, .release);
+}
+
 /// flushThread's work for one record, handed the pool the record's handle names (entered).
 pub fn flushRecordTo(pool: anytype, record: *Record) void {
     const shared = pool.shared orelse return;
@@ -248,6 +264,7 @@ pub fn flushRecordTo(pool: anytype, record: *Record) void {
     // Under the growth lock: a reset in another thread checks the records there.
     shared.growth_mutex.lock();
     defer shared.growth_mutex.unlock();
+    dropUnfreed(record, &shared.fixed);
     _ = flushTo(record, &shared.fixed, 0);
     @atomicStore(u32, &record.shared.owner_serial, 0, .release);
     record.orphaned = true; // the thread ends: another thread of the pool may take the record
@@ -317,6 +334,30 @@ test "records: one per pool and thread, closed ones reused, totals summed" {
     try std.testing.expectEqual(@as(u32, 0), c.shared.count);
     closeAll(other);
     closeAll(third);
+}
+
+test "an ended thread's stack keeps only free blocks: one JavaScript put there but had not yet marked freed stays live" {
+    var fixed = try lockfree_fixed.LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    try fixed.addRegion(.{ .start = 0, .len = 4, .committed = true, .live_count = 0 });
+    const live = fixed.claim(fixed.pop().?, 16);
+    const freed = fixed.claim(fixed.pop().?, 16);
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(freed.g, freed.id, &number) == .freed);
+    var list: ?*Record = null;
+    const record = open(&list, 1, 7, 1).?;
+    defer closeAll(list);
+    const never = fixed.pop().?; // a refill's block: never allocated
+    record.shared.numbers[0] = number; // marked freed: goes back
+    record.shared.numbers[1] = live.g; // on the stack, not marked: the thread stopped between the two
+    record.shared.numbers[2] = 4096 + 10; // a number no chunk has
+    record.shared.numbers[3] = never;
+    record.shared.count = 4;
+    dropUnfreed(record, &fixed);
+    try std.testing.expectEqual(@as(u32, 2), record.shared.count);
+    try std.testing.expectEqual(number, record.shared.numbers[0]);
+    try std.testing.expectEqual(never, record.shared.numbers[1]);
+    try std.testing.expect(fixed.lookup(live.g) != null);
 }
 
 test "an ended thread's record is taken by the next thread that opens the pool, its counters kept" {

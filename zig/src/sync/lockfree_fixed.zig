@@ -129,6 +129,14 @@ pub const LockFreeFixed = struct {
         return self.chunks[index].load(.acquire);
     }
 
+    /// Whether block `number` exists and is free: never allocated, or marked freed (a number no
+    /// block has is not; nor is a block a run holds).
+    pub fn isFree(self: *const LockFreeFixed, number: u32) bool {
+        const chunk = self.chunkOf(number) orelse return false;
+        const state = chunk.state[number & (chunk_blocks - 1)].load(.acquire);
+        return state == 0 or (state & freed_flag != 0 and state & continued_flag == 0);
+    }
+
     /// Adds every block of `region` and pushes them all with one swap of the head. Called under
     /// the growth lock; the region must not have been added before.
     pub fn addRegion(self: *LockFreeFixed, region: Region) error{OutOfMemory}!void {
