@@ -346,15 +346,21 @@ export class BlockCache {
       this.#words[Word.count] = count; // not ours to free: off the stack again
       return this.#freeSlow(g, expectedId);
     }
-    return this.#pushed(count, requested);
+    // No call from the mark to the end (see #stackTop): the free is counted with it.
+    this.#count = count + 1;
+    this.#counters[Counter.frees]! += 1;
+    this.#counters[Counter.freedBytes]! += requested;
+    return 0;
   }
 
   /**
    * Puts block `number` on the stack for the core to see (flushing a batch to the core where it is
    * full) before the caller marks it freed: a Worker ended by terminate() stops its JavaScript at
-   * any call, and a block marked freed but on no stack would be lost to the pool for good, where
-   * one on the stack but not yet marked is still live, which the core's flush at the thread's end
-   * tells by its state word (js_cache.zig flushRecordTo). Returns the slot, or a negative status.
+   * a call (a function's entry, a loop's head), and a block marked freed but on no stack would be
+   * lost to the pool for good, where one on the stack but not yet marked is still live, which the
+   * core's flush at the thread's end tells by its state word (js_cache.zig flushRecordTo). The
+   * caller makes no call between the mark and counting the free, so the two are seen together.
+   * Returns the slot, or a negative status.
    */
   #stackTop(number: number): number {
     let count = this.#count;
@@ -369,13 +375,6 @@ export class BlockCache {
     return count;
   }
 
-  /** The block put in slot `count` by #stackTop is marked freed: it is this cache's now; counts the free. */
-  #pushed(count: number, requested: number): number {
-    this.#count = count + 1;
-    this.#counters[Counter.frees]! += 1;
-    this.#counters[Counter.freedBytes]! += requested;
-    return 0;
-  }
 
   /** The free of #free's uncommon cases: a chunk not viewed yet, a block in a race, and every failure. */
   #freeSlow(g: number, expectedId: number): number {
@@ -410,7 +409,13 @@ export class BlockCache {
       const count = this.#stackTop(number);
       if (count < 0) return count;
       const seen = Atomics.compareExchange(chunk, at, state, state | FREED);
-      if (seen === state) return this.#pushed(count, requested);
+      if (seen === state) {
+        // As in free(): no call from the mark to the end.
+        this.#count = count + 1;
+        this.#counters[Counter.frees]! += 1;
+        this.#counters[Counter.freedBytes]! += requested;
+        return 0;
+      }
       this.#words[Word.count] = count; // another free won: off the stack again
       state = seen;
     }
