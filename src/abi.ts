@@ -53,6 +53,8 @@ const CONSTANTS = [
   "cacheChunkBytes",
   "cacheChunkRequestedOffset",
   "cacheChunkStartOffset",
+  "cachePendingAlloc",
+  "cachePendingFree",
   "blockFreedFlag",
   "blockContinuedFlag",
   "blockDeadState",
@@ -143,7 +145,7 @@ const RECORDS = {
   snapshotHeader: ["regionCount", "blockCount", "lastId", "idMax"],
   snapshotRegion: ["index", "start", "granules"],
   snapshotBlock: ["start", "granules", "id", "state", "requestedBytes"],
-  cacheRecord: ["allocations", "frees", "allocatedBytes", "freedBytes", "ownerSerial", "count", "strideGranules", "capacity"],
+  cacheRecord: ["allocations", "frees", "allocatedBytes", "freedBytes", "ownerSerial", "count", "strideGranules", "capacity", "pendingNumber", "pendingKind", "pendingBefore"],
   binsHeader: ["allocations", "frees", "allocatedBytes", "freedBytes", "liveRequestedBytes", "cachedBytes", "cachedBlocks", "capBytes", "idsAddress", "slotCapacity", "hashBits"],
 } as const;
 

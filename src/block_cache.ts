@@ -36,8 +36,16 @@ import * as native from "./native";
  * constants) is the one written form: the first cache to open checks these against it, and a core
  * that differs is refused with a NativeLibraryError.
  */
-const Word = { ownerSerial: 8, count: 9, strideGranules: 10, capacity: 11, numbers: 12 } as const;
-const Counter = { allocations: 0, frees: 1, allocatedBytes: 2, freedBytes: 3 } as const;
+const Word = { ownerSerial: 8, count: 9, strideGranules: 10, capacity: 11, pendingNumber: 12, pendingKind: 13, numbers: 16 } as const;
+const Counter = { allocations: 0, frees: 1, allocatedBytes: 2, freedBytes: 3, pendingBefore: 7 } as const;
+/**
+ * The operation a shared pool's cache is in the middle of, written to the record before its first
+ * step and cleared after its last (js_cache.zig settlePending): a Worker ended by terminate() stops
+ * its JavaScript between any two steps (a slow path of the engine may take the termination), and
+ * the core finishes the operation at the thread's end, so that no block is lost or miscounted.
+ */
+const PENDING_ALLOC = 1;
+const PENDING_FREE = 2;
 const CHUNK_SHIFT = 12;
 const CHUNK_BLOCKS = 1 << CHUNK_SHIFT;
 /**
@@ -80,6 +88,8 @@ function checkLayout(): void {
     ["cacheChunkBytes", c.cacheChunkBytes, CHUNK_BYTES],
     ["cacheChunkRequestedOffset", c.cacheChunkRequestedOffset, 4 * REQUESTED],
     ["cacheChunkStartOffset", c.cacheChunkStartOffset, 4 * START_PLUS_ONE],
+    ["cachePendingAlloc", c.cachePendingAlloc, PENDING_ALLOC],
+    ["cachePendingFree", c.cachePendingFree, PENDING_FREE],
     ["blockFreedFlag", c.blockFreedFlag | 0, FREED],
     ["blockContinuedFlag", c.blockContinuedFlag, CONTINUED],
     ["blockDeadState", c.blockDeadState | 0, DEAD],
@@ -170,7 +180,7 @@ export class BlockCache {
     this.#address = address as Pointer;
     const record = toArrayBuffer(address as Pointer, 0, RECORD_BYTES);
     this.#words = new Uint32Array(record);
-    this.#counters = new Float64Array(record, 0, 4);
+    this.#counters = new Float64Array(record, 0, 8);
     this.#serial = Atomics.load(this.#words, Word.ownerSerial);
     this.#stride = this.#words[Word.strideGranules]!;
     this.#strideShift = (this.#stride & (this.#stride - 1)) === 0 ? 31 - Math.clz32(this.#stride) : -1;
@@ -288,6 +298,9 @@ export class BlockCache {
       if (chunk[at] === DEAD) return this.#died();
       if (this.#nextId === this.#idsEnd) this.#takeIds();
       next = this.#nextId++;
+      this.#words[Word.pendingNumber] = number;
+      this.#counters[Counter.pendingBefore] = this.#counters[Counter.allocations]!;
+      this.#words[Word.pendingKind] = PENDING_ALLOC;
     }
     this.#count = count;
     this.#words[Word.count] = count;
@@ -296,6 +309,7 @@ export class BlockCache {
     else Atomics.store(chunk, at, next);
     this.#counters[Counter.allocations]! += 1;
     this.#counters[Counter.allocatedBytes]! += size;
+    this.#words[Word.pendingKind] = 0; // (an exclusive pool's thread is its pool's: it never has one)
     this.lastId = next;
     return (chunk[START_PLUS_ONE + at]! >>> 0) - 1;
   }
@@ -342,15 +356,26 @@ export class BlockCache {
     // path). A pool only this thread may touch has no racing free: a plain store (a CAS costs
     // 6-9 ns here, half of libc's whole malloc + free: bench/RESULTS.md).
     if (this.#exclusive) chunk[at] = state | FREED;
-    else if (Atomics.compareExchange(chunk, at, state, state | FREED) !== state) {
-      this.#words[Word.count] = count; // not ours to free: off the stack again
-      return this.#freeSlow(g, expectedId);
+    else {
+      this.#intendFree(number);
+      if (Atomics.compareExchange(chunk, at, state, state | FREED) !== state) {
+        this.#words[Word.count] = count; // not ours to free: off the stack again
+        this.#words[Word.pendingKind] = 0;
+        return this.#freeSlow(g, expectedId);
+      }
     }
-    // No call from the mark to the end (see #stackTop): the free is counted with it.
     this.#count = count + 1;
     this.#counters[Counter.frees]! += 1;
     this.#counters[Counter.freedBytes]! += requested;
+    this.#words[Word.pendingKind] = 0;
     return 0;
+  }
+
+  /** A shared pool's free of block `number` begins (see PENDING_ALLOC). */
+  #intendFree(number: number): void {
+    this.#words[Word.pendingNumber] = number;
+    this.#counters[Counter.pendingBefore] = this.#counters[Counter.frees]!;
+    this.#words[Word.pendingKind] = PENDING_FREE;
   }
 
   /**
@@ -358,9 +383,9 @@ export class BlockCache {
    * full) before the caller marks it freed: a Worker ended by terminate() stops its JavaScript at
    * a call (a function's entry, a loop's head), and a block marked freed but on no stack would be
    * lost to the pool for good, where one on the stack but not yet marked is still live, which the
-   * core's flush at the thread's end tells by its state word (js_cache.zig flushRecordTo). The
-   * caller makes no call between the mark and counting the free, so the two are seen together.
-   * Returns the slot, or a negative status.
+   * core's flush at the thread's end tells by its state word (js_cache.zig flushRecordTo); one
+   * marked but not yet counted, the core counts there (PENDING_FREE). Returns the slot, or a
+   * negative status.
    */
   #stackTop(number: number): number {
     let count = this.#count;
@@ -408,15 +433,17 @@ export class BlockCache {
       if (requested > this.maxBytes) return 1;
       const count = this.#stackTop(number);
       if (count < 0) return count;
+      this.#intendFree(number);
       const seen = Atomics.compareExchange(chunk, at, state, state | FREED);
       if (seen === state) {
-        // As in free(): no call from the mark to the end.
         this.#count = count + 1;
         this.#counters[Counter.frees]! += 1;
         this.#counters[Counter.freedBytes]! += requested;
+        this.#words[Word.pendingKind] = 0;
         return 0;
       }
       this.#words[Word.count] = count; // another free won: off the stack again
+      this.#words[Word.pendingKind] = 0;
       state = seen;
     }
   }

@@ -59,6 +59,8 @@ const constants = .{
     .{ "cacheChunkBytes", @sizeOf(lockfree_fixed.Chunk) },
     .{ "cacheChunkRequestedOffset", @offsetOf(lockfree_fixed.Chunk, "requested_bytes") },
     .{ "cacheChunkStartOffset", @offsetOf(lockfree_fixed.Chunk, "start_plus_one") },
+    .{ "cachePendingAlloc", js_cache.pending_alloc },
+    .{ "cachePendingFree", js_cache.pending_free },
     .{ "blockFreedFlag", lockfree_fixed.freed_flag },
     .{ "blockContinuedFlag", lockfree_fixed.continued_flag },
     .{ "blockDeadState", lockfree_fixed.dead_state },

@@ -39,12 +39,24 @@ pub const Shared = extern struct {
     count: u32 = 0,
     stride_granules: u32 = 0,
     capacity: u32 = capacity_blocks,
+    /// The operation JavaScript is in the middle of, for the thread's end (`settlePending`): a Worker
+    /// ended by terminate() stops its JavaScript between any two steps, and a block popped but not
+    /// yet marked live, or marked but not yet counted, would otherwise be lost or miscounted.
+    /// `pending_kind` is 0 (none), `pending_alloc` or `pending_free`; `pending_before` the count of
+    /// that kind (allocations or frees) before the operation.
+    pending_number: u32 = 0,
+    pending_kind: u32 = 0,
+    pending_before: f64 = 0,
     numbers: [capacity_blocks]u32 = undefined,
 };
 
+pub const pending_alloc: u32 = 1;
+pub const pending_free: u32 = 2;
+
 comptime {
     assert(@offsetOf(Shared, "owner_serial") == 32 and @offsetOf(Shared, "count") == 36);
-    assert(@offsetOf(Shared, "numbers") == 48);
+    assert(@offsetOf(Shared, "pending_before") == 56);
+    assert(@offsetOf(Shared, "numbers") == 64);
 }
 
 /// Records start on a boundary of this many bytes and span whole multiples of it: a record is
@@ -241,6 +253,39 @@ pub fn flushThread() void {
     }
 }
 
+/// Finishes, for an ended thread, the operation its JavaScript was in the middle of (see
+/// `Shared.pending_kind`). An allocation whose block is live but not counted is counted; one whose
+/// block was popped but not yet marked live goes back on the stack. A free whose block is marked
+/// freed but not counted is counted (a block not yet marked stays live: `dropUnfreed`).
+fn settlePending(record: *Record, fixed: *const lockfree_fixed.LockFreeFixed) void {
+    const shared = &record.shared;
+    defer shared.pending_kind = 0;
+    const number = shared.pending_number;
+    const state = fixed.stateOf(number) orelse return;
+    const requested: f64 = @floatFromInt(fixed.requestedOf(number).?);
+    const live = state != 0 and state & (lockfree_fixed.freed_flag | lockfree_fixed.continued_flag) == 0 and state != lockfree_fixed.dead_state;
+    switch (shared.pending_kind) {
+        pending_alloc => {
+            if (counted(shared.allocations) != counted(shared.pending_before)) return; // counted: done
+            if (live) {
+                shared.allocations += 1;
+                shared.allocated_bytes += requested;
+                return;
+            }
+            const count = @min(shared.count, capacity_blocks);
+            if (std.mem.indexOfScalar(u32, shared.numbers[0..count], number) != null or count == capacity_blocks) return;
+            shared.numbers[count] = number; // popped, never handed out: back on the stack
+            shared.count = count + 1;
+        },
+        pending_free => {
+            if (counted(shared.frees) != counted(shared.pending_before) or live) return;
+            shared.frees += 1;
+            shared.freed_bytes += requested;
+        },
+        else => {},
+    }
+}
+
 /// Takes off the stack of an ended thread's record every block that is not free. JavaScript puts a
 /// block on the stack before it marks it freed (src/block_cache.ts #stackTop), and a Worker ended
 /// by terminate() may stop between the two: that block is still live, and must not be handed out.
@@ -264,6 +309,7 @@ pub fn flushRecordTo(pool: anytype, record: *Record) void {
     // Under the growth lock: a reset in another thread checks the records there.
     shared.growth_mutex.lock();
     defer shared.growth_mutex.unlock();
+    settlePending(record, &shared.fixed);
     dropUnfreed(record, &shared.fixed);
     _ = flushTo(record, &shared.fixed, 0);
     @atomicStore(u32, &record.shared.owner_serial, 0, .release);
@@ -358,6 +404,46 @@ test "an ended thread's stack keeps only free blocks: one JavaScript put there b
     try std.testing.expectEqual(number, record.shared.numbers[0]);
     try std.testing.expectEqual(never, record.shared.numbers[1]);
     try std.testing.expect(fixed.lookup(live.g) != null);
+}
+
+test "an ended thread's operation in flight is finished: an allocation marked but not counted is counted, one popped but not marked goes back, a free marked but not counted is counted" {
+    var fixed = try lockfree_fixed.LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    try fixed.addRegion(.{ .start = 0, .len = 4, .committed = true, .live_count = 0 });
+    var list: ?*Record = null;
+    const record = open(&list, 1, 7, 1).?;
+    defer closeAll(list);
+    const shared = &record.shared;
+    // Marked live, not counted.
+    const a = fixed.claim(fixed.pop().?, 24);
+    shared.* = .{ .allocations = 5, .pending_number = a.g, .pending_kind = pending_alloc, .pending_before = 5 };
+    settlePending(record, &fixed);
+    try std.testing.expectEqual(@as(f64, 6), shared.allocations);
+    try std.testing.expectEqual(@as(f64, 24), shared.allocated_bytes);
+    try std.testing.expectEqual(@as(u32, 0), shared.pending_kind);
+    // Counted already: nothing more.
+    shared.pending_kind = pending_alloc;
+    shared.pending_before = 5;
+    settlePending(record, &fixed);
+    try std.testing.expectEqual(@as(f64, 7), shared.allocations + 1);
+    // Popped off the stack, never marked: back on it (once).
+    const popped = fixed.pop().?;
+    shared.* = .{ .pending_number = popped, .pending_kind = pending_alloc };
+    settlePending(record, &fixed);
+    try std.testing.expectEqual(@as(u32, 1), shared.count);
+    try std.testing.expectEqual(popped, shared.numbers[0]);
+    // A free marked, not counted.
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(a.g, a.id, &number) == .freed);
+    shared.* = .{ .frees = 2, .pending_number = number, .pending_kind = pending_free, .pending_before = 2 };
+    settlePending(record, &fixed);
+    try std.testing.expectEqual(@as(f64, 3), shared.frees);
+    try std.testing.expectEqual(@as(f64, 24), shared.freed_bytes);
+    // A free not yet marked: the block stays live, nothing counted.
+    const b = fixed.claim(fixed.pop().?, 8);
+    shared.* = .{ .pending_number = b.g, .pending_kind = pending_free };
+    settlePending(record, &fixed);
+    try std.testing.expectEqual(@as(f64, 0), shared.frees);
 }
 
 test "an ended thread's record is taken by the next thread that opens the pool, its counters kept" {

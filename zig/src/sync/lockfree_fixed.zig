@@ -129,6 +129,18 @@ pub const LockFreeFixed = struct {
         return self.chunks[index].load(.acquire);
     }
 
+    /// The state word of block `number`, or null where no block has that number.
+    pub fn stateOf(self: *const LockFreeFixed, number: u32) ?u32 {
+        const chunk = self.chunkOf(number) orelse return null;
+        return chunk.state[number & (chunk_blocks - 1)].load(.acquire);
+    }
+
+    /// The bytes asked for by the last allocation of block `number`, or null where no block has that number.
+    pub fn requestedOf(self: *const LockFreeFixed, number: u32) ?u32 {
+        const chunk = self.chunkOf(number) orelse return null;
+        return chunk.requested_bytes[number & (chunk_blocks - 1)].load(.acquire);
+    }
+
     /// Whether block `number` exists and is free: never allocated, or marked freed (a number no
     /// block has is not; nor is a block a run holds).
     pub fn isFree(self: *const LockFreeFixed, number: u32) bool {
