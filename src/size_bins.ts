@@ -202,6 +202,8 @@ export class SizeBins implements ThreadCache {
     }
     if (offset < 0) {
       this.message = ""; // the core's own message says why
+      // Destroyed unseen (by a second copy of the library in this thread): the core keeps the table for this view until the flush lets go of it.
+      if (offset === Status.poolNotFound) this.flush();
       return offset;
     }
     this.lastId = lastId();
