@@ -1,7 +1,7 @@
 //! The core's half of a Variable pool's JavaScript bins (src/size_bins.ts): for a pool only its
 //! creating thread may touch (threadSafety "none", no debug layer, not sharded), a table in memory
 //! both sides read, with a slot per block the bins manage. JavaScript keeps bins of freed blocks'
-//! slots (size classes up to 64 KiB, exact sizes above) and hands a binned block out again, or
+//! slots (size classes: each size up to 256 B, then 16 a power of two, up to 64 MiB) and hands a binned block out again, or
 //! bins a freed one, with no FFI call; a miss is one core call that places a block of the bin's
 //! capacity and registers it here.
 //!
