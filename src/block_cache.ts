@@ -27,6 +27,7 @@ import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { NativeLibraryError } from "./errors";
 import { ABI, GRANULE_BYTES, Status } from "./native";
 import * as native from "./native";
+import { cacheClosed, cacheOpened, type ThreadCache } from "./thread_cache";
 
 /**
  * The layout of a cache record (zig/src/sync/js_cache.zig Shared: f64 counters, then u32 words,
@@ -111,18 +112,7 @@ const KEEP_ON_FLUSH = 192;
  */
 const PLAIN_PUBLISH = process.arch === "x64";
 
-/** This thread's open caches, flushed together by flushThreadCaches() and as a Worker exits. */
-const openCaches = new Set<BlockCache>();
-
-/** Gives the blocks of every cache of this thread back to their pools. */
-export function flushAllCaches(): void {
-  for (const cache of openCaches) cache.flush();
-}
-
-// A Worker's caches go back as it exits (and, where it is terminated, as its thread ends: the core's exit hook).
-if (!Bun.isMainThread) process.on("exit", flushAllCaches);
-
-export class BlockCache {
+export class BlockCache implements ThreadCache {
   readonly #handle: number;
   readonly #address: Pointer;
   readonly #words: Uint32Array;
@@ -201,7 +191,7 @@ export class BlockCache {
     const address = native.openCache(handle);
     if (address === 0) return null;
     const cache = new BlockCache(handle, address, ids, maxBytes, poolName, exclusive);
-    openCaches.add(cache);
+    cacheOpened(cache);
     return cache;
   }
 
@@ -246,7 +236,7 @@ export class BlockCache {
     this.#coreWrittenBelow = 0;
     this.#chunks.length = 0;
     this.#chunk0 = undefined;
-    openCaches.delete(this);
+    cacheClosed(this);
     native.releaseCache(this.#address);
   }
 

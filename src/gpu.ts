@@ -95,7 +95,8 @@ export class GPUMemoryPool extends NativePool {
 
   #allocOffset(size: number, stream: GPUStream | undefined): number {
     if (stream === undefined) return this.allocOffset(size);
-    const offset = native.allocOnStream(this.handle, sizeArg(size), stream.handle);
+    const bytes = sizeArg(size);
+    const offset = this.allocInCore(() => native.allocOnStream(this.handle, bytes, stream.handle));
     if (offset < 0) throw this.failure(offset);
     this.tookCoreId();
     return offset;

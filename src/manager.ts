@@ -4,7 +4,7 @@
  */
 import { writeSync } from "node:fs";
 import { resolve } from "node:path";
-import { flushAllCaches } from "./block_cache";
+import { flushAllCaches } from "./thread_cache";
 import { PoolConfig, type PoolOptions } from "./config";
 import { withEnvironmentDebug } from "./debug/env";
 import { makeLeakWatch, setLeakWatch, type LeakWatch } from "./debug/tracker";

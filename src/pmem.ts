@@ -294,7 +294,7 @@ export class PMEMMemoryPool extends HostPool {
     // The block the root names now: where the core grows the root (an earlier version of the
     // program made it smaller), it frees this one in the same step, and its views here must die.
     const previous = this.#offsetOrNone(native.pmemRootOffset(this.handle, encoded));
-    const offset = this.expectOk(native.pmemRootOrNew(this.handle, encoded, bytes));
+    const offset = this.expectOk(this.allocInCore(() => native.pmemRootOrNew(this.handle, encoded, bytes)));
     this.#freedByCore(previous, offset);
     return this.fromPointer(this.base + offset * GRANULE_BYTES);
   }

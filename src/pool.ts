@@ -277,6 +277,19 @@ export abstract class NativePool {
     this.#cache?.flush();
   }
 
+  /**
+   * @internal a core allocation that is not allocOffset's (`allocate`: an offset, or a negative
+   * status): where it fails for lack of memory while this thread's cache holds free blocks, they go
+   * back to the pool and it runs once more, as a miss of the cache does (src/size_bins.ts).
+   */
+  allocInCore(allocate: () => number): number {
+    const offset = allocate();
+    const cache = this.#cache;
+    if (offset !== Status.outOfMemory || cache == null || !cache.holdsBlocks) return offset;
+    cache.flush();
+    return allocate();
+  }
+
   /** @internal the address of granule `offset`. */
   addressOf(offset: number): Pointer {
     return (this.#base + offset * GRANULE_BYTES) as Pointer;

@@ -32,7 +32,7 @@ import { CACHE_CANNOT_TELL } from "./block_cache";
 import { NativeLibraryError } from "./errors";
 import { ABI, GRANULE_BYTES, lastId, Status } from "./native";
 import * as native from "./native";
-import type { ThreadCache } from "./thread_cache";
+import { cacheClosed, cacheOpened, type ThreadCache } from "./thread_cache";
 
 /** The header's f64 counters (zig/src/sync/js_bins.zig Header), by index. */
 const Header = { allocations: 0, frees: 1, allocatedBytes: 2, freedBytes: 3, liveRequestedBytes: 4, cachedBytes: 5, cachedBlocks: 6, capBytes: 7, idsAddress: 8 } as const;
@@ -90,12 +90,6 @@ function checkLayout(): void {
   layoutChecked = true;
 }
 
-/** This thread's open bins, flushed as a Worker exits. */
-const openBins = new Set<SizeBins>();
-if (!Bun.isMainThread) process.on("exit", () => {
-  for (const bins of openBins) bins.flush();
-});
-
 export class SizeBins implements ThreadCache {
   readonly #handle: number;
   readonly #address: number;
@@ -130,7 +124,7 @@ export class SizeBins implements ThreadCache {
     const address = native.openBins(handle);
     if (address === 0) return null;
     const bins = new SizeBins(handle, address, poolName);
-    openBins.add(bins);
+    cacheOpened(bins);
     return bins;
   }
 
@@ -208,6 +202,8 @@ export class SizeBins implements ThreadCache {
     }
     if (offset < 0) {
       this.message = ""; // the core's own message says why
+      // Destroyed unseen (by a second copy of the library in this thread): the core keeps the table for this view until the flush lets go of it.
+      if (offset === Status.poolNotFound) this.flush();
       return offset;
     }
     this.lastId = lastId();
@@ -291,6 +287,6 @@ export class SizeBins implements ThreadCache {
   #die(): void {
     this.#dead = true;
     this.#forget();
-    openBins.delete(this);
+    cacheClosed(this);
   }
 }

@@ -1,7 +1,9 @@
 /**
  * What a pool asks of this thread's JavaScript cache of its blocks, whichever kind the pool has:
  * a stack of free blocks for FixedSize pools (src/block_cache.ts), size bins for Variable pools
- * (src/size_bins.ts). Offsets are granule offsets; a negative number is a core status.
+ * (src/size_bins.ts). Offsets are granule offsets; a negative number is a core status. And the
+ * thread's one list of its open caches, of both kinds, which flushThreadCaches() and a Worker's
+ * exit flush.
  */
 export interface ThreadCache {
   /** The largest request the cache serves: bigger ones go to the core. */
@@ -25,3 +27,24 @@ export interface ThreadCache {
   /** The core made allocation `id` of the pool. */
   sawCoreId(id: number): void;
 }
+
+/** This thread's open caches, of both kinds: flushed together by flushThreadCaches() and as a Worker exits. */
+const openCaches = new Set<ThreadCache>();
+
+/** A cache this thread opened: flushThreadCaches() and the Worker's exit flush it. */
+export function cacheOpened(cache: ThreadCache): void {
+  openCaches.add(cache);
+}
+
+/** A cache whose pool is gone: nothing to flush any more. */
+export function cacheClosed(cache: ThreadCache): void {
+  openCaches.delete(cache);
+}
+
+/** Gives the blocks of every cache of this thread back to their pools. */
+export function flushAllCaches(): void {
+  for (const cache of openCaches) cache.flush();
+}
+
+// A Worker's caches go back as it exits (and, where it is terminated, as its thread ends: the core's exit hook).
+if (!Bun.isMainThread) process.on("exit", flushAllCaches);

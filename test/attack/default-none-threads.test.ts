@@ -1,5 +1,6 @@
 /**
- * The default FixedSize pool (threadSafety "none", on the JavaScript cache) and other threads. A
+ * The default FixedSize pool (threadSafety "none", on the JavaScript cache), and the default Variable
+ * pool (on the JavaScript bins), and other threads. A
  * Worker that finds another thread's "none" pool with getPool gets a ThreadSafetyError from every
  * route, the cache's included (allocate, a run, frees by pointer, fromPointer, trim, reset,
  * snapshot, getLeaks, getStats, destroy), and the owner's pool is untouched; a Worker that ends
@@ -9,8 +10,8 @@
 import { expect, test } from "bun:test";
 import { runChild } from "../pmem/helpers";
 
-test("another thread's default pool is refused by every route, and a Worker's goes with it, cached blocks and all", async () => {
-  const run = await runChild("../../fixtures/attack/default-none-threads-child.ts", []);
+for (const kind of ["fixed", "variable"]) test(`another thread's default pool is refused by every route, and a Worker's goes with it, cached blocks and all (${kind === "fixed" ? "FixedSize, JavaScript cache" : "Variable, JavaScript bins"})`, async () => {
+  const run = await runChild("../../fixtures/attack/default-none-threads-child.ts", [kind]);
   expect(run.stderr).toBe("");
   expect(run.exitCode).toBe(0);
   const result = JSON.parse(run.stdout);

@@ -22,6 +22,7 @@ const snapshot = @import("snapshot.zig");
 const host_copy = @import("host_copy.zig");
 const thread_cache = @import("sync/thread_cache.zig");
 const js_cache = @import("sync/js_cache.zig");
+const js_bins = @import("sync/js_bins.zig");
 const owner_check = @import("sync/owner_check.zig");
 const nvtx = @import("gpu/nvtx.zig");
 
@@ -203,10 +204,14 @@ export fn mp_bins_alloc(handle: i32, size: f64, capacity: f64) u32 {
 }
 
 /// Gives every block the bins at `address` hold back to the pool: how many, or a negative status
-/// (PoolNotFound where the handle names no pool with those bins: it was destroyed).
+/// (PoolNotFound where the handle names no pool with those bins: it was destroyed; then the table,
+/// kept past the pool's end for JavaScript's view of it, goes: JavaScript never reads it again).
 export fn mp_bins_flush(handle: i32, address: usize) i32 {
     defer registry.leave(.primary);
-    const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
+    const pool = enterPool(handle, .owner) catch |err| {
+        if (err == error.PoolNotFound) js_bins.Bins.releaseOrphan(address);
+        return codeOf(err);
+    };
     const bins = pool.bins orelse return codeOf(status.fail(error.PoolNotFound, "pool '{s}' has no JavaScript bins", .{pool.name}));
     if (@intFromPtr(bins.shared) != address) return codeOf(status.fail(error.PoolNotFound, "the pool these bins served was destroyed", .{}));
     const flushed = pool.flushBins() catch |err| return codeOf(err);

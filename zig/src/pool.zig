@@ -275,7 +275,7 @@ pub const Pool = struct {
         if (debug_layer_built) if (self.debug) |layer| layer.destroy();
         if (self.shared) |shared| shared.destroy();
         if (self.sharded) |sharded| sharded.destroy();
-        if (self.bins) |bins| bins.destroy();
+        if (self.bins) |bins| bins.retire(); // a JavaScript view of it may outlive the pool
         self.strategy.deinit();
         self.arena.deinit();
     }

@@ -1,7 +1,7 @@
 //! The core's half of a Variable pool's JavaScript bins (src/size_bins.ts): for a pool only its
 //! creating thread may touch (threadSafety "none", no debug layer, not sharded), a table in memory
 //! both sides read, with a slot per block the bins manage. JavaScript keeps bins of freed blocks'
-//! slots (size classes up to 64 KiB, exact sizes above) and hands a binned block out again, or
+//! slots (size classes: each size up to 256 B, then 16 a power of two, up to 64 MiB) and hands a binned block out again, or
 //! bins a freed one, with no FFI call; a miss is one core call that places a block of the bin's
 //! capacity and registers it here.
 //!
@@ -42,6 +42,11 @@ pub const binned_flag: u32 = 0x8000_0000;
 pub const hash_multiplier: u32 = 0x9E37_79B1;
 /// The least cap on binned bytes; above it, a quarter of the pool's committed bytes.
 pub const cap_bytes_min: u64 = 8 << 20;
+
+/// Tables kept past their pools' end for the JavaScript views of them (`Bins.retire`), linked by
+/// `next_orphan`; pools of any thread are destroyed, and views let go, under `orphans_lock`.
+var orphans: ?*Bins = null;
+var orphans_lock: std.Thread.Mutex = .{};
 
 /// What JavaScript views: counters it keeps (it writes them on hits and frees, the core on misses
 /// and releases), then the slots and the hash. Layout is ABI (src/size_bins.ts mirrors it).
@@ -94,6 +99,8 @@ pub const Bins = struct {
     viewed: bool = false,
     /// No slot at or past it was ever used (slots are taken lowest first at the start).
     high: u32 = 0,
+    /// The next table kept past its pool's end (`retire`), in the list of them.
+    next_orphan: ?*Bins = null,
     /// The sum of `recorded` over slots in use: the pool's counters hold it as bytes in use.
     recorded_bytes: u64 = 0,
     /// Binned blocks given back to the placement: the pool's counters count each as a free.
@@ -135,6 +142,49 @@ pub const Bins = struct {
         page.free(self.recorded);
         unfilled.free(page, @as([*]Shared, @ptrCast(self.shared))[0..1]);
         page.destroy(self);
+    }
+
+    /// The pool is destroyed. Where JavaScript views the table, the view may be read after the
+    /// pool's end (a second copy of the library in the thread destroyed it, unseen by the first):
+    /// the table stays mapped, emptied (no slot binned or live: every lookup there misses and takes
+    /// the core's path, which says the pool is gone), until JavaScript lets go of it
+    /// (`releaseOrphan`). Else it goes now.
+    pub fn retire(self: *Bins) void {
+        if (!self.viewed) return self.destroy();
+        for (self.shared.slots[0..self.high]) |*slot| slot.* = .{};
+        @memset(&self.shared.hash, 0);
+        const header = &self.shared.header;
+        header.cached_bytes = 0;
+        header.cached_blocks = 0;
+        header.live_requested_bytes = 0;
+        header.ids_address = 0;
+        const page = std.heap.page_allocator;
+        page.free(self.unused);
+        page.free(self.recorded);
+        self.unused = &.{};
+        self.recorded = &.{};
+        orphans_lock.lock();
+        defer orphans_lock.unlock();
+        self.next_orphan = orphans;
+        orphans = self;
+    }
+
+    /// JavaScript lets go of the table at `address`, whose pool is gone: where it was kept past
+    /// the pool's end (`retire`), it goes now. A table of no such pool is left alone.
+    pub fn releaseOrphan(address: usize) void {
+        const found = found: {
+            orphans_lock.lock();
+            defer orphans_lock.unlock();
+            var link = &orphans;
+            while (link.*) |bins| : (link = &bins.next_orphan) {
+                if (@intFromPtr(bins.shared) != address) continue;
+                link.* = bins.next_orphan;
+                break :found bins;
+            }
+            return;
+        };
+        assert(found.viewed and found.unused.len == 0);
+        found.destroy();
     }
 
     inline fn home(g: u32) u32 {
@@ -416,6 +466,31 @@ test "bins: register, find, bin as JavaScript does, leave, flush and reset keep 
     try std.testing.expectEqual(@as(u32, 0), bins.count);
     for (offsets) |g| try std.testing.expectEqual(Found.none, bins.find(g));
     try std.testing.expect(bins.register(offsets[0], 4, 10, 1));
+}
+
+test "bins: a viewed table outlives its pool, emptied, until JavaScript lets go; an unviewed one goes with it" {
+    var id_word: u32 = 0;
+    const unviewed = Bins.create(@intFromPtr(&id_word)).?;
+    unviewed.retire(); // freed now (the testing leak check would not see page memory: the list must stay empty)
+    try std.testing.expect(orphans == null);
+    const bins = Bins.create(@intFromPtr(&id_word)).?;
+    bins.viewed = true;
+    try std.testing.expect(bins.register(5, 4, 50, 1));
+    try std.testing.expect(bins.register(9, 4, 50, 2));
+    bins.shared.slots[bins.find(9).live].state |= binned_flag;
+    bins.shared.header.cached_blocks = 1;
+    const address = @intFromPtr(bins.shared);
+    bins.retire();
+    // What JavaScript reads still reads, and finds nothing: its probes miss, its stale slots are empty.
+    try std.testing.expectEqual(Found.none, bins.find(5));
+    try std.testing.expectEqual(Found.none, bins.find(9));
+    for (bins.shared.slots[0..2]) |slot| try std.testing.expectEqual(@as(u32, 0), slot.state);
+    try std.testing.expectEqual(@as(f64, 0), bins.shared.header.cached_blocks);
+    try std.testing.expect(orphans == bins);
+    Bins.releaseOrphan(address + 16); // not a kept table: nothing happens
+    try std.testing.expect(orphans == bins);
+    Bins.releaseOrphan(address);
+    try std.testing.expect(orphans == null);
 }
 
 test "bins: a full table registers no more, and a freed slot is used again" {

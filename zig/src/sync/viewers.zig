@@ -1,9 +1,12 @@
-//! Which threads asked for a pool's base address to make JavaScript views over its memory: the
-//! first one, and whether there were more. A pool destroyed by the only thread that viewed it
-//! may unmap its memory (that thread's JavaScript detaches its views first); one viewed by
-//! another thread must keep the range mapped and reading zeros, because the destroying thread
-//! cannot detach views that live in other Workers. Every pool (pool.zig), a PMEM pool's mapped
-//! file included, decides this here.
+//! Who asked for a pool's base address to make JavaScript views over its memory: the first
+//! thread, and whether there were more asks. Each JavaScript pool object asks once, and a copy of
+//! the library keeps one object a pool in a thread: a pool destroyed by the only object that
+//! viewed it may unmap its memory (that object detaches its views first); one viewed by another
+//! thread, or by a second object in the same thread (a second copy of the library: the dual-
+//! package hazard), must keep the range mapped and reading zeros, because the destroying object
+//! cannot detach the other's views (unmapped, the range goes to the next pool, and a view the
+//! other object still holds writes into that pool's allocations). Every pool (pool.zig), a PMEM
+//! pool's mapped file included, decides this here.
 const std = @import("std");
 const assert = std.debug.assert;
 
@@ -11,15 +14,15 @@ pub const Viewers = struct {
     first: std.atomic.Value(std.Thread.Id) = .init(0),
     many: std.atomic.Value(bool) = .init(false),
 
-    /// Called where a thread asks for the pool's base address to make views over its memory.
+    /// Called where a JavaScript pool object asks for the pool's base address to make views over its memory.
     pub fn note(self: *Viewers) void {
         const me = std.Thread.getCurrentId();
         assert(me != 0);
-        const first = self.first.cmpxchgStrong(0, me, .acq_rel, .acquire) orelse return;
-        if (first != me) self.many.store(true, .release);
+        _ = self.first.cmpxchgStrong(0, me, .acq_rel, .acquire) orelse return;
+        self.many.store(true, .release); // a second object, in this thread or another
     }
 
-    /// Whether a thread other than the caller may hold views over the pool's memory.
+    /// Whether an object other than the caller's may hold views over the pool's memory.
     pub fn elsewhere(self: *const Viewers) bool {
         if (self.many.load(.acquire)) return true;
         const first = self.first.load(.acquire);
@@ -27,13 +30,16 @@ pub const Viewers = struct {
     }
 };
 
-test "views from the calling thread alone are not elsewhere; a second thread's are" {
+test "one object's views in the calling thread are not elsewhere; a second thread's are, and so are a second object's in this thread" {
     var viewers: Viewers = .{};
     try std.testing.expect(!viewers.elsewhere());
-    viewers.note();
     viewers.note();
     try std.testing.expect(!viewers.elsewhere());
     const other = try std.Thread.spawn(.{}, Viewers.note, .{&viewers});
     other.join();
     try std.testing.expect(viewers.elsewhere());
+    var twice: Viewers = .{};
+    twice.note();
+    twice.note(); // a second copy of the library's object for the pool
+    try std.testing.expect(twice.elsewhere());
 }
