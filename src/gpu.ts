@@ -117,8 +117,7 @@ export class GPUMemoryPool extends NativePool {
       return;
     }
     if (!isGPUAllocation(target)) throw new InvalidPointerError(`deallocate takes a GPUAllocation or a device address, not ${typeof target}`);
-    // A handle of a destroyed pool is a UseAfterFreeError, as its free() says (see CPU pools' deallocate).
-    if (target.pool !== this && !target.pool.destroyed) throw new InvalidPointerError(`the allocation at 0x${target.ptr.toString(16)} belongs to pool '${target.pool.name}', not '${this.name}'`);
+    this.assertOwnAllocation(target);
     target.free(options);
   }
 

@@ -181,7 +181,7 @@ export class PMEMMemoryPool extends HostPool {
    */
   #assertOwnAsFarAsKnown(allocation: Allocation, action: string): void {
     allocation.assertUsableAsFarAsKnown(action);
-    if (allocation.pool !== this) throw new InvalidPointerError(`the allocation at 0x${allocation.ptr.toString(16)} belongs to pool '${allocation.pool.name}', not '${this.name}'`);
+    this.assertOwnAllocation(allocation);
   }
 
   /**

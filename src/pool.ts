@@ -443,6 +443,18 @@ export abstract class NativePool {
     return error;
   }
 
+  /**
+   * @internal throws InvalidPointerError where `allocation` is a live pool's other than this one
+   * (every kind of pool says it the same way). A handle of a destroyed pool passes: its own calls
+   * say UseAfterFreeError (another pool of the same name may have taken its place: not "of 'p', not 'p'").
+   */
+  assertOwnAllocation(allocation: PoolAllocation): void {
+    const owner = allocation.pool;
+    if (owner === this || owner.destroyed) return;
+    const what = describeAllocation(allocation.id, allocation.size, allocation.ptr, owner.name);
+    throw new InvalidPointerError(`${what} belongs to pool '${owner.name}', not '${this.name}'${owner.stackNote(allocation.id, allocation.offset)}`);
+  }
+
   /** @internal a note for error messages: where allocation `id` at granule `offset` was made and freed (trackHistory). */
   stackNote(id: number, offset: number): string {
     if (this.debug === undefined || !this.#config.trackHistory) return "";
@@ -780,10 +792,7 @@ export abstract class HostPool extends NativePool {
     if (isAllocation(target)) {
       // A handle of a destroyed pool (another of the same name may have taken its place) is a
       // UseAfterFreeError, as its free() says, not an InvalidPointerError "of 'p', not 'p'".
-      if (target.pool !== this && !target.pool.destroyed) {
-        const what = describeAllocation(target.id, target.size, target.ptr, target.pool.name);
-        throw new InvalidPointerError(`${what} belongs to pool '${target.pool.name}', not '${this.name}'${target.pool.stackNote(target.id, target.offset)}`);
-      }
+      this.assertOwnAllocation(target);
       return target.free();
     }
     if (ArrayBuffer.isView(target)) {
