@@ -259,11 +259,12 @@ pub fn flushThread() void {
 /// freed but not counted is counted (a block not yet marked stays live: `dropUnfreed`).
 fn settlePending(record: *Record, fixed: *const lockfree_fixed.LockFreeFixed) void {
     const shared = &record.shared;
+    if (shared.pending_kind == 0) return; // the usual end: between two operations
     defer shared.pending_kind = 0;
     const number = shared.pending_number;
     const state = fixed.stateOf(number) orelse return;
     const requested: f64 = @floatFromInt(fixed.requestedOf(number).?);
-    const live = state != 0 and state & (lockfree_fixed.freed_flag | lockfree_fixed.continued_flag) == 0 and state != lockfree_fixed.dead_state;
+    const live = lockfree_fixed.startsAllocation(state);
     switch (shared.pending_kind) {
         pending_alloc => {
             if (counted(shared.allocations) != counted(shared.pending_before)) return; // counted: done

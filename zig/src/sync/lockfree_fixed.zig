@@ -69,6 +69,18 @@ pub const FreeResult = union(enum) {
     unknown_pointer,
 };
 
+/// Whether a block's state word says it starts a live allocation (not never-allocated, not
+/// freed, not a run's later block; the dead state has both flags).
+pub fn startsAllocation(state: u32) bool {
+    return state != 0 and state & (freed_flag | continued_flag) == 0;
+}
+
+/// Whether a block's state word says it is free: never allocated, or freed (a run's later block
+/// is not, nor is the dead state).
+pub fn isFreeState(state: u32) bool {
+    return state == 0 or (state & freed_flag != 0 and state & continued_flag == 0);
+}
+
 pub const Live = struct { requested_bytes: u32, id: u32 };
 
 /// A block made live: its offset and id.
@@ -144,9 +156,7 @@ pub const LockFreeFixed = struct {
     /// Whether block `number` exists and is free: never allocated, or marked freed (a number no
     /// block has is not; nor is a block a run holds).
     pub fn isFree(self: *const LockFreeFixed, number: u32) bool {
-        const chunk = self.chunkOf(number) orelse return false;
-        const state = chunk.state[number & (chunk_blocks - 1)].load(.acquire);
-        return state == 0 or (state & freed_flag != 0 and state & continued_flag == 0);
+        return isFreeState(self.stateOf(number) orelse return false);
     }
 
     /// Adds every block of `region` and pushes them all with one swap of the head. Called under
@@ -244,7 +254,7 @@ pub const LockFreeFixed = struct {
                 const g = region.start + slot * self.stride;
                 const number = self.numberOf(g);
                 const state = self.chunkOf(number).?.state[number & (chunk_blocks - 1)].load(.acquire);
-                if (state == 0 or state & (freed_flag | continued_flag) != 0) continue;
+                if (!startsAllocation(state)) continue;
                 if (count < out.len) out[count] = g;
                 count += 1;
             }
@@ -325,7 +335,7 @@ pub const LockFreeFixed = struct {
         const state = chunk.state[at].load(.acquire);
         // A run's later blocks are passed over with its first; one met alone belongs to a run
         // that another thread is freeing meanwhile (its first block already reads free).
-        if (state == 0 or state & (freed_flag | continued_flag) != 0) return .{ .view = .{ .start = start, .granules = self.stride, .is_free = true, .id = 0, .requested_bytes = 0 }, .blocks = 1 };
+        if (!startsAllocation(state)) return .{ .view = .{ .start = start, .granules = self.stride, .is_free = true, .id = 0, .requested_bytes = 0 }, .blocks = 1 };
         var count: u32 = 1;
         while (slot + count < blocks) : (count += 1) {
             const later = number + count;
@@ -494,7 +504,7 @@ pub const LockFreeFixed = struct {
         const chunk = self.chunkOf(number).?;
         const at = number & (chunk_blocks - 1);
         const state = chunk.state[at].load(.acquire);
-        if (state == 0 or state & (freed_flag | continued_flag) != 0) return null;
+        if (!startsAllocation(state)) return null;
         return .{ .requested_bytes = chunk.requested_bytes[at].load(.monotonic), .id = state };
     }
 };
