@@ -349,16 +349,11 @@ export class BlockCache implements ThreadCache {
     else {
       this.#intendFree(number);
       if (Atomics.compareExchange(chunk, at, state, state | FREED) !== state) {
-        this.#words[Word.count] = count; // not ours to free: off the stack again
-        this.#words[Word.pendingKind] = 0;
+        this.#unstack(count); // not ours to free
         return this.#freeSlow(g, expectedId);
       }
     }
-    this.#count = count + 1;
-    this.#counters[Counter.frees]! += 1;
-    this.#counters[Counter.freedBytes]! += requested;
-    this.#words[Word.pendingKind] = 0;
-    return 0;
+    return this.#pushed(count, requested);
   }
 
   /** A shared pool's free of block `number` begins (see PENDING_ALLOC). */
@@ -370,12 +365,11 @@ export class BlockCache implements ThreadCache {
 
   /**
    * Puts block `number` on the stack for the core to see (flushing a batch to the core where it is
-   * full) before the caller marks it freed: a Worker ended by terminate() stops its JavaScript at
-   * a call (a function's entry, a loop's head), and a block marked freed but on no stack would be
-   * lost to the pool for good, where one on the stack but not yet marked is still live, which the
-   * core's flush at the thread's end tells by its state word (js_cache.zig flushRecordTo); one
-   * marked but not yet counted, the core counts there (PENDING_FREE). Returns the slot, or a
-   * negative status.
+   * full) before the caller marks it freed: a Worker ended by terminate() may stop between any two
+   * steps, and a block marked freed but on no stack would be lost to the pool for good, where one
+   * on the stack but not yet marked is still live, which the core's flush at the thread's end
+   * tells by its state word (js_cache.zig flushRecordTo); one marked but not yet counted, the core
+   * counts there (PENDING_FREE). Returns the slot, or a negative status.
    */
   #stackTop(number: number): number {
     let count = this.#count;
@@ -390,6 +384,20 @@ export class BlockCache implements ThreadCache {
     return count;
   }
 
+  /** The block #stackTop put in slot `count` is marked freed: it is this cache's now; counts the free. */
+  #pushed(count: number, requested: number): number {
+    this.#count = count + 1;
+    this.#counters[Counter.frees]! += 1;
+    this.#counters[Counter.freedBytes]! += requested;
+    this.#words[Word.pendingKind] = 0;
+    return 0;
+  }
+
+  /** The block #stackTop put in slot `count` was not freed here after all: off the stack again, no free in flight. */
+  #unstack(count: number): void {
+    this.#words[Word.count] = count;
+    this.#words[Word.pendingKind] = 0;
+  }
 
   /** The free of #free's uncommon cases: a chunk not viewed yet, a block in a race, and every failure. */
   #freeSlow(g: number, expectedId: number): number {
@@ -425,15 +433,8 @@ export class BlockCache implements ThreadCache {
       if (count < 0) return count;
       this.#intendFree(number);
       const seen = Atomics.compareExchange(chunk, at, state, state | FREED);
-      if (seen === state) {
-        this.#count = count + 1;
-        this.#counters[Counter.frees]! += 1;
-        this.#counters[Counter.freedBytes]! += requested;
-        this.#words[Word.pendingKind] = 0;
-        return 0;
-      }
-      this.#words[Word.count] = count; // another free won: off the stack again
-      this.#words[Word.pendingKind] = 0;
+      if (seen === state) return this.#pushed(count, requested);
+      this.#unstack(count); // another free won
       state = seen;
     }
   }
