@@ -71,6 +71,12 @@ export let idOfAllocation: (allocation: PoolAllocation) => number;
 export let poolOfAllocation: <P extends NativePool>(allocation: PoolAllocation<P>) => P;
 /** @internal whether this thread knows an allocation lives with no call into the core (see PoolAllocation's #aliveAtEnds). */
 export let knownAlive: (allocation: PoolAllocation) => boolean;
+/**
+ * @internal whether every end of an allocation is one this thread makes and counts: its pool (a host
+ * pool of threadSafety "none", not PMEM) handed it the count of ends (EndCount). Then its attached
+ * `bytes` view proves it alive too: every such end detaches it.
+ */
+export let endsOnlyHere: (allocation: PoolAllocation) => boolean;
 /** @internal the view `bytes` made last (Allocation's cachedBytes). */
 export let viewOfAllocation: (allocation: Allocation) => Uint8Array<ArrayBuffer> | undefined;
 
@@ -123,6 +129,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     idOfAllocation = (allocation) => allocation.#id;
     poolOfAllocation = <P extends NativePool>(allocation: PoolAllocation<P>) => allocation.#pool;
     knownAlive = (allocation) => allocation.#knownAlive();
+    endsOnlyHere = (allocation) => allocation.#endCount !== undefined;
   }
 
   #knownAlive(): boolean {
