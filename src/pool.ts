@@ -980,18 +980,19 @@ export abstract class HostPool extends NativePool {
   /**
    * The granule offset of the block whose window view `view` is (the one #windowViews holds for it),
    * else -1. Its byteOffset, as it claims, only says where to look: the view found there must be
-   * `view` itself, so a view of anything else (a patched getter's answer included) is not taken.
+   * `view` itself, so a view of anything else (a patched getter's answer included) is not taken;
+   * nor is a view whose window the caller transferred away (detached: its byteOffset reads 0).
    */
   #windowViewBlock(view: ArrayBufferView): number {
     const at: unknown = view.byteOffset;
     if (typeof at !== "number" || at >>> 0 !== at) return -1;
     const granule = at >>> 4;
-    if (this.#windowViews.get(granule) === view) return granule;
-    for (let index = 1; index < this.#windows.length; index++) {
-      const offset = index * WINDOW_GRANULES + granule;
-      if (this.#windowViews.get(offset) === view) return offset;
+    let offset = granule;
+    for (let index = 1; this.#windowViews.get(offset) !== view; index++) {
+      if (index >= this.#windows.length) return -1;
+      offset = index * WINDOW_GRANULES + granule;
     }
-    return -1;
+    return (view as Uint8Array)[0] === undefined ? -1 : offset;
   }
 
   #windowTooLarge(size: number): InvalidSizeError {

@@ -278,6 +278,24 @@ describe("allocateWindowBytes(): the window opt-in in one step, with no handle",
     expect(q.getStats().liveAllocations).toBe(0);
   });
 
+  test("a window view whose window the caller transferred away frees nothing: a DoubleFreeError, as for any detached view; its block is freed by pointer", () => {
+    const p = pool("window-step-transferred", PoolConfig.FixedSizeCPU(64));
+    const first = p.allocateWindowBytes(64);
+    const view = p.allocateWindowBytes(64);
+    const address = p.base + view.byteOffset;
+    view.buffer.transfer(0);
+    expect(view.length).toBe(0);
+    expect(thrown(() => p.deallocate(view))).toBeInstanceOf(DoubleFreeError);
+    expect(thrown(() => p.deallocate(first))).toBeInstanceOf(DoubleFreeError);
+    expect(p.getStats().liveAllocations).toBe(2);
+    p.deallocate(address);
+    const again = p.allocateWindowBytes(64); // a new window, a new view
+    expect(again.length).toBe(64);
+    expect(again).not.toBe(view);
+    p.deallocate(again);
+    expect(p.getStats().liveAllocations).toBe(1);
+  });
+
   test("a size no window view can have takes no block; bad sizes are typed errors", () => {
     const p = pool("window-step-sizes", { initialSize: 1 << 20, maxSize: 1 << 30 });
     expect(thrown(() => p.allocateWindowBytes(2 ** 31 + 16))).toBeInstanceOf(InvalidSizeError);
