@@ -79,6 +79,13 @@ export let knownAlive: (allocation: PoolAllocation) => boolean;
 export let endsOnlyHere: (allocation: PoolAllocation) => boolean;
 /** @internal the view `bytes` made last (Allocation's cachedBytes). */
 export let viewOfAllocation: (allocation: Allocation) => Uint8Array<ArrayBuffer> | undefined;
+/**
+ * @internal the view `bytes` made last where it proves the allocation alive, else undefined: it is
+ * attached, and every end of the allocation detaches it (endsOnlyHere). Attached is read as
+ * `view[0] !== undefined`, an element read that no property, subclass or patched prototype can
+ * answer (a detached view has no elements; an allocation has at least one byte).
+ */
+export let liveViewHere: (allocation: Allocation) => Uint8Array<ArrayBuffer> | undefined;
 
 /** @internal whether `value` is an allocation a pool made, of any kind (what `instanceof PoolAllocation` means to ask). */
 export function isPoolAllocation(value: unknown): value is PoolAllocation {
@@ -295,6 +302,10 @@ export class Allocation extends PoolAllocation<HostPool> {
   static {
     hasHostFields = (value) => #bytes in value;
     viewOfAllocation = (allocation) => allocation.#bytes;
+    liveViewHere = (allocation) => {
+      const view = allocation.#bytes;
+      return view !== undefined && view[0] !== undefined && endsOnlyHere(allocation) ? view : undefined;
+    };
   }
 
   /**

@@ -12,12 +12,11 @@ import {
   Allocation,
   isAllocation,
   isPoolAllocation,
-  endsOnlyHere,
   knownAlive,
+  liveViewHere,
   PoolAllocation,
   poolOfAllocation,
   sizeOfAllocation,
-  viewOfAllocation,
 } from "./allocation";
 import { InvalidPointerError, OutOfBoundsError, describe } from "./errors";
 import { HostMemory } from "./native";
@@ -141,29 +140,22 @@ function copyChecked(dst: CopySide, src: CopySide, bytes: number | undefined, op
  * the bytes copied, or 0 where it does not apply or a check fails: then copyChecked copies, or
  * throws the typed error that says why. A side is
  * - an Allocation of a host pool of threadSafety "none" (not PMEM) known alive by its pool's count
- *   of ends (knownAlive), or whose `bytes` view was made: no other thread can end such an
- *   allocation, and every end in this thread (a free by any route, reset, destroy) counts and
- *   detaches that view, so the view attached proves that the allocation lives. Attached is read as
- *   `view[0] !== undefined`: an element read that no property, subclass or patched prototype can
- *   answer (a detached view has no elements; an allocation has at least one byte).
- * - a Uint8Array (or Buffer): its `length` as it claims, confirmed the same way (an element at
- *   length - 1 and none at length), so a view that lies about its length is not taken.
+ *   of ends (knownAlive), or whose `bytes` view was made and is attached (liveViewHere): no other
+ *   thread can end such an allocation, and every end in this thread (a free by any route, reset,
+ *   destroy) counts and detaches that view.
+ * - a Uint8Array (or Buffer): its `length` as it claims, confirmed by element reads (one at
+ *   length - 1, none at length), so a view that lies about its length is not taken.
  * A side in PMEM (an allocation of a PMEM pool, a typed destination that views one) is not taken:
- * a destination there must be persisted. The bytes move by one memmove in the core (two allocations: their addresses are
- * known) or by the engine's TypedArray.prototype.set (a typed array side: its address would cost
- * more to ask for than the copy); both are overlap-safe, as a copy within one allocation needs.
+ * a destination there must be persisted. The bytes move by the engine's TypedArray.prototype.set
+ * where both sides have a view (a typed array's address would cost more to ask for than the copy,
+ * and a crossing into the core more than set), else by one memmove in the core at two allocations'
+ * addresses; both are overlap-safe, as a copy within one allocation needs.
  */
 
 // The engine's own set, taken when this module loads: what a caller patches later changes no copy.
 const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype);
 const setBytes = typedArrayPrototype.set as (this: Uint8Array, source: Uint8Array, offset: number) => void;
 const bufferPrototype: object = typeof Buffer === "function" ? Buffer.prototype : Uint8Array.prototype;
-
-/** The view of an allocation of such a pool that proves it alive (see above), or undefined. */
-function liveBytesOf(allocation: Allocation): Uint8Array | undefined {
-  const view = viewOfAllocation(allocation);
-  return view === undefined || view[0] === undefined ? undefined : view;
-}
 
 /** A whole number of bytes from 0 (the checked path names anything else). */
 function isByteCount(value: unknown): value is number {
@@ -191,9 +183,9 @@ function copyAllocationBytes(dst: Allocation, src: Allocation, bytes: number | u
  */
 function copyAllocationViews(dst: Allocation, src: Allocation, bytes: number | undefined, at: number): number {
   const length = sizeOfAllocation(src);
-  if (!(fitsWhole(bytes, length, sizeOfAllocation(dst), at) && endsOnlyHere(dst) && endsOnlyHere(src))) return 0;
-  const to = liveBytesOf(dst);
-  const from = liveBytesOf(src);
+  if (!fitsWhole(bytes, length, sizeOfAllocation(dst), at)) return 0;
+  const to = liveViewHere(dst);
+  const from = liveViewHere(src);
   if (to === undefined || from === undefined) return 0;
   setBytes.call(to, from, at);
   return length;
@@ -205,7 +197,7 @@ function copyAllocationViews(dst: Allocation, src: Allocation, bytes: number | u
  * is owed): its pool's count of ends (knownAlive), or its attached view (see above).
  */
 function provenAlive(allocation: Allocation): boolean {
-  return knownAlive(allocation) || (endsOnlyHere(allocation) && liveBytesOf(allocation) !== undefined);
+  return knownAlive(allocation) || liveViewHere(allocation) !== undefined;
 }
 
 /** A Uint8Array (or Buffer) of its own: `set` copies its bytes as they are. */
@@ -265,8 +257,8 @@ function copyByteArrays(dst: Uint8Array, src: Uint8Array, bytes: number | undefi
 /** A Uint8Array into an allocation, through its attached view (see above). */
 function copyIntoAllocation(dst: Allocation, src: Uint8Array, bytes: number | undefined, at: number): number {
   const fromLength = claimedLength(src);
-  if (!(fitsWhole(bytes, fromLength, sizeOfAllocation(dst), at) && hasLength(src, fromLength) && endsOnlyHere(dst))) return 0;
-  const to = liveBytesOf(dst);
+  if (!(fitsWhole(bytes, fromLength, sizeOfAllocation(dst), at) && hasLength(src, fromLength))) return 0;
+  const to = liveViewHere(dst);
   if (to === undefined) return 0;
   setBytes.call(to, src, at);
   return fromLength;
@@ -276,8 +268,8 @@ function copyIntoAllocation(dst: Allocation, src: Uint8Array, bytes: number | un
 function copyFromAllocation(dst: Uint8Array, src: Allocation, bytes: number | undefined, at: number): number {
   const toLength = claimedLength(dst);
   const fromLength = sizeOfAllocation(src);
-  if (!(fitsWhole(bytes, fromLength, toLength, at) && hasLength(dst, toLength) && endsOnlyHere(src))) return 0;
-  const from = liveBytesOf(src);
+  if (!(fitsWhole(bytes, fromLength, toLength, at) && hasLength(dst, toLength))) return 0;
+  const from = liveViewHere(src);
   if (from === undefined) return 0;
   if (tracksPmemMemory() && trackedPoolAt(addressOf(dst), toLength)?.kind === "pmem") return 0;
   setBytes.call(dst, from, at);
