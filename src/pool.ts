@@ -702,6 +702,19 @@ interface ViewedBlock {
   live: boolean;
 }
 
+/**
+ * What a view's `byteOffset` says, -1 where it says no number or throws: a subclass's or a patched
+ * getter is a caller's code, and deallocate must answer a view it cannot free with a typed error.
+ */
+function claimedByteOffset(view: ArrayBufferView): number {
+  try {
+    const at: unknown = view.byteOffset;
+    return typeof at === "number" ? at : -1;
+  } catch {
+    return -1;
+  }
+}
+
 /** Spare buffers kept per pool and thread (see HostPool.#blocks); past this many they are dropped. */
 const VIEWED_BLOCKS_MAX = 1024;
 /**
@@ -984,8 +997,8 @@ export abstract class HostPool extends NativePool {
    * nor is a view whose window the caller transferred away (detached: its byteOffset reads 0).
    */
   #windowViewBlock(view: ArrayBufferView): number {
-    const at: unknown = view.byteOffset;
-    if (typeof at !== "number" || at >>> 0 !== at) return -1;
+    const at = claimedByteOffset(view);
+    if (at >>> 0 !== at) return -1;
     const granule = at >>> 4;
     let offset = granule;
     for (let index = 1; this.#windowViews.get(offset) !== view; index++) {

@@ -270,6 +270,13 @@ describe("allocateWindowBytes(): the window opt-in in one step, with no handle",
     const liar = new Uint8Array(64);
     Object.defineProperty(liar, "byteOffset", { value: mine.byteOffset });
     expect(thrown(() => p.deallocate(liar))).toBeInstanceOf(InvalidPointerError);
+    const thrower = new Uint8Array(64);
+    Object.defineProperty(thrower, "byteOffset", {
+      get() {
+        throw new Error("a caller's getter");
+      },
+    });
+    expect(thrown(() => p.deallocate(thrower))).toBeInstanceOf(InvalidPointerError);
     expect(p.getStats().liveAllocations).toBe(1);
     p.deallocate(twin);
     expect(p.getStats().liveAllocations).toBe(0);
