@@ -134,6 +134,27 @@ group("safe views", () => {
       1.0,
     ),
   );
+  // The same opt-in in one step, with no handle: the block's window view, freed by deallocate(view).
+  for (const [label, p] of [
+    ["default FixedSize pool", fixed],
+    ["Variable pool", variable],
+  ] as const) {
+    goals.push(
+      compare(
+        `window-view opt-in, 64 B, ${label}: allocateWindowBytes+deallocate(view) vs new Uint8Array(64)`,
+        [
+          `${label} allocateWindowBytes(64) + deallocate(view)`,
+          () => {
+            const view = p.allocateWindowBytes(64);
+            p.deallocate(view);
+            do_not_optimize(view);
+          },
+        ],
+        [`new Uint8Array(64) (${label} one-step window row)`, () => do_not_optimize(new Uint8Array(64))],
+        1.0,
+      ),
+    );
+  }
   for (const [label, n] of [
     ["1 KiB", KiB],
     ["2 KiB", 2 * KiB],

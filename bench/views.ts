@@ -63,6 +63,17 @@ const rows: [string, (size: number) => () => void][] = [
   ["Buffer.allocUnsafe(n)", (n) => () => do_not_optimize(Buffer.allocUnsafe(n))],
   ["window view: new Uint8Array(window, offset, n)", (n) => () => do_not_optimize(new Uint8Array(window, 4096, n))],
   ["toArrayBuffer alone", (n) => () => do_not_optimize(toArrayBuffer(memory, 0, n))],
+  [
+    // One external buffer made and no view: what every exact view costs at least (it grows with n: JSC counts the bytes as heap).
+    "one buffer made: spare = spare.transfer(), no view",
+    (n) => {
+      let spare = toArrayBuffer(memory, 0, n);
+      return () => {
+        spare = spare.transfer();
+        do_not_optimize(spare);
+      };
+    },
+  ],
   ["toBuffer alone (a Buffer over the bytes)", (n) => () => do_not_optimize(toBuffer(memory, 0, n))],
   ["toArrayBuffer + view (not detached)", (n) => () => do_not_optimize(new Uint8Array(toArrayBuffer(memory, 0, n)))],
   [
@@ -103,6 +114,18 @@ const rows: [string, (size: number) => () => void][] = [
       const view = toBuffer(memory, 0, n);
       do_not_optimize(view);
       (view.buffer as ArrayBuffer).transfer(0);
+    },
+  ],
+  [
+    "spare view: subarray(0, n) + transfer + a new spare view",
+    (n) => {
+      let spare = toArrayBuffer(memory, 0, n);
+      let view = new Uint8Array(spare);
+      return () => {
+        do_not_optimize(view.subarray(0, n));
+        spare = spare.transfer();
+        view = new Uint8Array(spare);
+      };
     },
   ],
   [

@@ -71,8 +71,21 @@ export let idOfAllocation: (allocation: PoolAllocation) => number;
 export let poolOfAllocation: <P extends NativePool>(allocation: PoolAllocation<P>) => P;
 /** @internal whether this thread knows an allocation lives with no call into the core (see PoolAllocation's #aliveAtEnds). */
 export let knownAlive: (allocation: PoolAllocation) => boolean;
+/**
+ * @internal whether every end of an allocation is one this thread makes and counts: its pool (a host
+ * pool of threadSafety "none", not PMEM) handed it the count of ends (EndCount). Then its attached
+ * `bytes` view proves it alive too: every such end detaches it.
+ */
+export let endsOnlyHere: (allocation: PoolAllocation) => boolean;
 /** @internal the view `bytes` made last (Allocation's cachedBytes). */
 export let viewOfAllocation: (allocation: Allocation) => Uint8Array<ArrayBuffer> | undefined;
+/**
+ * @internal the view `bytes` made last where it proves the allocation alive, else undefined: it is
+ * attached, and every end of the allocation detaches it (endsOnlyHere). Attached is read as
+ * `view[0] !== undefined`, an element read that no property, subclass or patched prototype can
+ * answer (a detached view has no elements; an allocation has at least one byte).
+ */
+export let liveViewHere: (allocation: Allocation) => Uint8Array<ArrayBuffer> | undefined;
 
 /** @internal whether `value` is an allocation a pool made, of any kind (what `instanceof PoolAllocation` means to ask). */
 export function isPoolAllocation(value: unknown): value is PoolAllocation {
@@ -123,6 +136,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     idOfAllocation = (allocation) => allocation.#id;
     poolOfAllocation = <P extends NativePool>(allocation: PoolAllocation<P>) => allocation.#pool;
     knownAlive = (allocation) => allocation.#knownAlive();
+    endsOnlyHere = (allocation) => allocation.#endCount !== undefined;
   }
 
   #knownAlive(): boolean {
@@ -288,6 +302,10 @@ export class Allocation extends PoolAllocation<HostPool> {
   static {
     hasHostFields = (value) => #bytes in value;
     viewOfAllocation = (allocation) => allocation.#bytes;
+    liveViewHere = (allocation) => {
+      const view = allocation.#bytes;
+      return view !== undefined && view[0] !== undefined && endsOnlyHere(allocation) ? view : undefined;
+    };
   }
 
   /**

@@ -13,10 +13,10 @@ import {
   isAllocation,
   isPoolAllocation,
   knownAlive,
+  liveViewHere,
   PoolAllocation,
   poolOfAllocation,
   sizeOfAllocation,
-  viewOfAllocation,
 } from "./allocation";
 import { InvalidPointerError, OutOfBoundsError, describe } from "./errors";
 import { HostMemory } from "./native";
@@ -81,16 +81,10 @@ const PATHS: Record<MemoryKind, Record<MemoryKind, CopyPath>> = {
 export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: CopyOptions): number {
   // Kept small, so that JSC inlines it into the caller: no options, host bytes on both sides.
   if (options === undefined) {
-    const moved = copyFast(dst, src, bytes);
+    const moved = copyHostBytes(dst, src, bytes, 0);
     if (moved !== 0) return moved;
   }
   return copyChecked(dst, src, bytes, options);
-}
-
-/** copy() with no options where a fast path below takes it, else 0. */
-function copyFast(dst: CopySide, src: CopySide, bytes: number | undefined): number {
-  if (isByteArray(dst) && isByteArray(src)) return copyByteArrays(dst, src, bytes);
-  return isAllocation(dst) && isAllocation(src) ? copyAllocationBytes(dst, src, bytes, 0, 0) : copyHostBytes(dst, src, bytes, 0);
 }
 
 /**
@@ -105,7 +99,7 @@ function copyChecked(dst: CopySide, src: CopySide, bytes: number | undefined, op
     const start = read.srcOffset ?? 0;
     if (isByteCount(at) && isByteCount(start)) {
       const both = isAllocation(dst) && isAllocation(src);
-      const moved = both ? copyAllocationBytes(dst, src, bytes, at, start) : start === 0 ? copyHostBytes(dst, src, bytes, at) : 0;
+      const moved = start === 0 ? copyHostBytes(dst, src, bytes, at) : both ? copyAllocationBytes(dst, src, bytes, at, start) : 0;
       if (moved !== 0) return moved;
     }
   }
@@ -145,34 +139,23 @@ function copyChecked(dst: CopySide, src: CopySide, bytes: number | undefined, op
  * The fast paths: no endpoint, no option record, no call into the core but the copy. Each returns
  * the bytes copied, or 0 where it does not apply or a check fails: then copyChecked copies, or
  * throws the typed error that says why. A side is
- * - an Allocation of a threadSafety "none" pool whose `bytes` view was made: no other thread can
- *   end such an allocation, and every end in this thread (a free by any route, reset, destroy)
- *   detaches that view, so the view attached proves that the allocation lives. Attached is read as
- *   `view[0] !== undefined`: an element read that no property, subclass or patched prototype can
- *   answer (a detached view has no elements; an allocation has at least one byte).
- * - a Uint8Array (or Buffer): its `length` as it claims, confirmed the same way (an element at
- *   length - 1 and none at length), so a view that lies about its length is not taken.
- * A destination in PMEM (an allocation of a PMEM pool, a view of one) is not taken: it must be
- * persisted. The bytes move by one memmove in the core (two allocations: their addresses are
- * known) or by the engine's TypedArray.prototype.set (a typed array side: its address would cost
- * more to ask for than the copy); both are overlap-safe, as a copy within one allocation needs.
+ * - an Allocation of a host pool of threadSafety "none" (not PMEM) known alive by its pool's count
+ *   of ends (knownAlive), or whose `bytes` view was made and is attached (liveViewHere): no other
+ *   thread can end such an allocation, and every end in this thread (a free by any route, reset,
+ *   destroy) counts and detaches that view.
+ * - a Uint8Array (or Buffer): its `length` as it claims, confirmed by element reads (one at
+ *   length - 1, none at length), so a view that lies about its length is not taken.
+ * A side in PMEM (an allocation of a PMEM pool, a typed destination that views one) is not taken:
+ * a destination there must be persisted. The bytes move by the engine's TypedArray.prototype.set
+ * where both sides have a view (a typed array's address would cost more to ask for than the copy,
+ * and a crossing into the core more than set), else by one memmove in the core at two allocations'
+ * addresses; both are overlap-safe, as a copy within one allocation needs.
  */
 
 // The engine's own set, taken when this module loads: what a caller patches later changes no copy.
 const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype);
 const setBytes = typedArrayPrototype.set as (this: Uint8Array, source: Uint8Array, offset: number) => void;
 const bufferPrototype: object = typeof Buffer === "function" ? Buffer.prototype : Uint8Array.prototype;
-
-/** Whether a pool's allocations end in this thread only (threadSafety "none"): then their attached views prove them alive. */
-function endsOnlyHere(pool: HostPool): boolean {
-  return pool.config.threadSafety === "none";
-}
-
-/** The view of an allocation of such a pool that proves it alive (see above), or undefined. */
-function liveBytesOf(allocation: Allocation): Uint8Array | undefined {
-  const view = viewOfAllocation(allocation);
-  return view === undefined || view[0] === undefined ? undefined : view;
-}
 
 /** A whole number of bytes from 0 (the checked path names anything else). */
 function isByteCount(value: unknown): value is number {
@@ -185,20 +168,36 @@ function isByteCount(value: unknown): value is number {
  * Their views are read only to prove them alive.
  */
 function copyAllocationBytes(dst: Allocation, src: Allocation, bytes: number | undefined, at: number, start: number): number {
-  const pool = poolOfAllocation(dst);
-  const srcPool = poolOfAllocation(src);
-  if (pool.kind === "pmem" || !endsOnlyHere(pool) || (srcPool !== pool && !endsOnlyHere(srcPool))) return 0;
-  if (!provenAlive(dst) || !provenAlive(src)) return 0;
   const size = sizeOfAllocation(src);
   const length = bytes ?? size - start;
   if (!(Number.isSafeInteger(length) && length > 0 && start + length <= size && at + length <= sizeOfAllocation(dst))) return 0;
+  if (!provenAlive(dst) || !provenAlive(src)) return 0;
   native.copyHost((addressOfAllocation(dst) + at) as Pointer, (addressOfAllocation(src) + start) as Pointer, length);
   return length;
 }
 
-/** Whether this thread knows that an allocation of a "none" host pool lives, with no call into the core: its attached view (see above), or its pool's count of ends (knownAlive). */
+/**
+ * All of one allocation into another at `at`, where both views are attached (so both live: see
+ * above): the engine's set on the two views, for less than the crossing into the core costs
+ * (bench/RESULTS.md). 0 where it does not apply: copyAllocationBytes then tries the memmove.
+ */
+function copyAllocationViews(dst: Allocation, src: Allocation, bytes: number | undefined, at: number): number {
+  const length = sizeOfAllocation(src);
+  if (!fitsWhole(bytes, length, sizeOfAllocation(dst), at)) return 0;
+  const to = liveViewHere(dst);
+  const from = liveViewHere(src);
+  if (to === undefined || from === undefined) return 0;
+  setBytes.call(to, from, at);
+  return length;
+}
+
+/**
+ * Whether this thread knows, with no call into the core, that an allocation lives, and that it is
+ * one whose every end this thread makes (a host pool of threadSafety "none", not PMEM: no persist
+ * is owed): its pool's count of ends (knownAlive), or its attached view (see above).
+ */
 function provenAlive(allocation: Allocation): boolean {
-  return liveBytesOf(allocation) !== undefined || knownAlive(allocation);
+  return knownAlive(allocation) || liveViewHere(allocation) !== undefined;
 }
 
 /** A Uint8Array (or Buffer) of its own: `set` copies its bytes as they are. */
@@ -220,35 +219,60 @@ function hasLength(view: Uint8Array, claimed: number): boolean {
 }
 
 /**
- * Where either side is a Uint8Array: all of the source, into the destination at `at` (a whole
- * number from 0), by the engine's TypedArray.prototype.set. A part of a source goes to the checked
- * path: cutting it (subarray) would run a caller's code (its species constructor) between the
- * checks and the copy.
+ * All of `src` into `dst` at `at` (a whole number from 0), each side an allocation or a Uint8Array
+ * (or Buffer), by the mover for the pair; 0 for any other pair. A part of a typed source goes to
+ * the checked path: cutting it (subarray) would run a caller's code (its species constructor)
+ * between the checks and the copy.
  */
 function copyHostBytes(dst: CopySide, src: CopySide, bytes: number | undefined, at: number): number {
-  const fromArray = isByteArray(src);
-  const toArray = isByteArray(dst);
-  // Claimed lengths first: a patched `length` getter is a caller's code and may end an allocation
-  // or detach a view. Everything after reads only elements and private fields.
-  const fromLength = fromArray ? claimedLength(src) : isAllocation(src) ? sizeOfAllocation(src) : -1;
-  const toLength = toArray ? claimedLength(dst) : isAllocation(dst) && poolOfAllocation(dst).kind !== "pmem" ? sizeOfAllocation(dst) : -1;
-  if (fromLength <= 0 || toLength <= 0 || !(bytes === undefined || bytes === fromLength) || at + fromLength > toLength) return 0;
-  if ((fromArray && !hasLength(src, fromLength)) || (toArray && !hasLength(dst, toLength))) return 0;
-  const from = fromArray ? src : endsOnlyHere(poolOfAllocation(src as Allocation)) ? liveBytesOf(src as Allocation) : undefined;
-  const to = toArray ? dst : endsOnlyHere(poolOfAllocation(dst as Allocation)) ? liveBytesOf(dst as Allocation) : undefined;
-  if (from === undefined || to === undefined) return 0;
-  if (toArray && tracksPmemMemory() && trackedPoolAt(addressOf(to), toLength)?.kind === "pmem") return 0;
-  setBytes.call(to, from, at);
+  if (isByteArray(dst)) {
+    if (isByteArray(src)) return copyByteArrays(dst, src, bytes, at);
+    if (isAllocation(src)) return copyFromAllocation(dst, src, bytes, at);
+  } else if (isAllocation(dst)) {
+    if (isAllocation(src)) return copyAllocationViews(dst, src, bytes, at) || copyAllocationBytes(dst, src, bytes, at, 0);
+    if (isByteArray(src)) return copyIntoAllocation(dst, src, bytes, at);
+  }
+  return 0;
+}
+
+/** Whether `length` bytes, all of a source of `fromLength`, fit a destination of `toLength` at `at` (`bytes` as copy() was given it). */
+function fitsWhole(bytes: number | undefined, fromLength: number, toLength: number, at: number): boolean {
+  return fromLength > 0 && (bytes === undefined || bytes === fromLength) && at + fromLength <= toLength;
+}
+
+/**
+ * Between two Uint8Arrays (or Buffers), by the engine's set. Claimed lengths are read first: a
+ * patched `length` getter is a caller's code and may end an allocation or detach a view; after
+ * them only elements are read.
+ */
+function copyByteArrays(dst: Uint8Array, src: Uint8Array, bytes: number | undefined, at: number): number {
+  const fromLength = claimedLength(src);
+  const toLength = claimedLength(dst);
+  if (!(fitsWhole(bytes, fromLength, toLength, at) && hasLength(src, fromLength) && hasLength(dst, toLength))) return 0;
+  if (tracksPmemMemory() && trackedPoolAt(addressOf(dst), toLength)?.kind === "pmem") return 0;
+  setBytes.call(dst, src, at);
   return fromLength;
 }
 
-/** copyHostBytes for two Uint8Arrays (or Buffers), all of the source at the destination's start: its checks and nothing else. */
-function copyByteArrays(dst: Uint8Array, src: Uint8Array, bytes: number | undefined): number {
+/** A Uint8Array into an allocation, through its attached view (see above). */
+function copyIntoAllocation(dst: Allocation, src: Uint8Array, bytes: number | undefined, at: number): number {
   const fromLength = claimedLength(src);
+  if (!(fitsWhole(bytes, fromLength, sizeOfAllocation(dst), at) && hasLength(src, fromLength))) return 0;
+  const to = liveViewHere(dst);
+  if (to === undefined) return 0;
+  setBytes.call(to, src, at);
+  return fromLength;
+}
+
+/** An allocation into a Uint8Array, through the allocation's attached view (see above). */
+function copyFromAllocation(dst: Uint8Array, src: Allocation, bytes: number | undefined, at: number): number {
   const toLength = claimedLength(dst);
-  if (!(fromLength > 0 && fromLength <= toLength && (bytes === undefined || bytes === fromLength) && hasLength(src, fromLength) && hasLength(dst, toLength))) return 0;
+  const fromLength = sizeOfAllocation(src);
+  if (!(fitsWhole(bytes, fromLength, toLength, at) && hasLength(dst, toLength))) return 0;
+  const from = liveViewHere(src);
+  if (from === undefined) return 0;
   if (tracksPmemMemory() && trackedPoolAt(addressOf(dst), toLength)?.kind === "pmem") return 0;
-  setBytes.call(dst, src, 0);
+  setBytes.call(dst, from, at);
   return fromLength;
 }
 

@@ -40,7 +40,8 @@ import { MemoryStats, type MemoryStatsJSON } from "./stats";
  */
 const PER_GRANULE = 1 / GRANULE_BYTES;
 const WINDOW_SHIFT = 27; // granules per window: 2^27 x 16 B = 2 GiB
-const WINDOW_GRANULE_MASK = (1 << WINDOW_SHIFT) - 1;
+const WINDOW_GRANULES = 2 ** WINDOW_SHIFT;
+const WINDOW_GRANULE_MASK = WINDOW_GRANULES - 1;
 const WINDOW_BYTES = 2 ** 31;
 /** The least a window spans (see HostPool.#window): below a few MiB, JSC's heap accounting does not notice it. */
 const WINDOW_MIN_BYTES = 2 ** 20;
@@ -701,6 +702,19 @@ interface ViewedBlock {
   live: boolean;
 }
 
+/**
+ * What a view's `byteOffset` says, -1 where it says no number or throws: a subclass's or a patched
+ * getter is a caller's code, and deallocate must answer a view it cannot free with a typed error.
+ */
+function claimedByteOffset(view: ArrayBufferView): number {
+  try {
+    const at: unknown = view.byteOffset;
+    return typeof at === "number" ? at : -1;
+  } catch {
+    return -1;
+  }
+}
+
 /** Spare buffers kept per pool and thread (see HostPool.#blocks); past this many they are dropped. */
 const VIEWED_BLOCKS_MAX = 1024;
 /**
@@ -782,9 +796,41 @@ export abstract class HostPool extends NativePool {
     return this.addressOf(offset);
   }
 
+  /**
+   * UNSAFE, for hot loops only: `allocate(size).windowBytes()` in one step, with no handle made:
+   * the block's window view (see Allocation.windowBytes() for all it gives up: its `.buffer` reaches
+   * the pool's other allocations, and nothing detaches it when the block is freed). Free it with
+   * deallocate(view) (or its pointer); a view kept past that reaches the block's next allocation.
+   */
+  allocateWindowBytes(size: number): Uint8Array<ArrayBuffer> {
+    // Checked before the block is taken: a block with no view would have to be given back.
+    if (size > WINDOW_BYTES) throw this.#windowTooLarge(size);
+    const offset = this.allocOffset(size);
+    if (this.debug !== undefined) return this.#windowBytesTracked(offset, size);
+    const made = this.#windowViews.get(offset);
+    if (made !== undefined && made[size - 1] !== undefined && made[size] === undefined) return made;
+    return this.#newWindowView(offset, size);
+  }
+
+  /** allocateWindowBytes with the debug layer on: it hears of the allocation, and a guarded block (which has no window view) goes back. */
+  #windowBytesTracked(offset: number, size: number): Uint8Array<ArrayBuffer> {
+    if (this.tracking) this.debug!.allocated(offset, this.lastTaggedId, size, undefined);
+    try {
+      return this.windowView(offset, size);
+    } catch (err) {
+      this.releaseAddress(this.addressOf(offset));
+      throw err;
+    }
+  }
+
   /** Frees an Allocation, its pointer, or a view that starts at its first byte. */
   deallocate(target: Freeable): void {
     if (typeof target === "number") return this.releaseAddress(target);
+    // A window view this pool handed out frees its block by address, as a pointer would: one
+    // lookup, with no address asked of the engine (a window view outlives its allocation anyway).
+    // Asked first, and kept small for JSC's inliner: the loops that free window views are hot ones.
+    const windowed = this.#windowViews.size === 0 || !ArrayBuffer.isView(target) ? -1 : this.#windowViewBlock(target);
+    if (windowed >= 0) return this.releaseAddress(this.addressOf(windowed));
     this.#deallocateObject(target);
   }
 
@@ -944,8 +990,30 @@ export abstract class HostPool extends NativePool {
     return this.#newWindowView(offset, size);
   }
 
+  /**
+   * The granule offset of the block whose window view `view` is (the one #windowViews holds for it),
+   * else -1. Its byteOffset, as it claims, only says where to look: the view found there must be
+   * `view` itself, so a view of anything else (a patched getter's answer included) is not taken;
+   * nor is a view whose window the caller transferred away (detached: its byteOffset reads 0).
+   */
+  #windowViewBlock(view: ArrayBufferView): number {
+    const at = claimedByteOffset(view);
+    if (at >>> 0 !== at) return -1;
+    const granule = at >>> 4;
+    let offset = granule;
+    for (let index = 1; this.#windowViews.get(offset) !== view; index++) {
+      if (index >= this.#windows.length) return -1;
+      offset = index * WINDOW_GRANULES + granule;
+    }
+    return (view as Uint8Array)[0] === undefined ? -1 : offset;
+  }
+
+  #windowTooLarge(size: number): InvalidSizeError {
+    return new InvalidSizeError(`a window view is at most 2 GiB; this block has ${size} bytes: use .bytes`);
+  }
+
   #newWindowView(offset: number, size: number): Uint8Array<ArrayBuffer> {
-    if (size > WINDOW_BYTES) throw new InvalidSizeError(`a window view is at most 2 GiB; this block has ${size} bytes: use .bytes`);
+    if (size > WINDOW_BYTES) throw this.#windowTooLarge(size);
     const at = (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES;
     const view = new Uint8Array(this.#window(offset >>> WINDOW_SHIFT, at + size), at, size);
     if (this.#windowViews.size >= WINDOW_VIEWS_MAX) this.#windowViews.clear();

@@ -56,6 +56,33 @@ describe("copy within one allocation over itself", () => {
   });
 });
 
+describe("between two allocations through their views (the engine's set)", () => {
+  test("all of a smaller allocation into a larger one at an offset, of two pools; one past the end moves nothing", () => {
+    const big = viewed(pool("fast-views-big"), pattern(96, 3));
+    const small = viewed(pool("fast-views-small", { allocatorType: "FixedSize", blockSize: 32 }), pattern(32, 4));
+    expect(copy(big, small, undefined, { dstOffset: 64 })).toBe(32);
+    const expected = pattern(96, 3);
+    expected.set(pattern(32, 4), 64);
+    expect(Buffer.compare(big.bytes, expected)).toBe(0);
+    expect(thrown(() => copy(big, small, undefined, { dstOffset: 65 }))).toBeInstanceOf(OutOfBoundsError);
+    expect(thrown(() => copy(small, big))).toBeInstanceOf(OutOfBoundsError);
+    expect(Buffer.compare(big.bytes, expected)).toBe(0);
+    expect(Buffer.compare(small.bytes, pattern(32, 4))).toBe(0);
+  });
+
+  test("an allocation into itself, whole, and one of them freed: UseAfterFreeError on either side", () => {
+    const p = pool("fast-views-self");
+    const a = viewed(p, pattern(48, 5));
+    expect(copy(a, a)).toBe(48);
+    expect(Buffer.compare(a.bytes, pattern(48, 5))).toBe(0);
+    const b = viewed(p, pattern(48, 6));
+    p.deallocate(b.ptr);
+    expect(thrown(() => copy(a, b))).toBeInstanceOf(UseAfterFreeError);
+    expect(thrown(() => copy(b, a))).toBeInstanceOf(UseAfterFreeError);
+    expect(Buffer.compare(a.bytes, pattern(48, 5))).toBe(0);
+  });
+});
+
 describe("offsets at the ends", () => {
   test("the last byte of each side is reached, one past it is an OutOfBoundsError, and nothing moved then", () => {
     const p = pool("fast-ends");

@@ -3,7 +3,7 @@
 // Window views are the named opt-in and keep neither property.
 import { describe, expect, test } from "bun:test";
 import { ptr as addressOf, read } from "bun:ffi";
-import { allocate, deallocate, DoubleFreeError, InvalidPointerError, MemoryPoolManager, PoolConfig, UseAfterFreeError, type Allocation, type CPUMemoryPool } from "../src/index";
+import { allocate, deallocate, DoubleFreeError, InvalidPointerError, InvalidSizeError, MemoryPoolManager, PoolConfig, UseAfterFreeError, type Allocation, type CPUMemoryPool } from "../src/index";
 import * as native from "../src/native";
 import { cpuPoolsPerTest } from "./support/pools";
 import { thrown } from "./support/thrown";
@@ -225,6 +225,104 @@ describe("window views (the unsafe opt-in)", () => {
     manager.destroyPool(name);
     expect(early.length).toBe(0);
     expect(late.length).toBe(0);
+  });
+});
+
+describe("allocateWindowBytes(): the window opt-in in one step, with no handle", () => {
+  for (const [kind, fields] of configs) {
+    test(`${kind}: the block's window view, handed out again for the block's next allocation of the size, freed by deallocate(view)`, () => {
+      const p = pool(`window-step-${kind}`, fields);
+      const view = p.allocateWindowBytes(64);
+      const other = p.allocate(64);
+      expect(view.length).toBe(64);
+      expect(view.buffer.byteLength).toBeGreaterThan(64); // the window: what it gives up
+      const address = p.base + view.byteOffset;
+      view[0] = 42;
+      expect(read.u8(address as never, 0)).toBe(42);
+      expect(p.getStats().liveAllocations).toBe(2);
+      p.deallocate(view);
+      expect(p.getStats().liveAllocations).toBe(1);
+      expect(view.length).toBe(64); // nothing detaches it
+      expect(thrown(() => p.deallocate(view))).toBeInstanceOf(DoubleFreeError);
+      const again = p.allocateWindowBytes(64);
+      if (p.base + again.byteOffset === address) expect(again).toBe(view); // the same block and size: the same view
+      const handle = p.fromPointer(p.base + again.byteOffset);
+      expect(handle.windowBytes()).toBe(again); // one view per block, whichever way it was asked for
+      p.deallocate(again);
+      expect(thrown(() => handle.bytes)).toBeInstanceOf(UseAfterFreeError);
+      // A window view that lost its allocation is freed by address: the block's next allocation, as a pointer would (the opt-in's risk).
+      const short = p.allocateWindowBytes(16);
+      expect(short.length).toBe(16);
+      p.deallocate(short);
+      other.free();
+      expect(p.getStats().liveAllocations).toBe(0);
+    });
+  }
+
+  test("a view the pool did not hand out is not taken for a window view: another pool's is an InvalidPointerError, and a lying byteOffset frees nothing else", () => {
+    const p = pool("window-step-own");
+    const q = pool("window-step-other");
+    const theirs = q.allocateWindowBytes(64);
+    const mine = p.allocateWindowBytes(64);
+    expect(thrown(() => p.deallocate(theirs))).toBeInstanceOf(InvalidPointerError);
+    // A copy of the window view (same buffer, same offset) is not the pool's view: freed by its address, the same block.
+    const twin = new Uint8Array(mine.buffer, mine.byteOffset, 64);
+    const liar = new Uint8Array(64);
+    Object.defineProperty(liar, "byteOffset", { value: mine.byteOffset });
+    expect(thrown(() => p.deallocate(liar))).toBeInstanceOf(InvalidPointerError);
+    const thrower = new Uint8Array(64);
+    Object.defineProperty(thrower, "byteOffset", {
+      get() {
+        throw new Error("a caller's getter");
+      },
+    });
+    expect(thrown(() => p.deallocate(thrower))).toBeInstanceOf(InvalidPointerError);
+    expect(p.getStats().liveAllocations).toBe(1);
+    p.deallocate(twin);
+    expect(p.getStats().liveAllocations).toBe(0);
+    expect(thrown(() => p.deallocate(mine))).toBeInstanceOf(DoubleFreeError);
+    q.deallocate(theirs);
+    expect(q.getStats().liveAllocations).toBe(0);
+  });
+
+  test("a window view whose window the caller transferred away frees nothing: a DoubleFreeError, as for any detached view; its block is freed by pointer", () => {
+    const p = pool("window-step-transferred", PoolConfig.FixedSizeCPU(64));
+    const first = p.allocateWindowBytes(64);
+    const view = p.allocateWindowBytes(64);
+    const address = p.base + view.byteOffset;
+    view.buffer.transfer(0);
+    expect(view.length).toBe(0);
+    expect(thrown(() => p.deallocate(view))).toBeInstanceOf(DoubleFreeError);
+    expect(thrown(() => p.deallocate(first))).toBeInstanceOf(DoubleFreeError);
+    expect(p.getStats().liveAllocations).toBe(2);
+    p.deallocate(address);
+    const again = p.allocateWindowBytes(64); // a new window, a new view
+    expect(again.length).toBe(64);
+    expect(again).not.toBe(view);
+    p.deallocate(again);
+    expect(p.getStats().liveAllocations).toBe(1);
+  });
+
+  test("a size no window view can have takes no block; bad sizes are typed errors", () => {
+    const p = pool("window-step-sizes", { initialSize: 1 << 20, maxSize: 1 << 30 });
+    expect(thrown(() => p.allocateWindowBytes(2 ** 31 + 16))).toBeInstanceOf(InvalidSizeError);
+    expect(thrown(() => p.allocateWindowBytes(0))).toBeInstanceOf(InvalidSizeError);
+    expect(thrown(() => p.allocateWindowBytes("64" as never))).toBeInstanceOf(InvalidSizeError);
+    expect(p.getStats().liveAllocations).toBe(0);
+  });
+
+  test("with guard pages a guarded block has no window view, and goes back to the pool", () => {
+    const p = pool("window-step-guarded", { guardPages: true });
+    expect(thrown(() => p.allocateWindowBytes(48))).toBeInstanceOf(InvalidPointerError);
+    expect(p.getStats().liveAllocations).toBe(0);
+  });
+
+  test("destroyPool detaches the views it handed out", () => {
+    const name = "window-step-destroy";
+    const p = pool(name);
+    const view = p.allocateWindowBytes(64);
+    manager.destroyPool(name);
+    expect(view.length).toBe(0);
   });
 });
 
