@@ -41,9 +41,10 @@ fn failNoPool(handle: i32) i32 {
 }
 
 /// ThreadMisuse where a "none" pool (host, device or PMEM) is used from a thread that did not
-/// make it (sync/owner_check.zig).
-inline fn checkOwner(pool: anytype) status.Error!void {
-    return owner_check.check(pool.config.thread_safety == .none, pool.owner_thread, pool.name);
+/// make it (sync/owner_check.zig); else the pool is told its owner entered (`Pool.ownerEntered`).
+inline fn checkOwner(pool: *Pool) status.Error!void {
+    try owner_check.check(pool.config.thread_safety == .none, pool.owner_thread, pool.name);
+    pool.ownerEntered(); // every call that may change a "none" pool's figures passes here first
 }
 
 /// Who may make a call on a pool of either table: any thread (what never changes after the pool

@@ -673,6 +673,13 @@ pub const Pool = struct {
         };
     }
 
+    /// The pool's owner enters the core: where JavaScript's bins hand blocks out, what their hits
+    /// since the last call reached goes into the peaks before this call changes the pool's figures
+    /// (sync/js_bins.zig `foldPeaks`).
+    pub inline fn ownerEntered(self: *Pool) void {
+        if (self.bins) |bins| bins.foldPeaks(&self.stats);
+    }
+
     /// The pool's JavaScript bins (sync/js_bins.zig), made on the first call: null where the pool
     /// may not have them (only its thread touches a "none" pool, so JavaScript and the core never
     /// work on the table at once; the debug layer and the sharded placement keep their own state).
@@ -682,9 +689,17 @@ pub const Pool = struct {
         if (self.debug != null or self.config.debug.coreActive() or self.shared != null or self.sharded != null) return null;
         // A block freed into the bins stays registered as live with the tool, which would then miss a kernel's use after free.
         if (self.gpu.watchedByTool()) return null;
-        const bins = Bins.create(@intFromPtr(&self.last_id)) orelse return null;
+        const bins = Bins.create(@intFromPtr(&self.last_id), &self.stats) orelse return null;
         bins.setCap(self.arena.committed_bytes);
         self.bins = bins;
+        // Timed as the fixed-size pools' JavaScript cache is: not at all. Most allocations and
+        // frees are hits that never enter the core, and a timing of the misses alone (the
+        // slowest) would say nothing of the pool's.
+        self.stats.alloc_samples = 0;
+        self.stats.alloc_sample_ns = 0;
+        self.stats.free_samples = 0;
+        self.stats.free_sample_ns = 0;
+        self.entry = layers.choose(self);
         return bins;
     }
 
@@ -698,10 +713,9 @@ pub const Pool = struct {
         if (capacity < size or capacity > self.sizeMax()) return status.fail(error.InvalidSize, "a bin's block of {d} bytes cannot hold {d} bytes (pool '{s}')", .{ capacity, size, self.name });
         self.lock();
         defer self.unlock();
-        const peaks = .{ self.stats.peak_bytes_in_use, self.stats.peak_live_allocations };
         const placed = try layers.allocBlock(self, size, capacity);
         if (size <= std.math.maxInt(u32)) _ = bins.register(placed.g, @intCast(Config.granulesFor(capacity)), @intCast(size), placed.id);
-        if (self.stats.enabled) bins.notePeaks(&self.stats, peaks[0], peaks[1]);
+        bins.foldPeaks(&self.stats); // the allocation raised the bins' part (the watermark lags)
         bins.setCap(self.arena.committed_bytes);
         return placed;
     }
@@ -729,12 +743,14 @@ pub const Pool = struct {
             .live => |slot| slot,
             .none, .binned => return,
         };
+        bins.foldPeaks(&self.stats); // its bytes move from the bins' part to the rest
         const left = bins.leave(slot);
         self.strategy.variable.setId(g, left.id);
         self.strategy.variable.setRequested(g, left.requested);
         const in_use = @as(i64, @intCast(self.stats.bytes_in_use)) + left.bytes_in_use_change;
         assert(in_use >= 0);
         self.stats.bytes_in_use = @intCast(in_use);
+        bins.foldPeaks(&self.stats);
     }
 
     pub fn reset(self: *Pool) Error!void {
@@ -809,7 +825,7 @@ pub const Pool = struct {
     /// The figures just written from the pool's record (`out`) become those of the allocations
     /// made, where JavaScript's bins hand blocks out (sync/js_bins.zig `correct`).
     pub fn correctFiguresLocked(self: *const Pool, out: *[stats_mod.field_count]f64) void {
-        if (self.bins) |bins| bins.correct(out);
+        if (self.bins) |bins| bins.correct(&self.stats, out);
     }
 
     /// The record's peaks, just reset, start from what the allocations hold, where JavaScript's
