@@ -146,7 +146,7 @@ const RECORDS = {
   snapshotRegion: ["index", "start", "granules"],
   snapshotBlock: ["start", "granules", "id", "state", "requestedBytes"],
   cacheRecord: ["allocations", "frees", "allocatedBytes", "freedBytes", "ownerSerial", "count", "strideGranules", "capacity", "pendingNumber", "pendingKind", "pendingBefore"],
-  binsHeader: ["allocations", "frees", "allocatedBytes", "freedBytes", "liveRequestedBytes", "cachedBytes", "cachedBlocks", "capBytes", "idsAddress", "slotCapacity", "hashBits"],
+  binsHeader: ["allocations", "frees", "allocatedBytes", "freedBytes", "liveRequestedBytes", "cachedBytes", "cachedBlocks", "capBytes", "idsAddress", "slotCapacity", "hashBits", "liveRequestedHigh", "cachedBlocksLow"],
 } as const;
 
 /** Every name this side uses, by part of the description (the ABI test compares them with the core's). */
