@@ -32,10 +32,11 @@ const POOL_CLASSES: Record<keyof PoolOfKind, true> = { cpu: true, pinned: true, 
 /**
  * `bun --hot` evaluates the library's modules again in the same thread, while the pools the
  * earlier evaluation made live on in the core's registry. Each evaluation's manager is left on
- * the thread's globalThis under this key, for the next one to find (a symbol of the registry:
- * the same in every evaluation).
+ * the thread's globalThis under this key, for the next one to find (a symbol of the registry: the
+ * same in every evaluation). The key names this file's path: a second copy of the library loaded
+ * from elsewhere into the thread, alive beside the first, is not an evaluation after it.
  */
-const EARLIER_MANAGER = Symbol.for("bun-memory-pool.manager");
+const EARLIER_MANAGER = Symbol.for(`bun-memory-pool.manager ${import.meta.url}`);
 /** A manager's method that gives up a pool it made (or its own earlier manager did): see #replaceEarlier. */
 const GIVE_UP_MADE = Symbol.for("bun-memory-pool.giveUpMade");
 type EarlierManager = { [GIVE_UP_MADE](name: string): boolean };
