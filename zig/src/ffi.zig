@@ -156,8 +156,8 @@ export fn mp_cache_refill(handle: i32, record_address: usize) i32 {
     return @intCast(count);
 }
 
-/// JavaScript saw the record closed (its pool destroyed) and dropped its view: 1 where the thread
-/// may now reuse it for another pool, 0 where it is not this thread's, or still open.
+/// JavaScript saw the record's pool destroyed (or its destroy begun) and dropped its view: 1 where
+/// it is this thread's (reused for another pool once closed), 0 where it is not.
 export fn mp_cache_release(record_address: usize) u32 {
     return @intFromBool(js_cache.release(record_address));
 }

@@ -695,10 +695,7 @@ pub const Pool = struct {
         // Timed as the fixed-size pools' JavaScript cache is: not at all. Most allocations and
         // frees are hits that never enter the core, and a timing of the misses alone (the
         // slowest) would say nothing of the pool's.
-        self.stats.alloc_samples = 0;
-        self.stats.alloc_sample_ns = 0;
-        self.stats.free_samples = 0;
-        self.stats.free_sample_ns = 0;
+        self.stats.dropTimings();
         self.entry = layers.choose(self);
         return bins;
     }
