@@ -6,9 +6,10 @@
  * all of one version, as tarballs into one folder (dist/ unless --out says), ready for `npm publish`.
  * Packing the main package writes its declarations first (package.json's prepack: .ci/declarations.ts).
  *
- *   bun .ci/release.ts [--out DIR] [--platforms linux-x64-gnu,linux-arm64-gnu]
+ *   bun .ci/release.ts [--out DIR] [--platforms linux-x64-gnu,linux-arm64-gnu] [--cores-only]
  *
- * The tests pack a subset of platforms with --platforms (test/install.test.ts).
+ * The tests pack a subset of platforms with --platforms (test/install.test.ts), building the cores
+ * first with --cores-only (no packages): a cold cross-build takes minutes, the packing seconds.
  */
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -98,7 +99,7 @@ function pack(directory: string, out: string): string {
   return tarball;
 }
 
-const { values } = parseArgs({ options: { out: { type: "string" }, platforms: { type: "string" } } });
+const { values } = parseArgs({ options: { out: { type: "string" }, platforms: { type: "string" }, "cores-only": { type: "boolean" } } });
 const out = resolve(values.out ?? join(root, "dist"));
 const wanted = values.platforms?.split(",") ?? CORE_PLATFORMS.map((platform) => platform.key);
 const unknown = wanted.filter((key) => !CORE_PLATFORMS.some((platform) => platform.key === key));
@@ -106,12 +107,18 @@ if (unknown.length > 0) fail(`no platform ${unknown.join(", ")} (there are ${COR
 
 const main = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as MainPackage;
 checkMainPackage(main);
+const work = join(root, "zig", "zig-out", "release");
+const platforms = CORE_PLATFORMS.filter((candidate) => wanted.includes(candidate.key));
+const coreOf = (platform: CorePlatform) => buildCore(platform, join(work, "cores", platform.key));
+if (values["cores-only"]) {
+  for (const platform of platforms) say(`built ${coreOf(platform)}`);
+  process.exit(0);
+}
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
-const work = join(root, "zig", "zig-out", "release");
 const tarballs: string[] = [];
-for (const platform of CORE_PLATFORMS.filter((candidate) => wanted.includes(candidate.key))) {
-  const library = buildCore(platform, join(work, "cores", platform.key));
+for (const platform of platforms) {
+  const library = coreOf(platform);
   const directory = join(work, "packages", corePackageName(platform));
   stagePlatformPackage(platform, main, library, directory);
   tarballs.push(pack(directory, out));

@@ -11,7 +11,7 @@ import { NativeLibraryError } from "./errors";
  * The version of the exports' signatures this code calls (zig/src/abi.zig `version`). Records,
  * statuses and constants are matched by name and need no bump.
  */
-export const ABI_VERSION = 20;
+export const ABI_VERSION = 21;
 
 /** The statuses this side tells apart (zig/src/status.zig Code). */
 const STATUSES = [
@@ -146,7 +146,7 @@ const RECORDS = {
   snapshotRegion: ["index", "start", "granules"],
   snapshotBlock: ["start", "granules", "id", "state", "requestedBytes"],
   cacheRecord: ["allocations", "frees", "allocatedBytes", "freedBytes", "ownerSerial", "count", "strideGranules", "capacity", "pendingNumber", "pendingKind", "pendingBefore"],
-  binsHeader: ["allocations", "frees", "allocatedBytes", "freedBytes", "liveRequestedBytes", "cachedBytes", "cachedBlocks", "capBytes", "idsAddress", "slotCapacity", "hashBits"],
+  binsHeader: ["allocations", "frees", "allocatedBytes", "freedBytes", "liveRequestedBytes", "cachedBytes", "cachedBlocks", "capBytes", "idsAddress", "slotCapacity", "hashBits", "liveRequestedHigh", "cachedBlocksLow"],
 } as const;
 
 /** Every name this side uses, by part of the description (the ABI test compares them with the core's). */

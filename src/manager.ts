@@ -28,6 +28,18 @@ export interface PoolOfKind {
   pmem: PMEMMemoryPool;
 }
 const POOL_CLASSES: Record<keyof PoolOfKind, true> = { cpu: true, pinned: true, gpu: true, pmem: true };
+
+/**
+ * `bun --hot` evaluates the library's modules again in the same thread, while the pools the
+ * earlier evaluation made live on in the core's registry. Each evaluation's manager is left on
+ * the thread's globalThis under this key, for the next one to find (a symbol of the registry: the
+ * same in every evaluation). The key names this file's path: a second copy of the library loaded
+ * from elsewhere into the thread, alive beside the first, is not an evaluation after it.
+ */
+const EARLIER_MANAGER = Symbol.for(`bun-memory-pool.manager ${import.meta.url}`);
+/** A manager's method that gives up a pool it made (or its own earlier manager did): see #replaceEarlier. */
+const GIVE_UP_MADE = Symbol.for("bun-memory-pool.giveUpMade");
+type EarlierManager = { [GIVE_UP_MADE](name: string): boolean };
 export interface PoolInfo {
   name: string;
   kind: PoolKindName;
@@ -121,7 +133,11 @@ export class MemoryPoolManager {
   /** The pools this thread made (or opened), as opposed to ones it found that other Workers made. */
   readonly #made = new WeakSet<MemoryPool>();
 
-  private constructor() {
+  /** The manager of the library's evaluation before this one in this thread (bun --hot), if any. */
+  readonly #earlier: EarlierManager | undefined;
+
+  private constructor(earlier: EarlierManager | undefined) {
+    this.#earlier = earlier;
     setLeakWatch(this.#leakWatch);
     // However a pool of this thread is destroyed (destroyPool, pool.destroy(), close(), `using`),
     // the manager lets go of it: a program that makes and destroys pools of ever new names would
@@ -133,7 +149,11 @@ export class MemoryPoolManager {
 
   /** The process's manager. */
   static getInstance(): MemoryPoolManager {
-    return (MemoryPoolManager.#instance ??= new MemoryPoolManager());
+    if (MemoryPoolManager.#instance !== undefined) return MemoryPoolManager.#instance;
+    const scope = globalThis as { [EARLIER_MANAGER]?: EarlierManager };
+    const instance = new MemoryPoolManager(scope[EARLIER_MANAGER]);
+    scope[EARLIER_MANAGER] = instance;
+    return (MemoryPoolManager.#instance = instance);
   }
 
   /** A pool of host memory. Throws PoolExistsError if the name is taken, ConfigError for a bad config. */
@@ -159,7 +179,7 @@ export class MemoryPoolManager {
     // MEMORY_POOL_DEBUG turns debug switches on for every pool; pool.config shows what was used.
     const frozen = Object.freeze(withEnvironmentDebug(PoolConfig.from(config), KIND_NAMES[kind] as "cpu" | "gpu" | "pinned"));
     frozen.validate();
-    if (this.#live(name) !== undefined) throw new PoolExistsError(`a pool named '${name}' already exists`);
+    this.#claim(name);
     const handle = native.createPool(encoded, configRecord(kind, frozen));
     return this.#wrap(name, frozen, handle, kind, true);
   }
@@ -222,7 +242,7 @@ export class MemoryPoolManager {
     if (frozen.pmemPoolPath === "") {
       throw new ConfigError("pmemPoolPath", "", "a PMEM pool needs the path of its file (on a DAX file system for real PMEM, or e.g. under /dev/shm to emulate it)");
     }
-    if (this.#live(name) !== undefined) throw new PoolExistsError(`a pool named '${name}' already exists`);
+    this.#claim(name);
     const path = encodeName(resolve(frozen.pmemPoolPath));
     const handle = native.openPmemPool(encoded, path, configRecord(PoolKind.cpu, frozen));
     return this.#adopt(new PMEMMemoryPool(name, frozen, handle), true);
@@ -400,10 +420,6 @@ export class MemoryPoolManager {
     return Array.from({ length: native.gpuDeviceCount() }, (_, deviceId) => ({ deviceId, name: native.gpuDeviceName(deviceId), totalMemory: native.gpuDeviceMemory(deviceId) }));
   }
 
-  /**
-   * This thread's object for the pool named `name`, while that pool lives: another Worker may have
-   * destroyed it (and made a new pool of that name since), which this thread's object does not know.
-   */
   /** Pools the map may hold before #sweep() looks for ones other Workers destroyed. */
   #sweepAt = 64;
 
@@ -417,6 +433,34 @@ export class MemoryPoolManager {
     this.#sweepAt = Math.max(64, 2 * this.#pools.size);
   }
 
+  /**
+   * Before a pool named `name` is made: a PoolExistsError where this evaluation's manager holds
+   * one; a pool of that name that an earlier evaluation of the library made in this thread (the
+   * module that made it was reloaded by `bun --hot`) is destroyed first, as a restart would have
+   * ended it, so the reloaded module's create call makes the pool it asks for.
+   */
+  #claim(name: string): void {
+    if (this.#live(name) !== undefined) {
+      throw new PoolExistsError(`a pool named '${name}' already exists: manager.getPool('${name}') gives it, manager.destroyPool('${name}') ends it`);
+    }
+    this.#earlier?.[GIVE_UP_MADE](name);
+  }
+
+  /**
+   * Destroys the live pool named `name` that this manager made, or else one that its own earlier
+   * manager made; returns whether there was one. Called by the manager of a later evaluation.
+   */
+  [GIVE_UP_MADE](name: string): boolean {
+    const pool = this.#live(name);
+    if (pool === undefined || !this.#made.has(pool)) return this.#earlier?.[GIVE_UP_MADE](name) ?? false;
+    pool.destroyNative(); // through its own objects: its views are detached, its handles throw
+    return true;
+  }
+
+  /**
+   * This thread's object for the pool named `name`, while that pool lives: another Worker may have
+   * destroyed it (and made a new pool of that name since), which this thread's object does not know.
+   */
   #live(name: string): MemoryPool | undefined {
     const pool = this.#pools.get(name);
     if (pool === undefined || (!pool.destroyed && pool.exists())) return pool;

@@ -19,6 +19,12 @@
  * flush, reset, and a block that leaves: a PMEM root or link publishes it, a GPU stream frees it:
  * its free then goes to the core, which journals it or waits for the stream).
  *
+ * Peaks are exact: a hit raises the high-water marks in the header (the bytes the bins' live
+ * allocations asked for, the fewest blocks binned), which the core folds over the rest of the pool's
+ * figures, which no hit changes, as this thread next calls it. Hits and frees here are not timed, and
+ * neither are the core's misses (a timing of the misses alone would say nothing of the pool's):
+ * allocTimeSamples stays 0, as on the fixed-size pools' caches.
+ *
  * Binned bytes are capped at a quarter of the pool's committed bytes, and at least 8 MiB (the core
  * sets the cap at each miss); a free past the cap, or into a full bin, goes to the core. The bins
  * are flushed back on trim(), reset(), destroyPool, Worker exit, and before a request the bins do
@@ -35,8 +41,8 @@ import * as native from "./native";
 import { cacheClosed, cacheOpened, type ThreadCache } from "./thread_cache";
 
 /** The header's f64 counters (zig/src/sync/js_bins.zig Header), by index. */
-const Header = { allocations: 0, frees: 1, allocatedBytes: 2, freedBytes: 3, liveRequestedBytes: 4, cachedBytes: 5, cachedBlocks: 6, capBytes: 7, idsAddress: 8 } as const;
-const HEADER_BYTES = 80;
+const Header = { allocations: 0, frees: 1, allocatedBytes: 2, freedBytes: 3, liveRequestedBytes: 4, cachedBytes: 5, cachedBlocks: 6, capBytes: 7, idsAddress: 8, liveRequestedHigh: 10, cachedBlocksLow: 11 } as const;
+const HEADER_BYTES = 96;
 const SLOT_CAPACITY = 1 << 15;
 const HASH_BITS = 16;
 const HASH_SHIFT = 32 - HASH_BITS;
@@ -179,9 +185,12 @@ export class SizeBins implements ThreadCache {
     const header = this.#header;
     header[Header.allocations]! += 1;
     header[Header.allocatedBytes]! += size;
-    header[Header.liveRequestedBytes]! += size;
+    const live = (header[Header.liveRequestedBytes]! += size);
     header[Header.cachedBytes]! -= slots[at + GRANULES]! * GRANULE_BYTES;
-    header[Header.cachedBlocks]! -= 1;
+    const binned = (header[Header.cachedBlocks]! -= 1);
+    // The highs this hit reaches, for the core's peaks (it folds them in at its next call).
+    if (live > header[Header.liveRequestedHigh]!) header[Header.liveRequestedHigh] = live;
+    if (binned < header[Header.cachedBlocksLow]!) header[Header.cachedBlocksLow] = binned;
     this.lastId = id;
     return slots[at + G]! >>> 0;
   }

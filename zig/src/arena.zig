@@ -120,37 +120,83 @@ pub const Arena = struct {
         return self.unit_region.items[unit];
     }
 
-    /// Commits a region of at least `len_bytes` (whole units), reusing a decommitted one that is
-    /// large enough before reserving fresh address space. Returns its index, or null when the
-    /// reservation is full or the OS refuses. The region's owner is the strategy until the caller
-    /// says otherwise.
+    /// Commits a region of `len_bytes` (whole units), in the smallest decommitted range that holds
+    /// it before fresh address space (a larger range is split: only `len_bytes` are committed, the
+    /// rest stays decommitted for later). Returns its index, or null when the reservation is full,
+    /// the OS refuses or no memory is left for the bookkeeping, having committed nothing. The
+    /// region's owner is the strategy until the caller says otherwise.
     pub fn grow(self: *Arena, len_bytes: u64) ?u32 {
         assert(len_bytes > 0 and len_bytes % self.backend.granularity() == 0);
-        for (self.regions.items, 0..) |*region, index| {
-            if (region.committed or @as(u64, region.len) * granule_bytes < len_bytes) continue;
-            if (!self.backend.commit(self.base, @as(u64, region.start) * granule_bytes, @as(u64, region.len) * granule_bytes)) return null;
-            assert(region.live_count == 0);
-            region.committed = true;
-            region.owner = .strategy;
-            self.committed_bytes += @as(u64, region.len) * granule_bytes;
-            return @intCast(index);
-        }
+        if (self.smallestDecommitted(len_bytes)) |index| return self.recommit(index, len_bytes);
         const start_bytes = @as(u64, self.unit_region.items.len) * unit_bytes;
         if (start_bytes + len_bytes > self.reserved_bytes) return null;
-        if (!self.backend.commit(self.base, start_bytes, len_bytes)) return null;
-        const index: u32 = @intCast(self.regions.items.len);
+        const index = self.emptySlot() orelse return null;
         const units = len_bytes / unit_bytes;
-        self.regions.ensureUnusedCapacity(self.gpa, 1) catch return self.undoCommit(start_bytes, len_bytes);
-        self.unit_region.appendNTimes(self.gpa, index, units) catch return self.undoCommit(start_bytes, len_bytes);
-        self.regions.appendAssumeCapacity(.{
+        self.unit_region.ensureUnusedCapacity(self.gpa, units) catch return null;
+        if (!self.backend.commit(self.base, start_bytes, len_bytes)) return null;
+        self.unit_region.appendNTimesAssumeCapacity(index, units);
+        self.regions.items[index] = .{
             .start = @intCast(start_bytes / granule_bytes),
             .len = @intCast(len_bytes / granule_bytes),
             .committed = true,
             .live_count = 0,
-        });
+        };
         self.committed_bytes += len_bytes;
         assert(self.unit_region.items.len * unit_bytes <= self.reserved_bytes);
         return index;
+    }
+
+    /// A region record no range uses (one that trim merged away or handed back to the
+    /// reservation: a tombstone, no unit names it), or a new one; null where no memory is left.
+    fn emptySlot(self: *Arena) ?u32 {
+        for (self.regions.items, 0..) |region, index| {
+            if (!region.committed and region.len == 0) return @intCast(index);
+        }
+        self.regions.ensureUnusedCapacity(self.gpa, 1) catch return null;
+        self.regions.appendAssumeCapacity(.{ .start = 0, .len = 0, .committed = false, .live_count = 0 });
+        return @intCast(self.regions.items.len - 1);
+    }
+
+    /// The decommitted region of at least `len_bytes` with the fewest bytes to spare, or null.
+    fn smallestDecommitted(self: *const Arena, len_bytes: u64) ?u32 {
+        var best: ?u32 = null;
+        for (self.regions.items, 0..) |region, index| {
+            if (region.committed or @as(u64, region.len) * granule_bytes < len_bytes) continue;
+            if (best == null or region.len < self.regions.items[best.?].len) best = @intCast(index);
+        }
+        return best;
+    }
+
+    /// Commits the first `len_bytes` of decommitted region `index`; a rest past them becomes a
+    /// decommitted region of its own (in a tombstone's slot where there is one).
+    fn recommit(self: *Arena, index: u32, len_bytes: u64) ?u32 {
+        const len: u32 = @intCast(len_bytes / granule_bytes);
+        assert(!self.regions.items[index].committed and self.regions.items[index].len >= len);
+        assert(self.regions.items[index].live_count == 0);
+        const rest = if (self.regions.items[index].len > len) self.split(index, len) orelse return null else null;
+        const region = &self.regions.items[index];
+        if (!self.backend.commit(self.base, @as(u64, region.start) * granule_bytes, len_bytes)) {
+            if (rest) |rest_index| self.absorb(index, rest_index);
+            return null;
+        }
+        region.committed = true;
+        region.owner = .strategy;
+        self.committed_bytes += len_bytes;
+        return index;
+    }
+
+    /// Cuts decommitted region `index` after its first `len` granules; returns the index of the
+    /// rest, or null where no memory is left for its record.
+    fn split(self: *Arena, index: u32, len: u32) ?u32 {
+        assert(len % unit_granules == 0 and len < self.regions.items[index].len);
+        const slot = self.emptySlot() orelse return null;
+        assert(slot != index);
+        const region = &self.regions.items[index];
+        const rest: Region = .{ .start = region.start + len, .len = region.len - len, .committed = false, .live_count = 0 };
+        region.len = len;
+        self.regions.items[slot] = rest;
+        for (self.unit_region.items[rest.start / unit_granules .. @intCast(rest.end() / unit_granules)]) |*owner| owner.* = slot;
+        return slot;
     }
 
     /// Takes the range [start_bytes, start_bytes + len_bytes) of a backend whose memory is there
@@ -174,11 +220,6 @@ pub const Arena = struct {
         });
         self.committed_bytes = len_bytes;
         return 0;
-    }
-
-    fn undoCommit(self: *Arena, start_bytes: u64, len_bytes: u64) ?u32 {
-        self.backend.decommit(self.base, start_bytes, len_bytes);
-        return null;
     }
 
     /// Gives a committed region's memory back; its address range stays reserved for reuse, merged
@@ -232,6 +273,20 @@ pub const Arena = struct {
         from.len = 0;
     }
 
+    pub fn regionBytes(self: *const Arena, index: u32) u64 {
+        return @as(u64, self.regions.items[index].len) * granule_bytes;
+    }
+
+    /// The bytes of the largest committed region (the first region stays, so there is one).
+    pub fn largestCommittedBytes(self: *const Arena) u64 {
+        var largest: u32 = 0;
+        for (self.regions.items) |region| {
+            if (region.committed) largest = @max(largest, region.len);
+        }
+        assert(largest > 0);
+        return @as(u64, largest) * granule_bytes;
+    }
+
     pub fn address(self: *const Arena, g: u32) u64 {
         assert(@as(u64, g) * granule_bytes < self.reserved_bytes);
         return self.base + @as(u64, g) * granule_bytes;
@@ -251,9 +306,11 @@ test "grow commits whole units and finds regions by offset" {
     try std.testing.expect(arena.grow(6 * unit_bytes) == null); // past the reservation
     arena.shrink(1);
     try std.testing.expectEqual(unit_bytes, arena.committed_bytes);
-    // Region 1 bordered the end: its range went back to the reservation, and a larger region fits.
-    try std.testing.expectEqual(@as(u32, 2), arena.grow(7 * unit_bytes).?);
-    try std.testing.expectEqual(@as(u32, 2), arena.regionOf(unit_granules));
+    // Region 1 bordered the end: its range went back to the reservation, and a larger region fits
+    // (in region 1's record: no range uses it now).
+    try std.testing.expectEqual(@as(u32, 1), arena.grow(7 * unit_bytes).?);
+    try std.testing.expectEqual(@as(u32, 1), arena.regionOf(unit_granules));
+    try std.testing.expectEqual(@as(usize, 2), arena.regions.items.len);
 }
 
 test "decommitted neighbours merge so a larger region fits between committed ones" {
@@ -266,4 +323,43 @@ test "decommitted neighbours merge so a larger region fits between committed one
     try std.testing.expect(arena.grow(3 * unit_bytes) == null); // two units free in the middle, none at the end
     try std.testing.expectEqual(@as(u32, 1), arena.grow(2 * unit_bytes).?); // the merged pair
     try std.testing.expectEqual(@as(u32, 1), arena.regionOf(2 * unit_granules));
+}
+
+test "a region grown in a larger decommitted range commits only its length; the rest stays for later" {
+    var arena = Arena.init(std.testing.allocator, .host, 16 * unit_bytes).?;
+    defer arena.deinit();
+    _ = arena.grow(unit_bytes).?;
+    _ = arena.grow(8 * unit_bytes).?;
+    _ = arena.grow(unit_bytes).?; // regions: 1 unit, 8 units, 1 unit
+    arena.shrink(1);
+    try std.testing.expectEqual(2 * unit_bytes, arena.committed_bytes);
+    const first = arena.grow(2 * unit_bytes).?;
+    try std.testing.expectEqual(@as(u32, 1), first); // in the freed range, not past the last region
+    try std.testing.expectEqual(4 * unit_bytes, arena.committed_bytes);
+    try std.testing.expectEqual(2 * unit_bytes, arena.regionBytes(first));
+    const rest = arena.regionOf(3 * unit_granules);
+    try std.testing.expect(rest != first and !arena.regions.items[rest].committed);
+    try std.testing.expectEqual(6 * unit_bytes, arena.regionBytes(rest));
+    const second = arena.grow(6 * unit_bytes).?; // the rest, whole
+    try std.testing.expectEqual(rest, second);
+    try std.testing.expectEqual(10 * unit_bytes, arena.committed_bytes);
+    // Given back, the two merge again, and the record of the merged-away one is the next split's.
+    arena.shrink(first);
+    arena.shrink(second);
+    const records = arena.regions.items.len;
+    try std.testing.expectEqual(@as(u32, 0), arena.regions.items[second].len);
+    try std.testing.expectEqual(first, arena.grow(3 * unit_bytes).?);
+    try std.testing.expectEqual(second, arena.regionOf(4 * unit_granules));
+    try std.testing.expectEqual(records, arena.regions.items.len);
+    try std.testing.expectEqual(5 * unit_bytes, arena.committed_bytes);
+}
+
+test "the smallest decommitted range that holds a region is the one taken" {
+    var arena = Arena.init(std.testing.allocator, .host, 16 * unit_bytes).?;
+    defer arena.deinit();
+    for ([_]u64{ 1, 4, 1, 2, 1 }) |units| _ = arena.grow(units * unit_bytes).?;
+    arena.shrink(1); // 4 units free at unit 1
+    arena.shrink(3); // 2 units free at unit 6
+    try std.testing.expectEqual(@as(u32, 3), arena.grow(2 * unit_bytes).?);
+    try std.testing.expectEqual(@as(u32, 1), arena.grow(3 * unit_bytes).?);
 }

@@ -41,9 +41,10 @@ fn failNoPool(handle: i32) i32 {
 }
 
 /// ThreadMisuse where a "none" pool (host, device or PMEM) is used from a thread that did not
-/// make it (sync/owner_check.zig).
-inline fn checkOwner(pool: anytype) status.Error!void {
-    return owner_check.check(pool.config.thread_safety == .none, pool.owner_thread, pool.name);
+/// make it (sync/owner_check.zig); else the pool is told its owner entered (`Pool.ownerEntered`).
+inline fn checkOwner(pool: *Pool) status.Error!void {
+    try owner_check.check(pool.config.thread_safety == .none, pool.owner_thread, pool.name);
+    pool.ownerEntered(); // every call that may change a "none" pool's figures passes here first
 }
 
 /// Who may make a call on a pool of either table: any thread (what never changes after the pool
@@ -155,8 +156,8 @@ export fn mp_cache_refill(handle: i32, record_address: usize) i32 {
     return @intCast(count);
 }
 
-/// JavaScript saw the record closed (its pool destroyed) and dropped its view: 1 where the thread
-/// may now reuse it for another pool, 0 where it is not this thread's, or still open.
+/// JavaScript saw the record's pool destroyed (or its destroy begun) and dropped its view: 1 where
+/// it is this thread's (reused for another pool once closed), 0 where it is not.
 export fn mp_cache_release(record_address: usize) u32 {
     return @intFromBool(js_cache.release(record_address));
 }

@@ -222,7 +222,8 @@ pub fn Layers(comptime Pool: type) type {
             if (pool.sharded != null) return &sharded_entry;
             assert(pool.config.thread_safety != .lock_free);
             const locked = @intFromBool(pool.config.thread_safety == .mutex);
-            const timed = @intFromBool(pool.stats.enabled);
+            // Not where JavaScript's bins hand blocks out: most allocations never enter the core (pool.zig openBins).
+            const timed = @intFromBool(pool.stats.enabled and pool.bins == null);
             if (pool.journal != null) {
                 assert(pool.debug == null);
                 return &journaled_entries[locked][timed];

@@ -65,7 +65,11 @@ pub const Pool = struct {
     stats: stats_mod.Stats,
     mutex: @import("sync/adaptive_mutex.zig").AdaptiveMutex = .{},
     alignment_granules: u32,
-    last_region_bytes: u64 = 0,
+    /// The size growth goes on from: the next region is this x growth. It is the last region grown
+    /// by the growth factor (the first region to start with); a region grown for one request larger
+    /// than that is the request's own size and leaves the step as it was, and trim brings the step
+    /// down to the largest region left, so what a pool commits follows what it needs.
+    growth_step_bytes: u64 = 0,
     /// Each allocation gets the next id (never 0): a handle that frees by id cannot free a
     /// block that has since been freed by pointer and handed to someone else.
     last_id: u32 = 0,
@@ -205,10 +209,11 @@ pub const Pool = struct {
             .fixed_size => |fixed| @max(config.initial_size, @as(u64, fixed.stride) * granule_bytes),
             .variable => config.initial_size,
         };
-        if (self.grow(std.mem.alignForward(u64, first_region_bytes, granularity)) == null) {
+        const first_index = self.grow(std.mem.alignForward(u64, first_region_bytes, granularity)) orelse {
             self.deinitParts();
             return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes of {s} memory", .{ config.initial_size, @tagName(config.kind) });
-        }
+        };
+        self.growth_step_bytes = self.arena.regionBytes(first_index);
         return self;
     }
 
@@ -259,7 +264,7 @@ pub const Pool = struct {
         const region = &self.arena.regions.items[index];
         const restored = try journal.recover(&self.strategy, region.*, &self.last_id);
         region.live_count = @intCast(restored.live_count);
-        self.last_region_bytes = len_bytes;
+        self.growth_step_bytes = len_bytes;
         self.stats.live_allocations = restored.live_count;
         self.stats.peak_live_allocations = restored.live_count;
         self.stats.bytes_in_use = restored.requested_bytes;
@@ -398,11 +403,11 @@ pub const Pool = struct {
             self.gpu.reclaim(self, null, true);
             if (self.tryPlace(block_bytes, requested, id)) |g| return g;
         }
-        const last_region_bytes = self.last_region_bytes;
+        const growth_step_bytes = self.growth_step_bytes;
         const region_index = self.growFor(self.regionBytesFor(block_bytes)) orelse return null;
         if (self.tryPlace(block_bytes, requested, id)) |g| return g;
         // Only the strategy's bookkeeping can fail here: give the region back, as it was before.
-        self.ungrow(region_index, last_region_bytes);
+        self.ungrow(region_index, growth_step_bytes);
         return null;
     }
 
@@ -420,13 +425,21 @@ pub const Pool = struct {
     /// Under the pool's lock, or a shared pool's growth lock.
     pub fn growFor(self: *Pool, needed_bytes: u64) ?u32 {
         if (self.config.growth == 0) return null;
-        const wanted: u64 = @intFromFloat(@as(f64, @floatFromInt(self.last_region_bytes)) * self.config.growth);
         const granularity = self.arena.backend.granularity();
         const room = self.arena.reserved_bytes - self.arena.committed_bytes;
         const minimum = std.mem.alignForward(u64, needed_bytes, granularity);
         if (minimum > room or minimum / granule_bytes > tlsf_mod.region_granules_max) return null;
-        const len = @min(std.mem.alignForward(u64, @max(wanted, minimum), granularity), room / granularity * granularity);
-        const index = self.grow(len) orelse self.grow(minimum) orelse return null;
+        const step = std.mem.alignForward(u64, @intFromFloat(@as(f64, @floatFromInt(self.growth_step_bytes)) * self.config.growth), granularity);
+        // A request larger than the next step gets a region of its own size: were the step to
+        // jump to it, every region after one large request would be that large and more.
+        const index = if (minimum > step) self.grow(minimum) orelse return null else blk: {
+            const len = @min(step, room / granularity * granularity);
+            if (self.grow(len)) |index| {
+                self.growth_step_bytes = len;
+                break :blk index;
+            }
+            break :blk self.grow(minimum) orelse return null;
+        };
         self.stats.growth_count += 1;
         return index;
     }
@@ -438,8 +451,7 @@ pub const Pool = struct {
             self.arena.shrink(index);
             return null;
         };
-        self.last_region_bytes = @as(u64, region.len) * granule_bytes;
-        self.gpu.regionAdded(self.arena.address(region.start), self.last_region_bytes);
+        self.gpu.regionAdded(self.arena.address(region.start), self.arena.regionBytes(index));
         self.stats.recordReserved(self.arena.committed_bytes);
         return index;
     }
@@ -462,14 +474,14 @@ pub const Pool = struct {
     }
 
     /// Undoes `growFor` of the region `index`, still empty, of a pool placing under its lock.
-    fn ungrow(self: *Pool, index: u32, last_region_bytes: u64) void {
+    fn ungrow(self: *Pool, index: u32, growth_step_bytes: u64) void {
         assert(self.shared == null and self.sharded == null);
         const region = self.arena.regions.items[index];
         assert(region.committed and region.live_count == 0 and region.owner == .strategy);
         self.strategy.removeRegion(index, region);
         self.arena.shrink(index);
         self.stats.growth_count -= 1;
-        self.last_region_bytes = last_region_bytes;
+        self.growth_step_bytes = growth_step_bytes;
     }
 
     /// Frees the block at `g`. With `expected_id` not 0, only if the block still holds that allocation.
@@ -661,6 +673,13 @@ pub const Pool = struct {
         };
     }
 
+    /// The pool's owner enters the core: where JavaScript's bins hand blocks out, what their hits
+    /// since the last call reached goes into the peaks before this call changes the pool's figures
+    /// (sync/js_bins.zig `foldPeaks`).
+    pub inline fn ownerEntered(self: *Pool) void {
+        if (self.bins) |bins| bins.foldPeaks(&self.stats);
+    }
+
     /// The pool's JavaScript bins (sync/js_bins.zig), made on the first call: null where the pool
     /// may not have them (only its thread touches a "none" pool, so JavaScript and the core never
     /// work on the table at once; the debug layer and the sharded placement keep their own state).
@@ -670,9 +689,14 @@ pub const Pool = struct {
         if (self.debug != null or self.config.debug.coreActive() or self.shared != null or self.sharded != null) return null;
         // A block freed into the bins stays registered as live with the tool, which would then miss a kernel's use after free.
         if (self.gpu.watchedByTool()) return null;
-        const bins = Bins.create(@intFromPtr(&self.last_id)) orelse return null;
+        const bins = Bins.create(@intFromPtr(&self.last_id), &self.stats) orelse return null;
         bins.setCap(self.arena.committed_bytes);
         self.bins = bins;
+        // Timed as the fixed-size pools' JavaScript cache is: not at all. Most allocations and
+        // frees are hits that never enter the core, and a timing of the misses alone (the
+        // slowest) would say nothing of the pool's.
+        self.stats.dropTimings();
+        self.entry = layers.choose(self);
         return bins;
     }
 
@@ -686,10 +710,9 @@ pub const Pool = struct {
         if (capacity < size or capacity > self.sizeMax()) return status.fail(error.InvalidSize, "a bin's block of {d} bytes cannot hold {d} bytes (pool '{s}')", .{ capacity, size, self.name });
         self.lock();
         defer self.unlock();
-        const peaks = .{ self.stats.peak_bytes_in_use, self.stats.peak_live_allocations };
         const placed = try layers.allocBlock(self, size, capacity);
         if (size <= std.math.maxInt(u32)) _ = bins.register(placed.g, @intCast(Config.granulesFor(capacity)), @intCast(size), placed.id);
-        if (self.stats.enabled) bins.notePeaks(&self.stats, peaks[0], peaks[1]);
+        bins.foldPeaks(&self.stats); // the allocation raised the bins' part (the watermark lags)
         bins.setCap(self.arena.committed_bytes);
         return placed;
     }
@@ -717,12 +740,14 @@ pub const Pool = struct {
             .live => |slot| slot,
             .none, .binned => return,
         };
+        bins.foldPeaks(&self.stats); // its bytes move from the bins' part to the rest
         const left = bins.leave(slot);
         self.strategy.variable.setId(g, left.id);
         self.strategy.variable.setRequested(g, left.requested);
         const in_use = @as(i64, @intCast(self.stats.bytes_in_use)) + left.bytes_in_use_change;
         assert(in_use >= 0);
         self.stats.bytes_in_use = @intCast(in_use);
+        bins.foldPeaks(&self.stats);
     }
 
     pub fn reset(self: *Pool) Error!void {
@@ -761,6 +786,8 @@ pub const Pool = struct {
             self.arena.shrink(@intCast(index));
             released += @as(u64, region.len) * granule_bytes;
         }
+        // Growth goes on from what the pool still holds, not from a region it no longer has.
+        self.growth_step_bytes = @min(self.growth_step_bytes, self.arena.largestCommittedBytes());
         self.stats.trim_count += 1;
         self.stats.bytes_trimmed += released;
         return released;
@@ -795,7 +822,7 @@ pub const Pool = struct {
     /// The figures just written from the pool's record (`out`) become those of the allocations
     /// made, where JavaScript's bins hand blocks out (sync/js_bins.zig `correct`).
     pub fn correctFiguresLocked(self: *const Pool, out: *[stats_mod.field_count]f64) void {
-        if (self.bins) |bins| bins.correct(out);
+        if (self.bins) |bins| bins.correct(&self.stats, out);
     }
 
     /// The record's peaks, just reset, start from what the allocations hold, where JavaScript's
@@ -905,6 +932,37 @@ test "a variable pool grows to maxSize, then fails, then trims" {
     try std.testing.expectEqual(@as(u64, 3 * 64 * 1024), pool.trim());
     try std.testing.expectEqual(@as(u64, 64 * 1024), pool.arena.committed_bytes);
     _ = try pool.alloc(60 * 1024, null);
+}
+
+test "growth: each region growth x the step; a larger request its own size, the step unchanged; trim brings the step down to what is left" {
+    for ([_]config_mod.StrategyKind{ .variable, .fixed_size }) |strategy| {
+        var config = testConfig(strategy);
+        config.max_size = 0;
+        config.growth = 2;
+        const pool = try Pool.create(std.testing.allocator, "growth", config);
+        defer pool.destroy();
+        const KiB = 1024;
+        try std.testing.expectEqual(@as(u64, 64 * KiB), pool.growth_step_bytes);
+        const expected = [_]struct { u64, u64, u64 }{
+            // asked, region grown, committed after
+            .{ 1, 128 * KiB, 192 * KiB },
+            .{ 10 << 20, 10 << 20, (10 << 20) + 192 * KiB }, // one large request: its size
+            .{ 1, 256 * KiB, (10 << 20) + 448 * KiB }, // and the step goes on from 128 KiB, not 10 MiB
+        };
+        for (expected) |row| {
+            const index = pool.growFor(row[0]).?;
+            try std.testing.expectEqual(row[1], pool.arena.regionBytes(index));
+            try std.testing.expectEqual(row[2], pool.arena.committed_bytes);
+        }
+        try std.testing.expectEqual(@as(u64, 256 * KiB), pool.growth_step_bytes);
+        try std.testing.expectEqual((10 << 20) + 384 * KiB, pool.trim());
+        try std.testing.expectEqual(@as(u64, 64 * KiB), pool.growth_step_bytes);
+        // Grown again, the pool starts from its first region, in the range trim freed.
+        const index = pool.growFor(1).?;
+        try std.testing.expectEqual(@as(u64, 128 * KiB), pool.arena.regionBytes(index));
+        try std.testing.expectEqual(@as(u64, 192 * KiB), pool.arena.committed_bytes);
+        try std.testing.expectEqual(@as(u64, 4), pool.stats.growth_count);
+    }
 }
 
 test "a fixed pool serves a block, refuses sizes past its reservation, and resets" {

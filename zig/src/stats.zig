@@ -140,6 +140,15 @@ pub const Stats = struct {
         return self.enabled and count % timing_sample_period == timing_sample_period - 1;
     }
 
+    /// The timings measured so far are dropped: from now on the pool is not timed (its
+    /// allocations are mostly made where no clock runs: sync/js_bins.zig), and a part would mislead.
+    pub fn dropTimings(self: *Stats) void {
+        self.alloc_samples = 0;
+        self.alloc_sample_ns = 0;
+        self.free_samples = 0;
+        self.free_sample_ns = 0;
+    }
+
     pub fn recordAllocTime(self: *Stats, ns: u64) void {
         self.alloc_samples += 1;
         self.alloc_sample_ns += ns -| clockOverheadNs();

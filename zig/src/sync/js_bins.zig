@@ -18,7 +18,11 @@
 //!
 //! Statistics: the pool's counters count a registered block as one allocation of its first size
 //! from registration to release; `correct` turns them into the allocations JavaScript made, from
-//! the counters JavaScript keeps in `Header` and the differences kept here.
+//! the counters JavaScript keeps in `Header` and the differences kept here. Peaks are kept here,
+//! exact: between two calls of the pool's owner into the core only JavaScript changes the
+//! allocations, and only the bins' part of them (a hit raises it), so JavaScript keeps the highest
+//! that part reached (`live_requested_high`, `cached_blocks_low`) and the core folds it over the
+//! rest of the pool's figures, which no hit changes, as the owner enters (`foldPeaks`).
 //!
 //! Invariants: only the pool's thread reads or writes the table (no atomics); every slot in the
 //! hash is in use and its block placed; a binned slot's state has `binned_flag` set; `count`
@@ -67,6 +71,11 @@ pub const Header = extern struct {
     ids_address: f64 = 0,
     slot_capacity: u32 = slot_capacity,
     hash_bits: u32 = hash_bits,
+    /// The most bytes the live allocations of registered blocks asked for, and the fewest binned
+    /// blocks, since the core last folded them into the peaks (`foldPeaks`): JavaScript lowers and
+    /// raises them on each hit.
+    live_requested_high: f64 = 0,
+    cached_blocks_low: f64 = 0,
 };
 
 pub const Slot = extern struct { g: u32 = 0, granules: u32 = 0, requested: u32 = 0, state: u32 = 0 };
@@ -79,8 +88,8 @@ pub const Shared = extern struct {
 };
 
 comptime {
-    assert(@sizeOf(Header) == 80);
-    assert(@offsetOf(Shared, "slots") == 80 and @offsetOf(Shared, "hash") == 80 + 16 * slot_capacity);
+    assert(@sizeOf(Header) == 96);
+    assert(@offsetOf(Shared, "slots") == 96 and @offsetOf(Shared, "hash") == 96 + 16 * slot_capacity);
 }
 
 /// What the bins know of the block at an offset.
@@ -108,8 +117,13 @@ pub const Bins = struct {
     /// What the pool's freed-bytes total holds beyond what was freed: its releases count a
     /// block's first size, the allocation freed had another (or none, for a binned block).
     freed_surplus: i64 = 0,
+    /// The peaks of the allocations made (the pool's own count binned blocks as in use, at their
+    /// first size), up to the core's last `foldPeaks`.
+    peak_bytes: u64 = 0,
+    peak_live: u64 = 0,
 
-    pub fn create(ids_address: usize) ?*Bins {
+    /// Bins for a pool whose figures are `stats` (peaks from its own: no block is binned yet).
+    pub fn create(ids_address: usize, stats: *const stats_mod.Stats) ?*Bins {
         const page = std.heap.page_allocator;
         const self = page.create(Bins) catch return null;
         // Fresh pages from the OS are zero (the slots and hash start empty) and are committed as
@@ -132,7 +146,7 @@ pub const Bins = struct {
             return null;
         };
         for (unused, 0..) |*index, i| index.* = slot_capacity - 1 - @as(u32, @intCast(i));
-        self.* = .{ .shared = shared, .recorded = recorded, .unused = unused, .unused_count = slot_capacity };
+        self.* = .{ .shared = shared, .recorded = recorded, .unused = unused, .unused_count = slot_capacity, .peak_bytes = stats.peak_bytes_in_use, .peak_live = stats.peak_live_allocations };
         return self;
     }
 
@@ -312,6 +326,8 @@ pub const Bins = struct {
         header.live_requested_bytes = 0;
         header.cached_bytes = 0;
         header.cached_blocks = 0;
+        header.live_requested_high = 0;
+        header.cached_blocks_low = 0;
     }
 
     /// Sets the cap on binned bytes from the pool's committed bytes.
@@ -321,7 +337,7 @@ pub const Bins = struct {
 
     /// Turns the pool's figures (`out`, as stats.zig wrote them) into those of the allocations
     /// made: see the file's comment.
-    pub fn correct(self: *const Bins, out: *[stats_mod.field_count]f64) void {
+    pub fn correct(self: *const Bins, stats: *const stats_mod.Stats, out: *[stats_mod.field_count]f64) void {
         const header = &self.shared.header;
         const F = stats_mod.Field;
         const at = struct {
@@ -350,25 +366,44 @@ pub const Bins = struct {
         at(out, .largest_free_block).* = @max(at(out, .largest_free_block).*, @as(f64, @floatFromInt(largest)));
         const free = at(out, .free_bytes).*;
         at(out, .fragmentation).* = if (free == 0) 0 else 1.0 - at(out, .largest_free_block).* / free;
-        // Peaks are the pool's own, where a binned block counts in use at its first size: at least
-        // what is in use now (where they are kept: collectStats off keeps none).
-        if (at(out, .peak_bytes_in_use).* != 0) at(out, .peak_bytes_in_use).* = @max(at(out, .peak_bytes_in_use).*, at(out, .bytes_in_use).*);
-        if (at(out, .peak_live_allocations).* != 0) at(out, .peak_live_allocations).* = @max(at(out, .peak_live_allocations).*, at(out, .live_allocations).*);
+        // Peaks are the bins' own, with what hits reached since the last fold (where they are kept:
+        // collectStats off keeps none).
+        if (stats.enabled) {
+            const peak_bytes, const peak_live = self.peaksNow(stats);
+            at(out, .peak_bytes_in_use).* = @floatFromInt(peak_bytes);
+            at(out, .peak_live_allocations).* = @floatFromInt(peak_live);
+        }
     }
 
-    /// The pool's counters just counted an allocation: its peaks, from `peak_bytes` and `peak_live`
-    /// before it, rise to what the allocations hold now (its counters hold binned blocks too).
-    pub fn notePeaks(self: *const Bins, stats: *stats_mod.Stats, peak_bytes: u64, peak_live: u64) void {
+    /// The peaks with what JavaScript's hits reached since the last fold, over the pool's figures
+    /// `stats`, which no hit changes: its bytes in use less the registered blocks' (first) sizes,
+    /// and its live allocations, which count every registered block.
+    fn peaksNow(self: *const Bins, stats: *const stats_mod.Stats) struct { u64, u64 } {
         const header = &self.shared.header;
-        stats.peak_bytes_in_use = @max(peak_bytes, stats.bytes_in_use - self.recorded_bytes + counted(header.live_requested_bytes));
-        stats.peak_live_allocations = @max(peak_live, stats.live_allocations - counted(header.cached_blocks));
+        assert(stats.bytes_in_use >= self.recorded_bytes);
+        const outside = stats.bytes_in_use - self.recorded_bytes;
+        const live_high = @max(counted(header.live_requested_high), counted(header.live_requested_bytes));
+        const binned_low = @min(counted(header.cached_blocks_low), counted(header.cached_blocks));
+        return .{ @max(self.peak_bytes, outside + live_high), @max(self.peak_live, stats.live_allocations -| binned_low) };
     }
 
-    /// Peaks start again from what the allocations hold now (the pool's counters hold binned blocks too).
-    pub fn resetPeaks(self: *const Bins, stats: *stats_mod.Stats) void {
+    /// The pool's owner enters the core (a call that may change the pool's figures, `stats`, follows),
+    /// or a call changed them and the watermarks lag: what JavaScript's hits reached goes into the
+    /// peaks, and the watermarks start again from now.
+    pub fn foldPeaks(self: *Bins, stats: *const stats_mod.Stats) void {
+        self.peak_bytes, self.peak_live = self.peaksNow(stats);
         const header = &self.shared.header;
-        stats.peak_bytes_in_use = stats.bytes_in_use - self.recorded_bytes + counted(header.live_requested_bytes);
-        stats.peak_live_allocations = stats.live_allocations - counted(header.cached_blocks);
+        header.live_requested_high = header.live_requested_bytes;
+        header.cached_blocks_low = header.cached_blocks;
+    }
+
+    /// Peaks start again from what the allocations hold now (`stats`: the pool's figures).
+    pub fn resetPeaks(self: *Bins, stats: *const stats_mod.Stats) void {
+        const header = &self.shared.header;
+        header.live_requested_high = header.live_requested_bytes;
+        header.cached_blocks_low = header.cached_blocks;
+        self.peak_bytes = stats.bytes_in_use - self.recorded_bytes + counted(header.live_requested_bytes);
+        self.peak_live = stats.live_allocations -| counted(header.cached_blocks);
     }
 };
 
@@ -430,7 +465,7 @@ const counted = @import("js_cache.zig").counted;
 
 test "bins: register, find, bin as JavaScript does, leave, flush and reset keep the table whole" {
     var id_word: u32 = 0;
-    const bins = Bins.create(@intFromPtr(&id_word)).?;
+    const bins = Bins.create(@intFromPtr(&id_word), &.{ .enabled = true }).?;
     defer bins.destroy();
     // Offsets that share home entries: backward-shift deletion must keep every other findable.
     var offsets: [300]u32 = undefined;
@@ -470,10 +505,10 @@ test "bins: register, find, bin as JavaScript does, leave, flush and reset keep 
 
 test "bins: a viewed table outlives its pool, emptied, until JavaScript lets go; an unviewed one goes with it" {
     var id_word: u32 = 0;
-    const unviewed = Bins.create(@intFromPtr(&id_word)).?;
+    const unviewed = Bins.create(@intFromPtr(&id_word), &.{ .enabled = true }).?;
     unviewed.retire(); // freed now (the testing leak check would not see page memory: the list must stay empty)
     try std.testing.expect(orphans == null);
-    const bins = Bins.create(@intFromPtr(&id_word)).?;
+    const bins = Bins.create(@intFromPtr(&id_word), &.{ .enabled = true }).?;
     bins.viewed = true;
     try std.testing.expect(bins.register(5, 4, 50, 1));
     try std.testing.expect(bins.register(9, 4, 50, 2));
@@ -495,7 +530,7 @@ test "bins: a viewed table outlives its pool, emptied, until JavaScript lets go;
 
 test "bins: a full table registers no more, and a freed slot is used again" {
     var id_word: u32 = 0;
-    const bins = Bins.create(@intFromPtr(&id_word)).?;
+    const bins = Bins.create(@intFromPtr(&id_word), &.{ .enabled = true }).?;
     defer bins.destroy();
     for (0..slot_capacity) |i| try std.testing.expect(bins.register(@intCast(i * 2), 1, 1, 1));
     try std.testing.expect(!bins.register(1, 1, 1, 1));

@@ -73,7 +73,9 @@ pub const Record = extern struct {
     serial: u64 = 0,
     next_in_pool: ?*Record = null,
     next_in_thread: ?*Record = null,
-    /// Closed, and released by the JavaScript that viewed it: free for the thread's next pool.
+    /// Released by the JavaScript that viewed it (it never touches the record again): free for the
+    /// thread's next pool once closed. A cache may let go before the close: a flush that finds the
+    /// pool gone while another thread's destroy has begun but not yet reached `closeAll`.
     reusable: bool = false,
     /// A JavaScript cache views it. A second one in the thread (a second copy of the library,
     /// loaded from another path onto this core) would keep its own count of the same stack and
@@ -123,7 +125,7 @@ pub fn open(first: *?*Record, handle: i32, serial: u64, stride_granules: u32) ?*
             record.viewed = true;
             return record;
         }
-        if (closed == null and record.reusable) closed = record;
+        if (closed == null and record.reusable and @atomicLoad(u32, &record.shared.owner_serial, .acquire) == 0) closed = record;
     }
     if (closed == null) {
         if (orphanIn(first.*)) |record| return adopt(record, serial);
@@ -168,23 +170,29 @@ fn adopt(record: *Record, serial: u64) *Record {
     return record;
 }
 
-/// JavaScript saw the record at `address` closed and dropped its view: the calling thread may
-/// reuse it. False for an address that is none of the thread's records, or one still open.
+/// JavaScript dropped its view of the record at `address`, its pool destroyed or being destroyed:
+/// the calling thread reuses it once it is closed (`open`). Were a record let go while still open
+/// refused, a cache that died in the moment between a destroy's start and its close would leave
+/// it to no one for the life of the thread. False for an address that is none of the thread's records.
 pub fn release(address: usize) bool {
     var it = thread_records;
     while (it) |record| : (it = record.next_in_thread) {
         if (@intFromPtr(record) != address) continue;
-        if (@atomicLoad(u32, &record.shared.owner_serial, .acquire) != 0) return false;
         record.reusable = true;
         return true;
     }
     return false;
 }
 
-/// Closes every record of a pool being destroyed (under its lock): their views see it closed.
+/// Closes every record of a pool being destroyed (under its lock): their views see it closed. A
+/// record closed and let go may be reused by its thread at once, its link rewritten: each link is
+/// read before its record is closed.
 pub fn closeAll(first: ?*Record) void {
     var it = first;
-    while (it) |record| : (it = record.next_in_pool) @atomicStore(u32, &record.shared.owner_serial, 0, .release);
+    while (it) |record| {
+        it = record.next_in_pool;
+        @atomicStore(u32, &record.shared.owner_serial, 0, .release);
+    }
 }
 
 /// Whether a thread other than the caller has an open record in the list: a cache that may still
@@ -368,7 +376,6 @@ test "records: one per pool and thread, closed ones reused, totals summed" {
     try std.testing.expectEqual(@as(u64, 72), sum.freed_bytes);
     try std.testing.expectEqual(@as(u64, 2), sum.cached_blocks);
     try std.testing.expect(!usedElsewhere(list));
-    try std.testing.expect(!release(@intFromPtr(a))); // still open: not reusable
     closeAll(list);
     try std.testing.expect(!a.serves(7));
     var other: ?*Record = null;
@@ -379,6 +386,24 @@ test "records: one per pool and thread, closed ones reused, totals summed" {
     const c = open(&third, 3, 9, 4).?;
     try std.testing.expectEqual(a, c); // the released record, reused
     try std.testing.expectEqual(@as(u32, 0), c.shared.count);
+    closeAll(other);
+    closeAll(third);
+}
+
+test "a record JavaScript lets go of while its pool's destroy has begun (not yet closed) is reused once the destroy closes it" {
+    var list: ?*Record = null;
+    const a = open(&list, 1, 7, 4).?;
+    // A full stack's flush found the pool gone (its destroy began in another Worker): the cache
+    // dies and lets go of the record before the destroy reaches closeAll.
+    try std.testing.expect(release(@intFromPtr(a)));
+    var other: ?*Record = null;
+    const b = open(&other, 2, 8, 4).?;
+    try std.testing.expect(a != b); // still open: still the pool's, not reused yet
+    closeAll(list); // the destroy goes on
+    var third: ?*Record = null;
+    const c = open(&third, 3, 9, 4).?;
+    try std.testing.expectEqual(a, c); // closed and let go: reused, not leaked
+    try std.testing.expect(!release(0x10)); // no record of the thread's
     closeAll(other);
     closeAll(third);
 }

@@ -81,8 +81,9 @@ pub const SharedFixed = struct {
 
     pub fn destroy(self: *SharedFixed) void {
         self.growth_mutex.lock();
-        js_cache.closeAll(self.js_records);
+        // Walked before the close: a record closed may be reused by its thread, its links rewritten.
         const viewed_elsewhere = js_cache.usedElsewhere(self.js_records);
+        js_cache.closeAll(self.js_records);
         // Other threads' caches see the pool gone at their next use of any block.
         if (viewed_elsewhere) self.fixed.markDead();
         self.growth_mutex.unlock();
