@@ -148,6 +148,12 @@ export abstract class NativePool {
   #history: History | undefined;
   /** This thread's cache of free blocks: undefined until the first allocation asks, null where the pool has none. */
   #cache: ThreadCache | null | undefined = undefined;
+  /**
+   * The cache again where it is a block stack (a FixedSize pool's) and no debug record is kept:
+   * raw pointers' allocations and frees take it by address (cachedAddress, releaseAddress), with
+   * no granule offset, no id and no tracking between. Null until the cache opens, and after destroy.
+   */
+  #blockCache: BlockCache | null = null;
   /** The message of a failure found by the cache (the core's last message is not about it). */
   #cacheMessage: string | undefined = undefined;
 
@@ -258,7 +264,20 @@ export abstract class NativePool {
     if (open === undefined || this.destroyed) this.#cache = null;
     else if (config.allocatorType === "FixedSize") this.#cache = open(this.#handle, config.blockSize, this.#name, config.threadSafety === "none");
     else this.#cache = config.threadSafety === "none" ? SizeBins.open(this.#handle, this.#name) : null;
+    this.#blockCache = this.#cache instanceof BlockCache && !this.tracking ? this.#cache : null;
     return this.#cache;
+  }
+
+  /**
+   * @internal a raw pointer's allocation of `size` bytes from this thread's block cache: its
+   * address, or 0 where the cache is not open (yet) or does not serve the request (the caller
+   * takes allocOffset). Throws where the cache fails. Sets no lastTaggedId.
+   */
+  cachedAddress(size: number): number {
+    const cache = this.#blockCache;
+    if (cache === null || typeof size !== "number" || !(size >>> 0 === size && size !== 0 && size <= cache.maxBytes)) return 0;
+    const address = cache.allocAddress(size);
+    return address > 0 ? address : this.#cacheFailed(cache, address);
   }
 
   /** Frees the block at `offset` (by allocation `id` where not 0): in this thread's cache where it serves the block, else in the core. */
@@ -321,6 +340,9 @@ export abstract class NativePool {
 
   /** @internal frees the block at `address` whoever holds it (a raw pointer free). */
   releaseAddress(address: number): void {
+    // The hit: this thread's block cache frees it by address, or changes nothing and the path below says why.
+    const cache = this.#blockCache;
+    if (cache !== null && cache.freeAddress(address) === 0) return this.ended((address - this.#base) * PER_GRANULE);
     const offset = this.offsetOf(address);
     const status = this.#free(offset, 0);
     if (status === 0 && !this.tracking) return this.ended(offset); // the common case, kept small for JSC's inliner
@@ -682,6 +704,7 @@ export abstract class NativePool {
     destroyedListener?.(this);
     this.#cache?.flush(); // the core closed it: this forgets it
     this.#cache = null;
+    this.#blockCache = null;
     this.endedAll();
     this.debug?.forgetAll(true);
     if (damage !== undefined) throw damage;
@@ -777,6 +800,8 @@ export abstract class HostPool extends NativePool {
 
   /** A bare pointer for hot paths: no handle object; free it with deallocate(pointer). */
   allocateRaw(size: number): Pointer {
+    const address = this.cachedAddress(size);
+    if (address !== 0) return address as Pointer;
     const offset = this.allocOffset(size);
     if (this.tracking) this.debug!.allocated(offset, this.lastTaggedId, size, undefined);
     return this.addressOf(offset);
