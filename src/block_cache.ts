@@ -17,7 +17,9 @@
  * so a pair uses at most one: the compare-and-swap that frees a block of a shared pool (of two
  * racing frees exactly one wins). A pool only its own thread may touch (threadSafety "none", the
  * default) has no racing free: a plain store frees there, and ids count pool-wide on a word the
- * core shares (cachePoolIds), as its other placements count them. An allocation publishes the block's
+ * core shares (cachePoolIds), as its other placements count them; its counters, last id and the
+ * record's copy of the stack are kept in this object and written for the core only before a core
+ * call reads them (publish()). An allocation publishes the block's
  * new id with a plain store on x86-64 (see PLAIN_PUBLISH). Everything else is a plain read of a value this thread wrote, or one whose staleness
  * the compare-and-swap catches. The stack's count is kept here (`#count`) and mirrored into the
  * record for the core, and so is the stack (#numbers, #addresses): numbers a refill wrote are read
@@ -166,6 +168,17 @@ export class BlockCache implements ThreadCache {
    * here; a shared pool's is advanced a batch at a time with a compare-and-swap (#takeIds).
    */
   readonly #ids: Int32Array;
+  /**
+   * The record's counters, kept here: the truth is these fields. A shared pool's cache writes each
+   * through to the record as it changes (the core sums them for any thread's getStats, and finishes
+   * a terminated Worker's operation from them); an exclusive pool's only in publish(), which the
+   * core's readers are preceded by (a plain field costs a fraction of a Float64Array's
+   * read-modify-write: bench/RESULTS.md).
+   */
+  #allocations: number;
+  #frees: number;
+  #allocatedBytes: number;
+  #freedBytes: number;
   /** The pool's last id: this thread's copy is the truth (the core's allocations are told with sawCoreId). */
   #lastPoolId = 0;
   /** A shared pool's ids this thread took from the core (a batch at a time) and has not given out: #nextId up to #idsEnd. */
@@ -188,6 +201,11 @@ export class BlockCache implements ThreadCache {
     const record = toArrayBuffer(address as Pointer, 0, RECORD_BYTES);
     this.#words = new Uint32Array(record);
     this.#counters = new Float64Array(record, 0, 8);
+    // A record another thread left (js_cache.zig adopt) keeps its counters: the pool's sums count them.
+    this.#allocations = this.#counters[Counter.allocations]!;
+    this.#frees = this.#counters[Counter.frees]!;
+    this.#allocatedBytes = this.#counters[Counter.allocatedBytes]!;
+    this.#freedBytes = this.#counters[Counter.freedBytes]!;
     this.#serial = Atomics.load(this.#words, Word.ownerSerial);
     this.#stride = this.#words[Word.strideGranules]!;
     this.#strideShift = (this.#stride & (this.#stride - 1)) === 0 ? 31 - Math.clz32(this.#stride) : -1;
@@ -285,23 +303,28 @@ export class BlockCache implements ThreadCache {
         // pool's come in batches from the core. The block is ours (freed, on our stack): no other
         // thread writes its word, except a destroy in another Worker (shared pools only), which
         // writes DEAD.
-        let next: number;
         if (this.#exclusive) {
-          next = this.#lastPoolId === ID_BITS ? 1 : this.#lastPoolId + 1;
+          // The block's words now; the id word, the record's count and counters at publish().
+          const next = this.#lastPoolId === ID_BITS ? 1 : this.#lastPoolId + 1;
           this.#lastPoolId = next;
-          this.#ids[0] = next;
-        } else {
-          next = this.#beginSharedAlloc(chunk, at, number);
-          if (next === 0) return this.#died();
+          this.#count = count;
+          chunk[REQUESTED + at] = size;
+          chunk[at] = next;
+          this.#allocations++;
+          this.#allocatedBytes += size;
+          this.lastId = next;
+          return this.#addresses[count]!;
         }
+        const next = this.#beginSharedAlloc(chunk, at, number);
+        if (next === 0) return this.#died();
         this.#count = count;
         this.#words[Word.count] = count;
         chunk[REQUESTED + at] = size;
         if (PLAIN_PUBLISH) chunk[at] = next;
         else Atomics.store(chunk, at, next);
-        this.#counters[Counter.allocations]! += 1;
-        this.#counters[Counter.allocatedBytes]! += size;
-        this.#words[Word.pendingKind] = 0; // (an exclusive pool's thread is its pool's: it never has one)
+        this.#counters[Counter.allocations] = ++this.#allocations;
+        this.#counters[Counter.allocatedBytes] = this.#allocatedBytes += size;
+        this.#words[Word.pendingKind] = 0;
         this.lastId = next;
         return this.#addresses[count]!;
       }
@@ -317,7 +340,7 @@ export class BlockCache implements ThreadCache {
     if (chunk[at] === DEAD) return 0;
     if (this.#nextId === this.#idsEnd) this.#takeIds();
     this.#words[Word.pendingNumber] = number;
-    this.#counters[Counter.pendingBefore] = this.#counters[Counter.allocations]!;
+    this.#counters[Counter.pendingBefore] = this.#allocations;
     this.#words[Word.pendingKind] = PENDING_ALLOC;
     return this.#nextId++;
   }
@@ -327,6 +350,7 @@ export class BlockCache implements ThreadCache {
     if (this.#dead) return this.#died();
     let count = this.#count;
     if (count === 0) {
+      this.publish();
       count = native.refillCache(this.#handle, this.#address);
       if (count < 0) {
         this.message = ""; // the core's own message says why
@@ -410,16 +434,14 @@ export class BlockCache implements ThreadCache {
     const requested = chunk[REQUESTED + at]! >>> 0;
     const count = this.#count;
     if (!this.#exclusive || requested > this.maxBytes || count === this.#capacity) return this.#release(chunk, at, number, state, g, address, 0);
-    // An exclusive pool's hit, whole here as allocAddress's is: #stackTop's push, a plain store
-    // marking the block freed (no other free can race it), #pushed's count.
+    // An exclusive pool's hit, whole here as allocAddress's is: the push (in the record at
+    // publish()), a plain store marking the block freed (no other free can race it), the counts.
     this.#numbers[count] = number;
     this.#addresses[count] = address;
-    this.#words[Word.numbers + count] = number;
-    this.#words[Word.count] = count + 1;
     chunk[at] = state | FREED;
     this.#count = count + 1;
-    this.#counters[Counter.frees]! += 1;
-    this.#counters[Counter.freedBytes]! += requested;
+    this.#frees++;
+    this.#freedBytes += requested;
     return 0;
   }
 
@@ -446,7 +468,7 @@ export class BlockCache implements ThreadCache {
   /** A shared pool's free of block `number` begins (see PENDING_ALLOC). */
   #intendFree(number: number): void {
     this.#words[Word.pendingNumber] = number;
-    this.#counters[Counter.pendingBefore] = this.#counters[Counter.frees]!;
+    this.#counters[Counter.pendingBefore] = this.#frees;
     this.#words[Word.pendingKind] = PENDING_FREE;
   }
 
@@ -461,6 +483,7 @@ export class BlockCache implements ThreadCache {
   #stackTop(number: number, address: number): number {
     let count = this.#count;
     if (count === this.#capacity) {
+      this.publish(KEEP_ON_FLUSH);
       count = native.flushCache(this.#handle, this.#address, KEEP_ON_FLUSH); // slots below stay as they were
       // Another Worker destroyed the pool meanwhile: a status, never a stack count.
       if (count < 0) return count === Status.poolNotFound ? this.#died() : count;
@@ -476,10 +499,37 @@ export class BlockCache implements ThreadCache {
   /** The block #stackTop put in slot `count` is marked freed: it is this cache's now; counts the free. */
   #pushed(count: number, requested: number): number {
     this.#count = count + 1;
-    this.#counters[Counter.frees]! += 1;
-    this.#counters[Counter.freedBytes]! += requested;
+    this.#frees++;
+    this.#freedBytes += requested;
+    if (!this.#exclusive) {
+      this.#counters[Counter.frees] = this.#frees;
+      this.#counters[Counter.freedBytes] = this.#freedBytes;
+    }
     this.#words[Word.pendingKind] = 0;
     return 0;
+  }
+
+  /**
+   * Writes into the record and the pool's id word what an exclusive pool's hits keep here alone:
+   * the counters, the last id, the stack's count and its slots from `from` up (those below
+   * #coreWrittenBelow are the core's own already), for a core call that reads them: a refill or
+   * flush here, the pool's statistics, reset, snapshot and core allocations (NativePool calls it
+   * first). Only this thread may use an exclusive pool, and the pool ends with it (the core's flush
+   * at the thread's end reads a record this left behind, and keeps only blocks their state words
+   * say are free: js_cache.zig dropUnfreed), so no reader comes between. A shared pool's cache
+   * writes all of it as it goes.
+   */
+  publish(from: number = this.#count): void {
+    if (!this.#exclusive || this.#dead) return;
+    const counters = this.#counters;
+    counters[Counter.allocations] = this.#allocations;
+    counters[Counter.frees] = this.#frees;
+    counters[Counter.allocatedBytes] = this.#allocatedBytes;
+    counters[Counter.freedBytes] = this.#freedBytes;
+    const count = this.#count;
+    for (let slot = Math.max(from, this.#coreWrittenBelow); slot < count; slot++) this.#words[Word.numbers + slot] = this.#numbers[slot]!;
+    this.#words[Word.count] = count;
+    this.#ids[0] = this.#lastPoolId;
   }
 
   /** The block #stackTop put in slot `count` was not freed here after all: off the stack again, no free in flight. */
@@ -552,6 +602,7 @@ export class BlockCache implements ThreadCache {
       this.#die(); // its pool is gone: nothing to give back, ever
       return;
     }
+    this.publish(0);
     native.flushCache(this.#handle, this.#address, 0);
     this.#count = 0;
     this.#coreWrittenBelow = 0;

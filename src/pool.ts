@@ -250,6 +250,7 @@ export abstract class NativePool {
     if (cache !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) return this.allocOffset(size);
     // A run of blocks is gathered from the pool's free stack: this thread's cached blocks go back first.
     if (cache !== null && cache.holdsBlocks) cache.flush();
+    this.#publish();
     const offset = this.#calls.alloc(this.#handle, sizeArg(size));
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
     this.tookCoreId();
@@ -287,8 +288,14 @@ export abstract class NativePool {
       const status = cache.free(offset, id);
       if (status < 0) this.#cacheMessage = cache.message;
       if (status !== 1) return status;
+      cache.publish?.();
     }
     return this.#calls.free(this.#handle, offset, id);
+  }
+
+  /** What this thread's cache keeps in JavaScript alone goes into the core's memory, for a core call that reads it next. */
+  #publish(): void {
+    this.#cache?.publish?.();
   }
 
   /** @internal gives this thread's cached blocks back to the pool (trim, reset, flushThreadCaches). */
@@ -302,6 +309,7 @@ export abstract class NativePool {
    * back to the pool and it runs once more, as a miss of the cache does (src/size_bins.ts).
    */
   allocInCore(allocate: () => number): number {
+    this.#publish();
     const offset = allocate();
     const cache = this.#cache;
     if (offset !== Status.outOfMemory || cache == null || !cache.holdsBlocks) return offset;
@@ -526,12 +534,14 @@ export abstract class NativePool {
 
   /** The pool's figures now. */
   getStats(): MemoryStats {
+    this.#publish();
     this.expectOk(this.#calls.stats(this.#handle, this.#statsRecord));
     return new MemoryStats(this.#name, this.#statsRecord.slice());
   }
 
   /** Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now: to measure one phase of a program. */
   resetPeaks(): void {
+    this.#publish();
     this.expectOk(this.#calls.resetPeaks(this.#handle));
   }
 
@@ -609,6 +619,7 @@ export abstract class NativePool {
 
   /** @internal the core's snapshot records (see takeSnapshot), through this pool's calls. */
   snapshotRecords(header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number {
+    this.#publish();
     return this.expectOk(this.#calls.snapshot(this.#handle, header, regions, regionCapacity, blocks, blockCapacity, stats));
   }
 
