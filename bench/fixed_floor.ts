@@ -130,7 +130,7 @@ function fullFree(s: Stack, address: number): number {
 // (The constants are written into the source as numbers, as a module's constants are folded.)
 const constants: Record<string, number> = { FREED, CONTINUED, BLOCKS, REQUESTED, START_PLUS_ONE, CAPACITY };
 const source = [rareAlloc, rareFree, bareAlloc, bareFree, fullAlloc, fullFree].map(String).join("\n").replace(/\b[A-Z][A-Z_]+\b/g, (name) => String(constants[name] ?? name));
-const copies = () => new Function(`${source}\nreturn { bareAlloc, bareFree, fullAlloc, fullFree };`)() as { bareAlloc: typeof bareAlloc; bareFree: typeof bareFree; fullAlloc: typeof fullAlloc; fullFree: typeof fullFree };
+const copies = () => new Function(`"use strict";\n${source}\nreturn { bareAlloc, bareFree, fullAlloc, fullFree };`)() as { bareAlloc: typeof bareAlloc; bareFree: typeof bareFree; fullAlloc: typeof fullAlloc; fullFree: typeof fullFree };
 const never = copies();
 const once = copies();
 const stacks = [new Stack(), new Stack(), new Stack(), new Stack()] as const;
