@@ -425,7 +425,8 @@ export class BlockCache implements ThreadCache {
     // (inside one, past the pool, below it, not a granule's) fails the start word's test.
     const g = (address - this.#base) * PER_GRANULE;
     const number = this.#strideShift >= 0 ? g >>> this.#strideShift : Math.floor(g / this.#stride);
-    const chunk = this.#chunkOf(number);
+    // (#chunkOf, written out: JSC inlines five calls deep, and this is the fifth from a caller's loop.)
+    const chunk = number < CHUNK_BLOCKS ? this.#chunk0 : this.#chunks[number >>> CHUNK_SHIFT];
     if (chunk === undefined) return 1;
     const at = number & (CHUNK_BLOCKS - 1);
     if ((chunk[START_PLUS_ONE + at]! >>> 0) - 1 !== g) return 1;

@@ -348,12 +348,19 @@ export abstract class NativePool {
 
   /** @internal frees the block at `address` whoever holds it (a raw pointer free). */
   releaseAddress(address: number): void {
-    // The hit: this thread's block cache frees it by address, or changes nothing and the path below says why.
+    // The hit: this thread's block cache frees it by address, or changes nothing and #releaseAddressSlow
+    // says why. The rest is a method of its own, so that this one stays small enough for JSC to
+    // inline into deallocate and its callers, and the hit's calls within the five levels JSC inlines
+    // from a caller's loop (with it here, a pair cost 3 ns more: bench/RESULTS.md).
     const cache = this.#blockCache;
     if (cache !== null && cache.freeAddress(address) === 0) return this.ended((address - this.#base) * PER_GRANULE);
+    this.#releaseAddressSlow(address);
+  }
+
+  #releaseAddressSlow(address: number): void {
     const offset = this.offsetOf(address);
     const status = this.#free(offset, 0);
-    if (status === 0 && !this.tracking) return this.ended(offset); // the common case, kept small for JSC's inliner
+    if (status === 0 && !this.tracking) return this.ended(offset);
     this.#afterFree(status, address, offset);
   }
 
@@ -812,7 +819,10 @@ export abstract class HostPool extends NativePool {
   /** A bare pointer for hot paths: no handle object; free it with deallocate(pointer). */
   allocateRaw(size: number): Pointer {
     const address = this.cachedAddress(size);
-    if (address !== 0) return address as Pointer;
+    return address !== 0 ? (address as Pointer) : this.#allocateRawSlow(size); // kept small for JSC's inliner, as releaseAddress
+  }
+
+  #allocateRawSlow(size: number): Pointer {
     const offset = this.allocOffset(size);
     if (this.tracking) this.debug!.allocated(offset, this.lastTaggedId, size, undefined);
     return this.addressOf(offset);
