@@ -279,42 +279,54 @@ export class BlockCache implements ThreadCache {
 
   /** A block for `size` bytes (1..maxBytes, checked by the caller): its granule offset, id in `lastId`; or a negative status. */
   alloc(size: number): number {
-    const address = this.allocAddress(size);
+    const address = this.#exclusive ? this.allocAddress(size) : this.allocSharedAddress(size);
     return address < 0 ? address : (address - this.#base) * PER_GRANULE;
   }
 
   /**
-   * As alloc(), giving the block's address (a raw pointer's allocation): the address, or a negative
-   * status. The hit is whole here, with no call (a shared pool's id and in-flight record aside):
-   * JSC inlines only small functions, and each call left on the path cost ns (bench/RESULTS.md).
-   * Refills, slots a refill wrote, a destroyed pool and every failure go to #allocSlow, which comes
-   * back here once the top slot is ready. A dead cache's count is 0, so it always goes there.
+   * An exclusive pool's allocation of a block for `size` bytes (1..maxBytes, checked by the caller),
+   * as alloc() but giving the block's address (a raw pointer's allocation): the address, id in
+   * `lastId`, or a negative status. A shared pool's is allocSharedAddress, a method of its own: code a
+   * pool of one kind runs is profiled apart from the other's, and a shared pool's pair run even once
+   * in the process made an exclusive pool's 1–2 ns dearer (bench/RESULTS.md). The hit is whole here,
+   * with no call: JSC inlines only small functions, five calls deep from a caller's loop. Refills,
+   * slots a refill wrote, a destroyed pool and every failure go to #allocSlow, which comes back here
+   * once the top slot is ready. A dead cache's count is 0, so it always goes there.
    */
   allocAddress(size: number): number {
     const count = this.#count - 1;
-    if (count >= this.#coreWrittenBelow) {
+    if (count >= this.#coreWrittenBelow && this.#exclusive) {
       const number = this.#numbers[count]!;
       const chunk = number < CHUNK_BLOCKS ? this.#chunk0 : this.#chunks[number >>> CHUNK_SHIFT];
       // (Always known while the pool lives: the pop that copied the slot, or the free that pushed it, viewed it.)
       if (chunk !== undefined) {
         const at = number & (CHUNK_BLOCKS - 1);
         // Ids count up pool-wide (as the core gives them): a handle of an earlier allocation never
-        // frees a later one. An exclusive pool's are counted here and written through; a shared
-        // pool's come in batches from the core. The block is ours (freed, on our stack): no other
-        // thread writes its word, except a destroy in another Worker (shared pools only), which
-        // writes DEAD.
-        if (this.#exclusive) {
-          // The block's words now; the id word, the record's count and counters at publish().
-          const next = this.#lastPoolId === ID_BITS ? 1 : this.#lastPoolId + 1;
-          this.#lastPoolId = next;
-          this.#count = count;
-          chunk[REQUESTED + at] = size;
-          chunk[at] = next;
-          this.#allocations++;
-          this.#allocatedBytes += size;
-          this.lastId = next;
-          return this.#addresses[count]!;
-        }
+        // frees a later one. The block is ours (freed, on our stack): no other thread writes its
+        // words. Its words now; the id word, the record's count and counters at publish().
+        const next = this.#lastPoolId === ID_BITS ? 1 : this.#lastPoolId + 1;
+        this.#lastPoolId = next;
+        this.#count = count;
+        chunk[REQUESTED + at] = size;
+        chunk[at] = next;
+        this.#allocations++;
+        this.#allocatedBytes += size;
+        this.lastId = next;
+        return this.#addresses[count]!;
+      }
+    }
+    return this.#allocSlow(size);
+  }
+
+  /** A shared pool's allocAddress: ids come in batches from the core, and every step is written through for the core. */
+  allocSharedAddress(size: number): number {
+    const count = this.#count - 1;
+    if (count >= this.#coreWrittenBelow) {
+      const number = this.#numbers[count]!;
+      const chunk = number < CHUNK_BLOCKS ? this.#chunk0 : this.#chunks[number >>> CHUNK_SHIFT];
+      if (chunk !== undefined) {
+        const at = number & (CHUNK_BLOCKS - 1);
+        // The block is ours, except that a destroy in another Worker writes DEAD into its word.
         const next = this.#beginSharedAlloc(chunk, at, number);
         if (next === 0) return this.#died();
         this.#count = count;
@@ -370,7 +382,7 @@ export class BlockCache implements ThreadCache {
       this.#addresses[count] = this.#base + ((chunk[START_PLUS_ONE + (number & (CHUNK_BLOCKS - 1))]! >>> 0) - 1) * GRANULE_BYTES;
       this.#coreWrittenBelow = count;
     }
-    return this.allocAddress(size); // the top slot is ready now: the hit takes it
+    return this.#exclusive ? this.allocAddress(size) : this.allocSharedAddress(size); // the top slot is ready now: the hit takes it
   }
 
   /** The chunk of block `number` this cache views, if any (the hot paths' lookup: it makes none). */
@@ -416,9 +428,10 @@ export class BlockCache implements ThreadCache {
   }
 
   /**
-   * As free(g, 0), given the block's address (a raw pointer's free): 0 where it freed the block,
-   * else 1 or a negative status, having changed nothing where the pointer is not the start of a
-   * single live block this cache serves (the caller then takes free(), whose slow path says why).
+   * As free(g, 0), given the block's address (a raw pointer's free; the hit is an exclusive pool's,
+   * whole here as allocAddress's is): 0 where it freed the block, else 1 or a negative status,
+   * having changed nothing where the pointer is not the start of a single live block this cache
+   * serves (the caller then takes free(), whose slow path says why).
    */
   freeAddress(address: number): number {
     // g is exact (a multiple of 1/16 of an address below 2^53); a pointer that is no block's start

@@ -149,11 +149,13 @@ export abstract class NativePool {
   /** This thread's cache of free blocks: undefined until the first allocation asks, null where the pool has none. */
   #cache: ThreadCache | null | undefined = undefined;
   /**
-   * The cache again where it is a block stack (a FixedSize pool's) and no debug record is kept:
-   * raw pointers' allocations and frees take it by address (cachedAddress, releaseAddress), with
-   * no granule offset, no id and no tracking between. Null until the cache opens, and after destroy.
+   * The cache again where it is a block stack (a FixedSize pool's) and no debug record is kept: raw
+   * pointers' allocations and frees take it by address (cachedAddress, releaseAddress), with no
+   * granule offset, no id and no tracking between. Null until the cache opens, and after destroy.
    */
   #blockCache: BlockCache | null = null;
+  /** Whether #blockCache is a pool's only this thread may use (threadSafety "none"): its allocations are another method of the cache (see BlockCache.allocAddress). */
+  #exclusiveBlocks = false;
   /** The message of a failure found by the cache (the core's last message is not about it). */
   #cacheMessage: string | undefined = undefined;
 
@@ -266,6 +268,7 @@ export abstract class NativePool {
     else if (config.allocatorType === "FixedSize") this.#cache = open(this.#handle, config.blockSize, this.#name, config.threadSafety === "none");
     else this.#cache = config.threadSafety === "none" ? SizeBins.open(this.#handle, this.#name) : null;
     this.#blockCache = this.#cache instanceof BlockCache && !this.tracking ? this.#cache : null;
+    this.#exclusiveBlocks = config.threadSafety === "none";
     return this.#cache;
   }
 
@@ -277,7 +280,7 @@ export abstract class NativePool {
   cachedAddress(size: number): number {
     const cache = this.#blockCache;
     if (cache === null || typeof size !== "number" || !(size >>> 0 === size && size !== 0 && size <= cache.maxBytes)) return 0;
-    const address = cache.allocAddress(size);
+    const address = this.#exclusiveBlocks ? cache.allocAddress(size) : cache.allocSharedAddress(size);
     return address > 0 ? address : this.#cacheFailed(cache, address);
   }
 
