@@ -291,7 +291,7 @@ export abstract class NativePool {
       const status = cache.free(offset, id);
       if (status < 0) this.#cacheMessage = cache.message;
       if (status !== 1) return status;
-      cache.publish?.();
+      this.#publish();
     }
     return this.#calls.free(this.#handle, offset, id);
   }
