@@ -1,5 +1,6 @@
 /** Shared pieces of the benchmarks: a seeded PRNG, size streams, RSS, formatting. */
 import { readFileSync } from "node:fs";
+import { threadCpuNs } from "./anchors";
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -87,14 +88,12 @@ export function timesByName(result: MitataRun, statistic: "avg" | "p50" = "avg")
  * The calling thread's CPU time a call of each row's function, in ns: the lowest of `rounds`
  * rounds of `calls` calls, after `warmUp` untimed rounds, rows alternating. For a machine that
  * other processes share: mitata's wall-clock means count the time they held the cores, this
- * thread's CPU time does not (process.threadCpuUsage has microsecond steps: 10^6 calls a round).
+ * thread's CPU time does not (anchors.ts threadCpuNs: exact, where process.threadCpuUsage moves in
+ * scheduler ticks).
  * Each row's loop is a function of its own, so rows share no call-site profile.
  */
 export function threadCpuTimes(rows: [string, () => void][], rounds = 5, calls = 1_000_000, warmUp = 3): Map<string, number> {
-  const cpuNs = () => {
-    const used = process.threadCpuUsage();
-    return (used.user + used.system) * 1000;
-  };
+  const cpuNs = threadCpuNs;
   const loops = rows.map(([name, fn]) => {
     // A loop per row, made from source, so that JSC compiles (and profiles) each apart.
     const loop = new Function("fn", "calls", "cpuNs", `return function ${name.replace(/\W/g, "_")}_loop() { const t0 = cpuNs(); for (let i = 0; i < calls; i++) fn(); return (cpuNs() - t0) / calls; }`);

@@ -17,11 +17,14 @@
  * so a pair uses at most one: the compare-and-swap that frees a block of a shared pool (of two
  * racing frees exactly one wins). A pool only its own thread may touch (threadSafety "none", the
  * default) has no racing free: a plain store frees there, and ids count pool-wide on a word the
- * core shares (cachePoolIds), as its other placements count them. An allocation publishes the block's
+ * core shares (cachePoolIds), as its other placements count them; its counters, last id and the
+ * record's copy of the stack are kept in this object and written for the core only before a core
+ * call reads them (publish()). An allocation publishes the block's
  * new id with a plain store on x86-64 (see PLAIN_PUBLISH). Everything else is a plain read of a value this thread wrote, or one whose staleness
  * the compare-and-swap catches. The stack's count is kept here (`#count`) and mirrored into the
- * record for the core; numbers a refill wrote are read with Atomics (once each, as they are popped),
- * since Bun's JIT may reuse a plain typed-array read across the FFI call that wrote them.
+ * record for the core, and so is the stack (#numbers, #addresses): numbers a refill wrote are read
+ * from the record once, with Atomics, since Bun's JIT may reuse a plain typed-array read across the
+ * FFI call that wrote them.
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { NativeLibraryError } from "./errors";
@@ -58,6 +61,8 @@ const CHUNK_BLOCKS = 1 << CHUNK_SHIFT;
 const REQUESTED = CHUNK_BLOCKS;
 const START_PLUS_ONE = 3 * CHUNK_BLOCKS;
 const CHUNK_BYTES = 16 * CHUNK_BLOCKS;
+/** 1 / GRANULE_BYTES, exact: an address's granule offset with a multiply. */
+const PER_GRANULE = 1 / GRANULE_BYTES;
 /**
  * A state word's flags, as int32: chunks are viewed as an Int32Array, so a freed word (bit 31) is
  * negative and every value stays an int32 (a Uint32Array's words above 2^31 would be doubles, and
@@ -131,12 +136,25 @@ export class BlockCache implements ThreadCache {
   #chunk0: Int32Array | undefined = undefined;
   /** Blocks on the stack: the truth is here, the record's count word mirrors it for the core. */
   #count: number;
+  /**
+   * The stack as this thread reads it: each slot's block number and address, written by this file
+   * alone (a push writes them with the record's slot; a slot a refill wrote is copied by the pop that
+   * first reaches it: see #coreWrittenBelow). A pop reads the address here rather than computing it, and
+   * a push stores the address it was given: the next pop's address then waits for no arithmetic
+   * on the last one, where a stack of numbers alone chains every pair's conversions (address to
+   * granule to number and back: ~7 ns a pair here, bench/RESULTS.md).
+   */
+  readonly #numbers: Int32Array;
+  readonly #addresses: Float64Array;
+  /** The pool's first byte's address: blocks' addresses are base + 16 x granule offset. */
+  readonly #base: number;
   /** Set once the pool was seen destroyed: every later operation fails at once. */
   #dead = false;
   /**
-   * Stack slots below this index may still hold numbers the core wrote (a refill writes slots from
-   * the count up; a push from here overwrites slot `count`, which is never below it): read them
-   * with Atomics. After a refill it is the new count; each pop lowers it to the slot popped.
+   * Stack slots below this index hold numbers the core wrote (a refill writes slots from the count
+   * up; a push from here overwrites slot `count`, which is never below it) that #numbers and
+   * #addresses do not hold yet: a pop there reads the number with Atomics and views its block's
+   * chunk (#allocSlow). After a refill it is the new count; each such pop lowers it to the slot popped.
    */
   #coreWrittenBelow = 0;
   /**
@@ -150,6 +168,17 @@ export class BlockCache implements ThreadCache {
    * here; a shared pool's is advanced a batch at a time with a compare-and-swap (#takeIds).
    */
   readonly #ids: Int32Array;
+  /**
+   * The record's counters, kept here: the truth is these fields. A shared pool's cache writes each
+   * through to the record as it changes (the core sums them for any thread's getStats, and finishes
+   * a terminated Worker's operation from them); an exclusive pool's only in publish(), which the
+   * core's readers are preceded by (a plain field costs a fraction of a Float64Array's
+   * read-modify-write: bench/RESULTS.md).
+   */
+  #allocations: number;
+  #frees: number;
+  #allocatedBytes: number;
+  #freedBytes: number;
   /** The pool's last id: this thread's copy is the truth (the core's allocations are told with sawCoreId). */
   #lastPoolId = 0;
   /** A shared pool's ids this thread took from the core (a batch at a time) and has not given out: #nextId up to #idsEnd. */
@@ -162,8 +191,9 @@ export class BlockCache implements ThreadCache {
   /** Why the last call that returned a failure failed. */
   message = "";
 
-  constructor(handle: number, address: number, ids: Int32Array, maxBytes: number, readonly poolName: string, exclusive: boolean) {
+  constructor(handle: number, address: number, ids: Int32Array, maxBytes: number, readonly poolName: string, exclusive: boolean, base: number) {
     this.#handle = handle;
+    this.#base = base;
     this.#ids = ids;
     this.#exclusive = exclusive;
     this.#lastPoolId = Atomics.load(ids, 0);
@@ -171,10 +201,17 @@ export class BlockCache implements ThreadCache {
     const record = toArrayBuffer(address as Pointer, 0, RECORD_BYTES);
     this.#words = new Uint32Array(record);
     this.#counters = new Float64Array(record, 0, 8);
+    // A record another thread left (js_cache.zig adopt) keeps its counters: the pool's sums count them.
+    this.#allocations = this.#counters[Counter.allocations]!;
+    this.#frees = this.#counters[Counter.frees]!;
+    this.#allocatedBytes = this.#counters[Counter.allocatedBytes]!;
+    this.#freedBytes = this.#counters[Counter.freedBytes]!;
     this.#serial = Atomics.load(this.#words, Word.ownerSerial);
     this.#stride = this.#words[Word.strideGranules]!;
     this.#strideShift = (this.#stride & (this.#stride - 1)) === 0 ? 31 - Math.clz32(this.#stride) : -1;
     this.#capacity = this.#words[Word.capacity]!;
+    this.#numbers = new Int32Array(this.#capacity);
+    this.#addresses = new Float64Array(this.#capacity);
     this.#count = Atomics.load(this.#words, Word.count);
     this.#coreWrittenBelow = this.#count;
     this.maxBytes = Math.min(maxBytes, this.#stride * GRANULE_BYTES);
@@ -190,7 +227,7 @@ export class BlockCache implements ThreadCache {
     if (ids === null) return null; // no cache, or no pool: the core's path says which
     const address = native.openCache(handle);
     if (address === 0) return null;
-    const cache = new BlockCache(handle, address, ids, maxBytes, poolName, exclusive);
+    const cache = new BlockCache(handle, address, ids, maxBytes, poolName, exclusive, native.poolBase(handle));
     cacheOpened(cache);
     return cache;
   }
@@ -242,66 +279,115 @@ export class BlockCache implements ThreadCache {
 
   /** A block for `size` bytes (1..maxBytes, checked by the caller): its granule offset, id in `lastId`; or a negative status. */
   alloc(size: number): number {
-    // The hot path is kept small (JSC inlines by bytecode size): refills, a destroyed pool and
-    // numbers a refill wrote go to #allocSlow. A dead cache's count is 0, so it always goes there.
-    const count = this.#count - 1;
-    if (count < this.#coreWrittenBelow) return this.#allocSlow(size);
-    return this.#take(this.#words[Word.numbers + count]!, count, size);
+    const address = this.#exclusive ? this.allocAddress(size) : this.allocSharedAddress(size);
+    return address < 0 ? address : (address - this.#base) * PER_GRANULE;
   }
 
-  /** Refills an empty stack, reads a number a refill wrote (with Atomics: see the file's comment), or fails for a destroyed pool. */
+  /**
+   * An exclusive pool's allocation of a block for `size` bytes (1..maxBytes, checked by the caller),
+   * as alloc() but giving the block's address (a raw pointer's allocation): the address, id in
+   * `lastId`, or a negative status. A shared pool's is allocSharedAddress, a method of its own: code a
+   * pool of one kind runs is profiled apart from the other's, and a shared pool's pair run even once
+   * in the process made an exclusive pool's 1–2 ns dearer (bench/RESULTS.md). The hit is whole here,
+   * with no call: JSC inlines only small functions, five calls deep from a caller's loop. Refills,
+   * slots a refill wrote, a destroyed pool and every failure go to #allocSlow, which comes back here
+   * once the top slot is ready. A dead cache's count is 0, so it always goes there.
+   */
+  allocAddress(size: number): number {
+    const count = this.#count - 1;
+    if (count >= this.#coreWrittenBelow && this.#exclusive) {
+      const number = this.#numbers[count]!;
+      const chunk = number < CHUNK_BLOCKS ? this.#chunk0 : this.#chunks[number >>> CHUNK_SHIFT];
+      // (Always known while the pool lives: the pop that copied the slot, or the free that pushed it, viewed it.)
+      if (chunk !== undefined) {
+        const at = number & (CHUNK_BLOCKS - 1);
+        // Ids count up pool-wide (as the core gives them): a handle of an earlier allocation never
+        // frees a later one. The block is ours (freed, on our stack): no other thread writes its
+        // words. Its words now; the id word, the record's count and counters at publish().
+        const next = this.#lastPoolId === ID_BITS ? 1 : this.#lastPoolId + 1;
+        this.#lastPoolId = next;
+        this.#count = count;
+        chunk[REQUESTED + at] = size;
+        chunk[at] = next;
+        this.#allocations++;
+        this.#allocatedBytes += size;
+        this.lastId = next;
+        return this.#addresses[count]!;
+      }
+    }
+    return this.#allocSlow(size);
+  }
+
+  /** A shared pool's allocAddress: ids come in batches from the core, and every step is written through for the core. */
+  allocSharedAddress(size: number): number {
+    const count = this.#count - 1;
+    if (count >= this.#coreWrittenBelow) {
+      const number = this.#numbers[count]!;
+      const chunk = number < CHUNK_BLOCKS ? this.#chunk0 : this.#chunks[number >>> CHUNK_SHIFT];
+      if (chunk !== undefined) {
+        const at = number & (CHUNK_BLOCKS - 1);
+        // The block is ours, except that a destroy in another Worker writes DEAD into its word.
+        const next = this.#beginSharedAlloc(chunk, at, number);
+        if (next === 0) return this.#died();
+        this.#count = count;
+        this.#words[Word.count] = count;
+        chunk[REQUESTED + at] = size;
+        if (PLAIN_PUBLISH) chunk[at] = next;
+        else Atomics.store(chunk, at, next);
+        this.#counters[Counter.allocations] = ++this.#allocations;
+        this.#counters[Counter.allocatedBytes] = this.#allocatedBytes += size;
+        this.#words[Word.pendingKind] = 0;
+        this.lastId = next;
+        return this.#addresses[count]!;
+      }
+    }
+    return this.#allocSlow(size);
+  }
+
+  /**
+   * A shared pool's allocation of block `number` begins: its id (taking a batch where none is left),
+   * with the operation recorded for the core (see PENDING_ALLOC); 0 where the block reads dead.
+   */
+  #beginSharedAlloc(chunk: Int32Array, at: number, number: number): number {
+    if (chunk[at] === DEAD) return 0;
+    if (this.#nextId === this.#idsEnd) this.#takeIds();
+    this.#words[Word.pendingNumber] = number;
+    this.#counters[Counter.pendingBefore] = this.#allocations;
+    this.#words[Word.pendingKind] = PENDING_ALLOC;
+    return this.#nextId++;
+  }
+
+  /** Refills an empty stack, copies a slot a refill wrote, or fails for a destroyed pool: the address of the block taken, or a negative status. */
   #allocSlow(size: number): number {
     if (this.#dead) return this.#died();
     let count = this.#count;
     if (count === 0) {
+      this.publish();
       count = native.refillCache(this.#handle, this.#address);
       if (count < 0) {
         this.message = ""; // the core's own message says why
         return count;
       }
+      this.#count = count;
       this.#coreWrittenBelow = count;
     }
     count--;
-    const number = Atomics.load(this.#words, Word.numbers + count);
-    this.#coreWrittenBelow = count;
-    return this.#take(number, count, size);
+    if (count < this.#coreWrittenBelow) {
+      const number = Atomics.load(this.#words, Word.numbers + count);
+      const chunk = this.#chunkOf(number) ?? this.#chunk(number >>> CHUNK_SHIFT);
+      // A chunk not viewed yet, which the core no longer gives: another Worker destroys the pool. Until
+      // the destroy has closed the record (which this cache then releases), the stack stays as it is.
+      if (chunk === undefined) return this.#poolGoing();
+      this.#numbers[count] = number;
+      this.#addresses[count] = this.#base + ((chunk[START_PLUS_ONE + (number & (CHUNK_BLOCKS - 1))]! >>> 0) - 1) * GRANULE_BYTES;
+      this.#coreWrittenBelow = count;
+    }
+    return this.#exclusive ? this.allocAddress(size) : this.allocSharedAddress(size); // the top slot is ready now: the hit takes it
   }
 
-  /** Pops `number` (the top of the stack, now `count` blocks) and gives its block a new allocation of `size` bytes. */
-  #take(number: number, count: number, size: number): number {
-    const chunk = (number < CHUNK_BLOCKS ? this.#chunk0 : this.#chunks[number >>> CHUNK_SHIFT]) ?? this.#chunk(number >>> CHUNK_SHIFT);
-    // A chunk not viewed yet, which the core no longer gives: another Worker destroys the pool. Until
-    // the destroy has closed the record (which this cache then releases), the stack stays as it is.
-    if (chunk === undefined) return this.#poolGoing();
-    const at = number & (CHUNK_BLOCKS - 1);
-    // Ids count up pool-wide (as the core gives them): a handle of an earlier allocation never
-    // frees a later one. An exclusive pool's are counted here and written through; a shared
-    // pool's come in batches from the core. The block is ours (freed, on our stack): no other
-    // thread writes its word, except a destroy in another Worker (shared pools only), which
-    // writes DEAD.
-    let next: number;
-    if (this.#exclusive) {
-      next = this.#lastPoolId === ID_BITS ? 1 : this.#lastPoolId + 1;
-      this.#lastPoolId = next;
-      this.#ids[0] = next;
-    } else {
-      if (chunk[at] === DEAD) return this.#died();
-      if (this.#nextId === this.#idsEnd) this.#takeIds();
-      next = this.#nextId++;
-      this.#words[Word.pendingNumber] = number;
-      this.#counters[Counter.pendingBefore] = this.#counters[Counter.allocations]!;
-      this.#words[Word.pendingKind] = PENDING_ALLOC;
-    }
-    this.#count = count;
-    this.#words[Word.count] = count;
-    chunk[REQUESTED + at] = size;
-    if (PLAIN_PUBLISH) chunk[at] = next;
-    else Atomics.store(chunk, at, next);
-    this.#counters[Counter.allocations]! += 1;
-    this.#counters[Counter.allocatedBytes]! += size;
-    this.#words[Word.pendingKind] = 0; // (an exclusive pool's thread is its pool's: it never has one)
-    this.lastId = next;
-    return (chunk[START_PLUS_ONE + at]! >>> 0) - 1;
+  /** The chunk of block `number` this cache views, if any (the hot paths' lookup: it makes none). */
+  #chunkOf(number: number): Int32Array | undefined {
+    return number < CHUNK_BLOCKS ? this.#chunk0 : this.#chunks[number >>> CHUNK_SHIFT];
   }
 
   /**
@@ -338,9 +424,46 @@ export class BlockCache implements ThreadCache {
     if (chunk === undefined || chunk[START_PLUS_ONE + at] !== ((g + 1) | 0)) return this.#freeSlow(g, expectedId);
     const state = chunk[at]!;
     if (state <= 0 || state >= CONTINUED || (expectedId !== 0 && state !== expectedId)) return this.#freeSlow(g, expectedId);
+    return this.#release(chunk, at, number, state, g, this.#base + g * GRANULE_BYTES, expectedId);
+  }
+
+  /**
+   * As free(g, 0), given the block's address (a raw pointer's free; the hit is an exclusive pool's,
+   * whole here as allocAddress's is): 0 where it freed the block, else 1 or a negative status,
+   * having changed nothing where the pointer is not the start of a single live block this cache
+   * serves (the caller then takes free(), whose slow path says why).
+   */
+  freeAddress(address: number): number {
+    // g is exact (a multiple of 1/16 of an address below 2^53); a pointer that is no block's start
+    // (inside one, past the pool, below it, not a granule's) fails the start word's test.
+    const g = (address - this.#base) * PER_GRANULE;
+    const number = this.#strideShift >= 0 ? g >>> this.#strideShift : Math.floor(g / this.#stride);
+    // (#chunkOf, written out: JSC inlines five calls deep, and this is the fifth from a caller's loop.)
+    const chunk = number < CHUNK_BLOCKS ? this.#chunk0 : this.#chunks[number >>> CHUNK_SHIFT];
+    if (chunk === undefined) return 1;
+    const at = number & (CHUNK_BLOCKS - 1);
+    if ((chunk[START_PLUS_ONE + at]! >>> 0) - 1 !== g) return 1;
+    const state = chunk[at]!;
+    if (state <= 0 || state >= CONTINUED) return 1;
+    const requested = chunk[REQUESTED + at]! >>> 0;
+    const count = this.#count;
+    if (!this.#exclusive || requested > this.maxBytes || count === this.#capacity) return this.#release(chunk, at, number, state, g, address, 0);
+    // An exclusive pool's hit, whole here as allocAddress's is: the push (in the record at
+    // publish()), a plain store marking the block freed (no other free can race it), the counts.
+    this.#numbers[count] = number;
+    this.#addresses[count] = address;
+    chunk[at] = state | FREED;
+    this.#count = count + 1;
+    this.#frees++;
+    this.#freedBytes += requested;
+    return 0;
+  }
+
+  /** free()'s and freeAddress()'s common part, from the block's live state word on. */
+  #release(chunk: Int32Array, at: number, number: number, state: number, g: number, address: number, expectedId: number): number {
     const requested = chunk[REQUESTED + at]! >>> 0;
     if (requested > this.maxBytes) return 1;
-    const count = this.#stackTop(number);
+    const count = this.#stackTop(number, address);
     if (count < 0) return count;
     // Of two racing frees exactly one swaps the state word; the other sees the freed flag (slow
     // path). A pool only this thread may touch has no racing free: a plain store (a CAS costs
@@ -359,7 +482,7 @@ export class BlockCache implements ThreadCache {
   /** A shared pool's free of block `number` begins (see PENDING_ALLOC). */
   #intendFree(number: number): void {
     this.#words[Word.pendingNumber] = number;
-    this.#counters[Counter.pendingBefore] = this.#counters[Counter.frees]!;
+    this.#counters[Counter.pendingBefore] = this.#frees;
     this.#words[Word.pendingKind] = PENDING_FREE;
   }
 
@@ -371,14 +494,17 @@ export class BlockCache implements ThreadCache {
    * tells by its state word (js_cache.zig flushRecordTo); one marked but not yet counted, the core
    * counts there (PENDING_FREE). Returns the slot, or a negative status.
    */
-  #stackTop(number: number): number {
+  #stackTop(number: number, address: number): number {
     let count = this.#count;
     if (count === this.#capacity) {
+      this.publish(KEEP_ON_FLUSH);
       count = native.flushCache(this.#handle, this.#address, KEEP_ON_FLUSH); // slots below stay as they were
       // Another Worker destroyed the pool meanwhile: a status, never a stack count.
       if (count < 0) return count === Status.poolNotFound ? this.#died() : count;
       this.#count = count;
     }
+    this.#numbers[count] = number;
+    this.#addresses[count] = address;
     this.#words[Word.numbers + count] = number;
     this.#words[Word.count] = count + 1;
     return count;
@@ -387,10 +513,37 @@ export class BlockCache implements ThreadCache {
   /** The block #stackTop put in slot `count` is marked freed: it is this cache's now; counts the free. */
   #pushed(count: number, requested: number): number {
     this.#count = count + 1;
-    this.#counters[Counter.frees]! += 1;
-    this.#counters[Counter.freedBytes]! += requested;
+    this.#frees++;
+    this.#freedBytes += requested;
+    if (!this.#exclusive) {
+      this.#counters[Counter.frees] = this.#frees;
+      this.#counters[Counter.freedBytes] = this.#freedBytes;
+    }
     this.#words[Word.pendingKind] = 0;
     return 0;
+  }
+
+  /**
+   * Writes into the record and the pool's id word what an exclusive pool's hits keep here alone:
+   * the counters, the last id, the stack's count and its slots from `from` up (those below
+   * #coreWrittenBelow are the core's own already), for a core call that reads them: a refill or
+   * flush here, the pool's statistics, reset, snapshot and core allocations (NativePool calls it
+   * first). Only this thread may use an exclusive pool, and the pool ends with it (the core's flush
+   * at the thread's end reads a record this left behind, and keeps only blocks their state words
+   * say are free: js_cache.zig dropUnfreed), so no reader comes between. A shared pool's cache
+   * writes all of it as it goes.
+   */
+  publish(from: number = this.#count): void {
+    if (!this.#exclusive || this.#dead) return;
+    const counters = this.#counters;
+    counters[Counter.allocations] = this.#allocations;
+    counters[Counter.frees] = this.#frees;
+    counters[Counter.allocatedBytes] = this.#allocatedBytes;
+    counters[Counter.freedBytes] = this.#freedBytes;
+    const count = this.#count;
+    for (let slot = Math.max(from, this.#coreWrittenBelow); slot < count; slot++) this.#words[Word.numbers + slot] = this.#numbers[slot]!;
+    this.#words[Word.count] = count;
+    this.#ids[0] = this.#lastPoolId;
   }
 
   /** The block #stackTop put in slot `count` was not freed here after all: off the stack again, no free in flight. */
@@ -429,7 +582,7 @@ export class BlockCache implements ThreadCache {
       }
       const requested = chunk[REQUESTED + at]! >>> 0;
       if (requested > this.maxBytes) return 1;
-      const count = this.#stackTop(number);
+      const count = this.#stackTop(number, this.#base + g * GRANULE_BYTES);
       if (count < 0) return count;
       this.#intendFree(number);
       const seen = Atomics.compareExchange(chunk, at, state, state | FREED);
@@ -463,6 +616,7 @@ export class BlockCache implements ThreadCache {
       this.#die(); // its pool is gone: nothing to give back, ever
       return;
     }
+    this.publish(0);
     native.flushCache(this.#handle, this.#address, 0);
     this.#count = 0;
     this.#coreWrittenBelow = 0;

@@ -149,6 +149,14 @@ export abstract class NativePool {
   #history: History | undefined;
   /** This thread's cache of free blocks: undefined until the first allocation asks, null where the pool has none. */
   #cache: ThreadCache | null | undefined = undefined;
+  /**
+   * The cache again where it is a block stack (a FixedSize pool's) and no debug record is kept: raw
+   * pointers' allocations and frees take it by address (cachedAddress, releaseAddress), with no
+   * granule offset, no id and no tracking between. Null until the cache opens, and after destroy.
+   */
+  #blockCache: BlockCache | null = null;
+  /** Whether #blockCache is a pool's only this thread may use (threadSafety "none"): its allocations are another method of the cache (see BlockCache.allocAddress). */
+  #exclusiveBlocks = false;
   /** The message of a failure found by the cache (the core's last message is not about it). */
   #cacheMessage: string | undefined = undefined;
 
@@ -245,6 +253,7 @@ export abstract class NativePool {
     if (cache !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) return this.allocOffset(size);
     // A run of blocks is gathered from the pool's free stack: this thread's cached blocks go back first.
     if (cache !== null && cache.holdsBlocks) cache.flush();
+    this.#publish();
     const offset = this.#calls.alloc(this.#handle, sizeArg(size));
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
     this.tookCoreId();
@@ -259,7 +268,21 @@ export abstract class NativePool {
     if (open === undefined || this.destroyed) this.#cache = null;
     else if (config.allocatorType === "FixedSize") this.#cache = open(this.#handle, config.blockSize, this.#name, config.threadSafety === "none");
     else this.#cache = config.threadSafety === "none" ? SizeBins.open(this.#handle, this.#name) : null;
+    this.#blockCache = this.#cache instanceof BlockCache && !this.tracking ? this.#cache : null;
+    this.#exclusiveBlocks = config.threadSafety === "none";
     return this.#cache;
+  }
+
+  /**
+   * @internal a raw pointer's allocation of `size` bytes from this thread's block cache: its
+   * address, or 0 where the cache is not open (yet) or does not serve the request (the caller
+   * takes allocOffset). Throws where the cache fails. Sets no lastTaggedId.
+   */
+  cachedAddress(size: number): number {
+    const cache = this.#blockCache;
+    if (cache === null || typeof size !== "number" || !(size >>> 0 === size && size !== 0 && size <= cache.maxBytes)) return 0;
+    const address = this.#exclusiveBlocks ? cache.allocAddress(size) : cache.allocSharedAddress(size);
+    return address > 0 ? address : this.#cacheFailed(cache, address);
   }
 
   /** Frees the block at `offset` (by allocation `id` where not 0): in this thread's cache where it serves the block, else in the core. */
@@ -269,8 +292,14 @@ export abstract class NativePool {
       const status = cache.free(offset, id);
       if (status < 0) this.#cacheMessage = cache.message;
       if (status !== 1) return status;
+      this.#publish();
     }
     return this.#calls.free(this.#handle, offset, id);
+  }
+
+  /** What this thread's cache keeps in JavaScript alone goes into the core's memory, for a core call that reads it next. */
+  #publish(): void {
+    this.#cache?.publish?.();
   }
 
   /** @internal gives this thread's cached blocks back to the pool (trim, reset, flushThreadCaches). */
@@ -284,6 +313,7 @@ export abstract class NativePool {
    * back to the pool and it runs once more, as a miss of the cache does (src/size_bins.ts).
    */
   allocInCore(allocate: () => number): number {
+    this.#publish();
     const offset = allocate();
     const cache = this.#cache;
     if (offset !== Status.outOfMemory || cache == null || !cache.holdsBlocks) return offset;
@@ -322,9 +352,19 @@ export abstract class NativePool {
 
   /** @internal frees the block at `address` whoever holds it (a raw pointer free). */
   releaseAddress(address: number): void {
+    // The hit: this thread's block cache frees it by address, or changes nothing and #releaseAddressSlow
+    // says why. The rest is a method of its own, so that this one stays small enough for JSC to
+    // inline into deallocate and its callers, and the hit's calls within the five levels JSC inlines
+    // from a caller's loop (with it here, a pair cost 3 ns more: bench/RESULTS.md).
+    const cache = this.#blockCache;
+    if (cache !== null && cache.freeAddress(address) === 0) return this.ended((address - this.#base) * PER_GRANULE);
+    this.#releaseAddressSlow(address);
+  }
+
+  #releaseAddressSlow(address: number): void {
     const offset = this.offsetOf(address);
     const status = this.#free(offset, 0);
-    if (status === 0 && !this.tracking) return this.ended(offset); // the common case, kept small for JSC's inliner
+    if (status === 0 && !this.tracking) return this.ended(offset);
     this.#afterFree(status, address, offset);
   }
 
@@ -505,12 +545,14 @@ export abstract class NativePool {
 
   /** The pool's figures now. */
   getStats(): MemoryStats {
+    this.#publish();
     this.expectOk(this.#calls.stats(this.#handle, this.#statsRecord));
     return new MemoryStats(this.#name, this.#statsRecord.slice());
   }
 
   /** Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now: to measure one phase of a program. */
   resetPeaks(): void {
+    this.#publish();
     this.expectOk(this.#calls.resetPeaks(this.#handle));
   }
 
@@ -588,6 +630,7 @@ export abstract class NativePool {
 
   /** @internal the core's snapshot records (see takeSnapshot), through this pool's calls. */
   snapshotRecords(header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number {
+    this.#publish();
     return this.expectOk(this.#calls.snapshot(this.#handle, header, regions, regionCapacity, blocks, blockCapacity, stats));
   }
 
@@ -683,6 +726,7 @@ export abstract class NativePool {
     destroyedListener?.(this);
     this.#cache?.flush(); // the core closed it: this forgets it
     this.#cache = null;
+    this.#blockCache = null;
     this.endedAll();
     this.debug?.forgetAll(true);
     if (damage !== undefined) throw damage;
@@ -791,6 +835,11 @@ export abstract class HostPool extends NativePool {
 
   /** A bare pointer for hot paths: no handle object; free it with deallocate(pointer). */
   allocateRaw(size: number): Pointer {
+    const address = this.cachedAddress(size);
+    return address !== 0 ? (address as Pointer) : this.#allocateRawSlow(size); // kept small for JSC's inliner, as releaseAddress
+  }
+
+  #allocateRawSlow(size: number): Pointer {
     const offset = this.allocOffset(size);
     if (this.tracking) this.debug!.allocated(offset, this.lastTaggedId, size, undefined);
     return this.addressOf(offset);

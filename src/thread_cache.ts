@@ -26,6 +26,8 @@ export interface ThreadCache {
   flush(): void;
   /** The core made allocation `id` of the pool. */
   sawCoreId(id: number): void;
+  /** Writes into the core's memory what the cache keeps only in JavaScript, before a core call reads it (src/block_cache.ts). */
+  publish?(): void;
 }
 
 /** This thread's open caches, of both kinds: flushed together by flushThreadCaches() and as a Worker exits. */

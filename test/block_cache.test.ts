@@ -122,6 +122,43 @@ describe("the JavaScript thread cache", () => {
     for (const a of [again, ...made.slice(1)]) a.free();
   });
 
+  test("a default (\"none\") pool's counts, last id and stack, kept in JavaScript between core calls, are exact at every core reader", () => {
+    const pool = cachedPool("published", 64, { threadSafety: "none", threadLocalCache: false });
+    const expectCounts = (allocations: number, frees: number, bytesInUse: number, cachedBlocks: number) =>
+      expect(pool.getStats()).toMatchObject({ allocationCount: allocations, freeCount: frees, liveAllocations: allocations - frees, bytesInUse, cachedBytes: 64 * cachedBlocks });
+    const raw = Array.from({ length: 100 }, (_, i) => pool.allocateRaw(1 + (i % 64))); // two refills
+    const requested = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => 1 + ((from + i) % 64)).reduce((a, b) => a + b, 0);
+    expectCounts(100, 0, requested(0, 100), 28);
+    for (const p of raw.slice(0, 40)) pool.deallocate(p);
+    expectCounts(100, 40, requested(40, 100), 68);
+    expect(pool.getStats().peakLiveAllocations).toBeGreaterThanOrEqual(64); // a refill saw at least its first batch live
+    pool.resetPeaks();
+    expect(pool.getStats()).toMatchObject({ peakLiveAllocations: 60, peakBytesInUse: requested(40, 100) });
+    // The core's run takes the next id: the ids the cache gave since the last core call reached the core's word first.
+    const run = pool.allocate(200);
+    expect(run.id).toBe(101);
+    const next = pool.allocate(8); // the cache goes on from the run's id
+    expect(next.id).toBe(102);
+    expect(pool.snapshot().blocks.find((block) => block.id === 102)).toMatchObject({ offset: next.ptr - pool.base, age: 0 });
+    // Frees past a full stack flush a batch to the core: the slots it takes are the ones this thread pushed.
+    const more = Array.from({ length: 300 }, () => pool.allocateRaw(64));
+    for (const p of [...more, ...raw.slice(40)]) pool.deallocate(p);
+    expect(pool.getStats()).toMatchObject({ allocationCount: 402, freeCount: 400, bytesInUse: 208 });
+    const cached = pool.getStats().cachedBytes / 64; // the stack's count: the last flush left 192, then up to 64 more
+    expect(cached).toBeGreaterThanOrEqual(192);
+    expect(cached).toBeLessThanOrEqual(256);
+    next.free();
+    run.free();
+    manager.flushThreadCaches();
+    expectCounts(402, 402, 0, 0);
+    // Every block came back once: as many distinct blocks as were ever live at once are handed out again.
+    const again = Array.from({ length: 400 }, () => pool.allocateRaw(64));
+    expect(new Set(again).size).toBe(400);
+    for (const p of again) pool.deallocate(p);
+    pool.reset();
+    expectCounts(802, 802, 0, 0);
+  });
+
   test("leak reports list the live allocations of a cached pool, not its cached blocks", () => {
     for (const [label, fields] of [
       ["threadLocalCache", { leakReport: true }],
