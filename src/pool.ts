@@ -318,6 +318,11 @@ export abstract class NativePool {
       if (this.tracking || status === Status.freedGuarded) this.debug!.freed(allocation.offset);
       return undefined;
     }
+    // A block this pool gave the handle is missing only once the allocation ended (by its pointer
+    // or a view) and trim() gave its region back: a double free, not a pointer it never gave out.
+    if (status === Status.invalidPointer) {
+      throw new DoubleFreeError(`double free: allocation #${allocation.id} at 0x${this.addressOf(allocation.offset).toString(16)} (pool '${this.#name}') was already freed, through its pointer or a view, and trim() has given its memory back since`);
+    }
     return this.#afterFailedFree(status, allocation.offset);
   }
 
