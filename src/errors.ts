@@ -92,6 +92,16 @@ export class ConfigError extends MemoryPoolError<"CONFIG"> {
     this.value = value;
     this.reason = reason;
   }
+
+  /**
+   * @internal The core's refusal of a setting (its message whole, which names the field) with the
+   * value the configuration held: the core is given numbers and says only which field it refuses.
+   */
+  static withValue(refused: ConfigError, value: unknown): ConfigError {
+    const error = new ConfigError(refused.field, undefined, refused.message);
+    (error as { value: unknown }).value = value;
+    return error;
+  }
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Allocation, TypedArrayConstructor } from "./allocation";
 import { isGPUAllocation, type GPUAllocation } from "./gpu";
 import { describe, InvalidPointerError, InvalidSizeError } from "./errors";
 import { MemoryPoolManager } from "./manager";
+import { LARGEST_VIEW_BYTES } from "./pool";
 import { typedArrayTypeArg } from "./validate";
 
 /** allocate(n): a Uint8Array of n bytes. allocate(Int32Array, n): n elements of that type. */
@@ -13,9 +14,23 @@ export function allocate<T extends TypedArrayConstructor>(type: T, length: numbe
 export function allocate(typeOrSize: TypedArrayConstructor | number, length?: number): ArrayBufferView {
   const pool = MemoryPoolManager.getInstance().defaultCPUPool;
   // One argument is a size (the pool refuses one of the wrong type); with a length, a type comes first.
-  if (length === undefined && typeof typeOrSize !== "function") return viewOf(pool.allocate(typeOrSize as number), (allocation) => allocation.bytes);
+  if (length === undefined && typeof typeOrSize !== "function") return viewOf(pool.allocate(viewable(typeOrSize as number)), (allocation) => allocation.bytes);
   const type = typedArrayTypeArg("allocate(type, length)", typeOrSize as TypedArrayConstructor);
-  return viewOf(pool.allocate(elements("allocate", type, length)), (allocation) => allocation.as(type));
+  return viewOf(pool.allocate(viewable(elements("allocate", type, length), type, length)), (allocation) => allocation.as(type));
+}
+
+/**
+ * `bytes`, where a view can span them: a request no view can serve is refused before the pool
+ * places it (it would commit the memory, then free it unseen). `bytes` is the size given to
+ * allocate(n) as it came (the pool refuses one of the wrong type), or the bytes of `length`
+ * elements of `type`.
+ */
+function viewable(bytes: number, type?: TypedArrayConstructor, length?: number): number {
+  if (typeof bytes === "number" && bytes > LARGEST_VIEW_BYTES) {
+    const call = type === undefined ? `allocate(${bytes})` : `allocate(${type.name}, ${length})`;
+    throw new InvalidSizeError(`${call}: ${bytes} bytes, and a JavaScript view is at most 4 GiB (allocate from a pool and pass .ptr to native code instead)`);
+  }
+  return bytes;
 }
 
 /**

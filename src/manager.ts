@@ -54,6 +54,19 @@ const DEFAULT_CPU_POOL = "default_cpu_pool";
 const DEFAULT_GPU_POOL = "default_gpu_pool";
 const KIND_NAMES: Record<number, PoolKindName> = { [PoolKind.cpu]: "cpu", [PoolKind.gpu]: "gpu", [PoolKind.pinned]: "pinned", [PoolKind.pmem]: "pmem" };
 
+/**
+ * Opens a pool in the core; a setting the core refuses is a ConfigError with the value `config`
+ * held (the core reads the record's numbers and names only the field).
+ */
+function openInCore(config: Readonly<PoolConfig>, open: () => number): number {
+  try {
+    return open();
+  } catch (err) {
+    if (err instanceof ConfigError && err.value === undefined && Object.hasOwn(config, err.field)) throw ConfigError.withValue(err, config[err.field as keyof PoolConfig]);
+    throw err;
+  }
+}
+
 function configRecord(kind: number, config: PoolConfig): Float64Array {
   const values: Record<(typeof CONFIG_FIELDS)[number], number> = {
     kind,
@@ -180,7 +193,7 @@ export class MemoryPoolManager {
     const frozen = Object.freeze(withEnvironmentDebug(PoolConfig.from(config), KIND_NAMES[kind] as "cpu" | "gpu" | "pinned"));
     frozen.validate();
     this.#claim(name);
-    const handle = native.createPool(encoded, configRecord(kind, frozen));
+    const handle = openInCore(frozen, () => native.createPool(encoded, configRecord(kind, frozen)));
     return this.#wrap(name, frozen, handle, kind, true);
   }
 
@@ -244,7 +257,7 @@ export class MemoryPoolManager {
     }
     this.#claim(name);
     const path = encodeName(resolve(frozen.pmemPoolPath));
-    const handle = native.openPmemPool(encoded, path, configRecord(PoolKind.cpu, frozen));
+    const handle = openInCore(frozen, () => native.openPmemPool(encoded, path, configRecord(PoolKind.cpu, frozen)));
     return this.#adopt(new PMEMMemoryPool(name, frozen, handle), true);
   }
 

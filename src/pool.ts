@@ -47,6 +47,8 @@ const WINDOW_BYTES = 2 ** 31;
 const WINDOW_MIN_BYTES = 2 ** 20;
 /** Windows overlap by half, so any block up to 2 GiB lies inside the window its start falls in. */
 const WINDOW_SPAN_BYTES = 2 ** 32;
+/** The largest block a JavaScript view (`.bytes`, `.as()`, the helpers' arrays) can span. */
+export const LARGEST_VIEW_BYTES = 2 ** 32;
 
 export type PoolKind = "cpu" | "gpu" | "pinned" | "pmem";
 export type Freeable = Allocation | number | ArrayBufferView;
@@ -346,6 +348,11 @@ export abstract class NativePool {
       this.ended(allocation.offset);
       if (this.tracking || status === Status.freedGuarded) this.debug!.freed(allocation.offset);
       return undefined;
+    }
+    // A block this pool gave the handle is missing only once the allocation ended (by its pointer
+    // or a view) and trim() gave its region back: a double free, not a pointer it never gave out.
+    if (status === Status.invalidPointer) {
+      throw new DoubleFreeError(`double free: allocation #${allocation.id} at 0x${this.addressOf(allocation.offset).toString(16)} (pool '${this.#name}') was already freed, through its pointer or a view, and trim() has given its memory back since`);
     }
     return this.#afterFailedFree(status, allocation.offset);
   }
@@ -967,7 +974,7 @@ export abstract class HostPool extends NativePool {
   }
 
   #newBuffer(offset: number, size: number): ArrayBuffer {
-    if (size > WINDOW_SPAN_BYTES) throw new InvalidSizeError(`a JavaScript view is at most 4 GiB; this block has ${size} bytes (pass .ptr to native code instead)`);
+    if (size > LARGEST_VIEW_BYTES) throw new InvalidSizeError(`a JavaScript view is at most 4 GiB; this block has ${size} bytes (pass .ptr to native code instead)`);
     return toArrayBuffer(this.addressOf(offset), 0, size);
   }
 

@@ -126,10 +126,10 @@ describe("FixedSize: blockSize and its neighbours, runs up to the last block, th
 describe("maxSize exactly", () => {
   test("a pool whose first region is all it may have serves it whole, and one byte more is InvalidSizeError", () => {
     const p = pool("attack-max-one-region", { initialSize: MiB, maxSize: MiB });
-    expect(thrown(() => p.allocate(MiB - 16 + 1))).toBeInstanceOf(InvalidSizeError);
-    const whole = p.allocate(MiB - 16); // the pool keeps one alignment unit of its reservation
-    whole.bytes[MiB - 17] = 1;
-    expect(thrown(() => p.allocate(32))).toBeInstanceOf(OutOfMemoryError); // 16 bytes are left: not 32
+    expect(thrown(() => p.allocate(MiB + 1))).toBeInstanceOf(InvalidSizeError);
+    const whole = p.allocate(MiB); // all of it (see whole-pool-request.test.ts)
+    whole.bytes[MiB - 1] = 1;
+    expect(thrown(() => p.allocate(16))).toBeInstanceOf(OutOfMemoryError);
   });
 
   test("a growing pool serves a request of all the room left under maxSize, committing no more than maxSize", () => {

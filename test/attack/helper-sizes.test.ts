@@ -23,3 +23,21 @@ test("a helper whose view cannot be made frees what it allocated before it throw
   deallocate(largest);
   expect(MemoryPoolManager.getInstance().defaultCPUPool.getStats().liveAllocations).toBe(before.liveAllocations);
 });
+
+// Found by attack10: the helpers still placed such a request before they refused it, so a refused
+// allocate(Int32Array, 2 ** 31) committed 8 GiB to the default pool (its bytesReserved grew by that
+// until a trim) and counted an allocation and a free that the caller never saw.
+test("a helper refuses a request no view can span before the pool places it", () => {
+  const pool = MemoryPoolManager.getInstance().defaultCPUPool;
+  const before = pool.getStats();
+  for (const request of [() => allocate(Int32Array, 2 ** 31), () => allocate(Float64Array, 2 ** 29 + 1), () => allocate(2 ** 32 + 1)]) {
+    const error = thrown(request);
+    expect(error).toBeInstanceOf(InvalidSizeError);
+    expect(error.message).toContain("at most 4 GiB");
+  }
+  const after = pool.getStats();
+  expect(after.allocationCount).toBe(before.allocationCount);
+  expect(after.freeCount).toBe(before.freeCount);
+  expect(after.bytesAllocatedTotal).toBe(before.bytesAllocatedTotal);
+  expect(after.bytesReserved).toBe(before.bytesReserved);
+});

@@ -183,7 +183,9 @@ pub const Pool = struct {
         };
         self.size_max = if (journal) |j| j.sizeMax() else switch (config.strategy) {
             .fixed_size => @min(self.arena.reserved_bytes, std.math.maxInt(u32)),
-            .variable => self.arena.reserved_bytes - config.alignment,
+            // A region's start is aligned to its commit unit (64 KiB and more), so a request of
+            // the whole reservation needs no padding: an empty pool at maxSize holds it.
+            .variable => self.arena.reserved_bytes,
         };
         if (journal) |j| {
             self.recover(j) catch |err| {
@@ -963,6 +965,30 @@ test "growth: each region growth x the step; a larger request its own size, the 
         try std.testing.expectEqual(@as(u64, 192 * KiB), pool.arena.committed_bytes);
         try std.testing.expectEqual(@as(u64, 4), pool.stats.growth_count);
     }
+}
+
+test "a variable pool at maxSize serves one request of all of it: a size past it is invalid, one the pool cannot fit now is out of memory" {
+    const modes = [_]struct { ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false } };
+    for (modes) |mode| for ([_]u32{ 16, 4096 }) |alignment| {
+        var config = testConfig(.variable);
+        config.initial_size = 1 << 20;
+        config.max_size = 1 << 20;
+        config.growth = 0;
+        config.alignment = alignment;
+        config.thread_safety = mode[0];
+        config.thread_local_cache = mode[1];
+        const pool = try Pool.create(std.testing.allocator, "whole", config);
+        defer pool.destroy();
+        pool.published(0);
+        try std.testing.expectError(error.InvalidSize, pool.alloc((1 << 20) + 1, null));
+        const whole = try pool.alloc(1 << 20, null);
+        try std.testing.expectError(error.OutOfMemory, pool.alloc(1, null));
+        _ = try pool.free(whole.g, whole.id);
+        const small = try pool.alloc(16, null);
+        try std.testing.expectError(error.OutOfMemory, pool.alloc(1 << 20, null));
+        _ = try pool.free(small.g, small.id);
+        _ = try pool.free((try pool.alloc(1 << 20, null)).g, 0);
+    };
 }
 
 test "a fixed pool serves a block, refuses sizes past its reservation, and resets" {

@@ -29,6 +29,41 @@ const Error = status.Error;
 
 var next_serial: std.atomic.Value(u64) = .init(1);
 
+/// The first granules of a pool's committed regions, asked in ascending order of offset: whether a
+/// block starts a region (so a run that reaches it would cross from one region into the next).
+const RegionStarts = struct {
+    sorted: []u32,
+    /// The first start not below the offset asked last (offsets are asked in ascending order).
+    cursor: usize = 0,
+    asked: u32 = 0,
+
+    fn init(gpa: std.mem.Allocator, regions: []const Region) Error!RegionStarts {
+        var count: usize = 0;
+        for (regions) |region| count += @intFromBool(region.committed);
+        const sorted = gpa.alloc(u32, count) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        var at: usize = 0;
+        for (regions) |region| if (region.committed) {
+            sorted[at] = region.start;
+            at += 1;
+        };
+        std.sort.pdq(u32, sorted, {}, std.sort.asc(u32));
+        return .{ .sorted = sorted };
+    }
+
+    fn deinit(self: *RegionStarts, gpa: std.mem.Allocator) void {
+        gpa.free(self.sorted);
+        self.* = undefined;
+    }
+
+    /// Whether a region starts at granule `g`; `g` at least the one asked before.
+    fn startsAt(self: *RegionStarts, g: u32) bool {
+        assert(g >= self.asked);
+        self.asked = g;
+        while (self.cursor < self.sorted.len and self.sorted[self.cursor] < g) self.cursor += 1;
+        return self.cursor < self.sorted.len and self.sorted[self.cursor] == g;
+    }
+};
+
 pub const SharedFixed = struct {
     gpa: std.mem.Allocator,
     fixed: LockFreeFixed,
@@ -393,7 +428,7 @@ pub const SharedFixed = struct {
         var grown = false;
         var cache_returned = false;
         while (true) {
-            const first = try self.gatherRun(&drained, count);
+            const first = try self.gatherRun(&drained, count, pool.arena.regions.items);
             if (first) |number| {
                 const placed = self.fixed.claimRun(number, count, requested_bytes, self.takeIds(1));
                 _ = self.run_blocks.fetchAdd(count - 1, .monotonic);
@@ -414,10 +449,15 @@ pub const SharedFixed = struct {
         return status.fail(error.OutOfMemory, "pool '{s}' has no run of {d} free blocks for {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.name, count, requested_bytes, pool.arena.committed_bytes, pool.arena.reserved_bytes });
     }
 
-    /// Drains the free stack, takes `count` blocks in a row off it (the first such in address
-    /// order) and pushes the rest back in address order; returns the first block's number, or
-    /// null (everything pushed back) where there is no such run. Under the growth lock.
-    fn gatherRun(self: *SharedFixed, drained: *std.ArrayList(u32), count: u32) Error!?u32 {
+    /// Drains the free stack, takes `count` blocks in a row of one region off it (the first such
+    /// in address order) and pushes the rest back in address order; returns the first block's
+    /// number, or null (everything pushed back) where there is no such run. Under the growth lock
+    /// (which `regions`, the arena's, changes under).
+    ///
+    /// A run never continues into the next region, even one that lies right after it: a block is
+    /// inside one region for everything that reads regions (snapshot.zig writes blocks region by
+    /// region, and a run's blocks in the next region read as free there).
+    fn gatherRun(self: *SharedFixed, drained: *std.ArrayList(u32), count: u32, regions: []const Region) Error!?u32 {
         drained.clearRetainingCapacity();
         defer if (drained.items.len > 0) self.fixed.pushBatch(drained.items);
         var batch: [256]u32 = undefined;
@@ -429,10 +469,13 @@ pub const SharedFixed = struct {
         }
         // Numbers grow with addresses, so sorted numbers are blocks in address order.
         std.sort.pdq(u32, drained.items, {}, std.sort.asc(u32));
+        var starts: RegionStarts = try .init(self.gpa, regions);
+        defer starts.deinit(self.gpa);
         var run_start: usize = 0;
         for (drained.items, 0..) |number, index| {
+            const offset = self.fixed.offsetOf(number).?;
             const contiguous = index > run_start and number == drained.items[index - 1] + 1 and
-                self.fixed.offsetOf(number).? == self.fixed.offsetOf(number - 1).? + self.fixed.stride;
+                offset == self.fixed.offsetOf(number - 1).? + self.fixed.stride and !starts.startsAt(offset);
             if (!contiguous) run_start = index;
             if (index + 1 - run_start == count) {
                 const first = drained.items[run_start];
@@ -549,4 +592,33 @@ test "JavaScript cache records: a batch per refill, cached blocks counted apart,
     pool.writeStats(&out);
     try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.cached_bytes)]);
     try std.testing.expect(shared.record(@intFromPtr(record) + 8) == null); // an address the core did not give out
+}
+
+test "a run of blocks lies in one region, also where the next region starts right after the free blocks it would need" {
+    const pool_mod = @import("../pool.zig");
+    const config_mod = @import("../config.zig");
+    const modes = [_]struct { config_mod.ThreadSafety, bool }{ .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
+    for (modes) |mode| {
+        var config = config_mod.testConfig(.fixed_size);
+        config.block_size = 4096;
+        config.initial_size = 64 * 1024; // one unit: 16 blocks
+        config.max_size = 0;
+        config.thread_safety = mode[0];
+        config.thread_local_cache = mode[1];
+        const pool = try pool_mod.Pool.create(std.testing.allocator, "run-in-one-region", config);
+        defer pool.destroy();
+        pool.published(0);
+        // 14 of the first region's 16 blocks, then more singles: the pool grows a second region right after the first.
+        var singles: [20]pool_mod.Pool.Placed = undefined;
+        for (&singles) |*single| single.* = try pool.alloc(4000, null);
+        try std.testing.expect(pool.arena.regions.items.len >= 2);
+        for (singles[14..]) |single| _ = try pool.free(single.g, single.id); // free: blocks 14, 15 of the first region and 0-3 of the second
+        const run = try pool.alloc(6 * 4096, null);
+        const run_end = @as(u64, run.g) + 6 * 4096 / @import("../arena.zig").granule_bytes;
+        var inside = false;
+        for (pool.arena.regions.items) |region| inside = inside or (region.committed and run.g >= region.start and run_end <= region.end());
+        try std.testing.expect(inside);
+        _ = try pool.free(run.g, run.id);
+        for (singles[0..14]) |single| _ = try pool.free(single.g, single.id);
+    }
 }
