@@ -14,7 +14,7 @@ import { ABI, CONFIG_FIELDS, encodeName, PoolKind } from "./native";
 import * as native from "./native";
 import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
-import { CPUMemoryPool, onPoolDestroyed, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
+import { constructPool, CPUMemoryPool, onPoolDestroyed, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
 import { watchForShowStats } from "./show_stats";
 import { bytes, type MemoryStats } from "./stats";
 import { isWellFormedName } from "./validate";
@@ -198,12 +198,13 @@ export class MemoryPoolManager {
   }
 
   #wrap(name: string, config: Readonly<PoolConfig>, handle: number, kind: number, made: boolean): MemoryPool {
-    const pool =
+    const pool = constructPool((): MemoryPool =>
       kind === PoolKind.gpu
         ? new GPUMemoryPool(name, config, handle)
         : kind === PoolKind.pinned
           ? new PinnedMemoryPool(name, config, handle)
-          : new CPUMemoryPool(name, config, handle);
+          : new CPUMemoryPool(name, config, handle),
+    );
     return this.#adopt(pool, made);
   }
 
@@ -258,7 +259,7 @@ export class MemoryPoolManager {
     this.#claim(name);
     const path = encodeName(resolve(frozen.pmemPoolPath));
     const handle = openInCore(frozen, () => native.openPmemPool(encoded, path, configRecord(PoolKind.cpu, frozen)));
-    return this.#adopt(new PMEMMemoryPool(name, frozen, handle), true);
+    return this.#adopt(constructPool(() => new PMEMMemoryPool(name, frozen, handle)), true);
   }
 
   /**
@@ -487,7 +488,7 @@ export class MemoryPoolManager {
     const kind = native.poolKind(handle);
     if (kind === PoolKind.pmem) {
       const config = Object.assign(configFromRecord(record), { pmemPoolPath: native.pmemPoolPath(handle) });
-      return this.#adopt(new PMEMMemoryPool(name, Object.freeze(config), handle), false);
+      return this.#adopt(constructPool(() => new PMEMMemoryPool(name, Object.freeze(config), handle)), false);
     }
     return this.#wrap(name, Object.freeze(configFromRecord(record)), handle, kind, false);
   }

@@ -20,6 +20,7 @@ import {
   MemoryPoolError,
   PoolNotFoundError,
   ThreadSafetyError,
+  UnsupportedOperationError,
   UseAfterFreeError,
   type MemoryErrorDetails,
 } from "./errors";
@@ -124,6 +125,23 @@ export function onPoolDestroyed(listener: (pool: NativePool) => void): void {
   destroyedListener = listener;
 }
 
+/**
+ * Whether a pool object may be made now: only inside constructPool. A pool object made from
+ * JavaScript over another pool's handle (`new CPUMemoryPool(name, config, handle)`) would hold
+ * its core pool without its manager knowing, and could destroy it under its owner.
+ */
+let poolConstructionOpen = false;
+
+/** @internal makes a pool object (the manager's one way to): `make` runs its constructor. */
+export function constructPool<T extends NativePool>(make: () => T): T {
+  poolConstructionOpen = true;
+  try {
+    return make();
+  } finally {
+    poolConstructionOpen = false;
+  }
+}
+
 export abstract class NativePool {
   abstract readonly kind: PoolKind;
   // The state the pool changes after it is made lives in private fields: a program that freezes
@@ -164,6 +182,7 @@ export abstract class NativePool {
 
   /** @internal pools are made by MemoryPoolManager */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls: PoolCalls = coreCalls) {
+    if (!poolConstructionOpen) throw new UnsupportedOperationError(`${new.target.name} has no public constructor: MemoryPoolManager's create and open methods make pools`);
     this.#name = name;
     this.#config = config;
     this.#handle = handle;
