@@ -703,7 +703,7 @@ export fn mp_pmem_drain(handle: i32) i32 {
 export fn mp_pmem_persist_allocation(handle: i32, g: u32, id: u32, at: f64, len: f64) i32 {
     defer registry.leave(.primary);
     const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    journal.persistAllocation(pool, g, id, at, len) catch |err| return codeOf(err);
+    journal.writeBackAllocation(pool, .persist, g, id, at, len) catch |err| return codeOf(err);
     return 0;
 }
 
@@ -711,7 +711,7 @@ export fn mp_pmem_persist_allocation(handle: i32, g: u32, id: u32, at: f64, len:
 export fn mp_pmem_flush_allocation(handle: i32, g: u32, id: u32, at: f64, len: f64) i32 {
     defer registry.leave(.primary);
     const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    journal.flushAllocation(pool, g, id, at, len) catch |err| return codeOf(err);
+    journal.writeBackAllocation(pool, .flush, g, id, at, len) catch |err| return codeOf(err);
     return 0;
 }
 

@@ -51,6 +51,9 @@ pub const Journal = struct {
     /// Which blocks a link word may name (links.zig Named): what keeps a linked block from being
     /// freed while a link still names it.
     named: links.Named = .{},
+    /// Small ranges persisted or flushed whose link words are noted in `named` only when it is
+    /// next read (links.zig Unscanned); under the pool's lock.
+    unscanned: links.Unscanned = .{},
 
     /// A journal over `file`, whose first bytes hold `header` (validated); `table_gpa` holds the
     /// table's DRAM maps (pmem/dram.zig: huge pages, for recovery's speed).
@@ -194,6 +197,7 @@ pub const Journal = struct {
     /// none is left dangling).
     pub fn reset(self: *Journal) void {
         self.named.forget(self.gpa);
+        self.unscanned.clear();
         self.roots.clear(self.media);
         self.table.reset();
     }
@@ -317,20 +321,23 @@ pub const Journal = struct {
         return words[0 .. (end - first) / links.word_bytes];
     }
 
-    /// Makes `len` bytes at byte `at` of the live allocation at `g` of `pool` durable (with
-    /// `expected_id` not 0: only while it holds that allocation): the check and the persist in one
-    /// call, so a handle freed through its pointer or by another thread never persists into the
-    /// block's next allocation.
-    pub fn persistAllocation(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
-        const start, const bytes = try self.allocationRangeUnlocked(pool, "persist", g, expected_id, at, len);
-        self.persistNotingLinks(pool, start, bytes);
-    }
+    /// What a write-back of a range does: `persist` waits until it is durable; `flush` only starts
+    /// writing it back (a drain waits).
+    pub const WriteBack = enum { persist, flush };
 
-    /// As persistAllocation, but only starts writing the range back (drain waits).
-    pub fn flushAllocation(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
-        const start, const bytes = try self.allocationRangeUnlocked(pool, "flush", g, expected_id, at, len);
-        self.noteWrittenLinks(pool, start, bytes);
-        self.media.flush(start, bytes);
+    /// Writes `len` bytes at byte `at` of the live allocation at `g` of `pool` back (with
+    /// `expected_id` not 0: only while it holds that allocation): the check and the write-back in
+    /// one call, so a handle freed through its pointer or by another thread never persists into
+    /// the block's next allocation.
+    pub fn writeBackAllocation(self: *Journal, pool: anytype, comptime how: WriteBack, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
+        const start, const bytes, const links_noted = try self.allocationRangeNotingLater(pool, @tagName(how), g, expected_id, at, len);
+        switch (how) {
+            .persist => if (links_noted) self.media.persist(start, bytes) else self.persistNotingLinks(pool, start, bytes),
+            .flush => {
+                if (!links_noted) self.noteWrittenLinks(pool, start, bytes);
+                self.media.flush(start, bytes);
+            },
+        }
     }
 
     /// Copies `len` bytes from `source` to byte `at` of the live allocation at `g` of `pool` (with
@@ -346,11 +353,34 @@ pub const Journal = struct {
         self.noteWrittenLinksLocked(pool, start, bytes);
     }
 
-    /// allocationRange, taking the pool's lock for the check only.
-    fn allocationRangeUnlocked(self: *const Journal, pool: anytype, comptime action: []const u8, g: u32, expected_id: u32, at: f64, len: f64) Error!struct { usize, usize } {
+    /// allocationRange, taking the pool's lock for the check, and for the range's link words where
+    /// they need not be read now (the third result true): until `named` is started, the scan that
+    /// starts it reads every live block as it is then; after, a small range waits in `unscanned`
+    /// for the next read of `named`. Either reads the words after this persist's caller wrote
+    /// them: the caller's stores come before its call, and the lock orders the call before the
+    /// read. A large range (false) is scanned by its write-back, while its bytes are in the cache.
+    fn allocationRangeNotingLater(self: *Journal, pool: anytype, comptime action: []const u8, g: u32, expected_id: u32, at: f64, len: f64) Error!struct { usize, usize, bool } {
         pool.lock();
         defer pool.unlock();
-        return self.allocationRange(pool, action, g, expected_id, at, len);
+        const start, const bytes = try self.allocationRange(pool, action, g, expected_id, at, len);
+        if (!self.named.known) return .{ start, bytes, true };
+        if (bytes > links.Unscanned.range_bytes_max) return .{ start, bytes, false };
+        if (!self.unscanned.add(start, bytes)) {
+            self.noteUnscannedLocked(pool);
+            assert(self.unscanned.add(start, bytes));
+        }
+        return .{ start, bytes, true };
+    }
+
+    /// Notes in `named` what the link words of the ranges waiting in `unscanned` name, as they are
+    /// now, and empties it (under the pool's lock).
+    fn noteUnscannedLocked(self: *Journal, pool: anytype) void {
+        assert(self.named.known);
+        for (0..self.unscanned.len) |index| {
+            const start, const bytes = self.unscanned.range(index);
+            self.noteWrittenLinksLocked(pool, start, bytes);
+        }
+        self.unscanned.clear();
     }
 
     /// The file range of `len` bytes at byte `at` of the live allocation at `g`: InvalidPointer
@@ -485,10 +515,12 @@ pub const Journal = struct {
         self.named.clear(slot);
     }
 
-    /// Where `named` does not yet cover the words written before this process opened the file:
-    /// one scan of every live block marks what their link words name.
+    /// Brings `named` up to date before it is read: where it does not yet cover the words written
+    /// before this process opened the file, one scan of every live block marks what their link
+    /// words name; after, the ranges waiting in `unscanned` are scanned.
     fn knowNamed(self: *Journal, pool: anytype) Error!void {
-        if (self.named.known) return;
+        if (self.named.known) return self.noteUnscannedLocked(pool);
+        assert(self.unscanned.len == 0); // nothing waits until the set is started
         self.named.start(self.gpa, self.table.words.len) catch return outOfMemory();
         const live = self.gpa.alloc(u32, pool.listLiveLocked(&.{})) catch return outOfMemory();
         defer self.gpa.free(live);
