@@ -679,14 +679,14 @@ export fn mp_pmem_checkpoint(handle: i32, device: u32, offset: f64, src: u64, le
 export fn mp_pmem_persist(handle: i32, offset: f64, len: f64) i32 {
     defer registry.leave(.primary);
     const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    journal.persist(pool, offset, len) catch |err| return codeOf(err);
+    journal.writeBack(pool, .persist, offset, len) catch |err| return codeOf(err);
     return 0;
 }
 
 export fn mp_pmem_flush(handle: i32, offset: f64, len: f64) i32 {
     defer registry.leave(.primary);
     const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    journal.flush(pool, offset, len) catch |err| return codeOf(err);
+    journal.writeBack(pool, .flush, offset, len) catch |err| return codeOf(err);
     return 0;
 }
 

@@ -96,7 +96,12 @@ pub const Failure = struct {
 
 fn fileFailure(comptime fmt: []const u8, args: anytype) Failure {
     var result: Failure = .{ .kind = .file };
-    result.message_len = (std.fmt.bufPrint(&result.message_buffer, fmt, args) catch result.message_buffer[0..]).len;
+    result.message_len = (std.fmt.bufPrint(&result.message_buffer, fmt, args) catch blk: {
+        // A long path: the message says it was cut, as the core's messages do (status.zig).
+        const marker = "...";
+        @memcpy(result.message_buffer[result.message_buffer.len - marker.len ..], marker);
+        break :blk result.message_buffer[0..];
+    }).len;
     return result;
 }
 
@@ -213,6 +218,10 @@ fn openExisting(fd: c.fd_t, path: [:0]const u8, failure: *Failure) ?Mapped {
         failure.* = fileFailure("'{s}' is not a regular file: pmemPoolPath names the pool's file", .{path});
         return null;
     }
+    if (kernelInterface(fd)) |file_system| {
+        failure.* = fileFailure("'{s}' is a file of the kernel's {s} file system, an interface to the kernel rather than stored bytes: pmemPoolPath names the pool's own file, on a file system that stores it (a DAX mount on persistent memory; a disk or /dev/shm to emulate it)", .{ path, file_system });
+        return null;
+    }
     const file_bytes: u64 = @intCast(stat.size);
     var page: [format.header_bytes]u8 = undefined;
     const want: usize = @intCast(@min(file_bytes, format.header_bytes));
@@ -232,6 +241,52 @@ fn openExisting(fd: c.fd_t, path: [:0]const u8, failure: *Failure) ?Mapped {
     keep = true;
     mapped_keep = true;
     return mapped;
+}
+
+/// glibc's struct statfs on 64-bit Linux (x86-64 and arm64): the file system's type comes first.
+const StatFs = extern struct { type: c_long, rest: [14]c_long };
+extern "c" fn fstatfs(fd: c.fd_t, buf: *StatFs) c_int;
+
+/// The name of the file system of `fd` where it is one of the kernel's interfaces (procfs, sysfs
+/// and their kind): their files say they are regular, report sizes that are not their contents
+/// (0 bytes for /proc's), and are no place for a pool. Read as one, a /proc file was "empty: delete
+/// it". Null for any other file system, or where it cannot be told.
+fn kernelInterface(fd: c.fd_t) ?[]const u8 {
+    var info: StatFs = undefined;
+    if (fstatfs(fd, &info) != 0) return null;
+    const Known = struct { magic: u32, name: []const u8 };
+    const known = [_]Known{
+        .{ .magic = 0x9fa0, .name = "proc" },
+        .{ .magic = 0x62656572, .name = "sysfs" },
+        .{ .magic = 0x64626720, .name = "debugfs" },
+        .{ .magic = 0x74726163, .name = "tracefs" },
+        .{ .magic = 0x73636673, .name = "securityfs" },
+        .{ .magic = 0x27e0eb, .name = "cgroup" },
+        .{ .magic = 0x63677270, .name = "cgroup2" },
+        .{ .magic = 0x62656570, .name = "configfs" },
+        .{ .magic = 0xcafe4a11, .name = "bpf" },
+        .{ .magic = 0x6165676c, .name = "pstore" },
+        .{ .magic = 0xde5e81e4, .name = "efivarfs" },
+        .{ .magic = 0xf97cff8c, .name = "selinuxfs" },
+        .{ .magic = 0x65735543, .name = "fusectl" },
+        .{ .magic = 0x42494e4d, .name = "binfmt_misc" },
+    };
+    const magic: u32 = @truncate(@as(c_ulong, @bitCast(info.type)));
+    for (known) |entry| if (entry.magic == magic) return entry.name;
+    return null;
+}
+
+test "files of the kernel's interfaces are told apart from stored files" {
+    const proc = c.open("/proc/self/status", .{ .ACCMODE = .RDONLY, .CLOEXEC = true });
+    if (proc >= 0) {
+        defer _ = c.close(proc);
+        try std.testing.expectEqualStrings("proc", kernelInterface(proc).?);
+    }
+    const stored = c.open("/tmp", .{ .ACCMODE = .RDONLY, .DIRECTORY = true, .CLOEXEC = true });
+    if (stored >= 0) {
+        defer _ = c.close(stored);
+        try std.testing.expect(kernelInterface(stored) == null);
+    }
 }
 
 const Created = union(enum) { created: Mapped, exists, failed };

@@ -213,17 +213,27 @@ pub const Journal = struct {
         return .{ @intFromFloat(offset), @intFromFloat(len) };
     }
 
-    /// Makes `len` bytes at byte `offset` of the file durable. Takes no lock: the range is checked
+    /// What a write-back of a range does: `persist` waits until it is durable; `flush` only starts
+    /// writing it back (a drain waits).
+    pub const WriteBack = enum { persist, flush };
+
+    /// Writes `len` bytes at byte `offset` of the file back. Takes no lock: the range is checked
     /// against the heap, which never moves.
-    pub fn persist(self: *Journal, pool: anytype, offset: f64, len: f64) Error!void {
+    pub fn writeBack(self: *Journal, pool: anytype, comptime how: WriteBack, offset: f64, len: f64) Error!void {
         const start, const bytes = try self.checkRange(pool.name, offset, len);
-        self.persistNotingLinks(pool, start, bytes);
+        self.writeBackRange(pool, how, start, bytes, false);
     }
 
-    pub fn flush(self: *Journal, pool: anytype, offset: f64, len: f64) Error!void {
-        const start, const bytes = try self.checkRange(pool.name, offset, len);
-        self.noteWrittenLinks(pool, start, bytes);
-        self.media.flush(start, bytes);
+    /// Writes the `bytes` at `start` of the file back, noting the link words in them first unless
+    /// `links_noted` (they are, or will be, noted otherwise: allocationRangeNotingLater).
+    fn writeBackRange(self: *Journal, pool: anytype, comptime how: WriteBack, start: usize, bytes: usize, links_noted: bool) void {
+        switch (how) {
+            .persist => if (links_noted) self.media.persist(start, bytes) else self.persistNotingLinks(pool, start, bytes),
+            .flush => {
+                if (!links_noted) self.noteWrittenLinks(pool, start, bytes);
+                self.media.flush(start, bytes);
+            },
+        }
     }
 
     pub fn drain(self: *Journal) void {
@@ -321,23 +331,13 @@ pub const Journal = struct {
         return words[0 .. (end - first) / links.word_bytes];
     }
 
-    /// What a write-back of a range does: `persist` waits until it is durable; `flush` only starts
-    /// writing it back (a drain waits).
-    pub const WriteBack = enum { persist, flush };
-
     /// Writes `len` bytes at byte `at` of the live allocation at `g` of `pool` back (with
     /// `expected_id` not 0: only while it holds that allocation): the check and the write-back in
     /// one call, so a handle freed through its pointer or by another thread never persists into
     /// the block's next allocation.
     pub fn writeBackAllocation(self: *Journal, pool: anytype, comptime how: WriteBack, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
         const start, const bytes, const links_noted = try self.allocationRangeNotingLater(pool, @tagName(how), g, expected_id, at, len);
-        switch (how) {
-            .persist => if (links_noted) self.media.persist(start, bytes) else self.persistNotingLinks(pool, start, bytes),
-            .flush => {
-                if (!links_noted) self.noteWrittenLinks(pool, start, bytes);
-                self.media.flush(start, bytes);
-            },
-        }
+        self.writeBackRange(pool, how, start, bytes, links_noted);
     }
 
     /// Copies `len` bytes from `source` to byte `at` of the live allocation at `g` of `pool` (with
