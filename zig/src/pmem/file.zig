@@ -12,6 +12,7 @@ const c = std.c;
 const format = @import("format.zig");
 const libpmem = @import("libpmem.zig");
 const crash_points = @import("crash_points.zig");
+const truncation = @import("truncation.zig");
 
 extern "c" fn posix_fallocate(fd: c.fd_t, offset: c.off_t, len: c.off_t) c_int;
 extern "c" fn strerror(errnum: c_int) [*:0]const u8;
@@ -25,12 +26,15 @@ pub const Mapped = struct {
     base: [*]align(std.heap.page_size_min) u8,
     len: usize,
     is_pmem: bool,
+    /// Whether the file was found cut short under the mapping (truncation.zig).
+    watch: truncation.Watch = .{ .slot = null },
 
     pub fn bytes(self: *const Mapped) []u8 {
         return self.base[0..self.len];
     }
 
     pub fn close(self: *Mapped) void {
+        self.watch.end(); // before the range can be mapped to anything else
         _ = c.munmap(self.base, self.len);
         _ = c.close(self.fd); // also drops the lock
         forget(self.identity);
@@ -46,6 +50,7 @@ pub const Mapped = struct {
     pub fn retire(self: *Mapped) void {
         const address = c.mmap(self.base, self.len, c.PROT.READ | c.PROT.WRITE, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .FIXED = true, .NORESERVE = true }, -1, 0);
         assert(address == c.MAP_FAILED or address == @as(*anyopaque, @ptrCast(self.base)));
+        self.watch.end();
         _ = c.close(self.fd); // also drops the lock
         forget(self.identity);
         self.* = undefined;
@@ -388,7 +393,7 @@ fn map(fd: c.fd_t, identity: Identity, len: usize, path: []const u8, failure: *F
     const base: [*]align(std.heap.page_size_min) u8 = @ptrCast(@alignCast(address));
     // pmem_is_pmem honours PMEM_IS_PMEM_FORCE, which is how a machine without PMEM emulates it.
     const is_pmem = is_sync or libpmem.loaded().pmem_is_pmem(base, len) != 0;
-    return .{ .fd = fd, .identity = identity, .base = base, .len = len, .is_pmem = is_pmem };
+    return .{ .fd = fd, .identity = identity, .base = base, .len = len, .is_pmem = is_pmem, .watch = truncation.watch(base, len) };
 }
 
 fn directoryOf(path: [:0]const u8, buffer: []u8) [:0]const u8 {

@@ -202,6 +202,14 @@ pub const Journal = struct {
         self.table.reset();
     }
 
+    /// Refuses (PmemFile) once the file was found cut short under the mapping: what the pool
+    /// writes no longer reaches it (pmem/truncation.zig). Checked when a PMEM call starts and
+    /// before it says it succeeded.
+    pub fn checkFile(self: *const Journal, pool: anytype) Error!void {
+        if (!self.file.lost()) return;
+        return status.fail(error.PmemFile, "the file of PMEM pool '{s}' ('{s}') was cut short while the pool was open (truncated or overwritten): what lay past its new end is lost, and nothing written since reaches the file; close the pool (opening the file again says what is left of it)", .{ pool.name, self.file.path });
+    }
+
     // ---- durability of user data ----
 
     fn checkRange(self: *const Journal, pool_name: []const u8, offset: f64, len: f64) Error!struct { usize, usize } {
