@@ -258,7 +258,7 @@ describe("a block a link names is not freed from under it", () => {
     // A persist no longer reads the bytes it persists: their link words are noted when a free
     // next asks which blocks a link names (a small range waits in a list; a full list is scanned
     // at the persist that finds it full; a range over 4 KiB is scanned at its persist).
-    test(`a link word written through a view and persisted or flushed keeps its target from being freed, wherever it falls among other persists (${strategy})`, () => {
+    test(`a link word written through a view and persisted or flushed (the allocation or a view of it) keeps its target from being freed, wherever it falls among other persists (${strategy})`, () => {
       const path = poolPath(`written-link-${strategy}`);
       const pool = manager.createPMEMPool(`pm-publish-${opened++}`, pmemConfig(path, { allocatorType: strategy, blockSize: 8192, initialSize: 4 * 1024 * 1024 }));
       const commit = (size: number) => {
@@ -271,7 +271,7 @@ describe("a block a link names is not freed from under it", () => {
       for (const started of [false, true]) {
         if (started) commit(16).free(); // a published block's free starts the set
         for (const before of [0, 1, 31, 32, 33, 70]) {
-          for (const way of ["persist", "flush", "large"] as const) {
+          for (const way of ["persist", "flush", "view", "large"] as const) {
             const target = commit(16);
             const holder = commit(way === "large" ? 8192 : 64);
             const at = holder.size / 8 - 1; // the last word
@@ -285,6 +285,8 @@ describe("a block a link names is not freed from under it", () => {
             if (way === "flush") {
               pool.flush(holder);
               pool.drain();
+            } else if (way === "view") {
+              pool.persist(holder.bytes.subarray(8 * at)); // a view's range: the last word
             } else {
               pool.persist(holder);
             }

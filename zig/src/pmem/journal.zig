@@ -225,11 +225,14 @@ pub const Journal = struct {
     /// writing it back (a drain waits).
     pub const WriteBack = enum { persist, flush };
 
-    /// Writes `len` bytes at byte `offset` of the file back. Takes no lock: the range is checked
-    /// against the heap, which never moves.
+    /// Writes `len` bytes at byte `offset` of the file back (a view's range: checked against the
+    /// heap, which never moves). Takes the pool's lock only for noteLaterLocked.
     pub fn writeBack(self: *Journal, pool: anytype, comptime how: WriteBack, offset: f64, len: f64) Error!void {
         const start, const bytes = try self.checkRange(pool.name, offset, len);
-        self.writeBackRange(pool, how, start, bytes, false);
+        pool.lock();
+        const links_noted = self.noteLaterLocked(pool, start, bytes);
+        pool.unlock();
+        self.writeBackRange(pool, how, start, bytes, links_noted);
     }
 
     /// Writes the `bytes` at `start` of the file back, noting the link words in them first unless
@@ -361,23 +364,28 @@ pub const Journal = struct {
         self.noteWrittenLinksLocked(pool, start, bytes);
     }
 
-    /// allocationRange, taking the pool's lock for the check, and for the range's link words where
-    /// they need not be read now (the third result true): until `named` is started, the scan that
-    /// starts it reads every live block as it is then; after, a small range waits in `unscanned`
-    /// for the next read of `named`. Either reads the words after this persist's caller wrote
-    /// them: the caller's stores come before its call, and the lock orders the call before the
-    /// read. A large range (false) is scanned by its write-back, while its bytes are in the cache.
+    /// allocationRange, taking the pool's lock for the check and for noteLaterLocked (the third result).
     fn allocationRangeNotingLater(self: *Journal, pool: anytype, comptime action: []const u8, g: u32, expected_id: u32, at: f64, len: f64) Error!struct { usize, usize, bool } {
         pool.lock();
         defer pool.unlock();
         const start, const bytes = try self.allocationRange(pool, action, g, expected_id, at, len);
-        if (!self.named.known) return .{ start, bytes, true };
-        if (bytes > links.Unscanned.range_bytes_max) return .{ start, bytes, false };
+        return .{ start, bytes, self.noteLaterLocked(pool, start, bytes) };
+    }
+
+    /// Whether the link words of the `bytes` at `start`, about to be written back, need not be
+    /// read now (under the pool's lock): until `named` is started, the scan that starts it reads
+    /// every live block as it is then; after, a small range waits in `unscanned` for the next read
+    /// of `named`. Either reads the words after the caller of this write-back wrote them: its
+    /// stores come before its call, and the lock orders the call before the read. A large range
+    /// (false) is scanned by its write-back, while its bytes are in the cache.
+    fn noteLaterLocked(self: *Journal, pool: anytype, start: usize, bytes: usize) bool {
+        if (!self.named.known) return true;
+        if (bytes > links.Unscanned.range_bytes_max) return false;
         if (!self.unscanned.add(start, bytes)) {
             self.noteUnscannedLocked(pool);
             assert(self.unscanned.add(start, bytes));
         }
-        return .{ start, bytes, true };
+        return true;
     }
 
     /// Notes in `named` what the link words of the ranges waiting in `unscanned` name, as they are
