@@ -354,6 +354,7 @@ fn create(path: [:0]const u8, header: *const format.Header, failure: *Failure) C
     };
     if (linked != 0) {
         const err = lastErrno();
+        mapped.watch.end(); // before the range can be mapped to anything else
         _ = c.munmap(mapped.base, mapped.len);
         if (err == .EXIST) return .exists;
         failure.* = fileFailure("cannot create '{s}': {s}", .{ path, errnoText() });
