@@ -118,7 +118,7 @@ describe("pool files", () => {
     expect(manager.hasPool("pm-bad")).toBe(false);
   });
 
-  test("a file of the kernel's interfaces (/proc, /sys) or a device is a PMEMFileError that says so, and never suggests deleting it", () => {
+  test("a file of the kernel's interfaces (/proc, /sys), a device or a named pipe is a PMEMFileError that says what it is, and never suggests deleting it", () => {
     // /proc's files say they are regular files of 0 bytes: they were refused as "empty ...: delete it to create a pool there".
     const kernelFiles = ["/proc/self/status", "/proc/self/oom_score_adj", "/proc/sys/vm/swappiness", "/sys/kernel/mm/transparent_hugepage/enabled"].filter((path) => existsSync(path));
     for (const path of [...kernelFiles, "/dev/null"]) {
@@ -131,8 +131,13 @@ describe("pool files", () => {
           expect(refused.message).toContain(`'${path}' is a file of the kernel's ${path.startsWith("/proc") ? "proc" : "sysfs"} file system`);
         }
       } else {
-        expect(refused.message).toContain("is not a regular file");
+        expect(refused.message).toBe(`'${path}' is not a regular file (a character device): pmemPoolPath names the pool's file`);
       }
+    }
+    // A named pipe (made with mkfifo where the tool is there): opened read-write without blocking, then refused.
+    const fifo = poolPath("fifo");
+    if (Bun.spawnSync(["mkfifo", fifo]).exitCode === 0) {
+      expect(thrown(() => manager.createPMEMPool("pm-bad", pmemConfig(fifo))).message).toBe(`'${fifo}' is not a regular file (a named pipe): pmemPoolPath names the pool's file`);
     }
     expect(manager.hasPool("pm-bad")).toBe(false);
   });

@@ -220,7 +220,7 @@ fn openExisting(fd: c.fd_t, path: [:0]const u8, failure: *Failure) ?Mapped {
         return null;
     }
     if (!c.S.ISREG(stat.mode)) {
-        failure.* = fileFailure("'{s}' is not a regular file: pmemPoolPath names the pool's file", .{path});
+        failure.* = fileFailure("'{s}' is not a regular file ({s}): pmemPoolPath names the pool's file", .{ path, kindOf(stat.mode) });
         return null;
     }
     if (kernelInterface(fd)) |file_system| {
@@ -246,6 +246,16 @@ fn openExisting(fd: c.fd_t, path: [:0]const u8, failure: *Failure) ?Mapped {
     keep = true;
     mapped_keep = true;
     return mapped;
+}
+
+/// What a file that is not a regular one is, in words.
+fn kindOf(mode: c.mode_t) []const u8 {
+    if (c.S.ISCHR(mode)) return "a character device";
+    if (c.S.ISBLK(mode)) return "a block device";
+    if (c.S.ISFIFO(mode)) return "a named pipe";
+    if (c.S.ISSOCK(mode)) return "a socket";
+    if (c.S.ISDIR(mode)) return "a directory";
+    return "not a file that holds bytes";
 }
 
 /// glibc's struct statfs on 64-bit Linux (x86-64 and arm64): the file system's type comes first.
