@@ -23,6 +23,7 @@ for (const how of ["truncate", "overwrite"] as const) {
     expect(steps.link).toStartWith(lost);
     expect(steps.setRoot).toStartWith(lost);
     expect(steps.allocateFree).toBe("ok");
+    expect(steps.freePublished).toStartWith(lost);
     expect(steps.close).toBe("ok");
     expect(steps.reopened).toBe("PMEM_FORMAT"); // what is left is no pool: said, as for any damaged file
   });

@@ -170,6 +170,7 @@ pub const Journal = struct {
     /// an unpublished one's free (every free of a block nothing published) reads nothing more.
     pub fn beforeRelease(self: *Journal, pool: anytype, g: u32) Error!void {
         const published = self.publishedLocked(pool, g) orelse return; // no live block: the placement says what g is
+        try self.checkFile(pool); // the record was read from the file: where it was cut short, a zero page's word
         if (!published) return;
         if (self.roots.publishing(g)) |index| {
             return status.fail(error.PmemRoot, "the allocation at offset {d} of PMEM pool '{s}' is published as root '{s}': remove the root first (setRoot(\"{s}\", null)), or free it with setRoot(\"{s}\", null, {{ freePrevious: true }})", .{ @as(u64, g) * granule_bytes, pool.name, self.roots.name(index), self.roots.name(index), self.roots.name(index) });
