@@ -39,6 +39,15 @@ export const LINK_BYTES = 8;
 /** What part of the pool's memory persist(), flush() and memcpyPersist() act on. */
 export type PersistTarget = Allocation | ArrayBufferView;
 
+/** What persist() or flush() calls: the core's call for an allocation's range and for a view's. */
+interface WriteBack {
+  action: "persist" | "flush";
+  allocation: (handle: number, offset: number, id: number, at: number, length: number) => number;
+  range: (handle: number, fileOffset: number, length: number) => number;
+}
+const PERSIST: WriteBack = { action: "persist", allocation: native.persistPmemAllocation, range: native.persistPmem };
+const FLUSH: WriteBack = { action: "flush", allocation: native.flushPmemAllocation, range: native.flushPmem };
+
 /** A root's name as the core takes it; the core checks its length. */
 function rootName(name: unknown): Uint8Array {
   if (!isWellFormedName(name)) throw new PMEMRootError(`a root's name is a string of well-formed Unicode, not ${describe(name)}`);
@@ -82,25 +91,24 @@ export class PMEMMemoryPool extends HostPool {
    * crash or power failure. pmem_persist on PMEM, pmem_msync elsewhere. A view persists its own bytes.
    */
   persist(target: PersistTarget, length?: number, offset = 0): void {
-    if (isAllocation(target)) {
-      const len = this.#allocationRange(target, length, offset, "persist");
-      // One call checks the allocation (offset and id) and persists: never into the block's next allocation.
-      if (len !== 0) this.#expectHeld(target, "persist", native.persistPmemAllocation(this.handle, target.offset, target.id, offset, len));
-      return;
-    }
-    const start = this.#viewStart(target, length, offset, "persist");
-    if (this.#rangeLength !== 0) this.expectOk(native.persistPmem(this.handle, start, this.#rangeLength));
+    this.#writeBack(PERSIST, target, length, offset);
   }
 
   /** Starts writing `length` bytes back without waiting; drain() waits. flush() + drain() = persist(). */
   flush(target: PersistTarget, length?: number, offset = 0): void {
+    this.#writeBack(FLUSH, target, length, offset);
+  }
+
+  /** persist() and flush(): the range checked here as far as this thread can, then one core call. */
+  #writeBack(how: WriteBack, target: PersistTarget, length: number | undefined, offset: number): void {
     if (isAllocation(target)) {
-      const len = this.#allocationRange(target, length, offset, "flush");
-      if (len !== 0) this.#expectHeld(target, "flush", native.flushPmemAllocation(this.handle, target.offset, target.id, offset, len));
+      const len = this.#allocationRange(target, length, offset, how.action);
+      // One call checks the allocation (offset and id) and acts: never on the block's next allocation.
+      if (len !== 0) this.#expectHeld(target, how.action, how.allocation(this.handle, target.offset, target.id, offset, len));
       return;
     }
-    const start = this.#viewStart(target, length, offset, "flush");
-    if (this.#rangeLength !== 0) this.expectOk(native.flushPmem(this.handle, start, this.#rangeLength));
+    const start = this.#viewStart(target, length, offset, how.action);
+    if (this.#rangeLength !== 0) this.expectOk(how.range(this.handle, start, this.#rangeLength));
   }
 
   /** Waits until everything flushed so far is durable. */

@@ -32,3 +32,15 @@ test("an empty MEMORY_POOL_LIBPMEM is as if unset; a directory or another librar
   const libc = await openWith("libc.so.6");
   expect(libc).toEqual({ outcome: "PMEM_UNAVAILABLE", message: "PMEM pools need libpmem: the libpmem at libc.so.6 is too old or not PMDK's: it lacks pmem_persist" });
 });
+
+test("a long MEMORY_POOL_LIBPMEM is quoted by its start and end around a marker of what was cut, never cut off mid-reason", async () => {
+  // The reason was written into 384 bytes and cut there without a word: a path of a few hundred
+  // bytes left the message ending inside it, and dlerror's own reason lost.
+  const long = `/nonexistent/${"d".repeat(40)}/`.repeat(12) + "libpmem.so.1";
+  const { outcome, message } = await openWith(long);
+  expect(outcome).toBe("PMEM_UNAVAILABLE");
+  expect(message).toStartWith(`PMEM pools need libpmem: libpmem could not be loaded from MEMORY_POOL_LIBPMEM=${long.slice(0, 60)}[... `);
+  expect(message).toContain(` bytes cut ...]${long.slice(-90)} (`);
+  expect(message).toEndWith("libpmem.so.1: cannot open shared object file: No such file or directory)");
+  expect(message!.length).toBeLessThan(512);
+});

@@ -8,21 +8,11 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { ConfigError, InvalidPointerError, InvalidSizeError, MemoryPoolManager, PoolConfig, UseAfterFreeError, type PMEMMemoryPool } from "../../src/index";
-import { poolPath, removePoolFiles, runChild } from "../pmem/helpers";
+import { linkWord, poolPath, removePoolFiles, runChild } from "../pmem/helpers";
 import { thrown } from "../support/thrown";
 
 afterAll(removePoolFiles);
 
-/** The word link() writes for the block at granule `g` (zig/src/pmem/links.zig): its check, then g. */
-function linkWord(g: number): bigint {
-  let x = (g ^ 0x4c49_4e4b) >>> 0;
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x7feb_352d) >>> 0;
-  x ^= x >>> 15;
-  x = Math.imul(x, 0x846c_a68b) >>> 0;
-  x ^= x >>> 16;
-  return (BigInt((x | 1) >>> 0) << 32n) | BigInt(g >>> 0);
-}
 const manager = MemoryPoolManager.getInstance();
 let opened = 0;
 const open = (path: string, allocatorType: "Variable" | "FixedSize"): PMEMMemoryPool =>

@@ -32,6 +32,17 @@ export function pmemConfig(path: string, overrides: Partial<PoolConfig> = {}): P
   return Object.assign(new PoolConfig(), { pmemPoolPath: path, initialSize: 256 * 1024 }, overrides);
 }
 
+/** The word link() writes for the block at granule `g` (zig/src/pmem/links.zig): its check, then g. */
+export function linkWord(g: number): bigint {
+  let x = (g ^ 0x4c49_4e4b) >>> 0;
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb_352d) >>> 0;
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846c_a68b) >>> 0;
+  x ^= x >>> 16;
+  return (BigInt((x | 1) >>> 0) << 32n) | BigInt(g >>> 0);
+}
+
 export interface ChildResult {
   exitCode: number | null;
   signalCode: string | number | null;

@@ -118,6 +118,30 @@ describe("pool files", () => {
     expect(manager.hasPool("pm-bad")).toBe(false);
   });
 
+  test("a file of the kernel's interfaces (/proc, /sys), a device or a named pipe is a PMEMFileError that says what it is, and never suggests deleting it", () => {
+    // /proc's files say they are regular files of 0 bytes: they were refused as "empty ...: delete it to create a pool there".
+    const kernelFiles = ["/proc/self/status", "/proc/self/oom_score_adj", "/proc/sys/vm/swappiness", "/sys/kernel/mm/transparent_hugepage/enabled"].filter((path) => existsSync(path));
+    for (const path of [...kernelFiles, "/dev/null"]) {
+      const refused = thrown(() => manager.createPMEMPool("pm-bad", pmemConfig(path)));
+      expect(refused).toBeInstanceOf(PMEMFileError);
+      expect(refused.message).not.toContain("delete");
+      if (path.startsWith("/proc") || path.startsWith("/sys")) {
+        // Opening may be refused before the file is looked at (no permission to write it): that is said instead.
+        if (!refused.message.includes("permission denied")) {
+          expect(refused.message).toContain(`'${path}' is a file of the kernel's ${path.startsWith("/proc") ? "proc" : "sysfs"} file system`);
+        }
+      } else {
+        expect(refused.message).toBe(`'${path}' is not a regular file (a character device): pmemPoolPath names the pool's file`);
+      }
+    }
+    // A named pipe (made with mkfifo where the tool is there): opened read-write without blocking, then refused.
+    const fifo = poolPath("fifo");
+    if (Bun.spawnSync(["mkfifo", fifo]).exitCode === 0) {
+      expect(thrown(() => manager.createPMEMPool("pm-bad", pmemConfig(fifo))).message).toBe(`'${fifo}' is not a regular file (a named pipe): pmemPoolPath names the pool's file`);
+    }
+    expect(manager.hasPool("pm-bad")).toBe(false);
+  });
+
   test("a pool file is used by one pool at a time; a name by one pool", () => {
     const path = poolPath("locked");
     const pool = manager.createPMEMPool("pm-locked", pmemConfig(path));

@@ -18,7 +18,7 @@ import {
   UseAfterFreeError,
 } from "../../src/index";
 import { thrown } from "../support/thrown";
-import { pmemConfig, poolPath, removePoolFiles } from "./helpers";
+import { linkWord, pmemConfig, poolPath, removePoolFiles } from "./helpers";
 
 const manager = MemoryPoolManager.getInstance();
 afterAll(removePoolFiles);
@@ -252,6 +252,57 @@ describe("a block a link names is not freed from under it", () => {
       pool.link(a, 8, null);
       pool.setRoot("r", next, { freePrevious: true });
       expect(root.alive).toBe(false);
+      pool.close();
+    });
+
+    // A persist no longer reads the bytes it persists: their link words are noted when a free
+    // next asks which blocks a link names (a small range waits in a list; a full list is scanned
+    // at the persist that finds it full; a range over 4 KiB is scanned at its persist).
+    test(`a link word written through a view and persisted or flushed (the allocation or a view of it) keeps its target from being freed, wherever it falls among other persists (${strategy})`, () => {
+      const path = poolPath(`written-link-${strategy}`);
+      const pool = manager.createPMEMPool(`pm-publish-${opened++}`, pmemConfig(path, { allocatorType: strategy, blockSize: 8192, initialSize: 4 * 1024 * 1024 }));
+      const commit = (size: number) => {
+        const allocation = pool.allocate(size);
+        pool.commitUnpublished(allocation);
+        return allocation;
+      };
+      const words = (holder: Allocation) => new BigUint64Array(holder.bytes.buffer, holder.bytes.byteOffset, holder.size / 8);
+      // Before any free of a published block asked, then once the set of named blocks is started.
+      for (const started of [false, true]) {
+        if (started) commit(16).free(); // a published block's free starts the set
+        for (const before of [0, 1, 31, 32, 33, 70]) {
+          for (const way of ["persist", "flush", "view", "large"] as const) {
+            const target = commit(16);
+            const holder = commit(way === "large" ? 8192 : 64);
+            const at = holder.size / 8 - 1; // the last word
+            // Other blocks persisted before the holder: the list of ranges waiting fills and is scanned.
+            for (let i = 0; i < before; i++) {
+              const other = pool.allocate(16 + 16 * (i % 3));
+              pool.persist(other);
+              other.free();
+            }
+            words(holder)[at] = linkWord(target.offset); // as a node copied from another pool brings it
+            if (way === "flush") {
+              pool.flush(holder);
+              pool.drain();
+            } else if (way === "view") {
+              pool.persist(holder.bytes.subarray(8 * at)); // a view's range: the last word
+            } else {
+              pool.persist(holder);
+            }
+            for (let i = 0; i < 40; i++) pool.persist(holder, 8, 8 * (i % 4)); // the same block again and again
+            const refused = thrown(() => target.free());
+            expect(refused).toBeInstanceOf(PMEMRootError);
+            expect(refused.message).toContain(`the link at byte ${at * 8} of the allocation at offset ${holder.offset * 16}`);
+            expect(target.alive).toBe(true);
+            // The word overwritten (and persisted): nothing names the target, and its free goes through.
+            words(holder)[at] = 0n;
+            pool.persist(holder);
+            target.free();
+            holder.free();
+          }
+        }
+      }
       pool.close();
     });
   }

@@ -609,6 +609,20 @@ inline fn enterPmem(handle: i32, access: Access) status.Error!struct { *Pool, *J
     return .{ pool, journal };
 }
 
+/// enterPmem for a call that reads or writes the file: refused once the file was found cut short
+/// under the mapping (pmem/truncation.zig).
+inline fn enterPmemFile(handle: i32, access: Access) status.Error!struct { *Pool, *Journal } {
+    const pool, const journal = try enterPmem(handle, access);
+    try journal.checkFile(pool);
+    return .{ pool, journal };
+}
+
+/// 0, or PmemFile where the file was found cut short during the call: what it wrote is lost.
+fn pmemDone(pool: *Pool, journal: *const Journal) i32 {
+    journal.checkFile(pool) catch |err| return codeOf(err);
+    return 0;
+}
+
 /// 0 where libpmem loads; otherwise a status whose message says what is missing.
 export fn mp_pmem_available() i32 {
     _ = libpmem.api() catch return codeOf(status.fail(error.PmemUnavailable, "PMEM pools need libpmem: {s}", .{libpmem.unavailableReason()}));
@@ -662,7 +676,7 @@ export fn mp_pmem_created(handle: i32) i32 {
 /// the first call), 0 where the driver refuses or is absent (copies then take the staged path).
 export fn mp_pmem_register_dma(handle: i32, device: u32) i32 {
     defer registry.leave(.primary);
-    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return codeOf(err);
     return @intFromBool(journal.registerForDma(pool, device));
 }
 
@@ -671,31 +685,32 @@ export fn mp_pmem_register_dma(handle: i32, device: u32) i32 {
 /// register the mapping (nothing copied: the caller takes the staged path), or a negative status.
 export fn mp_pmem_checkpoint(handle: i32, device: u32, offset: f64, src: u64, len: f64) i32 {
     defer registry.leave(.primary);
-    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return codeOf(err);
     const done = journal.checkpointFromDevice(pool, device, offset, src, len) catch |err| return codeOf(err);
+    journal.checkFile(pool) catch |err| return codeOf(err);
     return @intFromBool(done);
 }
 
 /// Makes `len` bytes at byte `offset` of the file durable (pmem_persist, or pmem_msync off PMEM).
 export fn mp_pmem_persist(handle: i32, offset: f64, len: f64) i32 {
     defer registry.leave(.primary);
-    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    journal.persist(pool, offset, len) catch |err| return codeOf(err);
-    return 0;
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return codeOf(err);
+    journal.writeBack(pool, .persist, offset, len) catch |err| return codeOf(err);
+    return pmemDone(pool, journal);
 }
 
 export fn mp_pmem_flush(handle: i32, offset: f64, len: f64) i32 {
     defer registry.leave(.primary);
-    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    journal.flush(pool, offset, len) catch |err| return codeOf(err);
-    return 0;
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return codeOf(err);
+    journal.writeBack(pool, .flush, offset, len) catch |err| return codeOf(err);
+    return pmemDone(pool, journal);
 }
 
 export fn mp_pmem_drain(handle: i32) i32 {
     defer registry.leave(.primary);
-    _, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return codeOf(err);
     journal.drain();
-    return 0;
+    return pmemDone(pool, journal);
 }
 
 /// Makes `len` bytes at byte `at` of the allocation at `g` durable, checked in the same call:
@@ -703,67 +718,69 @@ export fn mp_pmem_drain(handle: i32) i32 {
 /// live allocation starts at `g`, InvalidSize where the range does not fit the allocation.
 export fn mp_pmem_persist_allocation(handle: i32, g: u32, id: u32, at: f64, len: f64) i32 {
     defer registry.leave(.primary);
-    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    journal.persistAllocation(pool, g, id, at, len) catch |err| return codeOf(err);
-    return 0;
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return codeOf(err);
+    journal.writeBackAllocation(pool, .persist, g, id, at, len) catch |err| return codeOf(err);
+    return pmemDone(pool, journal);
 }
 
 /// As mp_pmem_persist_allocation, but only starts writing the range back (mp_pmem_drain waits).
 export fn mp_pmem_flush_allocation(handle: i32, g: u32, id: u32, at: f64, len: f64) i32 {
     defer registry.leave(.primary);
-    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
-    journal.flushAllocation(pool, g, id, at, len) catch |err| return codeOf(err);
-    return 0;
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return codeOf(err);
+    journal.writeBackAllocation(pool, .flush, g, id, at, len) catch |err| return codeOf(err);
+    return pmemDone(pool, journal);
 }
 
 /// Copies `len` bytes from `source` to byte `offset` of the file and makes them durable (for
 /// copy(), which bounds the range by its destination first); the core checks that it is in the heap.
 export fn mp_pmem_memcpy_persist(handle: i32, offset: f64, source: [*]const u8, len: f64) i32 {
     defer registry.leave(.primary);
-    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return codeOf(err);
     journal.memcpyPersist(pool, offset, source, len) catch |err| return codeOf(err);
-    return 0;
+    return pmemDone(pool, journal);
 }
 
 /// Copies `len` bytes from `source` to byte `at` of the live allocation at `g` (`id` not 0: only
 /// while it holds that allocation: else UseAfterFree) and makes them durable; the copy must fit the allocation.
 export fn mp_pmem_memcpy_persist_into(handle: i32, g: u32, id: u32, at: f64, source: [*]const u8, len: f64) i32 {
     defer registry.leave(.primary);
-    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return codeOf(err);
     journal.memcpyPersistInto(pool, g, id, at, source, len) catch |err| return codeOf(err);
-    return 0;
+    return pmemDone(pool, journal);
 }
 
 /// Publishes the block at `g` (0: none) as root `name`; `free_previous` 1 also frees what it published.
 export fn mp_pmem_set_root(handle: i32, name: [*]const u8, name_len: u32, g: u32, id: u32, free_previous: u32) i32 {
     defer registry.leave(.primary);
-    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return codeOf(err);
     journal.setRoot(pool, name[0..name_len], g, id, free_previous != 0) catch |err| return codeOf(err);
-    return 0;
+    return pmemDone(pool, journal);
 }
 
 /// The offset of root `name`'s block, 0 where there is no such root.
 export fn mp_pmem_get_root(handle: i32, name: [*]const u8, name_len: u32) u32 {
     defer registry.leave(.primary);
-    const pool, const journal = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return status.offsetError(err);
     return journal.getRoot(pool, name[0..name_len]) catch |err| status.offsetError(err);
 }
 
 /// Root `name`'s block; where there is none, a zero-filled one of `size` bytes, allocated and published together.
 export fn mp_pmem_root(handle: i32, name: [*]const u8, name_len: u32, size: f64) u32 {
     defer registry.leave(.primary);
-    const pool, const journal = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return status.offsetError(err);
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
-    return journal.root(pool, name[0..name_len], @intFromFloat(size)) catch |err| status.offsetError(err);
+    const g = journal.root(pool, name[0..name_len], @intFromFloat(size)) catch |err| return status.offsetError(err);
+    journal.checkFile(pool) catch |err| return status.offsetError(err);
+    return g;
 }
 
 /// Copies the name of the `index`-th root; returns its length (at least 1), 0 past the last
 /// root, or a negative status.
 export fn mp_pmem_root_name(handle: i32, index: u32, buffer: [*]u8, capacity: u32) i32 {
     defer registry.leave(.primary);
-    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return codeOf(err);
     const name = journal.rootName(pool, index) orelse return 0;
     assert(name.len > 0);
     const len = @min(name.len, capacity);
@@ -774,8 +791,9 @@ export fn mp_pmem_root_name(handle: i32, index: u32, buffer: [*]u8, capacity: u3
 /// Like mp_live_list, for the live allocations no root reaches, directly or through links.
 export fn mp_pmem_unreachable_list(handle: i32, out: [*]u32, capacity: u32) i32 {
     defer registry.leave(.primary);
-    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return codeOf(err);
     const count = journal.unreachableOffsets(pool, out[0..capacity]) catch |err| return codeOf(err);
+    journal.checkFile(pool) catch |err| return codeOf(err);
     return @intCast(@min(count, std.math.maxInt(i32)));
 }
 
@@ -783,24 +801,26 @@ export fn mp_pmem_unreachable_list(handle: i32, out: [*]u32, capacity: u32) i32 
 /// `parent`, publishing the child with it; `free_previous` 1 also frees what the word linked to.
 export fn mp_pmem_link(handle: i32, parent: u32, parent_id: u32, at: f64, child: u32, child_id: u32, free_previous: u32) i32 {
     defer registry.leave(.primary);
-    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return codeOf(err);
     journal.link(pool, parent, parent_id, at, child, child_id, free_previous != 0) catch |err| return codeOf(err);
-    return 0;
+    return pmemDone(pool, journal);
 }
 
 /// The offset of the block the link at byte `at` of the block at `parent` names, 0 for none.
 export fn mp_pmem_linked(handle: i32, parent: u32, parent_id: u32, at: f64) u32 {
     defer registry.leave(.primary);
-    const pool, const journal = enterPmem(handle, .owner) catch |err| return status.offsetError(err);
-    return journal.linked(pool, parent, parent_id, at) catch |err| status.offsetError(err);
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return status.offsetError(err);
+    const g = journal.linked(pool, parent, parent_id, at) catch |err| return status.offsetError(err);
+    journal.checkFile(pool) catch |err| return status.offsetError(err);
+    return g;
 }
 
 /// Makes the block at `g` durable without a root or link (the caller keeps its offset).
 export fn mp_pmem_commit_unpublished(handle: i32, g: u32, id: u32) i32 {
     defer registry.leave(.primary);
-    const pool, const journal = enterPmem(handle, .owner) catch |err| return codeOf(err);
+    const pool, const journal = enterPmemFile(handle, .owner) catch |err| return codeOf(err);
     journal.commitUnpublished(pool, g, id) catch |err| return codeOf(err);
-    return 0;
+    return pmemDone(pool, journal);
 }
 
 /// Persist barriers passed in this process (counted only when MEMORY_POOL_CRASH_AT is set).

@@ -33,6 +33,12 @@ pub const PmemFile = struct {
         return self;
     }
 
+    /// Whether the file was found cut short under the mapping (truncated or overwritten while
+    /// open: pmem/truncation.zig); the pages past its new end are private zero pages since.
+    pub fn lost(self: *const PmemFile) bool {
+        return self.mapped.watch.lost();
+    }
+
     /// Frees the record, and lets the mapping go where neither `close` nor `retire` did (a pool
     /// whose arena was never made).
     pub fn destroy(self: *PmemFile) void {

@@ -12,6 +12,7 @@ const c = std.c;
 const format = @import("format.zig");
 const libpmem = @import("libpmem.zig");
 const crash_points = @import("crash_points.zig");
+const truncation = @import("truncation.zig");
 
 extern "c" fn posix_fallocate(fd: c.fd_t, offset: c.off_t, len: c.off_t) c_int;
 extern "c" fn strerror(errnum: c_int) [*:0]const u8;
@@ -25,12 +26,15 @@ pub const Mapped = struct {
     base: [*]align(std.heap.page_size_min) u8,
     len: usize,
     is_pmem: bool,
+    /// Whether the file was found cut short under the mapping (truncation.zig).
+    watch: truncation.Watch = .{ .slot = null },
 
     pub fn bytes(self: *const Mapped) []u8 {
         return self.base[0..self.len];
     }
 
     pub fn close(self: *Mapped) void {
+        self.watch.end(); // before the range can be mapped to anything else
         _ = c.munmap(self.base, self.len);
         _ = c.close(self.fd); // also drops the lock
         forget(self.identity);
@@ -46,6 +50,7 @@ pub const Mapped = struct {
     pub fn retire(self: *Mapped) void {
         const address = c.mmap(self.base, self.len, c.PROT.READ | c.PROT.WRITE, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .FIXED = true, .NORESERVE = true }, -1, 0);
         assert(address == c.MAP_FAILED or address == @as(*anyopaque, @ptrCast(self.base)));
+        self.watch.end();
         _ = c.close(self.fd); // also drops the lock
         forget(self.identity);
         self.* = undefined;
@@ -96,7 +101,12 @@ pub const Failure = struct {
 
 fn fileFailure(comptime fmt: []const u8, args: anytype) Failure {
     var result: Failure = .{ .kind = .file };
-    result.message_len = (std.fmt.bufPrint(&result.message_buffer, fmt, args) catch result.message_buffer[0..]).len;
+    result.message_len = (std.fmt.bufPrint(&result.message_buffer, fmt, args) catch blk: {
+        // A long path: the message says it was cut, as the core's messages do (status.zig).
+        const marker = "...";
+        @memcpy(result.message_buffer[result.message_buffer.len - marker.len ..], marker);
+        break :blk result.message_buffer[0..];
+    }).len;
     return result;
 }
 
@@ -210,7 +220,11 @@ fn openExisting(fd: c.fd_t, path: [:0]const u8, failure: *Failure) ?Mapped {
         return null;
     }
     if (!c.S.ISREG(stat.mode)) {
-        failure.* = fileFailure("'{s}' is not a regular file: pmemPoolPath names the pool's file", .{path});
+        failure.* = fileFailure("'{s}' is not a regular file ({s}): pmemPoolPath names the pool's file", .{ path, kindOf(stat.mode) });
+        return null;
+    }
+    if (kernelInterface(fd)) |file_system| {
+        failure.* = fileFailure("'{s}' is a file of the kernel's {s} file system, an interface to the kernel rather than stored bytes: pmemPoolPath names the pool's own file, on a file system that stores it (a DAX mount on persistent memory; a disk or /dev/shm to emulate it)", .{ path, file_system });
         return null;
     }
     const file_bytes: u64 = @intCast(stat.size);
@@ -232,6 +246,62 @@ fn openExisting(fd: c.fd_t, path: [:0]const u8, failure: *Failure) ?Mapped {
     keep = true;
     mapped_keep = true;
     return mapped;
+}
+
+/// What a file that is not a regular one is, in words.
+fn kindOf(mode: c.mode_t) []const u8 {
+    if (c.S.ISCHR(mode)) return "a character device";
+    if (c.S.ISBLK(mode)) return "a block device";
+    if (c.S.ISFIFO(mode)) return "a named pipe";
+    if (c.S.ISSOCK(mode)) return "a socket";
+    if (c.S.ISDIR(mode)) return "a directory";
+    return "not a file that holds bytes";
+}
+
+/// glibc's struct statfs on 64-bit Linux (x86-64 and arm64): the file system's type comes first.
+const StatFs = extern struct { type: c_long, rest: [14]c_long };
+extern "c" fn fstatfs(fd: c.fd_t, buf: *StatFs) c_int;
+
+/// The name of the file system of `fd` where it is one of the kernel's interfaces (procfs, sysfs
+/// and their kind): their files say they are regular, report sizes that are not their contents
+/// (0 bytes for /proc's), and are no place for a pool. Read as one, a /proc file was "empty: delete
+/// it". Null for any other file system, or where it cannot be told.
+fn kernelInterface(fd: c.fd_t) ?[]const u8 {
+    var info: StatFs = undefined;
+    if (fstatfs(fd, &info) != 0) return null;
+    const Known = struct { magic: u32, name: []const u8 };
+    const known = [_]Known{
+        .{ .magic = 0x9fa0, .name = "proc" },
+        .{ .magic = 0x62656572, .name = "sysfs" },
+        .{ .magic = 0x64626720, .name = "debugfs" },
+        .{ .magic = 0x74726163, .name = "tracefs" },
+        .{ .magic = 0x73636673, .name = "securityfs" },
+        .{ .magic = 0x27e0eb, .name = "cgroup" },
+        .{ .magic = 0x63677270, .name = "cgroup2" },
+        .{ .magic = 0x62656570, .name = "configfs" },
+        .{ .magic = 0xcafe4a11, .name = "bpf" },
+        .{ .magic = 0x6165676c, .name = "pstore" },
+        .{ .magic = 0xde5e81e4, .name = "efivarfs" },
+        .{ .magic = 0xf97cff8c, .name = "selinuxfs" },
+        .{ .magic = 0x65735543, .name = "fusectl" },
+        .{ .magic = 0x42494e4d, .name = "binfmt_misc" },
+    };
+    const magic: u32 = @truncate(@as(c_ulong, @bitCast(info.type)));
+    for (known) |entry| if (entry.magic == magic) return entry.name;
+    return null;
+}
+
+test "files of the kernel's interfaces are told apart from stored files" {
+    const proc = c.open("/proc/self/status", .{ .ACCMODE = .RDONLY, .CLOEXEC = true });
+    if (proc >= 0) {
+        defer _ = c.close(proc);
+        try std.testing.expectEqualStrings("proc", kernelInterface(proc).?);
+    }
+    const stored = c.open("/tmp", .{ .ACCMODE = .RDONLY, .DIRECTORY = true, .CLOEXEC = true });
+    if (stored >= 0) {
+        defer _ = c.close(stored);
+        try std.testing.expect(kernelInterface(stored) == null);
+    }
 }
 
 const Created = union(enum) { created: Mapped, exists, failed };
@@ -294,6 +364,7 @@ fn create(path: [:0]const u8, header: *const format.Header, failure: *Failure) C
     };
     if (linked != 0) {
         const err = lastErrno();
+        mapped.watch.end(); // before the range can be mapped to anything else
         _ = c.munmap(mapped.base, mapped.len);
         if (err == .EXIST) return .exists;
         failure.* = fileFailure("cannot create '{s}': {s}", .{ path, errnoText() });
@@ -333,7 +404,7 @@ fn map(fd: c.fd_t, identity: Identity, len: usize, path: []const u8, failure: *F
     const base: [*]align(std.heap.page_size_min) u8 = @ptrCast(@alignCast(address));
     // pmem_is_pmem honours PMEM_IS_PMEM_FORCE, which is how a machine without PMEM emulates it.
     const is_pmem = is_sync or libpmem.loaded().pmem_is_pmem(base, len) != 0;
-    return .{ .fd = fd, .identity = identity, .base = base, .len = len, .is_pmem = is_pmem };
+    return .{ .fd = fd, .identity = identity, .base = base, .len = len, .is_pmem = is_pmem, .watch = truncation.watch(base, len) };
 }
 
 fn directoryOf(path: [:0]const u8, buffer: []u8) [:0]const u8 {

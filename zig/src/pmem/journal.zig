@@ -51,6 +51,9 @@ pub const Journal = struct {
     /// Which blocks a link word may name (links.zig Named): what keeps a linked block from being
     /// freed while a link still names it.
     named: links.Named = .{},
+    /// Small ranges persisted or flushed whose link words are noted in `named` only when it is
+    /// next read (links.zig Unscanned); under the pool's lock.
+    unscanned: links.Unscanned = .{},
 
     /// A journal over `file`, whose first bytes hold `header` (validated); `table_gpa` holds the
     /// table's DRAM maps (pmem/dram.zig: huge pages, for recovery's speed).
@@ -167,6 +170,7 @@ pub const Journal = struct {
     /// an unpublished one's free (every free of a block nothing published) reads nothing more.
     pub fn beforeRelease(self: *Journal, pool: anytype, g: u32) Error!void {
         const published = self.publishedLocked(pool, g) orelse return; // no live block: the placement says what g is
+        try self.checkFile(pool); // the record was read from the file: where it was cut short, a zero page's word
         if (!published) return;
         if (self.roots.publishing(g)) |index| {
             return status.fail(error.PmemRoot, "the allocation at offset {d} of PMEM pool '{s}' is published as root '{s}': remove the root first (setRoot(\"{s}\", null)), or free it with setRoot(\"{s}\", null, {{ freePrevious: true }})", .{ @as(u64, g) * granule_bytes, pool.name, self.roots.name(index), self.roots.name(index), self.roots.name(index) });
@@ -194,8 +198,17 @@ pub const Journal = struct {
     /// none is left dangling).
     pub fn reset(self: *Journal) void {
         self.named.forget(self.gpa);
+        self.unscanned.clear();
         self.roots.clear(self.media);
         self.table.reset();
+    }
+
+    /// Refuses (PmemFile) once the file was found cut short under the mapping: what the pool
+    /// writes no longer reaches it (pmem/truncation.zig). Checked when a PMEM call starts and
+    /// before it says it succeeded.
+    pub fn checkFile(self: *const Journal, pool: anytype) Error!void {
+        if (!self.file.lost()) return;
+        return status.fail(error.PmemFile, "the file of PMEM pool '{s}' ('{s}') was cut short while the pool was open (truncated or overwritten): what lay past its new end is lost, and nothing written since reaches the file; close the pool (opening the file again says what is left of it)", .{ pool.name, self.file.path });
     }
 
     // ---- durability of user data ----
@@ -209,17 +222,30 @@ pub const Journal = struct {
         return .{ @intFromFloat(offset), @intFromFloat(len) };
     }
 
-    /// Makes `len` bytes at byte `offset` of the file durable. Takes no lock: the range is checked
-    /// against the heap, which never moves.
-    pub fn persist(self: *Journal, pool: anytype, offset: f64, len: f64) Error!void {
+    /// What a write-back of a range does: `persist` waits until it is durable; `flush` only starts
+    /// writing it back (a drain waits).
+    pub const WriteBack = enum { persist, flush };
+
+    /// Writes `len` bytes at byte `offset` of the file back (a view's range: checked against the
+    /// heap, which never moves). Takes the pool's lock only for noteLaterLocked.
+    pub fn writeBack(self: *Journal, pool: anytype, comptime how: WriteBack, offset: f64, len: f64) Error!void {
         const start, const bytes = try self.checkRange(pool.name, offset, len);
-        self.persistNotingLinks(pool, start, bytes);
+        pool.lock();
+        const links_noted = self.noteLaterLocked(pool, start, bytes);
+        pool.unlock();
+        self.writeBackRange(pool, how, start, bytes, links_noted);
     }
 
-    pub fn flush(self: *Journal, pool: anytype, offset: f64, len: f64) Error!void {
-        const start, const bytes = try self.checkRange(pool.name, offset, len);
-        self.noteWrittenLinks(pool, start, bytes);
-        self.media.flush(start, bytes);
+    /// Writes the `bytes` at `start` of the file back, noting the link words in them first unless
+    /// `links_noted` (they are, or will be, noted otherwise: allocationRangeNotingLater).
+    fn writeBackRange(self: *Journal, pool: anytype, comptime how: WriteBack, start: usize, bytes: usize, links_noted: bool) void {
+        switch (how) {
+            .persist => if (links_noted) self.media.persist(start, bytes) else self.persistNotingLinks(pool, start, bytes),
+            .flush => {
+                if (!links_noted) self.noteWrittenLinks(pool, start, bytes);
+                self.media.flush(start, bytes);
+            },
+        }
     }
 
     pub fn drain(self: *Journal) void {
@@ -317,20 +343,13 @@ pub const Journal = struct {
         return words[0 .. (end - first) / links.word_bytes];
     }
 
-    /// Makes `len` bytes at byte `at` of the live allocation at `g` of `pool` durable (with
-    /// `expected_id` not 0: only while it holds that allocation): the check and the persist in one
-    /// call, so a handle freed through its pointer or by another thread never persists into the
-    /// block's next allocation.
-    pub fn persistAllocation(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
-        const start, const bytes = try self.allocationRangeUnlocked(pool, "persist", g, expected_id, at, len);
-        self.persistNotingLinks(pool, start, bytes);
-    }
-
-    /// As persistAllocation, but only starts writing the range back (drain waits).
-    pub fn flushAllocation(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
-        const start, const bytes = try self.allocationRangeUnlocked(pool, "flush", g, expected_id, at, len);
-        self.noteWrittenLinks(pool, start, bytes);
-        self.media.flush(start, bytes);
+    /// Writes `len` bytes at byte `at` of the live allocation at `g` of `pool` back (with
+    /// `expected_id` not 0: only while it holds that allocation): the check and the write-back in
+    /// one call, so a handle freed through its pointer or by another thread never persists into
+    /// the block's next allocation.
+    pub fn writeBackAllocation(self: *Journal, pool: anytype, comptime how: WriteBack, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
+        const start, const bytes, const links_noted = try self.allocationRangeNotingLater(pool, @tagName(how), g, expected_id, at, len);
+        self.writeBackRange(pool, how, start, bytes, links_noted);
     }
 
     /// Copies `len` bytes from `source` to byte `at` of the live allocation at `g` of `pool` (with
@@ -346,11 +365,39 @@ pub const Journal = struct {
         self.noteWrittenLinksLocked(pool, start, bytes);
     }
 
-    /// allocationRange, taking the pool's lock for the check only.
-    fn allocationRangeUnlocked(self: *const Journal, pool: anytype, comptime action: []const u8, g: u32, expected_id: u32, at: f64, len: f64) Error!struct { usize, usize } {
+    /// allocationRange, taking the pool's lock for the check and for noteLaterLocked (the third result).
+    fn allocationRangeNotingLater(self: *Journal, pool: anytype, comptime action: []const u8, g: u32, expected_id: u32, at: f64, len: f64) Error!struct { usize, usize, bool } {
         pool.lock();
         defer pool.unlock();
-        return self.allocationRange(pool, action, g, expected_id, at, len);
+        const start, const bytes = try self.allocationRange(pool, action, g, expected_id, at, len);
+        return .{ start, bytes, self.noteLaterLocked(pool, start, bytes) };
+    }
+
+    /// Whether the link words of the `bytes` at `start`, about to be written back, need not be
+    /// read now (under the pool's lock): until `named` is started, the scan that starts it reads
+    /// every live block as it is then; after, a small range waits in `unscanned` for the next read
+    /// of `named`. Either reads the words after the caller of this write-back wrote them: its
+    /// stores come before its call, and the lock orders the call before the read. A large range
+    /// (false) is scanned by its write-back, while its bytes are in the cache.
+    fn noteLaterLocked(self: *Journal, pool: anytype, start: usize, bytes: usize) bool {
+        if (!self.named.known) return true;
+        if (bytes > links.Unscanned.range_bytes_max) return false;
+        if (!self.unscanned.add(start, bytes)) {
+            self.noteUnscannedLocked(pool);
+            assert(self.unscanned.add(start, bytes));
+        }
+        return true;
+    }
+
+    /// Notes in `named` what the link words of the ranges waiting in `unscanned` name, as they are
+    /// now, and empties it (under the pool's lock).
+    fn noteUnscannedLocked(self: *Journal, pool: anytype) void {
+        assert(self.named.known);
+        for (0..self.unscanned.len) |index| {
+            const start, const bytes = self.unscanned.range(index);
+            self.noteWrittenLinksLocked(pool, start, bytes);
+        }
+        self.unscanned.clear();
     }
 
     /// The file range of `len` bytes at byte `at` of the live allocation at `g`: InvalidPointer
@@ -485,10 +532,12 @@ pub const Journal = struct {
         self.named.clear(slot);
     }
 
-    /// Where `named` does not yet cover the words written before this process opened the file:
-    /// one scan of every live block marks what their link words name.
+    /// Brings `named` up to date before it is read: where it does not yet cover the words written
+    /// before this process opened the file, one scan of every live block marks what their link
+    /// words name; after, the ranges waiting in `unscanned` are scanned.
     fn knowNamed(self: *Journal, pool: anytype) Error!void {
-        if (self.named.known) return;
+        if (self.named.known) return self.noteUnscannedLocked(pool);
+        assert(self.unscanned.len == 0); // nothing waits until the set is started
         self.named.start(self.gpa, self.table.words.len) catch return outOfMemory();
         const live = self.gpa.alloc(u32, pool.listLiveLocked(&.{})) catch return outOfMemory();
         defer self.gpa.free(live);

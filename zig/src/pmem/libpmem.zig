@@ -28,11 +28,52 @@ pub const override_variable = "MEMORY_POOL_LIBPMEM";
 
 var once = std.once(load);
 var api_table: Api = undefined;
-var reason_buffer: [384]u8 = undefined;
+/// A reason goes into a status message of 512 bytes (status.zig), after "PMEM pools need libpmem: ".
+const reason_bytes_max = 480;
+var reason_buffer: [reason_bytes_max]u8 = undefined;
 var unavailable_reason: ?[]const u8 = null;
 
 fn setReason(comptime fmt: []const u8, args: anytype) void {
-    unavailable_reason = std.fmt.bufPrint(&reason_buffer, fmt, args) catch reason_buffer[0..];
+    // Every part a reason quotes from outside (a path, dlerror's text) is bounded by `quoted`, so
+    // the whole reason fits: the test below prints the longest.
+    unavailable_reason = std.fmt.bufPrint(&reason_buffer, fmt, args) catch unreachable;
+}
+
+/// Longest text a reason quotes whole; a longer one keeps its start and end around a marker.
+const quoted_bytes_max = 180;
+
+/// `text`, or where it is longer than quoted_bytes_max its start and its end (where a path names
+/// the file and dlerror says what was wrong) around a marker that says how much was left out.
+const Quoted = struct {
+    text: []const u8,
+
+    /// Bytes kept of the start, and of the end (dlerror ends with why, as in ": cannot open shared object file: No such file or directory").
+    const head = 60;
+    const tail = 90;
+
+    pub fn format(self: Quoted, writer: *std.Io.Writer) std.Io.Writer.Error!void {
+        if (self.text.len <= quoted_bytes_max) return writer.writeAll(self.text);
+        try writer.print("{s}[... {d} bytes cut ...]{s}", .{ self.text[0..head], self.text.len - head - tail, self.text[self.text.len - tail ..] });
+    }
+};
+
+fn quoted(text: []const u8) Quoted {
+    return .{ .text = text };
+}
+
+test "a reason quoting long paths keeps their start and end, says how much was cut, and fits" {
+    const long = "/opt/" ++ "d" ** 5000 ++ "/libpmem.so.1";
+    const detail = long ++ ": cannot open shared object file: No such file or directory";
+    setReason("libpmem could not be loaded from {s}={f} ({f})", .{ override_variable, quoted(long), quoted(detail) });
+    const reason = unavailable_reason.?;
+    try std.testing.expect(reason.len <= reason_bytes_max);
+    try std.testing.expect(std.mem.startsWith(u8, reason, "libpmem could not be loaded from MEMORY_POOL_LIBPMEM=/opt/ddd"));
+    try std.testing.expect(std.mem.indexOf(u8, reason, "ddd[... 4868 bytes cut ...]ddd") != null);
+    try std.testing.expect(std.mem.indexOf(u8, reason, "ddd/libpmem.so.1 (/opt/ddd") != null);
+    try std.testing.expect(std.mem.endsWith(u8, reason, "libpmem.so.1: cannot open shared object file: No such file or directory)"));
+    setReason("the libpmem at {f} is too old or not PMDK's: it lacks {s}", .{ quoted("/short/libpmem.so"), "pmem_persist" });
+    try std.testing.expectEqualStrings("the libpmem at /short/libpmem.so is too old or not PMDK's: it lacks pmem_persist", unavailable_reason.?);
+    unavailable_reason = null;
 }
 
 /// The library MEMORY_POOL_LIBPMEM names, or null where it is unset or empty: an empty value means
@@ -55,7 +96,7 @@ fn load() void {
     const handle = std.c.dlopen(name, .{ .NOW = true }) orelse {
         const detail: []const u8 = if (std.c.dlerror()) |message| std.mem.span(message) else "dlopen failed";
         if (override != null) {
-            setReason("libpmem could not be loaded from {s}={s} ({s})", .{ override_variable, std.mem.span(name), detail });
+            setReason("libpmem could not be loaded from {s}={f} ({f})", .{ override_variable, quoted(std.mem.span(name)), quoted(detail) });
         } else {
             setReason("libpmem (PMDK's libpmem.so.1) is not installed: install the libpmem1 package (Debian/Ubuntu: apt-get install libpmem1), or run `npm run build`, which installs it where apt-get can", .{});
         }
@@ -63,13 +104,13 @@ fn load() void {
     };
     inline for (@typeInfo(Api).@"struct".fields) |field| {
         const symbol = std.c.dlsym(handle, field.name) orelse {
-            setReason("the libpmem at {s} is too old or not PMDK's: it lacks {s}", .{ std.mem.span(name), field.name });
+            setReason("the libpmem at {f} is too old or not PMDK's: it lacks {s}", .{ quoted(std.mem.span(name)), field.name });
             return;
         };
         @field(api_table, field.name) = @ptrCast(@alignCast(symbol));
     }
     if (api_table.pmem_check_version(major_required, minor_required)) |message| {
-        setReason("libpmem refuses version {d}.{d}: {s}", .{ major_required, minor_required, std.mem.span(message) });
+        setReason("libpmem refuses version {d}.{d}: {f}", .{ major_required, minor_required, quoted(std.mem.span(message)) });
         return;
     }
     unavailable_reason = null;

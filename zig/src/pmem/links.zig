@@ -142,8 +142,9 @@ test "a link word names its target, and damage or data is not taken for a link" 
 /// A clear bit is exact once `known`: link words are written by link() (which notes its child),
 /// copied from words that named the block already (whose bit is then set), or come from outside
 /// the pool through a persist, memcpyPersist, copy() or checkpoint (journal.zig noteWrittenLinks
-/// notes what they name); the words written before the file was opened were found by one scan
-/// when the set was started. A word written through a view and never persisted is not noted.
+/// notes what they name, or a small persisted range waits in `Unscanned` until the set is next
+/// read); the words written before the file was opened were found by one scan when the set was
+/// started. A word written through a view and never persisted is not noted.
 pub const Named = struct {
     bits: std.DynamicBitSetUnmanaged = .{},
     /// Whether the scan of the blocks found at open was made: until then nothing is noted.
@@ -184,6 +185,68 @@ pub const Named = struct {
         if (self.known) self.bits.deinit(gpa);
     }
 };
+
+/// The ranges of the file persisted or flushed since `Named` was last read, whose link words are
+/// not noted yet: the journal scans them (as they are then) before it next reads the set, so a
+/// persist reads none of its bytes. Reading them there cost a persist of 64 bytes half its time
+/// (the previous persist's flush had evicted the line: a read from memory) and was wasted for the
+/// ranges freed, or persisted again, before any free of a published block asked. Scanning the
+/// bytes as they are at the need, not at the persist, is what the check of a free does already
+/// (journal.zig wordNaming reads every live block as it is). Only small ranges wait: a large one
+/// is scanned at its persist, on the cores that flush it, while its bytes are in the cache.
+pub const Unscanned = struct {
+    pub const capacity = 32;
+    /// Larger ranges are scanned at their persist.
+    pub const range_bytes_max = 4096;
+
+    starts: [capacity]usize = undefined,
+    lens: [capacity]u32 = undefined,
+    len: usize = 0,
+
+    /// Adds the `bytes` at byte `start` of the file; false where the list is full (the caller
+    /// scans what it holds, empties it, and adds again). A range inside the last one added is
+    /// held already: a block persisted over and over takes one place.
+    pub fn add(self: *Unscanned, start: usize, bytes: usize) bool {
+        assert(bytes <= range_bytes_max and self.len <= capacity);
+        if (self.len > 0) {
+            const last = self.len - 1;
+            if (start >= self.starts[last] and start + bytes <= self.starts[last] + self.lens[last]) return true;
+        }
+        if (self.len == capacity) return false;
+        self.starts[self.len] = start;
+        self.lens[self.len] = @intCast(bytes);
+        self.len += 1;
+        return true;
+    }
+
+    /// The `index`-th range held: its start and length in bytes.
+    pub fn range(self: *const Unscanned, index: usize) struct { usize, usize } {
+        assert(index < self.len);
+        return .{ self.starts[index], self.lens[index] };
+    }
+
+    pub fn clear(self: *Unscanned) void {
+        self.len = 0;
+    }
+};
+
+test "unscanned ranges: one place for a range inside the last, full at capacity, empty after clear" {
+    var list: Unscanned = .{};
+    try std.testing.expect(list.add(4096, 64));
+    try std.testing.expect(list.add(4096, 64));
+    try std.testing.expect(list.add(4096 + 8, 16)); // inside the last
+    try std.testing.expectEqual(@as(usize, 1), list.len);
+    try std.testing.expect(list.add(4096, 128)); // larger: a place of its own
+    try std.testing.expectEqual(@as(usize, 2), list.len);
+    for (2..Unscanned.capacity) |i| try std.testing.expect(list.add(i * 8192, Unscanned.range_bytes_max));
+    try std.testing.expect(!list.add(1 << 30, 8));
+    try std.testing.expect(list.add(Unscanned.capacity * 8192 - 8192 + 8, 8)); // inside the last: held already
+    const start, const bytes = list.range(1);
+    try std.testing.expectEqual(@as(usize, 4096), start);
+    try std.testing.expectEqual(@as(usize, 128), bytes);
+    list.clear();
+    try std.testing.expectEqual(@as(usize, 0), list.len);
+}
 
 test "a block is named once noted, until cleared; nothing is noted before the set is started" {
     var named: Named = .{};
