@@ -4,6 +4,7 @@ test {
     _ = @import("abi.zig");
     _ = @import("backend/host.zig");
     _ = @import("backend/cuda_driver.zig");
+    _ = @import("backend/runtime_library.zig");
     _ = @import("arena.zig");
     _ = @import("unfilled.zig");
     _ = @import("strategy/offset_map.zig");

@@ -3,6 +3,7 @@
 //! once per process; afterwards `api()` hands out the resolved table or the reason it is absent.
 const std = @import("std");
 const assert = std.debug.assert;
+const RuntimeLibrary = @import("runtime_library.zig").RuntimeLibrary;
 
 pub const Result = c_int;
 pub const success: Result = 0;
@@ -99,52 +100,42 @@ pub const Api = struct {
 const library_names = [_][:0]const u8{ "libcuda.so.1", "libcuda.so" };
 
 var once = std.once(load);
-var api_table: Api = undefined;
-var unavailable_reason_buffer: [256]u8 = undefined;
-var unavailable_reason: ?[]const u8 = null;
-
-fn setReason(comptime fmt: []const u8, args: anytype) void {
-    unavailable_reason = std.fmt.bufPrint(&unavailable_reason_buffer, fmt, args) catch unavailable_reason_buffer[0..];
-}
+var library: RuntimeLibrary(Api, 256) = .{};
 
 fn load() void {
     const handle = for (library_names) |name| {
         if (std.c.dlopen(name, .{ .NOW = true })) |found| break found;
     } else {
-        setReason("the CUDA driver (libcuda.so.1) is not installed or not on the loader's path", .{});
+        library.fail("the CUDA driver (libcuda.so.1) is not installed or not on the loader's path", .{});
         return;
     };
-    inline for (@typeInfo(Api).@"struct".fields) |field| {
-        const symbol = std.c.dlsym(handle, field.name) orelse {
-            setReason("the CUDA driver is too old: it lacks {s}", .{field.name});
-            return;
-        };
-        @field(api_table, field.name) = @ptrCast(@alignCast(symbol));
-    }
-    const result = api_table.cuInit(0);
-    if (result != success) {
-        setReason("cuInit failed: {s} ({d}){s}", .{ errorName(result), result, if (result == error_no_device) ": no CUDA device is visible" else "" });
+    if (library.resolve(handle)) |missing| {
+        library.fail("the CUDA driver is too old: it lacks {s}", .{missing});
         return;
     }
-    unavailable_reason = null;
+    const result = library.table.cuInit(0);
+    if (result != success) {
+        library.fail("cuInit failed: {s} ({d}){s}", .{ errorName(result), result, if (result == error_no_device) ": no CUDA device is visible" else "" });
+        return;
+    }
+    library.succeed();
 }
 
 /// The driver table, or error.Unavailable with `unavailableReason()` saying why.
 pub fn api() error{Unavailable}!*const Api {
     once.call();
-    if (unavailable_reason != null) return error.Unavailable;
-    return &api_table;
+    return library.get();
 }
 
 pub fn unavailableReason() []const u8 {
     once.call();
-    return unavailable_reason orelse "";
+    return library.unavailableReason();
 }
 
 /// The driver's name for a result code, e.g. CUDA_ERROR_OUT_OF_MEMORY.
 pub fn errorName(result: Result) []const u8 {
     var name: ?[*:0]const u8 = null;
-    if (api_table.cuGetErrorName(result, &name) != success or name == null) return "CUDA_ERROR_UNKNOWN";
+    if (library.table.cuGetErrorName(result, &name) != success or name == null) return "CUDA_ERROR_UNKNOWN";
     return std.mem.span(name.?);
 }
 

@@ -6,6 +6,7 @@
 //! elsewhere; the tests point it at a missing file to see the library without libpmem).
 const std = @import("std");
 const assert = std.debug.assert;
+const RuntimeLibrary = @import("../backend/runtime_library.zig").RuntimeLibrary;
 
 /// Every entry point the core uses, by its symbol name (libpmem.h, PMDK 1.12).
 pub const Api = struct {
@@ -27,17 +28,12 @@ const default_name: [:0]const u8 = "libpmem.so.1";
 pub const override_variable = "MEMORY_POOL_LIBPMEM";
 
 var once = std.once(load);
-var api_table: Api = undefined;
 /// A reason goes into a status message of 512 bytes (status.zig), after "PMEM pools need libpmem: ".
+/// Every part a reason quotes from outside (a path, dlerror's text) is bounded by `quoted`, so the
+/// whole reason fits: the test below writes the longest.
 const reason_bytes_max = 480;
-var reason_buffer: [reason_bytes_max]u8 = undefined;
-var unavailable_reason: ?[]const u8 = null;
-
-fn setReason(comptime fmt: []const u8, args: anytype) void {
-    // Every part a reason quotes from outside (a path, dlerror's text) is bounded by `quoted`, so
-    // the whole reason fits: the test below prints the longest.
-    unavailable_reason = std.fmt.bufPrint(&reason_buffer, fmt, args) catch unreachable;
-}
+const Library = RuntimeLibrary(Api, reason_bytes_max);
+var library: Library = .{};
 
 /// Longest text a reason quotes whole; a longer one keeps its start and end around a marker.
 const quoted_bytes_max = 180;
@@ -62,18 +58,18 @@ fn quoted(text: []const u8) Quoted {
 }
 
 test "a reason quoting long paths keeps their start and end, says how much was cut, and fits" {
+    var scratch: Library = .{};
     const long = "/opt/" ++ "d" ** 5000 ++ "/libpmem.so.1";
     const detail = long ++ ": cannot open shared object file: No such file or directory";
-    setReason("libpmem could not be loaded from {s}={f} ({f})", .{ override_variable, quoted(long), quoted(detail) });
-    const reason = unavailable_reason.?;
+    scratch.fail("libpmem could not be loaded from {s}={f} ({f})", .{ override_variable, quoted(long), quoted(detail) });
+    const reason = scratch.unavailableReason();
     try std.testing.expect(reason.len <= reason_bytes_max);
     try std.testing.expect(std.mem.startsWith(u8, reason, "libpmem could not be loaded from MEMORY_POOL_LIBPMEM=/opt/ddd"));
     try std.testing.expect(std.mem.indexOf(u8, reason, "ddd[... 4868 bytes cut ...]ddd") != null);
     try std.testing.expect(std.mem.indexOf(u8, reason, "ddd/libpmem.so.1 (/opt/ddd") != null);
     try std.testing.expect(std.mem.endsWith(u8, reason, "libpmem.so.1: cannot open shared object file: No such file or directory)"));
-    setReason("the libpmem at {f} is too old or not PMDK's: it lacks {s}", .{ quoted("/short/libpmem.so"), "pmem_persist" });
-    try std.testing.expectEqualStrings("the libpmem at /short/libpmem.so is too old or not PMDK's: it lacks pmem_persist", unavailable_reason.?);
-    unavailable_reason = null;
+    scratch.fail("the libpmem at {f} is too old or not PMDK's: it lacks {s}", .{ quoted("/short/libpmem.so"), "pmem_persist" });
+    try std.testing.expectEqualStrings("the libpmem at /short/libpmem.so is too old or not PMDK's: it lacks pmem_persist", scratch.unavailableReason());
 }
 
 /// The library MEMORY_POOL_LIBPMEM names, or null where it is unset or empty: an empty value means
@@ -96,42 +92,37 @@ fn load() void {
     const handle = std.c.dlopen(name, .{ .NOW = true }) orelse {
         const detail: []const u8 = if (std.c.dlerror()) |message| std.mem.span(message) else "dlopen failed";
         if (override != null) {
-            setReason("libpmem could not be loaded from {s}={f} ({f})", .{ override_variable, quoted(std.mem.span(name)), quoted(detail) });
+            library.fail("libpmem could not be loaded from {s}={f} ({f})", .{ override_variable, quoted(std.mem.span(name)), quoted(detail) });
         } else {
-            setReason("libpmem (PMDK's libpmem.so.1) is not installed: install the libpmem1 package (Debian/Ubuntu: apt-get install libpmem1), or run `npm run build`, which installs it where apt-get can", .{});
+            library.fail("libpmem (PMDK's libpmem.so.1) is not installed: install the libpmem1 package (Debian/Ubuntu: apt-get install libpmem1), or run `npm run build`, which installs it where apt-get can", .{});
         }
         return;
     };
-    inline for (@typeInfo(Api).@"struct".fields) |field| {
-        const symbol = std.c.dlsym(handle, field.name) orelse {
-            setReason("the libpmem at {f} is too old or not PMDK's: it lacks {s}", .{ quoted(std.mem.span(name)), field.name });
-            return;
-        };
-        @field(api_table, field.name) = @ptrCast(@alignCast(symbol));
-    }
-    if (api_table.pmem_check_version(major_required, minor_required)) |message| {
-        setReason("libpmem refuses version {d}.{d}: {f}", .{ major_required, minor_required, quoted(std.mem.span(message)) });
+    if (library.resolve(handle)) |missing| {
+        library.fail("the libpmem at {f} is too old or not PMDK's: it lacks {s}", .{ quoted(std.mem.span(name)), missing });
         return;
     }
-    unavailable_reason = null;
+    if (library.table.pmem_check_version(major_required, minor_required)) |message| {
+        library.fail("libpmem refuses version {d}.{d}: {f}", .{ major_required, minor_required, quoted(std.mem.span(message)) });
+        return;
+    }
+    library.succeed();
 }
 
 /// The libpmem table, or error.Unavailable with `unavailableReason()` saying why.
 pub fn api() error{Unavailable}!*const Api {
     once.call();
-    if (unavailable_reason != null) return error.Unavailable;
-    return &api_table;
+    return library.get();
 }
 
 /// Only valid after `api()` succeeded: the hot paths call through this without re-checking.
 pub inline fn loaded() *const Api {
-    assert(unavailable_reason == null);
-    return &api_table;
+    return library.loaded();
 }
 
 pub fn unavailableReason() []const u8 {
     once.call();
-    return unavailable_reason orelse "";
+    return library.unavailableReason();
 }
 
 test "api() loads libpmem or says why it cannot" {
