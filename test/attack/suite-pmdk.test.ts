@@ -8,8 +8,11 @@
  *   read-only directory for a user who may not write them (run as nobody where this test is root);
  * - obj_recovery: a process killed with the pool open leaves it openable, its unpublished block free;
  * - obj_basic_integration: a linked list built from a root, sizes 8 B to 64 KiB, read back whole by a new
- *   process; the statistics count exactly the published blocks; freeing through the links leaves none.
- * Each opening that could crash runs in a child process.
+ *   process; the statistics count exactly the published blocks; freeing through the links leaves none;
+ * - obj_pmalloc_mt: four Workers on one "mutex" pool push, pop (unlink and free in one step) and churn
+ *   unpublished blocks at once; a new process finds every list as its Worker left it, stamps intact,
+ *   nothing unreachable, the statistics exactly the lists' nodes and roots.
+ * Each opening that could crash runs in a child process. SUITE_SCALE=n multiplies obj_pmalloc_mt's operations.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -21,6 +24,7 @@ import { random } from "../support/random";
 import { thrown } from "../support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
+const scale = Number(process.env.SUITE_SCALE ?? 1) || 1;
 const whyNot = pmemUnavailableReason();
 if (whyNot !== undefined) console.log(`[test/attack/suite-pmdk] PMEM tests skipped: ${whyNot}`);
 const scratch = join(poolDirectory, `suite-pmdk-${process.pid}`);
@@ -74,6 +78,25 @@ describe.skipIf(whyNot !== undefined)("PMDK obj_pool, obj_recovery and obj_basic
       pm.close();
     });
   }
+
+  test("obj_pmalloc_mt: Workers build persistent lists on one pool at once; a new process finds each whole", async () => {
+    const path = poolPath("suite-mt");
+    const workers = 4;
+    const run = await runChild("../../fixtures/attack/suite-pmalloc-mt-child.ts", ["run", path, String(workers), String(400 * scale)]);
+    expect(run.stderr).toBe("");
+    expect(run.exitCode).toBe(0);
+    const built = JSON.parse(run.stdout) as { reports: { sizes: number[]; wrong: string[] }[]; live: number; bytesInUse: number };
+    for (const report of built.reports) expect(report.wrong).toEqual([]);
+    const nodes = built.reports.reduce((sum, r) => sum + r.sizes.length, 0);
+    const bytes = built.reports.reduce((sum, r) => sum + r.sizes.reduce((a, b) => a + b, 0), 0);
+    expect([built.live, built.bytesInUse]).toEqual([nodes + workers, bytes + 8 * workers]); // unpublished churn all freed
+    const walk = await runChild("../../fixtures/attack/suite-pmalloc-mt-child.ts", ["walk", path, String(workers)]);
+    expect(walk.stderr).toBe("");
+    expect(walk.exitCode).toBe(0);
+    const found = JSON.parse(walk.stdout) as { lists: { sizes: number[]; stampsHold: boolean }[]; live: number; bytesInUse: number; unreachable: number };
+    expect(found.lists).toEqual(built.reports.map((r) => ({ sizes: r.sizes, stampsHold: true })));
+    expect([found.live, found.bytesInUse, found.unreachable]).toEqual([built.live, built.bytesInUse, 0]);
+  });
 
   test("obj_pool: another layout is a PMEMFormatError 'layout' and the file is untouched; the right one opens", async () => {
     const path = poolPath("suite-layout");
