@@ -6,6 +6,7 @@
  *   directory: PMEMFileError; the same file opened twice in one process (by its path, a symbolic link
  *   or a hard link) and while another process holds it: PMEMFileError; a read-only file and a file in a
  *   read-only directory for a user who may not write them (run as nobody where this test is root);
+ * - tst-malloc-too-large (glibc) on PMEM pools: InvalidSizeErrors, nothing counted;
  * - obj_recovery: a process killed with the pool open leaves it openable, its unpublished block free;
  * - obj_basic_integration: a linked list built from a root, sizes 8 B to 64 KiB, read back whole by a new
  *   process; the statistics count exactly the published blocks; freeing through the links leaves none;
@@ -17,7 +18,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { MemoryPoolManager, PMEMFileError, PMEMFormatError, PoolConfig } from "../../src/index";
+import { InvalidSizeError, MemoryPoolManager, PMEMFileError, PMEMFormatError, PoolConfig } from "../../src/index";
 import { pmemUnavailableReason } from "../../src/native";
 import { poolDirectory, poolPath, removePoolFiles, runChild } from "../pmem/helpers";
 import { random } from "../support/random";
@@ -96,6 +97,21 @@ describe.skipIf(whyNot !== undefined)("PMDK obj_pool, obj_recovery and obj_basic
     const found = JSON.parse(walk.stdout) as { lists: { sizes: number[]; stampsHold: boolean }[]; live: number; bytesInUse: number; unreachable: number };
     expect(found.lists).toEqual(built.reports.map((r) => ({ sizes: r.sizes, stampsHold: true })));
     expect([found.live, found.bytesInUse, found.unreachable]).toEqual([built.live, built.bytesInUse, 0]);
+  });
+
+  test("tst-malloc-too-large on PMEM pools: sizes past the file and up to 2^64 are InvalidSizeErrors, nothing counted, and the pool still serves", () => {
+    for (const config of [{}, fixed, { threadSafety: "mutex" }]) {
+      const pm = open("suite-pmdk-large", poolPath("suite-large"), { ...config, initialSize: 1 << 20 });
+      for (const size of [0, -1, 0.5, NaN, 1 << 20, 2 ** 31, 2 ** 31 + 1, 2 ** 32, 2 ** 53, 2 ** 64, Infinity]) {
+        expect(thrown(() => pm.allocate(size))).toBeInstanceOf(InvalidSizeError);
+        expect(thrown(() => pm.allocateRaw(size))).toBeInstanceOf(InvalidSizeError);
+      }
+      const s = pm.getStats();
+      expect([s.allocationCount, s.failedAllocations, s.bytesInUse]).toEqual([0, 0, 0]);
+      pm.allocate(100).free();
+      expect(pm.getStats().freeCount).toBe(1);
+      pm.close();
+    }
   });
 
   test("obj_pool: another layout is a PMEMFormatError 'layout' and the file is untouched; the right one opens", async () => {
