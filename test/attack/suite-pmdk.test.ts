@@ -5,7 +5,9 @@
  *   or of zeros (0 B to 64 KiB): "magic", untouched; a directory, a FIFO, a device, a missing
  *   directory: PMEMFileError; the same file opened twice in one process (by its path, a symbolic link
  *   or a hard link) and while another process holds it: PMEMFileError; a read-only file and a file in a
- *   read-only directory for a user who may not write them (run as nobody where this test is root);
+ *   read-only directory for a user who may not write them (run as nobody where this test is root); a path
+ *   through a symbolic link and '..' opens the file the kernel names (it opened the one beside the link:
+ *   the path was folded with node:path resolve), and a path ending in '/' is a ConfigError;
  * - tst-malloc-too-large (glibc) on PMEM pools: InvalidSizeErrors, nothing counted;
  * - obj_recovery: a process killed with the pool open leaves it openable, its unpublished block free;
  * - obj_basic_integration: a linked list built from a root, sizes 8 B to 64 KiB, read back whole by a new
@@ -18,7 +20,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { InvalidSizeError, MemoryPoolManager, PMEMFileError, PMEMFormatError, PoolConfig } from "../../src/index";
+import { ConfigError, InvalidSizeError, MemoryPoolManager, PMEMFileError, PMEMFormatError, PoolConfig } from "../../src/index";
 import { pmemUnavailableReason } from "../../src/native";
 import { poolDirectory, poolPath, removePoolFiles, runChild } from "../pmem/helpers";
 import { random } from "../support/random";
@@ -170,6 +172,30 @@ describe.skipIf(whyNot !== undefined)("PMDK obj_pool, obj_recovery and obj_basic
     pm.close();
     const again = await child("open", symbolic, {});
     expect(JSON.parse(again.stdout)).toEqual({ opened: true });
+  });
+
+  test("obj_pool: the path is the kernel's: 'link/../x.pool' is the file beside the link's target, and a trailing '/' is a ConfigError, nothing created", () => {
+    mkdirSync(join(scratch, "real", "inner"), { recursive: true });
+    mkdirSync(join(scratch, "links"), { recursive: true });
+    symlinkSync(join(scratch, "real", "inner"), join(scratch, "links", "link"));
+    const through = `${join(scratch, "links", "link")}/../x.pool`; // the kernel: real/x.pool (path.join would fold it)
+    writeFileSync(join(scratch, "real", "x.pool"), "not a pool"); // what `cat` and fs read at that path
+    const error = thrown<PMEMFormatError>(() => open("suite-pmdk-dotdot", through, {}));
+    expect(error).toBeInstanceOf(PMEMFormatError); // the file at that path, not a new pool beside the link
+    expect(error.reason).toBe("magic");
+    expect(existsSync(join(scratch, "links", "x.pool"))).toBe(false);
+    rmSync(join(scratch, "real", "x.pool"));
+    const pm = open("suite-pmdk-dotdot", through, {});
+    expect(pm.created).toBe(true);
+    expect(existsSync(join(scratch, "real", "x.pool"))).toBe(true);
+    expect(thrown(() => open("suite-pmdk-dotdot-2", join(scratch, "real", "x.pool"), {}))).toBeInstanceOf(PMEMFileError); // in use: the same file
+    pm.close();
+    for (const trailing of [join(scratch, "new.pool") + "/", join(scratch, "real", "x.pool") + "/"]) {
+      const refused = thrown<ConfigError>(() => open("suite-pmdk-slash", trailing, {}));
+      expect(refused).toBeInstanceOf(ConfigError);
+      expect(refused.field).toBe("pmemPoolPath");
+    }
+    expect(existsSync(join(scratch, "new.pool"))).toBe(false);
   });
 
   test("obj_recovery: a process killed with the pool open leaves it openable, its unpublished block free", async () => {
