@@ -11,9 +11,13 @@
  *   regionCount; trim() gives back every region but the first and says how many bytes (bytesTrimmed),
  *   except on lockFree pools (0, documented); under a maxSize the pool grows to it exactly, never past,
  *   and a request no region can hold is an OutOfMemoryError, counted.
+ * - junk (test/unit/junk.c): with fillOnAlloc and fillOnFree, every new block (a run, a large block,
+ *   one reused) reads the alloc byte from first to last, and every freed block the free byte, read
+ *   through the pointer with bun:ffi (guarded and quarantined blocks are not read after their free).
  * SUITE_SCALE=n multiplies the operations.
  */
 import { describe, expect, test } from "bun:test";
+import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { type CPUMemoryPool, MemoryPoolManager, OutOfMemoryError, type PoolConfig } from "../../src/index";
 import { cpuPoolsPerTest } from "../support/pools";
 import { random } from "../support/random";
@@ -146,6 +150,47 @@ describe("jemalloc stats and extent tests", () => {
       const end = p.getStats();
       expect([end.bytesInUse, end.liveAllocations, end.cachedBytes]).toEqual([0, 0, 0]);
       expect(end.bytesReserved).toBeLessThanOrEqual(MAX);
+    });
+  }
+});
+
+describe("jemalloc junk: fillOnAlloc and fillOnFree reach every byte", () => {
+  const junkShapes: [string, Partial<PoolConfig>][] = [
+    ["Variable", {}],
+    ["Variable, mutex", { threadSafety: "mutex" }],
+    ["FixedSize 64 (runs)", { allocatorType: "FixedSize", blockSize: 64 }],
+    ["FixedSize 64, mutex", { allocatorType: "FixedSize", blockSize: 64, threadSafety: "mutex" }],
+    ["Variable, canaries", { canaries: true }],
+    ["Variable, quarantine", { quarantineBytes: 1 << 16 }],
+    ["Variable, guard pages", { guardPages: true }],
+  ];
+  for (const [name, shape] of junkShapes) {
+    test(name, () => {
+      const p = pool(`suite-junk-${name}`, { ...shape, fillOnAlloc: 0xa5, fillOnFree: 0x5a, growth: 1, initialSize: 1 << 20 });
+      const readsAfterFree = !shape.guardPages && !shape.quarantineBytes;
+      const next = random(0x7a);
+      const live: { ptr: number; size: number }[] = [];
+      const wrong: string[] = [];
+      for (let i = 0; i < 600 * scale; i++) {
+        if (live.length === 0 || next() < 0.55) {
+          const size = 1 + Math.floor(next() ** 3 * 300_000);
+          const a = p.allocate(size);
+          const at = a.bytes.findIndex((b) => b !== 0xa5);
+          if (at !== -1) wrong.push(`new block of ${size} bytes: byte ${at} not the alloc fill`);
+          a.bytes.fill(0x11);
+          live.push({ ptr: a.ptr as number, size });
+        } else {
+          const [block] = live.splice(Math.floor(next() * live.length), 1);
+          p.deallocate(block!.ptr);
+          if (readsAfterFree) {
+            const at = new Uint8Array(toArrayBuffer(block!.ptr as Pointer, 0, block!.size)).findIndex((b) => b !== 0x5a);
+            if (at !== -1) wrong.push(`freed block of ${block!.size} bytes: byte ${at} not the free fill`);
+          }
+        }
+      }
+      expect(wrong).toEqual([]);
+      for (const block of live) p.deallocate(block.ptr);
+      expect(p.getStats().bytesInUse).toBe(0);
     });
   }
 });
