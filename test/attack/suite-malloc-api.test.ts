@@ -8,6 +8,10 @@
  *   calloc's overflow: allocate(Type, n) whose n x BYTES_PER_ELEMENT passes a limit is an InvalidSizeError;
  * - posix_memalign / mi_malloc_aligned: every alignment from 1 to 4096, sizes 1 to 300 and a few large,
  *   every address a multiple of it, no two live blocks overlap (address stamps intact); 8192 a ConfigError;
+ * - mi_heap_visit_blocks: after a random workload, snapshot() lists exactly the live allocations (address,
+ *   requested size, id), its blocks tile every region in address order with no gap or overlap (a FixedSize
+ *   region's tail shorter than a block aside), each region's counts match its blocks, and the regions
+ *   add up to bytesReserved; a sharded pool's snapshot is an UnsupportedOperationError (documented);
  * - malloc-large: a block of 3 GiB, written at its first and last byte through its view;
  * - mi_heap_destroy with live blocks: destroying a pool that holds handles, bare pointers, views and
  *   window views leaves every one refused with a typed error, and a new pool of the same name, which may
@@ -16,7 +20,7 @@
 import { describe, expect, test } from "bun:test";
 import {
   allocate, type CPUMemoryPool, ConfigError, DoubleFreeError, InvalidPointerError, InvalidSizeError, MemoryPoolManager,
-  OutOfMemoryError, PoolConfig, PoolNotFoundError, UseAfterFreeError,
+  OutOfMemoryError, PoolConfig, PoolNotFoundError, UnsupportedOperationError, UseAfterFreeError,
 } from "../../src/index";
 import { stamp, stampHolds } from "../fixtures/attack/suite-stamps";
 import { cpuPoolsPerTest } from "../support/pools";
@@ -106,7 +110,7 @@ describe("mimalloc test-api and glibc malloc tests", () => {
   for (const allocatorType of ["Variable", "FixedSize"] as const) {
     test(`posix_memalign: every alignment 1..4096, sizes 1..300 and some large, aligned and never overlapping (${allocatorType})`, () => {
       for (let alignment = 1; alignment <= 4096; alignment *= 2) {
-        const p = pool(`suite-api-align-${allocatorType}-${alignment}`, { allocatorType, blockSize: 48, alignment, initialSize: 4 << 20 });
+        const p = pool(`suite-api-align-${allocatorType}-${alignment}`, { allocatorType, blockSize: 48, alignment, initialSize: 1 << 20 });
         const sizes = [...Array.from({ length: 300 }, (_, i) => i + 1), 4095, 4096, 4097, 65536, 100_003];
         const live = sizes.map((size) => p.allocate(size));
         for (const a of live) {
@@ -123,8 +127,61 @@ describe("mimalloc test-api and glibc malloc tests", () => {
       expect(wrong).toBeInstanceOf(ConfigError);
       expect(wrong.field).toBe("alignment");
       for (const alignment of [0, 3, 48, -16, 0.5]) expect(thrown(() => pool(`suite-api-align-bad-${alignment}`, { alignment }))).toBeInstanceOf(ConfigError);
+    }, 20_000);
+  }
+
+  const walked: [string, Partial<PoolConfig>][] = [
+    ["Variable", {}],
+    ["Variable, mutex", { threadSafety: "mutex" }],
+    ["FixedSize 96", { allocatorType: "FixedSize", blockSize: 96 }],
+    ["FixedSize 96, mutex", { allocatorType: "FixedSize", blockSize: 96, threadSafety: "mutex" }],
+    ["FixedSize 96, lockFree", { allocatorType: "FixedSize", blockSize: 96, threadSafety: "lockFree" }],
+  ];
+  for (const [name, shape] of walked) {
+    test(`mi_heap_visit_blocks: snapshot() lists exactly the live allocations and tiles every region (${name})`, () => {
+      const p = pool(`suite-api-walk-${name}`, { ...shape, growth: 2, initialSize: 64 << 10 });
+      const next = random(4);
+      const live = new Map<number, { size: number; id: number }>();
+      for (let i = 0; i < 1500; i++) {
+        if (live.size === 0 || next() < 0.55) {
+          const size = 1 + Math.floor(next() ** 3 * 20_000);
+          const a = p.allocate(size);
+          live.set(a.ptr as number, { size, id: a.id });
+        } else {
+          const keys = [...live.keys()];
+          const ptr = keys[Math.floor(next() * keys.length)]!;
+          live.delete(ptr);
+          p.deallocate(ptr);
+        }
+      }
+      const snap = p.snapshot();
+      const seen = snap.blocks.filter((b) => b.state === "live").map((b) => [snap.baseAddress + b.offset, { size: b.requestedSize, id: b.id }] as const);
+      expect(new Map(seen)).toEqual(new Map([...live].map(([ptr, v]) => [ptr, { size: v.size, id: v.id }] as const)));
+      const blockSize = shape.allocatorType === "FixedSize" ? 96 : 1;
+      for (const region of snap.regions) {
+        const blocks = snap.blocks.slice(region.firstBlock, region.firstBlock + region.blockCount);
+        let at = region.offset;
+        for (const block of blocks) {
+          expect(block.offset).toBe(at);
+          expect(block.region).toBe(region.index);
+          at = block.offset + block.size;
+        }
+        expect(region.offset + region.size - at).toBeLessThan(blockSize);
+        expect(region.offset + region.size - at).toBeGreaterThanOrEqual(0);
+        const free = blocks.filter((b) => b.state === "free");
+        expect([blocks.filter((b) => b.state === "live").length, free.length, free.reduce((sum, b) => sum + b.size, 0), Math.max(0, ...free.map((b) => b.size))])
+          .toEqual([region.liveBlocks, region.freeBlocks, region.freeBytes, region.largestFreeBlock]);
+      }
+      expect(snap.regions.reduce((sum, r) => sum + r.size, 0)).toBe(p.getStats().bytesReserved);
+      expect(snap.stats.liveAllocations).toBe(live.size);
     });
   }
+
+  test("mi_heap_visit_blocks on a sharded pool: snapshot() is an UnsupportedOperationError", () => {
+    const p = pool("suite-api-walk-sharded", { threadSafety: "lockFree" });
+    p.allocate(64);
+    expect(thrown(() => p.snapshot())).toBeInstanceOf(UnsupportedOperationError);
+  });
 
   test("malloc-large: a block of 3 GiB is writable at its first and last byte through its view", () => {
     const p = pool("suite-api-3gib", {});
