@@ -6,6 +6,8 @@
  * - tst-malloc-too-large: sizes from 2^31 to 2^64 and Number.MAX_VALUE, on every shape of pool, are an
  *   InvalidSizeError or an OutOfMemoryError, never another error; the pool then works and balances;
  *   calloc's overflow: allocate(Type, n) whose n x BYTES_PER_ELEMENT passes a limit is an InvalidSizeError;
+ * - pool sizes past what a pool may reserve (initialSize, maxSize, quarantineBytes over 64 GiB - 2 MiB):
+ *   validate() passed them and only the core refused them, with another message; now validate() does;
  * - posix_memalign / mi_malloc_aligned: every alignment from 1 to 4096, sizes 1 to 300 and a few large,
  *   every address a multiple of it, no two live blocks overlap (address stamps intact); 8192 a ConfigError;
  * - mi_heap_visit_blocks: after a random workload, snapshot() lists exactly the live allocations (address,
@@ -96,6 +98,23 @@ describe("mimalloc test-api and glibc malloc tests", () => {
       expect(figures(p)).toEqual({ bytesInUse: 0, liveAllocations: 0, allocationCount: allocated, freeCount: allocated, bytesAllocatedTotal: bytes, bytesFreedTotal: bytes, cachedBytes: 0 });
     });
   }
+
+  test("too large for a pool: validate() refuses initialSize, maxSize and quarantineBytes past the core's 64 GiB - 2 MiB, as create*Pool does, with one message", () => {
+    const limit = 64 * GiB - 2 * 2 ** 20;
+    for (const [field, value] of [["initialSize", limit + 1], ["maxSize", limit + 1], ["quarantineBytes", limit + 1], ["initialSize", 2 ** 40], ["maxSize", 2 ** 47]] as const) {
+      const config = Object.assign(new PoolConfig(), { [field]: value });
+      const fromValidate = thrown<ConfigError>(() => config.validate());
+      expect(fromValidate).toBeInstanceOf(ConfigError); // it passed validate() and only the core refused it
+      expect([fromValidate.field, fromValidate.value]).toEqual([field, value]);
+      const fromCreate = thrown<ConfigError>(() => pool("suite-api-too-large-config", { [field]: value }));
+      expect(fromCreate.message).toBe(fromValidate.message);
+    }
+    const atLimit = Object.assign(new PoolConfig(), { maxSize: limit, quarantineBytes: limit });
+    atLimit.validate();
+    const p = pool("suite-api-max-limit", { maxSize: limit });
+    expect(p.getStats().addressSpaceBytes).toBeLessThanOrEqual(limit);
+    p.allocate(64).free();
+  });
 
   test("calloc's overflow: allocate(Type, n) with n x BYTES_PER_ELEMENT past a limit is an InvalidSizeError; nothing allocated", () => {
     const before = manager.defaultCPUPool.getStats().allocationCount;
