@@ -9,7 +9,14 @@
  * fit in the 4096-pool registry), its cached blocks went back with its thread (cachedBytes 0), the
  * blocks it left live are freed by the main thread without an error, and every shared pool balances
  * exactly (bytesInUse and liveAllocations 0, counts and byte totals equal).
- * (tst-mallocfork has no counterpart: Bun cannot fork.) SUITE_SCALE=n multiplies the Workers.
+ *
+ * And tst-malloc_info: the main thread reads a shared pool's statistics (and the manager's JSON and
+ * table) as fast as it can while two Workers allocate and free on it; every reading must be one that
+ * could be true at one moment (counts and totals agree with the live figures, bytesAllocated >=
+ * bytesInUse, nothing past bytesReserved, nothing negative). On sharded Variable pools a quarter of the
+ * readings had bytesAllocated < bytesInUse: the shards' free space was summed shard by shard after the
+ * counters were read, and allocations were counted outside their shard's lock.
+ * (tst-mallocfork has no counterpart: Bun cannot fork.) SUITE_SCALE=n multiplies the Workers and the reading time.
  */
 import { expect, test } from "bun:test";
 import { runChild } from "../pmem/helpers";
@@ -34,3 +41,22 @@ test("tst-malloc-thread-exit: Workers that exit holding pools, live blocks and c
     expect(figures).toEqual({ name: figures.name, bytesInUse: 0, liveAllocations: 0, cachedBytes: 0, balanced: true, allocationCount: workers * 200 });
   }
 }, 30_000);
+
+const readerShapes: [string, object, number][] = [
+  ["Variable, mutex", { threadSafety: "mutex" }, 700],
+  ["Variable, lockFree (shards)", { threadSafety: "lockFree" }, 700],
+  ["Variable, mutex + threadLocalCache (shards)", { threadSafety: "mutex", threadLocalCache: true }, 700],
+  ["FixedSize 1024, lockFree", { allocatorType: "FixedSize", blockSize: 1024, threadSafety: "lockFree" }, 700],
+  ["FixedSize 1024, mutex", { allocatorType: "FixedSize", blockSize: 1024, threadSafety: "mutex" }, 700],
+];
+for (const [name, config, sizeMax] of readerShapes) {
+  test(`tst-malloc_info: statistics read while two Workers allocate are each one moment's (${name})`, async () => {
+    const run = await runChild("../../fixtures/attack/suite-stats-reader-child.ts", [JSON.stringify(config), String(sizeMax), String(300 * scale)]);
+    expect(run.stderr).toBe("");
+    expect(run.exitCode).toBe(0);
+    const outcome = JSON.parse(run.stdout) as { readings: number; broken: Record<string, number>; allocated: number; end: Record<string, number> };
+    expect(outcome.readings).toBeGreaterThan(10);
+    expect(outcome.broken).toEqual({});
+    expect(outcome.end).toEqual({ allocationCount: outcome.allocated, freeCount: outcome.allocated, bytesInUse: 0, liveAllocations: 0, cachedBytes: 0 });
+  }, 20_000);
+}
