@@ -8,6 +8,12 @@ import { isPlainObject, isWellFormedName, optionEntries } from "./validate";
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const PAGE_BYTES = 4096;
+/**
+ * The most bytes one pool may reserve, and so the most any size field may hold: the core's
+ * reserve_bytes_max (zig/src/arena.zig: 64 GiB less a 2 MiB device granule). validate() refuses
+ * past it, as the core does, so that it is what create*Pool does first (test/attack/suite-malloc-api).
+ */
+const POOL_BYTES_MAX = 64 * 1024 * MiB - 2 * MiB;
 
 export type AllocatorType = "FixedSize" | "Variable";
 export type ThreadSafety = "none" | "mutex" | "lockFree";
@@ -185,8 +191,8 @@ export class PoolConfig {
         throw invalid("blockSize", this.blockSize, `is larger than initialSize (${this.initialSize}): no block would fit`);
       }
     }
-    if (!(Number.isSafeInteger(this.maxSize) && this.maxSize >= 0)) {
-      throw invalid("maxSize", this.maxSize, `must be a whole number of bytes from 0 (no limit) to ${Number.MAX_SAFE_INTEGER}`);
+    if (!(Number.isSafeInteger(this.maxSize) && this.maxSize >= 0 && this.maxSize <= POOL_BYTES_MAX)) {
+      throw invalid("maxSize", this.maxSize, `must be a whole number of bytes from 0 (no limit) to ${POOL_BYTES_MAX}`);
     }
     if (this.maxSize > 0 && this.initialSize > this.maxSize) {
       throw invalid("initialSize", this.initialSize, `is larger than maxSize (${this.maxSize})`);
@@ -250,8 +256,8 @@ function validateDebug(config: PoolConfig): void {
       throw invalid(field, value, "must be a byte (0 to 255), or undefined for no fill");
     }
   }
-  if (!(Number.isSafeInteger(config.quarantineBytes) && config.quarantineBytes >= 0)) {
-    throw invalid("quarantineBytes", config.quarantineBytes, `must be a whole number of bytes from 0 (no quarantine) to ${Number.MAX_SAFE_INTEGER}`);
+  if (!(Number.isSafeInteger(config.quarantineBytes) && config.quarantineBytes >= 0 && config.quarantineBytes <= POOL_BYTES_MAX)) {
+    throw invalid("quarantineBytes", config.quarantineBytes, `must be a whole number of bytes from 0 (no quarantine) to ${POOL_BYTES_MAX}`);
   }
   if (!(Number.isInteger(config.historySize) && config.historySize >= 1 && config.historySize <= 1 << 20)) {
     throw invalid("historySize", config.historySize, `must be a whole number of events from 1 to ${1 << 20}`);
@@ -278,7 +284,7 @@ export const FULL_DEBUG = {
 } as const satisfies Partial<PoolConfig>;
 
 function positiveSize(field: string, value: unknown): void {
-  if (!(typeof value === "number" && Number.isSafeInteger(value) && value > 0)) {
-    throw invalid(field, value, `must be a whole number of bytes from 1 to ${Number.MAX_SAFE_INTEGER}`);
+  if (!(typeof value === "number" && Number.isSafeInteger(value) && value > 0 && value <= POOL_BYTES_MAX)) {
+    throw invalid(field, value, `must be a whole number of bytes from 1 to ${POOL_BYTES_MAX}`);
   }
 }

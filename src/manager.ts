@@ -3,7 +3,7 @@
  * every Worker shares, so getPool finds a pool wherever it was created.
  */
 import { writeSync } from "node:fs";
-import { resolve } from "node:path";
+import { isAbsolute } from "node:path";
 import { flushAllCaches } from "./thread_cache";
 import { PoolConfig, type PoolOptions } from "./config";
 import { withEnvironmentDebug } from "./debug/env";
@@ -257,7 +257,9 @@ export class MemoryPoolManager {
       throw new ConfigError("pmemPoolPath", "", "a PMEM pool needs the path of its file (on a DAX file system for real PMEM, or e.g. under /dev/shm to emulate it)");
     }
     this.#claim(name);
-    const path = encodeName(resolve(frozen.pmemPoolPath));
+    // Made absolute, never normalised: path.resolve would fold "link/../x.pool" to the file beside
+    // the link, where the kernel (and every other program) opens the one beside the link's target.
+    const path = encodeName(isAbsolute(frozen.pmemPoolPath) ? frozen.pmemPoolPath : `${process.cwd()}/${frozen.pmemPoolPath}`);
     const handle = openInCore(frozen, () => native.openPmemPool(encoded, path, configRecord(PoolKind.cpu, frozen)));
     return this.#adopt(constructPool(() => new PMEMMemoryPool(name, frozen, handle)), true);
   }

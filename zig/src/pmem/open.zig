@@ -49,6 +49,11 @@ pub fn open(gpa: std.mem.Allocator, name: []const u8, config: Config) Error!*poo
     if (config.path.len == 0 or config.path.len > file.path_bytes_max or std.mem.indexOfScalar(u8, config.path, 0) != null) {
         return status.failConfig("pmemPoolPath", "pmemPoolPath must name a file (1 to {d} bytes, no NUL), got {d} bytes", .{ file.path_bytes_max, config.path.len });
     }
+    // A trailing '/' names a directory: the kernel would refuse the file, and the directory the
+    // file is created in (the part before the last '/') would be the path itself.
+    if (config.path[config.path.len - 1] == '/') {
+        return status.failConfig("pmemPoolPath", "pmemPoolPath must name a file, not a directory: '{s}' ends in '/'", .{config.path});
+    }
     const owned_path = gpa.dupeZ(u8, config.path) catch return outOfMemory();
     var path_owned = true;
     defer if (path_owned) gpa.free(owned_path);

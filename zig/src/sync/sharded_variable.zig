@@ -136,7 +136,9 @@ pub const ShardedVariable = struct {
                 defer sharded.growth_mutex.unlock();
                 stats.* = pool.stats;
                 const space = sharded.figures(stats);
+                assert(space.free <= pool.arena.committed_bytes);
                 stats.bytes_allocated = pool.arena.committed_bytes - space.free;
+                assert(stats.bytes_allocated >= stats.bytes_in_use); // one moment's reading (figures)
                 return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = space.free, .largest_free = space.largest };
             }
 
@@ -181,32 +183,32 @@ pub const ShardedVariable = struct {
     pub fn alloc(self: *ShardedVariable, pool: anytype, size: u64, granules: u32, alignment_granules: u32) Error!Placed {
         const id = self.nextId();
         const shard = &self.shards[myShard()];
-        if (try placeIn(shard, granules, alignment_granules, id, size)) |g| return self.placed(g, id, size);
+        if (try self.placeIn(shard, granules, alignment_granules, id, size)) |g| return .{ .g = g, .id = id };
         self.growth_mutex.lock();
         defer self.growth_mutex.unlock();
         // Another thread may have freed into this shard meanwhile; else grow it.
-        if (try placeIn(shard, granules, alignment_granules, id, size)) |g| return self.placed(g, id, size);
+        if (try self.placeIn(shard, granules, alignment_granules, id, size)) |g| return .{ .g = g, .id = id };
         if (pool.growFor(pool.regionBytesFor(size)) != null) {
-            if (try placeIn(shard, granules, alignment_granules, id, size)) |g| return self.placed(g, id, size);
+            if (try self.placeIn(shard, granules, alignment_granules, id, size)) |g| return .{ .g = g, .id = id };
         }
         // No room to grow: any other shard with room will do.
         for (&self.shards) |*other| {
             if (other == shard) continue;
-            if (try placeIn(other, granules, alignment_granules, id, size)) |g| return self.placed(g, id, size);
+            if (try self.placeIn(other, granules, alignment_granules, id, size)) |g| return .{ .g = g, .id = id };
         }
         self.counters.recordFailure();
         return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece in any shard", .{ pool.name, size, pool.arena.committed_bytes, pool.arena.reserved_bytes });
     }
 
-    fn placed(self: *ShardedVariable, g: u32, id: u32, size: u64) Placed {
-        self.counters.recordAlloc(size);
-        return .{ .g = g, .id = id };
-    }
-
-    fn placeIn(shard: *Shard, granules: u32, alignment_granules: u32, id: u32, size: u64) Error!?u32 {
+    /// Places the block in `shard` and counts it, under the shard's lock (as a free is counted), so
+    /// that `figures`, holding every shard's lock, reads counts that match the shards' free space.
+    fn placeIn(self: *ShardedVariable, shard: *Shard, granules: u32, alignment_granules: u32, id: u32, size: u64) Error!?u32 {
         shard.mutex.lock();
         defer shard.mutex.unlock();
-        return shard.tlsf.alloc(granules, alignment_granules, id, size) catch status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        const g = (shard.tlsf.alloc(granules, alignment_granules, id, size) catch
+            return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{})) orelse return null;
+        self.counters.recordAlloc(size);
+        return g;
     }
 
     /// Frees the block at `g` in the shard that owns it (with `expected_id` not 0, only while it holds that allocation).
@@ -252,13 +254,16 @@ pub const ShardedVariable = struct {
 
     /// Fills in the counters of `stats`; returns the free bytes and the largest free block.
     /// Counts are exact once operations in flight finish; peaks are lower bounds.
+    /// One moment's reading: every shard's lock is held (in shard order; no other path holds two)
+    /// while the counters and the free space are read, and every count changes under a shard's lock,
+    /// so bytes in use never exceed the blocks that hold them, as a shard-by-shard sum let them.
     pub fn figures(self: *ShardedVariable, stats: *stats_mod.Stats) struct { free: u64, largest: u64 } {
+        for (&self.shards) |*shard| shard.mutex.lock();
+        defer for (&self.shards) |*shard| shard.mutex.unlock();
         _ = self.counters.writeInto(stats);
         var free_granules: u64 = 0;
         var largest: u64 = 0;
         for (&self.shards) |*shard| {
-            shard.mutex.lock();
-            defer shard.mutex.unlock();
             free_granules += shard.tlsf.free_granules;
             largest = @max(largest, shard.tlsf.largestFreeGranules());
         }
