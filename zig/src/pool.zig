@@ -510,6 +510,7 @@ pub const Pool = struct {
         try journal.beforeRelease(self, g);
         const freed = try self.failUnlessFreed(self.release(region_index, g), g);
         journal.released(g, freed.record); // under the lock still: durable before the space is placed again
+        journal.dropLinkWords(g, freed.requested_bytes);
         return freed;
     }
 

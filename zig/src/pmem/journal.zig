@@ -194,6 +194,24 @@ pub const Journal = struct {
         self.table.released(g, record);
     }
 
+    /// Zeroes the link words in the `requested_bytes` at `g`, a block the pool has just freed (its
+    /// free durable, under the lock still, so no one has placed anything there yet). Freed space
+    /// keeps its bytes: a block placed there later would carry the old words until its new owner
+    /// overwrote them, and as every live block's words are read when a free asks whether a link
+    /// names its block (wordNaming), a free of what they named would be refused meanwhile, though
+    /// nothing links to it (Workers building lists on one pool saw this). Not persisted: a free
+    /// block's bytes are no one's, and recovery reads live blocks only. After the free, never
+    /// before: a crash between would have left a live block without its links.
+    pub fn dropLinkWords(self: *const Journal, g: u32, requested_bytes: u64) void {
+        assert(g != 0);
+        const words: [*]u64 = @ptrCast(@alignCast(self.media.base + @as(usize, g) * granule_bytes));
+        var rest = words[0..@intCast(requested_bytes / links.word_bytes)];
+        while (links.firstLinkInto(rest, self.linkTargets())) |at| {
+            rest[at] = 0;
+            rest = rest[at + 1 ..];
+        }
+    }
+
     /// Before the pool resets its placement: every root and record goes, durably (roots first, so
     /// none is left dangling).
     pub fn reset(self: *Journal) void {
