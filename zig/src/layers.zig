@@ -54,6 +54,14 @@ pub fn Layers(comptime Pool: type) type {
             return Entry.of(Hot, Whole(L, S, P), P);
         }
 
+        /// Counts a failed allocation, except one for lack of memory while the JavaScript bins hold
+        /// blocks: JavaScript then gives them back and asks once more (size_bins.ts #miss,
+        /// NativePool.allocInCore), and that answer is the one its caller sees, counted once.
+        fn countFailure(comptime S: type, pool: *Pool, err: Error) void {
+            if (err == error.OutOfMemory) if (pool.bins) |bins| if (bins.holdsBlocks()) return;
+            S.failed(pool);
+        }
+
         /// Allocate, free and lookup through statistics `S` and placement `P`, under lock `L`.
         pub fn Placing(comptime L: type, comptime S: type, comptime P: type) type {
             return struct {
@@ -62,7 +70,7 @@ pub fn Layers(comptime Pool: type) type {
                     defer L.release(pool);
                     const started = S.startAlloc(pool);
                     const placed = P.alloc(pool, size, stream) catch |err| {
-                        S.failed(pool);
+                        countFailure(S, pool, err);
                         return err;
                     };
                     S.placed(pool, started, size, P); // the placement asserted what it placed
@@ -248,7 +256,7 @@ pub fn Layers(comptime Pool: type) type {
                 Locked(true).placeBlock(pool, capacity, size, null)
             else
                 Locked(false).placeBlock(pool, capacity, size, null)) catch |err| {
-                S.failed(pool);
+                countFailure(S, pool, err);
                 return err;
             };
             S.placedBlock(pool, started, size, pool.blockBytes(capacity));

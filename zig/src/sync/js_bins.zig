@@ -331,6 +331,11 @@ pub const Bins = struct {
     }
 
     /// Sets the cap on binned bytes from the pool's committed bytes.
+    /// Whether any block is binned (JavaScript reads the same word: SizeBins.holdsBlocks).
+    pub fn holdsBlocks(self: *const Bins) bool {
+        return self.shared.header.cached_blocks > 0;
+    }
+
     pub fn setCap(self: *Bins, committed_bytes: u64) void {
         self.shared.header.cap_bytes = @floatFromInt(@max(cap_bytes_min, committed_bytes / 4));
     }
