@@ -632,11 +632,13 @@ pub const Journal = struct {
     fn previousLink(self: *Journal, pool: anytype, offset: usize, parent: u32, child: u32) Error!u32 {
         const stored = Media.load(self.linkWord(offset));
         const previous = links.decode(stored) orelse return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' (0x{x:0>16}) is not a link: nothing was changed", .{ offset, pool.name, stored });
-        if (previous == 0) return 0;
+        // Linking the block the word names already replaces nothing, so nothing is freed (as setRoot
+        // does for the block a root already publishes).
+        if (previous == 0 or previous == child) return 0;
         if (pool.liveLocked(previous) == null) return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' links to offset {d}, {s}: nothing was changed", .{ offset, pool.name, @as(u64, previous) * granule_bytes, self.whyNoBlock(previous) });
         // Dangling (see linked()): the block holds an allocation the link never named; freeing it would free another's.
         if (!self.table.isPublished(self.slotOf(pool, previous))) return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' links to offset {d}, where the allocation it linked to was freed without unlinking (the block now holds an allocation nothing published): nothing was changed", .{ offset, pool.name, @as(u64, previous) * granule_bytes });
-        if (previous == child or previous == parent) return status.fail(error.InvalidPointer, "freePrevious would free the block the link {s}: nothing was changed", .{if (previous == child) "now points at" else "is written into"});
+        if (previous == parent) return status.fail(error.InvalidPointer, "freePrevious would free the block the link is written into: nothing was changed", .{});
         if (self.roots.publishing(previous)) |index| {
             return status.fail(error.PmemRoot, "freePrevious: the block the link named is published as root '{s}': remove the root first", .{self.roots.name(index)});
         }
