@@ -946,8 +946,13 @@ export abstract class HostPool extends NativePool {
     throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${typeof target}`);
   }
 
-  /** A view of length 0 handed to deallocate: detached when its allocation ended (a double free), or empty. */
+  /**
+   * A view of length 0 handed to deallocate: detached when its allocation ended (a double free), or
+   * empty. Once the pool is destroyed, which detached every view, it is what any other free there
+   * is (a pointer's: PoolNotFoundError), not a double free of an allocation the caller never freed.
+   */
   #emptyView(buffer: ArrayBufferLike): MemoryPoolError {
+    if (this.destroyed) return this.failure(Status.poolNotFound);
     if (!(buffer instanceof ArrayBuffer && buffer.detached)) return new InvalidPointerError("cannot free an empty view: it names no memory");
     const freed = this.debug?.detachedFrom(buffer);
     if (freed !== undefined) return new DoubleFreeError(`double free: this view of ${describeAllocation(freed.id, freed.size, freed.ptr, this.name)} was detached when it was freed`);
