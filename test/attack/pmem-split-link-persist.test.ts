@@ -7,7 +7,7 @@
  * naming free space (after a crash, or at once, whatever allocation takes the block next).
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { MemoryPoolManager, PMEMRootError, type Allocation } from "../../src/index";
+import { copy, MemoryPoolManager, PMEMRootError, type Allocation } from "../../src/index";
 import { linkWord, pmemConfig, poolPath, removePoolFiles } from "../pmem/helpers";
 import { thrown } from "../support/thrown";
 
@@ -31,6 +31,9 @@ describe("PMEM: a link persisted in parts", () => {
         ["two halves flushed", (holder) => { pool.flush(holder, 4, 8); pool.flush(holder, 4, 12); pool.drain(); }],
         ["ranges ending and starting inside the word", (holder) => { pool.persist(holder, 11, 0); pool.persist(holder, 21, 11); }],
         ["bytes one at a time", (holder) => { for (let i = 8; i < 16; i++) pool.persist(holder, 1, i); }],
+        // copy() into PMEM writes and persists in one step: each half brought in by a copy of its own.
+        ["two halves copied in", (holder) => { const word = holder.bytes.slice(8, 16); holder.bytes.fill(0, 8, 16); pool.persist(holder); copy(holder, word.subarray(0, 4), 4, { dstOffset: 8 }); copy(holder, word.subarray(4), 4, { dstOffset: 12 }); }],
+        ["two halves copied into a view", (holder) => { const word = holder.bytes.slice(8, 16); holder.bytes.fill(0, 8, 16); pool.persist(holder); copy(holder.bytes.subarray(8, 12), word.subarray(0, 4)); copy(holder.bytes.subarray(12, 16), word.subarray(4)); }],
       ];
       for (const [way, persistWord] of ways) {
         const target = commit(16);
