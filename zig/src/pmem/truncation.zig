@@ -19,7 +19,7 @@ const builtin = @import("builtin");
 const assert = std.debug.assert;
 const posix = std.posix;
 const linux = std.os.linux;
-const registry = @import("../registry.zig");
+const pool_count = @import("../pool_count.zig");
 
 /// si_code of a SIGBUS for an address with nothing behind it: a file mapping past the file's end.
 const bus_adrerr = 2;
@@ -27,7 +27,7 @@ const bus_adrerr = 2;
 /// once), so every PMEM pool is watched. With 64, the 65th pool open at once was not, and its file
 /// cut short still raised SIGBUS and ended the process. The handler's scan of them all is
 /// microseconds, and runs only on a SIGBUS.
-const slots_max = registry.pools_max;
+const slots_max = pool_count.pools_max;
 comptime {
     assert(slots_max - 1 <= std.math.maxInt(u16)); // a Watch names its slot in a u16
 }
@@ -168,10 +168,10 @@ test "every pool the process may hold gets a watch: none is left to SIGBUS" {
     var watches: [slots_max]Watch = undefined;
     var taken: usize = 0;
     defer for (watches[0..taken]) |watched| watched.end();
-    while (taken < registry.pools_max) : (taken += 1) {
+    while (taken < pool_count.pools_max) : (taken += 1) {
         watches[taken] = watch(mapping.ptr, mapping.len);
         if (watches[taken].slot == null) break;
     }
-    try std.testing.expectEqual(@as(usize, registry.pools_max), taken);
+    try std.testing.expectEqual(@as(usize, pool_count.pools_max), taken);
 }
 
