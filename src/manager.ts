@@ -37,6 +37,13 @@ const POOL_CLASSES: Record<keyof PoolOfKind, true> = { cpu: true, pinned: true, 
  * from elsewhere into the thread, alive beside the first, is not an evaluation after it.
  */
 const EARLIER_MANAGER = Symbol.for(`bun-memory-pool.manager ${import.meta.url}`);
+/**
+ * Whether this process runs under `bun --hot`: only there is an earlier evaluation of this file
+ * one whose code is gone. Elsewhere a second evaluation at the same path (require.cache entries
+ * deleted and the library required again, as module isolation does) runs beside the first, whose
+ * code still uses its pools: taken for a reload, it destroyed them.
+ */
+const HOT_RELOADING = typeof process === "object" && Array.isArray(process.execArgv) && process.execArgv.includes("--hot");
 /** A manager's method that gives up a pool it made (or its own earlier manager did): see #replaceEarlier. */
 const GIVE_UP_MADE = Symbol.for("bun-memory-pool.giveUpMade");
 type EarlierManager = { [GIVE_UP_MADE](name: string): boolean };
@@ -164,7 +171,7 @@ export class MemoryPoolManager {
   static getInstance(): MemoryPoolManager {
     if (MemoryPoolManager.#instance !== undefined) return MemoryPoolManager.#instance;
     const scope = globalThis as { [EARLIER_MANAGER]?: EarlierManager };
-    const instance = new MemoryPoolManager(scope[EARLIER_MANAGER]);
+    const instance = new MemoryPoolManager(HOT_RELOADING ? scope[EARLIER_MANAGER] : undefined);
     scope[EARLIER_MANAGER] = instance;
     return (MemoryPoolManager.#instance = instance);
   }

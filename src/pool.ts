@@ -880,22 +880,28 @@ export abstract class HostPool extends NativePool {
   allocateWindowBytes(size: number): Uint8Array<ArrayBuffer> {
     // Checked before the block is taken: a block with no view would have to be given back.
     if (size > WINDOW_BYTES) throw this.#windowTooLarge(size);
+    if (this.debug !== undefined) return this.#windowBytesTracked(size);
     const offset = this.allocOffset(size);
-    if (this.debug !== undefined) return this.#windowBytesTracked(offset, size);
     const made = this.#windowViews.get(offset);
     if (made !== undefined && made[size - 1] !== undefined && made[size] === undefined) return made;
     return this.#newWindowView(offset, size);
   }
 
-  /** allocateWindowBytes with the debug layer on: it hears of the allocation, and a guarded block (which has no window view) goes back. */
-  #windowBytesTracked(offset: number, size: number): Uint8Array<ArrayBuffer> {
-    if (this.tracking) this.debug!.allocated(offset, this.lastTaggedId, size, undefined);
-    try {
-      return this.windowView(offset, size);
-    } catch (err) {
-      this.releaseAddress(this.addressOf(offset));
-      throw err;
+  /**
+   * allocateWindowBytes with the debug layer on: it hears of the allocation. A pool with guard pages
+   * gives none, whatever its sample rate, and takes no block for the call: which allocation is
+   * guarded is the core's choice as it places it, and a guarded block has no window view (its
+   * memory moves out of reach when freed, and a window view outlives its allocation). Refused only
+   * once placed, the call counted an allocation and a free the caller never saw, and failed at
+   * random (one call in guardSampleRate) in a loop that had run.
+   */
+  #windowBytesTracked(size: number): Uint8Array<ArrayBuffer> {
+    if (this.config.guardPages) {
+      throw new UnsupportedOperationError(`pool '${this.name}' has guard pages: it gives no window views (a guarded block's memory moves out of reach when freed, and a window view outlives its allocation): use allocate(n).bytes`);
     }
+    const offset = this.allocOffset(size);
+    if (this.tracking) this.debug!.allocated(offset, this.lastTaggedId, size, undefined);
+    return this.windowView(offset, size);
   }
 
   /** Frees an Allocation, its pointer, or a view that starts at its first byte. */
@@ -940,8 +946,13 @@ export abstract class HostPool extends NativePool {
     throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${typeof target}`);
   }
 
-  /** A view of length 0 handed to deallocate: detached when its allocation ended (a double free), or empty. */
+  /**
+   * A view of length 0 handed to deallocate: detached when its allocation ended (a double free), or
+   * empty. Once the pool is destroyed, which detached every view, it is what any other free there
+   * is (a pointer's: PoolNotFoundError), not a double free of an allocation the caller never freed.
+   */
   #emptyView(buffer: ArrayBufferLike): MemoryPoolError {
+    if (this.destroyed) return this.failure(Status.poolNotFound);
     if (!(buffer instanceof ArrayBuffer && buffer.detached)) return new InvalidPointerError("cannot free an empty view: it names no memory");
     const freed = this.debug?.detachedFrom(buffer);
     if (freed !== undefined) return new DoubleFreeError(`double free: this view of ${describeAllocation(freed.id, freed.size, freed.ptr, this.name)} was detached when it was freed`);

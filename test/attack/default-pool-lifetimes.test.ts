@@ -71,7 +71,7 @@ test("after destroy: every route is a typed error", () => {
     single: "USE_AFTER_FREE",
     run: "USE_AFTER_FREE",
     raw: "POOL_NOT_FOUND",
-    view: "DOUBLE_FREE",
+    view: "POOL_NOT_FOUND", // as the raw pointer: the destroy, not a free of the caller's, detached it
     viewLength: 0,
     alive: false,
     bytes: "USE_AFTER_FREE",

@@ -15,6 +15,7 @@ const std = @import("std");
 const assert = std.debug.assert;
 const Pool = @import("pool.zig").Pool;
 const status = @import("status.zig");
+const pool_count = @import("pool_count.zig");
 const Error = status.Error;
 const pool_guard = @import("sync/pool_guard.zig");
 const thread_exit = @import("sync/thread_exit.zig");
@@ -22,8 +23,8 @@ const thread_cache = @import("sync/thread_cache.zig");
 const js_cache = @import("sync/js_cache.zig");
 const fault_handler = @import("debug/fault_handler.zig");
 
-const slot_bits = 12;
-pub const pools_max = 1 << slot_bits;
+const slot_bits = pool_count.slot_bits;
+pub const pools_max = pool_count.pools_max;
 /// Bytes of a pool's name, the key of the table.
 pub const name_bytes_max = 255;
 const generation_max = (1 << (31 - slot_bits)) - 1;

@@ -343,20 +343,26 @@ pub const Journal = struct {
         return .{ .start = self.table.heap_start, .end = self.table.heap_end };
     }
 
-    /// The whole 8-byte words (where link words lie) in the `bytes` at `start` of the file.
+    /// The 8-byte words (where link words lie) that the `bytes` at `start` of the file touch: a
+    /// word of which the range holds only a part is one too. A link word can be made durable by
+    /// persists that each hold only part of it (two halves, or ranges that start or end inside it),
+    /// and such a word, left out, let its target be freed under a durable link.
     fn wordsWritten(self: *const Journal, start: usize, bytes: usize) []const u64 {
         return self.wordsBeginningIn(start, bytes, start, start + bytes);
     }
 
-    /// The whole 8-byte words in the `bytes` at `start` of the file that begin in [from, to): parts
-    /// of the range, however it is split, each take every word once (one that crosses into the
-    /// next part is the part's where it begins).
+    /// The words that the `bytes` at `start` of the file touch (wordsWritten) and that begin in
+    /// [from, to), where the range's first part (from = start) also takes the word the range starts
+    /// inside: parts of the range, however it is split, each take every word once (one that
+    /// crosses into the next part is the part's where it begins).
     fn wordsBeginningIn(self: *const Journal, start: usize, bytes: usize, from: usize, to: usize) []const u64 {
         assert(start >= self.header.heap_offset and start + bytes <= self.header.file_bytes);
         assert(start <= from and from <= to and to <= start + bytes);
-        const first = @max(std.mem.alignForward(usize, start, links.word_bytes), std.mem.alignForward(usize, from, links.word_bytes));
-        const end = @min(std.mem.alignBackward(usize, start + bytes, links.word_bytes), std.mem.alignForward(usize, to, links.word_bytes));
+        // The heap and the file end on whole words: a touched word never reaches past either.
+        assert(self.header.heap_offset % links.word_bytes == 0 and self.header.file_bytes % links.word_bytes == 0);
+        const first, const end = links.wordsOfPart(start, bytes, from, to);
         if (end <= first) return &.{};
+        assert(first >= self.header.heap_offset and end <= self.header.file_bytes);
         const words: [*]const u64 = @ptrCast(@alignCast(self.media.base + first));
         return words[0 .. (end - first) / links.word_bytes];
     }

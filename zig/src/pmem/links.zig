@@ -230,6 +230,47 @@ pub const Unscanned = struct {
     }
 };
 
+/// The byte range [first, end) of the 8-byte words that the `bytes` at `start` touch (a word of
+/// which the range holds only a part too: a link word can be made durable by persists that each
+/// hold part of it) and that begin in [from, to), a part of the range; the range's first part
+/// (from = start) also takes the word the range starts inside. Parts of the range, however it is
+/// split, each take every touched word once. Empty (end <= first) where the part takes none.
+pub fn wordsOfPart(start: usize, bytes: usize, from: usize, to: usize) struct { usize, usize } {
+    assert(start <= from and from <= to and to <= start + bytes);
+    if (bytes == 0) return .{ start, start };
+    const first = if (from == start) std.mem.alignBackward(usize, start, word_bytes) else std.mem.alignForward(usize, from, word_bytes);
+    return .{ first, std.mem.alignForward(usize, to, word_bytes) };
+}
+
+test "the words a range touches, in parts: every word with a byte in the range once, whatever the split" {
+    for (0..3 * word_bytes) |start| {
+        for (0..4 * word_bytes) |bytes| {
+            // Touched words: those with a byte in [start, start + bytes).
+            const want_first = std.mem.alignBackward(usize, start, word_bytes);
+            const want_end = if (bytes == 0) want_first else std.mem.alignForward(usize, start + bytes, word_bytes);
+            const whole_first, const whole_end = wordsOfPart(start, bytes, start, start + bytes);
+            if (bytes == 0) {
+                try std.testing.expect(whole_end <= whole_first);
+                continue;
+            }
+            try std.testing.expectEqual(want_first, whole_first);
+            try std.testing.expectEqual(want_end, whole_end);
+            // Split at every cut: the two parts take the words in a row, none twice, none missed.
+            for (start + 1..start + bytes) |cut| {
+                const a_first, const a_end = wordsOfPart(start, bytes, start, cut);
+                const b_first, const b_end = wordsOfPart(start, bytes, cut, start + bytes);
+                try std.testing.expectEqual(want_first, a_first);
+                try std.testing.expectEqual(want_end, b_end);
+                // The second part starts where the first ends (one of them may be empty).
+                if (b_end > b_first) try std.testing.expectEqual(a_end, b_first) else try std.testing.expectEqual(want_end, a_end);
+            }
+        }
+    }
+    // The case found by attack11: a word at 8 persisted as bytes 8-11 and then 12-15.
+    try std.testing.expectEqual(.{ @as(usize, 8), @as(usize, 16) }, wordsOfPart(8, 4, 8, 12));
+    try std.testing.expectEqual(.{ @as(usize, 8), @as(usize, 16) }, wordsOfPart(12, 4, 12, 16));
+}
+
 test "unscanned ranges: one place for a range inside the last, full at capacity, empty after clear" {
     var list: Unscanned = .{};
     try std.testing.expect(list.add(4096, 64));

@@ -19,11 +19,18 @@ const builtin = @import("builtin");
 const assert = std.debug.assert;
 const posix = std.posix;
 const linux = std.os.linux;
+const pool_count = @import("../pool_count.zig");
 
 /// si_code of a SIGBUS for an address with nothing behind it: a file mapping past the file's end.
 const bus_adrerr = 2;
-/// Mappings watched at once; a pool opened past this many is not watched (as before: SIGBUS).
-const slots_max = 64;
+/// Mappings watched at once: one for every pool the process may hold (each PMEM pool's file maps
+/// once), so every PMEM pool is watched. With 64, the 65th pool open at once was not, and its file
+/// cut short still raised SIGBUS and ended the process. The handler's scan of them all is
+/// microseconds, and runs only on a SIGBUS.
+const slots_max = pool_count.pools_max;
+comptime {
+    assert(slots_max - 1 <= std.math.maxInt(u16)); // a Watch names its slot in a u16
+}
 
 const Slot = struct {
     /// The mapping's first byte, 0 where the slot is free; set last, cleared first.
@@ -42,7 +49,7 @@ var page_bytes: usize = 0;
 
 /// A watched mapping: `lost()` says whether part of it was found cut from its file.
 pub const Watch = struct {
-    slot: ?u8,
+    slot: ?u16,
 
     /// Stops watching (before the mapping goes).
     pub fn end(self: Watch) void {
@@ -152,3 +159,19 @@ test "a watched mapping cut short reads zeros past the file's end and is marked 
     try std.testing.expectEqual(@as(u8, 9), mapping[2 * page]);
     try std.testing.expectEqual(@as(u64, page), try file.getEndPos());
 }
+
+test "every pool the process may hold gets a watch: none is left to SIGBUS" {
+    if (builtin.os.tag != .linux) return;
+    const page = std.heap.pageSize();
+    const mapping = try posix.mmap(null, page, posix.PROT.READ | posix.PROT.WRITE, .{ .TYPE = .PRIVATE, .ANONYMOUS = true }, -1, 0);
+    defer posix.munmap(mapping);
+    var watches: [slots_max]Watch = undefined;
+    var taken: usize = 0;
+    defer for (watches[0..taken]) |watched| watched.end();
+    while (taken < pool_count.pools_max) : (taken += 1) {
+        watches[taken] = watch(mapping.ptr, mapping.len);
+        if (watches[taken].slot == null) break;
+    }
+    try std.testing.expectEqual(@as(usize, pool_count.pools_max), taken);
+}
+
