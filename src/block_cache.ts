@@ -327,34 +327,29 @@ export class BlockCache implements ThreadCache {
       if (chunk !== undefined) {
         const at = number & (CHUNK_BLOCKS - 1);
         // The block is ours, except that a destroy in another Worker writes DEAD into its word.
-        const next = this.#beginSharedAlloc(chunk, at, number);
-        if (next === 0) return this.#died();
+        if (chunk[at] === DEAD) return this.#died();
+        if (this.#nextId === this.#idsEnd) this.#takeIds();
+        // The allocation in flight (see PENDING_ALLOC), written out here rather than called: a call
+        // this deep from a caller's loop is one JSC does not inline (a pair cost 3 ns more).
+        const words = this.#words;
+        const counters = this.#counters;
+        words[Word.pendingNumber] = number;
+        counters[Counter.pendingBefore] = this.#allocations;
+        words[Word.pendingKind] = PENDING_ALLOC;
+        const next = this.#nextId++;
         this.#count = count;
-        this.#words[Word.count] = count;
+        words[Word.count] = count;
         chunk[REQUESTED + at] = size;
         if (PLAIN_PUBLISH) chunk[at] = next;
         else Atomics.store(chunk, at, next);
-        this.#counters[Counter.allocations] = ++this.#allocations;
-        this.#counters[Counter.allocatedBytes] = this.#allocatedBytes += size;
-        this.#words[Word.pendingKind] = 0;
+        counters[Counter.allocations] = ++this.#allocations;
+        counters[Counter.allocatedBytes] = this.#allocatedBytes += size;
+        words[Word.pendingKind] = 0;
         this.lastId = next;
         return this.#addresses[count]!;
       }
     }
     return this.#allocSlow(size);
-  }
-
-  /**
-   * A shared pool's allocation of block `number` begins: its id (taking a batch where none is left),
-   * with the operation recorded for the core (see PENDING_ALLOC); 0 where the block reads dead.
-   */
-  #beginSharedAlloc(chunk: Int32Array, at: number, number: number): number {
-    if (chunk[at] === DEAD) return 0;
-    if (this.#nextId === this.#idsEnd) this.#takeIds();
-    this.#words[Word.pendingNumber] = number;
-    this.#counters[Counter.pendingBefore] = this.#allocations;
-    this.#words[Word.pendingKind] = PENDING_ALLOC;
-    return this.#nextId++;
   }
 
   /** Refills an empty stack, copies a slot a refill wrote, or fails for a destroyed pool: the address of the block taken, or a negative status. */
@@ -428,8 +423,9 @@ export class BlockCache implements ThreadCache {
   }
 
   /**
-   * As free(g, 0), given the block's address (a raw pointer's free; the hit is an exclusive pool's,
-   * whole here as allocAddress's is): 0 where it freed the block, else 1 or a negative status,
+   * As free(g, 0), given the block's address (a raw pointer's free; both kinds of pool have their
+   * hit whole here, as allocAddress and allocSharedAddress have theirs: a call from here is one JSC
+   * does not inline): 0 where it freed the block, else 1 or a negative status,
    * having changed nothing where the pointer is not the start of a single live block this cache
    * serves (the caller then takes free(), whose slow path says why).
    */
@@ -447,7 +443,31 @@ export class BlockCache implements ThreadCache {
     if (state <= 0 || state >= CONTINUED) return 1;
     const requested = chunk[REQUESTED + at]! >>> 0;
     const count = this.#count;
-    if (!this.#exclusive || requested > this.maxBytes || count === this.#capacity) return this.#release(chunk, at, number, state, g, address, 0);
+    if (requested > this.maxBytes || count === this.#capacity) return this.#release(chunk, at, number, state, g, address, 0);
+    if (!this.#exclusive) {
+      // A shared pool's hit, #release's steps written out (with them called, a pair cost 1 ns
+      // more: bench/RESULTS.md), in #stackTop's order: the push (the record's slot, then its count)
+      // before the free in flight is recorded (PENDING_FREE), both before the compare-and-swap
+      // that decides between two racing frees; the counts after it.
+      const words = this.#words;
+      const counters = this.#counters;
+      this.#numbers[count] = number;
+      this.#addresses[count] = address;
+      words[Word.numbers + count] = number;
+      words[Word.count] = count + 1;
+      words[Word.pendingNumber] = number;
+      counters[Counter.pendingBefore] = this.#frees;
+      words[Word.pendingKind] = PENDING_FREE;
+      if (Atomics.compareExchange(chunk, at, state, state | FREED) !== state) {
+        this.#unstack(count); // not ours to free
+        return this.#freeSlow(g, 0);
+      }
+      this.#count = count + 1;
+      counters[Counter.frees] = ++this.#frees;
+      counters[Counter.freedBytes] = this.#freedBytes += requested;
+      words[Word.pendingKind] = 0;
+      return 0;
+    }
     // An exclusive pool's hit, whole here as allocAddress's is: the push (in the record at
     // publish()), a plain store marking the block freed (no other free can race it), the counts.
     this.#numbers[count] = number;
