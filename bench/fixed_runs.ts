@@ -26,7 +26,8 @@ for (const bytes of [1 * MiB, 16 * MiB]) {
     bench(`64 B pool, ${bytes / MiB} MiB, ${mode}: free a random live + allocateRaw(16..516)`, () => {
       const at = Math.floor(random() * live.length);
       pool.deallocate(live[at]!);
-      live[at] = do_not_optimize(pool.allocateRaw(16 + Math.floor(random() * 501)));
+      live[at] = pool.allocateRaw(16 + Math.floor(random() * 501));
+      do_not_optimize(live[at]);
     });
   }
 }

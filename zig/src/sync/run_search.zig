@@ -9,8 +9,9 @@
 //! (snapshot.zig writes blocks region by region), even where the next region lies right after.
 //!
 //! Numbers are a block's offset over the stride (lockfree_fixed.zig), so the blocks of one region
-//! have consecutive numbers, and numbers are sparse over the reservation: lengths are kept in pages
-//! of `chunk_blocks` numbers (as the chunks are), made as the first block of each is seen.
+//! have consecutive numbers, and numbers are sparse over the reservation (which may be far larger
+//! than what is committed): lengths are kept in pages of `chunk_blocks` numbers of each committed
+//! region, made as the first block of each is seen.
 //!
 //! Invariants: a number seen holds a length above 0; the two ends of an interval hold its length;
 //! an interval lies inside one region. Single-threaded: the caller holds the growth lock.
@@ -23,20 +24,29 @@ const chunk_blocks = lockfree_fixed.chunk_blocks;
 
 const Page = [chunk_blocks]u32;
 
-/// The numbers of one region's first and last blocks.
-const Bounds = struct { first: u32, last: u32 };
+/// The numbers of one region's first and last blocks, and where its pages start in `pages`.
+const Bounds = struct {
+    first: u32,
+    last: u32,
+    page_base: u32 = 0,
+
+    fn pageOf(self: Bounds, number: u32) usize {
+        assert(number >= self.first and number <= self.last);
+        return self.page_base + (number >> chunk_shift) - (self.first >> chunk_shift);
+    }
+};
 
 pub const RunSearch = struct {
     gpa: std.mem.Allocator,
     count: u32,
-    /// Indexed by `number >> chunk_shift`; 0 where a number was not seen.
+    /// The committed regions' pages in order (`Bounds.pageOf`); 0 where a number was not seen.
     pages: []?*Page,
     /// The committed regions' numbers, ascending.
     regions: []Bounds,
 
     /// A search for `count` (at least 2) blocks in a row among the blocks of `regions`, of
-    /// `stride` granules each, whose numbers lie below `page_count << chunk_shift`.
-    pub fn init(gpa: std.mem.Allocator, count: u32, stride: u32, regions: []const Region, page_count: usize) error{OutOfMemory}!RunSearch {
+    /// `stride` granules each.
+    pub fn init(gpa: std.mem.Allocator, count: u32, stride: u32, regions: []const Region) error{OutOfMemory}!RunSearch {
         assert(count >= 2 and stride > 0);
         var committed: usize = 0;
         for (regions) |region| committed += @intFromBool(region.committed);
@@ -55,6 +65,11 @@ pub const RunSearch = struct {
             }
         }.lessThan);
         for (bounds[0..bounds.len -| 1], bounds[@min(1, bounds.len)..]) |before, after| assert(before.last < after.first); // regions never overlap
+        var page_count: u32 = 0;
+        for (bounds) |*region| {
+            region.page_base = page_count;
+            page_count += (region.last >> chunk_shift) - (region.first >> chunk_shift) + 1;
+        }
         const pages = try gpa.alloc(?*Page, page_count);
         @memset(pages, null);
         return .{ .gpa = gpa, .count = count, .pages = pages, .regions = bounds };
@@ -71,17 +86,56 @@ pub const RunSearch = struct {
     /// block of `count` noted in a row, in one region, where this one completes such a run.
     pub fn add(self: *RunSearch, number: u32) error{OutOfMemory}!?u32 {
         const region = self.regionOf(number);
-        assert(self.lengthAt(number) == 0); // each block is drained once
-        const before = if (number > region.first) self.lengthAt(number - 1) else 0;
-        const after = if (number < region.last) self.lengthAt(number + 1) else 0;
+        assert(self.lengthAt(region, number) == 0); // each block is drained once
+        const before = if (number > region.first) self.lengthAt(region, number - 1) else 0;
+        const after = if (number < region.last) self.lengthAt(region, number + 1) else 0;
         const length = before + 1 + after;
         const first = number - before;
         const last = number + after;
         assert(first >= region.first and last <= region.last);
-        try self.setLength(number, length); // seen (an inner number's length is never read again)
-        try self.setLength(first, length);
-        try self.setLength(last, length);
+        try self.setLength(region, number, length); // seen (an inner number's length is never read again)
+        try self.setLength(region, first, length);
+        try self.setLength(region, last, length);
         return if (length >= self.count) first else null;
+    }
+
+    /// Orders `noted` (every number noted, each once) for the free stack, less the `count` blocks
+    /// from `taken` where a run was taken: the blocks in a row, each such in address order, the
+    /// longest first (the stack's top), so the next search meets the longest runs at once and
+    /// short ones freed since then above them. Returns how many of `noted` are to go back.
+    pub fn restack(self: *RunSearch, noted: []u32, taken: ?u32) error{OutOfMemory}!usize {
+        if (taken) |first| {
+            const region = self.regionOf(first);
+            for (first..first + self.count) |number| {
+                assert(self.lengthAt(region, @intCast(number)) > 0);
+                self.pages[region.pageOf(@intCast(number))].?[number & (chunk_blocks - 1)] = 0; // not to go back
+            }
+        }
+        const Run = struct { first: u32, length: u32 };
+        var runs: std.ArrayList(Run) = .empty;
+        defer runs.deinit(self.gpa);
+        var blocks: usize = 0;
+        for (noted) |number| {
+            const region = self.regionOf(number);
+            if (self.lengthAt(region, number) == 0) continue; // taken
+            if (number > region.first and self.lengthAt(region, number - 1) > 0) continue; // not a run's first
+            var length: u32 = 1;
+            while (number + length <= region.last and self.lengthAt(region, number + length) > 0) length += 1;
+            try runs.append(self.gpa, .{ .first = number, .length = length });
+            blocks += length;
+        }
+        assert(blocks == noted.len - @as(usize, if (taken == null) 0 else self.count));
+        std.sort.pdq(Run, runs.items, {}, struct {
+            fn longerFirst(_: void, a: Run, b: Run) bool {
+                return a.length > b.length or (a.length == b.length and a.first < b.first);
+            }
+        }.longerFirst);
+        var at: usize = 0;
+        for (runs.items) |run| for (run.first..run.first + run.length) |number| {
+            noted[at] = @intCast(number);
+            at += 1;
+        };
+        return at;
     }
 
     fn regionOf(self: *const RunSearch, number: u32) Bounds {
@@ -96,14 +150,14 @@ pub const RunSearch = struct {
         return region;
     }
 
-    fn lengthAt(self: *const RunSearch, number: u32) u32 {
-        const page = self.pages[number >> chunk_shift] orelse return 0;
+    fn lengthAt(self: *const RunSearch, region: Bounds, number: u32) u32 {
+        const page = self.pages[region.pageOf(number)] orelse return 0;
         return page[number & (chunk_blocks - 1)];
     }
 
-    fn setLength(self: *RunSearch, number: u32, length: u32) error{OutOfMemory}!void {
+    fn setLength(self: *RunSearch, region: Bounds, number: u32, length: u32) error{OutOfMemory}!void {
         assert(length > 0);
-        const slot = &self.pages[number >> chunk_shift];
+        const slot = &self.pages[region.pageOf(number)];
         if (slot.* == null) {
             const page = try self.gpa.create(Page);
             @memset(page, 0);
@@ -116,15 +170,15 @@ pub const RunSearch = struct {
 test "blocks join the runs before and after them in any order, and a run is found as its last block comes" {
     // One region of 10 blocks of 4 granules at granule 8: numbers 2 .. 11.
     const regions = [_]Region{.{ .start = 8, .len = 40, .committed = true, .live_count = 0 }};
-    var search: RunSearch = try .init(std.testing.allocator, 4, 4, &regions, 1);
+    var search: RunSearch = try .init(std.testing.allocator, 4, 4, &regions);
     defer search.deinit();
     try std.testing.expectEqual(@as(?u32, null), try search.add(9));
     try std.testing.expectEqual(@as(?u32, null), try search.add(7));
     try std.testing.expectEqual(@as(?u32, null), try search.add(5));
     try std.testing.expectEqual(@as(?u32, null), try search.add(6)); // 5 6 7: three in a row
     try std.testing.expectEqual(@as(?u32, 5), try search.add(8)); // 5 .. 9
-    try std.testing.expectEqual(@as(u32, 5), search.lengthAt(5));
-    try std.testing.expectEqual(@as(u32, 5), search.lengthAt(9));
+    try std.testing.expectEqual(@as(u32, 5), search.lengthAt(search.regions[0], 5));
+    try std.testing.expectEqual(@as(u32, 5), search.lengthAt(search.regions[0], 9));
 }
 
 test "a run never joins blocks of two regions, even where the second starts right after the first" {
@@ -135,11 +189,27 @@ test "a run never joins blocks of two regions, even where the second starts righ
         .{ .start = 14, .len = 4, .committed = false, .live_count = 0 }, // not committed: no blocks
         .{ .start = 8192 * 2, .len = 8, .committed = true, .live_count = 0 }, // numbers 8192 .. 8195, two pages on
     };
-    var search: RunSearch = try .init(std.testing.allocator, 4, 2, &regions, 3);
+    var search: RunSearch = try .init(std.testing.allocator, 4, 2, &regions);
+    try std.testing.expectEqual(@as(usize, 3), search.pages.len); // a page for each region, none for the numbers between
     defer search.deinit();
     for ([_]u32{ 0, 1, 2, 3, 4, 5 }) |number| try std.testing.expectEqual(@as(?u32, null), try search.add(number));
     try std.testing.expectEqual(@as(?u32, 3), try search.add(6)); // 3 .. 6, the second region whole
     for ([_]u32{ 8195, 8193, 8192 }) |number| try std.testing.expectEqual(@as(?u32, null), try search.add(number));
     try std.testing.expectEqual(@as(?u32, 8192), try search.add(8194));
-    try std.testing.expect(search.pages[1] == null); // pages only where blocks were seen
+}
+
+test "blocks go back to the stack the longest runs first, each in address order, less the run taken" {
+    const regions = [_]Region{
+        .{ .start = 0, .len = 40, .committed = true, .live_count = 0 }, // numbers 0 .. 9
+        .{ .start = 40, .len = 40, .committed = true, .live_count = 0 }, // numbers 10 .. 19, right after
+    };
+    var search: RunSearch = try .init(std.testing.allocator, 3, 4, &regions);
+    defer search.deinit();
+    var noted = [_]u32{ 9, 2, 11, 6, 10, 8, 15, 3, 4 };
+    var found: ?u32 = null;
+    for (noted) |number| found = found orelse try search.add(number);
+    try std.testing.expectEqual(@as(?u32, 2), found); // 2 3 4, when 4 came
+    const back = try search.restack(&noted, found);
+    // 10 11 (two), 8 9 (two: not joined to 10 across the regions' boundary), 6, 15.
+    try std.testing.expectEqualSlices(u32, &.{ 8, 9, 10, 11, 6, 15 }, noted[0..back]);
 }

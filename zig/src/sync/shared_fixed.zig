@@ -8,9 +8,10 @@
 //! A request over one block is a run of contiguous blocks (as in strategy/fixed.zig), gathered on a
 //! slow, locked path: under `growth_mutex` the free stack is popped until the blocks popped hold
 //! the run (run_search.zig joins each to its neighbours as it comes, so no sort and no rescan), and
-//! the rest go back in the order they were in (growing once where no run is found, and at once
-//! where the stack cannot hold one). Blocks in thread magazines and JavaScript caches are not seen
-//! meanwhile; threads that find the stack empty wait on the growth lock.
+//! the rest go back with the longest runs on top, where the next search meets them (growing once
+//! where no run is found, and at once where the stack cannot hold one). Blocks in thread magazines
+//! and JavaScript caches are not seen meanwhile; threads that find the stack empty wait on the
+//! growth lock.
 //!
 //! Invariants: the arena, its regions and the pool's growth figures change only under
 //! `growth_mutex`; `run_blocks` counts the blocks live runs hold beyond their first; every block is exactly one of: live (state word holds its id), on the shared
@@ -431,11 +432,11 @@ pub const SharedFixed = struct {
     }
 
     /// Pops the free stack until the blocks popped hold `count` in a row of one region
-    /// (run_search.zig), takes those, and pushes the rest back in the order they were popped (the
-    /// stack keeps its order); returns the run's first block number, or null (everything pushed
-    /// back, the stack drained once) where there is no such run. Under the growth lock (which
-    /// `regions`, the arena's, changes under). Costs the blocks popped: a run of blocks freed
-    /// lately is near the top, and a fresh region's blocks are on top in address order.
+    /// (run_search.zig), takes those, and pushes the rest back, the longest runs on top; returns
+    /// the run's first block number, or null (everything pushed back, the stack drained once)
+    /// where there is no such run. Under the growth lock (which `regions`, the arena's, changes
+    /// under). Costs the blocks popped: the runs freed since the last search are above the longest
+    /// runs the last search saw, and a fresh region's blocks are on top in address order.
     ///
     /// A run never continues into the next region, even one that lies right after it: a block is
     /// inside one region for everything that reads regions (snapshot.zig writes blocks region by
@@ -443,34 +444,43 @@ pub const SharedFixed = struct {
     fn gatherRun(self: *SharedFixed, drained: *std.ArrayList(u32), count: u32, regions: []const Region) Error!?u32 {
         const no_memory = "no memory for the pool's bookkeeping";
         drained.clearRetainingCapacity();
-        var search = RunSearch.init(self.gpa, count, self.fixed.stride, regions, self.fixed.chunks.len) catch
+        var search = RunSearch.init(self.gpa, count, self.fixed.stride, regions) catch
             return status.fail(error.OutOfMemory, no_memory, .{});
         defer search.deinit();
         var found: ?u32 = null;
+        var all_noted = true; // else the search's lengths miss some of `drained`
         defer {
-            if (found) |first| { // the run's blocks stay off the stack; the rest keep their order
+            // The longest runs on top (the next search's); the run taken stays off the stack. With
+            // no memory to order them, they go back as they came.
+            const restacked: ?usize = if (all_noted) search.restack(drained.items, found) catch null else null;
+            const back = restacked orelse kept: {
                 var kept: usize = 0;
                 for (drained.items) |number| {
-                    if (number >= first and number < first + count) continue;
+                    if (found) |first| if (number >= first and number < first + count) continue;
                     drained.items[kept] = number;
                     kept += 1;
                 }
-                assert(kept + count == drained.items.len);
-                drained.shrinkRetainingCapacity(kept);
-            }
-            self.fixed.pushBatch(drained.items);
+                break :kept kept;
+            };
+            assert(back + @as(usize, if (found == null) 0 else count) == drained.items.len);
+            self.fixed.pushBatch(drained.items[0..back]);
         }
         var batch: [256]u32 = undefined;
         while (found == null) {
             const taken = self.fixed.popBatch(&batch);
+            all_noted = false;
             drained.appendSlice(self.gpa, batch[0..taken]) catch {
                 self.fixed.pushBatch(batch[0..taken]);
                 return status.fail(error.OutOfMemory, no_memory, .{});
             };
-            for (batch[0..taken]) |number| {
-                found = search.add(number) catch return status.fail(error.OutOfMemory, no_memory, .{});
-                if (found != null) break;
+            for (batch[0..taken]) |number| { // all noted: restack orders what was noted
+                const completes = search.add(number) catch {
+                    found = null; // everything goes back
+                    return status.fail(error.OutOfMemory, no_memory, .{});
+                };
+                found = found orelse completes;
             }
+            all_noted = true;
             if (taken < batch.len) break;
         }
         if (found) |first| for (first..first + count) |number| assert(self.fixed.isFree(@intCast(number)));
@@ -612,7 +622,7 @@ test "a run of blocks lies in one region, also where the next region starts righ
     }
 }
 
-test "a run is popped off the top of the free stack, the blocks left keep their order, and a stack too short for a run grows" {
+test "a run is taken off the free stack, the blocks left go back the longest runs first, and a stack too short for a run grows" {
     const pool_mod = @import("../pool.zig");
     const config_mod = @import("../config.zig");
     const granule_bytes = @import("../arena.zig").granule_bytes;
@@ -631,11 +641,11 @@ test "a run is popped off the top of the free stack, the blocks left keep their 
         try std.testing.expectEqual(@as(usize, 1), pool.arena.regions.items.len);
         // Freed in this order, each pushed on top: the stack reads 23 22 21 20 500 12 11 10 from the top.
         for ([_]u32{ 10, 11, 12, 500, 20, 21, 22, 23 }) |slot| _ = try pool.free(singles[slot].g, singles[slot].id);
-        const run = try pool.alloc(3 * 64, null); // 23, 22, 21 complete blocks 21 .. 23
+        const run = try pool.alloc(3 * 64, null); // 23, 22, 21 complete blocks 21 .. 23 (the stack is popped 256 at a time)
         try std.testing.expectEqual(singles[21].g, run.g);
         var left: [16]u32 = undefined;
         const taken = shared.fixed.popBatch(&left);
-        const expected = [_]u32{ 20, 500, 12, 11, 10 };
+        const expected = [_]u32{ 10, 11, 12, 20, 500 }; // three in a row on top, then the singles by address
         try std.testing.expectEqual(expected.len, taken);
         for (expected, left[0..taken]) |slot, number| try std.testing.expectEqual(singles[slot].g / stride, number);
         shared.fixed.pushBatch(left[0..taken]);
