@@ -82,9 +82,13 @@ pub const RunSearch = struct {
         self.* = undefined;
     }
 
-    /// Notes free block `number` (of one of the regions, not noted before); returns the first
-    /// block of `count` noted in a row, in one region, where this one completes such a run.
-    pub fn add(self: *RunSearch, number: u32) error{OutOfMemory}!?u32 {
+    /// Blocks noted in a row in one region: the first's number, how many, and whether the first
+    /// starts its region (no block before it may join).
+    pub const Interval = struct { first: u32, length: u32, starts_region: bool };
+
+    /// Notes free block `number` (of one of the regions, not noted before); returns the
+    /// interval of blocks noted in a row that it is in, where it holds at least `count`.
+    pub fn add(self: *RunSearch, number: u32) error{OutOfMemory}!?Interval {
         const region = self.regionOf(number);
         assert(self.lengthAt(region, number) == 0); // each block is drained once
         const before = if (number > region.first) self.lengthAt(region, number - 1) else 0;
@@ -96,13 +100,25 @@ pub const RunSearch = struct {
         try self.setLength(region, number, length); // seen (an inner number's length is never read again)
         try self.setLength(region, first, length);
         try self.setLength(region, last, length);
-        return if (length >= self.count) first else null;
+        return if (length >= self.count) .{ .first = first, .length = length, .starts_region = first == region.first } else null;
+    }
+
+    /// The lowest-numbered first block of `count` noted in a row, among `noted` (every number
+    /// noted, each once), or null where none.
+    pub fn lowestRun(self: *const RunSearch, noted: []const u32) ?u32 {
+        var lowest: ?u32 = null;
+        for (noted) |number| {
+            const region = self.regionOf(number);
+            if (number > region.first and self.lengthAt(region, number - 1) > 0) continue; // not an interval's first
+            if (self.lengthAt(region, number) >= self.count and (lowest == null or number < lowest.?)) lowest = number;
+        }
+        return lowest;
     }
 
     /// Orders `noted` (every number noted, each once) for the free stack, less the `count` blocks
-    /// from `taken` where a run was taken: the blocks in a row, each such in address order, the
-    /// longest first (the stack's top), so the next search meets the longest runs at once and
-    /// short ones freed since then above them. Returns how many of `noted` are to go back.
+    /// from `taken` where a run was taken, in address order (the lowest on top: the next search
+    /// meets free blocks as address-ordered first fit would, and a reset pool's equal runs tile
+    /// it whole). Returns how many of `noted` are to go back.
     pub fn restack(self: *RunSearch, noted: []u32, taken: ?u32) error{OutOfMemory}!usize {
         if (taken) |first| {
             const region = self.regionOf(first);
@@ -126,10 +142,10 @@ pub const RunSearch = struct {
         }
         assert(blocks == noted.len - @as(usize, if (taken == null) 0 else self.count));
         std.sort.pdq(Run, runs.items, {}, struct {
-            fn longerFirst(_: void, a: Run, b: Run) bool {
-                return a.length > b.length or (a.length == b.length and a.first < b.first);
+            fn lowerFirst(_: void, a: Run, b: Run) bool {
+                return a.first < b.first;
             }
-        }.longerFirst);
+        }.lowerFirst);
         var at: usize = 0;
         for (runs.items) |run| for (run.first..run.first + run.length) |number| {
             noted[at] = @intCast(number);
@@ -172,11 +188,8 @@ test "blocks join the runs before and after them in any order, and a run is foun
     const regions = [_]Region{.{ .start = 8, .len = 40, .committed = true, .live_count = 0 }};
     var search: RunSearch = try .init(std.testing.allocator, 4, 4, &regions);
     defer search.deinit();
-    try std.testing.expectEqual(@as(?u32, null), try search.add(9));
-    try std.testing.expectEqual(@as(?u32, null), try search.add(7));
-    try std.testing.expectEqual(@as(?u32, null), try search.add(5));
-    try std.testing.expectEqual(@as(?u32, null), try search.add(6)); // 5 6 7: three in a row
-    try std.testing.expectEqual(@as(?u32, 5), try search.add(8)); // 5 .. 9
+    for ([_]u32{ 9, 7, 5, 6 }) |number| try std.testing.expectEqual(@as(?RunSearch.Interval, null), try search.add(number)); // then 5 6 7: three in a row
+    try std.testing.expectEqual(RunSearch.Interval{ .first = 5, .length = 5, .starts_region = false }, (try search.add(8)).?); // 5 .. 9
     try std.testing.expectEqual(@as(u32, 5), search.lengthAt(search.regions[0], 5));
     try std.testing.expectEqual(@as(u32, 5), search.lengthAt(search.regions[0], 9));
 }
@@ -192,13 +205,13 @@ test "a run never joins blocks of two regions, even where the second starts righ
     var search: RunSearch = try .init(std.testing.allocator, 4, 2, &regions);
     try std.testing.expectEqual(@as(usize, 3), search.pages.len); // a page for each region, none for the numbers between
     defer search.deinit();
-    for ([_]u32{ 0, 1, 2, 3, 4, 5 }) |number| try std.testing.expectEqual(@as(?u32, null), try search.add(number));
-    try std.testing.expectEqual(@as(?u32, 3), try search.add(6)); // 3 .. 6, the second region whole
-    for ([_]u32{ 8195, 8193, 8192 }) |number| try std.testing.expectEqual(@as(?u32, null), try search.add(number));
-    try std.testing.expectEqual(@as(?u32, 8192), try search.add(8194));
+    for ([_]u32{ 0, 1, 2, 3, 4, 5 }) |number| try std.testing.expectEqual(@as(?RunSearch.Interval, null), try search.add(number));
+    try std.testing.expectEqual(RunSearch.Interval{ .first = 3, .length = 4, .starts_region = true }, (try search.add(6)).?); // 3 .. 6, the second region whole
+    for ([_]u32{ 8195, 8193, 8192 }) |number| try std.testing.expectEqual(@as(?RunSearch.Interval, null), try search.add(number));
+    try std.testing.expectEqual(@as(u32, 8192), (try search.add(8194)).?.first);
 }
 
-test "blocks go back to the stack the longest runs first, each in address order, less the run taken" {
+test "blocks go back to the stack in address order, less the run taken; the lowest run of all noted" {
     const regions = [_]Region{
         .{ .start = 0, .len = 40, .committed = true, .live_count = 0 }, // numbers 0 .. 9
         .{ .start = 40, .len = 40, .committed = true, .live_count = 0 }, // numbers 10 .. 19, right after
@@ -206,10 +219,12 @@ test "blocks go back to the stack the longest runs first, each in address order,
     var search: RunSearch = try .init(std.testing.allocator, 3, 4, &regions);
     defer search.deinit();
     var noted = [_]u32{ 9, 2, 11, 6, 10, 8, 15, 3, 4 };
-    var found: ?u32 = null;
+    var found: ?RunSearch.Interval = null;
     for (noted) |number| found = found orelse try search.add(number);
-    try std.testing.expectEqual(@as(?u32, 2), found); // 2 3 4, when 4 came
-    const back = try search.restack(&noted, found);
-    // 10 11 (two), 8 9 (two: not joined to 10 across the regions' boundary), 6, 15.
-    try std.testing.expectEqualSlices(u32, &.{ 8, 9, 10, 11, 6, 15 }, noted[0..back]);
+    try std.testing.expectEqual(@as(u32, 2), found.?.first); // 2 3 4, when 4 came
+    try std.testing.expectEqual(@as(?u32, 2), search.lowestRun(&noted));
+    const back = try search.restack(&noted, 2);
+    // 8 9 is not joined to 10 11 across the regions' boundary.
+    try std.testing.expectEqualSlices(u32, &.{ 6, 8, 9, 10, 11, 15 }, noted[0..back]);
+    try std.testing.expectEqual(@as(?u32, null), search.lowestRun(noted[0..back])); // none of three left
 }

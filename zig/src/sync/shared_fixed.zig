@@ -8,8 +8,9 @@
 //! A request over one block is a run of contiguous blocks (as in strategy/fixed.zig), gathered on a
 //! slow, locked path: under `growth_mutex` the free stack is popped until the blocks popped hold
 //! the run (run_search.zig joins each to its neighbours as it comes, so no sort and no rescan), and
-//! the rest go back with the longest runs on top, where the next search meets them (growing once
-//! where no run is found, and at once where the stack cannot hold one). Blocks in thread magazines
+//! the rest go back in address order (growing once where no run is found, and at once where the
+//! stack cannot hold one). A run is taken at once only from the low end of a free extent; where
+//! the stack holds none such, it is drained whole and the lowest run taken (address-ordered first fit). Blocks in thread magazines
 //! and JavaScript caches are not seen meanwhile; threads that find the stack empty wait on the
 //! growth lock.
 //!
@@ -432,11 +433,12 @@ pub const SharedFixed = struct {
     }
 
     /// Pops the free stack until the blocks popped hold `count` in a row of one region
-    /// (run_search.zig), takes those, and pushes the rest back, the longest runs on top; returns
+    /// (run_search.zig) at the low end of a free extent, takes those, and pushes the rest back in
+    /// address order (or, drained whole, takes the lowest run of all); returns
     /// the run's first block number, or null (everything pushed back, the stack drained once)
     /// where there is no such run. Under the growth lock (which `regions`, the arena's, changes
-    /// under). Costs the blocks popped: the runs freed since the last search are above the longest
-    /// runs the last search saw, and a fresh region's blocks are on top in address order.
+    /// under). Costs the blocks popped: the runs freed since the last search are above the
+    /// blocks the last search gave back in address order, and a fresh region's are on top in order.
     ///
     /// A run never continues into the next region, even one that lies right after it: a block is
     /// inside one region for everything that reads regions (snapshot.zig writes blocks region by
@@ -450,8 +452,8 @@ pub const SharedFixed = struct {
         var found: ?u32 = null;
         var all_noted = true; // else the search's lengths miss some of `drained`
         defer {
-            // The longest runs on top (the next search's); the run taken stays off the stack. With
-            // no memory to order them, they go back as they came.
+            // In address order (the next search's first fit); the run taken stays off the stack.
+            // With no memory to order them, they go back as they came.
             const restacked: ?usize = if (all_noted) search.restack(drained.items, found) catch null else null;
             const back = restacked orelse kept: {
                 var kept: usize = 0;
@@ -474,15 +476,20 @@ pub const SharedFixed = struct {
                 return status.fail(error.OutOfMemory, no_memory, .{});
             };
             for (batch[0..taken]) |number| { // all noted: restack orders what was noted
-                const completes = search.add(number) catch {
+                const interval = search.add(number) catch {
                     found = null; // everything goes back
                     return status.fail(error.OutOfMemory, no_memory, .{});
-                };
-                found = found orelse completes;
+                } orelse continue;
+                // Taken at once only from the low end of a free extent (the block before it
+                // starts its region or is not free), as address-ordered first fit would take
+                // within it: a run in the middle would leave a fragment before it.
+                if (found == null and (interval.starts_region or !self.fixed.isFree(interval.first - 1))) found = interval.first;
             }
             all_noted = true;
             if (taken < batch.len) break;
         }
+        // Drained whole with no such run: the lowest run of all, as address-ordered first fit.
+        if (found == null) found = search.lowestRun(drained.items);
         if (found) |first| for (first..first + count) |number| assert(self.fixed.isFree(@intCast(number)));
         return found;
     }
@@ -622,7 +629,7 @@ test "a run of blocks lies in one region, also where the next region starts righ
     }
 }
 
-test "a run is taken off the free stack, the blocks left go back the longest runs first, and a stack too short for a run grows" {
+test "a run is taken off the free stack at the low end of a free extent, the blocks left go back in address order, and a stack too short for a run grows" {
     const pool_mod = @import("../pool.zig");
     const config_mod = @import("../config.zig");
     const granule_bytes = @import("../arena.zig").granule_bytes;
@@ -641,11 +648,12 @@ test "a run is taken off the free stack, the blocks left go back the longest run
         try std.testing.expectEqual(@as(usize, 1), pool.arena.regions.items.len);
         // Freed in this order, each pushed on top: the stack reads 23 22 21 20 500 12 11 10 from the top.
         for ([_]u32{ 10, 11, 12, 500, 20, 21, 22, 23 }) |slot| _ = try pool.free(singles[slot].g, singles[slot].id);
-        const run = try pool.alloc(3 * 64, null); // 23, 22, 21 complete blocks 21 .. 23 (the stack is popped 256 at a time)
-        try std.testing.expectEqual(singles[21].g, run.g);
+        // 23, 22, 21 are three in a row, but block 20 before them is free: 20 .. 22 (block 19 is live).
+        const run = try pool.alloc(3 * 64, null);
+        try std.testing.expectEqual(singles[20].g, run.g);
         var left: [16]u32 = undefined;
         const taken = shared.fixed.popBatch(&left);
-        const expected = [_]u32{ 10, 11, 12, 20, 500 }; // three in a row on top, then the singles by address
+        const expected = [_]u32{ 10, 11, 12, 23, 500 }; // in address order
         try std.testing.expectEqual(expected.len, taken);
         for (expected, left[0..taken]) |slot, number| try std.testing.expectEqual(singles[slot].g / stride, number);
         shared.fixed.pushBatch(left[0..taken]);
