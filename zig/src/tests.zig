@@ -27,6 +27,7 @@ test {
     _ = @import("gpu/nvtx.zig");
     _ = @import("gpu/pool_gpu.zig");
     _ = @import("sync/lockfree_fixed.zig");
+    _ = @import("sync/run_search.zig");
     _ = @import("sync/striped_counters.zig");
     _ = @import("sync/viewers.zig");
     _ = @import("sync/js_cache.zig");

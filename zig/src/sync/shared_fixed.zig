@@ -6,9 +6,13 @@
 //! `growth_mutex`; a thread that finds no free block takes it, looks again, and grows.
 //!
 //! A request over one block is a run of contiguous blocks (as in strategy/fixed.zig), gathered on a
-//! slow, locked path: under `growth_mutex` the free stack is drained, sorted, searched for the
-//! blocks in a row, and given back without them (growing once where no run is found). Blocks in
-//! thread magazines are not seen meanwhile; threads that find the stack empty wait on the growth lock.
+//! slow, locked path: under `growth_mutex` the free stack is popped until the blocks popped hold
+//! the run (run_search.zig joins each to its neighbours as it comes, so no sort and no rescan), and
+//! the rest go back in address order (growing once where no run is found, and at once where the
+//! stack cannot hold one). A run is taken at once only from the low end of a free extent; where
+//! the stack holds none such, it is drained whole and the lowest run taken (address-ordered first fit). Blocks in thread magazines
+//! and JavaScript caches are not seen meanwhile; threads that find the stack empty wait on the
+//! growth lock.
 //!
 //! Invariants: the arena, its regions and the pool's growth figures change only under
 //! `growth_mutex`; `run_blocks` counts the blocks live runs hold beyond their first; every block is exactly one of: live (state word holds its id), on the shared
@@ -24,45 +28,11 @@ const thread_exit = @import("thread_exit.zig");
 const stats_mod = @import("../stats.zig");
 const snapshot = @import("../snapshot.zig");
 const Region = @import("../arena.zig").Region;
+const RunSearch = @import("run_search.zig").RunSearch;
 const status = @import("../status.zig");
 const Error = status.Error;
 
 var next_serial: std.atomic.Value(u64) = .init(1);
-
-/// The first granules of a pool's committed regions, asked in ascending order of offset: whether a
-/// block starts a region (so a run that reaches it would cross from one region into the next).
-const RegionStarts = struct {
-    sorted: []u32,
-    /// The first start not below the offset asked last (offsets are asked in ascending order).
-    cursor: usize = 0,
-    asked: u32 = 0,
-
-    fn init(gpa: std.mem.Allocator, regions: []const Region) Error!RegionStarts {
-        var count: usize = 0;
-        for (regions) |region| count += @intFromBool(region.committed);
-        const sorted = gpa.alloc(u32, count) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
-        var at: usize = 0;
-        for (regions) |region| if (region.committed) {
-            sorted[at] = region.start;
-            at += 1;
-        };
-        std.sort.pdq(u32, sorted, {}, std.sort.asc(u32));
-        return .{ .sorted = sorted };
-    }
-
-    fn deinit(self: *RegionStarts, gpa: std.mem.Allocator) void {
-        gpa.free(self.sorted);
-        self.* = undefined;
-    }
-
-    /// Whether a region starts at granule `g`; `g` at least the one asked before.
-    fn startsAt(self: *RegionStarts, g: u32) bool {
-        assert(g >= self.asked);
-        self.asked = g;
-        while (self.cursor < self.sorted.len and self.sorted[self.cursor] < g) self.cursor += 1;
-        return self.cursor < self.sorted.len and self.sorted[self.cursor] == g;
-    }
-};
 
 pub const SharedFixed = struct {
     gpa: std.mem.Allocator,
@@ -421,6 +391,7 @@ pub const SharedFixed = struct {
     fn allocRun(self: *SharedFixed, pool: anytype, requested_bytes: u32) Error!Placed {
         @branchHint(.unlikely);
         const count = self.blocksFor(requested_bytes);
+        assert(count >= 2);
         self.growth_mutex.lock();
         defer self.growth_mutex.unlock();
         var drained: std.ArrayList(u32) = .empty;
@@ -428,12 +399,14 @@ pub const SharedFixed = struct {
         var grown = false;
         var cache_returned = false;
         while (true) {
-            const first = try self.gatherRun(&drained, count, pool.arena.regions.items);
-            if (first) |number| {
-                const placed = self.fixed.claimRun(number, count, requested_bytes, self.takeIds(1));
-                _ = self.run_blocks.fetchAdd(count - 1, .monotonic);
-                self.counters.recordAlloc(requested_bytes);
-                return .{ .g = placed.g, .id = placed.id };
+            // A stack with fewer free blocks than the run holds no run: grow without draining it.
+            if (self.stackMayHold(count)) {
+                if (try self.gatherRun(&drained, count, pool.arena.regions.items)) |number| {
+                    const placed = self.fixed.claimRun(number, count, requested_bytes, self.takeIds(1));
+                    _ = self.run_blocks.fetchAdd(count - 1, .monotonic);
+                    self.counters.recordAlloc(requested_bytes);
+                    return .{ .g = placed.g, .id = placed.id };
+                }
             }
             // A run is gathered from the shared stack only: the blocks this thread's cache holds
             // may be the ones that complete it (a thread that freed the whole pool holds a
@@ -449,43 +422,76 @@ pub const SharedFixed = struct {
         return status.fail(error.OutOfMemory, "pool '{s}' has no run of {d} free blocks for {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.name, count, requested_bytes, pool.arena.committed_bytes, pool.arena.reserved_bytes });
     }
 
-    /// Drains the free stack, takes `count` blocks in a row of one region off it (the first such
-    /// in address order) and pushes the rest back in address order; returns the first block's
-    /// number, or null (everything pushed back) where there is no such run. Under the growth lock
-    /// (which `regions`, the arena's, changes under).
+    /// Whether the free stack may hold `count` blocks: the pool's blocks less those live and those
+    /// JavaScript caches hold (magazines' blocks are counted as on the stack: a bound, not a count).
+    /// Counters of operations in flight on other threads may be off for a moment; then a run is
+    /// sought or a region grown that need not have been, never a block taken twice.
+    fn stackMayHold(self: *SharedFixed, count: u32) bool {
+        const now = self.combined();
+        const held = now.live + self.run_blocks.load(.monotonic) + now.cached_blocks;
+        return self.fixed.block_count.load(.monotonic) -| held >= count;
+    }
+
+    /// Pops the free stack until the blocks popped hold `count` in a row of one region
+    /// (run_search.zig) at the low end of a free extent, takes those, and pushes the rest back in
+    /// address order (or, drained whole, takes the lowest run of all); returns
+    /// the run's first block number, or null (everything pushed back, the stack drained once)
+    /// where there is no such run. Under the growth lock (which `regions`, the arena's, changes
+    /// under). Costs the blocks popped: the runs freed since the last search are above the
+    /// blocks the last search gave back in address order, and a fresh region's are on top in order.
     ///
     /// A run never continues into the next region, even one that lies right after it: a block is
     /// inside one region for everything that reads regions (snapshot.zig writes blocks region by
     /// region, and a run's blocks in the next region read as free there).
     fn gatherRun(self: *SharedFixed, drained: *std.ArrayList(u32), count: u32, regions: []const Region) Error!?u32 {
+        const no_memory = "no memory for the pool's bookkeeping";
         drained.clearRetainingCapacity();
-        defer if (drained.items.len > 0) self.fixed.pushBatch(drained.items);
+        var search = RunSearch.init(self.gpa, count, self.fixed.stride, regions) catch
+            return status.fail(error.OutOfMemory, no_memory, .{});
+        defer search.deinit();
+        var found: ?u32 = null;
+        var all_noted = true; // else the search's lengths miss some of `drained`
+        defer {
+            // In address order (the next search's first fit); the run taken stays off the stack.
+            // With no memory to order them, they go back as they came.
+            const restacked: ?usize = if (all_noted) search.restack(drained.items, found) catch null else null;
+            const back = restacked orelse kept: {
+                var kept: usize = 0;
+                for (drained.items) |number| {
+                    if (found) |first| if (number >= first and number < first + count) continue;
+                    drained.items[kept] = number;
+                    kept += 1;
+                }
+                break :kept kept;
+            };
+            assert(back + @as(usize, if (found == null) 0 else count) == drained.items.len);
+            self.fixed.pushBatch(drained.items[0..back]);
+        }
         var batch: [256]u32 = undefined;
-        while (true) {
+        while (found == null) {
             const taken = self.fixed.popBatch(&batch);
-            drained.appendSlice(self.gpa, batch[0..taken]) catch
-                return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+            all_noted = false;
+            drained.appendSlice(self.gpa, batch[0..taken]) catch {
+                self.fixed.pushBatch(batch[0..taken]);
+                return status.fail(error.OutOfMemory, no_memory, .{});
+            };
+            for (batch[0..taken]) |number| { // all noted: restack orders what was noted
+                const interval = search.add(number) catch {
+                    found = null; // everything goes back
+                    return status.fail(error.OutOfMemory, no_memory, .{});
+                } orelse continue;
+                // Taken at once only from the low end of a free extent (the block before it
+                // starts its region or is not free), as address-ordered first fit would take
+                // within it: a run in the middle would leave a fragment before it.
+                if (found == null and (interval.starts_region or !self.fixed.isFree(interval.first - 1))) found = interval.first;
+            }
+            all_noted = true;
             if (taken < batch.len) break;
         }
-        // Numbers grow with addresses, so sorted numbers are blocks in address order.
-        std.sort.pdq(u32, drained.items, {}, std.sort.asc(u32));
-        var starts: RegionStarts = try .init(self.gpa, regions);
-        defer starts.deinit(self.gpa);
-        var run_start: usize = 0;
-        for (drained.items, 0..) |number, index| {
-            const offset = self.fixed.offsetOf(number).?;
-            const contiguous = index > run_start and number == drained.items[index - 1] + 1 and
-                offset == self.fixed.offsetOf(number - 1).? + self.fixed.stride and !starts.startsAt(offset);
-            if (!contiguous) run_start = index;
-            if (index + 1 - run_start == count) {
-                const first = drained.items[run_start];
-                // The rest go back; the run's blocks do not.
-                std.mem.copyForwards(u32, drained.items[run_start..], drained.items[index + 1 ..]);
-                drained.shrinkRetainingCapacity(drained.items.len - count);
-                return first;
-            }
-        }
-        return null;
+        // Drained whole with no such run: the lowest run of all, as address-ordered first fit.
+        if (found == null) found = search.lowestRun(drained.items);
+        if (found) |first| for (first..first + count) |number| assert(self.fixed.isFree(@intCast(number)));
+        return found;
     }
 
     /// Frees the block at `g` (with `expected_id` not 0, only while it holds that allocation).
@@ -620,5 +626,47 @@ test "a run of blocks lies in one region, also where the next region starts righ
         try std.testing.expect(inside);
         _ = try pool.free(run.g, run.id);
         for (singles[0..14]) |single| _ = try pool.free(single.g, single.id);
+    }
+}
+
+test "a run is taken off the free stack at the low end of a free extent, the blocks left go back in address order, and a stack too short for a run grows" {
+    const pool_mod = @import("../pool.zig");
+    const config_mod = @import("../config.zig");
+    const granule_bytes = @import("../arena.zig").granule_bytes;
+    for ([_]config_mod.ThreadSafety{ .lock_free, .none }) |safety| {
+        var config = config_mod.testConfig(.fixed_size);
+        config.block_size = 64;
+        config.initial_size = 64 * 1024; // 1024 blocks
+        config.max_size = 0;
+        config.thread_safety = safety;
+        const pool = try pool_mod.Pool.create(std.testing.allocator, "run-off-the-top", config);
+        defer pool.destroy();
+        const shared = pool.shared.?;
+        const stride = 64 / granule_bytes;
+        var singles: [1024]pool_mod.Pool.Placed = undefined;
+        for (&singles) |*single| single.* = try pool.alloc(64, null);
+        try std.testing.expectEqual(@as(usize, 1), pool.arena.regions.items.len);
+        // Freed in this order, each pushed on top: the stack reads 23 22 21 20 500 12 11 10 from the top.
+        for ([_]u32{ 10, 11, 12, 500, 20, 21, 22, 23 }) |slot| _ = try pool.free(singles[slot].g, singles[slot].id);
+        // 23, 22, 21 are three in a row, but block 20 before them is free: 20 .. 22 (block 19 is live).
+        const run = try pool.alloc(3 * 64, null);
+        try std.testing.expectEqual(singles[20].g, run.g);
+        var left: [16]u32 = undefined;
+        const taken = shared.fixed.popBatch(&left);
+        const expected = [_]u32{ 10, 11, 12, 23, 500 }; // in address order
+        try std.testing.expectEqual(expected.len, taken);
+        for (expected, left[0..taken]) |slot, number| try std.testing.expectEqual(singles[slot].g / stride, number);
+        shared.fixed.pushBatch(left[0..taken]);
+        // Five free blocks cannot hold a run of six: the pool grows, and the run lies in the new region.
+        const long = try pool.alloc(6 * 64, null);
+        try std.testing.expectEqual(@as(usize, 2), pool.arena.regions.items.len);
+        try std.testing.expect(long.g >= pool.arena.regions.items[1].start and long.g + 6 * stride <= pool.arena.regions.items[1].end());
+        var out: [stats_mod.field_count]f64 = undefined;
+        pool.writeStats(&out);
+        try std.testing.expectEqual(@as(f64, 1024 - 8 + 2), out[@intFromEnum(stats_mod.Field.live_allocations)]);
+        try std.testing.expectEqual(@as(f64, (1024 - 8 + 3 + 6) * 64), out[@intFromEnum(stats_mod.Field.bytes_allocated)]);
+        _ = try pool.free(run.g, run.id);
+        _ = try pool.free(long.g, long.id);
+        try std.testing.expectError(error.DoubleFree, pool.free(run.g, run.id));
     }
 }
