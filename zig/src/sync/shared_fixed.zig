@@ -275,7 +275,14 @@ pub const SharedFixed = struct {
             }
 
             pub fn listLive(pool: *Pool, out: []u32) u32 {
-                return pool.shared.?.fixed.listLive(pool.arena.regions.items, out);
+                const shared = pool.shared.?;
+                // Regions stay put under the growth lock, as for writeSnapshot: another Worker's
+                // refill may grow the pool meanwhile, and a region listed before its blocks' chunks
+                // were added (or a list moved by its growth) read as a block with no chunk (a
+                // panic in getLeaks() while Workers churned, seen once in test/attack/churn.test.ts).
+                shared.growth_mutex.lock();
+                defer shared.growth_mutex.unlock();
+                return shared.fixed.listLive(pool.arena.regions.items, out);
             }
 
             pub fn writeSnapshot(pool: *Pool, out: snapshot.Output) Error!bool {
