@@ -2,7 +2,6 @@
 //! core loads on machines without a driver and only GPU pools say what is missing. `load` runs
 //! once per process; afterwards `api()` hands out the resolved table or the reason it is absent.
 const std = @import("std");
-const assert = std.debug.assert;
 const RuntimeLibrary = @import("runtime_library.zig").RuntimeLibrary;
 
 pub const Result = c_int;

@@ -5,7 +5,6 @@
 //! MEMORY_POOL_LIBPMEM names another library to load instead of libpmem.so.1 (a PMDK built
 //! elsewhere; the tests point it at a missing file to see the library without libpmem).
 const std = @import("std");
-const assert = std.debug.assert;
 const RuntimeLibrary = @import("../backend/runtime_library.zig").RuntimeLibrary;
 
 /// Every entry point the core uses, by its symbol name (libpmem.h, PMDK 1.12).
