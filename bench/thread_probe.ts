@@ -13,6 +13,8 @@ import { MemoryPoolManager, PoolConfig } from "../src/index";
 import { free, malloc } from "./anchors";
 declare const self: Worker;
 const WINDOW = 64;
+/** PROBE_POOL_BYTES: every probe pool's initialSize (default 1 MiB for a Worker's own, 4 MiB for a shared one). */
+const POOL_BYTES = process.env.PROBE_POOL_BYTES ? Number(process.env.PROBE_POOL_BYTES) : undefined;
 type Job = { variant: string; pairs: number; shared: string; id: number };
 const variants = (process.env.PROBE_VARIANTS ?? "libc,js stack,js CAS,own none pool,own TLC pool,shared TLC pool,shared lockFree pool").split(",");
 
@@ -42,7 +44,7 @@ function workerMain() {
       if (v.startsWith("own")) {
         const name = `probe-own-${job.id}-${v}-${Math.random()}`;
         const extra = v === "own none pool" ? {} : { threadSafety: "lockFree", threadLocalCache: true };
-        pool = m.createCPUPool(name, Object.assign(PoolConfig.FixedSizeCPU(64), { initialSize: 1 << 20, growth: 2 }, extra));
+        pool = m.createCPUPool(name, Object.assign(PoolConfig.FixedSizeCPU(64), { initialSize: POOL_BYTES ?? 1 << 20, growth: 2 }, extra));
       } else pool = m.getPool(job.shared, "cpu");
       for (let i = 0; i < WINDOW; i++) ring[i] = pool.allocateRaw(64);
       run = (n) => { for (let i = 0; i < n; i++) { const at = i & 63; pool.deallocate(ring[at]!); ring[at] = pool.allocateRaw(64); } };
@@ -59,7 +61,7 @@ function workerMain() {
 async function measure(variant: string, workers: number, pairs: number) {
   const shared = `probe-shared-${variant}-${workers}`;
   const m = MemoryPoolManager.getInstance();
-  if (variant.startsWith("shared")) m.createCPUPool(shared, Object.assign(PoolConfig.FixedSizeCPU(64), { initialSize: 4 << 20, growth: 2, threadSafety: "lockFree", threadLocalCache: variant === "shared TLC pool" }));
+  if (variant.startsWith("shared")) m.createCPUPool(shared, Object.assign(PoolConfig.FixedSizeCPU(64), { initialSize: POOL_BYTES ?? 4 << 20, growth: 2, threadSafety: "lockFree", threadLocalCache: variant === "shared TLC pool" }));
   const ws = Array.from({ length: workers }, () => new Worker(import.meta.url));
   const msg = (w: Worker) => new Promise<any>((r) => (w.onmessage = (e) => r(e.data)));
   await Promise.all(ws.map((w, id) => { const p = msg(w); w.postMessage({ variant, pairs, shared, id }); return p; }));
