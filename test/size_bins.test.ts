@@ -33,6 +33,32 @@ describe("a default Variable pool's JavaScript bins", () => {
     b.free();
   });
 
+  test("ids stay unique and rising when the core's own allocations come between hits (the bins' id is read again after each)", () => {
+    // Hits take ids from what the bins last wrote; a miss, a request past the bins (over 64 MiB) and
+    // a raw pointer's core path take theirs from the core's word: a hit after them must not repeat one.
+    const p = pool("bins-ids", { initialSize: 8 * MiB, maxSize: 512 * MiB, growth: 2 });
+    const ids: number[] = [];
+    const live: { id: number; free(): void }[] = [];
+    for (let round = 0; round < 40; round++) {
+      const hit = p.allocate(100);
+      hit.free(); // binned: the next allocate(100) is a hit
+      const fromBins = p.allocate(100);
+      const pastBins = round % 10 === 0 ? p.allocate(65 * MiB) : undefined; // the core's path
+      const missed = p.allocate(1000 + 16 * round); // a class the bins have not held yet: a miss
+      const again = p.allocate(100); // its class is empty (fromBins holds the block): a miss
+      again.free();
+      const rehit = p.allocate(100); // a hit right after a free, after the core's calls above
+      for (const a of [hit, fromBins, ...(pastBins ? [pastBins] : []), missed, again, rehit]) ids.push(a.id);
+      live.push(fromBins, missed, rehit);
+      if (pastBins) pastBins.free();
+    }
+    expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true);
+    const leakIds = p.getLeaks().map((leak) => leak.id).sort((x, y) => x - y);
+    expect(leakIds).toEqual(live.map((a) => a.id).sort((x, y) => x - y));
+    for (const a of live) a.free();
+    expect(p.getStats().liveAllocations).toBe(0);
+  });
+
   test("double frees, stale handles, interior pointers and the wrong pool are typed errors", () => {
     const p = pool("bins-errors");
     const other = pool("bins-errors-other");
