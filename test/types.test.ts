@@ -6,13 +6,13 @@
  * members less those tagged @internal.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ts from "typescript";
 import { emitDeclarations, repositoryOptions } from "../.ci/declarations";
 import { PACKAGE_NAME } from "../src/platforms";
-import { checkConsumer, type ConsumerCheck } from "./support/consumer";
+import { checkConsumer, NODE_NEXT, type ConsumerCheck } from "./support/consumer";
 
 const root = join(import.meta.dir, "..");
 const project = mkdtempSync(join(tmpdir(), "bun-memory-pool-types-"));
@@ -23,6 +23,8 @@ let consumer: ConsumerCheck;
 /** The project: usage.ts, and the package as npm would install it, declarations but no src/. */
 beforeAll(() => {
   mkdirSync(installed, { recursive: true });
+  // An ES module project, as `bun init` makes one: under Node's resolution its files import the package as ESM.
+  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "types-user", private: true, type: "module" }));
   copyFileSync(join(root, "package.json"), join(installed, "package.json"));
   expect(emitDeclarations(join(installed, "types"))).toBe("");
   copyFileSync(join(root, "test", "fixtures", "types", "usage.ts"), usage);
@@ -36,6 +38,16 @@ test("usage.ts compiles against the declarations, and each line marked as an err
   expect(consumer.packageFiles).toContain("types/index.d.ts");
   expect(consumer.packageFiles.filter((file) => !file.endsWith(".d.ts"))).toEqual([]);
 });
+
+test("usage.ts compiles under Node's ESM resolution too (moduleResolution nodenext, as tsc --init sets up), and under the strictest flags", () => {
+  // The declarations' relative imports carry their extension (./pool.js): without, every import
+  // of types/index.d.ts failed under nodenext, and the whole API read as errors.
+  const nodeNext = checkConsumer([usage], NODE_NEXT);
+  expect(nodeNext.problems).toBe("");
+  expect(nodeNext.packageFiles).toContain("types/pool.d.ts");
+  const strictest = checkConsumer([usage], { exactOptionalPropertyTypes: true, noPropertyAccessFromIndexSignature: true, noImplicitReturns: true, isolatedModules: true });
+  expect(strictest.problems).toBe("");
+}, 60_000);
 
 /** Each class index.ts exports, by name: its members (instance and static), by how they are written. */
 function classMembers(program: ts.Program, entry: string): Map<string, { name: string; internal: boolean }[]> {
