@@ -1041,6 +1041,7 @@ export abstract class HostPool extends NativePool {
     return proves ? this.#endCount : undefined;
   }
 
+  /** @internal */
   override ended(offset: number): void {
     this.#endCount.ends++;
     if (this.#liveViews === 0) return;
@@ -1048,6 +1049,7 @@ export abstract class HostPool extends NativePool {
     if (block !== undefined && block.live) this.#retire(offset, block);
   }
 
+  /** @internal */
   override endedAll(): void {
     this.#endCount.ends++;
     for (const [offset, block] of this.#blocks) {

@@ -49,6 +49,22 @@ test("usage.ts compiles under Node's ESM resolution too (moduleResolution nodene
   expect(strictest.problems).toBe("");
 }, 60_000);
 
+test("no `any` in the declarations: every type a user reaches says what it is", () => {
+  const anys: string[] = [];
+  for (const file of consumer.program.getSourceFiles().filter((source) => source.fileName.startsWith(installed + "/"))) {
+    const visit = (node: ts.Node): void => {
+      if (node.kind === ts.SyntaxKind.AnyKeyword) {
+        const { line } = file.getLineAndCharacterOfPosition(node.getStart(file));
+        anys.push(`${file.fileName.slice(installed.length + 1)}:${line + 1}: ${node.parent.getText(file)}`);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(file);
+  }
+  expect(anys).toEqual([]);
+  expect(consumer.packageFiles.length).toBeGreaterThan(10); // the scan read the declarations
+});
+
 /** Each class index.ts exports, by name: its members (instance and static), by how they are written. */
 function classMembers(program: ts.Program, entry: string): Map<string, { name: string; internal: boolean }[]> {
   const checker = program.getTypeChecker();
