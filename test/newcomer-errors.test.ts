@@ -15,12 +15,12 @@ import {
   GPUUnavailableError,
   InvalidSizeError,
   MemoryPoolManager,
-  type MemoryPoolError,
   PMEMFileError,
   PMEMFormatError,
   PMEMUnavailableError,
   PoolNotFoundError,
 } from "../src/index";
+import { thrown } from "./support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
 const folder = mkdtempSync(join(tmpdir(), "memory-pool-newcomer-"));
@@ -28,15 +28,6 @@ afterAll(() => {
   for (const { name } of manager.listPools()) if (name.startsWith("newcomer-")) manager.destroyPool(name);
   rmSync(folder, { recursive: true, force: true });
 });
-
-function thrown(action: () => unknown): MemoryPoolError {
-  try {
-    action();
-  } catch (error) {
-    return error as MemoryPoolError;
-  }
-  throw new Error("it did not throw");
-}
 
 describe("wrong options: a ConfigError naming the field, the value and what it must be", () => {
   test("a misspelt field lists the fields there are", () => {

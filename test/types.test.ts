@@ -6,13 +6,14 @@
  * members less those tagged @internal.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ts from "typescript";
 import { emitDeclarations, repositoryOptions } from "../.ci/declarations";
 import { PACKAGE_NAME } from "../src/platforms";
 import { checkConsumer, NODE_NEXT, type ConsumerCheck } from "./support/consumer";
+import { readmeBlocks } from "./support/readme_blocks";
 
 const root = join(import.meta.dir, "..");
 const project = mkdtempSync(join(tmpdir(), "bun-memory-pool-types-"));
@@ -64,6 +65,25 @@ test("no `any` in the declarations: every type a user reaches says what it is", 
   expect(anys).toEqual([]);
   expect(consumer.packageFiles.length).toBeGreaterThan(10); // the scan read the declarations
 });
+
+test("the README's blocks and every example type-check against the declarations, as a user's copies of them would", () => {
+  // Bun runs them without a look at their types (test/readme.test.ts, test/examples.test.ts run
+  // them); a TypeScript user who pastes one into a project meets the compiler too.
+  const files: string[] = [];
+  for (const block of readmeBlocks()) {
+    const file = join(project, block.file ?? `readme-block-${block.index}.ts`);
+    writeFileSync(file, block.code);
+    files.push(file);
+  }
+  cpSync(join(root, "examples"), join(project, "examples"), { recursive: true });
+  const examples = readdirSync(join(project, "examples")).filter((name) => name.endsWith(".ts"));
+  expect(examples.length).toBeGreaterThan(5);
+  files.push(...examples.map((name) => join(project, "examples", name)));
+  const checked = checkConsumer(files);
+  expect(checked.problems).toBe("");
+  expect(checked.packageFiles).toContain("types/index.d.ts");
+  expect(checked.packageFiles.filter((file) => !file.endsWith(".d.ts"))).toEqual([]);
+}, 60_000);
 
 /** Each class index.ts exports, by name: its members (instance and static), by how they are written. */
 function classMembers(program: ts.Program, entry: string): Map<string, { name: string; internal: boolean }[]> {
