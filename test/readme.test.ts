@@ -7,6 +7,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import ts from "typescript";
+import * as api from "../src/index";
 import { gpuUnavailableReason, pmemUnavailableReason } from "../src/native";
 import { README_PATH, readmeBlocks } from "./support/readme_blocks";
 
@@ -43,6 +45,30 @@ const printed: { block: string; prints: RegExp[] }[] = [
   { block: `pm.root("list", 8)`, prints: [/^64$/m] },
   { block: `createCPUPool("seen"`, prints: [/^ {2}seen +cpu +Variable /m, /^CPUMemoryPool 'seen' \(cpu, Variable\): 2 live allocations, /m] },
 ];
+
+/** Every name src/index.ts exports, values and types, read from its export statements. */
+function exportedNames(): string[] {
+  const path = join(root, "src", "index.ts");
+  const source = ts.createSourceFile(path, readFileSync(path, "utf8"), ts.ScriptTarget.ESNext);
+  return source.statements.flatMap((statement) =>
+    ts.isExportDeclaration(statement) && statement.exportClause !== undefined && ts.isNamedExports(statement.exportClause) ? statement.exportClause.elements.map((element) => element.name.text) : [],
+  );
+}
+
+describe("the README names the API", () => {
+  test("every export of the package is named in the README, so a user can find what it is", () => {
+    const names = exportedNames();
+    expect(names.length).toBeGreaterThan(80);
+    expect(names.filter((name) => !new RegExp(`\\b${name}\\b`).test(readme))).toEqual([]);
+  });
+
+  test("every error class is in the Errors section", () => {
+    const section = readme.slice(readme.indexOf("### Errors"), readme.indexOf("### Types"));
+    const classes = Object.keys(api).filter((name) => name.endsWith("Error"));
+    expect(classes.length).toBeGreaterThan(20);
+    expect(classes.filter((name) => !section.includes(`\`${name}\``))).toEqual([]);
+  });
+});
 
 describe("the README's code blocks", () => {
   test("every block that prints has what it prints checked here, and every check names one block", () => {
