@@ -128,4 +128,4 @@ test("every exported class has its source's members less the @internal ones, inh
   }
   for (const name of ["CPUMemoryPool", "PMEMMemoryPool", "GPUMemoryPool", "Allocation"]) expect(internal[name]!.length).toBeGreaterThan(5);
   expect(names(declared, () => true).CPUMemoryPool).toEqual(expect.arrayContaining(["allocate", "deallocate", "getStats", "destroy", "name", "config", "kind"]));
-});
+}, 60_000);
