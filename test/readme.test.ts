@@ -62,6 +62,14 @@ describe("the README names the API", () => {
     expect(names.filter((name) => !new RegExp(`\\b${name}\\b`).test(readme))).toEqual([]);
   });
 
+  test("every link to a section of the README names a heading there", () => {
+    // GitHub's anchors: the heading in lower case, spaces to hyphens, other punctuation dropped.
+    const anchors = new Set([...readme.matchAll(/^#{1,4} (.+)$/gm)].map((match) => match[1]!.toLowerCase().replace(/[^\w\- ]/g, "").replaceAll(" ", "-")));
+    const links = [...readme.matchAll(/\]\(#([^)]+)\)/g)].map((match) => match[1]!);
+    expect(links.length).toBeGreaterThan(10);
+    expect(links.filter((link) => !anchors.has(link))).toEqual([]);
+  });
+
   test("every error class is in the Errors section", () => {
     const section = readme.slice(readme.indexOf("### Errors"), readme.indexOf("### Types"));
     const classes = Object.keys(api).filter((name) => name.endsWith("Error"));
