@@ -14,6 +14,7 @@ import { describeAllocation, describeBoundaryViolation, describeWriteAfterFree, 
 import { DebugTracker, leakWatch } from "./debug/tracker";
 import {
   BoundaryViolationError,
+  describe,
   DoubleFreeError,
   InvalidPointerError,
   InvalidSizeError,
@@ -943,7 +944,7 @@ export abstract class HostPool extends NativePool {
       if (damage !== undefined) throw damage;
       return;
     }
-    throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${typeof target}`);
+    throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${describe(target)}`);
   }
 
   /**

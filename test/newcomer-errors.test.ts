@@ -13,6 +13,7 @@ import { gpuUnavailableReason, pmemUnavailableReason } from "../src/native";
 import {
   ConfigError,
   GPUUnavailableError,
+  InvalidPointerError,
   InvalidSizeError,
   MemoryPoolManager,
   PMEMFileError,
@@ -56,10 +57,28 @@ describe("wrong options: a ConfigError naming the field, the value and what it m
     expect(thrown(() => pool.allocate("64" as never)).message).toContain("a size is a number");
   });
 
-  test("an unknown pool name is a PoolNotFoundError that quotes it", () => {
+  test("an unknown pool name is a PoolNotFoundError that quotes it; an unknown kind names getPool's, not a PoolConfig field", () => {
     const error = thrown(() => manager.getPool("newcomer-never-made"));
     expect(error).toBeInstanceOf(PoolNotFoundError);
     expect(error.message).toContain("'newcomer-never-made'");
+    const kind = thrown<ConfigError>(() => manager.getPool("newcomer-never-made", "disk" as never));
+    expect(kind).toBeInstanceOf(ConfigError);
+    expect([kind.field, kind.value]).toEqual(["kind", "disk"]);
+    expect(kind.message).toBe(`kind = "disk": getPool's kind is one of "cpu", "pinned", "gpu", "pmem"`);
+  });
+
+  test("deallocate of something that is no allocation, pointer or view names what it was given", () => {
+    const pool = manager.createCPUPool("newcomer-deallocate");
+    for (const [given, named] of [
+      [null, "null"],
+      [undefined, "undefined"],
+      [{}, "an object"],
+      ["0x10", `"0x10"`],
+    ] as const) {
+      const error = thrown(() => pool.deallocate(given as never));
+      expect(error).toBeInstanceOf(InvalidPointerError);
+      expect(error.message).toBe(`deallocate takes an Allocation, a pointer or a typed array, not ${named}`);
+    }
   });
 });
 
