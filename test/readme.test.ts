@@ -38,6 +38,8 @@ const printed: { block: string; prints: RegExp[] }[] = [
   { block: `createCPUPool("main_cpu_pool", config)`, prints: [/^Memory pool 'main_cpu_pool'$/m, /^ {2}live allocations +0 /m] },
   // "cumulative: 4000 and 1000 here"
   { block: `createCPUPool("stats_demo")`, prints: [/^Memory pool 'stats_demo'$/m, /^ {2}allocated \/ freed +3\.91 KiB \/ 1000 B in 2 \/ 1 calls/m, /^ {2}live allocations +1 \(peak 2\)$/m] },
+  // the window opt-in: the same view for the block's next allocation, and its buffer the window
+  { block: `createCPUPool("hot", PoolConfig.FixedSizeCPU(64))`, prints: [/^sum 12742320; the same view again: true; its buffer: \d{7,} bytes of the pool$/m] },
   { block: `createCPUPool("shared", config)`, prints: [/^live allocations after the Worker freed it: 0$/m] },
   // "one byte too many: it lands in the canary": allocation #1, after it, 13 bytes from its start, and its stack
   { block: `libc.symbols.memset(a.ptr, 0, 14)`, prints: [/^1 after 13 +at .+:\d+:\d+$/m] },
