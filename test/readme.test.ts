@@ -4,7 +4,7 @@
 // block uses (a Worker's script): it is written next to them, not run alone. Blocks that need a GPU
 // or libpmem skip, saying why, where there is none (the GPU ones run on the GPU machine).
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ts from "typescript";
@@ -70,6 +70,16 @@ describe("the README names the API", () => {
     const links = [...readme.matchAll(/\]\(#([^)]+)\)/g)].map((match) => match[1]!);
     expect(links.length).toBeGreaterThan(10);
     expect(links.filter((link) => !anchors.has(link))).toEqual([]);
+  });
+
+  test("every npm script and every file of the repository it names is there", () => {
+    const { scripts } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    const named = [...readme.matchAll(/\bnpm run ([a-z:]+)/g)].map((match) => match[1]!);
+    expect(named.length).toBeGreaterThan(3);
+    expect(named.filter((script) => scripts[script] === undefined)).toEqual([]);
+    const files = [...readme.matchAll(/\b((?:bench|examples|test|src|zig|docs|cuda|\.ci)\/[\w./-]+\.(?:ts|mjs|zig|cu|svg|json|md))\b/g)].map((match) => match[1]!);
+    expect(files.length).toBeGreaterThan(20);
+    expect(files.filter((file) => !existsSync(join(root, file)))).toEqual([]);
   });
 
   test("every error class is in the Errors section", () => {
