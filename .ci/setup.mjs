@@ -85,12 +85,19 @@ function installZig() {
   }
 }
 
+/**
+ * Whether the dynamic loader's cache lists `soname`. ldconfig lives in /sbin, which a non-root
+ * user's PATH on Debian leaves out: found only by name, every library read as missing there.
+ */
 function hasLibrary(soname) {
-  try {
-    return execFileSync("ldconfig", ["-p"], { encoding: "utf8" }).includes(soname);
-  } catch {
-    return false;
+  for (const ldconfig of ["ldconfig", "/sbin/ldconfig", "/usr/sbin/ldconfig"]) {
+    try {
+      return execFileSync(ldconfig, ["-p"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).includes(soname);
+    } catch {
+      // not there (or not runnable): the next place
+    }
   }
+  return false;
 }
 
 /**

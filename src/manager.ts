@@ -282,7 +282,7 @@ export class MemoryPoolManager {
     // The kind is checked first, whether or not the pool exists: an own key of POOL_CLASSES, so
     // "toString" is no kind and an object's toString never runs.
     if (kind !== undefined && !(typeof kind === "string" && Object.hasOwn(POOL_CLASSES, kind))) {
-      throw new ConfigError("kind", kind, `getPool's kind is one of ${Object.keys(POOL_CLASSES).map((k) => `"${k}"`).join(", ")}`);
+      throw new ConfigError("kind", kind, `getPool's kind is one of ${Object.keys(POOL_CLASSES).map((k) => `"${k}"`).join(", ")}`, "");
     }
     const pool = this.#find(name);
     if (kind !== undefined && pool.kind !== kind) {

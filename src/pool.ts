@@ -14,6 +14,7 @@ import { describeAllocation, describeBoundaryViolation, describeWriteAfterFree, 
 import { DebugTracker, leakWatch } from "./debug/tracker";
 import {
   BoundaryViolationError,
+  describe,
   DoubleFreeError,
   InvalidPointerError,
   InvalidSizeError,
@@ -943,7 +944,7 @@ export abstract class HostPool extends NativePool {
       if (damage !== undefined) throw damage;
       return;
     }
-    throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${typeof target}`);
+    throw new InvalidPointerError(`deallocate takes an Allocation, a pointer or a typed array, not ${describe(target)}`);
   }
 
   /**
@@ -1041,6 +1042,7 @@ export abstract class HostPool extends NativePool {
     return proves ? this.#endCount : undefined;
   }
 
+  /** @internal */
   override ended(offset: number): void {
     this.#endCount.ends++;
     if (this.#liveViews === 0) return;
@@ -1048,6 +1050,7 @@ export abstract class HostPool extends NativePool {
     if (block !== undefined && block.live) this.#retire(offset, block);
   }
 
+  /** @internal */
   override endedAll(): void {
     this.#endCount.ends++;
     for (const [offset, block] of this.#blocks) {

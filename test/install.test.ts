@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { CORE_PLATFORMS, PACKAGE_NAME, corePackageName } from "../src/platforms";
-import { checkConsumer } from "./support/consumer";
+import { checkConsumer, NODE_NEXT } from "./support/consumer";
 
 const root = join(import.meta.dir, "..");
 const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
@@ -62,6 +62,20 @@ pool.holds(0, 1);
 // @ts-expect-error: not API
 block.offset;
 pool.destroy();
+`;
+
+/** The user's own test of it, under `bun test`: a pool, a view, a use after free caught by its class. */
+const userTest = `import { expect, test } from "bun:test";
+import { MemoryPoolManager, UseAfterFreeError } from "${PACKAGE_NAME}";
+
+test("a pool from the installed package", () => {
+  using pool = MemoryPoolManager.getInstance().createCPUPool("under-bun-test");
+  const block = pool.allocate(16);
+  block.bytes[0] = 3;
+  expect(block.bytes[0]).toBe(3);
+  block.free();
+  expect(() => block.bytes).toThrow(UseAfterFreeError);
+});
 `;
 
 function expectAppRan(result: { exitCode: number; stdout: Buffer; stderr: Buffer }): void {
@@ -151,6 +165,7 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
     };
     writeFileSync(join(project, "package.json"), JSON.stringify(manifest));
     writeFileSync(join(project, "app.ts"), app);
+    writeFileSync(join(project, "app.test.ts"), userTest);
     const install = run([process.execPath, "install", "--omit=optional", "--no-progress"], project);
     if (install.exitCode !== 0) console.error(install.stdout.toString(), install.stderr.toString());
     expect(install.exitCode).toBe(0);
@@ -171,9 +186,12 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
         libc: [platform.libc],
       });
     }
-    // The main package carries the TypeScript side only: no Zig sources, no set-up script; Bun runs
-    // src/, editors read the declarations in types/ that packing it wrote.
+    // The main package carries the TypeScript side only: no Zig sources, no set-up script, no tests,
+    // benchmarks, examples or tools; Bun runs src/, editors read the declarations in types/ that
+    // packing it wrote.
     const listing = Bun.spawnSync(["tar", "-tzf", tarball(PACKAGE_NAME)]).stdout.toString();
+    const files = listing.split("\n").filter((line) => line !== "");
+    expect(files.filter((file) => !/^package\/(src\/.+\.ts|types\/.+\.d\.ts|package\.json|README\.md|LICENSE)$/.test(file))).toEqual([]);
     expect(listing).toContain("package/src/loader.ts");
     expect({ types: main.types, exports: main.exports["."] }).toEqual({ types: "types/index.d.ts", exports: { types: "./types/index.d.ts", default: "./src/index.ts" } });
     expect(listing).toContain("package/types/index.d.ts");
@@ -195,17 +213,33 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
     }
   });
 
-  test("an app in a fresh project runs against the installed packages", () => {
+  test("an app in a fresh project runs against the installed packages, with no Zig or nvcc to be found", () => {
     expect(existsSync(join(project, "node_modules", corePackageName(here!), here!.library))).toBe(true);
     expectAppRan(run([process.execPath, "app.ts"], project));
+    // With nothing on PATH but Bun's own folder: no compiler, no Zig, no nvcc, no Python.
+    const bunAlone = { ...isolated, PATH: dirname(process.execPath) };
+    for (const tool of ["zig", "nvcc", "cc", "python3"]) expect([tool, Bun.which(tool, { PATH: bunAlone.PATH })]).toEqual([tool, null]);
+    expectAppRan(run([process.execPath, "run", "app.ts"], project, bunAlone));
+  });
+
+  test("the user's own tests run under bun test against the installed package", () => {
+    const result = run([process.execPath, "test"], project);
+    const output = result.stdout.toString() + result.stderr.toString();
+    if (result.exitCode !== 0) console.error(output);
+    expect(result.exitCode).toBe(0);
+    expect(output).toContain("1 pass");
+    expect(output).toContain("0 fail");
   });
 
   test("the app and a typed one type-check against the installed declarations, which hold the API only", () => {
     writeFileSync(join(project, "typed.ts"), typedApp);
-    const consumer = checkConsumer([join(project, "app.ts"), join(project, "typed.ts")]);
+    const files = [join(project, "app.ts"), join(project, "typed.ts"), join(project, "app.test.ts")];
+    const consumer = checkConsumer(files);
     expect(consumer.problems).toBe("");
     expect(consumer.packageFiles).toContain("types/index.d.ts");
     expect(consumer.packageFiles.filter((file) => !file.startsWith("types/"))).toEqual([]);
+    // And as a project set up by tsc --init resolves modules: Node's ESM rules.
+    expect(checkConsumer(files, NODE_NEXT).problems).toBe("");
   }, 60_000);
 
   test("bun build --compile embeds the core: the binary runs alone in an empty folder", () => {

@@ -4,33 +4,18 @@
 // block uses (a Worker's script): it is written next to them, not run alone. Blocks that need a GPU
 // or libpmem skip, saying why, where there is none (the GPU ones run on the GPU machine).
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import ts from "typescript";
+import * as api from "../src/index";
 import { gpuUnavailableReason, pmemUnavailableReason } from "../src/native";
+import { README_PATH, readmeBlocks } from "./support/readme_blocks";
 
 const root = join(import.meta.dir, "..");
-const readme = readFileSync(join(root, "README.md"), "utf8");
+const readme = readFileSync(README_PATH, "utf8");
 const folder = mkdtempSync(join(tmpdir(), "memory-pool-readme-"));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
-
-interface Block {
-  section: string;
-  code: string;
-  file: string | undefined;
-}
-
-/** The ts blocks in order, each with the heading it is under and its file marker, if any. */
-function tsBlocks(): Block[] {
-  const blocks: Block[] = [];
-  let section = "(top)";
-  const pattern = /^(#{1,4}) (.+)$|(?:<!-- file: (\S+) -->\n)?^```ts\n([\s\S]*?)^```$/gm;
-  for (const match of readme.matchAll(pattern)) {
-    if (match[2] !== undefined) section = match[2];
-    else blocks.push({ section, code: match[4]!, file: match[3] });
-  }
-  return blocks;
-}
 
 const whyNoGPU = gpuUnavailableReason();
 const noGPU = whyNoGPU === undefined ? undefined : `no GPU here: ${whyNoGPU}`;
@@ -42,10 +27,76 @@ function asRun(code: string): string {
   return code.replaceAll(`from "bun-memory-pool"`, `from ${JSON.stringify(join(root, "src", "index.ts"))}`).replaceAll(PMEM_FILE, join(folder, "my_persistent_pool.pool"));
 }
 
-const blocks = tsBlocks();
+const blocks = readmeBlocks(readme);
 for (const block of blocks) if (block.file !== undefined) writeFileSync(join(folder, block.file), asRun(block.code));
 
+/**
+ * What the blocks that print must print, as the README says around them (the block found by a
+ * line of its code): a block that runs but prints something else than its comments promise fails.
+ */
+const printed: { block: string; prints: RegExp[] }[] = [
+  { block: `createCPUPool("main_cpu_pool", config)`, prints: [/^Memory pool 'main_cpu_pool'$/m, /^ {2}live allocations +0 /m] },
+  // "cumulative: 4000 and 1000 here"
+  { block: `createCPUPool("stats_demo")`, prints: [/^Memory pool 'stats_demo'$/m, /^ {2}allocated \/ freed +3\.91 KiB \/ 1000 B in 2 \/ 1 calls/m, /^ {2}live allocations +1 \(peak 2\)$/m] },
+  // the window opt-in: the same view for the block's next allocation, and its buffer the window
+  { block: `createCPUPool("hot", PoolConfig.FixedSizeCPU(64))`, prints: [/^sum 12742320; the same view again: true; its buffer: \d{7,} bytes of the pool$/m] },
+  { block: `createCPUPool("shared", config)`, prints: [/^live allocations after the Worker freed it: 0$/m] },
+  // "one byte too many: it lands in the canary": allocation #1, after it, 13 bytes from its start, and its stack
+  { block: `libc.symbols.memset(a.ptr, 0, 14)`, prints: [/^1 after 13 +at .+:\d+:\d+$/m] },
+  // the list of one node, 64 bytes
+  { block: `pm.root("list", 8)`, prints: [/^64$/m] },
+  { block: `createCPUPool("seen"`, prints: [/^ {2}seen +cpu +Variable /m, /^CPUMemoryPool 'seen' \(cpu, Variable\): 2 live allocations, /m] },
+];
+
+/** Every name src/index.ts exports, values and types, read from its export statements. */
+function exportedNames(): string[] {
+  const path = join(root, "src", "index.ts");
+  const source = ts.createSourceFile(path, readFileSync(path, "utf8"), ts.ScriptTarget.ESNext);
+  return source.statements.flatMap((statement) =>
+    ts.isExportDeclaration(statement) && statement.exportClause !== undefined && ts.isNamedExports(statement.exportClause) ? statement.exportClause.elements.map((element) => element.name.text) : [],
+  );
+}
+
+describe("the README names the API", () => {
+  test("every export of the package is named in the README, so a user can find what it is", () => {
+    const names = exportedNames();
+    expect(names.length).toBeGreaterThan(80);
+    expect(names.filter((name) => !new RegExp(`\\b${name}\\b`).test(readme))).toEqual([]);
+  });
+
+  test("every link to a section of the README names a heading there", () => {
+    // GitHub's anchors: the heading in lower case, spaces to hyphens, other punctuation dropped.
+    const anchors = new Set([...readme.matchAll(/^#{1,4} (.+)$/gm)].map((match) => match[1]!.toLowerCase().replace(/[^\w\- ]/g, "").replaceAll(" ", "-")));
+    const links = [...readme.matchAll(/\]\(#([^)]+)\)/g)].map((match) => match[1]!);
+    expect(links.length).toBeGreaterThan(10);
+    expect(links.filter((link) => !anchors.has(link))).toEqual([]);
+  });
+
+  test("every npm script and every file of the repository it names is there", () => {
+    const { scripts } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    const named = [...readme.matchAll(/\bnpm run ([a-z:]+)/g)].map((match) => match[1]!);
+    expect(named.length).toBeGreaterThan(3);
+    expect(named.filter((script) => scripts[script] === undefined)).toEqual([]);
+    const files = [...readme.matchAll(/\b((?:bench|examples|test|src|zig|docs|cuda|\.ci)\/[\w./-]+\.(?:ts|mjs|zig|cu|svg|json|md))\b/g)].map((match) => match[1]!);
+    expect(files.length).toBeGreaterThan(20);
+    expect(files.filter((file) => !existsSync(join(root, file)))).toEqual([]);
+  });
+
+  test("every error class is in the Errors section", () => {
+    const section = readme.slice(readme.indexOf("### Errors"), readme.indexOf("### Types"));
+    const classes = Object.keys(api).filter((name) => name.endsWith("Error"));
+    expect(classes.length).toBeGreaterThan(20);
+    expect(classes.filter((name) => !section.includes(`\`${name}\``))).toEqual([]);
+  });
+});
+
 describe("the README's code blocks", () => {
+  test("every block that prints has what it prints checked here, and every check names one block", () => {
+    const printing = blocks.filter((b) => b.file === undefined && b.code.includes("console.log"));
+    for (const block of printing) expect([block.index, printed.filter((p) => block.code.includes(p.block)).length]).toEqual([block.index, 1]);
+    for (const { block } of printed) expect([block, blocks.filter((b) => b.code.includes(block)).length]).toEqual([block, 1]);
+  });
+
   test("there are blocks in every section a reader tries first, and every file a block uses is one", () => {
     const sections = new Set(blocks.map((b) => b.section));
     for (const wanted of ["A first pool", "Configuration", "Statistics", "Threads", "Debugging", "GPU", "PMEM", "Seeing the memory"]) expect([wanted, sections.has(wanted)]).toEqual([wanted, true]);
@@ -54,7 +105,8 @@ describe("the README's code blocks", () => {
     }
   });
 
-  blocks.forEach((block, index) => {
+  blocks.forEach((block) => {
+    const index = block.index - 1;
     if (block.file !== undefined) return;
     const needs = /createGPUPool|allocateGPU/.test(block.code) ? noGPU : /createPMEMPool/.test(block.code) ? noPMEM : undefined;
     const name = `block ${index + 1} (${block.section}) runs as written${needs === undefined ? "" : ` (skipped: ${needs})`}`;
@@ -68,7 +120,7 @@ describe("the README's code blocks", () => {
       if (result.exitCode !== 0 || stderr !== "") console.error(`README block ${index + 1} (${block.section}):\n${block.code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`);
       expect(stderr).toBe("");
       expect(result.exitCode).toBe(0);
-      if (block.section === "A first pool") expect(stdout).toContain("Memory pool 'main_cpu_pool'");
+      for (const pattern of printed.find((p) => block.code.includes(p.block))?.prints ?? []) expect(stdout).toMatch(pattern);
     });
   });
 

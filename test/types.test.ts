@@ -6,13 +6,14 @@
  * members less those tagged @internal.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ts from "typescript";
 import { emitDeclarations, repositoryOptions } from "../.ci/declarations";
 import { PACKAGE_NAME } from "../src/platforms";
-import { checkConsumer, type ConsumerCheck } from "./support/consumer";
+import { checkConsumer, NODE_NEXT, type ConsumerCheck } from "./support/consumer";
+import { readmeBlocks } from "./support/readme_blocks";
 
 const root = join(import.meta.dir, "..");
 const project = mkdtempSync(join(tmpdir(), "bun-memory-pool-types-"));
@@ -23,6 +24,8 @@ let consumer: ConsumerCheck;
 /** The project: usage.ts, and the package as npm would install it, declarations but no src/. */
 beforeAll(() => {
   mkdirSync(installed, { recursive: true });
+  // An ES module project, as `bun init` makes one: under Node's resolution its files import the package as ESM.
+  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "types-user", private: true, type: "module" }));
   copyFileSync(join(root, "package.json"), join(installed, "package.json"));
   expect(emitDeclarations(join(installed, "types"))).toBe("");
   copyFileSync(join(root, "test", "fixtures", "types", "usage.ts"), usage);
@@ -36,6 +39,51 @@ test("usage.ts compiles against the declarations, and each line marked as an err
   expect(consumer.packageFiles).toContain("types/index.d.ts");
   expect(consumer.packageFiles.filter((file) => !file.endsWith(".d.ts"))).toEqual([]);
 });
+
+test("usage.ts compiles under Node's ESM resolution too (moduleResolution nodenext, as tsc --init sets up), and under the strictest flags", () => {
+  // The declarations' relative imports carry their extension (./pool.js): without, every import
+  // of types/index.d.ts failed under nodenext, and the whole API read as errors.
+  const nodeNext = checkConsumer([usage], NODE_NEXT);
+  expect(nodeNext.problems).toBe("");
+  expect(nodeNext.packageFiles).toContain("types/pool.d.ts");
+  const strictest = checkConsumer([usage], { exactOptionalPropertyTypes: true, noPropertyAccessFromIndexSignature: true, noImplicitReturns: true, isolatedModules: true });
+  expect(strictest.problems).toBe("");
+}, 60_000);
+
+test("no `any` in the declarations: every type a user reaches says what it is", () => {
+  const anys: string[] = [];
+  for (const file of consumer.program.getSourceFiles().filter((source) => source.fileName.startsWith(installed + "/"))) {
+    const visit = (node: ts.Node): void => {
+      if (node.kind === ts.SyntaxKind.AnyKeyword) {
+        const { line } = file.getLineAndCharacterOfPosition(node.getStart(file));
+        anys.push(`${file.fileName.slice(installed.length + 1)}:${line + 1}: ${node.parent.getText(file)}`);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(file);
+  }
+  expect(anys).toEqual([]);
+  expect(consumer.packageFiles.length).toBeGreaterThan(10); // the scan read the declarations
+});
+
+test("the README's blocks and every example type-check against the declarations, as a user's copies of them would", () => {
+  // Bun runs them without a look at their types (test/readme.test.ts, test/examples.test.ts run
+  // them); a TypeScript user who pastes one into a project meets the compiler too.
+  const files: string[] = [];
+  for (const block of readmeBlocks()) {
+    const file = join(project, block.file ?? `readme-block-${block.index}.ts`);
+    writeFileSync(file, block.code);
+    files.push(file);
+  }
+  cpSync(join(root, "examples"), join(project, "examples"), { recursive: true });
+  const examples = readdirSync(join(project, "examples")).filter((name) => name.endsWith(".ts"));
+  expect(examples.length).toBeGreaterThan(5);
+  files.push(...examples.map((name) => join(project, "examples", name)));
+  const checked = checkConsumer(files);
+  expect(checked.problems).toBe("");
+  expect(checked.packageFiles).toContain("types/index.d.ts");
+  expect(checked.packageFiles.filter((file) => !file.endsWith(".d.ts"))).toEqual([]);
+}, 60_000);
 
 /** Each class index.ts exports, by name: its members (instance and static), by how they are written. */
 function classMembers(program: ts.Program, entry: string): Map<string, { name: string; internal: boolean }[]> {
@@ -80,4 +128,4 @@ test("every exported class has its source's members less the @internal ones, inh
   }
   for (const name of ["CPUMemoryPool", "PMEMMemoryPool", "GPUMemoryPool", "Allocation"]) expect(internal[name]!.length).toBeGreaterThan(5);
   expect(names(declared, () => true).CPUMemoryPool).toEqual(expect.arrayContaining(["allocate", "deallocate", "getStats", "destroy", "name", "config", "kind"]));
-});
+}, 60_000);

@@ -19,9 +19,15 @@ export interface ConsumerCheck {
   packageFiles: string[];
 }
 
-/** Type-checks `files`, which lie in one folder whose node_modules holds the package. */
-export function checkConsumer(files: string[]): ConsumerCheck {
-  const options: ts.CompilerOptions = { ...repositoryOptions(), noEmit: true, skipLibCheck: false, typeRoots: [join(root, "node_modules", "@types")] };
+/** Node's ESM resolution, as `tsc --init` sets a project up: relative imports need their extensions. */
+export const NODE_NEXT: ts.CompilerOptions = { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext };
+
+/**
+ * Type-checks `files`, which lie in one folder whose node_modules holds the package, with a Bun
+ * project's options and `changed` over them (another resolution, stricter flags).
+ */
+export function checkConsumer(files: string[], changed: ts.CompilerOptions = {}): ConsumerCheck {
+  const options: ts.CompilerOptions = { ...repositoryOptions(), ...changed, noEmit: true, skipLibCheck: false, typeRoots: [join(root, "node_modules", "@types")] };
   const program = ts.createProgram(files, options);
   const packageFolder = join(dirname(files[0]!), "node_modules", PACKAGE_NAME) + "/";
   const fromPackage = program.getSourceFiles().filter((file) => file.fileName.startsWith(packageFolder));

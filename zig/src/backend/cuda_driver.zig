@@ -105,7 +105,7 @@ fn load() void {
     const handle = for (library_names) |name| {
         if (std.c.dlopen(name, .{ .NOW = true })) |found| break found;
     } else {
-        library.fail("the CUDA driver (libcuda.so.1) is not installed or not on the loader's path", .{});
+        library.fail("the CUDA driver (libcuda.so.1) is not installed or not on the loader's path: GPU and pinned pools need an NVIDIA GPU with its driver (or LD_LIBRARY_PATH naming the folder of libcuda.so.1); CPU and PMEM pools work without it", .{});
         return;
     };
     if (library.resolve(handle)) |missing| {

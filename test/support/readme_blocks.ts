@@ -1,0 +1,29 @@
+/**
+ * The README's TypeScript blocks, as test/readme.test.ts runs them and test/types.test.ts
+ * type-checks them: each with the heading it is under, and the file name given by a
+ * `<!-- file: NAME -->` line just before it (a file another block uses, such as a Worker's script).
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface ReadmeBlock {
+  /** 1-based, in the README's order. */
+  index: number;
+  section: string;
+  code: string;
+  file: string | undefined;
+}
+
+export const README_PATH = join(import.meta.dir, "..", "..", "README.md");
+
+/** The ts blocks in order, each with the heading it is under and its file marker, if any. */
+export function readmeBlocks(readme: string = readFileSync(README_PATH, "utf8")): ReadmeBlock[] {
+  const blocks: ReadmeBlock[] = [];
+  let section = "(top)";
+  const pattern = /^(#{1,4}) (.+)$|(?:<!-- file: (\S+) -->\n)?^```ts\n([\s\S]*?)^```$/gm;
+  for (const match of readme.matchAll(pattern)) {
+    if (match[2] !== undefined) section = match[2];
+    else blocks.push({ index: blocks.length + 1, section, code: match[4]!, file: match[3] });
+  }
+  return blocks;
+}
