@@ -14,7 +14,8 @@ import type { LeakInfo } from "./debug/report";
 import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError } from "./errors";
 import { encodeName, GRANULE_BYTES, Status } from "./native";
-import { HostPool, trackAddresses } from "./pool";
+import { foreignPool, HostPool, trackAddresses } from "./pool";
+import { checkReceivers } from "./receiver";
 import { booleanOption, byteLengthOf, isArrayBuffer, isWellFormedName, optionsArg, sizeArg } from "./validate";
 import * as native from "./native";
 
@@ -68,6 +69,9 @@ function persistLength(length: number | undefined, offset: number, extent: numbe
   return len;
 }
 
+/** Whether a value is a PMEM pool the manager made (src/receiver.ts). */
+let isPMEMPool: (value: unknown) => boolean;
+
 export class PMEMMemoryPool extends HostPool {
   readonly kind = "pmem" as const;
   /** The pool's file (an absolute path). */
@@ -76,6 +80,10 @@ export class PMEMMemoryPool extends HostPool {
   readonly isPmem: boolean;
   /** Whether opening the pool created its file (false: an existing pool was opened and recovered). */
   readonly created: boolean;
+
+  static {
+    isPMEMPool = (value) => typeof value === "object" && value !== null && #rangeLength in value;
+  }
 
   /** @internal pools are made by MemoryPoolManager.createPMEMPool */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number) {
@@ -374,3 +382,6 @@ export class PMEMMemoryPool extends HostPool {
 }
 
 export type { Pointer };
+
+// The public members, behind the check of their receiver (src/receiver.ts; leftovers2).
+checkReceivers(PMEMMemoryPool.prototype, "pool", isPMEMPool, ["persist", "flush", "drain", "memcpyPersist", "setRoot", "link", "linked", "commitUnpublished", "getRoot", "root", "roots", "allocations", "close"], foreignPool);
