@@ -667,12 +667,7 @@ pub const Pool = struct {
 
     fn failBadFree(self: *const Pool, result: FreeResult, g: u32) Error {
         @branchHint(.cold);
-        return switch (result) {
-            .freed => unreachable,
-            .double_free => status.fail(error.DoubleFree, "double free: the block at offset {d} of pool '{s}' is already free", .{ @as(u64, g) * granule_bytes, self.name }),
-            .interior_pointer => status.fail(error.InvalidPointer, "pointer at offset {d} points inside an allocation of pool '{s}', not at its start", .{ @as(u64, g) * granule_bytes, self.name }),
-            .unknown_pointer => status.fail(error.InvalidPointer, "pool '{s}' never gave out a block at offset {d}", .{ self.name, @as(u64, g) * granule_bytes }),
-        };
+        return tlsf_mod.failBadFree(result, g, self.alignment_granules, self.name);
     }
 
     pub fn failOutside(self: *const Pool, g: u32) Error {
