@@ -99,11 +99,13 @@ export class PMEMMemoryPool extends HostPool {
    * crash or power failure. pmem_persist on PMEM, pmem_msync elsewhere. A view persists its own bytes.
    */
   persist(target: PersistTarget, length?: number, offset = 0): void {
+    if (!(typeof this === "object" && this !== null && #rangeLength in this)) throw foreignPool("pool.persist", this); // in the body: src/receiver.ts
     this.#writeBack(PERSIST, target, length, offset);
   }
 
   /** Starts writing `length` bytes back without waiting; drain() waits. flush() + drain() = persist(). */
   flush(target: PersistTarget, length?: number, offset = 0): void {
+    if (!(typeof this === "object" && this !== null && #rangeLength in this)) throw foreignPool("pool.flush", this); // in the body: src/receiver.ts
     this.#writeBack(FLUSH, target, length, offset);
   }
 
@@ -130,6 +132,7 @@ export class PMEMMemoryPool extends HostPool {
    * `offset` (InvalidSizeError): the copy never reaches the next allocation.
    */
   memcpyPersist(target: PersistTarget, source: ArrayBufferView | ArrayBuffer, offset = 0): void {
+    if (!(typeof this === "object" && this !== null && #rangeLength in this)) throw foreignPool("pool.memcpyPersist", this);
     if (!(ArrayBuffer.isView(source) || isArrayBuffer(source))) throw new InvalidArgumentError("source", `memcpyPersist copies from a typed array, DataView or ArrayBuffer, not ${describe(source)}`);
     const bytes = byteLengthOf(source);
     if (isAllocation(target)) {
@@ -383,5 +386,6 @@ export class PMEMMemoryPool extends HostPool {
 
 export type { Pointer };
 
-// The public members, behind the check of their receiver (src/receiver.ts; leftovers2).
-checkReceivers(PMEMMemoryPool.prototype, "pool", isPMEMPool, ["persist", "flush", "drain", "memcpyPersist", "setRoot", "link", "linked", "commitUnpublished", "getRoot", "root", "roots", "allocations", "close"], foreignPool);
+// The public members, behind the check of their receiver (src/receiver.ts; leftovers2); persist, flush
+// and memcpyPersist, on the persisting loop's path, check theirs in their bodies.
+checkReceivers(PMEMMemoryPool.prototype, "pool", isPMEMPool, ["drain", "setRoot", "link", "linked", "commitUnpublished", "getRoot", "root", "roots", "allocations", "close"], foreignPool);
