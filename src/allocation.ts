@@ -8,6 +8,7 @@ import { DoubleFreeError, UnsupportedOperationError, UseAfterFreeError, type Mem
 import { allocationLine } from "./inspect";
 import type { HostPool, NativePool } from "./pool";
 import { typedArrayTypeArg } from "./validate";
+import { checkReceivers, foreignHandle } from "./receiver";
 
 export type TypedArrayConstructor =
   | Int8ArrayConstructor
@@ -97,6 +98,9 @@ export function isAllocation(value: unknown): value is Allocation {
   return typeof value === "object" && value !== null && hasHostFields(value);
 }
 
+/** The refusal of a handle's member called on anything but a handle a pool made (src/receiver.ts). */
+const foreignAllocation = foreignHandle("an allocation (pool.allocate(), fromPointer())");
+
 export abstract class PoolAllocation<P extends NativePool = NativePool> {
   readonly #pool: P;
   readonly #ptr: Pointer;
@@ -146,16 +150,19 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   /** The pool the allocation came from. */
   get pool(): P {
+    if (!(typeof this === "object" && this !== null && #pool in this)) throw foreignAllocation("allocation.pool", this);
     return this.#pool;
   }
 
   /** Address of the first byte (a device address for GPU allocations), for native code. */
   get ptr(): Pointer {
+    if (!(typeof this === "object" && this !== null && #ptr in this)) throw foreignAllocation("allocation.ptr", this);
     return this.#ptr;
   }
 
   /** Bytes asked for. */
   get size(): number {
+    if (!(typeof this === "object" && this !== null && #size in this)) throw foreignAllocation("allocation.size", this);
     return this.#size;
   }
 
@@ -181,6 +188,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   /** Whether the memory is still this allocation's. */
   get alive(): boolean {
+    if (!(typeof this === "object" && this !== null && #freed in this)) throw foreignAllocation("allocation.alive", this);
     return !this.#freed && this.#epoch === this.#pool.epoch && !this.#pool.destroyed && this.#pool.stillHolds(this.#offset, this.#id);
   }
 
@@ -191,6 +199,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   /** Returns the block to its pool. A second free is a DoubleFreeError. */
   free(): void {
+    if (!(typeof this === "object" && this !== null && #freed in this)) throw foreignAllocation("allocation.free", this);
     this.assertFreeable();
     // settle()'s steps written out: no closure made per free (the handle's common path).
     let damage: MemoryPoolError | undefined;
@@ -296,6 +305,8 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 }
 
 /** An allocation of host memory: typed views over exactly its bytes. */
+export { foreignAllocation };
+
 export class Allocation extends PoolAllocation<HostPool> {
   #bytes: Uint8Array<ArrayBuffer> | undefined = undefined;
 
@@ -313,6 +324,7 @@ export class Allocation extends PoolAllocation<HostPool> {
    * else, and it is detached (length 0) once the allocation ends in this thread.
    */
   get bytes(): Uint8Array<ArrayBuffer> {
+    if (!(typeof this === "object" && this !== null && #bytes in this)) throw foreignAllocation("allocation.bytes", this);
     this.assertAlive("read bytes of");
     const cached = this.#bytes;
     // A view the caller detached by transferring its buffer away is replaced (size is never 0).
@@ -335,6 +347,7 @@ export class Allocation extends PoolAllocation<HostPool> {
 
   /** A typed view of the whole block, as safe as `bytes`: as(Float32Array) has floor(size / 4) elements. */
   as<T extends TypedArrayConstructor>(type: T): InstanceType<T> {
+    if (!(typeof this === "object" && this !== null && #bytes in this)) throw foreignAllocation("allocation.as", this);
     this.assertAlive("view");
     const checked = typedArrayTypeArg("as", type);
     return new checked(this.#exactBuffer(), 0, Math.floor(sizeOfAllocation(this) / checked.BYTES_PER_ELEMENT)) as InstanceType<T>;
@@ -349,6 +362,7 @@ export class Allocation extends PoolAllocation<HostPool> {
    * whatever is allocated there next. It is never longer than the allocation it is handed out for.
    */
   windowBytes(): Uint8Array<ArrayBuffer> {
+    if (!(typeof this === "object" && this !== null && #bytes in this)) throw foreignAllocation("allocation.windowBytes", this);
     this.assertAlive("view");
     return poolOfAllocation(this).windowView(offsetOfAllocation(this), sizeOfAllocation(this));
   }
@@ -358,3 +372,7 @@ export class Allocation extends PoolAllocation<HostPool> {
     this.#bytes = undefined;
   }
 }
+
+// The public members that are not hot paths, behind the check of their receiver (src/receiver.ts);
+// the hot ones (ptr, size, pool, alive, free, bytes, as, windowBytes) check theirs in their bodies.
+checkReceivers(PoolAllocation.prototype, "allocation", isPoolAllocation, ["id", "toJSON", "toString", Symbol.dispose, Bun.inspect.custom], foreignAllocation);

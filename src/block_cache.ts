@@ -50,6 +50,14 @@ const Counter = { allocations: 0, frees: 1, allocatedBytes: 2, freedBytes: 3, pe
  */
 const PENDING_ALLOC = 1;
 const PENDING_FREE = 2;
+/**
+ * The pending word's other bits: a sequence each operation advances as it begins (its kind in
+ * the low bits) and leaves as it ends (kind 0), so that the core reads the record's counters as of
+ * one moment, re-reading them while the word moved (js_cache.zig `steady`): the stores were made
+ * anyway; only their values changed.
+ */
+const PENDING_KIND_MASK = 3;
+const PENDING_SEQUENCE_STEP = 4;
 const CHUNK_SHIFT = 12;
 const CHUNK_BLOCKS = 1 << CHUNK_SHIFT;
 /**
@@ -96,6 +104,8 @@ function checkLayout(): void {
     ["cacheChunkStartOffset", c.cacheChunkStartOffset, 4 * START_PLUS_ONE],
     ["cachePendingAlloc", c.cachePendingAlloc, PENDING_ALLOC],
     ["cachePendingFree", c.cachePendingFree, PENDING_FREE],
+    ["cachePendingKindMask", c.cachePendingKindMask, PENDING_KIND_MASK],
+    ["cachePendingSequenceStep", c.cachePendingSequenceStep, PENDING_SEQUENCE_STEP],
     ["blockFreedFlag", c.blockFreedFlag | 0, FREED],
     ["blockContinuedFlag", c.blockContinuedFlag, CONTINUED],
     ["blockDeadState", c.blockDeadState | 0, DEAD],
@@ -179,6 +189,8 @@ export class BlockCache implements ThreadCache {
   #frees: number;
   #allocatedBytes: number;
   #freedBytes: number;
+  /** The pending word's sequence (PENDING_SEQUENCE_STEP): the one the operation under way began, or the last one ended. */
+  #sequence = 0;
   /** The pool's last id: this thread's copy is the truth (the core's allocations are told with sawCoreId). */
   #lastPoolId = 0;
   /** A shared pool's ids this thread took from the core (a batch at a time) and has not given out: #nextId up to #idsEnd. */
@@ -213,6 +225,7 @@ export class BlockCache implements ThreadCache {
     this.#numbers = new Int32Array(this.#capacity);
     this.#addresses = new Float64Array(this.#capacity);
     this.#count = Atomics.load(this.#words, Word.count);
+    this.#sequence = Atomics.load(this.#words, Word.pendingKind) & ~PENDING_KIND_MASK;
     this.#coreWrittenBelow = this.#count;
     this.maxBytes = Math.min(maxBytes, this.#stride * GRANULE_BYTES);
   }
@@ -335,7 +348,7 @@ export class BlockCache implements ThreadCache {
         const counters = this.#counters;
         words[Word.pendingNumber] = number;
         counters[Counter.pendingBefore] = this.#allocations;
-        words[Word.pendingKind] = PENDING_ALLOC;
+        words[Word.pendingKind] = (this.#sequence = (this.#sequence + PENDING_SEQUENCE_STEP) | 0) | PENDING_ALLOC;
         const next = this.#nextId++;
         this.#count = count;
         words[Word.count] = count;
@@ -344,7 +357,7 @@ export class BlockCache implements ThreadCache {
         else Atomics.store(chunk, at, next);
         counters[Counter.allocations] = ++this.#allocations;
         counters[Counter.allocatedBytes] = this.#allocatedBytes += size;
-        words[Word.pendingKind] = 0;
+        words[Word.pendingKind] = this.#sequence;
         this.lastId = next;
         return this.#addresses[count]!;
       }
@@ -457,7 +470,7 @@ export class BlockCache implements ThreadCache {
       words[Word.count] = count + 1;
       words[Word.pendingNumber] = number;
       counters[Counter.pendingBefore] = this.#frees;
-      words[Word.pendingKind] = PENDING_FREE;
+      words[Word.pendingKind] = (this.#sequence = (this.#sequence + PENDING_SEQUENCE_STEP) | 0) | PENDING_FREE;
       if (Atomics.compareExchange(chunk, at, state, state | FREED) !== state) {
         this.#unstack(count); // not ours to free
         return this.#freeSlow(g, 0);
@@ -465,7 +478,7 @@ export class BlockCache implements ThreadCache {
       this.#count = count + 1;
       counters[Counter.frees] = ++this.#frees;
       counters[Counter.freedBytes] = this.#freedBytes += requested;
-      words[Word.pendingKind] = 0;
+      words[Word.pendingKind] = this.#sequence;
       return 0;
     }
     // An exclusive pool's hit, whole here as allocAddress's is: the push (in the record at
@@ -503,7 +516,7 @@ export class BlockCache implements ThreadCache {
   #intendFree(number: number): void {
     this.#words[Word.pendingNumber] = number;
     this.#counters[Counter.pendingBefore] = this.#frees;
-    this.#words[Word.pendingKind] = PENDING_FREE;
+    this.#words[Word.pendingKind] = (this.#sequence = (this.#sequence + PENDING_SEQUENCE_STEP) | 0) | PENDING_FREE;
   }
 
   /**
@@ -539,7 +552,7 @@ export class BlockCache implements ThreadCache {
       this.#counters[Counter.frees] = this.#frees;
       this.#counters[Counter.freedBytes] = this.#freedBytes;
     }
-    this.#words[Word.pendingKind] = 0;
+    this.#words[Word.pendingKind] = this.#sequence;
     return 0;
   }
 
@@ -569,7 +582,7 @@ export class BlockCache implements ThreadCache {
   /** The block #stackTop put in slot `count` was not freed here after all: off the stack again, no free in flight. */
   #unstack(count: number): void {
     this.#words[Word.count] = count;
-    this.#words[Word.pendingKind] = 0;
+    this.#words[Word.pendingKind] = this.#sequence;
   }
 
   /** The free of #free's uncommon cases: a chunk not viewed yet, a block in a race, and every failure. */

@@ -5,7 +5,7 @@
  * check every length and offset against both sides before any DMA starts (src/copy.ts).
  */
 import type { Pointer } from "bun:ffi";
-import { Allocation, isAllocation, isPoolAllocation, MADE_BY_POOL, PoolAllocation, type TypedArrayConstructor } from "./allocation";
+import { Allocation, foreignAllocation, isAllocation, isPoolAllocation, MADE_BY_POOL, PoolAllocation, type TypedArrayConstructor } from "./allocation";
 import { checkedOffset, checkRange, copyBetween, copyOptionsArg, endpointOf, type CopyOptions, type Endpoint } from "./copy";
 import type { PoolConfig } from "./config";
 import type { HistoryEvent } from "./debug/history";
@@ -15,7 +15,8 @@ import { GPUDebug } from "./gpu_debug";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
 import { allocationIdOf } from "./native";
 import * as native from "./native";
-import { NativePool, type PoolCalls } from "./pool";
+import { foreignPool, NativePool, type PoolCalls } from "./pool";
+import { checkReceivers } from "./receiver";
 import { GPUStream, streamOf, type StreamOptions } from "./stream";
 import { pointerArg, sizeArg } from "./validate";
 
@@ -59,10 +60,17 @@ export function isGPUAllocation(value: unknown): value is GPUAllocation {
 export type HostSide = Allocation | ArrayBufferView;
 
 /** A pool of device memory on `config.deviceId`. */
+/** Whether a value is a GPU pool the manager made (src/receiver.ts). */
+let isGPUPool: (value: unknown) => boolean;
+
 export class GPUMemoryPool extends NativePool {
   readonly kind = "gpu" as const;
   /** @internal the device-side checks (DebugGPU): canaries and fills by kernel, history, leaks. */
   readonly gpuDebug: GPUDebug | undefined;
+
+  static {
+    isGPUPool = (value) => typeof value === "object" && value !== null && #allocOffset in value;
+  }
 
   /** @internal pools are made by MemoryPoolManager */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls) {
@@ -240,3 +248,7 @@ function hostEndpoint(side: HostSide, role: "source" | "destination"): Endpoint 
   if (!isAllocation(side) && !ArrayBuffer.isView(side)) throw new InvalidPointerError(`the ${role} must be an Allocation or a typed array`);
   return endpointOf(side, role);
 }
+
+// The public members, behind the check of their receiver (src/receiver.ts).
+checkReceivers(GPUAllocation.prototype, "allocation", isGPUAllocation, ["deviceId", "length", "free"], foreignAllocation);
+checkReceivers(GPUMemoryPool.prototype, "pool", isGPUPool, ["allocate", "allocateRaw", "deallocate", "fromPointer", "check", "getLeaks", "getHistory", "exportAllocation", "createStream", "copyHostToDevice", "copyDeviceToHost", "copyDeviceToDevice", "fill"], foreignPool);

@@ -11,6 +11,7 @@ import { describe, InvalidArgumentError, InvalidPointerError, OutOfBoundsError, 
 import { GRANULE_BYTES, HostMemory } from "./native";
 import * as native from "./native";
 import { byteLengthOf } from "./validate";
+import { checkReceivers, foreignReceiver } from "./receiver";
 
 /** What travels to the other process (postMessage it, write it to a pipe, pass it on argv). */
 export interface GPUIPCHandle {
@@ -52,9 +53,16 @@ export function exportAllocation(allocation: ExportedAllocation): GPUIPCHandle {
 const HANDLE_FIELDS = ["pid", "fd", "deviceId", "rangeBytes", "offset", "size"] as const;
 
 /** Device memory of another process, mapped here. */
+/** Whether a value is memory SharedGPUMemory.open() mapped (src/receiver.ts). */
+let isSharedGPUMemory: (value: unknown) => boolean;
+
 export class SharedGPUMemory {
   readonly #base: number;
   #closed = false;
+
+  static {
+    isSharedGPUMemory = (value) => typeof value === "object" && value !== null && #base in value;
+  }
 
   private constructor(
     readonly handle: Readonly<GPUIPCHandle>,
@@ -138,3 +146,6 @@ function hostBytes(view: ArrayBufferView): number {
   if (!ArrayBuffer.isView(view)) throw new InvalidArgumentError("view", `SharedGPUMemory copies to and from a typed array or DataView, not ${describe(view)}`);
   return byteLengthOf(view);
 }
+
+// The public members, behind the check of their receiver (src/receiver.ts).
+checkReceivers(SharedGPUMemory.prototype, "sharedMemory", isSharedGPUMemory, ["ptr", "size", "read", "write", "close", Symbol.dispose], foreignReceiver("memory that SharedGPUMemory.open() mapped"));

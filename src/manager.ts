@@ -18,6 +18,7 @@ import { constructPool, CPUMemoryPool, onPoolDestroyed, PinnedMemoryPool, type P
 import { watchForShowStats } from "./show_stats";
 import { bytes, type MemoryStats } from "./stats";
 import { isWellFormedName } from "./validate";
+import { checkReceivers, foreignReceiver } from "./receiver";
 
 export type MemoryPool = CPUMemoryPool | PinnedMemoryPool | GPUMemoryPool | PMEMMemoryPool;
 /** The class of pool each kind names: what getPool(name, kind) returns. */
@@ -144,6 +145,9 @@ function validName(name: unknown): Uint8Array {
   return encoded;
 }
 
+/** Whether a value is the manager getInstance() gives (src/receiver.ts). */
+let isManager: (value: unknown) => boolean;
+
 export class MemoryPoolManager {
   static #instance: MemoryPoolManager | undefined;
   readonly #pools = new Map<string, MemoryPool>();
@@ -155,6 +159,10 @@ export class MemoryPoolManager {
 
   /** The manager of the library's evaluation before this one in this thread (bun --hot), if any. */
   readonly #earlier: EarlierManager | undefined;
+
+  static {
+    isManager = (value) => typeof value === "object" && value !== null && #pools in value;
+  }
 
   private constructor(earlier: EarlierManager | undefined) {
     this.#earlier = earlier;
@@ -502,3 +510,12 @@ export class MemoryPoolManager {
     return this.#wrap(name, Object.freeze(configFromRecord(record)), handle, kind, false);
   }
 }
+
+// The public members, behind the check of their receiver (src/receiver.ts).
+checkReceivers(
+  MemoryPoolManager.prototype,
+  "manager",
+  isManager,
+  ["createCPUPool", "createGPUPool", "createPinnedPool", "createPMEMPool", "getPool", "hasPool", "destroyPool", "flushThreadCaches", "listPools", "toJSON", "getStatsString", "defaultCPUPool", "defaultGPUPool", "listDevices", Symbol.dispose],
+  foreignReceiver("the MemoryPoolManager that MemoryPoolManager.getInstance() gives"),
+);

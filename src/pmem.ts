@@ -14,7 +14,8 @@ import type { LeakInfo } from "./debug/report";
 import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError } from "./errors";
 import { encodeName, GRANULE_BYTES, Status } from "./native";
-import { HostPool, trackAddresses } from "./pool";
+import { foreignPool, HostPool, trackAddresses } from "./pool";
+import { checkReceivers } from "./receiver";
 import { booleanOption, byteLengthOf, isArrayBuffer, isWellFormedName, optionsArg, sizeArg } from "./validate";
 import * as native from "./native";
 
@@ -68,6 +69,9 @@ function persistLength(length: number | undefined, offset: number, extent: numbe
   return len;
 }
 
+/** Whether a value is a PMEM pool the manager made (src/receiver.ts). */
+let isPMEMPool: (value: unknown) => boolean;
+
 export class PMEMMemoryPool extends HostPool {
   readonly kind = "pmem" as const;
   /** The pool's file (an absolute path). */
@@ -76,6 +80,10 @@ export class PMEMMemoryPool extends HostPool {
   readonly isPmem: boolean;
   /** Whether opening the pool created its file (false: an existing pool was opened and recovered). */
   readonly created: boolean;
+
+  static {
+    isPMEMPool = (value) => typeof value === "object" && value !== null && #rangeLength in value;
+  }
 
   /** @internal pools are made by MemoryPoolManager.createPMEMPool */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number) {
@@ -91,11 +99,13 @@ export class PMEMMemoryPool extends HostPool {
    * crash or power failure. pmem_persist on PMEM, pmem_msync elsewhere. A view persists its own bytes.
    */
   persist(target: PersistTarget, length?: number, offset = 0): void {
+    if (!(typeof this === "object" && this !== null && #rangeLength in this)) throw foreignPool("pool.persist", this); // in the body: src/receiver.ts
     this.#writeBack(PERSIST, target, length, offset);
   }
 
   /** Starts writing `length` bytes back without waiting; drain() waits. flush() + drain() = persist(). */
   flush(target: PersistTarget, length?: number, offset = 0): void {
+    if (!(typeof this === "object" && this !== null && #rangeLength in this)) throw foreignPool("pool.flush", this); // in the body: src/receiver.ts
     this.#writeBack(FLUSH, target, length, offset);
   }
 
@@ -122,6 +132,7 @@ export class PMEMMemoryPool extends HostPool {
    * `offset` (InvalidSizeError): the copy never reaches the next allocation.
    */
   memcpyPersist(target: PersistTarget, source: ArrayBufferView | ArrayBuffer, offset = 0): void {
+    if (!(typeof this === "object" && this !== null && #rangeLength in this)) throw foreignPool("pool.memcpyPersist", this);
     if (!(ArrayBuffer.isView(source) || isArrayBuffer(source))) throw new InvalidArgumentError("source", `memcpyPersist copies from a typed array, DataView or ArrayBuffer, not ${describe(source)}`);
     const bytes = byteLengthOf(source);
     if (isAllocation(target)) {
@@ -374,3 +385,7 @@ export class PMEMMemoryPool extends HostPool {
 }
 
 export type { Pointer };
+
+// The public members, behind the check of their receiver (src/receiver.ts; leftovers2); persist, flush
+// and memcpyPersist, on the persisting loop's path, check theirs in their bodies.
+checkReceivers(PMEMMemoryPool.prototype, "pool", isPMEMPool, ["drain", "setRoot", "link", "linked", "commitUnpublished", "getRoot", "root", "roots", "allocations", "close"], foreignPool);

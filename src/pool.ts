@@ -35,6 +35,7 @@ import { plainConfig, takeSnapshot, type AllocationDetailsProvider, type PoolSna
 import { poolLine } from "./inspect";
 import { showStatsBeforeDestroy } from "./show_stats";
 import { MemoryStats, type MemoryStatsJSON } from "./stats";
+import { checkReceivers, foreignReceiver } from "./receiver";
 
 /**
  * 1 / GRANULE_BYTES, exact (a power of two): an address becomes a granule offset with a multiply,
@@ -143,6 +144,13 @@ export function constructPool<T extends NativePool>(make: () => T): T {
   }
 }
 
+/** Whether a value is a pool the manager made (of any kind): its private fields are the proof (src/receiver.ts). */
+let isNativePool: (value: unknown) => boolean;
+let isHostPool: (value: unknown) => boolean;
+
+/** The refusal of a pool's member called on anything but a pool (src/receiver.ts). */
+export const foreignPool = foreignReceiver("a pool that MemoryPoolManager made");
+
 export abstract class NativePool {
   abstract readonly kind: PoolKind;
   // The state the pool changes after it is made lives in private fields: a program that freezes
@@ -180,6 +188,10 @@ export abstract class NativePool {
   #exclusiveBlocks = false;
   /** The message of a failure found by the cache (the core's last message is not about it). */
   #cacheMessage: string | undefined = undefined;
+
+  static {
+    isNativePool = (value) => typeof value === "object" && value !== null && #handle in value;
+  }
 
   /** @internal pools are made by MemoryPoolManager */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls: PoolCalls = coreCalls) {
@@ -834,6 +846,10 @@ export abstract class HostPool extends NativePool {
   /** Whether #endCount proves life: decided on first use, the subclass's `kind` being set after this constructor. */
   #endsProveLife: boolean | undefined = undefined;
 
+  static {
+    isHostPool = (value) => typeof value === "object" && value !== null && #windows in value;
+  }
+
   /** @internal pools are made by MemoryPoolManager */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls) {
     super(name, config, handle, calls);
@@ -853,6 +869,7 @@ export abstract class HostPool extends NativePool {
 
   /** An Allocation of `size` bytes. */
   allocate(size: number): Allocation {
+    if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.allocate", this);
     const offset = this.allocOffset(size);
     const tagged = this.lastTaggedId; // the id, and in its top bit whether the allocation has guard pages
     const allocation = new Allocation(this, this.addressOf(offset), size, offset, allocationIdOf(tagged), MADE_BY_POOL, this.#endsProof());
@@ -862,6 +879,7 @@ export abstract class HostPool extends NativePool {
 
   /** A bare pointer for hot paths: no handle object; free it with deallocate(pointer). */
   allocateRaw(size: number): Pointer {
+    if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.allocateRaw", this);
     const address = this.cachedAddress(size);
     return address !== 0 ? (address as Pointer) : this.#allocateRawSlow(size); // kept small for JSC's inliner, as releaseAddress
   }
@@ -879,6 +897,7 @@ export abstract class HostPool extends NativePool {
    * deallocate(view) (or its pointer); a view kept past that reaches the block's next allocation.
    */
   allocateWindowBytes(size: number): Uint8Array<ArrayBuffer> {
+    if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.allocateWindowBytes", this);
     // Checked before the block is taken: a block with no view would have to be given back.
     if (size > WINDOW_BYTES) throw this.#windowTooLarge(size);
     if (this.debug !== undefined) return this.#windowBytesTracked(size);
@@ -907,6 +926,7 @@ export abstract class HostPool extends NativePool {
 
   /** Frees an Allocation, its pointer, or a view that starts at its first byte. */
   deallocate(target: Freeable): void {
+    if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.deallocate", this);
     if (typeof target === "number") return this.releaseAddress(target);
     // A window view this pool handed out frees its block by address, as a pointer would: one
     // lookup, with no address asked of the engine (a window view outlives its allocation anyway).
@@ -1147,6 +1167,12 @@ export abstract class HostPool extends NativePool {
     }
   }
 }
+
+// The public members, behind the check of their receiver (src/receiver.ts).
+const POOL_MEMBERS = ["name", "config", "getStats", "resetPeaks", "check", "getLeaks", "getHistory", "snapshot", "toJSON", "toString", "destroy", "reset", "trim", Symbol.dispose, Bun.inspect.custom] as const;
+checkReceivers(NativePool.prototype, "pool", isNativePool, POOL_MEMBERS, foreignPool);
+// allocate, allocateRaw, allocateWindowBytes and deallocate check theirs in their bodies: a wrapper's call cost the raw pair 2x (bench/receivers.ts).
+checkReceivers(HostPool.prototype, "pool", isHostPool, ["fromPointer"], foreignPool);
 
 /** A pool of host memory from the OS. */
 export class CPUMemoryPool extends HostPool {

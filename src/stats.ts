@@ -4,6 +4,7 @@
  * (reservedParts), the same rows renderMemoryMap draws from a snapshot's blocks.
  */
 import { ABI, STATS_FIELDS } from "./native";
+import { checkReceivers, foreignReceiver } from "./receiver";
 
 export type StatsField = (typeof STATS_FIELDS)[number];
 /** What MemoryStats.toJSON() gives: every figure by name, and the pool's name. */
@@ -96,6 +97,19 @@ export class MemoryStats {
     return out;
   }
 }
+
+/**
+ * Whether a value holds every figure of a MemoryStats (what its members read): one getStats() made,
+ * or one rebuilt from its JSON over the prototype. An object that only has the prototype has none,
+ * and its members are refused (src/receiver.ts), not a TypeError from inside a figure's formatting.
+ */
+function holdsFigures(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const figures = value as Record<string, unknown>;
+  return typeof figures.poolName === "string" && STATS_FIELDS.every((field) => typeof figures[field] === "number");
+}
+
+checkReceivers(MemoryStats.prototype, "stats", holdsFigures, ["utilization", "getStatsString", "toJSON"], foreignReceiver("MemoryStats that pool.getStats() made (or one rebuilt from its JSON)"));
 
 export function bytes(n: number): string {
   if (n < 1024) return `${n} B`;

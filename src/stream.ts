@@ -8,6 +8,7 @@ import { ConfigError, UnsupportedOperationError, UseAfterFreeError } from "./err
 import { streamLine } from "./inspect";
 import * as native from "./native";
 import { optionsArg } from "./validate";
+import { checkReceivers, foreignReceiver } from "./receiver";
 
 /** A CUDA stream of a GPU pool's device: work on it runs in order, streams run concurrently. */
 export class GPUStream {
@@ -92,3 +93,6 @@ export interface StreamOptions {
   /** Queue the work on this stream, or for allocate/deallocate: order the block's reuse by it. */
   stream?: GPUStream;
 }
+
+// The public members, behind the check of their receiver (src/receiver.ts).
+checkReceivers(GPUStream.prototype, "stream", GPUStream.made, ["deviceId", "handle", "synchronize", "destroy", "toString", Symbol.dispose, Bun.inspect.custom], foreignReceiver("a GPUStream that gpuPool.createStream() made"));

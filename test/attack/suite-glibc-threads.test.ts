@@ -16,8 +16,8 @@
  * bytesInUse, nothing past bytesReserved, nothing negative). On sharded Variable pools a quarter of the
  * readings had bytesAllocated < bytesInUse: the shards' free space was summed shard by shard after the
  * counters were read, and allocations were counted outside their shard's lock. (FixedSize pools with
- * JavaScript caches still give bytesAllocated < bytesInUse in about 1 reading in 20,000: that rule is
- * left out for them, see the child.)
+ * JavaScript caches gave bytesAllocated < bytesInUse in about 1 reading in 20,000 until each cache's
+ * record was read as of one moment: test/attack/leftovers2-stats-reading.)
  * (tst-mallocfork has no counterpart: Bun cannot fork.) SUITE_SCALE=n multiplies the Workers and the reading time.
  */
 import { expect, test } from "bun:test";

@@ -37,7 +37,7 @@ const js_bins = @import("sync/js_bins.zig");
 const lockfree_fixed = @import("sync/lockfree_fixed.zig");
 
 /// The version of the exports' signatures (src/abi.ts ABI_VERSION expects the same number).
-pub const version: u32 = 21;
+pub const version: u32 = 22;
 
 /// Numbers both sides use, by name.
 const constants = .{
@@ -61,6 +61,8 @@ const constants = .{
     .{ "cacheChunkStartOffset", @offsetOf(lockfree_fixed.Chunk, "start_plus_one") },
     .{ "cachePendingAlloc", js_cache.pending_alloc },
     .{ "cachePendingFree", js_cache.pending_free },
+    .{ "cachePendingKindMask", js_cache.pending_kind_mask },
+    .{ "cachePendingSequenceStep", js_cache.pending_sequence_step },
     .{ "blockFreedFlag", lockfree_fixed.freed_flag },
     .{ "blockContinuedFlag", lockfree_fixed.continued_flag },
     .{ "blockDeadState", lockfree_fixed.dead_state },

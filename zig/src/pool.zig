@@ -211,12 +211,40 @@ pub const Pool = struct {
             .fixed_size => |fixed| @max(config.initial_size, @as(u64, fixed.stride) * granule_bytes),
             .variable => config.initial_size,
         };
-        const first_index = self.grow(std.mem.alignForward(u64, first_region_bytes, granularity)) orelse {
+        const first_bytes = std.mem.alignForward(u64, first_region_bytes, granularity);
+        // A block that maxSize cannot hold (blockSize with its canaries and alignment past it) is a
+        // setting no pool can have, not memory that ran out: the core is the one place that knows
+        // what a block takes, so it refuses here, before anything is committed.
+        if (config.strategy == .fixed_size and config.max_size != 0 and first_bytes > self.arena.reserved_bytes) {
+            const stride_bytes = @as(u64, self.strategy.fixed_size.stride) * granule_bytes;
+            self.deinitParts();
+            return status.failConfig("maxSize", "PoolConfig.maxSize = {d}: a FixedSize pool's block of {d} bytes takes {d} with its alignment and canaries, more than maxSize holds ({d} bytes, committed {d} at a time)", .{ config.max_size, config.block_size, stride_bytes, reserved_bytes, granularity });
+        }
+        const first_index = self.grow(first_bytes) orelse {
             self.deinitParts();
             return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes of {s} memory", .{ config.initial_size, @tagName(config.kind) });
         };
         self.growth_step_bytes = self.arena.regionBytes(first_index);
+        if (config.strategy == .fixed_size) self.size_max = self.largestRunBytes();
         return self;
+    }
+
+    /// A fixed-size pool's largest request, made once its first region is there: a run of whole
+    /// blocks in one region (a run never spans two) of its reservation, in the first region or in
+    /// one region of all the room beside it (the first region is never given back), below 4 GiB.
+    /// A larger request could not be served however many blocks were free: InvalidSize, where
+    /// OutOfMemory would say that freeing some might help. (A pool with growth 0 answers
+    /// OutOfMemory past its first region, as a Variable pool does: test/sizes.test.ts.)
+    fn largestRunBytes(self: *const Pool) u64 {
+        assert(self.arena.regions.items.len == 1 and self.journal == null);
+        const stride_bytes = @as(u64, self.strategy.fixed_size.stride) * granule_bytes;
+        const granularity = self.arena.backend.granularity();
+        const first_bytes = self.arena.regionBytes(0);
+        const room = (self.arena.reserved_bytes - first_bytes) / granularity * granularity;
+        const grown_bytes = @min(room, @as(u64, tlsf_mod.region_granules_max) * granule_bytes);
+        const blocks = @max(first_bytes, grown_bytes) / stride_bytes;
+        assert(blocks >= 1);
+        return @min(blocks * stride_bytes, std.math.maxInt(u32));
     }
 
     /// The entry points of a pool's layers (layers.zig composes them: lock, debug layer,
@@ -639,12 +667,7 @@ pub const Pool = struct {
 
     fn failBadFree(self: *const Pool, result: FreeResult, g: u32) Error {
         @branchHint(.cold);
-        return switch (result) {
-            .freed => unreachable,
-            .double_free => status.fail(error.DoubleFree, "double free: the block at offset {d} of pool '{s}' is already free", .{ @as(u64, g) * granule_bytes, self.name }),
-            .interior_pointer => status.fail(error.InvalidPointer, "pointer at offset {d} points inside an allocation of pool '{s}', not at its start", .{ @as(u64, g) * granule_bytes, self.name }),
-            .unknown_pointer => status.fail(error.InvalidPointer, "pool '{s}' never gave out a block at offset {d}", .{ self.name, @as(u64, g) * granule_bytes }),
-        };
+        return tlsf_mod.failBadFree(result, g, self.alignment_granules, self.name);
     }
 
     pub fn failOutside(self: *const Pool, g: u32) Error {
@@ -990,6 +1013,25 @@ test "a variable pool at maxSize serves one request of all of it: a size past it
         _ = try pool.free(small.g, small.id);
         _ = try pool.free((try pool.alloc(1 << 20, null)).g, 0);
     };
+}
+
+test "a fixed pool whose maxSize cannot hold one block with its canaries is refused as a setting; one request past its largest run is InvalidSize" {
+    var config = testConfig(.fixed_size);
+    config.block_size = 64 * 1024;
+    config.initial_size = 64 * 1024;
+    config.max_size = 64 * 1024;
+    config.debug.canaries = true;
+    if (debug_layer_built) {
+        try std.testing.expectError(error.Config, Pool.create(std.testing.allocator, "no room", config));
+        try std.testing.expectEqualStrings("maxSize", status.lastSetting());
+    }
+    config = testConfig(.fixed_size); // blocks of 112 bytes: 585 in the first 64 KiB, 1755 in the 192 KiB beside it
+    const pool = try Pool.create(std.testing.allocator, "runs", config);
+    defer pool.destroy();
+    try std.testing.expectEqual(@as(u64, 1755 * 112), pool.sizeMax());
+    try std.testing.expectError(error.InvalidSize, pool.alloc(1755 * 112 + 1, null));
+    const run = try pool.alloc(1755 * 112, null);
+    _ = try pool.free(run.g, run.id);
 }
 
 test "a fixed pool serves a block, refuses sizes past its reservation, and resets" {

@@ -13,6 +13,7 @@ const assert = std.debug.assert;
 const OffsetMap = @import("offset_map.zig").OffsetMap;
 const MapSlot = @import("offset_map.zig").Slot;
 const arena_mod = @import("../arena.zig");
+const status = @import("../status.zig");
 const Region = arena_mod.Region;
 
 const sl_log2 = 4;
@@ -28,6 +29,11 @@ const Block = struct {
     prev_free: u32,
     next_free: u32, // also links recycled records
     is_free: bool,
+    /// A free block no allocation ever started in: a region as added, and what allocations split
+    /// off it. A freed block (and what it merges with) is not, and neither is free space that a
+    /// reset or a restart left, whose history is not known. A bad free inside an untouched block
+    /// is exactly a pointer the pool never gave out (`classify`).
+    untouched: bool = false,
     id: u32, // the allocation's id while live (see Pool), 0 while free
     requested_bytes: u64,
 };
@@ -66,10 +72,38 @@ pub const FreeResult = union(enum) {
     /// `record`: the placement's record of the block just freed (Tlsf: its block index, the
     /// `liveIndex` it had), so a layer that keyed something by it needs no lookup of its own.
     freed: struct { granules: u32, requested_bytes: u64, id: u32, record: u32 = 0 },
+    /// The start of a block the placement knows was freed (a fixed-size slot's freed bit).
     double_free,
+    /// Inside free space where blocks were freed: a block freed there, or a place no block ever
+    /// started. TLSF merges a freed block with its free neighbours and keeps no record of where
+    /// freed blocks started (a bit per 16-byte granule would cost 1/128 of the memory and a store
+    /// on every allocation), so it cannot tell the two apart: `failBadFree` says so. (Free space
+    /// no allocation ever touched is `unknown_pointer`: Block.untouched.)
+    free_space,
     interior_pointer,
     unknown_pointer,
 };
+
+/// The error a bad free of granule `g` is, in a pool whose blocks start at multiples of
+/// `alignment_granules`: exact where the placement can tell (a freed slot, a live block's
+/// interior, free space off the pool's alignment, where no block ever started); free space on it
+/// is taken for a double free, the usual way there (a stale pointer), and the message says it may
+/// be a pointer the pool never gave out. The one wording of each, for every placement.
+pub fn failBadFree(result: FreeResult, g: u32, alignment_granules: u32, pool_name: []const u8) status.Error {
+    @branchHint(.cold);
+    assert(alignment_granules > 0);
+    const at_bytes = @as(u64, g) * arena_mod.granule_bytes;
+    return switch (result) {
+        .freed => unreachable,
+        .double_free => status.fail(error.DoubleFree, "double free: the block at offset {d} of pool '{s}' is already free", .{ at_bytes, pool_name }),
+        .free_space => if (g % alignment_granules != 0)
+            status.fail(error.InvalidPointer, "pool '{s}' never gave out a block at offset {d}: it is free space, where blocks start at multiples of {d} bytes", .{ pool_name, at_bytes, @as(u64, alignment_granules) * arena_mod.granule_bytes })
+        else
+            status.fail(error.DoubleFree, "double free: offset {d} of pool '{s}' is free space: a block there was freed already (or the pointer is one the pool never gave out: free space keeps no record of where its blocks started)", .{ at_bytes, pool_name }),
+        .interior_pointer => status.fail(error.InvalidPointer, "pointer at offset {d} points inside an allocation of pool '{s}', not at its start", .{ at_bytes, pool_name }),
+        .unknown_pointer => status.fail(error.InvalidPointer, "pool '{s}' never gave out a block at offset {d}", .{ pool_name, at_bytes }),
+    };
+}
 
 pub const Tlsf = struct {
     gpa: std.mem.Allocator,
@@ -95,6 +129,11 @@ pub const Tlsf = struct {
     }
 
     pub fn addRegion(self: *Tlsf, region: Region) error{OutOfMemory}!void {
+        return self.addFreeRegion(region, true);
+    }
+
+    /// `region` as one free block; `untouched` where no allocation was ever made in it.
+    fn addFreeRegion(self: *Tlsf, region: Region, untouched: bool) error{OutOfMemory}!void {
         assert(region.committed and region.live_count == 0 and region.len > 0);
         const index = try self.newRecord();
         self.blocks.items[index] = .{
@@ -105,6 +144,7 @@ pub const Tlsf = struct {
             .prev_free = nil,
             .next_free = nil,
             .is_free = true,
+            .untouched = untouched,
             .id = 0,
             .requested_bytes = 0,
         };
@@ -204,6 +244,7 @@ pub const Tlsf = struct {
             block = &self.blocks.items[index];
         }
         block.is_free = false;
+        block.untouched = false;
         block.id = id;
         block.requested_bytes = requested_bytes;
         self.live.putAssumeCapacity(block.start, index);
@@ -231,6 +272,7 @@ pub const Tlsf = struct {
             self.removeFree(next);
             self.absorbNext(merged);
         }
+        self.blocks.items[merged].untouched = false; // a block started in it
         self.insertFree(merged);
         return result;
     }
@@ -286,7 +328,7 @@ pub const Tlsf = struct {
             if (!region.committed or region.owner != owner) continue;
             var empty = region;
             empty.live_count = 0;
-            try self.addRegion(empty);
+            try self.addFreeRegion(empty, false); // its blocks' pointers are stale now, not foreign
         }
     }
 
@@ -463,6 +505,7 @@ pub const Tlsf = struct {
             .prev_free = nil,
             .next_free = nil,
             .is_free = true,
+            .untouched = block.untouched,
             .id = 0,
             .requested_bytes = 0,
         };
@@ -486,6 +529,7 @@ pub const Tlsf = struct {
             .prev_free = nil,
             .next_free = nil,
             .is_free = true,
+            .untouched = block.untouched,
             .id = 0,
             .requested_bytes = 0,
         };
@@ -503,6 +547,7 @@ pub const Tlsf = struct {
         const next = self.blocks.items[next_index];
         assert(block.start + block.size == next.start);
         block.size += next.size;
+        block.untouched = block.untouched and next.untouched;
         block.next_phys = next.next_phys;
         if (next.next_phys != nil) self.blocks.items[next.next_phys].prev_phys = index;
         self.recycle(next_index);
@@ -546,7 +591,7 @@ pub const Tlsf = struct {
         for (self.blocks.items) |block| {
             if (block.size == 0) continue; // a recycled record
             if (start < block.start or start >= @as(u64, block.start) + block.size) continue;
-            if (block.is_free) return .double_free;
+            if (block.is_free) return if (block.untouched) .unknown_pointer else .free_space;
             return .interior_pointer;
         }
         return .unknown_pointer;
@@ -620,7 +665,9 @@ test "tlsf splits, coalesces and reports bad frees" {
     try std.testing.expectEqual(@as(u32, 20), tlsf.lookup(b).?.granules);
     try std.testing.expect(tlsf.free(b + 1) == .interior_pointer);
     try std.testing.expect(tlsf.free(b) == .freed);
-    try std.testing.expect(tlsf.free(b) == .double_free);
+    try std.testing.expect(tlsf.free(b) == .free_space); // freed: TLSF cannot tell a freed start from other free space
+    try std.testing.expect(tlsf.free(b + 3) == .free_space); // inside the freed block: the same
+    try std.testing.expect(tlsf.free(c + 100) == .unknown_pointer); // free space no allocation touched
     try std.testing.expect(tlsf.free(5000) == .unknown_pointer);
     try std.testing.expect(tlsf.free(a) == .freed);
     try std.testing.expect(tlsf.free(c) == .freed);
@@ -628,6 +675,10 @@ test "tlsf splits, coalesces and reports bad frees" {
     try std.testing.expectEqual(@as(u64, 1024), tlsf.largestFreeGranules()); // all merged back
     try std.testing.expect((try tlsf.alloc(1025, 1, 4, 0)) == null);
     try std.testing.expectEqual(@as(u32, 0), (try tlsf.alloc(1024, 1, 5, 0)).?);
+    try std.testing.expect(tlsf.free(0) == .freed);
+    try std.testing.expect(tlsf.free(700) == .free_space); // everything was touched by the whole-region block
+    try tlsf.reset(&.{.{ .start = 0, .len = 1024, .committed = true, .live_count = 0 }}, .strategy);
+    try std.testing.expect(tlsf.free(700) == .free_space); // a reset leaves stale pointers, not foreign ones
 }
 
 test "walk yields every block of every region in address order" {
@@ -673,7 +724,7 @@ test "tlsf restores a region around its live blocks, and they free and coalesce"
     try std.testing.expectEqual(@as(u64, 1000 - 65), tlsf.free_granules);
     try std.testing.expectEqual(@as(u64, 800), tlsf.lookup(200).?.requested_bytes);
     try std.testing.expect(tlsf.free(201) == .interior_pointer);
-    try std.testing.expect(tlsf.free(150) == .double_free);
+    try std.testing.expect(tlsf.free(150) == .free_space);
     for ([_]u32{ 250, 100, 200 }) |start| try std.testing.expect(tlsf.free(start) == .freed);
     try std.testing.expectEqual(@as(u64, 1000), tlsf.largestFreeGranules());
 }

@@ -10,7 +10,8 @@
 //! touched only under that shard's lock; ids are unique among live blocks (one atomic counter).
 const std = @import("std");
 const assert = std.debug.assert;
-const Tlsf = @import("../strategy/tlsf.zig").Tlsf;
+const tlsf_mod = @import("../strategy/tlsf.zig");
+const Tlsf = tlsf_mod.Tlsf;
 const AdaptiveMutex = @import("adaptive_mutex.zig").AdaptiveMutex;
 const StripedCounters = @import("striped_counters.zig").StripedCounters;
 const arena_mod = @import("../arena.zig");
@@ -118,7 +119,7 @@ pub const ShardedVariable = struct {
             }
 
             pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!void {
-                try pool.sharded.?.free(pool.name, g, expected_id);
+                try pool.sharded.?.free(pool.name, g, expected_id, pool.alignment_granules);
             }
 
             pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
@@ -212,7 +213,7 @@ pub const ShardedVariable = struct {
     }
 
     /// Frees the block at `g` in the shard that owns it (with `expected_id` not 0, only while it holds that allocation).
-    pub fn free(self: *ShardedVariable, pool_name: []const u8, g: u32, expected_id: u32) Error!void {
+    pub fn free(self: *ShardedVariable, pool_name: []const u8, g: u32, expected_id: u32, alignment_granules: u32) Error!void {
         const at_bytes = @as(u64, g) * arena_mod.granule_bytes;
         const shard = self.ownerOf(g) orelse return status.fail(error.InvalidPointer, "pointer at offset {d} is not in any region of pool '{s}'", .{ at_bytes, pool_name });
         shard.mutex.lock();
@@ -223,9 +224,7 @@ pub const ShardedVariable = struct {
         }
         switch (shard.tlsf.free(g)) {
             .freed => |freed| self.counters.recordFree(freed.requested_bytes),
-            .double_free => return status.fail(error.DoubleFree, "double free: the block at offset {d} of pool '{s}' is already free", .{ at_bytes, pool_name }),
-            .interior_pointer => return status.fail(error.InvalidPointer, "pointer at offset {d} points inside an allocation of pool '{s}', not at its start", .{ at_bytes, pool_name }),
-            .unknown_pointer => return status.fail(error.InvalidPointer, "pool '{s}' never gave out a block at offset {d}", .{ pool_name, at_bytes }),
+            else => |bad| return tlsf_mod.failBadFree(bad, g, alignment_granules, pool_name),
         }
     }
 

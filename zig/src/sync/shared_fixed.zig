@@ -144,7 +144,9 @@ pub const SharedFixed = struct {
     const Combined = struct { allocations: u64, frees: u64, failed: u64, live: u64, allocated_bytes: u64, freed_bytes: u64, requested_bytes: u64, cached_blocks: u64 };
 
     /// The core path's counters and every JavaScript record's, summed: a block may be allocated on
-    /// one side and freed on the other, so only the sums balance.
+    /// one side and freed on the other, so only the sums balance. Each record's counters are read as
+    /// of one moment (js_cache.zig `steady`), and the core's frees with their bytes before its
+    /// allocations with theirs (striped_counters.zig `readUnclamped`).
     fn combined(self: *SharedFixed) Combined {
         const core_totals = self.counters.readUnclamped();
         const js = js_cache.totals(@atomicLoad(?*js_cache.Record, &self.js_records, .acquire));

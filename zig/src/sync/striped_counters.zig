@@ -55,10 +55,11 @@ pub const StripedCounters = struct {
         return &self.stripes[index];
     }
 
+    /// The count before the bytes (see `readUnclamped`).
     pub fn recordAlloc(self: *StripedCounters, requested_bytes: u64) void {
         const stripe = self.mine();
-        _ = stripe.allocated_bytes.fetchAdd(requested_bytes, .monotonic);
         _ = stripe.allocations.fetchAdd(1, .monotonic);
+        _ = stripe.allocated_bytes.fetchAdd(requested_bytes, .release);
         allocations_since_peak += 1;
         if (allocations_since_peak >= peak_period) {
             allocations_since_peak = 0;
@@ -66,18 +67,19 @@ pub const StripedCounters = struct {
         }
     }
 
-    /// Counts the free before the block can be reused, so a read never sees more frees than allocations.
+    /// Counts the free before the block can be reused, so a read never sees more frees than
+    /// allocations; the bytes before the count (see `readUnclamped`).
     pub fn recordFree(self: *StripedCounters, requested_bytes: u64) void {
         const stripe = self.mine();
         _ = stripe.freed_bytes.fetchAdd(requested_bytes, .monotonic);
-        _ = stripe.frees.fetchAdd(1, .monotonic);
+        _ = stripe.frees.fetchAdd(1, .release);
     }
 
     /// `count` frees of `requested_bytes` in all at once (a pool's reset).
     pub fn recordFrees(self: *StripedCounters, count: u64, requested_bytes: u64) void {
         const stripe = self.mine();
         _ = stripe.freed_bytes.fetchAdd(requested_bytes, .monotonic);
-        _ = stripe.frees.fetchAdd(count, .monotonic);
+        _ = stripe.frees.fetchAdd(count, .release);
     }
 
     pub fn recordFailure(self: *StripedCounters) void {
@@ -96,15 +98,18 @@ pub const StripedCounters = struct {
     pub fn readUnclamped(self: *StripedCounters) Totals {
         var totals: Totals = .{ .allocations = 0, .frees = 0, .failed = 0, .requested_bytes = 0, .allocated_bytes = 0, .freed_bytes = 0 };
         // Frees first: an allocation counted after its free was read would be read too, so
-        // allocations >= frees holds even mid-flight (a block is allocated before it is freed).
+        // allocations >= frees holds even mid-flight (a block is allocated before it is freed). A
+        // free's bytes are added before its count, an allocation's after: read in the other
+        // order, the bytes of the frees read are all there, and the bytes of the allocations read
+        // no more than theirs.
         for (&self.stripes) |*stripe| {
             totals.frees += stripe.frees.load(.acquire);
             totals.freed_bytes += stripe.freed_bytes.load(.monotonic);
         }
         for (&self.stripes) |*stripe| {
+            totals.allocated_bytes += stripe.allocated_bytes.load(.acquire);
             totals.allocations += stripe.allocations.load(.acquire);
             totals.failed += stripe.failed.load(.monotonic);
-            totals.allocated_bytes += stripe.allocated_bytes.load(.monotonic);
         }
         // Mid-flight a free's bytes may be read before its allocation's: the difference then wraps.
         totals.requested_bytes = totals.allocated_bytes -% totals.freed_bytes;
