@@ -160,7 +160,7 @@ pub const Stats = struct {
     }
 
     /// `largest_free` is the largest request the free space could serve in one piece; a fixed-size
-    /// pool serves any request from any free block, so it passes `free` and reads 0 fragmentation.
+    /// pool's is its longest run of free blocks in a row.
     pub const Space = struct { reserved: u64, address_space: u64, regions: u64, free: u64, largest_free: u64, debug: DebugSpace = .{} };
 
     /// What the debug layer holds of the reserved bytes (see the fields of the same names).

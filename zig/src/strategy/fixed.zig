@@ -292,6 +292,18 @@ pub const Fixed = struct {
         return @as(u64, self.free_stack.items.len) * self.stride;
     }
 
+    /// The granules of the longest run of free blocks in one region: the largest request a run
+    /// could serve without growing (free blocks apart from each other serve one block each).
+    pub fn largestFreeGranules(self: *const Fixed) u64 {
+        var longest: u32 = 0;
+        for (self.regions.items, 0..) |region, index| {
+            if (region.count > 0) longest = @max(longest, stride_walk.longestFreeRun(self, @as(u32, @intCast(index))));
+        }
+        const granules = @as(u64, longest) * self.stride;
+        assert(granules <= self.freeGranules());
+        return granules;
+    }
+
     pub const LiveIterator = struct {
         fixed: *const Fixed,
         region: usize = 0,

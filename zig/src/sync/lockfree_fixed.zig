@@ -312,6 +312,16 @@ pub const LockFreeFixed = struct {
         return Walk.init(gpa, self, &order);
     }
 
+    /// The granules of the longest run of free blocks in one committed region of `regions` (blocks
+    /// in thread caches count as free). On a pool other threads use, a moment's view.
+    pub fn largestFreeGranules(self: *const LockFreeFixed, regions: []const Region) u64 {
+        var longest: u32 = 0;
+        for (regions) |region| {
+            if (region.committed) longest = @max(longest, stride_walk.longestFreeRun(self, region));
+        }
+        return @as(u64, longest) * self.stride;
+    }
+
     pub const BlockView = stride_walk.BlockView;
 
     /// Regions by their arena records (stride_walk.zig asks these three).

@@ -263,7 +263,9 @@ pub const SharedFixed = struct {
                 defer shared.growth_mutex.unlock();
                 stats.* = pool.stats;
                 const free_bytes = shared.figures(stats);
-                return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = free_bytes, .largest_free = free_bytes };
+                // Block states and counters are read at different moments while other threads work: no more than the free bytes.
+                const largest_free = @min(free_bytes, shared.fixed.largestFreeGranules(pool.arena.regions.items) * @import("../arena.zig").granule_bytes);
+                return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = free_bytes, .largest_free = largest_free };
             }
 
             pub fn resetPeaks(pool: *Pool) void {
