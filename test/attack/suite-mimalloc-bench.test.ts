@@ -15,12 +15,16 @@
  * with a thread cache, lockFree FixedSize, growth from 64 KiB or none; each run in a child process.
  * Checked exactly at the end: nothing wrong in any Worker; the pool's counts and byte totals equal what
  * the Workers did (and the main thread's given blocks), bytesInUse, liveAllocations and cachedBytes 0,
- * no failed allocation, no leak listed. (Hoard's threadtest and cache-thrash are each Worker on its
+ * no failed allocation, no leak listed. mimalloc's test-api-fill across threads: on mutex pools with
+ * fillOnAlloc (and fillOnFree, canaries) every new block reads the fill byte whole, whichever Worker
+ * freed it before; lockFree and threadLocalCache pools refuse fill patterns (a ConfigError). (Hoard's threadtest and cache-thrash are each Worker on its
  * own blocks: alloc-test and sh6bench cover that; larson and mstress are ported in larson.test.ts and
  * suite-mimalloc-stress.test.ts.) SUITE_SCALE=n multiplies the operations.
  */
 import { describe, expect, test } from "bun:test";
+import { ConfigError, MemoryPoolManager, PoolConfig } from "../../src/index";
 import { runChild } from "../pmem/helpers";
+import { thrown } from "../support/thrown";
 import type { BenchMode, BenchReport } from "../fixtures/attack/suite-bench-worker";
 
 const scale = Number(process.env.SUITE_SCALE ?? 1) || 1;
@@ -39,6 +43,14 @@ const modes: [BenchMode, number, number][] = [
   ["cache-scratch", 400, 200],
 ];
 
+// mimalloc's test-api-fill across threads: with fillOnAlloc every new block reads the byte whole,
+// whichever Worker freed it before (the Worker checks each; fillOnFree and canaries on the free side).
+// Fill patterns work under the pool's lock: lockFree and threadLocalCache pools refuse them (a ConfigError).
+const filled: [string, object][] = [
+  ["Variable, mutex, fillOnAlloc, fillOnFree and canaries", { threadSafety: "mutex", fillOnAlloc: 0xcd, fillOnFree: 0xdd, canaries: true, growth: 2, initialSize: 64 * KiB }],
+  ["FixedSize 64, mutex, fillOnAlloc and fillOnFree", { allocatorType: "FixedSize", blockSize: 64, threadSafety: "mutex", fillOnAlloc: 0xcd, fillOnFree: 0xdd, growth: 2, initialSize: 64 * KiB }],
+];
+
 interface Outcome {
   reports: BenchReport[];
   given: number;
@@ -49,7 +61,7 @@ interface Outcome {
 
 for (const [mode, operations, sizeMax] of modes) {
   describe(`mimalloc-bench / Hoard ${mode} on a shared pool, four Workers`, () => {
-    for (const [name, config] of shapes) {
+    for (const [name, config] of [...shapes, ...(mode === "xmalloc" || mode === "alloc-test" ? filled : [])]) {
       test(name, async () => {
         const run = await runChild("../../fixtures/attack/suite-bench-child.ts", [mode, JSON.stringify(config), "4", String(operations * scale), String(sizeMax)]);
         expect(run.stderr).toBe("");
@@ -74,3 +86,14 @@ for (const [mode, operations, sizeMax] of modes) {
     }
   });
 }
+
+test("test-api-fill: lockFree and threadLocalCache pools refuse fill patterns with a ConfigError naming the field", () => {
+  for (const shape of [{ threadSafety: "lockFree" }, { threadSafety: "mutex", threadLocalCache: true }, { threadSafety: "lockFree", allocatorType: "FixedSize", blockSize: 64 }] as const) {
+    for (const field of ["fillOnAlloc", "fillOnFree"] as const) {
+      const error = thrown<ConfigError>(() => MemoryPoolManager.getInstance().createCPUPool("suite-bench-fill-refused", Object.assign(new PoolConfig(), shape, { [field]: 0xcd })));
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.field).toBe(field);
+      expect(MemoryPoolManager.getInstance().hasPool("suite-bench-fill-refused")).toBe(false);
+    }
+  }
+});
