@@ -424,7 +424,8 @@ pub const SharedFixed = struct {
                 cache_returned = true;
                 if (thread_cache.giveBack(self.owner(), &self.fixed) > 0) continue;
             }
-            if (grown or pool.growFor(@as(u64, count) * self.stride_bytes) == null) break;
+            // (Every free block is on the stack here: gatherRun pushed back what it drained.)
+            if (grown or pool.growForReleasing(@as(u64, count) * self.stride_bytes) == null) break;
             grown = true;
         }
         self.counters.recordFailure();
