@@ -20,10 +20,16 @@
  *   grows in their room, as PyTorch frees its cached segments and retries (counted in bytesTrimmed).
  *   Before the fix the pool, all free, said OutOfMemoryError until the user called trim().
  *   lockFree and threadLocalCache pools keep their regions: there it stays an OutOfMemoryError.
+ * - the memory fraction across four Workers (in a child process): blocks up to 1.5 MiB on a pool of at
+ *   most 8 MiB, an OutOfMemoryError answered by freeing a third of what a Worker holds: empty regions go
+ *   back and new ones grow while other Workers allocate in the rest; stamps intact, every failure
+ *   counted, never past maxSize, and everything balances at the end.
  */
 import { describe, expect, test } from "bun:test";
 import { type CPUMemoryPool, InvalidSizeError, MemoryPoolManager, OutOfMemoryError, type PoolConfig } from "../../src/index";
 import { stamp, stampHolds } from "../fixtures/attack/suite-stamps";
+import { runChild } from "../pmem/helpers";
+import type { BenchReport } from "../fixtures/attack/suite-bench-worker";
 import { cpuPoolsPerTest } from "../support/pools";
 import { random } from "../support/random";
 import { thrown } from "../support/thrown";
@@ -166,5 +172,39 @@ describe("PyTorch's caching allocator on CPU pools", () => {
       }
       balanced(p);
     });
+  }
+});
+
+describe("PyTorch's memory fraction across four Workers: regions given back and grown while others allocate", () => {
+  const maxSize = 8 * MiB;
+  const fractionShapes: [string, object, boolean][] = [
+    ["Variable, mutex", { threadSafety: "mutex" }, true],
+    ["Variable, mutex, canaries and quarantine", { threadSafety: "mutex", canaries: true, quarantineBytes: 256 * KiB }, true],
+    ["FixedSize 4096, mutex (runs)", { threadSafety: "mutex", allocatorType: "FixedSize", blockSize: 4096 }, true],
+    ["Variable, lockFree (shards: regions stay)", { threadSafety: "lockFree" }, false],
+  ];
+  for (const [name, shape, gives] of fractionShapes) {
+    test(name, async () => {
+      const config = { ...shape, growth: 2, initialSize: 256 * KiB, maxSize };
+      const run = await runChild("../../fixtures/attack/suite-bench-child.ts", ["fraction", JSON.stringify(config), "4", "1000", String(1.5 * MiB)]);
+      expect(run.stderr).toBe("");
+      expect(run.signalCode).toBeNull();
+      expect(run.exitCode).toBe(0);
+      const outcome = JSON.parse(run.stdout) as { reports: BenchReport[]; stats: Record<string, number>; space: Record<string, number>; leaks: number };
+      for (const report of outcome.reports) expect(report.wrong).toEqual([]);
+      const allocated = outcome.reports.reduce((sum, r) => sum + r.allocated, 0);
+      const bytes = outcome.reports.reduce((sum, r) => sum + r.bytesAllocated, 0);
+      const outOfMemory = outcome.reports.reduce((sum, r) => sum + r.outOfMemory, 0);
+      expect(outOfMemory).toBeGreaterThan(0); // the limit was met
+      expect(outcome.stats).toEqual({
+        bytesInUse: 0, liveAllocations: 0, allocationCount: allocated, freeCount: allocated, failedAllocations: outOfMemory,
+        bytesAllocatedTotal: bytes, bytesFreedTotal: bytes, cachedBytes: 0,
+      });
+      expect(outcome.space.peakBytesReserved).toBeLessThanOrEqual(maxSize);
+      if (gives) expect(outcome.space.bytesTrimmed).toBeGreaterThan(0); // empty regions went back to make room
+      else expect(outcome.space.bytesTrimmed).toBe(0);
+      expect(outcome.space.trimCount).toBe(0); // nobody called trim()
+      expect(outcome.leaks).toBe(0);
+    }, 30_000);
   }
 });
