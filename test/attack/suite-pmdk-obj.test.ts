@@ -13,13 +13,19 @@
  *   reaches with { unreachable: true };
  * - obj_list: a list of 60 nodes; every third removed by re-linking its predecessor with freePrevious
  *   (unlink and free in one step); the walk, the statistics and a reopened pool all agree.
+ * - obj_pmalloc_oom_mt: four Workers fill one shared pool with 200-byte blocks until each meets
+ *   OutOfMemoryError, all at once, then free them, three rounds (in a child process): together they
+ *   hold, every round, exactly as many blocks as one thread filling it alone (no block lost to a race,
+ *   a thread cache or a failed allocation), and everything balances; on PMEM pools and, the same
+ *   workload, on every shared CPU pool shape.
  * Allocation classes (pmemobj_ctl "heap.alloc_class") are FixedSize PMEM pools here: each test runs on
  * a Variable and a FixedSize pool (which serves sizes up to its block: no runs on PMEM). Transactions (obj_tx_*) have no analogue: publication is per call.
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { type Allocation, MemoryPoolManager, OutOfMemoryError, type PMEMMemoryPool, PoolConfig } from "../../src/index";
 import { pmemUnavailableReason } from "../../src/native";
-import { poolPath, removePoolFiles } from "../pmem/helpers";
+import { poolPath, removePoolFiles, runChild } from "../pmem/helpers";
+import type { BenchReport } from "../fixtures/attack/suite-bench-worker";
 import { random } from "../support/random";
 
 const manager = MemoryPoolManager.getInstance();
@@ -186,5 +192,35 @@ describe.skipIf(whyNot !== undefined)("PMDK obj_* tests on PMEM pools", () => {
       expect([pm.getStats().liveAllocations, pm.getStats().bytesInUse]).toEqual([expected.length + 1, expected.length * 16 + 8]);
       pm.close();
     });
+  }
+});
+
+describe("PMDK obj_pmalloc_oom_mt: Workers filling one pool together hold as many blocks as one thread alone", () => {
+  const MiB = 1024 * KiB;
+  const shapes: [string, object, boolean][] = [
+    ["PMEM, Variable", { threadSafety: "mutex", initialSize: MiB }, true],
+    ["PMEM, FixedSize 256", { threadSafety: "mutex", initialSize: MiB, allocatorType: "FixedSize", blockSize: 256 }, true],
+    ["CPU, Variable, mutex", { threadSafety: "mutex", growth: 0, initialSize: MiB }, false],
+    ["CPU, Variable, lockFree (shards)", { threadSafety: "lockFree", growth: 0, initialSize: MiB }, false],
+    ["CPU, FixedSize 256, mutex", { threadSafety: "mutex", growth: 0, initialSize: MiB, allocatorType: "FixedSize", blockSize: 256 }, false],
+    ["CPU, FixedSize 256, lockFree", { threadSafety: "lockFree", growth: 0, initialSize: MiB, allocatorType: "FixedSize", blockSize: 256 }, false],
+    ["CPU, FixedSize 256, mutex + threadLocalCache", { threadSafety: "mutex", threadLocalCache: true, growth: 0, initialSize: MiB, allocatorType: "FixedSize", blockSize: 256 }, false],
+  ];
+  for (const [name, shape, pmem] of shapes) {
+    test.skipIf(pmem && whyNot !== undefined)(name, async () => {
+      const config = pmem ? { ...shape, pmemPoolPath: poolPath("oom-mt") } : shape;
+      const rounds = 3;
+      const run = await runChild("../../fixtures/attack/suite-bench-child.ts", ["fill", JSON.stringify(config), "4", String(rounds), "200"]);
+      expect(run.stderr).toBe("");
+      expect(run.signalCode).toBeNull();
+      expect(run.exitCode).toBe(0);
+      const outcome = JSON.parse(run.stdout) as { reports: BenchReport[]; mainFill: number; stats: Record<string, number> };
+      for (const report of outcome.reports) expect(report.wrong).toEqual([]);
+      const together = Array.from({ length: rounds }, (_, round) => outcome.reports.reduce((sum, r) => sum + r.filled[round]!, 0));
+      expect(outcome.mainFill).toBeGreaterThan(1000);
+      expect(together).toEqual(Array(rounds).fill(outcome.mainFill));
+      const allocated = outcome.reports.reduce((sum, r) => sum + r.allocated, 0);
+      expect(outcome.stats).toMatchObject({ bytesInUse: 0, liveAllocations: 0, allocationCount: allocated, freeCount: allocated, failedAllocations: 4 * rounds, cachedBytes: 0 });
+    }, 30_000);
   }
 });
