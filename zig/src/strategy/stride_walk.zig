@@ -60,26 +60,6 @@ pub fn StrideWalk(comptime Source: type, comptime Key: type) type {
     };
 }
 
-/// The most free blocks in a row in the region `key` of `source` (a `Source` as above): the
-/// longest run of blocks it could place there, since a run never spans two regions. Reads every
-/// block of the region once: for statistics, not hot paths.
-pub fn longestFreeRun(source: anytype, key: anytype) u32 {
-    const blocks = source.walkBlocks(key);
-    var longest: u32 = 0;
-    var run: u32 = 0;
-    var slot: u32 = 0;
-    while (slot < blocks) {
-        const block = source.walkBlock(key, slot);
-        assert(block.blocks >= 1 and slot + block.blocks <= blocks);
-        assert(!block.view.is_free or block.blocks == 1);
-        run = if (block.view.is_free) run + 1 else 0;
-        longest = @max(longest, run);
-        slot += block.blocks;
-    }
-    assert(longest <= blocks);
-    return longest;
-}
-
 test "a stride walk goes through regions in address order, a run as one block" {
     // Two regions of 4 blocks of 2 granules, given out of order; the second holds a run of 3.
     const Source = struct {
@@ -106,20 +86,4 @@ test "a stride walk goes through regions in address order, a run as one block" {
     try std.testing.expectEqual(@as(u32, 102), run.start);
     try std.testing.expectEqual(@as(u32, 6), run.granules);
     try std.testing.expect(walk.next() == null);
-}
-
-test "the longest free run of a region counts free blocks in a row, a live run breaking it" {
-    // 8 blocks: free, live run of 3, free, free, free, live
-    const Source = struct {
-        pub fn walkBlocks(_: *const @This(), _: u8) u32 {
-            return 8;
-        }
-        pub fn walkBlock(_: *const @This(), _: u8, slot: u32) WalkedBlock {
-            const live = slot == 1 or slot == 7;
-            const blocks: u32 = if (slot == 1) 3 else 1;
-            return .{ .view = .{ .start = slot, .granules = blocks, .is_free = !live, .id = if (live) 5 else 0, .requested_bytes = 0 }, .blocks = blocks };
-        }
-    };
-    const source: Source = .{};
-    try std.testing.expectEqual(@as(u32, 3), longestFreeRun(&source, @as(u8, 0)));
 }

@@ -313,13 +313,28 @@ pub const LockFreeFixed = struct {
     }
 
     /// The granules of the longest run of free blocks in one committed region of `regions` (blocks
-    /// in thread caches count as free). On a pool other threads use, a moment's view.
+    /// in thread caches count as free). Reads each block's state word once, chunk by chunk: for
+    /// statistics, not hot paths. On a pool other threads use, a moment's view.
     pub fn largestFreeGranules(self: *const LockFreeFixed, regions: []const Region) u64 {
-        var longest: u32 = 0;
+        var longest: u64 = 0;
         for (regions) |region| {
-            if (region.committed) longest = @max(longest, stride_walk.longestFreeRun(self, region));
+            if (!region.committed) continue;
+            // A region's blocks have consecutive numbers (see the file's comment).
+            const first = self.numberOf(region.start);
+            const end = first + region.len / self.stride;
+            var run: u64 = 0;
+            var number = first;
+            while (number < end) {
+                const chunk = self.chunkOf(number).?;
+                const chunk_end = @min(end, (number | (chunk_blocks - 1)) + 1);
+                for (chunk.state[number & (chunk_blocks - 1) ..][0 .. chunk_end - number]) |*state| {
+                    run = (run + 1) * @intFromBool(isFreeState(state.load(.monotonic))); // no branch: most blocks read the same as the one before
+                    longest = @max(longest, run);
+                }
+                number = chunk_end;
+            }
         }
-        return @as(u64, longest) * self.stride;
+        return longest * self.stride;
     }
 
     pub const BlockView = stride_walk.BlockView;
