@@ -30,8 +30,8 @@ export interface SnapshotRegion {
   freeBlocks: number;
   freeBytes: number;
   /**
-   * The largest request the region serves in one piece: its largest free block, or in a FixedSize
-   * pool its most free blocks in a row (a request over one block takes a run of them).
+   * Its largest free block, or in a FixedSize pool its most free blocks in a row: a request over one
+   * block takes a run of them (not on PMEM, whose FixedSize pools take one block at most).
    */
   largestFreeBlock: number;
   /** This region's blocks are blocks[firstBlock .. firstBlock + blockCount). */

@@ -13,6 +13,9 @@
  *   reaches with { unreachable: true };
  * - obj_list: a list of 60 nodes; every third removed by re-linking its predecessor with freePrevious
  *   (unlink and free in one step); the walk, the statistics and a reopened pool all agree.
+ * - the heap statistics PMDK's ctl gives (heap.arena stats): largestFreeBlock is a request the pool
+ *   serves, a larger one is refused; a FixedSize PMEM pool, which takes one block at most, says its block
+ *   and no fragmentation (it said every free byte, a request of which was an InvalidSizeError);
  * - obj_pmalloc_oom_mt: four Workers fill one shared pool with 200-byte blocks until each meets
  *   OutOfMemoryError, all at once, then free them, three rounds (in a child process): together they
  *   hold, every round, exactly as many blocks as one thread filling it alone (no block lost to a race,
@@ -22,11 +25,12 @@
  * a Variable and a FixedSize pool (which serves sizes up to its block: no runs on PMEM). Transactions (obj_tx_*) have no analogue: publication is per call.
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import { type Allocation, MemoryPoolManager, OutOfMemoryError, type PMEMMemoryPool, PoolConfig } from "../../src/index";
+import { type Allocation, InvalidSizeError, MemoryPoolManager, OutOfMemoryError, type PMEMMemoryPool, PoolConfig } from "../../src/index";
 import { pmemUnavailableReason } from "../../src/native";
 import { poolPath, removePoolFiles, runChild } from "../pmem/helpers";
 import type { BenchReport } from "../fixtures/attack/suite-bench-worker";
 import { random } from "../support/random";
+import { thrown } from "../support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
 const whyNot = pmemUnavailableReason();
@@ -75,6 +79,21 @@ describe.skipIf(whyNot !== undefined)("PMDK obj_* tests on PMEM pools", () => {
       const reopened = pm.getRoot("r")!;
       expect([reopened.size, ...reopened.bytes.subarray(0, 6)]).toEqual([large, 1, 2, 3, 4, 5, 0]);
       expect([pm.roots(), pm.getStats().liveAllocations]).toEqual([["r"], 1]);
+      pm.close();
+    });
+
+    test(`pmemobj_ctl heap stats: largestFreeBlock is a request the pool serves; fragmentation agrees (${name})`, () => {
+      const pm = open(poolPath("obj-largest"), layout);
+      const held = Array.from({ length: 300 }, () => pm.allocate(upTo(layout, 100)));
+      for (let i = 0; i < held.length; i++) if (i % 5 !== 0) held[i]!.free();
+      const s = pm.getStats();
+      // a FixedSize PMEM pool takes one block at most: its largest request is the block, from any free one
+      if (layout.allocatorType === "FixedSize") expect([s.largestFreeBlock, s.fragmentation]).toEqual([layout.blockSize, 0]);
+      else expect(s.fragmentation).toBeCloseTo(1 - s.largestFreeBlock / s.freeBytes, 12);
+      const largest = pm.allocate(s.largestFreeBlock); // (it said the free bytes, which a FixedSize pool refused with an InvalidSizeError)
+      largest.bytes[s.largestFreeBlock - 1] = 1;
+      largest.free();
+      expect(thrown(() => pm.allocate(s.largestFreeBlock + 16))).toBeInstanceOf(layout.allocatorType === "FixedSize" ? InvalidSizeError : OutOfMemoryError);
       pm.close();
     });
 

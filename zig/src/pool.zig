@@ -867,6 +867,7 @@ pub const Pool = struct {
             .regions = regions,
             .free = free_granules * granule_bytes,
             .largest_free = largest_granules * granule_bytes,
+            .request_max = self.sizeMax(),
             .debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self.beneath()) else .{}) else .{},
         };
     }

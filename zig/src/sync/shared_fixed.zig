@@ -265,7 +265,7 @@ pub const SharedFixed = struct {
                 const free_bytes = shared.figures(stats);
                 // Block states and counters are read at different moments while other threads work: no more than the free bytes.
                 const largest_free = @min(free_bytes, shared.fixed.largestFreeGranules(pool.arena.regions.items) * @import("../arena.zig").granule_bytes);
-                return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = free_bytes, .largest_free = largest_free };
+                return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = free_bytes, .largest_free = largest_free, .request_max = pool.sizeMax() };
             }
 
             pub fn resetPeaks(pool: *Pool) void {
