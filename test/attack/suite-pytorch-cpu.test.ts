@@ -180,6 +180,7 @@ describe("PyTorch's memory fraction across four Workers: regions given back and 
   const fractionShapes: [string, object, boolean][] = [
     ["Variable, mutex", { threadSafety: "mutex" }, true],
     ["Variable, mutex, canaries and quarantine", { threadSafety: "mutex", canaries: true, quarantineBytes: 256 * KiB }, true],
+    ["Variable, mutex, guard pages on one allocation in two", { threadSafety: "mutex", guardPages: true, guardSampleRate: 2 }, true],
     ["FixedSize 4096, mutex (runs)", { threadSafety: "mutex", allocatorType: "FixedSize", blockSize: 4096 }, true],
     ["Variable, lockFree (shards: regions stay)", { threadSafety: "lockFree" }, false],
   ];
