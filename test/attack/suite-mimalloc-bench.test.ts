@@ -37,10 +37,10 @@ const shapes: [string, object][] = [
 ];
 const modes: [BenchMode, number, number][] = [
   // mode, operations a Worker, largest size
-  ["xmalloc", 1500, 4 * KiB],
-  ["alloc-test", 1000, 16 * KiB],
-  ["sh6bench", 1500, 8 * KiB],
-  ["cache-scratch", 400, 200],
+  ["xmalloc", 800, 4 * KiB],
+  ["alloc-test", 600, 16 * KiB],
+  ["sh6bench", 800, 8 * KiB],
+  ["cache-scratch", 200, 200],
 ];
 
 // mimalloc's test-api-fill across threads: with fillOnAlloc every new block reads the byte whole,
