@@ -76,10 +76,10 @@ export function renderMemoryMap(source: PoolSnapshot, options?: MemoryMapOptions
   const allocator = config.allocatorType === "FixedSize" ? `fixed-size, ${bytes(Number(config.blockSize))} blocks` : "variable-size (TLSF)";
   out.push(text(MARGIN, (y += 16), `Pool '${snapshot.pool}': ${snapshot.kind}, ${allocator}`, "title"));
   out.push(text(width - MARGIN, y, `taken ${snapshot.takenAt.replace("T", " ").replace(/\.\d+Z$/, " UTC")}`, "note end"));
-  // A fixed-size pool serves any request from any free block: its fragmentation is 0 (as the core counts it).
-  const fixedSize = config.allocatorType === "FixedSize";
-  const fragmentationOf = (free: number, largest: number) => (fixedSize || free === 0 ? 0 : 1 - largest / free);
-  const fragmentation = fragmentationOf(totals.freeBytes, totals.largestFree);
+  // The largest request the pool serves is its regions' largest (a FixedSize region's: a run of free blocks), as the core counts it.
+  const largestRequest = snapshot.regions.reduce((largest, region) => Math.max(largest, region.largestFreeBlock), 0);
+  const fragmentationOf = (free: number, largest: number) => (free === 0 ? 0 : 1 - largest / free);
+  const fragmentation = fragmentationOf(totals.freeBytes, largestRequest);
   // The reserved bytes by what holds them, counted from the blocks: the rows of getStatsString(),
   // which counts them in the core (canaries and the peak are not blocks: those two come from the statistics).
   out.push(text(MARGIN, (y += 20), `${bytes(totals.requested)} in use in ${totals.live} allocation${totals.live === 1 ? "" : "s"}`, "summary"));
@@ -91,7 +91,7 @@ export function renderMemoryMap(source: PoolSnapshot, options?: MemoryMapOptions
     liveBlocks: totals.liveBytes + totals.pendingBytes,
     canaries: snapshot.stats.canaryBytes,
     free: totals.freeBytes,
-    largestFree: fixedSize ? totals.freeBytes : totals.largestFree, // the largest request it serves, as the core counts it
+    largestFree: largestRequest,
     fragmentation,
     guardPages: totals.guardPages,
     guardFree: totals.guardFree,

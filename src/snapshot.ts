@@ -29,6 +29,10 @@ export interface SnapshotRegion {
   liveBlocks: number;
   freeBlocks: number;
   freeBytes: number;
+  /**
+   * Its largest free block, or in a FixedSize pool its most free blocks in a row: a request over one
+   * block takes a run of them (not on PMEM, whose FixedSize pools take one block at most).
+   */
   largestFreeBlock: number;
   /** This region's blocks are blocks[firstBlock .. firstBlock + blockCount). */
   firstBlock: number;
@@ -170,6 +174,9 @@ export function takeSnapshot(pool: NativePool, options?: SnapshotOptions): PoolS
   const floats = records.blockFloats;
   let r = 0;
   let regionEnd = regionCount > 0 ? regions[0]!.offset + regions[0]!.size : 0;
+  // Free blocks in a row (a FixedSize pool's; TLSF joins its own): where the run ends, and its bytes.
+  let runEnd = -1;
+  let runBytes = 0;
   for (let b = 0; b < blockCount; b++) {
     const word = b * (BLOCK_BYTES / 4);
     const offset = words[word + blockField.start.index]! * granuleBytes;
@@ -187,7 +194,10 @@ export function takeSnapshot(pool: NativePool, options?: SnapshotOptions): PoolS
       if (state === "free") {
         holder.freeBlocks++;
         holder.freeBytes += size;
-        if (size > holder.largestFreeBlock) holder.largestFreeBlock = size;
+        // A run goes on where this block starts at its end, in the same region (whose first free block starts one).
+        runBytes = runEnd === offset && holder.freeBytes > size ? runBytes + size : size;
+        runEnd = offset + size;
+        if (runBytes > holder.largestFreeBlock) holder.largestFreeBlock = runBytes;
       }
       blocks[b] = { offset, size, state, region: r };
       continue;

@@ -51,7 +51,9 @@ export class MemoryStats {
   /** Debug layer: canary bytes around live allocations (part of bytesAllocated). */
   declare readonly canaryBytes: number;
   declare readonly resetCount: number;
+  /** Calls of trim() on a pool that gives regions back ("lockFree" and threadLocalCache pools keep theirs: 0). */
   declare readonly trimCount: number;
+  /** Bytes of empty regions given back: by trim(), and by a pool at its maxSize that gives them back to grow for a request. */
   declare readonly bytesTrimmed: number;
   declare readonly growthCount: number;
   /**

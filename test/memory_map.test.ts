@@ -68,7 +68,11 @@ describe("renderMemoryMap", () => {
     const noBlock = allElements(svg).filter((e) => e.attributes.class === "noblock" && e.name === "path");
     expect(noBlock.length).toBe(1); // the 16 bytes after the last slot
     const texts = allElements(svg).filter((e) => e.name === "text").map((e) => e.text);
-    expect(texts.some((t) => t.includes("fragmentation 0.0 %"))).toBe(true);
+    // a request over one block takes a run of free blocks in a row: the 35 after the last one taken
+    expect(snap.stats.largestFreeBlock).toBe(35 * 1008);
+    const fragmentation = `fragmentation ${(snap.stats.fragmentation * 100).toFixed(1)} %`;
+    expect(fragmentation).toBe(`fragmentation ${((1 - 35 / 43) * 100).toFixed(1)} %`);
+    expect(texts.filter((t) => t.includes(fragmentation)).length).toBe(2); // the pool's and its region's
   });
 
   test("10^4 blocks: still one element each", () => {

@@ -18,7 +18,14 @@ function expectConsistent(snap: PoolSnapshot): void {
     const free = own.filter((b) => b.state === "free");
     expect(region.freeBlocks).toBe(free.length);
     expect(region.freeBytes).toBe(free.reduce((sum, b) => sum + b.size, 0));
-    expect(region.largestFreeBlock).toBe(Math.max(0, ...free.map((b) => b.size)));
+    // the largest request the region serves: free blocks in a row joined (a FixedSize pool's; TLSF has none in a row)
+    let run = 0;
+    let largest = 0;
+    own.forEach((b, i) => {
+      run = b.state !== "free" ? 0 : i > 0 && own[i - 1]!.offset + own[i - 1]!.size === b.offset ? run + b.size : b.size;
+      largest = Math.max(largest, run);
+    });
+    expect(region.largestFreeBlock).toBe(largest);
     expect(region.liveBlocks).toBe(own.filter((b) => b.state === "live").length);
   }
   for (let i = 1; i < snap.blocks.length; i++) {
@@ -110,8 +117,9 @@ describe("snapshot of a fixed-size pool", () => {
       { offset: 2 * stride, size: stride, state: "live", region: 0, id: c.id, requestedSize: 999, age: 0 },
       { offset: 3 * stride, size: stride, state: "free", region: 0 },
     ]);
-    expect(snap.regions[0]).toMatchObject({ offset: 0, size: 64 * KiB, liveBlocks: 2, freeBlocks: 63, largestFreeBlock: stride });
-    expect(snap.stats.fragmentation).toBe(0);
+    // the largest request it serves is the run of 62 free blocks after c (a request over one block takes a run)
+    expect(snap.regions[0]).toMatchObject({ offset: 0, size: 64 * KiB, liveBlocks: 2, freeBlocks: 63, largestFreeBlock: 62 * stride });
+    expect([snap.stats.largestFreeBlock, snap.stats.fragmentation]).toEqual([62 * stride, 1 - 62 / 63]);
     expectConsistent(snap);
   });
 

@@ -434,7 +434,7 @@ pub const Pool = struct {
             if (self.tryPlace(block_bytes, requested, id)) |g| return g;
         }
         const growth_step_bytes = self.growth_step_bytes;
-        const region_index = self.growFor(self.regionBytesFor(block_bytes)) orelse return null;
+        const region_index = self.growForReleasing(self.regionBytesFor(block_bytes)) orelse return null;
         if (self.tryPlace(block_bytes, requested, id)) |g| return g;
         // Only the strategy's bookkeeping can fail here: give the region back, as it was before.
         self.ungrow(region_index, growth_step_bytes);
@@ -448,6 +448,18 @@ pub const Pool = struct {
 
     inline fn tryPlace(self: *Pool, block_bytes: u64, requested: u64, id: u32) ?u32 {
         return self.strategy.place(&self.arena, block_bytes, requested, id, self.alignment_granules);
+    }
+
+    /// growFor; and where the pool cannot grow (at its maxSize) while regions of it hold nothing
+    /// (free blocks do not merge across regions, so a pool all free could refuse a request under its
+    /// maxSize), gives those back, as trim() does, and grows in the room they leave, as PyTorch's
+    /// caching allocator frees its cached segments and retries. Where trim() may run: under the
+    /// pool's lock, every free block where trim finds it (a shared pool's on its stack).
+    pub fn growForReleasing(self: *Pool, needed_bytes: u64) ?u32 {
+        if (self.growFor(needed_bytes)) |index| return index;
+        if (self.config.growth == 0 or !self.trims()) return null;
+        if (self.releaseEmptyRegions() == 0) return null;
+        return self.growFor(needed_bytes);
     }
 
     /// Adds a region of at least `needed_bytes` (see `regionBytesFor`); returns its index, or
@@ -795,11 +807,23 @@ pub const Pool = struct {
 
     /// Gives every empty region but the first back to the OS; returns the bytes released.
     pub fn trim(self: *Pool) u64 {
-        if (!self.entry.trims(self)) return 0; // a placement that never gives regions back
-        if (self.arena.backend.wholeAllocation() != null) return 0; // one allocation: nothing goes back before the pool does
+        if (!self.trims()) return 0;
         self.lock();
         defer self.unlock();
         self.gpu.reclaim(self, null, true);
+        self.stats.trim_count += 1;
+        return self.releaseEmptyRegions();
+    }
+
+    /// Whether the pool may give regions back.
+    fn trims(self: *const Pool) bool {
+        if (!self.entry.trims(self)) return false; // a placement that never gives regions back
+        return self.arena.backend.wholeAllocation() == null; // one allocation: nothing goes back before the pool does
+    }
+
+    /// trim()'s work, under the pool's lock: every empty region but the first goes back; returns the bytes released.
+    fn releaseEmptyRegions(self: *Pool) u64 {
+        assert(self.trims());
         var released: u64 = 0;
         for (self.arena.regions.items[1..], 1..) |region, index| {
             if (!region.committed or region.live_count != 0) continue;
@@ -814,7 +838,6 @@ pub const Pool = struct {
         }
         // Growth goes on from what the pool still holds, not from a region it no longer has.
         self.growth_step_bytes = @min(self.growth_step_bytes, self.arena.largestCommittedBytes());
-        self.stats.trim_count += 1;
         self.stats.bytes_trimmed += released;
         return released;
     }
@@ -867,6 +890,7 @@ pub const Pool = struct {
             .regions = regions,
             .free = free_granules * granule_bytes,
             .largest_free = largest_granules * granule_bytes,
+            .request_max = self.sizeMax(),
             .debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self.beneath()) else .{}) else .{},
         };
     }
@@ -958,6 +982,24 @@ test "a variable pool grows to maxSize, then fails, then trims" {
     try std.testing.expectEqual(@as(u64, 3 * 64 * 1024), pool.trim());
     try std.testing.expectEqual(@as(u64, 64 * 1024), pool.arena.committed_bytes);
     _ = try pool.alloc(60 * 1024, null);
+}
+
+test "a pool at maxSize gives its empty regions back to grow for a request none of them holds, and says so in bytes_trimmed" {
+    for ([_]config_mod.StrategyKind{ .variable, .fixed_size }) |strategy| {
+        const pool = try Pool.create(std.testing.allocator, "release", testConfig(strategy));
+        defer pool.destroy();
+        var offsets: [4]u32 = undefined;
+        for (&offsets) |*g| g.* = (try pool.alloc(60 * 1024, null)).g;
+        try std.testing.expectEqual(@as(u64, 256 * 1024), pool.arena.committed_bytes);
+        try std.testing.expectError(error.OutOfMemory, pool.alloc(150 * 1024, null)); // regions hold live blocks: none goes back
+        try std.testing.expectEqual(@as(u64, 0), pool.stats.bytes_trimmed);
+        for (offsets) |g| _ = try pool.free(g, 0);
+        const large = try pool.alloc(150 * 1024, null); // the three empty regions go back; a region of 192 KiB takes their place
+        try std.testing.expectEqual(@as(u64, 3 * 64 * 1024), pool.stats.bytes_trimmed);
+        try std.testing.expectEqual(@as(u64, 0), pool.stats.trim_count);
+        try std.testing.expectEqual(@as(u64, 256 * 1024), pool.arena.committed_bytes);
+        _ = try pool.free(large.g, large.id);
+    }
 }
 
 test "growth: each region growth x the step; a larger request its own size, the step unchanged; trim brings the step down to what is left" {

@@ -159,9 +159,11 @@ pub const Stats = struct {
         self.free_sample_ns += ns -| clockOverheadNs();
     }
 
-    /// `largest_free` is the largest request the free space could serve in one piece; a fixed-size
-    /// pool serves any request from any free block, so it passes `free` and reads 0 fragmentation.
-    pub const Space = struct { reserved: u64, address_space: u64, regions: u64, free: u64, largest_free: u64, debug: DebugSpace = .{} };
+    /// `largest_free` is the largest piece of free space: a fixed-size pool's is its longest run of
+    /// free blocks in a row. `request_max` is the largest request the pool takes at all (sizeMax):
+    /// the statistics say the largest request the free space serves, the smaller of the two, and no
+    /// fragmentation where that is every request (a PMEM FixedSize pool serves one block, from any).
+    pub const Space = struct { reserved: u64, address_space: u64, regions: u64, free: u64, largest_free: u64, request_max: u64 = std.math.maxInt(u64), debug: DebugSpace = .{} };
 
     /// What the debug layer holds of the reserved bytes (see the fields of the same names).
     pub const DebugSpace = struct { guard_page_bytes: u64 = 0, guard_free_bytes: u64 = 0, quarantined_bytes: u64 = 0, canary_bytes: u64 = 0 };
@@ -187,8 +189,9 @@ pub const Stats = struct {
         out[@intFromEnum(Field.live_allocations)] = f(self.live_allocations);
         out[@intFromEnum(Field.peak_live_allocations)] = f(self.peak_live_allocations);
         out[@intFromEnum(Field.free_bytes)] = f(space.free);
-        out[@intFromEnum(Field.largest_free_block)] = f(space.largest_free);
-        out[@intFromEnum(Field.fragmentation)] = if (space.free == 0) 0 else 1.0 - f(space.largest_free) / f(space.free);
+        const largest_request = @min(space.largest_free, space.request_max);
+        out[@intFromEnum(Field.largest_free_block)] = f(largest_request);
+        out[@intFromEnum(Field.fragmentation)] = if (space.free == 0 or largest_request == space.request_max) 0 else 1.0 - f(largest_request) / f(space.free);
         out[@intFromEnum(Field.alloc_time_ns)] = if (self.alloc_samples == 0) 0 else f(self.alloc_sample_ns) / f(self.alloc_samples);
         out[@intFromEnum(Field.free_time_ns)] = if (self.free_samples == 0) 0 else f(self.free_sample_ns) / f(self.free_samples);
         out[@intFromEnum(Field.reset_count)] = f(self.reset_count);
@@ -235,4 +238,15 @@ test "reset peaks start from what is live; a reset counts the live bytes as free
     stats.recordReset();
     try std.testing.expectEqual(@as(u64, 150), stats.bytes_freed_total);
     try std.testing.expectEqual(stats.bytes_allocated_total, stats.bytes_freed_total);
+}
+
+test "the largest free block is the largest request the pool takes, and a pool that serves every request it takes has no fragmentation" {
+    var stats: Stats = .{ .enabled = true };
+    var out: [field_count]f64 = undefined;
+    stats.write(.{ .reserved = 4096, .address_space = 4096, .regions = 1, .free = 4000, .largest_free = 4000, .request_max = 128 }, &out);
+    try std.testing.expectEqual(@as(f64, 128), out[@intFromEnum(Field.largest_free_block)]);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(Field.fragmentation)]);
+    stats.write(.{ .reserved = 4096, .address_space = 4096, .regions = 1, .free = 4000, .largest_free = 1000, .request_max = 2000 }, &out);
+    try std.testing.expectEqual(@as(f64, 1000), out[@intFromEnum(Field.largest_free_block)]);
+    try std.testing.expectEqual(@as(f64, 0.75), out[@intFromEnum(Field.fragmentation)]);
 }

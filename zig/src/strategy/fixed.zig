@@ -292,6 +292,49 @@ pub const Fixed = struct {
         return @as(u64, self.free_stack.items.len) * self.stride;
     }
 
+    /// The granules of the longest run of free blocks in one region: the largest request a run
+    /// could serve without growing (free blocks apart from each other serve one block each).
+    /// Reads the live bits a word at a time: statistics ask for it, not hot paths.
+    pub fn largestFreeGranules(self: *const Fixed) u64 {
+        var longest: u64 = 0;
+        for (self.regions.items) |region| {
+            if (region.count > 0) longest = @max(longest, longestClearRun(&region.live));
+        }
+        const granules = longest * self.stride;
+        assert(granules <= self.freeGranules());
+        return granules;
+    }
+
+    /// The most clear bits in a row in `bits` (bit i is bit i % 64 of word i / 64).
+    fn longestClearRun(bits: *const std.DynamicBitSetUnmanaged) u64 {
+        const Word = std.DynamicBitSetUnmanaged.MaskInt;
+        const word_bits = @bitSizeOf(Word);
+        var longest: u64 = 0;
+        var run: u64 = 0; // clear bits in a row up to the current word
+        var at: usize = 0;
+        while (at < bits.bit_length) : (at += word_bits) {
+            var word = bits.masks[at / word_bits];
+            const valid = bits.bit_length - at;
+            if (valid < word_bits) word |= ~@as(Word, 0) << @intCast(valid); // past the end: no block
+            if (word == 0) {
+                run += word_bits;
+                continue;
+            }
+            longest = @max(longest, run + @ctz(word)); // the run ends at the word's lowest set bit
+            var rest = std.math.shr(Word, word, @ctz(word));
+            while (true) { // the gaps between set bits
+                rest = std.math.shr(Word, rest, @ctz(~rest));
+                if (rest == 0) break; // what is left is the word's high clear bits: the next run
+                longest = @max(longest, @ctz(rest));
+                rest = std.math.shr(Word, rest, @ctz(rest));
+            }
+            run = @clz(word);
+        }
+        longest = @max(longest, run);
+        assert(longest <= bits.bit_length);
+        return longest;
+    }
+
     pub const LiveIterator = struct {
         fixed: *const Fixed,
         region: usize = 0,
@@ -487,4 +530,21 @@ test "a run of contiguous blocks: placed in one piece, freed whole, bad frees of
     try std.testing.expect(fixed.free(0, 0) == .double_free);
     try std.testing.expect(fixed.free(0, 4) == .unknown_pointer);
     try std.testing.expectEqual(@as(u32, 0), fixed.allocRun(10, 7, 160).?);
+}
+
+test "the longest run of clear bits, across words and inside them, past the end not counted" {
+    var bits = try std.DynamicBitSetUnmanaged.initEmpty(std.testing.allocator, 200);
+    defer bits.deinit(std.testing.allocator);
+    try std.testing.expectEqual(@as(u64, 200), Fixed.longestClearRun(&bits));
+    for ([_]usize{ 3, 10, 11, 60, 190 }) |i| bits.set(i);
+    try std.testing.expectEqual(@as(u64, 129), Fixed.longestClearRun(&bits)); // 61..189, across two words
+    bits.set(128);
+    try std.testing.expectEqual(@as(u64, 67), Fixed.longestClearRun(&bits)); // 61..127
+    for (0..200) |i| bits.set(i);
+    try std.testing.expectEqual(@as(u64, 0), Fixed.longestClearRun(&bits));
+    bits.unset(199);
+    bits.unset(64);
+    try std.testing.expectEqual(@as(u64, 1), Fixed.longestClearRun(&bits));
+    for (20..50) |i| bits.unset(i);
+    try std.testing.expectEqual(@as(u64, 30), Fixed.longestClearRun(&bits));
 }

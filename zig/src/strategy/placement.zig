@@ -144,10 +144,10 @@ pub const Placement = union(Kind) {
     }
 
     /// Free granules, and the most one request can have of them in one piece (a fixed-size
-    /// placement serves any request from any free block: all of them).
+    /// placement serves a request over one block from a run of free blocks in a row).
     pub fn freeSpace(self: *const Placement) struct { u64, u64 } {
         return switch (self.*) {
-            .fixed_size => |*fixed| .{ fixed.freeGranules(), fixed.freeGranules() },
+            .fixed_size => |*fixed| .{ fixed.freeGranules(), fixed.largestFreeGranules() },
             .variable => |*tlsf| .{ tlsf.free_granules, tlsf.largestFreeGranules() },
         };
     }

@@ -140,7 +140,7 @@ pub const ShardedVariable = struct {
                 assert(space.free <= pool.arena.committed_bytes);
                 stats.bytes_allocated = pool.arena.committed_bytes - space.free;
                 assert(stats.bytes_allocated >= stats.bytes_in_use); // one moment's reading (figures)
-                return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = space.free, .largest_free = space.largest };
+                return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = space.free, .largest_free = space.largest, .request_max = pool.sizeMax() };
             }
 
             pub fn resetPeaks(pool: *Pool) void {

@@ -265,7 +265,9 @@ pub const SharedFixed = struct {
                 defer shared.growth_mutex.unlock();
                 stats.* = pool.stats;
                 const free_bytes = shared.figures(stats);
-                return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = free_bytes, .largest_free = free_bytes };
+                // Block states and counters are read at different moments while other threads work: no more than the free bytes.
+                const largest_free = @min(free_bytes, shared.fixed.largestFreeGranules(pool.arena.regions.items) * @import("../arena.zig").granule_bytes);
+                return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = free_bytes, .largest_free = largest_free, .request_max = pool.sizeMax() };
             }
 
             pub fn resetPeaks(pool: *Pool) void {
@@ -424,7 +426,8 @@ pub const SharedFixed = struct {
                 cache_returned = true;
                 if (thread_cache.giveBack(self.owner(), &self.fixed) > 0) continue;
             }
-            if (grown or pool.growFor(@as(u64, count) * self.stride_bytes) == null) break;
+            // (Every free block is on the stack here: gatherRun pushed back what it drained.)
+            if (grown or pool.growForReleasing(@as(u64, count) * self.stride_bytes) == null) break;
             grown = true;
         }
         self.counters.recordFailure();
