@@ -88,7 +88,7 @@ describe.skipIf(whyNot !== undefined)("PMDK obj_* tests on PMEM pools", () => {
       for (let i = 0; i < held.length; i++) if (i % 5 !== 0) held[i]!.free();
       const s = pm.getStats();
       // a FixedSize PMEM pool takes one block at most: its largest request is the block, from any free one
-      if (layout.allocatorType === "FixedSize") expect([s.largestFreeBlock, s.fragmentation]).toEqual([layout.blockSize, 0]);
+      if (layout.allocatorType === "FixedSize") expect([s.largestFreeBlock, s.fragmentation]).toEqual([layout.blockSize!, 0]);
       else expect(s.fragmentation).toBeCloseTo(1 - s.largestFreeBlock / s.freeBytes, 12);
       const largest = pm.allocate(s.largestFreeBlock); // (it said the free bytes, which a FixedSize pool refused with an InvalidSizeError)
       largest.bytes[s.largestFreeBlock - 1] = 1;
