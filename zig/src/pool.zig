@@ -753,6 +753,12 @@ pub const Pool = struct {
         bins.foldPeaks(&self.stats);
     }
 
+    /// Whether JavaScript's bins hold the block at `g`, freed (under the pool's lock).
+    pub fn binnedLocked(self: *const Pool, g: u32) bool {
+        const bins = self.bins orelse return false;
+        return bins.find(g) == .binned;
+    }
+
     pub fn reset(self: *Pool) Error!void {
         return self.entry.reset(self);
     }
