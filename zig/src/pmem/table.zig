@@ -491,3 +491,40 @@ test "the slots a table has used: up to its last record, whatever the length and
         }
     }
 }
+
+test "after a restore the free slots below the last record are taken first, lowest first, then those never used, in order, until the table is full" {
+    _ = @import("libpmem.zig").api() catch return; // msync needs libpmem
+    const gpa = std.testing.allocator;
+    const header = format.plan(.{ .strategy = @intFromEnum(format.Strategy.variable), .alignment = 16, .block_bytes = 0 }, 256 * 1024, @splat(1)).?;
+    const memory = try std.heap.page_allocator.alignedAlloc(u8, .fromByteUnits(std.heap.page_size_min), header.file_bytes);
+    defer std.heap.page_allocator.free(memory);
+    @memset(memory, 0);
+    var media: Media = .{ .base = memory.ptr, .len = memory.len, .is_pmem = false };
+    var problem: format.Problem = undefined;
+
+    var pool: TestPool = .{ .table = Table.init(gpa, &media, &header), .placement = Placement.init(gpa, .variable, 0) };
+    _ = try pool.table.restore(&pool.placement, pool.table.region(), &pool.last_id, &problem);
+    var first: [6]@TypeOf(try pool.place(16)) = undefined;
+    for (&first, 0..) |*placed, slot| {
+        placed.* = try pool.place(16);
+        try std.testing.expectEqual(@as(u32, @intCast(slot)), placed.slot); // a new table: in order
+    }
+    pool.commit(first[0].g, first[0].slot);
+    pool.commit(first[5].g, first[5].slot); // slots 1 to 4 were never published: free after the restart
+    pool.deinit();
+
+    pool = .{ .table = Table.init(gpa, &media, &header), .placement = Placement.init(gpa, .variable, 0) };
+    defer pool.deinit();
+    _ = try pool.table.restore(&pool.placement, pool.table.region(), &pool.last_id, &problem);
+    try std.testing.expectEqual(@as(usize, 6), pool.table.fresh_from);
+    for ([_]u32{ 1, 2, 3, 4, 6, 7 }) |slot| try std.testing.expectEqual(slot, (try pool.place(16)).slot);
+    var placed: usize = 8;
+    var last_g: u32 = 0;
+    while (pool.place(16)) |block| : (placed += 1) {
+        last_g = block.g;
+    } else |err| try std.testing.expectEqual(error.TableFull, err);
+    try std.testing.expectEqual(pool.table.words.len, placed); // every slot, none twice
+    const slot = pool.table.slotOf(&pool.placement, last_g).?;
+    pool.free(last_g);
+    try std.testing.expectEqual(slot, (try pool.place(16)).slot); // a slot freed is taken again
+}
