@@ -352,7 +352,11 @@ pub const Journal = struct {
     /// and a later owner's block would carry them: a free of what they name refused under it, a
     /// stale link honoured by linked(). So the live block leaves the bins (its free comes here),
     /// and where its allocation was freed into the bins since (a range noted late, `unscanned`),
-    /// the range's link words are cleared now: the block is free, no one's.
+    /// the range's link words are cleared now: the block is free, no one's. Not covered: such a
+    /// block taken again from the bins before the range is read (no call into the core between
+    /// the free and the next allocation): its words are then its new owner's bytes, and the block
+    /// only leaves the bins here. Reading a small range at its persist would close it, at the
+    /// cost of a line read from memory in every persist (clwb evicted it): the goal row's margin.
     fn linksWrittenLocked(self: *Journal, pool: anytype, block: u32, start: usize, bytes: usize) void {
         if (block == 0) return;
         if (pool.binnedLocked(block)) {

@@ -432,17 +432,34 @@ const TestPool = struct {
     }
 };
 
+/// A Variable pool's file of 256 KiB in DRAM, zeroed, for the tests of a table over it.
+const TestFile = struct {
+    header: format.Header,
+    memory: []align(std.heap.page_size_min) u8,
+    media: Media,
+
+    fn init() !TestFile {
+        const header = format.plan(.{ .strategy = @intFromEnum(format.Strategy.variable), .alignment = 16, .block_bytes = 0 }, 256 * 1024, @splat(1)).?;
+        const memory = try std.heap.page_allocator.alignedAlloc(u8, .fromByteUnits(std.heap.page_size_min), header.file_bytes);
+        @memset(memory, 0);
+        return .{ .header = header, .memory = memory, .media = .{ .base = memory.ptr, .len = memory.len, .is_pmem = false } };
+    }
+
+    fn deinit(self: *TestFile) void {
+        std.heap.page_allocator.free(self.memory);
+    }
+};
+
 test "records are written only when a block is published, an unpublished block never reaches the file, and restore finds the rest" {
     _ = @import("libpmem.zig").api() catch return; // msync needs libpmem
     const gpa = std.testing.allocator;
-    const header = format.plan(.{ .strategy = @intFromEnum(format.Strategy.variable), .alignment = 16, .block_bytes = 0 }, 256 * 1024, @splat(1)).?;
-    const memory = try std.heap.page_allocator.alignedAlloc(u8, .fromByteUnits(std.heap.page_size_min), header.file_bytes);
-    defer std.heap.page_allocator.free(memory);
-    @memset(memory, 0);
-    var media: Media = .{ .base = memory.ptr, .len = memory.len, .is_pmem = false };
+    var file = try TestFile.init();
+    defer file.deinit();
+    const header = &file.header;
+    const memory = file.memory;
     var problem: format.Problem = undefined;
 
-    var pool: TestPool = .{ .table = Table.init(gpa, &media, &header), .placement = Placement.init(gpa, .variable, 0) };
+    var pool: TestPool = .{ .table = Table.init(gpa, &file.media, header), .placement = Placement.init(gpa, .variable, 0) };
     _ = try pool.table.restore(&pool.placement, pool.table.region(), &pool.last_id, &problem);
     const kept = try pool.place(100);
     const dropped = try pool.place(200);
@@ -460,7 +477,7 @@ test "records are written only when a block is published, an unpublished block n
     try std.testing.expectEqual(@as(u64, 0), pool.table.words[durable.slot]);
     pool.deinit();
 
-    pool = .{ .table = Table.init(gpa, &media, &header), .placement = Placement.init(gpa, .variable, 0) };
+    pool = .{ .table = Table.init(gpa, &file.media, header), .placement = Placement.init(gpa, .variable, 0) };
     const restored = try pool.table.restore(&pool.placement, pool.table.region(), &pool.last_id, &problem);
     try std.testing.expectEqual(@as(u64, 1), restored.live_count);
     try std.testing.expectEqual(@as(u64, 100), pool.placement.lookup(0, kept.g).?.requested_bytes);
@@ -470,7 +487,7 @@ test "records are written only when a block is published, an unpublished block n
     const spare = (kept.slot + 1) % @as(u32, @intCast(header.table_capacity));
     const words: [*]u64 = @ptrCast(@alignCast(memory.ptr + header.table_offset));
     words[spare] = words[kept.slot];
-    pool = .{ .table = Table.init(gpa, &media, &header), .placement = Placement.init(gpa, .variable, 0) };
+    pool = .{ .table = Table.init(gpa, &file.media, header), .placement = Placement.init(gpa, .variable, 0) };
     defer pool.deinit();
     try std.testing.expectError(error.Corrupt, pool.table.restore(&pool.placement, pool.table.region(), &pool.last_id, &problem));
     try std.testing.expectEqual(format.Reason.metadata, problem.reason);
@@ -495,14 +512,12 @@ test "the slots a table has used: up to its last record, whatever the length and
 test "after a restore the free slots below the last record are taken first, lowest first, then those never used, in order, until the table is full" {
     _ = @import("libpmem.zig").api() catch return; // msync needs libpmem
     const gpa = std.testing.allocator;
-    const header = format.plan(.{ .strategy = @intFromEnum(format.Strategy.variable), .alignment = 16, .block_bytes = 0 }, 256 * 1024, @splat(1)).?;
-    const memory = try std.heap.page_allocator.alignedAlloc(u8, .fromByteUnits(std.heap.page_size_min), header.file_bytes);
-    defer std.heap.page_allocator.free(memory);
-    @memset(memory, 0);
-    var media: Media = .{ .base = memory.ptr, .len = memory.len, .is_pmem = false };
+    var file = try TestFile.init();
+    defer file.deinit();
+    const header = &file.header;
     var problem: format.Problem = undefined;
 
-    var pool: TestPool = .{ .table = Table.init(gpa, &media, &header), .placement = Placement.init(gpa, .variable, 0) };
+    var pool: TestPool = .{ .table = Table.init(gpa, &file.media, header), .placement = Placement.init(gpa, .variable, 0) };
     _ = try pool.table.restore(&pool.placement, pool.table.region(), &pool.last_id, &problem);
     var first: [6]@TypeOf(try pool.place(16)) = undefined;
     for (&first, 0..) |*placed, slot| {
@@ -513,7 +528,7 @@ test "after a restore the free slots below the last record are taken first, lowe
     pool.commit(first[5].g, first[5].slot); // slots 1 to 4 were never published: free after the restart
     pool.deinit();
 
-    pool = .{ .table = Table.init(gpa, &media, &header), .placement = Placement.init(gpa, .variable, 0) };
+    pool = .{ .table = Table.init(gpa, &file.media, header), .placement = Placement.init(gpa, .variable, 0) };
     defer pool.deinit();
     _ = try pool.table.restore(&pool.placement, pool.table.region(), &pool.last_id, &problem);
     try std.testing.expectEqual(@as(usize, 6), pool.table.fresh_from);
