@@ -266,7 +266,7 @@ pub const Journal = struct {
     pub fn writeBack(self: *Journal, pool: anytype, comptime how: WriteBack, offset: f64, len: f64) Error!void {
         const start, const bytes = try self.checkRange(pool.name, offset, len);
         pool.lock();
-        const links_noted = self.noteLaterLocked(pool, start, bytes, 0);
+        const links_noted = self.noteLaterLocked(pool, start, bytes);
         pool.unlock();
         self.writeBackRange(pool, how, start, bytes, links_noted, 0);
     }
@@ -346,27 +346,32 @@ pub const Journal = struct {
         return self.noteLinksLocked(pool, self.wordsWritten(start, bytes));
     }
 
-    /// Link words were written into the `bytes` at `start`, in the block at `block` (0: not known),
-    /// under the pool's lock. A block JavaScript's bins manage would be handed out again from
-    /// them with its words (its free never reaches the journal, which clears them: dropLinkWords),
-    /// and a later owner's block would carry them: a free of what they name refused under it, a
-    /// stale link honoured by linked(). So the live block leaves the bins (its free comes here),
-    /// and where its allocation was freed into the bins since (a range noted late, `unscanned`),
-    /// the range's link words are cleared now: the block is free, no one's. Not covered: such a
-    /// block taken again from the bins before the range is read (no call into the core between
-    /// the free and the next allocation): its words are then its new owner's bytes, and the block
-    /// only leaves the bins here. Reading a small range at its persist would close it, at the
-    /// cost of a line read from memory in every persist (clwb evicted it): the goal row's margin.
+    /// Link words were written into the `bytes` at `start`, in the live block at `block` (0: not
+    /// known: a view's range, or a range noted late), under the pool's lock. A block JavaScript's
+    /// bins manage would be freed into them and handed out again with its words (its free never
+    /// reaches the journal, which clears them: dropLinkWords), and its next owner would carry
+    /// them: a free of what they name refused under it, a stale link honoured by linked(). So a
+    /// live block holding them leaves the bins (its free comes here), and a word in a block the
+    /// bins hold freed is cleared now (the block is no one's).
+    ///
+    /// Not covered: a small range noted late (`unscanned`) whose block was freed into the bins and
+    /// taken again from them before the range was read, with no call into the core between: its
+    /// words are then in its new owner's block, which leaves the bins when the range is read.
+    /// Reading a small range at its persist would close this, at the cost of a line read from
+    /// memory in every persist of a block the bins manage (clwb evicted it): 30-40 ns, the
+    /// allocate + persist + free goal's margin (bench/RESULTS.md, session 5 pmemone).
     fn linksWrittenLocked(self: *Journal, pool: anytype, block: u32, start: usize, bytes: usize) void {
-        if (block == 0) return;
-        if (pool.binnedLocked(block)) {
-            const words: [*]u64 = @ptrCast(@alignCast(self.media.base + std.mem.alignBackward(usize, start, links.word_bytes)));
-            const some = words[0..self.wordsWritten(start, bytes).len];
-            var found = links.linkWords(some, self.linkTargets());
-            while (found.next()) |at| some[at] = 0;
-            return;
+        if (!pool.hasBins()) return;
+        if (block != 0) return pool.leaveBinsLocked(block);
+        const first, const end = links.wordsOfPart(start, bytes, start, start + bytes);
+        const words: [*]u64 = @ptrCast(@alignCast(self.media.base + first));
+        const some = words[0 .. (end - first) / links.word_bytes];
+        var found = links.linkWords(some, self.linkTargets());
+        while (found.next()) |at| {
+            const granule: u32 = @intCast((first + at * links.word_bytes) / granule_bytes);
+            const holder = pool.binsHolderLocked(granule) orelse continue;
+            if (holder.binned) some[at] = 0 else pool.leaveBinsLocked(holder.g);
         }
-        if (pool.liveLocked(block) != null) pool.leaveBinsLocked(block);
     }
 
     /// Notes in `named` each live block a link word of `words` (words of the file) names, and
@@ -440,7 +445,7 @@ pub const Journal = struct {
         pool.lock();
         defer pool.unlock();
         const start, const bytes = try self.allocationRange(pool, action, g, expected_id, at, len);
-        return .{ start, bytes, self.noteLaterLocked(pool, start, bytes, g) };
+        return .{ start, bytes, self.noteLaterLocked(pool, start, bytes) };
     }
 
     /// Whether the link words of the `bytes` at `start`, about to be written back, need not be
@@ -451,14 +456,14 @@ pub const Journal = struct {
     /// come before its call, and the lock orders the call before the read. A large range (false)
     /// is scanned by its write-back, while its bytes are in the cache, which marks the pages
     /// that hold a link word (marking all of them would make its free read it whole).
-    fn noteLaterLocked(self: *Journal, pool: anytype, start: usize, bytes: usize, block: u32) bool {
+    fn noteLaterLocked(self: *Journal, pool: anytype, start: usize, bytes: usize) bool {
         if (bytes > links.Unscanned.range_bytes_max) return false;
         // Its words are read later: until then its pages may hold link words (a free reads them).
         self.pages.mark(start, bytes);
         if (!self.named.known) return true;
-        if (!self.unscanned.add(start, bytes, block)) {
+        if (!self.unscanned.add(start, bytes)) {
             self.noteUnscannedLocked(pool);
-            assert(self.unscanned.add(start, bytes, block));
+            assert(self.unscanned.add(start, bytes));
         }
         return true;
     }
@@ -468,8 +473,8 @@ pub const Journal = struct {
     fn noteUnscannedLocked(self: *Journal, pool: anytype) void {
         assert(self.named.known);
         for (0..self.unscanned.len) |index| {
-            const start, const bytes, const block = self.unscanned.range(index);
-            if (self.noteWrittenLinksLocked(pool, start, bytes)) self.linksWrittenLocked(pool, block, start, bytes);
+            const start, const bytes = self.unscanned.range(index);
+            if (self.noteWrittenLinksLocked(pool, start, bytes)) self.linksWrittenLocked(pool, 0, start, bytes);
         }
         self.unscanned.clear();
     }
@@ -516,7 +521,7 @@ pub const Journal = struct {
         if (scan.found.load(.monotonic)) {
             pool.lock();
             defer pool.unlock();
-            _ = self.noteWrittenLinksLocked(pool, start, bytes);
+            if (self.noteWrittenLinksLocked(pool, start, bytes)) self.linksWrittenLocked(pool, 0, start, bytes);
         }
         return true;
     }

@@ -316,32 +316,28 @@ pub const Unscanned = struct {
 
     starts: [capacity]usize = undefined,
     lens: [capacity]u32 = undefined,
-    /// The block each range was written back in (0: a range of the file, its block not known).
-    blocks: [capacity]u32 = undefined,
     len: usize = 0,
 
-    /// Adds the `bytes` at byte `start` of the file, in the block at `block` (0: not known); false
-    /// where the list is full (the caller scans what it holds, empties it, and adds again). A
-    /// range inside the last one added, of the same block, is held already: a block persisted
-    /// over and over takes one place.
-    pub fn add(self: *Unscanned, start: usize, bytes: usize, block: u32) bool {
+    /// Adds the `bytes` at byte `start` of the file; false where the list is full (the caller
+    /// scans what it holds, empties it, and adds again). A range inside the last one added is
+    /// held already: a block persisted over and over takes one place.
+    pub fn add(self: *Unscanned, start: usize, bytes: usize) bool {
         assert(bytes <= range_bytes_max and self.len <= capacity);
         if (self.len > 0) {
             const last = self.len - 1;
-            if (block == self.blocks[last] and start >= self.starts[last] and start + bytes <= self.starts[last] + self.lens[last]) return true;
+            if (start >= self.starts[last] and start + bytes <= self.starts[last] + self.lens[last]) return true;
         }
         if (self.len == capacity) return false;
         self.starts[self.len] = start;
         self.lens[self.len] = @intCast(bytes);
-        self.blocks[self.len] = block;
         self.len += 1;
         return true;
     }
 
-    /// The `index`-th range held: its start and length in bytes, and its block (0: not known).
-    pub fn range(self: *const Unscanned, index: usize) struct { usize, usize, u32 } {
+    /// The `index`-th range held: its start and length in bytes.
+    pub fn range(self: *const Unscanned, index: usize) struct { usize, usize } {
         assert(index < self.len);
-        return .{ self.starts[index], self.lens[index], self.blocks[index] };
+        return .{ self.starts[index], self.lens[index] };
     }
 
     pub fn clear(self: *Unscanned) void {
@@ -392,21 +388,18 @@ test "the words a range touches, in parts: every word with a byte in the range o
 
 test "unscanned ranges: one place for a range inside the last, full at capacity, empty after clear" {
     var list: Unscanned = .{};
-    try std.testing.expect(list.add(4096, 64, 256));
-    try std.testing.expect(list.add(4096, 64, 256));
-    try std.testing.expect(list.add(4096 + 8, 16, 256)); // inside the last
+    try std.testing.expect(list.add(4096, 64));
+    try std.testing.expect(list.add(4096, 64));
+    try std.testing.expect(list.add(4096 + 8, 16)); // inside the last
     try std.testing.expectEqual(@as(usize, 1), list.len);
-    try std.testing.expect(list.add(4096, 128, 256)); // larger: a place of its own
+    try std.testing.expect(list.add(4096, 128)); // larger: a place of its own
     try std.testing.expectEqual(@as(usize, 2), list.len);
-    try std.testing.expect(list.add(4096, 64, 0)); // inside the last, but not known to be in its block
-    try std.testing.expectEqual(@as(usize, 3), list.len);
-    for (3..Unscanned.capacity) |i| try std.testing.expect(list.add(i * 8192, Unscanned.range_bytes_max, 0));
-    try std.testing.expect(!list.add(1 << 30, 8, 0));
-    try std.testing.expect(list.add(Unscanned.capacity * 8192 - 8192 + 8, 8, 0)); // inside the last: held already
-    const start, const bytes, const block = list.range(1);
+    for (2..Unscanned.capacity) |i| try std.testing.expect(list.add(i * 8192, Unscanned.range_bytes_max));
+    try std.testing.expect(!list.add(1 << 30, 8));
+    try std.testing.expect(list.add(Unscanned.capacity * 8192 - 8192 + 8, 8)); // inside the last: held already
+    const start, const bytes = list.range(1);
     try std.testing.expectEqual(@as(usize, 4096), start);
     try std.testing.expectEqual(@as(usize, 128), bytes);
-    try std.testing.expectEqual(@as(u32, 256), block);
     list.clear();
     try std.testing.expectEqual(@as(usize, 0), list.len);
 }

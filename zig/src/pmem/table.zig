@@ -239,8 +239,8 @@ pub const Table = struct {
         return result;
     }
 
-    /// Allocation ids run from 1 to this and wrap, as every pool's do (pool.zig Pool.id_max).
-    pub const id_max: u32 = std.math.maxInt(u31);
+    /// Allocation ids run from 1 to this and wrap: every pool's one id space (placed.zig).
+    pub const id_max = @import("../placed.zig").id_max;
 
     /// The slots up to the last record that is not 0: those after it were never used (or were
     /// freed), and are taken in order from there (`fresh_from`). Reads the table backwards from
