@@ -788,6 +788,19 @@ pub const Pool = struct {
         bins.foldPeaks(&self.stats);
     }
 
+    /// Whether the pool has JavaScript bins: a block of it may be freed and handed out again with
+    /// no call into the core.
+    pub fn hasBins(self: *const Pool) bool {
+        return self.bins != null;
+    }
+
+    /// The block the JavaScript bins manage whose bytes hold granule `g` (its start, and whether
+    /// they hold it freed), or null: for a range known by its bytes, not by its block (a view's).
+    pub fn binsHolderLocked(self: *const Pool, g: u32) ?js_bins.Holder {
+        const bins = self.bins orelse return null;
+        return bins.holding(g);
+    }
+
     pub fn reset(self: *Pool) Error!void {
         return self.entry.reset(self);
     }

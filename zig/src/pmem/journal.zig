@@ -54,6 +54,8 @@ pub const Journal = struct {
     /// Small ranges persisted or flushed whose link words are noted in `named` only when it is
     /// next read (links.zig Unscanned); under the pool's lock.
     unscanned: links.Unscanned = .{},
+    /// Which heap pages may hold a link word (links.zig Pages): what a free reads of its block.
+    pages: links.Pages = .{},
 
     /// A journal over `file`, whose first bytes hold `header` (validated); `table_gpa` holds the
     /// table's DRAM maps (pmem/dram.zig: huge pages, for recovery's speed).
@@ -61,6 +63,12 @@ pub const Journal = struct {
         assert(header.file_bytes == file.mapped.len);
         const self = gpa.create(Journal) catch return null;
         self.* = .{ .gpa = gpa, .file = file, .media = &file.media, .header = header, .table = undefined, .roots = Roots.init(&file.media) };
+        // A file just made is zeros; an opened one may hold link words anywhere, in free space too
+        // (a free's clearing of them is not persisted, and a crash keeps what a lost block held).
+        self.pages = links.Pages.init(gpa, header.heap_offset, header.heap_bytes, !file.created) catch {
+            gpa.destroy(self);
+            return null;
+        };
         self.table = Table.init(table_gpa, self.media, &self.header);
         return self;
     }
@@ -76,6 +84,7 @@ pub const Journal = struct {
 
     pub fn destroy(self: *Journal) void {
         self.named.deinit(self.gpa);
+        self.pages.deinit(self.gpa);
         self.table.deinit();
         self.gpa.destroy(self);
     }
@@ -199,17 +208,25 @@ pub const Journal = struct {
     /// keeps its bytes: a block placed there later would carry the old words until its new owner
     /// overwrote them, and as every live block's words are read when a free asks whether a link
     /// names its block (wordNaming), a free of what they named would be refused meanwhile, though
-    /// nothing links to it (Workers building lists on one pool saw this). Not persisted: a free
-    /// block's bytes are no one's, and recovery reads live blocks only. After the free, never
-    /// before: a crash between would have left a live block without its links.
-    pub fn dropLinkWords(self: *const Journal, g: u32, requested_bytes: u64) void {
+    /// nothing links to it (Workers building lists on one pool saw this). Only the block's pages
+    /// that may hold a link word are read (links.zig Pages): the cost is the pages that held links,
+    /// not the block's size. Not persisted: a free block's bytes are no one's, and recovery reads
+    /// live blocks only. After the free, never before: a crash between would have left a live
+    /// block without its links.
+    pub fn dropLinkWords(self: *Journal, g: u32, requested_bytes: u64) void {
         assert(g != 0);
-        const words: [*]u64 = @ptrCast(@alignCast(self.media.base + @as(usize, g) * granule_bytes));
-        var rest = words[0..@intCast(requested_bytes / links.word_bytes)];
-        while (links.firstLinkInto(rest, self.linkTargets())) |at| {
-            rest[at] = 0;
-            rest = rest[at + 1 ..];
+        const start = @as(usize, g) * granule_bytes;
+        const bytes: usize = @intCast(requested_bytes / links.word_bytes * links.word_bytes);
+        if (bytes == 0) return;
+        var parts = self.pages.marked(start, bytes);
+        while (parts.next()) |part| {
+            const from, const to = part;
+            const words: [*]u64 = @ptrCast(@alignCast(self.media.base + from));
+            const some = words[0 .. (to - from) / links.word_bytes];
+            var found = links.linkWords(some, self.linkTargets());
+            while (found.next()) |at| some[at] = 0;
         }
+        self.pages.clearInside(start, bytes);
     }
 
     /// Before the pool resets its placement: every root and record goes, durably (roots first, so
@@ -251,16 +268,17 @@ pub const Journal = struct {
         pool.lock();
         const links_noted = self.noteLaterLocked(pool, start, bytes);
         pool.unlock();
-        self.writeBackRange(pool, how, start, bytes, links_noted);
+        self.writeBackRange(pool, how, start, bytes, links_noted, 0);
     }
 
     /// Writes the `bytes` at `start` of the file back, noting the link words in them first unless
-    /// `links_noted` (they are, or will be, noted otherwise: allocationRangeNotingLater).
-    fn writeBackRange(self: *Journal, pool: anytype, comptime how: WriteBack, start: usize, bytes: usize, links_noted: bool) void {
+    /// `links_noted` (they are, or will be, noted otherwise: allocationRangeNotingLater). `block`:
+    /// the live block the range lies in (0: a range of the file, its block not known).
+    fn writeBackRange(self: *Journal, pool: anytype, comptime how: WriteBack, start: usize, bytes: usize, links_noted: bool, block: u32) void {
         switch (how) {
-            .persist => if (links_noted) self.media.persist(start, bytes) else self.persistNotingLinks(pool, start, bytes),
+            .persist => if (links_noted) self.media.persist(start, bytes) else self.persistNotingLinks(pool, start, bytes, block),
             .flush => {
-                if (!links_noted) self.noteWrittenLinks(pool, start, bytes);
+                if (!links_noted) self.noteWrittenLinks(pool, start, bytes, block);
                 self.media.flush(start, bytes);
             },
         }
@@ -275,7 +293,7 @@ pub const Journal = struct {
     pub fn memcpyPersist(self: *Journal, pool: anytype, offset: f64, source: [*]const u8, len: f64) Error!void {
         const start, const bytes = try self.checkRange(pool.name, offset, len);
         self.media.memcpyPersist(start, source[0..bytes]);
-        self.noteWrittenLinks(pool, start, bytes);
+        self.noteWrittenLinks(pool, start, bytes, 0);
     }
 
     /// Notes in `named` each live block that a link word in the `bytes` at `start` of the file
@@ -286,12 +304,13 @@ pub const Journal = struct {
     /// scan costs next to nothing for other data (links.firstLinkInto); it takes the pool's lock
     /// only where a word is a link into the heap (one chance in 2^32 for other data). A persist
     /// scans before it flushes: the bytes are then still in the cache.
-    fn noteWrittenLinks(self: *Journal, pool: anytype, start: usize, bytes: usize) void {
+    fn noteWrittenLinks(self: *Journal, pool: anytype, start: usize, bytes: usize, block: u32) void {
         const words = self.wordsWritten(start, bytes);
         const first = links.firstLinkInto(words, self.linkTargets()) orelse return;
         pool.lock();
         defer pool.unlock();
-        self.noteLinksLocked(pool, words[first..]);
+        _ = self.noteLinksLocked(pool, words[first..]); // it holds one: firstLinkInto found it
+        self.linksWrittenLocked(pool, block, start, bytes);
     }
 
     /// Makes the `bytes` at `start` of the file durable, noting the link words in them as
@@ -300,13 +319,13 @@ pub const Journal = struct {
     /// range is scanned on as many cores as it is flushed (read after its flush, one thread
     /// scanning 64 MiB took 10 to 20 times the persist). Where a part holds a link word, the words
     /// are noted under the lock after the persist.
-    fn persistNotingLinks(self: *Journal, pool: anytype, start: usize, bytes: usize) void {
+    fn persistNotingLinks(self: *Journal, pool: anytype, start: usize, bytes: usize, block: u32) void {
         var scan: LinkScan = .{ .journal = self, .start = start, .bytes = bytes };
         self.media.persistVisiting(start, bytes, &scan, LinkScan.part);
         if (!scan.found.load(.monotonic)) return;
         pool.lock();
         defer pool.unlock();
-        self.noteWrittenLinksLocked(pool, start, bytes);
+        if (self.noteWrittenLinksLocked(pool, start, bytes)) self.linksWrittenLocked(pool, block, start, bytes);
     }
 
     /// Looks for a link word in the parts of a range being persisted (persistVisiting's visitor).
@@ -322,20 +341,52 @@ pub const Journal = struct {
         }
     };
 
-    /// noteWrittenLinks for a caller that holds the pool's lock.
-    fn noteWrittenLinksLocked(self: *Journal, pool: anytype, start: usize, bytes: usize) void {
-        self.noteLinksLocked(pool, self.wordsWritten(start, bytes));
+    /// noteWrittenLinks for a caller that holds the pool's lock: whether the range holds a link word.
+    fn noteWrittenLinksLocked(self: *Journal, pool: anytype, start: usize, bytes: usize) bool {
+        return self.noteLinksLocked(pool, self.wordsWritten(start, bytes));
     }
 
-    /// Notes in `named` each live block a link word of `words` names (under the pool's lock).
-    fn noteLinksLocked(self: *Journal, pool: anytype, words: []const u64) void {
-        if (!self.named.known) return; // the scan at the first need will find the words
-        var rest = words;
-        while (links.firstLinkInto(rest, self.linkTargets())) |at| {
-            const target: u32 = @truncate(rest[at]);
-            if (pool.liveLocked(target) != null) self.named.noteKnown(self.slotOf(pool, target));
-            rest = rest[at + 1 ..];
+    /// Link words were written into the `bytes` at `start`, in the live block at `block` (0: not
+    /// known: a view's range, or a range noted late), under the pool's lock. A block JavaScript's
+    /// bins manage would be freed into them and handed out again with its words (its free never
+    /// reaches the journal, which clears them: dropLinkWords), and its next owner would carry
+    /// them: a free of what they name refused under it, a stale link honoured by linked(). So a
+    /// live block holding them leaves the bins (its free comes here), and a word in a block the
+    /// bins hold freed is cleared now (the block is no one's).
+    ///
+    /// Not covered: a small range noted late (`unscanned`) whose block was freed into the bins and
+    /// taken again from them before the range was read, with no call into the core between: its
+    /// words are then in its new owner's block, which leaves the bins when the range is read.
+    /// Reading a small range at its persist would close this, at the cost of a line read from
+    /// memory in every persist of a block the bins manage (clwb evicted it): 30-40 ns, the
+    /// allocate + persist + free goal's margin (bench/RESULTS.md, session 5 pmemone).
+    fn linksWrittenLocked(self: *Journal, pool: anytype, block: u32, start: usize, bytes: usize) void {
+        if (!pool.hasBins()) return;
+        if (block != 0) return pool.leaveBinsLocked(block);
+        const first, const end = links.wordsOfPart(start, bytes, start, start + bytes);
+        const words: [*]u64 = @ptrCast(@alignCast(self.media.base + first));
+        const some = words[0 .. (end - first) / links.word_bytes];
+        var found = links.linkWords(some, self.linkTargets());
+        while (found.next()) |at| {
+            const granule: u32 = @intCast((first + at * links.word_bytes) / granule_bytes);
+            const holder = pool.binsHolderLocked(granule) orelse continue;
+            if (holder.binned) some[at] = 0 else pool.leaveBinsLocked(holder.g);
         }
+    }
+
+    /// Notes in `named` each live block a link word of `words` (words of the file) names, and
+    /// marks the pages that hold them (under the pool's lock): whether `words` hold one.
+    fn noteLinksLocked(self: *Journal, pool: anytype, words: []const u64) bool {
+        var found = links.linkWords(words, self.linkTargets());
+        var any = false;
+        while (found.next()) |at| {
+            any = true;
+            self.pages.mark(@intFromPtr(&words[at]) - @intFromPtr(self.media.base), links.word_bytes);
+            if (!self.named.known) continue; // the scan at the first need will find the words
+            const target: u32 = @truncate(words[at]);
+            if (pool.liveLocked(target) != null) self.named.noteKnown(self.slotOf(pool, target));
+        }
+        return any;
     }
 
     /// The granules a link word can name: the heap's.
@@ -373,7 +424,7 @@ pub const Journal = struct {
     /// the block's next allocation.
     pub fn writeBackAllocation(self: *Journal, pool: anytype, comptime how: WriteBack, g: u32, expected_id: u32, at: f64, len: f64) Error!void {
         const start, const bytes, const links_noted = try self.allocationRangeNotingLater(pool, @tagName(how), g, expected_id, at, len);
-        self.writeBackRange(pool, how, start, bytes, links_noted);
+        self.writeBackRange(pool, how, start, bytes, links_noted, g);
     }
 
     /// Copies `len` bytes from `source` to byte `at` of the live allocation at `g` of `pool` (with
@@ -386,7 +437,7 @@ pub const Journal = struct {
         defer pool.unlock();
         const start, const bytes = try self.allocationRange(pool, "memcpyPersist", g, expected_id, at, len);
         self.media.memcpyPersist(start, source[0..bytes]);
-        self.noteWrittenLinksLocked(pool, start, bytes);
+        if (self.noteWrittenLinksLocked(pool, start, bytes)) self.linksWrittenLocked(pool, g, start, bytes);
     }
 
     /// allocationRange, taking the pool's lock for the check and for noteLaterLocked (the third result).
@@ -398,14 +449,18 @@ pub const Journal = struct {
     }
 
     /// Whether the link words of the `bytes` at `start`, about to be written back, need not be
-    /// read now (under the pool's lock): until `named` is started, the scan that starts it reads
-    /// every live block as it is then; after, a small range waits in `unscanned` for the next read
-    /// of `named`. Either reads the words after the caller of this write-back wrote them: its
-    /// stores come before its call, and the lock orders the call before the read. A large range
-    /// (false) is scanned by its write-back, while its bytes are in the cache.
+    /// read now (under the pool's lock): a small range's pages are marked as may holding link
+    /// words (a free reads them); until `named` is started, the scan that starts it reads every
+    /// live block as it is then; after, the range waits in `unscanned` for the next read of
+    /// `named`. Either reads the words after the caller of this write-back wrote them: its stores
+    /// come before its call, and the lock orders the call before the read. A large range (false)
+    /// is scanned by its write-back, while its bytes are in the cache, which marks the pages
+    /// that hold a link word (marking all of them would make its free read it whole).
     fn noteLaterLocked(self: *Journal, pool: anytype, start: usize, bytes: usize) bool {
-        if (!self.named.known) return true;
         if (bytes > links.Unscanned.range_bytes_max) return false;
+        // Its words are read later: until then its pages may hold link words (a free reads them).
+        self.pages.mark(start, bytes);
+        if (!self.named.known) return true;
         if (!self.unscanned.add(start, bytes)) {
             self.noteUnscannedLocked(pool);
             assert(self.unscanned.add(start, bytes));
@@ -419,7 +474,7 @@ pub const Journal = struct {
         assert(self.named.known);
         for (0..self.unscanned.len) |index| {
             const start, const bytes = self.unscanned.range(index);
-            self.noteWrittenLinksLocked(pool, start, bytes);
+            if (self.noteWrittenLinksLocked(pool, start, bytes)) self.linksWrittenLocked(pool, 0, start, bytes);
         }
         self.unscanned.clear();
     }
@@ -466,7 +521,7 @@ pub const Journal = struct {
         if (scan.found.load(.monotonic)) {
             pool.lock();
             defer pool.unlock();
-            self.noteWrittenLinksLocked(pool, start, bytes);
+            if (self.noteWrittenLinksLocked(pool, start, bytes)) self.linksWrittenLocked(pool, 0, start, bytes);
         }
         return true;
     }
@@ -566,7 +621,7 @@ pub const Journal = struct {
         const live = self.gpa.alloc(u32, pool.listLiveLocked(&.{})) catch return outOfMemory();
         defer self.gpa.free(live);
         assert(pool.listLiveLocked(live) == live.len);
-        for (live) |parent| self.noteLinksLocked(pool, self.blockWords(pool, parent));
+        for (live) |parent| _ = self.noteLinksLocked(pool, self.blockWords(pool, parent));
     }
 
     fn blockWords(self: *const Journal, pool: anytype, g: u32) []const u64 {
@@ -629,7 +684,13 @@ pub const Journal = struct {
         change.add(offset, links.word(child));
         if (!child_published) self.publishInto(pool, &change, child);
         if (previous != 0) self.freeInto(pool, &change, previous);
-        if (child != 0) self.named.note(self.slotOf(pool, child));
+        if (child != 0) {
+            self.named.note(self.slotOf(pool, child));
+            self.pages.mark(offset, links.word_bytes);
+            // Its free must reach the journal, which clears its link words: JavaScript's bins
+            // would hand the block out again with the word in it.
+            pool.leaveBinsLocked(parent);
+        }
         self.commitChange(&change);
         if (previous != 0) pool.freeLockedAt(previous) catch unreachable; // live, and no root publishes it
     }

@@ -87,6 +87,121 @@ pub fn firstLinkInto(words: []const u64, heap: Targets) ?usize {
     return null;
 }
 
+/// The link words into `heap` among `words`, each once, in order: what a free clears in its block
+/// (journal.zig dropLinkWords) and what a persist notes (journal.zig noteLinksLocked), one walk
+/// for both. `next` gives a word's index in `words`; each step is firstLinkInto over the rest.
+pub const LinkWords = struct {
+    words: []const u64,
+    heap: Targets,
+    at: usize = 0,
+
+    pub fn next(self: *LinkWords) ?usize {
+        assert(self.at <= self.words.len);
+        const found = firstLinkInto(self.words[self.at..], self.heap) orelse {
+            self.at = self.words.len;
+            return null;
+        };
+        const index = self.at + found;
+        self.at = index + 1;
+        return index;
+    }
+};
+
+pub fn linkWords(words: []const u64, heap: Targets) LinkWords {
+    return .{ .words = words, .heap = heap };
+}
+
+/// Which pages of the heap may hold a link word, in DRAM: what bounds a free's clearing of its
+/// block's link words (journal.zig dropLinkWords) by the pages that may hold one, not by the
+/// block's size. A clear bit is exact for the words the pool knows of: a page is marked where
+/// link() writes a word, where a persist, memcpyPersist, copy() or checkpoint found one (or will:
+/// a small range left for later, links.zig Unscanned, is marked whole), and every page of a file
+/// that was opened, not made (its bytes are unknown until read). A bit is cleared only by a free
+/// whose block holds the whole page, after it cleared the page's words. A word written through a
+/// view and never persisted is not known (as in `Named`): a free leaves it, as any byte.
+pub const Pages = struct {
+    pub const page_bytes = 4096;
+    /// Bit i is the page at byte `first_byte + i * page_bytes` of the file.
+    bits: std.DynamicBitSetUnmanaged = .{},
+    first_byte: usize = 0,
+
+    /// Pages over the `heap_bytes` at byte `heap_start` of the file (page-aligned); every page
+    /// marked where `all` (a file opened, whose bytes are unknown), none for a file just made.
+    pub fn init(gpa: std.mem.Allocator, heap_start: usize, heap_bytes: usize, all: bool) error{OutOfMemory}!Pages {
+        const first = std.mem.alignBackward(usize, heap_start, page_bytes);
+        const count = (std.mem.alignForward(usize, heap_start + heap_bytes, page_bytes) - first) / page_bytes;
+        const bits = if (all) try std.DynamicBitSetUnmanaged.initFull(gpa, count) else try std.DynamicBitSetUnmanaged.initEmpty(gpa, count);
+        return .{ .bits = bits, .first_byte = first };
+    }
+
+    pub fn deinit(self: *Pages, gpa: std.mem.Allocator) void {
+        self.bits.deinit(gpa);
+    }
+
+    fn pageOf(self: *const Pages, byte: usize) usize {
+        assert(byte >= self.first_byte);
+        const page = (byte - self.first_byte) / page_bytes;
+        assert(page < self.bits.bit_length);
+        return page;
+    }
+
+    /// The `bytes` at byte `start` of the file may hold link words.
+    pub fn mark(self: *Pages, start: usize, bytes: usize) void {
+        if (bytes == 0) return;
+        const first = self.pageOf(start);
+        const last = self.pageOf(start + bytes - 1);
+        // One page (every persist of a small block): one bit, as a persist's hot path wants.
+        if (first == last) return self.bits.set(first);
+        self.bits.setRangeValue(.{ .start = first, .end = last + 1 }, true);
+    }
+
+    /// The parts of a range that lie in marked pages, in order: each is one page's part.
+    pub const Marked = struct {
+        pages: *const Pages,
+        start: usize,
+        end: usize,
+        /// The next page to look at, and the last page of the range + 1.
+        page: usize,
+        page_end: usize,
+
+        pub fn next(self: *Marked) ?struct { usize, usize } {
+            const masks = self.pages.bits.masks;
+            while (self.page < self.page_end) {
+                // A word of the bit set at a time: 64 clear pages (256 KiB) cost one load.
+                const mask = masks[self.page / 64] >> @intCast(self.page % 64);
+                if (mask == 0) {
+                    self.page = (self.page / 64 + 1) * 64;
+                    continue;
+                }
+                const page = self.page + @ctz(mask);
+                if (page >= self.page_end) break;
+                self.page = page + 1;
+                const page_start = self.pages.first_byte + page * page_bytes;
+                const from = @max(page_start, self.start);
+                const to = @min(page_start + page_bytes, self.end);
+                assert(from < to);
+                return .{ from, to };
+            }
+            self.page = self.page_end;
+            return null;
+        }
+    };
+
+    /// The marked parts of [start, start + bytes): a bit a page is read (a 64th of a byte per KiB),
+    /// and only the marked pages' words are for the caller to read.
+    pub fn marked(self: *const Pages, start: usize, bytes: usize) Marked {
+        assert(bytes > 0);
+        return .{ .pages = self, .start = start, .end = start + bytes, .page = self.pageOf(start), .page_end = self.pageOf(start + bytes - 1) + 1 };
+    }
+
+    /// The pages that lie whole inside [start, start + bytes) hold no link word any more.
+    pub fn clearInside(self: *Pages, start: usize, bytes: usize) void {
+        const first_whole = std.mem.alignForward(usize, start - self.first_byte, page_bytes) / page_bytes;
+        const end_whole = (start + bytes - self.first_byte) / page_bytes;
+        if (end_whole > first_whole) self.bits.setRangeValue(.{ .start = first_whole, .end = end_whole }, false);
+    }
+};
+
 /// Marks, in `reached` (one bit per table slot), every live block reachable from `roots` through
 /// link words in reached blocks' bytes. Bounded: each block is scanned at most once. `heap`
 /// answers `lookup(g)` (the live block at `g`, or null), `slotOf(g)` (its record slot) and
@@ -413,4 +528,57 @@ test "the scan finds exactly the words that decode as links into the heap, in ra
         }
         try std.testing.expectEqual(expected, firstLinkInto(&words, heap));
     }
+}
+
+test "the link words of a range, each once and in order, among data that is not a link" {
+    const heap: Targets = .{ .start = 16, .end = 1 << 20 };
+    var words = [_]u64{0} ** 40;
+    for (&words, 0..) |*stored, i| stored.* = i * 0x1_0000_0001; // data: not links
+    const at = [_]usize{ 0, 7, 8, 9, 31, 39 };
+    for (at) |i| words[i] = word(@intCast(100 + i));
+    words[20] = word(8); // a link below the heap: not one of the heap's
+    var found = linkWords(&words, heap);
+    for (at) |i| try std.testing.expectEqual(@as(?usize, i), found.next());
+    try std.testing.expectEqual(@as(?usize, null), found.next());
+    try std.testing.expectEqual(@as(?usize, null), found.next());
+    var none = linkWords(words[1..7], heap);
+    try std.testing.expectEqual(@as(?usize, null), none.next());
+}
+
+test "pages that may hold a link word: marked by range, walked in the parts a range has in them, cleared only whole" {
+    const page = Pages.page_bytes;
+    const heap_start = 3 * page + 512; // the heap need not start on a page
+    var pages = try Pages.init(std.testing.allocator, heap_start, 300 * page, false);
+    defer pages.deinit(std.testing.allocator);
+    var none = pages.marked(heap_start, 200 * page);
+    try std.testing.expectEqual(@as(?struct { usize, usize }, null), none.next());
+
+    pages.mark(13 * page + 8, 8); // page 13 of the file
+    pages.mark(103 * page - 16, 32); // across pages 102 and 103
+    pages.mark(253 * page, 8); // past the range below
+    var parts = pages.marked(heap_start, 200 * page);
+    const want = [_]struct { usize, usize }{
+        .{ 13 * page, 14 * page },
+        .{ 102 * page, 103 * page },
+        .{ 103 * page, 104 * page },
+    };
+    for (want) |part| try std.testing.expectEqual(@as(?struct { usize, usize }, part), parts.next());
+    try std.testing.expectEqual(@as(?struct { usize, usize }, null), parts.next());
+    // A range starting inside a marked page gets only its own part of it.
+    var inside = pages.marked(13 * page + 100, 50);
+    try std.testing.expectEqual(@as(?struct { usize, usize }, .{ 13 * page + 100, 13 * page + 150 }), inside.next());
+    try std.testing.expectEqual(@as(?struct { usize, usize }, null), inside.next());
+
+    // Cleared only where the range holds the whole page: 102 is cut, 103 is whole.
+    pages.clearInside(102 * page + 8, 2 * page - 8);
+    var after = pages.marked(100 * page, 10 * page);
+    try std.testing.expectEqual(@as(?struct { usize, usize }, .{ 102 * page, 103 * page }), after.next());
+    try std.testing.expectEqual(@as(?struct { usize, usize }, null), after.next());
+
+    var opened = try Pages.init(std.testing.allocator, heap_start, 300 * page, true);
+    defer opened.deinit(std.testing.allocator);
+    var count: usize = 0;
+    var all = opened.marked(heap_start, 300 * page);
+    while (all.next()) |_| count += 1;
+    try std.testing.expectEqual(@as(usize, 301), count); // the heap's 300 pages touch 301
 }

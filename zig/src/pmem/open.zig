@@ -19,10 +19,6 @@ const dram = @import("dram.zig");
 const journal_mod = @import("journal.zig");
 const Journal = journal_mod.Journal;
 
-comptime {
-    assert(@import("table.zig").Table.id_max == pool_mod.Pool.id_max); // one id space for every pool
-}
-
 pub const Config = struct {
     base: config_mod.Config,
     path: []const u8,

@@ -95,6 +95,9 @@ comptime {
 /// What the bins know of the block at an offset.
 pub const Found = union(enum) { none, binned: u32, live: u32 };
 
+/// A registered block holding a given granule: its start, and whether it is binned (free).
+pub const Holder = struct { g: u32, binned: bool };
+
 pub const Bins = struct {
     shared: *Shared,
     /// Each slot's requested size as the TLSF's record holds it (its first allocation's).
@@ -298,6 +301,16 @@ pub const Bins = struct {
         self.shared.header.live_requested_bytes -= @floatFromInt(live.requested);
         _ = self.unregister(live.g);
         return .{ .id = live.state, .requested = live.requested, .bytes_in_use_change = change };
+    }
+
+    /// The registered block whose bytes hold granule `g`, or null: a walk of the slots used, for
+    /// the rare caller that knows a granule inside a block, not its start.
+    pub fn holding(self: *const Bins, g: u32) ?Holder {
+        for (self.shared.slots[0..self.high]) |slot| {
+            if (slot.state == 0) continue;
+            if (g >= slot.g and g - slot.g < slot.granules) return .{ .g = slot.g, .binned = slot.state & binned_flag != 0 };
+        }
+        return null;
     }
 
     /// The first binned slot from `from` on, or null (a flush walks them: `nextBinned(slot + 1)`).
