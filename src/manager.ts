@@ -2,7 +2,6 @@
  * MemoryPoolManager: one per process. Pool names live in the core's registry, which
  * every Worker shares, so getPool finds a pool wherever it was created.
  */
-import { writeSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { flushAllCaches } from "./thread_cache";
 import { PoolConfig, type PoolOptions } from "./config";
@@ -16,6 +15,7 @@ import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
 import { constructPool, CPUMemoryPool, onPoolDestroyed, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
 import { watchForShowStats } from "./show_stats";
+import { writeReport } from "./stderr";
 import { bytes, type MemoryStats } from "./stats";
 import { isWellFormedName } from "./validate";
 
@@ -242,7 +242,7 @@ export class MemoryPoolManager {
         try {
           pool.reportLeaks(when);
         } catch (err) {
-          writeSync(2, `bun-memory-pool: no leak report for pool '${pool.name}': ${String(err)}\n`);
+          writeReport(`bun-memory-pool: no leak report for pool '${pool.name}': ${String(err)}\n`);
         }
       }
     });

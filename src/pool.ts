@@ -6,7 +6,6 @@
  * (src/debug/), which a pool without debug switches never calls.
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
-import { writeSync } from "node:fs";
 import { Allocation, isAllocation, MADE_BY_POOL, PoolAllocation, type EndCount } from "./allocation";
 import type { PoolConfig } from "./config";
 import { History, type HistoryEvent } from "./debug/history";
@@ -33,6 +32,7 @@ import { bufferOf, byteLengthOf, pointerArg, sizeArg } from "./validate";
 import { plainConfig, takeSnapshot, type AllocationDetailsProvider, type PoolSnapshot, type SnapshotOptions } from "./snapshot";
 import { poolLine } from "./inspect";
 import { showStatsBeforeDestroy } from "./show_stats";
+import { writeReport } from "./stderr";
 import { MemoryStats, type MemoryStatsJSON } from "./stats";
 
 /**
@@ -640,7 +640,7 @@ export abstract class NativePool {
   /** @internal writes the leak report to stderr where anything is still allocated; returns it. */
   reportLeaks(when: string): string | undefined {
     const report = leakReport(this.#name, when, this.leaked());
-    if (report !== undefined) writeSync(2, report);
+    if (report !== undefined) writeReport(report);
     return report;
   }
 
