@@ -318,7 +318,8 @@ function hostMemoryKind(pool: HostPool): MemoryKind {
 
 const COPY_OPTIONS = ["dstOffset", "srcOffset", "stream"] as const;
 
-const NO_OPTIONS: Readonly<CopyOptions> = Object.freeze({});
+/** No prototype: a copy without options reads no option from a polluted Object.prototype (see optionsArg). */
+const NO_OPTIONS: Readonly<CopyOptions> = Object.freeze(Object.create(null));
 
 /**
  * @internal the options of a copy or fill, read once into a record of their own: a plain object of

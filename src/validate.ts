@@ -170,10 +170,12 @@ export function optionEntries(value: object, owner: string | undefined, whole: s
  * The options object of a call: undefined (no options) or a plain object whose keys are all among
  * `keys`; anything else is a ConfigError. `owner` is the options' type name, for messages. Each
  * option's own value is checked by the caller (wholeNumberOption, or its own test). Returns a copy,
- * read once (optionEntries).
+ * read once (optionEntries), with no prototype, given options or none: an option left out reads
+ * undefined even where Object.prototype has a property of its name (prototype pollution made
+ * copy() write at a polluted dstOffset, and setRoot free the previous root).
  */
 export function optionsArg(owner: string, value: unknown, keys: readonly string[]): Record<string, unknown> {
-  if (value === undefined) return {};
+  if (value === undefined) return Object.create(null);
   if (!isPlainObject(value)) throw new ConfigError(owner, value, `options are a plain object with any of ${keys.join(", ")}`, "");
   const options: Record<string, unknown> = Object.create(null);
   for (const [key, read] of optionEntries(value, owner, owner)) {
