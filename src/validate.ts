@@ -91,6 +91,7 @@ const TYPED_ARRAYS: ReadonlySet<unknown> = new Set<TypedArrayConstructor>([
   Uint16Array,
   Int32Array,
   Uint32Array,
+  Float16Array, // a typed array like the others (Bun 1.4: refused, a view of halves could not be had)
   Float32Array,
   Float64Array,
   BigInt64Array,
