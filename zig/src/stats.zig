@@ -176,9 +176,7 @@ pub const Stats = struct {
         out.* = @splat(0);
         out[@intFromEnum(Field.bytes_in_use)] = f(self.bytes_in_use);
         out[@intFromEnum(Field.bytes_allocated)] = f(self.bytes_allocated);
-        // Peaks never read below the figures now: a pool that counts none (collectStats off) read
-        // "1 MiB in use (peak 0 B)"; its peaks read as what is live, a lower bound, as reserved's.
-        out[@intFromEnum(Field.peak_bytes_in_use)] = f(@max(self.peak_bytes_in_use, self.bytes_in_use));
+        out[@intFromEnum(Field.peak_bytes_in_use)] = f(self.peak_bytes_in_use);
         out[@intFromEnum(Field.bytes_reserved)] = f(space.reserved);
         out[@intFromEnum(Field.peak_bytes_reserved)] = f(@max(self.peak_bytes_reserved, space.reserved));
         out[@intFromEnum(Field.address_space_bytes)] = f(space.address_space);
@@ -187,7 +185,7 @@ pub const Stats = struct {
         out[@intFromEnum(Field.free_count)] = f(self.free_count);
         out[@intFromEnum(Field.failed_allocations)] = f(self.failed_allocations);
         out[@intFromEnum(Field.live_allocations)] = f(self.live_allocations);
-        out[@intFromEnum(Field.peak_live_allocations)] = f(@max(self.peak_live_allocations, self.live_allocations));
+        out[@intFromEnum(Field.peak_live_allocations)] = f(self.peak_live_allocations);
         out[@intFromEnum(Field.free_bytes)] = f(space.free);
         out[@intFromEnum(Field.largest_free_block)] = f(space.largest_free);
         out[@intFromEnum(Field.fragmentation)] = if (space.free == 0) 0 else 1.0 - f(space.largest_free) / f(space.free);
@@ -224,17 +222,6 @@ test "stats track peaks and fragmentation" {
     try std.testing.expectEqual(@as(f64, 150), out[@intFromEnum(Field.bytes_allocated_total)]);
     try std.testing.expectEqual(@as(f64, 100), out[@intFromEnum(Field.bytes_freed_total)]);
     try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(Field.alloc_time_samples)]);
-}
-
-test "a pool that counts no peaks reads them as at least what is live" {
-    var stats: Stats = .{ .enabled = false };
-    stats.recordAlloc(100, 112);
-    stats.recordAlloc(50, 64);
-    var out: [field_count]f64 = undefined;
-    stats.write(.{ .reserved = 4096, .address_space = 8192, .regions = 1, .free = 1000, .largest_free = 750 }, &out);
-    try std.testing.expectEqual(@as(u64, 0), stats.peak_bytes_in_use); // not counted as allocations are made
-    try std.testing.expectEqual(@as(f64, 150), out[@intFromEnum(Field.peak_bytes_in_use)]);
-    try std.testing.expectEqual(@as(f64, 2), out[@intFromEnum(Field.peak_live_allocations)]);
 }
 
 test "reset peaks start from what is live; a reset counts the live bytes as freed" {

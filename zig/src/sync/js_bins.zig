@@ -372,14 +372,11 @@ pub const Bins = struct {
         const free = at(out, .free_bytes).*;
         at(out, .fragmentation).* = if (free == 0) 0 else 1.0 - at(out, .largest_free_block).* / free;
         // Peaks are the bins' own, with what hits reached since the last fold (where they are kept:
-        // collectStats off keeps none, and they read as what is live now, as Stats.write has them).
+        // collectStats off keeps none).
         if (stats.enabled) {
             const peak_bytes, const peak_live = self.peaksNow(stats);
             at(out, .peak_bytes_in_use).* = @floatFromInt(peak_bytes);
             at(out, .peak_live_allocations).* = @floatFromInt(peak_live);
-        } else {
-            at(out, .peak_bytes_in_use).* = at(out, .bytes_in_use).*;
-            at(out, .peak_live_allocations).* = at(out, .live_allocations).*;
         }
     }
 
