@@ -7,7 +7,7 @@ import { flushAllCaches } from "./thread_cache";
 import { PoolConfig, type PoolOptions } from "./config";
 import { withEnvironmentDebug } from "./debug/env";
 import { makeLeakWatch, setLeakWatch, type LeakWatch } from "./debug/tracker";
-import { ConfigError, PoolExistsError, PoolNotFoundError } from "./errors";
+import { ConfigError, PMEMFileError, PoolExistsError, PoolNotFoundError } from "./errors";
 import { byValue } from "./abi";
 import { ABI, CONFIG_FIELDS, encodeName, PoolKind } from "./native";
 import * as native from "./native";
@@ -71,6 +71,18 @@ function openInCore(config: Readonly<PoolConfig>, open: () => number): number {
   } catch (err) {
     if (err instanceof ConfigError && err.value === undefined && Object.hasOwn(config, err.field)) throw ConfigError.withValue(err, config[err.field as keyof PoolConfig]);
     throw err;
+  }
+}
+
+/**
+ * The directory a relative PMEM path is in. process.cwd() throws an untyped ENOENT where the
+ * working directory was removed: no file can be named relative to it, a PMEMFileError.
+ */
+function workingDirectory(relativePath: string): string {
+  try {
+    return process.cwd();
+  } catch {
+    throw new PMEMFileError(`the pool's path '${relativePath}' is relative, and the working directory is gone (removed while the process was in it): give an absolute path`);
   }
 }
 
@@ -266,7 +278,7 @@ export class MemoryPoolManager {
     this.#claim(name);
     // Made absolute, never normalised: path.resolve would fold "link/../x.pool" to the file beside
     // the link, where the kernel (and every other program) opens the one beside the link's target.
-    const path = encodeName(isAbsolute(frozen.pmemPoolPath) ? frozen.pmemPoolPath : `${process.cwd()}/${frozen.pmemPoolPath}`);
+    const path = encodeName(isAbsolute(frozen.pmemPoolPath) ? frozen.pmemPoolPath : `${workingDirectory(frozen.pmemPoolPath)}/${frozen.pmemPoolPath}`);
     const handle = openInCore(frozen, () => native.openPmemPool(encoded, path, configRecord(PoolKind.cpu, frozen)));
     return this.#adopt(constructPool(() => new PMEMMemoryPool(name, frozen, handle)), true);
   }
