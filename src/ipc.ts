@@ -49,7 +49,12 @@ export function exportAllocation(allocation: ExportedAllocation): GPUIPCHandle {
   };
 }
 
-const HANDLE_FIELDS = ["pid", "fd", "deviceId", "rangeBytes", "offset", "size"] as const;
+/**
+ * Each field of a handle and the most it can be: the core takes a pid and a descriptor as 32-bit
+ * ints (a larger number wrapped there, to another process's pid or another descriptor), and byte
+ * counts up to 2^52 (past it, the core's refusal spoke of "a copy's length").
+ */
+const HANDLE_FIELDS = { pid: 0x7fff_ffff, fd: 0x7fff_ffff, deviceId: 0x7fff_ffff, rangeBytes: 2 ** 52, offset: 2 ** 52, size: 2 ** 52 } as const;
 
 /** Device memory of another process, mapped here. */
 export class SharedGPUMemory {
@@ -70,14 +75,14 @@ export class SharedGPUMemory {
    */
   static open(handle: GPUIPCHandle): SharedGPUMemory {
     const read: Record<string, number> = {};
-    for (const field of HANDLE_FIELDS) {
+    for (const [field, most] of Object.entries(HANDLE_FIELDS)) {
       let value: unknown;
       try {
         value = (handle as unknown as Record<string, unknown> | null | undefined)?.[field];
       } catch (thrown) {
         throw new InvalidPointerError(`not a GPU IPC handle: its ${field} cannot be read (${describe(thrown)} thrown)`);
       }
-      if (!(typeof value === "number" && Number.isSafeInteger(value) && value >= 0)) throw new InvalidPointerError(`not a GPU IPC handle: ${field} is ${describe(value)}`);
+      if (!(typeof value === "number" && Number.isSafeInteger(value) && value >= 0 && value <= most)) throw new InvalidPointerError(`not a GPU IPC handle: ${field} is ${describe(value)}`);
       read[field] = value;
     }
     const checked = Object.freeze(read as unknown as GPUIPCHandle);
