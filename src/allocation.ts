@@ -196,7 +196,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     // settle()'s steps written out: no closure made per free (the handle's common path).
     let damage: MemoryPoolError | undefined;
     try {
-      damage = this.#pool.release(this);
+      damage = this.#pool.release(this.#offset, this.#id);
     } catch (err) {
       this.#releaseFailed(err);
     }

@@ -10,10 +10,12 @@ import { ptr as addressOf, type Pointer } from "bun:ffi";
 import {
   addressOfAllocation,
   Allocation,
+  idOfAllocation,
   isAllocation,
   isPoolAllocation,
   knownAlive,
   liveViewHere,
+  offsetOfAllocation,
   PoolAllocation,
   poolOfAllocation,
   sizeOfAllocation,
@@ -380,7 +382,8 @@ function intoPmem(dst: Endpoint, dstAddress: number, _src: Endpoint, srcAddress:
   const pool = dst.pool!;
   const side = dst.side;
   if (isAllocation(side)) {
-    const status = native.memcpyPersistIntoPmem(pool.handle, side.offset, side.id, dstAddress - side.ptr, srcAddress as Pointer, length);
+    // The handle's fields as the pool made them (own properties may shadow the getters).
+    const status = native.memcpyPersistIntoPmem(pool.handle, offsetOfAllocation(side), idOfAllocation(side), dstAddress - addressOfAllocation(side), srcAddress as Pointer, length);
     if (status === native.Status.useAfterFree) side.freedElsewhere("copy into");
     pool.expectOk(status);
     return;

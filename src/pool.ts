@@ -6,7 +6,7 @@
  * (src/debug/), which a pool without debug switches never calls.
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
-import { Allocation, isAllocation, MADE_BY_POOL, PoolAllocation, type EndCount } from "./allocation";
+import { addressOfAllocation, Allocation, idOfAllocation, isAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, sizeOfAllocation, type EndCount } from "./allocation";
 import type { PoolConfig } from "./config";
 import { History, type HistoryEvent } from "./debug/history";
 import { describeAllocation, describeBoundaryViolation, describeWriteAfterFree, leakReport, stackSection, type LeakInfo } from "./debug/report";
@@ -357,23 +357,26 @@ export abstract class NativePool {
   }
 
   /**
-   * @internal called by PoolAllocation.free(): frees only if the block still holds that allocation.
+   * @internal called by PoolAllocation.free(): frees allocation `id` at granule `offset` only if
+   * the block still holds it. The caller passes its handle's private fields, never its `offset` and
+   * `id` getters: an own property can shadow those (Object.defineProperty), and a handle claiming
+   * another allocation's offset and id freed that one, leaking its own block.
    * Throws where nothing was freed; returns the error to throw after marking the handle dead
    * where the free went through but found damage (BoundaryViolationError, UseAfterFreeError).
    */
-  release(allocation: Pick<PoolAllocation, "offset" | "id">): MemoryPoolError | undefined {
-    const status = this.#free(allocation.offset, allocation.id);
+  release(offset: number, id: number): MemoryPoolError | undefined {
+    const status = this.#free(offset, id);
     if (status >= 0) {
-      this.ended(allocation.offset);
-      if (this.tracking || status === Status.freedGuarded) this.debug!.freed(allocation.offset);
+      this.ended(offset);
+      if (this.tracking || status === Status.freedGuarded) this.debug!.freed(offset);
       return undefined;
     }
     // A block this pool gave the handle is missing only once the allocation ended (by its pointer
     // or a view) and trim() gave its region back: a double free, not a pointer it never gave out.
     if (status === Status.invalidPointer) {
-      throw new DoubleFreeError(`double free: allocation #${allocation.id} at 0x${this.addressOf(allocation.offset).toString(16)} (pool '${this.#name}') was already freed, through its pointer or a view, and trim() has given its memory back since`);
+      throw new DoubleFreeError(`double free: allocation #${id} at 0x${this.addressOf(offset).toString(16)} (pool '${this.#name}') was already freed, through its pointer or a view, and trim() has given its memory back since`);
     }
-    return this.#afterFailedFree(status, allocation.offset);
+    return this.#afterFailedFree(status, offset);
   }
 
   /** @internal frees the block at `address` whoever holds it (a raw pointer free). */
@@ -516,10 +519,11 @@ export abstract class NativePool {
    * say UseAfterFreeError (another pool of the same name may have taken its place: not "of 'p', not 'p'").
    */
   assertOwnAllocation(allocation: PoolAllocation): void {
-    const owner = allocation.pool;
+    const owner = poolOfAllocation(allocation); // not its `pool` getter, which an own property can shadow
     if (owner === this || owner.destroyed) return;
-    const what = describeAllocation(allocation.id, allocation.size, allocation.ptr, owner.name);
-    throw new InvalidPointerError(`${what} belongs to pool '${owner.name}', not '${this.name}'${owner.stackNote(allocation.id, allocation.offset)}`);
+    const id = idOfAllocation(allocation);
+    const what = describeAllocation(id, sizeOfAllocation(allocation), addressOfAllocation(allocation), owner.name);
+    throw new InvalidPointerError(`${what} belongs to pool '${owner.name}', not '${this.name}'${owner.stackNote(id, offsetOfAllocation(allocation))}`);
   }
 
   /** @internal a note for error messages: where allocation `id` at granule `offset` was made and freed (trackHistory). */
@@ -935,7 +939,7 @@ export abstract class HostPool extends NativePool {
       if (block === undefined || !block.live || block.buffer !== buffer) return this.releaseAddress(address);
       let damage: MemoryPoolError | undefined;
       try {
-        damage = this.release({ offset, id: block.id });
+        damage = this.release(offset, block.id);
       } catch (err) {
         if (err instanceof DoubleFreeError) this.ended(offset); // ended elsewhere: its views die now
         throw err;
