@@ -10,6 +10,8 @@ import { ptr as addressOf, type Pointer } from "bun:ffi";
 import {
   addressOfAllocation,
   Allocation,
+  assertLive,
+  endedElsewhere,
   idOfAllocation,
   isAllocation,
   isPoolAllocation,
@@ -126,8 +128,8 @@ function copyChecked(dst: CopySide, src: CopySide, bytes: number | undefined, op
   if (options === undefined && isAllocation(dst) && isAllocation(src) && poolOfAllocation(dst).kind !== "pmem") {
     const length = bytes ?? sizeOfAllocation(src);
     if (Number.isSafeInteger(length) && length > 0 && length <= sizeOfAllocation(src) && length <= sizeOfAllocation(dst)) {
-      dst.assertUsable("copy into");
-      src.assertUsable("copy from");
+      assertLive(dst, "copy into");
+      assertLive(src, "copy from");
       native.copyHost(addressOfAllocation(dst) as Pointer, addressOfAllocation(src) as Pointer, length);
       return length;
     }
@@ -296,7 +298,7 @@ export function copyBetween(dst: Endpoint, src: Endpoint, bytes: number | undefi
 /** @internal a side of a copy as an endpoint; throws for freed allocations and things that are no memory. */
 export function endpointOf(side: CopySide, role: "source" | "destination"): Endpoint {
   if (isPoolAllocation(side)) {
-    side.assertUsable(role === "source" ? "copy from" : "copy into");
+    assertLive(side, role === "source" ? "copy from" : "copy into");
     const pool = poolOfAllocation(side);
     const address = addressOfAllocation(side);
     const length = sizeOfAllocation(side);
@@ -384,7 +386,7 @@ function intoPmem(dst: Endpoint, dstAddress: number, _src: Endpoint, srcAddress:
   if (isAllocation(side)) {
     // The handle's fields as the pool made them (own properties may shadow the getters).
     const status = native.memcpyPersistIntoPmem(pool.handle, offsetOfAllocation(side), idOfAllocation(side), dstAddress - addressOfAllocation(side), srcAddress as Pointer, length);
-    if (status === native.Status.useAfterFree) side.freedElsewhere("copy into");
+    if (status === native.Status.useAfterFree) endedElsewhere(side, "copy into");
     pool.expectOk(status);
     return;
   }

@@ -5,7 +5,7 @@
  * check every length and offset against both sides before any DMA starts (src/copy.ts).
  */
 import type { Pointer } from "bun:ffi";
-import { addressOfAllocation, Allocation, idOfAllocation, isAllocation, isPoolAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, sizeOfAllocation, type TypedArrayConstructor } from "./allocation";
+import { addressOfAllocation, Allocation, assertLive, idOfAllocation, isAllocation, isPoolAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, sizeOfAllocation, type TypedArrayConstructor } from "./allocation";
 import { checkedOffset, checkRange, copyBetween, copyOptionsArg, endpointOf, type CopyOptions, type Endpoint } from "./copy";
 import type { PoolConfig } from "./config";
 import type { HistoryEvent } from "./debug/history";
@@ -187,7 +187,7 @@ export class GPUMemoryPool extends NativePool {
   exportAllocation(allocation: GPUAllocation): GPUIPCHandle {
     if (!isGPUAllocation(allocation) || poolOfAllocation(allocation) !== this) throw new InvalidPointerError("exportAllocation takes a GPUAllocation of this pool");
     // The fields as the pool made them (own properties may shadow the getters).
-    return exportAllocation({ pool: this, offset: offsetOfAllocation(allocation), ptr: addressOfAllocation(allocation), size: sizeOfAllocation(allocation), deviceId: this.config.deviceId, assertUsable: (action) => allocation.assertUsable(action) });
+    return exportAllocation({ pool: this, offset: offsetOfAllocation(allocation), ptr: addressOfAllocation(allocation), size: sizeOfAllocation(allocation), deviceId: this.config.deviceId, assertUsable: (action) => assertLive(allocation, action) });
   }
 
   /** A new stream on this pool's device. */

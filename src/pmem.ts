@@ -9,7 +9,7 @@
  * only by a root (setRoot), a link (link) or commitUnpublished; until then a crash leaves it free.
  */
 import { ptr as addressOf, type Pointer } from "bun:ffi";
-import { Allocation, idOfAllocation, isAllocation, offsetOfAllocation, sizeOfAllocation } from "./allocation";
+import { Allocation, assertLive, assertLiveAsFarAsKnown, endedElsewhere, idOfAllocation, isAllocation, offsetOfAllocation, sizeOfAllocation } from "./allocation";
 import type { LeakInfo } from "./debug/report";
 import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError } from "./errors";
@@ -147,13 +147,13 @@ export class PMEMMemoryPool extends HostPool {
   #allocationRange(allocation: Allocation, length: number | undefined, offset: number, action: string): number {
     this.#assertOwnAsFarAsKnown(allocation, action);
     const len = persistLength(length, offset, sizeOfAllocation(allocation), "an allocation", action);
-    if (len === 0) allocation.assertUsable(action);
+    if (len === 0) assertLive(allocation, action);
     return len;
   }
 
   /** Throws for a status of a call on `allocation`: UseAfterFreeError (the handle is then dead) where the core says the block no longer holds it. */
   #expectHeld(allocation: Allocation, action: string, status: number): void {
-    if (status === Status.useAfterFree) allocation.freedElsewhere(action);
+    if (status === Status.useAfterFree) endedElsewhere(allocation, action);
     this.expectOk(status);
   }
 
@@ -178,7 +178,7 @@ export class PMEMMemoryPool extends HostPool {
   #assertUsable(allocation: Allocation, action: string): void {
     if (!isAllocation(allocation)) throw new InvalidPointerError(`expected an Allocation of pool '${this.name}', not ${describe(allocation)}`);
     this.#assertOwnAsFarAsKnown(allocation, action);
-    allocation.assertUsable(action);
+    assertLive(allocation, action);
   }
 
   /**
@@ -188,7 +188,7 @@ export class PMEMMemoryPool extends HostPool {
    * to pool 'p', not 'p'".
    */
   #assertOwnAsFarAsKnown(allocation: Allocation, action: string): void {
-    allocation.assertUsableAsFarAsKnown(action);
+    assertLiveAsFarAsKnown(allocation, action);
     this.assertOwnAllocation(allocation);
   }
 

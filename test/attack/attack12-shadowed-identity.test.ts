@@ -6,9 +6,11 @@
  * live allocation's offset and id freed that one on free() (its own block leaked, its handle dead),
  * and on a PMEM pool persisted, copied into, published, linked and committed the other one; a
  * handle claiming another pool was freed through a pool it is not of. Each now acts on its own.
+ * And a stale handle whose `assertUsable` (or the other checks) an own no-op replaced passed copy()'s
+ * check: the copy wrote into its block's next allocation. The library calls the private checks.
  */
 import { afterAll, expect, test } from "bun:test";
-import { copy, InvalidPointerError, MemoryPoolManager, type Allocation, type PoolConfig } from "../../src/index";
+import { copy, InvalidPointerError, MemoryPoolManager, UseAfterFreeError, type Allocation, type PoolConfig } from "../../src/index";
 import { pmemConfig, poolPath, removePoolFiles } from "../pmem/helpers";
 import { cpuPoolsPerTest } from "../support/pools";
 import { thrown } from "../support/thrown";
@@ -80,5 +82,20 @@ test("PMEM: persist, memcpyPersist, copy, setRoot, link and commitUnpublished ac
     expect(d.alive && b.alive).toBe(true);
   } finally {
     pm.close();
+  }
+});
+
+test("a stale handle whose checks an own property replaces by a no-op is still refused, and its block's next allocation untouched", () => {
+  for (const threadSafety of ["none", "mutex"] as const) {
+    const p = pool(`attack12-shadowed-checks-${threadSafety}`, { threadSafety });
+    const a = p.allocate(64);
+    p.deallocate(a.ptr); // freed by its pointer: the handle learns it from the core
+    const next = p.allocate(64);
+    next.bytes.fill(5);
+    expect(next.ptr).toBe(a.ptr);
+    for (const name of ["assertUsable", "assertUsableAsFarAsKnown", "freedElsewhere"]) Object.defineProperty(a, name, { value: () => {} });
+    const calls: (() => unknown)[] = [() => copy(a, new Uint8Array(64)), () => copy(a, new Uint8Array(8), 8, { dstOffset: 8 }), () => copy(new Float64Array(8), a), () => a.bytes, () => a.as(Uint32Array), () => a.windowBytes()];
+    for (const call of calls) expect(thrown(call)).toBeInstanceOf(UseAfterFreeError);
+    expect(next.bytes.every((byte) => byte === 5)).toBe(true);
   }
 });
