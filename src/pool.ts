@@ -132,11 +132,17 @@ export function onPoolDestroyed(listener: (pool: NativePool) => void): void {
  */
 let poolConstructionOpen = false;
 
-/** @internal makes a pool object (the manager's one way to): `make` runs its constructor. */
+/**
+ * @internal makes a pool object (the manager's one way to): `make` runs its constructor. The object
+ * is frozen once made: its handles and views call its methods (holds, ended, release...), and an
+ * own property could shadow one (Object.defineProperty(pool, "holds", { value: () => true })
+ * made a stale handle's `bytes` view the block's next allocation). Its state is in private fields,
+ * which freezing leaves as they are (test/attack/frozen-objects.test.ts).
+ */
 export function constructPool<T extends NativePool>(make: () => T): T {
   poolConstructionOpen = true;
   try {
-    return make();
+    return Object.freeze(make());
   } finally {
     poolConstructionOpen = false;
   }

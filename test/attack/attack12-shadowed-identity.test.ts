@@ -8,6 +8,8 @@
  * handle claiming another pool was freed through a pool it is not of. Each now acts on its own.
  * And a stale handle whose `assertUsable` (or the other checks) an own no-op replaced passed copy()'s
  * check: the copy wrote into its block's next allocation. The library calls the private checks.
+ * A pool's own `holds` shadowed the same way made a stale handle's `bytes` view the next
+ * allocation: pool objects are frozen once made.
  */
 import { afterAll, expect, test } from "bun:test";
 import { copy, InvalidPointerError, MemoryPoolManager, UseAfterFreeError, type Allocation, type PoolConfig } from "../../src/index";
@@ -98,4 +100,18 @@ test("a stale handle whose checks an own property replaces by a no-op is still r
     for (const call of calls) expect(thrown(call)).toBeInstanceOf(UseAfterFreeError);
     expect(next.bytes.every((byte) => byte === 5)).toBe(true);
   }
+});
+
+test("a pool's methods cannot be shadowed by own properties: the object is frozen, and a stale handle stays refused", () => {
+  const p = pool("attack12-shadowed-pool-methods", { threadSafety: "mutex" });
+  const a = p.allocate(64);
+  p.deallocate(a.ptr);
+  const next = p.allocate(64);
+  next.bytes.fill(5);
+  for (const name of ["holds", "stillHolds", "ended", "endedAll", "release", "exactBuffer", "destroyed", "epoch"]) {
+    expect(() => Object.defineProperty(p, name, { value: () => true })).toThrow(TypeError);
+  }
+  expect(Object.isFrozen(p)).toBe(true);
+  expect(thrown(() => a.bytes)).toBeInstanceOf(UseAfterFreeError);
+  expect(next.bytes.every((byte) => byte === 5)).toBe(true);
 });
