@@ -7,7 +7,7 @@
  * is of memory, not of the allocation's lifetime).
  */
 import type { Pointer } from "bun:ffi";
-import { describe, InvalidArgumentError, InvalidPointerError, OutOfBoundsError, UseAfterFreeError } from "./errors";
+import { describe, InvalidArgumentError, InvalidPointerError, OutOfBoundsError, UnsupportedOperationError, UseAfterFreeError } from "./errors";
 import { GRANULE_BYTES, HostMemory } from "./native";
 import * as native from "./native";
 import { byteLengthOf } from "./validate";
@@ -56,16 +56,27 @@ export function exportAllocation(allocation: ExportedAllocation): GPUIPCHandle {
  */
 const HANDLE_FIELDS = { pid: 0x7fff_ffff, fd: 0x7fff_ffff, deviceId: 0x7fff_ffff, rangeBytes: 2 ** 52, offset: 2 ** 52, size: 2 ** 52 } as const;
 
+/** What open() hands the constructor: `private` binds only TypeScript, and JavaScript can call it. */
+const OPENED: unique symbol = Symbol("opened by SharedGPUMemory.open");
+
 /** Device memory of another process, mapped here. */
 export class SharedGPUMemory {
   readonly #base: number;
   #closed = false;
 
+  /**
+   * Only open() makes one: `new SharedGPUMemory(handle, address)` from JavaScript read and wrote any
+   * device address through read() and write(). Frozen: `handle` (its size bounds every copy) is not
+   * to be replaced or shadowed.
+   */
   private constructor(
     readonly handle: Readonly<GPUIPCHandle>,
     base: number,
+    opened?: typeof OPENED,
   ) {
+    if (opened !== OPENED) throw new UnsupportedOperationError("SharedGPUMemory has no public constructor: SharedGPUMemory.open(handle) maps a handle");
     this.#base = base;
+    Object.freeze(this);
   }
 
   /**
@@ -90,7 +101,7 @@ export class SharedGPUMemory {
       throw new InvalidPointerError(`not a GPU IPC handle: the allocation (offset ${checked.offset}, ${checked.size} bytes) lies outside its range of ${checked.rangeBytes} bytes`);
     }
     const base = native.openDeviceRegion(checked.deviceId, checked.pid, checked.fd, checked.rangeBytes);
-    return new SharedGPUMemory(checked, base);
+    return new SharedGPUMemory(checked, base, OPENED);
   }
 
   /** The allocation's device address in this process. */
