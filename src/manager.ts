@@ -7,7 +7,7 @@ import { flushAllCaches } from "./thread_cache";
 import { PoolConfig, type PoolOptions } from "./config";
 import { withEnvironmentDebug } from "./debug/env";
 import { makeLeakWatch, setLeakWatch, type LeakWatch } from "./debug/tracker";
-import { ConfigError, PMEMFileError, PoolExistsError, PoolNotFoundError } from "./errors";
+import { ConfigError, PMEMFileError, PoolExistsError, PoolNotFoundError, UnsupportedOperationError } from "./errors";
 import { byValue } from "./abi";
 import { ABI, CONFIG_FIELDS, encodeName, PoolKind } from "./native";
 import * as native from "./native";
@@ -44,6 +44,8 @@ const EARLIER_MANAGER = Symbol.for(`bun-memory-pool.manager ${import.meta.url}`)
  * code still uses its pools: taken for a reload, it destroyed them.
  */
 const HOT_RELOADING = typeof process === "object" && Array.isArray(process.execArgv) && process.execArgv.includes("--hot");
+/** What getInstance() hands the constructor: no other caller can make a manager. */
+const THE_INSTANCE: unique symbol = Symbol("the manager");
 /** A manager's method that gives up a pool it made (or its own earlier manager did): see #replaceEarlier. */
 const GIVE_UP_MADE = Symbol.for("bun-memory-pool.giveUpMade");
 type EarlierManager = { [GIVE_UP_MADE](name: string): boolean };
@@ -168,7 +170,13 @@ export class MemoryPoolManager {
   /** The manager of the library's evaluation before this one in this thread (bun --hot), if any. */
   readonly #earlier: EarlierManager | undefined;
 
-  private constructor(earlier: EarlierManager | undefined) {
+  /**
+   * Only getInstance() makes one (`private` binds TypeScript only): a second manager made from
+   * JavaScript took over the thread's leak watch and the hook that tells the manager of destroyed
+   * pools, from the one every call of the library goes through.
+   */
+  private constructor(earlier: EarlierManager | undefined, made?: typeof THE_INSTANCE) {
+    if (made !== THE_INSTANCE) throw new UnsupportedOperationError("MemoryPoolManager has no public constructor: MemoryPoolManager.getInstance() gives the process's manager");
     this.#earlier = earlier;
     setLeakWatch(this.#leakWatch);
     // However a pool of this thread is destroyed (destroyPool, pool.destroy(), close(), `using`),
@@ -183,7 +191,7 @@ export class MemoryPoolManager {
   static getInstance(): MemoryPoolManager {
     if (MemoryPoolManager.#instance !== undefined) return MemoryPoolManager.#instance;
     const scope = globalThis as { [EARLIER_MANAGER]?: EarlierManager };
-    const instance = new MemoryPoolManager(HOT_RELOADING ? scope[EARLIER_MANAGER] : undefined);
+    const instance = new MemoryPoolManager(HOT_RELOADING ? scope[EARLIER_MANAGER] : undefined, THE_INSTANCE);
     scope[EARLIER_MANAGER] = instance;
     return (MemoryPoolManager.#instance = instance);
   }
