@@ -1076,11 +1076,8 @@ export abstract class HostPool extends NativePool {
    * block's last window view is handed out again while it spans the same size.
    */
   windowView(offset: number, size: number): Uint8Array<ArrayBuffer> {
-    // Not even an unguarded allocation's: a window spans its neighbours, guard pages among them, and
-    // whatever reads the whole window (structuredClone, postMessage, view.buffer.slice()) faulted there.
-    if (this.config.guardPages) {
-      const which = native.isGuarded(this.handle, offset) ? "an allocation with guard pages has no window view (its memory moves out of reach when freed)" : "a pool with guard pages gives no window views (a window would span guard pages)";
-      throw new InvalidPointerError(`pool '${this.name}': ${which}: use .bytes`);
+    if (this.debug !== undefined && this.config.guardPages && native.isGuarded(this.handle, offset)) {
+      throw new InvalidPointerError(`pool '${this.name}': an allocation with guard pages has no window view (its memory moves out of reach when freed): use .bytes`);
     }
     // The view this block's last window view was, where it spans exactly `size` bytes: its length is
     // read as elements (one at size - 1, none at size), which no patched getter can answer.
@@ -1135,13 +1132,10 @@ export abstract class HostPool extends NativePool {
       this.#outgrownWindows.push(open);
     }
     const start = index * WINDOW_BYTES;
-    // Never past the memory the pool has committed: the arena commits its address space from the
-    // start, in order, and what it gave back stays readable (zig/src/backend/host.zig), so the
-    // first bytesReserved bytes, and the block being viewed, can be read. Past them the space is
-    // reserved and inaccessible, and whatever reads the whole window (structuredClone, postMessage,
-    // view.buffer.slice()) faulted there: a pool of 1 MiB had windows of 2 MiB.
-    const readable = Math.max(end, this.getStats().bytesReserved - start);
-    const length = Math.min(WINDOW_SPAN_BYTES, this.addressSpace - start, readable, Math.max(WINDOW_MIN_BYTES, 2 ** Math.ceil(Math.log2(2 * end))));
+    // It may span past the memory the pool committed: the core's reservation reads as zeros there
+    // (zig/src/backend/host.zig), so whatever reads the whole window (structuredClone, postMessage,
+    // view.buffer.slice()) reads zeros where it faulted.
+    const length = Math.min(WINDOW_SPAN_BYTES, this.addressSpace - start, Math.max(WINDOW_MIN_BYTES, 2 ** Math.ceil(Math.log2(2 * end))));
     const buffer = toArrayBuffer((this.base + start) as Pointer, 0, length);
     this.#windows[index] = buffer;
     this.#windowLengths[index] = length;
