@@ -18,6 +18,7 @@ export type TypedArrayConstructor =
   | Uint16ArrayConstructor
   | Int32ArrayConstructor
   | Uint32ArrayConstructor
+  | Float16ArrayConstructor
   | Float32ArrayConstructor
   | Float64ArrayConstructor
   | BigInt64ArrayConstructor
@@ -72,6 +73,17 @@ export let idOfAllocation: (allocation: PoolAllocation) => number;
 export let poolOfAllocation: <P extends NativePool>(allocation: PoolAllocation<P>) => P;
 /** @internal whether this thread knows an allocation lives with no call into the core (see PoolAllocation's #aliveAtEnds). */
 export let knownAlive: (allocation: PoolAllocation) => boolean;
+/*
+ * The checks of an allocation's life, for the library's own calls: its private methods, past any
+ * own property that shadows the public ones (a handle given `assertUsable: () => {}` passed every
+ * check, and a copy wrote into its block's next allocation).
+ */
+/** @internal throws UseAfterFreeError unless the block is still the allocation's (assertUsable). */
+export let assertLive: (allocation: PoolAllocation, action: string) => void;
+/** @internal throws UseAfterFreeError where this thread knows the allocation ended (assertUsableAsFarAsKnown). */
+export let assertLiveAsFarAsKnown: (allocation: PoolAllocation, action: string) => void;
+/** @internal the core says the block no longer holds the allocation: its handle is dead (freedElsewhere). */
+export let endedElsewhere: (allocation: PoolAllocation, action: string) => never;
 /**
  * @internal whether every end of an allocation is one this thread makes and counts: its pool (a host
  * pool of threadSafety "none", not PMEM) handed it the count of ends (EndCount). Then its attached
@@ -141,6 +153,9 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     poolOfAllocation = <P extends NativePool>(allocation: PoolAllocation<P>) => allocation.#pool;
     knownAlive = (allocation) => allocation.#knownAlive();
     endsOnlyHere = (allocation) => allocation.#endCount !== undefined;
+    assertLive = (allocation, action) => allocation.#assertAlive(action);
+    assertLiveAsFarAsKnown = (allocation, action) => allocation.#assertKnownAlive(action);
+    endedElsewhere = (allocation, action) => allocation.#freedElsewhere(action);
   }
 
   #knownAlive(): boolean {
@@ -204,7 +219,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     // settle()'s steps written out: no closure made per free (the handle's common path).
     let damage: MemoryPoolError | undefined;
     try {
-      damage = this.#pool.release(this);
+      damage = this.#pool.release(this.#offset, this.#id);
     } catch (err) {
       this.#releaseFailed(err);
     }
@@ -260,7 +275,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   /** @internal throws UseAfterFreeError unless the block is still this allocation's (copies check both sides). */
   assertUsable(action: string): void {
-    this.assertAlive(action);
+    this.#assertAlive(action);
   }
 
   /** @internal hook for subclasses that cache views. */
@@ -268,11 +283,15 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   /** @internal throws UseAfterFreeError unless the memory is still this allocation's. */
   protected assertAlive(action: string): void {
+    this.#assertAlive(action);
+  }
+
+  #assertAlive(action: string): void {
     if (this.#knownAlive()) return;
-    this.assertUsableAsFarAsKnown(action);
+    this.#assertKnownAlive(action);
     // Read before the core is asked: an end in between leaves the count moved, never a stale proof.
     const ends = this.#endCount === undefined ? -1 : this.#endCount.ends;
-    if (!this.#pool.holds(this.#offset, this.#id)) this.freedElsewhere(action);
+    if (!this.#pool.holds(this.#offset, this.#id)) this.#freedElsewhere(action);
     this.#aliveAtEnds = ends;
   }
 
@@ -282,6 +301,10 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
    * the rest in the same call (a free through its pointer or by another Worker).
    */
   assertUsableAsFarAsKnown(action: string): void {
+    this.#assertKnownAlive(action);
+  }
+
+  #assertKnownAlive(action: string): void {
     if (this.#freed) this.#useAfterFree(`cannot ${action} ${this.describe()}: it was freed`);
     if (this.#pool.destroyed) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.#pool.name}' was destroyed`);
     if (this.#epoch !== this.#pool.epoch) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.#pool.name}' was reset`);
@@ -289,6 +312,10 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   /** @internal the core says the block no longer holds this allocation: the handle is dead from now on. */
   freedElsewhere(action: string): never {
+    this.#freedElsewhere(action);
+  }
+
+  #freedElsewhere(action: string): never {
     this.#freed = true;
     this.#useAfterFree(`cannot ${action} ${this.describe()}: it was freed through its pointer or a view`);
   }
@@ -325,7 +352,7 @@ export class Allocation extends PoolAllocation<HostPool> {
    */
   get bytes(): Uint8Array<ArrayBuffer> {
     if (!(typeof this === "object" && this !== null && #bytes in this)) throw foreignAllocation("allocation.bytes", this);
-    this.assertAlive("read bytes of");
+    assertLive(this, "read bytes of");
     const cached = this.#bytes;
     // A view the caller detached by transferring its buffer away is replaced (size is never 0).
     if (cached !== undefined && cached.byteLength !== 0) return cached;
@@ -348,7 +375,7 @@ export class Allocation extends PoolAllocation<HostPool> {
   /** A typed view of the whole block, as safe as `bytes`: as(Float32Array) has floor(size / 4) elements. */
   as<T extends TypedArrayConstructor>(type: T): InstanceType<T> {
     if (!(typeof this === "object" && this !== null && #bytes in this)) throw foreignAllocation("allocation.as", this);
-    this.assertAlive("view");
+    assertLive(this, "view");
     const checked = typedArrayTypeArg("as", type);
     return new checked(this.#exactBuffer(), 0, Math.floor(sizeOfAllocation(this) / checked.BYTES_PER_ELEMENT)) as InstanceType<T>;
   }
@@ -363,7 +390,7 @@ export class Allocation extends PoolAllocation<HostPool> {
    */
   windowBytes(): Uint8Array<ArrayBuffer> {
     if (!(typeof this === "object" && this !== null && #bytes in this)) throw foreignAllocation("allocation.windowBytes", this);
-    this.assertAlive("view");
+    assertLive(this, "view");
     return poolOfAllocation(this).windowView(offsetOfAllocation(this), sizeOfAllocation(this));
   }
 

@@ -10,10 +10,14 @@ import { ptr as addressOf, type Pointer } from "bun:ffi";
 import {
   addressOfAllocation,
   Allocation,
+  assertLive,
+  endedElsewhere,
+  idOfAllocation,
   isAllocation,
   isPoolAllocation,
   knownAlive,
   liveViewHere,
+  offsetOfAllocation,
   PoolAllocation,
   poolOfAllocation,
   sizeOfAllocation,
@@ -124,8 +128,8 @@ function copyChecked(dst: CopySide, src: CopySide, bytes: number | undefined, op
   if (options === undefined && isAllocation(dst) && isAllocation(src) && poolOfAllocation(dst).kind !== "pmem") {
     const length = bytes ?? sizeOfAllocation(src);
     if (Number.isSafeInteger(length) && length > 0 && length <= sizeOfAllocation(src) && length <= sizeOfAllocation(dst)) {
-      dst.assertUsable("copy into");
-      src.assertUsable("copy from");
+      assertLive(dst, "copy into");
+      assertLive(src, "copy from");
       native.copyHost(addressOfAllocation(dst) as Pointer, addressOfAllocation(src) as Pointer, length);
       return length;
     }
@@ -294,7 +298,7 @@ export function copyBetween(dst: Endpoint, src: Endpoint, bytes: number | undefi
 /** @internal a side of a copy as an endpoint; throws for freed allocations and things that are no memory. */
 export function endpointOf(side: CopySide, role: "source" | "destination"): Endpoint {
   if (isPoolAllocation(side)) {
-    side.assertUsable(role === "source" ? "copy from" : "copy into");
+    assertLive(side, role === "source" ? "copy from" : "copy into");
     const pool = poolOfAllocation(side);
     const address = addressOfAllocation(side);
     const length = sizeOfAllocation(side);
@@ -318,7 +322,8 @@ function hostMemoryKind(pool: HostPool): MemoryKind {
 
 const COPY_OPTIONS = ["dstOffset", "srcOffset", "stream"] as const;
 
-const NO_OPTIONS: Readonly<CopyOptions> = Object.freeze({});
+/** No prototype: a copy without options reads no option from a polluted Object.prototype (see optionsArg). */
+const NO_OPTIONS: Readonly<CopyOptions> = Object.freeze(Object.create(null));
 
 /**
  * @internal the options of a copy or fill, read once into a record of their own: a plain object of
@@ -379,8 +384,9 @@ function intoPmem(dst: Endpoint, dstAddress: number, _src: Endpoint, srcAddress:
   const pool = dst.pool!;
   const side = dst.side;
   if (isAllocation(side)) {
-    const status = native.memcpyPersistIntoPmem(pool.handle, side.offset, side.id, dstAddress - side.ptr, srcAddress as Pointer, length);
-    if (status === native.Status.useAfterFree) side.freedElsewhere("copy into");
+    // The handle's fields as the pool made them (own properties may shadow the getters).
+    const status = native.memcpyPersistIntoPmem(pool.handle, offsetOfAllocation(side), idOfAllocation(side), dstAddress - addressOfAllocation(side), srcAddress as Pointer, length);
+    if (status === native.Status.useAfterFree) endedElsewhere(side, "copy into");
     pool.expectOk(status);
     return;
   }

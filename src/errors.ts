@@ -359,7 +359,7 @@ export function describe(value: unknown): string {
     case "string":
       return value.length <= 80 ? JSON.stringify(value) : `a string of ${value.length} characters`;
     case "bigint":
-      return `${value}n`;
+      return describeBigint(value);
     case "number":
     case "boolean":
     case "undefined":
@@ -380,4 +380,17 @@ export function describe(value: unknown): string {
   } catch {
     return "an object"; // a revoked Proxy, or one whose traps throw: describing it must not throw
   }
+}
+
+/** Hexadecimal digits past which a bigint is named by its size: those of 64 bits are shown whole. */
+const BIGINT_HEX_DIGITS_SHOWN = 16;
+
+/**
+ * A bigint as messages show it: whole where it is no wider than 64 bits, else by its
+ * size, as a long string is. A bigint of a few million bits put a message of megabytes in every
+ * error and log (its decimal digits, which also take time to work out).
+ */
+function describeBigint(value: bigint): string {
+  const hexDigits = (value < 0n ? -value : value).toString(16).length;
+  return hexDigits <= BIGINT_HEX_DIGITS_SHOWN ? `${value}n` : `a bigint of ${hexDigits} hexadecimal digits`;
 }

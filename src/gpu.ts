@@ -5,7 +5,7 @@
  * check every length and offset against both sides before any DMA starts (src/copy.ts).
  */
 import type { Pointer } from "bun:ffi";
-import { Allocation, foreignAllocation, isAllocation, isPoolAllocation, MADE_BY_POOL, PoolAllocation, type TypedArrayConstructor } from "./allocation";
+import { addressOfAllocation, Allocation, assertLive, foreignAllocation, idOfAllocation, isAllocation, isPoolAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, sizeOfAllocation, type TypedArrayConstructor } from "./allocation";
 import { checkedOffset, checkRange, copyBetween, copyOptionsArg, endpointOf, type CopyOptions, type Endpoint } from "./copy";
 import type { PoolConfig } from "./config";
 import type { HistoryEvent } from "./debug/history";
@@ -42,8 +42,12 @@ export class GPUAllocation extends PoolAllocation<GPUMemoryPool> {
   override free(options?: StreamOptions): void {
     const stream = streamOf(options); // first: what its getters do is done before the handle is checked
     this.assertFreeable();
-    if (stream === undefined) this.settle(() => this.pool.release(this));
-    else this.settle(() => this.pool.releaseOnStream(this, stream));
+    // Its pool, offset and id as the pool made them (own properties may shadow the getters).
+    const pool = poolOfAllocation(this);
+    const offset = offsetOfAllocation(this);
+    const id = idOfAllocation(this);
+    if (stream === undefined) this.settle(() => pool.release(offset, id));
+    else this.settle(() => pool.releaseOnStream(offset, id, stream));
   }
 }
 
@@ -130,16 +134,16 @@ export class GPUMemoryPool extends NativePool {
   }
 
   /** @internal */
-  releaseOnStream(allocation: GPUAllocation, stream: GPUStream): MemoryPoolError | undefined {
-    if (this.gpuDebug !== undefined) return this.#freeChecked(allocation.offset, allocation.id, stream);
-    this.expectOk(native.freeOnStream(this.handle, allocation.offset, allocation.id, stream.handle));
+  releaseOnStream(offset: number, id: number, stream: GPUStream): MemoryPoolError | undefined {
+    if (this.gpuDebug !== undefined) return this.#freeChecked(offset, id, stream);
+    this.expectOk(native.freeOnStream(this.handle, offset, id, stream.handle));
     return undefined;
   }
 
   /** @internal with DebugGPU, a handle's free checks the canaries too. */
-  override release(allocation: PoolAllocation): MemoryPoolError | undefined {
-    if (this.gpuDebug === undefined) return super.release(allocation);
-    return this.#freeChecked(allocation.offset, allocation.id, undefined);
+  override release(offset: number, id: number): MemoryPoolError | undefined {
+    if (this.gpuDebug === undefined) return super.release(offset, id);
+    return this.#freeChecked(offset, id, undefined);
   }
 
   /**
@@ -189,8 +193,9 @@ export class GPUMemoryPool extends NativePool {
 
   /** A handle another Bun process opens with SharedGPUMemory.open() to see the same device bytes. */
   exportAllocation(allocation: GPUAllocation): GPUIPCHandle {
-    if (!isGPUAllocation(allocation) || allocation.pool !== this) throw new InvalidPointerError("exportAllocation takes a GPUAllocation of this pool");
-    return exportAllocation(allocation);
+    if (!isGPUAllocation(allocation) || poolOfAllocation(allocation) !== this) throw new InvalidPointerError("exportAllocation takes a GPUAllocation of this pool");
+    // The fields as the pool made them (own properties may shadow the getters).
+    return exportAllocation({ pool: this, offset: offsetOfAllocation(allocation), ptr: addressOfAllocation(allocation), size: sizeOfAllocation(allocation), deviceId: this.config.deviceId, assertUsable: (action) => assertLive(allocation, action) });
   }
 
   /** A new stream on this pool's device. */
@@ -230,7 +235,7 @@ export class GPUMemoryPool extends NativePool {
     if (!(Number.isSafeInteger(length) && length > 0)) throw new OutOfBoundsError(`a fill's length is a whole number of bytes above 0, got ${describe(length)}`);
     checkRange(target, offset, length);
     if (!(Number.isInteger(value) && value >= 0 && value <= 255)) throw new OutOfBoundsError(`a fill value is a byte (0 to 255), got ${describe(value)}`);
-    native.fillDevice(this.config.deviceId, (dst.ptr + offset) as Pointer, value, length, read.stream?.handle ?? null);
+    native.fillDevice(this.config.deviceId, (target.address + offset) as Pointer, value, length, read.stream?.handle ?? null);
   }
 
   /** A live device allocation on this pool's device, as a copy endpoint. */

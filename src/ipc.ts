@@ -7,7 +7,7 @@
  * is of memory, not of the allocation's lifetime).
  */
 import type { Pointer } from "bun:ffi";
-import { describe, InvalidArgumentError, InvalidPointerError, OutOfBoundsError, UseAfterFreeError } from "./errors";
+import { describe, InvalidArgumentError, InvalidPointerError, OutOfBoundsError, UnsupportedOperationError, UseAfterFreeError } from "./errors";
 import { GRANULE_BYTES, HostMemory } from "./native";
 import * as native from "./native";
 import { byteLengthOf } from "./validate";
@@ -50,12 +50,20 @@ export function exportAllocation(allocation: ExportedAllocation): GPUIPCHandle {
   };
 }
 
-const HANDLE_FIELDS = ["pid", "fd", "deviceId", "rangeBytes", "offset", "size"] as const;
+/**
+ * Each field of a handle and the most it can be: the core takes a pid and a descriptor as 32-bit
+ * ints (a larger number wrapped there, to another process's pid or another descriptor), and byte
+ * counts up to 2^52 (past it, the core's refusal spoke of "a copy's length").
+ */
+const HANDLE_FIELDS = { pid: 0x7fff_ffff, fd: 0x7fff_ffff, deviceId: 0x7fff_ffff, rangeBytes: 2 ** 52, offset: 2 ** 52, size: 2 ** 52 } as const;
 
-/** Device memory of another process, mapped here. */
+/** What open() hands the constructor: `private` binds only TypeScript, and JavaScript can call it. */
+const OPENED: unique symbol = Symbol("opened by SharedGPUMemory.open");
+
 /** Whether a value is memory SharedGPUMemory.open() mapped (src/receiver.ts). */
 let isSharedGPUMemory: (value: unknown) => boolean;
 
+/** Device memory of another process, mapped here. */
 export class SharedGPUMemory {
   readonly #base: number;
   #closed = false;
@@ -64,11 +72,19 @@ export class SharedGPUMemory {
     isSharedGPUMemory = (value) => typeof value === "object" && value !== null && #base in value;
   }
 
+  /**
+   * Only open() makes one: `new SharedGPUMemory(handle, address)` from JavaScript read and wrote any
+   * device address through read() and write(). Frozen: `handle` (its size bounds every copy) is not
+   * to be replaced or shadowed.
+   */
   private constructor(
     readonly handle: Readonly<GPUIPCHandle>,
     base: number,
+    opened?: typeof OPENED,
   ) {
+    if (opened !== OPENED) throw new UnsupportedOperationError("SharedGPUMemory has no public constructor: SharedGPUMemory.open(handle) maps a handle");
     this.#base = base;
+    Object.freeze(this);
   }
 
   /**
@@ -78,14 +94,14 @@ export class SharedGPUMemory {
    */
   static open(handle: GPUIPCHandle): SharedGPUMemory {
     const read: Record<string, number> = {};
-    for (const field of HANDLE_FIELDS) {
+    for (const [field, most] of Object.entries(HANDLE_FIELDS)) {
       let value: unknown;
       try {
         value = (handle as unknown as Record<string, unknown> | null | undefined)?.[field];
       } catch (thrown) {
         throw new InvalidPointerError(`not a GPU IPC handle: its ${field} cannot be read (${describe(thrown)} thrown)`);
       }
-      if (!(typeof value === "number" && Number.isSafeInteger(value) && value >= 0)) throw new InvalidPointerError(`not a GPU IPC handle: ${field} is ${describe(value)}`);
+      if (!(typeof value === "number" && Number.isSafeInteger(value) && value >= 0 && value <= most)) throw new InvalidPointerError(`not a GPU IPC handle: ${field} is ${describe(value)}`);
       read[field] = value;
     }
     const checked = Object.freeze(read as unknown as GPUIPCHandle);
@@ -93,7 +109,7 @@ export class SharedGPUMemory {
       throw new InvalidPointerError(`not a GPU IPC handle: the allocation (offset ${checked.offset}, ${checked.size} bytes) lies outside its range of ${checked.rangeBytes} bytes`);
     }
     const base = native.openDeviceRegion(checked.deviceId, checked.pid, checked.fd, checked.rangeBytes);
-    return new SharedGPUMemory(checked, base);
+    return new SharedGPUMemory(checked, base, OPENED);
   }
 
   /** The allocation's device address in this process. */

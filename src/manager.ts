@@ -2,13 +2,12 @@
  * MemoryPoolManager: one per process. Pool names live in the core's registry, which
  * every Worker shares, so getPool finds a pool wherever it was created.
  */
-import { writeSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { flushAllCaches } from "./thread_cache";
 import { PoolConfig, type PoolOptions } from "./config";
 import { withEnvironmentDebug } from "./debug/env";
 import { makeLeakWatch, setLeakWatch, type LeakWatch } from "./debug/tracker";
-import { ConfigError, PoolExistsError, PoolNotFoundError } from "./errors";
+import { ConfigError, PMEMFileError, PoolExistsError, PoolNotFoundError, UnsupportedOperationError } from "./errors";
 import { byValue } from "./abi";
 import { ABI, CONFIG_FIELDS, encodeName, PoolKind } from "./native";
 import * as native from "./native";
@@ -16,6 +15,7 @@ import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
 import { constructPool, CPUMemoryPool, onPoolDestroyed, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
 import { watchForShowStats } from "./show_stats";
+import { writeReport } from "./stderr";
 import { bytes, type MemoryStats } from "./stats";
 import { isWellFormedName } from "./validate";
 import { checkReceivers, foreignReceiver } from "./receiver";
@@ -45,6 +45,8 @@ const EARLIER_MANAGER = Symbol.for(`bun-memory-pool.manager ${import.meta.url}`)
  * code still uses its pools: taken for a reload, it destroyed them.
  */
 const HOT_RELOADING = typeof process === "object" && Array.isArray(process.execArgv) && process.execArgv.includes("--hot");
+/** What getInstance() hands the constructor: no other caller can make a manager. */
+const THE_INSTANCE: unique symbol = Symbol("the manager");
 /** A manager's method that gives up a pool it made (or its own earlier manager did): see #replaceEarlier. */
 const GIVE_UP_MADE = Symbol.for("bun-memory-pool.giveUpMade");
 type EarlierManager = { [GIVE_UP_MADE](name: string): boolean };
@@ -72,6 +74,18 @@ function openInCore(config: Readonly<PoolConfig>, open: () => number): number {
   } catch (err) {
     if (err instanceof ConfigError && err.value === undefined && Object.hasOwn(config, err.field)) throw ConfigError.withValue(err, config[err.field as keyof PoolConfig]);
     throw err;
+  }
+}
+
+/**
+ * The directory a relative PMEM path is in. process.cwd() throws an untyped ENOENT where the
+ * working directory was removed: no file can be named relative to it, a PMEMFileError.
+ */
+function workingDirectory(relativePath: string): string {
+  try {
+    return process.cwd();
+  } catch {
+    throw new PMEMFileError(`the pool's path '${relativePath}' is relative, and the working directory is gone (removed while the process was in it): give an absolute path`);
   }
 }
 
@@ -164,7 +178,13 @@ export class MemoryPoolManager {
     isManager = (value) => typeof value === "object" && value !== null && #pools in value;
   }
 
-  private constructor(earlier: EarlierManager | undefined) {
+  /**
+   * Only getInstance() makes one (`private` binds TypeScript only): a second manager made from
+   * JavaScript took over the thread's leak watch and the hook that tells the manager of destroyed
+   * pools, from the one every call of the library goes through.
+   */
+  private constructor(earlier: EarlierManager | undefined, made?: typeof THE_INSTANCE) {
+    if (made !== THE_INSTANCE) throw new UnsupportedOperationError("MemoryPoolManager has no public constructor: MemoryPoolManager.getInstance() gives the process's manager");
     this.#earlier = earlier;
     setLeakWatch(this.#leakWatch);
     // However a pool of this thread is destroyed (destroyPool, pool.destroy(), close(), `using`),
@@ -179,7 +199,7 @@ export class MemoryPoolManager {
   static getInstance(): MemoryPoolManager {
     if (MemoryPoolManager.#instance !== undefined) return MemoryPoolManager.#instance;
     const scope = globalThis as { [EARLIER_MANAGER]?: EarlierManager };
-    const instance = new MemoryPoolManager(HOT_RELOADING ? scope[EARLIER_MANAGER] : undefined);
+    const instance = new MemoryPoolManager(HOT_RELOADING ? scope[EARLIER_MANAGER] : undefined, THE_INSTANCE);
     scope[EARLIER_MANAGER] = instance;
     return (MemoryPoolManager.#instance = instance);
   }
@@ -250,7 +270,7 @@ export class MemoryPoolManager {
         try {
           pool.reportLeaks(when);
         } catch (err) {
-          writeSync(2, `bun-memory-pool: no leak report for pool '${pool.name}': ${String(err)}\n`);
+          writeReport(`bun-memory-pool: no leak report for pool '${pool.name}': ${String(err)}\n`);
         }
       }
     });
@@ -274,7 +294,7 @@ export class MemoryPoolManager {
     this.#claim(name);
     // Made absolute, never normalised: path.resolve would fold "link/../x.pool" to the file beside
     // the link, where the kernel (and every other program) opens the one beside the link's target.
-    const path = encodeName(isAbsolute(frozen.pmemPoolPath) ? frozen.pmemPoolPath : `${process.cwd()}/${frozen.pmemPoolPath}`);
+    const path = encodeName(isAbsolute(frozen.pmemPoolPath) ? frozen.pmemPoolPath : `${workingDirectory(frozen.pmemPoolPath)}/${frozen.pmemPoolPath}`);
     const handle = openInCore(frozen, () => native.openPmemPool(encoded, path, configRecord(PoolKind.cpu, frozen)));
     return this.#adopt(constructPool(() => new PMEMMemoryPool(name, frozen, handle)), true);
   }

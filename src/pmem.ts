@@ -9,7 +9,7 @@
  * only by a root (setRoot), a link (link) or commitUnpublished; until then a crash leaves it free.
  */
 import { ptr as addressOf, type Pointer } from "bun:ffi";
-import { Allocation, isAllocation } from "./allocation";
+import { Allocation, assertLive, assertLiveAsFarAsKnown, endedElsewhere, idOfAllocation, isAllocation, offsetOfAllocation, sizeOfAllocation } from "./allocation";
 import type { LeakInfo } from "./debug/report";
 import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError } from "./errors";
@@ -114,7 +114,7 @@ export class PMEMMemoryPool extends HostPool {
     if (isAllocation(target)) {
       const len = this.#allocationRange(target, length, offset, how.action);
       // One call checks the allocation (offset and id) and acts: never on the block's next allocation.
-      if (len !== 0) this.#expectHeld(target, how.action, how.allocation(this.handle, target.offset, target.id, offset, len));
+      if (len !== 0) this.#expectHeld(target, how.action, how.allocation(this.handle, offsetOfAllocation(target), idOfAllocation(target), offset, len));
       return;
     }
     const start = this.#viewStart(target, length, offset, how.action);
@@ -140,7 +140,7 @@ export class PMEMMemoryPool extends HostPool {
       if (bytes === 0) return;
       const from = addressOf((ArrayBuffer.isView(source) ? source : new Uint8Array(source)) as DataView);
       // The core checks it again against the allocation it holds now, in the same call as the copy.
-      this.#expectHeld(target, "copy into", native.memcpyPersistIntoPmem(this.handle, target.offset, target.id, offset, from, bytes));
+      this.#expectHeld(target, "copy into", native.memcpyPersistIntoPmem(this.handle, offsetOfAllocation(target), idOfAllocation(target), offset, from, bytes));
       return;
     }
     const start = this.#viewStart(target, bytes, offset, "copy into"); // checks that the copy fits the target
@@ -157,14 +157,14 @@ export class PMEMMemoryPool extends HostPool {
    */
   #allocationRange(allocation: Allocation, length: number | undefined, offset: number, action: string): number {
     this.#assertOwnAsFarAsKnown(allocation, action);
-    const len = persistLength(length, offset, allocation.size, "an allocation", action);
-    if (len === 0) allocation.assertUsable(action);
+    const len = persistLength(length, offset, sizeOfAllocation(allocation), "an allocation", action);
+    if (len === 0) assertLive(allocation, action);
     return len;
   }
 
   /** Throws for a status of a call on `allocation`: UseAfterFreeError (the handle is then dead) where the core says the block no longer holds it. */
   #expectHeld(allocation: Allocation, action: string, status: number): void {
-    if (status === Status.useAfterFree) allocation.freedElsewhere(action);
+    if (status === Status.useAfterFree) endedElsewhere(allocation, action);
     this.expectOk(status);
   }
 
@@ -189,7 +189,7 @@ export class PMEMMemoryPool extends HostPool {
   #assertUsable(allocation: Allocation, action: string): void {
     if (!isAllocation(allocation)) throw new InvalidPointerError(`expected an Allocation of pool '${this.name}', not ${describe(allocation)}`);
     this.#assertOwnAsFarAsKnown(allocation, action);
-    allocation.assertUsable(action);
+    assertLive(allocation, action);
   }
 
   /**
@@ -199,7 +199,7 @@ export class PMEMMemoryPool extends HostPool {
    * to pool 'p', not 'p'".
    */
   #assertOwnAsFarAsKnown(allocation: Allocation, action: string): void {
-    allocation.assertUsableAsFarAsKnown(action);
+    assertLiveAsFarAsKnown(allocation, action);
     this.assertOwnAllocation(allocation);
   }
 
@@ -219,8 +219,8 @@ export class PMEMMemoryPool extends HostPool {
     if (allocation !== null) {
       if (!isAllocation(allocation)) throw new InvalidPointerError(`setRoot takes an Allocation of pool '${this.name}' or null`);
       this.#assertUsable(allocation, "publish");
-      offset = allocation.offset;
-      id = allocation.id;
+      offset = offsetOfAllocation(allocation);
+      id = idOfAllocation(allocation);
     }
     // The block the root names now: freed by the call where freePrevious asks, and then its views must die.
     const previous = freePrevious ? this.#offsetOrNone(native.pmemRootOffset(this.handle, encoded)) : 0;
@@ -244,12 +244,12 @@ export class PMEMMemoryPool extends HostPool {
     let id = 0;
     if (child !== null) {
       this.#assertUsable(child, "link to");
-      offset = child.offset;
-      id = child.id;
+      offset = offsetOfAllocation(child);
+      id = idOfAllocation(child);
     }
     const word = this.#wordOffset(byteOffset);
-    const previous = freePrevious ? this.#offsetOrNone(native.pmemLinked(this.handle, parent.offset, parent.id, word)) : 0;
-    this.expectOk(native.linkPmem(this.handle, parent.offset, parent.id, word, offset, id, freePrevious === true));
+    const previous = freePrevious ? this.#offsetOrNone(native.pmemLinked(this.handle, offsetOfAllocation(parent), idOfAllocation(parent), word)) : 0;
+    this.expectOk(native.linkPmem(this.handle, offsetOfAllocation(parent), idOfAllocation(parent), word, offset, id, freePrevious === true));
     this.#freedByCore(previous, offset);
   }
 
@@ -273,7 +273,7 @@ export class PMEMMemoryPool extends HostPool {
   /** The allocation the link at `byteOffset` of `parent` names, or undefined where the word is 0 (no link). */
   linked(parent: Allocation, byteOffset: number): Allocation | undefined {
     this.#assertUsable(parent, "read a link of");
-    const offset = this.expectOk(native.pmemLinked(this.handle, parent.offset, parent.id, this.#wordOffset(byteOffset)));
+    const offset = this.expectOk(native.pmemLinked(this.handle, offsetOfAllocation(parent), idOfAllocation(parent), this.#wordOffset(byteOffset)));
     return offset === 0 ? undefined : this.fromPointer(this.base + offset * GRANULE_BYTES);
   }
 
@@ -284,7 +284,7 @@ export class PMEMMemoryPool extends HostPool {
    */
   commitUnpublished(allocation: Allocation): void {
     this.#assertUsable(allocation, "commit");
-    this.expectOk(native.commitUnpublishedPmem(this.handle, allocation.offset, allocation.id));
+    this.expectOk(native.commitUnpublishedPmem(this.handle, offsetOfAllocation(allocation), idOfAllocation(allocation)));
   }
 
   /** A link's byte offset as the core takes it (it checks the range); not a number: NaN, refused there. */

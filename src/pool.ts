@@ -6,8 +6,7 @@
  * (src/debug/), which a pool without debug switches never calls.
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
-import { writeSync } from "node:fs";
-import { Allocation, isAllocation, MADE_BY_POOL, PoolAllocation, type EndCount } from "./allocation";
+import { addressOfAllocation, Allocation, idOfAllocation, isAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, sizeOfAllocation, type EndCount } from "./allocation";
 import type { PoolConfig } from "./config";
 import { History, type HistoryEvent } from "./debug/history";
 import { describeAllocation, describeBoundaryViolation, describeWriteAfterFree, leakReport, stackSection, type LeakInfo } from "./debug/report";
@@ -34,6 +33,7 @@ import { bufferOf, byteLengthOf, pointerArg, sizeArg } from "./validate";
 import { plainConfig, takeSnapshot, type AllocationDetailsProvider, type PoolSnapshot, type SnapshotOptions } from "./snapshot";
 import { poolLine } from "./inspect";
 import { showStatsBeforeDestroy } from "./show_stats";
+import { writeReport } from "./stderr";
 import { MemoryStats, type MemoryStatsJSON } from "./stats";
 import { checkReceivers, foreignReceiver } from "./receiver";
 
@@ -134,11 +134,17 @@ export function onPoolDestroyed(listener: (pool: NativePool) => void): void {
  */
 let poolConstructionOpen = false;
 
-/** @internal makes a pool object (the manager's one way to): `make` runs its constructor. */
+/**
+ * @internal makes a pool object (the manager's one way to): `make` runs its constructor. The object
+ * is frozen once made: its handles and views call its methods (holds, ended, release...), and an
+ * own property could shadow one (Object.defineProperty(pool, "holds", { value: () => true })
+ * made a stale handle's `bytes` view the block's next allocation). Its state is in private fields,
+ * which freezing leaves as they are (test/attack/frozen-objects.test.ts).
+ */
 export function constructPool<T extends NativePool>(make: () => T): T {
   poolConstructionOpen = true;
   try {
-    return make();
+    return Object.freeze(make());
   } finally {
     poolConstructionOpen = false;
   }
@@ -370,23 +376,26 @@ export abstract class NativePool {
   }
 
   /**
-   * @internal called by PoolAllocation.free(): frees only if the block still holds that allocation.
+   * @internal called by PoolAllocation.free(): frees allocation `id` at granule `offset` only if
+   * the block still holds it. The caller passes its handle's private fields, never its `offset` and
+   * `id` getters: an own property can shadow those (Object.defineProperty), and a handle claiming
+   * another allocation's offset and id freed that one, leaking its own block.
    * Throws where nothing was freed; returns the error to throw after marking the handle dead
    * where the free went through but found damage (BoundaryViolationError, UseAfterFreeError).
    */
-  release(allocation: Pick<PoolAllocation, "offset" | "id">): MemoryPoolError | undefined {
-    const status = this.#free(allocation.offset, allocation.id);
+  release(offset: number, id: number): MemoryPoolError | undefined {
+    const status = this.#free(offset, id);
     if (status >= 0) {
-      this.ended(allocation.offset);
-      if (this.tracking || status === Status.freedGuarded) this.debug!.freed(allocation.offset);
+      this.ended(offset);
+      if (this.tracking || status === Status.freedGuarded) this.debug!.freed(offset);
       return undefined;
     }
     // A block this pool gave the handle is missing only once the allocation ended (by its pointer
     // or a view) and trim() gave its region back: a double free, not a pointer it never gave out.
     if (status === Status.invalidPointer) {
-      throw new DoubleFreeError(`double free: allocation #${allocation.id} at 0x${this.addressOf(allocation.offset).toString(16)} (pool '${this.#name}') was already freed, through its pointer or a view, and trim() has given its memory back since`);
+      throw new DoubleFreeError(`double free: allocation #${id} at 0x${this.addressOf(offset).toString(16)} (pool '${this.#name}') was already freed, through its pointer or a view, and trim() has given its memory back since`);
     }
-    return this.#afterFailedFree(status, allocation.offset);
+    return this.#afterFailedFree(status, offset);
   }
 
   /** @internal frees the block at `address` whoever holds it (a raw pointer free). */
@@ -529,10 +538,11 @@ export abstract class NativePool {
    * say UseAfterFreeError (another pool of the same name may have taken its place: not "of 'p', not 'p'").
    */
   assertOwnAllocation(allocation: PoolAllocation): void {
-    const owner = allocation.pool;
+    const owner = poolOfAllocation(allocation); // not its `pool` getter, which an own property can shadow
     if (owner === this || owner.destroyed) return;
-    const what = describeAllocation(allocation.id, allocation.size, allocation.ptr, owner.name);
-    throw new InvalidPointerError(`${what} belongs to pool '${owner.name}', not '${this.name}'${owner.stackNote(allocation.id, allocation.offset)}`);
+    const id = idOfAllocation(allocation);
+    const what = describeAllocation(id, sizeOfAllocation(allocation), addressOfAllocation(allocation), owner.name);
+    throw new InvalidPointerError(`${what} belongs to pool '${owner.name}', not '${this.name}'${owner.stackNote(id, offsetOfAllocation(allocation))}`);
   }
 
   /** @internal a note for error messages: where allocation `id` at granule `offset` was made and freed (trackHistory). */
@@ -653,7 +663,7 @@ export abstract class NativePool {
   /** @internal writes the leak report to stderr where anything is still allocated; returns it. */
   reportLeaks(when: string): string | undefined {
     const report = leakReport(this.#name, when, this.leaked());
-    if (report !== undefined) writeSync(2, report);
+    if (report !== undefined) writeReport(report);
     return report;
   }
 
@@ -956,7 +966,7 @@ export abstract class HostPool extends NativePool {
       if (block === undefined || !block.live || block.buffer !== buffer) return this.releaseAddress(address);
       let damage: MemoryPoolError | undefined;
       try {
-        damage = this.release({ offset, id: block.id });
+        damage = this.release(offset, block.id);
       } catch (err) {
         if (err instanceof DoubleFreeError) this.ended(offset); // ended elsewhere: its views die now
         throw err;
@@ -1145,6 +1155,9 @@ export abstract class HostPool extends NativePool {
       this.#outgrownWindows.push(open);
     }
     const start = index * WINDOW_BYTES;
+    // It may span past the memory the pool committed: the core's reservation reads as zeros there
+    // (zig/src/backend/host.zig), so whatever reads the whole window (structuredClone, postMessage,
+    // view.buffer.slice()) reads zeros where it faulted.
     const length = Math.min(WINDOW_SPAN_BYTES, this.addressSpace - start, Math.max(WINDOW_MIN_BYTES, 2 ** Math.ceil(Math.log2(2 * end))));
     const buffer = toArrayBuffer((this.base + start) as Pointer, 0, length);
     this.#windows[index] = buffer;

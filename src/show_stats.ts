@@ -3,8 +3,8 @@
  * pool's table when it is destroyed before then), as MIMALLOC_SHOW_STATS does for mimalloc: the
  * figures of a run without a change to its code. 0, false, off or unset: nothing is printed.
  */
-import { writeSync } from "node:fs";
 import type { MemoryStats } from "./stats";
+import { writeReport } from "./stderr";
 import { switchWord } from "./validate";
 
 export const SHOW_STATS_VARIABLE = "MEMORY_POOL_SHOW_STATS";
@@ -41,8 +41,8 @@ export function showStatsBeforeDestroy(pool: Shown): void {
 
 function show(pool: Shown, when: string): void {
   try {
-    writeSync(2, `${pool.getStats().getStatsString().replace("\n", ` (${when})\n`)}\n`);
+    writeReport(`${pool.getStats().getStatsString().replace("\n", ` (${when})\n`)}\n`);
   } catch (err) {
-    writeSync(2, `bun-memory-pool: no statistics for pool '${pool.name}': ${String(err)}\n`);
+    writeReport(`bun-memory-pool: no statistics for pool '${pool.name}': ${String(err)}\n`);
   }
 }

@@ -237,11 +237,18 @@ function addDetails(block: SnapshotBlock, known: AllocationDetails, provider: Al
     throw new ConfigError("details", provider, `answered allocation #${block.id} with ${what}: it must answer undefined or { ageMs?: number, stack?: string }`, "SnapshotOptions");
   };
   if (typeof known !== "object" || known === null) refuse(describe(known));
-  const { ageMs, stack } = known;
+  // Read once each, as every caller's object is (validate.ts optionEntries): a getter or Proxy trap that throws is this ConfigError too.
+  let ageMs: unknown;
+  let stack: unknown;
+  try {
+    ({ ageMs, stack } = known);
+  } catch (thrown) {
+    refuse(`an object that cannot be read (it threw ${describe(thrown)})`);
+  }
   if (!(ageMs === undefined || (typeof ageMs === "number" && Number.isFinite(ageMs)))) refuse(`ageMs ${describe(ageMs)}`);
   if (!(stack === undefined || typeof stack === "string")) refuse(`stack ${describe(stack)}`);
-  if (ageMs !== undefined) block.ageMs = ageMs;
-  if (stack !== undefined) block.stack = stack;
+  if (ageMs !== undefined) block.ageMs = ageMs as number;
+  if (stack !== undefined) block.stack = stack as string;
 }
 
 /** The config's own fields as a plain object (JSON-serialisable, detached from the pool). */

@@ -79,8 +79,8 @@ export class MemoryStats {
   /** A readable, multi-line table; the reserved bytes split by what holds them, as the memory map shows them. */
   getStatsString(): string {
     const rows: [string, string][] = [
-      ["bytes in use", `${bytes(this.bytesInUse)} (peak ${bytes(this.peakBytesInUse)})`],
-      ["live allocations", `${this.liveAllocations} (peak ${this.peakLiveAllocations})`],
+      ["bytes in use", `${bytes(this.bytesInUse)} ${peakNote(this.peakBytesInUse, this.bytesInUse, bytes)}`],
+      ["live allocations", `${this.liveAllocations} ${peakNote(this.peakLiveAllocations, this.liveAllocations, String)}`],
       ["allocated / freed", `${bytes(this.bytesAllocatedTotal)} / ${bytes(this.bytesFreedTotal)} in ${this.allocationCount} / ${this.freeCount} calls, since the start`],
       ["failed allocations", String(this.failedAllocations)],
       ...reservedParts(figuresOf(this)).map(([label, value], index): [string, string] => [index === 0 ? label : `  ${label}`, value]),
@@ -98,6 +98,14 @@ export class MemoryStats {
     out.utilization = this.utilization;
     return out;
   }
+}
+
+/**
+ * "(peak X)" beside a figure. A peak below the figure it is the peak of is one the pool does not
+ * keep (collectStats: false keeps none, and reads 0): the table said "1.00 MiB (peak 0 B)".
+ */
+function peakNote(peak: number, now: number, shown: (n: number) => string): string {
+  return peak < now ? "(peak not kept: collectStats is off)" : `(peak ${shown(peak)})`;
 }
 
 /**

@@ -20,6 +20,9 @@ export class GPUStream {
     if (made !== MADE_BY_POOL) throw new UnsupportedOperationError("GPUStream has no public constructor: gpuPool.createStream() makes streams");
     this.#deviceId = deviceId;
     this.#handle = handle;
+    // Every call that queues work reads `handle`: an own property could shadow the getter
+    // (Object.defineProperty(stream, "handle", ...)), and the driver would be given a CUstream that is none.
+    Object.freeze(this);
   }
 
   /**

@@ -45,6 +45,14 @@ const MARGIN = { left: 80, right: 24, top: 56, bottom: 44 };
 const OPTIONS = "TimelineOptions";
 /** The widest or tallest plot drawn, in pixels (as renderMemoryMap's width). */
 const SIDE_MAX = 1 << 16;
+/**
+ * The most steps drawn in all bands' edges together (each is four points of a polygon). A free
+ * moves down every band made after the one it frees, so a history that frees in the order it
+ * allocated (a queue) makes steps as the square of its allocations: 4000 of them made a page of
+ * 440 MB in 7 s, and a history of 10^5 events would not finish. This many always holds a history
+ * of the default historySize (1000 events: 125,000 steps at most), and makes a page of ~15 MB.
+ */
+const BAND_STEPS_MAX = 1 << 18;
 
 /** An HTML page of memory over time from a pool's history, or from its events (see the file comment). */
 export function renderTimeline(source: TimelineSource | readonly HistoryEvent[], options?: TimelineOptions): string {
@@ -155,6 +163,7 @@ function layOut(events: readonly unknown[]): { bands: Band[]; steps: number; tot
   const totals: number[] = [0];
   let total = 0;
   let step = 0;
+  let drawnSteps = 0; // steps in every band's edges: one where it is made, one each time a band below it is freed
   for (const [index, event] of events.entries()) {
     checkEvent(index, event);
     if (event.kind !== "allocate" && event.kind !== "free") continue;
@@ -163,23 +172,35 @@ function layOut(events: readonly unknown[]): { bands: Band[]; steps: number; tot
       const band: Band = { id: event.id, size: event.size, ptr: event.ptr, start: step, end: -1, allocatedAt: event.time, freedAt: undefined, stack: event.stack, bases: [{ step, base: total }] };
       live.push(band);
       bands.push(band);
+      if (++drawnSteps > BAND_STEPS_MAX) throw tooManySteps(events.length, index);
       total += event.size;
     } else {
       // By id and pointer: ids wrap after 2^30 - 1, so two live allocations can share an id.
-      const index = live.findIndex((band) => band.id === event.id && band.ptr === event.ptr);
-      if (index >= 0) {
-        // A free whose allocation the ring no longer holds (index -1) has nothing to draw.
-        const [freed] = live.splice(index, 1);
+      // Searched from the newest: the bands above the one found each step down (counted against
+      // BAND_STEPS_MAX), so the search costs no more than the drawing.
+      const position = live.findLastIndex((band) => band.id === event.id && band.ptr === event.ptr);
+      if (position >= 0) {
+        // A free whose allocation the ring no longer holds (position -1) has nothing to draw.
+        const [freed] = live.splice(position, 1);
+        drawnSteps += live.length - position;
+        if (drawnSteps > BAND_STEPS_MAX) throw tooManySteps(events.length, index);
         freed!.end = step;
         freed!.freedAt = event.time;
         total -= freed!.size;
-        for (const above of live.slice(index)) above.bases.push({ step, base: above.bases.at(-1)!.base - freed!.size });
+        for (const above of live.slice(position)) above.bases.push({ step, base: above.bases.at(-1)!.base - freed!.size });
       }
     }
     totals[step] = total;
   }
   for (const band of live) band.end = step + 1; // live at the end: drawn through the last event
   return { bands, steps: step, totals };
+}
+
+/** The typed error for a history whose bands would take more than BAND_STEPS_MAX steps, found at event `at`. */
+function tooManySteps(events: number, at: number): InvalidSnapshotError {
+  return new InvalidSnapshotError(
+    `the history's ${events} events are too many to draw: by event ${at} its bands already take more than ${BAND_STEPS_MAX} steps (one where each allocation is made, and one for each band made after an allocation freed): draw part of it, e.g. renderTimeline(pool.getHistory().slice(-2000))`,
+  );
 }
 
 /**

@@ -91,6 +91,7 @@ const TYPED_ARRAYS: ReadonlySet<unknown> = new Set<TypedArrayConstructor>([
   Uint16Array,
   Int32Array,
   Uint32Array,
+  Float16Array, // a typed array like the others (Bun 1.4: refused, a view of halves could not be had)
   Float32Array,
   Float64Array,
   BigInt64Array,
@@ -170,10 +171,12 @@ export function optionEntries(value: object, owner: string | undefined, whole: s
  * The options object of a call: undefined (no options) or a plain object whose keys are all among
  * `keys`; anything else is a ConfigError. `owner` is the options' type name, for messages. Each
  * option's own value is checked by the caller (wholeNumberOption, or its own test). Returns a copy,
- * read once (optionEntries).
+ * read once (optionEntries), with no prototype, given options or none: an option left out reads
+ * undefined even where Object.prototype has a property of its name (prototype pollution made
+ * copy() write at a polluted dstOffset, and setRoot free the previous root).
  */
 export function optionsArg(owner: string, value: unknown, keys: readonly string[]): Record<string, unknown> {
-  if (value === undefined) return {};
+  if (value === undefined) return Object.create(null);
   if (!isPlainObject(value)) throw new ConfigError(owner, value, `options are a plain object with any of ${keys.join(", ")}`, "");
   const options: Record<string, unknown> = Object.create(null);
   for (const [key, read] of optionEntries(value, owner, owner)) {
@@ -226,17 +229,36 @@ export function copyOfData<T>(value: T, what: string): T {
   try {
     return copyToDepth(value, 0) as T;
   } catch (err) {
+    if (err instanceof HoleInData) throw new InvalidSnapshotError(`${what} cannot be read as data: ${err.message}`);
     throw new InvalidSnapshotError(`${what} cannot be read as data: reading it threw ${describe(err)}`);
   }
 }
 
 function copyToDepth(value: unknown, depth: number): unknown {
   if (typeof value !== "object" || value === null || depth > DATA_DEPTH || ArrayBuffer.isView(value) || isBuffer(value)) return value;
-  if (Array.isArray(value)) return Array.from(value, (item) => copyToDepth(item, depth + 1));
+  if (Array.isArray(value)) return copyOfArray(value, depth);
   const copy: Record<string, unknown> = {};
   for (const key of Object.keys(value)) copy[key] = copyToDepth((value as Record<string, unknown>)[key], depth + 1);
   return copy;
 }
+
+/**
+ * An array's items, each copied. An array with a hole is no data (JSON and the library make none),
+ * and is refused at its first hole: `new Array(2 ** 32 - 1)` is a few bytes that claim four billion
+ * items, and copying them all ran for minutes and gigabytes before any check saw the first.
+ */
+function copyOfArray(value: unknown[], depth: number): unknown[] {
+  const length = value.length;
+  const copy: unknown[] = [];
+  for (let index = 0; index < length; index++) {
+    if (!Object.hasOwn(value, index)) throw new HoleInData(`an array of ${length} items has a hole at index ${index}: data has none`);
+    copy.push(copyToDepth(value[index], depth + 1));
+  }
+  return copy;
+}
+
+/** copyOfArray's refusal, which copyOfData words as every refusal of what it copies. */
+class HoleInData extends Error {}
 
 const sharedBufferByteLength = Function.prototype.call.bind(Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, "byteLength")!.get!) as (buffer: unknown) => number;
 

@@ -5,7 +5,6 @@
  * Allocations garbage-collected while live. A pool makes one only where a switch that acts here
  * is on, so a plain pool never calls into this file.
  */
-import { writeSync } from "node:fs";
 import type { Allocation } from "../allocation";
 import type { AllocationDetailsProvider } from "../snapshot";
 import type { PoolConfig } from "../config";
@@ -15,6 +14,7 @@ import type { History } from "./history";
 import { now } from "./history";
 import { describeAllocation } from "./report";
 import { captureStack, formatStack, type StackTrace } from "./stack";
+import { writeReport } from "../stderr";
 
 /** Frees remembered after the fact, so a later report about freed memory can say where it was made and freed. */
 const FREED_REMEMBERED = 4096;
@@ -310,6 +310,6 @@ export class DebugTracker {
     const what = `${describeAllocation(id, record.size, record.ptr, this.poolName)} was garbage-collected while still allocated`;
     this.history.record("leak", id, record.ptr, record.size, undefined, what);
     const stack = formatStack(record.trace);
-    writeSync(2, `bun-memory-pool: leak: ${what}; it can no longer be freed through its handle.\n${stack === undefined ? "  (allocation stack not recorded: turn on trackHistory)" : `  allocated at:\n${stack}`}\n`);
+    writeReport(`bun-memory-pool: leak: ${what}; it can no longer be freed through its handle.\n${stack === undefined ? "  (allocation stack not recorded: turn on trackHistory)" : `  allocated at:\n${stack}`}\n`);
   }
 }

@@ -19,3 +19,13 @@ export function outcome(fn: () => unknown): string {
     return err instanceof MemoryPoolError ? err.code : `untyped: ${String(err)}`;
   }
 }
+
+/** As outcome(), with the message: "done", "CODE: message" for a MemoryPoolError, or "untyped: ..." for any other throw. */
+export function outcomeWithMessage(fn: () => unknown): string {
+  try {
+    fn();
+    return "done";
+  } catch (err) {
+    return err instanceof MemoryPoolError ? `${err.code}: ${err.message}` : `untyped: ${String(err)}`;
+  }
+}

@@ -1,5 +1,5 @@
-//! Host memory from the OS: a range of address space reserved once (PROT_NONE, no swap
-//! reservation) and committed or decommitted in place, so an arena never moves and every
+//! Host memory from the OS: a range of address space reserved once (readable, not writable, no
+//! swap reservation) and committed or decommitted in place, so an arena never moves and every
 //! pointer it hands out stays `base + offset`.
 const std = @import("std");
 const posix = std.posix;
@@ -17,7 +17,11 @@ pub fn reserveAligned(len: u64, alignment: u64) ?u64 {
     assert(len > 0 and len % page_bytes == 0);
     assert(std.math.isPowerOfTwo(alignment) and alignment >= page_bytes);
     const slack = alignment - page_bytes;
-    const memory = posix.mmap(null, len + slack, posix.PROT.NONE, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .NORESERVE = true }, -1, 0) catch return null;
+    // Readable from the start, as decommitted pages stay (see decommit): a JavaScript window view's
+    // buffer spans past the committed memory (twice what its views reach), and whatever reads the
+    // whole buffer (structuredClone, postMessage, buffer.slice()) faulted on a PROT_NONE page.
+    // Read-only private pages cost nothing until written, and a write still faults.
+    const memory = posix.mmap(null, len + slack, posix.PROT.READ, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .NORESERVE = true }, -1, 0) catch return null;
     const start = @intFromPtr(memory.ptr);
     const base = std.mem.alignForward(u64, start, alignment);
     if (base > start) posix.munmap(slice(start, base - start));
@@ -68,6 +72,8 @@ fn slice(address: u64, len: u64) []align(page_bytes) u8 {
 test "reserve, commit, write, decommit, release" {
     const len = 4 * page_bytes;
     const base = reserve(len).?;
+    const reserved: [*]const volatile u8 = @ptrFromInt(base + 3 * page_bytes);
+    try std.testing.expectEqual(@as(u8, 0), reserved[0]); // reserved, never committed: reads as zeros
     try std.testing.expect(commit(base, page_bytes, page_bytes));
     const bytes: [*]u8 = @ptrFromInt(base + page_bytes);
     bytes[0] = 0xAB;

@@ -1,0 +1,23 @@
+/**
+ * Reading a window view's whole window. The README says `Bun.write(view.buffer)` and
+ * `Buffer.from(view.buffer)` take the whole window, a MiB or more of the pool's memory. Found by
+ * attacking main: a window spans twice what its views reach, past the memory a pool had committed
+ * (a pool of 1 MiB had windows of 2 MiB), into reserved, inaccessible address space:
+ * structuredClone(view), view.buffer.slice() or a postMessage of it then killed the process with a
+ * segmentation fault. The core's reservation now reads as zeros until committed, as memory it gave
+ * back already did. (A window of a pool with sampled guard pages still spans its neighbours' guard
+ * pages, which a whole read faults on: a guard page's purpose.) In a child process: a fault fails.
+ */
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+
+test("whole windows are readable, past the committed memory too", async () => {
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "fixtures", "attack", "attack12-whole-window-child.ts")], { stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  await child.exited;
+  expect({ exitCode: child.exitCode, signalCode: child.signalCode, stderr }).toEqual({ exitCode: 0, signalCode: null, stderr: "" });
+  const seen = JSON.parse(stdout);
+  expect(seen.smallWindow).toBeGreaterThan(seen.smallReserved); // past the committed memory, which reads as zeros
+  expect(seen.smallReads).toEqual([seen.smallWindow, seen.smallWindow, true]);
+  expect(seen.growingReads).toBe(true);
+});
