@@ -40,6 +40,7 @@ export class GPUAllocation extends PoolAllocation<GPUMemoryPool> {
 
   /** Frees the block; with a stream, once the work queued on that stream so far is done. */
   override free(options?: StreamOptions): void {
+    if (!isGPUAllocation(this)) throw foreignAllocation("allocation.free", this);
     const stream = streamOf(options); // first: what its getters do is done before the handle is checked
     this.assertFreeable();
     // Its pool, offset and id as the pool made them (own properties may shadow the getters).
@@ -84,6 +85,7 @@ export class GPUMemoryPool extends NativePool {
 
   /** A device allocation of `size` bytes; with a stream, blocks freed on it may be reused at once. */
   allocate(size: number, options?: StreamOptions): GPUAllocation {
+    if (!(typeof this === "object" && this !== null && #allocOffset in this)) throw foreignPool("pool.allocate", this);
     const debug = this.gpuDebug;
     const stream = streamOf(options);
     if (debug === undefined) {
@@ -98,6 +100,7 @@ export class GPUMemoryPool extends NativePool {
 
   /** A bare device address for hot paths; free it with deallocate(address). */
   allocateRaw(size: number, options?: StreamOptions): number {
+    if (!(typeof this === "object" && this !== null && #allocOffset in this)) throw foreignPool("pool.allocateRaw", this);
     const debug = this.gpuDebug;
     const stream = streamOf(options);
     if (debug === undefined) return this.addressOf(this.#allocOffset(size, stream));
@@ -116,6 +119,7 @@ export class GPUMemoryPool extends NativePool {
 
   /** Frees a device allocation or address; with a stream, once that stream's queued work is done. */
   deallocate(target: GPUAllocation | number, options?: StreamOptions): void {
+    if (!(typeof this === "object" && this !== null && #allocOffset in this)) throw foreignPool("pool.deallocate", this);
     const stream = streamOf(options);
     if (typeof target === "number") {
       const debug = this.gpuDebug;
@@ -255,5 +259,9 @@ function hostEndpoint(side: HostSide, role: "source" | "destination"): Endpoint 
 }
 
 // The public members, behind the check of their receiver (src/receiver.ts).
-checkReceivers(GPUAllocation.prototype, "allocation", isGPUAllocation, ["deviceId", "length", "free"], foreignAllocation);
-checkReceivers(GPUMemoryPool.prototype, "pool", isGPUPool, ["allocate", "allocateRaw", "deallocate", "fromPointer", "check", "getLeaks", "getHistory", "exportAllocation", "createStream", "copyHostToDevice", "copyDeviceToHost", "copyDeviceToDevice", "fill"], foreignPool);
+// The hot ones (a pool's allocate, allocateRaw and deallocate, a handle's free) check it in their
+// bodies instead: behind the wrapper the GPU pool's allocateRaw + deallocate cost 72-146 ns a pair
+// on the GPU machine against 37-83 ns before (bench/gpu.ts, bench/RESULTS.md), as the CPU pools'
+// did (bench/receivers.ts).
+checkReceivers(GPUAllocation.prototype, "allocation", isGPUAllocation, ["deviceId", "length"], foreignAllocation);
+checkReceivers(GPUMemoryPool.prototype, "pool", isGPUPool, ["fromPointer", "check", "getLeaks", "getHistory", "exportAllocation", "createStream", "copyHostToDevice", "copyDeviceToHost", "copyDeviceToDevice", "fill"], foreignPool);
