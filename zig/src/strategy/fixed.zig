@@ -18,6 +18,7 @@ const std = @import("std");
 const assert = std.debug.assert;
 const Region = @import("../arena.zig").Region;
 const stride_walk = @import("stride_walk.zig");
+const free_runs = @import("free_runs.zig");
 
 const RegionBlocks = struct {
     start: u32 = 0,
@@ -294,45 +295,25 @@ pub const Fixed = struct {
 
     /// The granules of the longest run of free blocks in one region: the largest request a run
     /// could serve without growing (free blocks apart from each other serve one block each).
-    /// Reads the live bits a word at a time: statistics ask for it, not hot paths.
+    /// Reads the live bits a word at a time, and stops where the free count settles the rest
+    /// (free_runs.zig): statistics ask for it, not hot paths.
     pub fn largestFreeGranules(self: *const Fixed) u64 {
-        var longest: u64 = 0;
-        for (self.regions.items) |region| {
-            if (region.count > 0) longest = @max(longest, longestClearRun(&region.live));
-        }
+        const longest = free_runs.longestFreeRun(self, self.regions.items, self.free_stack.items.len, std.math.maxInt(u64));
         const granules = longest * self.stride;
         assert(granules <= self.freeGranules());
         return granules;
     }
 
-    /// The most clear bits in a row in `bits` (bit i is bit i % 64 of word i / 64).
-    fn longestClearRun(bits: *const std.DynamicBitSetUnmanaged) u64 {
-        const Word = std.DynamicBitSetUnmanaged.MaskInt;
-        const word_bits = @bitSizeOf(Word);
-        var longest: u64 = 0;
-        var run: u64 = 0; // clear bits in a row up to the current word
-        var at: usize = 0;
-        while (at < bits.bit_length) : (at += word_bits) {
-            var word = bits.masks[at / word_bits];
-            const valid = bits.bit_length - at;
-            if (valid < word_bits) word |= ~@as(Word, 0) << @intCast(valid); // past the end: no block
-            if (word == 0) {
-                run += word_bits;
-                continue;
-            }
-            longest = @max(longest, run + @ctz(word)); // the run ends at the word's lowest set bit
-            var rest = std.math.shr(Word, word, @ctz(word));
-            while (true) { // the gaps between set bits
-                rest = std.math.shr(Word, rest, @ctz(~rest));
-                if (rest == 0) break; // what is left is the word's high clear bits: the next run
-                longest = @max(longest, @ctz(rest));
-                rest = std.math.shr(Word, rest, @ctz(rest));
-            }
-            run = @clz(word);
-        }
-        longest = @max(longest, run);
-        assert(longest <= bits.bit_length);
-        return longest;
+    /// Blocks of a region (free_runs.zig asks these two; an entry the strategy does not own has none).
+    pub fn regionBlocks(_: *const Fixed, region: RegionBlocks) u32 {
+        return region.count;
+    }
+
+    /// The live bits of blocks `slot` .. `slot + valid - 1` of `region`: one word of them.
+    pub fn usedWord(_: *const Fixed, region: RegionBlocks, slot: u32, valid: u7) free_runs.Word {
+        comptime assert(@bitSizeOf(std.DynamicBitSetUnmanaged.MaskInt) == free_runs.word_blocks);
+        assert(slot % free_runs.word_blocks == 0 and slot + valid <= region.count);
+        return region.live.masks[slot / free_runs.word_blocks];
     }
 
     pub const LiveIterator = struct {
@@ -532,19 +513,31 @@ test "a run of contiguous blocks: placed in one piece, freed whole, bad frees of
     try std.testing.expectEqual(@as(u32, 0), fixed.allocRun(10, 7, 160).?);
 }
 
-test "the longest run of clear bits, across words and inside them, past the end not counted" {
-    var bits = try std.DynamicBitSetUnmanaged.initEmpty(std.testing.allocator, 200);
-    defer bits.deinit(std.testing.allocator);
-    try std.testing.expectEqual(@as(u64, 200), Fixed.longestClearRun(&bits));
-    for ([_]usize{ 3, 10, 11, 60, 190 }) |i| bits.set(i);
-    try std.testing.expectEqual(@as(u64, 129), Fixed.longestClearRun(&bits)); // 61..189, across two words
-    bits.set(128);
-    try std.testing.expectEqual(@as(u64, 67), Fixed.longestClearRun(&bits)); // 61..127
-    for (0..200) |i| bits.set(i);
-    try std.testing.expectEqual(@as(u64, 0), Fixed.longestClearRun(&bits));
-    bits.unset(199);
-    bits.unset(64);
-    try std.testing.expectEqual(@as(u64, 1), Fixed.longestClearRun(&bits));
-    for (20..50) |i| bits.unset(i);
-    try std.testing.expectEqual(@as(u64, 30), Fixed.longestClearRun(&bits));
+test "the longest run of free blocks, across words and inside them, past a region's end not counted" {
+    var fixed = Fixed.init(std.testing.allocator, 2);
+    defer fixed.deinit();
+    try fixed.addRegion(0, .{ .start = 0, .len = 400, .committed = true, .live_count = 0 }); // 200 blocks
+    try fixed.addRegion(1, .{ .start = 400, .len = 100, .committed = true, .live_count = 0 }); // 50 more, right after
+    try std.testing.expectEqual(@as(u64, 400), fixed.largestFreeGranules()); // not joined across regions
+    const live = &fixed.regions.items[0].live;
+    for ([_]usize{ 3, 10, 11, 60, 190 }) |i| live.set(i);
+    fixed.free_stack.shrinkRetainingCapacity(fixed.free_stack.items.len - 5); // the count the scan trusts
+    try std.testing.expectEqual(@as(u64, 2 * 129), fixed.largestFreeGranules()); // 61..189, across two words
+    live.set(128);
+    fixed.free_stack.shrinkRetainingCapacity(fixed.free_stack.items.len - 1);
+    try std.testing.expectEqual(@as(u64, 2 * 67), fixed.largestFreeGranules()); // 61..127
+    fixed.regions.items[1].live.set(0);
+    fixed.free_stack.shrinkRetainingCapacity(fixed.free_stack.items.len - 1);
+    try std.testing.expectEqual(@as(u64, 2 * 67), fixed.largestFreeGranules());
+    for (0..200) |i| live.set(i);
+    for (0..50) |i| fixed.regions.items[1].live.set(i);
+    fixed.free_stack.clearRetainingCapacity();
+    try std.testing.expectEqual(@as(u64, 0), fixed.largestFreeGranules());
+    live.unset(199);
+    live.unset(64);
+    fixed.free_stack.appendSliceAssumeCapacity(&.{ 0, 0 }); // two free blocks counted (the scan reads only the count)
+    try std.testing.expectEqual(@as(u64, 2), fixed.largestFreeGranules());
+    for (20..50) |i| live.unset(i);
+    for (0..30) |_| fixed.free_stack.appendAssumeCapacity(0);
+    try std.testing.expectEqual(@as(u64, 2 * 30), fixed.largestFreeGranules());
 }

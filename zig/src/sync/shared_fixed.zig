@@ -266,7 +266,9 @@ pub const SharedFixed = struct {
                 stats.* = pool.stats;
                 const free_bytes = shared.figures(stats);
                 // Block states and counters are read at different moments while other threads work: no more than the free bytes.
-                const largest_free = @min(free_bytes, shared.fixed.largestFreeGranules(pool.arena.regions.items) * @import("../arena.zig").granule_bytes);
+                const enough_blocks = std.math.divCeil(u64, pool.sizeMax(), shared.stride_bytes) catch unreachable;
+                const largest_granules = shared.fixed.largestFreeGranules(pool.arena.regions.items, free_bytes / shared.stride_bytes, enough_blocks);
+                const largest_free = @min(free_bytes, largest_granules * @import("../arena.zig").granule_bytes);
                 return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = free_bytes, .largest_free = largest_free, .request_max = pool.sizeMax() };
             }
 
