@@ -6,11 +6,15 @@
 //! A request larger than a block takes a run of contiguous blocks of one region (as foonathan/
 //! memory's array pools do): every block of the run is live, the blocks after its first are
 //! marked `continued`, and the first holds the request's size and id. A run is found by a scan of
-//! the regions' live bits and taken off the free stack by one pass over it, so it costs O(blocks
-//! in the pool) where a single block costs O(1); its free gives back its blocks one by one.
+//! the regions' live bits a word of 64 at a time (free_runs.zig), so it costs O(blocks in the pool
+//! / 64) where a single block costs O(1). Its blocks' entries stay on the free stack, marked
+//! `stale`: a pop drops such an entry as it meets it (the block is live), and a free of the run
+//! pushes only the blocks whose entries are gone, so a run costs no pass over the stack and a
+//! block never has two entries.
 //!
-//! Invariants: a block is on the free stack exactly when its live bit is clear and its region
-//! is committed; `live_count` equals the number of set live bits; a `continued` bit is set only
+//! Invariants: every free block of a committed region has exactly one entry on the free stack; a
+//! live block has one exactly when its `stale` bit is set (`stale_count` of them); `live_count`
+//! equals the number of set live bits; a `continued` bit is set only
 //! with the live bit, and only where the block before it in the region is live; a region's
 //! `run_count` is the number of live runs in it (0: its frees and lookups skip the run checks,
 //! so pools that never take runs pay one load for them).
@@ -27,6 +31,8 @@ const RegionBlocks = struct {
     freed: std.DynamicBitSetUnmanaged = .{},
     /// Live blocks of a run after its first.
     continued: std.DynamicBitSetUnmanaged = .{},
+    /// Live blocks of a run whose entries are still on the free stack (see the file's comment).
+    stale: std.DynamicBitSetUnmanaged = .{},
     /// Live runs in the region: where none are, frees and lookups skip the run checks.
     run_count: u32 = 0,
     requested_bytes: []u32 = &.{},
@@ -47,6 +53,8 @@ pub const Fixed = struct {
     live_count: u64 = 0,
     /// Blocks in all committed regions: the free stack's capacity, so a free never allocates.
     block_count: u64 = 0,
+    /// Entries on the free stack of blocks a run holds (their `stale` bits).
+    stale_count: u64 = 0,
 
     pub fn init(gpa: std.mem.Allocator, stride: u32) Fixed {
         assert(stride > 0);
@@ -65,6 +73,7 @@ pub const Fixed = struct {
         blocks.live.deinit(self.gpa);
         blocks.freed.deinit(self.gpa);
         blocks.continued.deinit(self.gpa);
+        blocks.stale.deinit(self.gpa);
         self.gpa.free(blocks.requested_bytes);
         self.gpa.free(blocks.ids);
         blocks.* = .{};
@@ -86,6 +95,7 @@ pub const Fixed = struct {
         blocks.live = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
         blocks.freed = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
         blocks.continued = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
+        blocks.stale = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
         blocks.requested_bytes = try self.gpa.alloc(u32, count);
         blocks.ids = try self.gpa.alloc(u32, count);
         try self.free_stack.ensureTotalCapacity(self.gpa, self.block_count + count);
@@ -143,10 +153,13 @@ pub const Fixed = struct {
 
     pub fn alloc(self: *Fixed, region_of: anytype, id: u32, requested_bytes: u32) ?u32 {
         assert(id != 0);
-        const g = self.free_stack.pop() orelse return null;
-        const blocks = &self.regions.items[region_of.regionOf(g)];
-        const slot = self.divideByStride(g - blocks.start);
-        assert(!blocks.live.isSet(slot));
+        const g, const blocks, const slot = while (true) {
+            const g = self.free_stack.pop() orelse return null;
+            const blocks = &self.regions.items[region_of.regionOf(g)];
+            const slot = self.divideByStride(g - blocks.start);
+            if (!blocks.live.isSet(slot)) break .{ g, blocks, slot };
+            self.dropStale(blocks, slot); // a run holds it: its entry goes as it comes
+        };
         blocks.live.set(slot);
         blocks.requested_bytes[slot] = requested_bytes;
         blocks.ids[slot] = id;
@@ -160,44 +173,29 @@ pub const Fixed = struct {
         assert(count >= 2 and id != 0);
         for (self.regions.items) |*region| {
             if (region.count < count) continue;
-            const first = firstClearRun(&region.live, count) orelse continue;
+            const first = free_runs.firstFreeRun(self, region.*, count) orelse continue;
+            assert(first + count <= region.count and !region.live.isSet(first) and !region.live.isSet(first + count - 1));
             region.live.setRangeValue(.{ .start = first, .end = first + count }, true);
             region.continued.setRangeValue(.{ .start = first + 1, .end = first + count }, true);
             region.requested_bytes[first] = requested_bytes;
             region.ids[first] = id;
             region.run_count += 1;
             self.live_count += count;
-            // The run's blocks leave the free stack; the others keep their order.
-            const start = region.start + first * self.stride;
-            const end = start + count * self.stride;
-            var kept: usize = 0;
-            for (self.free_stack.items) |g| {
-                if (g >= start and g < end) continue;
-                self.free_stack.items[kept] = g;
-                kept += 1;
-            }
-            assert(self.free_stack.items.len - kept == count);
-            self.free_stack.shrinkRetainingCapacity(kept);
-            return start;
+            // The run's blocks' entries stay on the free stack, dropped as they are popped.
+            region.stale.setRangeValue(.{ .start = first, .end = first + count }, true);
+            self.stale_count += count;
+            assert(self.free_stack.items.len == self.block_count - self.live_count + self.stale_count);
+            return region.start + first * self.stride;
         }
         return null;
     }
 
-    /// The first of `count` clear bits in a row, or null.
-    fn firstClearRun(bits: *const std.DynamicBitSetUnmanaged, count: u32) ?u32 {
-        var run_start: usize = 0;
-        var run_len: usize = 0;
-        var clear = bits.iterator(.{ .kind = .unset });
-        while (clear.next()) |slot| {
-            if (run_len > 0 and slot == run_start + run_len) {
-                run_len += 1;
-            } else {
-                run_start = slot;
-                run_len = 1;
-            }
-            if (run_len == count) return @intCast(run_start);
-        }
-        return null;
+    /// Takes the stale entry of block `slot` (live, held by a run) that was just popped.
+    fn dropStale(self: *Fixed, region: *RegionBlocks, slot: u32) void {
+        @branchHint(.cold);
+        assert(region.live.isSet(slot) and region.stale.isSet(slot) and self.stale_count > 0);
+        region.stale.unset(slot);
+        self.stale_count -= 1;
     }
 
     /// Blocks in the live allocation whose first block is `slot`: 1, or a run's length.
@@ -226,13 +224,19 @@ pub const Fixed = struct {
             region.freed.setRangeValue(.{ .start = slot + 1, .end = slot + count }, false);
         }
         // Capacity for every block of every region was reserved when the region was added.
-        assert(self.free_stack.items.len + count <= self.block_count and self.block_count <= self.free_stack.capacity);
+        assert(self.block_count <= self.free_stack.capacity);
         var back = count;
         while (back > 0) { // pushed last first, so the run's blocks are handed out in address order
             back -= 1;
+            if (count > 1 and region.stale.isSet(slot + back)) { // its entry is still on the stack: free again, it serves
+                region.stale.unset(slot + back);
+                self.stale_count -= 1;
+                continue;
+            }
             self.free_stack.appendAssumeCapacity(g + back * self.stride);
         }
         self.live_count -= count;
+        assert(self.free_stack.items.len == self.block_count - self.live_count + self.stale_count);
         return .{ .freed = .{ .granules = count * self.stride, .requested_bytes = region.requested_bytes[slot], .id = region.ids[slot] } };
     }
 
@@ -279,6 +283,7 @@ pub const Fixed = struct {
             while (it.next()) |slot| region.freed.setValue(slot, !region.continued.isSet(slot));
             region.live.unsetAll();
             region.continued.unsetAll();
+            region.stale.unsetAll();
             region.run_count = 0;
             var slot = region.count;
             while (slot > 0) {
@@ -287,10 +292,12 @@ pub const Fixed = struct {
             }
         }
         self.live_count = 0;
+        self.stale_count = 0;
     }
 
     pub fn freeGranules(self: *const Fixed) u64 {
-        return @as(u64, self.free_stack.items.len) * self.stride;
+        assert(self.free_stack.items.len == self.block_count - self.live_count + self.stale_count);
+        return (self.block_count - self.live_count) * self.stride;
     }
 
     /// The granules of the longest run of free blocks in one region: the largest request a run
@@ -298,7 +305,7 @@ pub const Fixed = struct {
     /// Reads the live bits a word at a time, and stops where the free count settles the rest
     /// (free_runs.zig): statistics ask for it, not hot paths.
     pub fn largestFreeGranules(self: *const Fixed) u64 {
-        const longest = free_runs.longestFreeRun(self, self.regions.items, self.free_stack.items.len, std.math.maxInt(u64));
+        const longest = free_runs.longestFreeRun(self, self.regions.items, self.block_count - self.live_count, std.math.maxInt(u64));
         const granules = longest * self.stride;
         assert(granules <= self.freeGranules());
         return granules;
@@ -513,31 +520,70 @@ test "a run of contiguous blocks: placed in one piece, freed whole, bad frees of
     try std.testing.expectEqual(@as(u32, 0), fixed.allocRun(10, 7, 160).?);
 }
 
+/// Makes block `slot` of region `index` live as a run's block does, its entry left on the stack
+/// (the state `allocRun` leaves): for tests that place live blocks bit by bit.
+fn takeForTest(fixed: *Fixed, index: usize, slot: usize) void {
+    const region = &fixed.regions.items[index];
+    assert(!region.live.isSet(slot));
+    region.live.set(slot);
+    region.stale.set(slot);
+    fixed.live_count += 1;
+    fixed.stale_count += 1;
+}
+
+fn freeForTest(fixed: *Fixed, index: usize, slot: usize) void {
+    const region = &fixed.regions.items[index];
+    assert(region.live.isSet(slot) and region.stale.isSet(slot));
+    region.live.unset(slot);
+    region.stale.unset(slot);
+    fixed.live_count -= 1;
+    fixed.stale_count -= 1;
+}
+
 test "the longest run of free blocks, across words and inside them, past a region's end not counted" {
     var fixed = Fixed.init(std.testing.allocator, 2);
     defer fixed.deinit();
     try fixed.addRegion(0, .{ .start = 0, .len = 400, .committed = true, .live_count = 0 }); // 200 blocks
     try fixed.addRegion(1, .{ .start = 400, .len = 100, .committed = true, .live_count = 0 }); // 50 more, right after
     try std.testing.expectEqual(@as(u64, 400), fixed.largestFreeGranules()); // not joined across regions
-    const live = &fixed.regions.items[0].live;
-    for ([_]usize{ 3, 10, 11, 60, 190 }) |i| live.set(i);
-    fixed.free_stack.shrinkRetainingCapacity(fixed.free_stack.items.len - 5); // the count the scan trusts
+    for ([_]usize{ 3, 10, 11, 60, 190 }) |i| takeForTest(&fixed, 0, i);
     try std.testing.expectEqual(@as(u64, 2 * 129), fixed.largestFreeGranules()); // 61..189, across two words
-    live.set(128);
-    fixed.free_stack.shrinkRetainingCapacity(fixed.free_stack.items.len - 1);
+    takeForTest(&fixed, 0, 128);
     try std.testing.expectEqual(@as(u64, 2 * 67), fixed.largestFreeGranules()); // 61..127
-    fixed.regions.items[1].live.set(0);
-    fixed.free_stack.shrinkRetainingCapacity(fixed.free_stack.items.len - 1);
+    takeForTest(&fixed, 1, 0);
     try std.testing.expectEqual(@as(u64, 2 * 67), fixed.largestFreeGranules());
-    for (0..200) |i| live.set(i);
-    for (0..50) |i| fixed.regions.items[1].live.set(i);
-    fixed.free_stack.clearRetainingCapacity();
+    for (0..200) |i| if (!fixed.regions.items[0].live.isSet(i)) takeForTest(&fixed, 0, i);
+    for (1..50) |i| takeForTest(&fixed, 1, i);
     try std.testing.expectEqual(@as(u64, 0), fixed.largestFreeGranules());
-    live.unset(199);
-    live.unset(64);
-    fixed.free_stack.appendSliceAssumeCapacity(&.{ 0, 0 }); // two free blocks counted (the scan reads only the count)
+    freeForTest(&fixed, 0, 199);
+    freeForTest(&fixed, 0, 64);
     try std.testing.expectEqual(@as(u64, 2), fixed.largestFreeGranules());
-    for (20..50) |i| live.unset(i);
-    for (0..30) |_| fixed.free_stack.appendAssumeCapacity(0);
+    for (20..50) |i| freeForTest(&fixed, 0, i);
     try std.testing.expectEqual(@as(u64, 2 * 30), fixed.largestFreeGranules());
+}
+
+test "a run's blocks leave their entries on the stack: popped, they are dropped; freed first, they serve again" {
+    var fixed = Fixed.init(std.testing.allocator, 1);
+    defer fixed.deinit();
+    try fixed.addRegion(0, .{ .start = 0, .len = 8, .committed = true, .live_count = 0 }); // blocks 0 .. 7, 0 on top
+    const one = fixed.alloc(OneRegion{}, 1, 1).?; // block 0
+    try std.testing.expectEqual(@as(u32, 1), fixed.allocRun(3, 2, 3).?); // blocks 1 .. 3, their entries stay
+    try std.testing.expectEqual(@as(u64, 3), fixed.stale_count);
+    try std.testing.expectEqual(@as(u64, 4), fixed.freeGranules());
+    try std.testing.expectEqual(@as(u32, 4), fixed.alloc(OneRegion{}, 3, 1).?); // entries of 1 .. 3 dropped on the way
+    try std.testing.expectEqual(@as(u64, 0), fixed.stale_count);
+    try std.testing.expect(fixed.free(0, 1) == .freed); // all three pushed: their entries were gone
+    try std.testing.expectEqual(@as(u32, 1), fixed.allocRun(3, 4, 3).?); // blocks 1 .. 3 again (first fit), entries stay
+    try std.testing.expectEqual(@as(u64, 3), fixed.stale_count);
+    try std.testing.expect(fixed.free(0, 1) == .freed); // entries still there: none pushed again
+    try std.testing.expectEqual(@as(u64, 0), fixed.stale_count);
+    try std.testing.expect(fixed.free(0, one) == .freed);
+    var seen: [8]bool = @splat(false);
+    for (0..7) |_| {
+        const g = fixed.alloc(OneRegion{}, 5, 1).?;
+        try std.testing.expect(!seen[g]); // no block handed out twice
+        seen[g] = true;
+    }
+    try std.testing.expect(fixed.alloc(OneRegion{}, 6, 1) == null); // block 4 is live: 7 of 8 were free
+    try std.testing.expect(!seen[4]);
 }

@@ -1,4 +1,7 @@
-//! The longest run of free blocks in a row within one region, for statistics (largestFreeBlock):
+//! Runs of free blocks in a row within one region, a word of 64 blocks at a time: the first of a
+//! given length (where a request over one block is placed), and the longest (statistics).
+//!
+//! The longest, for largestFreeBlock:
 //! the scan the locked fixed-size placement (fixed.zig, live bits) and the shared one
 //! (sync/lockfree_fixed.zig, state words) share. Each hands over its blocks 64 at a time as a word
 //! of "in use" bits; the scan steps a word at a time and stops as soon as the rest cannot change
@@ -49,6 +52,56 @@ pub fn longestFreeRun(source: anytype, keys: anytype, free_blocks: u64, enough: 
     }
     assert(unscanned == 0);
     return scan.longest;
+}
+
+/// The first slot of `count` free blocks in a row in region `key` of `source` (which answers as
+/// for `longestFreeRun`), or null where it has none: first fit, a word at a time, so a region of
+/// n blocks costs n / 64 words where a block at a time cost n steps.
+pub fn firstFreeRun(source: anytype, key: anytype, count: u32) ?u32 {
+    assert(count >= 1);
+    const blocks = source.regionBlocks(key);
+    var run_start: u32 = 0; // free blocks in a row up to `slot`: from `run_start`
+    var slot: u32 = 0;
+    while (slot < blocks) {
+        const valid: u7 = @intCast(@min(word_blocks, blocks - slot));
+        const past_end: Word = if (valid == word_blocks) 0 else ~@as(Word, 0) << @intCast(valid);
+        const used = source.usedWord(key, slot, valid) | past_end;
+        if (slot - run_start + @ctz(used) >= count) return run_start; // the run so far, with the word's low free bits
+        if (used != 0 and count < word_blocks) {
+            // A run inside the word (after its lowest used bit: the one before it was too short).
+            const starts = runStarts(~used, count);
+            if (starts != 0) {
+                const found = slot + @ctz(starts);
+                assert(found + count <= blocks);
+                return found;
+            }
+        }
+        if (used != 0) run_start = slot + word_blocks - @clz(used); // the word's high free bits start the next run
+        slot += valid;
+    }
+    return null;
+}
+
+/// Bit i set where bits i .. i + count - 1 of `bits` are all set (none past the word's top):
+/// runs of `s` bits doubled by shifts until they are `count` long.
+fn runStarts(bits: Word, count: u32) Word {
+    assert(count >= 1 and count <= word_blocks);
+    var starts = bits;
+    var have: u32 = 1;
+    while (have < count) {
+        const step = @min(have, count - have);
+        starts &= starts >> @intCast(step);
+        have += step;
+    }
+    return starts;
+}
+
+test "run starts: bits where a run of count set bits begins" {
+    try std.testing.expectEqual(@as(Word, 0b1), runStarts(0b111, 3));
+    try std.testing.expectEqual(@as(Word, 0b1_0000_0011), runStarts(0b1111_0000_1111, 3) & 0x1ff);
+    try std.testing.expectEqual(@as(Word, 0), runStarts(0b1101_1011, 3));
+    try std.testing.expectEqual(@as(Word, 1), runStarts(~@as(Word, 0), 64));
+    try std.testing.expectEqual(@as(Word, 1) << 60, runStarts(@as(Word, 0xf) << 60, 4));
 }
 
 const Scan = struct {
@@ -128,6 +181,16 @@ fn longestByBlock(regions: []const []const bool) u64 {
     return longest;
 }
 
+/// The first of `count` false in a row in `region`, the plain way.
+fn firstByBlock(region: []const bool, count: u32) ?u32 {
+    var run: u32 = 0;
+    for (region, 0..) |used, at| {
+        run = if (used) 0 else run + 1;
+        if (run == count) return @intCast(at + 1 - count);
+    }
+    return null;
+}
+
 fn freeCount(regions: []const []const bool) u64 {
     var count: u64 = 0;
     for (regions) |region| {
@@ -155,6 +218,10 @@ test "the longest free run matches a block-by-block count on random regions, any
         const expected = longestByBlock(&regions);
         const free = freeCount(&regions);
         try std.testing.expectEqual(expected, longestFreeRun(&source, &regions, free, std.math.maxInt(u64)));
+        for (regions) |region| {
+            const count = 1 + random.uintLessThan(u32, 80);
+            try std.testing.expectEqual(firstByBlock(region, count), firstFreeRun(&source, region, count));
+        }
         const enough = 1 + random.uintLessThan(u64, 100);
         const bounded = longestFreeRun(&source, &regions, free, enough);
         if (expected >= enough) try std.testing.expect(bounded >= enough and bounded <= expected) else try std.testing.expectEqual(expected, bounded);
