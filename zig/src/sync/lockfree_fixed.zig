@@ -323,6 +323,17 @@ pub const LockFreeFixed = struct {
         return free_runs.longestFreeRun(self, regions, free_blocks, enough_blocks) * self.stride;
     }
 
+    /// Whether some committed region of `regions` has `count` free blocks in a row (blocks in
+    /// thread caches count as free: a run on the stack needs one here, not the other way round).
+    /// Reads state words 64 at a time. On a pool other threads use, a moment's view.
+    pub fn hasFreeRun(self: *const LockFreeFixed, regions: []const Region, count: u32) bool {
+        assert(count >= 1);
+        for (regions) |region| {
+            if (self.regionBlocks(region) >= count and free_runs.firstFreeRun(self, region, count) != null) return true;
+        }
+        return false;
+    }
+
     /// Blocks of a region (free_runs.zig asks these two): none where it is not committed.
     pub fn regionBlocks(self: *const LockFreeFixed, region: Region) u32 {
         return if (region.committed) region.len / self.stride else 0;
@@ -749,4 +760,7 @@ test "lock-free fixed: the longest free run reads state words 64 at a time, acro
     }
     fixed.reset(&regions);
     try std.testing.expectEqual(@as(u64, 300), fixed.largestFreeGranules(&regions, 390, std.math.maxInt(u64)));
+    try std.testing.expect(fixed.hasFreeRun(&regions, 300) and !fixed.hasFreeRun(&regions, 301));
+    _ = fixed.claimAs(fixed.numberOf(regions[0].start) + 150, 16, 9); // the middle of the first region
+    try std.testing.expect(fixed.hasFreeRun(&regions, 150) and !fixed.hasFreeRun(&regions, 151)); // 0 .. 149 free, 151 .. 299 too
 }

@@ -412,8 +412,10 @@ pub const SharedFixed = struct {
         var grown = false;
         var cache_returned = false;
         while (true) {
-            // A stack with fewer free blocks than the run holds no run: grow without draining it.
-            if (self.stackMayHold(count)) {
+            // A stack with fewer free blocks than the run holds no run, nor does a pool whose
+            // blocks' states show none (a word of 64 at a time: far less than a drain): grow
+            // without draining it.
+            if (self.stackMayHold(count) and self.fixed.hasFreeRun(pool.arena.regions.items, count)) {
                 if (try self.gatherRun(&drained, count, pool.arena.regions.items)) |number| {
                     const placed = self.fixed.claimRun(number, count, requested_bytes, self.takeIds(1));
                     _ = self.run_blocks.fetchAdd(count - 1, .monotonic);
