@@ -6,11 +6,14 @@
  * longest run of free blocks the snapshot's regions list (a walk of every block) and against the
  * pool itself: a request of largestFreeBlock is served without growing. Pools of several regions
  * (growth 2), full, emptied in random orders and densities, with a free end and a free start, and
- * with blocks held by the JavaScript cache ("none") or thread caches.
+ * with blocks held by the JavaScript cache ("none") or thread caches. Then runs placed through the
+ * word scans (unlinked from a stack under its mutex, or drained from a lock-free one) among single
+ * blocks, freed at random: none overlaps another (stamps), and the figures balance.
  */
 import { describe, expect, test } from "bun:test";
 import type { CPUMemoryPool, PoolConfig } from "../../src/index";
 import { MemoryPoolManager } from "../../src/index";
+import { stamp, stampHolds } from "../fixtures/attack/suite-stamps";
 import { cpuPoolsPerTest } from "../support/pools";
 import { random } from "../support/random";
 
@@ -81,6 +84,44 @@ describe("largestFreeBlock of FixedSize pools: the longest free run, however ear
       manager.flushThreadCaches();
       expectLargestAsWalked(p, "emptied");
       expect(p.getStats().largestFreeBlock).toBe(256 * KiB);
+    });
+  }
+});
+
+describe("runs on FixedSize pools, found by the word scans and unlinked or drained: never two on one block", () => {
+  for (const [name, shape] of shapes) {
+    test(name, () => {
+      const p = pool(`statscost-runs-${name}`, { ...shape, allocatorType: "FixedSize", blockSize: block, initialSize: 64 * KiB, growth: 2 });
+      const next = random(0x2a11);
+      type Live = { ptr: number; size: number; a: ReturnType<CPUMemoryPool["allocate"]> };
+      const live: Live[] = [];
+      const overlaps = () => {
+        const sorted = [...live].sort((x, y) => x.ptr - y.ptr);
+        return sorted.some((b, i) => i > 0 && sorted[i - 1]!.ptr + Math.ceil(sorted[i - 1]!.size / block) * block > b.ptr);
+      };
+      for (let step = 0; step < 1500; step++) {
+        if (live.length > 0 && next() < 0.45) {
+          const [gone] = live.splice(Math.floor(next() * live.length), 1);
+          expect(stampHolds(gone!.a.bytes, gone!.ptr)).toBe(true);
+          gone!.a.free();
+        } else {
+          // Single blocks (the JavaScript cache and magazines hold some) and runs of 2 to 40 blocks.
+          const size = next() < 0.4 ? 1 + Math.floor(next() * block) : block + 1 + Math.floor(next() * 39 * block);
+          const a = p.allocate(size);
+          stamp(a.bytes, a.ptr as number);
+          live.push({ ptr: a.ptr as number, size, a });
+        }
+      }
+      expect(overlaps()).toBe(false);
+      for (const b of live) expect(stampHolds(b.a.bytes, b.ptr)).toBe(true);
+      const s = p.getStats();
+      expect(s.liveAllocations).toBe(live.length);
+      expect(s.bytesAllocated).toBe(live.reduce((sum, b) => sum + Math.ceil(b.size / block) * block, 0));
+      expect(s.freeBytes).toBe(s.bytesReserved - s.bytesAllocated);
+      expectLargestAsWalked(p, "after the churn");
+      for (const b of live.splice(0)) b.a.free();
+      manager.flushThreadCaches();
+      expect(p.getStats().freeBytes).toBe(p.getStats().bytesReserved);
     });
   }
 });
