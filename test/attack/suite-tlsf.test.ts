@@ -122,7 +122,6 @@ describe("TLSF coalescing: any free order leaves every region one free block", (
 describe("TLSF size classes: sizes at and beside every class boundary, live at once", () => {
   const sizes = new Set<number>();
   for (let k = 0; k <= 25; k++) {
-    // (FixedSize runs are placed by a scan of the pool's blocks: up to 4 MiB there, to keep this file to seconds)
     const base = 2 ** k;
     for (const size of [base - 1, base, base + 1, base + base / 32 - 1, base + base / 32, base + base / 32 + 1, base * 1.5, 2 * base - base / 32]) {
       if (size >= 1 && Number.isInteger(size)) sizes.add(size);
@@ -140,7 +139,7 @@ describe("TLSF size classes: sizes at and beside every class boundary, live at o
       const p = pool(`suite-tlsf-classes-${name}`, { ...shape, growth: 2, initialSize: 1 * MiB });
       const alignment = shape.alignment ?? 16;
       const next = random(0xc1a55);
-      const order = [...sizes].filter((size) => shape.allocatorType !== "FixedSize" || size <= 4 * MiB).sort(() => next() - 0.5);
+      const order = [...sizes].sort(() => next() - 0.5);
       const live = order.map((size) => {
         const a = p.allocate(size);
         expect(a.size).toBe(size);

@@ -11,6 +11,7 @@ test {
     _ = @import("strategy/tlsf.zig");
     _ = @import("strategy/fixed.zig");
     _ = @import("strategy/stride_walk.zig");
+    _ = @import("strategy/free_runs.zig");
     _ = @import("stats.zig");
     _ = @import("counting.zig");
     _ = @import("layers.zig");

@@ -6,11 +6,15 @@
 //! A request larger than a block takes a run of contiguous blocks of one region (as foonathan/
 //! memory's array pools do): every block of the run is live, the blocks after its first are
 //! marked `continued`, and the first holds the request's size and id. A run is found by a scan of
-//! the regions' live bits and taken off the free stack by one pass over it, so it costs O(blocks
-//! in the pool) where a single block costs O(1); its free gives back its blocks one by one.
+//! the regions' live bits a word of 64 at a time (free_runs.zig), so it costs O(blocks in the pool
+//! / 64) where a single block costs O(1). Its blocks' entries stay on the free stack, marked
+//! `stale`: a pop drops such an entry as it meets it (the block is live), and a free of the run
+//! pushes only the blocks whose entries are gone, so a run costs no pass over the stack and a
+//! block never has two entries.
 //!
-//! Invariants: a block is on the free stack exactly when its live bit is clear and its region
-//! is committed; `live_count` equals the number of set live bits; a `continued` bit is set only
+//! Invariants: every free block of a committed region has exactly one entry on the free stack; a
+//! live block has one exactly when its `stale` bit is set (`stale_count` of them); `live_count`
+//! equals the number of set live bits; a `continued` bit is set only
 //! with the live bit, and only where the block before it in the region is live; a region's
 //! `run_count` is the number of live runs in it (0: its frees and lookups skip the run checks,
 //! so pools that never take runs pay one load for them).
@@ -18,6 +22,7 @@ const std = @import("std");
 const assert = std.debug.assert;
 const Region = @import("../arena.zig").Region;
 const stride_walk = @import("stride_walk.zig");
+const free_runs = @import("free_runs.zig");
 
 const RegionBlocks = struct {
     start: u32 = 0,
@@ -26,6 +31,8 @@ const RegionBlocks = struct {
     freed: std.DynamicBitSetUnmanaged = .{},
     /// Live blocks of a run after its first.
     continued: std.DynamicBitSetUnmanaged = .{},
+    /// Live blocks of a run whose entries are still on the free stack (see the file's comment).
+    stale: std.DynamicBitSetUnmanaged = .{},
     /// Live runs in the region: where none are, frees and lookups skip the run checks.
     run_count: u32 = 0,
     requested_bytes: []u32 = &.{},
@@ -46,6 +53,8 @@ pub const Fixed = struct {
     live_count: u64 = 0,
     /// Blocks in all committed regions: the free stack's capacity, so a free never allocates.
     block_count: u64 = 0,
+    /// Entries on the free stack of blocks a run holds (their `stale` bits).
+    stale_count: u64 = 0,
 
     pub fn init(gpa: std.mem.Allocator, stride: u32) Fixed {
         assert(stride > 0);
@@ -64,6 +73,7 @@ pub const Fixed = struct {
         blocks.live.deinit(self.gpa);
         blocks.freed.deinit(self.gpa);
         blocks.continued.deinit(self.gpa);
+        blocks.stale.deinit(self.gpa);
         self.gpa.free(blocks.requested_bytes);
         self.gpa.free(blocks.ids);
         blocks.* = .{};
@@ -85,6 +95,7 @@ pub const Fixed = struct {
         blocks.live = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
         blocks.freed = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
         blocks.continued = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
+        blocks.stale = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, count);
         blocks.requested_bytes = try self.gpa.alloc(u32, count);
         blocks.ids = try self.gpa.alloc(u32, count);
         try self.free_stack.ensureTotalCapacity(self.gpa, self.block_count + count);
@@ -142,10 +153,13 @@ pub const Fixed = struct {
 
     pub fn alloc(self: *Fixed, region_of: anytype, id: u32, requested_bytes: u32) ?u32 {
         assert(id != 0);
-        const g = self.free_stack.pop() orelse return null;
-        const blocks = &self.regions.items[region_of.regionOf(g)];
-        const slot = self.divideByStride(g - blocks.start);
-        assert(!blocks.live.isSet(slot));
+        const g, const blocks, const slot = while (true) {
+            const g = self.free_stack.pop() orelse return null;
+            const blocks = &self.regions.items[region_of.regionOf(g)];
+            const slot = self.divideByStride(g - blocks.start);
+            if (!blocks.live.isSet(slot)) break .{ g, blocks, slot };
+            self.dropStale(blocks, slot); // a run holds it: its entry goes as it comes
+        };
         blocks.live.set(slot);
         blocks.requested_bytes[slot] = requested_bytes;
         blocks.ids[slot] = id;
@@ -159,44 +173,29 @@ pub const Fixed = struct {
         assert(count >= 2 and id != 0);
         for (self.regions.items) |*region| {
             if (region.count < count) continue;
-            const first = firstClearRun(&region.live, count) orelse continue;
+            const first = free_runs.firstFreeRun(self, region.*, count) orelse continue;
+            assert(first + count <= region.count and !region.live.isSet(first) and !region.live.isSet(first + count - 1));
             region.live.setRangeValue(.{ .start = first, .end = first + count }, true);
             region.continued.setRangeValue(.{ .start = first + 1, .end = first + count }, true);
             region.requested_bytes[first] = requested_bytes;
             region.ids[first] = id;
             region.run_count += 1;
             self.live_count += count;
-            // The run's blocks leave the free stack; the others keep their order.
-            const start = region.start + first * self.stride;
-            const end = start + count * self.stride;
-            var kept: usize = 0;
-            for (self.free_stack.items) |g| {
-                if (g >= start and g < end) continue;
-                self.free_stack.items[kept] = g;
-                kept += 1;
-            }
-            assert(self.free_stack.items.len - kept == count);
-            self.free_stack.shrinkRetainingCapacity(kept);
-            return start;
+            // The run's blocks' entries stay on the free stack, dropped as they are popped.
+            region.stale.setRangeValue(.{ .start = first, .end = first + count }, true);
+            self.stale_count += count;
+            assert(self.free_stack.items.len == self.block_count - self.live_count + self.stale_count);
+            return region.start + first * self.stride;
         }
         return null;
     }
 
-    /// The first of `count` clear bits in a row, or null.
-    fn firstClearRun(bits: *const std.DynamicBitSetUnmanaged, count: u32) ?u32 {
-        var run_start: usize = 0;
-        var run_len: usize = 0;
-        var clear = bits.iterator(.{ .kind = .unset });
-        while (clear.next()) |slot| {
-            if (run_len > 0 and slot == run_start + run_len) {
-                run_len += 1;
-            } else {
-                run_start = slot;
-                run_len = 1;
-            }
-            if (run_len == count) return @intCast(run_start);
-        }
-        return null;
+    /// Takes the stale entry of block `slot` (live, held by a run) that was just popped.
+    fn dropStale(self: *Fixed, region: *RegionBlocks, slot: u32) void {
+        @branchHint(.cold);
+        assert(region.live.isSet(slot) and region.stale.isSet(slot) and self.stale_count > 0);
+        region.stale.unset(slot);
+        self.stale_count -= 1;
     }
 
     /// Blocks in the live allocation whose first block is `slot`: 1, or a run's length.
@@ -225,13 +224,19 @@ pub const Fixed = struct {
             region.freed.setRangeValue(.{ .start = slot + 1, .end = slot + count }, false);
         }
         // Capacity for every block of every region was reserved when the region was added.
-        assert(self.free_stack.items.len + count <= self.block_count and self.block_count <= self.free_stack.capacity);
+        assert(self.block_count <= self.free_stack.capacity);
         var back = count;
         while (back > 0) { // pushed last first, so the run's blocks are handed out in address order
             back -= 1;
+            if (count > 1 and region.stale.isSet(slot + back)) { // its entry is still on the stack: free again, it serves
+                region.stale.unset(slot + back);
+                self.stale_count -= 1;
+                continue;
+            }
             self.free_stack.appendAssumeCapacity(g + back * self.stride);
         }
         self.live_count -= count;
+        assert(self.free_stack.items.len == self.block_count - self.live_count + self.stale_count);
         return .{ .freed = .{ .granules = count * self.stride, .requested_bytes = region.requested_bytes[slot], .id = region.ids[slot] } };
     }
 
@@ -278,6 +283,7 @@ pub const Fixed = struct {
             while (it.next()) |slot| region.freed.setValue(slot, !region.continued.isSet(slot));
             region.live.unsetAll();
             region.continued.unsetAll();
+            region.stale.unsetAll();
             region.run_count = 0;
             var slot = region.count;
             while (slot > 0) {
@@ -286,53 +292,35 @@ pub const Fixed = struct {
             }
         }
         self.live_count = 0;
+        self.stale_count = 0;
     }
 
     pub fn freeGranules(self: *const Fixed) u64 {
-        return @as(u64, self.free_stack.items.len) * self.stride;
+        assert(self.free_stack.items.len == self.block_count - self.live_count + self.stale_count);
+        return (self.block_count - self.live_count) * self.stride;
     }
 
     /// The granules of the longest run of free blocks in one region: the largest request a run
     /// could serve without growing (free blocks apart from each other serve one block each).
-    /// Reads the live bits a word at a time: statistics ask for it, not hot paths.
+    /// Reads the live bits a word at a time, and stops where the free count settles the rest
+    /// (free_runs.zig): statistics ask for it, not hot paths.
     pub fn largestFreeGranules(self: *const Fixed) u64 {
-        var longest: u64 = 0;
-        for (self.regions.items) |region| {
-            if (region.count > 0) longest = @max(longest, longestClearRun(&region.live));
-        }
+        const longest = free_runs.longestFreeRun(self, self.regions.items, self.block_count - self.live_count, std.math.maxInt(u64));
         const granules = longest * self.stride;
         assert(granules <= self.freeGranules());
         return granules;
     }
 
-    /// The most clear bits in a row in `bits` (bit i is bit i % 64 of word i / 64).
-    fn longestClearRun(bits: *const std.DynamicBitSetUnmanaged) u64 {
-        const Word = std.DynamicBitSetUnmanaged.MaskInt;
-        const word_bits = @bitSizeOf(Word);
-        var longest: u64 = 0;
-        var run: u64 = 0; // clear bits in a row up to the current word
-        var at: usize = 0;
-        while (at < bits.bit_length) : (at += word_bits) {
-            var word = bits.masks[at / word_bits];
-            const valid = bits.bit_length - at;
-            if (valid < word_bits) word |= ~@as(Word, 0) << @intCast(valid); // past the end: no block
-            if (word == 0) {
-                run += word_bits;
-                continue;
-            }
-            longest = @max(longest, run + @ctz(word)); // the run ends at the word's lowest set bit
-            var rest = std.math.shr(Word, word, @ctz(word));
-            while (true) { // the gaps between set bits
-                rest = std.math.shr(Word, rest, @ctz(~rest));
-                if (rest == 0) break; // what is left is the word's high clear bits: the next run
-                longest = @max(longest, @ctz(rest));
-                rest = std.math.shr(Word, rest, @ctz(rest));
-            }
-            run = @clz(word);
-        }
-        longest = @max(longest, run);
-        assert(longest <= bits.bit_length);
-        return longest;
+    /// Blocks of a region (free_runs.zig asks these two; an entry the strategy does not own has none).
+    pub fn regionBlocks(_: *const Fixed, region: RegionBlocks) u32 {
+        return region.count;
+    }
+
+    /// The live bits of blocks `slot` .. `slot + valid - 1` of `region`: one word of them.
+    pub fn usedWord(_: *const Fixed, region: RegionBlocks, slot: u32, valid: u7) free_runs.Word {
+        comptime assert(@bitSizeOf(std.DynamicBitSetUnmanaged.MaskInt) == free_runs.word_blocks);
+        assert(slot % free_runs.word_blocks == 0 and slot + valid <= region.count);
+        return region.live.masks[slot / free_runs.word_blocks];
     }
 
     pub const LiveIterator = struct {
@@ -532,19 +520,70 @@ test "a run of contiguous blocks: placed in one piece, freed whole, bad frees of
     try std.testing.expectEqual(@as(u32, 0), fixed.allocRun(10, 7, 160).?);
 }
 
-test "the longest run of clear bits, across words and inside them, past the end not counted" {
-    var bits = try std.DynamicBitSetUnmanaged.initEmpty(std.testing.allocator, 200);
-    defer bits.deinit(std.testing.allocator);
-    try std.testing.expectEqual(@as(u64, 200), Fixed.longestClearRun(&bits));
-    for ([_]usize{ 3, 10, 11, 60, 190 }) |i| bits.set(i);
-    try std.testing.expectEqual(@as(u64, 129), Fixed.longestClearRun(&bits)); // 61..189, across two words
-    bits.set(128);
-    try std.testing.expectEqual(@as(u64, 67), Fixed.longestClearRun(&bits)); // 61..127
-    for (0..200) |i| bits.set(i);
-    try std.testing.expectEqual(@as(u64, 0), Fixed.longestClearRun(&bits));
-    bits.unset(199);
-    bits.unset(64);
-    try std.testing.expectEqual(@as(u64, 1), Fixed.longestClearRun(&bits));
-    for (20..50) |i| bits.unset(i);
-    try std.testing.expectEqual(@as(u64, 30), Fixed.longestClearRun(&bits));
+/// Makes block `slot` of region `index` live as a run's block does, its entry left on the stack
+/// (the state `allocRun` leaves): for tests that place live blocks bit by bit.
+fn takeForTest(fixed: *Fixed, index: usize, slot: usize) void {
+    const region = &fixed.regions.items[index];
+    assert(!region.live.isSet(slot));
+    region.live.set(slot);
+    region.stale.set(slot);
+    fixed.live_count += 1;
+    fixed.stale_count += 1;
+}
+
+fn freeForTest(fixed: *Fixed, index: usize, slot: usize) void {
+    const region = &fixed.regions.items[index];
+    assert(region.live.isSet(slot) and region.stale.isSet(slot));
+    region.live.unset(slot);
+    region.stale.unset(slot);
+    fixed.live_count -= 1;
+    fixed.stale_count -= 1;
+}
+
+test "the longest run of free blocks, across words and inside them, past a region's end not counted" {
+    var fixed = Fixed.init(std.testing.allocator, 2);
+    defer fixed.deinit();
+    try fixed.addRegion(0, .{ .start = 0, .len = 400, .committed = true, .live_count = 0 }); // 200 blocks
+    try fixed.addRegion(1, .{ .start = 400, .len = 100, .committed = true, .live_count = 0 }); // 50 more, right after
+    try std.testing.expectEqual(@as(u64, 400), fixed.largestFreeGranules()); // not joined across regions
+    for ([_]usize{ 3, 10, 11, 60, 190 }) |i| takeForTest(&fixed, 0, i);
+    try std.testing.expectEqual(@as(u64, 2 * 129), fixed.largestFreeGranules()); // 61..189, across two words
+    takeForTest(&fixed, 0, 128);
+    try std.testing.expectEqual(@as(u64, 2 * 67), fixed.largestFreeGranules()); // 61..127
+    takeForTest(&fixed, 1, 0);
+    try std.testing.expectEqual(@as(u64, 2 * 67), fixed.largestFreeGranules());
+    for (0..200) |i| if (!fixed.regions.items[0].live.isSet(i)) takeForTest(&fixed, 0, i);
+    for (1..50) |i| takeForTest(&fixed, 1, i);
+    try std.testing.expectEqual(@as(u64, 0), fixed.largestFreeGranules());
+    freeForTest(&fixed, 0, 199);
+    freeForTest(&fixed, 0, 64);
+    try std.testing.expectEqual(@as(u64, 2), fixed.largestFreeGranules());
+    for (20..50) |i| freeForTest(&fixed, 0, i);
+    try std.testing.expectEqual(@as(u64, 2 * 30), fixed.largestFreeGranules());
+}
+
+test "a run's blocks leave their entries on the stack: popped, they are dropped; freed first, they serve again" {
+    var fixed = Fixed.init(std.testing.allocator, 1);
+    defer fixed.deinit();
+    try fixed.addRegion(0, .{ .start = 0, .len = 8, .committed = true, .live_count = 0 }); // blocks 0 .. 7, 0 on top
+    const one = fixed.alloc(OneRegion{}, 1, 1).?; // block 0
+    try std.testing.expectEqual(@as(u32, 1), fixed.allocRun(3, 2, 3).?); // blocks 1 .. 3, their entries stay
+    try std.testing.expectEqual(@as(u64, 3), fixed.stale_count);
+    try std.testing.expectEqual(@as(u64, 4), fixed.freeGranules());
+    try std.testing.expectEqual(@as(u32, 4), fixed.alloc(OneRegion{}, 3, 1).?); // entries of 1 .. 3 dropped on the way
+    try std.testing.expectEqual(@as(u64, 0), fixed.stale_count);
+    try std.testing.expect(fixed.free(0, 1) == .freed); // all three pushed: their entries were gone
+    try std.testing.expectEqual(@as(u32, 1), fixed.allocRun(3, 4, 3).?); // blocks 1 .. 3 again (first fit), entries stay
+    try std.testing.expectEqual(@as(u64, 3), fixed.stale_count);
+    try std.testing.expect(fixed.free(0, 1) == .freed); // entries still there: none pushed again
+    try std.testing.expectEqual(@as(u64, 0), fixed.stale_count);
+    try std.testing.expect(fixed.free(0, one) == .freed);
+    var seen: [8]bool = @splat(false);
+    for (0..7) |_| {
+        const g = fixed.alloc(OneRegion{}, 5, 1).?;
+        try std.testing.expect(!seen[g]); // no block handed out twice
+        seen[g] = true;
+    }
+    try std.testing.expect(fixed.alloc(OneRegion{}, 6, 1) == null); // block 4 is live: 7 of 8 were free
+    try std.testing.expect(!seen[4]);
 }

@@ -32,6 +32,7 @@ const Backoff = adaptive.Backoff;
 const assert = std.debug.assert;
 const Region = @import("../arena.zig").Region;
 const stride_walk = @import("../strategy/stride_walk.zig");
+const free_runs = @import("../strategy/free_runs.zig");
 
 pub const chunk_shift = 12;
 pub const chunk_blocks: u32 = 1 << chunk_shift;
@@ -313,29 +314,104 @@ pub const LockFreeFixed = struct {
     }
 
     /// The granules of the longest run of free blocks in one committed region of `regions` (blocks
-    /// in thread caches count as free). Reads each block's state word once, chunk by chunk (about
-    /// 3 ns a block on the dev machine: 12 ms for 4M blocks): for statistics, not hot paths. On a
-    /// pool other threads use, a moment's view.
-    pub fn largestFreeGranules(self: *const LockFreeFixed, regions: []const Region) u64 {
-        var longest: u64 = 0;
+    /// in thread caches count as free), where it is below `enough_blocks` (the largest request's
+    /// blocks: a longer run serves no more), else some run at least that long. `free_blocks` is the
+    /// pool's count of free blocks: the scan (free_runs.zig) stops where it settles the rest, so an
+    /// empty or full pool reads no state word and a fragmented one reads each once, 64 at a time.
+    /// For statistics, not hot paths. On a pool other threads use, a moment's view.
+    pub fn largestFreeGranules(self: *const LockFreeFixed, regions: []const Region, free_blocks: u64, enough_blocks: u64) u64 {
+        return free_runs.longestFreeRun(self, regions, free_blocks, enough_blocks) * self.stride;
+    }
+
+    /// The number of the lowest block that starts `count` free blocks in a row in one committed
+    /// region of `regions` (address-ordered first fit), or null where none has such a run. Blocks
+    /// in thread caches count as free: a run on the stack needs one here, not the other way round.
+    /// Reads state words 64 at a time. On a pool other threads use, a moment's view.
+    pub fn lowestFreeRun(self: *const LockFreeFixed, regions: []const Region, count: u32) ?u32 {
+        assert(count >= 1);
+        var lowest: ?u32 = null;
         for (regions) |region| {
-            if (!region.committed) continue;
-            // A region's blocks have consecutive numbers (see the file's comment).
+            if (self.regionBlocks(region) < count) continue;
             const first = self.numberOf(region.start);
-            const end = first + region.len / self.stride;
-            var run: u64 = 0;
-            var number = first;
-            while (number < end) {
-                const chunk = self.chunkOf(number).?;
-                const chunk_end = @min(end, (number | (chunk_blocks - 1)) + 1);
-                for (chunk.state[number & (chunk_blocks - 1) ..][0 .. chunk_end - number]) |*state| {
-                    run = (run + 1) * @intFromBool(isFreeState(state.load(.monotonic))); // no branch: most blocks read the same as the one before
-                    longest = @max(longest, run);
-                }
-                number = chunk_end;
-            }
+            if (lowest != null and first > lowest.?) continue; // a region above the run found
+            const slot = free_runs.firstFreeRun(self, region, count) orelse continue;
+            lowest = first + slot;
         }
-        return longest * self.stride;
+        if (lowest) |number| assert(self.isFree(number) and self.isFree(number + count - 1));
+        return lowest;
+    }
+
+    /// Takes blocks `first` .. `first + count - 1` off the stack where every one of them is among
+    /// its top `steps_max` blocks, and says whether it did (else the stack is as it was: some are
+    /// deeper, in caches, or live). Only a stack under its mutex (`lock_free` false), whose links
+    /// no other thread changes meanwhile; a lock-free stack gives up a block only by a pop. Walks
+    /// the stack from the top until it met them all, twice (once to find, once to unlink).
+    pub fn unlinkRun(self: *LockFreeFixed, first: u32, count: u32, steps_max: u64) bool {
+        assert(!self.lock_free and count >= 1 and steps_max >= count);
+        self.lockList();
+        defer self.unlockList();
+        const head = self.head.load(.monotonic);
+        var met: u32 = 0;
+        var steps: u64 = 0; // blocks walked until the last of the run
+        var number: u32 = @truncate(head);
+        while (number != nil and met < count and steps < steps_max) : (steps += 1) {
+            met += @intFromBool(number -% first < count);
+            number = self.chunkOf(number).?.next[number & (chunk_blocks - 1)].load(.monotonic);
+        }
+        if (met < count) return false;
+        var previous: u32 = nil;
+        number = @truncate(head);
+        var top: u32 = number; // the new head's number
+        while (steps > 0) : (steps -= 1) {
+            const next = self.chunkOf(number).?.next[number & (chunk_blocks - 1)].load(.monotonic);
+            if (number -% first < count) {
+                if (previous == nil) top = next else self.chunkOf(previous).?.next[previous & (chunk_blocks - 1)].store(next, .monotonic);
+                met -= 1;
+            } else previous = number;
+            number = next;
+        }
+        assert(met == 0);
+        const tag = (head >> 32) +% 1;
+        self.head.store(tag << 32 | top, .release);
+        return true;
+    }
+
+    /// Blocks of a region (free_runs.zig asks these two): none where it is not committed.
+    pub fn regionBlocks(self: *const LockFreeFixed, region: Region) u32 {
+        return if (region.committed) region.len / self.stride else 0;
+    }
+
+    /// Bit i set where block `slot + i` of `region` is not free (live, or in a run), i < `valid`.
+    pub fn usedWord(self: *const LockFreeFixed, region: Region, slot: u32, valid: u7) free_runs.Word {
+        assert(region.committed and valid >= 1 and slot + valid <= region.len / self.stride);
+        // A region's blocks have consecutive numbers (see the file's comment); 64 of them may
+        // straddle two chunks.
+        const first = self.numberOf(region.start) + slot;
+        const in_first: u7 = @intCast(@min(valid, chunk_blocks - (first & (chunk_blocks - 1))));
+        var used = usedBits(self.chunkOf(first).?.state[first & (chunk_blocks - 1) ..][0..in_first]);
+        if (in_first < valid) used |= usedBits(self.chunkOf(first + in_first).?.state[0 .. valid - in_first]) << @intCast(in_first);
+        return used;
+    }
+
+    /// Bit i set where `states[i]` is not a free state (`isFreeState`), for up to 64 words, and
+    /// clear from bit `states.len` up (the caller ORs a next chunk's bits there): the words are
+    /// compared as one vector once loaded (the loads are atomic, one word at a time).
+    fn usedBits(states: []const std.atomic.Value(u32)) free_runs.Word {
+        assert(states.len >= 1 and states.len <= free_runs.word_blocks);
+        const Lanes = @Vector(free_runs.word_blocks, u32);
+        const lanes: Lanes = if (states.len == free_runs.word_blocks) whole: {
+            const whole: *align(4) const volatile Lanes = @ptrCast(states.ptr);
+            break :whole whole.*;
+        } else part: {
+            var words: [free_runs.word_blocks]u32 = @splat(0); // lanes past the end read as never allocated: free
+            for (words[0..states.len], states) |*word, *state| word.* = state.load(.monotonic);
+            break :part words;
+        };
+        const never: free_runs.Word = @bitCast(lanes == @as(Lanes, @splat(0)));
+        const freed: free_runs.Word = @bitCast(lanes & @as(Lanes, @splat(freed_flag | continued_flag)) == @as(Lanes, @splat(freed_flag)));
+        const used = ~(never | freed);
+        assert(states.len == free_runs.word_blocks or used >> @intCast(states.len) == 0);
+        return used;
     }
 
     pub const BlockView = stride_walk.BlockView;
@@ -685,4 +761,74 @@ test "lock-free fixed under a mutex: a free region is removed from the stack and
     fixed.releaseContinued(number, 2);
     try fixed.addRegion(second); // the same range again: its words were cleared
     try std.testing.expectEqual(@as(u64, 8), fixed.block_count.load(.monotonic));
+}
+
+test "lock-free fixed: the longest free run reads state words 64 at a time, across chunks, as a block-by-block count" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 3 * chunk_blocks, true);
+    defer fixed.deinit(false);
+    const regions = [_]Region{
+        .{ .start = chunk_blocks - 70, .len = 300, .committed = true, .live_count = 0 }, // across chunks 0 and 1
+        .{ .start = 2 * chunk_blocks, .len = 90, .committed = true, .live_count = 0 },
+    };
+    for (regions) |region| try fixed.addRegion(region);
+    var prng = std.Random.DefaultPrng.init(7);
+    for (0..50) |_| {
+        // Some blocks live, some runs, the rest free, then the scan against each block's isFree.
+        fixed.reset(&regions);
+        var free_blocks: u64 = 0;
+        var expected: u64 = 0;
+        for (regions) |region| {
+            var number = fixed.numberOf(region.start);
+            const end = number + region.len;
+            var run: u64 = 0;
+            while (number < end) : (number += 1) {
+                const pick = prng.random().uintLessThan(u32, 10);
+                if (pick == 0 and number + 3 <= end) {
+                    _ = fixed.claimRun(number, 3, 3 * 16, 5); // a run's later blocks are not free either
+                    number += 2;
+                    run = 0;
+                } else if (pick < 4) {
+                    _ = fixed.claimAs(number, 16, 5);
+                    run = 0;
+                } else {
+                    free_blocks += 1;
+                    run += 1;
+                    expected = @max(expected, run);
+                }
+            }
+        }
+        try std.testing.expectEqual(expected, fixed.largestFreeGranules(&regions, free_blocks, std.math.maxInt(u64)));
+        try std.testing.expectEqual(@min(expected, 2), @min(2, fixed.largestFreeGranules(&regions, free_blocks, 2)));
+    }
+    fixed.reset(&regions);
+    try std.testing.expectEqual(@as(u64, 300), fixed.largestFreeGranules(&regions, 390, std.math.maxInt(u64)));
+    const base = fixed.numberOf(regions[0].start);
+    try std.testing.expectEqual(@as(?u32, base), fixed.lowestFreeRun(&regions, 300));
+    try std.testing.expectEqual(@as(?u32, null), fixed.lowestFreeRun(&regions, 301));
+    _ = fixed.claimAs(base + 150, 16, 9); // the middle of the first region: 0 .. 149 free, 151 .. 299 too
+    try std.testing.expectEqual(@as(?u32, base), fixed.lowestFreeRun(&regions, 150));
+    try std.testing.expectEqual(@as(?u32, null), fixed.lowestFreeRun(&regions, 151));
+    _ = fixed.claimAs(base + 10, 16, 9);
+    try std.testing.expectEqual(@as(?u32, base + 151), fixed.lowestFreeRun(&regions, 140)); // 11 .. 149 are 139
+    try std.testing.expectEqual(@as(?u32, base + 11), fixed.lowestFreeRun(&.{ regions[1], regions[0] }, 90)); // the lower region's, in any order
+    try std.testing.expectEqual(@as(?u32, fixed.numberOf(regions[1].start)), fixed.lowestFreeRun(&.{regions[1]}, 90));
+
+}
+
+test "lock-free fixed under a mutex: a run is unlinked from the stack only where all its blocks are on it" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, false);
+    defer fixed.deinit(false);
+    try fixed.addRegion(.{ .start = 0, .len = 12, .committed = true, .live_count = 0 }); // stack: 0 on top .. 11
+    var held: [3]u32 = undefined;
+    try std.testing.expectEqual(@as(usize, 3), fixed.popBatch(&held)); // 0 1 2, as a cache holds them
+    try std.testing.expect(!fixed.unlinkRun(1, 3, 100)); // 1 and 2 are not on the stack: nothing changes
+    try std.testing.expect(!fixed.unlinkRun(10, 3, 100)); // 12 is no block
+    try std.testing.expect(!fixed.unlinkRun(5, 3, 4)); // 5 6 7 are the 3rd to 5th from the top: deeper than 4
+    try std.testing.expect(fixed.unlinkRun(5, 3, 5)); // from the middle
+    try std.testing.expect(fixed.unlinkRun(3, 2, 2)); // from the top
+    try std.testing.expect(fixed.unlinkRun(11, 1, 100)); // the bottom
+    fixed.pushBatch(&held);
+    var rest: [12]u32 = undefined;
+    try std.testing.expectEqual(@as(usize, 6), fixed.popBatch(&rest));
+    try std.testing.expectEqualSlices(u32, &.{ 0, 1, 2, 8, 9, 10 }, rest[0..6]); // the others kept their order
 }
