@@ -397,7 +397,7 @@ pub const Pool = struct {
     pub fn placeRecorded(self: *Pool, journal: *Journal, block_bytes: u64, size: u64, id: u32) Error!u32 {
         try journal.reserve(&self.strategy, self.name);
         const g = self.place(block_bytes, size, id) orelse
-            return journal.failNoRoom(self.name, size, self.strategy.freeSpace()[0] * granule_bytes);
+            return journal.failNoRoom(self.name, size, self.strategy.freeSpace(self.alignment_granules)[0] * granule_bytes);
         journal.notePlaced(&self.strategy, g);
         return g;
     }
@@ -896,7 +896,7 @@ pub const Pool = struct {
     /// The pool's space as its own placement holds it, under its lock.
     pub fn spaceLocked(self: *Pool) stats_mod.Stats.Space {
         const regions = self.regionCount();
-        const free_granules, const largest_granules = self.strategy.freeSpace();
+        const free_granules, const largest_granules = self.strategy.freeSpace(self.alignment_granules);
         return .{
             .reserved = self.arena.committed_bytes,
             .address_space = self.arena.reserved_bytes,
@@ -904,6 +904,7 @@ pub const Pool = struct {
             .free = free_granules * granule_bytes,
             .largest_free = largest_granules * granule_bytes,
             .request_max = self.sizeMax(),
+            .request_overhead = if (debug_layer_built) (if (self.debug) |layer| layer.requestOverheadBytes() else 0) else 0,
             .debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self.beneath()) else .{}) else .{},
         };
     }
