@@ -597,7 +597,11 @@ export class BlockCache implements ThreadCache {
     const at = number & (CHUNK_BLOCKS - 1);
     const start = chunk[START_PLUS_ONE + at]! >>> 0;
     if (start !== g + 1) {
-      if (start !== 0 && start - 1 < g) return this.#fail(Status.invalidPointer, `pointer at offset ${g * GRANULE_BYTES} points inside an allocation of pool '${this.poolName}', not at its start`);
+      // Inside a block: an allocation's interior only where one holds it (a run's later blocks read
+      // CONTINUED); inside a free block it is a pointer the pool never gave out.
+      const holder = Atomics.load(chunk, at);
+      if (holder === DEAD) return this.#died();
+      if (start !== 0 && start - 1 < g && holder > 0) return this.#fail(Status.invalidPointer, `pointer at offset ${g * GRANULE_BYTES} points inside an allocation of pool '${this.poolName}', not at its start`);
       return this.#neverGaveOut(g);
     }
     let state = Atomics.load(chunk, at);

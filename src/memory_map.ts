@@ -76,10 +76,12 @@ export function renderMemoryMap(source: PoolSnapshot, options?: MemoryMapOptions
   const allocator = config.allocatorType === "FixedSize" ? `fixed-size, ${bytes(Number(config.blockSize))} blocks` : "variable-size (TLSF)";
   out.push(text(MARGIN, (y += 16), `Pool '${snapshot.pool}': ${snapshot.kind}, ${allocator}`, "title"));
   out.push(text(width - MARGIN, y, `taken ${snapshot.takenAt.replace("T", " ").replace(/\.\d+Z$/, " UTC")}`, "note end"));
-  // The largest request the pool serves is its regions' largest (a FixedSize region's: a run of free blocks), as the core counts it.
-  const largestRequest = snapshot.regions.reduce((largest, region) => Math.max(largest, region.largestFreeBlock), 0);
+  // The largest request the free space serves, and fragmentation, as the core counts them (the statistics
+  // taken with the blocks): a free block's bytes are not all one request's where requests are aligned past
+  // a granule (the gap before the aligned start) or carry canaries, which only the core knows the sizes of.
+  const largestRequest = snapshot.stats.largestFreeBlock;
+  const fragmentation = snapshot.stats.fragmentation;
   const fragmentationOf = (free: number, largest: number) => (free === 0 ? 0 : 1 - largest / free);
-  const fragmentation = fragmentationOf(totals.freeBytes, largestRequest);
   // The reserved bytes by what holds them, counted from the blocks: the rows of getStatsString(),
   // which counts them in the core (canaries and the peak are not blocks: those two come from the statistics).
   out.push(text(MARGIN, (y += 20), `${bytes(totals.requested)} in use in ${totals.live} allocation${totals.live === 1 ? "" : "s"}`, "summary"));

@@ -1134,7 +1134,14 @@ export abstract class HostPool extends NativePool {
   #newWindowView(offset: number, size: number): Uint8Array<ArrayBuffer> {
     if (size > WINDOW_BYTES) throw this.#windowTooLarge(size);
     const at = (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES;
-    const view = new Uint8Array(this.#window(offset >>> WINDOW_SHIFT, at + size), at, size);
+    // A pool with guard pages (sampled: its unguarded allocations have window views) cuts none from
+    // a window: a window spans its guarded neighbours' inaccessible pages, and whatever reads a view's
+    // whole buffer (structuredClone, postMessage, view.buffer.slice()) killed the process there, on a
+    // report of an overflow of an allocation the caller never touched. Its buffer is the block's own,
+    // made once and handed out again as a window view is, and detached by nothing either.
+    const view = this.config.guardPages
+      ? new Uint8Array(toArrayBuffer(this.addressOf(offset), 0, size))
+      : new Uint8Array(this.#window(offset >>> WINDOW_SHIFT, at + size), at, size);
     if (this.#windowViews.size >= WINDOW_VIEWS_MAX) this.#windowViews.clear();
     this.#windowViews.set(offset, view);
     return view;

@@ -28,7 +28,7 @@ export function checkReceivers(prototype: object, owner: string, isOwn: Brand, n
     const descriptor = Object.getOwnPropertyDescriptor(prototype, name);
     if (descriptor === undefined) throw new Error(`checkReceivers: the prototype has no own ${String(name)}`);
     const member = `${owner}${typeof name === "symbol" ? `[${name.description}]` : `.${name}`}`;
-    if (typeof descriptor.value === "function") descriptor.value = checked(descriptor.value, member, isOwn, refused);
+    if (typeof descriptor.value === "function") descriptor.value = name === Bun.inspect.custom ? printed(descriptor.value, isOwn) : checked(descriptor.value, member, isOwn, refused);
     if (descriptor.get !== undefined) descriptor.get = checked(descriptor.get, member, isOwn, refused);
     if (descriptor.set !== undefined) descriptor.set = checked(descriptor.set, member, isOwn, refused);
     Object.defineProperty(prototype, name, descriptor);
@@ -38,16 +38,43 @@ export function checkReceivers(prototype: object, owner: string, isOwn: Brand, n
 /** The error for `member` called on `receiver`. */
 export type Refusal = (member: string, receiver: unknown) => MemoryPoolError;
 
-/** `method` behind the receiver check, with its name and length (what stack traces and `fn.length` show). */
+/**
+ * `method` behind the receiver check, with its name and length (what stack traces, `fn.length` and
+ * console.log(fn) show). A method, as what it wraps is: no constructor (`new pool.getStats()` is the
+ * engine's "not a constructor", not a refusal of the object `new` made) and no `prototype`.
+ */
 function checked(method: (...args: unknown[]) => unknown, member: string, isOwn: Brand, refused: Refusal): (...args: unknown[]) => unknown {
   // Fixed parameters, not a rest array (which the wrapper would make on every call): no public
   // method takes more than four, and one left out arrives as undefined, as it would have.
-  const wrapper = function (this: unknown, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown): unknown {
-    if (!isOwn(this)) throw refused(member, this);
-    return method.call(this, a, b, c, d, e);
-  };
-  Object.defineProperty(wrapper, "name", { value: method.name });
+  const wrapper = {
+    [method.name](this: unknown, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown): unknown {
+      if (!isOwn(this)) throw refused(member, this);
+      return method.call(this, a, b, c, d, e);
+    },
+  }[method.name]!;
+  named(wrapper, method);
+  return wrapper;
+}
+
+/** `wrapper` shows `method`'s length, and its name where Bun.inspect looks (displayName: it reads no computed name). */
+function named(wrapper: (...args: unknown[]) => unknown, method: (...args: unknown[]) => unknown): void {
   Object.defineProperty(wrapper, "length", { value: method.length });
+  Object.defineProperty(wrapper, "displayName", { value: method.name });
+}
+
+/**
+ * An inspect hook behind the check: console.log and Bun.inspect call it on whatever holds it, the
+ * class's prototype too (printed where a REPL or a test's failure shows the class), and printing must
+ * not throw. An object the library did not make prints as what it is, not as one of its objects.
+ */
+function printed(method: (...args: unknown[]) => unknown, isOwn: Brand): (...args: unknown[]) => unknown {
+  const wrapper = {
+    [method.name](this: unknown, a?: unknown, b?: unknown, c?: unknown): unknown {
+      if (!isOwn(this)) return `[${describe(this)} the library did not make]`;
+      return method.call(this, a, b, c);
+    },
+  }[method.name]!;
+  named(wrapper, method);
   return wrapper;
 }
 

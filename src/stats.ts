@@ -30,8 +30,12 @@ export class MemoryStats {
   declare readonly peakLiveAllocations: number;
   /** Free bytes inside committed regions. */
   declare readonly freeBytes: number;
+  /**
+   * The largest request the free space serves at once: allocate(largestFreeBlock) succeeds right after
+   * (on this thread). Past the largest piece's gap before its first aligned byte, and its canaries.
+   */
   declare readonly largestFreeBlock: number;
-  /** 1 - largestFreeBlock / freeBytes: 0 when free space is one piece. */
+  /** 1 - (the largest piece of free space) / freeBytes: 0 when free space is one piece. */
   declare readonly fragmentation: number;
   /** Mean time of an allocation inside the core, from one sample in 256 (ns); 0 while allocTimeSamples is 0. */
   declare readonly allocTimeNs: number;

@@ -5,8 +5,8 @@
  * (a pool of 1 MiB had windows of 2 MiB), into reserved, inaccessible address space:
  * structuredClone(view), view.buffer.slice() or a postMessage of it then killed the process with a
  * segmentation fault. The core's reservation now reads as zeros until committed, as memory it gave
- * back already did. (A window of a pool with sampled guard pages still spans its neighbours' guard
- * pages, which a whole read faults on: a guard page's purpose.) In a child process: a fault fails.
+ * back already did. (A pool with sampled guard pages cuts no window views from windows: see
+ * attack13-guard-window.test.ts.) In a child process: a fault fails.
  */
 import { expect, test } from "bun:test";
 import { join } from "node:path";

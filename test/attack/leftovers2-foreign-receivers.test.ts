@@ -114,8 +114,14 @@ test("every public member of every public class, called on what is not one of it
     for (const name of members) {
       const member = memberOf(Class.prototype, name);
       for (const [what, receiverFor] of receivers) {
-        const error = thrown(() => member.apply(receiverFor(Class.prototype), argumentsFor(name)));
         const label = `${className}.${String(name)} on ${what}`;
+        if (name === Bun.inspect.custom) {
+          // Printing never throws (console.log(CPUMemoryPool.prototype)): it says what the object is.
+          expect(String(member.apply(receiverFor(Class.prototype), [])), label).toContain("the library did not make");
+          checked++;
+          continue;
+        }
+        const error = thrown(() => member.apply(receiverFor(Class.prototype), argumentsFor(name)));
         expect(error, label).toBeInstanceOf(ErrorClass);
         if (error instanceof InvalidArgumentError) expect(error.argument, label).toBe("this");
         expect(error!.message, label).toContain(typeof name === "symbol" ? `[${name.description}]` : `.${name}`);

@@ -244,7 +244,17 @@ pub const Pool = struct {
         const grown_bytes = @min(room, @as(u64, tlsf_mod.region_granules_max) * granule_bytes);
         const blocks = @max(first_bytes, grown_bytes) / stride_bytes;
         assert(blocks >= 1);
-        return @min(blocks * stride_bytes, std.math.maxInt(u32));
+        // A run holds the request and the debug layer's canaries: sizeMax of a pool with canaries
+        // said the run's every byte, and allocate(sizeMax) on an empty pool was an OutOfMemoryError.
+        const overhead = self.requestOverheadBytes();
+        assert(stride_bytes > overhead);
+        return @min(blocks * stride_bytes - overhead, std.math.maxInt(u32));
+    }
+
+    /// The bytes a block holds besides its request (the debug layer's canaries; see Layer.requestOverheadBytes).
+    fn requestOverheadBytes(self: *const Pool) u64 {
+        if (!debug_layer_built) return 0;
+        return if (self.debug) |layer| layer.requestOverheadBytes() else 0;
     }
 
     /// The entry points of a pool's layers (layers.zig composes them: lock, debug layer,
@@ -397,7 +407,7 @@ pub const Pool = struct {
     pub fn placeRecorded(self: *Pool, journal: *Journal, block_bytes: u64, size: u64, id: u32) Error!u32 {
         try journal.reserve(&self.strategy, self.name);
         const g = self.place(block_bytes, size, id) orelse
-            return journal.failNoRoom(self.name, size, self.strategy.freeSpace()[0] * granule_bytes);
+            return journal.failNoRoom(self.name, size, self.strategy.freeSpace(self.alignment_granules)[0] * granule_bytes);
         journal.notePlaced(&self.strategy, g);
         return g;
     }
@@ -896,7 +906,7 @@ pub const Pool = struct {
     /// The pool's space as its own placement holds it, under its lock.
     pub fn spaceLocked(self: *Pool) stats_mod.Stats.Space {
         const regions = self.regionCount();
-        const free_granules, const largest_granules = self.strategy.freeSpace();
+        const free_granules, const largest_granules = self.strategy.freeSpace(self.alignment_granules);
         return .{
             .reserved = self.arena.committed_bytes,
             .address_space = self.arena.reserved_bytes,
@@ -904,6 +914,7 @@ pub const Pool = struct {
             .free = free_granules * granule_bytes,
             .largest_free = largest_granules * granule_bytes,
             .request_max = self.sizeMax(),
+            .request_overhead = self.requestOverheadBytes(),
             .debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self.beneath()) else .{}) else .{},
         };
     }
@@ -1087,6 +1098,14 @@ test "a fixed pool whose maxSize cannot hold one block with its canaries is refu
     try std.testing.expectError(error.InvalidSize, pool.alloc(1755 * 112 + 1, null));
     const run = try pool.alloc(1755 * 112, null);
     _ = try pool.free(run.g, run.id);
+    if (debug_layer_built) { // with canaries, the largest run holds them too: sizeMax leaves them out
+        config.debug.canaries = true;
+        const guarded = try Pool.create(std.testing.allocator, "runs with canaries", config);
+        defer guarded.destroy();
+        try std.testing.expectError(error.InvalidSize, guarded.alloc(guarded.sizeMax() + 1, null));
+        const largest = try guarded.alloc(guarded.sizeMax(), null);
+        _ = try guarded.free(largest.g, largest.id);
+    }
 }
 
 test "a fixed pool serves a block, refuses sizes past its reservation, and resets" {

@@ -163,7 +163,9 @@ pub const Stats = struct {
     /// free blocks in a row. `request_max` is the largest request the pool takes at all (sizeMax):
     /// the statistics say the largest request the free space serves, the smaller of the two, and no
     /// fragmentation where that is every request (a PMEM FixedSize pool serves one block, from any).
-    pub const Space = struct { reserved: u64, address_space: u64, regions: u64, free: u64, largest_free: u64, request_max: u64 = std.math.maxInt(u64), debug: DebugSpace = .{} };
+    /// `request_overhead`: the bytes a block holds besides its request (the debug layer's canaries),
+    /// which the largest request the free space serves leaves out, and fragmentation does not count.
+    pub const Space = struct { reserved: u64, address_space: u64, regions: u64, free: u64, largest_free: u64, request_max: u64 = std.math.maxInt(u64), request_overhead: u64 = 0, debug: DebugSpace = .{} };
 
     /// What the debug layer holds of the reserved bytes (see the fields of the same names).
     pub const DebugSpace = struct { guard_page_bytes: u64 = 0, guard_free_bytes: u64 = 0, quarantined_bytes: u64 = 0, canary_bytes: u64 = 0 };
@@ -189,9 +191,9 @@ pub const Stats = struct {
         out[@intFromEnum(Field.live_allocations)] = f(self.live_allocations);
         out[@intFromEnum(Field.peak_live_allocations)] = f(self.peak_live_allocations);
         out[@intFromEnum(Field.free_bytes)] = f(space.free);
-        const largest_request = @min(space.largest_free, space.request_max);
+        const largest_request = @min(space.largest_free -| space.request_overhead, space.request_max);
         out[@intFromEnum(Field.largest_free_block)] = f(largest_request);
-        out[@intFromEnum(Field.fragmentation)] = if (space.free == 0 or largest_request == space.request_max) 0 else 1.0 - f(largest_request) / f(space.free);
+        out[@intFromEnum(Field.fragmentation)] = if (space.free == 0 or largest_request == space.request_max) 0 else 1.0 - f(@min(space.largest_free, space.request_max)) / f(space.free);
         out[@intFromEnum(Field.alloc_time_ns)] = if (self.alloc_samples == 0) 0 else f(self.alloc_sample_ns) / f(self.alloc_samples);
         out[@intFromEnum(Field.free_time_ns)] = if (self.free_samples == 0) 0 else f(self.free_sample_ns) / f(self.free_samples);
         out[@intFromEnum(Field.reset_count)] = f(self.reset_count);
@@ -249,4 +251,8 @@ test "the largest free block is the largest request the pool takes, and a pool t
     stats.write(.{ .reserved = 4096, .address_space = 4096, .regions = 1, .free = 4000, .largest_free = 1000, .request_max = 2000 }, &out);
     try std.testing.expectEqual(@as(f64, 1000), out[@intFromEnum(Field.largest_free_block)]);
     try std.testing.expectEqual(@as(f64, 0.75), out[@intFromEnum(Field.fragmentation)]);
+    // Canaries: the largest request leaves out a block's overhead; one piece is still no fragmentation.
+    stats.write(.{ .reserved = 4096, .address_space = 4096, .regions = 1, .free = 4000, .largest_free = 4000, .request_max = 8000, .request_overhead = 32 }, &out);
+    try std.testing.expectEqual(@as(f64, 3968), out[@intFromEnum(Field.largest_free_block)]);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(Field.fragmentation)]);
 }

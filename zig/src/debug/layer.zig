@@ -105,6 +105,13 @@ pub const Layer = struct {
         return self.front_bytes + std.mem.alignForward(u64, size, granule_bytes) + self.back_bytes;
     }
 
+    /// The bytes a strategy block holds besides its request (`strategyBlockBytes` less the request,
+    /// for a request of whole granules): what the largest request a free piece serves leaves out.
+    pub fn requestOverheadBytes(self: *const Layer) u64 {
+        assert(self.strategyBlockBytes(granule_bytes) == self.front_bytes + granule_bytes + self.back_bytes);
+        return self.front_bytes + self.back_bytes;
+    }
+
     // ---- allocate ----
 
     /// The common paths (an unguarded block, canaries, fills) are inline here; guarded blocks,

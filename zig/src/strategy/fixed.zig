@@ -207,7 +207,7 @@ pub const Fixed = struct {
     }
 
     pub fn free(self: *Fixed, region_index: u32, g: u32) FreeResult {
-        const slot = self.blockSlot(region_index, g) orelse return .interior_pointer;
+        const slot = self.blockSlot(region_index, g) orelse return self.classifyOffBlock(region_index, g);
         const region = &self.regions.items[region_index];
         if (!region.live.isSet(slot)) return if (region.freed.isSet(slot)) .double_free else .unknown_pointer;
         const count = if (region.run_count == 0) 1 else blk: {
@@ -258,6 +258,18 @@ pub const Fixed = struct {
     }
 
     /// The block index of `g` within its region, or null for an offset that starts no block.
+    /// Why `g`, where no block starts, names no live block: inside a live block (a run's too) it is
+    /// an allocation's interior; inside a free block, or past the region's blocks, a pointer the pool
+    /// never gave out ("inside an allocation" sent the caller looking for one that is not there).
+    fn classifyOffBlock(self: *const Fixed, region_index: u32, g: u32) FreeResult {
+        if (region_index >= self.regions.items.len) return .unknown_pointer;
+        const region = &self.regions.items[region_index];
+        if (region.count == 0 or g < region.start) return .unknown_pointer;
+        const slot = self.divideByStride(g - region.start);
+        assert(slot * self.stride != g - region.start or slot >= region.count);
+        return if (slot < region.count and region.live.isSet(slot)) .interior_pointer else .unknown_pointer;
+    }
+
     fn blockSlot(self: *const Fixed, region_index: u32, g: u32) ?u32 {
         if (region_index >= self.regions.items.len) return null;
         const region = &self.regions.items[region_index];
@@ -429,6 +441,8 @@ test "fixed hands out blocks in order and tells bad frees apart" {
     try std.testing.expectEqual(@as(u32, 4), b);
     try std.testing.expect(fixed.free(0, 2) == .interior_pointer);
     try std.testing.expect(fixed.free(0, 8) == .unknown_pointer);
+    try std.testing.expect(fixed.free(0, 9) == .unknown_pointer); // inside a block never given out: no allocation's interior
+    try std.testing.expect(fixed.free(0, 17) == .unknown_pointer); // past the region's blocks
     try std.testing.expectEqual(@as(u64, 60), fixed.free(0, a).freed.requested_bytes);
     try std.testing.expect(fixed.free(0, a) == .double_free);
     _ = fixed.alloc(OneRegion{}, 7, 1).?;

@@ -143,12 +143,13 @@ pub const Placement = union(Kind) {
         };
     }
 
-    /// Free granules, and the most one request can have of them in one piece (a fixed-size
-    /// placement serves a request over one block from a run of free blocks in a row).
-    pub fn freeSpace(self: *const Placement) struct { u64, u64 } {
+    /// Free granules, and the most one request aligned to `alignment_granules` can have of them in
+    /// one piece (a fixed-size placement serves a request over one block from a run of free blocks
+    /// in a row, every block aligned).
+    pub fn freeSpace(self: *const Placement, alignment_granules: u32) struct { u64, u64 } {
         return switch (self.*) {
             .fixed_size => |*fixed| .{ fixed.freeGranules(), fixed.largestFreeGranules() },
-            .variable => |*tlsf| .{ tlsf.free_granules, tlsf.largestFreeGranules() },
+            .variable => |*tlsf| .{ tlsf.free_granules, tlsf.largestFreeGranules(alignment_granules) },
         };
     }
 };
@@ -172,7 +173,7 @@ test "a placement of each kind places, finds, lists, frees and resets a block th
         var live = placement.liveBlocks();
         try std.testing.expectEqual(g, live.next().?);
         try std.testing.expect(live.next() == null);
-        const free_granules, const largest = placement.freeSpace();
+        const free_granules, const largest = placement.freeSpace(1);
         try std.testing.expect(free_granules >= 60 and largest <= free_granules);
         placement.setId(0, g, 9);
         try std.testing.expectEqual(@as(u32, 9), placement.lookup(0, g).?.id);

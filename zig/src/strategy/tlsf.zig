@@ -47,6 +47,13 @@ fn mapping(size: u64) Mapping {
     return .{ .fl = log2 - sl_log2 + 1, .sl = @intCast((size >> @intCast(log2 - sl_log2)) ^ sl_count) };
 }
 
+/// One past the largest size a block of list (`fl`, `sl`) can have (`mapping` in reverse).
+fn listCeiling(fl: u32, sl: u32) u64 {
+    assert(fl < fl_count and sl < sl_count);
+    if (fl == 0) return sl + 1;
+    return (@as(u64, sl_count) + sl + 1) << @intCast(fl - 1);
+}
+
 /// The list whose every block fits `size`: the size rounded up to the next list boundary.
 fn mappingSearch(size: u64) Mapping {
     if (size < sl_count) return mapping(size);
@@ -332,14 +339,29 @@ pub const Tlsf = struct {
         }
     }
 
-    pub fn largestFreeGranules(self: *const Tlsf) u64 {
-        if (self.fl_bitmap == 0) return 0;
-        const fl = 31 - @clz(self.fl_bitmap);
-        const sl = 31 - @clz(self.sl_bitmap[fl]);
+    /// The most granules one request aligned to `alignment` granules gets from the free space: a
+    /// free block's size less the gap before its first aligned start (alloc splits the gap off).
+    /// Every free block's size would overstate it: allocate(largestFreeBlock) of a pool aligned to
+    /// 4096 bytes was an OutOfMemoryError. Walks the lists from the largest down, and stops at the
+    /// first whose blocks are all too small to beat what it found (with alignment 1: one list).
+    pub fn largestFreeGranules(self: *const Tlsf, alignment: u32) u64 {
+        assert(std.math.isPowerOfTwo(alignment));
         var largest: u64 = 0;
-        var index = self.heads[fl][sl];
-        while (index != nil) : (index = self.blocks.items[index].next_free) {
-            largest = @max(largest, self.blocks.items[index].size);
+        var fl_map = self.fl_bitmap;
+        while (fl_map != 0) : (fl_map &= ~(@as(u32, 1) << @intCast(31 - @clz(fl_map)))) {
+            const fl: u32 = 31 - @clz(fl_map);
+            var sl_map = self.sl_bitmap[fl];
+            assert(sl_map != 0);
+            while (sl_map != 0) : (sl_map &= ~(@as(u32, 1) << @intCast(31 - @clz(sl_map)))) {
+                const sl: u32 = 31 - @clz(sl_map);
+                if (listCeiling(fl, sl) - 1 <= largest) return largest;
+                var index = self.heads[fl][sl];
+                while (index != nil) : (index = self.blocks.items[index].next_free) {
+                    const block = self.blocks.items[index];
+                    const gap = std.mem.alignForward(u64, block.start, alignment) - block.start;
+                    largest = @max(largest, block.size -| gap);
+                }
+            }
         }
         return largest;
     }
@@ -672,7 +694,7 @@ test "tlsf splits, coalesces and reports bad frees" {
     try std.testing.expect(tlsf.free(a) == .freed);
     try std.testing.expect(tlsf.free(c) == .freed);
     try std.testing.expectEqual(@as(u64, 1024), tlsf.free_granules);
-    try std.testing.expectEqual(@as(u64, 1024), tlsf.largestFreeGranules()); // all merged back
+    try std.testing.expectEqual(@as(u64, 1024), tlsf.largestFreeGranules(1)); // all merged back
     try std.testing.expect((try tlsf.alloc(1025, 1, 4, 0)) == null);
     try std.testing.expectEqual(@as(u32, 0), (try tlsf.alloc(1024, 1, 5, 0)).?);
     try std.testing.expect(tlsf.free(0) == .freed);
@@ -726,5 +748,24 @@ test "tlsf restores a region around its live blocks, and they free and coalesce"
     try std.testing.expect(tlsf.free(201) == .interior_pointer);
     try std.testing.expect(tlsf.free(150) == .free_space);
     for ([_]u32{ 250, 100, 200 }) |start| try std.testing.expect(tlsf.free(start) == .freed);
-    try std.testing.expectEqual(@as(u64, 1000), tlsf.largestFreeGranules());
+    try std.testing.expectEqual(@as(u64, 1000), tlsf.largestFreeGranules(1));
+}
+
+test "the largest free run a request aligned to N granules gets leaves out the gap before the block's aligned start, and alloc takes exactly that" {
+    var tlsf = Tlsf.init(std.testing.allocator);
+    defer tlsf.deinit();
+    // Free [0, 3) and [4, 1003) once a one-granule block at 3 is placed: the large block starts at 4.
+    try tlsf.addRegion(.{ .start = 0, .len = 1003, .committed = true, .live_count = 0 });
+    try std.testing.expectEqual(@as(?u32, 0), try tlsf.alloc(3, 1, 1, 48));
+    try std.testing.expectEqual(@as(?u32, 3), try tlsf.alloc(1, 1, 2, 16));
+    try std.testing.expect(tlsf.free(0) == .freed);
+    try std.testing.expectEqual(@as(u64, 999), tlsf.largestFreeGranules(1));
+    try std.testing.expectEqual(@as(u64, 999), tlsf.largestFreeGranules(4)); // 4 is aligned to 4
+    try std.testing.expectEqual(@as(u64, 1003 - 256), tlsf.largestFreeGranules(256)); // from 256
+    try std.testing.expectEqual(@as(?u32, null), try tlsf.alloc(1003 - 255, 256, 3, 16));
+    try std.testing.expectEqual(@as(?u32, 256), try tlsf.alloc(1003 - 256, 256, 3, 16));
+    // What is left: [0, 3), [4, 256): the second, whole at alignment 1, from 8 at alignment 8.
+    try std.testing.expectEqual(@as(u64, 252), tlsf.largestFreeGranules(1));
+    try std.testing.expectEqual(@as(u64, 248), tlsf.largestFreeGranules(8));
+    try std.testing.expectEqual(@as(u64, 3), tlsf.largestFreeGranules(512)); // [0, 3): aligned to anything
 }

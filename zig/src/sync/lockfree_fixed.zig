@@ -564,7 +564,9 @@ pub const LockFreeFixed = struct {
         const chunk = self.chunkOf(number) orelse return .unknown_pointer;
         const start_plus_one = chunk.start_plus_one[number & (chunk_blocks - 1)].load(.monotonic);
         if (start_plus_one == g + 1) return .{ .number = number };
-        if (start_plus_one != 0 and start_plus_one - 1 < g) return .interior_pointer;
+        // Inside a block: an allocation's interior only where one holds it; inside a free block it
+        // is a pointer the pool never gave out ("inside an allocation" sent the caller looking for one).
+        if (start_plus_one != 0 and start_plus_one - 1 < g and !isFreeState(chunk.state[number & (chunk_blocks - 1)].load(.monotonic))) return .interior_pointer;
         return .unknown_pointer;
     }
 
@@ -640,6 +642,7 @@ test "lock-free fixed: blocks in order, bad frees told apart, ids per block" {
     var number: u32 = undefined;
     try std.testing.expect(fixed.markFreed(1, 0, &number) == .interior_pointer);
     try std.testing.expect(fixed.markFreed(6, 0, &number) == .unknown_pointer);
+    try std.testing.expect(fixed.markFreed(7, 0, &number) == .unknown_pointer); // inside a block never given out: no allocation's interior
     try std.testing.expect(fixed.markFreed(4096, 0, &number) == .unknown_pointer);
     try std.testing.expect(fixed.markFreed(a.g, a.id + 1, &number) == .reused);
     try std.testing.expectEqual(@as(u32, 40), fixed.markFreed(a.g, a.id, &number).freed.requested_bytes);

@@ -136,7 +136,7 @@ pub const ShardedVariable = struct {
                 sharded.growth_mutex.lock();
                 defer sharded.growth_mutex.unlock();
                 stats.* = pool.stats;
-                const space = sharded.figures(stats);
+                const space = sharded.figures(stats, pool.alignment_granules);
                 assert(space.free <= pool.arena.committed_bytes);
                 stats.bytes_allocated = pool.arena.committed_bytes - space.free;
                 assert(stats.bytes_allocated >= stats.bytes_in_use); // one moment's reading (figures)
@@ -256,7 +256,7 @@ pub const ShardedVariable = struct {
     /// One moment's reading: every shard's lock is held (in shard order; no other path holds two)
     /// while the counters and the free space are read, and every count changes under a shard's lock,
     /// so bytes in use never exceed the blocks that hold them, as a shard-by-shard sum let them.
-    pub fn figures(self: *ShardedVariable, stats: *stats_mod.Stats) struct { free: u64, largest: u64 } {
+    pub fn figures(self: *ShardedVariable, stats: *stats_mod.Stats, alignment_granules: u32) struct { free: u64, largest: u64 } {
         for (&self.shards) |*shard| shard.mutex.lock();
         defer for (&self.shards) |*shard| shard.mutex.unlock();
         _ = self.counters.writeInto(stats);
@@ -264,7 +264,7 @@ pub const ShardedVariable = struct {
         var largest: u64 = 0;
         for (&self.shards) |*shard| {
             free_granules += shard.tlsf.free_granules;
-            largest = @max(largest, shard.tlsf.largestFreeGranules());
+            largest = @max(largest, shard.tlsf.largestFreeGranules(alignment_granules));
         }
         return .{ .free = free_granules * arena_mod.granule_bytes, .largest = largest * arena_mod.granule_bytes };
     }
