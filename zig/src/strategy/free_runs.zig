@@ -1,11 +1,11 @@
-//! Runs of free blocks in a row within one region, a word of 64 blocks at a time, for the locked
-//! fixed-size placement (fixed.zig, live bits) and the shared one (sync/lockfree_fixed.zig, state
-//! words): each hands over its blocks 64 at a time as a word of "in use" bits.
+//! Runs of free blocks in a row within one region, a word of 64 blocks at a time: the first of a
+//! given length (where a request over one block is placed), and the longest (statistics).
 //!
-//! `firstFreeRun`: where a request over one block is placed (first fit in a region).
-//!
-//! `longestFreeRun`: largestFreeBlock. The scan stops as soon as the rest cannot change the
-//! answer, from counts the placement already keeps:
+//! The longest, for largestFreeBlock:
+//! the scan the locked fixed-size placement (fixed.zig, live bits) and the shared one
+//! (sync/lockfree_fixed.zig, state words) share. Each hands over its blocks 64 at a time as a word
+//! of "in use" bits; the scan steps a word at a time and stops as soon as the rest cannot change
+//! the answer, from counts the placement already keeps:
 //!   - a run as long as `enough` (the largest request the pool takes) serves every request;
 //!   - no run can be longer than the current one plus the free blocks not met yet;
 //!   - where the free blocks not met yet are every block not scanned yet, the rest is all free.

@@ -323,57 +323,15 @@ pub const LockFreeFixed = struct {
         return free_runs.longestFreeRun(self, regions, free_blocks, enough_blocks) * self.stride;
     }
 
-    /// The number of the lowest block that starts `count` free blocks in a row in one committed
-    /// region of `regions` (address-ordered first fit), or null where none has such a run. Blocks
-    /// in thread caches count as free: a run on the stack needs one here, not the other way round.
+    /// Whether some committed region of `regions` has `count` free blocks in a row (blocks in
+    /// thread caches count as free: a run on the stack needs one here, not the other way round).
     /// Reads state words 64 at a time. On a pool other threads use, a moment's view.
-    pub fn lowestFreeRun(self: *const LockFreeFixed, regions: []const Region, count: u32) ?u32 {
+    pub fn hasFreeRun(self: *const LockFreeFixed, regions: []const Region, count: u32) bool {
         assert(count >= 1);
-        var lowest: ?u32 = null;
         for (regions) |region| {
-            if (self.regionBlocks(region) < count) continue;
-            const first = self.numberOf(region.start);
-            if (lowest != null and first > lowest.?) continue; // a region above the run found
-            const slot = free_runs.firstFreeRun(self, region, count) orelse continue;
-            lowest = first + slot;
+            if (self.regionBlocks(region) >= count and free_runs.firstFreeRun(self, region, count) != null) return true;
         }
-        if (lowest) |number| assert(self.isFree(number) and self.isFree(number + count - 1));
-        return lowest;
-    }
-
-    /// Takes blocks `first` .. `first + count - 1` off the stack where every one of them is among
-    /// its top `steps_max` blocks, and says whether it did (else the stack is as it was: some are
-    /// deeper, in caches, or live). Only a stack under its mutex (`lock_free` false), whose links
-    /// no other thread changes meanwhile; a lock-free stack gives up a block only by a pop. Walks
-    /// the stack from the top until it met them all, twice (once to find, once to unlink).
-    pub fn unlinkRun(self: *LockFreeFixed, first: u32, count: u32, steps_max: u64) bool {
-        assert(!self.lock_free and count >= 1 and steps_max >= count);
-        self.lockList();
-        defer self.unlockList();
-        const head = self.head.load(.monotonic);
-        var met: u32 = 0;
-        var steps: u64 = 0; // blocks walked until the last of the run
-        var number: u32 = @truncate(head);
-        while (number != nil and met < count and steps < steps_max) : (steps += 1) {
-            met += @intFromBool(number -% first < count);
-            number = self.chunkOf(number).?.next[number & (chunk_blocks - 1)].load(.monotonic);
-        }
-        if (met < count) return false;
-        var previous: u32 = nil;
-        number = @truncate(head);
-        var top: u32 = number; // the new head's number
-        while (steps > 0) : (steps -= 1) {
-            const next = self.chunkOf(number).?.next[number & (chunk_blocks - 1)].load(.monotonic);
-            if (number -% first < count) {
-                if (previous == nil) top = next else self.chunkOf(previous).?.next[previous & (chunk_blocks - 1)].store(next, .monotonic);
-                met -= 1;
-            } else previous = number;
-            number = next;
-        }
-        assert(met == 0);
-        const tag = (head >> 32) +% 1;
-        self.head.store(tag << 32 | top, .release);
-        return true;
+        return false;
     }
 
     /// Blocks of a region (free_runs.zig asks these two): none where it is not committed.
@@ -805,33 +763,7 @@ test "lock-free fixed: the longest free run reads state words 64 at a time, acro
     }
     fixed.reset(&regions);
     try std.testing.expectEqual(@as(u64, 300), fixed.largestFreeGranules(&regions, 390, std.math.maxInt(u64)));
-    const base = fixed.numberOf(regions[0].start);
-    try std.testing.expectEqual(@as(?u32, base), fixed.lowestFreeRun(&regions, 300));
-    try std.testing.expectEqual(@as(?u32, null), fixed.lowestFreeRun(&regions, 301));
-    _ = fixed.claimAs(base + 150, 16, 9); // the middle of the first region: 0 .. 149 free, 151 .. 299 too
-    try std.testing.expectEqual(@as(?u32, base), fixed.lowestFreeRun(&regions, 150));
-    try std.testing.expectEqual(@as(?u32, null), fixed.lowestFreeRun(&regions, 151));
-    _ = fixed.claimAs(base + 10, 16, 9);
-    try std.testing.expectEqual(@as(?u32, base + 151), fixed.lowestFreeRun(&regions, 140)); // 11 .. 149 are 139
-    try std.testing.expectEqual(@as(?u32, base + 11), fixed.lowestFreeRun(&.{ regions[1], regions[0] }, 90)); // the lower region's, in any order
-    try std.testing.expectEqual(@as(?u32, fixed.numberOf(regions[1].start)), fixed.lowestFreeRun(&.{regions[1]}, 90));
-
-}
-
-test "lock-free fixed under a mutex: a run is unlinked from the stack only where all its blocks are on it" {
-    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, false);
-    defer fixed.deinit(false);
-    try fixed.addRegion(.{ .start = 0, .len = 12, .committed = true, .live_count = 0 }); // stack: 0 on top .. 11
-    var held: [3]u32 = undefined;
-    try std.testing.expectEqual(@as(usize, 3), fixed.popBatch(&held)); // 0 1 2, as a cache holds them
-    try std.testing.expect(!fixed.unlinkRun(1, 3, 100)); // 1 and 2 are not on the stack: nothing changes
-    try std.testing.expect(!fixed.unlinkRun(10, 3, 100)); // 12 is no block
-    try std.testing.expect(!fixed.unlinkRun(5, 3, 4)); // 5 6 7 are the 3rd to 5th from the top: deeper than 4
-    try std.testing.expect(fixed.unlinkRun(5, 3, 5)); // from the middle
-    try std.testing.expect(fixed.unlinkRun(3, 2, 2)); // from the top
-    try std.testing.expect(fixed.unlinkRun(11, 1, 100)); // the bottom
-    fixed.pushBatch(&held);
-    var rest: [12]u32 = undefined;
-    try std.testing.expectEqual(@as(usize, 6), fixed.popBatch(&rest));
-    try std.testing.expectEqualSlices(u32, &.{ 0, 1, 2, 8, 9, 10 }, rest[0..6]); // the others kept their order
+    try std.testing.expect(fixed.hasFreeRun(&regions, 300) and !fixed.hasFreeRun(&regions, 301));
+    _ = fixed.claimAs(fixed.numberOf(regions[0].start) + 150, 16, 9); // the middle of the first region
+    try std.testing.expect(fixed.hasFreeRun(&regions, 150) and !fixed.hasFreeRun(&regions, 151)); // 0 .. 149 free, 151 .. 299 too
 }

@@ -6,10 +6,7 @@
 //! `growth_mutex`; a thread that finds no free block takes it, looks again, and grows.
 //!
 //! A request over one block is a run of contiguous blocks (as in strategy/fixed.zig), gathered on a
-//! slow, locked path, under `growth_mutex`. The blocks' state words, read 64 at a time, show the
-//! lowest run (address-ordered first fit) or that there is none (then the pool grows without a
-//! look at the stack). A stack under its mutex gives that run up by unlinking its blocks, where all
-//! are on it (a walk from the top down to them). Otherwise the free stack is popped until the blocks popped hold
+//! slow, locked path: under `growth_mutex` the free stack is popped until the blocks popped hold
 //! the run (run_search.zig joins each to its neighbours as it comes, so no sort and no rescan), and
 //! the rest go back in address order (growing once where no run is found, and at once where the
 //! stack cannot hold one). A run is taken at once only from the low end of a free extent; where
@@ -417,13 +414,9 @@ pub const SharedFixed = struct {
         while (true) {
             // A stack with fewer free blocks than the run holds no run, nor does a pool whose
             // blocks' states show none (a word of 64 at a time: far less than a drain): grow
-            // without draining it. A stack under its mutex gives up the lowest run the states
-            // show by unlinking it (a step a block above it), where all of it lies near the top:
-            // a walk of at most a few times what a drain would pop at least (steps cost less).
-            const candidate = if (self.stackMayHold(count)) self.fixed.lowestFreeRun(pool.arena.regions.items, count) else null;
-            if (candidate) |lowest| {
-                const unlinked = !self.fixed.lock_free and self.fixed.unlinkRun(lowest, count, unlink_steps_per_block * @as(u64, count) + unlink_steps_least);
-                if (if (unlinked) lowest else try self.gatherRun(&drained, count, pool.arena.regions.items)) |number| {
+            // without draining it.
+            if (self.stackMayHold(count) and self.fixed.hasFreeRun(pool.arena.regions.items, count)) {
+                if (try self.gatherRun(&drained, count, pool.arena.regions.items)) |number| {
                     const placed = self.fixed.claimRun(number, count, requested_bytes, self.takeIds(1));
                     _ = self.run_blocks.fetchAdd(count - 1, .monotonic);
                     self.counters.recordAlloc(requested_bytes);
@@ -444,10 +437,6 @@ pub const SharedFixed = struct {
         self.counters.recordFailure();
         return status.fail(error.OutOfMemory, "pool '{s}' has no run of {d} free blocks for {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.name, count, requested_bytes, pool.arena.committed_bytes, pool.arena.reserved_bytes });
     }
-
-    /// How deep a run is sought on a stack under its mutex before it is drained instead.
-    const unlink_steps_per_block = 16;
-    const unlink_steps_least = 16 * 1024;
 
     /// Whether the free stack may hold `count` blocks: the pool's blocks less those live and those
     /// JavaScript caches hold (magazines' blocks are counted as on the stack: a bound, not a count).
@@ -675,15 +664,12 @@ test "a run is taken off the free stack at the low end of a free extent, the blo
         try std.testing.expectEqual(@as(usize, 1), pool.arena.regions.items.len);
         // Freed in this order, each pushed on top: the stack reads 23 22 21 20 500 12 11 10 from the top.
         for ([_]u32{ 10, 11, 12, 500, 20, 21, 22, 23 }) |slot| _ = try pool.free(singles[slot].g, singles[slot].id);
-        // Drained (lock-free): 23, 22, 21 are three in a row, but block 20 before them is free:
-        // 20 .. 22 (block 19 is live), the rest back in address order. Under a mutex: the lowest
-        // run the states show, 10 .. 12, unlinked; the rest keep their order.
-        const unlinks = safety == .none;
+        // 23, 22, 21 are three in a row, but block 20 before them is free: 20 .. 22 (block 19 is live).
         const run = try pool.alloc(3 * 64, null);
-        try std.testing.expectEqual(singles[if (unlinks) 10 else 20].g, run.g);
+        try std.testing.expectEqual(singles[20].g, run.g);
         var left: [16]u32 = undefined;
         const taken = shared.fixed.popBatch(&left);
-        const expected: []const u32 = if (unlinks) &.{ 23, 22, 21, 20, 500 } else &.{ 10, 11, 12, 23, 500 };
+        const expected = [_]u32{ 10, 11, 12, 23, 500 }; // in address order
         try std.testing.expectEqual(expected.len, taken);
         for (expected, left[0..taken]) |slot, number| try std.testing.expectEqual(singles[slot].g / stride, number);
         shared.fixed.pushBatch(left[0..taken]);
