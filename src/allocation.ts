@@ -100,6 +100,27 @@ export let viewOfAllocation: (allocation: Allocation) => Uint8Array<ArrayBuffer>
  */
 export let liveViewHere: (allocation: Allocation) => Uint8Array<ArrayBuffer> | undefined;
 
+/*
+ * A host pool's views of its blocks, which only the pool's private methods make: an exact buffer
+ * (`bytes`, `as`) and a window view (`windowBytes`). Members of the pool, callable from JavaScript,
+ * made a view of any size at any offset (`pool.exactBuffer(0, 1 << 20, 1)` on a pool of 64 KiB
+ * reached unmapped memory); pool.ts hands them here once, as it loads, and no later caller can.
+ */
+type ExactBuffer = (pool: HostPool, offset: number, size: number, id: number) => ArrayBuffer;
+type WindowView = (pool: HostPool, offset: number, size: number) => Uint8Array<ArrayBuffer>;
+let exactBufferOf: ExactBuffer = () => {
+  throw new UnsupportedOperationError("no host pool class is loaded");
+};
+let windowViewOf: WindowView = exactBufferOf as unknown as WindowView;
+let hostViewsProvided = false;
+/** @internal pool.ts's HostPool, as it loads: its views of its blocks (the first call only; any later one throws). */
+export function provideHostViews(exactBuffer: ExactBuffer, windowView: WindowView): void {
+  if (hostViewsProvided) throw new UnsupportedOperationError("the host pools' views are provided once");
+  hostViewsProvided = true;
+  exactBufferOf = exactBuffer;
+  windowViewOf = windowView;
+}
+
 /** @internal whether `value` is an allocation a pool made, of any kind (what `instanceof PoolAllocation` means to ask). */
 export function isPoolAllocation(value: unknown): value is PoolAllocation {
   return typeof value === "object" && value !== null && hasPoolFields(value);
@@ -361,7 +382,7 @@ export class Allocation extends PoolAllocation<HostPool> {
 
   /** The buffer over exactly this allocation, from the fields the pool gave it (a caller's own `size` property must not make a longer one). */
   #exactBuffer(): ArrayBuffer {
-    return poolOfAllocation(this).exactBuffer(offsetOfAllocation(this), sizeOfAllocation(this), idOfAllocation(this));
+    return exactBufferOf(poolOfAllocation(this), offsetOfAllocation(this), sizeOfAllocation(this), idOfAllocation(this));
   }
 
   /**
@@ -391,7 +412,7 @@ export class Allocation extends PoolAllocation<HostPool> {
   windowBytes(): Uint8Array<ArrayBuffer> {
     if (!(typeof this === "object" && this !== null && #bytes in this)) throw foreignAllocation("allocation.windowBytes", this);
     assertLive(this, "view");
-    return poolOfAllocation(this).windowView(offsetOfAllocation(this), sizeOfAllocation(this));
+    return windowViewOf(poolOfAllocation(this), offsetOfAllocation(this), sizeOfAllocation(this));
   }
 
   /** @internal */

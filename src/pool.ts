@@ -6,7 +6,7 @@
  * (src/debug/), which a pool without debug switches never calls.
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
-import { addressOfAllocation, Allocation, idOfAllocation, isAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, sizeOfAllocation, type EndCount } from "./allocation";
+import { addressOfAllocation, Allocation, idOfAllocation, isAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, provideHostViews, sizeOfAllocation, type EndCount } from "./allocation";
 import type { PoolConfig } from "./config";
 import { History, type HistoryEvent } from "./debug/history";
 import { describeAllocation, describeBoundaryViolation, describeWriteAfterFree, leakReport, stackSection, type LeakInfo } from "./debug/report";
@@ -154,6 +154,20 @@ export function constructPool<T extends NativePool>(make: () => T): T {
 let isNativePool: (value: unknown) => boolean;
 let isHostPool: (value: unknown) => boolean;
 
+/*
+ * The calls on a pool that only the library's own classes make (GPU and PMEM pools): module
+ * functions over its private methods, not members, so that no caller can reach them from a pool
+ * (a block taken for no handle, an id the cache then gives again). See allocation.ts's own.
+ */
+/** A block's granule offset (its id in lastTaggedId), from this thread's cache or the core; throws the typed error. */
+export let allocOffsetIn: (pool: NativePool, size: number) => number;
+/** A core allocation that is not allocOffsetIn's (an offset, or a negative status), tried once more after this thread's cached blocks go back where it runs out of memory. */
+export let allocInCore: (pool: NativePool, allocate: () => number) => number;
+/** After the core made an allocation (mp_alloc and its kin): the pool takes its id, as lastTaggedId. */
+export let tookCoreId: (pool: NativePool) => void;
+/** A raw pointer's allocation from this thread's block cache, or 0 (HostPool's allocateRaw, in this file only). */
+let cachedAddressIn: (pool: NativePool, size: number) => number;
+
 /** The refusal of a pool's member called on anything but a pool (src/receiver.ts). */
 export const foreignPool = foreignReceiver("a pool that MemoryPoolManager made");
 
@@ -197,6 +211,10 @@ export abstract class NativePool {
 
   static {
     isNativePool = (value) => typeof value === "object" && value !== null && #handle in value;
+    allocOffsetIn = (pool, size) => pool.#allocOffset(size);
+    allocInCore = (pool, allocate) => pool.#allocInCore(allocate);
+    tookCoreId = (pool) => pool.#tookCoreId();
+    cachedAddressIn = (pool, size) => pool.#cachedAddress(size);
   }
 
   /** @internal pools are made by MemoryPoolManager */
@@ -252,8 +270,8 @@ export abstract class NativePool {
     return this.#lastTaggedId;
   }
 
-  /** @internal after the core made an allocation (mp_alloc and its kin): takes its id, as lastTaggedId. */
-  tookCoreId(): void {
+  /** After the core made an allocation (mp_alloc and its kin): takes its id, as lastTaggedId. */
+  #tookCoreId(): void {
     this.#lastTaggedId = lastId();
     // A cached pool counts ids in JavaScript too: an id the core gave is one the cache must not give again.
     if (this.#cache) this.#cache.sawCoreId(this.#lastTaggedId);
@@ -265,10 +283,10 @@ export abstract class NativePool {
   }
 
   /**
-   * @internal a block's granule offset (its id in lastTaggedId): from this thread's cache where the
-   * pool has one and one block serves the size, else from the core. Throws the typed error.
+   * A block's granule offset (its id in lastTaggedId): from this thread's cache where the pool has
+   * one and one block serves the size, else from the core. Throws the typed error.
    */
-  allocOffset(size: number): number {
+  #allocOffset(size: number): number {
     // The hit is kept small so that JSC inlines it into callers; everything else is #allocOffsetSlow.
     const cache = this.#cache;
     if (cache != null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) {
@@ -290,13 +308,13 @@ export abstract class NativePool {
   /** allocOffset where the cache is not open yet, or does not serve the request. */
   #allocOffsetSlow(size: number): number {
     const cache = this.#cache === undefined ? this.#openCache() : this.#cache;
-    if (cache !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) return this.allocOffset(size);
+    if (cache !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) return this.#allocOffset(size);
     // A run of blocks is gathered from the pool's free stack: this thread's cached blocks go back first.
     if (cache !== null && cache.holdsBlocks) cache.flush();
     this.#publish();
     const offset = this.#calls.alloc(this.#handle, sizeArg(size));
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
-    this.tookCoreId();
+    this.#tookCoreId();
     return offset;
   }
 
@@ -314,11 +332,11 @@ export abstract class NativePool {
   }
 
   /**
-   * @internal a raw pointer's allocation of `size` bytes from this thread's block cache: its
+   * A raw pointer's allocation of `size` bytes from this thread's block cache: its
    * address, or 0 where the cache is not open (yet) or does not serve the request (the caller
    * takes allocOffset). Throws where the cache fails. Sets no lastTaggedId.
    */
-  cachedAddress(size: number): number {
+  #cachedAddress(size: number): number {
     const cache = this.#blockCache;
     if (cache === null || typeof size !== "number" || !(size >>> 0 === size && size !== 0 && size <= cache.maxBytes)) return 0;
     const address = this.#exclusiveBlocks ? cache.allocAddress(size) : cache.allocSharedAddress(size);
@@ -342,17 +360,17 @@ export abstract class NativePool {
     this.#cache?.publish?.();
   }
 
-  /** @internal gives this thread's cached blocks back to the pool (trim, reset, flushThreadCaches). */
-  flushCache(): void {
+  /** Gives this thread's cached blocks back to the pool (trim, reset, snapshot). */
+  #flushCache(): void {
     this.#cache?.flush();
   }
 
   /**
-   * @internal a core allocation that is not allocOffset's (`allocate`: an offset, or a negative
+   * A core allocation that is not allocOffset's (`allocate`: an offset, or a negative
    * status): where it fails for lack of memory while this thread's cache holds free blocks, they go
    * back to the pool and it runs once more, as a miss of the cache does (src/size_bins.ts).
    */
-  allocInCore(allocate: () => number): number {
+  #allocInCore(allocate: () => number): number {
     this.#publish();
     const offset = allocate();
     const cache = this.#cache;
@@ -673,12 +691,12 @@ export abstract class NativePool {
    * a pool of 10^5 blocks takes a few milliseconds. Draw it with renderMemoryMap().
    */
   snapshot(options?: SnapshotOptions): PoolSnapshot {
-    this.flushCache(); // this thread's cached blocks go back first: the snapshot shows the placement they leave
-    return takeSnapshot(this, options);
+    this.#flushCache(); // this thread's cached blocks go back first: the snapshot shows the placement they leave
+    return takeSnapshot(this, options, (header, regions, regionCapacity, blocks, blockCapacity, stats) => this.#snapshotRecords(header, regions, regionCapacity, blocks, blockCapacity, stats));
   }
 
-  /** @internal the core's snapshot records (see takeSnapshot), through this pool's calls. */
-  snapshotRecords(header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number {
+  /** The core's snapshot records (see takeSnapshot), through this pool's calls. */
+  #snapshotRecords(header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number {
     this.#publish();
     return this.expectOk(this.#calls.snapshot(this.#handle, header, regions, regionCapacity, blocks, blockCapacity, stats));
   }
@@ -742,7 +760,7 @@ export abstract class NativePool {
 
   /** Frees every allocation at once; their handles then throw UseAfterFreeError, and this thread's views of them are detached. */
   reset(): void {
-    this.flushCache();
+    this.#flushCache();
     this.expectOk(this.#calls.reset(this.#handle));
     this.#epoch++;
     this.endedAll();
@@ -751,7 +769,7 @@ export abstract class NativePool {
 
   /** Gives empty regions (all but the first) back to the OS or device; returns the bytes released. */
   trim(): number {
-    this.flushCache();
+    this.#flushCache();
     return this.expectOk(this.#calls.trim(this.#handle));
   }
 
@@ -858,6 +876,10 @@ export abstract class HostPool extends NativePool {
 
   static {
     isHostPool = (value) => typeof value === "object" && value !== null && #windows in value;
+    provideHostViews(
+      (pool, offset, size, id) => pool.#exactBuffer(offset, size, id),
+      (pool, offset, size) => pool.#windowView(offset, size),
+    );
   }
 
   /** @internal pools are made by MemoryPoolManager */
@@ -880,7 +902,7 @@ export abstract class HostPool extends NativePool {
   /** An Allocation of `size` bytes. */
   allocate(size: number): Allocation {
     if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.allocate", this);
-    const offset = this.allocOffset(size);
+    const offset = allocOffsetIn(this, size);
     const tagged = this.lastTaggedId; // the id, and in its top bit whether the allocation has guard pages
     const allocation = new Allocation(this, this.addressOf(offset), size, offset, allocationIdOf(tagged), MADE_BY_POOL, this.#endsProof());
     if (this.tracking) this.debug!.allocated(offset, tagged, size, allocation);
@@ -890,12 +912,12 @@ export abstract class HostPool extends NativePool {
   /** A bare pointer for hot paths: no handle object; free it with deallocate(pointer). */
   allocateRaw(size: number): Pointer {
     if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.allocateRaw", this);
-    const address = this.cachedAddress(size);
+    const address = cachedAddressIn(this, size);
     return address !== 0 ? (address as Pointer) : this.#allocateRawSlow(size); // kept small for JSC's inliner, as releaseAddress
   }
 
   #allocateRawSlow(size: number): Pointer {
-    const offset = this.allocOffset(size);
+    const offset = allocOffsetIn(this, size);
     if (this.tracking) this.debug!.allocated(offset, this.lastTaggedId, size, undefined);
     return this.addressOf(offset);
   }
@@ -911,7 +933,7 @@ export abstract class HostPool extends NativePool {
     // Checked before the block is taken: a block with no view would have to be given back.
     if (size > WINDOW_BYTES) throw this.#windowTooLarge(size);
     if (this.debug !== undefined) return this.#windowBytesTracked(size);
-    const offset = this.allocOffset(size);
+    const offset = allocOffsetIn(this, size);
     const made = this.#windowViews.get(offset);
     if (made !== undefined && made[size - 1] !== undefined && made[size] === undefined) return made;
     return this.#newWindowView(offset, size);
@@ -929,9 +951,9 @@ export abstract class HostPool extends NativePool {
     if (this.config.guardPages) {
       throw new UnsupportedOperationError(`pool '${this.name}' has guard pages: it gives no window views (a guarded block's memory moves out of reach when freed, and a window view outlives its allocation): use allocate(n).bytes`);
     }
-    const offset = this.allocOffset(size);
+    const offset = allocOffsetIn(this, size);
     if (this.tracking) this.debug!.allocated(offset, this.lastTaggedId, size, undefined);
-    return this.windowView(offset, size);
+    return this.#windowView(offset, size);
   }
 
   /** Frees an Allocation, its pointer, or a view that starts at its first byte. */
@@ -999,10 +1021,10 @@ export abstract class HostPool extends NativePool {
   }
 
   /**
-   * @internal the buffer over exactly the `size` bytes of allocation `id` at granule `offset`:
+   * The buffer over exactly the `size` bytes of allocation `id` at granule `offset`:
    * the one this thread already made for it, a spare of the same block and size, or a new one.
    */
-  exactBuffer(offset: number, size: number, id: number): ArrayBuffer {
+  #exactBuffer(offset: number, size: number, id: number): ArrayBuffer {
     const block = this.#blocks.get(offset);
     if (block === undefined) {
       // Past VIEWED_BLOCKS_MAX spares, all of them go (a sweep per that many new blocks: amortised O(1)).
@@ -1094,11 +1116,11 @@ export abstract class HostPool extends NativePool {
   }
 
   /**
-   * @internal a Uint8Array over allocation bytes cut from one of the pool's windows: no buffer of
+   * A Uint8Array over allocation bytes cut from one of the pool's windows: no buffer of
    * its own, so nothing detaches it, and its `.buffer` reaches other allocations of the pool. The
    * block's last window view is handed out again while it spans the same size.
    */
-  windowView(offset: number, size: number): Uint8Array<ArrayBuffer> {
+  #windowView(offset: number, size: number): Uint8Array<ArrayBuffer> {
     if (this.debug !== undefined && this.config.guardPages && native.isGuarded(this.handle, offset)) {
       throw new InvalidPointerError(`pool '${this.name}': an allocation with guard pages has no window view (its memory moves out of reach when freed): use .bytes`);
     }
