@@ -102,12 +102,13 @@ export let liveViewHere: (allocation: Allocation) => Uint8Array<ArrayBuffer> | u
 
 /*
  * A host pool's views of its blocks, which only the pool's private methods make: an exact buffer
- * (`bytes`, `as`) and a window view (`windowBytes`). Members of the pool, callable from JavaScript,
+ * (`bytes`, `as`) and what `windowBytes` gives (a window view, or the exact view on a pool with
+ * guard pages). Members of the pool, callable from JavaScript,
  * made a view of any size at any offset (`pool.exactBuffer(0, 1 << 20, 1)` on a pool of 64 KiB
  * reached unmapped memory); pool.ts hands them here once, as it loads, and no later caller can.
  */
 type ExactBuffer = (pool: HostPool, offset: number, size: number, id: number) => ArrayBuffer;
-type WindowView = (pool: HostPool, offset: number, size: number) => Uint8Array<ArrayBuffer>;
+type WindowView = (pool: HostPool, offset: number, size: number, id: number) => Uint8Array<ArrayBuffer>;
 let exactBufferOf: ExactBuffer = () => {
   throw new UnsupportedOperationError("no host pool class is loaded");
 };
@@ -408,11 +409,13 @@ export class Allocation extends PoolAllocation<HostPool> {
    * gives up both safeties of `bytes`: its `.buffer` is the window, through which other allocations
    * of the pool can be read and written, and nothing detaches it, so kept past free() it reaches
    * whatever is allocated there next. It is never longer than the allocation it is handed out for.
+   * On a pool with guard pages it is the view `bytes` gives (a buffer over exactly the allocation,
+   * detached when it ends): a window there would span guard pages, which reading it whole faults on.
    */
   windowBytes(): Uint8Array<ArrayBuffer> {
     if (!(typeof this === "object" && this !== null && #bytes in this)) throw foreignAllocation("allocation.windowBytes", this);
     assertLive(this, "view");
-    return windowViewOf(poolOfAllocation(this), offsetOfAllocation(this), sizeOfAllocation(this));
+    return windowViewOf(poolOfAllocation(this), offsetOfAllocation(this), sizeOfAllocation(this), idOfAllocation(this));
   }
 
   /** @internal */

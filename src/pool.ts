@@ -878,7 +878,7 @@ export abstract class HostPool extends NativePool {
     isHostPool = (value) => typeof value === "object" && value !== null && #windows in value;
     provideHostViews(
       (pool, offset, size, id) => pool.#exactBuffer(offset, size, id),
-      (pool, offset, size) => pool.#windowView(offset, size),
+      (pool, offset, size, id) => pool.#windowBytesOf(offset, size, id),
     );
   }
 
@@ -1121,14 +1121,23 @@ export abstract class HostPool extends NativePool {
    * block's last window view is handed out again while it spans the same size.
    */
   #windowView(offset: number, size: number): Uint8Array<ArrayBuffer> {
-    if (this.debug !== undefined && this.config.guardPages && native.isGuarded(this.handle, offset)) {
-      throw new InvalidPointerError(`pool '${this.name}': an allocation with guard pages has no window view (its memory moves out of reach when freed): use .bytes`);
-    }
     // The view this block's last window view was, where it spans exactly `size` bytes: its length is
     // read as elements (one at size - 1, none at size), which no patched getter can answer.
     const made = this.#windowViews.get(offset);
     if (made !== undefined && made[size - 1] !== undefined && made[size] === undefined) return made;
     return this.#newWindowView(offset, size);
+  }
+
+  /**
+   * An allocation's windowBytes(): its window view, or on a pool with guard pages the exact view
+   * `bytes` gives (a buffer over exactly its bytes, detached when it ends). A window there would
+   * span the guard pages of the blocks around it, guarded or not itself, and a read of the whole
+   * window (`view.buffer.slice()`, structuredClone) faulted on the first; a guarded block's memory
+   * moves out of reach when freed besides, which a window view, outliving its allocation, reached.
+   */
+  #windowBytesOf(offset: number, size: number, id: number): Uint8Array<ArrayBuffer> {
+    if (this.debug !== undefined && this.config.guardPages) return new Uint8Array(this.#exactBuffer(offset, size, id));
+    return this.#windowView(offset, size);
   }
 
   /**
