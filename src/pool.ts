@@ -811,6 +811,8 @@ interface ViewedBlock {
   /** `buffer`'s length as made (0: no spare), read here rather than from a getter a caller may patch. */
   size: number;
   live: boolean;
+  /** The buffer the block's last ended allocation was viewed through, detached since: a view of it handed to deallocate is a double free. */
+  retired: ArrayBuffer | undefined;
 }
 
 /**
@@ -836,6 +838,15 @@ const VIEWED_BLOCKS_MAX = 1024;
 const SPARE_BYTES_MAX = 2 ** 20;
 /** What a block without a spare holds: it fits no allocation (sizes are at least 1) and is never handed out. */
 const NO_SPARE = new ArrayBuffer(0);
+
+/**
+ * Buffers this thread's views of ended allocations were over, detached when they ended, once the
+ * entries of their blocks are gone (reset, destroy, a sweep of spares), of every host pool: a pool
+ * of the same name may take a destroyed one's place. With each block's `retired`, what tells a
+ * view of a freed allocation (a double free) from any other detached view, one of the JavaScript
+ * heap or a window its caller transferred away (no memory freed: an InvalidPointerError).
+ */
+const retiredBuffers = new WeakSet<ArrayBuffer>();
 /** Window views kept per pool and thread for reuse (see HostPool.#windowViews); past this many they are dropped. */
 const WINDOW_VIEWS_MAX = 4096;
 
@@ -1000,7 +1011,8 @@ export abstract class HostPool extends NativePool {
   }
 
   /**
-   * A view of length 0 handed to deallocate: detached when its allocation ended (a double free), or
+   * A view of length 0 handed to deallocate: detached when its allocation ended (a double free),
+   * detached by whoever owned its buffer (a view of the JavaScript heap: no memory of the pool's), or
    * empty. Once the pool is destroyed, which detached every view, it is what any other free there
    * is (a pointer's: PoolNotFoundError), not a double free of an allocation the caller never freed.
    */
@@ -1009,7 +1021,15 @@ export abstract class HostPool extends NativePool {
     if (!(buffer instanceof ArrayBuffer && buffer.detached)) return new InvalidPointerError("cannot free an empty view: it names no memory");
     const freed = this.debug?.detachedFrom(buffer);
     if (freed !== undefined) return new DoubleFreeError(`double free: this view of ${describeAllocation(freed.id, freed.size, freed.ptr, this.name)} was detached when it was freed`);
-    return new DoubleFreeError(`double free: this view was detached when its allocation was freed (pool '${this.name}')`);
+    if (this.#retired(buffer)) return new DoubleFreeError(`double free: this view was detached when its allocation was freed (pool '${this.name}')`);
+    return new InvalidPointerError(`cannot free a detached view that was never one of pool '${this.name}''s allocations in this thread: it names no memory (its buffer was transferred or detached by its owner)`);
+  }
+
+  /** Whether `buffer` is one this thread's views of an ended allocation were over (error paths only: a scan of the blocks). */
+  #retired(buffer: ArrayBuffer): boolean {
+    if (retiredBuffers.has(buffer)) return true;
+    for (const block of this.#blocks.values()) if (block.retired === buffer) return true;
+    return false;
   }
 
   /** An Allocation over a live block of this pool, e.g. a pointer received from a Worker. */
@@ -1030,7 +1050,7 @@ export abstract class HostPool extends NativePool {
       // Past VIEWED_BLOCKS_MAX spares, all of them go (a sweep per that many new blocks: amortised O(1)).
       if (this.#blocks.size - this.#liveViews >= VIEWED_BLOCKS_MAX) this.#dropSpares();
       const buffer = this.#newBuffer(offset, size);
-      this.#blocks.set(offset, { id, buffer, size, live: true });
+      this.#blocks.set(offset, { id, buffer, size, live: true, retired: undefined });
       this.#liveViews++;
       return buffer;
     }
@@ -1052,7 +1072,11 @@ export abstract class HostPool extends NativePool {
   }
 
   #dropSpares(): void {
-    for (const [offset, block] of this.#blocks) if (!block.live) this.#blocks.delete(offset);
+    for (const [offset, block] of this.#blocks) {
+      if (block.live) continue;
+      if (block.retired !== undefined) retiredBuffers.add(block.retired);
+      this.#blocks.delete(offset);
+    }
     this.#spareBytes = 0;
   }
 
@@ -1079,6 +1103,7 @@ export abstract class HostPool extends NativePool {
       block.buffer = buffer.transfer();
       this.#spareBytes += block.size;
     }
+    block.retired = buffer;
     block.live = false;
     this.#liveViews--;
   }
@@ -1106,9 +1131,11 @@ export abstract class HostPool extends NativePool {
   override endedAll(): void {
     this.#endCount.ends++;
     for (const [offset, block] of this.#blocks) {
+      if (block.retired !== undefined) retiredBuffers.add(block.retired);
       if (!block.live) continue;
       this.debug?.viewDetached(block.buffer, offset);
       if (!block.buffer.detached) block.buffer.transfer(0);
+      retiredBuffers.add(block.buffer);
     }
     this.#blocks.clear();
     this.#liveViews = 0;
@@ -1203,7 +1230,11 @@ export abstract class HostPool extends NativePool {
     } finally {
       if (this.destroyed) {
         trackedPools.delete(this);
-        for (const buffer of [...this.#windows, ...this.#outgrownWindows]) if (buffer !== undefined && !buffer.detached) buffer.transfer(0);
+        for (const buffer of [...this.#windows, ...this.#outgrownWindows]) {
+          if (buffer === undefined || buffer.detached) continue;
+          buffer.transfer(0);
+          retiredBuffers.add(buffer);
+        }
         this.#windows.length = 0;
         this.#outgrownWindows.length = 0;
         this.#windowViews.clear();

@@ -818,14 +818,36 @@ pub const Pool = struct {
         self.gpu.reset();
     }
 
-    /// Gives every empty region but the first back to the OS; returns the bytes released.
+    /// Gives every empty region but the first back to the OS; returns the bytes released. Every
+    /// call counts in trim_count, a pool that gives nothing back too (README: trimCount).
     pub fn trim(self: *Pool) u64 {
-        if (!self.trims()) return 0;
+        if (!self.trims()) {
+            self.countUntrimmed();
+            return 0;
+        }
         self.lock();
         defer self.unlock();
         self.gpu.reclaim(self, null, true);
         self.stats.trim_count += 1;
         return self.releaseEmptyRegions();
+    }
+
+    /// A trim of a pool that gives nothing back, counted under the lock its record is kept under:
+    /// a lock-free placement's growth lock (its figures are read under it), else the pool's own.
+    fn countUntrimmed(self: *Pool) void {
+        assert(!self.trims());
+        if (self.shared) |shared| return self.countTrimUnder(&shared.growth_mutex);
+        if (self.sharded) |sharded| return self.countTrimUnder(&sharded.growth_mutex);
+        self.lock();
+        defer self.unlock();
+        self.stats.trim_count += 1;
+    }
+
+    fn countTrimUnder(self: *Pool, mutex: anytype) void {
+        assert(self.shared != null or self.sharded != null);
+        mutex.lock();
+        defer mutex.unlock();
+        self.stats.trim_count += 1;
     }
 
     /// Whether the pool may give regions back.
