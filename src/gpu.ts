@@ -5,7 +5,7 @@
  * check every length and offset against both sides before any DMA starts (src/copy.ts).
  */
 import type { Pointer } from "bun:ffi";
-import { addressOfAllocation, Allocation, assertLive, foreignAllocation, idOfAllocation, isAllocation, isPoolAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, sizeOfAllocation, type TypedArrayConstructor } from "./allocation";
+import { addressOfAllocation, Allocation, assertFreeable, assertLive, foreignAllocation, idOfAllocation, isAllocation, isPoolAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, settleFree, sizeOfAllocation, type TypedArrayConstructor } from "./allocation";
 import { checkedOffset, checkRange, copyBetween, copyOptionsArg, endpointOf, type CopyOptions, type Endpoint } from "./copy";
 import type { PoolConfig } from "./config";
 import type { HistoryEvent } from "./debug/history";
@@ -58,13 +58,13 @@ export class GPUAllocation extends PoolAllocation<GPUMemoryPool> {
   /** Frees the block; with a stream, once the work queued on that stream so far is done. */
   override free(options?: StreamOptions): void {
     const stream = streamOf(options); // first: what its getters do is done before the handle is checked
-    this.assertFreeable();
+    assertFreeable(this);
     // Its pool, offset and id as the pool made them (own properties may shadow the getters).
     const pool = poolOfAllocation(this);
     const offset = offsetOfAllocation(this);
     const id = idOfAllocation(this);
-    if (stream === undefined) this.settle(() => pool.release(offset, id));
-    else this.settle(() => releaseOnStream(pool, offset, id, stream));
+    if (stream === undefined) settleFree(this, () => pool.release(offset, id));
+    else settleFree(this, () => releaseOnStream(pool, offset, id, stream));
   }
 }
 

@@ -211,7 +211,21 @@ export abstract class NativePool {
 
   static {
     isNativePool = (value) => typeof value === "object" && value !== null && #handle in value;
-    allocOffsetIn = (pool, size) => pool.#allocOffset(size);
+    // The hit is kept small so that JSC inlines it into callers (HostPool.allocate); everything else
+    // is #allocOffsetSlow. The body is here, not in a private method this calls: one call level
+    // more cost allocate+free 3 ns (bench/RESULTS.md, session 5: internals).
+    allocOffsetIn = (pool, size) => {
+      const cache = pool.#cache;
+      if (cache != null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) {
+        const offset = cache.alloc(size);
+        if (offset >= 0) {
+          pool.#lastTaggedId = cache.lastId;
+          return offset;
+        }
+        return pool.#cacheFailed(cache, offset);
+      }
+      return pool.#allocOffsetSlow(size);
+    };
     allocInCore = (pool, allocate) => pool.#allocInCore(allocate);
     tookCoreId = (pool) => pool.#tookCoreId();
     cachedAddressIn = (pool, size) => pool.#cachedAddress(size);
@@ -282,24 +296,6 @@ export abstract class NativePool {
     return (this.#history ??= new History(this.#config.historySize));
   }
 
-  /**
-   * A block's granule offset (its id in lastTaggedId): from this thread's cache where the pool has
-   * one and one block serves the size, else from the core. Throws the typed error.
-   */
-  #allocOffset(size: number): number {
-    // The hit is kept small so that JSC inlines it into callers; everything else is #allocOffsetSlow.
-    const cache = this.#cache;
-    if (cache != null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) {
-      const offset = cache.alloc(size);
-      if (offset >= 0) {
-        this.#lastTaggedId = cache.lastId;
-        return offset;
-      }
-      return this.#cacheFailed(cache, offset);
-    }
-    return this.#allocOffsetSlow(size);
-  }
-
   #cacheFailed(cache: ThreadCache, status: number): never {
     if (cache.message !== "") this.#cacheMessage = cache.message;
     throw this.failure(status);
@@ -308,7 +304,7 @@ export abstract class NativePool {
   /** allocOffset where the cache is not open yet, or does not serve the request. */
   #allocOffsetSlow(size: number): number {
     const cache = this.#cache === undefined ? this.#openCache() : this.#cache;
-    if (cache !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) return this.#allocOffset(size);
+    if (cache !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) return allocOffsetIn(this, size);
     // A run of blocks is gathered from the pool's free stack: this thread's cached blocks go back first.
     if (cache !== null && cache.holdsBlocks) cache.flush();
     this.#publish();
@@ -889,7 +885,7 @@ export abstract class HostPool extends NativePool {
     isHostPool = (value) => typeof value === "object" && value !== null && #windows in value;
     provideHostViews(
       (pool, offset, size, id) => pool.#exactBuffer(offset, size, id),
-      (pool, offset, size, id) => pool.#windowBytesOf(offset, size, id),
+      (pool, offset, size, id) => pool.#windowView(offset, size, id),
     );
   }
 
@@ -964,7 +960,7 @@ export abstract class HostPool extends NativePool {
     }
     const offset = allocOffsetIn(this, size);
     if (this.tracking) this.debug!.allocated(offset, this.lastTaggedId, size, undefined);
-    return this.#windowView(offset, size);
+    return this.#windowView(offset, size, allocationIdOf(this.lastTaggedId)); // no guard pages here: refused above
   }
 
   /** Frees an Allocation, its pointer, or a view that starts at its first byte. */
@@ -1143,28 +1139,22 @@ export abstract class HostPool extends NativePool {
   }
 
   /**
-   * A Uint8Array over allocation bytes cut from one of the pool's windows: no buffer of
-   * its own, so nothing detaches it, and its `.buffer` reaches other allocations of the pool. The
-   * block's last window view is handed out again while it spans the same size.
+   * A Uint8Array over allocation `id`'s bytes cut from one of the pool's windows: no buffer of its
+   * own, so nothing detaches it, and its `.buffer` reaches other allocations of the pool. The
+   * block's last window view is handed out again while it spans the same size. On a pool with guard
+   * pages it is the exact view `bytes` gives (a buffer over exactly its bytes, detached when it
+   * ends): a window there would span the guard pages of the blocks around it, guarded or not
+   * itself, and a read of the whole window (`view.buffer.slice()`, structuredClone) faulted on the
+   * first; a guarded block's memory moves out of reach when freed besides, which a window view,
+   * outliving its allocation, reached.
    */
-  #windowView(offset: number, size: number): Uint8Array<ArrayBuffer> {
+  #windowView(offset: number, size: number, id: number): Uint8Array<ArrayBuffer> {
+    if (this.debug !== undefined && this.config.guardPages) return new Uint8Array(this.#exactBuffer(offset, size, id));
     // The view this block's last window view was, where it spans exactly `size` bytes: its length is
     // read as elements (one at size - 1, none at size), which no patched getter can answer.
     const made = this.#windowViews.get(offset);
     if (made !== undefined && made[size - 1] !== undefined && made[size] === undefined) return made;
     return this.#newWindowView(offset, size);
-  }
-
-  /**
-   * An allocation's windowBytes(): its window view, or on a pool with guard pages the exact view
-   * `bytes` gives (a buffer over exactly its bytes, detached when it ends). A window there would
-   * span the guard pages of the blocks around it, guarded or not itself, and a read of the whole
-   * window (`view.buffer.slice()`, structuredClone) faulted on the first; a guarded block's memory
-   * moves out of reach when freed besides, which a window view, outliving its allocation, reached.
-   */
-  #windowBytesOf(offset: number, size: number, id: number): Uint8Array<ArrayBuffer> {
-    if (this.debug !== undefined && this.config.guardPages) return new Uint8Array(this.#exactBuffer(offset, size, id));
-    return this.#windowView(offset, size);
   }
 
   /**
