@@ -1262,3 +1262,19 @@ test "JavaScript's bins through the pool's layers: a miss counted at its block's
     const again = try pool.alloc(100, null); // the flushed block is the placement's again
     try std.testing.expectEqual(placed.g, again.g);
 }
+
+test "every trim counts in trim_count, on a pool that gives nothing back too (lock-free, thread-cached)" {
+    const modes = [_]struct { ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
+    for (modes) |mode| {
+        var config = testConfig(.fixed_size);
+        config.block_size = 64;
+        config.thread_safety = mode[0];
+        config.thread_local_cache = mode[1];
+        const pool = try Pool.create(std.testing.allocator, "trims", config);
+        defer pool.destroy();
+        pool.published(0);
+        const released = pool.trim() + pool.trim();
+        try std.testing.expectEqual(@as(u64, 2), pool.stats.trim_count);
+        if (!pool.trims()) try std.testing.expectEqual(@as(u64, 0), released);
+    }
+}
