@@ -1163,15 +1163,24 @@ test "a pool grows by what its strategy will find: sizes just above a region are
     }
 }
 
+/// Every thread-safety mode a fixed pool takes: threadSafety, and whether it has thread caches.
+const fixed_modes = [_]struct { ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
+
+/// The test config of a fixed pool of `block_size`-byte blocks in `mode` (one of fixed_modes).
+fn fixedConfigIn(mode: @TypeOf(fixed_modes[0]), block_size: u64) Config {
+    assert(block_size > 0);
+    var config = testConfig(.fixed_size);
+    config.block_size = block_size;
+    config.thread_safety = mode[0];
+    config.thread_local_cache = mode[1];
+    return config;
+}
+
 test "a fixed pool serves a request of several blocks as a contiguous run, in every thread-safety mode" {
-    const modes = [_]struct { ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
-    for (modes) |mode| {
-        var config = testConfig(.fixed_size);
-        config.block_size = 1024;
+    for (fixed_modes) |mode| {
+        var config = fixedConfigIn(mode, 1024);
         config.initial_size = 16 * 1024;
         config.max_size = 0;
-        config.thread_safety = mode[0];
-        config.thread_local_cache = mode[1];
         const pool = try Pool.create(std.testing.allocator, "runs", config);
         defer pool.destroy();
         pool.published(0);
@@ -1264,13 +1273,8 @@ test "JavaScript's bins through the pool's layers: a miss counted at its block's
 }
 
 test "every trim counts in trim_count, on a pool that gives nothing back too (lock-free, thread-cached)" {
-    const modes = [_]struct { ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
-    for (modes) |mode| {
-        var config = testConfig(.fixed_size);
-        config.block_size = 64;
-        config.thread_safety = mode[0];
-        config.thread_local_cache = mode[1];
-        const pool = try Pool.create(std.testing.allocator, "trims", config);
+    for (fixed_modes) |mode| {
+        const pool = try Pool.create(std.testing.allocator, "trims", fixedConfigIn(mode, 64));
         defer pool.destroy();
         pool.published(0);
         const released = pool.trim() + pool.trim();
