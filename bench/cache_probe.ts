@@ -9,6 +9,7 @@
 import { do_not_optimize, bench as register, run } from "mitata";
 import { MemoryPoolManager, PoolConfig } from "../src/index";
 import { BlockCache } from "../src/block_cache";
+import { allocOffsetIn } from "../src/pool";
 import { free, malloc } from "./anchors";
 import { threadCpuTimes, timesByName } from "./util";
 
@@ -50,7 +51,7 @@ bench("default (\"none\") pool allocateRaw+deallocate", () => {
   do_not_optimize(p);
 });
 bench("cached pool allocOffset+releaseAddress(addressOf)", () => {
-  const g = cached.allocOffset(64);
+  const g = allocOffsetIn(cached, 64);
   cached.releaseAddress(cached.base + g * 16);
   do_not_optimize(g);
 });

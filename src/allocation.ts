@@ -84,6 +84,14 @@ export let assertLive: (allocation: PoolAllocation, action: string) => void;
 export let assertLiveAsFarAsKnown: (allocation: PoolAllocation, action: string) => void;
 /** @internal the core says the block no longer holds the allocation: its handle is dead (freedElsewhere). */
 export let endedElsewhere: (allocation: PoolAllocation, action: string) => never;
+/** @internal throws unless the handle may still be freed (a subclass's free(), before its release). */
+export let assertFreeable: (allocation: PoolAllocation) => void;
+/**
+ * @internal a subclass's free(): runs the pool's release and marks the handle freed (also when the
+ * core says it already was), then throws the damage the release returned. Not a member: a caller
+ * reaching it marked a live allocation's handle dead with its block never freed.
+ */
+export let settleFree: (allocation: PoolAllocation, release: () => MemoryPoolError | undefined | void) => void;
 /**
  * @internal whether every end of an allocation is one this thread makes and counts: its pool (a host
  * pool of threadSafety "none", not PMEM) handed it the count of ends (EndCount). Then its attached
@@ -99,6 +107,26 @@ export let viewOfAllocation: (allocation: Allocation) => Uint8Array<ArrayBuffer>
  * answer (a detached view has no elements; an allocation has at least one byte).
  */
 export let liveViewHere: (allocation: Allocation) => Uint8Array<ArrayBuffer> | undefined;
+
+/*
+ * A host pool's views of its blocks, which only the pool's private methods make: an exact buffer
+ * (`bytes`, `as`) and what `windowBytes` gives (a window view, or the exact view on a pool with
+ * guard pages). Members of the pool, callable from JavaScript,
+ * made a view of any size at any offset (`pool.exactBuffer(0, 1 << 20, 1)` on a pool of 64 KiB
+ * reached unmapped memory); pool.ts hands them here once, as it loads, and no later caller can.
+ */
+type ExactBuffer = (pool: HostPool, offset: number, size: number, id: number) => ArrayBuffer;
+type WindowView = (pool: HostPool, offset: number, size: number, id: number) => Uint8Array<ArrayBuffer>;
+// Written once, with no initial value, as the accessors above: JSC then calls them as constants.
+// (Allocations come only from pools, so pool.ts has provided them before any is made.)
+let exactBufferOf: ExactBuffer;
+let windowViewOf: WindowView;
+/** @internal pool.ts's HostPool, as it loads: its views of its blocks (the first call only; any later one throws). */
+export function provideHostViews(exactBuffer: ExactBuffer, windowView: WindowView): void {
+  if (exactBufferOf !== undefined) throw new UnsupportedOperationError("the host pools' views are provided once");
+  exactBufferOf = exactBuffer;
+  windowViewOf = windowView;
+}
 
 /** @internal whether `value` is an allocation a pool made, of any kind (what `instanceof PoolAllocation` means to ask). */
 export function isPoolAllocation(value: unknown): value is PoolAllocation {
@@ -156,6 +184,8 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     assertLive = (allocation, action) => allocation.#assertAlive(action);
     assertLiveAsFarAsKnown = (allocation, action) => allocation.#assertKnownAlive(action);
     endedElsewhere = (allocation, action) => allocation.#freedElsewhere(action);
+    assertFreeable = (allocation) => allocation.#assertFreeable();
+    settleFree = (allocation, release) => allocation.#settle(release);
   }
 
   #knownAlive(): boolean {
@@ -215,8 +245,8 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
   /** Returns the block to its pool. A second free is a DoubleFreeError. */
   free(): void {
     if (!(typeof this === "object" && this !== null && #freed in this)) throw foreignAllocation("allocation.free", this);
-    this.assertFreeable();
-    // settle()'s steps written out: no closure made per free (the handle's common path).
+    this.#assertFreeable();
+    // #settle()'s steps written out: no closure made per free (the handle's common path).
     let damage: MemoryPoolError | undefined;
     try {
       damage = this.#pool.release(this.#offset, this.#id);
@@ -240,19 +270,19 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     return this.toString();
   }
 
-  /** @internal throws unless this handle may still be freed. */
-  protected assertFreeable(): void {
+  /** Throws unless this handle may still be freed. */
+  #assertFreeable(): void {
     if (this.#freed) throw new DoubleFreeError(`double free: ${this.describe()} was already freed${this.#pool.stackNote(this.#id, this.#offset)}`);
     if (this.#pool.destroyed) throw new UseAfterFreeError(`cannot free ${this.describe()}: pool '${this.#pool.name}' was destroyed`);
     if (this.#epoch !== this.#pool.epoch) throw new UseAfterFreeError(`cannot free ${this.describe()}: pool '${this.#pool.name}' was reset`);
   }
 
   /**
-   * @internal runs the pool's release and marks the handle freed (also when the core says it
-   * already was). A release may return damage the free found (canaries, poison): the free went
-   * through, so the handle is dead, and the damage is thrown then.
+   * Runs the pool's release and marks the handle freed (also when the core says it already was).
+   * A release may return damage the free found (canaries, poison): the free went through, so the
+   * handle is dead, and the damage is thrown then.
    */
-  protected settle(release: () => MemoryPoolError | undefined | void): void {
+  #settle(release: () => MemoryPoolError | undefined | void): void {
     let damage: MemoryPoolError | undefined | void;
     try {
       damage = release();
@@ -281,11 +311,6 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
   /** @internal hook for subclasses that cache views. */
   protected onFreed(): void {}
 
-  /** @internal throws UseAfterFreeError unless the memory is still this allocation's. */
-  protected assertAlive(action: string): void {
-    this.#assertAlive(action);
-  }
-
   #assertAlive(action: string): void {
     if (this.#knownAlive()) return;
     this.#assertKnownAlive(action);
@@ -295,24 +320,10 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     this.#aliveAtEnds = ends;
   }
 
-  /**
-   * @internal throws UseAfterFreeError where this thread knows the allocation ended (freed through
-   * this handle, pool destroyed or reset); for a call that passes its id to the core, which checks
-   * the rest in the same call (a free through its pointer or by another Worker).
-   */
-  assertUsableAsFarAsKnown(action: string): void {
-    this.#assertKnownAlive(action);
-  }
-
   #assertKnownAlive(action: string): void {
     if (this.#freed) this.#useAfterFree(`cannot ${action} ${this.describe()}: it was freed`);
     if (this.#pool.destroyed) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.#pool.name}' was destroyed`);
     if (this.#epoch !== this.#pool.epoch) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.#pool.name}' was reset`);
-  }
-
-  /** @internal the core says the block no longer holds this allocation: the handle is dead from now on. */
-  freedElsewhere(action: string): never {
-    this.#freedElsewhere(action);
   }
 
   #freedElsewhere(action: string): never {
@@ -361,7 +372,7 @@ export class Allocation extends PoolAllocation<HostPool> {
 
   /** The buffer over exactly this allocation, from the fields the pool gave it (a caller's own `size` property must not make a longer one). */
   #exactBuffer(): ArrayBuffer {
-    return poolOfAllocation(this).exactBuffer(offsetOfAllocation(this), sizeOfAllocation(this), idOfAllocation(this));
+    return exactBufferOf(poolOfAllocation(this), offsetOfAllocation(this), sizeOfAllocation(this), idOfAllocation(this));
   }
 
   /**
@@ -387,11 +398,13 @@ export class Allocation extends PoolAllocation<HostPool> {
    * gives up both safeties of `bytes`: its `.buffer` is the window, through which other allocations
    * of the pool can be read and written, and nothing detaches it, so kept past free() it reaches
    * whatever is allocated there next. It is never longer than the allocation it is handed out for.
+   * On a pool with guard pages it is the view `bytes` gives (a buffer over exactly the allocation,
+   * detached when it ends): a window there would span guard pages, which reading it whole faults on.
    */
   windowBytes(): Uint8Array<ArrayBuffer> {
     if (!(typeof this === "object" && this !== null && #bytes in this)) throw foreignAllocation("allocation.windowBytes", this);
     assertLive(this, "view");
-    return poolOfAllocation(this).windowView(offsetOfAllocation(this), sizeOfAllocation(this));
+    return windowViewOf(poolOfAllocation(this), offsetOfAllocation(this), sizeOfAllocation(this), idOfAllocation(this));
   }
 
   /** @internal */

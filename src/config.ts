@@ -20,6 +20,12 @@ export type ThreadSafety = "none" | "mutex" | "lockFree";
 export type GuardPagePosition = "after" | "before";
 
 
+/**
+ * @internal what a create*Pool call was given, as a PoolConfig (PoolConfig.from), where options
+ * of a blockSize without allocatorType are refused: they would make a Variable pool, which ignores it.
+ */
+export let poolConfigOf: (config: PoolConfig | PoolOptions | undefined) => PoolConfig;
+
 export class PoolConfig {
   /** PoolConfig.AllocatorType.FixedSize | Variable */
   static readonly AllocatorType = { FixedSize: "FixedSize", Variable: "Variable" } as const;
@@ -166,15 +172,36 @@ export class PoolConfig {
    */
   static from(config: PoolConfig | PoolOptions | undefined): PoolConfig {
     if (config === undefined) return new PoolConfig();
+    return PoolConfig.#fromFields(config).made;
+  }
+
+  /** The PoolConfig of a PoolConfig or plain object of its fields, and which keys it held. */
+  static #fromFields(config: PoolConfig | PoolOptions): { made: PoolConfig; keys: Set<string> } {
     if (!(isPlainObject(config) || isPoolConfig(config))) {
       throw new ConfigError("config", config, "a pool's configuration is a PoolConfig or a plain object of its fields", "");
     }
     const made = new PoolConfig();
+    const keys = new Set<string>();
     for (const [key, value] of optionEntries(config, undefined, "config")) {
       if (!FIELDS.has(key)) throw invalid(key, value, `is not a PoolConfig field (the fields: ${[...FIELDS].join(", ")})`);
       (made as unknown as Record<string, unknown>)[key] = value;
+      keys.add(key);
     }
-    return made;
+    return { made, keys };
+  }
+
+  static {
+    poolConfigOf = (config) => {
+      if (config === undefined) return new PoolConfig();
+      const { made, keys } = PoolConfig.#fromFields(config);
+      // `{ blockSize: 64 }` alone meant a FixedSize pool to its writer, and made a Variable one (the
+      // default), which ignores blockSize: refused, as a field its pool would not use. (A PoolConfig
+      // holds an allocatorType always; `PoolConfig.from` makes one of options, as they say.)
+      if (keys.has("blockSize") && !keys.has("allocatorType") && !isPoolConfig(config)) {
+        throw invalid("blockSize", made.blockSize, 'is given without allocatorType: the default, a Variable pool, has no blocks of one size (give allocatorType "FixedSize" with it)');
+      }
+      return made;
+    };
   }
 
   /** Throws a ConfigError for the first field out of range. */
@@ -183,10 +210,11 @@ export class PoolConfig {
       throw invalid("allocatorType", this.allocatorType, 'must be PoolConfig.AllocatorType.FixedSize or .Variable');
     }
     positiveSize("initialSize", this.initialSize);
+    // Checked whatever the allocator: a Variable pool ignores it, but a bad value is one still.
     if (typeof this.blockSize !== "number") throw invalid("blockSize", this.blockSize, "must be a whole number of bytes above 0");
+    positiveSize("blockSize", this.blockSize);
+    if (this.blockSize > 0xffff_ffff) throw invalid("blockSize", this.blockSize, "must be below 4 GiB");
     if (this.allocatorType === "FixedSize") {
-      positiveSize("blockSize", this.blockSize);
-      if (this.blockSize > 0xffff_ffff) throw invalid("blockSize", this.blockSize, "must be below 4 GiB");
       if (this.blockSize > this.initialSize) {
         throw invalid("blockSize", this.blockSize, `is larger than initialSize (${this.initialSize}): no block would fit`);
       }

@@ -92,16 +92,16 @@ export class ConfigError extends MemoryPoolError<"CONFIG"> {
     this.value = value;
     this.reason = reason;
   }
+}
 
-  /**
-   * @internal The core's refusal of a setting (its message whole, which names the field) with the
-   * value the configuration held: the core is given numbers and says only which field it refuses.
-   */
-  static withValue(refused: ConfigError, value: unknown): ConfigError {
-    const error = new ConfigError(refused.field, undefined, refused.message);
-    (error as { value: unknown }).value = value;
-    return error;
-  }
+/**
+ * The core's refusal of a setting (its message whole, which names the field) with the value the
+ * configuration held, as `PoolConfig.field = value: ...` like every other ConfigError: the core is
+ * given numbers and says only which field it refuses. A function of this file, not a static member
+ * of the exported class, which any caller could reach.
+ */
+export function refusedWithValue(refused: ConfigError, value: unknown): ConfigError {
+  return new ConfigError(refused.field, value, refused.message);
 }
 
 /**

@@ -5,7 +5,7 @@
  * check every length and offset against both sides before any DMA starts (src/copy.ts).
  */
 import type { Pointer } from "bun:ffi";
-import { addressOfAllocation, Allocation, assertLive, foreignAllocation, idOfAllocation, isAllocation, isPoolAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, sizeOfAllocation, type TypedArrayConstructor } from "./allocation";
+import { addressOfAllocation, Allocation, assertFreeable, assertLive, foreignAllocation, idOfAllocation, isAllocation, isPoolAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, settleFree, sizeOfAllocation, type TypedArrayConstructor } from "./allocation";
 import { checkedOffset, checkRange, copyBetween, copyOptionsArg, endpointOf, type CopyOptions, type Endpoint } from "./copy";
 import type { PoolConfig } from "./config";
 import type { HistoryEvent } from "./debug/history";
@@ -15,7 +15,7 @@ import { GPUDebug } from "./gpu_debug";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
 import { allocationIdOf } from "./native";
 import * as native from "./native";
-import { foreignPool, NativePool, type PoolCalls } from "./pool";
+import { allocInCore, allocOffsetIn, foreignPool, NativePool, tookCoreId, type PoolCalls } from "./pool";
 import { checkReceivers } from "./receiver";
 import { GPUStream, streamOf, type StreamOptions } from "./stream";
 import { pointerArg, sizeArg } from "./validate";
@@ -24,9 +24,25 @@ export { GPUStream, type StreamOptions };
 export type { CopyOptions };
 
 /** A block of device memory: an address, a size and a lifetime; no host view. */
+/** @internal allocateGPU(Type, length)'s: the element type it sized the block for (once, as it makes the allocation). */
+export let setElementType: (allocation: GPUAllocation, type: TypedArrayConstructor) => void;
+/** GPUAllocation.free's: a free once the work queued on `stream` so far is done (GPUMemoryPool's private method). */
+let releaseOnStream: (pool: GPUMemoryPool, offset: number, id: number, stream: GPUStream) => MemoryPoolError | undefined;
+
 export class GPUAllocation extends PoolAllocation<GPUMemoryPool> {
-  /** Set by allocateGPU(Type, length): the element type the block was sized for. */
-  elementType: TypedArrayConstructor | undefined = undefined;
+  // Private, behind a getter: `length` reads it, and a writable field let any caller change what `length` says.
+  #elementType: TypedArrayConstructor | undefined = undefined;
+
+  static {
+    setElementType = (allocation, type) => {
+      allocation.#elementType = type;
+    };
+  }
+
+  /** Set by allocateGPU(Type, length): the element type the block was sized for. Read-only. */
+  get elementType(): TypedArrayConstructor | undefined {
+    return this.#elementType;
+  }
 
   /** The CUDA device the memory is on. */
   get deviceId(): number {
@@ -35,20 +51,21 @@ export class GPUAllocation extends PoolAllocation<GPUMemoryPool> {
 
   /** Elements of `elementType` (bytes where none was given). */
   get length(): number {
-    return this.elementType === undefined ? this.size : Math.floor(this.size / this.elementType.BYTES_PER_ELEMENT);
+    const type = this.#elementType;
+    return type === undefined ? this.size : Math.floor(this.size / type.BYTES_PER_ELEMENT);
   }
 
   /** Frees the block; with a stream, once the work queued on that stream so far is done. */
   override free(options?: StreamOptions): void {
     if (!isGPUAllocation(this)) throw foreignAllocation("allocation.free", this);
     const stream = streamOf(options); // first: what its getters do is done before the handle is checked
-    this.assertFreeable();
+    assertFreeable(this);
     // Its pool, offset and id as the pool made them (own properties may shadow the getters).
     const pool = poolOfAllocation(this);
     const offset = offsetOfAllocation(this);
     const id = idOfAllocation(this);
-    if (stream === undefined) this.settle(() => pool.release(offset, id));
-    else this.settle(() => pool.releaseOnStream(offset, id, stream));
+    if (stream === undefined) settleFree(this, () => pool.release(offset, id));
+    else settleFree(this, () => releaseOnStream(pool, offset, id, stream));
   }
 }
 
@@ -70,23 +87,24 @@ let isGPUPool: (value: unknown) => boolean;
 
 export class GPUMemoryPool extends NativePool {
   readonly kind = "gpu" as const;
-  /** @internal the device-side checks (DebugGPU): canaries and fills by kernel, history, leaks. */
-  readonly gpuDebug: GPUDebug | undefined;
+  /** The device-side checks (DebugGPU): canaries and fills by kernel, history, leaks. Private: its calls take offsets and streams as given. */
+  readonly #gpuDebug: GPUDebug | undefined;
 
   static {
     isGPUPool = (value) => typeof value === "object" && value !== null && #allocOffset in value;
+    releaseOnStream = (pool, offset, id, stream) => pool.#releaseOnStream(offset, id, stream);
   }
 
   /** @internal pools are made by MemoryPoolManager */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls) {
     super(name, config, handle, calls);
-    this.gpuDebug = GPUDebug.wanted(config) ? new GPUDebug(name, config) : undefined;
+    this.#gpuDebug = GPUDebug.wanted(config) ? new GPUDebug(name, config) : undefined;
   }
 
   /** A device allocation of `size` bytes; with a stream, blocks freed on it may be reused at once. */
   allocate(size: number, options?: StreamOptions): GPUAllocation {
     if (!(typeof this === "object" && this !== null && #allocOffset in this)) throw foreignPool("pool.allocate", this);
-    const debug = this.gpuDebug;
+    const debug = this.#gpuDebug;
     const stream = streamOf(options);
     if (debug === undefined) {
       const offset = this.#allocOffset(size, stream);
@@ -101,7 +119,7 @@ export class GPUMemoryPool extends NativePool {
   /** A bare device address for hot paths; free it with deallocate(address). */
   allocateRaw(size: number, options?: StreamOptions): number {
     if (!(typeof this === "object" && this !== null && #allocOffset in this)) throw foreignPool("pool.allocateRaw", this);
-    const debug = this.gpuDebug;
+    const debug = this.#gpuDebug;
     const stream = streamOf(options);
     if (debug === undefined) return this.addressOf(this.#allocOffset(size, stream));
     const offset = this.#allocOffset(debug.blockBytes(size), stream);
@@ -109,11 +127,11 @@ export class GPUMemoryPool extends NativePool {
   }
 
   #allocOffset(size: number, stream: GPUStream | undefined): number {
-    if (stream === undefined) return this.allocOffset(size);
+    if (stream === undefined) return allocOffsetIn(this, size);
     const bytes = sizeArg(size);
-    const offset = this.allocInCore(() => native.allocOnStream(this.handle, bytes, stream.handle));
+    const offset = allocInCore(this, () => native.allocOnStream(this.handle, bytes, stream.handle));
     if (offset < 0) throw this.failure(offset);
-    this.tookCoreId();
+    tookCoreId(this);
     return offset;
   }
 
@@ -122,7 +140,7 @@ export class GPUMemoryPool extends NativePool {
     if (!(typeof this === "object" && this !== null && #allocOffset in this)) throw foreignPool("pool.deallocate", this);
     const stream = streamOf(options);
     if (typeof target === "number") {
-      const debug = this.gpuDebug;
+      const debug = this.#gpuDebug;
       if (debug !== undefined) {
         const damage = this.#freeChecked(this.offsetOf(target - debug.canaryBytes), 0, stream);
         if (damage !== undefined) throw damage;
@@ -137,16 +155,15 @@ export class GPUMemoryPool extends NativePool {
     target.free(options);
   }
 
-  /** @internal */
-  releaseOnStream(offset: number, id: number, stream: GPUStream): MemoryPoolError | undefined {
-    if (this.gpuDebug !== undefined) return this.#freeChecked(offset, id, stream);
+  #releaseOnStream(offset: number, id: number, stream: GPUStream): MemoryPoolError | undefined {
+    if (this.#gpuDebug !== undefined) return this.#freeChecked(offset, id, stream);
     this.expectOk(native.freeOnStream(this.handle, offset, id, stream.handle));
     return undefined;
   }
 
   /** @internal with DebugGPU, a handle's free checks the canaries too. */
   override release(offset: number, id: number): MemoryPoolError | undefined {
-    if (this.gpuDebug === undefined) return super.release(offset, id);
+    if (this.#gpuDebug === undefined) return super.release(offset, id);
     return this.#freeChecked(offset, id, undefined);
   }
 
@@ -155,7 +172,7 @@ export class GPUMemoryPool extends NativePool {
    * canaries showed is returned for the caller to throw once it is released.
    */
   #freeChecked(blockOffset: number, id: number, stream: GPUStream | undefined): MemoryPoolError | undefined {
-    const debug = this.gpuDebug!;
+    const debug = this.#gpuDebug!;
     const live = this.liveIdAt(blockOffset);
     const damage = live !== 0 && (id === 0 || live === id) ? debug.freeing(blockOffset, stream?.handle ?? null) : undefined;
     if (stream === undefined) this.expectOk(native.free(this.handle, blockOffset, id));
@@ -166,29 +183,29 @@ export class GPUMemoryPool extends NativePool {
 
   /** A GPUAllocation over a live block of this pool, e.g. an address received from a Worker. */
   fromPointer(address: number): GPUAllocation {
-    const canary = this.gpuDebug?.canaryBytes ?? 0;
+    const canary = this.#gpuDebug?.canaryBytes ?? 0;
     const { offset, size, id } = this.liveBlock(pointerArg("fromPointer", address) - canary);
     return new GPUAllocation(this, address as Pointer, size - 2 * canary, offset, id, MADE_BY_POOL);
   }
 
   /** DebugGPU: checks the canaries of every live allocation in one kernel launch; throws BoundaryViolationError for damage. */
   override check(): void {
-    const damage = this.gpuDebug?.checkAll();
+    const damage = this.#gpuDebug?.checkAll();
     if (damage !== undefined) throw damage;
   }
 
   /** Live allocations (with age and stack where DebugGPU's switches keep them). */
   override getLeaks(): LeakInfo[] {
-    return this.gpuDebug?.leaks() ?? super.getLeaks();
+    return this.#gpuDebug?.leaks() ?? super.getLeaks();
   }
 
   override getHistory(): HistoryEvent[] {
-    return this.gpuDebug?.history() ?? super.getHistory();
+    return this.#gpuDebug?.history() ?? super.getHistory();
   }
 
   /** @internal canaries checked before the memory goes (the leak report is the base class's, from getLeaks). */
   override destroyNative(): void {
-    const debug = this.gpuDebug;
+    const debug = this.#gpuDebug;
     const damage = debug !== undefined && !this.destroyed ? debug.checkAll() : undefined;
     super.destroyNative();
     debug?.forgetAll();

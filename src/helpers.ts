@@ -2,7 +2,7 @@
  * The seed's helper functions: typed arrays from the manager's default CPU pool.
  */
 import type { Allocation, TypedArrayConstructor } from "./allocation";
-import { isGPUAllocation, type GPUAllocation } from "./gpu";
+import { isGPUAllocation, setElementType, type GPUAllocation } from "./gpu";
 import { describe, InvalidPointerError, InvalidSizeError } from "./errors";
 import { MemoryPoolManager } from "./manager";
 import { LARGEST_VIEW_BYTES } from "./pool";
@@ -63,7 +63,7 @@ export function deallocate(array: ArrayBufferView): void {
 export function allocateGPU<T extends TypedArrayConstructor>(type: T, length: number): GPUAllocation {
   const bytes = elements("allocateGPU", typedArrayTypeArg("allocateGPU", type), length);
   const allocation = MemoryPoolManager.getInstance().defaultGPUPool.allocate(bytes);
-  allocation.elementType = type;
+  setElementType(allocation, type);
   return allocation;
 }
 

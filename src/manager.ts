@@ -4,10 +4,10 @@
  */
 import { isAbsolute } from "node:path";
 import { flushAllCaches } from "./thread_cache";
-import { PoolConfig, type PoolOptions } from "./config";
+import { PoolConfig, poolConfigOf, type PoolOptions } from "./config";
 import { withEnvironmentDebug } from "./debug/env";
 import { makeLeakWatch, setLeakWatch, type LeakWatch } from "./debug/tracker";
-import { ConfigError, PMEMFileError, PoolExistsError, PoolNotFoundError, UnsupportedOperationError } from "./errors";
+import { ConfigError, PMEMFileError, PoolExistsError, PoolNotFoundError, refusedWithValue, UnsupportedOperationError } from "./errors";
 import { byValue } from "./abi";
 import { ABI, CONFIG_FIELDS, encodeName, PoolKind } from "./native";
 import * as native from "./native";
@@ -72,7 +72,7 @@ function openInCore(config: Readonly<PoolConfig>, open: () => number): number {
   try {
     return open();
   } catch (err) {
-    if (err instanceof ConfigError && err.value === undefined && Object.hasOwn(config, err.field)) throw ConfigError.withValue(err, config[err.field as keyof PoolConfig]);
+    if (err instanceof ConfigError && err.value === undefined && Object.hasOwn(config, err.field)) throw refusedWithValue(err, config[err.field as keyof PoolConfig]);
     throw err;
   }
 }
@@ -225,7 +225,7 @@ export class MemoryPoolManager {
   #create(name: string, config: PoolConfig | PoolOptions | undefined, kind: number): MemoryPool {
     const encoded = validName(name);
     // MEMORY_POOL_DEBUG turns debug switches on for every pool; pool.config shows what was used.
-    const frozen = Object.freeze(withEnvironmentDebug(PoolConfig.from(config), KIND_NAMES[kind] as "cpu" | "gpu" | "pinned"));
+    const frozen = Object.freeze(withEnvironmentDebug(poolConfigOf(config), KIND_NAMES[kind] as "cpu" | "gpu" | "pinned"));
     frozen.validate();
     this.#claim(name);
     const handle = openInCore(frozen, () => native.createPool(encoded, configRecord(kind, frozen)));
@@ -286,7 +286,7 @@ export class MemoryPoolManager {
   createPMEMPool(name: string, config?: PoolConfig | PoolOptions): PMEMMemoryPool {
     native.requirePmem();
     const encoded = validName(name);
-    const frozen = Object.freeze(withEnvironmentDebug(PoolConfig.from(config), "pmem"));
+    const frozen = Object.freeze(withEnvironmentDebug(poolConfigOf(config), "pmem"));
     frozen.validate();
     if (frozen.pmemPoolPath === "") {
       throw new ConfigError("pmemPoolPath", "", "a PMEM pool needs the path of its file (on a DAX file system for real PMEM, or e.g. under /dev/shm to emulate it)");

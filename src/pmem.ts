@@ -14,7 +14,7 @@ import type { LeakInfo } from "./debug/report";
 import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError } from "./errors";
 import { encodeName, GRANULE_BYTES, Status } from "./native";
-import { foreignPool, HostPool, trackAddresses } from "./pool";
+import { allocInCore, foreignPool, HostPool, trackAddresses } from "./pool";
 import { checkReceivers } from "./receiver";
 import { booleanOption, byteLengthOf, isArrayBuffer, isWellFormedName, optionsArg, sizeArg } from "./validate";
 import * as native from "./native";
@@ -313,7 +313,7 @@ export class PMEMMemoryPool extends HostPool {
     // The block the root names now: where the core grows the root (an earlier version of the
     // program made it smaller), it frees this one in the same step, and its views here must die.
     const previous = this.#offsetOrNone(native.pmemRootOffset(this.handle, encoded));
-    const offset = this.expectOk(this.allocInCore(() => native.pmemRootOrNew(this.handle, encoded, bytes)));
+    const offset = this.expectOk(allocInCore(this, () => native.pmemRootOrNew(this.handle, encoded, bytes)));
     this.#freedByCore(previous, offset);
     return this.fromPointer(this.base + offset * GRANULE_BYTES);
   }

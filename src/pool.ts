@@ -6,7 +6,7 @@
  * (src/debug/), which a pool without debug switches never calls.
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
-import { addressOfAllocation, Allocation, idOfAllocation, isAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, sizeOfAllocation, type EndCount } from "./allocation";
+import { addressOfAllocation, Allocation, idOfAllocation, isAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, provideHostViews, sizeOfAllocation, type EndCount } from "./allocation";
 import type { PoolConfig } from "./config";
 import { History, type HistoryEvent } from "./debug/history";
 import { describeAllocation, describeBoundaryViolation, describeWriteAfterFree, leakReport, stackSection, type LeakInfo } from "./debug/report";
@@ -154,6 +154,20 @@ export function constructPool<T extends NativePool>(make: () => T): T {
 let isNativePool: (value: unknown) => boolean;
 let isHostPool: (value: unknown) => boolean;
 
+/*
+ * The calls on a pool that only the library's own classes make (GPU and PMEM pools): module
+ * functions over its private methods, not members, so that no caller can reach them from a pool
+ * (a block taken for no handle, an id the cache then gives again). See allocation.ts's own.
+ */
+/** A block's granule offset (its id in lastTaggedId), from this thread's cache or the core; throws the typed error. */
+export let allocOffsetIn: (pool: NativePool, size: number) => number;
+/** A core allocation that is not allocOffsetIn's (an offset, or a negative status), tried once more after this thread's cached blocks go back where it runs out of memory. */
+export let allocInCore: (pool: NativePool, allocate: () => number) => number;
+/** After the core made an allocation (mp_alloc and its kin): the pool takes its id, as lastTaggedId. */
+export let tookCoreId: (pool: NativePool) => void;
+/** A raw pointer's allocation from this thread's block cache, or 0 (HostPool's allocateRaw, in this file only). */
+let cachedAddressIn: (pool: NativePool, size: number) => number;
+
 /** The refusal of a pool's member called on anything but a pool (src/receiver.ts). */
 export const foreignPool = foreignReceiver("a pool that MemoryPoolManager made");
 
@@ -197,6 +211,24 @@ export abstract class NativePool {
 
   static {
     isNativePool = (value) => typeof value === "object" && value !== null && #handle in value;
+    // The hit is kept small so that JSC inlines it into callers (HostPool.allocate); everything else
+    // is #allocOffsetSlow. The body is here, not in a private method this calls: one call level
+    // more cost allocate+free 3 ns (bench/RESULTS.md, session 5: internals).
+    allocOffsetIn = (pool, size) => {
+      const cache = pool.#cache;
+      if (cache != null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) {
+        const offset = cache.alloc(size);
+        if (offset >= 0) {
+          pool.#lastTaggedId = cache.lastId;
+          return offset;
+        }
+        return pool.#cacheFailed(cache, offset);
+      }
+      return pool.#allocOffsetSlow(size);
+    };
+    allocInCore = (pool, allocate) => pool.#allocInCore(allocate);
+    tookCoreId = (pool) => pool.#tookCoreId();
+    cachedAddressIn = (pool, size) => pool.#cachedAddress(size);
   }
 
   /** @internal pools are made by MemoryPoolManager */
@@ -252,8 +284,8 @@ export abstract class NativePool {
     return this.#lastTaggedId;
   }
 
-  /** @internal after the core made an allocation (mp_alloc and its kin): takes its id, as lastTaggedId. */
-  tookCoreId(): void {
+  /** After the core made an allocation (mp_alloc and its kin): takes its id, as lastTaggedId. */
+  #tookCoreId(): void {
     this.#lastTaggedId = lastId();
     // A cached pool counts ids in JavaScript too: an id the core gave is one the cache must not give again.
     if (this.#cache) this.#cache.sawCoreId(this.#lastTaggedId);
@@ -264,24 +296,6 @@ export abstract class NativePool {
     return (this.#history ??= new History(this.#config.historySize));
   }
 
-  /**
-   * @internal a block's granule offset (its id in lastTaggedId): from this thread's cache where the
-   * pool has one and one block serves the size, else from the core. Throws the typed error.
-   */
-  allocOffset(size: number): number {
-    // The hit is kept small so that JSC inlines it into callers; everything else is #allocOffsetSlow.
-    const cache = this.#cache;
-    if (cache != null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) {
-      const offset = cache.alloc(size);
-      if (offset >= 0) {
-        this.#lastTaggedId = cache.lastId;
-        return offset;
-      }
-      return this.#cacheFailed(cache, offset);
-    }
-    return this.#allocOffsetSlow(size);
-  }
-
   #cacheFailed(cache: ThreadCache, status: number): never {
     if (cache.message !== "") this.#cacheMessage = cache.message;
     throw this.failure(status);
@@ -290,13 +304,13 @@ export abstract class NativePool {
   /** allocOffset where the cache is not open yet, or does not serve the request. */
   #allocOffsetSlow(size: number): number {
     const cache = this.#cache === undefined ? this.#openCache() : this.#cache;
-    if (cache !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) return this.allocOffset(size);
+    if (cache !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= cache.maxBytes) return allocOffsetIn(this, size);
     // A run of blocks is gathered from the pool's free stack: this thread's cached blocks go back first.
     if (cache !== null && cache.holdsBlocks) cache.flush();
     this.#publish();
     const offset = this.#calls.alloc(this.#handle, sizeArg(size));
     if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
-    this.tookCoreId();
+    this.#tookCoreId();
     return offset;
   }
 
@@ -314,11 +328,11 @@ export abstract class NativePool {
   }
 
   /**
-   * @internal a raw pointer's allocation of `size` bytes from this thread's block cache: its
+   * A raw pointer's allocation of `size` bytes from this thread's block cache: its
    * address, or 0 where the cache is not open (yet) or does not serve the request (the caller
    * takes allocOffset). Throws where the cache fails. Sets no lastTaggedId.
    */
-  cachedAddress(size: number): number {
+  #cachedAddress(size: number): number {
     const cache = this.#blockCache;
     if (cache === null || typeof size !== "number" || !(size >>> 0 === size && size !== 0 && size <= cache.maxBytes)) return 0;
     const address = this.#exclusiveBlocks ? cache.allocAddress(size) : cache.allocSharedAddress(size);
@@ -342,17 +356,17 @@ export abstract class NativePool {
     this.#cache?.publish?.();
   }
 
-  /** @internal gives this thread's cached blocks back to the pool (trim, reset, flushThreadCaches). */
-  flushCache(): void {
+  /** Gives this thread's cached blocks back to the pool (trim, reset, snapshot). */
+  #flushCache(): void {
     this.#cache?.flush();
   }
 
   /**
-   * @internal a core allocation that is not allocOffset's (`allocate`: an offset, or a negative
+   * A core allocation that is not allocOffset's (`allocate`: an offset, or a negative
    * status): where it fails for lack of memory while this thread's cache holds free blocks, they go
    * back to the pool and it runs once more, as a miss of the cache does (src/size_bins.ts).
    */
-  allocInCore(allocate: () => number): number {
+  #allocInCore(allocate: () => number): number {
     this.#publish();
     const offset = allocate();
     const cache = this.#cache;
@@ -673,12 +687,12 @@ export abstract class NativePool {
    * a pool of 10^5 blocks takes a few milliseconds. Draw it with renderMemoryMap().
    */
   snapshot(options?: SnapshotOptions): PoolSnapshot {
-    this.flushCache(); // this thread's cached blocks go back first: the snapshot shows the placement they leave
-    return takeSnapshot(this, options);
+    this.#flushCache(); // this thread's cached blocks go back first: the snapshot shows the placement they leave
+    return takeSnapshot(this, options, (header, regions, regionCapacity, blocks, blockCapacity, stats) => this.#snapshotRecords(header, regions, regionCapacity, blocks, blockCapacity, stats));
   }
 
-  /** @internal the core's snapshot records (see takeSnapshot), through this pool's calls. */
-  snapshotRecords(header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number {
+  /** The core's snapshot records (see takeSnapshot), through this pool's calls. */
+  #snapshotRecords(header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number {
     this.#publish();
     return this.expectOk(this.#calls.snapshot(this.#handle, header, regions, regionCapacity, blocks, blockCapacity, stats));
   }
@@ -742,7 +756,7 @@ export abstract class NativePool {
 
   /** Frees every allocation at once; their handles then throw UseAfterFreeError, and this thread's views of them are detached. */
   reset(): void {
-    this.flushCache();
+    this.#flushCache();
     this.expectOk(this.#calls.reset(this.#handle));
     this.#epoch++;
     this.endedAll();
@@ -751,7 +765,7 @@ export abstract class NativePool {
 
   /** Gives empty regions (all but the first) back to the OS or device; returns the bytes released. */
   trim(): number {
-    this.flushCache();
+    this.#flushCache();
     return this.expectOk(this.#calls.trim(this.#handle));
   }
 
@@ -793,6 +807,8 @@ interface ViewedBlock {
   /** `buffer`'s length as made (0: no spare), read here rather than from a getter a caller may patch. */
   size: number;
   live: boolean;
+  /** The buffer the block's last ended allocation was viewed through, detached since: a view of it handed to deallocate is a double free. */
+  retired: ArrayBuffer | undefined;
 }
 
 /**
@@ -818,6 +834,15 @@ const VIEWED_BLOCKS_MAX = 1024;
 const SPARE_BYTES_MAX = 2 ** 20;
 /** What a block without a spare holds: it fits no allocation (sizes are at least 1) and is never handed out. */
 const NO_SPARE = new ArrayBuffer(0);
+
+/**
+ * Buffers this thread's views of ended allocations were over, detached when they ended, once the
+ * entries of their blocks are gone (reset, destroy, a sweep of spares), of every host pool: a pool
+ * of the same name may take a destroyed one's place. With each block's `retired`, what tells a
+ * view of a freed allocation (a double free) from any other detached view, one of the JavaScript
+ * heap or a window its caller transferred away (no memory freed: an InvalidPointerError).
+ */
+const retiredBuffers = new WeakSet<ArrayBuffer>();
 /** Window views kept per pool and thread for reuse (see HostPool.#windowViews); past this many they are dropped. */
 const WINDOW_VIEWS_MAX = 4096;
 
@@ -858,6 +883,10 @@ export abstract class HostPool extends NativePool {
 
   static {
     isHostPool = (value) => typeof value === "object" && value !== null && #windows in value;
+    provideHostViews(
+      (pool, offset, size, id) => pool.#exactBuffer(offset, size, id),
+      (pool, offset, size, id) => pool.#windowView(offset, size, id),
+    );
   }
 
   /** @internal pools are made by MemoryPoolManager */
@@ -880,7 +909,7 @@ export abstract class HostPool extends NativePool {
   /** An Allocation of `size` bytes. */
   allocate(size: number): Allocation {
     if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.allocate", this);
-    const offset = this.allocOffset(size);
+    const offset = allocOffsetIn(this, size);
     const tagged = this.lastTaggedId; // the id, and in its top bit whether the allocation has guard pages
     const allocation = new Allocation(this, this.addressOf(offset), size, offset, allocationIdOf(tagged), MADE_BY_POOL, this.#endsProof());
     if (this.tracking) this.debug!.allocated(offset, tagged, size, allocation);
@@ -890,12 +919,12 @@ export abstract class HostPool extends NativePool {
   /** A bare pointer for hot paths: no handle object; free it with deallocate(pointer). */
   allocateRaw(size: number): Pointer {
     if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.allocateRaw", this);
-    const address = this.cachedAddress(size);
+    const address = cachedAddressIn(this, size);
     return address !== 0 ? (address as Pointer) : this.#allocateRawSlow(size); // kept small for JSC's inliner, as releaseAddress
   }
 
   #allocateRawSlow(size: number): Pointer {
-    const offset = this.allocOffset(size);
+    const offset = allocOffsetIn(this, size);
     if (this.tracking) this.debug!.allocated(offset, this.lastTaggedId, size, undefined);
     return this.addressOf(offset);
   }
@@ -911,7 +940,7 @@ export abstract class HostPool extends NativePool {
     // Checked before the block is taken: a block with no view would have to be given back.
     if (size > WINDOW_BYTES) throw this.#windowTooLarge(size);
     if (this.debug !== undefined) return this.#windowBytesTracked(size);
-    const offset = this.allocOffset(size);
+    const offset = allocOffsetIn(this, size);
     const made = this.#windowViews.get(offset);
     if (made !== undefined && made[size - 1] !== undefined && made[size] === undefined) return made;
     return this.#newWindowView(offset, size);
@@ -929,9 +958,9 @@ export abstract class HostPool extends NativePool {
     if (this.config.guardPages) {
       throw new UnsupportedOperationError(`pool '${this.name}' has guard pages: it gives no window views (a guarded block's memory moves out of reach when freed, and a window view outlives its allocation): use allocate(n).bytes`);
     }
-    const offset = this.allocOffset(size);
+    const offset = allocOffsetIn(this, size);
     if (this.tracking) this.debug!.allocated(offset, this.lastTaggedId, size, undefined);
-    return this.windowView(offset, size);
+    return this.#windowView(offset, size, allocationIdOf(this.lastTaggedId)); // no guard pages here: refused above
   }
 
   /** Frees an Allocation, its pointer, or a view that starts at its first byte. */
@@ -978,7 +1007,8 @@ export abstract class HostPool extends NativePool {
   }
 
   /**
-   * A view of length 0 handed to deallocate: detached when its allocation ended (a double free), or
+   * A view of length 0 handed to deallocate: detached when its allocation ended (a double free),
+   * detached by whoever owned its buffer (a view of the JavaScript heap: no memory of the pool's), or
    * empty. Once the pool is destroyed, which detached every view, it is what any other free there
    * is (a pointer's: PoolNotFoundError), not a double free of an allocation the caller never freed.
    */
@@ -987,7 +1017,15 @@ export abstract class HostPool extends NativePool {
     if (!(buffer instanceof ArrayBuffer && buffer.detached)) return new InvalidPointerError("cannot free an empty view: it names no memory");
     const freed = this.debug?.detachedFrom(buffer);
     if (freed !== undefined) return new DoubleFreeError(`double free: this view of ${describeAllocation(freed.id, freed.size, freed.ptr, this.name)} was detached when it was freed`);
-    return new DoubleFreeError(`double free: this view was detached when its allocation was freed (pool '${this.name}')`);
+    if (this.#retired(buffer)) return new DoubleFreeError(`double free: this view was detached when its allocation was freed (pool '${this.name}')`);
+    return new InvalidPointerError(`cannot free a detached view that was never one of pool '${this.name}''s allocations in this thread: it names no memory (its buffer was transferred or detached by its owner)`);
+  }
+
+  /** Whether `buffer` is one this thread's views of an ended allocation were over (error paths only: a scan of the blocks). */
+  #retired(buffer: ArrayBuffer): boolean {
+    if (retiredBuffers.has(buffer)) return true;
+    for (const block of this.#blocks.values()) if (block.retired === buffer) return true;
+    return false;
   }
 
   /** An Allocation over a live block of this pool, e.g. a pointer received from a Worker. */
@@ -999,16 +1037,16 @@ export abstract class HostPool extends NativePool {
   }
 
   /**
-   * @internal the buffer over exactly the `size` bytes of allocation `id` at granule `offset`:
+   * The buffer over exactly the `size` bytes of allocation `id` at granule `offset`:
    * the one this thread already made for it, a spare of the same block and size, or a new one.
    */
-  exactBuffer(offset: number, size: number, id: number): ArrayBuffer {
+  #exactBuffer(offset: number, size: number, id: number): ArrayBuffer {
     const block = this.#blocks.get(offset);
     if (block === undefined) {
       // Past VIEWED_BLOCKS_MAX spares, all of them go (a sweep per that many new blocks: amortised O(1)).
       if (this.#blocks.size - this.#liveViews >= VIEWED_BLOCKS_MAX) this.#dropSpares();
       const buffer = this.#newBuffer(offset, size);
-      this.#blocks.set(offset, { id, buffer, size, live: true });
+      this.#blocks.set(offset, { id, buffer, size, live: true, retired: undefined });
       this.#liveViews++;
       return buffer;
     }
@@ -1030,7 +1068,11 @@ export abstract class HostPool extends NativePool {
   }
 
   #dropSpares(): void {
-    for (const [offset, block] of this.#blocks) if (!block.live) this.#blocks.delete(offset);
+    for (const [offset, block] of this.#blocks) {
+      if (block.live) continue;
+      if (block.retired !== undefined) retiredBuffers.add(block.retired);
+      this.#blocks.delete(offset);
+    }
     this.#spareBytes = 0;
   }
 
@@ -1057,6 +1099,7 @@ export abstract class HostPool extends NativePool {
       block.buffer = buffer.transfer();
       this.#spareBytes += block.size;
     }
+    block.retired = buffer;
     block.live = false;
     this.#liveViews--;
   }
@@ -1084,9 +1127,11 @@ export abstract class HostPool extends NativePool {
   override endedAll(): void {
     this.#endCount.ends++;
     for (const [offset, block] of this.#blocks) {
+      if (block.retired !== undefined) retiredBuffers.add(block.retired);
       if (!block.live) continue;
       this.debug?.viewDetached(block.buffer, offset);
       if (!block.buffer.detached) block.buffer.transfer(0);
+      retiredBuffers.add(block.buffer);
     }
     this.#blocks.clear();
     this.#liveViews = 0;
@@ -1094,14 +1139,17 @@ export abstract class HostPool extends NativePool {
   }
 
   /**
-   * @internal a Uint8Array over allocation bytes cut from one of the pool's windows: no buffer of
-   * its own, so nothing detaches it, and its `.buffer` reaches other allocations of the pool. The
-   * block's last window view is handed out again while it spans the same size.
+   * A Uint8Array over allocation `id`'s bytes cut from one of the pool's windows: no buffer of its
+   * own, so nothing detaches it, and its `.buffer` reaches other allocations of the pool. The
+   * block's last window view is handed out again while it spans the same size. On a pool with guard
+   * pages it is the exact view `bytes` gives (a buffer over exactly its bytes, detached when it
+   * ends): a window there would span the guard pages of the blocks around it, guarded or not
+   * itself, and a read of the whole window (`view.buffer.slice()`, structuredClone) faulted on the
+   * first; a guarded block's memory moves out of reach when freed besides, which a window view,
+   * outliving its allocation, reached.
    */
-  windowView(offset: number, size: number): Uint8Array<ArrayBuffer> {
-    if (this.debug !== undefined && this.config.guardPages && native.isGuarded(this.handle, offset)) {
-      throw new InvalidPointerError(`pool '${this.name}': an allocation with guard pages has no window view (its memory moves out of reach when freed): use .bytes`);
-    }
+  #windowView(offset: number, size: number, id: number): Uint8Array<ArrayBuffer> {
+    if (this.debug !== undefined && this.config.guardPages) return new Uint8Array(this.#exactBuffer(offset, size, id));
     // The view this block's last window view was, where it spans exactly `size` bytes: its length is
     // read as elements (one at size - 1, none at size), which no patched getter can answer.
     const made = this.#windowViews.get(offset);
@@ -1134,14 +1182,8 @@ export abstract class HostPool extends NativePool {
   #newWindowView(offset: number, size: number): Uint8Array<ArrayBuffer> {
     if (size > WINDOW_BYTES) throw this.#windowTooLarge(size);
     const at = (offset & WINDOW_GRANULE_MASK) * GRANULE_BYTES;
-    // A pool with guard pages (sampled: its unguarded allocations have window views) cuts none from
-    // a window: a window spans its guarded neighbours' inaccessible pages, and whatever reads a view's
-    // whole buffer (structuredClone, postMessage, view.buffer.slice()) killed the process there, on a
-    // report of an overflow of an allocation the caller never touched. Its buffer is the block's own,
-    // made once and handed out again as a window view is, and detached by nothing either.
-    const view = this.config.guardPages
-      ? new Uint8Array(toArrayBuffer(this.addressOf(offset), 0, size))
-      : new Uint8Array(this.#window(offset >>> WINDOW_SHIFT, at + size), at, size);
+    // (Never on a pool with guard pages: #windowView gives the exact view there.)
+    const view = new Uint8Array(this.#window(offset >>> WINDOW_SHIFT, at + size), at, size);
     if (this.#windowViews.size >= WINDOW_VIEWS_MAX) this.#windowViews.clear();
     this.#windowViews.set(offset, view);
     return view;
@@ -1179,7 +1221,11 @@ export abstract class HostPool extends NativePool {
     } finally {
       if (this.destroyed) {
         trackedPools.delete(this);
-        for (const buffer of [...this.#windows, ...this.#outgrownWindows]) if (buffer !== undefined && !buffer.detached) buffer.transfer(0);
+        for (const buffer of [...this.#windows, ...this.#outgrownWindows]) {
+          if (buffer === undefined || buffer.detached) continue;
+          buffer.transfer(0);
+          retiredBuffers.add(buffer);
+        }
         this.#windows.length = 0;
         this.#outgrownWindows.length = 0;
         this.#windowViews.clear();

@@ -109,15 +109,18 @@ interface Records {
 /** Capacity that fitted last time, per pool: a repeated snapshot needs one core call. */
 const lastCapacity = new WeakMap<NativePool, { regions: number; blocks: number }>();
 
-/** @internal reads the records, growing the buffers until they fit (a Worker may be allocating). */
-function readRecords(pool: NativePool): Records {
+/** The core's snapshot call, through a pool's own calls (a private method of the pool: no caller hands the core records of its own sizes). */
+export type ReadSnapshot = (header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array) => number;
+
+/** Reads the records, growing the buffers until they fit (a Worker may be allocating). */
+function readRecords(pool: NativePool, read: ReadSnapshot): Records {
   let capacity = lastCapacity.get(pool) ?? { regions: 16, blocks: 1024 };
   for (;;) {
     const header = new Uint32Array(snapshotHeader.bytes / 4);
     const regions = new Uint32Array(capacity.regions * REGION_WORDS);
     const blocks = new ArrayBuffer(capacity.blocks * BLOCK_BYTES);
     const stats = new Float64Array(STATS_FIELDS.length);
-    const status = pool.snapshotRecords(header, regions, capacity.regions, new Uint8Array(blocks), capacity.blocks, stats);
+    const status = read(header, regions, capacity.regions, new Uint8Array(blocks), capacity.blocks, stats);
     // Copied at once: the JIT may reuse earlier reads of memory the core wrote (see native.ts).
     const copied = header.slice();
     const regionCount = copied[snapshotHeader.fields.regionCount.index]!;
@@ -138,13 +141,13 @@ function readRecords(pool: NativePool): Records {
 }
 
 /** @internal pool.snapshot() */
-export function takeSnapshot(pool: NativePool, options?: SnapshotOptions): PoolSnapshot {
+export function takeSnapshot(pool: NativePool, options: SnapshotOptions | undefined, read: ReadSnapshot): PoolSnapshot {
   const given = optionsArg("SnapshotOptions", options, ["details"]).details;
   if (!(given === undefined || typeof given === "function")) {
     throw new ConfigError("details", given, "must be a function from { id, offset } to { ageMs?, stack? }", "SnapshotOptions");
   }
   const takenAt = new Date().toISOString();
-  const records = readRecords(pool);
+  const records = readRecords(pool, read);
   const header = (field: keyof typeof snapshotHeader.fields) => records.header[snapshotHeader.fields[field].index]!;
   const [regionCount, blockCount, lastId, idMax] = [header("regionCount"), header("blockCount"), header("lastId"), header("idMax")];
   const regionField = snapshotRegion.fields;

@@ -113,8 +113,9 @@ export function isWellFormedName(value: unknown): value is string {
 }
 
 /**
- * A plain object: made with `{}` (or Object.create(null)), not a class instance, array or function.
- * A Proxy whose getPrototypeOf trap throws (or a revoked one) is none.
+ * A plain object: made with `{}` (or Object.create(null)), not a class instance, array or function;
+ * in any realm (`vm.runInNewContext("({ maxSize: 1 << 20 })")` makes one whose prototype is that
+ * realm's Object.prototype, not this one's). A Proxy whose traps throw (or a revoked one) is none.
  */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null) return false;
@@ -124,7 +125,26 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   } catch {
     return false;
   }
-  return proto === Object.prototype || proto === null;
+  return proto === Object.prototype || proto === null || isObjectPrototypeOfARealm(proto);
+}
+
+/** How the engine prints its own Object constructor: every realm's prints the same. */
+const OBJECT_SOURCE = Function.prototype.toString.call(Object);
+
+/**
+ * Whether `proto` is a realm's Object.prototype: the end of its chain, whose own `constructor` is
+ * the engine's Object function of that realm, whose own `prototype` is `proto`. Read through
+ * descriptors, so no getter runs; a Proxy whose traps throw is none.
+ */
+function isObjectPrototypeOfARealm(proto: unknown): boolean {
+  if (typeof proto !== "object" || proto === null) return false;
+  try {
+    if (Object.getPrototypeOf(proto) !== null) return false;
+    const made: unknown = Object.getOwnPropertyDescriptor(proto, "constructor")?.value;
+    return typeof made === "function" && Object.getOwnPropertyDescriptor(made, "prototype")?.value === proto && Function.prototype.toString.call(made) === OBJECT_SOURCE;
+  } catch {
+    return false;
+  }
 }
 
 /** What a caller's object threw as it was read, for a message (reading the error may throw too). */

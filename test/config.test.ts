@@ -53,8 +53,9 @@ describe("PoolConfig validation", () => {
     expectConfigError({ allocatorType: "FixedSize", blockSize: 4096, initialSize: 1024 }, "blockSize");
   });
 
-  test("blockSize is ignored by Variable pools", () => {
-    expect(() => configWith({ allocatorType: "Variable", blockSize: 0 }).validate()).not.toThrow();
+  test("blockSize is ignored by Variable pools, but a bad one is refused there too", () => {
+    expect(() => configWith({ allocatorType: "Variable", blockSize: 64 }).validate()).not.toThrow();
+    expect(() => configWith({ allocatorType: "Variable", blockSize: 0 }).validate()).toThrow(ConfigError);
   });
 
   for (const alignment of [0, 3, 24, 8192, 2.5, NaN]) {

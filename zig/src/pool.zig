@@ -828,14 +828,36 @@ pub const Pool = struct {
         self.gpu.reset();
     }
 
-    /// Gives every empty region but the first back to the OS; returns the bytes released.
+    /// Gives every empty region but the first back to the OS; returns the bytes released. Every
+    /// call counts in trim_count, a pool that gives nothing back too (README: trimCount).
     pub fn trim(self: *Pool) u64 {
-        if (!self.trims()) return 0;
+        if (!self.trims()) {
+            self.countUntrimmed();
+            return 0;
+        }
         self.lock();
         defer self.unlock();
         self.gpu.reclaim(self, null, true);
         self.stats.trim_count += 1;
         return self.releaseEmptyRegions();
+    }
+
+    /// A trim of a pool that gives nothing back, counted under the lock its record is kept under:
+    /// a lock-free placement's growth lock (its figures are read under it), else the pool's own.
+    fn countUntrimmed(self: *Pool) void {
+        assert(!self.trims());
+        if (self.shared) |shared| return self.countTrimUnder(&shared.growth_mutex);
+        if (self.sharded) |sharded| return self.countTrimUnder(&sharded.growth_mutex);
+        self.lock();
+        defer self.unlock();
+        self.stats.trim_count += 1;
+    }
+
+    fn countTrimUnder(self: *Pool, mutex: anytype) void {
+        assert(self.shared != null or self.sharded != null);
+        mutex.lock();
+        defer mutex.unlock();
+        self.stats.trim_count += 1;
     }
 
     /// Whether the pool may give regions back.
@@ -1160,15 +1182,24 @@ test "a pool grows by what its strategy will find: sizes just above a region are
     }
 }
 
+/// Every thread-safety mode a fixed pool takes: threadSafety, and whether it has thread caches.
+const fixed_modes = [_]struct { ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
+
+/// The test config of a fixed pool of `block_size`-byte blocks in `mode` (one of fixed_modes).
+fn fixedConfigIn(mode: @TypeOf(fixed_modes[0]), block_size: u64) Config {
+    assert(block_size > 0);
+    var config = testConfig(.fixed_size);
+    config.block_size = block_size;
+    config.thread_safety = mode[0];
+    config.thread_local_cache = mode[1];
+    return config;
+}
+
 test "a fixed pool serves a request of several blocks as a contiguous run, in every thread-safety mode" {
-    const modes = [_]struct { ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
-    for (modes) |mode| {
-        var config = testConfig(.fixed_size);
-        config.block_size = 1024;
+    for (fixed_modes) |mode| {
+        var config = fixedConfigIn(mode, 1024);
         config.initial_size = 16 * 1024;
         config.max_size = 0;
-        config.thread_safety = mode[0];
-        config.thread_local_cache = mode[1];
         const pool = try Pool.create(std.testing.allocator, "runs", config);
         defer pool.destroy();
         pool.published(0);
@@ -1258,4 +1289,15 @@ test "JavaScript's bins through the pool's layers: a miss counted at its block's
     try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(F.free_count)]);
     const again = try pool.alloc(100, null); // the flushed block is the placement's again
     try std.testing.expectEqual(placed.g, again.g);
+}
+
+test "every trim counts in trim_count, on a pool that gives nothing back too (lock-free, thread-cached)" {
+    for (fixed_modes) |mode| {
+        const pool = try Pool.create(std.testing.allocator, "trims", fixedConfigIn(mode, 64));
+        defer pool.destroy();
+        pool.published(0);
+        const released = pool.trim() + pool.trim();
+        try std.testing.expectEqual(@as(u64, 2), pool.stats.trim_count);
+        if (!pool.trims()) try std.testing.expectEqual(@as(u64, 0), released);
+    }
 }
