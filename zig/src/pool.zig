@@ -243,12 +243,12 @@ pub const Pool = struct {
         const room = (self.arena.reserved_bytes - first_bytes) / granularity * granularity;
         const grown_bytes = @min(room, tlsf_mod.region_granules_max * granule_bytes / granularity * granularity);
         const block_bytes = switch (self.strategy) {
-            // A run of whole blocks in one region (a run never spans two), below 4 GiB.
+            // A run of whole blocks in one region (a run never spans two).
             .fixed_size => |fixed| blk: {
                 const stride_bytes = @as(u64, fixed.stride) * granule_bytes;
                 const blocks = @max(first_bytes, grown_bytes) / stride_bytes;
                 assert(blocks >= 1);
-                break :blk @min(blocks * stride_bytes, std.math.maxInt(u32) / stride_bytes * stride_bytes);
+                break :blk blocks * stride_bytes;
             },
             .variable => granule_bytes * @max(self.firstRegionBlockGranules(), grownRegionBlockGranules(grown_bytes, self.alignment_granules)),
         };
@@ -259,7 +259,8 @@ pub const Pool = struct {
         assert(block_bytes % granule_bytes == 0 and block_bytes > overhead);
         const request_bytes = (block_bytes - overhead) / granule_bytes * granule_bytes;
         assert(request_bytes > 0);
-        return request_bytes;
+        // A fixed-size block keeps its request's size in 32 bits (a run of 4 GiB holds 4 GiB - 1).
+        return if (self.strategy == .fixed_size) @min(request_bytes, std.math.maxInt(u32)) else request_bytes;
     }
 
     /// The largest block the first region of a Variable pool holds at the pool's alignment.
