@@ -225,30 +225,59 @@ pub const Pool = struct {
             return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes of {s} memory", .{ config.initial_size, @tagName(config.kind) });
         };
         self.growth_step_bytes = self.arena.regionBytes(first_index);
-        if (config.strategy == .fixed_size) self.size_max = self.largestRunBytes();
+        self.size_max = self.largestRequestBytes();
         return self;
     }
 
-    /// A fixed-size pool's largest request, made once its first region is there: a run of whole
-    /// blocks in one region (a run never spans two) of its reservation, in the first region or in
-    /// one region of all the room beside it (the first region is never given back), below 4 GiB.
-    /// A larger request could not be served however many blocks were free: InvalidSize, where
-    /// OutOfMemory would say that freeing some might help. (A pool with growth 0 answers
-    /// OutOfMemory past its first region, as a Variable pool does: test/sizes.test.ts.)
-    fn largestRunBytes(self: *const Pool) u64 {
+    /// A pool's largest request, made once its first region is there: what the largest block one
+    /// region of its reservation holds (the first region, or one region of all the room beside it:
+    /// the first region is never given back; a region's length is a u32 of granules) less the
+    /// bytes a block holds besides its request (canaries). A larger request could not be served
+    /// however much were free: InvalidSize, where OutOfMemory would say that freeing some might
+    /// help; an empty pool serves this size. (A pool with growth 0 answers OutOfMemory past its
+    /// first region: test/sizes.test.ts.) The one place the limit is made, for every strategy.
+    fn largestRequestBytes(self: *const Pool) u64 {
         assert(self.arena.regions.items.len == 1 and self.journal == null);
-        const stride_bytes = @as(u64, self.strategy.fixed_size.stride) * granule_bytes;
         const granularity = self.arena.backend.granularity();
         const first_bytes = self.arena.regionBytes(0);
         const room = (self.arena.reserved_bytes - first_bytes) / granularity * granularity;
-        const grown_bytes = @min(room, @as(u64, tlsf_mod.region_granules_max) * granule_bytes);
-        const blocks = @max(first_bytes, grown_bytes) / stride_bytes;
-        assert(blocks >= 1);
-        // A run holds the request and the debug layer's canaries: sizeMax of a pool with canaries
-        // said the run's every byte, and allocate(sizeMax) on an empty pool was an OutOfMemoryError.
+        const grown_bytes = @min(room, tlsf_mod.region_granules_max * granule_bytes / granularity * granularity);
+        const block_bytes = switch (self.strategy) {
+            // A run of whole blocks in one region (a run never spans two).
+            .fixed_size => |fixed| blk: {
+                const stride_bytes = @as(u64, fixed.stride) * granule_bytes;
+                const blocks = @max(first_bytes, grown_bytes) / stride_bytes;
+                assert(blocks >= 1);
+                break :blk blocks * stride_bytes;
+            },
+            .variable => granule_bytes * @max(self.firstRegionBlockGranules(), grownRegionBlockGranules(grown_bytes, self.alignment_granules)),
+        };
+        // A block holds the request and the debug layer's canaries: sizeMax of a pool with canaries
+        // said the block's every byte, and allocate(sizeMax) on an empty pool was an OutOfMemoryError.
+        // The layer rounds a request up to whole granules (Layer.strategyBlockBytes).
         const overhead = self.requestOverheadBytes();
-        assert(stride_bytes > overhead);
-        return @min(blocks * stride_bytes - overhead, std.math.maxInt(u32));
+        assert(block_bytes % granule_bytes == 0 and block_bytes > overhead);
+        const request_bytes = (block_bytes - overhead) / granule_bytes * granule_bytes;
+        assert(request_bytes > 0);
+        // A fixed-size block keeps its request's size in 32 bits (a run of 4 GiB holds 4 GiB - 1).
+        return if (self.strategy == .fixed_size) @min(request_bytes, std.math.maxInt(u32)) else request_bytes;
+    }
+
+    /// The largest block the first region of a Variable pool holds at the pool's alignment.
+    fn firstRegionBlockGranules(self: *const Pool) u64 {
+        const region = self.arena.regions.items[0];
+        assert(region.committed and region.len > 0 and self.alignment_granules > 0);
+        const aligned_start = std.mem.alignForward(u64, region.start, self.alignment_granules);
+        return region.end() -| aligned_start;
+    }
+
+    /// The largest block a Variable pool's new region of `region_bytes` is sure to hold: the one
+    /// whose `regionBytesFor` (tlsf.granulesSureToFit: room at any start) `growFor` commits in it.
+    fn grownRegionBlockGranules(region_bytes: u64, alignment_granules: u32) u64 {
+        assert(region_bytes % granule_bytes == 0 and region_bytes / granule_bytes <= tlsf_mod.region_granules_max);
+        const granules = (region_bytes / granule_bytes) -| (alignment_granules - 1);
+        assert(granules == 0 or tlsf_mod.granulesSureToFit(granules, alignment_granules) * granule_bytes <= region_bytes);
+        return granules;
     }
 
     /// The bytes a block holds besides its request (the debug layer's canaries; see Layer.requestOverheadBytes).
@@ -1103,6 +1132,32 @@ test "a variable pool at maxSize serves one request of all of it: a size past it
     };
 }
 
+test "a variable pool's sizeMax is the largest block one region it can add holds, less canaries: an empty pool serves it, one byte more is invalid" {
+    const modes = [_]ThreadSafety{ .none, .mutex, .lock_free };
+    // initialSize, maxSize, growth: the first region (64 KiB) is never given back, so a request
+    // past what fits beside it (960 KiB and less) could never be served; or the whole reservation.
+    const shapes = [_]struct { u64, u64, f64 }{ .{ 64 << 10, 1 << 20, 2.0 }, .{ 1 << 20, 1 << 20, 0 } };
+    for (modes) |mode| for ([_]u32{ 16, 4096 }) |alignment| for ([_]bool{ false, true }) |canaries| for (shapes) |shape| {
+        if (canaries and (!debug_layer_built or mode == .lock_free)) continue; // canaries work under a lock
+        var config = testConfig(.variable);
+        config.initial_size = shape[0];
+        config.max_size = shape[1];
+        config.growth = shape[2];
+        config.alignment = alignment;
+        config.thread_safety = mode;
+        config.debug.canaries = canaries;
+        const pool = try Pool.create(std.testing.allocator, "variable size max", config);
+        defer pool.destroy();
+        pool.published(0);
+        const size_max = pool.sizeMax();
+        try std.testing.expect(size_max % granule_bytes == 0 and size_max <= shape[1]);
+        if (!canaries and alignment == 16) try std.testing.expectEqual(if (shape[0] == shape[1]) shape[1] else shape[1] - shape[0], size_max);
+        try std.testing.expectError(error.InvalidSize, pool.alloc(size_max + 1, null));
+        const largest = try pool.alloc(size_max, null);
+        _ = try pool.free(largest.g, largest.id);
+    };
+}
+
 test "a fixed pool whose maxSize cannot hold one block with its canaries is refused as a setting; one request past its largest run is InvalidSize" {
     var config = testConfig(.fixed_size);
     config.block_size = 64 * 1024;
@@ -1166,7 +1221,8 @@ test "a pool grows by what its strategy will find: sizes just above a region are
             }
         }
     }
-    // Growth off, or at maxSize: the exact error, and nothing committed by the failed tries.
+    // Growth off, or at maxSize: the exact error, and nothing committed by the failed tries. A
+    // request no region beside the first (never given back) could hold is invalid, not counted.
     for ([_]f64{ 0, 1 }) |growth| {
         var config = testConfig(.variable);
         config.initial_size = 1024 * 1024;
@@ -1174,11 +1230,15 @@ test "a pool grows by what its strategy will find: sizes just above a region are
         config.growth = growth;
         const pool = try Pool.create(std.testing.allocator, "bounded", config);
         defer pool.destroy();
+        try std.testing.expectEqual(@as(u64, 3 * 1024 * 1024), pool.sizeMax());
+        try std.testing.expectError(error.InvalidSize, pool.alloc(4 * 1024 * 1024 - 16, null));
+        const held = if (growth > 0) try pool.alloc(pool.sizeMax(), null) else null; // to maxSize
         const committed = pool.arena.committed_bytes;
-        for (0..3) |_| try std.testing.expectError(error.OutOfMemory, pool.alloc(4 * 1024 * 1024 - 16, null));
+        for (0..3) |_| try std.testing.expectError(error.OutOfMemory, pool.alloc(pool.sizeMax(), null));
         try std.testing.expectEqual(committed, pool.arena.committed_bytes);
-        try std.testing.expectEqual(@as(u64, 0), pool.stats.growth_count);
+        try std.testing.expectEqual(@as(u64, if (growth > 0) 1 else 0), pool.stats.growth_count);
         try std.testing.expectEqual(@as(u64, 3), pool.stats.failed_allocations);
+        if (held) |block| _ = try pool.free(block.g, block.id);
     }
 }
 
@@ -1247,7 +1307,9 @@ test "no JavaScript bins for a pool an NVTX tool watches: its frees must reach t
 }
 
 test "JavaScript's bins through the pool's layers: a miss counted at its block's bytes, a failed one counted; a binned block is free to every reader, and a flush gives it back" {
-    const pool = try Pool.create(std.testing.allocator, "bins", testConfig(.variable));
+    var config = testConfig(.variable);
+    config.growth = 0;
+    const pool = try Pool.create(std.testing.allocator, "bins", config);
     defer pool.destroy();
     const bins = pool.openBins().?;
     const F = stats_mod.Field;
@@ -1257,8 +1319,10 @@ test "JavaScript's bins through the pool's layers: a miss counted at its block's
     pool.writeStats(&out);
     try std.testing.expectEqual(@as(f64, 100), out[@intFromEnum(F.bytes_in_use)]);
     try std.testing.expectEqual(@as(f64, 1024), out[@intFromEnum(F.bytes_allocated)]);
-    // No room for the block's capacity (the pool reserves 256 KiB): the statistics layer counts it.
-    try std.testing.expectError(error.OutOfMemory, pool.allocBinned(100, 250 * 1024));
+    // No room for the block's capacity (growth off: the first region is 64 KiB): the statistics
+    // layer counts it. A capacity no region of the 256 KiB reservation holds is invalid, not counted.
+    try std.testing.expectError(error.OutOfMemory, pool.allocBinned(100, 128 * 1024));
+    try std.testing.expectError(error.InvalidSize, pool.allocBinned(100, pool.sizeMax() + granule_bytes));
     try std.testing.expectError(error.InvalidSize, pool.allocBinned(100, 50)); // a block smaller than its request
     pool.writeStats(&out);
     try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(F.failed_allocations)]);
