@@ -7,7 +7,7 @@
  * pool itself: a request of largestFreeBlock is served without growing. Pools of several regions
  * (growth 2), full, emptied in random orders and densities, with a free end and a free start, and
  * with blocks held by the JavaScript cache ("none") or thread caches. Then runs placed through the
- * word scans (unlinked from a stack under its mutex, or drained from a lock-free one) among single
+ * word scans (the free stack drained down to the run the state words show) among single
  * blocks, freed at random: none overlaps another (stamps), and the figures balance.
  */
 import { describe, expect, test } from "bun:test";
@@ -88,7 +88,7 @@ describe("largestFreeBlock of FixedSize pools: the longest free run, however ear
   }
 });
 
-describe("runs on FixedSize pools, found by the word scans and unlinked or drained: never two on one block", () => {
+describe("runs on FixedSize pools, found by the word scans and drained from the free stack: never two on one block", () => {
   for (const [name, shape] of shapes) {
     test(name, () => {
       const p = pool(`statscost-runs-${name}`, { ...shape, allocatorType: "FixedSize", blockSize: block, initialSize: 64 * KiB, growth: 2 });
