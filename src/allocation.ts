@@ -303,11 +303,6 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     if (damage !== undefined) throw damage;
   }
 
-  /** @internal throws UseAfterFreeError unless the block is still this allocation's (copies check both sides). */
-  assertUsable(action: string): void {
-    this.#assertAlive(action);
-  }
-
   /** @internal hook for subclasses that cache views. */
   protected onFreed(): void {}
 
