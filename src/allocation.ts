@@ -101,12 +101,14 @@ export let endsOnlyHere: (allocation: PoolAllocation) => boolean;
 /** @internal the view `bytes` made last (Allocation's cachedBytes). */
 export let viewOfAllocation: (allocation: Allocation) => Uint8Array<ArrayBuffer> | undefined;
 /**
- * @internal the view `bytes` made last where it proves the allocation alive, else undefined: it is
- * attached, and every end of the allocation detaches it (endsOnlyHere). Attached is read as
- * `view[0] !== undefined`, an element read that no property, subclass or patched prototype can
- * answer (a detached view has no elements; an allocation has at least one byte).
+ * @internal where `side` is an Allocation, the view `bytes` made last where it proves the allocation
+ * alive, else undefined (and undefined for anything that is not an Allocation: one call both tells
+ * what a side is and proves it, for copy()'s fast paths). It is attached, and every end of the
+ * allocation detaches it (endsOnlyHere). Attached is read as `view[0] !== undefined`, an element
+ * read that no property, subclass or patched prototype can answer (a detached view has no elements;
+ * an allocation has at least one byte). The view spans exactly the allocation's bytes.
  */
-export let liveViewHere: (allocation: Allocation) => Uint8Array<ArrayBuffer> | undefined;
+export let liveViewHere: (side: unknown) => Uint8Array<ArrayBuffer> | undefined;
 
 /*
  * A host pool's views of its blocks, which only the pool's private methods make: an exact buffer
@@ -346,9 +348,10 @@ export class Allocation extends PoolAllocation<HostPool> {
   static {
     hasHostFields = (value) => #bytes in value;
     viewOfAllocation = (allocation) => allocation.#bytes;
-    liveViewHere = (allocation) => {
-      const view = allocation.#bytes;
-      return view !== undefined && view[0] !== undefined && endsOnlyHere(allocation) ? view : undefined;
+    liveViewHere = (side) => {
+      if (typeof side !== "object" || side === null || !(#bytes in side)) return undefined;
+      const view = side.#bytes;
+      return view !== undefined && view[0] !== undefined && endsOnlyHere(side) ? view : undefined;
     };
   }
 

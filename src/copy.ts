@@ -181,21 +181,6 @@ function copyAllocationBytes(dst: Allocation, src: Allocation, bytes: number | u
 }
 
 /**
- * All of one allocation into another at `at`, where both views are attached (so both live: see
- * above): the engine's set on the two views, for less than the crossing into the core costs
- * (bench/RESULTS.md). 0 where it does not apply: copyAllocationBytes then tries the memmove.
- */
-function copyAllocationViews(dst: Allocation, src: Allocation, bytes: number | undefined, at: number): number {
-  const length = sizeOfAllocation(src);
-  if (!fitsWhole(bytes, length, sizeOfAllocation(dst), at)) return 0;
-  const to = liveViewHere(dst);
-  const from = liveViewHere(src);
-  if (to === undefined || from === undefined) return 0;
-  setBytes.call(to, from, at);
-  return length;
-}
-
-/**
  * Whether this thread knows, with no call into the core, that an allocation lives, and that it is
  * one whose every end this thread makes (a host pool of threadSafety "none", not PMEM: no persist
  * is owed): its pool's count of ends (knownAlive), or its attached view (see above).
@@ -204,22 +189,10 @@ function provenAlive(allocation: Allocation): boolean {
   return knownAlive(allocation) || liveViewHere(allocation) !== undefined;
 }
 
-/** A Uint8Array (or Buffer) of its own: `set` copies its bytes as they are. */
-function isByteArray(side: CopySide): side is Uint8Array {
-  if (!ArrayBuffer.isView(side)) return false;
-  const proto: unknown = Object.getPrototypeOf(side);
+/** Whether a view is a Uint8Array (or Buffer) of its own: `set` copies its bytes as they are. */
+function hasOwnBytes(view: ArrayBufferView): view is Uint8Array {
+  const proto: unknown = Object.getPrototypeOf(view);
   return proto === Uint8Array.prototype || proto === bufferPrototype;
-}
-
-/** What a Uint8Array's `length` says, where it says a number (a caller's getter may say anything). */
-function claimedLength(view: Uint8Array): number {
-  const claimed: unknown = view.length;
-  return typeof claimed === "number" ? claimed : -1;
-}
-
-/** Whether a Uint8Array has exactly `claimed` elements (attached, and not lying about its length). */
-function hasLength(view: Uint8Array, claimed: number): boolean {
-  return view[claimed - 1] !== undefined && view[claimed] === undefined;
 }
 
 /**
@@ -227,57 +200,62 @@ function hasLength(view: Uint8Array, claimed: number): boolean {
  * (or Buffer), by the mover for the pair; 0 for any other pair. A part of a typed source goes to
  * the checked path: cutting it (subarray) would run a caller's code (its species constructor)
  * between the checks and the copy.
+ *
+ * An allocation's side is its live view (liveViewHere: one call tells what the side is and proves
+ * it alive), which spans exactly its bytes; so a destination's room is one element read (the last
+ * byte the copy writes exists), and neither side's size is read but the source's. Allocations
+ * proven alive otherwise (their pool's count of ends, never viewed) go to copyAllocationBytes.
  */
 function copyHostBytes(dst: CopySide, src: CopySide, bytes: number | undefined, at: number): number {
-  if (isByteArray(dst)) {
-    if (isByteArray(src)) return copyByteArrays(dst, src, bytes, at);
-    if (isAllocation(src)) return copyFromAllocation(dst, src, bytes, at);
-  } else if (isAllocation(dst)) {
-    if (isAllocation(src)) return copyAllocationViews(dst, src, bytes, at) || copyAllocationBytes(dst, src, bytes, at, 0);
-    if (isByteArray(src)) return copyIntoAllocation(dst, src, bytes, at);
+  // ArrayBuffer.isView first: it costs less than a brand check that fails (liveViewHere of a typed array).
+  if (!ArrayBuffer.isView(dst)) {
+    const to = liveViewHere(dst);
+    if (to !== undefined) {
+      if (ArrayBuffer.isView(src)) return hasOwnBytes(src) ? copyIntoView(to, src, confirmedLength(src), bytes, at) : 0;
+      const from = liveViewHere(src);
+      if (from !== undefined) return copyIntoView(to, from, sizeOfAllocation(src as Allocation), bytes, at);
+    }
+    return isAllocation(dst) && isAllocation(src) ? copyAllocationBytes(dst, src, bytes, at, 0) : 0;
   }
-  return 0;
-}
-
-/** Whether `length` bytes, all of a source of `fromLength`, fit a destination of `toLength` at `at` (`bytes` as copy() was given it). */
-function fitsWhole(bytes: number | undefined, fromLength: number, toLength: number, at: number): boolean {
-  return fromLength > 0 && (bytes === undefined || bytes === fromLength) && at + fromLength <= toLength;
+  if (!hasOwnBytes(dst)) return 0;
+  if (ArrayBuffer.isView(src)) return hasOwnBytes(src) ? copyIntoByteArray(dst, src, confirmedLength(src), bytes, at) : 0;
+  const from = liveViewHere(src);
+  return from !== undefined ? copyIntoByteArray(dst, from, sizeOfAllocation(src as Allocation), bytes, at) : 0;
 }
 
 /**
- * Between two Uint8Arrays (or Buffers), by the engine's set. Claimed lengths are read first: a
- * patched `length` getter is a caller's code and may end an allocation or detach a view; after
- * them only elements are read.
+ * A Uint8Array's `length` where it is true: the claim (read first: a patched `length` getter is a
+ * caller's code and may end an allocation or detach a view; after it only elements are read),
+ * confirmed by two element reads (one at length - 1, none at length); 0 where it lies or the view
+ * is empty or detached.
  */
-function copyByteArrays(dst: Uint8Array, src: Uint8Array, bytes: number | undefined, at: number): number {
-  const fromLength = claimedLength(src);
-  const toLength = claimedLength(dst);
-  if (!(fitsWhole(bytes, fromLength, toLength, at) && hasLength(src, fromLength) && hasLength(dst, toLength))) return 0;
-  if (tracksPmemMemory() && trackedPoolAt(addressOf(dst), toLength)?.kind === "pmem") return 0;
-  setBytes.call(dst, src, at);
-  return fromLength;
+function confirmedLength(view: Uint8Array): number {
+  const claimed: unknown = view.length;
+  return typeof claimed === "number" && view[claimed - 1] !== undefined && view[claimed] === undefined ? claimed : 0;
 }
 
-/** A Uint8Array into an allocation, through its attached view (see above). */
-function copyIntoAllocation(dst: Allocation, src: Uint8Array, bytes: number | undefined, at: number): number {
-  const fromLength = claimedLength(src);
-  if (!(fitsWhole(bytes, fromLength, sizeOfAllocation(dst), at) && hasLength(src, fromLength))) return 0;
-  const to = liveViewHere(dst);
-  if (to === undefined) return 0;
-  setBytes.call(to, src, at);
-  return fromLength;
+/**
+ * Whether `length` bytes (all of a source: `bytes` as copy() was given it must say the same, or
+ * nothing) fit `to` at `at`: its element at `at + length - 1` exists, an element read that no
+ * getter answers.
+ */
+function fits(to: Uint8Array, length: number, bytes: number | undefined, at: number): boolean {
+  return length > 0 && (bytes === undefined || bytes === length) && to[at + length - 1] !== undefined;
 }
 
-/** An allocation into a Uint8Array, through the allocation's attached view (see above). */
-function copyFromAllocation(dst: Uint8Array, src: Allocation, bytes: number | undefined, at: number): number {
-  const toLength = claimedLength(dst);
-  const fromLength = sizeOfAllocation(src);
-  if (!(fitsWhole(bytes, fromLength, toLength, at) && hasLength(dst, toLength))) return 0;
-  const from = liveViewHere(src);
-  if (from === undefined) return 0;
-  if (tracksPmemMemory() && trackedPoolAt(addressOf(dst), toLength)?.kind === "pmem") return 0;
+/** All of `from` (`length` bytes, confirmed) into an allocation's live view at `at`, by the engine's set. */
+function copyIntoView(to: Uint8Array, from: Uint8Array, length: number, bytes: number | undefined, at: number): number {
+  if (!fits(to, length, bytes, at)) return 0;
+  setBytes.call(to, from, at);
+  return length;
+}
+
+/** All of `from` (`length` bytes, confirmed) into a Uint8Array (or Buffer) at `at`, by the engine's set, unless it views PMEM. */
+function copyIntoByteArray(dst: Uint8Array, from: Uint8Array, length: number, bytes: number | undefined, at: number): number {
+  if (!fits(dst, length, bytes, at)) return 0;
+  if (tracksPmemMemory() && trackedPoolAt(addressOf(dst), byteLengthOf(dst))?.kind === "pmem") return 0;
   setBytes.call(dst, from, at);
-  return fromLength;
+  return length;
 }
 
 /**
