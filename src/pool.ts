@@ -811,19 +811,6 @@ interface ViewedBlock {
   retired: ArrayBuffer | undefined;
 }
 
-/**
- * What a view's `byteOffset` says, -1 where it says no number or throws: a subclass's or a patched
- * getter is a caller's code, and deallocate must answer a view it cannot free with a typed error.
- */
-function claimedByteOffset(view: ArrayBufferView): number {
-  try {
-    const at: unknown = view.byteOffset;
-    return typeof at === "number" ? at : -1;
-  } catch {
-    return -1;
-  }
-}
-
 /** Spare buffers kept per pool and thread (see HostPool.#blocks); past this many they are dropped. */
 const VIEWED_BLOCKS_MAX = 1024;
 /**
@@ -870,6 +857,11 @@ export abstract class HostPool extends NativePool {
    * window view outlives its allocation anyway (see windowView), so reusing it gives up nothing more.
    */
   readonly #windowViews = new Map<number, Uint8Array<ArrayBuffer>>();
+  /**
+   * Every window view this pool made (while it lives), to the granule offset of its block: what
+   * deallocate(view) frees, found by the view itself (no getter of the caller's asked, no address).
+   */
+  #windowViewOffsets = new WeakMap<object, number>();
   /** By granule offset: the blocks this thread made view buffers for (live ones and spares). One entry per block, reused, so a view costs one lookup. */
   readonly #blocks = new Map<number, ViewedBlock>();
   /** How many of #blocks are live: frees skip the lookup while none is. */
@@ -970,8 +962,9 @@ export abstract class HostPool extends NativePool {
     // A window view this pool handed out frees its block by address, as a pointer would: one
     // lookup, with no address asked of the engine (a window view outlives its allocation anyway).
     // Asked first, and kept small for JSC's inliner: the loops that free window views are hot ones.
-    const windowed = this.#windowViews.size === 0 || !ArrayBuffer.isView(target) ? -1 : this.#windowViewBlock(target);
-    if (windowed >= 0) return this.releaseAddress(this.addressOf(windowed));
+    // Attached (an element read): a view whose window the caller transferred away names no memory.
+    const windowed = typeof target === "object" ? this.#windowViewOffsets.get(target) : undefined;
+    if (windowed !== undefined && (target as Uint8Array)[0] !== undefined) return this.releaseAddress(this.addressOf(windowed));
     this.#deallocateObject(target);
   }
 
@@ -1157,24 +1150,6 @@ export abstract class HostPool extends NativePool {
     return this.#newWindowView(offset, size);
   }
 
-  /**
-   * The granule offset of the block whose window view `view` is (the one #windowViews holds for it),
-   * else -1. Its byteOffset, as it claims, only says where to look: the view found there must be
-   * `view` itself, so a view of anything else (a patched getter's answer included) is not taken;
-   * nor is a view whose window the caller transferred away (detached: its byteOffset reads 0).
-   */
-  #windowViewBlock(view: ArrayBufferView): number {
-    const at = claimedByteOffset(view);
-    if (at >>> 0 !== at) return -1;
-    const granule = at >>> 4;
-    let offset = granule;
-    for (let index = 1; this.#windowViews.get(offset) !== view; index++) {
-      if (index >= this.#windows.length) return -1;
-      offset = index * WINDOW_GRANULES + granule;
-    }
-    return (view as Uint8Array)[0] === undefined ? -1 : offset;
-  }
-
   #windowTooLarge(size: number): InvalidSizeError {
     return new InvalidSizeError(`a window view is at most 2 GiB; this block has ${size} bytes: use .bytes`);
   }
@@ -1186,6 +1161,7 @@ export abstract class HostPool extends NativePool {
     const view = new Uint8Array(this.#window(offset >>> WINDOW_SHIFT, at + size), at, size);
     if (this.#windowViews.size >= WINDOW_VIEWS_MAX) this.#windowViews.clear();
     this.#windowViews.set(offset, view);
+    this.#windowViewOffsets.set(view, offset);
     return view;
   }
 
@@ -1229,6 +1205,7 @@ export abstract class HostPool extends NativePool {
         this.#windows.length = 0;
         this.#outgrownWindows.length = 0;
         this.#windowViews.clear();
+        this.#windowViewOffsets = new WeakMap();
       }
     }
   }
