@@ -213,7 +213,7 @@ function copyHostBytes(dst: CopySide, src: CopySide, bytes: number | undefined, 
     if (to !== undefined) {
       if (ArrayBuffer.isView(src)) return hasOwnBytes(src) ? copyIntoView(to, src, confirmedLength(src), bytes, at) : 0;
       const from = liveViewHere(src);
-      if (from !== undefined) return copyIntoView(to, from, sizeOfAllocation(src as Allocation), bytes, at);
+      if (from !== undefined) return copyBetweenViewed(dst as Allocation, to, src as Allocation, bytes, at);
     }
     return isAllocation(dst) && isAllocation(src) ? copyAllocationBytes(dst, src, bytes, at, 0) : 0;
   }
@@ -241,6 +241,18 @@ function confirmedLength(view: Uint8Array): number {
  */
 function fits(to: Uint8Array, length: number, bytes: number | undefined, at: number): boolean {
   return length > 0 && (bytes === undefined || bytes === length) && to[at + length - 1] !== undefined;
+}
+
+/**
+ * All of one allocation into another at `at`, both proven alive by their live views (`to` is the
+ * destination's): one memmove in the core at their addresses, which costs less than the engine's
+ * set on the two views at every size (bench/RESULTS.md, session 6), and is overlap-safe.
+ */
+function copyBetweenViewed(dst: Allocation, to: Uint8Array, src: Allocation, bytes: number | undefined, at: number): number {
+  const length = sizeOfAllocation(src);
+  if (!fits(to, length, bytes, at)) return 0;
+  native.copyHost((addressOfAllocation(dst) + at) as Pointer, addressOfAllocation(src) as Pointer, length);
+  return length;
 }
 
 /** All of `from` (`length` bytes, confirmed) into an allocation's live view at `at`, by the engine's set. */
