@@ -20,11 +20,14 @@ fn compilerMemmove(dst: [*]u8, src: [*]const u8, len: usize) callconv(.c) ?*anyo
     return dst;
 }
 
+/// dlsym's handle for "every object of the process, in load order": null on Linux, -2 on macOS.
+const rtld_default: ?*anyopaque = if (@import("builtin").os.tag.isDarwin()) @ptrFromInt(@as(usize, @bitCast(@as(isize, -2)))) else null;
+
 fn memmoveFn() Memmove {
     if (@atomicLoad(?Memmove, &libc_memmove, .monotonic)) |found| return found;
-    // RTLD_DEFAULT (null): the process's global scope, where libc's memmove is and this library's
-    // local one is not. A process with no dynamic libc (none that loads this library) keeps the compiler's.
-    const found: Memmove = if (std.c.dlsym(null, "memmove")) |symbol| @ptrCast(@alignCast(symbol)) else &compilerMemmove;
+    // RTLD_DEFAULT: the process's global scope, where libc's memmove is and this library's local
+    // one is not. A process with no dynamic libc (none that loads this library) keeps the compiler's.
+    const found: Memmove = if (std.c.dlsym(rtld_default, "memmove")) |symbol| @ptrCast(@alignCast(symbol)) else &compilerMemmove;
     @atomicStore(?Memmove, &libc_memmove, found, .monotonic);
     return found;
 }
@@ -49,5 +52,5 @@ test "the copy is libc's memmove, found in the process, not this library's own" 
     try std.testing.expectEqualSlices(u8, &.{ 1, 1, 2, 3 }, &bytes);
     const found = libc_memmove.?;
     try std.testing.expect(found != @as(Memmove, &compilerMemmove));
-    try std.testing.expect(@intFromPtr(found) == @intFromPtr(std.c.dlsym(null, "memmove").?));
+    try std.testing.expect(@intFromPtr(found) == @intFromPtr(std.c.dlsym(rtld_default, "memmove").?));
 }
