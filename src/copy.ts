@@ -102,9 +102,12 @@ function copyChecked(dst: CopySide, src: CopySide, bytes: number | undefined, op
     const at = read.dstOffset ?? 0;
     const start = read.srcOffset ?? 0;
     if (isByteCount(at) && isByteCount(start)) {
-      const both = isAllocation(dst) && isAllocation(src);
-      const moved = start === 0 ? copyHostBytes(dst, src, bytes, at) : both ? copyAllocationBytes(dst, src, bytes, at, start) : 0;
+      // All of a source first (its movers); a part of one allocation into another, or what those
+      // did not take between allocations, by the memmove at their addresses.
+      const moved = start === 0 ? copyHostBytes(dst, src, bytes, at) : 0;
       if (moved !== 0) return moved;
+      const part = isAllocation(dst) && isAllocation(src) ? copyAllocationBytes(dst, src, bytes, at, start) : 0;
+      if (part !== 0) return part;
     }
   }
   // Two typed arrays are host memory on both sides: one memmove, with no endpoints built (a third
