@@ -174,7 +174,12 @@ export class PMEMMemoryPool extends HostPool {
   #viewStart(target: PersistTarget, length: number | undefined, offset: number, action: string): number {
     if (ArrayBuffer.isView(target)) {
       const len = (this.#rangeLength = persistLength(length, offset, byteLengthOf(target), "a view", action));
-      if (len === 0) return 0; // nothing to do (and an empty view may have no address)
+      if (len === 0) {
+        // Nothing to write back (and an empty view may have no address), but a closed pool, or another
+        // thread's, is refused as for any range: a drain is the one core call that checks it and writes nothing.
+        this.expectOk(native.drainPmem(this.handle));
+        return 0;
+      }
       return addressOf(target as DataView) - this.base + offset;
     }
     throw new InvalidPointerError(`cannot ${action} ${describe(target)}: pool '${this.name}' takes an Allocation of its own or a view of one`);

@@ -5,7 +5,7 @@
  * src/memory_map.ts draws them.
  */
 import type { PoolConfig } from "./config";
-import { ConfigError, describe } from "./errors";
+import { ConfigError, describe, UnsupportedOperationError } from "./errors";
 import { byValue } from "./abi";
 import { ABI, GRANULE_BYTES, STATS_FIELDS } from "./native";
 import type { NativePool, PoolKind } from "./pool";
@@ -97,6 +97,12 @@ const BLOCK_BYTES = snapshotBlock.bytes;
 const BLOCK_STATES: readonly BlockState[] = byValue(ABI.enums.blockState);
 /** Room for this many more records than the last count, for Workers allocating meanwhile. */
 const SLACK = 64;
+/**
+ * Most blocks a snapshot holds: about 1.6 GB of JavaScript objects and 7 s on the dev machine. Past
+ * it a snapshot is refused: a FixedSize pool of 2 GiB in 16 B blocks has 134 million, and reading
+ * them all grew the process past 20 GB until the kernel killed it.
+ */
+const SNAPSHOT_BLOCKS_MAX = 1 << 24;
 
 interface Records {
   header: Uint32Array;
@@ -135,6 +141,11 @@ function readRecords(pool: NativePool, read: ReadSnapshot): Records {
         blockFloats: new Float64Array(used),
         stats: stats.slice(),
       };
+    }
+    if (blockCount > SNAPSHOT_BLOCKS_MAX) {
+      throw new UnsupportedOperationError(
+        `snapshot() of pool '${pool.name}' would hold ${blockCount} blocks, more than the ${SNAPSHOT_BLOCKS_MAX} a snapshot holds: getStats() gives its figures (a FixedSize pool of larger blocks has fewer)`,
+      );
     }
     capacity = { regions: regionCount + SLACK, blocks: blockCount + Math.ceil(blockCount / 8) + SLACK };
   }
