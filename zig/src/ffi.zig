@@ -196,10 +196,7 @@ export fn mp_bins_alloc(handle: i32, size: f64, capacity: f64) u32 {
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52 or !(capacity >= size) or capacity != @floor(capacity) or capacity > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes in a block of {d}: sizes are whole numbers above 0", .{ size, capacity }));
     }
-    const range = pool.gpu.range("memory-pool: allocate");
-    defer range.end();
     const placed = pool.allocBinned(@intFromFloat(size), @intFromFloat(capacity)) catch |err| return status.offsetError(err);
-    pool.gpu.allocated(pool.arena.address(placed.g), @intFromFloat(size), placed.id);
     last_id = placed.id;
     return placed.g;
 }
@@ -281,11 +278,7 @@ export fn mp_alloc(handle: i32, size: f64) u32 {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
     checkOwner(pool) catch |err| return status.offsetError(err);
-    const range = pool.gpu.range("memory-pool: allocate");
-    defer range.end();
     const placed = pool.alloc(@intFromFloat(size), null) catch |err| return status.offsetError(err);
-    assert(placed.id <= Pool.id_max);
-    pool.gpu.allocated(pool.arena.address(placed.g), @intFromFloat(size), placed.id);
     last_id = placed.id | placed.flags;
     return placed.g;
 }
@@ -296,10 +289,7 @@ export fn mp_free(handle: i32, g: u32, id: u32) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     checkOwner(pool) catch |err| return codeOf(err);
-    const range = pool.gpu.range("memory-pool: free");
-    defer range.end();
     const guarded = pool.free(g, id) catch |err| return codeOf(err);
-    pool.gpu.freed(pool.arena.address(g));
     return @intFromEnum(if (guarded) status.Code.freed_guarded else status.Code.ok);
 }
 
@@ -341,8 +331,6 @@ export fn mp_reset_peaks(handle: i32) i32 {
 export fn mp_reset(handle: i32) i32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
-    const range = pool.gpu.range("memory-pool: reset");
-    defer range.end();
     pool.reset() catch |err| return codeOf(err);
     return 0;
 }
@@ -350,8 +338,6 @@ export fn mp_reset(handle: i32) i32 {
 export fn mp_trim(handle: i32) f64 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return @floatFromInt(codeOf(err));
-    const range = pool.gpu.range("memory-pool: trim");
-    defer range.end();
     return @floatFromInt(pool.trim());
 }
 
@@ -451,10 +437,7 @@ export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
-    const range = pool.gpu.range("memory-pool: allocate on stream");
-    defer range.end();
-    const placed = pool.alloc(@intFromFloat(size), stream) catch |err| return status.offsetError(err);
-    pool.gpu.allocated(pool.arena.address(placed.g), @intFromFloat(size), placed.id);
+    const placed = pool.allocOnStream(@intFromFloat(size), stream) catch |err| return status.offsetError(err);
     last_id = placed.id;
     return placed.g;
 }
@@ -462,9 +445,6 @@ export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 
 export fn mp_free_on_stream(handle: i32, g: u32, id: u32, stream: driver.Stream) i32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
-    const range = pool.gpu.range("memory-pool: free on stream");
-    defer range.end();
-    // The block's NVTX region goes when the pool reclaims it (gpu/pool_gpu.zig reclaim), not here.
     pool.freeOnStream(g, id, stream) catch |err| return codeOf(err);
     return 0;
 }

@@ -411,10 +411,26 @@ pub const Pool = struct {
     }
 
     /// A block of at least `size` bytes for work on `stream` (null for none): its granule offset
-    /// and its allocation id.
+    /// and its allocation id. An NVTX tool that watches the pool is told of it (gpu/pool_gpu.zig).
     pub inline fn alloc(self: *Pool, size: u64, stream: driver.Stream) Error!Placed {
+        return self.allocInRange("memory-pool: allocate", size, stream);
+    }
+
+    /// `alloc` for work on `stream`, in an NVTX range of its own name.
+    pub inline fn allocOnStream(self: *Pool, size: u64, stream: driver.Stream) Error!Placed {
+        return self.allocInRange("memory-pool: allocate on stream", size, stream);
+    }
+
+    /// The one place a call's allocation is wrapped for an NVTX tool: a range named `range_name`
+    /// around it (where ranges are on), and the block told to the tool (where one watches).
+    inline fn allocInRange(self: *Pool, comptime range_name: [:0]const u8, size: u64, stream: driver.Stream) Error!Placed {
+        const range = self.gpu.range(range_name);
+        defer range.end();
         try self.checkSize(size);
-        return self.entry.alloc(self, size, stream);
+        const placed = try self.entry.alloc(self, size, stream);
+        assert(placed.id <= id_max);
+        self.gpu.allocated(self.arena.address(placed.g), size, placed.id);
+        return placed;
     }
 
     inline fn checkSize(self: *const Pool, size: u64) Error!void {
@@ -567,8 +583,13 @@ pub const Pool = struct {
 
     /// Frees the block at `g`. With `expected_id` not 0, only if the block still holds that allocation.
     /// Returns whether the allocation had guard pages (so TypeScript knows to detach its views).
+    /// An NVTX tool that watches the pool is told of the free (gpu/pool_gpu.zig).
     pub inline fn free(self: *Pool, g: u32, expected_id: u32) Error!bool {
-        return self.entry.free(self, g, expected_id);
+        const range = self.gpu.range("memory-pool: free");
+        defer range.end();
+        const guarded = try self.entry.free(self, g, expected_id);
+        self.gpu.freed(self.arena.address(g));
+        return guarded;
     }
 
     /// DoubleFree where the block at `g` waits for its stream, or holds another allocation than `expected_id` (not 0).
@@ -671,7 +692,10 @@ pub const Pool = struct {
     }
 
     /// Frees the block at `g` once the work queued on `stream` so far is done (gpu/pool_gpu.zig).
+    /// The block's NVTX region goes when the pool reclaims it (gpu/pool_gpu.zig reclaim), not here.
     pub fn freeOnStream(self: *Pool, g: u32, expected_id: u32, stream: driver.Stream) Error!void {
+        const range = self.gpu.range("memory-pool: free on stream");
+        defer range.end();
         return self.gpu.freeOnStream(self, g, expected_id, stream);
     }
 
@@ -783,6 +807,8 @@ pub const Pool = struct {
     /// statistics layer and placement (layers.zig `allocBlock`).
     pub fn allocBinned(self: *Pool, size: u64, capacity: u64) Error!Placed {
         const bins = self.bins.?;
+        const range = self.gpu.range("memory-pool: allocate");
+        defer range.end();
         try self.checkSize(size);
         if (capacity < size or capacity > self.sizeMax()) return status.fail(error.InvalidSize, "a bin's block of {d} bytes cannot hold {d} bytes (pool '{s}')", .{ capacity, size, self.name });
         self.lock();
@@ -791,6 +817,7 @@ pub const Pool = struct {
         if (size <= std.math.maxInt(u32)) _ = bins.register(placed.g, @intCast(Config.granulesFor(capacity)), @intCast(size), placed.id);
         bins.foldPeaks(&self.stats); // the allocation raised the bins' part (the watermark lags)
         bins.setCap(self.arena.committed_bytes);
+        self.gpu.allocated(self.arena.address(placed.g), size, placed.id);
         return placed;
     }
 
@@ -841,6 +868,8 @@ pub const Pool = struct {
     }
 
     pub fn reset(self: *Pool) Error!void {
+        const range = self.gpu.range("memory-pool: reset");
+        defer range.end();
         return self.entry.reset(self);
     }
 
@@ -860,6 +889,8 @@ pub const Pool = struct {
     /// Gives every empty region but the first back to the OS; returns the bytes released. Every
     /// call counts in trim_count, a pool that gives nothing back too (README: trimCount).
     pub fn trim(self: *Pool) u64 {
+        const range = self.gpu.range("memory-pool: trim");
+        defer range.end();
         if (!self.trims()) {
             self.countUntrimmed();
             return 0;
