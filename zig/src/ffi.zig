@@ -23,7 +23,6 @@ const host_copy = @import("host_copy.zig");
 const thread_cache = @import("sync/thread_cache.zig");
 const js_cache = @import("sync/js_cache.zig");
 const js_bins = @import("sync/js_bins.zig");
-const owner_check = @import("sync/owner_check.zig");
 const nvtx = @import("gpu/nvtx.zig");
 
 
@@ -43,8 +42,7 @@ fn failNoPool(handle: i32) i32 {
 /// ThreadMisuse where a "none" pool (host, device or PMEM) is used from a thread that did not
 /// make it (sync/owner_check.zig); else the pool is told its owner entered (`Pool.ownerEntered`).
 inline fn checkOwner(pool: *Pool) status.Error!void {
-    try owner_check.check(pool.config.thread_safety == .none, pool.owner_thread, pool.name);
-    pool.ownerEntered(); // every call that may change a "none" pool's figures passes here first
+    try pool.enterAsOwner(); // every call that may change a "none" pool's figures passes here first
 }
 
 /// Who may make a call on a pool of either table: any thread (what never changes after the pool
@@ -122,8 +120,8 @@ export fn mp_thread_flush() void {
 export fn mp_cache_open(handle: i32) usize {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch return 0; // another thread's "none" pool: the core's path says why
-    const shared = pool.shared orelse return 0;
-    if (!pool.arena.backend.hostAccessible()) return 0;
+    const shared = pool.sharedFixed() orelse return 0;
+    if (!pool.hostAccessible()) return 0;
     const record = shared.openRecord() orelse return 0;
     return @intFromPtr(record);
 }
@@ -134,7 +132,7 @@ export fn mp_cache_open(handle: i32) usize {
 export fn mp_cache_ids(handle: i32) usize {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch return 0;
-    const shared = pool.shared orelse return 0;
+    const shared = pool.sharedFixed() orelse return 0;
     return @intFromPtr(&shared.last_id.raw);
 }
 
@@ -142,7 +140,7 @@ export fn mp_cache_ids(handle: i32) usize {
 export fn mp_cache_chunk(handle: i32, index: u32) usize {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch return 0;
-    const shared = pool.shared orelse return 0;
+    const shared = pool.sharedFixed() orelse return 0;
     return @intFromPtr(shared.fixed.chunkAddress(index) orelse return 0);
 }
 
@@ -150,8 +148,8 @@ export fn mp_cache_chunk(handle: i32, index: u32) usize {
 export fn mp_cache_refill(handle: i32, record_address: usize) i32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
-    const shared = pool.shared orelse return codeOf(status.fail(error.Unsupported, "pool '{s}' has no JavaScript cache", .{pool.name}));
-    const record = shared.record(record_address) orelse return codeOf(status.fail(error.InvalidPointer, "not a cache record of pool '{s}'", .{pool.name}));
+    const shared = pool.sharedFixed() orelse return codeOf(status.fail(error.Unsupported, "pool '{s}' has no JavaScript cache", .{pool.poolName()}));
+    const record = shared.record(record_address) orelse return codeOf(status.fail(error.InvalidPointer, "not a cache record of pool '{s}'", .{pool.poolName()}));
     const count = shared.refill(pool, record) catch |err| return codeOf(err);
     return @intCast(count);
 }
@@ -166,8 +164,8 @@ export fn mp_cache_release(record_address: usize) u32 {
 export fn mp_cache_flush(handle: i32, record_address: usize, keep: u32) i32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
-    const shared = pool.shared orelse return codeOf(status.fail(error.Unsupported, "pool '{s}' has no JavaScript cache", .{pool.name}));
-    const record = shared.record(record_address) orelse return codeOf(status.fail(error.InvalidPointer, "not a cache record of pool '{s}'", .{pool.name}));
+    const shared = pool.sharedFixed() orelse return codeOf(status.fail(error.Unsupported, "pool '{s}' has no JavaScript cache", .{pool.poolName()}));
+    const record = shared.record(record_address) orelse return codeOf(status.fail(error.InvalidPointer, "not a cache record of pool '{s}'", .{pool.poolName()}));
     return @intCast(shared.flush(record, keep));
 }
 
@@ -192,7 +190,7 @@ export fn mp_bins_open(handle: i32) usize {
 export fn mp_bins_alloc(handle: i32, size: f64, capacity: f64) u32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return status.offsetError(err);
-    if (pool.bins == null) return status.offsetError(status.fail(error.Unsupported, "pool '{s}' has no JavaScript bins", .{pool.name}));
+    if (!pool.hasBins()) return status.offsetError(status.fail(error.Unsupported, "pool '{s}' has no JavaScript bins", .{pool.poolName()}));
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52 or !(capacity >= size) or capacity != @floor(capacity) or capacity > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes in a block of {d}: sizes are whole numbers above 0", .{ size, capacity }));
     }
@@ -210,7 +208,7 @@ export fn mp_bins_flush(handle: i32, address: usize) i32 {
         if (err == error.PoolNotFound) js_bins.Bins.releaseOrphan(address);
         return codeOf(err);
     };
-    const bins = pool.bins orelse return codeOf(status.fail(error.PoolNotFound, "pool '{s}' has no JavaScript bins", .{pool.name}));
+    const bins = pool.binsOpened() orelse return codeOf(status.fail(error.PoolNotFound, "pool '{s}' has no JavaScript bins", .{pool.poolName()}));
     if (@intFromPtr(bins.shared) != address) return codeOf(status.fail(error.PoolNotFound, "the pool these bins served was destroyed", .{}));
     const flushed = pool.flushBins() catch |err| return codeOf(err);
     return @intCast(flushed);
@@ -224,19 +222,19 @@ export fn mp_pool_base(handle: i32) usize {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return 0;
     pool.noteViewer();
-    return @intCast(pool.arena.base);
+    return @intCast(pool.base());
 }
 
 export fn mp_pool_kind(handle: i32) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
-    return @intCast(@intFromEnum(pool.config.kind));
+    return @intCast(@intFromEnum(pool.memoryKind()));
 }
 
 export fn mp_pool_address_space(handle: i32) f64 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return @floatFromInt(failNoPool(handle));
-    return @floatFromInt(pool.arena.reserved_bytes);
+    return @floatFromInt(pool.addressSpaceBytes());
 }
 
 export fn mp_pool_config(handle: i32, out: *[config_mod.config_field_count]f64) i32 {
@@ -249,9 +247,10 @@ export fn mp_pool_config(handle: i32, out: *[config_mod.config_field_count]f64) 
 export fn mp_pool_name(handle: i32, buffer: [*]u8, capacity: u32) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
-    const len = @min(pool.name.len, capacity);
-    @memcpy(buffer[0..len], pool.name[0..len]);
-    return @intCast(pool.name.len);
+    const name = pool.poolName();
+    const len = @min(name.len, capacity);
+    @memcpy(buffer[0..len], name[0..len]);
+    return @intCast(name.len);
 }
 
 /// The id of the allocation the last mp_alloc or mp_live_size on this thread found; after
@@ -585,7 +584,7 @@ const libpmem = @import("pmem/libpmem.zig");
 /// which the caller owes whatever this returns.
 inline fn enterPmem(handle: i32, access: Access) status.Error!struct { *Pool, *Journal } {
     const pool = try enterPool(handle, access);
-    const journal = pool.journal orelse return status.fail(error.Unsupported, "pool '{s}' is a {s} pool, not a PMEM pool: it has no file", .{ pool.name, @tagName(pool.config.kind) });
+    const journal = pool.journalOf() orelse return status.fail(error.Unsupported, "pool '{s}' is a {s} pool, not a PMEM pool: it has no file", .{ pool.poolName(), @tagName(pool.memoryKind()) });
     return .{ pool, journal };
 }
 
@@ -864,8 +863,7 @@ test "a pool that registers with NVTX tells an attached tool of each region, all
     try std.testing.expect(handle >= 0);
     const pool = registry.enter(handle, .primary).?;
     registry.leave(.primary);
-    pool.gpu = @TypeOf(pool.gpu).init(pool.gpa, pool.name, true, null);
-    pool.gpu.regionAdded(pool.arena.base, pool.arena.committed_bytes);
+    pool.annotateAsDeviceVisible();
     try std.testing.expectEqual(@as(c_int, 1), tool.heaps);
     const first_heap = tool.last_heap;
 
@@ -873,12 +871,12 @@ test "a pool that registers with NVTX tells an attached tool of each region, all
     try std.testing.expect(g < status.offset_error_base);
     try std.testing.expectEqual(@as(c_int, 1), tool.regions);
     try std.testing.expectEqual(first_heap, tool.region_heap);
-    try std.testing.expectEqual(pool.arena.address(g), tool.region_ptr);
+    try std.testing.expectEqual(pool.address(g), tool.region_ptr);
     try std.testing.expectEqual(@as(u64, 100), tool.region_len);
     try std.testing.expectEqual(@as(c_int, 1), tool.names);
     try std.testing.expectEqual(@as(i32, 0), mp_free(handle, g, 0));
     try std.testing.expectEqual(@as(c_int, 1), tool.regions_unregistered);
-    try std.testing.expectEqual(pool.arena.address(g), tool.unregistered_ptr);
+    try std.testing.expectEqual(pool.address(g), tool.unregistered_ptr);
     try std.testing.expect(mp_free(handle, g, 0) < 0); // a double free unregisters nothing
     try std.testing.expectEqual(@as(c_int, 1), tool.regions_unregistered);
 

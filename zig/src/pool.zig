@@ -34,6 +34,7 @@ const ShardedVariable = @import("sync/sharded_variable.zig").ShardedVariable;
 const js_bins = @import("sync/js_bins.zig");
 const Bins = js_bins.Bins;
 const Viewers = @import("sync/viewers.zig").Viewers;
+const owner_check = @import("sync/owner_check.zig");
 const status = @import("status.zig");
 const Error = status.Error;
 const Layer = @import("debug/layer.zig").Layer;
@@ -357,6 +358,97 @@ pub const Pool = struct {
     /// Called where a thread asks for the pool's base address to make views over its memory.
     pub fn noteViewer(self: *Pool) void {
         self.viewers.note();
+    }
+
+    // What the C ABI (ffi.zig) and the layers in other files ask of a pool, by what they need:
+    // none of them reads a field of Pool (test/zig_pool_fields.test.ts).
+
+    /// The pool's name, as it was made with it.
+    pub inline fn poolName(self: *const Pool) []const u8 {
+        assert(self.name.len > 0);
+        return self.name;
+    }
+
+    /// The memory the pool is of (CPU, GPU, pinned, PMEM).
+    pub inline fn memoryKind(self: *const Pool) backend_mod.Kind {
+        return self.config.kind;
+    }
+
+    /// The address of the pool's granule 0: a block's address is this + its offset in bytes.
+    pub inline fn base(self: *const Pool) u64 {
+        assert(self.arena.base != 0);
+        return self.arena.base;
+    }
+
+    /// The address of the block at granule offset `g`.
+    pub inline fn address(self: *const Pool, g: u32) u64 {
+        return self.arena.address(g);
+    }
+
+    /// The bytes of address space the pool reserved (its regions are committed inside them).
+    pub inline fn addressSpaceBytes(self: *const Pool) u64 {
+        assert(self.arena.committed_bytes <= self.arena.reserved_bytes);
+        return self.arena.reserved_bytes;
+    }
+
+    /// The bytes the pool's regions hold (committed).
+    pub inline fn committedBytes(self: *const Pool) u64 {
+        assert(self.arena.committed_bytes <= self.arena.reserved_bytes);
+        return self.arena.committed_bytes;
+    }
+
+    /// The pool's regions, committed or not: for a placement that walks them (sync/), under the
+    /// lock its growth takes.
+    pub inline fn regionList(self: *const Pool) []const arena_mod.Region {
+        return self.arena.regions.items;
+    }
+
+    /// The allocator of the pool's bookkeeping.
+    pub inline fn allocator(self: *const Pool) std.mem.Allocator {
+        return self.gpa;
+    }
+
+    /// Whether the CPU reaches the pool's memory (JavaScript views it): not device memory.
+    pub inline fn hostAccessible(self: *const Pool) bool {
+        return self.arena.backend.hostAccessible();
+    }
+
+    /// ThreadMisuse where the pool is threadSafety "none" and the calling thread did not make it
+    /// (sync/owner_check.zig); else the pool is told its owner entered (`ownerEntered`).
+    pub inline fn enterAsOwner(self: *Pool) Error!void {
+        try owner_check.check(self.config.thread_safety == .none, self.owner_thread, self.name);
+        self.ownerEntered();
+    }
+
+    /// A PMEM pool's journal (its file, roots and links), null for a pool of another kind.
+    pub inline fn journalOf(self: *const Pool) ?*Journal {
+        assert((self.journal != null) == (self.config.kind == .pmem));
+        return self.journal;
+    }
+
+    /// The lock-free or thread-cached fixed-size placement (sync/shared_fixed.zig), where the pool has it.
+    pub inline fn sharedFixed(self: *const Pool) ?*SharedFixed {
+        assert(self.shared == null or self.sharded == null);
+        return self.shared;
+    }
+
+    /// The sharded Variable placement (sync/sharded_variable.zig), where the pool has it.
+    pub inline fn shardedVariable(self: *const Pool) ?*ShardedVariable {
+        assert(self.shared == null or self.sharded == null);
+        return self.sharded;
+    }
+
+    /// The JavaScript bins (sync/js_bins.zig), once opened (`openBins`).
+    pub inline fn binsOpened(self: *const Pool) ?*Bins {
+        return self.bins;
+    }
+
+    /// Tests: a CPU pool stands in for a GPU one where no device is: it gets the annotations a GPU
+    /// or pinned pool gets when it is made (gpu/pool_gpu.zig), with what it committed as its first region.
+    pub fn annotateAsDeviceVisible(self: *Pool) void {
+        assert(@import("builtin").is_test and self.config.kind == .cpu);
+        self.gpu = PoolGpu.init(self.gpa, self.name, true, null);
+        self.gpu.regionAdded(self.arena.base, self.arena.committed_bytes);
     }
 
     pub fn destroy(self: *Pool) void {
