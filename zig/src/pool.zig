@@ -438,6 +438,36 @@ pub const Pool = struct {
         return self.sharded;
     }
 
+    /// A block's alignment, in granules (a placement places at multiples of it).
+    pub inline fn alignmentGranules(self: *const Pool) u32 {
+        assert(self.alignment_granules > 0);
+        return self.alignment_granules;
+    }
+
+    /// The pool's statistics record, for the statistics layer (counting.zig) and the placements
+    /// that fill in their own counts (sync/): under the lock the pool's placement asks for.
+    pub inline fn statsRecord(self: *Pool) *stats_mod.Stats {
+        return &self.stats;
+    }
+
+    /// The record's peaks start again from the figures now (bytes reserved: what is committed).
+    pub fn resetRecordPeaks(self: *Pool) void {
+        self.stats.resetPeaks(self.arena.committed_bytes);
+    }
+
+    /// The pool's space where its placement says `free_bytes` are free, `largest_free` of them in one piece.
+    pub fn spaceWith(self: *const Pool, free_bytes: u64, largest_free: u64) stats_mod.Stats.Space {
+        assert(largest_free <= free_bytes);
+        return .{ .reserved = self.arena.committed_bytes, .address_space = self.arena.reserved_bytes, .regions = self.regionCount(), .free = free_bytes, .largest_free = largest_free, .request_max = self.sizeMax() };
+    }
+
+    /// Every allocation was freed at once by a placement that takes no pool lock: an NVTX tool
+    /// watching the pool is told (the pool's own placement tells it in `resetPlaced`).
+    pub fn noteResetForTool(self: *Pool) void {
+        assert(self.shared != null or self.sharded != null);
+        self.gpu.reset();
+    }
+
     /// The JavaScript bins (sync/js_bins.zig), once opened (`openBins`).
     pub inline fn binsOpened(self: *const Pool) ?*Bins {
         return self.bins;
@@ -1081,16 +1111,11 @@ pub const Pool = struct {
     pub fn spaceLocked(self: *Pool) stats_mod.Stats.Space {
         const regions = self.regionCount();
         const free_granules, const largest_granules = self.strategy.freeSpace(self.alignment_granules);
-        return .{
-            .reserved = self.arena.committed_bytes,
-            .address_space = self.arena.reserved_bytes,
-            .regions = regions,
-            .free = free_granules * granule_bytes,
-            .largest_free = largest_granules * granule_bytes,
-            .request_max = self.sizeMax(),
-            .request_overhead = self.requestOverheadBytes(),
-            .debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self.beneath()) else .{}) else .{},
-        };
+        var space = self.spaceWith(free_granules * granule_bytes, largest_granules * granule_bytes);
+        assert(space.regions == regions);
+        space.request_overhead = self.requestOverheadBytes();
+        space.debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self.beneath()) else .{}) else .{};
+        return space;
     }
 
     /// Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now.
