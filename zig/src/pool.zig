@@ -22,6 +22,7 @@ const placed_mod = @import("placed.zig");
 const config_mod = @import("config.zig");
 const Journal = @import("pmem/journal.zig").Journal;
 const tlsf_mod = @import("strategy/tlsf.zig");
+const request_limit = @import("request_limit.zig");
 const FreeResult = placement_mod.FreeResult;
 const stats_mod = @import("stats.zig");
 const layers = @import("layers.zig").Layers(Pool);
@@ -226,59 +227,16 @@ pub const Pool = struct {
             return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes of {s} memory", .{ config.initial_size, @tagName(config.kind) });
         };
         self.growth_step_bytes = self.arena.regionBytes(first_index);
-        self.size_max = self.largestRequestBytes();
+        assert(self.arena.regions.items.len == 1);
+        self.size_max = request_limit.largestRequestBytes(.{
+            .first_region = self.arena.regions.items[0],
+            .reserved_bytes = self.arena.reserved_bytes,
+            .granularity = granularity,
+            .fixed_stride = if (self.strategy == .fixed_size) self.strategy.fixed_size.stride else null,
+            .alignment_granules = self.alignment_granules,
+            .overhead_bytes = self.requestOverheadBytes(),
+        });
         return self;
-    }
-
-    /// A pool's largest request, made once its first region is there: what the largest block one
-    /// region of its reservation holds (the first region, or one region of all the room beside it:
-    /// the first region is never given back; a region's length is a u32 of granules) less the
-    /// bytes a block holds besides its request (canaries). A larger request could not be served
-    /// however much were free: InvalidSize, where OutOfMemory would say that freeing some might
-    /// help; an empty pool serves this size. (A pool with growth 0 answers OutOfMemory past its
-    /// first region: test/sizes.test.ts.) The one place the limit is made, for every strategy.
-    fn largestRequestBytes(self: *const Pool) u64 {
-        assert(self.arena.regions.items.len == 1 and self.journal == null);
-        const granularity = self.arena.backend.granularity();
-        const first_bytes = self.arena.regionBytes(0);
-        const room = (self.arena.reserved_bytes - first_bytes) / granularity * granularity;
-        const grown_bytes = @min(room, tlsf_mod.region_granules_max * granule_bytes / granularity * granularity);
-        const block_bytes = switch (self.strategy) {
-            // A run of whole blocks in one region (a run never spans two).
-            .fixed_size => |fixed| blk: {
-                const stride_bytes = @as(u64, fixed.stride) * granule_bytes;
-                const blocks = @max(first_bytes, grown_bytes) / stride_bytes;
-                assert(blocks >= 1);
-                break :blk blocks * stride_bytes;
-            },
-            .variable => granule_bytes * @max(self.firstRegionBlockGranules(), grownRegionBlockGranules(grown_bytes, self.alignment_granules)),
-        };
-        // A block holds the request and the debug layer's canaries: sizeMax of a pool with canaries
-        // said the block's every byte, and allocate(sizeMax) on an empty pool was an OutOfMemoryError.
-        // The layer rounds a request up to whole granules (Layer.strategyBlockBytes).
-        const overhead = self.requestOverheadBytes();
-        assert(block_bytes % granule_bytes == 0 and block_bytes > overhead);
-        const request_bytes = (block_bytes - overhead) / granule_bytes * granule_bytes;
-        assert(request_bytes > 0);
-        // A fixed-size block keeps its request's size in 32 bits (a run of 4 GiB holds 4 GiB - 1).
-        return if (self.strategy == .fixed_size) @min(request_bytes, std.math.maxInt(u32)) else request_bytes;
-    }
-
-    /// The largest block the first region of a Variable pool holds at the pool's alignment.
-    fn firstRegionBlockGranules(self: *const Pool) u64 {
-        const region = self.arena.regions.items[0];
-        assert(region.committed and region.len > 0 and self.alignment_granules > 0);
-        const aligned_start = std.mem.alignForward(u64, region.start, self.alignment_granules);
-        return region.end() -| aligned_start;
-    }
-
-    /// The largest block a Variable pool's new region of `region_bytes` is sure to hold: the one
-    /// whose `regionBytesFor` (tlsf.granulesSureToFit: room at any start) `growFor` commits in it.
-    fn grownRegionBlockGranules(region_bytes: u64, alignment_granules: u32) u64 {
-        assert(region_bytes % granule_bytes == 0 and region_bytes / granule_bytes <= tlsf_mod.region_granules_max);
-        const granules = (region_bytes / granule_bytes) -| (alignment_granules - 1);
-        assert(granules == 0 or tlsf_mod.granulesSureToFit(granules, alignment_granules) * granule_bytes <= region_bytes);
-        return granules;
     }
 
     /// The bytes a block holds besides its request (the debug layer's canaries; see Layer.requestOverheadBytes).
@@ -1253,83 +1211,6 @@ test "growth: each region growth x the step; a larger request its own size, the 
         try std.testing.expectEqual(@as(u64, 128 * KiB), pool.arena.regionBytes(index));
         try std.testing.expectEqual(@as(u64, 192 * KiB), pool.arena.committed_bytes);
         try std.testing.expectEqual(@as(u64, 4), pool.stats.growth_count);
-    }
-}
-
-test "a variable pool at maxSize serves one request of all of it: a size past it is invalid, one the pool cannot fit now is out of memory" {
-    const modes = [_]struct { ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false } };
-    for (modes) |mode| for ([_]u32{ 16, 4096 }) |alignment| {
-        var config = testConfig(.variable);
-        config.initial_size = 1 << 20;
-        config.max_size = 1 << 20;
-        config.growth = 0;
-        config.alignment = alignment;
-        config.thread_safety = mode[0];
-        config.thread_local_cache = mode[1];
-        const pool = try Pool.create(std.testing.allocator, "whole", config);
-        defer pool.destroy();
-        pool.published(0);
-        try std.testing.expectError(error.InvalidSize, pool.alloc((1 << 20) + 1, null));
-        const whole = try pool.alloc(1 << 20, null);
-        try std.testing.expectError(error.OutOfMemory, pool.alloc(1, null));
-        _ = try pool.free(whole.g, whole.id);
-        const small = try pool.alloc(16, null);
-        try std.testing.expectError(error.OutOfMemory, pool.alloc(1 << 20, null));
-        _ = try pool.free(small.g, small.id);
-        _ = try pool.free((try pool.alloc(1 << 20, null)).g, 0);
-    };
-}
-
-test "a variable pool's sizeMax is the largest block one region it can add holds, less canaries: an empty pool serves it, one byte more is invalid" {
-    const modes = [_]ThreadSafety{ .none, .mutex, .lock_free };
-    // initialSize, maxSize, growth: the first region (64 KiB) is never given back, so a request
-    // past what fits beside it (960 KiB and less) could never be served; or the whole reservation.
-    const shapes = [_]struct { u64, u64, f64 }{ .{ 64 << 10, 1 << 20, 2.0 }, .{ 1 << 20, 1 << 20, 0 } };
-    for (modes) |mode| for ([_]u32{ 16, 4096 }) |alignment| for ([_]bool{ false, true }) |canaries| for (shapes) |shape| {
-        if (canaries and (!debug_layer_built or mode == .lock_free)) continue; // canaries work under a lock
-        var config = testConfig(.variable);
-        config.initial_size = shape[0];
-        config.max_size = shape[1];
-        config.growth = shape[2];
-        config.alignment = alignment;
-        config.thread_safety = mode;
-        config.debug.canaries = canaries;
-        const pool = try Pool.create(std.testing.allocator, "variable size max", config);
-        defer pool.destroy();
-        pool.published(0);
-        const size_max = pool.sizeMax();
-        try std.testing.expect(size_max % granule_bytes == 0 and size_max <= shape[1]);
-        if (!canaries and alignment == 16) try std.testing.expectEqual(if (shape[0] == shape[1]) shape[1] else shape[1] - shape[0], size_max);
-        try std.testing.expectError(error.InvalidSize, pool.alloc(size_max + 1, null));
-        const largest = try pool.alloc(size_max, null);
-        _ = try pool.free(largest.g, largest.id);
-    };
-}
-
-test "a fixed pool whose maxSize cannot hold one block with its canaries is refused as a setting; one request past its largest run is InvalidSize" {
-    var config = testConfig(.fixed_size);
-    config.block_size = 64 * 1024;
-    config.initial_size = 64 * 1024;
-    config.max_size = 64 * 1024;
-    config.debug.canaries = true;
-    if (debug_layer_built) {
-        try std.testing.expectError(error.Config, Pool.create(std.testing.allocator, "no room", config));
-        try std.testing.expectEqualStrings("maxSize", status.lastSetting());
-    }
-    config = testConfig(.fixed_size); // blocks of 112 bytes: 585 in the first 64 KiB, 1755 in the 192 KiB beside it
-    const pool = try Pool.create(std.testing.allocator, "runs", config);
-    defer pool.destroy();
-    try std.testing.expectEqual(@as(u64, 1755 * 112), pool.sizeMax());
-    try std.testing.expectError(error.InvalidSize, pool.alloc(1755 * 112 + 1, null));
-    const run = try pool.alloc(1755 * 112, null);
-    _ = try pool.free(run.g, run.id);
-    if (debug_layer_built) { // with canaries, the largest run holds them too: sizeMax leaves them out
-        config.debug.canaries = true;
-        const guarded = try Pool.create(std.testing.allocator, "runs with canaries", config);
-        defer guarded.destroy();
-        try std.testing.expectError(error.InvalidSize, guarded.alloc(guarded.sizeMax() + 1, null));
-        const largest = try guarded.alloc(guarded.sizeMax(), null);
-        _ = try guarded.free(largest.g, largest.id);
     }
 }
 
