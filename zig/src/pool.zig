@@ -700,63 +700,28 @@ pub const Pool = struct {
         return layers.freeHeld(self, g);
     }
 
-    /// What the debug layer may use of the pool it stands in front of (debug/layer.zig is handed
-    /// this, never the pool): the arena, whose regions hold its guarded pages; the placement
-    /// beneath it and the counting of what it places and frees; the pool's failure messages.
-    pub const Beneath = struct {
-        pool: *Pool,
-
-        pub inline fn arena(self: Beneath) *Arena {
-            return &self.pool.arena;
-        }
-        pub inline fn name(self: Beneath) []const u8 {
-            return self.pool.name;
-        }
-        pub inline fn nextId(self: Beneath) u32 {
-            return self.pool.nextId();
-        }
-        pub inline fn place(self: Beneath, block_bytes: u64, requested: u64, id: u32) ?u32 {
-            return self.pool.place(block_bytes, requested, id);
-        }
-        pub inline fn blockBytes(self: Beneath, block_bytes: u64) u64 {
-            return self.pool.blockBytes(block_bytes);
-        }
-        /// Counts a block the layer placed, in its region and the statistics.
-        pub inline fn notePlaced(self: Beneath, block_g: u32, size: u64, block_bytes: u64) void {
-            self.pool.notePlacedIn(block_g);
-            self.pool.stats.recordAlloc(size, block_bytes);
-        }
-        pub inline fn release(self: Beneath, region_index: u32, g: u32) FreeResult {
-            return self.pool.release(region_index, g);
-        }
-        /// Counts a free the layer made (the placement's release does not count).
-        pub inline fn noteFreed(self: Beneath, requested_bytes: u64, block_bytes: u64) void {
-            self.pool.stats.recordFree(requested_bytes, block_bytes);
-        }
-        pub inline fn lookup(self: Beneath, region_index: u32, g: u32) ?Live {
-            return self.pool.lookupLocked(region_index, g);
-        }
-        pub inline fn liveBlocks(self: Beneath) LiveBlocks {
-            return self.pool.liveBlocks();
-        }
-        pub inline fn failUnlessFreed(self: Beneath, result: FreeResult, g: u32) Error!Freed {
-            return self.pool.failUnlessFreed(result, g);
-        }
-        /// Counts the failure and says why.
-        pub fn failPlace(self: Beneath, size: u64) Error {
-            self.pool.stats.failed_allocations += 1;
-            return self.pool.failPlace(size);
-        }
-        pub fn failOutside(self: Beneath, g: u32) Error {
-            return self.pool.failOutside(g);
-        }
-        pub fn failStaleId(self: Beneath, g: u32, expected_id: u32, live_id: u32) Error {
-            return self.pool.failStaleId(g, expected_id, live_id);
-        }
-    };
+    /// What the debug layer may use of the pool it stands in front of (debug/beneath.zig).
+    pub const Beneath = @import("debug/beneath.zig").Beneath(Pool);
 
     pub fn beneath(self: *Pool) Beneath {
+        assert(self.debug != null);
         return .{ .pool = self };
+    }
+
+    /// The arena, for the debug layer's guarded pages (Beneath), under the pool's lock.
+    pub inline fn arenaHeld(self: *Pool) *Arena {
+        return &self.arena;
+    }
+
+    /// The debug layer, where a debug switch that acts in the core is on.
+    pub inline fn debugLayer(self: *const Pool) ?*Layer {
+        return self.debug;
+    }
+
+    /// Whether granule `g` lies in a region of the debug layer's guarded allocations.
+    pub inline fn inGuardRegion(self: *const Pool, g: u32) bool {
+        const region_index = self.arena.regionOf(g);
+        return region_index != arena_mod.none and self.arena.regions.items[region_index].owner == .guard;
     }
 
     /// The live allocation at `g`, for a layer that holds the pool's lock.

@@ -582,7 +582,7 @@ test "canaries: an overrun by one byte and an underrun are found on free, named 
         try std.testing.expectEqual(@as(f64, -4), violation_mod.lastField(.offset));
         try pool.check();
         _ = try pool.free(c.g, c.id);
-        try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
+        try std.testing.expectEqual(@as(u64, 0), pool.statsRecord().live_allocations);
     }
 }
 
@@ -644,7 +644,7 @@ test "guard pages: every allocation guarded, bad frees typed, lists, trim and re
     try std.testing.expectError(error.DoubleFree, pool.free(live[4].g, 0)); // in quarantine
     for (live, 0..) |placed, i| if (i != 4) try std.testing.expect(try pool.free(placed.g, placed.id)); // guarded
     try std.testing.expectEqual(@as(u32, 0), pool.listLive(&offsets));
-    try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
+    try std.testing.expectEqual(@as(u64, 0), pool.statsRecord().live_allocations);
     const again = try pool.alloc(10, null);
     try pool.reset();
     try std.testing.expect(pool.lookup(again.g) == null);
@@ -670,7 +670,7 @@ test "sampled guard pages and a fixed pool: unguarded allocations keep their can
         const had_guard_pages = pool.isGuarded(p.g);
         try std.testing.expectEqual(had_guard_pages, try pool.free(p.g, p.id));
     }
-    try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
+    try std.testing.expectEqual(@as(u64, 0), pool.statsRecord().live_allocations);
 }
 
 fn testPool(strategy: config_mod.StrategyKind, debug: DebugConfig) !*Pool {
