@@ -36,6 +36,7 @@ const js_bins = @import("sync/js_bins.zig");
 const Bins = js_bins.Bins;
 const Viewers = @import("sync/viewers.zig").Viewers;
 const owner_check = @import("sync/owner_check.zig");
+const DeviceArena = @import("backend/device_memory.zig").DeviceArena;
 const status = @import("status.zig");
 const Error = status.Error;
 const Layer = @import("debug/layer.zig").Layer;
@@ -429,6 +430,50 @@ pub const Pool = struct {
     /// The JavaScript bins (sync/js_bins.zig), once opened (`openBins`).
     pub inline fn binsOpened(self: *const Pool) ?*Bins {
         return self.bins;
+    }
+
+    /// The pool's threadSafety setting.
+    pub inline fn threadSafety(self: *const Pool) ThreadSafety {
+        return self.config.thread_safety;
+    }
+
+    /// The thread a threadSafety "none" pool belongs to (it made it); null where any thread may use the pool.
+    pub fn soleOwner(self: *const Pool) ?std.Thread.Id {
+        return if (self.config.thread_safety == .none) self.owner_thread else null;
+    }
+
+    /// The pool's mutex, for the lock layer (sync/locking.zig) of a threadSafety "mutex" pool.
+    pub inline fn poolMutex(self: *Pool) *@FieldType(Pool, "mutex") {
+        return &self.mutex;
+    }
+
+    /// Whether the pool collects statistics (collectStats): its allocations may be timed.
+    pub inline fn collectsStats(self: *const Pool) bool {
+        return self.stats.enabled;
+    }
+
+    /// The index of the region that holds granule `g`, or arena.none.
+    pub inline fn regionOf(self: *const Pool, g: u32) u32 {
+        return self.arena.regionOf(g);
+    }
+
+    /// Whether a block waits for its stream (gpu/pool_gpu.zig): the pool's frees then check every id.
+    pub inline fn streamFreesPending(self: *const Pool) bool {
+        return self.gpu.pending();
+    }
+
+    /// Frees the blocks whose stream-ordered frees work on `stream` allows now; the caller holds the lock.
+    pub fn reclaimStreamFrees(self: *Pool, stream: driver.Stream) void {
+        assert(self.gpu.pending());
+        self.gpu.reclaim(self, stream, false);
+    }
+
+    /// A GPU pool's device memory (backend/device_memory.zig), null for a pool of another kind.
+    pub fn deviceArena(self: *const Pool) ?*DeviceArena {
+        return switch (self.arena.backend) {
+            .device => |device_arena| device_arena,
+            .host, .pinned, .pmem => null,
+        };
     }
 
     /// Tests: a CPU pool stands in for a GPU one where no device is: it gets the annotations a GPU
