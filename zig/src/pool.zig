@@ -23,6 +23,7 @@ const config_mod = @import("config.zig");
 const Journal = @import("pmem/journal.zig").Journal;
 const tlsf_mod = @import("strategy/tlsf.zig");
 const request_limit = @import("request_limit.zig");
+const reservation_mod = @import("reservation.zig");
 const FreeResult = placement_mod.FreeResult;
 const stats_mod = @import("stats.zig");
 const layers = @import("layers.zig").Layers(Pool);
@@ -119,22 +120,13 @@ pub const Pool = struct {
         var journal_owned = journal != null;
         defer if (journal_owned) journal.?.destroy();
         const granularity = backend.granularity();
-        const wanted_bytes = if (backend.mappedBytes()) |mapped|
-            mapped
-        else if (config.max_size == 0)
-            arena_mod.reserve_bytes_max
-        else
-            @min(arena_mod.reserve_bytes_max, std.mem.alignForward(u64, config.max_size, granularity));
-        // At least the first region (below): a fixed-size block, with device canaries, may pass initialSize.
-        const first_region_bound = std.mem.alignForward(u64, @max(config.initial_size, config.block_size + 2 * deviceCanaryBytes(config.alignment) + @max(config.alignment, granule_bytes)), granularity);
-        const reserve_bytes = if (backend.mappedBytes()) |mapped| mapped else backend.reservationBytes(wanted_bytes, first_region_bound, config.growth != 0, config.max_size != 0);
+        const reservation = reservation_mod.plan(config, backend, deviceCanaryBytes(config.alignment));
+        const reserve_bytes = reservation.bytes;
         const self = gpa.create(Pool) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.destroy(self);
         const owned_name = gpa.dupe(u8, name) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.free(owned_name);
-        // A pool with a maxSize reserves just that; one without takes 64 GiB, or less where the
-        // process's address space runs short, but never less than its first region.
-        const least_bytes = if (config.max_size == 0 and backend.mappedBytes() == null) std.mem.alignForward(u64, config.initial_size, granularity) else reserve_bytes;
+        const least_bytes = reservation.least_bytes;
         const arena = Arena.initShrinking(gpa, backend, reserve_bytes, least_bytes) orelse
             return status.fail(error.OutOfMemory, "could not reserve {d} bytes of {s} address space: the pools of this process hold all the address space they may (96 TiB), or the OS refused; give pools a maxSize, or destroy some", .{ least_bytes, @tagName(config.kind) });
         const reserved_bytes = arena.reserved_bytes;
