@@ -43,7 +43,43 @@ const debug_layer_built = @import("build_options").debug_layer;
 
 pub fn Layers(comptime Pool: type) type {
     return struct {
-        const Entry = Pool.Entry;
+        /// The entry points of a pool's layers (this file composes them: lock, debug layer,
+        /// statistics, placement), chosen once when the pool is made.
+        pub const Entry = struct {
+            alloc: *const fn (*Pool, u64, Pool.Stream) Error!Pool.Placed,
+            free: *const fn (*Pool, u32, u32) Error!bool,
+            lookup: *const fn (*Pool, u32) ?Pool.Live,
+            /// The whole-pool operations.
+            reset: *const fn (*Pool) Error!void,
+            writeStats: *const fn (*Pool, *[stats_mod.field_count]f64) void,
+            resetPeaks: *const fn (*Pool) void,
+            listLive: *const fn (*Pool, []u32) u32,
+            writeSnapshot: *const fn (*Pool, snapshot.Output) Error!bool,
+            /// The placement's side of growth and trim (the caller holds the lock growth takes).
+            addRegion: *const fn (*Pool, u32, arena_mod.Region) error{OutOfMemory}!void,
+            trims: *const fn (*const Pool) bool,
+            removeRegion: *const fn (*Pool, u32, arena_mod.Region) Removal,
+
+            /// `Hot`: the per-block entry points; `Cold`: the whole-pool operations; `P`: the placement.
+            pub fn of(comptime Hot: type, comptime Cold: type, comptime P: type) Entry {
+                return .{
+                    .alloc = Hot.alloc,
+                    .free = Hot.free,
+                    .lookup = Hot.lookup,
+                    .reset = Cold.reset,
+                    .writeStats = Cold.writeStats,
+                    .resetPeaks = Cold.resetPeaks,
+                    .listLive = Cold.listLive,
+                    .writeSnapshot = Cold.writeSnapshot,
+                    .addRegion = P.addRegion,
+                    .trims = P.trims,
+                    .removeRegion = P.removeRegion,
+                };
+            }
+        };
+
+        /// What a placement did with an empty region trim offered it.
+        pub const Removal = enum { removed, kept, stop };
 
         /// The entry of a pool whose layers are, from the outside in: lock `L`, the debug layer
         /// where `debugged`, statistics `S`, placement `P`. Under the debug layer the lock is taken

@@ -238,43 +238,10 @@ pub const Pool = struct {
         return if (self.debug) |layer| layer.requestOverheadBytes() else 0;
     }
 
-    /// The entry points of a pool's layers (layers.zig composes them: lock, debug layer,
-    /// statistics, placement), chosen once when the pool is made.
-    pub const Entry = struct {
-        alloc: *const fn (*Pool, u64, driver.Stream) Error!Placed,
-        free: *const fn (*Pool, u32, u32) Error!bool,
-        lookup: *const fn (*Pool, u32) ?Live,
-        /// The whole-pool operations.
-        reset: *const fn (*Pool) Error!void,
-        writeStats: *const fn (*Pool, *[stats_mod.field_count]f64) void,
-        resetPeaks: *const fn (*Pool) void,
-        listLive: *const fn (*Pool, []u32) u32,
-        writeSnapshot: *const fn (*Pool, snapshot.Output) Error!bool,
-        /// The placement's side of growth and trim (the caller holds the lock growth takes).
-        addRegion: *const fn (*Pool, u32, arena_mod.Region) error{OutOfMemory}!void,
-        trims: *const fn (*const Pool) bool,
-        removeRegion: *const fn (*Pool, u32, arena_mod.Region) Removal,
-
-        /// `Hot`: the per-block entry points; `Cold`: the whole-pool operations; `P`: the placement.
-        pub fn of(comptime Hot: type, comptime Cold: type, comptime P: type) Entry {
-            return .{
-                .alloc = Hot.alloc,
-                .free = Hot.free,
-                .lookup = Hot.lookup,
-                .reset = Cold.reset,
-                .writeStats = Cold.writeStats,
-                .resetPeaks = Cold.resetPeaks,
-                .listLive = Cold.listLive,
-                .writeSnapshot = Cold.writeSnapshot,
-                .addRegion = P.addRegion,
-                .trims = P.trims,
-                .removeRegion = P.removeRegion,
-            };
-        }
-    };
-
-    /// What a placement did with an empty region trim offered it.
-    pub const Removal = enum { removed, kept, stop };
+    /// The entry points of a pool's layers and what a placement did with a region trim offered
+    /// it (layers.zig).
+    pub const Entry = layers.Entry;
+    pub const Removal = layers.Removal;
 
     /// A PMEM pool's first and only region is the heap of its file, its placement rebuilt from the
     /// journal's table, its statistics from what the table holds.
