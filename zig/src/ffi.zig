@@ -12,6 +12,7 @@ const pool_mod = @import("pool.zig");
 const config_mod = @import("config.zig");
 const stats_mod = @import("stats.zig");
 const debug_violation = @import("debug/violation.zig");
+const debug_queries = @import("debug/queries.zig");
 const Pool = pool_mod.Pool;
 const driver = @import("backend/cuda_driver.zig");
 const device_mod = @import("gpu/device.zig");
@@ -345,7 +346,7 @@ export fn mp_trim(handle: i32) f64 {
 export fn mp_check(handle: i32) i32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
-    pool.check() catch |err| return codeOf(err);
+    debug_queries.check(pool) catch |err| return codeOf(err);
     return 0;
 }
 
@@ -368,7 +369,7 @@ export fn mp_live_list(handle: i32, out: [*]u32, capacity: u32) i32 {
 export fn mp_is_guarded(handle: i32, g: u32) u32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch return 0;
-    return @intFromBool(pool.isGuarded(g));
+    return @intFromBool(debug_queries.isGuarded(pool, g));
 }
 
 /// Hands the core a JavaScript stack of the allocation at `g` (`kind` 0: where it was made,
@@ -377,7 +378,7 @@ export fn mp_is_guarded(handle: i32, g: u32) u32 {
 export fn mp_set_stack(handle: i32, g: u32, kind: u32, stack: [*]const u8, len: u32) i32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
-    const kept = pool.setStack(g, kind, stack[0..len]) catch |err| return codeOf(err);
+    const kept = debug_queries.setStack(pool, g, kind, stack[0..len]) catch |err| return codeOf(err);
     return @intFromBool(kept);
 }
 

@@ -1068,33 +1068,6 @@ pub const Pool = struct {
         return self.strategy.liveBlocks();
     }
 
-    /// Checks every canary and every quarantined block's poison (a pool without the debug layer
-    /// has none: nothing to find).
-    pub fn check(self: *Pool) Error!void {
-        self.lock();
-        defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.check(self.beneath());
-    }
-
-    /// Whether the live allocation at `g` has guard pages.
-    pub fn isGuarded(self: *Pool, g: u32) bool {
-        self.lock();
-        defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.isGuarded(self.beneath(), g);
-        return false;
-    }
-
-    /// Keeps a JavaScript stack of the allocation (`kind`: 0 its allocation, 1 its free) where a
-    /// fault report may need it (guarded allocations); returns whether it was kept.
-    pub fn setStack(self: *Pool, g: u32, kind: u32, stack: []const u8) Error!bool {
-        const which = std.meta.intToEnum(@import("debug/guard.zig").StackKind, kind) catch
-            return status.fail(error.InvalidSize, "stack kind {d} is not 0 (allocation) or 1 (free)", .{kind});
-        self.lock();
-        defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.setStack(self.beneath(), g, which, stack);
-        return false;
-    }
-
     /// Writes the offsets of live allocations (their first bytes) into `out`, as many as fit;
     /// returns how many there are.
     pub fn listLive(self: *Pool, out: []u32) u32 {

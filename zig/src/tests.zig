@@ -42,6 +42,7 @@ test {
     _ = @import("debug/guard.zig");
     _ = @import("debug/config.zig");
     _ = @import("debug/layer.zig");
+    _ = @import("debug/queries.zig");
     _ = @import("debug/fault_handler.zig");
     _ = @import("pmem/libpmem.zig");
     _ = @import("pmem/media.zig");
