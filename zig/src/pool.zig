@@ -24,6 +24,7 @@ const Journal = @import("pmem/journal.zig").Journal;
 const tlsf_mod = @import("strategy/tlsf.zig");
 const request_limit = @import("request_limit.zig");
 const reservation_mod = @import("reservation.zig");
+const growth_mod = @import("growth.zig");
 const FreeResult = placement_mod.FreeResult;
 const stats_mod = @import("stats.zig");
 const layers = @import("layers.zig").Layers(Pool);
@@ -605,22 +606,12 @@ pub const Pool = struct {
     /// null at maxSize, with growth off, or when the OS refuses, having committed nothing.
     /// Under the pool's lock, or a shared pool's growth lock.
     pub fn growFor(self: *Pool, needed_bytes: u64) ?u32 {
-        if (self.config.growth == 0) return null;
-        const granularity = self.arena.backend.granularity();
         const room = self.arena.reserved_bytes - self.arena.committed_bytes;
-        const minimum = std.mem.alignForward(u64, needed_bytes, granularity);
-        if (minimum > room or minimum / granule_bytes > tlsf_mod.region_granules_max) return null;
-        const step = std.mem.alignForward(u64, @intFromFloat(@as(f64, @floatFromInt(self.growth_step_bytes)) * self.config.growth), granularity);
-        // A request larger than the next step gets a region of its own size: were the step to
-        // jump to it, every region after one large request would be that large and more.
-        const index = if (minimum > step) self.grow(minimum) orelse return null else blk: {
-            const len = @min(step, room / granularity * granularity);
-            if (self.grow(len)) |index| {
-                self.growth_step_bytes = len;
-                break :blk index;
-            }
-            break :blk self.grow(minimum) orelse return null;
-        };
+        const next = growth_mod.plan(self.config.growth, self.growth_step_bytes, needed_bytes, room, self.arena.backend.granularity()) orelse return null;
+        const index = if (self.grow(next.bytes)) |index| blk: {
+            if (next.steps) self.growth_step_bytes = next.bytes;
+            break :blk index;
+        } else self.grow(next.fallback orelse return null) orelse return null;
         self.stats.growth_count += 1;
         return index;
     }

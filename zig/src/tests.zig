@@ -19,6 +19,7 @@ test {
     _ = @import("pool.zig");
     _ = @import("request_limit.zig");
     _ = @import("reservation.zig");
+    _ = @import("growth.zig");
     _ = @import("snapshot.zig");
     _ = @import("host_copy.zig");
     _ = @import("sync/pool_guard.zig");
