@@ -301,6 +301,7 @@ pub const Pool = struct {
 
     /// The address of the block at granule offset `g`.
     pub inline fn address(self: *const Pool, g: u32) u64 {
+        assert(@as(u64, g) * granule_bytes < self.arena.reserved_bytes);
         return self.arena.address(g);
     }
 
@@ -430,6 +431,7 @@ pub const Pool = struct {
 
     /// A GPU pool's device memory (backend/device_memory.zig), null for a pool of another kind.
     pub fn deviceArena(self: *const Pool) ?*DeviceArena {
+        assert((self.arena.backend == .device) == (self.config.kind == .gpu));
         return switch (self.arena.backend) {
             .device => |device_arena| device_arena,
             .host, .pinned, .pmem => null,
@@ -715,6 +717,7 @@ pub const Pool = struct {
 
     /// Whether granule `g` lies in a region of the debug layer's guarded allocations.
     pub inline fn inGuardRegion(self: *const Pool, g: u32) bool {
+        assert(self.debug != null);
         const region_index = self.arena.regionOf(g);
         return region_index != arena_mod.none and self.arena.regions.items[region_index].owner == .guard;
     }
