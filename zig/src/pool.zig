@@ -11,6 +11,10 @@
 //! (sync/js_bins.zig) sit in front of its own placement: the placement's readers here (release,
 //! lookup, listing, snapshots, reset, and the figures the statistics layer asks it to correct)
 //! see a binned block as free and a block handed out again as its current allocation.
+//! What is decided from figures alone lives beside it: the reservation (reservation.zig), the
+//! largest request (request_limit.zig), the steps of growth (growth.zig); the debug layer's view
+//! of the pool and what the C ABI asks that layer are debug/beneath.zig and debug/queries.zig. No
+//! other file reads a field of Pool (test/zig_pool_fields.test.ts): they ask through its methods.
 const std = @import("std");
 const build_options = @import("build_options");
 const assert = std.debug.assert;
