@@ -4,19 +4,12 @@
  * cycle. A cycle is reported as the files on it.
  */
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
 import { stronglyConnectedCycles } from "./support/source_imports";
+import { ZIG_SOURCE, zigFiles } from "./support/zig_sources";
 
-const source = join(import.meta.dir, "..", "zig", "src");
-
-function zigFiles(directory: string): string[] {
-  return readdirSync(directory, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(directory, entry.name);
-    if (entry.isDirectory()) return zigFiles(path);
-    return entry.name.endsWith(".zig") ? [path] : [];
-  });
-}
+const source = ZIG_SOURCE;
 
 /**
  * The .zig files `text` imports before its tests, relative to `source`. A file's tests and the

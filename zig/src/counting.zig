@@ -19,7 +19,7 @@ pub fn Exact(comptime timed: bool) type {
         pub const Started = T.Started;
 
         pub inline fn startAlloc(pool: anytype) Started {
-            return T.startAlloc(&pool.stats);
+            return T.startAlloc(pool.statsRecord());
         }
 
         /// Placement `P` placed a block for `size` bytes (what it set aside: `P.blockBytes`).
@@ -31,38 +31,38 @@ pub fn Exact(comptime timed: bool) type {
         pub inline fn placedBlock(pool: anytype, started: Started, size: u64, block_bytes: u64) void {
             // Inlined, as the counting was when it sat in the placing code: a call of it cost 4
             // instructions a pair more (bench/core_instructions.c).
-            @call(.always_inline, Stats.recordAlloc, .{ &pool.stats, size, block_bytes });
-            T.endAlloc(&pool.stats, started);
+            @call(.always_inline, Stats.recordAlloc, .{ pool.statsRecord(), size, block_bytes });
+            T.endAlloc(pool.statsRecord(), started);
         }
 
         /// An allocation failed (the placement said why).
         pub inline fn failed(pool: anytype) void {
-            pool.stats.failed_allocations += 1;
+            pool.statsRecord().failed_allocations += 1;
         }
 
         pub inline fn startFree(pool: anytype) Started {
-            return T.startFree(&pool.stats);
+            return T.startFree(pool.statsRecord());
         }
 
         /// The placement freed `freed` (its requested bytes and granules).
         pub inline fn freed(pool: anytype, started: Started, block: anytype) void {
-            @call(.always_inline, Stats.recordFree, .{ &pool.stats, block.requested_bytes, @as(u64, block.granules) * granule_bytes });
-            T.endFree(&pool.stats, started);
+            @call(.always_inline, Stats.recordFree, .{ pool.statsRecord(), block.requested_bytes, @as(u64, block.granules) * granule_bytes });
+            T.endFree(pool.statsRecord(), started);
         }
 
         /// Every allocation was freed at once (the placement's reset).
         pub fn reset(pool: anytype) void {
-            pool.stats.recordReset();
+            pool.statsRecord().recordReset();
         }
 
         /// The figures, with the free space placement `P` reports, as `P` corrects them.
         pub fn write(pool: anytype, comptime P: type, out: *[stats_mod.field_count]f64) void {
-            pool.stats.write(P.space(pool), out);
+            pool.statsRecord().write(P.space(pool), out);
             P.correctFigures(pool, out);
         }
 
         pub fn resetPeaks(pool: anytype, comptime P: type) void {
-            pool.stats.resetPeaks(pool.arena.committed_bytes);
+            pool.resetRecordPeaks();
             P.correctPeaks(pool);
         }
     };
@@ -96,7 +96,7 @@ pub const Striped = struct {
 
     /// The placement's reset counted the frees; the reset itself is counted here.
     pub fn reset(pool: anytype) void {
-        pool.stats.reset_count += 1;
+        pool.statsRecord().reset_count += 1;
     }
 
     pub fn write(pool: anytype, comptime P: type, out: *[stats_mod.field_count]f64) void {
@@ -147,7 +147,15 @@ pub fn Timing(comptime on: bool) type {
 
 
 test "exact counting counts what is placed and freed, a failure, and a reset" {
-    const FakePool = struct { stats: Stats = .{ .enabled = true }, arena: struct { committed_bytes: u64 = 4096 } = .{} };
+    const FakePool = struct { // what the statistics layer asks of a pool
+        stats: Stats = .{ .enabled = true },
+        fn statsRecord(self: *@This()) *Stats {
+            return &self.stats;
+        }
+        fn resetRecordPeaks(self: *@This()) void {
+            self.stats.resetPeaks(4096);
+        }
+    };
     var pool: FakePool = .{};
     const Counted = Exact(false);
     const Blocks = struct { // a placement that sets 112 bytes aside for 100, and 64 for 50, and corrects nothing

@@ -12,6 +12,7 @@ const pool_mod = @import("pool.zig");
 const config_mod = @import("config.zig");
 const stats_mod = @import("stats.zig");
 const debug_violation = @import("debug/violation.zig");
+const debug_queries = @import("debug/queries.zig");
 const Pool = pool_mod.Pool;
 const driver = @import("backend/cuda_driver.zig");
 const device_mod = @import("gpu/device.zig");
@@ -23,7 +24,6 @@ const host_copy = @import("host_copy.zig");
 const thread_cache = @import("sync/thread_cache.zig");
 const js_cache = @import("sync/js_cache.zig");
 const js_bins = @import("sync/js_bins.zig");
-const owner_check = @import("sync/owner_check.zig");
 const nvtx = @import("gpu/nvtx.zig");
 
 
@@ -43,8 +43,7 @@ fn failNoPool(handle: i32) i32 {
 /// ThreadMisuse where a "none" pool (host, device or PMEM) is used from a thread that did not
 /// make it (sync/owner_check.zig); else the pool is told its owner entered (`Pool.ownerEntered`).
 inline fn checkOwner(pool: *Pool) status.Error!void {
-    try owner_check.check(pool.config.thread_safety == .none, pool.owner_thread, pool.name);
-    pool.ownerEntered(); // every call that may change a "none" pool's figures passes here first
+    try pool.enterAsOwner(); // every call that may change a "none" pool's figures passes here first
 }
 
 /// Who may make a call on a pool of either table: any thread (what never changes after the pool
@@ -122,8 +121,8 @@ export fn mp_thread_flush() void {
 export fn mp_cache_open(handle: i32) usize {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch return 0; // another thread's "none" pool: the core's path says why
-    const shared = pool.shared orelse return 0;
-    if (!pool.arena.backend.hostAccessible()) return 0;
+    const shared = pool.sharedFixed() orelse return 0;
+    if (!pool.hostAccessible()) return 0;
     const record = shared.openRecord() orelse return 0;
     return @intFromPtr(record);
 }
@@ -134,7 +133,7 @@ export fn mp_cache_open(handle: i32) usize {
 export fn mp_cache_ids(handle: i32) usize {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch return 0;
-    const shared = pool.shared orelse return 0;
+    const shared = pool.sharedFixed() orelse return 0;
     return @intFromPtr(&shared.last_id.raw);
 }
 
@@ -142,7 +141,7 @@ export fn mp_cache_ids(handle: i32) usize {
 export fn mp_cache_chunk(handle: i32, index: u32) usize {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch return 0;
-    const shared = pool.shared orelse return 0;
+    const shared = pool.sharedFixed() orelse return 0;
     return @intFromPtr(shared.fixed.chunkAddress(index) orelse return 0);
 }
 
@@ -150,8 +149,8 @@ export fn mp_cache_chunk(handle: i32, index: u32) usize {
 export fn mp_cache_refill(handle: i32, record_address: usize) i32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
-    const shared = pool.shared orelse return codeOf(status.fail(error.Unsupported, "pool '{s}' has no JavaScript cache", .{pool.name}));
-    const record = shared.record(record_address) orelse return codeOf(status.fail(error.InvalidPointer, "not a cache record of pool '{s}'", .{pool.name}));
+    const shared = pool.sharedFixed() orelse return codeOf(status.fail(error.Unsupported, "pool '{s}' has no JavaScript cache", .{pool.poolName()}));
+    const record = shared.record(record_address) orelse return codeOf(status.fail(error.InvalidPointer, "not a cache record of pool '{s}'", .{pool.poolName()}));
     const count = shared.refill(pool, record) catch |err| return codeOf(err);
     return @intCast(count);
 }
@@ -166,8 +165,8 @@ export fn mp_cache_release(record_address: usize) u32 {
 export fn mp_cache_flush(handle: i32, record_address: usize, keep: u32) i32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
-    const shared = pool.shared orelse return codeOf(status.fail(error.Unsupported, "pool '{s}' has no JavaScript cache", .{pool.name}));
-    const record = shared.record(record_address) orelse return codeOf(status.fail(error.InvalidPointer, "not a cache record of pool '{s}'", .{pool.name}));
+    const shared = pool.sharedFixed() orelse return codeOf(status.fail(error.Unsupported, "pool '{s}' has no JavaScript cache", .{pool.poolName()}));
+    const record = shared.record(record_address) orelse return codeOf(status.fail(error.InvalidPointer, "not a cache record of pool '{s}'", .{pool.poolName()}));
     return @intCast(shared.flush(record, keep));
 }
 
@@ -192,14 +191,11 @@ export fn mp_bins_open(handle: i32) usize {
 export fn mp_bins_alloc(handle: i32, size: f64, capacity: f64) u32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return status.offsetError(err);
-    if (pool.bins == null) return status.offsetError(status.fail(error.Unsupported, "pool '{s}' has no JavaScript bins", .{pool.name}));
+    if (!pool.hasBins()) return status.offsetError(status.fail(error.Unsupported, "pool '{s}' has no JavaScript bins", .{pool.poolName()}));
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52 or !(capacity >= size) or capacity != @floor(capacity) or capacity > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes in a block of {d}: sizes are whole numbers above 0", .{ size, capacity }));
     }
-    const range = pool.gpu.range("memory-pool: allocate");
-    defer range.end();
     const placed = pool.allocBinned(@intFromFloat(size), @intFromFloat(capacity)) catch |err| return status.offsetError(err);
-    pool.gpu.allocated(pool.arena.address(placed.g), @intFromFloat(size), placed.id);
     last_id = placed.id;
     return placed.g;
 }
@@ -213,7 +209,7 @@ export fn mp_bins_flush(handle: i32, address: usize) i32 {
         if (err == error.PoolNotFound) js_bins.Bins.releaseOrphan(address);
         return codeOf(err);
     };
-    const bins = pool.bins orelse return codeOf(status.fail(error.PoolNotFound, "pool '{s}' has no JavaScript bins", .{pool.name}));
+    const bins = pool.binsOpened() orelse return codeOf(status.fail(error.PoolNotFound, "pool '{s}' has no JavaScript bins", .{pool.poolName()}));
     if (@intFromPtr(bins.shared) != address) return codeOf(status.fail(error.PoolNotFound, "the pool these bins served was destroyed", .{}));
     const flushed = pool.flushBins() catch |err| return codeOf(err);
     return @intCast(flushed);
@@ -227,19 +223,19 @@ export fn mp_pool_base(handle: i32) usize {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return 0;
     pool.noteViewer();
-    return @intCast(pool.arena.base);
+    return @intCast(pool.base());
 }
 
 export fn mp_pool_kind(handle: i32) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
-    return @intCast(@intFromEnum(pool.config.kind));
+    return @intCast(@intFromEnum(pool.memoryKind()));
 }
 
 export fn mp_pool_address_space(handle: i32) f64 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return @floatFromInt(failNoPool(handle));
-    return @floatFromInt(pool.arena.reserved_bytes);
+    return @floatFromInt(pool.addressSpaceBytes());
 }
 
 export fn mp_pool_config(handle: i32, out: *[config_mod.config_field_count]f64) i32 {
@@ -252,9 +248,10 @@ export fn mp_pool_config(handle: i32, out: *[config_mod.config_field_count]f64) 
 export fn mp_pool_name(handle: i32, buffer: [*]u8, capacity: u32) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
-    const len = @min(pool.name.len, capacity);
-    @memcpy(buffer[0..len], pool.name[0..len]);
-    return @intCast(pool.name.len);
+    const name = pool.poolName();
+    const len = @min(name.len, capacity);
+    @memcpy(buffer[0..len], name[0..len]);
+    return @intCast(name.len);
 }
 
 /// The id of the allocation the last mp_alloc or mp_live_size on this thread found; after
@@ -281,11 +278,7 @@ export fn mp_alloc(handle: i32, size: f64) u32 {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
     checkOwner(pool) catch |err| return status.offsetError(err);
-    const range = pool.gpu.range("memory-pool: allocate");
-    defer range.end();
     const placed = pool.alloc(@intFromFloat(size), null) catch |err| return status.offsetError(err);
-    assert(placed.id <= Pool.id_max);
-    pool.gpu.allocated(pool.arena.address(placed.g), @intFromFloat(size), placed.id);
     last_id = placed.id | placed.flags;
     return placed.g;
 }
@@ -296,10 +289,7 @@ export fn mp_free(handle: i32, g: u32, id: u32) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
     checkOwner(pool) catch |err| return codeOf(err);
-    const range = pool.gpu.range("memory-pool: free");
-    defer range.end();
     const guarded = pool.free(g, id) catch |err| return codeOf(err);
-    pool.gpu.freed(pool.arena.address(g));
     return @intFromEnum(if (guarded) status.Code.freed_guarded else status.Code.ok);
 }
 
@@ -341,8 +331,6 @@ export fn mp_reset_peaks(handle: i32) i32 {
 export fn mp_reset(handle: i32) i32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
-    const range = pool.gpu.range("memory-pool: reset");
-    defer range.end();
     pool.reset() catch |err| return codeOf(err);
     return 0;
 }
@@ -350,8 +338,6 @@ export fn mp_reset(handle: i32) i32 {
 export fn mp_trim(handle: i32) f64 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return @floatFromInt(codeOf(err));
-    const range = pool.gpu.range("memory-pool: trim");
-    defer range.end();
     return @floatFromInt(pool.trim());
 }
 
@@ -360,7 +346,7 @@ export fn mp_trim(handle: i32) f64 {
 export fn mp_check(handle: i32) i32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
-    pool.check() catch |err| return codeOf(err);
+    debug_queries.check(pool) catch |err| return codeOf(err);
     return 0;
 }
 
@@ -383,7 +369,7 @@ export fn mp_live_list(handle: i32, out: [*]u32, capacity: u32) i32 {
 export fn mp_is_guarded(handle: i32, g: u32) u32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch return 0;
-    return @intFromBool(pool.isGuarded(g));
+    return @intFromBool(debug_queries.isGuarded(pool, g));
 }
 
 /// Hands the core a JavaScript stack of the allocation at `g` (`kind` 0: where it was made,
@@ -392,7 +378,7 @@ export fn mp_is_guarded(handle: i32, g: u32) u32 {
 export fn mp_set_stack(handle: i32, g: u32, kind: u32, stack: [*]const u8, len: u32) i32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
-    const kept = pool.setStack(g, kind, stack[0..len]) catch |err| return codeOf(err);
+    const kept = debug_queries.setStack(pool, g, kind, stack[0..len]) catch |err| return codeOf(err);
     return @intFromBool(kept);
 }
 
@@ -451,10 +437,7 @@ export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 
     if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
         return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
     }
-    const range = pool.gpu.range("memory-pool: allocate on stream");
-    defer range.end();
-    const placed = pool.alloc(@intFromFloat(size), stream) catch |err| return status.offsetError(err);
-    pool.gpu.allocated(pool.arena.address(placed.g), @intFromFloat(size), placed.id);
+    const placed = pool.allocOnStream(@intFromFloat(size), stream) catch |err| return status.offsetError(err);
     last_id = placed.id;
     return placed.g;
 }
@@ -462,9 +445,6 @@ export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 
 export fn mp_free_on_stream(handle: i32, g: u32, id: u32, stream: driver.Stream) i32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return codeOf(err);
-    const range = pool.gpu.range("memory-pool: free on stream");
-    defer range.end();
-    // The block's NVTX region goes when the pool reclaims it (gpu/pool_gpu.zig reclaim), not here.
     pool.freeOnStream(g, id, stream) catch |err| return codeOf(err);
     return 0;
 }
@@ -605,7 +585,7 @@ const libpmem = @import("pmem/libpmem.zig");
 /// which the caller owes whatever this returns.
 inline fn enterPmem(handle: i32, access: Access) status.Error!struct { *Pool, *Journal } {
     const pool = try enterPool(handle, access);
-    const journal = pool.journal orelse return status.fail(error.Unsupported, "pool '{s}' is a {s} pool, not a PMEM pool: it has no file", .{ pool.name, @tagName(pool.config.kind) });
+    const journal = pool.journalOf() orelse return status.fail(error.Unsupported, "pool '{s}' is a {s} pool, not a PMEM pool: it has no file", .{ pool.poolName(), @tagName(pool.memoryKind()) });
     return .{ pool, journal };
 }
 
@@ -884,8 +864,7 @@ test "a pool that registers with NVTX tells an attached tool of each region, all
     try std.testing.expect(handle >= 0);
     const pool = registry.enter(handle, .primary).?;
     registry.leave(.primary);
-    pool.gpu = @TypeOf(pool.gpu).init(pool.gpa, pool.name, true, null);
-    pool.gpu.regionAdded(pool.arena.base, pool.arena.committed_bytes);
+    pool.annotateAsDeviceVisible();
     try std.testing.expectEqual(@as(c_int, 1), tool.heaps);
     const first_heap = tool.last_heap;
 
@@ -893,12 +872,12 @@ test "a pool that registers with NVTX tells an attached tool of each region, all
     try std.testing.expect(g < status.offset_error_base);
     try std.testing.expectEqual(@as(c_int, 1), tool.regions);
     try std.testing.expectEqual(first_heap, tool.region_heap);
-    try std.testing.expectEqual(pool.arena.address(g), tool.region_ptr);
+    try std.testing.expectEqual(pool.address(g), tool.region_ptr);
     try std.testing.expectEqual(@as(u64, 100), tool.region_len);
     try std.testing.expectEqual(@as(c_int, 1), tool.names);
     try std.testing.expectEqual(@as(i32, 0), mp_free(handle, g, 0));
     try std.testing.expectEqual(@as(c_int, 1), tool.regions_unregistered);
-    try std.testing.expectEqual(pool.arena.address(g), tool.unregistered_ptr);
+    try std.testing.expectEqual(pool.address(g), tool.unregistered_ptr);
     try std.testing.expect(mp_free(handle, g, 0) < 0); // a double free unregisters nothing
     try std.testing.expectEqual(@as(c_int, 1), tool.regions_unregistered);
 

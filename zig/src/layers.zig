@@ -43,7 +43,43 @@ const debug_layer_built = @import("build_options").debug_layer;
 
 pub fn Layers(comptime Pool: type) type {
     return struct {
-        const Entry = Pool.Entry;
+        /// The entry points of a pool's layers (this file composes them: lock, debug layer,
+        /// statistics, placement), chosen once when the pool is made.
+        pub const Entry = struct {
+            alloc: *const fn (*Pool, u64, Pool.Stream) Error!Pool.Placed,
+            free: *const fn (*Pool, u32, u32) Error!bool,
+            lookup: *const fn (*Pool, u32) ?Pool.Live,
+            /// The whole-pool operations.
+            reset: *const fn (*Pool) Error!void,
+            writeStats: *const fn (*Pool, *[stats_mod.field_count]f64) void,
+            resetPeaks: *const fn (*Pool) void,
+            listLive: *const fn (*Pool, []u32) u32,
+            writeSnapshot: *const fn (*Pool, snapshot.Output) Error!bool,
+            /// The placement's side of growth and trim (the caller holds the lock growth takes).
+            addRegion: *const fn (*Pool, u32, arena_mod.Region) error{OutOfMemory}!void,
+            trims: *const fn (*const Pool) bool,
+            removeRegion: *const fn (*Pool, u32, arena_mod.Region) Removal,
+
+            /// `Hot`: the per-block entry points; `Cold`: the whole-pool operations; `P`: the placement.
+            pub fn of(comptime Hot: type, comptime Cold: type, comptime P: type) Entry {
+                return .{
+                    .alloc = Hot.alloc,
+                    .free = Hot.free,
+                    .lookup = Hot.lookup,
+                    .reset = Cold.reset,
+                    .writeStats = Cold.writeStats,
+                    .resetPeaks = Cold.resetPeaks,
+                    .listLive = Cold.listLive,
+                    .writeSnapshot = Cold.writeSnapshot,
+                    .addRegion = P.addRegion,
+                    .trims = P.trims,
+                    .removeRegion = P.removeRegion,
+                };
+            }
+        };
+
+        /// What a placement did with an empty region trim offered it.
+        pub const Removal = enum { removed, kept, stop };
 
         /// The entry of a pool whose layers are, from the outside in: lock `L`, the debug layer
         /// where `debugged`, statistics `S`, placement `P`. Under the debug layer the lock is taken
@@ -58,7 +94,7 @@ pub fn Layers(comptime Pool: type) type {
         /// blocks: JavaScript then gives them back and asks once more (size_bins.ts #miss,
         /// NativePool.allocInCore), and that answer is the one its caller sees, counted once.
         fn countFailure(comptime S: type, pool: *Pool, err: Error) void {
-            if (err == error.OutOfMemory) if (pool.bins) |bins| if (bins.holdsBlocks()) return;
+            if (err == error.OutOfMemory) if (pool.binsOpened()) |bins| if (bins.holdsBlocks()) return;
             S.failed(pool);
         }
 
@@ -140,11 +176,11 @@ pub fn Layers(comptime Pool: type) type {
 
                 /// A block of `block_bytes` (at least `size`) for an allocation of `size` bytes.
                 pub inline fn placeBlock(pool: *Pool, block_bytes: u64, size: u64, stream: Pool.Stream) Error!Pool.Placed {
-                    assert(journaled == (pool.journal != null) and block_bytes >= size);
+                    assert(journaled == (pool.journalOf() != null) and block_bytes >= size);
                     const id = pool.nextId();
-                    if (pool.gpu.pending()) pool.gpu.reclaim(pool, stream, false);
-                    const g = if (journaled) try pool.placeRecorded(pool.journal.?, block_bytes, size, id) else pool.place(block_bytes, size, id) orelse return pool.failPlace(size);
-                    assert(g < status.offset_error_base and g % pool.alignment_granules == 0);
+                    if (pool.streamFreesPending()) pool.reclaimStreamFrees(stream);
+                    const g = if (journaled) try pool.placeRecorded(pool.journalOf().?, block_bytes, size, id) else pool.place(block_bytes, size, id) orelse return pool.failPlace(size);
+                    assert(g < status.offset_error_base and g % pool.alignmentGranules() == 0);
                     pool.notePlacedIn(g);
                     return .{ .g = g, .id = id };
                 }
@@ -154,11 +190,11 @@ pub fn Layers(comptime Pool: type) type {
                 }
 
                 pub inline fn free(pool: *Pool, g: u32, expected_id: u32) Error!Pool.Freed {
-                    const region_index = pool.arena.regionOf(g);
+                    const region_index = pool.regionOf(g);
                     if (region_index == arena_mod.none) return pool.failOutside(g);
                     // The block's id matters only to a handle's free, or while stream frees are pending (a
                     // pending block must not be freed again); the plain pointer free skips the lookup.
-                    if (expected_id != 0 or pool.gpu.pending()) try pool.checkId(region_index, g, expected_id);
+                    if (expected_id != 0 or pool.streamFreesPending()) try pool.checkId(region_index, g, expected_id);
                     return pool.releaseBlock(journaled, region_index, g);
                 }
 
@@ -226,23 +262,23 @@ pub fn Layers(comptime Pool: type) type {
 
         /// The entry for `pool`'s layers, once its placement, debug layer and journal are made.
         pub fn choose(pool: *const Pool) *const Entry {
-            if (pool.shared != null) return &shared_entry;
-            if (pool.sharded != null) return &sharded_entry;
-            assert(pool.config.thread_safety != .lock_free);
-            const locked = @intFromBool(pool.config.thread_safety == .mutex);
+            if (pool.sharedFixed() != null) return &shared_entry;
+            if (pool.shardedVariable() != null) return &sharded_entry;
+            assert(pool.threadSafety() != .lock_free);
+            const locked = @intFromBool(pool.threadSafety() == .mutex);
             // Not where JavaScript's bins hand blocks out: most allocations never enter the core (pool.zig openBins).
-            const timed = @intFromBool(pool.stats.enabled and pool.bins == null);
-            if (pool.journal != null) {
-                assert(pool.debug == null);
+            const timed = @intFromBool(pool.collectsStats() and pool.binsOpened() == null);
+            if (pool.journalOf() != null) {
+                assert(pool.debugLayer() == null);
                 return &journaled_entries[locked][timed];
             }
-            if (debug_layer_built) if (pool.debug != null) return &debug_entries[locked][timed];
+            if (debug_layer_built) if (pool.debugLayer() != null) return &debug_entries[locked][timed];
             return &plain_entries[locked][timed];
         }
 
         /// Allocate, for a layer that holds the pool's lock (the journal's roots): counted, not timed.
         pub fn allocHeld(pool: *Pool, size: u64) Error!Pool.Placed {
-            assert(pool.journal != null);
+            assert(pool.journalOf() != null);
             return Placing(locking.Held, counting.Exact(false), Locked(true)).alloc(pool, size, null);
         }
 
@@ -252,7 +288,7 @@ pub fn Layers(comptime Pool: type) type {
         pub fn allocBlock(pool: *Pool, size: u64, capacity: u64) Error!Pool.Placed {
             const S = counting.Exact(false);
             const started = S.startAlloc(pool);
-            const placed = (if (pool.journal != null)
+            const placed = (if (pool.journalOf() != null)
                 Locked(true).placeBlock(pool, capacity, size, null)
             else
                 Locked(false).placeBlock(pool, capacity, size, null)) catch |err| {
@@ -266,7 +302,7 @@ pub fn Layers(comptime Pool: type) type {
         /// Frees the block at `g` for a layer that holds the pool's lock (stream frees, the journal's
         /// freePrevious): counted, not timed.
         pub fn freeHeld(pool: *Pool, g: u32) Error!void {
-            _ = if (pool.journal != null)
+            _ = if (pool.journalOf() != null)
                 try Placing(locking.Held, counting.Exact(false), Locked(true)).free(pool, g, 0)
             else
                 try Placing(locking.Held, counting.Exact(false), Locked(false)).free(pool, g, 0);

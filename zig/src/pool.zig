@@ -11,6 +11,10 @@
 //! (sync/js_bins.zig) sit in front of its own placement: the placement's readers here (release,
 //! lookup, listing, snapshots, reset, and the figures the statistics layer asks it to correct)
 //! see a binned block as free and a block handed out again as its current allocation.
+//! What is decided from figures alone lives beside it: the reservation (reservation.zig), the
+//! largest request (request_limit.zig), the steps of growth (growth.zig); the debug layer's view
+//! of the pool and what the C ABI asks that layer are debug/beneath.zig and debug/queries.zig. No
+//! other file reads a field of Pool (test/zig_pool_fields.test.ts): they ask through its methods.
 const std = @import("std");
 const build_options = @import("build_options");
 const assert = std.debug.assert;
@@ -22,6 +26,9 @@ const placed_mod = @import("placed.zig");
 const config_mod = @import("config.zig");
 const Journal = @import("pmem/journal.zig").Journal;
 const tlsf_mod = @import("strategy/tlsf.zig");
+const request_limit = @import("request_limit.zig");
+const reservation_mod = @import("reservation.zig");
+const growth_mod = @import("growth.zig");
 const FreeResult = placement_mod.FreeResult;
 const stats_mod = @import("stats.zig");
 const layers = @import("layers.zig").Layers(Pool);
@@ -34,6 +41,8 @@ const ShardedVariable = @import("sync/sharded_variable.zig").ShardedVariable;
 const js_bins = @import("sync/js_bins.zig");
 const Bins = js_bins.Bins;
 const Viewers = @import("sync/viewers.zig").Viewers;
+const owner_check = @import("sync/owner_check.zig");
+const DeviceArena = @import("backend/device_memory.zig").DeviceArena;
 const status = @import("status.zig");
 const Error = status.Error;
 const Layer = @import("debug/layer.zig").Layer;
@@ -116,22 +125,13 @@ pub const Pool = struct {
         var journal_owned = journal != null;
         defer if (journal_owned) journal.?.destroy();
         const granularity = backend.granularity();
-        const wanted_bytes = if (backend.mappedBytes()) |mapped|
-            mapped
-        else if (config.max_size == 0)
-            arena_mod.reserve_bytes_max
-        else
-            @min(arena_mod.reserve_bytes_max, std.mem.alignForward(u64, config.max_size, granularity));
-        // At least the first region (below): a fixed-size block, with device canaries, may pass initialSize.
-        const first_region_bound = std.mem.alignForward(u64, @max(config.initial_size, config.block_size + 2 * deviceCanaryBytes(config.alignment) + @max(config.alignment, granule_bytes)), granularity);
-        const reserve_bytes = if (backend.mappedBytes()) |mapped| mapped else backend.reservationBytes(wanted_bytes, first_region_bound, config.growth != 0, config.max_size != 0);
+        const reservation = reservation_mod.plan(config, backend, deviceCanaryBytes(config.alignment));
+        const reserve_bytes = reservation.bytes;
         const self = gpa.create(Pool) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.destroy(self);
         const owned_name = gpa.dupe(u8, name) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.free(owned_name);
-        // A pool with a maxSize reserves just that; one without takes 64 GiB, or less where the
-        // process's address space runs short, but never less than its first region.
-        const least_bytes = if (config.max_size == 0 and backend.mappedBytes() == null) std.mem.alignForward(u64, config.initial_size, granularity) else reserve_bytes;
+        const least_bytes = reservation.least_bytes;
         const arena = Arena.initShrinking(gpa, backend, reserve_bytes, least_bytes) orelse
             return status.fail(error.OutOfMemory, "could not reserve {d} bytes of {s} address space: the pools of this process hold all the address space they may (96 TiB), or the OS refused; give pools a maxSize, or destroy some", .{ least_bytes, @tagName(config.kind) });
         const reserved_bytes = arena.reserved_bytes;
@@ -225,59 +225,16 @@ pub const Pool = struct {
             return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes of {s} memory", .{ config.initial_size, @tagName(config.kind) });
         };
         self.growth_step_bytes = self.arena.regionBytes(first_index);
-        self.size_max = self.largestRequestBytes();
+        assert(self.arena.regions.items.len == 1);
+        self.size_max = request_limit.largestRequestBytes(.{
+            .first_region = self.arena.regions.items[0],
+            .reserved_bytes = self.arena.reserved_bytes,
+            .granularity = granularity,
+            .fixed_stride = if (self.strategy == .fixed_size) self.strategy.fixed_size.stride else null,
+            .alignment_granules = self.alignment_granules,
+            .overhead_bytes = self.requestOverheadBytes(),
+        });
         return self;
-    }
-
-    /// A pool's largest request, made once its first region is there: what the largest block one
-    /// region of its reservation holds (the first region, or one region of all the room beside it:
-    /// the first region is never given back; a region's length is a u32 of granules) less the
-    /// bytes a block holds besides its request (canaries). A larger request could not be served
-    /// however much were free: InvalidSize, where OutOfMemory would say that freeing some might
-    /// help; an empty pool serves this size. (A pool with growth 0 answers OutOfMemory past its
-    /// first region: test/sizes.test.ts.) The one place the limit is made, for every strategy.
-    fn largestRequestBytes(self: *const Pool) u64 {
-        assert(self.arena.regions.items.len == 1 and self.journal == null);
-        const granularity = self.arena.backend.granularity();
-        const first_bytes = self.arena.regionBytes(0);
-        const room = (self.arena.reserved_bytes - first_bytes) / granularity * granularity;
-        const grown_bytes = @min(room, tlsf_mod.region_granules_max * granule_bytes / granularity * granularity);
-        const block_bytes = switch (self.strategy) {
-            // A run of whole blocks in one region (a run never spans two).
-            .fixed_size => |fixed| blk: {
-                const stride_bytes = @as(u64, fixed.stride) * granule_bytes;
-                const blocks = @max(first_bytes, grown_bytes) / stride_bytes;
-                assert(blocks >= 1);
-                break :blk blocks * stride_bytes;
-            },
-            .variable => granule_bytes * @max(self.firstRegionBlockGranules(), grownRegionBlockGranules(grown_bytes, self.alignment_granules)),
-        };
-        // A block holds the request and the debug layer's canaries: sizeMax of a pool with canaries
-        // said the block's every byte, and allocate(sizeMax) on an empty pool was an OutOfMemoryError.
-        // The layer rounds a request up to whole granules (Layer.strategyBlockBytes).
-        const overhead = self.requestOverheadBytes();
-        assert(block_bytes % granule_bytes == 0 and block_bytes > overhead);
-        const request_bytes = (block_bytes - overhead) / granule_bytes * granule_bytes;
-        assert(request_bytes > 0);
-        // A fixed-size block keeps its request's size in 32 bits (a run of 4 GiB holds 4 GiB - 1).
-        return if (self.strategy == .fixed_size) @min(request_bytes, std.math.maxInt(u32)) else request_bytes;
-    }
-
-    /// The largest block the first region of a Variable pool holds at the pool's alignment.
-    fn firstRegionBlockGranules(self: *const Pool) u64 {
-        const region = self.arena.regions.items[0];
-        assert(region.committed and region.len > 0 and self.alignment_granules > 0);
-        const aligned_start = std.mem.alignForward(u64, region.start, self.alignment_granules);
-        return region.end() -| aligned_start;
-    }
-
-    /// The largest block a Variable pool's new region of `region_bytes` is sure to hold: the one
-    /// whose `regionBytesFor` (tlsf.granulesSureToFit: room at any start) `growFor` commits in it.
-    fn grownRegionBlockGranules(region_bytes: u64, alignment_granules: u32) u64 {
-        assert(region_bytes % granule_bytes == 0 and region_bytes / granule_bytes <= tlsf_mod.region_granules_max);
-        const granules = (region_bytes / granule_bytes) -| (alignment_granules - 1);
-        assert(granules == 0 or tlsf_mod.granulesSureToFit(granules, alignment_granules) * granule_bytes <= region_bytes);
-        return granules;
     }
 
     /// The bytes a block holds besides its request (the debug layer's canaries; see Layer.requestOverheadBytes).
@@ -286,43 +243,10 @@ pub const Pool = struct {
         return if (self.debug) |layer| layer.requestOverheadBytes() else 0;
     }
 
-    /// The entry points of a pool's layers (layers.zig composes them: lock, debug layer,
-    /// statistics, placement), chosen once when the pool is made.
-    pub const Entry = struct {
-        alloc: *const fn (*Pool, u64, driver.Stream) Error!Placed,
-        free: *const fn (*Pool, u32, u32) Error!bool,
-        lookup: *const fn (*Pool, u32) ?Live,
-        /// The whole-pool operations.
-        reset: *const fn (*Pool) Error!void,
-        writeStats: *const fn (*Pool, *[stats_mod.field_count]f64) void,
-        resetPeaks: *const fn (*Pool) void,
-        listLive: *const fn (*Pool, []u32) u32,
-        writeSnapshot: *const fn (*Pool, snapshot.Output) Error!bool,
-        /// The placement's side of growth and trim (the caller holds the lock growth takes).
-        addRegion: *const fn (*Pool, u32, arena_mod.Region) error{OutOfMemory}!void,
-        trims: *const fn (*const Pool) bool,
-        removeRegion: *const fn (*Pool, u32, arena_mod.Region) Removal,
-
-        /// `Hot`: the per-block entry points; `Cold`: the whole-pool operations; `P`: the placement.
-        pub fn of(comptime Hot: type, comptime Cold: type, comptime P: type) Entry {
-            return .{
-                .alloc = Hot.alloc,
-                .free = Hot.free,
-                .lookup = Hot.lookup,
-                .reset = Cold.reset,
-                .writeStats = Cold.writeStats,
-                .resetPeaks = Cold.resetPeaks,
-                .listLive = Cold.listLive,
-                .writeSnapshot = Cold.writeSnapshot,
-                .addRegion = P.addRegion,
-                .trims = P.trims,
-                .removeRegion = P.removeRegion,
-            };
-        }
-    };
-
-    /// What a placement did with an empty region trim offered it.
-    pub const Removal = enum { removed, kept, stop };
+    /// The entry points of a pool's layers and what a placement did with a region trim offered
+    /// it (layers.zig).
+    pub const Entry = layers.Entry;
+    pub const Removal = layers.Removal;
 
     /// A PMEM pool's first and only region is the heap of its file, its placement rebuilt from the
     /// journal's table, its statistics from what the table holds.
@@ -357,6 +281,173 @@ pub const Pool = struct {
     /// Called where a thread asks for the pool's base address to make views over its memory.
     pub fn noteViewer(self: *Pool) void {
         self.viewers.note();
+    }
+
+    // What the C ABI (ffi.zig) and the layers in other files ask of a pool, by what they need:
+    // none of them reads a field of Pool (test/zig_pool_fields.test.ts).
+
+    /// The pool's name, as it was made with it.
+    pub inline fn poolName(self: *const Pool) []const u8 {
+        assert(self.name.len > 0);
+        return self.name;
+    }
+
+    /// The memory the pool is of (CPU, GPU, pinned, PMEM).
+    pub inline fn memoryKind(self: *const Pool) backend_mod.Kind {
+        return self.config.kind;
+    }
+
+    /// The address of the pool's granule 0: a block's address is this + its offset in bytes.
+    pub inline fn base(self: *const Pool) u64 {
+        assert(self.arena.base != 0);
+        return self.arena.base;
+    }
+
+    /// The address of the block at granule offset `g`.
+    pub inline fn address(self: *const Pool, g: u32) u64 {
+        assert(@as(u64, g) * granule_bytes < self.arena.reserved_bytes);
+        return self.arena.address(g);
+    }
+
+    /// The bytes of address space the pool reserved (its regions are committed inside them).
+    pub inline fn addressSpaceBytes(self: *const Pool) u64 {
+        assert(self.arena.committed_bytes <= self.arena.reserved_bytes);
+        return self.arena.reserved_bytes;
+    }
+
+    /// The bytes the pool's regions hold (committed).
+    pub inline fn committedBytes(self: *const Pool) u64 {
+        assert(self.arena.committed_bytes <= self.arena.reserved_bytes);
+        return self.arena.committed_bytes;
+    }
+
+    /// The pool's regions, committed or not: for a placement that walks them (sync/), under the
+    /// lock its growth takes.
+    pub inline fn regionList(self: *const Pool) []const arena_mod.Region {
+        return self.arena.regions.items;
+    }
+
+    /// The allocator of the pool's bookkeeping.
+    pub inline fn allocator(self: *const Pool) std.mem.Allocator {
+        return self.gpa;
+    }
+
+    /// Whether the CPU reaches the pool's memory (JavaScript views it): not device memory.
+    pub inline fn hostAccessible(self: *const Pool) bool {
+        return self.arena.backend.hostAccessible();
+    }
+
+    /// ThreadMisuse where the pool is threadSafety "none" and the calling thread did not make it
+    /// (sync/owner_check.zig); else the pool is told its owner entered (`ownerEntered`).
+    pub inline fn enterAsOwner(self: *Pool) Error!void {
+        try owner_check.check(self.config.thread_safety == .none, self.owner_thread, self.name);
+        self.ownerEntered();
+    }
+
+    /// A PMEM pool's journal (its file, roots and links), null for a pool of another kind.
+    pub inline fn journalOf(self: *const Pool) ?*Journal {
+        assert((self.journal != null) == (self.config.kind == .pmem));
+        return self.journal;
+    }
+
+    /// The lock-free or thread-cached fixed-size placement (sync/shared_fixed.zig), where the pool has it.
+    pub inline fn sharedFixed(self: *const Pool) ?*SharedFixed {
+        assert(self.shared == null or self.sharded == null);
+        return self.shared;
+    }
+
+    /// The sharded Variable placement (sync/sharded_variable.zig), where the pool has it.
+    pub inline fn shardedVariable(self: *const Pool) ?*ShardedVariable {
+        assert(self.shared == null or self.sharded == null);
+        return self.sharded;
+    }
+
+    /// A block's alignment, in granules (a placement places at multiples of it).
+    pub inline fn alignmentGranules(self: *const Pool) u32 {
+        assert(self.alignment_granules > 0);
+        return self.alignment_granules;
+    }
+
+    /// The pool's statistics record, for the statistics layer (counting.zig) and the placements
+    /// that fill in their own counts (sync/): under the lock the pool's placement asks for.
+    pub inline fn statsRecord(self: *Pool) *stats_mod.Stats {
+        return &self.stats;
+    }
+
+    /// The record's peaks start again from the figures now (bytes reserved: what is committed).
+    pub fn resetRecordPeaks(self: *Pool) void {
+        self.stats.resetPeaks(self.arena.committed_bytes);
+    }
+
+    /// The pool's space where its placement says `free_bytes` are free, `largest_free` of them in one piece.
+    pub fn spaceWith(self: *const Pool, free_bytes: u64, largest_free: u64) stats_mod.Stats.Space {
+        assert(largest_free <= free_bytes);
+        return .{ .reserved = self.arena.committed_bytes, .address_space = self.arena.reserved_bytes, .regions = self.regionCount(), .free = free_bytes, .largest_free = largest_free, .request_max = self.sizeMax() };
+    }
+
+    /// Every allocation was freed at once by a placement that takes no pool lock: an NVTX tool
+    /// watching the pool is told (the pool's own placement tells it in `resetPlaced`).
+    pub fn noteResetForTool(self: *Pool) void {
+        assert(self.shared != null or self.sharded != null);
+        self.gpu.reset();
+    }
+
+    /// The JavaScript bins (sync/js_bins.zig), once opened (`openBins`).
+    pub inline fn binsOpened(self: *const Pool) ?*Bins {
+        return self.bins;
+    }
+
+    /// The pool's threadSafety setting.
+    pub inline fn threadSafety(self: *const Pool) ThreadSafety {
+        return self.config.thread_safety;
+    }
+
+    /// The thread a threadSafety "none" pool belongs to (it made it); null where any thread may use the pool.
+    pub fn soleOwner(self: *const Pool) ?std.Thread.Id {
+        return if (self.config.thread_safety == .none) self.owner_thread else null;
+    }
+
+    /// The pool's mutex, for the lock layer (sync/locking.zig) of a threadSafety "mutex" pool.
+    pub inline fn poolMutex(self: *Pool) *@FieldType(Pool, "mutex") {
+        return &self.mutex;
+    }
+
+    /// Whether the pool collects statistics (collectStats): its allocations may be timed.
+    pub inline fn collectsStats(self: *const Pool) bool {
+        return self.stats.enabled;
+    }
+
+    /// The index of the region that holds granule `g`, or arena.none.
+    pub inline fn regionOf(self: *const Pool, g: u32) u32 {
+        return self.arena.regionOf(g);
+    }
+
+    /// Whether a block waits for its stream (gpu/pool_gpu.zig): the pool's frees then check every id.
+    pub inline fn streamFreesPending(self: *const Pool) bool {
+        return self.gpu.pending();
+    }
+
+    /// Frees the blocks whose stream-ordered frees work on `stream` allows now; the caller holds the lock.
+    pub fn reclaimStreamFrees(self: *Pool, stream: driver.Stream) void {
+        assert(self.gpu.pending());
+        self.gpu.reclaim(self, stream, false);
+    }
+
+    /// A GPU pool's device memory (backend/device_memory.zig), null for a pool of another kind.
+    pub fn deviceArena(self: *const Pool) ?*DeviceArena {
+        assert((self.arena.backend == .device) == (self.config.kind == .gpu));
+        return switch (self.arena.backend) {
+            .device => |device_arena| device_arena,
+            .host, .pinned, .pmem => null,
+        };
+    }
+
+    /// Tests: a CPU pool stands in for a GPU one where no device is: it gets the annotations a GPU
+    /// or pinned pool gets when it is made (gpu/pool_gpu.zig), with what it committed as its first region.
+    pub fn annotateAsDeviceVisible(self: *Pool) void {
+        assert(@import("builtin").is_test and self.config.kind == .cpu);
+        self.gpu = PoolGpu.init(self.gpa, self.name, true, null);
+        self.gpu.regionAdded(self.arena.base, self.arena.committed_bytes);
     }
 
     pub fn destroy(self: *Pool) void {
@@ -411,10 +502,26 @@ pub const Pool = struct {
     }
 
     /// A block of at least `size` bytes for work on `stream` (null for none): its granule offset
-    /// and its allocation id.
+    /// and its allocation id. An NVTX tool that watches the pool is told of it (gpu/pool_gpu.zig).
     pub inline fn alloc(self: *Pool, size: u64, stream: driver.Stream) Error!Placed {
+        return self.allocInRange("memory-pool: allocate", size, stream);
+    }
+
+    /// `alloc` for work on `stream`, in an NVTX range of its own name.
+    pub inline fn allocOnStream(self: *Pool, size: u64, stream: driver.Stream) Error!Placed {
+        return self.allocInRange("memory-pool: allocate on stream", size, stream);
+    }
+
+    /// The one place a call's allocation is wrapped for an NVTX tool: a range named `range_name`
+    /// around it (where ranges are on), and the block told to the tool (where one watches).
+    inline fn allocInRange(self: *Pool, comptime range_name: [:0]const u8, size: u64, stream: driver.Stream) Error!Placed {
+        const range = self.gpu.range(range_name);
+        defer range.end();
         try self.checkSize(size);
-        return self.entry.alloc(self, size, stream);
+        const placed = try self.entry.alloc(self, size, stream);
+        assert(placed.id <= id_max);
+        self.gpu.allocated(self.arena.address(placed.g), size, placed.id);
+        return placed;
     }
 
     inline fn checkSize(self: *const Pool, size: u64) Error!void {
@@ -505,22 +612,12 @@ pub const Pool = struct {
     /// null at maxSize, with growth off, or when the OS refuses, having committed nothing.
     /// Under the pool's lock, or a shared pool's growth lock.
     pub fn growFor(self: *Pool, needed_bytes: u64) ?u32 {
-        if (self.config.growth == 0) return null;
-        const granularity = self.arena.backend.granularity();
         const room = self.arena.reserved_bytes - self.arena.committed_bytes;
-        const minimum = std.mem.alignForward(u64, needed_bytes, granularity);
-        if (minimum > room or minimum / granule_bytes > tlsf_mod.region_granules_max) return null;
-        const step = std.mem.alignForward(u64, @intFromFloat(@as(f64, @floatFromInt(self.growth_step_bytes)) * self.config.growth), granularity);
-        // A request larger than the next step gets a region of its own size: were the step to
-        // jump to it, every region after one large request would be that large and more.
-        const index = if (minimum > step) self.grow(minimum) orelse return null else blk: {
-            const len = @min(step, room / granularity * granularity);
-            if (self.grow(len)) |index| {
-                self.growth_step_bytes = len;
-                break :blk index;
-            }
-            break :blk self.grow(minimum) orelse return null;
-        };
+        const next = growth_mod.plan(self.config.growth, self.growth_step_bytes, needed_bytes, room, self.arena.backend.granularity()) orelse return null;
+        const index = if (self.grow(next.bytes)) |index| blk: {
+            if (next.steps) self.growth_step_bytes = next.bytes;
+            break :blk index;
+        } else self.grow(next.fallback orelse return null) orelse return null;
         self.stats.growth_count += 1;
         return index;
     }
@@ -567,8 +664,13 @@ pub const Pool = struct {
 
     /// Frees the block at `g`. With `expected_id` not 0, only if the block still holds that allocation.
     /// Returns whether the allocation had guard pages (so TypeScript knows to detach its views).
+    /// An NVTX tool that watches the pool is told of the free (gpu/pool_gpu.zig).
     pub inline fn free(self: *Pool, g: u32, expected_id: u32) Error!bool {
-        return self.entry.free(self, g, expected_id);
+        const range = self.gpu.range("memory-pool: free");
+        defer range.end();
+        const guarded = try self.entry.free(self, g, expected_id);
+        self.gpu.freed(self.arena.address(g));
+        return guarded;
     }
 
     /// DoubleFree where the block at `g` waits for its stream, or holds another allocation than `expected_id` (not 0).
@@ -599,63 +701,29 @@ pub const Pool = struct {
         return layers.freeHeld(self, g);
     }
 
-    /// What the debug layer may use of the pool it stands in front of (debug/layer.zig is handed
-    /// this, never the pool): the arena, whose regions hold its guarded pages; the placement
-    /// beneath it and the counting of what it places and frees; the pool's failure messages.
-    pub const Beneath = struct {
-        pool: *Pool,
-
-        pub inline fn arena(self: Beneath) *Arena {
-            return &self.pool.arena;
-        }
-        pub inline fn name(self: Beneath) []const u8 {
-            return self.pool.name;
-        }
-        pub inline fn nextId(self: Beneath) u32 {
-            return self.pool.nextId();
-        }
-        pub inline fn place(self: Beneath, block_bytes: u64, requested: u64, id: u32) ?u32 {
-            return self.pool.place(block_bytes, requested, id);
-        }
-        pub inline fn blockBytes(self: Beneath, block_bytes: u64) u64 {
-            return self.pool.blockBytes(block_bytes);
-        }
-        /// Counts a block the layer placed, in its region and the statistics.
-        pub inline fn notePlaced(self: Beneath, block_g: u32, size: u64, block_bytes: u64) void {
-            self.pool.notePlacedIn(block_g);
-            self.pool.stats.recordAlloc(size, block_bytes);
-        }
-        pub inline fn release(self: Beneath, region_index: u32, g: u32) FreeResult {
-            return self.pool.release(region_index, g);
-        }
-        /// Counts a free the layer made (the placement's release does not count).
-        pub inline fn noteFreed(self: Beneath, requested_bytes: u64, block_bytes: u64) void {
-            self.pool.stats.recordFree(requested_bytes, block_bytes);
-        }
-        pub inline fn lookup(self: Beneath, region_index: u32, g: u32) ?Live {
-            return self.pool.lookupLocked(region_index, g);
-        }
-        pub inline fn liveBlocks(self: Beneath) LiveBlocks {
-            return self.pool.liveBlocks();
-        }
-        pub inline fn failUnlessFreed(self: Beneath, result: FreeResult, g: u32) Error!Freed {
-            return self.pool.failUnlessFreed(result, g);
-        }
-        /// Counts the failure and says why.
-        pub fn failPlace(self: Beneath, size: u64) Error {
-            self.pool.stats.failed_allocations += 1;
-            return self.pool.failPlace(size);
-        }
-        pub fn failOutside(self: Beneath, g: u32) Error {
-            return self.pool.failOutside(g);
-        }
-        pub fn failStaleId(self: Beneath, g: u32, expected_id: u32, live_id: u32) Error {
-            return self.pool.failStaleId(g, expected_id, live_id);
-        }
-    };
+    /// What the debug layer may use of the pool it stands in front of (debug/beneath.zig).
+    pub const Beneath = @import("debug/beneath.zig").Beneath(Pool);
 
     pub fn beneath(self: *Pool) Beneath {
+        assert(self.debug != null);
         return .{ .pool = self };
+    }
+
+    /// The arena, for the debug layer's guarded pages (Beneath), under the pool's lock.
+    pub inline fn arenaHeld(self: *Pool) *Arena {
+        return &self.arena;
+    }
+
+    /// The debug layer, where a debug switch that acts in the core is on.
+    pub inline fn debugLayer(self: *const Pool) ?*Layer {
+        return self.debug;
+    }
+
+    /// Whether granule `g` lies in a region of the debug layer's guarded allocations.
+    pub inline fn inGuardRegion(self: *const Pool, g: u32) bool {
+        assert(self.debug != null);
+        const region_index = self.arena.regionOf(g);
+        return region_index != arena_mod.none and self.arena.regions.items[region_index].owner == .guard;
     }
 
     /// The live allocation at `g`, for a layer that holds the pool's lock.
@@ -671,7 +739,10 @@ pub const Pool = struct {
     }
 
     /// Frees the block at `g` once the work queued on `stream` so far is done (gpu/pool_gpu.zig).
+    /// The block's NVTX region goes when the pool reclaims it (gpu/pool_gpu.zig reclaim), not here.
     pub fn freeOnStream(self: *Pool, g: u32, expected_id: u32, stream: driver.Stream) Error!void {
+        const range = self.gpu.range("memory-pool: free on stream");
+        defer range.end();
         return self.gpu.freeOnStream(self, g, expected_id, stream);
     }
 
@@ -783,6 +854,8 @@ pub const Pool = struct {
     /// statistics layer and placement (layers.zig `allocBlock`).
     pub fn allocBinned(self: *Pool, size: u64, capacity: u64) Error!Placed {
         const bins = self.bins.?;
+        const range = self.gpu.range("memory-pool: allocate");
+        defer range.end();
         try self.checkSize(size);
         if (capacity < size or capacity > self.sizeMax()) return status.fail(error.InvalidSize, "a bin's block of {d} bytes cannot hold {d} bytes (pool '{s}')", .{ capacity, size, self.name });
         self.lock();
@@ -791,6 +864,7 @@ pub const Pool = struct {
         if (size <= std.math.maxInt(u32)) _ = bins.register(placed.g, @intCast(Config.granulesFor(capacity)), @intCast(size), placed.id);
         bins.foldPeaks(&self.stats); // the allocation raised the bins' part (the watermark lags)
         bins.setCap(self.arena.committed_bytes);
+        self.gpu.allocated(self.arena.address(placed.g), size, placed.id);
         return placed;
     }
 
@@ -841,6 +915,8 @@ pub const Pool = struct {
     }
 
     pub fn reset(self: *Pool) Error!void {
+        const range = self.gpu.range("memory-pool: reset");
+        defer range.end();
         return self.entry.reset(self);
     }
 
@@ -860,6 +936,8 @@ pub const Pool = struct {
     /// Gives every empty region but the first back to the OS; returns the bytes released. Every
     /// call counts in trim_count, a pool that gives nothing back too (README: trimCount).
     pub fn trim(self: *Pool) u64 {
+        const range = self.gpu.range("memory-pool: trim");
+        defer range.end();
         if (!self.trims()) {
             self.countUntrimmed();
             return 0;
@@ -958,16 +1036,11 @@ pub const Pool = struct {
     pub fn spaceLocked(self: *Pool) stats_mod.Stats.Space {
         const regions = self.regionCount();
         const free_granules, const largest_granules = self.strategy.freeSpace(self.alignment_granules);
-        return .{
-            .reserved = self.arena.committed_bytes,
-            .address_space = self.arena.reserved_bytes,
-            .regions = regions,
-            .free = free_granules * granule_bytes,
-            .largest_free = largest_granules * granule_bytes,
-            .request_max = self.sizeMax(),
-            .request_overhead = self.requestOverheadBytes(),
-            .debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self.beneath()) else .{}) else .{},
-        };
+        var space = self.spaceWith(free_granules * granule_bytes, largest_granules * granule_bytes);
+        assert(space.regions == regions);
+        space.request_overhead = self.requestOverheadBytes();
+        space.debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self.beneath()) else .{}) else .{};
+        return space;
     }
 
     /// Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now.
@@ -991,33 +1064,6 @@ pub const Pool = struct {
 
     pub fn liveBlocks(self: *const Pool) LiveBlocks {
         return self.strategy.liveBlocks();
-    }
-
-    /// Checks every canary and every quarantined block's poison (a pool without the debug layer
-    /// has none: nothing to find).
-    pub fn check(self: *Pool) Error!void {
-        self.lock();
-        defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.check(self.beneath());
-    }
-
-    /// Whether the live allocation at `g` has guard pages.
-    pub fn isGuarded(self: *Pool, g: u32) bool {
-        self.lock();
-        defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.isGuarded(self.beneath(), g);
-        return false;
-    }
-
-    /// Keeps a JavaScript stack of the allocation (`kind`: 0 its allocation, 1 its free) where a
-    /// fault report may need it (guarded allocations); returns whether it was kept.
-    pub fn setStack(self: *Pool, g: u32, kind: u32, stack: []const u8) Error!bool {
-        const which = std.meta.intToEnum(@import("debug/guard.zig").StackKind, kind) catch
-            return status.fail(error.InvalidSize, "stack kind {d} is not 0 (allocation) or 1 (free)", .{kind});
-        self.lock();
-        defer self.unlock();
-        if (debug_layer_built) if (self.debug) |layer| return layer.setStack(self.beneath(), g, which, stack);
-        return false;
     }
 
     /// Writes the offsets of live allocations (their first bytes) into `out`, as many as fit;
@@ -1105,83 +1151,6 @@ test "growth: each region growth x the step; a larger request its own size, the 
         try std.testing.expectEqual(@as(u64, 128 * KiB), pool.arena.regionBytes(index));
         try std.testing.expectEqual(@as(u64, 192 * KiB), pool.arena.committed_bytes);
         try std.testing.expectEqual(@as(u64, 4), pool.stats.growth_count);
-    }
-}
-
-test "a variable pool at maxSize serves one request of all of it: a size past it is invalid, one the pool cannot fit now is out of memory" {
-    const modes = [_]struct { ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false } };
-    for (modes) |mode| for ([_]u32{ 16, 4096 }) |alignment| {
-        var config = testConfig(.variable);
-        config.initial_size = 1 << 20;
-        config.max_size = 1 << 20;
-        config.growth = 0;
-        config.alignment = alignment;
-        config.thread_safety = mode[0];
-        config.thread_local_cache = mode[1];
-        const pool = try Pool.create(std.testing.allocator, "whole", config);
-        defer pool.destroy();
-        pool.published(0);
-        try std.testing.expectError(error.InvalidSize, pool.alloc((1 << 20) + 1, null));
-        const whole = try pool.alloc(1 << 20, null);
-        try std.testing.expectError(error.OutOfMemory, pool.alloc(1, null));
-        _ = try pool.free(whole.g, whole.id);
-        const small = try pool.alloc(16, null);
-        try std.testing.expectError(error.OutOfMemory, pool.alloc(1 << 20, null));
-        _ = try pool.free(small.g, small.id);
-        _ = try pool.free((try pool.alloc(1 << 20, null)).g, 0);
-    };
-}
-
-test "a variable pool's sizeMax is the largest block one region it can add holds, less canaries: an empty pool serves it, one byte more is invalid" {
-    const modes = [_]ThreadSafety{ .none, .mutex, .lock_free };
-    // initialSize, maxSize, growth: the first region (64 KiB) is never given back, so a request
-    // past what fits beside it (960 KiB and less) could never be served; or the whole reservation.
-    const shapes = [_]struct { u64, u64, f64 }{ .{ 64 << 10, 1 << 20, 2.0 }, .{ 1 << 20, 1 << 20, 0 } };
-    for (modes) |mode| for ([_]u32{ 16, 4096 }) |alignment| for ([_]bool{ false, true }) |canaries| for (shapes) |shape| {
-        if (canaries and (!debug_layer_built or mode == .lock_free)) continue; // canaries work under a lock
-        var config = testConfig(.variable);
-        config.initial_size = shape[0];
-        config.max_size = shape[1];
-        config.growth = shape[2];
-        config.alignment = alignment;
-        config.thread_safety = mode;
-        config.debug.canaries = canaries;
-        const pool = try Pool.create(std.testing.allocator, "variable size max", config);
-        defer pool.destroy();
-        pool.published(0);
-        const size_max = pool.sizeMax();
-        try std.testing.expect(size_max % granule_bytes == 0 and size_max <= shape[1]);
-        if (!canaries and alignment == 16) try std.testing.expectEqual(if (shape[0] == shape[1]) shape[1] else shape[1] - shape[0], size_max);
-        try std.testing.expectError(error.InvalidSize, pool.alloc(size_max + 1, null));
-        const largest = try pool.alloc(size_max, null);
-        _ = try pool.free(largest.g, largest.id);
-    };
-}
-
-test "a fixed pool whose maxSize cannot hold one block with its canaries is refused as a setting; one request past its largest run is InvalidSize" {
-    var config = testConfig(.fixed_size);
-    config.block_size = 64 * 1024;
-    config.initial_size = 64 * 1024;
-    config.max_size = 64 * 1024;
-    config.debug.canaries = true;
-    if (debug_layer_built) {
-        try std.testing.expectError(error.Config, Pool.create(std.testing.allocator, "no room", config));
-        try std.testing.expectEqualStrings("maxSize", status.lastSetting());
-    }
-    config = testConfig(.fixed_size); // blocks of 112 bytes: 585 in the first 64 KiB, 1755 in the 192 KiB beside it
-    const pool = try Pool.create(std.testing.allocator, "runs", config);
-    defer pool.destroy();
-    try std.testing.expectEqual(@as(u64, 1755 * 112), pool.sizeMax());
-    try std.testing.expectError(error.InvalidSize, pool.alloc(1755 * 112 + 1, null));
-    const run = try pool.alloc(1755 * 112, null);
-    _ = try pool.free(run.g, run.id);
-    if (debug_layer_built) { // with canaries, the largest run holds them too: sizeMax leaves them out
-        config.debug.canaries = true;
-        const guarded = try Pool.create(std.testing.allocator, "runs with canaries", config);
-        defer guarded.destroy();
-        try std.testing.expectError(error.InvalidSize, guarded.alloc(guarded.sizeMax() + 1, null));
-        const largest = try guarded.alloc(guarded.sizeMax(), null);
-        _ = try guarded.free(largest.g, largest.id);
     }
 }
 

@@ -86,8 +86,9 @@ fn Table(comptime T: type, comptime last_generation: u32) type {
             const handle = handleOf(index, self.slots[index].generation.load(.monotonic));
             if (@hasDecl(T, "published")) pool.published(handle);
             if (T == Pool) installHooks();
-            const single_threaded = @hasField(T, "owner_thread") and pool.config.thread_safety == .none;
-            self.slots[index].owner.store(if (single_threaded) pool.owner_thread else 0, .monotonic);
+            const sole_owner: ?std.Thread.Id = if (@hasDecl(T, "soleOwner")) pool.soleOwner() else null;
+            const single_threaded = sole_owner != null;
+            self.slots[index].owner.store(sole_owner orelse 0, .monotonic);
             // Only its owner may use or destroy such a pool: it goes when the owner ends (destroyOwned).
             if (single_threaded) {
                 thread_exit.hook(.owned_pools, destroyOwnedHook);
@@ -117,7 +118,7 @@ fn Table(comptime T: type, comptime last_generation: u32) type {
         fn findLocked(self: *@This(), name: []const u8) ?i32 {
             for (&self.slots, 0..) |*slot, index| {
                 const pool = slot.pool.load(.monotonic) orelse continue;
-                if (std.mem.eql(u8, pool.name, name)) return handleOf(index, slot.generation.load(.monotonic));
+                if (std.mem.eql(u8, pool.poolName(), name)) return handleOf(index, slot.generation.load(.monotonic));
             }
             return null;
         }
@@ -133,7 +134,7 @@ fn Table(comptime T: type, comptime last_generation: u32) type {
             const owner = slot.owner.load(.monotonic);
             if (owner != 0 and owner != std.Thread.getCurrentId()) {
                 // Its owner's calls take no guard, so only the owner may destroy it.
-                return status.fail(error.ThreadMisuse, "pool '{s}' has threadSafety \"none\" and belongs to thread {d}; only that thread may destroy it", .{ pool.name, owner });
+                return status.fail(error.ThreadMisuse, "pool '{s}' has threadSafety \"none\" and belongs to thread {d}; only that thread may destroy it", .{ pool.poolName(), owner });
             }
             slot.owner.store(0, .monotonic);
             slot.pool.store(null, .release);
@@ -279,6 +280,9 @@ test "a slot retires after its last generation: stale handles stay refused, othe
         fn destroy(self: *@This()) void {
             std.heap.c_allocator.free(self.name);
             std.heap.c_allocator.destroy(self);
+        }
+        fn poolName(self: *const @This()) []const u8 {
+            return self.name;
         }
     };
     const last = 3; // a small generation width, so the test drives a slot past it quickly

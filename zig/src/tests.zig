@@ -17,6 +17,9 @@ test {
     _ = @import("layers.zig");
     _ = @import("config.zig");
     _ = @import("pool.zig");
+    _ = @import("request_limit.zig");
+    _ = @import("reservation.zig");
+    _ = @import("growth.zig");
     _ = @import("snapshot.zig");
     _ = @import("host_copy.zig");
     _ = @import("sync/pool_guard.zig");
@@ -40,6 +43,7 @@ test {
     _ = @import("debug/guard.zig");
     _ = @import("debug/config.zig");
     _ = @import("debug/layer.zig");
+    _ = @import("debug/queries.zig");
     _ = @import("debug/fault_handler.zig");
     _ = @import("pmem/libpmem.zig");
     _ = @import("pmem/media.zig");

@@ -5,7 +5,6 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const Error = @import("../status.zig").Error;
-const arena_mod = @import("../arena.zig");
 const Layer = @import("layer.zig").Layer;
 
 /// `Plain` is the statistics and placement the debug layer stands in front of (layers.zig
@@ -15,7 +14,7 @@ pub fn Debugged(comptime Pool: type, comptime Plain: type, comptime L: type) typ
         pub fn alloc(pool: *Pool, size: u64, stream: Pool.Stream) Error!Pool.Placed {
             L.acquire(pool);
             defer L.release(pool);
-            const layer = pool.debug.?;
+            const layer = pool.debugLayer().?;
             if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.alloc, .{ layer, pool.beneath(), size });
             if (layer.sampleGuard()) if (try @call(.never_inline, Layer.allocSampled, .{ layer, pool.beneath(), size })) |placed| return placed;
             return Plain.alloc(pool, size, stream);
@@ -24,10 +23,9 @@ pub fn Debugged(comptime Pool: type, comptime Plain: type, comptime L: type) typ
         pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!bool {
             L.acquire(pool);
             defer L.release(pool);
-            const layer = pool.debug.?;
+            const layer = pool.debugLayer().?;
             if (!layer.plain_unless_guarded) return @call(.never_inline, Layer.free, .{ layer, pool.beneath(), g, expected_id });
-            const region_index = pool.arena.regionOf(g);
-            if (region_index != arena_mod.none and pool.arena.regions.items[region_index].owner == .guard) {
+            if (pool.inGuardRegion(g)) {
                 try @call(.never_inline, Layer.freeSampled, .{ layer, pool.beneath(), g, expected_id });
                 return true;
             }
@@ -37,7 +35,7 @@ pub fn Debugged(comptime Pool: type, comptime Plain: type, comptime L: type) typ
         pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
             L.acquire(pool);
             defer L.release(pool);
-            return pool.debug.?.lookup(pool.beneath(), g);
+            return pool.debugLayer().?.lookup(pool.beneath(), g);
         }
     };
 }

@@ -41,14 +41,13 @@ pub fn setFinder(finder: *const fn (address: u64) Finding) void {
 /// Where `address` lies in `pool` (any pool with an arena, a name and an optional debug layer
 /// with guard pages).
 pub fn inspect(pool: anytype, address: u64) Finding {
-    const layer = pool.debug orelse return .elsewhere;
+    const layer = pool.debugLayer() orelse return .elsewhere;
     const guard = if (layer.guard) |*guard| guard else return .elsewhere;
-    const base = pool.arena.base;
-    if (address < base or address >= base + pool.arena.reserved_bytes) return .elsewhere;
+    const base = pool.base();
+    if (address < base or address >= base + pool.addressSpaceBytes()) return .elsewhere;
     const g = (address - base) / granule_bytes;
-    const region_index = pool.arena.regionOf(@intCast(g));
-    if (region_index == arena_mod.none or pool.arena.regions.items[region_index].owner != .guard) return .unguarded;
-    return .{ .guarded = .{ .pool_name = pool.name, .base = base, .record = guard.containing(g) } };
+    if (!pool.inGuardRegion(@intCast(g))) return .unguarded;
+    return .{ .guarded = .{ .pool_name = pool.poolName(), .base = base, .record = guard.containing(g) } };
 }
 
 var installed = std.atomic.Value(bool).init(false);

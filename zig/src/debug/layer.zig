@@ -570,7 +570,7 @@ test "canaries: an overrun by one byte and an underrun are found on free, named 
         const b = try pool.alloc(64, null);
         const c = try pool.alloc(32, null);
         userBytes(pool, a.g, 14)[13] = 0; // one byte past the end
-        try std.testing.expectError(error.BoundaryViolation, pool.check());
+        try std.testing.expectError(error.BoundaryViolation, queries.check(pool));
         try std.testing.expectEqual(@as(f64, @floatFromInt(a.id)), violation_mod.lastField(.id));
         try std.testing.expectError(error.BoundaryViolation, pool.free(a.g, a.id));
         try std.testing.expectEqual(@as(f64, 1), violation_mod.lastField(.side));
@@ -580,9 +580,9 @@ test "canaries: an overrun by one byte and an underrun are found on free, named 
         try std.testing.expectError(error.BoundaryViolation, pool.free(b.g, 0));
         try std.testing.expectEqual(@as(f64, 0), violation_mod.lastField(.side));
         try std.testing.expectEqual(@as(f64, -4), violation_mod.lastField(.offset));
-        try pool.check();
+        try queries.check(pool);
         _ = try pool.free(c.g, c.id);
-        try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
+        try std.testing.expectEqual(@as(u64, 0), pool.statsRecord().live_allocations);
     }
 }
 
@@ -597,7 +597,7 @@ test "quarantine: freed blocks are not reused at once, double frees name the all
     const b = try pool.alloc(64, null);
     try std.testing.expect(b.g != a.g); // a's block still waits
     userBytes(pool, a.g, 64)[5] = 1; // a write after free
-    try std.testing.expectError(error.UseAfterFree, pool.check());
+    try std.testing.expectError(error.UseAfterFree, queries.check(pool));
     try std.testing.expectEqual(@as(f64, 5), violation_mod.lastField(.offset));
     try std.testing.expectEqual(@as(f64, 2), violation_mod.lastField(.side));
     // Frees push a out of the quarantine (256 bytes hold three 80-byte blocks); it is reported then.
@@ -631,27 +631,27 @@ test "guard pages: every allocation guarded, bad frees typed, lists, trim and re
     var live: [20]Pool.Placed = undefined;
     for (&live, 0..) |*placed, i| {
         placed.* = try pool.alloc(1 + i * 300, null);
-        try std.testing.expect(pool.isGuarded(placed.g));
+        try std.testing.expect(queries.isGuarded(pool, placed.g));
         try std.testing.expectEqual(@as(u64, 1 + i * 300), pool.lookup(placed.g).?.requested_bytes);
     }
     var offsets: [32]u32 = undefined;
     try std.testing.expectEqual(@as(u32, 20), pool.listLive(&offsets));
     try std.testing.expectError(error.InvalidPointer, pool.free(live[3].g + 1, 0)); // interior
     userBytes(pool, live[4].g, 1202)[1201] = 0; // one byte past 1201, inside the alignment slack
-    try std.testing.expectError(error.BoundaryViolation, pool.check());
+    try std.testing.expectError(error.BoundaryViolation, queries.check(pool));
     try std.testing.expectEqual(@as(f64, 1201), violation_mod.lastField(.offset));
     try std.testing.expectError(error.BoundaryViolation, pool.free(live[4].g, live[4].id));
     try std.testing.expectError(error.DoubleFree, pool.free(live[4].g, 0)); // in quarantine
     for (live, 0..) |placed, i| if (i != 4) try std.testing.expect(try pool.free(placed.g, placed.id)); // guarded
     try std.testing.expectEqual(@as(u32, 0), pool.listLive(&offsets));
-    try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
+    try std.testing.expectEqual(@as(u64, 0), pool.statsRecord().live_allocations);
     const again = try pool.alloc(10, null);
     try pool.reset();
     try std.testing.expect(pool.lookup(again.g) == null);
     try std.testing.expectError(error.DoubleFree, pool.free(again.g, again.id));
     _ = pool.trim();
     const after_trim = try pool.alloc(5000, null);
-    try std.testing.expect(pool.isGuarded(after_trim.g));
+    try std.testing.expect(queries.isGuarded(pool, after_trim.g));
     _ = try pool.free(after_trim.g, after_trim.id);
 }
 
@@ -662,15 +662,15 @@ test "sampled guard pages and a fixed pool: unguarded allocations keep their can
     var placed: [400]Pool.Placed = undefined;
     for (&placed) |*p| {
         p.* = try pool.alloc(100, null);
-        guarded += @intFromBool(pool.isGuarded(p.g));
+        guarded += @intFromBool(queries.isGuarded(pool, p.g));
     }
     try std.testing.expect(guarded > 50 and guarded < 200);
-    try pool.check();
+    try queries.check(pool);
     for (placed) |p| {
-        const had_guard_pages = pool.isGuarded(p.g);
+        const had_guard_pages = queries.isGuarded(pool, p.g);
         try std.testing.expectEqual(had_guard_pages, try pool.free(p.g, p.id));
     }
-    try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
+    try std.testing.expectEqual(@as(u64, 0), pool.statsRecord().live_allocations);
 }
 
 fn testPool(strategy: config_mod.StrategyKind, debug: DebugConfig) !*Pool {
@@ -687,3 +687,4 @@ fn userBytes(pool: *Pool, g: u32, len: u64) []u8 {
 const pool_mod = @import("../pool.zig"); // the tests make real pools
 const config_mod = @import("../config.zig");
 const Pool = pool_mod.Pool;
+const queries = @import("queries.zig");

@@ -24,11 +24,9 @@ var imports_mutex: std.Thread.Mutex = .{};
 /// Exports the device range that holds the live block at `g` of `pool` (pool.zig: its arena,
 /// lookup and lock) for another process: only a GPU pool's memory is shared between processes.
 pub fn exportBlock(pool: anytype, g: u32) Error!DeviceArena.Export {
-    const arena = switch (pool.arena.backend) {
-        .device => |device_arena| device_arena,
-        else => return status.fail(error.InvalidPointer, "pool '{s}' is not a GPU pool: only device memory is shared between processes", .{pool.name}),
-    };
-    if (pool.lookup(g) == null) return status.fail(error.InvalidPointer, "pool '{s}' has no live allocation at offset {d}", .{ pool.name, @as(u64, g) * granule_bytes });
+    const arena = pool.deviceArena() orelse
+        return status.fail(error.InvalidPointer, "pool '{s}' is not a GPU pool: only device memory is shared between processes", .{pool.poolName()});
+    if (pool.lookup(g) == null) return status.fail(error.InvalidPointer, "pool '{s}' has no live allocation at offset {d}", .{ pool.poolName(), @as(u64, g) * granule_bytes });
     pool.lock();
     defer pool.unlock();
     return arena.exportRange(@as(u64, g) * granule_bytes);

@@ -100,7 +100,7 @@ pub const PoolGpu = struct {
         while (self.stream_frees.takeReady(dev, stream, wait)) |g| {
             pool.setIdLocked(g, 1); // any id: it is freed at once
             // Only now is the block unregistered: work queued before its free may still touch it.
-            self.annotations.freed(pool.arena.address(g));
+            self.annotations.freed(pool.address(g));
             pool.freeLockedAt(g) catch unreachable; // a pending block is live
         }
     }

@@ -61,13 +61,13 @@ pub const StreamFrees = struct {
     /// Frees the block at `g` of `pool` once the work queued on `stream` so far is done: until then
     /// it goes to no allocation on another stream (an allocation on the same stream may take it at once).
     pub fn freeOnStream(self: *StreamFrees, pool: anytype, g: u32, expected_id: u32, stream: driver.Stream) Error!void {
-        const dev = pool.device() orelse return status.fail(error.InvalidPointer, "pool '{s}' is not a GPU pool: free without a stream", .{pool.name});
+        const dev = pool.device() orelse return status.fail(error.InvalidPointer, "pool '{s}' is not a GPU pool: free without a stream", .{pool.poolName()});
         pool.lock();
         defer pool.unlock();
         const live_id = if (pool.liveLocked(g)) |block| block.id else 0;
-        if (live_id == 0) return status.fail(error.InvalidPointer, "pool '{s}' has no live block at offset {d}", .{ pool.name, @as(u64, g) * granule_bytes });
+        if (live_id == 0) return status.fail(error.InvalidPointer, "pool '{s}' has no live block at offset {d}", .{ pool.poolName(), @as(u64, g) * granule_bytes });
         if (live_id == pending_id or (expected_id != 0 and live_id != expected_id)) {
-            return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, @as(u64, g) * granule_bytes, pool.name });
+            return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, @as(u64, g) * granule_bytes, pool.poolName() });
         }
         try self.add(dev, g, stream);
         pool.setIdLocked(g, pending_id);

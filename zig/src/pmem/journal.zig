@@ -182,7 +182,7 @@ pub const Journal = struct {
         try self.checkFile(pool); // the record was read from the file: where it was cut short, a zero page's word
         if (!published) return;
         if (self.roots.publishing(g)) |index| {
-            return status.fail(error.PmemRoot, "the allocation at offset {d} of PMEM pool '{s}' is published as root '{s}': remove the root first (setRoot(\"{s}\", null)), or free it with setRoot(\"{s}\", null, {{ freePrevious: true }})", .{ @as(u64, g) * granule_bytes, pool.name, self.roots.name(index), self.roots.name(index), self.roots.name(index) });
+            return status.fail(error.PmemRoot, "the allocation at offset {d} of PMEM pool '{s}' is published as root '{s}': remove the root first (setRoot(\"{s}\", null)), or free it with setRoot(\"{s}\", null, {{ freePrevious: true }})", .{ @as(u64, g) * granule_bytes, pool.poolName(), self.roots.name(index), self.roots.name(index), self.roots.name(index) });
         }
         try self.refuseIfLinked(pool, g, null, "cannot free");
     }
@@ -243,7 +243,7 @@ pub const Journal = struct {
     /// before it says it succeeded.
     pub fn checkFile(self: *const Journal, pool: anytype) Error!void {
         if (!self.file.lost()) return;
-        return status.fail(error.PmemFile, "the file of PMEM pool '{s}' ('{s}') was cut short while the pool was open (truncated or overwritten): what lay past its new end is lost, and nothing written since reaches the file; close the pool (opening the file again says what is left of it)", .{ pool.name, self.file.path });
+        return status.fail(error.PmemFile, "the file of PMEM pool '{s}' ('{s}') was cut short while the pool was open (truncated or overwritten): what lay past its new end is lost, and nothing written since reaches the file; close the pool (opening the file again says what is left of it)", .{ pool.poolName(), self.file.path });
     }
 
     // ---- durability of user data ----
@@ -264,7 +264,7 @@ pub const Journal = struct {
     /// Writes `len` bytes at byte `offset` of the file back (a view's range: checked against the
     /// heap, which never moves). Takes the pool's lock only for noteLaterLocked.
     pub fn writeBack(self: *Journal, pool: anytype, comptime how: WriteBack, offset: f64, len: f64) Error!void {
-        const start, const bytes = try self.checkRange(pool.name, offset, len);
+        const start, const bytes = try self.checkRange(pool.poolName(), offset, len);
         pool.lock();
         const links_noted = self.noteLaterLocked(pool, start, bytes);
         pool.unlock();
@@ -291,7 +291,7 @@ pub const Journal = struct {
     /// Copies `len` bytes from `source` to byte `offset` of the file and makes them durable: for
     /// copy(), whose caller has bounded the range by its destination; this checks the heap.
     pub fn memcpyPersist(self: *Journal, pool: anytype, offset: f64, source: [*]const u8, len: f64) Error!void {
-        const start, const bytes = try self.checkRange(pool.name, offset, len);
+        const start, const bytes = try self.checkRange(pool.poolName(), offset, len);
         self.media.memcpyPersist(start, source[0..bytes]);
         self.noteWrittenLinks(pool, start, bytes, 0);
     }
@@ -486,12 +486,12 @@ pub const Journal = struct {
     fn allocationRange(self: *const Journal, pool: anytype, comptime action: []const u8, g: u32, expected_id: u32, at: f64, len: f64) Error!struct { usize, usize } {
         const live = pool.liveLocked(g); // the caller holds the pool's lock
         if (live == null or (expected_id != 0 and live.?.id != expected_id)) {
-            if (expected_id != 0) return status.fail(error.UseAfterFree, action ++ ": allocation #{d} of PMEM pool '{s}' was freed", .{ expected_id, pool.name });
-            return status.fail(error.InvalidPointer, action ++ ": no live allocation of PMEM pool '{s}' starts at offset {d}", .{ pool.name, @as(u64, g) * granule_bytes });
+            if (expected_id != 0) return status.fail(error.UseAfterFree, action ++ ": allocation #{d} of PMEM pool '{s}' was freed", .{ expected_id, pool.poolName() });
+            return status.fail(error.InvalidPointer, action ++ ": no live allocation of PMEM pool '{s}' starts at offset {d}", .{ pool.poolName(), @as(u64, g) * granule_bytes });
         }
         const size: f64 = @floatFromInt(live.?.requested_bytes);
         if (!(at >= 0 and len >= 0 and at == @floor(at) and len == @floor(len) and at + len <= size)) {
-            return status.fail(error.InvalidSize, action ++ ": {d} bytes at offset {d} do not fit allocation #{d} of PMEM pool '{s}' ({d} bytes)", .{ len, at, live.?.id, pool.name, live.?.requested_bytes });
+            return status.fail(error.InvalidSize, action ++ ": {d} bytes at offset {d} do not fit allocation #{d} of PMEM pool '{s}' ({d} bytes)", .{ len, at, live.?.id, pool.poolName(), live.?.requested_bytes });
         }
         const start = @as(usize, g) * granule_bytes + @as(usize, @intFromFloat(at));
         const bytes: usize = @intFromFloat(len);
@@ -509,7 +509,7 @@ pub const Journal = struct {
     /// Device bytes at `src` into the file at `offset`, durable on return, by direct DMA pipelined
     /// with the flushes. False (nothing copied) where the driver refuses to register the mapping.
     pub fn checkpointFromDevice(self: *Journal, pool: anytype, device_id: u32, offset: f64, src: u64, len: f64) Error!bool {
-        const start, const bytes = try self.checkRange(pool.name, offset, len);
+        const start, const bytes = try self.checkRange(pool.poolName(), offset, len);
         if (!self.registerForDma(pool, device_id)) return false;
         const Chunks = struct {
             fn land(scan: *LinkScan, chunk_offset: usize, chunk_len: usize) void {
@@ -541,8 +541,8 @@ pub const Journal = struct {
     /// The live allocation at `g`, while it is the one with `expected_id` (0: any); `action` says
     /// what was refused.
     fn liveBlock(pool: anytype, g: u32, expected_id: u32, comptime action: []const u8) Error!Live {
-        const live = pool.liveLocked(g) orelse return status.fail(error.InvalidPointer, "cannot " ++ action ++ " offset {d}: no live allocation of PMEM pool '{s}' starts there", .{ @as(u64, g) * granule_bytes, pool.name });
-        if (expected_id != 0 and live.id != expected_id) return status.fail(error.DoubleFree, "cannot " ++ action ++ " allocation #{d} of PMEM pool '{s}': it was freed", .{ expected_id, pool.name });
+        const live = pool.liveLocked(g) orelse return status.fail(error.InvalidPointer, "cannot " ++ action ++ " offset {d}: no live allocation of PMEM pool '{s}' starts there", .{ @as(u64, g) * granule_bytes, pool.poolName() });
+        if (expected_id != 0 and live.id != expected_id) return status.fail(error.DoubleFree, "cannot " ++ action ++ " allocation #{d} of PMEM pool '{s}': it was freed", .{ expected_id, pool.poolName() });
         return live;
     }
 
@@ -572,7 +572,7 @@ pub const Journal = struct {
     /// record is written in the same crash-atomic step as the root. With `free_previous` the block
     /// the root published before is freed in that step too.
     pub fn setRoot(self: *Journal, pool: anytype, name: []const u8, g: u32, expected_id: u32, free_previous: bool) Error!void {
-        try checkName(pool.name, name);
+        try checkName(pool.poolName(), name);
         pool.lock();
         defer pool.unlock();
         if (g != 0) _ = try liveBlock(pool, g, expected_id, "publish as a root");
@@ -586,7 +586,7 @@ pub const Journal = struct {
         }
         const frees_previous = free_previous and previous != 0;
         if (frees_previous) try self.refuseIfLinked(pool, previous, null, "freePrevious: cannot free");
-        const index = existing orelse (if (g == 0) return else (self.roots.prepare(self.media, name) orelse return noRootSlot(pool.name)));
+        const index = existing orelse (if (g == 0) return else (self.roots.prepare(self.media, name) orelse return noRootSlot(pool.poolName())));
         var change: Change = .{};
         change.add(self.roots.targetOffset(index), self.roots.targetWord(index, g));
         if (g != 0) self.publishInto(pool, &change, g);
@@ -606,7 +606,7 @@ pub const Journal = struct {
         if (!self.named.may(slot)) return;
         if (try self.wordNaming(pool, g, skip)) |at| {
             const parent = at.parent;
-            return status.fail(error.PmemRoot, action ++ " the allocation at offset {d} of PMEM pool '{s}': the link at byte {d} of the allocation at offset {d} names it (or bytes copied from a link do): unlink it first (link(parent, {d}, null)), or free it through that link with link(parent, {d}, null, {{ freePrevious: true }}); nothing was changed", .{ @as(u64, g) * granule_bytes, pool.name, at.byte, @as(u64, parent) * granule_bytes, at.byte, at.byte });
+            return status.fail(error.PmemRoot, action ++ " the allocation at offset {d} of PMEM pool '{s}': the link at byte {d} of the allocation at offset {d} names it (or bytes copied from a link do): unlink it first (link(parent, {d}, null)), or free it through that link with link(parent, {d}, null, {{ freePrevious: true }}); nothing was changed", .{ @as(u64, g) * granule_bytes, pool.poolName(), at.byte, @as(u64, parent) * granule_bytes, at.byte, at.byte });
         }
         self.named.clear(slot);
     }
@@ -654,7 +654,7 @@ pub const Journal = struct {
         const live = try liveBlock(pool, g, expected_id, "link from");
         const size: f64 = @floatFromInt(live.requested_bytes);
         if (!(at >= 0 and at == @floor(at) and @mod(at, links.word_bytes) == 0 and at + links.word_bytes <= size)) {
-            return status.fail(error.InvalidSize, "a link is an 8-byte word at a multiple of 8 inside its allocation: byte {d} of allocation #{d} of PMEM pool '{s}' ({d} bytes) is not one", .{ at, live.id, pool.name, live.requested_bytes });
+            return status.fail(error.InvalidSize, "a link is an 8-byte word at a multiple of 8 inside its allocation: byte {d} of allocation #{d} of PMEM pool '{s}' ({d} bytes) is not one", .{ at, live.id, pool.poolName(), live.requested_bytes });
         }
         const offset = @as(usize, g) * granule_bytes + @as(usize, @intFromFloat(at));
         assert(offset % links.word_bytes == 0 and offset >= self.header.heap_offset and offset + links.word_bytes <= self.header.file_bytes);
@@ -677,7 +677,7 @@ pub const Journal = struct {
         const parent_published = self.table.isPublished(self.slotOf(pool, parent));
         const child_published = child == 0 or self.table.isPublished(self.slotOf(pool, child));
         if (!parent_published and !child_published) {
-            return status.fail(error.PmemRoot, "cannot link unpublished allocation #{d} from allocation #{d} of PMEM pool '{s}', which is unpublished too: publish the parent first (setRoot, link it from a published block, or commitUnpublished), then link the child", .{ child_id, parent_id, pool.name });
+            return status.fail(error.PmemRoot, "cannot link unpublished allocation #{d} from allocation #{d} of PMEM pool '{s}', which is unpublished too: publish the parent first (setRoot, link it from a published block, or commitUnpublished), then link the child", .{ child_id, parent_id, pool.poolName() });
         }
         const previous: u32 = if (free_previous) try self.previousLink(pool, offset, parent, child) else 0;
         var change: Change = .{};
@@ -698,13 +698,13 @@ pub const Journal = struct {
     /// The live block the link word at `offset` names, to be freed as it is replaced (0: none).
     fn previousLink(self: *Journal, pool: anytype, offset: usize, parent: u32, child: u32) Error!u32 {
         const stored = Media.load(self.linkWord(offset));
-        const previous = links.decode(stored) orelse return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' (0x{x:0>16}) is not a link: nothing was changed", .{ offset, pool.name, stored });
+        const previous = links.decode(stored) orelse return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' (0x{x:0>16}) is not a link: nothing was changed", .{ offset, pool.poolName(), stored });
         // Linking the block the word names already replaces nothing, so nothing is freed (as setRoot
         // does for the block a root already publishes).
         if (previous == 0 or previous == child) return 0;
-        if (pool.liveLocked(previous) == null) return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' links to offset {d}, {s}: nothing was changed", .{ offset, pool.name, @as(u64, previous) * granule_bytes, self.whyNoBlock(previous) });
+        if (pool.liveLocked(previous) == null) return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' links to offset {d}, {s}: nothing was changed", .{ offset, pool.poolName(), @as(u64, previous) * granule_bytes, self.whyNoBlock(previous) });
         // Dangling (see linked()): the block holds an allocation the link never named; freeing it would free another's.
-        if (!self.table.isPublished(self.slotOf(pool, previous))) return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' links to offset {d}, where the allocation it linked to was freed without unlinking (the block now holds an allocation nothing published): nothing was changed", .{ offset, pool.name, @as(u64, previous) * granule_bytes });
+        if (!self.table.isPublished(self.slotOf(pool, previous))) return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' links to offset {d}, where the allocation it linked to was freed without unlinking (the block now holds an allocation nothing published): nothing was changed", .{ offset, pool.poolName(), @as(u64, previous) * granule_bytes });
         if (previous == parent) return status.fail(error.InvalidPointer, "freePrevious would free the block the link is written into: nothing was changed", .{});
         if (self.roots.publishing(previous)) |index| {
             return status.fail(error.PmemRoot, "freePrevious: the block the link named is published as root '{s}': remove the root first", .{self.roots.name(index)});
@@ -725,14 +725,14 @@ pub const Journal = struct {
         defer pool.unlock();
         const offset = try self.linkWordOffset(pool, parent, parent_id, at);
         const stored = Media.load(self.linkWord(offset));
-        const target = links.decode(stored) orelse return status.fail(error.InvalidPointer, "the word at byte {d} of allocation #{d} of PMEM pool '{s}' (0x{x:0>16}) is not a link written by link()", .{ at, parent_id, pool.name, stored });
+        const target = links.decode(stored) orelse return status.fail(error.InvalidPointer, "the word at byte {d} of allocation #{d} of PMEM pool '{s}' (0x{x:0>16}) is not a link written by link()", .{ at, parent_id, pool.poolName(), stored });
         if (target != 0 and pool.liveLocked(target) == null) {
-            return status.fail(error.InvalidPointer, "the link at byte {d} of allocation #{d} of PMEM pool '{s}' names offset {d}, {s}", .{ at, parent_id, pool.name, @as(u64, target) * granule_bytes, self.whyNoBlock(target) });
+            return status.fail(error.InvalidPointer, "the link at byte {d} of allocation #{d} of PMEM pool '{s}' names offset {d}, {s}", .{ at, parent_id, pool.poolName(), @as(u64, target) * granule_bytes, self.whyNoBlock(target) });
         }
         // link() published its target: an unpublished block there is a later allocation in the
         // block of one freed without unlinking (links.zig markReachable), not what was linked.
         if (target != 0 and !self.table.isPublished(self.slotOf(pool, target))) {
-            return status.fail(error.InvalidPointer, "the link at byte {d} of allocation #{d} of PMEM pool '{s}' names offset {d}, where the allocation it linked to was freed without unlinking: the block now holds an allocation nothing published", .{ at, parent_id, pool.name, @as(u64, target) * granule_bytes });
+            return status.fail(error.InvalidPointer, "the link at byte {d} of allocation #{d} of PMEM pool '{s}' names offset {d}, where the allocation it linked to was freed without unlinking: the block now holds an allocation nothing published", .{ at, parent_id, pool.poolName(), @as(u64, target) * granule_bytes });
         }
         return target;
     }
@@ -749,7 +749,7 @@ pub const Journal = struct {
 
     /// The offset of the block published as `name`, or 0 where there is no such root.
     pub fn getRoot(self: *Journal, pool: anytype, name: []const u8) Error!u32 {
-        try checkName(pool.name, name);
+        try checkName(pool.poolName(), name);
         pool.lock();
         defer pool.unlock();
         const index = self.roots.find(name) orelse return 0;
@@ -760,7 +760,7 @@ pub const Journal = struct {
     /// is allocated and published, durably together (like pmemobj_root). Where the root has fewer
     /// bytes than `size`, it grows (growRoot).
     pub fn root(self: *Journal, pool: anytype, name: []const u8, size: u64) Error!u32 {
-        try checkName(pool.name, name);
+        try checkName(pool.poolName(), name);
         pool.lock();
         defer pool.unlock();
         if (self.roots.find(name)) |index| {
@@ -768,7 +768,7 @@ pub const Journal = struct {
             if (pool.liveLocked(existing).?.requested_bytes >= size) return existing;
             return self.growRoot(pool, index, existing, size);
         }
-        if (std.mem.indexOfScalar(u32, &self.roots.targets, 0) == null) return noRootSlot(pool.name);
+        if (std.mem.indexOfScalar(u32, &self.roots.targets, 0) == null) return noRootSlot(pool.poolName());
         const placed = try pool.allocLocked(size);
         const live = pool.liveLocked(placed.g).?;
         self.media.zeroPersist(@as(usize, placed.g) * granule_bytes, @as(usize, live.granules) * granule_bytes);

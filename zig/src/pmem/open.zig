@@ -111,25 +111,25 @@ test "a PMEM pool is the one pool: it allocates, frees, resets and reopens with 
     {
         const pool = try open(std.testing.allocator, "pmem-open-test", config);
         defer pool.destroy();
-        try std.testing.expectEqual(@as(u32, 1), @as(u32, @intCast(pool.arena.regions.items.len)));
+        try std.testing.expectEqual(@as(u32, 1), @as(u32, @intCast(pool.regionList().len)));
         const kept = try pool.alloc(100, null);
         const dropped = try pool.alloc(200, null);
-        try pool.journal.?.setRoot(pool, "kept", kept.g, kept.id, false);
+        try pool.journalOf().?.setRoot(pool, "kept", kept.g, kept.id, false);
         try std.testing.expectError(error.PmemRoot, pool.free(kept.g, kept.id)); // a root publishes it
         _ = try pool.free(dropped.g, dropped.id);
         try std.testing.expectError(error.DoubleFree, pool.free(dropped.g, dropped.id));
         _ = try pool.alloc(300, null); // never published: free after a restart
-        try std.testing.expectEqual(@as(u64, 2), pool.stats.live_allocations);
+        try std.testing.expectEqual(@as(u64, 2), pool.statsRecord().live_allocations);
     }
     {
         const pool = try open(std.testing.allocator, "pmem-open-test", config);
         defer pool.destroy();
-        try std.testing.expectEqual(@as(u64, 1), pool.stats.live_allocations);
-        const kept = try pool.journal.?.getRoot(pool, "kept");
+        try std.testing.expectEqual(@as(u64, 1), pool.statsRecord().live_allocations);
+        const kept = try pool.journalOf().?.getRoot(pool, "kept");
         try std.testing.expectEqual(@as(u64, 100), pool.lookup(kept).?.requested_bytes);
         try pool.reset();
         try std.testing.expect(pool.lookup(kept) == null);
-        try std.testing.expectEqual(@as(u32, 0), try pool.journal.?.getRoot(pool, "kept"));
+        try std.testing.expectEqual(@as(u32, 0), try pool.journalOf().?.getRoot(pool, "kept"));
     }
     // Another layout is refused, and the file is left as it was.
     var fixed = config;

@@ -321,7 +321,7 @@ fn dropUnfreed(record: *Record, fixed: *const lockfree_fixed.LockFreeFixed) void
 
 /// flushThread's work for one record, handed the pool the record's handle names (entered).
 pub fn flushRecordTo(pool: anytype, record: *Record) void {
-    const shared = pool.shared orelse return;
+    const shared = pool.sharedFixed() orelse return;
     if (!record.serves(shared.serial)) return;
     // Under the growth lock: a reset in another thread checks the records there.
     shared.growth_mutex.lock();

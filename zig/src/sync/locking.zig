@@ -15,12 +15,12 @@ const assert = std.debug.assert;
 pub fn Lock(comptime mutex: bool) type {
     return struct {
         pub inline fn acquire(pool: anytype) void {
-            assert(mutex == (pool.config.thread_safety == .mutex));
-            if (mutex) pool.mutex.lock();
+            assert(mutex == (pool.threadSafety() == .mutex));
+            if (mutex) pool.poolMutex().lock();
         }
 
         pub inline fn release(pool: anytype) void {
-            if (mutex) pool.mutex.unlock();
+            if (mutex) pool.poolMutex().unlock();
         }
     };
 }
@@ -45,6 +45,13 @@ test "a mutex pool's lock is held between acquire and release; a \"none\" pool's
     const FakePool = struct {
         config: struct { thread_safety: enum { none, mutex } },
         mutex: Mutex = .{},
+
+        fn threadSafety(pool: *const @This()) @TypeOf(pool.config.thread_safety) {
+            return pool.config.thread_safety;
+        }
+        fn poolMutex(pool: *@This()) *Mutex {
+            return &pool.mutex;
+        }
 
         fn held(pool: *@This()) bool {
             if (!pool.mutex.inner.tryLock()) return true;

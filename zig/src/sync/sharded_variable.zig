@@ -110,7 +110,7 @@ pub const ShardedVariable = struct {
     pub fn Interface(comptime Pool: type) type {
         return struct {
             pub fn alloc(pool: *Pool, size: u64, _: Pool.Stream) Error!Pool.Placed {
-                const got = try pool.sharded.?.alloc(pool, size, granulesFor(size), pool.alignment_granules);
+                const got = try pool.shardedVariable().?.alloc(pool, size, granulesFor(size), pool.alignmentGranules());
                 return .{ .g = got.g, .id = got.id };
             }
 
@@ -119,49 +119,49 @@ pub const ShardedVariable = struct {
             }
 
             pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!void {
-                try pool.sharded.?.free(pool.name, g, expected_id, pool.alignment_granules);
+                try pool.shardedVariable().?.free(pool.poolName(), g, expected_id, pool.alignmentGranules());
             }
 
             pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
-                return pool.sharded.?.lookup(g);
+                return pool.shardedVariable().?.lookup(g);
             }
 
             pub fn reset(pool: *Pool) Error!void {
-                return status.fail(error.Unsupported, "reset() is not available on sharded Variable pools yet (pool '{s}'): free the allocations instead", .{pool.name});
+                return status.fail(error.Unsupported, "reset() is not available on sharded Variable pools yet (pool '{s}'): free the allocations instead", .{pool.poolName()});
             }
 
             /// The pool's figures (its record, which holds the growth figures, with the counts filled in) and space.
             pub fn figures(pool: *Pool, stats: *stats_mod.Stats) stats_mod.Stats.Space {
-                const sharded = pool.sharded.?;
+                const sharded = pool.shardedVariable().?;
                 sharded.growth_mutex.lock();
                 defer sharded.growth_mutex.unlock();
-                stats.* = pool.stats;
-                const space = sharded.figures(stats, pool.alignment_granules);
-                assert(space.free <= pool.arena.committed_bytes);
-                stats.bytes_allocated = pool.arena.committed_bytes - space.free;
+                stats.* = pool.statsRecord().*;
+                const space = sharded.figures(stats, pool.alignmentGranules());
+                assert(space.free <= pool.committedBytes());
+                stats.bytes_allocated = pool.committedBytes() - space.free;
                 assert(stats.bytes_allocated >= stats.bytes_in_use); // one moment's reading (figures)
-                return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = space.free, .largest_free = space.largest, .request_max = pool.sizeMax() };
+                return pool.spaceWith(space.free, space.largest);
             }
 
             pub fn resetPeaks(pool: *Pool) void {
-                const sharded = pool.sharded.?;
+                const sharded = pool.shardedVariable().?;
                 sharded.counters.resetPeaks();
                 sharded.growth_mutex.lock();
                 defer sharded.growth_mutex.unlock();
-                pool.stats.resetPeaks(pool.arena.committed_bytes);
+                pool.resetRecordPeaks();
             }
 
             pub fn listLive(pool: *Pool, out: []u32) u32 {
-                return pool.sharded.?.listLive(out);
+                return pool.shardedVariable().?.listLive(out);
             }
 
             pub fn writeSnapshot(pool: *Pool, _: snapshot.Output) Error!bool {
-                return status.fail(error.Unsupported, "snapshot() is not available on sharded Variable pools yet (pool '{s}')", .{pool.name});
+                return status.fail(error.Unsupported, "snapshot() is not available on sharded Variable pools yet (pool '{s}')", .{pool.poolName()});
             }
 
             /// To the calling thread's shard.
             pub fn addRegion(pool: *Pool, _: u32, region: arena_mod.Region) error{OutOfMemory}!void {
-                return pool.sharded.?.addRegion(region);
+                return pool.shardedVariable().?.addRegion(region);
             }
 
             /// A shard's regions are never removed.
@@ -198,7 +198,7 @@ pub const ShardedVariable = struct {
             if (try self.placeIn(other, granules, alignment_granules, id, size)) |g| return .{ .g = g, .id = id };
         }
         self.counters.recordFailure();
-        return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece in any shard", .{ pool.name, size, pool.arena.committed_bytes, pool.arena.reserved_bytes });
+        return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece in any shard", .{ pool.poolName(), size, pool.committedBytes(), pool.addressSpaceBytes() });
     }
 
     /// Places the block in `shard` and counts it, under the shard's lock (as a free is counted), so

@@ -131,7 +131,7 @@ pub const SharedFixed = struct {
         }
         if (taken == 0) {
             self.counters.recordFailure();
-            return status.fail(error.OutOfMemory, "pool '{s}' has no free block of {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.name, self.stride_bytes, pool.arena.committed_bytes, pool.arena.reserved_bytes });
+            return status.fail(error.OutOfMemory, "pool '{s}' has no free block of {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.poolName(), self.stride_bytes, pool.committedBytes(), pool.addressSpaceBytes() });
         }
         // The stack's top is handed out first: reversed, the batch goes out in the order it was popped (address order on a fresh pool).
         std.mem.reverse(u32, room[0..taken]);
@@ -175,8 +175,9 @@ pub const SharedFixed = struct {
     /// Whether trim may give regions back: only where one thread uses the pool and its stack is
     /// under a mutex (threadSafety "none"), so no other thread takes a block meanwhile and no
     /// magazine or other thread's cache holds one (the caller's JavaScript cache flushed first).
-    pub fn trims(self: *const SharedFixed, pool: anytype) bool {
-        return !self.fixed.lock_free and !self.cached and pool.config.thread_safety == .none;
+    pub fn trims(self: *const SharedFixed) bool {
+        assert(!(self.exclusive and (self.fixed.lock_free or self.cached)));
+        return !self.fixed.lock_free and !self.cached and self.exclusive;
     }
 
     /// A placement snapshot.zig walks (as it walks the strategies): the blocks of `regions`.
@@ -200,12 +201,12 @@ pub const SharedFixed = struct {
         self.growth_mutex.lock();
         defer self.growth_mutex.unlock();
         if (js_cache.openElsewhere(self.js_records) or self.magazinesElsewhere()) {
-            return status.fail(error.Unsupported, "reset() of pool '{s}' needs its thread caches to be this thread's alone: other Workers hold theirs until they end; free the allocations instead", .{pool.name});
+            return status.fail(error.Unsupported, "reset() of pool '{s}' needs its thread caches to be this thread's alone: other Workers hold theirs until they end; free the allocations instead", .{pool.poolName()});
         }
         js_cache.flushMine(self.js_records, &self.fixed);
         if (self.magazine_thread.load(.acquire) != 0) thread_cache.flushAll(); // the caller's own magazines
         const now = self.combined();
-        self.fixed.reset(pool.arena.regions.items);
+        self.fixed.reset(pool.regionList());
         self.counters.recordFrees(now.live, now.requested_bytes);
         self.run_blocks.store(0, .monotonic);
     }
@@ -234,92 +235,92 @@ pub const SharedFixed = struct {
     pub fn Interface(comptime Pool: type) type {
         return struct {
             pub fn alloc(pool: *Pool, size: u64, _: Pool.Stream) Error!Pool.Placed {
-                const placed = try pool.shared.?.alloc(pool, @intCast(size));
+                const placed = try pool.sharedFixed().?.alloc(pool, @intCast(size));
                 return .{ .g = placed.g, .id = placed.id };
             }
 
             pub fn blockBytes(pool: *const Pool, size: u64) u64 {
-                const shared = pool.shared.?;
+                const shared = pool.sharedFixed().?;
                 return shared.blocksFor(size) * shared.stride_bytes;
             }
 
             pub fn free(pool: *Pool, g: u32, expected_id: u32) Error!void {
-                try pool.shared.?.free(pool.name, g, expected_id, @import("../arena.zig").granule_bytes);
+                try pool.sharedFixed().?.free(pool.poolName(), g, expected_id, @import("../arena.zig").granule_bytes);
             }
 
             pub fn lookup(pool: *Pool, g: u32) ?Pool.Live {
-                const shared = pool.shared.?;
+                const shared = pool.sharedFixed().?;
                 const live = shared.fixed.lookup(g) orelse return null;
                 return .{ .granules = shared.fixed.stride * shared.blocksFor(live.requested_bytes), .requested_bytes = live.requested_bytes, .id = live.id };
             }
 
             pub fn reset(pool: *Pool) Error!void {
-                try pool.shared.?.reset(pool);
-                pool.gpu.reset();
+                try pool.sharedFixed().?.reset(pool);
+                pool.noteResetForTool();
             }
 
             /// The pool's figures (its record, which holds the growth figures, with the counts filled in) and space.
             pub fn figures(pool: *Pool, stats: *stats_mod.Stats) stats_mod.Stats.Space {
-                const shared = pool.shared.?;
+                const shared = pool.sharedFixed().?;
                 shared.growth_mutex.lock();
                 defer shared.growth_mutex.unlock();
-                stats.* = pool.stats;
+                stats.* = pool.statsRecord().*;
                 const free_bytes = shared.figures(stats);
                 // Block states and counters are read at different moments while other threads work: no more than the free bytes.
                 const enough_blocks = std.math.divCeil(u64, pool.sizeMax(), shared.stride_bytes) catch unreachable;
-                const largest_granules = shared.fixed.largestFreeGranules(pool.arena.regions.items, free_bytes / shared.stride_bytes, enough_blocks);
+                const largest_granules = shared.fixed.largestFreeGranules(pool.regionList(), free_bytes / shared.stride_bytes, enough_blocks);
                 const largest_free = @min(free_bytes, largest_granules * @import("../arena.zig").granule_bytes);
-                return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = free_bytes, .largest_free = largest_free, .request_max = pool.sizeMax() };
+                return pool.spaceWith(free_bytes, largest_free);
             }
 
             pub fn resetPeaks(pool: *Pool) void {
-                const shared = pool.shared.?;
+                const shared = pool.sharedFixed().?;
                 shared.resetPeaks();
                 shared.growth_mutex.lock();
                 defer shared.growth_mutex.unlock();
-                pool.stats.resetPeaks(pool.arena.committed_bytes);
+                pool.resetRecordPeaks();
             }
 
             pub fn listLive(pool: *Pool, out: []u32) u32 {
-                const shared = pool.shared.?;
+                const shared = pool.sharedFixed().?;
                 // Regions stay put under the growth lock, as for writeSnapshot: another Worker's
                 // refill may grow the pool meanwhile, and a region listed before its blocks' chunks
                 // were added (or a list moved by its growth) read as a block with no chunk (a
                 // panic in getLeaks() while Workers churned, seen once in test/attack/churn.test.ts).
                 shared.growth_mutex.lock();
                 defer shared.growth_mutex.unlock();
-                return shared.fixed.listLive(pool.arena.regions.items, out);
+                return shared.fixed.listLive(pool.regionList(), out);
             }
 
             pub fn writeSnapshot(pool: *Pool, out: snapshot.Output) Error!bool {
-                const shared = pool.shared.?;
+                const shared = pool.sharedFixed().?;
                 // Regions stay put under the growth lock. Blocks of a pool other threads use may change
                 // meanwhile (their allocations take no lock): a moment's view, the figures taken after.
                 const fit = fit: {
                     shared.growth_mutex.lock();
                     defer shared.growth_mutex.unlock();
-                    const blocks = shared.placement(pool.arena.regions.items);
+                    const blocks = shared.placement(pool.regionList());
                     const ids: snapshot.Ids = .{ .last = shared.last_id.load(.monotonic), .max = pool_id_max, .pending = null };
-                    break :fit snapshot.write(pool.gpa, pool.arena.regions.items, &blocks, ids, .{}, out) catch
-                        return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{pool.name});
+                    break :fit snapshot.write(pool.allocator(), pool.regionList(), &blocks, ids, .{}, out) catch
+                        return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{pool.poolName()});
                 };
                 pool.writeStats(out.stats);
                 return fit;
             }
 
             pub fn addRegion(pool: *Pool, _: u32, region: Region) error{OutOfMemory}!void {
-                return pool.shared.?.fixed.addRegion(region);
+                return pool.sharedFixed().?.fixed.addRegion(region);
             }
 
             pub fn trims(pool: *const Pool) bool {
-                return pool.shared.?.trims(pool); // else its regions are never removed (lockfree_fixed.zig)
+                return pool.sharedFixed().?.trims(); // else its regions are never removed (lockfree_fixed.zig)
             }
 
             /// One thread's pool: its blocks are all on the stack once free.
             pub fn removeRegion(pool: *Pool, _: u32, region: Region) Pool.Removal {
-                const shared = pool.shared.?;
+                const shared = pool.sharedFixed().?;
                 if (!shared.fixed.regionFree(region)) return .kept;
-                shared.fixed.removeRegion(pool.gpa, region) catch return .stop; // no memory to sort the stack: keep the rest
+                shared.fixed.removeRegion(pool.allocator(), region) catch return .stop; // no memory to sort the stack: keep the rest
                 return .removed;
             }
         };
@@ -330,7 +331,7 @@ pub const SharedFixed = struct {
         if (requested_bytes > self.stride_bytes) return self.allocRun(pool, requested_bytes);
         const number = self.take() orelse self.growAndTake(pool) orelse {
             self.counters.recordFailure();
-            return status.fail(error.OutOfMemory, "pool '{s}' has no free block of {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.name, self.stride_bytes, pool.arena.committed_bytes, pool.arena.reserved_bytes });
+            return status.fail(error.OutOfMemory, "pool '{s}' has no free block of {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.poolName(), self.stride_bytes, pool.committedBytes(), pool.addressSpaceBytes() });
         };
         const placed = self.fixed.claimAs(number, requested_bytes, self.takeIds(1));
         self.counters.recordAlloc(requested_bytes);
@@ -415,8 +416,8 @@ pub const SharedFixed = struct {
             // A stack with fewer free blocks than the run holds no run, nor does a pool whose
             // blocks' states show none (a word of 64 at a time: far less than a drain): grow
             // without draining it.
-            if (self.stackMayHold(count) and self.fixed.hasFreeRun(pool.arena.regions.items, count)) {
-                if (try self.gatherRun(&drained, count, pool.arena.regions.items)) |number| {
+            if (self.stackMayHold(count) and self.fixed.hasFreeRun(pool.regionList(), count)) {
+                if (try self.gatherRun(&drained, count, pool.regionList())) |number| {
                     const placed = self.fixed.claimRun(number, count, requested_bytes, self.takeIds(1));
                     _ = self.run_blocks.fetchAdd(count - 1, .monotonic);
                     self.counters.recordAlloc(requested_bytes);
@@ -435,7 +436,7 @@ pub const SharedFixed = struct {
             grown = true;
         }
         self.counters.recordFailure();
-        return status.fail(error.OutOfMemory, "pool '{s}' has no run of {d} free blocks for {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.name, count, requested_bytes, pool.arena.committed_bytes, pool.arena.reserved_bytes });
+        return status.fail(error.OutOfMemory, "pool '{s}' has no run of {d} free blocks for {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.poolName(), count, requested_bytes, pool.committedBytes(), pool.addressSpaceBytes() });
     }
 
     /// Whether the free stack may hold `count` blocks: the pool's blocks less those live and those
@@ -582,7 +583,7 @@ test "JavaScript cache records: a batch per refill, cached blocks counted apart,
     const pool = try pool_mod.Pool.create(std.testing.allocator, "js-records", config);
     defer pool.destroy();
     pool.published(1);
-    const shared = pool.shared.?;
+    const shared = pool.sharedFixed().?;
     const record = shared.openRecord().?;
     try std.testing.expect(shared.openRecord() == null); // one per thread, viewed by one JavaScript cache
     try std.testing.expectEqual(@as(u32, 4), record.shared.stride_granules);
@@ -633,12 +634,12 @@ test "a run of blocks lies in one region, also where the next region starts righ
         // 14 of the first region's 16 blocks, then more singles: the pool grows a second region right after the first.
         var singles: [20]pool_mod.Pool.Placed = undefined;
         for (&singles) |*single| single.* = try pool.alloc(4000, null);
-        try std.testing.expect(pool.arena.regions.items.len >= 2);
+        try std.testing.expect(pool.regionList().len >= 2);
         for (singles[14..]) |single| _ = try pool.free(single.g, single.id); // free: blocks 14, 15 of the first region and 0-3 of the second
         const run = try pool.alloc(6 * 4096, null);
         const run_end = @as(u64, run.g) + 6 * 4096 / @import("../arena.zig").granule_bytes;
         var inside = false;
-        for (pool.arena.regions.items) |region| inside = inside or (region.committed and run.g >= region.start and run_end <= region.end());
+        for (pool.regionList()) |region| inside = inside or (region.committed and run.g >= region.start and run_end <= region.end());
         try std.testing.expect(inside);
         _ = try pool.free(run.g, run.id);
         for (singles[0..14]) |single| _ = try pool.free(single.g, single.id);
@@ -657,11 +658,11 @@ test "a run is taken off the free stack at the low end of a free extent, the blo
         config.thread_safety = safety;
         const pool = try pool_mod.Pool.create(std.testing.allocator, "run-off-the-top", config);
         defer pool.destroy();
-        const shared = pool.shared.?;
+        const shared = pool.sharedFixed().?;
         const stride = 64 / granule_bytes;
         var singles: [1024]pool_mod.Pool.Placed = undefined;
         for (&singles) |*single| single.* = try pool.alloc(64, null);
-        try std.testing.expectEqual(@as(usize, 1), pool.arena.regions.items.len);
+        try std.testing.expectEqual(@as(usize, 1), pool.regionList().len);
         // Freed in this order, each pushed on top: the stack reads 23 22 21 20 500 12 11 10 from the top.
         for ([_]u32{ 10, 11, 12, 500, 20, 21, 22, 23 }) |slot| _ = try pool.free(singles[slot].g, singles[slot].id);
         // 23, 22, 21 are three in a row, but block 20 before them is free: 20 .. 22 (block 19 is live).
@@ -675,8 +676,8 @@ test "a run is taken off the free stack at the low end of a free extent, the blo
         shared.fixed.pushBatch(left[0..taken]);
         // Five free blocks cannot hold a run of six: the pool grows, and the run lies in the new region.
         const long = try pool.alloc(6 * 64, null);
-        try std.testing.expectEqual(@as(usize, 2), pool.arena.regions.items.len);
-        try std.testing.expect(long.g >= pool.arena.regions.items[1].start and long.g + 6 * stride <= pool.arena.regions.items[1].end());
+        try std.testing.expectEqual(@as(usize, 2), pool.regionList().len);
+        try std.testing.expect(long.g >= pool.regionList()[1].start and long.g + 6 * stride <= pool.regionList()[1].end());
         var out: [stats_mod.field_count]f64 = undefined;
         pool.writeStats(&out);
         try std.testing.expectEqual(@as(f64, 1024 - 8 + 2), out[@intFromEnum(stats_mod.Field.live_allocations)]);

@@ -86,7 +86,7 @@ fn flush(magazine: *Magazine) void {
 /// Pushes `numbers`, cached from the pool `owner` named, to `pool` (which now holds the handle)
 /// if it is that pool still: a pool of another kind, or a later one, is not ours.
 pub fn returnTo(pool: anytype, owner: Owner, numbers: []const u32) void {
-    const shared = pool.shared orelse return;
+    const shared = pool.sharedFixed() orelse return;
     if (shared.serial != owner.serial) return;
     shared.fixed.pushBatch(numbers);
 }
