@@ -9,7 +9,7 @@
  * - a live view's buffer is fixed-length (not resizable, maxByteLength = size); slice() and
  *   structuredClone() copy (writes to the copy never reach the pool, and the copy survives the free);
  * - after the free, every view made is detached: structuredClone and postMessage are DataCloneErrors,
- * *   slice, transfer, DataView, Atomics and Buffer.from TypeErrors, ptr() gives no address, Blob and TextDecoder read
+ *   slice, transfer, DataView, Atomics and Buffer.from TypeErrors, ptr() gives no address, Blob and TextDecoder read
  *   nothing; no write reaches the block, whose next allocation reads only its own bytes;
  * - postMessage to a Worker (in a child process): a view is copied (the Worker's writes stay its own),
  *   a subarray is copied as the subarray, an Allocation sent whole arrives as a plain object that the
