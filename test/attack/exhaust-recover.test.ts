@@ -48,7 +48,7 @@ function fill(pool: { allocate(size: number): Allocation }, size: number): Alloc
   }
 }
 
-function exhaustAndRecover(pool: ReturnType<MemoryPoolManager["createCPUPool"]> | ReturnType<MemoryPoolManager["createPMEMPool"]>, size: number, heldBack: number, resets: boolean): void {
+function exhaustAndRecover(pool: ReturnType<MemoryPoolManager["createCPUPool"]> | ReturnType<MemoryPoolManager["createPMEMPool"]>, size: number, heldBack: number): void {
   const first = fill(pool, size);
   expect(first.length).toBeGreaterThan(0);
   expect(pool.getStats().bytesReserved).toBeLessThanOrEqual(MAX);
@@ -64,7 +64,7 @@ function exhaustAndRecover(pool: ReturnType<MemoryPoolManager["createCPUPool"]> 
   expect(stats.freeCount).toBe(stats.allocationCount);
   expect(stats.bytesFreedTotal).toBe(stats.bytesAllocatedTotal);
   pool.trim();
-  if (resets) pool.reset();
+  pool.reset();
   expect(fill(pool, size).length).toBe(first.length);
   expect(pool.getStats().bytesReserved).toBeLessThanOrEqual(MAX);
 }
@@ -80,9 +80,7 @@ describe("CPU pools: fill to OutOfMemoryError, free half, fill again, free all, 
             try {
               // quarantined blocks are held back from the second fill: as many as QUARANTINE holds
               const heldBack = placement.quarantineBytes ? Math.floor(QUARANTINE / (type.blockSize ? Math.ceil(size / 128) * 128 : Math.max(16, Math.ceil(size / 16) * 16))) : 0;
-              // reset() is not available on sharded Variable pools yet, and needs a lockFree pool's caches closed
-              const sharded = placement.threadSafety === "lockFree" || (placement.threadLocalCache && type.allocatorType === "Variable");
-              exhaustAndRecover(pool, size, heldBack, !sharded);
+              exhaustAndRecover(pool, size, heldBack);
             } finally {
               manager.destroyPool(name);
             }

@@ -127,7 +127,8 @@ pub const ShardedVariable = struct {
             }
 
             pub fn reset(pool: *Pool) Error!void {
-                return status.fail(error.Unsupported, "reset() is not available on sharded Variable pools yet (pool '{s}'): free the allocations instead", .{pool.name});
+                pool.sharded.?.reset(pool.arena.regions.items) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+                pool.gpu.reset();
             }
 
             /// The pool's figures (its record, which holds the growth figures, with the counts filled in) and space.
@@ -228,6 +229,33 @@ pub const ShardedVariable = struct {
         }
     }
 
+    /// Every block of every shard free again: each shard's regions one free block each, the live
+    /// counted as freed. Under the growth lock and every shard's lock (in shard order, as `figures`
+    /// takes them), so no allocation or free is half done and the counts stay exact.
+    pub fn reset(self: *ShardedVariable, regions: []arena_mod.Region) error{OutOfMemory}!void {
+        self.growth_mutex.lock();
+        defer self.growth_mutex.unlock();
+        for (&self.shards) |*shard| shard.mutex.lock();
+        defer for (&self.shards) |*shard| shard.mutex.unlock();
+        const now = self.counters.read();
+        for (&self.shards) |*shard| {
+            try shard.tlsf.resetWhere(regions, .strategy, ShardRegions{ .sharded = self, .shard = shard }, ShardRegions.holds);
+        }
+        for (regions) |*region| region.live_count = 0;
+        self.counters.recordFrees(now.live(), now.requested_bytes);
+        assert(self.counters.read().live() == 0);
+    }
+
+    /// The regions one shard owns (`owners`), for its TLSF's reset.
+    const ShardRegions = struct {
+        sharded: *const ShardedVariable,
+        shard: *const Shard,
+        fn holds(self: ShardRegions, region: arena_mod.Region) bool {
+            const owner = self.sharded.ownerOf(region.start) orelse return false;
+            return owner == self.shard;
+        }
+    };
+
     /// Writes the offsets of live allocations into `out`, as many as fit, shard by shard; returns
     /// how many there are. For tools (leak reports): each shard is listed under its own lock, so
     /// other threads may allocate and free in the others meanwhile.
@@ -302,6 +330,54 @@ test "threads allocate from their shards, free across shards, and nothing overla
     pool.writeStats(&out);
     try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.live_allocations)]);
     try std.testing.expectEqual(@as(f64, 4 * per_thread), out[@intFromEnum(stats_mod.Field.free_count)]);
+}
+
+test "reset frees every shard's blocks, keeps each region in its shard, and counts the frees" {
+    const pool_mod = @import("../pool.zig");
+    const config_mod = @import("../config.zig");
+    var config = config_mod.testConfig(.variable);
+    config.thread_safety = .lock_free;
+    config.max_size = 0;
+    config.initial_size = 64 * 1024;
+    const pool = try pool_mod.Pool.create(std.testing.allocator, "sharded-reset", config);
+    defer pool.destroy();
+    const per_thread = 200;
+    var offsets: [3][per_thread]u32 = undefined;
+    const Worker = struct {
+        fn run(p: *pool_mod.Pool, out: *[per_thread]u32) void {
+            for (out, 0..) |*g, i| g.* = (p.alloc(100 + i * 37, null) catch unreachable).g;
+        }
+    };
+    var threads: [3]std.Thread = undefined;
+    for (&threads, 0..) |*thread, i| thread.* = try std.Thread.spawn(.{}, Worker.run, .{ pool, &offsets[i] });
+    for (threads) |thread| thread.join();
+    const sharded = pool.sharded.?;
+    var owners_before: [64]?*Shard = @splat(null);
+    const regions = pool.arena.regions.items;
+    try std.testing.expect(regions.len <= owners_before.len);
+    for (regions, 0..) |region, i| {
+        if (region.committed) owners_before[i] = sharded.ownerOf(region.start);
+    }
+    try pool.reset();
+    var out: [stats_mod.field_count]f64 = undefined;
+    pool.writeStats(&out);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.live_allocations)]);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.bytes_in_use)]);
+    try std.testing.expectEqual(@as(f64, 3 * per_thread), out[@intFromEnum(stats_mod.Field.free_count)]);
+    try std.testing.expectEqual(out[@intFromEnum(stats_mod.Field.bytes_reserved)], out[@intFromEnum(stats_mod.Field.free_bytes)]);
+    for (pool.arena.regions.items, 0..) |region, i| {
+        if (region.committed) try std.testing.expectEqual(owners_before[i], sharded.ownerOf(region.start));
+    }
+    // Each shard holds its own regions again, each one free block; the old blocks are gone.
+    var free_granules: u64 = 0;
+    for (&sharded.shards) |*shard| {
+        try std.testing.expectEqual(@as(u32, 0), shard.tlsf.live.count);
+        free_granules += shard.tlsf.free_granules;
+    }
+    try std.testing.expectEqual(pool.arena.committed_bytes, free_granules * arena_mod.granule_bytes);
+    try std.testing.expectError(error.DoubleFree, pool.free(offsets[1][0], 0));
+    const again = try pool.alloc(1000, null);
+    _ = try pool.free(again.g, again.id);
 }
 
 test "ids run on past 2^32 allocations without repeating one soon after" {
