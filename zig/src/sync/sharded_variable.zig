@@ -199,7 +199,7 @@ pub const ShardedVariable = struct {
             if (try self.placeIn(other, granules, alignment_granules, id, size)) |g| return .{ .g = g, .id = id };
         }
         self.counters.recordFailure();
-        return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece in any shard", .{ pool.name, size, pool.arena.committed_bytes, pool.arena.reserved_bytes });
+        return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece in any shard", .{ pool.name, size, pool.arena.committed_bytes, pool.reservableBytes() });
     }
 
     /// Places the block in `shard` and counts it, under the shard's lock (as a free is counted), so
@@ -298,13 +298,19 @@ pub const ShardedVariable = struct {
     }
 };
 
-test "threads allocate from their shards, free across shards, and nothing overlaps" {
-    const pool_mod = @import("../pool.zig");
-    const config_mod = @import("../config.zig");
-    var config = config_mod.testConfig(.variable);
+const pool_mod = @import("../pool.zig");
+
+/// A lockFree Variable pool with no size limit for the tests here; `initial_size` null keeps the test default.
+fn testPool(name: []const u8, initial_size: ?u64) !*pool_mod.Pool {
+    var config = @import("../config.zig").testConfig(.variable);
     config.thread_safety = .lock_free;
     config.max_size = 0;
-    const pool = try pool_mod.Pool.create(std.testing.allocator, "sharded", config);
+    if (initial_size) |bytes| config.initial_size = bytes;
+    return pool_mod.Pool.create(std.testing.allocator, name, config);
+}
+
+test "threads allocate from their shards, free across shards, and nothing overlaps" {
+    const pool = try testPool("sharded", null);
     defer pool.destroy();
     const per_thread = 300;
     var offsets: [4][per_thread]u32 = undefined;
@@ -333,13 +339,7 @@ test "threads allocate from their shards, free across shards, and nothing overla
 }
 
 test "reset frees every shard's blocks, keeps each region in its shard, and counts the frees" {
-    const pool_mod = @import("../pool.zig");
-    const config_mod = @import("../config.zig");
-    var config = config_mod.testConfig(.variable);
-    config.thread_safety = .lock_free;
-    config.max_size = 0;
-    config.initial_size = 64 * 1024;
-    const pool = try pool_mod.Pool.create(std.testing.allocator, "sharded-reset", config);
+    const pool = try testPool("sharded-reset", 64 * 1024);
     defer pool.destroy();
     const per_thread = 200;
     var offsets: [3][per_thread]u32 = undefined;
