@@ -21,50 +21,22 @@
  *   them instead of failing (RMM's stream pool takes another stream's free blocks by synchronising);
  *   FreeAllCached is trim(): afterwards nothing is cached and the figures balance.
  */
-import { afterAll, describe, expect, test } from "bun:test";
-import { ConfigError, type CPUMemoryPool, type GPUMemoryPool, MemoryPoolManager, OutOfMemoryError, PoolConfig } from "../../src/index";
-import { gpuUnavailableReason } from "../../src/native";
+import { describe, expect, test } from "bun:test";
+import { ConfigError, type GPUMemoryPool, MemoryPoolManager, OutOfMemoryError, PoolConfig } from "../../src/index";
+import { allocateBlock as allocate, type AnyPool, type Block, noOverlap, poolKinds } from "../support/any_pool";
 import { random } from "../support/random";
 import { thrown } from "../support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
-const whyNotGpu = gpuUnavailableReason();
-if (whyNotGpu !== undefined) console.log(`[test/attack/suite-rmm-cub] GPU cases skipped: ${whyNotGpu}`);
-
-type AnyPool = CPUMemoryPool | GPUMemoryPool;
-type Block = { ptr: number; size: number; free(): void };
+const { kinds, named } = poolKinds("test/attack/suite-rmm-cub");
+const gpuSkipped = kinds.find((k) => k.kind === "GPU")!.skip !== undefined;
 const MiB = 1 << 20;
 const KiB = 1 << 10;
-
-const made: string[] = [];
-afterAll(() => {
-  for (const name of made) if (manager.hasPool(name)) manager.destroyPool(name);
-});
-function named(label: string): string {
-  const name = `suite-rmm-${label}-${made.length}`;
-  made.push(name);
-  return name;
-}
-
-const kinds: { kind: string; skip: boolean; make: (name: string, fields: Partial<PoolConfig>) => AnyPool }[] = [
-  { kind: "CPU", skip: false, make: (name, fields) => manager.createCPUPool(name, Object.assign(new PoolConfig(), fields)) },
-  { kind: "GPU", skip: whyNotGpu !== undefined, make: (name, fields) => manager.createGPUPool(name, Object.assign(new PoolConfig(), fields)) },
-];
 const shapes: [string, Partial<PoolConfig>][] = [
   ["Variable (JavaScript bins)", {}],
   ["Variable, mutex", { threadSafety: "mutex" }],
 ];
 
-function allocate(pool: AnyPool, size: number): Block {
-  const block = pool.allocate(size);
-  return { ptr: block.ptr as number, size: block.size, free: () => block.free() };
-}
-function noOverlap(blocks: Block[]): void {
-  const sorted = [...blocks].sort((a, b) => a.ptr - b.ptr);
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i - 1]!.ptr + sorted[i - 1]!.size > sorted[i]!.ptr) throw new Error(`blocks at ${sorted[i - 1]!.ptr} (${sorted[i - 1]!.size} B) and ${sorted[i]!.ptr} overlap`);
-  }
-}
 function balanced(pool: AnyPool): void {
   const s = pool.getStats();
   expect({ bytesInUse: s.bytesInUse, liveAllocations: s.liveAllocations, frees: s.freeCount, bytes: s.bytesFreedTotal })
@@ -72,10 +44,10 @@ function balanced(pool: AnyPool): void {
 }
 
 for (const { kind, skip, make } of kinds) {
-  describe.skipIf(skip)(`RMM pool and arena tests on ${kind} pools`, () => {
+  describe.skipIf(skip !== undefined)(`RMM pool and arena tests on ${kind} pools`, () => {
     test("ThrowMaxLessThanInitial and ThrowStartTooLarge: a ConfigError naming initialSize, and no pool", () => {
       for (const fields of [{ initialSize: 2 * MiB, maxSize: MiB }, { initialSize: 2 ** 40 }]) {
-        const name = named("refused");
+        const name = named("suite-rmm-refused");
         const error = thrown<ConfigError>(() => make(name, fields));
         expect(error).toBeInstanceOf(ConfigError);
         expect(error.field).toBe("initialSize");
@@ -84,7 +56,7 @@ for (const { kind, skip, make } of kinds) {
     });
 
     test("NonAlignedPoolSize: an initialSize that is no multiple of 256 is rounded up (by design: RMM refuses it)", () => {
-      const p = make(named("unaligned"), { initialSize: MiB + 3, growth: 0 });
+      const p = make(named("suite-rmm-unaligned"), { initialSize: MiB + 3, growth: 0 });
       expect(p.getStats().bytesReserved).toBeGreaterThanOrEqual(MiB + 3);
       const whole = allocate(p, MiB);
       whole.free();
@@ -93,7 +65,7 @@ for (const { kind, skip, make } of kinds) {
 
     for (const [shapeName, shape] of shapes) {
       test(`TwoLargeBuffers: two of nearly half a pool that never grows fit apart; a third does not (${shapeName})`, () => {
-        const p = make(named("two-large"), { ...shape, initialSize: 64 * MiB, growth: 0 });
+        const p = make(named("suite-rmm-two-large"), { ...shape, initialSize: 64 * MiB, growth: 0 });
         const first = allocate(p, 31 * MiB);
         const second = allocate(p, 31 * MiB);
         noOverlap([first, second]);
@@ -104,7 +76,7 @@ for (const { kind, skip, make } of kinds) {
       });
 
       test(`arena Defragment and SmallMediumLarge: 64 KiB blocks freed at random serve one of most of the pool; a mix never overlaps (${shapeName})`, () => {
-        const p = make(named("defragment"), { ...shape, initialSize: 16 * MiB, growth: 0 });
+        const p = make(named("suite-rmm-defragment"), { ...shape, initialSize: 16 * MiB, growth: 0 });
         const next = random(0x4a3e);
         const blocks: Block[] = [];
         for (;;) {
@@ -138,7 +110,7 @@ for (const { kind, skip, make } of kinds) {
       });
 
       test(`DumpLogOnFailure: the OutOfMemoryError names the pool, the request and the most the pool may hold (${shapeName})`, () => {
-        const fixed = make(named("oom-fixed"), { ...shape, initialSize: 4 * MiB, growth: 0 });
+        const fixed = make(named("suite-rmm-oom-fixed"), { ...shape, initialSize: 4 * MiB, growth: 0 });
         const held = allocate(fixed, 3 * MiB);
         const error = thrown<OutOfMemoryError>(() => fixed.allocate(2 * MiB));
         expect(error).toBeInstanceOf(OutOfMemoryError);
@@ -147,7 +119,7 @@ for (const { kind, skip, make } of kinds) {
         const reserved = fixed.getStats().bytesReserved;
         expect(error.message).toContain(`${reserved} of at most ${reserved} bytes`); // it never grows
         held.free();
-        const capped = make(named("oom-capped"), { ...shape, initialSize: 4 * MiB, maxSize: 8 * MiB, growth: 2 });
+        const capped = make(named("suite-rmm-oom-capped"), { ...shape, initialSize: 4 * MiB, maxSize: 8 * MiB, growth: 2 });
         const blocks = [allocate(capped, 3 * MiB), allocate(capped, 3 * MiB)];
         const cappedError = thrown<OutOfMemoryError>(() => capped.allocate(3 * MiB));
         expect(cappedError).toBeInstanceOf(OutOfMemoryError);
@@ -158,10 +130,10 @@ for (const { kind, skip, make } of kinds) {
   });
 }
 
-describe.skipIf(whyNotGpu !== undefined)("cub CachingDeviceAllocator stream cases, on GPU pools", () => {
+describe.skipIf(gpuSkipped)("cub CachingDeviceAllocator stream cases, on GPU pools", () => {
   for (const [shapeName, shape] of shapes) {
     test(`blocks freed on busy streams reach other streams only after that work; FreeAllCached is trim() (${shapeName})`, () => {
-      const pool = manager.createGPUPool(named("cub-streams"), Object.assign(new PoolConfig(), { initialSize: 64 * MiB }, shape));
+      const pool = manager.createGPUPool(named("suite-rmm-cub-streams"), Object.assign(new PoolConfig(), { initialSize: 64 * MiB }, shape));
       const streams = Array.from({ length: 3 }, () => pool.createStream());
       const host = new Uint8Array(MiB);
       for (let round = 0; round < 20; round++) {
@@ -193,7 +165,7 @@ describe.skipIf(whyNotGpu !== undefined)("cub CachingDeviceAllocator stream case
     });
 
     test(`a request the free space cannot serve while frees are pending on streams waits for them (${shapeName})`, () => {
-      const pool = manager.createGPUPool(named("cub-pending"), Object.assign(new PoolConfig(), { initialSize: 32 * MiB, growth: 0 }, shape));
+      const pool = manager.createGPUPool(named("suite-rmm-cub-pending"), Object.assign(new PoolConfig(), { initialSize: 32 * MiB, growth: 0 }, shape));
       const streams = Array.from({ length: 4 }, () => pool.createStream());
       const blocks: { block: ReturnType<GPUMemoryPool["allocate"]>; stream: number }[] = [];
       for (;;) {

@@ -25,46 +25,21 @@
  * they cannot serve or trim() flushes them, as CUDA caching allocators keep theirs: the figures of
  * coalesced free space are read after trim() there (by design; test/size_bins.test.ts).
  */
-import { afterAll, describe, expect, test } from "bun:test";
-import { type CPUMemoryPool, type GPUMemoryPool, InvalidSizeError, MemoryPoolManager, OutOfMemoryError, PoolConfig } from "../../src/index";
-import { gpuUnavailableReason } from "../../src/native";
+import { describe, expect, test } from "bun:test";
+import { InvalidSizeError, OutOfMemoryError, type PoolConfig } from "../../src/index";
+import { allocateBlock as allocate, type AnyPool, type Block, noOverlap, poolKinds } from "../support/any_pool";
 import { random } from "../support/random";
 import { thrown } from "../support/thrown";
 
-const manager = MemoryPoolManager.getInstance();
-const whyNotGpu = gpuUnavailableReason();
-if (whyNotGpu !== undefined) console.log(`[test/attack/suite-tf-bfc] GPU cases skipped: ${whyNotGpu}`);
-
-type AnyPool = CPUMemoryPool | GPUMemoryPool;
-type Block = { ptr: number; size: number; free(): void };
+const { kinds, named } = poolKinds("test/attack/suite-tf-bfc");
 const MiB = 1 << 20;
 const KiB = 1 << 10;
 
-const made: string[] = [];
-afterAll(() => {
-  for (const name of made) if (manager.hasPool(name)) manager.destroyPool(name);
-});
-
-const kinds: { kind: string; skip: boolean; make: (name: string, fields: Partial<PoolConfig>) => AnyPool }[] = [
-  { kind: "CPU", skip: false, make: (name, fields) => manager.createCPUPool(name, Object.assign(new PoolConfig(), fields)) },
-  { kind: "GPU", skip: whyNotGpu !== undefined, make: (name, fields) => manager.createGPUPool(name, Object.assign(new PoolConfig(), fields)) },
-];
 const shapes: [string, Partial<PoolConfig>][] = [
   ["Variable (JavaScript bins)", {}],
   ["Variable, mutex", { threadSafety: "mutex" }],
 ];
 
-function allocate(pool: AnyPool, size: number): Block {
-  const block = pool.allocate(size);
-  return { ptr: block.ptr as number, size: block.size, free: () => block.free() };
-}
-function noOverlap(blocks: Block[], alignment: number): void {
-  const sorted = [...blocks].sort((a, b) => a.ptr - b.ptr);
-  for (let i = 0; i < sorted.length; i++) {
-    if (sorted[i]!.ptr % alignment !== 0) throw new Error(`block at ${sorted[i]!.ptr} is not aligned to ${alignment}`);
-    if (i > 0 && sorted[i - 1]!.ptr + sorted[i - 1]!.size > sorted[i]!.ptr) throw new Error(`blocks at ${sorted[i - 1]!.ptr} (${sorted[i - 1]!.size} B) and ${sorted[i]!.ptr} overlap`);
-  }
-}
 /** Frees what bins hold back, so the figures are of the core's coalesced free space. */
 function coalesced(pool: AnyPool): ReturnType<AnyPool["getStats"]> {
   pool.trim();
@@ -78,12 +53,8 @@ function balanced(pool: AnyPool, allocations: number): void {
 
 for (const { kind, skip, make } of kinds) {
   for (const [shapeName, shape] of shapes) {
-    const pool = (test: string, fields: Partial<PoolConfig> = {}): AnyPool => {
-      const name = `suite-bfc-${kind}-${test}-${made.length}`;
-      made.push(name);
-      return make(name, { initialSize: 8 * MiB, ...shape, ...fields });
-    };
-    describe.skipIf(skip)(`TensorFlow BFC allocator tests on ${kind} pools (${shapeName})`, () => {
+    const pool = (test: string, fields: Partial<PoolConfig> = {}): AnyPool => make(named(`suite-bfc-${kind}-${test}`), { initialSize: 8 * MiB, ...shape, ...fields });
+    describe.skipIf(skip !== undefined)(`TensorFlow BFC allocator tests on ${kind} pools (${shapeName})`, () => {
       test("NoDups: 1023 blocks of 4 B to 4 KiB at once, aligned, none overlapping", () => {
         const p = pool("nodups");
         const blocks: Block[] = [];
