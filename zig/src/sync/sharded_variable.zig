@@ -98,6 +98,12 @@ pub const ShardedVariable = struct {
         return @constCast(&self.shards[owner - 1]);
     }
 
+    /// The id the latest allocation was given (0 before any).
+    fn lastId(self: *const ShardedVariable) u32 {
+        const made = self.last_id.load(.monotonic);
+        return if (made == 0) 0 else @intCast((made - 1) % id_limit + 1);
+    }
+
     fn nextId(self: *ShardedVariable) u32 {
         const previous = self.last_id.fetchAdd(1, .monotonic);
         return @intCast(previous % id_limit + 1);
@@ -156,8 +162,21 @@ pub const ShardedVariable = struct {
                 return pool.sharded.?.listLive(out);
             }
 
-            pub fn writeSnapshot(pool: *Pool, _: snapshot.Output) Error!bool {
-                return status.fail(error.Unsupported, "snapshot() is not available on sharded Variable pools yet (pool '{s}')", .{pool.name});
+            /// The blocks at one moment (every shard's lock held, as `figures` holds them), the figures read just after.
+            pub fn writeSnapshot(pool: *Pool, out: snapshot.Output) Error!bool {
+                const sharded = pool.sharded.?;
+                const fit = fit: {
+                    sharded.growth_mutex.lock();
+                    defer sharded.growth_mutex.unlock();
+                    for (&sharded.shards) |*shard| shard.mutex.lock();
+                    defer for (&sharded.shards) |*shard| shard.mutex.unlock();
+                    const ids: snapshot.Ids = .{ .last = sharded.lastId(), .max = id_limit, .pending = null };
+                    const blocks: Placement = .{ .shards = .{ .sharded = sharded } };
+                    break :fit snapshot.write(pool.gpa, pool.arena.regions.items, &blocks, ids, .{}, out) catch
+                        return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{pool.name});
+                };
+                pool.writeStats(out.stats);
+                return fit;
             }
 
             /// To the calling thread's shard.
@@ -228,6 +247,52 @@ pub const ShardedVariable = struct {
             else => |bad| return tlsf_mod.failBadFree(bad, g, alignment_granules, pool_name),
         }
     }
+
+    /// The shards' blocks as one placement, as snapshot.zig's `write` walks one: each shard's walk
+    /// is in address order and regions never overlap, so merging the walks by start gives the
+    /// pool's order. Only while every shard's lock is held.
+    pub const Placement = union(enum) {
+        shards: struct {
+            sharded: *const ShardedVariable,
+
+            pub fn walk(self: *const @This(), gpa: std.mem.Allocator) error{OutOfMemory}!MergedWalk {
+                var merged: MergedWalk = .{ .walks = undefined, .heads = undefined };
+                var made: usize = 0;
+                errdefer for (merged.walks[0..made]) |*made_walk| made_walk.deinit(gpa);
+                for (&self.sharded.shards, 0..) |*shard, index| {
+                    merged.walks[index] = try shard.tlsf.walk(gpa);
+                    made += 1;
+                    merged.heads[index] = merged.walks[index].next();
+                }
+                return merged;
+            }
+        },
+    };
+
+    pub const MergedWalk = struct {
+        walks: [shard_count]Tlsf.Walk,
+        /// Each walk's next block, not yet handed out.
+        heads: [shard_count]?Tlsf.BlockView,
+        previous_start: ?u32 = null,
+
+        pub fn next(self: *MergedWalk) ?Tlsf.BlockView {
+            var lowest: ?usize = null;
+            for (self.heads, 0..) |head, index| {
+                const block = head orelse continue;
+                if (lowest == null or block.start < self.heads[lowest.?].?.start) lowest = index;
+            }
+            const index = lowest orelse return null;
+            const block = self.heads[index].?;
+            assert(self.previous_start == null or block.start > self.previous_start.?); // no block in two shards
+            self.previous_start = block.start;
+            self.heads[index] = self.walks[index].next();
+            return block;
+        }
+
+        pub fn deinit(self: *MergedWalk, gpa: std.mem.Allocator) void {
+            for (&self.walks) |*shard_walk| shard_walk.deinit(gpa);
+        }
+    };
 
     /// Every block of every shard free again: each shard's regions one free block each, the live
     /// counted as freed. Under the growth lock and every shard's lock (in shard order, as `figures`
@@ -378,6 +443,41 @@ test "reset frees every shard's blocks, keeps each region in its shard, and coun
     try std.testing.expectError(error.DoubleFree, pool.free(offsets[1][0], 0));
     const again = try pool.alloc(1000, null);
     _ = try pool.free(again.g, again.id);
+}
+
+test "a snapshot lists every shard's blocks in address order, tiling the regions, live ones with their ids" {
+    const snapshot_mod = @import("../snapshot.zig");
+    const pool = try testPool("sharded-snapshot", 64 * 1024);
+    defer pool.destroy();
+    const per_thread = 100;
+    var offsets: [3][per_thread]u32 = undefined;
+    const Worker = struct {
+        fn run(p: *pool_mod.Pool, out: *[per_thread]u32) void {
+            for (out, 0..) |*g, i| g.* = (p.alloc(200 + i * 50, null) catch unreachable).g;
+        }
+    };
+    var threads: [3]std.Thread = undefined;
+    for (&threads, 0..) |*thread, i| thread.* = try std.Thread.spawn(.{}, Worker.run, .{ pool, &offsets[i] });
+    for (threads) |thread| thread.join();
+    for (offsets[0][0..50]) |g| _ = try pool.free(g, 0); // some holes in one shard
+    var header: snapshot_mod.Header = undefined;
+    var regions: [64]snapshot_mod.RegionRecord = undefined;
+    var blocks: [2048]snapshot_mod.BlockRecord = undefined;
+    var stats_out: [stats_mod.field_count]f64 = undefined;
+    try std.testing.expect(try pool.writeSnapshot(.{ .header = &header, .regions = &regions, .blocks = &blocks, .stats = &stats_out }));
+    var live: u32 = 0;
+    var region_granules: u64 = 0;
+    for (regions[0..header.region_count]) |region| region_granules += region.granules;
+    var block_granules: u64 = 0;
+    for (blocks[0..header.block_count], 0..) |block, i| {
+        if (i > 0) try std.testing.expect(block.start >= blocks[i - 1].start + blocks[i - 1].granules);
+        if (block.id != 0) live += 1;
+        block_granules += block.granules;
+    }
+    try std.testing.expectEqual(@as(u32, 3 * per_thread - 50), live);
+    try std.testing.expectEqual(region_granules, block_granules); // the blocks tile the regions
+    try std.testing.expectEqual(@as(f64, 3 * per_thread - 50), stats_out[@intFromEnum(stats_mod.Field.live_allocations)]);
+    try std.testing.expectEqual(@as(u32, 3 * per_thread), header.last_id);
 }
 
 test "ids run on past 2^32 allocations without repeating one soon after" {
