@@ -403,19 +403,25 @@ test "threads allocate from their shards, free across shards, and nothing overla
     try std.testing.expectEqual(@as(f64, 4 * per_thread), out[@intFromEnum(stats_mod.Field.free_count)]);
 }
 
+/// Three threads (three shards) each allocate `per_thread` blocks of `first`, `first + step`, ... bytes; their offsets.
+fn allocateOnThreads(pool: *pool_mod.Pool, comptime per_thread: usize, first: u64, step: u64) ![3][per_thread]u32 {
+    var offsets: [3][per_thread]u32 = undefined;
+    const Worker = struct {
+        fn run(p: *pool_mod.Pool, out: *[per_thread]u32, from: u64, by: u64) void {
+            for (out, 0..) |*g, i| g.* = (p.alloc(from + i * by, null) catch unreachable).g;
+        }
+    };
+    var threads: [3]std.Thread = undefined;
+    for (&threads, 0..) |*thread, i| thread.* = try std.Thread.spawn(.{}, Worker.run, .{ pool, &offsets[i], first, step });
+    for (threads) |thread| thread.join();
+    return offsets;
+}
+
 test "reset frees every shard's blocks, keeps each region in its shard, and counts the frees" {
     const pool = try testPool("sharded-reset", 64 * 1024);
     defer pool.destroy();
     const per_thread = 200;
-    var offsets: [3][per_thread]u32 = undefined;
-    const Worker = struct {
-        fn run(p: *pool_mod.Pool, out: *[per_thread]u32) void {
-            for (out, 0..) |*g, i| g.* = (p.alloc(100 + i * 37, null) catch unreachable).g;
-        }
-    };
-    var threads: [3]std.Thread = undefined;
-    for (&threads, 0..) |*thread, i| thread.* = try std.Thread.spawn(.{}, Worker.run, .{ pool, &offsets[i] });
-    for (threads) |thread| thread.join();
+    const offsets = try allocateOnThreads(pool, per_thread, 100, 37);
     const sharded = pool.sharded.?;
     var owners_before: [64]?*Shard = @splat(null);
     const regions = pool.arena.regions.items;
@@ -450,15 +456,7 @@ test "a snapshot lists every shard's blocks in address order, tiling the regions
     const pool = try testPool("sharded-snapshot", 64 * 1024);
     defer pool.destroy();
     const per_thread = 100;
-    var offsets: [3][per_thread]u32 = undefined;
-    const Worker = struct {
-        fn run(p: *pool_mod.Pool, out: *[per_thread]u32) void {
-            for (out, 0..) |*g, i| g.* = (p.alloc(200 + i * 50, null) catch unreachable).g;
-        }
-    };
-    var threads: [3]std.Thread = undefined;
-    for (&threads, 0..) |*thread, i| thread.* = try std.Thread.spawn(.{}, Worker.run, .{ pool, &offsets[i] });
-    for (threads) |thread| thread.join();
+    const offsets = try allocateOnThreads(pool, per_thread, 200, 50);
     for (offsets[0][0..50]) |g| _ = try pool.free(g, 0); // some holes in one shard
     var header: snapshot_mod.Header = undefined;
     var regions: [64]snapshot_mod.RegionRecord = undefined;
