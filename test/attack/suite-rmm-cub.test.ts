@@ -19,7 +19,9 @@
  *   another stream only after that work (each block, read back on its new stream after a fill there,
  *   holds its own value); a request the free space cannot serve while frees are pending waits for
  *   them instead of failing (RMM's stream pool takes another stream's free blocks by synchronising);
- *   FreeAllCached is trim(): afterwards nothing is cached and the figures balance.
+ *   FreeAllCached is trim(): afterwards nothing is cached and the figures balance;
+ * - cub's max_cached_bytes: the freed blocks a pool's bins keep stay under the bins' cap (a quarter
+ *   of the pool, at least 8 MiB), and trim() gives them all back (CPU and GPU pools).
  */
 import { describe, expect, test } from "bun:test";
 import { ConfigError, type GPUMemoryPool, MemoryPoolManager, OutOfMemoryError, PoolConfig } from "../../src/index";
@@ -106,6 +108,20 @@ for (const { kind, skip, make } of kinds) {
           noOverlap(mixed);
         }
         for (const block of mixed) block.free();
+        balanced(p);
+      });
+
+      test(`cub max_cached_bytes: freed blocks the bins keep stay under their cap; trim() (FreeAllCached) empties them (${shapeName})`, () => {
+        const p = make(named("suite-rmm-cub-cap"), { ...shape, initialSize: 16 * MiB, growth: 2 });
+        const blocks = Array.from({ length: 40 }, (_, i) => allocate(p, MiB + i * 4096));
+        for (const block of blocks) block.free();
+        const s = p.getStats();
+        // the bins' cap: a quarter of what the pool holds, at least 8 MiB (src/size_bins.ts); none on a "mutex" pool
+        expect(s.cachedBytes).toBeLessThanOrEqual(Math.max(8 * MiB, s.bytesReserved / 4));
+        if (shape.threadSafety === "mutex") expect(s.cachedBytes).toBe(0);
+        else if (kind === "CPU") expect(s.cachedBytes).toBeGreaterThan(0); // a GPU pool watched by a tool (compute-sanitizer) takes no bins
+        p.trim();
+        expect(p.getStats().cachedBytes).toBe(0);
         balanced(p);
       });
 
