@@ -11,6 +11,9 @@
  * - after the free, every view made is detached: structuredClone and postMessage are DataCloneErrors,
  *   slice, transfer, DataView, Atomics and Buffer.from TypeErrors, ptr() gives no address, Blob and TextDecoder read
  *   nothing; no write reaches the block, whose next allocation reads only its own bytes;
+ * - Response, Request, Blob, File, ArrayBufferSink and Buffer.from made from a view copy it at once; a
+ *   ReadableStream chunk and a Buffer over the view's buffer see it detached: none of them reads the
+ *   block's next allocation after the free;
  * - postMessage to a Worker (in a child process): a view is copied (the Worker's writes stay its own),
  *   a subarray is copied as the subarray, an Allocation sent whole arrives as a plain object that the
  *   Worker's deallocate refuses with an InvalidPointerError (the allocation stays live), a pointer is
@@ -162,6 +165,35 @@ describe("ArrayBuffer semantics of pool views (test/js/web: detach, transfer, st
         for (const n of [before, again, after]) n.free();
       }
       expect(p.getStats().liveAllocations).toBe(0);
+    });
+  }
+});
+
+describe("Bun's web APIs given a view, then the allocation freed and its block reused (test/js/web fetch, blob, streams)", () => {
+  // Each made from the view before the free, read after the block holds another allocation's bytes.
+  const consumers: [string, "copied" | "detached", (view: Uint8Array<ArrayBuffer>) => () => Promise<Uint8Array>][] = [
+    ["Response", "copied", (view) => { const r = new Response(view); return async () => new Uint8Array(await r.arrayBuffer()); }],
+    ["Request body", "copied", (view) => { const r = new Request("http://localhost/", { method: "POST", body: view }); return async () => new Uint8Array(await r.arrayBuffer()); }],
+    ["Blob", "copied", (view) => { const b = new Blob([view]); return async () => new Uint8Array(await b.arrayBuffer()); }],
+    ["File", "copied", (view) => { const f = new File([view], "f.bin"); return async () => new Uint8Array(await f.arrayBuffer()); }],
+    ["Bun.ArrayBufferSink", "copied", (view) => { const sink = new Bun.ArrayBufferSink(); sink.start({ asUint8Array: true }); sink.write(view); return async () => sink.end() as Uint8Array; }],
+    ["Buffer.from(view)", "copied", (view) => { const b = Buffer.from(view); return async () => b; }],
+    ["a ReadableStream chunk", "detached", (view) => { const stream = new ReadableStream({ start(c) { c.enqueue(view); c.close(); } }); return async () => new Uint8Array(await new Response(stream).arrayBuffer()); }],
+    ["Buffer.from(view.buffer)", "detached", (view) => { const b = Buffer.from(view.buffer); return async () => b; }],
+  ];
+  for (const [name, expected, consume] of consumers) {
+    test(`${name}: ${expected === "copied" ? "a copy made at once" : "sees the view detached"}; the block's next allocation is never read`, async () => {
+      const p = pool(`suite-bun-web-${name}`);
+      const a = p.allocate(64);
+      a.bytes.fill(3);
+      const read = consume(a.bytes);
+      a.free();
+      const b = p.allocate(64);
+      b.bytes.fill(9);
+      expect(b.ptr).toBe(a.ptr);
+      const got = await read();
+      expect(got.byteLength === 0 ? [] : Array.from(got)).toEqual(expected === "copied" ? new Array(64).fill(3) : []); // a detached one reads as empty (Array.from throws on it)
+      b.free();
     });
   }
 });
