@@ -56,7 +56,8 @@ describe("glibc mcheck: one byte before or after a block, on canary pools", () =
         for (const side of ["after", "before"] as const) {
           const a = p.allocate(size);
           const at = side === "after" ? (a.ptr as number) + size : (a.ptr as number) - 1;
-          new Uint8Array(toArrayBuffer(at, 0, 1))[0] ^= 0x5a;
+          const byte = new Uint8Array(toArrayBuffer(at, 0, 1));
+          byte[0] = byte[0]! ^ 0x5a;
           const checked = thrown<BoundaryViolationError>(() => p.check());
           expect(checked).toBeInstanceOf(BoundaryViolationError);
           expect(checked.allocationId).toBe(a.id);

@@ -363,17 +363,6 @@ pub const ShardedVariable = struct {
     }
 };
 
-const pool_mod = @import("../pool.zig");
-
-/// A lockFree Variable pool with no size limit for the tests here; `initial_size` null keeps the test default.
-fn testPool(name: []const u8, initial_size: ?u64) !*pool_mod.Pool {
-    var config = @import("../config.zig").testConfig(.variable);
-    config.thread_safety = .lock_free;
-    config.max_size = 0;
-    if (initial_size) |bytes| config.initial_size = bytes;
-    return pool_mod.Pool.create(std.testing.allocator, name, config);
-}
-
 test "threads allocate from their shards, free across shards, and nothing overlaps" {
     const pool = try testPool("sharded", null);
     defer pool.destroy();
@@ -401,6 +390,18 @@ test "threads allocate from their shards, free across shards, and nothing overla
     pool.writeStats(&out);
     try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.live_allocations)]);
     try std.testing.expectEqual(@as(f64, 4 * per_thread), out[@intFromEnum(stats_mod.Field.free_count)]);
+}
+
+// The tests' helpers (after the first test: the import of pool.zig is the tests' alone, not the module's).
+const pool_mod = @import("../pool.zig");
+
+/// A lockFree Variable pool with no size limit for the tests here; `initial_size` null keeps the test default.
+fn testPool(name: []const u8, initial_size: ?u64) !*pool_mod.Pool {
+    var config = @import("../config.zig").testConfig(.variable);
+    config.thread_safety = .lock_free;
+    config.max_size = 0;
+    if (initial_size) |bytes| config.initial_size = bytes;
+    return pool_mod.Pool.create(std.testing.allocator, name, config);
 }
 
 /// Three threads (three shards) each allocate `per_thread` blocks of `first`, `first + step`, ... bytes; their offsets.
