@@ -6,6 +6,8 @@
  * - ptr(view, offset) of `bytes`, `as(T)` and subarrays is the allocation's address plus the offset;
  *   read.u8 ... read.f64 agree with a DataView of the same bytes (little-endian), CString reads a
  *   string written through the view, toArrayBuffer(ptr, 0, size) sees the view's writes;
+ * - native code called through dlopen (libc's memset, memcpy, strlen) with .ptr or a view as the pointer
+ *   argument works on the block; a freed view is passed as NULL, never as the block's address;
  * - a live view's buffer is fixed-length (not resizable, maxByteLength = size); slice() and
  *   structuredClone() copy (writes to the copy never reach the pool, and the copy survives the free);
  * - after the free, every view made is detached: structuredClone and postMessage are DataCloneErrors,
@@ -25,7 +27,7 @@
  * case below asserts just that, and that nothing crashes when that Worker ends and is collected.
  */
 import { describe, expect, test } from "bun:test";
-import { CString, ptr, read, toArrayBuffer } from "bun:ffi";
+import { CString, dlopen, FFIType, ptr, read, toArrayBuffer } from "bun:ffi";
 import { Buffer } from "node:buffer";
 import { PoolConfig } from "../../src/index";
 import { runChild } from "../pmem/helpers";
@@ -98,6 +100,48 @@ describe("bun:ffi on pool views (test/js/bun/ffi)", () => {
         expect(own[0]).toBe(0xa5);
         a.free();
         expect(addressOf(bytes)).toBe("no address"); // the stale view names no memory
+      }
+      expect(p.getStats().liveAllocations).toBe(0);
+    });
+  }
+});
+
+/** libc's memset, memcpy and strlen through dlopen, as Bun's ffi tests call native code; undefined where no glibc is found. */
+function openLibc() {
+  try {
+    return dlopen("libc.so.6", {
+      memset: { args: [FFIType.ptr, FFIType.i32, FFIType.u64], returns: FFIType.ptr },
+      memcpy: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.ptr },
+      strlen: { args: [FFIType.ptr], returns: FFIType.u64 },
+    }).symbols;
+  } catch {
+    console.log("[test/attack/suite-bun-views] native-call cases skipped: no libc.so.6 (glibc) to dlopen");
+    return undefined;
+  }
+}
+const libc = openLibc();
+
+describe.skipIf(libc === undefined)("native calls on pool memory through dlopen (test/js/bun/ffi: typed arrays as pointer arguments)", () => {
+  for (const [shapeName, shape] of shapes) {
+    test(`memset, memcpy and strlen take .ptr and views alike; a freed view passes NULL, never the block (${shapeName})`, () => {
+      const c = libc!;
+      const p = pool(`suite-bun-native-${shapeName}`, shape);
+      for (const size of SIZES) {
+        const a = p.allocate(size);
+        const b = p.allocate(size);
+        expect(c.memset(a.ptr, 7, size)).toBe(a.ptr);
+        expect(a.bytes.every((byte) => byte === 7)).toBe(true);
+        c.memset(a.bytes, 8, size);
+        c.memcpy(b.bytes, a.bytes, size);
+        expect(b.bytes.every((byte) => byte === 8)).toBe(true);
+        a.bytes.fill(0x41, 0, size - 1);
+        a.bytes[size - 1] = 0;
+        expect(c.strlen(a.ptr)).toBe(BigInt(size - 1));
+        expect(c.strlen(a.as(Uint8Array))).toBe(BigInt(size - 1));
+        const stale = a.bytes;
+        a.free();
+        expect(c.memset(stale, 0, 0)).toBeNull(); // a detached view is passed as NULL
+        b.free();
       }
       expect(p.getStats().liveAllocations).toBe(0);
     });
