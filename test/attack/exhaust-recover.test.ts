@@ -80,9 +80,7 @@ describe("CPU pools: fill to OutOfMemoryError, free half, fill again, free all, 
             try {
               // quarantined blocks are held back from the second fill: as many as QUARANTINE holds
               const heldBack = placement.quarantineBytes ? Math.floor(QUARANTINE / (type.blockSize ? Math.ceil(size / 128) * 128 : Math.max(16, Math.ceil(size / 16) * 16))) : 0;
-              // reset() is not available on sharded Variable pools yet, and needs a lockFree pool's caches closed
-              const sharded = placement.threadSafety === "lockFree" || (placement.threadLocalCache && type.allocatorType === "Variable");
-              exhaustAndRecover(pool, size, heldBack, !sharded);
+              exhaustAndRecover(pool, size, heldBack, true);
             } finally {
               manager.destroyPool(name);
             }

@@ -32,7 +32,6 @@ async function outcome(config: object, how: string): Promise<Outcome> {
 describe("a Worker's view of an allocation another thread ended frees nothing of that thread's", () => {
   for (const [name, config] of configs) {
     for (const how of ["reset", "pointer"]) {
-      if (how === "reset" && name.includes("sharded")) continue; // reset() is not available on sharded Variable pools yet
       if (how === "reset" && name.includes("JavaScript caches")) continue; // reset() needs the Worker's caches closed: its Worker ended
       test(`${name}: ended by ${how === "reset" ? "reset()" : "frees by pointer"}`, async () => {
         const result = await outcome(config, how);

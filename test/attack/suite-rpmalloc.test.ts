@@ -7,7 +7,7 @@
  *   frees = allocations, bytes freed = bytes allocated, resetCount counts), no leak listed, every
  *   handle refuses use (UseAfterFreeError), every view is detached, an old pointer or view handed back
  *   is a typed error that frees nothing, check() passes; afterwards the pool serves and balances as new.
- *   Sharded Variable pools have no reset() (documented): an UnsupportedOperationError that frees nothing.
+ *   Sharded Variable pools reset too (until suite-zig-heap found them refusing it: UnsupportedOperationError).
  *   Each shape in a child process (guard pages, quarantine and canaries among them).
  * - test_threadspam: ten rounds of two Workers that allocate and free random sizes (stamped, checked)
  *   on one shared pool without end, terminated at random instants (in a child process): nothing wrong
@@ -27,7 +27,7 @@ import { runChild } from "../pmem/helpers";
 const shapes: [string, object][] = [
   ["Variable, none (JavaScript bins)", {}],
   ["Variable, mutex", { threadSafety: "mutex" }],
-  ["Variable, lockFree (shards: no reset)", { threadSafety: "lockFree" }],
+  ["Variable, lockFree (shards)", { threadSafety: "lockFree" }],
   ["Variable, growth 0, alignment 256", { growth: 0, initialSize: 8 << 20, alignment: 256 }],
   ["FixedSize 64, none (JavaScript cache)", { allocatorType: "FixedSize", blockSize: 64 }],
   ["FixedSize 64, lockFree", { allocatorType: "FixedSize", blockSize: 64, threadSafety: "lockFree" }],
@@ -44,11 +44,9 @@ for (const [name, config] of shapes) {
     expect(run.stderr).toBe("");
     expect(run.signalCode).toBeNull();
     expect(run.exitCode).toBe(0);
-    const outcome = JSON.parse(run.stdout) as { wrong: string[]; unsupported: number; stats: object };
+    const outcome = JSON.parse(run.stdout) as { wrong: string[]; stats: object };
     expect(outcome.wrong).toEqual([]);
-    const sharded = "threadSafety" in config && config.threadSafety === "lockFree" && !("allocatorType" in config);
-    expect(outcome.unsupported).toBe(sharded ? 3 : 0);
-    expect(outcome.stats).toEqual({ bytesInUse: 0, liveAllocations: 0, balanced: true, resetCount: sharded ? 0 : 3 });
+    expect(outcome.stats).toEqual({ bytesInUse: 0, liveAllocations: 0, balanced: true, resetCount: 3 });
   }, 20_000);
 }
 

@@ -555,7 +555,14 @@ pub const Pool = struct {
 
     /// Why `size` bytes found no place (the statistics layer counts the failure).
     pub fn failPlace(self: *const Pool, size: u64) Error {
-        return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece", .{ self.name, size, self.arena.committed_bytes, self.arena.reserved_bytes });
+        return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece", .{ self.name, size, self.arena.committed_bytes, self.reservableBytes() });
+    }
+
+    /// The most bytes the pool may ever hold, for out-of-memory messages: its address space, or
+    /// what it holds now where it never grows (growth 0: its reservation is no promise of room).
+    pub fn reservableBytes(self: *const Pool) u64 {
+        assert(self.arena.committed_bytes <= self.arena.reserved_bytes);
+        return if (self.config.growth == 0) self.arena.committed_bytes else self.arena.reserved_bytes;
     }
 
     /// Counts a block placed at `block_g` in its region (trim gives back only empty regions).

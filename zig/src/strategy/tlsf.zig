@@ -324,6 +324,16 @@ pub const Tlsf = struct {
 
     /// Forgets every block and makes each committed region of `owner` one free block again.
     pub fn reset(self: *Tlsf, regions: []const Region, owner: arena_mod.Owner) error{OutOfMemory}!void {
+        return self.resetWhere(regions, owner, {}, everyRegion);
+    }
+
+    fn everyRegion(_: void, _: Region) bool {
+        return true;
+    }
+
+    /// As reset, of the regions `keeps(context, region)` says are this TLSF's (a sharded pool's
+    /// shard holds some of the arena's regions, not all).
+    pub fn resetWhere(self: *Tlsf, regions: []const Region, owner: arena_mod.Owner, context: anytype, comptime keeps: fn (@TypeOf(context), Region) bool) error{OutOfMemory}!void {
         self.blocks.clearRetainingCapacity();
         self.recycled = nil;
         self.live.clear();
@@ -332,7 +342,7 @@ pub const Tlsf = struct {
         self.heads = @splat(@splat(nil));
         self.free_granules = 0;
         for (regions) |region| {
-            if (!region.committed or region.owner != owner) continue;
+            if (!region.committed or region.owner != owner or !keeps(context, region)) continue;
             var empty = region;
             empty.live_count = 0;
             try self.addFreeRegion(empty, false); // its blocks' pointers are stale now, not foreign

@@ -98,6 +98,12 @@ pub const ShardedVariable = struct {
         return @constCast(&self.shards[owner - 1]);
     }
 
+    /// The id the latest allocation was given (0 before any).
+    fn lastId(self: *const ShardedVariable) u32 {
+        const made = self.last_id.load(.monotonic);
+        return if (made == 0) 0 else @intCast((made - 1) % id_limit + 1);
+    }
+
     fn nextId(self: *ShardedVariable) u32 {
         const previous = self.last_id.fetchAdd(1, .monotonic);
         return @intCast(previous % id_limit + 1);
@@ -127,7 +133,8 @@ pub const ShardedVariable = struct {
             }
 
             pub fn reset(pool: *Pool) Error!void {
-                return status.fail(error.Unsupported, "reset() is not available on sharded Variable pools yet (pool '{s}'): free the allocations instead", .{pool.poolName()});
+                pool.shardedVariable().?.reset(pool.regionList()) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+                pool.noteResetForTool();
             }
 
             /// The pool's figures (its record, which holds the growth figures, with the counts filled in) and space.
@@ -155,8 +162,21 @@ pub const ShardedVariable = struct {
                 return pool.shardedVariable().?.listLive(out);
             }
 
-            pub fn writeSnapshot(pool: *Pool, _: snapshot.Output) Error!bool {
-                return status.fail(error.Unsupported, "snapshot() is not available on sharded Variable pools yet (pool '{s}')", .{pool.poolName()});
+            /// The blocks at one moment (every shard's lock held, as `figures` holds them), the figures read just after.
+            pub fn writeSnapshot(pool: *Pool, out: snapshot.Output) Error!bool {
+                const sharded = pool.shardedVariable().?;
+                const fit = fit: {
+                    sharded.growth_mutex.lock();
+                    defer sharded.growth_mutex.unlock();
+                    for (&sharded.shards) |*shard| shard.mutex.lock();
+                    defer for (&sharded.shards) |*shard| shard.mutex.unlock();
+                    const ids: snapshot.Ids = .{ .last = sharded.lastId(), .max = id_limit, .pending = null };
+                    const blocks: Placement = .{ .shards = .{ .sharded = sharded } };
+                    break :fit snapshot.write(pool.allocator(), pool.regionList(), &blocks, ids, .{}, out) catch
+                        return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{pool.poolName()});
+                };
+                pool.writeStats(out.stats);
+                return fit;
             }
 
             /// To the calling thread's shard.
@@ -198,7 +218,7 @@ pub const ShardedVariable = struct {
             if (try self.placeIn(other, granules, alignment_granules, id, size)) |g| return .{ .g = g, .id = id };
         }
         self.counters.recordFailure();
-        return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece in any shard", .{ pool.poolName(), size, pool.committedBytes(), pool.addressSpaceBytes() });
+        return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece in any shard", .{ pool.poolName(), size, pool.committedBytes(), pool.reservableBytes() });
     }
 
     /// Places the block in `shard` and counts it, under the shard's lock (as a free is counted), so
@@ -227,6 +247,78 @@ pub const ShardedVariable = struct {
             else => |bad| return tlsf_mod.failBadFree(bad, g, alignment_granules, pool_name),
         }
     }
+
+    /// The shards' blocks as one placement, as snapshot.zig's `write` walks one: each shard's walk
+    /// is in address order and regions never overlap, so merging the walks by start gives the
+    /// pool's order. Only while every shard's lock is held.
+    pub const Placement = union(enum) {
+        shards: struct {
+            sharded: *const ShardedVariable,
+
+            pub fn walk(self: *const @This(), gpa: std.mem.Allocator) error{OutOfMemory}!MergedWalk {
+                var merged: MergedWalk = .{ .walks = undefined, .heads = undefined };
+                var made: usize = 0;
+                errdefer for (merged.walks[0..made]) |*made_walk| made_walk.deinit(gpa);
+                for (&self.sharded.shards, 0..) |*shard, index| {
+                    merged.walks[index] = try shard.tlsf.walk(gpa);
+                    made += 1;
+                    merged.heads[index] = merged.walks[index].next();
+                }
+                return merged;
+            }
+        },
+    };
+
+    pub const MergedWalk = struct {
+        walks: [shard_count]Tlsf.Walk,
+        /// Each walk's next block, not yet handed out.
+        heads: [shard_count]?Tlsf.BlockView,
+        previous_start: ?u32 = null,
+
+        pub fn next(self: *MergedWalk) ?Tlsf.BlockView {
+            var lowest: ?usize = null;
+            for (self.heads, 0..) |head, index| {
+                const block = head orelse continue;
+                if (lowest == null or block.start < self.heads[lowest.?].?.start) lowest = index;
+            }
+            const index = lowest orelse return null;
+            const block = self.heads[index].?;
+            assert(self.previous_start == null or block.start > self.previous_start.?); // no block in two shards
+            self.previous_start = block.start;
+            self.heads[index] = self.walks[index].next();
+            return block;
+        }
+
+        pub fn deinit(self: *MergedWalk, gpa: std.mem.Allocator) void {
+            for (&self.walks) |*shard_walk| shard_walk.deinit(gpa);
+        }
+    };
+
+    /// Every block of every shard free again: each shard's regions one free block each, the live
+    /// counted as freed. Under the growth lock and every shard's lock (in shard order, as `figures`
+    /// takes them), so no allocation or free is half done and the counts stay exact.
+    pub fn reset(self: *ShardedVariable, regions: []const arena_mod.Region) error{OutOfMemory}!void {
+        self.growth_mutex.lock();
+        defer self.growth_mutex.unlock();
+        for (&self.shards) |*shard| shard.mutex.lock();
+        defer for (&self.shards) |*shard| shard.mutex.unlock();
+        const now = self.counters.read();
+        for (&self.shards) |*shard| {
+            try shard.tlsf.resetWhere(regions, .strategy, ShardRegions{ .sharded = self, .shard = shard }, ShardRegions.holds);
+        }
+        self.counters.recordFrees(now.live(), now.requested_bytes);
+        assert(self.counters.read().live() == 0);
+    }
+
+    /// The regions one shard owns (`owners`), for its TLSF's reset.
+    const ShardRegions = struct {
+        sharded: *const ShardedVariable,
+        shard: *const Shard,
+        fn holds(self: ShardRegions, region: arena_mod.Region) bool {
+            const owner = self.sharded.ownerOf(region.start) orelse return false;
+            return owner == self.shard;
+        }
+    };
 
     /// Writes the offsets of live allocations into `out`, as many as fit, shard by shard; returns
     /// how many there are. For tools (leak reports): each shard is listed under its own lock, so
@@ -271,12 +363,7 @@ pub const ShardedVariable = struct {
 };
 
 test "threads allocate from their shards, free across shards, and nothing overlaps" {
-    const pool_mod = @import("../pool.zig");
-    const config_mod = @import("../config.zig");
-    var config = config_mod.testConfig(.variable);
-    config.thread_safety = .lock_free;
-    config.max_size = 0;
-    const pool = try pool_mod.Pool.create(std.testing.allocator, "sharded", config);
+    const pool = try testPool("sharded", null);
     defer pool.destroy();
     const per_thread = 300;
     var offsets: [4][per_thread]u32 = undefined;
@@ -302,6 +389,93 @@ test "threads allocate from their shards, free across shards, and nothing overla
     pool.writeStats(&out);
     try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.live_allocations)]);
     try std.testing.expectEqual(@as(f64, 4 * per_thread), out[@intFromEnum(stats_mod.Field.free_count)]);
+}
+
+// The tests' helpers (after the first test: the import of pool.zig is the tests' alone, not the module's).
+const pool_mod = @import("../pool.zig");
+
+/// A lockFree Variable pool with no size limit for the tests here; `initial_size` null keeps the test default.
+fn testPool(name: []const u8, initial_size: ?u64) !*pool_mod.Pool {
+    var config = @import("../config.zig").testConfig(.variable);
+    config.thread_safety = .lock_free;
+    config.max_size = 0;
+    if (initial_size) |bytes| config.initial_size = bytes;
+    return pool_mod.Pool.create(std.testing.allocator, name, config);
+}
+
+/// Three threads (three shards) each allocate `per_thread` blocks of `first`, `first + step`, ... bytes; their offsets.
+fn allocateOnThreads(pool: *pool_mod.Pool, comptime per_thread: usize, first: u64, step: u64) ![3][per_thread]u32 {
+    var offsets: [3][per_thread]u32 = undefined;
+    const Worker = struct {
+        fn run(p: *pool_mod.Pool, out: *[per_thread]u32, from: u64, by: u64) void {
+            for (out, 0..) |*g, i| g.* = (p.alloc(from + i * by, null) catch unreachable).g;
+        }
+    };
+    var threads: [3]std.Thread = undefined;
+    for (&threads, 0..) |*thread, i| thread.* = try std.Thread.spawn(.{}, Worker.run, .{ pool, &offsets[i], first, step });
+    for (threads) |thread| thread.join();
+    return offsets;
+}
+
+test "reset frees every shard's blocks, keeps each region in its shard, and counts the frees" {
+    const pool = try testPool("sharded-reset", 64 * 1024);
+    defer pool.destroy();
+    const per_thread = 200;
+    const offsets = try allocateOnThreads(pool, per_thread, 100, 37);
+    const sharded = pool.shardedVariable().?;
+    var owners_before: [64]?*Shard = @splat(null);
+    const regions = pool.regionList();
+    try std.testing.expect(regions.len <= owners_before.len);
+    for (regions, 0..) |region, i| {
+        if (region.committed) owners_before[i] = sharded.ownerOf(region.start);
+    }
+    try pool.reset();
+    var out: [stats_mod.field_count]f64 = undefined;
+    pool.writeStats(&out);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.live_allocations)]);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.bytes_in_use)]);
+    try std.testing.expectEqual(@as(f64, 3 * per_thread), out[@intFromEnum(stats_mod.Field.free_count)]);
+    try std.testing.expectEqual(out[@intFromEnum(stats_mod.Field.bytes_reserved)], out[@intFromEnum(stats_mod.Field.free_bytes)]);
+    for (pool.regionList(), 0..) |region, i| {
+        if (region.committed) try std.testing.expectEqual(owners_before[i], sharded.ownerOf(region.start));
+    }
+    // Each shard holds its own regions again, each one free block; the old blocks are gone.
+    var free_granules: u64 = 0;
+    for (&sharded.shards) |*shard| {
+        try std.testing.expectEqual(@as(u32, 0), shard.tlsf.live.count);
+        free_granules += shard.tlsf.free_granules;
+    }
+    try std.testing.expectEqual(pool.committedBytes(), free_granules * arena_mod.granule_bytes);
+    try std.testing.expectError(error.DoubleFree, pool.free(offsets[1][0], 0));
+    const again = try pool.alloc(1000, null);
+    _ = try pool.free(again.g, again.id);
+}
+
+test "a snapshot lists every shard's blocks in address order, tiling the regions, live ones with their ids" {
+    const snapshot_mod = @import("../snapshot.zig");
+    const pool = try testPool("sharded-snapshot", 64 * 1024);
+    defer pool.destroy();
+    const per_thread = 100;
+    const offsets = try allocateOnThreads(pool, per_thread, 200, 50);
+    for (offsets[0][0..50]) |g| _ = try pool.free(g, 0); // some holes in one shard
+    var header: snapshot_mod.Header = undefined;
+    var regions: [64]snapshot_mod.RegionRecord = undefined;
+    var blocks: [2048]snapshot_mod.BlockRecord = undefined;
+    var stats_out: [stats_mod.field_count]f64 = undefined;
+    try std.testing.expect(try pool.writeSnapshot(.{ .header = &header, .regions = &regions, .blocks = &blocks, .stats = &stats_out }));
+    var live: u32 = 0;
+    var region_granules: u64 = 0;
+    for (regions[0..header.region_count]) |region| region_granules += region.granules;
+    var block_granules: u64 = 0;
+    for (blocks[0..header.block_count], 0..) |block, i| {
+        if (i > 0) try std.testing.expect(block.start >= blocks[i - 1].start + blocks[i - 1].granules);
+        if (block.id != 0) live += 1;
+        block_granules += block.granules;
+    }
+    try std.testing.expectEqual(@as(u32, 3 * per_thread - 50), live);
+    try std.testing.expectEqual(region_granules, block_granules); // the blocks tile the regions
+    try std.testing.expectEqual(@as(f64, 3 * per_thread - 50), stats_out[@intFromEnum(stats_mod.Field.live_allocations)]);
+    try std.testing.expectEqual(@as(u32, 3 * per_thread), header.last_id);
 }
 
 test "ids run on past 2^32 allocations without repeating one soon after" {
