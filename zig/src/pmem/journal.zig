@@ -192,8 +192,42 @@ pub const Journal = struct {
     /// cache of freed blocks asks before it keeps one (an unpublished block's free touches no
     /// file state; a published one's must reach the journal, which zeroes its record durably).
     pub fn publishedLocked(self: *const Journal, pool: anytype, g: u32) ?bool {
-        const slot = self.table.slotOf(pool.placementLocked(), g) orelse return null;
+        const slot = self.liveSlot(pool, g) orelse return null;
         return self.table.isPublished(slot);
+    }
+
+    /// The record slot of the live block at `g` of `pool`, or null where none starts there. A
+    /// fixed-size block's record is its own slot, so the pool says only whether the block is live
+    /// (whichever placement it has: its own under its lock, or the shared one, shared_journal.zig);
+    /// a Variable pool's is where the table put it.
+    fn liveSlot(self: *const Journal, pool: anytype, g: u32) ?u32 {
+        if (self.table.kind == .fixed_size) {
+            _ = pool.liveLocked(g) orelse return null;
+            return self.table.fixedSlot(g);
+        }
+        return self.table.slotOf(pool.placementLocked(), g);
+    }
+
+    /// Bytes of a block whose words a lock-free free reads for link words where its pages may
+    /// hold some (every page of a file opened again): reading them costs less than the lock.
+    const quiet_scan_bytes_max = 4096;
+
+    /// Whether the free of the block at `g` of a FixedSize pool placed without the pool's lock
+    /// (shared_journal.zig) needs nothing of the journal, read without the lock: the block is
+    /// unpublished (its record is 0: the free touches no durable state) and holds no link word
+    /// (none of its pages is marked, or, for a block of up to `quiet_scan_bytes_max`, none of its
+    /// words is one), so there is nothing to refuse, zero or clear. True too where no live block
+    /// starts at `g`: the placement then says why.
+    pub fn freesQuietly(self: *const Journal, pool: anytype, g: u32) bool {
+        const slot = self.table.fixedSlot(g) orelse return true;
+        if (self.table.isPublished(slot)) return false;
+        const live = pool.liveLocked(g) orelse return true;
+        const start = @as(usize, g) * granule_bytes;
+        const bytes: usize = @intCast(live.requested_bytes / links.word_bytes * links.word_bytes);
+        if (!self.pages.anyMarked(start, bytes)) return true;
+        if (bytes > quiet_scan_bytes_max) return false;
+        const words: [*]const u64 = @ptrCast(@alignCast(self.media.base + start));
+        return links.firstLinkInto(words[0 .. bytes / links.word_bytes], self.linkTargets()) == null;
     }
 
     /// The pool released the live block at `g` (`record`: FreeResult.freed.record), still under
@@ -547,7 +581,7 @@ pub const Journal = struct {
     }
 
     fn slotOf(self: *const Journal, pool: anytype, g: u32) u32 {
-        return self.table.slotOf(pool.placementLocked(), g).?;
+        return self.liveSlot(pool, g).?;
     }
 
     /// Adds to `change` the record that publishes the live block at `g`, where it is not published yet.
@@ -823,19 +857,22 @@ pub const Journal = struct {
         pool.lock();
         defer pool.unlock();
         const Blocks = struct {
-            table: *const Table,
-            placement: *const Placement,
+            journal: *const Journal,
+            pool: @TypeOf(pool),
             pub fn lookup(blocks: @This(), g: u32) ?Live {
-                return blocks.table.lookup(blocks.placement, g);
+                const table = &blocks.journal.table;
+                if (table.kind == .variable) return table.lookup(blocks.pool.placementLocked(), g);
+                if (g < table.heap_start or g >= table.heap_end) return null;
+                return blocks.pool.liveLocked(g); // its own placement's, or the shared one's (shared_journal.zig)
             }
             pub fn slotOf(blocks: @This(), g: u32) ?u32 {
-                return blocks.table.slotOf(blocks.placement, g);
+                return blocks.journal.liveSlot(blocks.pool, g);
             }
             pub fn isPublished(blocks: @This(), g: u32) bool {
-                return blocks.table.isPublished(blocks.slotOf(g).?);
+                return blocks.journal.table.isPublished(blocks.slotOf(g).?);
             }
         };
-        const blocks: Blocks = .{ .table = &self.table, .placement = pool.placementLocked() };
+        const blocks: Blocks = .{ .journal = self, .pool = pool };
         var reached = std.DynamicBitSetUnmanaged.initEmpty(self.gpa, self.table.words.len) catch return outOfMemory();
         defer reached.deinit(self.gpa);
         links.markReachable(self.gpa, blocks, self.media.base, &self.roots.targets, &reached) catch return outOfMemory();
