@@ -94,3 +94,71 @@ pub fn Interface(comptime Pool: type) type {
         }
     };
 }
+
+test "a FixedSize PMEM pool placed without the lock: unpublished frees take no journal step, published ones zero their record, and reopening rebuilds the shared placement" {
+    const open = @import("open.zig");
+    const config_mod = @import("../config.zig");
+    const stats_mod = @import("../stats.zig");
+    _ = @import("libpmem.zig").api() catch return; // no libpmem here: nothing to open
+    const path = "/dev/shm/memory-pool-zig-shared-journal-test.pool";
+    for ([_]struct { config_mod.ThreadSafety, bool }{ .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } }) |mode| {
+        std.fs.deleteFileAbsolute(path) catch {};
+        defer std.fs.deleteFileAbsolute(path) catch {};
+        var base = config_mod.testConfig(.fixed_size);
+        base.block_size = 64;
+        base.initial_size = 1024 * 1024;
+        base.thread_safety = mode[0];
+        base.thread_local_cache = mode[1];
+        const config: open.Config = .{ .base = base, .path = path };
+        var kept_g: u32 = 0;
+        var committed_g: u32 = 0;
+        {
+            const pool = try open.open(std.testing.allocator, "shared-journal-test", config);
+            defer pool.destroy();
+            pool.published(1); // as the registry does: the magazines key on the handle
+            try std.testing.expect(pool.shared != null);
+            const journal = pool.journal.?;
+            const kept = try pool.alloc(40, null);
+            const committed = try pool.alloc(50, null);
+            const draft = try pool.alloc(60, null);
+            try std.testing.expect(journal.freesQuietly(pool, draft.g)); // unpublished, no link word
+            _ = try pool.free(draft.g, draft.id);
+            try std.testing.expectError(error.DoubleFree, pool.free(draft.g, draft.id));
+            try journal.setRoot(pool, "kept", kept.g, kept.id, false);
+            try journal.commitUnpublished(pool, committed.g, committed.id);
+            try std.testing.expect(!journal.freesQuietly(pool, kept.g)); // published: the journal's lock
+            try std.testing.expectError(error.PmemRoot, pool.free(kept.g, kept.id)); // a root publishes it
+            const slot = journal.table.fixedSlot(committed.g).?;
+            try std.testing.expect(journal.table.isPublished(slot));
+            _ = try pool.free(committed.g, committed.id);
+            try std.testing.expect(!journal.table.isPublished(slot)); // zeroed, durably, by the free
+            const again = try pool.alloc(30, null);
+            try journal.commitUnpublished(pool, again.g, again.id);
+            kept_g = kept.g;
+            committed_g = again.g;
+            _ = try pool.alloc(20, null); // never published: free after the reopen
+        }
+        {
+            const pool = try open.open(std.testing.allocator, "shared-journal-test", config);
+            defer pool.destroy();
+            pool.published(1);
+            try std.testing.expect(pool.shared != null);
+            try std.testing.expectEqual(kept_g, try pool.journal.?.getRoot(pool, "kept"));
+            try std.testing.expectEqual(@as(u64, 40), pool.lookup(kept_g).?.requested_bytes);
+            try std.testing.expectEqual(@as(u64, 30), pool.lookup(committed_g).?.requested_bytes);
+            var out: [stats_mod.field_count]f64 = undefined;
+            pool.writeStats(&out);
+            try std.testing.expectEqual(@as(f64, 2), out[@intFromEnum(stats_mod.Field.live_allocations)]);
+            try std.testing.expectEqual(@as(f64, 70), out[@intFromEnum(stats_mod.Field.bytes_in_use)]);
+            // The free blocks are on the shared stack: every one of them can be allocated, and no live one is handed out.
+            var taken: usize = 0;
+            while (pool.alloc(64, null)) |placed| : (taken += 1) {
+                try std.testing.expect(placed.g != kept_g and placed.g != committed_g);
+            } else |err| try std.testing.expectEqual(error.OutOfMemory, err);
+            try std.testing.expectEqual(pool.journal.?.table.words.len - 2, taken);
+            try pool.reset();
+            try std.testing.expectEqual(@as(u32, 0), try pool.journal.?.getRoot(pool, "kept"));
+            try std.testing.expect(!pool.journal.?.table.isPublished(pool.journal.?.table.fixedSlot(committed_g).?));
+        }
+    }
+}
