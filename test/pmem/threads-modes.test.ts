@@ -8,7 +8,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { ConfigError, MemoryPoolManager } from "../../src/index";
+import { ConfigError, MemoryPoolManager, PMEMRootError } from "../../src/index";
 import { pmemConfig, poolPath, removePoolFiles, runChild } from "./helpers";
 import { THREAD_MODES, type ThreadMode } from "./thread_modes";
 
@@ -105,5 +105,27 @@ test("a Variable PMEM pool refuses \"lockFree\" and threadLocalCache, naming the
     expect((caught as ConfigError).field).toBe(THREAD_MODES[mode].threadLocalCache ? "threadLocalCache" : "threadSafety");
     expect((caught as Error).message).toContain("a FixedSize PMEM pool takes");
     expect(existsSync(path)).toBe(false);
+  }
+});
+
+test("a link word copied into an unpublished block and persisted keeps its target from being freed, as on a locked pool; the copy's free clears it", () => {
+  const manager = MemoryPoolManager.getInstance();
+  for (const mode of ["none", ...MODES] as const) {
+    const pool = manager.createPMEMPool(`copied-link-${mode}`, pmemConfig(poolPath(`copied-link-${mode}`), { allocatorType: "FixedSize", blockSize: 64, ...THREAD_MODES[mode] }));
+    try {
+      const parent = pool.root("parent", 16);
+      const child = pool.allocate(32);
+      pool.link(parent, 0, child);
+      const copy = pool.allocate(64); // unpublished: its free would take no journal step but for the word
+      copy.bytes.set(parent.bytes.subarray(0, 8), 0);
+      pool.persist(copy); // on a pool placed without the lock, scanned as it is persisted
+      pool.link(parent, 0, null);
+      expect(() => child.free()).toThrow(PMEMRootError);
+      copy.free(); // reads its words: the copied link goes with it
+      child.free();
+      expect(pool.getStats().liveAllocations).toBe(1);
+    } finally {
+      pool.close();
+    }
   }
 });

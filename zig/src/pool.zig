@@ -865,6 +865,12 @@ pub const Pool = struct {
         bins.foldPeaks(&self.stats);
     }
 
+    /// Whether the pool places and frees blocks without its lock (sync/shared_fixed.zig; for a PMEM
+    /// pool, pmem/shared_journal.zig): the lock orders none of its allocations and frees.
+    pub fn placesWithoutLock(self: *const Pool) bool {
+        return self.shared != null or self.sharded != null;
+    }
+
     /// Whether the pool has JavaScript bins: a block of it may be freed and handed out again with
     /// no call into the core.
     pub fn hasBins(self: *const Pool) bool {

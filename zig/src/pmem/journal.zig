@@ -299,6 +299,7 @@ pub const Journal = struct {
     /// heap, which never moves). Takes the pool's lock only for noteLaterLocked.
     pub fn writeBack(self: *Journal, pool: anytype, comptime how: WriteBack, offset: f64, len: f64) Error!void {
         const start, const bytes = try self.checkRange(pool.name, offset, len);
+        if (pool.placesWithoutLock()) return self.writeBackRange(pool, how, start, bytes, false, 0); // see allocationRangeNotingLater
         pool.lock();
         const links_noted = self.noteLaterLocked(pool, start, bytes);
         pool.unlock();
@@ -475,7 +476,16 @@ pub const Journal = struct {
     }
 
     /// allocationRange, taking the pool's lock for the check and for noteLaterLocked (the third result).
+    /// A pool placed without the lock (shared_journal.zig) takes none here: its check of the
+    /// allocation is a lock-free lookup (a free racing the write-back is the caller's race, which
+    /// the lock would not order either: unpublished blocks' frees take none), and the range is
+    /// scanned for link words as it is written back (writeBackRange with `links_noted` false),
+    /// which takes the lock only where a word is one, so a persist serialises nothing.
     fn allocationRangeNotingLater(self: *Journal, pool: anytype, comptime action: []const u8, g: u32, expected_id: u32, at: f64, len: f64) Error!struct { usize, usize, bool } {
+        if (pool.placesWithoutLock()) {
+            const start, const bytes = try self.allocationRange(pool, action, g, expected_id, at, len);
+            return .{ start, bytes, false };
+        }
         pool.lock();
         defer pool.unlock();
         const start, const bytes = try self.allocationRange(pool, action, g, expected_id, at, len);
