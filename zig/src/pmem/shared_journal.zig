@@ -20,8 +20,10 @@
 //! no record is shared between threads: recovery reads the same table, exact, as for a locked pool.
 //!
 //! What serialises, plainly: publication (roots, links, commitUnpublished: one redo log in the
-//! file), frees of published or link-holding blocks, reset, and the journal's other calls (durable
-//! copies that find a link word, listing what no root reaches) take the pool's mutex. A free racing
+//! file), frees of published or link-holding blocks, persists and flushes whose bytes hold a link
+//! word (the others scan their words as they write them back, with no lock: journal.zig
+//! allocationRangeNotingLater), memcpyPersist and copy() into an allocation (the whole copy),
+//! reset, and the journal's other calls (listing what no root reaches) take the pool's mutex. A free racing
 //! a publication of the same allocation is the caller's race (as a free racing any use of it).
 //! JavaScript's thread cache (src/block_cache.ts) is not opened for such a pool: its frees write the
 //! state word with no core call, which would skip the journal for a published block, so every
