@@ -192,6 +192,10 @@ pub const Pool = struct {
                 self.deinitParts();
                 return err;
             };
+            if (config.sharedFixed()) self.shareRecovered() catch |err| {
+                self.deinitParts();
+                return err;
+            };
             self.entry = layers.choose(self);
             return self;
         }
@@ -264,6 +268,33 @@ pub const Pool = struct {
         self.stats.peak_bytes_in_use = restored.requested_bytes;
         self.stats.bytes_allocated = restored.block_bytes;
         self.stats.recordReserved(self.arena.committed_bytes);
+    }
+
+    /// A PMEM FixedSize pool with threadSafety "lockFree" or threadLocalCache: the placement
+    /// recovered into the pool's own fixed-size strategy moves to the shared one, which takes no
+    /// lock (pmem/shared_journal.zig), with the counts and ids recovery found.
+    fn shareRecovered(self: *Pool) Error!void {
+        assert(self.journal != null and self.shared == null and self.arena.regions.items.len == 1);
+        assert(self.config.strategy == .fixed_size); // ffi.zig mp_pmem_open refuses a Variable one
+        const stride = self.strategy.fixed_size.stride;
+        const shared = try SharedFixed.create(self.gpa, stride, granule_bytes, self.arena.reserved_bytes, self.config.thread_safety == .lock_free, self.config.thread_local_cache, false);
+        self.shared = shared; // deinitParts destroys it
+        const Recovered = struct {
+            strategy: *const Strategy,
+            pub fn lookup(recovered: @This(), g: u32) ?Live {
+                return recovered.strategy.lookup(0, g);
+            }
+        };
+        shared.fixed.restoreRegion(self.arena.regions.items[0], Recovered{ .strategy = &self.strategy }) catch
+            return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        shared.counters.recordAllocs(self.stats.live_allocations, self.stats.bytes_in_use);
+        shared.counters.peak_live.store(self.stats.live_allocations, .monotonic);
+        shared.counters.peak_requested_bytes.store(self.stats.bytes_in_use, .monotonic);
+        shared.last_id.store(self.last_id, .monotonic);
+        // The pool's own strategy places nothing from here on: its bookkeeping goes.
+        const strategy_gpa = self.journal.?.table.gpa;
+        self.strategy.deinit();
+        self.strategy = Strategy.init(strategy_gpa, .fixed_size, stride);
     }
 
     /// Everything but the name and the record itself (create's failures free those by errdefer).
@@ -470,11 +501,17 @@ pub const Pool = struct {
 
     /// The pool's lock, for layers whose operations span several steps (pmem/journal.zig).
     pub inline fn lock(self: *Pool) void {
-        if (self.config.thread_safety == .mutex) self.mutex.lock();
+        if (self.locksJournal()) self.mutex.lock();
     }
 
     pub inline fn unlock(self: *Pool) void {
-        if (self.config.thread_safety == .mutex) self.mutex.unlock();
+        if (self.locksJournal()) self.mutex.unlock();
+    }
+
+    /// Whether `lock` takes the mutex: a "mutex" pool's, and a "lockFree" PMEM pool's, whose
+    /// placement takes no lock but whose journal serialises (pmem/shared_journal.zig).
+    inline fn locksJournal(self: *const Pool) bool {
+        return self.config.thread_safety == .mutex or (self.config.thread_safety == .lock_free and self.journal != null);
     }
 
     /// Largest request a single allocation of this pool could ever satisfy. A fixed-size pool
@@ -735,6 +772,7 @@ pub const Pool = struct {
 
     /// The live allocation at `g`, for a layer that holds the pool's lock.
     pub fn liveLocked(self: *Pool, g: u32) ?Live {
+        if (self.shared != null) return SharedFixed.Interface(Pool).lookup(self, g); // a PMEM pool's (journal.zig liveSlot)
         const region_index = self.arena.regionOf(g);
         if (region_index == arena_mod.none) return null;
         return self.lookupLocked(region_index, g);
@@ -906,6 +944,12 @@ pub const Pool = struct {
         assert(in_use >= 0);
         self.stats.bytes_in_use = @intCast(in_use);
         bins.foldPeaks(&self.stats);
+    }
+
+    /// Whether the pool places and frees blocks without its lock (sync/shared_fixed.zig; for a PMEM
+    /// pool, pmem/shared_journal.zig): the lock orders none of its allocations and frees.
+    pub fn placesWithoutLock(self: *const Pool) bool {
+        return self.shared != null or self.sharded != null;
     }
 
     /// Whether the pool has JavaScript bins: a block of it may be freed and handed out again with
@@ -1083,6 +1127,7 @@ pub const Pool = struct {
     }
 
     pub fn listLiveLocked(self: *Pool, out: []u32) u32 {
+        if (self.shared != null and self.journal != null) return self.entry.listLive(self, out); // pmem/shared_journal.zig
         assert(self.shared == null and self.sharded == null); // see listLive (layers.zig Locked)
         if (debug_layer_built) if (self.debug) |layer| return layer.listLive(self.beneath(), out);
         var count: u32 = 0;

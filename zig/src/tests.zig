@@ -54,6 +54,7 @@ test {
     _ = @import("pmem/links.zig");
     _ = @import("pmem/dram.zig");
     _ = @import("pmem/open.zig");
+    _ = @import("pmem/shared_journal.zig");
     _ = @import("pmem/file.zig");
     _ = @import("pmem/truncation.zig");
     _ = @import("backend/pmem_file.zig");

@@ -163,12 +163,24 @@ pub const LockFreeFixed = struct {
     /// Adds every block of `region` and pushes them all with one swap of the head. Called under
     /// the growth lock; the region must not have been added before.
     pub fn addRegion(self: *LockFreeFixed, region: Region) error{OutOfMemory}!void {
+        const NoneLive = struct {
+            pub inline fn lookup(_: @This(), _: u32) ?Live {
+                return null;
+            }
+        };
+        return self.restoreRegion(region, NoneLive{});
+    }
+
+    /// Adds every block of `region` as addRegion does, but with the blocks `source.lookup(g)` says
+    /// are live (their requested bytes and id) made live, and only the others pushed: a PMEM pool's
+    /// placement rebuilt from its allocation table at open (pmem/shared_journal.zig). Under the
+    /// growth lock (or before the pool is published); the region must not have been added before.
+    pub fn restoreRegion(self: *LockFreeFixed, region: Region, source: anytype) error{OutOfMemory}!void {
         assert(region.committed and region.len >= self.stride);
         const count = region.len / self.stride;
         const first = self.numberOf(region.start);
         const last = self.numberOf(region.start + (count - 1) * self.stride);
-        assert(last >= first + count - 1); // numbers of one region's blocks are distinct
-        // Make every chunk first, so a failure leaves nothing half added.
+        assert(last >= first + count - 1);
         var index = first >> chunk_shift;
         while (index <= last >> chunk_shift) : (index += 1) {
             if (self.chunks[index].load(.monotonic) != null) continue;
@@ -176,9 +188,10 @@ pub const LockFreeFixed = struct {
             @memset(std.mem.asBytes(chunk), 0);
             self.chunks[index].store(chunk, .release);
         }
-        var previous: u32 = nil;
+        var head: u32 = nil;
+        var tail: u32 = nil;
         var slot = count;
-        while (slot > 0) { // linked in reverse, so blocks are handed out in address order
+        while (slot > 0) { // linked in reverse, so free blocks are handed out in address order
             slot -= 1;
             const g = region.start + slot * self.stride;
             const number = self.numberOf(g);
@@ -186,12 +199,19 @@ pub const LockFreeFixed = struct {
             const at = number & (chunk_blocks - 1);
             assert(chunk.start_plus_one[at].load(.monotonic) == 0);
             chunk.start_plus_one[at].store(g + 1, .monotonic);
+            if (source.lookup(g)) |live| {
+                assert(live.id != 0 and live.id < continued_flag);
+                chunk.requested_bytes[at].store(@intCast(live.requested_bytes), .monotonic);
+                chunk.state[at].store(live.id, .monotonic);
+                continue;
+            }
             chunk.state[at].store(0, .monotonic);
-            chunk.next[at].store(previous, .monotonic);
-            previous = number;
+            chunk.next[at].store(head, .monotonic);
+            if (tail == nil) tail = number;
+            head = number;
         }
         _ = self.block_count.fetchAdd(count, .monotonic);
-        self.pushChain(previous, self.numberOf(region.start + (count - 1) * self.stride));
+        if (head != nil) self.pushChain(head, tail);
     }
 
     inline fn lockList(self: *LockFreeFixed) void {

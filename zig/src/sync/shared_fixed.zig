@@ -513,10 +513,20 @@ pub const SharedFixed = struct {
 
     /// Frees the block at `g` (with `expected_id` not 0, only while it holds that allocation).
     pub fn free(self: *SharedFixed, pool_name: []const u8, g: u32, expected_id: u32, granule_bytes: u64) Error!void {
+        return self.freeNoting(pool_name, g, expected_id, granule_bytes, struct {
+            pub inline fn freed(_: @This(), _: u32, _: u32) void {}
+        }{});
+    }
+
+    /// `free`, telling `note.freed(g, requested_bytes)` once the block is marked freed (its free
+    /// won: no other thread frees it) and before it goes back where another thread can take it
+    /// (a PMEM pool's journal zeroes its record there: pmem/shared_journal.zig).
+    pub inline fn freeNoting(self: *SharedFixed, pool_name: []const u8, g: u32, expected_id: u32, granule_bytes: u64, note: anytype) Error!void {
         var number: u32 = undefined;
         const at_bytes = @as(u64, g) * granule_bytes;
         switch (self.fixed.markFreed(g, expected_id, &number)) {
             .freed => |freed| {
+                note.freed(g, freed.requested_bytes);
                 self.counters.recordFree(freed.requested_bytes);
                 const count = self.blocksFor(freed.requested_bytes);
                 if (count > 1) return self.freeRun(number, count);
