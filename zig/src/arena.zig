@@ -273,6 +273,33 @@ pub const Arena = struct {
         from.len = 0;
     }
 
+    /// The longest range one new region could take (`grow`) were every committed region but the
+    /// first that holds no live block (`empty(context, index, region)`) given back (`shrink`):
+    /// decommitted ranges, those regions and the reservation's unused tail, where they lie side by
+    /// side. Walks the regions once.
+    pub fn longestRangeFreeOfLive(self: *const Arena, context: anytype, comptime empty: fn (@TypeOf(context), u32, Region) bool) u64 {
+        var longest: u64 = 0;
+        var run: u64 = 0; // the free range that ends where the walk is
+        var unit: u64 = 0;
+        while (unit < self.unit_region.items.len) {
+            const index = self.unit_region.items[@intCast(unit)];
+            if (index == none) { // before an adopted region: no range to grow in
+                run = 0;
+                unit += 1;
+                continue;
+            }
+            const region = self.regions.items[index];
+            const next = std.math.divCeil(u64, region.end(), unit_granules) catch unreachable;
+            assert(region.len > 0 and next > unit);
+            const free = !region.committed or (index != 0 and empty(context, index, region));
+            run = if (free) run + (next - unit) * unit_bytes else 0;
+            longest = @max(longest, run);
+            unit = next;
+        }
+        const used_bytes = @min(@as(u64, self.unit_region.items.len) * unit_bytes, self.reserved_bytes);
+        return @max(longest, run + (self.reserved_bytes - used_bytes));
+    }
+
     pub fn regionBytes(self: *const Arena, index: u32) u64 {
         return @as(u64, self.regions.items[index].len) * granule_bytes;
     }
@@ -352,6 +379,28 @@ test "a region grown in a larger decommitted range commits only its length; the 
     try std.testing.expectEqual(second, arena.regionOf(4 * unit_granules));
     try std.testing.expectEqual(records, arena.regions.items.len);
     try std.testing.expectEqual(5 * unit_bytes, arena.committed_bytes);
+}
+
+test "the longest range free of live blocks joins decommitted ranges, empty regions but the first, and the unused tail" {
+    var arena = Arena.init(std.testing.allocator, .host, 10 * unit_bytes).?;
+    defer arena.deinit();
+    for ([_]u64{ 1, 2, 1, 3, 1 }) |units| _ = arena.grow(units * unit_bytes).?; // regions 0 .. 4 in units 0 .. 7; units 8, 9 unused
+    try std.testing.expectEqual(9 * unit_bytes, arena.longestRangeFreeOfLive({}, holdsNone)); // every region but the first, and the tail
+    for (arena.regions.items) |*region| region.live_count = 1;
+    try std.testing.expectEqual(2 * unit_bytes, arena.longestRangeFreeOfLive({}, holdsNone)); // the tail alone
+    arena.regions.items[2].live_count = 0;
+    arena.regions.items[3].live_count = 0;
+    arena.shrink(3); // its 3 units decommitted, beside region 2 (empty): 4 units in a row
+    try std.testing.expectEqual(4 * unit_bytes, arena.longestRangeFreeOfLive({}, holdsNone));
+    arena.regions.items[1].live_count = 0;
+    try std.testing.expectEqual(6 * unit_bytes, arena.longestRangeFreeOfLive({}, holdsNone));
+    arena.regions.items[4].live_count = 0;
+    arena.regions.items[0].live_count = 0; // the first region stays: it never joins
+    try std.testing.expectEqual(9 * unit_bytes, arena.longestRangeFreeOfLive({}, holdsNone));
+}
+
+fn holdsNone(_: void, _: u32, region: Region) bool {
+    return region.live_count == 0;
 }
 
 test "the smallest decommitted range that holds a region is the one taken" {

@@ -493,12 +493,21 @@ pub const Pool = struct {
     /// (free blocks do not merge across regions, so a pool all free could refuse a request under its
     /// maxSize), gives those back, as trim() does, and grows in the room they leave, as PyTorch's
     /// caching allocator frees its cached segments and retries. Where trim() may run: under the
-    /// pool's lock, every free block where trim finds it (a shared pool's on its stack).
+    /// pool's lock, every free block where trim finds it (a shared pool's on its stack). Only where
+    /// what they leave holds the new region: else they would go back for nothing.
     pub fn growForReleasing(self: *Pool, needed_bytes: u64) ?u32 {
         if (self.growFor(needed_bytes)) |index| return index;
         if (self.config.growth == 0 or !self.trims()) return null;
+        if (self.arena.longestRangeFreeOfLive(self, regionEmpty) < std.mem.alignForward(u64, needed_bytes, self.arena.backend.granularity())) return null;
         if (self.releaseEmptyRegions() == 0) return null;
         return self.growFor(needed_bytes);
+    }
+
+    /// Whether committed region `index` holds no live block (a shared placement's regions keep no
+    /// count: its blocks' states say).
+    fn regionEmpty(self: *Pool, _: u32, region: arena_mod.Region) bool {
+        if (self.shared) |shared| return shared.fixed.regionFree(region);
+        return region.live_count == 0;
     }
 
     /// Adds a region of at least `needed_bytes` (see `regionBytesFor`); returns its index, or

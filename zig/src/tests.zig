@@ -17,6 +17,7 @@ test {
     _ = @import("layers.zig");
     _ = @import("config.zig");
     _ = @import("pool.zig");
+    _ = @import("pool_limits_test.zig");
     _ = @import("snapshot.zig");
     _ = @import("host_copy.zig");
     _ = @import("sync/pool_guard.zig");
