@@ -22,7 +22,7 @@
  *   lockFree and threadLocalCache pools keep their regions: there it stays an OutOfMemoryError.
  * - the memory fraction across four Workers (in a child process): blocks up to 1.5 MiB on a pool of at
  *   most 8 MiB, an OutOfMemoryError answered by freeing a third of what a Worker holds: empty regions go
- *   back and new ones grow while other Workers allocate in the rest; stamps intact, every failure
+ *   back where that makes a request fit, and new ones grow while other Workers allocate in the rest; stamps intact, every failure
  *   counted, never past maxSize, and everything balances at the end.
  */
 import { describe, expect, test } from "bun:test";
@@ -177,6 +177,11 @@ describe("PyTorch's caching allocator on CPU pools", () => {
 
 describe("PyTorch's memory fraction across four Workers: regions given back and grown while others allocate", () => {
   const maxSize = 8 * MiB;
+  // Whether the pool may give regions back. It gives its empty regions back at maxSize only where
+  // the room they leave holds the region the request needs (growForReleasing; before, it gave
+  // them back also where that could not help, which every run met): a run of four Workers at
+  // random may never meet such a moment. The single-thread "memory fraction" tests above, and
+  // zig/src/pool_limits_test.zig, show the release where it fits.
   const fractionShapes: [string, object, boolean][] = [
     ["Variable, mutex", { threadSafety: "mutex" }, true],
     ["Variable, mutex, canaries and quarantine", { threadSafety: "mutex", canaries: true, quarantineBytes: 256 * KiB }, true],
@@ -202,8 +207,8 @@ describe("PyTorch's memory fraction across four Workers: regions given back and 
         bytesAllocatedTotal: bytes, bytesFreedTotal: bytes, cachedBytes: 0,
       });
       expect(outcome.space.peakBytesReserved).toBeLessThanOrEqual(maxSize);
-      if (gives) expect(outcome.space.bytesTrimmed).toBeGreaterThan(0); // empty regions went back to make room
-      else expect(outcome.space.bytesTrimmed).toBe(0);
+      if (!gives) expect(outcome.space.bytesTrimmed).toBe(0);
+      expect(outcome.space.bytesTrimmed % (64 * KiB)).toBe(0); // whole regions, whatever went back
       expect(outcome.space.trimCount).toBe(0); // nobody called trim()
       expect(outcome.leaks).toBe(0);
     }, 30_000);
