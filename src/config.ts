@@ -32,7 +32,7 @@ export class PoolConfig {
   deviceId = 0;
   /** Bytes committed when the pool is created. */
   initialSize = 1 * MiB;
-  /** Most bytes the pool may ever commit; 0 = as much as its address space allows (64 GiB). */
+  /** Most bytes the pool may ever hold (it commits whole 64 KiB units up to maxSize rounded up, and hands out none past maxSize); 0 = as much as its address space allows (64 GiB). */
   maxSize = 0;
   /** Size of each new region as a multiple of the last one grown (a larger request gets a region of its own size; trim() brings the pace down to the largest region left); 0 = never grow. */
   growth = 1;

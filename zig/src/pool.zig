@@ -132,8 +132,11 @@ pub const Pool = struct {
         // A pool with a maxSize reserves just that; one without takes 64 GiB, or less where the
         // process's address space runs short, but never less than its first region.
         const least_bytes = if (config.max_size == 0 and backend.mappedBytes() == null) std.mem.alignForward(u64, config.initial_size, granularity) else reserve_bytes;
-        const arena = Arena.initShrinking(gpa, backend, reserve_bytes, least_bytes) orelse
+        var arena = Arena.initShrinking(gpa, backend, reserve_bytes, least_bytes) orelse
             return status.fail(error.OutOfMemory, "could not reserve {d} bytes of {s} address space: the pools of this process hold all the address space they may (96 TiB), or the OS refused; give pools a maxSize, or destroy some", .{ least_bytes, @tagName(config.kind) });
+        // The reservation is maxSize rounded up to the commit unit: regions commit whole units, but
+        // hand out no byte past maxSize (a pool never holds more than its maxSize).
+        if (config.max_size != 0 and backend.mappedBytes() == null) arena.limitUsable(@min(config.max_size, arena.reserved_bytes));
         const reserved_bytes = arena.reserved_bytes;
         backend_owned = false; // the arena releases it from here on
         journal_owned = false; // the pool (deinitParts) destroys it from here on
@@ -215,8 +218,8 @@ pub const Pool = struct {
         // A block that maxSize cannot hold (blockSize with its canaries and alignment past it) is a
         // setting no pool can have, not memory that ran out: the core is the one place that knows
         // what a block takes, so it refuses here, before anything is committed.
-        if (config.strategy == .fixed_size and config.max_size != 0 and first_bytes > self.arena.reserved_bytes) {
-            const stride_bytes = @as(u64, self.strategy.fixed_size.stride) * granule_bytes;
+        const stride_bytes = if (config.strategy == .fixed_size) @as(u64, self.strategy.fixed_size.stride) * granule_bytes else 0;
+        if (config.strategy == .fixed_size and config.max_size != 0 and (first_bytes > self.arena.reserved_bytes or stride_bytes > self.arena.usable_bytes)) {
             self.deinitParts();
             return status.failConfig("maxSize", "PoolConfig.maxSize = {d}: a FixedSize pool's block of {d} bytes takes {d} with its alignment and canaries, more than maxSize holds ({d} bytes, committed {d} at a time)", .{ config.max_size, config.block_size, stride_bytes, reserved_bytes, granularity });
         }
@@ -240,7 +243,10 @@ pub const Pool = struct {
         assert(self.arena.regions.items.len == 1 and self.journal == null);
         const granularity = self.arena.backend.granularity();
         const first_bytes = self.arena.regionBytes(0);
-        const room = (self.arena.reserved_bytes - first_bytes) / granularity * granularity;
+        // What a region beside the first may hand out: to the end of the reservation, or to
+        // maxSize where a region reaching the end is cut short there (Arena.limitUsable).
+        const committable = (self.arena.reserved_bytes - self.arena.committed_bytes) / granularity * granularity;
+        const room = @min(committable, self.arena.usable_bytes - first_bytes);
         const grown_bytes = @min(room, tlsf_mod.region_granules_max * granule_bytes / granularity * granularity);
         const block_bytes = switch (self.strategy) {
             // A run of whole blocks in one region (a run never spans two).
@@ -537,6 +543,10 @@ pub const Pool = struct {
     fn grow(self: *Pool, len_bytes: u64) ?u32 {
         const index = self.arena.grow(len_bytes) orelse return null;
         const region = self.arena.regions.items[index];
+        if (self.config.strategy == .fixed_size and region.len < self.strategy.fixed_size.stride) {
+            self.arena.shrink(index); // cut short at maxSize (Arena.limitUsable): no block fits in it
+            return null;
+        }
         self.entry.addRegion(self, index, region) catch {
             self.arena.shrink(index);
             return null;

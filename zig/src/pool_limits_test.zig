@@ -25,3 +25,49 @@ test "a pool at maxSize gives no region back where what it would free cannot hol
         _ = try pool.free(placed[0].g, placed[0].id);
     }
 }
+
+test "a pool never hands out more than its maxSize, though it commits whole units past it" {
+    const thread_modes = [_]struct { config_mod.ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
+    const max_size: u64 = 100_000; // 1 unit of 64 KiB and 34,464 bytes of the next
+    for ([_]config_mod.StrategyKind{ .fixed_size, .variable }) |strategy| for (thread_modes) |mode| for ([_]f64{ 0, 1 }) |growth| {
+        if (strategy == .variable and mode[1]) continue; // thread caches serve fixed-size pools
+        var config = config_mod.testConfig(strategy);
+        config.block_size = 64;
+        config.max_size = max_size;
+        config.initial_size = if (growth == 0) max_size else 64 * 1024;
+        config.growth = growth;
+        config.thread_safety = mode[0];
+        config.thread_local_cache = mode[1];
+        const pool = try Pool.create(std.testing.allocator, "at most maxSize", config);
+        defer pool.destroy();
+        pool.published(0);
+        try std.testing.expect(pool.sizeMax() <= max_size);
+        var held: std.ArrayList(Pool.Placed) = .empty;
+        defer held.deinit(std.testing.allocator);
+        var handed_out: u64 = 0;
+        while (true) {
+            const placed = pool.alloc(64, null) catch |err| {
+                try std.testing.expectEqual(error.OutOfMemory, err);
+                break;
+            };
+            try held.append(std.testing.allocator, placed);
+            handed_out += 64;
+            try std.testing.expect((@as(u64, placed.g) * 16) + 64 <= max_size); // no byte past maxSize
+        }
+        try std.testing.expect(handed_out <= max_size);
+        try std.testing.expect(handed_out > max_size - 64 * 1024); // and the room below it is used
+        if (strategy == .fixed_size) try std.testing.expectEqual(max_size / 64 * 64, handed_out);
+        var out: [@import("stats.zig").field_count]f64 = undefined;
+        pool.writeStats(&out);
+        const Field = @import("stats.zig").Field;
+        try std.testing.expectEqual(@as(f64, @floatFromInt(handed_out)), out[@intFromEnum(Field.bytes_in_use)]);
+        try std.testing.expect(out[@intFromEnum(Field.bytes_allocated)] + out[@intFromEnum(Field.free_bytes)] <= @as(f64, @floatFromInt(max_size)));
+        for (held.items) |placed| _ = try pool.free(placed.g, placed.id);
+        // Emptied and trimmed, it grows to the limit again, no further.
+        _ = pool.trim();
+        const whole = pool.sizeMax();
+        const block = try pool.alloc(whole, null);
+        try std.testing.expect(@as(u64, block.g) * 16 + whole <= max_size);
+        _ = try pool.free(block.g, block.id);
+    };
+}

@@ -72,8 +72,8 @@ pub const ShardedVariable = struct {
     pub fn addRegion(self: *ShardedVariable, region: arena_mod.Region) error{OutOfMemory}!void {
         const shard_index = myShard();
         const first_unit = region.start / arena_mod.unit_granules;
-        const units = region.len / arena_mod.unit_granules;
-        for (first_unit..first_unit + units) |unit| {
+        const end_unit = std.math.divCeil(u64, region.end(), arena_mod.unit_granules) catch unreachable; // a region cut short at maxSize ends inside its last unit
+        for (first_unit..end_unit) |unit| {
             const chunk = &self.owners[unit / owner_chunk_units];
             const owned = chunk.load(.acquire) orelse blk: {
                 const fresh = try self.gpa.create([owner_chunk_units]u8);
@@ -137,8 +137,8 @@ pub const ShardedVariable = struct {
                 defer sharded.growth_mutex.unlock();
                 stats.* = pool.stats;
                 const space = sharded.figures(stats, pool.alignment_granules);
-                assert(space.free <= pool.arena.committed_bytes);
-                stats.bytes_allocated = pool.arena.committed_bytes - space.free;
+                assert(space.free <= pool.arena.placeableBytes());
+                stats.bytes_allocated = pool.arena.placeableBytes() - space.free;
                 assert(stats.bytes_allocated >= stats.bytes_in_use); // one moment's reading (figures)
                 return .{ .reserved = pool.arena.committed_bytes, .address_space = pool.arena.reserved_bytes, .regions = pool.regionCount(), .free = space.free, .largest_free = space.largest, .request_max = pool.sizeMax() };
             }
