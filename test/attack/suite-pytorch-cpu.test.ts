@@ -19,7 +19,7 @@
  *   freed, a request that no single region holds succeeds: the pool gives its empty regions back and
  *   grows in their room, as PyTorch frees its cached segments and retries (counted in bytesTrimmed).
  *   Before the fix the pool, all free, said OutOfMemoryError until the user called trim().
- *   lockFree and threadLocalCache pools keep their regions: there it stays an OutOfMemoryError.
+ *   lockFree Variable (sharded) pools keep their regions: there it stays an OutOfMemoryError.
  * - the memory fraction across four Workers (in a child process): blocks up to 1.5 MiB on a pool of at
  *   most 8 MiB, an OutOfMemoryError answered by freeing a third of what a Worker holds: empty regions go
  *   back where that makes a request fit, and new ones grow while other Workers allocate in the rest; stamps intact, every failure
@@ -47,8 +47,8 @@ const shapes: [string, Partial<PoolConfig>, boolean][] = [
   ["Variable, lockFree (shards)", { threadSafety: "lockFree" }, false],
   ["FixedSize 4096, none (JavaScript cache)", { allocatorType: "FixedSize", blockSize: 4096 }, true],
   ["FixedSize 4096, mutex", { allocatorType: "FixedSize", blockSize: 4096, threadSafety: "mutex" }, true],
-  ["FixedSize 4096, lockFree", { allocatorType: "FixedSize", blockSize: 4096, threadSafety: "lockFree" }, false],
-  ["FixedSize 4096, mutex + threadLocalCache", { allocatorType: "FixedSize", blockSize: 4096, threadSafety: "mutex", threadLocalCache: true }, false],
+  ["FixedSize 4096, lockFree", { allocatorType: "FixedSize", blockSize: 4096, threadSafety: "lockFree" }, true],
+  ["FixedSize 4096, mutex + threadLocalCache", { allocatorType: "FixedSize", blockSize: 4096, threadSafety: "mutex", threadLocalCache: true }, true],
 ];
 
 function balanced(p: CPUMemoryPool) {

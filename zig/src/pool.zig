@@ -883,6 +883,12 @@ pub const Pool = struct {
             self.countUntrimmed();
             return 0;
         }
+        if (self.shared) |shared| { // its blocks are placed without the pool's lock
+            shared.trimming();
+            defer shared.growth_mutex.unlock();
+            self.stats.trim_count += 1;
+            return self.releaseEmptyRegions();
+        }
         self.lock();
         defer self.unlock();
         self.gpu.reclaim(self, null, true);
@@ -914,7 +920,7 @@ pub const Pool = struct {
         return self.arena.backend.wholeAllocation() == null; // one allocation: nothing goes back before the pool does
     }
 
-    /// trim()'s work, under the pool's lock: every empty region but the first goes back; returns the bytes released.
+    /// trim()'s work, under the pool's lock (a shared placement's growth lock): every empty region but the first goes back; returns the bytes released.
     fn releaseEmptyRegions(self: *Pool) u64 {
         assert(self.trims());
         var released: u64 = 0;

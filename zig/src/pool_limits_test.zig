@@ -71,3 +71,87 @@ test "a pool never hands out more than its maxSize, though it commits whole unit
         _ = try pool.free(block.g, block.id);
     };
 }
+
+/// The thread-safety modes of a fixed pool whose blocks are placed without the pool's lock.
+const shared_modes = [_]struct { config_mod.ThreadSafety, bool }{ .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true }, .{ .none, false } };
+
+test "a lock-free or thread-cached fixed pool gives its empty regions back: at maxSize for a run no region holds, and on trim" {
+    for (shared_modes) |mode| {
+        var config = config_mod.testConfig(.fixed_size); // 64 KiB regions, at most 4
+        config.thread_safety = mode[0];
+        config.thread_local_cache = mode[1];
+        const pool = try Pool.create(std.testing.allocator, "shared release", config);
+        defer pool.destroy();
+        pool.published(0);
+        try std.testing.expect(pool.shared != null);
+        var placed: [4]Pool.Placed = undefined;
+        for (&placed) |*block| block.* = try pool.alloc(60 * 1024, null);
+        const single = try pool.alloc(100, null); // in the first region's last blocks
+        for (placed) |block| _ = try pool.free(block.g, block.id);
+        _ = try pool.free(single.g, single.id); // into this thread's magazine, where it caches
+        try std.testing.expectEqual(@as(u64, 256 * 1024), pool.arena.committed_bytes);
+        const large = try pool.alloc(150 * 1024, null); // regions 1 .. 3 go back; one of 192 KiB grows in their room
+        try std.testing.expectEqual(@as(u64, 3 * 64 * 1024), pool.stats.bytes_trimmed);
+        _ = try pool.free(large.g, large.id);
+        try std.testing.expectEqual(@as(u64, 192 * 1024), pool.trim());
+        try std.testing.expectEqual(@as(u64, 64 * 1024), pool.arena.committed_bytes);
+        const again = try pool.alloc(100, null); // the first region serves as before
+        _ = try pool.free(again.g, again.id);
+    }
+}
+
+test "a lock-free fixed pool trimmed while threads allocate and free: no block is handed out twice or out of its region" {
+    for ([_]struct { config_mod.ThreadSafety, bool }{ .{ .lock_free, false }, .{ .lock_free, true }, .{ .mutex, true } }) |mode| {
+        var config = config_mod.testConfig(.fixed_size);
+        config.block_size = 1024;
+        config.max_size = 1 << 20;
+        config.thread_safety = mode[0];
+        config.thread_local_cache = mode[1];
+        const pool = try Pool.create(std.testing.allocator, "trim under load", config);
+        defer pool.destroy();
+        pool.published(0);
+        const Worker = struct {
+            fn run(target: *Pool, seed: u64, failures: *std.atomic.Value(u32)) void {
+                var random = std.Random.DefaultPrng.init(seed);
+                var held: [48]?Pool.Placed = @splat(null);
+                for (0..3000) |_| {
+                    const slot = random.random().uintLessThan(usize, held.len);
+                    if (held[slot]) |block| {
+                        const bytes: [*]u8 = @ptrFromInt(target.arena.address(block.g));
+                        if (bytes[0] != @as(u8, @truncate(block.id)) or bytes[1000] != @as(u8, @truncate(seed))) _ = failures.fetchAdd(1, .monotonic);
+                        _ = target.free(block.g, block.id) catch {
+                            _ = failures.fetchAdd(1, .monotonic);
+                        };
+                        held[slot] = null;
+                        continue;
+                    }
+                    const size: u64 = if (random.random().uintLessThan(u32, 8) == 0) 5000 else 1000; // a run now and then
+                    const block = target.alloc(size, null) catch continue;
+                    const bytes: [*]u8 = @ptrFromInt(target.arena.address(block.g));
+                    bytes[0] = @truncate(block.id);
+                    bytes[1000] = @truncate(seed);
+                    held[slot] = block;
+                }
+                for (held) |maybe| if (maybe) |block| {
+                    _ = target.free(block.g, block.id) catch {
+                            _ = failures.fetchAdd(1, .monotonic);
+                        };
+                };
+            }
+        };
+        var failures = std.atomic.Value(u32).init(0);
+        var threads: [3]std.Thread = undefined;
+        for (&threads, 0..) |*thread, index| thread.* = try std.Thread.spawn(.{}, Worker.run, .{ pool, index + 1, &failures });
+        var released: u64 = 0;
+        for (0..200) |_| {
+            released += pool.trim();
+            std.Thread.yield() catch {};
+        }
+        for (threads) |thread| thread.join();
+        try std.testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
+        var out: [@import("stats.zig").field_count]f64 = undefined;
+        pool.writeStats(&out);
+        try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(@import("stats.zig").Field.live_allocations)]);
+        try std.testing.expectEqual(released, pool.stats.bytes_trimmed);
+    }
+}
