@@ -513,6 +513,7 @@ pub const Pool = struct {
     /// count: its blocks' states say).
     fn regionEmpty(self: *Pool, _: u32, region: arena_mod.Region) bool {
         if (self.shared) |shared| return shared.fixed.regionFree(region);
+        if (self.sharded) |sharded| return sharded.regionFree(region);
         return region.live_count == 0;
     }
 
@@ -886,6 +887,12 @@ pub const Pool = struct {
         if (self.shared) |shared| { // its blocks are placed without the pool's lock
             shared.trimming();
             defer shared.growth_mutex.unlock();
+            self.stats.trim_count += 1;
+            return self.releaseEmptyRegions();
+        }
+        if (self.sharded) |sharded| {
+            sharded.growth_mutex.lock();
+            defer sharded.growth_mutex.unlock();
             self.stats.trim_count += 1;
             return self.releaseEmptyRegions();
         }

@@ -100,6 +100,80 @@ test "a lock-free or thread-cached fixed pool gives its empty regions back: at m
     }
 }
 
+test "a lock-free (sharded) Variable pool gives its empty regions back: at maxSize for a request no region holds, and on trim" {
+    var config = config_mod.testConfig(.variable); // 64 KiB regions, at most 4
+    config.thread_safety = .lock_free;
+    const pool = try Pool.create(std.testing.allocator, "sharded release", config);
+    defer pool.destroy();
+    pool.published(0);
+    try std.testing.expect(pool.sharded != null);
+    var placed: [4]Pool.Placed = undefined;
+    for (&placed) |*block| block.* = try pool.alloc(60 * 1024, null);
+    try std.testing.expectError(error.OutOfMemory, pool.alloc(150 * 1024, null)); // every region holds a live block
+    try std.testing.expectEqual(@as(u64, 0), pool.stats.bytes_trimmed);
+    for (placed) |block| _ = try pool.free(block.g, block.id);
+    const large = try pool.alloc(150 * 1024, null); // regions 1 .. 3 go back; one of 192 KiB grows in their room
+    try std.testing.expectEqual(@as(u64, 3 * 64 * 1024), pool.stats.bytes_trimmed);
+    _ = try pool.free(large.g, large.id);
+    try std.testing.expectEqual(@as(u64, 192 * 1024), pool.trim());
+    try std.testing.expectError(error.InvalidPointer, pool.free(placed[1].g, placed[1].id)); // its region is gone: no shard owns it
+    try std.testing.expectEqual(@as(u64, 64 * 1024), pool.arena.committed_bytes);
+    const again = try pool.alloc(100, null);
+    _ = try pool.free(again.g, again.id);
+}
+
+/// Three threads allocate (sizes from `sizeOf`), stamp, check and free blocks of `pool` while this
+/// thread trims it 200 times: a block handed out twice, or given back with its region, breaks a
+/// stamp or a free. Returns the bytes the trims released; every block is free at the end.
+fn trimUnderLoad(pool: *Pool, comptime sizeOf: fn (std.Random) u64) !u64 {
+    const Worker = struct {
+        fn run(target: *Pool, seed: u64, failures: *std.atomic.Value(u32)) void {
+            var random = std.Random.DefaultPrng.init(seed);
+            var held: [40]?Pool.Placed = @splat(null);
+            for (0..3000) |_| {
+                const slot = random.random().uintLessThan(usize, held.len);
+                if (held[slot]) |block| {
+                    const bytes: [*]u8 = @ptrFromInt(target.arena.address(block.g));
+                    if (bytes[0] != @as(u8, @truncate(block.id)) or bytes[15] != @as(u8, @truncate(seed))) _ = failures.fetchAdd(1, .monotonic);
+                    _ = target.free(block.g, block.id) catch failures.store(1 << 20, .monotonic);
+                    held[slot] = null;
+                    continue;
+                }
+                const block = target.alloc(sizeOf(random.random()), null) catch continue;
+                const bytes: [*]u8 = @ptrFromInt(target.arena.address(block.g));
+                bytes[0] = @truncate(block.id);
+                bytes[15] = @truncate(seed);
+                held[slot] = block;
+            }
+            for (held) |maybe| if (maybe) |block| {
+                _ = target.free(block.g, block.id) catch failures.store(1 << 20, .monotonic);
+            };
+        }
+    };
+    var failures = std.atomic.Value(u32).init(0);
+    var threads: [3]std.Thread = undefined;
+    for (&threads, 0..) |*thread, index| thread.* = try std.Thread.spawn(.{}, Worker.run, .{ pool, index + 1, &failures });
+    var released: u64 = 0;
+    for (0..200) |_| {
+        released += pool.trim();
+        std.Thread.yield() catch {};
+    }
+    for (threads) |thread| thread.join();
+    try std.testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
+    var out: [@import("stats.zig").field_count]f64 = undefined;
+    pool.writeStats(&out);
+    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(@import("stats.zig").Field.live_allocations)]);
+    return released;
+}
+
+fn blockOrRun(random: std.Random) u64 {
+    return if (random.uintLessThan(u32, 8) == 0) 5000 else 1000; // a run now and then
+}
+
+fn anySize(random: std.Random) u64 {
+    return 16 + random.uintLessThan(u64, 100_000);
+}
+
 test "a lock-free fixed pool trimmed while threads allocate and free: no block is handed out twice or out of its region" {
     for ([_]struct { config_mod.ThreadSafety, bool }{ .{ .lock_free, false }, .{ .lock_free, true }, .{ .mutex, true } }) |mode| {
         var config = config_mod.testConfig(.fixed_size);
@@ -110,48 +184,18 @@ test "a lock-free fixed pool trimmed while threads allocate and free: no block i
         const pool = try Pool.create(std.testing.allocator, "trim under load", config);
         defer pool.destroy();
         pool.published(0);
-        const Worker = struct {
-            fn run(target: *Pool, seed: u64, failures: *std.atomic.Value(u32)) void {
-                var random = std.Random.DefaultPrng.init(seed);
-                var held: [48]?Pool.Placed = @splat(null);
-                for (0..3000) |_| {
-                    const slot = random.random().uintLessThan(usize, held.len);
-                    if (held[slot]) |block| {
-                        const bytes: [*]u8 = @ptrFromInt(target.arena.address(block.g));
-                        if (bytes[0] != @as(u8, @truncate(block.id)) or bytes[1000] != @as(u8, @truncate(seed))) _ = failures.fetchAdd(1, .monotonic);
-                        _ = target.free(block.g, block.id) catch {
-                            _ = failures.fetchAdd(1, .monotonic);
-                        };
-                        held[slot] = null;
-                        continue;
-                    }
-                    const size: u64 = if (random.random().uintLessThan(u32, 8) == 0) 5000 else 1000; // a run now and then
-                    const block = target.alloc(size, null) catch continue;
-                    const bytes: [*]u8 = @ptrFromInt(target.arena.address(block.g));
-                    bytes[0] = @truncate(block.id);
-                    bytes[1000] = @truncate(seed);
-                    held[slot] = block;
-                }
-                for (held) |maybe| if (maybe) |block| {
-                    _ = target.free(block.g, block.id) catch {
-                            _ = failures.fetchAdd(1, .monotonic);
-                        };
-                };
-            }
-        };
-        var failures = std.atomic.Value(u32).init(0);
-        var threads: [3]std.Thread = undefined;
-        for (&threads, 0..) |*thread, index| thread.* = try std.Thread.spawn(.{}, Worker.run, .{ pool, index + 1, &failures });
-        var released: u64 = 0;
-        for (0..200) |_| {
-            released += pool.trim();
-            std.Thread.yield() catch {};
-        }
-        for (threads) |thread| thread.join();
-        try std.testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
-        var out: [@import("stats.zig").field_count]f64 = undefined;
-        pool.writeStats(&out);
-        try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(@import("stats.zig").Field.live_allocations)]);
-        try std.testing.expectEqual(released, pool.stats.bytes_trimmed);
+        try std.testing.expect(try trimUnderLoad(pool, blockOrRun) <= pool.stats.bytes_trimmed); // and what runs at maxSize released
     }
+}
+
+test "a sharded Variable pool trimmed while threads allocate and free: no block is handed out twice" {
+    var config = config_mod.testConfig(.variable);
+    config.max_size = 4 << 20;
+    config.thread_safety = .lock_free;
+    const pool = try Pool.create(std.testing.allocator, "sharded trim under load", config);
+    defer pool.destroy();
+    pool.published(0);
+    try std.testing.expect(try trimUnderLoad(pool, anySize) <= pool.stats.bytes_trimmed);
+    _ = pool.trim();
+    try std.testing.expectEqual(@as(u64, 64 * 1024), pool.arena.committed_bytes); // all free: every region but the first went back
 }

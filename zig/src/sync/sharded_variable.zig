@@ -89,6 +89,32 @@ pub const ShardedVariable = struct {
         try shard.tlsf.addRegion(region);
     }
 
+    /// Whether `region` holds no live block (under its shard's lock: a moment's view).
+    pub fn regionFree(self: *ShardedVariable, region: arena_mod.Region) bool {
+        const shard = self.ownerOf(region.start) orelse return false;
+        shard.mutex.lock();
+        defer shard.mutex.unlock();
+        return shard.tlsf.regionFree(region);
+    }
+
+    /// Takes `region` out of its shard where it holds no live block; returns whether it did. Under
+    /// the growth lock. Safe while other threads allocate and free: a shard's TLSF changes only
+    /// under its lock, held here, and a region that is one free block has nothing any thread
+    /// holds; its units name no shard afterwards (a stale free is then a pointer in no region).
+    pub fn removeRegion(self: *ShardedVariable, region: arena_mod.Region) bool {
+        const shard = self.ownerOf(region.start) orelse return false;
+        shard.mutex.lock();
+        defer shard.mutex.unlock();
+        if (!shard.tlsf.regionFree(region)) return false;
+        shard.tlsf.removeRegion(region);
+        const end_unit = std.math.divCeil(u64, region.end(), arena_mod.unit_granules) catch unreachable;
+        for (region.start / arena_mod.unit_granules..end_unit) |unit| {
+            const chunk = self.owners[unit / owner_chunk_units].load(.acquire).?;
+            @atomicStore(u8, &chunk[unit % owner_chunk_units], 0, .release);
+        }
+        return true;
+    }
+
     fn ownerOf(self: *const ShardedVariable, g: u32) ?*Shard {
         const unit = g / arena_mod.unit_granules;
         const chunk = self.owners[unit / owner_chunk_units].load(.acquire) orelse return null;
@@ -164,13 +190,13 @@ pub const ShardedVariable = struct {
                 return pool.sharded.?.addRegion(region);
             }
 
-            /// A shard's regions are never removed.
             pub fn trims(_: *const Pool) bool {
-                return false;
+                return true;
             }
 
-            pub fn removeRegion(_: *Pool, _: u32, _: arena_mod.Region) Pool.Removal {
-                unreachable; // trims() says no
+            /// Under the growth lock: only a region that is one free block of its shard goes.
+            pub fn removeRegion(pool: *Pool, _: u32, region: arena_mod.Region) Pool.Removal {
+                return if (pool.sharded.?.removeRegion(region)) .removed else .kept;
             }
         };
     }
@@ -189,7 +215,7 @@ pub const ShardedVariable = struct {
         defer self.growth_mutex.unlock();
         // Another thread may have freed into this shard meanwhile; else grow it.
         if (try self.placeIn(shard, granules, alignment_granules, id, size)) |g| return .{ .g = g, .id = id };
-        if (pool.growFor(pool.regionBytesFor(size)) != null) {
+        if (pool.growForReleasing(pool.regionBytesFor(size)) != null) {
             if (try self.placeIn(shard, granules, alignment_granules, id, size)) |g| return .{ .g = g, .id = id };
         }
         // No room to grow: any other shard with room will do.
