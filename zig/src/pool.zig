@@ -132,8 +132,11 @@ pub const Pool = struct {
         const owned_name = gpa.dupe(u8, name) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.free(owned_name);
         const least_bytes = reservation.least_bytes;
-        const arena = Arena.initShrinking(gpa, backend, reserve_bytes, least_bytes) orelse
+        var arena = Arena.initShrinking(gpa, backend, reserve_bytes, least_bytes) orelse
             return status.fail(error.OutOfMemory, "could not reserve {d} bytes of {s} address space: the pools of this process hold all the address space they may (96 TiB), or the OS refused; give pools a maxSize, or destroy some", .{ least_bytes, @tagName(config.kind) });
+        // The reservation is maxSize rounded up to the commit unit: regions commit whole units, but
+        // hand out no byte past maxSize (a pool never holds more than its maxSize).
+        if (config.max_size != 0 and backend.mappedBytes() == null) arena.limitUsable(@min(config.max_size, arena.reserved_bytes));
         const reserved_bytes = arena.reserved_bytes;
         backend_owned = false; // the arena releases it from here on
         journal_owned = false; // the pool (deinitParts) destroys it from here on
@@ -219,8 +222,8 @@ pub const Pool = struct {
         // A block that maxSize cannot hold (blockSize with its canaries and alignment past it) is a
         // setting no pool can have, not memory that ran out: the core is the one place that knows
         // what a block takes, so it refuses here, before anything is committed.
-        if (config.strategy == .fixed_size and config.max_size != 0 and first_bytes > self.arena.reserved_bytes) {
-            const stride_bytes = @as(u64, self.strategy.fixed_size.stride) * granule_bytes;
+        const stride_bytes = if (config.strategy == .fixed_size) @as(u64, self.strategy.fixed_size.stride) * granule_bytes else 0;
+        if (config.strategy == .fixed_size and config.max_size != 0 and (first_bytes > self.arena.reserved_bytes or stride_bytes > self.arena.usable_bytes)) {
             self.deinitParts();
             return status.failConfig("maxSize", "PoolConfig.maxSize = {d}: a FixedSize pool's block of {d} bytes takes {d} with its alignment and canaries, more than maxSize holds ({d} bytes, committed {d} at a time)", .{ config.max_size, config.block_size, stride_bytes, reserved_bytes, granularity });
         }
@@ -233,6 +236,7 @@ pub const Pool = struct {
         self.size_max = request_limit.largestRequestBytes(.{
             .first_region = self.arena.regions.items[0],
             .reserved_bytes = self.arena.reserved_bytes,
+            .usable_bytes = self.arena.usable_bytes,
             .granularity = granularity,
             .fixed_stride = if (self.strategy == .fixed_size) self.strategy.fixed_size.stride else null,
             .alignment_granules = self.alignment_granules,
@@ -350,6 +354,14 @@ pub const Pool = struct {
     pub inline fn committedBytes(self: *const Pool) u64 {
         assert(self.arena.committed_bytes <= self.arena.reserved_bytes);
         return self.arena.committed_bytes;
+    }
+
+    /// The committed bytes placements may hand out: all of them, but where the last region is cut
+    /// short at maxSize (Arena.limitUsable), not what lies past it.
+    pub inline fn placeableBytes(self: *const Pool) u64 {
+        const bytes = self.arena.placeableBytes();
+        assert(bytes <= self.arena.committed_bytes);
+        return bytes;
     }
 
     /// The pool's regions, committed or not: for a placement that walks them (sync/), under the
@@ -644,12 +656,22 @@ pub const Pool = struct {
     /// (free blocks do not merge across regions, so a pool all free could refuse a request under its
     /// maxSize), gives those back, as trim() does, and grows in the room they leave, as PyTorch's
     /// caching allocator frees its cached segments and retries. Where trim() may run: under the
-    /// pool's lock, every free block where trim finds it (a shared pool's on its stack).
+    /// pool's lock, every free block where trim finds it (a shared pool's on its stack). Only where
+    /// what they leave holds the new region: else they would go back for nothing.
     pub fn growForReleasing(self: *Pool, needed_bytes: u64) ?u32 {
         if (self.growFor(needed_bytes)) |index| return index;
         if (self.config.growth == 0 or !self.trims()) return null;
+        if (self.arena.longestRangeFreeOfLive(self, regionEmpty) < std.mem.alignForward(u64, needed_bytes, self.arena.backend.granularity())) return null;
         if (self.releaseEmptyRegions() == 0) return null;
         return self.growFor(needed_bytes);
+    }
+
+    /// Whether committed region `index` holds no live block (a shared placement's regions keep no
+    /// count: its blocks' states say).
+    fn regionEmpty(self: *Pool, _: u32, region: arena_mod.Region) bool {
+        if (self.shared) |shared| return shared.fixed.regionFree(region);
+        if (self.sharded) |sharded| return sharded.regionFree(region);
+        return region.live_count == 0;
     }
 
     /// Adds a region of at least `needed_bytes` (see `regionBytesFor`); returns its index, or
@@ -669,6 +691,10 @@ pub const Pool = struct {
     fn grow(self: *Pool, len_bytes: u64) ?u32 {
         const index = self.arena.grow(len_bytes) orelse return null;
         const region = self.arena.regions.items[index];
+        if (self.config.strategy == .fixed_size and region.len < self.strategy.fixed_size.stride) {
+            self.arena.shrink(index); // cut short at maxSize (Arena.limitUsable): no block fits in it
+            return null;
+        }
         self.entry.addRegion(self, index, region) catch {
             self.arena.shrink(index);
             return null;
@@ -993,6 +1019,18 @@ pub const Pool = struct {
             self.countUntrimmed();
             return 0;
         }
+        if (self.shared) |shared| { // its blocks are placed without the pool's lock
+            shared.trimming();
+            defer shared.growth_mutex.unlock();
+            self.stats.trim_count += 1;
+            return self.releaseEmptyRegions();
+        }
+        if (self.sharded) |sharded| {
+            sharded.growth_mutex.lock();
+            defer sharded.growth_mutex.unlock();
+            self.stats.trim_count += 1;
+            return self.releaseEmptyRegions();
+        }
         self.lock();
         defer self.unlock();
         self.gpu.reclaim(self, null, true);
@@ -1024,7 +1062,7 @@ pub const Pool = struct {
         return self.arena.backend.wholeAllocation() == null; // one allocation: nothing goes back before the pool does
     }
 
-    /// trim()'s work, under the pool's lock: every empty region but the first goes back; returns the bytes released.
+    /// trim()'s work, under the pool's lock (a shared placement's growth lock): every empty region but the first goes back; returns the bytes released.
     fn releaseEmptyRegions(self: *Pool) u64 {
         assert(self.trims());
         var released: u64 = 0;

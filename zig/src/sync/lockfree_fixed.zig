@@ -23,9 +23,9 @@
 //! With `lock_free` false the same stack is pushed and popped under a mutex: the "mutex" pool
 //! behind thread caches, which take and give back blocks in batches.
 //!
-//! Regions are added under `growth_mutex` (the caller's). They are removed (trim) only from a
-//! stack under its mutex whose pool no other thread may use (threadSafety "none": see
-//! `removeRegion`); lock-free stacks keep every region for the pool's life.
+//! Regions are added and removed (trim) under `growth_mutex` (the caller's); a region is removed
+//! only where all its blocks are on the stack, which `removeRegion` finds by taking the stack whole
+//! while other threads go on pushing and popping.
 const std = @import("std");
 const adaptive = @import("adaptive_mutex.zig");
 const Backoff = adaptive.Backoff;
@@ -283,45 +283,60 @@ pub const LockFreeFixed = struct {
         return count;
     }
 
-    /// Takes the blocks of `region`, every one free and on the stack (`regionFree`, with every
-    /// cache of them given back), off the stack and out of the chunks, before it is decommitted.
-    /// Single-threaded: only a pool whose stack is under its mutex and that no other thread uses.
+    /// Takes the blocks of `region` off the stack and out of the chunks, before it is decommitted,
+    /// where every one of them is on the stack; returns whether it did (else nothing changed). A
+    /// block is live, on the stack, in one thread's cache, or in the hands of a thread between its
+    /// pop and its claim: on the stack, all of them, none is anywhere else, and no thread can hand
+    /// one out. The stack is taken whole in one swap of the head (a pop in flight on another
+    /// thread then fails its swap: the tag moved on), sorted, and what stays is pushed back in
+    /// the order it was; meanwhile other threads push and pop as before, and one that finds the
+    /// stack empty waits on the growth lock, which the caller holds (regions change under it).
     /// Chunks stay (JavaScript views them); the region's words read "no block" again.
-    pub fn removeRegion(self: *LockFreeFixed, gpa: std.mem.Allocator, region: Region) error{OutOfMemory}!void {
-        assert(!self.lock_free and self.regionFree(region));
+    pub fn removeRegion(self: *LockFreeFixed, gpa: std.mem.Allocator, region: Region) error{OutOfMemory}!bool {
         const count = region.len / self.stride;
-        var kept: std.ArrayList(u32) = .empty;
-        defer kept.deinit(gpa);
-        try kept.ensureTotalCapacity(gpa, self.block_count.load(.monotonic));
-        self.lockList();
-        defer self.unlockList();
+        assert(count > 0);
+        var taken: std.ArrayList(u32) = .empty;
+        defer taken.deinit(gpa);
+        try taken.ensureTotalCapacity(gpa, self.block_count.load(.monotonic));
         const first = self.numberOf(region.start);
         const last = self.numberOf(region.start + (count - 1) * self.stride);
+        var top: u32 = nil;
+        {
+            self.lockList();
+            defer self.unlockList();
+            var head = self.head.load(.acquire);
+            while (self.head.cmpxchgWeak(head, (((head >> 32) +% 1) << 32) | nil, .acquire, .acquire)) |seen| head = seen;
+            top = @truncate(head);
+        }
         var removed: u32 = 0;
-        while (self.popLocked()) |number| {
-            if (number >= first and number <= last) removed += 1 else kept.appendAssumeCapacity(number);
+        var number = top;
+        while (number != nil) : (number = self.chunkOf(number).?.next[number & (chunk_blocks - 1)].load(.monotonic)) {
+            assert(taken.items.len < taken.capacity); // each block once: the chain is this thread's now
+            taken.appendAssumeCapacity(number);
+            removed += @intFromBool(number >= first and number <= last);
         }
-        assert(removed == count); // every block of the region was on the stack
-        var number = first;
-        while (number <= last) : (number += 1) {
-            const chunk = self.chunkOf(number).?;
-            const at = number & (chunk_blocks - 1);
-            chunk.start_plus_one[at].store(0, .monotonic);
-            chunk.state[at].store(0, .monotonic);
-            chunk.requested_bytes[at].store(0, .monotonic);
+        const whole = removed == count;
+        if (whole) {
+            var kept: usize = 0;
+            for (taken.items) |taken_number| {
+                if (taken_number >= first and taken_number <= last) continue;
+                taken.items[kept] = taken_number;
+                kept += 1;
+            }
+            taken.shrinkRetainingCapacity(kept);
+            var cleared = first;
+            while (cleared <= last) : (cleared += 1) {
+                const chunk = self.chunkOf(cleared).?;
+                const at = cleared & (chunk_blocks - 1);
+                assert(isFreeState(chunk.state[at].load(.monotonic)));
+                chunk.start_plus_one[at].store(0, .monotonic);
+                chunk.state[at].store(0, .monotonic);
+                chunk.requested_bytes[at].store(0, .monotonic);
+            }
+            _ = self.block_count.fetchSub(count, .monotonic);
         }
-        _ = self.block_count.fetchSub(count, .monotonic);
-        // The rest go back in the order they were popped.
-        var previous: u32 = nil;
-        var index = kept.items.len;
-        while (index > 0) {
-            index -= 1;
-            const kept_number = kept.items[index];
-            self.chunkOf(kept_number).?.next[kept_number & (chunk_blocks - 1)].store(previous, .monotonic);
-            previous = kept_number;
-        }
-        const tag = (self.head.load(.monotonic) >> 32) +% 1;
-        self.head.store(tag << 32 | previous, .release);
+        self.pushBatch(taken.items); // on top of what other threads pushed meanwhile
+        return whole;
     }
 
     /// Every block of `regions` (in any order; committed ones only), live runs as one block, in
@@ -732,7 +747,9 @@ test "lock-free fixed under a mutex: a free region is removed from the stack and
     try std.testing.expectEqual(@as(u32, 2), fixed.listLive(&.{ first, second }, &live));
     try std.testing.expectEqualSlices(u32, &.{ 0, 2 }, live[0..2]); // the run once, by its first block
 
-    try fixed.removeRegion(std.testing.allocator, second);
+    try std.testing.expect(!try fixed.removeRegion(std.testing.allocator, first)); // its blocks are live: it stays
+    try std.testing.expectEqual(@as(u64, 8), fixed.block_count.load(.monotonic));
+    try std.testing.expect(try fixed.removeRegion(std.testing.allocator, second));
     try std.testing.expectEqual(@as(u64, 4), fixed.block_count.load(.monotonic));
     var number: u32 = undefined;
     try std.testing.expect(fixed.markFreed(8, 0, &number) == .unknown_pointer); // no block starts there any more

@@ -172,12 +172,21 @@ pub const SharedFixed = struct {
         _ = self.counters.peak_requested_bytes.fetchMax(now.requested_bytes, .monotonic);
     }
 
-    /// Whether trim may give regions back: only where one thread uses the pool and its stack is
-    /// under a mutex (threadSafety "none"), so no other thread takes a block meanwhile and no
-    /// magazine or other thread's cache holds one (the caller's JavaScript cache flushed first).
-    pub fn trims(self: *const SharedFixed) bool {
-        assert(!(self.exclusive and (self.fixed.lock_free or self.cached)));
-        return !self.fixed.lock_free and !self.cached and self.exclusive;
+    /// Whether trim may give regions back: always. A region goes back only where every block of
+    /// it is on the shared stack (lockfree_fixed.zig `removeRegion`): none live, none in a thread's
+    /// cache, none being handed out. Other threads' caches keep their regions until they flush
+    /// (flushThreadCaches(), or as the thread ends); the caller gives its own back first (`trimming`).
+    pub fn trims(_: *const SharedFixed) bool {
+        return true;
+    }
+
+    /// What trim holds while it gives regions back: the growth lock (the arena and the growth
+    /// figures change under it), with the calling thread's magazine given back first, since its
+    /// blocks may be all that keeps a region. The caller's JavaScript cache was flushed before
+    /// the call (src/pool.ts trim). Unlock with `growth_mutex.unlock()`.
+    pub fn trimming(self: *SharedFixed) void {
+        self.growth_mutex.lock();
+        if (self.cached and self.handle >= 0) _ = thread_cache.giveBack(self.owner(), &self.fixed);
     }
 
     /// A placement snapshot.zig walks (as it walks the strategies): the blocks of `regions`.
@@ -316,12 +325,12 @@ pub const SharedFixed = struct {
                 return pool.sharedFixed().?.trims(); // else its regions are never removed (lockfree_fixed.zig)
             }
 
-            /// One thread's pool: its blocks are all on the stack once free.
+            /// Under the growth lock: only a region all of whose blocks are on the stack goes.
             pub fn removeRegion(pool: *Pool, _: u32, region: Region) Pool.Removal {
                 const shared = pool.sharedFixed().?;
-                if (!shared.fixed.regionFree(region)) return .kept;
-                shared.fixed.removeRegion(pool.allocator(), region) catch return .stop; // no memory to sort the stack: keep the rest
-                return .removed;
+                if (!shared.fixed.regionFree(region)) return .kept; // a live block: no need to take the stack
+                const removed = shared.fixed.removeRegion(pool.allocator(), region) catch return .stop; // no memory to sort the stack: keep the rest
+                return if (removed) .removed else .kept;
             }
         };
     }
