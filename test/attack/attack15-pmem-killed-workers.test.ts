@@ -1,7 +1,7 @@
 /**
  * A PMEM pool's process killed with SIGKILL at random instants while it publishes new versions of
  * its roots (allocate, stamp, persist, setRoot with freePrevious, with unpublished allocations and
- * a root published and removed between): from the main thread of a threadSafety "none" pool, and
+ * a second root replaced between): from the main thread of a threadSafety "none" pool, and
  * from four Workers at once on a "mutex" one (the modes a PMEM pool accepts on main; "lockFree" is
  * added where the pool opens with it). A chain of kills on one file, each run continuing on what
  * the last left; after each, the reopened pool must hold each Worker's root at one whole version
