@@ -3,7 +3,9 @@
  * threadSafety "mutex" and "lockFree" x threadLocalCache off and on x growth off (maxSize tight,
  * so OutOfMemoryError comes) and on): random allocateRaw and free, blocks handed to other Workers
  * through shared memory and freed there, trim(), getStats() and snapshot() in the Workers and in
- * the main thread while they run. Every block is stamped over all its bytes and checked before its
+ * the main thread while they run, each reading's figures checked against each other (peaks at
+ * least the present, live allocations the allocations less the frees, bytes in use the bytes
+ * allocated less those freed, within bytesReserved within maxSize, fragmentation a fraction). Every block is stamped over all its bytes and checked before its
  * free (two live blocks overlapping break a stamp). Checked exactly after the Workers end and the
  * caches are flushed: no stamp damaged, no error but OutOfMemoryError, bytesInUse, liveAllocations
  * and cachedBytes 0, the pool's allocation and free counts and byte totals equal to the Workers',
@@ -26,6 +28,7 @@ for (const kind of ["Variable", "FixedSize"]) {
           expect({ exitCode: run.exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
           const figures = JSON.parse(stdout);
           expect(figures.errors).toEqual([]);
+          expect(figures.readings).toEqual([]);
           expect(figures.damaged).toBe(0);
           expect(figures.allocations).toBeGreaterThan(3_000);
           expect(figures.stats).toEqual({
