@@ -1,7 +1,8 @@
 /**
  * Eight Workers churn one shared pool at once, for every shared kind (Variable and FixedSize x
  * threadSafety "mutex" and "lockFree" x threadLocalCache off and on x growth off (maxSize tight,
- * so OutOfMemoryError comes) and on): random allocateRaw and free, blocks handed to other Workers
+ * so OutOfMemoryError comes) and on): random allocate (raw, or a handle freed by handle, view or
+ * pointer) and free, blocks handed to other Workers
  * through shared memory and freed there, trim(), getStats() and snapshot() in the Workers and in
  * the main thread while they run, each reading's figures checked against each other (peaks at
  * least the present, live allocations the allocations less the frees, bytes in use the bytes
