@@ -5,7 +5,8 @@
  * views of allocations a reset ended are typed errors (DoubleFreeError, UseAfterFreeError,
  * InvalidPointerError for a stale pointer now inside another's block), no Worker dies, and once
  * they end the pool holds nothing, its counts balance and it gives all of maxSize, each block once.
- * Where it cannot (thread caches, sharded Variable pools), every reset() is the typed
+ * Sharded Variable pools (lockFree) reset too, under every shard's lock. Where it cannot (thread
+ * caches held by other Workers), every reset() is the typed
  * UnsupportedOperationError and the Workers never notice. Attacked in session 6 and held. Each run
  * in a child process, so a crash fails the test.
  */
@@ -15,7 +16,7 @@ import { join } from "node:path";
 const child = join(import.meta.dir, "..", "fixtures", "attack", "attack15-reset-child.ts");
 
 for (const [kind, threadSafety, cache, resets] of [
-  ["FixedSize", "mutex", false, true], ["Variable", "mutex", false, true], ["FixedSize", "lockFree", true, false], ["Variable", "lockFree", false, false],
+  ["FixedSize", "mutex", false, true], ["Variable", "mutex", false, true], ["FixedSize", "lockFree", true, false], ["Variable", "lockFree", false, true],
 ] as const) {
   test(`${kind} ${threadSafety}${cache ? " + threadLocalCache" : ""}: reset() under four Workers ${resets ? "leaves typed errors and exact figures" : "is refused, typed"}`, async () => {
     const run = Bun.spawn([process.execPath, child, kind, threadSafety, String(cache)], { stdout: "pipe", stderr: "pipe" });
