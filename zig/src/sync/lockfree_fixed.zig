@@ -20,6 +20,16 @@
 //! size, the others `continued_flag | last id`, so a free of one of them is an interior pointer
 //! and their ids still count up when they are single blocks again.
 //!
+//! A run is placed where the blocks' state words and stack marks (below), read 64 at a time, show
+//! the lowest `count` blocks in a row that are free and on the shared stack (address-ordered first
+//! fit): `reserveRun` turns each one's mark from `on` to `stale`, one compare-and-swap a block,
+//! and leaves its entry on the stack. A pop drops an entry whose mark it finds `stale` (the block
+//! is a run's); a free of the run turns each mark back to `on` where the entry is still there, and
+//! pushes only the blocks whose entries a pop dropped. So a run costs a scan of words and a step a
+//! block, never a drain of the stack, and a block never has two entries: a block in a thread
+//! cache is free but off the stack (mark `off`), and no run takes it. The mark is one atomic
+//! byte a block beside its chunk (JavaScript's view of the chunk is unchanged).
+//!
 //! With `lock_free` false the same stack is pushed and popped under a mutex: the "mutex" pool
 //! behind thread caches, which take and give back blocks in batches.
 //!
@@ -53,7 +63,25 @@ pub const Chunk = struct {
     start_plus_one: [chunk_blocks]std.atomic.Value(u32),
 };
 
+/// Where a block's entry on the free stack stands: `off`, none (live, in a thread cache, or in
+/// a caller's hands between a pop and a claim); `on`, one, for a free block; `stale`, one, left
+/// there by `reserveRun` for a block a run holds (a pop drops it, the run's free makes it `on`).
+pub const Mark = enum(u8) { off = 0, on = 1, stale = 2 };
+
+/// A chunk and its blocks' stack marks, allocated together: `chunks` holds the chunk (JavaScript
+/// views it alone), and the marks are found from it (`marksOf`).
+const Slab = struct {
+    chunk: Chunk,
+    marks: [chunk_blocks]std.atomic.Value(Mark),
+};
+
+fn marksOf(chunk: *Chunk) *[chunk_blocks]std.atomic.Value(Mark) {
+    const slab: *Slab = @fieldParentPtr("chunk", chunk);
+    return &slab.marks;
+}
+
 comptime {
+    assert(@offsetOf(Slab, "chunk") == 0 and @sizeOf(std.atomic.Value(Mark)) == 1);
     assert(@offsetOf(Chunk, "state") == 0);
     assert(@offsetOf(Chunk, "requested_bytes") == 4 * chunk_blocks);
     assert(@offsetOf(Chunk, "next") == 8 * chunk_blocks);
@@ -111,7 +139,7 @@ pub const LockFreeFixed = struct {
     /// With `keep_chunks`, the chunks stay allocated for the life of the process: JavaScript views
     /// of them in other threads (js_cache.zig) may still read them once before they see the pool closed.
     pub fn deinit(self: *LockFreeFixed, keep_chunks: bool) void {
-        if (!keep_chunks) for (self.chunks) |*slot| if (slot.load(.monotonic)) |chunk| self.gpa.destroy(chunk);
+        if (!keep_chunks) for (self.chunks) |*slot| if (slot.load(.monotonic)) |chunk| self.gpa.destroy(@as(*Slab, @fieldParentPtr("chunk", chunk)));
         self.gpa.free(self.chunks);
         self.* = undefined;
     }
@@ -172,9 +200,9 @@ pub const LockFreeFixed = struct {
         var index = first >> chunk_shift;
         while (index <= last >> chunk_shift) : (index += 1) {
             if (self.chunks[index].load(.monotonic) != null) continue;
-            const chunk = try self.gpa.create(Chunk);
-            @memset(std.mem.asBytes(chunk), 0);
-            self.chunks[index].store(chunk, .release);
+            const slab = try self.gpa.create(Slab);
+            @memset(std.mem.asBytes(slab), 0); // every mark `off`
+            self.chunks[index].store(&slab.chunk, .release);
         }
         var previous: u32 = nil;
         var slot = count;
@@ -188,6 +216,8 @@ pub const LockFreeFixed = struct {
             chunk.start_plus_one[at].store(g + 1, .monotonic);
             chunk.state[at].store(0, .monotonic);
             chunk.next[at].store(previous, .monotonic);
+            assert(marksOf(chunk)[at].load(.monotonic) == .off);
+            marksOf(chunk)[at].store(.on, .monotonic); // published by the push's swap of the head
             previous = number;
         }
         _ = self.block_count.fetchAdd(count, .monotonic);
@@ -223,6 +253,7 @@ pub const LockFreeFixed = struct {
                 const state = chunk.state[at].load(.monotonic);
                 chunk.state[at].store(if (state == 0) 0 else freed_flag | (state & ~(freed_flag | continued_flag)), .monotonic);
                 chunk.next[at].store(first, .monotonic);
+                marksOf(chunk)[at].store(.on, .monotonic); // every entry fresh: a stale one is gone with the old stack
                 if (last == nil) last = number;
                 first = number;
             }
@@ -297,7 +328,9 @@ pub const LockFreeFixed = struct {
         while (index > 0) {
             index -= 1;
             const kept_number = kept.items[index];
-            self.chunkOf(kept_number).?.next[kept_number & (chunk_blocks - 1)].store(previous, .monotonic);
+            const kept_chunk = self.chunkOf(kept_number).?;
+            kept_chunk.next[kept_number & (chunk_blocks - 1)].store(previous, .monotonic);
+            marksOf(kept_chunk)[kept_number & (chunk_blocks - 1)].store(.on, .monotonic); // popped (stale entries dropped), on again
             previous = kept_number;
         }
         const tag = (self.head.load(.monotonic) >> 32) +% 1;
@@ -324,14 +357,120 @@ pub const LockFreeFixed = struct {
     }
 
     /// Whether some committed region of `regions` has `count` free blocks in a row (blocks in
-    /// thread caches count as free: a run on the stack needs one here, not the other way round).
-    /// Reads state words 64 at a time. On a pool other threads use, a moment's view.
+    /// thread caches count as free). Reads state words 64 at a time. On a pool other threads use,
+    /// a moment's view.
     pub fn hasFreeRun(self: *const LockFreeFixed, regions: []const Region, count: u32) bool {
         assert(count >= 1);
         for (regions) |region| {
             if (self.regionBlocks(region) >= count and free_runs.firstFreeRun(self, region, count) != null) return true;
         }
         return false;
+    }
+
+    /// The number of the lowest block that starts `count` blocks in a row, each free with its
+    /// entry on the stack (mark `on`: not in a thread cache, not a run's), in one committed region
+    /// of `regions` (address-ordered first fit), or null where there is none. Reads state words
+    /// and marks 64 at a time. On a pool other threads use, a moment's view: `reserveRun` tells.
+    pub fn lowestStackedRun(self: *const LockFreeFixed, regions: []const Region, count: u32) ?u32 {
+        assert(count >= 1);
+        const stacked: Stacked = .{ .fixed = self };
+        var lowest: ?u32 = null;
+        for (regions) |region| {
+            if (self.regionBlocks(region) < count) continue;
+            const first = self.numberOf(region.start);
+            if (lowest != null and first > lowest.?) continue; // a region above the run found
+            const slot = free_runs.firstFreeRun(&stacked, region, count) orelse continue;
+            lowest = first + slot;
+        }
+        return lowest;
+    }
+
+    /// The blocks as `lowestStackedRun` reads them: in use where not free or not on the stack.
+    const Stacked = struct {
+        fixed: *const LockFreeFixed,
+
+        pub fn regionBlocks(self: *const Stacked, region: Region) u32 {
+            return self.fixed.regionBlocks(region);
+        }
+
+        pub fn usedWord(self: *const Stacked, region: Region, slot: u32, valid: u7) free_runs.Word {
+            return self.fixed.usedWord(region, slot, valid) | self.fixed.offStackWord(region, slot, valid);
+        }
+    };
+
+    /// Bit i set where block `slot + i` of `region` has no live entry on the stack (mark not `on`), i < `valid`.
+    fn offStackWord(self: *const LockFreeFixed, region: Region, slot: u32, valid: u7) free_runs.Word {
+        assert(region.committed and valid >= 1 and slot + valid <= region.len / self.stride);
+        const first = self.numberOf(region.start) + slot;
+        const in_first: u7 = @intCast(@min(valid, chunk_blocks - (first & (chunk_blocks - 1))));
+        var off = offStackBits(marksOf(self.chunkOf(first).?)[first & (chunk_blocks - 1) ..][0..in_first]);
+        if (in_first < valid) off |= offStackBits(marksOf(self.chunkOf(first + in_first).?)[0 .. valid - in_first]) << @intCast(in_first);
+        return off;
+    }
+
+    /// Bit i set where `marks[i]` is not `on`, for up to 64 marks, clear from bit `marks.len` up.
+    fn offStackBits(marks: []const std.atomic.Value(Mark)) free_runs.Word {
+        assert(marks.len >= 1 and marks.len <= free_runs.word_blocks);
+        const Lanes = @Vector(free_runs.word_blocks, u8);
+        var bytes: [free_runs.word_blocks]u8 = @splat(@intFromEnum(Mark.on)); // lanes past the end read as on
+        if (marks.len == free_runs.word_blocks) {
+            const whole: *align(1) const volatile Lanes = @ptrCast(marks.ptr);
+            bytes = whole.*;
+        } else for (bytes[0..marks.len], marks) |*byte, *mark| {
+            byte.* = @intFromEnum(mark.load(.monotonic));
+        }
+        const lanes: Lanes = bytes;
+        const off: free_runs.Word = @bitCast(lanes != @as(Lanes, @splat(@intFromEnum(Mark.on))));
+        assert(marks.len == free_runs.word_blocks or off >> @intCast(marks.len) == 0);
+        return off;
+    }
+
+    /// Takes blocks `first` .. `first + count - 1` (one region's) for a run where every one is
+    /// on the stack and free: turns each mark from `on` to `stale`, leaving the entries for pops
+    /// to drop. Where one is not (another thread popped it since the scan), the marks turned so
+    /// far go back to `on` (or, where a pop dropped the entry meanwhile, the block is pushed
+    /// again) and it returns false. Under the caller's growth lock (one reservation at a time);
+    /// pops and pushes go on meanwhile.
+    pub fn reserveRun(self: *LockFreeFixed, first: u32, count: u32) bool {
+        assert(count >= 1);
+        var taken: u32 = 0;
+        while (taken < count) : (taken += 1) {
+            const number = first + taken;
+            const chunk = self.chunkOf(number).?;
+            const at = number & (chunk_blocks - 1);
+            if (marksOf(chunk)[at].cmpxchgStrong(.on, .stale, .acq_rel, .monotonic) != null) break;
+            // An entry on the stack is a free block's, or one a run's free is just giving back.
+            assert(isFreeState(chunk.state[at].load(.acquire)));
+        }
+        if (taken == count) return true;
+        self.unstale(first, taken);
+        return false;
+    }
+
+    /// Gives blocks `first` .. `first + count - 1`, marked `stale` by `reserveRun` and free (a
+    /// reservation undone, or a run's blocks once its free marked them freed), their entries
+    /// back: `stale` turns `on` where the entry is still on the stack, and the others (dropped
+    /// by a pop meanwhile) are pushed, in address order, up to 64 at a time.
+    pub fn unstale(self: *LockFreeFixed, first: u32, count: u32) void {
+        var dropped: [free_runs.word_blocks]u32 = undefined;
+        var pending: usize = 0;
+        var index = count;
+        while (index > 0) { // the last first: pushed, the run's blocks are handed out in address order
+            index -= 1;
+            const number = first + index;
+            const chunk = self.chunkOf(number).?;
+            const at = number & (chunk_blocks - 1);
+            assert(isFreeState(chunk.state[at].load(.monotonic)));
+            const seen = marksOf(chunk)[at].cmpxchgStrong(.stale, .on, .acq_rel, .monotonic) orelse continue;
+            assert(seen == .off); // a pop dropped its entry: only this thread may push it
+            dropped[dropped.len - 1 - pending] = number;
+            pending += 1;
+            if (pending == dropped.len) {
+                self.pushBatch(&dropped);
+                pending = 0;
+            }
+        }
+        self.pushBatch(dropped[dropped.len - pending ..]);
     }
 
     /// Blocks of a region (free_runs.zig asks these two): none where it is not committed.
@@ -427,6 +566,11 @@ pub const LockFreeFixed = struct {
         for (numbers[0 .. numbers.len - 1], numbers[1..]) |number, after| {
             self.chunkOf(number).?.next[number & (chunk_blocks - 1)].store(after, .monotonic);
         }
+        for (numbers) |number| {
+            const mark = &marksOf(self.chunkOf(number).?)[number & (chunk_blocks - 1)];
+            assert(mark.load(.monotonic) == .off); // a block pushed has no entry yet
+            mark.store(.on, .monotonic); // published by the push's swap of the head
+        }
         self.pushChain(numbers[0], numbers[numbers.len - 1]);
     }
 
@@ -446,7 +590,21 @@ pub const LockFreeFixed = struct {
         return self.popLocked();
     }
 
+    /// Pops the top entry that is a free block's, dropping those of blocks a run holds on the way.
     fn popLocked(self: *LockFreeFixed) ?u32 {
+        while (true) {
+            const number = self.popEntry() orelse return null;
+            // The mark is read after the entry is off the stack: a run's reservation or free
+            // that raced with this pop saw `on` or `stale` before, and its swap and this one are ordered.
+            switch (marksOf(self.chunkOf(number).?)[number & (chunk_blocks - 1)].swap(.off, .acq_rel)) {
+                .on => return number,
+                .stale => continue, // a run holds it: its entry goes as it comes
+                .off => unreachable, // an entry on the stack has its mark set before it is pushed
+            }
+        }
+    }
+
+    fn popEntry(self: *LockFreeFixed) ?u32 {
         var head = self.head.load(.acquire);
         var backoff: Backoff = .{};
         while (true) {
@@ -491,13 +649,16 @@ pub const LockFreeFixed = struct {
     }
 
     /// Makes the popped blocks `first` .. `first + count - 1` (contiguous in memory) one live run.
+    /// Each is either popped (mark `off`) or reserved (`reserveRun`, mark `stale`): never `on`.
     pub fn claimRun(self: *LockFreeFixed, first: u32, count: u32, requested_bytes: u32, id: u32) Claimed {
         assert(count >= 2);
+        assert(marksOf(self.chunkOf(first).?)[first & (chunk_blocks - 1)].load(.monotonic) != .on);
         for (first + 1..first + count) |number| {
             const chunk = self.chunkOf(@intCast(number)).?;
             const at = number & (chunk_blocks - 1);
             const old = chunk.state[at].load(.monotonic);
             assert(old == 0 or old & freed_flag != 0);
+            assert(marksOf(chunk)[at].load(.monotonic) != .on);
             chunk.requested_bytes[at].store(0, .monotonic);
             chunk.state[at].store(continued_flag | (old & ~freed_flag), .release);
         }
@@ -745,6 +906,7 @@ test "lock-free fixed: the longest free run reads state words 64 at a time, acro
             while (number < end) : (number += 1) {
                 const pick = prng.random().uintLessThan(u32, 10);
                 if (pick == 0 and number + 3 <= end) {
+                    try std.testing.expect(fixed.reserveRun(number, 3)); // on the stack since the reset
                     _ = fixed.claimRun(number, 3, 3 * 16, 5); // a run's later blocks are not free either
                     number += 2;
                     run = 0;
@@ -766,4 +928,106 @@ test "lock-free fixed: the longest free run reads state words 64 at a time, acro
     try std.testing.expect(fixed.hasFreeRun(&regions, 300) and !fixed.hasFreeRun(&regions, 301));
     _ = fixed.claimAs(fixed.numberOf(regions[0].start) + 150, 16, 9); // the middle of the first region
     try std.testing.expect(fixed.hasFreeRun(&regions, 150) and !fixed.hasFreeRun(&regions, 151)); // 0 .. 149 free, 151 .. 299 too
+}
+
+test "lock-free fixed: a reserved run's entries stay on the stack, pops drop them, its free revives or pushes them; a block off the stack is never reserved" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    const regions = [_]Region{.{ .start = 0, .len = 16, .committed = true, .live_count = 0 }};
+    try fixed.addRegion(regions[0]); // stack: 0 on top .. 15
+    var cached: [3]u32 = undefined;
+    try std.testing.expectEqual(@as(usize, 3), fixed.popBatch(&cached)); // 0 1 2, as a thread cache holds them
+    try std.testing.expectEqual(@as(?u32, 3), fixed.lowestStackedRun(&regions, 4)); // free, but 0 .. 2 are off the stack
+    try std.testing.expect(!fixed.reserveRun(1, 3)); // off the stack: nothing changes
+    try std.testing.expect(fixed.reserveRun(3, 4));
+    const run = fixed.claimRun(3, 4, 4, 9);
+    try std.testing.expectEqual(@as(?u32, 7), fixed.lowestStackedRun(&regions, 4));
+    try std.testing.expectEqual(@as(u32, 7), fixed.pop().?); // the entries of 3 .. 6 dropped on the way
+    // Freed after its entries were dropped: pushed again, the first on top.
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(run.g, run.id, &number) == .freed);
+    fixed.releaseContinued(number, 4);
+    fixed.unstale(number, 4);
+    var popped: [4]u32 = undefined;
+    try std.testing.expectEqual(@as(usize, 4), fixed.popBatch(&popped));
+    try std.testing.expectEqualSlices(u32, &.{ 3, 4, 5, 6 }, &popped);
+    fixed.pushBatch(&popped);
+    // Freed while its entries are still on the stack: they serve again, none pushed twice.
+    try std.testing.expect(fixed.reserveRun(8, 5));
+    const second = fixed.claimRun(8, 5, 5, 10);
+    try std.testing.expect(fixed.markFreed(second.g + 1, 0, &number) == .interior_pointer);
+    try std.testing.expect(fixed.markFreed(second.g, second.id, &number) == .freed);
+    try std.testing.expect(fixed.markFreed(second.g, second.id, &number) == .double_free);
+    fixed.releaseContinued(number, 5);
+    fixed.unstale(number, 5);
+    fixed.pushBatch(&cached);
+    var all: [17]u32 = undefined;
+    const count = fixed.popBatch(&all);
+    try std.testing.expectEqual(@as(usize, 15), count); // block 7 is still popped
+    var seen: [16]bool = @splat(false);
+    for (all[0..count]) |each| {
+        try std.testing.expect(!seen[each]); // each once
+        seen[each] = true;
+    }
+    try std.testing.expect(!seen[7]);
+}
+
+test "lock-free fixed: runs reserved and freed while threads pop and push single blocks: no block held twice, none lost" {
+    const threads = 3;
+    const rounds = 4000;
+    const blocks = 512;
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    const regions = [_]Region{.{ .start = 0, .len = blocks, .committed = true, .live_count = 0 }};
+    try fixed.addRegion(regions[0]);
+    var owners: [blocks]std.atomic.Value(u32) = @splat(.init(0));
+    var failures: std.atomic.Value(u32) = .init(0);
+    var stop: std.atomic.Value(bool) = .init(false);
+    const Singles = struct {
+        fn run(pool: *LockFreeFixed, owner_of: *[blocks]std.atomic.Value(u32), me: u32, failed: *std.atomic.Value(u32), done: *std.atomic.Value(bool)) void {
+            var held: [8]u32 = undefined;
+            while (!done.load(.acquire)) {
+                var count: usize = 0;
+                while (count < held.len) : (count += 1) {
+                    const number = pool.pop() orelse break;
+                    _ = pool.claimAs(number, 1, 1);
+                    if (owner_of[number].swap(me, .acq_rel) != 0) _ = failed.fetchAdd(1, .monotonic);
+                    held[count] = number;
+                }
+                for (held[0..count]) |number| {
+                    owner_of[number].store(0, .release);
+                    var freed: u32 = undefined;
+                    if (pool.markFreed(number, 1, &freed) != .freed) _ = failed.fetchAdd(1, .monotonic);
+                    pool.push(freed);
+                }
+            }
+        }
+    };
+    var spawned: [threads]std.Thread = undefined;
+    for (&spawned, 1..) |*thread, me| thread.* = try std.Thread.spawn(.{}, Singles.run, .{ &fixed, &owners, @as(u32, @intCast(me)), &failures, &stop });
+    var prng = std.Random.DefaultPrng.init(3);
+    for (0..rounds) |_| {
+        const count = 2 + prng.random().uintLessThan(u32, 30);
+        const first = fixed.lowestStackedRun(&regions, count) orelse continue;
+        if (!fixed.reserveRun(first, count)) continue; // a thread popped one of them meanwhile
+        const run = fixed.claimRun(first, count, count, 7);
+        for (first..first + count) |number| {
+            if (owners[number].swap(99, .acq_rel) != 0) _ = failures.fetchAdd(1, .monotonic);
+        }
+        for (first..first + count) |number| owners[number].store(0, .release);
+        var number: u32 = undefined;
+        try std.testing.expect(fixed.markFreed(run.g, run.id, &number) == .freed);
+        fixed.releaseContinued(number, count);
+        fixed.unstale(number, count);
+    }
+    stop.store(true, .release);
+    for (spawned) |thread| thread.join();
+    try std.testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
+    var all: [blocks + 1]u32 = undefined;
+    try std.testing.expectEqual(@as(usize, blocks), fixed.popBatch(&all)); // none lost, none twice
+    var seen: [blocks]bool = @splat(false);
+    for (all[0..blocks]) |each| {
+        try std.testing.expect(!seen[each]);
+        seen[each] = true;
+    }
 }
