@@ -63,25 +63,40 @@ pub const Chunk = struct {
     start_plus_one: [chunk_blocks]std.atomic.Value(u32),
 };
 
-/// Where a block's entry on the free stack stands: `off`, none (live, in a thread cache, or in
-/// a caller's hands between a pop and a claim); `on`, one, for a free block; `stale`, one, left
-/// there by `reserveRun` for a block a run holds (a pop drops it, the run's free makes it `on`).
-pub const Mark = enum(u8) { off = 0, on = 1, stale = 2 };
+/// Where a block's entry on the free stack stands, two bits a block: neither set, none (live, in
+/// a thread cache, or in a caller's hands between a pop and a claim); `on`, one, for a free block;
+/// `stale`, one, left there by `reserveRun` for a block a run holds (a pop drops it, the run's
+/// free turns it `on`). Never both. A word holds 32 blocks' marks: `on` bits in its low half,
+/// `stale` bits in its high half, so a run's reservation or free turns 32 marks with one
+/// compare-and-swap, and a pop reads and clears its block's two with one fetch-and-clear.
+const MarkWord = u64;
+const marks_per_word = 32;
+const on_half: MarkWord = 0xffff_ffff;
 
 /// A chunk and its blocks' stack marks, allocated together: `chunks` holds the chunk (JavaScript
 /// views it alone), and the marks are found from it (`marksOf`).
 const Slab = struct {
     chunk: Chunk,
-    marks: [chunk_blocks]std.atomic.Value(Mark),
+    marks: [chunk_blocks / marks_per_word]std.atomic.Value(MarkWord),
 };
 
-fn marksOf(chunk: *Chunk) *[chunk_blocks]std.atomic.Value(Mark) {
-    const slab: *Slab = @fieldParentPtr("chunk", chunk);
+fn marksOf(chunk: *Chunk) *[chunk_blocks / marks_per_word]std.atomic.Value(MarkWord) {
+    const slab: *Slab = @alignCast(@fieldParentPtr("chunk", chunk)); // chunks are made only as a slab's
     return &slab.marks;
 }
 
+/// The `on` bit of the block at `at` in its chunk (`<< 32`: its `stale` bit), and its word.
+fn onBit(at: u32) MarkWord {
+    return @as(MarkWord, 1) << @intCast(at % marks_per_word);
+}
+
+fn markWordOf(chunk: *Chunk, at: u32) *std.atomic.Value(MarkWord) {
+    assert(at < chunk_blocks);
+    return &marksOf(chunk)[at / marks_per_word];
+}
+
 comptime {
-    assert(@offsetOf(Slab, "chunk") == 0 and @sizeOf(std.atomic.Value(Mark)) == 1);
+    assert(chunk_blocks % marks_per_word == 0);
     assert(@offsetOf(Chunk, "state") == 0);
     assert(@offsetOf(Chunk, "requested_bytes") == 4 * chunk_blocks);
     assert(@offsetOf(Chunk, "next") == 8 * chunk_blocks);
@@ -139,7 +154,7 @@ pub const LockFreeFixed = struct {
     /// With `keep_chunks`, the chunks stay allocated for the life of the process: JavaScript views
     /// of them in other threads (js_cache.zig) may still read them once before they see the pool closed.
     pub fn deinit(self: *LockFreeFixed, keep_chunks: bool) void {
-        if (!keep_chunks) for (self.chunks) |*slot| if (slot.load(.monotonic)) |chunk| self.gpa.destroy(@as(*Slab, @fieldParentPtr("chunk", chunk)));
+        if (!keep_chunks) for (self.chunks) |*slot| if (slot.load(.monotonic)) |chunk| self.gpa.destroy(@as(*Slab, @alignCast(@fieldParentPtr("chunk", chunk))));
         self.gpa.free(self.chunks);
         self.* = undefined;
     }
@@ -216,8 +231,9 @@ pub const LockFreeFixed = struct {
             chunk.start_plus_one[at].store(g + 1, .monotonic);
             chunk.state[at].store(0, .monotonic);
             chunk.next[at].store(previous, .monotonic);
-            assert(marksOf(chunk)[at].load(.monotonic) == .off);
-            marksOf(chunk)[at].store(.on, .monotonic); // published by the push's swap of the head
+            // Published by the push's swap of the head; a word may hold marks of another region's blocks.
+            const before = markWordOf(chunk, at).fetchOr(onBit(at), .monotonic);
+            assert(before & (onBit(at) | onBit(at) << 32) == 0);
             previous = number;
         }
         _ = self.block_count.fetchAdd(count, .monotonic);
@@ -253,7 +269,9 @@ pub const LockFreeFixed = struct {
                 const state = chunk.state[at].load(.monotonic);
                 chunk.state[at].store(if (state == 0) 0 else freed_flag | (state & ~(freed_flag | continued_flag)), .monotonic);
                 chunk.next[at].store(first, .monotonic);
-                marksOf(chunk)[at].store(.on, .monotonic); // every entry fresh: a stale one is gone with the old stack
+                // Every entry fresh: a stale one is gone with the old stack.
+                _ = markWordOf(chunk, at).fetchAnd(~(onBit(at) << 32), .monotonic);
+                _ = markWordOf(chunk, at).fetchOr(onBit(at), .monotonic);
                 if (last == nil) last = number;
                 first = number;
             }
@@ -330,7 +348,7 @@ pub const LockFreeFixed = struct {
             const kept_number = kept.items[index];
             const kept_chunk = self.chunkOf(kept_number).?;
             kept_chunk.next[kept_number & (chunk_blocks - 1)].store(previous, .monotonic);
-            marksOf(kept_chunk)[kept_number & (chunk_blocks - 1)].store(.on, .monotonic); // popped (stale entries dropped), on again
+            _ = markWordOf(kept_chunk, kept_number & (chunk_blocks - 1)).fetchOr(onBit(kept_number & (chunk_blocks - 1)), .monotonic); // popped (stale entries dropped), on again
             previous = kept_number;
         }
         const tag = (self.head.load(.monotonic) >> 32) +% 1;
@@ -398,79 +416,103 @@ pub const LockFreeFixed = struct {
         }
     };
 
-    /// Bit i set where block `slot + i` of `region` has no live entry on the stack (mark not `on`), i < `valid`.
+    /// Bit i set where block `slot + i` of `region` has no live entry on the stack (`on` clear), i < `valid`.
     fn offStackWord(self: *const LockFreeFixed, region: Region, slot: u32, valid: u7) free_runs.Word {
         assert(region.committed and valid >= 1 and slot + valid <= region.len / self.stride);
         const first = self.numberOf(region.start) + slot;
-        const in_first: u7 = @intCast(@min(valid, chunk_blocks - (first & (chunk_blocks - 1))));
-        var off = offStackBits(marksOf(self.chunkOf(first).?)[first & (chunk_blocks - 1) ..][0..in_first]);
-        if (in_first < valid) off |= offStackBits(marksOf(self.chunkOf(first + in_first).?)[0 .. valid - in_first]) << @intCast(in_first);
-        return off;
+        var on: free_runs.Word = 0;
+        var got: u32 = 0;
+        while (got < valid) { // up to three words of marks, in up to two chunks
+            const number = first + got;
+            const at = number & (chunk_blocks - 1);
+            const shift: u6 = @intCast(at % marks_per_word);
+            const take: u32 = @min(marks_per_word - shift, valid - got);
+            const word = markWordOf(self.chunkOf(number).?, at).load(.monotonic);
+            on |= ((word & on_half) >> shift & ((@as(MarkWord, 1) << @intCast(take)) - 1)) << @intCast(got);
+            got += take;
+        }
+        const valid_bits: free_runs.Word = if (valid == free_runs.word_blocks) ~@as(free_runs.Word, 0) else (@as(free_runs.Word, 1) << @intCast(valid)) - 1;
+        return ~on & valid_bits;
     }
 
-    /// Bit i set where `marks[i]` is not `on`, for up to 64 marks, clear from bit `marks.len` up.
-    fn offStackBits(marks: []const std.atomic.Value(Mark)) free_runs.Word {
-        assert(marks.len >= 1 and marks.len <= free_runs.word_blocks);
-        const Lanes = @Vector(free_runs.word_blocks, u8);
-        var bytes: [free_runs.word_blocks]u8 = @splat(@intFromEnum(Mark.on)); // lanes past the end read as on
-        if (marks.len == free_runs.word_blocks) {
-            const whole: *align(1) const volatile Lanes = @ptrCast(marks.ptr);
-            bytes = whole.*;
-        } else for (bytes[0..marks.len], marks) |*byte, *mark| {
-            byte.* = @intFromEnum(mark.load(.monotonic));
+    /// Calls `step(context, base, word, mask)` for blocks `first` .. `first + count - 1` a word of
+    /// marks at a time: `mask` holds the `on` bits of the blocks of that word among them, bit i
+    /// block `base + i` (a chunk holds a whole number of words). Stops,
+    /// returning how many blocks were done, where `step` returns false.
+    fn eachMarkWord(self: *const LockFreeFixed, first: u32, count: u32, context: anytype, comptime step: anytype) u32 {
+        var done: u32 = 0;
+        while (done < count) {
+            const number = first + done;
+            const at = number & (chunk_blocks - 1);
+            const shift: u6 = @intCast(at % marks_per_word);
+            const take: u32 = @min(marks_per_word - shift, count - done);
+            const mask: MarkWord = (((@as(MarkWord, 1) << @intCast(take)) - 1) << shift);
+            if (!step(context, number - shift, markWordOf(self.chunkOf(number).?, at), mask)) return done;
+            done += take;
         }
-        const lanes: Lanes = bytes;
-        const off: free_runs.Word = @bitCast(lanes != @as(Lanes, @splat(@intFromEnum(Mark.on))));
-        assert(marks.len == free_runs.word_blocks or off >> @intCast(marks.len) == 0);
-        return off;
+        assert(done == count);
+        return done;
     }
 
     /// Takes blocks `first` .. `first + count - 1` (one region's) for a run where every one is
-    /// on the stack and free: turns each mark from `on` to `stale`, leaving the entries for pops
-    /// to drop. Where one is not (another thread popped it since the scan), the marks turned so
-    /// far go back to `on` (or, where a pop dropped the entry meanwhile, the block is pushed
-    /// again) and it returns false. Under the caller's growth lock (one reservation at a time);
-    /// pops and pushes go on meanwhile.
+    /// on the stack and free: turns their marks from `on` to `stale`, 32 with one
+    /// compare-and-swap, leaving the entries for pops to drop. Where one is not (another thread
+    /// popped it since the scan), the marks turned so far go back (`unstale`) and it returns
+    /// false. Under the caller's growth lock (one reservation at a time); pops and pushes go on.
     pub fn reserveRun(self: *LockFreeFixed, first: u32, count: u32) bool {
         assert(count >= 1);
-        var taken: u32 = 0;
-        while (taken < count) : (taken += 1) {
-            const number = first + taken;
-            const chunk = self.chunkOf(number).?;
-            const at = number & (chunk_blocks - 1);
-            if (marksOf(chunk)[at].cmpxchgStrong(.on, .stale, .acq_rel, .monotonic) != null) break;
-            // An entry on the stack is a free block's, or one a run's free is just giving back.
-            assert(isFreeState(chunk.state[at].load(.acquire)));
-        }
-        if (taken == count) return true;
-        self.unstale(first, taken);
+        assert(isFreeState(self.stateOf(first).?) and isFreeState(self.stateOf(first + count - 1).?));
+        const Reserve = struct {
+            fn step(_: void, _: u32, word: *std.atomic.Value(MarkWord), mask: MarkWord) bool {
+                var seen = word.load(.monotonic);
+                while (true) {
+                    if (seen & mask != mask) return false; // one of them is off the stack now
+                    assert(seen & (mask << 32) == 0); // never both
+                    seen = word.cmpxchgWeak(seen, (seen & ~mask) | (mask << 32), .acq_rel, .monotonic) orelse return true;
+                }
+            }
+        };
+        const reserved = self.eachMarkWord(first, count, {}, Reserve.step);
+        if (reserved == count) return true;
+        self.unstale(first, reserved);
         return false;
     }
 
     /// Gives blocks `first` .. `first + count - 1`, marked `stale` by `reserveRun` and free (a
     /// reservation undone, or a run's blocks once its free marked them freed), their entries
-    /// back: `stale` turns `on` where the entry is still on the stack, and the others (dropped
-    /// by a pop meanwhile) are pushed, in address order, up to 64 at a time.
+    /// back: `stale` turns `on` where the entry is still on the stack (32 with one
+    /// compare-and-swap), and those a pop dropped meanwhile are pushed, up to 64 at a time.
     pub fn unstale(self: *LockFreeFixed, first: u32, count: u32) void {
-        var dropped: [free_runs.word_blocks]u32 = undefined;
-        var pending: usize = 0;
-        var index = count;
-        while (index > 0) { // the last first: pushed, the run's blocks are handed out in address order
-            index -= 1;
-            const number = first + index;
-            const chunk = self.chunkOf(number).?;
-            const at = number & (chunk_blocks - 1);
-            assert(isFreeState(chunk.state[at].load(.monotonic)));
-            const seen = marksOf(chunk)[at].cmpxchgStrong(.stale, .on, .acq_rel, .monotonic) orelse continue;
-            assert(seen == .off); // a pop dropped its entry: only this thread may push it
-            dropped[dropped.len - 1 - pending] = number;
-            pending += 1;
-            if (pending == dropped.len) {
-                self.pushBatch(&dropped);
-                pending = 0;
+        assert(count == 0 or (isFreeState(self.stateOf(first).?) and isFreeState(self.stateOf(first + count - 1).?)));
+        const Dropped = struct {
+            fixed: *LockFreeFixed,
+            numbers: [free_runs.word_blocks]u32 = undefined,
+            pending: usize = 0,
+
+            fn step(dropped: *@This(), base: u32, word: *std.atomic.Value(MarkWord), mask: MarkWord) bool {
+                var seen = word.load(.monotonic);
+                const stale = while (true) {
+                    const stale = (seen >> 32) & mask;
+                    assert(seen & mask == 0); // none of them is on the stack as a free block
+                    seen = word.cmpxchgWeak(seen, (seen & ~(stale << 32)) | stale, .acq_rel, .monotonic) orelse break stale;
+                };
+                var gone = mask & ~stale; // entries a pop dropped: only this thread may push them
+                while (gone != 0) : (gone &= gone - 1) {
+                    dropped.numbers[dropped.pending] = base + @ctz(gone);
+                    dropped.pending += 1;
+                    if (dropped.pending == dropped.numbers.len) dropped.flush();
+                }
+                return true;
             }
-        }
-        self.pushBatch(dropped[dropped.len - pending ..]);
+
+            fn flush(dropped: *@This()) void {
+                dropped.fixed.pushBatch(dropped.numbers[0..dropped.pending]);
+                dropped.pending = 0;
+            }
+        };
+        var dropped: Dropped = .{ .fixed = self };
+        _ = self.eachMarkWord(first, count, &dropped, Dropped.step);
+        dropped.flush();
     }
 
     /// Blocks of a region (free_runs.zig asks these two): none where it is not committed.
@@ -546,10 +588,15 @@ pub const LockFreeFixed = struct {
 
     /// Pushes the chain `first` .. `last` (already linked through `next`) with one swap of the head.
     fn pushChain(self: *LockFreeFixed, first: u32, last: u32) void {
-        assert(first != nil and last != nil);
-        const last_chunk = self.chunkOf(last).?;
         self.lockList();
         defer self.unlockList();
+        self.pushChainLocked(first, last);
+    }
+
+    /// `pushChain` where the caller holds the list's mutex (or the stack is lock-free).
+    fn pushChainLocked(self: *LockFreeFixed, first: u32, last: u32) void {
+        assert(first != nil and last != nil);
+        const last_chunk = self.chunkOf(last).?;
         var head = self.head.load(.monotonic);
         var backoff: Backoff = .{};
         while (true) {
@@ -562,16 +609,27 @@ pub const LockFreeFixed = struct {
 
     /// Pushes blocks already marked freed (a thread cache's batch) in one swap of the head.
     pub fn pushBatch(self: *LockFreeFixed, numbers: []const u32) void {
+        self.lockList();
+        defer self.unlockList();
+        self.pushBatchLocked(numbers);
+    }
+
+    /// `pushBatch` where the caller holds the list's mutex (or the stack is lock-free).
+    fn pushBatchLocked(self: *LockFreeFixed, numbers: []const u32) void {
         if (numbers.len == 0) return;
         for (numbers[0 .. numbers.len - 1], numbers[1..]) |number, after| {
             self.chunkOf(number).?.next[number & (chunk_blocks - 1)].store(after, .monotonic);
         }
-        for (numbers) |number| {
-            const mark = &marksOf(self.chunkOf(number).?)[number & (chunk_blocks - 1)];
-            assert(mark.load(.monotonic) == .off); // a block pushed has no entry yet
-            mark.store(.on, .monotonic); // published by the push's swap of the head
+        var index: usize = 0;
+        while (index < numbers.len) { // published by the push's swap of the head; one word's blocks in a row at once
+            const word = markWordOf(self.chunkOf(numbers[index]).?, numbers[index] & (chunk_blocks - 1));
+            const base = numbers[index] / marks_per_word;
+            var mask: MarkWord = 0;
+            while (index < numbers.len and numbers[index] / marks_per_word == base) : (index += 1) mask |= onBit(numbers[index] & (chunk_blocks - 1));
+            const before = word.fetchOr(mask, .monotonic);
+            assert(before & (mask | mask << 32) == 0); // a block pushed has no entry yet
         }
-        self.pushChain(numbers[0], numbers[numbers.len - 1]);
+        self.pushChainLocked(numbers[0], numbers[numbers.len - 1]);
     }
 
     /// Pops up to `out.len` free blocks' numbers; returns how many.
@@ -596,12 +654,69 @@ pub const LockFreeFixed = struct {
             const number = self.popEntry() orelse return null;
             // The mark is read after the entry is off the stack: a run's reservation or free
             // that raced with this pop saw `on` or `stale` before, and its swap and this one are ordered.
-            switch (marksOf(self.chunkOf(number).?)[number & (chunk_blocks - 1)].swap(.off, .acq_rel)) {
-                .on => return number,
-                .stale => continue, // a run holds it: its entry goes as it comes
-                .off => unreachable, // an entry on the stack has its mark set before it is pushed
+            const at = number & (chunk_blocks - 1);
+            const before = markWordOf(self.chunkOf(number).?, at).fetchAnd(~(onBit(at) | onBit(at) << 32), .acq_rel);
+            if (before & onBit(at) != 0) return number;
+            // A run holds it: its entry goes as it comes. (An entry has its mark set before it is pushed.)
+            assert(before & (onBit(at) << 32) != 0);
+            self.dropStaleEntries(); // a run's entries usually lie together: the rest of them at once
+        }
+    }
+
+    /// The most stale entries `dropStaleEntries` takes off with one swap of the head.
+    const drop_max = 4096;
+
+    /// Takes the stale entries now at the top of the stack (up to `drop_max`) off it with one swap
+    /// of the head, and clears their marks a word at a time; an entry whose run was freed since
+    /// (its mark turned `on`) is pushed again. Where another thread moves the stack meanwhile, the
+    /// swap fails and nothing is taken (the links read may have been stale: the tag tells).
+    fn dropStaleEntries(self: *LockFreeFixed) void {
+        const head = self.head.load(.acquire);
+        var count: u32 = 0;
+        var below: u32 = @truncate(head);
+        while (below != nil and count < drop_max) : (count += 1) {
+            const chunk = self.chunkOf(below) orelse break; // a link read while another thread moved the stack
+            const at = below & (chunk_blocks - 1);
+            if (markWordOf(chunk, at).load(.monotonic) & (onBit(at) << 32) == 0) break;
+            below = chunk.next[at].load(.monotonic);
+        }
+        if (count == 0) return;
+        const tag = (head >> 32) +% 1;
+        if (self.head.cmpxchgStrong(head, tag << 32 | below, .acquire, .monotonic) != null) return;
+        // Off the stack, and ours: their links stay as they were while their marks say stale (a
+        // run's free turns a stale mark on, and pushes only a block whose marks are both clear).
+        var revived: [free_runs.word_blocks]u32 = undefined;
+        var pending: usize = 0;
+        var number: u32 = @truncate(head);
+        var left = count;
+        while (left > 0) {
+            // The entries from `number` on whose marks share its word, cleared with one fetch-and-clear.
+            const word = markWordOf(self.chunkOf(number).?, number & (chunk_blocks - 1));
+            var entries: [marks_per_word]u32 = undefined;
+            var in_word: usize = 0;
+            var mask: MarkWord = 0;
+            while (left > 0 and (in_word == 0 or number / marks_per_word == entries[0] / marks_per_word)) : (left -= 1) {
+                const at = number & (chunk_blocks - 1);
+                assert(mask & onBit(at) == 0); // each entry once
+                mask |= onBit(at);
+                entries[in_word] = number;
+                in_word += 1;
+                number = self.chunkOf(number).?.next[at].load(.monotonic);
+            }
+            const before = word.fetchAnd(~(mask | mask << 32), .acq_rel);
+            assert(before & (mask << 32 | mask) != 0);
+            for (entries[0..in_word]) |entry| {
+                const bit = onBit(entry & (chunk_blocks - 1));
+                if (before & bit == 0) continue; // stale: dropped
+                revived[pending] = entry; // its run was freed meanwhile: a free block, on the stack again
+                pending += 1;
+                if (pending == revived.len) {
+                    self.pushBatchLocked(revived[0..pending]);
+                    pending = 0;
+                }
             }
         }
+        self.pushBatchLocked(revived[0..pending]);
     }
 
     fn popEntry(self: *LockFreeFixed) ?u32 {
@@ -652,13 +767,13 @@ pub const LockFreeFixed = struct {
     /// Each is either popped (mark `off`) or reserved (`reserveRun`, mark `stale`): never `on`.
     pub fn claimRun(self: *LockFreeFixed, first: u32, count: u32, requested_bytes: u32, id: u32) Claimed {
         assert(count >= 2);
-        assert(marksOf(self.chunkOf(first).?)[first & (chunk_blocks - 1)].load(.monotonic) != .on);
+        assert(markWordOf(self.chunkOf(first).?, first & (chunk_blocks - 1)).load(.monotonic) & onBit(first & (chunk_blocks - 1)) == 0);
         for (first + 1..first + count) |number| {
             const chunk = self.chunkOf(@intCast(number)).?;
             const at = number & (chunk_blocks - 1);
             const old = chunk.state[at].load(.monotonic);
             assert(old == 0 or old & freed_flag != 0);
-            assert(marksOf(chunk)[at].load(.monotonic) != .on);
+
             chunk.requested_bytes[at].store(0, .monotonic);
             chunk.state[at].store(continued_flag | (old & ~freed_flag), .release);
         }
