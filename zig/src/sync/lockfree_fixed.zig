@@ -461,7 +461,6 @@ pub const LockFreeFixed = struct {
     /// false. Under the caller's growth lock (one reservation at a time); pops and pushes go on.
     pub fn reserveRun(self: *LockFreeFixed, first: u32, count: u32) bool {
         assert(count >= 1);
-        assert(isFreeState(self.stateOf(first).?) and isFreeState(self.stateOf(first + count - 1).?));
         const Reserve = struct {
             fn step(_: void, _: u32, word: *std.atomic.Value(MarkWord), mask: MarkWord) bool {
                 var seen = word.load(.monotonic);
@@ -473,7 +472,11 @@ pub const LockFreeFixed = struct {
             }
         };
         const reserved = self.eachMarkWord(first, count, {}, Reserve.step);
-        if (reserved == count) return true;
+        if (reserved == count) {
+            // An entry whose mark was `on` is a free block's: a pop claims only after it clears `on` itself.
+            assert(isFreeState(self.stateOf(first).?) and isFreeState(self.stateOf(first + count - 1).?));
+            return true;
+        }
         self.unstale(first, reserved);
         return false;
     }
@@ -768,27 +771,57 @@ pub const LockFreeFixed = struct {
     pub fn claimRun(self: *LockFreeFixed, first: u32, count: u32, requested_bytes: u32, id: u32) Claimed {
         assert(count >= 2);
         assert(markWordOf(self.chunkOf(first).?, first & (chunk_blocks - 1)).load(.monotonic) & onBit(first & (chunk_blocks - 1)) == 0);
-        for (first + 1..first + count) |number| {
-            const chunk = self.chunkOf(@intCast(number)).?;
-            const at = number & (chunk_blocks - 1);
-            const old = chunk.state[at].load(.monotonic);
-            assert(old == 0 or old & freed_flag != 0);
-
-            chunk.requested_bytes[at].store(0, .monotonic);
-            chunk.state[at].store(continued_flag | (old & ~freed_flag), .release);
-        }
-        return self.claimAs(first, requested_bytes, id);
+        const Continue = struct {
+            fn words(states: []std.atomic.Value(u32), requested: []std.atomic.Value(u32)) bool {
+                var live: u32 = 0; // any not free: one test a slice, so the loop stays plain stores
+                for (states, requested) |*state, *bytes| {
+                    const old = state.raw;
+                    live |= @intFromBool(old != 0 and old & freed_flag == 0);
+                    bytes.raw = 0;
+                    state.raw = continued_flag | (old & ~freed_flag);
+                }
+                return live == 0;
+            }
+        };
+        self.eachStateSlice(first + 1, count - 1, Continue.words);
+        return self.claimAs(first, requested_bytes, id); // its release store publishes the others'
     }
 
     /// After the free of a run's first block `first`: marks its other blocks free, for the caller to push.
     pub fn releaseContinued(self: *LockFreeFixed, first: u32, count: u32) void {
-        for (first + 1..first + count) |number| {
-            const chunk = self.chunkOf(@intCast(number)).?;
+        assert(count >= 1);
+        const Release = struct {
+            fn words(states: []std.atomic.Value(u32), _: []std.atomic.Value(u32)) bool {
+                var wrong: u32 = 0; // any not a run's later block: one test a slice
+                for (states) |*state| {
+                    const old = state.raw;
+                    wrong |= @intFromBool(old & continued_flag == 0 or old & freed_flag != 0);
+                    state.raw = freed_flag | (old & ~continued_flag);
+                }
+                return wrong == 0;
+            }
+        };
+        // Ordered before the blocks are reachable again by the caller's `unstale` (its mark swaps
+        // are acq_rel, its pushes swap the head with release).
+        self.eachStateSlice(first + 1, count - 1, Release.words);
+    }
+
+    /// Calls `rewrite(states, requested)` on the state and requested-size words of blocks `first`
+    /// .. `first + count - 1`, a chunk's slice at a time, and asserts each call's answer. Only
+    /// for blocks no other thread writes meanwhile (a run's, reserved or live): plain loads and
+    /// stores, which the compiler turns into vector ones; readers on other threads see each word
+    /// whole (aligned 32-bit words), and the caller's next release store or fence orders them.
+    fn eachStateSlice(self: *LockFreeFixed, first: u32, count: u32, comptime rewrite: fn ([]std.atomic.Value(u32), []std.atomic.Value(u32)) bool) void {
+        var number = first;
+        const end = first + count;
+        while (number < end) {
+            const chunk = self.chunkOf(number).?;
             const at = number & (chunk_blocks - 1);
-            const state = chunk.state[at].load(.monotonic);
-            assert(state & continued_flag != 0 and state & freed_flag == 0);
-            chunk.state[at].store(freed_flag | (state & ~continued_flag), .release);
+            const take = @min(chunk_blocks - at, end - number);
+            assert(rewrite(chunk.state[at..][0..take], chunk.requested_bytes[at..][0..take]));
+            number += take;
         }
+        assert(number == end);
     }
 
     /// The number of the block that starts at `g`, or why there is none.
