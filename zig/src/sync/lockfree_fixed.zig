@@ -667,7 +667,7 @@ pub const LockFreeFixed = struct {
     }
 
     /// The most stale entries `dropStaleEntries` takes off with one swap of the head.
-    const drop_max = 4096;
+    const drop_max = 1024; // its entries are read onto the stack first (4 KiB)
 
     /// Takes the stale entries now at the top of the stack (up to `drop_max`) off it with one swap
     /// of the head, and clears their marks a word at a time; an entry whose run was freed since
@@ -675,42 +675,45 @@ pub const LockFreeFixed = struct {
     /// swap fails and nothing is taken (the links read may have been stale: the tag tells).
     fn dropStaleEntries(self: *LockFreeFixed) void {
         const head = self.head.load(.acquire);
-        var count: u32 = 0;
+        var entries: [drop_max]u32 = undefined;
+        var count: usize = 0;
         var below: u32 = @truncate(head);
+        var chunk_index: u32 = nil;
+        var chunk: *Chunk = undefined;
         while (below != nil and count < drop_max) : (count += 1) {
-            const chunk = self.chunkOf(below) orelse break; // a link read while another thread moved the stack
+            if (below >> chunk_shift != chunk_index) { // a run's entries lie in a few chunks
+                chunk = self.chunkOf(below) orelse break; // a link read while another thread moved the stack
+                chunk_index = below >> chunk_shift;
+            }
             const at = below & (chunk_blocks - 1);
             if (markWordOf(chunk, at).load(.monotonic) & (onBit(at) << 32) == 0) break;
+            entries[count] = below;
             below = chunk.next[at].load(.monotonic);
         }
         if (count == 0) return;
         const tag = (head >> 32) +% 1;
         if (self.head.cmpxchgStrong(head, tag << 32 | below, .acquire, .monotonic) != null) return;
-        // Off the stack, and ours: their links stay as they were while their marks say stale (a
+        // Off the stack, and ours: no other thread touches them while their marks say stale (a
         // run's free turns a stale mark on, and pushes only a block whose marks are both clear).
         var revived: [free_runs.word_blocks]u32 = undefined;
         var pending: usize = 0;
-        var number: u32 = @truncate(head);
-        var left = count;
-        while (left > 0) {
-            // The entries from `number` on whose marks share its word, cleared with one fetch-and-clear.
-            const word = markWordOf(self.chunkOf(number).?, number & (chunk_blocks - 1));
-            var entries: [marks_per_word]u32 = undefined;
-            var in_word: usize = 0;
+        var index: usize = 0;
+        while (index < count) {
+            // The entries from `index` on whose marks share its word, cleared with one fetch-and-clear.
+            const word = markWordOf(self.chunkOf(entries[index]).?, entries[index] & (chunk_blocks - 1));
+            const base = entries[index] / marks_per_word;
+            const from = index;
             var mask: MarkWord = 0;
-            while (left > 0 and (in_word == 0 or number / marks_per_word == entries[0] / marks_per_word)) : (left -= 1) {
-                const at = number & (chunk_blocks - 1);
-                assert(mask & onBit(at) == 0); // each entry once
-                mask |= onBit(at);
-                entries[in_word] = number;
-                in_word += 1;
-                number = self.chunkOf(number).?.next[at].load(.monotonic);
+            while (index < count and entries[index] / marks_per_word == base) : (index += 1) {
+                const bit = onBit(entries[index] & (chunk_blocks - 1));
+                assert(mask & bit == 0); // each entry once
+                mask |= bit;
             }
             const before = word.fetchAnd(~(mask | mask << 32), .acq_rel);
-            assert(before & (mask << 32 | mask) != 0);
-            for (entries[0..in_word]) |entry| {
-                const bit = onBit(entry & (chunk_blocks - 1));
-                if (before & bit == 0) continue; // stale: dropped
+            assert(before & (mask | mask << 32) != 0);
+            if (before & mask == 0) continue; // all stale: dropped
+            for (entries[from..index]) |entry| {
+                if (before & onBit(entry & (chunk_blocks - 1)) == 0) continue;
                 revived[pending] = entry; // its run was freed meanwhile: a free block, on the stack again
                 pending += 1;
                 if (pending == revived.len) {
