@@ -148,6 +148,63 @@ summary(() => {
   });
 });
 
+// FixedSize pools by threadSafety (zig/src/pmem/shared_journal.zig): "none" and "mutex" place under
+// the pool's lock; "lockFree" and threadLocalCache place with the shared placement (a lock-free
+// stack, the core's per-thread magazines), and free an unpublished block without any lock. A
+// published block's free takes the journal's lock (the last group). One thread here: what each
+// setting costs a call, not how it scales (2 shared cores).
+const THREAD_SETTINGS = [
+  ["none", { threadSafety: "none", threadLocalCache: false }],
+  ["mutex", { threadSafety: "mutex", threadLocalCache: false }],
+  ["lockFree", { threadSafety: "lockFree", threadLocalCache: false }],
+  ["threadLocalCache", { threadSafety: "mutex", threadLocalCache: true }],
+  ["lockFree + threadLocalCache", { threadSafety: "lockFree", threadLocalCache: true }],
+] as const;
+const fixedPools = THREAD_SETTINGS.map(([label, setting], index) => {
+  const config = Object.assign(new PoolConfig(), { pmemPoolPath: file(`threads-${index}`), initialSize: 16 * MiB, allocatorType: "FixedSize", blockSize: 64, ...setting });
+  return [label, manager.createPMEMPool(`bench_pmem_threads_${index}`, config)] as const;
+});
+summary(() => {
+  bench("threads: pmemobj_alloc + pmemobj_free, 64 B (libpmemobj)", () => {
+    libpmemobj.pmemobj_alloc(objectPool, oid, 64, 0, null, null);
+    libpmemobj.pmemobj_free(oid);
+  }).baseline(true);
+  for (const [label, fixed] of fixedPools) {
+    bench(`threads: allocate + free, 64 B, FixedSize ${label} (ours)`, () => {
+      fixed.allocate(64).free();
+    });
+  }
+});
+summary(() => {
+  bench("threads: pmemobj_alloc + pmemobj_persist 64 B + pmemobj_free (libpmemobj)", () => {
+    libpmemobj.pmemobj_alloc(objectPool, oid, 64, 0, null, null);
+    pmemobj_persist(objectPool, pmemobj_direct(oid[0]!, oid[1]!), 64);
+    libpmemobj.pmemobj_free(oid);
+  }).baseline(true);
+  for (const [label, fixed] of fixedPools) {
+    bench(`threads: allocate + persist 64 B + free, FixedSize ${label} (ours)`, () => {
+      const allocation = fixed.allocate(64);
+      fixed.persist(allocation);
+      allocation.free();
+    });
+  }
+});
+summary(() => {
+  bench("threads: pmemobj_alloc + pmemobj_persist 64 B + pmemobj_free, published (libpmemobj)", () => {
+    libpmemobj.pmemobj_alloc(objectPool, oid, 64, 0, null, null);
+    pmemobj_persist(objectPool, pmemobj_direct(oid[0]!, oid[1]!), 64);
+    libpmemobj.pmemobj_free(oid);
+  }).baseline(true);
+  for (const [label, fixed] of fixedPools) {
+    bench(`threads: allocate + persist 64 B + commitUnpublished + free, FixedSize ${label} (ours)`, () => {
+      const allocation = fixed.allocate(64);
+      fixed.persist(allocation);
+      fixed.commitUnpublished(allocation);
+      allocation.free();
+    });
+  }
+});
+
 const page = pool.allocate(4096);
 const pageBytes = page.bytes;
 const pageAddress = page.ptr as Pointer;

@@ -20,12 +20,6 @@ export type ThreadSafety = "none" | "mutex" | "lockFree";
 export type GuardPagePosition = "after" | "before";
 
 
-/**
- * @internal what a create*Pool call was given, as a PoolConfig (PoolConfig.from), where options
- * of a blockSize without allocatorType are refused: they would make a Variable pool, which ignores it.
- */
-export let poolConfigOf: (config: PoolConfig | PoolOptions | undefined) => PoolConfig;
-
 export class PoolConfig {
   /** PoolConfig.AllocatorType.FixedSize | Variable */
   static readonly AllocatorType = { FixedSize: "FixedSize", Variable: "Variable" } as const;
@@ -38,7 +32,7 @@ export class PoolConfig {
   deviceId = 0;
   /** Bytes committed when the pool is created. */
   initialSize = 1 * MiB;
-  /** Most bytes the pool may ever commit; 0 = as much as its address space allows (64 GiB). */
+  /** Most bytes the pool may ever hold (it commits whole 64 KiB units up to maxSize rounded up, and hands out none past maxSize); 0 = as much as its address space allows (64 GiB). */
   maxSize = 0;
   /** Size of each new region as a multiple of the last one grown (a larger request gets a region of its own size; trim() brings the pace down to the largest region left); 0 = never grow. */
   growth = 1;
@@ -168,11 +162,20 @@ export class PoolConfig {
    * fields (`{ blockSize: 64 }`, `{ ...PoolConfig.DebugCPU(), initialSize: 1 << 20 }`; fields left
    * out keep their defaults), or nothing. A key that is no field is a ConfigError naming it,
    * either way; validate() then checks every field's type and range (undefined is a value too:
-   * only fillOnAlloc and fillOnFree take it).
+   * only fillOnAlloc and fillOnFree take it). Options of a blockSize without allocatorType are a
+   * ConfigError too: they would make a Variable pool (the default), which has no blocks of one size.
+   * Every create*Pool call makes its PoolConfig here, so each refuses what this refuses.
    */
   static from(config: PoolConfig | PoolOptions | undefined): PoolConfig {
     if (config === undefined) return new PoolConfig();
-    return PoolConfig.#fromFields(config).made;
+    const { made, keys } = PoolConfig.#fromFields(config);
+    // `{ blockSize: 64 }` alone meant a FixedSize pool to its writer, and made a Variable one (the
+    // default), which ignores blockSize: refused, as a field its pool would not use. (A PoolConfig
+    // holds an allocatorType always.)
+    if (keys.has("blockSize") && !keys.has("allocatorType") && !isPoolConfig(config)) {
+      throw invalid("blockSize", made.blockSize, 'is given without allocatorType: the default, a Variable pool, has no blocks of one size (give allocatorType "FixedSize" with it)');
+    }
+    return made;
   }
 
   /** The PoolConfig of a PoolConfig or plain object of its fields, and which keys it held. */
@@ -188,20 +191,6 @@ export class PoolConfig {
       keys.add(key);
     }
     return { made, keys };
-  }
-
-  static {
-    poolConfigOf = (config) => {
-      if (config === undefined) return new PoolConfig();
-      const { made, keys } = PoolConfig.#fromFields(config);
-      // `{ blockSize: 64 }` alone meant a FixedSize pool to its writer, and made a Variable one (the
-      // default), which ignores blockSize: refused, as a field its pool would not use. (A PoolConfig
-      // holds an allocatorType always; `PoolConfig.from` makes one of options, as they say.)
-      if (keys.has("blockSize") && !keys.has("allocatorType") && !isPoolConfig(config)) {
-        throw invalid("blockSize", made.blockSize, 'is given without allocatorType: the default, a Variable pool, has no blocks of one size (give allocatorType "FixedSize" with it)');
-      }
-      return made;
-    };
   }
 
   /** Throws a ConfigError for the first field out of range. */

@@ -4,7 +4,7 @@
  */
 import { isAbsolute } from "node:path";
 import { flushAllCaches } from "./thread_cache";
-import { PoolConfig, poolConfigOf, type PoolOptions } from "./config";
+import { PoolConfig, type PoolOptions } from "./config";
 import { withEnvironmentDebug } from "./debug/env";
 import { makeLeakWatch, setLeakWatch, type LeakWatch } from "./debug/tracker";
 import { ConfigError, PMEMFileError, PoolExistsError, PoolNotFoundError, refusedWithValue, UnsupportedOperationError } from "./errors";
@@ -225,7 +225,7 @@ export class MemoryPoolManager {
   #create(name: string, config: PoolConfig | PoolOptions | undefined, kind: number): MemoryPool {
     const encoded = validName(name);
     // MEMORY_POOL_DEBUG turns debug switches on for every pool; pool.config shows what was used.
-    const frozen = Object.freeze(withEnvironmentDebug(poolConfigOf(config), KIND_NAMES[kind] as "cpu" | "gpu" | "pinned"));
+    const frozen = Object.freeze(withEnvironmentDebug(PoolConfig.from(config), KIND_NAMES[kind] as "cpu" | "gpu" | "pinned"));
     frozen.validate();
     this.#claim(name);
     const handle = openInCore(frozen, () => native.createPool(encoded, configRecord(kind, frozen)));
@@ -286,7 +286,7 @@ export class MemoryPoolManager {
   createPMEMPool(name: string, config?: PoolConfig | PoolOptions): PMEMMemoryPool {
     native.requirePmem();
     const encoded = validName(name);
-    const frozen = Object.freeze(withEnvironmentDebug(poolConfigOf(config), "pmem"));
+    const frozen = Object.freeze(withEnvironmentDebug(PoolConfig.from(config), "pmem"));
     frozen.validate();
     if (frozen.pmemPoolPath === "") {
       throw new ConfigError("pmemPoolPath", "", "a PMEM pool needs the path of its file (on a DAX file system for real PMEM, or e.g. under /dev/shm to emulate it)");

@@ -540,8 +540,8 @@ export abstract class NativePool {
     const details: MemoryErrorDetails = { allocationId: id, ptr, size, offset, damagedBytes, allocationStack: stacks.allocated };
     const error =
       status === Status.useAfterFree
-        ? new UseAfterFreeError(describeWriteAfterFree(what, offset, damagedBytes, stacks), { ...details, freeStack: stacks.freed })
-        : new BoundaryViolationError(describeBoundaryViolation(what, size, offset, damagedBytes, stacks.allocated), this.#name, details);
+        ? new UseAfterFreeError(describeWriteAfterFree(what, offset, damagedBytes, stacks, this.#config.trackHistory), { ...details, freeStack: stacks.freed })
+        : new BoundaryViolationError(describeBoundaryViolation(what, size, offset, damagedBytes, stacks.allocated, this.#config.trackHistory), this.#name, details);
     this.events().record("violation", id, ptr, size, undefined, error.message.split("\n")[0]);
     return error;
   }
@@ -676,7 +676,7 @@ export abstract class NativePool {
 
   /** @internal writes the leak report to stderr where anything is still allocated; returns it. */
   reportLeaks(when: string): string | undefined {
-    const report = leakReport(this.#name, when, this.leaked());
+    const report = leakReport(this.#name, when, this.leaked(), this.#config.trackHistory);
     if (report !== undefined) writeReport(report);
     return report;
   }

@@ -3,6 +3,7 @@
 // detached views), in child processes (test/fixtures/fuzz-api.ts), so a crash is a failure with
 // the call that caused it named, not the end of the run. Deterministic: each child's seed is fixed.
 import { afterAll, expect, test } from "bun:test";
+import { runBun } from "./support/child";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,9 +46,8 @@ test(`${SEEDS.length} x ${CALLS} calls with hostile arguments: typed errors or a
   const results: { seed: number; exitCode: number | null; signal: unknown; lines: Outcome[]; stderr: string }[] = [];
   for (let at = 0; at < SEEDS.length; at += 2) {
     const batch = SEEDS.slice(at, at + 2).map(async (seed) => {
-      const child = Bun.spawn([process.execPath, fixture, String(seed), String(CALLS)], { cwd: scratch, stdout: "pipe", stderr: "pipe", env: { ...process.env, MEMORY_POOL_DEBUG: "" } });
-      const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-      await child.exited;
+      const child = await runBun(fixture, [String(seed), String(CALLS)], { cwd: scratch, env: { ...process.env, MEMORY_POOL_DEBUG: "" } });
+      const { stdout, stderr } = child;
       const lines = stdout.trim().split("\n").filter(Boolean).map((line) => JSON.parse(line) as Outcome);
       results.push({ seed, exitCode: child.exitCode, signal: child.signalCode, lines, stderr });
     });

@@ -103,7 +103,7 @@ function runModel(name: string, config: PoolConfig, sizeOf: (random: (n: number)
   expect(end.bytesInUse).toBe(0);
   expect(end.bytesAllocated).toBe(0);
   if (config.threadLocalCache || config.threadSafety === "lockFree") {
-    // A pool with a JavaScript thread cache (src/block_cache.ts): its regions stay, its cache goes back on flush.
+    // A pool with a JavaScript thread cache (src/block_cache.ts): its cache goes back on flush, every block free.
     manager.flushThreadCaches();
     const flushed = pool.getStats();
     expect(flushed.cachedBytes).toBe(0);

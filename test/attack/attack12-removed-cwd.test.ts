@@ -5,6 +5,7 @@
  * process: the working directory is the whole process's.
  */
 import { afterAll, expect, test } from "bun:test";
+import { attackFixture, runBun } from "../support/child";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,13 +15,8 @@ afterAll(removePoolFiles);
 
 test("a relative path with the working directory gone is a PMEMFileError; an absolute one opens", async () => {
   const directory = mkdtempSync(join(tmpdir(), "attack12-cwd-"));
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "fixtures", "attack", "attack12-removed-cwd-child.ts"), directory, poolPath("attack12-cwd")], {
-    env: { ...process.env, PMEM_IS_PMEM_FORCE: "1" },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  await child.exited;
+  const child = await runBun(attackFixture("attack12-removed-cwd-child.ts"), [directory, poolPath("attack12-cwd")], { env: { ...process.env, PMEM_IS_PMEM_FORCE: "1" } });
+  const { stdout, stderr } = child;
   expect({ exitCode: child.exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
   expect(JSON.parse(stdout)).toEqual({
     relative: "PMEM_FILE: the pool's path 'relative.pool' is relative, and the working directory is gone (removed while the process was in it): give an absolute path",

@@ -7,16 +7,11 @@
  * hole with an InvalidSnapshotError. In a child process with a time limit: the hang is synchronous.
  */
 import { expect, test } from "bun:test";
-import { join } from "node:path";
+import { attackFixture, runBun } from "../support/child";
 
 test("arrays with holes, up to 2^32 - 1 items long, are refused at their first hole, at once", async () => {
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "fixtures", "attack", "attack12-sparse-data-child.ts")], {
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: 20_000,
-  });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  await child.exited;
+  const child = await runBun(attackFixture("attack12-sparse-data-child.ts"), [], { timeout: 20_000 });
+  const { stdout, stderr } = child;
   expect({ exitCode: child.exitCode, signalCode: child.signalCode, stderr }).toEqual({ exitCode: 0, signalCode: null, stderr: "" });
   expect(JSON.parse(stdout)).toEqual({
     timeline: "INVALID_SNAPSHOT: the history cannot be read as data: an array of 4294967295 items has a hole at index 0: data has none",

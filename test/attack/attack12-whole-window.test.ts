@@ -9,12 +9,11 @@
  * attack13-guard-window.test.ts.) In a child process: a fault fails.
  */
 import { expect, test } from "bun:test";
-import { join } from "node:path";
+import { attackFixture, runBun } from "../support/child";
 
 test("whole windows are readable, past the committed memory too", async () => {
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "fixtures", "attack", "attack12-whole-window-child.ts")], { stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  await child.exited;
+  const child = await runBun(attackFixture("attack12-whole-window-child.ts"));
+  const { stdout, stderr } = child;
   expect({ exitCode: child.exitCode, signalCode: child.signalCode, stderr }).toEqual({ exitCode: 0, signalCode: null, stderr: "" });
   const seen = JSON.parse(stdout);
   expect(seen.smallWindow).toBeGreaterThan(seen.smallReserved); // past the committed memory, which reads as zeros

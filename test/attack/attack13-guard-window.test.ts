@@ -8,12 +8,11 @@
  * and detached when the allocation ends). In a child process: a fault fails.
  */
 import { expect, test } from "bun:test";
-import { join } from "node:path";
+import { attackFixture, runBun } from "../support/child";
 
 test("an unguarded allocation's window view in a guard-page pool reads whole without reaching a guard page", async () => {
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "fixtures", "attack", "attack13-guard-window-child.ts")], { stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  await child.exited;
+  const child = await runBun(attackFixture("attack13-guard-window-child.ts"));
+  const { stdout, stderr } = child;
   expect({ exitCode: child.exitCode, signalCode: child.signalCode, stderr }).toEqual({ exitCode: 0, signalCode: null, stderr: "" });
   const seen = JSON.parse(stdout);
   expect(seen.guardedCount).toBeGreaterThan(100); // one in two guarded: the view's neighbours have guard pages

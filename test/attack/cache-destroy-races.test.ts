@@ -13,15 +13,11 @@
  * wrapping the core's cache calls in a child process (a crash fails the test, naming the case).
  */
 import { expect, test } from "bun:test";
-import { join } from "node:path";
-
-const fixture = (name: string) => join(import.meta.dir, "..", "fixtures", "attack", name);
+import { attackFixture, runBun } from "../support/child";
 
 async function run(script: string, args: string[] = []): Promise<{ stdout: string; stderr: string; exitCode: number | null; signal: unknown }> {
-  const child = Bun.spawn([process.execPath, fixture(script), ...args], { stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  await child.exited;
-  return { stdout, stderr, exitCode: child.exitCode, signal: child.signalCode };
+  const { stdout, stderr, exitCode, signalCode } = await runBun(attackFixture(script), args);
+  return { stdout, stderr, exitCode, signal: signalCode };
 }
 
 test("the pool destroyed while a cache opens, or before it views a block's chunk: PoolNotFoundError; a chunk not given: the core decides", async () => {

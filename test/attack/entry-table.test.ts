@@ -24,10 +24,11 @@ test("every combination answers each operation as promised, or is refused when m
   for (const line of reports) expect(line).toMatch(/^bun-memory-pool: leak report for pool '[^']*\/leakReport' \(destroyPool\): 1 allocation still live, 100 B$/);
   const { ran, skipped, mismatches } = JSON.parse(run.stdout) as { ran: number; skipped: string[]; mismatches: string[] };
   expect(mismatches).toEqual([]);
-  // cpu: 2 strategies x (2 locked x 8 switches + 2 shared x 4 host-side switches) = 48; pmem: 2 x 2 locked x 4 = 16;
-  // pinned, where a driver answers, as many as cpu but the 4 with guardPages (refused: its pages cannot be protected).
-  expect(ran).toBe(skipped.length === 0 ? 108 : 64);
+  // cpu: 2 strategies x (2 locked x 8 switches + 2 shared x 4 host-side switches) = 48; pmem: 2 x 2 locked x 4
+  // + FixedSize x 2 shared x 4 = 24; pinned, where a driver answers, as many as cpu but the 4 with
+  // guardPages (refused: its pages cannot be protected).
+  expect(ran).toBe(skipped.length === 0 ? 116 : 72);
   // Every leakReport pool that ran reported its one live allocation (the shared ones too).
-  expect(reports.length).toBe(ran === 108 ? 20 : 12);
+  expect(reports.length).toBe(ran === 116 ? 22 : 14);
   if (skipped.length > 0) console.log(`entry table: skipped ${skipped.join("; ")}`);
 });

@@ -6,12 +6,11 @@
  * reads whole and is detached when its allocation ends. In a child process: a fault fails.
  */
 import { expect, test } from "bun:test";
-import { join } from "node:path";
+import { attackFixture, runBun } from "../support/child";
 
 test("windowBytes() on a guard-page pool reads whole: a buffer over exactly the allocation, guarded or not", async () => {
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "fixtures", "attack", "internals-guard-windows-child.ts")], { stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  await child.exited;
+  const child = await runBun(attackFixture("internals-guard-windows-child.ts"));
+  const { stdout, stderr } = child;
   expect({ exitCode: child.exitCode, signalCode: child.signalCode, stderr }).toEqual({ exitCode: 0, signalCode: null, stderr: "" });
   const { seen, detachedAfterFree } = JSON.parse(stdout) as { seen: { guarded: boolean; size: number; buffer: number; last: number; byteOffset: number }[]; detachedAfterFree: boolean };
   // Both kinds were there (one in 2 guarded), small and large.

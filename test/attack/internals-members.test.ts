@@ -9,14 +9,13 @@
  * writes through what comes back: a crash fails, and names the member it was in.
  */
 import { expect, test } from "bun:test";
-import { join } from "node:path";
+import { attackFixture, runBun } from "../support/child";
 import { CPUMemoryPool, GPUAllocation, GPUMemoryPool, PoolAllocation } from "../../src/index";
 import { pmemUnavailableReason } from "../../src/native";
 
 test("no member of a public class crashes the process, whatever its arguments", async () => {
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "fixtures", "attack", "internals-members-child.ts")], { stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  await child.exited;
+  const child = await runBun(attackFixture("internals-members-child.ts"));
+  const { stdout, stderr } = child;
   const lines = stdout.trim().split("\n");
   expect({ exitCode: child.exitCode, signalCode: child.signalCode, last: lines.at(-1)!.replace(/\d+$/, "N") }).toEqual({ exitCode: 0, signalCode: null, last: "done N" });
   // Leak reports (reportLeaks(when) writes one, and a debug pool destroyed with what a member

@@ -7,7 +7,7 @@
  * MEMORY_POOL_CORE_PATH's does. Each open runs in a child process (the core reads the variable once).
  */
 import { afterAll, expect, test } from "bun:test";
-import { join } from "node:path";
+import { attackFixture, runBun } from "../support/child";
 import { poolPath, removePoolFiles } from "../pmem/helpers";
 
 afterAll(removePoolFiles);
@@ -15,11 +15,9 @@ afterAll(removePoolFiles);
 async function openWith(value: string | undefined): Promise<{ outcome: string; message?: string }> {
   const env: Record<string, string | undefined> = { ...process.env, MEMORY_POOL_LIBPMEM: value };
   if (value === undefined) delete env.MEMORY_POOL_LIBPMEM;
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "fixtures", "attack", "libpmem-variable-child.ts"), poolPath("libpmem-variable")], { env, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  await child.exited;
-  expect({ exitCode: child.exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
-  return JSON.parse(stdout);
+  const child = await runBun(attackFixture("libpmem-variable-child.ts"), [poolPath("libpmem-variable")], { env });
+  expect({ exitCode: child.exitCode, stderr: child.stderr }).toEqual({ exitCode: 0, stderr: "" });
+  return JSON.parse(child.stdout);
 }
 
 test("an empty MEMORY_POOL_LIBPMEM is as if unset; a directory or another library is PMEMUnavailableError saying so", async () => {

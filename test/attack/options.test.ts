@@ -38,12 +38,12 @@ test("PoolConfig.from wraps what a hostile options object throws as a ConfigErro
   }
   // A getter is read once: the value checked is the value used.
   let reads = 0;
-  const config = PoolConfig.from({ get blockSize() { return ++reads === 1 ? 64 : -1; } } as PoolConfig);
+  const config = PoolConfig.from({ allocatorType: "FixedSize", get blockSize() { return ++reads === 1 ? 64 : -1; } } as PoolConfig);
   expect(config.blockSize).toBe(64);
   expect(reads).toBe(1);
   // Frozen objects, Object.create(null) and non-enumerable keys are fine; -0 is 0.
-  expect(PoolConfig.from(Object.freeze({ blockSize: 32 })).blockSize).toBe(32);
-  expect(PoolConfig.from(Object.assign(Object.create(null), { blockSize: 48 })).blockSize).toBe(48);
+  expect(PoolConfig.from(Object.freeze({ allocatorType: "FixedSize", blockSize: 32 } as const)).blockSize).toBe(32);
+  expect(PoolConfig.from(Object.assign(Object.create(null), { allocatorType: "FixedSize", blockSize: 48 })).blockSize).toBe(48);
   expect(PoolConfig.from(Object.defineProperty({}, Symbol("hidden"), { value: 1, enumerable: false })).blockSize).toBe(256);
 });
 

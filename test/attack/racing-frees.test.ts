@@ -7,13 +7,12 @@
  * fails the test.
  */
 import { expect, test } from "bun:test";
-import { join } from "node:path";
+import { attackFixture, runBun } from "../support/child";
 
 for (const threadSafety of ["lockFree", "mutex"]) {
   test(`${threadSafety} + threadLocalCache: of two Workers freeing the same pointers at once, exactly one frees each`, async () => {
-    const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "fixtures", "attack", "racing-frees-child.ts"), threadSafety], { stdout: "pipe", stderr: "pipe" });
-    const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-    await child.exited;
+    const child = await runBun(attackFixture("racing-frees-child.ts"), [threadSafety]);
+    const { stdout, stderr } = child;
     expect({ exitCode: child.exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
     const figures = JSON.parse(stdout) as { perRound: number; blocks: number; rounds: { freed: number[]; errors: string[] }[]; live: number; allocations: number; distinct: number };
     for (const round of figures.rounds) {

@@ -25,8 +25,8 @@ function statedLimit(p: CPUMemoryPool): number {
 }
 
 /**
- * Whether a new pool of `fields` serves `size` bytes (destroyed after): a fresh pool each time, as a
- * lockFree (sharded) Variable pool's trim() gives back none of the regions a probe grew. Anything but
+ * Whether a new pool of `fields` serves `size` bytes (destroyed after): a fresh pool each time, so
+ * no probe starts from the regions an earlier one grew. Anything but
  * OutOfMemory or InvalidSize throws.
  */
 function served(fields: Partial<PoolConfig>, size: number): boolean {

@@ -18,6 +18,7 @@
  * Each opening that could crash runs in a child process. SUITE_SCALE=n multiplies obj_pmalloc_mt's operations.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { attackFixture, runCommand } from "../support/child";
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, InvalidSizeError, MemoryPoolManager, PMEMFileError, PMEMFormatError, PoolConfig } from "../../src/index";
@@ -229,12 +230,10 @@ describe.skipIf(whyNot !== undefined)("PMDK obj_pool, obj_recovery and obj_basic
     makeList(path, {}, [64]);
     chmodSync(path, 0o644);
     const run = async (target: string) => {
-      const spawned = Bun.spawn(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, join(import.meta.dir, "../fixtures/attack/suite-pmdk-child.ts"), "open", target, "{}"], {
-        stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: "/tmp", PMEM_IS_PMEM_FORCE: "1" }, cwd: "/tmp",
+      const { stdout, stderr, exitCode } = await runCommand(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, attackFixture("suite-pmdk-child.ts"), "open", target, "{}"], {
+        env: { ...process.env, HOME: "/tmp", PMEM_IS_PMEM_FORCE: "1" }, cwd: "/tmp",
       });
-      const [stdout, stderr] = await Promise.all([new Response(spawned.stdout).text(), new Response(spawned.stderr).text()]);
-      await spawned.exited;
-      return { stdout, stderr, exitCode: spawned.exitCode };
+      return { stdout, stderr, exitCode };
     };
     const readOnly = await run(path);
     expect(readOnly.stderr).toBe("");

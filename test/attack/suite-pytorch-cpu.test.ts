@@ -19,15 +19,15 @@
  *   freed, a request that no single region holds succeeds: the pool gives its empty regions back and
  *   grows in their room, as PyTorch frees its cached segments and retries (counted in bytesTrimmed).
  *   Before the fix the pool, all free, said OutOfMemoryError until the user called trim().
- *   lockFree and threadLocalCache pools keep their regions: there it stays an OutOfMemoryError.
  * - the memory fraction across four Workers (in a child process): blocks up to 1.5 MiB on a pool of at
  *   most 8 MiB, an OutOfMemoryError answered by freeing a third of what a Worker holds: empty regions go
- *   back and new ones grow while other Workers allocate in the rest; stamps intact, every failure
+ *   back where that makes a request fit, and new ones grow while other Workers allocate in the rest; stamps intact, every failure
  *   counted, never past maxSize, and everything balances at the end.
  */
 import { describe, expect, test } from "bun:test";
 import { type CPUMemoryPool, InvalidSizeError, MemoryPoolManager, OutOfMemoryError, type PoolConfig } from "../../src/index";
 import { stamp, stampHolds } from "../fixtures/attack/suite-stamps";
+import { allocateUntilRefused } from "../support/fill";
 import { runChild } from "../pmem/helpers";
 import type { BenchReport } from "../fixtures/attack/suite-bench-worker";
 import { cpuPoolsPerTest } from "../support/pools";
@@ -43,11 +43,11 @@ const shapes: [string, Partial<PoolConfig>, boolean][] = [
   // name, shape, whether its regions go back (trim)
   ["Variable, none (JavaScript bins)", {}, true],
   ["Variable, mutex", { threadSafety: "mutex" }, true],
-  ["Variable, lockFree (shards)", { threadSafety: "lockFree" }, false],
+  ["Variable, lockFree (shards)", { threadSafety: "lockFree" }, true],
   ["FixedSize 4096, none (JavaScript cache)", { allocatorType: "FixedSize", blockSize: 4096 }, true],
   ["FixedSize 4096, mutex", { allocatorType: "FixedSize", blockSize: 4096, threadSafety: "mutex" }, true],
-  ["FixedSize 4096, lockFree", { allocatorType: "FixedSize", blockSize: 4096, threadSafety: "lockFree" }, false],
-  ["FixedSize 4096, mutex + threadLocalCache", { allocatorType: "FixedSize", blockSize: 4096, threadSafety: "mutex", threadLocalCache: true }, false],
+  ["FixedSize 4096, lockFree", { allocatorType: "FixedSize", blockSize: 4096, threadSafety: "lockFree" }, true],
+  ["FixedSize 4096, mutex + threadLocalCache", { allocatorType: "FixedSize", blockSize: 4096, threadSafety: "mutex", threadLocalCache: true }, true],
 ];
 
 function balanced(p: CPUMemoryPool) {
@@ -89,15 +89,22 @@ describe("PyTorch's caching allocator on CPU pools", () => {
       }
       manager.flushThreadCaches();
       const before = p.getStats();
-      const empty = shape.threadSafety === "lockFree" && shape.allocatorType !== "FixedSize" ? [] : p.snapshot().regions.slice(1).filter((r) => r.liveBlocks === 0);
+      // A sharded pool has no snapshot() to list its regions: whole regions went back, some.
+      const sharded = shape.threadSafety === "lockFree" && shape.allocatorType !== "FixedSize";
+      const empty = sharded ? undefined : p.snapshot().regions.slice(1).filter((r) => r.liveBlocks === 0);
       const released = p.trim();
       const after = p.getStats();
-      if (trims) {
+      if (empty === undefined) {
+        expect(released).toBeGreaterThan(0);
+        expect(released % (64 * KiB)).toBe(0);
+      } else if (trims) {
         expect(empty.length).toBeGreaterThan(0);
         expect(released).toBe(empty.reduce((sum, r) => sum + r.size, 0));
       } else expect(released).toBe(0);
+      const regionsGone = empty === undefined ? before.regionCount - after.regionCount : trims ? empty.length : 0;
+      expect(regionsGone).toBeGreaterThan(trims ? 0 : -1);
       expect([after.bytesReserved, after.regionCount, after.bytesTrimmed, after.trimCount, after.peakBytesReserved])
-        .toEqual([before.bytesReserved - released, before.regionCount - (trims ? empty.length : 0), released, 1, before.peakBytesReserved]); // every trim() counts, one that gives nothing back too
+        .toEqual([before.bytesReserved - released, before.regionCount - regionsGone, released, 1, before.peakBytesReserved]); // every trim() counts, one that gives nothing back too
       expect(live.filter((a) => !stampHolds(a.bytes, a.ptr as number))).toEqual([]);
       const again = Array.from({ length: 50 }, () => p.allocate(1 + Math.floor(next() * 64 * KiB)));
       for (const a of [...live, ...again]) a.free();
@@ -139,16 +146,7 @@ describe("PyTorch's caching allocator on CPU pools", () => {
       const maxSize = 8 * MiB;
       const p = pool(`suite-torch-fraction-${name}`, { ...shape, growth: 2, initialSize: 1 * MiB, maxSize });
       expect(thrown(() => p.allocate(maxSize + 1))).toBeInstanceOf(InvalidSizeError);
-      const held: number[] = [];
-      let refused: unknown;
-      for (;;) {
-        try {
-          held.push(p.allocateRaw(60_000));
-        } catch (err) {
-          refused = err;
-          break;
-        }
-      }
+      const { held, refused } = allocateUntilRefused(() => p.allocateRaw(60_000));
       expect(refused).toBeInstanceOf(OutOfMemoryError);
       let s = p.getStats();
       expect(s.failedAllocations).toBe(1);
@@ -177,12 +175,17 @@ describe("PyTorch's caching allocator on CPU pools", () => {
 
 describe("PyTorch's memory fraction across four Workers: regions given back and grown while others allocate", () => {
   const maxSize = 8 * MiB;
+  // Whether the pool may give regions back. It gives its empty regions back at maxSize only where
+  // the room they leave holds the region the request needs (growForReleasing; before, it gave
+  // them back also where that could not help, which every run met): a run of four Workers at
+  // random may never meet such a moment. The single-thread "memory fraction" tests above, and
+  // zig/src/pool_limits_test.zig, show the release where it fits.
   const fractionShapes: [string, object, boolean][] = [
     ["Variable, mutex", { threadSafety: "mutex" }, true],
     ["Variable, mutex, canaries and quarantine", { threadSafety: "mutex", canaries: true, quarantineBytes: 256 * KiB }, true],
     ["Variable, mutex, guard pages on one allocation in two", { threadSafety: "mutex", guardPages: true, guardSampleRate: 2 }, true],
     ["FixedSize 4096, mutex (runs)", { threadSafety: "mutex", allocatorType: "FixedSize", blockSize: 4096 }, true],
-    ["Variable, lockFree (shards: regions stay)", { threadSafety: "lockFree" }, false],
+    ["Variable, lockFree (shards)", { threadSafety: "lockFree" }, true],
   ];
   for (const [name, shape, gives] of fractionShapes) {
     test(name, async () => {
@@ -202,8 +205,8 @@ describe("PyTorch's memory fraction across four Workers: regions given back and 
         bytesAllocatedTotal: bytes, bytesFreedTotal: bytes, cachedBytes: 0,
       });
       expect(outcome.space.peakBytesReserved).toBeLessThanOrEqual(maxSize);
-      if (gives) expect(outcome.space.bytesTrimmed).toBeGreaterThan(0); // empty regions went back to make room
-      else expect(outcome.space.bytesTrimmed).toBe(0);
+      if (!gives) expect(outcome.space.bytesTrimmed).toBe(0);
+      expect((outcome.space.bytesTrimmed ?? -1) % (64 * KiB)).toBe(0); // whole regions, whatever went back
       expect(outcome.space.trimCount).toBe(0); // nobody called trim()
       expect(outcome.leaks).toBe(0);
     }, 30_000);

@@ -7,13 +7,12 @@
  * In a child process, so a crash fails the test.
  */
 import { expect, test } from "bun:test";
-import { join } from "node:path";
+import { attackFixture, runBun } from "../support/child";
 
 for (const threadSafety of ["lockFree", "mutex"]) {
   test(`${threadSafety} + threadLocalCache: Workers terminated mid-loop lose no block`, async () => {
-    const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "fixtures", "attack", "terminated-workers-child.ts"), threadSafety], { stdout: "pipe", stderr: "pipe" });
-    const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-    await child.exited;
+    const child = await runBun(attackFixture("terminated-workers-child.ts"), [threadSafety]);
+    const { stdout, stderr } = child;
     expect({ exitCode: child.exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
     const figures = JSON.parse(stdout) as { blocks: number; live: number; inUse: number; cached: number; allocations: number; frees: number; allocatable: number };
     expect(figures.live).toBeGreaterThan(0); // the Workers were terminated holding blocks: the rounds hit them mid-loop

@@ -8,22 +8,33 @@
  *    drained cache lines survive, so a missing flush or drain is found too;
  *  - SIGKILL at a random instant, 200 times, over chains of runs that each continue on the file
  *    the previous one left.
+ * Each runs with threadSafety "none" for both strategies, and, for FixedSize pools, with the
+ * settings that place blocks without the pool's lock ("lockFree", threadLocalCache: one seed and
+ * shorter chains each, for the 2 cores the tests share): their recovery rebuilds the shared
+ * placement from the same table (zig/src/pmem/shared_journal.zig).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { checkRecovered, emptyModel, type Model } from "./crash_check";
 import { inBatches, killAtRandom, poolPath, removePoolFiles, runChild } from "./helpers";
+import type { ThreadMode } from "./thread_modes";
 
 afterAll(removePoolFiles);
 
 const SWEEP_OPERATIONS = 40;
-const SWEEP_SEEDS = [11, 23];
 const STRATEGIES = ["Variable", "FixedSize"] as const;
+type Strategy = (typeof STRATEGIES)[number];
+/** What each sweep runs: both strategies without threads, twice; FixedSize under the lock-free settings, once each. */
+const SWEEPS: { strategy: Strategy; seed: number; threads: ThreadMode }[] = [
+  ...STRATEGIES.flatMap((strategy) => [11, 23].map((seed) => ({ strategy, seed, threads: "none" as const }))),
+  // Both together ("lockFree" with threadLocalCache) run in the random kills below.
+  ...(["lockFree", "threadLocalCache"] as const).map((threads) => ({ strategy: "FixedSize" as const, seed: 11, threads })),
+];
 
 /** Barriers the fixed workload passes when nothing kills it. */
-async function barrierCount(strategy: string, seed: number): Promise<number> {
+async function barrierCount(strategy: string, seed: number, threads: ThreadMode): Promise<number> {
   const path = poolPath(`count-${strategy}`);
-  const run = await runChild("workload.ts", [path, strategy, String(seed), String(SWEEP_OPERATIONS)], { MEMORY_POOL_CRASH_AT: "0" });
+  const run = await runChild("workload.ts", [path, strategy, String(seed), String(SWEEP_OPERATIONS), threads], { MEMORY_POOL_CRASH_AT: "0" });
   expect(run.stderr).toBe("");
   expect(run.exitCode).toBe(0);
   const match = /^done (\d+)$/m.exec(run.stdout);
@@ -36,15 +47,15 @@ let randomKills = 0;
 
 for (const mode of ["kill", "power"] as const) {
   describe(`crash at every persist barrier (${mode})`, () => {
-    for (const strategy of STRATEGIES) for (const seed of SWEEP_SEEDS) {
-      test(`${strategy}: every barrier of a ${SWEEP_OPERATIONS}-operation workload (seed ${seed})`, async () => {
-        const total = await barrierCount(strategy, seed);
+    for (const { strategy, seed, threads } of SWEEPS) {
+      test(`${strategy}, threadSafety ${threads}: every barrier of a ${SWEEP_OPERATIONS}-operation workload (seed ${seed})`, async () => {
+        const total = await barrierCount(strategy, seed, threads);
         expect(total).toBeGreaterThan(SWEEP_OPERATIONS);
         const outcomes = await inBatches(
           Array.from({ length: total + 1 }, (_, index) => async () => {
             const crashAt = index + 1; // total + 1: the run that finishes
             const path = poolPath(`sweep-${mode}-${strategy}`);
-            const run = await runChild("workload.ts", [path, strategy, String(seed), String(SWEEP_OPERATIONS)], {
+            const run = await runChild("workload.ts", [path, strategy, String(seed), String(SWEEP_OPERATIONS), threads], {
               MEMORY_POOL_CRASH_AT: String(crashAt),
               MEMORY_POOL_CRASH_MODE: mode,
             });
@@ -64,9 +75,9 @@ for (const mode of ["kill", "power"] as const) {
             continue;
           }
           try {
-            checkRecovered(path, strategy, emptyModel(), run.stdout, true);
+            checkRecovered(path, strategy, emptyModel(), run.stdout, true, threads);
           } catch (err) {
-            throw new Error(`${mode} crash at barrier ${crashAt} of ${total} (${strategy}): ${(err as Error).message}\nlog:\n${run.stdout}`);
+            throw new Error(`${mode} crash at barrier ${crashAt} of ${total} (${strategy}, ${threads}): ${(err as Error).message}\nlog:\n${run.stdout}`);
           }
           barriersSwept++;
         }
@@ -78,31 +89,42 @@ for (const mode of ["kill", "power"] as const) {
 describe("random SIGKILLs during a mixed workload", () => {
   const CHAINS = 4;
   const KILLS_PER_CHAIN = 50;
+  /** Chains of the FixedSize pools placed without the lock: one per setting, shorter. */
+  const THREADED: ThreadMode[] = ["lockFree", "threadLocalCache", "lockFreeCache"];
+  const THREADED_KILLS = 20;
+
+  /** `kills` runs on one file, each killed at a random instant, each recovery checked against the log. */
+  async function chain(name: string, strategy: Strategy, threads: ThreadMode, seedBase: number, kills: number): Promise<void> {
+    const path = poolPath(`random-${name}`);
+    let model: Model = emptyModel();
+    for (let round = 0; round < kills; round++) {
+      const { stdout, stderr, signalCode } = await killAtRandom("workload.ts", [path, strategy, String(seedBase + round + 1), "0", threads], 30);
+      expect(stderr).toBe("");
+      expect(signalCode).toBe("SIGKILL");
+      randomKills++;
+      if (!existsSync(path)) {
+        expect(stdout).not.toContain("ready");
+        continue;
+      }
+      try {
+        model = checkRecovered(path, strategy, model, stdout, round === kills - 1, threads);
+      } catch (err) {
+        throw new Error(`chain ${name} (${strategy}, ${threads}) round ${round}: ${(err as Error).message}\nlog tail:\n${stdout.slice(-2000)}`);
+      }
+    }
+  }
 
   test(`${CHAINS * KILLS_PER_CHAIN} kills over ${CHAINS} chains of runs on the same files`, async () => {
-    const chains = Array.from({ length: CHAINS }, (_, chain) => async () => {
-      const strategy = STRATEGIES[chain % 2]!;
-      const path = poolPath(`random-${chain}`);
-      let model: Model = emptyModel();
-      for (let round = 0; round < KILLS_PER_CHAIN; round++) {
-        const { stdout, stderr, signalCode } = await killAtRandom("workload.ts", [path, strategy, String(chain * 1000 + round + 1), "0"], 30);
-        expect(stderr).toBe("");
-        expect(signalCode).toBe("SIGKILL");
-        randomKills++;
-        if (!existsSync(path)) {
-          expect(stdout).not.toContain("ready");
-          continue;
-        }
-        try {
-          model = checkRecovered(path, strategy, model, stdout, round === KILLS_PER_CHAIN - 1);
-        } catch (err) {
-          throw new Error(`chain ${chain} (${strategy}) round ${round}: ${(err as Error).message}\nlog tail:\n${stdout.slice(-2000)}`);
-        }
-      }
-    });
-    await inBatches(chains, CHAINS);
-    expect(randomKills).toBe(CHAINS * KILLS_PER_CHAIN);
+    const before = randomKills;
+    await inBatches(Array.from({ length: CHAINS }, (_, index) => () => chain(String(index), STRATEGIES[index % 2]!, "none", index * 1000, KILLS_PER_CHAIN)), CHAINS);
+    expect(randomKills - before).toBe(CHAINS * KILLS_PER_CHAIN);
   }, 180_000);
+
+  test(`FixedSize pools placed without the lock: ${THREADED_KILLS} kills for each of ${THREADED.join(", ")}`, async () => {
+    const before = randomKills;
+    await inBatches(THREADED.map((threads, index) => () => chain(threads, "FixedSize", threads, 50_000 + index * 1000, THREADED_KILLS)), THREADED.length);
+    expect(randomKills - before).toBe(THREADED.length * THREADED_KILLS);
+  }, 120_000);
 });
 
 afterAll(() => {

@@ -8,6 +8,7 @@
 import { expect } from "bun:test";
 import { type Allocation, MemoryPoolManager, PMEMRootError, type PMEMMemoryPool } from "../../src/index";
 import { pmemConfig } from "./helpers";
+import { THREAD_MODES, type ThreadMode } from "./thread_modes";
 
 export interface Model {
   live: Map<number, number>; // offset -> size
@@ -115,11 +116,11 @@ let checks = 0;
  * and the run's log, and returns the state found. `leakCheck` then frees everything and checks the
  * whole heap comes back free in one piece.
  */
-export function checkRecovered(path: string, strategy: "Variable" | "FixedSize", model: Model, stdout: string, leakCheck: boolean): Model {
+export function checkRecovered(path: string, strategy: "Variable" | "FixedSize", model: Model, stdout: string, leakCheck: boolean, mode: ThreadMode = "none"): Model {
   const expected = cloneModel(model);
   const pending = applyLog(expected, stdout);
   const manager = MemoryPoolManager.getInstance();
-  const pool = manager.createPMEMPool(`crash-check-${checks++}`, pmemConfig(path, { allocatorType: strategy, blockSize: 256 }));
+  const pool = manager.createPMEMPool(`crash-check-${checks++}`, pmemConfig(path, { allocatorType: strategy, blockSize: 256, ...THREAD_MODES[mode] }));
   try {
     const allocations = pool.allocations();
     const actual = stateOf(pool, allocations);

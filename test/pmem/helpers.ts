@@ -8,6 +8,7 @@ import { existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PoolConfig } from "../../src/index";
+import { runBun, type ChildResult } from "../support/child";
 
 export const poolDirectory = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
 export const fixture = (name: string) => join(import.meta.dir, "fixtures", name);
@@ -43,23 +44,10 @@ export function linkWord(g: number): bigint {
   return (BigInt((x | 1) >>> 0) << 32n) | BigInt(g >>> 0);
 }
 
-export interface ChildResult {
-  exitCode: number | null;
-  signalCode: string | number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs `bun <fixture> ...args` with PMEM forced on (and `env` added); resolves when it exits. */
-export async function runChild(script: string, args: string[], env: Record<string, string> = {}): Promise<ChildResult> {
-  const child = Bun.spawn([process.execPath, fixture(script), ...args], {
-    env: { ...process.env, PMEM_IS_PMEM_FORCE: "1", ...env },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  await child.exited;
-  return { exitCode: child.exitCode, signalCode: child.signalCode, stdout, stderr };
+export function runChild(script: string, args: string[], env: Record<string, string> = {}): Promise<ChildResult> {
+  return runBun(fixture(script), args, { env: { ...process.env, PMEM_IS_PMEM_FORCE: "1", ...env } });
 }
 
 /**

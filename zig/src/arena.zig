@@ -53,6 +53,10 @@ pub const Arena = struct {
     regions: std.ArrayList(Region) = .empty,
     unit_region: std.ArrayList(u32) = .empty,
     committed_bytes: u64 = 0,
+    /// The bytes from the base that regions may hand out (`limitUsable`: a pool's maxSize), at
+    /// most `reserved_bytes`. Regions commit whole units past it, but a region's `len` ends at it:
+    /// what a placement sees of a region (its blocks, its free space) never passes the limit.
+    usable_bytes: u64,
     /// Set by `retireMapped`: the used range stays mapped for views in other threads.
     retired: bool = false,
 
@@ -67,7 +71,7 @@ pub const Arena = struct {
             _ = process_reserved.fetchSub(reserved_bytes, .monotonic);
             return null;
         };
-        return .{ .gpa = gpa, .backend = backend, .base = base, .reserved_bytes = reserved_bytes };
+        return .{ .gpa = gpa, .backend = backend, .base = base, .reserved_bytes = reserved_bytes, .usable_bytes = reserved_bytes };
     }
 
     /// Like `init` with `wanted_bytes`, but where the process's address space is too short for it
@@ -83,11 +87,37 @@ pub const Arena = struct {
         return null;
     }
 
+    /// Regions hand out no byte at or past `bytes` from the base (whole granules; less than one
+    /// commit unit below the reservation's end, so that only the region that reaches the end is
+    /// cut short). Before the first region.
+    pub fn limitUsable(self: *Arena, bytes: u64) void {
+        assert(self.regions.items.len == 0 and bytes > 0 and bytes <= self.reserved_bytes);
+        assert(self.reserved_bytes - bytes < self.backend.granularity());
+        self.usable_bytes = bytes / granule_bytes * granule_bytes;
+    }
+
+    /// The granules region `region` has committed: its `len`, or for the one cut short at
+    /// `usable_bytes`, the rest of the reservation (see `usable_bytes`).
+    fn committedGranules(self: *const Arena, region: Region) u64 {
+        assert(region.committed);
+        const cut = self.usable_bytes < self.reserved_bytes and region.end() * granule_bytes == self.usable_bytes;
+        return if (cut) self.reserved_bytes / granule_bytes - region.start else region.len;
+    }
+
+    /// The committed bytes regions hand out: `committed_bytes` less what the region cut short at
+    /// `usable_bytes` commits past it.
+    pub fn placeableBytes(self: *const Arena) u64 {
+        if (self.usable_bytes == self.reserved_bytes or @as(u64, self.unit_region.items.len) * unit_bytes < self.reserved_bytes) return self.committed_bytes;
+        const last = self.regions.items[self.unit_region.items[self.unit_region.items.len - 1]];
+        assert(last.committed and last.end() * granule_bytes == self.usable_bytes); // a range at the end goes back to the reservation
+        return self.committed_bytes - (self.reserved_bytes - self.usable_bytes);
+    }
+
     pub fn deinit(self: *Arena) void {
         // Each committed region is decommitted first: device memory and pinned registrations
         // belong to the region, not to the reservation.
         for (self.regions.items) |region| {
-            if (region.committed) self.backend.decommit(self.base, @as(u64, region.start) * granule_bytes, @as(u64, region.len) * granule_bytes);
+            if (region.committed) self.backend.decommit(self.base, @as(u64, region.start) * granule_bytes, self.committedGranules(region) * granule_bytes);
         }
         if (!self.retired) {
             self.backend.release(self.base, self.reserved_bytes);
@@ -137,7 +167,7 @@ pub const Arena = struct {
         self.unit_region.appendNTimesAssumeCapacity(index, units);
         self.regions.items[index] = .{
             .start = @intCast(start_bytes / granule_bytes),
-            .len = @intCast(len_bytes / granule_bytes),
+            .len = @intCast((@min(start_bytes + len_bytes, self.usable_bytes) - start_bytes) / granule_bytes),
             .committed = true,
             .live_count = 0,
         };
@@ -228,6 +258,7 @@ pub const Arena = struct {
     pub fn shrink(self: *Arena, index: u32) void {
         const region = &self.regions.items[index];
         assert(region.committed and region.live_count == 0);
+        region.len = @intCast(self.committedGranules(region.*)); // a region cut short: its range is whole again
         const len_bytes = @as(u64, region.len) * granule_bytes;
         self.backend.decommit(self.base, @as(u64, region.start) * granule_bytes, len_bytes);
         region.committed = false;
@@ -271,6 +302,33 @@ pub const Arena = struct {
         for (self.unit_region.items[from.start / unit_granules .. @intCast(from.end() / unit_granules)]) |*owner| owner.* = kept;
         into.len += from.len;
         from.len = 0;
+    }
+
+    /// The longest range one new region could take (`grow`) were every committed region but the
+    /// first that holds no live block (`empty(context, index, region)`) given back (`shrink`):
+    /// decommitted ranges, those regions and the reservation's unused tail, where they lie side by
+    /// side. Walks the regions once.
+    pub fn longestRangeFreeOfLive(self: *const Arena, context: anytype, comptime empty: fn (@TypeOf(context), u32, Region) bool) u64 {
+        var longest: u64 = 0;
+        var run: u64 = 0; // the free range that ends where the walk is
+        var unit: u64 = 0;
+        while (unit < self.unit_region.items.len) {
+            const index = self.unit_region.items[@intCast(unit)];
+            if (index == none) { // before an adopted region: no range to grow in
+                run = 0;
+                unit += 1;
+                continue;
+            }
+            const region = self.regions.items[index];
+            const next = std.math.divCeil(u64, region.end(), unit_granules) catch unreachable;
+            assert(region.len > 0 and next > unit);
+            const free = !region.committed or (index != 0 and empty(context, index, region));
+            run = if (free) run + (next - unit) * unit_bytes else 0;
+            longest = @max(longest, run);
+            unit = next;
+        }
+        const used_bytes = @min(@as(u64, self.unit_region.items.len) * unit_bytes, self.reserved_bytes);
+        return @max(longest, run + (self.reserved_bytes - used_bytes));
     }
 
     pub fn regionBytes(self: *const Arena, index: u32) u64 {
@@ -352,6 +410,46 @@ test "a region grown in a larger decommitted range commits only its length; the 
     try std.testing.expectEqual(second, arena.regionOf(4 * unit_granules));
     try std.testing.expectEqual(records, arena.regions.items.len);
     try std.testing.expectEqual(5 * unit_bytes, arena.committed_bytes);
+}
+
+test "the longest range free of live blocks joins decommitted ranges, empty regions but the first, and the unused tail" {
+    var arena = Arena.init(std.testing.allocator, .host, 10 * unit_bytes).?;
+    defer arena.deinit();
+    for ([_]u64{ 1, 2, 1, 3, 1 }) |units| _ = arena.grow(units * unit_bytes).?; // regions 0 .. 4 in units 0 .. 7; units 8, 9 unused
+    try std.testing.expectEqual(9 * unit_bytes, arena.longestRangeFreeOfLive({}, holdsNone)); // every region but the first, and the tail
+    for (arena.regions.items) |*region| region.live_count = 1;
+    try std.testing.expectEqual(2 * unit_bytes, arena.longestRangeFreeOfLive({}, holdsNone)); // the tail alone
+    arena.regions.items[2].live_count = 0;
+    arena.regions.items[3].live_count = 0;
+    arena.shrink(3); // its 3 units decommitted, beside region 2 (empty): 4 units in a row
+    try std.testing.expectEqual(4 * unit_bytes, arena.longestRangeFreeOfLive({}, holdsNone));
+    arena.regions.items[1].live_count = 0;
+    try std.testing.expectEqual(6 * unit_bytes, arena.longestRangeFreeOfLive({}, holdsNone));
+    arena.regions.items[4].live_count = 0;
+    arena.regions.items[0].live_count = 0; // the first region stays: it never joins
+    try std.testing.expectEqual(9 * unit_bytes, arena.longestRangeFreeOfLive({}, holdsNone));
+}
+
+fn holdsNone(_: void, _: u32, region: Region) bool {
+    return region.live_count == 0;
+}
+
+test "a region that reaches past the usable limit commits whole units but ends at the limit, and goes back whole" {
+    var arena = Arena.init(std.testing.allocator, .host, 2 * unit_bytes).?;
+    defer arena.deinit();
+    arena.limitUsable(unit_bytes + 16_000);
+    try std.testing.expectEqual(@as(u32, 0), arena.grow(unit_bytes).?);
+    try std.testing.expectEqual(unit_bytes, arena.regionBytes(0)); // below the limit: whole
+    try std.testing.expectEqual(@as(u32, 1), arena.grow(unit_bytes).?);
+    try std.testing.expectEqual(@as(u64, 16_000), arena.regionBytes(1)); // cut at the limit
+    try std.testing.expectEqual(2 * unit_bytes, arena.committed_bytes);
+    try std.testing.expectEqual(unit_bytes + 16_000, arena.placeableBytes());
+    arena.shrink(1); // its whole unit goes back, to the reservation's end
+    try std.testing.expectEqual(unit_bytes, arena.committed_bytes);
+    try std.testing.expectEqual(unit_bytes, arena.placeableBytes());
+    try std.testing.expectEqual(@as(usize, 1), arena.unit_region.items.len);
+    try std.testing.expectEqual(@as(u32, 1), arena.grow(unit_bytes).?);
+    try std.testing.expectEqual(@as(u64, 16_000), arena.regionBytes(1));
 }
 
 test "the smallest decommitted range that holds a region is the one taken" {

@@ -123,6 +123,7 @@ export fn mp_cache_open(handle: i32) usize {
     const pool = enterPool(handle, .owner) catch return 0; // another thread's "none" pool: the core's path says why
     const shared = pool.sharedFixed() orelse return 0;
     if (!pool.hostAccessible()) return 0;
+    if (pool.journalOf() != null) return 0; // its frees must reach the journal (pmem/shared_journal.zig)
     const record = shared.openRecord() orelse return 0;
     return @intFromPtr(record);
 }
@@ -620,7 +621,8 @@ export fn mp_pmem_open(name: [*]const u8, name_len: u32, path: [*]const u8, path
     if (base.debug.coreActive()) {
         return codeOf(status.failConfig(base.debug.firstCoreSwitch(), "{s} acts on CPU and pinned pools; a PMEM pool takes the debug switches that act in TypeScript (trackHistory, leakReport, safeViews)", .{base.debug.firstCoreSwitch()}));
     }
-    if (base.sharedFixed()) return codeOf(status.failConfig(if (base.thread_local_cache) "threadLocalCache" else "threadSafety", "a PMEM pool takes threadSafety \"none\" or \"mutex\", without threadLocalCache: its journal writes under the pool's lock", .{}));
+    // A FixedSize pool's records are per block, so its placement can be the shared one (pmem/shared_journal.zig).
+    if (base.sharedFixed() and base.strategy == .variable) return codeOf(status.failConfig(if (base.thread_local_cache) "threadLocalCache" else "threadSafety", "a Variable PMEM pool takes threadSafety \"none\" or \"mutex\", without threadLocalCache (its journal chooses record slots under the pool's lock); a FixedSize PMEM pool takes \"lockFree\" and threadLocalCache too", .{}));
     return registry.add(pmem_open.open, name[0..name_len], pmem_open.Config{ .base = base, .path = path[0..path_len] }) catch |err| codeOf(err);
 }
 

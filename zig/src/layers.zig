@@ -34,6 +34,7 @@ const counting = @import("counting.zig");
 const Debugged = @import("debug/entry.zig").Debugged;
 const SharedFixed = @import("sync/shared_fixed.zig").SharedFixed;
 const ShardedVariable = @import("sync/sharded_variable.zig").ShardedVariable;
+const shared_journal = @import("pmem/shared_journal.zig");
 const stats_mod = @import("stats.zig");
 const snapshot = @import("snapshot.zig");
 const status = @import("status.zig");
@@ -259,10 +260,13 @@ pub fn Layers(comptime Pool: type) type {
         // Lock-free and sharded placements synchronise themselves and count in striped counters.
         const shared_entry = stack(locking.SelfSynced, false, counting.Striped, SharedFixed.Interface(Pool));
         const sharded_entry = stack(locking.SelfSynced, false, counting.Striped, ShardedVariable.Interface(Pool));
+        // A PMEM FixedSize pool placed without its lock: the journal at its free (pmem/shared_journal.zig).
+        const SharedJournaled = shared_journal.Interface(Pool);
+        const shared_journaled_entry = stack(locking.SelfSynced, false, counting.Striped, SharedJournaled);
 
         /// The entry for `pool`'s layers, once its placement, debug layer and journal are made.
         pub fn choose(pool: *const Pool) *const Entry {
-            if (pool.sharedFixed() != null) return &shared_entry;
+            if (pool.sharedFixed() != null) return if (pool.journalOf() != null) &shared_journaled_entry else &shared_entry;
             if (pool.shardedVariable() != null) return &sharded_entry;
             assert(pool.threadSafety() != .lock_free);
             const locked = @intFromBool(pool.threadSafety() == .mutex);
@@ -279,6 +283,7 @@ pub fn Layers(comptime Pool: type) type {
         /// Allocate, for a layer that holds the pool's lock (the journal's roots): counted, not timed.
         pub fn allocHeld(pool: *Pool, size: u64) Error!Pool.Placed {
             assert(pool.journalOf() != null);
+            if (pool.sharedFixed() != null) return SharedJournaled.allocHeld(pool, size);
             return Placing(locking.Held, counting.Exact(false), Locked(true)).alloc(pool, size, null);
         }
 
@@ -302,6 +307,7 @@ pub fn Layers(comptime Pool: type) type {
         /// Frees the block at `g` for a layer that holds the pool's lock (stream frees, the journal's
         /// freePrevious): counted, not timed.
         pub fn freeHeld(pool: *Pool, g: u32) Error!void {
+            if (pool.journalOf() != null and pool.sharedFixed() != null) return SharedJournaled.freeLocked(pool, g, 0);
             _ = if (pool.journalOf() != null)
                 try Placing(locking.Held, counting.Exact(false), Locked(true)).free(pool, g, 0)
             else

@@ -132,8 +132,11 @@ pub const Pool = struct {
         const owned_name = gpa.dupe(u8, name) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.free(owned_name);
         const least_bytes = reservation.least_bytes;
-        const arena = Arena.initShrinking(gpa, backend, reserve_bytes, least_bytes) orelse
+        var arena = Arena.initShrinking(gpa, backend, reserve_bytes, least_bytes) orelse
             return status.fail(error.OutOfMemory, "could not reserve {d} bytes of {s} address space: the pools of this process hold all the address space they may (96 TiB), or the OS refused; give pools a maxSize, or destroy some", .{ least_bytes, @tagName(config.kind) });
+        // The reservation is maxSize rounded up to the commit unit: regions commit whole units, but
+        // hand out no byte past maxSize (a pool never holds more than its maxSize).
+        if (config.max_size != 0 and backend.mappedBytes() == null) arena.limitUsable(@min(config.max_size, arena.reserved_bytes));
         const reserved_bytes = arena.reserved_bytes;
         backend_owned = false; // the arena releases it from here on
         journal_owned = false; // the pool (deinitParts) destroys it from here on
@@ -192,6 +195,10 @@ pub const Pool = struct {
                 self.deinitParts();
                 return err;
             };
+            if (config.sharedFixed()) self.shareRecovered() catch |err| {
+                self.deinitParts();
+                return err;
+            };
             self.entry = layers.choose(self);
             return self;
         }
@@ -215,8 +222,8 @@ pub const Pool = struct {
         // A block that maxSize cannot hold (blockSize with its canaries and alignment past it) is a
         // setting no pool can have, not memory that ran out: the core is the one place that knows
         // what a block takes, so it refuses here, before anything is committed.
-        if (config.strategy == .fixed_size and config.max_size != 0 and first_bytes > self.arena.reserved_bytes) {
-            const stride_bytes = @as(u64, self.strategy.fixed_size.stride) * granule_bytes;
+        const stride_bytes = if (config.strategy == .fixed_size) @as(u64, self.strategy.fixed_size.stride) * granule_bytes else 0;
+        if (config.strategy == .fixed_size and config.max_size != 0 and (first_bytes > self.arena.reserved_bytes or stride_bytes > self.arena.usable_bytes)) {
             self.deinitParts();
             return status.failConfig("maxSize", "PoolConfig.maxSize = {d}: a FixedSize pool's block of {d} bytes takes {d} with its alignment and canaries, more than maxSize holds ({d} bytes, committed {d} at a time)", .{ config.max_size, config.block_size, stride_bytes, reserved_bytes, granularity });
         }
@@ -229,6 +236,7 @@ pub const Pool = struct {
         self.size_max = request_limit.largestRequestBytes(.{
             .first_region = self.arena.regions.items[0],
             .reserved_bytes = self.arena.reserved_bytes,
+            .usable_bytes = self.arena.usable_bytes,
             .granularity = granularity,
             .fixed_stride = if (self.strategy == .fixed_size) self.strategy.fixed_size.stride else null,
             .alignment_granules = self.alignment_granules,
@@ -264,6 +272,33 @@ pub const Pool = struct {
         self.stats.peak_bytes_in_use = restored.requested_bytes;
         self.stats.bytes_allocated = restored.block_bytes;
         self.stats.recordReserved(self.arena.committed_bytes);
+    }
+
+    /// A PMEM FixedSize pool with threadSafety "lockFree" or threadLocalCache: the placement
+    /// recovered into the pool's own fixed-size strategy moves to the shared one, which takes no
+    /// lock (pmem/shared_journal.zig), with the counts and ids recovery found.
+    fn shareRecovered(self: *Pool) Error!void {
+        assert(self.journal != null and self.shared == null and self.arena.regions.items.len == 1);
+        assert(self.config.strategy == .fixed_size); // ffi.zig mp_pmem_open refuses a Variable one
+        const stride = self.strategy.fixed_size.stride;
+        const shared = try SharedFixed.create(self.gpa, stride, granule_bytes, self.arena.reserved_bytes, self.config.thread_safety == .lock_free, self.config.thread_local_cache, false);
+        self.shared = shared; // deinitParts destroys it
+        const Recovered = struct {
+            strategy: *const Strategy,
+            pub fn lookup(recovered: @This(), g: u32) ?Live {
+                return recovered.strategy.lookup(0, g);
+            }
+        };
+        shared.fixed.restoreRegion(self.arena.regions.items[0], Recovered{ .strategy = &self.strategy }) catch
+            return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        shared.counters.recordAllocs(self.stats.live_allocations, self.stats.bytes_in_use);
+        shared.counters.peak_live.store(self.stats.live_allocations, .monotonic);
+        shared.counters.peak_requested_bytes.store(self.stats.bytes_in_use, .monotonic);
+        shared.last_id.store(self.last_id, .monotonic);
+        // The pool's own strategy places nothing from here on: its bookkeeping goes.
+        const strategy_gpa = self.journal.?.table.gpa;
+        self.strategy.deinit();
+        self.strategy = Strategy.init(strategy_gpa, .fixed_size, stride);
     }
 
     /// Everything but the name and the record itself (create's failures free those by errdefer).
@@ -319,6 +354,14 @@ pub const Pool = struct {
     pub inline fn committedBytes(self: *const Pool) u64 {
         assert(self.arena.committed_bytes <= self.arena.reserved_bytes);
         return self.arena.committed_bytes;
+    }
+
+    /// The committed bytes placements may hand out: all of them, but where the last region is cut
+    /// short at maxSize (Arena.limitUsable), not what lies past it.
+    pub inline fn placeableBytes(self: *const Pool) u64 {
+        const bytes = self.arena.placeableBytes();
+        assert(bytes <= self.arena.committed_bytes);
+        return bytes;
     }
 
     /// The pool's regions, committed or not: for a placement that walks them (sync/), under the
@@ -470,11 +513,17 @@ pub const Pool = struct {
 
     /// The pool's lock, for layers whose operations span several steps (pmem/journal.zig).
     pub inline fn lock(self: *Pool) void {
-        if (self.config.thread_safety == .mutex) self.mutex.lock();
+        if (self.locksJournal()) self.mutex.lock();
     }
 
     pub inline fn unlock(self: *Pool) void {
-        if (self.config.thread_safety == .mutex) self.mutex.unlock();
+        if (self.locksJournal()) self.mutex.unlock();
+    }
+
+    /// Whether `lock` takes the mutex: a "mutex" pool's, and a "lockFree" PMEM pool's, whose
+    /// placement takes no lock but whose journal serialises (pmem/shared_journal.zig).
+    inline fn locksJournal(self: *const Pool) bool {
+        return self.config.thread_safety == .mutex or (self.config.thread_safety == .lock_free and self.journal != null);
     }
 
     /// Largest request a single allocation of this pool could ever satisfy. A fixed-size pool
@@ -607,12 +656,22 @@ pub const Pool = struct {
     /// (free blocks do not merge across regions, so a pool all free could refuse a request under its
     /// maxSize), gives those back, as trim() does, and grows in the room they leave, as PyTorch's
     /// caching allocator frees its cached segments and retries. Where trim() may run: under the
-    /// pool's lock, every free block where trim finds it (a shared pool's on its stack).
+    /// pool's lock, every free block where trim finds it (a shared pool's on its stack). Only where
+    /// what they leave holds the new region: else they would go back for nothing.
     pub fn growForReleasing(self: *Pool, needed_bytes: u64) ?u32 {
         if (self.growFor(needed_bytes)) |index| return index;
         if (self.config.growth == 0 or !self.trims()) return null;
+        if (self.arena.longestRangeFreeOfLive(self, regionEmpty) < std.mem.alignForward(u64, needed_bytes, self.arena.backend.granularity())) return null;
         if (self.releaseEmptyRegions() == 0) return null;
         return self.growFor(needed_bytes);
+    }
+
+    /// Whether committed region `index` holds no live block (a shared placement's regions keep no
+    /// count: its blocks' states say).
+    fn regionEmpty(self: *Pool, _: u32, region: arena_mod.Region) bool {
+        if (self.shared) |shared| return shared.fixed.regionFree(region);
+        if (self.sharded) |sharded| return sharded.regionFree(region);
+        return region.live_count == 0;
     }
 
     /// Adds a region of at least `needed_bytes` (see `regionBytesFor`); returns its index, or
@@ -632,6 +691,10 @@ pub const Pool = struct {
     fn grow(self: *Pool, len_bytes: u64) ?u32 {
         const index = self.arena.grow(len_bytes) orelse return null;
         const region = self.arena.regions.items[index];
+        if (self.config.strategy == .fixed_size and region.len < self.strategy.fixed_size.stride) {
+            self.arena.shrink(index); // cut short at maxSize (Arena.limitUsable): no block fits in it
+            return null;
+        }
         self.entry.addRegion(self, index, region) catch {
             self.arena.shrink(index);
             return null;
@@ -735,6 +798,7 @@ pub const Pool = struct {
 
     /// The live allocation at `g`, for a layer that holds the pool's lock.
     pub fn liveLocked(self: *Pool, g: u32) ?Live {
+        if (self.shared != null) return SharedFixed.Interface(Pool).lookup(self, g); // a PMEM pool's (journal.zig liveSlot)
         const region_index = self.arena.regionOf(g);
         if (region_index == arena_mod.none) return null;
         return self.lookupLocked(region_index, g);
@@ -908,6 +972,12 @@ pub const Pool = struct {
         bins.foldPeaks(&self.stats);
     }
 
+    /// Whether the pool places and frees blocks without its lock (sync/shared_fixed.zig; for a PMEM
+    /// pool, pmem/shared_journal.zig): the lock orders none of its allocations and frees.
+    pub fn placesWithoutLock(self: *const Pool) bool {
+        return self.shared != null or self.sharded != null;
+    }
+
     /// Whether the pool has JavaScript bins: a block of it may be freed and handed out again with
     /// no call into the core.
     pub fn hasBins(self: *const Pool) bool {
@@ -949,6 +1019,18 @@ pub const Pool = struct {
             self.countUntrimmed();
             return 0;
         }
+        if (self.shared) |shared| { // its blocks are placed without the pool's lock
+            shared.trimming();
+            defer shared.growth_mutex.unlock();
+            self.stats.trim_count += 1;
+            return self.releaseEmptyRegions();
+        }
+        if (self.sharded) |sharded| {
+            sharded.growth_mutex.lock();
+            defer sharded.growth_mutex.unlock();
+            self.stats.trim_count += 1;
+            return self.releaseEmptyRegions();
+        }
         self.lock();
         defer self.unlock();
         self.gpu.reclaim(self, null, true);
@@ -980,7 +1062,7 @@ pub const Pool = struct {
         return self.arena.backend.wholeAllocation() == null; // one allocation: nothing goes back before the pool does
     }
 
-    /// trim()'s work, under the pool's lock: every empty region but the first goes back; returns the bytes released.
+    /// trim()'s work, under the pool's lock (a shared placement's growth lock): every empty region but the first goes back; returns the bytes released.
     fn releaseEmptyRegions(self: *Pool) u64 {
         assert(self.trims());
         var released: u64 = 0;
@@ -1083,6 +1165,7 @@ pub const Pool = struct {
     }
 
     pub fn listLiveLocked(self: *Pool, out: []u32) u32 {
+        if (self.shared != null and self.journal != null) return self.entry.listLive(self, out); // pmem/shared_journal.zig
         assert(self.shared == null and self.sharded == null); // see listLive (layers.zig Locked)
         if (debug_layer_built) if (self.debug) |layer| return layer.listLive(self.beneath(), out);
         var count: u32 = 0;

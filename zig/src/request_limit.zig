@@ -15,6 +15,9 @@ pub const Shape = struct {
     first_region: arena_mod.Region,
     /// The pool's reservation: the first region and the room beside it.
     reserved_bytes: u64,
+    /// What the pool's regions may hand out: the reservation, or maxSize where that is less
+    /// (Arena.limitUsable: a region reaching past maxSize is cut short there).
+    usable_bytes: u64,
     /// The unit regions are committed in.
     granularity: u64,
     /// A fixed-size pool's stride (granules a block takes); null for a Variable pool.
@@ -35,7 +38,9 @@ pub fn largestRequestBytes(shape: Shape) u64 {
     const granularity = shape.granularity;
     const first_bytes = @as(u64, shape.first_region.len) * granule_bytes;
     assert(first_bytes <= shape.reserved_bytes);
-    const room = (shape.reserved_bytes - first_bytes) / granularity * granularity;
+    assert(shape.usable_bytes <= shape.reserved_bytes);
+    // What a region beside the first may hand out: to the end of the reservation, or to maxSize.
+    const room = @min((shape.reserved_bytes - first_bytes) / granularity * granularity, shape.usable_bytes -| first_bytes);
     const grown_bytes = @min(room, tlsf_mod.region_granules_max * granule_bytes / granularity * granularity);
     const block_bytes = if (shape.fixed_stride) |stride| blk: {
         // A run of whole blocks in one region (a run never spans two).
@@ -75,10 +80,10 @@ test "the largest request: a run of whole blocks in the larger region, or the la
     const KiB = 1024;
     const first: arena_mod.Region = .{ .start = 0, .len = 64 * KiB / granule_bytes, .committed = true, .live_count = 0 };
     // Blocks of 112 bytes: 585 in the first 64 KiB, 1755 in the 192 KiB beside it.
-    try std.testing.expectEqual(@as(u64, 1755 * 112), largestRequestBytes(.{ .first_region = first, .reserved_bytes = 256 * KiB, .granularity = 64 * KiB, .fixed_stride = 112 / granule_bytes, .alignment_granules = 1, .overhead_bytes = 0 }));
+    try std.testing.expectEqual(@as(u64, 1755 * 112), largestRequestBytes(.{ .first_region = first, .reserved_bytes = 256 * KiB, .usable_bytes = 256 * KiB, .granularity = 64 * KiB, .fixed_stride = 112 / granule_bytes, .alignment_granules = 1, .overhead_bytes = 0 }));
     // No room beside the first region: the first region's blocks.
-    try std.testing.expectEqual(@as(u64, 585 * 112), largestRequestBytes(.{ .first_region = first, .reserved_bytes = 64 * KiB, .granularity = 64 * KiB, .fixed_stride = 112 / granule_bytes, .alignment_granules = 1, .overhead_bytes = 0 }));
-    const variable: Shape = .{ .first_region = first, .reserved_bytes = 1024 * KiB, .granularity = 64 * KiB, .fixed_stride = null, .alignment_granules = 1, .overhead_bytes = 0 };
+    try std.testing.expectEqual(@as(u64, 585 * 112), largestRequestBytes(.{ .first_region = first, .reserved_bytes = 64 * KiB, .usable_bytes = 64 * KiB, .granularity = 64 * KiB, .fixed_stride = 112 / granule_bytes, .alignment_granules = 1, .overhead_bytes = 0 }));
+    const variable: Shape = .{ .first_region = first, .reserved_bytes = 1024 * KiB, .usable_bytes = 1024 * KiB, .granularity = 64 * KiB, .fixed_stride = null, .alignment_granules = 1, .overhead_bytes = 0 };
     try std.testing.expectEqual(@as(u64, 960 * KiB), largestRequestBytes(variable));
     var with_canaries = variable;
     with_canaries.overhead_bytes = 40; // rounded up to whole granules: 48 bytes go
@@ -88,7 +93,11 @@ test "the largest request: a run of whole blocks in the larger region, or the la
     try std.testing.expectEqual(@as(u64, 960 * KiB - 4096 + granule_bytes), largestRequestBytes(aligned));
     var whole = variable;
     whole.reserved_bytes = 64 * KiB; // the first region alone
+    whole.usable_bytes = 64 * KiB;
     try std.testing.expectEqual(@as(u64, 64 * KiB), largestRequestBytes(whole));
+    var capped = variable;
+    capped.usable_bytes = 1000 * KiB; // maxSize 1000 KiB in a 1 MiB reservation: the last region stops there
+    try std.testing.expectEqual(@as(u64, 936 * KiB), largestRequestBytes(capped));
 }
 
 // A pool's sizeMax as a pool answers it: served on an empty pool, one byte more invalid.

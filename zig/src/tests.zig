@@ -20,6 +20,7 @@ test {
     _ = @import("request_limit.zig");
     _ = @import("reservation.zig");
     _ = @import("growth.zig");
+    _ = @import("pool_limits_test.zig");
     _ = @import("snapshot.zig");
     _ = @import("host_copy.zig");
     _ = @import("sync/pool_guard.zig");
@@ -54,6 +55,7 @@ test {
     _ = @import("pmem/links.zig");
     _ = @import("pmem/dram.zig");
     _ = @import("pmem/open.zig");
+    _ = @import("pmem/shared_journal.zig");
     _ = @import("pmem/file.zig");
     _ = @import("pmem/truncation.zig");
     _ = @import("backend/pmem_file.zig");

@@ -192,8 +192,42 @@ pub const Journal = struct {
     /// cache of freed blocks asks before it keeps one (an unpublished block's free touches no
     /// file state; a published one's must reach the journal, which zeroes its record durably).
     pub fn publishedLocked(self: *const Journal, pool: anytype, g: u32) ?bool {
-        const slot = self.table.slotOf(pool.placementLocked(), g) orelse return null;
+        const slot = self.liveSlot(pool, g) orelse return null;
         return self.table.isPublished(slot);
+    }
+
+    /// The record slot of the live block at `g` of `pool`, or null where none starts there. A
+    /// fixed-size block's record is its own slot, so the pool says only whether the block is live
+    /// (whichever placement it has: its own under its lock, or the shared one, shared_journal.zig);
+    /// a Variable pool's is where the table put it.
+    fn liveSlot(self: *const Journal, pool: anytype, g: u32) ?u32 {
+        if (self.table.kind == .fixed_size) {
+            _ = pool.liveLocked(g) orelse return null;
+            return self.table.fixedSlot(g);
+        }
+        return self.table.slotOf(pool.placementLocked(), g);
+    }
+
+    /// Bytes of a block whose words a lock-free free reads for link words where its pages may
+    /// hold some (every page of a file opened again): reading them costs less than the lock.
+    const quiet_scan_bytes_max = 4096;
+
+    /// Whether the free of the block at `g` of a FixedSize pool placed without the pool's lock
+    /// (shared_journal.zig) needs nothing of the journal, read without the lock: the block is
+    /// unpublished (its record is 0: the free touches no durable state) and holds no link word
+    /// (none of its pages is marked, or, for a block of up to `quiet_scan_bytes_max`, none of its
+    /// words is one), so there is nothing to refuse, zero or clear. True too where no live block
+    /// starts at `g`: the placement then says why.
+    pub fn freesQuietly(self: *const Journal, pool: anytype, g: u32) bool {
+        const slot = self.table.fixedSlot(g) orelse return true;
+        if (self.table.isPublished(slot)) return false;
+        const live = pool.liveLocked(g) orelse return true;
+        const start = @as(usize, g) * granule_bytes;
+        const bytes: usize = @intCast(live.requested_bytes / links.word_bytes * links.word_bytes);
+        if (!self.pages.anyMarked(start, bytes)) return true;
+        if (bytes > quiet_scan_bytes_max) return false;
+        const words: [*]const u64 = @ptrCast(@alignCast(self.media.base + start));
+        return links.firstLinkInto(words[0 .. bytes / links.word_bytes], self.linkTargets()) == null;
     }
 
     /// The pool released the live block at `g` (`record`: FreeResult.freed.record), still under
@@ -265,6 +299,7 @@ pub const Journal = struct {
     /// heap, which never moves). Takes the pool's lock only for noteLaterLocked.
     pub fn writeBack(self: *Journal, pool: anytype, comptime how: WriteBack, offset: f64, len: f64) Error!void {
         const start, const bytes = try self.checkRange(pool.poolName(), offset, len);
+        if (pool.placesWithoutLock()) return self.writeBackRange(pool, how, start, bytes, false, 0); // see allocationRangeNotingLater
         pool.lock();
         const links_noted = self.noteLaterLocked(pool, start, bytes);
         pool.unlock();
@@ -441,7 +476,16 @@ pub const Journal = struct {
     }
 
     /// allocationRange, taking the pool's lock for the check and for noteLaterLocked (the third result).
+    /// A pool placed without the lock (shared_journal.zig) takes none here: its check of the
+    /// allocation is a lock-free lookup (a free racing the write-back is the caller's race, which
+    /// the lock would not order either: unpublished blocks' frees take none), and the range is
+    /// scanned for link words as it is written back (writeBackRange with `links_noted` false),
+    /// which takes the lock only where a word is one, so a persist serialises nothing.
     fn allocationRangeNotingLater(self: *Journal, pool: anytype, comptime action: []const u8, g: u32, expected_id: u32, at: f64, len: f64) Error!struct { usize, usize, bool } {
+        if (pool.placesWithoutLock()) {
+            const start, const bytes = try self.allocationRange(pool, action, g, expected_id, at, len);
+            return .{ start, bytes, false };
+        }
         pool.lock();
         defer pool.unlock();
         const start, const bytes = try self.allocationRange(pool, action, g, expected_id, at, len);
@@ -546,16 +590,43 @@ pub const Journal = struct {
         return live;
     }
 
+    /// The record slot of the block at `g`, found live by the caller. A fixed-size block's is its
+    /// own, whatever has happened to the block since: in a pool placed without the lock
+    /// (shared_journal.zig) another thread's free of an unpublished block may race the caller
+    /// (the caller's race, which must not crash the process).
     fn slotOf(self: *const Journal, pool: anytype, g: u32) u32 {
-        return self.table.slotOf(pool.placementLocked(), g).?;
+        if (self.table.kind == .fixed_size) return self.table.fixedSlot(g).?;
+        return self.liveSlot(pool, g).?;
     }
 
-    /// Adds to `change` the record that publishes the live block at `g`, where it is not published yet.
-    fn publishInto(self: *const Journal, pool: anytype, change: *Change, g: u32) void {
+    /// Adds to `change` the record that publishes `live`, the live block at `g` (as the caller
+    /// found it), where it is not published yet.
+    fn publishInto(self: *const Journal, pool: anytype, change: *Change, g: u32, live: Live) void {
         pool.leaveBinsLocked(g); // published: its free must reach this journal, never JavaScript's bins
         const slot = self.slotOf(pool, g);
-        if (!self.table.isPublished(slot)) change.add(self.table.recordOffset(slot), Table.recordOf(g, pool.liveLocked(g).?.requested_bytes));
+        if (!self.table.isPublished(slot)) change.add(self.table.recordOffset(slot), Table.recordOf(g, (pool.liveLocked(g) orelse live).requested_bytes));
     }
+
+    /// The live blocks' offsets (`items()`; the caller frees `buffer`), under the pool's lock. A
+    /// pool placed without the lock (shared_journal.zig) may allocate and free unpublished blocks
+    /// meanwhile, so it is the list of a moment: a block listed may be gone by the time it is read
+    /// (readers take `blockWords`, which reads none of it then), one made since may be missing.
+    /// Published blocks, whose frees take the lock, are all there.
+    fn liveList(self: *const Journal, pool: anytype) Error!LiveList {
+        const buffer = self.gpa.alloc(u32, pool.listLiveLocked(&.{}) + live_list_slack) catch return outOfMemory();
+        return .{ .buffer = buffer, .len = @min(buffer.len, pool.listLiveLocked(buffer)) };
+    }
+
+    /// Room for blocks allocated between the count and the list, by threads that take no lock.
+    const live_list_slack = 64;
+
+    const LiveList = struct {
+        buffer: []u32,
+        len: usize,
+        fn items(list: LiveList) []const u32 {
+            return list.buffer[0..list.len];
+        }
+    };
 
     /// Adds to `change` the zeroed record that frees the published block at `g` (the pool frees
     /// it in DRAM once the change is durable: `released` then finds its record 0).
@@ -575,7 +646,7 @@ pub const Journal = struct {
         try checkName(pool.poolName(), name);
         pool.lock();
         defer pool.unlock();
-        if (g != 0) _ = try liveBlock(pool, g, expected_id, "publish as a root");
+        const live: ?Live = if (g != 0) try liveBlock(pool, g, expected_id, "publish as a root") else null;
         const existing = self.roots.find(name);
         const previous: u32 = if (existing) |index| self.roots.target(index) else 0;
         if (previous == g) return; // already so
@@ -589,11 +660,11 @@ pub const Journal = struct {
         const index = existing orelse (if (g == 0) return else (self.roots.prepare(self.media, name) orelse return noRootSlot(pool.poolName())));
         var change: Change = .{};
         change.add(self.roots.targetOffset(index), self.roots.targetWord(index, g));
-        if (g != 0) self.publishInto(pool, &change, g);
+        if (g != 0) self.publishInto(pool, &change, g, live.?);
         if (frees_previous) self.freeInto(pool, &change, previous);
         self.commitChange(&change);
         self.roots.noteTarget(index, g);
-        if (frees_previous) pool.freeLockedAt(previous) catch unreachable; // live, and no root publishes it now
+        if (frees_previous) freeReleased(pool, previous);
     }
 
     /// Refuses (PmemRoot) where a link word other than the one at byte `skip` of the file names
@@ -618,14 +689,13 @@ pub const Journal = struct {
         if (self.named.known) return self.noteUnscannedLocked(pool);
         assert(self.unscanned.len == 0); // nothing waits until the set is started
         self.named.start(self.gpa, self.table.words.len) catch return outOfMemory();
-        const live = self.gpa.alloc(u32, pool.listLiveLocked(&.{})) catch return outOfMemory();
-        defer self.gpa.free(live);
-        assert(pool.listLiveLocked(live) == live.len);
-        for (live) |parent| _ = self.noteLinksLocked(pool, self.blockWords(pool, parent));
+        const live = try self.liveList(pool);
+        defer self.gpa.free(live.buffer);
+        for (live.items()) |parent| _ = self.noteLinksLocked(pool, self.blockWords(pool, parent));
     }
 
     fn blockWords(self: *const Journal, pool: anytype, g: u32) []const u64 {
-        const live = pool.liveLocked(g).?;
+        const live = pool.liveLocked(g) orelse return &.{}; // freed since it was listed (liveList)
         const words: [*]const u64 = @ptrCast(@alignCast(self.media.base + @as(usize, g) * granule_bytes));
         return words[0 .. live.requested_bytes / links.word_bytes];
     }
@@ -634,10 +704,9 @@ pub const Journal = struct {
     /// names `g`: its block and byte in it.
     fn wordNaming(self: *const Journal, pool: anytype, g: u32, skip: ?usize) Error!?struct { parent: u32, byte: usize } {
         const wanted = links.word(g);
-        const live = self.gpa.alloc(u32, pool.listLiveLocked(&.{})) catch return outOfMemory();
-        defer self.gpa.free(live);
-        assert(pool.listLiveLocked(live) == live.len);
-        for (live) |parent| {
+        const live = try self.liveList(pool);
+        defer self.gpa.free(live.buffer);
+        for (live.items()) |parent| {
             if (parent == g) continue; // its own words go with it
             for (self.blockWords(pool, parent), 0..) |stored, index| {
                 if (stored != wanted) continue;
@@ -673,7 +742,7 @@ pub const Journal = struct {
         pool.lock();
         defer pool.unlock();
         const offset = try self.linkWordOffset(pool, parent, parent_id, at);
-        if (child != 0) _ = try liveBlock(pool, child, child_id, "link to");
+        const child_live: ?Live = if (child != 0) try liveBlock(pool, child, child_id, "link to") else null;
         const parent_published = self.table.isPublished(self.slotOf(pool, parent));
         const child_published = child == 0 or self.table.isPublished(self.slotOf(pool, child));
         if (!parent_published and !child_published) {
@@ -682,7 +751,7 @@ pub const Journal = struct {
         const previous: u32 = if (free_previous) try self.previousLink(pool, offset, parent, child) else 0;
         var change: Change = .{};
         change.add(offset, links.word(child));
-        if (!child_published) self.publishInto(pool, &change, child);
+        if (!child_published) self.publishInto(pool, &change, child, child_live.?);
         if (previous != 0) self.freeInto(pool, &change, previous);
         if (child != 0) {
             self.named.note(self.slotOf(pool, child));
@@ -692,7 +761,7 @@ pub const Journal = struct {
             pool.leaveBinsLocked(parent);
         }
         self.commitChange(&change);
-        if (previous != 0) pool.freeLockedAt(previous) catch unreachable; // live, and no root publishes it
+        if (previous != 0) freeReleased(pool, previous);
     }
 
     /// The live block the link word at `offset` names, to be freed as it is replaced (0: none).
@@ -801,7 +870,7 @@ pub const Journal = struct {
         self.freeInto(pool, &change, old);
         self.commitChange(&change);
         self.roots.noteTarget(index, placed.g);
-        pool.freeLockedAt(old) catch unreachable; // live, and no root publishes it now
+        freeReleased(pool, old);
         return placed.g;
     }
 
@@ -823,28 +892,32 @@ pub const Journal = struct {
         pool.lock();
         defer pool.unlock();
         const Blocks = struct {
-            table: *const Table,
-            placement: *const Placement,
+            journal: *const Journal,
+            pool: @TypeOf(pool),
             pub fn lookup(blocks: @This(), g: u32) ?Live {
-                return blocks.table.lookup(blocks.placement, g);
+                const table = &blocks.journal.table;
+                if (table.kind == .variable) return table.lookup(blocks.pool.placementLocked(), g);
+                if (g < table.heap_start or g >= table.heap_end) return null;
+                return blocks.pool.liveLocked(g); // its own placement's, or the shared one's (shared_journal.zig)
             }
             pub fn slotOf(blocks: @This(), g: u32) ?u32 {
-                return blocks.table.slotOf(blocks.placement, g);
+                // A fixed-size block's record is its own slot (a block listed live may be freed meanwhile: liveList).
+                if (blocks.journal.table.kind == .fixed_size) return blocks.journal.table.fixedSlot(g);
+                return blocks.journal.liveSlot(blocks.pool, g);
             }
             pub fn isPublished(blocks: @This(), g: u32) bool {
-                return blocks.table.isPublished(blocks.slotOf(g).?);
+                return blocks.journal.table.isPublished(blocks.slotOf(g).?);
             }
         };
-        const blocks: Blocks = .{ .table = &self.table, .placement = pool.placementLocked() };
+        const blocks: Blocks = .{ .journal = self, .pool = pool };
         var reached = std.DynamicBitSetUnmanaged.initEmpty(self.gpa, self.table.words.len) catch return outOfMemory();
         defer reached.deinit(self.gpa);
         links.markReachable(self.gpa, blocks, self.media.base, &self.roots.targets, &reached) catch return outOfMemory();
-        const live = self.gpa.alloc(u32, pool.listLiveLocked(&.{})) catch return outOfMemory();
-        defer self.gpa.free(live);
-        assert(pool.listLiveLocked(live) == live.len);
+        const live = try self.liveList(pool);
+        defer self.gpa.free(live.buffer);
         var count: usize = 0;
-        for (live) |g| {
-            if (reached.isSet(blocks.slotOf(g).?)) continue;
+        for (live.items()) |g| {
+            if (reached.isSet(blocks.slotOf(g) orelse continue)) continue; // freed since it was listed
             if (count < out.len) out[count] = g;
             count += 1;
         }
@@ -864,6 +937,14 @@ const Change = struct {
         self.len += 1;
     }
 };
+
+/// Frees the block at `g` of `pool`, whose record a change just zeroed (live, and no root
+/// publishes it now), under the pool's lock. In a pool placed without the lock (shared_journal.zig)
+/// another thread's free of the same block (the caller's race: a free of what this call frees) may
+/// come first once its record is 0; that free wins, and the block is free either way.
+fn freeReleased(pool: anytype, g: u32) void {
+    pool.freeLockedAt(g) catch |err| assert(err == error.DoubleFree or err == error.InvalidPointer);
+}
 
 fn outOfMemory() Error {
     return status.fail(error.OutOfMemory, "no memory for a PMEM pool's bookkeeping", .{});

@@ -155,6 +155,22 @@ pub const Pages = struct {
         self.bits.setRangeValue(.{ .start = first, .end = last + 1 }, true);
     }
 
+    /// Whether a page the `bytes` at `start` touch is marked, read without the lock that marks
+    /// them: what a free that takes no lock asks (pmem/shared_journal.zig). A page marked meanwhile
+    /// is a link written into the block being freed: the caller's race. Atomic loads of the set's words.
+    pub fn anyMarked(self: *const Pages, start: usize, bytes: usize) bool {
+        if (bytes == 0) return false;
+        var page = self.pageOf(start);
+        const last = self.pageOf(start + bytes - 1);
+        while (page <= last) {
+            const bits = @atomicLoad(usize, &self.bits.masks[page / 64], .monotonic);
+            const mask = bits >> @intCast(page % 64);
+            if (mask != 0) return page + @ctz(mask) <= last;
+            page = (page / 64 + 1) * 64;
+        }
+        return false;
+    }
+
     /// The parts of a range that lie in marked pages, in order: each is one page's part.
     pub const Marked = struct {
         pages: *const Pages,

@@ -322,6 +322,15 @@ pub const Table = struct {
         }
     }
 
+    /// FixedSize: the record slot of the block that starts at `g` (block i's record is slot i),
+    /// live or not; null where no block starts there.
+    pub fn fixedSlot(self: *const Table, g: u32) ?u32 {
+        assert(self.kind == .fixed_size and self.stride > 0);
+        if (g < self.heap_start or (g - self.heap_start) % self.stride != 0) return null;
+        const slot = (g - self.heap_start) / self.stride;
+        return if (slot < self.words.len) slot else null;
+    }
+
     /// After the placement released the live block at `g` (`record`: the placement's record of it,
     /// FreeResult.freed.record): where the block was published, its record is zeroed, durably,
     /// before this returns, and the caller still holds the pool's lock, so no space is ever owned

@@ -216,6 +216,17 @@ pub const Tlsf = struct {
         return index;
     }
 
+    /// Whether `region` holds no live block: it is one free block, whole.
+    pub fn regionFree(self: *const Tlsf, region: Region) bool {
+        const at = mapping(region.len);
+        var index = self.heads[at.fl][at.sl];
+        while (index != nil) : (index = self.blocks.items[index].next_free) {
+            const block = self.blocks.items[index];
+            if (block.start == region.start) return block.size == region.len;
+        }
+        return false;
+    }
+
     /// Takes an empty region's single free block out of the lists, before the region is decommitted.
     pub fn removeRegion(self: *Tlsf, region: Region) void {
         assert(region.live_count == 0);

@@ -33,9 +33,9 @@
 //! With `lock_free` false the same stack is pushed and popped under a mutex: the "mutex" pool
 //! behind thread caches, which take and give back blocks in batches.
 //!
-//! Regions are added under `growth_mutex` (the caller's). They are removed (trim) only from a
-//! stack under its mutex whose pool no other thread may use (threadSafety "none": see
-//! `removeRegion`); lock-free stacks keep every region for the pool's life.
+//! Regions are added and removed (trim) under `growth_mutex` (the caller's); a region is removed
+//! only where all its blocks are on the stack, which `removeRegion` finds by taking the stack whole
+//! while other threads go on pushing and popping.
 const std = @import("std");
 const adaptive = @import("adaptive_mutex.zig");
 const Backoff = adaptive.Backoff;
@@ -206,12 +206,24 @@ pub const LockFreeFixed = struct {
     /// Adds every block of `region` and pushes them all with one swap of the head. Called under
     /// the growth lock; the region must not have been added before.
     pub fn addRegion(self: *LockFreeFixed, region: Region) error{OutOfMemory}!void {
+        const NoneLive = struct {
+            pub inline fn lookup(_: @This(), _: u32) ?Live {
+                return null;
+            }
+        };
+        return self.restoreRegion(region, NoneLive{});
+    }
+
+    /// Adds every block of `region` as addRegion does, but with the blocks `source.lookup(g)` says
+    /// are live (their requested bytes and id) made live, and only the others pushed: a PMEM pool's
+    /// placement rebuilt from its allocation table at open (pmem/shared_journal.zig). Under the
+    /// growth lock (or before the pool is published); the region must not have been added before.
+    pub fn restoreRegion(self: *LockFreeFixed, region: Region, source: anytype) error{OutOfMemory}!void {
         assert(region.committed and region.len >= self.stride);
         const count = region.len / self.stride;
         const first = self.numberOf(region.start);
         const last = self.numberOf(region.start + (count - 1) * self.stride);
-        assert(last >= first + count - 1); // numbers of one region's blocks are distinct
-        // Make every chunk first, so a failure leaves nothing half added.
+        assert(last >= first + count - 1);
         var index = first >> chunk_shift;
         while (index <= last >> chunk_shift) : (index += 1) {
             if (self.chunks[index].load(.monotonic) != null) continue;
@@ -219,9 +231,10 @@ pub const LockFreeFixed = struct {
             @memset(std.mem.asBytes(slab), 0); // every mark `off`
             self.chunks[index].store(&slab.chunk, .release);
         }
-        var previous: u32 = nil;
+        var head: u32 = nil;
+        var tail: u32 = nil;
         var slot = count;
-        while (slot > 0) { // linked in reverse, so blocks are handed out in address order
+        while (slot > 0) { // linked in reverse, so free blocks are handed out in address order
             slot -= 1;
             const g = region.start + slot * self.stride;
             const number = self.numberOf(g);
@@ -229,15 +242,24 @@ pub const LockFreeFixed = struct {
             const at = number & (chunk_blocks - 1);
             assert(chunk.start_plus_one[at].load(.monotonic) == 0);
             chunk.start_plus_one[at].store(g + 1, .monotonic);
+            if (source.lookup(g)) |live| {
+                assert(live.id != 0 and live.id < continued_flag);
+                chunk.requested_bytes[at].store(@intCast(live.requested_bytes), .monotonic);
+                chunk.state[at].store(live.id, .monotonic);
+                // Live: no entry on the stack (a region removed before left its marks clear).
+                assert(markWordOf(chunk, at).load(.monotonic) & (onBit(at) | onBit(at) << 32) == 0);
+                continue;
+            }
             chunk.state[at].store(0, .monotonic);
-            chunk.next[at].store(previous, .monotonic);
+            chunk.next[at].store(head, .monotonic);
             // Published by the push's swap of the head; a word may hold marks of another region's blocks.
             const before = markWordOf(chunk, at).fetchOr(onBit(at), .monotonic);
             assert(before & (onBit(at) | onBit(at) << 32) == 0);
-            previous = number;
+            if (tail == nil) tail = number;
+            head = number;
         }
         _ = self.block_count.fetchAdd(count, .monotonic);
-        self.pushChain(previous, self.numberOf(region.start + (count - 1) * self.stride));
+        if (head != nil) self.pushChain(head, tail);
     }
 
     inline fn lockList(self: *LockFreeFixed) void {
@@ -312,47 +334,80 @@ pub const LockFreeFixed = struct {
         return count;
     }
 
-    /// Takes the blocks of `region`, every one free and on the stack (`regionFree`, with every
-    /// cache of them given back), off the stack and out of the chunks, before it is decommitted.
-    /// Single-threaded: only a pool whose stack is under its mutex and that no other thread uses.
+    /// Takes the blocks of `region` off the stack and out of the chunks, before it is decommitted,
+    /// where every one of them is on the stack as a free block's entry (mark `on`: a stale entry's
+    /// block is a live run's); returns whether it did (else only stale entries left the stack, as
+    /// pops drop them). A block is live, on the stack, in one thread's cache, or in the hands of a
+    /// thread between its pop and its claim: on the stack, all of them, none is anywhere else, and
+    /// no thread can hand one out (a run is reserved under the growth lock, which the caller
+    /// holds). The stack is taken whole in one swap of the head (a pop in flight on another
+    /// thread then fails its swap: the tag moved on), sorted, and what stays is pushed back in
+    /// the order it was; meanwhile other threads push and pop as before, and one that finds the
+    /// stack empty waits on the growth lock, which the caller holds (regions change under it).
     /// Chunks stay (JavaScript views them); the region's words read "no block" again.
-    pub fn removeRegion(self: *LockFreeFixed, gpa: std.mem.Allocator, region: Region) error{OutOfMemory}!void {
-        assert(!self.lock_free and self.regionFree(region));
+    pub fn removeRegion(self: *LockFreeFixed, gpa: std.mem.Allocator, region: Region) error{OutOfMemory}!bool {
         const count = region.len / self.stride;
-        var kept: std.ArrayList(u32) = .empty;
-        defer kept.deinit(gpa);
-        try kept.ensureTotalCapacity(gpa, self.block_count.load(.monotonic));
-        self.lockList();
-        defer self.unlockList();
+        assert(count > 0);
+        var taken: std.ArrayList(u32) = .empty;
+        defer taken.deinit(gpa);
+        try taken.ensureTotalCapacity(gpa, self.block_count.load(.monotonic));
         const first = self.numberOf(region.start);
         const last = self.numberOf(region.start + (count - 1) * self.stride);
+        var top: u32 = nil;
+        {
+            self.lockList();
+            defer self.unlockList();
+            var head = self.head.load(.acquire);
+            while (self.head.cmpxchgWeak(head, (((head >> 32) +% 1) << 32) | nil, .acquire, .acquire)) |seen| head = seen;
+            top = @truncate(head);
+        }
+        var number = top;
+        while (number != nil) : (number = self.chunkOf(number).?.next[number & (chunk_blocks - 1)].load(.monotonic)) {
+            assert(taken.items.len < taken.capacity); // each block once: the chain is this thread's now
+            taken.appendAssumeCapacity(number);
+        }
+        // Each entry as a pop takes it, its marks cleared: a free block's (`on`) is kept, a stale
+        // one's (a run holds the block, live) is dropped, and the run's free pushes it again. A
+        // run's free that turned `stale` to `on` meanwhile made it a free block's; one that comes
+        // after finds both marks clear and pushes the block onto the stack the others now use.
         var removed: u32 = 0;
-        while (self.popLocked()) |number| {
-            if (number >= first and number <= last) removed += 1 else kept.appendAssumeCapacity(number);
+        var free_entries: usize = 0;
+        for (taken.items) |taken_number| {
+            const at = taken_number & (chunk_blocks - 1);
+            const before = markWordOf(self.chunkOf(taken_number).?, at).fetchAnd(~(onBit(at) | onBit(at) << 32), .acq_rel);
+            if (before & onBit(at) == 0) {
+                assert(before & (onBit(at) << 32) != 0); // an entry has its mark set while on the stack
+                continue;
+            }
+            taken.items[free_entries] = taken_number;
+            free_entries += 1;
+            removed += @intFromBool(taken_number >= first and taken_number <= last);
         }
-        assert(removed == count); // every block of the region was on the stack
-        var number = first;
-        while (number <= last) : (number += 1) {
-            const chunk = self.chunkOf(number).?;
-            const at = number & (chunk_blocks - 1);
-            chunk.start_plus_one[at].store(0, .monotonic);
-            chunk.state[at].store(0, .monotonic);
-            chunk.requested_bytes[at].store(0, .monotonic);
+        taken.shrinkRetainingCapacity(free_entries);
+        const whole = removed == count;
+        if (whole) {
+            var kept: usize = 0;
+            for (taken.items) |taken_number| {
+                if (taken_number >= first and taken_number <= last) continue;
+                taken.items[kept] = taken_number;
+                kept += 1;
+            }
+            taken.shrinkRetainingCapacity(kept);
+            var cleared = first;
+            while (cleared <= last) : (cleared += 1) {
+                const chunk = self.chunkOf(cleared).?;
+                const at = cleared & (chunk_blocks - 1);
+                assert(isFreeState(chunk.state[at].load(.monotonic)));
+                // Its entry was taken above: the marks a later region's block here starts from are clear.
+                assert(markWordOf(chunk, at).load(.monotonic) & (onBit(at) | onBit(at) << 32) == 0);
+                chunk.start_plus_one[at].store(0, .monotonic);
+                chunk.state[at].store(0, .monotonic);
+                chunk.requested_bytes[at].store(0, .monotonic);
+            }
+            _ = self.block_count.fetchSub(count, .monotonic);
         }
-        _ = self.block_count.fetchSub(count, .monotonic);
-        // The rest go back in the order they were popped.
-        var previous: u32 = nil;
-        var index = kept.items.len;
-        while (index > 0) {
-            index -= 1;
-            const kept_number = kept.items[index];
-            const kept_chunk = self.chunkOf(kept_number).?;
-            kept_chunk.next[kept_number & (chunk_blocks - 1)].store(previous, .monotonic);
-            _ = markWordOf(kept_chunk, kept_number & (chunk_blocks - 1)).fetchOr(onBit(kept_number & (chunk_blocks - 1)), .monotonic); // popped (stale entries dropped), on again
-            previous = kept_number;
-        }
-        const tag = (self.head.load(.monotonic) >> 32) +% 1;
-        self.head.store(tag << 32 | previous, .release);
+        self.pushBatch(taken.items); // on top of what other threads pushed meanwhile, marked `on` again
+        return whole;
     }
 
     /// Every block of `regions` (in any order; committed ones only), live runs as one block, in
@@ -1024,7 +1079,9 @@ test "lock-free fixed under a mutex: a free region is removed from the stack and
     try std.testing.expectEqual(@as(u32, 2), fixed.listLive(&.{ first, second }, &live));
     try std.testing.expectEqualSlices(u32, &.{ 0, 2 }, live[0..2]); // the run once, by its first block
 
-    try fixed.removeRegion(std.testing.allocator, second);
+    try std.testing.expect(!try fixed.removeRegion(std.testing.allocator, first)); // its blocks are live: it stays
+    try std.testing.expectEqual(@as(u64, 8), fixed.block_count.load(.monotonic));
+    try std.testing.expect(try fixed.removeRegion(std.testing.allocator, second));
     try std.testing.expectEqual(@as(u64, 4), fixed.block_count.load(.monotonic));
     var number: u32 = undefined;
     try std.testing.expect(fixed.markFreed(8, 0, &number) == .unknown_pointer); // no block starts there any more
@@ -1123,18 +1180,31 @@ test "lock-free fixed: a reserved run's entries stay on the stack, pops drop the
     try std.testing.expect(!seen[7]);
 }
 
-test "lock-free fixed: runs reserved and freed while threads pop and push single blocks: no block held twice, none lost" {
-    const threads = 3;
-    const rounds = 4000;
-    const blocks = 512;
-    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
-    defer fixed.deinit(false);
-    const regions = [_]Region{.{ .start = 0, .len = blocks, .committed = true, .live_count = 0 }};
-    try fixed.addRegion(regions[0]);
-    var owners: [blocks]std.atomic.Value(u32) = @splat(.init(0));
-    var failures: std.atomic.Value(u32) = .init(0);
-    var stop: std.atomic.Value(bool) = .init(false);
-    const Singles = struct {
+/// Pops every entry of `fixed` and checks that they are blocks 0 .. `blocks` - 1, each once.
+fn expectStackHoldsFirst(fixed: *LockFreeFixed, comptime blocks: usize) !void {
+    var all: [blocks + 1]u32 = undefined;
+    try std.testing.expectEqual(blocks, fixed.popBatch(&all));
+    var seen: [blocks]bool = @splat(false);
+    for (all[0..blocks]) |each| {
+        try std.testing.expect(each < blocks and !seen[each]); // each once
+        seen[each] = true;
+    }
+}
+
+
+/// Frees the run `run` of `count` blocks as shared_fixed.zig does: its first block marked freed,
+/// its later ones released, its entries given back.
+fn expectRunFreed(fixed: *LockFreeFixed, run: Claimed, count: u32) !void {
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(run.g, run.id, &number) == .freed);
+    fixed.releaseContinued(number, count);
+    fixed.unstale(number, count);
+}
+
+/// A thread of the race tests: pops up to 8 blocks, claims each (noting itself its owner in
+/// `owner_of`, counting a block some other thread owns as a failure), frees and pushes them, until `done`.
+fn SingleBlockChurn(comptime blocks: usize) type {
+    return struct {
         fn run(pool: *LockFreeFixed, owner_of: *[blocks]std.atomic.Value(u32), me: u32, failed: *std.atomic.Value(u32), done: *std.atomic.Value(bool)) void {
             var held: [8]u32 = undefined;
             while (!done.load(.acquire)) {
@@ -1148,12 +1218,27 @@ test "lock-free fixed: runs reserved and freed while threads pop and push single
                 for (held[0..count]) |number| {
                     owner_of[number].store(0, .release);
                     var freed: u32 = undefined;
+                    // A removed region's block (one handed out after its removal) fails here too.
                     if (pool.markFreed(number, 1, &freed) != .freed) _ = failed.fetchAdd(1, .monotonic);
                     pool.push(freed);
                 }
             }
         }
     };
+}
+
+test "lock-free fixed: runs reserved and freed while threads pop and push single blocks: no block held twice, none lost" {
+    const threads = 3;
+    const rounds = 4000;
+    const blocks = 512;
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    const regions = [_]Region{.{ .start = 0, .len = blocks, .committed = true, .live_count = 0 }};
+    try fixed.addRegion(regions[0]);
+    var owners: [blocks]std.atomic.Value(u32) = @splat(.init(0));
+    var failures: std.atomic.Value(u32) = .init(0);
+    var stop: std.atomic.Value(bool) = .init(false);
+    const Singles = SingleBlockChurn(blocks);
     var spawned: [threads]std.Thread = undefined;
     for (&spawned, 1..) |*thread, me| thread.* = try std.Thread.spawn(.{}, Singles.run, .{ &fixed, &owners, @as(u32, @intCast(me)), &failures, &stop });
     var prng = std.Random.DefaultPrng.init(3);
@@ -1166,19 +1251,159 @@ test "lock-free fixed: runs reserved and freed while threads pop and push single
             if (owners[number].swap(99, .acq_rel) != 0) _ = failures.fetchAdd(1, .monotonic);
         }
         for (first..first + count) |number| owners[number].store(0, .release);
-        var number: u32 = undefined;
-        try std.testing.expect(fixed.markFreed(run.g, run.id, &number) == .freed);
-        fixed.releaseContinued(number, count);
-        fixed.unstale(number, count);
+        try expectRunFreed(&fixed, run, count);
     }
     stop.store(true, .release);
     for (spawned) |thread| thread.join();
     try std.testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
-    var all: [blocks + 1]u32 = undefined;
-    try std.testing.expectEqual(@as(usize, blocks), fixed.popBatch(&all)); // none lost, none twice
-    var seen: [blocks]bool = @splat(false);
-    for (all[0..blocks]) |each| {
-        try std.testing.expect(!seen[each]);
-        seen[each] = true;
+    try expectStackHoldsFirst(&fixed, blocks); // none lost, none twice
+}
+
+test "lock-free fixed: a region a run holds is never removed, though its stale entries are all on the stack; reserved and freed, it is, its marks left clear" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    const low: Region = .{ .start = 0, .len = 16, .committed = true, .live_count = 0 };
+    const high: Region = .{ .start = 16, .len = 16, .committed = true, .live_count = 0 };
+    try fixed.addRegion(low);
+    try fixed.addRegion(high);
+    try std.testing.expect(fixed.reserveRun(16, 16)); // the whole high region: its entries stay, stale
+    const run = fixed.claimRun(16, 16, 16, 5);
+    try std.testing.expect(!fixed.regionFree(high));
+    // Every block of the region has an entry on the stack, but a live run's: it stays.
+    try std.testing.expect(!try fixed.removeRegion(std.testing.allocator, high));
+    try std.testing.expectEqual(@as(u64, 32), fixed.block_count.load(.monotonic));
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(run.g + 3, 0, &number) == .interior_pointer); // still the run's
+    try std.testing.expect(fixed.markFreed(run.g, run.id, &number) == .freed);
+    fixed.releaseContinued(number, 16);
+    fixed.unstale(number, 16); // its entries were dropped by the removal's look: all pushed again
+    try std.testing.expect(try fixed.removeRegion(std.testing.allocator, high));
+    try std.testing.expectEqual(@as(u64, 16), fixed.block_count.load(.monotonic));
+    try std.testing.expect(fixed.markFreed(16, 0, &number) == .unknown_pointer);
+    // Reserved and freed while its entries are still on the stack (stale, then on again): removed too.
+    try fixed.addRegion(high); // asserts the removed blocks' marks clear
+    try std.testing.expect(fixed.reserveRun(20, 8));
+    const again = fixed.claimRun(20, 8, 8, 6);
+    try expectRunFreed(&fixed, again, 8);
+    try std.testing.expect(try fixed.removeRegion(std.testing.allocator, high));
+    try fixed.addRegion(high);
+    try expectStackHoldsFirst(&fixed, 32);
+}
+
+test "lock-free fixed: a run live in one region while another is removed: its stale entries are dropped, its free pushes them once" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    const low: Region = .{ .start = 0, .len = 16, .committed = true, .live_count = 0 };
+    const high: Region = .{ .start = 16, .len = 16, .committed = true, .live_count = 0 };
+    try fixed.addRegion(low);
+    try fixed.addRegion(high);
+    const single = fixed.claimAs(fixed.pop().?, 8, 4); // block 16, off the stack
+    try std.testing.expectEqual(@as(u32, 16), single.g);
+    try std.testing.expect(fixed.reserveRun(4, 6));
+    const run = fixed.claimRun(4, 6, 6, 5);
+    try std.testing.expect(!try fixed.removeRegion(std.testing.allocator, high)); // block 16 is live
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(single.g, single.id, &number) == .freed);
+    fixed.push(number);
+    try std.testing.expect(try fixed.removeRegion(std.testing.allocator, high));
+    try std.testing.expect(fixed.regionFree(low) == false);
+    // The low region's free blocks are on the stack, the run's are not (their entries dropped).
+    try std.testing.expectEqual(@as(?u32, 10), fixed.lowestStackedRun(&.{low}, 6));
+    try expectRunFreed(&fixed, run, 6);
+    try std.testing.expectEqual(@as(?u32, 0), fixed.lowestStackedRun(&.{low}, 16));
+    try expectStackHoldsFirst(&fixed, 16);
+}
+
+test "lock-free fixed: threads pop and push while runs are reserved and freed and a region is removed and added again: no block held twice, none lost, none handed out of a removed region" {
+    const threads = 2;
+    const rounds = 3000;
+    const half = 256;
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    const both = [_]Region{
+        .{ .start = 0, .len = half, .committed = true, .live_count = 0 },
+        .{ .start = half, .len = half, .committed = true, .live_count = 0 },
+    };
+    try fixed.addRegion(both[0]);
+    try fixed.addRegion(both[1]);
+    var owners: [2 * half]std.atomic.Value(u32) = @splat(.init(0));
+    var failures: std.atomic.Value(u32) = .init(0);
+    var stop: std.atomic.Value(bool) = .init(false);
+    const Singles = SingleBlockChurn(2 * half);
+    var spawned: [threads]std.Thread = undefined;
+    for (&spawned, 1..) |*thread, me| thread.* = try std.Thread.spawn(.{}, Singles.run, .{ &fixed, &owners, @as(u32, @intCast(me)), &failures, &stop });
+    var prng = std.Random.DefaultPrng.init(5);
+    var high_present = true;
+    var removals: u32 = 0;
+    var refusals: u32 = 0;
+    for (0..rounds) |_| {
+        const regions = if (high_present) both[0..] else both[0..1];
+        const count = 2 + prng.random().uintLessThan(u32, 40);
+        const first = fixed.lowestStackedRun(regions, count);
+        const reserved = first != null and fixed.reserveRun(first.?, count);
+        const run = if (reserved) fixed.claimRun(first.?, count, count, 7) else undefined;
+        if (reserved) for (first.?..first.? + count) |number| {
+            if (owners[number].swap(99, .acq_rel) != 0) _ = failures.fetchAdd(1, .monotonic);
+        };
+        if (high_present) {
+            const removed = try fixed.removeRegion(std.testing.allocator, both[1]);
+            if (removed) {
+                removals += 1;
+                high_present = false;
+                try std.testing.expect(!reserved or first.? < half); // never under a live run
+            } else refusals += 1;
+        } else if (prng.random().boolean()) {
+            try fixed.addRegion(both[1]);
+            high_present = true;
+        }
+        if (reserved) {
+            for (first.?..first.? + count) |number| owners[number].store(0, .release);
+            try expectRunFreed(&fixed, run, count);
+        }
     }
+    stop.store(true, .release);
+    for (spawned) |thread| thread.join();
+    try std.testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
+    try std.testing.expect(removals > 0);
+    if (!high_present) try fixed.addRegion(both[1]);
+    try expectStackHoldsFirst(&fixed, 2 * half);
+}
+
+test "lock-free fixed: a placement restored with live blocks (a PMEM pool's reopening) serves runs around them, and a restored block freed joins one" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    const region: Region = .{ .start = 0, .len = 16, .committed = true, .live_count = 0 };
+    const Table = struct {
+        pub fn lookup(_: @This(), g: u32) ?Live {
+            return switch (g) {
+                2 => .{ .requested_bytes = 1, .id = 40 },
+                5 => .{ .requested_bytes = 1, .id = 41 },
+                9 => .{ .requested_bytes = 1, .id = 42 },
+                else => null,
+            };
+        }
+    };
+    try fixed.restoreRegion(region, Table{});
+    try std.testing.expectEqual(@as(u64, 16), fixed.block_count.load(.monotonic));
+    const regions = [_]Region{region};
+    try std.testing.expectEqual(@as(?u32, 6), fixed.lowestStackedRun(&regions, 3)); // 0 1 | 2 live | 3 4 | 5 live | 6 7 8
+    try std.testing.expect(!fixed.reserveRun(8, 2)); // 9 is live: no entry, never reserved
+    try std.testing.expect(fixed.reserveRun(6, 3));
+    const run = fixed.claimRun(6, 3, 3, 50);
+    try std.testing.expectEqual(@as(u32, 0), fixed.pop().?); // address order; live blocks never come
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(2, 41, &number) == .reused); // the restored id is checked
+    try std.testing.expect(fixed.markFreed(2, 40, &number) == .freed);
+    fixed.push(number);
+    try std.testing.expectEqual(@as(?u32, 1), fixed.lowestStackedRun(&regions, 4)); // 1 2 3 4: the restored block joins
+    try std.testing.expect(fixed.reserveRun(1, 4));
+    const joined = fixed.claimRun(1, 4, 4, 51);
+    try expectRunFreed(&fixed, run, 3);
+    try expectRunFreed(&fixed, joined, 4);
+    for ([_][2]u32{ .{ 5, 41 }, .{ 9, 42 } }) |live| {
+        try std.testing.expect(fixed.markFreed(live[0], live[1], &number) == .freed);
+        fixed.push(number);
+    }
+    fixed.push(0);
+    try expectStackHoldsFirst(&fixed, 16);
 }

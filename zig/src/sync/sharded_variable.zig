@@ -72,8 +72,8 @@ pub const ShardedVariable = struct {
     pub fn addRegion(self: *ShardedVariable, region: arena_mod.Region) error{OutOfMemory}!void {
         const shard_index = myShard();
         const first_unit = region.start / arena_mod.unit_granules;
-        const units = region.len / arena_mod.unit_granules;
-        for (first_unit..first_unit + units) |unit| {
+        const end_unit = std.math.divCeil(u64, region.end(), arena_mod.unit_granules) catch unreachable; // a region cut short at maxSize ends inside its last unit
+        for (first_unit..end_unit) |unit| {
             const chunk = &self.owners[unit / owner_chunk_units];
             const owned = chunk.load(.acquire) orelse blk: {
                 const fresh = try self.gpa.create([owner_chunk_units]u8);
@@ -87,6 +87,32 @@ pub const ShardedVariable = struct {
         shard.mutex.lock();
         defer shard.mutex.unlock();
         try shard.tlsf.addRegion(region);
+    }
+
+    /// Whether `region` holds no live block (under its shard's lock: a moment's view).
+    pub fn regionFree(self: *ShardedVariable, region: arena_mod.Region) bool {
+        const shard = self.ownerOf(region.start) orelse return false;
+        shard.mutex.lock();
+        defer shard.mutex.unlock();
+        return shard.tlsf.regionFree(region);
+    }
+
+    /// Takes `region` out of its shard where it holds no live block; returns whether it did. Under
+    /// the growth lock. Safe while other threads allocate and free: a shard's TLSF changes only
+    /// under its lock, held here, and a region that is one free block has nothing any thread
+    /// holds; its units name no shard afterwards (a stale free is then a pointer in no region).
+    pub fn removeRegion(self: *ShardedVariable, region: arena_mod.Region) bool {
+        const shard = self.ownerOf(region.start) orelse return false;
+        shard.mutex.lock();
+        defer shard.mutex.unlock();
+        if (!shard.tlsf.regionFree(region)) return false;
+        shard.tlsf.removeRegion(region);
+        const end_unit = std.math.divCeil(u64, region.end(), arena_mod.unit_granules) catch unreachable;
+        for (region.start / arena_mod.unit_granules..end_unit) |unit| {
+            const chunk = self.owners[unit / owner_chunk_units].load(.acquire).?;
+            @atomicStore(u8, &chunk[unit % owner_chunk_units], 0, .release);
+        }
+        return true;
     }
 
     fn ownerOf(self: *const ShardedVariable, g: u32) ?*Shard {
@@ -144,8 +170,8 @@ pub const ShardedVariable = struct {
                 defer sharded.growth_mutex.unlock();
                 stats.* = pool.statsRecord().*;
                 const space = sharded.figures(stats, pool.alignmentGranules());
-                assert(space.free <= pool.committedBytes());
-                stats.bytes_allocated = pool.committedBytes() - space.free;
+                assert(space.free <= pool.placeableBytes());
+                stats.bytes_allocated = pool.placeableBytes() - space.free;
                 assert(stats.bytes_allocated >= stats.bytes_in_use); // one moment's reading (figures)
                 return pool.spaceWith(space.free, space.largest);
             }
@@ -184,13 +210,13 @@ pub const ShardedVariable = struct {
                 return pool.shardedVariable().?.addRegion(region);
             }
 
-            /// A shard's regions are never removed.
             pub fn trims(_: *const Pool) bool {
-                return false;
+                return true;
             }
 
-            pub fn removeRegion(_: *Pool, _: u32, _: arena_mod.Region) Pool.Removal {
-                unreachable; // trims() says no
+            /// Under the growth lock: only a region that is one free block of its shard goes.
+            pub fn removeRegion(pool: *Pool, _: u32, region: arena_mod.Region) Pool.Removal {
+                return if (pool.shardedVariable().?.removeRegion(region)) .removed else .kept;
             }
         };
     }
@@ -209,7 +235,7 @@ pub const ShardedVariable = struct {
         defer self.growth_mutex.unlock();
         // Another thread may have freed into this shard meanwhile; else grow it.
         if (try self.placeIn(shard, granules, alignment_granules, id, size)) |g| return .{ .g = g, .id = id };
-        if (pool.growFor(pool.regionBytesFor(size)) != null) {
+        if (pool.growForReleasing(pool.regionBytesFor(size)) != null) {
             if (try self.placeIn(shard, granules, alignment_granules, id, size)) |g| return .{ .g = g, .id = id };
         }
         // No room to grow: any other shard with room will do.

@@ -174,12 +174,21 @@ pub const SharedFixed = struct {
         _ = self.counters.peak_requested_bytes.fetchMax(now.requested_bytes, .monotonic);
     }
 
-    /// Whether trim may give regions back: only where one thread uses the pool and its stack is
-    /// under a mutex (threadSafety "none"), so no other thread takes a block meanwhile and no
-    /// magazine or other thread's cache holds one (the caller's JavaScript cache flushed first).
-    pub fn trims(self: *const SharedFixed) bool {
-        assert(!(self.exclusive and (self.fixed.lock_free or self.cached)));
-        return !self.fixed.lock_free and !self.cached and self.exclusive;
+    /// Whether trim may give regions back: always. A region goes back only where every block of
+    /// it is on the shared stack (lockfree_fixed.zig `removeRegion`): none live, none in a thread's
+    /// cache, none being handed out. Other threads' caches keep their regions until they flush
+    /// (flushThreadCaches(), or as the thread ends); the caller gives its own back first (`trimming`).
+    pub fn trims(_: *const SharedFixed) bool {
+        return true;
+    }
+
+    /// What trim holds while it gives regions back: the growth lock (the arena and the growth
+    /// figures change under it), with the calling thread's magazine given back first, since its
+    /// blocks may be all that keeps a region. The caller's JavaScript cache was flushed before
+    /// the call (src/pool.ts trim). Unlock with `growth_mutex.unlock()`.
+    pub fn trimming(self: *SharedFixed) void {
+        self.growth_mutex.lock();
+        if (self.cached and self.handle >= 0) _ = thread_cache.giveBack(self.owner(), &self.fixed);
     }
 
     /// A placement snapshot.zig walks (as it walks the strategies): the blocks of `regions`.
@@ -318,12 +327,12 @@ pub const SharedFixed = struct {
                 return pool.sharedFixed().?.trims(); // else its regions are never removed (lockfree_fixed.zig)
             }
 
-            /// One thread's pool: its blocks are all on the stack once free.
+            /// Under the growth lock: only a region all of whose blocks are on the stack goes.
             pub fn removeRegion(pool: *Pool, _: u32, region: Region) Pool.Removal {
                 const shared = pool.sharedFixed().?;
-                if (!shared.fixed.regionFree(region)) return .kept;
-                shared.fixed.removeRegion(pool.allocator(), region) catch return .stop; // no memory to sort the stack: keep the rest
-                return .removed;
+                if (!shared.fixed.regionFree(region)) return .kept; // a live block: no need to take the stack
+                const removed = shared.fixed.removeRegion(pool.allocator(), region) catch return .stop; // no memory to sort the stack: keep the rest
+                return if (removed) .removed else .kept;
             }
         };
     }
@@ -533,10 +542,20 @@ pub const SharedFixed = struct {
 
     /// Frees the block at `g` (with `expected_id` not 0, only while it holds that allocation).
     pub fn free(self: *SharedFixed, pool_name: []const u8, g: u32, expected_id: u32, granule_bytes: u64) Error!void {
+        return self.freeNoting(pool_name, g, expected_id, granule_bytes, struct {
+            pub inline fn freed(_: @This(), _: u32, _: u32) void {}
+        }{});
+    }
+
+    /// `free`, telling `note.freed(g, requested_bytes)` once the block is marked freed (its free
+    /// won: no other thread frees it) and before it goes back where another thread can take it
+    /// (a PMEM pool's journal zeroes its record there: pmem/shared_journal.zig).
+    pub inline fn freeNoting(self: *SharedFixed, pool_name: []const u8, g: u32, expected_id: u32, granule_bytes: u64, note: anytype) Error!void {
         var number: u32 = undefined;
         const at_bytes = @as(u64, g) * granule_bytes;
         switch (self.fixed.markFreed(g, expected_id, &number)) {
             .freed => |freed| {
+                note.freed(g, freed.requested_bytes);
                 self.counters.recordFree(freed.requested_bytes);
                 const count = self.blocksFor(freed.requested_bytes);
                 if (count > 1) return self.freeRun(number, count);

@@ -75,6 +75,13 @@ pub const StripedCounters = struct {
         _ = stripe.frees.fetchAdd(1, .release);
     }
 
+    /// `count` allocations of `requested_bytes` in all at once (a PMEM pool's blocks found live at open).
+    pub fn recordAllocs(self: *StripedCounters, count: u64, requested_bytes: u64) void {
+        const stripe = self.mine();
+        _ = stripe.allocations.fetchAdd(count, .monotonic);
+        _ = stripe.allocated_bytes.fetchAdd(requested_bytes, .release);
+    }
+
     /// `count` frees of `requested_bytes` in all at once (a pool's reset).
     pub fn recordFrees(self: *StripedCounters, count: u64, requested_bytes: u64) void {
         const stripe = self.mine();
