@@ -199,10 +199,23 @@ pub const Fixed = struct {
     }
 
     /// Blocks in the live allocation whose first block is `slot`: 1, or a run's length.
+    /// The run ends where the `continued` bits after `slot` stop: read a word of 64 at a time
+    /// (bits past the region's blocks are clear).
     fn runBlocks(region: *const RegionBlocks, slot: u32) u32 {
         assert(region.live.isSet(slot) and !region.continued.isSet(slot));
+        const word_bits = @bitSizeOf(std.DynamicBitSetUnmanaged.MaskInt);
         var end = slot + 1;
-        while (end < region.count and region.continued.isSet(end)) end += 1;
+        while (end < region.count) {
+            const left_in_word = word_bits - end % word_bits;
+            const ones = @ctz(~(region.continued.masks[end / word_bits] >> @intCast(end % word_bits)));
+            if (ones < left_in_word) {
+                end += ones;
+                break;
+            }
+            end += left_in_word;
+        }
+        end = @min(end, region.count);
+        assert(end == region.count or !region.continued.isSet(end));
         return end - slot;
     }
 
@@ -225,19 +238,39 @@ pub const Fixed = struct {
         }
         // Capacity for every block of every region was reserved when the region was added.
         assert(self.block_count <= self.free_stack.capacity);
-        var back = count;
-        while (back > 0) { // pushed last first, so the run's blocks are handed out in address order
-            back -= 1;
-            if (count > 1 and region.stale.isSet(slot + back)) { // its entry is still on the stack: free again, it serves
-                region.stale.unset(slot + back);
-                self.stale_count -= 1;
-                continue;
-            }
-            self.free_stack.appendAssumeCapacity(g + back * self.stride);
-        }
+        if (count == 1) self.free_stack.appendAssumeCapacity(g) else self.releaseRunEntries(region, slot, count);
         self.live_count -= count;
         assert(self.free_stack.items.len == self.block_count - self.live_count + self.stale_count);
         return .{ .freed = .{ .granules = count * self.stride, .requested_bytes = region.requested_bytes[slot], .id = region.ids[slot] } };
+    }
+
+    /// Gives the blocks `slot` .. `slot + count - 1` of a run just freed their entries: those whose
+    /// entries are still on the stack (`stale`) serve again as they are, the others are pushed,
+    /// the last first, so the run's blocks are handed out in address order. A word of 64 at a time.
+    fn releaseRunEntries(self: *Fixed, region: *RegionBlocks, slot: u32, count: u32) void {
+        assert(count >= 2 and slot + count <= region.count);
+        const MaskInt = std.DynamicBitSetUnmanaged.MaskInt;
+        const word_bits = @bitSizeOf(MaskInt);
+        var stale_blocks: u64 = 0;
+        var end = slot + count; // blocks from `end` on are done
+        while (end > slot) {
+            const start = @max(slot, (end - 1) / word_bits * word_bits);
+            const width = end - start;
+            const range: MaskInt = (if (width == word_bits) ~@as(MaskInt, 0) else (@as(MaskInt, 1) << @intCast(width)) - 1) << @intCast(start % word_bits);
+            const word = &region.stale.masks[start / word_bits];
+            const stale = word.* & range;
+            stale_blocks += @popCount(stale);
+            word.* &= ~range;
+            var fresh = ~stale & range;
+            while (fresh != 0) { // the highest first
+                const bit: u32 = word_bits - 1 - @clz(fresh);
+                fresh &= ~(@as(MaskInt, 1) << @intCast(bit));
+                self.free_stack.appendAssumeCapacity(region.start + (start / word_bits * word_bits + bit) * self.stride);
+            }
+            end = start;
+        }
+        assert(stale_blocks <= self.stale_count);
+        self.stale_count -= stale_blocks;
     }
 
     pub fn lookup(self: *const Fixed, region_index: u32, g: u32) ?Live {

@@ -20,6 +20,16 @@
 //! size, the others `continued_flag | last id`, so a free of one of them is an interior pointer
 //! and their ids still count up when they are single blocks again.
 //!
+//! A run is placed where the blocks' state words and stack marks (below), read 64 at a time, show
+//! the lowest `count` blocks in a row that are free and on the shared stack (address-ordered first
+//! fit): `reserveRun` turns each one's mark from `on` to `stale`, one compare-and-swap a block,
+//! and leaves its entry on the stack. A pop drops an entry whose mark it finds `stale` (the block
+//! is a run's); a free of the run turns each mark back to `on` where the entry is still there, and
+//! pushes only the blocks whose entries a pop dropped. So a run costs a scan of words and a step a
+//! block, never a drain of the stack, and a block never has two entries: a block in a thread
+//! cache is free but off the stack (mark `off`), and no run takes it. The mark is one atomic
+//! byte a block beside its chunk (JavaScript's view of the chunk is unchanged).
+//!
 //! With `lock_free` false the same stack is pushed and popped under a mutex: the "mutex" pool
 //! behind thread caches, which take and give back blocks in batches.
 //!
@@ -53,7 +63,40 @@ pub const Chunk = struct {
     start_plus_one: [chunk_blocks]std.atomic.Value(u32),
 };
 
+/// Where a block's entry on the free stack stands, two bits a block: neither set, none (live, in
+/// a thread cache, or in a caller's hands between a pop and a claim); `on`, one, for a free block;
+/// `stale`, one, left there by `reserveRun` for a block a run holds (a pop drops it, the run's
+/// free turns it `on`). Never both. A word holds 32 blocks' marks: `on` bits in its low half,
+/// `stale` bits in its high half, so a run's reservation or free turns 32 marks with one
+/// compare-and-swap, and a pop reads and clears its block's two with one fetch-and-clear.
+const MarkWord = u64;
+const marks_per_word = 32;
+const on_half: MarkWord = 0xffff_ffff;
+
+/// A chunk and its blocks' stack marks, allocated together: `chunks` holds the chunk (JavaScript
+/// views it alone), and the marks are found from it (`marksOf`).
+const Slab = struct {
+    chunk: Chunk,
+    marks: [chunk_blocks / marks_per_word]std.atomic.Value(MarkWord),
+};
+
+fn marksOf(chunk: *Chunk) *[chunk_blocks / marks_per_word]std.atomic.Value(MarkWord) {
+    const slab: *Slab = @alignCast(@fieldParentPtr("chunk", chunk)); // chunks are made only as a slab's
+    return &slab.marks;
+}
+
+/// The `on` bit of the block at `at` in its chunk (`<< 32`: its `stale` bit), and its word.
+fn onBit(at: u32) MarkWord {
+    return @as(MarkWord, 1) << @intCast(at % marks_per_word);
+}
+
+fn markWordOf(chunk: *Chunk, at: u32) *std.atomic.Value(MarkWord) {
+    assert(at < chunk_blocks);
+    return &marksOf(chunk)[at / marks_per_word];
+}
+
 comptime {
+    assert(chunk_blocks % marks_per_word == 0);
     assert(@offsetOf(Chunk, "state") == 0);
     assert(@offsetOf(Chunk, "requested_bytes") == 4 * chunk_blocks);
     assert(@offsetOf(Chunk, "next") == 8 * chunk_blocks);
@@ -111,7 +154,7 @@ pub const LockFreeFixed = struct {
     /// With `keep_chunks`, the chunks stay allocated for the life of the process: JavaScript views
     /// of them in other threads (js_cache.zig) may still read them once before they see the pool closed.
     pub fn deinit(self: *LockFreeFixed, keep_chunks: bool) void {
-        if (!keep_chunks) for (self.chunks) |*slot| if (slot.load(.monotonic)) |chunk| self.gpa.destroy(chunk);
+        if (!keep_chunks) for (self.chunks) |*slot| if (slot.load(.monotonic)) |chunk| self.gpa.destroy(@as(*Slab, @alignCast(@fieldParentPtr("chunk", chunk))));
         self.gpa.free(self.chunks);
         self.* = undefined;
     }
@@ -184,9 +227,9 @@ pub const LockFreeFixed = struct {
         var index = first >> chunk_shift;
         while (index <= last >> chunk_shift) : (index += 1) {
             if (self.chunks[index].load(.monotonic) != null) continue;
-            const chunk = try self.gpa.create(Chunk);
-            @memset(std.mem.asBytes(chunk), 0);
-            self.chunks[index].store(chunk, .release);
+            const slab = try self.gpa.create(Slab);
+            @memset(std.mem.asBytes(slab), 0); // every mark `off`
+            self.chunks[index].store(&slab.chunk, .release);
         }
         var head: u32 = nil;
         var tail: u32 = nil;
@@ -203,10 +246,15 @@ pub const LockFreeFixed = struct {
                 assert(live.id != 0 and live.id < continued_flag);
                 chunk.requested_bytes[at].store(@intCast(live.requested_bytes), .monotonic);
                 chunk.state[at].store(live.id, .monotonic);
+                // Live: no entry on the stack (a region removed before left its marks clear).
+                assert(markWordOf(chunk, at).load(.monotonic) & (onBit(at) | onBit(at) << 32) == 0);
                 continue;
             }
             chunk.state[at].store(0, .monotonic);
             chunk.next[at].store(head, .monotonic);
+            // Published by the push's swap of the head; a word may hold marks of another region's blocks.
+            const before = markWordOf(chunk, at).fetchOr(onBit(at), .monotonic);
+            assert(before & (onBit(at) | onBit(at) << 32) == 0);
             if (tail == nil) tail = number;
             head = number;
         }
@@ -243,6 +291,9 @@ pub const LockFreeFixed = struct {
                 const state = chunk.state[at].load(.monotonic);
                 chunk.state[at].store(if (state == 0) 0 else freed_flag | (state & ~(freed_flag | continued_flag)), .monotonic);
                 chunk.next[at].store(first, .monotonic);
+                // Every entry fresh: a stale one is gone with the old stack.
+                _ = markWordOf(chunk, at).fetchAnd(~(onBit(at) << 32), .monotonic);
+                _ = markWordOf(chunk, at).fetchOr(onBit(at), .monotonic);
                 if (last == nil) last = number;
                 first = number;
             }
@@ -284,10 +335,12 @@ pub const LockFreeFixed = struct {
     }
 
     /// Takes the blocks of `region` off the stack and out of the chunks, before it is decommitted,
-    /// where every one of them is on the stack; returns whether it did (else nothing changed). A
-    /// block is live, on the stack, in one thread's cache, or in the hands of a thread between its
-    /// pop and its claim: on the stack, all of them, none is anywhere else, and no thread can hand
-    /// one out. The stack is taken whole in one swap of the head (a pop in flight on another
+    /// where every one of them is on the stack as a free block's entry (mark `on`: a stale entry's
+    /// block is a live run's); returns whether it did (else only stale entries left the stack, as
+    /// pops drop them). A block is live, on the stack, in one thread's cache, or in the hands of a
+    /// thread between its pop and its claim: on the stack, all of them, none is anywhere else, and
+    /// no thread can hand one out (a run is reserved under the growth lock, which the caller
+    /// holds). The stack is taken whole in one swap of the head (a pop in flight on another
     /// thread then fails its swap: the tag moved on), sorted, and what stays is pushed back in
     /// the order it was; meanwhile other threads push and pop as before, and one that finds the
     /// stack empty waits on the growth lock, which the caller holds (regions change under it).
@@ -308,13 +361,29 @@ pub const LockFreeFixed = struct {
             while (self.head.cmpxchgWeak(head, (((head >> 32) +% 1) << 32) | nil, .acquire, .acquire)) |seen| head = seen;
             top = @truncate(head);
         }
-        var removed: u32 = 0;
         var number = top;
         while (number != nil) : (number = self.chunkOf(number).?.next[number & (chunk_blocks - 1)].load(.monotonic)) {
             assert(taken.items.len < taken.capacity); // each block once: the chain is this thread's now
             taken.appendAssumeCapacity(number);
-            removed += @intFromBool(number >= first and number <= last);
         }
+        // Each entry as a pop takes it, its marks cleared: a free block's (`on`) is kept, a stale
+        // one's (a run holds the block, live) is dropped, and the run's free pushes it again. A
+        // run's free that turned `stale` to `on` meanwhile made it a free block's; one that comes
+        // after finds both marks clear and pushes the block onto the stack the others now use.
+        var removed: u32 = 0;
+        var free_entries: usize = 0;
+        for (taken.items) |taken_number| {
+            const at = taken_number & (chunk_blocks - 1);
+            const before = markWordOf(self.chunkOf(taken_number).?, at).fetchAnd(~(onBit(at) | onBit(at) << 32), .acq_rel);
+            if (before & onBit(at) == 0) {
+                assert(before & (onBit(at) << 32) != 0); // an entry has its mark set while on the stack
+                continue;
+            }
+            taken.items[free_entries] = taken_number;
+            free_entries += 1;
+            removed += @intFromBool(taken_number >= first and taken_number <= last);
+        }
+        taken.shrinkRetainingCapacity(free_entries);
         const whole = removed == count;
         if (whole) {
             var kept: usize = 0;
@@ -329,13 +398,15 @@ pub const LockFreeFixed = struct {
                 const chunk = self.chunkOf(cleared).?;
                 const at = cleared & (chunk_blocks - 1);
                 assert(isFreeState(chunk.state[at].load(.monotonic)));
+                // Its entry was taken above: the marks a later region's block here starts from are clear.
+                assert(markWordOf(chunk, at).load(.monotonic) & (onBit(at) | onBit(at) << 32) == 0);
                 chunk.start_plus_one[at].store(0, .monotonic);
                 chunk.state[at].store(0, .monotonic);
                 chunk.requested_bytes[at].store(0, .monotonic);
             }
             _ = self.block_count.fetchSub(count, .monotonic);
         }
-        self.pushBatch(taken.items); // on top of what other threads pushed meanwhile
+        self.pushBatch(taken.items); // on top of what other threads pushed meanwhile, marked `on` again
         return whole;
     }
 
@@ -359,14 +430,147 @@ pub const LockFreeFixed = struct {
     }
 
     /// Whether some committed region of `regions` has `count` free blocks in a row (blocks in
-    /// thread caches count as free: a run on the stack needs one here, not the other way round).
-    /// Reads state words 64 at a time. On a pool other threads use, a moment's view.
+    /// thread caches count as free). Reads state words 64 at a time. On a pool other threads use,
+    /// a moment's view.
     pub fn hasFreeRun(self: *const LockFreeFixed, regions: []const Region, count: u32) bool {
         assert(count >= 1);
         for (regions) |region| {
             if (self.regionBlocks(region) >= count and free_runs.firstFreeRun(self, region, count) != null) return true;
         }
         return false;
+    }
+
+    /// The number of the lowest block that starts `count` blocks in a row, each free with its
+    /// entry on the stack (mark `on`: not in a thread cache, not a run's), in one committed region
+    /// of `regions` (address-ordered first fit), or null where there is none. Reads state words
+    /// and marks 64 at a time. On a pool other threads use, a moment's view: `reserveRun` tells.
+    pub fn lowestStackedRun(self: *const LockFreeFixed, regions: []const Region, count: u32) ?u32 {
+        assert(count >= 1);
+        const stacked: Stacked = .{ .fixed = self };
+        var lowest: ?u32 = null;
+        for (regions) |region| {
+            if (self.regionBlocks(region) < count) continue;
+            const first = self.numberOf(region.start);
+            if (lowest != null and first > lowest.?) continue; // a region above the run found
+            const slot = free_runs.firstFreeRun(&stacked, region, count) orelse continue;
+            lowest = first + slot;
+        }
+        return lowest;
+    }
+
+    /// The blocks as `lowestStackedRun` reads them: in use where not free or not on the stack.
+    const Stacked = struct {
+        fixed: *const LockFreeFixed,
+
+        pub fn regionBlocks(self: *const Stacked, region: Region) u32 {
+            return self.fixed.regionBlocks(region);
+        }
+
+        pub fn usedWord(self: *const Stacked, region: Region, slot: u32, valid: u7) free_runs.Word {
+            return self.fixed.usedWord(region, slot, valid) | self.fixed.offStackWord(region, slot, valid);
+        }
+    };
+
+    /// Bit i set where block `slot + i` of `region` has no live entry on the stack (`on` clear), i < `valid`.
+    fn offStackWord(self: *const LockFreeFixed, region: Region, slot: u32, valid: u7) free_runs.Word {
+        assert(region.committed and valid >= 1 and slot + valid <= region.len / self.stride);
+        const first = self.numberOf(region.start) + slot;
+        var on: free_runs.Word = 0;
+        var got: u32 = 0;
+        while (got < valid) { // up to three words of marks, in up to two chunks
+            const number = first + got;
+            const at = number & (chunk_blocks - 1);
+            const shift: u6 = @intCast(at % marks_per_word);
+            const take: u32 = @min(marks_per_word - shift, valid - got);
+            const word = markWordOf(self.chunkOf(number).?, at).load(.monotonic);
+            on |= ((word & on_half) >> shift & ((@as(MarkWord, 1) << @intCast(take)) - 1)) << @intCast(got);
+            got += take;
+        }
+        const valid_bits: free_runs.Word = if (valid == free_runs.word_blocks) ~@as(free_runs.Word, 0) else (@as(free_runs.Word, 1) << @intCast(valid)) - 1;
+        return ~on & valid_bits;
+    }
+
+    /// Calls `step(context, base, word, mask)` for blocks `first` .. `first + count - 1` a word of
+    /// marks at a time: `mask` holds the `on` bits of the blocks of that word among them, bit i
+    /// block `base + i` (a chunk holds a whole number of words). Stops,
+    /// returning how many blocks were done, where `step` returns false.
+    fn eachMarkWord(self: *const LockFreeFixed, first: u32, count: u32, context: anytype, comptime step: anytype) u32 {
+        var done: u32 = 0;
+        while (done < count) {
+            const number = first + done;
+            const at = number & (chunk_blocks - 1);
+            const shift: u6 = @intCast(at % marks_per_word);
+            const take: u32 = @min(marks_per_word - shift, count - done);
+            const mask: MarkWord = (((@as(MarkWord, 1) << @intCast(take)) - 1) << shift);
+            if (!step(context, number - shift, markWordOf(self.chunkOf(number).?, at), mask)) return done;
+            done += take;
+        }
+        assert(done == count);
+        return done;
+    }
+
+    /// Takes blocks `first` .. `first + count - 1` (one region's) for a run where every one is
+    /// on the stack and free: turns their marks from `on` to `stale`, 32 with one
+    /// compare-and-swap, leaving the entries for pops to drop. Where one is not (another thread
+    /// popped it since the scan), the marks turned so far go back (`unstale`) and it returns
+    /// false. Under the caller's growth lock (one reservation at a time); pops and pushes go on.
+    pub fn reserveRun(self: *LockFreeFixed, first: u32, count: u32) bool {
+        assert(count >= 1);
+        const Reserve = struct {
+            fn step(_: void, _: u32, word: *std.atomic.Value(MarkWord), mask: MarkWord) bool {
+                var seen = word.load(.monotonic);
+                while (true) {
+                    if (seen & mask != mask) return false; // one of them is off the stack now
+                    assert(seen & (mask << 32) == 0); // never both
+                    seen = word.cmpxchgWeak(seen, (seen & ~mask) | (mask << 32), .acq_rel, .monotonic) orelse return true;
+                }
+            }
+        };
+        const reserved = self.eachMarkWord(first, count, {}, Reserve.step);
+        if (reserved == count) {
+            // An entry whose mark was `on` is a free block's: a pop claims only after it clears `on` itself.
+            assert(isFreeState(self.stateOf(first).?) and isFreeState(self.stateOf(first + count - 1).?));
+            return true;
+        }
+        self.unstale(first, reserved);
+        return false;
+    }
+
+    /// Gives blocks `first` .. `first + count - 1`, marked `stale` by `reserveRun` and free (a
+    /// reservation undone, or a run's blocks once its free marked them freed), their entries
+    /// back: `stale` turns `on` where the entry is still on the stack (32 with one
+    /// compare-and-swap), and those a pop dropped meanwhile are pushed, up to 64 at a time.
+    pub fn unstale(self: *LockFreeFixed, first: u32, count: u32) void {
+        assert(count == 0 or (isFreeState(self.stateOf(first).?) and isFreeState(self.stateOf(first + count - 1).?)));
+        const Dropped = struct {
+            fixed: *LockFreeFixed,
+            numbers: [free_runs.word_blocks]u32 = undefined,
+            pending: usize = 0,
+
+            fn step(dropped: *@This(), base: u32, word: *std.atomic.Value(MarkWord), mask: MarkWord) bool {
+                var seen = word.load(.monotonic);
+                const stale = while (true) {
+                    const stale = (seen >> 32) & mask;
+                    assert(seen & mask == 0); // none of them is on the stack as a free block
+                    seen = word.cmpxchgWeak(seen, (seen & ~(stale << 32)) | stale, .acq_rel, .monotonic) orelse break stale;
+                };
+                var gone = mask & ~stale; // entries a pop dropped: only this thread may push them
+                while (gone != 0) : (gone &= gone - 1) {
+                    dropped.numbers[dropped.pending] = base + @ctz(gone);
+                    dropped.pending += 1;
+                    if (dropped.pending == dropped.numbers.len) dropped.flush();
+                }
+                return true;
+            }
+
+            fn flush(dropped: *@This()) void {
+                dropped.fixed.pushBatch(dropped.numbers[0..dropped.pending]);
+                dropped.pending = 0;
+            }
+        };
+        var dropped: Dropped = .{ .fixed = self };
+        _ = self.eachMarkWord(first, count, &dropped, Dropped.step);
+        dropped.flush();
     }
 
     /// Blocks of a region (free_runs.zig asks these two): none where it is not committed.
@@ -442,10 +646,15 @@ pub const LockFreeFixed = struct {
 
     /// Pushes the chain `first` .. `last` (already linked through `next`) with one swap of the head.
     fn pushChain(self: *LockFreeFixed, first: u32, last: u32) void {
-        assert(first != nil and last != nil);
-        const last_chunk = self.chunkOf(last).?;
         self.lockList();
         defer self.unlockList();
+        self.pushChainLocked(first, last);
+    }
+
+    /// `pushChain` where the caller holds the list's mutex (or the stack is lock-free).
+    fn pushChainLocked(self: *LockFreeFixed, first: u32, last: u32) void {
+        assert(first != nil and last != nil);
+        const last_chunk = self.chunkOf(last).?;
         var head = self.head.load(.monotonic);
         var backoff: Backoff = .{};
         while (true) {
@@ -458,11 +667,27 @@ pub const LockFreeFixed = struct {
 
     /// Pushes blocks already marked freed (a thread cache's batch) in one swap of the head.
     pub fn pushBatch(self: *LockFreeFixed, numbers: []const u32) void {
+        self.lockList();
+        defer self.unlockList();
+        self.pushBatchLocked(numbers);
+    }
+
+    /// `pushBatch` where the caller holds the list's mutex (or the stack is lock-free).
+    fn pushBatchLocked(self: *LockFreeFixed, numbers: []const u32) void {
         if (numbers.len == 0) return;
         for (numbers[0 .. numbers.len - 1], numbers[1..]) |number, after| {
             self.chunkOf(number).?.next[number & (chunk_blocks - 1)].store(after, .monotonic);
         }
-        self.pushChain(numbers[0], numbers[numbers.len - 1]);
+        var index: usize = 0;
+        while (index < numbers.len) { // published by the push's swap of the head; one word's blocks in a row at once
+            const word = markWordOf(self.chunkOf(numbers[index]).?, numbers[index] & (chunk_blocks - 1));
+            const base = numbers[index] / marks_per_word;
+            var mask: MarkWord = 0;
+            while (index < numbers.len and numbers[index] / marks_per_word == base) : (index += 1) mask |= onBit(numbers[index] & (chunk_blocks - 1));
+            const before = word.fetchOr(mask, .monotonic);
+            assert(before & (mask | mask << 32) == 0); // a block pushed has no entry yet
+        }
+        self.pushChainLocked(numbers[0], numbers[numbers.len - 1]);
     }
 
     /// Pops up to `out.len` free blocks' numbers; returns how many.
@@ -481,7 +706,81 @@ pub const LockFreeFixed = struct {
         return self.popLocked();
     }
 
+    /// Pops the top entry that is a free block's, dropping those of blocks a run holds on the way.
     fn popLocked(self: *LockFreeFixed) ?u32 {
+        while (true) {
+            const number = self.popEntry() orelse return null;
+            // The mark is read after the entry is off the stack: a run's reservation or free
+            // that raced with this pop saw `on` or `stale` before, and its swap and this one are ordered.
+            const at = number & (chunk_blocks - 1);
+            const before = markWordOf(self.chunkOf(number).?, at).fetchAnd(~(onBit(at) | onBit(at) << 32), .acq_rel);
+            if (before & onBit(at) != 0) return number;
+            // A run holds it: its entry goes as it comes. (An entry has its mark set before it is pushed.)
+            assert(before & (onBit(at) << 32) != 0);
+            self.dropStaleEntries(); // a run's entries usually lie together: the rest of them at once
+        }
+    }
+
+    /// The most stale entries `dropStaleEntries` takes off with one swap of the head.
+    const drop_max = 1024; // its entries are read onto the stack first (4 KiB)
+
+    /// Takes the stale entries now at the top of the stack (up to `drop_max`) off it with one swap
+    /// of the head, and clears their marks a word at a time; an entry whose run was freed since
+    /// (its mark turned `on`) is pushed again. Where another thread moves the stack meanwhile, the
+    /// swap fails and nothing is taken (the links read may have been stale: the tag tells).
+    fn dropStaleEntries(self: *LockFreeFixed) void {
+        const head = self.head.load(.acquire);
+        var entries: [drop_max]u32 = undefined;
+        var count: usize = 0;
+        var below: u32 = @truncate(head);
+        var chunk_index: u32 = nil;
+        var chunk: *Chunk = undefined;
+        while (below != nil and count < drop_max) : (count += 1) {
+            if (below >> chunk_shift != chunk_index) { // a run's entries lie in a few chunks
+                chunk = self.chunkOf(below) orelse break; // a link read while another thread moved the stack
+                chunk_index = below >> chunk_shift;
+            }
+            const at = below & (chunk_blocks - 1);
+            if (markWordOf(chunk, at).load(.monotonic) & (onBit(at) << 32) == 0) break;
+            entries[count] = below;
+            below = chunk.next[at].load(.monotonic);
+        }
+        if (count == 0) return;
+        const tag = (head >> 32) +% 1;
+        if (self.head.cmpxchgStrong(head, tag << 32 | below, .acquire, .monotonic) != null) return;
+        // Off the stack, and ours: no other thread touches them while their marks say stale (a
+        // run's free turns a stale mark on, and pushes only a block whose marks are both clear).
+        var revived: [free_runs.word_blocks]u32 = undefined;
+        var pending: usize = 0;
+        var index: usize = 0;
+        while (index < count) {
+            // The entries from `index` on whose marks share its word, cleared with one fetch-and-clear.
+            const word = markWordOf(self.chunkOf(entries[index]).?, entries[index] & (chunk_blocks - 1));
+            const base = entries[index] / marks_per_word;
+            const from = index;
+            var mask: MarkWord = 0;
+            while (index < count and entries[index] / marks_per_word == base) : (index += 1) {
+                const bit = onBit(entries[index] & (chunk_blocks - 1));
+                assert(mask & bit == 0); // each entry once
+                mask |= bit;
+            }
+            const before = word.fetchAnd(~(mask | mask << 32), .acq_rel);
+            assert(before & (mask | mask << 32) != 0);
+            if (before & mask == 0) continue; // all stale: dropped
+            for (entries[from..index]) |entry| {
+                if (before & onBit(entry & (chunk_blocks - 1)) == 0) continue;
+                revived[pending] = entry; // its run was freed meanwhile: a free block, on the stack again
+                pending += 1;
+                if (pending == revived.len) {
+                    self.pushBatchLocked(revived[0..pending]);
+                    pending = 0;
+                }
+            }
+        }
+        self.pushBatchLocked(revived[0..pending]);
+    }
+
+    fn popEntry(self: *LockFreeFixed) ?u32 {
         var head = self.head.load(.acquire);
         var backoff: Backoff = .{};
         while (true) {
@@ -526,28 +825,61 @@ pub const LockFreeFixed = struct {
     }
 
     /// Makes the popped blocks `first` .. `first + count - 1` (contiguous in memory) one live run.
+    /// Each is either popped (mark `off`) or reserved (`reserveRun`, mark `stale`): never `on`.
     pub fn claimRun(self: *LockFreeFixed, first: u32, count: u32, requested_bytes: u32, id: u32) Claimed {
         assert(count >= 2);
-        for (first + 1..first + count) |number| {
-            const chunk = self.chunkOf(@intCast(number)).?;
-            const at = number & (chunk_blocks - 1);
-            const old = chunk.state[at].load(.monotonic);
-            assert(old == 0 or old & freed_flag != 0);
-            chunk.requested_bytes[at].store(0, .monotonic);
-            chunk.state[at].store(continued_flag | (old & ~freed_flag), .release);
-        }
-        return self.claimAs(first, requested_bytes, id);
+        assert(markWordOf(self.chunkOf(first).?, first & (chunk_blocks - 1)).load(.monotonic) & onBit(first & (chunk_blocks - 1)) == 0);
+        const Continue = struct {
+            fn words(states: []std.atomic.Value(u32), requested: []std.atomic.Value(u32)) bool {
+                var live: u32 = 0; // any not free: one test a slice, so the loop stays plain stores
+                for (states, requested) |*state, *bytes| {
+                    const old = state.raw;
+                    live |= @intFromBool(old != 0 and old & freed_flag == 0);
+                    bytes.raw = 0;
+                    state.raw = continued_flag | (old & ~freed_flag);
+                }
+                return live == 0;
+            }
+        };
+        self.eachStateSlice(first + 1, count - 1, Continue.words);
+        return self.claimAs(first, requested_bytes, id); // its release store publishes the others'
     }
 
     /// After the free of a run's first block `first`: marks its other blocks free, for the caller to push.
     pub fn releaseContinued(self: *LockFreeFixed, first: u32, count: u32) void {
-        for (first + 1..first + count) |number| {
-            const chunk = self.chunkOf(@intCast(number)).?;
+        assert(count >= 1);
+        const Release = struct {
+            fn words(states: []std.atomic.Value(u32), _: []std.atomic.Value(u32)) bool {
+                var wrong: u32 = 0; // any not a run's later block: one test a slice
+                for (states) |*state| {
+                    const old = state.raw;
+                    wrong |= @intFromBool(old & continued_flag == 0 or old & freed_flag != 0);
+                    state.raw = freed_flag | (old & ~continued_flag);
+                }
+                return wrong == 0;
+            }
+        };
+        // Ordered before the blocks are reachable again by the caller's `unstale` (its mark swaps
+        // are acq_rel, its pushes swap the head with release).
+        self.eachStateSlice(first + 1, count - 1, Release.words);
+    }
+
+    /// Calls `rewrite(states, requested)` on the state and requested-size words of blocks `first`
+    /// .. `first + count - 1`, a chunk's slice at a time, and asserts each call's answer. Only
+    /// for blocks no other thread writes meanwhile (a run's, reserved or live): plain loads and
+    /// stores, which the compiler turns into vector ones; readers on other threads see each word
+    /// whole (aligned 32-bit words), and the caller's next release store or fence orders them.
+    fn eachStateSlice(self: *LockFreeFixed, first: u32, count: u32, comptime rewrite: fn ([]std.atomic.Value(u32), []std.atomic.Value(u32)) bool) void {
+        var number = first;
+        const end = first + count;
+        while (number < end) {
+            const chunk = self.chunkOf(number).?;
             const at = number & (chunk_blocks - 1);
-            const state = chunk.state[at].load(.monotonic);
-            assert(state & continued_flag != 0 and state & freed_flag == 0);
-            chunk.state[at].store(freed_flag | (state & ~continued_flag), .release);
+            const take = @min(chunk_blocks - at, end - number);
+            assert(rewrite(chunk.state[at..][0..take], chunk.requested_bytes[at..][0..take]));
+            number += take;
         }
+        assert(number == end);
     }
 
     /// The number of the block that starts at `g`, or why there is none.
@@ -782,6 +1114,7 @@ test "lock-free fixed: the longest free run reads state words 64 at a time, acro
             while (number < end) : (number += 1) {
                 const pick = prng.random().uintLessThan(u32, 10);
                 if (pick == 0 and number + 3 <= end) {
+                    try std.testing.expect(fixed.reserveRun(number, 3)); // on the stack since the reset
                     _ = fixed.claimRun(number, 3, 3 * 16, 5); // a run's later blocks are not free either
                     number += 2;
                     run = 0;
@@ -803,4 +1136,274 @@ test "lock-free fixed: the longest free run reads state words 64 at a time, acro
     try std.testing.expect(fixed.hasFreeRun(&regions, 300) and !fixed.hasFreeRun(&regions, 301));
     _ = fixed.claimAs(fixed.numberOf(regions[0].start) + 150, 16, 9); // the middle of the first region
     try std.testing.expect(fixed.hasFreeRun(&regions, 150) and !fixed.hasFreeRun(&regions, 151)); // 0 .. 149 free, 151 .. 299 too
+}
+
+test "lock-free fixed: a reserved run's entries stay on the stack, pops drop them, its free revives or pushes them; a block off the stack is never reserved" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    const regions = [_]Region{.{ .start = 0, .len = 16, .committed = true, .live_count = 0 }};
+    try fixed.addRegion(regions[0]); // stack: 0 on top .. 15
+    var cached: [3]u32 = undefined;
+    try std.testing.expectEqual(@as(usize, 3), fixed.popBatch(&cached)); // 0 1 2, as a thread cache holds them
+    try std.testing.expectEqual(@as(?u32, 3), fixed.lowestStackedRun(&regions, 4)); // free, but 0 .. 2 are off the stack
+    try std.testing.expect(!fixed.reserveRun(1, 3)); // off the stack: nothing changes
+    try std.testing.expect(fixed.reserveRun(3, 4));
+    const run = fixed.claimRun(3, 4, 4, 9);
+    try std.testing.expectEqual(@as(?u32, 7), fixed.lowestStackedRun(&regions, 4));
+    try std.testing.expectEqual(@as(u32, 7), fixed.pop().?); // the entries of 3 .. 6 dropped on the way
+    // Freed after its entries were dropped: pushed again, the first on top.
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(run.g, run.id, &number) == .freed);
+    fixed.releaseContinued(number, 4);
+    fixed.unstale(number, 4);
+    var popped: [4]u32 = undefined;
+    try std.testing.expectEqual(@as(usize, 4), fixed.popBatch(&popped));
+    try std.testing.expectEqualSlices(u32, &.{ 3, 4, 5, 6 }, &popped);
+    fixed.pushBatch(&popped);
+    // Freed while its entries are still on the stack: they serve again, none pushed twice.
+    try std.testing.expect(fixed.reserveRun(8, 5));
+    const second = fixed.claimRun(8, 5, 5, 10);
+    try std.testing.expect(fixed.markFreed(second.g + 1, 0, &number) == .interior_pointer);
+    try std.testing.expect(fixed.markFreed(second.g, second.id, &number) == .freed);
+    try std.testing.expect(fixed.markFreed(second.g, second.id, &number) == .double_free);
+    fixed.releaseContinued(number, 5);
+    fixed.unstale(number, 5);
+    fixed.pushBatch(&cached);
+    var all: [17]u32 = undefined;
+    const count = fixed.popBatch(&all);
+    try std.testing.expectEqual(@as(usize, 15), count); // block 7 is still popped
+    var seen: [16]bool = @splat(false);
+    for (all[0..count]) |each| {
+        try std.testing.expect(!seen[each]); // each once
+        seen[each] = true;
+    }
+    try std.testing.expect(!seen[7]);
+}
+
+/// Pops every entry of `fixed` and checks that they are blocks 0 .. `blocks` - 1, each once.
+fn expectStackHoldsFirst(fixed: *LockFreeFixed, comptime blocks: usize) !void {
+    var all: [blocks + 1]u32 = undefined;
+    try std.testing.expectEqual(blocks, fixed.popBatch(&all));
+    var seen: [blocks]bool = @splat(false);
+    for (all[0..blocks]) |each| {
+        try std.testing.expect(each < blocks and !seen[each]); // each once
+        seen[each] = true;
+    }
+}
+
+
+/// Frees the run `run` of `count` blocks as shared_fixed.zig does: its first block marked freed,
+/// its later ones released, its entries given back.
+fn expectRunFreed(fixed: *LockFreeFixed, run: Claimed, count: u32) !void {
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(run.g, run.id, &number) == .freed);
+    fixed.releaseContinued(number, count);
+    fixed.unstale(number, count);
+}
+
+/// A thread of the race tests: pops up to 8 blocks, claims each (noting itself its owner in
+/// `owner_of`, counting a block some other thread owns as a failure), frees and pushes them, until `done`.
+fn SingleBlockChurn(comptime blocks: usize) type {
+    return struct {
+        fn run(pool: *LockFreeFixed, owner_of: *[blocks]std.atomic.Value(u32), me: u32, failed: *std.atomic.Value(u32), done: *std.atomic.Value(bool)) void {
+            var held: [8]u32 = undefined;
+            while (!done.load(.acquire)) {
+                var count: usize = 0;
+                while (count < held.len) : (count += 1) {
+                    const number = pool.pop() orelse break;
+                    _ = pool.claimAs(number, 1, 1);
+                    if (owner_of[number].swap(me, .acq_rel) != 0) _ = failed.fetchAdd(1, .monotonic);
+                    held[count] = number;
+                }
+                for (held[0..count]) |number| {
+                    owner_of[number].store(0, .release);
+                    var freed: u32 = undefined;
+                    // A removed region's block (one handed out after its removal) fails here too.
+                    if (pool.markFreed(number, 1, &freed) != .freed) _ = failed.fetchAdd(1, .monotonic);
+                    pool.push(freed);
+                }
+            }
+        }
+    };
+}
+
+test "lock-free fixed: runs reserved and freed while threads pop and push single blocks: no block held twice, none lost" {
+    const threads = 3;
+    const rounds = 4000;
+    const blocks = 512;
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    const regions = [_]Region{.{ .start = 0, .len = blocks, .committed = true, .live_count = 0 }};
+    try fixed.addRegion(regions[0]);
+    var owners: [blocks]std.atomic.Value(u32) = @splat(.init(0));
+    var failures: std.atomic.Value(u32) = .init(0);
+    var stop: std.atomic.Value(bool) = .init(false);
+    const Singles = SingleBlockChurn(blocks);
+    var spawned: [threads]std.Thread = undefined;
+    for (&spawned, 1..) |*thread, me| thread.* = try std.Thread.spawn(.{}, Singles.run, .{ &fixed, &owners, @as(u32, @intCast(me)), &failures, &stop });
+    var prng = std.Random.DefaultPrng.init(3);
+    for (0..rounds) |_| {
+        const count = 2 + prng.random().uintLessThan(u32, 30);
+        const first = fixed.lowestStackedRun(&regions, count) orelse continue;
+        if (!fixed.reserveRun(first, count)) continue; // a thread popped one of them meanwhile
+        const run = fixed.claimRun(first, count, count, 7);
+        for (first..first + count) |number| {
+            if (owners[number].swap(99, .acq_rel) != 0) _ = failures.fetchAdd(1, .monotonic);
+        }
+        for (first..first + count) |number| owners[number].store(0, .release);
+        try expectRunFreed(&fixed, run, count);
+    }
+    stop.store(true, .release);
+    for (spawned) |thread| thread.join();
+    try std.testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
+    try expectStackHoldsFirst(&fixed, blocks); // none lost, none twice
+}
+
+test "lock-free fixed: a region a run holds is never removed, though its stale entries are all on the stack; reserved and freed, it is, its marks left clear" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    const low: Region = .{ .start = 0, .len = 16, .committed = true, .live_count = 0 };
+    const high: Region = .{ .start = 16, .len = 16, .committed = true, .live_count = 0 };
+    try fixed.addRegion(low);
+    try fixed.addRegion(high);
+    try std.testing.expect(fixed.reserveRun(16, 16)); // the whole high region: its entries stay, stale
+    const run = fixed.claimRun(16, 16, 16, 5);
+    try std.testing.expect(!fixed.regionFree(high));
+    // Every block of the region has an entry on the stack, but a live run's: it stays.
+    try std.testing.expect(!try fixed.removeRegion(std.testing.allocator, high));
+    try std.testing.expectEqual(@as(u64, 32), fixed.block_count.load(.monotonic));
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(run.g + 3, 0, &number) == .interior_pointer); // still the run's
+    try std.testing.expect(fixed.markFreed(run.g, run.id, &number) == .freed);
+    fixed.releaseContinued(number, 16);
+    fixed.unstale(number, 16); // its entries were dropped by the removal's look: all pushed again
+    try std.testing.expect(try fixed.removeRegion(std.testing.allocator, high));
+    try std.testing.expectEqual(@as(u64, 16), fixed.block_count.load(.monotonic));
+    try std.testing.expect(fixed.markFreed(16, 0, &number) == .unknown_pointer);
+    // Reserved and freed while its entries are still on the stack (stale, then on again): removed too.
+    try fixed.addRegion(high); // asserts the removed blocks' marks clear
+    try std.testing.expect(fixed.reserveRun(20, 8));
+    const again = fixed.claimRun(20, 8, 8, 6);
+    try expectRunFreed(&fixed, again, 8);
+    try std.testing.expect(try fixed.removeRegion(std.testing.allocator, high));
+    try fixed.addRegion(high);
+    try expectStackHoldsFirst(&fixed, 32);
+}
+
+test "lock-free fixed: a run live in one region while another is removed: its stale entries are dropped, its free pushes them once" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    const low: Region = .{ .start = 0, .len = 16, .committed = true, .live_count = 0 };
+    const high: Region = .{ .start = 16, .len = 16, .committed = true, .live_count = 0 };
+    try fixed.addRegion(low);
+    try fixed.addRegion(high);
+    const single = fixed.claimAs(fixed.pop().?, 8, 4); // block 16, off the stack
+    try std.testing.expectEqual(@as(u32, 16), single.g);
+    try std.testing.expect(fixed.reserveRun(4, 6));
+    const run = fixed.claimRun(4, 6, 6, 5);
+    try std.testing.expect(!try fixed.removeRegion(std.testing.allocator, high)); // block 16 is live
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(single.g, single.id, &number) == .freed);
+    fixed.push(number);
+    try std.testing.expect(try fixed.removeRegion(std.testing.allocator, high));
+    try std.testing.expect(fixed.regionFree(low) == false);
+    // The low region's free blocks are on the stack, the run's are not (their entries dropped).
+    try std.testing.expectEqual(@as(?u32, 10), fixed.lowestStackedRun(&.{low}, 6));
+    try expectRunFreed(&fixed, run, 6);
+    try std.testing.expectEqual(@as(?u32, 0), fixed.lowestStackedRun(&.{low}, 16));
+    try expectStackHoldsFirst(&fixed, 16);
+}
+
+test "lock-free fixed: threads pop and push while runs are reserved and freed and a region is removed and added again: no block held twice, none lost, none handed out of a removed region" {
+    const threads = 2;
+    const rounds = 3000;
+    const half = 256;
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    const both = [_]Region{
+        .{ .start = 0, .len = half, .committed = true, .live_count = 0 },
+        .{ .start = half, .len = half, .committed = true, .live_count = 0 },
+    };
+    try fixed.addRegion(both[0]);
+    try fixed.addRegion(both[1]);
+    var owners: [2 * half]std.atomic.Value(u32) = @splat(.init(0));
+    var failures: std.atomic.Value(u32) = .init(0);
+    var stop: std.atomic.Value(bool) = .init(false);
+    const Singles = SingleBlockChurn(2 * half);
+    var spawned: [threads]std.Thread = undefined;
+    for (&spawned, 1..) |*thread, me| thread.* = try std.Thread.spawn(.{}, Singles.run, .{ &fixed, &owners, @as(u32, @intCast(me)), &failures, &stop });
+    var prng = std.Random.DefaultPrng.init(5);
+    var high_present = true;
+    var removals: u32 = 0;
+    var refusals: u32 = 0;
+    for (0..rounds) |_| {
+        const regions = if (high_present) both[0..] else both[0..1];
+        const count = 2 + prng.random().uintLessThan(u32, 40);
+        const first = fixed.lowestStackedRun(regions, count);
+        const reserved = first != null and fixed.reserveRun(first.?, count);
+        const run = if (reserved) fixed.claimRun(first.?, count, count, 7) else undefined;
+        if (reserved) for (first.?..first.? + count) |number| {
+            if (owners[number].swap(99, .acq_rel) != 0) _ = failures.fetchAdd(1, .monotonic);
+        };
+        if (high_present) {
+            const removed = try fixed.removeRegion(std.testing.allocator, both[1]);
+            if (removed) {
+                removals += 1;
+                high_present = false;
+                try std.testing.expect(!reserved or first.? < half); // never under a live run
+            } else refusals += 1;
+        } else if (prng.random().boolean()) {
+            try fixed.addRegion(both[1]);
+            high_present = true;
+        }
+        if (reserved) {
+            for (first.?..first.? + count) |number| owners[number].store(0, .release);
+            try expectRunFreed(&fixed, run, count);
+        }
+    }
+    stop.store(true, .release);
+    for (spawned) |thread| thread.join();
+    try std.testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
+    try std.testing.expect(removals > 0);
+    if (!high_present) try fixed.addRegion(both[1]);
+    try expectStackHoldsFirst(&fixed, 2 * half);
+}
+
+test "lock-free fixed: a placement restored with live blocks (a PMEM pool's reopening) serves runs around them, and a restored block freed joins one" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    const region: Region = .{ .start = 0, .len = 16, .committed = true, .live_count = 0 };
+    const Table = struct {
+        pub fn lookup(_: @This(), g: u32) ?Live {
+            return switch (g) {
+                2 => .{ .requested_bytes = 1, .id = 40 },
+                5 => .{ .requested_bytes = 1, .id = 41 },
+                9 => .{ .requested_bytes = 1, .id = 42 },
+                else => null,
+            };
+        }
+    };
+    try fixed.restoreRegion(region, Table{});
+    try std.testing.expectEqual(@as(u64, 16), fixed.block_count.load(.monotonic));
+    const regions = [_]Region{region};
+    try std.testing.expectEqual(@as(?u32, 6), fixed.lowestStackedRun(&regions, 3)); // 0 1 | 2 live | 3 4 | 5 live | 6 7 8
+    try std.testing.expect(!fixed.reserveRun(8, 2)); // 9 is live: no entry, never reserved
+    try std.testing.expect(fixed.reserveRun(6, 3));
+    const run = fixed.claimRun(6, 3, 3, 50);
+    try std.testing.expectEqual(@as(u32, 0), fixed.pop().?); // address order; live blocks never come
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(2, 41, &number) == .reused); // the restored id is checked
+    try std.testing.expect(fixed.markFreed(2, 40, &number) == .freed);
+    fixed.push(number);
+    try std.testing.expectEqual(@as(?u32, 1), fixed.lowestStackedRun(&regions, 4)); // 1 2 3 4: the restored block joins
+    try std.testing.expect(fixed.reserveRun(1, 4));
+    const joined = fixed.claimRun(1, 4, 4, 51);
+    try expectRunFreed(&fixed, run, 3);
+    try expectRunFreed(&fixed, joined, 4);
+    for ([_][2]u32{ .{ 5, 41 }, .{ 9, 42 } }) |live| {
+        try std.testing.expect(fixed.markFreed(live[0], live[1], &number) == .freed);
+        fixed.push(number);
+    }
+    fixed.push(0);
+    try expectStackHoldsFirst(&fixed, 16);
 }

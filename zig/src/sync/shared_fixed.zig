@@ -5,18 +5,20 @@
 //! core sums into the figures (js_cache.zig). Growth, the one rare and slow step, is serialised by
 //! `growth_mutex`; a thread that finds no free block takes it, looks again, and grows.
 //!
-//! A request over one block is a run of contiguous blocks (as in strategy/fixed.zig), gathered on a
-//! slow, locked path: under `growth_mutex` the free stack is popped until the blocks popped hold
-//! the run (run_search.zig joins each to its neighbours as it comes, so no sort and no rescan), and
-//! the rest go back in address order (growing once where no run is found, and at once where the
-//! stack cannot hold one). A run is taken at once only from the low end of a free extent; where
-//! the stack holds none such, it is drained whole and the lowest run taken (address-ordered first fit). Blocks in thread magazines
-//! and JavaScript caches are not seen meanwhile; threads that find the stack empty wait on the
-//! growth lock.
+//! A request over one block is a run of contiguous blocks (as in strategy/fixed.zig), placed on a
+//! slow path under `growth_mutex`: the blocks' state words and stack marks, 64 at a time, show the
+//! lowest run of blocks free and on the stack (address-ordered first fit), and lockfree_fixed.zig
+//! reserves it in place, its entries left on the stack for pops to drop (`placeRun`), so a run
+//! costs a scan and a step a block. Where none is, the pool grows (at once where the stack cannot
+//! hold one). Only where reservations keep losing races with other threads' pops is the stack
+//! drained down to a run (run_search.zig joins each block popped to its neighbours as it comes;
+//! a run is taken from the low end of a free extent, else the lowest of all; the rest go back in
+//! address order). Blocks in thread magazines and JavaScript caches are never taken for a run.
 //!
 //! Invariants: the arena, its regions and the pool's growth figures change only under
-//! `growth_mutex`; `run_blocks` counts the blocks live runs hold beyond their first; every block is exactly one of: live (state word holds its id), on the shared
-//! stack, or in one thread's magazine (both free: state word flagged freed).
+//! `growth_mutex`; `run_blocks` counts the blocks live runs hold beyond their first; every block is exactly one of: live (state word holds its id, or
+//! the continued flag), on the shared stack, or in one thread's magazine or JavaScript cache (both
+//! free: state word flagged freed); a live run's block may keep a stale entry on the stack too.
 const std = @import("std");
 const assert = std.debug.assert;
 const lockfree_fixed = @import("lockfree_fixed.zig");
@@ -422,11 +424,9 @@ pub const SharedFixed = struct {
         var grown = false;
         var cache_returned = false;
         while (true) {
-            // A stack with fewer free blocks than the run holds no run, nor does a pool whose
-            // blocks' states show none (a word of 64 at a time: far less than a drain): grow
-            // without draining it.
-            if (self.stackMayHold(count) and self.fixed.hasFreeRun(pool.regionList(), count)) {
-                if (try self.gatherRun(&drained, count, pool.regionList())) |number| {
+            // A stack with fewer free blocks than the run holds no run: grow at once.
+            if (self.stackMayHold(count)) {
+                if (try self.placeRun(&drained, count, pool.regionList())) |number| {
                     const placed = self.fixed.claimRun(number, count, requested_bytes, self.takeIds(1));
                     _ = self.run_blocks.fetchAdd(count - 1, .monotonic);
                     self.counters.recordAlloc(requested_bytes);
@@ -456,6 +456,26 @@ pub const SharedFixed = struct {
         const now = self.combined();
         const held = now.live + self.run_blocks.load(.monotonic) + now.cached_blocks;
         return self.fixed.block_count.load(.monotonic) -| held >= count;
+    }
+
+    /// How many times a run the states show is reserved, and found taken meanwhile by another
+    /// thread's pop, before the stack is drained for one instead.
+    const reserve_tries = 8;
+
+    /// The first block of `count` free blocks in a row, taken for a run (their marks `stale` or,
+    /// drained, off the stack), or null where the stack holds no such run. Under the growth lock.
+    /// The lowest run whose blocks are all on the stack, as the state words and marks show (a
+    /// word of 64 at a time), is reserved in place (lockfree_fixed.zig `reserveRun`): the cost is
+    /// the scan and a step a block, never a drain. A reservation fails only where another thread
+    /// popped one of its blocks since the scan; after a few such races, the drain decides.
+    fn placeRun(self: *SharedFixed, drained: *std.ArrayList(u32), count: u32, regions: []const Region) Error!?u32 {
+        assert(count >= 2);
+        var tries: u32 = 0;
+        while (tries < reserve_tries) : (tries += 1) {
+            const first = self.fixed.lowestStackedRun(regions, count) orelse return null;
+            if (self.fixed.reserveRun(first, count)) return first;
+        }
+        return self.gatherRun(drained, count, regions);
     }
 
     /// Pops the free stack until the blocks popped hold `count` in a row of one region
@@ -559,14 +579,8 @@ pub const SharedFixed = struct {
         @branchHint(.unlikely);
         self.fixed.releaseContinued(first, count);
         _ = self.run_blocks.fetchSub(count - 1, .monotonic);
-        var numbers: [64]u32 = undefined;
-        var next = first;
-        while (next < first + count) { // pushed in address order, in chains of up to 64
-            const chain: u32 = @min(numbers.len, first + count - next);
-            for (numbers[0..chain], next..) |*number, value| number.* = @intCast(value);
-            self.fixed.pushBatch(numbers[0..chain]);
-            next += chain;
-        }
+        // Entries still on the stack serve again; those pops dropped are pushed.
+        self.fixed.unstale(first, count);
     }
 
     /// Fills in the counters of `stats` (a copy of the pool's, which holds the growth figures).
@@ -665,7 +679,7 @@ test "a run of blocks lies in one region, also where the next region starts righ
     }
 }
 
-test "a run is taken off the free stack at the low end of a free extent, the blocks left go back in address order, and a stack too short for a run grows" {
+test "a run is the lowest of free blocks on the stack, reserved in place (pops drop its entries), and a stack too short for a run grows" {
     const pool_mod = @import("../pool.zig");
     const config_mod = @import("../config.zig");
     const granule_bytes = @import("../arena.zig").granule_bytes;
@@ -684,12 +698,13 @@ test "a run is taken off the free stack at the low end of a free extent, the blo
         try std.testing.expectEqual(@as(usize, 1), pool.regionList().len);
         // Freed in this order, each pushed on top: the stack reads 23 22 21 20 500 12 11 10 from the top.
         for ([_]u32{ 10, 11, 12, 500, 20, 21, 22, 23 }) |slot| _ = try pool.free(singles[slot].g, singles[slot].id);
-        // 23, 22, 21 are three in a row, but block 20 before them is free: 20 .. 22 (block 19 is live).
+        // The lowest three free in a row, 10 .. 12 (address-ordered first fit), reserved in place:
+        // their entries stay on the stack, and a pop drops them.
         const run = try pool.alloc(3 * 64, null);
-        try std.testing.expectEqual(singles[20].g, run.g);
+        try std.testing.expectEqual(singles[10].g, run.g);
         var left: [16]u32 = undefined;
         const taken = shared.fixed.popBatch(&left);
-        const expected = [_]u32{ 10, 11, 12, 23, 500 }; // in address order
+        const expected = [_]u32{ 23, 22, 21, 20, 500 }; // in stack order, the run's entries dropped
         try std.testing.expectEqual(expected.len, taken);
         for (expected, left[0..taken]) |slot, number| try std.testing.expectEqual(singles[slot].g / stride, number);
         shared.fixed.pushBatch(left[0..taken]);
