@@ -26,6 +26,7 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, type GPUMemoryPool, MemoryPoolManager, OutOfMemoryError, PoolConfig } from "../../src/index";
 import { allocateBlock as allocate, type AnyPool, type Block, noOverlap, poolKinds } from "../support/any_pool";
+import { allocateUntilRefused } from "../support/fill";
 import { random } from "../support/random";
 import { thrown } from "../support/thrown";
 
@@ -80,15 +81,8 @@ for (const { kind, skip, make } of kinds) {
       test(`arena Defragment and SmallMediumLarge: 64 KiB blocks freed at random serve one of most of the pool; a mix never overlaps (${shapeName})`, () => {
         const p = make(named("suite-rmm-defragment"), { ...shape, initialSize: 16 * MiB, growth: 0 });
         const next = random(0x4a3e);
-        const blocks: Block[] = [];
-        for (;;) {
-          try {
-            blocks.push(allocate(p, 64 * KiB));
-          } catch (err) {
-            expect(err).toBeInstanceOf(OutOfMemoryError);
-            break;
-          }
-        }
+        const { held: blocks, refused } = allocateUntilRefused(() => allocate(p, 64 * KiB));
+        expect(refused).toBeInstanceOf(OutOfMemoryError);
         expect(blocks.length).toBeGreaterThanOrEqual(250);
         while (blocks.length > 0) blocks.splice(Math.floor(next() * blocks.length), 1)[0]!.free();
         const most = allocate(p, 15 * MiB);

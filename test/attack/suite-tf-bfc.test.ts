@@ -31,6 +31,7 @@
 import { describe, expect, test } from "bun:test";
 import { InvalidSizeError, OutOfMemoryError, type PoolConfig } from "../../src/index";
 import { allocateBlock as allocate, type AnyPool, type Block, noOverlap, poolKinds } from "../support/any_pool";
+import { allocateUntilRefused } from "../support/fill";
 import { random } from "../support/random";
 import { thrown } from "../support/thrown";
 
@@ -158,15 +159,8 @@ for (const { kind, skip, make } of kinds) {
 
       test("fragmentation: every other 64 KiB block freed leaves no room for 96 KiB; all freed, one block again", () => {
         const p = pool("fragments", { growth: 0, maxSize: 8 * MiB });
-        const blocks: Block[] = [];
-        for (;;) {
-          try {
-            blocks.push(allocate(p, 64 * KiB));
-          } catch (err) {
-            expect(err).toBeInstanceOf(OutOfMemoryError);
-            break;
-          }
-        }
+        const { held: blocks, refused } = allocateUntilRefused(() => allocate(p, 64 * KiB));
+        expect(refused).toBeInstanceOf(OutOfMemoryError);
         expect(blocks.length).toBeGreaterThanOrEqual(120);
         expect(blocks.length).toBeLessThanOrEqual(128);
         noOverlap(blocks, p.config.alignment);
