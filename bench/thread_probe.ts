@@ -6,6 +6,10 @@
  * Int32Array (plain stores, then a compare-and-swap a pair); a default pool per Worker (nothing
  * shared between Workers); a lockFree + threadLocalCache pool per Worker; one such pool shared by
  * all; one lockFree pool shared by all. PROBE_VARIANTS="libc,shared TLC pool" picks rows.
+ * Not in the default rows: "shared lockFree burst", one lockFree pool shared by all whose Workers
+ * allocate BURST (512) blocks and then free them, so that their JavaScript caches refill and flush
+ * through the core (a batch of 64 popped or pushed on the pool's free stack, 8 of each a burst),
+ * where the ring's loop never calls the core: the figure that follows the core's stack.
  *
  *   bun bench/thread_probe.ts          (on the GPU machine: 16 cores)
  */
@@ -13,6 +17,8 @@ import { MemoryPoolManager, PoolConfig } from "../src/index";
 import { free, malloc } from "./anchors";
 declare const self: Worker;
 const WINDOW = 64;
+/** Blocks a Worker of the "burst" row allocates before it frees them (its cache holds 256). */
+const BURST = 512;
 /** PROBE_POOL_BYTES: every probe pool's initialSize (default 1 MiB for a Worker's own, 4 MiB for a shared one). */
 const POOL_BYTES = process.env.PROBE_POOL_BYTES ? Number(process.env.PROBE_POOL_BYTES) : undefined;
 type Job = { variant: string; pairs: number; shared: string; id: number };
@@ -46,9 +52,14 @@ function workerMain() {
         const extra = v === "own none pool" ? {} : { threadSafety: "lockFree", threadLocalCache: true };
         pool = m.createCPUPool(name, Object.assign(PoolConfig.FixedSizeCPU(64), { initialSize: POOL_BYTES ?? 1 << 20, growth: 2 }, extra));
       } else pool = m.getPool(job.shared, "cpu");
-      for (let i = 0; i < WINDOW; i++) ring[i] = pool.allocateRaw(64);
-      run = (n) => { for (let i = 0; i < n; i++) { const at = i & 63; pool.deallocate(ring[at]!); ring[at] = pool.allocateRaw(64); } };
-      finish = () => { for (const p of ring) pool.deallocate(p); if (v.startsWith("own")) m.destroyPool(pool.name); };
+      if (v === "shared lockFree burst") {
+        const held: number[] = new Array(BURST).fill(0);
+        run = (n) => { for (let i = 0; i < n; i += BURST) { for (let k = 0; k < BURST; k++) held[k] = pool.allocateRaw(64); for (let k = 0; k < BURST; k++) pool.deallocate(held[k]!); } };
+      } else {
+        for (let i = 0; i < WINDOW; i++) ring[i] = pool.allocateRaw(64);
+        run = (n) => { for (let i = 0; i < n; i++) { const at = i & 63; pool.deallocate(ring[at]!); ring[at] = pool.allocateRaw(64); } };
+        finish = () => { for (const p of ring) pool.deallocate(p); if (v.startsWith("own")) m.destroyPool(pool.name); };
+      }
     }
     let fastest = Infinity, steady = 0;
     const warmUntil = performance.now() + Number(process.env.PROBE_WARM_MS ?? 0);

@@ -27,8 +27,13 @@
 //! is a run's); a free of the run turns each mark back to `on` where the entry is still there, and
 //! pushes only the blocks whose entries a pop dropped. So a run costs a scan of words and a step a
 //! block, never a drain of the stack, and a block never has two entries: a block in a thread
-//! cache is free but off the stack (mark `off`), and no run takes it. The mark is one atomic
-//! byte a block beside its chunk (JavaScript's view of the chunk is unchanged).
+//! cache is free but off the stack (mark `off`), and no run takes it. The marks are two bits a
+//! block in words beside its chunk (JavaScript's view of the chunk is unchanged).
+//!
+//! Marks cost an atomic read-modify-write of a word that 32 blocks share on every pop and push, so
+//! a pool that may never serve a run keeps none (`MarkMode.untracked`, shared_fixed.zig's pools):
+//! its pops and pushes leave the marks alone, and the first run sought makes them right once
+//! (`trackMarks`), after which they are kept as above.
 //!
 //! With `lock_free` false the same stack is pushed and popped under a mutex: the "mutex" pool
 //! behind thread caches, which take and give back blocks in batches.
@@ -72,6 +77,13 @@ pub const Chunk = struct {
 const MarkWord = u64;
 const marks_per_word = 32;
 const on_half: MarkWord = 0xffff_ffff;
+
+/// Whether pops and pushes keep the stack marks. `untracked`: they leave them alone (no run was
+/// ever sought: the marks mean nothing, and no mark is `stale`); `arming`: `trackMarks` is making
+/// them right, and pops and pushes keep them again (a push's `on` may be wiped by it: its entry
+/// then has neither mark, which a pop takes as a free block's and a run never reserves);
+/// `tracked`: kept, and read by runs. Only ever moves forward, once.
+pub const MarkMode = enum(u8) { untracked, arming, tracked };
 
 /// A chunk and its blocks' stack marks, allocated together: `chunks` holds the chunk (JavaScript
 /// views it alone), and the marks are found from it (`marksOf`).
@@ -135,6 +147,13 @@ pub const LockFreeFixed = struct {
     stride: u32, // granules
     stride_reciprocal: u128,
     lock_free: bool,
+    /// See `MarkMode`: a pool made by `init` keeps its marks; shared_fixed.zig's start `untracked`.
+    mark_mode: std.atomic.Value(MarkMode) = .init(.tracked),
+    /// While `untracked`: whether the marks still say exactly which blocks have entries, as
+    /// `addRegion` and `restoreRegion` set them (no pop or push since left them alone). Then
+    /// `trackMarks` need not take the stack to make them right. Read before written, so that once
+    /// false it costs a load of a line no one writes.
+    marks_exact: std.atomic.Value(bool) = .init(true),
     head: std.atomic.Value(u64) align(std.atomic.cache_line) = .init(nil),
     list_mutex: adaptive.AdaptiveMutex = .{},
     /// Indexed by `number >> chunk_shift`; sized for the whole reservation at init.
@@ -375,8 +394,10 @@ pub const LockFreeFixed = struct {
         for (taken.items) |taken_number| {
             const at = taken_number & (chunk_blocks - 1);
             const before = markWordOf(self.chunkOf(taken_number).?, at).fetchAnd(~(onBit(at) | onBit(at) << 32), .acq_rel);
-            if (before & onBit(at) == 0) {
-                assert(before & (onBit(at) << 32) != 0); // an entry has its mark set while on the stack
+            // A run's (`stale`) goes; a free block's stays, marked `on` or, pushed while the marks
+            // were not kept (`MarkMode`), neither.
+            if (before & (onBit(at) << 32) != 0) {
+                assert(before & onBit(at) == 0); // never both
                 continue;
             }
             taken.items[free_entries] = taken_number;
@@ -515,7 +536,7 @@ pub const LockFreeFixed = struct {
     /// popped it since the scan), the marks turned so far go back (`unstale`) and it returns
     /// false. Under the caller's growth lock (one reservation at a time); pops and pushes go on.
     pub fn reserveRun(self: *LockFreeFixed, first: u32, count: u32) bool {
-        assert(count >= 1);
+        assert(count >= 1 and self.mark_mode.load(.monotonic) == .tracked); // the marks say which blocks have entries
         const Reserve = struct {
             fn step(_: void, _: u32, word: *std.atomic.Value(MarkWord), mask: MarkWord) bool {
                 var seen = word.load(.monotonic);
@@ -678,6 +699,11 @@ pub const LockFreeFixed = struct {
         for (numbers[0 .. numbers.len - 1], numbers[1..]) |number, after| {
             self.chunkOf(number).?.next[number & (chunk_blocks - 1)].store(after, .monotonic);
         }
+        const mode = self.mark_mode.load(.monotonic);
+        if (mode == .untracked) {
+            self.marksLeft(); // ordered before the entries are reachable by the swap of the head (release)
+            return self.pushChainLocked(numbers[0], numbers[numbers.len - 1]);
+        }
         var index: usize = 0;
         while (index < numbers.len) { // published by the push's swap of the head; one word's blocks in a row at once
             const word = markWordOf(self.chunkOf(numbers[index]).?, numbers[index] & (chunk_blocks - 1));
@@ -685,7 +711,8 @@ pub const LockFreeFixed = struct {
             var mask: MarkWord = 0;
             while (index < numbers.len and numbers[index] / marks_per_word == base) : (index += 1) mask |= onBit(numbers[index] & (chunk_blocks - 1));
             const before = word.fetchOr(mask, .monotonic);
-            assert(before & (mask | mask << 32) == 0); // a block pushed has no entry yet
+            // A block pushed has no entry yet. (While arming, a mark a pop left alone before may still read `on`.)
+            assert(mode == .arming or before & (mask | mask << 32) == 0);
         }
         self.pushChainLocked(numbers[0], numbers[numbers.len - 1]);
     }
@@ -709,16 +736,90 @@ pub const LockFreeFixed = struct {
     /// Pops the top entry that is a free block's, dropping those of blocks a run holds on the way.
     fn popLocked(self: *LockFreeFixed) ?u32 {
         while (true) {
+            // Before the swap of the head (release), so that `trackMarks`, whose own swap comes after, sees it.
+            if (self.mark_mode.load(.monotonic) == .untracked) self.marksLeft();
             const number = self.popEntry() orelse return null;
+            // Read after the swap of the head: a pop that comes after `trackMarks` took or bumped
+            // the head sees the marks kept again (its mode store is ordered before that swap).
+            if (self.mark_mode.load(.monotonic) == .untracked) return number; // no run was ever sought: nothing is `stale`
             // The mark is read after the entry is off the stack: a run's reservation or free
             // that raced with this pop saw `on` or `stale` before, and its swap and this one are ordered.
             const at = number & (chunk_blocks - 1);
             const before = markWordOf(self.chunkOf(number).?, at).fetchAnd(~(onBit(at) | onBit(at) << 32), .acq_rel);
-            if (before & onBit(at) != 0) return number;
-            // A run holds it: its entry goes as it comes. (An entry has its mark set before it is pushed.)
-            assert(before & (onBit(at) << 32) != 0);
+            // `on`: a free block's entry; neither: one pushed while the marks were armed (`MarkMode`), free too.
+            if (before & (onBit(at) << 32) == 0) return number;
+            // A run holds it: its entry goes as it comes.
+            assert(before & onBit(at) == 0);
             self.dropStaleEntries(); // a run's entries usually lie together: the rest of them at once
         }
+    }
+
+    /// A pop or push while the marks are not kept: they no longer say which blocks have entries.
+    inline fn marksLeft(self: *LockFreeFixed) void {
+        if (self.marks_exact.load(.monotonic)) self.marks_exact.store(false, .monotonic);
+    }
+
+    /// Makes the stack marks say which blocks have entries, and keeps them so from now on (a
+    /// pool that leaves them alone, `MarkMode.untracked`, before its first run is sought). Under
+    /// the caller's growth lock (runs are reserved, and regions added and removed, under it); pops
+    /// and pushes go on. Where no pop or push left the marks alone (`marks_exact`), they are right
+    /// already; else the stack is taken whole, every mark cleared (a block popped while untracked
+    /// kept its `on`), the entries taken marked `on` and pushed back in their order. A pop or push
+    /// that comes after the mode moved keeps the marks; one whose swap of the head came before
+    /// this one's is ordered before the clearing (a mark it left stale is cleared) or told it
+    /// (`marks_exact`). A push that sets `on` while arming may see it cleared: its entry keeps
+    /// neither mark, served by pops as a free block's and never reserved by a run.
+    pub fn trackMarks(self: *LockFreeFixed) void {
+        if (self.mark_mode.load(.acquire) == .tracked) return;
+        assert(self.mark_mode.load(.monotonic) == .untracked); // one caller at a time (the growth lock)
+        self.mark_mode.store(.arming, .seq_cst);
+        var top: u32 = nil;
+        var exact = false;
+        {
+            self.lockList();
+            defer self.unlockList();
+            // Ordered after every earlier pop's and push's swap (each is a release), which wrote
+            // `marks_exact` before it: so the read below sees their writes.
+            var head = self.head.load(.acquire);
+            while (true) {
+                // Where the marks are exact, the stack stays: the head's tag moves on alone.
+                exact = self.marks_exact.load(.monotonic);
+                const next_top: u32 = if (exact) @truncate(head) else nil;
+                head = self.head.cmpxchgWeak(head, (((head >> 32) +% 1) << 32) | next_top, .acq_rel, .acquire) orelse {
+                    if (!exact) top = @truncate(head);
+                    break;
+                };
+            }
+        }
+        if (exact) { // (a pop or push after the swap sees the marks armed, and keeps them)
+            self.mark_mode.store(.tracked, .release);
+            return;
+        }
+        for (self.chunks) |*slot| {
+            const chunk = slot.load(.acquire) orelse continue;
+            for (marksOf(chunk)) |*word| word.store(0, .monotonic); // no `stale` mark exists yet
+        }
+        if (top != nil) {
+            // The chain is this thread's until pushed back: no other thread touches its marks.
+            var last = top;
+            var number = top;
+            while (number != nil) {
+                const chunk = self.chunkOf(number).?;
+                const base = number / marks_per_word;
+                var mask: MarkWord = 0;
+                while (number != nil and number / marks_per_word == base) { // a run of entries sharing a word, at once
+                    const bit = onBit(number & (chunk_blocks - 1));
+                    assert(mask & bit == 0); // each entry once
+                    mask |= bit;
+                    last = number;
+                    number = chunk.next[number & (chunk_blocks - 1)].load(.monotonic);
+                }
+                const before = markWordOf(chunk, last & (chunk_blocks - 1)).fetchOr(mask, .monotonic);
+                assert(before & (mask | mask << 32) == 0);
+            }
+            self.pushChain(top, last);
+        }
+        self.mark_mode.store(.tracked, .release);
     }
 
     /// The most stale entries `dropStaleEntries` takes off with one swap of the head.
@@ -790,7 +891,7 @@ pub const LockFreeFixed = struct {
             // `next` fails the swap because the tag moved on.
             const next = self.chunkOf(number).?.next[number & (chunk_blocks - 1)].load(.monotonic);
             const tag = (head >> 32) +% 1;
-            head = self.head.cmpxchgWeak(head, tag << 32 | next, .acquire, .acquire) orelse return number;
+            head = self.head.cmpxchgWeak(head, tag << 32 | next, .acq_rel, .acquire) orelse return number; // (release: see `trackMarks`)
             backoff.wait();
         }
     }
@@ -1406,4 +1507,115 @@ test "lock-free fixed: a placement restored with live blocks (a PMEM pool's reop
     }
     fixed.push(0);
     try expectStackHoldsFirst(&fixed, 16);
+}
+
+test "lock-free fixed, marks untracked: pops and pushes leave the marks alone until the first run is sought, which makes them right (the stack taken whole where a pop or push left them)" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    fixed.mark_mode = .init(.untracked);
+    const regions = [_]Region{.{ .start = 0, .len = 64, .committed = true, .live_count = 0 }};
+    try fixed.addRegion(regions[0]);
+    const marks = marksOf(fixed.chunkOf(0).?);
+    // 0 .. 3 popped as a thread cache takes them: their marks stay `on`, no atomic on them.
+    var cached: [4]u32 = undefined;
+    try std.testing.expectEqual(@as(usize, 4), fixed.popBatch(&cached));
+    try std.testing.expectEqual(@as(MarkWord, on_half), marks[0].load(.monotonic) & on_half);
+    try std.testing.expect(!fixed.marks_exact.load(.monotonic));
+    // 4 claimed and freed through a single pop and push: its entry has no mark now.
+    const single = fixed.claimAs(fixed.pop().?, 8, 1);
+    try std.testing.expectEqual(@as(u32, 4), single.g);
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(single.g, single.id, &number) == .freed);
+    fixed.push(number);
+    fixed.trackMarks();
+    try std.testing.expectEqual(MarkMode.tracked, fixed.mark_mode.load(.monotonic));
+    // The cached blocks' marks are clear: no run takes them; every entry is `on`, 4's too.
+    try std.testing.expectEqual(@as(MarkWord, on_half & ~@as(MarkWord, 0xf)), marks[0].load(.monotonic));
+    try std.testing.expectEqual(@as(MarkWord, on_half), marks[1].load(.monotonic));
+    try std.testing.expectEqual(@as(?u32, 4), fixed.lowestStackedRun(&regions, 8));
+    try std.testing.expect(!fixed.reserveRun(2, 4)); // 2 and 3 are a cache's
+    try std.testing.expect(fixed.reserveRun(4, 8));
+    const run = fixed.claimRun(4, 8, 8, 2);
+    try std.testing.expectEqual(@as(u32, 12), fixed.pop().?); // the order kept (4 on top), the run's entries dropped
+    try expectRunFreed(&fixed, run, 8);
+    fixed.push(12);
+    fixed.pushBatch(&cached);
+    try expectStackHoldsFirst(&fixed, 64);
+}
+
+test "lock-free fixed, marks untracked: where no pop or push came first (a fresh pool's first request is a run), the marks are right as added, and the stack stays as it is" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    defer fixed.deinit(false);
+    fixed.mark_mode = .init(.untracked);
+    const regions = [_]Region{.{ .start = 0, .len = 40, .committed = true, .live_count = 0 }};
+    try fixed.addRegion(regions[0]);
+    try std.testing.expect(fixed.marks_exact.load(.monotonic));
+    const head = fixed.head.load(.monotonic);
+    fixed.trackMarks();
+    try std.testing.expectEqual(@as(u32, @truncate(head)), @as(u32, @truncate(fixed.head.load(.monotonic)))); // not taken: its tag moved on alone
+    try std.testing.expect(fixed.head.load(.monotonic) >> 32 != head >> 32);
+    fixed.trackMarks(); // once only
+    try std.testing.expect(fixed.reserveRun(0, 40));
+    const run = fixed.claimRun(0, 40, 40, 3);
+    try std.testing.expectEqual(@as(?u32, null), fixed.pop()); // every entry a run's: dropped
+    try expectRunFreed(&fixed, run, 40);
+    try expectStackHoldsFirst(&fixed, 40);
+}
+
+test "lock-free fixed, marks untracked: a trim takes the whole stack without them, and the marks it leaves are right once tracked" {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, false); // a "mutex" pool's stack: the same under its lock
+    defer fixed.deinit(false);
+    fixed.mark_mode = .init(.untracked);
+    const low: Region = .{ .start = 0, .len = 32, .committed = true, .live_count = 0 };
+    const high: Region = .{ .start = 32, .len = 32, .committed = true, .live_count = 0 };
+    try fixed.addRegion(low);
+    try fixed.addRegion(high);
+    var all: [64]u32 = undefined;
+    try std.testing.expectEqual(@as(usize, 64), fixed.popBatch(&all));
+    fixed.pushBatch(&all); // every entry without a mark now, some marks left `on` by the pops
+    try std.testing.expect(try fixed.removeRegion(std.testing.allocator, high));
+    try fixed.addRegion(high); // asserts the removed blocks' marks clear
+    fixed.trackMarks();
+    try std.testing.expectEqual(@as(?u32, 0), fixed.lowestStackedRun(&.{ low, high }, 32));
+    try std.testing.expect(fixed.reserveRun(32, 32));
+    const run = fixed.claimRun(32, 32, 32, 4);
+    try expectRunFreed(&fixed, run, 32);
+    try expectStackHoldsFirst(&fixed, 64);
+}
+
+test "lock-free fixed, marks untracked: threads pop and push single blocks and batches while the marks begin to be kept and runs are then reserved: no block held twice, none lost" {
+    const threads = 3;
+    const blocks = 512;
+    for (0..24) |round| {
+        var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, round % 2 == 0);
+        defer fixed.deinit(false);
+        fixed.mark_mode = .init(.untracked);
+        const regions = [_]Region{.{ .start = 0, .len = blocks, .committed = true, .live_count = 0 }};
+        try fixed.addRegion(regions[0]);
+        var owners: [blocks]std.atomic.Value(u32) = @splat(.init(0));
+        var failures: std.atomic.Value(u32) = .init(0);
+        var stop: std.atomic.Value(bool) = .init(false);
+        const Singles = SingleBlockChurn(blocks);
+        var spawned: [threads]std.Thread = undefined;
+        for (&spawned, 1..) |*thread, me| thread.* = try std.Thread.spawn(.{}, Singles.run, .{ &fixed, &owners, @as(u32, @intCast(me)), &failures, &stop });
+        // Let them run untracked a moment (leaving marks `on` on blocks they hold), some rounds not at all.
+        if (round % 3 != 0) std.Thread.sleep(std.time.ns_per_us * (50 * round));
+        fixed.trackMarks();
+        var prng = std.Random.DefaultPrng.init(round);
+        for (0..400) |_| {
+            const count = 2 + prng.random().uintLessThan(u32, 30);
+            const first = fixed.lowestStackedRun(&regions, count) orelse continue;
+            if (!fixed.reserveRun(first, count)) continue; // a thread popped one of them meanwhile
+            const run = fixed.claimRun(first, count, count, 7);
+            for (first..first + count) |number| {
+                if (owners[number].swap(99, .acq_rel) != 0) _ = failures.fetchAdd(1, .monotonic);
+            }
+            for (first..first + count) |number| owners[number].store(0, .release);
+            try expectRunFreed(&fixed, run, count);
+        }
+        stop.store(true, .release);
+        for (spawned) |thread| thread.join();
+        try std.testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
+        try expectStackHoldsFirst(&fixed, blocks); // none lost, none twice
+    }
 }

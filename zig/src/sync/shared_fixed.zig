@@ -83,6 +83,8 @@ pub const SharedFixed = struct {
             .stride_bytes = stride_granules * granule_bytes,
             .serial = next_serial.fetchAdd(1, .monotonic),
         };
+        // Its pops and pushes keep no stack marks until it is asked for a run (`placeRun`).
+        self.fixed.mark_mode = .init(.untracked);
         return self;
     }
 
@@ -470,6 +472,7 @@ pub const SharedFixed = struct {
     /// popped one of its blocks since the scan; after a few such races, the drain decides.
     fn placeRun(self: *SharedFixed, drained: *std.ArrayList(u32), count: u32, regions: []const Region) Error!?u32 {
         assert(count >= 2);
+        self.fixed.trackMarks(); // the first run sought: the marks say which blocks have entries from now on
         var tries: u32 = 0;
         while (tries < reserve_tries) : (tries += 1) {
             const first = self.fixed.lowestStackedRun(regions, count) orelse return null;
