@@ -41,7 +41,7 @@ import { cacheClosed, cacheOpened, type ThreadCache } from "./thread_cache";
  * that differs is refused with a NativeLibraryError.
  */
 const Word = { ownerSerial: 8, count: 9, strideGranules: 10, capacity: 11, pendingNumber: 12, pendingKind: 13, numbers: 16 } as const;
-const Counter = { allocations: 0, frees: 1, allocatedBytes: 2, freedBytes: 3, pendingBefore: 7 } as const;
+const Counter = { allocations: 0, frees: 1, allocatedBytes: 2, freedBytes: 3 } as const;
 /**
  * The operation a shared pool's cache is in the middle of, written to the record before its first
  * step and cleared after its last (js_cache.zig settlePending): a Worker ended by terminate() stops
@@ -54,7 +54,10 @@ const PENDING_FREE = 2;
  * The pending word's other bits: a sequence each operation advances as it begins (its kind in
  * the low bits) and leaves as it ends (kind 0), so that the core reads the record's counters as of
  * one moment, re-reading them while the word moved (js_cache.zig `steady`): the stores were made
- * anyway; only their values changed.
+ * anyway; only their values changed. A shared pool's sequence numbers the operations counted
+ * (allocations + frees, a step more while one is in flight and not yet counted; a free that does
+ * not happen takes its step back: #unstack), which is how the core tells at a terminated Worker's
+ * end whether the operation in flight was counted (js_cache.zig `countedOperations`).
  */
 const PENDING_KIND_MASK = 3;
 const PENDING_SEQUENCE_STEP = 4;
@@ -347,7 +350,6 @@ export class BlockCache implements ThreadCache {
         const words = this.#words;
         const counters = this.#counters;
         words[Word.pendingNumber] = number;
-        counters[Counter.pendingBefore] = this.#allocations;
         words[Word.pendingKind] = (this.#sequence = (this.#sequence + PENDING_SEQUENCE_STEP) | 0) | PENDING_ALLOC;
         const next = this.#nextId++;
         this.#count = count;
@@ -469,7 +471,6 @@ export class BlockCache implements ThreadCache {
       words[Word.numbers + count] = number;
       words[Word.count] = count + 1;
       words[Word.pendingNumber] = number;
-      counters[Counter.pendingBefore] = this.#frees;
       words[Word.pendingKind] = (this.#sequence = (this.#sequence + PENDING_SEQUENCE_STEP) | 0) | PENDING_FREE;
       if (Atomics.compareExchange(chunk, at, state, state | FREED) !== state) {
         this.#unstack(count); // not ours to free
@@ -515,7 +516,6 @@ export class BlockCache implements ThreadCache {
   /** A shared pool's free of block `number` begins (see PENDING_ALLOC). */
   #intendFree(number: number): void {
     this.#words[Word.pendingNumber] = number;
-    this.#counters[Counter.pendingBefore] = this.#frees;
     this.#words[Word.pendingKind] = (this.#sequence = (this.#sequence + PENDING_SEQUENCE_STEP) | 0) | PENDING_FREE;
   }
 
@@ -579,10 +579,13 @@ export class BlockCache implements ThreadCache {
     this.#ids[0] = this.#lastPoolId;
   }
 
-  /** The block #stackTop put in slot `count` was not freed here after all: off the stack again, no free in flight. */
+  /**
+   * The block #stackTop put in slot `count` was not freed here after all: off the stack again, no
+   * free in flight, and its step of the sequence taken back (no operation was counted).
+   */
   #unstack(count: number): void {
     this.#words[Word.count] = count;
-    this.#words[Word.pendingKind] = this.#sequence;
+    this.#words[Word.pendingKind] = this.#sequence = (this.#sequence - PENDING_SEQUENCE_STEP) | 0;
   }
 
   /** The free of #free's uncommon cases: a chunk not viewed yet, a block in a race, and every failure. */

@@ -42,27 +42,30 @@ pub const Shared = extern struct {
     /// The operation JavaScript is in the middle of, for the thread's end (`settlePending`): a Worker
     /// ended by terminate() stops its JavaScript between any two steps, and a block popped but not
     /// yet marked live, or marked but not yet counted, would otherwise be lost or miscounted.
-    /// `pending_kind`'s low bits are 0 (none), `pending_alloc` or `pending_free` (its other bits a
-    /// sequence: `pending_kind_mask`); `pending_before` the count of
-    /// that kind (allocations or frees) before the operation.
+    /// `pending_kind`'s low bits are 0 (none), `pending_alloc` or `pending_free`; its other bits
+    /// number the operations (`pending_kind_mask`, `countedOperations`), which tells whether the
+    /// one in flight was counted yet.
     pending_number: u32 = 0,
     pending_kind: u32 = 0,
-    pending_before: f64 = 0,
-    numbers: [capacity_blocks]u32 = undefined,
+    /// (At 64, as JavaScript reads it: the layout is ABI.)
+    numbers: [capacity_blocks]u32 align(64) = undefined,
 };
 
 pub const pending_alloc: u32 = 1;
 pub const pending_free: u32 = 2;
 /// `pending_kind`'s low bits hold the kind; the rest, a sequence JavaScript advances by
-/// `pending_sequence_step` as each operation begins and leaves as it ends. A reader of the record's
-/// counters that finds the same word, with no kind, before and after reading them read them as of
-/// one moment (a seqlock in the stores JavaScript makes anyway: `steady`).
+/// `pending_sequence_step` as each operation begins and leaves as it ends (going back a step
+/// where the operation did not happen: a free that lost its race with another thread's). So in a
+/// shared pool's record, the sequence numbers the operations counted (`countedOperations`), and
+/// one step more while an operation is in flight and not yet counted: the thread's end tells the
+/// two apart from it (`settlePending`) with no store of the counts before each operation. A
+/// reader of the record's counters that finds the same word, with no kind, before and after
+/// reading them read them as of one moment (a seqlock in the stores JavaScript makes anyway: `steady`).
 pub const pending_kind_mask: u32 = 3;
 pub const pending_sequence_step: u32 = 4;
 
 comptime {
     assert(@offsetOf(Shared, "owner_serial") == 32 and @offsetOf(Shared, "count") == 36);
-    assert(@offsetOf(Shared, "pending_before") == 56);
     assert(@offsetOf(Shared, "numbers") == 64);
 }
 
@@ -276,31 +279,48 @@ fn settlePending(record: *Record, fixed: *const lockfree_fixed.LockFreeFixed) vo
     const shared = &record.shared;
     const kind = shared.pending_kind & pending_kind_mask;
     if (kind == 0) return; // the usual end: between two operations
-    defer shared.pending_kind &= ~pending_kind_mask; // the sequence stays, as JavaScript's end of it would leave it
+    var sequence = shared.pending_kind & ~pending_kind_mask;
+    // Left as JavaScript's end of the operation would leave it: the sequence one step on where it
+    // happened (counted), one step back where it did not.
+    defer shared.pending_kind = sequence;
+    // Counted already: the sequence and the count of operations agree.
+    const uncounted = sequence != countedOperations(shared);
     const number = shared.pending_number;
     const state = fixed.stateOf(number) orelse return;
     const requested: f64 = @floatFromInt(fixed.requestedOf(number).?);
     const live = lockfree_fixed.startsAllocation(state);
     switch (kind) {
         pending_alloc => {
-            if (counted(shared.allocations) != counted(shared.pending_before)) return; // counted: done
+            if (!uncounted) return; // counted: done
             if (live) {
                 shared.allocations += 1;
                 shared.allocated_bytes += requested;
                 return;
             }
+            sequence -%= pending_sequence_step; // it did not happen
             const count = @min(shared.count, capacity_blocks);
             if (std.mem.indexOfScalar(u32, shared.numbers[0..count], number) != null or count == capacity_blocks) return;
             shared.numbers[count] = number; // popped, never handed out: back on the stack
             shared.count = count + 1;
         },
         pending_free => {
-            if (counted(shared.frees) != counted(shared.pending_before) or live) return;
+            if (!uncounted) return;
+            if (live) { // not marked freed: it did not happen
+                sequence -%= pending_sequence_step;
+                return;
+            }
             shared.frees += 1;
             shared.freed_bytes += requested;
         },
         else => {},
     }
+}
+
+/// The record's operations counted (allocations and frees), as `pending_kind`'s sequence numbers
+/// them: in its bits above the kind's, so wrapping as it does.
+fn countedOperations(shared: *const Shared) u32 {
+    const operations = counted(shared.allocations) +% counted(shared.frees);
+    return @as(u32, @truncate(operations)) *% pending_sequence_step;
 }
 
 /// Takes off the stack of an ended thread's record every block that is not free. JavaScript puts a
@@ -484,36 +504,53 @@ test "an ended thread's operation in flight is finished: an allocation marked bu
     const record = open(&list, 1, 7, 1).?;
     defer closeAll(list);
     const shared = &record.shared;
-    // Marked live, not counted.
+    const step = pending_sequence_step;
+    // Marked live, not counted: 5 + 2 operations counted, this the 8th.
     const a = fixed.claim(fixed.pop().?, 24);
-    shared.* = .{ .allocations = 5, .pending_number = a.g, .pending_kind = pending_alloc, .pending_before = 5 };
+    shared.* = .{ .allocations = 5, .frees = 2, .pending_number = a.g, .pending_kind = 8 * step | pending_alloc };
     settlePending(record, &fixed);
     try std.testing.expectEqual(@as(f64, 6), shared.allocations);
     try std.testing.expectEqual(@as(f64, 24), shared.allocated_bytes);
-    try std.testing.expectEqual(@as(u32, 0), shared.pending_kind);
-    // Counted already: nothing more.
-    shared.pending_kind = pending_alloc;
-    shared.pending_before = 5;
+    try std.testing.expectEqual(@as(u32, 8 * step), shared.pending_kind); // as JavaScript's end leaves it
+    // Counted already (the 8th of 6 + 2): nothing more.
+    shared.pending_kind = 8 * step | pending_alloc;
     settlePending(record, &fixed);
-    try std.testing.expectEqual(@as(f64, 7), shared.allocations + 1);
-    // Popped off the stack, never marked: back on it (once).
+    try std.testing.expectEqual(@as(f64, 6), shared.allocations);
+    try std.testing.expectEqual(@as(u32, 8 * step), shared.pending_kind);
+    // Popped off the stack, never marked: back on it (once), the sequence a step back.
     const popped = fixed.pop().?;
-    shared.* = .{ .pending_number = popped, .pending_kind = pending_alloc };
+    shared.* = .{ .pending_number = popped, .pending_kind = step | pending_alloc };
     settlePending(record, &fixed);
     try std.testing.expectEqual(@as(u32, 1), shared.count);
     try std.testing.expectEqual(popped, shared.numbers[0]);
+    try std.testing.expectEqual(@as(u32, 0), shared.pending_kind);
     // A free marked, not counted.
     var number: u32 = undefined;
     try std.testing.expect(fixed.markFreed(a.g, a.id, &number) == .freed);
-    shared.* = .{ .frees = 2, .pending_number = number, .pending_kind = pending_free, .pending_before = 2 };
+    shared.* = .{ .frees = 2, .pending_number = number, .pending_kind = 3 * step | pending_free };
     settlePending(record, &fixed);
     try std.testing.expectEqual(@as(f64, 3), shared.frees);
     try std.testing.expectEqual(@as(f64, 24), shared.freed_bytes);
-    // A free not yet marked: the block stays live, nothing counted.
+    try std.testing.expectEqual(@as(u32, 3 * step), shared.pending_kind);
+    // Marked and counted: nothing more.
+    shared.pending_kind = 3 * step | pending_free;
+    settlePending(record, &fixed);
+    try std.testing.expectEqual(@as(f64, 3), shared.frees);
+    // A free not yet marked: the block stays live, nothing counted, the sequence a step back.
     const b = fixed.claim(fixed.pop().?, 8);
-    shared.* = .{ .pending_number = b.g, .pending_kind = pending_free };
+    shared.* = .{ .pending_number = b.g, .pending_kind = step | pending_free };
     settlePending(record, &fixed);
     try std.testing.expectEqual(@as(f64, 0), shared.frees);
+    try std.testing.expectEqual(@as(u32, 0), shared.pending_kind);
+    // The sequence wraps as the count passes 2^30 operations: still told apart. The 2^30th, counted (it wrapped to 0):
+    shared.* = .{ .allocations = (1 << 30) - 1, .frees = 1, .pending_number = b.g, .pending_kind = pending_alloc };
+    settlePending(record, &fixed);
+    try std.testing.expectEqual(@as(f64, (1 << 30) - 1), shared.allocations);
+    // ... and not yet counted.
+    shared.* = .{ .allocations = (1 << 30) - 2, .frees = 1, .pending_number = b.g, .pending_kind = pending_alloc };
+    settlePending(record, &fixed);
+    try std.testing.expectEqual(@as(f64, (1 << 30) - 1), shared.allocations);
+    try std.testing.expectEqual(@as(u32, 0), shared.pending_kind);
 }
 
 test "an ended thread's record is taken by the next thread that opens the pool, its counters kept" {
