@@ -274,7 +274,9 @@ pub fn flushThread() void {
 /// Finishes, for an ended thread, the operation its JavaScript was in the middle of (see
 /// `Shared.pending_kind`). An allocation whose block is live but not counted is counted; one whose
 /// block was popped but not yet marked live goes back on the stack. A free whose block is marked
-/// freed but not counted is counted (a block not yet marked stays live: `dropUnfreed`).
+/// freed and on the stack but not counted is counted (a block not yet marked stays live:
+/// `dropUnfreed`; one marked by another thread's free that won the race, and taken off this stack
+/// again, was not this thread's free).
 fn settlePending(record: *Record, fixed: *const lockfree_fixed.LockFreeFixed) void {
     const shared = &record.shared;
     const kind = shared.pending_kind & pending_kind_mask;
@@ -305,7 +307,11 @@ fn settlePending(record: *Record, fixed: *const lockfree_fixed.LockFreeFixed) vo
         },
         pending_free => {
             if (!uncounted) return;
-            if (live) { // not marked freed: it did not happen
+            // Not marked freed, or marked by another thread's free that won the race (JavaScript
+            // takes the block off its stack, then ends the free: a won free's block is on the
+            // stack, put there before the swap): it did not happen.
+            const count = @min(shared.count, capacity_blocks);
+            if (live or std.mem.indexOfScalar(u32, shared.numbers[0..count], number) == null) {
                 sequence -%= pending_sequence_step;
                 return;
             }
@@ -524,10 +530,16 @@ test "an ended thread's operation in flight is finished: an allocation marked bu
     try std.testing.expectEqual(@as(u32, 1), shared.count);
     try std.testing.expectEqual(popped, shared.numbers[0]);
     try std.testing.expectEqual(@as(u32, 0), shared.pending_kind);
-    // A free marked, not counted.
+    // A free marked by another thread that won the race, this one's block taken off its stack again: not this thread's free.
     var number: u32 = undefined;
     try std.testing.expect(fixed.markFreed(a.g, a.id, &number) == .freed);
     shared.* = .{ .frees = 2, .pending_number = number, .pending_kind = 3 * step | pending_free };
+    settlePending(record, &fixed);
+    try std.testing.expectEqual(@as(f64, 2), shared.frees);
+    try std.testing.expectEqual(@as(u32, 2 * step), shared.pending_kind);
+    // A free marked, on the stack, not counted.
+    shared.* = .{ .frees = 2, .pending_number = number, .pending_kind = 3 * step | pending_free, .count = 1 };
+    shared.numbers[0] = number;
     settlePending(record, &fixed);
     try std.testing.expectEqual(@as(f64, 3), shared.frees);
     try std.testing.expectEqual(@as(f64, 24), shared.freed_bytes);
