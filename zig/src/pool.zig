@@ -440,6 +440,27 @@ pub const Pool = struct {
         return self.bins;
     }
 
+    /// The GPU side of the pool (gpu/pool_gpu.zig): NVTX annotations and stream-ordered frees.
+    pub inline fn gpuSide(self: *Pool) *PoolGpu {
+        return &self.gpu;
+    }
+
+    /// The entry points the pool's layers were composed into when it was made (layers.zig).
+    pub inline fn layerEntry(self: *const Pool) *const Entry {
+        return self.entry;
+    }
+
+    /// Whether the pool's memory is one allocation of its backend (nothing of it goes back before the pool does).
+    pub inline fn isWholeAllocation(self: *const Pool) bool {
+        return self.arena.backend.wholeAllocation() != null;
+    }
+
+    /// Growth goes on from what the pool holds: after trim, the step comes down to the largest region left.
+    pub fn fitGrowthStepToRegions(self: *Pool) void {
+        self.growth_step_bytes = @min(self.growth_step_bytes, self.arena.largestCommittedBytes());
+        assert(self.growth_step_bytes > 0);
+    }
+
     /// The pool's threadSafety setting.
     pub inline fn threadSafety(self: *const Pool) ThreadSafety {
         return self.config.thread_safety;
@@ -660,9 +681,9 @@ pub const Pool = struct {
     /// what they leave holds the new region: else they would go back for nothing.
     pub fn growForReleasing(self: *Pool, needed_bytes: u64) ?u32 {
         if (self.growFor(needed_bytes)) |index| return index;
-        if (self.config.growth == 0 or !self.trims()) return null;
+        if (self.config.growth == 0 or !Trimming.trims(self)) return null;
         if (self.arena.longestRangeFreeOfLive(self, regionEmpty) < std.mem.alignForward(u64, needed_bytes, self.arena.backend.granularity())) return null;
-        if (self.releaseEmptyRegions() == 0) return null;
+        if (Trimming.releaseEmptyRegions(self) == 0) return null;
         return self.growFor(needed_bytes);
     }
 
@@ -1010,78 +1031,9 @@ pub const Pool = struct {
         self.gpu.reset();
     }
 
-    /// Gives every empty region but the first back to the OS; returns the bytes released. Every
-    /// call counts in trim_count, a pool that gives nothing back too (README: trimCount).
-    pub fn trim(self: *Pool) u64 {
-        const range = self.gpu.range("memory-pool: trim");
-        defer range.end();
-        if (!self.trims()) {
-            self.countUntrimmed();
-            return 0;
-        }
-        if (self.shared) |shared| { // its blocks are placed without the pool's lock
-            shared.trimming();
-            defer shared.growth_mutex.unlock();
-            self.stats.trim_count += 1;
-            return self.releaseEmptyRegions();
-        }
-        if (self.sharded) |sharded| {
-            sharded.growth_mutex.lock();
-            defer sharded.growth_mutex.unlock();
-            self.stats.trim_count += 1;
-            return self.releaseEmptyRegions();
-        }
-        self.lock();
-        defer self.unlock();
-        self.gpu.reclaim(self, null, true);
-        self.stats.trim_count += 1;
-        return self.releaseEmptyRegions();
-    }
-
-    /// A trim of a pool that gives nothing back, counted under the lock its record is kept under:
-    /// a lock-free placement's growth lock (its figures are read under it), else the pool's own.
-    fn countUntrimmed(self: *Pool) void {
-        assert(!self.trims());
-        if (self.shared) |shared| return self.countTrimUnder(&shared.growth_mutex);
-        if (self.sharded) |sharded| return self.countTrimUnder(&sharded.growth_mutex);
-        self.lock();
-        defer self.unlock();
-        self.stats.trim_count += 1;
-    }
-
-    fn countTrimUnder(self: *Pool, mutex: anytype) void {
-        assert(self.shared != null or self.sharded != null);
-        mutex.lock();
-        defer mutex.unlock();
-        self.stats.trim_count += 1;
-    }
-
-    /// Whether the pool may give regions back.
-    fn trims(self: *const Pool) bool {
-        if (!self.entry.trims(self)) return false; // a placement that never gives regions back
-        return self.arena.backend.wholeAllocation() == null; // one allocation: nothing goes back before the pool does
-    }
-
-    /// trim()'s work, under the pool's lock (a shared placement's growth lock): every empty region but the first goes back; returns the bytes released.
-    fn releaseEmptyRegions(self: *Pool) u64 {
-        assert(self.trims());
-        var released: u64 = 0;
-        for (self.arena.regions.items[1..], 1..) |region, index| {
-            if (!region.committed or region.live_count != 0) continue;
-            switch (self.entry.removeRegion(self, @intCast(index), region)) {
-                .removed => {},
-                .kept => continue,
-                .stop => break,
-            }
-            self.gpu.regionRemoved(self.arena.address(region.start));
-            self.arena.shrink(@intCast(index));
-            released += @as(u64, region.len) * granule_bytes;
-        }
-        // Growth goes on from what the pool still holds, not from a region it no longer has.
-        self.growth_step_bytes = @min(self.growth_step_bytes, self.arena.largestCommittedBytes());
-        self.stats.bytes_trimmed += released;
-        return released;
-    }
+    /// Trim (trim.zig): empty regions but the first go back to the OS.
+    const Trimming = @import("trim.zig").Trim(Pool);
+    pub const trim = Trimming.trim;
 
     pub fn writeStats(self: *Pool, out: *[stats_mod.field_count]f64) void {
         self.entry.writeStats(self, out);
@@ -1195,24 +1147,6 @@ test "a variable pool grows to maxSize, then fails, then trims" {
     _ = try pool.alloc(60 * 1024, null);
 }
 
-test "a pool at maxSize gives its empty regions back to grow for a request none of them holds, and says so in bytes_trimmed" {
-    for ([_]config_mod.StrategyKind{ .variable, .fixed_size }) |strategy| {
-        const pool = try Pool.create(std.testing.allocator, "release", testConfig(strategy));
-        defer pool.destroy();
-        var offsets: [4]u32 = undefined;
-        for (&offsets) |*g| g.* = (try pool.alloc(60 * 1024, null)).g;
-        try std.testing.expectEqual(@as(u64, 256 * 1024), pool.arena.committed_bytes);
-        try std.testing.expectError(error.OutOfMemory, pool.alloc(150 * 1024, null)); // regions hold live blocks: none goes back
-        try std.testing.expectEqual(@as(u64, 0), pool.stats.bytes_trimmed);
-        for (offsets) |g| _ = try pool.free(g, 0);
-        const large = try pool.alloc(150 * 1024, null); // the three empty regions go back; a region of 192 KiB takes their place
-        try std.testing.expectEqual(@as(u64, 3 * 64 * 1024), pool.stats.bytes_trimmed);
-        try std.testing.expectEqual(@as(u64, 0), pool.stats.trim_count);
-        try std.testing.expectEqual(@as(u64, 256 * 1024), pool.arena.committed_bytes);
-        _ = try pool.free(large.g, large.id);
-    }
-}
-
 test "growth: each region growth x the step; a larger request its own size, the step unchanged; trim brings the step down to what is left" {
     for ([_]config_mod.StrategyKind{ .variable, .fixed_size }) |strategy| {
         var config = testConfig(strategy);
@@ -1301,18 +1235,8 @@ test "a pool grows by what its strategy will find: sizes just above a region are
     }
 }
 
-/// Every thread-safety mode a fixed pool takes: threadSafety, and whether it has thread caches.
-const fixed_modes = [_]struct { ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
-
-/// The test config of a fixed pool of `block_size`-byte blocks in `mode` (one of fixed_modes).
-fn fixedConfigIn(mode: @TypeOf(fixed_modes[0]), block_size: u64) Config {
-    assert(block_size > 0);
-    var config = testConfig(.fixed_size);
-    config.block_size = block_size;
-    config.thread_safety = mode[0];
-    config.thread_local_cache = mode[1];
-    return config;
-}
+const fixed_modes = config_mod.fixed_modes;
+const fixedConfigIn = config_mod.fixedConfigIn;
 
 test "a fixed pool serves a request of several blocks as a contiguous run, in every thread-safety mode" {
     for (fixed_modes) |mode| {
@@ -1412,15 +1336,4 @@ test "JavaScript's bins through the pool's layers: a miss counted at its block's
     try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(F.free_count)]);
     const again = try pool.alloc(100, null); // the flushed block is the placement's again
     try std.testing.expectEqual(placed.g, again.g);
-}
-
-test "every trim counts in trim_count, on a pool that gives nothing back too (lock-free, thread-cached)" {
-    for (fixed_modes) |mode| {
-        const pool = try Pool.create(std.testing.allocator, "trims", fixedConfigIn(mode, 64));
-        defer pool.destroy();
-        pool.published(0);
-        const released = pool.trim() + pool.trim();
-        try std.testing.expectEqual(@as(u64, 2), pool.stats.trim_count);
-        if (!pool.trims()) try std.testing.expectEqual(@as(u64, 0), released);
-    }
 }

@@ -20,6 +20,7 @@ test {
     _ = @import("request_limit.zig");
     _ = @import("reservation.zig");
     _ = @import("growth.zig");
+    _ = @import("trim.zig");
     _ = @import("pool_limits_test.zig");
     _ = @import("snapshot.zig");
     _ = @import("host_copy.zig");
