@@ -594,7 +594,8 @@ pub const Pool = struct {
         return placed;
     }
 
-    inline fn checkSize(self: *const Pool, size: u64) Error!void {
+    /// InvalidSize where no allocation of the pool may have `size` bytes.
+    pub inline fn checkSize(self: *const Pool, size: u64) Error!void {
         if (size == 0 or size > self.sizeMax()) {
             return status.fail(error.InvalidSize, "cannot allocate {d} bytes from pool '{s}': sizes run from 1 to {d}", .{ size, self.name, self.sizeMax() });
         }
@@ -920,96 +921,46 @@ pub const Pool = struct {
         if (self.bins) |bins| bins.foldPeaks(&self.stats);
     }
 
-    /// The pool's JavaScript bins (sync/js_bins.zig), made on the first call: null where the pool
-    /// may not have them (only its thread touches a "none" pool, so JavaScript and the core never
-    /// work on the table at once; the debug layer and the sharded placement keep their own state).
-    pub fn openBins(self: *Pool) ?*Bins {
-        if (self.bins) |bins| return bins;
-        if (self.config.strategy != .variable or self.config.thread_safety != .none) return null;
-        if (self.debug != null or self.config.debug.coreActive() or self.shared != null or self.sharded != null) return null;
-        // A block freed into the bins stays registered as live with the tool, which would then miss a kernel's use after free.
-        if (self.gpu.watchedByTool()) return null;
-        const bins = Bins.create(@intFromPtr(&self.last_id), &self.stats) orelse return null;
-        bins.setCap(self.arena.committed_bytes);
-        self.bins = bins;
-        // Timed as the fixed-size pools' JavaScript cache is: not at all. Most allocations and
-        // frees are hits that never enter the core, and a timing of the misses alone (the
-        // slowest) would say nothing of the pool's.
-        self.stats.dropTimings();
-        self.entry = layers.choose(self);
-        return bins;
-    }
-
-    /// A miss of the JavaScript bins: a block of `capacity` bytes for an allocation of `size`,
-    /// registered in the bins' table (where a slot is free) so that JavaScript may bin it when it
-    /// is freed. Counted (a failure too) and journaled as any allocation, through the pool's
-    /// statistics layer and placement (layers.zig `allocBlock`).
-    pub fn allocBinned(self: *Pool, size: u64, capacity: u64) Error!Placed {
-        const bins = self.bins.?;
-        const range = self.gpu.range("memory-pool: allocate");
-        defer range.end();
-        try self.checkSize(size);
-        if (capacity < size or capacity > self.sizeMax()) return status.fail(error.InvalidSize, "a bin's block of {d} bytes cannot hold {d} bytes (pool '{s}')", .{ capacity, size, self.name });
-        self.lock();
-        defer self.unlock();
-        const placed = try layers.allocBlock(self, size, capacity);
-        if (size <= std.math.maxInt(u32)) _ = bins.register(placed.g, @intCast(Config.granulesFor(capacity)), @intCast(size), placed.id);
-        bins.foldPeaks(&self.stats); // the allocation raised the bins' part (the watermark lags)
-        bins.setCap(self.arena.committed_bytes);
-        self.gpu.allocated(self.arena.address(placed.g), size, placed.id);
-        return placed;
-    }
-
-    /// Gives every block the JavaScript bins hold back to the placement; returns how many.
-    pub fn flushBins(self: *Pool) Error!u32 {
-        const bins = self.bins orelse return 0;
-        self.lock();
-        defer self.unlock();
-        var flushed: u32 = 0;
-        var from: u32 = 0;
-        while (bins.nextBinned(from)) |slot| : (flushed += 1) {
-            from = slot + 1;
-            try self.freeLockedAt(bins.takeBinned(slot));
-        }
-        return flushed;
-    }
-
-    /// The live block at `g` leaves the JavaScript bins' management, where they manage it: its
-    /// current id and size go into the placement's record and the statistics, and its free goes to
-    /// the core from now on (a PMEM root or link publishes it, a GPU stream frees it).
-    pub fn leaveBinsLocked(self: *Pool, g: u32) void {
-        const bins = self.bins orelse return;
-        const slot = switch (bins.find(g)) {
-            .live => |slot| slot,
-            .none, .binned => return,
-        };
-        bins.foldPeaks(&self.stats); // its bytes move from the bins' part to the rest
-        const left = bins.leave(slot);
-        self.strategy.variable.setId(g, left.id);
-        self.strategy.variable.setRequested(g, left.requested);
-        const in_use = @as(i64, @intCast(self.stats.bytes_in_use)) + left.bytes_in_use_change;
-        assert(in_use >= 0);
-        self.stats.bytes_in_use = @intCast(in_use);
-        bins.foldPeaks(&self.stats);
-    }
-
     /// Whether the pool places and frees blocks without its lock (sync/shared_fixed.zig; for a PMEM
     /// pool, pmem/shared_journal.zig): the lock orders none of its allocations and frees.
     pub fn placesWithoutLock(self: *const Pool) bool {
         return self.shared != null or self.sharded != null;
     }
 
-    /// Whether the pool has JavaScript bins: a block of it may be freed and handed out again with
-    /// no call into the core.
-    pub fn hasBins(self: *const Pool) bool {
-        return self.bins != null;
+    /// The pool's side of its JavaScript bins (sync/pool_bins.zig).
+    const BinsAtPool = @import("sync/pool_bins.zig").PoolBins(Pool);
+    pub const openBins = BinsAtPool.openBins;
+    pub const allocBinned = BinsAtPool.allocBinned;
+    pub const flushBins = BinsAtPool.flushBins;
+    pub const leaveBinsLocked = BinsAtPool.leaveBinsLocked;
+    pub const hasBins = BinsAtPool.hasBins;
+    pub const binsHolderLocked = BinsAtPool.binsHolderLocked;
+
+    /// The JavaScript bins `openBins` made stand in front of the placement from now on. Timed as
+    /// the fixed-size pools' JavaScript cache is: not at all. Most allocations and frees are hits
+    /// that never enter the core, and a timing of the misses alone (the slowest) would say nothing
+    /// of the pool's.
+    pub fn adoptBins(self: *Pool, bins: *Bins) void {
+        assert(self.bins == null and self.shared == null and self.sharded == null);
+        self.bins = bins;
+        self.stats.dropTimings();
+        self.entry = layers.choose(self);
     }
 
-    /// The block the JavaScript bins manage whose bytes hold granule `g` (its start, and whether
-    /// they hold it freed), or null: for a range known by its bytes, not by its block (a view's).
-    pub fn binsHolderLocked(self: *const Pool, g: u32) ?js_bins.Holder {
-        const bins = self.bins orelse return null;
-        return bins.holding(g);
+    /// The address of the last allocation id (a u32), which JavaScript's bins count ids on.
+    pub fn lastIdAddress(self: *Pool) usize {
+        return @intFromPtr(&self.last_id);
+    }
+
+    /// The settings the pool was made with.
+    pub inline fn settings(self: *const Pool) *const Config {
+        return &self.config;
+    }
+
+    /// The placement, for a layer that holds the pool's lock and writes a block's record (a block
+    /// that leaves JavaScript's bins).
+    pub fn placementHeld(self: *Pool) *Strategy {
+        return &self.strategy;
     }
 
     pub fn reset(self: *Pool) Error!void {
@@ -1278,62 +1229,4 @@ test "a fixed pool serves a request of several blocks as a contiguous run, in ev
         try std.testing.expectEqual(committed, pool.arena.committed_bytes);
         _ = try pool.free(again.g, again.id);
     }
-}
-
-test "no JavaScript bins for a pool an NVTX tool watches: its frees must reach the tool" {
-    const pool = try Pool.create(std.testing.allocator, "watched", testConfig(.variable));
-    defer pool.destroy();
-    pool.gpu.annotations.active = true; // as when compute-sanitizer answered the pool's first heap
-    try std.testing.expect(pool.openBins() == null);
-    pool.gpu.annotations.active = false;
-    try std.testing.expect(pool.openBins() != null);
-}
-
-test "JavaScript's bins through the pool's layers: a miss counted at its block's bytes, a failed one counted; a binned block is free to every reader, and a flush gives it back" {
-    var config = testConfig(.variable);
-    config.growth = 0;
-    const pool = try Pool.create(std.testing.allocator, "bins", config);
-    defer pool.destroy();
-    const bins = pool.openBins().?;
-    const F = stats_mod.Field;
-    var out: [stats_mod.field_count]f64 = undefined;
-    const placed = try pool.allocBinned(100, 1024);
-    try std.testing.expectEqual(@as(u64, 100), pool.lookup(placed.g).?.requested_bytes);
-    pool.writeStats(&out);
-    try std.testing.expectEqual(@as(f64, 100), out[@intFromEnum(F.bytes_in_use)]);
-    try std.testing.expectEqual(@as(f64, 1024), out[@intFromEnum(F.bytes_allocated)]);
-    // No room for the block's capacity (growth off: the first region is 64 KiB): the statistics
-    // layer counts it. A capacity no region of the 256 KiB reservation holds is invalid, not counted.
-    try std.testing.expectError(error.OutOfMemory, pool.allocBinned(100, 128 * 1024));
-    try std.testing.expectError(error.InvalidSize, pool.allocBinned(100, pool.sizeMax() + granule_bytes));
-    try std.testing.expectError(error.InvalidSize, pool.allocBinned(100, 50)); // a block smaller than its request
-    pool.writeStats(&out);
-    try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(F.failed_allocations)]);
-    try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(F.allocation_count)]);
-    // JavaScript frees it into its bins, as src/size_bins.ts does.
-    const header = &bins.shared.header;
-    bins.shared.slots[bins.find(placed.g).live].state |= js_bins.binned_flag;
-    header.cached_blocks += 1;
-    header.cached_bytes += 1024;
-    header.live_requested_bytes -= 100;
-    header.frees += 1;
-    header.freed_bytes += 100;
-    try std.testing.expect(pool.lookup(placed.g) == null);
-    try std.testing.expectError(error.DoubleFree, pool.free(placed.g, 0));
-    try std.testing.expectEqual(@as(u32, 0), pool.listLive(&.{}));
-    pool.writeStats(&out);
-    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(F.live_allocations)]);
-    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(F.bytes_in_use)]);
-    try std.testing.expectEqual(@as(f64, 1024), out[@intFromEnum(F.cached_bytes)]);
-    try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(F.free_count)]);
-    pool.resetPeaks();
-    pool.writeStats(&out);
-    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(F.peak_live_allocations)]);
-    try std.testing.expectEqual(@as(u32, 1), try pool.flushBins());
-    pool.writeStats(&out);
-    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(F.bytes_allocated)]);
-    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(F.cached_bytes)]);
-    try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(F.free_count)]);
-    const again = try pool.alloc(100, null); // the flushed block is the placement's again
-    try std.testing.expectEqual(placed.g, again.g);
 }

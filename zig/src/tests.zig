@@ -38,6 +38,7 @@ test {
     _ = @import("sync/viewers.zig");
     _ = @import("sync/js_cache.zig");
     _ = @import("sync/js_bins.zig");
+    _ = @import("sync/pool_bins.zig");
     _ = @import("ffi.zig");
     _ = @import("debug/canary.zig");
     _ = @import("debug/violation.zig");
