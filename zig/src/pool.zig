@@ -246,7 +246,7 @@ pub const Pool = struct {
     }
 
     /// The bytes a block holds besides its request (the debug layer's canaries; see Layer.requestOverheadBytes).
-    fn requestOverheadBytes(self: *const Pool) u64 {
+    pub fn requestOverheadBytes(self: *const Pool) u64 {
         if (!debug_layer_built) return 0;
         return if (self.debug) |layer| layer.requestOverheadBytes() else 0;
     }
@@ -415,17 +415,6 @@ pub const Pool = struct {
     /// that fill in their own counts (sync/): under the lock the pool's placement asks for.
     pub inline fn statsRecord(self: *Pool) *stats_mod.Stats {
         return &self.stats;
-    }
-
-    /// The record's peaks start again from the figures now (bytes reserved: what is committed).
-    pub fn resetRecordPeaks(self: *Pool) void {
-        self.stats.resetPeaks(self.arena.committed_bytes);
-    }
-
-    /// The pool's space where its placement says `free_bytes` are free, `largest_free` of them in one piece.
-    pub fn spaceWith(self: *const Pool, free_bytes: u64, largest_free: u64) stats_mod.Stats.Space {
-        assert(largest_free <= free_bytes);
-        return .{ .reserved = self.arena.committed_bytes, .address_space = self.arena.reserved_bytes, .regions = self.regionCount(), .free = free_bytes, .largest_free = largest_free, .request_max = self.sizeMax() };
     }
 
     /// Every allocation was freed at once by a placement that takes no pool lock: an NVTX tool
@@ -996,54 +985,29 @@ pub const Pool = struct {
         return self.entry.writeSnapshot(self, out);
     }
 
-    /// `writeSnapshot` of the pool's own placement, under its lock (layers.zig Locked).
-    pub fn writeSnapshotPlaced(self: *Pool, out: snapshot.Output) Error!bool {
-        const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = pool_gpu.pending_id };
-        const debug: snapshot.DebugView = if (debug_layer_built) (if (self.debug) |layer| layer.snapshotView() else .{}) else .{};
-        const placement = js_bins.Placement.of(&self.strategy, self.bins);
-        const fit = snapshot.write(self.gpa, self.arena.regions.items, &placement, ids, debug, out) catch
-            return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
-        self.writeStatsLocked(out.stats);
-        return fit;
-    }
-
-    pub fn writeStatsLocked(self: *Pool, out: *[stats_mod.field_count]f64) void {
-        self.stats.write(self.spaceLocked(), out);
-        self.correctFiguresLocked(out);
-    }
-
-    /// The figures just written from the pool's record (`out`) become those of the allocations
-    /// made, where JavaScript's bins hand blocks out (sync/js_bins.zig `correct`).
-    pub fn correctFiguresLocked(self: *const Pool, out: *[stats_mod.field_count]f64) void {
-        if (self.bins) |bins| bins.correct(&self.stats, out);
-    }
-
-    /// The record's peaks, just reset, start from what the allocations hold, where JavaScript's
-    /// bins hand blocks out (the record counts binned blocks as in use).
-    pub fn correctPeaksLocked(self: *Pool) void {
-        if (self.bins) |bins| bins.resetPeaks(&self.stats);
-    }
-
-    /// The pool's space as its own placement holds it, under its lock.
-    pub fn spaceLocked(self: *Pool) stats_mod.Stats.Space {
-        const regions = self.regionCount();
-        const free_granules, const largest_granules = self.strategy.freeSpace(self.alignment_granules);
-        var space = self.spaceWith(free_granules * granule_bytes, largest_granules * granule_bytes);
-        assert(space.regions == regions);
-        space.request_overhead = self.requestOverheadBytes();
-        space.debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self.beneath()) else .{}) else .{};
-        return space;
-    }
-
     /// Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now.
     pub fn resetPeaks(self: *Pool) void {
         self.entry.resetPeaks(self);
     }
 
-    pub fn regionCount(self: *const Pool) u64 {
-        var regions: u64 = 0;
-        for (self.arena.regions.items) |region| regions += @intFromBool(region.committed);
-        return regions;
+    /// The pool's figures as the statistics layer asks for them (pool_stats.zig).
+    const Figures = @import("pool_stats.zig").PoolStats(Pool);
+    pub const spaceWith = Figures.spaceWith;
+    pub const resetRecordPeaks = Figures.resetRecordPeaks;
+    pub const spaceLocked = Figures.spaceLocked;
+    pub const writeStatsLocked = Figures.writeStatsLocked;
+    pub const correctFiguresLocked = Figures.correctFiguresLocked;
+    pub const correctPeaksLocked = Figures.correctPeaksLocked;
+
+    /// `writeSnapshot` of the pool's own placement, under its lock (layers.zig Locked; snapshot.zig).
+    pub fn writeSnapshotPlaced(self: *Pool, out: snapshot.Output) Error!bool {
+        return snapshot.writePlaced(self, out);
+    }
+
+    /// The id of the pool's latest allocation (0 before the first).
+    pub inline fn lastId(self: *const Pool) u32 {
+        assert(self.last_id <= id_max);
+        return self.last_id;
     }
 
     pub fn writeConfig(self: *const Pool, out: *[config_field_count]f64) void {

@@ -18,6 +18,10 @@ const stats_mod = @import("stats.zig");
 const Tlsf = @import("strategy/tlsf.zig").Tlsf;
 const BlockView = Tlsf.BlockView;
 const guard_mod = @import("debug/guard.zig");
+const js_bins = @import("sync/js_bins.zig");
+const pool_gpu = @import("gpu/pool_gpu.zig");
+const status = @import("status.zig");
+const debug_layer_built = @import("build_options").debug_layer;
 
 /// What a block holds. abi.zig describes the values to src/snapshot.ts. `guard` and `quarantined` belong to
 /// the debug layer (guard pages; freed blocks held back from reuse): the values are fixed here
@@ -87,6 +91,21 @@ pub const DebugView = struct {
         return quarantine.holds(quarantine.context, block_g);
     }
 };
+
+/// The snapshot of `pool` (a *Pool, pool.zig) whose own placement places under its lock (layers.zig
+/// `Locked`), under that lock: its regions, its placement's blocks as JavaScript's bins see them
+/// (a binned block free, one handed out again its current allocation), the debug layer's guarded
+/// blocks and quarantine, and its figures taken under the same lock. Whether every record fit.
+pub fn writePlaced(pool: anytype, out: Output) status.Error!bool {
+    const ids: Ids = .{ .last = pool.lastId(), .max = @TypeOf(pool.*).id_max, .pending = pool_gpu.pending_id };
+    assert(ids.last <= ids.max);
+    const debug: DebugView = if (debug_layer_built) (if (pool.debugLayer()) |layer| layer.snapshotView() else .{}) else .{};
+    const placement = js_bins.Placement.of(pool.placementLocked(), pool.binsOpened());
+    const fit = write(pool.allocator(), pool.regionList(), &placement, ids, debug, out) catch
+        return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{pool.poolName()});
+    pool.writeStatsLocked(out.stats);
+    return fit;
+}
 
 /// Writes `regions` (the committed ones, in any order) and every block of `strategy` (a pointer
 /// to a union of the strategies, strategy/placement.zig) into `out`, with the

@@ -14,6 +14,7 @@ test {
     _ = @import("strategy/free_runs.zig");
     _ = @import("stats.zig");
     _ = @import("counting.zig");
+    _ = @import("pool_stats.zig");
     _ = @import("layers.zig");
     _ = @import("config.zig");
     _ = @import("pool.zig");
