@@ -480,28 +480,22 @@ pub const Pool = struct {
         return self.gpu.pending();
     }
 
-    /// Frees the blocks whose stream-ordered frees work on `stream` allows now; the caller holds the lock.
-    pub fn reclaimStreamFrees(self: *Pool, stream: driver.Stream) void {
-        assert(self.gpu.pending());
-        self.gpu.reclaim(self, stream, false);
-    }
-
     /// A GPU pool's device memory (backend/device_memory.zig), null for a pool of another kind.
     pub fn deviceArena(self: *const Pool) ?*DeviceArena {
         assert((self.arena.backend == .device) == (self.config.kind == .gpu));
-        return switch (self.arena.backend) {
-            .device => |device_arena| device_arena,
-            .host, .pinned, .pmem => null,
-        };
+        return self.arena.backend.deviceMemory();
     }
 
-    /// Tests: a CPU pool stands in for a GPU one where no device is: it gets the annotations a GPU
-    /// or pinned pool gets when it is made (gpu/pool_gpu.zig), with what it committed as its first region.
-    pub fn annotateAsDeviceVisible(self: *Pool) void {
-        assert(@import("builtin").is_test and self.config.kind == .cpu);
-        self.gpu = PoolGpu.init(self.gpa, self.name, true, null);
-        self.gpu.regionAdded(self.arena.base, self.arena.committed_bytes);
+    /// The CUDA device of a GPU or pinned pool.
+    pub fn device(self: *const Pool) ?*@import("gpu/device.zig").Device {
+        return self.arena.backend.cudaDevice();
     }
+
+    /// The pool's GPU entry points beside placing (gpu/pool_gpu.zig).
+    const OnDevice = pool_gpu.PoolDevice(Pool);
+    pub const reclaimStreamFrees = OnDevice.reclaimStreamFrees;
+    pub const freeOnStream = OnDevice.freeOnStream;
+    pub const annotateAsDeviceVisible = OnDevice.annotateAsDeviceVisible;
 
     pub fn destroy(self: *Pool) void {
         const gpa = self.gpa;
@@ -550,15 +544,6 @@ pub const Pool = struct {
 
     /// Allocation ids stay below this: the C ABI flags a guarded allocation in the id's top bit.
     pub const id_max = placed_mod.id_max;
-
-    /// The CUDA device of a GPU or pinned pool.
-    pub fn device(self: *const Pool) ?*@import("gpu/device.zig").Device {
-        return switch (self.arena.backend) {
-            .device => |arena| arena.device,
-            .pinned => |dev| dev,
-            .host, .pmem => null,
-        };
-    }
 
     /// A block of at least `size` bytes for work on `stream` (null for none): its granule offset
     /// and its allocation id. An NVTX tool that watches the pool is told of it (gpu/pool_gpu.zig).
@@ -818,14 +803,6 @@ pub const Pool = struct {
     /// The placement, for a layer that holds the pool's lock and keeps data by block (the journal's table).
     pub fn placementLocked(self: *const Pool) *const Strategy {
         return &self.strategy;
-    }
-
-    /// Frees the block at `g` once the work queued on `stream` so far is done (gpu/pool_gpu.zig).
-    /// The block's NVTX region goes when the pool reclaims it (gpu/pool_gpu.zig reclaim), not here.
-    pub fn freeOnStream(self: *Pool, g: u32, expected_id: u32, stream: driver.Stream) Error!void {
-        const range = self.gpu.range("memory-pool: free on stream");
-        defer range.end();
-        return self.gpu.freeOnStream(self, g, expected_id, stream);
     }
 
     /// Sets the id of the live block at `g`, for the stream frees' pending id; the caller holds the lock.
