@@ -1008,19 +1008,9 @@ pub const Pool = struct {
         return self.entry.listLive(self, out);
     }
 
-    pub fn listLiveLocked(self: *Pool, out: []u32) u32 {
-        if (self.shared != null and self.journal != null) return self.entry.listLive(self, out); // pmem/shared_journal.zig
-        assert(self.shared == null and self.sharded == null); // see listLive (layers.zig Locked)
-        if (debug_layer_built) if (self.debug) |layer| return layer.listLive(self.beneath(), out);
-        var count: u32 = 0;
-        var blocks = self.liveBlocks();
-        while (blocks.next()) |g| {
-            if (self.bins) |bins| if (bins.find(g) == .binned) continue; // free, in the JavaScript bins
-            if (count < out.len) out[count] = g;
-            count += 1;
-        }
-        return count;
-    }
+    /// `listLive` of the pool's own placement, under its lock (layers.zig Locked; snapshot.zig).
+    pub const listLiveLocked = snapshot.listLivePlaced;
+
 };
 
 const testConfig = config_mod.testConfig;
