@@ -598,17 +598,12 @@ pub const Pool = struct {
         return self.last_id;
     }
 
-    /// Why `size` bytes found no place (the statistics layer counts the failure).
-    pub fn failPlace(self: *const Pool, size: u64) Error {
-        return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece", .{ self.name, size, self.arena.committed_bytes, self.reservableBytes() });
-    }
-
-    /// The most bytes the pool may ever hold, for out-of-memory messages: its address space, or
-    /// what it holds now where it never grows (growth 0: its reservation is no promise of room).
-    pub fn reservableBytes(self: *const Pool) u64 {
-        assert(self.arena.committed_bytes <= self.arena.reserved_bytes);
-        return if (self.config.growth == 0) self.arena.committed_bytes else self.arena.reserved_bytes;
-    }
+    /// Why the pool refused (pool_failures.zig).
+    const Failures = @import("pool_failures.zig").PoolFailures(Pool);
+    pub const failPlace = Failures.failPlace;
+    pub const reservableBytes = Failures.reservableBytes;
+    pub const failOutside = Failures.failOutside;
+    pub const failStaleId = Failures.failStaleId;
 
     /// Counts a block placed at `block_g` in its region (trim gives back only empty regions).
     pub inline fn notePlacedIn(self: *Pool, block_g: u32) void {
@@ -842,24 +837,8 @@ pub const Pool = struct {
     pub inline fn failUnlessFreed(self: *const Pool, result: FreeResult, g: u32) Error!Freed {
         return switch (result) {
             .freed => |freed| freed,
-            else => self.failBadFree(result, g),
+            else => Failures.failBadFree(self, result, g),
         };
-    }
-
-    fn failBadFree(self: *const Pool, result: FreeResult, g: u32) Error {
-        @branchHint(.cold);
-        return tlsf_mod.failBadFree(result, g, self.alignment_granules, self.name);
-    }
-
-    pub fn failOutside(self: *const Pool, g: u32) Error {
-        return status.fail(error.InvalidPointer, "pointer at offset {d} is not in any region of pool '{s}'", .{ @as(u64, g) * granule_bytes, self.name });
-    }
-
-    /// A handle freed allocation `expected_id`, but the block at `g` holds `live_id` (0: none).
-    pub fn failStaleId(self: *const Pool, g: u32, expected_id: u32, live_id: u32) Error {
-        assert(expected_id != live_id);
-        if (live_id == 0) return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, @as(u64, g) * granule_bytes, self.name });
-        return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed, and the block now holds allocation #{d}", .{ expected_id, @as(u64, g) * granule_bytes, self.name, live_id });
     }
 
     pub const Live = @import("strategy/tlsf.zig").Tlsf.Live;

@@ -15,6 +15,7 @@ test {
     _ = @import("stats.zig");
     _ = @import("counting.zig");
     _ = @import("pool_stats.zig");
+    _ = @import("pool_failures.zig");
     _ = @import("layers.zig");
     _ = @import("config.zig");
     _ = @import("pool.zig");
