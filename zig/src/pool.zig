@@ -54,7 +54,6 @@ pub const debug_layer_built = build_options.debug_layer;
 const granule_bytes = arena_mod.granule_bytes;
 const ThreadSafety = config_mod.ThreadSafety;
 const Config = config_mod.Config;
-const config_field_count = config_mod.config_field_count;
 
 const Strategy = placement_mod.Placement;
 
@@ -964,10 +963,6 @@ pub const Pool = struct {
     pub inline fn lastId(self: *const Pool) u32 {
         assert(self.last_id <= id_max);
         return self.last_id;
-    }
-
-    pub fn writeConfig(self: *const Pool, out: *[config_field_count]f64) void {
-        self.config.write(out);
     }
 
 
