@@ -8,13 +8,17 @@
 //! GPU and pinned pools are gpu/pool_gpu.zig's. A PMEM pool is this pool over a mapped file
 //! (backend/pmem_file.zig) with a journal (pmem/journal.zig) told of each placement and release
 //! at the placement's seam: pmem/open.zig makes one. A "none" Variable pool's JavaScript bins
-//! (sync/js_bins.zig) sit in front of its own placement: the placement's readers here (release,
-//! lookup, listing, snapshots, reset, and the figures the statistics layer asks it to correct)
+//! (sync/js_bins.zig; the pool's side of them, sync/pool_bins.zig) sit in front of its own
+//! placement: its readers (release and lookup here; listing, snapshots and the figures elsewhere)
 //! see a binned block as free and a block handed out again as its current allocation.
 //! What is decided from figures alone lives beside it: the reservation (reservation.zig), the
 //! largest request (request_limit.zig), the steps of growth (growth.zig); the debug layer's view
-//! of the pool and what the C ABI asks that layer are debug/beneath.zig and debug/queries.zig. No
-//! other file reads a field of Pool (test/zig_pool_fields.test.ts): they ask through its methods.
+//! of the pool and what the C ABI asks that layer are debug/beneath.zig and debug/queries.zig.
+//! What the pool does besides placing lives beside it too, reached through the names it keeps
+//! (aliases): trim (trim.zig), its figures (pool_stats.zig), its snapshot and live list
+//! (snapshot.zig), its failures' messages (pool_failures.zig), its GPU entry points
+//! (gpu/pool_gpu.zig). No other file reads a field of Pool (test/zig_pool_fields.test.ts): they
+//! ask through its methods.
 const std = @import("std");
 const build_options = @import("build_options");
 const assert = std.debug.assert;
