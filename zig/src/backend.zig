@@ -77,6 +77,23 @@ pub const Backend = union(enum) {
         return self != .device;
     }
 
+    /// The CUDA device of GPU and pinned memory; null for host and PMEM memory.
+    pub fn cudaDevice(self: Backend) ?*device_mod.Device {
+        return switch (self) {
+            .device => |arena| arena.device,
+            .pinned => |dev| dev,
+            .host, .pmem => null,
+        };
+    }
+
+    /// The device memory of a GPU pool (backend/device_memory.zig); null for memory of another kind.
+    pub fn deviceMemory(self: Backend) ?*DeviceArena {
+        return switch (self) {
+            .device => |device_arena| device_arena,
+            .host, .pinned, .pmem => null,
+        };
+    }
+
     /// The address space a pool's arena reserves: `wanted` (its maxSize, or the most an arena may
     /// reserve where `limited` is false), except where the backend commits all it reserves at once
     /// (a device arena backed by one allocation), which reserves only what the pool can use given

@@ -171,6 +171,19 @@ pub fn testConfig(strategy: StrategyKind) Config {
     return .{ .kind = .cpu, .strategy = strategy, .block_size = 100, .alignment = 16, .initial_size = 64 * 1024, .max_size = 256 * 1024, .growth = 1, .thread_safety = .none, .collect_stats = true, .device_id = 0 };
 }
 
+/// Every thread-safety mode a fixed pool takes: threadSafety, and whether it has thread caches.
+pub const fixed_modes = [_]struct { ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
+
+/// The test config of a fixed pool of `block_size`-byte blocks in `mode` (one of fixed_modes).
+pub fn fixedConfigIn(mode: @TypeOf(fixed_modes[0]), block_size: u64) Config {
+    assert(block_size > 0);
+    var config = testConfig(.fixed_size);
+    config.block_size = block_size;
+    config.thread_safety = mode[0];
+    config.thread_local_cache = mode[1];
+    return config;
+}
+
 test "config parsing names the bad field" {
     var raw: [config_field_count]f64 = .{ 0, 1, 0, 24, 65536, 0, 1, 0, 1, 0, 0, 0, 0, 1, -1, -1, 0, 0, 0, 0, 0 };
     try std.testing.expectError(error.Config, Config.parse(&raw));

@@ -242,7 +242,7 @@ export fn mp_pool_address_space(handle: i32) f64 {
 export fn mp_pool_config(handle: i32, out: *[config_mod.config_field_count]f64) i32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return failNoPool(handle);
-    pool.writeConfig(out);
+    pool.settings().write(out); // the config record (config.zig)
     return 0;
 }
 

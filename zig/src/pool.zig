@@ -8,13 +8,17 @@
 //! GPU and pinned pools are gpu/pool_gpu.zig's. A PMEM pool is this pool over a mapped file
 //! (backend/pmem_file.zig) with a journal (pmem/journal.zig) told of each placement and release
 //! at the placement's seam: pmem/open.zig makes one. A "none" Variable pool's JavaScript bins
-//! (sync/js_bins.zig) sit in front of its own placement: the placement's readers here (release,
-//! lookup, listing, snapshots, reset, and the figures the statistics layer asks it to correct)
+//! (sync/js_bins.zig; the pool's side of them, sync/pool_bins.zig) sit in front of its own
+//! placement: its readers (release and lookup here; listing, snapshots and the figures elsewhere)
 //! see a binned block as free and a block handed out again as its current allocation.
 //! What is decided from figures alone lives beside it: the reservation (reservation.zig), the
 //! largest request (request_limit.zig), the steps of growth (growth.zig); the debug layer's view
-//! of the pool and what the C ABI asks that layer are debug/beneath.zig and debug/queries.zig. No
-//! other file reads a field of Pool (test/zig_pool_fields.test.ts): they ask through its methods.
+//! of the pool and what the C ABI asks that layer are debug/beneath.zig and debug/queries.zig.
+//! What the pool does besides placing lives beside it too, reached through the names it keeps
+//! (aliases): trim (trim.zig), its figures (pool_stats.zig), its snapshot and live list
+//! (snapshot.zig), its failures' messages (pool_failures.zig), its GPU entry points
+//! (gpu/pool_gpu.zig). No other file reads a field of Pool (test/zig_pool_fields.test.ts): they
+//! ask through its methods.
 const std = @import("std");
 const build_options = @import("build_options");
 const assert = std.debug.assert;
@@ -54,7 +58,6 @@ pub const debug_layer_built = build_options.debug_layer;
 const granule_bytes = arena_mod.granule_bytes;
 const ThreadSafety = config_mod.ThreadSafety;
 const Config = config_mod.Config;
-const config_field_count = config_mod.config_field_count;
 
 const Strategy = placement_mod.Placement;
 
@@ -246,7 +249,7 @@ pub const Pool = struct {
     }
 
     /// The bytes a block holds besides its request (the debug layer's canaries; see Layer.requestOverheadBytes).
-    fn requestOverheadBytes(self: *const Pool) u64 {
+    pub fn requestOverheadBytes(self: *const Pool) u64 {
         if (!debug_layer_built) return 0;
         return if (self.debug) |layer| layer.requestOverheadBytes() else 0;
     }
@@ -417,17 +420,6 @@ pub const Pool = struct {
         return &self.stats;
     }
 
-    /// The record's peaks start again from the figures now (bytes reserved: what is committed).
-    pub fn resetRecordPeaks(self: *Pool) void {
-        self.stats.resetPeaks(self.arena.committed_bytes);
-    }
-
-    /// The pool's space where its placement says `free_bytes` are free, `largest_free` of them in one piece.
-    pub fn spaceWith(self: *const Pool, free_bytes: u64, largest_free: u64) stats_mod.Stats.Space {
-        assert(largest_free <= free_bytes);
-        return .{ .reserved = self.arena.committed_bytes, .address_space = self.arena.reserved_bytes, .regions = self.regionCount(), .free = free_bytes, .largest_free = largest_free, .request_max = self.sizeMax() };
-    }
-
     /// Every allocation was freed at once by a placement that takes no pool lock: an NVTX tool
     /// watching the pool is told (the pool's own placement tells it in `resetPlaced`).
     pub fn noteResetForTool(self: *Pool) void {
@@ -438,6 +430,27 @@ pub const Pool = struct {
     /// The JavaScript bins (sync/js_bins.zig), once opened (`openBins`).
     pub inline fn binsOpened(self: *const Pool) ?*Bins {
         return self.bins;
+    }
+
+    /// The GPU side of the pool (gpu/pool_gpu.zig): NVTX annotations and stream-ordered frees.
+    pub inline fn gpuSide(self: *Pool) *PoolGpu {
+        return &self.gpu;
+    }
+
+    /// The entry points the pool's layers were composed into when it was made (layers.zig).
+    pub inline fn layerEntry(self: *const Pool) *const Entry {
+        return self.entry;
+    }
+
+    /// Whether the pool's memory is one allocation of its backend (nothing of it goes back before the pool does).
+    pub inline fn isWholeAllocation(self: *const Pool) bool {
+        return self.arena.backend.wholeAllocation() != null;
+    }
+
+    /// Growth goes on from what the pool holds: after trim, the step comes down to the largest region left.
+    pub fn fitGrowthStepToRegions(self: *Pool) void {
+        self.growth_step_bytes = @min(self.growth_step_bytes, self.arena.largestCommittedBytes());
+        assert(self.growth_step_bytes > 0);
     }
 
     /// The pool's threadSafety setting.
@@ -470,28 +483,22 @@ pub const Pool = struct {
         return self.gpu.pending();
     }
 
-    /// Frees the blocks whose stream-ordered frees work on `stream` allows now; the caller holds the lock.
-    pub fn reclaimStreamFrees(self: *Pool, stream: driver.Stream) void {
-        assert(self.gpu.pending());
-        self.gpu.reclaim(self, stream, false);
-    }
-
     /// A GPU pool's device memory (backend/device_memory.zig), null for a pool of another kind.
     pub fn deviceArena(self: *const Pool) ?*DeviceArena {
         assert((self.arena.backend == .device) == (self.config.kind == .gpu));
-        return switch (self.arena.backend) {
-            .device => |device_arena| device_arena,
-            .host, .pinned, .pmem => null,
-        };
+        return self.arena.backend.deviceMemory();
     }
 
-    /// Tests: a CPU pool stands in for a GPU one where no device is: it gets the annotations a GPU
-    /// or pinned pool gets when it is made (gpu/pool_gpu.zig), with what it committed as its first region.
-    pub fn annotateAsDeviceVisible(self: *Pool) void {
-        assert(@import("builtin").is_test and self.config.kind == .cpu);
-        self.gpu = PoolGpu.init(self.gpa, self.name, true, null);
-        self.gpu.regionAdded(self.arena.base, self.arena.committed_bytes);
+    /// The CUDA device of a GPU or pinned pool.
+    pub fn device(self: *const Pool) ?*@import("gpu/device.zig").Device {
+        return self.arena.backend.cudaDevice();
     }
+
+    /// The pool's GPU entry points beside placing (gpu/pool_gpu.zig).
+    const OnDevice = pool_gpu.PoolDevice(Pool);
+    pub const reclaimStreamFrees = OnDevice.reclaimStreamFrees;
+    pub const freeOnStream = OnDevice.freeOnStream;
+    pub const annotateAsDeviceVisible = OnDevice.annotateAsDeviceVisible;
 
     pub fn destroy(self: *Pool) void {
         const gpa = self.gpa;
@@ -541,15 +548,6 @@ pub const Pool = struct {
     /// Allocation ids stay below this: the C ABI flags a guarded allocation in the id's top bit.
     pub const id_max = placed_mod.id_max;
 
-    /// The CUDA device of a GPU or pinned pool.
-    pub fn device(self: *const Pool) ?*@import("gpu/device.zig").Device {
-        return switch (self.arena.backend) {
-            .device => |arena| arena.device,
-            .pinned => |dev| dev,
-            .host, .pmem => null,
-        };
-    }
-
     /// A block of at least `size` bytes for work on `stream` (null for none): its granule offset
     /// and its allocation id. An NVTX tool that watches the pool is told of it (gpu/pool_gpu.zig).
     pub inline fn alloc(self: *Pool, size: u64, stream: driver.Stream) Error!Placed {
@@ -573,7 +571,8 @@ pub const Pool = struct {
         return placed;
     }
 
-    inline fn checkSize(self: *const Pool, size: u64) Error!void {
+    /// InvalidSize where no allocation of the pool may have `size` bytes.
+    pub inline fn checkSize(self: *const Pool, size: u64) Error!void {
         if (size == 0 or size > self.sizeMax()) {
             return status.fail(error.InvalidSize, "cannot allocate {d} bytes from pool '{s}': sizes run from 1 to {d}", .{ size, self.name, self.sizeMax() });
         }
@@ -602,17 +601,12 @@ pub const Pool = struct {
         return self.last_id;
     }
 
-    /// Why `size` bytes found no place (the statistics layer counts the failure).
-    pub fn failPlace(self: *const Pool, size: u64) Error {
-        return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece", .{ self.name, size, self.arena.committed_bytes, self.reservableBytes() });
-    }
-
-    /// The most bytes the pool may ever hold, for out-of-memory messages: its address space, or
-    /// what it holds now where it never grows (growth 0: its reservation is no promise of room).
-    pub fn reservableBytes(self: *const Pool) u64 {
-        assert(self.arena.committed_bytes <= self.arena.reserved_bytes);
-        return if (self.config.growth == 0) self.arena.committed_bytes else self.arena.reserved_bytes;
-    }
+    /// Why the pool refused (pool_failures.zig).
+    const Failures = @import("pool_failures.zig").PoolFailures(Pool);
+    pub const failPlace = Failures.failPlace;
+    pub const reservableBytes = Failures.reservableBytes;
+    pub const failOutside = Failures.failOutside;
+    pub const failStaleId = Failures.failStaleId;
 
     /// Counts a block placed at `block_g` in its region (trim gives back only empty regions).
     pub inline fn notePlacedIn(self: *Pool, block_g: u32) void {
@@ -660,9 +654,9 @@ pub const Pool = struct {
     /// what they leave holds the new region: else they would go back for nothing.
     pub fn growForReleasing(self: *Pool, needed_bytes: u64) ?u32 {
         if (self.growFor(needed_bytes)) |index| return index;
-        if (self.config.growth == 0 or !self.trims()) return null;
+        if (self.config.growth == 0 or !Trimming.trims(self)) return null;
         if (self.arena.longestRangeFreeOfLive(self, regionEmpty) < std.mem.alignForward(u64, needed_bytes, self.arena.backend.granularity())) return null;
-        if (self.releaseEmptyRegions() == 0) return null;
+        if (Trimming.releaseEmptyRegions(self) == 0) return null;
         return self.growFor(needed_bytes);
     }
 
@@ -809,14 +803,6 @@ pub const Pool = struct {
         return &self.strategy;
     }
 
-    /// Frees the block at `g` once the work queued on `stream` so far is done (gpu/pool_gpu.zig).
-    /// The block's NVTX region goes when the pool reclaims it (gpu/pool_gpu.zig reclaim), not here.
-    pub fn freeOnStream(self: *Pool, g: u32, expected_id: u32, stream: driver.Stream) Error!void {
-        const range = self.gpu.range("memory-pool: free on stream");
-        defer range.end();
-        return self.gpu.freeOnStream(self, g, expected_id, stream);
-    }
-
     /// Sets the id of the live block at `g`, for the stream frees' pending id; the caller holds the lock.
     pub fn setIdLocked(self: *Pool, g: u32, id: u32) void {
         const region_index = self.arena.regionOf(g);
@@ -854,24 +840,8 @@ pub const Pool = struct {
     pub inline fn failUnlessFreed(self: *const Pool, result: FreeResult, g: u32) Error!Freed {
         return switch (result) {
             .freed => |freed| freed,
-            else => self.failBadFree(result, g),
+            else => Failures.failBadFree(self, result, g),
         };
-    }
-
-    fn failBadFree(self: *const Pool, result: FreeResult, g: u32) Error {
-        @branchHint(.cold);
-        return tlsf_mod.failBadFree(result, g, self.alignment_granules, self.name);
-    }
-
-    pub fn failOutside(self: *const Pool, g: u32) Error {
-        return status.fail(error.InvalidPointer, "pointer at offset {d} is not in any region of pool '{s}'", .{ @as(u64, g) * granule_bytes, self.name });
-    }
-
-    /// A handle freed allocation `expected_id`, but the block at `g` holds `live_id` (0: none).
-    pub fn failStaleId(self: *const Pool, g: u32, expected_id: u32, live_id: u32) Error {
-        assert(expected_id != live_id);
-        if (live_id == 0) return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, @as(u64, g) * granule_bytes, self.name });
-        return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed, and the block now holds allocation #{d}", .{ expected_id, @as(u64, g) * granule_bytes, self.name, live_id });
     }
 
     pub const Live = @import("strategy/tlsf.zig").Tlsf.Live;
@@ -899,96 +869,46 @@ pub const Pool = struct {
         if (self.bins) |bins| bins.foldPeaks(&self.stats);
     }
 
-    /// The pool's JavaScript bins (sync/js_bins.zig), made on the first call: null where the pool
-    /// may not have them (only its thread touches a "none" pool, so JavaScript and the core never
-    /// work on the table at once; the debug layer and the sharded placement keep their own state).
-    pub fn openBins(self: *Pool) ?*Bins {
-        if (self.bins) |bins| return bins;
-        if (self.config.strategy != .variable or self.config.thread_safety != .none) return null;
-        if (self.debug != null or self.config.debug.coreActive() or self.shared != null or self.sharded != null) return null;
-        // A block freed into the bins stays registered as live with the tool, which would then miss a kernel's use after free.
-        if (self.gpu.watchedByTool()) return null;
-        const bins = Bins.create(@intFromPtr(&self.last_id), &self.stats) orelse return null;
-        bins.setCap(self.arena.committed_bytes);
-        self.bins = bins;
-        // Timed as the fixed-size pools' JavaScript cache is: not at all. Most allocations and
-        // frees are hits that never enter the core, and a timing of the misses alone (the
-        // slowest) would say nothing of the pool's.
-        self.stats.dropTimings();
-        self.entry = layers.choose(self);
-        return bins;
-    }
-
-    /// A miss of the JavaScript bins: a block of `capacity` bytes for an allocation of `size`,
-    /// registered in the bins' table (where a slot is free) so that JavaScript may bin it when it
-    /// is freed. Counted (a failure too) and journaled as any allocation, through the pool's
-    /// statistics layer and placement (layers.zig `allocBlock`).
-    pub fn allocBinned(self: *Pool, size: u64, capacity: u64) Error!Placed {
-        const bins = self.bins.?;
-        const range = self.gpu.range("memory-pool: allocate");
-        defer range.end();
-        try self.checkSize(size);
-        if (capacity < size or capacity > self.sizeMax()) return status.fail(error.InvalidSize, "a bin's block of {d} bytes cannot hold {d} bytes (pool '{s}')", .{ capacity, size, self.name });
-        self.lock();
-        defer self.unlock();
-        const placed = try layers.allocBlock(self, size, capacity);
-        if (size <= std.math.maxInt(u32)) _ = bins.register(placed.g, @intCast(Config.granulesFor(capacity)), @intCast(size), placed.id);
-        bins.foldPeaks(&self.stats); // the allocation raised the bins' part (the watermark lags)
-        bins.setCap(self.arena.committed_bytes);
-        self.gpu.allocated(self.arena.address(placed.g), size, placed.id);
-        return placed;
-    }
-
-    /// Gives every block the JavaScript bins hold back to the placement; returns how many.
-    pub fn flushBins(self: *Pool) Error!u32 {
-        const bins = self.bins orelse return 0;
-        self.lock();
-        defer self.unlock();
-        var flushed: u32 = 0;
-        var from: u32 = 0;
-        while (bins.nextBinned(from)) |slot| : (flushed += 1) {
-            from = slot + 1;
-            try self.freeLockedAt(bins.takeBinned(slot));
-        }
-        return flushed;
-    }
-
-    /// The live block at `g` leaves the JavaScript bins' management, where they manage it: its
-    /// current id and size go into the placement's record and the statistics, and its free goes to
-    /// the core from now on (a PMEM root or link publishes it, a GPU stream frees it).
-    pub fn leaveBinsLocked(self: *Pool, g: u32) void {
-        const bins = self.bins orelse return;
-        const slot = switch (bins.find(g)) {
-            .live => |slot| slot,
-            .none, .binned => return,
-        };
-        bins.foldPeaks(&self.stats); // its bytes move from the bins' part to the rest
-        const left = bins.leave(slot);
-        self.strategy.variable.setId(g, left.id);
-        self.strategy.variable.setRequested(g, left.requested);
-        const in_use = @as(i64, @intCast(self.stats.bytes_in_use)) + left.bytes_in_use_change;
-        assert(in_use >= 0);
-        self.stats.bytes_in_use = @intCast(in_use);
-        bins.foldPeaks(&self.stats);
-    }
-
     /// Whether the pool places and frees blocks without its lock (sync/shared_fixed.zig; for a PMEM
     /// pool, pmem/shared_journal.zig): the lock orders none of its allocations and frees.
     pub fn placesWithoutLock(self: *const Pool) bool {
         return self.shared != null or self.sharded != null;
     }
 
-    /// Whether the pool has JavaScript bins: a block of it may be freed and handed out again with
-    /// no call into the core.
-    pub fn hasBins(self: *const Pool) bool {
-        return self.bins != null;
+    /// The pool's side of its JavaScript bins (sync/pool_bins.zig).
+    const BinsAtPool = @import("sync/pool_bins.zig").PoolBins(Pool);
+    pub const openBins = BinsAtPool.openBins;
+    pub const allocBinned = BinsAtPool.allocBinned;
+    pub const flushBins = BinsAtPool.flushBins;
+    pub const leaveBinsLocked = BinsAtPool.leaveBinsLocked;
+    pub const hasBins = BinsAtPool.hasBins;
+    pub const binsHolderLocked = BinsAtPool.binsHolderLocked;
+
+    /// The JavaScript bins `openBins` made stand in front of the placement from now on. Timed as
+    /// the fixed-size pools' JavaScript cache is: not at all. Most allocations and frees are hits
+    /// that never enter the core, and a timing of the misses alone (the slowest) would say nothing
+    /// of the pool's.
+    pub fn adoptBins(self: *Pool, bins: *Bins) void {
+        assert(self.bins == null and self.shared == null and self.sharded == null);
+        self.bins = bins;
+        self.stats.dropTimings();
+        self.entry = layers.choose(self);
     }
 
-    /// The block the JavaScript bins manage whose bytes hold granule `g` (its start, and whether
-    /// they hold it freed), or null: for a range known by its bytes, not by its block (a view's).
-    pub fn binsHolderLocked(self: *const Pool, g: u32) ?js_bins.Holder {
-        const bins = self.bins orelse return null;
-        return bins.holding(g);
+    /// The address of the last allocation id (a u32), which JavaScript's bins count ids on.
+    pub fn lastIdAddress(self: *Pool) usize {
+        return @intFromPtr(&self.last_id);
+    }
+
+    /// The settings the pool was made with.
+    pub inline fn settings(self: *const Pool) *const Config {
+        return &self.config;
+    }
+
+    /// The placement, for a layer that holds the pool's lock and writes a block's record (a block
+    /// that leaves JavaScript's bins).
+    pub fn placementHeld(self: *Pool) *Strategy {
+        return &self.strategy;
     }
 
     pub fn reset(self: *Pool) Error!void {
@@ -1010,78 +930,9 @@ pub const Pool = struct {
         self.gpu.reset();
     }
 
-    /// Gives every empty region but the first back to the OS; returns the bytes released. Every
-    /// call counts in trim_count, a pool that gives nothing back too (README: trimCount).
-    pub fn trim(self: *Pool) u64 {
-        const range = self.gpu.range("memory-pool: trim");
-        defer range.end();
-        if (!self.trims()) {
-            self.countUntrimmed();
-            return 0;
-        }
-        if (self.shared) |shared| { // its blocks are placed without the pool's lock
-            shared.trimming();
-            defer shared.growth_mutex.unlock();
-            self.stats.trim_count += 1;
-            return self.releaseEmptyRegions();
-        }
-        if (self.sharded) |sharded| {
-            sharded.growth_mutex.lock();
-            defer sharded.growth_mutex.unlock();
-            self.stats.trim_count += 1;
-            return self.releaseEmptyRegions();
-        }
-        self.lock();
-        defer self.unlock();
-        self.gpu.reclaim(self, null, true);
-        self.stats.trim_count += 1;
-        return self.releaseEmptyRegions();
-    }
-
-    /// A trim of a pool that gives nothing back, counted under the lock its record is kept under:
-    /// a lock-free placement's growth lock (its figures are read under it), else the pool's own.
-    fn countUntrimmed(self: *Pool) void {
-        assert(!self.trims());
-        if (self.shared) |shared| return self.countTrimUnder(&shared.growth_mutex);
-        if (self.sharded) |sharded| return self.countTrimUnder(&sharded.growth_mutex);
-        self.lock();
-        defer self.unlock();
-        self.stats.trim_count += 1;
-    }
-
-    fn countTrimUnder(self: *Pool, mutex: anytype) void {
-        assert(self.shared != null or self.sharded != null);
-        mutex.lock();
-        defer mutex.unlock();
-        self.stats.trim_count += 1;
-    }
-
-    /// Whether the pool may give regions back.
-    fn trims(self: *const Pool) bool {
-        if (!self.entry.trims(self)) return false; // a placement that never gives regions back
-        return self.arena.backend.wholeAllocation() == null; // one allocation: nothing goes back before the pool does
-    }
-
-    /// trim()'s work, under the pool's lock (a shared placement's growth lock): every empty region but the first goes back; returns the bytes released.
-    fn releaseEmptyRegions(self: *Pool) u64 {
-        assert(self.trims());
-        var released: u64 = 0;
-        for (self.arena.regions.items[1..], 1..) |region, index| {
-            if (!region.committed or region.live_count != 0) continue;
-            switch (self.entry.removeRegion(self, @intCast(index), region)) {
-                .removed => {},
-                .kept => continue,
-                .stop => break,
-            }
-            self.gpu.regionRemoved(self.arena.address(region.start));
-            self.arena.shrink(@intCast(index));
-            released += @as(u64, region.len) * granule_bytes;
-        }
-        // Growth goes on from what the pool still holds, not from a region it no longer has.
-        self.growth_step_bytes = @min(self.growth_step_bytes, self.arena.largestCommittedBytes());
-        self.stats.bytes_trimmed += released;
-        return released;
-    }
+    /// Trim (trim.zig): empty regions but the first go back to the OS.
+    const Trimming = @import("trim.zig").Trim(Pool);
+    pub const trim = Trimming.trim;
 
     pub fn writeStats(self: *Pool, out: *[stats_mod.field_count]f64) void {
         self.entry.writeStats(self, out);
@@ -1093,58 +944,29 @@ pub const Pool = struct {
         return self.entry.writeSnapshot(self, out);
     }
 
-    /// `writeSnapshot` of the pool's own placement, under its lock (layers.zig Locked).
-    pub fn writeSnapshotPlaced(self: *Pool, out: snapshot.Output) Error!bool {
-        const ids: snapshot.Ids = .{ .last = self.last_id, .max = id_max, .pending = pool_gpu.pending_id };
-        const debug: snapshot.DebugView = if (debug_layer_built) (if (self.debug) |layer| layer.snapshotView() else .{}) else .{};
-        const placement = js_bins.Placement.of(&self.strategy, self.bins);
-        const fit = snapshot.write(self.gpa, self.arena.regions.items, &placement, ids, debug, out) catch
-            return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{self.name});
-        self.writeStatsLocked(out.stats);
-        return fit;
-    }
-
-    pub fn writeStatsLocked(self: *Pool, out: *[stats_mod.field_count]f64) void {
-        self.stats.write(self.spaceLocked(), out);
-        self.correctFiguresLocked(out);
-    }
-
-    /// The figures just written from the pool's record (`out`) become those of the allocations
-    /// made, where JavaScript's bins hand blocks out (sync/js_bins.zig `correct`).
-    pub fn correctFiguresLocked(self: *const Pool, out: *[stats_mod.field_count]f64) void {
-        if (self.bins) |bins| bins.correct(&self.stats, out);
-    }
-
-    /// The record's peaks, just reset, start from what the allocations hold, where JavaScript's
-    /// bins hand blocks out (the record counts binned blocks as in use).
-    pub fn correctPeaksLocked(self: *Pool) void {
-        if (self.bins) |bins| bins.resetPeaks(&self.stats);
-    }
-
-    /// The pool's space as its own placement holds it, under its lock.
-    pub fn spaceLocked(self: *Pool) stats_mod.Stats.Space {
-        const regions = self.regionCount();
-        const free_granules, const largest_granules = self.strategy.freeSpace(self.alignment_granules);
-        var space = self.spaceWith(free_granules * granule_bytes, largest_granules * granule_bytes);
-        assert(space.regions == regions);
-        space.request_overhead = self.requestOverheadBytes();
-        space.debug = if (debug_layer_built) (if (self.debug) |layer| layer.space(self.beneath()) else .{}) else .{};
-        return space;
-    }
-
     /// Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now.
     pub fn resetPeaks(self: *Pool) void {
         self.entry.resetPeaks(self);
     }
 
-    pub fn regionCount(self: *const Pool) u64 {
-        var regions: u64 = 0;
-        for (self.arena.regions.items) |region| regions += @intFromBool(region.committed);
-        return regions;
+    /// The pool's figures as the statistics layer asks for them (pool_stats.zig).
+    const Figures = @import("pool_stats.zig").PoolStats(Pool);
+    pub const spaceWith = Figures.spaceWith;
+    pub const resetRecordPeaks = Figures.resetRecordPeaks;
+    pub const spaceLocked = Figures.spaceLocked;
+    pub const writeStatsLocked = Figures.writeStatsLocked;
+    pub const correctFiguresLocked = Figures.correctFiguresLocked;
+    pub const correctPeaksLocked = Figures.correctPeaksLocked;
+
+    /// `writeSnapshot` of the pool's own placement, under its lock (layers.zig Locked; snapshot.zig).
+    pub fn writeSnapshotPlaced(self: *Pool, out: snapshot.Output) Error!bool {
+        return snapshot.writePlaced(self, out);
     }
 
-    pub fn writeConfig(self: *const Pool, out: *[config_field_count]f64) void {
-        self.config.write(out);
+    /// The id of the pool's latest allocation (0 before the first).
+    pub inline fn lastId(self: *const Pool) u32 {
+        assert(self.last_id <= id_max);
+        return self.last_id;
     }
 
 
@@ -1164,19 +986,9 @@ pub const Pool = struct {
         return self.entry.listLive(self, out);
     }
 
-    pub fn listLiveLocked(self: *Pool, out: []u32) u32 {
-        if (self.shared != null and self.journal != null) return self.entry.listLive(self, out); // pmem/shared_journal.zig
-        assert(self.shared == null and self.sharded == null); // see listLive (layers.zig Locked)
-        if (debug_layer_built) if (self.debug) |layer| return layer.listLive(self.beneath(), out);
-        var count: u32 = 0;
-        var blocks = self.liveBlocks();
-        while (blocks.next()) |g| {
-            if (self.bins) |bins| if (bins.find(g) == .binned) continue; // free, in the JavaScript bins
-            if (count < out.len) out[count] = g;
-            count += 1;
-        }
-        return count;
-    }
+    /// `listLive` of the pool's own placement, under its lock (layers.zig Locked; snapshot.zig).
+    pub const listLiveLocked = snapshot.listLivePlaced;
+
 };
 
 const testConfig = config_mod.testConfig;
@@ -1193,24 +1005,6 @@ test "a variable pool grows to maxSize, then fails, then trims" {
     try std.testing.expectEqual(@as(u64, 3 * 64 * 1024), pool.trim());
     try std.testing.expectEqual(@as(u64, 64 * 1024), pool.arena.committed_bytes);
     _ = try pool.alloc(60 * 1024, null);
-}
-
-test "a pool at maxSize gives its empty regions back to grow for a request none of them holds, and says so in bytes_trimmed" {
-    for ([_]config_mod.StrategyKind{ .variable, .fixed_size }) |strategy| {
-        const pool = try Pool.create(std.testing.allocator, "release", testConfig(strategy));
-        defer pool.destroy();
-        var offsets: [4]u32 = undefined;
-        for (&offsets) |*g| g.* = (try pool.alloc(60 * 1024, null)).g;
-        try std.testing.expectEqual(@as(u64, 256 * 1024), pool.arena.committed_bytes);
-        try std.testing.expectError(error.OutOfMemory, pool.alloc(150 * 1024, null)); // regions hold live blocks: none goes back
-        try std.testing.expectEqual(@as(u64, 0), pool.stats.bytes_trimmed);
-        for (offsets) |g| _ = try pool.free(g, 0);
-        const large = try pool.alloc(150 * 1024, null); // the three empty regions go back; a region of 192 KiB takes their place
-        try std.testing.expectEqual(@as(u64, 3 * 64 * 1024), pool.stats.bytes_trimmed);
-        try std.testing.expectEqual(@as(u64, 0), pool.stats.trim_count);
-        try std.testing.expectEqual(@as(u64, 256 * 1024), pool.arena.committed_bytes);
-        _ = try pool.free(large.g, large.id);
-    }
 }
 
 test "growth: each region growth x the step; a larger request its own size, the step unchanged; trim brings the step down to what is left" {
@@ -1301,18 +1095,8 @@ test "a pool grows by what its strategy will find: sizes just above a region are
     }
 }
 
-/// Every thread-safety mode a fixed pool takes: threadSafety, and whether it has thread caches.
-const fixed_modes = [_]struct { ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
-
-/// The test config of a fixed pool of `block_size`-byte blocks in `mode` (one of fixed_modes).
-fn fixedConfigIn(mode: @TypeOf(fixed_modes[0]), block_size: u64) Config {
-    assert(block_size > 0);
-    var config = testConfig(.fixed_size);
-    config.block_size = block_size;
-    config.thread_safety = mode[0];
-    config.thread_local_cache = mode[1];
-    return config;
-}
+const fixed_modes = config_mod.fixed_modes;
+const fixedConfigIn = config_mod.fixedConfigIn;
 
 test "a fixed pool serves a request of several blocks as a contiguous run, in every thread-safety mode" {
     for (fixed_modes) |mode| {
@@ -1353,74 +1137,5 @@ test "a fixed pool serves a request of several blocks as a contiguous run, in ev
         const again = try pool.alloc(1024 * 10, null);
         try std.testing.expectEqual(committed, pool.arena.committed_bytes);
         _ = try pool.free(again.g, again.id);
-    }
-}
-
-test "no JavaScript bins for a pool an NVTX tool watches: its frees must reach the tool" {
-    const pool = try Pool.create(std.testing.allocator, "watched", testConfig(.variable));
-    defer pool.destroy();
-    pool.gpu.annotations.active = true; // as when compute-sanitizer answered the pool's first heap
-    try std.testing.expect(pool.openBins() == null);
-    pool.gpu.annotations.active = false;
-    try std.testing.expect(pool.openBins() != null);
-}
-
-test "JavaScript's bins through the pool's layers: a miss counted at its block's bytes, a failed one counted; a binned block is free to every reader, and a flush gives it back" {
-    var config = testConfig(.variable);
-    config.growth = 0;
-    const pool = try Pool.create(std.testing.allocator, "bins", config);
-    defer pool.destroy();
-    const bins = pool.openBins().?;
-    const F = stats_mod.Field;
-    var out: [stats_mod.field_count]f64 = undefined;
-    const placed = try pool.allocBinned(100, 1024);
-    try std.testing.expectEqual(@as(u64, 100), pool.lookup(placed.g).?.requested_bytes);
-    pool.writeStats(&out);
-    try std.testing.expectEqual(@as(f64, 100), out[@intFromEnum(F.bytes_in_use)]);
-    try std.testing.expectEqual(@as(f64, 1024), out[@intFromEnum(F.bytes_allocated)]);
-    // No room for the block's capacity (growth off: the first region is 64 KiB): the statistics
-    // layer counts it. A capacity no region of the 256 KiB reservation holds is invalid, not counted.
-    try std.testing.expectError(error.OutOfMemory, pool.allocBinned(100, 128 * 1024));
-    try std.testing.expectError(error.InvalidSize, pool.allocBinned(100, pool.sizeMax() + granule_bytes));
-    try std.testing.expectError(error.InvalidSize, pool.allocBinned(100, 50)); // a block smaller than its request
-    pool.writeStats(&out);
-    try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(F.failed_allocations)]);
-    try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(F.allocation_count)]);
-    // JavaScript frees it into its bins, as src/size_bins.ts does.
-    const header = &bins.shared.header;
-    bins.shared.slots[bins.find(placed.g).live].state |= js_bins.binned_flag;
-    header.cached_blocks += 1;
-    header.cached_bytes += 1024;
-    header.live_requested_bytes -= 100;
-    header.frees += 1;
-    header.freed_bytes += 100;
-    try std.testing.expect(pool.lookup(placed.g) == null);
-    try std.testing.expectError(error.DoubleFree, pool.free(placed.g, 0));
-    try std.testing.expectEqual(@as(u32, 0), pool.listLive(&.{}));
-    pool.writeStats(&out);
-    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(F.live_allocations)]);
-    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(F.bytes_in_use)]);
-    try std.testing.expectEqual(@as(f64, 1024), out[@intFromEnum(F.cached_bytes)]);
-    try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(F.free_count)]);
-    pool.resetPeaks();
-    pool.writeStats(&out);
-    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(F.peak_live_allocations)]);
-    try std.testing.expectEqual(@as(u32, 1), try pool.flushBins());
-    pool.writeStats(&out);
-    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(F.bytes_allocated)]);
-    try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(F.cached_bytes)]);
-    try std.testing.expectEqual(@as(f64, 1), out[@intFromEnum(F.free_count)]);
-    const again = try pool.alloc(100, null); // the flushed block is the placement's again
-    try std.testing.expectEqual(placed.g, again.g);
-}
-
-test "every trim counts in trim_count, on a pool that gives nothing back too (lock-free, thread-cached)" {
-    for (fixed_modes) |mode| {
-        const pool = try Pool.create(std.testing.allocator, "trims", fixedConfigIn(mode, 64));
-        defer pool.destroy();
-        pool.published(0);
-        const released = pool.trim() + pool.trim();
-        try std.testing.expectEqual(@as(u64, 2), pool.stats.trim_count);
-        if (!pool.trims()) try std.testing.expectEqual(@as(u64, 0), released);
     }
 }

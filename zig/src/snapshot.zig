@@ -18,6 +18,10 @@ const stats_mod = @import("stats.zig");
 const Tlsf = @import("strategy/tlsf.zig").Tlsf;
 const BlockView = Tlsf.BlockView;
 const guard_mod = @import("debug/guard.zig");
+const js_bins = @import("sync/js_bins.zig");
+const pool_gpu = @import("gpu/pool_gpu.zig");
+const status = @import("status.zig");
+const debug_layer_built = @import("build_options").debug_layer;
 
 /// What a block holds. abi.zig describes the values to src/snapshot.ts. `guard` and `quarantined` belong to
 /// the debug layer (guard pages; freed blocks held back from reuse): the values are fixed here
@@ -87,6 +91,40 @@ pub const DebugView = struct {
         return quarantine.holds(quarantine.context, block_g);
     }
 };
+
+/// The snapshot of `pool` (a *Pool, pool.zig) whose own placement places under its lock (layers.zig
+/// `Locked`), under that lock: its regions, its placement's blocks as JavaScript's bins see them
+/// (a binned block free, one handed out again its current allocation), the debug layer's guarded
+/// blocks and quarantine, and its figures taken under the same lock. Whether every record fit.
+pub fn writePlaced(pool: anytype, out: Output) status.Error!bool {
+    const ids: Ids = .{ .last = pool.lastId(), .max = @TypeOf(pool.*).id_max, .pending = pool_gpu.pending_id };
+    assert(ids.last <= ids.max);
+    const debug: DebugView = if (debug_layer_built) (if (pool.debugLayer()) |layer| layer.snapshotView() else .{}) else .{};
+    const placement = js_bins.Placement.of(pool.placementLocked(), pool.binsOpened());
+    const fit = write(pool.allocator(), pool.regionList(), &placement, ids, debug, out) catch
+        return status.fail(error.OutOfMemory, "no memory to walk the blocks of pool '{s}'", .{pool.poolName()});
+    pool.writeStatsLocked(out.stats);
+    return fit;
+}
+
+/// Writes the offsets of the live allocations of `pool` (a *Pool, pool.zig) whose own placement
+/// places under its lock (layers.zig `Locked`; or a PMEM pool placed without it, whose journal
+/// lists them), into `out`, as many as fit; returns how many there are. A block JavaScript's bins
+/// hold is free; the debug layer lists its own (its blocks' first granules are not the user's).
+pub fn listLivePlaced(pool: anytype, out: []u32) u32 {
+    if (pool.sharedFixed() != null and pool.journalOf() != null) return pool.layerEntry().listLive(pool, out); // pmem/shared_journal.zig
+    assert(!pool.placesWithoutLock()); // their placements list their own (layers.zig)
+    if (debug_layer_built) if (pool.debugLayer()) |layer| return layer.listLive(pool.beneath(), out);
+    const bins = pool.binsOpened();
+    var count: u32 = 0;
+    var blocks = pool.liveBlocks();
+    while (blocks.next()) |g| {
+        if (bins) |held| if (held.find(g) == .binned) continue; // free, in the JavaScript bins
+        if (count < out.len) out[count] = g;
+        count += 1;
+    }
+    return count;
+}
 
 /// Writes `regions` (the committed ones, in any order) and every block of `strategy` (a pointer
 /// to a union of the strategies, strategy/placement.zig) into `out`, with the
@@ -347,3 +385,19 @@ const Buffers = struct {
         return .{ .header = &self.header, .regions = self.regions[0..region_capacity], .blocks = self.blocks[0..block_capacity], .stats = &self.stats };
     }
 };
+
+test "a pool's live list: the live allocations' offsets in address order, counted past what fits, none once freed" {
+    for ([_]config_mod.StrategyKind{ .variable, .fixed_size }) |strategy| {
+        const pool = try testPool(strategy, 64);
+        defer pool.destroy();
+        var placed: [3]Pool.Placed = undefined;
+        for (&placed) |*block| block.* = try pool.alloc(48, null);
+        _ = try pool.free(placed[1].g, placed[1].id);
+        var out: [4]u32 = undefined;
+        try std.testing.expectEqual(@as(u32, 2), pool.listLive(&out));
+        try std.testing.expectEqualSlices(u32, &.{ @min(placed[0].g, placed[2].g), @max(placed[0].g, placed[2].g) }, out[0..2]);
+        try std.testing.expectEqual(@as(u32, 2), pool.listLive(out[0..1])); // counts past what fits
+        try pool.reset();
+        try std.testing.expectEqual(@as(u32, 0), pool.listLive(&out));
+    }
+}

@@ -14,12 +14,15 @@ test {
     _ = @import("strategy/free_runs.zig");
     _ = @import("stats.zig");
     _ = @import("counting.zig");
+    _ = @import("pool_stats.zig");
+    _ = @import("pool_failures.zig");
     _ = @import("layers.zig");
     _ = @import("config.zig");
     _ = @import("pool.zig");
     _ = @import("request_limit.zig");
     _ = @import("reservation.zig");
     _ = @import("growth.zig");
+    _ = @import("trim.zig");
     _ = @import("pool_limits_test.zig");
     _ = @import("snapshot.zig");
     _ = @import("host_copy.zig");
@@ -37,6 +40,7 @@ test {
     _ = @import("sync/viewers.zig");
     _ = @import("sync/js_cache.zig");
     _ = @import("sync/js_bins.zig");
+    _ = @import("sync/pool_bins.zig");
     _ = @import("ffi.zig");
     _ = @import("debug/canary.zig");
     _ = @import("debug/violation.zig");

@@ -106,6 +106,37 @@ pub const PoolGpu = struct {
     }
 };
 
+/// A pool's GPU entry points beside placing (pool.zig keeps their names): a free on a stream, the
+/// frees that work on a stream allows, and the tests' stand-in of a GPU pool. The pool is asked
+/// through its methods only.
+pub fn PoolDevice(comptime Pool: type) type {
+    return struct {
+        /// Frees the block at `g` once the work queued on `stream` so far is done (stream_frees.zig).
+        /// The block's NVTX region goes when the pool reclaims it (`reclaim`), not here.
+        pub fn freeOnStream(pool: *Pool, g: u32, expected_id: u32, stream: driver.Stream) Error!void {
+            const side = pool.gpuSide();
+            const range = side.range("memory-pool: free on stream");
+            defer range.end();
+            return side.freeOnStream(pool, g, expected_id, stream);
+        }
+
+        /// Frees the blocks whose stream-ordered frees work on `stream` allows now; the caller holds the lock.
+        pub fn reclaimStreamFrees(pool: *Pool, stream: driver.Stream) void {
+            assert(pool.streamFreesPending());
+            pool.gpuSide().reclaim(pool, stream, false);
+        }
+
+        /// Tests: a CPU pool stands in for a GPU one where no device is: it gets the annotations a GPU
+        /// or pinned pool gets when it is made, with what it committed as its first region.
+        pub fn annotateAsDeviceVisible(pool: *Pool) void {
+            assert(@import("builtin").is_test and pool.memoryKind() == .cpu);
+            const side = pool.gpuSide();
+            side.* = PoolGpu.init(pool.allocator(), pool.poolName(), true, null);
+            side.regionAdded(pool.base(), pool.committedBytes());
+        }
+    };
+}
+
 test "a CPU pool's GPU side is inert: no range, no pending free, hooks that do nothing" {
     var side = PoolGpu.init(std.testing.allocator, "cpu", false, null);
     try std.testing.expect(!side.pending());
