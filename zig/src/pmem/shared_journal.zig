@@ -171,10 +171,10 @@ const PlaceNote = struct {
 const QuietNote = struct {
     journal: *Journal,
 
-    pub fn frees(note: QuietNote, tlsf: *const Tlsf, g: u32, record: u32) bool {
+    pub fn frees(note: QuietNote, g: u32, record: u32, requested_bytes: u64) bool {
         const table = &note.journal.table;
         if (table.pinnedOrPublished(table.slotOfRecord(record))) return false;
-        return note.journal.holdsNoLinkWord(g, tlsf.lookup(g).?.requested_bytes);
+        return note.journal.holdsNoLinkWord(g, requested_bytes);
     }
 
     pub fn freed(note: QuietNote, g: u32, record: u32, _: u64) void {
@@ -202,7 +202,7 @@ const FixedReleaseNote = struct {
 const VariableReleaseNote = struct {
     journal: *Journal,
 
-    pub fn frees(_: VariableReleaseNote, _: *const Tlsf, _: u32, _: u32) bool {
+    pub fn frees(_: VariableReleaseNote, _: u32, _: u32, _: u64) bool {
         return true; // beforeRelease has checked it, under the journal's lock
     }
 

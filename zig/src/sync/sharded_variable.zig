@@ -294,9 +294,6 @@ pub const ShardedVariable = struct {
     const NoNote = struct {
         inline fn reserve(_: NoNote, _: *const Tlsf) Error!void {}
         inline fn placed(_: NoNote, _: *const Tlsf, _: u32) void {}
-        inline fn frees(_: NoNote, _: *const Tlsf, _: u32, _: u32) bool {
-            return true;
-        }
         inline fn freed(_: NoNote, _: u32, _: u32, _: u64) void {}
         inline fn reset(_: NoNote) void {}
         fn failNoRoom(_: NoNote, pool: anytype, size: u64) Error {
@@ -322,8 +319,8 @@ pub const ShardedVariable = struct {
         assert(try self.freeNoting(pool_name, g, expected_id, alignment_granules, NoNote{}));
     }
 
-    /// `free`, under the owning shard's lock asking `note.frees(tlsf, g, record)` of the live block
-    /// at `g` (`record`: its Tlsf.liveIndex) before it frees it (false: nothing is done, and this
+    /// `free`, under the owning shard's lock asking `note.frees(g, record, requested_bytes)` of the
+    /// live block at `g` (`record`: its Tlsf.liveIndex) before it frees it (false: nothing is done, and this
     /// returns false), and telling `note.freed(g, record, requested_bytes)` once it has, before the lock lets
     /// another thread place anything there.
     pub fn freeNoting(self: *ShardedVariable, pool_name: []const u8, g: u32, expected_id: u32, alignment_granules: u32, note: anytype) Error!bool {
@@ -331,11 +328,16 @@ pub const ShardedVariable = struct {
         const shard = self.ownerOf(g) orelse return status.fail(error.InvalidPointer, "pointer at offset {d} is not in any region of pool '{s}'", .{ at_bytes, pool_name });
         shard.mutex.lock();
         defer shard.mutex.unlock();
-        if (expected_id != 0) {
-            const live = shard.tlsf.lookup(g) orelse return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, at_bytes, pool_name });
-            if (live.id != expected_id) return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed, and the block now holds allocation #{d}", .{ expected_id, at_bytes, pool_name, live.id });
+        // A pool whose free no layer asks about (NoNote) looks the block up only for a handle's free.
+        const asks = @TypeOf(note) != NoNote;
+        if (expected_id != 0 or asks) {
+            const found = shard.tlsf.lookup(g);
+            if (expected_id != 0) {
+                const live = found orelse return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, at_bytes, pool_name });
+                if (live.id != expected_id) return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed, and the block now holds allocation #{d}", .{ expected_id, at_bytes, pool_name, live.id });
+            }
+            if (asks) if (found) |live| if (!note.frees(g, shard.tlsf.liveIndex(g).?, live.requested_bytes)) return false;
         }
-        if (shard.tlsf.liveIndex(g)) |record| if (!note.frees(&shard.tlsf, g, record)) return false;
         switch (shard.tlsf.free(g)) {
             .freed => |freed| {
                 self.counters.recordFree(freed.requested_bytes);
