@@ -27,7 +27,7 @@ describe.each(["Variable"] as const)("%s", (strategy) => {
     const { reports, running, reopened } = JSON.parse(run.stdout) as {
       reports: { error?: string; published?: number; refused?: number; freed?: number }[];
       running: { live: number; allocations: number; frees: number; bytesInUse: number; free: number; reserved: number };
-      reopened: { allocations: number; live: number; free: number; reserved: number };
+      reopened: { found: number; live: number; free: number; reserved: number };
     };
     const [publisher, freer] = reports;
     expect(publisher!.error).toBeUndefined();
@@ -36,7 +36,7 @@ describe.each(["Variable"] as const)("%s", (strategy) => {
     expect(freer!.freed).toBe(BLOCKS);
     expect(running).toMatchObject({ live: 0, allocations: BLOCKS, frees: BLOCKS, bytesInUse: 0 });
     expect(running.free).toBe(running.reserved);
-    expect(reopened).toMatchObject({ allocations: 0, live: 0 });
+    expect(reopened).toMatchObject({ found: 0, live: 0 });
     expect(reopened.free).toBe(reopened.reserved);
   }, 60_000);
 });
