@@ -221,31 +221,6 @@ const ResetNote = struct {
     }
 };
 
-/// The settings that place a PMEM pool without its lock, for the tests below: "lockFree",
-/// threadLocalCache (with "mutex"), both.
-const test_modes = [_]struct { @import("../config.zig").ThreadSafety, bool }{ .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
-
-/// A 1 MiB pool file at `path` (none there yet) of `strategy` (FixedSize: 64-byte blocks) with `mode`'s settings.
-fn freshTestPool(comptime strategy: Strategy, mode: @TypeOf(test_modes[0]), path: []const u8) @import("open.zig").Config {
-    var base = @import("../config.zig").testConfig(switch (strategy) {
-        .fixed_size => .fixed_size,
-        .variable => .variable,
-    });
-    if (strategy == .fixed_size) base.block_size = 64;
-    base.initial_size = 1024 * 1024;
-    base.thread_safety = mode[0];
-    base.thread_local_cache = mode[1];
-    std.fs.deleteFileAbsolute(path) catch {};
-    return .{ .base = base, .path = path };
-}
-
-/// Opens the test pool `config` names, published as the registry does (the magazines key on the handle).
-fn openTestPool(config: @import("open.zig").Config) !*@import("../pool.zig").Pool {
-    const pool = try @import("open.zig").open(std.testing.allocator, "shared-journal-test", config);
-    pool.published(1);
-    return pool;
-}
-
 test "a FixedSize PMEM pool placed without the lock: unpublished frees take no journal step, published ones zero their record, and reopening rebuilds the shared placement" {
     const stats_mod = @import("../stats.zig");
     _ = @import("libpmem.zig").api() catch return; // no libpmem here: nothing to open
@@ -302,6 +277,31 @@ test "a FixedSize PMEM pool placed without the lock: unpublished frees take no j
             try std.testing.expect(!pool.journalOf().?.table.isPublished(pool.journalOf().?.table.fixedSlot(committed_g).?));
         }
     }
+}
+
+/// The settings that place a PMEM pool without its lock, for the tests here (after the first test: the imports of open.zig and pool.zig are the tests' alone): "lockFree",
+/// threadLocalCache (with "mutex"), both.
+const test_modes = [_]struct { @import("../config.zig").ThreadSafety, bool }{ .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
+
+/// A 1 MiB pool file at `path` (none there yet) of `strategy` (FixedSize: 64-byte blocks) with `mode`'s settings.
+fn freshTestPool(comptime strategy: Strategy, mode: @TypeOf(test_modes[0]), path: []const u8) @import("open.zig").Config {
+    var base = @import("../config.zig").testConfig(switch (strategy) {
+        .fixed_size => .fixed_size,
+        .variable => .variable,
+    });
+    if (strategy == .fixed_size) base.block_size = 64;
+    base.initial_size = 1024 * 1024;
+    base.thread_safety = mode[0];
+    base.thread_local_cache = mode[1];
+    std.fs.deleteFileAbsolute(path) catch {};
+    return .{ .base = base, .path = path };
+}
+
+/// Opens the test pool `config` names, published as the registry does (the magazines key on the handle).
+fn openTestPool(config: @import("open.zig").Config) !*@import("../pool.zig").Pool {
+    const pool = try @import("open.zig").open(std.testing.allocator, "shared-journal-test", config);
+    pool.published(1);
+    return pool;
 }
 
 test "a Variable PMEM pool placed without the lock: slots are chosen as blocks are placed, unpublished frees give them back without touching the file, published ones zero their record, and reopening rebuilds the home shard" {
