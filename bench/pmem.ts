@@ -148,11 +148,12 @@ summary(() => {
   });
 });
 
-// FixedSize pools by threadSafety (zig/src/pmem/shared_journal.zig): "none" and "mutex" place under
-// the pool's lock; "lockFree" and threadLocalCache place with the shared placement (a lock-free
-// stack, the core's per-thread magazines), and free an unpublished block without any lock. A
-// published block's free takes the journal's lock (the last group). One thread here: what each
-// setting costs a call, not how it scales (2 shared cores).
+// Pools of both strategies by threadSafety (zig/src/pmem/shared_journal.zig): "none" and "mutex"
+// place under the pool's lock; "lockFree" and threadLocalCache place with the shared placement (a
+// FixedSize pool's lock-free stack and the core's per-thread magazines; a Variable pool's sharded
+// TLSF, whose home shard holds the file's heap, under that shard's lock), and free an unpublished
+// block without the journal's lock. A published block's free takes the journal's lock (the last
+// group). One thread here: what each setting costs a call, not how it scales (2 shared cores).
 const THREAD_SETTINGS = [
   ["none", { threadSafety: "none", threadLocalCache: false }],
   ["mutex", { threadSafety: "mutex", threadLocalCache: false }],
@@ -160,18 +161,21 @@ const THREAD_SETTINGS = [
   ["threadLocalCache", { threadSafety: "mutex", threadLocalCache: true }],
   ["lockFree + threadLocalCache", { threadSafety: "lockFree", threadLocalCache: true }],
 ] as const;
-const fixedPools = THREAD_SETTINGS.map(([label, setting], index) => {
-  const config = Object.assign(new PoolConfig(), { pmemPoolPath: file(`threads-${index}`), initialSize: 16 * MiB, allocatorType: "FixedSize", blockSize: 64, ...setting });
-  return [label, manager.createPMEMPool(`bench_pmem_threads_${index}`, config)] as const;
-});
+const threadPools = (["FixedSize", "Variable"] as const).flatMap((strategy) =>
+  THREAD_SETTINGS.map(([label, setting], index) => {
+    const layout = strategy === "FixedSize" ? { allocatorType: strategy, blockSize: 64 } : { allocatorType: strategy };
+    const config = Object.assign(new PoolConfig(), { pmemPoolPath: file(`threads-${strategy}-${index}`), initialSize: 16 * MiB, ...layout, ...setting });
+    return [`${strategy} ${label}`, manager.createPMEMPool(`bench_pmem_threads_${strategy}_${index}`, config)] as const;
+  }),
+);
 summary(() => {
   bench("threads: pmemobj_alloc + pmemobj_free, 64 B (libpmemobj)", () => {
     libpmemobj.pmemobj_alloc(objectPool, oid, 64, 0, null, null);
     libpmemobj.pmemobj_free(oid);
   }).baseline(true);
-  for (const [label, fixed] of fixedPools) {
-    bench(`threads: allocate + free, 64 B, FixedSize ${label} (ours)`, () => {
-      fixed.allocate(64).free();
+  for (const [label, threaded] of threadPools) {
+    bench(`threads: allocate + free, 64 B, ${label} (ours)`, () => {
+      threaded.allocate(64).free();
     });
   }
 });
@@ -181,10 +185,10 @@ summary(() => {
     pmemobj_persist(objectPool, pmemobj_direct(oid[0]!, oid[1]!), 64);
     libpmemobj.pmemobj_free(oid);
   }).baseline(true);
-  for (const [label, fixed] of fixedPools) {
-    bench(`threads: allocate + persist 64 B + free, FixedSize ${label} (ours)`, () => {
-      const allocation = fixed.allocate(64);
-      fixed.persist(allocation);
+  for (const [label, threaded] of threadPools) {
+    bench(`threads: allocate + persist 64 B + free, ${label} (ours)`, () => {
+      const allocation = threaded.allocate(64);
+      threaded.persist(allocation);
       allocation.free();
     });
   }
@@ -195,11 +199,11 @@ summary(() => {
     pmemobj_persist(objectPool, pmemobj_direct(oid[0]!, oid[1]!), 64);
     libpmemobj.pmemobj_free(oid);
   }).baseline(true);
-  for (const [label, fixed] of fixedPools) {
-    bench(`threads: allocate + persist 64 B + commitUnpublished + free, FixedSize ${label} (ours)`, () => {
-      const allocation = fixed.allocate(64);
-      fixed.persist(allocation);
-      fixed.commitUnpublished(allocation);
+  for (const [label, threaded] of threadPools) {
+    bench(`threads: allocate + persist 64 B + commitUnpublished + free, ${label} (ours)`, () => {
+      const allocation = threaded.allocate(64);
+      threaded.persist(allocation);
+      threaded.commitUnpublished(allocation);
       allocation.free();
     });
   }

@@ -25,10 +25,10 @@ test("every combination answers each operation as promised, or is refused when m
   const { ran, skipped, mismatches } = JSON.parse(run.stdout) as { ran: number; skipped: string[]; mismatches: string[] };
   expect(mismatches).toEqual([]);
   // cpu: 2 strategies x (2 locked x 8 switches + 2 shared x 4 host-side switches) = 48; pmem: 2 x 2 locked x 4
-  // + FixedSize x 2 shared x 4 = 24; pinned, where a driver answers, as many as cpu but the 4 with
+  // + 2 x 2 shared x 4 = 32; pinned, where a driver answers, as many as cpu but the 4 with
   // guardPages (refused: its pages cannot be protected).
-  expect(ran).toBe(skipped.length === 0 ? 116 : 72);
+  expect(ran).toBe(skipped.length === 0 ? 124 : 80);
   // Every leakReport pool that ran reported its one live allocation (the shared ones too).
-  expect(reports.length).toBe(ran === 116 ? 22 : 14);
+  expect(reports.length).toBe(ran === 124 ? 24 : 16);
   if (skipped.length > 0) console.log(`entry table: skipped ${skipped.join("; ")}`);
 });

@@ -100,9 +100,9 @@ test("options of a blockSize without allocatorType are refused, not a Variable p
 
 test.skipIf(!pmemAvailable)(`PMEM's threadSafety refusal names the field and value, as other ConfigErrors do${pmemAvailable ? "" : " (skipped: no libpmem here)"}`, () => {
   const cases: [PoolOptions, string][] = [
-    // A Variable PMEM pool's (a FixedSize one takes both: test/pmem/threads-modes.test.ts).
-    [{ allocatorType: "Variable", threadSafety: "lockFree" }, 'PoolConfig.threadSafety = "lockFree": a Variable PMEM pool takes'],
-    [{ allocatorType: "Variable", threadSafety: "mutex", threadLocalCache: true }, "PoolConfig.threadLocalCache = true: a Variable PMEM pool takes"],
+    // What a PMEM pool of either strategy still refuses ("lockFree" and threadLocalCache it takes: test/pmem/threads-modes.test.ts).
+    [{ allocatorType: "Variable", threadSafety: "none", threadLocalCache: true }, 'PoolConfig.threadLocalCache = true: needs threadSafety "mutex" or "lockFree"'],
+    [{ allocatorType: "FixedSize", blockSize: 64, threadSafety: "none", threadLocalCache: true }, 'PoolConfig.threadLocalCache = true: needs threadSafety "mutex" or "lockFree"'],
   ];
   for (const [options, start] of cases) {
     const error = thrown(() => manager.createPMEMPool("internals-pmem-safety", { ...options, pmemPoolPath: join(tmpdir(), `internals-pmem-safety-${process.pid}.pool`), initialSize: 1 << 20 }));

@@ -8,9 +8,9 @@
  *    drained cache lines survive, so a missing flush or drain is found too;
  *  - SIGKILL at a random instant, 200 times, over chains of runs that each continue on the file
  *    the previous one left.
- * Each runs with threadSafety "none" for both strategies, and, for FixedSize pools, with the
- * settings that place blocks without the pool's lock ("lockFree", threadLocalCache: one seed and
- * shorter chains each, for the 2 cores the tests share): their recovery rebuilds the shared
+ * Each runs with threadSafety "none" for both strategies, and with the settings that place blocks
+ * without the pool's lock ("lockFree", threadLocalCache: one seed and shorter chains each, for the
+ * 2 cores the tests share): their recovery rebuilds the shared (FixedSize) or sharded (Variable)
  * placement from the same table (zig/src/pmem/shared_journal.zig).
  */
 import { afterAll, describe, expect, test } from "bun:test";
@@ -24,11 +24,11 @@ afterAll(removePoolFiles);
 const SWEEP_OPERATIONS = 40;
 const STRATEGIES = ["Variable", "FixedSize"] as const;
 type Strategy = (typeof STRATEGIES)[number];
-/** What each sweep runs: both strategies without threads, twice; FixedSize under the lock-free settings, once each. */
+/** What each sweep runs: both strategies without threads, twice; both under the lock-free settings, once each. */
 const SWEEPS: { strategy: Strategy; seed: number; threads: ThreadMode }[] = [
   ...STRATEGIES.flatMap((strategy) => [11, 23].map((seed) => ({ strategy, seed, threads: "none" as const }))),
   // Both together ("lockFree" with threadLocalCache) run in the random kills below.
-  ...(["lockFree", "threadLocalCache"] as const).map((threads) => ({ strategy: "FixedSize" as const, seed: 11, threads })),
+  ...STRATEGIES.flatMap((strategy) => (["lockFree", "threadLocalCache"] as const).map((threads) => ({ strategy, seed: 11, threads }))),
 ];
 
 /** Barriers the fixed workload passes when nothing kills it. */
@@ -89,7 +89,7 @@ for (const mode of ["kill", "power"] as const) {
 describe("random SIGKILLs during a mixed workload", () => {
   const CHAINS = 4;
   const KILLS_PER_CHAIN = 50;
-  /** Chains of the FixedSize pools placed without the lock: one per setting, shorter. */
+  /** Chains of the pools placed without the lock: one per strategy and setting, shorter. */
   const THREADED: ThreadMode[] = ["lockFree", "threadLocalCache", "lockFreeCache"];
   const THREADED_KILLS = 20;
 
@@ -120,9 +120,10 @@ describe("random SIGKILLs during a mixed workload", () => {
     expect(randomKills - before).toBe(CHAINS * KILLS_PER_CHAIN);
   }, 180_000);
 
-  test(`FixedSize pools placed without the lock: ${THREADED_KILLS} kills for each of ${THREADED.join(", ")}`, async () => {
+  test.each(STRATEGIES)(`%s pools placed without the lock: ${THREADED_KILLS} kills for each of ${THREADED.join(", ")}`, async (strategy) => {
     const before = randomKills;
-    await inBatches(THREADED.map((threads, index) => () => chain(threads, "FixedSize", threads, 50_000 + index * 1000, THREADED_KILLS)), THREADED.length);
+    const seedBase = strategy === "FixedSize" ? 50_000 : 70_000;
+    await inBatches(THREADED.map((threads, index) => () => chain(`${strategy}-${threads}`, strategy, threads, seedBase + index * 1000, THREADED_KILLS)), THREADED.length);
     expect(randomKills - before).toBe(THREADED.length * THREADED_KILLS);
   }, 120_000);
 });

@@ -1,8 +1,8 @@
 /**
  * The threadSafety settings a PMEM pool takes, by a name a child process is given on its command
- * line: the crash tests run their workload under each (FixedSize pools take them all; a Variable
- * pool takes "none" and "mutex"), and the check reopens the file the same way, so that recovery
- * rebuilds the placement the mode uses (zig/src/pmem/shared_journal.zig for the shared ones).
+ * line: the crash tests run their workload under each (pools of both strategies take them all),
+ * and the check reopens the file the same way, so that recovery rebuilds the placement the mode
+ * uses (zig/src/pmem/shared_journal.zig for the shared and sharded ones).
  */
 import type { PoolConfig } from "../../src/index";
 

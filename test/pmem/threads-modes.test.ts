@@ -1,10 +1,10 @@
 /**
- * PMEM FixedSize pools placed without the pool's lock (threadSafety "lockFree", threadLocalCache,
- * both: zig/src/pmem/shared_journal.zig), used by several Workers at once: what they publish is
- * there, intact, after the file is opened again, what they freed or never published is not, the
- * statistics balance once their caches went back, and a pool closed under them gives
- * PoolNotFoundError, never a crash. A Variable PMEM pool refuses these settings. The Workers run in
- * a child process, so a crash fails the test instead of ending the run.
+ * PMEM pools placed without the pool's lock (threadSafety "lockFree", threadLocalCache, both:
+ * zig/src/pmem/shared_journal.zig; FixedSize pools on the shared fixed-size placement, Variable
+ * pools on the sharded one), used by several Workers at once: what they publish is there, intact,
+ * after the file is opened again, what they freed or never published is not, the statistics
+ * balance once their caches went back, and a pool closed under them gives PoolNotFoundError, never
+ * a crash. The Workers run in a child process, so a crash fails the test instead of ending the run.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
@@ -15,6 +15,10 @@ import { THREAD_MODES, type ThreadMode } from "./thread_modes";
 afterAll(removePoolFiles);
 
 const MODES: ThreadMode[] = ["lockFree", "threadLocalCache", "lockFreeCache"];
+const STRATEGIES = ["FixedSize", "Variable"] as const;
+type Strategy = (typeof STRATEGIES)[number];
+/** The bytes a block of `size` takes: a 64-byte block (publish_child.ts), or its 16-byte granules. */
+const blockBytes = (strategy: Strategy, size: number) => (strategy === "FixedSize" ? 64 : Math.ceil(size / 16) * 16);
 const WORKERS = 3;
 const ROUNDS = 150;
 const KEEP = 4; // publish_worker.ts keeps this many committed blocks
@@ -39,9 +43,9 @@ interface Report {
   publishedFreed: number;
 }
 
-describe.each(MODES)("threadSafety %s", (mode) => {
+describe.each(STRATEGIES.flatMap((strategy) => MODES.map((mode) => [strategy, mode] as const)))("%s, threadSafety %s", (strategy, mode) => {
   test("Workers allocate, publish and free at once: what they published is there and intact after reopening, nothing else; the statistics balance", async () => {
-    const run = await runChild("publish_child.ts", [poolPath(`publish-${mode}`), mode, String(WORKERS), String(ROUNDS)]);
+    const run = await runChild("publish_child.ts", [poolPath(`publish-${strategy}-${mode}`), mode, String(WORKERS), String(ROUNDS), strategy]);
     expect(run.stderr).toBe("");
     expect(run.signalCode).toBeNull();
     expect(run.exitCode).toBe(0);
@@ -61,7 +65,7 @@ describe.each(MODES)("threadSafety %s", (mode) => {
       expect(state.stats.live).toBe(state.live.length);
       expect(state.stats.allocations - state.stats.frees).toBe(state.stats.live);
       expect(state.stats.bytesInUse).toBe(state.live.reduce((sum, live) => sum + live.size, 0));
-      expect(state.stats.allocated).toBe(state.live.length * 64);
+      expect(state.stats.allocated).toBe(state.live.reduce((sum, live) => sum + blockBytes(strategy, live.size), 0));
       expect(state.stats.free + state.stats.allocated).toBe(state.stats.reserved);
       expect(state.stats.cached).toBe(0); // the Workers' caches went back as they ended
     }
@@ -72,7 +76,7 @@ describe.each(MODES)("threadSafety %s", (mode) => {
 
   test("a pool closed in one Worker while others allocate, persist and free: PoolNotFoundError there, no crash", async () => {
     const rounds = 4;
-    const run = await runChild("threads_child.ts", ["close", poolPath(`threads-close-${mode}`), String(WORKERS), String(rounds), mode]);
+    const run = await runChild("threads_child.ts", ["close", poolPath(`threads-close-${strategy}-${mode}`), String(WORKERS), String(rounds), mode, strategy]);
     expect(run.stderr).toBe("");
     expect(run.signalCode).toBeNull();
     expect(run.exitCode).toBe(0);
@@ -91,27 +95,41 @@ describe.each(MODES)("threadSafety %s", (mode) => {
   }, 60_000);
 });
 
-test("a Variable PMEM pool refuses \"lockFree\" and threadLocalCache, naming the field, before it makes a file", () => {
+test("a PMEM pool of either strategy takes threadSafety \"lockFree\" and threadLocalCache, and refuses threadLocalCache without a lock, naming the field, before it makes a file", () => {
   const manager = MemoryPoolManager.getInstance();
-  for (const mode of MODES) {
-    const path = poolPath(`variable-${mode}`);
+  for (const strategy of STRATEGIES) {
+    const layout = strategy === "FixedSize" ? { allocatorType: strategy, blockSize: 64 } : { allocatorType: strategy };
+    for (const mode of MODES) {
+      const pool = manager.createPMEMPool(`takes-${strategy}-${mode}`, pmemConfig(poolPath(`takes-${strategy}-${mode}`), { ...layout, ...THREAD_MODES[mode] }));
+      try {
+        expect(pool.config.threadSafety).toBe(THREAD_MODES[mode].threadSafety);
+        expect(pool.config.threadLocalCache).toBe(THREAD_MODES[mode].threadLocalCache);
+        const block = pool.allocate(40);
+        pool.setRoot("kept", block);
+        expect(pool.getRoot("kept")?.offset).toBe(block.offset);
+      } finally {
+        pool.close();
+      }
+    }
+    const path = poolPath(`refused-${strategy}`);
     let caught: unknown;
     try {
-      manager.createPMEMPool(`variable-${mode}`, pmemConfig(path, { allocatorType: "Variable", ...THREAD_MODES[mode] }));
+      manager.createPMEMPool(`refused-${strategy}`, pmemConfig(path, { ...layout, threadSafety: "none", threadLocalCache: true }));
     } catch (err) {
       caught = err;
     }
     expect(caught).toBeInstanceOf(ConfigError);
-    expect((caught as ConfigError).field).toBe(THREAD_MODES[mode].threadLocalCache ? "threadLocalCache" : "threadSafety");
-    expect((caught as Error).message).toContain("a FixedSize PMEM pool takes");
+    expect((caught as ConfigError).field).toBe("threadLocalCache");
+    expect((caught as Error).message).toContain("needs threadSafety \"mutex\" or \"lockFree\"");
     expect(existsSync(path)).toBe(false);
   }
 });
 
 test("a link word copied into an unpublished block and persisted keeps its target from being freed, as on a locked pool; the copy's free clears it", () => {
   const manager = MemoryPoolManager.getInstance();
-  for (const mode of ["none", ...MODES] as const) {
-    const pool = manager.createPMEMPool(`copied-link-${mode}`, pmemConfig(poolPath(`copied-link-${mode}`), { allocatorType: "FixedSize", blockSize: 64, ...THREAD_MODES[mode] }));
+  for (const [strategy, mode] of STRATEGIES.flatMap((strategy) => (["none", ...MODES] as const).map((mode) => [strategy, mode] as const))) {
+    const layout = strategy === "FixedSize" ? { allocatorType: strategy, blockSize: 64 } : { allocatorType: strategy };
+    const pool = manager.createPMEMPool(`copied-link-${strategy}-${mode}`, pmemConfig(poolPath(`copied-link-${strategy}-${mode}`), { ...layout, ...THREAD_MODES[mode] }));
     try {
       const parent = pool.root("parent", 16);
       const child = pool.allocate(32);

@@ -621,8 +621,6 @@ export fn mp_pmem_open(name: [*]const u8, name_len: u32, path: [*]const u8, path
     if (base.debug.coreActive()) {
         return codeOf(status.failConfig(base.debug.firstCoreSwitch(), "{s} acts on CPU and pinned pools; a PMEM pool takes the debug switches that act in TypeScript (trackHistory, leakReport, safeViews)", .{base.debug.firstCoreSwitch()}));
     }
-    // A FixedSize pool's records are per block, so its placement can be the shared one (pmem/shared_journal.zig).
-    if (base.sharedFixed() and base.strategy == .variable) return codeOf(status.failConfig(if (base.thread_local_cache) "threadLocalCache" else "threadSafety", "a Variable PMEM pool takes threadSafety \"none\" or \"mutex\", without threadLocalCache (its journal chooses record slots under the pool's lock); a FixedSize PMEM pool takes \"lockFree\" and threadLocalCache too", .{}));
     return registry.add(pmem_open.open, name[0..name_len], pmem_open.Config{ .base = base, .path = path[0..path_len] }) catch |err| codeOf(err);
 }
 

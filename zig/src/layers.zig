@@ -260,14 +260,16 @@ pub fn Layers(comptime Pool: type) type {
         // Lock-free and sharded placements synchronise themselves and count in striped counters.
         const shared_entry = stack(locking.SelfSynced, false, counting.Striped, SharedFixed.Interface(Pool));
         const sharded_entry = stack(locking.SelfSynced, false, counting.Striped, ShardedVariable.Interface(Pool));
-        // A PMEM FixedSize pool placed without its lock: the journal at its free (pmem/shared_journal.zig).
-        const SharedJournaled = shared_journal.Interface(Pool);
+        // A PMEM pool placed without its lock: the journal at its free (pmem/shared_journal.zig).
+        const SharedJournaled = shared_journal.Interface(Pool, .fixed_size);
         const shared_journaled_entry = stack(locking.SelfSynced, false, counting.Striped, SharedJournaled);
+        const ShardedJournaled = shared_journal.Interface(Pool, .variable);
+        const sharded_journaled_entry = stack(locking.SelfSynced, false, counting.Striped, ShardedJournaled);
 
         /// The entry for `pool`'s layers, once its placement, debug layer and journal are made.
         pub fn choose(pool: *const Pool) *const Entry {
             if (pool.sharedFixed() != null) return if (pool.journalOf() != null) &shared_journaled_entry else &shared_entry;
-            if (pool.shardedVariable() != null) return &sharded_entry;
+            if (pool.shardedVariable() != null) return if (pool.journalOf() != null) &sharded_journaled_entry else &sharded_entry;
             assert(pool.threadSafety() != .lock_free);
             const locked = @intFromBool(pool.threadSafety() == .mutex);
             // Not where JavaScript's bins hand blocks out: most allocations never enter the core (pool.zig openBins).
@@ -284,6 +286,7 @@ pub fn Layers(comptime Pool: type) type {
         pub fn allocHeld(pool: *Pool, size: u64) Error!Pool.Placed {
             assert(pool.journalOf() != null);
             if (pool.sharedFixed() != null) return SharedJournaled.allocHeld(pool, size);
+            if (pool.shardedVariable() != null) return ShardedJournaled.allocHeld(pool, size);
             return Placing(locking.Held, counting.Exact(false), Locked(true)).alloc(pool, size, null);
         }
 
@@ -308,6 +311,7 @@ pub fn Layers(comptime Pool: type) type {
         /// freePrevious): counted, not timed.
         pub fn freeHeld(pool: *Pool, g: u32) Error!void {
             if (pool.journalOf() != null and pool.sharedFixed() != null) return SharedJournaled.freeLocked(pool, g, 0);
+            if (pool.journalOf() != null and pool.shardedVariable() != null) return ShardedJournaled.freeLocked(pool, g, 0);
             _ = if (pool.journalOf() != null)
                 try Placing(locking.Held, counting.Exact(false), Locked(true)).free(pool, g, 0)
             else

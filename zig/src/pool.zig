@@ -277,12 +277,12 @@ pub const Pool = struct {
         self.stats.recordReserved(self.arena.committed_bytes);
     }
 
-    /// A PMEM FixedSize pool with threadSafety "lockFree" or threadLocalCache: the placement
-    /// recovered into the pool's own fixed-size strategy moves to the shared one, which takes no
-    /// lock (pmem/shared_journal.zig), with the counts and ids recovery found.
+    /// A PMEM pool with threadSafety "lockFree" or threadLocalCache: the placement recovered into
+    /// the pool's own strategy moves to the shared one (FixedSize) or the sharded one (Variable),
+    /// which take no pool lock (pmem/shared_journal.zig), with the counts and ids recovery found.
     fn shareRecovered(self: *Pool) Error!void {
-        assert(self.journal != null and self.shared == null and self.arena.regions.items.len == 1);
-        assert(self.config.strategy == .fixed_size); // ffi.zig mp_pmem_open refuses a Variable one
+        assert(self.journal != null and self.shared == null and self.sharded == null and self.arena.regions.items.len == 1);
+        if (self.config.strategy == .variable) return self.shardRecovered();
         const stride = self.strategy.fixed_size.stride;
         const shared = try SharedFixed.create(self.gpa, stride, granule_bytes, self.arena.reserved_bytes, self.config.thread_safety == .lock_free, self.config.thread_local_cache, false);
         self.shared = shared; // deinitParts destroys it
@@ -302,6 +302,22 @@ pub const Pool = struct {
         const strategy_gpa = self.journal.?.table.gpa;
         self.strategy.deinit();
         self.strategy = Strategy.init(strategy_gpa, .fixed_size, stride);
+    }
+
+    /// shareRecovered for a Variable pool: the recovered TLSF (its record indices, which the
+    /// journal's table keys its slots by, unchanged) becomes the home shard of the sharded placement.
+    fn shardRecovered(self: *Pool) Error!void {
+        const sharded = try ShardedVariable.create(self.gpa);
+        self.sharded = sharded; // deinitParts destroys it
+        const strategy_gpa = self.journal.?.table.gpa;
+        sharded.adopt(self.arena.regions.items[0], self.strategy.variable) catch
+            return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
+        // The shard owns the recovered TLSF now: the pool's own strategy starts empty, and places nothing.
+        self.strategy = Strategy.init(strategy_gpa, .variable, 0);
+        sharded.counters.recordAllocs(self.stats.live_allocations, self.stats.bytes_in_use);
+        sharded.counters.peak_live.store(self.stats.live_allocations, .monotonic);
+        sharded.counters.peak_requested_bytes.store(self.stats.bytes_in_use, .monotonic);
+        sharded.last_id.store(self.last_id, .monotonic);
     }
 
     /// Everything but the name and the record itself (create's failures free those by errdefer).
@@ -793,6 +809,7 @@ pub const Pool = struct {
     /// The live allocation at `g`, for a layer that holds the pool's lock.
     pub fn liveLocked(self: *Pool, g: u32) ?Live {
         if (self.shared != null) return SharedFixed.Interface(Pool).lookup(self, g); // a PMEM pool's (journal.zig liveSlot)
+        if (self.sharded != null) return ShardedVariable.Interface(Pool).lookup(self, g); // a PMEM pool's (pmem/shared_journal.zig)
         const region_index = self.arena.regionOf(g);
         if (region_index == arena_mod.none) return null;
         return self.lookupLocked(region_index, g);

@@ -112,7 +112,7 @@ pub fn writePlaced(pool: anytype, out: Output) status.Error!bool {
 /// lists them), into `out`, as many as fit; returns how many there are. A block JavaScript's bins
 /// hold is free; the debug layer lists its own (its blocks' first granules are not the user's).
 pub fn listLivePlaced(pool: anytype, out: []u32) u32 {
-    if (pool.sharedFixed() != null and pool.journalOf() != null) return pool.layerEntry().listLive(pool, out); // pmem/shared_journal.zig
+    if ((pool.sharedFixed() != null or pool.shardedVariable() != null) and pool.journalOf() != null) return pool.layerEntry().listLive(pool, out); // pmem/shared_journal.zig
     assert(!pool.placesWithoutLock()); // their placements list their own (layers.zig)
     if (debug_layer_built) if (pool.debugLayer()) |layer| return layer.listLive(pool.beneath(), out);
     const bins = pool.binsOpened();

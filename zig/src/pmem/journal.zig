@@ -20,7 +20,8 @@ const Error = status.Error;
 const host_registration = @import("../gpu/host_registration.zig");
 const checkpoint = @import("../gpu/checkpoint.zig");
 const Placement = @import("../strategy/placement.zig").Placement;
-const Live = @import("../strategy/tlsf.zig").Tlsf.Live;
+const Tlsf = @import("../strategy/tlsf.zig").Tlsf;
+const Live = Tlsf.Live;
 const Region = @import("../arena.zig").Region;
 const PmemFile = @import("../backend/pmem_file.zig").PmemFile;
 const crash_points = @import("crash_points.zig");
@@ -157,7 +158,17 @@ pub const Journal = struct {
 
     /// Before the pool places `size` bytes: a record will be there for the block.
     pub fn reserve(self: *Journal, placement: *const Placement, pool_name: []const u8) Error!void {
-        self.table.reserve(placement) catch |err| return switch (err) {
+        self.table.reserve(placement) catch |err| return self.failReserve(err, pool_name);
+    }
+
+    /// `reserve` for a Variable pool placed without the pool's lock, under the lock of the shard
+    /// whose TLSF, `tlsf`, is about to place (pmem/shared_journal.zig).
+    pub fn reserveIn(self: *Journal, tlsf: *const Tlsf, pool_name: []const u8) Error!void {
+        self.table.reserveIn(tlsf) catch |err| return self.failReserve(err, pool_name);
+    }
+
+    fn failReserve(self: *const Journal, err: Table.ReserveError, pool_name: []const u8) Error {
+        return switch (err) {
             error.OutOfMemory => outOfMemory(),
             error.TableFull => status.fail(error.OutOfMemory, "PMEM pool '{s}' holds {d} allocations, all its table has room for (one per {d} heap bytes): free some, or use a FixedSize pool for many small blocks", .{ pool_name, self.header.table_capacity, format.heap_bytes_per_record }),
         };
@@ -200,12 +211,49 @@ pub const Journal = struct {
     /// fixed-size block's record is its own slot, so the pool says only whether the block is live
     /// (whichever placement it has: its own under its lock, or the shared one, shared_journal.zig);
     /// a Variable pool's is where the table put it.
-    fn liveSlot(self: *const Journal, pool: anytype, g: u32) ?u32 {
+    pub fn liveSlot(self: *const Journal, pool: anytype, g: u32) ?u32 {
         if (self.table.kind == .fixed_size) {
             _ = pool.liveLocked(g) orelse return null;
             return self.table.fixedSlot(g);
         }
+        // Placed without the pool's lock: the slots are kept under the home shard's (shared_journal.zig).
+        if (pool.shardedVariable()) |sharded| return sharded.readLive(g, SlotReader{ .table = &self.table }) orelse null;
         return self.table.slotOf(pool.placementLocked(), g);
+    }
+
+    /// The record slot of the live block at a granule, read under its shard's lock.
+    const SlotReader = struct {
+        table: *const Table,
+        pub const Result = ?u32;
+        pub fn read(reader: SlotReader, tlsf: *const Tlsf, g: u32) ?u32 {
+            return reader.table.slotIn(tlsf, g);
+        }
+    };
+
+    /// Before a publication of the live block at `g` (allocation `expected_id`, 0: any) writes
+    /// its record, under the pool's lock: in a Variable pool placed without that lock, the block
+    /// is claimed under its shard's lock (table.zig `pinned`), so that its free, from here on,
+    /// waits for the pool's lock instead of giving its slot and space back under the publication
+    /// (pmem/shared_journal.zig). Refused where the block was freed since the caller found it
+    /// live: nothing is published then. Other pools need nothing: their frees of an unpublished
+    /// block take the pool's lock, or (FixedSize, placed without it) find its record in its own
+    /// slot, which no other block shares.
+    pub fn claim(self: *Journal, pool: anytype, g: u32, expected_id: u32, comptime action: []const u8) Error!void {
+        const sharded = pool.shardedVariable() orelse return;
+        assert(self.table.kind == .variable and g != 0);
+        const Claim = struct {
+            table: *Table,
+            id: u32,
+            pub const Result = bool;
+            pub fn read(claiming: @This(), tlsf: *const Tlsf, at: u32) bool {
+                const live = tlsf.lookup(at) orelse return false;
+                if (claiming.id != 0 and live.id != claiming.id) return false;
+                claiming.table.pin(claiming.table.slotIn(tlsf, at).?);
+                return true;
+            }
+        };
+        if (sharded.readLive(g, Claim{ .table = &self.table, .id = expected_id }) orelse false) return;
+        return status.fail(error.DoubleFree, "cannot " ++ action ++ " the allocation at offset {d} of PMEM pool '{s}': another thread freed it meanwhile", .{ @as(u64, g) * granule_bytes, pool.poolName() });
     }
 
     /// Bytes of a block whose words a lock-free free reads for link words where its pages may
@@ -222,8 +270,15 @@ pub const Journal = struct {
         const slot = self.table.fixedSlot(g) orelse return true;
         if (self.table.isPublished(slot)) return false;
         const live = pool.liveLocked(g) orelse return true;
+        return self.holdsNoLinkWord(g, live.requested_bytes);
+    }
+
+    /// Whether the `requested_bytes` of the block at `g` are known to hold no link word without
+    /// the pool's lock: none of their pages is marked, or, for a block of up to
+    /// `quiet_scan_bytes_max`, none of their words is one.
+    pub fn holdsNoLinkWord(self: *const Journal, g: u32, requested_bytes: u64) bool {
         const start = @as(usize, g) * granule_bytes;
-        const bytes: usize = @intCast(live.requested_bytes / links.word_bytes * links.word_bytes);
+        const bytes: usize = @intCast(requested_bytes / links.word_bytes * links.word_bytes);
         if (!self.pages.anyMarked(start, bytes)) return true;
         if (bytes > quiet_scan_bytes_max) return false;
         const words: [*]const u64 = @ptrCast(@alignCast(self.media.base + start));
@@ -419,7 +474,7 @@ pub const Journal = struct {
             self.pages.mark(@intFromPtr(&words[at]) - @intFromPtr(self.media.base), links.word_bytes);
             if (!self.named.known) continue; // the scan at the first need will find the words
             const target: u32 = @truncate(words[at]);
-            if (pool.liveLocked(target) != null) self.named.noteKnown(self.slotOf(pool, target));
+            if (self.liveSlot(pool, target)) |slot| self.named.noteKnown(slot);
         }
         return any;
     }
@@ -583,10 +638,12 @@ pub const Journal = struct {
     }
 
     /// The live allocation at `g`, while it is the one with `expected_id` (0: any); `action` says
-    /// what was refused.
-    fn liveBlock(pool: anytype, g: u32, expected_id: u32, comptime action: []const u8) Error!Live {
+    /// what was refused. Claimed (`claim`): under the pool's lock, which the caller holds, it
+    /// stays live, and its record slot stays its own.
+    fn liveBlock(self: *Journal, pool: anytype, g: u32, expected_id: u32, comptime action: []const u8) Error!Live {
         const live = pool.liveLocked(g) orelse return status.fail(error.InvalidPointer, "cannot " ++ action ++ " offset {d}: no live allocation of PMEM pool '{s}' starts there", .{ @as(u64, g) * granule_bytes, pool.poolName() });
         if (expected_id != 0 and live.id != expected_id) return status.fail(error.DoubleFree, "cannot " ++ action ++ " allocation #{d} of PMEM pool '{s}': it was freed", .{ expected_id, pool.poolName() });
+        try self.claim(pool, g, live.id, action);
         return live;
     }
 
@@ -646,7 +703,7 @@ pub const Journal = struct {
         try checkName(pool.poolName(), name);
         pool.lock();
         defer pool.unlock();
-        const live: ?Live = if (g != 0) try liveBlock(pool, g, expected_id, "publish as a root") else null;
+        const live: ?Live = if (g != 0) try self.liveBlock(pool, g, expected_id, "publish as a root") else null;
         const existing = self.roots.find(name);
         const previous: u32 = if (existing) |index| self.roots.target(index) else 0;
         if (previous == g) return; // already so
@@ -719,8 +776,8 @@ pub const Journal = struct {
     }
 
     /// The byte offset in the file of the 8-byte word at byte `at` of the live allocation at `g`.
-    fn linkWordOffset(self: *const Journal, pool: anytype, g: u32, expected_id: u32, at: f64) Error!usize {
-        const live = try liveBlock(pool, g, expected_id, "link from");
+    fn linkWordOffset(self: *Journal, pool: anytype, g: u32, expected_id: u32, at: f64) Error!usize {
+        const live = try self.liveBlock(pool, g, expected_id, "link from");
         const size: f64 = @floatFromInt(live.requested_bytes);
         if (!(at >= 0 and at == @floor(at) and @mod(at, links.word_bytes) == 0 and at + links.word_bytes <= size)) {
             return status.fail(error.InvalidSize, "a link is an 8-byte word at a multiple of 8 inside its allocation: byte {d} of allocation #{d} of PMEM pool '{s}' ({d} bytes) is not one", .{ at, live.id, pool.poolName(), live.requested_bytes });
@@ -742,7 +799,7 @@ pub const Journal = struct {
         pool.lock();
         defer pool.unlock();
         const offset = try self.linkWordOffset(pool, parent, parent_id, at);
-        const child_live: ?Live = if (child != 0) try liveBlock(pool, child, child_id, "link to") else null;
+        const child_live: ?Live = if (child != 0) try self.liveBlock(pool, child, child_id, "link to") else null;
         const parent_published = self.table.isPublished(self.slotOf(pool, parent));
         const child_published = child == 0 or self.table.isPublished(self.slotOf(pool, child));
         if (!parent_published and !child_published) {
@@ -771,9 +828,9 @@ pub const Journal = struct {
         // Linking the block the word names already replaces nothing, so nothing is freed (as setRoot
         // does for the block a root already publishes).
         if (previous == 0 or previous == child) return 0;
-        if (pool.liveLocked(previous) == null) return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' links to offset {d}, {s}: nothing was changed", .{ offset, pool.poolName(), @as(u64, previous) * granule_bytes, self.whyNoBlock(previous) });
+        const previous_slot = self.liveSlot(pool, previous) orelse return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' links to offset {d}, {s}: nothing was changed", .{ offset, pool.poolName(), @as(u64, previous) * granule_bytes, self.whyNoBlock(previous) });
         // Dangling (see linked()): the block holds an allocation the link never named; freeing it would free another's.
-        if (!self.table.isPublished(self.slotOf(pool, previous))) return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' links to offset {d}, where the allocation it linked to was freed without unlinking (the block now holds an allocation nothing published): nothing was changed", .{ offset, pool.poolName(), @as(u64, previous) * granule_bytes });
+        if (!self.table.isPublished(previous_slot)) return status.fail(error.InvalidPointer, "freePrevious: the word at offset {d} of PMEM pool '{s}' links to offset {d}, where the allocation it linked to was freed without unlinking (the block now holds an allocation nothing published): nothing was changed", .{ offset, pool.poolName(), @as(u64, previous) * granule_bytes });
         if (previous == parent) return status.fail(error.InvalidPointer, "freePrevious would free the block the link is written into: nothing was changed", .{});
         if (self.roots.publishing(previous)) |index| {
             return status.fail(error.PmemRoot, "freePrevious: the block the link named is published as root '{s}': remove the root first", .{self.roots.name(index)});
@@ -795,12 +852,13 @@ pub const Journal = struct {
         const offset = try self.linkWordOffset(pool, parent, parent_id, at);
         const stored = Media.load(self.linkWord(offset));
         const target = links.decode(stored) orelse return status.fail(error.InvalidPointer, "the word at byte {d} of allocation #{d} of PMEM pool '{s}' (0x{x:0>16}) is not a link written by link()", .{ at, parent_id, pool.poolName(), stored });
-        if (target != 0 and pool.liveLocked(target) == null) {
+        if (target == 0) return 0;
+        const target_slot = self.liveSlot(pool, target) orelse {
             return status.fail(error.InvalidPointer, "the link at byte {d} of allocation #{d} of PMEM pool '{s}' names offset {d}, {s}", .{ at, parent_id, pool.poolName(), @as(u64, target) * granule_bytes, self.whyNoBlock(target) });
-        }
+        };
         // link() published its target: an unpublished block there is a later allocation in the
         // block of one freed without unlinking (links.zig markReachable), not what was linked.
-        if (target != 0 and !self.table.isPublished(self.slotOf(pool, target))) {
+        if (!self.table.isPublished(target_slot)) {
             return status.fail(error.InvalidPointer, "the link at byte {d} of allocation #{d} of PMEM pool '{s}' names offset {d}, where the allocation it linked to was freed without unlinking: the block now holds an allocation nothing published", .{ at, parent_id, pool.poolName(), @as(u64, target) * granule_bytes });
         }
         return target;
@@ -811,7 +869,7 @@ pub const Journal = struct {
     pub fn commitUnpublished(self: *Journal, pool: anytype, g: u32, expected_id: u32) Error!void {
         pool.lock();
         defer pool.unlock();
-        const live = try liveBlock(pool, g, expected_id, "commit");
+        const live = try self.liveBlock(pool, g, expected_id, "commit");
         pool.leaveBinsLocked(g); // published: its free must reach this journal, never JavaScript's bins
         self.table.commitRecord(self.slotOf(pool, g), Table.recordOf(g, live.requested_bytes));
     }
@@ -839,7 +897,8 @@ pub const Journal = struct {
         }
         if (std.mem.indexOfScalar(u32, &self.roots.targets, 0) == null) return noRootSlot(pool.poolName());
         const placed = try pool.allocLocked(size);
-        const live = pool.liveLocked(placed.g).?;
+        try self.claim(pool, placed.g, placed.id, "publish as a root");
+        const live = pool.liveLocked(placed.g) orelse unreachable; // claimed: its free waits for the pool's lock
         self.media.zeroPersist(@as(usize, placed.g) * granule_bytes, @as(usize, live.granules) * granule_bytes);
         const index = self.roots.prepare(self.media, name).?;
         redo_log.commit(self.media, &.{
@@ -860,7 +919,8 @@ pub const Journal = struct {
         assert(old_bytes < size and self.roots.publishing(old) == index);
         try self.refuseIfLinked(pool, old, null, "root() cannot grow");
         const placed = try pool.allocLocked(size);
-        const live = pool.liveLocked(placed.g).?;
+        try self.claim(pool, placed.g, placed.id, "publish as a root");
+        const live = pool.liveLocked(placed.g) orelse unreachable; // claimed: its free waits for the pool's lock
         const start = @as(usize, placed.g) * granule_bytes;
         self.media.zeroPersist(start, @as(usize, live.granules) * granule_bytes);
         self.media.memcpyPersist(start, (self.media.base + @as(usize, old) * granule_bytes)[0..old_bytes]);
@@ -896,9 +956,9 @@ pub const Journal = struct {
             pool: @TypeOf(pool),
             pub fn lookup(blocks: @This(), g: u32) ?Live {
                 const table = &blocks.journal.table;
-                if (table.kind == .variable) return table.lookup(blocks.pool.placementLocked(), g);
+                if (table.kind == .variable and blocks.pool.shardedVariable() == null) return table.lookup(blocks.pool.placementLocked(), g);
                 if (g < table.heap_start or g >= table.heap_end) return null;
-                return blocks.pool.liveLocked(g); // its own placement's, or the shared one's (shared_journal.zig)
+                return blocks.pool.liveLocked(g); // its own placement's, or the shared or sharded one's (shared_journal.zig)
             }
             pub fn slotOf(blocks: @This(), g: u32) ?u32 {
                 // A fixed-size block's record is its own slot (a block listed live may be freed meanwhile: liveList).
@@ -906,7 +966,8 @@ pub const Journal = struct {
                 return blocks.journal.liveSlot(blocks.pool, g);
             }
             pub fn isPublished(blocks: @This(), g: u32) bool {
-                return blocks.journal.table.isPublished(blocks.slotOf(g).?);
+                const slot = blocks.slotOf(g) orelse return false; // freed since it was found (an unpublished block, placed without the lock)
+                return blocks.journal.table.isPublished(slot);
             }
         };
         const blocks: Blocks = .{ .journal = self, .pool = pool };

@@ -91,6 +91,12 @@ pub const Table = struct {
     free_slots: std.ArrayList(u32) = .empty,
     fresh_from: usize = 0,
     slot_by_record: std.ArrayList(u32) = .empty,
+    /// Variable: slots whose block a publication has claimed (`pin`) before its record is written,
+    /// until the block is freed. A pool placed without the lock (pmem/shared_journal.zig) frees an
+    /// unpublished block with no journal step, under its shard's lock only: a pinned one's free
+    /// waits for the journal's lock instead, so no free slips between a publication's check of
+    /// the block and its record. Read and written under the lock the slots are (the shard's).
+    pinned: std.DynamicBitSetUnmanaged = .{},
 
     pub fn init(gpa: std.mem.Allocator, media: *Media, header: *const format.Header) Table {
         const table_words: [*]u64 = @ptrCast(@alignCast(media.base + header.table_offset));
@@ -111,6 +117,7 @@ pub const Table = struct {
     pub fn deinit(self: *Table) void {
         self.free_slots.deinit(self.gpa);
         self.slot_by_record.deinit(self.gpa);
+        self.pinned.deinit(self.gpa);
         self.* = undefined;
     }
 
@@ -181,6 +188,7 @@ pub const Table = struct {
                 var found = try unfilled.listWithCapacity(self.gpa, u64, self.fresh_from);
                 defer unfilled.free(self.gpa, found.allocatedSlice());
                 if (self.free_slots.capacity == 0) self.free_slots = try unfilled.listWithCapacity(self.gpa, u32, self.words.len);
+                if (self.pinned.bit_length == 0) self.pinned = try std.DynamicBitSetUnmanaged.initEmpty(self.gpa, self.words.len);
                 try self.free_slots.ensureTotalCapacity(self.gpa, self.words.len);
                 var slot = self.fresh_from;
                 while (slot > 0) { // pushed in reverse, so low slots are used first
@@ -276,11 +284,16 @@ pub const Table = struct {
     pub fn reserve(self: *Table, placement: *const Placement) ReserveError!void {
         switch (placement.*) {
             .fixed_size => {},
-            .variable => |*tlsf| {
-                if (self.free_slots.items.len == 0 and self.fresh_from == self.words.len) return error.TableFull;
-                try self.slot_by_record.ensureTotalCapacity(self.gpa, tlsf.recordCount() + Tlsf.records_per_alloc_max);
-            },
+            .variable => |*tlsf| try self.reserveIn(tlsf),
         }
+    }
+
+    /// `reserve` for a Variable table over `tlsf`, the TLSF that is about to place (whichever
+    /// holds it: the pool's own, or its home shard, sync/sharded_variable.zig).
+    pub fn reserveIn(self: *Table, tlsf: *const Tlsf) ReserveError!void {
+        assert(self.kind == .variable);
+        if (self.free_slots.items.len == 0 and self.fresh_from == self.words.len) return error.TableFull;
+        try self.slot_by_record.ensureTotalCapacity(self.gpa, tlsf.recordCount() + Tlsf.records_per_alloc_max);
     }
 
     /// After `placement` placed a block at `g` (with `reserve` before it): the block's record slot
@@ -288,20 +301,24 @@ pub const Table = struct {
     pub fn notePlaced(self: *Table, placement: *const Placement, g: u32) void {
         switch (placement.*) {
             .fixed_size => assert(g >= self.heap_start and (g - self.heap_start) % self.stride == 0),
-            .variable => |*tlsf| {
-                const slot = self.free_slots.pop() orelse fresh: {
-                    assert(self.fresh_from < self.words.len); // reserve() saw room
-                    self.fresh_from += 1;
-                    break :fresh @as(u32, @intCast(self.fresh_from - 1));
-                };
-                assert(self.words[slot] == 0);
-                const index = tlsf.last_placed; // the block at g: placed just now
-                assert(tlsf.blocks.items[index].start == g and !tlsf.blocks.items[index].is_free);
-                assert(tlsf.recordCount() <= self.slot_by_record.capacity);
-                self.slot_by_record.items.len = tlsf.recordCount(); // new records' entries are set as they become live
-                self.slot_by_record.items[index] = slot;
-            },
+            .variable => |*tlsf| self.notePlacedIn(tlsf, g),
         }
+    }
+
+    /// `notePlaced` for a Variable table over `tlsf` (`reserveIn` before it).
+    pub fn notePlacedIn(self: *Table, tlsf: *const Tlsf, g: u32) void {
+        assert(self.kind == .variable);
+        const slot = self.free_slots.pop() orelse fresh: {
+            assert(self.fresh_from < self.words.len); // reserve() saw room
+            self.fresh_from += 1;
+            break :fresh @as(u32, @intCast(self.fresh_from - 1));
+        };
+        assert(self.words[slot] == 0 and !self.pinned.isSet(slot));
+        const index = tlsf.last_placed; // the block at g: placed just now
+        assert(tlsf.blocks.items[index].start == g and !tlsf.blocks.items[index].is_free);
+        assert(tlsf.recordCount() <= self.slot_by_record.capacity);
+        self.slot_by_record.items.len = tlsf.recordCount(); // new records' entries are set as they become live
+        self.slot_by_record.items[index] = slot;
     }
 
     /// The live block that starts at `g` (any offset, a damaged file's included), or null.
@@ -315,11 +332,33 @@ pub const Table = struct {
         if (g < self.heap_start or g >= self.heap_end) return null;
         switch (placement.*) {
             .fixed_size => |*fixed| return if (fixed.lookup(region_index, g) != null) (g - self.heap_start) / fixed.stride else null,
-            .variable => |*tlsf| {
-                const index = tlsf.liveIndex(g) orelse return null;
-                return self.slot_by_record.items[index];
-            },
+            .variable => |*tlsf| return self.slotIn(tlsf, g),
         }
+    }
+
+    /// `slotOf` for a Variable table over `tlsf`, under the lock that guards both.
+    pub fn slotIn(self: *const Table, tlsf: *const Tlsf, g: u32) ?u32 {
+        assert(self.kind == .variable);
+        if (g < self.heap_start or g >= self.heap_end) return null;
+        const index = tlsf.liveIndex(g) orelse return null;
+        return self.slot_by_record.items[index];
+    }
+
+    /// The slot of the live block whose TLSF record is `record` (Tlsf.liveIndex).
+    pub fn slotOfRecord(self: *const Table, record: u32) u32 {
+        assert(self.kind == .variable and record < self.slot_by_record.items.len);
+        return self.slot_by_record.items[record];
+    }
+
+    /// Claims the slot of a live block for a publication about to write its record (see `pinned`).
+    pub fn pin(self: *Table, slot: u32) void {
+        assert(self.kind == .variable and slot < self.words.len);
+        self.pinned.set(slot);
+    }
+
+    /// Whether a publication has claimed the block at `slot`, or its record is written.
+    pub fn pinnedOrPublished(self: *const Table, slot: u32) bool {
+        return self.pinned.isSet(slot) or self.isPublished(slot);
     }
 
     /// FixedSize: the record slot of the block that starts at `g` (block i's record is slot i),
@@ -346,7 +385,10 @@ pub const Table = struct {
         assert(Media.load(&self.words[slot]) == 0);
         switch (self.kind) {
             .fixed_size => {},
-            .variable => self.free_slots.appendAssumeCapacity(slot),
+            .variable => {
+                self.pinned.unset(slot);
+                self.free_slots.appendAssumeCapacity(slot);
+            },
         }
     }
 
@@ -387,6 +429,7 @@ pub const Table = struct {
             .variable => {
                 self.slot_by_record.clearRetainingCapacity();
                 self.free_slots.clearRetainingCapacity();
+                self.pinned.unsetAll();
                 self.fresh_from = 0; // every slot free, taken in order
             },
         }

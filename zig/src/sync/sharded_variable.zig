@@ -5,9 +5,16 @@
 //! A free goes to the shard that owns the block's region, from whatever thread: cross-thread
 //! frees need no message. Growth, rare and slow, is serialised by `growth_mutex`.
 //!
+//! A PMEM pool's heap is one region that never grows: it is adopted whole by one shard (`adopt`),
+//! the `home` shard every thread places in, and a layer that keeps data by block (the journal's
+//! record slots, pmem/shared_journal.zig) is told of each placement and free under that shard's
+//! lock (`allocNoting`, `freeNoting`, `resetNoting`) and reads it under the same lock (`readLive`).
+//!
 //! Invariants: a region belongs to exactly one shard from the moment it is added, recorded in
 //! `owners` (chunks that never move, so frees read it without the growth lock); a shard's TLSF is
-//! touched only under that shard's lock; ids are unique among live blocks (one atomic counter).
+//! touched only under that shard's lock; ids are unique among live blocks (one atomic counter);
+//! with a `home` shard, no other shard owns a region (so a note's data is only ever touched under
+//! the home shard's lock).
 const std = @import("std");
 const assert = std.debug.assert;
 const tlsf_mod = @import("../strategy/tlsf.zig");
@@ -50,6 +57,9 @@ pub const ShardedVariable = struct {
     owners: [owner_chunks]std.atomic.Value(?*[owner_chunk_units]u8) = @splat(.init(null)),
     growth_mutex: AdaptiveMutex = .{},
     counters: StripedCounters = .{},
+    /// The shard every thread places in, where the pool's one region was adopted (`adopt`); null:
+    /// each thread its own (`myShard`).
+    home: ?u32 = null,
     /// Allocations made so far: 64 bits, so the ids taken from it (modulo id_limit) run on without
     /// a jump. A 32-bit count wrapped at 2^32 from id 4 back to 1, so the same block could get the
     /// same id twice within four allocations, and a stale handle would take the new one for its own.
@@ -70,7 +80,30 @@ pub const ShardedVariable = struct {
 
     /// Gives a newly committed region to the calling thread's shard (under the growth lock).
     pub fn addRegion(self: *ShardedVariable, region: arena_mod.Region) error{OutOfMemory}!void {
+        assert(self.home == null); // a pool with a home shard never grows
         const shard_index = myShard();
+        try self.markOwner(region, shard_index);
+        const shard = &self.shards[shard_index];
+        shard.mutex.lock();
+        defer shard.mutex.unlock();
+        try shard.tlsf.addRegion(region);
+    }
+
+    /// Makes `tlsf`, rebuilt over `region` (a PMEM pool's heap, restored from its file), shard 0's,
+    /// and shard 0 the home of every thread: a pool that never grows has nothing to deal out to
+    /// other shards. Before the pool is shared with any other thread.
+    pub fn adopt(self: *ShardedVariable, region: arena_mod.Region, tlsf: Tlsf) error{OutOfMemory}!void {
+        assert(self.home == null);
+        for (&self.shards) |*shard| assert(shard.tlsf.recordCount() == 0);
+        try self.markOwner(region, 0);
+        self.shards[0].tlsf.deinit();
+        self.shards[0].tlsf = tlsf;
+        self.home = 0;
+    }
+
+    /// Records `shard_index` as the owner of `region`'s units.
+    fn markOwner(self: *ShardedVariable, region: arena_mod.Region, shard_index: u32) error{OutOfMemory}!void {
+        assert(shard_index < shard_count);
         const first_unit = region.start / arena_mod.unit_granules;
         const end_unit = std.math.divCeil(u64, region.end(), arena_mod.unit_granules) catch unreachable; // a region cut short at maxSize ends inside its last unit
         for (first_unit..end_unit) |unit| {
@@ -83,10 +116,6 @@ pub const ShardedVariable = struct {
             };
             @atomicStore(u8, &owned[unit % owner_chunk_units], @intCast(shard_index + 1), .release);
         }
-        const shard = &self.shards[shard_index];
-        shard.mutex.lock();
-        defer shard.mutex.unlock();
-        try shard.tlsf.addRegion(region);
     }
 
     /// Whether `region` holds no live block (under its shard's lock: a moment's view).
@@ -228,50 +257,115 @@ pub const ShardedVariable = struct {
 
     /// A block of `size` bytes; `pool.growFor(bytes)` adds a region to this thread's shard.
     pub fn alloc(self: *ShardedVariable, pool: anytype, size: u64, granules: u32, alignment_granules: u32) Error!Placed {
+        return self.allocNoting(pool, size, granules, alignment_granules, NoNote{});
+    }
+
+    /// `alloc`, telling `note` under the lock of the shard that places the block: `reserve(tlsf)`
+    /// before it places (an error refuses the allocation), `placed(tlsf, g)` once it has (the
+    /// block is `tlsf.last_placed`); and asking `failNoRoom(size)` for the error where no shard
+    /// has room.
+    pub fn allocNoting(self: *ShardedVariable, pool: anytype, size: u64, granules: u32, alignment_granules: u32, note: anytype) Error!Placed {
         const id = self.nextId();
-        const shard = &self.shards[myShard()];
-        if (try self.placeIn(shard, granules, alignment_granules, id, size)) |g| return .{ .g = g, .id = id };
+        const shard = &self.shards[self.home orelse myShard()];
+        if (try self.placeIn(shard, granules, alignment_granules, id, size, note)) |g| return .{ .g = g, .id = id };
+        // A home shard's region is the pool's only one, and never grows: no other shard has room.
+        if (self.home != null) return self.failNoRoom(pool, size, note);
         self.growth_mutex.lock();
         defer self.growth_mutex.unlock();
         // Another thread may have freed into this shard meanwhile; else grow it.
-        if (try self.placeIn(shard, granules, alignment_granules, id, size)) |g| return .{ .g = g, .id = id };
+        if (try self.placeIn(shard, granules, alignment_granules, id, size, note)) |g| return .{ .g = g, .id = id };
         if (pool.growForReleasing(pool.regionBytesFor(size)) != null) {
-            if (try self.placeIn(shard, granules, alignment_granules, id, size)) |g| return .{ .g = g, .id = id };
+            if (try self.placeIn(shard, granules, alignment_granules, id, size, note)) |g| return .{ .g = g, .id = id };
         }
         // No room to grow: any other shard with room will do.
         for (&self.shards) |*other| {
             if (other == shard) continue;
-            if (try self.placeIn(other, granules, alignment_granules, id, size)) |g| return .{ .g = g, .id = id };
+            if (try self.placeIn(other, granules, alignment_granules, id, size, note)) |g| return .{ .g = g, .id = id };
         }
-        self.counters.recordFailure();
-        return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece in any shard", .{ pool.poolName(), size, pool.committedBytes(), pool.reservableBytes() });
+        return self.failNoRoom(pool, size, note);
     }
+
+    fn failNoRoom(self: *ShardedVariable, pool: anytype, size: u64, note: anytype) Error {
+        self.counters.recordFailure();
+        return note.failNoRoom(pool, size);
+    }
+
+    /// What `allocNoting`, `freeNoting` and `resetNoting` tell a layer that keeps nothing by block.
+    const NoNote = struct {
+        inline fn reserve(_: NoNote, _: *const Tlsf) Error!void {}
+        inline fn placed(_: NoNote, _: *const Tlsf, _: u32) void {}
+        inline fn freed(_: NoNote, _: u32, _: u32, _: u64) void {}
+        inline fn reset(_: NoNote) void {}
+        fn failNoRoom(_: NoNote, pool: anytype, size: u64) Error {
+            return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece in any shard", .{ pool.poolName(), size, pool.committedBytes(), pool.reservableBytes() });
+        }
+    };
 
     /// Places the block in `shard` and counts it, under the shard's lock (as a free is counted), so
     /// that `figures`, holding every shard's lock, reads counts that match the shards' free space.
-    fn placeIn(self: *ShardedVariable, shard: *Shard, granules: u32, alignment_granules: u32, id: u32, size: u64) Error!?u32 {
+    fn placeIn(self: *ShardedVariable, shard: *Shard, granules: u32, alignment_granules: u32, id: u32, size: u64, note: anytype) Error!?u32 {
         shard.mutex.lock();
         defer shard.mutex.unlock();
+        try note.reserve(&shard.tlsf);
         const g = (shard.tlsf.alloc(granules, alignment_granules, id, size) catch
             return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{})) orelse return null;
+        note.placed(&shard.tlsf, g);
         self.counters.recordAlloc(size);
         return g;
     }
 
     /// Frees the block at `g` in the shard that owns it (with `expected_id` not 0, only while it holds that allocation).
     pub fn free(self: *ShardedVariable, pool_name: []const u8, g: u32, expected_id: u32, alignment_granules: u32) Error!void {
+        assert(try self.freeNoting(pool_name, g, expected_id, alignment_granules, NoNote{}));
+    }
+
+    /// `free`, under the owning shard's lock asking `note.frees(g, record, requested_bytes)` of the
+    /// live block at `g` (`record`: its Tlsf.liveIndex) before it frees it (false: nothing is done, and this
+    /// returns false), and telling `note.freed(g, record, requested_bytes)` once it has, before the lock lets
+    /// another thread place anything there.
+    pub fn freeNoting(self: *ShardedVariable, pool_name: []const u8, g: u32, expected_id: u32, alignment_granules: u32, note: anytype) Error!bool {
         const at_bytes = @as(u64, g) * arena_mod.granule_bytes;
         const shard = self.ownerOf(g) orelse return status.fail(error.InvalidPointer, "pointer at offset {d} is not in any region of pool '{s}'", .{ at_bytes, pool_name });
         shard.mutex.lock();
         defer shard.mutex.unlock();
-        if (expected_id != 0) {
-            const live = shard.tlsf.lookup(g) orelse return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, at_bytes, pool_name });
-            if (live.id != expected_id) return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed, and the block now holds allocation #{d}", .{ expected_id, at_bytes, pool_name, live.id });
+        // A pool whose free no layer asks about (NoNote) looks the block up only for a handle's free.
+        const asks = @TypeOf(note) != NoNote;
+        if (expected_id != 0 or asks) {
+            const found = shard.tlsf.lookup(g);
+            if (expected_id != 0) {
+                const live = found orelse return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed", .{ expected_id, at_bytes, pool_name });
+                if (live.id != expected_id) return status.fail(error.DoubleFree, "double free: allocation #{d} at offset {d} of pool '{s}' was already freed, and the block now holds allocation #{d}", .{ expected_id, at_bytes, pool_name, live.id });
+            }
+            if (asks) if (found) |live| if (!note.frees(g, shard.tlsf.liveIndex(g).?, live.requested_bytes)) return false;
         }
         switch (shard.tlsf.free(g)) {
-            .freed => |freed| self.counters.recordFree(freed.requested_bytes),
+            .freed => |freed| {
+                self.counters.recordFree(freed.requested_bytes);
+                note.freed(g, freed.record, freed.requested_bytes);
+            },
             else => |bad| return tlsf_mod.failBadFree(bad, g, alignment_granules, pool_name),
         }
+        return true;
+    }
+
+    /// The free bytes of every shard, each read under its lock (a moment's view each).
+    pub fn freeBytes(self: *ShardedVariable) u64 {
+        var free_granules: u64 = 0;
+        for (&self.shards) |*shard| {
+            shard.mutex.lock();
+            defer shard.mutex.unlock();
+            free_granules += shard.tlsf.free_granules;
+        }
+        return free_granules * arena_mod.granule_bytes;
+    }
+
+    /// `reader.read(tlsf, g)` of the shard that owns granule `g`, under that shard's lock: for a
+    /// layer that keeps data by block (`reader.Result`); null where no shard owns `g`.
+    pub fn readLive(self: *ShardedVariable, g: u32, reader: anytype) ?@TypeOf(reader).Result {
+        const shard = self.ownerOf(g) orelse return null;
+        shard.mutex.lock();
+        defer shard.mutex.unlock();
+        return reader.read(&shard.tlsf, g);
     }
 
     /// The shards' blocks as one placement, as snapshot.zig's `write` walks one: each shard's walk
@@ -324,11 +418,17 @@ pub const ShardedVariable = struct {
     /// counted as freed. Under the growth lock and every shard's lock (in shard order, as `figures`
     /// takes them), so no allocation or free is half done and the counts stay exact.
     pub fn reset(self: *ShardedVariable, regions: []const arena_mod.Region) error{OutOfMemory}!void {
+        return self.resetNoting(regions, NoNote{});
+    }
+
+    /// `reset`, telling `note.reset()` while every lock is held, before the shards are reset.
+    pub fn resetNoting(self: *ShardedVariable, regions: []const arena_mod.Region, note: anytype) error{OutOfMemory}!void {
         self.growth_mutex.lock();
         defer self.growth_mutex.unlock();
         for (&self.shards) |*shard| shard.mutex.lock();
         defer for (&self.shards) |*shard| shard.mutex.unlock();
         const now = self.counters.read();
+        note.reset();
         for (&self.shards) |*shard| {
             try shard.tlsf.resetWhere(regions, .strategy, ShardRegions{ .sharded = self, .shard = shard }, ShardRegions.holds);
         }
