@@ -159,7 +159,9 @@ pub const Arena = struct {
         assert(len_bytes > 0 and len_bytes % self.backend.granularity() == 0);
         if (self.smallestDecommitted(len_bytes)) |index| return self.recommit(index, len_bytes);
         const start_bytes = @as(u64, self.unit_region.items.len) * unit_bytes;
-        if (start_bytes + len_bytes > self.reserved_bytes) return null;
+        // At or past `usable_bytes` a region would hand out no granule (a maxSize that ends on a
+        // unit's start leaves units of the reservation beyond it): the pool is at its maxSize.
+        if (start_bytes + len_bytes > self.reserved_bytes or start_bytes >= self.usable_bytes) return null;
         const index = self.emptySlot() orelse return null;
         const units = len_bytes / unit_bytes;
         self.unit_region.ensureUnusedCapacity(self.gpa, units) catch return null;
@@ -172,6 +174,7 @@ pub const Arena = struct {
             .live_count = 0,
         };
         self.committed_bytes += len_bytes;
+        assert(self.regions.items[index].len > 0);
         assert(self.unit_region.items.len * unit_bytes <= self.reserved_bytes);
         return index;
     }
@@ -320,7 +323,10 @@ pub const Arena = struct {
                 continue;
             }
             const region = self.regions.items[index];
-            const next = std.math.divCeil(u64, region.end(), unit_granules) catch unreachable;
+            // The units a region takes: for the one cut short at `usable_bytes`, those it commits
+            // past its `len` too (a cut at a unit's start leaves it whole units beyond its end).
+            const span = if (region.committed) self.committedGranules(region) else region.len;
+            const next = std.math.divCeil(u64, region.start + span, unit_granules) catch unreachable;
             assert(region.len > 0 and next > unit);
             const free = !region.committed or (index != 0 and empty(context, index, region));
             run = if (free) run + (next - unit) * unit_bytes else 0;
