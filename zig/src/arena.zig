@@ -100,7 +100,10 @@ pub const Arena = struct {
     /// `usable_bytes`, the rest of the reservation (see `usable_bytes`).
     fn committedGranules(self: *const Arena, region: Region) u64 {
         assert(region.committed);
-        const cut = self.usable_bytes < self.reserved_bytes and region.end() * granule_bytes == self.usable_bytes;
+        // Ending at `usable_bytes` is not enough: where that is a unit's start, a region of whole
+        // units may end there uncut (no unit past it is committed). The cut one's units go on.
+        const cut = self.usable_bytes < self.reserved_bytes and region.end() * granule_bytes == self.usable_bytes and
+            @as(u64, self.unit_region.items.len) * unit_granules > region.end();
         return if (cut) self.reserved_bytes / granule_bytes - region.start else region.len;
     }
 
