@@ -461,6 +461,25 @@ test "a region that reaches past the usable limit commits whole units but ends a
     try std.testing.expectEqual(@as(u64, 16_000), arena.regionBytes(1));
 }
 
+test "a limit on a unit's start: no region starts at it, an uncut region that ends at it goes back alone, a cut one's units count" {
+    var arena = Arena.init(std.testing.allocator, .host, 4 * unit_bytes).?;
+    defer arena.deinit();
+    arena.limitUsable(3 * unit_bytes + 1); // whole granules end at unit 3; the reservation at unit 4
+    for (0..3) |_| _ = arena.grow(unit_bytes).?; // region 2 ends at the limit, uncut
+    try std.testing.expect(arena.grow(unit_bytes) == null); // it would start at the limit: nothing to hand out
+    try std.testing.expectEqual(3 * unit_bytes, arena.placeableBytes());
+    arena.shrink(1);
+    arena.shrink(2); // its one unit goes back (not the uncommitted one past it), merged with region 1's
+    try std.testing.expectEqual(unit_bytes, arena.committed_bytes);
+    try std.testing.expectEqual(@as(usize, 1), arena.unit_region.items.len);
+    // One region of three units from unit 1, cut at the limit: the walk counts all three.
+    const cut = arena.grow(3 * unit_bytes).?;
+    try std.testing.expectEqual(2 * unit_bytes, arena.regionBytes(cut));
+    try std.testing.expectEqual(3 * unit_bytes, arena.longestRangeFreeOfLive({}, holdsNone));
+    arena.shrink(cut);
+    try std.testing.expectEqual(unit_bytes, arena.committed_bytes);
+}
+
 test "the smallest decommitted range that holds a region is the one taken" {
     var arena = Arena.init(std.testing.allocator, .host, 16 * unit_bytes).?;
     defer arena.deinit();
