@@ -100,7 +100,10 @@ pub const Arena = struct {
     /// `usable_bytes`, the rest of the reservation (see `usable_bytes`).
     fn committedGranules(self: *const Arena, region: Region) u64 {
         assert(region.committed);
-        const cut = self.usable_bytes < self.reserved_bytes and region.end() * granule_bytes == self.usable_bytes;
+        // Ending at `usable_bytes` is not enough: where that is a unit's start, a region of whole
+        // units may end there uncut (no unit past it is committed). The cut one's units go on.
+        const cut = self.usable_bytes < self.reserved_bytes and region.end() * granule_bytes == self.usable_bytes and
+            @as(u64, self.unit_region.items.len) * unit_granules > region.end();
         return if (cut) self.reserved_bytes / granule_bytes - region.start else region.len;
     }
 
@@ -159,7 +162,9 @@ pub const Arena = struct {
         assert(len_bytes > 0 and len_bytes % self.backend.granularity() == 0);
         if (self.smallestDecommitted(len_bytes)) |index| return self.recommit(index, len_bytes);
         const start_bytes = @as(u64, self.unit_region.items.len) * unit_bytes;
-        if (start_bytes + len_bytes > self.reserved_bytes) return null;
+        // At or past `usable_bytes` a region would hand out no granule (a maxSize that ends on a
+        // unit's start leaves units of the reservation beyond it): the pool is at its maxSize.
+        if (start_bytes + len_bytes > self.reserved_bytes or start_bytes >= self.usable_bytes) return null;
         const index = self.emptySlot() orelse return null;
         const units = len_bytes / unit_bytes;
         self.unit_region.ensureUnusedCapacity(self.gpa, units) catch return null;
@@ -172,6 +177,7 @@ pub const Arena = struct {
             .live_count = 0,
         };
         self.committed_bytes += len_bytes;
+        assert(self.regions.items[index].len > 0);
         assert(self.unit_region.items.len * unit_bytes <= self.reserved_bytes);
         return index;
     }
@@ -320,7 +326,10 @@ pub const Arena = struct {
                 continue;
             }
             const region = self.regions.items[index];
-            const next = std.math.divCeil(u64, region.end(), unit_granules) catch unreachable;
+            // The units a region takes: for the one cut short at `usable_bytes`, those it commits
+            // past its `len` too (a cut at a unit's start leaves it whole units beyond its end).
+            const span = if (region.committed) self.committedGranules(region) else region.len;
+            const next = std.math.divCeil(u64, region.start + span, unit_granules) catch unreachable;
             assert(region.len > 0 and next > unit);
             const free = !region.committed or (index != 0 and empty(context, index, region));
             run = if (free) run + (next - unit) * unit_bytes else 0;
@@ -450,6 +459,25 @@ test "a region that reaches past the usable limit commits whole units but ends a
     try std.testing.expectEqual(@as(usize, 1), arena.unit_region.items.len);
     try std.testing.expectEqual(@as(u32, 1), arena.grow(unit_bytes).?);
     try std.testing.expectEqual(@as(u64, 16_000), arena.regionBytes(1));
+}
+
+test "a limit on a unit's start: no region starts at it, an uncut region that ends at it goes back alone, a cut one's units count" {
+    var arena = Arena.init(std.testing.allocator, .host, 4 * unit_bytes).?;
+    defer arena.deinit();
+    arena.limitUsable(3 * unit_bytes + 1); // whole granules end at unit 3; the reservation at unit 4
+    for (0..3) |_| _ = arena.grow(unit_bytes).?; // region 2 ends at the limit, uncut
+    try std.testing.expect(arena.grow(unit_bytes) == null); // it would start at the limit: nothing to hand out
+    try std.testing.expectEqual(3 * unit_bytes, arena.placeableBytes());
+    arena.shrink(1);
+    arena.shrink(2); // its one unit goes back (not the uncommitted one past it), merged with region 1's
+    try std.testing.expectEqual(unit_bytes, arena.committed_bytes);
+    try std.testing.expectEqual(@as(usize, 1), arena.unit_region.items.len);
+    // One region of three units from unit 1, cut at the limit: the walk counts all three.
+    const cut = arena.grow(3 * unit_bytes).?;
+    try std.testing.expectEqual(2 * unit_bytes, arena.regionBytes(cut));
+    try std.testing.expectEqual(3 * unit_bytes, arena.longestRangeFreeOfLive({}, holdsNone));
+    arena.shrink(cut);
+    try std.testing.expectEqual(unit_bytes, arena.committed_bytes);
 }
 
 test "the smallest decommitted range that holds a region is the one taken" {

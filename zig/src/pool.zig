@@ -224,11 +224,21 @@ pub const Pool = struct {
         const first_bytes = std.mem.alignForward(u64, first_region_bytes, granularity);
         // A block that maxSize cannot hold (blockSize with its canaries and alignment past it) is a
         // setting no pool can have, not memory that ran out: the core is the one place that knows
-        // what a block takes, so it refuses here, before anything is committed.
-        const stride_bytes = if (config.strategy == .fixed_size) @as(u64, self.strategy.fixed_size.stride) * granule_bytes else 0;
-        if (config.strategy == .fixed_size and config.max_size != 0 and (first_bytes > self.arena.reserved_bytes or stride_bytes > self.arena.usable_bytes)) {
+        // what a block takes, so it refuses here, before anything is committed. A Variable pool's
+        // least block is a granule with its canaries: a maxSize below a granule (1 to 15 bytes)
+        // would leave a first region of no granules, which no placement can take.
+        const least_block_bytes = switch (self.strategy) {
+            .fixed_size => |fixed| @as(u64, fixed.stride) * granule_bytes,
+            .variable => granule_bytes + self.requestOverheadBytes(),
+        };
+        const fixed_first_too_large = config.strategy == .fixed_size and first_bytes > self.arena.reserved_bytes;
+        const usable_bytes = self.arena.usable_bytes;
+        if (config.max_size != 0 and (fixed_first_too_large or least_block_bytes > usable_bytes)) {
             self.deinitParts();
-            return status.failConfig("maxSize", "PoolConfig.maxSize = {d}: a FixedSize pool's block of {d} bytes takes {d} with its alignment and canaries, more than maxSize holds ({d} bytes, committed {d} at a time)", .{ config.max_size, config.block_size, stride_bytes, reserved_bytes, granularity });
+            return switch (config.strategy) {
+                .fixed_size => status.failConfig("maxSize", "a FixedSize pool's block of {d} bytes takes {d} with its alignment and canaries, more than maxSize holds in whole granules ({d} bytes)", .{ config.block_size, least_block_bytes, usable_bytes }),
+                .variable => status.failConfig("maxSize", "a Variable pool's least block takes {d} bytes (a granule of {d}, with its canaries), more than maxSize holds in whole granules ({d} bytes)", .{ least_block_bytes, granule_bytes, usable_bytes }),
+            };
         }
         const first_index = self.grow(first_bytes) orelse {
             self.deinitParts();
