@@ -180,7 +180,10 @@ export class PMEMMemoryPool extends HostPool {
         this.expectOk(native.drainPmem(this.handle));
         return 0;
       }
-      return addressOf(target as DataView) - this.base + offset;
+      const start = addressOf(target as DataView) - this.base;
+      // A view of other memory (a plain array, another pool's block) has no offset in this file: said
+      // here as such, where the core would name an offset made of two unrelated addresses.
+      if (start >= 0 && start + byteLengthOf(target) <= this.addressSpace) return start + offset;
     }
     throw new InvalidPointerError(`cannot ${action} ${describe(target)}: pool '${this.name}' takes an Allocation of its own or a view of one`);
   }

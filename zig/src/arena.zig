@@ -315,6 +315,15 @@ pub const Arena = struct {
     /// decommitted ranges, those regions and the reservation's unused tail, where they lie side by
     /// side. Walks the regions once.
     pub fn longestRangeFreeOfLive(self: *const Arena, context: anytype, comptime empty: fn (@TypeOf(context), u32, Region) bool) u64 {
+        return self.longestFreeRange(context, empty, true);
+    }
+
+    /// The same, among the ranges regions have taken so far: without the reservation's unused tail.
+    pub fn longestRangeFreeOfLiveWithin(self: *const Arena, context: anytype, comptime empty: fn (@TypeOf(context), u32, Region) bool) u64 {
+        return self.longestFreeRange(context, empty, false);
+    }
+
+    fn longestFreeRange(self: *const Arena, context: anytype, comptime empty: fn (@TypeOf(context), u32, Region) bool, with_tail: bool) u64 {
         var longest: u64 = 0;
         var run: u64 = 0; // the free range that ends where the walk is
         var unit: u64 = 0;
@@ -336,6 +345,7 @@ pub const Arena = struct {
             longest = @max(longest, run);
             unit = next;
         }
+        if (!with_tail) return longest;
         const used_bytes = @min(@as(u64, self.unit_region.items.len) * unit_bytes, self.reserved_bytes);
         return @max(longest, run + (self.reserved_bytes - used_bytes));
     }
@@ -426,8 +436,10 @@ test "the longest range free of live blocks joins decommitted ranges, empty regi
     defer arena.deinit();
     for ([_]u64{ 1, 2, 1, 3, 1 }) |units| _ = arena.grow(units * unit_bytes).?; // regions 0 .. 4 in units 0 .. 7; units 8, 9 unused
     try std.testing.expectEqual(9 * unit_bytes, arena.longestRangeFreeOfLive({}, holdsNone)); // every region but the first, and the tail
+    try std.testing.expectEqual(7 * unit_bytes, arena.longestRangeFreeOfLiveWithin({}, holdsNone)); // ... without the tail
     for (arena.regions.items) |*region| region.live_count = 1;
     try std.testing.expectEqual(2 * unit_bytes, arena.longestRangeFreeOfLive({}, holdsNone)); // the tail alone
+    try std.testing.expectEqual(0, arena.longestRangeFreeOfLiveWithin({}, holdsNone));
     arena.regions.items[2].live_count = 0;
     arena.regions.items[3].live_count = 0;
     arena.shrink(3); // its 3 units decommitted, beside region 2 (empty): 4 units in a row
