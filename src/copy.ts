@@ -11,6 +11,7 @@ import {
   addressOfAllocation,
   Allocation,
   assertLive,
+  describeHandle,
   endedElsewhere,
   idOfAllocation,
   isAllocation,
@@ -341,7 +342,7 @@ export function checkedOffset(name: string, value: number | undefined): number {
 /** @internal throws unless `length` bytes from `offset` lie inside the endpoint. */
 export function checkRange(side: Endpoint, offset: number, length: number): void {
   if (offset + length <= side.length) return;
-  const name = isPoolAllocation(side.side) ? side.side.describe() : `the ${side.role} ${side.side.constructor.name}`;
+  const name = isPoolAllocation(side.side) ? describeHandle(side.side) : `the ${side.role} ${side.side.constructor.name}`;
   const direction = side.role === "source" ? "from" : "to";
   throw new OutOfBoundsError(`cannot copy ${length} bytes ${direction} offset ${offset} of ${name}: it holds ${side.length} bytes`);
 }
