@@ -307,7 +307,7 @@ export function endpointOf(side: CopySide, role: "source" | "destination"): Endp
     const pool = trackedPoolAt(address, length);
     return { kind: pool === undefined ? "pageable" : hostMemoryKind(pool), address, length, deviceId: -1, pool, side, role };
   }
-  throw new InvalidPointerError(`the ${role} of a copy is an allocation or a typed array, not ${side === null ? "null" : typeof side}`);
+  throw new InvalidPointerError(`the ${role} of a copy is an allocation, a typed array or a DataView, not ${describe(side)}`);
 }
 
 function hostMemoryKind(pool: HostPool): MemoryKind {

@@ -99,9 +99,32 @@ const TYPED_ARRAYS: ReadonlySet<unknown> = new Set<TypedArrayConstructor>([
   BigUint64Array,
 ]);
 
+const TYPED_ARRAY_NAMES: ReadonlySet<unknown> = new Set([...TYPED_ARRAYS].map((type) => (type as TypedArrayConstructor).name));
+const functionSource = Function.prototype.call.bind(Function.prototype.toString) as (value: unknown) => string;
+
+/**
+ * The name of the typed array constructor `value` is where it is one of another realm (a node:vm
+ * context's Float32Array, a ShadowRealm's): the engine's own function of that name, which is not
+ * this realm's. Undefined for anything else. Reads no getter (the name is the own property's value).
+ */
+function typedArrayTypeOfAnotherRealm(value: unknown): string | undefined {
+  if (typeof value !== "function") return undefined;
+  try {
+    const name: unknown = Object.getOwnPropertyDescriptor(value, "name")?.value;
+    return TYPED_ARRAY_NAMES.has(name) && /\[native code\]\s*\}$/.test(functionSource(value)) ? (name as string) : undefined;
+  } catch {
+    return undefined; // a Proxy whose traps throw
+  }
+}
+
 /** One of the typed array constructors (Float32Array...). */
 export function typedArrayTypeArg<T extends TypedArrayConstructor>(call: string, value: T): T {
   if (TYPED_ARRAYS.has(value)) return value;
+  // Another realm's Float32Array read "not a function", as if it were no typed array type at all.
+  const foreign = typedArrayTypeOfAnotherRealm(value);
+  if (foreign !== undefined) {
+    throw new InvalidArgumentError("type", `${call} takes a typed array type of this realm, such as Float32Array or Int32Array, not the ${foreign} of another realm (a node:vm context's): pass this realm's ${foreign}`);
+  }
   throw new InvalidArgumentError("type", `${call} takes a typed array type such as Float32Array or Int32Array, not ${describe(value)}`);
 }
 
