@@ -248,7 +248,7 @@ export abstract class NativePool {
   #cache: ThreadCache | null | undefined = undefined;
   /**
    * The cache again where it is a block stack (a FixedSize pool's) and no debug record is kept: raw
-   * pointers' allocations and frees take it by address (cachedAddress, releaseAddress), with no
+   * pointers' allocations and frees take it by address (cachedAddress, releaseAddressIn), with no
    * granule offset, no id and no tracking between. Null until the cache opens, and after destroy.
    */
   #blockCache: BlockCache | null = null;
@@ -922,7 +922,7 @@ export abstract class HostPool extends NativePool {
   #liveViews = 0;
   /** Bytes of the spares in #blocks (at most SPARE_BYTES_MAX). */
   #spareBytes = 0;
-  /** Ends this thread told ended()/endedAll() of: handed to this pool's handles where it proves life (#endsProof). */
+  /** Ends this thread told #ended/#endedAll of: handed to this pool's handles where it proves life (#endsProof). */
   readonly #endCount: EndCount = { ends: 0 };
   /** Whether #endCount proves life: decided on first use, the subclass's `kind` being set after this constructor. */
   #endsProveLife: boolean | undefined = undefined;
@@ -963,7 +963,7 @@ export abstract class HostPool extends NativePool {
   allocateRaw(size: number): Pointer {
     if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.allocateRaw", this);
     const address = cachedAddressIn(this, size);
-    return address !== 0 ? (address as Pointer) : this.#allocateRawSlow(size); // kept small for JSC's inliner, as releaseAddress
+    return address !== 0 ? (address as Pointer) : this.#allocateRawSlow(size); // kept small for JSC's inliner, as releaseAddressIn
   }
 
   #allocateRawSlow(size: number): Pointer {
@@ -1155,8 +1155,8 @@ export abstract class HostPool extends NativePool {
   /**
    * The count handles of this pool may take as proof of life, or undefined. A "none" pool's
    * allocations end only in its own thread (the core refuses any other), and only by the routes
-   * that call ended() or endedAll(). Not PMEM pools: their core also frees blocks named by links
-   * and roots, which is told here by ended() too but is not worth the proof's risk.
+   * that call #ended or #endedAll. Not PMEM pools: their core also frees blocks named by links
+   * and roots, which is told here by #ended too but is not worth the proof's risk.
    */
   #endsProof(): EndCount | undefined {
     const proves = this.#endsProveLife ?? (this.#endsProveLife = this.config.threadSafety === "none" && this.kind !== "pmem");
@@ -1295,7 +1295,7 @@ export class PinnedMemoryPool extends HostPool {
  */
 const trackedPools = new Set<HostPool>();
 
-/** @internal called by the constructors of pinned and PMEM pools; destroyNative forgets them. */
+/** @internal called by the constructors of pinned and PMEM pools; #closeWindows forgets them. */
 export function trackAddresses(pool: HostPool): void {
   trackedPools.add(pool);
 }
