@@ -307,7 +307,17 @@ export function endpointOf(side: CopySide, role: "source" | "destination"): Endp
     const pool = trackedPoolAt(address, length);
     return { kind: pool === undefined ? "pageable" : hostMemoryKind(pool), address, length, deviceId: -1, pool, side, role };
   }
-  throw new InvalidPointerError(`the ${role} of a copy is an allocation, a typed array or a DataView, not ${describe(side)}`);
+  throw new InvalidPointerError(`the ${role} of a copy is an allocation or a typed array (or DataView), not ${describeSide(side)}`);
+}
+
+/** What a side of a copy that is no memory is, for a message: an object made from an allocation's prototype is named as no pool's. */
+function describeSide(side: unknown): string {
+  try {
+    if (Object.prototype.isPrototypeOf.call(PoolAllocation.prototype, side as object)) return `an object with an allocation's prototype that no pool made`;
+  } catch {
+    // a Proxy whose getPrototypeOf trap throws: described as any object
+  }
+  return describe(side);
 }
 
 function hostMemoryKind(pool: HostPool): MemoryKind {

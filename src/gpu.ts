@@ -106,7 +106,7 @@ export class GPUMemoryPool extends NativePool {
 
   /** @internal pools are made by MemoryPoolManager */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls) {
-    super(name, config, handle, calls, (GPUDebug.wanted(config) ? DEBUG_GPU_STEPS : NATIVE_STEPS) as PoolSteps);
+    super(name, config, handle, calls, (made) => (GPUDebug.wanted(made) ? DEBUG_GPU_STEPS : NATIVE_STEPS) as PoolSteps);
     this.#gpuDebug = GPUDebug.wanted(config) ? new GPUDebug(name, config) : undefined;
   }
 

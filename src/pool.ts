@@ -297,13 +297,14 @@ export abstract class NativePool {
   }
 
   /** @internal pools are made by MemoryPoolManager */
-  constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls: PoolCalls = coreCalls, steps: PoolSteps = NATIVE_STEPS) {
+  constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls: PoolCalls = coreCalls, steps: PoolSteps | ((config: Readonly<PoolConfig>) => PoolSteps) = NATIVE_STEPS) {
     if (!poolConstructionOpen) throw new UnsupportedOperationError(`${new.target.name} has no public constructor: MemoryPoolManager's create and open methods make pools`);
     this.#name = name;
     this.#config = config;
     this.#handle = handle;
     this.#calls = calls;
-    this.#steps = steps;
+    // Chosen by the config only once the pool may be made: a forged call's config is never read.
+    this.#steps = typeof steps === "function" ? steps(config) : steps;
     this.#base = calls.base(handle);
     this.#addressSpace = calls.addressSpace(handle);
     this.#granules = this.#addressSpace * PER_GRANULE;

@@ -4,11 +4,12 @@
  * "takes a typed array type such as Float32Array ..., not a function", as if Float32Array were no
  * typed array type at all. The message now says what it was given and what to pass instead. Typed
  * arrays of another realm are memory like any other: copy() takes them. A side of a copy that is
- * no memory (an ArrayBuffer) was named by `typeof`, "not object"; it is named by what it is now.
+ * no memory (an ArrayBuffer) was named by `typeof`, "not object"; it is named by what it is now
+ * (a forged handle, made from an allocation's prototype, as one no pool made).
  */
 import { afterAll, expect, test } from "bun:test";
 import vm from "node:vm";
-import { allocate, copy, InvalidArgumentError, InvalidPointerError, MemoryPoolManager, PoolConfig } from "../../src/index";
+import { allocate, Allocation, copy, InvalidArgumentError, InvalidPointerError, MemoryPoolManager, PoolConfig } from "../../src/index";
 import { thrown } from "../support/thrown";
 
 const manager = MemoryPoolManager.getInstance();
@@ -48,7 +49,10 @@ test("typed arrays of another realm are copied like this realm's; an ArrayBuffer
   for (const buffer of [new ArrayBuffer(16), vm.runInContext("new ArrayBuffer(16)", realm)]) {
     const refused = thrown<InvalidPointerError>(() => copy(buffer as unknown as Uint8Array, allocation));
     expect(refused).toBeInstanceOf(InvalidPointerError);
-    expect(refused.message).toBe("the destination of a copy is an allocation, a typed array or a DataView, not an ArrayBuffer");
+    expect(refused.message).toBe("the destination of a copy is an allocation or a typed array (or DataView), not an ArrayBuffer");
   }
+  // An object made from an allocation's prototype is not "an Allocation": it says no pool made it.
+  const forged = Object.create(Allocation.prototype) as Allocation;
+  expect(thrown(() => copy(forged, allocation)).message).toBe("the destination of a copy is an allocation or a typed array (or DataView), not an object with an allocation's prototype that no pool made");
   allocation.free();
 });
