@@ -9,7 +9,7 @@
 import { do_not_optimize, bench as register, run } from "mitata";
 import { MemoryPoolManager, PoolConfig } from "../src/index";
 import { BlockCache } from "../src/block_cache";
-import { allocOffsetIn } from "../src/pool";
+import { allocOffsetIn, endedIn, releaseAddressIn } from "../src/pool";
 import { free, malloc } from "./anchors";
 import { threadCpuTimes, timesByName } from "./util";
 
@@ -50,9 +50,10 @@ bench("default (\"none\") pool allocateRaw+deallocate", () => {
   plain.deallocate(p);
   do_not_optimize(p);
 });
-bench("cached pool allocOffset+releaseAddress(addressOf)", () => {
+bench("cached pool allocOffset+releaseAddressIn(addressOf)", () => {
   const g = allocOffsetIn(cached, 64);
-  cached.releaseAddress(cached.base + g * 16);
+  const ended = releaseAddressIn(cached, cached.base + g * 16);
+  if (ended >= 0) endedIn(cached, ended);
   do_not_optimize(g);
 });
 bench("BlockCache alloc+free alone", () => {

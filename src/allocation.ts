@@ -98,7 +98,13 @@ export let settleFree: (allocation: PoolAllocation, release: () => MemoryPoolErr
  * `bytes` view proves it alive too: every such end detaches it.
  */
 export let endsOnlyHere: (allocation: PoolAllocation) => boolean;
-/** @internal the view `bytes` made last (Allocation's cachedBytes). */
+/** @internal whether free() marked the handle freed (also when the core said its block had ended another way): no call into the core. */
+export let markedFreed: (allocation: PoolAllocation) => boolean;
+/** A handle freed: an Allocation forgets the view `bytes` made last (one of another kind has none). */
+let forgetView: (allocation: PoolAllocation) => void;
+/** @internal what an allocation is, for messages: "allocation #id of N bytes at 0x... (pool 'name')". */
+export let describeHandle: (allocation: PoolAllocation) => string;
+/** @internal the view `bytes` made last. */
 export let viewOfAllocation: (allocation: Allocation) => Uint8Array<ArrayBuffer> | undefined;
 /**
  * @internal where `side` is an Allocation, the view `bytes` made last where it proves the allocation
@@ -128,6 +134,15 @@ export function provideHostViews(exactBuffer: ExactBuffer, windowView: WindowVie
   if (exactBufferOf !== undefined) throw new UnsupportedOperationError("the host pools' views are provided once");
   exactBufferOf = exactBuffer;
   windowViewOf = windowView;
+}
+
+/** A handle's free of allocation `id` at granule `offset` in `pool` (pool.ts's releaseIn: no member of the pool a caller could reach). */
+type Release = (pool: NativePool, offset: number, id: number) => MemoryPoolError | undefined;
+let releaseIn: Release;
+/** @internal pool.ts, as it loads: the pools' free of a handle's block (the first call only; any later one throws). */
+export function providePoolRelease(release: Release): void {
+  if (releaseIn !== undefined) throw new UnsupportedOperationError("the pools' release is provided once");
+  releaseIn = release;
 }
 
 /** @internal whether `value` is an allocation a pool made, of any kind (what `instanceof PoolAllocation` means to ask). */
@@ -188,6 +203,8 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     endedElsewhere = (allocation, action) => allocation.#freedElsewhere(action);
     assertFreeable = (allocation) => allocation.#assertFreeable();
     settleFree = (allocation, release) => allocation.#settle(release);
+    describeHandle = (allocation) => allocation.#describe();
+    markedFreed = (allocation) => allocation.#freed;
   }
 
   #knownAlive(): boolean {
@@ -223,11 +240,6 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     return this.#id;
   }
 
-  /** @internal the pool's reset count when this was allocated: a later reset frees it too. */
-  get epoch(): number {
-    return this.#epoch;
-  }
-
   /** For JSON.stringify: which allocation it is (its pool by name). */
   toJSON(): { pool: string; id: number; ptr: number; size: number } {
     return { pool: this.#pool.name, id: this.#id, ptr: this.#ptr, size: this.#size };
@@ -239,11 +251,6 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     return !this.#freed && this.#epoch === this.#pool.epoch && !this.#pool.destroyed && this.#pool.stillHolds(this.#offset, this.#id);
   }
 
-  /** @internal whether free() was called on this handle (cheaper than `alive`: no call into the core). */
-  get released(): boolean {
-    return this.#freed;
-  }
-
   /** Returns the block to its pool. A second free is a DoubleFreeError. */
   free(): void {
     if (!(typeof this === "object" && this !== null && #freed in this)) throw foreignAllocation("allocation.free", this);
@@ -251,7 +258,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     // #settle()'s steps written out: no closure made per free (the handle's common path).
     let damage: MemoryPoolError | undefined;
     try {
-      damage = this.#pool.release(this.#offset, this.#id);
+      damage = releaseIn(this.#pool, this.#offset, this.#id);
     } catch (err) {
       this.#releaseFailed(err);
     }
@@ -274,9 +281,9 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   /** Throws unless this handle may still be freed. */
   #assertFreeable(): void {
-    if (this.#freed) throw new DoubleFreeError(`double free: ${this.describe()} was already freed${this.#pool.stackNote(this.#id, this.#offset)}`);
-    if (this.#pool.destroyed) throw new UseAfterFreeError(`cannot free ${this.describe()}: pool '${this.#pool.name}' was destroyed`);
-    if (this.#epoch !== this.#pool.epoch) throw new UseAfterFreeError(`cannot free ${this.describe()}: pool '${this.#pool.name}' was reset`);
+    if (this.#freed) throw new DoubleFreeError(`double free: ${this.#describe()} was already freed${this.#pool.stackNote(this.#id, this.#offset)}`);
+    if (this.#pool.destroyed) throw new UseAfterFreeError(`cannot free ${this.#describe()}: pool '${this.#pool.name}' was destroyed`);
+    if (this.#epoch !== this.#pool.epoch) throw new UseAfterFreeError(`cannot free ${this.#describe()}: pool '${this.#pool.name}' was reset`);
   }
 
   /**
@@ -301,12 +308,9 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   #released(damage: MemoryPoolError | undefined): void {
     this.#freed = true;
-    this.onFreed();
+    forgetView(this);
     if (damage !== undefined) throw damage;
   }
-
-  /** @internal hook for subclasses that cache views. */
-  protected onFreed(): void {}
 
   #assertAlive(action: string): void {
     if (this.#knownAlive()) return;
@@ -318,14 +322,14 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
   }
 
   #assertKnownAlive(action: string): void {
-    if (this.#freed) this.#useAfterFree(`cannot ${action} ${this.describe()}: it was freed`);
-    if (this.#pool.destroyed) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.#pool.name}' was destroyed`);
-    if (this.#epoch !== this.#pool.epoch) throw new UseAfterFreeError(`cannot ${action} ${this.describe()}: pool '${this.#pool.name}' was reset`);
+    if (this.#freed) this.#useAfterFree(`cannot ${action} ${this.#describe()}: it was freed`);
+    if (this.#pool.destroyed) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: pool '${this.#pool.name}' was destroyed`);
+    if (this.#epoch !== this.#pool.epoch) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: pool '${this.#pool.name}' was reset`);
   }
 
   #freedElsewhere(action: string): never {
     this.#freed = true;
-    this.#useAfterFree(`cannot ${action} ${this.describe()}: it was freed through its pointer or a view`);
+    this.#useAfterFree(`cannot ${action} ${this.#describe()}: it was freed through its pointer or a view`);
   }
 
   /** With trackHistory, the message says where the allocation was made and freed. */
@@ -333,8 +337,8 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     throw new UseAfterFreeError(message + this.#pool.stackNote(this.#id, this.#offset));
   }
 
-  /** @internal */
-  describe(): string {
+  /** What the allocation is, for messages (describeHandle). */
+  #describe(): string {
     return `allocation #${this.#id} of ${this.#size} bytes at 0x${this.#ptr.toString(16)} (pool '${this.#pool.name}')`;
   }
 }
@@ -348,6 +352,9 @@ export class Allocation extends PoolAllocation<HostPool> {
   static {
     hasHostFields = (value) => #bytes in value;
     viewOfAllocation = (allocation) => allocation.#bytes;
+    forgetView = (allocation) => {
+      if (#bytes in allocation) allocation.#bytes = undefined;
+    };
     liveViewHere = (side) => {
       if (typeof side !== "object" || side === null || !(#bytes in side)) return undefined;
       const view = side.#bytes;
@@ -371,14 +378,6 @@ export class Allocation extends PoolAllocation<HostPool> {
   /** The buffer over exactly this allocation, from the fields the pool gave it (a caller's own `size` property must not make a longer one). */
   #exactBuffer(): ArrayBuffer {
     return exactBufferOf(poolOfAllocation(this), offsetOfAllocation(this), sizeOfAllocation(this), idOfAllocation(this));
-  }
-
-  /**
-   * @internal the view `bytes` made last, as it is now (detached once the allocation ended in this
-   * thread by any route); undefined before `bytes` was read and after free(). Reads nothing else.
-   */
-  get cachedBytes(): Uint8Array<ArrayBuffer> | undefined {
-    return this.#bytes;
   }
 
   /** A typed view of the whole block, as safe as `bytes`: as(Float32Array) has floor(size / 4) elements. */
@@ -405,10 +404,6 @@ export class Allocation extends PoolAllocation<HostPool> {
     return windowViewOf(poolOfAllocation(this), offsetOfAllocation(this), sizeOfAllocation(this), idOfAllocation(this));
   }
 
-  /** @internal */
-  protected override onFreed(): void {
-    this.#bytes = undefined;
-  }
 }
 
 // The public members that are not hot paths, behind the check of their receiver (src/receiver.ts);

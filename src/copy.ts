@@ -11,6 +11,7 @@ import {
   addressOfAllocation,
   Allocation,
   assertLive,
+  describeHandle,
   endedElsewhere,
   idOfAllocation,
   isAllocation,
@@ -306,7 +307,17 @@ export function endpointOf(side: CopySide, role: "source" | "destination"): Endp
     const pool = trackedPoolAt(address, length);
     return { kind: pool === undefined ? "pageable" : hostMemoryKind(pool), address, length, deviceId: -1, pool, side, role };
   }
-  throw new InvalidPointerError(`the ${role} of a copy is an allocation or a typed array, not ${side === null ? "null" : typeof side}`);
+  throw new InvalidPointerError(`the ${role} of a copy is an allocation or a typed array (or DataView), not ${describeSide(side)}`);
+}
+
+/** What a side of a copy that is no memory is, for a message: an object made from an allocation's prototype is named as no pool's. */
+function describeSide(side: unknown): string {
+  try {
+    if (Object.prototype.isPrototypeOf.call(PoolAllocation.prototype, side as object)) return `an object with an allocation's prototype that no pool made`;
+  } catch {
+    // a Proxy whose getPrototypeOf trap throws: described as any object
+  }
+  return describe(side);
 }
 
 function hostMemoryKind(pool: HostPool): MemoryKind {
@@ -341,7 +352,7 @@ export function checkedOffset(name: string, value: number | undefined): number {
 /** @internal throws unless `length` bytes from `offset` lie inside the endpoint. */
 export function checkRange(side: Endpoint, offset: number, length: number): void {
   if (offset + length <= side.length) return;
-  const name = isPoolAllocation(side.side) ? side.side.describe() : `the ${side.role} ${side.side.constructor.name}`;
+  const name = isPoolAllocation(side.side) ? describeHandle(side.side) : `the ${side.role} ${side.side.constructor.name}`;
   const direction = side.role === "source" ? "from" : "to";
   throw new OutOfBoundsError(`cannot copy ${length} bytes ${direction} offset ${offset} of ${name}: it holds ${side.length} bytes`);
 }

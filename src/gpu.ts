@@ -5,7 +5,7 @@
  * check every length and offset against both sides before any DMA starts (src/copy.ts).
  */
 import type { Pointer } from "bun:ffi";
-import { addressOfAllocation, Allocation, assertFreeable, assertLive, foreignAllocation, idOfAllocation, isAllocation, isPoolAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, settleFree, sizeOfAllocation, type TypedArrayConstructor } from "./allocation";
+import { addressOfAllocation, Allocation, assertFreeable, describeHandle, assertLive, foreignAllocation, idOfAllocation, isAllocation, isPoolAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, settleFree, sizeOfAllocation, type TypedArrayConstructor } from "./allocation";
 import { checkedOffset, checkRange, copyBetween, copyOptionsArg, endpointOf, type CopyOptions, type Endpoint } from "./copy";
 import type { PoolConfig } from "./config";
 import type { HistoryEvent } from "./debug/history";
@@ -15,7 +15,7 @@ import { GPUDebug } from "./gpu_debug";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
 import { allocationIdOf } from "./native";
 import * as native from "./native";
-import { allocInCore, allocOffsetIn, foreignPool, NativePool, tookCoreId, type PoolCalls } from "./pool";
+import { allocInCore, allocOffsetIn, endedIn, foreignPool, NATIVE_STEPS, NativePool, releaseAddressIn, releaseIn, tookCoreId, type PoolCalls, type PoolSteps } from "./pool";
 import { checkReceivers } from "./receiver";
 import { GPUStream, streamOf, type StreamOptions } from "./stream";
 import { pointerArg, sizeArg } from "./validate";
@@ -64,7 +64,7 @@ export class GPUAllocation extends PoolAllocation<GPUMemoryPool> {
     const pool = poolOfAllocation(this);
     const offset = offsetOfAllocation(this);
     const id = idOfAllocation(this);
-    if (stream === undefined) settleFree(this, () => pool.release(offset, id));
+    if (stream === undefined) settleFree(this, () => releaseIn(pool, offset, id));
     else settleFree(this, () => releaseOnStream(pool, offset, id, stream));
   }
 }
@@ -84,6 +84,8 @@ export type HostSide = Allocation | ArrayBufferView;
 /** A pool of device memory on `config.deviceId`. */
 /** Whether a value is a GPU pool the manager made (src/receiver.ts). */
 let isGPUPool: (value: unknown) => boolean;
+/** A DebugGPU pool's steps beyond NativePool's (PoolSteps): frees that check the canaries, and a check of all before the memory goes. */
+let DEBUG_GPU_STEPS: PoolSteps<GPUMemoryPool>;
 
 export class GPUMemoryPool extends NativePool {
   readonly kind = "gpu" as const;
@@ -93,11 +95,18 @@ export class GPUMemoryPool extends NativePool {
   static {
     isGPUPool = (value) => typeof value === "object" && value !== null && #allocOffset in value;
     releaseOnStream = (pool, offset, id, stream) => pool.#releaseOnStream(offset, id, stream);
+    DEBUG_GPU_STEPS = {
+      ...NATIVE_STEPS,
+      release: (pool, offset, id) => pool.#freeChecked(offset, id, undefined),
+      // The leak report is the base class's, from getLeaks.
+      beforeDestroy: (pool) => pool.#gpuDebug!.checkAll(),
+      afterDestroy: (pool) => pool.#gpuDebug!.forgetAll(),
+    };
   }
 
   /** @internal pools are made by MemoryPoolManager */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls) {
-    super(name, config, handle, calls);
+    super(name, config, handle, calls, (made) => (GPUDebug.wanted(made) ? DEBUG_GPU_STEPS : NATIVE_STEPS) as PoolSteps);
     this.#gpuDebug = GPUDebug.wanted(config) ? new GPUDebug(name, config) : undefined;
   }
 
@@ -146,7 +155,11 @@ export class GPUMemoryPool extends NativePool {
         if (damage !== undefined) throw damage;
         return;
       }
-      if (stream === undefined) return this.releaseAddress(target);
+      if (stream === undefined) {
+        const offset = releaseAddressIn(this, target);
+        if (offset >= 0) endedIn(this, offset);
+        return;
+      }
       this.expectOk(native.freeOnStream(this.handle, this.offsetOf(target), 0, stream.handle));
       return;
     }
@@ -159,12 +172,6 @@ export class GPUMemoryPool extends NativePool {
     if (this.#gpuDebug !== undefined) return this.#freeChecked(offset, id, stream);
     this.expectOk(native.freeOnStream(this.handle, offset, id, stream.handle));
     return undefined;
-  }
-
-  /** @internal with DebugGPU, a handle's free checks the canaries too. */
-  override release(offset: number, id: number): MemoryPoolError | undefined {
-    if (this.#gpuDebug === undefined) return super.release(offset, id);
-    return this.#freeChecked(offset, id, undefined);
   }
 
   /**
@@ -203,14 +210,6 @@ export class GPUMemoryPool extends NativePool {
     return this.#gpuDebug?.history() ?? super.getHistory();
   }
 
-  /** @internal canaries checked before the memory goes (the leak report is the base class's, from getLeaks). */
-  override destroyNative(): void {
-    const debug = this.#gpuDebug;
-    const damage = debug !== undefined && !this.destroyed ? debug.checkAll() : undefined;
-    super.destroyNative();
-    debug?.forgetAll();
-    if (damage !== undefined) throw damage;
-  }
 
   /** A handle another Bun process opens with SharedGPUMemory.open() to see the same device bytes. */
   exportAllocation(allocation: GPUAllocation): GPUIPCHandle {
@@ -263,7 +262,7 @@ export class GPUMemoryPool extends NativePool {
   #ownEndpoint(allocation: GPUAllocation, action: string): Endpoint {
     if (!isGPUAllocation(allocation)) throw new InvalidPointerError(`cannot ${action} ${describe(allocation)}: not a GPUAllocation`);
     if (allocation.deviceId !== this.config.deviceId) {
-      throw new InvalidPointerError(`cannot ${action} ${allocation.describe()}: it is on device ${allocation.deviceId}, this pool on device ${this.config.deviceId}`);
+      throw new InvalidPointerError(`cannot ${action} ${describeHandle(allocation)}: it is on device ${allocation.deviceId}, this pool on device ${this.config.deviceId}`);
     }
     return endpointOf(allocation, action === "copy from" ? "source" : "destination");
   }

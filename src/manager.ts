@@ -13,7 +13,7 @@ import { ABI, CONFIG_FIELDS, encodeName, PoolKind } from "./native";
 import * as native from "./native";
 import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
-import { constructPool, CPUMemoryPool, onPoolDestroyed, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
+import { constructPool, CPUMemoryPool, destroyPoolObject, onPoolDestroyed, reportLeaksOf, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
 import { watchForShowStats } from "./show_stats";
 import { writeReport } from "./stderr";
 import { bytes, type MemoryStats } from "./stats";
@@ -268,7 +268,7 @@ export class MemoryPoolManager {
         if (!Bun.isMainThread && pool.config.threadSafety !== "none") continue;
         if (!pool.exists()) continue;
         try {
-          pool.reportLeaks(when);
+          reportLeaksOf(pool, when);
         } catch (err) {
           writeReport(`bun-memory-pool: no leak report for pool '${pool.name}': ${String(err)}\n`);
         }
@@ -337,7 +337,7 @@ export class MemoryPoolManager {
 
   /** Releases the pool's memory; its allocations and views die with it. A PMEM pool is closed; its file stays. */
   destroyPool(name: string): void {
-    this.getPool(name).destroyNative();
+    destroyPoolObject(this.getPool(name));
   }
 
   /**
@@ -351,7 +351,7 @@ export class MemoryPoolManager {
       if (!this.#made.has(pool)) continue; // found with getPool: its maker's to destroy
       if (pool.destroyed || !pool.exists()) continue; // destroyed here, or by another Worker
       try {
-        pool.destroyNative(); // this object's pool, not one another Worker made under its name since
+        destroyPoolObject(pool); // this object's pool, not one another Worker made under its name since
       } catch (err) {
         first ??= err;
       }
@@ -504,7 +504,7 @@ export class MemoryPoolManager {
   [GIVE_UP_MADE](name: string): boolean {
     const pool = this.#live(name);
     if (pool === undefined || !this.#made.has(pool)) return this.#earlier?.[GIVE_UP_MADE](name) ?? false;
-    pool.destroyNative(); // through its own objects: its views are detached, its handles throw
+    destroyPoolObject(pool); // through its own objects: its views are detached, its handles throw
     return true;
   }
 

@@ -14,7 +14,7 @@ import type { LeakInfo } from "./debug/report";
 import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError } from "./errors";
 import { encodeName, GRANULE_BYTES, Status } from "./native";
-import { allocInCore, foreignPool, HostPool, trackAddresses } from "./pool";
+import { allocInCore, destroyPoolObject, endedIn, foreignPool, HOST_STEPS, HostPool, trackAddresses, type PoolSteps } from "./pool";
 import { checkReceivers } from "./receiver";
 import { booleanOption, byteLengthOf, isArrayBuffer, isWellFormedName, optionsArg, sizeArg } from "./validate";
 import * as native from "./native";
@@ -71,6 +71,8 @@ function persistLength(length: number | undefined, offset: number, extent: numbe
 
 /** Whether a value is a PMEM pool the manager made (src/receiver.ts). */
 let isPMEMPool: (value: unknown) => boolean;
+/** A PMEM pool's steps beyond a host pool's (PoolSteps): what a leak is, where roots and links reach blocks. */
+let PMEM_STEPS: PoolSteps<PMEMMemoryPool>;
 
 export class PMEMMemoryPool extends HostPool {
   readonly kind = "pmem" as const;
@@ -83,11 +85,18 @@ export class PMEMMemoryPool extends HostPool {
 
   static {
     isPMEMPool = (value) => typeof value === "object" && value !== null && #rangeLength in value;
+    PMEM_STEPS = {
+      ...HOST_STEPS,
+      // A handle collected is no leak here: roots, links and allocations() find the block again.
+      // What no root reaches is reported when the pool closes (leaked).
+      lostWithHandle: () => false,
+      leaked: (pool) => pool.#leaked(),
+    };
   }
 
   /** @internal pools are made by MemoryPoolManager.createPMEMPool */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number) {
-    super(name, config, handle); // a pool of the core's one table: the same calls as every pool
+    super(name, config, handle, undefined, PMEM_STEPS as PoolSteps<HostPool>); // a pool of the core's one table: the same calls as every pool
     this.path = native.pmemPoolPath(handle);
     this.isPmem = native.isOnPersistentMemory(handle);
     this.created = native.pmemFileCreated(handle);
@@ -274,7 +283,7 @@ export class PMEMMemoryPool extends HostPool {
    */
   #freedByCore(previous: number, kept: number): void {
     if (previous === 0 || previous === kept) return;
-    this.ended(previous);
+    endedIn(this, previous);
     if (this.tracking) this.debug!.freed(previous);
   }
 
@@ -370,25 +379,17 @@ export class PMEMMemoryPool extends HostPool {
   }
 
   /**
-   * @internal a handle collected is no leak here: roots, links and allocations() find the block
-   * again. What no root reaches is reported when the pool closes (leaked()).
-   */
-  override lostWithHandle(): boolean {
-    return false;
-  }
-
-  /**
-   * @internal the leak report's allocations: those no root or link reaches (unpublished ones, lost
+   * The leak report's allocations: those no root or link reaches (unpublished ones, lost
    * at close; committed ones no root reaches, left in the file), not the published data.
    */
-  protected override leaked(): LeakInfo[] {
+  #leaked(): LeakInfo[] {
     const unreachable = new Set(Array.from(this.#listed(true), (offset) => this.base + offset * GRANULE_BYTES));
     return this.getLeaks().filter((leak) => unreachable.has(leak.ptr));
   }
 
   /** Closes the pool (as manager.destroyPool does): the file stays; unpublished allocations are not in it. */
   close(): void {
-    this.destroyNative();
+    destroyPoolObject(this);
   }
 }
 

@@ -6,7 +6,7 @@
  * (src/debug/), which a pool without debug switches never calls.
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
-import { addressOfAllocation, Allocation, idOfAllocation, isAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, provideHostViews, sizeOfAllocation, type EndCount } from "./allocation";
+import { addressOfAllocation, Allocation, idOfAllocation, isAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, provideHostViews, providePoolRelease, sizeOfAllocation, type EndCount } from "./allocation";
 import type { PoolConfig } from "./config";
 import { History, type HistoryEvent } from "./debug/history";
 import { describeAllocation, describeBoundaryViolation, describeWriteAfterFree, leakReport, stackSection, type LeakInfo } from "./debug/report";
@@ -167,6 +167,54 @@ export let allocInCore: (pool: NativePool, allocate: () => number) => number;
 export let tookCoreId: (pool: NativePool) => void;
 /** A raw pointer's allocation from this thread's block cache, or 0 (HostPool's allocateRaw, in this file only). */
 let cachedAddressIn: (pool: NativePool, size: number) => number;
+/**
+ * A raw pointer's free (HostPool's deallocate, GPUMemoryPool's): the granule offset of the block
+ * where this thread's block cache freed it, the kind's `ended` step still to run (HostPool runs its
+ * own, with no call between); -1 where the free went the slow way, which ran every step.
+ */
+export let releaseAddressIn: (pool: NativePool, address: number) => number;
+/** PoolAllocation's free(): frees allocation `id` at granule `offset` (see NativePool's #release). */
+export let releaseIn: (pool: NativePool, offset: number, id: number) => MemoryPoolError | undefined;
+/** The allocation at granule `offset` ended by a route the pool did not see (a PMEM root's freePrevious): the kind's `ended` step. */
+export let endedIn: (pool: NativePool, offset: number) => void;
+/** Destroys the pool (the manager's destroyPool and dispose, pool.destroy(), a PMEM pool's close()). */
+export let destroyPoolObject: (pool: NativePool) => void;
+/** Writes the leak report to stderr where anything is still allocated; returns it. */
+export let reportLeaksOf: (pool: NativePool, when: string) => string | undefined;
+
+/**
+ * What a kind of pool does beyond NativePool's own steps, as functions of the pool: its class's
+ * private methods, handed to NativePool's constructor. Members they were: `pool.ended(offset)`
+ * called from JavaScript detached a live allocation's views and made its handles fail, and
+ * `pool.destroyNative()` destroyed a pool behind its manager's back.
+ */
+export interface PoolSteps<P extends NativePool = NativePool> {
+  /** The allocation at granule `offset` has ended (its block is free): host pools detach this thread's views of it. */
+  ended(pool: P, offset: number): void;
+  /** Every allocation ended at once (reset, destroy); `destroyed`: the memory is gone too. */
+  endedAll(pool: P, destroyed: boolean): void;
+  /** A handle's free of allocation `id` at `offset`, where the kind frees otherwise; undefined: NativePool's. */
+  release: ((pool: P, offset: number, id: number) => MemoryPoolError | undefined) | undefined;
+  /** Before the core destroys the pool: the damage to throw once it is gone (canaries a kind checks itself), or undefined. */
+  beforeDestroy(pool: P): MemoryPoolError | undefined;
+  /** After the core destroyed the pool. */
+  afterDestroy(pool: P): void;
+  /** Whether allocation `id` at `offset`, whose handle was just garbage-collected, is lost with it (the leak watch reports it). */
+  lostWithHandle(pool: P, offset: number, id: number): boolean;
+  /** What a leak report lists (a PMEM pool's published allocations are its data, not leaks). */
+  leaked(pool: P): LeakInfo[];
+}
+
+/** A kind of pool with no steps of its own: views, canaries and leaks as NativePool has them. */
+export const NATIVE_STEPS: PoolSteps = {
+  ended: () => {},
+  endedAll: () => {},
+  release: undefined,
+  beforeDestroy: () => undefined,
+  afterDestroy: () => {},
+  lostWithHandle: (pool, offset, id) => pool.stillHolds(offset, id),
+  leaked: (pool) => pool.getLeaks(),
+};
 
 /** The refusal of a pool's member called on anything but a pool (src/receiver.ts). */
 export const foreignPool = foreignReceiver("a pool that MemoryPoolManager made");
@@ -200,7 +248,7 @@ export abstract class NativePool {
   #cache: ThreadCache | null | undefined = undefined;
   /**
    * The cache again where it is a block stack (a FixedSize pool's) and no debug record is kept: raw
-   * pointers' allocations and frees take it by address (cachedAddress, releaseAddress), with no
+   * pointers' allocations and frees take it by address (cachedAddress, releaseAddressIn), with no
    * granule offset, no id and no tracking between. Null until the cache opens, and after destroy.
    */
   #blockCache: BlockCache | null = null;
@@ -208,6 +256,8 @@ export abstract class NativePool {
   #exclusiveBlocks = false;
   /** The message of a failure found by the cache (the core's last message is not about it). */
   #cacheMessage: string | undefined = undefined;
+  /** What this kind of pool does beyond NativePool's steps (PoolSteps). */
+  readonly #steps: PoolSteps;
 
   static {
     isNativePool = (value) => typeof value === "object" && value !== null && #handle in value;
@@ -229,15 +279,32 @@ export abstract class NativePool {
     allocInCore = (pool, allocate) => pool.#allocInCore(allocate);
     tookCoreId = (pool) => pool.#tookCoreId();
     cachedAddressIn = (pool, size) => pool.#cachedAddress(size);
+    // The hit in the body, as allocOffsetIn's: HostPool's deallocate runs its `ended` with no call between.
+    releaseAddressIn = (pool, address) => {
+      const cache = pool.#blockCache;
+      if (cache !== null && cache.freeAddress(address) === 0) return (address - pool.#base) * PER_GRANULE;
+      pool.#releaseAddressSlow(address);
+      return -1;
+    };
+    releaseIn = (pool, offset, id) => {
+      const release = pool.#steps.release;
+      return release === undefined ? pool.#release(offset, id) : release(pool, offset, id);
+    };
+    endedIn = (pool, offset) => pool.#steps.ended(pool, offset);
+    destroyPoolObject = (pool) => pool.#destroy();
+    reportLeaksOf = (pool, when) => pool.#reportLeaks(when);
+    providePoolRelease(releaseIn);
   }
 
   /** @internal pools are made by MemoryPoolManager */
-  constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls: PoolCalls = coreCalls) {
+  constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls: PoolCalls = coreCalls, steps: PoolSteps | ((config: Readonly<PoolConfig>) => PoolSteps) = NATIVE_STEPS) {
     if (!poolConstructionOpen) throw new UnsupportedOperationError(`${new.target.name} has no public constructor: MemoryPoolManager's create and open methods make pools`);
     this.#name = name;
     this.#config = config;
     this.#handle = handle;
     this.#calls = calls;
+    // Chosen by the config only once the pool may be made: a forged call's config is never read.
+    this.#steps = typeof steps === "function" ? steps(config) : steps;
     this.#base = calls.base(handle);
     this.#addressSpace = calls.addressSpace(handle);
     this.#granules = this.#addressSpace * PER_GRANULE;
@@ -390,17 +457,17 @@ export abstract class NativePool {
   }
 
   /**
-   * @internal called by PoolAllocation.free(): frees allocation `id` at granule `offset` only if
+   * PoolAllocation.free()'s (releaseIn): frees allocation `id` at granule `offset` only if
    * the block still holds it. The caller passes its handle's private fields, never its `offset` and
    * `id` getters: an own property can shadow those (Object.defineProperty), and a handle claiming
    * another allocation's offset and id freed that one, leaking its own block.
    * Throws where nothing was freed; returns the error to throw after marking the handle dead
    * where the free went through but found damage (BoundaryViolationError, UseAfterFreeError).
    */
-  release(offset: number, id: number): MemoryPoolError | undefined {
+  #release(offset: number, id: number): MemoryPoolError | undefined {
     const status = this.#free(offset, id);
     if (status >= 0) {
-      this.ended(offset);
+      this.#steps.ended(this, offset);
       if (this.tracking || status === Status.freedGuarded) this.debug!.freed(offset);
       return undefined;
     }
@@ -412,27 +479,21 @@ export abstract class NativePool {
     return this.#afterFailedFree(status, offset);
   }
 
-  /** @internal frees the block at `address` whoever holds it (a raw pointer free). */
-  releaseAddress(address: number): void {
-    // The hit: this thread's block cache frees it by address, or changes nothing and #releaseAddressSlow
-    // says why. The rest is a method of its own, so that this one stays small enough for JSC to
-    // inline into deallocate and its callers, and the hit's calls within the five levels JSC inlines
-    // from a caller's loop (with it here, a pair cost 3 ns more: bench/RESULTS.md).
-    const cache = this.#blockCache;
-    if (cache !== null && cache.freeAddress(address) === 0) return this.ended((address - this.#base) * PER_GRANULE);
-    this.#releaseAddressSlow(address);
-  }
-
+  /**
+   * A raw pointer's free where this thread's block cache did not take it (releaseAddressIn has the
+   * hit: kept apart so that the hit stays small enough for JSC to inline into deallocate, and its
+   * calls within the five levels JSC inlines from a caller's loop: bench/RESULTS.md).
+   */
   #releaseAddressSlow(address: number): void {
     const offset = this.offsetOf(address);
     const status = this.#free(offset, 0);
-    if (status === 0 && !this.tracking) return this.ended(offset);
+    if (status === 0 && !this.tracking) return this.#steps.ended(this, offset);
     this.#afterFree(status, address, offset);
   }
 
   #afterFree(status: number, address: number, offset: number): void {
     if (status >= 0) {
-      this.ended(offset);
+      this.#steps.ended(this, offset);
       if (this.tracking || status === Status.freedGuarded) this.debug!.freed(offset);
       return;
     }
@@ -443,19 +504,10 @@ export abstract class NativePool {
   #afterFailedFree(status: number, offset: number): MemoryPoolError {
     if (status !== Status.boundaryViolation && status !== Status.useAfterFree) throw this.failure(status);
     const damage = this.#violation(status); // read before any other call to the core
-    this.ended(offset);
+    this.#steps.ended(this, offset);
     this.debug?.freed(offset);
     return damage;
   }
-
-  /**
-   * @internal called once the allocation at granule `offset` has ended (its block is free): host
-   * pools detach the views this thread made of it. Device memory has none.
-   */
-  ended(_offset: number): void {}
-
-  /** @internal every allocation ended at once (reset, destroy). */
-  endedAll(): void {}
 
   /**
    * @internal the id of the allocation at `offset`, 0 where the block is free. A call the core
@@ -651,11 +703,6 @@ export abstract class NativePool {
     return leaks.sort((a, b) => a.id - b.id);
   }
 
-  /** @internal what a leak report lists: every live allocation (a PMEM pool's published ones are its data, not leaks). */
-  protected leaked(): LeakInfo[] {
-    return this.getLeaks();
-  }
-
   /** The offsets of live allocations: from the core where it lists them, else from the debug records. */
   #liveOffsets(): Iterable<number> {
     const list = this.#calls.liveList;
@@ -674,9 +721,9 @@ export abstract class NativePool {
     return this.#history?.events() ?? [];
   }
 
-  /** @internal writes the leak report to stderr where anything is still allocated; returns it. */
-  reportLeaks(when: string): string | undefined {
-    const report = leakReport(this.#name, when, this.leaked(), this.#config.trackHistory);
+  /** Writes the leak report to stderr where anything is still allocated; returns it (reportLeaksOf). */
+  #reportLeaks(when: string): string | undefined {
+    const report = leakReport(this.#name, when, this.#steps.leaked(this), this.#config.trackHistory);
     if (report !== undefined) writeReport(report);
     return report;
   }
@@ -746,7 +793,7 @@ export abstract class NativePool {
    * what is still allocated. Every handle and view of the pool is dead afterwards.
    */
   destroy(): void {
-    this.destroyNative();
+    this.#destroy();
   }
 
   /** `using pool = manager.createCPUPool(...)`: destroyed at the end of the block, unless it already was. */
@@ -759,7 +806,7 @@ export abstract class NativePool {
     this.#flushCache();
     this.expectOk(this.#calls.reset(this.#handle));
     this.#epoch++;
-    this.endedAll();
+    this.#steps.endedAll(this, false);
     this.debug?.forgetAll(false);
   }
 
@@ -770,28 +817,33 @@ export abstract class NativePool {
   }
 
   /**
-   * @internal called by the manager: releases the memory. With canaries, quarantine or guard
+   * Releases the memory (destroyPoolObject, destroy()). With canaries, quarantine or guard
    * pages, checks them first and throws what it found once the pool is gone; with leakReport,
    * reports what is still allocated.
    */
-  destroyNative(): void {
+  #destroy(): void {
     if (this.destroyed) throw new UseAfterFreeError(`pool '${this.#name}' was already destroyed`);
+    const steps = this.#steps;
+    let damage = steps.beforeDestroy(this);
     showStatsBeforeDestroy(this);
-    let damage: MemoryPoolError | undefined;
     if (this.#calls.check !== undefined && (this.#config.canaries || this.#config.quarantineBytes > 0 || this.#config.guardPages)) {
       const status = this.#calls.check(this.#handle);
-      if (status !== 0) damage = this.failure(status);
+      if (status !== 0) damage ??= this.failure(status);
     }
-    if (this.#config.leakReport) this.reportLeaks("destroyPool");
+    if (this.#config.leakReport) this.#reportLeaks("destroyPool");
     this.expectOk(this.#calls.destroy(this.#handle));
     this.#destroyed = true;
-    livePools.delete(this);
-    destroyedListener?.(this);
-    this.#cache?.flush(); // the core closed it: this forgets it
-    this.#cache = null;
-    this.#blockCache = null;
-    this.endedAll();
-    this.debug?.forgetAll(true);
+    try {
+      livePools.delete(this);
+      destroyedListener?.(this);
+      this.#cache?.flush(); // the core closed it: this forgets it
+      this.#cache = null;
+      this.#blockCache = null;
+      steps.endedAll(this, true);
+      this.debug?.forgetAll(true);
+    } finally {
+      steps.afterDestroy(this);
+    }
     if (damage !== undefined) throw damage;
   }
 }
@@ -845,6 +897,9 @@ const WINDOW_VIEWS_MAX = 4096;
  * another toArrayBuffer (the costly step: bench/views.ts). The pool's window views
  * (windowView) stay for hot loops that ask for them by name.
  */
+/** HostPool's steps (PoolSteps): views detached as allocations end, windows as the pool goes. */
+export let HOST_STEPS: PoolSteps<HostPool>;
+
 export abstract class HostPool extends NativePool {
   readonly #windows: (ArrayBuffer | undefined)[] = [];
   /** Each window's length as made (read here, not from the buffer, whose getter a caller may patch). */
@@ -868,13 +923,18 @@ export abstract class HostPool extends NativePool {
   #liveViews = 0;
   /** Bytes of the spares in #blocks (at most SPARE_BYTES_MAX). */
   #spareBytes = 0;
-  /** Ends this thread told ended()/endedAll() of: handed to this pool's handles where it proves life (#endsProof). */
+  /** Ends this thread told #ended/#endedAll of: handed to this pool's handles where it proves life (#endsProof). */
   readonly #endCount: EndCount = { ends: 0 };
   /** Whether #endCount proves life: decided on first use, the subclass's `kind` being set after this constructor. */
   #endsProveLife: boolean | undefined = undefined;
 
   static {
     isHostPool = (value) => typeof value === "object" && value !== null && #windows in value;
+    HOST_STEPS = {
+      ...NATIVE_STEPS,
+      ended: (pool, offset) => pool.#ended(offset),
+      endedAll: (pool, destroyed) => pool.#endedAll(destroyed),
+    };
     provideHostViews(
       (pool, offset, size, id) => pool.#exactBuffer(offset, size, id),
       (pool, offset, size, id) => pool.#windowView(offset, size, id),
@@ -882,20 +942,12 @@ export abstract class HostPool extends NativePool {
   }
 
   /** @internal pools are made by MemoryPoolManager */
-  constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls) {
-    super(name, config, handle, calls);
+  constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls, steps: PoolSteps<HostPool> = HOST_STEPS) {
+    super(name, config, handle, calls, steps as PoolSteps);
     if (DebugTracker.wanted(config)) {
-      this.debug = new DebugTracker(name, config, handle, this.base, this.events(), leakWatch(), (offset, id) => this.lostWithHandle(offset, id));
+      this.debug = new DebugTracker(name, config, handle, this.base, this.events(), leakWatch(), (offset, id) => steps.lostWithHandle(this, offset, id));
       this.tracking = this.debug.keepsRecords;
     }
-  }
-
-  /**
-   * @internal whether allocation `id` at `offset`, whose handle was just garbage-collected, is
-   * lost with it (the leak watch reports it): in memory that ends with the process, while it lives.
-   */
-  lostWithHandle(offset: number, id: number): boolean {
-    return this.stillHolds(offset, id);
   }
 
   /** An Allocation of `size` bytes. */
@@ -912,7 +964,7 @@ export abstract class HostPool extends NativePool {
   allocateRaw(size: number): Pointer {
     if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.allocateRaw", this);
     const address = cachedAddressIn(this, size);
-    return address !== 0 ? (address as Pointer) : this.#allocateRawSlow(size); // kept small for JSC's inliner, as releaseAddress
+    return address !== 0 ? (address as Pointer) : this.#allocateRawSlow(size); // kept small for JSC's inliner, as releaseAddressIn
   }
 
   #allocateRawSlow(size: number): Pointer {
@@ -958,13 +1010,17 @@ export abstract class HostPool extends NativePool {
   /** Frees an Allocation, its pointer, or a view that starts at its first byte. */
   deallocate(target: Freeable): void {
     if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.deallocate", this);
-    if (typeof target === "number") return this.releaseAddress(target);
+    if (typeof target === "number") {
+      const offset = releaseAddressIn(this, target);
+      if (offset >= 0) this.#ended(offset);
+      return;
+    }
     // A window view this pool handed out frees its block by address, as a pointer would: one
     // lookup, with no address asked of the engine (a window view outlives its allocation anyway).
     // Asked first, and kept small for JSC's inliner: the loops that free window views are hot ones.
     // Attached (an element read): a view whose window the caller transferred away names no memory.
     const windowed = typeof target === "object" ? this.#windowViewOffsets.get(target) : undefined;
-    if (windowed !== undefined && (target as Uint8Array)[0] !== undefined) return this.releaseAddress(this.addressOf(windowed));
+    if (windowed !== undefined && (target as Uint8Array)[0] !== undefined) return this.#releaseAddress(this.addressOf(windowed));
     this.#deallocateObject(target);
   }
 
@@ -985,12 +1041,12 @@ export abstract class HostPool extends NativePool {
       // does: another Worker may have ended it and its block be another allocation's since (this
       // thread's view stays attached until it next views the block), which a free by address
       // would take from its owner.
-      if (block === undefined || !block.live || block.buffer !== buffer) return this.releaseAddress(address);
+      if (block === undefined || !block.live || block.buffer !== buffer) return this.#releaseAddress(address);
       let damage: MemoryPoolError | undefined;
       try {
-        damage = this.release(offset, block.id);
+        damage = releaseIn(this, offset, block.id);
       } catch (err) {
-        if (err instanceof DoubleFreeError) this.ended(offset); // ended elsewhere: its views die now
+        if (err instanceof DoubleFreeError) this.#ended(offset); // ended elsewhere: its views die now
         throw err;
       }
       if (damage !== undefined) throw damage;
@@ -1100,24 +1156,30 @@ export abstract class HostPool extends NativePool {
   /**
    * The count handles of this pool may take as proof of life, or undefined. A "none" pool's
    * allocations end only in its own thread (the core refuses any other), and only by the routes
-   * that call ended() or endedAll(). Not PMEM pools: their core also frees blocks named by links
-   * and roots, which is told here by ended() too but is not worth the proof's risk.
+   * that call #ended or #endedAll. Not PMEM pools: their core also frees blocks named by links
+   * and roots, which is told here by #ended too but is not worth the proof's risk.
    */
   #endsProof(): EndCount | undefined {
     const proves = this.#endsProveLife ?? (this.#endsProveLife = this.config.threadSafety === "none" && this.kind !== "pmem");
     return proves ? this.#endCount : undefined;
   }
 
-  /** @internal */
-  override ended(offset: number): void {
+  /** A raw pointer's free, off the hot path (deallocate's own has the body). */
+  #releaseAddress(address: number): void {
+    const offset = releaseAddressIn(this, address);
+    if (offset >= 0) this.#ended(offset);
+  }
+
+  /** The allocation at granule `offset` has ended: this thread's views of it are detached. */
+  #ended(offset: number): void {
     this.#endCount.ends++;
     if (this.#liveViews === 0) return;
     const block = this.#blocks.get(offset);
     if (block !== undefined && block.live) this.#retire(offset, block);
   }
 
-  /** @internal */
-  override endedAll(): void {
+  /** Every allocation ended at once (reset, destroy): their views are detached; `destroyed`: the windows too, the memory is unmapped. */
+  #endedAll(destroyed: boolean): void {
     this.#endCount.ends++;
     for (const [offset, block] of this.#blocks) {
       if (block.retired !== undefined) retiredBuffers.add(block.retired);
@@ -1129,6 +1191,7 @@ export abstract class HostPool extends NativePool {
     this.#blocks.clear();
     this.#liveViews = 0;
     this.#spareBytes = 0;
+    if (destroyed) this.#closeWindows();
   }
 
   /**
@@ -1190,24 +1253,18 @@ export abstract class HostPool extends NativePool {
     return buffer;
   }
 
-  /** @internal also detaches every view: the memory is unmapped, views must not reach it. */
-  override destroyNative(): void {
-    try {
-      super.destroyNative();
-    } finally {
-      if (this.destroyed) {
-        trackedPools.delete(this);
-        for (const buffer of [...this.#windows, ...this.#outgrownWindows]) {
-          if (buffer === undefined || buffer.detached) continue;
-          buffer.transfer(0);
-          retiredBuffers.add(buffer);
-        }
-        this.#windows.length = 0;
-        this.#outgrownWindows.length = 0;
-        this.#windowViews.clear();
-        this.#windowViewOffsets = new WeakMap();
-      }
+  /** Once the pool is destroyed: every window is detached, the memory is unmapped and views must not reach it. */
+  #closeWindows(): void {
+    trackedPools.delete(this);
+    for (const buffer of [...this.#windows, ...this.#outgrownWindows]) {
+      if (buffer === undefined || buffer.detached) continue;
+      buffer.transfer(0);
+      retiredBuffers.add(buffer);
     }
+    this.#windows.length = 0;
+    this.#outgrownWindows.length = 0;
+    this.#windowViews.clear();
+    this.#windowViewOffsets = new WeakMap();
   }
 }
 
@@ -1239,7 +1296,7 @@ export class PinnedMemoryPool extends HostPool {
  */
 const trackedPools = new Set<HostPool>();
 
-/** @internal called by the constructors of pinned and PMEM pools; destroyNative forgets them. */
+/** @internal called by the constructors of pinned and PMEM pools; #closeWindows forgets them. */
 export function trackAddresses(pool: HostPool): void {
   trackedPools.add(pool);
 }

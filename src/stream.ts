@@ -10,6 +10,13 @@ import * as native from "./native";
 import { optionsArg } from "./validate";
 import { checkReceivers, foreignReceiver } from "./receiver";
 
+/**
+ * Whether `value` is a stream gpuPool.createStream() made, by its private field: a Proxy's
+ * traps never run (instanceof calls getPrototypeOf, which may throw) and an object made from the
+ * prototype (Object.create) is none.
+ */
+let madeStream: (value: unknown) => value is GPUStream;
+
 /** A CUDA stream of a GPU pool's device: work on it runs in order, streams run concurrently. */
 export class GPUStream {
   #destroyed = false;
@@ -25,13 +32,8 @@ export class GPUStream {
     Object.freeze(this);
   }
 
-  /**
-   * @internal whether `value` is a stream gpuPool.createStream() made, by its private field: a Proxy's
-   * traps never run (instanceof calls getPrototypeOf, which may throw) and an object made from the
-   * prototype (Object.create) is none.
-   */
-  static made(value: unknown): value is GPUStream {
-    return typeof value === "object" && value !== null && #handle in value;
+  static {
+    madeStream = (value): value is GPUStream => typeof value === "object" && value !== null && #handle in value;
   }
 
   /** The device the stream is on. */
@@ -88,7 +90,7 @@ export function streamOf(options: unknown, owner = "StreamOptions", keys: readon
 
 /** @internal the `stream` option of `owner`, as read: a GPUStream or none (ConfigError otherwise). */
 export function streamOption(stream: unknown, owner: string): GPUStream | undefined {
-  if (stream !== undefined && !GPUStream.made(stream)) throw new ConfigError("stream", stream, "must be a GPUStream (from gpuPool.createStream())", owner);
+  if (stream !== undefined && !madeStream(stream)) throw new ConfigError("stream", stream, "must be a GPUStream (from gpuPool.createStream())", owner);
   return stream;
 }
 
@@ -98,4 +100,4 @@ export interface StreamOptions {
 }
 
 // The public members, behind the check of their receiver (src/receiver.ts).
-checkReceivers(GPUStream.prototype, "stream", GPUStream.made, ["deviceId", "handle", "synchronize", "destroy", "toString", Symbol.dispose, Bun.inspect.custom], foreignReceiver("a GPUStream that gpuPool.createStream() made"));
+checkReceivers(GPUStream.prototype, "stream", madeStream, ["deviceId", "handle", "synchronize", "destroy", "toString", Symbol.dispose, Bun.inspect.custom], foreignReceiver("a GPUStream that gpuPool.createStream() made"));

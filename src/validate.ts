@@ -99,9 +99,32 @@ const TYPED_ARRAYS: ReadonlySet<unknown> = new Set<TypedArrayConstructor>([
   BigUint64Array,
 ]);
 
+const TYPED_ARRAY_NAMES: ReadonlySet<unknown> = new Set([...TYPED_ARRAYS].map((type) => (type as TypedArrayConstructor).name));
+const functionSource = Function.prototype.call.bind(Function.prototype.toString) as (value: unknown) => string;
+
+/**
+ * The name of the typed array constructor `value` is where it is one of another realm (a node:vm
+ * context's Float32Array, a ShadowRealm's): the engine's own function of that name, which is not
+ * this realm's. Undefined for anything else. Reads no getter (the name is the own property's value).
+ */
+function typedArrayTypeOfAnotherRealm(value: unknown): string | undefined {
+  if (typeof value !== "function") return undefined;
+  try {
+    const name: unknown = Object.getOwnPropertyDescriptor(value, "name")?.value;
+    return TYPED_ARRAY_NAMES.has(name) && /\[native code\]\s*\}$/.test(functionSource(value)) ? (name as string) : undefined;
+  } catch {
+    return undefined; // a Proxy whose traps throw
+  }
+}
+
 /** One of the typed array constructors (Float32Array...). */
 export function typedArrayTypeArg<T extends TypedArrayConstructor>(call: string, value: T): T {
   if (TYPED_ARRAYS.has(value)) return value;
+  // Another realm's Float32Array read "not a function", as if it were no typed array type at all.
+  const foreign = typedArrayTypeOfAnotherRealm(value);
+  if (foreign !== undefined) {
+    throw new InvalidArgumentError("type", `${call} takes a typed array type of this realm, such as Float32Array or Int32Array, not the ${foreign} of another realm (a node:vm context's): pass this realm's ${foreign}`);
+  }
   throw new InvalidArgumentError("type", `${call} takes a typed array type such as Float32Array or Int32Array, not ${describe(value)}`);
 }
 
@@ -171,16 +194,23 @@ export function optionEntries(value: object, owner: string | undefined, whole: s
   } catch (thrown) {
     throw new ConfigError(whole, value, `its keys cannot be listed (${thrownText(thrown)})`, "");
   }
+  // Object.keys lists the enumerable string keys: where it lists as many, every key is one (a
+  // literal's are), and none needs a descriptor made to ask (most of what reading options cost:
+  // bench/copy_options.ts). Where it throws (a Proxy's descriptor trap), each key is asked below,
+  // and what threw is named with its key.
+  let enumerableStrings = false;
+  try {
+    enumerableStrings = Object.keys(value).length === keys.length;
+  } catch {}
   const entries: [string, unknown][] = [];
   for (const key of keys) {
     const field = typeof key === "symbol" ? key.toString() : key;
     let read: unknown;
     try {
-      if (!Object.getOwnPropertyDescriptor(value, key)?.enumerable) continue;
+      if (!enumerableStrings && !Object.getOwnPropertyDescriptor(value, key)?.enumerable) continue;
       read = (value as Record<string | symbol, unknown>)[key];
     } catch (thrown) {
-      // The whole message (no value to show): ConfigError takes `reason` so where `value` is undefined and no owner is given.
-      throw new ConfigError(field, undefined, `${owner ?? "PoolConfig"}.${field} cannot be read: it threw ${thrownText(thrown)}`);
+      throw unreadableOption(owner, field, thrown);
     }
     if (typeof key === "symbol") throw new ConfigError(field, read, "a symbol key is no option: options are named by strings", owner);
     entries.push([key, read]);
@@ -198,6 +228,8 @@ export function optionEntries(value: object, owner: string | undefined, whole: s
  */
 export function optionsArg(owner: string, value: unknown, keys: readonly string[]): Record<string, unknown> {
   if (value === undefined) return Object.create(null);
+  const literal = literalOptions(owner, value, keys);
+  if (literal !== undefined) return literal;
   if (!isPlainObject(value)) throw new ConfigError(owner, value, `options are a plain object with any of ${keys.join(", ")}`, "");
   const options: Record<string, unknown> = Object.create(null);
   for (const [key, read] of optionEntries(value, owner, owner)) {
@@ -205,6 +237,48 @@ export function optionsArg(owner: string, value: unknown, keys: readonly string[
     options[key] = read;
   }
   return options;
+}
+
+/**
+ * optionsArg's record, read the cheap way, for options written as object literals of this realm
+ * (`{ dstOffset: 8 }`), which nearly every call passes: their keys listed by for-in (the engine's
+ * enumerator, cached by the object's shape) rather than by Reflect.ownKeys and a descriptor made
+ * per key (110-150 ns a copy() with options: bench/copy_options.ts). Undefined, with no value read
+ * and nothing thrown, for anything else (another prototype, a key that is not among `keys` or is
+ * inherited (prototype pollution), an own symbol key, a Proxy whose trap throws): optionsArg's
+ * own reading then decides, and throws what it throws. Each value is read once, own ones only; a
+ * getter that throws is the ConfigError optionEntries makes of it.
+ */
+function literalOptions(owner: string, value: unknown, keys: readonly string[]): Record<string, unknown> | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const listed: string[] = [];
+  try {
+    if (Object.getPrototypeOf(value) !== Object.prototype) return undefined;
+    // for-in lists enumerable string keys, inherited ones too: each must be own and known.
+    for (const key in value) {
+      if (!keys.includes(key) || !Object.hasOwn(value, key)) return undefined;
+      listed.push(key);
+    }
+    // A symbol key is no option (optionEntries says so); for-in does not list them.
+    if (Object.getOwnPropertySymbols(value).length !== 0) return undefined;
+  } catch {
+    return undefined; // a Proxy's trap threw: optionEntries reads it again and names what threw
+  }
+  const options: Record<string, unknown> = Object.create(null);
+  for (const key of listed) {
+    try {
+      // A getter read before may have deleted this one: then it is no option (an inherited value is never read).
+      if (Object.hasOwn(value, key)) options[key] = (value as Record<string, unknown>)[key];
+    } catch (thrown) {
+      throw unreadableOption(owner, key, thrown);
+    }
+  }
+  return options;
+}
+
+/** A ConfigError for an option whose getter (or a Proxy's trap) threw as it was read: the whole message, no value to show. */
+function unreadableOption(owner: string | undefined, field: string, thrown: unknown): ConfigError {
+  return new ConfigError(field, undefined, `${owner ?? "PoolConfig"}.${field} cannot be read: it threw ${thrownText(thrown)}`);
 }
 
 /** An option that is true or false, or undefined where not given: "yes" or 1 is not taken for true. */

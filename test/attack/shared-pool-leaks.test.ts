@@ -8,6 +8,7 @@
  */
 import { expect, test } from "bun:test";
 import { MemoryPoolManager, PoolConfig } from "../../src/index";
+import { reportLeaksOf } from "../../src/pool";
 
 const manager = MemoryPoolManager.getInstance();
 
@@ -45,8 +46,8 @@ test("a lockFree pool's leak report at destroy names what is still allocated", (
   const pool = manager.createCPUPool("attack-shared-leak-report", Object.assign(new PoolConfig(), SHARED["lockFree Variable (shards)"]));
   pool.allocate(123);
   pool.allocate(77).free();
-  // The report pool.reportLeaks writes is the one destroy writes with leakReport on.
-  const report = pool.reportLeaks("test");
+  // The report reportLeaksOf writes is the one destroy writes with leakReport on.
+  const report = reportLeaksOf(pool, "test");
   pool.destroy();
   expect(report).toBeDefined();
   expect(report).toContain("1 allocation still live, 123 B");

@@ -26,6 +26,7 @@ import { ptr } from "bun:ffi";
 import { flushPmemAllocation, memcpyPersistIntoPmem, persistPmemAllocation, Status } from "../../src/native";
 import { pmemConfig, poolDirectory, poolPath, removePoolFiles, runChild } from "./helpers";
 import { thrown } from "../support/thrown";
+import { markedFreed } from "../../src/allocation";
 
 const manager = MemoryPoolManager.getInstance();
 afterAll(removePoolFiles);
@@ -356,9 +357,9 @@ describe("roots", () => {
     pool.setRoot("r0", next, { freePrevious: true });
     // The old version's handle is dead though it was never freed through itself; the new one lives.
     expect(thrown(() => pool.persist(old))).toBeInstanceOf(UseAfterFreeError);
-    expect(old.released).toBe(true);
+    expect(markedFreed(old)).toBe(true);
     pool.persist(next);
-    expect(next.released).toBe(false);
+    expect(markedFreed(next)).toBe(false);
     expect(pool.getStats().liveAllocations).toBe(before); // one more, one less
     pool.setRoot("r1", null, { freePrevious: true });
     expect(pool.getStats().liveAllocations).toBe(before - 1);

@@ -4,6 +4,20 @@ const std = @import("std");
 const Pool = @import("pool.zig").Pool;
 const config_mod = @import("config.zig");
 
+/// A test pool's thread mode: threadSafety and threadLocalCache.
+pub const ThreadMode = struct { config_mod.ThreadSafety, bool };
+
+/// A pool of `config` in thread mode `mode`, published as the registry publishes the pools it makes
+/// (the tests here and request_limit.zig's). The caller destroys it.
+pub fn createPublished(name: []const u8, config: config_mod.Config, mode: ThreadMode) !*Pool {
+    var in_mode = config;
+    in_mode.thread_safety = mode[0];
+    in_mode.thread_local_cache = mode[1];
+    const pool = try Pool.create(std.testing.allocator, name, in_mode);
+    pool.published(0);
+    return pool;
+}
+
 test "a pool at maxSize gives no region back where what it would free cannot hold the request's region" {
     for ([_]config_mod.StrategyKind{ .variable, .fixed_size }) |strategy| {
         const pool = try Pool.create(std.testing.allocator, "release only to fit", config_mod.testConfig(strategy));
@@ -27,7 +41,7 @@ test "a pool at maxSize gives no region back where what it would free cannot hol
 }
 
 test "a pool never hands out more than its maxSize, though it commits whole units past it" {
-    const thread_modes = [_]struct { config_mod.ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
+    const thread_modes = [_]ThreadMode{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true } };
     const max_size: u64 = 100_000; // 1 unit of 64 KiB and 34,464 bytes of the next
     for ([_]config_mod.StrategyKind{ .fixed_size, .variable }) |strategy| for (thread_modes) |mode| for ([_]f64{ 0, 1 }) |growth| {
         if (strategy == .variable and mode[1]) continue; // thread caches serve fixed-size pools
@@ -36,11 +50,8 @@ test "a pool never hands out more than its maxSize, though it commits whole unit
         config.max_size = max_size;
         config.initial_size = if (growth == 0) max_size else 64 * 1024;
         config.growth = growth;
-        config.thread_safety = mode[0];
-        config.thread_local_cache = mode[1];
-        const pool = try Pool.create(std.testing.allocator, "at most maxSize", config);
+        const pool = try createPublished("at most maxSize", config, mode);
         defer pool.destroy();
-        pool.published(0);
         try std.testing.expect(pool.sizeMax() <= max_size);
         var held: std.ArrayList(Pool.Placed) = .empty;
         defer held.deinit(std.testing.allocator);
@@ -73,16 +84,12 @@ test "a pool never hands out more than its maxSize, though it commits whole unit
 }
 
 /// The thread-safety modes of a fixed pool whose blocks are placed without the pool's lock.
-const shared_modes = [_]struct { config_mod.ThreadSafety, bool }{ .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true }, .{ .none, false } };
+const shared_modes = [_]ThreadMode{ .{ .lock_free, false }, .{ .mutex, true }, .{ .lock_free, true }, .{ .none, false } };
 
 test "a lock-free or thread-cached fixed pool gives its empty regions back: at maxSize for a run no region holds, and on trim" {
     for (shared_modes) |mode| {
-        var config = config_mod.testConfig(.fixed_size); // 64 KiB regions, at most 4
-        config.thread_safety = mode[0];
-        config.thread_local_cache = mode[1];
-        const pool = try Pool.create(std.testing.allocator, "shared release", config);
+        const pool = try createPublished("shared release", config_mod.testConfig(.fixed_size), mode); // 64 KiB regions, at most 4
         defer pool.destroy();
-        pool.published(0);
         try std.testing.expect(pool.sharedFixed() != null);
         var placed: [4]Pool.Placed = undefined;
         for (&placed) |*block| block.* = try pool.alloc(60 * 1024, null);
@@ -101,11 +108,8 @@ test "a lock-free or thread-cached fixed pool gives its empty regions back: at m
 }
 
 test "a lock-free (sharded) Variable pool gives its empty regions back: at maxSize for a request no region holds, and on trim" {
-    var config = config_mod.testConfig(.variable); // 64 KiB regions, at most 4
-    config.thread_safety = .lock_free;
-    const pool = try Pool.create(std.testing.allocator, "sharded release", config);
+    const pool = try createPublished("sharded release", config_mod.testConfig(.variable), .{ .lock_free, false }); // 64 KiB regions, at most 4
     defer pool.destroy();
-    pool.published(0);
     try std.testing.expect(pool.shardedVariable() != null);
     var placed: [4]Pool.Placed = undefined;
     for (&placed) |*block| block.* = try pool.alloc(60 * 1024, null);
@@ -175,15 +179,12 @@ fn anySize(random: std.Random) u64 {
 }
 
 test "a lock-free fixed pool trimmed while threads allocate and free: no block is handed out twice or out of its region" {
-    for ([_]struct { config_mod.ThreadSafety, bool }{ .{ .lock_free, false }, .{ .lock_free, true }, .{ .mutex, true } }) |mode| {
+    for ([_]ThreadMode{ .{ .lock_free, false }, .{ .lock_free, true }, .{ .mutex, true } }) |mode| {
         var config = config_mod.testConfig(.fixed_size);
         config.block_size = 1024;
         config.max_size = 1 << 20;
-        config.thread_safety = mode[0];
-        config.thread_local_cache = mode[1];
-        const pool = try Pool.create(std.testing.allocator, "trim under load", config);
+        const pool = try createPublished("trim under load", config, mode);
         defer pool.destroy();
-        pool.published(0);
         try std.testing.expect(try trimUnderLoad(pool, blockOrRun) <= pool.statsRecord().bytes_trimmed); // and what runs at maxSize released
     }
 }
@@ -191,10 +192,8 @@ test "a lock-free fixed pool trimmed while threads allocate and free: no block i
 test "a sharded Variable pool trimmed while threads allocate and free: no block is handed out twice" {
     var config = config_mod.testConfig(.variable);
     config.max_size = 4 << 20;
-    config.thread_safety = .lock_free;
-    const pool = try Pool.create(std.testing.allocator, "sharded trim under load", config);
+    const pool = try createPublished("sharded trim under load", config, .{ .lock_free, false });
     defer pool.destroy();
-    pool.published(0);
     try std.testing.expect(try trimUnderLoad(pool, anySize) <= pool.statsRecord().bytes_trimmed);
     _ = pool.trim();
     try std.testing.expectEqual(@as(u64, 64 * 1024), pool.committedBytes()); // all free: every region but the first went back

@@ -109,20 +109,19 @@ const config_mod = @import("config.zig");
 const ThreadSafety = config_mod.ThreadSafety;
 const testConfig = config_mod.testConfig;
 const status = @import("status.zig");
+const limits_test = @import("pool_limits_test.zig");
+const createPublished = limits_test.createPublished;
 
 test "a variable pool at maxSize serves one request of all of it: a size past it is invalid, one the pool cannot fit now is out of memory" {
-    const modes = [_]struct { ThreadSafety, bool }{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false } };
+    const modes = [_]limits_test.ThreadMode{ .{ .none, false }, .{ .mutex, false }, .{ .lock_free, false } };
     for (modes) |mode| for ([_]u32{ 16, 4096 }) |alignment| {
         var config = testConfig(.variable);
         config.initial_size = 1 << 20;
         config.max_size = 1 << 20;
         config.growth = 0;
         config.alignment = alignment;
-        config.thread_safety = mode[0];
-        config.thread_local_cache = mode[1];
-        const pool = try Pool.create(std.testing.allocator, "whole", config);
+        const pool = try createPublished("whole", config, mode);
         defer pool.destroy();
-        pool.published(0);
         try std.testing.expectError(error.InvalidSize, pool.alloc((1 << 20) + 1, null));
         const whole = try pool.alloc(1 << 20, null);
         try std.testing.expectError(error.OutOfMemory, pool.alloc(1, null));
@@ -147,11 +146,9 @@ test "a variable pool's sizeMax is the largest block one region it can add holds
         config.max_size = shape[1];
         config.growth = shape[2];
         config.alignment = alignment;
-        config.thread_safety = mode;
         config.debug.canaries = canaries;
-        const pool = try Pool.create(std.testing.allocator, "variable size max", config);
+        const pool = try createPublished("variable size max", config, .{ mode, false });
         defer pool.destroy();
-        pool.published(0);
         const size_max = pool.sizeMax();
         try std.testing.expect(size_max % granule_bytes == 0 and size_max <= shape[1]);
         if (!canaries and alignment == 16) try std.testing.expectEqual(if (shape[0] == shape[1]) shape[1] else shape[1] - shape[0], size_max);

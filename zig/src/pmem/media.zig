@@ -14,6 +14,7 @@ const assert = std.debug.assert;
 const libpmem = @import("libpmem.zig");
 const parallel = @import("../parallel.zig");
 const crash_points = @import("crash_points.zig");
+const host_copy = @import("../host_copy.zig");
 
 const page_bytes = std.heap.page_size_min;
 const use_nontemporal = builtin.cpu.arch == .x86_64;
@@ -99,7 +100,8 @@ pub const Media = struct {
         if (self.is_pmem) {
             _ = libpmem.loaded().pmem_memmove_persist(@ptrFromInt(start), source.ptr, source.len);
         } else {
-            @memmove(self.base[offset..][0..source.len], source);
+            // libc's memmove (host_copy.zig): compiler-rt's, which @memmove binds to here, is slower from 4 KiB.
+            if (source.len > 0) host_copy.copy(self.base + offset, source.ptr, source.len);
             self.syncDeferred();
             self.sync(start, source.len);
         }

@@ -454,11 +454,7 @@ pub const LockFreeFixed = struct {
     /// thread caches count as free). Reads state words 64 at a time. On a pool other threads use,
     /// a moment's view.
     pub fn hasFreeRun(self: *const LockFreeFixed, regions: []const Region, count: u32) bool {
-        assert(count >= 1);
-        for (regions) |region| {
-            if (self.regionBlocks(region) >= count and free_runs.firstFreeRun(self, region, count) != null) return true;
-        }
-        return false;
+        return self.lowestRun(self, regions, count) != null;
     }
 
     /// The number of the lowest block that starts `count` blocks in a row, each free with its
@@ -466,14 +462,20 @@ pub const LockFreeFixed = struct {
     /// of `regions` (address-ordered first fit), or null where there is none. Reads state words
     /// and marks 64 at a time. On a pool other threads use, a moment's view: `reserveRun` tells.
     pub fn lowestStackedRun(self: *const LockFreeFixed, regions: []const Region, count: u32) ?u32 {
+        return self.lowestRun(&Stacked{ .fixed = self }, regions, count);
+    }
+
+    /// The number of the lowest block that starts `count` blocks in a row that `view` reads as
+    /// free (its usedWord: this placement's own, or Stacked's), in one committed region of
+    /// `regions`, or null where there is none. hasFreeRun's scan and lowestStackedRun's.
+    fn lowestRun(self: *const LockFreeFixed, view: anytype, regions: []const Region, count: u32) ?u32 {
         assert(count >= 1);
-        const stacked: Stacked = .{ .fixed = self };
         var lowest: ?u32 = null;
         for (regions) |region| {
             if (self.regionBlocks(region) < count) continue;
             const first = self.numberOf(region.start);
             if (lowest != null and first > lowest.?) continue; // a region above the run found
-            const slot = free_runs.firstFreeRun(&stacked, region, count) orelse continue;
+            const slot = free_runs.firstFreeRun(view, region, count) orelse continue;
             lowest = first + slot;
         }
         return lowest;
@@ -1282,6 +1284,18 @@ test "lock-free fixed: a reserved run's entries stay on the stack, pops drop the
 }
 
 /// Pops every entry of `fixed` and checks that they are blocks 0 .. `blocks` - 1, each once.
+/// The region tests' pool: blocks of one granule, the memory of 4096, over `regions`, added in order.
+fn initWithRegions(regions: []const Region) !LockFreeFixed {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    errdefer fixed.deinit(false);
+    for (regions) |region| try fixed.addRegion(region);
+    return fixed;
+}
+
+/// Two regions of 16 blocks: low (blocks 0 .. 15) and high (16 .. 31).
+const low_region: Region = .{ .start = 0, .len = 16, .committed = true, .live_count = 0 };
+const high_region: Region = .{ .start = 16, .len = 16, .committed = true, .live_count = 0 };
+
 fn expectStackHoldsFirst(fixed: *LockFreeFixed, comptime blocks: usize) !void {
     var all: [blocks + 1]u32 = undefined;
     try std.testing.expectEqual(blocks, fixed.popBatch(&all));
@@ -1361,12 +1375,9 @@ test "lock-free fixed: runs reserved and freed while threads pop and push single
 }
 
 test "lock-free fixed: a region a run holds is never removed, though its stale entries are all on the stack; reserved and freed, it is, its marks left clear" {
-    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    const high = high_region;
+    var fixed = try initWithRegions(&.{ low_region, high });
     defer fixed.deinit(false);
-    const low: Region = .{ .start = 0, .len = 16, .committed = true, .live_count = 0 };
-    const high: Region = .{ .start = 16, .len = 16, .committed = true, .live_count = 0 };
-    try fixed.addRegion(low);
-    try fixed.addRegion(high);
     try std.testing.expect(fixed.reserveRun(16, 16)); // the whole high region: its entries stay, stale
     const run = fixed.claimRun(16, 16, 16, 5);
     try std.testing.expect(!fixed.regionFree(high));
@@ -1392,12 +1403,10 @@ test "lock-free fixed: a region a run holds is never removed, though its stale e
 }
 
 test "lock-free fixed: a run live in one region while another is removed: its stale entries are dropped, its free pushes them once" {
-    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+    const low = low_region;
+    const high = high_region;
+    var fixed = try initWithRegions(&.{ low, high });
     defer fixed.deinit(false);
-    const low: Region = .{ .start = 0, .len = 16, .committed = true, .live_count = 0 };
-    const high: Region = .{ .start = 16, .len = 16, .committed = true, .live_count = 0 };
-    try fixed.addRegion(low);
-    try fixed.addRegion(high);
     const single = fixed.claimAs(fixed.pop().?, 8, 4); // block 16, off the stack
     try std.testing.expectEqual(@as(u32, 16), single.g);
     try std.testing.expect(fixed.reserveRun(4, 6));
@@ -1419,14 +1428,12 @@ test "lock-free fixed: threads pop and push while runs are reserved and freed an
     const threads = 2;
     const rounds = 3000;
     const half = 256;
-    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
-    defer fixed.deinit(false);
     const both = [_]Region{
         .{ .start = 0, .len = half, .committed = true, .live_count = 0 },
         .{ .start = half, .len = half, .committed = true, .live_count = 0 },
     };
-    try fixed.addRegion(both[0]);
-    try fixed.addRegion(both[1]);
+    var fixed = try initWithRegions(&both);
+    defer fixed.deinit(false);
     var owners: [2 * half]std.atomic.Value(u32) = @splat(.init(0));
     var failures: std.atomic.Value(u32) = .init(0);
     var stop: std.atomic.Value(bool) = .init(false);
