@@ -1316,6 +1316,25 @@ fn expectRunFreed(fixed: *LockFreeFixed, run: Claimed, count: u32) !void {
     fixed.unstale(number, count);
 }
 
+/// The race tests' other side: `rounds` runs of 2 to 31 blocks (sizes from `seed`) sought, reserved,
+/// claimed (each block noted as the run's in `owners`, a block a thread holds counted in `failures`)
+/// and freed, while SingleBlockChurn threads pop and push.
+fn reserveRunsAmidChurn(fixed: *LockFreeFixed, regions: []const Region, owners: []std.atomic.Value(u32), failures: *std.atomic.Value(u32), rounds: usize, seed: u64) !void {
+    assert(regions.len > 0);
+    var prng = std.Random.DefaultPrng.init(seed);
+    for (0..rounds) |_| {
+        const count = 2 + prng.random().uintLessThan(u32, 30);
+        const first = fixed.lowestStackedRun(regions, count) orelse continue;
+        if (!fixed.reserveRun(first, count)) continue; // a thread popped one of them meanwhile
+        const run = fixed.claimRun(first, count, count, 7);
+        for (first..first + count) |number| {
+            if (owners[number].swap(99, .acq_rel) != 0) _ = failures.fetchAdd(1, .monotonic);
+        }
+        for (first..first + count) |number| owners[number].store(0, .release);
+        try expectRunFreed(fixed, run, count);
+    }
+}
+
 /// A thread of the race tests: pops up to 8 blocks, claims each (noting itself its owner in
 /// `owner_of`, counting a block some other thread owns as a failure), frees and pushes them, until `done`.
 fn SingleBlockChurn(comptime blocks: usize) type {
@@ -1356,18 +1375,7 @@ test "lock-free fixed: runs reserved and freed while threads pop and push single
     const Singles = SingleBlockChurn(blocks);
     var spawned: [threads]std.Thread = undefined;
     for (&spawned, 1..) |*thread, me| thread.* = try std.Thread.spawn(.{}, Singles.run, .{ &fixed, &owners, @as(u32, @intCast(me)), &failures, &stop });
-    var prng = std.Random.DefaultPrng.init(3);
-    for (0..rounds) |_| {
-        const count = 2 + prng.random().uintLessThan(u32, 30);
-        const first = fixed.lowestStackedRun(&regions, count) orelse continue;
-        if (!fixed.reserveRun(first, count)) continue; // a thread popped one of them meanwhile
-        const run = fixed.claimRun(first, count, count, 7);
-        for (first..first + count) |number| {
-            if (owners[number].swap(99, .acq_rel) != 0) _ = failures.fetchAdd(1, .monotonic);
-        }
-        for (first..first + count) |number| owners[number].store(0, .release);
-        try expectRunFreed(&fixed, run, count);
-    }
+    try reserveRunsAmidChurn(&fixed, &regions, &owners, &failures, rounds, 3);
     stop.store(true, .release);
     for (spawned) |thread| thread.join();
     try std.testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
@@ -1608,18 +1616,7 @@ test "lock-free fixed, marks untracked: threads pop and push single blocks and b
         // Let them run untracked a moment (leaving marks `on` on blocks they hold), some rounds not at all.
         if (round % 3 != 0) std.Thread.sleep(std.time.ns_per_us * (50 * round));
         fixed.trackMarks();
-        var prng = std.Random.DefaultPrng.init(round);
-        for (0..400) |_| {
-            const count = 2 + prng.random().uintLessThan(u32, 30);
-            const first = fixed.lowestStackedRun(&regions, count) orelse continue;
-            if (!fixed.reserveRun(first, count)) continue; // a thread popped one of them meanwhile
-            const run = fixed.claimRun(first, count, count, 7);
-            for (first..first + count) |number| {
-                if (owners[number].swap(99, .acq_rel) != 0) _ = failures.fetchAdd(1, .monotonic);
-            }
-            for (first..first + count) |number| owners[number].store(0, .release);
-            try expectRunFreed(&fixed, run, count);
-        }
+        try reserveRunsAmidChurn(&fixed, &regions, &owners, &failures, 400, round);
         stop.store(true, .release);
         for (spawned) |thread| thread.join();
         try std.testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
