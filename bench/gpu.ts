@@ -12,7 +12,7 @@ import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
 import { bench, do_not_optimize, group, run } from "mitata";
 import { configureNvtx, MemoryPoolManager, nvtxStatus, PoolConfig, type GPUAllocation } from "../src/index.ts";
 import { gpuDeviceCount, rawCoreForTests as core } from "../src/native.ts";
-import { formatRatio, MiB, table, timesByName } from "./util.ts";
+import { formatRatio, MiB, table, timesByName, warmedBench, warmUp } from "./util.ts";
 
 const manager = MemoryPoolManager.getInstance();
 if (gpuDeviceCount() === 0) {
@@ -64,20 +64,7 @@ interface Row {
 const rows: Row[] = [];
 
 // ---- allocate + free ----
-// The first rows of a run ran while JSC was still compiling the pool's path (the 256 B row, first,
-// read 0.16-0.21x where the same pair timed again later in the process reads 0.037x on the GPU
-// machine): every pair below runs untimed first, ours and the driver's alike.
-const warmUps: (() => void)[] = [];
-function warmedBench(name: string, fn: () => void): void {
-  warmUps.push(fn);
-  bench(name, fn);
-}
-function warmUp(): void {
-  for (const fn of warmUps) {
-    const end = performance.now() + 40;
-    while (performance.now() < end) for (let i = 0; i < 256; i++) fn();
-  }
-}
+// Every pair below runs untimed first, ours and the driver's alike (util.ts warmedBench).
 const sizes = [256, 4096, 64 * 1024, 1 * MiB, 16 * MiB, 64 * MiB];
 group("allocate + free", () => {
   for (const size of sizes) {

@@ -23,7 +23,8 @@
  */
 import { dlopen, FFIType, ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
 import { rmSync } from "node:fs";
-import { do_not_optimize, bench, run, summary } from "mitata";
+import { do_not_optimize, run, summary } from "mitata";
+import { warmedBench, warmUp } from "./util.ts";
 import { MemoryPoolManager, PoolConfig, type PMEMMemoryPool } from "../src/index.ts";
 
 if (process.env.PMEM_IS_PMEM_FORCE !== "1") {
@@ -66,14 +67,14 @@ if (objectPool === null) throw new Error(`pmemobj_create failed: ${libpmemobj.pm
 const oid = new BigUint64Array(2); // PMEMoid { pool_uuid_lo, off }, in DRAM (as our bench keeps its pointer)
 
 summary(() => {
-  bench("pmemobj_alloc + pmemobj_free, 64 B (libpmemobj)", () => {
+  warmedBench("pmemobj_alloc + pmemobj_free, 64 B (libpmemobj)", () => {
     libpmemobj.pmemobj_alloc(objectPool, oid, 64, 0, null, null);
     libpmemobj.pmemobj_free(oid);
   }).baseline(true);
-  bench("allocateRaw + deallocate, 64 B (ours)", () => {
+  warmedBench("allocateRaw + deallocate, 64 B (ours)", () => {
     pool.deallocate(pool.allocateRaw(64));
   });
-  bench("allocate + free, 64 B, Allocation handle (ours)", () => {
+  warmedBench("allocate + free, 64 B, Allocation handle (ours)", () => {
     pool.allocate(64).free();
   });
 });
@@ -83,17 +84,17 @@ summary(() => {
 const { pmemobj_direct } = dlopen("libpmemobj.so.1", { pmemobj_direct: { args: [u64, u64], returns: ptr } }).symbols;
 const { pmemobj_persist } = dlopen("libpmemobj.so.1", { pmemobj_persist: { args: [ptr, ptr, u64], returns: none } }).symbols;
 summary(() => {
-  bench("pmemobj_alloc + pmemobj_persist 64 B + pmemobj_free (libpmemobj)", () => {
+  warmedBench("pmemobj_alloc + pmemobj_persist 64 B + pmemobj_free (libpmemobj)", () => {
     libpmemobj.pmemobj_alloc(objectPool, oid, 64, 0, null, null);
     pmemobj_persist(objectPool, pmemobj_direct(oid[0]!, oid[1]!), 64);
     libpmemobj.pmemobj_free(oid);
   }).baseline(true);
-  bench("allocate + persist 64 B + free (ours)", () => {
+  warmedBench("allocate + persist 64 B + free (ours)", () => {
     const allocation = pool.allocate(64);
     pool.persist(allocation);
     allocation.free();
   });
-  bench("allocate + pmem_persist 64 B + free (the floor: libpmem called directly)", () => {
+  warmedBench("allocate + pmem_persist 64 B + free (the floor: libpmem called directly)", () => {
     const allocation = pool.allocate(64);
     libpmem.pmem_persist(allocation.ptr as Pointer, 64);
     allocation.free();
@@ -119,7 +120,7 @@ let version = pool.allocate(64);
 pool.persist(version);
 pool.setRoot("cow", version);
 summary(() => {
-  bench("pmemobj_alloc + persist + tx swapping the root and freeing the old (libpmemobj)", () => {
+  warmedBench("pmemobj_alloc + persist + tx swapping the root and freeing the old (libpmemobj)", () => {
     libpmemobj.pmemobj_alloc(objectPool, next, 64, 0, null, null);
     pmemobj_persist(objectPool, pmemobj_direct(next[0]!, next[1]!), 64);
     tx.pmemobj_tx_begin(objectPool, null, 0);
@@ -131,7 +132,7 @@ summary(() => {
     tx.pmemobj_tx_commit();
     tx.pmemobj_tx_end();
   }).baseline(true);
-  bench("allocate + persist 64 B + setRoot freePrevious (ours)", () => {
+  warmedBench("allocate + persist 64 B + setRoot freePrevious (ours)", () => {
     version = pool.allocate(64);
     pool.persist(version);
     pool.setRoot("cow", version, { freePrevious: true });
@@ -139,11 +140,11 @@ summary(() => {
 });
 
 summary(() => {
-  bench("pmemobj_alloc + pmemobj_free, 1 KiB (libpmemobj)", () => {
+  warmedBench("pmemobj_alloc + pmemobj_free, 1 KiB (libpmemobj)", () => {
     libpmemobj.pmemobj_alloc(objectPool, oid, 1024, 0, null, null);
     libpmemobj.pmemobj_free(oid);
   }).baseline(true);
-  bench("allocateRaw + deallocate, 1 KiB (ours)", () => {
+  warmedBench("allocateRaw + deallocate, 1 KiB (ours)", () => {
     pool.deallocate(pool.allocateRaw(1024));
   });
 });
@@ -169,24 +170,24 @@ const threadPools = (["FixedSize", "Variable"] as const).flatMap((strategy) =>
   }),
 );
 summary(() => {
-  bench("threads: pmemobj_alloc + pmemobj_free, 64 B (libpmemobj)", () => {
+  warmedBench("threads: pmemobj_alloc + pmemobj_free, 64 B (libpmemobj)", () => {
     libpmemobj.pmemobj_alloc(objectPool, oid, 64, 0, null, null);
     libpmemobj.pmemobj_free(oid);
   }).baseline(true);
   for (const [label, threaded] of threadPools) {
-    bench(`threads: allocate + free, 64 B, ${label} (ours)`, () => {
+    warmedBench(`threads: allocate + free, 64 B, ${label} (ours)`, () => {
       threaded.allocate(64).free();
     });
   }
 });
 summary(() => {
-  bench("threads: pmemobj_alloc + pmemobj_persist 64 B + pmemobj_free (libpmemobj)", () => {
+  warmedBench("threads: pmemobj_alloc + pmemobj_persist 64 B + pmemobj_free (libpmemobj)", () => {
     libpmemobj.pmemobj_alloc(objectPool, oid, 64, 0, null, null);
     pmemobj_persist(objectPool, pmemobj_direct(oid[0]!, oid[1]!), 64);
     libpmemobj.pmemobj_free(oid);
   }).baseline(true);
   for (const [label, threaded] of threadPools) {
-    bench(`threads: allocate + persist 64 B + free, ${label} (ours)`, () => {
+    warmedBench(`threads: allocate + persist 64 B + free, ${label} (ours)`, () => {
       const allocation = threaded.allocate(64);
       threaded.persist(allocation);
       allocation.free();
@@ -194,13 +195,13 @@ summary(() => {
   }
 });
 summary(() => {
-  bench("threads: pmemobj_alloc + pmemobj_persist 64 B + pmemobj_free, published (libpmemobj)", () => {
+  warmedBench("threads: pmemobj_alloc + pmemobj_persist 64 B + pmemobj_free, published (libpmemobj)", () => {
     libpmemobj.pmemobj_alloc(objectPool, oid, 64, 0, null, null);
     pmemobj_persist(objectPool, pmemobj_direct(oid[0]!, oid[1]!), 64);
     libpmemobj.pmemobj_free(oid);
   }).baseline(true);
   for (const [label, threaded] of threadPools) {
-    bench(`threads: allocate + persist 64 B + commitUnpublished + free, ${label} (ours)`, () => {
+    warmedBench(`threads: allocate + persist 64 B + commitUnpublished + free, ${label} (ours)`, () => {
       const allocation = threaded.allocate(64);
       threaded.persist(allocation);
       threaded.commitUnpublished(allocation);
@@ -214,21 +215,21 @@ const pageBytes = page.bytes;
 const pageAddress = page.ptr as Pointer;
 let fillValue = 0;
 summary(() => {
-  bench("pmem_persist 4 KiB, dirty (raw libpmem)", () => {
+  warmedBench("pmem_persist 4 KiB, dirty (raw libpmem)", () => {
     pageBytes.fill(++fillValue & 255);
     libpmem.pmem_persist(pageAddress, 4096);
   }).baseline(true);
-  bench("persist 4 KiB, dirty (ours)", () => {
+  warmedBench("persist 4 KiB, dirty (ours)", () => {
     pageBytes.fill(++fillValue & 255);
     pool.persist(page, 4096);
   });
 });
 summary(() => {
-  bench("pmem_persist 4 KiB, one dirty line (raw libpmem)", () => {
+  warmedBench("pmem_persist 4 KiB, one dirty line (raw libpmem)", () => {
     pageBytes[0] = ++fillValue;
     libpmem.pmem_persist(pageAddress, 4096);
   }).baseline(true);
-  bench("persist 4 KiB, one dirty line (ours)", () => {
+  warmedBench("persist 4 KiB, one dirty line (ours)", () => {
     pageBytes[0] = ++fillValue;
     pool.persist(page, 4096);
   });
@@ -239,17 +240,18 @@ const line = pool.allocate(64);
 const lineBytes = line.bytes;
 const lineAddress = line.ptr as Pointer;
 summary(() => {
-  bench("pmem_persist 64 B, written (raw libpmem)", () => {
+  warmedBench("pmem_persist 64 B, written (raw libpmem)", () => {
     lineBytes[0] = ++fillValue;
     libpmem.pmem_persist(lineAddress, 64);
   }).baseline(true);
-  bench("persist 64 B allocation, written (ours)", () => {
+  warmedBench("persist 64 B allocation, written (ours)", () => {
     lineBytes[0] = ++fillValue;
     pool.persist(line);
   });
 });
 
 const only = process.argv[2];
+warmUp();
 const { benchmarks } = await run(only === undefined ? {} : { filter: new RegExp(only.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")) });
 const average = (name: string) => benchmarks.find((trial) => trial.alias === name)?.runs[0]?.stats?.avg ?? NaN;
 do_not_optimize(addressOf(pageBytes));

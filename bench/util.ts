@@ -1,5 +1,6 @@
 /** Shared pieces of the benchmarks: a seeded PRNG, size streams, RSS, formatting. */
 import { readFileSync } from "node:fs";
+import { bench } from "mitata";
 import { threadCpuNs } from "./anchors";
 
 export const KiB = 1024;
@@ -103,4 +104,24 @@ export function threadCpuTimes(rows: [string, () => void][], rounds = 5, calls =
   const best = new Map<string, number>();
   for (let round = 0; round < rounds; round++) for (const [name, loop] of loops) best.set(name, Math.min(best.get(name) ?? Infinity, loop()));
   return best;
+}
+
+/**
+ * A mitata bench whose body also runs untimed, for about 40 ms, when `warmUp()` is called before
+ * `run()`. The first rows of a run ran while JSC was still compiling the library's path (GPU 256 B,
+ * first, read 0.16-0.21x where the same pair timed later in the process read 0.037x; PMEM 64 B,
+ * first, 290-380 ns where the same pool's path read 60-150 ns in later rows): every row so made
+ * runs warm, ours and the anchors alike.
+ */
+const warmUps: (() => void)[] = [];
+export function warmedBench(name: string, fn: () => void): ReturnType<typeof bench> {
+  warmUps.push(fn);
+  return bench(name, fn);
+}
+/** Runs every `warmedBench` body untimed for about 40 ms each; call it once, just before `run()`. */
+export function warmUp(): void {
+  for (const fn of warmUps) {
+    const end = performance.now() + 40;
+    while (performance.now() < end) for (let i = 0; i < 256; i++) fn();
+  }
 }
