@@ -75,7 +75,8 @@ export class PoolConfig {
   /** A byte written over every allocation when it is freed; undefined: off. */
   fillOnFree: number | undefined = undefined;
   /**
-   * Freed memory is held back from reuse, up to this many bytes (0: off). While held it is
+   * Freed memory is held back from reuse, up to this many bytes (0: off), counted as
+   * stats.quarantinedBytes counts it (accessible bytes: guard pages are not). While held it is
    * poisoned (fillOnFree, else 0xdd) and a write to it is found when it leaves or on check();
    * with guard pages it is inaccessible, so any use faults.
    */
