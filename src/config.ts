@@ -34,7 +34,7 @@ export class PoolConfig {
   initialSize = 1 * MiB;
   /** Most bytes the pool may ever hold (it commits whole 64 KiB units up to maxSize rounded up, and hands out none past maxSize); 0 = as much as its address space allows (64 GiB). */
   maxSize = 0;
-  /** Size of each new region as a multiple of the last one grown (a larger request gets a region of its own size; trim() brings the pace down to the largest region left); 0 = never grow. */
+  /** Size of each new region as a multiple of the last one grown (a larger request gets a region of its own size; trim() brings the pace down to the largest region left); 0 = never grow (the largest request is then what the first region holds). */
   growth = 1;
   /** Every block starts at a multiple of this (a power of two up to 4096). */
   alignment = 16;
@@ -75,7 +75,8 @@ export class PoolConfig {
   /** A byte written over every allocation when it is freed; undefined: off. */
   fillOnFree: number | undefined = undefined;
   /**
-   * Freed memory is held back from reuse, up to this many bytes (0: off). While held it is
+   * Freed memory is held back from reuse, up to this many bytes (0: off), counted as
+   * stats.quarantinedBytes counts it (accessible bytes: guard pages are not). While held it is
    * poisoned (fillOnFree, else 0xdd) and a write to it is found when it leaves or on check();
    * with guard pages it is inaccessible, so any use faults.
    */

@@ -9,7 +9,7 @@
  * test costs address space, not memory.
  */
 import { describe, expect, test } from "bun:test";
-import { DoubleFreeError, InvalidPointerError, MemoryPoolError, MemoryPoolManager, OutOfMemoryError, PoolConfig, PoolNotFoundError, renderMemoryMap, TooManyPoolsError, type CPUMemoryPool } from "../src/index";
+import { DoubleFreeError, InvalidPointerError, InvalidSizeError, MemoryPoolError, MemoryPoolManager, OutOfMemoryError, PoolConfig, PoolNotFoundError, renderMemoryMap, TooManyPoolsError, type CPUMemoryPool } from "../src/index";
 import { errorFor, Status } from "../src/native";
 import { cpuPoolsPerTest } from "./support/pools";
 import { thrown } from "./support/thrown";
@@ -99,14 +99,22 @@ describe("sizes from 1 byte to 300 MiB", () => {
     ["FixedSize, lockFree + threadLocalCache", { allocatorType: "FixedSize", blockSize: 4096, threadSafety: "lockFree", threadLocalCache: true }],
   ];
   for (const [allocatorType, fields] of limited) {
-    test(`${allocatorType}, growth off: past the first region is OutOfMemoryError, and nothing is committed by the tries`, () => {
+    test(`${allocatorType}, growth off: past the first region is InvalidSizeError naming it, no room now OutOfMemoryError, and nothing is committed by the tries`, () => {
       const p = pool(`sizes-nogrowth-${allocatorType}`, { ...fields, initialSize: MiB, growth: 0 });
       const reserved = p.getStats().bytesReserved;
-      for (const size of [MiB + 1, 2 * MiB + 1, 100_000_000]) expect(thrown(() => p.allocate(size))).toBeInstanceOf(OutOfMemoryError);
+      for (const size of [MiB + 1, 2 * MiB + 1, 100_000_000]) {
+        const refused = thrown(() => p.allocate(size));
+        expect(refused).toBeInstanceOf(InvalidSizeError); // it never grows: no free could make room
+        expect(refused.message).toContain(`sizes run from 1 to ${MiB}`);
+      }
+      const half = p.allocate(MiB / 2);
+      touch(half.bytes, 9); // what fits is still served
+      expect(thrown(() => p.allocate(MiB))).toBeInstanceOf(OutOfMemoryError); // fits the pool, not its free space now
       const stats = p.getStats();
       expect(stats.bytesReserved).toBe(reserved);
-      expect(stats.failedAllocations).toBe(3);
-      touch(p.allocate(MiB / 2).bytes, 9); // what fits is still served
+      expect(stats.failedAllocations).toBe(1);
+      half.free();
+      touch(p.allocate(MiB).bytes, 7); // the whole first region, once free
     });
 
     test(`${allocatorType}, at maxSize: OutOfMemoryError, and reserved stays at what was committed`, () => {

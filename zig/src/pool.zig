@@ -251,6 +251,7 @@ pub const Pool = struct {
             .reserved_bytes = self.arena.reserved_bytes,
             .usable_bytes = self.arena.usable_bytes,
             .granularity = granularity,
+            .grows = config.growth != 0,
             .fixed_stride = if (self.strategy == .fixed_size) self.strategy.fixed_size.stride else null,
             .alignment_granules = self.alignment_granules,
             .overhead_bytes = self.requestOverheadBytes(),
@@ -1147,15 +1148,15 @@ test "a pool grows by what its strategy will find: sizes just above a region are
         config.growth = growth;
         const pool = try Pool.create(std.testing.allocator, "bounded", config);
         defer pool.destroy();
-        try std.testing.expectEqual(@as(u64, 3 * 1024 * 1024), pool.sizeMax());
+        try std.testing.expectEqual(@as(u64, if (growth > 0) 3 * 1024 * 1024 else 1024 * 1024), pool.sizeMax()); // growth 0: its first region
         try std.testing.expectError(error.InvalidSize, pool.alloc(4 * 1024 * 1024 - 16, null));
-        const held = if (growth > 0) try pool.alloc(pool.sizeMax(), null) else null; // to maxSize
+        const held = try pool.alloc(if (growth > 0) pool.sizeMax() else 16, null); // to maxSize, or into its one region
         const committed = pool.arena.committed_bytes;
         for (0..3) |_| try std.testing.expectError(error.OutOfMemory, pool.alloc(pool.sizeMax(), null));
         try std.testing.expectEqual(committed, pool.arena.committed_bytes);
         try std.testing.expectEqual(@as(u64, if (growth > 0) 1 else 0), pool.stats.growth_count);
         try std.testing.expectEqual(@as(u64, 3), pool.stats.failed_allocations);
-        if (held) |block| _ = try pool.free(block.g, block.id);
+        _ = try pool.free(held.g, held.id);
     }
 }
 

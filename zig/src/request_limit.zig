@@ -20,6 +20,9 @@ pub const Shape = struct {
     usable_bytes: u64,
     /// The unit regions are committed in.
     granularity: u64,
+    /// Whether the pool adds regions (growth above 0): one that never grows holds only its first
+    /// region, whatever it reserved.
+    grows: bool,
     /// A fixed-size pool's stride (granules a block takes); null for a Variable pool.
     fixed_stride: ?u32,
     alignment_granules: u32,
@@ -30,17 +33,18 @@ pub const Shape = struct {
 /// A pool's largest request: what the largest block one region of its reservation holds (the
 /// first region, or one region of all the room beside it: the first region is never given back;
 /// a region's length is a u32 of granules) less the bytes a block holds besides its request
-/// (canaries). A larger request could not be served however much were free: InvalidSize, where
-/// OutOfMemory would say that freeing some might help; an empty pool serves this size. (A pool
-/// with growth 0 answers OutOfMemory past its first region: test/sizes.test.ts.)
+/// (canaries); a pool that never grows (growth 0), what its first region holds. A larger request
+/// could not be served however much were free: InvalidSize, where OutOfMemory would say that
+/// freeing some might help; an empty pool serves this size.
 pub fn largestRequestBytes(shape: Shape) u64 {
     assert(shape.first_region.committed and shape.granularity > 0 and shape.alignment_granules > 0);
     const granularity = shape.granularity;
     const first_bytes = @as(u64, shape.first_region.len) * granule_bytes;
     assert(first_bytes <= shape.reserved_bytes);
     assert(shape.usable_bytes <= shape.reserved_bytes);
-    // What a region beside the first may hand out: to the end of the reservation, or to maxSize.
-    const room = @min((shape.reserved_bytes - first_bytes) / granularity * granularity, shape.usable_bytes -| first_bytes);
+    // What a region beside the first may hand out: to the end of the reservation, or to maxSize;
+    // nothing where the pool never grows (its reservation is no promise of room: PoolFailures.reservableBytes).
+    const room = if (!shape.grows) 0 else @min((shape.reserved_bytes - first_bytes) / granularity * granularity, shape.usable_bytes -| first_bytes);
     const grown_bytes = @min(room, tlsf_mod.region_granules_max * granule_bytes / granularity * granularity);
     const block_bytes = if (shape.fixed_stride) |stride| blk: {
         // A run of whole blocks in one region (a run never spans two).
@@ -80,10 +84,10 @@ test "the largest request: a run of whole blocks in the larger region, or the la
     const KiB = 1024;
     const first: arena_mod.Region = .{ .start = 0, .len = 64 * KiB / granule_bytes, .committed = true, .live_count = 0 };
     // Blocks of 112 bytes: 585 in the first 64 KiB, 1755 in the 192 KiB beside it.
-    try std.testing.expectEqual(@as(u64, 1755 * 112), largestRequestBytes(.{ .first_region = first, .reserved_bytes = 256 * KiB, .usable_bytes = 256 * KiB, .granularity = 64 * KiB, .fixed_stride = 112 / granule_bytes, .alignment_granules = 1, .overhead_bytes = 0 }));
+    try std.testing.expectEqual(@as(u64, 1755 * 112), largestRequestBytes(.{ .first_region = first, .reserved_bytes = 256 * KiB, .usable_bytes = 256 * KiB, .granularity = 64 * KiB, .grows = true, .fixed_stride = 112 / granule_bytes, .alignment_granules = 1, .overhead_bytes = 0 }));
     // No room beside the first region: the first region's blocks.
-    try std.testing.expectEqual(@as(u64, 585 * 112), largestRequestBytes(.{ .first_region = first, .reserved_bytes = 64 * KiB, .usable_bytes = 64 * KiB, .granularity = 64 * KiB, .fixed_stride = 112 / granule_bytes, .alignment_granules = 1, .overhead_bytes = 0 }));
-    const variable: Shape = .{ .first_region = first, .reserved_bytes = 1024 * KiB, .usable_bytes = 1024 * KiB, .granularity = 64 * KiB, .fixed_stride = null, .alignment_granules = 1, .overhead_bytes = 0 };
+    try std.testing.expectEqual(@as(u64, 585 * 112), largestRequestBytes(.{ .first_region = first, .reserved_bytes = 64 * KiB, .usable_bytes = 64 * KiB, .granularity = 64 * KiB, .grows = true, .fixed_stride = 112 / granule_bytes, .alignment_granules = 1, .overhead_bytes = 0 }));
+    const variable: Shape = .{ .first_region = first, .reserved_bytes = 1024 * KiB, .usable_bytes = 1024 * KiB, .granularity = 64 * KiB, .grows = true, .fixed_stride = null, .alignment_granules = 1, .overhead_bytes = 0 };
     try std.testing.expectEqual(@as(u64, 960 * KiB), largestRequestBytes(variable));
     var with_canaries = variable;
     with_canaries.overhead_bytes = 40; // rounded up to whole granules: 48 bytes go
@@ -95,6 +99,10 @@ test "the largest request: a run of whole blocks in the larger region, or the la
     whole.reserved_bytes = 64 * KiB; // the first region alone
     whole.usable_bytes = 64 * KiB;
     try std.testing.expectEqual(@as(u64, 64 * KiB), largestRequestBytes(whole));
+    var never_grows = variable;
+    never_grows.grows = false; // growth 0: the first region is all it ever holds, whatever it reserved
+    try std.testing.expectEqual(@as(u64, 64 * KiB), largestRequestBytes(never_grows));
+    try std.testing.expectEqual(@as(u64, 585 * 112), largestRequestBytes(.{ .first_region = first, .reserved_bytes = 256 * KiB, .usable_bytes = 256 * KiB, .granularity = 64 * KiB, .grows = false, .fixed_stride = 112 / granule_bytes, .alignment_granules = 1, .overhead_bytes = 0 }));
     var capped = variable;
     capped.usable_bytes = 1000 * KiB; // maxSize 1000 KiB in a 1 MiB reservation: the last region stops there
     try std.testing.expectEqual(@as(u64, 936 * KiB), largestRequestBytes(capped));

@@ -32,7 +32,8 @@ pub const DebugConfig = struct {
     guard_sample_period: u32 = 1,
     fill_on_alloc: ?u8 = null,
     fill_on_free: ?u8 = null,
-    /// Freed blocks are held back from reuse up to this many bytes; 0: no quarantine.
+    /// Freed blocks are held back from reuse up to this many bytes (their accessible bytes, as
+    /// quarantinedBytes counts them: a guarded block's guard page is not counted); 0: no quarantine.
     quarantine_bytes: u64 = 0,
     track_history: bool = false,
     leak_report: bool = false,

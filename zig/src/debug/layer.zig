@@ -239,7 +239,7 @@ pub const Layer = struct {
         below.noteFreed(size, block_bytes);
         if (quarantine.reserve()) {
             fill(below, g, size, self.config.fill_on_free orelse poison_byte);
-            quarantine.push(.{ .user_g = g, .id = live.id, .size = size, .block_bytes = block_bytes, .guarded = false });
+            quarantine.push(.{ .user_g = g, .id = live.id, .size = size, .held_bytes = block_bytes, .guarded = false });
         } else |_| {
             // No room to remember it: it is reused at once, like a pool without quarantine.
             if (self.config.fill_on_free) |byte| fill(below, g, size, byte);
@@ -295,7 +295,7 @@ pub const Layer = struct {
     fn holdGuarded(self: *Layer, record: *const guard_mod.Record) bool {
         const quarantine = if (self.quarantine) |*quarantine| quarantine else return false;
         quarantine.reserve() catch return false;
-        quarantine.push(.{ .user_g = record.user_g, .id = record.id, .size = record.size, .block_bytes = record.blockBytes(), .guarded = true });
+        quarantine.push(.{ .user_g = record.user_g, .id = record.id, .size = record.size, .held_bytes = record.dataBytes(), .guarded = true });
         return true;
     }
 
@@ -354,13 +354,8 @@ pub const Layer = struct {
             for (guard.records.items) |record| {
                 if (record.state == .vacant) continue;
                 out.guard_page_bytes += guard_mod.page_bytes;
-                if (record.state == .quarantined) {
-                    // The quarantine holds the whole block; its guard page is counted as one.
-                    assert(out.quarantined_bytes >= guard_mod.page_bytes);
-                    out.quarantined_bytes -= guard_mod.page_bytes;
-                } else {
-                    out.canary_bytes += record.frontCanary().len + record.backCanary().len; // always written in the slack
-                }
+                // A quarantined block's data pages are the quarantine's (held_bytes), its guard page is this.
+                if (record.state != .quarantined) out.canary_bytes += record.frontCanary().len + record.backCanary().len; // always written in the slack
             }
         }
         if (self.config.canaries) {

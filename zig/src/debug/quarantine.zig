@@ -4,7 +4,8 @@
 //!
 //! Invariants: `len <= ring.len`; entries from `head` on, wrapping, are in the order they were
 //! freed; `index` maps each entry's user offset to its sequence number, and only those;
-//! `bytes_held` is the sum of the entries' block bytes.
+//! `bytes_held` is the sum of the entries' `held_bytes`, and it is what `bytes_max` bounds and
+//! what the statistics report (quarantinedBytes), so the figure and the limit count the same.
 const std = @import("std");
 const assert = std.debug.assert;
 const OffsetMap = @import("../strategy/offset_map.zig").OffsetMap;
@@ -16,7 +17,9 @@ pub const Entry = struct {
     user_g: u32,
     id: u32,
     size: u64,
-    block_bytes: u64,
+    /// The bytes of the block held back that a program could reach: a strategy block whole
+    /// (canaries included), a guarded block's data pages (its guard page is guard_page_bytes).
+    held_bytes: u64,
     guarded: bool,
 };
 
@@ -68,7 +71,7 @@ pub const Quarantine = struct {
         self.ring[(self.head + self.len) % self.ring.len] = entry;
         self.len += 1;
         self.index.putAssumeCapacity(entry.user_g, seq);
-        self.bytes_held += entry.block_bytes;
+        self.bytes_held += entry.held_bytes;
     }
 
     /// Whether the oldest entries must leave to bring the quarantine back within its bounds.
@@ -83,8 +86,8 @@ pub const Quarantine = struct {
         self.head = (self.head + 1) % self.ring.len;
         self.len -= 1;
         self.head_seq +%= 1;
-        assert(self.bytes_held >= entry.block_bytes);
-        self.bytes_held -= entry.block_bytes;
+        assert(self.bytes_held >= entry.held_bytes);
+        self.bytes_held -= entry.held_bytes;
         return entry;
     }
 
@@ -110,7 +113,7 @@ test "entries leave oldest first once the bytes are over the bound" {
     defer quarantine.deinit();
     for (0..200) |i| {
         try quarantine.reserve();
-        quarantine.push(.{ .user_g = @intCast(i * 4), .id = @intCast(i + 1), .size = 30, .block_bytes = 32, .guarded = false });
+        quarantine.push(.{ .user_g = @intCast(i * 4), .id = @intCast(i + 1), .size = 30, .held_bytes = 32, .guarded = false });
         while (quarantine.overfull()) _ = quarantine.popOldest().?;
         try std.testing.expect(quarantine.bytes_held <= 100);
     }
