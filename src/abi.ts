@@ -57,6 +57,7 @@ const CONSTANTS = [
   "cachePendingFree",
   "cachePendingKindMask",
   "cachePendingSequenceStep",
+  "cacheMaxRequest",
   "blockFreedFlag",
   "blockContinuedFlag",
   "blockDeadState",

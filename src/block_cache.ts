@@ -54,13 +54,21 @@ const PENDING_FREE = 2;
  * The pending word's other bits: a sequence each operation advances as it begins (its kind in
  * the low bits) and leaves as it ends (kind 0), so that the core reads the record's counters as of
  * one moment, re-reading them while the word moved (js_cache.zig `steady`): the stores were made
- * anyway; only their values changed. A shared pool's sequence numbers the operations counted
- * (allocations + frees, a step more while one is in flight and not yet counted; a free that does
- * not happen takes its step back: #unstack), which is how the core tells at a terminated Worker's
- * end whether the operation in flight was counted (js_cache.zig `countedOperations`).
+ * anyway; only their values changed. A shared pool's sequence numbers what the counters count
+ * (allocations + frees + their bytes: an operation advances it by a step for its count and one for
+ * each byte; a free that does not happen takes its steps back: #unstack), which is how the
+ * core tells at a terminated Worker's end whether the operation in flight was counted, not at all,
+ * or its count alone (it counts the count, then the bytes, two stores a Worker may be stopped
+ * between: js_cache.zig `countedSequence`).
  */
 const PENDING_KIND_MASK = 3;
 const PENDING_SEQUENCE_STEP = 4;
+/**
+ * The largest request this cache serves (js_cache.zig max_cached_request): an operation's steps
+ * (one for its count, one a byte) then stay apart from one step and from none, modulo the
+ * sequence's 2^30. Larger ones (blocks of a GiB and more) go to the core.
+ */
+const MAX_CACHED_REQUEST = 2 ** 30 - 2;
 const CHUNK_SHIFT = 12;
 const CHUNK_BLOCKS = 1 << CHUNK_SHIFT;
 /**
@@ -109,6 +117,7 @@ function checkLayout(): void {
     ["cachePendingFree", c.cachePendingFree, PENDING_FREE],
     ["cachePendingKindMask", c.cachePendingKindMask, PENDING_KIND_MASK],
     ["cachePendingSequenceStep", c.cachePendingSequenceStep, PENDING_SEQUENCE_STEP],
+    ["cacheMaxRequest", c.cacheMaxRequest, MAX_CACHED_REQUEST],
     ["blockFreedFlag", c.blockFreedFlag | 0, FREED],
     ["blockContinuedFlag", c.blockContinuedFlag, CONTINUED],
     ["blockDeadState", c.blockDeadState | 0, DEAD],
@@ -230,7 +239,7 @@ export class BlockCache implements ThreadCache {
     this.#count = Atomics.load(this.#words, Word.count);
     this.#sequence = Atomics.load(this.#words, Word.pendingKind) & ~PENDING_KIND_MASK;
     this.#coreWrittenBelow = this.#count;
-    this.maxBytes = Math.min(maxBytes, this.#stride * GRANULE_BYTES);
+    this.maxBytes = Math.min(maxBytes, this.#stride * GRANULE_BYTES, MAX_CACHED_REQUEST);
   }
 
   /** Opens the calling thread's cache of the pool, or gives null where the pool has none. */
@@ -350,7 +359,7 @@ export class BlockCache implements ThreadCache {
         const words = this.#words;
         const counters = this.#counters;
         words[Word.pendingNumber] = number;
-        words[Word.pendingKind] = (this.#sequence = (this.#sequence + PENDING_SEQUENCE_STEP) | 0) | PENDING_ALLOC;
+        words[Word.pendingKind] = (this.#sequence = (this.#sequence + (size + 1) * PENDING_SEQUENCE_STEP) | 0) | PENDING_ALLOC;
         const next = this.#nextId++;
         this.#count = count;
         words[Word.count] = count;
@@ -471,9 +480,9 @@ export class BlockCache implements ThreadCache {
       words[Word.numbers + count] = number;
       words[Word.count] = count + 1;
       words[Word.pendingNumber] = number;
-      words[Word.pendingKind] = (this.#sequence = (this.#sequence + PENDING_SEQUENCE_STEP) | 0) | PENDING_FREE;
+      words[Word.pendingKind] = (this.#sequence = (this.#sequence + (requested + 1) * PENDING_SEQUENCE_STEP) | 0) | PENDING_FREE;
       if (Atomics.compareExchange(chunk, at, state, state | FREED) !== state) {
-        this.#unstack(count); // not ours to free
+        this.#unstack(count, requested); // not ours to free
         return this.#freeSlow(g, 0);
       }
       this.#count = count + 1;
@@ -504,19 +513,19 @@ export class BlockCache implements ThreadCache {
     // 6-9 ns here, half of libc's whole malloc + free: bench/RESULTS.md).
     if (this.#exclusive) chunk[at] = state | FREED;
     else {
-      this.#intendFree(number);
+      this.#intendFree(number, requested);
       if (Atomics.compareExchange(chunk, at, state, state | FREED) !== state) {
-        this.#unstack(count); // not ours to free
+        this.#unstack(count, requested); // not ours to free
         return this.#freeSlow(g, expectedId);
       }
     }
     return this.#pushed(count, requested);
   }
 
-  /** A shared pool's free of block `number` begins (see PENDING_ALLOC). */
-  #intendFree(number: number): void {
+  /** A shared pool's free of block `number`, of `requested` bytes, begins (see PENDING_ALLOC). */
+  #intendFree(number: number, requested: number): void {
     this.#words[Word.pendingNumber] = number;
-    this.#words[Word.pendingKind] = (this.#sequence = (this.#sequence + PENDING_SEQUENCE_STEP) | 0) | PENDING_FREE;
+    this.#words[Word.pendingKind] = (this.#sequence = (this.#sequence + (requested + 1) * PENDING_SEQUENCE_STEP) | 0) | PENDING_FREE;
   }
 
   /**
@@ -581,11 +590,11 @@ export class BlockCache implements ThreadCache {
 
   /**
    * The block #stackTop put in slot `count` was not freed here after all: off the stack again, no
-   * free in flight, and its step of the sequence taken back (no operation was counted).
+   * free in flight, and the steps its free of `requested` bytes took taken back (nothing was counted).
    */
-  #unstack(count: number): void {
+  #unstack(count: number, requested: number): void {
     this.#words[Word.count] = count;
-    this.#words[Word.pendingKind] = this.#sequence = (this.#sequence - PENDING_SEQUENCE_STEP) | 0;
+    this.#words[Word.pendingKind] = this.#sequence = (this.#sequence - (requested + 1) * PENDING_SEQUENCE_STEP) | 0;
   }
 
   /** The free of #free's uncommon cases: a chunk not viewed yet, a block in a race, and every failure. */
@@ -624,10 +633,10 @@ export class BlockCache implements ThreadCache {
       if (requested > this.maxBytes) return 1;
       const count = this.#stackTop(number, this.#base + g * GRANULE_BYTES);
       if (count < 0) return count;
-      this.#intendFree(number);
+      this.#intendFree(number, requested);
       const seen = Atomics.compareExchange(chunk, at, state, state | FREED);
       if (seen === state) return this.#pushed(count, requested);
-      this.#unstack(count); // another free won
+      this.#unstack(count, requested); // another free won
       state = seen;
     }
   }

@@ -63,6 +63,7 @@ const constants = .{
     .{ "cachePendingFree", js_cache.pending_free },
     .{ "cachePendingKindMask", js_cache.pending_kind_mask },
     .{ "cachePendingSequenceStep", js_cache.pending_sequence_step },
+    .{ "cacheMaxRequest", js_cache.max_cached_request },
     .{ "blockFreedFlag", lockfree_fixed.freed_flag },
     .{ "blockContinuedFlag", lockfree_fixed.continued_flag },
     .{ "blockDeadState", lockfree_fixed.dead_state },

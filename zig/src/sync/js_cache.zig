@@ -43,8 +43,8 @@ pub const Shared = extern struct {
     /// ended by terminate() stops its JavaScript between any two steps, and a block popped but not
     /// yet marked live, or marked but not yet counted, would otherwise be lost or miscounted.
     /// `pending_kind`'s low bits are 0 (none), `pending_alloc` or `pending_free`; its other bits
-    /// number the operations (`pending_kind_mask`, `countedOperations`), which tells whether the
-    /// one in flight was counted yet.
+    /// number what the counters count (`pending_kind_mask`, `countedSequence`), which tells whether
+    /// the one in flight was counted yet, and how far.
     pending_number: u32 = 0,
     pending_kind: u32 = 0,
     /// (At 64, as JavaScript reads it: the layout is ABI.)
@@ -53,14 +53,16 @@ pub const Shared = extern struct {
 
 pub const pending_alloc: u32 = 1;
 pub const pending_free: u32 = 2;
-/// `pending_kind`'s low bits hold the kind; the rest, a sequence JavaScript advances by
-/// `pending_sequence_step` as each operation begins and leaves as it ends (going back a step
-/// where the operation did not happen: a free that lost its race with another thread's). So in a
-/// shared pool's record, the sequence numbers the operations counted (`countedOperations`), and
-/// one step more while an operation is in flight and not yet counted: the thread's end tells the
-/// two apart from it (`settlePending`) with no store of the counts before each operation. A
-/// reader of the record's counters that finds the same word, with no kind, before and after
-/// reading them read them as of one moment (a seqlock in the stores JavaScript makes anyway: `steady`).
+/// `pending_kind`'s low bits hold the kind; the rest, a sequence JavaScript advances as each
+/// operation begins, by `pending_sequence_step` for its count and as many for each of its bytes
+/// (`sequenceSteps`), and leaves as it ends (going back where the operation did not happen: a free
+/// that lost its race with another thread's). So in a shared pool's record, the sequence numbers
+/// what the counters count, allocations, frees and their bytes summed (`countedSequence`), and is
+/// an operation's steps ahead while it is in flight and not yet counted, one step fewer once its
+/// count is stored and its bytes not: the thread's end tells the three apart from it
+/// (`settlePending`) with no store of the counters before each operation. A reader of the
+/// record's counters that finds the same word, with no kind, before and after reading them read
+/// them as of one moment (a seqlock in the stores JavaScript makes anyway: `steady`).
 pub const pending_kind_mask: u32 = 3;
 pub const pending_sequence_step: u32 = 4;
 
@@ -276,57 +278,76 @@ pub fn flushThread() void {
 /// block was popped but not yet marked live goes back on the stack. A free whose block is marked
 /// freed and on the stack but not counted is counted (a block not yet marked stays live:
 /// `dropUnfreed`; one marked by another thread's free that won the race, and taken off this stack
-/// again, was not this thread's free).
+/// again, was not this thread's free). JavaScript counts an operation in two stores, its count
+/// then its bytes, and may stop between them: the sequence tells the three cases apart
+/// (`countedSequence`), so that the bytes in use always match the live blocks' requests.
 fn settlePending(record: *Record, fixed: *const lockfree_fixed.LockFreeFixed) void {
     const shared = &record.shared;
     const kind = shared.pending_kind & pending_kind_mask;
     if (kind == 0) return; // the usual end: between two operations
-    var sequence = shared.pending_kind & ~pending_kind_mask;
-    // Left as JavaScript's end of the operation would leave it: the sequence one step on where it
-    // happened (counted), one step back where it did not.
-    defer shared.pending_kind = sequence;
-    // Counted already: the sequence and the count of operations agree.
-    const uncounted = sequence != countedOperations(shared);
+    const sequence = shared.pending_kind & ~pending_kind_mask;
+    // Left as JavaScript's end of the operation would leave it: the sequence of what is counted,
+    // one operation on where it happened, as it was where it did not.
+    defer shared.pending_kind = countedSequence(shared);
+    const counted_now = countedSequence(shared);
+    if (counted_now == sequence) return; // counted whole: done
     const number = shared.pending_number;
     const state = fixed.stateOf(number) orelse return;
-    const requested: f64 = @floatFromInt(fixed.requestedOf(number).?);
     const live = lockfree_fixed.startsAllocation(state);
+    const count = @min(shared.count, capacity_blocks);
     switch (kind) {
-        pending_alloc => {
-            if (!uncounted) return; // counted: done
-            if (live) {
-                shared.allocations += 1;
-                shared.allocated_bytes += requested;
-                return;
-            }
-            sequence -%= pending_sequence_step; // it did not happen
-            const count = @min(shared.count, capacity_blocks);
+        pending_alloc => if (!live) {
+            // It did not happen: popped (or about to be), never handed out: back on the stack.
             if (std.mem.indexOfScalar(u32, shared.numbers[0..count], number) != null or count == capacity_blocks) return;
-            shared.numbers[count] = number; // popped, never handed out: back on the stack
+            shared.numbers[count] = number;
             shared.count = count + 1;
+            return;
         },
-        pending_free => {
-            if (!uncounted) return;
-            // Not marked freed, or marked by another thread's free that won the race (JavaScript
-            // takes the block off its stack, then ends the free: a won free's block is on the
-            // stack, put there before the swap): it did not happen.
-            const count = @min(shared.count, capacity_blocks);
-            if (live or std.mem.indexOfScalar(u32, shared.numbers[0..count], number) == null) {
-                sequence -%= pending_sequence_step;
-                return;
-            }
-            shared.frees += 1;
-            shared.freed_bytes += requested;
-        },
-        else => {},
+        // Not marked freed, or marked by another thread's free that won the race (JavaScript
+        // takes the block off its stack, then ends the free: a won free's block is on the
+        // stack, put there before the swap): it did not happen.
+        pending_free => if (live or std.mem.indexOfScalar(u32, shared.numbers[0..count], number) == null) return,
+        else => return,
+    }
+    // It happened: the block's request is the operation's (an allocation writes it before it
+    // marks the block live), and the sequence says which of its counting stores were made.
+    const requested_word = fixed.requestedOf(number).?;
+    // The cache serves no request this large (src/block_cache.ts MAX_CACHED_REQUEST): no
+    // operation of the cache's is in flight on it, and its steps would not be told apart.
+    if (requested_word > max_cached_request) return;
+    const began = sequence -% sequenceSteps(requested_word);
+    const count_missing = counted_now == began;
+    // A sequence no step of the operation leaves: JavaScript's memory, not the core's to guess at.
+    if (!count_missing and counted_now != began +% pending_sequence_step) return;
+    const requested: f64 = @floatFromInt(requested_word);
+    if (kind == pending_alloc) {
+        if (count_missing) shared.allocations += 1;
+        shared.allocated_bytes += requested;
+    } else {
+        if (count_missing) shared.frees += 1;
+        shared.freed_bytes += requested;
     }
 }
 
-/// The record's operations counted (allocations and frees), as `pending_kind`'s sequence numbers
-/// them: in its bits above the kind's, so wrapping as it does.
-fn countedOperations(shared: *const Shared) u32 {
-    const operations = counted(shared.allocations) +% counted(shared.frees);
-    return @as(u32, @truncate(operations)) *% pending_sequence_step;
+/// The largest request a JavaScript cache serves (src/block_cache.ts MAX_CACHED_REQUEST): an
+/// operation's steps of the sequence, `sequenceSteps`, stay apart from one step and from none.
+pub const max_cached_request: u32 = (1 << 30) - 2;
+
+/// How far an operation of `requested` bytes moves `pending_kind`'s sequence: one step for its
+/// count and one for each byte.
+fn sequenceSteps(requested: u32) u32 {
+    assert(requested <= max_cached_request); // past it, the steps would wrap onto one step or none
+    return (requested +% 1) *% pending_sequence_step;
+}
+
+/// What the record's counters count (allocations, frees and their bytes, summed), as
+/// `pending_kind`'s sequence numbers it: in its bits above the kind's, so wrapping as it does.
+/// JavaScript advances the sequence by `sequenceSteps` of its request as each operation begins,
+/// so an ended thread's record tells whether the operation in flight was counted, half counted
+/// (its count stored, its bytes not) or not at all.
+fn countedSequence(shared: *const Shared) u32 {
+    const sum = counted(shared.allocations) +% counted(shared.frees) +% counted(shared.allocated_bytes) +% counted(shared.freed_bytes);
+    return @as(u32, @truncate(sum)) *% pending_sequence_step;
 }
 
 /// Takes off the stack of an ended thread's record every block that is not free. JavaScript puts a
@@ -502,67 +523,134 @@ test "an ended thread's stack keeps only free blocks: one JavaScript put there b
     try std.testing.expect(fixed.lookup(live.g) != null);
 }
 
+/// `pending_kind`'s sequence where the counters hold these counts and bytes (as JavaScript keeps it).
+fn sequenceOf(allocations: u32, frees: u32, allocated_bytes: u32, freed_bytes: u32) u32 {
+    return (allocations +% frees +% allocated_bytes +% freed_bytes) *% pending_sequence_step;
+}
+
+/// A pool of four one-granule blocks and the calling thread's record of it, for settlePending's tests.
+const SettleBench = struct {
+    fixed: lockfree_fixed.LockFreeFixed,
+    list: ?*Record = null,
+
+    fn init() !SettleBench {
+        var fixed = try lockfree_fixed.LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
+        errdefer fixed.deinit(false);
+        try fixed.addRegion(.{ .start = 0, .len = 4, .committed = true, .live_count = 0 });
+        return .{ .fixed = fixed };
+    }
+
+    fn record(self: *SettleBench) *Record {
+        return open(&self.list, 1, 7, 1).?;
+    }
+
+    fn deinit(self: *SettleBench) void {
+        closeAll(self.list);
+        self.fixed.deinit(false);
+    }
+};
+
 test "an ended thread's operation in flight is finished: an allocation marked but not counted is counted, one popped but not marked goes back, a free marked but not counted is counted" {
-    var fixed = try lockfree_fixed.LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
-    defer fixed.deinit(false);
-    try fixed.addRegion(.{ .start = 0, .len = 4, .committed = true, .live_count = 0 });
-    var list: ?*Record = null;
-    const record = open(&list, 1, 7, 1).?;
-    defer closeAll(list);
+    var bench = try SettleBench.init();
+    defer bench.deinit();
+    const fixed = &bench.fixed;
+    const record = bench.record();
     const shared = &record.shared;
-    const step = pending_sequence_step;
-    // Marked live, not counted: 5 + 2 operations counted, this the 8th.
+    // Marked live, not counted: 5 allocations of 500 bytes and 2 frees of 100 counted, this one of 24 begun.
     const a = fixed.claim(fixed.pop().?, 24);
-    shared.* = .{ .allocations = 5, .frees = 2, .pending_number = a.g, .pending_kind = 8 * step | pending_alloc };
-    settlePending(record, &fixed);
+    shared.* = .{ .allocations = 5, .frees = 2, .allocated_bytes = 500, .freed_bytes = 100, .pending_number = a.g, .pending_kind = sequenceOf(6, 2, 524, 100) | pending_alloc };
+    settlePending(record, fixed);
     try std.testing.expectEqual(@as(f64, 6), shared.allocations);
-    try std.testing.expectEqual(@as(f64, 24), shared.allocated_bytes);
-    try std.testing.expectEqual(@as(u32, 8 * step), shared.pending_kind); // as JavaScript's end leaves it
-    // Counted already (the 8th of 6 + 2): nothing more.
-    shared.pending_kind = 8 * step | pending_alloc;
-    settlePending(record, &fixed);
+    try std.testing.expectEqual(@as(f64, 524), shared.allocated_bytes);
+    try std.testing.expectEqual(sequenceOf(6, 2, 524, 100), shared.pending_kind); // as JavaScript's end leaves it
+    // Counted already: nothing more.
+    shared.pending_kind = sequenceOf(6, 2, 524, 100) | pending_alloc;
+    settlePending(record, fixed);
     try std.testing.expectEqual(@as(f64, 6), shared.allocations);
-    try std.testing.expectEqual(@as(u32, 8 * step), shared.pending_kind);
-    // Popped off the stack, never marked: back on it (once), the sequence a step back.
+    try std.testing.expectEqual(@as(f64, 524), shared.allocated_bytes);
+    try std.testing.expectEqual(sequenceOf(6, 2, 524, 100), shared.pending_kind);
+    // Popped off the stack, never marked: back on it (once), the sequence as it was.
     const popped = fixed.pop().?;
-    shared.* = .{ .pending_number = popped, .pending_kind = step | pending_alloc };
-    settlePending(record, &fixed);
+    shared.* = .{ .pending_number = popped, .pending_kind = sequenceOf(1, 0, 40, 0) | pending_alloc };
+    settlePending(record, fixed);
     try std.testing.expectEqual(@as(u32, 1), shared.count);
     try std.testing.expectEqual(popped, shared.numbers[0]);
     try std.testing.expectEqual(@as(u32, 0), shared.pending_kind);
     // A free marked by another thread that won the race, this one's block taken off its stack again: not this thread's free.
     var number: u32 = undefined;
     try std.testing.expect(fixed.markFreed(a.g, a.id, &number) == .freed);
-    shared.* = .{ .frees = 2, .pending_number = number, .pending_kind = 3 * step | pending_free };
-    settlePending(record, &fixed);
-    try std.testing.expectEqual(@as(f64, 2), shared.frees);
-    try std.testing.expectEqual(@as(u32, 2 * step), shared.pending_kind);
-    // A free marked, on the stack, not counted.
-    shared.* = .{ .frees = 2, .pending_number = number, .pending_kind = 3 * step | pending_free, .count = 1 };
-    shared.numbers[0] = number;
-    settlePending(record, &fixed);
-    try std.testing.expectEqual(@as(f64, 3), shared.frees);
-    try std.testing.expectEqual(@as(f64, 24), shared.freed_bytes);
-    try std.testing.expectEqual(@as(u32, 3 * step), shared.pending_kind);
-    // Marked and counted: nothing more.
-    shared.pending_kind = 3 * step | pending_free;
-    settlePending(record, &fixed);
-    try std.testing.expectEqual(@as(f64, 3), shared.frees);
-    // A free not yet marked: the block stays live, nothing counted, the sequence a step back.
-    const b = fixed.claim(fixed.pop().?, 8);
-    shared.* = .{ .pending_number = b.g, .pending_kind = step | pending_free };
-    settlePending(record, &fixed);
+    shared.* = .{ .allocations = 1, .allocated_bytes = 24, .pending_number = number, .pending_kind = sequenceOf(1, 1, 24, 24) | pending_free };
+    settlePending(record, fixed);
     try std.testing.expectEqual(@as(f64, 0), shared.frees);
-    try std.testing.expectEqual(@as(u32, 0), shared.pending_kind);
-    // The sequence wraps as the count passes 2^30 operations: still told apart. The 2^30th, counted (it wrapped to 0):
-    shared.* = .{ .allocations = (1 << 30) - 1, .frees = 1, .pending_number = b.g, .pending_kind = pending_alloc };
-    settlePending(record, &fixed);
-    try std.testing.expectEqual(@as(f64, (1 << 30) - 1), shared.allocations);
+    try std.testing.expectEqual(sequenceOf(1, 0, 24, 0), shared.pending_kind);
+    // A free marked, on the stack, not counted.
+    shared.* = .{ .allocations = 1, .allocated_bytes = 24, .pending_number = number, .pending_kind = sequenceOf(1, 1, 24, 24) | pending_free, .count = 1 };
+    shared.numbers[0] = number;
+    settlePending(record, fixed);
+    try std.testing.expectEqual(@as(f64, 1), shared.frees);
+    try std.testing.expectEqual(@as(f64, 24), shared.freed_bytes);
+    try std.testing.expectEqual(sequenceOf(1, 1, 24, 24), shared.pending_kind);
+    // Marked and counted: nothing more.
+    shared.pending_kind = sequenceOf(1, 1, 24, 24) | pending_free;
+    settlePending(record, fixed);
+    try std.testing.expectEqual(@as(f64, 1), shared.frees);
+    try std.testing.expectEqual(@as(f64, 24), shared.freed_bytes);
+    // A free not yet marked: the block stays live, nothing counted, the sequence as it was.
+    const b = fixed.claim(fixed.pop().?, 8);
+    shared.* = .{ .allocations = 1, .allocated_bytes = 8, .pending_number = b.g, .pending_kind = sequenceOf(1, 1, 8, 8) | pending_free };
+    settlePending(record, fixed);
+    try std.testing.expectEqual(@as(f64, 0), shared.frees);
+    try std.testing.expectEqual(sequenceOf(1, 0, 8, 0), shared.pending_kind);
+    // The sequence wraps as the counters' sum passes 2^30: still told apart. Counted (the sum wrapped to 0):
+    shared.* = .{ .allocations = (1 << 30) - 9, .frees = 1, .pending_number = b.g, .allocated_bytes = 8, .pending_kind = pending_alloc };
+    settlePending(record, fixed);
+    try std.testing.expectEqual(@as(f64, (1 << 30) - 9), shared.allocations);
     // ... and not yet counted.
-    shared.* = .{ .allocations = (1 << 30) - 2, .frees = 1, .pending_number = b.g, .pending_kind = pending_alloc };
-    settlePending(record, &fixed);
-    try std.testing.expectEqual(@as(f64, (1 << 30) - 1), shared.allocations);
+    shared.* = .{ .allocations = (1 << 30) - 10, .frees = 1, .pending_number = b.g, .pending_kind = pending_alloc };
+    settlePending(record, fixed);
+    try std.testing.expectEqual(@as(f64, (1 << 30) - 9), shared.allocations);
+    try std.testing.expectEqual(@as(f64, 8), shared.allocated_bytes);
     try std.testing.expectEqual(@as(u32, 0), shared.pending_kind);
+}
+
+test "an ended thread stopped between an operation's two counting stores (its count stored, its bytes not) has the bytes counted, once" {
+    // rpmalloc test_threadspam (test/attack/suite-rpmalloc.test.ts) once found the pool's listed
+    // blocks holding 2 bytes more than its bytes in use: a Worker terminated after counting an
+    // allocation of 2 bytes and before adding them.
+    var bench = try SettleBench.init();
+    defer bench.deinit();
+    const fixed = &bench.fixed;
+    const record = bench.record();
+    const shared = &record.shared;
+    // An allocation of 2 bytes: marked live, its count stored (4 allocations of 300 bytes before it), its bytes not.
+    const a = fixed.claim(fixed.pop().?, 2);
+    shared.* = .{ .allocations = 5, .allocated_bytes = 300, .pending_number = a.g, .pending_kind = sequenceOf(5, 0, 302, 0) | pending_alloc };
+    settlePending(record, fixed);
+    try std.testing.expectEqual(@as(f64, 5), shared.allocations);
+    try std.testing.expectEqual(@as(f64, 302), shared.allocated_bytes);
+    try std.testing.expectEqual(sequenceOf(5, 0, 302, 0), shared.pending_kind);
+    // Its free, on the stack and marked, its count stored, its bytes not.
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreed(a.g, a.id, &number) == .freed);
+    shared.* = .{ .allocations = 5, .allocated_bytes = 302, .frees = 1, .pending_number = number, .pending_kind = sequenceOf(5, 1, 302, 2) | pending_free, .count = 1 };
+    shared.numbers[0] = number;
+    settlePending(record, fixed);
+    try std.testing.expectEqual(@as(f64, 1), shared.frees);
+    try std.testing.expectEqual(@as(f64, 2), shared.freed_bytes);
+    try std.testing.expectEqual(sequenceOf(5, 1, 302, 2), shared.pending_kind);
+    // A request of 1 byte, where a step for the count and one for the bytes are as many: the order
+    // (count first) tells them apart. Count stored, bytes not:
+    const b = fixed.claim(fixed.pop().?, 1);
+    shared.* = .{ .allocations = 1, .pending_number = b.g, .pending_kind = sequenceOf(1, 0, 1, 0) | pending_alloc };
+    settlePending(record, fixed);
+    try std.testing.expectEqual(@as(f64, 1), shared.allocations);
+    try std.testing.expectEqual(@as(f64, 1), shared.allocated_bytes);
+    // A sequence no step of the operation leaves (JavaScript's memory, damaged): nothing guessed.
+    shared.* = .{ .allocations = 1, .pending_number = b.g, .pending_kind = sequenceOf(9, 0, 9, 0) | pending_alloc };
+    settlePending(record, fixed);
+    try std.testing.expectEqual(@as(f64, 1), shared.allocations);
+    try std.testing.expectEqual(@as(f64, 0), shared.allocated_bytes);
+    try std.testing.expectEqual(sequenceOf(1, 0, 0, 0), shared.pending_kind);
 }
 
 test "an ended thread's record is taken by the next thread that opens the pool, its counters kept" {
