@@ -1292,6 +1292,16 @@ fn initWithRegions(regions: []const Region) !LockFreeFixed {
     return fixed;
 }
 
+/// A stack of 1-granule blocks over `regions` whose marks are untracked from the start, as a shared
+/// pool's are (shared_fixed.zig), for the tests of what changes once they begin to be kept.
+fn initUntracked(regions: []const Region, lock_free: bool) !LockFreeFixed {
+    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, lock_free);
+    errdefer fixed.deinit(false);
+    fixed.mark_mode = .init(.untracked); // before the regions: their marks are set as they are added
+    for (regions) |region| try fixed.addRegion(region);
+    return fixed;
+}
+
 /// Two regions of 16 blocks: low (blocks 0 .. 15) and high (16 .. 31).
 const low_region: Region = .{ .start = 0, .len = 16, .committed = true, .live_count = 0 };
 const high_region: Region = .{ .start = 16, .len = 16, .committed = true, .live_count = 0 };
@@ -1525,11 +1535,9 @@ test "lock-free fixed: a placement restored with live blocks (a PMEM pool's reop
 }
 
 test "lock-free fixed, marks untracked: pops and pushes leave the marks alone until the first run is sought, which makes them right (the stack taken whole where a pop or push left them)" {
-    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
-    defer fixed.deinit(false);
-    fixed.mark_mode = .init(.untracked);
     const regions = [_]Region{.{ .start = 0, .len = 64, .committed = true, .live_count = 0 }};
-    try fixed.addRegion(regions[0]);
+    var fixed = try initUntracked(&regions, true);
+    defer fixed.deinit(false);
     const marks = marksOf(fixed.chunkOf(0).?);
     // 0 .. 3 popped as a thread cache takes them: their marks stay `on`, no atomic on them.
     var cached: [4]u32 = undefined;
@@ -1559,11 +1567,9 @@ test "lock-free fixed, marks untracked: pops and pushes leave the marks alone un
 }
 
 test "lock-free fixed, marks untracked: where no pop or push came first (a fresh pool's first request is a run), the marks are right as added, and the stack stays as it is" {
-    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
-    defer fixed.deinit(false);
-    fixed.mark_mode = .init(.untracked);
     const regions = [_]Region{.{ .start = 0, .len = 40, .committed = true, .live_count = 0 }};
-    try fixed.addRegion(regions[0]);
+    var fixed = try initUntracked(&regions, true);
+    defer fixed.deinit(false);
     try std.testing.expect(fixed.marks_exact.load(.monotonic));
     const head = fixed.head.load(.monotonic);
     fixed.trackMarks();
@@ -1578,13 +1584,10 @@ test "lock-free fixed, marks untracked: where no pop or push came first (a fresh
 }
 
 test "lock-free fixed, marks untracked: a trim takes the whole stack without them, and the marks it leaves are right once tracked" {
-    var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, false); // a "mutex" pool's stack: the same under its lock
-    defer fixed.deinit(false);
-    fixed.mark_mode = .init(.untracked);
     const low: Region = .{ .start = 0, .len = 32, .committed = true, .live_count = 0 };
     const high: Region = .{ .start = 32, .len = 32, .committed = true, .live_count = 0 };
-    try fixed.addRegion(low);
-    try fixed.addRegion(high);
+    var fixed = try initUntracked(&.{ low, high }, false); // a "mutex" pool's stack: the same under its lock
+    defer fixed.deinit(false);
     var all: [64]u32 = undefined;
     try std.testing.expectEqual(@as(usize, 64), fixed.popBatch(&all));
     fixed.pushBatch(&all); // every entry without a mark now, some marks left `on` by the pops
@@ -1602,11 +1605,9 @@ test "lock-free fixed, marks untracked: threads pop and push single blocks and b
     const threads = 3;
     const blocks = 512;
     for (0..24) |round| {
-        var fixed = try LockFreeFixed.init(std.testing.allocator, 1, 4096, round % 2 == 0);
-        defer fixed.deinit(false);
-        fixed.mark_mode = .init(.untracked);
         const regions = [_]Region{.{ .start = 0, .len = blocks, .committed = true, .live_count = 0 }};
-        try fixed.addRegion(regions[0]);
+        var fixed = try initUntracked(&regions, round % 2 == 0);
+        defer fixed.deinit(false);
         var owners: [blocks]std.atomic.Value(u32) = @splat(.init(0));
         var failures: std.atomic.Value(u32) = .init(0);
         var stop: std.atomic.Value(bool) = .init(false);
