@@ -9,7 +9,7 @@
 import { do_not_optimize, bench as register, run } from "mitata";
 import { MemoryPoolManager, PoolConfig } from "../src/index";
 import { BlockCache } from "../src/block_cache";
-import { allocOffsetIn, endedIn, releaseAddressIn } from "../src/pool";
+import { allocOffsetIn, endedIn, releaseAddressIn, baseOf, handleOf } from "../src/pool";
 import { free, malloc } from "./anchors";
 import { threadCpuTimes, timesByName } from "./util";
 
@@ -19,9 +19,9 @@ const cached = mk("probe-cached", { threadSafety: "mutex", threadLocalCache: tru
 const lockFree = mk("probe-lockfree", { threadSafety: "lockFree" });
 const plain = mk("probe-plain", {});
 const bare = mk("probe-bare", { threadSafety: "mutex", threadLocalCache: true });
-const cache = BlockCache.open(bare.handle, 64, "probe-bare", false)!;
+const cache = BlockCache.open(handleOf(bare), 64, "probe-bare", false)!;
 const bareNone = mk("probe-bare-none", {});
-const exclusive = BlockCache.open(bareNone.handle, 64, "probe-bare-none", true)!;
+const exclusive = BlockCache.open(handleOf(bareNone), 64, "probe-bare-none", true)!;
 
 const rows: [string, () => void][] = [];
 const bench = (name: string, fn: () => void) => rows.push([name, fn]);
@@ -52,7 +52,7 @@ bench("default (\"none\") pool allocateRaw+deallocate", () => {
 });
 bench("cached pool allocOffset+releaseAddressIn(addressOf)", () => {
   const g = allocOffsetIn(cached, 64);
-  const ended = releaseAddressIn(cached, cached.base + g * 16);
+  const ended = releaseAddressIn(cached, baseOf(cached) + g * 16);
   if (ended >= 0) endedIn(cached, ended);
   do_not_optimize(g);
 });
@@ -61,7 +61,7 @@ bench("BlockCache alloc+free alone", () => {
   cache.free(g, 0);
   do_not_optimize(g);
 });
-const base = bare.base;
+const base = baseOf(bare);
 bench("BlockCache alloc+free alone, exclusive (\"none\")", () => {
   const g = exclusive.alloc(64);
   exclusive.free(g, 0);

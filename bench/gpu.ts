@@ -13,6 +13,7 @@ import { bench, do_not_optimize, group, run } from "mitata";
 import { configureNvtx, MemoryPoolManager, nvtxStatus, PoolConfig, type GPUAllocation } from "../src/index.ts";
 import { gpuDeviceCount, rawCoreForTests as core } from "../src/native.ts";
 import { formatRatio, MiB, table, timesByName, warmedBench, warmUp } from "./util.ts";
+import { handleOf } from "../src/pool";
 
 const manager = MemoryPoolManager.getInstance();
 if (gpuDeviceCount() === 0) {
@@ -113,8 +114,8 @@ group("allocate + free", () => {
     do_not_optimize(a);
   });
   warmedBench("core mp_alloc+mp_free 256 B, no TypeScript", () => {
-    const g = core.mp_alloc(cpu.handle, 256);
-    core.mp_free(cpu.handle, g, 0);
+    const g = core.mp_alloc(handleOf(cpu), 256);
+    core.mp_free(handleOf(cpu), g, 0);
     do_not_optimize(g);
   });
   warmedBench("two empty core calls", () => {

@@ -15,6 +15,8 @@ import { dlopen, FFIType, type Pointer } from "bun:ffi";
 import { rmSync } from "node:fs";
 import { MemoryPoolManager, PoolConfig } from "../src/index.ts";
 import * as native from "../src/native.ts";
+import { handleOf } from "../src/pool";
+import { offsetOfAllocation } from "../src/allocation";
 
 if (process.env.PMEM_IS_PMEM_FORCE !== "1") throw new Error("run with PMEM_IS_PMEM_FORCE=1 in the environment (libpmem reads it when it loads)");
 const path = `/dev/shm/memory-pool-split-${process.pid}.pool`;
@@ -48,7 +50,7 @@ const bodies: Record<string, () => void> = {
   },
   core: () => {
     const allocation = pool.allocate(64);
-    native.persistPmemAllocation(pool.handle, allocation.offset, allocation.id, 0, 64);
+    native.persistPmemAllocation(handleOf(pool), offsetOfAllocation(allocation), allocation.id, 0, 64);
     allocation.free();
   },
   floor: () => {

@@ -145,6 +145,28 @@ export function providePoolRelease(release: Release): void {
   releaseIn = release;
 }
 
+/*
+ * What a handle reads of its pool (pool.ts's epochOf, destroyedHere, holdsIn, stillHoldsIn,
+ * stackNoteIn: module functions over its private members, which no caller can reach from a pool).
+ */
+type PoolReads = {
+  epoch: (pool: NativePool) => number;
+  destroyed: (pool: NativePool) => boolean;
+  holds: (pool: NativePool, offset: number, id: number) => boolean;
+  stillHolds: (pool: NativePool, offset: number, id: number) => boolean;
+  stackNote: (pool: NativePool, id: number, offset: number) => string;
+};
+let epochOf: PoolReads["epoch"];
+let destroyedHere: PoolReads["destroyed"];
+let holdsIn: PoolReads["holds"];
+let stillHoldsIn: PoolReads["stillHolds"];
+let stackNoteIn: PoolReads["stackNote"];
+/** @internal pool.ts, as it loads: what a handle reads of its pool (the first call only; any later one throws). */
+export function providePoolReads(reads: PoolReads): void {
+  if (epochOf !== undefined) throw new UnsupportedOperationError("the pools' reads are provided once");
+  ({ epoch: epochOf, destroyed: destroyedHere, holds: holdsIn, stillHolds: stillHoldsIn, stackNote: stackNoteIn } = reads);
+}
+
 /** @internal whether `value` is an allocation a pool made, of any kind (what `instanceof PoolAllocation` means to ask). */
 export function isPoolAllocation(value: unknown): value is PoolAllocation {
   return typeof value === "object" && value !== null && hasPoolFields(value);
@@ -183,7 +205,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     this.#size = size;
     this.#offset = offset;
     this.#id = id;
-    this.#epoch = pool.epoch;
+    this.#epoch = epochOf(pool);
     this.#endCount = endCount;
     this.#aliveAtEnds = endCount === undefined ? -1 : endCount.ends;
   }
@@ -230,11 +252,6 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     return this.#size;
   }
 
-  /** @internal granule offset of the block in its pool. */
-  get offset(): number {
-    return this.#offset;
-  }
-
   /** The pool's number for this allocation: a block freed by pointer and reused gets a new one. */
   get id(): number {
     return this.#id;
@@ -248,7 +265,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
   /** Whether the memory is still this allocation's. */
   get alive(): boolean {
     if (!(typeof this === "object" && this !== null && #freed in this)) throw foreignAllocation("allocation.alive", this);
-    return !this.#freed && this.#epoch === this.#pool.epoch && !this.#pool.destroyed && this.#pool.stillHolds(this.#offset, this.#id);
+    return !this.#freed && this.#epoch === epochOf(this.#pool) && !destroyedHere(this.#pool) && stillHoldsIn(this.#pool, this.#offset, this.#id);
   }
 
   /** Returns the block to its pool. A second free is a DoubleFreeError. */
@@ -281,9 +298,9 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   /** Throws unless this handle may still be freed. */
   #assertFreeable(): void {
-    if (this.#freed) throw new DoubleFreeError(`double free: ${this.#describe()} was already freed${this.#pool.stackNote(this.#id, this.#offset)}`);
-    if (this.#pool.destroyed) throw new UseAfterFreeError(`cannot free ${this.#describe()}: pool '${this.#pool.name}' was destroyed`);
-    if (this.#epoch !== this.#pool.epoch) throw new UseAfterFreeError(`cannot free ${this.#describe()}: pool '${this.#pool.name}' was reset`);
+    if (this.#freed) throw new DoubleFreeError(`double free: ${this.#describe()} was already freed${stackNoteIn(this.#pool, this.#id, this.#offset)}`);
+    if (destroyedHere(this.#pool)) throw new UseAfterFreeError(`cannot free ${this.#describe()}: pool '${this.#pool.name}' was destroyed`);
+    if (this.#epoch !== epochOf(this.#pool)) throw new UseAfterFreeError(`cannot free ${this.#describe()}: pool '${this.#pool.name}' was reset`);
   }
 
   /**
@@ -317,14 +334,14 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     this.#assertKnownAlive(action);
     // Read before the core is asked: an end in between leaves the count moved, never a stale proof.
     const ends = this.#endCount === undefined ? -1 : this.#endCount.ends;
-    if (!this.#pool.holds(this.#offset, this.#id)) this.#freedElsewhere(action);
+    if (!holdsIn(this.#pool, this.#offset, this.#id)) this.#freedElsewhere(action);
     this.#aliveAtEnds = ends;
   }
 
   #assertKnownAlive(action: string): void {
     if (this.#freed) this.#useAfterFree(`cannot ${action} ${this.#describe()}: it was freed`);
-    if (this.#pool.destroyed) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: pool '${this.#pool.name}' was destroyed`);
-    if (this.#epoch !== this.#pool.epoch) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: pool '${this.#pool.name}' was reset`);
+    if (destroyedHere(this.#pool)) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: pool '${this.#pool.name}' was destroyed`);
+    if (this.#epoch !== epochOf(this.#pool)) throw new UseAfterFreeError(`cannot ${action} ${this.#describe()}: pool '${this.#pool.name}' was reset`);
   }
 
   #freedElsewhere(action: string): never {
@@ -334,7 +351,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   /** With trackHistory, the message says where the allocation was made and freed. */
   #useAfterFree(message: string): never {
-    throw new UseAfterFreeError(message + this.#pool.stackNote(this.#id, this.#offset));
+    throw new UseAfterFreeError(message + stackNoteIn(this.#pool, this.#id, this.#offset));
   }
 
   /** What the allocation is, for messages (describeHandle). */

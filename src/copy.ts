@@ -26,7 +26,7 @@ import {
 import { InvalidPointerError, OutOfBoundsError, describe } from "./errors";
 import { HostMemory } from "./native";
 import * as native from "./native";
-import { trackedPoolAt, tracksPmemMemory, type HostPool } from "./pool";
+import { baseOf, expectOkIn, handleOf, trackedPoolAt, tracksPmemMemory, type HostPool } from "./pool";
 import { streamOption, type GPUStream, type StreamOptions } from "./stream";
 import { byteLengthOf, optionsArg } from "./validate";
 
@@ -389,12 +389,12 @@ function intoPmem(dst: Endpoint, dstAddress: number, _src: Endpoint, srcAddress:
   const side = dst.side;
   if (isAllocation(side)) {
     // The handle's fields as the pool made them (own properties may shadow the getters).
-    const status = native.memcpyPersistIntoPmem(pool.handle, offsetOfAllocation(side), idOfAllocation(side), dstAddress - addressOfAllocation(side), srcAddress as Pointer, length);
+    const status = native.memcpyPersistIntoPmem(handleOf(pool), offsetOfAllocation(side), idOfAllocation(side), dstAddress - addressOfAllocation(side), srcAddress as Pointer, length);
     if (status === native.Status.useAfterFree) endedElsewhere(side, "copy into");
-    pool.expectOk(status);
+    expectOkIn(pool, status);
     return;
   }
-  pool.expectOk(native.memcpyPersistPmem(pool.handle, dstAddress - pool.base, srcAddress as Pointer, length));
+  expectOkIn(pool, native.memcpyPersistPmem(handleOf(pool), dstAddress - baseOf(pool), srcAddress as Pointer, length));
 }
 
 /**
@@ -403,7 +403,7 @@ function intoPmem(dst: Endpoint, dstAddress: number, _src: Endpoint, srcAddress:
  * copies take the staged pageable path.
  */
 function pmemDmaMemory(pool: NonNullable<Endpoint["pool"]>, deviceId: number): number {
-  return native.pmemRegisteredForDma(pool.handle, deviceId) ? HostMemory.pinned : HostMemory.pageable;
+  return native.pmemRegisteredForDma(handleOf(pool), deviceId) ? HostMemory.pinned : HostMemory.pageable;
 }
 
 /**
@@ -414,10 +414,10 @@ function deviceToPmem(dst: Endpoint, dstAddress: number, src: Endpoint, srcAddre
   const pool = dst.pool!;
   stream?.synchronize(); // the checkpoint reads what work queued on the stream writes
   // One call: DMA into the registered mapping, pipelined with the flushes (zig/src/gpu/checkpoint.zig).
-  if (pool.expectOk(native.checkpointPmem(pool.handle, src.deviceId, dstAddress - pool.base, srcAddress as Pointer, length)) === 1) return;
+  if (expectOkIn(pool, native.checkpointPmem(handleOf(pool), src.deviceId, dstAddress - baseOf(pool), srcAddress as Pointer, length)) === 1) return;
   native.copyDeviceToHost(src.deviceId, dstAddress as Pointer, srcAddress as Pointer, length, pmemDmaMemory(pool, src.deviceId), stream?.handle ?? null);
   stream?.synchronize(); // on a stream the DMA is queued: the bytes must land before they are persisted
-  pool.expectOk(native.persistPmem(pool.handle, dstAddress - pool.base, length));
+  expectOkIn(pool, native.persistPmem(handleOf(pool), dstAddress - baseOf(pool), length));
 }
 
 /** A restore from persistent memory: one DMA from the registered mapping to the device. */

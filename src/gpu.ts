@@ -15,7 +15,7 @@ import { GPUDebug } from "./gpu_debug";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
 import { allocationIdOf } from "./native";
 import * as native from "./native";
-import { allocInCore, allocOffsetIn, endedIn, foreignPool, NATIVE_STEPS, NativePool, releaseAddressIn, releaseIn, tookCoreId, type PoolCalls, type PoolSteps } from "./pool";
+import { addressIn, allocInCore, allocOffsetIn, assertOwnAllocationIn, baseOf, endedIn, expectOkIn, failureIn, foreignPool, handleOf, lastTaggedIdOf, liveBlockIn, liveIdIn, NATIVE_STEPS, NativePool, offsetIn, releaseAddressIn, releaseIn, tookCoreId, type PoolCalls, type PoolSteps } from "./pool";
 import { checkReceivers } from "./receiver";
 import { GPUStream, streamOf, type StreamOptions } from "./stream";
 import { pointerArg, sizeArg } from "./validate";
@@ -117,11 +117,11 @@ export class GPUMemoryPool extends NativePool {
     const stream = streamOf(options);
     if (debug === undefined) {
       const offset = this.#allocOffset(size, stream);
-      return new GPUAllocation(this, this.addressOf(offset), size, offset, this.lastTaggedId, MADE_BY_POOL);
+      return new GPUAllocation(this, addressIn(this, offset), size, offset, lastTaggedIdOf(this), MADE_BY_POOL);
     }
     const offset = this.#allocOffset(debug.blockBytes(size), stream);
-    const id = allocationIdOf(this.lastTaggedId);
-    const ptr = debug.allocated(offset, this.addressOf(offset), id, size, stream?.handle ?? null);
+    const id = allocationIdOf(lastTaggedIdOf(this));
+    const ptr = debug.allocated(offset, addressIn(this, offset), id, size, stream?.handle ?? null);
     return new GPUAllocation(this, ptr as Pointer, size, offset, id, MADE_BY_POOL);
   }
 
@@ -130,16 +130,16 @@ export class GPUMemoryPool extends NativePool {
     if (!(typeof this === "object" && this !== null && #allocOffset in this)) throw foreignPool("pool.allocateRaw", this);
     const debug = this.#gpuDebug;
     const stream = streamOf(options);
-    if (debug === undefined) return this.addressOf(this.#allocOffset(size, stream));
+    if (debug === undefined) return addressIn(this, this.#allocOffset(size, stream));
     const offset = this.#allocOffset(debug.blockBytes(size), stream);
-    return debug.allocated(offset, this.addressOf(offset), allocationIdOf(this.lastTaggedId), size, stream?.handle ?? null);
+    return debug.allocated(offset, addressIn(this, offset), allocationIdOf(lastTaggedIdOf(this)), size, stream?.handle ?? null);
   }
 
   #allocOffset(size: number, stream: GPUStream | undefined): number {
     if (stream === undefined) return allocOffsetIn(this, size);
     const bytes = sizeArg(size);
-    const offset = allocInCore(this, () => native.allocOnStream(this.handle, bytes, stream.handle));
-    if (offset < 0) throw this.failure(offset);
+    const offset = allocInCore(this, () => native.allocOnStream(handleOf(this), bytes, stream.handle));
+    if (offset < 0) throw failureIn(this, offset);
     tookCoreId(this);
     return offset;
   }
@@ -151,7 +151,7 @@ export class GPUMemoryPool extends NativePool {
     if (typeof target === "number") {
       const debug = this.#gpuDebug;
       if (debug !== undefined) {
-        const damage = this.#freeChecked(this.offsetOf(target - debug.canaryBytes), 0, stream);
+        const damage = this.#freeChecked(offsetIn(this, target - debug.canaryBytes), 0, stream);
         if (damage !== undefined) throw damage;
         return;
       }
@@ -160,17 +160,17 @@ export class GPUMemoryPool extends NativePool {
         if (offset >= 0) endedIn(this, offset);
         return;
       }
-      this.expectOk(native.freeOnStream(this.handle, this.offsetOf(target), 0, stream.handle));
+      expectOkIn(this, native.freeOnStream(handleOf(this), offsetIn(this, target), 0, stream.handle));
       return;
     }
     if (!isGPUAllocation(target)) throw new InvalidPointerError(`deallocate takes a GPUAllocation or a device address, not ${typeof target}`);
-    this.assertOwnAllocation(target);
+    assertOwnAllocationIn(this, target);
     target.free(options);
   }
 
   #releaseOnStream(offset: number, id: number, stream: GPUStream): MemoryPoolError | undefined {
     if (this.#gpuDebug !== undefined) return this.#freeChecked(offset, id, stream);
-    this.expectOk(native.freeOnStream(this.handle, offset, id, stream.handle));
+    expectOkIn(this, native.freeOnStream(handleOf(this), offset, id, stream.handle));
     return undefined;
   }
 
@@ -180,10 +180,10 @@ export class GPUMemoryPool extends NativePool {
    */
   #freeChecked(blockOffset: number, id: number, stream: GPUStream | undefined): MemoryPoolError | undefined {
     const debug = this.#gpuDebug!;
-    const live = this.liveIdAt(blockOffset);
+    const live = liveIdIn(this, blockOffset);
     const damage = live !== 0 && (id === 0 || live === id) ? debug.freeing(blockOffset, stream?.handle ?? null) : undefined;
-    if (stream === undefined) this.expectOk(native.free(this.handle, blockOffset, id));
-    else this.expectOk(native.freeOnStream(this.handle, blockOffset, id, stream.handle));
+    if (stream === undefined) expectOkIn(this, native.free(handleOf(this), blockOffset, id));
+    else expectOkIn(this, native.freeOnStream(handleOf(this), blockOffset, id, stream.handle));
     debug.freed(blockOffset);
     return damage;
   }
@@ -191,7 +191,7 @@ export class GPUMemoryPool extends NativePool {
   /** A GPUAllocation over a live block of this pool, e.g. an address received from a Worker. */
   fromPointer(address: number): GPUAllocation {
     const canary = this.#gpuDebug?.canaryBytes ?? 0;
-    const { offset, size, id } = this.liveBlock(pointerArg("fromPointer", address) - canary);
+    const { offset, size, id } = liveBlockIn(this, pointerArg("fromPointer", address) - canary);
     return new GPUAllocation(this, address as Pointer, size - 2 * canary, offset, id, MADE_BY_POOL);
   }
 
@@ -215,7 +215,7 @@ export class GPUMemoryPool extends NativePool {
   exportAllocation(allocation: GPUAllocation): GPUIPCHandle {
     if (!isGPUAllocation(allocation) || poolOfAllocation(allocation) !== this) throw new InvalidPointerError("exportAllocation takes a GPUAllocation of this pool");
     // The fields as the pool made them (own properties may shadow the getters).
-    return exportAllocation({ pool: this, offset: offsetOfAllocation(allocation), ptr: addressOfAllocation(allocation), size: sizeOfAllocation(allocation), deviceId: this.config.deviceId, assertUsable: (action) => assertLive(allocation, action) });
+    return exportAllocation({ pool: { handle: handleOf(this), base: baseOf(this) }, offset: offsetOfAllocation(allocation), ptr: addressOfAllocation(allocation), size: sizeOfAllocation(allocation), deviceId: this.config.deviceId, assertUsable: (action) => assertLive(allocation, action) });
   }
 
   /** A new stream on this pool's device. */

@@ -28,21 +28,17 @@ export function allocationLine(kind: string, allocation: AllocationLike): string
 interface PoolLike {
   readonly name: string;
   readonly kind: string;
-  readonly base: number;
-  readonly destroyed: boolean;
   readonly config: { readonly allocatorType: string; readonly blockSize: number };
-  readableStats(): { bytesInUse: number; liveAllocations: number; bytesReserved: number } | "destroyed" | "ownedByAnotherThread";
 }
 
 /** `CPUMemoryPool 'main' (cpu, Variable): 3 live allocations, 2.93 KiB in use, 1.00 MiB reserved at 0x7f3a12340000`. */
-export function poolLine(className: string, pool: PoolLike): string {
+export function poolLine(className: string, pool: PoolLike, base: number, stats: { bytesInUse: number; liveAllocations: number; bytesReserved: number } | "destroyed" | "ownedByAnotherThread"): string {
   const allocator = pool.config.allocatorType === "FixedSize" ? `FixedSize ${bytes(pool.config.blockSize)}` : pool.config.allocatorType;
   const head = `${className} '${pool.name}' (${pool.kind}, ${allocator})`;
-  const stats = pool.destroyed ? "destroyed" : pool.readableStats();
   if (stats === "destroyed") return `${head}: destroyed`;
-  if (stats === "ownedByAnotherThread") return `${head}: another thread's (threadSafety "none") at ${hex(pool.base)}`;
+  if (stats === "ownedByAnotherThread") return `${head}: another thread's (threadSafety "none") at ${hex(base)}`;
   const live = `${stats.liveAllocations} live allocation${stats.liveAllocations === 1 ? "" : "s"}`;
-  return `${head}: ${live}, ${bytes(stats.bytesInUse)} in use, ${bytes(stats.bytesReserved)} reserved at ${hex(pool.base)}`;
+  return `${head}: ${live}, ${bytes(stats.bytesInUse)} in use, ${bytes(stats.bytesReserved)} reserved at ${hex(base)}`;
 }
 
 /** `GPUStream 0x55d0c0a1b2c0 on device 0`, and "(destroyed)". */

@@ -13,7 +13,7 @@ import { ABI, CONFIG_FIELDS, encodeName, PoolKind } from "./native";
 import * as native from "./native";
 import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
-import { constructPool, CPUMemoryPool, destroyPoolObject, onPoolDestroyed, reportLeaksOf, PinnedMemoryPool, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
+import { constructPool, CPUMemoryPool, destroyedHere, destroyPoolObject, onPoolDestroyed, PinnedMemoryPool, poolExists, readableStatsOf, reportLeaksOf, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
 import { watchForShowStats } from "./show_stats";
 import { writeReport } from "./stderr";
 import { bytes, type MemoryStats } from "./stats";
@@ -264,9 +264,9 @@ export class MemoryPoolManager {
     const when = Bun.isMainThread ? "process exit" : "Worker exit";
     process.on("exit", () => {
       for (const pool of this.#pools.values()) {
-        if (pool.destroyed || !pool.config.leakReport || pool instanceof GPUMemoryPool || !this.#made.has(pool)) continue;
+        if (destroyedHere(pool) || !pool.config.leakReport || pool instanceof GPUMemoryPool || !this.#made.has(pool)) continue;
         if (!Bun.isMainThread && pool.config.threadSafety !== "none") continue;
-        if (!pool.exists()) continue;
+        if (!poolExists(pool)) continue;
         try {
           reportLeaksOf(pool, when);
         } catch (err) {
@@ -349,7 +349,7 @@ export class MemoryPoolManager {
     let first: unknown;
     for (const pool of [...this.#pools.values()]) {
       if (!this.#made.has(pool)) continue; // found with getPool: its maker's to destroy
-      if (pool.destroyed || !pool.exists()) continue; // destroyed here, or by another Worker
+      if (destroyedHere(pool) || !poolExists(pool)) continue; // destroyed here, or by another Worker
       try {
         destroyPoolObject(pool); // this object's pool, not one another Worker made under its name since
       } catch (err) {
@@ -398,7 +398,7 @@ export class MemoryPoolManager {
 
   /** One table of every pool in the process: what each holds, reserves and wastes. */
   getStatsString(): string {
-    const listed = this.#everyPool().map((pool) => ({ pool, stats: pool.readableStats() }));
+    const listed = this.#everyPool().map((pool) => ({ pool, stats: readableStatsOf(pool) }));
     const rows = listed.flatMap(({ pool, stats }) => (typeof stats === "string" ? [] : [{ pool, stats }]));
     // Another thread's "none" pools are named, without figures: only their owner may read them.
     const elsewhere = listed.filter(({ stats }) => stats === "ownedByAnotherThread").map(({ pool }) => pool);
@@ -480,7 +480,7 @@ export class MemoryPoolManager {
    * doubles, so its cost per pool adopted stays constant.
    */
   #sweep(): void {
-    for (const [name, pool] of this.#pools) if (pool.destroyed || !pool.exists()) this.#pools.delete(name);
+    for (const [name, pool] of this.#pools) if (destroyedHere(pool) || !poolExists(pool)) this.#pools.delete(name);
     this.#sweepAt = Math.max(64, 2 * this.#pools.size);
   }
 
@@ -514,7 +514,7 @@ export class MemoryPoolManager {
    */
   #live(name: string): MemoryPool | undefined {
     const pool = this.#pools.get(name);
-    if (pool === undefined || (!pool.destroyed && pool.exists())) return pool;
+    if (pool === undefined || (!destroyedHere(pool) && poolExists(pool))) return pool;
     this.#pools.delete(name);
     return undefined;
   }

@@ -14,7 +14,7 @@ import type { LeakInfo } from "./debug/report";
 import type { PoolConfig } from "./config";
 import { describe, InvalidArgumentError, InvalidPointerError, InvalidSizeError, PMEMRootError } from "./errors";
 import { encodeName, GRANULE_BYTES, Status } from "./native";
-import { allocInCore, destroyPoolObject, endedIn, foreignPool, HOST_STEPS, HostPool, trackAddresses, type PoolSteps } from "./pool";
+import { addressSpaceOf, allocInCore, assertOwnAllocationIn, baseOf, debugOf, destroyPoolObject, endedIn, expectOkIn, failureIn, foreignPool, handleOf, HOST_STEPS, HostPool, trackAddresses, tracksAllocations, type PoolSteps } from "./pool";
 import { checkReceivers } from "./receiver";
 import { booleanOption, byteLengthOf, isArrayBuffer, isWellFormedName, optionsArg, sizeArg } from "./validate";
 import * as native from "./native";
@@ -123,16 +123,16 @@ export class PMEMMemoryPool extends HostPool {
     if (isAllocation(target)) {
       const len = this.#allocationRange(target, length, offset, how.action);
       // One call checks the allocation (offset and id) and acts: never on the block's next allocation.
-      if (len !== 0) this.#expectHeld(target, how.action, how.allocation(this.handle, offsetOfAllocation(target), idOfAllocation(target), offset, len));
+      if (len !== 0) this.#expectHeld(target, how.action, how.allocation(handleOf(this), offsetOfAllocation(target), idOfAllocation(target), offset, len));
       return;
     }
     const start = this.#viewStart(target, length, offset, how.action);
-    if (this.#rangeLength !== 0) this.expectOk(how.range(this.handle, start, this.#rangeLength));
+    if (this.#rangeLength !== 0) expectOkIn(this, how.range(handleOf(this), start, this.#rangeLength));
   }
 
   /** Waits until everything flushed so far is durable. */
   drain(): void {
-    this.expectOk(native.drainPmem(this.handle));
+    expectOkIn(this, native.drainPmem(handleOf(this)));
   }
 
   /**
@@ -149,13 +149,13 @@ export class PMEMMemoryPool extends HostPool {
       if (bytes === 0) return;
       const from = addressOf((ArrayBuffer.isView(source) ? source : new Uint8Array(source)) as DataView);
       // The core checks it again against the allocation it holds now, in the same call as the copy.
-      this.#expectHeld(target, "copy into", native.memcpyPersistIntoPmem(this.handle, offsetOfAllocation(target), idOfAllocation(target), offset, from, bytes));
+      this.#expectHeld(target, "copy into", native.memcpyPersistIntoPmem(handleOf(this), offsetOfAllocation(target), idOfAllocation(target), offset, from, bytes));
       return;
     }
     const start = this.#viewStart(target, bytes, offset, "copy into"); // checks that the copy fits the target
     if (bytes === 0) return;
     const from = addressOf((ArrayBuffer.isView(source) ? source : new Uint8Array(source)) as DataView);
-    this.expectOk(native.memcpyPersistPmem(this.handle, start, from, bytes));
+    expectOkIn(this, native.memcpyPersistPmem(handleOf(this), start, from, bytes));
   }
 
   /**
@@ -174,7 +174,7 @@ export class PMEMMemoryPool extends HostPool {
   /** Throws for a status of a call on `allocation`: UseAfterFreeError (the handle is then dead) where the core says the block no longer holds it. */
   #expectHeld(allocation: Allocation, action: string, status: number): void {
     if (status === Status.useAfterFree) endedElsewhere(allocation, action);
-    this.expectOk(status);
+    expectOkIn(this, status);
   }
 
   #rangeLength = 0;
@@ -186,13 +186,13 @@ export class PMEMMemoryPool extends HostPool {
       if (len === 0) {
         // Nothing to write back (and an empty view may have no address), but a closed pool, or another
         // thread's, is refused as for any range: a drain is the one core call that checks it and writes nothing.
-        this.expectOk(native.drainPmem(this.handle));
+        expectOkIn(this, native.drainPmem(handleOf(this)));
         return 0;
       }
-      const start = addressOf(target as DataView) - this.base;
+      const start = addressOf(target as DataView) - baseOf(this);
       // A view of other memory (a plain array, another pool's block) has no offset in this file: said
       // here as such, where the core would name an offset made of two unrelated addresses.
-      if (start >= 0 && start + byteLengthOf(target) <= this.addressSpace) return start + offset;
+      if (start >= 0 && start + byteLengthOf(target) <= addressSpaceOf(this)) return start + offset;
     }
     throw new InvalidPointerError(`cannot ${action} ${describe(target)}: pool '${this.name}' takes an Allocation of its own or a view of one`);
   }
@@ -217,7 +217,7 @@ export class PMEMMemoryPool extends HostPool {
    */
   #assertOwnAsFarAsKnown(allocation: Allocation, action: string): void {
     assertLiveAsFarAsKnown(allocation, action);
-    this.assertOwnAllocation(allocation);
+    assertOwnAllocationIn(this, allocation);
   }
 
   /**
@@ -240,8 +240,8 @@ export class PMEMMemoryPool extends HostPool {
       id = idOfAllocation(allocation);
     }
     // The block the root names now: freed by the call where freePrevious asks, and then its views must die.
-    const previous = freePrevious ? this.#offsetOrNone(native.pmemRootOffset(this.handle, encoded)) : 0;
-    this.expectOk(native.setPmemRoot(this.handle, encoded, offset, id, freePrevious === true));
+    const previous = freePrevious ? this.#offsetOrNone(native.pmemRootOffset(handleOf(this), encoded)) : 0;
+    expectOkIn(this, native.setPmemRoot(handleOf(this), encoded, offset, id, freePrevious === true));
     this.#freedByCore(previous, offset);
   }
 
@@ -265,8 +265,8 @@ export class PMEMMemoryPool extends HostPool {
       id = idOfAllocation(child);
     }
     const word = this.#wordOffset(byteOffset);
-    const previous = freePrevious ? this.#offsetOrNone(native.pmemLinked(this.handle, offsetOfAllocation(parent), idOfAllocation(parent), word)) : 0;
-    this.expectOk(native.linkPmem(this.handle, offsetOfAllocation(parent), idOfAllocation(parent), word, offset, id, freePrevious === true));
+    const previous = freePrevious ? this.#offsetOrNone(native.pmemLinked(handleOf(this), offsetOfAllocation(parent), idOfAllocation(parent), word)) : 0;
+    expectOkIn(this, native.linkPmem(handleOf(this), offsetOfAllocation(parent), idOfAllocation(parent), word, offset, id, freePrevious === true));
     this.#freedByCore(previous, offset);
   }
 
@@ -284,14 +284,14 @@ export class PMEMMemoryPool extends HostPool {
   #freedByCore(previous: number, kept: number): void {
     if (previous === 0 || previous === kept) return;
     endedIn(this, previous);
-    if (this.tracking) this.debug!.freed(previous);
+    if (tracksAllocations(this)) debugOf(this)!.freed(previous);
   }
 
   /** The allocation the link at `byteOffset` of `parent` names, or undefined where the word is 0 (no link). */
   linked(parent: Allocation, byteOffset: number): Allocation | undefined {
     this.#assertUsable(parent, "read a link of");
-    const offset = this.expectOk(native.pmemLinked(this.handle, offsetOfAllocation(parent), idOfAllocation(parent), this.#wordOffset(byteOffset)));
-    return offset === 0 ? undefined : this.fromPointer(this.base + offset * GRANULE_BYTES);
+    const offset = expectOkIn(this, native.pmemLinked(handleOf(this), offsetOfAllocation(parent), idOfAllocation(parent), this.#wordOffset(byteOffset)));
+    return offset === 0 ? undefined : this.fromPointer(baseOf(this) + offset * GRANULE_BYTES);
   }
 
   /**
@@ -301,7 +301,7 @@ export class PMEMMemoryPool extends HostPool {
    */
   commitUnpublished(allocation: Allocation): void {
     this.#assertUsable(allocation, "commit");
-    this.expectOk(native.commitUnpublishedPmem(this.handle, offsetOfAllocation(allocation), idOfAllocation(allocation)));
+    expectOkIn(this, native.commitUnpublishedPmem(handleOf(this), offsetOfAllocation(allocation), idOfAllocation(allocation)));
   }
 
   /** A link's byte offset as the core takes it (it checks the range); not a number: NaN, refused there. */
@@ -312,8 +312,8 @@ export class PMEMMemoryPool extends HostPool {
   /** The allocation published as `name`, or undefined where there is no such root. */
   getRoot(name: string): Allocation | undefined {
     const encoded = rootName(name);
-    const offset = this.expectOk(native.pmemRootOffset(this.handle, encoded));
-    return offset === 0 ? undefined : this.fromPointer(this.base + offset * GRANULE_BYTES);
+    const offset = expectOkIn(this, native.pmemRootOffset(handleOf(this), encoded));
+    return offset === 0 ? undefined : this.fromPointer(baseOf(this) + offset * GRANULE_BYTES);
   }
 
   /**
@@ -329,18 +329,18 @@ export class PMEMMemoryPool extends HostPool {
     const bytes = sizeArg(size);
     // The block the root names now: where the core grows the root (an earlier version of the
     // program made it smaller), it frees this one in the same step, and its views here must die.
-    const previous = this.#offsetOrNone(native.pmemRootOffset(this.handle, encoded));
-    const offset = this.expectOk(allocInCore(this, () => native.pmemRootOrNew(this.handle, encoded, bytes)));
+    const previous = this.#offsetOrNone(native.pmemRootOffset(handleOf(this), encoded));
+    const offset = expectOkIn(this, allocInCore(this, () => native.pmemRootOrNew(handleOf(this), encoded, bytes)));
     this.#freedByCore(previous, offset);
-    return this.fromPointer(this.base + offset * GRANULE_BYTES);
+    return this.fromPointer(baseOf(this) + offset * GRANULE_BYTES);
   }
 
   /** The names of every root. */
   roots(): string[] {
     const names: string[] = [];
     for (let index = 0; ; index++) {
-      const name = native.pmemRootName(this.handle, index);
-      if (typeof name === "number") throw this.failure(name);
+      const name = native.pmemRootName(handleOf(this), index);
+      if (typeof name === "number") throw failureIn(this, name);
       if (name === "") return names; // past the last root (a name has at least one byte)
       names.push(name);
     }
@@ -357,7 +357,7 @@ export class PMEMMemoryPool extends HostPool {
     const found: Allocation[] = [];
     for (const offset of this.#listed(unreachable === true).sort()) {
       try {
-        found.push(this.fromPointer(this.base + offset * GRANULE_BYTES));
+        found.push(this.fromPointer(baseOf(this) + offset * GRANULE_BYTES));
       } catch (err) {
         // Another Worker freed it since the core listed it (a shared pool): it is no longer there to list.
         if (!(err instanceof InvalidPointerError)) throw err;
@@ -370,10 +370,10 @@ export class PMEMMemoryPool extends HostPool {
   #listed(unreachable: boolean): Uint32Array {
     const list = unreachable ? native.listUnreachableOffsets : native.listLiveOffsets;
     let offsets = new Uint32Array(1024);
-    let count = this.expectOk(list(this.handle, offsets, offsets.length));
+    let count = expectOkIn(this, list(handleOf(this), offsets, offsets.length));
     while (count > offsets.length) {
       offsets = new Uint32Array(count);
-      count = this.expectOk(list(this.handle, offsets, offsets.length));
+      count = expectOkIn(this, list(handleOf(this), offsets, offsets.length));
     }
     return offsets.subarray(0, count);
   }
@@ -383,7 +383,7 @@ export class PMEMMemoryPool extends HostPool {
    * at close; committed ones no root reaches, left in the file), not the published data.
    */
   #leaked(): LeakInfo[] {
-    const unreachable = new Set(Array.from(this.#listed(true), (offset) => this.base + offset * GRANULE_BYTES));
+    const unreachable = new Set(Array.from(this.#listed(true), (offset) => baseOf(this) + offset * GRANULE_BYTES));
     return this.getLeaks().filter((leak) => unreachable.has(leak.ptr));
   }
 

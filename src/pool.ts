@@ -6,7 +6,7 @@
  * (src/debug/), which a pool without debug switches never calls.
  */
 import { ptr as addressOf, toArrayBuffer, type Pointer } from "bun:ffi";
-import { addressOfAllocation, Allocation, idOfAllocation, isAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, provideHostViews, providePoolRelease, sizeOfAllocation, type EndCount } from "./allocation";
+import { addressOfAllocation, Allocation, idOfAllocation, isAllocation, MADE_BY_POOL, offsetOfAllocation, PoolAllocation, poolOfAllocation, provideHostViews, providePoolReads, providePoolRelease, sizeOfAllocation, type EndCount } from "./allocation";
 import type { PoolConfig } from "./config";
 import { History, type HistoryEvent } from "./debug/history";
 import { describeAllocation, describeBoundaryViolation, describeWriteAfterFree, leakReport, stackSection, type LeakInfo } from "./debug/report";
@@ -182,6 +182,56 @@ export let destroyPoolObject: (pool: NativePool) => void;
 /** Writes the leak report to stderr where anything is still allocated; returns it. */
 export let reportLeaksOf: (pool: NativePool, when: string) => string | undefined;
 
+/*
+ * What the library's own files read of a pool, and the checks they ask of it: module functions
+ * over its private fields and methods, as the calls above. Members they were (`pool.handle`,
+ * `pool.base`, `pool.holds(offset, id)`...), reachable from JavaScript, though the API names none.
+ */
+/** The core's handle. */
+export let handleOf: (pool: NativePool) => number;
+/** The address of the arena's first byte (a device address for GPU pools). */
+export let baseOf: (pool: NativePool) => number;
+/** The bytes of address space the arena spans. */
+export let addressSpaceOf: (pool: NativePool) => number;
+/** Incremented by reset(): allocations from an older epoch are dead. */
+export let epochOf: (pool: NativePool) => number;
+/** Whether this thread destroyed the pool (another Worker may have: see poolExists). */
+export let destroyedHere: (pool: NativePool) => boolean;
+/** The id of the allocation allocOffsetIn made last; its top bit set where it has guard pages. */
+export let lastTaggedIdOf: (pool: NativePool) => number;
+/** The TypeScript half of the debug layer, where a switch that acts here is on (host pools). */
+export let debugOf: (pool: NativePool) => DebugTracker | undefined;
+/** Whether the debug layer keeps a record of every allocation (history, leaks, safeViews' reports): it hears of each allocate and free. */
+export let tracksAllocations: (pool: NativePool) => boolean;
+/** A host pool's constructor, once: its debug layer (DebugTracker). */
+let trackWith: (pool: NativePool, debug: DebugTracker) => void;
+/** The pool's history ring (made on first use). */
+let eventsOf: (pool: NativePool) => History;
+/** The address of granule `offset`. */
+export let addressIn: (pool: NativePool, offset: number) => Pointer;
+/** The granule offset of an address this pool gave out; InvalidPointerError otherwise. */
+export let offsetIn: (pool: NativePool, address: number) => number;
+/** The id of the allocation at `offset`, 0 where the block is free; a refused call throws its typed error. */
+export let liveIdIn: (pool: NativePool, offset: number) => number;
+/** The size and id of the live block at `address`; InvalidPointerError where none starts there. */
+export let liveBlockIn: (pool: NativePool, address: number) => { offset: number; size: number; id: number };
+/** Whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
+export let holdsIn: (pool: NativePool, offset: number, id: number) => boolean;
+/** As holdsIn, but false where another Worker destroyed the pool (for `alive` and the leak watch). */
+export let stillHoldsIn: (pool: NativePool, offset: number, id: number) => boolean;
+/** Whether the pool still exists (another Worker may have destroyed it; destroyedHere says only this thread did). */
+export let poolExists: (pool: NativePool) => boolean;
+/** The typed error for a failed status (PoolNotFoundError once destroyed). */
+export let failureIn: (pool: NativePool, status: number) => MemoryPoolError;
+/** Throws for a negative status, returns others. */
+export let expectOkIn: (pool: NativePool, status: number) => number;
+/** Throws InvalidPointerError where `allocation` is a live pool's other than this one. */
+export let assertOwnAllocationIn: (pool: NativePool, allocation: PoolAllocation) => void;
+/** A note for error messages: where allocation `id` at granule `offset` was made and freed (trackHistory). */
+export let stackNoteIn: (pool: NativePool, id: number, offset: number) => string;
+/** The statistics, or why there are none (for tables of every pool in the process). */
+export let readableStatsOf: (pool: NativePool) => MemoryStats | "destroyed" | "ownedByAnotherThread";
+
 /**
  * What a kind of pool does beyond NativePool's own steps, as functions of the pool: its class's
  * private methods, handed to NativePool's constructor. Members they were: `pool.ended(offset)`
@@ -212,7 +262,7 @@ export const NATIVE_STEPS: PoolSteps = {
   release: undefined,
   beforeDestroy: () => undefined,
   afterDestroy: () => {},
-  lostWithHandle: (pool, offset, id) => pool.stillHolds(offset, id),
+  lostWithHandle: (pool, offset, id) => stillHoldsIn(pool, offset, id),
   leaked: (pool) => pool.getLeaks(),
 };
 
@@ -236,10 +286,10 @@ export abstract class NativePool {
   readonly #addressSpace: number;
   /** Granules the arena spans: every offset this pool gives out is below it. */
   readonly #granules: number;
-  /** @internal the TypeScript half of the debug layer, where a switch that acts here is on (host pools). */
-  debug: DebugTracker | undefined = undefined;
-  /** @internal the tracker keeps a record of every allocation (history, leaks, safeViews' reports): it hears of each allocate and free. */
-  tracking = false;
+  /** The TypeScript half of the debug layer, where a switch that acts here is on (host pools). */
+  #debug: DebugTracker | undefined = undefined;
+  /** The tracker keeps a record of every allocation (history, leaks, safeViews' reports): it hears of each allocate and free. */
+  #tracking = false;
   readonly #statsRecord = new Float64Array(STATS_FIELDS.length);
   readonly #calls: PoolCalls;
   /** Recent events: every one with trackHistory, violations and leaks always (made on first use). */
@@ -293,7 +343,33 @@ export abstract class NativePool {
     endedIn = (pool, offset) => pool.#steps.ended(pool, offset);
     destroyPoolObject = (pool) => pool.#destroy();
     reportLeaksOf = (pool, when) => pool.#reportLeaks(when);
+    handleOf = (pool) => pool.#handle;
+    baseOf = (pool) => pool.#base;
+    addressSpaceOf = (pool) => pool.#addressSpace;
+    epochOf = (pool) => pool.#epoch;
+    destroyedHere = (pool) => pool.#destroyed;
+    lastTaggedIdOf = (pool) => pool.#lastTaggedId;
+    debugOf = (pool) => pool.#debug;
+    tracksAllocations = (pool) => pool.#tracking;
+    trackWith = (pool, debug) => {
+      pool.#debug = debug;
+      pool.#tracking = debug.keepsRecords;
+    };
+    eventsOf = (pool) => pool.#events();
+    addressIn = (pool, offset) => pool.#addressOf(offset);
+    offsetIn = (pool, address) => pool.#offsetOf(address);
+    liveIdIn = (pool, offset) => pool.#liveIdAt(offset);
+    liveBlockIn = (pool, address) => pool.#liveBlock(address);
+    holdsIn = (pool, offset, id) => pool.#holds(offset, id);
+    stillHoldsIn = (pool, offset, id) => pool.#stillHolds(offset, id);
+    poolExists = (pool) => pool.#exists();
+    failureIn = (pool, status) => pool.#failure(status);
+    expectOkIn = (pool, status) => pool.#expectOk(status);
+    assertOwnAllocationIn = (pool, allocation) => pool.#assertOwnAllocation(allocation);
+    stackNoteIn = (pool, id, offset) => pool.#stackNote(id, offset);
+    readableStatsOf = (pool) => pool.#readableStats();
     providePoolRelease(releaseIn);
+    providePoolReads({ epoch: epochOf, destroyed: destroyedHere, holds: holdsIn, stillHolds: stillHoldsIn, stackNote: stackNoteIn });
   }
 
   /** @internal pools are made by MemoryPoolManager */
@@ -321,36 +397,6 @@ export abstract class NativePool {
     return this.#config;
   }
 
-  /** @internal the core's handle. */
-  get handle(): number {
-    return this.#handle;
-  }
-
-  /** @internal address of the arena's first byte (a device address for GPU pools). */
-  get base(): number {
-    return this.#base;
-  }
-
-  /** @internal bytes of address space the arena spans. */
-  get addressSpace(): number {
-    return this.#addressSpace;
-  }
-
-  /** @internal incremented by reset(): allocations from an older epoch are dead. */
-  get epoch(): number {
-    return this.#epoch;
-  }
-
-  /** @internal whether this thread destroyed the pool (another Worker may have: see exists()). */
-  get destroyed(): boolean {
-    return this.#destroyed;
-  }
-
-  /** @internal the id of the allocation allocOffset made last; its top bit set where it has guard pages. */
-  get lastTaggedId(): number {
-    return this.#lastTaggedId;
-  }
-
   /** After the core made an allocation (mp_alloc and its kin): takes its id, as lastTaggedId. */
   #tookCoreId(): void {
     this.#lastTaggedId = lastId();
@@ -358,14 +404,14 @@ export abstract class NativePool {
     if (this.#cache) this.#cache.sawCoreId(this.#lastTaggedId);
   }
 
-  /** @internal the pool's history ring. */
-  events(): History {
+  /** The pool's history ring. */
+  #events(): History {
     return (this.#history ??= new History(this.#config.historySize));
   }
 
   #cacheFailed(cache: ThreadCache, status: number): never {
     if (cache.message !== "") this.#cacheMessage = cache.message;
-    throw this.failure(status);
+    throw this.#failure(status);
   }
 
   /** allocOffset where the cache is not open yet, or does not serve the request. */
@@ -376,7 +422,7 @@ export abstract class NativePool {
     if (cache !== null && cache.holdsBlocks) cache.flush();
     this.#publish();
     const offset = this.#calls.alloc(this.#handle, sizeArg(size));
-    if (offset >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(offset));
+    if (offset >= OFFSET_ERROR_BASE) throw this.#failure(statusOfOffset(offset));
     this.#tookCoreId();
     return offset;
   }
@@ -386,10 +432,10 @@ export abstract class NativePool {
     // A "none" pool is this thread's alone (the core refuses every other): its cache frees with plain
     // stores. A Variable pool's bins (src/size_bins.ts) are for "none" pools only.
     const config = this.#config;
-    if (open === undefined || this.destroyed) this.#cache = null;
+    if (open === undefined || this.#destroyed) this.#cache = null;
     else if (config.allocatorType === "FixedSize") this.#cache = open(this.#handle, config.blockSize, this.#name, config.threadSafety === "none");
     else this.#cache = config.threadSafety === "none" ? SizeBins.open(this.#handle, this.#name) : null;
-    this.#blockCache = this.#cache instanceof BlockCache && !this.tracking ? this.#cache : null;
+    this.#blockCache = this.#cache instanceof BlockCache && !this.#tracking ? this.#cache : null;
     this.#exclusiveBlocks = config.threadSafety === "none";
     return this.#cache;
   }
@@ -442,18 +488,18 @@ export abstract class NativePool {
     return allocate();
   }
 
-  /** @internal the address of granule `offset`. */
-  addressOf(offset: number): Pointer {
+  /** The address of granule `offset`. */
+  #addressOf(offset: number): Pointer {
     return (this.#base + offset * GRANULE_BYTES) as Pointer;
   }
 
-  /** @internal the granule offset of an address this pool gave out; InvalidPointerError otherwise. */
-  offsetOf(address: number): number {
+  /** The granule offset of an address this pool gave out; InvalidPointerError otherwise. */
+  #offsetOf(address: number): number {
     // Addresses are doubles above 2^32: multiplying by 1/16 is exact, and `% 16` on a double would be a call to fmod.
     const offset = (address - this.#base) * PER_GRANULE;
     if (offset >>> 0 === offset && offset < this.#granules) return offset;
     const delta = address - this.#base;
-    throw this.strangePointer(address, delta >= 0 && delta < this.#addressSpace);
+    throw this.#strangePointer(address, delta >= 0 && delta < this.#addressSpace);
   }
 
   /**
@@ -468,13 +514,13 @@ export abstract class NativePool {
     const status = this.#free(offset, id);
     if (status >= 0) {
       this.#steps.ended(this, offset);
-      if (this.tracking || status === Status.freedGuarded) this.debug!.freed(offset);
+      if (this.#tracking || status === Status.freedGuarded) this.#debug!.freed(offset);
       return undefined;
     }
     // A block this pool gave the handle is missing only once the allocation ended (by its pointer
     // or a view) and trim() gave its region back: a double free, not a pointer it never gave out.
     if (status === Status.invalidPointer) {
-      throw new DoubleFreeError(`double free: allocation #${id} at 0x${this.addressOf(offset).toString(16)} (pool '${this.#name}') was already freed, through its pointer or a view, and trim() has given its memory back since`);
+      throw new DoubleFreeError(`double free: allocation #${id} at 0x${this.#addressOf(offset).toString(16)} (pool '${this.#name}') was already freed, through its pointer or a view, and trim() has given its memory back since`);
     }
     return this.#afterFailedFree(status, offset);
   }
@@ -485,16 +531,16 @@ export abstract class NativePool {
    * calls within the five levels JSC inlines from a caller's loop: bench/RESULTS.md).
    */
   #releaseAddressSlow(address: number): void {
-    const offset = this.offsetOf(address);
+    const offset = this.#offsetOf(address);
     const status = this.#free(offset, 0);
-    if (status === 0 && !this.tracking) return this.#steps.ended(this, offset);
+    if (status === 0 && !this.#tracking) return this.#steps.ended(this, offset);
     this.#afterFree(status, address, offset);
   }
 
   #afterFree(status: number, address: number, offset: number): void {
     if (status >= 0) {
       this.#steps.ended(this, offset);
-      if (this.tracking || status === Status.freedGuarded) this.debug!.freed(offset);
+      if (this.#tracking || status === Status.freedGuarded) this.#debug!.freed(offset);
       return;
     }
     if (status === Status.doubleFree || status === Status.invalidPointer) throw this.#badFree(status, address, offset);
@@ -502,44 +548,44 @@ export abstract class NativePool {
   }
 
   #afterFailedFree(status: number, offset: number): MemoryPoolError {
-    if (status !== Status.boundaryViolation && status !== Status.useAfterFree) throw this.failure(status);
+    if (status !== Status.boundaryViolation && status !== Status.useAfterFree) throw this.#failure(status);
     const damage = this.#violation(status); // read before any other call to the core
     this.#steps.ended(this, offset);
-    this.debug?.freed(offset);
+    this.#debug?.freed(offset);
     return damage;
   }
 
   /**
-   * @internal the id of the allocation at `offset`, 0 where the block is free. A call the core
+   * The id of the allocation at `offset`, 0 where the block is free. A call the core
    * refuses throws its typed error (PoolNotFoundError where another Worker destroyed the pool,
    * ThreadSafetyError on another thread's "none" pool): it must not read as a freed block.
    */
-  liveIdAt(offset: number): number {
+  #liveIdAt(offset: number): number {
     const id = this.#calls.liveId(this.#handle, offset);
-    if (id >= OFFSET_ERROR_BASE) throw this.failure(statusOfOffset(id));
+    if (id >= OFFSET_ERROR_BASE) throw this.#failure(statusOfOffset(id));
     return id;
   }
 
-  /** @internal whether the pool still exists (another Worker may have destroyed it; this object's `destroyed` says only this thread did). */
-  exists(): boolean {
-    return !this.destroyed && this.#calls.addressSpace(this.#handle) >= 0;
+  /** Whether the pool still exists (another Worker may have destroyed it; this object's `destroyed` says only this thread did). */
+  #exists(): boolean {
+    return !this.#destroyed && this.#calls.addressSpace(this.#handle) >= 0;
   }
 
-  /** @internal whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
-  holds(offset: number, id: number): boolean {
+  /** Whether the block at `offset` still holds allocation `id` (it may have been freed by pointer). */
+  #holds(offset: number, id: number): boolean {
     const cache = this.#cache;
     if (cache != null && cache.open) {
       // Another Worker may destroy the pool after the check above: then the core says so (PoolNotFoundError).
       const live = cache.liveId(offset);
       if (live !== CACHE_CANNOT_TELL) return live === id;
     }
-    return this.liveIdAt(offset) === id; // once the cache is closed, the core says why
+    return this.#liveIdAt(offset) === id; // once the cache is closed, the core says why
   }
 
-  /** @internal as holds(), but false where another Worker destroyed the pool (for `alive` and the leak watch). */
-  stillHolds(offset: number, id: number): boolean {
+  /** As holds(), but false where another Worker destroyed the pool (for `alive` and the leak watch). */
+  #stillHolds(offset: number, id: number): boolean {
     try {
-      return this.holds(offset, id);
+      return this.#holds(offset, id);
     } catch (err) {
       if (err instanceof PoolNotFoundError) return false;
       throw err;
@@ -547,37 +593,37 @@ export abstract class NativePool {
   }
 
   /**
-   * @internal the size asked for by the live allocation at `offset` (its id is then
+   * The size asked for by the live allocation at `offset` (its id is then
    * mp_last_id()), -1 where none starts there; a refused call throws, as liveIdAt.
    */
   #liveSizeAt(offset: number): number {
     const size = this.#calls.liveSize(this.#handle, offset);
-    if (size < -1) throw this.failure(size); // -1 is "no live block" (OutOfMemory, also -1, cannot happen here)
+    if (size < -1) throw this.#failure(size); // -1 is "no live block" (OutOfMemory, also -1, cannot happen here)
     return size;
   }
 
-  /** @internal the size and id of the live block at `address`; InvalidPointerError where none starts there. */
-  liveBlock(address: number): { offset: number; size: number; id: number } {
+  /** The size and id of the live block at `address`; InvalidPointerError where none starts there. */
+  #liveBlock(address: number): { offset: number; size: number; id: number } {
     const delta = address - this.#base;
     const offset = delta / GRANULE_BYTES;
-    if (!(delta >= 0 && delta < this.#addressSpace)) throw this.strangePointer(address, false); // names the pool it lies in, if any
+    if (!(delta >= 0 && delta < this.#addressSpace)) throw this.#strangePointer(address, false); // names the pool it lies in, if any
     const size = Number.isInteger(offset) ? this.#liveSizeAt(offset) : -1;
     if (size < 0) throw new InvalidPointerError(`0x${address.toString(16)} is not the start of a live allocation of pool '${this.#name}'`);
     return { offset, size, id: lastId() };
   }
 
-  /** @internal the typed error for a failed status (PoolNotFoundError once destroyed). */
-  failure(status: number): MemoryPoolError {
-    if (this.destroyed) return new PoolNotFoundError(`pool '${this.#name}' was destroyed`);
+  /** The typed error for a failed status (PoolNotFoundError once destroyed). */
+  #failure(status: number): MemoryPoolError {
+    if (this.#destroyed) return new PoolNotFoundError(`pool '${this.#name}' was destroyed`);
     if (status === Status.boundaryViolation || status === Status.useAfterFree) return this.#violation(status);
     const message = this.#cacheMessage ?? lastError();
     this.#cacheMessage = undefined;
     return errorFor(status, message);
   }
 
-  /** @internal throws for a negative status, returns others. */
-  expectOk(status: number): number {
-    if (status < 0) throw this.failure(status);
+  /** Throws for a negative status, returns others. */
+  #expectOk(status: number): number {
+    if (status < 0) throw this.#failure(status);
     return status;
   }
 
@@ -587,69 +633,69 @@ export abstract class NativePool {
   #violation(status: number): MemoryPoolError {
     const { id, size, offset, damagedBytes, userGranule } = native.lastViolation();
     const ptr = this.#base + userGranule * GRANULE_BYTES;
-    const stacks = this.debug?.stacksOf(id, userGranule) ?? { allocated: undefined, freed: undefined };
+    const stacks = this.#debug?.stacksOf(id, userGranule) ?? { allocated: undefined, freed: undefined };
     const what = describeAllocation(id, size, ptr, this.#name);
     const details: MemoryErrorDetails = { allocationId: id, ptr, size, offset, damagedBytes, allocationStack: stacks.allocated };
     const error =
       status === Status.useAfterFree
         ? new UseAfterFreeError(describeWriteAfterFree(what, offset, damagedBytes, stacks, this.#config.trackHistory), { ...details, freeStack: stacks.freed })
         : new BoundaryViolationError(describeBoundaryViolation(what, size, offset, damagedBytes, stacks.allocated, this.#config.trackHistory), this.#name, details);
-    this.events().record("violation", id, ptr, size, undefined, error.message.split("\n")[0]);
+    this.#events().record("violation", id, ptr, size, undefined, error.message.split("\n")[0]);
     return error;
   }
 
   /**
-   * @internal throws InvalidPointerError where `allocation` is a live pool's other than this one
+   * Throws InvalidPointerError where `allocation` is a live pool's other than this one
    * (every kind of pool says it the same way). A handle of a destroyed pool passes: its own calls
    * say UseAfterFreeError (another pool of the same name may have taken its place: not "of 'p', not 'p'").
    */
-  assertOwnAllocation(allocation: PoolAllocation): void {
+  #assertOwnAllocation(allocation: PoolAllocation): void {
     const owner = poolOfAllocation(allocation); // not its `pool` getter, which an own property can shadow
-    if (owner === this || owner.destroyed) return;
+    if (owner === this || owner.#destroyed) return;
     const id = idOfAllocation(allocation);
     const what = describeAllocation(id, sizeOfAllocation(allocation), addressOfAllocation(allocation), owner.name);
-    throw new InvalidPointerError(`${what} belongs to pool '${owner.name}', not '${this.name}'${owner.stackNote(id, offsetOfAllocation(allocation))}`);
+    throw new InvalidPointerError(`${what} belongs to pool '${owner.name}', not '${this.name}'${owner.#stackNote(id, offsetOfAllocation(allocation))}`);
   }
 
-  /** @internal a note for error messages: where allocation `id` at granule `offset` was made and freed (trackHistory). */
-  stackNote(id: number, offset: number): string {
-    if (this.debug === undefined || !this.#config.trackHistory) return "";
-    const stacks = this.debug.stacksOf(id, offset);
+  /** A note for error messages: where allocation `id` at granule `offset` was made and freed (trackHistory). */
+  #stackNote(id: number, offset: number): string {
+    if (this.#debug === undefined || !this.#config.trackHistory) return "";
+    const stacks = this.#debug.stacksOf(id, offset);
     return stackSection("allocated at", stacks.allocated) + (stacks.freed === undefined ? "" : stackSection("freed at", stacks.freed));
   }
 
-  /** @internal a pointer that cannot name a block of this pool: off a granule, or outside the pool (maybe in another). */
-  strangePointer(address: number, inside: boolean): InvalidPointerError {
+  /** A pointer that cannot name a block of this pool: off a granule, or outside the pool (maybe in another). */
+  #strangePointer(address: number, inside: boolean): InvalidPointerError {
     const pointer = `0x${address.toString(16)}`;
-    if (inside) return new InvalidPointerError(`pool '${this.#name}' never gave out the pointer ${pointer}: no block starts there${this.describePointer(address)}`);
+    if (inside) return new InvalidPointerError(`pool '${this.#name}' never gave out the pointer ${pointer}: no block starts there${this.#describePointer(address)}`);
     for (const other of livePools) {
       if (other !== this && other.#owns(address)) {
-        return new InvalidPointerError(`pool '${this.#name}' never gave out the pointer ${pointer}: it belongs to pool '${other.name}'${other.describePointer(address)}`);
+        return new InvalidPointerError(`pool '${this.#name}' never gave out the pointer ${pointer}: it belongs to pool '${other.name}'${other.#describePointer(address)}`);
       }
     }
     return new InvalidPointerError(`pool '${this.#name}' never gave out the pointer ${pointer}: it lies outside the pool, in memory no pool of this thread gave out`);
   }
 
   #owns(address: number): boolean {
-    return !this.destroyed && address >= this.#base && address < this.#base + this.#addressSpace;
+    return !this.#destroyed && address >= this.#base && address < this.#base + this.#addressSpace;
   }
 
   /** The core refused a free by pointer: says which allocation it was, where the debug records know. */
   #badFree(status: number, address: number, offset: number): MemoryPoolError {
-    const error = this.failure(status);
-    if (this.debug === undefined) return error;
+    const error = this.#failure(status);
+    if (this.#debug === undefined) return error;
     if (status === Status.doubleFree) {
-      const freed = this.debug.freedAt(offset);
+      const freed = this.#debug.freedAt(offset);
       if (freed === undefined) return error;
       const note = `\nthe pointer was ${describeAllocation(freed.id, freed.size, freed.ptr, this.#name)}${stackSection("allocated at", freed.stacks.allocated)}${stackSection("freed at", freed.stacks.freed)}`;
       return new DoubleFreeError(error.message + note);
     }
-    return new InvalidPointerError(error.message + this.describePointer(address));
+    return new InvalidPointerError(error.message + this.#describePointer(address));
   }
 
-  /** @internal what the debug records know of `address`: the live allocation it lies in, and its stack. */
-  describePointer(address: number): string {
-    const holder = this.debug?.containing(address);
+  /** What the debug records know of `address`: the live allocation it lies in, and its stack. */
+  #describePointer(address: number): string {
+    const holder = this.#debug?.containing(address);
     if (holder === undefined) return "";
     const into = address - holder.ptr;
     const where = into === 0 ? "it is the start of" : `it lies ${into} bytes into`;
@@ -661,14 +707,14 @@ export abstract class NativePool {
   /** The pool's figures now. */
   getStats(): MemoryStats {
     this.#publish();
-    this.expectOk(this.#calls.stats(this.#handle, this.#statsRecord));
+    this.#expectOk(this.#calls.stats(this.#handle, this.#statsRecord));
     return new MemoryStats(this.#name, this.#statsRecord.slice());
   }
 
   /** Peaks (bytes in use, live allocations, bytes reserved) start again from the figures now: to measure one phase of a program. */
   resetPeaks(): void {
     this.#publish();
-    this.expectOk(this.#calls.resetPeaks(this.#handle));
+    this.#expectOk(this.#calls.resetPeaks(this.#handle));
   }
 
   /**
@@ -678,7 +724,7 @@ export abstract class NativePool {
    */
   check(): void {
     if (this.#calls.check === undefined) return;
-    this.expectOk(this.#calls.check(this.#handle));
+    this.#expectOk(this.#calls.check(this.#handle));
   }
 
   /** Live allocations: id, address, size, age and stack (age and stack where a debug switch kept them). */
@@ -689,14 +735,14 @@ export abstract class NativePool {
       const size = this.#liveSizeAt(offset);
       if (size < 0) continue;
       const id = lastId();
-      const record = this.debug?.record(offset);
+      const record = this.#debug?.record(offset);
       const known = record !== undefined && record.id === id ? record : undefined;
       leaks.push({
         id,
         ptr: this.#base + offset * GRANULE_BYTES,
         size,
         age: known === undefined ? undefined : time - known.time,
-        stack: known === undefined ? undefined : this.debug!.stacksOf(id, offset).allocated,
+        stack: known === undefined ? undefined : this.#debug!.stacksOf(id, offset).allocated,
         collected: known?.collected ?? false,
       });
     }
@@ -706,12 +752,12 @@ export abstract class NativePool {
   /** The offsets of live allocations: from the core where it lists them, else from the debug records. */
   #liveOffsets(): Iterable<number> {
     const list = this.#calls.liveList;
-    if (list === undefined) return this.debug?.recordedOffsets() ?? [];
+    if (list === undefined) return this.#debug?.recordedOffsets() ?? [];
     let offsets = new Uint32Array(256);
-    let count = this.expectOk(list(this.#handle, offsets, offsets.length));
+    let count = this.#expectOk(list(this.#handle, offsets, offsets.length));
     if (count > offsets.length) {
       offsets = new Uint32Array(count);
-      count = Math.min(count, this.expectOk(list(this.#handle, offsets, offsets.length)));
+      count = Math.min(count, this.#expectOk(list(this.#handle, offsets, offsets.length)));
     }
     return offsets.subarray(0, count);
   }
@@ -735,39 +781,39 @@ export abstract class NativePool {
    */
   snapshot(options?: SnapshotOptions): PoolSnapshot {
     this.#flushCache(); // this thread's cached blocks go back first: the snapshot shows the placement they leave
-    return takeSnapshot(this, options, (header, regions, regionCapacity, blocks, blockCapacity, stats) => this.#snapshotRecords(header, regions, regionCapacity, blocks, blockCapacity, stats));
+    return takeSnapshot(this, this.#base, this.#detailsProvider(), options, (header, regions, regionCapacity, blocks, blockCapacity, stats) => this.#snapshotRecords(header, regions, regionCapacity, blocks, blockCapacity, stats));
   }
 
   /** The core's snapshot records (see takeSnapshot), through this pool's calls. */
   #snapshotRecords(header: Uint32Array, regions: Uint32Array, regionCapacity: number, blocks: Uint8Array, blockCapacity: number, stats: Float64Array): number {
     this.#publish();
-    return this.expectOk(this.#calls.snapshot(this.#handle, header, regions, regionCapacity, blocks, blockCapacity, stats));
+    return this.#expectOk(this.#calls.snapshot(this.#handle, header, regions, regionCapacity, blocks, blockCapacity, stats));
   }
 
   /**
-   * @internal where the pool keeps a history of its allocations, their ages in milliseconds and
+   * Where the pool keeps a history of its allocations, their ages in milliseconds and
    * their stacks, for snapshots: the debug layer's records, where it keeps them.
    */
-  detailsProvider(): AllocationDetailsProvider | undefined {
-    return this.tracking ? this.debug!.detailsProvider() : undefined;
+  #detailsProvider(): AllocationDetailsProvider | undefined {
+    return this.#tracking ? this.#debug!.detailsProvider() : undefined;
   }
 
   /** Name, kind, config and statistics, for JSON.stringify(pool). */
   toJSON(): PoolJSON {
     const described = { name: this.#name, kind: this.kind, config: plainConfig(this.#config) };
-    if (this.destroyed) return { ...described, destroyed: true };
-    const stats = this.readableStats();
+    if (this.#destroyed) return { ...described, destroyed: true };
+    const stats = this.#readableStats();
     if (stats === "destroyed") return { ...described, destroyed: true };
     if (stats === "ownedByAnotherThread") return { ...described, ownedByAnotherThread: true };
     return { ...described, stats: stats.toJSON() };
   }
 
   /**
-   * @internal the statistics, for tables of every pool in the process: or why there are none, the
+   * The statistics, for tables of every pool in the process: or why there are none, the
    * pool being destroyed by another Worker, or another thread's threadSafety "none" pool (whose
    * owner changes it without a lock, so only the owner may read it).
    */
-  readableStats(): MemoryStats | "destroyed" | "ownedByAnotherThread" {
+  #readableStats(): MemoryStats | "destroyed" | "ownedByAnotherThread" {
     try {
       return this.getStats();
     } catch (err) {
@@ -779,7 +825,7 @@ export abstract class NativePool {
 
   /** One line: name, kind, allocator, live allocations, bytes in use and reserved, base address in hex. */
   toString(): string {
-    return poolLine(this.constructor.name, this);
+    return poolLine(this.constructor.name, this, this.#base, this.#destroyed ? "destroyed" : this.#readableStats());
   }
 
   /** console.log and Bun.inspect print the one line, not the pool's internals. */
@@ -798,22 +844,22 @@ export abstract class NativePool {
 
   /** `using pool = manager.createCPUPool(...)`: destroyed at the end of the block, unless it already was. */
   [Symbol.dispose](): void {
-    if (!this.destroyed) this.destroy();
+    if (!this.#destroyed) this.destroy();
   }
 
   /** Frees every allocation at once; their handles then throw UseAfterFreeError, and this thread's views of them are detached. */
   reset(): void {
     this.#flushCache();
-    this.expectOk(this.#calls.reset(this.#handle));
+    this.#expectOk(this.#calls.reset(this.#handle));
     this.#epoch++;
     this.#steps.endedAll(this, false);
-    this.debug?.forgetAll(false);
+    this.#debug?.forgetAll(false);
   }
 
   /** Gives empty regions (all but the first) back to the OS or device; returns the bytes released. */
   trim(): number {
     this.#flushCache();
-    return this.expectOk(this.#calls.trim(this.#handle));
+    return this.#expectOk(this.#calls.trim(this.#handle));
   }
 
   /**
@@ -822,16 +868,16 @@ export abstract class NativePool {
    * reports what is still allocated.
    */
   #destroy(): void {
-    if (this.destroyed) throw new UseAfterFreeError(`pool '${this.#name}' was already destroyed`);
+    if (this.#destroyed) throw new UseAfterFreeError(`pool '${this.#name}' was already destroyed`);
     const steps = this.#steps;
     let damage = steps.beforeDestroy(this);
     showStatsBeforeDestroy(this);
     if (this.#calls.check !== undefined && (this.#config.canaries || this.#config.quarantineBytes > 0 || this.#config.guardPages)) {
       const status = this.#calls.check(this.#handle);
-      if (status !== 0) damage ??= this.failure(status);
+      if (status !== 0) damage ??= this.#failure(status);
     }
     if (this.#config.leakReport) this.#reportLeaks("destroyPool");
-    this.expectOk(this.#calls.destroy(this.#handle));
+    this.#expectOk(this.#calls.destroy(this.#handle));
     this.#destroyed = true;
     try {
       livePools.delete(this);
@@ -840,7 +886,7 @@ export abstract class NativePool {
       this.#cache = null;
       this.#blockCache = null;
       steps.endedAll(this, true);
-      this.debug?.forgetAll(true);
+      this.#debug?.forgetAll(true);
     } finally {
       steps.afterDestroy(this);
     }
@@ -945,8 +991,7 @@ export abstract class HostPool extends NativePool {
   constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls, steps: PoolSteps<HostPool> = HOST_STEPS) {
     super(name, config, handle, calls, steps as PoolSteps);
     if (DebugTracker.wanted(config)) {
-      this.debug = new DebugTracker(name, config, handle, this.base, this.events(), leakWatch(), (offset, id) => steps.lostWithHandle(this, offset, id));
-      this.tracking = this.debug.keepsRecords;
+      trackWith(this, new DebugTracker(name, config, handle, baseOf(this), eventsOf(this), leakWatch(), (offset, id) => steps.lostWithHandle(this, offset, id)));
     }
   }
 
@@ -954,9 +999,9 @@ export abstract class HostPool extends NativePool {
   allocate(size: number): Allocation {
     if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.allocate", this);
     const offset = allocOffsetIn(this, size);
-    const tagged = this.lastTaggedId; // the id, and in its top bit whether the allocation has guard pages
-    const allocation = new Allocation(this, this.addressOf(offset), size, offset, allocationIdOf(tagged), MADE_BY_POOL, this.#endsProof());
-    if (this.tracking) this.debug!.allocated(offset, tagged, size, allocation);
+    const tagged = lastTaggedIdOf(this); // the id, and in its top bit whether the allocation has guard pages
+    const allocation = new Allocation(this, addressIn(this, offset), size, offset, allocationIdOf(tagged), MADE_BY_POOL, this.#endsProof());
+    if (tracksAllocations(this)) debugOf(this)!.allocated(offset, tagged, size, allocation);
     return allocation;
   }
 
@@ -969,8 +1014,8 @@ export abstract class HostPool extends NativePool {
 
   #allocateRawSlow(size: number): Pointer {
     const offset = allocOffsetIn(this, size);
-    if (this.tracking) this.debug!.allocated(offset, this.lastTaggedId, size, undefined);
-    return this.addressOf(offset);
+    if (tracksAllocations(this)) debugOf(this)!.allocated(offset, lastTaggedIdOf(this), size, undefined);
+    return addressIn(this, offset);
   }
 
   /**
@@ -983,7 +1028,7 @@ export abstract class HostPool extends NativePool {
     if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.allocateWindowBytes", this);
     // Checked before the block is taken: a block with no view would have to be given back.
     if (size > WINDOW_BYTES) throw this.#windowTooLarge(size);
-    if (this.debug !== undefined) return this.#windowBytesTracked(size);
+    if (debugOf(this) !== undefined) return this.#windowBytesTracked(size);
     const offset = allocOffsetIn(this, size);
     const made = this.#windowViews.get(offset);
     if (made !== undefined && made[size - 1] !== undefined && made[size] === undefined) return made;
@@ -1003,8 +1048,8 @@ export abstract class HostPool extends NativePool {
       throw new UnsupportedOperationError(`pool '${this.name}' has guard pages: it gives no window views (a guarded block's memory moves out of reach when freed, and a window view outlives its allocation): use allocate(n).bytes`);
     }
     const offset = allocOffsetIn(this, size);
-    if (this.tracking) this.debug!.allocated(offset, this.lastTaggedId, size, undefined);
-    return this.#windowView(offset, size, allocationIdOf(this.lastTaggedId)); // no guard pages here: refused above
+    if (tracksAllocations(this)) debugOf(this)!.allocated(offset, lastTaggedIdOf(this), size, undefined);
+    return this.#windowView(offset, size, allocationIdOf(lastTaggedIdOf(this))); // no guard pages here: refused above
   }
 
   /** Frees an Allocation, its pointer, or a view that starts at its first byte. */
@@ -1020,7 +1065,7 @@ export abstract class HostPool extends NativePool {
     // Asked first, and kept small for JSC's inliner: the loops that free window views are hot ones.
     // Attached (an element read): a view whose window the caller transferred away names no memory.
     const windowed = typeof target === "object" ? this.#windowViewOffsets.get(target) : undefined;
-    if (windowed !== undefined && (target as Uint8Array)[0] !== undefined) return this.#releaseAddress(this.addressOf(windowed));
+    if (windowed !== undefined && (target as Uint8Array)[0] !== undefined) return this.#releaseAddress(addressIn(this, windowed));
     this.#deallocateObject(target);
   }
 
@@ -1028,14 +1073,14 @@ export abstract class HostPool extends NativePool {
     if (isAllocation(target)) {
       // A handle of a destroyed pool (another of the same name may have taken its place) is a
       // UseAfterFreeError, as its free() says, not an InvalidPointerError "of 'p', not 'p'".
-      this.assertOwnAllocation(target);
+      assertOwnAllocationIn(this, target);
       return target.free();
     }
     if (ArrayBuffer.isView(target)) {
       const buffer = bufferOf(target);
       if (byteLengthOf(target) === 0) throw this.#emptyView(buffer);
       const address = addressOf(target as DataView);
-      const offset = this.offsetOf(address);
+      const offset = offsetIn(this, address);
       const block = this.#blocks.get(offset);
       // A view this thread made of an allocation frees that allocation, by its id, as its handle
       // does: another Worker may have ended it and its block be another allocation's since (this
@@ -1062,9 +1107,9 @@ export abstract class HostPool extends NativePool {
    * is (a pointer's: PoolNotFoundError), not a double free of an allocation the caller never freed.
    */
   #emptyView(buffer: ArrayBufferLike): MemoryPoolError {
-    if (this.destroyed) return this.failure(Status.poolNotFound);
+    if (destroyedHere(this)) return failureIn(this, Status.poolNotFound);
     if (!(buffer instanceof ArrayBuffer && buffer.detached)) return new InvalidPointerError("cannot free an empty view: it names no memory");
-    const freed = this.debug?.detachedFrom(buffer);
+    const freed = debugOf(this)?.detachedFrom(buffer);
     if (freed !== undefined) return new DoubleFreeError(`double free: this view of ${describeAllocation(freed.id, freed.size, freed.ptr, this.name)} was detached when it was freed`);
     if (this.#retired(buffer)) return new DoubleFreeError(`double free: this view was detached when its allocation was freed (pool '${this.name}')`);
     return new InvalidPointerError(`cannot free a detached view that was never one of pool '${this.name}''s allocations in this thread: it names no memory (its buffer was transferred or detached by its owner)`);
@@ -1079,9 +1124,9 @@ export abstract class HostPool extends NativePool {
 
   /** An Allocation over a live block of this pool, e.g. a pointer received from a Worker. */
   fromPointer(address: number): Allocation {
-    const { offset, size, id } = this.liveBlock(pointerArg("fromPointer", address));
+    const { offset, size, id } = liveBlockIn(this, pointerArg("fromPointer", address));
     const allocation = new Allocation(this, address as Pointer, size, offset, id, MADE_BY_POOL, this.#endsProof());
-    if (this.tracking) this.debug!.adopted(offset, id, size, allocation);
+    if (tracksAllocations(this)) debugOf(this)!.adopted(offset, id, size, allocation);
     return allocation;
   }
 
@@ -1127,7 +1172,7 @@ export abstract class HostPool extends NativePool {
 
   #newBuffer(offset: number, size: number): ArrayBuffer {
     if (size > LARGEST_VIEW_BYTES) throw new InvalidSizeError(`a JavaScript view is at most 4 GiB; this block has ${size} bytes (pass .ptr to native code instead)`);
-    return toArrayBuffer(this.addressOf(offset), 0, size);
+    return toArrayBuffer(addressIn(this, offset), 0, size);
   }
 
   /**
@@ -1139,7 +1184,7 @@ export abstract class HostPool extends NativePool {
    */
   #retire(offset: number, block: ViewedBlock): void {
     const buffer = block.buffer;
-    this.debug?.viewDetached(buffer, offset);
+    debugOf(this)?.viewDetached(buffer, offset);
     if (buffer.detached || this.#spareBytes + block.size > SPARE_BYTES_MAX) {
       if (!buffer.detached) buffer.transfer(0);
       block.buffer = NO_SPARE;
@@ -1184,7 +1229,7 @@ export abstract class HostPool extends NativePool {
     for (const [offset, block] of this.#blocks) {
       if (block.retired !== undefined) retiredBuffers.add(block.retired);
       if (!block.live) continue;
-      this.debug?.viewDetached(block.buffer, offset);
+      debugOf(this)?.viewDetached(block.buffer, offset);
       if (!block.buffer.detached) block.buffer.transfer(0);
       retiredBuffers.add(block.buffer);
     }
@@ -1205,7 +1250,7 @@ export abstract class HostPool extends NativePool {
    * outliving its allocation, reached.
    */
   #windowView(offset: number, size: number, id: number): Uint8Array<ArrayBuffer> {
-    if (this.debug !== undefined && this.config.guardPages) return new Uint8Array(this.#exactBuffer(offset, size, id));
+    if (debugOf(this) !== undefined && this.config.guardPages) return new Uint8Array(this.#exactBuffer(offset, size, id));
     // The view this block's last window view was, where it spans exactly `size` bytes: its length is
     // read as elements (one at size - 1, none at size), which no patched getter can answer.
     const made = this.#windowViews.get(offset);
@@ -1246,8 +1291,8 @@ export abstract class HostPool extends NativePool {
     // It may span past the memory the pool committed: the core's reservation reads as zeros there
     // (zig/src/backend/host.zig), so whatever reads the whole window (structuredClone, postMessage,
     // view.buffer.slice()) reads zeros where it faulted.
-    const length = Math.min(WINDOW_SPAN_BYTES, this.addressSpace - start, Math.max(WINDOW_MIN_BYTES, 2 ** Math.ceil(Math.log2(2 * end))));
-    const buffer = toArrayBuffer((this.base + start) as Pointer, 0, length);
+    const length = Math.min(WINDOW_SPAN_BYTES, addressSpaceOf(this) - start, Math.max(WINDOW_MIN_BYTES, 2 ** Math.ceil(Math.log2(2 * end))));
+    const buffer = toArrayBuffer((baseOf(this) + start) as Pointer, 0, length);
     this.#windows[index] = buffer;
     this.#windowLengths[index] = length;
     return buffer;
@@ -1312,7 +1357,7 @@ export function tracksPmemMemory(): boolean {
 export function trackedPoolAt(address: number, length: number): HostPool | undefined {
   if (trackedPools.size === 0) return undefined;
   for (const pool of trackedPools) {
-    if (!pool.destroyed && address >= pool.base && address + length <= pool.base + pool.addressSpace) return pool;
+    if (!destroyedHere(pool) && address >= baseOf(pool) && address + length <= baseOf(pool) + addressSpaceOf(pool)) return pool;
   }
   return undefined;
 }

@@ -9,10 +9,9 @@ import { switchWord } from "./validate";
 
 export const SHOW_STATS_VARIABLE = "MEMORY_POOL_SHOW_STATS";
 
-/** What is shown of a pool: its name, whether it is gone, and its figures. */
+/** What is shown of a pool: its name and its figures. */
 interface Shown {
   readonly name: string;
-  readonly destroyed: boolean;
   getStats(): MemoryStats;
 }
 
@@ -30,7 +29,7 @@ export function watchForShowStats(pool: Shown): void {
   if (armed) return;
   armed = true;
   process.on("exit", () => {
-    for (const each of watched) if (!each.destroyed) show(each, "at process exit");
+    for (const each of watched) show(each, "at process exit"); // a pool this thread destroyed left the set (showStatsBeforeDestroy)
   });
 }
 

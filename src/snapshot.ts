@@ -151,8 +151,8 @@ function readRecords(pool: NativePool, read: ReadSnapshot): Records {
   }
 }
 
-/** @internal pool.snapshot() */
-export function takeSnapshot(pool: NativePool, options: SnapshotOptions | undefined, read: ReadSnapshot): PoolSnapshot {
+/** @internal pool.snapshot(): `base` is the pool's first address, `provided` its debug layer's details where it keeps them. */
+export function takeSnapshot(pool: NativePool, base: number, provided: AllocationDetailsProvider | undefined, options: SnapshotOptions | undefined, read: ReadSnapshot): PoolSnapshot {
   const given = optionsArg("SnapshotOptions", options, ["details"]).details;
   if (!(given === undefined || typeof given === "function")) {
     throw new ConfigError("details", given, "must be a function from { id, offset } to { ageMs?, stack? }", "SnapshotOptions");
@@ -164,7 +164,7 @@ export function takeSnapshot(pool: NativePool, options: SnapshotOptions | undefi
   const regionField = snapshotRegion.fields;
   const blockField = snapshotBlock.fields;
   const granuleBytes = GRANULE_BYTES;
-  const details = (given as AllocationDetailsProvider | undefined) ?? pool.detailsProvider();
+  const details = (given as AllocationDetailsProvider | undefined) ?? provided;
 
   const regions: SnapshotRegion[] = new Array(regionCount);
   for (let r = 0; r < regionCount; r++) {
@@ -236,7 +236,7 @@ export function takeSnapshot(pool: NativePool, options: SnapshotOptions | undefi
     pool: pool.name,
     kind: pool.kind,
     takenAt,
-    baseAddress: pool.base,
+    baseAddress: base,
     config: plainConfig(pool.config),
     history: details !== undefined,
     regions,

@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { DoubleFreeError, InvalidPointerError, MemoryPoolManager, PoolConfig, PoolNotFoundError, UseAfterFreeError } from "../src/index";
 import { BlockCache, CACHE_CANNOT_TELL } from "../src/block_cache";
 import { thrown } from "./support/thrown";
+import { baseOf, handleOf } from "../src/pool";
+import { offsetOfAllocation } from "../src/allocation";
 
 const manager = MemoryPoolManager.getInstance();
 let created: string[] = [];
@@ -139,7 +141,7 @@ describe("the JavaScript thread cache", () => {
     expect(run.id).toBe(101);
     const next = pool.allocate(8); // the cache goes on from the run's id
     expect(next.id).toBe(102);
-    expect(pool.snapshot().blocks.find((block) => block.id === 102)).toMatchObject({ offset: next.ptr - pool.base, age: 0 });
+    expect(pool.snapshot().blocks.find((block) => block.id === 102)).toMatchObject({ offset: next.ptr - baseOf(pool), age: 0 });
     // Frees past a full stack flush a batch to the core: the slots it takes are the ones this thread pushed.
     const more = Array.from({ length: 300 }, () => pool.allocateRaw(64));
     for (const p of [...more, ...raw.slice(40)]) pool.deallocate(p);
@@ -209,8 +211,8 @@ describe("the JavaScript thread cache", () => {
       const snap = pool.snapshot();
       const live = snap.blocks.filter((block) => block.state === "live");
       expect(live.map((block) => [block.offset, block.id, block.requestedSize])).toEqual([
-        [a.ptr - pool.base, a.id, 10],
-        [b.ptr - pool.base, b.id, 20],
+        [a.ptr - baseOf(pool), a.id, 10],
+        [b.ptr - baseOf(pool), b.id, 20],
       ]);
       expect(live[0]!.age).toBeGreaterThan(live[1]!.age!); // a came first
       expect(snap.blocks.length).toBe(Math.floor(snap.stats.bytesReserved / 64));
@@ -346,16 +348,16 @@ describe("the JavaScript thread cache", () => {
     // the thread's record stands for the check already made: it is read after the destroy. It is
     // opened first: the core gives a thread's record to one view (the pool then takes its path).
     const pool = cachedPool("dies-under-check", 256, { threadSafety: "lockFree", threadLocalCache: false });
-    const sawOpen = BlockCache.open(pool.handle, 256, pool.name, false)!;
+    const sawOpen = BlockCache.open(handleOf(pool), 256, pool.name, false)!;
     const live = pool.allocate(8);
-    expect(sawOpen.liveId(live.offset)).toBe(live.id);
+    expect(sawOpen.liveId(offsetOfAllocation(live))).toBe(live.id);
     const worker = new Worker(new URL("./fixtures/pool-user-worker.ts", import.meta.url).href);
     const done = new Promise<{ code: string }>((resolve) => (worker.onmessage = (event) => resolve(event.data)));
     worker.postMessage({ mode: "destroy", poolName: pool.name });
     expect((await done).code).toBe("none");
     worker.terminate();
     created = created.filter((name) => name !== pool.name); // gone already
-    expect(sawOpen.liveId(live.offset)).toBe(CACHE_CANNOT_TELL); // dead, not free: the core answers
+    expect(sawOpen.liveId(offsetOfAllocation(live))).toBe(CACHE_CANNOT_TELL); // dead, not free: the core answers
     const error = thrown(() => live.bytes);
     expect(error).toBeInstanceOf(PoolNotFoundError);
     expect(error).not.toBeInstanceOf(UseAfterFreeError);

@@ -21,6 +21,8 @@ import { debugFromEnvironment } from "../src/debug/env";
 import * as native from "../src/native";
 import { poolPath, removePoolFiles } from "./pmem/helpers";
 import { thrown } from "./support/thrown";
+import { handleOf } from "../src/pool";
+import { offsetOfAllocation } from "../src/allocation";
 
 const manager = MemoryPoolManager.getInstance();
 const libc = dlopen("libc.so.6", { memset: { args: [FFIType.ptr, FFIType.i32, FFIType.u64], returns: FFIType.ptr } });
@@ -251,7 +253,7 @@ describe("guard pages", () => {
     expect(guards.every((address) => address % PAGE === 0)).toBe(true);
     expect(protectionsOf(guards)).toEqual(guards.map(() => "---p"));
     expect(protectionsOf(live.map((a) => a.ptr))).toEqual(live.map(() => "rw-p"));
-    for (const a of live) expect(native.isGuarded(p.handle, a.offset)).toBe(true);
+    for (const a of live) expect(native.isGuarded(handleOf(p), offsetOfAllocation(a))).toBe(true);
     // An overrun too small to reach the page lands in the slack, where canaries catch it.
     const odd = live.filter((a) => a.size % 16 !== 0);
     for (const a of odd) {
@@ -289,7 +291,7 @@ describe("guard pages", () => {
   test("sampled: about one allocation in N is guarded, the rest are plain and cost no record", () => {
     const p = pool("guard-sampled", { guardPages: true, guardSampleRate: 20 });
     const live = Array.from({ length: 4000 }, () => p.allocate(48));
-    const guarded = live.filter((a) => native.isGuarded(p.handle, a.offset));
+    const guarded = live.filter((a) => native.isGuarded(handleOf(p), offsetOfAllocation(a)));
     expect(guarded.length).toBeGreaterThan(100);
     expect(guarded.length).toBeLessThan(400);
     const guards = guarded.map((a) => a.ptr + 48);
@@ -297,7 +299,7 @@ describe("guard pages", () => {
     // Every view has a buffer of its own, guarded or not, windowBytes() too: a window would span guard pages.
     expect(guarded[0]!.bytes.buffer.byteLength).toBe(48);
     expect(guarded[0]!.windowBytes().buffer.byteLength).toBe(48);
-    const plain = live.find((a) => !native.isGuarded(p.handle, a.offset))!;
+    const plain = live.find((a) => !native.isGuarded(handleOf(p), offsetOfAllocation(a)))!;
     expect(plain.bytes.buffer.byteLength).toBe(48);
     expect(plain.windowBytes().buffer.byteLength).toBe(48);
     for (const a of live) a.free();

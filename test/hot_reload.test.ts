@@ -50,7 +50,7 @@ const pool = first.MemoryPoolManager.getInstance().createCPUPool("dual");
 let error = "none";
 try { second.MemoryPoolManager.getInstance().createCPUPool("dual"); } catch (err) { error = err.code; }
 const block = pool.allocate(8);
-console.log(JSON.stringify({ error, alive: !pool.destroyed && block.size === 8 }));`,
+console.log(JSON.stringify({ error, alive: !("destroyed" in pool.toJSON()) && block.size === 8 }));`,
     );
     const result = Bun.spawnSync([process.execPath, join(dir, "probe.ts")], {
       cwd: dir,

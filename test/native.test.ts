@@ -9,6 +9,8 @@ import { ConfigError, GPUUnavailableError, InvalidPointerError, InvalidSizeError
 import * as native from "../src/native";
 import { pmemConfig, poolPath, removePoolFiles } from "./pmem/helpers";
 import { thrown } from "./support/thrown";
+import { handleOf } from "../src/pool";
+import { offsetOfAllocation } from "../src/allocation";
 
 const manager = MemoryPoolManager.getInstance();
 const made: string[] = [];
@@ -23,7 +25,7 @@ function cpuPool(name: string, fields: Partial<PoolConfig> = {}) {
 /** A handle no pool has: one a destroyed pool had. */
 function deadHandle(): number {
   const pool = manager.createCPUPool("native-dead-handle", new PoolConfig());
-  const handle = pool.handle;
+  const handle = handleOf(pool);
   manager.destroyPool(pool.name);
   return handle;
 }
@@ -35,20 +37,20 @@ describe("the registry's typed functions", () => {
     expect(native.encodeName(name).length).toBe(native.ABI.constants.poolNameBytesMax);
     const pool = cpuPool(name, { allocatorType: "FixedSize", blockSize: 128 });
     const encoded = native.encodeName(name);
-    expect(native.findPool(encoded)).toBe(pool.handle);
-    expect([...native.listPools()]).toContain(pool.handle);
-    expect(native.poolName(pool.handle)).toBe(name);
-    expect(native.poolKind(pool.handle)).toBe(native.PoolKind.cpu);
-    const config = native.poolConfig(pool.handle);
+    expect(native.findPool(encoded)).toBe(handleOf(pool));
+    expect([...native.listPools()]).toContain(handleOf(pool));
+    expect(native.poolName(handleOf(pool))).toBe(name);
+    expect(native.poolKind(handleOf(pool))).toBe(native.PoolKind.cpu);
+    const config = native.poolConfig(handleOf(pool));
     expect(config).toBeInstanceOf(Float64Array);
     expect(config[native.CONFIG_FIELDS.indexOf("blockSize")]).toBe(128);
 
     manager.destroyPool(name);
     expect(native.findPool(encoded)).toBeUndefined();
-    expect([...native.listPools()]).not.toContain(pool.handle);
-    expect(native.poolName(pool.handle)).toBeUndefined();
-    expect(thrown(() => native.poolKind(pool.handle))).toBeInstanceOf(PoolNotFoundError);
-    expect(thrown(() => native.poolConfig(pool.handle))).toBeInstanceOf(PoolNotFoundError);
+    expect([...native.listPools()]).not.toContain(handleOf(pool));
+    expect(native.poolName(handleOf(pool))).toBeUndefined();
+    expect(thrown(() => native.poolKind(handleOf(pool)))).toBeInstanceOf(PoolNotFoundError);
+    expect(thrown(() => native.poolConfig(handleOf(pool)))).toBeInstanceOf(PoolNotFoundError);
   });
 
   test("a config the core refuses is a ConfigError naming the field, and nothing is made", () => {
@@ -111,27 +113,27 @@ describe("PMEM's typed functions give statuses, and offsets decoded from the cor
   test.skipIf(noPMEM !== undefined)("on a live pool: roots, their names, links and the unreachable list, by offset", () => {
     const path = poolPath("native-typed");
     using pool = manager.createPMEMPool("native-pmem", pmemConfig(path)); // closed before removePoolFiles removes its file
-    expect(native.pmemPoolPath(pool.handle)).toBe(path);
-    expect(native.pmemFileCreated(pool.handle)).toBe(true);
+    expect(native.pmemPoolPath(handleOf(pool))).toBe(path);
+    expect(native.pmemFileCreated(handleOf(pool))).toBe(true);
     const name = native.encodeName("native-root");
-    expect(native.pmemRootOffset(pool.handle, name)).toBe(0); // no such root
-    const rootOffset = native.pmemRootOrNew(pool.handle, name, 64);
+    expect(native.pmemRootOffset(handleOf(pool), name)).toBe(0); // no such root
+    const rootOffset = native.pmemRootOrNew(handleOf(pool), name, 64);
     expect(rootOffset).toBeGreaterThan(0);
-    expect(native.pmemRootOffset(pool.handle, name)).toBe(rootOffset);
-    expect(native.pmemRootName(pool.handle, 0)).toBe("native-root");
-    expect(native.pmemRootName(pool.handle, 1)).toBe(""); // past the last root
+    expect(native.pmemRootOffset(handleOf(pool), name)).toBe(rootOffset);
+    expect(native.pmemRootName(handleOf(pool), 0)).toBe("native-root");
+    expect(native.pmemRootName(handleOf(pool), 1)).toBe(""); // past the last root
     // A bad word offset is refused with a status, not an offset error.
-    expect(native.pmemLinked(pool.handle, rootOffset, native.liveId(pool.handle, rootOffset), 3)).toBeLessThan(0);
-    expect(native.pmemLinked(pool.handle, rootOffset, native.liveId(pool.handle, rootOffset), 0)).toBe(0); // a zero-filled word: no link
+    expect(native.pmemLinked(handleOf(pool), rootOffset, native.liveId(handleOf(pool), rootOffset), 3)).toBeLessThan(0);
+    expect(native.pmemLinked(handleOf(pool), rootOffset, native.liveId(handleOf(pool), rootOffset), 0)).toBe(0); // a zero-filled word: no link
     const child = pool.allocate(16);
-    expect(native.listUnreachableOffsets(pool.handle, new Uint32Array(4), 4)).toBe(1); // the child, not yet linked
-    expect(native.linkPmem(pool.handle, rootOffset, native.liveId(pool.handle, rootOffset), 0, child.offset, child.id, false)).toBe(0);
-    expect(native.pmemLinked(pool.handle, rootOffset, native.liveId(pool.handle, rootOffset), 0)).toBe(child.offset);
-    expect(native.listUnreachableOffsets(pool.handle, new Uint32Array(4), 4)).toBe(0);
-    expect(native.setPmemRoot(pool.handle, name, 0, 0, false)).toBe(0); // the root removed: both are unreachable now
-    expect(native.pmemRootOffset(pool.handle, name)).toBe(0);
-    expect(native.listUnreachableOffsets(pool.handle, new Uint32Array(4), 4)).toBe(2);
-    expect(native.drainPmem(pool.handle)).toBe(0);
+    expect(native.listUnreachableOffsets(handleOf(pool), new Uint32Array(4), 4)).toBe(1); // the child, not yet linked
+    expect(native.linkPmem(handleOf(pool), rootOffset, native.liveId(handleOf(pool), rootOffset), 0, offsetOfAllocation(child), child.id, false)).toBe(0);
+    expect(native.pmemLinked(handleOf(pool), rootOffset, native.liveId(handleOf(pool), rootOffset), 0)).toBe(offsetOfAllocation(child));
+    expect(native.listUnreachableOffsets(handleOf(pool), new Uint32Array(4), 4)).toBe(0);
+    expect(native.setPmemRoot(handleOf(pool), name, 0, 0, false)).toBe(0); // the root removed: both are unreachable now
+    expect(native.pmemRootOffset(handleOf(pool), name)).toBe(0);
+    expect(native.listUnreachableOffsets(handleOf(pool), new Uint32Array(4), 4)).toBe(2);
+    expect(native.drainPmem(handleOf(pool))).toBe(0);
   });
 });
 
@@ -150,26 +152,26 @@ describe("a pool's block calls give statuses for the pool to decode", () => {
 
   test("on a live pool: an offset and the allocation's id, which allocationIdOf and hasGuardPages read", () => {
     const pool = cpuPool("native-blocks");
-    const offset = native.alloc(pool.handle, 64);
+    const offset = native.alloc(handleOf(pool), 64);
     expect(offset).toBeLessThan(native.OFFSET_ERROR_BASE);
     const tagged = native.lastId();
     expect(native.hasGuardPages(tagged)).toBe(false);
     const id = native.allocationIdOf(tagged);
     expect(id).toBeGreaterThan(0);
-    expect(native.liveId(pool.handle, offset)).toBe(id);
-    expect(native.liveSize(pool.handle, offset)).toBe(64);
-    expect(native.free(pool.handle, offset, id)).toBe(0);
-    expect(native.liveId(pool.handle, offset)).toBe(0);
-    expect(native.free(pool.handle, offset, id)).toBe(native.Status.doubleFree);
+    expect(native.liveId(handleOf(pool), offset)).toBe(id);
+    expect(native.liveSize(handleOf(pool), offset)).toBe(64);
+    expect(native.free(handleOf(pool), offset, id)).toBe(0);
+    expect(native.liveId(handleOf(pool), offset)).toBe(0);
+    expect(native.free(handleOf(pool), offset, id)).toBe(native.Status.doubleFree);
   });
 
   test("a guarded allocation's tagged id says so, and isGuarded agrees", () => {
     const pool = cpuPool("native-guarded", { guardPages: true });
-    const offset = native.alloc(pool.handle, 64);
+    const offset = native.alloc(handleOf(pool), 64);
     const tagged = native.lastId();
     expect(native.hasGuardPages(tagged)).toBe(true);
-    expect(native.isGuarded(pool.handle, offset)).toBe(true);
-    expect(native.free(pool.handle, offset, native.allocationIdOf(tagged))).toBeGreaterThanOrEqual(0);
+    expect(native.isGuarded(handleOf(pool), offset)).toBe(true);
+    expect(native.free(handleOf(pool), offset, native.allocationIdOf(tagged))).toBeGreaterThanOrEqual(0);
   });
 
   test("each reads the core's symbol when called (a test's wrapper of the symbol sees the call)", () => {
@@ -240,7 +242,7 @@ describe("copies and the GPU's typed functions", () => {
   test("a device region of a pool that is not a GPU pool's, or of a dead handle, is refused with a typed error", () => {
     const pool = cpuPool("native-not-gpu");
     const allocation = pool.allocate(64);
-    const error = thrown(() => native.exportDeviceRegion(pool.handle, allocation.offset));
+    const error = thrown(() => native.exportDeviceRegion(handleOf(pool), offsetOfAllocation(allocation)));
     expect(error).toBeInstanceOf(InvalidPointerError);
     expect((error as Error).message).toContain("is not a GPU pool");
     allocation.free();

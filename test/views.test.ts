@@ -7,6 +7,8 @@ import { allocate, deallocate, DoubleFreeError, InvalidPointerError, InvalidSize
 import * as native from "../src/native";
 import { cpuPoolsPerTest } from "./support/pools";
 import { thrown } from "./support/thrown";
+import { baseOf, handleOf } from "../src/pool";
+import { offsetOfAllocation } from "../src/allocation";
 
 const manager = MemoryPoolManager.getInstance();
 const pool = cpuPoolsPerTest();
@@ -120,7 +122,7 @@ describe("default views", () => {
     const p = pool("ended-elsewhere", Object.assign(new PoolConfig(), { initialSize: 1 << 20 }));
     const first = p.allocate(32);
     const old = first.bytes;
-    expect(native.free(p.handle, first.offset, first.id)).toBe(0); // as another Worker's free would
+    expect(native.free(handleOf(p), offsetOfAllocation(first), first.id)).toBe(0); // as another Worker's free would
     const second = p.allocate(32);
     expect(second.ptr).toBe(first.ptr);
     second.bytes[0] = 1;
@@ -215,7 +217,7 @@ describe("window views (the unsafe opt-in)", () => {
     const far = p.allocate(64);
     const late = far.windowBytes();
     expect(late.length).toBe(64);
-    expect(late.buffer.byteLength).toBeGreaterThan(far.ptr - p.base + 64 - 1);
+    expect(late.buffer.byteLength).toBeGreaterThan(far.ptr - baseOf(p) + 64 - 1);
     expect(late.buffer.byteLength).toBeLessThanOrEqual(64 << 20);
     late[0] = 5;
     expect(far.bytes[0]).toBe(5);
@@ -236,7 +238,7 @@ describe("allocateWindowBytes(): the window opt-in in one step, with no handle",
       const other = p.allocate(64);
       expect(view.length).toBe(64);
       expect(view.buffer.byteLength).toBeGreaterThan(64); // the window: what it gives up
-      const address = p.base + view.byteOffset;
+      const address = baseOf(p) + view.byteOffset;
       view[0] = 42;
       expect(read.u8(address as never, 0)).toBe(42);
       expect(p.getStats().liveAllocations).toBe(2);
@@ -245,8 +247,8 @@ describe("allocateWindowBytes(): the window opt-in in one step, with no handle",
       expect(view.length).toBe(64); // nothing detaches it
       expect(thrown(() => p.deallocate(view))).toBeInstanceOf(DoubleFreeError);
       const again = p.allocateWindowBytes(64);
-      if (p.base + again.byteOffset === address) expect(again).toBe(view); // the same block and size: the same view
-      const handle = p.fromPointer(p.base + again.byteOffset);
+      if (baseOf(p) + again.byteOffset === address) expect(again).toBe(view); // the same block and size: the same view
+      const handle = p.fromPointer(baseOf(p) + again.byteOffset);
       expect(handle.windowBytes()).toBe(again); // one view per block, whichever way it was asked for
       p.deallocate(again);
       expect(thrown(() => handle.bytes)).toBeInstanceOf(UseAfterFreeError);
@@ -289,7 +291,7 @@ describe("allocateWindowBytes(): the window opt-in in one step, with no handle",
     const p = pool("window-step-transferred", PoolConfig.FixedSizeCPU(64));
     const first = p.allocateWindowBytes(64);
     const view = p.allocateWindowBytes(64);
-    const address = p.base + view.byteOffset;
+    const address = baseOf(p) + view.byteOffset;
     view.buffer.transfer(0);
     expect(view.length).toBe(0);
     expect(thrown(() => p.deallocate(view))).toBeInstanceOf(InvalidPointerError);

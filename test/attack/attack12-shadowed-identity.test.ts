@@ -16,13 +16,14 @@ import { copy, InvalidPointerError, MemoryPoolManager, UseAfterFreeError, type A
 import { pmemConfig, poolPath, removePoolFiles } from "../pmem/helpers";
 import { cpuPoolsPerTest } from "../support/pools";
 import { thrown } from "../support/thrown";
+import { offsetOfAllocation } from "../../src/allocation";
 
 const pool = cpuPoolsPerTest();
 afterAll(removePoolFiles);
 
 /** `handle` made to claim `other`'s offset and id. */
 function claiming(handle: Allocation, other: Allocation): Allocation {
-  Object.defineProperty(handle, "offset", { value: other.offset });
+  Object.defineProperty(handle, "offset", { value: offsetOfAllocation(other) });
   Object.defineProperty(handle, "id", { value: other.id });
   return handle;
 }

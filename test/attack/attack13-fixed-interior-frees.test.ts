@@ -9,6 +9,7 @@ import { describe, expect, test } from "bun:test";
 import { InvalidPointerError, type PoolConfig } from "../../src/index";
 import { cpuPoolsPerTest } from "../support/pools";
 import { thrown } from "../support/thrown";
+import { baseOf } from "../../src/pool";
 
 const pool = cpuPoolsPerTest();
 
@@ -28,7 +29,7 @@ describe("FixedSize: a pointer inside a block", () => {
       const freed = p.allocate(200);
       const freedPtr = freed.ptr;
       freed.free();
-      const untouched = p.base + (512 << 10) + 32;
+      const untouched = baseOf(p) + (512 << 10) + 32;
       for (const [what, address] of [["a block never given out", untouched], ["a freed block", freedPtr + 32]] as const) {
         const error = thrown(() => p.deallocate(address));
         expect([what, error]).toEqual([what, expect.any(InvalidPointerError)]);

@@ -10,13 +10,14 @@ import { DoubleFreeError, PoolConfig, type ThreadSafety } from "../../src/index"
 import * as native from "../../src/native";
 import { cpuPoolsPerTest } from "../support/pools";
 import { thrown } from "../support/thrown";
+import { handleOf } from "../../src/pool";
 
 const ID_MAX = 0x3fff_ffff;
 const cpuPool = cpuPoolsPerTest();
 
 test('a default ("none") pool: ids wrap from 2^30 - 1 to 1, by the cache and the core alike', () => {
   const pool = cpuPool("ids none", PoolConfig.FixedSizeCPU(64));
-  Atomics.store(native.cachePoolIds(pool.handle)!, 0, ID_MAX - 3); // before the cache opens: it starts from the word
+  Atomics.store(native.cachePoolIds(handleOf(pool))!, 0, ID_MAX - 3); // before the cache opens: it starts from the word
   const handles = [pool.allocate(8), pool.allocate(8), pool.allocate(8), pool.allocate(200), pool.allocate(8)];
   expect(handles.map((handle) => handle.id)).toEqual([ID_MAX - 2, ID_MAX - 1, ID_MAX, 1, 2]);
   const raw = pool.allocateRaw(8);
@@ -42,7 +43,7 @@ test('a default ("none") pool: ids wrap from 2^30 - 1 to 1, by the cache and the
 for (const threadSafety of ["lockFree", "mutex"] as ThreadSafety[]) {
   test(`a shared pool on the cache (${threadSafety}${threadSafety === "mutex" ? " + threadLocalCache" : ""}): a batch of ids that would pass 2^30 - 1 starts again at 1`, () => {
     const pool = cpuPool(`ids ${threadSafety}`, Object.assign(PoolConfig.FixedSizeCPU(64), { threadSafety, threadLocalCache: threadSafety === "mutex" }));
-    const word = native.cachePoolIds(pool.handle)!;
+    const word = native.cachePoolIds(handleOf(pool))!;
     Atomics.store(word, 0, ID_MAX - 3);
     const ids = Array.from({ length: 3 }, () => pool.allocate(8).id);
     expect(ids).toEqual([1, 2, 3]); // a batch of 64 would pass the top: it starts at 1

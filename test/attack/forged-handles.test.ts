@@ -10,15 +10,16 @@ import { expect, test } from "bun:test";
 import type { Pointer } from "bun:ffi";
 import { Allocation, GPUAllocation, GPUStream, MemoryPoolManager, UnsupportedOperationError } from "../../src/index";
 import { thrown } from "../support/thrown";
+import { offsetOfAllocation } from "../../src/allocation";
 
 test("the constructors of Allocation, GPUAllocation and GPUStream refuse callers outside the library", () => {
   using pool = MemoryPoolManager.getInstance().createCPUPool("attack-forged");
   const real = pool.allocate(64);
   const forge = (Type: unknown, ...args: unknown[]) => () => new (Type as new (...a: unknown[]) => unknown)(...args);
   for (const make of [
-    forge(Allocation, pool, real.ptr, 1 << 28, real.offset, real.id),
-    forge(Allocation, pool, real.ptr, 64, real.offset, real.id, Symbol("made by a pool")),
-    forge(GPUAllocation, pool, real.ptr, 64, real.offset, real.id),
+    forge(Allocation, pool, real.ptr, 1 << 28, offsetOfAllocation(real), real.id),
+    forge(Allocation, pool, real.ptr, 64, offsetOfAllocation(real), real.id, Symbol("made by a pool")),
+    forge(GPUAllocation, pool, real.ptr, 64, offsetOfAllocation(real), real.id),
     forge(GPUStream, 0, 0x1234 as Pointer),
   ]) {
     const error = thrown(make);

@@ -6,6 +6,7 @@
 import { expect, test } from "bun:test";
 import { CPUMemoryPool, GPUMemoryPool, MemoryPoolManager, PinnedMemoryPool, PMEMMemoryPool, PoolConfig, UnsupportedOperationError } from "../../src/index";
 import { thrown } from "../support/thrown";
+import { handleOf } from "../../src/pool";
 
 test("no pool class can be constructed from JavaScript, with a live pool's handle or without", () => {
   const manager = MemoryPoolManager.getInstance();
@@ -14,7 +15,7 @@ test("no pool class can be constructed from JavaScript, with a live pool's handl
     const kept = pool.allocate(64);
     kept.bytes.fill(7);
     for (const PoolClass of [CPUMemoryPool, PinnedMemoryPool, GPUMemoryPool, PMEMMemoryPool] as unknown as (new (...args: unknown[]) => { destroy(): void })[]) {
-      for (const args of [[pool.name, pool.config, pool.handle], []]) {
+      for (const args of [[pool.name, pool.config, handleOf(pool)], []]) {
         const error = thrown(() => new PoolClass(...args).destroy());
         expect(error).toBeInstanceOf(UnsupportedOperationError);
         expect(error!.message).toContain("has no public constructor");

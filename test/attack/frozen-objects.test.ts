@@ -12,6 +12,7 @@
 import { expect, test } from "bun:test";
 import { DoubleFreeError, MemoryPoolManager, PoolConfig, UseAfterFreeError } from "../../src/index";
 import { thrown } from "../support/thrown";
+import { destroyedHere } from "../../src/pool";
 
 const manager = MemoryPoolManager.getInstance();
 
@@ -45,7 +46,7 @@ for (const [kind, fields] of kinds) {
     expect(pool.getStats().liveAllocations).toBe(0);
     pool.allocate(16);
     pool.destroy();
-    expect(pool.destroyed).toBe(true);
+    expect(destroyedHere(pool)).toBe(true);
     expect(manager.hasPool(pool.name)).toBe(false);
   });
 }
@@ -73,6 +74,6 @@ test("a pool's state cannot be set from outside", () => {
   for (const field of ["destroyed", "epoch", "lastTaggedId"]) {
     expect(thrown(() => ((pool as unknown as Record<string, unknown>)[field] = 0))).toBeInstanceOf(TypeError);
   }
-  expect(pool.destroyed).toBe(true);
+  expect(destroyedHere(pool)).toBe(true);
   expect(thrown(() => a.bytes)).toBeInstanceOf(UseAfterFreeError);
 });

@@ -13,6 +13,7 @@ import { DoubleFreeError, PoolConfig, renderTimeline, type Allocation } from "..
 import * as native from "../../src/native";
 import { cpuPoolsPerTest } from "../support/pools";
 import { thrown } from "../support/thrown";
+import { handleOf } from "../../src/pool";
 
 const ID_MAX = 0x3fff_ffff;
 const cpuPool = cpuPoolsPerTest();
@@ -28,7 +29,7 @@ function madeLate(pool: { allocate(size: number): Allocation }): Allocation {
 async function twins() {
   const pool = cpuPool("id twins", { ...PoolConfig.FixedSizeCPU(64), threadSafety: "lockFree", trackHistory: true });
   const early = madeEarly(pool); // id 1: the first batch of ids is 1-64
-  Atomics.store(native.cachePoolIds(pool.handle)!, 0, ID_MAX - 1); // the next batch passes the top
+  Atomics.store(native.cachePoolIds(handleOf(pool))!, 0, ID_MAX - 1); // the next batch passes the top
   await Bun.sleep(40);
   const late = Array.from({ length: 70 }, () => madeLate(pool));
   const twin = late.find((allocation) => allocation.id === early.id)!;

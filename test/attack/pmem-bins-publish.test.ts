@@ -8,6 +8,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { MemoryPoolManager, PoolConfig } from "../../src/index";
 import { poolPath, removePoolFiles, runChild } from "../pmem/helpers";
+import { baseOf } from "../../src/pool";
 
 afterAll(removePoolFiles);
 
@@ -22,7 +23,7 @@ test("published blocks from the bins survive a crash with their own sizes and by
   const rootOffset = seen.kept[0]!.offset;
   // The root's first 16 bytes hold its two link words; every other byte is the fill written before publication.
   const live = pool.allocations().map((a) => {
-    const offset = Number(a.ptr) - pool.base;
+    const offset = Number(a.ptr) - baseOf(pool);
     return { offset, size: a.size, bytes: [...new Set(a.bytes.subarray(offset === rootOffset ? 16 : 0))] };
   });
   expect(live.sort((a, b) => a.offset - b.offset)).toEqual(seen.kept.map(({ offset, size, fill }) => ({ offset, size, bytes: [fill] })).sort((a, b) => a.offset - b.offset));

@@ -11,6 +11,7 @@ import { afterAll, expect, test } from "bun:test";
 import { copy, MemoryPoolManager, PMEMRootError, PoolConfig, type PMEMMemoryPool } from "../../src/index";
 import { poolPath, removePoolFiles } from "../pmem/helpers";
 import { thrown } from "../support/thrown";
+import { offsetOfAllocation } from "../../src/allocation";
 
 afterAll(removePoolFiles);
 const manager = MemoryPoolManager.getInstance();
@@ -46,7 +47,7 @@ for (const [route, write] of routes) {
     const replicaChild = replica.allocate(64);
     replica.setRoot("node", replicaNode);
     replica.setRoot("child", replicaChild);
-    expect([replicaNode.offset, replicaChild.offset]).toEqual([node.offset, child.offset]);
+    expect([offsetOfAllocation(replicaNode), offsetOfAllocation(replicaChild)]).toEqual([offsetOfAllocation(node), offsetOfAllocation(child)]);
     startNamedSet(replica);
 
     write(replica, replicaNode, node.bytes.slice());

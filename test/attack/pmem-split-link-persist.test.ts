@@ -10,6 +10,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { copy, MemoryPoolManager, PMEMRootError, type Allocation } from "../../src/index";
 import { linkWord, pmemConfig, poolPath, removePoolFiles } from "../pmem/helpers";
 import { thrown } from "../support/thrown";
+import { offsetOfAllocation } from "../../src/allocation";
 
 const manager = MemoryPoolManager.getInstance();
 afterAll(removePoolFiles);
@@ -38,11 +39,11 @@ describe("PMEM: a link persisted in parts", () => {
       for (const [way, persistWord] of ways) {
         const target = commit(16);
         const holder = commit(64);
-        new BigUint64Array(holder.bytes.buffer, holder.bytes.byteOffset, 8)[1] = linkWord(target.offset);
+        new BigUint64Array(holder.bytes.buffer, holder.bytes.byteOffset, 8)[1] = linkWord(offsetOfAllocation(target));
         persistWord(holder);
         const refused = thrown(() => target.free());
         expect(refused, way).toBeInstanceOf(PMEMRootError);
-        expect(refused.message).toContain(`the link at byte 8 of the allocation at offset ${holder.offset * 16}`);
+        expect(refused.message).toContain(`the link at byte 8 of the allocation at offset ${offsetOfAllocation(holder) * 16}`);
         expect(target.alive).toBe(true);
         holder.bytes.fill(0);
         pool.persist(holder);

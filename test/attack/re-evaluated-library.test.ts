@@ -23,7 +23,7 @@ for (const key of Object.keys(require.cache)) if (key.startsWith(${JSON.stringif
 const second = require(${JSON.stringify(index)});
 let error = "none";
 try { second.MemoryPoolManager.getInstance().createCPUPool("re-evaluated", { initialSize: 65536 }); } catch (err) { error = err.code; }
-console.log(JSON.stringify({ reEvaluated: second !== first, error, destroyed: pool.destroyed, alive: block.alive, byte: block.bytes[63] }));`;
+console.log(JSON.stringify({ reEvaluated: second !== first, error, destroyed: "destroyed" in pool.toJSON(), alive: block.alive, byte: block.bytes[63] }));`;
   const result = Bun.spawnSync([process.execPath, "-e", probe], { stdout: "pipe", stderr: "pipe", timeout: 30_000 });
   expect(result.stderr.toString()).toBe("");
   expect(JSON.parse(result.stdout.toString())).toEqual({ reEvaluated: true, error: "POOL_EXISTS", destroyed: false, alive: true, byte: 7 });

@@ -12,6 +12,7 @@ import { expect, test } from "bun:test";
 import { DoubleFreeError, UseAfterFreeError } from "../../src/index";
 import { cpuPoolsPerTest } from "../support/pools";
 import { thrown } from "../support/thrown";
+import { destroyedHere } from "../../src/pool";
 
 const pool = cpuPoolsPerTest();
 
@@ -58,7 +59,7 @@ for (const [how, transfer] of transfers) {
     const b = p.allocate(100);
     transfer(b.as(Float64Array).buffer);
     p.destroy();
-    expect(p.destroyed).toBe(true);
+    expect(destroyedHere(p)).toBe(true);
   });
 }
 
@@ -73,5 +74,5 @@ test("a transferred window: later windows are made again, and the pool is destro
   expect(p.allocate(16).windowBytes().length).toBe(16);
   a.windowBytes().buffer.transfer();
   p.destroy();
-  expect(p.destroyed).toBe(true);
+  expect(destroyedHere(p)).toBe(true);
 });

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { copy, MemoryPoolManager, OutOfBoundsError, PoolConfig, UseAfterFreeError, type PMEMMemoryPool } from "../../src/index";
 import { LENGTH, pattern } from "./fixtures/copy_child";
 import { pmemConfig, poolPath, removePoolFiles, runChild } from "./helpers";
+import { baseOf } from "../../src/pool";
 
 const manager = MemoryPoolManager.getInstance();
 const opened: string[] = [];
@@ -76,7 +77,7 @@ async function copyThenLosePower(how: string): Promise<{ bytes: Uint8Array; file
   expect(crashed.stdout).not.toContain("survived");
   const pool = pmemPool(`reopened-${how}`, path);
   const root = pool.getRoot("data")!;
-  const found = { bytes: root.bytes.slice(), fileOffset: root.ptr - pool.base };
+  const found = { bytes: root.bytes.slice(), fileOffset: root.ptr - baseOf(pool) };
   manager.destroyPool(`reopened-${how}`);
   return found;
 }

@@ -9,6 +9,7 @@ import { expect } from "bun:test";
 import { type Allocation, MemoryPoolManager, PMEMRootError, type PMEMMemoryPool } from "../../src/index";
 import { pmemConfig } from "./helpers";
 import { THREAD_MODES, type ThreadMode } from "./thread_modes";
+import { offsetOfAllocation } from "../../src/allocation";
 
 export interface Model {
   live: Map<number, number>; // offset -> size
@@ -60,8 +61,8 @@ export function intact(bytes: Uint8Array): boolean {
 
 function stateOf(pool: PMEMMemoryPool, allocations: Allocation[]): Model {
   const model = emptyModel();
-  for (const allocation of allocations) model.live.set(allocation.offset, allocation.size);
-  for (const name of pool.roots()) model.roots.set(name, pool.getRoot(name)!.offset);
+  for (const allocation of allocations) model.live.set(offsetOfAllocation(allocation), allocation.size);
+  for (const name of pool.roots()) model.roots.set(name, offsetOfAllocation(pool.getRoot(name)!));
   return model;
 }
 
@@ -130,7 +131,7 @@ export function checkRecovered(path: string, strategy: "Variable" | "FixedSize",
     }
     // Contents: every allocation was persisted before it was published.
     for (const allocation of allocations) {
-      if (!intact(allocation.bytes)) throw new Error(`allocation at offset ${allocation.offset} (${allocation.size} bytes) lost its contents`);
+      if (!intact(allocation.bytes)) throw new Error(`allocation at offset ${offsetOfAllocation(allocation)} (${allocation.size} bytes) lost its contents`);
     }
     // No space owned twice: blocks in address order do not overlap.
     const stride = (size: number) => (strategy === "FixedSize" ? 256 : Math.ceil(size / 16) * 16);

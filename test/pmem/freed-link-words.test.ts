@@ -11,6 +11,7 @@ import { afterAll, expect, test } from "bun:test";
 import { MemoryPoolManager, type PMEMMemoryPool, type ThreadSafety } from "../../src/index";
 import { outcome } from "../support/thrown";
 import { linkWord, pmemConfig, poolPath, removePoolFiles } from "./helpers";
+import { offsetOfAllocation } from "../../src/allocation";
 
 const manager = MemoryPoolManager.getInstance();
 afterAll(removePoolFiles);
@@ -63,7 +64,7 @@ for (const threadSafety of ["none", "mutex"] as ThreadSafety[]) {
     const large = pm.allocate(1 << 20);
     const words = new BigUint64Array(large.bytes.buffer, large.bytes.byteOffset, (1 << 20) / 8);
     const index = words.length - 3;
-    words[index] = linkWord(target.offset);
+    words[index] = linkWord(offsetOfAllocation(target));
     pm.persist(large); // a large range: scanned as it is flushed, its page marked
     const at = large.ptr as number;
     large.free();
@@ -86,7 +87,7 @@ for (const threadSafety of ["mutex"] as ThreadSafety[]) {
     pm.setRoot("scratch", scratch);
     pm.setRoot("scratch", null, { freePrevious: true });
     const block = pm.allocate(4096);
-    new BigUint64Array(block.bytes.buffer, block.bytes.byteOffset, 512)[300] = linkWord(target.offset);
+    new BigUint64Array(block.bytes.buffer, block.bytes.byteOffset, 512)[300] = linkWord(offsetOfAllocation(target));
     pm.persist(block, 8, 2400); // 8 bytes: left for later, its page marked
     const at = block.ptr as number;
     block.free();
@@ -123,7 +124,7 @@ test("none: a link word written through a view and persisted by a persist of the
   const { head, target } = publishedTarget(pm, "head");
   const block = pm.allocate(8192);
   const view = block.bytes.subarray(64, 64 + 6000); // over 4 KiB: read as it is persisted
-  new BigUint64Array(view.buffer, view.byteOffset, 8)[3] = linkWord(target.offset);
+  new BigUint64Array(view.buffer, view.byteOffset, 8)[3] = linkWord(offsetOfAllocation(target));
   pm.persist(view);
   const at = block.ptr as number;
   block.free(); // to the core: the block left the bins when its link word was found
@@ -139,7 +140,7 @@ test("none: a link word of a small persist into a block the bins manage, the blo
   pm.setRoot("scratch", scratch);
   pm.setRoot("scratch", null, { freePrevious: true }); // the link set is made: small persists wait
   const block = pm.allocate(64);
-  new BigUint64Array(block.bytes.buffer, block.bytes.byteOffset, 8)[2] = linkWord(target.offset);
+  new BigUint64Array(block.bytes.buffer, block.bytes.byteOffset, 8)[2] = linkWord(offsetOfAllocation(target));
   pm.persist(block); // left for later
   const at = block.ptr as number;
   block.free(); // into the bins, no call into the core

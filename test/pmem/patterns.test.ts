@@ -14,6 +14,7 @@ import { existsSync } from "node:fs";
 import { MemoryPoolManager, type Allocation, type PMEMMemoryPool } from "../../src/index";
 import { LIST_MAX, PAYLOAD_AT, patternTag } from "./fixtures/patterns";
 import { inBatches, killAtRandom, pmemConfig, poolPath, removePoolFiles, runChild } from "./helpers";
+import { offsetOfAllocation } from "../../src/allocation";
 
 afterAll(removePoolFiles);
 
@@ -62,7 +63,7 @@ function checkRecovered(path: string, strategy: Strategy, pattern: Pattern, stdo
   try {
     const live = pool.allocations();
     const unreachable = pool.allocations({ unreachable: true });
-    if (unreachable.length > 0) throw new Error(`${unreachable.length} allocation(s) no root reaches: ${unreachable.map((a) => `${a.size} B at ${a.offset}`).join(", ")}`);
+    if (unreachable.length > 0) throw new Error(`${unreachable.length} allocation(s) no root reaches: ${unreachable.map((a) => `${a.size} B at ${offsetOfAllocation(a)}`).join(", ")}`);
     expect(pool.getStats().liveAllocations).toBe(live.length);
     const { committed, inFlight } = readLog(stdout, pattern === "cow" ? "W" : "P", before);
     const allowed = [committed, ...(inFlight === undefined ? [] : [inFlight])];

@@ -12,6 +12,7 @@ import { allocateUntilRefused } from "../support/fill";
 import { thrown } from "../support/thrown";
 import { pmemConfig, poolPath, removePoolFiles } from "./helpers";
 import { THREAD_MODES, type ThreadMode } from "./thread_modes";
+import { offsetOfAllocation } from "../../src/allocation";
 
 afterAll(removePoolFiles);
 const manager = MemoryPoolManager.getInstance();
@@ -55,23 +56,23 @@ describe.each(SETTINGS)("Variable PMEM pool, %s", (label, setting) => {
     expect(thrown(() => head.free())).toBeInstanceOf(PMEMRootError); // a root publishes it
     expect(thrown(() => child.free())).toBeInstanceOf(PMEMRootError); // a link names it
     pool.allocate(1234); // never published: free after the reopen
-    const offsets = { head: head.offset, child: child.offset, own: own.offset };
+    const offsets = { head: offsetOfAllocation(head), child: offsetOfAllocation(child), own: offsetOfAllocation(own) };
     pool.close();
 
     pool = manager.createPMEMPool(`modes-${label}`, config(path));
     expect(pool.created).toBe(false);
     const found = pool.allocations();
-    expect(found.map((allocation) => allocation.offset).sort((a, b) => a - b)).toEqual(Object.values(offsets).sort((a, b) => a - b));
+    expect(found.map((allocation) => offsetOfAllocation(allocation)).sort((a, b) => a - b)).toEqual(Object.values(offsets).sort((a, b) => a - b));
     const root = pool.getRoot("head")!;
-    expect(root.offset).toBe(offsets.head);
+    expect(offsetOfAllocation(root)).toBe(offsets.head);
     expect(holds(root, 1, 8)).toBe(true);
     const linked = pool.linked(root, 8)!;
-    expect(linked.offset).toBe(offsets.child);
+    expect(offsetOfAllocation(linked)).toBe(offsets.child);
     expect(holds(linked, 2)).toBe(true);
-    const mine = found.find((allocation) => allocation.offset === offsets.own)!;
+    const mine = found.find((allocation) => offsetOfAllocation(allocation) === offsets.own)!;
     expect(mine.size).toBe(5000);
     expect(holds(mine, 3)).toBe(true);
-    expect(pool.allocations({ unreachable: true }).map((allocation) => allocation.offset)).toEqual([offsets.own]);
+    expect(pool.allocations({ unreachable: true }).map((allocation) => offsetOfAllocation(allocation))).toEqual([offsets.own]);
     const stats = pool.getStats();
     expect(stats.liveAllocations).toBe(3);
     expect(stats.bytesInUse).toBe(64 + 300 + 5000);
@@ -85,7 +86,7 @@ describe.each(SETTINGS)("Variable PMEM pool, %s", (label, setting) => {
     pool.commitUnpublished(again);
     pool.close();
     pool = manager.createPMEMPool(`modes-${label}`, config(path));
-    expect(pool.allocations().map((allocation) => allocation.offset).sort((a, b) => a - b)).toEqual([offsets.head, again.offset].sort((a, b) => a - b));
+    expect(pool.allocations().map((allocation) => offsetOfAllocation(allocation)).sort((a, b) => a - b)).toEqual([offsets.head, offsetOfAllocation(again)].sort((a, b) => a - b));
     pool.close();
   });
 
@@ -127,7 +128,7 @@ describe.each(SETTINGS)("Variable PMEM pool, %s", (label, setting) => {
     const loose = pool.allocate(200);
     const snapshot = pool.snapshot();
     const live = snapshot.blocks.filter((block) => block.state === "live");
-    expect(live.map((block) => block.offset / 16).sort((a, b) => a - b)).toEqual([kept.offset, loose.offset].sort((a, b) => a - b)); // bytes; an allocation's offset is in granules
+    expect(live.map((block) => block.offset / 16).sort((a, b) => a - b)).toEqual([offsetOfAllocation(kept), offsetOfAllocation(loose)].sort((a, b) => a - b)); // bytes; an allocation's offset is in granules
     expect(snapshot.blocks.reduce((sum, block) => sum + block.size, 0)).toBe(pool.getStats().bytesReserved); // the blocks tile the heap
     expect(pool.trim()).toBe(0);
     expect(pool.getStats().liveAllocations).toBe(2);
@@ -139,7 +140,7 @@ describe.each(SETTINGS)("Variable PMEM pool, %s", (label, setting) => {
     pool.close();
     pool = manager.createPMEMPool(`modes-reset-${label}`, config(path));
     expect(pool.getRoot("kept")).toBeUndefined();
-    expect(pool.allocations().map((allocation) => allocation.offset)).toEqual([after.offset]);
+    expect(pool.allocations().map((allocation) => offsetOfAllocation(allocation))).toEqual([offsetOfAllocation(after)]);
     pool.close();
   });
 });

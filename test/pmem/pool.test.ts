@@ -26,7 +26,8 @@ import { ptr } from "bun:ffi";
 import { flushPmemAllocation, memcpyPersistIntoPmem, persistPmemAllocation, Status } from "../../src/native";
 import { pmemConfig, poolDirectory, poolPath, removePoolFiles, runChild } from "./helpers";
 import { thrown } from "../support/thrown";
-import { markedFreed } from "../../src/allocation";
+import { markedFreed, offsetOfAllocation } from "../../src/allocation";
+import { handleOf } from "../../src/pool";
 
 const manager = MemoryPoolManager.getInstance();
 afterAll(removePoolFiles);
@@ -225,19 +226,19 @@ describe("allocations and durability", () => {
     expect(thrown(() => pool.memcpyPersist(target, null as unknown as Uint8Array))).toBeInstanceOf(InvalidArgumentError);
     // The core bounds the copy by the allocation it holds, whatever TypeScript passes.
     const big = new Uint8Array(200).fill(9);
-    expect(memcpyPersistIntoPmem(pool.handle, target.offset, target.id, 0, ptr(big), 101)).toBe(Status.invalidSize);
-    expect(memcpyPersistIntoPmem(pool.handle, target.offset, target.id, 99, ptr(big), 2)).toBe(Status.invalidSize);
-    expect(memcpyPersistIntoPmem(pool.handle, target.offset, target.id, -1, ptr(big), 1)).toBe(Status.invalidSize);
-    expect(memcpyPersistIntoPmem(pool.handle, target.offset + 1, 0, 0, ptr(big), 1)).toBe(Status.invalidPointer);
-    expect(memcpyPersistIntoPmem(pool.handle, target.offset, target.id + 1000, 0, ptr(big), 1)).toBe(Status.useAfterFree); // another allocation's id
+    expect(memcpyPersistIntoPmem(handleOf(pool), offsetOfAllocation(target), target.id, 0, ptr(big), 101)).toBe(Status.invalidSize);
+    expect(memcpyPersistIntoPmem(handleOf(pool), offsetOfAllocation(target), target.id, 99, ptr(big), 2)).toBe(Status.invalidSize);
+    expect(memcpyPersistIntoPmem(handleOf(pool), offsetOfAllocation(target), target.id, -1, ptr(big), 1)).toBe(Status.invalidSize);
+    expect(memcpyPersistIntoPmem(handleOf(pool), offsetOfAllocation(target) + 1, 0, 0, ptr(big), 1)).toBe(Status.invalidPointer);
+    expect(memcpyPersistIntoPmem(handleOf(pool), offsetOfAllocation(target), target.id + 1000, 0, ptr(big), 1)).toBe(Status.useAfterFree); // another allocation's id
     // persist and flush of an allocation: the same checks, in the call that writes the range back.
     for (const call of [persistPmemAllocation, flushPmemAllocation]) {
-      expect(call(pool.handle, target.offset, target.id, 0, 101)).toBe(Status.invalidSize);
-      expect(call(pool.handle, target.offset, target.id, 99, 2)).toBe(Status.invalidSize);
-      expect(call(pool.handle, target.offset, target.id, 0.5, 1)).toBe(Status.invalidSize);
-      expect(call(pool.handle, target.offset + 1, 0, 0, 1)).toBe(Status.invalidPointer);
-      expect(call(pool.handle, target.offset, target.id + 1000, 0, 1)).toBe(Status.useAfterFree);
-      expect(call(pool.handle, target.offset, target.id, 0, 100)).toBe(0);
+      expect(call(handleOf(pool), offsetOfAllocation(target), target.id, 0, 101)).toBe(Status.invalidSize);
+      expect(call(handleOf(pool), offsetOfAllocation(target), target.id, 99, 2)).toBe(Status.invalidSize);
+      expect(call(handleOf(pool), offsetOfAllocation(target), target.id, 0.5, 1)).toBe(Status.invalidSize);
+      expect(call(handleOf(pool), offsetOfAllocation(target) + 1, 0, 0, 1)).toBe(Status.invalidPointer);
+      expect(call(handleOf(pool), offsetOfAllocation(target), target.id + 1000, 0, 1)).toBe(Status.useAfterFree);
+      expect(call(handleOf(pool), offsetOfAllocation(target), target.id, 0, 100)).toBe(0);
     }
     expect(neighbour.bytes.every((byte) => byte === 5)).toBe(true);
     expect(target.bytes.every((byte) => byte === 0)).toBe(true); // nothing moved
@@ -324,7 +325,7 @@ describe("roots", () => {
     expect(pool.getRoot("a")).toBeUndefined();
     pool.setRoot("a", a);
     pool.setRoot("a", a); // already so
-    expect(pool.getRoot("a")!.offset).toBe(a.offset);
+    expect(offsetOfAllocation(pool.getRoot("a")!)).toBe(offsetOfAllocation(a));
     expect(pool.getRoot("a")!.size).toBe(40);
     expect(thrown(() => pool.setRoot("b", a))).toBeInstanceOf(PMEMRootError); // one root a block
     const published = thrown(() => a.free());
@@ -381,7 +382,7 @@ describe("roots", () => {
     expect(counter.bytes.every((byte) => byte === 0)).toBe(true);
     counter.as(BigUint64Array)[0] = 41n;
     pool.persist(counter, 8);
-    expect(pool.root("counter", 1).offset).toBe(counter.offset); // exists: the size is not used
+    expect(offsetOfAllocation(pool.root("counter", 1))).toBe(offsetOfAllocation(counter)); // exists: the size is not used
     pool.close();
     const reopened = manager.createPMEMPool("pm-root-make", pmemConfig(path));
     expect(reopened.root("counter", 4096).as(BigUint64Array)[0]).toBe(41n);
