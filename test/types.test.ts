@@ -120,13 +120,13 @@ test("every exported class has its source's members less the @internal ones, inh
   const names = (classes: typeof source, keep: (member: { internal: boolean }) => boolean) =>
     Object.fromEntries([...classes].map(([name, members]) => [name, members.filter(keep).map((member) => member.name)]));
   expect(names(declared, () => true)).toEqual(names(source, (member) => !member.internal));
-  // The classes a user holds most: each is declared, and the pools and allocations have members the
-  // library keeps to itself (the issue counted about 25 of them in a CPU pool's completion), none declared.
+  // The classes a user holds most: each is declared, and the members the library keeps to itself
+  // (the issue counted about 25 of them in a CPU pool's completion) are private since leftovers5,
+  // in no type at all: none is left to tag @internal (test/attack/leftovers4-public-members.test.ts).
   const internal = names(source, (member) => member.internal);
   for (const name of ["CPUMemoryPool", "PinnedMemoryPool", "PMEMMemoryPool", "GPUMemoryPool", "Allocation", "GPUAllocation", "MemoryPoolManager"]) {
     expect(declared.has(name)).toBe(true);
   }
-  for (const name of ["CPUMemoryPool", "PMEMMemoryPool", "GPUMemoryPool"]) expect(internal[name]!.length).toBeGreaterThan(5);
-  expect(internal.Allocation).toEqual(["offset"]); // the rest are private (test/attack/leftovers4-public-members.test.ts)
+  for (const name of ["CPUMemoryPool", "PinnedMemoryPool", "PMEMMemoryPool", "GPUMemoryPool", "Allocation", "GPUAllocation"]) expect([name, internal[name]]).toEqual([name, []]);
   expect(names(declared, () => true).CPUMemoryPool).toEqual(expect.arrayContaining(["allocate", "deallocate", "getStats", "destroy", "name", "config", "kind"]));
 }, 60_000);
