@@ -7,10 +7,16 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import ts from "typescript";
+import type TypeScript from "typescript";
 import * as api from "../src/index";
 import { gpuUnavailableReason, pmemUnavailableReason } from "../src/native";
 import { README_PATH, readmeBlocks } from "./support/readme_blocks";
+import { missingTypeTools, runsHere } from "./support/tools";
+
+// The compiler reads src/index.ts's exports, where it is installed (a copy with only bun and mitata has none).
+const parses = runsHere("test/readme: the exports named", missingTypeTools(["typescript"]));
+let ts: typeof TypeScript;
+if (parses) ts = (await import("typescript")).default;
 
 const root = join(import.meta.dir, "..");
 const readme = readFileSync(README_PATH, "utf8");
@@ -58,7 +64,7 @@ function exportedNames(): string[] {
 }
 
 describe("the README names the API", () => {
-  test("every export of the package is named in the README, so a user can find what it is", () => {
+  test.skipIf(!parses)("every export of the package is named in the README, so a user can find what it is", () => {
     const names = exportedNames();
     expect(names.length).toBeGreaterThan(80);
     expect(names.filter((name) => !new RegExp(`\\b${name}\\b`).test(readme))).toEqual([]);

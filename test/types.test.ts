@@ -9,11 +9,26 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import ts from "typescript";
-import { emitDeclarations, repositoryOptions } from "../.ci/declarations";
+import type TypeScript from "typescript";
+import type { emitDeclarations as EmitDeclarations, repositoryOptions as RepositoryOptions } from "../.ci/declarations";
 import { PACKAGE_NAME } from "../src/platforms";
-import { checkConsumer, NODE_NEXT, type ConsumerCheck } from "./support/consumer";
+import type { checkConsumer as CheckConsumer, ConsumerCheck, NODE_NEXT as NodeNext } from "./support/consumer";
 import { readmeBlocks } from "./support/readme_blocks";
+import { missingTypeTools, runsHere } from "./support/tools";
+
+const runs = runsHere("test/types", missingTypeTools());
+const typeTest = test.skipIf(!runs);
+// Loaded where they are installed: a copy of the repository with only bun and mitata has no compiler.
+let ts: typeof TypeScript;
+let emitDeclarations: typeof EmitDeclarations;
+let repositoryOptions: typeof RepositoryOptions;
+let checkConsumer: typeof CheckConsumer;
+let NODE_NEXT: typeof NodeNext;
+if (runs) {
+  ts = (await import("typescript")).default;
+  ({ emitDeclarations, repositoryOptions } = await import("../.ci/declarations"));
+  ({ checkConsumer, NODE_NEXT } = await import("./support/consumer"));
+}
 
 const root = join(import.meta.dir, "..");
 const project = mkdtempSync(join(tmpdir(), "bun-memory-pool-types-"));
@@ -23,6 +38,7 @@ let consumer: ConsumerCheck;
 
 /** The project: usage.ts, and the package as npm would install it, declarations but no src/. */
 beforeAll(() => {
+  if (!runs) return;
   mkdirSync(installed, { recursive: true });
   // An ES module project, as `bun init` makes one: under Node's resolution its files import the package as ESM.
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "types-user", private: true, type: "module" }));
@@ -33,14 +49,14 @@ beforeAll(() => {
 }, 120_000);
 afterAll(() => rmSync(project, { recursive: true, force: true }));
 
-test("usage.ts compiles against the declarations, and each line marked as an error is one", () => {
+typeTest("usage.ts compiles against the declarations, and each line marked as an error is one", () => {
   expect(consumer.problems).toBe("");
   // The import reached the declarations the package's manifest names, not a source file.
   expect(consumer.packageFiles).toContain("types/index.d.ts");
   expect(consumer.packageFiles.filter((file) => !file.endsWith(".d.ts"))).toEqual([]);
 });
 
-test("usage.ts compiles under Node's ESM resolution too (moduleResolution nodenext, as tsc --init sets up), and under the strictest flags", () => {
+typeTest("usage.ts compiles under Node's ESM resolution too (moduleResolution nodenext, as tsc --init sets up), and under the strictest flags", () => {
   // The declarations' relative imports carry their extension (./pool.js): without, every import
   // of types/index.d.ts failed under nodenext, and the whole API read as errors.
   const nodeNext = checkConsumer([usage], NODE_NEXT);
@@ -50,10 +66,10 @@ test("usage.ts compiles under Node's ESM resolution too (moduleResolution nodene
   expect(strictest.problems).toBe("");
 }, 60_000);
 
-test("no `any` in the declarations: every type a user reaches says what it is", () => {
+typeTest("no `any` in the declarations: every type a user reaches says what it is", () => {
   const anys: string[] = [];
   for (const file of consumer.program.getSourceFiles().filter((source) => source.fileName.startsWith(installed + "/"))) {
-    const visit = (node: ts.Node): void => {
+    const visit = (node: TypeScript.Node): void => {
       if (node.kind === ts.SyntaxKind.AnyKeyword) {
         const { line } = file.getLineAndCharacterOfPosition(node.getStart(file));
         anys.push(`${file.fileName.slice(installed.length + 1)}:${line + 1}: ${node.parent.getText(file)}`);
@@ -66,7 +82,7 @@ test("no `any` in the declarations: every type a user reaches says what it is", 
   expect(consumer.packageFiles.length).toBeGreaterThan(10); // the scan read the declarations
 });
 
-test("the README's blocks and every example type-check against the declarations, as a user's copies of them would", () => {
+typeTest("the README's blocks and every example type-check against the declarations, as a user's copies of them would", () => {
   // Bun runs them without a look at their types (test/readme.test.ts, test/examples.test.ts run
   // them); a TypeScript user who pastes one into a project meets the compiler too.
   const files: string[] = [];
@@ -86,7 +102,7 @@ test("the README's blocks and every example type-check against the declarations,
 }, 60_000);
 
 /** Each class index.ts exports, by name: its members (instance and static), by how they are written. */
-function classMembers(program: ts.Program, entry: string): Map<string, { name: string; internal: boolean }[]> {
+function classMembers(program: TypeScript.Program, entry: string): Map<string, { name: string; internal: boolean }[]> {
   const checker = program.getTypeChecker();
   const module = checker.getSymbolAtLocation(program.getSourceFile(entry)!)!;
   const classes = new Map<string, { name: string; internal: boolean }[]>();
@@ -114,7 +130,7 @@ function classMembers(program: ts.Program, entry: string): Map<string, { name: s
   return classes;
 }
 
-test("every exported class has its source's members less the @internal ones, inherited ones too", () => {
+typeTest("every exported class has its source's members less the @internal ones, inherited ones too", () => {
   const source = classMembers(ts.createProgram([join(root, "src", "index.ts")], repositoryOptions()), join(root, "src", "index.ts"));
   const declared = classMembers(consumer.program, join(installed, "types", "index.d.ts"));
   const names = (classes: typeof source, keep: (member: { internal: boolean }) => boolean) =>
