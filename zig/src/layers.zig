@@ -169,7 +169,7 @@ pub fn Layers(comptime Pool: type) type {
 
         /// The pool's own placement (strategy/placement.zig: fixed-size or TLSF), under its lock;
         /// `journaled` (PMEM): the journal is told of each placement and release, at this seam.
-        pub fn Locked(comptime journaled: bool) type {
+        pub fn Locked(comptime journaled: bool, comptime binned: bool) type {
             return struct {
                 pub inline fn alloc(pool: *Pool, size: u64, stream: Pool.Stream) Error!Pool.Placed {
                     return placeBlock(pool, size, size, stream);
@@ -195,8 +195,8 @@ pub fn Layers(comptime Pool: type) type {
                     if (region_index == arena_mod.none) return pool.failOutside(g);
                     // The block's id matters only to a handle's free, or while stream frees are pending (a
                     // pending block must not be freed again); the plain pointer free skips the lookup.
-                    if (expected_id != 0 or pool.streamFreesPending()) try pool.checkId(region_index, g, expected_id);
-                    return pool.releaseBlock(journaled, region_index, g);
+                    if (expected_id != 0 or pool.streamFreesPending()) try pool.checkId(binned, region_index, g, expected_id);
+                    return pool.releaseBlock(journaled, binned, region_index, g);
                 }
 
                 pub inline fn lookup(pool: *Pool, g: u32) ?Pool.Live {
@@ -249,7 +249,7 @@ pub fn Layers(comptime Pool: type) type {
             var entries: [2][2]Entry = undefined;
             inline for (.{ false, true }) |locked| {
                 inline for (.{ false, true }) |timed| {
-                    entries[@intFromBool(locked)][@intFromBool(timed)] = stack(locking.Lock(locked), debugged, counting.Exact(timed), Locked(journaled));
+                    entries[@intFromBool(locked)][@intFromBool(timed)] = stack(locking.Lock(locked), debugged, counting.Exact(timed), Locked(journaled, false));
                 }
             }
             return entries;
@@ -257,6 +257,12 @@ pub fn Layers(comptime Pool: type) type {
         const plain_entries = table(false, false);
         const journaled_entries = table(false, true);
         const debug_entries = if (debug_layer_built) table(true, false) else undefined;
+        /// A pool JavaScript's bins stand in front of (a "none" Variable pool, untimed: pool.zig
+        /// openBins), indexed by whether it is journaled: its frees and lookups ask the bins.
+        const binned_entries = [2]Entry{
+            stack(locking.Lock(false), false, counting.Exact(false), Locked(false, true)),
+            stack(locking.Lock(false), false, counting.Exact(false), Locked(true, true)),
+        };
         // Lock-free and sharded placements synchronise themselves and count in striped counters.
         const shared_entry = stack(locking.SelfSynced, false, counting.Striped, SharedFixed.Interface(Pool));
         const sharded_entry = stack(locking.SelfSynced, false, counting.Striped, ShardedVariable.Interface(Pool));
@@ -274,6 +280,10 @@ pub fn Layers(comptime Pool: type) type {
             const locked = @intFromBool(pool.threadSafety() == .mutex);
             // Not where JavaScript's bins hand blocks out: most allocations never enter the core (pool.zig openBins).
             const timed = @intFromBool(pool.collectsStats() and pool.binsOpened() == null);
+            if (pool.binsOpened() != null) {
+                assert(locked == 0 and pool.debugLayer() == null);
+                return &binned_entries[@intFromBool(pool.journalOf() != null)];
+            }
             if (pool.journalOf() != null) {
                 assert(pool.debugLayer() == null);
                 return &journaled_entries[locked][timed];
@@ -287,7 +297,7 @@ pub fn Layers(comptime Pool: type) type {
             assert(pool.journalOf() != null);
             if (pool.sharedFixed() != null) return SharedJournaled.allocHeld(pool, size);
             if (pool.shardedVariable() != null) return ShardedJournaled.allocHeld(pool, size);
-            return Placing(locking.Held, counting.Exact(false), Locked(true)).alloc(pool, size, null);
+            return Placing(locking.Held, counting.Exact(false), Locked(true, false)).alloc(pool, size, null); // placing only: whichever way frees go
         }
 
         /// A block of `capacity` bytes for an allocation of `size` (a miss of JavaScript's bins,
@@ -297,9 +307,9 @@ pub fn Layers(comptime Pool: type) type {
             const S = counting.Exact(false);
             const started = S.startAlloc(pool);
             const placed = (if (pool.journalOf() != null)
-                Locked(true).placeBlock(pool, capacity, size, null)
+                Locked(true, true).placeBlock(pool, capacity, size, null)
             else
-                Locked(false).placeBlock(pool, capacity, size, null)) catch |err| {
+                Locked(false, true).placeBlock(pool, capacity, size, null)) catch |err| {
                 countFailure(S, pool, err);
                 return err;
             };
@@ -312,10 +322,10 @@ pub fn Layers(comptime Pool: type) type {
         pub fn freeHeld(pool: *Pool, g: u32) Error!void {
             if (pool.journalOf() != null and pool.sharedFixed() != null) return SharedJournaled.freeLocked(pool, g, 0);
             if (pool.journalOf() != null and pool.shardedVariable() != null) return ShardedJournaled.freeLocked(pool, g, 0);
-            _ = if (pool.journalOf() != null)
-                try Placing(locking.Held, counting.Exact(false), Locked(true)).free(pool, g, 0)
-            else
-                try Placing(locking.Held, counting.Exact(false), Locked(false)).free(pool, g, 0);
+            // Journaled or not, binned or not (a flush of the bins frees through here: pool_bins.zig flushBins).
+            switch (@as(u2, @intFromBool(pool.journalOf() != null)) << 1 | @intFromBool(pool.binsOpened() != null)) {
+                inline else => |mode| _ = try Placing(locking.Held, counting.Exact(false), Locked(mode & 2 != 0, mode & 1 != 0)).free(pool, g, 0),
+            }
         }
     };
 }

@@ -780,22 +780,22 @@ pub const Pool = struct {
     }
 
     /// DoubleFree where the block at `g` waits for its stream, or holds another allocation than `expected_id` (not 0).
-    pub fn checkId(self: *Pool, region_index: u32, g: u32, expected_id: u32) Error!void {
-        const live_id = if (self.lookupLocked(region_index, g)) |block| block.id else 0;
+    pub fn checkId(self: *Pool, comptime binned: bool, region_index: u32, g: u32, expected_id: u32) Error!void {
+        const live_id = if (self.lookupLocked(binned, region_index, g)) |block| block.id else 0;
         try PoolGpu.checkNotPending(live_id, g, self.name);
         if (expected_id != 0 and live_id != expected_id) return self.failStaleId(g, expected_id, live_id);
     }
 
     /// Gives the block at `g` back to the placement; `journaled`: the journal is told.
-    pub inline fn releaseBlock(self: *Pool, comptime journaled: bool, region_index: u32, g: u32) Error!Freed {
-        if (journaled) return self.freeRecorded(self.journal.?, region_index, g);
-        return self.failUnlessFreed(self.release(region_index, g), g);
+    pub inline fn releaseBlock(self: *Pool, comptime journaled: bool, comptime binned: bool, region_index: u32, g: u32) Error!Freed {
+        if (journaled) return self.freeRecorded(self.journal.?, binned, region_index, g);
+        return self.failUnlessFreed(self.release(binned, region_index, g), g);
     }
 
     /// Frees a block whose record the journal keeps (PMEM): the journal is told before and after.
-    fn freeRecorded(self: *Pool, journal: *Journal, region_index: u32, g: u32) Error!Freed {
+    fn freeRecorded(self: *Pool, journal: *Journal, comptime binned: bool, region_index: u32, g: u32) Error!Freed {
         try journal.beforeRelease(self, g);
-        const freed = try self.failUnlessFreed(self.release(region_index, g), g);
+        const freed = try self.failUnlessFreed(self.release(binned, region_index, g), g);
         journal.released(g, freed.record); // under the lock still: durable before the space is placed again
         journal.dropLinkWords(g, freed.requested_bytes);
         return freed;
@@ -838,7 +838,7 @@ pub const Pool = struct {
         if (self.sharded != null) return ShardedVariable.Interface(Pool).lookup(self, g); // a PMEM pool's (pmem/shared_journal.zig)
         const region_index = self.arena.regionOf(g);
         if (region_index == arena_mod.none) return null;
-        return self.lookupLocked(region_index, g);
+        return if (self.bins != null) self.lookupLocked(true, region_index, g) else self.lookupLocked(false, region_index, g);
     }
 
     /// The placement, for a layer that holds the pool's lock and keeps data by block (the journal's table).
@@ -855,9 +855,12 @@ pub const Pool = struct {
     }
 
     /// Gives the block at `g` back to the strategy; counts it out of its region if it was live.
-    pub inline fn release(self: *Pool, region_index: u32, g: u32) FreeResult {
+    /// `binned`: JavaScript's bins stand in front of the placement (the pool's entry says so, chosen
+    /// as they open: layers.zig `choose`), so that no pool without them asks on every free.
+    pub inline fn release(self: *Pool, comptime binned: bool, region_index: u32, g: u32) FreeResult {
+        self.assertBinned(binned);
         // A block the JavaScript bins hold is free already; one they handed out is freed as its current allocation.
-        const binned_live: ?u32 = if (self.bins) |bins| switch (bins.find(g)) {
+        const binned_live: ?u32 = if (binned) switch (self.bins.?.find(g)) {
             .none => null,
             .binned => return .double_free,
             .live => |slot| slot,
@@ -894,15 +897,25 @@ pub const Pool = struct {
         return self.entry.lookup(self, g);
     }
 
-    /// The live block that starts at `g` in the strategy's region `region_index`.
-    pub fn lookupLocked(self: *Pool, region_index: u32, g: u32) ?Live {
+    /// The live block that starts at `g` in the strategy's region `region_index`; `binned` as for `release`.
+    pub fn lookupLocked(self: *Pool, comptime binned: bool, region_index: u32, g: u32) ?Live {
+        self.assertBinned(binned);
         const live = self.strategy.lookup(region_index, g) orelse return null;
-        const bins = self.bins orelse return live;
+        if (!binned) return live;
+        const bins = self.bins.?;
         return switch (bins.find(g)) {
             .none => live,
             .binned => null, // free, held by this thread's JavaScript bins
             .live => |slot| .{ .granules = live.granules, .requested_bytes = bins.shared.slots[slot].requested, .id = bins.shared.slots[slot].state },
         };
+    }
+
+    /// Whether JavaScript's bins stand in front of the placement is what the caller's entry chose
+    /// (`binned`). Checked in Debug builds (the Zig tests) alone: in the library's ReleaseSafe build
+    /// the check would be the very load and branch per call the choice saves (callgrind: 10-18
+    /// instructions of 1300 an allocate + free pair, bench/RESULTS.md).
+    inline fn assertBinned(self: *const Pool, comptime binned: bool) void {
+        if (@import("builtin").mode == .Debug) assert(binned == (self.bins != null));
     }
 
     /// The pool's owner enters the core: where JavaScript's bins hand blocks out, what their hits

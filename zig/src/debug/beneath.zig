@@ -35,7 +35,7 @@ pub fn Beneath(comptime Pool: type) type {
             self.pool.statsRecord().recordAlloc(size, block_bytes);
         }
         pub inline fn release(self: Self, region_index: u32, g: u32) FreeResult {
-            return self.pool.release(region_index, g);
+            return self.pool.release(false, region_index, g); // no JavaScript bins in front of a debug layer (pool_bins.zig openBins)
         }
         /// Counts a free the layer made (the placement's release does not count).
         pub inline fn noteFreed(self: Self, requested_bytes: u64, block_bytes: u64) void {
@@ -43,7 +43,7 @@ pub fn Beneath(comptime Pool: type) type {
             self.pool.statsRecord().recordFree(requested_bytes, block_bytes);
         }
         pub inline fn lookup(self: Self, region_index: u32, g: u32) ?Pool.Live {
-            return self.pool.lookupLocked(region_index, g);
+            return self.pool.lookupLocked(false, region_index, g);
         }
         pub inline fn liveBlocks(self: Self) Pool.LiveBlocks {
             return self.pool.liveBlocks();
