@@ -591,6 +591,8 @@ export class BlockCache implements ThreadCache {
   /**
    * The block #stackTop put in slot `count` was not freed here after all: off the stack again, no
    * free in flight, and the steps its free of `requested` bytes took taken back (nothing was counted).
+   * A Worker terminated before this runs leaves a record the core cannot tell from a won free's
+   * (js_cache.zig settlePending says why, and what would close it).
    */
   #unstack(count: number, requested: number): void {
     this.#words[Word.count] = count;

@@ -281,6 +281,19 @@ pub fn flushThread() void {
 /// again, was not this thread's free). JavaScript counts an operation in two stores, its count
 /// then its bytes, and may stop between them: the sequence tells the three cases apart
 /// (`countedSequence`), so that the bytes in use always match the live blocks' requests.
+///
+/// One case it cannot tell (leftovers5, session 8): a free that lost its compare-and-swap to
+/// another free of the same allocation (a program's double free from two threads, or its free
+/// racing a reset) in a Worker terminated after the swap failed and before JavaScript took the
+/// block off its stack again (src/block_cache.ts #unstack). The record then reads as a won free
+/// not yet counted, the block's state is the same `id | freed_flag` the winner wrote, and the
+/// block stays on this stack while the winner holds it too. Nothing this thread stored before the
+/// swap can depend on its outcome, and a store after it can be cut off as #unstack's can: only the
+/// swap itself could say who won, and the state word has no bit to spare for it (its id bits
+/// number the block's next allocation: lockfree_fixed.zig `claim`). Closing it takes a state the
+/// winning free marks as its own (a wider word, or a winner's tag beside the id), in the core and
+/// in JavaScript, an ABI change; until then it needs a double free and a terminate() landing in
+/// the few instructions between the failed swap and #unstack.
 fn settlePending(record: *Record, fixed: *const lockfree_fixed.LockFreeFixed) void {
     const shared = &record.shared;
     const kind = shared.pending_kind & pending_kind_mask;
