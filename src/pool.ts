@@ -991,7 +991,8 @@ export abstract class HostPool extends NativePool {
   allocateWindowBytes(size: number): Uint8Array<ArrayBuffer> {
     if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.allocateWindowBytes", this);
     // Checked before the block is taken: a block with no view would have to be given back.
-    if (size > WINDOW_BYTES) throw this.#windowTooLarge(size);
+    // Infinity is no size (sizeArg says so), not a block too large for a window.
+    if (size > WINDOW_BYTES) throw this.#windowTooLarge(sizeArg(size));
     if (this.debug !== undefined) return this.#windowBytesTracked(size);
     const offset = allocOffsetIn(this, size);
     const made = this.#windowViews.get(offset);

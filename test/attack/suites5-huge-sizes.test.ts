@@ -77,6 +77,18 @@ describe("CPU pools: a request past 2^52 names the pool's limit", () => {
   });
 });
 
+test("allocateWindowBytes(Infinity) says a size is a whole number, not that a block has Infinity bytes", () => {
+  const name = "suites5-huge-window-infinity";
+  made.push(name);
+  const p = manager.createCPUPool(name, new PoolConfig());
+  for (const size of [Number.POSITIVE_INFINITY, Number.NaN, Number.NEGATIVE_INFINITY]) {
+    const err = thrown<InvalidSizeError>(() => p.allocateWindowBytes(size));
+    expect(err).toBeInstanceOf(InvalidSizeError);
+    expect({ size, message: err.message }).toEqual({ size, message: `cannot allocate ${size} bytes: a size is a number, a whole number of bytes above 0` });
+  }
+  expect(p.getStats().allocationCount).toBe(0);
+});
+
 const whyNoPmem = pmemUnavailableReason();
 if (whyNoPmem !== undefined) console.log(`[test/attack/suites5-huge-sizes] PMEM cases skipped: ${whyNoPmem}`);
 describe.skipIf(whyNoPmem !== undefined)("PMEM pools", () => {
