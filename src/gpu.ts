@@ -99,7 +99,9 @@ export class GPUMemoryPool extends NativePool {
       ...NATIVE_STEPS,
       release: (pool, offset, id) => pool.#freeChecked(offset, id, undefined),
       // The leak report is the base class's, from getLeaks.
-      beforeDestroy: (pool) => pool.#gpuDebug!.checkAll(),
+      beforeAllEnd: (pool) => pool.#gpuDebug!.checkAll(),
+      // reset and destroy: the ended allocations' records go with them (else leaks and checks read them).
+      endedAll: (pool) => pool.#gpuDebug!.forgetAll(),
       afterDestroy: (pool) => pool.#gpuDebug!.forgetAll(),
     };
   }

@@ -245,8 +245,8 @@ export interface PoolSteps<P extends NativePool = NativePool> {
   endedAll(pool: P, destroyed: boolean): void;
   /** A handle's free of allocation `id` at `offset`, where the kind frees otherwise; undefined: NativePool's. */
   release: ((pool: P, offset: number, id: number) => MemoryPoolError | undefined) | undefined;
-  /** Before the core destroys the pool: the damage to throw once it is gone (canaries a kind checks itself), or undefined. */
-  beforeDestroy(pool: P): MemoryPoolError | undefined;
+  /** Before every allocation ends at once (reset, destroy): the damage to throw once they have (canaries a kind checks itself), or undefined. */
+  beforeAllEnd(pool: P): MemoryPoolError | undefined;
   /** After the core destroyed the pool. */
   afterDestroy(pool: P): void;
   /** Whether allocation `id` at `offset`, whose handle was just garbage-collected, is lost with it (the leak watch reports it). */
@@ -260,7 +260,7 @@ export const NATIVE_STEPS: PoolSteps = {
   ended: () => {},
   endedAll: () => {},
   release: undefined,
-  beforeDestroy: () => undefined,
+  beforeAllEnd: () => undefined,
   afterDestroy: () => {},
   lostWithHandle: (pool, offset, id) => stillHoldsIn(pool, offset, id),
   leaked: (pool) => pool.getLeaks(),
@@ -847,13 +847,26 @@ export abstract class NativePool {
     if (!this.#destroyed) this.destroy();
   }
 
-  /** Frees every allocation at once; their handles then throw UseAfterFreeError, and this thread's views of them are detached. */
+  /** Frees every allocation at once; their handles then throw UseAfterFreeError, and this thread's views of them are detached. Damage a free would find (canaries, quarantine) is thrown once the pool is reset. */
   reset(): void {
+    const damage = this.#damageBeforeAllEnd();
     this.#flushCache();
     this.#expectOk(this.#calls.reset(this.#handle));
     this.#epoch++;
     this.#steps.endedAll(this, false);
     this.#debug?.forgetAll(false);
+    if (damage !== undefined) throw damage;
+  }
+
+  /**
+   * What a free of each allocation would find (canaries, writes into quarantine), checked before
+   * reset or destroy ends them all and the evidence with them: thrown once they have ended.
+   */
+  #damageBeforeAllEnd(): MemoryPoolError | undefined {
+    const damage = this.#steps.beforeAllEnd(this);
+    if (damage !== undefined || this.#calls.check === undefined || !(this.#config.canaries || this.#config.quarantineBytes > 0 || this.#config.guardPages)) return damage;
+    const status = this.#calls.check(this.#handle);
+    return status === 0 ? undefined : this.#failure(status);
   }
 
   /** Gives empty regions (all but the first) back to the OS or device; returns the bytes released. */
@@ -870,12 +883,8 @@ export abstract class NativePool {
   #destroy(): void {
     if (this.#destroyed) throw new UseAfterFreeError(`pool '${this.#name}' was already destroyed`);
     const steps = this.#steps;
-    let damage = steps.beforeDestroy(this);
+    const damage = this.#damageBeforeAllEnd();
     showStatsBeforeDestroy(this);
-    if (this.#calls.check !== undefined && (this.#config.canaries || this.#config.quarantineBytes > 0 || this.#config.guardPages)) {
-      const status = this.#calls.check(this.#handle);
-      if (status !== 0) damage ??= this.#failure(status);
-    }
     if (this.#config.leakReport) this.#reportLeaks("destroyPool");
     this.#expectOk(this.#calls.destroy(this.#handle));
     this.#destroyed = true;
@@ -1027,7 +1036,8 @@ export abstract class HostPool extends NativePool {
   allocateWindowBytes(size: number): Uint8Array<ArrayBuffer> {
     if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.allocateWindowBytes", this);
     // Checked before the block is taken: a block with no view would have to be given back.
-    if (size > WINDOW_BYTES) throw this.#windowTooLarge(size);
+    // Infinity is no size (sizeArg says so), not a block too large for a window.
+    if (size > WINDOW_BYTES) throw this.#windowTooLarge(sizeArg(size));
     if (debugOf(this) !== undefined) return this.#windowBytesTracked(size);
     const offset = allocOffsetIn(this, size);
     const made = this.#windowViews.get(offset);

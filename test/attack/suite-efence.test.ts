@@ -28,32 +28,14 @@
 import { dlopen, FFIType, read } from "bun:ffi";
 import { afterAll, describe, expect, test } from "bun:test";
 import { BoundaryViolationError, type CPUMemoryPool, DoubleFreeError, InvalidPointerError, type PoolConfig, UseAfterFreeError } from "../../src/index";
+import { accessible } from "../support/accessible";
 import { attackFixture, runBun } from "../support/child";
 import { cpuPoolsPerTest } from "../support/pools";
 import { thrown } from "../support/thrown";
 
 const pool = cpuPoolsPerTest();
-const libc = dlopen("libc.so.6", {
-  pipe: { args: [FFIType.ptr], returns: FFIType.i32 },
-  write: { args: [FFIType.i32, FFIType.u64, FFIType.u64], returns: FFIType.i64 },
-  read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
-  close: { args: [FFIType.i32], returns: FFIType.i32 },
-  memset: { args: [FFIType.u64, FFIType.i32, FFIType.u64], returns: FFIType.ptr },
-});
-const pipe = new Int32Array(2);
-expect(libc.symbols.pipe(pipe)).toBe(0);
-afterAll(() => {
-  libc.symbols.close(pipe[0]!);
-  libc.symbols.close(pipe[1]!);
-  libc.close();
-});
-const drained = new Uint8Array(1);
-/** Whether the byte at `address` may be read: the kernel copies it into a pipe, or says EFAULT. */
-function accessible(address: number): boolean {
-  if (Number(libc.symbols.write(pipe[1]!, address, 1)) !== 1) return false;
-  libc.symbols.read(pipe[0]!, drained, 1);
-  return true;
-}
+const libc = dlopen("libc.so.6", { memset: { args: [FFIType.u64, FFIType.i32, FFIType.u64], returns: FFIType.ptr } });
+afterAll(() => libc.close());
 
 const sizes = [1, 2, 15, 16, 17, 31, 32, 33, 100, 255, 256, 257, 4095, 4096, 4097, 8191, 8192, 8193, 65535, 65536, 65537, (1 << 20) + 1];
 const alignments = [1, 16, 64, 4096];

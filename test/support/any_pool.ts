@@ -1,7 +1,7 @@
 // Suites whose cases hold for CPU and GPU pools alike (allocate, free, statistics; no views): one
 // body run on each kind, the GPU kind skipped with the reason printed where no CUDA device is.
 import { afterAll } from "bun:test";
-import { type CPUMemoryPool, type GPUMemoryPool, MemoryPoolManager, PoolConfig } from "../../src/index";
+import { type CPUMemoryPool, type GPUMemoryPool, MemoryPoolManager, type PinnedMemoryPool, PoolConfig } from "../../src/index";
 import { gpuUnavailableReason } from "../../src/native";
 
 export type AnyPool = CPUMemoryPool | GPUMemoryPool;
@@ -40,7 +40,7 @@ export function poolKinds(file: string): { kinds: PoolKind[]; named: (label: str
   };
 }
 
-export function allocateBlock(pool: AnyPool, size: number): Block {
+export function allocateBlock(pool: AnyPool | PinnedMemoryPool, size: number): Block {
   const block = pool.allocate(size);
   return { ptr: block.ptr as number, size: block.size, free: () => block.free() };
 }

@@ -271,15 +271,25 @@ export fn mp_last_id_address() usize {
     return @intFromPtr(&last_id);
 }
 
+/// A request's size as JavaScript gave it, checked before the pool sees it: not a whole number
+/// above 0 (NaN, Infinity, a fraction, 0 or less) is InvalidSize saying so; a whole number past
+/// 2^52 is past every pool's limit (sizeMax is far below), refused as the pool refuses any size
+/// over its limit, naming the limit.
+fn requestSize(pool: *const Pool, size: f64) status.Error!u64 {
+    if (!(size >= 1) or !std.math.isFinite(size) or size != @floor(size)) {
+        return status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size});
+    }
+    if (size > 0x1p52) return pool.refuseSize(size);
+    return @intFromFloat(size);
+}
+
 /// Returns the block's granule offset from the pool's base, or `status.offset_error_base + code`.
 export fn mp_alloc(handle: i32, size: f64) u32 {
     defer registry.leave(.primary);
     const pool = registry.enter(handle, .primary) orelse return status.offsetError(noPool(handle));
-    if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
-        return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
-    }
+    const bytes = requestSize(pool, size) catch |err| return status.offsetError(err);
     checkOwner(pool) catch |err| return status.offsetError(err);
-    const placed = pool.alloc(@intFromFloat(size), null) catch |err| return status.offsetError(err);
+    const placed = pool.alloc(bytes, null) catch |err| return status.offsetError(err);
     last_id = placed.id | placed.flags;
     return placed.g;
 }
@@ -435,10 +445,8 @@ fn failLength(len: f64) i32 {
 export fn mp_alloc_on_stream(handle: i32, size: f64, stream: driver.Stream) u32 {
     defer registry.leave(.primary);
     const pool = enterPool(handle, .owner) catch |err| return status.offsetError(err);
-    if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
-        return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
-    }
-    const placed = pool.allocOnStream(@intFromFloat(size), stream) catch |err| return status.offsetError(err);
+    const bytes = requestSize(pool, size) catch |err| return status.offsetError(err);
+    const placed = pool.allocOnStream(bytes, stream) catch |err| return status.offsetError(err);
     last_id = placed.id;
     return placed.g;
 }
@@ -748,10 +756,8 @@ export fn mp_pmem_get_root(handle: i32, name: [*]const u8, name_len: u32) u32 {
 export fn mp_pmem_root(handle: i32, name: [*]const u8, name_len: u32, size: f64) u32 {
     defer registry.leave(.primary);
     const pool, const journal = enterPmemFile(handle, .owner) catch |err| return status.offsetError(err);
-    if (!(size >= 1) or size != @floor(size) or size > 0x1p52) {
-        return status.offsetError(status.fail(error.InvalidSize, "cannot allocate {d} bytes: a size is a whole number above 0", .{size}));
-    }
-    const g = journal.root(pool, name[0..name_len], @intFromFloat(size)) catch |err| return status.offsetError(err);
+    const bytes = requestSize(pool, size) catch |err| return status.offsetError(err);
+    const g = journal.root(pool, name[0..name_len], bytes) catch |err| return status.offsetError(err);
     journal.checkFile(pool) catch |err| return status.offsetError(err);
     return g;
 }

@@ -600,9 +600,16 @@ pub const Pool = struct {
 
     /// InvalidSize where no allocation of the pool may have `size` bytes.
     pub inline fn checkSize(self: *const Pool, size: u64) Error!void {
-        if (size == 0 or size > self.sizeMax()) {
-            return status.fail(error.InvalidSize, "cannot allocate {d} bytes from pool '{s}': sizes run from 1 to {d}", .{ size, self.name, self.sizeMax() });
-        }
+        if (size == 0 or size > self.sizeMax()) return self.refuseSize(@floatFromInt(size));
+    }
+
+    /// InvalidSize for a request of `size` bytes that no allocation of the pool may have, naming
+    /// the pool's limit; `size` as JavaScript gave it (a whole number, however large).
+    pub fn refuseSize(self: *const Pool, size: f64) Error {
+        assert(size == @floor(size) and !(size >= 1 and size <= @as(f64, @floatFromInt(self.sizeMax()))));
+        // From 1e21 in exponent form, as JavaScript writes such a number (not 300 digits).
+        if (size >= 1e21) return status.fail(error.InvalidSize, "cannot allocate {e} bytes from pool '{s}': sizes run from 1 to {d}", .{ size, self.name, self.sizeMax() });
+        return status.fail(error.InvalidSize, "cannot allocate {d} bytes from pool '{s}': sizes run from 1 to {d}", .{ size, self.name, self.sizeMax() });
     }
 
     /// `alloc` for the journal, which holds the pool's lock (pmem/journal.zig root()); counted,
@@ -1132,6 +1139,18 @@ test "a fixed pool serves a block, refuses sizes past its reservation, and reset
     try std.testing.expectError(error.DoubleFree, pool.free(g, placed.id));
     _ = try pool.free(g, again.id);
     try std.testing.expectEqual(@as(u64, 0), pool.stats.live_allocations);
+}
+
+test "a size past the limit names it, however large: 2^53 as digits, 1e300 in exponent form, and checkSize's the same" {
+    const pool = try Pool.create(std.testing.allocator, "huge", testConfig(.fixed_size));
+    defer pool.destroy();
+    var expected: [160]u8 = undefined;
+    try std.testing.expectEqual(error.InvalidSize, pool.refuseSize(0x1p53));
+    try std.testing.expectEqualStrings(try std.fmt.bufPrint(&expected, "cannot allocate 9007199254740992 bytes from pool 'huge': sizes run from 1 to {d}", .{pool.sizeMax()}), status.lastMessage());
+    try std.testing.expectEqual(error.InvalidSize, pool.refuseSize(1e300));
+    try std.testing.expectEqualStrings(try std.fmt.bufPrint(&expected, "cannot allocate 1e300 bytes from pool 'huge': sizes run from 1 to {d}", .{pool.sizeMax()}), status.lastMessage());
+    try std.testing.expectError(error.InvalidSize, pool.checkSize(pool.sizeMax() + 1));
+    try std.testing.expectEqualStrings(try std.fmt.bufPrint(&expected, "cannot allocate {d} bytes from pool 'huge': sizes run from 1 to {d}", .{ pool.sizeMax() + 1, pool.sizeMax() }), status.lastMessage());
 }
 
 test "a pool grows by what its strategy will find: sizes just above a region are served, failures commit nothing" {
