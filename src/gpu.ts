@@ -15,7 +15,7 @@ import { GPUDebug } from "./gpu_debug";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
 import { allocationIdOf } from "./native";
 import * as native from "./native";
-import { allocInCore, allocOffsetIn, endedIn, foreignPool, NATIVE_STEPS, NativePool, releaseAddressIn, releaseIn, tookCoreId, type PoolCalls, type PoolSteps } from "./pool";
+import { allocInCore, allocOffsetIn, cachedAddressIn, endedIn, foreignPool, NATIVE_STEPS, NativePool, releaseAddressIn, releaseIn, tookCoreId, type PoolCalls, type PoolSteps } from "./pool";
 import { checkReceivers } from "./receiver";
 import { GPUStream, streamOf, type StreamOptions } from "./stream";
 import { pointerArg, sizeArg } from "./validate";
@@ -130,7 +130,11 @@ export class GPUMemoryPool extends NativePool {
     if (!(typeof this === "object" && this !== null && #allocOffset in this)) throw foreignPool("pool.allocateRaw", this);
     const debug = this.#gpuDebug;
     const stream = streamOf(options);
-    if (debug === undefined) return this.addressOf(this.#allocOffset(size, stream));
+    if (debug === undefined) {
+      // A size the JavaScript bins hold: its address with no call into the core (src/size_bins.ts).
+      const address = stream === undefined ? cachedAddressIn(this, size) : 0;
+      return address !== 0 ? address : this.addressOf(this.#allocOffset(size, stream));
+    }
     const offset = this.#allocOffset(debug.blockBytes(size), stream);
     return debug.allocated(offset, this.addressOf(offset), allocationIdOf(this.lastTaggedId), size, stream?.handle ?? null);
   }

@@ -165,8 +165,8 @@ export let allocOffsetIn: (pool: NativePool, size: number) => number;
 export let allocInCore: (pool: NativePool, allocate: () => number) => number;
 /** After the core made an allocation (mp_alloc and its kin): the pool takes its id, as lastTaggedId. */
 export let tookCoreId: (pool: NativePool) => void;
-/** A raw pointer's allocation from this thread's block cache, or 0 (HostPool's allocateRaw, in this file only). */
-let cachedAddressIn: (pool: NativePool, size: number) => number;
+/** A raw pointer's allocation from this thread's block cache or size bins, or 0 where they do not serve it (HostPool's and GPUMemoryPool's allocateRaw): sets no lastTaggedId. */
+export let cachedAddressIn: (pool: NativePool, size: number) => number;
 /**
  * A raw pointer's free (HostPool's deallocate, GPUMemoryPool's): the granule offset of the block
  * where this thread's block cache freed it, the kind's `ended` step still to run (HostPool runs its
@@ -252,6 +252,8 @@ export abstract class NativePool {
    * granule offset, no id and no tracking between. Null until the cache opens, and after destroy.
    */
   #blockCache: BlockCache | null = null;
+  /** The cache again where it is a Variable pool's size bins and no debug record is kept: raw pointers take them by address (cachedAddressIn, releaseAddressIn), as #blockCache. */
+  #sizeBins: SizeBins | null = null;
   /** Whether #blockCache is a pool's only this thread may use (threadSafety "none"): its allocations are another method of the cache (see BlockCache.allocAddress). */
   #exclusiveBlocks = false;
   /** The message of a failure found by the cache (the core's last message is not about it). */
@@ -278,11 +280,24 @@ export abstract class NativePool {
     };
     allocInCore = (pool, allocate) => pool.#allocInCore(allocate);
     tookCoreId = (pool) => pool.#tookCoreId();
-    cachedAddressIn = (pool, size) => pool.#cachedAddress(size);
+    // A Variable pool's bins' hit in the body: a call level more and it would lie past JSC's inlining depth.
+    cachedAddressIn = (pool, size) => {
+      if (pool.#blockCache !== null) return pool.#cachedAddress(size);
+      const bins = pool.#sizeBins;
+      if (bins === null || typeof size !== "number" || !(size >>> 0 === size && size !== 0 && size <= bins.maxBytes)) return 0;
+      const address = bins.allocAddress(size);
+      return address > 0 ? address : pool.#cacheFailed(bins, address);
+    };
     // The hit in the body, as allocOffsetIn's: HostPool's deallocate runs its `ended` with no call between.
     releaseAddressIn = (pool, address) => {
       const cache = pool.#blockCache;
-      if (cache !== null && cache.freeAddress(address) === 0) return (address - pool.#base) * PER_GRANULE;
+      if (cache !== null) {
+        if (cache.freeAddress(address) === 0) return (address - pool.#base) * PER_GRANULE;
+      } else {
+        // (Each kind's call apart: one call site of both would be polymorphic where a process has both.)
+        const bins = pool.#sizeBins;
+        if (bins !== null && bins.freeAddress(address) === 0) return (address - pool.#base) * PER_GRANULE;
+      }
       pool.#releaseAddressSlow(address);
       return -1;
     };
@@ -390,6 +405,7 @@ export abstract class NativePool {
     else if (config.allocatorType === "FixedSize") this.#cache = open(this.#handle, config.blockSize, this.#name, config.threadSafety === "none");
     else this.#cache = config.threadSafety === "none" ? SizeBins.open(this.#handle, this.#name) : null;
     this.#blockCache = this.#cache instanceof BlockCache && !this.tracking ? this.#cache : null;
+    this.#sizeBins = this.#cache instanceof SizeBins && !this.tracking ? this.#cache : null;
     this.#exclusiveBlocks = config.threadSafety === "none";
     return this.#cache;
   }
@@ -839,6 +855,7 @@ export abstract class NativePool {
       this.#cache?.flush(); // the core closed it: this forgets it
       this.#cache = null;
       this.#blockCache = null;
+      this.#sizeBins = null;
       steps.endedAll(this, true);
       this.debug?.forgetAll(true);
     } finally {

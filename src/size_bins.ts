@@ -30,8 +30,18 @@
  * are flushed back on trim(), reset(), destroyPool, Worker exit, and before a request the bins do
  * not serve; an allocation that fails for lack of memory flushes them and tries once more.
  *
- * No Atomics on the hot paths but one load of the pool's id word: only this thread touches the pool
- * and its table, and the id word is also written by the core's own allocations (roots, streams).
+ * No Atomics on the hot paths: only this thread touches the pool and its table. The pool's id word
+ * is also written by the core's own allocations (roots, streams, requests the bins do not serve),
+ * all made by this thread's calls into the core: a plain load after them reads what they wrote
+ * (the header's counters rely on the same). The counters only the statistics read (allocations,
+ * frees and their bytes) are kept in this object and written for the core by publish(), which
+ * the pool calls before every core call that reads them (getStats, snapshot); the figures the
+ * core folds into the peaks at each of the owner's calls (live bytes, binned blocks and their
+ * watermarks) and the binned bytes, which the core changes too, stay in the header.
+ *
+ * Raw pointers take the hit by address (allocAddress, freeAddress: the pool's allocateRaw and
+ * deallocate), whole in those methods and #hand: JSC inlines small functions only, five calls
+ * deep from a caller's loop (bench/RESULTS.md, the fixed-size pools' hit).
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { CACHE_CANNOT_TELL } from "./block_cache";
@@ -49,6 +59,8 @@ const HASH_SHIFT = 32 - HASH_BITS;
 const HASH_MASK = (1 << HASH_BITS) - 1;
 const HASH_MULTIPLIER = 0x9e37_79b1 | 0;
 const SLOTS_OFFSET = HEADER_BYTES;
+/** 1 / GRANULE_BYTES, exact: an address's granule offset with a multiply. */
+const PER_GRANULE = 1 / GRANULE_BYTES;
 const HASH_OFFSET = SLOTS_OFFSET + 16 * SLOT_CAPACITY;
 const TABLE_BYTES = HASH_OFFSET + 4 * (1 << HASH_BITS);
 /** A binned slot's state, read through an Int32Array: negative. */
@@ -105,6 +117,13 @@ export class SizeBins implements ThreadCache {
   /** The pool's last id (the core's word): each allocation here takes the next. */
   readonly #ids: Int32Array;
   readonly #idMax: number;
+  /** The pool's first byte's address: a block's is base + 16 x its granule offset. */
+  readonly #base: number;
+  /** The header's allocations, frees and their bytes, kept here: publish() writes them there. */
+  #allocations: number;
+  #frees: number;
+  #allocatedBytes: number;
+  #freedBytes: number;
   /** Size classes: CLASS_DEPTH slots each, and how many each holds. */
   readonly #classSlots = new Int32Array(CLASSES * CLASS_DEPTH);
   readonly #classCounts = new Int32Array(CLASSES);
@@ -113,15 +132,21 @@ export class SizeBins implements ThreadCache {
   lastId = 0;
   message = "";
 
-  private constructor(handle: number, address: number, readonly poolName: string) {
+  private constructor(handle: number, address: number, base: number, readonly poolName: string) {
     this.#handle = handle;
     this.#address = address;
+    this.#base = base;
     const table = toArrayBuffer(address as Pointer, 0, TABLE_BYTES);
     this.#header = new Float64Array(table, 0, HEADER_BYTES / 8);
     this.#slots = new Int32Array(table, SLOTS_OFFSET, 4 * SLOT_CAPACITY);
     this.#hash = new Int32Array(table, HASH_OFFSET, 1 << HASH_BITS);
     this.#ids = new Int32Array(toArrayBuffer(this.#header[Header.idsAddress]! as Pointer, 0, 4));
     this.#idMax = ABI.constants.idMask;
+    const header = this.#header;
+    this.#allocations = header[Header.allocations]!;
+    this.#frees = header[Header.frees]!;
+    this.#allocatedBytes = header[Header.allocatedBytes]!;
+    this.#freedBytes = header[Header.freedBytes]!;
   }
 
   /** The calling thread's bins of the pool, or null where the pool has none. */
@@ -129,7 +154,7 @@ export class SizeBins implements ThreadCache {
     checkLayout();
     const address = native.openBins(handle);
     if (address === 0) return null;
-    const bins = new SizeBins(handle, address, poolName);
+    const bins = new SizeBins(handle, address, native.poolBase(handle), poolName);
     cacheOpened(bins);
     return bins;
   }
@@ -145,17 +170,38 @@ export class SizeBins implements ThreadCache {
   sawCoreId(_id: number): void {} // ids are counted on the core's word itself
 
   alloc(size: number): number {
+    const address = this.allocAddress(size);
+    return address < 0 ? address : (address - this.#base) * PER_GRANULE;
+  }
+
+  /**
+   * As alloc(), giving the block's address (a raw pointer's allocation): the address, id in
+   * `lastId`, or a negative status. Where the class's last block is binned and large enough
+   * (a repeated size's always is), it is handed out with no call but #hand; everything else is
+   * #allocSlow's.
+   */
+  allocAddress(size: number): number {
     const granules = (size + GRANULE_BYTES - 1) >>> 4;
-    const index = granules <= 16 ? granules : classOf(granules);
+    // (classOf written out: this is the fourth call from a caller's loop.)
+    const shift = 27 - Math.clz32(granules);
+    const index = granules <= 16 ? granules : (shift << 4) + (granules >>> shift);
     const count = this.#classCounts[index]! - 1;
     // The class of the size asked for holds blocks of its size and a little more or less: its last one, where it is large enough (a repeated size always is).
     if (count >= 0) {
       const slot = this.#classSlots[index * CLASS_DEPTH + count]!;
-      if (this.#slots[(slot << 2) + GRANULES]! >= granules) {
+      const at = slot << 2;
+      if (this.#slots[at + STATE]! < 0 && this.#slots[at + GRANULES]! >= granules) {
         this.#classCounts[index] = count;
-        return this.#hand(slot, size, granules);
+        return this.#hand(at, size);
       }
     }
+    return this.#allocSlow(size, granules, index);
+  }
+
+  /** The class's last block is too small (or not binned: out of step with the table): the classes above, else the core. */
+  #allocSlow(size: number, granules: number, index: number): number {
+    const count = this.#classCounts[index]! - 1;
+    if (count >= 0 && this.#slots[(this.#classSlots[index * CLASS_DEPTH + count]! << 2) + STATE]! >= 0) return this.#outOfStep(size);
     return this.#allocAbove(size, granules, index);
   }
 
@@ -165,26 +211,26 @@ export class SizeBins implements ThreadCache {
     for (let above = index + 1; above <= last; above++) {
       const count = this.#classCounts[above]! - 1;
       if (count < 0) continue;
+      const at = this.#classSlots[above * CLASS_DEPTH + count]! << 2;
+      // A slot the core took back meanwhile (a reset not made through this pool's reset()): not ours.
+      if (this.#slots[at + STATE]! >= 0 || this.#slots[at + GRANULES]! < granules) return this.#outOfStep(size);
       this.#classCounts[above] = count;
-      return this.#hand(this.#classSlots[above * CLASS_DEPTH + count]!, size, granules);
+      return this.#hand(at, size);
     }
     return this.#miss(size, granules * GRANULE_BYTES);
   }
 
-  /** Hands the binned block in `slot` out for `size` bytes: its offset. */
-  #hand(slot: number, size: number, granules: number): number {
+  /** Hands the binned block whose slot's words start at `at` out for `size` bytes (it is large enough): its address. */
+  #hand(at: number, size: number): number {
     const slots = this.#slots;
-    const at = slot << 2;
-    // A slot the core took back meanwhile (a reset not made through this pool's reset()): not ours.
-    if (slots[at + STATE]! >= 0 || slots[at + GRANULES]! < granules) return this.#outOfStep(size);
-    const last = Atomics.load(this.#ids, 0);
+    const last = this.#ids[0]!;
     const id = last === this.#idMax ? 1 : last + 1;
     this.#ids[0] = id;
     slots[at + REQUESTED] = size;
     slots[at + STATE] = id;
+    this.#allocations++;
+    this.#allocatedBytes += size;
     const header = this.#header;
-    header[Header.allocations]! += 1;
-    header[Header.allocatedBytes]! += size;
     const live = (header[Header.liveRequestedBytes]! += size);
     header[Header.cachedBytes]! -= slots[at + GRANULES]! * GRANULE_BYTES;
     const binned = (header[Header.cachedBlocks]! -= 1);
@@ -192,16 +238,16 @@ export class SizeBins implements ThreadCache {
     if (live > header[Header.liveRequestedHigh]!) header[Header.liveRequestedHigh] = live;
     if (binned < header[Header.cachedBlocksLow]!) header[Header.cachedBlocksLow] = binned;
     this.lastId = id;
-    return slots[at + G]! >>> 0;
+    return this.#base + (slots[at + G]! >>> 0) * GRANULE_BYTES;
   }
 
-  /** The bins disagree with the table: forget them (the core holds the truth) and take a new block. */
+  /** The bins disagree with the table: forget them (the core holds the truth) and take a new block: its address, or a negative status. */
   #outOfStep(size: number): number {
     this.#forget();
     return this.#miss(size, Math.ceil(size / GRANULE_BYTES) * GRANULE_BYTES);
   }
 
-  /** A block from the core for `size` bytes in a block of `capacity`: after a failure for lack of memory, the bins go back and it tries once more. */
+  /** A block from the core for `size` bytes in a block of `capacity` (its address, or a negative status): after a failure for lack of memory, the bins go back and it tries once more. */
   #miss(size: number, capacity: number): number {
     if (this.#dead) return this.#died();
     let offset = native.allocBinned(this.#handle, size, capacity);
@@ -216,7 +262,7 @@ export class SizeBins implements ThreadCache {
       return offset;
     }
     this.lastId = lastId();
-    return offset;
+    return this.#base + offset * GRANULE_BYTES;
   }
 
   /** The slot of the block at `g`, or -1 where the bins do not manage it. */
@@ -237,10 +283,33 @@ export class SizeBins implements ThreadCache {
     if (this.#dead) return 1; // the core says why
     const slot = this.#slotOf(g);
     if (slot < 0) return 1;
+    const at = slot << 2;
+    const state = this.#slots[at + STATE]!;
+    if (state < 0 || (expectedId !== 0 && state !== expectedId)) return this.#doubleFree(g, expectedId, state);
+    return this.#bin(slot, state);
+  }
+
+  /**
+   * As free(g, 0), given the block's address (a raw pointer's free): 0 where it binned the block,
+   * else 1, having changed nothing (the caller then takes free(), which says why where it fails):
+   * a pointer that starts no block the bins hold live, or a free the bins leave to the core.
+   */
+  freeAddress(address: number): number {
+    if (this.#dead) return 1; // the table may be unmapped
+    const g = (address - this.#base) * PER_GRANULE;
+    // A pointer inside a granule, below the pool or past 2^32 granules starts no block.
+    if (g >>> 0 !== g) return 1;
+    const slot = this.#slotOf(g);
+    if (slot < 0) return 1;
+    const state = this.#slots[(slot << 2) + STATE]!;
+    if (state <= 0) return 1; // binned: free() tells the double free
+    return this.#bin(slot, state);
+  }
+
+  /** Bins the live block in `slot` (its allocation `state`), or gives 1 where the core must free it (past the cap, a full class). */
+  #bin(slot: number, state: number): number {
     const slots = this.#slots;
     const at = slot << 2;
-    const state = slots[at + STATE]!;
-    if (state < 0 || (expectedId !== 0 && state !== expectedId)) return this.#doubleFree(g, expectedId, state);
     const granules = slots[at + GRANULES]!;
     const header = this.#header;
     const bytes = granules * GRANULE_BYTES;
@@ -252,8 +321,8 @@ export class SizeBins implements ThreadCache {
     this.#classCounts[index] = count + 1;
     const requested = slots[at + REQUESTED]!;
     slots[at + STATE] = state | BINNED;
-    header[Header.frees]! += 1;
-    header[Header.freedBytes]! += requested;
+    this.#frees++;
+    this.#freedBytes += requested;
     header[Header.liveRequestedBytes]! -= requested;
     header[Header.cachedBytes]! += bytes;
     header[Header.cachedBlocks]! += 1;
@@ -276,8 +345,19 @@ export class SizeBins implements ThreadCache {
     return state < 0 ? 0 : state;
   }
 
+  /** Writes into the header the counters kept here, for a core call that reads them (the pool's statistics). */
+  publish(): void {
+    if (this.#dead) return;
+    const header = this.#header;
+    header[Header.allocations] = this.#allocations;
+    header[Header.frees] = this.#frees;
+    header[Header.allocatedBytes] = this.#allocatedBytes;
+    header[Header.freedBytes] = this.#freedBytes;
+  }
+
   flush(): void {
     if (this.#dead) return;
+    this.publish();
     // The core first: where the pool is gone (destroyed), the table is too, and must not be read.
     const flushed = native.flushBins(this.#handle, this.#address);
     if (flushed === Status.poolNotFound) return this.#die();
