@@ -296,7 +296,9 @@ export abstract class NativePool {
       } else {
         // (Each kind's call apart: one call site of both would be polymorphic where a process has both.)
         const bins = pool.#sizeBins;
-        if (bins !== null && bins.freeAddress(address) === 0) return (address - pool.#base) * PER_GRANULE;
+        // A pointer inside a granule, below the pool or past 2^32 granules starts no block: the slow path says why.
+        const g = (address - pool.#base) * PER_GRANULE;
+        if (bins !== null && g >>> 0 === g && bins.free(g, 0) === 0) return g;
       }
       pool.#releaseAddressSlow(address);
       return -1;

@@ -39,9 +39,9 @@
  * core folds into the peaks at each of the owner's calls (live bytes, binned blocks and their
  * watermarks) and the binned bytes, which the core changes too, stay in the header.
  *
- * Raw pointers take the hit by address (allocAddress, freeAddress: the pool's allocateRaw and
- * deallocate), whole in those methods and #hand: JSC inlines small functions only, five calls
- * deep from a caller's loop (bench/RESULTS.md, the fixed-size pools' hit).
+ * Raw pointers take the hit too (allocAddress, and free() by the pointer's granule: the pool's
+ * allocateRaw and deallocate), whole in those methods: JSC inlines small functions only, five
+ * calls deep from a caller's loop (bench/RESULTS.md, the fixed-size pools' hit).
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { CACHE_CANNOT_TELL } from "./block_cache";
@@ -177,68 +177,71 @@ export class SizeBins implements ThreadCache {
   /**
    * As alloc(), giving the block's address (a raw pointer's allocation): the address, id in
    * `lastId`, or a negative status. Where the class's last block is binned and large enough
-   * (a repeated size's always is), it is handed out with no call but #hand; everything else is
-   * #allocSlow's.
+   * (a repeated size's always is), it is handed out here, with no call: JSC inlines five calls
+   * deep from a caller's loop, and this is the fourth (loop, row, allocateRaw, cachedAddressIn).
+   * Everything else is #allocSlow's, which comes back here once a block is on top.
    */
   allocAddress(size: number): number {
     const granules = (size + GRANULE_BYTES - 1) >>> 4;
-    // (classOf written out: this is the fourth call from a caller's loop.)
+    // (classOf written out.)
     const shift = 27 - Math.clz32(granules);
     const index = granules <= 16 ? granules : (shift << 4) + (granules >>> shift);
     const count = this.#classCounts[index]! - 1;
     // The class of the size asked for holds blocks of its size and a little more or less: its last one, where it is large enough (a repeated size always is).
     if (count >= 0) {
-      const slot = this.#classSlots[index * CLASS_DEPTH + count]!;
-      const at = slot << 2;
-      if (this.#slots[at + STATE]! < 0 && this.#slots[at + GRANULES]! >= granules) {
+      const slots = this.#slots;
+      const at = this.#classSlots[index * CLASS_DEPTH + count]! << 2;
+      if (slots[at + STATE]! < 0 && slots[at + GRANULES]! >= granules) {
         this.#classCounts[index] = count;
-        return this.#hand(at, size);
+        const last = this.#ids[0]!;
+        const id = last === this.#idMax ? 1 : last + 1;
+        this.#ids[0] = id;
+        slots[at + REQUESTED] = size;
+        slots[at + STATE] = id;
+        this.#allocations++;
+        this.#allocatedBytes += size;
+        const header = this.#header;
+        const live = (header[Header.liveRequestedBytes]! += size);
+        header[Header.cachedBytes]! -= slots[at + GRANULES]! * GRANULE_BYTES;
+        const binned = (header[Header.cachedBlocks]! -= 1);
+        // The highs this hit reaches, for the core's peaks (it folds them in at its next call).
+        if (live > header[Header.liveRequestedHigh]!) header[Header.liveRequestedHigh] = live;
+        if (binned < header[Header.cachedBlocksLow]!) header[Header.cachedBlocksLow] = binned;
+        this.lastId = id;
+        return this.#base + (slots[at + G]! >>> 0) * GRANULE_BYTES;
       }
     }
     return this.#allocSlow(size, granules, index);
   }
 
-  /** The class's last block is too small (or not binned: out of step with the table): the classes above, else the core. */
+  /**
+   * The class's last block is too small (or not binned: out of step with the table): a block of
+   * one of the next CLASSES_ABOVE classes (each at least its size; at most ~1/8 larger past 16
+   * granules) goes on top of the request's class, where allocAddress takes it; else the core's.
+   */
   #allocSlow(size: number, granules: number, index: number): number {
-    const count = this.#classCounts[index]! - 1;
-    if (count >= 0 && this.#slots[(this.#classSlots[index * CLASS_DEPTH + count]! << 2) + STATE]! >= 0) return this.#outOfStep(size);
-    return this.#allocAbove(size, granules, index);
-  }
-
-  /** No block of the request's class serves it: one of the next CLASSES_ABOVE classes' (each at least its size; at most ~1/8 larger past 16 granules), else the core's. */
-  #allocAbove(size: number, granules: number, index: number): number {
+    const top = this.#classCounts[index]! - 1;
+    // A slot the core took back meanwhile (a reset not made through this pool's reset()): not ours.
+    if (top >= 0 && this.#slots[(this.#classSlots[index * CLASS_DEPTH + top]! << 2) + STATE]! >= 0) return this.#outOfStep(size);
     const last = Math.min(index + CLASSES_ABOVE, CLASSES - 1);
     for (let above = index + 1; above <= last; above++) {
       const count = this.#classCounts[above]! - 1;
       if (count < 0) continue;
-      const at = this.#classSlots[above * CLASS_DEPTH + count]! << 2;
-      // A slot the core took back meanwhile (a reset not made through this pool's reset()): not ours.
+      const slot = this.#classSlots[above * CLASS_DEPTH + count]!;
+      const at = slot << 2;
       if (this.#slots[at + STATE]! >= 0 || this.#slots[at + GRANULES]! < granules) return this.#outOfStep(size);
-      this.#classCounts[above] = count;
-      return this.#hand(at, size);
+      if (top + 1 < CLASS_DEPTH) {
+        this.#classCounts[above] = count;
+        this.#classCounts[index] = top + 2;
+        this.#classSlots[index * CLASS_DEPTH + top + 1] = slot;
+      } else {
+        // The request's class is full (of blocks too small): its last one and this trade places.
+        this.#classSlots[above * CLASS_DEPTH + count] = this.#classSlots[index * CLASS_DEPTH + top]!;
+        this.#classSlots[index * CLASS_DEPTH + top] = slot;
+      }
+      return this.allocAddress(size);
     }
     return this.#miss(size, granules * GRANULE_BYTES);
-  }
-
-  /** Hands the binned block whose slot's words start at `at` out for `size` bytes (it is large enough): its address. */
-  #hand(at: number, size: number): number {
-    const slots = this.#slots;
-    const last = this.#ids[0]!;
-    const id = last === this.#idMax ? 1 : last + 1;
-    this.#ids[0] = id;
-    slots[at + REQUESTED] = size;
-    slots[at + STATE] = id;
-    this.#allocations++;
-    this.#allocatedBytes += size;
-    const header = this.#header;
-    const live = (header[Header.liveRequestedBytes]! += size);
-    header[Header.cachedBytes]! -= slots[at + GRANULES]! * GRANULE_BYTES;
-    const binned = (header[Header.cachedBlocks]! -= 1);
-    // The highs this hit reaches, for the core's peaks (it folds them in at its next call).
-    if (live > header[Header.liveRequestedHigh]!) header[Header.liveRequestedHigh] = live;
-    if (binned < header[Header.cachedBlocksLow]!) header[Header.cachedBlocksLow] = binned;
-    this.lastId = id;
-    return this.#base + (slots[at + G]! >>> 0) * GRANULE_BYTES;
   }
 
   /** The bins disagree with the table: forget them (the core holds the truth) and take a new block: its address, or a negative status. */
@@ -279,45 +282,38 @@ export class SizeBins implements ThreadCache {
     }
   }
 
-  free(g: number, expectedId: number): number {
-    if (this.#dead) return 1; // the core says why
-    const slot = this.#slotOf(g);
-    if (slot < 0) return 1;
-    const at = slot << 2;
-    const state = this.#slots[at + STATE]!;
-    if (state < 0 || (expectedId !== 0 && state !== expectedId)) return this.#doubleFree(g, expectedId, state);
-    return this.#bin(slot, state);
-  }
-
   /**
-   * As free(g, 0), given the block's address (a raw pointer's free): 0 where it binned the block,
-   * else 1, having changed nothing (the caller then takes free(), which says why where it fails):
-   * a pointer that starts no block the bins hold live, or a free the bins leave to the core.
+   * Frees the block at `g` (with `expectedId` not 0, only while it holds that allocation) into its
+   * class: 0, 1 where the core must free it (a block the bins do not manage, past the cap, a full
+   * class), or a negative status (a double free). A raw pointer's free comes here too
+   * (releaseAddressIn), the fourth call from a caller's loop: the probe and the binning are
+   * written out, with no call.
    */
-  freeAddress(address: number): number {
-    if (this.#dead) return 1; // the table may be unmapped
-    const g = (address - this.#base) * PER_GRANULE;
-    // A pointer inside a granule, below the pool or past 2^32 granules starts no block.
-    if (g >>> 0 !== g) return 1;
-    const slot = this.#slotOf(g);
-    if (slot < 0) return 1;
-    const state = this.#slots[(slot << 2) + STATE]!;
-    if (state <= 0) return 1; // binned: free() tells the double free
-    return this.#bin(slot, state);
-  }
-
-  /** Bins the live block in `slot` (its allocation `state`), or gives 1 where the core must free it (past the cap, a full class). */
-  #bin(slot: number, state: number): number {
+  free(g: number, expectedId: number): number {
+    if (this.#dead) return 1; // the core says why (the table may be unmapped)
+    const hash = this.#hash;
     const slots = this.#slots;
-    const at = slot << 2;
+    const key = g | 0;
+    let probe = Math.imul(key, HASH_MULTIPLIER) >>> HASH_SHIFT;
+    let at: number;
+    for (;;) {
+      const entry = hash[probe]!;
+      if (entry === 0) return 1;
+      at = (entry - 1) << 2;
+      if (slots[at + G] === key) break;
+      probe = (probe + 1) & HASH_MASK;
+    }
+    const state = slots[at + STATE]!;
+    if (state < 0 || (expectedId !== 0 && state !== expectedId)) return this.#doubleFree(g, expectedId, state);
     const granules = slots[at + GRANULES]!;
     const header = this.#header;
     const bytes = granules * GRANULE_BYTES;
     if (header[Header.cachedBytes]! + bytes > header[Header.capBytes]!) return 1; // past the cap: the core frees it
-    const index = classOf(granules);
+    const shift = 27 - Math.clz32(granules);
+    const index = granules <= 16 ? granules : (shift << 4) + (granules >>> shift);
     const count = this.#classCounts[index]!;
     if (count === CLASS_DEPTH) return 1; // a full class: the core frees it
-    this.#classSlots[index * CLASS_DEPTH + count] = slot;
+    this.#classSlots[index * CLASS_DEPTH + count] = at >>> 2;
     this.#classCounts[index] = count + 1;
     const requested = slots[at + REQUESTED]!;
     slots[at + STATE] = state | BINNED;
