@@ -15,7 +15,7 @@ import { GPUDebug } from "./gpu_debug";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
 import { allocationIdOf } from "./native";
 import * as native from "./native";
-import { allocInCore, allocOffsetIn, cachedAddressIn, endedIn, foreignPool, NATIVE_STEPS, NativePool, releaseAddressIn, releaseIn, tookCoreId, type PoolCalls, type PoolSteps } from "./pool";
+import { allocInCore, allocOffsetIn, binsFailedIn, endedIn, foreignPool, NATIVE_STEPS, NativePool, rawBinsIn, releaseAddressIn, releaseIn, tookCoreId, type PoolCalls, type PoolSteps } from "./pool";
 import { checkReceivers } from "./receiver";
 import { GPUStream, streamOf, type StreamOptions } from "./stream";
 import { pointerArg, sizeArg } from "./validate";
@@ -131,9 +131,13 @@ export class GPUMemoryPool extends NativePool {
     const debug = this.#gpuDebug;
     const stream = streamOf(options);
     if (debug === undefined) {
-      // A size the JavaScript bins hold: its address with no call into the core (src/size_bins.ts).
-      const address = stream === undefined ? cachedAddressIn(this, size) : 0;
-      return address !== 0 ? address : this.addressOf(this.#allocOffset(size, stream));
+      // A size the JavaScript bins serve: its address with no call into the core (src/size_bins.ts; the hit from this body, as HostPool's).
+      const bins = stream === undefined ? rawBinsIn(this) : null;
+      if (bins !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= bins.maxBytes) {
+        const binned = bins.allocAddress(size);
+        return binned > 0 ? binned : binsFailedIn(this, bins, binned);
+      }
+      return this.addressOf(this.#allocOffset(size, stream));
     }
     const offset = this.#allocOffset(debug.blockBytes(size), stream);
     return debug.allocated(offset, this.addressOf(offset), allocationIdOf(this.lastTaggedId), size, stream?.handle ?? null);
@@ -160,7 +164,9 @@ export class GPUMemoryPool extends NativePool {
         return;
       }
       if (stream === undefined) {
-        const offset = releaseAddressIn(this, target);
+        const bins = rawBinsIn(this);
+        const binned = bins !== null ? bins.freeAddress(target) : -1;
+        const offset = binned >= 0 ? binned : releaseAddressIn(this, target);
         if (offset >= 0) endedIn(this, offset);
         return;
       }

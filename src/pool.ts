@@ -165,8 +165,17 @@ export let allocOffsetIn: (pool: NativePool, size: number) => number;
 export let allocInCore: (pool: NativePool, allocate: () => number) => number;
 /** After the core made an allocation (mp_alloc and its kin): the pool takes its id, as lastTaggedId. */
 export let tookCoreId: (pool: NativePool) => void;
-/** A raw pointer's allocation from this thread's block cache or size bins, or 0 where they do not serve it (HostPool's and GPUMemoryPool's allocateRaw): sets no lastTaggedId. */
-export let cachedAddressIn: (pool: NativePool, size: number) => number;
+/** A raw pointer's allocation from this thread's block cache, or 0 (HostPool's allocateRaw, in this file only). */
+let cachedAddressIn: (pool: NativePool, size: number) => number;
+/**
+ * The pool's size bins where raw pointers take them (a Variable pool's, with no debug records),
+ * else null: HostPool's and GPUMemoryPool's allocateRaw and deallocate call their hit from their
+ * own bodies (SizeBins.allocAddress, freeAddress), one level shallower than through a function
+ * of this file, so that all of the hit lies within the five levels JSC inlines from a caller's loop.
+ */
+export let rawBinsIn: (pool: NativePool) => SizeBins | null;
+/** Throws the typed error for a failure `status` of the pool's bins (a raw allocation's). */
+export let binsFailedIn: (pool: NativePool, bins: SizeBins, status: number) => never;
 /**
  * A raw pointer's free (HostPool's deallocate, GPUMemoryPool's): the granule offset of the block
  * where this thread's block cache freed it, the kind's `ended` step still to run (HostPool runs its
@@ -280,26 +289,13 @@ export abstract class NativePool {
     };
     allocInCore = (pool, allocate) => pool.#allocInCore(allocate);
     tookCoreId = (pool) => pool.#tookCoreId();
-    // A Variable pool's bins' hit in the body: a call level more and it would lie past JSC's inlining depth.
-    cachedAddressIn = (pool, size) => {
-      if (pool.#blockCache !== null) return pool.#cachedAddress(size);
-      const bins = pool.#sizeBins;
-      if (bins === null || typeof size !== "number" || !(size >>> 0 === size && size !== 0 && size <= bins.maxBytes)) return 0;
-      const address = bins.allocAddress(size);
-      return address > 0 ? address : pool.#cacheFailed(bins, address);
-    };
+    cachedAddressIn = (pool, size) => pool.#cachedAddress(size);
+    rawBinsIn = (pool) => pool.#sizeBins;
+    binsFailedIn = (pool, bins, status) => pool.#cacheFailed(bins, status);
     // The hit in the body, as allocOffsetIn's: HostPool's deallocate runs its `ended` with no call between.
     releaseAddressIn = (pool, address) => {
       const cache = pool.#blockCache;
-      if (cache !== null) {
-        if (cache.freeAddress(address) === 0) return (address - pool.#base) * PER_GRANULE;
-      } else {
-        // (Each kind's call apart: one call site of both would be polymorphic where a process has both.)
-        const bins = pool.#sizeBins;
-        // A pointer inside a granule, below the pool or past 2^32 granules starts no block: the slow path says why.
-        const g = (address - pool.#base) * PER_GRANULE;
-        if (bins !== null && g >>> 0 === g && bins.free(g, 0) === 0) return g;
-      }
+      if (cache !== null && cache.freeAddress(address) === 0) return (address - pool.#base) * PER_GRANULE;
       pool.#releaseAddressSlow(address);
       return -1;
     };
@@ -982,6 +978,11 @@ export abstract class HostPool extends NativePool {
   /** A bare pointer for hot paths: no handle object; free it with deallocate(pointer). */
   allocateRaw(size: number): Pointer {
     if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.allocateRaw", this);
+    const bins = rawBinsIn(this);
+    if (bins !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= bins.maxBytes) {
+      const binned = bins.allocAddress(size);
+      return binned > 0 ? (binned as Pointer) : binsFailedIn(this, bins, binned);
+    }
     const address = cachedAddressIn(this, size);
     return address !== 0 ? (address as Pointer) : this.#allocateRawSlow(size); // kept small for JSC's inliner, as releaseAddressIn
   }
@@ -1030,7 +1031,9 @@ export abstract class HostPool extends NativePool {
   deallocate(target: Freeable): void {
     if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.deallocate", this);
     if (typeof target === "number") {
-      const offset = releaseAddressIn(this, target);
+      const bins = rawBinsIn(this);
+      const binned = bins !== null ? bins.freeAddress(target) : -1;
+      const offset = binned >= 0 ? binned : releaseAddressIn(this, target);
       if (offset >= 0) this.#ended(offset);
       return;
     }

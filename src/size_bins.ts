@@ -39,9 +39,10 @@
  * core folds into the peaks at each of the owner's calls (live bytes, binned blocks and their
  * watermarks) and the binned bytes, which the core changes too, stay in the header.
  *
- * Raw pointers take the hit too (allocAddress, and free() by the pointer's granule: the pool's
- * allocateRaw and deallocate), whole in those methods: JSC inlines small functions only, five
- * calls deep from a caller's loop (bench/RESULTS.md, the fixed-size pools' hit).
+ * Raw pointers take the hit by address (allocAddress, freeAddress), called from the bodies of the
+ * pools' allocateRaw and deallocate: JSC inlines small functions only, five calls deep from a
+ * caller's loop (bench/RESULTS.md, the fixed-size pools' hit), and the hit's methods are kept
+ * small and within that depth.
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { CACHE_CANNOT_TELL } from "./block_cache";
@@ -50,8 +51,14 @@ import { ABI, GRANULE_BYTES, lastId, Status } from "./native";
 import * as native from "./native";
 import { cacheClosed, cacheOpened, type ThreadCache } from "./thread_cache";
 
-/** The header's f64 counters (zig/src/sync/js_bins.zig Header), by index. */
-const Header = { allocations: 0, frees: 1, allocatedBytes: 2, freedBytes: 3, liveRequestedBytes: 4, cachedBytes: 5, cachedBlocks: 6, capBytes: 7, idsAddress: 8, liveRequestedHigh: 10, cachedBlocksLow: 11 } as const;
+/**
+ * The header's f64 counters (zig/src/sync/js_bins.zig Header), by index. A const enum: its uses
+ * are numbers in the compiled code, where a module's constant costs the hit's methods three
+ * bytecode instructions a use of the budget JSC inlines within (and a property of an object more).
+ */
+const enum H { allocations = 0, frees = 1, allocatedBytes = 2, freedBytes = 3, liveRequestedBytes = 4, cachedBytes = 5, cachedBlocks = 6, capBytes = 7, idsAddress = 8, liveRequestedHigh = 10, cachedBlocksLow = 11 }
+/** The same, by name, for checkLayout. */
+const Header = { allocations: H.allocations, frees: H.frees, allocatedBytes: H.allocatedBytes, freedBytes: H.freedBytes, liveRequestedBytes: H.liveRequestedBytes, cachedBytes: H.cachedBytes, cachedBlocks: H.cachedBlocks, capBytes: H.capBytes, idsAddress: H.idsAddress, liveRequestedHigh: H.liveRequestedHigh, cachedBlocksLow: H.cachedBlocksLow } as const;
 const HEADER_BYTES = 96;
 const SLOT_CAPACITY = 1 << 15;
 const HASH_BITS = 16;
@@ -63,13 +70,12 @@ const SLOTS_OFFSET = HEADER_BYTES;
 const PER_GRANULE = 1 / GRANULE_BYTES;
 const HASH_OFFSET = SLOTS_OFFSET + 16 * SLOT_CAPACITY;
 const TABLE_BYTES = HASH_OFFSET + 4 * (1 << HASH_BITS);
+/** The largest id: the next is 1. */
+const ID_MAX = ABI.constants.idMask;
 /** A binned slot's state, read through an Int32Array: negative. */
 const BINNED = -0x8000_0000;
-/** A slot's words: offset, capacity in granules, requested bytes, state. */
-const G = 0;
-const GRANULES = 1;
-const REQUESTED = 2;
-const STATE = 3;
+/** A slot's words: offset, capacity in granules, requested bytes, state (a const enum, as H). */
+const enum S { G = 0, GRANULES = 1, REQUESTED = 2, STATE = 3 }
 
 /** The largest request the bins serve (64 MiB); larger ones take the core's path. */
 const MAX_BYTES = 64 << 20;
@@ -116,7 +122,6 @@ export class SizeBins implements ThreadCache {
   readonly #hash: Int32Array;
   /** The pool's last id (the core's word): each allocation here takes the next. */
   readonly #ids: Int32Array;
-  readonly #idMax: number;
   /** The pool's first byte's address: a block's is base + 16 x its granule offset. */
   readonly #base: number;
   /** The header's allocations, frees and their bytes, kept here: publish() writes them there. */
@@ -140,13 +145,12 @@ export class SizeBins implements ThreadCache {
     this.#header = new Float64Array(table, 0, HEADER_BYTES / 8);
     this.#slots = new Int32Array(table, SLOTS_OFFSET, 4 * SLOT_CAPACITY);
     this.#hash = new Int32Array(table, HASH_OFFSET, 1 << HASH_BITS);
-    this.#ids = new Int32Array(toArrayBuffer(this.#header[Header.idsAddress]! as Pointer, 0, 4));
-    this.#idMax = ABI.constants.idMask;
+    this.#ids = new Int32Array(toArrayBuffer(this.#header[H.idsAddress]! as Pointer, 0, 4));
     const header = this.#header;
-    this.#allocations = header[Header.allocations]!;
-    this.#frees = header[Header.frees]!;
-    this.#allocatedBytes = header[Header.allocatedBytes]!;
-    this.#freedBytes = header[Header.freedBytes]!;
+    this.#allocations = header[H.allocations]!;
+    this.#frees = header[H.frees]!;
+    this.#allocatedBytes = header[H.allocatedBytes]!;
+    this.#freedBytes = header[H.freedBytes]!;
   }
 
   /** The calling thread's bins of the pool, or null where the pool has none. */
@@ -164,7 +168,7 @@ export class SizeBins implements ThreadCache {
   }
 
   get holdsBlocks(): boolean {
-    return !this.#dead && this.#header[Header.cachedBlocks]! > 0;
+    return !this.#dead && this.#header[H.cachedBlocks]! > 0;
   }
 
   sawCoreId(_id: number): void {} // ids are counted on the core's word itself
@@ -177,41 +181,45 @@ export class SizeBins implements ThreadCache {
   /**
    * As alloc(), giving the block's address (a raw pointer's allocation): the address, id in
    * `lastId`, or a negative status. Where the class's last block is binned and large enough
-   * (a repeated size's always is), it is handed out here, with no call: JSC inlines five calls
-   * deep from a caller's loop, and this is the fourth (loop, row, allocateRaw, cachedAddressIn).
-   * Everything else is #allocSlow's, which comes back here once a block is on top.
+   * (a repeated size's always is), #take hands it out; everything else is #allocSlow's, which
+   * comes back here once a block is on top. Small, as #take is: JSC inlines only small functions,
+   * five calls deep from a caller's loop (the pool's allocateRaw calls this from its body).
    */
   allocAddress(size: number): number {
     const granules = (size + GRANULE_BYTES - 1) >>> 4;
-    // (classOf written out.)
-    const shift = 27 - Math.clz32(granules);
-    const index = granules <= 16 ? granules : (shift << 4) + (granules >>> shift);
+    const index = granules <= 16 ? granules : classOf(granules);
     const count = this.#classCounts[index]! - 1;
     // The class of the size asked for holds blocks of its size and a little more or less: its last one, where it is large enough (a repeated size always is).
     if (count >= 0) {
       const slots = this.#slots;
       const at = this.#classSlots[index * CLASS_DEPTH + count]! << 2;
-      if (slots[at + STATE]! < 0 && slots[at + GRANULES]! >= granules) {
+      if (slots[at + S.STATE]! < 0 && slots[at + S.GRANULES]! >= granules) {
         this.#classCounts[index] = count;
-        const last = this.#ids[0]!;
-        const id = last === this.#idMax ? 1 : last + 1;
-        this.#ids[0] = id;
-        slots[at + REQUESTED] = size;
-        slots[at + STATE] = id;
-        this.#allocations++;
-        this.#allocatedBytes += size;
-        const header = this.#header;
-        const live = (header[Header.liveRequestedBytes]! += size);
-        header[Header.cachedBytes]! -= slots[at + GRANULES]! * GRANULE_BYTES;
-        const binned = (header[Header.cachedBlocks]! -= 1);
-        // The highs this hit reaches, for the core's peaks (it folds them in at its next call).
-        if (live > header[Header.liveRequestedHigh]!) header[Header.liveRequestedHigh] = live;
-        if (binned < header[Header.cachedBlocksLow]!) header[Header.cachedBlocksLow] = binned;
-        this.lastId = id;
-        return this.#base + (slots[at + G]! >>> 0) * GRANULE_BYTES;
+        return this.#take(at, size);
       }
     }
     return this.#allocSlow(size, granules, index);
+  }
+
+  /** Hands the binned block whose slot's words start at `at` out for `size` bytes (it is large enough, and off its class): its address. */
+  #take(at: number, size: number): number {
+    const slots = this.#slots;
+    const last = this.#ids[0]!;
+    const id = last === ID_MAX ? 1 : last + 1;
+    this.#ids[0] = id;
+    slots[at + S.REQUESTED] = size;
+    slots[at + S.STATE] = id;
+    this.#allocations++;
+    this.#allocatedBytes += size;
+    const header = this.#header;
+    const live = (header[H.liveRequestedBytes]! += size);
+    header[H.cachedBytes]! -= slots[at + S.GRANULES]! * GRANULE_BYTES;
+    const binned = (header[H.cachedBlocks]! -= 1);
+    // The highs this hit reaches, for the core's peaks (it folds them in at its next call).
+    if (live > header[H.liveRequestedHigh]!) header[H.liveRequestedHigh] = live;
+    if (binned < header[H.cachedBlocksLow]!) header[H.cachedBlocksLow] = binned;
+    this.lastId = id;
+    return this.#base + (slots[at + S.G]! >>> 0) * GRANULE_BYTES;
   }
 
   /**
@@ -222,14 +230,14 @@ export class SizeBins implements ThreadCache {
   #allocSlow(size: number, granules: number, index: number): number {
     const top = this.#classCounts[index]! - 1;
     // A slot the core took back meanwhile (a reset not made through this pool's reset()): not ours.
-    if (top >= 0 && this.#slots[(this.#classSlots[index * CLASS_DEPTH + top]! << 2) + STATE]! >= 0) return this.#outOfStep(size);
+    if (top >= 0 && this.#slots[(this.#classSlots[index * CLASS_DEPTH + top]! << 2) + S.STATE]! >= 0) return this.#outOfStep(size);
     const last = Math.min(index + CLASSES_ABOVE, CLASSES - 1);
     for (let above = index + 1; above <= last; above++) {
       const count = this.#classCounts[above]! - 1;
       if (count < 0) continue;
       const slot = this.#classSlots[above * CLASS_DEPTH + count]!;
       const at = slot << 2;
-      if (this.#slots[at + STATE]! >= 0 || this.#slots[at + GRANULES]! < granules) return this.#outOfStep(size);
+      if (this.#slots[at + S.STATE]! >= 0 || this.#slots[at + S.GRANULES]! < granules) return this.#outOfStep(size);
       if (top + 1 < CLASS_DEPTH) {
         this.#classCounts[above] = count;
         this.#classCounts[index] = top + 2;
@@ -277,7 +285,7 @@ export class SizeBins implements ThreadCache {
     for (;;) {
       const entry = hash[at]!;
       if (entry === 0) return -1;
-      if (slots[(entry - 1) << 2] === key) return entry - 1;
+      if (slots[((entry - 1) << 2) + S.G] === key) return entry - 1;
       at = (at + 1) & HASH_MASK;
     }
   }
@@ -285,43 +293,58 @@ export class SizeBins implements ThreadCache {
   /**
    * Frees the block at `g` (with `expectedId` not 0, only while it holds that allocation) into its
    * class: 0, 1 where the core must free it (a block the bins do not manage, past the cap, a full
-   * class), or a negative status (a double free). A raw pointer's free comes here too
-   * (releaseAddressIn), the fourth call from a caller's loop: the probe and the binning are
-   * written out, with no call.
+   * class), or a negative status (a double free).
    */
   free(g: number, expectedId: number): number {
     if (this.#dead) return 1; // the core says why (the table may be unmapped)
-    const hash = this.#hash;
-    const slots = this.#slots;
-    const key = g | 0;
-    let probe = Math.imul(key, HASH_MULTIPLIER) >>> HASH_SHIFT;
-    let at: number;
-    for (;;) {
-      const entry = hash[probe]!;
-      if (entry === 0) return 1;
-      at = (entry - 1) << 2;
-      if (slots[at + G] === key) break;
-      probe = (probe + 1) & HASH_MASK;
-    }
-    const state = slots[at + STATE]!;
+    const slot = this.#slotOf(g);
+    if (slot < 0) return 1;
+    const at = slot << 2;
+    const state = this.#slots[at + S.STATE]!;
     if (state < 0 || (expectedId !== 0 && state !== expectedId)) return this.#doubleFree(g, expectedId, state);
-    const granules = slots[at + GRANULES]!;
+    return this.#binAt(at, state);
+  }
+
+  /**
+   * As free(g, 0), given the block's address (a raw pointer's free: the pool's deallocate calls
+   * this from its body, and #slotOf and #binAt lie within JSC's inlining depth): the block's granule
+   * offset where it binned it; else -1, having changed nothing (the caller then takes the pool's
+   * path, whose free() says why where it fails).
+   */
+  freeAddress(address: number): number {
+    if (this.#dead) return -1; // the table may be unmapped
+    const g = (address - this.#base) * PER_GRANULE;
+    // A pointer inside a granule, below the pool or past 2^32 granules starts no block.
+    if (g >>> 0 !== g) return -1;
+    const slot = this.#slotOf(g);
+    if (slot < 0) return -1;
+    const at = slot << 2;
+    const state = this.#slots[at + S.STATE]!;
+    if (state <= 0) return -1; // binned: free() tells the double free
+    return this.#binAt(at, state) === 0 ? g : -1;
+  }
+
+  /** Bins the live block whose slot's words start at `at` (its allocation `state`): 0, or 1 where the core must free it (past the cap, a full class). */
+  #binAt(at: number, state: number): number {
+    const slots = this.#slots;
+    const granules = slots[at + S.GRANULES]!;
     const header = this.#header;
     const bytes = granules * GRANULE_BYTES;
-    if (header[Header.cachedBytes]! + bytes > header[Header.capBytes]!) return 1; // past the cap: the core frees it
+    if (header[H.cachedBytes]! + bytes > header[H.capBytes]!) return 1; // past the cap: the core frees it
+    // (classOf written out: the fifth call from a caller's loop would not be inlined.)
     const shift = 27 - Math.clz32(granules);
     const index = granules <= 16 ? granules : (shift << 4) + (granules >>> shift);
     const count = this.#classCounts[index]!;
     if (count === CLASS_DEPTH) return 1; // a full class: the core frees it
     this.#classSlots[index * CLASS_DEPTH + count] = at >>> 2;
     this.#classCounts[index] = count + 1;
-    const requested = slots[at + REQUESTED]!;
-    slots[at + STATE] = state | BINNED;
+    const requested = slots[at + S.REQUESTED]!;
+    slots[at + S.STATE] = state | BINNED;
     this.#frees++;
     this.#freedBytes += requested;
-    header[Header.liveRequestedBytes]! -= requested;
-    header[Header.cachedBytes]! += bytes;
-    header[Header.cachedBlocks]! += 1;
+    header[H.liveRequestedBytes]! -= requested;
+    header[H.cachedBytes]! += bytes;
+    header[H.cachedBlocks]! += 1;
     return 0;
   }
 
@@ -337,7 +360,7 @@ export class SizeBins implements ThreadCache {
     if (this.#dead) return CACHE_CANNOT_TELL;
     const slot = this.#slotOf(g);
     if (slot < 0) return CACHE_CANNOT_TELL;
-    const state = this.#slots[(slot << 2) + STATE]!;
+    const state = this.#slots[(slot << 2) + S.STATE]!;
     return state < 0 ? 0 : state;
   }
 
@@ -345,10 +368,10 @@ export class SizeBins implements ThreadCache {
   publish(): void {
     if (this.#dead) return;
     const header = this.#header;
-    header[Header.allocations] = this.#allocations;
-    header[Header.frees] = this.#frees;
-    header[Header.allocatedBytes] = this.#allocatedBytes;
-    header[Header.freedBytes] = this.#freedBytes;
+    header[H.allocations] = this.#allocations;
+    header[H.frees] = this.#frees;
+    header[H.allocatedBytes] = this.#allocatedBytes;
+    header[H.freedBytes] = this.#freedBytes;
   }
 
   flush(): void {
