@@ -42,7 +42,11 @@
  * Raw pointers take the hit by address (allocAddress, freeAddress), called from the bodies of the
  * pools' allocateRaw and deallocate: JSC inlines small functions only, five calls deep from a
  * caller's loop (bench/RESULTS.md, the fixed-size pools' hit), and the hit's methods are kept
- * small and within that depth.
+ * small and within that depth. JSC weighs a function by its bytecode's length: a #private
+ * member's read (a scope lookup of its name, then the read) weighs about three times a property's,
+ * and a module constant's about as much, so this class's members are TypeScript-private
+ * properties (no user reaches a SizeBins: only its pool holds it, in a #private field) and the
+ * hit's numbers const enums (H, S, K: numbers in the compiled code).
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { CACHE_CANNOT_TELL } from "./block_cache";
@@ -66,25 +70,24 @@ const HASH_SHIFT = 32 - HASH_BITS;
 const HASH_MASK = (1 << HASH_BITS) - 1;
 const HASH_MULTIPLIER = 0x9e37_79b1 | 0;
 const SLOTS_OFFSET = HEADER_BYTES;
-/** 1 / GRANULE_BYTES, exact: an address's granule offset with a multiply. */
-const PER_GRANULE = 1 / GRANULE_BYTES;
 const HASH_OFFSET = SLOTS_OFFSET + 16 * SLOT_CAPACITY;
 const TABLE_BYTES = HASH_OFFSET + 4 * (1 << HASH_BITS);
-/** The largest id: the next is 1. */
-const ID_MAX = ABI.constants.idMask;
-/** A binned slot's state, read through an Int32Array: negative. */
-const BINNED = -0x8000_0000;
+/**
+ * Numbers the hit's methods use, as a const enum (as H): the granule (the core's, checkLayout
+ * says), 1 / granule (exact: an address's granule offset with a multiply), the blocks a size
+ * class holds at most, a binned slot's state flag (read through an Int32Array: negative), and
+ * the largest id (the next is 1; the core's, checkLayout says).
+ */
+const enum K { granule = 16, perGranule = 0.0625, classDepth = 8, binned = -0x8000_0000, idMax = 0x7fff_ffff }
 /** A slot's words: offset, capacity in granules, requested bytes, state (a const enum, as H). */
 const enum S { G = 0, GRANULES = 1, REQUESTED = 2, STATE = 3 }
 
 /** The largest request the bins serve (64 MiB); larger ones take the core's path. */
 const MAX_BYTES = 64 << 20;
-/** Blocks a size class holds at most. */
-const CLASS_DEPTH = 8;
 /** Where a request's class is empty, the classes above it that may serve it. */
 const CLASSES_ABOVE = 2;
 /** Size classes: exact granule counts up to 16, then 16 a power of two up to MAX_BYTES. */
-const CLASSES = classOf(MAX_BYTES / GRANULE_BYTES) + 1;
+const CLASSES = classOf(MAX_BYTES / K.granule) + 1;
 
 /** The class of a block, or a request, of `granules`. */
 function classOf(granules: number): number {
@@ -106,7 +109,9 @@ function checkLayout(): void {
     ["binsSlotCapacity", c.binsSlotCapacity, SLOT_CAPACITY],
     ["binsHashBits", c.binsHashBits, HASH_BITS],
     ["binsHashMultiplier", c.binsHashMultiplier | 0, HASH_MULTIPLIER],
-    ["binsBinnedFlag", c.binsBinnedFlag | 0, BINNED],
+    ["binsBinnedFlag", c.binsBinnedFlag | 0, K.binned],
+    ["granuleBytes", GRANULE_BYTES, K.granule],
+    ["idMask", c.idMask, K.idMax],
     ...(Object.entries(Header) as [keyof typeof Header, number][]).map(([name, index]): [string, number, number] => [`binsHeader ${name}`, header.fields[name].index, index]),
   ];
   const wrong = expected.filter(([, core, here]) => core !== here).map(([name, core, here]) => `${name} ${core} (this code: ${here})`);
@@ -115,42 +120,42 @@ function checkLayout(): void {
 }
 
 export class SizeBins implements ThreadCache {
-  readonly #handle: number;
-  readonly #address: number;
-  readonly #header: Float64Array;
-  readonly #slots: Int32Array;
-  readonly #hash: Int32Array;
+  private readonly handle: number;
+  private readonly address: number;
+  private readonly header: Float64Array;
+  private readonly slots: Int32Array;
+  private readonly hash: Int32Array;
   /** The pool's last id (the core's word): each allocation here takes the next. */
-  readonly #ids: Int32Array;
+  private readonly ids: Int32Array;
   /** The pool's first byte's address: a block's is base + 16 x its granule offset. */
-  readonly #base: number;
+  private readonly base: number;
   /** The header's allocations, frees and their bytes, kept here: publish() writes them there. */
-  #allocations: number;
-  #frees: number;
-  #allocatedBytes: number;
-  #freedBytes: number;
-  /** Size classes: CLASS_DEPTH slots each, and how many each holds. */
-  readonly #classSlots = new Int32Array(CLASSES * CLASS_DEPTH);
-  readonly #classCounts = new Int32Array(CLASSES);
-  #dead = false;
+  private allocations: number;
+  private frees: number;
+  private allocatedBytes: number;
+  private freedBytes: number;
+  /** Size classes: K.classDepth slots each, and how many each holds. */
+  private readonly classSlots = new Int32Array(CLASSES * K.classDepth);
+  private readonly classCounts = new Int32Array(CLASSES);
+  private dead = false;
   readonly maxBytes = MAX_BYTES;
   lastId = 0;
   message = "";
 
   private constructor(handle: number, address: number, base: number, readonly poolName: string) {
-    this.#handle = handle;
-    this.#address = address;
-    this.#base = base;
+    this.handle = handle;
+    this.address = address;
+    this.base = base;
     const table = toArrayBuffer(address as Pointer, 0, TABLE_BYTES);
-    this.#header = new Float64Array(table, 0, HEADER_BYTES / 8);
-    this.#slots = new Int32Array(table, SLOTS_OFFSET, 4 * SLOT_CAPACITY);
-    this.#hash = new Int32Array(table, HASH_OFFSET, 1 << HASH_BITS);
-    this.#ids = new Int32Array(toArrayBuffer(this.#header[H.idsAddress]! as Pointer, 0, 4));
-    const header = this.#header;
-    this.#allocations = header[H.allocations]!;
-    this.#frees = header[H.frees]!;
-    this.#allocatedBytes = header[H.allocatedBytes]!;
-    this.#freedBytes = header[H.freedBytes]!;
+    this.header = new Float64Array(table, 0, HEADER_BYTES / 8);
+    this.slots = new Int32Array(table, SLOTS_OFFSET, 4 * SLOT_CAPACITY);
+    this.hash = new Int32Array(table, HASH_OFFSET, 1 << HASH_BITS);
+    this.ids = new Int32Array(toArrayBuffer(this.header[H.idsAddress]! as Pointer, 0, 4));
+    const header = this.header;
+    this.allocations = header[H.allocations]!;
+    this.frees = header[H.frees]!;
+    this.allocatedBytes = header[H.allocatedBytes]!;
+    this.freedBytes = header[H.freedBytes]!;
   }
 
   /** The calling thread's bins of the pool, or null where the pool has none. */
@@ -164,62 +169,62 @@ export class SizeBins implements ThreadCache {
   }
 
   get open(): boolean {
-    return !this.#dead;
+    return !this.dead;
   }
 
   get holdsBlocks(): boolean {
-    return !this.#dead && this.#header[H.cachedBlocks]! > 0;
+    return !this.dead && this.header[H.cachedBlocks]! > 0;
   }
 
   sawCoreId(_id: number): void {} // ids are counted on the core's word itself
 
   alloc(size: number): number {
     const address = this.allocAddress(size);
-    return address < 0 ? address : (address - this.#base) * PER_GRANULE;
+    return address < 0 ? address : (address - this.base) * K.perGranule;
   }
 
   /**
    * As alloc(), giving the block's address (a raw pointer's allocation): the address, id in
    * `lastId`, or a negative status. Where the class's last block is binned and large enough
-   * (a repeated size's always is), #take hands it out; everything else is #allocSlow's, which
-   * comes back here once a block is on top. Small, as #take is: JSC inlines only small functions,
+   * (a repeated size's always is), take hands it out; everything else is allocSlow's, which
+   * comes back here once a block is on top. Small, as take is: JSC inlines only small functions,
    * five calls deep from a caller's loop (the pool's allocateRaw calls this from its body).
    */
   allocAddress(size: number): number {
-    const granules = (size + GRANULE_BYTES - 1) >>> 4;
+    const granules = (size + K.granule - 1) >>> 4;
     const index = granules <= 16 ? granules : classOf(granules);
-    const count = this.#classCounts[index]! - 1;
+    const count = this.classCounts[index]! - 1;
     // The class of the size asked for holds blocks of its size and a little more or less: its last one, where it is large enough (a repeated size always is).
     if (count >= 0) {
-      const slots = this.#slots;
-      const at = this.#classSlots[index * CLASS_DEPTH + count]! << 2;
+      const slots = this.slots;
+      const at = this.classSlots[index * K.classDepth + count]! << 2;
       if (slots[at + S.STATE]! < 0 && slots[at + S.GRANULES]! >= granules) {
-        this.#classCounts[index] = count;
-        return this.#take(at, size);
+        this.classCounts[index] = count;
+        return this.take(at, size);
       }
     }
-    return this.#allocSlow(size, granules, index);
+    return this.allocSlow(size, granules, index);
   }
 
   /** Hands the binned block whose slot's words start at `at` out for `size` bytes (it is large enough, and off its class): its address. */
-  #take(at: number, size: number): number {
-    const slots = this.#slots;
-    const last = this.#ids[0]!;
-    const id = last === ID_MAX ? 1 : last + 1;
-    this.#ids[0] = id;
+  private take(at: number, size: number): number {
+    const slots = this.slots;
+    const last = this.ids[0]!;
+    const id = last === K.idMax ? 1 : last + 1;
+    this.ids[0] = id;
     slots[at + S.REQUESTED] = size;
     slots[at + S.STATE] = id;
-    this.#allocations++;
-    this.#allocatedBytes += size;
-    const header = this.#header;
+    this.allocations++;
+    this.allocatedBytes += size;
+    const header = this.header;
     const live = (header[H.liveRequestedBytes]! += size);
-    header[H.cachedBytes]! -= slots[at + S.GRANULES]! * GRANULE_BYTES;
+    header[H.cachedBytes]! -= slots[at + S.GRANULES]! * K.granule;
     const binned = (header[H.cachedBlocks]! -= 1);
     // The highs this hit reaches, for the core's peaks (it folds them in at its next call).
     if (live > header[H.liveRequestedHigh]!) header[H.liveRequestedHigh] = live;
     if (binned < header[H.cachedBlocksLow]!) header[H.cachedBlocksLow] = binned;
     this.lastId = id;
-    return this.#base + (slots[at + S.G]! >>> 0) * GRANULE_BYTES;
+    return this.base + (slots[at + S.G]! >>> 0) * K.granule;
   }
 
   /**
@@ -227,44 +232,44 @@ export class SizeBins implements ThreadCache {
    * one of the next CLASSES_ABOVE classes (each at least its size; at most ~1/8 larger past 16
    * granules) goes on top of the request's class, where allocAddress takes it; else the core's.
    */
-  #allocSlow(size: number, granules: number, index: number): number {
-    const top = this.#classCounts[index]! - 1;
+  private allocSlow(size: number, granules: number, index: number): number {
+    const top = this.classCounts[index]! - 1;
     // A slot the core took back meanwhile (a reset not made through this pool's reset()): not ours.
-    if (top >= 0 && this.#slots[(this.#classSlots[index * CLASS_DEPTH + top]! << 2) + S.STATE]! >= 0) return this.#outOfStep(size);
+    if (top >= 0 && this.slots[(this.classSlots[index * K.classDepth + top]! << 2) + S.STATE]! >= 0) return this.outOfStep(size);
     const last = Math.min(index + CLASSES_ABOVE, CLASSES - 1);
     for (let above = index + 1; above <= last; above++) {
-      const count = this.#classCounts[above]! - 1;
+      const count = this.classCounts[above]! - 1;
       if (count < 0) continue;
-      const slot = this.#classSlots[above * CLASS_DEPTH + count]!;
+      const slot = this.classSlots[above * K.classDepth + count]!;
       const at = slot << 2;
-      if (this.#slots[at + S.STATE]! >= 0 || this.#slots[at + S.GRANULES]! < granules) return this.#outOfStep(size);
-      if (top + 1 < CLASS_DEPTH) {
-        this.#classCounts[above] = count;
-        this.#classCounts[index] = top + 2;
-        this.#classSlots[index * CLASS_DEPTH + top + 1] = slot;
+      if (this.slots[at + S.STATE]! >= 0 || this.slots[at + S.GRANULES]! < granules) return this.outOfStep(size);
+      if (top + 1 < K.classDepth) {
+        this.classCounts[above] = count;
+        this.classCounts[index] = top + 2;
+        this.classSlots[index * K.classDepth + top + 1] = slot;
       } else {
         // The request's class is full (of blocks too small): its last one and this trade places.
-        this.#classSlots[above * CLASS_DEPTH + count] = this.#classSlots[index * CLASS_DEPTH + top]!;
-        this.#classSlots[index * CLASS_DEPTH + top] = slot;
+        this.classSlots[above * K.classDepth + count] = this.classSlots[index * K.classDepth + top]!;
+        this.classSlots[index * K.classDepth + top] = slot;
       }
       return this.allocAddress(size);
     }
-    return this.#miss(size, granules * GRANULE_BYTES);
+    return this.miss(size, granules * K.granule);
   }
 
   /** The bins disagree with the table: forget them (the core holds the truth) and take a new block: its address, or a negative status. */
-  #outOfStep(size: number): number {
-    this.#forget();
-    return this.#miss(size, Math.ceil(size / GRANULE_BYTES) * GRANULE_BYTES);
+  private outOfStep(size: number): number {
+    this.forget();
+    return this.miss(size, Math.ceil(size / K.granule) * K.granule);
   }
 
   /** A block from the core for `size` bytes in a block of `capacity` (its address, or a negative status): after a failure for lack of memory, the bins go back and it tries once more. */
-  #miss(size: number, capacity: number): number {
-    if (this.#dead) return this.#died();
-    let offset = native.allocBinned(this.#handle, size, capacity);
+  private miss(size: number, capacity: number): number {
+    if (this.dead) return this.died();
+    let offset = native.allocBinned(this.handle, size, capacity);
     if (offset === Status.outOfMemory && this.holdsBlocks) {
       this.flush();
-      offset = native.allocBinned(this.#handle, size, capacity);
+      offset = native.allocBinned(this.handle, size, capacity);
     }
     if (offset < 0) {
       this.message = ""; // the core's own message says why
@@ -273,13 +278,13 @@ export class SizeBins implements ThreadCache {
       return offset;
     }
     this.lastId = lastId();
-    return this.#base + offset * GRANULE_BYTES;
+    return this.base + offset * K.granule;
   }
 
   /** The slot of the block at `g`, or -1 where the bins do not manage it. */
-  #slotOf(g: number): number {
-    const hash = this.#hash;
-    const slots = this.#slots;
+  private slotOf(g: number): number {
+    const hash = this.hash;
+    const slots = this.slots;
     const key = g | 0;
     let at = Math.imul(key, HASH_MULTIPLIER) >>> HASH_SHIFT;
     for (;;) {
@@ -296,60 +301,60 @@ export class SizeBins implements ThreadCache {
    * class), or a negative status (a double free).
    */
   free(g: number, expectedId: number): number {
-    if (this.#dead) return 1; // the core says why (the table may be unmapped)
-    const slot = this.#slotOf(g);
+    if (this.dead) return 1; // the core says why (the table may be unmapped)
+    const slot = this.slotOf(g);
     if (slot < 0) return 1;
     const at = slot << 2;
-    const state = this.#slots[at + S.STATE]!;
-    if (state < 0 || (expectedId !== 0 && state !== expectedId)) return this.#doubleFree(g, expectedId, state);
-    return this.#binAt(at, state);
+    const state = this.slots[at + S.STATE]!;
+    if (state < 0 || (expectedId !== 0 && state !== expectedId)) return this.doubleFree(g, expectedId, state);
+    return this.binAt(at, state);
   }
 
   /**
    * As free(g, 0), given the block's address (a raw pointer's free: the pool's deallocate calls
-   * this from its body, and #slotOf and #binAt lie within JSC's inlining depth): the block's granule
+   * this from its body, and slotOf and binAt lie within JSC's inlining depth): the block's granule
    * offset where it binned it; else -1, having changed nothing (the caller then takes the pool's
    * path, whose free() says why where it fails).
    */
   freeAddress(address: number): number {
-    if (this.#dead) return -1; // the table may be unmapped
-    const g = (address - this.#base) * PER_GRANULE;
+    if (this.dead) return -1; // the table may be unmapped
+    const g = (address - this.base) * K.perGranule;
     // A pointer inside a granule, below the pool or past 2^32 granules starts no block.
     if (g >>> 0 !== g) return -1;
-    const slot = this.#slotOf(g);
+    const slot = this.slotOf(g);
     if (slot < 0) return -1;
     const at = slot << 2;
-    const state = this.#slots[at + S.STATE]!;
+    const state = this.slots[at + S.STATE]!;
     if (state <= 0) return -1; // binned: free() tells the double free
-    return this.#binAt(at, state) === 0 ? g : -1;
+    return this.binAt(at, state) === 0 ? g : -1;
   }
 
   /** Bins the live block whose slot's words start at `at` (its allocation `state`): 0, or 1 where the core must free it (past the cap, a full class). */
-  #binAt(at: number, state: number): number {
-    const slots = this.#slots;
+  private binAt(at: number, state: number): number {
+    const slots = this.slots;
     const granules = slots[at + S.GRANULES]!;
-    const header = this.#header;
-    const bytes = granules * GRANULE_BYTES;
+    const header = this.header;
+    const bytes = granules * K.granule;
     if (header[H.cachedBytes]! + bytes > header[H.capBytes]!) return 1; // past the cap: the core frees it
     // (classOf written out: the fifth call from a caller's loop would not be inlined.)
     const shift = 27 - Math.clz32(granules);
     const index = granules <= 16 ? granules : (shift << 4) + (granules >>> shift);
-    const count = this.#classCounts[index]!;
-    if (count === CLASS_DEPTH) return 1; // a full class: the core frees it
-    this.#classSlots[index * CLASS_DEPTH + count] = at >>> 2;
-    this.#classCounts[index] = count + 1;
+    const count = this.classCounts[index]!;
+    if (count === K.classDepth) return 1; // a full class: the core frees it
+    this.classSlots[index * K.classDepth + count] = at >>> 2;
+    this.classCounts[index] = count + 1;
     const requested = slots[at + S.REQUESTED]!;
-    slots[at + S.STATE] = state | BINNED;
-    this.#frees++;
-    this.#freedBytes += requested;
+    slots[at + S.STATE] = state | K.binned;
+    this.frees++;
+    this.freedBytes += requested;
     header[H.liveRequestedBytes]! -= requested;
     header[H.cachedBytes]! += bytes;
     header[H.cachedBlocks]! += 1;
     return 0;
   }
 
-  #doubleFree(g: number, expectedId: number, state: number): number {
-    const where = `at offset ${g * GRANULE_BYTES}`;
+  private doubleFree(g: number, expectedId: number, state: number): number {
+    const where = `at offset ${g * K.granule}`;
     if (expectedId === 0) this.message = `double free: the block ${where} is already free (pool '${this.poolName}')`;
     else if (state < 0) this.message = `double free: allocation #${expectedId} ${where} was already freed (pool '${this.poolName}')`;
     else this.message = `double free: allocation #${expectedId} ${where} was already freed, and the block now holds allocation #${state} (pool '${this.poolName}')`;
@@ -357,44 +362,44 @@ export class SizeBins implements ThreadCache {
   }
 
   liveId(g: number): number {
-    if (this.#dead) return CACHE_CANNOT_TELL;
-    const slot = this.#slotOf(g);
+    if (this.dead) return CACHE_CANNOT_TELL;
+    const slot = this.slotOf(g);
     if (slot < 0) return CACHE_CANNOT_TELL;
-    const state = this.#slots[(slot << 2) + S.STATE]!;
+    const state = this.slots[(slot << 2) + S.STATE]!;
     return state < 0 ? 0 : state;
   }
 
   /** Writes into the header the counters kept here, for a core call that reads them (the pool's statistics). */
   publish(): void {
-    if (this.#dead) return;
-    const header = this.#header;
-    header[H.allocations] = this.#allocations;
-    header[H.frees] = this.#frees;
-    header[H.allocatedBytes] = this.#allocatedBytes;
-    header[H.freedBytes] = this.#freedBytes;
+    if (this.dead) return;
+    const header = this.header;
+    header[H.allocations] = this.allocations;
+    header[H.frees] = this.frees;
+    header[H.allocatedBytes] = this.allocatedBytes;
+    header[H.freedBytes] = this.freedBytes;
   }
 
   flush(): void {
-    if (this.#dead) return;
+    if (this.dead) return;
     this.publish();
     // The core first: where the pool is gone (destroyed), the table is too, and must not be read.
-    const flushed = native.flushBins(this.#handle, this.#address);
-    if (flushed === Status.poolNotFound) return this.#die();
-    this.#forget();
+    const flushed = native.flushBins(this.handle, this.address);
+    if (flushed === Status.poolNotFound) return this.die();
+    this.forget();
   }
 
-  #forget(): void {
-    this.#classCounts.fill(0);
+  private forget(): void {
+    this.classCounts.fill(0);
   }
 
-  #died(): number {
+  private died(): number {
     this.message = `pool '${this.poolName}' was destroyed`;
     return Status.poolNotFound;
   }
 
-  #die(): void {
-    this.#dead = true;
-    this.#forget();
+  private die(): void {
+    this.dead = true;
+    this.forget();
     cacheClosed(this);
   }
 }
