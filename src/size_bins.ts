@@ -230,7 +230,7 @@ export class SizeBins implements ThreadCache {
   /**
    * The class's last block is too small (or not binned: out of step with the table): a block of
    * one of the next CLASSES_ABOVE classes (each at least its size; at most ~1/8 larger past 16
-   * granules) goes on top of the request's class, where allocAddress takes it; else the core's.
+   * granules), else the core's.
    */
   private allocSlow(size: number, granules: number, index: number): number {
     const top = this.classCounts[index]! - 1;
@@ -240,19 +240,10 @@ export class SizeBins implements ThreadCache {
     for (let above = index + 1; above <= last; above++) {
       const count = this.classCounts[above]! - 1;
       if (count < 0) continue;
-      const slot = this.classSlots[above * K.classDepth + count]!;
-      const at = slot << 2;
+      const at = this.classSlots[above * K.classDepth + count]! << 2;
       if (this.slots[at + S.STATE]! >= 0 || this.slots[at + S.GRANULES]! < granules) return this.outOfStep(size);
-      if (top + 1 < K.classDepth) {
-        this.classCounts[above] = count;
-        this.classCounts[index] = top + 2;
-        this.classSlots[index * K.classDepth + top + 1] = slot;
-      } else {
-        // The request's class is full (of blocks too small): its last one and this trade places.
-        this.classSlots[above * K.classDepth + count] = this.classSlots[index * K.classDepth + top]!;
-        this.classSlots[index * K.classDepth + top] = slot;
-      }
-      return this.allocAddress(size);
+      this.classCounts[above] = count;
+      return this.take(at, size);
     }
     return this.miss(size, granules * K.granule);
   }
