@@ -1004,7 +1004,11 @@ export abstract class HostPool extends NativePool {
     // Checked before the block is taken: a block with no view would have to be given back.
     if (size > WINDOW_BYTES) throw this.#windowTooLarge(size);
     if (this.debug !== undefined) return this.#windowBytesTracked(size);
-    const offset = allocOffsetIn(this, size);
+    // A Variable pool's bins' hit from this body, as allocateRaw's (within JSC's inlining depth).
+    const bins = rawBinsIn(this);
+    const binned = bins !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= bins.maxBytes ? bins.allocAddress(size) : 0;
+    if (binned < 0) binsFailedIn(this, bins!, binned);
+    const offset = binned > 0 ? (binned - this.base) * PER_GRANULE : allocOffsetIn(this, size);
     const made = this.#windowViews.get(offset);
     if (made !== undefined && made[size - 1] !== undefined && made[size] === undefined) return made;
     return this.#newWindowView(offset, size);
@@ -1042,7 +1046,10 @@ export abstract class HostPool extends NativePool {
     // Asked first, and kept small for JSC's inliner: the loops that free window views are hot ones.
     // Attached (an element read): a view whose window the caller transferred away names no memory.
     const windowed = typeof target === "object" ? this.#windowViewOffsets.get(target) : undefined;
-    if (windowed !== undefined && (target as Uint8Array)[0] !== undefined) return this.#releaseAddress(this.addressOf(windowed));
+    if (windowed !== undefined && (target as Uint8Array)[0] !== undefined) {
+      const bins = rawBinsIn(this); // a Variable pool's bins' hit from this body, as a pointer's
+      return bins !== null && bins.free(windowed, 0) === 0 ? this.#ended(windowed) : this.#releaseAddress(this.addressOf(windowed));
+    }
     this.#deallocateObject(target);
   }
 

@@ -112,6 +112,21 @@ describe("a default Variable pool's bins, by raw pointer", () => {
     expect([s.liveAllocations, s.cachedBytes]).toEqual([10, 0]);
   });
 
+  test("window views (allocateWindowBytes, deallocate(view)) take the same hit: counted, and a second free of the view is a double free", () => {
+    const p = pool("varhit-windows", { initialSize: 8 * MiB });
+    const first = p.allocateWindowBytes(64);
+    p.deallocate(first); // binned
+    const before = p.getStats();
+    for (let i = 0; i < 100; i++) p.deallocate(p.allocateWindowBytes(64));
+    const view = p.allocateWindowBytes(64);
+    view[0] = 7;
+    p.deallocate(view);
+    expect(thrown(() => p.deallocate(view))).toBeInstanceOf(DoubleFreeError);
+    const after = p.getStats();
+    expect([after.allocationCount - before.allocationCount, after.freeCount - before.freeCount]).toEqual([101, 101]);
+    expect([after.liveAllocations, after.bytesInUse, after.cachedBytes]).toEqual([0, 0, 64]);
+  });
+
   test("a free into a full class goes to the core, counted once; the class's blocks serve again", () => {
     const p = pool("varhit-full", { initialSize: 8 * MiB });
     const blocks = Array.from({ length: 9 }, () => p.allocateRaw(512));
