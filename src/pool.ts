@@ -978,13 +978,14 @@ export abstract class HostPool extends NativePool {
   /** A bare pointer for hot paths: no handle object; free it with deallocate(pointer). */
   allocateRaw(size: number): Pointer {
     if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.allocateRaw", this);
+    const address = cachedAddressIn(this, size);
+    if (address !== 0) return address as Pointer;
     const bins = rawBinsIn(this);
     if (bins !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= bins.maxBytes) {
       const binned = bins.allocAddress(size);
       return binned > 0 ? (binned as Pointer) : binsFailedIn(this, bins, binned);
     }
-    const address = cachedAddressIn(this, size);
-    return address !== 0 ? (address as Pointer) : this.#allocateRawSlow(size); // kept small for JSC's inliner, as releaseAddressIn
+    return this.#allocateRawSlow(size); // kept small for JSC's inliner, as releaseAddressIn
   }
 
   #allocateRawSlow(size: number): Pointer {
