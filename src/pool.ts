@@ -261,7 +261,7 @@ export abstract class NativePool {
    * granule offset, no id and no tracking between. Null until the cache opens, and after destroy.
    */
   #blockCache: BlockCache | null = null;
-  /** The cache again where it is a Variable pool's size bins and no debug record is kept: raw pointers take them by address (cachedAddressIn, releaseAddressIn), as #blockCache. */
+  /** The cache again where it is a Variable pool's size bins and no debug record is kept: raw pointers and window views take them by address, from the bodies of allocateRaw, deallocate and allocateWindowBytes (rawBinsIn). */
   #sizeBins: SizeBins | null = null;
   /** Whether #blockCache is a pool's only this thread may use (threadSafety "none"): its allocations are another method of the cache (see BlockCache.allocAddress). */
   #exclusiveBlocks = false;
