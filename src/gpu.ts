@@ -15,7 +15,7 @@ import { GPUDebug } from "./gpu_debug";
 import { exportAllocation, type GPUIPCHandle } from "./ipc";
 import { allocationIdOf } from "./native";
 import * as native from "./native";
-import { addressIn, allocInCore, allocOffsetIn, assertOwnAllocationIn, baseOf, endedIn, expectOkIn, failureIn, foreignPool, handleOf, lastTaggedIdOf, liveBlockIn, liveIdIn, NATIVE_STEPS, NativePool, offsetIn, releaseAddressIn, releaseIn, tookCoreId, type PoolCalls, type PoolSteps } from "./pool";
+import { addressIn, allocInCore, allocOffsetIn, assertOwnAllocationIn, baseOf, binsFailedIn, endedIn, expectOkIn, failureIn, foreignPool, handleOf, lastTaggedIdOf, liveBlockIn, liveIdIn, NATIVE_STEPS, NativePool, offsetIn, rawBinsIn, releaseAddressIn, releaseIn, tookCoreId, type PoolCalls, type PoolSteps } from "./pool";
 import { checkReceivers } from "./receiver";
 import { GPUStream, streamOf, type StreamOptions } from "./stream";
 import { pointerArg, sizeArg } from "./validate";
@@ -132,7 +132,15 @@ export class GPUMemoryPool extends NativePool {
     if (!(typeof this === "object" && this !== null && #allocOffset in this)) throw foreignPool("pool.allocateRaw", this);
     const debug = this.#gpuDebug;
     const stream = streamOf(options);
-    if (debug === undefined) return addressIn(this, this.#allocOffset(size, stream));
+    if (debug === undefined) {
+      // A size the JavaScript bins serve: its address with no call into the core (src/size_bins.ts; the hit from this body, as HostPool's).
+      const bins = stream === undefined ? rawBinsIn(this) : null;
+      if (bins !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= bins.maxBytes) {
+        const binned = bins.allocAddress(size);
+        return binned > 0 ? binned : binsFailedIn(this, bins, binned);
+      }
+      return addressIn(this, this.#allocOffset(size, stream));
+    }
     const offset = this.#allocOffset(debug.blockBytes(size), stream);
     return debug.allocated(offset, addressIn(this, offset), allocationIdOf(lastTaggedIdOf(this)), size, stream?.handle ?? null);
   }
@@ -158,7 +166,9 @@ export class GPUMemoryPool extends NativePool {
         return;
       }
       if (stream === undefined) {
-        const offset = releaseAddressIn(this, target);
+        const bins = rawBinsIn(this);
+        const binned = bins !== null ? bins.freeAddress(target) : -1;
+        const offset = binned >= 0 ? binned : releaseAddressIn(this, target);
         if (offset >= 0) endedIn(this, offset);
         return;
       }

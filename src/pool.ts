@@ -168,6 +168,15 @@ export let tookCoreId: (pool: NativePool) => void;
 /** A raw pointer's allocation from this thread's block cache, or 0 (HostPool's allocateRaw, in this file only). */
 let cachedAddressIn: (pool: NativePool, size: number) => number;
 /**
+ * The pool's size bins where raw pointers take them (a Variable pool's, with no debug records),
+ * else null: HostPool's and GPUMemoryPool's allocateRaw and deallocate call their hit from their
+ * own bodies (SizeBins.allocAddress, freeAddress), one level shallower than through a function
+ * of this file, so that all of the hit lies within the five levels JSC inlines from a caller's loop.
+ */
+export let rawBinsIn: (pool: NativePool) => SizeBins | null;
+/** Throws the typed error for a failure `status` of the pool's bins (a raw allocation's). */
+export let binsFailedIn: (pool: NativePool, bins: SizeBins, status: number) => never;
+/**
  * A raw pointer's free (HostPool's deallocate, GPUMemoryPool's): the granule offset of the block
  * where this thread's block cache freed it, the kind's `ended` step still to run (HostPool runs its
  * own, with no call between); -1 where the free went the slow way, which ran every step.
@@ -302,6 +311,8 @@ export abstract class NativePool {
    * granule offset, no id and no tracking between. Null until the cache opens, and after destroy.
    */
   #blockCache: BlockCache | null = null;
+  /** The cache again where it is a Variable pool's size bins and no debug record is kept: raw pointers and window views take them by address, from the bodies of allocateRaw, deallocate and allocateWindowBytes (rawBinsIn). */
+  #sizeBins: SizeBins | null = null;
   /** Whether #blockCache is a pool's only this thread may use (threadSafety "none"): its allocations are another method of the cache (see BlockCache.allocAddress). */
   #exclusiveBlocks = false;
   /** The message of a failure found by the cache (the core's last message is not about it). */
@@ -329,6 +340,8 @@ export abstract class NativePool {
     allocInCore = (pool, allocate) => pool.#allocInCore(allocate);
     tookCoreId = (pool) => pool.#tookCoreId();
     cachedAddressIn = (pool, size) => pool.#cachedAddress(size);
+    rawBinsIn = (pool) => pool.#sizeBins;
+    binsFailedIn = (pool, bins, status) => pool.#cacheFailed(bins, status);
     // The hit in the body, as allocOffsetIn's: HostPool's deallocate runs its `ended` with no call between.
     releaseAddressIn = (pool, address) => {
       const cache = pool.#blockCache;
@@ -436,6 +449,7 @@ export abstract class NativePool {
     else if (config.allocatorType === "FixedSize") this.#cache = open(this.#handle, config.blockSize, this.#name, config.threadSafety === "none");
     else this.#cache = config.threadSafety === "none" ? SizeBins.open(this.#handle, this.#name) : null;
     this.#blockCache = this.#cache instanceof BlockCache && !this.#tracking ? this.#cache : null;
+    this.#sizeBins = this.#cache instanceof SizeBins && !this.#tracking ? this.#cache : null;
     this.#exclusiveBlocks = config.threadSafety === "none";
     return this.#cache;
   }
@@ -894,6 +908,7 @@ export abstract class NativePool {
       this.#cache?.flush(); // the core closed it: this forgets it
       this.#cache = null;
       this.#blockCache = null;
+      this.#sizeBins = null;
       steps.endedAll(this, true);
       this.#debug?.forgetAll(true);
     } finally {
@@ -1018,7 +1033,13 @@ export abstract class HostPool extends NativePool {
   allocateRaw(size: number): Pointer {
     if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.allocateRaw", this);
     const address = cachedAddressIn(this, size);
-    return address !== 0 ? (address as Pointer) : this.#allocateRawSlow(size); // kept small for JSC's inliner, as releaseAddressIn
+    if (address !== 0) return address as Pointer;
+    const bins = rawBinsIn(this);
+    if (bins !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= bins.maxBytes) {
+      const binned = bins.allocAddress(size);
+      return binned > 0 ? (binned as Pointer) : binsFailedIn(this, bins, binned);
+    }
+    return this.#allocateRawSlow(size); // kept small for JSC's inliner, as releaseAddressIn
   }
 
   #allocateRawSlow(size: number): Pointer {
@@ -1039,7 +1060,11 @@ export abstract class HostPool extends NativePool {
     // Infinity is no size (sizeArg says so), not a block too large for a window.
     if (size > WINDOW_BYTES) throw this.#windowTooLarge(sizeArg(size));
     if (debugOf(this) !== undefined) return this.#windowBytesTracked(size);
-    const offset = allocOffsetIn(this, size);
+    // A Variable pool's bins' hit from this body, as allocateRaw's (within JSC's inlining depth).
+    const bins = rawBinsIn(this);
+    const binned = bins !== null && typeof size === "number" && size >>> 0 === size && size !== 0 && size <= bins.maxBytes ? bins.allocAddress(size) : 0;
+    if (binned < 0) binsFailedIn(this, bins!, binned);
+    const offset = binned > 0 ? (binned - baseOf(this)) * PER_GRANULE : allocOffsetIn(this, size);
     const made = this.#windowViews.get(offset);
     if (made !== undefined && made[size - 1] !== undefined && made[size] === undefined) return made;
     return this.#newWindowView(offset, size);
@@ -1066,7 +1091,9 @@ export abstract class HostPool extends NativePool {
   deallocate(target: Freeable): void {
     if (!(typeof this === "object" && this !== null && #windows in this)) throw foreignPool("pool.deallocate", this);
     if (typeof target === "number") {
-      const offset = releaseAddressIn(this, target);
+      const bins = rawBinsIn(this);
+      const binned = bins !== null ? bins.freeAddress(target) : -1;
+      const offset = binned >= 0 ? binned : releaseAddressIn(this, target);
       if (offset >= 0) this.#ended(offset);
       return;
     }
@@ -1075,7 +1102,10 @@ export abstract class HostPool extends NativePool {
     // Asked first, and kept small for JSC's inliner: the loops that free window views are hot ones.
     // Attached (an element read): a view whose window the caller transferred away names no memory.
     const windowed = typeof target === "object" ? this.#windowViewOffsets.get(target) : undefined;
-    if (windowed !== undefined && (target as Uint8Array)[0] !== undefined) return this.#releaseAddress(addressIn(this, windowed));
+    if (windowed !== undefined && (target as Uint8Array)[0] !== undefined) {
+      const bins = rawBinsIn(this); // a Variable pool's bins' hit from this body, as a pointer's
+      return bins !== null && bins.free(windowed, 0) === 0 ? this.#ended(windowed) : this.#releaseAddress(addressIn(this, windowed));
+    }
     this.#deallocateObject(target);
   }
 

@@ -56,6 +56,10 @@ var orphans_lock: std.Thread.Mutex = .{};
 /// and releases), then the slots and the hash. Layout is ABI (src/size_bins.ts mirrors it).
 pub const Header = extern struct {
     /// Allocations JavaScript made from the bins, frees it made into them, and their bytes asked for.
+    /// Only `correct` reads them (the statistics): JavaScript keeps them in its own fields and
+    /// writes them here (SizeBins.publish) before it asks for the pool's figures or a snapshot.
+    /// The rest it writes on every hit and free: the core folds them into the peaks at each of
+    /// the owner's calls.
     allocations: f64 = 0,
     frees: f64 = 0,
     allocated_bytes: f64 = 0,
