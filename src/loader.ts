@@ -12,6 +12,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { NativeLibraryError } from "./errors";
+import { libraryRoot } from "./library_files";
 import { CORE_PLATFORMS, PACKAGE_NAME, corePackageName, platformKey, type CoreLibc } from "./platforms";
 
 export const CORE_PATH_ENV = "MEMORY_POOL_CORE_PATH";
@@ -24,10 +25,8 @@ export interface Host {
   env: Record<string, string | undefined>;
 }
 
-export interface CoreLocation {
-  path: string;
-  source: "environment" | "package" | "checkout";
-}
+/** Where the core was found: the file named in the environment, a checkout's build, or a platform package (named). */
+export type CoreLocation = { path: string; source: "environment" | "checkout" } | { path: string; source: "package"; packageName: string };
 
 export function currentHost(): Host {
   return { os: process.platform, cpu: process.arch, libc: process.platform === "linux" ? runningLibc() : undefined, env: process.env };
@@ -70,10 +69,38 @@ export function packagedCore(key: string): string | undefined | null {
   return isAbsolute(exported.default) ? exported.default : join(import.meta.dir, exported.default);
 }
 
-const checkoutRoot = join(import.meta.dir, "..");
+/**
+ * The checkout this file lies in, if any: the folder above src/ where zig/build.zig is beside it.
+ * Never in a bundle (src/library_files.ts): there the folder above is the app's, which may have a
+ * zig/ of its own, and the core is the one the bundle carries.
+ */
+const libraryFolder = libraryRoot(import.meta.path, "loader.ts");
 
-function checkoutCore(os: string): string {
-  return join(checkoutRoot, "zig", "zig-out", "lib", os === "darwin" ? "libmemory_pool.dylib" : "libmemory_pool.so");
+function checkoutRoot(): string | undefined {
+  return libraryFolder !== undefined && existsSync(join(libraryFolder, "zig", "build.zig")) ? libraryFolder : undefined;
+}
+
+function checkoutCore(checkout: string, os: string): string {
+  return join(checkout, "zig", "zig-out", "lib", os === "darwin" ? "libmemory_pool.dylib" : "libmemory_pool.so");
+}
+
+/**
+ * This package's version, read from its package.json (a bundle carries it inline); undefined where
+ * there is none to read (src/ copied alone). A core package must be of exactly this version.
+ */
+function packageVersion(): string | undefined {
+  try {
+    const manifest = require("../package.json") as { name?: unknown; version?: unknown };
+    return manifest.name === PACKAGE_NAME && typeof manifest.version === "string" ? manifest.version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `bun add` of a core package, at this package's version where it is known (the latest may speak another ABI). */
+function addCommand(name: string): string {
+  const version = packageVersion();
+  return `bun add ${version === undefined ? name : `${name}@${version}`}`;
 }
 
 /** Where the core for `host` is; a NativeLibraryError that says what to do where it is nowhere. */
@@ -84,14 +111,15 @@ export function locateCore(host: Host = currentHost()): CoreLocation {
     return { path: override, source: "environment" };
   }
   const key = platformKey(host.os, host.cpu, host.libc);
-  const local = checkoutCore(host.os);
-  if (existsSync(join(checkoutRoot, "zig", "build.zig"))) {
+  const checkout = checkoutRoot();
+  if (checkout !== undefined) {
+    const local = checkoutCore(checkout, host.os);
     if (existsSync(local)) return { path: local, source: "checkout" };
-    throw new NativeLibraryError(`the ${PACKAGE_NAME} core is not built: ${local} is missing. Run \`npm run build\` (or \`npm test\`) in ${checkoutRoot} to build it.`);
+    throw new NativeLibraryError(`the ${PACKAGE_NAME} core is not built: ${local} is missing. Run \`npm run build\` (or \`npm test\`) in ${checkout} to build it.`);
   }
   const platform = CORE_PLATFORMS.find((candidate) => candidate.key === key);
   const packaged = platform === undefined ? undefined : packagedCore(key);
-  if (packaged) return { path: packaged, source: "package" };
+  if (packaged && platform !== undefined) return { path: packaged, source: "package", packageName: corePackageName(platform) };
 
   const buildYourOwn = `build a core from the source (git clone the repository, \`npm run build\`) and set ${CORE_PATH_ENV} to its zig/zig-out/lib/libmemory_pool.so`;
   if (platform === undefined) {
@@ -100,8 +128,21 @@ export function locateCore(host: Host = currentHost()): CoreLocation {
   }
   const name = corePackageName(platform);
   throw new NativeLibraryError(
-    `${PACKAGE_NAME} found no core for ${key}: its package ${name} is not installed. It is an optional dependency, so an install with --omit=optional (or --no-optional, or on another platform) leaves it out: add it (\`bun add ${name}\`), or ${buildYourOwn}`,
+    `${PACKAGE_NAME} found no core for ${key}: its package ${name} is not installed. It is an optional dependency, so an install with --omit=optional (or --no-optional, or on another platform) leaves it out: add it (\`${addCommand(name)}\`), or ${buildYourOwn}`,
   );
+}
+
+/** What to do about a core that was found where `location` says but cannot be used. */
+function remedy(location: CoreLocation): string {
+  const version = packageVersion();
+  switch (location.source) {
+    case "package":
+      return `it comes from the package ${location.packageName}, which must be of ${PACKAGE_NAME}'s version${version === undefined ? "" : `, ${version}`}: reinstall it: \`${addCommand(location.packageName)}\``;
+    case "checkout":
+      return `it is this checkout's build: rebuild it from the checkout's sources (\`npm run build\` in ${libraryFolder})`;
+    case "environment":
+      return `${CORE_PATH_ENV} names it: point it at a core built from the sources of ${PACKAGE_NAME}${version === undefined ? "" : ` ${version}`} for this platform, or unset it`;
+  }
 }
 
 /** ELF machine numbers of the CPUs cores are built for (e_machine). */
@@ -149,10 +190,14 @@ let failure: NativeLibraryError | undefined;
  */
 export function loadCore<Core extends object>(open: (path: string) => Core): Core {
   loaded = true;
+  let location: CoreLocation | undefined;
   try {
-    return open(locateCore().path);
+    location = locateCore();
+    return open(location.path);
   } catch (err) {
-    failure = err instanceof NativeLibraryError ? err : new NativeLibraryError(`the ${PACKAGE_NAME} core cannot be loaded: ${(err as Error).message}`);
+    const reason = err instanceof NativeLibraryError ? err.message : `the ${PACKAGE_NAME} core cannot be loaded: ${(err as Error).message}`;
+    // A core found but refused (another ABI, another CPU, a damaged file): what to do depends on where it came from.
+    failure = location === undefined ? (err instanceof NativeLibraryError ? err : new NativeLibraryError(reason)) : new NativeLibraryError(`${reason} (${remedy(location)})`);
     const error = failure;
     const unavailable = () => {
       throw error;

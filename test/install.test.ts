@@ -5,7 +5,7 @@
  * an empty folder, and bundled with `bun build`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { CORE_PLATFORMS, PACKAGE_NAME, corePackageName } from "../src/platforms";
@@ -77,6 +77,24 @@ test("a pool from the installed package", () => {
   expect(() => block.bytes).toThrow(UseAfterFreeError);
 });
 `;
+
+/** An app that records where its allocation was made, and prints that stack. */
+const stackApp = `import { MemoryPoolManager, PoolConfig } from "${PACKAGE_NAME}";
+
+const config = new PoolConfig();
+config.trackHistory = true;
+const pool = MemoryPoolManager.getInstance().createCPUPool("traced", config);
+const block = pool.allocate(10);
+console.log(JSON.stringify({ stack: pool.getLeaks()[0]!.stack }));
+block.free();
+`;
+
+/** The stack stackApp printed. */
+function printedStack(result: { exitCode: number; stdout: Buffer; stderr: Buffer }): string {
+  if (result.exitCode !== 0) console.error(result.stdout.toString(), result.stderr.toString());
+  expect(result.exitCode).toBe(0);
+  return (JSON.parse(result.stdout.toString()) as { stack: string }).stack;
+}
 
 function expectAppRan(result: { exitCode: number; stdout: Buffer; stderr: Buffer }): void {
   const stdout = result.stdout.toString();
@@ -263,6 +281,80 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
     writeFileSync(join(arm64Project, "app.ts"), app);
     expect(run([process.execPath, "install", "--omit=optional", "--no-progress"], arm64Project).exitCode).toBe(0);
     expectAppRan(run([qemu.emulator!, "-L", qemu.sysroot, qemu.bun, "app.ts"], arm64Project));
+  }, 60_000);
+
+  test("a bundle in a project with Zig code of its own (zig/build.zig) loads the core it carries, not a checkout's", () => {
+    // The loader took the folder above the bundle's for a checkout of this library where it held
+    // zig/build.zig, and asked for a build there: "the core is not built ... Run npm run build".
+    const withZig = temporaryFolder("zig-app");
+    cpSync(join(project, "node_modules"), join(withZig, "node_modules"), { recursive: true });
+    writeFileSync(join(withZig, "app.ts"), app);
+    mkdirSync(join(withZig, "zig"));
+    writeFileSync(join(withZig, "zig", "build.zig"), "// the app's own native code\n");
+    const bundle = run([process.execPath, "build", "app.ts", "--target", "bun", "--outdir", "out"], withZig);
+    expect(bundle.exitCode).toBe(0);
+    expectAppRan(run([process.execPath, join(withZig, "out", "app.js")], withZig));
+  });
+
+  test("allocation stacks name the app's own lines, run as installed, bundled and compiled", () => {
+    // In a bundle every frame is in the bundle's file: the library took the folder above it for its
+    // own, left out every frame under it, and each stack read "at <unknown>".
+    writeFileSync(join(project, "traced.ts"), stackApp);
+    const installed = printedStack(run([process.execPath, "traced.ts"], project));
+    expect(installed).toBe(`    at ${join(project, "traced.ts")}:6:20`);
+    expect(run([process.execPath, "build", "traced.ts", "--target", "bun", "--outdir", "traced-bundle"], project).exitCode).toBe(0);
+    const bundled = printedStack(run([process.execPath, join(project, "traced-bundle", "traced.js")], project));
+    expect(bundled).toMatch(new RegExp(`^    at ${join(project, "traced-bundle", "traced.js")}:\\d+:\\d+$`, "m"));
+    expect(run([process.execPath, "build", "--compile", "traced.ts", "--outfile", "traced-binary"], project).exitCode).toBe(0);
+    const compiled = printedStack(run([join(project, "traced-binary")], project));
+    rmSync(join(project, "traced-binary"));
+    expect(compiled).toMatch(/^ {4}at \/\$bunfs\/root\/traced-binary:\d+:\d+$/m);
+  });
+
+  test("a core package of another version than the library: the error says to install the one of the library's version", () => {
+    // The library's code expects another ABI than the installed core speaks, as after `bun add
+    // bun-memory-pool@next` beside an older core package. The advice was a checkout's, "npm run build".
+    const skewed = temporaryFolder("skewed");
+    cpSync(join(project, "node_modules"), join(skewed, "node_modules"), { recursive: true });
+    writeFileSync(join(skewed, "app.ts"), app);
+    const abiFile = join(skewed, "node_modules", PACKAGE_NAME, "src", "abi.ts");
+    const source = readFileSync(abiFile, "utf8");
+    const edited = source.replace(/export const ABI_VERSION = \d+;/, "export const ABI_VERSION = 9999;");
+    expect(edited).not.toBe(source);
+    rmSync(abiFile); // a new file: the installed one may be a hard link into Bun's cache
+    writeFileSync(abiFile, edited);
+    const result = run([process.execPath, "app.ts"], skewed);
+    const stderr = result.stderr.toString();
+    expect(result.exitCode).toBe(1);
+    expect(stderr).toContain("this code expects 9999");
+    expect(stderr).toContain(`it comes from the package ${corePackageName(here!)}, which must be of ${PACKAGE_NAME}'s version, ${version}`);
+    expect(stderr).toContain(`bun add ${corePackageName(here!)}@${version}`);
+    expect(stderr).not.toContain("npm run build");
+  });
+
+  test("a package without its core names the command that adds the core package of the library's version", () => {
+    const bare = temporaryFolder("bare");
+    cpSync(join(project, "node_modules", PACKAGE_NAME), join(bare, "node_modules", PACKAGE_NAME), { recursive: true });
+    writeFileSync(join(bare, "app.ts"), app);
+    const result = run([process.execPath, "app.ts"], bare);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr.toString()).toContain(`its package ${corePackageName(here!)} is not installed`);
+    expect(result.stderr.toString()).toContain(`\`bun add ${corePackageName(here!)}@${version}\``);
+  });
+
+  test("a workspace's package imports it by name, run from a folder nested inside it", () => {
+    const workspace = temporaryFolder("workspace");
+    const member = join(workspace, "packages", "app");
+    mkdirSync(join(member, "src", "deep"), { recursive: true });
+    writeFileSync(join(workspace, "package.json"), JSON.stringify({ name: "workspace", private: true, workspaces: ["packages/*"] }));
+    const dependencies = { [PACKAGE_NAME]: `file:${tarball(PACKAGE_NAME)}`, [corePackageName(here!)]: `file:${tarball(corePackageName(here!))}` };
+    writeFileSync(join(member, "package.json"), JSON.stringify({ name: "app", private: true, type: "module", dependencies }));
+    writeFileSync(join(member, "src", "deep", "app.ts"), app);
+    const install = run([process.execPath, "install", "--omit=optional", "--no-progress"], workspace);
+    if (install.exitCode !== 0) console.error(install.stdout.toString(), install.stderr.toString());
+    expect(install.exitCode).toBe(0);
+    expectAppRan(run([process.execPath, "app.ts"], join(member, "src", "deep")));
+    expectAppRan(run([process.execPath, join("packages", "app", "src", "deep", "app.ts")], workspace));
   }, 60_000);
 
   test("bun build bundles the core beside the script, found from any working folder", () => {

@@ -4,9 +4,15 @@
  * trackHistory keeps the Error and formats it late.
  */
 import { join } from "node:path";
+import { libraryRoot } from "../library_files";
 
-/** Frames inside this library (src/) say nothing about the caller's bug: they are left out. */
-const LIBRARY_DIR = join(import.meta.dir, "..");
+/**
+ * Frames inside this library (src/) say nothing about the caller's bug: they are left out. In a
+ * bundle the library's code and the app's share one file, and every frame is kept: the folder
+ * above the bundle's is the app's, and leaving out its frames left every stack empty.
+ */
+const root = libraryRoot(import.meta.path, join("debug", "stack.ts"));
+const LIBRARY_DIR = root === undefined ? undefined : join(root, "src") + "/";
 const FRAMES_MAX = 16;
 /** Frames the library itself adds between the caller and the capture. */
 const LIBRARY_FRAMES_MAX = 8;
@@ -30,8 +36,8 @@ export function formatStack(trace: StackTrace | undefined): string | undefined {
   if (trace === undefined) return undefined;
   const frames = stackText(trace)
     .split("\n")
-    .filter((line) => line.startsWith("    at ") && !line.includes(LIBRARY_DIR))
-    .slice(0, FRAMES_MAX);
+    .filter((line) => line.startsWith("    at ") && (LIBRARY_DIR === undefined || !line.includes(LIBRARY_DIR)))
+    .slice(0, LIBRARY_DIR === undefined ? FRAMES_MAX + LIBRARY_FRAMES_MAX : FRAMES_MAX);
   return frames.length > 0 ? frames.join("\n") : "    at <unknown>";
 }
 
