@@ -10,7 +10,7 @@
  * import time: without a core, `isAvailable()` is false and every call into the core throws that error.
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
-import { isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { NativeLibraryError } from "./errors";
 import { libraryRoot } from "./library_files";
 import { CORE_PLATFORMS, PACKAGE_NAME, corePackageName, platformKey, type CoreLibc } from "./platforms";
@@ -40,7 +40,7 @@ function runningLibc(): CoreLibc {
 
 /**
  * The core's path inside its platform package; undefined where that package is not installed,
- * null for a key no package exists for. Each require names its package literally, inside the
+ * null for a key no package exists for; a NativeLibraryError where it is installed but damaged. Each require names its package literally, inside the
  * try, so a bundler embeds the installed one and leaves the others to fail here at run time.
  */
 export function packagedCore(key: string): string | undefined | null {
@@ -62,8 +62,16 @@ export function packagedCore(key: string): string | undefined | null {
       default:
         return null;
     }
-  } catch {
-    return undefined;
+  } catch (err) {
+    // Installed, but its entry would not load: a file of it is gone (pruned, left out of a copy).
+    const name = `${PACKAGE_NAME}-${key}`;
+    let entry: string;
+    try {
+      entry = require.resolve(name);
+    } catch {
+      return undefined;
+    }
+    throw new NativeLibraryError(`${PACKAGE_NAME}'s core package ${name} is installed in ${dirname(entry)}, but damaged (${(err as Error).message}): reinstall it: \`${addCommand(name)}\``);
   }
   // A `bun build` bundle (not --compile) names the copied file relative to the bundle.
   return isAbsolute(exported.default) ? exported.default : join(import.meta.dir, exported.default);

@@ -342,6 +342,18 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
     expect(result.stderr.toString()).toContain(`\`bun add ${corePackageName(here!)}@${version}\``);
   });
 
+  test("a core package whose core file is gone (pruned, left out of a copy) is named as damaged, with the command that reinstalls it", () => {
+    const damaged = temporaryFolder("damaged");
+    cpSync(join(project, "node_modules"), join(damaged, "node_modules"), { recursive: true });
+    rmSync(join(damaged, "node_modules", corePackageName(here!), here!.library));
+    writeFileSync(join(damaged, "app.ts"), app);
+    const result = run([process.execPath, "app.ts"], damaged);
+    const stderr = result.stderr.toString();
+    expect(result.exitCode).toBe(1);
+    expect(stderr).toContain(`core package ${corePackageName(here!)} is installed in ${join(damaged, "node_modules", corePackageName(here!))}, but damaged`);
+    expect(stderr).toContain(`reinstall it: \`bun add ${corePackageName(here!)}@${version}\``);
+  });
+
   test("a workspace's package imports it by name, run from a folder nested inside it", () => {
     const workspace = temporaryFolder("workspace");
     const member = join(workspace, "packages", "app");
