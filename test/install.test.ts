@@ -309,6 +309,13 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
     const compiled = printedStack(run([join(project, "traced-binary")], project));
     rmSync(join(project, "traced-binary"));
     expect(compiled).toMatch(/^ {4}at \/\$bunfs\/root\/traced-binary:\d+:\d+$/m);
+    // With a source map the frames name the sources again: the app's alone, as installed.
+    expect(run([process.execPath, "build", "traced.ts", "--target", "bun", "--sourcemap=linked", "--outdir", "traced-mapped"], project).exitCode).toBe(0);
+    expect(printedStack(run([process.execPath, join(project, "traced-mapped", "traced.js")], project))).toBe(installed);
+    expect(run([process.execPath, "build", "--compile", "--sourcemap", "traced.ts", "--outfile", "traced-binary"], project).exitCode).toBe(0);
+    const mappedBinary = printedStack(run([join(project, "traced-binary")], project));
+    rmSync(join(project, "traced-binary"));
+    expect(mappedBinary).toBe("    at traced.ts:6:20");
   });
 
   test("a core package of another version than the library: the error says to install the one of the library's version", () => {
