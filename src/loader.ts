@@ -5,9 +5,12 @@
  *      a `bun build --compile` embeds, since each is required here by a literal name;
  *   3. a local build in a checkout (zig/zig-out/lib, made by `npm run build`). Where this file lies
  *      in a checkout, that build is the one it uses, before any package: it matches the checkout's
- *      sources, and a published core that npm put in the checkout's node_modules may not;
- * and otherwise records an error that names the platform and what to do. Nothing here throws at
- * import time: without a core, `isAvailable()` is false and every call into the core throws that error.
+ *      sources, and a published core that npm put in the checkout's node_modules may not (never
+ *      in a bundle, whose folder is the app's);
+ * and otherwise records an error that names the platform and what to do. A core found but refused
+ * (another ABI version, another CPU, a damaged file) is named with what to do about it where it
+ * came from. Nothing here throws at import time: without a core, `isAvailable()` is false and every
+ * call into the core throws that error.
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
