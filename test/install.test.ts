@@ -9,7 +9,9 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, r
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { CORE_PLATFORMS, PACKAGE_NAME, corePackageName } from "../src/platforms";
+import { gpuUnavailableReason, pmemUnavailableReason } from "../src/native";
 import { checkConsumer, NODE_NEXT } from "./support/consumer";
+import { blockNeeds, poolFileIn, readmeBlocks } from "./support/readme_blocks";
 
 const root = join(import.meta.dir, "..");
 const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
@@ -239,6 +241,27 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
     for (const tool of ["zig", "nvcc", "cc", "python3"]) expect([tool, Bun.which(tool, { PATH: bunAlone.PATH })]).toEqual([tool, null]);
     expectAppRan(run([process.execPath, "run", "app.ts"], project, bunAlone));
   });
+
+  test("every README block runs as written in the project, against the installed package and its README, with only Bun on PATH", () => {
+    // test/readme.test.ts runs them against src/ of the checkout; a user pastes them where the
+    // package is installed. Blocks that need a GPU or libpmem are left out where there is none.
+    const readme = readFileSync(join(project, "node_modules", PACKAGE_NAME, "README.md"), "utf8");
+    const folder = join(project, "readme");
+    mkdirSync(folder);
+    const blocks = readmeBlocks(readme);
+    for (const block of blocks) if (block.file !== undefined) writeFileSync(join(folder, block.file), poolFileIn(block.code, folder));
+    const missing = { gpu: gpuUnavailableReason(), pmem: pmemUnavailableReason(), none: undefined };
+    const ran: number[] = [];
+    for (const block of blocks.filter((candidate) => candidate.file === undefined)) {
+      if (missing[blockNeeds(block) ?? "none"] !== undefined) continue;
+      const file = join(folder, `block-${block.index}.ts`);
+      writeFileSync(file, poolFileIn(block.code, folder));
+      const result = run([process.execPath, file], folder, { ...isolated, PATH: dirname(process.execPath), PMEM_IS_PMEM_FORCE: "1" });
+      expect([block.index, block.section, result.exitCode, result.stderr.toString()]).toEqual([block.index, block.section, 0, ""]);
+      ran.push(block.index);
+    }
+    expect(ran.length).toBeGreaterThan(7);
+  }, 60_000);
 
   test("the user's own tests run under bun test against the installed package", () => {
     const result = run([process.execPath, "test"], project);
