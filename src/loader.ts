@@ -68,13 +68,8 @@ export function packagedCore(key: string): string | undefined | null {
   } catch (err) {
     // Installed, but its entry would not load: a file of it is gone (pruned, left out of a copy).
     const name = `${PACKAGE_NAME}-${key}`;
-    let entry: string;
-    try {
-      entry = require.resolve(name);
-    } catch {
-      return undefined;
-    }
-    throw new NativeLibraryError(`${PACKAGE_NAME}'s core package ${name} is installed in ${dirname(entry)}, but damaged (${(err as Error).message}): reinstall it: \`${addCommand(name)}\``);
+    if (!isInstalled(name)) return undefined;
+    throw new NativeLibraryError(`${PACKAGE_NAME}'s core package ${name} is installed in ${dirname(require.resolve(name))}, but damaged (${(err as Error).message}): reinstall it: \`${addCommand(name)}\``);
   }
   // A `bun build` bundle (not --compile) names the copied file relative to the bundle.
   return isAbsolute(exported.default) ? exported.default : join(import.meta.dir, exported.default);
@@ -138,9 +133,25 @@ export function locateCore(host: Host = currentHost()): CoreLocation {
     throw new NativeLibraryError(`${PACKAGE_NAME} has no prebuilt core for ${key} (there are cores for ${prebuilt}): ${buildYourOwn}`);
   }
   const name = corePackageName(platform);
+  // node_modules installed on another system (an Alpine build stage, a Mac) hold that system's core instead.
+  const foreign = CORE_PLATFORMS.filter((candidate) => candidate !== platform && isInstalled(corePackageName(candidate))).map(corePackageName);
+  const elsewhere =
+    foreign.length === 0
+      ? ""
+      : ` Installed instead: ${foreign.join(", ")}, the core of another platform, as where node_modules were installed on another system and copied here: install them on this one.`;
   throw new NativeLibraryError(
-    `${PACKAGE_NAME} found no core for ${key}: its package ${name} is not installed. It is an optional dependency, so an install with --omit=optional (or --no-optional, or on another platform) leaves it out: add it (\`${addCommand(name)}\`), or ${buildYourOwn}`,
+    `${PACKAGE_NAME} found no core for ${key}: its package ${name} is not installed.${elsewhere} It is an optional dependency, so an install with --omit=optional (or --no-optional, or on another platform) leaves it out: add it (\`${addCommand(name)}\`), or ${buildYourOwn}`,
   );
+}
+
+/** Whether the package `name` resolves from here (without loading it). */
+function isInstalled(name: string): boolean {
+  try {
+    require.resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** What to do about a core that was found where `location` says but cannot be used. */

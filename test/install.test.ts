@@ -384,6 +384,20 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
     expect(stderr).toContain(`reinstall it: \`bun add ${corePackageName(here!)}@${version}\``);
   });
 
+  test("node_modules holding another platform's core package (installed on another system) are named as such", () => {
+    const copied = temporaryFolder("copied");
+    cpSync(join(project, "node_modules", PACKAGE_NAME), join(copied, "node_modules", PACKAGE_NAME), { recursive: true });
+    const foreign = join(copied, "node_modules", corePackageName(arm64));
+    mkdirSync(foreign);
+    expect(Bun.spawnSync(["tar", "-xzf", tarball(corePackageName(arm64)), "-C", foreign, "--strip-components=1"]).exitCode).toBe(0);
+    writeFileSync(join(copied, "app.ts"), app);
+    const result = run([process.execPath, "app.ts"], copied);
+    const stderr = result.stderr.toString();
+    expect(result.exitCode).toBe(1);
+    expect(stderr).toContain(`its package ${corePackageName(here!)} is not installed. Installed instead: ${corePackageName(arm64)}, the core of another platform`);
+    expect(stderr).toContain(`bun add ${corePackageName(here!)}@${version}`);
+  });
+
   test("a workspace's package imports it by name, run from a folder nested inside it", () => {
     const workspace = temporaryFolder("workspace");
     const member = join(workspace, "packages", "app");
