@@ -71,8 +71,15 @@ export function packagedCore(key: string): string | undefined | null {
     if (!isInstalled(name)) return undefined;
     throw new NativeLibraryError(`${PACKAGE_NAME}'s core package ${name} is installed in ${dirname(require.resolve(name))}, but damaged (${(err as Error).message}): reinstall it: \`${addCommand(name)}\``);
   }
-  // A `bun build` bundle (not --compile) names the copied file relative to the bundle.
-  return isAbsolute(exported.default) ? exported.default : join(import.meta.dir, exported.default);
+  if (isAbsolute(exported.default)) return exported.default;
+  // A `bun build` bundle (not --compile) names the copied file relative to the bundle's file, which
+  // the bundle's require resolves from. import.meta.dir is that folder in an ES module bundle only:
+  // a CommonJS one (--format=cjs, --bytecode) has the folder the library was bundled from written in.
+  try {
+    return require.resolve(exported.default);
+  } catch {
+    return join(import.meta.dir, exported.default); // gone: opening it says so, with this path
+  }
 }
 
 /**

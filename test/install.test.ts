@@ -419,5 +419,12 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
     const elsewhere = temporaryFolder("cwd");
     mkdirSync(join(elsewhere, "sub"));
     expectAppRan(run([process.execPath, join(project, "bundle", "app.js")], join(elsewhere, "sub")));
+    // CommonJS bundles write in the folder each module was bundled from where the code reads
+    // import.meta.dir: the loader looked for the copied core in node_modules/bun-memory-pool/src.
+    for (const format of [["--format", "cjs"], ["--bytecode"]]) {
+      const outdir = `bundle${format.join("")}`;
+      expect(run([process.execPath, "build", "app.ts", "--target", "bun", ...format, "--outdir", outdir], project).exitCode).toBe(0);
+      expectAppRan(run([process.execPath, join(project, outdir, "app.js")], join(elsewhere, "sub")));
+    }
   });
 });
