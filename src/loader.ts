@@ -12,7 +12,7 @@
  * came from. Nothing here throws at import time: without a core, `isAvailable()` is false and every
  * call into the core throws that error.
  */
-import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { NativeLibraryError } from "./errors";
 import { libraryRoot } from "./library_files";
@@ -161,9 +161,20 @@ function isInstalled(name: string): boolean {
   }
 }
 
+/** Where `bun build --compile` puts the files it embeds, as a running executable names them. */
+const EMBEDDED_FOLDER = "/$bunfs/";
+
+function isEmbedded(path: string): boolean {
+  return path.startsWith(EMBEDDED_FOLDER);
+}
+
 /** What to do about a core that was found where `location` says but cannot be used. */
 function remedy(location: CoreLocation): string {
   const version = packageVersion();
+  if (isEmbedded(location.path)) {
+    const temporary = process.env.TMPDIR ? `TMPDIR, ${process.env.TMPDIR}` : "/tmp";
+    return `it is embedded in this executable, and Bun writes it out to the temporary folder (${temporary}) to load it: let the executable write there, or point TMPDIR at a folder it can write to`;
+  }
   switch (location.source) {
     case "package":
       return `it comes from the package ${location.packageName}, which must be of ${PACKAGE_NAME}'s version${version === undefined ? "" : `, ${version}`}: reinstall it: \`${addCommand(location.packageName)}\``;
@@ -183,15 +194,21 @@ const ELF_MACHINES: Record<string, number> = { x64: 62, arm64: 183 };
  * file or directory", a directory "cannot read file data"). Never throws.
  */
 export function coreFileProblem(path: string, cpu: string = process.arch): string | undefined {
-  const header = new Uint8Array(20);
+  let header = new Uint8Array(20);
   let read: number;
   try {
     if (statSync(path).isDirectory()) return "it is a directory: name the library file in it";
-    const fd = openSync(path, "r");
-    try {
-      read = readSync(fd, header, 0, header.length, 0);
-    } finally {
-      closeSync(fd);
+    if (isEmbedded(path)) {
+      // A compiled executable's files can be read whole, not opened (openSync: ENOENT); they are small.
+      header = readFileSync(path).subarray(0, header.length);
+      read = header.length;
+    } else {
+      const fd = openSync(path, "r");
+      try {
+        read = readSync(fd, header, 0, header.length, 0);
+      } finally {
+        closeSync(fd);
+      }
     }
   } catch (err) {
     return `it cannot be read (${(err as { code?: string }).code ?? "unknown error"})`;

@@ -290,6 +290,12 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
     const alone = temporaryFolder("binary");
     renameSync(join(project, "app-binary"), join(alone, "app-binary"));
     expectAppRan(run([join(alone, "app-binary")], alone, { PATH: "/usr/bin:/bin", NO_COLOR: "1" }));
+    // Bun writes the embedded core out to the temporary folder to load it: where it cannot, the
+    // error says so (it said the core "cannot be read (ENOENT)" and to reinstall its package).
+    const noTemporary = run([join(alone, "app-binary")], alone, { PATH: "/usr/bin:/bin", NO_COLOR: "1", TMPDIR: join(alone, "missing") });
+    expect(noTemporary.exitCode).toBe(1);
+    expect(noTemporary.stderr.toString()).toContain(`it is embedded in this executable, and Bun writes it out to the temporary folder (TMPDIR, ${join(alone, "missing")}) to load it`);
+    expect(noTemporary.stderr.toString()).not.toContain("cannot be read");
   });
 
   test.skipIf(!emulates)("the arm64 core runs, under qemu-user with Bun's arm64 build", () => {
