@@ -12,6 +12,7 @@ import { CORE_PLATFORMS, PACKAGE_NAME, corePackageName } from "../src/platforms"
 import { gpuUnavailableReason, pmemUnavailableReason } from "../src/native";
 import { checkConsumer, NODE_NEXT } from "./support/consumer";
 import { blockNeeds, poolFileIn, readmeBlocks } from "./support/readme_blocks";
+import { typescriptFloor } from "./support/typescript_floor";
 
 const root = join(import.meta.dir, "..");
 const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
@@ -272,7 +273,7 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
     expect(output).toContain("0 fail");
   });
 
-  test("the app and a typed one type-check against the installed declarations, which hold the API only", () => {
+  test("the app and a typed one type-check against the installed declarations, which hold the API only and need the TypeScript the README names", () => {
     writeFileSync(join(project, "typed.ts"), typedApp);
     const files = [join(project, "app.ts"), join(project, "typed.ts"), join(project, "app.test.ts")];
     const consumer = checkConsumer(files);
@@ -281,6 +282,12 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
     expect(consumer.packageFiles.filter((file) => !file.startsWith("types/"))).toEqual([]);
     // And as a project set up by tsc --init resolves modules: Node's ESM rules.
     expect(checkConsumer(files, NODE_NEXT).problems).toBe("");
+    // The README names the least TypeScript that reads them: it named 5.7, where the declarations'
+    // Float16ArrayConstructor (lib.esnext.float16, from 5.8) is no type.
+    const floor = typescriptFloor(consumer.program, join(project, "node_modules", PACKAGE_NAME, "types"));
+    expect(floor.libTypes).toBeGreaterThan(10);
+    const stated = /TypeScript (\d+\.\d+) or newer/.exec(fromTarball(tarball(PACKAGE_NAME), "README.md").toString())?.[1];
+    expect({ stated, needed: floor.needed, why: floor.why }).toEqual({ stated: floor.needed, needed: floor.needed, why: floor.why });
   }, 60_000);
 
   test("bun build --compile embeds the core: the binary runs alone in an empty folder", () => {
