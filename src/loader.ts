@@ -43,8 +43,9 @@ function runningLibc(): CoreLibc {
 
 /**
  * The core's path inside its platform package; undefined where that package is not installed,
- * null for a key no package exists for; a NativeLibraryError where it is installed but damaged. Each require names its package literally, inside the
- * try, so a bundler embeds the installed one and leaves the others to fail here at run time.
+ * null for a key no package exists for; a NativeLibraryError where it is installed but damaged.
+ * Each require names its package literally, inside the try, so a bundler embeds the installed one
+ * and leaves the others to fail here at run time.
  */
 export function packagedCore(key: string): string | undefined | null {
   let exported: { default: string };
@@ -145,7 +146,7 @@ export function locateCore(host: Host = currentHost()): CoreLocation {
   const elsewhere =
     foreign.length === 0
       ? ""
-      : ` Installed instead: ${foreign.join(", ")}, the core of another platform, as where node_modules were installed on another system and copied here: install them on this one.`;
+      : ` Installed instead: ${foreign.join(", ")}, for another platform: node_modules installed on another system (an Alpine build stage, say) and copied here hold that system's core; install them on this one.`;
   throw new NativeLibraryError(
     `${PACKAGE_NAME} found no core for ${key}: its package ${name} is not installed.${elsewhere} It is an optional dependency, so an install with --omit=optional (or --no-optional, or on another platform) leaves it out: add it (\`${addCommand(name)}\`), or ${buildYourOwn}`,
   );

@@ -408,7 +408,7 @@ describe.skipIf(here === undefined)("installed from its packages", () => {
     const result = run([process.execPath, "app.ts"], copied);
     const stderr = result.stderr.toString();
     expect(result.exitCode).toBe(1);
-    expect(stderr).toContain(`its package ${corePackageName(here!)} is not installed. Installed instead: ${corePackageName(arm64)}, the core of another platform`);
+    expect(stderr).toContain(`its package ${corePackageName(here!)} is not installed. Installed instead: ${corePackageName(arm64)}, for another platform`);
     expect(stderr).toContain(`bun add ${corePackageName(here!)}@${version}`);
   });
 
