@@ -199,7 +199,7 @@ export interface Abi {
 
 /** A NativeLibraryError for a core at `source` that does not fit this code: `what` says how. */
 function mismatch(source: string, what: string): NativeLibraryError {
-  return new NativeLibraryError(`the core at ${source} ${what}: use the core of the same version as this code (rebuild it in a checkout: npm run build)`);
+  return new NativeLibraryError(`the core at ${source} ${what}: use the core of the same version as this code`);
 }
 
 /** Throws the NativeLibraryError that names both versions where the core's is not ABI_VERSION. */

@@ -5,13 +5,17 @@
  *      a `bun build --compile` embeds, since each is required here by a literal name;
  *   3. a local build in a checkout (zig/zig-out/lib, made by `npm run build`). Where this file lies
  *      in a checkout, that build is the one it uses, before any package: it matches the checkout's
- *      sources, and a published core that npm put in the checkout's node_modules may not;
- * and otherwise records an error that names the platform and what to do. Nothing here throws at
- * import time: without a core, `isAvailable()` is false and every call into the core throws that error.
+ *      sources, and a published core that npm put in the checkout's node_modules may not (never
+ *      in a bundle, whose folder is the app's);
+ * and otherwise records an error that names the platform and what to do. A core found but refused
+ * (another ABI version, another CPU, a damaged file) is named with what to do about it where it
+ * came from. Nothing here throws at import time: without a core, `isAvailable()` is false and every
+ * call into the core throws that error.
  */
-import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
-import { isAbsolute, join } from "node:path";
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
 import { NativeLibraryError } from "./errors";
+import { libraryRoot } from "./library_files";
 import { CORE_PLATFORMS, PACKAGE_NAME, corePackageName, platformKey, type CoreLibc } from "./platforms";
 
 export const CORE_PATH_ENV = "MEMORY_POOL_CORE_PATH";
@@ -24,10 +28,8 @@ export interface Host {
   env: Record<string, string | undefined>;
 }
 
-export interface CoreLocation {
-  path: string;
-  source: "environment" | "package" | "checkout";
-}
+/** Where the core was found: the file named in the environment, a checkout's build, or a platform package (named). */
+export type CoreLocation = { path: string; source: "environment" | "checkout" } | { path: string; source: "package"; packageName: string };
 
 export function currentHost(): Host {
   return { os: process.platform, cpu: process.arch, libc: process.platform === "linux" ? runningLibc() : undefined, env: process.env };
@@ -41,8 +43,9 @@ function runningLibc(): CoreLibc {
 
 /**
  * The core's path inside its platform package; undefined where that package is not installed,
- * null for a key no package exists for. Each require names its package literally, inside the
- * try, so a bundler embeds the installed one and leaves the others to fail here at run time.
+ * null for a key no package exists for; a NativeLibraryError where it is installed but damaged.
+ * Each require names its package literally, inside the try, so a bundler embeds the installed one
+ * and leaves the others to fail here at run time.
  */
 export function packagedCore(key: string): string | undefined | null {
   let exported: { default: string };
@@ -63,17 +66,55 @@ export function packagedCore(key: string): string | undefined | null {
       default:
         return null;
     }
+  } catch (err) {
+    // Installed, but its entry would not load: a file of it is gone (pruned, left out of a copy).
+    const name = `${PACKAGE_NAME}-${key}`;
+    if (!isInstalled(name)) return undefined;
+    throw new NativeLibraryError(`${PACKAGE_NAME}'s core package ${name} is installed in ${dirname(require.resolve(name))}, but damaged (${(err as Error).message}): reinstall it: \`${addCommand(name)}\``);
+  }
+  if (isAbsolute(exported.default)) return exported.default;
+  // A `bun build` bundle (not --compile) names the copied file relative to the bundle's file, which
+  // the bundle's require resolves from. import.meta.dir is that folder in an ES module bundle only:
+  // a CommonJS one (--format=cjs, --bytecode) has the folder the library was bundled from written in.
+  try {
+    return require.resolve(exported.default);
+  } catch {
+    return join(import.meta.dir, exported.default); // gone: opening it says so, with this path
+  }
+}
+
+/**
+ * The checkout this file lies in, if any: the folder above src/ where zig/build.zig is beside it.
+ * Never in a bundle (src/library_files.ts): there the folder above is the app's, which may have a
+ * zig/ of its own, and the core is the one the bundle carries.
+ */
+const libraryFolder = libraryRoot(import.meta.path, "loader.ts");
+
+function checkoutRoot(): string | undefined {
+  return libraryFolder !== undefined && existsSync(join(libraryFolder, "zig", "build.zig")) ? libraryFolder : undefined;
+}
+
+function checkoutCore(checkout: string, os: string): string {
+  return join(checkout, "zig", "zig-out", "lib", os === "darwin" ? "libmemory_pool.dylib" : "libmemory_pool.so");
+}
+
+/**
+ * This package's version, read from its package.json (a bundle carries it inline); undefined where
+ * there is none to read (src/ copied alone). A core package must be of exactly this version.
+ */
+function packageVersion(): string | undefined {
+  try {
+    const manifest = require("../package.json") as { name?: unknown; version?: unknown };
+    return manifest.name === PACKAGE_NAME && typeof manifest.version === "string" ? manifest.version : undefined;
   } catch {
     return undefined;
   }
-  // A `bun build` bundle (not --compile) names the copied file relative to the bundle.
-  return isAbsolute(exported.default) ? exported.default : join(import.meta.dir, exported.default);
 }
 
-const checkoutRoot = join(import.meta.dir, "..");
-
-function checkoutCore(os: string): string {
-  return join(checkoutRoot, "zig", "zig-out", "lib", os === "darwin" ? "libmemory_pool.dylib" : "libmemory_pool.so");
+/** `bun add` of a core package, at this package's version where it is known (the latest may speak another ABI). */
+function addCommand(name: string): string {
+  const version = packageVersion();
+  return `bun add ${version === undefined ? name : `${name}@${version}`}`;
 }
 
 /** Where the core for `host` is; a NativeLibraryError that says what to do where it is nowhere. */
@@ -84,14 +125,15 @@ export function locateCore(host: Host = currentHost()): CoreLocation {
     return { path: override, source: "environment" };
   }
   const key = platformKey(host.os, host.cpu, host.libc);
-  const local = checkoutCore(host.os);
-  if (existsSync(join(checkoutRoot, "zig", "build.zig"))) {
+  const checkout = checkoutRoot();
+  if (checkout !== undefined) {
+    const local = checkoutCore(checkout, host.os);
     if (existsSync(local)) return { path: local, source: "checkout" };
-    throw new NativeLibraryError(`the ${PACKAGE_NAME} core is not built: ${local} is missing. Run \`npm run build\` (or \`npm test\`) in ${checkoutRoot} to build it.`);
+    throw new NativeLibraryError(`the ${PACKAGE_NAME} core is not built: ${local} is missing. Run \`npm run build\` (or \`npm test\`) in ${checkout} to build it.`);
   }
   const platform = CORE_PLATFORMS.find((candidate) => candidate.key === key);
   const packaged = platform === undefined ? undefined : packagedCore(key);
-  if (packaged) return { path: packaged, source: "package" };
+  if (packaged && platform !== undefined) return { path: packaged, source: "package", packageName: corePackageName(platform) };
 
   const buildYourOwn = `build a core from the source (git clone the repository, \`npm run build\`) and set ${CORE_PATH_ENV} to its zig/zig-out/lib/libmemory_pool.so`;
   if (platform === undefined) {
@@ -99,9 +141,49 @@ export function locateCore(host: Host = currentHost()): CoreLocation {
     throw new NativeLibraryError(`${PACKAGE_NAME} has no prebuilt core for ${key} (there are cores for ${prebuilt}): ${buildYourOwn}`);
   }
   const name = corePackageName(platform);
+  // node_modules installed on another system (an Alpine build stage, a Mac) hold that system's core instead.
+  const foreign = CORE_PLATFORMS.filter((candidate) => candidate !== platform && isInstalled(corePackageName(candidate))).map(corePackageName);
+  const elsewhere =
+    foreign.length === 0
+      ? ""
+      : ` Installed instead: ${foreign.join(", ")}, for another platform: node_modules installed on another system (an Alpine build stage, say) and copied here hold that system's core; install them on this one.`;
   throw new NativeLibraryError(
-    `${PACKAGE_NAME} found no core for ${key}: its package ${name} is not installed. It is an optional dependency, so an install with --omit=optional (or --no-optional, or on another platform) leaves it out: add it (\`bun add ${name}\`), or ${buildYourOwn}`,
+    `${PACKAGE_NAME} found no core for ${key}: its package ${name} is not installed.${elsewhere} It is an optional dependency, so an install with --omit=optional (or --no-optional, or on another platform) leaves it out: add it (\`${addCommand(name)}\`), or ${buildYourOwn}`,
   );
+}
+
+/** Whether the package `name` resolves from here (without loading it). */
+function isInstalled(name: string): boolean {
+  try {
+    require.resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Where `bun build --compile` puts the files it embeds, as a running executable names them. */
+const EMBEDDED_FOLDER = "/$bunfs/";
+
+function isEmbedded(path: string): boolean {
+  return path.startsWith(EMBEDDED_FOLDER);
+}
+
+/** What to do about a core that was found where `location` says but cannot be used. */
+function remedy(location: CoreLocation): string {
+  const version = packageVersion();
+  if (isEmbedded(location.path)) {
+    const temporary = process.env.TMPDIR ? `TMPDIR, ${process.env.TMPDIR}` : "/tmp";
+    return `it is embedded in this executable, and Bun writes it out to the temporary folder (${temporary}) to load it: let the executable write there, or point TMPDIR at a folder it can write to`;
+  }
+  switch (location.source) {
+    case "package":
+      return `it comes from the package ${location.packageName}, which must be of ${PACKAGE_NAME}'s version${version === undefined ? "" : `, ${version}`}: reinstall it: \`${addCommand(location.packageName)}\``;
+    case "checkout":
+      return `it is this checkout's build: rebuild it from the checkout's sources (\`npm run build\` in ${libraryFolder})`;
+    case "environment":
+      return `${CORE_PATH_ENV} names it: point it at a core built from the sources of ${PACKAGE_NAME}${version === undefined ? "" : ` ${version}`} for this platform, or unset it`;
+  }
 }
 
 /** ELF machine numbers of the CPUs cores are built for (e_machine). */
@@ -113,15 +195,21 @@ const ELF_MACHINES: Record<string, number> = { x64: 62, arm64: 183 };
  * file or directory", a directory "cannot read file data"). Never throws.
  */
 export function coreFileProblem(path: string, cpu: string = process.arch): string | undefined {
-  const header = new Uint8Array(20);
+  let header = new Uint8Array(20);
   let read: number;
   try {
     if (statSync(path).isDirectory()) return "it is a directory: name the library file in it";
-    const fd = openSync(path, "r");
-    try {
-      read = readSync(fd, header, 0, header.length, 0);
-    } finally {
-      closeSync(fd);
+    if (isEmbedded(path)) {
+      // A compiled executable's files can be read whole, not opened (openSync: ENOENT); they are small.
+      header = readFileSync(path).subarray(0, header.length);
+      read = header.length;
+    } else {
+      const fd = openSync(path, "r");
+      try {
+        read = readSync(fd, header, 0, header.length, 0);
+      } finally {
+        closeSync(fd);
+      }
     }
   } catch (err) {
     return `it cannot be read (${(err as { code?: string }).code ?? "unknown error"})`;
@@ -149,10 +237,14 @@ let failure: NativeLibraryError | undefined;
  */
 export function loadCore<Core extends object>(open: (path: string) => Core): Core {
   loaded = true;
+  let location: CoreLocation | undefined;
   try {
-    return open(locateCore().path);
+    location = locateCore();
+    return open(location.path);
   } catch (err) {
-    failure = err instanceof NativeLibraryError ? err : new NativeLibraryError(`the ${PACKAGE_NAME} core cannot be loaded: ${(err as Error).message}`);
+    const reason = err instanceof NativeLibraryError ? err.message : `the ${PACKAGE_NAME} core cannot be loaded: ${(err as Error).message}`;
+    // A core found but refused (another ABI, another CPU, a damaged file): what to do depends on where it came from.
+    failure = location === undefined ? (err instanceof NativeLibraryError ? err : new NativeLibraryError(reason)) : new NativeLibraryError(`${reason} (${remedy(location)})`);
     const error = failure;
     const unavailable = () => {
       throw error;

@@ -141,8 +141,10 @@ let abi: Abi = absentAbi();
  */
 function open(libraryPath: string) {
   const cannotOpen = (err: unknown) => {
+    // A file that is no core for this process says why; one that is, the dynamic loader says why not.
     const problem = coreFileProblem(libraryPath);
-    return new NativeLibraryError(`the core at ${libraryPath} cannot be opened (${problem ?? (err as Error)?.message}): a core built for this platform is needed`);
+    const why = problem === undefined ? (err as Error)?.message : `${problem}: a core built for this platform is needed`;
+    return new NativeLibraryError(`the core at ${libraryPath} cannot be opened (${why})`);
   };
   let version: number;
   try {

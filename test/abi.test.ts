@@ -32,7 +32,8 @@ import {
   UnsupportedOperationError,
   UseAfterFreeError,
 } from "../src/index";
-import { isAvailable } from "../src/loader";
+import { CORE_PATH_ENV, isAvailable } from "../src/loader";
+import { PACKAGE_NAME } from "../src/platforms";
 import { ABI, CONFIG_FIELDS, describeCore, errorFor, rawCoreForTests, Status, STATS_FIELDS } from "../src/native";
 
 const root = join(import.meta.dir, "..");
@@ -175,7 +176,7 @@ describe("the loader refuses a description that does not match", () => {
 
   test("another version", () => {
     expect(refusal(described((d) => (d.version = ABI_VERSION + 1)))).toBe(
-      `the core at /cores/libmemory_pool.so speaks ABI ${ABI_VERSION + 1}, this code expects ${ABI_VERSION}: use the core of the same version as this code (rebuild it in a checkout: npm run build)`,
+      `the core at /cores/libmemory_pool.so speaks ABI ${ABI_VERSION + 1}, this code expects ${ABI_VERSION}: use the core of the same version as this code`,
     );
   });
 
@@ -246,7 +247,7 @@ console.log(JSON.stringify({ available: lib.isAvailable(), reason: lib.unavailab
   test("code that expects another ABI version does not bind the core: the library loads, says why, and every call throws it", () => {
     const found = loadWithEditedAbi((source) => source.replace(`export const ABI_VERSION = ${ABI_VERSION};`, "export const ABI_VERSION = 12;"));
     expect(found.available).toBe(false);
-    expect(found.reason).toBe(`the core at ${found.core} speaks ABI ${ABI_VERSION}, this code expects 12: use the core of the same version as this code (rebuild it in a checkout: npm run build)`);
+    expect(found.reason).toBe(`the core at ${found.core} speaks ABI ${ABI_VERSION}, this code expects 12: use the core of the same version as this code (${CORE_PATH_ENV} names it: point it at a core built from the sources of ${PACKAGE_NAME} for this platform, or unset it)`);
     expect(found.created).toBe("NativeLibraryError");
   });
 

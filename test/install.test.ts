@@ -5,12 +5,15 @@
  * an empty folder, and bundled with `bun build`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { CORE_PLATFORMS, PACKAGE_NAME, corePackageName } from "../src/platforms";
+import { gpuUnavailableReason, pmemUnavailableReason } from "../src/native";
 import type { checkConsumer as CheckConsumer, NODE_NEXT as NodeNext } from "./support/consumer";
+import { blockNeeds, poolFileIn, readmeBlocks } from "./support/readme_blocks";
 import { missingTypeTools, missingZig, runsHere } from "./support/tools";
+import type { typescriptFloor as TypescriptFloor } from "./support/typescript_floor";
 
 const root = join(import.meta.dir, "..");
 const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
@@ -26,7 +29,11 @@ if (here === undefined) console.log(`install tests skipped: they install the lin
 const tools = here === undefined || runsHere("test/install", missingZig() ?? missingTypeTools());
 let checkConsumer: typeof CheckConsumer;
 let NODE_NEXT: typeof NodeNext;
-if (here !== undefined && tools) ({ checkConsumer, NODE_NEXT } = await import("./support/consumer"));
+let typescriptFloor: typeof TypescriptFloor;
+if (here !== undefined && tools) {
+  ({ checkConsumer, NODE_NEXT } = await import("./support/consumer"));
+  ({ typescriptFloor } = await import("./support/typescript_floor"));
+}
 
 /** Nothing but Bun and the system's tools: no Zig, no PYTHONPATH, no registry, no core override. */
 const isolated = {
@@ -84,6 +91,24 @@ test("a pool from the installed package", () => {
   expect(() => block.bytes).toThrow(UseAfterFreeError);
 });
 `;
+
+/** An app that records where its allocation was made, and prints that stack. */
+const stackApp = `import { MemoryPoolManager, PoolConfig } from "${PACKAGE_NAME}";
+
+const config = new PoolConfig();
+config.trackHistory = true;
+const pool = MemoryPoolManager.getInstance().createCPUPool("traced", config);
+const block = pool.allocate(10);
+console.log(JSON.stringify({ stack: pool.getLeaks()[0]!.stack }));
+block.free();
+`;
+
+/** The stack stackApp printed. */
+function printedStack(result: { exitCode: number; stdout: Buffer; stderr: Buffer }): string {
+  if (result.exitCode !== 0) console.error(result.stdout.toString(), result.stderr.toString());
+  expect(result.exitCode).toBe(0);
+  return (JSON.parse(result.stdout.toString()) as { stack: string }).stack;
+}
 
 function expectAppRan(result: { exitCode: number; stdout: Buffer; stderr: Buffer }): void {
   const stdout = result.stdout.toString();
@@ -229,6 +254,27 @@ describe.skipIf(here === undefined || !tools)("installed from its packages", () 
     expectAppRan(run([process.execPath, "run", "app.ts"], project, bunAlone));
   });
 
+  test("every README block runs as written in the project, against the installed package and its README, with only Bun on PATH", () => {
+    // test/readme.test.ts runs them against src/ of the checkout; a user pastes them where the
+    // package is installed. Blocks that need a GPU or libpmem are left out where there is none.
+    const readme = readFileSync(join(project, "node_modules", PACKAGE_NAME, "README.md"), "utf8");
+    const folder = join(project, "readme");
+    mkdirSync(folder);
+    const blocks = readmeBlocks(readme);
+    for (const block of blocks) if (block.file !== undefined) writeFileSync(join(folder, block.file), poolFileIn(block.code, folder));
+    const missing = { gpu: gpuUnavailableReason(), pmem: pmemUnavailableReason(), none: undefined };
+    const ran: number[] = [];
+    for (const block of blocks.filter((candidate) => candidate.file === undefined)) {
+      if (missing[blockNeeds(block) ?? "none"] !== undefined) continue;
+      const file = join(folder, `block-${block.index}.ts`);
+      writeFileSync(file, poolFileIn(block.code, folder));
+      const result = run([process.execPath, file], folder, { ...isolated, PATH: dirname(process.execPath), PMEM_IS_PMEM_FORCE: "1" });
+      expect([block.index, block.section, result.exitCode, result.stderr.toString()]).toEqual([block.index, block.section, 0, ""]);
+      ran.push(block.index);
+    }
+    expect(ran.length).toBeGreaterThan(7);
+  }, 60_000);
+
   test("the user's own tests run under bun test against the installed package", () => {
     const result = run([process.execPath, "test"], project);
     const output = result.stdout.toString() + result.stderr.toString();
@@ -238,7 +284,7 @@ describe.skipIf(here === undefined || !tools)("installed from its packages", () 
     expect(output).toContain("0 fail");
   });
 
-  test("the app and a typed one type-check against the installed declarations, which hold the API only", () => {
+  test("the app and a typed one type-check against the installed declarations, which hold the API only and need the TypeScript the README names", () => {
     writeFileSync(join(project, "typed.ts"), typedApp);
     const files = [join(project, "app.ts"), join(project, "typed.ts"), join(project, "app.test.ts")];
     const consumer = checkConsumer(files);
@@ -247,6 +293,12 @@ describe.skipIf(here === undefined || !tools)("installed from its packages", () 
     expect(consumer.packageFiles.filter((file) => !file.startsWith("types/"))).toEqual([]);
     // And as a project set up by tsc --init resolves modules: Node's ESM rules.
     expect(checkConsumer(files, NODE_NEXT).problems).toBe("");
+    // The README names the least TypeScript that reads them: it named 5.7, where the declarations'
+    // Float16ArrayConstructor (lib.esnext.float16, from 5.8) is no type.
+    const floor = typescriptFloor(consumer.program, join(project, "node_modules", PACKAGE_NAME, "types"));
+    expect(floor.libTypes).toBeGreaterThan(10);
+    const stated = /TypeScript (\d+\.\d+) or newer/.exec(fromTarball(tarball(PACKAGE_NAME), "README.md").toString())?.[1];
+    expect({ stated, needed: floor.needed, why: floor.why }).toEqual({ stated: floor.needed, needed: floor.needed, why: floor.why });
   }, 60_000);
 
   test("bun build --compile embeds the core: the binary runs alone in an empty folder", () => {
@@ -256,6 +308,13 @@ describe.skipIf(here === undefined || !tools)("installed from its packages", () 
     const alone = temporaryFolder("binary");
     renameSync(join(project, "app-binary"), join(alone, "app-binary"));
     expectAppRan(run([join(alone, "app-binary")], alone, { PATH: "/usr/bin:/bin", NO_COLOR: "1" }));
+    // Bun writes the embedded core out to the temporary folder to load it: where it cannot, the
+    // error says so (it said the core "cannot be read (ENOENT)" and to reinstall its package).
+    const noTemporary = run([join(alone, "app-binary")], alone, { PATH: "/usr/bin:/bin", NO_COLOR: "1", TMPDIR: join(alone, "missing") });
+    expect(noTemporary.exitCode).toBe(1);
+    expect(noTemporary.stderr.toString()).toContain(`it is embedded in this executable, and Bun writes it out to the temporary folder (TMPDIR, ${join(alone, "missing")}) to load it`);
+    expect(noTemporary.stderr.toString()).not.toContain("cannot be read");
+    expect(noTemporary.stderr.toString()).not.toContain("a core built for this platform is needed");
   });
 
   test.skipIf(!emulates)("the arm64 core runs, under qemu-user with Bun's arm64 build", () => {
@@ -272,11 +331,125 @@ describe.skipIf(here === undefined || !tools)("installed from its packages", () 
     expectAppRan(run([qemu.emulator!, "-L", qemu.sysroot, qemu.bun, "app.ts"], arm64Project));
   }, 60_000);
 
+  test("a bundle in a project with Zig code of its own (zig/build.zig) loads the core it carries, not a checkout's", () => {
+    // The loader took the folder above the bundle's for a checkout of this library where it held
+    // zig/build.zig, and asked for a build there: "the core is not built ... Run npm run build".
+    const withZig = temporaryFolder("zig-app");
+    cpSync(join(project, "node_modules"), join(withZig, "node_modules"), { recursive: true });
+    writeFileSync(join(withZig, "app.ts"), app);
+    mkdirSync(join(withZig, "zig"));
+    writeFileSync(join(withZig, "zig", "build.zig"), "// the app's own native code\n");
+    const bundle = run([process.execPath, "build", "app.ts", "--target", "bun", "--outdir", "out"], withZig);
+    expect(bundle.exitCode).toBe(0);
+    expectAppRan(run([process.execPath, join(withZig, "out", "app.js")], withZig));
+  });
+
+  test("allocation stacks name the app's own lines, run as installed, bundled and compiled", () => {
+    // In a bundle every frame is in the bundle's file: the library took the folder above it for its
+    // own, left out every frame under it, and each stack read "at <unknown>".
+    writeFileSync(join(project, "traced.ts"), stackApp);
+    const installed = printedStack(run([process.execPath, "traced.ts"], project));
+    expect(installed).toBe(`    at ${join(project, "traced.ts")}:6:20`);
+    expect(run([process.execPath, "build", "traced.ts", "--target", "bun", "--outdir", "traced-bundle"], project).exitCode).toBe(0);
+    const bundled = printedStack(run([process.execPath, join(project, "traced-bundle", "traced.js")], project));
+    expect(bundled).toMatch(new RegExp(`^    at ${join(project, "traced-bundle", "traced.js")}:\\d+:\\d+$`, "m"));
+    expect(run([process.execPath, "build", "--compile", "traced.ts", "--outfile", "traced-binary"], project).exitCode).toBe(0);
+    const compiled = printedStack(run([join(project, "traced-binary")], project));
+    rmSync(join(project, "traced-binary"));
+    expect(compiled).toMatch(/^ {4}at \/\$bunfs\/root\/traced-binary:\d+:\d+$/m);
+    // With a source map the frames name the sources again: the app's alone, as installed.
+    expect(run([process.execPath, "build", "traced.ts", "--target", "bun", "--sourcemap=linked", "--outdir", "traced-mapped"], project).exitCode).toBe(0);
+    expect(printedStack(run([process.execPath, join(project, "traced-mapped", "traced.js")], project))).toBe(installed);
+    expect(run([process.execPath, "build", "--compile", "--sourcemap", "traced.ts", "--outfile", "traced-binary"], project).exitCode).toBe(0);
+    const mappedBinary = printedStack(run([join(project, "traced-binary")], project));
+    rmSync(join(project, "traced-binary"));
+    expect(mappedBinary).toBe("    at traced.ts:6:20");
+  });
+
+  test("a core package of another version than the library: the error says to install the one of the library's version", () => {
+    // The library's code expects another ABI than the installed core speaks, as after `bun add
+    // bun-memory-pool@next` beside an older core package. The advice was a checkout's, "npm run build".
+    const skewed = temporaryFolder("skewed");
+    cpSync(join(project, "node_modules"), join(skewed, "node_modules"), { recursive: true });
+    writeFileSync(join(skewed, "app.ts"), app);
+    const abiFile = join(skewed, "node_modules", PACKAGE_NAME, "src", "abi.ts");
+    const source = readFileSync(abiFile, "utf8");
+    const edited = source.replace(/export const ABI_VERSION = \d+;/, "export const ABI_VERSION = 9999;");
+    expect(edited).not.toBe(source);
+    rmSync(abiFile); // a new file: the installed one may be a hard link into Bun's cache
+    writeFileSync(abiFile, edited);
+    const result = run([process.execPath, "app.ts"], skewed);
+    const stderr = result.stderr.toString();
+    expect(result.exitCode).toBe(1);
+    expect(stderr).toContain("this code expects 9999");
+    expect(stderr).toContain(`it comes from the package ${corePackageName(here!)}, which must be of ${PACKAGE_NAME}'s version, ${version}`);
+    expect(stderr).toContain(`bun add ${corePackageName(here!)}@${version}`);
+    expect(stderr).not.toContain("npm run build");
+  });
+
+  test("a package without its core names the command that adds the core package of the library's version", () => {
+    const bare = temporaryFolder("bare");
+    cpSync(join(project, "node_modules", PACKAGE_NAME), join(bare, "node_modules", PACKAGE_NAME), { recursive: true });
+    writeFileSync(join(bare, "app.ts"), app);
+    const result = run([process.execPath, "app.ts"], bare);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr.toString()).toContain(`its package ${corePackageName(here!)} is not installed`);
+    expect(result.stderr.toString()).toContain(`\`bun add ${corePackageName(here!)}@${version}\``);
+  });
+
+  test("a core package whose core file is gone (pruned, left out of a copy) is named as damaged, with the command that reinstalls it", () => {
+    const damaged = temporaryFolder("damaged");
+    cpSync(join(project, "node_modules"), join(damaged, "node_modules"), { recursive: true });
+    rmSync(join(damaged, "node_modules", corePackageName(here!), here!.library));
+    writeFileSync(join(damaged, "app.ts"), app);
+    const result = run([process.execPath, "app.ts"], damaged);
+    const stderr = result.stderr.toString();
+    expect(result.exitCode).toBe(1);
+    expect(stderr).toContain(`core package ${corePackageName(here!)} is installed in ${join(damaged, "node_modules", corePackageName(here!))}, but damaged`);
+    expect(stderr).toContain(`reinstall it: \`bun add ${corePackageName(here!)}@${version}\``);
+  });
+
+  test("node_modules holding another platform's core package (installed on another system) are named as such", () => {
+    const copied = temporaryFolder("copied");
+    cpSync(join(project, "node_modules", PACKAGE_NAME), join(copied, "node_modules", PACKAGE_NAME), { recursive: true });
+    const foreign = join(copied, "node_modules", corePackageName(arm64));
+    mkdirSync(foreign);
+    expect(Bun.spawnSync(["tar", "-xzf", tarball(corePackageName(arm64)), "-C", foreign, "--strip-components=1"]).exitCode).toBe(0);
+    writeFileSync(join(copied, "app.ts"), app);
+    const result = run([process.execPath, "app.ts"], copied);
+    const stderr = result.stderr.toString();
+    expect(result.exitCode).toBe(1);
+    expect(stderr).toContain(`its package ${corePackageName(here!)} is not installed. Installed instead: ${corePackageName(arm64)}, for another platform`);
+    expect(stderr).toContain(`bun add ${corePackageName(here!)}@${version}`);
+  });
+
+  test("a workspace's package imports it by name, run from a folder nested inside it", () => {
+    const workspace = temporaryFolder("workspace");
+    const member = join(workspace, "packages", "app");
+    mkdirSync(join(member, "src", "deep"), { recursive: true });
+    writeFileSync(join(workspace, "package.json"), JSON.stringify({ name: "workspace", private: true, workspaces: ["packages/*"] }));
+    const dependencies = { [PACKAGE_NAME]: `file:${tarball(PACKAGE_NAME)}`, [corePackageName(here!)]: `file:${tarball(corePackageName(here!))}` };
+    writeFileSync(join(member, "package.json"), JSON.stringify({ name: "app", private: true, type: "module", dependencies }));
+    writeFileSync(join(member, "src", "deep", "app.ts"), app);
+    const install = run([process.execPath, "install", "--omit=optional", "--no-progress"], workspace);
+    if (install.exitCode !== 0) console.error(install.stdout.toString(), install.stderr.toString());
+    expect(install.exitCode).toBe(0);
+    expectAppRan(run([process.execPath, "app.ts"], join(member, "src", "deep")));
+    expectAppRan(run([process.execPath, join("packages", "app", "src", "deep", "app.ts")], workspace));
+  }, 60_000);
+
   test("bun build bundles the core beside the script, found from any working folder", () => {
     const bundle = run([process.execPath, "build", "app.ts", "--target", "bun", "--outdir", "bundle"], project);
     expect(bundle.exitCode).toBe(0);
     const elsewhere = temporaryFolder("cwd");
     mkdirSync(join(elsewhere, "sub"));
     expectAppRan(run([process.execPath, join(project, "bundle", "app.js")], join(elsewhere, "sub")));
+    // CommonJS bundles write in the folder each module was bundled from where the code reads
+    // import.meta.dir: the loader looked for the copied core in node_modules/bun-memory-pool/src.
+    for (const format of [["--format", "cjs"], ["--bytecode"]]) {
+      const outdir = `bundle${format.join("")}`;
+      expect(run([process.execPath, "build", "app.ts", "--target", "bun", ...format, "--outdir", outdir], project).exitCode).toBe(0);
+      expectAppRan(run([process.execPath, join(project, outdir, "app.js")], join(elsewhere, "sub")));
+    }
   });
 });

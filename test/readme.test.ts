@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type TypeScript from "typescript";
 import * as api from "../src/index";
 import { gpuUnavailableReason, pmemUnavailableReason } from "../src/native";
-import { README_PATH, readmeBlocks } from "./support/readme_blocks";
+import { blockNeeds, poolFileIn, README_PATH, readmeBlocks } from "./support/readme_blocks";
 import { missingTypeTools, runsHere } from "./support/tools";
 
 // The compiler reads src/index.ts's exports, where it is installed (a copy with only bun and mitata has none).
@@ -27,10 +27,8 @@ const whyNoGPU = gpuUnavailableReason();
 const noGPU = whyNoGPU === undefined ? undefined : `no GPU here: ${whyNoGPU}`;
 const whyNoPMEM = pmemUnavailableReason();
 const noPMEM = whyNoPMEM === undefined ? undefined : `no libpmem here: ${whyNoPMEM}`;
-const PMEM_FILE = "/dev/shm/my_persistent_pool.pool";
-
 function asRun(code: string): string {
-  return code.replaceAll(`from "bun-memory-pool"`, `from ${JSON.stringify(join(root, "src", "index.ts"))}`).replaceAll(PMEM_FILE, join(folder, "my_persistent_pool.pool"));
+  return poolFileIn(code.replaceAll(`from "bun-memory-pool"`, `from ${JSON.stringify(join(root, "src", "index.ts"))}`), folder);
 }
 
 const blocks = readmeBlocks(readme);
@@ -114,7 +112,7 @@ describe("the README's code blocks", () => {
   blocks.forEach((block) => {
     const index = block.index - 1;
     if (block.file !== undefined) return;
-    const needs = /createGPUPool|allocateGPU/.test(block.code) ? noGPU : /createPMEMPool/.test(block.code) ? noPMEM : undefined;
+    const needs = { gpu: noGPU, pmem: noPMEM, none: undefined }[blockNeeds(block) ?? "none"];
     const name = `block ${index + 1} (${block.section}) runs as written${needs === undefined ? "" : ` (skipped: ${needs})`}`;
     test.skipIf(needs !== undefined)(name, () => {
       const file = join(folder, `block-${index + 1}.ts`);

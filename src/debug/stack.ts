@@ -4,9 +4,19 @@
  * trackHistory keeps the Error and formats it late.
  */
 import { join } from "node:path";
+import { libraryRoot } from "../library_files";
+import { PACKAGE_NAME } from "../platforms";
 
-/** Frames inside this library (src/) say nothing about the caller's bug: they are left out. */
-const LIBRARY_DIR = join(import.meta.dir, "..");
+/**
+ * Frames inside this library (src/) say nothing about the caller's bug: they are left out, known by
+ * their file. Run from its own files, the library's src/. In a bundle the library's code and the
+ * app's share one file: there a frame is known as the library's only where a source map names its
+ * file (`bun build --sourcemap`: .../bun-memory-pool/src/pool.ts); without one, every frame is kept,
+ * the library's few above the app's (the folder above the bundle's is the app's: taken for the
+ * library's, it left every stack empty).
+ */
+const root = libraryRoot(import.meta.path, join("debug", "stack.ts"));
+const LIBRARY_FILES = root === undefined ? `/${PACKAGE_NAME}/src/` : join(root, "src") + "/";
 const FRAMES_MAX = 16;
 /** Frames the library itself adds between the caller and the capture. */
 const LIBRARY_FRAMES_MAX = 8;
@@ -30,7 +40,7 @@ export function formatStack(trace: StackTrace | undefined): string | undefined {
   if (trace === undefined) return undefined;
   const frames = stackText(trace)
     .split("\n")
-    .filter((line) => line.startsWith("    at ") && !line.includes(LIBRARY_DIR))
+    .filter((line) => line.startsWith("    at ") && !line.includes(LIBRARY_FILES))
     .slice(0, FRAMES_MAX);
   return frames.length > 0 ? frames.join("\n") : "    at <unknown>";
 }

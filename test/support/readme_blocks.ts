@@ -27,3 +27,16 @@ export function readmeBlocks(readme: string = readFileSync(README_PATH, "utf8"))
   }
   return blocks;
 }
+
+/** The pool file the PMEM blocks name; a run puts it in a folder of its own (poolFileIn). */
+export const README_PMEM_FILE = "/dev/shm/my_persistent_pool.pool";
+
+/** `code` with the PMEM blocks' pool file moved into `folder`, so runs of the blocks never share it. */
+export function poolFileIn(code: string, folder: string): string {
+  return code.replaceAll(README_PMEM_FILE, join(folder, "my_persistent_pool.pool"));
+}
+
+/** What a block needs beyond the CPU: a GPU, libpmem, or nothing. */
+export function blockNeeds(block: ReadmeBlock): "gpu" | "pmem" | undefined {
+  return /createGPUPool|allocateGPU/.test(block.code) ? "gpu" : /createPMEMPool/.test(block.code) ? "pmem" : undefined;
+}
