@@ -106,16 +106,11 @@ function copyChecked(dst: CopySide, src: CopySide, bytes: number | undefined, op
   const at = read.dstOffset ?? 0;
   const start = read.srcOffset ?? 0;
   if (read.stream === undefined && isByteCount(at) && isByteCount(start)) {
-    // All of a source first: the fast path, with the offset, after an allocation known alive only
-    // by its view (an end in its pool since it was last known alive) is recorded alive again. Then
-    // a part of one allocation into another, or what the fast path did not take between
-    // allocations, by the memmove at their addresses.
-    if (start === 0) {
-      provenAliveByView(dst);
-      provenAliveByView(src);
-      const moved = ArrayBuffer.isView(dst) ? copyIntoByteArray(dst, src, bytes, at) : copyIntoAllocation(dst, src, bytes, at);
-      if (moved !== 0) return moved;
-    }
+    // All of a source first, as the fast path does, with the offset (copyHostSides); then a part of
+    // one allocation into another, or what that did not take between allocations, by the memmove
+    // at their addresses.
+    const moved = start === 0 ? copyHostSides(dst, src, bytes, at) : 0;
+    if (moved !== 0) return moved;
     const part = isAllocation(dst) && isAllocation(src) ? copyAllocationBytes(dst, src, bytes, at, start) : 0;
     if (part !== 0) return part;
   }
@@ -199,6 +194,27 @@ function copyIntoAllocation(dst: CopySide, src: CopySide, bytes: number | undefi
 function copyIntoByteArray(dst: ArrayBufferView, src: CopySide, bytes: number | undefined, at: number): number {
   const length = copySourceLength(src);
   const to = length !== 0 && (bytes === undefined || bytes === length) ? byteArrayTarget(dst, at, length) : undefined;
+  if (to === undefined) return 0;
+  copyHost(to, copySourceOperand(src) as Pointer, length);
+  return length;
+}
+
+/**
+ * The fast path's copy for copyChecked, with an offset: all of `src` into `dst` at `at`, after an
+ * allocation known alive only by its attached view (an end in its pool since it was last known
+ * alive) is recorded alive again (provenAliveByView). A typed source is measured by the engine
+ * (byteLengthOf), not asked its length: the fast path asked it already, and a caller's getter runs
+ * once. No caller's code runs here.
+ */
+function copyHostSides(dst: CopySide, src: CopySide, bytes: number | undefined, at: number): number {
+  const srcIsView = ArrayBuffer.isView(src);
+  const dstIsView = ArrayBuffer.isView(dst);
+  if (!dstIsView) provenAliveByView(dst);
+  if (!srcIsView) provenAliveByView(src);
+  const length = srcIsView ? byteLengthOf(src) : copySourceLength(src);
+  if (length === 0 || (bytes !== undefined && bytes !== length)) return 0;
+  const base = dstIsView ? 0 : copyTargetAddress(dst, at + length);
+  const to = dstIsView ? byteArrayTarget(dst, at, length) : base === 0 ? undefined : ((base + at) as Pointer);
   if (to === undefined) return 0;
   copyHost(to, copySourceOperand(src) as Pointer, length);
   return length;
