@@ -211,7 +211,7 @@ function copyHostSides(dst: CopySide, src: CopySide, bytes: number | undefined, 
   const dstIsView = ArrayBuffer.isView(dst);
   if (!dstIsView) provenAliveByView(dst);
   if (!srcIsView) provenAliveByView(src);
-  const length = srcIsView ? byteLengthOf(src) : copySourceLength(src);
+  const length = srcIsView ? viewByteLength(src) : copySourceLength(src);
   if (length === 0 || (bytes !== undefined && bytes !== length)) return 0;
   const base = dstIsView ? 0 : copyTargetAddress(dst, at + length);
   const to = dstIsView ? byteArrayTarget(dst, at, length) : base === 0 ? undefined : ((base + at) as Pointer);
@@ -230,6 +230,15 @@ function byteArrayTarget(view: ArrayBufferView, at: number, length: number): Uin
   if ((proto !== Uint8Array.prototype && proto !== bufferPrototype) || (view as Uint8Array)[at + length - 1] === undefined) return undefined;
   if (trackedPmemPools !== 0 && viewsPmem(view)) return undefined;
   return at === 0 ? (view as Uint8Array) : addressOf(view as DataView, at);
+}
+
+/** The engine's byteLength getter of typed arrays, taken once: what a caller patches later answers nothing. */
+const typedArrayByteLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteLength")!.get! as (this: ArrayBufferView) => number;
+
+/** The bytes a view spans, by the engine (0 once detached): a Uint8Array's or Buffer's by the getter itself, others by byteLengthOf. */
+function viewByteLength(view: ArrayBufferView): number {
+  const proto: unknown = Object.getPrototypeOf(view);
+  return proto === Uint8Array.prototype || proto === bufferPrototype ? typedArrayByteLength.call(view) : byteLengthOf(view);
 }
 
 /** Buffer's prototype where there is one: a Buffer is a Uint8Array of its own bytes too. */
