@@ -3,8 +3,8 @@
  * memory each lies in. Each side is resolved to an endpoint (address, length, memory kind,
  * device); the length and both offsets are checked against both sides before anything moves;
  * then the pair of kinds picks the path from one table. The GPU pool's copy methods go through
- * the same checks. Host bytes whose life and length JavaScript can prove (an allocation's attached
- * view, a Uint8Array) skip the endpoints and the core's checks: see the fast paths below.
+ * the same checks. Host bytes whose life and length JavaScript can prove (an allocation known alive
+ * here, a Uint8Array) skip the endpoints and the core's checks: see the fast path below.
  */
 import { ptr as addressOf, type Pointer } from "bun:ffi";
 import {
@@ -223,7 +223,7 @@ function copyHostSides(dst: CopySide, src: CopySide, bytes: number | undefined, 
 /**
  * What the core writes `length` bytes at `at` of a Uint8Array (or Buffer) of this realm to: the array
  * itself at 0, else its address past `at`; undefined where its element at `at + length - 1` does not
- * exist (an element read, which no getter answers) or it may view PMEM (while a PMEM pool is open).
+ * exist (an element read, which no getter answers) or it views PMEM (asked only while a PMEM pool is open).
  */
 function byteArrayTarget(view: ArrayBufferView, at: number, length: number): Uint8Array | Pointer | undefined {
   const proto: unknown = Object.getPrototypeOf(view);
@@ -232,13 +232,15 @@ function byteArrayTarget(view: ArrayBufferView, at: number, length: number): Uin
   return at === 0 ? (view as Uint8Array) : addressOf(view as DataView, at);
 }
 
-/** The engine's byteLength getter of typed arrays, taken once: what a caller patches later answers nothing. */
-const typedArrayByteLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteLength")!.get! as (this: ArrayBufferView) => number;
+/** The engine's byteLength getter of typed arrays and Reflect.apply, taken once: what a caller patches later answers nothing. */
+const typedArrayByteLengthGetter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteLength")!.get!;
+const apply = Reflect.apply;
+const NO_ARGUMENTS: readonly [] = Object.freeze([]) as readonly [];
 
 /** The bytes a view spans, by the engine (0 once detached): a Uint8Array's or Buffer's by the getter itself, others by byteLengthOf. */
 function viewByteLength(view: ArrayBufferView): number {
   const proto: unknown = Object.getPrototypeOf(view);
-  return proto === Uint8Array.prototype || proto === bufferPrototype ? typedArrayByteLength.call(view) : byteLengthOf(view);
+  return proto === Uint8Array.prototype || proto === bufferPrototype ? (apply(typedArrayByteLengthGetter, view, NO_ARGUMENTS) as number) : byteLengthOf(view);
 }
 
 /** Buffer's prototype where there is one: a Buffer is a Uint8Array of its own bytes too. */
