@@ -168,8 +168,8 @@ function copyChecked(dst: CopySide, src: CopySide, bytes: number | undefined, op
  * caller's callee), one function for each kind of destination under it, and under those only
  * functions with no call inside (allocation.ts's copySourceLength, copySourceOperand,
  * copyTargetAddress; byteArrayTarget; native.copyHost), each small. JSC inlines five frames deep
- * from a loop and callees of at most about 170 bytecode units: a call it does not inline costs
- * more than the whole copy of 64 B (bench/RESULTS.md, session 8).
+ * from a loop, and by default callees of at most 170 bytecode units: the same checks in one
+ * function it called cost twice the inlined copy of 64 B (bench/RESULTS.md, session 8).
  */
 
 /** A whole number of bytes from 0 (the checked path names anything else). */
