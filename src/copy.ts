@@ -208,13 +208,17 @@ function copyIntoByteArray(dst: ArrayBufferView, src: CopySide, bytes: number | 
  */
 function copyHostSides(dst: CopySide, src: CopySide, bytes: number | undefined, at: number): number {
   const srcIsView = ArrayBuffer.isView(src);
-  const dstIsView = ArrayBuffer.isView(dst);
-  if (!dstIsView) provenAliveByView(dst);
-  if (!srcIsView) provenAliveByView(src);
-  const length = srcIsView ? viewByteLength(src) : copySourceLength(src);
+  let length = srcIsView ? viewByteLength(src) : copySourceLength(src);
+  if (length === 0 && !srcIsView && provenAliveByView(src)) length = copySourceLength(src);
   if (length === 0 || (bytes !== undefined && bytes !== length)) return 0;
-  const base = dstIsView ? 0 : copyTargetAddress(dst, at + length);
-  const to = dstIsView ? byteArrayTarget(dst, at, length) : base === 0 ? undefined : ((base + at) as Pointer);
+  let to: Uint8Array | Pointer | undefined;
+  if (ArrayBuffer.isView(dst)) {
+    to = byteArrayTarget(dst, at, length);
+  } else {
+    let base = copyTargetAddress(dst, at + length);
+    if (base === 0 && provenAliveByView(dst)) base = copyTargetAddress(dst, at + length);
+    to = base === 0 ? undefined : ((base + at) as Pointer);
+  }
   if (to === undefined) return 0;
   copyHost(to, copySourceOperand(src) as Pointer, length);
   return length;
