@@ -38,6 +38,14 @@ export type TypedArrayConstructor =
  */
 export const MADE_BY_POOL: unique symbol = Symbol("made by a pool");
 
+// copy()'s fast path (below): the engine's own functions and the prototypes of arrays of bytes,
+// taken once (what a caller patches later changes none of them, and a call reads no global).
+const isView = ArrayBuffer.isView;
+const prototypeOf = Object.getPrototypeOf;
+const byteArrayPrototype: object = Uint8Array.prototype;
+/** Buffer's prototype where there is one: a Buffer is a Uint8Array of its own bytes too. */
+const bufferPrototype: object = typeof Buffer === "function" ? Buffer.prototype : Uint8Array.prototype;
+
 /*
  * Whether a value is a handle a pool made. `instanceof` tests only the prototype, which any object
  * can be given (Object.create(Allocation.prototype), setPrototypeOf) and a Proxy of a handle
@@ -73,6 +81,25 @@ export let idOfAllocation: (allocation: PoolAllocation) => number;
 export let poolOfAllocation: <P extends NativePool>(allocation: PoolAllocation<P>) => P;
 /** @internal whether this thread knows an allocation lives with no call into the core (see PoolAllocation's #aliveAtEnds). */
 export let knownAlive: (allocation: PoolAllocation) => boolean;
+/*
+ * copy()'s fast path (src/copy.ts), where a side is an Allocation this thread knows lives (knownAlive:
+ * a host pool of threadSafety "none", not PMEM, no end counted since it was last known alive) or a
+ * Uint8Array (or Buffer). Each is one function with no call inside: copy() is inlined into its caller,
+ * and these under it, only while each is small and the calls nest at most as deep as JSC inlines
+ * (five frames from a loop: bench/RESULTS.md, session 8). A typed array is asked ArrayBuffer.isView
+ * before the brand check, which costs far more where it fails.
+ */
+/**
+ * @internal the bytes a copy's source holds, proven with no call into the core: an allocation known
+ * alive (its size), a Uint8Array or Buffer of this realm (its claimed length, read first, confirmed by
+ * two element reads, which nothing can answer but its memory: one at length - 1, none at length); 0
+ * for anything else, an empty or detached view, a length that lies.
+ */
+export let copySourceLength: (side: unknown) => number;
+/** @internal what the core reads a proven source (copySourceLength) from: a typed array itself (bun:ffi passes its address), else the allocation's address. */
+export let copySourceOperand: (side: unknown) => number | Uint8Array;
+/** @internal a copy's destination that is an allocation known alive and holds at least `end` bytes: its address; 0 for anything else (no block is at 0). */
+export let copyTargetAddress: (side: unknown, end: number) => number;
 /*
  * The checks of an allocation's life, for the library's own calls: its private methods, past any
  * own property that shadows the public ones (a handle given `assertUsable: () => {}` passed every
@@ -115,6 +142,14 @@ export let viewOfAllocation: (allocation: Allocation) => Uint8Array<ArrayBuffer>
  * an allocation has at least one byte). The view spans exactly the allocation's bytes.
  */
 export let liveViewHere: (side: unknown) => Uint8Array<ArrayBuffer> | undefined;
+/**
+ * @internal where `side` is an Allocation whose view proves it alive (liveViewHere), records it known
+ * alive at its pool's count of ends now, as a check by the core does (assertLive): copy()'s fast path
+ * takes it again until the next end. Whether it did; false for anything else.
+ */
+export let provenAliveByView: (side: unknown) => boolean;
+/** An allocation proven alive now: knownAlive until its pool counts the next end (false where it counts none). */
+let recordKnownAlive: (allocation: PoolAllocation) => boolean;
 
 /*
  * A host pool's views of its blocks, which only the pool's private methods make: an exact buffer
@@ -219,6 +254,28 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     idOfAllocation = (allocation) => allocation.#id;
     poolOfAllocation = <P extends NativePool>(allocation: PoolAllocation<P>) => allocation.#pool;
     knownAlive = (allocation) => allocation.#knownAlive();
+    copySourceLength = (side) => {
+      if (isView(side)) {
+        const proto: unknown = prototypeOf(side);
+        const claimed: unknown = (side as Uint8Array).length;
+        return (proto === byteArrayPrototype || proto === bufferPrototype) && typeof claimed === "number" && (side as Uint8Array)[claimed - 1] !== undefined && (side as Uint8Array)[claimed] === undefined ? claimed : 0;
+      }
+      if (typeof side !== "object" || side === null || !(#aliveAtEnds in side)) return 0;
+      const at = side.#aliveAtEnds;
+      return at >= 0 && at === side.#endCount!.ends && !side.#freed ? side.#size : 0;
+    };
+    recordKnownAlive = (allocation) => {
+      const count = allocation.#endCount;
+      if (count === undefined) return false;
+      allocation.#aliveAtEnds = count.ends;
+      return true;
+    };
+    copySourceOperand = (side) => (isView(side) ? (side as Uint8Array) : (side as PoolAllocation).#ptr);
+    copyTargetAddress = (side, end) => {
+      if (typeof side !== "object" || side === null || !(#aliveAtEnds in side)) return 0;
+      const at = side.#aliveAtEnds;
+      return at >= 0 && at === side.#endCount!.ends && !side.#freed && side.#size >= end ? side.#ptr : 0;
+    };
     endsOnlyHere = (allocation) => allocation.#endCount !== undefined;
     assertLive = (allocation, action) => allocation.#assertAlive(action);
     assertLiveAsFarAsKnown = (allocation, action) => allocation.#assertKnownAlive(action);
@@ -377,6 +434,7 @@ export class Allocation extends PoolAllocation<HostPool> {
       const view = side.#bytes;
       return view !== undefined && view[0] !== undefined && endsOnlyHere(side) ? view : undefined;
     };
+    provenAliveByView = (side) => liveViewHere(side) !== undefined && recordKnownAlive(side as Allocation);
   }
 
   /**

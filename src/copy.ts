@@ -3,12 +3,15 @@
  * memory each lies in. Each side is resolved to an endpoint (address, length, memory kind,
  * device); the length and both offsets are checked against both sides before anything moves;
  * then the pair of kinds picks the path from one table. The GPU pool's copy methods go through
- * the same checks. Host bytes whose life and length JavaScript can prove (an allocation's attached
- * view, a Uint8Array) skip the endpoints and the core's checks: see the fast paths below.
+ * the same checks. Host bytes whose life and length JavaScript can prove (an allocation known alive
+ * here, a Uint8Array) skip the endpoints and the core's checks: see the fast path below.
  */
 import { ptr as addressOf, type Pointer } from "bun:ffi";
 import {
   addressOfAllocation,
+  copySourceLength,
+  copySourceOperand,
+  copyTargetAddress,
   Allocation,
   assertLive,
   describeHandle,
@@ -21,12 +24,13 @@ import {
   offsetOfAllocation,
   PoolAllocation,
   poolOfAllocation,
+  provenAliveByView,
   sizeOfAllocation,
 } from "./allocation";
 import { InvalidPointerError, OutOfBoundsError, describe } from "./errors";
-import { HostMemory } from "./native";
+import { copyHost, HostMemory } from "./native";
 import * as native from "./native";
-import { baseOf, expectOkIn, handleOf, trackedPoolAt, tracksPmemMemory, type HostPool } from "./pool";
+import { baseOf, expectOkIn, handleOf, trackedPmemPools, trackedPoolAt, type HostPool } from "./pool";
 import { streamOption, type GPUStream, type StreamOptions } from "./stream";
 import { byteLengthOf, optionsArg } from "./validate";
 
@@ -84,9 +88,9 @@ const PATHS: Record<MemoryKind, Record<MemoryKind, CopyPath>> = {
  * destination (an allocation or a view of one) is durable when it returns.
  */
 export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: CopyOptions): number {
-  // Kept small, so that JSC inlines it into the caller: no options, host bytes on both sides.
+  // Kept small, so that JSC inlines it into the caller and the fast path under it (see below).
   if (options === undefined) {
-    const moved = copyHostBytes(dst, src, bytes, 0);
+    const moved = ArrayBuffer.isView(dst) ? copyIntoByteArray(dst, src, bytes, 0) : copyIntoAllocation(dst, src, bytes, 0);
     if (moved !== 0) return moved;
   }
   return copyChecked(dst, src, bytes, options);
@@ -99,17 +103,16 @@ export function copy(dst: CopySide, src: CopySide, bytes?: number, options?: Cop
 function copyChecked(dst: CopySide, src: CopySide, bytes: number | undefined, options: CopyOptions | undefined): number {
   // Read once, first: a getter that frees or destroys runs before either side is checked.
   const read = copyOptionsArg(options);
-  if (options !== undefined && read.stream === undefined) {
-    const at = read.dstOffset ?? 0;
-    const start = read.srcOffset ?? 0;
-    if (isByteCount(at) && isByteCount(start)) {
-      // All of a source first (its movers); a part of one allocation into another, or what those
-      // did not take between allocations, by the memmove at their addresses.
-      const moved = start === 0 ? copyHostBytes(dst, src, bytes, at) : 0;
-      if (moved !== 0) return moved;
-      const part = isAllocation(dst) && isAllocation(src) ? copyAllocationBytes(dst, src, bytes, at, start) : 0;
-      if (part !== 0) return part;
-    }
+  const at = read.dstOffset ?? 0;
+  const start = read.srcOffset ?? 0;
+  if (read.stream === undefined && isByteCount(at) && isByteCount(start)) {
+    // All of a source first, as the fast path does, with the offset (copyHostSides); then a part of
+    // one allocation into another, or what that did not take between allocations, by the memmove
+    // at their addresses.
+    const moved = start === 0 ? copyHostSides(dst, src, bytes, at) : 0;
+    if (moved !== 0) return moved;
+    const part = isAllocation(dst) && isAllocation(src) ? copyAllocationBytes(dst, src, bytes, at, start) : 0;
+    if (part !== 0) return part;
   }
   // Two typed arrays are host memory on both sides: one memmove, with no endpoints built (a third
   // of the cost of a small copy), unless the destination views PMEM, which must be persisted.
@@ -144,30 +147,112 @@ function copyChecked(dst: CopySide, src: CopySide, bytes: number | undefined, op
 }
 
 /*
- * The fast paths: no endpoint, no option record, no call into the core but the copy. Each returns
- * the bytes copied, or 0 where it does not apply or a check fails: then copyChecked copies, or
- * throws the typed error that says why. A side is
+ * The fast path: no endpoint, no option record, no call into the core but the copy. It returns the
+ * bytes copied, or 0 where it does not apply or a check fails: then copyChecked copies, or throws
+ * the typed error that says why. A side is
  * - an Allocation of a host pool of threadSafety "none" (not PMEM) known alive by its pool's count
- *   of ends (knownAlive), or whose `bytes` view was made and is attached (liveViewHere): no other
- *   thread can end such an allocation, and every end in this thread (a free by any route, reset,
- *   destroy) counts and detaches that view.
- * - a Uint8Array (or Buffer): its `length` as it claims, confirmed by element reads (one at
- *   length - 1, none at length), so a view that lies about its length is not taken.
- * A side in PMEM (an allocation of a PMEM pool, a typed destination that views one) is not taken:
- * a destination there must be persisted. The bytes move by the engine's TypedArray.prototype.set
- * where both sides have a view (a typed array's address would cost more to ask for than the copy,
- * and a crossing into the core more than set), else by one memmove in the core at two allocations'
- * addresses; both are overlap-safe, as a copy within one allocation needs.
+ *   of ends (knownAlive): no other thread can end such an allocation, and every end in this thread
+ *   (a free by any route, reset, destroy) counts. One whose count moved but whose `bytes` view is
+ *   attached is recorded alive again by copyChecked (provenAliveByView) and taken there.
+ * - a Uint8Array (or Buffer): a source's `length` as it claims, confirmed by element reads (one at
+ *   length - 1, none at length), so a view that lies about its length is not taken; a destination's
+ *   room is one element read (at the last byte the copy writes).
+ * A side in PMEM (an allocation of a PMEM pool, a typed destination while a PMEM pool is open that
+ * views one) is not taken: a destination there must be persisted.
+ *
+ * The bytes move by one memmove in the core (overlap-safe, as a copy within one allocation needs),
+ * handed an allocation's address or the typed array itself (bun:ffi passes its address): at every
+ * size it costs less than the engine's TypedArray.prototype.set, 5 ns against 11 ns at 64 B.
+ *
+ * The checks are spread over functions that JSC inlines whole into copy()'s caller: copy() (its
+ * caller's callee), one function for each kind of destination under it, and under those only
+ * functions with no call inside (allocation.ts's copySourceLength, copySourceOperand,
+ * copyTargetAddress; byteArrayTarget; native.copyHost), each small. JSC inlines five frames deep
+ * from a loop, and by default callees of at most 170 bytecode units: the same checks in one
+ * function it called cost twice the inlined copy of 64 B (bench/RESULTS.md, session 8).
  */
-
-// The engine's own set, taken when this module loads: what a caller patches later changes no copy.
-const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype);
-const setBytes = typedArrayPrototype.set as (this: Uint8Array, source: Uint8Array, offset: number) => void;
-const bufferPrototype: object = typeof Buffer === "function" ? Buffer.prototype : Uint8Array.prototype;
 
 /** A whole number of bytes from 0 (the checked path names anything else). */
 function isByteCount(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/**
+ * All of `src` (an allocation known alive or a Uint8Array) into an allocation known alive, at `at`
+ * (a whole number from 0); `bytes`, where given, must say the same. 0 where any of that fails.
+ */
+function copyIntoAllocation(dst: CopySide, src: CopySide, bytes: number | undefined, at: number): number {
+  // The source first: a typed source's claimed length may be a caller's getter, run before anything else is proven.
+  const length = copySourceLength(src);
+  const to = length !== 0 && (bytes === undefined || bytes === length) ? copyTargetAddress(dst, at + length) : 0;
+  if (to === 0) return 0;
+  copyHost((to + at) as Pointer, copySourceOperand(src) as Pointer, length);
+  return length;
+}
+
+/** As copyIntoAllocation, into a Uint8Array (or Buffer) that holds the bytes at `at` and views no PMEM. */
+function copyIntoByteArray(dst: ArrayBufferView, src: CopySide, bytes: number | undefined, at: number): number {
+  const length = copySourceLength(src);
+  const to = length !== 0 && (bytes === undefined || bytes === length) ? byteArrayTarget(dst, at, length) : undefined;
+  if (to === undefined) return 0;
+  copyHost(to, copySourceOperand(src) as Pointer, length);
+  return length;
+}
+
+/**
+ * The fast path's copy for copyChecked, with an offset: all of `src` into `dst` at `at`, after an
+ * allocation known alive only by its attached view (an end in its pool since it was last known
+ * alive) is recorded alive again (provenAliveByView). A typed source is measured by the engine
+ * (byteLengthOf), not asked its length: the fast path asked it already, and a caller's getter runs
+ * once. No caller's code runs here.
+ */
+function copyHostSides(dst: CopySide, src: CopySide, bytes: number | undefined, at: number): number {
+  const srcIsView = ArrayBuffer.isView(src);
+  let length = srcIsView ? viewByteLength(src) : copySourceLength(src);
+  if (length === 0 && !srcIsView && provenAliveByView(src)) length = copySourceLength(src);
+  if (length === 0 || (bytes !== undefined && bytes !== length)) return 0;
+  let to: Uint8Array | Pointer | undefined;
+  if (ArrayBuffer.isView(dst)) {
+    to = byteArrayTarget(dst, at, length);
+  } else {
+    let base = copyTargetAddress(dst, at + length);
+    if (base === 0 && provenAliveByView(dst)) base = copyTargetAddress(dst, at + length);
+    to = base === 0 ? undefined : ((base + at) as Pointer);
+  }
+  if (to === undefined) return 0;
+  copyHost(to, copySourceOperand(src) as Pointer, length);
+  return length;
+}
+
+/**
+ * What the core writes `length` bytes at `at` of a Uint8Array (or Buffer) of this realm to: the array
+ * itself at 0, else its address past `at`; undefined where its element at `at + length - 1` does not
+ * exist (an element read, which no getter answers) or it views PMEM (asked only while a PMEM pool is open).
+ */
+function byteArrayTarget(view: ArrayBufferView, at: number, length: number): Uint8Array | Pointer | undefined {
+  const proto: unknown = Object.getPrototypeOf(view);
+  if ((proto !== Uint8Array.prototype && proto !== bufferPrototype) || (view as Uint8Array)[at + length - 1] === undefined) return undefined;
+  if (trackedPmemPools !== 0 && viewsPmem(view)) return undefined;
+  return at === 0 ? (view as Uint8Array) : addressOf(view as DataView, at);
+}
+
+/** The engine's byteLength getter of typed arrays and Reflect.apply, taken once: what a caller patches later answers nothing. */
+const typedArrayByteLengthGetter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteLength")!.get!;
+const apply = Reflect.apply;
+const NO_ARGUMENTS: readonly [] = Object.freeze([]) as readonly [];
+
+/** The bytes a view spans, by the engine (0 once detached): a Uint8Array's or Buffer's by the getter itself, others by byteLengthOf. */
+function viewByteLength(view: ArrayBufferView): number {
+  const proto: unknown = Object.getPrototypeOf(view);
+  return proto === Uint8Array.prototype || proto === bufferPrototype ? (apply(typedArrayByteLengthGetter, view, NO_ARGUMENTS) as number) : byteLengthOf(view);
+}
+
+/** Buffer's prototype where there is one: a Buffer is a Uint8Array of its own bytes too. */
+const bufferPrototype: object = typeof Buffer === "function" ? Buffer.prototype : Uint8Array.prototype;
+
+/** Whether a view lies in a PMEM pool's memory (whose writes must be persisted). */
+function viewsPmem(view: ArrayBufferView): boolean {
+  return trackedPoolAt(addressOf(view as DataView), byteLengthOf(view))?.kind === "pmem";
 }
 
 /**
@@ -187,91 +272,10 @@ function copyAllocationBytes(dst: Allocation, src: Allocation, bytes: number | u
 /**
  * Whether this thread knows, with no call into the core, that an allocation lives, and that it is
  * one whose every end this thread makes (a host pool of threadSafety "none", not PMEM: no persist
- * is owed): its pool's count of ends (knownAlive), or its attached view (see above).
+ * is owed): its pool's count of ends (knownAlive), or its attached view (liveViewHere).
  */
 function provenAlive(allocation: Allocation): boolean {
   return knownAlive(allocation) || liveViewHere(allocation) !== undefined;
-}
-
-/** Whether a view is a Uint8Array (or Buffer) of its own: `set` copies its bytes as they are. */
-function hasOwnBytes(view: ArrayBufferView): view is Uint8Array {
-  const proto: unknown = Object.getPrototypeOf(view);
-  return proto === Uint8Array.prototype || proto === bufferPrototype;
-}
-
-/**
- * All of `src` into `dst` at `at` (a whole number from 0), each side an allocation or a Uint8Array
- * (or Buffer), by the mover for the pair; 0 for any other pair. A part of a typed source goes to
- * the checked path: cutting it (subarray) would run a caller's code (its species constructor)
- * between the checks and the copy.
- *
- * An allocation's side is its live view (liveViewHere: one call tells what the side is and proves
- * it alive), which spans exactly its bytes; so a destination's room is one element read (the last
- * byte the copy writes exists), and neither side's size is read but the source's. Allocations
- * proven alive otherwise (their pool's count of ends, never viewed) go to copyAllocationBytes.
- */
-function copyHostBytes(dst: CopySide, src: CopySide, bytes: number | undefined, at: number): number {
-  // ArrayBuffer.isView first: it costs less than a brand check that fails (liveViewHere of a typed array).
-  if (!ArrayBuffer.isView(dst)) {
-    const to = liveViewHere(dst);
-    if (to !== undefined) {
-      if (ArrayBuffer.isView(src)) return hasOwnBytes(src) ? copyIntoView(to, src, confirmedLength(src), bytes, at) : 0;
-      const from = liveViewHere(src);
-      if (from !== undefined) return copyBetweenViewed(dst as Allocation, to, src as Allocation, bytes, at);
-    }
-    return isAllocation(dst) && isAllocation(src) ? copyAllocationBytes(dst, src, bytes, at, 0) : 0;
-  }
-  if (!hasOwnBytes(dst)) return 0;
-  if (ArrayBuffer.isView(src)) return hasOwnBytes(src) ? copyIntoByteArray(dst, src, confirmedLength(src), bytes, at) : 0;
-  const from = liveViewHere(src);
-  return from !== undefined ? copyIntoByteArray(dst, from, sizeOfAllocation(src as Allocation), bytes, at) : 0;
-}
-
-/**
- * A Uint8Array's `length` where it is true: the claim (read first: a patched `length` getter is a
- * caller's code and may end an allocation or detach a view; after it only elements are read),
- * confirmed by two element reads (one at length - 1, none at length); 0 where it lies or the view
- * is empty or detached.
- */
-function confirmedLength(view: Uint8Array): number {
-  const claimed: unknown = view.length;
-  return typeof claimed === "number" && view[claimed - 1] !== undefined && view[claimed] === undefined ? claimed : 0;
-}
-
-/**
- * Whether `length` bytes (all of a source: `bytes` as copy() was given it must say the same, or
- * nothing) fit `to` at `at`: its element at `at + length - 1` exists, an element read that no
- * getter answers.
- */
-function fits(to: Uint8Array, length: number, bytes: number | undefined, at: number): boolean {
-  return length > 0 && (bytes === undefined || bytes === length) && to[at + length - 1] !== undefined;
-}
-
-/**
- * All of one allocation into another at `at`, both proven alive by their live views (`to` is the
- * destination's): one memmove in the core at their addresses, which costs less than the engine's
- * set on the two views at every size (bench/RESULTS.md, session 6), and is overlap-safe.
- */
-function copyBetweenViewed(dst: Allocation, to: Uint8Array, src: Allocation, bytes: number | undefined, at: number): number {
-  const length = sizeOfAllocation(src);
-  if (!fits(to, length, bytes, at)) return 0;
-  native.copyHost((addressOfAllocation(dst) + at) as Pointer, addressOfAllocation(src) as Pointer, length);
-  return length;
-}
-
-/** All of `from` (`length` bytes, confirmed) into an allocation's live view at `at`, by the engine's set. */
-function copyIntoView(to: Uint8Array, from: Uint8Array, length: number, bytes: number | undefined, at: number): number {
-  if (!fits(to, length, bytes, at)) return 0;
-  setBytes.call(to, from, at);
-  return length;
-}
-
-/** All of `from` (`length` bytes, confirmed) into a Uint8Array (or Buffer) at `at`, by the engine's set, unless it views PMEM. */
-function copyIntoByteArray(dst: Uint8Array, from: Uint8Array, length: number, bytes: number | undefined, at: number): number {
-  if (!fits(dst, length, bytes, at)) return 0;
-  if (tracksPmemMemory() && trackedPoolAt(addressOf(dst), byteLengthOf(dst))?.kind === "pmem") return 0;
-  setBytes.call(dst, from, at);
-  return length;
 }
 
 /**

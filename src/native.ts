@@ -546,8 +546,8 @@ export function releaseCache(address: number): void {
 
 // -- copies --
 
-/** memmove of `length` bytes between host addresses. */
-export function copyHost(dst: Pointer, src: Pointer, length: number): void {
+/** memmove of `length` bytes between host addresses (a Uint8Array passes the address of its first byte). */
+export function copyHost(dst: Pointer | Uint8Array, src: Pointer | Uint8Array, length: number): void {
   const status = lib.mp_copy_host(dst, src, length);
   if (status < 0) throw errorFor(status);
 }

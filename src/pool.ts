@@ -1340,7 +1340,7 @@ export abstract class HostPool extends NativePool {
 
   /** Once the pool is destroyed: every window is detached, the memory is unmapped and views must not reach it. */
   #closeWindows(): void {
-    trackedPools.delete(this);
+    if (trackedPools.delete(this) && this.kind === "pmem") trackedPmemPools--;
     for (const buffer of [...this.#windows, ...this.#outgrownWindows]) {
       if (buffer === undefined || buffer.detached) continue;
       buffer.transfer(0);
@@ -1381,16 +1381,16 @@ export class PinnedMemoryPool extends HostPool {
  */
 const trackedPools = new Set<HostPool>();
 
+/**
+ * @internal the PMEM pools among trackedPools (read only, outside this file): until one is open no
+ * typed array views PMEM, and copy()'s fast path asks so with one read, no call (no address looked up).
+ */
+export let trackedPmemPools = 0;
+
 /** @internal called by the constructors of pinned and PMEM pools; #closeWindows forgets them. */
 export function trackAddresses(pool: HostPool): void {
+  if (!trackedPools.has(pool) && pool.kind === "pmem") trackedPmemPools++;
   trackedPools.add(pool);
-}
-
-/** @internal whether a PMEM pool is open here: until one is, no typed array views PMEM (copy() looks up no address). */
-export function tracksPmemMemory(): boolean {
-  if (trackedPools.size === 0) return false;
-  for (const pool of trackedPools) if (pool.kind === "pmem") return true;
-  return false;
 }
 
 /** @internal the pinned or PMEM pool whose memory holds all `length` bytes at `address`, if any. */
