@@ -53,13 +53,15 @@ const arenaShapes: [string, Partial<PoolConfig>][] = [
   ["Variable, lockFree", { threadSafety: "lockFree" }],
 ];
 const allShapes: [string, Partial<PoolConfig>][] = [["Variable (JavaScript bins)", {}], ...arenaShapes];
+/** A GPU pool takes "mutex" only ("lockFree" and threadLocalCache are for host pools: a ConfigError, tested elsewhere). */
+const shapesOf = (kind: string, shapes: [string, Partial<PoolConfig>][]) => (kind === "GPU" ? shapes.filter(([, shape]) => shape.threadSafety !== "lockFree") : shapes);
 const freeBlocks = (pool: Pool) => pool.snapshot().regions.reduce((n, r) => n + r.freeBlocks, 0);
 
 for (const { kind, skip, make, region } of allKinds) {
   describe.skipIf(skip !== undefined)(`CuPy's memory pool tests on ${kind} pools`, () => {
     const pool = (label: string, shape: Partial<PoolConfig>, fields: Partial<PoolConfig> = {}) => make(named(`suite-cupy-${label}-${kind}`), { ...shape, initialSize: region, growth: 1, ...fields });
 
-    for (const [shapeName, shape] of allShapes) {
+    for (const [shapeName, shape] of shapesOf(kind, allShapes)) {
       test(`test_alloc and test_free: distinct blocks; a freed block serves the next request of its size (${shapeName})`, () => {
         const p = pool("alloc", shape);
         const blocks = [allocateBlock(p, UNIT * 4), allocateBlock(p, UNIT * 4), allocateBlock(p, UNIT * 8)];
@@ -137,7 +139,7 @@ for (const { kind, skip, make, region } of allKinds) {
       });
     }
 
-    for (const [shapeName, shape] of arenaShapes) {
+    for (const [shapeName, shape] of shapesOf(kind, arenaShapes)) {
       /** CuPy's split: a 4-unit block freed, then two 2-unit requests; its address and the two halves. */
       const split = (label: string) => {
         const p = pool(label, shape);
@@ -187,7 +189,7 @@ for (const { kind, skip, make, region } of allKinds) {
       });
     }
 
-    for (const [shapeName, shape] of allShapes) {
+    for (const [shapeName, shape] of shapesOf(kind, allShapes)) {
       test(`free_all_blocks is trim(): empty regions go back, a region with a live block stays and serves its freed block again (${shapeName})`, () => {
         const p = pool("trim", shape);
         expect(p.trim()).toBe(0); // test_free_all_blocks_without_malloc
