@@ -140,24 +140,24 @@ let abi: Abi = absentAbi();
  * the description or with other signatures) is named as such rather than failing to bind.
  */
 function open(libraryPath: string) {
-  const cannotOpen = (err: unknown) => {
-    const problem = coreFileProblem(libraryPath);
-    return new NativeLibraryError(`the core at ${libraryPath} cannot be opened (${problem ?? (err as Error)?.message}): a core built for this platform is needed`);
-  };
+  const cannotOpen = (why: string) => new NativeLibraryError(`the core at ${libraryPath} cannot be opened (${why}): a core built for this platform is needed`);
+  // The file is looked at before dlopen, which waits forever on a FIFO and dies of SIGBUS on a truncated library.
+  const problem = coreFileProblem(libraryPath);
+  if (problem !== undefined) throw cannotOpen(problem);
   let version: number;
   try {
     const probe = dlopen(libraryPath, { mp_abi_version: symbols.mp_abi_version });
     version = probe.symbols.mp_abi_version();
     probe.close();
   } catch (err) {
-    throw cannotOpen(err);
+    throw cannotOpen((err as Error)?.message);
   }
   checkVersion(version, libraryPath);
   let library;
   try {
     library = dlopen(libraryPath, { ...symbols, ...pmemSymbols });
   } catch (err) {
-    throw cannotOpen(err);
+    throw cannotOpen((err as Error)?.message);
   }
   abi = readAbi(describeCore(library.symbols.mp_abi_describe), libraryPath);
   return library.symbols;
