@@ -76,6 +76,13 @@ test "a library's state: unusable until it succeeds, a reason kept whole or cut 
     try std.testing.expectEqualStrings("", library.unavailableReason());
 }
 
+/// Whether dlopen's reason (`dlerror`) says it found no file of the name, rather than a file it
+/// refused (a broken one first on LD_LIBRARY_PATH, no memory to map it): only then is the library
+/// not installed.
+pub fn isMissingFile(detail: []const u8) bool {
+    return std.mem.endsWith(u8, detail, "No such file or directory");
+}
+
 /// Why the library file at `path` would take the process down in dlopen, or null where its headers
 /// look whole. dlopen waits forever for a writer on a FIFO, and maps a truncated library's segments
 /// past the end of the file, where its first read is a SIGBUS: a path a user names (an override

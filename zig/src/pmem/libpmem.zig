@@ -25,8 +25,6 @@ pub const Api = struct {
 const major_required = 1;
 const minor_required = 0;
 const default_name: [:0]const u8 = "libpmem.so.1";
-/// How dlerror ends where no file of the name was found: only then is libpmem not installed.
-const missing_file = "No such file or directory";
 pub const override_variable = "MEMORY_POOL_LIBPMEM";
 
 var once = std.once(load);
@@ -101,7 +99,7 @@ fn load() void {
         const detail: []const u8 = if (std.c.dlerror()) |message| std.mem.span(message) else "dlopen failed";
         if (override != null) {
             library.fail("libpmem could not be loaded from {s}={f} ({f})", .{ override_variable, quoted(std.mem.span(name)), quoted(detail) });
-        } else if (std.mem.endsWith(u8, detail, missing_file)) {
+        } else if (runtime_library.isMissingFile(detail)) {
             library.fail("libpmem (PMDK's libpmem.so.1) is not installed: install the libpmem1 package (Debian/Ubuntu: apt-get install libpmem1), or run `npm run build`, which installs it where apt-get can", .{});
         } else {
             // Found but refused (a broken file of that name first on LD_LIBRARY_PATH, no memory to map it): not a missing package.
