@@ -114,7 +114,7 @@ const ELF_MACHINES: Record<string, number> = { x64: 62, arm64: 183 };
  * forever on a FIFO, and it maps a truncated library's segments past the file's end, so its first
  * read there kills the process with SIGBUS. Never throws.
  */
-export function coreFileProblem(path: string, cpu: string = process.arch): string | undefined {
+export function coreFileProblem(path: string, cpu: string = process.arch, unreadable: "say" | "leave to dlopen" = "say"): string | undefined {
   const header = new Uint8Array(ELF64_HEADER_BYTES);
   let read: number;
   let fileBytes: number;
@@ -137,7 +137,7 @@ export function coreFileProblem(path: string, cpu: string = process.arch): strin
       closeSync(fd);
     }
   } catch (err) {
-    return `it cannot be read (${(err as { code?: string }).code ?? "unknown error"})`;
+    return unreadable === "say" ? `it cannot be read (${(err as { code?: string }).code ?? "unknown error"})` : undefined;
   }
   if (read < 20 || header[0] !== 0x7f || header[1] !== 0x45 || header[2] !== 0x4c || header[3] !== 0x46) {
     return read === 0 ? "it is empty" : "it is not a shared library (no ELF header)";
@@ -153,6 +153,15 @@ export function coreFileProblem(path: string, cpu: string = process.arch): strin
   const missing = segmentPastEnd(programHeaders, header[5] === 1, fileBytes);
   if (missing !== undefined) return `it is truncated or damaged: it has ${fileBytes} bytes, and a segment it loads reaches byte ${missing}`;
   return undefined;
+}
+
+/**
+ * What coreFileProblem finds in a file before dlopen is asked, which waits forever on a FIFO and
+ * dies of SIGBUS on a truncated library; undefined where node:fs cannot read the file: a core that
+ * `bun build --compile` embedded (under /$bunfs/) only Bun's dlopen reads.
+ */
+export function coreFileHazard(path: string): string | undefined {
+  return coreFileProblem(path, process.arch, "leave to dlopen");
 }
 
 /** An ELF64 file header's bytes; a program header's are 56. */

@@ -30,7 +30,7 @@ import {
   type PMEMFormatReason,
 } from "./errors";
 import { absentAbi, type Abi, byValue, checkVersion, type ConfigFieldName, indices, readAbi, type StatsFieldName } from "./abi";
-import { coreFileProblem, loadCore } from "./loader";
+import { coreFileHazard, coreFileProblem, loadCore } from "./loader";
 
 const { i32, u32, f64, ptr } = FFIType;
 const symbols = {
@@ -141,23 +141,22 @@ let abi: Abi = absentAbi();
  */
 function open(libraryPath: string) {
   const cannotOpen = (why: string) => new NativeLibraryError(`the core at ${libraryPath} cannot be opened (${why}): a core built for this platform is needed`);
-  // The file is looked at before dlopen, which waits forever on a FIFO and dies of SIGBUS on a truncated library.
-  const problem = coreFileProblem(libraryPath);
-  if (problem !== undefined) throw cannotOpen(problem);
+  const hazard = coreFileHazard(libraryPath);
+  if (hazard !== undefined) throw cannotOpen(hazard);
   let version: number;
   try {
     const probe = dlopen(libraryPath, { mp_abi_version: symbols.mp_abi_version });
     version = probe.symbols.mp_abi_version();
     probe.close();
   } catch (err) {
-    throw cannotOpen((err as Error)?.message);
+    throw cannotOpen(coreFileProblem(libraryPath) ?? (err as Error)?.message);
   }
   checkVersion(version, libraryPath);
   let library;
   try {
     library = dlopen(libraryPath, { ...symbols, ...pmemSymbols });
   } catch (err) {
-    throw cannotOpen((err as Error)?.message);
+    throw cannotOpen(coreFileProblem(libraryPath) ?? (err as Error)?.message);
   }
   abi = readAbi(describeCore(library.symbols.mp_abi_describe), libraryPath);
   return library.symbols;
