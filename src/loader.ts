@@ -190,31 +190,48 @@ function remedy(location: CoreLocation): string {
 const ELF_MACHINES: Record<string, number> = { x64: 62, arm64: 183 };
 
 /**
- * Why the file at `path` cannot be this process's core, read from its first bytes, or undefined
- * where they look right: the dynamic loader's own words mislead (a core for another CPU is "No such
- * file or directory", a directory "cannot read file data"). Never throws.
+ * Why the file at `path` cannot be this process's core, read from its headers, or undefined where
+ * they look right. Asked before the dynamic loader opens it: the loader's own words mislead (a core
+ * for another CPU is "No such file or directory", a directory "cannot read file data"), it waits
+ * forever on a FIFO, and it maps a truncated library's segments past the file's end, so its first
+ * read there kills the process with SIGBUS. Never throws.
  */
-export function coreFileProblem(path: string, cpu: string = process.arch): string | undefined {
-  let header = new Uint8Array(20);
+export function coreFileProblem(path: string, cpu: string = process.arch, unreadable: "say" | "leave to dlopen" = "say"): string | undefined {
+  let header = new Uint8Array(ELF64_HEADER_BYTES);
   let read: number;
+  let fileBytes: number;
+  let programHeaders: Uint8Array | undefined;
   try {
-    if (statSync(path).isDirectory()) return "it is a directory: name the library file in it";
+    const stat = statSync(path);
+    if (stat.isDirectory()) return "it is a directory: name the library file in it";
     if (isEmbedded(path)) {
       // A compiled executable's files can be read whole, not opened (openSync: ENOENT); they are small.
-      header = readFileSync(path).subarray(0, header.length);
+      const whole = readFileSync(path);
+      fileBytes = whole.length;
+      header = whole.subarray(0, header.length);
       read = header.length;
+      const layout = read === ELF64_HEADER_BYTES ? programHeaderLayout(header) : undefined;
+      if (layout !== undefined && layout.offset + layout.bytes <= fileBytes) programHeaders = whole.subarray(layout.offset, layout.offset + layout.bytes);
     } else {
+      // Opening a FIFO or a device blocks or reads without end: only a regular file can be a library.
+      if (!stat.isFile()) return "it is not a regular file (a FIFO, socket or device): name the library file";
+      fileBytes = stat.size;
       const fd = openSync(path, "r");
       try {
         read = readSync(fd, header, 0, header.length, 0);
+        const layout = read === header.length ? programHeaderLayout(header) : undefined;
+        if (layout !== undefined && layout.offset + layout.bytes <= fileBytes) {
+          programHeaders = new Uint8Array(layout.bytes);
+          readSync(fd, programHeaders, 0, layout.bytes, layout.offset);
+        }
       } finally {
         closeSync(fd);
       }
     }
   } catch (err) {
-    return `it cannot be read (${(err as { code?: string }).code ?? "unknown error"})`;
+    return unreadable === "say" ? `it cannot be read (${(err as { code?: string }).code ?? "unknown error"})` : undefined;
   }
-  if (read < header.length || header[0] !== 0x7f || header[1] !== 0x45 || header[2] !== 0x4c || header[3] !== 0x46) {
+  if (read < 20 || header[0] !== 0x7f || header[1] !== 0x45 || header[2] !== 0x4c || header[3] !== 0x46) {
     return read === 0 ? "it is empty" : "it is not a shared library (no ELF header)";
   }
   if (header[4] !== 2) return "it is a 32-bit library; cores are 64-bit";
@@ -223,6 +240,45 @@ export function coreFileProblem(path: string, cpu: string = process.arch): strin
   if (expected !== undefined && machine !== expected) {
     const built = Object.keys(ELF_MACHINES).find((name) => ELF_MACHINES[name] === machine) ?? `ELF machine ${machine}`;
     return `it is built for ${built}, and this process runs on ${cpu}`;
+  }
+  if (programHeaders === undefined) return `it is truncated or damaged: its ${fileBytes} bytes do not hold the ELF headers it names`;
+  const missing = segmentPastEnd(programHeaders, header[5] === 1, fileBytes);
+  if (missing !== undefined) return `it is truncated or damaged: it has ${fileBytes} bytes, and a segment it loads reaches byte ${missing}`;
+  return undefined;
+}
+
+/**
+ * What coreFileProblem finds in a file before dlopen is asked, which waits forever on a FIFO and
+ * dies of SIGBUS on a truncated library; undefined where node:fs cannot read the file: a core that
+ * `bun build --compile` embedded (under /$bunfs/) only Bun's dlopen reads.
+ */
+export function coreFileHazard(path: string): string | undefined {
+  return coreFileProblem(path, process.arch, "leave to dlopen");
+}
+
+/** An ELF64 file header's bytes; a program header's are 56. */
+const ELF64_HEADER_BYTES = 64;
+const ELF64_PROGRAM_HEADER_BYTES = 56;
+const PT_LOAD = 1;
+
+/** Where an ELF64 header says its program headers are, or undefined where it names none or a size no ELF64 file has. */
+function programHeaderLayout(header: Uint8Array): { offset: number; bytes: number } | undefined {
+  const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+  const little = header[5] === 1;
+  const offset = Number(view.getBigUint64(32, little));
+  const entryBytes = view.getUint16(54, little);
+  const count = view.getUint16(56, little);
+  if (entryBytes !== ELF64_PROGRAM_HEADER_BYTES || count === 0 || !Number.isSafeInteger(offset)) return undefined;
+  return { offset, bytes: count * entryBytes };
+}
+
+/** The end of the first loaded segment whose bytes the file does not hold, or undefined where it holds them all. */
+function segmentPastEnd(programHeaders: Uint8Array, little: boolean, fileBytes: number): number | undefined {
+  const view = new DataView(programHeaders.buffer, programHeaders.byteOffset, programHeaders.byteLength);
+  for (let at = 0; at < programHeaders.length; at += ELF64_PROGRAM_HEADER_BYTES) {
+    if (view.getUint32(at, little) !== PT_LOAD) continue;
+    const end = Number(view.getBigUint64(at + 8, little)) + Number(view.getBigUint64(at + 32, little));
+    if (!(end <= fileBytes)) return end;
   }
   return undefined;
 }

@@ -30,7 +30,7 @@ import {
   type PMEMFormatReason,
 } from "./errors";
 import { absentAbi, type Abi, byValue, checkVersion, type ConfigFieldName, indices, readAbi, type StatsFieldName } from "./abi";
-import { coreFileProblem, loadCore } from "./loader";
+import { coreFileHazard, coreFileProblem, loadCore } from "./loader";
 
 const { i32, u32, f64, ptr } = FFIType;
 const symbols = {
@@ -140,26 +140,27 @@ let abi: Abi = absentAbi();
  * the description or with other signatures) is named as such rather than failing to bind.
  */
 function open(libraryPath: string) {
-  const cannotOpen = (err: unknown) => {
-    // A file that is no core for this process says why; one that is, the dynamic loader says why not.
-    const problem = coreFileProblem(libraryPath);
-    const why = problem === undefined ? (err as Error)?.message : `${problem}: a core built for this platform is needed`;
-    return new NativeLibraryError(`the core at ${libraryPath} cannot be opened (${why})`);
-  };
+  // A file that is no core for this process says why; one that is, the dynamic loader says why not.
+  const cannotOpen = (why: string) => new NativeLibraryError(`the core at ${libraryPath} cannot be opened (${why})`);
+  const refused = (problem: string) => cannotOpen(`${problem}: a core built for this platform is needed`);
+  const hazard = coreFileHazard(libraryPath);
+  if (hazard !== undefined) throw refused(hazard);
   let version: number;
   try {
     const probe = dlopen(libraryPath, { mp_abi_version: symbols.mp_abi_version });
     version = probe.symbols.mp_abi_version();
     probe.close();
   } catch (err) {
-    throw cannotOpen(err);
+    const problem = coreFileProblem(libraryPath);
+    throw problem === undefined ? cannotOpen((err as Error)?.message) : refused(problem);
   }
   checkVersion(version, libraryPath);
   let library;
   try {
     library = dlopen(libraryPath, { ...symbols, ...pmemSymbols });
   } catch (err) {
-    throw cannotOpen(err);
+    const problem = coreFileProblem(libraryPath);
+    throw problem === undefined ? cannotOpen((err as Error)?.message) : refused(problem);
   }
   abi = readAbi(describeCore(library.symbols.mp_abi_describe), libraryPath);
   return library.symbols;

@@ -241,7 +241,9 @@ export class PMEMMemoryPool extends HostPool {
     }
     // The block the root names now: freed by the call where freePrevious asks, and then its views must die.
     const previous = freePrevious ? this.#offsetOrNone(native.pmemRootOffset(handleOf(this), encoded)) : 0;
-    expectOkIn(this, native.setPmemRoot(handleOf(this), encoded, offset, id, freePrevious === true));
+    const status = native.setPmemRoot(handleOf(this), encoded, offset, id, freePrevious === true);
+    if (allocation === null) expectOkIn(this, status);
+    else this.#expectHeld(allocation, "publish", status);
     this.#freedByCore(previous, offset);
   }
 
@@ -255,8 +257,9 @@ export class PMEMMemoryPool extends HostPool {
    * link with linked(); the word holds the child's offset and a check, so a damaged link is refused.
    */
   link(parent: Allocation, byteOffset: number, child: Allocation | null, options?: LinkOptions): void {
-    this.#assertUsable(parent, "link from");
+    // The options first, as setRoot reads them: a getter that frees the parent is then seen by its check.
     const freePrevious = booleanOption("LinkOptions", optionsArg("LinkOptions", options, ["freePrevious"]), "freePrevious");
+    this.#assertUsable(parent, "link from");
     let offset = 0;
     let id = 0;
     if (child !== null) {
@@ -266,7 +269,13 @@ export class PMEMMemoryPool extends HostPool {
     }
     const word = this.#wordOffset(byteOffset);
     const previous = freePrevious ? this.#offsetOrNone(native.pmemLinked(handleOf(this), offsetOfAllocation(parent), idOfAllocation(parent), word)) : 0;
-    expectOkIn(this, native.linkPmem(handleOf(this), offsetOfAllocation(parent), idOfAllocation(parent), word, offset, id, freePrevious === true));
+    const status = native.linkPmem(handleOf(this), offsetOfAllocation(parent), idOfAllocation(parent), word, offset, id, freePrevious === true);
+    if (status === Status.useAfterFree) {
+      // One of the two ended since its check (another Worker freed it): the one the core no longer holds says so.
+      assertLive(parent, "link from");
+      if (child !== null) assertLive(child, "link to");
+    }
+    expectOkIn(this, status);
     this.#freedByCore(previous, offset);
   }
 
@@ -290,7 +299,8 @@ export class PMEMMemoryPool extends HostPool {
   /** The allocation the link at `byteOffset` of `parent` names, or undefined where the word is 0 (no link). */
   linked(parent: Allocation, byteOffset: number): Allocation | undefined {
     this.#assertUsable(parent, "read a link of");
-    const offset = expectOkIn(this, native.pmemLinked(handleOf(this), offsetOfAllocation(parent), idOfAllocation(parent), this.#wordOffset(byteOffset)));
+    const offset = native.pmemLinked(handleOf(this), offsetOfAllocation(parent), idOfAllocation(parent), this.#wordOffset(byteOffset));
+    this.#expectHeld(parent, "read a link of", offset); // throws for every status: what is left is an offset
     return offset === 0 ? undefined : this.fromPointer(baseOf(this) + offset * GRANULE_BYTES);
   }
 
@@ -301,7 +311,7 @@ export class PMEMMemoryPool extends HostPool {
    */
   commitUnpublished(allocation: Allocation): void {
     this.#assertUsable(allocation, "commit");
-    expectOkIn(this, native.commitUnpublishedPmem(handleOf(this), offsetOfAllocation(allocation), idOfAllocation(allocation)));
+    this.#expectHeld(allocation, "commit", native.commitUnpublishedPmem(handleOf(this), offsetOfAllocation(allocation), idOfAllocation(allocation)));
   }
 
   /** A link's byte offset as the core takes it (it checks the range); not a number: NaN, refused there. */

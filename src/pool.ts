@@ -680,6 +680,8 @@ export abstract class NativePool {
 
   /** A pointer that cannot name a block of this pool: off a granule, or outside the pool (maybe in another). */
   #strangePointer(address: number, inside: boolean): InvalidPointerError {
+    // A number no pointer is (fractional, negative, past 2^53, NaN): said as fromPointer says it, not in hex ("0x-7f...", "0x7f...0.8").
+    if (!(Number.isSafeInteger(address) && address >= 0)) return new InvalidPointerError(`pool '${this.#name}' takes a pointer, a whole number from 0 (a bun:ffi Pointer), not ${describe(address)}`);
     const pointer = `0x${address.toString(16)}`;
     if (inside) return new InvalidPointerError(`pool '${this.#name}' never gave out the pointer ${pointer}: no block starts there${this.#describePointer(address)}`);
     for (const other of livePools) {

@@ -2,7 +2,8 @@
 //! core loads on machines without a driver and only GPU pools say what is missing. `load` runs
 //! once per process; afterwards `api()` hands out the resolved table or the reason it is absent.
 const std = @import("std");
-const RuntimeLibrary = @import("runtime_library.zig").RuntimeLibrary;
+const runtime_library = @import("runtime_library.zig");
+const RuntimeLibrary = runtime_library.RuntimeLibrary;
 
 pub const Result = c_int;
 pub const success: Result = 0;
@@ -102,10 +103,22 @@ var once = std.once(load);
 var library: RuntimeLibrary(Api, 256) = .{};
 
 fn load() void {
-    const handle = for (library_names) |name| {
+    // dlopen's reason for the first name, where it found a file and refused it: a reason of its own.
+    var refused: [160]u8 = undefined;
+    var refused_len: usize = 0;
+    const handle = for (library_names, 0..) |name, index| {
         if (std.c.dlopen(name, .{ .NOW = true })) |found| break found;
+        const detail: []const u8 = if (std.c.dlerror()) |message| std.mem.span(message) else "";
+        if (index == 0 and detail.len > 0 and !runtime_library.isMissingFile(detail)) {
+            refused_len = @min(detail.len, refused.len);
+            @memcpy(refused[0..refused_len], detail[0..refused_len]);
+        }
     } else {
-        library.fail("the CUDA driver (libcuda.so.1) is not installed or not on the loader's path: GPU and pinned pools need an NVIDIA GPU with its driver (or LD_LIBRARY_PATH naming the folder of libcuda.so.1); CPU and PMEM pools work without it", .{});
+        if (refused_len > 0) {
+            library.fail("the CUDA driver (libcuda.so.1) could not be loaded: {s}", .{refused[0..refused_len]});
+        } else {
+            library.fail("the CUDA driver (libcuda.so.1) is not installed or not on the loader's path: GPU and pinned pools need an NVIDIA GPU with its driver (or LD_LIBRARY_PATH naming the folder of libcuda.so.1); CPU and PMEM pools work without it", .{});
+        }
         return;
     };
     if (library.resolve(handle)) |missing| {

@@ -75,3 +75,74 @@ test "a library's state: unusable until it succeeds, a reason kept whole or cut 
     try std.testing.expectEqual(@as(usize, 3), (try library.get()).strlen("abc"));
     try std.testing.expectEqualStrings("", library.unavailableReason());
 }
+
+/// Whether dlopen's reason (`dlerror`) says it found no file of the name, rather than a file it
+/// refused (a broken one first on LD_LIBRARY_PATH, no memory to map it): only then is the library
+/// not installed.
+pub fn isMissingFile(detail: []const u8) bool {
+    return std.mem.endsWith(u8, detail, "No such file or directory");
+}
+
+/// Why the library file at `path` would take the process down in dlopen, or null where its headers
+/// look whole. dlopen waits forever for a writer on a FIFO, and maps a truncated library's segments
+/// past the end of the file, where its first read is a SIGBUS: a path a user names (an override
+/// variable) is looked at first. Only a path with a slash names a file; a bare name is searched
+/// for on the system's library path, which dlopen alone knows.
+pub fn fileProblem(path: [*:0]const u8) ?[]const u8 {
+    assert(path[0] != 0); // an empty name is no file (dlopen("") opens the program): callers treat it as unset
+    if (std.mem.indexOfScalar(u8, std.mem.span(path), '/') == null) return null;
+    const stat = std.posix.fstatatZ(std.posix.AT.FDCWD, path, 0) catch return null; // dlopen says why it cannot open it
+    if (!std.posix.S.ISREG(stat.mode)) return "it is not a regular file";
+    const fd = std.posix.openZ(path, .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0) catch return null;
+    defer std.posix.close(fd);
+    const file_bytes: u64 = @intCast(stat.size);
+    var header: [elf64_header_bytes]u8 = undefined;
+    const read = std.posix.pread(fd, &header, 0) catch return "it cannot be read";
+    if (read < header.len or !std.mem.eql(u8, header[0..4], "\x7fELF")) return "it is not a shared library (no ELF header)";
+    if (header[4] != 2) return null; // not ELF64: dlopen refuses it in words of its own
+    const endian: std.builtin.Endian = if (header[5] == 1) .little else .big;
+    const table_offset = std.mem.readInt(u64, header[32..40], endian);
+    const entry_bytes = std.mem.readInt(u16, header[54..56], endian);
+    const count = std.mem.readInt(u16, header[56..58], endian);
+    if (entry_bytes != elf64_program_header_bytes) return "it is truncated or damaged: its program headers are not ELF64's";
+    if (table_offset > file_bytes or @as(u64, count) * entry_bytes > file_bytes - table_offset) return "it is truncated or damaged: its program headers lie past its end";
+    for (0..count) |index| {
+        var entry: [elf64_program_header_bytes]u8 = undefined;
+        const got = std.posix.pread(fd, &entry, table_offset + index * elf64_program_header_bytes) catch return "it cannot be read";
+        if (got < entry.len) return "it is truncated or damaged: its program headers lie past its end";
+        if (std.mem.readInt(u32, entry[0..4], endian) != pt_load) continue;
+        const offset = std.mem.readInt(u64, entry[8..16], endian);
+        const size = std.mem.readInt(u64, entry[32..40], endian);
+        if (offset > file_bytes or size > file_bytes - offset) return "it is truncated or damaged: a segment it loads reaches past its end";
+    }
+    return null;
+}
+
+const elf64_header_bytes = 64;
+const elf64_program_header_bytes = 56;
+const pt_load = 1;
+
+test "fileProblem: a whole library passes, a truncated one, a device and a text file are named, a bare name is left to dlopen" {
+    try std.testing.expect(fileProblem("libc.so.6") == null);
+    const self_path = "/proc/self/exe";
+    try std.testing.expect(fileProblem(self_path) == null); // the test binary: a whole ELF64 file
+    var dir = std.testing.tmpDir(.{});
+    defer dir.cleanup();
+    var whole = try std.fs.openFileAbsoluteZ(self_path, .{});
+    defer whole.close();
+    var start: [4096]u8 = undefined;
+    const got = try whole.preadAll(&start, 0);
+    try dir.dir.writeFile(.{ .sub_path = "cut.so", .data = start[0..got] });
+    try dir.dir.writeFile(.{ .sub_path = "text.so", .data = "not a library at all, just words\n" });
+    var buffer: [std.fs.max_path_bytes]u8 = undefined;
+    const cut = try dir.dir.realpath("cut.so", &buffer);
+    var cut_z: [std.fs.max_path_bytes + 1]u8 = undefined;
+    @memcpy(cut_z[0..cut.len], cut);
+    cut_z[cut.len] = 0;
+    try std.testing.expectEqualStrings("it is truncated or damaged: a segment it loads reaches past its end", fileProblem(cut_z[0..cut.len :0]).?);
+    const text = try dir.dir.realpath("text.so", &buffer);
+    @memcpy(cut_z[0..text.len], text);
+    cut_z[text.len] = 0;
+    try std.testing.expectEqualStrings("it is not a shared library (no ELF header)", fileProblem(cut_z[0..text.len :0]).?);
+    try std.testing.expectEqualStrings("it is not a regular file", fileProblem("/dev/null").?);
+}

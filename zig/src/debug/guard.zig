@@ -21,6 +21,7 @@ const Region = arena_mod.Region;
 const Tlsf = @import("../strategy/tlsf.zig").Tlsf;
 const OffsetMap = @import("../strategy/offset_map.zig").OffsetMap;
 const canary = @import("canary.zig");
+const map_budget = @import("../backend/map_budget.zig");
 
 const granule_bytes = arena_mod.granule_bytes;
 pub const page_bytes: u64 = 4096;
@@ -163,11 +164,14 @@ pub const Guard = struct {
     }
 
     /// A guarded block for `size` bytes, or null where none can be made (no address space left,
-    /// or the OS refuses to split the mapping further): the caller places the allocation
+    /// the OS refuses to split the mapping further, or the process nears its limit on mappings:
+    /// backend/map_budget.zig): the caller places the allocation
     /// unguarded instead. Fills the canaries; the user bytes are left as they are.
     pub fn alloc(self: *Guard, arena: *Arena, size: u64, id: u32) error{OutOfMemory}!?Granted {
         assert(size > 0 and id != 0);
         const shape = self.layout(size) orelse return null;
+        // Near the process's limit on mappings, which a guarded block splits: unguarded, before the runtime runs out.
+        if (!map_budget.roomForMore()) return null;
         try self.records.ensureUnusedCapacity(self.gpa, 1);
         // Room to list every record as vacant, so forgetting one never allocates.
         try self.vacant.ensureTotalCapacity(self.gpa, self.records.items.len + 1);

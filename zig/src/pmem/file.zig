@@ -242,10 +242,25 @@ fn openExisting(fd: c.fd_t, path: [:0]const u8, failure: *Failure) ?Mapped {
         failure.message_len = text.len;
         return null;
     }
+    // A sparse file (copied with cp --sparse, or a hole punched in it) has pages with no blocks yet:
+    // reserved here as a new file's are, so a full file system is an error now, not a SIGBUS at a write.
+    if (!reserve(fd, file_bytes, path, failure)) return null;
     const mapped = map(fd, identity, @intCast(file_bytes), path, failure) orelse return null;
     keep = true;
     mapped_keep = true;
     return mapped;
+}
+
+/// Gives every page of the file's `bytes` its blocks on the file system now (posix_fallocate): a file
+/// system that ran out later, when a page of the mapping is first written, would kill the process
+/// with SIGBUS. False, with `failure` saying why, where it has no room; a file system without
+/// fallocate is let be.
+fn reserve(fd: c.fd_t, bytes: u64, path: []const u8, failure: *Failure) bool {
+    assert(bytes > 0);
+    const reserved = posix_fallocate(fd, 0, @intCast(bytes));
+    if (reserved == 0 or reserved == @intFromEnum(c.E.OPNOTSUPP) or reserved == @intFromEnum(c.E.INVAL)) return true;
+    failure.* = fileFailure("cannot reserve {d} bytes for '{s}': {s}", .{ bytes, path, std.mem.span(strerror(reserved)) });
+    return false;
 }
 
 /// What a file that is not a regular one is, in words.
@@ -345,12 +360,7 @@ fn create(path: [:0]const u8, header: *const format.Header, failure: *Failure) C
         failure.* = fileFailure("cannot size '{s}' to {d} bytes: {s}", .{ path, header.file_bytes, errnoText() });
         return .failed;
     }
-    // Reserve the blocks now: a file system that runs out later would kill the process with SIGBUS.
-    const reserved = posix_fallocate(fd, 0, @intCast(header.file_bytes));
-    if (reserved != 0 and reserved != @intFromEnum(c.E.OPNOTSUPP) and reserved != @intFromEnum(c.E.INVAL)) {
-        failure.* = fileFailure("cannot reserve {d} bytes for '{s}': {s}", .{ header.file_bytes, path, std.mem.span(strerror(reserved)) });
-        return .failed;
-    }
+    if (!reserve(fd, header.file_bytes, path, failure)) return .failed;
     const identity = lock(fd, path, failure) orelse return .failed;
     var locked_keep = false;
     defer if (!locked_keep) forget(identity);

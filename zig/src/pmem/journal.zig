@@ -253,7 +253,7 @@ pub const Journal = struct {
             }
         };
         if (sharded.readLive(g, Claim{ .table = &self.table, .id = expected_id }) orelse false) return;
-        return status.fail(error.DoubleFree, "cannot " ++ action ++ " the allocation at offset {d} of PMEM pool '{s}': another thread freed it meanwhile", .{ @as(u64, g) * granule_bytes, pool.poolName() });
+        return status.fail(error.UseAfterFree, "cannot " ++ action ++ " the allocation at offset {d} of PMEM pool '{s}': another thread freed it meanwhile", .{ @as(u64, g) * granule_bytes, pool.poolName() });
     }
 
     /// Bytes of a block whose words a lock-free free reads for link words where its pages may
@@ -640,9 +640,13 @@ pub const Journal = struct {
     /// The live allocation at `g`, while it is the one with `expected_id` (0: any); `action` says
     /// what was refused. Claimed (`claim`): under the pool's lock, which the caller holds, it
     /// stays live, and its record slot stays its own.
+    /// A handle's allocation (`expected_id` not 0) that is no longer there is a use after free, as in
+    /// allocationRange, whether its block is free or holds another allocation by now.
     fn liveBlock(self: *Journal, pool: anytype, g: u32, expected_id: u32, comptime action: []const u8) Error!Live {
-        const live = pool.liveLocked(g) orelse return status.fail(error.InvalidPointer, "cannot " ++ action ++ " offset {d}: no live allocation of PMEM pool '{s}' starts there", .{ @as(u64, g) * granule_bytes, pool.poolName() });
-        if (expected_id != 0 and live.id != expected_id) return status.fail(error.DoubleFree, "cannot " ++ action ++ " allocation #{d} of PMEM pool '{s}': it was freed", .{ expected_id, pool.poolName() });
+        const found = pool.liveLocked(g);
+        if (expected_id != 0 and (found == null or found.?.id != expected_id)) return status.fail(error.UseAfterFree, "cannot " ++ action ++ " allocation #{d} of PMEM pool '{s}': it was freed", .{ expected_id, pool.poolName() });
+        const live = found orelse return status.fail(error.InvalidPointer, "cannot " ++ action ++ " offset {d}: no live allocation of PMEM pool '{s}' starts there", .{ @as(u64, g) * granule_bytes, pool.poolName() });
+        assert(expected_id == 0 or live.id == expected_id);
         try self.claim(pool, g, live.id, action);
         return live;
     }

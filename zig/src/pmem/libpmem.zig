@@ -5,7 +5,8 @@
 //! MEMORY_POOL_LIBPMEM names another library to load instead of libpmem.so.1 (a PMDK built
 //! elsewhere; the tests point it at a missing file to see the library without libpmem).
 const std = @import("std");
-const RuntimeLibrary = @import("../backend/runtime_library.zig").RuntimeLibrary;
+const runtime_library = @import("../backend/runtime_library.zig");
+const RuntimeLibrary = runtime_library.RuntimeLibrary;
 
 /// Every entry point the core uses, by its symbol name (libpmem.h, PMDK 1.12).
 pub const Api = struct {
@@ -88,12 +89,21 @@ test "an empty MEMORY_POOL_LIBPMEM is no override" {
 fn load() void {
     const override = overrideName(std.c.getenv(override_variable));
     const name: [*:0]const u8 = if (override) |value| value else default_name.ptr;
+    if (override != null) {
+        if (runtime_library.fileProblem(name)) |problem| {
+            library.fail("libpmem could not be loaded from {s}={f} ({s})", .{ override_variable, quoted(std.mem.span(name)), problem });
+            return;
+        }
+    }
     const handle = std.c.dlopen(name, .{ .NOW = true }) orelse {
         const detail: []const u8 = if (std.c.dlerror()) |message| std.mem.span(message) else "dlopen failed";
         if (override != null) {
             library.fail("libpmem could not be loaded from {s}={f} ({f})", .{ override_variable, quoted(std.mem.span(name)), quoted(detail) });
-        } else {
+        } else if (runtime_library.isMissingFile(detail)) {
             library.fail("libpmem (PMDK's libpmem.so.1) is not installed: install the libpmem1 package (Debian/Ubuntu: apt-get install libpmem1), or run `npm run build`, which installs it where apt-get can", .{});
+        } else {
+            // Found but refused (a broken file of that name first on LD_LIBRARY_PATH, no memory to map it): not a missing package.
+            library.fail("libpmem (PMDK's libpmem.so.1) could not be loaded: {f}", .{quoted(detail)});
         }
         return;
     };

@@ -345,7 +345,7 @@ test "a Variable PMEM pool placed without the lock: slots are chosen as blocks a
             try std.testing.expect(table.pinned.isSet(journal.liveSlot(pool, claimed.g).?));
             _ = try pool.free(claimed.g, claimed.id);
             try std.testing.expect(pool.lookup(claimed.g) == null);
-            try std.testing.expectError(error.DoubleFree, journal.claim(pool, claimed.g, claimed.id, "test")); // freed: nothing to claim
+            try std.testing.expectError(error.UseAfterFree, journal.claim(pool, claimed.g, claimed.id, "test")); // freed: nothing to claim
         }
         {
             const pool = try openTestPool(config);
