@@ -276,6 +276,9 @@ export class MemoryPoolManager {
           writeReport(`bun-memory-pool: no leak report for pool '${pool.name}': ${String(err)}\n`);
         }
       }
+      // A Worker's "none" pools end with its thread, a moment later: the core writes their report
+      // there only where this one was not written (terminate() runs no exit listener).
+      if (!Bun.isMainThread) native.threadExitReported();
     });
   }
 
