@@ -13,7 +13,7 @@ import { ABI, CONFIG_FIELDS, encodeName, PoolKind } from "./native";
 import * as native from "./native";
 import { GPUMemoryPool } from "./gpu";
 import { PMEMMemoryPool } from "./pmem";
-import { constructPool, CPUMemoryPool, destroyedHere, destroyPoolObject, onPoolDestroyed, PinnedMemoryPool, poolExists, readableStatsOf, reportLeaksOf, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
+import { constructPool, CPUMemoryPool, damageIn, destroyedHere, destroyPoolObject, onPoolDestroyed, PinnedMemoryPool, poolExists, readableStatsOf, reportLeaksOf, type PoolJSON, type PoolKind as PoolKindName } from "./pool";
 import { watchForShowStats } from "./show_stats";
 import { writeReport } from "./stderr";
 import { bytes, type MemoryStats } from "./stats";
@@ -269,10 +269,16 @@ export class MemoryPoolManager {
         if (!poolExists(pool)) continue;
         try {
           reportLeaksOf(pool, when);
+          // No destroy comes to check the canaries and quarantine: an overrun of a leaked block would go unsaid.
+          const damage = damageIn(pool);
+          if (damage !== undefined) writeReport(`bun-memory-pool: damage found in pool '${pool.name}' (${when}): ${damage.name}: ${damage.message}\n`);
         } catch (err) {
           writeReport(`bun-memory-pool: no leak report for pool '${pool.name}': ${String(err)}\n`);
         }
       }
+      // A Worker's "none" pools end with its thread, a moment later: the core writes their report
+      // there only where this one was not written (terminate() runs no exit listener).
+      if (!Bun.isMainThread) native.threadExitReported();
     });
   }
 

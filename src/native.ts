@@ -43,6 +43,7 @@ const symbols = {
   mp_pool_destroy: { args: [i32], returns: i32 },
   mp_pool_list: { args: [ptr, u32], returns: u32 },
   mp_thread_flush: { args: [], returns: FFIType.void },
+  mp_thread_exit_reported: { args: [], returns: FFIType.void },
   mp_cache_open: { args: [i32], returns: ptr },
   mp_cache_chunk: { args: [i32, u32], returns: ptr },
   mp_cache_ids: { args: [i32], returns: ptr },
@@ -389,6 +390,11 @@ function configRecord(read: (handle: number, record: Float64Array) => number, ha
   const record = new Float64Array(CONFIG_FIELDS.length);
   check(read(handle, record));
   return record;
+}
+
+/** This thread's exit report is written: the core writes none for its "none" pools as the thread ends (it does for a terminated Worker's). */
+export function threadExitReported(): void {
+  lib.mp_thread_exit_reported();
 }
 
 /** Gives the blocks the core caches for this thread (threadLocalCache pools) back to their pools. */

@@ -190,6 +190,8 @@ export let endedIn: (pool: NativePool, offset: number) => void;
 export let destroyPoolObject: (pool: NativePool) => void;
 /** Writes the leak report to stderr where anything is still allocated; returns it. */
 export let reportLeaksOf: (pool: NativePool, when: string) => string | undefined;
+/** What destroy() would find and throw (canaries, quarantine), checked now: for the exit report, where no destroy comes. */
+export let damageIn: (pool: NativePool) => MemoryPoolError | undefined;
 
 /*
  * What the library's own files read of a pool, and the checks they ask of it: module functions
@@ -356,6 +358,7 @@ export abstract class NativePool {
     endedIn = (pool, offset) => pool.#steps.ended(pool, offset);
     destroyPoolObject = (pool) => pool.#destroy();
     reportLeaksOf = (pool, when) => pool.#reportLeaks(when);
+    damageIn = (pool) => pool.#damageBeforeAllEnd();
     handleOf = (pool) => pool.#handle;
     baseOf = (pool) => pool.#base;
     addressSpaceOf = (pool) => pool.#addressSpace;

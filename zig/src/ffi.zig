@@ -14,6 +14,7 @@ const stats_mod = @import("stats.zig");
 const debug_violation = @import("debug/violation.zig");
 const debug_queries = @import("debug/queries.zig");
 const Pool = pool_mod.Pool;
+const thread_end_report = @import("debug/thread_end_report.zig");
 const driver = @import("backend/cuda_driver.zig");
 const device_mod = @import("gpu/device.zig");
 const gpu_copy = @import("gpu/copy.zig");
@@ -112,6 +113,13 @@ export fn mp_pool_destroy(handle: i32) i32 {
 /// mp_cache_flush, since JavaScript keeps their stack's count; a thread's end flushes them too.
 export fn mp_thread_flush() void {
     thread_cache.flushAll();
+}
+
+/// The calling thread's JavaScript wrote the exit report of the leakReport pools it made (a
+/// Worker's process.on("exit")): its "none" pools end with the thread without a second one from
+/// the core, which writes one only for a thread ended without it (terminate()).
+export fn mp_thread_exit_reported() void {
+    thread_end_report.notedByJavaScript();
 }
 
 // ---- JavaScript thread caches (sync/js_cache.zig, src/block_cache.ts) ----

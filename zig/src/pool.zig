@@ -485,6 +485,11 @@ pub const Pool = struct {
         return self.config.thread_safety;
     }
 
+    /// Whether the pool was made with leakReport (acted on in TypeScript; debug/thread_end_report.zig where a Worker's JavaScript cannot).
+    pub inline fn reportsLeaks(self: *const Pool) bool {
+        return self.config.debug.leak_report;
+    }
+
     /// The thread a threadSafety "none" pool belongs to (it made it); null where any thread may use the pool.
     pub fn soleOwner(self: *const Pool) ?std.Thread.Id {
         return if (self.config.thread_safety == .none) self.owner_thread else null;

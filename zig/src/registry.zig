@@ -22,6 +22,7 @@ const thread_exit = @import("sync/thread_exit.zig");
 const thread_cache = @import("sync/thread_cache.zig");
 const js_cache = @import("sync/js_cache.zig");
 const fault_handler = @import("debug/fault_handler.zig");
+const thread_end_report = @import("debug/thread_end_report.zig");
 
 const slot_bits = pool_count.slot_bits;
 pub const pools_max = pool_count.pools_max;
@@ -152,7 +153,10 @@ fn Table(comptime T: type, comptime last_generation: u32) type {
             var destroyed: u32 = 0;
             for (&self.slots, 0..) |*slot, index| {
                 if (slot.owner.load(.monotonic) != thread) continue;
-                if (slot.pool.load(.acquire) == null) continue;
+                const owned = slot.pool.load(.acquire) orelse continue;
+                // Written while the pool is still listed: another thread that sees it gone (hasPool)
+                // knows its report is out, and may end the process without cutting it short.
+                if (T == Pool and thread_end_report.wanted(owned)) thread_end_report.write(owned);
                 const handle = handleOf(index, slot.generation.load(.monotonic));
                 const pool = self.remove(handle, table_key) catch continue; // taken meanwhile: not ours
                 pool.destroy();

@@ -161,12 +161,14 @@ fn freedNote(record: *const guard_mod.Record) []const u8 {
     return if (record.state == .quarantined) ", which was freed" else "";
 }
 
-fn say(buffer: []u8, comptime format: []const u8, args: anytype) void {
+/// Writes `format` with `args` to stderr (as much of it as `buffer` holds); async-signal-safe.
+pub fn say(buffer: []u8, comptime format: []const u8, args: anytype) void {
     const text = std.fmt.bufPrint(buffer, format, args) catch buffer;
     writeAll(text);
 }
 
-fn writeAll(bytes: []const u8) void {
+/// Writes `bytes` to stderr whole, as far as stderr takes them; async-signal-safe.
+pub fn writeAll(bytes: []const u8) void {
     var written: usize = 0;
     while (written < bytes.len) {
         const n = posix.write(posix.STDERR_FILENO, bytes[written..]) catch return;

@@ -35,6 +35,11 @@ pub fn record(violation: Violation) void {
     last = violation;
 }
 
+/// The last violation recorded on this thread (debug/thread_end_report.zig words it).
+pub fn lastViolation() Violation {
+    return last;
+}
+
 pub fn lastField(field: Field) f64 {
     return switch (field) {
         .id => @floatFromInt(last.id),
