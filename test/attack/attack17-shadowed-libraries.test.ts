@@ -36,6 +36,8 @@ test("a broken libcuda.so.1 on LD_LIBRARY_PATH is named with dlopen's reason, no
   const directory = join(scratch, "cuda");
   mkdirSync(directory);
   writeFileSync(join(directory, "libcuda.so.1"), "not a library\n");
+  // The core tries libcuda.so after libcuda.so.1: broken too, or a machine with a driver loads its own libcuda.so.
+  writeFileSync(join(directory, "libcuda.so"), "not a library\n");
   const child: ChildResult = await runBun(attackFixture("attack17-gpu-open-child.ts"), [], { env: { ...process.env, LD_LIBRARY_PATH: directory }, timeout: 10_000 });
   expect({ exitCode: child.exitCode, stderr: child.stderr }).toEqual({ exitCode: 0, stderr: "" });
   expect(JSON.parse(child.stdout)).toEqual({
