@@ -7,7 +7,7 @@ import type { Pointer } from "bun:ffi";
 import { DoubleFreeError, UnsupportedOperationError, UseAfterFreeError, type MemoryPoolError } from "./errors";
 import { allocationLine } from "./inspect";
 import type { HostPool, NativePool } from "./pool";
-import { typedArrayTypeArg } from "./validate";
+import { isByteArray, typedArrayTypeArg } from "./validate";
 import { checkReceivers, foreignHandle } from "./receiver";
 
 export type TypedArrayConstructor =
@@ -91,8 +91,9 @@ export let knownAlive: (allocation: PoolAllocation) => boolean;
  */
 /**
  * @internal the bytes a copy's source holds, proven with no call into the core: an allocation known
- * alive (its size), a Uint8Array or Buffer of this realm (its claimed length, read first, confirmed by
- * two element reads, which nothing can answer but its memory: one at length - 1, none at length); 0
+ * alive (its size), a Uint8Array or Buffer of this realm, as the engine knows it (validate.ts
+ * isByteArray: a DataView's element reads are property reads), its claimed length, read first, confirmed by
+ * two element reads, which nothing can answer but its memory: one at length - 1, none at length; 0
  * for anything else, an empty or detached view, a length that lies.
  */
 export let copySourceLength: (side: unknown) => number;
@@ -258,7 +259,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
       if (isView(side)) {
         const proto: unknown = prototypeOf(side);
         const claimed: unknown = (side as Uint8Array).length;
-        return (proto === byteArrayPrototype || proto === bufferPrototype) && typeof claimed === "number" && (side as Uint8Array)[claimed - 1] !== undefined && (side as Uint8Array)[claimed] === undefined ? claimed : 0;
+        return (proto === byteArrayPrototype || proto === bufferPrototype) && isByteArray(side) && typeof claimed === "number" && (side as Uint8Array)[claimed - 1] !== undefined && (side as Uint8Array)[claimed] === undefined ? claimed : 0;
       }
       if (typeof side !== "object" || side === null || !(#aliveAtEnds in side)) return 0;
       const at = side.#aliveAtEnds;

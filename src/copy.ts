@@ -32,7 +32,7 @@ import { copyHost, HostMemory } from "./native";
 import * as native from "./native";
 import { baseOf, expectOkIn, handleOf, trackedPmemPools, trackedPoolAt, type HostPool } from "./pool";
 import { streamOption, type GPUStream, type StreamOptions } from "./stream";
-import { byteLengthOf, optionsArg } from "./validate";
+import { byteLengthOf, isByteArray, optionsArg } from "./validate";
 
 /**
  * Where bytes live, as far as moving them goes: pageable host memory (CPU pools, JavaScript
@@ -231,7 +231,7 @@ function copyHostSides(dst: CopySide, src: CopySide, bytes: number | undefined, 
  */
 function byteArrayTarget(view: ArrayBufferView, at: number, length: number): Uint8Array | Pointer | undefined {
   const proto: unknown = Object.getPrototypeOf(view);
-  if ((proto !== Uint8Array.prototype && proto !== bufferPrototype) || (view as Uint8Array)[at + length - 1] === undefined) return undefined;
+  if ((proto !== Uint8Array.prototype && proto !== bufferPrototype) || !isByteArray(view) || (view as Uint8Array)[at + length - 1] === undefined) return undefined;
   if (trackedPmemPools !== 0 && viewsPmem(view)) return undefined;
   return at === 0 ? (view as Uint8Array) : addressOf(view as DataView, at);
 }
@@ -244,7 +244,7 @@ const NO_ARGUMENTS: readonly [] = Object.freeze([]) as readonly [];
 /** The bytes a view spans, by the engine (0 once detached): a Uint8Array's or Buffer's by the getter itself, others by byteLengthOf. */
 function viewByteLength(view: ArrayBufferView): number {
   const proto: unknown = Object.getPrototypeOf(view);
-  return proto === Uint8Array.prototype || proto === bufferPrototype ? (apply(typedArrayByteLengthGetter, view, NO_ARGUMENTS) as number) : byteLengthOf(view);
+  return (proto === Uint8Array.prototype || proto === bufferPrototype) && isByteArray(view) ? (apply(typedArrayByteLengthGetter, view, NO_ARGUMENTS) as number) : byteLengthOf(view);
 }
 
 /** Buffer's prototype where there is one: a Buffer is a Uint8Array of its own bytes too. */
