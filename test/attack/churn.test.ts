@@ -42,11 +42,12 @@ describe("three Workers churn on a pool while the main thread acts on it, then d
         }
         // Nothing the main thread does may fail (sharded Variable pools reset under the Workers too),
         // except what a debug pool's reset() must say: a Worker that stamps a block another reset
-        // ended a moment before writes into quarantine or over a newer block's canary, and the next
-        // reset() checks what a free would before it ends every allocation (it resets, then throws).
-        const { BOUNDARY_VIOLATION: damageFound = 0, ...failed } = mine;
+        // ended a moment before writes into quarantine (UseAfterFreeError) or over a newer block's
+        // canary (BoundaryViolationError), and the next reset() checks what a free would before it
+        // ends every allocation (it resets, then throws).
+        const { BOUNDARY_VIOLATION: overruns = 0, USE_AFTER_FREE: writesAfterFree = 0, ...failed } = mine;
         expect(failed).toEqual({});
-        if (!(action === "reset" && "canaries" in config)) expect(damageFound).toBe(0);
+        if (!(action === "reset" && "canaries" in config)) expect({ overruns, writesAfterFree }).toEqual({ overruns: 0, writesAfterFree: 0 });
         if (action === "reset") expect(reports.some((report) => (report.codes.USE_AFTER_FREE ?? 0) > 0)).toBe(true); // the resets reached them
       }, 20_000);
     }
