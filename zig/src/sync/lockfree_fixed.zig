@@ -1328,7 +1328,7 @@ fn expectRunFreed(fixed: *LockFreeFixed, run: Claimed, count: u32) !void {
 
 /// The race tests' other side: `rounds` runs of 2 to 31 blocks (sizes from `seed`) sought, reserved,
 /// claimed (each block noted as the run's in `owners`, a block a thread holds counted in `failures`)
-/// and freed, while SingleBlockChurn threads pop and push.
+/// and freed, while a SingleBlockChurn's threads pop and push.
 fn reserveRunsAmidChurn(fixed: *LockFreeFixed, regions: []const Region, owners: []std.atomic.Value(u32), failures: *std.atomic.Value(u32), rounds: usize, seed: u64) !void {
     assert(regions.len > 0);
     var prng = std.Random.DefaultPrng.init(seed);
@@ -1345,25 +1345,46 @@ fn reserveRunsAmidChurn(fixed: *LockFreeFixed, regions: []const Region, owners: 
     }
 }
 
-/// A thread of the race tests: pops up to 8 blocks, claims each (noting itself its owner in
-/// `owner_of`, counting a block some other thread owns as a failure), frees and pushes them, until `done`.
-fn SingleBlockChurn(comptime blocks: usize) type {
+/// The race tests' churning side: `threads` threads, each popping up to 8 blocks, claiming each
+/// (noting itself its owner in `owners`, counting a block some other thread owns in `failures`),
+/// freeing and pushing them, from start() until finish(). Kept where it is while they run.
+fn SingleBlockChurn(comptime blocks: usize, comptime threads: usize) type {
     return struct {
-        fn run(pool: *LockFreeFixed, owner_of: *[blocks]std.atomic.Value(u32), me: u32, failed: *std.atomic.Value(u32), done: *std.atomic.Value(bool)) void {
+        const Churn = @This();
+        owners: [blocks]std.atomic.Value(u32) = @splat(.init(0)),
+        failures: std.atomic.Value(u32) = .init(0),
+        stop: std.atomic.Value(bool) = .init(false),
+        spawned: [threads]std.Thread = undefined,
+
+        fn start(churn: *Churn, pool: *LockFreeFixed) !void {
+            assert(threads > 0 and !churn.stop.load(.monotonic));
+            for (&churn.spawned, 1..) |*thread, me| thread.* = try std.Thread.spawn(.{}, run, .{ churn, pool, @as(u32, @intCast(me)) });
+        }
+
+        /// Stops and joins the threads; the failures counted, every one of them done.
+        fn finish(churn: *Churn) u32 {
+            assert(!churn.stop.load(.monotonic));
+            churn.stop.store(true, .release);
+            for (churn.spawned) |thread| thread.join();
+            return churn.failures.load(.monotonic);
+        }
+
+        fn run(churn: *Churn, pool: *LockFreeFixed, me: u32) void {
+            assert(me != 0); // 0 is no owner
             var held: [8]u32 = undefined;
-            while (!done.load(.acquire)) {
+            while (!churn.stop.load(.acquire)) {
                 var count: usize = 0;
                 while (count < held.len) : (count += 1) {
                     const number = pool.pop() orelse break;
                     _ = pool.claimAs(number, 1, 1);
-                    if (owner_of[number].swap(me, .acq_rel) != 0) _ = failed.fetchAdd(1, .monotonic);
+                    if (churn.owners[number].swap(me, .acq_rel) != 0) _ = churn.failures.fetchAdd(1, .monotonic);
                     held[count] = number;
                 }
                 for (held[0..count]) |number| {
-                    owner_of[number].store(0, .release);
+                    churn.owners[number].store(0, .release);
                     var freed: u32 = undefined;
                     // A removed region's block (one handed out after its removal) fails here too.
-                    if (pool.markFreed(number, 1, &freed) != .freed) _ = failed.fetchAdd(1, .monotonic);
+                    if (pool.markFreed(number, 1, &freed) != .freed) _ = churn.failures.fetchAdd(1, .monotonic);
                     pool.push(freed);
                 }
             }
@@ -1379,16 +1400,10 @@ test "lock-free fixed: runs reserved and freed while threads pop and push single
     defer fixed.deinit(false);
     const regions = [_]Region{.{ .start = 0, .len = blocks, .committed = true, .live_count = 0 }};
     try fixed.addRegion(regions[0]);
-    var owners: [blocks]std.atomic.Value(u32) = @splat(.init(0));
-    var failures: std.atomic.Value(u32) = .init(0);
-    var stop: std.atomic.Value(bool) = .init(false);
-    const Singles = SingleBlockChurn(blocks);
-    var spawned: [threads]std.Thread = undefined;
-    for (&spawned, 1..) |*thread, me| thread.* = try std.Thread.spawn(.{}, Singles.run, .{ &fixed, &owners, @as(u32, @intCast(me)), &failures, &stop });
-    try reserveRunsAmidChurn(&fixed, &regions, &owners, &failures, rounds, 3);
-    stop.store(true, .release);
-    for (spawned) |thread| thread.join();
-    try std.testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
+    var churn: SingleBlockChurn(blocks, threads) = .{};
+    try churn.start(&fixed);
+    try reserveRunsAmidChurn(&fixed, &regions, &churn.owners, &churn.failures, rounds, 3);
+    try std.testing.expectEqual(@as(u32, 0), churn.finish());
     try expectStackHoldsFirst(&fixed, blocks); // none lost, none twice
 }
 
@@ -1452,12 +1467,8 @@ test "lock-free fixed: threads pop and push while runs are reserved and freed an
     };
     var fixed = try initWithRegions(&both);
     defer fixed.deinit(false);
-    var owners: [2 * half]std.atomic.Value(u32) = @splat(.init(0));
-    var failures: std.atomic.Value(u32) = .init(0);
-    var stop: std.atomic.Value(bool) = .init(false);
-    const Singles = SingleBlockChurn(2 * half);
-    var spawned: [threads]std.Thread = undefined;
-    for (&spawned, 1..) |*thread, me| thread.* = try std.Thread.spawn(.{}, Singles.run, .{ &fixed, &owners, @as(u32, @intCast(me)), &failures, &stop });
+    var churn: SingleBlockChurn(2 * half, threads) = .{};
+    try churn.start(&fixed);
     var prng = std.Random.DefaultPrng.init(5);
     var high_present = true;
     var removals: u32 = 0;
@@ -1469,7 +1480,7 @@ test "lock-free fixed: threads pop and push while runs are reserved and freed an
         const reserved = first != null and fixed.reserveRun(first.?, count);
         const run = if (reserved) fixed.claimRun(first.?, count, count, 7) else undefined;
         if (reserved) for (first.?..first.? + count) |number| {
-            if (owners[number].swap(99, .acq_rel) != 0) _ = failures.fetchAdd(1, .monotonic);
+            if (churn.owners[number].swap(99, .acq_rel) != 0) _ = churn.failures.fetchAdd(1, .monotonic);
         };
         if (high_present) {
             const removed = try fixed.removeRegion(std.testing.allocator, both[1]);
@@ -1483,13 +1494,11 @@ test "lock-free fixed: threads pop and push while runs are reserved and freed an
             high_present = true;
         }
         if (reserved) {
-            for (first.?..first.? + count) |number| owners[number].store(0, .release);
+            for (first.?..first.? + count) |number| churn.owners[number].store(0, .release);
             try expectRunFreed(&fixed, run, count);
         }
     }
-    stop.store(true, .release);
-    for (spawned) |thread| thread.join();
-    try std.testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
+    try std.testing.expectEqual(@as(u32, 0), churn.finish());
     try std.testing.expect(removals > 0);
     if (!high_present) try fixed.addRegion(both[1]);
     try expectStackHoldsFirst(&fixed, 2 * half);
@@ -1608,19 +1617,13 @@ test "lock-free fixed, marks untracked: threads pop and push single blocks and b
         const regions = [_]Region{.{ .start = 0, .len = blocks, .committed = true, .live_count = 0 }};
         var fixed = try initUntracked(&regions, round % 2 == 0);
         defer fixed.deinit(false);
-        var owners: [blocks]std.atomic.Value(u32) = @splat(.init(0));
-        var failures: std.atomic.Value(u32) = .init(0);
-        var stop: std.atomic.Value(bool) = .init(false);
-        const Singles = SingleBlockChurn(blocks);
-        var spawned: [threads]std.Thread = undefined;
-        for (&spawned, 1..) |*thread, me| thread.* = try std.Thread.spawn(.{}, Singles.run, .{ &fixed, &owners, @as(u32, @intCast(me)), &failures, &stop });
+        var churn: SingleBlockChurn(blocks, threads) = .{};
+        try churn.start(&fixed);
         // Let them run untracked a moment (leaving marks `on` on blocks they hold), some rounds not at all.
         if (round % 3 != 0) std.Thread.sleep(std.time.ns_per_us * (50 * round));
         fixed.trackMarks();
-        try reserveRunsAmidChurn(&fixed, &regions, &owners, &failures, 400, round);
-        stop.store(true, .release);
-        for (spawned) |thread| thread.join();
-        try std.testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
+        try reserveRunsAmidChurn(&fixed, &regions, &churn.owners, &churn.failures, 400, round);
+        try std.testing.expectEqual(@as(u32, 0), churn.finish());
         try expectStackHoldsFirst(&fixed, blocks); // none lost, none twice
     }
 }
