@@ -197,40 +197,46 @@ const ELF_MACHINES: Record<string, number> = { x64: 62, arm64: 183 };
  * read there kills the process with SIGBUS. Never throws.
  */
 export function coreFileProblem(path: string, cpu: string = process.arch, unreadable: "say" | "leave to dlopen" = "say"): string | undefined {
-  let header = new Uint8Array(ELF64_HEADER_BYTES);
-  let read: number;
+  let header: Uint8Array;
   let fileBytes: number;
   let programHeaders: Uint8Array | undefined;
   try {
     const stat = statSync(path);
     if (stat.isDirectory()) return "it is a directory: name the library file in it";
+    // The bytes at an offset, as many as the file holds there.
+    let bytesAt: (offset: number, bytes: number) => Uint8Array;
+    let done = () => {};
     if (isEmbedded(path)) {
       // A compiled executable's files can be read whole, not opened (openSync: ENOENT); they are small.
       const whole = readFileSync(path);
       fileBytes = whole.length;
-      header = whole.subarray(0, header.length);
-      read = header.length;
-      const layout = read === ELF64_HEADER_BYTES ? programHeaderLayout(header) : undefined;
-      if (layout !== undefined && layout.offset + layout.bytes <= fileBytes) programHeaders = whole.subarray(layout.offset, layout.offset + layout.bytes);
+      bytesAt = (offset, bytes) => whole.subarray(offset, offset + bytes);
     } else {
       // Opening a FIFO or a device blocks or reads without end: only a regular file can be a library.
       if (!stat.isFile()) return "it is not a regular file (a FIFO, socket or device): name the library file";
       fileBytes = stat.size;
       const fd = openSync(path, "r");
-      try {
-        read = readSync(fd, header, 0, header.length, 0);
-        const layout = read === header.length ? programHeaderLayout(header) : undefined;
-        if (layout !== undefined && layout.offset + layout.bytes <= fileBytes) {
-          programHeaders = new Uint8Array(layout.bytes);
-          readSync(fd, programHeaders, 0, layout.bytes, layout.offset);
-        }
-      } finally {
-        closeSync(fd);
+      done = () => closeSync(fd);
+      bytesAt = (offset, bytes) => {
+        const read = new Uint8Array(bytes);
+        return read.subarray(0, readSync(fd, read, 0, bytes, offset));
+      };
+    }
+    try {
+      header = bytesAt(0, ELF64_HEADER_BYTES);
+      const layout = header.length === ELF64_HEADER_BYTES ? programHeaderLayout(header) : undefined;
+      // Headers past the file's end (or past where it ends now, shrunk since its size was read) are left unread.
+      if (layout !== undefined && layout.offset + layout.bytes <= fileBytes) {
+        const named = bytesAt(layout.offset, layout.bytes);
+        if (named.length === layout.bytes) programHeaders = named;
       }
+    } finally {
+      done();
     }
   } catch (err) {
     return unreadable === "say" ? `it cannot be read (${(err as { code?: string }).code ?? "unknown error"})` : undefined;
   }
+  const read = header.length;
   if (read < 20 || header[0] !== 0x7f || header[1] !== 0x45 || header[2] !== 0x4c || header[3] !== 0x46) {
     return read === 0 ? "it is empty" : "it is not a shared library (no ELF header)";
   }
