@@ -208,7 +208,7 @@ function copyIntoByteArray(dst: ArrayBufferView, src: CopySide, bytes: number | 
  */
 function copyHostSides(dst: CopySide, src: CopySide, bytes: number | undefined, at: number): number {
   const srcIsView = ArrayBuffer.isView(src);
-  let length = srcIsView ? viewByteLength(src) : copySourceLength(src);
+  let length = srcIsView ? byteLengthOf(src) : copySourceLength(src);
   if (length === 0 && !srcIsView && provenAliveByView(src)) length = copySourceLength(src);
   if (length === 0 || (bytes !== undefined && bytes !== length)) return 0;
   let to: Uint8Array | Pointer | undefined;
@@ -234,17 +234,6 @@ function byteArrayTarget(view: ArrayBufferView, at: number, length: number): Uin
   if ((proto !== Uint8Array.prototype && proto !== bufferPrototype) || !isByteArray(view) || (view as Uint8Array)[at + length - 1] === undefined) return undefined;
   if (trackedPmemPools !== 0 && viewsPmem(view)) return undefined;
   return at === 0 ? (view as Uint8Array) : addressOf(view as DataView, at);
-}
-
-/** The engine's byteLength getter of typed arrays and Reflect.apply, taken once: what a caller patches later answers nothing. */
-const typedArrayByteLengthGetter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteLength")!.get!;
-const apply = Reflect.apply;
-const NO_ARGUMENTS: readonly [] = Object.freeze([]) as readonly [];
-
-/** The bytes a view spans, by the engine (0 once detached): a Uint8Array's or Buffer's by the getter itself, others by byteLengthOf. */
-function viewByteLength(view: ArrayBufferView): number {
-  const proto: unknown = Object.getPrototypeOf(view);
-  return (proto === Uint8Array.prototype || proto === bufferPrototype) && isByteArray(view) ? (apply(typedArrayByteLengthGetter, view, NO_ARGUMENTS) as number) : byteLengthOf(view);
 }
 
 /** Buffer's prototype where there is one: a Buffer is a Uint8Array of its own bytes too. */
