@@ -7,7 +7,7 @@ import type { Pointer } from "bun:ffi";
 import { DoubleFreeError, UnsupportedOperationError, UseAfterFreeError, type MemoryPoolError } from "./errors";
 import { allocationLine } from "./inspect";
 import type { HostPool, NativePool } from "./pool";
-import { isByteArray, typedArrayTypeArg } from "./validate";
+import { bufferPrototype, isByteArray, typedArrayTypeArg } from "./validate";
 import { checkReceivers, foreignHandle } from "./receiver";
 
 export type TypedArrayConstructor =
@@ -43,8 +43,6 @@ export const MADE_BY_POOL: unique symbol = Symbol("made by a pool");
 const isView = ArrayBuffer.isView;
 const prototypeOf = Object.getPrototypeOf;
 const byteArrayPrototype: object = Uint8Array.prototype;
-/** Buffer's prototype where there is one: a Buffer is a Uint8Array of its own bytes too. */
-const bufferPrototype: object = typeof Buffer === "function" ? Buffer.prototype : Uint8Array.prototype;
 
 /*
  * Whether a value is a handle a pool made. `instanceof` tests only the prototype, which any object

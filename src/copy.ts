@@ -32,7 +32,7 @@ import { copyHost, HostMemory } from "./native";
 import * as native from "./native";
 import { baseOf, expectOkIn, handleOf, trackedPmemPools, trackedPoolAt, type HostPool } from "./pool";
 import { streamOption, type GPUStream, type StreamOptions } from "./stream";
-import { byteLengthOf, isByteArray, optionsArg } from "./validate";
+import { bufferPrototype, byteLengthOf, isByteArray, optionsArg } from "./validate";
 
 /**
  * Where bytes live, as far as moving them goes: pageable host memory (CPU pools, JavaScript
@@ -236,8 +236,6 @@ function byteArrayTarget(view: ArrayBufferView, at: number, length: number): Uin
   return at === 0 ? (view as Uint8Array) : addressOf(view as DataView, at);
 }
 
-/** Buffer's prototype where there is one: a Buffer is a Uint8Array of its own bytes too. */
-const bufferPrototype: object = typeof Buffer === "function" ? Buffer.prototype : Uint8Array.prototype;
 
 /** Whether a view lies in a PMEM pool's memory (whose writes must be persisted). */
 function viewsPmem(view: ArrayBufferView): boolean {

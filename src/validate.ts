@@ -38,6 +38,9 @@ export function sizeArg(value: unknown): number {
  */
 export const isByteArray: (value: unknown) => boolean = types.isUint8Array;
 
+/** Buffer's prototype where there is one (a Buffer is a Uint8Array of its own bytes too), else Uint8Array's. */
+export const bufferPrototype: object = typeof Buffer === "function" ? Buffer.prototype : Uint8Array.prototype;
+
 // The engine's own byteLength getters, taken when this module loads: a call that hands a view's
 // address to native code must know how many bytes the view really spans.
 const typedArrayByteLengthGetter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteLength")!.get!;
