@@ -101,8 +101,8 @@ export class GPUMemoryPool extends NativePool {
       // The leak report is the base class's, from getLeaks.
       beforeAllEnd: (pool) => pool.#gpuDebug!.checkAll(),
       // reset and destroy: the ended allocations' records go with them (else leaks and checks read them).
-      endedAll: (pool) => pool.#gpuDebug!.forgetAll(),
-      afterDestroy: (pool) => pool.#gpuDebug!.forgetAll(),
+      endedAll: (pool, destroyed) => pool.#gpuDebug!.forgetAll(destroyed),
+      afterDestroy: (pool) => pool.#gpuDebug!.forgetAll(true),
     };
   }
 

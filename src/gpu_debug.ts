@@ -150,7 +150,12 @@ export class GPUDebug {
     return this.#history.events();
   }
 
-  forgetAll(): void {
+  /** Every allocation is gone at once: a reset frees each one, and the history says so (see DebugTracker.forgetAll). */
+  forgetAll(destroyed: boolean): void {
+    if (!destroyed && this.config.trackHistory) {
+      const trace = captureStack();
+      for (const record of this.#records.values()) this.#history.record("free", record.id, record.ptr, record.size, trace);
+    }
     this.#records.clear();
   }
 

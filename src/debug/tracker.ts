@@ -203,8 +203,13 @@ export class DebugTracker {
     this.#records.delete(offset);
     if (this.#leakReport) this.watch?.registry.unregister(record);
     const freeTrace = this.#trackHistory ? captureStack() : undefined;
-    if (this.#trackHistory) this.history.record("free", record.id, record.ptr, record.size, freeTrace);
     if (freeTrace !== undefined && record.guarded) this.#passStackDown(offset, freeTrace, StackKind.free);
+    this.#rememberFree(offset, record, freeTrace);
+  }
+
+  /** A free of `record`'s allocation, in the history and among the recent frees. */
+  #rememberFree(offset: number, record: AllocationRecord, freeTrace: StackTrace | undefined): void {
+    if (this.#trackHistory) this.history.record("free", record.id, record.ptr, record.size, freeTrace);
     this.#freed.add({ offset, id: record.id, ptr: record.ptr, size: record.size, trace: record.trace, freeTrace });
   }
 
@@ -231,10 +236,16 @@ export class DebugTracker {
     return buffer instanceof ArrayBuffer ? this.#detached.get(buffer) : undefined;
   }
 
-  /** Every allocation is gone at once (reset or destroy; the pool detached the views). */
+  /**
+   * Every allocation is gone at once (reset or destroy; the pool detached the views). A reset frees
+   * each one, so each is remembered as freed, by the reset's stack: a history replayed (as
+   * renderTimeline does) ends with what is live, not with everything that was live before a reset.
+   */
   forgetAll(destroyed: boolean): void {
-    for (const record of this.#records.values()) {
+    const freeTrace = !destroyed && this.#trackHistory ? captureStack() : undefined;
+    for (const [offset, record] of this.#records) {
       if (this.#leakReport) this.watch?.registry.unregister(record);
+      if (!destroyed) this.#rememberFree(offset, record, freeTrace);
     }
     this.#records.clear();
     if (destroyed) this.#destroyed = true;
