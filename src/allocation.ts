@@ -159,15 +159,19 @@ let recordKnownAlive: (allocation: PoolAllocation) => boolean;
  */
 type ExactBuffer = (pool: HostPool, offset: number, size: number, id: number) => ArrayBuffer;
 type WindowView = (pool: HostPool, offset: number, size: number, id: number) => Uint8Array<ArrayBuffer>;
+/** A view over an allocation's exact buffer was handed out: the pool's leak watch follows it as it follows the handle. */
+type ViewMade = (allocation: Allocation, view: ArrayBufferView) => void;
 // Written once, with no initial value, as the accessors above: JSC then calls them as constants.
 // (Allocations come only from pools, so pool.ts has provided them before any is made.)
 let exactBufferOf: ExactBuffer;
 let windowViewOf: WindowView;
+let viewMadeIn: ViewMade;
 /** @internal pool.ts's HostPool, as it loads: its views of its blocks (the first call only; any later one throws). */
-export function provideHostViews(exactBuffer: ExactBuffer, windowView: WindowView): void {
+export function provideHostViews(exactBuffer: ExactBuffer, windowView: WindowView, viewMade: ViewMade): void {
   if (exactBufferOf !== undefined) throw new UnsupportedOperationError("the host pools' views are provided once");
   exactBufferOf = exactBuffer;
   windowViewOf = windowView;
+  viewMadeIn = viewMade;
 }
 
 /** A handle's free of allocation `id` at granule `offset` in `pool` (pool.ts's releaseIn: no member of the pool a caller could reach). */
@@ -446,7 +450,13 @@ export class Allocation extends PoolAllocation<HostPool> {
     const cached = this.#bytes;
     // A view the caller detached by transferring its buffer away is replaced (size is never 0).
     if (cached !== undefined && cached.byteLength !== 0) return cached;
-    return (this.#bytes = new Uint8Array(this.#exactBuffer()));
+    return (this.#bytes = this.#madeView(new Uint8Array(this.#exactBuffer())));
+  }
+
+  /** `view`, made over the exact buffer, told to the pool: a view kept keeps the allocation reachable, as its handle does (leakReport). */
+  #madeView<V extends ArrayBufferView>(view: V): V {
+    viewMadeIn(this, view);
+    return view;
   }
 
   /** The buffer over exactly this allocation, from the fields the pool gave it (a caller's own `size` property must not make a longer one). */
@@ -459,7 +469,7 @@ export class Allocation extends PoolAllocation<HostPool> {
     if (!(typeof this === "object" && this !== null && #bytes in this)) throw foreignAllocation("allocation.as", this);
     assertLive(this, "view");
     const checked = typedArrayTypeArg("as", type);
-    return new checked(this.#exactBuffer(), 0, Math.floor(sizeOfAllocation(this) / checked.BYTES_PER_ELEMENT)) as InstanceType<T>;
+    return this.#madeView(new checked(this.#exactBuffer(), 0, Math.floor(sizeOfAllocation(this) / checked.BYTES_PER_ELEMENT)) as InstanceType<T>);
   }
 
   /**

@@ -1013,6 +1013,10 @@ export abstract class HostPool extends NativePool {
     provideHostViews(
       (pool, offset, size, id) => pool.#exactBuffer(offset, size, id),
       (pool, offset, size, id) => pool.#windowView(offset, size, id),
+      (allocation, view) => {
+        const pool = poolOfAllocation(allocation);
+        if (tracksAllocations(pool)) debugOf(pool)!.viewMade(offsetOfAllocation(allocation), idOfAllocation(allocation), view);
+      },
     );
   }
 

@@ -14,7 +14,7 @@ export interface LeakInfo {
   age: number | undefined;
   /** Where it was allocated (trackHistory). */
   stack: string | undefined;
-  /** Its Allocation object was garbage-collected while the memory was live: nothing can free it through the handle. */
+  /** Its Allocation objects and the views they handed out were garbage-collected while the memory was live: nothing of them can free it. */
   collected: boolean;
 }
 

@@ -30,8 +30,9 @@ interface AllocationRecord {
   /** Its Allocation object was garbage-collected while the memory was live. */
   collected: boolean;
   /**
-   * How many Allocation objects of this thread for it the leak watch follows (pool.allocate made
-   * one; pool.fromPointer makes more): it is lost only once the last of them is collected.
+   * How many objects of this thread that free it the leak watch follows: Allocation objects
+   * (pool.allocate made one; pool.fromPointer makes more) and the views they handed out. It is
+   * lost only once the last of them is collected.
    */
   handles: number;
 }
@@ -160,11 +161,21 @@ export class DebugTracker {
     if (allocation !== undefined) this.#watch(record, allocation, offset);
   }
 
-  /** With leakReport, the leak watch follows `allocation`, one more handle of `record`'s allocation. */
-  #watch(record: AllocationRecord, allocation: Allocation, offset: number): void {
+  /** With leakReport, the leak watch follows `allocation` (a handle, or a view handed out), one more handle of `record`'s allocation. */
+  #watch(record: AllocationRecord, allocation: Allocation | ArrayBufferView, offset: number): void {
     if (!this.#leakReport || this.watch === undefined) return;
     this.watch.registry.register(allocation, { tracker: this, offset, id: record.id }, record);
     record.handles++;
+  }
+
+  /**
+   * A view over exactly the allocation at `offset` was handed out (`bytes`, `as`, the helpers'
+   * arrays): where a handle of it is followed, the view is followed too, since deallocate(view)
+   * frees it as well. (Only the views handed out: a subarray of one, kept alone, frees nothing.)
+   */
+  viewMade(offset: number, id: number, view: ArrayBufferView): void {
+    const record = this.#records.get(offset);
+    if (record !== undefined && record.id === id && record.handles > 0) this.#watch(record, view, offset);
   }
 
   /** The core keeps a guarded allocation's stacks, so its fault report can name them as the process dies. */
@@ -321,6 +332,6 @@ export class DebugTracker {
     const what = `${describeAllocation(id, record.size, record.ptr, this.poolName)} was garbage-collected while still allocated`;
     this.history.record("leak", id, record.ptr, record.size, undefined, what);
     const stack = formatStack(record.trace);
-    writeReport(`bun-memory-pool: leak: ${what}; it can no longer be freed through its handle.\n${stack === undefined ? "  (allocation stack not recorded: turn on trackHistory)" : `  allocated at:\n${stack}`}\n`);
+    writeReport(`bun-memory-pool: leak: ${what}; it can no longer be freed through a handle or a view of it.\n${stack === undefined ? "  (allocation stack not recorded: turn on trackHistory)" : `  allocated at:\n${stack}`}\n`);
   }
 }
