@@ -150,11 +150,12 @@ export class GPUDebug {
     return this.#history.events();
   }
 
-  /** Every allocation is gone at once: a reset frees each one, and the history says so (see DebugTracker.forgetAll). */
+  /** Every allocation is gone at once: a reset frees each one, and the history says so, newest first (see DebugTracker.forgetAll). */
   forgetAll(destroyed: boolean): void {
     if (!destroyed && this.config.trackHistory) {
       const trace = captureStack();
-      for (const record of this.#records.values()) this.#history.record("free", record.id, record.ptr, record.size, trace);
+      const records = [...this.#records.values()];
+      for (let i = records.length - 1; i >= 0; i--) this.#history.record("free", records[i]!.id, records[i]!.ptr, records[i]!.size, trace);
     }
     this.#records.clear();
   }

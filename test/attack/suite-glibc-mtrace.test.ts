@@ -22,7 +22,8 @@
  * (and renderTimeline) went on counting every allocation live before the reset, so "memory not
  * freed" named blocks the pool had freed, and the timeline stacked later allocations on top of
  * them, its peak the sum of both. A reset now logs a free for each allocation this thread's log
- * knows, in the order they were made, with the reset's stack (src/debug/tracker.ts forgetAll; GPU
+ * knows, newest first (a free of the top band each: oldest first made renderTimeline's steps
+ * grow as the square, past what it draws at 1000 allocations), with the reset's stack (src/debug/tracker.ts forgetAll; GPU
  * pools' log in src/gpu_debug.ts likewise, checked by the GPU case below where a GPU answers).
  * Differs by design: the log is each thread's own (README "Debug switches and the cache"), so a block
  * another Worker frees is not in it; destroy() logs no frees (the pool, and its log's use, end there).
@@ -159,7 +160,7 @@ function checkLog(p: Pool, maxSize: number, windows: boolean): void {
   expect(p.getLeaks()).toEqual([]);
   const resetFrees = p.getHistory().slice(-held.length);
   expect(resetFrees.every((e) => e.kind === "free")).toBe(true);
-  expect(resetFrees.map((e) => e.id)).toEqual(fromLog.map((l) => l.id)); // in the order they were made
+  expect(resetFrees.map((e) => e.id)).toEqual(fromLog.map((l) => l.id).reverse()); // newest first
 
   // A smaller workload after the reset: the timeline's peak is still the one before it.
   const small = workload(p, 11, 40, maxSize, windows);
@@ -210,6 +211,15 @@ test("a ring of historySize events is the last events of the whole log", () => {
   }
 });
 
+test("a reset of a full ring's allocations still draws: its frees unwind the timeline's stack from the top", () => {
+  const p = pool("mtrace-reset-draws", { trackHistory: true, historySize: 2000 });
+  const live = Array.from({ length: 999 }, (_, i) => p.allocate(16 + (i % 7) * 16));
+  p.reset();
+  const page = renderTimeline(p);
+  expect(page).toContain(`data-bytes="${live.reduce((sum, a) => sum + a.size, 0)}"`);
+  expect(replay(p.getHistory()).live.size).toBe(0);
+});
+
 test("failed calls log nothing, and without trackHistory only violations are logged", () => {
   const p = pool("mtrace-failures", { trackHistory: true, initialSize: 64 * 1024, growth: 0, canaries: true });
   const a = p.allocate(30_000);
@@ -244,7 +254,7 @@ describe.skipIf(noGPU !== undefined)("GPU pools' history", () => {
       const log = replay(gpu.getHistory());
       expect(log.faults).toEqual([]);
       expect([...log.live.values()].map((e) => e.size)).toEqual([10]);
-      expect(gpu.getHistory().slice(-4, -1).map((e) => `${e.kind} #${e.id}`)).toEqual(made.map((a) => `free #${a.id}`));
+      expect(gpu.getHistory().slice(-4, -1).map((e) => `${e.kind} #${e.id}`)).toEqual(made.map((a) => `free #${a.id}`).reverse());
       expect(log.peak).toBe(2400);
     } finally {
       manager.destroyPool(name);
