@@ -136,7 +136,7 @@ pub const Pool = struct {
         errdefer gpa.free(owned_name);
         const least_bytes = reservation.least_bytes;
         var arena = Arena.initShrinking(gpa, backend, reserve_bytes, least_bytes) orelse
-            return status.fail(error.OutOfMemory, "could not reserve {d} bytes of {s} address space: the pools of this process hold all the address space they may (96 TiB), or the OS refused; give pools a maxSize, or destroy some", .{ least_bytes, @tagName(config.kind) });
+            return status.fail(error.OutOfMemory, "could not reserve {d} bytes of {s} address space: the pools of this process hold all the address space they may (96 TiB, or three quarters of its limit, ulimit -v), or the OS refused; give pools a maxSize, or destroy some", .{ least_bytes, @tagName(config.kind) });
         // The reservation is maxSize rounded up to the commit unit: regions commit whole units, but
         // hand out no byte past maxSize (a pool never holds more than its maxSize).
         if (config.max_size != 0 and backend.mappedBytes() == null) arena.limitUsable(@min(config.max_size, arena.reserved_bytes));

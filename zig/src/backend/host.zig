@@ -4,6 +4,7 @@
 const std = @import("std");
 const posix = std.posix;
 const assert = std.debug.assert;
+const address_limit = @import("address_limit.zig");
 
 pub const page_bytes = std.heap.page_size_min;
 
@@ -17,6 +18,7 @@ pub fn reserveAligned(len: u64, alignment: u64) ?u64 {
     assert(len > 0 and len % page_bytes == 0);
     assert(std.math.isPowerOfTwo(alignment) and alignment >= page_bytes);
     const slack = alignment - page_bytes;
+    if (!address_limit.roomFor(len + slack)) return null; // under `ulimit -v`: a quarter stays for the rest of the process
     // Readable from the start, as decommitted pages stay (see decommit): a JavaScript window view's
     // buffer spans past the committed memory (twice what its views reach), and whatever reads the
     // whole buffer (structuredClone, postMessage, buffer.slice()) faulted on a PROT_NONE page.

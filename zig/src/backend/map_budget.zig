@@ -66,7 +66,8 @@ fn mappingsInUse() ?u64 {
     }
 }
 
-fn readStart(path: [*:0]const u8, buffer: []u8) ?[]const u8 {
+/// The first bytes of a file (of /proc: one read gives what a small one holds), or null where it cannot be read.
+pub fn readStart(path: [*:0]const u8, buffer: []u8) ?[]const u8 {
     assert(buffer.len > 0);
     const fd = std.posix.openZ(path, .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0) catch return null;
     defer std.posix.close(fd);

@@ -1,0 +1,40 @@
+/**
+ * Allocators under an address-space limit (`ulimit -v`, RLIMIT_AS, which batch schedulers and some
+ * containers set): compiler-rt's asan/TestCases/Linux/rlimit_mmap_test.cpp (an mmap refused under
+ * RLIMIT_AS is reported as such, not a crash elsewhere) and glibc's allocation-failure tests
+ * (malloc/tst-malloc-thread-fail: allocation fails cleanly, and the rest of the program carries on),
+ * read and retold for this library's reservations: a pool without maxSize reserves 64 GiB of address
+ * space, or where the OS refuses, the largest power of two below that fits. In child processes
+ * started under limits of 12, 30 and 80 GB: default pools are made until one is refused (16 at
+ * most); each one made serves a block and is writable, the refusal is an OutOfMemoryError that says
+ * the limit may be why; the last pool grows until its reservation is full, refused as an
+ * OutOfMemoryError and counted; then the JavaScript heap gets what a program needs (256 arrays of
+ * 1 MiB, a 256 MiB ArrayBuffer) and a Worker starts.
+ * Found: the shrinking reservation took all the address space the limit left: under 80 GB, six
+ * default pools held all of it, and the next `new Uint8Array(1 << 20)` threw "RangeError: Out of
+ * memory" (or Bun aborted the process, "panic: abort() called"). A host reservation now keeps a
+ * quarter of the limit for the rest of the process (zig/src/backend/address_limit.zig), as
+ * process_reserve_max keeps a quarter of the 128 TiB where no limit is set.
+ * Differs by design: ASan's test dies with its report; here a refusal is a typed error and the
+ * process goes on. The limits are address space, not memory: nothing here touches more than 600 MiB.
+ */
+import { expect, test } from "bun:test";
+import { attackFixture, runCommand } from "../support/child";
+
+const GB = 1_000_000; // ulimit -v counts KiB
+
+for (const limit of [12, 30, 80]) {
+  test(`under ulimit -v ${limit} GB: pools are made or refused with a typed error, and the program keeps the room it needs`, async () => {
+    const run = await runCommand(["sh", "-c", `ulimit -v ${limit * GB} && exec "$0" "$1"`, process.execPath, attackFixture("suite-rlimit-as-child.ts")], { timeout: 60_000 });
+    expect(run.stderr).toBe("");
+    expect(run.exitCode).toBe(0);
+    const out = JSON.parse(run.stdout) as { made: { name: string; addressSpace: number }[]; refused: string; grownTo: number; failedAllocations: number; arrays: number; buffer: number; fromWorker: string };
+    expect(out.made.length).toBeGreaterThan(0);
+    const reserved = out.made.reduce((sum, pool) => sum + pool.addressSpace, 0);
+    expect(reserved).toBeLessThanOrEqual((limit * GB * 1024 * 3) / 4);
+    if (out.refused !== "") expect(out.refused).toContain("ulimit -v");
+    expect(out.grownTo).toBeGreaterThan(0);
+    expect(out.failedAllocations).toBe(1);
+    expect({ arrays: out.arrays, buffer: out.buffer, fromWorker: out.fromWorker }).toEqual({ arrays: 256, buffer: 256 << 20, fromWorker: "worker ran" });
+  });
+}
