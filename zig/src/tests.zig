@@ -7,6 +7,7 @@ test {
     _ = @import("backend/runtime_library.zig");
     _ = @import("backend/map_budget.zig");
     _ = @import("backend/address_limit.zig");
+    _ = @import("backend/descriptor_limit.zig");
     _ = @import("arena.zig");
     _ = @import("unfilled.zig");
     _ = @import("strategy/offset_map.zig");

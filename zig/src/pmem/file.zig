@@ -13,6 +13,7 @@ const format = @import("format.zig");
 const libpmem = @import("libpmem.zig");
 const crash_points = @import("crash_points.zig");
 const truncation = @import("truncation.zig");
+const descriptor_limit = @import("../backend/descriptor_limit.zig");
 
 extern "c" fn posix_fallocate(fd: c.fd_t, offset: c.off_t, len: c.off_t) c_int;
 extern "c" fn strerror(errnum: c_int) [*:0]const u8;
@@ -123,6 +124,12 @@ pub const Opened = struct { mapped: Mapped, created: bool };
 /// Opens the pool file at `path`, or creates it from `header` (a planned new file) where none exists;
 /// `header` is null where the configuration is too small to plan one.
 pub fn openOrCreate(path: [:0]const u8, header: ?*const format.Header, failure: *Failure) ?Opened {
+    // The pool keeps its file's descriptor while it lives (its lock): never the runtime's last ones.
+    var descriptors: descriptor_limit.Count = undefined;
+    if (!descriptor_limit.roomForOne(&descriptors)) {
+        failure.* = fileFailure("cannot open '{s}': the process holds {d} file descriptors of its limit of {d} (ulimit -n), and each open PMEM pool keeps one; a quarter of the limit stays for the rest of the process: raise the limit, or destroy some pools", .{ path, descriptors.open, descriptors.limit });
+        return null;
+    }
     // Two rounds at most: a file another process links between our open and our create is opened.
     for (0..2) |_| {
         const fd = c.open(path, .{ .ACCMODE = .RDWR, .CLOEXEC = true });

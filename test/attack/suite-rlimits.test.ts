@@ -15,17 +15,33 @@
  * memory" (or Bun aborted the process, "panic: abort() called"). A host reservation now keeps a
  * quarter of the limit for the rest of the process (zig/src/backend/address_limit.zig), as
  * process_reserve_max keeps a quarter of the 128 TiB where no limit is set.
+ * The same under `ulimit -n` (RLIMIT_NOFILE) with PMEM pools, each of which keeps its file's
+ * descriptor open (its lock), where libpmem loads: pools are opened until one is refused, a
+ * PMEMFileError naming the limit; then the program opens a file and starts a Worker.
+ * Found: nothing kept descriptors back, so under `ulimit -n 64` the 49th pool took the last one
+ * the runtime had: the next file the program opened threw EMFILE, and starting a Worker made Bun
+ * exit ("bun ran out of file descriptors"). Opening a pool file now keeps a quarter of the limit
+ * (zig/src/backend/descriptor_limit.zig, asked by zig/src/pmem/file.zig openOrCreate).
  * Differs by design: ASan's test dies with its report; here a refusal is a typed error and the
  * process goes on. The limits are address space, not memory: nothing here touches more than 600 MiB.
  */
-import { expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { pmemUnavailableReason } from "../../src/native";
+import { poolDirectory } from "../pmem/helpers";
 import { attackFixture, runCommand } from "../support/child";
+
+const noPmem = pmemUnavailableReason();
+if (noPmem !== undefined) console.log(`[suite-rlimits] the ulimit -n case is skipped: ${noPmem}`);
+const folder = mkdtempSync(join(poolDirectory, "memory-pool-rlimits-"));
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
 const GB = 1_000_000; // ulimit -v counts KiB
 
 for (const limit of [12, 30, 80]) {
   test(`under ulimit -v ${limit} GB: pools are made or refused with a typed error, and the program keeps the room it needs`, async () => {
-    const run = await runCommand(["sh", "-c", `ulimit -v ${limit * GB} && exec "$0" "$1"`, process.execPath, attackFixture("suite-rlimit-as-child.ts")], { timeout: 60_000 });
+    const run = await runCommand(["sh", "-c", `ulimit -v ${limit * GB} && exec "$0" "$1"`, process.execPath, attackFixture("suite-rlimits-as-child.ts")], { timeout: 60_000 });
     expect(run.stderr).toBe("");
     expect(run.exitCode).toBe(0);
     const out = JSON.parse(run.stdout) as { made: { name: string; addressSpace: number }[]; refused: string; grownTo: number; failedAllocations: number; arrays: number; buffer: number; fromWorker: string };
@@ -36,5 +52,20 @@ for (const limit of [12, 30, 80]) {
     expect(out.grownTo).toBeGreaterThan(0);
     expect(out.failedAllocations).toBe(1);
     expect({ arrays: out.arrays, buffer: out.buffer, fromWorker: out.fromWorker }).toEqual({ arrays: 256, buffer: 256 << 20, fromWorker: "worker ran" });
+  });
+}
+
+for (const limit of [40, 64]) {
+  test.skipIf(noPmem !== undefined)(`under ulimit -n ${limit}: PMEM pools are opened or refused with a typed error, and the program keeps descriptors to run`, async () => {
+    const env = { ...process.env, PMEM_IS_PMEM_FORCE: "1" };
+    const run = await runCommand(["sh", "-c", `ulimit -n ${limit} && exec "$0" "$1" "$2"`, process.execPath, attackFixture("suite-rlimits-nofile-child.ts"), folder], { env, timeout: 60_000 });
+    expect(run.stderr).toBe("");
+    expect(run.exitCode).toBe(0);
+    const out = JSON.parse(run.stdout) as { made: number; refused: string; fromWorker: string };
+    expect(out.made).toBeGreaterThan(0);
+    expect(out.made).toBeLessThan(limit);
+    expect(out.refused).toMatch(new RegExp(`file descriptors of its limit of ${limit} \\(ulimit -n\\)`));
+    expect(out.fromWorker).toBe("worker ran");
+    expect(readdirSync(folder)).toEqual([]);
   });
 }
