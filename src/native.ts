@@ -54,6 +54,7 @@ const symbols = {
   mp_bins_alloc: { args: [i32, f64, f64], returns: u32 },
   mp_bins_flush: { args: [i32, ptr], returns: i32 },
   mp_pool_base: { args: [i32], returns: ptr },
+  mp_pool_end_count: { args: [i32], returns: ptr },
   mp_pool_address_space: { args: [i32], returns: f64 },
   mp_pool_config: { args: [i32, ptr], returns: i32 },
   mp_pool_name: { args: [i32, ptr, u32], returns: i32 },
@@ -411,6 +412,13 @@ export function flushThreadCaches(): void {
 /** The address of the pool's arena (a device address for GPU pools). */
 export function poolBase(handle: number): number {
   return Number(lib.mp_pool_base(handle));
+}
+/**
+ * The address of the word (one f64) every copy of the library in this thread counts the pool's
+ * ends on (zig/src/end_counts.zig); 0 where the handle names no pool.
+ */
+export function poolEndCount(handle: number): number {
+  return Number(lib.mp_pool_end_count(handle));
 }
 /** Bytes of address space the arena spans; a negative status where the pool is gone. */
 export function poolAddressSpace(handle: number): number {

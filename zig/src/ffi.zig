@@ -26,6 +26,7 @@ const thread_cache = @import("sync/thread_cache.zig");
 const js_cache = @import("sync/js_cache.zig");
 const js_bins = @import("sync/js_bins.zig");
 const nvtx = @import("gpu/nvtx.zig");
+const end_counts = @import("end_counts.zig");
 
 
 fn failName() status.Error {
@@ -233,6 +234,13 @@ export fn mp_pool_base(handle: i32) usize {
     const pool = registry.enter(handle, .primary) orelse return 0;
     pool.noteViewer();
     return @intCast(pool.base());
+}
+
+/// The address of the word JavaScript counts the pool's ends on (end_counts.zig), or 0 where the
+/// handle names no pool.
+export fn mp_pool_end_count(handle: i32) usize {
+    const slot = registry.slotOf(handle) orelse return 0;
+    return end_counts.address(slot);
 }
 
 export fn mp_pool_kind(handle: i32) i32 {
