@@ -132,6 +132,7 @@ pub const SearchedProblem = struct { path: [:0]const u8, problem: []const u8 };
 /// for another class or CPU, and so does this; the path is written into `buffer`.
 pub fn searchedFileProblem(name: [:0]const u8, buffer: []u8) ?SearchedProblem {
     assert(name.len > 0 and std.mem.indexOfScalar(u8, name, '/') == null);
+    if (std.c.getauxval(std.elf.AT_SECURE) != 0) return null; // a set-user-ID process's loader ignores LD_LIBRARY_PATH
     const folders = std.posix.getenv("LD_LIBRARY_PATH") orelse return null;
     var each = std.mem.tokenizeAny(u8, folders, ":;");
     while (each.next()) |folder| {
