@@ -45,6 +45,7 @@ const symbols = {
   mp_thread_flush: { args: [], returns: FFIType.void },
   mp_thread_exit_reported: { args: [], returns: FFIType.void },
   mp_cache_open: { args: [i32], returns: ptr },
+  mp_cache_viewed: { args: [i32], returns: i32 },
   mp_cache_chunk: { args: [i32, u32], returns: ptr },
   mp_cache_ids: { args: [i32], returns: ptr },
   mp_cache_refill: { args: [i32, ptr], returns: i32 },
@@ -525,6 +526,10 @@ export function setAllocationStack(handle: number, offset: number, kind: number,
 /** The address of this thread's cache record of the pool, or 0 where the pool has no JavaScript cache. */
 export function openCache(handle: number): number {
   return Number(lib.mp_cache_open(handle) ?? 0);
+}
+/** Whether this thread's cache record of the pool is held by a JavaScript cache (one copy of the library's). */
+export function cacheViewed(handle: number): boolean {
+  return lib.mp_cache_viewed(handle) === 1;
 }
 /** The address of the pool's block-state chunk `index`, or 0 where the core gives this thread none. */
 export function cacheChunk(handle: number, index: number): number {

@@ -868,6 +868,10 @@ export abstract class NativePool {
 
   /** Frees every allocation at once; their handles then throw UseAfterFreeError, and this thread's views of them are detached. Damage a free would find (canaries, quarantine) is thrown once the pool is reset. */
   reset(): void {
+    // A JavaScript cache of another copy of the library in this thread keeps the pool's free blocks
+    // in its own memory: a reset under it leaves them there, free in the pool too, for both to hand out.
+    const cache = this.#cache === undefined ? this.#openCache() : this.#cache;
+    if (cache === null && this.#calls.openCache !== undefined && native.cacheViewed(this.#handle)) throw this.#resetUnderAnotherCopy();
     const damage = this.#damageBeforeAllEnd();
     this.#flushCache();
     this.#expectOk(this.#calls.reset(this.#handle));
@@ -875,6 +879,12 @@ export abstract class NativePool {
     this.#steps.endedAll(this, false);
     this.#debug?.forgetAll(false);
     if (damage !== undefined) throw damage;
+  }
+
+  #resetUnderAnotherCopy(): UnsupportedOperationError {
+    return new UnsupportedOperationError(
+      `reset() of pool '${this.#name}': another copy of the library in this thread (a second install of bun-memory-pool loaded from another path) keeps this thread's cache of the pool's free blocks: reset it through that copy's pool object, or free the allocations`,
+    );
   }
 
   /**

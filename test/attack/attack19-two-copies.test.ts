@@ -12,6 +12,12 @@
  *   word only before its own copy's core calls: the other copy's allocation took an id the cache had
  *   given, so the freed handle and the block's next allocation had the same id, and the core's check
  *   of the handle (its block holds its id) passed.
+ * - a reset through the second copy, while the first copy's FixedSize cache held freed blocks in its
+ *   own memory (it writes its stack to the core's record only before its own calls), left them
+ *   there, free in the pool too: both copies then handed the same blocks out (64 of 64), or, the first
+ *   copy first, the core's next allocation met a block the cache had taken and the process aborted.
+ *   Such a reset is now an UnsupportedOperationError (the core says whether this thread's record is
+ *   held by a JavaScript cache, mp_cache_viewed); a Variable pool's bins find their table emptied.
  * In a child process: the writes through a freed handle land in live memory.
  */
 import { afterAll, expect, test } from "bun:test";
@@ -40,6 +46,9 @@ for (const pool of ["variable", "fixed"]) {
       bytes: "UseAfterFreeError",
       viewAttached: 64,
       nextUntouched: true,
+      secondReset: pool === "fixed" ? "UnsupportedOperationError" : "reset",
+      handedOutTwice: 0,
+      firstReset: "reset",
     });
   });
 }

@@ -137,6 +137,16 @@ export fn mp_cache_open(handle: i32) usize {
     return @intFromPtr(record);
 }
 
+/// 1 where the calling thread's cache record of the pool is held by a JavaScript cache (mp_cache_open
+/// gave it to one), else 0: a second copy of the library in the thread, which got none, must not
+/// reset the pool under the stack that cache keeps in its own memory.
+export fn mp_cache_viewed(handle: i32) i32 {
+    defer registry.leave(.primary);
+    const pool = enterPool(handle, .owner) catch return 0;
+    const shared = pool.sharedFixed() orelse return 0;
+    return @intFromBool(shared.recordViewedHere());
+}
+
 /// The address of the pool's last id (a u32, sync/shared_fixed.zig `last_id`) for JavaScript's
 /// cache: where one thread uses the pool it counts on it with plain loads and stores; where
 /// threads share it, it takes a batch with a compare-and-swap as `takeIds` does. 0: no such pool.
