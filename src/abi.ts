@@ -11,7 +11,7 @@ import { NativeLibraryError } from "./errors";
  * The version of the exports' signatures this code calls (zig/src/abi.zig `version`). Records,
  * statuses and constants are matched by name and need no bump.
  */
-export const ABI_VERSION = 24;
+export const ABI_VERSION = 25;
 
 /** The statuses this side tells apart (zig/src/status.zig Code). */
 const STATUSES = [

@@ -55,13 +55,12 @@ let hasPoolFields: (value: object) => boolean;
 let hasHostFields: (value: object) => boolean;
 
 /**
- * @internal a pool's count of the ends of its allocations, where every end is one this thread makes
- * and counts (host pools of threadSafety "none": HostPool). The pool hands it to the handles it
- * makes; neither lets anyone else reach it, so no caller can make a handle believe it lives.
+ * @internal a pool's count of the ends of its allocations (element 0), where every end is one this
+ * thread makes and counts (host pools of threadSafety "none": HostPool). It is the core's word for
+ * the pool (zig/src/end_counts.zig), on which every copy of the library in the thread counts: a
+ * second copy's free of a block ends its allocation too. The pool hands it to the handles it makes.
  */
-export interface EndCount {
-  ends: number;
-}
+export type EndCount = Float64Array;
 
 /*
  * An allocation's fields as its pool made them, for the library's own checks and copies: read from
@@ -120,8 +119,9 @@ export let assertFreeable: (allocation: PoolAllocation) => void;
 export let settleFree: (allocation: PoolAllocation, release: () => MemoryPoolError | undefined | void) => void;
 /**
  * @internal whether every end of an allocation is one this thread makes and counts: its pool (a host
- * pool of threadSafety "none", not PMEM) handed it the count of ends (EndCount). Then its attached
- * `bytes` view proves it alive too: every such end detaches it.
+ * pool of threadSafety "none", not PMEM) handed it the count of ends (EndCount), and only this copy
+ * of the library ended allocations of the pool since this copy opened it. Then its attached `bytes`
+ * view proves it alive too: every such end detaches it (another copy's end detaches no view of this one's).
  */
 export let endsOnlyHere: (allocation: PoolAllocation) => boolean;
 /** @internal whether free() marked the handle freed (also when the core said its block had ended another way): no call into the core. */
@@ -161,17 +161,21 @@ type ExactBuffer = (pool: HostPool, offset: number, size: number, id: number) =>
 type WindowView = (pool: HostPool, offset: number, size: number, id: number) => Uint8Array<ArrayBuffer>;
 /** A view over an allocation's exact buffer was handed out: the pool's leak watch follows it as it follows the handle. */
 type ViewMade = (allocation: Allocation, view: ArrayBufferView) => void;
+/** Whether every end its count (EndCount) counted since this copy of the library opened the pool was this copy's. */
+type OnlyOwnEnds = (pool: HostPool) => boolean;
 // Written once, with no initial value, as the accessors above: JSC then calls them as constants.
 // (Allocations come only from pools, so pool.ts has provided them before any is made.)
 let exactBufferOf: ExactBuffer;
 let windowViewOf: WindowView;
 let viewMadeIn: ViewMade;
-/** @internal pool.ts's HostPool, as it loads: its views of its blocks (the first call only; any later one throws). */
-export function provideHostViews(exactBuffer: ExactBuffer, windowView: WindowView, viewMade: ViewMade): void {
+let onlyOwnEndsIn: OnlyOwnEnds;
+/** @internal pool.ts's HostPool, as it loads: its views of its blocks, the leak watch's view hook and what its count of ends proves (the first call only; any later one throws). */
+export function provideHostViews(exactBuffer: ExactBuffer, windowView: WindowView, viewMade: ViewMade, onlyOwnEnds: OnlyOwnEnds): void {
   if (exactBufferOf !== undefined) throw new UnsupportedOperationError("the host pools' views are provided once");
   exactBufferOf = exactBuffer;
   windowViewOf = windowView;
   viewMadeIn = viewMade;
+  onlyOwnEndsIn = onlyOwnEnds;
 }
 
 /** A handle's free of allocation `id` at granule `offset` in `pool` (pool.ts's releaseIn: no member of the pool a caller could reach). */
@@ -245,7 +249,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     this.#id = id;
     this.#epoch = epochOf(pool);
     this.#endCount = endCount;
-    this.#aliveAtEnds = endCount === undefined ? -1 : endCount.ends;
+    this.#aliveAtEnds = endCount === undefined ? -1 : endCount[0]!;
   }
 
   static {
@@ -265,21 +269,21 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
       }
       if (typeof side !== "object" || side === null || !(#aliveAtEnds in side)) return 0;
       const at = side.#aliveAtEnds;
-      return at >= 0 && at === side.#endCount!.ends && !side.#freed ? side.#size : 0;
+      return at >= 0 && at === side.#endCount![0] && !side.#freed ? side.#size : 0;
     };
     recordKnownAlive = (allocation) => {
       const count = allocation.#endCount;
       if (count === undefined) return false;
-      allocation.#aliveAtEnds = count.ends;
+      allocation.#aliveAtEnds = count[0]!;
       return true;
     };
     copySourceOperand = (side) => (isView(side) ? (side as Uint8Array) : (side as PoolAllocation).#ptr);
     copyTargetAddress = (side, end) => {
       if (typeof side !== "object" || side === null || !(#aliveAtEnds in side)) return 0;
       const at = side.#aliveAtEnds;
-      return at >= 0 && at === side.#endCount!.ends && !side.#freed && side.#size >= end ? side.#ptr : 0;
+      return at >= 0 && at === side.#endCount![0] && !side.#freed && side.#size >= end ? side.#ptr : 0;
     };
-    endsOnlyHere = (allocation) => allocation.#endCount !== undefined;
+    endsOnlyHere = (allocation) => allocation.#endCount !== undefined && onlyOwnEndsIn(allocation.#pool as HostPool);
     assertLive = (allocation, action) => allocation.#assertAlive(action);
     assertLiveAsFarAsKnown = (allocation, action) => allocation.#assertKnownAlive(action);
     endedElsewhere = (allocation, action) => allocation.#freedElsewhere(action);
@@ -291,7 +295,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   #knownAlive(): boolean {
     const at = this.#aliveAtEnds;
-    return at >= 0 && at === this.#endCount!.ends && !this.#freed;
+    return at >= 0 && at === this.#endCount![0] && !this.#freed;
   }
 
   /** The pool the allocation came from. */
@@ -393,7 +397,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     if (this.#knownAlive()) return;
     this.#assertKnownAlive(action);
     // Read before the core is asked: an end in between leaves the count moved, never a stale proof.
-    const ends = this.#endCount === undefined ? -1 : this.#endCount.ends;
+    const ends = this.#endCount === undefined ? -1 : this.#endCount[0]!;
     if (!holdsIn(this.#pool, this.#offset, this.#id)) this.#freedElsewhere(action);
     this.#aliveAtEnds = ends;
   }

@@ -186,8 +186,10 @@ export class BlockCache implements ThreadCache {
    */
   readonly #exclusive: boolean;
   /**
-   * The core's word holding the pool's last id: an exclusive pool's is written on every allocation
-   * here; a shared pool's is advanced a batch at a time with a compare-and-swap (#takeIds).
+   * The core's word holding the pool's last id: an exclusive pool's is read and written on every
+   * allocation here (another copy of the library in this thread allocates through the core, which
+   * counts on it: an id kept here alone was given twice, and a freed handle passed the core's check
+   * of its block's id); a shared pool's is advanced a batch at a time with a compare-and-swap (#takeIds).
    */
   readonly #ids: Int32Array;
   /**
@@ -203,8 +205,6 @@ export class BlockCache implements ThreadCache {
   #freedBytes: number;
   /** The pending word's sequence (PENDING_SEQUENCE_STEP): the one the operation under way began, or the last one ended. */
   #sequence = 0;
-  /** The pool's last id: this thread's copy is the truth (the core's allocations are told with sawCoreId). */
-  #lastPoolId = 0;
   /** A shared pool's ids this thread took from the core (a batch at a time) and has not given out: #nextId up to #idsEnd. */
   #nextId = 0;
   #idsEnd = 0;
@@ -220,7 +220,6 @@ export class BlockCache implements ThreadCache {
     this.#base = base;
     this.#ids = ids;
     this.#exclusive = exclusive;
-    this.#lastPoolId = Atomics.load(ids, 0);
     this.#address = address as Pointer;
     const record = toArrayBuffer(address as Pointer, 0, RECORD_BYTES);
     this.#words = new Uint32Array(record);
@@ -257,10 +256,7 @@ export class BlockCache implements ThreadCache {
     return cache;
   }
 
-  /** The core made allocation `id` of an exclusive pool (a run, or a request over a block): ids go on from it. */
-  sawCoreId(id: number): void {
-    if (this.#exclusive) this.#lastPoolId = id;
-  }
+  sawCoreId(_id: number): void {} // ids are counted on the core's word itself
 
   /** Whether the stack holds blocks (a request for a run of blocks gives them back first). */
   get holdsBlocks(): boolean {
@@ -328,9 +324,11 @@ export class BlockCache implements ThreadCache {
         const at = number & (CHUNK_BLOCKS - 1);
         // Ids count up pool-wide (as the core gives them): a handle of an earlier allocation never
         // frees a later one. The block is ours (freed, on our stack): no other thread writes its
-        // words. Its words now; the id word, the record's count and counters at publish().
-        const next = this.#lastPoolId === ID_BITS ? 1 : this.#lastPoolId + 1;
-        this.#lastPoolId = next;
+        // words. Its words and the id word now; the record's count and counters at publish().
+        const ids = this.#ids;
+        const last = ids[0]!;
+        const next = last === ID_BITS ? 1 : last + 1;
+        ids[0] = next;
         this.#count = count;
         chunk[REQUESTED + at] = size;
         chunk[at] = next;
@@ -566,8 +564,8 @@ export class BlockCache implements ThreadCache {
   }
 
   /**
-   * Writes into the record and the pool's id word what an exclusive pool's hits keep here alone:
-   * the counters, the last id, the stack's count and its slots from `from` up (those below
+   * Writes into the record what an exclusive pool's hits keep here alone:
+   * the counters, the stack's count and its slots from `from` up (those below
    * #coreWrittenBelow are the core's own already), for a core call that reads them: a refill or
    * flush here, the pool's statistics, reset, snapshot and core allocations (NativePool calls it
    * first). Only this thread may use an exclusive pool, and the pool ends with it (the core's flush
@@ -585,7 +583,6 @@ export class BlockCache implements ThreadCache {
     const count = this.#count;
     for (let slot = Math.max(from, this.#coreWrittenBelow); slot < count; slot++) this.#words[Word.numbers + slot] = this.#numbers[slot]!;
     this.#words[Word.count] = count;
-    this.#ids[0] = this.#lastPoolId;
   }
 
   /**

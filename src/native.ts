@@ -45,6 +45,7 @@ const symbols = {
   mp_thread_flush: { args: [], returns: FFIType.void },
   mp_thread_exit_reported: { args: [], returns: FFIType.void },
   mp_cache_open: { args: [i32], returns: ptr },
+  mp_cache_viewed: { args: [i32], returns: i32 },
   mp_cache_chunk: { args: [i32, u32], returns: ptr },
   mp_cache_ids: { args: [i32], returns: ptr },
   mp_cache_refill: { args: [i32, ptr], returns: i32 },
@@ -54,6 +55,7 @@ const symbols = {
   mp_bins_alloc: { args: [i32, f64, f64], returns: u32 },
   mp_bins_flush: { args: [i32, ptr], returns: i32 },
   mp_pool_base: { args: [i32], returns: ptr },
+  mp_pool_end_count: { args: [i32], returns: ptr },
   mp_pool_address_space: { args: [i32], returns: f64 },
   mp_pool_config: { args: [i32, ptr], returns: i32 },
   mp_pool_name: { args: [i32, ptr, u32], returns: i32 },
@@ -412,6 +414,13 @@ export function flushThreadCaches(): void {
 export function poolBase(handle: number): number {
   return Number(lib.mp_pool_base(handle));
 }
+/**
+ * The address of the word (one f64) every copy of the library in this thread counts the pool's
+ * ends on (zig/src/end_counts.zig); 0 where the handle names no pool.
+ */
+export function poolEndCount(handle: number): number {
+  return Number(lib.mp_pool_end_count(handle));
+}
 /** Bytes of address space the arena spans; a negative status where the pool is gone. */
 export function poolAddressSpace(handle: number): number {
   return lib.mp_pool_address_space(handle);
@@ -517,6 +526,10 @@ export function setAllocationStack(handle: number, offset: number, kind: number,
 /** The address of this thread's cache record of the pool, or 0 where the pool has no JavaScript cache. */
 export function openCache(handle: number): number {
   return Number(lib.mp_cache_open(handle) ?? 0);
+}
+/** Whether this thread's cache record of the pool is held by a JavaScript cache (one copy of the library's). */
+export function cacheViewed(handle: number): boolean {
+  return lib.mp_cache_viewed(handle) === 1;
 }
 /** The address of the pool's block-state chunk `index`, or 0 where the core gives this thread none. */
 export function cacheChunk(handle: number, index: number): number {

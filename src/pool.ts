@@ -868,6 +868,10 @@ export abstract class NativePool {
 
   /** Frees every allocation at once; their handles then throw UseAfterFreeError, and this thread's views of them are detached. Damage a free would find (canaries, quarantine) is thrown once the pool is reset. */
   reset(): void {
+    // A JavaScript cache of another copy of the library in this thread keeps the pool's free blocks
+    // in its own memory: a reset under it leaves them there, free in the pool too, for both to hand out.
+    const cache = this.#cache === undefined ? this.#openCache() : this.#cache;
+    if (cache === null && this.#calls.openCache !== undefined && native.cacheViewed(this.#handle)) throw this.#resetUnderAnotherCopy();
     const damage = this.#damageBeforeAllEnd();
     this.#flushCache();
     this.#expectOk(this.#calls.reset(this.#handle));
@@ -875,6 +879,12 @@ export abstract class NativePool {
     this.#steps.endedAll(this, false);
     this.#debug?.forgetAll(false);
     if (damage !== undefined) throw damage;
+  }
+
+  #resetUnderAnotherCopy(): UnsupportedOperationError {
+    return new UnsupportedOperationError(
+      `reset() of pool '${this.#name}': another copy of the library in this thread (a second install of bun-memory-pool loaded from another path) keeps this thread's cache of the pool's free blocks: reset it through that copy's pool object, or free the allocations`,
+    );
   }
 
   /**
@@ -998,8 +1008,15 @@ export abstract class HostPool extends NativePool {
   #liveViews = 0;
   /** Bytes of the spares in #blocks (at most SPARE_BYTES_MAX). */
   #spareBytes = 0;
-  /** Ends this thread told #ended/#endedAll of: handed to this pool's handles where it proves life (#endsProof). */
-  readonly #endCount: EndCount = { ends: 0 };
+  /**
+   * The count of ends #ended/#endedAll add to: the core's word for the pool where it is a "none"
+   * pool's, on which every copy of the library in this thread counts (zig/src/end_counts.zig), else
+   * one of its own. Handed to this pool's handles where it proves life (#endsProof).
+   */
+  readonly #endCount: EndCount;
+  /** Ends this object counted, and the count when it was made: the rest were another copy's (#onlyOwnEnds). */
+  #ownEnds = 0;
+  readonly #endsBefore: number;
   /** Whether #endCount proves life: decided on first use, the subclass's `kind` being set after this constructor. */
   #endsProveLife: boolean | undefined = undefined;
 
@@ -1017,12 +1034,16 @@ export abstract class HostPool extends NativePool {
         const pool = poolOfAllocation(allocation);
         if (tracksAllocations(pool)) debugOf(pool)!.viewMade(offsetOfAllocation(allocation), idOfAllocation(allocation), view);
       },
+      (pool) => pool.#endCount[0]! - pool.#ownEnds === pool.#endsBefore,
     );
   }
 
   /** @internal pools are made by MemoryPoolManager */
   constructor(name: string, config: Readonly<PoolConfig>, handle: number, calls?: PoolCalls, steps: PoolSteps<HostPool> = HOST_STEPS) {
     super(name, config, handle, calls, steps as PoolSteps);
+    const shared = config.threadSafety === "none" ? native.poolEndCount(handle) : 0;
+    this.#endCount = shared === 0 ? new Float64Array(1) : new Float64Array(toArrayBuffer(shared as Pointer, 0, 8));
+    this.#endsBefore = this.#endCount[0]!;
     if (DebugTracker.wanted(config)) {
       trackWith(this, new DebugTracker(name, config, handle, baseOf(this), eventsOf(this), leakWatch(), (offset, id) => steps.lostWithHandle(this, offset, id)));
     }
@@ -1266,7 +1287,8 @@ export abstract class HostPool extends NativePool {
 
   /** The allocation at granule `offset` has ended: this thread's views of it are detached. */
   #ended(offset: number): void {
-    this.#endCount.ends++;
+    this.#endCount[0]!++;
+    this.#ownEnds++;
     if (this.#liveViews === 0) return;
     const block = this.#blocks.get(offset);
     if (block !== undefined && block.live) this.#retire(offset, block);
@@ -1274,7 +1296,8 @@ export abstract class HostPool extends NativePool {
 
   /** Every allocation ended at once (reset, destroy): their views are detached; `destroyed`: the windows too, the memory is unmapped. */
   #endedAll(destroyed: boolean): void {
-    this.#endCount.ends++;
+    this.#endCount[0]!++;
+    this.#ownEnds++;
     for (const [offset, block] of this.#blocks) {
       if (block.retired !== undefined) retiredBuffers.add(block.retired);
       if (!block.live) continue;

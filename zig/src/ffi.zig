@@ -26,6 +26,7 @@ const thread_cache = @import("sync/thread_cache.zig");
 const js_cache = @import("sync/js_cache.zig");
 const js_bins = @import("sync/js_bins.zig");
 const nvtx = @import("gpu/nvtx.zig");
+const end_counts = @import("end_counts.zig");
 
 
 fn failName() status.Error {
@@ -136,6 +137,16 @@ export fn mp_cache_open(handle: i32) usize {
     return @intFromPtr(record);
 }
 
+/// 1 where the calling thread's cache record of the pool is held by a JavaScript cache (mp_cache_open
+/// gave it to one), else 0: a second copy of the library in the thread, which got none, must not
+/// reset the pool under the stack that cache keeps in its own memory.
+export fn mp_cache_viewed(handle: i32) i32 {
+    defer registry.leave(.primary);
+    const pool = enterPool(handle, .owner) catch return 0;
+    const shared = pool.sharedFixed() orelse return 0;
+    return @intFromBool(shared.recordViewedHere());
+}
+
 /// The address of the pool's last id (a u32, sync/shared_fixed.zig `last_id`) for JavaScript's
 /// cache: where one thread uses the pool it counts on it with plain loads and stores; where
 /// threads share it, it takes a batch with a compare-and-swap as `takeIds` does. 0: no such pool.
@@ -233,6 +244,13 @@ export fn mp_pool_base(handle: i32) usize {
     const pool = registry.enter(handle, .primary) orelse return 0;
     pool.noteViewer();
     return @intCast(pool.base());
+}
+
+/// The address of the word JavaScript counts the pool's ends on (end_counts.zig), or 0 where the
+/// handle names no pool.
+export fn mp_pool_end_count(handle: i32) usize {
+    const slot = registry.slotOf(handle) orelse return 0;
+    return end_counts.address(slot);
 }
 
 export fn mp_pool_kind(handle: i32) i32 {

@@ -189,6 +189,12 @@ pub inline fn get(handle: i32) ?*Pool {
     return pools.get(handle);
 }
 
+/// The slot of the live pool a handle names (what end_counts.zig keeps a word for), or null.
+pub fn slotOf(handle: i32) ?u32 {
+    if (pools.get(handle) == null) return null;
+    return @as(u32, @intCast(handle)) & (pools_max - 1);
+}
+
 /// The pool in `slot`, or null. Takes no lock: the fault handler reads the table with it.
 pub fn poolAt(slot: usize) ?*Pool {
     assert(slot < pools_max);

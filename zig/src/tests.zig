@@ -54,6 +54,7 @@ test {
     _ = @import("debug/queries.zig");
     _ = @import("debug/fault_handler.zig");
     _ = @import("debug/thread_end_report.zig");
+    _ = @import("end_counts.zig");
     _ = @import("pmem/libpmem.zig");
     _ = @import("pmem/media.zig");
     _ = @import("pmem/format.zig");

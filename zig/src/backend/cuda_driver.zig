@@ -107,6 +107,13 @@ fn load() void {
     var refused: [160]u8 = undefined;
     var refused_len: usize = 0;
     const handle = for (library_names, 0..) |name, index| {
+        var path: [std.fs.max_path_bytes]u8 = undefined;
+        if (runtime_library.searchedFileProblem(name, &path)) |found| {
+            // The path's end, within the reason's room (the problems are short, and ours).
+            const shown = found.path[found.path.len -| 120..];
+            library.fail("the CUDA driver could not be loaded from {s}{s}, first on LD_LIBRARY_PATH ({s})", .{ if (shown.len < found.path.len) "..." else "", shown, found.problem });
+            return;
+        }
         if (std.c.dlopen(name, .{ .NOW = true })) |found| break found;
         const detail: []const u8 = if (std.c.dlerror()) |message| std.mem.span(message) else "";
         if (index == 0 and detail.len > 0 and !runtime_library.isMissingFile(detail)) {

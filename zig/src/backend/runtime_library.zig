@@ -122,6 +122,40 @@ const elf64_header_bytes = 64;
 const elf64_program_header_bytes = 56;
 const pt_load = 1;
 
+/// A file the dynamic loader would open for a bare library name, and what fileProblem found in it.
+pub const SearchedProblem = struct { path: [:0]const u8, problem: []const u8 };
+
+/// Why the file the dynamic loader would take for the bare name `name` from LD_LIBRARY_PATH (which
+/// it searches first) would take the process down in dlopen, as fileProblem says; null where that
+/// file looks whole or no folder on it holds one (the system's folders and ld.so.cache hold the
+/// system's libraries, which every program loads). The loader passes over a file of the name built
+/// for another class or CPU, and so does this; the path is written into `buffer`.
+pub fn searchedFileProblem(name: [:0]const u8, buffer: []u8) ?SearchedProblem {
+    assert(name.len > 0 and std.mem.indexOfScalar(u8, name, '/') == null);
+    if (std.c.getauxval(std.elf.AT_SECURE) != 0) return null; // a set-user-ID process's loader ignores LD_LIBRARY_PATH
+    const folders = std.posix.getenv("LD_LIBRARY_PATH") orelse return null;
+    var each = std.mem.tokenizeAny(u8, folders, ":;");
+    while (each.next()) |folder| {
+        const path = std.fmt.bufPrintZ(buffer, "{s}/{s}", .{ folder, name }) catch continue; // longer than any path
+        const stat = std.posix.fstatatZ(std.posix.AT.FDCWD, path, 0) catch continue; // none here: the loader looks on
+        if (std.posix.S.ISREG(stat.mode) and !isLibraryForThisCpu(path)) continue;
+        return .{ .path = path, .problem = fileProblem(path) orelse return null };
+    }
+    return null;
+}
+
+/// Whether the file at `path` begins as an ELF64 file for this CPU (what the loader asks of each
+/// file of the name it finds before it takes one: others it passes over).
+fn isLibraryForThisCpu(path: [*:0]const u8) bool {
+    const fd = std.posix.openZ(path, .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0) catch return false;
+    defer std.posix.close(fd);
+    var header: [20]u8 = undefined;
+    const read = std.posix.pread(fd, &header, 0) catch return false;
+    if (read < header.len or !std.mem.eql(u8, header[0..4], "\x7fELF") or header[4] != 2) return false;
+    const endian: std.builtin.Endian = if (header[5] == 1) .little else .big;
+    return std.mem.readInt(u16, header[18..20], endian) == @intFromEnum(@import("builtin").target.toElfMachine());
+}
+
 test "fileProblem: a whole library passes, a truncated one, a device and a text file are named, a bare name is left to dlopen" {
     try std.testing.expect(fileProblem("libc.so.6") == null);
     const self_path = "/proc/self/exe";
@@ -146,3 +180,33 @@ test "fileProblem: a whole library passes, a truncated one, a device and a text 
     try std.testing.expectEqualStrings("it is not a shared library (no ELF header)", fileProblem(cut_z[0..text.len :0]).?);
     try std.testing.expectEqualStrings("it is not a regular file", fileProblem("/dev/null").?);
 }
+
+test "searchedFileProblem: the first file of the name on LD_LIBRARY_PATH for this CPU is the one looked at" {
+    var dir = std.testing.tmpDir(.{});
+    defer dir.cleanup();
+    var whole = try std.fs.openFileAbsoluteZ("/proc/self/exe", .{});
+    defer whole.close();
+    var start: [4096]u8 = undefined;
+    const got = try whole.preadAll(&start, 0);
+    try dir.dir.makePath("other");
+    try dir.dir.makePath("cut");
+    var other = start;
+    other[18] +%= 1; // another CPU's library: passed over
+    try dir.dir.writeFile(.{ .sub_path = "other/libx.so.1", .data = other[0..got] });
+    try dir.dir.writeFile(.{ .sub_path = "cut/libx.so.1", .data = start[0..got] });
+    var buffer: [std.fs.max_path_bytes]u8 = undefined;
+    const root = try dir.dir.realpath(".", &buffer);
+    var value: [std.fs.max_path_bytes + 64]u8 = undefined;
+    const folders = try std.fmt.bufPrintZ(&value, "{s}/none:{s}/other:{s}/cut", .{ root, root, root });
+    const saved = std.posix.getenv("LD_LIBRARY_PATH");
+    try std.testing.expectEqual(@as(c_int, 0), setenv("LD_LIBRARY_PATH", folders, 1));
+    defer _ = if (saved) |was| setenv("LD_LIBRARY_PATH", @ptrCast(was.ptr), 1) else unsetenv("LD_LIBRARY_PATH");
+    var path: [std.fs.max_path_bytes]u8 = undefined;
+    const found = searchedFileProblem("libx.so.1", &path).?;
+    try std.testing.expect(std.mem.endsWith(u8, found.path, "/cut/libx.so.1"));
+    try std.testing.expectEqualStrings("it is truncated or damaged: a segment it loads reaches past its end", found.problem);
+    try std.testing.expect(searchedFileProblem("liby.so.1", &path) == null);
+}
+
+extern "c" fn setenv(name: [*:0]const u8, value: [*:0]const u8, overwrite: c_int) c_int;
+extern "c" fn unsetenv(name: [*:0]const u8) c_int;

@@ -207,6 +207,18 @@ pub fn closeAll(first: ?*Record) void {
     }
 }
 
+/// Whether the calling thread's open record of the pool of `serial` is held by a JavaScript cache
+/// (`open` gave it to one, which keeps the record's stack in its own memory and writes it back only
+/// before its own calls into the core).
+pub fn viewedHere(serial: u64) bool {
+    assert(serial != 0);
+    var it = thread_records;
+    while (it) |record| : (it = record.next_in_thread) {
+        if (record.serves(serial)) return record.viewed;
+    }
+    return false;
+}
+
 /// Whether a thread other than the caller has an open record in the list: a cache that may still
 /// hold blocks, or take them, while the caller works on the pool alone (reset).
 pub fn openElsewhere(first: ?*Record) bool {

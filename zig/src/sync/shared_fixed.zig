@@ -111,6 +111,11 @@ pub const SharedFixed = struct {
         return js_cache.open(&self.js_records, self.handle, self.serial, self.fixed.stride);
     }
 
+    /// Whether the calling thread's record of this pool is held by a JavaScript cache (js_cache.zig viewedHere).
+    pub fn recordViewedHere(self: *const SharedFixed) bool {
+        return js_cache.viewedHere(self.serial);
+    }
+
     /// The record at `address` if it is one of this pool's, else null.
     pub fn record(self: *SharedFixed, address: usize) ?*js_cache.Record {
         self.growth_mutex.lock();
