@@ -16,7 +16,10 @@
 //!
 //! Invariants: a record is written by its thread only (JavaScript or this file on its behalf),
 //! except `owner_serial`, which destroy clears; `count <= capacity_blocks`; every number on a
-//! stack is a block of the record's pool whose state word has `freed_flag` set.
+//! stack is a block of the record's pool whose state word is the record's own freed word
+//! (`freed_flag | Record.freer`: its JavaScript's frees write it, a refill writes it into the
+//! blocks it brings) or 0 (never allocated), so no other thread's free of one is taken for this
+//! thread's at its end (`settlePending`).
 const std = @import("std");
 const assert = std.debug.assert;
 const lockfree_fixed = @import("lockfree_fixed.zig");
@@ -301,7 +304,9 @@ pub fn flushThread() void {
 
 /// Finishes, for an ended thread, the operation its JavaScript was in the middle of (see
 /// `Shared.pending_kind`). An allocation whose block is live but not counted is counted; one whose
-/// block was popped but not yet marked live goes back on the stack. A free happened where its
+/// block was popped but not yet marked live (its word as the stack held it: see the file's
+/// invariants) goes back on the stack; one whose block another thread's free marked freed since is
+/// counted, and the block left to that free. A free happened where its
 /// swap won: the block's word holds this record's own freed state (`freed_flag | freer`), which
 /// only this record's frees write, and the free began on a live block, so the word can hold it
 /// only by this free's swap. Then the block is on the stack (pushed before the swap), and counted
@@ -328,11 +333,18 @@ fn settlePending(record: *Record, fixed: *const lockfree_fixed.LockFreeFixed) vo
     const count = @min(shared.count, capacity_blocks);
     switch (kind) {
         pending_alloc => if (!live) {
-            // It did not happen: popped (or about to be), never handed out: back on the stack.
-            if (std.mem.indexOfScalar(u32, shared.numbers[0..count], number) != null or count == capacity_blocks) return;
-            shared.numbers[count] = number;
-            shared.count = count + 1;
-            return;
+            if (state == 0 or state == lockfree_fixed.freedBy(record.freer)) {
+                // As this stack held it: it did not happen (popped, or about to be, never marked
+                // live): back on the stack.
+                if (std.mem.indexOfScalar(u32, shared.numbers[0..count], number) != null or count == capacity_blocks) return;
+                shared.numbers[count] = number;
+                shared.count = count + 1;
+                return;
+            }
+            // Another free's word: this allocation marked the block live and another thread freed
+            // it since (a pointer the program freed twice, its block reused here meanwhile). The
+            // allocation happened, and the block is that free's now: counted, not put back.
+            if (!lockfree_fixed.isFreeState(state)) return; // a run's, or a destroyed pool's: not this allocation's
         },
         pending_free => {
             const slot = std.mem.indexOfScalar(u32, shared.numbers[0..count], number);
@@ -695,6 +707,37 @@ test "an ended thread whose free lost its swap to another thread's free of the s
         fixed.pushBatch(all[0..popped]);
         fixed.push(number); // the winner's stack gives it back
     }
+}
+
+test "an ended thread stopped in an allocation whose block another thread's free took since (a pointer freed twice) does not put the block back: that free holds it" {
+    var bench = try SettleBench.init();
+    defer bench.deinit();
+    const fixed = &bench.fixed;
+    const record = bench.record();
+    const shared = &record.shared;
+    const other_freer = takeFreer().?;
+    // A block an earlier allocation held and another thread freed, brought by a refill: its word is this stack's own now.
+    const earlier = fixed.claim(fixed.pop().?, 8);
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreedBy(earlier.g, earlier.id, other_freer, &number) == .freed);
+    fixed.holdFreed(&.{number}, record.freer);
+    try std.testing.expectEqual(lockfree_fixed.freedBy(record.freer), fixed.stateOf(number).?);
+    // Popped by an allocation of 24 bytes that stopped before marking it: back on the stack.
+    shared.* = .{ .pending_number = number, .pending_kind = sequenceOf(1, 0, 24, 0) | pending_alloc };
+    settlePending(record, fixed);
+    try std.testing.expectEqual(@as(u32, 1), shared.count);
+    try std.testing.expectEqual(number, shared.numbers[0]);
+    try std.testing.expectEqual(@as(f64, 0), shared.allocations);
+    // Popped and marked live, and freed by another thread (the program's stale pointer of the
+    // earlier allocation) before this one was counted: counted, and the block left to that free.
+    const placed = fixed.claim(number, 24);
+    try std.testing.expect(fixed.markFreedBy(placed.g, 0, other_freer, &number) == .freed);
+    shared.* = .{ .pending_number = number, .pending_kind = sequenceOf(1, 0, 24, 0) | pending_alloc };
+    settlePending(record, fixed);
+    try std.testing.expectEqual(@as(u32, 0), shared.count); // not on this stack: the other free's stack has it
+    try std.testing.expectEqual(@as(f64, 1), shared.allocations);
+    try std.testing.expectEqual(@as(f64, 24), shared.allocated_bytes);
+    try std.testing.expectEqual(sequenceOf(1, 0, 24, 0), shared.pending_kind);
 }
 
 test "an ended thread stopped between an operation's two counting stores (its count stored, its bytes not) has the bytes counted, once" {

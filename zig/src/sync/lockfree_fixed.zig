@@ -913,6 +913,19 @@ pub const LockFreeFixed = struct {
         }
     }
 
+    /// Writes `freer` into the freed words of the popped blocks `numbers` (those never allocated
+    /// stay 0): their new holder's, a JavaScript cache's refill (js_cache.zig `settlePending` then
+    /// tells a block on its stack that no one touched from one another thread's free wrote).
+    pub fn holdFreed(self: *LockFreeFixed, numbers: []const u32, freer: u32) void {
+        const freed = freedBy(freer);
+        for (numbers) |number| {
+            const state = &self.chunkOf(number).?.state[number & (chunk_blocks - 1)];
+            const old = state.load(.monotonic);
+            assert(isFreeState(old)); // popped: free, and no other thread's
+            if (old != 0) state.store(freed, .monotonic);
+        }
+    }
+
     /// Makes the popped block `number` live with the next id of this pool's own count; returns its offset and id.
     pub fn claim(self: *LockFreeFixed, number: u32, requested_bytes: u32) Claimed {
         var last = self.last_claimed_id.load(.monotonic);
