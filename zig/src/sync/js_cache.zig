@@ -583,16 +583,18 @@ fn sequenceOf(allocations: u32, frees: u32, allocated_bytes: u32, freed_bytes: u
     return (allocations +% frees +% allocated_bytes +% freed_bytes) *% pending_sequence_step;
 }
 
-/// A pool of four one-granule blocks and the calling thread's record of it, for settlePending's tests.
+/// A pool of four one-granule blocks and the calling thread's record of it, for settlePending's
+/// tests, and the freer of another thread's record (its frees race this thread's).
 const SettleBench = struct {
     fixed: lockfree_fixed.LockFreeFixed,
     list: ?*Record = null,
+    other_freer: u32,
 
     fn init() !SettleBench {
         var fixed = try lockfree_fixed.LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
         errdefer fixed.deinit(false);
         try fixed.addRegion(.{ .start = 0, .len = 4, .committed = true, .live_count = 0 });
-        return .{ .fixed = fixed };
+        return .{ .fixed = fixed, .other_freer = takeFreer().? };
     }
 
     fn record(self: *SettleBench) *Record {
@@ -677,9 +679,8 @@ test "an ended thread whose free lost its swap to another thread's free of the s
     const record = bench.record();
     const shared = &record.shared;
     // Another thread's JavaScript cache (a record of its own, so a freer of its own) and the core.
-    const other_freer = takeFreer().?;
-    try std.testing.expect(other_freer != record.freer);
-    for ([_]u32{ other_freer, lockfree_fixed.core_freer }) |winner| {
+    try std.testing.expect(bench.other_freer != record.freer);
+    for ([_]u32{ bench.other_freer, lockfree_fixed.core_freer }) |winner| {
         const held = fixed.claim(fixed.pop().?, 24); // allocated, its pointer in two threads' hands
         const kept = fixed.pop().?; // a block this stack held already
         // What src/block_cache.ts leaves when its Worker stops after the swap failed and before
@@ -715,7 +716,7 @@ test "an ended thread stopped in an allocation whose block another thread's free
     const fixed = &bench.fixed;
     const record = bench.record();
     const shared = &record.shared;
-    const other_freer = takeFreer().?;
+    const other_freer = bench.other_freer;
     // A block an earlier allocation held and another thread freed, brought by a refill: its word is this stack's own now.
     const earlier = fixed.claim(fixed.pop().?, 8);
     var number: u32 = undefined;
