@@ -11,7 +11,7 @@ import { NativeLibraryError } from "./errors";
  * The version of the exports' signatures this code calls (zig/src/abi.zig `version`). Records,
  * statuses and constants are matched by name and need no bump.
  */
-export const ABI_VERSION = 25;
+export const ABI_VERSION = 26;
 
 /** The statuses this side tells apart (zig/src/status.zig Code). */
 const STATUSES = [
@@ -148,7 +148,7 @@ const RECORDS = {
   snapshotHeader: ["regionCount", "blockCount", "lastId", "idMax"],
   snapshotRegion: ["index", "start", "granules"],
   snapshotBlock: ["start", "granules", "id", "state", "requestedBytes"],
-  cacheRecord: ["allocations", "frees", "allocatedBytes", "freedBytes", "ownerSerial", "count", "strideGranules", "capacity", "pendingNumber", "pendingKind"],
+  cacheRecord: ["allocations", "frees", "allocatedBytes", "freedBytes", "ownerSerial", "count", "strideGranules", "capacity", "pendingNumber", "pendingKind", "freer"],
   binsHeader: ["allocations", "frees", "allocatedBytes", "freedBytes", "liveRequestedBytes", "cachedBytes", "cachedBlocks", "capBytes", "idsAddress", "slotCapacity", "hashBits", "liveRequestedHigh", "cachedBlocksLow"],
 } as const;
 

@@ -3,7 +3,7 @@
  * thread (each Bun Worker) that allocates from a fixed-size pool placed by the core's shared path
  * keeps a stack of free blocks in a record in the core's memory, and allocates and frees on it with
  * no FFI call; one core call refills or flushes a batch. Block state is the core's own: a state
- * word per block (0 never allocated, the allocation's id while live, id with the freed flag once free) in
+ * word per block (0 never allocated, the allocation's id while live, the freed flag and who freed it once free) in
  * chunks that this file views through toArrayBuffer and reads and writes with Atomics, so another
  * thread's free, the core's lookups and this thread's checks all see one truth. A double free, a
  * pointer no block starts at, and a free through the wrong pool are typed errors found here.
@@ -40,7 +40,7 @@ import { cacheClosed, cacheOpened, type ThreadCache } from "./thread_cache";
  * constants) is the one written form: the first cache to open checks these against it, and a core
  * that differs is refused with a NativeLibraryError.
  */
-const Word = { ownerSerial: 8, count: 9, strideGranules: 10, capacity: 11, pendingNumber: 12, pendingKind: 13, numbers: 16 } as const;
+const Word = { ownerSerial: 8, count: 9, strideGranules: 10, capacity: 11, pendingNumber: 12, pendingKind: 13, freer: 14, numbers: 16 } as const;
 const Counter = { allocations: 0, frees: 1, allocatedBytes: 2, freedBytes: 3 } as const;
 /**
  * The operation a shared pool's cache is in the middle of, written to the record before its first
@@ -205,6 +205,13 @@ export class BlockCache implements ThreadCache {
   #freedBytes: number;
   /** The pending word's sequence (PENDING_SEQUENCE_STEP): the one the operation under way began, or the last one ended. */
   #sequence = 0;
+  /**
+   * The state word this cache's frees write: the freed flag and the record's freer (js_cache.zig
+   * Record.freer, no other record's), so that of two racing frees of one block the word names the
+   * winner, and the core tells at this thread's end whether a free in flight won (settlePending).
+   * Written in place of the id a live word held: the same one swap, of a value read once here.
+   */
+  readonly #freed: number;
   /** A shared pool's ids this thread took from the core (a batch at a time) and has not given out: #nextId up to #idsEnd. */
   #nextId = 0;
   #idsEnd = 0;
@@ -233,6 +240,7 @@ export class BlockCache implements ThreadCache {
     this.#stride = this.#words[Word.strideGranules]!;
     this.#strideShift = (this.#stride & (this.#stride - 1)) === 0 ? 31 - Math.clz32(this.#stride) : -1;
     this.#capacity = this.#words[Word.capacity]!;
+    this.#freed = FREED | this.#words[Word.freer]!;
     this.#numbers = new Int32Array(this.#capacity);
     this.#addresses = new Float64Array(this.#capacity);
     this.#count = Atomics.load(this.#words, Word.count);
@@ -479,7 +487,7 @@ export class BlockCache implements ThreadCache {
       words[Word.count] = count + 1;
       words[Word.pendingNumber] = number;
       words[Word.pendingKind] = (this.#sequence = (this.#sequence + (requested + 1) * PENDING_SEQUENCE_STEP) | 0) | PENDING_FREE;
-      if (Atomics.compareExchange(chunk, at, state, state | FREED) !== state) {
+      if (Atomics.compareExchange(chunk, at, state, this.#freed) !== state) {
         this.#unstack(count, requested); // not ours to free
         return this.#freeSlow(g, 0);
       }
@@ -493,7 +501,7 @@ export class BlockCache implements ThreadCache {
     // publish()), a plain store marking the block freed (no other free can race it), the counts.
     this.#numbers[count] = number;
     this.#addresses[count] = address;
-    chunk[at] = state | FREED;
+    chunk[at] = this.#freed;
     this.#count = count + 1;
     this.#frees++;
     this.#freedBytes += requested;
@@ -509,10 +517,10 @@ export class BlockCache implements ThreadCache {
     // Of two racing frees exactly one swaps the state word; the other sees the freed flag (slow
     // path). A pool only this thread may touch has no racing free: a plain store (a CAS costs
     // 6-9 ns here, half of libc's whole malloc + free: bench/RESULTS.md).
-    if (this.#exclusive) chunk[at] = state | FREED;
+    if (this.#exclusive) chunk[at] = this.#freed;
     else {
       this.#intendFree(number, requested);
-      if (Atomics.compareExchange(chunk, at, state, state | FREED) !== state) {
+      if (Atomics.compareExchange(chunk, at, state, this.#freed) !== state) {
         this.#unstack(count, requested); // not ours to free
         return this.#freeSlow(g, expectedId);
       }
@@ -588,8 +596,9 @@ export class BlockCache implements ThreadCache {
   /**
    * The block #stackTop put in slot `count` was not freed here after all: off the stack again, no
    * free in flight, and the steps its free of `requested` bytes took taken back (nothing was counted).
-   * A Worker terminated before this runs leaves a record the core cannot tell from a won free's
-   * (js_cache.zig settlePending says why, and what would close it).
+   * A Worker terminated before this runs leaves the block on the record's stack with the free in
+   * flight: the core finds the winner's freer in its word, not this record's (#freed), and takes
+   * it off there (js_cache.zig settlePending).
    */
   #unstack(count: number, requested: number): void {
     this.#words[Word.count] = count;
@@ -633,7 +642,7 @@ export class BlockCache implements ThreadCache {
       const count = this.#stackTop(number, this.#base + g * GRANULE_BYTES);
       if (count < 0) return count;
       this.#intendFree(number, requested);
-      const seen = Atomics.compareExchange(chunk, at, state, state | FREED);
+      const seen = Atomics.compareExchange(chunk, at, state, this.#freed);
       if (seen === state) return this.#pushed(count, requested);
       this.#unstack(count, requested); // another free won
       state = seen;

@@ -37,7 +37,7 @@ const js_bins = @import("sync/js_bins.zig");
 const lockfree_fixed = @import("sync/lockfree_fixed.zig");
 
 /// The version of the exports' signatures (src/abi.ts ABI_VERSION expects the same number).
-pub const version: u32 = 25;
+pub const version: u32 = 26;
 
 /// Numbers both sides use, by name.
 const constants = .{

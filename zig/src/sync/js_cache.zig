@@ -16,7 +16,10 @@
 //!
 //! Invariants: a record is written by its thread only (JavaScript or this file on its behalf),
 //! except `owner_serial`, which destroy clears; `count <= capacity_blocks`; every number on a
-//! stack is a block of the record's pool whose state word has `freed_flag` set.
+//! stack is a block of the record's pool whose state word is the record's own freed word
+//! (`freed_flag | Record.freer`: its JavaScript's frees write it, a refill writes it into the
+//! blocks it brings) or 0 (never allocated), so no other thread's free of one is taken for this
+//! thread's at its end (`settlePending`).
 const std = @import("std");
 const assert = std.debug.assert;
 const lockfree_fixed = @import("lockfree_fixed.zig");
@@ -47,6 +50,9 @@ pub const Shared = extern struct {
     /// the one in flight was counted yet, and how far.
     pending_number: u32 = 0,
     pending_kind: u32 = 0,
+    /// The record's freer (`Record.freer`, the core's copy), for JavaScript: its frees write
+    /// `freed_flag | freer` into the block's state word (lockfree_fixed.zig `freedBy`).
+    freer: u32 = 0,
     /// (At 64, as JavaScript reads it: the layout is ABI.)
     numbers: [capacity_blocks]u32 align(64) = undefined,
 };
@@ -68,6 +74,7 @@ pub const pending_sequence_step: u32 = 4;
 
 comptime {
     assert(@offsetOf(Shared, "owner_serial") == 32 and @offsetOf(Shared, "count") == 36);
+    assert(@offsetOf(Shared, "freer") == 56);
     assert(@offsetOf(Shared, "numbers") == 64);
 }
 
@@ -98,6 +105,12 @@ pub const Record = extern struct {
     /// program that runs a Worker per task would otherwise grow the list, walked by every getStats,
     /// by one record per Worker for the pool's life). Read and written under the pool's growth lock.
     orphaned: bool = false,
+    /// Names this record's JavaScript frees in the state words of the blocks they free (1 up to
+    /// lockfree_fixed.zig `freer_max`, no two records alike, kept for the record's life): of two
+    /// racing frees of one block, the winner's freer is in the word, so an ended thread's record
+    /// tells whether its free in flight won (`settlePending`). One thread writes a record's frees
+    /// at a time (its own; another only once the record is settled and orphaned: `adopt`).
+    freer: u32 = 0,
 
     comptime {
         assert(@alignOf(Record) == record_alignment and @sizeOf(Record) % record_alignment == 0);
@@ -124,6 +137,20 @@ pub fn serialWord(serial: u64) u32 {
 /// The calling thread's records, of every pool.
 threadlocal var thread_records: ?*Record = null;
 
+/// The last freer given to a record (`Record.freer`).
+var last_freer = std.atomic.Value(u32).init(lockfree_fixed.core_freer);
+
+/// A freer no record has yet, or null once all are taken: records are never freed, and each is
+/// over a KiB, so 2^30 of them is more memory than a machine has; past it, no more records (their
+/// threads take the core's path).
+fn takeFreer() ?u32 {
+    var last = last_freer.load(.monotonic);
+    while (last < lockfree_fixed.freer_max) {
+        last = last_freer.cmpxchgWeak(last, last + 1, .monotonic, .monotonic) orelse return last + 1;
+    }
+    return null;
+}
+
 /// The calling thread's record for the pool with `serial` and `handle`, made (or a closed one
 /// reused) where it has none; `first` is the pool's list, which the caller holds the lock of. Null
 /// where a JavaScript cache of this thread views the pool's record already (see `viewed`).
@@ -143,13 +170,15 @@ pub fn open(first: *?*Record, handle: i32, serial: u64, stride_granules: u32) ?*
         if (orphanIn(first.*)) |record| return adopt(record, serial);
     }
     const record = closed orelse blk: {
+        const freer = takeFreer() orelse return null;
         const made = std.heap.c_allocator.create(Record) catch return null; // never freed: see above
-        made.* = .{ .next_in_thread = thread_records };
+        made.* = .{ .next_in_thread = thread_records, .freer = freer };
         thread_records = made;
         thread_exit.register();
         break :blk made;
     };
-    record.shared = .{ .stride_granules = stride_granules };
+    assert(record.freer != lockfree_fixed.core_freer and record.freer <= lockfree_fixed.freer_max);
+    record.shared = .{ .stride_granules = stride_granules, .freer = record.freer };
     record.reusable = false;
     record.viewed = true;
     record.handle = handle;
@@ -287,25 +316,19 @@ pub fn flushThread() void {
 
 /// Finishes, for an ended thread, the operation its JavaScript was in the middle of (see
 /// `Shared.pending_kind`). An allocation whose block is live but not counted is counted; one whose
-/// block was popped but not yet marked live goes back on the stack. A free whose block is marked
-/// freed and on the stack but not counted is counted (a block not yet marked stays live:
-/// `dropUnfreed`; one marked by another thread's free that won the race, and taken off this stack
-/// again, was not this thread's free). JavaScript counts an operation in two stores, its count
-/// then its bytes, and may stop between them: the sequence tells the three cases apart
-/// (`countedSequence`), so that the bytes in use always match the live blocks' requests.
-///
-/// One case it cannot tell (leftovers5, session 8): a free that lost its compare-and-swap to
-/// another free of the same allocation (a program's double free from two threads, or its free
-/// racing a reset) in a Worker terminated after the swap failed and before JavaScript took the
-/// block off its stack again (src/block_cache.ts #unstack). The record then reads as a won free
-/// not yet counted, the block's state is the same `id | freed_flag` the winner wrote, and the
-/// block stays on this stack while the winner holds it too. Nothing this thread stored before the
-/// swap can depend on its outcome, and a store after it can be cut off as #unstack's can: only the
-/// swap itself could say who won, and the state word has no bit to spare for it (its id bits
-/// number the block's next allocation: lockfree_fixed.zig `claim`). Closing it takes a state the
-/// winning free marks as its own (a wider word, or a winner's tag beside the id), in the core and
-/// in JavaScript, an ABI change; until then it needs a double free and a terminate() landing in
-/// the few instructions between the failed swap and #unstack.
+/// block was popped but not yet marked live (its word as the stack held it: see the file's
+/// invariants) goes back on the stack; one whose block another thread's free marked freed since is
+/// counted, and the block left to that free. A free happened where its
+/// swap won: the block's word holds this record's own freed state (`freed_flag | freer`), which
+/// only this record's frees write, and the free began on a live block, so the word can hold it
+/// only by this free's swap. Then the block is on the stack (pushed before the swap), and counted
+/// here if it was not. Any other word (still live: the thread stopped before its swap; freed by
+/// another thread's free, or a reset, that won the race) says the free did not happen: the block
+/// comes off this stack, where JavaScript put it before the swap and would have taken it off
+/// after it (src/block_cache.ts #unstack), since the winner holds it. JavaScript counts an
+/// operation in two stores, its count then its bytes, and may stop between them: the sequence
+/// tells the three cases apart (`countedSequence`), so that the bytes in use always match the
+/// live blocks' requests.
 fn settlePending(record: *Record, fixed: *const lockfree_fixed.LockFreeFixed) void {
     const shared = &record.shared;
     const kind = shared.pending_kind & pending_kind_mask;
@@ -322,16 +345,28 @@ fn settlePending(record: *Record, fixed: *const lockfree_fixed.LockFreeFixed) vo
     const count = @min(shared.count, capacity_blocks);
     switch (kind) {
         pending_alloc => if (!live) {
-            // It did not happen: popped (or about to be), never handed out: back on the stack.
-            if (std.mem.indexOfScalar(u32, shared.numbers[0..count], number) != null or count == capacity_blocks) return;
-            shared.numbers[count] = number;
-            shared.count = count + 1;
-            return;
+            if (state == 0 or state == lockfree_fixed.freedBy(record.freer)) {
+                // As this stack held it: it did not happen (popped, or about to be, never marked
+                // live): back on the stack.
+                if (std.mem.indexOfScalar(u32, shared.numbers[0..count], number) != null or count == capacity_blocks) return;
+                shared.numbers[count] = number;
+                shared.count = count + 1;
+                return;
+            }
+            // Another free's word: this allocation marked the block live and another thread freed
+            // it since (a pointer the program freed twice, its block reused here meanwhile). The
+            // allocation happened, and the block is that free's now: counted, not put back.
+            if (!lockfree_fixed.isFreeState(state)) return; // a run's, or a destroyed pool's: not this allocation's
         },
-        // Not marked freed, or marked by another thread's free that won the race (JavaScript
-        // takes the block off its stack, then ends the free: a won free's block is on the
-        // stack, put there before the swap): it did not happen.
-        pending_free => if (live or std.mem.indexOfScalar(u32, shared.numbers[0..count], number) == null) return,
+        pending_free => {
+            const slot = std.mem.indexOfScalar(u32, shared.numbers[0..count], number);
+            if (state != lockfree_fixed.freedBy(record.freer)) {
+                // Its swap lost, or was not made: not this thread's block.
+                if (slot) |at| unstack(shared, count, at);
+                return;
+            }
+            if (slot == null) return; // a won free's block is on the stack: JavaScript's memory, damaged
+        },
         else => return,
     }
     // It happened: the block's request is the operation's (an allocation writes it before it
@@ -352,6 +387,13 @@ fn settlePending(record: *Record, fixed: *const lockfree_fixed.LockFreeFixed) vo
         if (count_missing) shared.frees += 1;
         shared.freed_bytes += requested;
     }
+}
+
+/// Takes the number in `slot` off the record's stack of `count` numbers (the last moves into it).
+fn unstack(shared: *Shared, count: u32, slot: usize) void {
+    assert(slot < count and count <= capacity_blocks);
+    shared.numbers[slot] = shared.numbers[count - 1];
+    shared.count = count - 1;
 }
 
 /// The largest request a JavaScript cache serves (src/block_cache.ts MAX_CACHED_REQUEST): an
@@ -553,16 +595,18 @@ fn sequenceOf(allocations: u32, frees: u32, allocated_bytes: u32, freed_bytes: u
     return (allocations +% frees +% allocated_bytes +% freed_bytes) *% pending_sequence_step;
 }
 
-/// A pool of four one-granule blocks and the calling thread's record of it, for settlePending's tests.
+/// A pool of four one-granule blocks and the calling thread's record of it, for settlePending's
+/// tests, and the freer of another thread's record (its frees race this thread's).
 const SettleBench = struct {
     fixed: lockfree_fixed.LockFreeFixed,
     list: ?*Record = null,
+    other_freer: u32,
 
     fn init() !SettleBench {
         var fixed = try lockfree_fixed.LockFreeFixed.init(std.testing.allocator, 1, 4096, true);
         errdefer fixed.deinit(false);
         try fixed.addRegion(.{ .start = 0, .len = 4, .committed = true, .live_count = 0 });
-        return .{ .fixed = fixed };
+        return .{ .fixed = fixed, .other_freer = takeFreer().? };
     }
 
     fn record(self: *SettleBench) *Record {
@@ -608,7 +652,9 @@ test "an ended thread's operation in flight is finished: an allocation marked bu
     settlePending(record, fixed);
     try std.testing.expectEqual(@as(f64, 0), shared.frees);
     try std.testing.expectEqual(sequenceOf(1, 0, 24, 0), shared.pending_kind);
-    // A free marked, on the stack, not counted.
+    // A free marked by this thread's swap, on the stack, not counted.
+    const again = fixed.claim(number, 24);
+    try std.testing.expect(fixed.markFreedBy(again.g, again.id, record.freer, &number) == .freed);
     shared.* = .{ .allocations = 1, .allocated_bytes = 24, .pending_number = number, .pending_kind = sequenceOf(1, 1, 24, 24) | pending_free, .count = 1 };
     shared.numbers[0] = number;
     settlePending(record, fixed);
@@ -638,6 +684,75 @@ test "an ended thread's operation in flight is finished: an allocation marked bu
     try std.testing.expectEqual(@as(u32, 0), shared.pending_kind);
 }
 
+test "an ended thread whose free lost its swap to another thread's free of the same allocation, stopped before it took the block off its stack again, gives the block up: the winner holds it" {
+    var bench = try SettleBench.init();
+    defer bench.deinit();
+    const fixed = &bench.fixed;
+    const record = bench.record();
+    const shared = &record.shared;
+    // Another thread's JavaScript cache (a record of its own, so a freer of its own) and the core.
+    try std.testing.expect(bench.other_freer != record.freer);
+    for ([_]u32{ bench.other_freer, lockfree_fixed.core_freer }) |winner| {
+        const held = fixed.claim(fixed.pop().?, 24); // allocated, its pointer in two threads' hands
+        const kept = fixed.pop().?; // a block this stack held already
+        // What src/block_cache.ts leaves when its Worker stops after the swap failed and before
+        // #unstack: the block pushed on the stack, the free in flight recorded, nothing counted,
+        // and the block's word as the winning free left it (pushed on the winner's own stack).
+        var number: u32 = undefined;
+        try std.testing.expect(fixed.markFreedBy(held.g, held.id, winner, &number) == .freed);
+        shared.* = .{ .allocations = 1, .allocated_bytes = 24, .pending_number = number, .pending_kind = sequenceOf(1, 1, 24, 24) | pending_free, .count = 2 };
+        shared.numbers[0] = kept;
+        shared.numbers[1] = number;
+        // The thread's end (flushRecordTo's steps).
+        settlePending(record, fixed);
+        dropUnfreed(record, fixed);
+        try std.testing.expectEqual(@as(u32, 1), shared.count); // the winner's block is off this stack
+        try std.testing.expectEqual(kept, shared.numbers[0]);
+        try std.testing.expectEqual(@as(f64, 0), shared.frees); // not this thread's free: not counted
+        try std.testing.expectEqual(@as(f64, 0), shared.freed_bytes);
+        try std.testing.expectEqual(sequenceOf(1, 0, 24, 0), shared.pending_kind); // as #unstack leaves it
+        try std.testing.expectEqual(@as(u32, 0), flushTo(record, fixed, 0));
+        // Only this stack's block went back to the pool: the winner's block was not handed out twice.
+        var all: [4]u32 = undefined;
+        const popped = fixed.popBatch(&all);
+        try std.testing.expect(std.mem.indexOfScalar(u32, all[0..popped], number) == null);
+        try std.testing.expect(std.mem.indexOfScalar(u32, all[0..popped], kept) != null);
+        fixed.pushBatch(all[0..popped]);
+        fixed.push(number); // the winner's stack gives it back
+    }
+}
+
+test "an ended thread stopped in an allocation whose block another thread's free took since (a pointer freed twice) does not put the block back: that free holds it" {
+    var bench = try SettleBench.init();
+    defer bench.deinit();
+    const fixed = &bench.fixed;
+    const record = bench.record();
+    const shared = &record.shared;
+    const other_freer = bench.other_freer;
+    // A block an earlier allocation held and another thread freed, brought by a refill: its word is this stack's own now.
+    const earlier = fixed.claim(fixed.pop().?, 8);
+    var number: u32 = undefined;
+    try std.testing.expect(fixed.markFreedBy(earlier.g, earlier.id, other_freer, &number) == .freed);
+    fixed.holdFreed(&.{number}, record.freer);
+    try std.testing.expectEqual(lockfree_fixed.freedBy(record.freer), fixed.stateOf(number).?);
+    // Popped by an allocation of 24 bytes that stopped before marking it: back on the stack.
+    shared.* = .{ .pending_number = number, .pending_kind = sequenceOf(1, 0, 24, 0) | pending_alloc };
+    settlePending(record, fixed);
+    try std.testing.expectEqual(@as(u32, 1), shared.count);
+    try std.testing.expectEqual(number, shared.numbers[0]);
+    try std.testing.expectEqual(@as(f64, 0), shared.allocations);
+    // Popped and marked live, and freed by another thread (the program's stale pointer of the
+    // earlier allocation) before this one was counted: counted, and the block left to that free.
+    const placed = fixed.claim(number, 24);
+    try std.testing.expect(fixed.markFreedBy(placed.g, 0, other_freer, &number) == .freed);
+    shared.* = .{ .pending_number = number, .pending_kind = sequenceOf(1, 0, 24, 0) | pending_alloc };
+    settlePending(record, fixed);
+    try std.testing.expectEqual(@as(u32, 0), shared.count); // not on this stack: the other free's stack has it
+    try std.testing.expectEqual(@as(f64, 1), shared.allocations);
+    try std.testing.expectEqual(@as(f64, 24), shared.allocated_bytes);
+    try std.testing.expectEqual(sequenceOf(1, 0, 24, 0), shared.pending_kind);
+}
+
 test "an ended thread stopped between an operation's two counting stores (its count stored, its bytes not) has the bytes counted, once" {
     // rpmalloc test_threadspam (test/attack/suite-rpmalloc.test.ts) once found the pool's listed
     // blocks holding 2 bytes more than its bytes in use: a Worker terminated after counting an
@@ -654,9 +769,9 @@ test "an ended thread stopped between an operation's two counting stores (its co
     try std.testing.expectEqual(@as(f64, 5), shared.allocations);
     try std.testing.expectEqual(@as(f64, 302), shared.allocated_bytes);
     try std.testing.expectEqual(sequenceOf(5, 0, 302, 0), shared.pending_kind);
-    // Its free, on the stack and marked, its count stored, its bytes not.
+    // Its free, on the stack and marked by this thread's swap, its count stored, its bytes not.
     var number: u32 = undefined;
-    try std.testing.expect(fixed.markFreed(a.g, a.id, &number) == .freed);
+    try std.testing.expect(fixed.markFreedBy(a.g, a.id, record.freer, &number) == .freed);
     shared.* = .{ .allocations = 5, .allocated_bytes = 302, .frees = 1, .pending_number = number, .pending_kind = sequenceOf(5, 1, 302, 2) | pending_free, .count = 1 };
     shared.numbers[0] = number;
     settlePending(record, fixed);

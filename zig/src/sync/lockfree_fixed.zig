@@ -9,16 +9,19 @@
 //! added and never move or go away before the pool does: any thread may read any of them.
 //!
 //! Each block has one state word: 0 (never allocated), `id` (live, allocation `id`), or
-//! `id | freed_flag` (free, last held `id`). Free is one compare-and-swap from live to freed, so
-//! of two racing frees of one block exactly one wins and the other is a double free, told apart
-//! from a pointer the pool never gave out. A claim takes the id it is given (shared_fixed.zig
-//! counts them pool-wide) or, with `claim`, counts up per block: either way a handle from an
-//! earlier allocation of a block never frees a later one (until the ids wrap after 2^30).
+//! `freed_flag | freer` (free, freed by `freer`: 0 for the core, a JavaScript cache's tag for its
+//! frees, js_cache.zig). Free is one compare-and-swap from live to freed, so of two racing frees of
+//! one block exactly one wins and the other is a double free, told apart from a pointer the pool
+//! never gave out; the winner's freer stays in the word, so a free that lost can tell afterwards
+//! that it lost (js_cache.zig `settlePending`: a terminated Worker's free, stopped after its
+//! swap failed). A freed word's low bits are never copied from a live word's id: a freer must not
+//! find its own tag where another's free, or the core's, won. A claim takes the id it is given
+//! (shared_fixed.zig counts them pool-wide; `claim` counts them on this pool's own counter), so a
+//! handle from an earlier allocation of a block never frees a later one (until the ids wrap after 2^30).
 //!
 //! A run of blocks (a request over one block, see shared_fixed.zig) is `count` blocks with
 //! consecutive numbers, gathered off the stack by `claimRun`: the first holds the run's id and
-//! size, the others `continued_flag | last id`, so a free of one of them is an interior pointer
-//! and their ids still count up when they are single blocks again.
+//! size, the others `continued_flag`, so a free of one of them is an interior pointer.
 //!
 //! A run is placed where the blocks' state words and stack marks (below), read 64 at a time, show
 //! the lowest `count` blocks in a row that are free and on the shared stack (address-ordered first
@@ -58,6 +61,16 @@ pub const continued_flag: u32 = 1 << 30;
 /// Every block's word once its pool is destroyed while other threads' JavaScript caches view the
 /// chunks (js_cache.zig): their next use of any block sees it. No other state has all bits set.
 pub const dead_state: u32 = std.math.maxInt(u32);
+/// The freer the core writes into a block's freed word (markFreed, reset, a run's later blocks);
+/// a JavaScript cache's tag is 1 up to `freer_max` (js_cache.zig).
+pub const core_freer: u32 = 0;
+pub const freer_max: u32 = continued_flag - 1;
+
+/// The state word of a block freed by `freer` (see the file's comment).
+pub fn freedBy(freer: u32) u32 {
+    assert(freer <= freer_max);
+    return freed_flag | freer;
+}
 
 /// Four arrays of words, in this order: JavaScript views a chunk as one Int32Array (src/block_cache.ts).
 pub const Chunk = struct {
@@ -160,6 +173,8 @@ pub const LockFreeFixed = struct {
     chunks: []std.atomic.Value(?*Chunk),
     /// Blocks in all regions; written under the growth lock.
     block_count: std.atomic.Value(u64) = .init(0),
+    /// The last id `claim` gave (callers that count no ids of their own: tests).
+    last_claimed_id: std.atomic.Value(u32) = .init(0),
 
     pub fn init(gpa: std.mem.Allocator, stride: u32, reserved_granules: u64, lock_free: bool) error{OutOfMemory}!LockFreeFixed {
         assert(stride > 0 and reserved_granules > 0);
@@ -291,7 +306,7 @@ pub const LockFreeFixed = struct {
 
     /// Makes every block of `regions` free and puts them all on the stack, in address order (a
     /// pool's reset). Single-threaded: the caller holds off every other user of the pool and has
-    /// taken back every thread cache's blocks. The blocks keep their last ids (a stale handle stays stale).
+    /// taken back every thread cache's blocks. A block's handles stay stale: its next allocation takes a new id.
     pub fn reset(self: *LockFreeFixed, regions: []const Region) void {
         var first: u32 = nil;
         var last: u32 = nil;
@@ -308,7 +323,7 @@ pub const LockFreeFixed = struct {
                 const at = number & (chunk_blocks - 1);
                 assert(chunk.start_plus_one[at].load(.monotonic) == region.start + slot * self.stride + 1);
                 const state = chunk.state[at].load(.monotonic);
-                chunk.state[at].store(if (state == 0) 0 else freed_flag | (state & ~(freed_flag | continued_flag)), .monotonic);
+                chunk.state[at].store(if (state == 0) 0 else freedBy(core_freer), .monotonic);
                 chunk.next[at].store(first, .monotonic);
                 // Every entry fresh: a stale one is gone with the old stack.
                 _ = markWordOf(chunk, at).fetchAnd(~(onBit(at) << 32), .monotonic);
@@ -898,12 +913,27 @@ pub const LockFreeFixed = struct {
         }
     }
 
-    /// Makes the popped block `number` live with a new id; returns its offset and id.
+    /// Writes `freer` into the freed words of the popped blocks `numbers` (those never allocated
+    /// stay 0): their new holder's, a JavaScript cache's refill (js_cache.zig `settlePending` then
+    /// tells a block on its stack that no one touched from one another thread's free wrote).
+    pub fn holdFreed(self: *LockFreeFixed, numbers: []const u32, freer: u32) void {
+        const freed = freedBy(freer);
+        for (numbers) |number| {
+            const state = &self.chunkOf(number).?.state[number & (chunk_blocks - 1)];
+            const old = state.load(.monotonic);
+            assert(isFreeState(old)); // popped: free, and no other thread's
+            if (old != 0) state.store(freed, .monotonic);
+        }
+    }
+
+    /// Makes the popped block `number` live with the next id of this pool's own count; returns its offset and id.
     pub fn claim(self: *LockFreeFixed, number: u32, requested_bytes: u32) Claimed {
-        const chunk = self.chunkOf(number).?;
-        const old = chunk.state[number & (chunk_blocks - 1)].load(.monotonic);
-        const next_id = (old & ~freed_flag) +% 1;
-        return self.claimAs(number, requested_bytes, if (next_id == 0 or next_id >= continued_flag) 1 else next_id);
+        var last = self.last_claimed_id.load(.monotonic);
+        while (true) {
+            const next_id = if (last >= continued_flag - 1) 1 else last + 1;
+            last = self.last_claimed_id.cmpxchgWeak(last, next_id, .monotonic, .monotonic) orelse
+                return self.claimAs(number, requested_bytes, next_id);
+        }
     }
 
     /// As `claim`, with the id given (a pool whose ids count pool-wide: shared_fixed.zig `pool_ids`).
@@ -939,7 +969,7 @@ pub const LockFreeFixed = struct {
                     const old = state.raw;
                     live |= @intFromBool(old != 0 and old & freed_flag == 0);
                     bytes.raw = 0;
-                    state.raw = continued_flag | (old & ~freed_flag);
+                    state.raw = continued_flag;
                 }
                 return live == 0;
             }
@@ -957,7 +987,7 @@ pub const LockFreeFixed = struct {
                 for (states) |*state| {
                     const old = state.raw;
                     wrong |= @intFromBool(old & continued_flag == 0 or old & freed_flag != 0);
-                    state.raw = freed_flag | (old & ~continued_flag);
+                    state.raw = freedBy(core_freer);
                 }
                 return wrong == 0;
             }
@@ -998,9 +1028,15 @@ pub const LockFreeFixed = struct {
         return .unknown_pointer;
     }
 
-    /// Marks the live block at `g` freed (with `expected_id` not 0, only while it holds that
-    /// allocation); returns its number through `number_out` for the caller to push or cache.
+    /// Marks the live block at `g` freed by the core (with `expected_id` not 0, only while it holds
+    /// that allocation); returns its number through `number_out` for the caller to push or cache.
     pub fn markFreed(self: *LockFreeFixed, g: u32, expected_id: u32, number_out: *u32) FreeResult {
+        return self.markFreedBy(g, expected_id, core_freer, number_out);
+    }
+
+    /// `markFreed`, writing `freer` into the freed word (a JavaScript cache's frees write theirs
+    /// from JavaScript: src/block_cache.ts; tests free as they do with this).
+    pub fn markFreedBy(self: *LockFreeFixed, g: u32, expected_id: u32, freer: u32, number_out: *u32) FreeResult {
         const number = switch (self.find(g)) {
             .number => |number| number,
             .interior_pointer => return .interior_pointer,
@@ -1017,7 +1053,7 @@ pub const LockFreeFixed = struct {
             if (expected_id != 0 and state != expected_id) return .{ .reused = state };
             // Read before the swap: once it is freed, the block may be someone else's.
             const requested_bytes = chunk.requested_bytes[at].load(.monotonic);
-            state = chunk.state[at].cmpxchgWeak(state, state | freed_flag, .acq_rel, .acquire) orelse {
+            state = chunk.state[at].cmpxchgWeak(state, freedBy(freer), .acq_rel, .acquire) orelse {
                 number_out.* = number;
                 return .{ .freed = .{ .requested_bytes = requested_bytes } };
             };
@@ -1059,7 +1095,7 @@ test "lock-free fixed: the live list names each live allocation once, a run at i
     try std.testing.expectEqual(b.g, out[0]);
 }
 
-test "lock-free fixed: blocks in order, bad frees told apart, ids per block" {
+test "lock-free fixed: blocks in order, bad frees told apart, a block's next allocation a new id" {
     var fixed = try LockFreeFixed.init(std.testing.allocator, 3, 4096 * 4, true);
     defer fixed.deinit(false);
     try fixed.addRegion(.{ .start = 0, .len = 12, .committed = true, .live_count = 0 });
@@ -1126,7 +1162,7 @@ test "lock-free fixed: threads race, every block is held by one thread at a time
     try std.testing.expectEqual(@as(usize, 64), fixed.popBatch(&all)); // none lost, none twice
 }
 
-test "lock-free fixed: a run's later blocks are interior pointers until the run is freed, and keep counting ids" {
+test "lock-free fixed: a run's later blocks are interior pointers until the run is freed" {
     var fixed = try LockFreeFixed.init(std.testing.allocator, 2, 4096, true);
     defer fixed.deinit(false);
     try fixed.addRegion(.{ .start = 0, .len = 8, .committed = true, .live_count = 0 }); // 4 blocks
@@ -1148,9 +1184,9 @@ test "lock-free fixed: a run's later blocks are interior pointers until the run 
     try std.testing.expect(fixed.markFreed(2, 0, &number) == .double_free);
     fixed.pushBatch(&.{ 0, 1 });
     _ = fixed.pop().?;
-    const again = fixed.claim(fixed.pop().?, 1); // block 1, never allocated alone: id 1
+    const again = fixed.claim(fixed.pop().?, 1); // block 1: the pool's own count's next id (the run's was given)
     try std.testing.expectEqual(@as(u32, 2), again.g);
-    try std.testing.expectEqual(@as(u32, 1), again.id);
+    try std.testing.expectEqual(@as(u32, 2), again.id);
 }
 
 test "lock-free fixed under a mutex: a free region is removed from the stack and the chunks; the walk lists blocks and runs" {

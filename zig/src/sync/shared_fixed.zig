@@ -144,6 +144,7 @@ pub const SharedFixed = struct {
         }
         // The stack's top is handed out first: reversed, the batch goes out in the order it was popped (address order on a fresh pool).
         std.mem.reverse(u32, room[0..taken]);
+        self.fixed.holdFreed(room[0..taken], target.freer); // the stack holds only its own freed words (js_cache.zig)
         const filled: u32 = @intCast(count + taken);
         @atomicStore(u32, &target.shared.count, filled, .release);
         self.notePeaks(self.combined());
