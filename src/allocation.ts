@@ -43,6 +43,8 @@ export const MADE_BY_POOL: unique symbol = Symbol("made by a pool");
 const isView = ArrayBuffer.isView;
 const prototypeOf = Object.getPrototypeOf;
 const byteArrayPrototype: object = Uint8Array.prototype;
+/** A handle's proving view where it has none (#provingView): no element, so it proves nothing, and the fast path reads it with no test for undefined. */
+const NO_VIEW = new Uint8Array(0);
 
 /*
  * Whether a value is a handle a pool made. `instanceof` tests only the prototype, which any object
@@ -62,6 +64,8 @@ let hasHostFields: (value: object) => boolean;
 export interface EndCount {
   ends: number;
 }
+/** The count of a handle whose pool's ends prove nothing: no handle's #aliveAtEnds (-1) is ever its value. */
+const NO_PROOF: EndCount = Object.freeze({ ends: -2 });
 
 /*
  * An allocation's fields as its pool made them, for the library's own checks and copies: read from
@@ -126,6 +130,8 @@ export let settleFree: (allocation: PoolAllocation, release: () => MemoryPoolErr
 export let endsOnlyHere: (allocation: PoolAllocation) => boolean;
 /** @internal whether free() marked the handle freed (also when the core said its block had ended another way): no call into the core. */
 export let markedFreed: (allocation: PoolAllocation) => boolean;
+/** An Allocation's `bytes` made `view`: where its pool's count proves life, the view proves it too (#provingView). */
+let noteProvingView: (allocation: PoolAllocation, view: Uint8Array) => void;
 /** A handle freed: an Allocation forgets the view `bytes` made last (one of another kind has none). */
 let forgetView: (allocation: PoolAllocation) => void;
 /** @internal what an allocation is, for messages: "allocation #id of N bytes at 0x... (pool 'name')". */
@@ -223,13 +229,19 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
   readonly #epoch: number;
   #freed = false;
   /** The pool's count of ends, where it proves life (EndCount); undefined elsewhere. */
-  readonly #endCount: EndCount | undefined;
+  readonly #endCount: EndCount;
   /**
    * #endCount's value when this allocation was last known alive, -1 where there is none: while the
    * count has not moved, no allocation of the pool ended (reset and destroy count too), so this one
    * lives, and no call into the core need say so.
    */
   #aliveAtEnds: number;
+  /**
+   * Where the count proves life, the view `bytes` made last (an Allocation's): while it is attached
+   * (an element read), the allocation lives too, as every end in this thread detaches it
+   * (endsOnlyHere). copy()'s fast path takes it where the count moved (an end of another block).
+   */
+  #provingView: Uint8Array = NO_VIEW;
 
   /** @internal use pool.allocate() */
   constructor(pool: P, ptr: Pointer, size: number, offset: number, id: number, made?: typeof MADE_BY_POOL, endCount?: EndCount) {
@@ -240,7 +252,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     this.#offset = offset;
     this.#id = id;
     this.#epoch = epochOf(pool);
-    this.#endCount = endCount;
+    this.#endCount = endCount ?? NO_PROOF;
     this.#aliveAtEnds = endCount === undefined ? -1 : endCount.ends;
   }
 
@@ -260,22 +272,23 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
         return (proto === byteArrayPrototype || proto === bufferPrototype) && isByteArray(side) && typeof claimed === "number" && (side as Uint8Array)[claimed - 1] !== undefined && (side as Uint8Array)[claimed] === undefined ? claimed : 0;
       }
       if (typeof side !== "object" || side === null || !(#aliveAtEnds in side)) return 0;
-      const at = side.#aliveAtEnds;
-      return at >= 0 && at === side.#endCount!.ends && !side.#freed ? side.#size : 0;
+      return (side.#aliveAtEnds === side.#endCount.ends || side.#provingView[0] !== undefined) && !side.#freed ? side.#size : 0;
     };
     recordKnownAlive = (allocation) => {
       const count = allocation.#endCount;
-      if (count === undefined) return false;
+      if (count === NO_PROOF) return false;
       allocation.#aliveAtEnds = count.ends;
       return true;
     };
     copySourceOperand = (side) => (isView(side) ? (side as Uint8Array) : (side as PoolAllocation).#ptr);
     copyTargetAddress = (side, end) => {
       if (typeof side !== "object" || side === null || !(#aliveAtEnds in side)) return 0;
-      const at = side.#aliveAtEnds;
-      return at >= 0 && at === side.#endCount!.ends && !side.#freed && side.#size >= end ? side.#ptr : 0;
+      return (side.#aliveAtEnds === side.#endCount.ends || side.#provingView[0] !== undefined) && !side.#freed && side.#size >= end ? side.#ptr : 0;
     };
-    endsOnlyHere = (allocation) => allocation.#endCount !== undefined;
+    endsOnlyHere = (allocation) => allocation.#endCount !== NO_PROOF;
+    noteProvingView = (allocation, view) => {
+      if (allocation.#endCount !== NO_PROOF) allocation.#provingView = view;
+    };
     assertLive = (allocation, action) => allocation.#assertAlive(action);
     assertLiveAsFarAsKnown = (allocation, action) => allocation.#assertKnownAlive(action);
     endedElsewhere = (allocation, action) => allocation.#freedElsewhere(action);
@@ -286,8 +299,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
   }
 
   #knownAlive(): boolean {
-    const at = this.#aliveAtEnds;
-    return at >= 0 && at === this.#endCount!.ends && !this.#freed;
+    return this.#aliveAtEnds === this.#endCount.ends && !this.#freed;
   }
 
   /** The pool the allocation came from. */
@@ -381,6 +393,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   #released(damage: MemoryPoolError | undefined): void {
     this.#freed = true;
+    this.#provingView = NO_VIEW;
     forgetView(this);
     if (damage !== undefined) throw damage;
   }
@@ -389,7 +402,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     if (this.#knownAlive()) return;
     this.#assertKnownAlive(action);
     // Read before the core is asked: an end in between leaves the count moved, never a stale proof.
-    const ends = this.#endCount === undefined ? -1 : this.#endCount.ends;
+    const ends = this.#endCount === NO_PROOF ? -1 : this.#endCount.ends;
     if (!holdsIn(this.#pool, this.#offset, this.#id)) this.#freedElsewhere(action);
     this.#aliveAtEnds = ends;
   }
@@ -446,7 +459,9 @@ export class Allocation extends PoolAllocation<HostPool> {
     const cached = this.#bytes;
     // A view the caller detached by transferring its buffer away is replaced (size is never 0).
     if (cached !== undefined && cached.byteLength !== 0) return cached;
-    return (this.#bytes = new Uint8Array(this.#exactBuffer()));
+    const view = new Uint8Array(this.#exactBuffer());
+    noteProvingView(this, view);
+    return (this.#bytes = view);
   }
 
   /** The buffer over exactly this allocation, from the fields the pool gave it (a caller's own `size` property must not make a longer one). */
