@@ -7,7 +7,8 @@ import type { Pointer } from "bun:ffi";
 import { DoubleFreeError, UnsupportedOperationError, UseAfterFreeError, type MemoryPoolError } from "./errors";
 import { allocationLine } from "./inspect";
 import type { HostPool, NativePool } from "./pool";
-import { bufferPrototype, isByteArray, typedArrayTypeArg } from "./validate";
+import { types } from "node:util";
+import { bufferPrototype, typedArrayTypeArg } from "./validate";
 import { checkReceivers, foreignHandle } from "./receiver";
 
 export type TypedArrayConstructor =
@@ -41,8 +42,19 @@ export const MADE_BY_POOL: unique symbol = Symbol("made by a pool");
 // copy()'s fast path (below): the engine's own functions and the prototypes of arrays of bytes,
 // taken once (what a caller patches later changes none of them, and a call reads no global).
 const isView = ArrayBuffer.isView;
+const isUint8Array = types.isUint8Array;
 const prototypeOf = Object.getPrototypeOf;
 const byteArrayPrototype: object = Uint8Array.prototype;
+/** Returns what it is given: a class that extends it adds its fields to that object (ByteArrayBrand, in PoolAllocation). */
+class Identity {
+  constructor(target: object) {
+    return target;
+  }
+}
+/** Whether a view is a Uint8Array by the engine's word, which it then keeps on the view (ByteArrayBrand). */
+let brandByteArray: (view: ArrayBufferView) => boolean;
+/** @internal whether a view (an object ArrayBuffer.isView accepted) is a Uint8Array (a Buffer is one), by the engine's word (ByteArrayBrand). */
+export let isByteArray: (view: ArrayBufferView) => boolean;
 /** A handle's proving view where it has none (#provingView): no element, so it proves nothing, and the fast path reads it with no test for undefined. */
 const NO_VIEW = new Uint8Array(0);
 
@@ -94,7 +106,7 @@ export let knownAlive: (allocation: PoolAllocation) => boolean;
 /**
  * @internal the bytes a copy's source holds, proven with no call into the core: an allocation known
  * alive (its size), a Uint8Array or Buffer of this realm, as the engine knows it (validate.ts
- * isByteArray: a DataView's element reads are property reads), its claimed length, read first, confirmed by
+ * ByteArrayBrand: a DataView's element reads are property reads), its claimed length, read first, confirmed by
  * two element reads, which nothing can answer but its memory: one at length - 1, none at length; 0
  * for anything else, an empty or detached view, a length that lies.
  */
@@ -265,15 +277,42 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     idOfAllocation = (allocation) => allocation.#id;
     poolOfAllocation = <P extends NativePool>(allocation: PoolAllocation<P>) => allocation.#pool;
     knownAlive = (allocation) => allocation.#knownAlive();
-    copySourceLength = (side) => {
-      if (isView(side)) {
-        const proto: unknown = prototypeOf(side);
-        const claimed: unknown = (side as Uint8Array).length;
-        return (proto === byteArrayPrototype || proto === bufferPrototype) && isByteArray(side) && typeof claimed === "number" && (side as Uint8Array)[claimed - 1] !== undefined && (side as Uint8Array)[claimed] === undefined ? claimed : 0;
+    /**
+     * Whether a view is a Uint8Array (a Buffer is one) by the engine's record of what it is, which no
+     * prototype, own property or Proxy changes. An element read proves a length only on a typed
+     * array: a DataView given Uint8Array.prototype passes ArrayBuffer.isView and a prototype check,
+     * and its element reads are property reads that a caller answers (Object.prototype[63] = 1).
+     * The engine is asked once an object (util.types.isUint8Array, a call into native code: 3-4 ns),
+     * and its word kept on the object as a private field, whose test JSC inlines (under 1 ns): an
+     * object's kind never changes, no code but this class's can add the field (`new ByteArrayBrand(o)`
+     * adds it to `o`: Identity returns it), and a Proxy is an object of its own (the field is not
+     * looked up on its target). Declared here, so that copy()'s fast checks test it with no call
+     * (bench/RESULTS.md, session 9: the candidates' costs).
+     */
+    class ByteArrayBrand extends Identity {
+      readonly #engineSaidUint8Array = true;
+      static {
+        brandByteArray = (view) => {
+          if (!isUint8Array(view)) return false;
+          try {
+            new ByteArrayBrand(view);
+          } catch {
+            // an engine that keeps a non-extensible object from taking a private field: asked again next time
+          }
+          return true;
+        };
+        isByteArray = (view) => #engineSaidUint8Array in view || brandByteArray(view);
+        copySourceLength = (side) => {
+          if (isView(side)) {
+            const proto: unknown = prototypeOf(side);
+            const claimed: unknown = (side as Uint8Array).length;
+            return (proto === byteArrayPrototype || proto === bufferPrototype) && (#engineSaidUint8Array in side || brandByteArray(side)) && typeof claimed === "number" && (side as Uint8Array)[claimed - 1] !== undefined && (side as Uint8Array)[claimed] === undefined ? claimed : 0;
+          }
+          if (typeof side !== "object" || side === null || !(#aliveAtEnds in side)) return 0;
+          return (side.#aliveAtEnds === side.#endCount.ends || side.#provingView[0] !== undefined) && !side.#freed ? side.#size : 0;
+        };
       }
-      if (typeof side !== "object" || side === null || !(#aliveAtEnds in side)) return 0;
-      return (side.#aliveAtEnds === side.#endCount.ends || side.#provingView[0] !== undefined) && !side.#freed ? side.#size : 0;
-    };
+    }
     recordKnownAlive = (allocation) => {
       const count = allocation.#endCount;
       if (count === NO_PROOF) return false;

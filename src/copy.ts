@@ -18,6 +18,7 @@ import {
   endedElsewhere,
   idOfAllocation,
   isAllocation,
+  isByteArray,
   isPoolAllocation,
   knownAlive,
   liveViewHere,
@@ -32,7 +33,7 @@ import { copyHost, HostMemory } from "./native";
 import * as native from "./native";
 import { baseOf, expectOkIn, handleOf, trackedPmemPools, trackedPoolAt, type HostPool } from "./pool";
 import { streamOption, type GPUStream, type StreamOptions } from "./stream";
-import { bufferPrototype, byteLengthOf, isByteArray, optionsArg } from "./validate";
+import { bufferPrototype, byteLengthOf, optionsArg } from "./validate";
 
 /**
  * Where bytes live, as far as moving them goes: pageable host memory (CPU pools, JavaScript
