@@ -51,8 +51,11 @@ class Identity {
     return target;
   }
 }
-/** Whether a view is a Uint8Array by the engine's word, which it then keeps on the view (ByteArrayBrand). */
+/** Whether a view is a Uint8Array by the engine's word, which it then keeps on the view, now and then (ByteArrayBrand). */
 let brandByteArray: (view: ArrayBufferView) => boolean;
+/** One Uint8Array the engine names in this many is branded (brandByteArray). */
+const BRAND_EVERY = 32;
+let namesBeforeBrand = BRAND_EVERY;
 /** @internal whether a view (an object ArrayBuffer.isView accepted) is a Uint8Array (a Buffer is one), by the engine's word (ByteArrayBrand). */
 export let isByteArray: (view: ArrayBufferView) => boolean;
 /** A handle's proving view where it has none (#provingView): no element, so it proves nothing, and the fast path reads it with no test for undefined. */
@@ -294,6 +297,10 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
       static {
         brandByteArray = (view) => {
           if (!isUint8Array(view)) return false;
+          // Branding costs an array 10-15 ns, which one copied once never earns back: one Uint8Array
+          // the engine names in BRAND_EVERY is branded, so an array copied again and again soon is.
+          if (--namesBeforeBrand > 0) return true;
+          namesBeforeBrand = BRAND_EVERY;
           try {
             new ByteArrayBrand(view);
           } catch {
