@@ -108,8 +108,8 @@ export let knownAlive: (allocation: PoolAllocation) => boolean;
  */
 /**
  * @internal the bytes a copy's source holds, proven with no call into the core: an allocation known
- * alive (its size), a Uint8Array or Buffer of this realm, as the engine knows it (validate.ts
- * ByteArrayBrand: a DataView's element reads are property reads), its claimed length, read first, confirmed by
+ * alive (its size), a Uint8Array or Buffer of this realm, as the engine knows it (ByteArrayBrand,
+ * in PoolAllocation: a DataView's element reads are property reads), its claimed length, read first, confirmed by
  * two element reads, which nothing can answer but its memory: one at length - 1, none at length; 0
  * for anything else, an empty or detached view, a length that lies.
  */
@@ -243,7 +243,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
   readonly #id: number;
   readonly #epoch: number;
   #freed = false;
-  /** The pool's count of ends, where it proves life (EndCount); undefined elsewhere. */
+  /** The pool's count of ends, where it proves life (EndCount); NO_PROOF elsewhere. */
   readonly #endCount: EndCount;
   /**
    * #endCount's value when this allocation was last known alive, -1 where there is none: while the
