@@ -7,8 +7,11 @@
  * `bun bench/copy.ts 64 4096` times only those sizes (in bytes). COPY_CLOCK=cpu times the rows by
  * this thread's CPU time (util.ts threadCpuTimes: the lowest of several rounds, rows alternating),
  * which a machine shared with other work disturbs less, else mitata's wall clock.
+ * The "after a free" rows copy right after a free of another block of the same pool (a pointer's,
+ * allocateRaw then deallocate), against that free alone: copy()'s fast path proves an allocation
+ * alive with no call into the core, which an unrelated end must not undo.
  */
-import { do_not_optimize, group, run } from "mitata";
+import { bench, do_not_optimize, group, run } from "mitata";
 import { copy, MemoryPoolManager, PoolConfig, type Allocation, type CopySide } from "../src/index";
 import { compare, goalRows, type TimedGoal } from "./goals";
 import { cpuModel, KiB, MiB, table, threadCpuTimes, timesByName } from "./util";
@@ -45,13 +48,20 @@ for (const [label, n, goal] of sizes) {
       const dstBytes = bytesOf(dst);
       const srcBytes = bytesOf(src);
       rows.push([`copy ${name}`, () => void copy(dst, src)], [`set ${name}`, () => void dstBytes.set(srcBytes)]);
+      if (name !== "typed array <- typed array") rows.push([`free, copy ${name}`, () => void (copyPool.deallocate(copyPool.allocateRaw(16)), copy(dst, src))]);
     }
+    rows.push(["free", () => copyPool.deallocate(copyPool.allocateRaw(16))]);
     // About 3 ms a round at any size.
     const times = threadCpuTimes(rows, 7, Math.max(20, Math.round(300_000 / Math.max(1, n / 256))));
     for (const [name] of pairs) {
       const ours = times.get(`copy ${name}`)!;
       const anchor = times.get(`set ${name}`)!;
       console.log(`${label.padStart(6)}  ${name.padEnd(26)}  copy ${ours.toFixed(1).padStart(9)} ns  set ${anchor.toFixed(1).padStart(9)} ns  ${(ours / anchor).toFixed(2)}x (goal ${goal}x)`);
+    }
+    const free = times.get("free")!;
+    for (const [name] of pairs.slice(0, 3)) {
+      const after = times.get(`free, copy ${name}`)! - free;
+      console.log(`${label.padStart(6)}  ${name.padEnd(26)}  after a free: copy ${after.toFixed(1).padStart(5)} ns (free + copy ${times.get(`free, copy ${name}`)!.toFixed(1)} ns, free alone ${free.toFixed(1)} ns)`);
     }
     continue;
   }
@@ -68,6 +78,12 @@ for (const [label, n, goal] of sizes) {
         ),
       );
     }
+    // No goal of issue 12: what a free just before costs a copy (the difference of the two rows).
+    bench(`free ${label}`, () => copyPool.deallocate(copyPool.allocateRaw(16)));
+    bench(`free, copy allocation <- allocation ${label}`, () => {
+      copyPool.deallocate(copyPool.allocateRaw(16));
+      do_not_optimize(copy(to, from));
+    });
   });
 }
 

@@ -7,7 +7,8 @@ import type { Pointer } from "bun:ffi";
 import { DoubleFreeError, UnsupportedOperationError, UseAfterFreeError, type MemoryPoolError } from "./errors";
 import { allocationLine } from "./inspect";
 import type { HostPool, NativePool } from "./pool";
-import { bufferPrototype, isByteArray, typedArrayTypeArg } from "./validate";
+import { types } from "node:util";
+import { bufferPrototype, typedArrayTypeArg } from "./validate";
 import { checkReceivers, foreignHandle } from "./receiver";
 
 export type TypedArrayConstructor =
@@ -41,8 +42,24 @@ export const MADE_BY_POOL: unique symbol = Symbol("made by a pool");
 // copy()'s fast path (below): the engine's own functions and the prototypes of arrays of bytes,
 // taken once (what a caller patches later changes none of them, and a call reads no global).
 const isView = ArrayBuffer.isView;
+const isUint8Array = types.isUint8Array;
 const prototypeOf = Object.getPrototypeOf;
 const byteArrayPrototype: object = Uint8Array.prototype;
+/** Returns what it is given: a class that extends it adds its fields to that object (ByteArrayBrand, in PoolAllocation). */
+class Identity {
+  constructor(target: object) {
+    return target;
+  }
+}
+/** Whether a view is a Uint8Array by the engine's word, which it then keeps on the view, now and then (ByteArrayBrand). */
+let brandByteArray: (view: ArrayBufferView) => boolean;
+/** One Uint8Array the engine names in this many is branded (brandByteArray). */
+const BRAND_EVERY = 32;
+let namesBeforeBrand = BRAND_EVERY;
+/** @internal whether a view (an object ArrayBuffer.isView accepted) is a Uint8Array (a Buffer is one), by the engine's word (ByteArrayBrand). */
+export let isByteArray: (view: ArrayBufferView) => boolean;
+/** A handle's proving view where it has none (#provingView): no element, so it proves nothing, and the fast path reads it with no test for undefined. */
+const NO_VIEW = new Uint8Array(0);
 
 /*
  * Whether a value is a handle a pool made. `instanceof` tests only the prototype, which any object
@@ -61,6 +78,8 @@ let hasHostFields: (value: object) => boolean;
  * second copy's free of a block ends its allocation too. The pool hands it to the handles it makes.
  */
 export type EndCount = Float64Array;
+/** The count of a handle whose pool's ends prove nothing: no handle's #aliveAtEnds (-1, or a count) is ever its value. Never written. */
+const NO_PROOF: EndCount = new Float64Array([-2]);
 
 /*
  * An allocation's fields as its pool made them, for the library's own checks and copies: read from
@@ -88,8 +107,8 @@ export let knownAlive: (allocation: PoolAllocation) => boolean;
  */
 /**
  * @internal the bytes a copy's source holds, proven with no call into the core: an allocation known
- * alive (its size), a Uint8Array or Buffer of this realm, as the engine knows it (validate.ts
- * isByteArray: a DataView's element reads are property reads), its claimed length, read first, confirmed by
+ * alive (its size), a Uint8Array or Buffer of this realm, as the engine knows it (ByteArrayBrand,
+ * in PoolAllocation: a DataView's element reads are property reads), its claimed length, read first, confirmed by
  * two element reads, which nothing can answer but its memory: one at length - 1, none at length; 0
  * for anything else, an empty or detached view, a length that lies.
  */
@@ -126,6 +145,8 @@ export let settleFree: (allocation: PoolAllocation, release: () => MemoryPoolErr
 export let endsOnlyHere: (allocation: PoolAllocation) => boolean;
 /** @internal whether free() marked the handle freed (also when the core said its block had ended another way): no call into the core. */
 export let markedFreed: (allocation: PoolAllocation) => boolean;
+/** An Allocation's `bytes` made `view`: where its pool's count proves life, the view proves it too (#provingView). */
+let noteProvingView: (allocation: PoolAllocation, view: Uint8Array) => void;
 /** A handle freed: an Allocation forgets the view `bytes` made last (one of another kind has none). */
 let forgetView: (allocation: PoolAllocation) => void;
 /** @internal what an allocation is, for messages: "allocation #id of N bytes at 0x... (pool 'name')". */
@@ -230,14 +251,20 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
   readonly #id: number;
   readonly #epoch: number;
   #freed = false;
-  /** The pool's count of ends, where it proves life (EndCount); undefined elsewhere. */
-  readonly #endCount: EndCount | undefined;
+  /** The pool's count of ends, where it proves life (EndCount); NO_PROOF elsewhere. */
+  readonly #endCount: EndCount;
   /**
    * #endCount's value when this allocation was last known alive, -1 where there is none: while the
    * count has not moved, no allocation of the pool ended (reset and destroy count too), so this one
    * lives, and no call into the core need say so.
    */
   #aliveAtEnds: number;
+  /**
+   * Where the count proves life, the view `bytes` made last (an Allocation's): while it is attached
+   * (an element read), the allocation lives too, as every end in this thread detaches it
+   * (endsOnlyHere). copy()'s fast path takes it where the count moved (an end of another block).
+   */
+  #provingView: Uint8Array = NO_VIEW;
 
   /** @internal use pool.allocate() */
   constructor(pool: P, ptr: Pointer, size: number, offset: number, id: number, made?: typeof MADE_BY_POOL, endCount?: EndCount) {
@@ -248,7 +275,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     this.#offset = offset;
     this.#id = id;
     this.#epoch = epochOf(pool);
-    this.#endCount = endCount;
+    this.#endCount = endCount ?? NO_PROOF;
     this.#aliveAtEnds = endCount === undefined ? -1 : endCount[0]!;
   }
 
@@ -261,29 +288,61 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     idOfAllocation = (allocation) => allocation.#id;
     poolOfAllocation = <P extends NativePool>(allocation: PoolAllocation<P>) => allocation.#pool;
     knownAlive = (allocation) => allocation.#knownAlive();
-    copySourceLength = (side) => {
-      if (isView(side)) {
-        const proto: unknown = prototypeOf(side);
-        const claimed: unknown = (side as Uint8Array).length;
-        return (proto === byteArrayPrototype || proto === bufferPrototype) && isByteArray(side) && typeof claimed === "number" && (side as Uint8Array)[claimed - 1] !== undefined && (side as Uint8Array)[claimed] === undefined ? claimed : 0;
+    /**
+     * Whether a view is a Uint8Array (a Buffer is one) by the engine's record of what it is, which no
+     * prototype, own property or Proxy changes. An element read proves a length only on a typed
+     * array: a DataView given Uint8Array.prototype passes ArrayBuffer.isView and a prototype check,
+     * and its element reads are property reads that a caller answers (Object.prototype[63] = 1).
+     * The engine is asked once an object (util.types.isUint8Array, a call into native code: 3-4 ns),
+     * and its word kept on the object as a private field, whose test JSC inlines (under 1 ns): an
+     * object's kind never changes, no code but this class's can add the field (`new ByteArrayBrand(o)`
+     * adds it to `o`: Identity returns it), and a Proxy is an object of its own (the field is not
+     * looked up on its target). Declared here, so that copy()'s fast checks test it with no call
+     * (bench/RESULTS.md, session 9: the candidates' costs).
+     */
+    class ByteArrayBrand extends Identity {
+      readonly #engineSaidUint8Array = true;
+      static {
+        brandByteArray = (view) => {
+          if (!isUint8Array(view)) return false;
+          // Branding costs an array 10-15 ns, which one copied once never earns back: one Uint8Array
+          // the engine names in BRAND_EVERY is branded, so an array copied again and again soon is.
+          if (--namesBeforeBrand > 0) return true;
+          namesBeforeBrand = BRAND_EVERY;
+          try {
+            new ByteArrayBrand(view);
+          } catch {
+            // an engine that keeps a non-extensible object from taking a private field: asked again next time
+          }
+          return true;
+        };
+        isByteArray = (view) => #engineSaidUint8Array in view || brandByteArray(view);
+        copySourceLength = (side) => {
+          if (isView(side)) {
+            const proto: unknown = prototypeOf(side);
+            const claimed: unknown = (side as Uint8Array).length;
+            return (proto === byteArrayPrototype || proto === bufferPrototype) && (#engineSaidUint8Array in side || brandByteArray(side)) && typeof claimed === "number" && (side as Uint8Array)[claimed - 1] !== undefined && (side as Uint8Array)[claimed] === undefined ? claimed : 0;
+          }
+          if (typeof side !== "object" || side === null || !(#aliveAtEnds in side)) return 0;
+          return (side.#aliveAtEnds === side.#endCount[0] || (side.#provingView[0] !== undefined && endsOnlyHere(side))) && !side.#freed ? side.#size : 0;
+        };
       }
-      if (typeof side !== "object" || side === null || !(#aliveAtEnds in side)) return 0;
-      const at = side.#aliveAtEnds;
-      return at >= 0 && at === side.#endCount![0] && !side.#freed ? side.#size : 0;
-    };
+    }
     recordKnownAlive = (allocation) => {
       const count = allocation.#endCount;
-      if (count === undefined) return false;
+      if (count === NO_PROOF) return false;
       allocation.#aliveAtEnds = count[0]!;
       return true;
     };
     copySourceOperand = (side) => (isView(side) ? (side as Uint8Array) : (side as PoolAllocation).#ptr);
     copyTargetAddress = (side, end) => {
       if (typeof side !== "object" || side === null || !(#aliveAtEnds in side)) return 0;
-      const at = side.#aliveAtEnds;
-      return at >= 0 && at === side.#endCount![0] && !side.#freed && side.#size >= end ? side.#ptr : 0;
+      return (side.#aliveAtEnds === side.#endCount[0] || (side.#provingView[0] !== undefined && endsOnlyHere(side))) && !side.#freed && side.#size >= end ? side.#ptr : 0;
     };
-    endsOnlyHere = (allocation) => allocation.#endCount !== undefined && onlyOwnEndsIn(allocation.#pool as HostPool);
+    endsOnlyHere = (allocation) => allocation.#endCount !== NO_PROOF && onlyOwnEndsIn(allocation.#pool as HostPool);
+    noteProvingView = (allocation, view) => {
+      if (allocation.#endCount !== NO_PROOF) allocation.#provingView = view;
+    };
     assertLive = (allocation, action) => allocation.#assertAlive(action);
     assertLiveAsFarAsKnown = (allocation, action) => allocation.#assertKnownAlive(action);
     endedElsewhere = (allocation, action) => allocation.#freedElsewhere(action);
@@ -294,8 +353,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
   }
 
   #knownAlive(): boolean {
-    const at = this.#aliveAtEnds;
-    return at >= 0 && at === this.#endCount![0] && !this.#freed;
+    return this.#aliveAtEnds === this.#endCount[0] && !this.#freed;
   }
 
   /** The pool the allocation came from. */
@@ -389,6 +447,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
 
   #released(damage: MemoryPoolError | undefined): void {
     this.#freed = true;
+    this.#provingView = NO_VIEW;
     forgetView(this);
     if (damage !== undefined) throw damage;
   }
@@ -397,7 +456,7 @@ export abstract class PoolAllocation<P extends NativePool = NativePool> {
     if (this.#knownAlive()) return;
     this.#assertKnownAlive(action);
     // Read before the core is asked: an end in between leaves the count moved, never a stale proof.
-    const ends = this.#endCount === undefined ? -1 : this.#endCount[0]!;
+    const ends = this.#endCount === NO_PROOF ? -1 : this.#endCount[0]!;
     if (!holdsIn(this.#pool, this.#offset, this.#id)) this.#freedElsewhere(action);
     this.#aliveAtEnds = ends;
   }
@@ -454,7 +513,9 @@ export class Allocation extends PoolAllocation<HostPool> {
     const cached = this.#bytes;
     // A view the caller detached by transferring its buffer away is replaced (size is never 0).
     if (cached !== undefined && cached.byteLength !== 0) return cached;
-    return (this.#bytes = this.#madeView(new Uint8Array(this.#exactBuffer())));
+    const view = this.#madeView(new Uint8Array(this.#exactBuffer()));
+    noteProvingView(this, view);
+    return (this.#bytes = view);
   }
 
   /** `view`, made over the exact buffer, told to the pool: a view kept keeps the allocation reachable, as its handle does (leakReport). */

@@ -18,6 +18,7 @@ import {
   endedElsewhere,
   idOfAllocation,
   isAllocation,
+  isByteArray,
   isPoolAllocation,
   knownAlive,
   liveViewHere,
@@ -32,7 +33,7 @@ import { copyHost, HostMemory } from "./native";
 import * as native from "./native";
 import { baseOf, expectOkIn, handleOf, trackedPmemPools, trackedPoolAt, type HostPool } from "./pool";
 import { streamOption, type GPUStream, type StreamOptions } from "./stream";
-import { bufferPrototype, byteLengthOf, isByteArray, optionsArg } from "./validate";
+import { bufferPrototype, byteLengthOf, optionsArg } from "./validate";
 
 /**
  * Where bytes live, as far as moving them goes: pageable host memory (CPU pools, JavaScript
@@ -152,8 +153,9 @@ function copyChecked(dst: CopySide, src: CopySide, bytes: number | undefined, op
  * the typed error that says why. A side is
  * - an Allocation of a host pool of threadSafety "none" (not PMEM) known alive by its pool's count
  *   of ends (knownAlive): no other thread can end such an allocation, and every end in this thread
- *   (a free by any route, reset, destroy) counts. One whose count moved but whose `bytes` view is
- *   attached is recorded alive again by copyChecked (provenAliveByView) and taken there.
+ *   (a free by any route, reset, destroy) counts; or, where the count moved (an end of another
+ *   block), by its `bytes` view, attached (allocation.ts #provingView: every end detaches it). One
+ *   never viewed is recorded alive again by copyChecked, which asks the core, and taken there.
  * - a Uint8Array (or Buffer): a source's `length` as it claims, confirmed by element reads (one at
  *   length - 1, none at length), so a view that lies about its length is not taken; a destination's
  *   room is one element read (at the last byte the copy writes).

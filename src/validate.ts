@@ -30,14 +30,6 @@ export function sizeArg(value: unknown): number {
   throw new InvalidSizeError(`cannot allocate ${describe(value)} bytes: a size is a number, a whole number of bytes above 0`);
 }
 
-/**
- * Whether `value` is a Uint8Array (a Buffer is one) by the engine's record of what it is, which no
- * prototype, own property or Proxy changes. An element read proves a length only on a typed array:
- * a DataView given Uint8Array.prototype passes ArrayBuffer.isView and a prototype check, and its
- * element reads are property reads that a caller answers (Object.prototype[63] = 1).
- */
-export const isByteArray: (value: unknown) => boolean = types.isUint8Array;
-
 /** Buffer's prototype where there is one (a Buffer is a Uint8Array of its own bytes too), else Uint8Array's. */
 export const bufferPrototype: object = typeof Buffer === "function" ? Buffer.prototype : Uint8Array.prototype;
 

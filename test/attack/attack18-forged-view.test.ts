@@ -4,7 +4,7 @@
  * element reads meant to prove its length are, on a DataView, property reads a caller answers
  * (Object.prototype[63] = 1, or an own `length`). A 1-byte DataView then took 64 bytes (63 written
  * past it), and read as 64. The fast path now asks the engine whether a side is a Uint8Array
- * (validate.ts isByteArray): a DataView takes the checked path, which measures it by its own getter.
+ * (allocation.ts ByteArrayBrand): a DataView takes the checked path, which measures it by its own getter.
  * In a child process: a write past a view's memory may crash it.
  */
 import { expect, test } from "bun:test";

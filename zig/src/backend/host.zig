@@ -5,6 +5,7 @@ const std = @import("std");
 const posix = std.posix;
 const assert = std.debug.assert;
 const address_limit = @import("address_limit.zig");
+const map_budget = @import("map_budget.zig");
 
 pub const page_bytes = std.heap.page_size_min;
 
@@ -23,7 +24,10 @@ pub fn reserveAligned(len: u64, alignment: u64) ?u64 {
     // buffer spans past the committed memory (twice what its views reach), and whatever reads the
     // whole buffer (structuredClone, postMessage, buffer.slice()) faulted on a PROT_NONE page.
     // Read-only private pages cost nothing until written, and a write still faults.
-    const memory = posix.mmap(null, len + slack, posix.PROT.READ, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .NORESERVE = true }, -1, 0) catch return null;
+    const memory = posix.mmap(null, len + slack, posix.PROT.READ, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .NORESERVE = true }, -1, 0) catch |err| {
+        map_budget.noteRefused(err, len + slack);
+        return null;
+    };
     const start = @intFromPtr(memory.ptr);
     const base = std.mem.alignForward(u64, start, alignment);
     if (base > start) posix.munmap(slice(start, base - start));
@@ -46,7 +50,10 @@ pub fn release(base: u64, len: u64) void {
 
 pub fn commit(base: u64, offset: u64, len: u64) bool {
     assert((base + offset) % page_bytes == 0 and len % page_bytes == 0);
-    posix.mprotect(slice(base + offset, len), posix.PROT.READ | posix.PROT.WRITE) catch return false;
+    posix.mprotect(slice(base + offset, len), posix.PROT.READ | posix.PROT.WRITE) catch |err| {
+        map_budget.noteRefused(err, len);
+        return false;
+    };
     return true;
 }
 

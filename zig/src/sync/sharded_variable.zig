@@ -297,6 +297,7 @@ pub const ShardedVariable = struct {
         inline fn freed(_: NoNote, _: u32, _: u32, _: u64) void {}
         inline fn reset(_: NoNote) void {}
         fn failNoRoom(_: NoNote, pool: anytype, size: u64) Error {
+            if (pool.failRefused(size)) |refused| return refused;
             return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: {d} of at most {d} bytes reserved, none free in one piece in any shard", .{ pool.poolName(), size, pool.committedBytes(), pool.reservableBytes() });
         }
     };

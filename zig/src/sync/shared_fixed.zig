@@ -140,6 +140,7 @@ pub const SharedFixed = struct {
         }
         if (taken == 0) {
             self.counters.recordFailure();
+            if (pool.failRefused(self.stride_bytes)) |refused| return refused;
             return status.fail(error.OutOfMemory, "pool '{s}' has no free block of {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.poolName(), self.stride_bytes, pool.committedBytes(), pool.reservableBytes() });
         }
         // The stack's top is handed out first: reversed, the batch goes out in the order it was popped (address order on a fresh pool).
@@ -350,6 +351,7 @@ pub const SharedFixed = struct {
         if (requested_bytes > self.stride_bytes) return self.allocRun(pool, requested_bytes);
         const number = self.take() orelse self.growAndTake(pool) orelse {
             self.counters.recordFailure();
+            if (pool.failRefused(self.stride_bytes)) |refused| return refused;
             return status.fail(error.OutOfMemory, "pool '{s}' has no free block of {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.poolName(), self.stride_bytes, pool.committedBytes(), pool.reservableBytes() });
         };
         const placed = self.fixed.claimAs(number, requested_bytes, self.takeIds(1));
@@ -453,6 +455,7 @@ pub const SharedFixed = struct {
             grown = true;
         }
         self.counters.recordFailure();
+        if (pool.failRefused(requested_bytes)) |refused| return refused;
         return status.fail(error.OutOfMemory, "pool '{s}' has no run of {d} free blocks for {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.poolName(), count, requested_bytes, pool.committedBytes(), pool.reservableBytes() });
     }
 
