@@ -12,6 +12,7 @@
 //! the OS will not commit) instead of a pool's lack of free room.
 const std = @import("std");
 const assert = std.debug.assert;
+const readStart = @import("process_limits.zig").readStart;
 
 /// Mappings one guarded allocation may add at most: its data pages split from the pages before and after them.
 const mappings_per_allocation = 3;
@@ -38,6 +39,7 @@ pub const Refusal = struct {
     /// may split a mapping in three, /proc/self/maps lists one more than the kernel counts
     /// ([vsyscall]), and other threads may unmap meanwhile: within 16 of it is at it.
     pub fn atMapLimit(self: Refusal) bool {
+        assert(self.bytes > 0);
         return self.err == error.OutOfMemory and self.limit != 0 and self.mappings + 16 >= self.limit;
     }
 };
@@ -48,6 +50,7 @@ threadlocal var last_refusal: ?Refusal = null;
 
 /// Called where mmap or mprotect refused `bytes` of host memory (a cold path: it reads /proc).
 pub fn noteRefused(err: anyerror, bytes: u64) void {
+    assert(bytes > 0);
     last_refusal = .{ .err = err, .bytes = bytes, .mappings = mappingsInUse() orelse 0, .limit = maxMapCount() orelse 0 };
 }
 
@@ -102,15 +105,6 @@ fn mappingsInUse() ?u64 {
         if (got == 0) return lines;
         lines += std.mem.count(u8, buffer[0..got], "\n");
     }
-}
-
-/// The first bytes of a file (of /proc: one read gives what a small one holds), or null where it cannot be read.
-pub fn readStart(path: [*:0]const u8, buffer: []u8) ?[]const u8 {
-    assert(buffer.len > 0);
-    const fd = std.posix.openZ(path, .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0) catch return null;
-    defer std.posix.close(fd);
-    const got = std.posix.read(fd, buffer) catch return null;
-    return buffer[0..got];
 }
 
 test "the process has room for more mappings, and counts them again only once its allowance is spent" {
