@@ -59,6 +59,7 @@ pub fn PoolFailures(comptime Pool: type) type {
 /// at its limit on mappings (vm.max_map_count), or out of memory it will commit, or for another reason.
 pub fn failOsRefused(name: []const u8, size: u64, committed: u64, refusal: map_budget.Refusal) Error {
     @branchHint(.cold);
+    assert(refusal.bytes > 0);
     if (refusal.atMapLimit()) return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: the OS refused it {d} more bytes because the process has {d} memory mappings, the kernel's limit (vm.max_map_count = {d}); raise the limit (sysctl -w vm.max_map_count=1048576), or make fewer mappings (fewer pools, guardPages on fewer of them)", .{ name, size, refusal.bytes, refusal.mappings, refusal.limit });
     if (refusal.err == error.OutOfMemory) return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: the OS refused it {d} more bytes ({d} committed): the system is out of the memory it will commit (vm.overcommit_memory and its commit limit, or the process's address-space limit, ulimit -v); free memory elsewhere or give pools a smaller maxSize", .{ name, size, refusal.bytes, committed });
     return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: the OS refused it {d} more bytes ({d} committed) with {s}", .{ name, size, refusal.bytes, committed, @errorName(refusal.err) });

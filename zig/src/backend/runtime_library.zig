@@ -147,6 +147,7 @@ pub fn searchedFileProblem(name: [:0]const u8, buffer: []u8) ?SearchedProblem {
 /// Whether the file at `path` begins as an ELF64 file for this CPU (what the loader asks of each
 /// file of the name it finds before it takes one: others it passes over).
 fn isLibraryForThisCpu(path: [*:0]const u8) bool {
+    assert(path[0] != 0);
     const fd = std.posix.openZ(path, .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0) catch return false;
     defer std.posix.close(fd);
     var header: [20]u8 = undefined;
