@@ -33,8 +33,12 @@ test "the pools' share of a limit leaves a quarter, and a limit of 1 is theirs w
     try std.testing.expectEqual(@as(u64, 48), poolsShare(64));
     try std.testing.expectEqual(@as(u64, 6), poolsShare(8));
     try std.testing.expectEqual(@as(u64, 1), poolsShare(1));
-    try std.testing.expect(soft(.NOFILE) == null or soft(.NOFILE).? > 0);
-    var buffer: [16]u8 = undefined;
-    try std.testing.expect(readStart("/proc/self/statm", &buffer) != null or readStart("/", &buffer) == null);
+}
+
+test "readStart gives a file's first bytes, at most the buffer's, and null for no file" {
+    var buffer: [4]u8 = undefined;
     try std.testing.expect(readStart("/nonexistent/file", &buffer) == null);
+    const start = readStart("/proc/self/statm", &buffer) orelse return error.SkipZigTest; // no /proc
+    try std.testing.expectEqual(@as(usize, 4), start.len); // the process's size in pages, then more figures
+    try std.testing.expect(std.ascii.isDigit(start[0]));
 }
