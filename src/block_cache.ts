@@ -264,8 +264,6 @@ export class BlockCache implements ThreadCache {
     return cache;
   }
 
-  sawCoreId(_id: number): void {} // ids are counted on the core's word itself
-
   /** Whether the stack holds blocks (a request for a run of blocks gives them back first). */
   get holdsBlocks(): boolean {
     return this.#count > 0;

@@ -416,8 +416,6 @@ export abstract class NativePool {
   /** After the core made an allocation (mp_alloc and its kin): takes its id, as lastTaggedId. */
   #tookCoreId(): void {
     this.#lastTaggedId = lastId();
-    // A cached pool counts ids in JavaScript too: an id the core gave is one the cache must not give again.
-    if (this.#cache) this.#cache.sawCoreId(this.#lastTaggedId);
   }
 
   /** The pool's history ring. */

@@ -176,8 +176,6 @@ export class SizeBins implements ThreadCache {
     return !this.dead && this.header[H.cachedBlocks]! > 0;
   }
 
-  sawCoreId(_id: number): void {} // ids are counted on the core's word itself
-
   alloc(size: number): number {
     const address = this.allocAddress(size);
     return address < 0 ? address : (address - this.base) * K.perGranule;

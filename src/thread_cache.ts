@@ -24,8 +24,6 @@ export interface ThreadCache {
   liveId(g: number): number;
   /** Gives every cached block back to the pool. */
   flush(): void;
-  /** The core made allocation `id` of the pool. */
-  sawCoreId(id: number): void;
   /** Writes into the core's memory what the cache keeps only in JavaScript, before a core call reads it (src/block_cache.ts). */
   publish?(): void;
 }

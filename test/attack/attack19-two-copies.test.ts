@@ -36,7 +36,11 @@ for (const pool of ["variable", "fixed"]) {
   test(`a handle the other copy of the library freed is dead to this copy's checks and copies (${pool} pool)`, async () => {
     const child = await runBun(attackFixture("attack19-two-copies-child.ts"), [secondCopy, pool], { env: { ...process.env, MEMORY_POOL_CORE_PATH: core } });
     expect({ exitCode: child.exitCode, signalCode: child.signalCode, stderr: child.stderr }).toEqual({ exitCode: 0, signalCode: null, stderr: "" });
-    expect(JSON.parse(child.stdout)).toEqual({
+    const seen = JSON.parse(child.stdout) as Record<string, unknown> & { secondResetMessage: string };
+    // The refusal says what to do: reset through the copy whose cache holds the blocks.
+    if (pool === "fixed") expect(seen.secondResetMessage).toMatch(/^reset\(\) of pool '.+': another copy of the library in this thread .* reset it through that copy's pool object, or free the allocations$/);
+    else expect(seen.secondResetMessage).toBe("");
+    expect(seen).toEqual({
       sameBlock: true,
       newId: true,
       alive: false,
@@ -47,6 +51,7 @@ for (const pool of ["variable", "fixed"]) {
       viewAttached: 64,
       nextUntouched: true,
       secondReset: pool === "fixed" ? "UnsupportedOperationError" : "reset",
+      secondResetMessage: seen.secondResetMessage,
       handedOutTwice: 0,
       firstReset: "reset",
     });

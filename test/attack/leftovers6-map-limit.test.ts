@@ -1,7 +1,7 @@
 /**
  * An out-of-memory the kernel's limit on mappings causes (vm.max_map_count, 65530 by default) said
  * "none free in one piece", as if the pool had run out of room: a reader looked for a leak. The core
- * now senses why the OS refused an mmap or mprotect (zig/src/backend/map_budget.zig `noteRefused`)
+ * now senses why the OS refused an mmap or mprotect (zig/src/backend/os_refusal.zig `noteRefused`)
  * and says so, naming the limit and what to do; a request that meets no refusal of its own still
  * says its pool ran out (the refusal is forgotten at each growth). Runs in a child, which fills the
  * process's mappings by splitting one mapping of its own (libc's mmap and mprotect) and unmaps it

@@ -33,7 +33,7 @@ const tlsf_mod = @import("strategy/tlsf.zig");
 const request_limit = @import("request_limit.zig");
 const reservation_mod = @import("reservation.zig");
 const growth_mod = @import("growth.zig");
-const map_budget = @import("backend/map_budget.zig");
+const os_refusal = @import("backend/os_refusal.zig");
 const failOsRefused = @import("pool_failures.zig").failOsRefused;
 const FreeResult = placement_mod.FreeResult;
 const stats_mod = @import("stats.zig");
@@ -137,9 +137,9 @@ pub const Pool = struct {
         const owned_name = gpa.dupe(u8, name) catch return status.fail(error.OutOfMemory, "no memory for the pool's bookkeeping", .{});
         errdefer gpa.free(owned_name);
         const least_bytes = reservation.least_bytes;
-        map_budget.forgetRefusal();
+        os_refusal.forgetRefusal();
         var arena = Arena.initShrinking(gpa, backend, reserve_bytes, least_bytes) orelse {
-            if (map_budget.lastRefusal()) |refusal| if (refusal.atMapLimit()) return failOsRefused(name, least_bytes, 0, refusal);
+            if (os_refusal.lastRefusal()) |refusal| if (refusal.atMapLimit()) return failOsRefused(name, least_bytes, 0, refusal);
             return status.fail(error.OutOfMemory, "could not reserve {d} bytes of {s} address space: the pools of this process hold all the address space they may (96 TiB, or three quarters of its limit, ulimit -v), or the OS refused; give pools a maxSize, or destroy some", .{ least_bytes, @tagName(config.kind) });
         };
         // The reservation is maxSize rounded up to the commit unit: regions commit whole units, but
@@ -245,10 +245,10 @@ pub const Pool = struct {
                 .variable => status.failConfig("maxSize", "a Variable pool's least block takes {d} bytes (a granule of {d}, with its canaries), more than maxSize holds in whole granules ({d} bytes)", .{ least_block_bytes, granule_bytes, usable_bytes }),
             };
         }
-        map_budget.forgetRefusal();
+        os_refusal.forgetRefusal();
         const first_index = self.grow(first_bytes) orelse {
             self.deinitParts();
-            if (map_budget.lastRefusal()) |refusal| return failOsRefused(name, config.initial_size, 0, refusal);
+            if (os_refusal.lastRefusal()) |refusal| return failOsRefused(name, config.initial_size, 0, refusal);
             return status.fail(error.OutOfMemory, "could not commit the initial {d} bytes of {s} memory", .{ config.initial_size, @tagName(config.kind) });
         };
         self.growth_step_bytes = self.arena.regionBytes(first_index);
@@ -734,7 +734,7 @@ pub const Pool = struct {
     /// null at maxSize, with growth off, or when the OS refuses, having committed nothing.
     /// Under the pool's lock, or a shared pool's growth lock.
     pub fn growFor(self: *Pool, needed_bytes: u64) ?u32 {
-        map_budget.forgetRefusal(); // the failure message then names only this growth's refusal
+        os_refusal.forgetRefusal(); // the failure message then names only this growth's refusal
         const room = self.arena.reserved_bytes - self.arena.committed_bytes;
         const next = growth_mod.plan(self.config.growth, self.growth_step_bytes, needed_bytes, room, self.arena.backend.granularity()) orelse return null;
         const index = if (self.grow(next.bytes)) |index| blk: {

@@ -9,7 +9,7 @@ const Error = status.Error;
 const FreeResult = @import("strategy/placement.zig").FreeResult;
 const tlsf_mod = @import("strategy/tlsf.zig");
 const granule_bytes = @import("arena.zig").granule_bytes;
-const map_budget = @import("backend/map_budget.zig");
+const os_refusal = @import("backend/os_refusal.zig");
 
 pub fn PoolFailures(comptime Pool: type) type {
     return struct {
@@ -23,7 +23,7 @@ pub fn PoolFailures(comptime Pool: type) type {
         /// refusals), why, as the error for a request of `size` bytes; else null: the pool's own
         /// room ran out, and its caller says so.
         pub fn failRefused(pool: *const Pool, size: u64) ?Error {
-            const refusal = map_budget.lastRefusal() orelse return null;
+            const refusal = os_refusal.lastRefusal() orelse return null;
             return failOsRefused(pool.poolName(), size, pool.committedBytes(), refusal);
         }
 
@@ -57,8 +57,9 @@ pub fn PoolFailures(comptime Pool: type) type {
 
 /// A request of `size` bytes for pool `name` (which holds `committed` bytes) that the OS refused:
 /// at its limit on mappings (vm.max_map_count), or out of memory it will commit, or for another reason.
-pub fn failOsRefused(name: []const u8, size: u64, committed: u64, refusal: map_budget.Refusal) Error {
+pub fn failOsRefused(name: []const u8, size: u64, committed: u64, refusal: os_refusal.Refusal) Error {
     @branchHint(.cold);
+    assert(refusal.bytes > 0);
     if (refusal.atMapLimit()) return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: the OS refused it {d} more bytes because the process has {d} memory mappings, the kernel's limit (vm.max_map_count = {d}); raise the limit (sysctl -w vm.max_map_count=1048576), or make fewer mappings (fewer pools, guardPages on fewer of them)", .{ name, size, refusal.bytes, refusal.mappings, refusal.limit });
     if (refusal.err == error.OutOfMemory) return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: the OS refused it {d} more bytes ({d} committed): the system is out of the memory it will commit (vm.overcommit_memory and its commit limit, or the process's address-space limit, ulimit -v); free memory elsewhere or give pools a smaller maxSize", .{ name, size, refusal.bytes, committed });
     return status.fail(error.OutOfMemory, "pool '{s}' cannot place {d} bytes: the OS refused it {d} more bytes ({d} committed) with {s}", .{ name, size, refusal.bytes, committed, @errorName(refusal.err) });
@@ -83,7 +84,7 @@ test "a pool's failures say what was refused: a place at most its reservation (w
         defer pool.destroy();
         const Failures = PoolFailures(pool_mod.Pool);
         try std.testing.expectEqual(if (growth == 0) pool.committedBytes() else pool.addressSpaceBytes(), Failures.reservableBytes(pool));
-        map_budget.forgetRefusal(); // as growFor does: no refusal of the OS, so the pool's room ran out
+        os_refusal.forgetRefusal(); // as growFor does: no refusal of the OS, so the pool's room ran out
         try std.testing.expectEqual(error.OutOfMemory, Failures.failPlace(pool, 1000));
         const expected = try std.fmt.allocPrint(std.testing.allocator, "pool 'failing' cannot place 1000 bytes: 65536 of at most {d} bytes reserved", .{Failures.reservableBytes(pool)});
         defer std.testing.allocator.free(expected);

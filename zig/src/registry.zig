@@ -192,6 +192,7 @@ pub inline fn get(handle: i32) ?*Pool {
 /// The slot of the live pool a handle names (what end_counts.zig keeps a word for), or null.
 pub fn slotOf(handle: i32) ?u32 {
     if (pools.get(handle) == null) return null;
+    assert(handle > 0); // a live pool's handle
     return @as(u32, @intCast(handle)) & (pools_max - 1);
 }
 

@@ -6,6 +6,8 @@ test {
     _ = @import("backend/cuda_driver.zig");
     _ = @import("backend/runtime_library.zig");
     _ = @import("backend/map_budget.zig");
+    _ = @import("backend/os_refusal.zig");
+    _ = @import("backend/process_limits.zig");
     _ = @import("backend/address_limit.zig");
     _ = @import("backend/descriptor_limit.zig");
     _ = @import("arena.zig");

@@ -8,34 +8,28 @@
 //! process has where no limit is set (and map_budget.zig an eighth of the mappings).
 const std = @import("std");
 const assert = std.debug.assert;
-const map_budget = @import("map_budget.zig");
+const process_limits = @import("process_limits.zig");
 
 /// Whether reserving `bytes` more of address space leaves a quarter of the process's limit
 /// unmapped; true where no limit is set or the process's size cannot be read (the OS decides).
 pub fn roomFor(bytes: u64) bool {
     assert(bytes > 0);
-    const limit = addressSpaceLimit() orelse return true;
+    const limit = process_limits.soft(.AS) orelse return true;
     const mapped = mappedBytes() orelse return true;
     return fits(limit, mapped, bytes);
 }
 
-/// Whether `bytes` more beside `mapped` stay within three quarters of `limit`.
+/// Whether `bytes` more beside `mapped` stay within the pools' share of `limit` (three quarters).
 fn fits(limit: u64, mapped: u64, bytes: u64) bool {
-    const usable = limit - limit / 4;
+    assert(bytes > 0);
+    const usable = process_limits.poolsShare(limit);
     return mapped <= usable and bytes <= usable - mapped;
-}
-
-/// The soft RLIMIT_AS in bytes; null where there is none.
-fn addressSpaceLimit() ?u64 {
-    const limit = std.posix.getrlimit(.AS) catch return null;
-    if (limit.cur == std.posix.RLIM.INFINITY) return null;
-    return limit.cur;
 }
 
 /// The process's mapped address space (VmSize): the first figure of /proc/self/statm, in pages.
 fn mappedBytes() ?u64 {
     var buffer: [128]u8 = undefined;
-    const text = map_budget.readStart("/proc/self/statm", &buffer) orelse return null;
+    const text = process_limits.readStart("/proc/self/statm", &buffer) orelse return null;
     const first = std.mem.sliceTo(text, ' ');
     const pages = std.fmt.parseInt(u64, first, 10) catch return null;
     return std.math.mul(u64, pages, std.heap.pageSize()) catch null;
@@ -52,5 +46,5 @@ test "a reservation fits while three quarters of the limit hold it and what is m
 test "the process's mapped size reads, and without a limit every reservation has room" {
     const mapped = mappedBytes() orelse return error.SkipZigTest;
     try std.testing.expect(mapped > 0);
-    if (addressSpaceLimit() == null) try std.testing.expect(roomFor(1 << 46));
+    if (process_limits.soft(.AS) == null) try std.testing.expect(roomFor(1 << 46));
 }

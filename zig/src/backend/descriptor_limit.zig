@@ -7,6 +7,7 @@
 //! space, and map_budget.zig an eighth of the mappings).
 const std = @import("std");
 const assert = std.debug.assert;
+const process_limits = @import("process_limits.zig");
 
 /// What the process holds and may hold, where it can be read.
 pub const Count = struct { open: u64, limit: u64 };
@@ -14,22 +15,16 @@ pub const Count = struct { open: u64, limit: u64 };
 /// Whether one more descriptor leaves a quarter of the limit free; true where no limit is set or
 /// the descriptors cannot be counted (the OS decides). `count`, where given, gets what was read.
 pub fn roomForOne(count: ?*Count) bool {
-    const limit = descriptorLimit() orelse return true;
+    const limit = process_limits.soft(.NOFILE) orelse return true;
     const open = openDescriptors() orelse return true;
+    assert(open > 0); // the count includes the descriptor that read it
     if (count) |out| out.* = .{ .open = open, .limit = limit };
     return fits(limit, open);
 }
 
-/// Whether one more beside `open` stays within three quarters of `limit`.
+/// Whether one more beside `open` stays within the pools' share of `limit` (three quarters).
 fn fits(limit: u64, open: u64) bool {
-    return open + 1 <= limit - limit / 4;
-}
-
-/// The soft RLIMIT_NOFILE; null where there is none.
-fn descriptorLimit() ?u64 {
-    const limit = std.posix.getrlimit(.NOFILE) catch return null;
-    if (limit.cur == std.posix.RLIM.INFINITY) return null;
-    return limit.cur;
+    return open + 1 <= process_limits.poolsShare(limit);
 }
 
 /// The entries of /proc/self/fd (the count includes the one that reads it, as the open it
@@ -52,7 +47,7 @@ test "one more fits while three quarters of the limit hold it" {
 
 test "the process's descriptors are counted, within its limit" {
     var count: Count = undefined;
-    const limit = descriptorLimit() orelse return error.SkipZigTest;
+    const limit = process_limits.soft(.NOFILE) orelse return error.SkipZigTest;
     if (!roomForOne(&count)) return error.SkipZigTest; // a test process near its limit says nothing here
     try std.testing.expect(count.open > 0 and count.open < limit and count.limit == limit);
 }

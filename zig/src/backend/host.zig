@@ -5,7 +5,7 @@ const std = @import("std");
 const posix = std.posix;
 const assert = std.debug.assert;
 const address_limit = @import("address_limit.zig");
-const map_budget = @import("map_budget.zig");
+const os_refusal = @import("os_refusal.zig");
 
 pub const page_bytes = std.heap.page_size_min;
 
@@ -25,7 +25,7 @@ pub fn reserveAligned(len: u64, alignment: u64) ?u64 {
     // whole buffer (structuredClone, postMessage, buffer.slice()) faulted on a PROT_NONE page.
     // Read-only private pages cost nothing until written, and a write still faults.
     const memory = posix.mmap(null, len + slack, posix.PROT.READ, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .NORESERVE = true }, -1, 0) catch |err| {
-        map_budget.noteRefused(err, len + slack);
+        os_refusal.noteRefused(err, len + slack);
         return null;
     };
     const start = @intFromPtr(memory.ptr);
@@ -51,7 +51,7 @@ pub fn release(base: u64, len: u64) void {
 pub fn commit(base: u64, offset: u64, len: u64) bool {
     assert((base + offset) % page_bytes == 0 and len % page_bytes == 0);
     posix.mprotect(slice(base + offset, len), posix.PROT.READ | posix.PROT.WRITE) catch |err| {
-        map_budget.noteRefused(err, len);
+        os_refusal.noteRefused(err, len);
         return false;
     };
     return true;

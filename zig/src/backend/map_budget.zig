@@ -7,11 +7,9 @@
 //! Counting the mappings reads /proc/self/maps, so it is done again only after a quarter of the room
 //! left could have been used (an allocation adds at most three mappings), and at most every 4096
 //! guarded allocations.
-//! Where the OS refuses host memory all the same (an mmap or mprotect fails), `noteRefused` senses
-//! why as it happens, so the out-of-memory message names the cause (the limit on mappings, or memory
-//! the OS will not commit) instead of a pool's lack of free room.
 const std = @import("std");
 const assert = std.debug.assert;
+const readStart = @import("process_limits.zig").readStart;
 
 /// Mappings one guarded allocation may add at most: its data pages split from the pages before and after them.
 const mappings_per_allocation = 3;
@@ -23,41 +21,6 @@ const recount_interval = 4096;
 var calls_before_count: std.atomic.Value(i64) = .init(0);
 var room_at_last_count: std.atomic.Value(bool) = .init(true);
 var limit_cache: std.atomic.Value(u64) = .init(0);
-
-/// Why the OS refused this thread's last request for host memory, sensed as it refused.
-pub const Refusal = struct {
-    /// What mmap or mprotect failed with (OutOfMemory is ENOMEM).
-    err: anyerror,
-    /// The bytes asked for.
-    bytes: u64,
-    /// Mappings the process had then, and the kernel's limit on them (0 where unreadable).
-    mappings: u64,
-    limit: u64,
-
-    /// Whether the limit on mappings refused: ENOMEM with the process at the limit. A request
-    /// may split a mapping in three, /proc/self/maps lists one more than the kernel counts
-    /// ([vsyscall]), and other threads may unmap meanwhile: within 16 of it is at it.
-    pub fn atMapLimit(self: Refusal) bool {
-        return self.err == error.OutOfMemory and self.limit != 0 and self.mappings + 16 >= self.limit;
-    }
-};
-
-/// This thread's last refusal since `forgetRefusal`: read by the failure message of the request
-/// that met it, on the thread that made it (a request forgets the refusals before its own).
-threadlocal var last_refusal: ?Refusal = null;
-
-/// Called where mmap or mprotect refused `bytes` of host memory (a cold path: it reads /proc).
-pub fn noteRefused(err: anyerror, bytes: u64) void {
-    last_refusal = .{ .err = err, .bytes = bytes, .mappings = mappingsInUse() orelse 0, .limit = maxMapCount() orelse 0 };
-}
-
-pub fn forgetRefusal() void {
-    last_refusal = null;
-}
-
-pub fn lastRefusal() ?Refusal {
-    return last_refusal;
-}
 
 /// Whether another guarded allocation leaves the process room for mappings of its own; counts
 /// them again where the calls allowed since the last count are spent.
@@ -80,7 +43,8 @@ fn roomLeft() ?u64 {
     return if (used + kept >= limit) 0 else limit - kept - used;
 }
 
-fn maxMapCount() ?u64 {
+/// The kernel's limit on the process's mappings (vm.max_map_count); null where unreadable.
+pub fn maxMapCount() ?u64 {
     const cached = limit_cache.load(.monotonic);
     if (cached != 0) return cached;
     var buffer: [32]u8 = undefined;
@@ -92,7 +56,7 @@ fn maxMapCount() ?u64 {
 }
 
 /// The lines of /proc/self/maps: one a mapping.
-fn mappingsInUse() ?u64 {
+pub fn mappingsInUse() ?u64 {
     const fd = std.posix.openZ("/proc/self/maps", .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0) catch return null;
     defer std.posix.close(fd);
     var buffer: [64 * 1024]u8 = undefined;
@@ -102,15 +66,6 @@ fn mappingsInUse() ?u64 {
         if (got == 0) return lines;
         lines += std.mem.count(u8, buffer[0..got], "\n");
     }
-}
-
-/// The first bytes of a file (of /proc: one read gives what a small one holds), or null where it cannot be read.
-pub fn readStart(path: [*:0]const u8, buffer: []u8) ?[]const u8 {
-    assert(buffer.len > 0);
-    const fd = std.posix.openZ(path, .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0) catch return null;
-    defer std.posix.close(fd);
-    const got = std.posix.read(fd, buffer) catch return null;
-    return buffer[0..got];
 }
 
 test "the process has room for more mappings, and counts them again only once its allowance is spent" {
@@ -123,24 +78,4 @@ test "the process has room for more mappings, and counts them again only once it
     try std.testing.expect(allowed > 0 and allowed <= @as(i64, @intCast(limit / mappings_per_allocation / 4)));
     try std.testing.expect(roomForMore()); // from the allowance, without a count
     try std.testing.expectEqual(allowed - 1, calls_before_count.load(.monotonic));
-}
-
-test "a refusal at the limit on mappings is told from one with mappings to spare, and is this thread's until forgotten" {
-    const limit = maxMapCount() orelse return error.SkipZigTest;
-    forgetRefusal();
-    try std.testing.expectEqual(@as(?Refusal, null), lastRefusal());
-    noteRefused(error.OutOfMemory, 4096); // a test process is far from the limit: the OS lacked memory
-    const sensed = lastRefusal().?;
-    try std.testing.expect(sensed.mappings > 0 and sensed.limit == limit and !sensed.atMapLimit());
-    try std.testing.expect((Refusal{ .err = error.OutOfMemory, .bytes = 4096, .mappings = limit - 1, .limit = limit }).atMapLimit());
-    try std.testing.expect(!(Refusal{ .err = error.AccessDenied, .bytes = 4096, .mappings = limit, .limit = limit }).atMapLimit());
-    try std.testing.expect(!(Refusal{ .err = error.OutOfMemory, .bytes = 4096, .mappings = limit, .limit = 0 }).atMapLimit());
-    const other = try std.Thread.spawn(.{}, struct {
-        fn run() void {
-            assert(lastRefusal() == null); // another thread's refusal is not this one's
-        }
-    }.run, .{});
-    other.join();
-    forgetRefusal();
-    try std.testing.expectEqual(@as(?Refusal, null), lastRefusal());
 }

@@ -144,9 +144,21 @@ pub fn searchedFileProblem(name: [:0]const u8, buffer: []u8) ?SearchedProblem {
     return null;
 }
 
+/// Why dlopen(`name`) would take the process down: the file `name` is, where it is a path
+/// (fileProblem; the path given back is `name`), or the one the loader would take for a bare name
+/// from LD_LIBRARY_PATH (searchedFileProblem, the path written into `buffer`); null where that
+/// file looks whole or there is none to look at. One check for every name a library is opened by:
+/// an override variable that names a bare library is searched for as the default name is.
+pub fn loadProblem(name: [:0]const u8, buffer: []u8) ?SearchedProblem {
+    assert(name.len > 0);
+    if (std.mem.indexOfScalar(u8, name, '/') == null) return searchedFileProblem(name, buffer);
+    return .{ .path = name, .problem = fileProblem(name) orelse return null };
+}
+
 /// Whether the file at `path` begins as an ELF64 file for this CPU (what the loader asks of each
 /// file of the name it finds before it takes one: others it passes over).
 fn isLibraryForThisCpu(path: [*:0]const u8) bool {
+    assert(path[0] != 0);
     const fd = std.posix.openZ(path, .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0) catch return false;
     defer std.posix.close(fd);
     var header: [20]u8 = undefined;
@@ -206,6 +218,13 @@ test "searchedFileProblem: the first file of the name on LD_LIBRARY_PATH for thi
     try std.testing.expect(std.mem.endsWith(u8, found.path, "/cut/libx.so.1"));
     try std.testing.expectEqualStrings("it is truncated or damaged: a segment it loads reaches past its end", found.problem);
     try std.testing.expect(searchedFileProblem("liby.so.1", &path) == null);
+    // loadProblem: a bare name is searched for as above, a path is looked at itself.
+    try std.testing.expect(std.mem.endsWith(u8, loadProblem("libx.so.1", &path).?.path, "/cut/libx.so.1"));
+    const cut_path = try std.fmt.bufPrintZ(&value, "{s}/cut/libx.so.1", .{root});
+    const named = loadProblem(cut_path, &path).?;
+    try std.testing.expectEqual(cut_path.ptr, named.path.ptr);
+    try std.testing.expectEqualStrings("it is truncated or damaged: a segment it loads reaches past its end", named.problem);
+    try std.testing.expect(loadProblem("/proc/self/exe", &path) == null);
 }
 
 extern "c" fn setenv(name: [*:0]const u8, value: [*:0]const u8, overwrite: c_int) c_int;

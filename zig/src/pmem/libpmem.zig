@@ -89,17 +89,16 @@ test "an empty MEMORY_POOL_LIBPMEM is no override" {
 fn load() void {
     const override = overrideName(std.c.getenv(override_variable));
     const name: [*:0]const u8 = if (override) |value| value else default_name.ptr;
-    if (override != null) {
-        if (runtime_library.fileProblem(name)) |problem| {
-            library.fail("libpmem could not be loaded from {s}={f} ({s})", .{ override_variable, quoted(std.mem.span(name)), problem });
-            return;
-        }
-    } else {
-        var path: [std.fs.max_path_bytes]u8 = undefined;
-        if (runtime_library.searchedFileProblem(default_name, &path)) |found| {
+    var path: [std.fs.max_path_bytes]u8 = undefined;
+    if (runtime_library.loadProblem(std.mem.span(name), &path)) |found| {
+        if (found.path.ptr == name) {
+            library.fail("libpmem could not be loaded from {s}={f} ({s})", .{ override_variable, quoted(found.path), found.problem });
+        } else if (override != null) {
+            library.fail("libpmem could not be loaded from {s}={f}: {f}, first on LD_LIBRARY_PATH ({s})", .{ override_variable, quoted(std.mem.span(name)), quoted(found.path), found.problem });
+        } else {
             library.fail("libpmem could not be loaded from {f}, first on LD_LIBRARY_PATH ({s})", .{ quoted(found.path), found.problem });
-            return;
         }
+        return;
     }
     const handle = std.c.dlopen(name, .{ .NOW = true }) orelse {
         const detail: []const u8 = if (std.c.dlerror()) |message| std.mem.span(message) else "dlopen failed";

@@ -146,6 +146,7 @@ var last_freer = std.atomic.Value(u32).init(lockfree_fixed.core_freer);
 fn takeFreer() ?u32 {
     var last = last_freer.load(.monotonic);
     while (last < lockfree_fixed.freer_max) {
+        assert(last >= lockfree_fixed.core_freer); // the core's is never a record's: the first given is 1
         last = last_freer.cmpxchgWeak(last, last + 1, .monotonic, .monotonic) orelse return last + 1;
     }
     return null;

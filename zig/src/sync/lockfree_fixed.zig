@@ -931,6 +931,7 @@ pub const LockFreeFixed = struct {
         var last = self.last_claimed_id.load(.monotonic);
         while (true) {
             const next_id = if (last >= continued_flag - 1) 1 else last + 1;
+            assert(next_id != 0 and next_id < continued_flag); // a live word's id: no flag bit
             last = self.last_claimed_id.cmpxchgWeak(last, next_id, .monotonic, .monotonic) orelse
                 return self.claimAs(number, requested_bytes, next_id);
         }
