@@ -94,12 +94,12 @@ fn load() void {
             library.fail("libpmem could not be loaded from {s}={f} ({s})", .{ override_variable, quoted(std.mem.span(name)), problem });
             return;
         }
-    } else {
-        var path: [std.fs.max_path_bytes]u8 = undefined;
-        if (runtime_library.searchedFileProblem(default_name, &path)) |found| {
-            library.fail("libpmem could not be loaded from {f}, first on LD_LIBRARY_PATH ({s})", .{ quoted(found.path), found.problem });
-            return;
-        }
+    }
+    // The default name, or an override that is a bare name: dlopen searches LD_LIBRARY_PATH for it.
+    var path: [std.fs.max_path_bytes]u8 = undefined;
+    if (runtime_library.searchedFileProblem(std.mem.span(name), &path)) |found| {
+        library.fail("libpmem could not be loaded from {f}, first on LD_LIBRARY_PATH ({s})", .{ quoted(found.path), found.problem });
+        return;
     }
     const handle = std.c.dlopen(name, .{ .NOW = true }) orelse {
         const detail: []const u8 = if (std.c.dlerror()) |message| std.mem.span(message) else "dlopen failed";
