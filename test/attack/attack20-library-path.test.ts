@@ -7,15 +7,17 @@
  *   folder to the loader, and the look skipped it: a cut libpmem.so.1 in the folder the program
  *   runs in was taken with `LD_LIBRARY_PATH=/opt/lib:` (a common slip: `$X:$LD_LIBRARY_PATH`
  *   where the second was empty);
+ * - LD_LIBRARY_PATH='$ORIGIN' (or ${ORIGIN}, or $ORIGIN/lib): the loader reads it as the program's
+ *   folder (ld.so(8)), and the look took it as a folder named "$ORIGIN";
  * - MEMORY_POOL_LIBPMEM naming a bare file name (no slash), which dlopen too looks for on
  *   LD_LIBRARY_PATH: only a path was looked at.
  * Each open runs in a child, in a scratch folder (a crash or hang fails it).
  */
 import { afterAll, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { attackFixture, runBun } from "../support/child";
+import { attackFixture, runCommand } from "../support/child";
 import { poolPath, removePoolFiles } from "../pmem/helpers";
 
 const core = join(import.meta.dir, "..", "..", "zig", "zig-out", "lib", "libmemory_pool.so");
@@ -34,10 +36,21 @@ function folderWithCut(name: string): string {
   return folder;
 }
 
-async function openIn(fixture: string, args: string[], cwd: string, env: Record<string, string>): Promise<{ outcome: string; message?: string }> {
+/** `fixture` run by this test's Bun as another file in `folder` (a hard link, or a copy across file systems). */
+function bunIn(folder: string): string {
+  const program = join(folder, "bun");
+  try {
+    linkSync(process.execPath, program);
+  } catch {
+    copyFileSync(process.execPath, program);
+  }
+  return program;
+}
+
+async function openIn(fixture: string, args: string[], cwd: string, env: Record<string, string>, program?: string): Promise<{ outcome: string; message?: string }> {
   const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
   if (env.MEMORY_POOL_LIBPMEM === undefined) delete childEnv.MEMORY_POOL_LIBPMEM;
-  const child = await runBun(attackFixture(fixture), args, { env: childEnv, cwd, timeout: 10_000 });
+  const child = await runCommand([program ?? process.execPath, attackFixture(fixture), ...args], { env: childEnv, cwd, timeout: 10_000 });
   expect({ exitCode: child.exitCode, signalCode: child.signalCode, stderr: child.stderr }).toEqual({ exitCode: 0, signalCode: null, stderr: "" });
   return JSON.parse(child.stdout);
 }
@@ -76,3 +89,18 @@ test("an empty LD_LIBRARY_PATH searches no folder (the loader's rule): a cut lib
   // libpmem installed: the pool opens; not installed: the message names the package, never the cut file.
   expect(outcome === "opened" || (outcome === "PMEM_UNAVAILABLE" && !message!.includes("./libpmem.so.1"))).toBe(true);
 }, 20_000);
+
+for (const form of ["$ORIGIN", "${ORIGIN}", "$ORIGIN/"]) {
+  test(`LD_LIBRARY_PATH='${form}' with a cut libpmem.so.1 beside the program: a PMEMUnavailableError naming it, not a SIGBUS`, async () => {
+    const folder = folderWithCut("libpmem.so.1");
+    const program = bunIn(folder);
+    const elsewhere = join(scratch, "elsewhere");
+    mkdirSync(elsewhere, { recursive: true });
+    const opened = await openIn("libpmem-variable-child.ts", [poolPath("attack20-origin")], elsewhere, { LD_LIBRARY_PATH: form }, program);
+    rmSync(program);
+    expect(opened).toEqual({
+      outcome: "PMEM_UNAVAILABLE",
+      message: `PMEM pools need libpmem: libpmem could not be loaded from ${folder}/libpmem.so.1, first on LD_LIBRARY_PATH (${CUT})`,
+    });
+  }, 20_000);
+}

@@ -141,13 +141,65 @@ pub fn searchedFileProblem(name: [:0]const u8, buffer: []u8) ?SearchedProblem {
     while (each.next()) |entry| {
         // An empty entry (a leading, trailing or doubled separator) is the current folder to the
         // loader: a cut library there was passed over here, and dlopen's SIGBUS took the process.
-        const folder = if (entry.len == 0) "." else entry;
-        const path = std.fmt.bufPrintZ(buffer, "{s}/{s}", .{ folder, name }) catch continue; // longer than any path
+        var expanded: [std.fs.max_path_bytes]u8 = undefined;
+        const folder = if (entry.len == 0) "." else expandTokens(entry, &expanded) orelse continue; // a token this cannot expand: left to the loader
+        // Without its trailing slashes, as the loader joins it (the root stays "/": "//name").
+        const joined = if (folder.len > 1) std.mem.trimRight(u8, folder, "/") else folder;
+        const path = std.fmt.bufPrintZ(buffer, "{s}/{s}", .{ joined, name }) catch continue; // longer than any path
         const stat = std.posix.fstatatZ(std.posix.AT.FDCWD, path, 0) catch continue; // none here: the loader looks on
         if (std.posix.S.ISREG(stat.mode) and !isLibraryForThisCpu(path)) continue;
         return .{ .path = path, .problem = fileProblem(path) orelse return null };
     }
     return null;
+}
+
+/// `entry` of LD_LIBRARY_PATH with the loader's tokens expanded, as ld.so(8) does: $ORIGIN (the
+/// program's folder: `LD_LIBRARY_PATH='$ORIGIN'` took a cut library beside the program unlooked
+/// at, and dlopen's SIGBUS took the process) and $PLATFORM (AT_PLATFORM), each also in braces,
+/// unbraced only before a slash or the end. Written into `out`; null where the entry holds $LIB
+/// (the C library's own choice of folder) or does not fit: then nothing here can say which file
+/// the loader takes.
+fn expandTokens(entry: []const u8, out: []u8) ?[]const u8 {
+    assert(entry.len > 0); // an empty entry is the current folder (searchedFileProblem)
+    if (std.mem.indexOfScalar(u8, entry, '$') == null) return entry;
+    var writer: std.Io.Writer = .fixed(out);
+    var origin: [std.fs.max_path_bytes]u8 = undefined;
+    var at: usize = 0;
+    while (at < entry.len) {
+        const token = if (entry[at] == '$') tokenAt(entry[at + 1 ..]) else null;
+        const found = token orelse {
+            writer.writeByte(entry[at]) catch return null;
+            at += 1;
+            continue;
+        };
+        const value: []const u8 = switch (found.kind) {
+            .origin => programFolder(&origin) orelse return null,
+            .platform => std.mem.span(@as(?[*:0]const u8, @ptrFromInt(std.c.getauxval(std.elf.AT_PLATFORM))) orelse return null),
+            .lib => return null,
+        };
+        writer.writeAll(value) catch return null;
+        at += 1 + found.len;
+    }
+    return writer.buffered();
+}
+
+const Token = struct { kind: enum { origin, platform, lib }, len: usize };
+
+/// The loader's token at the start of `text` (just past a '$'): its name, braced or followed by a slash or the end.
+fn tokenAt(text: []const u8) ?Token {
+    const names = .{ .{ "ORIGIN", .origin }, .{ "PLATFORM", .platform }, .{ "LIB", .lib } };
+    inline for (names) |named| {
+        const word = named[0];
+        if (std.mem.startsWith(u8, text, "{" ++ word ++ "}")) return .{ .kind = named[1], .len = word.len + 2 };
+        if (std.mem.startsWith(u8, text, word) and (text.len == word.len or text[word.len] == '/')) return .{ .kind = named[1], .len = word.len };
+    }
+    return null;
+}
+
+/// The folder of the program's file (/proc/self/exe), as the loader takes $ORIGIN for LD_LIBRARY_PATH, read into `buffer`.
+fn programFolder(buffer: *[std.fs.max_path_bytes]u8) ?[]const u8 {
+    const file = std.posix.readlinkZ("/proc/self/exe", buffer) catch return null;
+    return std.fs.path.dirname(file);
 }
 
 /// Whether the file at `path` begins as an ELF64 file for this CPU (what the loader asks of each
@@ -246,6 +298,26 @@ test "searchedFileProblem: an empty entry of LD_LIBRARY_PATH is the current fold
     try std.testing.expect(searchedFileProblem("libx.so.1", &path) == null);
     try std.testing.expectEqual(@as(c_int, 0), setenv("LD_LIBRARY_PATH", ":", 1));
     try std.testing.expect(searchedFileProblem("./libx.so.1", &path) == null); // a path: fileProblem's to look at
+}
+
+test "expandTokens: $ORIGIN and $PLATFORM, braced or before a slash or the end, as the loader reads them; $LIB is left to the loader" {
+    var out: [std.fs.max_path_bytes]u8 = undefined;
+    var exe: [std.fs.max_path_bytes]u8 = undefined;
+    const folder = std.fs.path.dirname(try std.posix.readlinkZ("/proc/self/exe", &exe)).?;
+    try std.testing.expectEqualStrings("/opt/lib", expandTokens("/opt/lib", &out).?);
+    try std.testing.expectEqualStrings(folder, expandTokens("$ORIGIN", &out).?);
+    const below = try std.fmt.allocPrint(std.testing.allocator, "{s}/lib/{s}", .{ folder, folder });
+    defer std.testing.allocator.free(below);
+    try std.testing.expectEqualStrings(below, expandTokens("${ORIGIN}/lib/$ORIGIN", &out).?);
+    try std.testing.expectEqualStrings("/x/$ORIGINAL/$HOME", expandTokens("/x/$ORIGINAL/$HOME", &out).?); // not tokens: literal
+    const platform = std.mem.span(@as([*:0]const u8, @ptrFromInt(std.c.getauxval(std.elf.AT_PLATFORM))));
+    const with_platform = try std.fmt.allocPrint(std.testing.allocator, "/p/{s}", .{platform});
+    defer std.testing.allocator.free(with_platform);
+    try std.testing.expectEqualStrings(with_platform, expandTokens("/p/$PLATFORM", &out).?);
+    try std.testing.expect(expandTokens("/usr/$LIB", &out) == null);
+    try std.testing.expect(expandTokens("/usr/${LIB}/x", &out) == null);
+    var small: [4]u8 = undefined;
+    try std.testing.expect(expandTokens("$ORIGIN", &small) == null); // does not fit
 }
 
 extern "c" fn setenv(name: [*:0]const u8, value: [*:0]const u8, overwrite: c_int) c_int;
