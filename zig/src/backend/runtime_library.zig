@@ -142,7 +142,7 @@ pub fn searchedFileProblem(name: [:0]const u8, buffer: []u8) ?SearchedProblem {
         // An empty entry (a leading, trailing or doubled separator) is the current folder to the
         // loader: a cut library there was passed over here, and dlopen's SIGBUS took the process.
         var expanded: [std.fs.max_path_bytes]u8 = undefined;
-        const folder = if (entry.len == 0) "." else expandTokens(entry, &expanded) orelse continue; // a token this cannot expand: left to the loader
+        const folder = if (entry.len == 0) "." else expandTokens(entry, &expanded) orelse return null; // a token this cannot expand: which file the loader takes is its own
         // Without its trailing slashes, as the loader joins it (the root stays "/": "//name").
         const joined = if (folder.len > 1) std.mem.trimRight(u8, folder, "/") else folder;
         const path = std.fmt.bufPrintZ(buffer, "{s}/{s}", .{ joined, name }) catch continue; // longer than any path
