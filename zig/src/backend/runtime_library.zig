@@ -129,14 +129,23 @@ pub const SearchedProblem = struct { path: [:0]const u8, problem: []const u8 };
 /// it searches first) would take the process down in dlopen, as fileProblem says; null where that
 /// file looks whole or no folder on it holds one (the system's folders and ld.so.cache hold the
 /// system's libraries, which every program loads). The loader passes over a file of the name built
-/// for another class or CPU, and so does this; the path is written into `buffer`.
+/// for another class or CPU, and so does this; the path is written into `buffer`. A name with a
+/// slash is no search (fileProblem looks at that file): null.
 pub fn searchedFileProblem(name: [:0]const u8, buffer: []u8) ?SearchedProblem {
-    assert(name.len > 0 and std.mem.indexOfScalar(u8, name, '/') == null);
+    assert(name.len > 0);
+    if (std.mem.indexOfScalar(u8, name, '/') != null) return null;
     if (std.c.getauxval(std.elf.AT_SECURE) != 0) return null; // a set-user-ID process's loader ignores LD_LIBRARY_PATH
     const folders = std.posix.getenv("LD_LIBRARY_PATH") orelse return null;
-    var each = std.mem.tokenizeAny(u8, folders, ":;");
-    while (each.next()) |folder| {
-        const path = std.fmt.bufPrintZ(buffer, "{s}/{s}", .{ folder, name }) catch continue; // longer than any path
+    if (folders.len == 0) return null; // set but empty: the loader searches no folder of it
+    var each = std.mem.splitAny(u8, folders, ":;");
+    while (each.next()) |entry| {
+        // An empty entry (a leading, trailing or doubled separator) is the current folder to the
+        // loader: a cut library there was passed over here, and dlopen's SIGBUS took the process.
+        var expanded: [std.fs.max_path_bytes]u8 = undefined;
+        const folder = if (entry.len == 0) "." else expandTokens(entry, &expanded) orelse return null; // a token this cannot expand: which file the loader takes is its own
+        // Without its trailing slashes, as the loader joins it (the root stays "/": "//name").
+        const joined = if (folder.len > 1) std.mem.trimRight(u8, folder, "/") else folder;
+        const path = std.fmt.bufPrintZ(buffer, "{s}/{s}", .{ joined, name }) catch continue; // longer than any path
         const stat = std.posix.fstatatZ(std.posix.AT.FDCWD, path, 0) catch continue; // none here: the loader looks on
         if (std.posix.S.ISREG(stat.mode) and !isLibraryForThisCpu(path)) continue;
         return .{ .path = path, .problem = fileProblem(path) orelse return null };
@@ -155,6 +164,55 @@ pub fn loadProblem(name: [:0]const u8, buffer: []u8) ?SearchedProblem {
     return .{ .path = name, .problem = fileProblem(name) orelse return null };
 }
 
+/// `entry` of LD_LIBRARY_PATH with the loader's tokens expanded, as ld.so(8) does: $ORIGIN (the
+/// program's folder: `LD_LIBRARY_PATH='$ORIGIN'` took a cut library beside the program unlooked
+/// at, and dlopen's SIGBUS took the process) and $PLATFORM (AT_PLATFORM), each also in braces,
+/// unbraced only before a slash or the end. Written into `out`; null where the entry holds $LIB
+/// (the C library's own choice of folder) or does not fit: then nothing here can say which file
+/// the loader takes.
+fn expandTokens(entry: []const u8, out: []u8) ?[]const u8 {
+    assert(entry.len > 0); // an empty entry is the current folder (searchedFileProblem)
+    if (std.mem.indexOfScalar(u8, entry, '$') == null) return entry;
+    var writer: std.Io.Writer = .fixed(out);
+    var origin: [std.fs.max_path_bytes]u8 = undefined;
+    var at: usize = 0;
+    while (at < entry.len) {
+        const token = if (entry[at] == '$') tokenAt(entry[at + 1 ..]) else null;
+        const found = token orelse {
+            writer.writeByte(entry[at]) catch return null;
+            at += 1;
+            continue;
+        };
+        const value: []const u8 = switch (found.kind) {
+            .origin => programFolder(&origin) orelse return null,
+            .platform => std.mem.span(@as(?[*:0]const u8, @ptrFromInt(std.c.getauxval(std.elf.AT_PLATFORM))) orelse return null),
+            .lib => return null,
+        };
+        writer.writeAll(value) catch return null;
+        at += 1 + found.len;
+    }
+    return writer.buffered();
+}
+
+const Token = struct { kind: enum { origin, platform, lib }, len: usize };
+
+/// The loader's token at the start of `text` (just past a '$'): its name, braced or followed by a slash or the end.
+fn tokenAt(text: []const u8) ?Token {
+    const names = .{ .{ "ORIGIN", .origin }, .{ "PLATFORM", .platform }, .{ "LIB", .lib } };
+    inline for (names) |named| {
+        const word = named[0];
+        if (std.mem.startsWith(u8, text, "{" ++ word ++ "}")) return .{ .kind = named[1], .len = word.len + 2 };
+        if (std.mem.startsWith(u8, text, word) and (text.len == word.len or text[word.len] == '/')) return .{ .kind = named[1], .len = word.len };
+    }
+    return null;
+}
+
+/// The folder of the program's file (/proc/self/exe), as the loader takes $ORIGIN for LD_LIBRARY_PATH, read into `buffer`.
+fn programFolder(buffer: *[std.fs.max_path_bytes]u8) ?[]const u8 {
+    const file = std.posix.readlinkZ("/proc/self/exe", buffer) catch return null;
+    return std.fs.path.dirname(file);
+}
+
 /// Whether the file at `path` begins as an ELF64 file for this CPU (what the loader asks of each
 /// file of the name it finds before it takes one: others it passes over).
 fn isLibraryForThisCpu(path: [*:0]const u8) bool {
@@ -168,16 +226,22 @@ fn isLibraryForThisCpu(path: [*:0]const u8) bool {
     return std.mem.readInt(u16, header[18..20], endian) == @intFromEnum(@import("builtin").target.toElfMachine());
 }
 
+/// For the tests: the first bytes of the test binary, a library cut short once written to a file
+/// of its own (its segments reach past the cut). Returns how many were read.
+fn readStartOfSelf(start: []u8) !usize {
+    var whole = try std.fs.openFileAbsoluteZ("/proc/self/exe", .{});
+    defer whole.close();
+    return whole.preadAll(start, 0);
+}
+
 test "fileProblem: a whole library passes, a truncated one, a device and a text file are named, a bare name is left to dlopen" {
     try std.testing.expect(fileProblem("libc.so.6") == null);
     const self_path = "/proc/self/exe";
     try std.testing.expect(fileProblem(self_path) == null); // the test binary: a whole ELF64 file
     var dir = std.testing.tmpDir(.{});
     defer dir.cleanup();
-    var whole = try std.fs.openFileAbsoluteZ(self_path, .{});
-    defer whole.close();
     var start: [4096]u8 = undefined;
-    const got = try whole.preadAll(&start, 0);
+    const got = try readStartOfSelf(&start);
     try dir.dir.writeFile(.{ .sub_path = "cut.so", .data = start[0..got] });
     try dir.dir.writeFile(.{ .sub_path = "text.so", .data = "not a library at all, just words\n" });
     var buffer: [std.fs.max_path_bytes]u8 = undefined;
@@ -196,10 +260,8 @@ test "fileProblem: a whole library passes, a truncated one, a device and a text 
 test "searchedFileProblem: the first file of the name on LD_LIBRARY_PATH for this CPU is the one looked at" {
     var dir = std.testing.tmpDir(.{});
     defer dir.cleanup();
-    var whole = try std.fs.openFileAbsoluteZ("/proc/self/exe", .{});
-    defer whole.close();
     var start: [4096]u8 = undefined;
-    const got = try whole.preadAll(&start, 0);
+    const got = try readStartOfSelf(&start);
     try dir.dir.makePath("other");
     try dir.dir.makePath("cut");
     var other = start;
@@ -225,6 +287,56 @@ test "searchedFileProblem: the first file of the name on LD_LIBRARY_PATH for thi
     try std.testing.expectEqual(cut_path.ptr, named.path.ptr);
     try std.testing.expectEqualStrings("it is truncated or damaged: a segment it loads reaches past its end", named.problem);
     try std.testing.expect(loadProblem("/proc/self/exe", &path) == null);
+}
+
+test "searchedFileProblem: an empty entry of LD_LIBRARY_PATH is the current folder, as to the loader; an empty value and a name with a slash search nothing" {
+    var dir = std.testing.tmpDir(.{});
+    defer dir.cleanup();
+    var start: [4096]u8 = undefined;
+    const got = try readStartOfSelf(&start);
+    try dir.dir.writeFile(.{ .sub_path = "libx.so.1", .data = start[0..got] }); // cut: dlopen would SIGBUS on it
+    var buffer: [std.fs.max_path_bytes]u8 = undefined;
+    const root = try dir.dir.realpath(".", &buffer);
+    var value: [std.fs.max_path_bytes + 64]u8 = undefined;
+    const saved = std.posix.getenv("LD_LIBRARY_PATH");
+    defer _ = if (saved) |was| setenv("LD_LIBRARY_PATH", @ptrCast(was.ptr), 1) else unsetenv("LD_LIBRARY_PATH");
+    var here = try std.fs.cwd().openDir(".", .{});
+    defer here.close();
+    try std.posix.fchdir(dir.dir.fd);
+    defer std.posix.fchdir(here.fd) catch unreachable;
+    var path: [std.fs.max_path_bytes]u8 = undefined;
+    const CUT = "it is truncated or damaged: a segment it loads reaches past its end";
+    inline for (.{ "{s}/none:", ":{s}/none", "{s}/none::{s}/none", "{s}/none;;{s}/none" }) |form| {
+        const folders = if (comptime std.mem.count(u8, form, "{s}") == 2) try std.fmt.bufPrintZ(&value, form, .{ root, root }) else try std.fmt.bufPrintZ(&value, form, .{root});
+        try std.testing.expectEqual(@as(c_int, 0), setenv("LD_LIBRARY_PATH", folders, 1));
+        const found = searchedFileProblem("libx.so.1", &path) orelse return error.TestExpectedEqual;
+        try std.testing.expectEqualStrings("./libx.so.1", found.path);
+        try std.testing.expectEqualStrings(CUT, found.problem);
+    }
+    try std.testing.expectEqual(@as(c_int, 0), setenv("LD_LIBRARY_PATH", "", 1));
+    try std.testing.expect(searchedFileProblem("libx.so.1", &path) == null);
+    try std.testing.expectEqual(@as(c_int, 0), setenv("LD_LIBRARY_PATH", ":", 1));
+    try std.testing.expect(searchedFileProblem("./libx.so.1", &path) == null); // a path: fileProblem's to look at
+}
+
+test "expandTokens: $ORIGIN and $PLATFORM, braced or before a slash or the end, as the loader reads them; $LIB is left to the loader" {
+    var out: [std.fs.max_path_bytes]u8 = undefined;
+    var exe: [std.fs.max_path_bytes]u8 = undefined;
+    const folder = std.fs.path.dirname(try std.posix.readlinkZ("/proc/self/exe", &exe)).?;
+    try std.testing.expectEqualStrings("/opt/lib", expandTokens("/opt/lib", &out).?);
+    try std.testing.expectEqualStrings(folder, expandTokens("$ORIGIN", &out).?);
+    const below = try std.fmt.allocPrint(std.testing.allocator, "{s}/lib/{s}", .{ folder, folder });
+    defer std.testing.allocator.free(below);
+    try std.testing.expectEqualStrings(below, expandTokens("${ORIGIN}/lib/$ORIGIN", &out).?);
+    try std.testing.expectEqualStrings("/x/$ORIGINAL/$HOME", expandTokens("/x/$ORIGINAL/$HOME", &out).?); // not tokens: literal
+    const platform = std.mem.span(@as([*:0]const u8, @ptrFromInt(std.c.getauxval(std.elf.AT_PLATFORM))));
+    const with_platform = try std.fmt.allocPrint(std.testing.allocator, "/p/{s}", .{platform});
+    defer std.testing.allocator.free(with_platform);
+    try std.testing.expectEqualStrings(with_platform, expandTokens("/p/$PLATFORM", &out).?);
+    try std.testing.expect(expandTokens("/usr/$LIB", &out) == null);
+    try std.testing.expect(expandTokens("/usr/${LIB}/x", &out) == null);
+    var small: [4]u8 = undefined;
+    try std.testing.expect(expandTokens("$ORIGIN", &small) == null); // does not fit
 }
 
 extern "c" fn setenv(name: [*:0]const u8, value: [*:0]const u8, overwrite: c_int) c_int;
