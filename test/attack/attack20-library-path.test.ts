@@ -71,7 +71,7 @@ test("MEMORY_POOL_LIBPMEM naming a bare file name, cut, on LD_LIBRARY_PATH: a PM
   mkdirSync(elsewhere, { recursive: true });
   expect(await openIn("libpmem-variable-child.ts", [poolPath("attack20-path")], elsewhere, { LD_LIBRARY_PATH: `${NONE}:${folder}`, MEMORY_POOL_LIBPMEM: "libpmem-attack20.so" })).toEqual({
     outcome: "PMEM_UNAVAILABLE",
-    message: `PMEM pools need libpmem: libpmem could not be loaded from ${join(folder, "libpmem-attack20.so")}, first on LD_LIBRARY_PATH (${CUT})`,
+    message: `PMEM pools need libpmem: libpmem could not be loaded from MEMORY_POOL_LIBPMEM=libpmem-attack20.so: ${join(folder, "libpmem-attack20.so")}, first on LD_LIBRARY_PATH (${CUT})`,
   });
 }, 20_000);
 
