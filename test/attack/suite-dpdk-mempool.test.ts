@@ -16,7 +16,9 @@
  * - test_mempool_same_name_twice_creation: a PoolExistsError; a cache asked of a pool no other thread may
  *   use (test_mempool_creation_with_exceeded_cache_size's refusal) is a ConfigError naming threadLocalCache;
  * - the "mempool full" case across lcores, and test_mempool_sp_sc (a producer lcore gets, a consumer lcore
- *   puts), in a child process with a Worker: see test/fixtures/attack/suite-dpdk-mempool-child.ts.
+ *   puts), in a child process with a Worker: see test/fixtures/attack/suite-dpdk-mempool-child.ts; and
+ *   rte_mempool_obj_iter there at quiet moments: a snapshot's live and free blocks add up to its figures,
+ *   a Worker's cached blocks read free (while Workers run, a moment's view: README, Statistics).
  * By design, as DPDK: blocks in another thread's cache are free (counted in freeBytes and cachedBytes)
  * yet not this thread's to take, so a get may fail while freeBytes is not 0. The defect this port found:
  * that OutOfMemoryError said only "has no free block" (the pool looked as if it had lost them); it now
@@ -152,9 +154,10 @@ describe("mempool full across lcores, and single producer / single consumer (a W
       expect([run.exitCode, run.signalCode]).toEqual([0, null]);
       const outcome = JSON.parse(run.stdout) as {
         workerCached: number; mainGot: number; refusal: string; refusalName: string; freeAtRefusal: number;
-        afterFlushGot: number; produced: number; stampsWrong: number; wrong: string[]; end: Record<string, number>;
+        afterFlushGot: number; produced: number; stampsWrong: number; wrong: string[]; iterDisagreements: string[]; end: Record<string, number>;
       };
       expect(outcome.wrong).toEqual([]);
+      expect(outcome.iterDisagreements).toEqual([]);
       expect(outcome.workerCached).toBeGreaterThan(0);
       // the objects in the Worker's cache are free, yet not the main thread's to take (as DPDK's)
       expect(outcome.mainGot).toBe(OBJECTS - outcome.workerCached / BLOCK);
