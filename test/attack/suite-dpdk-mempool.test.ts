@@ -19,11 +19,18 @@
  *   puts), in a child process with a Worker: see test/fixtures/attack/suite-dpdk-mempool-child.ts; and
  *   rte_mempool_obj_iter there at quiet moments: a snapshot's live and free blocks add up to its figures,
  *   a Worker's cached blocks read free (while Workers run, a moment's view: README, Statistics).
+ * - the cache size limit (rte_mempool_create refuses a cache over n / 1.5): on a pool of 16 objects that
+ *   cannot grow, the main thread gets and puts one, then puts back all a producer Worker got, five rounds:
+ *   the Worker gets 12 or more every round.
  * By design, as DPDK: blocks in another thread's cache are free (counted in freeBytes and cachedBytes)
- * yet not this thread's to take, so a get may fail while freeBytes is not 0. The defect this port found:
+ * yet not this thread's to take, so a get may fail while freeBytes is not 0. The defects this port found:
  * that OutOfMemoryError said only "has no free block" (the pool looked as if it had lost them); it now
  * says how many bytes other threads' caches hold and that flushThreadCaches() there, or their end, gives
- * them back (zig/src/sync/shared_fixed.zig cacheNote).
+ * them back (zig/src/sync/shared_fixed.zig cacheNote). And a thread's stack held 256 blocks in any pool:
+ * one get and put in a thread took a whole 16-block pool (a refill brings up to 64), and a consumer's
+ * puts kept every object from the producer, which got none from its second round on, while the consumer
+ * did nothing; a stack now holds a quarter of the blocks a pool can ever hold at most (up to 256), and
+ * a refill a quarter of that (zig/src/sync/js_cache.zig capacityFor, batchFor).
  * Left out: mempool ops and drivers (ring, stack, bucket), hugepage and IOVA layout (xmem), populate
  * callbacks, and the performance autotest (speed is bench/'s, never asserted in tests).
  */
@@ -170,6 +177,23 @@ describe("mempool full across lcores, and single producer / single consumer (a W
       expect([outcome.produced, outcome.stampsWrong]).toEqual([300, 0]);
       const gets = 300 + OBJECTS + 300; // the Worker's cache fill, every object once, the producer's
       expect(outcome.end).toEqual({ liveAllocations: 0, bytesInUse: 0, cachedBytes: 0, freeBytes: SIZE, allocationCount: gets, freeCount: gets });
+    }, 20_000);
+  }
+});
+
+describe("a cache no larger than a share of a small pool (a Worker, in a child process)", () => {
+  for (const [name, shape] of cachedShapes) {
+    test(name, async () => {
+      // 16 objects, no growth: DPDK refuses a cache over n / 1.5; here a stack holds a quarter at most
+      const objects = 16;
+      const run = await runBun(attackFixture("suite-dpdk-mempool-child.ts"), [JSON.stringify({ allocatorType: "FixedSize", blockSize: 4096, growth: 0, initialSize: objects * 4096, ...shape }), "small"]);
+      expect(run.stderr).toBe("");
+      expect([run.exitCode, run.signalCode]).toEqual([0, null]);
+      const outcome = JSON.parse(run.stdout) as { rounds: number[]; wrong: string[]; end: Record<string, number> };
+      expect(outcome.wrong).toEqual([]);
+      // every round the producer gets all but what the consumer's cache may hold (a quarter)
+      expect(outcome.rounds.filter((got) => got < objects - objects / 4)).toEqual([]);
+      expect(outcome.end).toEqual({ liveAllocations: 0, cachedBytes: 0, freeBytes: objects * 4096 });
     }, 20_000);
   }
 });

@@ -103,12 +103,14 @@ pub const SharedFixed = struct {
 
     /// The calling thread's JavaScript cache record for this pool (made on first use); null where
     /// no memory is left for one (JavaScript then takes the core's path).
-    pub fn openRecord(self: *SharedFixed) ?*js_cache.Record {
+    pub fn openRecord(self: *SharedFixed, pool: anytype) ?*js_cache.Record {
         assert(self.handle >= 0);
         thread_exit.hook(.js_caches, js_cache.flushThread); // before js_cache.open registers the thread
+        // One thread's pool has no other thread to keep blocks from: its stack takes the full capacity.
+        const capacity = if (self.exclusive) js_cache.capacity_blocks else js_cache.capacityFor(pool.reservableBytes() / self.stride_bytes);
         self.growth_mutex.lock();
         defer self.growth_mutex.unlock();
-        return js_cache.open(&self.js_records, self.handle, self.serial, self.fixed.stride);
+        return js_cache.open(&self.js_records, self.handle, self.serial, self.fixed.stride, capacity);
     }
 
     /// Whether the calling thread's record of this pool is held by a JavaScript cache (js_cache.zig viewedHere).
@@ -128,8 +130,9 @@ pub const SharedFixed = struct {
     /// free; returns the new count. OutOfMemory where the pool has none and cannot grow.
     pub fn refill(self: *SharedFixed, pool: anytype, target: *js_cache.Record) Error!u32 {
         const count = @atomicLoad(u32, &target.shared.count, .acquire);
-        assert(count <= js_cache.capacity_blocks);
-        const room = target.shared.numbers[count..@min(js_cache.capacity_blocks, count + js_cache.batch_blocks)];
+        const capacity = target.shared.capacity;
+        assert(count <= capacity and capacity <= js_cache.capacity_blocks);
+        const room = target.shared.numbers[count..@min(capacity, count + js_cache.batchFor(capacity))];
         if (room.len == 0) return count;
         var taken = self.fixed.popBatch(room);
         if (taken == 0) {
@@ -646,8 +649,8 @@ test "JavaScript cache records: a batch per refill, cached blocks counted apart,
     defer pool.destroy();
     pool.published(1);
     const shared = pool.sharedFixed().?;
-    const record = shared.openRecord().?;
-    try std.testing.expect(shared.openRecord() == null); // one per thread, viewed by one JavaScript cache
+    const record = shared.openRecord(pool).?;
+    try std.testing.expect(shared.openRecord(pool) == null); // one per thread, viewed by one JavaScript cache
     try std.testing.expectEqual(@as(u32, 4), record.shared.stride_granules);
     const filled = try shared.refill(pool, record);
     try std.testing.expectEqual(@as(u32, js_cache.batch_blocks), filled);
@@ -691,7 +694,7 @@ test "an OutOfMemory message's note names the bytes JavaScript caches hold, and 
     const shared = pool.sharedFixed().?;
     var note: [SharedFixed.cache_note_max]u8 = undefined;
     try std.testing.expectEqualStrings("", shared.cacheNote(&note));
-    const record = shared.openRecord().?;
+    const record = shared.openRecord(pool).?;
     const filled = try shared.refill(pool, record);
     var expected: [32]u8 = undefined;
     const held = try std.fmt.bufPrint(&expected, "; {d} bytes are free", .{64 * filled});
