@@ -131,8 +131,8 @@ function checkLayout(): void {
 
 /** Ids a shared pool's cache takes from the core at once (a call per this many allocations). */
 const ID_BATCH = 64;
-/** A full stack gives back all but this many blocks in one call. */
-const KEEP_ON_FLUSH = 192;
+/** A full stack gives back all but this share of its capacity in one call (192 of 256 blocks). */
+const KEEP_ON_FLUSH_SHARE = 3 / 4;
 /**
  * Where stores are seen by other cores in program order (x86-64), a plain store publishes a block's
  * id after its size (JSC keeps typed-array stores in program order); elsewhere Atomics.store does.
@@ -148,7 +148,9 @@ export class BlockCache implements ThreadCache {
   readonly #stride: number;
   /** log2 of the stride where it is a power of two (a shift instead of a division), else -1. */
   readonly #strideShift: number;
+  /** The record's capacity, which the core sets (js_cache.zig capacityFor: less in a small pool), and the blocks a flush of a full stack keeps. */
   readonly #capacity: number;
+  readonly #keepOnFlush: number;
   readonly #chunks: (Int32Array | undefined)[] = [];
   /**
    * Chunk 0's view once made (blocks 0 to 4095: a pool's first 256 KiB of 64-byte blocks), read
@@ -240,6 +242,7 @@ export class BlockCache implements ThreadCache {
     this.#stride = this.#words[Word.strideGranules]!;
     this.#strideShift = (this.#stride & (this.#stride - 1)) === 0 ? 31 - Math.clz32(this.#stride) : -1;
     this.#capacity = this.#words[Word.capacity]!;
+    this.#keepOnFlush = Math.floor(this.#capacity * KEEP_ON_FLUSH_SHARE);
     this.#freed = FREED | this.#words[Word.freer]!;
     this.#numbers = new Int32Array(this.#capacity);
     this.#addresses = new Float64Array(this.#capacity);
@@ -543,8 +546,8 @@ export class BlockCache implements ThreadCache {
   #stackTop(number: number, address: number): number {
     let count = this.#count;
     if (count === this.#capacity) {
-      this.publish(KEEP_ON_FLUSH);
-      count = native.flushCache(this.#handle, this.#address, KEEP_ON_FLUSH); // slots below stay as they were
+      this.publish(this.#keepOnFlush);
+      count = native.flushCache(this.#handle, this.#address, this.#keepOnFlush); // slots below stay as they were
       // Another Worker destroyed the pool meanwhile: a status, never a stack count.
       if (count < 0) return count === Status.poolNotFound ? this.#died() : count;
       this.#count = count;

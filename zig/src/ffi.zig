@@ -133,7 +133,7 @@ export fn mp_cache_open(handle: i32) usize {
     const shared = pool.sharedFixed() orelse return 0;
     if (!pool.hostAccessible()) return 0;
     if (pool.journalOf() != null) return 0; // its frees must reach the journal (pmem/shared_journal.zig)
-    const record = shared.openRecord() orelse return 0;
+    const record = shared.openRecord(pool) orelse return 0;
     return @intFromPtr(record);
 }
 

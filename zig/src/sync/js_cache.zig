@@ -15,7 +15,7 @@
 //! (mp_cache_release): only then does the thread reuse the record for another pool.
 //!
 //! Invariants: a record is written by its thread only (JavaScript or this file on its behalf),
-//! except `owner_serial`, which destroy clears; `count <= capacity_blocks`; every number on a
+//! except `owner_serial`, which destroy clears; `count <= capacity <= capacity_blocks`; every number on a
 //! stack is a block of the record's pool whose state word is the record's own freed word
 //! (`freed_flag | Record.freer`: its JavaScript's frees write it, a refill writes it into the
 //! blocks it brings) or 0 (never allocated), so no other thread's free of one is taken for this
@@ -28,6 +28,24 @@ const thread_exit = @import("thread_exit.zig");
 pub const capacity_blocks = 256;
 /// Blocks a refill brings and a flush of a full stack gives back.
 pub const batch_blocks = 64;
+
+/// The stack's capacity in a pool that can ever hold `reachable_blocks` blocks: `capacity_blocks`,
+/// or a quarter of the pool where that is less. One thread's stack holds blocks no other thread
+/// can take (DPDK's mempool refuses a per-lcore cache over a pool's size / 1.5 for the same
+/// reason): with the full capacity, one allocate and free in a thread took a whole 16-block pool
+/// that could not grow into its stack, and every other Worker's allocation was refused while that
+/// thread did nothing (test/attack/suite-dpdk-mempool.test.ts).
+pub fn capacityFor(reachable_blocks: u64) u32 {
+    const capacity: u32 = @intCast(@max(1, @min(capacity_blocks, reachable_blocks / 4)));
+    assert(capacity >= 1 and capacity <= capacity_blocks);
+    return capacity;
+}
+
+/// Blocks a refill brings to a stack of `capacity`: a batch, or a quarter of a smaller stack.
+pub fn batchFor(capacity: u32) u32 {
+    assert(capacity >= 1 and capacity <= capacity_blocks);
+    return @max(1, @min(batch_blocks, capacity / 4));
+}
 
 /// The part of a record JavaScript views; its layout is ABI (src/block_cache.ts mirrors it).
 pub const Shared = extern struct {
@@ -155,8 +173,9 @@ fn takeFreer() ?u32 {
 /// The calling thread's record for the pool with `serial` and `handle`, made (or a closed one
 /// reused) where it has none; `first` is the pool's list, which the caller holds the lock of. Null
 /// where a JavaScript cache of this thread views the pool's record already (see `viewed`).
-pub fn open(first: *?*Record, handle: i32, serial: u64, stride_granules: u32) ?*Record {
+pub fn open(first: *?*Record, handle: i32, serial: u64, stride_granules: u32, capacity: u32) ?*Record {
     assert(serial != 0 and handle >= 0 and stride_granules > 0);
+    assert(capacity >= 1 and capacity <= capacity_blocks);
     var closed: ?*Record = null;
     var it = thread_records;
     while (it) |record| : (it = record.next_in_thread) {
@@ -179,7 +198,7 @@ pub fn open(first: *?*Record, handle: i32, serial: u64, stride_granules: u32) ?*
         break :blk made;
     };
     assert(record.freer != lockfree_fixed.core_freer and record.freer <= lockfree_fixed.freer_max);
-    record.shared = .{ .stride_granules = stride_granules, .freer = record.freer };
+    record.shared = .{ .stride_granules = stride_granules, .freer = record.freer, .capacity = capacity };
     record.reusable = false;
     record.viewed = true;
     record.handle = handle;
@@ -285,7 +304,7 @@ fn isMine(record: *const Record) bool {
 /// Pushes the record's blocks from `keep` up back to `fixed`; returns the new count.
 pub fn flushTo(record: *Record, fixed: *lockfree_fixed.LockFreeFixed, keep: u32) u32 {
     const count = @atomicLoad(u32, &record.shared.count, .acquire);
-    assert(count <= capacity_blocks and record.shared.capacity == capacity_blocks);
+    assert(count <= record.shared.capacity and record.shared.capacity <= capacity_blocks);
     if (keep >= count) return count;
     fixed.pushBatch(record.shared.numbers[keep..count]);
     @atomicStore(u32, &record.shared.count, keep, .release);
@@ -343,13 +362,14 @@ fn settlePending(record: *Record, fixed: *const lockfree_fixed.LockFreeFixed) vo
     const number = shared.pending_number;
     const state = fixed.stateOf(number) orelse return;
     const live = lockfree_fixed.startsAllocation(state);
-    const count = @min(shared.count, capacity_blocks);
+    const capacity = @min(shared.capacity, capacity_blocks); // the core's word: JavaScript never writes it
+    const count = @min(shared.count, capacity);
     switch (kind) {
         pending_alloc => if (!live) {
             if (state == 0 or state == lockfree_fixed.freedBy(record.freer)) {
                 // As this stack held it: it did not happen (popped, or about to be, never marked
                 // live): back on the stack.
-                if (std.mem.indexOfScalar(u32, shared.numbers[0..count], number) != null or count == capacity_blocks) return;
+                if (std.mem.indexOfScalar(u32, shared.numbers[0..count], number) != null or count == capacity) return;
                 shared.numbers[count] = number;
                 shared.count = count + 1;
                 return;
@@ -520,8 +540,8 @@ test "a record's counters are read as of one moment: a stopped operation does no
 
 test "records: one per pool and thread, closed ones reused, totals summed" {
     var list: ?*Record = null;
-    const a = open(&list, 1, 7, 4).?;
-    try std.testing.expect(open(&list, 1, 7, 4) == null); // one JavaScript cache views it: a second gets none
+    const a = open(&list, 1, 7, 4, capacity_blocks).?;
+    try std.testing.expect(open(&list, 1, 7, 4, capacity_blocks) == null); // one JavaScript cache views it: a second gets none
     try std.testing.expectEqual(a, list.?);
     try std.testing.expectEqual(@as(usize, 0), @intFromPtr(a) % record_alignment); // no other data on its lines
     a.shared.allocations = 3;
@@ -538,11 +558,11 @@ test "records: one per pool and thread, closed ones reused, totals summed" {
     closeAll(list);
     try std.testing.expect(!a.serves(7));
     var other: ?*Record = null;
-    const b = open(&other, 2, 8, 4).?;
+    const b = open(&other, 2, 8, 4, capacity_blocks).?;
     try std.testing.expect(a != b); // closed, but its view not yet released
     try std.testing.expect(release(@intFromPtr(a)));
     var third: ?*Record = null;
-    const c = open(&third, 3, 9, 4).?;
+    const c = open(&third, 3, 9, 4, capacity_blocks).?;
     try std.testing.expectEqual(a, c); // the released record, reused
     try std.testing.expectEqual(@as(u32, 0), c.shared.count);
     closeAll(other);
@@ -551,16 +571,16 @@ test "records: one per pool and thread, closed ones reused, totals summed" {
 
 test "a record JavaScript lets go of while its pool's destroy has begun (not yet closed) is reused once the destroy closes it" {
     var list: ?*Record = null;
-    const a = open(&list, 1, 7, 4).?;
+    const a = open(&list, 1, 7, 4, capacity_blocks).?;
     // A full stack's flush found the pool gone (its destroy began in another Worker): the cache
     // dies and lets go of the record before the destroy reaches closeAll.
     try std.testing.expect(release(@intFromPtr(a)));
     var other: ?*Record = null;
-    const b = open(&other, 2, 8, 4).?;
+    const b = open(&other, 2, 8, 4, capacity_blocks).?;
     try std.testing.expect(a != b); // still open: still the pool's, not reused yet
     closeAll(list); // the destroy goes on
     var third: ?*Record = null;
-    const c = open(&third, 3, 9, 4).?;
+    const c = open(&third, 3, 9, 4, capacity_blocks).?;
     try std.testing.expectEqual(a, c); // closed and let go: reused, not leaked
     try std.testing.expect(!release(0x10)); // no record of the thread's
     closeAll(other);
@@ -576,7 +596,7 @@ test "an ended thread's stack keeps only free blocks: one JavaScript put there b
     var number: u32 = undefined;
     try std.testing.expect(fixed.markFreed(freed.g, freed.id, &number) == .freed);
     var list: ?*Record = null;
-    const record = open(&list, 1, 7, 1).?;
+    const record = open(&list, 1, 7, 1, capacity_blocks).?;
     defer closeAll(list);
     const never = fixed.pop().?; // a refill's block: never allocated
     record.shared.numbers[0] = number; // marked freed: goes back
@@ -611,7 +631,7 @@ const SettleBench = struct {
     }
 
     fn record(self: *SettleBench) *Record {
-        return open(&self.list, 1, 7, 1).?;
+        return open(&self.list, 1, 7, 1, capacity_blocks).?;
     }
 
     fn deinit(self: *SettleBench) void {
@@ -797,7 +817,7 @@ test "an ended thread stopped between an operation's two counting stores (its co
 test "an ended thread's record is taken by the next thread that opens the pool, its counters kept" {
     const Ended = struct {
         fn run(list: *?*Record) void {
-            const record = open(list, 4, 11, 4).?;
+            const record = open(list, 4, 11, 4, capacity_blocks).?;
             record.shared.allocations = 5;
             // As flushRecordTo leaves it when the thread ends (its stack already given back).
             @atomicStore(u32, &record.shared.owner_serial, 0, .release);
@@ -808,9 +828,20 @@ test "an ended thread's record is taken by the next thread that opens the pool, 
     const thread = try std.Thread.spawn(.{}, Ended.run, .{&list});
     thread.join();
     const ended = list.?;
-    const mine = open(&list, 4, 11, 4).?;
+    const mine = open(&list, 4, 11, 4, capacity_blocks).?;
     try std.testing.expectEqual(ended, mine); // adopted: the list did not grow
     try std.testing.expect(mine.next_in_pool == null and !mine.orphaned and mine.serves(11));
     try std.testing.expectEqual(@as(u64, 5), totals(list).allocations);
     closeAll(list);
+}
+
+test "a stack's capacity is a quarter of a small pool, and its refill a quarter of that" {
+    try std.testing.expectEqual(@as(u32, capacity_blocks), capacityFor(std.math.maxInt(u64) / 64));
+    try std.testing.expectEqual(@as(u32, capacity_blocks), capacityFor(4 * capacity_blocks));
+    try std.testing.expectEqual(@as(u32, 4), capacityFor(16));
+    try std.testing.expectEqual(@as(u32, 1), capacityFor(3));
+    try std.testing.expectEqual(@as(u32, 1), capacityFor(0));
+    try std.testing.expectEqual(@as(u32, batch_blocks), batchFor(capacity_blocks));
+    try std.testing.expectEqual(@as(u32, 1), batchFor(4));
+    try std.testing.expectEqual(@as(u32, 1), batchFor(1));
 }

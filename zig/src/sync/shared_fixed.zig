@@ -103,12 +103,14 @@ pub const SharedFixed = struct {
 
     /// The calling thread's JavaScript cache record for this pool (made on first use); null where
     /// no memory is left for one (JavaScript then takes the core's path).
-    pub fn openRecord(self: *SharedFixed) ?*js_cache.Record {
+    pub fn openRecord(self: *SharedFixed, pool: anytype) ?*js_cache.Record {
         assert(self.handle >= 0);
         thread_exit.hook(.js_caches, js_cache.flushThread); // before js_cache.open registers the thread
+        // One thread's pool has no other thread to keep blocks from: its stack takes the full capacity.
+        const capacity = if (self.exclusive) js_cache.capacity_blocks else js_cache.capacityFor(pool.reservableBytes() / self.stride_bytes);
         self.growth_mutex.lock();
         defer self.growth_mutex.unlock();
-        return js_cache.open(&self.js_records, self.handle, self.serial, self.fixed.stride);
+        return js_cache.open(&self.js_records, self.handle, self.serial, self.fixed.stride, capacity);
     }
 
     /// Whether the calling thread's record of this pool is held by a JavaScript cache (js_cache.zig viewedHere).
@@ -128,8 +130,9 @@ pub const SharedFixed = struct {
     /// free; returns the new count. OutOfMemory where the pool has none and cannot grow.
     pub fn refill(self: *SharedFixed, pool: anytype, target: *js_cache.Record) Error!u32 {
         const count = @atomicLoad(u32, &target.shared.count, .acquire);
-        assert(count <= js_cache.capacity_blocks);
-        const room = target.shared.numbers[count..@min(js_cache.capacity_blocks, count + js_cache.batch_blocks)];
+        const capacity = target.shared.capacity;
+        assert(count <= capacity and capacity <= js_cache.capacity_blocks);
+        const room = target.shared.numbers[count..@min(capacity, count + js_cache.batchFor(capacity))];
         if (room.len == 0) return count;
         var taken = self.fixed.popBatch(room);
         if (taken == 0) {
@@ -141,7 +144,8 @@ pub const SharedFixed = struct {
         if (taken == 0) {
             self.counters.recordFailure();
             if (pool.failRefused(self.stride_bytes)) |refused| return refused;
-            return status.fail(error.OutOfMemory, "pool '{s}' has no free block of {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.poolName(), self.stride_bytes, pool.committedBytes(), pool.reservableBytes() });
+            var note: [cache_note_max]u8 = undefined;
+            return status.fail(error.OutOfMemory, "pool '{s}' has no free block of {d} bytes and cannot grow: {d} of at most {d} bytes reserved{s}", .{ pool.poolName(), self.stride_bytes, pool.committedBytes(), pool.reservableBytes(), self.cacheNote(&note) });
         }
         // The stack's top is handed out first: reversed, the batch goes out in the order it was popped (address order on a fresh pool).
         std.mem.reverse(u32, room[0..taken]);
@@ -352,7 +356,8 @@ pub const SharedFixed = struct {
         const number = self.take() orelse self.growAndTake(pool) orelse {
             self.counters.recordFailure();
             if (pool.failRefused(self.stride_bytes)) |refused| return refused;
-            return status.fail(error.OutOfMemory, "pool '{s}' has no free block of {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.poolName(), self.stride_bytes, pool.committedBytes(), pool.reservableBytes() });
+            var note: [cache_note_max]u8 = undefined;
+            return status.fail(error.OutOfMemory, "pool '{s}' has no free block of {d} bytes and cannot grow: {d} of at most {d} bytes reserved{s}", .{ pool.poolName(), self.stride_bytes, pool.committedBytes(), pool.reservableBytes(), self.cacheNote(&note) });
         };
         const placed = self.fixed.claimAs(number, requested_bytes, self.takeIds(1));
         self.counters.recordAlloc(requested_bytes);
@@ -456,7 +461,22 @@ pub const SharedFixed = struct {
         }
         self.counters.recordFailure();
         if (pool.failRefused(requested_bytes)) |refused| return refused;
-        return status.fail(error.OutOfMemory, "pool '{s}' has no run of {d} free blocks for {d} bytes and cannot grow: {d} of at most {d} bytes reserved", .{ pool.poolName(), count, requested_bytes, pool.committedBytes(), pool.reservableBytes() });
+        var note: [cache_note_max]u8 = undefined;
+        return status.fail(error.OutOfMemory, "pool '{s}' has no run of {d} free blocks for {d} bytes and cannot grow: {d} of at most {d} bytes reserved{s}", .{ pool.poolName(), count, requested_bytes, pool.committedBytes(), pool.reservableBytes(), self.cacheNote(&note) });
+    }
+
+    const cache_note_max = 200;
+
+    /// The end of an OutOfMemory message where other threads' JavaScript caches hold free blocks:
+    /// they count in freeBytes (and cachedBytes), yet only the thread that holds them can take them
+    /// (as DPDK's per-lcore caches), so "no free block" alone read as a pool that lost them. Empty
+    /// where no cache holds any (this thread's own went back before a run failed).
+    fn cacheNote(self: *SharedFixed, buffer: *[cache_note_max]u8) []const u8 {
+        const cached_bytes = self.combined().cached_blocks * self.stride_bytes;
+        if (cached_bytes == 0) return "";
+        const note = std.fmt.bufPrint(buffer, "; {d} bytes are free in other threads' caches, which only those threads take (flushThreadCaches() there, or their end, gives them back)", .{cached_bytes}) catch unreachable;
+        assert(note.len <= cache_note_max);
+        return note;
     }
 
     /// Whether the free stack may hold `count` blocks: the pool's blocks less those live and those
@@ -629,8 +649,8 @@ test "JavaScript cache records: a batch per refill, cached blocks counted apart,
     defer pool.destroy();
     pool.published(1);
     const shared = pool.sharedFixed().?;
-    const record = shared.openRecord().?;
-    try std.testing.expect(shared.openRecord() == null); // one per thread, viewed by one JavaScript cache
+    const record = shared.openRecord(pool).?;
+    try std.testing.expect(shared.openRecord(pool) == null); // one per thread, viewed by one JavaScript cache
     try std.testing.expectEqual(@as(u32, 4), record.shared.stride_granules);
     const filled = try shared.refill(pool, record);
     try std.testing.expectEqual(@as(u32, js_cache.batch_blocks), filled);
@@ -660,6 +680,28 @@ test "JavaScript cache records: a batch per refill, cached blocks counted apart,
     pool.writeStats(&out);
     try std.testing.expectEqual(@as(f64, 0), out[@intFromEnum(stats_mod.Field.cached_bytes)]);
     try std.testing.expect(shared.record(@intFromPtr(record) + 8) == null); // an address the core did not give out
+}
+
+test "an OutOfMemory message's note names the bytes JavaScript caches hold, and is empty where they hold none" {
+    const pool_mod = @import("../pool.zig");
+    const config_mod = @import("../config.zig");
+    var config = config_mod.testConfig(.fixed_size);
+    config.block_size = 64;
+    config.thread_safety = .lock_free;
+    const pool = try pool_mod.Pool.create(std.testing.allocator, "cache-note", config);
+    defer pool.destroy();
+    pool.published(1);
+    const shared = pool.sharedFixed().?;
+    var note: [SharedFixed.cache_note_max]u8 = undefined;
+    try std.testing.expectEqualStrings("", shared.cacheNote(&note));
+    const record = shared.openRecord(pool).?;
+    const filled = try shared.refill(pool, record);
+    var expected: [32]u8 = undefined;
+    const held = try std.fmt.bufPrint(&expected, "; {d} bytes are free", .{64 * filled});
+    try std.testing.expect(std.mem.startsWith(u8, shared.cacheNote(&note), held));
+    try std.testing.expect(std.mem.indexOf(u8, shared.cacheNote(&note), "flushThreadCaches()") != null);
+    _ = shared.flush(record, 0);
+    try std.testing.expectEqualStrings("", shared.cacheNote(&note));
 }
 
 test "a run of blocks lies in one region, also where the next region starts right after the free blocks it would need" {
