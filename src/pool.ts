@@ -944,6 +944,12 @@ interface ViewedBlock {
   live: boolean;
   /** The buffer the block's last ended allocation was viewed through, detached since: a view of it handed to deallocate is a double free. */
   retired: ArrayBuffer | undefined;
+  /**
+   * With leakReport, the live buffer, held weakly (`buffer` is then HELD_WEAKLY): the leak watch
+   * follows the buffer, which every view of it holds and any of them frees, so the pool must not
+   * keep it alive. Collected, no view is left to detach.
+   */
+  weak: WeakRef<ArrayBuffer> | undefined;
 }
 
 /** Spare buffers kept per pool and thread (see HostPool.#blocks); past this many they are dropped. */
@@ -956,6 +962,9 @@ const VIEWED_BLOCKS_MAX = 1024;
 const SPARE_BYTES_MAX = 2 ** 20;
 /** What a block without a spare holds: it fits no allocation (sizes are at least 1) and is never handed out. */
 const NO_SPARE = new ArrayBuffer(0);
+/** What a live block holds as `buffer` where it holds its buffer in `weak`: detached, so the one check of the fast path sends it to the slow one. */
+const HELD_WEAKLY = new ArrayBuffer(0);
+HELD_WEAKLY.transfer();
 
 /**
  * Buffers this thread's views of ended allocations were over, detached when they ended, once the
@@ -1004,6 +1013,8 @@ export abstract class HostPool extends NativePool {
   readonly #blocks = new Map<number, ViewedBlock>();
   /** How many of #blocks are live: frees skip the lookup while none is. */
   #liveViews = 0;
+  /** leakReport: live blocks hold their buffers weakly (ViewedBlock.weak), so the leak watch can follow them. */
+  readonly #buffersHeldWeakly: boolean;
   /** Bytes of the spares in #blocks (at most SPARE_BYTES_MAX). */
   #spareBytes = 0;
   /**
@@ -1042,6 +1053,7 @@ export abstract class HostPool extends NativePool {
     const shared = config.threadSafety === "none" ? native.poolEndCount(handle) : 0;
     this.#endCount = shared === 0 ? new Float64Array(1) : new Float64Array(toArrayBuffer(shared as Pointer, 0, 8));
     this.#endsBefore = this.#endCount[0]!;
+    this.#buffersHeldWeakly = config.leakReport;
     if (DebugTracker.wanted(config)) {
       trackWith(this, new DebugTracker(name, config, handle, baseOf(this), eventsOf(this), leakWatch(), (offset, id) => steps.lostWithHandle(this, offset, id)));
     }
@@ -1154,7 +1166,7 @@ export abstract class HostPool extends NativePool {
       // does: another Worker may have ended it and its block be another allocation's since (this
       // thread's view stays attached until it next views the block), which a free by address
       // would take from its owner.
-      if (block === undefined || !block.live || block.buffer !== buffer) return this.#releaseAddress(address);
+      if (block === undefined || !block.live || (block.buffer !== buffer && block.weak?.deref() !== buffer)) return this.#releaseAddress(address);
       let damage: MemoryPoolError | undefined;
       try {
         damage = releaseIn(this, offset, block.id);
@@ -1208,14 +1220,17 @@ export abstract class HostPool extends NativePool {
       // Past VIEWED_BLOCKS_MAX spares, all of them go (a sweep per that many new blocks: amortised O(1)).
       if (this.#blocks.size - this.#liveViews >= VIEWED_BLOCKS_MAX) this.#dropSpares();
       const buffer = this.#newBuffer(offset, size);
-      this.#blocks.set(offset, { id, buffer, size, live: true, retired: undefined });
+      this.#blocks.set(offset, { id, buffer, size, live: true, retired: undefined, weak: undefined });
       this.#liveViews++;
-      return buffer;
+      return this.#buffersHeldWeakly ? this.#holdWeakly(this.#blocks.get(offset)!) : buffer;
     }
     if (block.live) {
       if (block.id === id && !block.buffer.detached) return block.buffer;
+      const held = block.weak?.deref();
+      if (held !== undefined && block.id === id && !held.detached) return held;
       // The allocation it was made for ended in another Worker; its views die now, not later.
-      // (Or the caller transferred the buffer away, and this one was detached by it: a new one.)
+      // (Or the caller transferred the buffer away, and this one was detached by it: a new one.
+      // Or, held weakly, it was collected with every view of it.)
       this.#retire(offset, block);
     }
     this.#spareBytes -= block.size; // the spare is handed out, or replaced
@@ -1226,7 +1241,35 @@ export abstract class HostPool extends NativePool {
     block.id = id;
     block.live = true;
     this.#liveViews++;
-    return block.buffer;
+    return this.#buffersHeldWeakly ? this.#holdWeakly(block) : block.buffer;
+  }
+
+  /** leakReport: the live block's buffer moves to a WeakRef (see ViewedBlock.weak); returns it. */
+  #holdWeakly(block: ViewedBlock): ArrayBuffer {
+    const buffer = block.buffer;
+    block.weak = new WeakRef(buffer);
+    block.buffer = HELD_WEAKLY;
+    return buffer;
+  }
+
+  /** The live block's buffer, wherever it is held; undefined where it was held weakly and collected. */
+  static #liveBuffer(block: ViewedBlock): ArrayBuffer | undefined {
+    return block.weak === undefined ? block.buffer : block.weak.deref();
+  }
+
+  /** The buffer a block held weakly as it ends (undefined: collected, with every view of it); the block holds it no more. */
+  #weakBufferOut(block: ViewedBlock): ArrayBuffer | undefined {
+    const buffer = block.weak!.deref();
+    block.weak = undefined;
+    block.buffer = NO_SPARE;
+    return buffer;
+  }
+
+  /** #retire of a block whose buffer, held weakly, was collected: no view is left to detach, and no spare. */
+  #retireCollected(block: ViewedBlock): void {
+    block.size = 0;
+    block.live = false;
+    this.#liveViews--;
   }
 
   #dropSpares(): void {
@@ -1251,7 +1294,8 @@ export abstract class HostPool extends NativePool {
    * transferred buffer keeps reaching the block, which only its owner can prevent (see the README).
    */
   #retire(offset: number, block: ViewedBlock): void {
-    const buffer = block.buffer;
+    const buffer = block.weak === undefined ? block.buffer : this.#weakBufferOut(block);
+    if (buffer === undefined) return this.#retireCollected(block);
     debugOf(this)?.viewDetached(buffer, offset);
     if (buffer.detached || this.#spareBytes + block.size > SPARE_BYTES_MAX) {
       if (!buffer.detached) buffer.transfer(0);
@@ -1298,10 +1342,11 @@ export abstract class HostPool extends NativePool {
     this.#ownEnds++;
     for (const [offset, block] of this.#blocks) {
       if (block.retired !== undefined) retiredBuffers.add(block.retired);
-      if (!block.live) continue;
-      debugOf(this)?.viewDetached(block.buffer, offset);
-      if (!block.buffer.detached) block.buffer.transfer(0);
-      retiredBuffers.add(block.buffer);
+      const buffer = block.live ? HostPool.#liveBuffer(block) : undefined;
+      if (buffer === undefined) continue;
+      debugOf(this)?.viewDetached(buffer, offset);
+      if (!buffer.detached) buffer.transfer(0);
+      retiredBuffers.add(buffer);
     }
     this.#blocks.clear();
     this.#liveViews = 0;

@@ -15,6 +15,7 @@ import { now } from "./history";
 import { describeAllocation } from "./report";
 import { captureStack, formatStack, type StackTrace } from "./stack";
 import { writeReport } from "../stderr";
+import { bufferOf } from "../validate";
 
 /** Frees remembered after the fact, so a later report about freed memory can say where it was made and freed. */
 const FREED_REMEMBERED = 4096;
@@ -31,8 +32,8 @@ interface AllocationRecord {
   collected: boolean;
   /**
    * How many objects of this thread that free it the leak watch follows: Allocation objects
-   * (pool.allocate made one; pool.fromPointer makes more) and the views they handed out. It is
-   * lost only once the last of them is collected.
+   * (pool.allocate made one; pool.fromPointer makes more) and the buffer of the views they handed
+   * out. It is lost only once the last of them is collected.
    */
   handles: number;
 }
@@ -113,6 +114,8 @@ export class DebugTracker {
   readonly #freed = new RecentFrees();
   /** Buffers detached on free, so a stale view handed back to deallocate() is named a double free. */
   readonly #detached = new WeakMap<ArrayBuffer, { id: number; ptr: number; size: number }>();
+  /** The view buffers the leak watch follows (each once: `as` makes a new view over the same buffer each call). */
+  readonly #watchedBuffers = new WeakSet<ArrayBuffer>();
   readonly #keepRecords: boolean;
   readonly #trackHistory: boolean;
   readonly #leakReport: boolean;
@@ -161,8 +164,8 @@ export class DebugTracker {
     if (allocation !== undefined) this.#watch(record, allocation, offset);
   }
 
-  /** With leakReport, the leak watch follows `allocation` (a handle, or a view handed out), one more handle of `record`'s allocation. */
-  #watch(record: AllocationRecord, allocation: Allocation | ArrayBufferView, offset: number): void {
+  /** With leakReport, the leak watch follows `allocation` (a handle, or the buffer of a view handed out), one more handle of `record`'s allocation. */
+  #watch(record: AllocationRecord, allocation: Allocation | ArrayBuffer, offset: number): void {
     if (!this.#leakReport || this.watch === undefined) return;
     this.watch.registry.register(allocation, { tracker: this, offset, id: record.id }, record);
     record.handles++;
@@ -170,12 +173,19 @@ export class DebugTracker {
 
   /**
    * A view over exactly the allocation at `offset` was handed out (`bytes`, `as`, the helpers'
-   * arrays): where a handle of it is followed, the view is followed too, since deallocate(view)
-   * frees it as well. (Only the views handed out: a subarray of one, kept alone, frees nothing.)
+   * arrays): where a handle of it is followed, its buffer is followed too. Every view of that
+   * buffer holds it, and the allocation can be freed while any is kept: deallocate() takes the
+   * view handed out, any view of the whole buffer (`new Uint8Array(buffer)`) and a subarray at
+   * offset 0; a subarray further in reaches the buffer, a view of which frees it. The pool holds
+   * the buffer weakly under leakReport (HostPool's ViewedBlock.weak), so it can be collected.
    */
   viewMade(offset: number, id: number, view: ArrayBufferView): void {
     const record = this.#records.get(offset);
-    if (record !== undefined && record.id === id && record.handles > 0) this.#watch(record, view, offset);
+    if (record === undefined || record.id !== id || record.handles === 0) return;
+    const buffer = bufferOf(view); // not a getter a caller may patch
+    if (!(buffer instanceof ArrayBuffer) || this.#watchedBuffers.has(buffer)) return;
+    this.#watchedBuffers.add(buffer);
+    this.#watch(record, buffer, offset);
   }
 
   /** The core keeps a guarded allocation's stacks, so its fault report can name them as the process dies. */
