@@ -1023,9 +1023,8 @@ export abstract class HostPool extends NativePool {
    * one of its own. Handed to this pool's handles where it proves life (#endsProof).
    */
   readonly #endCount: EndCount;
-  /** Ends this object counted, and the count when it was made: the rest were another copy's (#onlyOwnEnds). */
-  #ownEnds = 0;
-  readonly #endsBefore: number;
+  /** What #endCount reads while every end since this object was made is one it counted: where it reads more, another copy of the library ended some. */
+  #endsIfOnlyOwn: number;
   /** Whether #endCount proves life: decided on first use, the subclass's `kind` being set after this constructor. */
   #endsProveLife: boolean | undefined = undefined;
 
@@ -1043,7 +1042,7 @@ export abstract class HostPool extends NativePool {
         const pool = poolOfAllocation(allocation);
         if (tracksAllocations(pool)) debugOf(pool)!.viewMade(offsetOfAllocation(allocation), idOfAllocation(allocation), view);
       },
-      (pool) => pool.#endCount[0]! - pool.#ownEnds === pool.#endsBefore,
+      (pool) => pool.#endCount[0]! === pool.#endsIfOnlyOwn,
     );
   }
 
@@ -1052,7 +1051,7 @@ export abstract class HostPool extends NativePool {
     super(name, config, handle, calls, steps as PoolSteps);
     const shared = config.threadSafety === "none" ? native.poolEndCount(handle) : 0;
     this.#endCount = shared === 0 ? new Float64Array(1) : new Float64Array(toArrayBuffer(shared as Pointer, 0, 8));
-    this.#endsBefore = this.#endCount[0]!;
+    this.#endsIfOnlyOwn = this.#endCount[0]!;
     this.#buffersHeldWeakly = config.leakReport;
     if (DebugTracker.wanted(config)) {
       trackWith(this, new DebugTracker(name, config, handle, baseOf(this), eventsOf(this), leakWatch(), (offset, id) => steps.lostWithHandle(this, offset, id)));
@@ -1330,7 +1329,7 @@ export abstract class HostPool extends NativePool {
   /** The allocation at granule `offset` has ended: this thread's views of it are detached. */
   #ended(offset: number): void {
     this.#endCount[0]!++;
-    this.#ownEnds++;
+    this.#endsIfOnlyOwn++;
     if (this.#liveViews === 0) return;
     const block = this.#blocks.get(offset);
     if (block !== undefined && block.live) this.#retire(offset, block);
@@ -1339,7 +1338,7 @@ export abstract class HostPool extends NativePool {
   /** Every allocation ended at once (reset, destroy): their views are detached; `destroyed`: the windows too, the memory is unmapped. */
   #endedAll(destroyed: boolean): void {
     this.#endCount[0]!++;
-    this.#ownEnds++;
+    this.#endsIfOnlyOwn++;
     for (const [offset, block] of this.#blocks) {
       if (block.retired !== undefined) retiredBuffers.add(block.retired);
       const buffer = block.live ? HostPool.#liveBuffer(block) : undefined;
